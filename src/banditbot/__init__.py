@@ -1,0 +1,83 @@
+"""banditbot — adaptive experiments (multi-armed bandits) for conversational products.
+
+The public API is small and explicit (see ``__all__``); everything else lives in private
+modules. Nothing here connects to a database or to Telegram at import time.
+
+Examples
+--------
+>>> import banditbot
+>>> svc = banditbot.build_service(store="memory://", seed=7)
+>>> decision = svc.decide("random", subject="42")
+>>> decision.arm in ("arm1", "arm2")
+True
+>>> svc.reward(decision.id, 1, subject="42").status is banditbot.RewardStatus.APPLIED
+True
+"""
+
+from ._bootstrap import build_service
+from ._config import (
+    Arm,
+    BanditConfig,
+    ExperimentConfig,
+    FeatureSpec,
+    PolicySpec,
+    RewardOption,
+    RewardSpec,
+    load_config,
+    parse_config,
+)
+from ._errors import (
+    BanditBotError,
+    ConfigError,
+    InvalidRewardError,
+    MissingDependencyError,
+    NotAllowedError,
+    PayloadError,
+    PolicyError,
+    StoreError,
+    UnknownArmError,
+    UnknownExperimentError,
+)
+from ._report import ArmReport, Report, Timeline
+from ._service import BanditService, Decision, RewardResult, RewardStatus
+from .policies import available_policies, make_policy
+from .stores import MemoryStore, SQLiteStore, Store, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Arm",
+    "ArmReport",
+    "BanditBotError",
+    "BanditConfig",
+    "BanditService",
+    "ConfigError",
+    "Decision",
+    "ExperimentConfig",
+    "FeatureSpec",
+    "InvalidRewardError",
+    "MemoryStore",
+    "MissingDependencyError",
+    "NotAllowedError",
+    "PayloadError",
+    "PolicyError",
+    "PolicySpec",
+    "Report",
+    "RewardOption",
+    "RewardResult",
+    "RewardSpec",
+    "RewardStatus",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "Timeline",
+    "UnknownArmError",
+    "UnknownExperimentError",
+    "__version__",
+    "available_policies",
+    "build_service",
+    "load_config",
+    "make_policy",
+    "open_store",
+    "parse_config",
+]

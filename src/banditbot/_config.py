@@ -1,0 +1,436 @@
+"""Experiments and settings, loaded from YAML and validated with pydantic.
+
+An error names the file, the experiment and the field, and suggests the fix::
+
+    examples/experiments.yaml: experiment 'random': policy: epsilon-greedy: epsilon must be
+    in [0, 1], got 1.5 (fix: set epsilon to e.g. 0.1)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
+from .policies import Policy, make_policy
+
+__all__ = [
+    "Arm",
+    "BanditConfig",
+    "ExperimentConfig",
+    "FeatureSpec",
+    "PolicySpec",
+    "RewardOption",
+    "RewardSpec",
+    "default_config_path",
+    "load_config",
+    "parse_config",
+]
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+_COMMAND_PATTERN = r"^[a-z0-9_]{1,32}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Arm(_Model):
+    """One variant: an id (letters, digits, ``_.-``; ≤ 32) and the content shown to users."""
+
+    id: str = Field(pattern=_ID_PATTERN)
+    content: str = Field(min_length=1, max_length=4096)
+
+
+class RewardOption(_Model):
+    """One feedback button: the label users see and the reward value it stands for."""
+
+    label: str = Field(min_length=1, max_length=32)
+    value: float
+
+
+class RewardSpec(_Model):
+    """What a reward is.
+
+    ``binary``: 1 (👍) or 0 (👎). ``rating``: an integer from ``min`` to ``max`` (default
+    1–5). ``continuous``: any finite number, within ``[min, max]`` when given. ``options``
+    overrides the feedback buttons (labels with values; each value must be allowed).
+    """
+
+    type: Literal["binary", "rating", "continuous"] = "binary"
+    min: float | None = None
+    max: float | None = None
+    options: tuple[RewardOption, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RewardSpec:
+        lo, hi = self.bounds
+        if lo is not None and hi is not None and not lo < hi:
+            raise ValueError(f"min ({lo:g}) must be below max ({hi:g})")
+        if self.type == "binary" and (self.min is not None or self.max is not None):
+            raise ValueError("a binary reward is 0 or 1; min/max apply to rating or continuous")
+        for option in self.options or ():
+            self.validate(option.value)
+        return self
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """``(lowest, highest)`` allowed reward; ``None`` where unbounded."""
+        if self.type == "binary":
+            return 0.0, 1.0
+        if self.type == "rating":
+            return (1.0 if self.min is None else self.min), (5.0 if self.max is None else self.max)
+        return self.min, self.max
+
+    @property
+    def bounded(self) -> bool:
+        """Whether both bounds are known (then policies see rewards mapped to [0, 1])."""
+        lo, hi = self.bounds
+        return lo is not None and hi is not None
+
+    @property
+    def buttons(self) -> tuple[RewardOption, ...]:
+        """The feedback buttons: ``options`` or the default for the type."""
+        if self.options:
+            return self.options
+        if self.type == "binary":
+            return (RewardOption(label="👍", value=1.0), RewardOption(label="👎", value=0.0))
+        if self.type == "rating":
+            lo, hi = self.bounds
+            assert lo is not None and hi is not None
+            return tuple(RewardOption(label=f"{v}", value=float(v))
+                         for v in range(math.ceil(lo), math.floor(hi) + 1))
+        return ()
+
+    def validate(self, value: Any) -> float:
+        """Return ``value`` as a float if the spec allows it, else raise InvalidRewardError."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidRewardError(
+                f"reward {value!r} is not a number", hint=self.describe()
+            ) from None
+        lo, hi = self.bounds
+        ok = math.isfinite(number)
+        if self.type == "binary":
+            ok = number in (0.0, 1.0)
+        elif self.type == "rating":
+            ok = ok and number == int(number)
+        ok = ok and (lo is None or number >= lo) and (hi is None or number <= hi)
+        if not ok:
+            raise InvalidRewardError(f"reward {value!r} is not allowed", hint=self.describe())
+        return number
+
+    def describe(self) -> str:
+        """Human-readable description of the allowed values."""
+        lo, hi = self.bounds
+        if self.type == "binary":
+            return "a binary reward is 1 (👍) or 0 (👎)"
+        if self.type == "rating":
+            return f"a rating is a whole number from {lo:g} to {hi:g}"
+        if lo is None and hi is None:
+            return "a continuous reward is any finite number"
+        return f"a continuous reward is a number in [{lo}, {hi}]"
+
+
+class PolicySpec(_Model):
+    """A policy by name with its parameters; validated by building it.
+
+    In YAML either a name (``policy: thompson``) or a mapping
+    (``policy: {name: epsilon-greedy, epsilon: 0.5}``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data}
+        if isinstance(data, dict) and "params" not in data:
+            params = {k: v for k, v in data.items() if k != "name"}
+            return {"name": data.get("name"), "params": params}
+        return data
+
+    @model_validator(mode="after")
+    def _build(self) -> PolicySpec:
+        try:
+            self.build()
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def build(self) -> Policy:
+        """The validated policy object."""
+        return make_policy(self.name, self.params)
+
+
+class FeatureSpec(_Model):
+    """One context feature of a contextual experiment.
+
+    ``categorical`` features are one-hot encoded over ``values`` (others map to no column);
+    ``numeric`` features are scaled as ``(x - center) / scale``.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    type: Literal["categorical", "numeric"] = "numeric"
+    values: tuple[str, ...] = ()
+    center: float = 0.0
+    scale: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureSpec:
+        if self.type == "categorical" and not self.values:
+            raise ValueError(f"categorical feature {self.name!r} needs a list of values")
+        return self
+
+
+class ExperimentConfig(_Model):
+    """One experiment: arms, policy, reward spec, reward mode and scope.
+
+    Attributes
+    ----------
+    id
+        Identifier (letters, digits, ``_.-``).
+    command
+        Telegram command that runs it (default: the id, lower-cased).
+    reward_mode
+        ``explicit``: only feedback counts. ``implicit``: every decision is a pull and silence
+        becomes ``default_reward`` after ``wait_seconds``.
+    scope
+        ``shared``: one bandit; ``chat``: one per chat; ``subject``: one per user.
+    parse_mode
+        How arm content is rendered in Telegram: ``MarkdownV2``, ``HTML`` or ``plain``.
+    """
+
+    id: str = Field(pattern=_ID_PATTERN)
+    command: str | None = Field(default=None, pattern=_COMMAND_PATTERN)
+    description: str = ""
+    arms: tuple[Arm, ...] = Field(min_length=1)
+    policy: PolicySpec = Field(default_factory=lambda: PolicySpec(name="thompson"))
+    reward: RewardSpec = Field(default_factory=RewardSpec)
+    reward_mode: Literal["explicit", "implicit"] = "explicit"
+    wait_seconds: float = Field(default=3600.0, gt=0)
+    default_reward: float | None = None
+    scope: Literal["shared", "chat", "subject"] = "shared"
+    parse_mode: Literal["MarkdownV2", "HTML", "plain"] = "plain"
+    features: tuple[FeatureSpec, ...] = ()
+    sticky_seconds: float = Field(default=0.0, ge=0)
+
+    @field_validator("arms")
+    @classmethod
+    def _unique_arms(cls, arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
+        seen: set[str] = set()
+        for arm in arms:
+            if arm.id in seen:
+                raise ValueError(f"arm id {arm.id!r} appears twice")
+            seen.add(arm.id)
+        return arms
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentConfig:
+        if self.default_reward is not None:
+            try:
+                self.reward.validate(self.default_reward)
+            except InvalidRewardError as exc:
+                raise ValueError(f"default_reward: {exc}") from None
+        if self.policy.build().contextual and not self.features:
+            raise ValueError("a contextual policy needs 'features'")
+        return self
+
+    @property
+    def telegram_command(self) -> str:
+        """The command name without the slash."""
+        return self.command or self.id.lower().replace("-", "_").replace(".", "_")
+
+    @property
+    def silence_reward(self) -> float:
+        """Reward applied to an unanswered decision in implicit mode."""
+        if self.default_reward is not None:
+            return self.default_reward
+        lo, _ = self.reward.bounds
+        return 0.0 if lo is None else lo
+
+    def arm(self, arm_id: str) -> Arm | None:
+        """The arm with that id, or ``None``."""
+        return next((a for a in self.arms if a.id == arm_id), None)
+
+
+class BanditConfig(_Model):
+    """All experiments plus bot-wide settings.
+
+    Attributes
+    ----------
+    admins
+        Telegram user ids allowed to run admin commands (``BANDITBOT_ADMINS`` adds more).
+    time_zone
+        IANA time zone for context features such as the hour of day.
+    """
+
+    experiments: tuple[ExperimentConfig, ...] = Field(min_length=1)
+    admins: tuple[int, ...] = ()
+    time_zone: str = "UTC"
+
+    @field_validator("experiments")
+    @classmethod
+    def _unique(cls, experiments: tuple[ExperimentConfig, ...]) -> tuple[ExperimentConfig, ...]:
+        for attr in ("id", "telegram_command"):
+            seen: set[str] = set()
+            for exp in experiments:
+                key = getattr(exp, attr)
+                if key in seen:
+                    raise ValueError(f"two experiments share the {attr.replace('_', ' ')} {key!r}")
+                seen.add(key)
+        return experiments
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
+
+    @cached_property
+    def by_id(self) -> dict[str, ExperimentConfig]:
+        """Experiments by id."""
+        return {e.id: e for e in self.experiments}
+
+    def experiment(self, experiment_id: str) -> ExperimentConfig:
+        """The experiment with that id; :class:`UnknownExperimentError` if none."""
+        try:
+            return self.by_id[experiment_id]
+        except KeyError:
+            known = ", ".join(self.by_id)
+            raise UnknownExperimentError(
+                f"unknown experiment {experiment_id!r}", hint=f"known experiments: {known}"
+            ) from None
+
+    def all_admins(self) -> frozenset[int]:
+        """Admins from the file plus ``BANDITBOT_ADMINS`` (comma-separated user ids)."""
+        extra = {int(x) for x in os.environ.get("BANDITBOT_ADMINS", "").replace(" ", "")
+                 .split(",") if x.strip().lstrip("-").isdigit()}
+        return frozenset(self.admins) | extra
+
+
+_HINTS = {
+    "missing": "add the field",
+    "extra_forbidden": "remove it or check its spelling",
+    "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' (commands: a-z, 0-9, _)",
+    "too_short": "add at least one item",
+    "literal_error": "use one of the listed values",
+    "greater_than": "use a positive number",
+    "float_parsing": "use a number",
+    "bool_parsing": "use true or false",
+}
+
+
+def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
+    lines = []
+    errors = exc.errors()
+    for err in errors:
+        loc = list(err["loc"])
+        if err["type"] == "too_short" and any(
+            len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == err["loc"]
+            for other in errors
+        ):
+            continue  # pydantic's count of the *valid* items; the item errors say more
+        where = source
+        if len(loc) >= 2 and loc[0] == "experiments" and isinstance(loc[1], int):
+            try:
+                exp_id = raw["experiments"][loc[1]].get("id", f"#{loc[1] + 1}")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                exp_id = f"#{loc[1] + 1}"
+            where += f": experiment {exp_id!r}"
+            loc = loc[2:]
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
+                        if not str(p).startswith("function-")).lstrip(".")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        hint = _HINTS.get(str(err["type"]))
+        if "(" in message and message.endswith(")"):  # our errors carry their own hint
+            message, _, own = message[:-1].rpartition(" (")
+            hint = own
+        text = f"{where}: {field + ': ' if field else ''}{message}"
+        lines.append(text + (f" (fix: {hint})" if hint else ""))
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, *, source: str = "<config>") -> BanditConfig:
+    """Validate an already-parsed mapping (e.g. from YAML) into a :class:`BanditConfig`."""
+    if isinstance(data, list):
+        data = {"experiments": data}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with 'experiments'",
+                          hint="start the file with 'experiments:'")
+    try:
+        return BanditConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source, data)) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> BanditConfig:
+    """Load and validate an experiments file.
+
+    Parameters
+    ----------
+    path
+        A YAML file with ``experiments:`` (and optionally ``admins:``, ``time_zone:``).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid YAML, or does not validate; the message names the
+        file, the experiment and the field.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the experiments file ({exc.strerror})",
+                          hint="pass --config PATH or set BANDITBOT_CONFIG") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{p}: broken YAML{where}: {problem}",
+                          hint="check indentation and quoting") from None
+    return parse_config(data, source=str(p))
+
+
+def default_config_path(candidates: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """The experiments file to use when none is given.
+
+    ``BANDITBOT_CONFIG``, then ``./experiments.yaml``, ``./examples/experiments.yaml``, then the
+    copy shipped inside the package.
+    """
+    env = os.environ.get("BANDITBOT_CONFIG")
+    if env:
+        return Path(env)
+    options: Sequence[str | os.PathLike[str]] = [*candidates, "experiments.yaml",
+                                                 "examples/experiments.yaml"]
+    for option in options:
+        if Path(option).is_file():
+            return Path(option)
+    return Path(__file__).parent / "data" / "experiments.yaml"

@@ -1,0 +1,122 @@
+"""The one exception tree of banditbot.
+
+Every error banditbot raises on purpose derives from :class:`BanditBotError`, so an entry point
+can translate all of them in one place (bot: a friendly reply; HTTP: a status code and a JSON
+problem; CLI: a one-line message and exit code 2; Lambda: a status code)::
+
+    BanditBotError
+    ├── ConfigError               bad experiments file or settings (names file, experiment, field)
+    ├── UnknownExperimentError    no experiment with that id
+    ├── UnknownArmError           no (active) arm with that id in the experiment
+    ├── InvalidRewardError        a reward value the experiment's reward spec does not allow
+    ├── PolicyError               unknown policy name or invalid policy parameters
+    ├── NotAllowedError           a non-admin tried an admin operation
+    ├── PayloadError              malformed or oversize input from outside (callback, webhook, file)
+    ├── StoreError                the store failed (after retries); nothing was half-written
+    └── MissingDependencyError    an optional extra is not installed (says what to install)
+
+Each error carries ``hint``: one sentence that tells the user how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BanditBotError",
+    "ConfigError",
+    "InvalidRewardError",
+    "MissingDependencyError",
+    "NotAllowedError",
+    "PayloadError",
+    "PolicyError",
+    "StoreError",
+    "UnknownArmError",
+    "UnknownExperimentError",
+]
+
+
+class BanditBotError(Exception):
+    """Base class of every error banditbot raises on purpose.
+
+    Parameters
+    ----------
+    message
+        What went wrong, in one sentence.
+    hint
+        How to fix it, in one sentence (optional).
+    """
+
+    #: HTTP status an API maps this error to.
+    status_code: int = 400
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(BanditBotError):
+    """The experiments file or the settings are invalid."""
+
+    status_code = 422
+
+
+class UnknownExperimentError(BanditBotError):
+    """No experiment with the given id is configured."""
+
+    status_code = 404
+
+
+class UnknownArmError(BanditBotError):
+    """The experiment has no active arm with the given id."""
+
+    status_code = 404
+
+
+class InvalidRewardError(BanditBotError):
+    """The reward value is not allowed by the experiment's reward spec."""
+
+    status_code = 422
+
+
+class PolicyError(BanditBotError):
+    """Unknown policy name or invalid policy parameters."""
+
+    status_code = 422
+
+
+class NotAllowedError(BanditBotError):
+    """The caller may not perform this (admin) operation."""
+
+    status_code = 403
+
+
+class PayloadError(BanditBotError):
+    """Malformed or oversize input from outside (callback data, webhook body, a log file)."""
+
+    status_code = 400
+
+
+class StoreError(BanditBotError):
+    """The store failed (after retries). Nothing was half-written."""
+
+    status_code = 503
+
+
+class MissingDependencyError(BanditBotError, ImportError):
+    """An optional extra is not installed; the message says which one to install."""
+
+    status_code = 500
+
+
+def require(module: str, extra: str) -> None:
+    """Raise :class:`MissingDependencyError` with an install hint if ``module`` is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(
+            f"this feature needs the optional package {module!r}",
+            hint=f"install it with: pip install 'banditbot[{extra}]'",
+        )

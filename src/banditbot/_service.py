@@ -1,0 +1,665 @@
+"""BanditService: the one place every entry point calls.
+
+decide · reward · report · settle (implicit rewards) · admin (cheat, prior, reset, policy,
+arms) · export. No I/O of its own beyond the :class:`~banditbot.stores.Store` it is given.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ._config import Arm, BanditConfig, ExperimentConfig, PolicySpec
+from ._errors import (
+    ConfigError,
+    InvalidRewardError,
+    NotAllowedError,
+    PolicyError,
+    StoreError,
+    UnknownArmError,
+    UnknownExperimentError,
+)
+from ._report import ArmReport, Report, Timeline
+from ._statistics import beta_interval, normal_interval, wilson_interval
+from .policies import ArmStats, Policy, make_policy
+from .policies._base import FloatArray
+from .policies._best import beta_best_probabilities, normal_best_probabilities
+from .policies._policies import beta_posterior, normal_posterior
+from .stores import (
+    AdminRecord,
+    ApplyResult,
+    DecisionRecord,
+    ExperimentMeta,
+    StatsDelta,
+    StatsTable,
+    Store,
+)
+
+__all__ = ["BanditService", "Decision", "RewardResult", "RewardStatus"]
+
+log = logging.getLogger("banditbot")
+
+_DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class RewardStatus(str, enum.Enum):
+    """Outcome of :meth:`BanditService.reward`."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN = "unknown"
+    NOT_YOURS = "not_yours"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardResult:
+    """What happened to a reward, with a short message fit for a user."""
+
+    status: RewardStatus
+    decision_id: str
+    message: str
+    arm: str | None = None
+    value: float | None = None
+    experiment: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        """Whether this call changed the statistics."""
+        return self.status is RewardStatus.APPLIED
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision returned to the caller: show ``content``, later report the reward."""
+
+    id: str
+    experiment: str
+    arm: str
+    content: str
+    propensity: float
+    probabilities: Mapping[str, float]
+    subject: str
+    created_at: float
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """An experiment as it runs now: config merged with the store's meta (cached)."""
+
+    config: ExperimentConfig
+    meta: ExperimentMeta
+    arms: tuple[str, ...]  # active arms, in order
+    all_arms: tuple[str, ...]  # active + retired (for reports)
+    contents: Mapping[str, str]
+    policy: Policy
+    policy_json: str
+    prior_alpha: FloatArray  # aligned to ``arms``
+    prior_beta: FloatArray
+    lo: float  # reward bounds for normalization; span 0 means "not normalized"
+    span: float
+
+    def policy_stats(self, table: StatsTable, context: FloatArray | None = None) -> ArmStats:
+        """Map store counters to the policy's scale ([0, 1] for bounded rewards)."""
+        n, total, total_sq = table.n, table.total, table.total_sq
+        if self.span and (self.lo != 0.0 or self.span != 1.0):
+            lo, span = self.lo, self.span
+            total_sq = (total_sq - 2.0 * lo * total + n * lo * lo) / (span * span)
+            total = (total - n * lo) / span
+        if table.arms is not self.arms and table.arms != self.arms:
+            alpha, beta = self.priors_for(table.arms)
+        else:
+            alpha, beta = self.prior_alpha, self.prior_beta
+        return ArmStats(n, total, total_sq, alpha, beta, table.pulls, {}, context)
+
+    def priors_for(self, arms: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        pri = self.meta.priors
+        return (np.array([pri.get(a, (0.0, 0.0))[0] for a in arms], dtype=np.float64),
+                np.array([pri.get(a, (0.0, 0.0))[1] for a in arms], dtype=np.float64))
+
+    def normalize(self, value: float) -> float:
+        return (value - self.lo) / self.span if self.span else value
+
+    def denormalize(self, value: FloatArray) -> FloatArray:
+        return self.lo + self.span * value if self.span else value
+
+
+class BanditService:
+    """Decide, reward, report and administer the configured experiments.
+
+    Parameters
+    ----------
+    config
+        The experiments (see :func:`banditbot.load_config`).
+    store
+        Where state lives (see :func:`banditbot.open_store`); must be initialized.
+    rng
+        Random generator for choices; seed it for reproducible runs.
+    clock
+        Returns the current time in seconds since the epoch (tests pass a fake clock).
+
+    Examples
+    --------
+    >>> from banditbot import parse_config, MemoryStore
+    >>> cfg = parse_config({"experiments": [{"id": "hi", "arms": [
+    ...     {"id": "a", "content": "Hello"}, {"id": "b", "content": "Hey"}]}]})
+    >>> svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(1))
+    >>> d = svc.decide("hi", subject="user-1")
+    >>> svc.reward(d.id, 1, subject="user-1").status.value
+    'applied'
+    >>> svc.reward(d.id, 1, subject="user-1").status.value
+    'duplicate'
+    """
+
+    def __init__(self, config: BanditConfig, store: Store, *,
+                 rng: np.random.Generator | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.clock = clock
+        self._views: dict[str, tuple[ExperimentMeta, _View]] = {}
+        self._last_settle: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # --- experiments ------------------------------------------------------------------------
+    def experiment(self, experiment_id: str) -> ExperimentConfig:
+        """The configured experiment; :class:`UnknownExperimentError` if none."""
+        return self.config.experiment(experiment_id)
+
+    def _view(self, experiment_id: str) -> _View:
+        exp = self.config.experiment(experiment_id)
+        meta = self.store.read_meta(exp.id)
+        cached = self._views.get(exp.id)
+        if cached is not None and cached[0] == meta:
+            return cached[1]
+        view = self._build_view(exp, meta)
+        self._views[exp.id] = (meta, view)
+        return view
+
+    def _build_view(self, exp: ExperimentConfig, meta: ExperimentMeta) -> _View:
+        contents = {a.id: a.content for a in exp.arms}
+        contents.update(meta.added_arms)
+        all_arms = tuple(contents)
+        arms = tuple(a for a in all_arms if a not in meta.retired_arms)
+        if meta.policy:
+            policy = make_policy(str(meta.policy["name"]), meta.policy.get("params", {}))
+        else:
+            policy = exp.policy.build()
+        policy_json = json.dumps({"name": policy.name, "params": policy.params()},
+                                 sort_keys=True, separators=(",", ":"))
+        lo, hi = exp.reward.bounds
+        span = (hi - lo) if lo is not None and hi is not None else 0.0
+        pri = meta.priors
+        alpha = np.array([pri.get(a, (0.0, 0.0))[0] for a in arms], dtype=np.float64)
+        beta = np.array([pri.get(a, (0.0, 0.0))[1] for a in arms], dtype=np.float64)
+        return _View(exp, meta, arms, all_arms, contents, policy, policy_json, alpha, beta,
+                     lo if span else 0.0, span)
+
+    def _scope(self, exp: ExperimentConfig, subject: str, chat: str | None) -> str:
+        if exp.scope == "shared":
+            return ""
+        if exp.scope == "chat":
+            return f"chat:{chat if chat is not None else subject}"
+        return f"subject:{subject}"
+
+    # --- decide -------------------------------------------------------------------------------
+    def decide(self, experiment: str, subject: str, context: Mapping[str, Any] | None = None,
+               *, chat: str | None = None) -> Decision:
+        """Choose an arm for ``subject`` and log the decision with its propensity.
+
+        Parameters
+        ----------
+        experiment
+            Experiment id.
+        subject
+            Who the decision is for (e.g. a Telegram user id); only they can reward it.
+        context
+            Features of this moment (logged; used by contextual policies).
+        chat
+            Chat id, for experiments with ``scope: chat``.
+
+        Raises
+        ------
+        UnknownExperimentError
+            No such experiment.
+        """
+        view = self._view(experiment)
+        exp = view.config
+        if not view.arms:
+            raise UnknownArmError(f"experiment {exp.id!r} has no active arms",
+                                  hint="add an arm with: banditbot arms add")
+        now = self.clock()
+        if exp.reward_mode == "implicit":
+            self._maybe_settle(view, now)
+        scope = self._scope(exp, str(subject), chat)
+        table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
+        choice = view.policy.choose(view.policy_stats(table), self.rng)
+        arm = view.arms[choice.arm]
+        record = DecisionRecord(
+            id=secrets.token_urlsafe(16), experiment=exp.id, generation=view.meta.generation,
+            scope=scope, arm=arm, propensity=choice.propensity, arms=view.arms,
+            probabilities=choice.probabilities, policy=view.policy_json, subject=str(subject),
+            created_at=now, context=dict(context) if context else None,
+        )
+        self.store.record_decision(record)
+        return Decision(record.id, exp.id, arm, view.contents[arm], record.propensity,
+                        _ProbabilityMap(view.arms, choice.probabilities), record.subject, now,
+                        scope)
+
+    # --- reward -------------------------------------------------------------------------------
+    def reward(self, decision_id: str, value: Any, subject: str | None = None) -> RewardResult:
+        """Apply the reward of a decision, exactly once.
+
+        Parameters
+        ----------
+        decision_id
+            The id returned by :meth:`decide`.
+        value
+            The reward; must fit the experiment's reward spec.
+        subject
+            Who is rewarding; must be the decision's subject. ``None`` skips the check
+            (trusted callers such as the CLI).
+
+        Returns
+        -------
+        RewardResult
+            ``applied``, ``duplicate`` (already rewarded), ``unknown`` (no such decision),
+            ``not_yours`` (someone else's decision) or ``invalid`` (value not allowed). Only
+            ``applied`` changed anything.
+        """
+        if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
+            return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
+                                "this poll has closed")
+        record = self.store.get_decision(decision_id)
+        if record is None:
+            return RewardResult(RewardStatus.UNKNOWN, decision_id, "this poll has closed")
+        if subject is not None and str(subject) != record.subject:
+            return RewardResult(RewardStatus.NOT_YOURS, decision_id, "this one isn't yours",
+                                experiment=record.experiment)
+        try:
+            exp = self.config.experiment(record.experiment)
+            number = exp.reward.validate(value)
+        except (UnknownExperimentError, InvalidRewardError) as exc:
+            return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
+                                experiment=record.experiment)
+        if record.reward is not None:
+            return self._duplicate(record)
+        result = self.store.apply_reward(decision_id, number, self.clock(),
+                                         self._delta(exp, record, number))
+        if result is ApplyResult.APPLIED:
+            return RewardResult(RewardStatus.APPLIED, decision_id, "thanks, counted",
+                                record.arm, number, record.experiment)
+        if result is ApplyResult.DUPLICATE:
+            return self._duplicate(record)
+        return RewardResult(RewardStatus.UNKNOWN, decision_id, "this poll has closed")
+
+    @staticmethod
+    def _duplicate(record: DecisionRecord) -> RewardResult:
+        return RewardResult(RewardStatus.DUPLICATE, record.id, "already counted", record.arm,
+                            record.reward, record.experiment)
+
+    def _delta(self, exp: ExperimentConfig, record: DecisionRecord, value: float) -> StatsDelta:
+        """Statistics one reward adds (policy-agnostic, so policies can be switched)."""
+        return StatsDelta.of(value)
+
+    # --- implicit rewards ---------------------------------------------------------------------
+    def settle(self, experiment: str, *, now: float | None = None) -> int:
+        """Apply the default reward to unanswered decisions past the wait window.
+
+        Returns the number of decisions settled. Only for ``reward_mode: implicit``.
+        """
+        view = self._view(experiment)
+        return self._settle(view, self.clock() if now is None else now)
+
+    def _maybe_settle(self, view: _View, now: float) -> None:
+        exp = view.config
+        last = self._last_settle.get(exp.id, 0.0)
+        if now - last >= max(exp.wait_seconds / 10.0, 1.0):
+            self._last_settle[exp.id] = now
+            self._settle(view, now)
+
+    def _settle(self, view: _View, now: float) -> int:
+        exp = view.config
+        if exp.reward_mode != "implicit":
+            return 0
+        value = exp.silence_reward
+        settled = 0
+        while True:
+            pending = self.store.pending_decisions(exp.id, view.meta.generation,
+                                                   now - exp.wait_seconds, limit=500)
+            for record in pending:
+                if self.store.apply_reward(record.id, value, now,
+                                           self._delta(exp, record, value)) is ApplyResult.APPLIED:
+                    settled += 1
+            if len(pending) < 500:
+                return settled
+
+    # --- report -------------------------------------------------------------------------------
+    def report(self, experiment: str, *, scope: str | None = None) -> Report:
+        """What the experiment has learned: per arm pulls, rewards, mean, 95% interval,
+        P(best) and the current allocation; ``scope=None`` sums over all scopes."""
+        view = self._view(experiment)
+        exp = view.config
+        if exp.reward_mode == "implicit":
+            self._settle(view, self.clock())
+        arms = view.all_arms
+        table = self.store.read_stats(exp.id, view.meta.generation, scope, arms)
+        stats = view.policy_stats(table)
+        active = np.array([a in view.arms for a in arms])
+        allocation = np.zeros(len(arms))
+        if active.any():
+            sub = _subset(stats, active)
+            allocation[active] = view.policy.probabilities(sub)
+        lo_i, hi_i, p_best, kind = self._intervals(view, stats, table)
+        mean = np.where(table.n > 0, table.total / np.where(table.n > 0, table.n, 1), np.nan)
+        rows = tuple(
+            ArmReport(
+                arm=a, content=view.contents[a], pulls=int(table.pulls[i]),
+                rewards=float(table.n[i]), total=float(table.total[i]),
+                mean=_opt(mean[i]), low=_opt(lo_i[i]), high=_opt(hi_i[i]),
+                p_best=float(p_best[i]) if active[i] else 0.0,
+                allocation=float(allocation[i]), active=bool(active[i]),
+                prior=view.meta.priors.get(a),
+            )
+            for i, a in enumerate(arms)
+        )
+        return Report(
+            experiment=exp.id, description=exp.description, policy=view.policy.describe(),
+            reward_type=exp.reward.type, reward_mode=exp.reward_mode, interval_kind=kind,
+            generation=view.meta.generation, arms=rows, notes=dict(view.meta.notes),
+            scope=scope, generated_at=self.clock(),
+        )
+
+    def _intervals(self, view: _View, stats: ArmStats,
+                   table: StatsTable) -> tuple[FloatArray, FloatArray, FloatArray, str]:
+        exp = view.config
+        policy = view.policy
+        active = np.array([a in view.arms for a in table.arms])
+        use_normal = not view.span or policy.name == "gaussian-thompson"
+        if use_normal:
+            params = policy.params() if policy.name == "gaussian-thompson" else {}
+            mean, sd = normal_posterior(
+                stats, params.get("prior_mean", 0.5 if view.span else 0.0),
+                params.get("prior_sd", 0.5 if view.span else 1.0),
+                params.get("prior_count", 1e-9 if not policy.bayesian else 1.0))
+            p_best = _masked(active, lambda m: normal_best_probabilities(mean[m], sd[m]))
+            if policy.bayesian:
+                lo = mean - 1.959964 * sd
+                hi = mean + 1.959964 * sd
+                if view.span:  # a bounded reward's mean cannot leave its bounds
+                    lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+                return (view.denormalize(lo), view.denormalize(hi), p_best,
+                        "95% credible interval (normal posterior)")
+            lo, hi = normal_interval(table.total, table.total_sq, table.n)
+            return lo, hi, p_best, "95% confidence interval (normal)"
+        params = policy.params() if policy.name == "thompson" else {}
+        a, b = beta_posterior(stats, float(params.get("alpha", 1.0)),
+                              float(params.get("beta", 1.0)))
+        p_best = _masked(active, lambda m: beta_best_probabilities(a[m], b[m]))
+        if policy.bayesian:
+            lo, hi = beta_interval(a, b)
+            return (view.denormalize(lo), view.denormalize(hi), p_best,
+                    "95% credible interval (Beta posterior)")
+        if exp.reward.type == "binary":
+            lo, hi = wilson_interval(table.total, table.n)
+            return lo, hi, p_best, "95% confidence interval (Wilson)"
+        lo, hi = normal_interval(table.total, table.total_sq, table.n)
+        return lo, hi, p_best, "95% confidence interval (normal)"
+
+    def timeline(self, experiment: str, *, bins: int = 30) -> Timeline:
+        """Allocation over time: decisions per arm in ``bins`` equal time bins."""
+        view = self._view(experiment)
+        times: list[float] = []
+        arms: list[str] = []
+        for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
+            if r.kind == "policy":
+                times.append(r.created_at)
+                arms.append(r.arm)
+        return Timeline.build(view.all_arms, np.array(times), arms, bins)
+
+    # --- admin --------------------------------------------------------------------------------
+    def is_admin(self, user_id: int | str | None) -> bool:
+        """Whether a Telegram user id is in the admin allow-list."""
+        try:
+            return user_id is not None and int(user_id) in self.config.all_admins()
+        except (TypeError, ValueError):
+            return False
+
+    def check_admin(self, user_id: int | str | None) -> None:
+        """Raise :class:`NotAllowedError` unless ``user_id`` is an admin."""
+        if not self.is_admin(user_id):
+            raise NotAllowedError("not allowed: this command is for admins",
+                                  hint="ask an admin to add your user id to the allow-list")
+
+    def _audit(self, actor: str, experiment: str, action: str, details: str) -> None:
+        self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
+        log.info("admin action", extra={"actor": actor, "experiment": experiment,
+                                        "action": action, "details": details})
+
+    def _update_meta(self, experiment: str,
+                     change: Callable[[ExperimentMeta], ExperimentMeta]) -> ExperimentMeta:
+        exp = self.config.experiment(experiment)
+        for _ in range(50):
+            meta = self.store.read_meta(exp.id)
+            new = change(meta)
+            if self.store.write_meta(exp.id, new):
+                self._views.pop(exp.id, None)
+                return new
+        raise StoreError(f"experiment {exp.id!r} is being changed concurrently",
+                         hint="retry the admin command")
+
+    def _require_arm(self, view: _View, arm: str, *, active: bool = True) -> None:
+        pool = view.arms if active else view.all_arms
+        if arm not in pool:
+            raise UnknownArmError(f"experiment {view.config.id!r} has no "
+                                  f"{'active ' if active else ''}arm {arm!r}",
+                                  hint=f"arms: {', '.join(pool) or '(none)'}")
+
+    def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str, *,
+              actor: str = "cli", scope: str = "") -> int:
+        """Add rewards to an arm by hand ("cheater mode"), e.g. ``"1101"`` or ``[1, 0, 1]``.
+
+        Each reward is logged as a ``manual`` decision (propensity 1, policy ``manual``) so
+        the statistics stay equal to the fold of the log. Returns how many were added.
+        """
+        view = self._view(experiment)
+        self._require_arm(view, arm, active=False)
+        values = list(rewards.replace(",", " ").split()) if isinstance(rewards, str) else rewards
+        if isinstance(rewards, str) and len(values) == 1 and set(values[0]) <= {"0", "1"}:
+            values = list(values[0])  # "1101"
+        if not values:
+            raise InvalidRewardError("no rewards given", hint="e.g. 1101 or '4 5 3'")
+        if len(values) > 100_000:
+            raise InvalidRewardError("too many rewards at once", hint="at most 100000")
+        numbers = [view.config.reward.validate(v) for v in values]
+        return self._record_history(view, arm, numbers, kind="manual", actor=actor,
+                                    scope=scope, action="cheat")
+
+    def _record_history(self, view: _View, arm: str, numbers: Sequence[float], *, kind: str,
+                        actor: str, scope: str, action: str,
+                        weight: float = 1.0) -> int:
+        now = self.clock()
+        exp = view.config
+        policy_json = json.dumps({"name": kind, "params": {}}, separators=(",", ":"))
+        one = np.ones(1)
+        records = [
+            DecisionRecord(
+                id=secrets.token_urlsafe(16), experiment=exp.id,
+                generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
+                arms=(arm,), probabilities=one, policy=policy_json, subject=f"{kind}:{actor}",
+                created_at=now, kind=kind, reward=v, rewarded_at=now,
+            )
+            for v in numbers
+        ]
+        deltas = [StatsDelta.of(v, weight=weight) for v in numbers]
+        self.store.record_manual(records, deltas)
+        self._audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
+        return len(records)
+
+    def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
+                  actor: str = "cli") -> None:
+        """Set an arm's prior as pseudo-successes ``alpha`` and pseudo-failures ``beta``.
+
+        Priors are kept apart from observations: reports show both, and a reset can keep them.
+        """
+        view = self._view(experiment)
+        self._require_arm(view, arm, active=False)
+        if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0
+                and alpha + beta > 0):
+            raise InvalidRewardError(f"prior ({alpha}, {beta}) is not valid",
+                                     hint="alpha and beta are pseudo-counts >= 0, not both 0")
+
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            return replace(meta, priors={**meta.priors, arm: (float(alpha), float(beta))})
+
+        self._update_meta(experiment, change)
+        self._audit(actor, view.config.id, "prior", f"arm={arm} alpha={alpha:g} beta={beta:g}")
+
+    def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
+        """Start the experiment's learning over (a new generation). Returns the generation.
+
+        The decision log keeps the old generation's records; statistics start from zero.
+        """
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            return replace(meta, generation=meta.generation + 1,
+                           priors=meta.priors if keep_priors else {},
+                           notes={k: v for k, v in meta.notes.items() if k != "warm_start"})
+
+        meta = self._update_meta(experiment, change)
+        self._audit(actor, experiment, "reset",
+                    f"generation={meta.generation} keep_priors={keep_priors}")
+        return meta.generation
+
+    def switch_policy(self, experiment: str, name: str, params: Mapping[str, Any] | None = None,
+                      *, actor: str = "cli") -> Policy:
+        """Switch the experiment's policy; what was learned is kept (statistics are
+        policy-agnostic)."""
+        exp = self.config.experiment(experiment)
+        policy = make_policy(name, dict(params or {}))
+        if policy.contextual and not exp.features:
+            raise PolicyError(f"{policy.name} needs context features",
+                              hint="declare 'features' for this experiment in the config")
+        spec = {"name": policy.name, "params": policy.params()}
+        self._update_meta(experiment, lambda m: replace(m, policy=spec))
+        self._audit(actor, exp.id, "policy", policy.describe())
+        return policy
+
+    def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:
+        """Add an arm (or bring back a retired one) without touching the others' statistics."""
+        view = self._view(experiment)
+        try:
+            Arm(id=arm, content=content or view.contents.get(arm, ""))
+        except ValueError as exc:
+            raise ConfigError(f"invalid arm: {exc.errors()[0]['msg']}",  # type: ignore[attr-defined]
+                              hint="ids use letters, digits, '_.-' (≤ 32); content is required"
+                              ) from None
+        if arm in view.arms:
+            raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",
+                              hint="retire it first or choose another id")
+
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            added = dict(meta.added_arms)
+            if content and (arm not in view.contents or view.contents[arm] != content):
+                added[arm] = content
+            return replace(meta, added_arms=added,
+                           retired_arms=tuple(a for a in meta.retired_arms if a != arm))
+
+        self._update_meta(experiment, change)
+        self._audit(actor, view.config.id, "arm-add", f"arm={arm}")
+
+    def retire_arm(self, experiment: str, arm: str, *, actor: str = "cli") -> None:
+        """Stop offering an arm; its statistics and decisions are kept."""
+        view = self._view(experiment)
+        self._require_arm(view, arm)
+        if len(view.arms) == 1:
+            raise ConfigError("cannot retire the last active arm", hint="add another arm first")
+        self._update_meta(experiment,
+                          lambda m: replace(m, retired_arms=(*m.retired_arms, arm)))
+        self._audit(actor, view.config.id, "arm-retire", f"arm={arm}")
+
+    def note(self, experiment: str, key: str, text: str) -> None:
+        """Attach a note to the experiment's meta (shown by reports)."""
+        self._update_meta(experiment, lambda m: replace(m, notes={**m.notes, key: text}))
+
+    def decisions(self, experiment: str, *, generation: int | None = None,
+                  after_id: str | None = None, limit: int | None = None
+                  ) -> Iterator[DecisionRecord]:
+        """The decision log of an experiment, oldest first."""
+        exp = self.config.experiment(experiment)
+        return self.store.iter_decisions(exp.id, generation=generation, after_id=after_id,
+                                         limit=limit)
+
+    def current_generation(self, experiment: str) -> int:
+        """The experiment's generation (bumped by every reset)."""
+        return self._view(experiment).meta.generation
+
+    def active_arms(self, experiment: str) -> tuple[str, ...]:
+        """Arm ids offered now."""
+        return self._view(experiment).arms
+
+    def content(self, experiment: str, arm: str) -> str:
+        """The content of an arm (active or retired)."""
+        view = self._view(experiment)
+        self._require_arm(view, arm, active=False)
+        return view.contents[arm]
+
+
+class _ProbabilityMap(Mapping[str, float]):
+    """``arm -> probability`` view over the decision's vector (built lazily)."""
+
+    __slots__ = ("_arms", "_p")
+
+    def __init__(self, arms: tuple[str, ...], p: FloatArray) -> None:
+        self._arms, self._p = arms, p
+
+    def __getitem__(self, key: str) -> float:
+        try:
+            return float(self._p[self._arms.index(key)])
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arms)
+
+    def __len__(self) -> int:
+        return len(self._arms)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def _subset(stats: ArmStats, mask: np.ndarray) -> ArmStats:
+    return ArmStats(stats.n[mask], stats.sums[mask], stats.sums_sq[mask],
+                    stats.prior_alpha[mask], stats.prior_beta[mask], stats.pulls[mask],
+                    {}, stats.context)
+
+
+def _masked(mask: np.ndarray, fn: Callable[[np.ndarray], FloatArray]) -> FloatArray:
+    out = np.zeros(mask.shape[0])
+    if mask.any():
+        out[mask] = fn(mask)
+    return out
+
+
+def _opt(x: float) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def _summarize(values: Sequence[float]) -> str:
+    text = "".join(f"{v:g}" for v in values[:40]) if all(v in (0, 1) for v in values) \
+        else " ".join(f"{v:g}" for v in values[:20])
+    return text + (f"… ({len(values)} in all)" if len(values) > 40 else "")
+

@@ -1,0 +1,42 @@
+"""Bandit policies: pure, seeded, registered by name.
+
+Every policy maps arm statistics (:class:`ArmStats`) to the probability of choosing each arm
+(:meth:`Policy.probabilities`); :meth:`Policy.choose` samples from that vector with the
+``numpy.random.Generator`` the caller passes in, so the logged propensity is exact.
+
+Examples
+--------
+>>> import numpy as np
+>>> policy = make_policy("thompson")
+>>> choice = policy.choose(ArmStats.from_counts([20, 20], [2, 12]), np.random.default_rng(0))
+>>> choice.arm in (0, 1) and 0 < choice.propensity <= 1
+True
+"""
+
+from ._base import ArmStats, Choice, Policy, sample_arm
+from ._best import beta_best_probabilities, normal_best_probabilities
+from ._policies import (
+    UCB1,
+    EpsilonGreedy,
+    GaussianThompsonSampling,
+    Softmax,
+    ThompsonSampling,
+)
+from ._registry import available_policies, make_policy, policy_class
+
+__all__ = [
+    "UCB1",
+    "ArmStats",
+    "Choice",
+    "EpsilonGreedy",
+    "GaussianThompsonSampling",
+    "Policy",
+    "Softmax",
+    "ThompsonSampling",
+    "available_policies",
+    "beta_best_probabilities",
+    "make_policy",
+    "normal_best_probabilities",
+    "policy_class",
+    "sample_arm",
+]

@@ -1,0 +1,193 @@
+"""The policy contract: statistics in, chosen arm and full probability vector out.
+
+A policy is an immutable, validated specification (a frozen dataclass) with one pure method,
+:meth:`Policy.probabilities`, that maps the arm statistics to the probability with which the
+policy would pick each arm *right now*. Choosing is sampling from that vector with the
+generator the caller passes in, so the logged propensity is exactly the probability that was
+used to pick the arm (for Thompson sampling the vector is computed numerically; see
+:mod:`banditbot.policies._best`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import PolicyError
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["ArmStats", "Choice", "Policy", "sample_arm"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArmStats:
+    """Sufficient statistics of the arms, on the policy's reward scale.
+
+    Bounded rewards (👍/👎, a rating scale) are mapped to [0, 1] before they reach a policy;
+    continuous rewards are passed as they are.
+
+    Attributes
+    ----------
+    n
+        Shape ``(K,)``: observed rewards per arm (may be fractional for weighted history).
+    sums
+        Shape ``(K,)``: sum of the observed rewards per arm.
+    sums_sq
+        Shape ``(K,)``: sum of the squared rewards per arm.
+    prior_alpha, prior_beta
+        Shape ``(K,)``: per-arm prior pseudo-successes and pseudo-failures set by an
+        operator; ``0`` where the arm has no prior of its own (the policy default applies).
+    pulls
+        Shape ``(K,)``: how often each arm was chosen (decisions, rewarded or not).
+    extra
+        Additive, policy-specific statistics by name (time-bucketed sums, linear-model
+        matrices); each array's first axis is the arm.
+    context
+        Shape ``(d,)``: the feature vector of the current decision, for contextual policies.
+    """
+
+    n: FloatArray
+    sums: FloatArray
+    sums_sq: FloatArray
+    prior_alpha: FloatArray
+    prior_beta: FloatArray
+    pulls: FloatArray
+    extra: Mapping[str, FloatArray] = field(default_factory=dict)
+    context: FloatArray | None = None
+
+    @property
+    def n_arms(self) -> int:
+        """Number of arms ``K``."""
+        return int(self.n.shape[0])
+
+    @classmethod
+    def from_counts(
+        cls,
+        n: npt.ArrayLike,
+        sums: npt.ArrayLike,
+        sums_sq: npt.ArrayLike | None = None,
+        *,
+        prior_alpha: npt.ArrayLike | None = None,
+        prior_beta: npt.ArrayLike | None = None,
+        pulls: npt.ArrayLike | None = None,
+    ) -> ArmStats:
+        """Build statistics from counts, e.g. ``ArmStats.from_counts([10, 10], [3, 7])``.
+
+        ``sums_sq`` defaults to ``sums`` (right for 0/1 rewards); priors default to none;
+        ``pulls`` defaults to ``n``.
+
+        Examples
+        --------
+        >>> s = ArmStats.from_counts([10, 10], [3, 7])
+        >>> s.n_arms, float(s.means()[1])
+        (2, 0.7)
+        """
+        n_ = np.asarray(n, dtype=np.float64)
+        sums_ = np.asarray(sums, dtype=np.float64)
+        zeros = np.zeros_like(n_)
+        return cls(
+            n=n_,
+            sums=sums_,
+            sums_sq=sums_ if sums_sq is None else np.asarray(sums_sq, dtype=np.float64),
+            prior_alpha=zeros if prior_alpha is None else np.asarray(prior_alpha, np.float64),
+            prior_beta=zeros if prior_beta is None else np.asarray(prior_beta, np.float64),
+            pulls=n_ if pulls is None else np.asarray(pulls, dtype=np.float64),
+        )
+
+    def with_pseudo_counts(self) -> tuple[FloatArray, FloatArray]:
+        """Return ``(n, sums)`` with operator priors added as pseudo-observations."""
+        if not (self.prior_alpha.any() or self.prior_beta.any()):
+            return self.n, self.sums
+        return self.n + self.prior_alpha + self.prior_beta, self.sums + self.prior_alpha
+
+    def means(self, default: float = 0.0) -> FloatArray:
+        """Mean reward per arm (priors included as pseudo-observations); ``default`` if none."""
+        n, sums = self.with_pseudo_counts()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, sums / np.where(n > 0, n, 1.0), default)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A policy's pick: the arm index and the full probability vector it was drawn from.
+
+    Attributes
+    ----------
+    arm
+        Index of the chosen arm.
+    probabilities
+        Shape ``(K,)``: probability of each arm at this moment; sums to 1.
+    """
+
+    arm: int
+    probabilities: FloatArray
+
+    @property
+    def propensity(self) -> float:
+        """Probability with which the chosen arm was picked, in (0, 1]."""
+        return float(self.probabilities[self.arm])
+
+
+def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
+    """Draw an arm index from ``probabilities``; arms with probability 0 are never drawn."""
+    cumulative = np.cumsum(probabilities)
+    u = rng.random() * cumulative[-1]
+    arm = int(np.searchsorted(cumulative, u, side="right"))
+    if arm >= probabilities.shape[0] or probabilities[arm] <= 0.0:  # rounding at the top end
+        arm = int(np.flatnonzero(probabilities > 0.0)[-1])
+    return arm
+
+
+class Policy:
+    """Base class of all policies.
+
+    Subclasses are frozen dataclasses registered by name (see
+    :func:`banditbot.policies.make_policy`). They validate their parameters in
+    ``__post_init__`` and implement :meth:`probabilities`; :meth:`choose` samples from it.
+    """
+
+    #: Registered name, e.g. ``"thompson"``.
+    name: ClassVar[str] = ""
+    #: Whether the policy keeps a posterior (reports then show credible intervals).
+    bayesian: ClassVar[bool] = False
+    #: Whether the policy reads a context vector.
+    contextual: ClassVar[bool] = False
+    #: Extra additive statistics the policy needs (see :class:`ArmStats.extra`).
+    needs_extra: ClassVar[tuple[str, ...]] = ()
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        """Probability of choosing each arm given ``stats``; shape ``(K,)``, sums to 1."""
+        raise NotImplementedError
+
+    def choose(self, stats: ArmStats, rng: np.random.Generator) -> Choice:
+        """Choose an arm: sample from :meth:`probabilities` with ``rng``."""
+        p = self.probabilities(stats)
+        return Choice(sample_arm(p, rng), p)
+
+    def params(self) -> dict[str, Any]:
+        """The policy's parameters as a plain dict (what is logged with each decision)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """Short human-readable form, e.g. ``epsilon-greedy(epsilon=0.1)``."""
+        inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in self.params().items())
+        return f"{self.name}({inner})"
+
+
+def check(condition: bool, policy: str, message: str, hint: str) -> None:
+    """Raise :class:`PolicyError` unless ``condition`` holds."""
+    if not condition:
+        raise PolicyError(f"{policy}: {message}", hint=hint)
+
+
+def argmax_ties(values: FloatArray) -> FloatArray:
+    """Uniform distribution over the maximizers of ``values`` (random tie-break)."""
+    best = values == values.max()
+    return best / best.sum()

@@ -1,0 +1,255 @@
+"""Probability that each arm is the best under independent posteriors ("P(best)").
+
+Thompson sampling picks arm ``i`` with probability ``P(X_i = max_j X_j)`` where ``X_j`` are
+independent posterior draws. banditbot computes that vector numerically and *samples the arm
+from it*, so the logged propensity is exactly the probability that was used (probability
+matching is what Thompson sampling is). The same vector is the report's P(best).
+
+Method (accurate to well under 0.1 percentage points; pinned by tests against Monte Carlo):
+
+1. Arms whose upper tail (mean + 8 sd) lies below the best lower tail (max of mean - 8 sd) are
+   dominated: their probability is below 1e-9 and set to 0.
+2. For the remaining ``C`` contenders, ``P_i = ∫ f_i(x) ∏_{j≠i} F_j(x) dx`` on one shared uniform
+   grid over ``[L, U]`` (the lowest point where every integrand is still non-negligible, the
+   highest upper tail) with at least four points per standard deviation of the narrowest
+   posterior. The integrand vanishes smoothly at both ends, so the trapezoid rule is
+   spectrally accurate.
+3. Beta CDFs on the grid come from the exact CDF at ``L`` (``betainc``) plus a cumulative
+   trapezoid of the density with the Euler–Maclaurin end correction (error O(h⁴)). Grid points
+   are strided views into one precomputed lattice of ``log x`` and ``log(1 - x)``, so a call
+   costs a handful of vectorized operations.
+4. Posteriors whose density has a pole or kink at 0 or 1 (a Beta shape below 2 other than 1,
+   e.g. a Jeffreys prior before any success) fall back to a deterministic Monte Carlo estimate with 100,000 draws.
+
+Results are cached by the exact parameter values (a decision without a reward in between
+reuses the previous vector).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ._base import FloatArray
+
+__all__ = ["beta_best_probabilities", "normal_best_probabilities"]
+
+_Z = 8.0  # half-width of the integration range in posterior standard deviations
+_POINTS_PER_SD = 4.0
+_MIN_POINTS = 129
+_MAX_POINTS = 4097
+_LATTICE_BITS = 16
+_LATTICE_N = 1 << _LATTICE_BITS
+_MC_DRAWS = 100_000
+_CACHE_SIZE = 2048
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+_SPECIAL: tuple[Callable[..., FloatArray], ...] = ()
+
+
+def _special() -> tuple[Callable[..., FloatArray], ...]:
+    """``(betainc, betaln, ndtr)`` from scipy.special, imported on first use (keeps scipy
+    off import paths such as the Lambda cold start)."""
+    global _SPECIAL
+    if not _SPECIAL:
+        from scipy.special import betainc, betaln, ndtr
+
+        _SPECIAL = (betainc, betaln, ndtr)
+    return _SPECIAL
+
+
+class _Lattice:
+    """Lazily built lattice ``x_k = k / N`` with ``[log x, log(1-x), 1, 1/x, -1/(1-x)]``."""
+
+    table: FloatArray | None = None
+
+    @classmethod
+    def get(cls) -> FloatArray:
+        if cls.table is None:
+            x = np.arange(_LATTICE_N + 1, dtype=np.float64) / _LATTICE_N
+            x[0], x[-1] = 0.5 / _LATTICE_N, 1.0 - 0.5 / _LATTICE_N  # never evaluated at 0, 1
+            cls.table = np.stack(
+                [np.log(x), np.log1p(-x), np.ones_like(x), 1.0 / x, -1.0 / (1.0 - x), x]
+            )
+        return cls.table
+
+
+def _exclusive_products(cdf: FloatArray) -> FloatArray:
+    """Row ``i`` of the result is the product of all rows of ``cdf`` except row ``i``."""
+    c = cdf.shape[0]
+    if c == 2:
+        return cdf[::-1]
+    if c == 3:
+        out = np.empty_like(cdf)
+        np.multiply(cdf[1], cdf[2], out=out[0])
+        np.multiply(cdf[0], cdf[2], out=out[1])
+        np.multiply(cdf[0], cdf[1], out=out[2])
+        return out
+    # log space: a zero CDF (clipped to 1e-300) drops out of its own row exactly
+    log_cdf = np.log(np.maximum(cdf, 1e-300))
+    return np.exp(log_cdf.sum(axis=0) - log_cdf)
+
+
+def _contenders(mean: FloatArray, sd: FloatArray) -> tuple[FloatArray, float]:
+    spread = _Z * sd
+    floor = float((mean - spread).max())
+    return (mean + spread > floor).nonzero()[0], floor
+
+
+def _scatter(n: int, index: FloatArray, values: FloatArray) -> FloatArray:
+    out = np.zeros(n)
+    out[index] = values / values.sum()
+    out.setflags(write=False)
+    return out
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.data: dict[bytes, FloatArray] = {}
+
+    def lookup(self, key: bytes, compute: Callable[[], FloatArray]) -> FloatArray:
+        hit = self.data.get(key)
+        if hit is None:
+            if len(self.data) >= _CACHE_SIZE:
+                self.data.clear()
+            hit = self.data[key] = compute()
+        return hit
+
+
+_beta_cache = _Cache()
+_normal_cache = _Cache()
+
+
+def beta_best_probabilities(a: FloatArray, b: FloatArray) -> FloatArray:
+    """P(arm ``i`` has the largest draw) for independent ``Beta(a_i, b_i)`` posteriors.
+
+    Parameters
+    ----------
+    a, b
+        Shape ``(K,)``: positive Beta parameters per arm.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(K,)``, read-only; non-negative and sums to 1.
+
+    Examples
+    --------
+    >>> p = beta_best_probabilities(np.array([1.0, 1.0]), np.array([1.0, 1.0]))
+    >>> [round(float(x), 4) for x in p]
+    [0.5, 0.5]
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return _beta_cache.lookup(a.tobytes() + b.tobytes(), lambda: _beta_best(a, b))
+
+
+def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
+    k = a.shape[0]
+    if k == 1:
+        return _scatter(1, np.array([0]), np.ones(1))
+    s = a + b
+    mean = a / s
+    sd = np.sqrt(a * b / (s * s * (s + 1.0)))
+    idx, floor = _contenders(mean, sd)
+    if idx.shape[0] == 1:
+        return _scatter(k, idx, np.ones(1))
+    a_c, b_c, sd_c = a[idx], b[idx], sd[idx]
+    if _has_rough_density(a_c) or _has_rough_density(b_c):
+        return _scatter(k, idx, _beta_best_monte_carlo(a_c, b_c))
+    lo = max(floor, 0.0)
+    hi = min(float((mean[idx] + _Z * sd_c).max()), 1.0)
+    h = max(float(sd_c.min()) / _POINTS_PER_SD, 0.0)
+    h = min(h, (hi - lo) / (_MIN_POINTS - 1))
+    i_lo = max(int(lo * _LATTICE_N), 0)
+    i_hi = min(math.ceil(hi * _LATTICE_N), _LATTICE_N)
+    step = int(h * _LATTICE_N)
+    if step >= 1:
+        step = max(step, (i_hi - i_lo) // (_MAX_POINTS - 1))
+        table = _Lattice.get()[:, i_lo : i_hi + 1 : step]
+        x = table[5]
+        h = step / _LATTICE_N
+    else:  # extremely narrow posteriors: evaluate the grid directly
+        x = np.linspace(lo, hi, _MAX_POINTS)
+        h = float(x[1] - x[0])
+        table = np.stack([np.log(x), np.log1p(-x), np.ones_like(x), 1.0 / x, -1.0 / (1.0 - x)])
+    betainc, betaln, _ = _special()
+    am1, bm1 = a_c - 1.0, b_c - 1.0
+    coef = np.array((am1, bm1, -betaln(a_c, b_c))).T
+    pdf = np.exp(coef @ table[:3])
+    slope = pdf * (coef[:, :2] @ table[3:5])  # d pdf / dx
+    cdf0 = betainc(a_c, b_c, x[0])
+    cum = np.cumsum(pdf, axis=1)
+    cum -= 0.5 * (pdf + pdf[:, :1])
+    cum *= h
+    cum -= (h * h / 12.0) * (slope - slope[:, :1])
+    cdf = cum + cdf0[:, None]  # within 1e-6 of [0, 1]
+    integrand = pdf * _exclusive_products(cdf)
+    weights = np.full(x.shape[0], h)
+    weights[0] = weights[-1] = 0.5 * h
+    return _scatter(k, idx, np.maximum(integrand @ weights, 0.0))
+
+
+def _has_rough_density(shape: FloatArray) -> bool:
+    """Whether a Beta density with this shape parameter has a pole or a kink at 0 or 1.
+
+    The grid rule needs a density whose first two derivatives are bounded at the boundary:
+    shape 1 (flat) or at least 2.
+    """
+    return bool(((shape < 2.0) & (shape != 1.0)).any())
+
+
+def _beta_best_monte_carlo(a: FloatArray, b: FloatArray) -> FloatArray:
+    rng = np.random.default_rng(20240601)  # deterministic: same state, same vector
+    draws = rng.beta(a[:, None], b[:, None], size=(a.shape[0], _MC_DRAWS))
+    counts = np.bincount(draws.argmax(axis=0), minlength=a.shape[0]).astype(np.float64)
+    return counts
+
+
+def normal_best_probabilities(mean: FloatArray, sd: FloatArray) -> FloatArray:
+    """P(arm ``i`` has the largest draw) for independent ``Normal(mean_i, sd_i²)`` posteriors.
+
+    Parameters
+    ----------
+    mean, sd
+        Shape ``(K,)``: posterior means and (positive) standard deviations.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(K,)``, read-only; non-negative and sums to 1.
+
+    Examples
+    --------
+    >>> p = normal_best_probabilities(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
+    >>> round(float(p[1]), 4)  # Phi(1 / sqrt(2))
+    0.7602
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    sd = np.asarray(sd, dtype=np.float64)
+    return _normal_cache.lookup(mean.tobytes() + sd.tobytes(), lambda: _normal_best(mean, sd))
+
+
+def _normal_best(mean: FloatArray, sd: FloatArray) -> FloatArray:
+    k = mean.shape[0]
+    if k == 1:
+        return _scatter(1, np.array([0]), np.ones(1))
+    idx, floor = _contenders(mean, sd)
+    if idx.shape[0] == 1:
+        return _scatter(k, idx, np.ones(1))
+    m_c, sd_c = mean[idx], sd[idx]
+    hi = float((m_c + _Z * sd_c).max())
+    n_points = int(min(max((hi - floor) / (float(sd_c.min()) / _POINTS_PER_SD), _MIN_POINTS),
+                       _MAX_POINTS))
+    x = np.linspace(floor, hi, n_points)
+    h = float(x[1] - x[0])
+    ndtr = _special()[2]
+    z = (x[None, :] - m_c[:, None]) / sd_c[:, None]
+    pdf = np.exp(-0.5 * z * z) / (sd_c[:, None] * _SQRT_2PI)
+    integrand = pdf * _exclusive_products(ndtr(z))
+    weights = np.full(n_points, h)
+    weights[0] = weights[-1] = 0.5 * h
+    return _scatter(k, idx, np.maximum(integrand @ weights, 0.0))

@@ -1,0 +1,233 @@
+"""The classic policies: ε-greedy, UCB1, Beta and Gaussian Thompson sampling, softmax."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
+from ._best import beta_best_probabilities, normal_best_probabilities
+from ._registry import register
+
+__all__ = [
+    "UCB1",
+    "EpsilonGreedy",
+    "GaussianThompsonSampling",
+    "Softmax",
+    "ThompsonSampling",
+    "beta_posterior",
+    "normal_posterior",
+]
+
+
+@register("egreedy", "e-greedy", "epsilon_greedy", "greedy")
+@dataclass(frozen=True, slots=True)
+class EpsilonGreedy(Policy):
+    """ε-greedy: the best-looking arm with probability 1 - ε, a uniform arm otherwise.
+
+    Ties for the best mean are broken at random; exploration draws uniformly from *all* arms,
+    so the best arm gets ``(1 - ε) / #ties + ε / K``. Arms without observations are valued
+    at ``initial_value``.
+
+    Parameters
+    ----------
+    epsilon
+        Exploration rate in [0, 1].
+    initial_value
+        Value of an arm that has no observations yet.
+
+    Examples
+    --------
+    >>> p = EpsilonGreedy(epsilon=0.5).probabilities(ArmStats.from_counts([10, 10], [2, 5]))
+    >>> [float(x) for x in p]
+    [0.25, 0.75]
+    """
+
+    name: ClassVar[str] = "epsilon-greedy"
+
+    epsilon: float = 0.1
+    initial_value: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.epsilon <= 1.0, self.name, f"epsilon must be in [0, 1], got "
+              f"{self.epsilon}", "set epsilon to e.g. 0.1")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        best = argmax_ties(stats.means(self.initial_value))
+        return best * (1.0 - self.epsilon) + self.epsilon / best.shape[0]
+
+
+@register("ucb")
+@dataclass(frozen=True, slots=True)
+class UCB1(Policy):
+    """UCB1 (Auer et al. 2002): the arm with the highest ``mean + c·sqrt(2 ln t / n)``.
+
+    Every arm is tried once first (uniformly among the untried ones); ties at the top are
+    broken at random, so the probability vector is uniform over the maximizers.
+
+    Parameters
+    ----------
+    c
+        Exploration scale (1 is the textbook UCB1 for rewards in [0, 1]).
+
+    Examples
+    --------
+    >>> [float(x) for x in UCB1().probabilities(ArmStats.from_counts([3, 0, 0], [1, 0, 0]))]
+    [0.0, 0.5, 0.5]
+    """
+
+    name: ClassVar[str] = "ucb1"
+
+    c: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.c >= 0.0, self.name, f"c must be >= 0, got {self.c}", "use c = 1")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        n, sums = stats.with_pseudo_counts()
+        untried = n <= 0.0
+        if untried.any():
+            return untried / untried.sum()
+        index = sums / n + self.c * np.sqrt(2.0 * math.log(n.sum()) / n)
+        return argmax_ties(index)
+
+
+def beta_posterior(stats: ArmStats, alpha: float, beta: float) -> tuple[FloatArray, FloatArray]:
+    """Beta posterior parameters per arm: operator priors where set, else ``(alpha, beta)``."""
+    has_prior = (stats.prior_alpha + stats.prior_beta) > 0.0
+    a = np.where(has_prior, stats.prior_alpha, alpha) + stats.sums
+    b = np.where(has_prior, stats.prior_beta, beta) + np.maximum(stats.n - stats.sums, 0.0)
+    return a, b
+
+
+@register("ts", "thompson-sampling", "beta-thompson", "bernoulli-thompson")
+@dataclass(frozen=True, slots=True)
+class ThompsonSampling(Policy):
+    """Beta–Bernoulli Thompson sampling (probability matching).
+
+    Each arm's mean has a ``Beta(alpha + successes, beta + failures)`` posterior (rewards on
+    a bounded scale count fractionally); an operator prior set for an arm replaces
+    ``(alpha, beta)`` for that arm. The arm is drawn with probability P(its posterior draw is
+    the largest), computed numerically (see :mod:`banditbot.policies._best`).
+
+    Parameters
+    ----------
+    alpha, beta
+        Default prior pseudo-successes and pseudo-failures (> 0).
+
+    Examples
+    --------
+    >>> p = ThompsonSampling().probabilities(ArmStats.from_counts([100, 100], [10, 20]))
+    >>> bool(p[1] > 0.95)
+    True
+    """
+
+    name: ClassVar[str] = "thompson"
+    bayesian: ClassVar[bool] = True
+
+    alpha: float = 1.0
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.alpha > 0 and self.beta > 0, self.name,
+              f"alpha and beta must be > 0, got {self.alpha}, {self.beta}",
+              "use alpha = beta = 1 (uniform prior)")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        return beta_best_probabilities(*beta_posterior(stats, self.alpha, self.beta))
+
+
+def normal_posterior(
+    stats: ArmStats, prior_mean: float, prior_sd: float, prior_count: float
+) -> tuple[FloatArray, FloatArray]:
+    """Posterior mean and standard deviation of each arm's mean reward.
+
+    A normal model whose variance is estimated from the data pooled with ``prior_count``
+    pseudo-observations at ``prior_mean`` with spread ``prior_sd``.
+    """
+    n, sums = stats.with_pseudo_counts()
+    sums_sq = stats.sums_sq + stats.prior_alpha
+    n_eff = n + prior_count
+    mean = (sums + prior_count * prior_mean) / n_eff
+    spread = sums_sq + prior_count * (prior_sd**2 + prior_mean**2) - n_eff * mean * mean
+    variance = np.maximum(spread / n_eff, 1e-12)
+    return mean, np.sqrt(variance / n_eff)
+
+
+@register("gaussian-ts", "normal-thompson", "gaussian-thompson-sampling")
+@dataclass(frozen=True, slots=True)
+class GaussianThompsonSampling(Policy):
+    """Gaussian Thompson sampling for ratings and continuous rewards.
+
+    Each arm's mean has a normal posterior ``N(m_n, s_n² / n_eff)`` where the reward variance
+    ``s_n²`` is estimated from the data pooled with ``prior_count`` pseudo-observations. The
+    prior is on the policy's reward scale ([0, 1] for bounded rewards).
+
+    Parameters
+    ----------
+    prior_mean
+        Prior mean reward.
+    prior_sd
+        Prior standard deviation of a single reward (> 0).
+    prior_count
+        Weight of the prior in pseudo-observations (> 0).
+
+    Examples
+    --------
+    >>> s = ArmStats.from_counts([50, 50], [20, 35], [12, 28])
+    >>> bool(GaussianThompsonSampling().probabilities(s)[1] > 0.99)
+    True
+    """
+
+    name: ClassVar[str] = "gaussian-thompson"
+    bayesian: ClassVar[bool] = True
+
+    prior_mean: float = 0.5
+    prior_sd: float = 0.5
+    prior_count: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.prior_sd > 0 and self.prior_count > 0, self.name,
+              "prior_sd and prior_count must be > 0", "use prior_sd = 0.5, prior_count = 1")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        return normal_best_probabilities(
+            *normal_posterior(stats, self.prior_mean, self.prior_sd, self.prior_count)
+        )
+
+
+@register("boltzmann", "softmax-boltzmann")
+@dataclass(frozen=True, slots=True)
+class Softmax(Policy):
+    """Softmax (Boltzmann) exploration: ``P(i) ∝ exp(mean_i / temperature)``.
+
+    Parameters
+    ----------
+    temperature
+        > 0; small values act greedily, large values uniformly.
+    initial_value
+        Value of an arm without observations.
+
+    Examples
+    --------
+    >>> p = Softmax(temperature=1.0).probabilities(ArmStats.from_counts([1, 1], [0, 1]))
+    >>> round(float(p[1]), 4)  # e / (1 + e)
+    0.7311
+    """
+
+    name: ClassVar[str] = "softmax"
+
+    temperature: float = 0.1
+    initial_value: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(self.temperature > 0, self.name,
+              f"temperature must be > 0, got {self.temperature}", "use e.g. temperature = 0.1")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        means = stats.means(self.initial_value)
+        weights = np.exp((means - means.max()) / self.temperature)
+        return weights / weights.sum()

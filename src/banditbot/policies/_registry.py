@@ -1,0 +1,98 @@
+"""Name → policy class registry; parameters are validated when the spec is built."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from .._errors import PolicyError
+from ._base import Policy
+
+__all__ = ["available_policies", "make_policy", "policy_class", "register"]
+
+_REGISTRY: dict[str, type[Policy]] = {}
+_ALIASES: dict[str, str] = {}
+
+P = TypeVar("P", bound=type[Policy])
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def register(*aliases: str) -> Callable[[P], P]:
+    """Class decorator: register a policy under its ``name`` and optional aliases."""
+
+    def decorate(cls: P) -> P:
+        key = _normalize(cls.name)
+        if key in _REGISTRY:
+            raise RuntimeError(f"policy {key!r} registered twice")
+        _REGISTRY[key] = cls
+        for alias in aliases:
+            _ALIASES[_normalize(alias)] = key
+        return cls
+
+    return decorate
+
+
+def _ensure_loaded() -> None:
+    # the implementations register themselves on import
+    from . import _contextual, _nonstationary, _policies, _ucb_family  # noqa: F401
+
+
+def available_policies() -> dict[str, type[Policy]]:
+    """Registered policies by canonical name.
+
+    Examples
+    --------
+    >>> "thompson" in available_policies()
+    True
+    """
+    _ensure_loaded()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def policy_class(name: str) -> type[Policy]:
+    """The policy class registered under ``name`` (or an alias); :class:`PolicyError` if none."""
+    _ensure_loaded()
+    key = _normalize(name)
+    key = _ALIASES.get(key, key)
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise PolicyError(
+            f"unknown policy {name!r}", hint=f"use one of: {known}"
+        ) from None
+
+
+def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Policy:
+    """Build a validated policy from its name and parameters.
+
+    Parameters
+    ----------
+    name
+        Registered name or alias, e.g. ``"epsilon-greedy"``, ``"ucb1"``, ``"thompson"``.
+    params, **kwargs
+        Policy parameters; unknown names raise :class:`PolicyError` listing the valid ones.
+
+    Examples
+    --------
+    >>> make_policy("epsilon-greedy", epsilon=0.5).describe()
+    'epsilon-greedy(epsilon=0.5, initial_value=0)'
+    """
+    cls = policy_class(name)
+    merged = {**(params or {}), **kwargs}
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(merged) - fields)
+    if unknown:
+        valid = ", ".join(sorted(fields)) or "(none)"
+        raise PolicyError(
+            f"{cls.name}: unknown parameter(s) {', '.join(unknown)}",
+            hint=f"valid parameters: {valid}",
+        )
+    try:
+        return cls(**merged)
+    except (TypeError, ValueError) as exc:
+        raise PolicyError(f"{cls.name}: {exc}", hint="check the parameter types") from None

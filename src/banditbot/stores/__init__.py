@@ -1,0 +1,28 @@
+"""Stores: the only components with state. One protocol, one conformance suite, three backends."""
+
+from ._base import (
+    AdminRecord,
+    ApplyResult,
+    DecisionRecord,
+    ExperimentMeta,
+    StatsDelta,
+    StatsTable,
+    Store,
+)
+from ._memory import MemoryStore
+from ._sqlite import SQLiteStore
+from ._url import DEFAULT_STORE_URL, open_store
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "AdminRecord",
+    "ApplyResult",
+    "DecisionRecord",
+    "ExperimentMeta",
+    "MemoryStore",
+    "SQLiteStore",
+    "StatsDelta",
+    "StatsTable",
+    "Store",
+    "open_store",
+]

@@ -1,0 +1,279 @@
+"""The ``Store`` protocol and the records that cross it.
+
+A store is the only component with state. It keeps, per experiment:
+
+* **meta** — one small document: the generation (bumped by a reset), operator priors per
+  arm, and runtime overrides (policy switch, added/retired arms). Changed rarely, by admins,
+  under optimistic or transactional concurrency control.
+* **arm statistics** — additive counters per (experiment, generation, scope, arm): pulls,
+  observed rewards ``n``, reward ``total`` and ``total_sq``, plus named additive ``extra``
+  fields for policies that need more (time buckets, linear-model sums). They change only by
+  atomic increments, never by read-modify-write.
+* **the decision log** — one record per decision with its propensity, later its reward. The
+  statistics of a generation are exactly the fold of its decision log (invariant 3).
+
+The reward path is one atomic unit: set the decision's reward *if it has none* and add the
+delta to the statistics of the decision's own arm (invariant 2: the caller cannot choose it).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..policies._base import FloatArray
+
+__all__ = [
+    "AdminRecord",
+    "ApplyResult",
+    "DecisionRecord",
+    "ExperimentMeta",
+    "StatsDelta",
+    "StatsTable",
+    "Store",
+]
+
+
+class ApplyResult(enum.Enum):
+    """What :meth:`Store.apply_reward` did."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentMeta:
+    """Runtime state of an experiment that admins change: generation, priors, overrides.
+
+    Attributes
+    ----------
+    generation
+        Bumped by every reset; statistics and decisions belong to one generation.
+    priors
+        ``arm -> (alpha, beta)`` operator priors (pseudo-successes, pseudo-failures).
+    policy
+        Policy override ``{"name": ..., "params": {...}}`` or ``None`` (use the config's).
+    added_arms
+        ``arm -> content`` added at run time.
+    retired_arms
+        Arm ids no longer offered (their statistics are kept).
+    notes
+        Free-form facts for reports, e.g. ``{"warm_start": "..."}``.
+    version
+        Optimistic-concurrency version of this document.
+    """
+
+    generation: int = 0
+    priors: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    policy: Mapping[str, Any] | None = None
+    added_arms: Mapping[str, str] = field(default_factory=dict)
+    retired_arms: tuple[str, ...] = ()
+    notes: Mapping[str, str] = field(default_factory=dict)
+    version: int = 0
+
+    def to_json(self) -> str:
+        """Serialize (without ``version``)."""
+        return json.dumps({
+            "generation": self.generation,
+            "priors": {k: list(v) for k, v in self.priors.items()},
+            "policy": self.policy,
+            "added_arms": dict(self.added_arms),
+            "retired_arms": list(self.retired_arms),
+            "notes": dict(self.notes),
+        }, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None, version: int = 0) -> ExperimentMeta:
+        """Inverse of :meth:`to_json`."""
+        if not text:
+            return cls(version=version)
+        d = json.loads(text)
+        return cls(
+            generation=int(d.get("generation", 0)),
+            priors={k: (float(v[0]), float(v[1])) for k, v in d.get("priors", {}).items()},
+            policy=d.get("policy"),
+            added_arms=dict(d.get("added_arms", {})),
+            retired_arms=tuple(d.get("retired_arms", ())),
+            notes=dict(d.get("notes", {})),
+            version=version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StatsTable:
+    """Arm statistics aligned to a requested arm order.
+
+    Attributes
+    ----------
+    arms
+        Arm ids; every array below has this order along its first axis.
+    pulls
+        Shape ``(K,)``: decisions per arm.
+    n, total, total_sq
+        Shape ``(K,)``: observed rewards, their sum and sum of squares (reward units).
+    extra
+        ``arm -> field -> value`` for policy-specific additive fields (only arms that have any).
+    """
+
+    arms: tuple[str, ...]
+    pulls: FloatArray
+    n: FloatArray
+    total: FloatArray
+    total_sq: FloatArray
+    extra: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def zeros(cls, arms: Sequence[str]) -> StatsTable:
+        """All-zero statistics for ``arms``."""
+        k = len(arms)
+        return cls(tuple(arms), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k))
+
+    @classmethod
+    def from_rows(cls, arms: Sequence[str], rows: Mapping[str, Sequence[float]],
+                  extra: Mapping[str, Mapping[str, float]] | None = None) -> StatsTable:
+        """Build from ``arm -> (pulls, n, total, total_sq)`` rows; missing arms are zero."""
+        zero = (0.0, 0.0, 0.0, 0.0)
+        data = np.array([rows.get(a, zero) for a in arms], dtype=np.float64).reshape(-1, 4)
+        return cls(tuple(arms), data[:, 0], data[:, 1], data[:, 2], data[:, 3],
+                   {a: extra[a] for a in arms if a in extra} if extra else {})
+
+
+@dataclass(frozen=True, slots=True)
+class StatsDelta:
+    """What one reward adds to its arm's statistics."""
+
+    n: float
+    total: float
+    total_sq: float
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, value: float, extra: Mapping[str, float] | None = None,
+           weight: float = 1.0) -> StatsDelta:
+        """The delta of one reward ``value`` (with an optional weight)."""
+        return cls(weight, weight * value, weight * value * value, extra or {})
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One logged decision (and, once known, its reward).
+
+    Attributes
+    ----------
+    id
+        Unguessable id (128 random bits, URL-safe).
+    arms, probabilities
+        The arms offered at that moment and the policy's probability for each.
+    propensity
+        ``probabilities[arms.index(arm)]``, in (0, 1].
+    policy
+        JSON ``{"name": ..., "params": {...}}`` of the policy that decided.
+    kind
+        ``policy`` (chosen by the policy), ``manual`` (cheater mode) or ``import`` (history).
+    """
+
+    id: str
+    experiment: str
+    generation: int
+    scope: str
+    arm: str
+    propensity: float
+    arms: tuple[str, ...]
+    probabilities: FloatArray
+    policy: str
+    subject: str
+    created_at: float
+    context: Mapping[str, Any] | None = None
+    kind: str = "policy"
+    reward: float | None = None
+    rewarded_at: float | None = None
+
+    def with_reward(self, reward: float | None, rewarded_at: float | None) -> DecisionRecord:
+        """A copy with the reward filled in."""
+        return replace(self, reward=reward, rewarded_at=rewarded_at)
+
+    def probability_of(self) -> dict[str, float]:
+        """``arm -> probability`` at decision time."""
+        return {a: float(p) for a, p in zip(self.arms, self.probabilities, strict=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRecord:
+    """One admin action: who did what to which experiment, when."""
+
+    at: float
+    actor: str
+    experiment: str
+    action: str
+    details: str
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for experiments: meta, additive arm statistics, the decision log.
+
+    Every method is one atomic operation; implementations are safe to use from many threads
+    (and, for SQLite and DynamoDB, many processes).
+    """
+
+    url: str
+
+    def init(self) -> None:
+        """Create what the store needs (tables, indexes); idempotent."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # --- meta -----------------------------------------------------------------------------
+    def read_meta(self, experiment: str) -> ExperimentMeta:
+        """The experiment's meta document (defaults if none was written)."""
+
+    def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
+        """Write ``meta`` if the stored version is still ``meta.version``; False on conflict."""
+
+    # --- statistics -------------------------------------------------------------------------
+    def read_stats(self, experiment: str, generation: int, scope: str | None,
+                   arms: Sequence[str]) -> StatsTable:
+        """Statistics for ``arms`` (in that order); ``scope=None`` sums over all scopes."""
+
+    # --- decisions and rewards --------------------------------------------------------------
+    def record_decision(self, decision: DecisionRecord) -> None:
+        """Log the decision and add one pull to its arm, atomically."""
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        """The decision with that id, with its reward if any; ``None`` if unknown."""
+
+    def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
+                     delta: StatsDelta) -> ApplyResult:
+        """Set the reward if the decision has none and add ``delta`` to its arm, atomically."""
+
+    def record_manual(self, decisions: Sequence[DecisionRecord],
+                      deltas: Sequence[StatsDelta]) -> None:
+        """Log already-rewarded decisions (cheater mode, imports) and their statistics,
+        atomically as one unit."""
+
+    def iter_decisions(self, experiment: str, *, generation: int | None = None,
+                       since: float | None = None, after_id: str | None = None,
+                       limit: int | None = None) -> Iterator[DecisionRecord]:
+        """Decisions of an experiment in time order (optionally one generation, from a time,
+        after a cursor, at most ``limit``)."""
+
+    def pending_decisions(self, experiment: str, generation: int, older_than: float,
+                          limit: int = 1000) -> list[DecisionRecord]:
+        """Unrewarded policy decisions created before ``older_than`` (implicit mode)."""
+
+    # --- admin log and webhook deduplication --------------------------------------------------
+    def log_admin(self, record: AdminRecord) -> None:
+        """Append an admin action to the audit log."""
+
+    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
+        """The most recent admin actions, newest first."""
+
+    def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        """Record ``key`` as seen; False if it was already claimed (idempotency)."""

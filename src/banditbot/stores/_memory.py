@@ -1,0 +1,213 @@
+"""In-process store: for tests, simulations and the fastest possible loop. Thread-safe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from ._base import (
+    AdminRecord,
+    ApplyResult,
+    DecisionRecord,
+    ExperimentMeta,
+    StatsDelta,
+    StatsTable,
+)
+
+__all__ = ["MemoryStore"]
+
+_Key = tuple[str, int, str]  # experiment, generation, scope
+
+
+class _Bucket:
+    """Counters of one (experiment, generation, scope) in a growable (capacity, 4) array."""
+
+    __slots__ = ("aligned", "data", "extra", "index")
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.data = np.zeros((8, 4))
+        self.extra: dict[str, dict[str, float]] = {}
+        self.aligned: dict[tuple[str, ...], np.ndarray] = {}
+
+    def slot(self, arm: str) -> int:
+        i = self.index.get(arm)
+        if i is None:
+            i = self.index[arm] = len(self.index)
+            if i >= self.data.shape[0]:
+                self.data = np.vstack([self.data, np.zeros_like(self.data)])
+            self.aligned.clear()
+        return i
+
+    def rows(self, arms: tuple[str, ...]) -> np.ndarray:
+        idx = self.aligned.get(arms)
+        if idx is None:
+            idx = self.aligned[arms] = np.array([self.slot(a) for a in arms], dtype=np.intp)
+        return self.data[idx]
+
+
+class MemoryStore:
+    """A :class:`~banditbot.stores.Store` that keeps everything in process memory.
+
+    Examples
+    --------
+    >>> store = MemoryStore()
+    >>> store.read_meta("exp").generation
+    0
+    """
+
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._lock = threading.Lock()
+        self._meta: dict[str, ExperimentMeta] = {}
+        self._buckets: dict[_Key, _Bucket] = defaultdict(_Bucket)
+        self._decisions: dict[str, DecisionRecord] = {}
+        self._rewards: dict[str, tuple[float, float]] = {}
+        self._by_experiment: dict[str, list[str]] = defaultdict(list)
+        self._admin: list[AdminRecord] = []
+        self._claims: dict[str, float] = {}
+
+    def init(self) -> None:
+        """Nothing to create."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def read_meta(self, experiment: str) -> ExperimentMeta:
+        return self._meta.get(experiment) or ExperimentMeta()
+
+    def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
+        with self._lock:
+            current = self._meta.get(experiment)
+            if (current.version if current else 0) != meta.version:
+                return False
+            self._meta[experiment] = replace(meta, version=meta.version + 1)
+            return True
+
+    def read_stats(self, experiment: str, generation: int, scope: str | None,
+                   arms: Sequence[str]) -> StatsTable:
+        arms = tuple(arms)
+        with self._lock:
+            if scope is not None:
+                bucket = self._buckets.get((experiment, generation, scope))
+                if bucket is None:
+                    return StatsTable.zeros(arms)
+                data = bucket.rows(arms)
+                extra = {a: dict(bucket.extra[a]) for a in arms if a in bucket.extra}
+            else:
+                data = np.zeros((len(arms), 4))
+                extra = {}
+                for (exp, gen, _), bucket in self._buckets.items():
+                    if exp == experiment and gen == generation:
+                        data += bucket.rows(arms)
+                        for a in arms:
+                            for k, v in bucket.extra.get(a, {}).items():
+                                extra.setdefault(a, {})
+                                extra[a][k] = extra[a].get(k, 0.0) + v
+        return StatsTable(arms, data[:, 0], data[:, 1], data[:, 2], data[:, 3], extra)
+
+    def record_decision(self, decision: DecisionRecord) -> None:
+        with self._lock:
+            if decision.id in self._decisions:
+                raise ValueError(f"decision id {decision.id!r} already exists")
+            self._decisions[decision.id] = decision
+            self._by_experiment[decision.experiment].append(decision.id)
+            bucket = self._buckets[(decision.experiment, decision.generation, decision.scope)]
+            bucket.data[bucket.slot(decision.arm), 0] += 1.0
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        record = self._decisions.get(decision_id)
+        if record is None:
+            return None
+        reward = self._rewards.get(decision_id)
+        return record if reward is None else record.with_reward(*reward)
+
+    def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
+                     delta: StatsDelta) -> ApplyResult:
+        with self._lock:
+            record = self._decisions.get(decision_id)
+            if record is None:
+                return ApplyResult.UNKNOWN
+            if decision_id in self._rewards or record.reward is not None:
+                return ApplyResult.DUPLICATE
+            self._rewards[decision_id] = (value, rewarded_at)
+            self._add(record, delta)
+            return ApplyResult.APPLIED
+
+    def _add(self, record: DecisionRecord, delta: StatsDelta) -> None:
+        bucket = self._buckets[(record.experiment, record.generation, record.scope)]
+        row = bucket.data[bucket.slot(record.arm)]
+        row[1] += delta.n
+        row[2] += delta.total
+        row[3] += delta.total_sq
+        if delta.extra:
+            fields = bucket.extra.setdefault(record.arm, {})
+            for k, v in delta.extra.items():
+                fields[k] = fields.get(k, 0.0) + v
+
+    def record_manual(self, decisions: Sequence[DecisionRecord],
+                      deltas: Sequence[StatsDelta]) -> None:
+        with self._lock:
+            for record, delta in zip(decisions, deltas, strict=True):
+                self._decisions[record.id] = record
+                self._by_experiment[record.experiment].append(record.id)
+                bucket = self._buckets[(record.experiment, record.generation, record.scope)]
+                bucket.data[bucket.slot(record.arm), 0] += 1.0
+                self._add(record, delta)
+
+    def iter_decisions(self, experiment: str, *, generation: int | None = None,
+                       since: float | None = None, after_id: str | None = None,
+                       limit: int | None = None) -> Iterator[DecisionRecord]:
+        with self._lock:
+            ids = list(self._by_experiment.get(experiment, ()))
+        records = sorted((self.get_decision(i) for i in ids),
+                         key=lambda r: (r.created_at, r.id) if r else (0.0, ""))
+        if after_id is not None:
+            cursor = self._decisions.get(after_id)
+            if cursor is not None:
+                key = (cursor.created_at, cursor.id)
+                records = [r for r in records if r and (r.created_at, r.id) > key]
+        count = 0
+        for r in records:
+            if r is None or (generation is not None and r.generation != generation):
+                continue
+            if since is not None and r.created_at < since:
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield r
+
+    def pending_decisions(self, experiment: str, generation: int, older_than: float,
+                          limit: int = 1000) -> list[DecisionRecord]:
+        out = []
+        for r in self.iter_decisions(experiment, generation=generation):
+            if r.created_at >= older_than:
+                break
+            if r.reward is None and r.kind == "policy":
+                out.append(r)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def log_admin(self, record: AdminRecord) -> None:
+        with self._lock:
+            self._admin.append(record)
+
+    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
+        rows = [r for r in reversed(self._admin) if experiment in (None, r.experiment)]
+        return rows[:limit]
+
+    def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        now = time.time()
+        with self._lock:
+            expires = self._claims.get(key)
+            if expires is not None and expires > now:
+                return False
+            self._claims[key] = now + ttl_seconds
+            return True

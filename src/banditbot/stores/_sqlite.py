@@ -1,0 +1,348 @@
+"""SQLite store: the embedded default. WAL, busy timeout, one transaction per operation.
+
+Statistics change only by ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`` inside
+the same ``BEGIN IMMEDIATE`` transaction that writes the decision or its reward, so
+concurrent writers (threads or processes on one file) never lose an update, and a process
+killed at any point leaves either the whole operation or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import StoreError
+from ._base import (
+    AdminRecord,
+    ApplyResult,
+    DecisionRecord,
+    ExperimentMeta,
+    StatsDelta,
+    StatsTable,
+)
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    experiment TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS arm_stats (
+    experiment TEXT NOT NULL, generation INTEGER NOT NULL, scope TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    pulls REAL NOT NULL DEFAULT 0, n REAL NOT NULL DEFAULT 0,
+    total REAL NOT NULL DEFAULT 0, total_sq REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (experiment, generation, scope, arm)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS extra_stats (
+    experiment TEXT NOT NULL, generation INTEGER NOT NULL, scope TEXT NOT NULL,
+    arm TEXT NOT NULL, field TEXT NOT NULL, value REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (experiment, generation, scope, arm, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decisions (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL, generation INTEGER NOT NULL, scope TEXT NOT NULL,
+    arm TEXT NOT NULL, propensity REAL NOT NULL,
+    arms TEXT NOT NULL, probabilities BLOB NOT NULL,
+    policy TEXT NOT NULL, subject TEXT NOT NULL, context TEXT,
+    kind TEXT NOT NULL, created_at REAL NOT NULL,
+    reward REAL, rewarded_at REAL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (experiment, created_at, id);
+CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (experiment, generation, created_at)
+    WHERE reward IS NULL;
+CREATE TABLE IF NOT EXISTS admin_log (
+    at REAL NOT NULL, actor TEXT NOT NULL, experiment TEXT NOT NULL,
+    action TEXT NOT NULL, details TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
+"""
+
+_STATS_UPSERT = (
+    "INSERT INTO arm_stats (experiment, generation, scope, arm, pulls, n, total, total_sq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+    "pulls = pulls + excluded.pulls, n = n + excluded.n, "
+    "total = total + excluded.total, total_sq = total_sq + excluded.total_sq"
+)
+_EXTRA_UPSERT = (
+    "INSERT INTO extra_stats (experiment, generation, scope, arm, field, value) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
+)
+_DECISION_INSERT = (
+    "INSERT INTO decisions (id, experiment, generation, scope, arm, propensity, arms, "
+    "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DECISION_COLUMNS = (
+    "id, experiment, generation, scope, arm, propensity, arms, probabilities, policy, "
+    "subject, context, kind, created_at, reward, rewarded_at"
+)
+
+
+def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
+    return (
+        d.id, d.experiment, d.generation, d.scope, d.arm, d.propensity, "\n".join(d.arms),
+        np.asarray(d.probabilities, dtype="<f8").tobytes(), d.policy, d.subject,
+        json.dumps(d.context, separators=(",", ":")) if d.context else None,
+        d.kind, d.created_at, d.reward, d.rewarded_at,
+    )
+
+
+def _decision_from_row(row: Sequence[Any]) -> DecisionRecord:
+    return DecisionRecord(
+        id=row[0], experiment=row[1], generation=row[2], scope=row[3], arm=row[4],
+        propensity=row[5], arms=tuple(row[6].split("\n")),
+        probabilities=np.frombuffer(row[7], dtype="<f8"), policy=row[8], subject=row[9],
+        context=json.loads(row[10]) if row[10] else None, kind=row[11], created_at=row[12],
+        reward=row[13], rewarded_at=row[14],
+    )
+
+
+class SQLiteStore:
+    """A :class:`~banditbot.stores.Store` on one SQLite file (WAL mode).
+
+    Parameters
+    ----------
+    path
+        Database file; created with its parent directory if missing.
+    synchronous
+        ``NORMAL`` (default; durable across process crashes) or ``FULL`` (also across power
+        loss, slower).
+    busy_timeout_ms
+        How long a writer waits for the lock before failing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL",
+                 busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._pid = os.getpid()
+
+    # --- connections --------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked: never share a connection with the parent
+            self._local = threading.local()
+            self._all = []
+            self._pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=self._busy_timeout_ms / 1000)
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open SQLite database {self.path}: {exc}",
+                                 hint="check the path and its permissions") from exc
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._conn())
+
+    def init(self) -> None:
+        try:
+            self._conn().executescript(_SCHEMA)  # every statement is IF NOT EXISTS
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create the schema in {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # --- meta ---------------------------------------------------------------------------
+    def read_meta(self, experiment: str) -> ExperimentMeta:
+        row = self._conn().execute(
+            "SELECT doc, version FROM meta WHERE experiment = ?", (experiment,)
+        ).fetchone()
+        return ExperimentMeta.from_json(row[0], row[1]) if row else ExperimentMeta()
+
+    def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
+        with self._write() as conn:
+            if meta.version == 0:
+                cur = conn.execute(
+                    "INSERT INTO meta (experiment, doc, version) VALUES (?, ?, 1) "
+                    "ON CONFLICT DO NOTHING", (experiment, meta.to_json()))
+            else:
+                cur = conn.execute(
+                    "UPDATE meta SET doc = ?, version = version + 1 "
+                    "WHERE experiment = ? AND version = ?",
+                    (meta.to_json(), experiment, meta.version))
+            return cur.rowcount == 1
+
+    # --- statistics ---------------------------------------------------------------------
+    def read_stats(self, experiment: str, generation: int, scope: str | None,
+                   arms: Sequence[str]) -> StatsTable:
+        conn = self._conn()
+        if scope is None:
+            rows = conn.execute(
+                "SELECT arm, sum(pulls), sum(n), sum(total), sum(total_sq) FROM arm_stats "
+                "WHERE experiment = ? AND generation = ? GROUP BY arm",
+                (experiment, generation)).fetchall()
+            extra_rows = conn.execute(
+                "SELECT arm, field, sum(value) FROM extra_stats "
+                "WHERE experiment = ? AND generation = ? GROUP BY arm, field",
+                (experiment, generation)).fetchall()
+        else:
+            key = (experiment, generation, scope)
+            rows = conn.execute(
+                "SELECT arm, pulls, n, total, total_sq FROM arm_stats "
+                "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
+            extra_rows = conn.execute(
+                "SELECT arm, field, value FROM extra_stats "
+                "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
+        extra: dict[str, dict[str, float]] = {}
+        for arm, name, value in extra_rows:
+            extra.setdefault(arm, {})[name] = value
+        return StatsTable.from_rows(arms, {r[0]: r[1:] for r in rows}, extra)
+
+    # --- decisions and rewards ----------------------------------------------------------
+    def record_decision(self, decision: DecisionRecord) -> None:
+        with self._write() as conn:
+            conn.execute(_DECISION_INSERT, _decision_row(decision))
+            conn.execute(_STATS_UPSERT, (decision.experiment, decision.generation,
+                                         decision.scope, decision.arm, 1.0, 0.0, 0.0, 0.0))
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        row = self._conn().execute(
+            f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)
+        ).fetchone()
+        return _decision_from_row(row) if row else None
+
+    def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
+                     delta: StatsDelta) -> ApplyResult:
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE decisions SET reward = ?, rewarded_at = ? "
+                "WHERE id = ? AND reward IS NULL "
+                "RETURNING experiment, generation, scope, arm",
+                (value, rewarded_at, decision_id)).fetchone()
+            if row is None:
+                exists = conn.execute("SELECT 1 FROM decisions WHERE id = ?",
+                                      (decision_id,)).fetchone()
+                return ApplyResult.DUPLICATE if exists else ApplyResult.UNKNOWN
+            self._add(conn, row, delta)
+            return ApplyResult.APPLIED
+
+    @staticmethod
+    def _add(conn: sqlite3.Connection, key: Sequence[Any], delta: StatsDelta,
+             pulls: float = 0.0) -> None:
+        conn.execute(_STATS_UPSERT, (*key, pulls, delta.n, delta.total, delta.total_sq))
+        if delta.extra:
+            conn.executemany(_EXTRA_UPSERT, [(*key, k, v) for k, v in delta.extra.items()])
+
+    def record_manual(self, decisions: Sequence[DecisionRecord],
+                      deltas: Sequence[StatsDelta]) -> None:
+        with self._write() as conn:
+            conn.executemany(_DECISION_INSERT, [_decision_row(d) for d in decisions])
+            for d, delta in zip(decisions, deltas, strict=True):
+                self._add(conn, (d.experiment, d.generation, d.scope, d.arm), delta, 1.0)
+
+    def iter_decisions(self, experiment: str, *, generation: int | None = None,
+                       since: float | None = None, after_id: str | None = None,
+                       limit: int | None = None) -> Iterator[DecisionRecord]:
+        where = ["experiment = ?"]
+        args: list[Any] = [experiment]
+        if generation is not None:
+            where.append("generation = ?")
+            args.append(generation)
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(since)
+        if after_id is not None:
+            where.append("(created_at, id) > (SELECT created_at, id FROM decisions WHERE id = ?)")
+            args.append(after_id)
+        sql = (f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE {' AND '.join(where)} "
+               "ORDER BY created_at, id")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cur = self._conn().execute(sql, args)
+        while batch := cur.fetchmany(1000):
+            for row in batch:
+                yield _decision_from_row(row)
+
+    def pending_decisions(self, experiment: str, generation: int, older_than: float,
+                          limit: int = 1000) -> list[DecisionRecord]:
+        rows = self._conn().execute(
+            f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE experiment = ? "
+            "AND generation = ? AND created_at < ? AND reward IS NULL AND kind = 'policy' "
+            "ORDER BY created_at LIMIT ?",
+            (experiment, generation, older_than, limit)).fetchall()
+        return [_decision_from_row(r) for r in rows]
+
+    # --- admin log and idempotency -------------------------------------------------------
+    def log_admin(self, record: AdminRecord) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO admin_log VALUES (?, ?, ?, ?, ?)",
+                         (record.at, record.actor, record.experiment, record.action,
+                          record.details))
+
+    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
+        sql = "SELECT at, actor, experiment, action, details FROM admin_log"
+        args: tuple[Any, ...] = ()
+        if experiment is not None:
+            sql += " WHERE experiment = ?"
+            args = (experiment,)
+        rows = self._conn().execute(sql + f" ORDER BY at DESC LIMIT {int(limit)}", args)
+        return [AdminRecord(*r) for r in rows]
+
+    def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        now = time.time()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO claims (key, expires) VALUES (?, ?) ON CONFLICT DO UPDATE "
+                "SET expires = excluded.expires WHERE claims.expires <= ?",
+                (key, now + ttl_seconds, now))
+            return cur.rowcount == 1
+
+
+class _Transaction:
+    """``with`` block around ``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite: cannot start a transaction: {exc}",
+                             hint="another process may hold the lock; retry") from exc
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except sqlite3.Error as err:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"SQLite: commit failed: {err}") from err
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"SQLite: {exc}") from exc
