@@ -1,0 +1,165 @@
+"""``banditbot demo``: simulated users with known preferences talk to the experiments.
+
+Everything goes through the same :class:`BanditService` and SQLite store a real bot uses; the
+only simulated part is the people.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from ._bootstrap import build_service
+from ._config import BanditConfig, ExperimentConfig
+from ._errors import ConfigError, PayloadError
+from ._report import Report
+from ._service import BanditService
+
+__all__ = ["default_truth", "parse_rates", "run_demo", "simulate_user"]
+
+
+def default_truth(config: BanditConfig) -> dict[str, dict[str, float]]:
+    """Known preferences per experiment and arm: a spread of rates (👍/👎) or mean ratings,
+    with the best arm placed in the middle so the policy has to find it."""
+    truth: dict[str, dict[str, float]] = {}
+    for exp in config.experiments:
+        k = len(exp.arms)
+        lo, hi = exp.reward.bounds
+        if exp.reward.type == "binary":
+            values = np.linspace(0.15, 0.15 + 0.1 * (k - 1), k) if k > 1 else np.array([0.3])
+        elif lo is not None and hi is not None:
+            values = np.linspace(lo + 0.35 * (hi - lo), lo + 0.8 * (hi - lo), k)
+        else:
+            values = np.linspace(0.0, 1.0, k)
+        order = np.argsort(np.abs(np.arange(k) - (k - 1) / 2.0), kind="stable")[::-1]
+        truth[exp.id] = {exp.arms[i].id: float(v) for i, v in zip(order, values, strict=True)}
+    return truth
+
+
+def parse_rates(specs: Sequence[str], config: BanditConfig,
+                truth: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Apply ``EXP.ARM=VALUE`` overrides to ``truth``."""
+    out = {k: dict(v) for k, v in truth.items()}
+    for spec in specs:
+        key, sep, raw = spec.partition("=")
+        exp_id, dot, arm = key.partition(".")
+        if not sep or not dot:
+            raise PayloadError(f"--rate {spec!r} is not EXP.ARM=VALUE",
+                               hint="e.g. --rate greeting.hey=0.4")
+        exp = config.experiment(exp_id)
+        if exp.arm(arm) is None:
+            raise ConfigError(f"experiment {exp_id!r} has no arm {arm!r}",
+                              hint=f"arms: {', '.join(a.id for a in exp.arms)}")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise PayloadError(f"--rate {spec!r}: {raw!r} is not a number") from None
+        if exp.reward.type == "binary" and not 0.0 <= value <= 1.0:
+            raise PayloadError(f"--rate {spec!r}: a 👍 rate is in [0, 1]")
+        out[exp_id][arm] = value
+    return out
+
+
+def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Generator) -> float:
+    """One simulated reaction: 👍 with probability ``true_value``, or a noisy rating."""
+    if exp.reward.type == "binary":
+        return float(rng.random() < true_value)
+    lo, hi = exp.reward.bounds
+    value = rng.normal(true_value, 0.9 if exp.reward.type == "rating" else 0.3)
+    if exp.reward.type == "rating":
+        value = round(value)
+    if lo is not None:
+        value = max(value, lo)
+    if hi is not None:
+        value = min(value, hi)
+    return float(value)
+
+
+def _table(rep: Report, truth: Mapping[str, float]) -> Table:
+    best = max(truth.values()) if truth else math.nan
+    table = Table(title=f"{rep.experiment} · {rep.policy}", title_justify="left",
+                  caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards",
+                  caption_justify="left")
+    table.add_column("arm")
+    for col in ("true", "pulls", "mean", "95% interval", "P(best)", "allocation"):
+        table.add_column(col, justify="right")
+    for a in rep.arms:
+        t = truth.get(a.arm, math.nan)
+        mark = " ★" if t == best else ""
+        table.add_row(
+            a.arm + mark, f"{t:.2f}", str(a.pulls),
+            "–" if a.mean is None else f"{a.mean:.3f}",
+            "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
+            f"{a.p_best:.0%}", f"{a.allocation:.0%}")
+    return table
+
+
+def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str],
+             response_rate: float, seed: int, out: Path, keep: bool, live: bool,
+             console: Console) -> list[Path]:
+    """Run the demo; returns the PNG paths written."""
+    svc: BanditService = build_service(config, store, seed=seed)
+    truth = parse_rates(rates, svc.config, default_truth(svc.config))
+    experiments = [e for e in svc.config.experiments if not e.features]
+    if not keep:
+        for exp in experiments:
+            svc.reset(exp.id, keep_priors=True, actor="demo")
+    rng = np.random.default_rng(seed + 1)
+    users = [f"demo-user-{i}" for i in range(1000)]
+    refresh = max(1, steps // 60)
+
+    def view() -> Group:
+        return Group(*(_table(svc.report(e.id), truth[e.id]) for e in experiments))
+
+    console.print(f"[bold]banditbot demo[/]: {steps} simulated visits per experiment, "
+                  f"{response_rate:.0%} of users answer. Store: {svc.store.url}")
+    with Live(view(), console=console, refresh_per_second=8, transient=False,
+              auto_refresh=False) if live else _NoLive() as screen:
+        for step in range(1, steps + 1):
+            for exp in experiments:
+                user = users[int(rng.integers(len(users)))]
+                decision = svc.decide(exp.id, user, chat=user)
+                if rng.random() < response_rate:
+                    value = simulate_user(exp, truth[exp.id][decision.arm], rng)
+                    svc.reward(decision.id, value, subject=user)
+            if live and (step % refresh == 0 or step == steps):
+                screen.update(view(), refresh=True)
+    if not live:
+        console.print(view())
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        from ._charts import report_png
+
+        for exp in experiments:
+            path = out / f"banditbot-demo-{exp.id}.png"
+            report_png(svc.report(exp.id), svc.timeline(exp.id), path)
+            written.append(path)
+    except ImportError as exc:  # MissingDependencyError is an ImportError
+        console.print(f"[yellow]no charts:[/] {exc}")
+    db = getattr(svc.store, "path", None)
+    console.print()
+    if db is not None:
+        console.print(f"database: {Path(db).resolve()}")
+    for path in written:
+        console.print(f"chart:    {path.resolve()}")
+    console.print(f"next:     banditbot report {experiments[0].id} --store {svc.store.url}")
+    svc.store.close()
+    return written
+
+
+class _NoLive:
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, *args: object, **kwargs: object) -> None:
+        return None
