@@ -1,0 +1,486 @@
+"""DynamoDB store: one table, atomic counters, exactly-once rewards by transaction.
+
+Single-table design (documented with access patterns in ``docs/dynamodb.md``):
+
+==================  ===========================  ==========================================
+item                PK / SK                      attributes
+==================  ===========================  ==========================================
+experiment meta     ``EXP#{exp}`` / ``META``     doc (JSON), version
+arm statistics      ``STATS#{exp}#{gen}`` /      pulls, n, total, total_sq, ``x:{field}``
+                    ``S#{scope}#A#{arm}``        (changed only by ``ADD``)
+decision            ``DEC#{id}`` / ``DEC``       experiment, generation, scope, arm, …,
+                                                 reward (absent until rewarded), ttl;
+                                                 GSI1: ``LOG#{exp}`` / ``{time}#{id}``
+admin action        ``ADMIN`` / ``{time}#{rand}``  actor, experiment, action, details
+idempotency claim   ``CLAIM#{key}`` / ``CLAIM``  expires, ttl
+==================  ===========================  ==========================================
+
+* ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope).
+* A decision is one ``TransactWriteItems``: put the decision (if new) + ``ADD pulls 1``.
+* A reward is one ``TransactWriteItems``: set the reward under
+  ``attribute_not_exists(reward)`` + ``ADD`` to the decided arm's statistics — exactly once,
+  even when Lambda retries. Conflicting transactions are retried with jittered backoff.
+* Every expression names attributes through ``ExpressionAttributeNames``, so reserved words
+  never break a request. Numbers travel as strings (the low-level client), so floats
+  round-trip exactly and nothing passes through ``Decimal`` arithmetic on our side.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import StoreError, require
+from ._base import (
+    AdminRecord,
+    ApplyResult,
+    DecisionRecord,
+    ExperimentMeta,
+    StatsDelta,
+    StatsTable,
+)
+
+__all__ = ["DynamoDBStore"]
+
+_MAX_TRANSACT_ITEMS = 100
+_CORE = ("pulls", "n", "total", "total_sq")
+
+
+def _num(x: float) -> dict[str, str]:
+    value = float(x)
+    if value != 0.0 and abs(value) < 1e-120:  # below DynamoDB's number range
+        value = 0.0
+    return {"N": repr(value) if value == value else "0"}
+
+
+def _str(x: str) -> dict[str, str]:
+    return {"S": x}
+
+
+def _time_key(t: float, decision_id: str) -> str:
+    return f"{t:020.6f}#{decision_id}"
+
+
+class DynamoDBStore:
+    """A :class:`~banditbot.stores.Store` on one DynamoDB table.
+
+    Parameters
+    ----------
+    table
+        Table name (created by :meth:`init` if missing).
+    region
+        AWS region (default: the environment's).
+    endpoint_url
+        For DynamoDB-compatible servers (DynamoDB Local, moto); ``None`` for AWS.
+    ttl_days
+        Expire decision items this many days after they were made (DynamoDB TTL).
+    max_attempts
+        botocore retry attempts for throttling and transient errors.
+    client
+        A ready boto3 DynamoDB client (overrides region/endpoint).
+    """
+
+    def __init__(self, table: str, *, region: str | None = None,
+                 endpoint_url: str | None = None, ttl_days: float | None = None,
+                 max_attempts: int = 8, client: Any = None) -> None:
+        self.table = table
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.ttl_days = ttl_days
+        self.max_attempts = max_attempts
+        self.url = f"dynamodb://{table}" + (f"?region={region}" if region else "")
+        self._client = client
+
+    # --- plumbing -----------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            require("boto3", "aws")
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                            connect_timeout=3, read_timeout=10,
+                            max_pool_connections=64)
+            self._client = boto3.client("dynamodb", region_name=self.region,
+                                        endpoint_url=self.endpoint_url, config=config)
+        return self._client
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, op)(TableName=self.table, **kwargs) \
+                if op not in ("transact_write_items",) else getattr(self.client, op)(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise
+            raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}",
+                             hint="check the table, credentials and region") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB {op} failed: {exc}",
+                             hint="check the endpoint and network") from exc
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """Run a transaction; ``None`` on success, else the per-item cancellation codes
+        (after retrying conflicts with jittered backoff)."""
+        from botocore.exceptions import ClientError
+
+        for attempt in range(12):
+            try:
+                self._call("transact_write_items", TransactItems=items)
+                return None
+            except ClientError as exc:
+                reasons = [r.get("Code", "None") for r in
+                           exc.response.get("CancellationReasons", [])]
+                retryable = {"TransactionConflict", "ThrottlingError",
+                             "ProvisionedThroughputExceeded"}
+                if not reasons or "ConditionalCheckFailed" in reasons or \
+                        not set(reasons) & retryable:
+                    if "ConditionalCheckFailed" in reasons:
+                        return reasons
+                    raise StoreError(f"DynamoDB transaction failed: {reasons or exc}") from exc
+                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+        raise StoreError("DynamoDB transaction kept conflicting; nothing was written",
+                         hint="retry later")
+
+    def init(self) -> None:
+        """Create the table (on-demand billing, GSI for the log) and enable TTL; idempotent."""
+        from botocore.exceptions import ClientError
+
+        client = self.client
+        try:
+            client.describe_table(TableName=self.table)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise StoreError(f"DynamoDB describe_table failed: {exc}") from exc
+            try:
+                client.create_table(
+                    TableName=self.table,
+                    BillingMode="PAY_PER_REQUEST",
+                    AttributeDefinitions=[
+                        {"AttributeName": "PK", "AttributeType": "S"},
+                        {"AttributeName": "SK", "AttributeType": "S"},
+                        {"AttributeName": "GSI1PK", "AttributeType": "S"},
+                        {"AttributeName": "GSI1SK", "AttributeType": "S"},
+                    ],
+                    KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
+                               {"AttributeName": "SK", "KeyType": "RANGE"}],
+                    GlobalSecondaryIndexes=[{
+                        "IndexName": "GSI1",
+                        "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                                      {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }],
+                )
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                    raise StoreError(f"DynamoDB create_table failed: {err}") from err
+            client.get_waiter("table_exists").wait(TableName=self.table,
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        try:
+            ttl = client.describe_time_to_live(TableName=self.table)
+            status = ttl.get("TimeToLiveDescription", {}).get("TimeToLiveStatus")
+            if status not in ("ENABLED", "ENABLING"):
+                client.update_time_to_live(
+                    TableName=self.table,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+        except ClientError as exc:
+            raise StoreError(f"DynamoDB TTL setup failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release (boto3 pools connections)."""
+
+    # --- meta ---------------------------------------------------------------------------
+    def read_meta(self, experiment: str) -> ExperimentMeta:
+        item = self._call("get_item", Key={"PK": _str(f"EXP#{experiment}"),
+                                           "SK": _str("META")},
+                          ConsistentRead=True).get("Item")
+        if not item:
+            return ExperimentMeta()
+        return ExperimentMeta.from_json(item["doc"]["S"], int(float(item["version"]["N"])))
+
+    def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
+        from botocore.exceptions import ClientError
+
+        if meta.version == 0:
+            condition = "attribute_not_exists(#pk)"
+            values: dict[str, Any] = {}
+        else:
+            condition = "#version = :expected"
+            values = {":expected": _num(meta.version)}
+        try:
+            self._call(
+                "put_item",
+                Item={"PK": _str(f"EXP#{experiment}"), "SK": _str("META"),
+                      "doc": _str(meta.to_json()), "version": _num(meta.version + 1)},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#version": "version"}
+                if meta.version else {"#pk": "PK"},
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+            return True
+        except ClientError:
+            return False
+
+    # --- statistics ---------------------------------------------------------------------
+    def read_stats(self, experiment: str, generation: int, scope: str | None,
+                   arms: Sequence[str]) -> StatsTable:
+        key: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk" + (" AND begins_with(#sk, :prefix)"
+                                                     if scope is not None else ""),
+            "ExpressionAttributeNames": {"#pk": "PK", **({"#sk": "SK"} if scope is not None
+                                                          else {})},
+            "ExpressionAttributeValues": {
+                ":pk": _str(f"STATS#{experiment}#{generation}"),
+                **({":prefix": _str(f"S#{scope}#A#")} if scope is not None else {}),
+            },
+            "ConsistentRead": True,
+        }
+        rows: dict[str, list[float]] = {}
+        extra: dict[str, dict[str, float]] = {}
+        for item in self._query(**key):
+            arm = item["arm"]["S"]
+            row = rows.setdefault(arm, [0.0, 0.0, 0.0, 0.0])
+            for i, name in enumerate(_CORE):
+                if name in item:
+                    row[i] += float(item[name]["N"])
+            for name, value in item.items():
+                if name.startswith("x:"):
+                    fields = extra.setdefault(arm, {})
+                    fields[name[2:]] = fields.get(name[2:], 0.0) + float(value["N"])
+        return StatsTable.from_rows(arms, rows, extra)
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        while True:
+            page = self._call("query", **kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _stats_update(experiment: str, generation: int, scope: str, arm: str,
+                      pulls: float, delta: StatsDelta | None) -> dict[str, Any]:
+        names = {"#arm": "arm", "#scope": "scope", "#pulls": "pulls"}
+        values: dict[str, Any] = {":arm": _str(arm), ":scope": _str(scope),
+                                  ":pulls": _num(pulls)}
+        adds = ["#pulls :pulls"]
+        if delta is not None:
+            for i, (name, value) in enumerate(
+                    [("n", delta.n), ("total", delta.total), ("total_sq", delta.total_sq),
+                     *((f"x:{k}", v) for k, v in delta.extra.items())]):
+                names[f"#a{i}"] = name
+                values[f":a{i}"] = _num(value)
+                adds.append(f"#a{i} :a{i}")
+        return {"Update": {
+            "TableName": "",  # filled by the caller
+            "Key": {"PK": _str(f"STATS#{experiment}#{generation}"),
+                    "SK": _str(f"S#{scope}#A#{arm}")},
+            "UpdateExpression": "SET #arm = :arm, #scope = :scope ADD " + ", ".join(adds),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }}
+
+    # --- decisions ----------------------------------------------------------------------
+    def _decision_item(self, d: DecisionRecord) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "PK": _str(f"DEC#{d.id}"), "SK": _str("DEC"),
+            "GSI1PK": _str(f"LOG#{d.experiment}"), "GSI1SK": _str(_time_key(d.created_at, d.id)),
+            "id": _str(d.id), "experiment": _str(d.experiment), "generation": _num(d.generation),
+            "scope": _str(d.scope), "arm": _str(d.arm), "propensity": _num(d.propensity),
+            "arms": _str("\n".join(d.arms)),
+            "probabilities": {"B": np.asarray(d.probabilities, dtype="<f8").tobytes()},
+            "policy": _str(d.policy), "subject": _str(d.subject), "kind": _str(d.kind),
+            "created_at": _num(d.created_at),
+        }
+        if d.context:
+            item["context"] = _str(json.dumps(d.context, separators=(",", ":")))
+        if d.reward is not None:
+            item["reward"] = _num(d.reward)
+            item["rewarded_at"] = _num(d.rewarded_at if d.rewarded_at is not None
+                                       else d.created_at)
+        if self.ttl_days:
+            item["ttl"] = _num(int(d.created_at + self.ttl_days * 86400))
+        return item
+
+    @staticmethod
+    def _decision_from_item(item: Mapping[str, Any]) -> DecisionRecord:
+        return DecisionRecord(
+            id=item["id"]["S"], experiment=item["experiment"]["S"],
+            generation=int(float(item["generation"]["N"])), scope=item["scope"]["S"],
+            arm=item["arm"]["S"], propensity=float(item["propensity"]["N"]),
+            arms=tuple(item["arms"]["S"].split("\n")),
+            probabilities=np.frombuffer(bytes(item["probabilities"]["B"]), dtype="<f8"),
+            policy=item["policy"]["S"], subject=item["subject"]["S"],
+            created_at=float(item["created_at"]["N"]),
+            context=json.loads(item["context"]["S"]) if "context" in item else None,
+            kind=item["kind"]["S"],
+            reward=float(item["reward"]["N"]) if "reward" in item else None,
+            rewarded_at=float(item["rewarded_at"]["N"]) if "rewarded_at" in item else None,
+        )
+
+    def _with_table(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for item in items:
+            next(iter(item.values()))["TableName"] = self.table
+        return items
+
+    def record_decision(self, decision: DecisionRecord) -> None:
+        reasons = self._transact(self._with_table([
+            {"Put": {"TableName": "", "Item": self._decision_item(decision),
+                     "ConditionExpression": "attribute_not_exists(#pk)",
+                     "ExpressionAttributeNames": {"#pk": "PK"}}},
+            self._stats_update(decision.experiment, decision.generation, decision.scope,
+                               decision.arm, 1.0, None),
+        ]))
+        if reasons is not None:
+            raise StoreError(f"decision id {decision.id!r} already exists")
+
+    def get_decision(self, decision_id: str) -> DecisionRecord | None:
+        item = self._call("get_item", Key={"PK": _str(f"DEC#{decision_id}"),
+                                           "SK": _str("DEC")},
+                          ConsistentRead=True).get("Item")
+        return self._decision_from_item(item) if item else None
+
+    def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
+                     delta: StatsDelta) -> ApplyResult:
+        record = self.get_decision(decision_id)  # the arm comes from the stored decision
+        if record is None:
+            return ApplyResult.UNKNOWN
+        if record.reward is not None:
+            return ApplyResult.DUPLICATE
+        reasons = self._transact(self._with_table([
+            {"Update": {
+                "TableName": "",
+                "Key": {"PK": _str(f"DEC#{decision_id}"), "SK": _str("DEC")},
+                "UpdateExpression": "SET #reward = :reward, #at = :at",
+                "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#reward)",
+                "ExpressionAttributeNames": {"#reward": "reward", "#at": "rewarded_at",
+                                             "#pk": "PK"},
+                "ExpressionAttributeValues": {":reward": _num(value), ":at": _num(rewarded_at)},
+            }},
+            self._stats_update(record.experiment, record.generation, record.scope, record.arm,
+                               0.0, delta),
+        ]))
+        return ApplyResult.APPLIED if reasons is None else ApplyResult.DUPLICATE
+
+    def record_manual(self, decisions: Sequence[DecisionRecord],
+                      deltas: Sequence[StatsDelta]) -> None:
+        """Log rewarded decisions; each chunk of up to 99 is one transaction that keeps the
+        statistics equal to the fold of the log."""
+        pairs = list(zip(decisions, deltas, strict=True))
+        step = _MAX_TRANSACT_ITEMS - 5
+        for start in range(0, len(pairs), step):
+            chunk = pairs[start:start + step]
+            sums: dict[tuple[str, int, str, str], list[float]] = {}
+            items: list[dict[str, Any]] = []
+            for d, delta in chunk:
+                items.append({"Put": {"TableName": "", "Item": self._decision_item(d),
+                                      "ConditionExpression": "attribute_not_exists(#pk)",
+                                      "ExpressionAttributeNames": {"#pk": "PK"}}})
+                acc = sums.setdefault((d.experiment, d.generation, d.scope, d.arm),
+                                      [0.0, 0.0, 0.0, 0.0])
+                acc[0] += 1.0
+                acc[1] += delta.n
+                acc[2] += delta.total
+                acc[3] += delta.total_sq
+            for (exp, gen, scope, arm), acc in sums.items():
+                items.append(self._stats_update(exp, gen, scope, arm, acc[0],
+                                                StatsDelta(acc[1], acc[2], acc[3])))
+            if self._transact(self._with_table(items)) is not None:
+                raise StoreError("a manual decision id already exists; nothing was written")
+
+    def iter_decisions(self, experiment: str, *, generation: int | None = None,
+                       since: float | None = None, after_id: str | None = None,
+                       limit: int | None = None) -> Iterator[DecisionRecord]:
+        names = {"#pk": "GSI1PK"}
+        values: dict[str, Any] = {":pk": _str(f"LOG#{experiment}")}
+        condition = "#pk = :pk"
+        if after_id is not None:
+            cursor = self.get_decision(after_id)
+            if cursor is not None:
+                names["#sk"] = "GSI1SK"
+                values[":after"] = _str(_time_key(cursor.created_at, cursor.id))
+                condition += " AND #sk > :after"
+        elif since is not None:
+            names["#sk"] = "GSI1SK"
+            values[":since"] = _str(f"{since:020.6f}")
+            condition += " AND #sk >= :since"
+        count = 0
+        for item in self._query(IndexName="GSI1", KeyConditionExpression=condition,
+                                ExpressionAttributeNames=names,
+                                ExpressionAttributeValues=values):
+            record = self._decision_from_item(item)
+            if generation is not None and record.generation != generation:
+                continue
+            if since is not None and record.created_at < since:
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield record
+
+    def pending_decisions(self, experiment: str, generation: int, older_than: float,
+                          limit: int = 1000) -> list[DecisionRecord]:
+        out: list[DecisionRecord] = []
+        for item in self._query(
+                IndexName="GSI1",
+                KeyConditionExpression="#pk = :pk AND #sk < :before",
+                FilterExpression="attribute_not_exists(#reward) AND #gen = :gen "
+                                 "AND #kind = :policy",
+                ExpressionAttributeNames={"#pk": "GSI1PK", "#sk": "GSI1SK",
+                                          "#reward": "reward", "#gen": "generation",
+                                          "#kind": "kind"},
+                ExpressionAttributeValues={":pk": _str(f"LOG#{experiment}"),
+                                           ":before": _str(f"{older_than:020.6f}"),
+                                           ":gen": _num(generation), ":policy": _str("policy")}):
+            out.append(self._decision_from_item(item))
+            if len(out) >= limit:
+                break
+        return out
+
+    # --- admin log and idempotency -------------------------------------------------------
+    def log_admin(self, record: AdminRecord) -> None:
+        self._call("put_item", Item={
+            "PK": _str("ADMIN"), "SK": _str(f"{record.at:020.6f}#{secrets.token_hex(4)}"),
+            "at": _num(record.at), "actor": _str(record.actor),
+            "experiment": _str(record.experiment), "action": _str(record.action),
+            "details": _str(record.details)})
+
+    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
+        out: list[AdminRecord] = []
+        for item in self._query(KeyConditionExpression="#pk = :pk",
+                                ExpressionAttributeNames={"#pk": "PK"},
+                                ExpressionAttributeValues={":pk": _str("ADMIN")},
+                                ScanIndexForward=False):
+            if experiment is None or item["experiment"]["S"] == experiment:
+                out.append(AdminRecord(float(item["at"]["N"]), item["actor"]["S"],
+                                       item["experiment"]["S"], item["action"]["S"],
+                                       item["details"]["S"]))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def claim_key(self, key: str, ttl_seconds: float) -> bool:
+        from botocore.exceptions import ClientError
+
+        now = time.time()
+        try:
+            self._call(
+                "put_item",
+                Item={"PK": _str(f"CLAIM#{key}"), "SK": _str("CLAIM"),
+                      "expires": _num(now + ttl_seconds), "ttl": _num(int(now + ttl_seconds))},
+                ConditionExpression="attribute_not_exists(#pk) OR #expires <= :now",
+                ExpressionAttributeNames={"#pk": "PK", "#expires": "expires"},
+                ExpressionAttributeValues={":now": _num(now)})
+            return True
+        except ClientError:
+            return False

@@ -1,0 +1,148 @@
+"""Shared fixtures: stores for every backend, services, a fake clock.
+
+Every server a test starts listens on 127.0.0.1 and is stopped by its fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
+from banditbot.stores import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "experiments.yaml"
+OBD = ROOT.parent / "shared" / "data" / "obd"
+
+BACKENDS = ["memory", "sqlite", "dynamodb"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests hermetic: no inherited store/config/admin settings, no AWS credentials."""
+    for var in ("BANDITBOT_STORE", "BANDITBOT_CONFIG", "BANDITBOT_ADMINS", "TELEGRAM_TOKEN",
+                "BANDITBOT_WEBHOOK_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A DynamoDB-compatible server (moto) on 127.0.0.1, shared by the session."""
+    pytest.importorskip("moto.server")
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+_table_counter = iter(range(10**9))
+
+
+def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sqlite":
+        store: Store = SQLiteStore(tmp_path / "bandit.db")
+    else:
+        endpoint = request.getfixturevalue("moto_endpoint")
+        from banditbot.stores import open_store
+
+        store = open_store(f"dynamodb://t{next(_table_counter)}?region=us-east-1"
+                           f"&endpoint_url={endpoint}")
+    store.init()
+    return store
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same tests run against every backend."""
+    s = make_store(request.param, tmp_path, request)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def store_factory(request: pytest.FixtureRequest,
+                  tmp_path: Path) -> Iterator[Callable[[str], Store]]:
+    made: list[Store] = []
+
+    def factory(kind: str) -> Store:
+        s = make_store(kind, tmp_path, request)
+        made.append(s)
+        return s
+
+    yield factory
+    for s in made:
+        s.close()
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+CONFIG: dict[str, Any] = {
+    "admins": [1001],
+    "experiments": [
+        {"id": "seed", "command": "random", "parse_mode": "MarkdownV2",
+         "arms": [{"id": "arm1", "content": "This is arm *1*"},
+                  {"id": "arm2", "content": "This _is_ arm _2_"}],
+         "policy": {"name": "epsilon-greedy", "epsilon": 0.5}},
+        {"id": "ts", "arms": [{"id": a, "content": f"variant {a}"} for a in "abcd"],
+         "policy": "thompson"},
+        {"id": "rating", "arms": [{"id": a, "content": f"tip {a}"} for a in "xyz"],
+         "policy": "gaussian-thompson", "reward": {"type": "rating", "min": 1, "max": 5}},
+        {"id": "implicit", "arms": [{"id": a, "content": a} for a in ("p", "q")],
+         "policy": "ucb1", "reward_mode": "implicit", "wait_seconds": 60,
+         "default_reward": 0},
+        {"id": "perchat", "scope": "chat", "arms": [{"id": a, "content": a} for a in "mn"],
+         "policy": "softmax"},
+    ],
+}
+
+
+@pytest.fixture
+def config() -> Any:
+    return parse_config(CONFIG, source="test-config")
+
+
+@pytest.fixture
+def service(store: Store, config: Any, clock: FakeClock) -> BanditService:
+    return BanditService(config, store, rng=np.random.default_rng(12345), clock=clock)

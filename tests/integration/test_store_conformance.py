@@ -1,0 +1,334 @@
+"""One conformance suite for every store backend (memory, SQLite, DynamoDB).
+
+It pins the invariants of DESIGN.md:
+1. no lost update under concurrent writers;
+2. exactly-once reward, applied to the decided arm;
+3. statistics == fold(decision log) after any sequence of operations;
+4. logged propensities in (0, 1], probability vectors summing to 1;
+5. bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, RewardStatus
+from banditbot.stores import (
+    AdminRecord,
+    ApplyResult,
+    DecisionRecord,
+    ExperimentMeta,
+    StatsDelta,
+    Store,
+)
+
+
+def _decision(exp: str = "e", arm: str = "a", *, scope: str = "", subject: str = "u1",
+              t: float = 1000.0, generation: int = 0, arms: tuple[str, ...] = ("a", "b"),
+              context: dict[str, Any] | None = None) -> DecisionRecord:
+    p = np.full(len(arms), 1.0 / len(arms))
+    return DecisionRecord(
+        id=secrets.token_urlsafe(16), experiment=exp, generation=generation, scope=scope,
+        arm=arm, propensity=float(p[arms.index(arm)]), arms=arms, probabilities=p,
+        policy='{"name":"test"}', subject=subject, created_at=t, context=context)
+
+
+def fold(store: Store, experiment: str, generation: int) -> dict[tuple[str, str], list[float]]:
+    """Statistics recomputed from the decision log: (scope, arm) -> [pulls, n, total, sq]."""
+    out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    for r in store.iter_decisions(experiment, generation=generation):
+        row = out[(r.scope, r.arm)]
+        row[0] += 1
+        if r.reward is not None:
+            row[1] += 1
+            row[2] += r.reward
+            row[3] += r.reward * r.reward
+    return out
+
+
+def assert_stats_equal_fold(store: Store, experiment: str, generation: int,
+                            arms: tuple[str, ...]) -> None:
+    folded = fold(store, experiment, generation)
+    scopes = {scope for scope, _ in folded} | {""}
+    for scope in scopes:
+        table = store.read_stats(experiment, generation, scope, arms)
+        for i, arm in enumerate(arms):
+            expected = folded.get((scope, arm), [0.0] * 4)
+            got = [table.pulls[i], table.n[i], table.total[i], table.total_sq[i]]
+            assert got == pytest.approx(expected, abs=1e-9), (scope, arm)
+
+
+# --- round trips ------------------------------------------------------------------------------
+def test_decision_round_trip_keeps_every_field(store: Store) -> None:
+    d = _decision(context={"hour": 9, "lang": "de"}, arms=("a", "b", "c"))
+    store.record_decision(d)
+    got = store.get_decision(d.id)
+    assert got is not None
+    assert (got.experiment, got.arm, got.subject, got.scope, got.kind) == ("e", "a", "u1", "",
+                                                                         "policy")
+    assert got.arms == ("a", "b", "c")
+    assert got.probabilities.tolist() == pytest.approx([1 / 3] * 3)
+    assert got.propensity == pytest.approx(1 / 3)
+    assert got.context == {"hour": 9, "lang": "de"}
+    assert got.created_at == pytest.approx(1000.0)
+    assert got.reward is None
+    assert store.get_decision("no-such-decision-id-123") is None
+
+
+def test_a_decision_adds_one_pull_to_its_arm_only(store: Store) -> None:
+    store.record_decision(_decision(arm="b"))
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.pulls.tolist() == [0, 1]
+    assert table.n.tolist() == [0, 0]
+
+
+# --- invariant 2: exactly once, on the decided arm --------------------------------------------
+def test_reward_is_applied_once_and_second_call_says_duplicate(store: Store) -> None:
+    d = _decision(arm="b")
+    store.record_decision(d)
+    assert store.apply_reward(d.id, 1.0, 1001.0, StatsDelta.of(1.0)) is ApplyResult.APPLIED
+    assert store.apply_reward(d.id, 1.0, 1002.0, StatsDelta.of(1.0)) is ApplyResult.DUPLICATE
+    assert store.apply_reward(d.id, 0.0, 1003.0, StatsDelta.of(0.0)) is ApplyResult.DUPLICATE
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.n.tolist() == [0, 1]
+    assert table.total.tolist() == [0, 1]
+    got = store.get_decision(d.id)
+    assert got is not None and got.reward == 1.0 and got.rewarded_at == pytest.approx(1001.0)
+
+
+def test_unknown_decision_reward_changes_nothing(store: Store) -> None:
+    d = _decision()
+    store.record_decision(d)
+    before = store.read_stats("e", 0, "", ("a", "b"))
+    forged = secrets.token_urlsafe(16)
+    assert store.apply_reward(forged, 1.0, 1.0, StatsDelta.of(1.0)) is ApplyResult.UNKNOWN
+    after = store.read_stats("e", 0, "", ("a", "b"))
+    assert after.n.tolist() == before.n.tolist()
+    assert store.get_decision(forged) is None
+
+
+def test_concurrent_double_reward_is_applied_once(store: Store) -> None:
+    decisions = [_decision(arm="a") for _ in range(20)]
+    for d in decisions:
+        store.record_decision(d)
+    barrier = threading.Barrier(4)
+
+    def press(d: DecisionRecord) -> ApplyResult:
+        barrier.wait()
+        return store.apply_reward(d.id, 1.0, 2000.0, StatsDelta.of(1.0))
+
+    with ThreadPoolExecutor(4) as pool:
+        for d in decisions:
+            results = list(pool.map(press, [d] * 4))
+            assert results.count(ApplyResult.APPLIED) == 1
+            assert results.count(ApplyResult.DUPLICATE) == 3
+    assert store.read_stats("e", 0, "", ("a", "b")).n.tolist() == [20, 0]
+
+
+# --- invariant 1: no lost update --------------------------------------------------------------
+def test_concurrent_writers_lose_no_update(store: Store) -> None:
+    threads, per_thread = 16, 12
+    arms = ("a", "b", "c")
+    rng = np.random.default_rng(3)
+    plan = [[(arms[int(rng.integers(3))], float(rng.integers(0, 2))) for _ in range(per_thread)]
+            for _ in range(threads)]
+
+    def worker(items: list[tuple[str, float]]) -> None:
+        for arm, value in items:
+            d = _decision(arm=arm, arms=arms)
+            store.record_decision(d)
+            assert store.apply_reward(d.id, value, 1.0, StatsDelta.of(value)) is \
+                ApplyResult.APPLIED
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, plan))
+    table = store.read_stats("e", 0, "", arms)
+    flat = [x for items in plan for x in items]
+    for i, arm in enumerate(arms):
+        assert table.pulls[i] == sum(1 for a, _ in flat if a == arm)
+        assert table.n[i] == sum(1 for a, _ in flat if a == arm)
+        assert table.total[i] == sum(v for a, v in flat if a == arm)
+    assert_stats_equal_fold(store, "e", 0, arms)
+
+
+# --- scopes, generations, extra fields ---------------------------------------------------------
+def test_scopes_are_separate_and_none_sums_them(store: Store) -> None:
+    for scope, arm, value in [("chat:1", "a", 1.0), ("chat:1", "a", 0.0), ("chat:2", "a", 1.0),
+                              ("chat:2", "b", 1.0)]:
+        d = _decision(arm=arm, scope=scope)
+        store.record_decision(d)
+        store.apply_reward(d.id, value, 1.0, StatsDelta.of(value))
+    one = store.read_stats("e", 0, "chat:1", ("a", "b"))
+    both = store.read_stats("e", 0, None, ("a", "b"))
+    assert one.n.tolist() == [2, 0] and one.total.tolist() == [1, 0]
+    assert both.n.tolist() == [3, 1] and both.total.tolist() == [2, 1]
+
+
+def test_generations_are_separate(store: Store) -> None:
+    d0 = _decision(generation=0)
+    d1 = _decision(generation=1, arm="b")
+    for d in (d0, d1):
+        store.record_decision(d)
+        store.apply_reward(d.id, 1.0, 1.0, StatsDelta.of(1.0))
+    assert store.read_stats("e", 1, "", ("a", "b")).n.tolist() == [0, 1]
+    assert store.read_stats("e", 0, "", ("a", "b")).n.tolist() == [1, 0]
+    assert [r.id for r in store.iter_decisions("e", generation=1)] == [d1.id]
+
+
+def test_extra_fields_are_additive(store: Store) -> None:
+    for value in (1.0, 0.5):
+        d = _decision(arm="a")
+        store.record_decision(d)
+        store.apply_reward(d.id, value, 1.0, StatsDelta.of(value, {"x.0": value, "x.1": 2.0}))
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.extra["a"] == pytest.approx({"x.0": 1.5, "x.1": 4.0})
+    assert "b" not in table.extra
+
+
+# --- meta -------------------------------------------------------------------------------------
+def test_meta_uses_optimistic_concurrency(store: Store) -> None:
+    meta = store.read_meta("e")
+    assert meta.generation == 0 and meta.version == 0
+    assert store.write_meta("e", ExperimentMeta(generation=1, priors={"a": (2.0, 3.0)}))
+    stale = meta  # version 0 again
+    assert not store.write_meta("e", stale)
+    current = store.read_meta("e")
+    assert current.generation == 1 and current.priors == {"a": (2.0, 3.0)}
+    assert store.write_meta("e", ExperimentMeta(generation=2, version=current.version))
+    assert store.read_meta("e").generation == 2
+
+
+# --- log access ---------------------------------------------------------------------------------
+def test_iter_decisions_pages_in_time_order(store: Store) -> None:
+    made = [_decision(t=1000.0 + i) for i in range(7)]
+    for d in reversed(made):
+        store.record_decision(d)
+    first = list(store.iter_decisions("e", limit=3))
+    assert [r.id for r in first] == [d.id for d in made[:3]]
+    rest = list(store.iter_decisions("e", after_id=first[-1].id))
+    assert [r.id for r in rest] == [d.id for d in made[3:]]
+    assert [r.id for r in store.iter_decisions("e", since=1005.0)] == [d.id for d in made[5:]]
+
+
+def test_pending_decisions_are_the_old_unrewarded_ones(store: Store) -> None:
+    old, young, done = _decision(t=100.0), _decision(t=900.0), _decision(t=50.0)
+    for d in (old, young, done):
+        store.record_decision(d)
+    store.apply_reward(done.id, 1.0, 60.0, StatsDelta.of(1.0))
+    assert [r.id for r in store.pending_decisions("e", 0, older_than=500.0)] == [old.id]
+
+
+def test_manual_records_are_logged_and_counted_atomically(store: Store) -> None:
+    records = [DecisionRecord(
+        id=secrets.token_urlsafe(16), experiment="e", generation=0, scope="", arm="b",
+        propensity=1.0, arms=("b",), probabilities=np.ones(1), policy='{"name":"manual"}',
+        subject="manual:cli", created_at=5.0, kind="manual", reward=v, rewarded_at=5.0)
+        for v in (1.0, 1.0, 0.0)]
+    store.record_manual(records, [StatsDelta.of(r.reward or 0.0) for r in records])
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.pulls.tolist() == [0, 3] and table.total.tolist() == [0, 2]
+    assert {r.kind for r in store.iter_decisions("e")} == {"manual"}
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+
+
+def test_admin_log_and_claims(store: Store) -> None:
+    store.log_admin(AdminRecord(1.0, "tg:1001", "e", "reset", "generation=1"))
+    store.log_admin(AdminRecord(2.0, "tg:1001", "e", "prior", "arm=a"))
+    assert [r.action for r in store.admin_log("e")] == ["prior", "reset"]
+    assert store.claim_key("update:1", 60.0)
+    assert not store.claim_key("update:1", 60.0)
+    assert store.claim_key("update:2", 60.0)
+
+
+# --- invariants through the service -------------------------------------------------------------
+def test_service_random_walk_keeps_stats_equal_to_fold(service: BanditService, clock: Any) -> None:
+    """Invariant 3 after a random sequence of decide / reward / duplicate / cheat / reset /
+    arm changes / policy switches on every experiment."""
+    rng = np.random.default_rng(99)
+    store = service.store
+    open_ids: list[tuple[str, str, str]] = []
+    for step in range(240):
+        clock.advance(1.0)
+        exp = ["seed", "ts", "rating", "perchat"][step % 4]
+        op = rng.random()
+        if op < 0.5 or not open_ids:
+            subject = f"u{int(rng.integers(5))}"
+            d = service.decide(exp, subject, chat=f"c{int(rng.integers(3))}")
+            open_ids.append((d.id, subject, exp))
+        elif op < 0.8:
+            did, subject, e = open_ids[int(rng.integers(len(open_ids)))]
+            value = int(rng.integers(1, 6)) if e == "rating" else int(rng.integers(0, 2))
+            service.reward(did, value, subject)
+        elif op < 0.86:
+            service.cheat(exp, service.active_arms(exp)[0], "5 4" if exp == "rating" else "101")
+        elif op < 0.9:
+            service.reset(exp)
+        elif op < 0.95 and exp == "ts":
+            arms = service.active_arms("ts")
+            if len(arms) > 2:
+                service.retire_arm("ts", arms[-1])
+            else:
+                service.add_arm("ts", "e", "variant e")
+        else:
+            service.switch_policy(exp, ["ucb1", "softmax", "thompson"][int(rng.integers(3))])
+    for exp in ("seed", "ts", "rating", "perchat"):
+        view_arms = tuple(a.arm for a in service.report(exp).arms)
+        assert_stats_equal_fold(store, exp, service.current_generation(exp), view_arms)
+
+
+def test_every_logged_propensity_is_a_probability(service: BanditService) -> None:
+    """Invariant 4 for every policy the service runs."""
+    for exp in ("seed", "ts", "rating", "implicit", "perchat"):
+        for i in range(15):
+            d = service.decide(exp, f"s{i % 3}")
+            service.reward(d.id, 4 if exp == "rating" else i % 2, f"s{i % 3}")
+    for exp in ("seed", "ts", "rating", "implicit", "perchat"):
+        records = list(service.decisions(exp))
+        assert len(records) == 15
+        for r in records:
+            assert 0.0 < r.propensity <= 1.0
+            assert float(np.sum(r.probabilities)) == pytest.approx(1.0, abs=1e-12)
+            assert r.probability_of()[r.arm] == pytest.approx(r.propensity)
+
+
+def test_reward_cannot_choose_arm_and_only_the_subject_can_reward(
+        service: BanditService) -> None:
+    d = service.decide("ts", "alice")
+    other = service.reward(d.id, 1, subject="mallory")
+    assert other.status is RewardStatus.NOT_YOURS
+    assert service.report("ts").total_rewards == 0
+    ok = service.reward(d.id, 1, subject="alice")
+    assert ok.status is RewardStatus.APPLIED and ok.arm == d.arm
+    rep = {a.arm: a for a in service.report("ts").arms}
+    assert rep[d.arm].rewards == 1
+    assert sum(a.rewards for a in rep.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("decision_id", "value", "expected"),
+    [
+        ("not-an-id", 1, RewardStatus.UNKNOWN),
+        ("A" * 500, 1, RewardStatus.UNKNOWN),
+        (secrets.token_urlsafe(16), 1, RewardStatus.UNKNOWN),
+        (None, 2, RewardStatus.INVALID),  # real id, value outside the binary spec
+        (None, "yes", RewardStatus.INVALID),
+        (None, float("nan"), RewardStatus.INVALID),
+    ],
+)
+def test_bad_reward_input_changes_nothing(service: BanditService, decision_id: str | None,
+                                          value: Any, expected: RewardStatus) -> None:
+    d = service.decide("ts", "bob")
+    before = service.report("ts").to_dict()
+    result = service.reward(decision_id or d.id, value, subject="bob")
+    assert result.status is expected
+    after = service.report("ts").to_dict()
+    assert [a["rewards"] for a in after["arms"]] == [a["rewards"] for a in before["arms"]]
+    record = service.store.get_decision(d.id)
+    assert record is not None and record.reward is None
