@@ -80,11 +80,14 @@ class RewardSpec(_Model):
     def _check(self) -> RewardSpec:
         lo, hi = self.bounds
         if lo is not None and hi is not None and not lo < hi:
-            raise ValueError(f"min ({lo:g}) must be below max ({hi:g})")
+            raise ValueError(f"min ({lo:g}) must be below max ({hi:g}) (swap them)")
         if self.type == "binary" and (self.min is not None or self.max is not None):
-            raise ValueError("a binary reward is 0 or 1; min/max apply to rating or continuous")
+            raise ValueError("a binary reward is 0 or 1 (remove min/max or use type: rating)")
         for option in self.options or ():
-            self.validate(option.value)
+            try:
+                self.validate(option.value)
+            except InvalidRewardError as exc:
+                raise ValueError(f"button {option.label!r}: {exc}") from None
         return self
 
     @property
@@ -198,7 +201,8 @@ class FeatureSpec(_Model):
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
         if self.type == "categorical" and not self.values:
-            raise ValueError(f"categorical feature {self.name!r} needs a list of values")
+            raise ValueError(f"categorical feature {self.name!r} needs a list of values "
+                             "(add values: [...])")
         return self
 
 
@@ -240,7 +244,7 @@ class ExperimentConfig(_Model):
         seen: set[str] = set()
         for arm in arms:
             if arm.id in seen:
-                raise ValueError(f"arm id {arm.id!r} appears twice")
+                raise ValueError(f"arm id {arm.id!r} appears twice (give each arm its own id)")
             seen.add(arm.id)
         return arms
 
@@ -252,7 +256,7 @@ class ExperimentConfig(_Model):
             except InvalidRewardError as exc:
                 raise ValueError(f"default_reward: {exc}") from None
         if self.policy.build().contextual and not self.features:
-            raise ValueError("a contextual policy needs 'features'")
+            raise ValueError("a contextual policy needs 'features' (declare them, see docs)")
         return self
 
     @property
@@ -296,7 +300,8 @@ class BanditConfig(_Model):
             for exp in experiments:
                 key = getattr(exp, attr)
                 if key in seen:
-                    raise ValueError(f"two experiments share the {attr.replace('_', ' ')} {key!r}")
+                    raise ValueError(f"two experiments share the {attr.replace('_', ' ')} {key!r} "
+                                     "(give each its own id and command)")
                 seen.add(key)
         return experiments
 
@@ -308,7 +313,8 @@ class BanditConfig(_Model):
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {zone!r}") from None
+            raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as "
+                             "Europe/Berlin)") from None
         return zone
 
     @cached_property
@@ -342,6 +348,16 @@ _HINTS = {
     "greater_than": "use a positive number",
     "float_parsing": "use a number",
     "bool_parsing": "use true or false",
+    "int_parsing": "use a whole number",
+    "string_type": "use text (quote it)",
+    "list_type": "use a list",
+    "tuple_type": "use a list",
+    "model_type": "use a mapping of fields",
+    "dict_type": "use a mapping of fields",
+    "too_long": "use fewer characters",
+    "string_too_long": "shorten it",
+    "string_too_short": "it must not be empty",
+    "greater_than_equal": "use a larger number",
 }
 
 

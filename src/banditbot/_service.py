@@ -41,7 +41,6 @@ from .stores import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
-    StatsDelta,
     StatsTable,
     Store,
 )
@@ -298,7 +297,7 @@ class BanditService:
         if record.reward is not None:
             return self._duplicate(record)
         result = self.store.apply_reward(decision_id, number, self.clock(),
-                                         self._delta(exp, record, number))
+                                         self._extra(exp, record, number))
         if result is ApplyResult.APPLIED:
             return RewardResult(RewardStatus.APPLIED, decision_id, "thanks, counted",
                                 record.arm, number, record.experiment)
@@ -311,9 +310,10 @@ class BanditService:
         return RewardResult(RewardStatus.DUPLICATE, record.id, "already counted", record.arm,
                             record.reward, record.experiment)
 
-    def _delta(self, exp: ExperimentConfig, record: DecisionRecord, value: float) -> StatsDelta:
-        """Statistics one reward adds (policy-agnostic, so policies can be switched)."""
-        return StatsDelta.of(value)
+    def _extra(self, exp: ExperimentConfig, record: DecisionRecord,
+               value: float) -> dict[str, float] | None:
+        """Policy-specific additive statistics one reward adds (none for plain bandits)."""
+        return None
 
     # --- implicit rewards ---------------------------------------------------------------------
     def settle(self, experiment: str, *, now: float | None = None) -> int:
@@ -342,7 +342,7 @@ class BanditService:
                                                    now - exp.wait_seconds, limit=500)
             for record in pending:
                 if self.store.apply_reward(record.id, value, now,
-                                           self._delta(exp, record, value)) is ApplyResult.APPLIED:
+                                           self._extra(exp, record, value)) is ApplyResult.APPLIED:
                     settled += 1
             if len(pending) < 500:
                 return settled
@@ -500,12 +500,11 @@ class BanditService:
                 id=secrets.token_urlsafe(16), experiment=exp.id,
                 generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
                 arms=(arm,), probabilities=one, policy=policy_json, subject=f"{kind}:{actor}",
-                created_at=now, kind=kind, reward=v, rewarded_at=now,
+                created_at=now, kind=kind, reward=v, rewarded_at=now, weight=weight,
             )
             for v in numbers
         ]
-        deltas = [StatsDelta.of(v, weight=weight) for v in numbers]
-        self.store.record_manual(records, deltas)
+        self.store.record_manual(records)
         self._audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
         return len(records)
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -348,17 +347,21 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; translate errors into a one-line message and exit code 2."""
     _register_optional()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except BanditBotError as exc:
         err_console.print(f"[bold red]error:[/] {escape(exc.message)}"
                           + (f" [dim]({escape(exc.hint)})[/]" if exc.hint else ""),
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted; nothing changed")
         sys.exit(1)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: one line, exit 2
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"[bold red]error:[/] {escape(message)} [dim](see --help)[/]",
+                          highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    if isinstance(code, int) and code != 0:  # typer.Exit(code) returns it here
+        sys.exit(code)

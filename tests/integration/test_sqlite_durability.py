@@ -19,7 +19,7 @@ from .test_store_conformance import assert_stats_equal_fold
 WRITER = textwrap.dedent("""
     import sys, threading, secrets
     import numpy as np
-    from banditbot.stores import SQLiteStore, DecisionRecord, StatsDelta, ApplyResult
+    from banditbot.stores import SQLiteStore, DecisionRecord, ApplyResult
 
     path, worker, threads, per_thread = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     store = SQLiteStore(path)
@@ -36,7 +36,7 @@ WRITER = textwrap.dedent("""
                                probabilities=np.full(3, 1/3), policy="{}",
                                subject=f"{worker}-{t}", created_at=float(i))
             store.record_decision(d)
-            assert store.apply_reward(d.id, value, 1.0, StatsDelta.of(value)) is ApplyResult.APPLIED
+            assert store.apply_reward(d.id, value, 1.0) is ApplyResult.APPLIED
             with lock:  # acknowledged: the commit returned
                 print(f"ACK {d.id} {arm} {value}", flush=True)
 

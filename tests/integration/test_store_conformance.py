@@ -25,7 +25,6 @@ from banditbot.stores import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
-    StatsDelta,
     Store,
 )
 
@@ -47,9 +46,9 @@ def fold(store: Store, experiment: str, generation: int) -> dict[tuple[str, str]
         row = out[(r.scope, r.arm)]
         row[0] += 1
         if r.reward is not None:
-            row[1] += 1
-            row[2] += r.reward
-            row[3] += r.reward * r.reward
+            row[1] += r.weight
+            row[2] += r.weight * r.reward
+            row[3] += r.weight * r.reward * r.reward
     return out
 
 
@@ -93,9 +92,9 @@ def test_a_decision_adds_one_pull_to_its_arm_only(store: Store) -> None:
 def test_reward_is_applied_once_and_second_call_says_duplicate(store: Store) -> None:
     d = _decision(arm="b")
     store.record_decision(d)
-    assert store.apply_reward(d.id, 1.0, 1001.0, StatsDelta.of(1.0)) is ApplyResult.APPLIED
-    assert store.apply_reward(d.id, 1.0, 1002.0, StatsDelta.of(1.0)) is ApplyResult.DUPLICATE
-    assert store.apply_reward(d.id, 0.0, 1003.0, StatsDelta.of(0.0)) is ApplyResult.DUPLICATE
+    assert store.apply_reward(d.id, 1.0, 1001.0, None) is ApplyResult.APPLIED
+    assert store.apply_reward(d.id, 1.0, 1002.0, None) is ApplyResult.DUPLICATE
+    assert store.apply_reward(d.id, 0.0, 1003.0, None) is ApplyResult.DUPLICATE
     table = store.read_stats("e", 0, "", ("a", "b"))
     assert table.n.tolist() == [0, 1]
     assert table.total.tolist() == [0, 1]
@@ -108,7 +107,7 @@ def test_unknown_decision_reward_changes_nothing(store: Store) -> None:
     store.record_decision(d)
     before = store.read_stats("e", 0, "", ("a", "b"))
     forged = secrets.token_urlsafe(16)
-    assert store.apply_reward(forged, 1.0, 1.0, StatsDelta.of(1.0)) is ApplyResult.UNKNOWN
+    assert store.apply_reward(forged, 1.0, 1.0, None) is ApplyResult.UNKNOWN
     after = store.read_stats("e", 0, "", ("a", "b"))
     assert after.n.tolist() == before.n.tolist()
     assert store.get_decision(forged) is None
@@ -122,7 +121,7 @@ def test_concurrent_double_reward_is_applied_once(store: Store) -> None:
 
     def press(d: DecisionRecord) -> ApplyResult:
         barrier.wait()
-        return store.apply_reward(d.id, 1.0, 2000.0, StatsDelta.of(1.0))
+        return store.apply_reward(d.id, 1.0, 2000.0, None)
 
     with ThreadPoolExecutor(4) as pool:
         for d in decisions:
@@ -144,7 +143,7 @@ def test_concurrent_writers_lose_no_update(store: Store) -> None:
         for arm, value in items:
             d = _decision(arm=arm, arms=arms)
             store.record_decision(d)
-            assert store.apply_reward(d.id, value, 1.0, StatsDelta.of(value)) is \
+            assert store.apply_reward(d.id, value, 1.0, None) is \
                 ApplyResult.APPLIED
 
     with ThreadPoolExecutor(threads) as pool:
@@ -164,7 +163,7 @@ def test_scopes_are_separate_and_none_sums_them(store: Store) -> None:
                               ("chat:2", "b", 1.0)]:
         d = _decision(arm=arm, scope=scope)
         store.record_decision(d)
-        store.apply_reward(d.id, value, 1.0, StatsDelta.of(value))
+        store.apply_reward(d.id, value, 1.0, None)
     one = store.read_stats("e", 0, "chat:1", ("a", "b"))
     both = store.read_stats("e", 0, None, ("a", "b"))
     assert one.n.tolist() == [2, 0] and one.total.tolist() == [1, 0]
@@ -176,7 +175,7 @@ def test_generations_are_separate(store: Store) -> None:
     d1 = _decision(generation=1, arm="b")
     for d in (d0, d1):
         store.record_decision(d)
-        store.apply_reward(d.id, 1.0, 1.0, StatsDelta.of(1.0))
+        store.apply_reward(d.id, 1.0, 1.0, None)
     assert store.read_stats("e", 1, "", ("a", "b")).n.tolist() == [0, 1]
     assert store.read_stats("e", 0, "", ("a", "b")).n.tolist() == [1, 0]
     assert [r.id for r in store.iter_decisions("e", generation=1)] == [d1.id]
@@ -186,7 +185,7 @@ def test_extra_fields_are_additive(store: Store) -> None:
     for value in (1.0, 0.5):
         d = _decision(arm="a")
         store.record_decision(d)
-        store.apply_reward(d.id, value, 1.0, StatsDelta.of(value, {"x.0": value, "x.1": 2.0}))
+        store.apply_reward(d.id, value, 1.0, {"x.0": value, "x.1": 2.0})
     table = store.read_stats("e", 0, "", ("a", "b"))
     assert table.extra["a"] == pytest.approx({"x.0": 1.5, "x.1": 4.0})
     assert "b" not in table.extra
@@ -221,7 +220,7 @@ def test_pending_decisions_are_the_old_unrewarded_ones(store: Store) -> None:
     old, young, done = _decision(t=100.0), _decision(t=900.0), _decision(t=50.0)
     for d in (old, young, done):
         store.record_decision(d)
-    store.apply_reward(done.id, 1.0, 60.0, StatsDelta.of(1.0))
+    store.apply_reward(done.id, 1.0, 60.0, None)
     assert [r.id for r in store.pending_decisions("e", 0, older_than=500.0)] == [old.id]
 
 
@@ -231,10 +230,23 @@ def test_manual_records_are_logged_and_counted_atomically(store: Store) -> None:
         propensity=1.0, arms=("b",), probabilities=np.ones(1), policy='{"name":"manual"}',
         subject="manual:cli", created_at=5.0, kind="manual", reward=v, rewarded_at=5.0)
         for v in (1.0, 1.0, 0.0)]
-    store.record_manual(records, [StatsDelta.of(r.reward or 0.0) for r in records])
+    store.record_manual(records)
     table = store.read_stats("e", 0, "", ("a", "b"))
     assert table.pulls.tolist() == [0, 3] and table.total.tolist() == [0, 2]
     assert {r.kind for r in store.iter_decisions("e")} == {"manual"}
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+
+
+def test_weighted_history_counts_by_its_weight(store: Store) -> None:
+    d = DecisionRecord(
+        id=secrets.token_urlsafe(16), experiment="e", generation=0, scope="", arm="a",
+        propensity=1.0, arms=("a",), probabilities=np.ones(1), policy='{"name":"import"}',
+        subject="import", created_at=5.0, kind="import", reward=1.0, rewarded_at=5.0,
+        weight=2.5)
+    store.record_manual([d])
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert (table.pulls[0], table.n[0], table.total[0]) == (1, 2.5, 2.5)
+    assert store.get_decision(d.id).weight == 2.5  # type: ignore[union-attr]
     assert_stats_equal_fold(store, "e", 0, ("a", "b"))
 
 

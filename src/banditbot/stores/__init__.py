@@ -5,7 +5,6 @@ from ._base import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
-    StatsDelta,
     StatsTable,
     Store,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "ExperimentMeta",
     "MemoryStore",
     "SQLiteStore",
-    "StatsDelta",
     "StatsTable",
     "Store",
     "open_store",

@@ -12,8 +12,10 @@ A store is the only component with state. It keeps, per experiment:
 * **the decision log** — one record per decision with its propensity, later its reward. The
   statistics of a generation are exactly the fold of its decision log (invariant 3).
 
-The reward path is one atomic unit: set the decision's reward *if it has none* and add the
-delta to the statistics of the decision's own arm (invariant 2: the caller cannot choose it).
+The reward path is one atomic unit: set the decision's reward *if it has none* and add it to
+the statistics of the decision's own arm (invariant 2: the caller cannot choose it): ``n += w``,
+``total += w·r``, ``total_sq += w·r²`` with the decision's weight ``w`` (1 unless it is
+weighted history), plus any ``extra`` fields the caller computed for that reward.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ __all__ = [
     "ApplyResult",
     "DecisionRecord",
     "ExperimentMeta",
-    "StatsDelta",
     "StatsTable",
     "Store",
 ]
@@ -145,22 +146,6 @@ class StatsTable:
 
 
 @dataclass(frozen=True, slots=True)
-class StatsDelta:
-    """What one reward adds to its arm's statistics."""
-
-    n: float
-    total: float
-    total_sq: float
-    extra: Mapping[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, value: float, extra: Mapping[str, float] | None = None,
-           weight: float = 1.0) -> StatsDelta:
-        """The delta of one reward ``value`` (with an optional weight)."""
-        return cls(weight, weight * value, weight * value * value, extra or {})
-
-
-@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """One logged decision (and, once known, its reward).
 
@@ -176,6 +161,8 @@ class DecisionRecord:
         JSON ``{"name": ..., "params": {...}}`` of the policy that decided.
     kind
         ``policy`` (chosen by the policy), ``manual`` (cheater mode) or ``import`` (history).
+    weight
+        How much its reward counts in the statistics (1; importance weights for history).
     """
 
     id: str
@@ -193,6 +180,7 @@ class DecisionRecord:
     kind: str = "policy"
     reward: float | None = None
     rewarded_at: float | None = None
+    weight: float = 1.0
 
     def with_reward(self, reward: float | None, rewarded_at: float | None) -> DecisionRecord:
         """A copy with the reward filled in."""
@@ -250,13 +238,14 @@ class Store(Protocol):
         """The decision with that id, with its reward if any; ``None`` if unknown."""
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     delta: StatsDelta) -> ApplyResult:
-        """Set the reward if the decision has none and add ``delta`` to its arm, atomically."""
+                     extra: Mapping[str, float] | None = None) -> ApplyResult:
+        """Set the reward if the decision has none and add it (and ``extra``) to the
+        statistics of the decision's arm, atomically."""
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
-                      deltas: Sequence[StatsDelta]) -> None:
-        """Log already-rewarded decisions (cheater mode, imports) and their statistics,
-        atomically as one unit."""
+                      extras: Sequence[Mapping[str, float]] | None = None) -> None:
+        """Log already-rewarded decisions (cheater mode, imports) and add them to the
+        statistics, atomically as one unit."""
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

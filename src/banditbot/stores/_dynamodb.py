@@ -42,7 +42,6 @@ from ._base import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
-    StatsDelta,
     StatsTable,
 )
 
@@ -61,6 +60,10 @@ def _num(x: float) -> dict[str, str]:
 
 def _str(x: str) -> dict[str, str]:
     return {"S": x}
+
+
+def _core(value: float, weight: float) -> tuple[float, float, float]:
+    return weight, weight * value, weight * value * value
 
 
 def _time_key(t: float, decision_id: str) -> str:
@@ -269,15 +272,16 @@ class DynamoDBStore:
 
     @staticmethod
     def _stats_update(experiment: str, generation: int, scope: str, arm: str,
-                      pulls: float, delta: StatsDelta | None) -> dict[str, Any]:
+                      pulls: float, core: tuple[float, float, float] | None,
+                      extra: Mapping[str, float] | None = None) -> dict[str, Any]:
         names = {"#arm": "arm", "#scope": "scope", "#pulls": "pulls"}
         values: dict[str, Any] = {":arm": _str(arm), ":scope": _str(scope),
                                   ":pulls": _num(pulls)}
         adds = ["#pulls :pulls"]
-        if delta is not None:
+        if core is not None:
             for i, (name, value) in enumerate(
-                    [("n", delta.n), ("total", delta.total), ("total_sq", delta.total_sq),
-                     *((f"x:{k}", v) for k, v in delta.extra.items())]):
+                    [("n", core[0]), ("total", core[1]), ("total_sq", core[2]),
+                     *((f"x:{k}", v) for k, v in (extra or {}).items())]):
                 names[f"#a{i}"] = name
                 values[f":a{i}"] = _num(value)
                 adds.append(f"#a{i} :a{i}")
@@ -300,7 +304,7 @@ class DynamoDBStore:
             "arms": _str("\n".join(d.arms)),
             "probabilities": {"B": np.asarray(d.probabilities, dtype="<f8").tobytes()},
             "policy": _str(d.policy), "subject": _str(d.subject), "kind": _str(d.kind),
-            "created_at": _num(d.created_at),
+            "created_at": _num(d.created_at), "weight": _num(d.weight),
         }
         if d.context:
             item["context"] = _str(json.dumps(d.context, separators=(",", ":")))
@@ -326,6 +330,7 @@ class DynamoDBStore:
             kind=item["kind"]["S"],
             reward=float(item["reward"]["N"]) if "reward" in item else None,
             rewarded_at=float(item["rewarded_at"]["N"]) if "rewarded_at" in item else None,
+            weight=float(item["weight"]["N"]) if "weight" in item else 1.0,
         )
 
     def _with_table(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -351,7 +356,7 @@ class DynamoDBStore:
         return self._decision_from_item(item) if item else None
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     delta: StatsDelta) -> ApplyResult:
+                     extra: Mapping[str, float] | None = None) -> ApplyResult:
         record = self.get_decision(decision_id)  # the arm comes from the stored decision
         if record is None:
             return ApplyResult.UNKNOWN
@@ -368,33 +373,41 @@ class DynamoDBStore:
                 "ExpressionAttributeValues": {":reward": _num(value), ":at": _num(rewarded_at)},
             }},
             self._stats_update(record.experiment, record.generation, record.scope, record.arm,
-                               0.0, delta),
+                               0.0, _core(value, record.weight), extra),
         ]))
         return ApplyResult.APPLIED if reasons is None else ApplyResult.DUPLICATE
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
-                      deltas: Sequence[StatsDelta]) -> None:
-        """Log rewarded decisions; each chunk of up to 99 is one transaction that keeps the
+                      extras: Sequence[Mapping[str, float]] | None = None) -> None:
+        """Log rewarded decisions; each chunk of up to 50 is one transaction that keeps the
         statistics equal to the fold of the log."""
-        pairs = list(zip(decisions, deltas, strict=True))
-        step = _MAX_TRANSACT_ITEMS - 5
+        if any(d.reward is None for d in decisions):
+            raise ValueError("manual decisions carry their reward")
+        pairs = list(zip(decisions, extras or [None] * len(decisions), strict=True))
+        step = _MAX_TRANSACT_ITEMS // 2  # puts + at most as many statistics updates
         for start in range(0, len(pairs), step):
             chunk = pairs[start:start + step]
             sums: dict[tuple[str, int, str, str], list[float]] = {}
+            sum_extra: dict[tuple[str, int, str, str], dict[str, float]] = {}
             items: list[dict[str, Any]] = []
-            for d, delta in chunk:
+            for d, extra in chunk:
                 items.append({"Put": {"TableName": "", "Item": self._decision_item(d),
                                       "ConditionExpression": "attribute_not_exists(#pk)",
                                       "ExpressionAttributeNames": {"#pk": "PK"}}})
-                acc = sums.setdefault((d.experiment, d.generation, d.scope, d.arm),
-                                      [0.0, 0.0, 0.0, 0.0])
+                key = (d.experiment, d.generation, d.scope, d.arm)
+                acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+                n, total, total_sq = _core(float(d.reward or 0.0), d.weight)
                 acc[0] += 1.0
-                acc[1] += delta.n
-                acc[2] += delta.total
-                acc[3] += delta.total_sq
+                acc[1] += n
+                acc[2] += total
+                acc[3] += total_sq
+                fields = sum_extra.setdefault(key, {})
+                for k, v in (extra or {}).items():
+                    fields[k] = fields.get(k, 0.0) + v
             for (exp, gen, scope, arm), acc in sums.items():
                 items.append(self._stats_update(exp, gen, scope, arm, acc[0],
-                                                StatsDelta(acc[1], acc[2], acc[3])))
+                                                (acc[1], acc[2], acc[3]),
+                                                sum_extra.get((exp, gen, scope, arm))))
             if self._transact(self._with_table(items)) is not None:
                 raise StoreError("a manual decision id already exists; nothing was written")
 

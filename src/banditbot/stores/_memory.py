@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -15,7 +15,6 @@ from ._base import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
-    StatsDelta,
     StatsTable,
 )
 
@@ -128,7 +127,7 @@ class MemoryStore:
         return record if reward is None else record.with_reward(*reward)
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     delta: StatsDelta) -> ApplyResult:
+                     extra: Mapping[str, float] | None = None) -> ApplyResult:
         with self._lock:
             record = self._decisions.get(decision_id)
             if record is None:
@@ -136,29 +135,29 @@ class MemoryStore:
             if decision_id in self._rewards or record.reward is not None:
                 return ApplyResult.DUPLICATE
             self._rewards[decision_id] = (value, rewarded_at)
-            self._add(record, delta)
+            self._add(record, value, extra)
             return ApplyResult.APPLIED
 
-    def _add(self, record: DecisionRecord, delta: StatsDelta) -> None:
+    def _add(self, record: DecisionRecord, value: float,
+             extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
         bucket = self._buckets[(record.experiment, record.generation, record.scope)]
         row = bucket.data[bucket.slot(record.arm)]
-        row[1] += delta.n
-        row[2] += delta.total
-        row[3] += delta.total_sq
-        if delta.extra:
+        w = record.weight
+        row += (pulls, w, w * value, w * value * value)
+        if extra:
             fields = bucket.extra.setdefault(record.arm, {})
-            for k, v in delta.extra.items():
+            for k, v in extra.items():
                 fields[k] = fields.get(k, 0.0) + v
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
-                      deltas: Sequence[StatsDelta]) -> None:
+                      extras: Sequence[Mapping[str, float]] | None = None) -> None:
         with self._lock:
-            for record, delta in zip(decisions, deltas, strict=True):
+            for i, record in enumerate(decisions):
+                if record.reward is None:
+                    raise ValueError("manual decisions carry their reward")
                 self._decisions[record.id] = record
                 self._by_experiment[record.experiment].append(record.id)
-                bucket = self._buckets[(record.experiment, record.generation, record.scope)]
-                bucket.data[bucket.slot(record.arm), 0] += 1.0
-                self._add(record, delta)
+                self._add(record, record.reward, extras[i] if extras else None, pulls=1.0)
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

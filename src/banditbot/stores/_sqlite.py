@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from ._base import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
-    StatsDelta,
     StatsTable,
 )
 
@@ -56,7 +55,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     arms TEXT NOT NULL, probabilities BLOB NOT NULL,
     policy TEXT NOT NULL, subject TEXT NOT NULL, context TEXT,
     kind TEXT NOT NULL, created_at REAL NOT NULL,
-    reward REAL, rewarded_at REAL
+    reward REAL, rewarded_at REAL, weight REAL NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (experiment, created_at, id);
 CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (experiment, generation, created_at)
@@ -80,12 +79,12 @@ _EXTRA_UPSERT = (
 )
 _DECISION_INSERT = (
     "INSERT INTO decisions (id, experiment, generation, scope, arm, propensity, arms, "
-    "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at, weight) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DECISION_COLUMNS = (
     "id, experiment, generation, scope, arm, propensity, arms, probabilities, policy, "
-    "subject, context, kind, created_at, reward, rewarded_at"
+    "subject, context, kind, created_at, reward, rewarded_at, weight"
 )
 
 
@@ -94,7 +93,7 @@ def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
         d.id, d.experiment, d.generation, d.scope, d.arm, d.propensity, "\n".join(d.arms),
         np.asarray(d.probabilities, dtype="<f8").tobytes(), d.policy, d.subject,
         json.dumps(d.context, separators=(",", ":")) if d.context else None,
-        d.kind, d.created_at, d.reward, d.rewarded_at,
+        d.kind, d.created_at, d.reward, d.rewarded_at, d.weight,
     )
 
 
@@ -104,7 +103,7 @@ def _decision_from_row(row: Sequence[Any]) -> DecisionRecord:
         propensity=row[5], arms=tuple(row[6].split("\n")),
         probabilities=np.frombuffer(row[7], dtype="<f8"), policy=row[8], subject=row[9],
         context=json.loads(row[10]) if row[10] else None, kind=row[11], created_at=row[12],
-        reward=row[13], rewarded_at=row[14],
+        reward=row[13], rewarded_at=row[14], weight=row[15],
     )
 
 
@@ -232,33 +231,37 @@ class SQLiteStore:
         return _decision_from_row(row) if row else None
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     delta: StatsDelta) -> ApplyResult:
+                     extra: Mapping[str, float] | None = None) -> ApplyResult:
         with self._write() as conn:
             row = conn.execute(
                 "UPDATE decisions SET reward = ?, rewarded_at = ? "
                 "WHERE id = ? AND reward IS NULL "
-                "RETURNING experiment, generation, scope, arm",
+                "RETURNING experiment, generation, scope, arm, weight",
                 (value, rewarded_at, decision_id)).fetchone()
             if row is None:
                 exists = conn.execute("SELECT 1 FROM decisions WHERE id = ?",
                                       (decision_id,)).fetchone()
                 return ApplyResult.DUPLICATE if exists else ApplyResult.UNKNOWN
-            self._add(conn, row, delta)
+            self._add(conn, row[:4], value, row[4], extra)
             return ApplyResult.APPLIED
 
     @staticmethod
-    def _add(conn: sqlite3.Connection, key: Sequence[Any], delta: StatsDelta,
-             pulls: float = 0.0) -> None:
-        conn.execute(_STATS_UPSERT, (*key, pulls, delta.n, delta.total, delta.total_sq))
-        if delta.extra:
-            conn.executemany(_EXTRA_UPSERT, [(*key, k, v) for k, v in delta.extra.items()])
+    def _add(conn: sqlite3.Connection, key: Sequence[Any], value: float, weight: float,
+             extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
+        conn.execute(_STATS_UPSERT, (*key, pulls, weight, weight * value,
+                                     weight * value * value))
+        if extra:
+            conn.executemany(_EXTRA_UPSERT, [(*key, k, v) for k, v in extra.items()])
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
-                      deltas: Sequence[StatsDelta]) -> None:
+                      extras: Sequence[Mapping[str, float]] | None = None) -> None:
+        if any(d.reward is None for d in decisions):
+            raise ValueError("manual decisions carry their reward")
         with self._write() as conn:
             conn.executemany(_DECISION_INSERT, [_decision_row(d) for d in decisions])
-            for d, delta in zip(decisions, deltas, strict=True):
-                self._add(conn, (d.experiment, d.generation, d.scope, d.arm), delta, 1.0)
+            for i, d in enumerate(decisions):
+                self._add(conn, (d.experiment, d.generation, d.scope, d.arm),
+                          float(d.reward or 0.0), d.weight, extras[i] if extras else None, 1.0)
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

@@ -1,0 +1,5 @@
+"""``python -m banditbot`` runs the CLI."""
+
+from .cli import main
+
+main()

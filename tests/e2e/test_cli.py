@@ -1,0 +1,159 @@
+"""The CLI as a user runs it: real processes for the main job, in-process for the rest."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from banditbot.cli import main
+
+from ..conftest import EXAMPLES
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> list[str]:
+    return ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'cli.db'}"]
+
+
+def test_demo_runs_to_its_charts_on_sqlite(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "banditbot", "demo", "--steps", "400", "--no-live",
+         "--rate", "greeting.hey=0.8",
+         "--out", str(tmp_path), "--store", f"sqlite:///{tmp_path / 'demo.db'}"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    for exp in ("random", "greeting", "tip"):
+        png = tmp_path / f"banditbot-demo-{exp}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert str(png) in proc.stdout.replace("\n", "")
+    assert "database:" in proc.stdout and (tmp_path / "demo.db").exists()
+    # the demo's store holds what the table showed
+    from banditbot import build_service
+
+    svc = build_service(EXAMPLES, f"sqlite:///{tmp_path / 'demo.db'}")
+    rep = svc.report("greeting")
+    assert rep.total_pulls == 400
+    # 'hey' at 0.8 against <= 0.35 elsewhere: found within 400 visits (fixed seed)
+    assert rep.leader is not None and rep.leader.arm == "hey"
+    assert next(a for a in rep.arms if a.arm == "hey").pulls > 200
+
+
+def test_demo_default_needs_no_config_or_token(tmp_path: Path) -> None:
+    """From an empty folder: packaged experiments, default demo database."""
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "demo", "--steps", "50",
+                           "--no-live"], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "banditbot-demo.db").exists()
+    assert (tmp_path / "banditbot-demo-random.png").exists()
+
+
+def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["decide", "random", "--subject", "alice", *db], capsys)
+    assert code == 0
+    decision = json.loads(out)
+    assert decision["arm"] in ("arm1", "arm2") and 0 < decision["propensity"] <= 1
+    code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "alice", *db],
+                       capsys)
+    assert code == 0 and out.startswith("applied")
+    code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "alice", *db],
+                       capsys)
+    assert code == 0 and out.startswith("duplicate")
+    code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "eve", *db],
+                       capsys)
+    assert code == 2 and "isn't yours" in out
+    png = tmp_path / "r.png"
+    code, out, _ = run(["report", "random", "--png", str(png), *db], capsys)
+    assert code == 0 and "P(best)" in out and png.stat().st_size > 1000
+    code, out, _ = run(["report", "random", "--json", *db], capsys)
+    assert json.loads(out)["total_rewards"] == 1
+    csv_path = tmp_path / "log.csv"
+    code, out, _ = run(["export", "random", "--out", str(csv_path), *db], capsys)
+    assert code == 0
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 1 and rows[0]["decision_id"] == decision["decision_id"]
+    assert float(rows[0]["reward"]) == 1.0 and rows[0]["subject"] != "alice"  # pseudonymized
+    parquet = tmp_path / "log.parquet"
+    code, _, _ = run(["export", "random", "--out", str(parquet), *db], capsys)
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(parquet).num_rows == 1
+
+
+def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["cheat", "random", "arm1", "1101", *db], capsys)[0] == 0
+    assert run(["prior", "random", "arm2", "3", "1", *db], capsys)[0] == 0
+    code, out, _ = run(["policy", "random", "thompson", "alpha=2", *db], capsys)
+    assert code == 0 and "thompson(alpha=2" in out
+    assert run(["arms", "add", "random", "arm3", "Arm *3*", *db], capsys)[0] == 0
+    assert run(["arms", "retire", "random", "arm1", *db], capsys)[0] == 0
+    code, out, _ = run(["arms", "list", "random", *db], capsys)
+    assert "arm1" in out and "retired" in out and "arm3" in out
+    code, out, _ = run(["report", "random", "--json", *db], capsys)
+    rep = json.loads(out)
+    arms = {a["arm"]: a for a in rep["arms"]}
+    assert arms["arm1"]["rewards"] == 4 and arms["arm1"]["total"] == 3
+    assert arms["arm2"]["prior"] == [3.0, 1.0]
+    assert run(["reset", "random", "--yes", *db], capsys)[0] == 0
+    code, out, _ = run(["report", "random", "--json", *db], capsys)
+    assert json.loads(out)["total_rewards"] == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["decide", "nope"],
+    ["cheat", "random", "arm9", "1"],
+    ["cheat", "random", "arm1", "12"],
+    ["reward", "x", "1"],
+    ["policy", "random", "epsilon-greedy", "epsilon=3"],
+    ["prior", "random", "arm1", "-1", "2"],
+    ["decide", "random", "--context", "{oops"],
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(argv: list[str], db: list[str],
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    before = run(["report", "random", "--json", *db], capsys)[1]
+    code, out, err = run([*argv, *db], capsys)
+    assert code == 2
+    message = (err or out).strip()
+    assert len(message.splitlines()) == 1 and message
+    after = run(["report", "random", "--json", *db], capsys)[1]
+    assert json.loads(after)["arms"] == json.loads(before)["arms"]
+
+
+def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiments: [\n")
+    code, _, err = run(["experiments", "--config", str(bad)], capsys)
+    assert code == 2 and "broken YAML" in err
+
+
+def test_experiments_lists_and_validates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["experiments", "--config", str(EXAMPLES)], capsys)
+    assert code == 0 and "/random" in out and "valid" in out
+
+
+def test_help_lists_the_commands() -> None:
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0
+    for command in ("demo", "decide", "reward", "report", "export", "cheat", "prior", "reset",
+                    "policy", "arms"):
+        assert command in proc.stdout

@@ -1,0 +1,124 @@
+"""Experiments from YAML: the shipped examples load; every error names file, experiment, field
+and a fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from banditbot import ConfigError, InvalidRewardError, load_config, parse_config
+
+from ..conftest import EXAMPLES, ROOT
+
+
+def test_shipped_examples_load_with_the_seed_experiment() -> None:
+    cfg = load_config(EXAMPLES)
+    seed = cfg.experiment("random")
+    assert [a.content for a in seed.arms] == ["This is arm *1*", "This _is_ arm _2_"]
+    assert seed.policy.build().describe().startswith("epsilon-greedy(epsilon=0.5")
+    assert [b.label for b in seed.reward.buttons] == ["👍", "👎"]
+    assert seed.telegram_command == "random"
+    assert len(cfg.experiments) >= 3
+    tip = cfg.experiment("tip")
+    assert [b.value for b in tip.reward.buttons] == [1, 2, 3, 4, 5]
+    greeting = cfg.experiment("greeting")
+    assert greeting.policy.name == "thompson" and len(greeting.arms) >= 3
+
+
+def test_packaged_copy_matches_the_example() -> None:
+    packaged = ROOT / "src" / "banditbot" / "data" / "experiments.yaml"
+    assert packaged.read_text() == EXAMPLES.read_text()
+
+
+def _base() -> dict[str, Any]:
+    return yaml.safe_load(EXAMPLES.read_text())
+
+
+def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(_base())
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    (["experiments", 0, "policy", "epsilon"], 1.5,
+     "experiment 'random': policy: epsilon-greedy: epsilon must be in [0, 1]"),
+    (["experiments", 0, "policy", "name"], "thompsen", "unknown policy 'thompsen'"),
+    (["experiments", 1, "arms", 0, "id"], "hello world", "experiment 'greeting': arms[0].id"),
+    (["experiments", 1, "arms", 1, "id"], "hello", "arm id 'hello' appears twice"),
+    (["experiments", 2, "reward", "type"], "stars", "experiment 'tip': reward.type"),
+    (["experiments", 2, "reward", "min"], 7, "min (7) must be below max (5)"),
+    (["experiments", 0, "arms"], [], "experiment 'random': arms"),
+    (["experiments", 0, "colour"], "red", "experiment 'random': colour: Extra inputs"),
+    (["experiments", 1, "command"], "random", "share the telegram command 'random'"),
+    (["experiments", 0, "parse_mode"], "Markdown", "parse_mode"),
+    (["experiments", 0, "arms", 0, "content"], KeyError, "arms[0].content: Field required"),
+    (["time_zone"], "Mars/Olympus", "unknown time zone"),
+    (["experiments", 0, "default_reward"], 3, "default_reward"),
+])
+def test_invalid_config_names_file_experiment_field_and_fix(path: list[Any], value: Any,
+                                                            expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(_mutate(path, value), source="exp.yaml")
+    text = str(err.value)
+    assert text.startswith("exp.yaml: ")
+    assert expected in text
+    assert "(fix: " in text
+
+
+def test_broken_yaml_reports_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiments:\n  - id: x\n    arms: [\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    assert str(bad) in str(err.value) and "line" in str(err.value)
+
+
+def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "nope.yaml")
+    assert "--config" in str(err.value)
+
+
+@pytest.mark.parametrize(("spec", "good", "bad"), [
+    ({"type": "binary"}, [0, 1, "1", 1.0], [2, -1, 0.5, "yes", None, float("nan")]),
+    ({"type": "rating"}, [1, 3, 5, "4"], [0, 6, 2.5, float("inf")]),
+    ({"type": "rating", "min": 0, "max": 10}, [0, 10], [11, -1]),
+    ({"type": "continuous"}, [-3.5, 1e6], [float("nan"), float("inf"), "x"]),
+    ({"type": "continuous", "min": 0, "max": 1}, [0, 0.25, 1], [1.1, -0.1]),
+])
+def test_reward_spec_accepts_only_allowed_values(spec: dict[str, Any], good: list[Any],
+                                                 bad: list[Any]) -> None:
+    exp = {"id": "e", "arms": [{"id": "a", "content": "A"}], "reward": spec}
+    reward = parse_config({"experiments": [exp]}).experiment("e").reward
+    for v in good:
+        assert reward.validate(v) == float(v)
+    for v in bad:
+        with pytest.raises(InvalidRewardError):
+            reward.validate(v)
+
+
+def test_custom_buttons_must_be_allowed_values() -> None:
+    exp = {"id": "e", "arms": [{"id": "a", "content": "A"}],
+           "reward": {"type": "binary", "options": [{"label": "Yes!", "value": 1},
+                                                    {"label": "Meh", "value": 0.5}]}}
+    with pytest.raises(ConfigError) as err:
+        parse_config({"experiments": [exp]})
+    assert "0.5" in str(err.value)
+
+
+def test_unknown_experiment_lists_known_ones() -> None:
+    cfg = load_config(EXAMPLES)
+    with pytest.raises(Exception) as err:
+        cfg.experiment("nope")
+    assert "random" in str(err.value)

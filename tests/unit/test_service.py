@@ -1,0 +1,196 @@
+"""BanditService behaviour: decide, reward modes, scopes, reports and admin operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import (
+    BanditService,
+    ConfigError,
+    InvalidRewardError,
+    MemoryStore,
+    NotAllowedError,
+    PolicyError,
+    RewardStatus,
+    UnknownArmError,
+    UnknownExperimentError,
+)
+
+from ..conftest import FakeClock
+
+
+@pytest.fixture
+def svc(config: Any, clock: FakeClock) -> BanditService:
+    return BanditService(config, MemoryStore(), rng=np.random.default_rng(7), clock=clock)
+
+
+def test_decide_returns_content_and_logs_propensity(svc: BanditService) -> None:
+    d = svc.decide("seed", "alice")
+    assert d.content == {"arm1": "This is arm *1*", "arm2": "This _is_ arm _2_"}[d.arm]
+    assert d.propensity == pytest.approx(d.probabilities[d.arm])
+    assert sum(d.probabilities.values()) == pytest.approx(1.0)
+    record = svc.store.get_decision(d.id)
+    assert record is not None and record.subject == "alice" and record.arm == d.arm
+    assert '"epsilon":0.5' in record.policy
+
+
+def test_decision_ids_are_unguessable_and_distinct(svc: BanditService) -> None:
+    ids = {svc.decide("ts", "u").id for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) >= 22 for i in ids)  # 128 random bits, URL-safe
+
+
+def test_epsilon_greedy_allocation_after_cheating(svc: BanditService) -> None:
+    svc.cheat("seed", "arm1", "1101")
+    rep = {a.arm: a for a in svc.report("seed").arms}
+    assert (rep["arm1"].rewards, rep["arm1"].total) == (4, 3)
+    assert rep["arm1"].allocation == pytest.approx(0.75)
+    assert rep["arm2"].allocation == pytest.approx(0.25)
+
+
+def test_cheat_with_invalid_values_changes_nothing(svc: BanditService) -> None:
+    for bad in ("12", "1x01", ""):
+        with pytest.raises(InvalidRewardError):
+            svc.cheat("seed", "arm1", bad)
+    with pytest.raises(UnknownArmError):
+        svc.cheat("seed", "arm9", "1")
+    assert svc.report("seed").total_pulls == 0
+    assert list(svc.decisions("seed")) == []
+
+
+def test_cheat_accepts_ratings(svc: BanditService) -> None:
+    assert svc.cheat("rating", "y", "5 4 5") == 3
+    y = next(a for a in svc.report("rating").arms if a.arm == "y")
+    assert y.mean == pytest.approx(14 / 3)
+
+
+def test_implicit_mode_turns_silence_into_default_reward(svc: BanditService,
+                                                         clock: FakeClock) -> None:
+    d1 = svc.decide("implicit", "a")
+    d2 = svc.decide("implicit", "b")
+    assert svc.reward(d2.id, 1, "b").status is RewardStatus.APPLIED
+    clock.advance(30)
+    assert svc.settle("implicit") == 0  # still inside the wait window
+    clock.advance(31)
+    assert svc.settle("implicit") == 1
+    late = svc.reward(d1.id, 1, "a")
+    assert late.status is RewardStatus.DUPLICATE
+    rep = svc.report("implicit")
+    assert rep.total_rewards == 2
+    assert sum(a.total for a in rep.arms) == 1  # d2's vote; d1 settled as 0
+
+
+def test_chat_scope_keeps_one_bandit_per_chat(svc: BanditService) -> None:
+    for _ in range(5):
+        d = svc.decide("perchat", "u1", chat="100")
+        svc.reward(d.id, 1, "u1")
+    d = svc.decide("perchat", "u2", chat="200")
+    svc.reward(d.id, 0, "u2")
+    assert svc.report("perchat", scope="chat:100").total_rewards == 5
+    assert svc.report("perchat", scope="chat:200").total_rewards == 1
+    assert svc.report("perchat").total_rewards == 6
+
+
+def test_report_fields_are_consistent(svc: BanditService) -> None:
+    rng = np.random.default_rng(3)
+    for i in range(120):
+        d = svc.decide("ts", f"u{i}")
+        svc.reward(d.id, int(rng.random() < {"a": 0.1, "b": 0.6, "c": 0.2, "d": 0.3}[d.arm]),
+                   f"u{i}")
+    rep = svc.report("ts")
+    assert rep.total_pulls == 120 and rep.total_rewards == 120
+    assert sum(a.p_best for a in rep.arms) == pytest.approx(1.0)
+    assert sum(a.allocation for a in rep.arms) == pytest.approx(1.0)
+    for a in rep.arms:
+        if a.rewards:
+            assert a.low is not None and a.high is not None and a.mean is not None
+            posterior_mean = (a.total + 1) / (a.rewards + 2)  # Beta(1, 1) prior
+            assert 0 <= a.low <= posterior_mean <= a.high <= 1
+    assert rep.leader is not None and rep.leader.arm == "b"
+    assert "credible" in rep.interval_kind
+    text = rep.to_text()
+    assert "P(best)" in text and "thompson" in text
+
+
+def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
+    svc.set_prior("ts", "a", 30, 10)
+    svc.cheat("ts", "b", "11")
+    rep = {a.arm: a for a in svc.report("ts").arms}
+    assert rep["a"].prior == (30, 10) and rep["a"].rewards == 0
+    assert rep["a"].p_best > rep["c"].p_best  # Beta(30, 10) beats the flat default
+    assert svc.reset("ts") == 1
+    after = {a.arm: a for a in svc.report("ts").arms}
+    assert after["b"].rewards == 0 and after["a"].prior == (30, 10)
+    svc.reset("ts", keep_priors=False)
+    assert all(a.prior is None for a in svc.report("ts").arms)
+    with pytest.raises(InvalidRewardError):
+        svc.set_prior("ts", "a", -1, 2)
+
+
+def test_switching_policy_keeps_what_was_learned(svc: BanditService) -> None:
+    svc.cheat("seed", "arm2", "1111")
+    svc.switch_policy("seed", "thompson")
+    rep = svc.report("seed")
+    assert rep.policy.startswith("thompson")
+    assert {a.arm: a.rewards for a in rep.arms} == {"arm1": 0, "arm2": 4}
+    with pytest.raises(PolicyError):
+        svc.switch_policy("seed", "epsilon-greedy", {"epsilon": 7})
+    assert svc.report("seed").policy.startswith("thompson")
+
+
+def test_add_and_retire_arms_without_touching_others(svc: BanditService) -> None:
+    svc.cheat("ts", "a", "1")
+    svc.add_arm("ts", "e", "variant e")
+    assert svc.active_arms("ts") == ("a", "b", "c", "d", "e")
+    svc.retire_arm("ts", "a")
+    chosen = {svc.decide("ts", "u").arm for _ in range(100)}
+    assert "a" not in chosen
+    rep = {a.arm: a for a in svc.report("ts").arms}
+    assert rep["a"].rewards == 1 and not rep["a"].active and rep["a"].allocation == 0
+    svc.add_arm("ts", "a", "")  # bring it back with its statistics
+    assert "a" in svc.active_arms("ts")
+    with pytest.raises(ConfigError):
+        svc.add_arm("ts", "bad id!", "x")
+    with pytest.raises(ConfigError):
+        svc.add_arm("ts", "b", "again")
+
+
+def test_last_arm_cannot_be_retired(svc: BanditService) -> None:
+    svc.retire_arm("seed", "arm1")
+    with pytest.raises(ConfigError):
+        svc.retire_arm("seed", "arm2")
+
+
+def test_admin_actions_are_audited(svc: BanditService) -> None:
+    svc.cheat("seed", "arm1", "10", actor="tg:1001")
+    svc.reset("seed", actor="tg:1001")
+    log = svc.store.admin_log("seed")
+    assert [(r.actor, r.action) for r in log] == [("tg:1001", "reset"), ("tg:1001", "cheat")]
+
+
+def test_admin_allow_list(svc: BanditService, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert svc.is_admin(1001) and not svc.is_admin(42) and not svc.is_admin(None)
+    with pytest.raises(NotAllowedError):
+        svc.check_admin(42)
+    monkeypatch.setenv("BANDITBOT_ADMINS", "42, 43")
+    assert svc.is_admin(42) and svc.is_admin("43")
+
+
+def test_unknown_experiment(svc: BanditService) -> None:
+    with pytest.raises(UnknownExperimentError) as err:
+        svc.decide("nope", "u")
+    assert "seed" in str(err.value)
+
+
+def test_timeline_counts_every_policy_decision(svc: BanditService, clock: FakeClock) -> None:
+    for _ in range(30):
+        svc.decide("seed", "u")
+        clock.advance(10)
+    svc.cheat("seed", "arm1", "1")  # manual entries are not allocation
+    tl = svc.timeline("seed", bins=5)
+    assert sum(float(c.sum()) for c in tl.counts.values()) == 30
+    shares = tl.shares()
+    assert np.allclose(sum(shares.values()), 1.0)
