@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from ._errors import (
 from ._report import ArmReport, Report, Timeline
 from ._statistics import beta_interval, normal_interval, wilson_interval
 from .policies import ArmStats, Policy, make_policy
-from .policies._base import FloatArray
+from .policies._base import _NO_EXTRA, FloatArray
 from .policies._best import beta_best_probabilities, normal_best_probabilities
 from .policies._policies import beta_posterior, normal_posterior
 from .stores import (
@@ -79,8 +79,7 @@ class RewardResult:
         return self.status is RewardStatus.APPLIED
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """A decision returned to the caller: show ``content``, later report the reward."""
 
     id: str
@@ -105,8 +104,8 @@ class _View:
     contents: Mapping[str, str]
     policy: Policy
     policy_json: str
-    prior_alpha: FloatArray  # aligned to ``arms``
-    prior_beta: FloatArray
+    prior_alpha: FloatArray | None  # aligned to ``arms``; None: no arm has a prior
+    prior_beta: FloatArray | None
     lo: float  # reward bounds for normalization; span 0 means "not normalized"
     span: float
 
@@ -117,14 +116,21 @@ class _View:
             lo, span = self.lo, self.span
             total_sq = (total_sq - 2.0 * lo * total + n * lo * lo) / (span * span)
             total = (total - n * lo) / span
-        if table.arms is not self.arms and table.arms != self.arms:
-            alpha, beta = self.priors_for(table.arms)
-        else:
+        if self.prior_alpha is None:
+            alpha = beta = None
+        elif table.arms is self.arms or table.arms == self.arms:
             alpha, beta = self.prior_alpha, self.prior_beta
-        return ArmStats(n, total, total_sq, alpha, beta, table.pulls, {}, context)
+        else:
+            alpha, beta = self.priors_for(table.arms)
+        return ArmStats(n, total, total_sq, alpha, beta, table.pulls, _NO_EXTRA, context)
 
     def priors_for(self, arms: Sequence[str]) -> tuple[FloatArray, FloatArray]:
-        pri = self.meta.priors
+        return self.priors_arrays(self.meta, arms)
+
+    @staticmethod
+    def priors_arrays(meta: ExperimentMeta, arms: Sequence[str]) -> tuple[FloatArray,
+                                                                           FloatArray]:
+        pri = meta.priors
         return (np.array([pri.get(a, (0.0, 0.0))[0] for a in arms], dtype=np.float64),
                 np.array([pri.get(a, (0.0, 0.0))[1] for a in arms], dtype=np.float64))
 
@@ -171,6 +177,7 @@ class BanditService:
         self.clock = clock
         self._views: dict[str, tuple[ExperimentMeta, _View]] = {}
         self._last_settle: dict[str, float] = {}
+        self._settled_until: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # --- experiments ------------------------------------------------------------------------
@@ -182,7 +189,7 @@ class BanditService:
         exp = self.config.experiment(experiment_id)
         meta = self.store.read_meta(exp.id)
         cached = self._views.get(exp.id)
-        if cached is not None and cached[0] == meta:
+        if cached is not None and (cached[0] is meta or cached[0] == meta):
             return cached[1]
         view = self._build_view(exp, meta)
         self._views[exp.id] = (meta, view)
@@ -201,9 +208,7 @@ class BanditService:
                                  sort_keys=True, separators=(",", ":"))
         lo, hi = exp.reward.bounds
         span = (hi - lo) if lo is not None and hi is not None else 0.0
-        pri = meta.priors
-        alpha = np.array([pri.get(a, (0.0, 0.0))[0] for a in arms], dtype=np.float64)
-        beta = np.array([pri.get(a, (0.0, 0.0))[1] for a in arms], dtype=np.float64)
+        alpha, beta = _View.priors_arrays(meta, arms) if meta.priors else (None, None)
         return _View(exp, meta, arms, all_arms, contents, policy, policy_json, alpha, beta,
                      lo if span else 0.0, span)
 
@@ -244,7 +249,8 @@ class BanditService:
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
         scope = self._scope(exp, str(subject), chat)
-        table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
+        table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
+                                      with_extra=bool(view.policy.needs_extra))
         choice = view.policy.choose(view.policy_stats(table), self.rng)
         arm = view.arms[choice.arm]
         record = DecisionRecord(
@@ -337,15 +343,22 @@ class BanditService:
             return 0
         value = exp.silence_reward
         settled = 0
+        cutoff = now - exp.wait_seconds
+        # everything before the last cutoff this process settled is done; look back one
+        # window further for decisions another process logged late
+        since = self._settled_until.get(exp.id)
+        since = None if since is None else since - exp.wait_seconds
         while True:
-            pending = self.store.pending_decisions(exp.id, view.meta.generation,
-                                                   now - exp.wait_seconds, limit=500)
+            pending = self.store.pending_decisions(exp.id, view.meta.generation, cutoff,
+                                                   limit=500, newer_than=since)
             for record in pending:
                 if self.store.apply_reward(record.id, value, now,
                                            self._extra(exp, record, value)) is ApplyResult.APPLIED:
                     settled += 1
             if len(pending) < 500:
+                self._settled_until[exp.id] = cutoff
                 return settled
+            since = pending[-1].created_at
 
     # --- report -------------------------------------------------------------------------------
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
@@ -361,8 +374,7 @@ class BanditService:
         active = np.array([a in view.arms for a in arms])
         allocation = np.zeros(len(arms))
         if active.any():
-            sub = _subset(stats, active)
-            allocation[active] = view.policy.probabilities(sub)
+            allocation[active] = view.policy.probabilities(stats.subset(active))
         lo_i, hi_i, p_best, kind = self._intervals(view, stats, table)
         mean = np.where(table.n > 0, table.total / np.where(table.n > 0, table.n, 1), np.nan)
         rows = tuple(
@@ -638,12 +650,6 @@ class _ProbabilityMap(Mapping[str, float]):
 
     def __repr__(self) -> str:
         return repr(dict(self))
-
-
-def _subset(stats: ArmStats, mask: np.ndarray) -> ArmStats:
-    return ArmStats(stats.n[mask], stats.sums[mask], stats.sums_sq[mask],
-                    stats.prior_alpha[mask], stats.prior_beta[mask], stats.pulls[mask],
-                    {}, stats.context)
 
 
 def _masked(mask: np.ndarray, fn: Callable[[np.ndarray], FloatArray]) -> FloatArray:

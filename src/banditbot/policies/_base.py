@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -25,9 +25,11 @@ FloatArray = npt.NDArray[np.float64]
 __all__ = ["ArmStats", "Choice", "Policy", "sample_arm"]
 
 
-@dataclass(frozen=True, slots=True)
-class ArmStats:
-    """Sufficient statistics of the arms, on the policy's reward scale.
+_NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
+
+
+class ArmStats(NamedTuple):
+    """Sufficient statistics of the arms, on the policy's reward scale (immutable).
 
     Bounded rewards (👍/👎, a rating scale) are mapped to [0, 1] before they reach a policy;
     continuous rewards are passed as they are.
@@ -43,6 +45,7 @@ class ArmStats:
     prior_alpha, prior_beta
         Shape ``(K,)``: per-arm prior pseudo-successes and pseudo-failures set by an
         operator; ``0`` where the arm has no prior of its own (the policy default applies).
+        ``None`` when no arm has one.
     pulls
         Shape ``(K,)``: how often each arm was chosen (decisions, rewarded or not).
     extra
@@ -55,10 +58,10 @@ class ArmStats:
     n: FloatArray
     sums: FloatArray
     sums_sq: FloatArray
-    prior_alpha: FloatArray
-    prior_beta: FloatArray
+    prior_alpha: FloatArray | None
+    prior_beta: FloatArray | None
     pulls: FloatArray
-    extra: Mapping[str, FloatArray] = field(default_factory=dict)
+    extra: Mapping[str, FloatArray] = _NO_EXTRA
     context: FloatArray | None = None
 
     @property
@@ -90,31 +93,40 @@ class ArmStats:
         """
         n_ = np.asarray(n, dtype=np.float64)
         sums_ = np.asarray(sums, dtype=np.float64)
+        has_prior = prior_alpha is not None or prior_beta is not None
         zeros = np.zeros_like(n_)
         return cls(
             n=n_,
             sums=sums_,
             sums_sq=sums_ if sums_sq is None else np.asarray(sums_sq, dtype=np.float64),
-            prior_alpha=zeros if prior_alpha is None else np.asarray(prior_alpha, np.float64),
-            prior_beta=zeros if prior_beta is None else np.asarray(prior_beta, np.float64),
+            prior_alpha=(zeros if prior_alpha is None else np.asarray(prior_alpha, np.float64))
+            if has_prior else None,
+            prior_beta=(zeros if prior_beta is None else np.asarray(prior_beta, np.float64))
+            if has_prior else None,
             pulls=n_ if pulls is None else np.asarray(pulls, dtype=np.float64),
         )
 
     def with_pseudo_counts(self) -> tuple[FloatArray, FloatArray]:
         """Return ``(n, sums)`` with operator priors added as pseudo-observations."""
-        if not (self.prior_alpha.any() or self.prior_beta.any()):
+        if self.prior_alpha is None or self.prior_beta is None:
             return self.n, self.sums
         return self.n + self.prior_alpha + self.prior_beta, self.sums + self.prior_alpha
+
+    def subset(self, mask: npt.NDArray[np.bool_]) -> ArmStats:
+        """The statistics of the arms selected by a boolean mask."""
+        return ArmStats(
+            self.n[mask], self.sums[mask], self.sums_sq[mask],
+            None if self.prior_alpha is None else self.prior_alpha[mask],
+            None if self.prior_beta is None else self.prior_beta[mask],
+            self.pulls[mask], {k: v[mask] for k, v in self.extra.items()}, self.context)
 
     def means(self, default: float = 0.0) -> FloatArray:
         """Mean reward per arm (priors included as pseudo-observations); ``default`` if none."""
         n, sums = self.with_pseudo_counts()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, sums / np.where(n > 0, n, 1.0), default)
+        return np.divide(sums, n, out=np.full(n.shape[0], default), where=n > 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(NamedTuple):
     """A policy's pick: the arm index and the full probability vector it was drawn from.
 
     Attributes
@@ -136,9 +148,20 @@ class Choice:
 
 def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
     """Draw an arm index from ``probabilities``; arms with probability 0 are never drawn."""
+    u = rng.random()
+    if probabilities.shape[0] <= 16:  # a short Python scan beats three numpy calls
+        p = probabilities.tolist()
+        u *= sum(p)
+        last = 0
+        for i, pi in enumerate(p):
+            if pi > 0.0:
+                if u < pi:
+                    return i
+                u -= pi
+                last = i
+        return last  # rounding at the top end
     cumulative = np.cumsum(probabilities)
-    u = rng.random() * cumulative[-1]
-    arm = int(np.searchsorted(cumulative, u, side="right"))
+    arm = int(np.searchsorted(cumulative, u * cumulative[-1], side="right"))
     if arm >= probabilities.shape[0] or probabilities[arm] <= 0.0:  # rounding at the top end
         arm = int(np.flatnonzero(probabilities > 0.0)[-1])
     return arm
@@ -190,4 +213,4 @@ def check(condition: bool, policy: str, message: str, hint: str) -> None:
 def argmax_ties(values: FloatArray) -> FloatArray:
     """Uniform distribution over the maximizers of ``values`` (random tie-break)."""
     best = values == values.max()
-    return best / best.sum()
+    return best / np.count_nonzero(best)

@@ -97,9 +97,12 @@ class UCB1(Policy):
 
 def beta_posterior(stats: ArmStats, alpha: float, beta: float) -> tuple[FloatArray, FloatArray]:
     """Beta posterior parameters per arm: operator priors where set, else ``(alpha, beta)``."""
+    failures = np.maximum(stats.n - stats.sums, 0.0)
+    if stats.prior_alpha is None or stats.prior_beta is None:
+        return stats.sums + alpha, failures + beta
     has_prior = (stats.prior_alpha + stats.prior_beta) > 0.0
     a = np.where(has_prior, stats.prior_alpha, alpha) + stats.sums
-    b = np.where(has_prior, stats.prior_beta, beta) + np.maximum(stats.n - stats.sums, 0.0)
+    b = np.where(has_prior, stats.prior_beta, beta) + failures
     return a, b
 
 
@@ -149,7 +152,7 @@ def normal_posterior(
     pseudo-observations at ``prior_mean`` with spread ``prior_sd``.
     """
     n, sums = stats.with_pseudo_counts()
-    sums_sq = stats.sums_sq + stats.prior_alpha
+    sums_sq = stats.sums_sq if stats.prior_alpha is None else stats.sums_sq + stats.prior_alpha
     n_eff = n + prior_count
     mean = (sums + prior_count * prior_mean) / n_eff
     spread = sums_sq + prior_count * (prior_sd**2 + prior_mean**2) - n_eff * mean * mean

@@ -23,8 +23,9 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -106,8 +107,7 @@ class ExperimentMeta:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class StatsTable:
+class StatsTable(NamedTuple):
     """Arm statistics aligned to a requested arm order.
 
     Attributes
@@ -127,7 +127,7 @@ class StatsTable:
     n: FloatArray
     total: FloatArray
     total_sq: FloatArray
-    extra: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    extra: Mapping[str, Mapping[str, float]] = MappingProxyType({})
 
     @classmethod
     def zeros(cls, arms: Sequence[str]) -> StatsTable:
@@ -145,9 +145,8 @@ class StatsTable:
                    {a: extra[a] for a in arms if a in extra} if extra else {})
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """One logged decision (and, once known, its reward).
+class DecisionRecord(NamedTuple):
+    """One logged decision (and, once known, its reward). Immutable.
 
     Attributes
     ----------
@@ -184,7 +183,7 @@ class DecisionRecord:
 
     def with_reward(self, reward: float | None, rewarded_at: float | None) -> DecisionRecord:
         """A copy with the reward filled in."""
-        return replace(self, reward=reward, rewarded_at=rewarded_at)
+        return self._replace(reward=reward, rewarded_at=rewarded_at)
 
     def probability_of(self) -> dict[str, float]:
         """``arm -> probability`` at decision time."""
@@ -227,8 +226,9 @@ class Store(Protocol):
 
     # --- statistics -------------------------------------------------------------------------
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str]) -> StatsTable:
-        """Statistics for ``arms`` (in that order); ``scope=None`` sums over all scopes."""
+                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
+        """Statistics for ``arms`` (in that order); ``scope=None`` sums over all scopes.
+        ``with_extra=False`` may skip the policy-specific fields (a faster read)."""
 
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
@@ -254,8 +254,10 @@ class Store(Protocol):
         after a cursor, at most ``limit``)."""
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
-                          limit: int = 1000) -> list[DecisionRecord]:
-        """Unrewarded policy decisions created before ``older_than`` (implicit mode)."""
+                          limit: int = 1000, *, newer_than: float | None = None
+                          ) -> list[DecisionRecord]:
+        """Unrewarded policy decisions created in ``[newer_than, older_than)`` (implicit
+        mode), oldest first."""
 
     # --- admin log and webhook deduplication --------------------------------------------------
     def log_admin(self, record: AdminRecord) -> None:

@@ -236,7 +236,7 @@ class DynamoDBStore:
 
     # --- statistics ---------------------------------------------------------------------
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str]) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         key: dict[str, Any] = {
             "KeyConditionExpression": "#pk = :pk" + (" AND begins_with(#sk, :prefix)"
                                                      if scope is not None else ""),
@@ -442,11 +442,12 @@ class DynamoDBStore:
             yield record
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
-                          limit: int = 1000) -> list[DecisionRecord]:
+                          limit: int = 1000, *, newer_than: float | None = None
+                          ) -> list[DecisionRecord]:
         out: list[DecisionRecord] = []
         for item in self._query(
                 IndexName="GSI1",
-                KeyConditionExpression="#pk = :pk AND #sk < :before",
+                KeyConditionExpression="#pk = :pk AND #sk BETWEEN :after AND :before",
                 FilterExpression="attribute_not_exists(#reward) AND #gen = :gen "
                                  "AND #kind = :policy",
                 ExpressionAttributeNames={"#pk": "GSI1PK", "#sk": "GSI1SK",
@@ -454,6 +455,7 @@ class DynamoDBStore:
                                           "#kind": "kind"},
                 ExpressionAttributeValues={":pk": _str(f"LOG#{experiment}"),
                                            ":before": _str(f"{older_than:020.6f}"),
+                                           ":after": _str(f"{max(newer_than or 0.0, 0.0):020.6f}"),
                                            ":gen": _num(generation), ":policy": _str("policy")}):
             out.append(self._decision_from_item(item))
             if len(out) >= limit:

@@ -21,6 +21,7 @@ from ._base import (
 __all__ = ["MemoryStore"]
 
 _Key = tuple[str, int, str]  # experiment, generation, scope
+_DEFAULT_META = ExperimentMeta()
 
 
 class _Bucket:
@@ -66,7 +67,6 @@ class MemoryStore:
         self._meta: dict[str, ExperimentMeta] = {}
         self._buckets: dict[_Key, _Bucket] = defaultdict(_Bucket)
         self._decisions: dict[str, DecisionRecord] = {}
-        self._rewards: dict[str, tuple[float, float]] = {}
         self._by_experiment: dict[str, list[str]] = defaultdict(list)
         self._admin: list[AdminRecord] = []
         self._claims: dict[str, float] = {}
@@ -78,7 +78,7 @@ class MemoryStore:
         """Nothing to release."""
 
     def read_meta(self, experiment: str) -> ExperimentMeta:
-        return self._meta.get(experiment) or ExperimentMeta()
+        return self._meta.get(experiment) or _DEFAULT_META
 
     def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
         with self._lock:
@@ -89,7 +89,7 @@ class MemoryStore:
             return True
 
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str]) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         arms = tuple(arms)
         with self._lock:
             if scope is not None:
@@ -97,7 +97,8 @@ class MemoryStore:
                 if bucket is None:
                     return StatsTable.zeros(arms)
                 data = bucket.rows(arms)
-                extra = {a: dict(bucket.extra[a]) for a in arms if a in bucket.extra}
+                extra = {a: dict(f) for a, f in bucket.extra.items() if a in arms} \
+                    if bucket.extra else {}
             else:
                 data = np.zeros((len(arms), 4))
                 extra = {}
@@ -120,11 +121,7 @@ class MemoryStore:
             bucket.data[bucket.slot(decision.arm), 0] += 1.0
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        record = self._decisions.get(decision_id)
-        if record is None:
-            return None
-        reward = self._rewards.get(decision_id)
-        return record if reward is None else record.with_reward(*reward)
+        return self._decisions.get(decision_id)
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None) -> ApplyResult:
@@ -132,9 +129,9 @@ class MemoryStore:
             record = self._decisions.get(decision_id)
             if record is None:
                 return ApplyResult.UNKNOWN
-            if decision_id in self._rewards or record.reward is not None:
+            if record.reward is not None:
                 return ApplyResult.DUPLICATE
-            self._rewards[decision_id] = (value, rewarded_at)
+            self._decisions[decision_id] = record.with_reward(value, rewarded_at)
             self._add(record, value, extra)
             return ApplyResult.APPLIED
 
@@ -164,8 +161,7 @@ class MemoryStore:
                        limit: int | None = None) -> Iterator[DecisionRecord]:
         with self._lock:
             ids = list(self._by_experiment.get(experiment, ()))
-        records = sorted((self.get_decision(i) for i in ids),
-                         key=lambda r: (r.created_at, r.id) if r else (0.0, ""))
+        records = sorted((self._decisions[i] for i in ids), key=lambda r: (r.created_at, r.id))
         if after_id is not None:
             cursor = self._decisions.get(after_id)
             if cursor is not None:
@@ -183,9 +179,10 @@ class MemoryStore:
             yield r
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
-                          limit: int = 1000) -> list[DecisionRecord]:
+                          limit: int = 1000, *, newer_than: float | None = None
+                          ) -> list[DecisionRecord]:
         out = []
-        for r in self.iter_decisions(experiment, generation=generation):
+        for r in self.iter_decisions(experiment, generation=generation, since=newer_than):
             if r.created_at >= older_than:
                 break
             if r.reward is None and r.kind == "policy":

@@ -30,6 +30,8 @@ from ._base import (
 
 __all__ = ["SQLiteStore"]
 
+_DEFAULT_META = ExperimentMeta()
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     experiment TEXT PRIMARY KEY,
@@ -58,8 +60,6 @@ CREATE TABLE IF NOT EXISTS decisions (
     reward REAL, rewarded_at REAL, weight REAL NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (experiment, created_at, id);
-CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (experiment, generation, created_at)
-    WHERE reward IS NULL;
 CREATE TABLE IF NOT EXISTS admin_log (
     at REAL NOT NULL, actor TEXT NOT NULL, experiment TEXT NOT NULL,
     action TEXT NOT NULL, details TEXT NOT NULL
@@ -131,6 +131,7 @@ class SQLiteStore:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._pid = os.getpid()
+        self._meta_cache: dict[str, tuple[str, ExperimentMeta]] = {}
 
     # --- connections --------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -160,7 +161,12 @@ class SQLiteStore:
 
     def init(self) -> None:
         try:
-            self._conn().executescript(_SCHEMA)  # every statement is IF NOT EXISTS
+            conn = self._conn()
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                # small pages: a decision or a reward rewrites ~3 pages per commit
+                conn.execute("PRAGMA page_size = 1024")
+                conn.execute("VACUUM")
+            conn.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create the schema in {self.path}: {exc}") from exc
 
@@ -176,7 +182,14 @@ class SQLiteStore:
         row = self._conn().execute(
             "SELECT doc, version FROM meta WHERE experiment = ?", (experiment,)
         ).fetchone()
-        return ExperimentMeta.from_json(row[0], row[1]) if row else ExperimentMeta()
+        if row is None:
+            return _DEFAULT_META
+        cached = self._meta_cache.get(experiment)
+        if cached is not None and cached[0] == row[0] and cached[1].version == row[1]:
+            return cached[1]  # same document: skip the JSON parse
+        meta = ExperimentMeta.from_json(row[0], row[1])
+        self._meta_cache[experiment] = (row[0], meta)
+        return meta
 
     def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
         with self._write() as conn:
@@ -193,7 +206,7 @@ class SQLiteStore:
 
     # --- statistics ---------------------------------------------------------------------
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str]) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         conn = self._conn()
         if scope is None:
             rows = conn.execute(
@@ -211,7 +224,8 @@ class SQLiteStore:
                 "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
             extra_rows = conn.execute(
                 "SELECT arm, field, value FROM extra_stats "
-                "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
+                "WHERE experiment = ? AND generation = ? AND scope = ?", key
+            ).fetchall() if with_extra else []
         extra: dict[str, dict[str, float]] = {}
         for arm, name, value in extra_rows:
             extra.setdefault(arm, {})[name] = value
@@ -287,12 +301,14 @@ class SQLiteStore:
                 yield _decision_from_row(row)
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
-                          limit: int = 1000) -> list[DecisionRecord]:
+                          limit: int = 1000, *, newer_than: float | None = None
+                          ) -> list[DecisionRecord]:
         rows = self._conn().execute(
             f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE experiment = ? "
-            "AND generation = ? AND created_at < ? AND reward IS NULL AND kind = 'policy' "
-            "ORDER BY created_at LIMIT ?",
-            (experiment, generation, older_than, limit)).fetchall()
+            "AND created_at >= ? AND created_at < ? AND generation = ? AND reward IS NULL "
+            "AND kind = 'policy' ORDER BY created_at LIMIT ?",
+            (experiment, -1e300 if newer_than is None else newer_than, older_than, generation,
+             limit)).fetchall()
         return [_decision_from_row(r) for r in rows]
 
     # --- admin log and idempotency -------------------------------------------------------
