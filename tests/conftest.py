@@ -42,21 +42,53 @@ def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
+class DynamoDBServer:
+    """moto's DynamoDB emulator behind a real HTTP server on 127.0.0.1 (port 0).
+
+    moto applies each request as a read-modify-write on unsynchronised in-memory state, so two
+    concurrent requests on one item can overwrite each other inside the emulator (real DynamoDB
+    serializes writes per item). The server therefore runs one request at a time — threaded
+    for connections, serialized for execution — which makes the emulator linearizable like the
+    real service. boto3 talks to it over HTTP exactly as it talks to AWS.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serialized(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server("127.0.0.1", 0, serialized, threaded=True)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A DynamoDB-compatible server (moto) on 127.0.0.1, shared by the session."""
     pytest.importorskip("moto.server")
-    from moto.server import ThreadedMotoServer
-
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with DynamoDBServer() as endpoint:
+        yield endpoint
 
 
 _table_counter = iter(range(10**9))

@@ -104,7 +104,7 @@ def _allocation(ax: Any, timeline: Timeline) -> None:
     ax.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.7)
     import matplotlib.dates as mdates
 
-    locator = mdates.AutoDateLocator()
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.tick_params(axis="x", labelsize=7)

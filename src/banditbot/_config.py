@@ -85,7 +85,7 @@ class RewardSpec(_Model):
             raise ValueError("a binary reward is 0 or 1 (remove min/max or use type: rating)")
         for option in self.options or ():
             try:
-                self.validate(option.value)
+                self.validate_value(option.value)
             except InvalidRewardError as exc:
                 raise ValueError(f"button {option.label!r}: {exc}") from None
         return self
@@ -119,7 +119,7 @@ class RewardSpec(_Model):
                          for v in range(math.ceil(lo), math.floor(hi) + 1))
         return ()
 
-    def validate(self, value: Any) -> float:
+    def validate_value(self, value: Any) -> float:
         """Return ``value`` as a float if the spec allows it, else raise InvalidRewardError."""
         try:
             number = float(value)
@@ -252,7 +252,7 @@ class ExperimentConfig(_Model):
     def _check(self) -> ExperimentConfig:
         if self.default_reward is not None:
             try:
-                self.reward.validate(self.default_reward)
+                self.reward.validate_value(self.default_reward)
             except InvalidRewardError as exc:
                 raise ValueError(f"default_reward: {exc}") from None
         if self.policy.build().contextual and not self.features:

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._config import Arm, BanditConfig, ExperimentConfig, PolicySpec
+from ._config import Arm, BanditConfig, ExperimentConfig
 from ._errors import (
     ConfigError,
     InvalidRewardError,
@@ -52,7 +52,7 @@ log = logging.getLogger("banditbot")
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-class RewardStatus(str, enum.Enum):
+class RewardStatus(enum.StrEnum):
     """Outcome of :meth:`BanditService.reward`."""
 
     APPLIED = "applied"
@@ -210,7 +210,7 @@ class BanditService:
         span = (hi - lo) if lo is not None and hi is not None else 0.0
         alpha, beta = _View.priors_arrays(meta, arms) if meta.priors else (None, None)
         return _View(exp, meta, arms, all_arms, contents, policy, policy_json, alpha, beta,
-                     lo if span else 0.0, span)
+                     lo if span and lo is not None else 0.0, span)
 
     def _scope(self, exp: ExperimentConfig, subject: str, chat: str | None) -> str:
         if exp.scope == "shared":
@@ -296,7 +296,7 @@ class BanditService:
                                 experiment=record.experiment)
         try:
             exp = self.config.experiment(record.experiment)
-            number = exp.reward.validate(value)
+            number = exp.reward.validate_value(value)
         except (UnknownExperimentError, InvalidRewardError) as exc:
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
                                 experiment=record.experiment)
@@ -496,7 +496,7 @@ class BanditService:
             raise InvalidRewardError("no rewards given", hint="e.g. 1101 or '4 5 3'")
         if len(values) > 100_000:
             raise InvalidRewardError("too many rewards at once", hint="at most 100000")
-        numbers = [view.config.reward.validate(v) for v in values]
+        numbers = [view.config.reward.validate_value(v) for v in values]
         return self._record_history(view, arm, numbers, kind="manual", actor=actor,
                                     scope=scope, action="cheat")
 

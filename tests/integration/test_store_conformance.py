@@ -328,11 +328,12 @@ def test_reward_cannot_choose_arm_and_only_the_subject_can_reward(
     [
         ("not-an-id", 1, RewardStatus.UNKNOWN),
         ("A" * 500, 1, RewardStatus.UNKNOWN),
-        (secrets.token_urlsafe(16), 1, RewardStatus.UNKNOWN),
+        ("Q3aJiitbXNC3XZ6BxPAlUw", 1, RewardStatus.UNKNOWN),  # well-formed, forged
         (None, 2, RewardStatus.INVALID),  # real id, value outside the binary spec
         (None, "yes", RewardStatus.INVALID),
         (None, float("nan"), RewardStatus.INVALID),
     ],
+    ids=["malformed", "oversize", "forged", "out-of-spec", "not-a-number", "nan"],
 )
 def test_bad_reward_input_changes_nothing(service: BanditService, decision_id: str | None,
                                           value: Any, expected: RewardStatus) -> None:

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from banditbot import ConfigError, InvalidRewardError, load_config, parse_config
+from banditbot import (
+    ConfigError,
+    InvalidRewardError,
+    UnknownExperimentError,
+    load_config,
+    parse_config,
+)
 
 from ..conftest import EXAMPLES, ROOT
 
@@ -102,10 +108,10 @@ def test_reward_spec_accepts_only_allowed_values(spec: dict[str, Any], good: lis
     exp = {"id": "e", "arms": [{"id": "a", "content": "A"}], "reward": spec}
     reward = parse_config({"experiments": [exp]}).experiment("e").reward
     for v in good:
-        assert reward.validate(v) == float(v)
+        assert reward.validate_value(v) == float(v)
     for v in bad:
         with pytest.raises(InvalidRewardError):
-            reward.validate(v)
+            reward.validate_value(v)
 
 
 def test_custom_buttons_must_be_allowed_values() -> None:
@@ -119,6 +125,6 @@ def test_custom_buttons_must_be_allowed_values() -> None:
 
 def test_unknown_experiment_lists_known_ones() -> None:
     cfg = load_config(EXAMPLES)
-    with pytest.raises(Exception) as err:
+    with pytest.raises(UnknownExperimentError) as err:
         cfg.experiment("nope")
     assert "random" in str(err.value)

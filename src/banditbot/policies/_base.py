@@ -123,7 +123,8 @@ class ArmStats(NamedTuple):
     def means(self, default: float = 0.0) -> FloatArray:
         """Mean reward per arm (priors included as pseudo-observations); ``default`` if none."""
         n, sums = self.with_pseudo_counts()
-        return np.divide(sums, n, out=np.full(n.shape[0], default), where=n > 0)
+        out: FloatArray = np.divide(sums, n, out=np.full(n.shape[0], default), where=n > 0)
+        return out
 
 
 class Choice(NamedTuple):
@@ -213,4 +214,5 @@ def check(condition: bool, policy: str, message: str, hint: str) -> None:
 def argmax_ties(values: FloatArray) -> FloatArray:
     """Uniform distribution over the maximizers of ``values`` (random tie-break)."""
     best = values == values.max()
-    return best / np.count_nonzero(best)
+    out: FloatArray = best / np.count_nonzero(best)
+    return out

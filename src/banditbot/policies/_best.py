@@ -15,11 +15,13 @@ Method (accurate to well under 0.1 percentage points; pinned by tests against Mo
    posterior. The integrand vanishes smoothly at both ends, so the trapezoid rule is
    spectrally accurate.
 3. Beta CDFs on the grid come from the exact CDF at ``L`` (``betainc``) plus a cumulative
-   trapezoid of the density with the Euler–Maclaurin end correction (error O(h⁴)). Grid points
+   trapezoid of the density with the Euler–Maclaurin end correction (error O(h⁴)).
+   Grid points
    are strided views into one precomputed lattice of ``log x`` and ``log(1 - x)``, so a call
    costs a handful of vectorized operations.
 4. Posteriors whose density has a pole or kink at 0 or 1 (a Beta shape below 2 other than 1,
-   e.g. a Jeffreys prior before any success) fall back to a deterministic Monte Carlo estimate with 100,000 draws.
+   e.g. a Jeffreys prior before any success) fall back to a deterministic Monte Carlo
+   estimate with 100,000 draws.
 
 Results are cached by the exact parameter values (a decision without a reward in between
 reuses the previous vector).
@@ -31,6 +33,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from ._base import FloatArray
 
@@ -90,16 +93,17 @@ def _exclusive_products(cdf: FloatArray) -> FloatArray:
         return out
     # log space: a zero CDF (clipped to 1e-300) drops out of its own row exactly
     log_cdf = np.log(np.maximum(cdf, 1e-300))
-    return np.exp(log_cdf.sum(axis=0) - log_cdf)
+    excl: FloatArray = np.exp(log_cdf.sum(axis=0) - log_cdf)
+    return excl
 
 
-def _contenders(mean: FloatArray, sd: FloatArray) -> tuple[FloatArray, float]:
+def _contenders(mean: FloatArray, sd: FloatArray) -> tuple[npt.NDArray[np.intp], float]:
     spread = _Z * sd
     floor = float((mean - spread).max())
     return (mean + spread > floor).nonzero()[0], floor
 
 
-def _scatter(n: int, index: FloatArray, values: FloatArray) -> FloatArray:
+def _scatter(n: int, index: npt.NDArray[np.intp], values: FloatArray) -> FloatArray:
     out = np.zeros(n)
     out[index] = values / values.sum()
     out.setflags(write=False)
@@ -205,8 +209,7 @@ def _has_rough_density(shape: FloatArray) -> bool:
 def _beta_best_monte_carlo(a: FloatArray, b: FloatArray) -> FloatArray:
     rng = np.random.default_rng(20240601)  # deterministic: same state, same vector
     draws = rng.beta(a[:, None], b[:, None], size=(a.shape[0], _MC_DRAWS))
-    counts = np.bincount(draws.argmax(axis=0), minlength=a.shape[0]).astype(np.float64)
-    return counts
+    return np.bincount(draws.argmax(axis=0), minlength=a.shape[0]).astype(np.float64)
 
 
 def normal_best_probabilities(mean: FloatArray, sd: FloatArray) -> FloatArray:

@@ -57,7 +57,8 @@ class EpsilonGreedy(Policy):
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         best = argmax_ties(stats.means(self.initial_value))
-        return best * (1.0 - self.epsilon) + self.epsilon / best.shape[0]
+        p: FloatArray = best * (1.0 - self.epsilon) + self.epsilon / best.shape[0]
+        return p
 
 
 @register("ucb")
@@ -90,7 +91,8 @@ class UCB1(Policy):
         n, sums = stats.with_pseudo_counts()
         untried = n <= 0.0
         if untried.any():
-            return untried / untried.sum()
+            p: FloatArray = untried / untried.sum()
+            return p
         index = sums / n + self.c * np.sqrt(2.0 * math.log(n.sum()) / n)
         return argmax_ties(index)
 
@@ -233,4 +235,5 @@ class Softmax(Policy):
     def probabilities(self, stats: ArmStats) -> FloatArray:
         means = stats.means(self.initial_value)
         weights = np.exp((means - means.max()) / self.temperature)
-        return weights / weights.sum()
+        p: FloatArray = weights / weights.sum()
+        return p

@@ -383,7 +383,8 @@ class DynamoDBStore:
         statistics equal to the fold of the log."""
         if any(d.reward is None for d in decisions):
             raise ValueError("manual decisions carry their reward")
-        pairs = list(zip(decisions, extras or [None] * len(decisions), strict=True))
+        no_extra: list[Mapping[str, float] | None] = [None] * len(decisions)
+        pairs = list(zip(decisions, extras or no_extra, strict=True))
         step = _MAX_TRANSACT_ITEMS // 2  # puts + at most as many statistics updates
         for start in range(0, len(pairs), step):
             chunk = pairs[start:start + step]

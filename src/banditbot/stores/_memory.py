@@ -48,7 +48,8 @@ class _Bucket:
         idx = self.aligned.get(arms)
         if idx is None:
             idx = self.aligned[arms] = np.array([self.slot(a) for a in arms], dtype=np.intp)
-        return self.data[idx]
+        rows: np.ndarray = self.data[idx]
+        return rows
 
 
 class MemoryStore:
