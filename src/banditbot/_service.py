@@ -265,7 +265,8 @@ class BanditService:
                         scope)
 
     # --- reward -------------------------------------------------------------------------------
-    def reward(self, decision_id: str, value: Any, subject: str | None = None) -> RewardResult:
+    def reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
+               option: int | None = None) -> RewardResult:
         """Apply the reward of a decision, exactly once.
 
         Parameters
@@ -277,6 +278,9 @@ class BanditService:
         subject
             Who is rewarding; must be the decision's subject. ``None`` skips the check
             (trusted callers such as the CLI).
+        option
+            Instead of ``value``: the index of the feedback button pressed (its value comes
+            from the experiment's reward spec).
 
         Returns
         -------
@@ -296,6 +300,11 @@ class BanditService:
                                 experiment=record.experiment)
         try:
             exp = self.config.experiment(record.experiment)
+            if option is not None:
+                buttons = exp.reward.buttons
+                if not 0 <= option < len(buttons):
+                    raise InvalidRewardError("that button is no longer valid")
+                value = buttons[option].value
             number = exp.reward.validate_value(value)
         except (UnknownExperimentError, InvalidRewardError) as exc:
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
@@ -305,11 +314,27 @@ class BanditService:
         result = self.store.apply_reward(decision_id, number, self.clock(),
                                          self._extra(exp, record, number))
         if result is ApplyResult.APPLIED:
+            if any(f.name == "past_reward_rate" for f in exp.features):
+                self.store.add_counters(_history_key(exp.id, record.subject),
+                                        {"n": 1.0, "total": self._normalized(exp, number)})
             return RewardResult(RewardStatus.APPLIED, decision_id, "thanks, counted",
                                 record.arm, number, record.experiment)
         if result is ApplyResult.DUPLICATE:
             return self._duplicate(record)
         return RewardResult(RewardStatus.UNKNOWN, decision_id, "this poll has closed")
+
+    @staticmethod
+    def _normalized(exp: ExperimentConfig, value: float) -> float:
+        lo, hi = exp.reward.bounds
+        return (value - lo) / (hi - lo) if lo is not None and hi is not None else value
+
+    def subject_history(self, experiment: str, subject: str) -> tuple[float, float | None]:
+        """``(rewards, mean reward on [0, 1])`` this subject gave in the experiment so far
+        (tracked for experiments with a ``past_reward_rate`` feature)."""
+        exp = self.config.experiment(experiment)
+        counters = self.store.read_counters(_history_key(exp.id, str(subject)))
+        n = counters.get("n", 0.0)
+        return n, (counters.get("total", 0.0) / n if n > 0 else None)
 
     @staticmethod
     def _duplicate(record: DecisionRecord) -> RewardResult:
@@ -456,7 +481,8 @@ class BanditService:
             raise NotAllowedError("not allowed: this command is for admins",
                                   hint="ask an admin to add your user id to the allow-list")
 
-    def _audit(self, actor: str, experiment: str, action: str, details: str) -> None:
+    def audit(self, actor: str, experiment: str, action: str, details: str) -> None:
+        """Record an admin action (who did what) in the store and the log."""
         self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
         log.info("admin action", extra={"actor": actor, "experiment": experiment,
                                         "action": action, "details": details})
@@ -517,7 +543,7 @@ class BanditService:
             for v in numbers
         ]
         self.store.record_manual(records)
-        self._audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
+        self.audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
         return len(records)
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
@@ -537,7 +563,7 @@ class BanditService:
             return replace(meta, priors={**meta.priors, arm: (float(alpha), float(beta))})
 
         self._update_meta(experiment, change)
-        self._audit(actor, view.config.id, "prior", f"arm={arm} alpha={alpha:g} beta={beta:g}")
+        self.audit(actor, view.config.id, "prior", f"arm={arm} alpha={alpha:g} beta={beta:g}")
 
     def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
         """Start the experiment's learning over (a new generation). Returns the generation.
@@ -550,7 +576,7 @@ class BanditService:
                            notes={k: v for k, v in meta.notes.items() if k != "warm_start"})
 
         meta = self._update_meta(experiment, change)
-        self._audit(actor, experiment, "reset",
+        self.audit(actor, experiment, "reset",
                     f"generation={meta.generation} keep_priors={keep_priors}")
         return meta.generation
 
@@ -565,7 +591,7 @@ class BanditService:
                               hint="declare 'features' for this experiment in the config")
         spec = {"name": policy.name, "params": policy.params()}
         self._update_meta(experiment, lambda m: replace(m, policy=spec))
-        self._audit(actor, exp.id, "policy", policy.describe())
+        self.audit(actor, exp.id, "policy", policy.describe())
         return policy
 
     def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:
@@ -589,7 +615,7 @@ class BanditService:
                            retired_arms=tuple(a for a in meta.retired_arms if a != arm))
 
         self._update_meta(experiment, change)
-        self._audit(actor, view.config.id, "arm-add", f"arm={arm}")
+        self.audit(actor, view.config.id, "arm-add", f"arm={arm}")
 
     def retire_arm(self, experiment: str, arm: str, *, actor: str = "cli") -> None:
         """Stop offering an arm; its statistics and decisions are kept."""
@@ -599,7 +625,7 @@ class BanditService:
             raise ConfigError("cannot retire the last active arm", hint="add another arm first")
         self._update_meta(experiment,
                           lambda m: replace(m, retired_arms=(*m.retired_arms, arm)))
-        self._audit(actor, view.config.id, "arm-retire", f"arm={arm}")
+        self.audit(actor, view.config.id, "arm-retire", f"arm={arm}")
 
     def note(self, experiment: str, key: str, text: str) -> None:
         """Attach a note to the experiment's meta (shown by reports)."""
@@ -657,6 +683,10 @@ def _masked(mask: np.ndarray, fn: Callable[[np.ndarray], FloatArray]) -> FloatAr
     if mask.any():
         out[mask] = fn(mask)
     return out
+
+
+def _history_key(experiment: str, subject: str) -> str:
+    return f"subject:{experiment}:{subject}"
 
 
 def _opt(x: float) -> float | None:

@@ -259,6 +259,18 @@ def test_admin_log_and_claims(store: Store) -> None:
     assert store.claim_key("update:2", 60.0)
 
 
+def test_named_counters_add_atomically(store: Store) -> None:
+    assert store.read_counters("subject:e:u1") == {}
+
+    def bump(_: int) -> None:
+        store.add_counters("subject:e:u1", {"n": 1.0, "total": 0.5})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(bump, range(40)))
+    assert store.read_counters("subject:e:u1") == pytest.approx({"n": 40.0, "total": 20.0})
+    assert store.read_counters("subject:e:u2") == {}
+
+
 # --- invariants through the service -------------------------------------------------------------
 def test_service_random_walk_keeps_stats_equal_to_fold(service: BanditService, clock: Any) -> None:
     """Invariant 3 after a random sequence of decide / reward / duplicate / cheat / reset /

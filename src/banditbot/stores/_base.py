@@ -268,3 +268,9 @@ class Store(Protocol):
 
     def claim_key(self, key: str, ttl_seconds: float) -> bool:
         """Record ``key`` as seen; False if it was already claimed (idempotency)."""
+
+    def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:
+        """Atomically add ``deltas`` to the named counters under ``key``."""
+
+    def read_counters(self, key: str) -> dict[str, float]:
+        """The counters under ``key`` (empty if none)."""

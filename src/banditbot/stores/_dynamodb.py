@@ -13,6 +13,7 @@ decision            ``DEC#{id}`` / ``DEC``       experiment, generation, scope, 
                                                  GSI1: ``LOG#{exp}`` / ``{time}#{id}``
 admin action        ``ADMIN`` / ``{time}#{rand}``  actor, experiment, action, details
 idempotency claim   ``CLAIM#{key}`` / ``CLAIM``  expires, ttl
+named counters      ``CNT#{key}`` / ``CNT``      ``c:{name}`` (changed only by ``ADD``)
 ==================  ===========================  ==========================================
 
 * ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope).
@@ -500,3 +501,15 @@ class DynamoDBStore:
             return True
         except ClientError:
             return False
+
+    def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:
+        names = {f"#c{i}": f"c:{name}" for i, name in enumerate(deltas)}
+        values = {f":c{i}": _num(v) for i, v in enumerate(deltas.values())}
+        self._call("update_item", Key={"PK": _str(f"CNT#{key}"), "SK": _str("CNT")},
+                   UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas))),
+                   ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def read_counters(self, key: str) -> dict[str, float]:
+        item = self._call("get_item", Key={"PK": _str(f"CNT#{key}"), "SK": _str("CNT")},
+                          ConsistentRead=True).get("Item") or {}
+        return {k[2:]: float(v["N"]) for k, v in item.items() if k.startswith("c:")}

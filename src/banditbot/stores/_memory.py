@@ -71,6 +71,7 @@ class MemoryStore:
         self._by_experiment: dict[str, list[str]] = defaultdict(list)
         self._admin: list[AdminRecord] = []
         self._claims: dict[str, float] = {}
+        self._counters: dict[str, dict[str, float]] = defaultdict(dict)
 
     def init(self) -> None:
         """Nothing to create."""
@@ -208,3 +209,13 @@ class MemoryStore:
                 return False
             self._claims[key] = now + ttl_seconds
             return True
+
+    def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:
+        with self._lock:
+            counters = self._counters[key]
+            for name, value in deltas.items():
+                counters[name] = counters.get(name, 0.0) + value
+
+    def read_counters(self, key: str) -> dict[str, float]:
+        with self._lock:
+            return dict(self._counters.get(key, {}))

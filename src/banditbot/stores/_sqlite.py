@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS admin_log (
     action TEXT NOT NULL, details TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    key TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, name)
+) WITHOUT ROWID;
 """
 
 _STATS_UPSERT = (
@@ -335,6 +339,18 @@ class SQLiteStore:
                 "SET expires = excluded.expires WHERE claims.expires <= ?",
                 (key, now + ttl_seconds, now))
             return cur.rowcount == 1
+
+
+    def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO counters (key, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET value = value + excluded.value",
+                [(key, name, value) for name, value in deltas.items()])
+
+    def read_counters(self, key: str) -> dict[str, float]:
+        rows = self._conn().execute("SELECT name, value FROM counters WHERE key = ?", (key,))
+        return {name: value for name, value in rows}
 
 
 class _Transaction:

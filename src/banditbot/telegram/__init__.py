@@ -1,1 +1,41 @@
-"""Filled in by a later issue."""
+"""The Telegram bot (python-telegram-bot v22): experiments as commands, feedback buttons,
+/report with charts, admin tools; long polling or webhook.
+
+Add banditbot to an existing bot with one call::
+
+    from banditbot import build_service
+    from banditbot.telegram import install
+
+    service = build_service("experiments.yaml")
+    install(application, service)          # your own handlers keep working
+
+Needs the ``telegram`` extra: ``pip install 'banditbot[telegram]'``.
+"""
+
+from .._errors import require
+
+require("telegram", "telegram")
+
+from ._app import (  # noqa: E402
+    NO_TOKEN_HELP,
+    build_application,
+    check_secret,
+    ensure_webhook_secret,
+    load_token,
+    process_webhook,
+)
+from ._bot import BanditBot, install  # noqa: E402
+from ._context import CHAT_FEATURES, chat_context  # noqa: E402
+
+__all__ = [
+    "CHAT_FEATURES",
+    "NO_TOKEN_HELP",
+    "BanditBot",
+    "build_application",
+    "chat_context",
+    "check_secret",
+    "ensure_webhook_secret",
+    "install",
+    "load_token",
+    "process_webhook",
+]

@@ -1,0 +1,164 @@
+"""Building and running the Telegram application: polling, webhook processing, secrets."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from .._errors import ConfigError, PayloadError
+from .._service import BanditService
+
+__all__ = [
+    "MAX_UPDATE_BYTES",
+    "WebhookOutcome",
+    "build_application",
+    "ensure_webhook_secret",
+    "load_token",
+    "process_webhook",
+]
+
+log = logging.getLogger("banditbot.telegram")
+
+MAX_UPDATE_BYTES = 1_000_000  # Telegram updates are far smaller; refuse anything bigger
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+
+NO_TOKEN_HELP = (
+    "no Telegram bot token: set TELEGRAM_TOKEN (in the environment or a .env file). "
+    "Get a token from @BotFather in Telegram (send /newbot). "
+    "Without a token, `banditbot demo` shows everything with simulated users."
+)
+
+
+def _dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # the telegram extra brings python-dotenv
+        return
+    load_dotenv(Path.cwd() / ".env", override=False)
+
+
+def load_token(token: str | None = None) -> str:
+    """The bot token from the argument, ``TELEGRAM_TOKEN`` or ``.env``; a helpful
+    :class:`ConfigError` if there is none."""
+    if token:
+        return token
+    _dotenv()
+    found = os.environ.get("TELEGRAM_TOKEN", "").strip()
+    if not found:
+        raise ConfigError(NO_TOKEN_HELP)
+    return found
+
+
+def ensure_webhook_secret(secret: str | None = None, *, env_file: Path | None = None) -> str:
+    """The webhook secret: the argument, ``BANDITBOT_WEBHOOK_SECRET`` (env or ``.env``), or a
+    new random one appended to ``.env`` (mode 0600). Never logged."""
+    if secret:
+        return secret
+    _dotenv()
+    found = os.environ.get("BANDITBOT_WEBHOOK_SECRET", "").strip()
+    if found:
+        return found
+    new = secrets.token_urlsafe(32)
+    path = env_file or Path.cwd() / ".env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as fh:
+        fh.write(f"\nBANDITBOT_WEBHOOK_SECRET={new}\n")
+    os.environ["BANDITBOT_WEBHOOK_SECRET"] = new
+    log.info("generated a webhook secret and stored it in %s", path)
+    return new
+
+
+def build_application(service: BanditService, token: str | None = None, *,
+                      base_url: str | None = None, webhook: bool = False,
+                      experiments: list[str] | None = None) -> Any:
+    """A python-telegram-bot ``Application`` with banditbot installed.
+
+    Parameters
+    ----------
+    service
+        The engine.
+    token
+        Bot token (default: :func:`load_token`).
+    base_url
+        Bot API server root, e.g. ``http://127.0.0.1:8081`` for a local server or a test
+        double (default: Telegram's).
+    webhook
+        Build without an updater (updates arrive through :func:`process_webhook`).
+    """
+    from .._errors import require
+
+    require("telegram", "telegram")
+    from telegram.ext import Application
+
+    from ._bot import install
+
+    token = load_token(token)
+    builder = Application.builder().token(token)
+    if base_url:
+        builder = builder.base_url(f"{base_url.rstrip('/')}/bot") \
+            .base_file_url(f"{base_url.rstrip('/')}/file/bot")
+    if webhook:
+        builder = builder.updater(None)
+    application = builder.build()
+    bot = install(application, service, experiments=experiments,
+                  answer_unknown_callbacks=True)
+    application.post_init = bot.publish_commands
+    return application
+
+
+class WebhookOutcome:
+    """Result of :func:`process_webhook`: an HTTP status and a short reason."""
+
+    __slots__ = ("reason", "status", "update")
+
+    def __init__(self, status: int, reason: str, update: Any = None) -> None:
+        self.status, self.reason, self.update = status, reason, update
+
+
+def check_secret(headers: Any, secret: str) -> bool:
+    """Constant-time check of Telegram's ``X-Telegram-Bot-Api-Secret-Token`` header."""
+    given = headers.get(SECRET_HEADER) or headers.get("X-Telegram-Bot-Api-Secret-Token") or ""
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
+
+
+def parse_update(application: Any, body: bytes, service: BanditService) -> WebhookOutcome:
+    """Validate a webhook body; claim its ``update_id`` so re-deliveries are ignored."""
+    from telegram import Update
+
+    if len(body) > MAX_UPDATE_BYTES:
+        return WebhookOutcome(413, "update too large")
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise PayloadError("not a Telegram update")
+        update = Update.de_json(data, application.bot)
+    except (ValueError, TypeError, KeyError, PayloadError):
+        return WebhookOutcome(400, "malformed update")
+    key = f"tg-update:{application.bot.id}:{update.update_id}"
+    if not service.store.claim_key(key, ttl_seconds=7 * 86400):
+        return WebhookOutcome(200, "duplicate update ignored")
+    return WebhookOutcome(200, "ok", update)
+
+
+async def process_webhook(application: Any, service: BanditService, headers: Any,
+                          body: bytes, secret: str, *, wait: bool = True) -> WebhookOutcome:
+    """Handle one webhook request: secret check, size and JSON validation, de-duplication by
+    ``update_id``, then the update — processed to completion (``wait=True``, e.g. Lambda) or
+    queued for the running application (``wait=False``, answers at once)."""
+    import asyncio
+
+    if not check_secret(headers, secret):
+        return WebhookOutcome(403, "missing or wrong secret token")
+    outcome = await asyncio.to_thread(parse_update, application, body, service)
+    if outcome.update is None:
+        return outcome
+    if wait:
+        await application.process_update(outcome.update)
+    else:
+        await application.update_queue.put(outcome.update)
+    return outcome

@@ -1,0 +1,428 @@
+"""Telegram handlers: experiments as commands, feedback buttons, /report, admin tools.
+
+Thin: each handler parses the update, calls :class:`~banditbot.BanditService` (in a worker
+thread, since stores block), and renders the result. Errors are translated in one place
+(:meth:`BanditBot.on_error`): the user gets a short message, the log gets the traceback, and
+nothing the user typed is echoed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+)
+
+from .._config import ExperimentConfig
+from .._errors import (
+    BanditBotError,
+    ConfigError,
+    InvalidRewardError,
+    NotAllowedError,
+    PolicyError,
+    UnknownArmError,
+    UnknownExperimentError,
+)
+from .._service import BanditService, RewardStatus
+from ._context import chat_context
+from ._render import (
+    escape,
+    keyboard_rows,
+    parse_mode_of,
+    parse_vote,
+    preformatted,
+    sign_reset,
+    verify_reset,
+)
+
+__all__ = ["BanditBot", "install"]
+
+log = logging.getLogger("banditbot.telegram")
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+_RESET_TTL = 300  # seconds a reset confirmation button stays valid
+_ANSWERS = {
+    RewardStatus.DUPLICATE: "already counted",
+    RewardStatus.NOT_YOURS: "this one isn't yours",
+    RewardStatus.UNKNOWN: "this poll has closed",
+    RewardStatus.INVALID: "that button is no longer valid",
+}
+_FRIENDLY = {
+    UnknownExperimentError: "There is no such experiment.",
+    UnknownArmError: "There is no such arm.",
+    InvalidRewardError: "That value is not allowed here.",
+    PolicyError: "That policy or one of its parameters is not valid.",
+    ConfigError: "That change is not valid.",
+    NotAllowedError: "Not allowed: this command is for admins.",
+}
+_ADMIN_USAGE = {
+    "cheat": "/cheat <experiment> <arm> <rewards, e.g. 1101>",
+    "prior": "/prior <experiment> <arm> <alpha> <beta>",
+    "reset": "/reset <experiment>",
+    "policy": "/policy <experiment> <name> [key=value …]",
+    "arm": "/arm add|retire <experiment> <arm> [text]",
+    "export": "/export <experiment>",
+}
+
+
+class BanditBot:
+    """The bot's handlers, bound to a service.
+
+    Parameters
+    ----------
+    service
+        The engine.
+    experiments
+        Experiment ids to expose as commands (default: all).
+    signing_key
+        Secret used to sign reset confirmations (the bot token is a good choice).
+    """
+
+    def __init__(self, service: BanditService, *, experiments: Sequence[str] | None = None,
+                 signing_key: str = "") -> None:
+        self.service = service
+        ids = list(experiments) if experiments is not None else \
+            [e.id for e in service.config.experiments]
+        self.experiments: list[ExperimentConfig] = [service.experiment(i) for i in ids]
+        self.signing_key = signing_key
+
+    # --- wiring -----------------------------------------------------------------------------
+    def handlers(self) -> list[Any]:
+        """PTB handlers for :meth:`Application.add_handlers`."""
+        out: list[Any] = [
+            CommandHandler("start", self.on_start),
+            CommandHandler("help", self.on_start),
+            CommandHandler("experiments", self.on_experiments),
+            CommandHandler("report", self.on_report),
+            CallbackQueryHandler(self.on_vote, pattern=r"^v:"),
+            CallbackQueryHandler(self.on_reset_confirm, pattern=r"^r"),
+        ]
+        for exp in self.experiments:
+            out.append(CommandHandler(exp.telegram_command, self._experiment_handler(exp.id)))
+        for name in _ADMIN_USAGE:
+            out.append(CommandHandler(name, self._admin_handler(name)))
+        return out
+
+    def commands(self) -> list[BotCommand]:
+        """The command list to publish with ``setMyCommands``."""
+        cmds = [BotCommand(e.telegram_command,
+                           (e.description or f"try experiment {e.id}")[:256])
+                for e in self.experiments]
+        cmds += [BotCommand("report", "what the bot has learned"),
+                 BotCommand("experiments", "list the experiments"),
+                 BotCommand("help", "what you can do")]
+        return cmds
+
+    async def publish_commands(self, application: Application[Any, Any, Any, Any, Any, Any]
+                               ) -> None:
+        """Publish :meth:`commands` (use as ``post_init``)."""
+        await application.bot.set_my_commands(self.commands())
+
+    @staticmethod
+    async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # --- user commands ----------------------------------------------------------------------
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start and /help: a short welcome listing what the user can do."""
+        message = update.effective_message
+        if message is None:
+            return
+        lines = ["Hi! I try out different messages and learn which ones people like.",
+                 "Tap 👍/👎 (or a rating) under a message to teach me.", ""]
+        lines += [f"/{e.telegram_command} — {e.description or 'try experiment ' + e.id}"
+                  for e in self.experiments]
+        lines += ["/report — what I have learned so far", "/experiments — the experiments",
+                  "/help — this message"]
+        user = update.effective_user
+        if user is not None and self.service.is_admin(user.id):
+            lines += ["", "Admin: " + " · ".join(_ADMIN_USAGE.values())]
+        await message.reply_text("\n".join(lines))
+
+    async def on_experiments(self, update: Update,
+                             context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/experiments: id, command, arms and policy of each experiment."""
+        message = update.effective_message
+        if message is None:
+            return
+        lines = []
+        for e in self.experiments:
+            arms = await self._run(self.service.active_arms, e.id)
+            lines.append(f"/{e.telegram_command} · {e.id}: {len(arms)} arms, "
+                         f"{e.reward.type} reward — {e.description or ''}".rstrip(" —"))
+        await message.reply_text("\n".join(lines) or "No experiments are configured.")
+
+    def _experiment_handler(self, experiment_id: str) -> Handler:
+        async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await self.on_experiment(update, context, experiment_id)
+
+        return handler
+
+    async def on_experiment(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
+                            experiment_id: str) -> None:
+        """An experiment's command: decide, then send the arm with feedback buttons."""
+        message, user, chat = update.effective_message, update.effective_user, \
+            update.effective_chat
+        if message is None or user is None or chat is None:
+            return
+        exp = self.service.experiment(experiment_id)
+        past = None
+        if any(f.name == "past_reward_rate" for f in exp.features):
+            _, past = await self._run(self.service.subject_history, exp.id, str(user.id))
+        ctx = chat_context(update, time_zone=self.service.config.time_zone,
+                           past_reward_rate=past)
+        decision = await self._run(self.service.decide, exp.id, str(user.id), ctx,
+                                   chat=str(chat.id))
+        rows = keyboard_rows(exp, decision.id)
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(**cell) for cell in row]
+                                       for row in rows]) if rows and rows[0] else None
+        await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
+                                 reply_markup=markup)
+
+    async def on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A feedback button: apply the reward exactly once, then show the choice."""
+        query = update.callback_query
+        if query is None:
+            return
+        parsed = parse_vote(query.data)
+        if parsed is None:
+            await query.answer(_ANSWERS[RewardStatus.UNKNOWN])
+            return
+        decision_id, option = parsed
+        result = await self._run(self.service.reward, decision_id, None,
+                                 str(query.from_user.id), option=option)
+        if result.status is not RewardStatus.APPLIED or result.experiment is None:
+            await query.answer(_ANSWERS.get(result.status, "this poll has closed"))
+            return
+        exp = self.service.experiment(result.experiment)
+        label = exp.reward.buttons[option].label
+        await query.answer(f"Thanks! You answered {label}"[:200])
+        mode = parse_mode_of(exp)
+        content = await self._run(self.service.content, exp.id, result.arm or "")
+        try:
+            await query.edit_message_text(
+                content + "\n\n" + escape(f"You answered {label} — thanks", mode),
+                parse_mode=mode, reply_markup=None)
+        except TelegramError as exc:  # e.g. the message is too old to edit: the vote counts
+            log.warning("could not edit the voted message: %s", exc)
+
+    async def on_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/report [experiment]: the table, and for one experiment a chart."""
+        message = update.effective_message
+        if message is None:
+            return
+        args = list(context.args or [])
+        ids = [self._resolve(args[0])] if args else [e.id for e in self.experiments]
+        reports = [await self._run(self.service.report, i) for i in ids]
+        text = "\n\n".join(r.to_text() for r in reports)
+        if len(text) > 3900:
+            text = text[:3900] + "\n…"
+        await message.reply_text(preformatted(text), parse_mode="HTML")
+        if len(reports) == 1:
+            png = await self._run(self._chart, reports[0].experiment)
+            if png is not None:
+                await message.reply_photo(
+                    InputFile(io.BytesIO(png), filename=f"{reports[0].experiment}.png"),
+                    caption=f"{reports[0].experiment}: intervals and allocation over time")
+
+    def _resolve(self, name: str) -> str:
+        """An experiment id from what a user typed: its id or its command (with or without
+        the slash)."""
+        name = name.removeprefix("/")
+        for e in self.experiments:
+            if name in (e.id, e.telegram_command):
+                return e.id
+        return name  # unknown: the service raises a friendly error
+
+    def _chart(self, experiment: str) -> bytes | None:
+        try:
+            from .._charts import report_png
+        except ImportError:
+            return None
+        try:
+            return report_png(self.service.report(experiment), self.service.timeline(experiment))
+        except ImportError:  # matplotlib missing: the table is enough
+            return None
+
+    # --- admin --------------------------------------------------------------------------------
+    def _admin_handler(self, name: str) -> Handler:
+        async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await self.on_admin(update, context, name)
+
+        return handler
+
+    async def on_admin(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
+                       name: str) -> None:
+        """Admin commands; everyone not in the allow-list gets "not allowed"."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        if not self.service.is_admin(user.id):
+            log.warning("admin command refused", extra={"command": name, "user_id": user.id})
+            await message.reply_text(_FRIENDLY[NotAllowedError])
+            return
+        args = list(context.args or [])
+        actor = f"tg:{user.id}"
+        svc = self.service
+        text: str | None = None
+        if name == "cheat" and len(args) >= 3:
+            n = await self._run(svc.cheat, args[0], args[1], " ".join(args[2:]), actor=actor)
+            text = f"Added {n} rewards to {args[0]}/{args[1]}."
+        elif name == "prior" and len(args) == 4:
+            try:
+                alpha, beta = float(args[2]), float(args[3])
+            except ValueError:
+                alpha = beta = float("nan")
+            await self._run(svc.set_prior, args[0], args[1], alpha, beta, actor=actor)
+            text = f"Prior of {args[0]}/{args[1]} set to alpha={alpha:g}, beta={beta:g}."
+        elif name == "reset" and len(args) == 1:
+            svc.experiment(args[0])
+            data = sign_reset(self.signing_key, args[0], user.id,
+                              int(time.time()) + _RESET_TTL)
+            markup = InlineKeyboardMarkup([[
+                InlineKeyboardButton("Yes, reset", callback_data=data),
+                InlineKeyboardButton("Cancel", callback_data="rc")]])
+            await message.reply_text(
+                f"Reset {args[0]}? Its statistics start from zero (priors are kept, the "
+                "decision log is kept).", reply_markup=markup)
+            return
+        elif name == "policy" and len(args) >= 2:
+            from ..cli import _parse_params
+
+            policy = await self._run(svc.switch_policy, args[0], args[1],
+                                     _parse_params(args[2:]), actor=actor)
+            text = f"{args[0]} now uses {policy.describe()}; what it learned is kept."
+        elif name == "arm" and len(args) >= 3 and args[0] in ("add", "retire"):
+            if args[0] == "add":
+                await self._run(svc.add_arm, args[1], args[2], " ".join(args[3:]), actor=actor)
+                text = f"Arm {args[2]} added to {args[1]}."
+            else:
+                await self._run(svc.retire_arm, args[1], args[2], actor=actor)
+                text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)."
+        elif name == "export" and len(args) == 1:
+            data_csv = await self._run(self._export_csv, args[0])
+            await message.reply_document(
+                InputFile(io.BytesIO(data_csv), filename=f"{args[0]}-decisions.csv"),
+                caption=f"Decision log of {args[0]} (subjects pseudonymized)")
+            svc.audit(actor, args[0], "export", "csv")
+            return
+        if text is None:
+            await message.reply_text("Usage: " + _ADMIN_USAGE[name])
+            return
+        await message.reply_text(text)
+
+    def _export_csv(self, experiment: str) -> bytes:
+        import tempfile
+        from pathlib import Path
+
+        from ..offline import export_decisions
+
+        generation = self.service.current_generation(experiment)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "log.csv"
+            export_decisions(self.service.decisions(experiment, generation=generation), path)
+            return path.read_bytes()
+
+    async def on_reset_confirm(self, update: Update,
+                               context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The reset confirmation buttons."""
+        query = update.callback_query
+        if query is None:
+            return
+        if query.data == "rc":
+            await query.answer("cancelled")
+            await query.edit_message_text("Reset cancelled; nothing changed.", reply_markup=None)
+            return
+        user_id = query.from_user.id
+        experiment = verify_reset(self.signing_key, query.data, user_id, time.time())
+        if experiment is None or not self.service.is_admin(user_id):
+            await query.answer("this confirmation is not valid (expired or not yours)")
+            return
+        generation = await self._run(self.service.reset, experiment, actor=f"tg:{user_id}")
+        await query.answer("reset")
+        await query.edit_message_text(
+            f"{experiment} was reset (generation {generation}).", reply_markup=None)
+
+    async def on_unknown_callback(self, update: Update,
+                                  context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press with callback data nobody understands (stale or forged buttons)."""
+        if update.callback_query is not None:
+            await update.callback_query.answer(_ANSWERS[RewardStatus.UNKNOWN])
+
+    # --- errors -------------------------------------------------------------------------------
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The one error handler: short reply to the user, traceback to the log."""
+        error = context.error
+        update_id = getattr(update, "update_id", None)
+        if isinstance(error, BanditBotError):
+            base = next((text for cls, text in _FRIENDLY.items() if isinstance(error, cls)),
+                        "That did not work.")
+            text = base + (f" ({error.hint})" if error.hint else "")
+            log.info("user error", extra={"update_id": update_id,
+                                          "error": type(error).__name__})
+        else:
+            text = "Sorry, something went wrong on my side. Please try again in a moment."
+            log.error("handler failed", exc_info=error, extra={"update_id": update_id})
+        if not isinstance(update, Update):
+            return
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(text[:200])
+            elif update.effective_message is not None:
+                await update.effective_message.reply_text(text[:4000])
+        except TelegramError as exc:
+            log.warning("could not send the error reply: %s", exc)
+
+
+def install(application: Application[Any, Any, Any, Any, Any, Any],
+            service: BanditService, *, experiments: Sequence[str] | None = None,
+            group: int = 0, answer_unknown_callbacks: bool = False) -> BanditBot:
+    """Add banditbot's commands, buttons and error handler to an existing PTB application.
+
+    Your own handlers keep working; banditbot only claims its own commands and callback data
+    starting with ``v:`` or ``r``.
+
+    Parameters
+    ----------
+    application
+        A python-telegram-bot ``Application``.
+    service
+        A :class:`~banditbot.BanditService` (see :func:`banditbot.build_service`).
+    experiments
+        Experiment ids to expose (default: all).
+    group
+        PTB handler group.
+    answer_unknown_callbacks
+        Also answer button presses no handler claims ("this poll has closed"); only for an
+        application that is banditbot's alone.
+
+    Returns
+    -------
+    BanditBot
+        Its :meth:`BanditBot.publish_commands` publishes the command list.
+    """
+    bot = BanditBot(service, experiments=experiments, signing_key=application.bot.token)
+    application.add_handlers(bot.handlers(), group=group)
+    if answer_unknown_callbacks:
+        application.add_handler(CallbackQueryHandler(bot.on_unknown_callback), group=group)
+    application.add_error_handler(bot.on_error)
+    application.bot_data["banditbot"] = bot
+    return bot

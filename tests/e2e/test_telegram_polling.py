@@ -1,0 +1,284 @@
+"""The real python-telegram-bot Application in polling mode against the Bot API double."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, SQLiteStore, parse_config
+from banditbot.telegram import build_application
+
+from ..conftest import CONFIG, FakeClock
+from ..telegram_double import BotApiDouble, SentMessage, ServerThread, make_app
+
+ADMIN = 1001
+ALICE = BotApiDouble.user(501, "Alice", "de")
+BOB = BotApiDouble.user(502, "Bob")
+ADMIN_USER = BotApiDouble.user(ADMIN, "Ada")
+
+SPECIALS = "_*[]()~>#+-=|{}.!"
+
+
+@pytest.fixture
+def double() -> Iterator[BotApiDouble]:
+    d = BotApiDouble()
+    with ServerThread(make_app(d)) as url:
+        d.base_url = url
+        yield d
+
+
+def bot_config() -> dict[str, Any]:
+    cfg = {**CONFIG, "experiments": list(CONFIG["experiments"])}
+    cfg["experiments"] += [
+        {"id": "plain_specials", "parse_mode": "plain",
+         "arms": [{"id": "x", "content": f"All of {SPECIALS} as typed"}],
+         "policy": "thompson"},
+        {"id": "md_specials", "parse_mode": "MarkdownV2",
+         "arms": [{"id": "y", "content": "*Bold* and " + "".join("\\" + c for c in SPECIALS)}],
+         "policy": "thompson"},
+        {"id": "tip", "parse_mode": "HTML", "reward": {"type": "rating"},
+         "arms": [{"id": "t1", "content": "<b>Tip</b> &amp; more"}],
+         "policy": "gaussian-thompson"},
+    ]
+    return cfg
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> BanditService:
+    store = SQLiteStore(tmp_path / "bot.db")
+    store.init()
+    return BanditService(parse_config(bot_config()), store, rng=np.random.default_rng(5),
+                         clock=FakeClock())
+
+
+def run_bot(service: BanditService, double: BotApiDouble,
+            script: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        app = build_application(service, double.token, base_url=double.base_url)
+        async with app:
+            await app.post_init(app)  # what run_polling does: publish the commands
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                await script()
+            finally:
+                await app.updater.stop()
+                await app.stop()
+
+    asyncio.run(main())
+
+
+def last_text(double: BotApiDouble, chat: int, n: int = 1) -> Callable[[], SentMessage | None]:
+    def find() -> SentMessage | None:
+        msgs = [m for m in double.chat_messages(chat) if m.kind == "text"]
+        return msgs[-1] if len(msgs) >= n else None
+
+    return find
+
+
+def test_seed_flow_random_vote_again_report(service: BanditService,
+                                            double: BotApiDouble) -> None:
+    """/random → 👍 → 👍 again → /report, through real HTTP."""
+    seen: dict[str, Any] = {}
+
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/random")
+        prompt = await double.wait_for(last_text(double, 501))
+        assert prompt.text in ("This is arm *1*", "This _is_ arm _2_")
+        assert prompt.parse_mode == "MarkdownV2"
+        labels = [b["text"] for b in prompt.buttons()]
+        assert labels == ["👍", "👎"]
+        assert all(len(b["callback_data"].encode()) <= 64 for b in prompt.buttons())
+        first = double.press(ALICE, prompt, "👍")
+        qid = first["callback_query"]["id"]
+        await double.wait_for(lambda: qid in double.callback_answers and prompt.edits)
+        assert "Thanks" in double.callback_answers[qid]["text"]
+        assert prompt.text.endswith("You answered 👍 — thanks")
+        assert prompt.reply_markup is None  # buttons removed
+        # a second press (e.g. from a stale client) on the same button
+        again = double._push(double.callback_update(ALICE, prompt,
+                                                    first["callback_query"]["data"]))
+        qid2 = again["callback_query"]["id"]
+        await double.wait_for(lambda: qid2 in double.callback_answers)
+        assert double.callback_answers[qid2]["text"] == "already counted"
+        double.send_command(ALICE, 501, "/report random")
+        await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(501)))
+        seen["report"] = [m for m in double.chat_messages(501) if m.kind == "text"][-1]
+        seen["photo"] = [m for m in double.chat_messages(501) if m.kind == "photo"][-1]
+        seen["prompt"] = prompt
+
+    run_bot(service, double, script)
+    report = seen["report"]
+    assert report.parse_mode == "HTML" and report.text.startswith("<pre>")
+    for column in ("pulls", "rewards", "mean", "95% interval", "P(best)", "alloc"):
+        assert column in report.text
+    assert "epsilon-greedy" in report.text
+    assert seen["photo"].file_bytes[:8] == b"\x89PNG\r\n\x1a\n"
+    # the store: exactly one reward, on the decided arm
+    records = list(service.decisions("seed"))
+    assert len(records) == 1
+    assert records[0].reward == 1.0
+    assert seen["prompt"].text.startswith(service.content("seed", records[0].arm))
+    rep = {a.arm: a for a in service.report("seed").arms}
+    assert rep[records[0].arm].rewards == 1 and service.report("seed").total_rewards == 1
+    assert not double.errors
+    assert {c["command"] for c in double.commands} >= {"random", "report", "help"}
+
+
+def test_someone_elses_message_and_closed_polls(service: BanditService,
+                                                double: BotApiDouble) -> None:
+    async def script() -> None:
+        double.send_command(ALICE, -900, "/random", chat_type="group")
+        prompt = await double.wait_for(last_text(double, -900))
+        bob = double.press(BOB, prompt, "👎")
+        qid = bob["callback_query"]["id"]
+        await double.wait_for(lambda: qid in double.callback_answers)
+        assert double.callback_answers[qid]["text"] == "this one isn't yours"
+        assert prompt.reply_markup is not None  # still open for Alice
+        for data in ("v:Q3aJiitbXNC3XZ6BxPAlUw:0", "garbage", "v:" + "A" * 60 + ":1"):
+            upd = double._push(double.callback_update(ALICE, prompt, data))
+            uid = upd["callback_query"]["id"]
+            await double.wait_for(lambda uid=uid: uid in double.callback_answers)
+            assert double.callback_answers[uid]["text"] == "this poll has closed"
+
+    run_bot(service, double, script)
+    assert service.report("seed").total_rewards == 0
+    assert not double.errors
+
+
+def test_rating_buttons_and_html(service: BanditService, double: BotApiDouble) -> None:
+    async def script() -> None:
+        double.send_command(BOB, 502, "/tip")
+        prompt = await double.wait_for(last_text(double, 502))
+        assert [b["text"] for b in prompt.buttons()] == ["1", "2", "3", "4", "5"]
+        assert prompt.text == "<b>Tip</b> &amp; more" and prompt.parse_mode == "HTML"
+        double.press(BOB, prompt, "4")
+        await double.wait_for(lambda: prompt.edits)
+        assert prompt.text.endswith("You answered 4 — thanks")
+
+    run_bot(service, double, script)
+    (record,) = service.decisions("tip")
+    assert record.reward == 4.0
+    assert not double.errors
+
+
+@pytest.mark.parametrize("command", ["/plain_specials", "/md_specials"])
+def test_markdown_specials_are_accepted(service: BanditService, double: BotApiDouble,
+                                        command: str) -> None:
+    """Arm text full of MarkdownV2 specials, sent plain and escaped: the double (which
+    rejects what Telegram rejects) accepts both the prompt and the bot's own confirmation."""
+    async def script() -> None:
+        double.send_command(ALICE, 501, command)
+        prompt = await double.wait_for(last_text(double, 501))
+        double.press(ALICE, prompt, "👍")
+        await double.wait_for(lambda: prompt.edits)
+
+    run_bot(service, double, script)
+    assert not double.errors
+    sent = double.chat_messages(501)[0]
+    assert SPECIALS in (sent.text or "").replace("\\", "")
+
+
+def test_context_and_chat_scope_are_logged(service: BanditService,
+                                           double: BotApiDouble) -> None:
+    async def script() -> None:
+        double.send_command(ALICE, -77, "/perchat", chat_type="supergroup")
+        await double.wait_for(last_text(double, -77))
+
+    run_bot(service, double, script)
+    (record,) = service.decisions("perchat")
+    assert record.scope == "chat:-77"
+    assert record.subject == "501"
+    assert record.context is not None
+    assert record.context["language_code"] == "de"
+    assert record.context["chat_type"] == "supergroup"
+    assert record.context["is_premium"] is False
+    assert 0 <= record.context["hour"] <= 23 and 0 <= record.context["weekday"] <= 6
+    assert "Alice" not in str(record.context)
+
+
+def test_admin_commands_need_the_allow_list(service: BanditService,
+                                            double: BotApiDouble) -> None:
+    async def script() -> None:
+        double.send_command(BOB, 502, "/cheat seed arm1 1111")
+        refusal = await double.wait_for(last_text(double, 502))
+        assert refusal.text.startswith("Not allowed")
+        double.send_command(BOB, 502, "/reset seed")
+        await double.wait_for(last_text(double, 502, 2))
+
+        double.send_command(ADMIN_USER, ADMIN, "/cheat seed arm1 1101")
+        await double.wait_for(last_text(double, ADMIN, 1))
+        double.send_command(ADMIN_USER, ADMIN, "/prior seed arm2 3 1")
+        await double.wait_for(last_text(double, ADMIN, 2))
+        double.send_command(ADMIN_USER, ADMIN, "/policy seed thompson alpha=2")
+        await double.wait_for(last_text(double, ADMIN, 3))
+        double.send_command(ADMIN_USER, ADMIN, "/arm add seed arm3 Arm three")
+        await double.wait_for(last_text(double, ADMIN, 4))
+        double.send_command(ADMIN_USER, ADMIN, "/cheat seed")
+        usage = await double.wait_for(last_text(double, ADMIN, 5))
+        assert usage.text.startswith("Usage: /cheat")
+        double.send_command(ADMIN_USER, ADMIN, "/export seed")
+        await double.wait_for(lambda: any(m.kind == "document"
+                                          for m in double.chat_messages(ADMIN)))
+        double.send_command(ADMIN_USER, ADMIN, "/reset seed")
+        confirm = await double.wait_for(last_text(double, ADMIN, 6))
+        assert [b["text"] for b in confirm.buttons()] == ["Yes, reset", "Cancel"]
+        # another admin-less user pressing the confirmation changes nothing
+        bob_press = double.press(BOB, confirm, "Yes, reset")
+        await double.wait_for(lambda: bob_press["callback_query"]["id"]
+                              in double.callback_answers)
+        double.press(ADMIN_USER, confirm, "Yes, reset")
+        await double.wait_for(lambda: confirm.edits)
+        assert "was reset" in (confirm.text or "")
+
+    before = service.report("seed").total_rewards
+    run_bot(service, double, script)
+    texts = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"]
+    assert texts[0] == "Added 4 rewards to seed/arm1."
+    assert "alpha=3, beta=1" in texts[1]
+    assert "thompson(alpha=2" in texts[2]
+    assert before == 0
+    doc = next(m for m in double.chat_messages(ADMIN) if m.kind == "document")
+    rows = list(csv.DictReader(io.StringIO(doc.file_bytes.decode())))
+    assert len(rows) == 4 and {r["kind"] for r in rows} == {"manual"}
+    assert service.current_generation("seed") == 1  # reset by the admin only
+    assert "arm3" in service.active_arms("seed")
+    actions = [(r.actor, r.action) for r in service.store.admin_log("seed")]
+    assert ("tg:1001", "cheat") in actions and ("tg:1001", "reset") in actions
+    assert all(actor == "tg:1001" for actor, _ in actions)
+    assert not double.errors
+
+
+def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
+                                                    double: BotApiDouble,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/start")
+        welcome = await double.wait_for(last_text(double, 501))
+        assert "/random" in (welcome.text or "") and "/report" in (welcome.text or "")
+        double.send_command(ALICE, 501, "/report no-such-thing")
+        friendly = await double.wait_for(last_text(double, 501, 2))
+        assert friendly.text.startswith("There is no such experiment")
+        assert "no-such-thing" not in friendly.text  # user input is not echoed
+        monkeypatch.setattr(service, "report", _boom)
+        double.send_command(ALICE, 501, "/report seed")
+        sorry = await double.wait_for(last_text(double, 501, 3))
+        assert sorry.text.startswith("Sorry, something went wrong")
+        monkeypatch.undo()
+        double.send_command(ALICE, 501, "/experiments")
+        listing = await double.wait_for(last_text(double, 501, 4))
+        assert "/random" in (listing.text or "")
+
+    run_bot(service, double, script)
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("database exploded")

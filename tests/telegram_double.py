@@ -1,0 +1,459 @@
+"""A local double of the Telegram Bot API, served over real HTTP on 127.0.0.1.
+
+The real python-telegram-bot ``Application`` talks to it with ``base_url``. It validates what
+Telegram validates (and answers with Telegram's errors): ``callback_data`` of 1–64 bytes,
+MarkdownV2 / HTML that parses, text ≤ 4096 characters, captions ≤ 1024, callback answers
+≤ 200 characters, and a callback query answered at most once. Scripted users inject updates
+(``send_command``, ``press``); tests read what each chat shows (``chat_messages``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html.parser
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+BOT_ID = 7000001
+BOT_USERNAME = "banditbot_test_bot"
+
+
+class BadRequest(Exception):
+    def __init__(self, description: str, code: int = 400) -> None:
+        super().__init__(description)
+        self.description, self.code = description, code
+
+
+# --- what Telegram validates ------------------------------------------------------------------
+_MD2_RESERVED = set("_*[]()~`>#+-=|{}.!")
+_MD2_NAMES = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough",
+              "||": "Spoiler", "`": "Code", "```": "Pre", "[": "TextUrl"}
+
+
+def check_markdown_v2(text: str) -> None:
+    """Raise BadRequest like Telegram does for MarkdownV2 that does not parse."""
+    stack: list[str] = []
+    i, n = 0, len(text)
+
+    def fail(message: str) -> None:
+        raise BadRequest(f"Bad Request: can't parse entities: {message}")
+
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            if i + 1 >= n:
+                fail("Character '\\' is reserved and must be escaped with the preceding '\\'")
+            i += 2
+            continue
+        if stack and stack[-1] in ("`", "```"):
+            if stack[-1] == "```" and text.startswith("```", i):
+                stack.pop()
+                i += 3
+            elif stack[-1] == "`" and c == "`":
+                stack.pop()
+                i += 1
+            else:
+                i += 1
+            continue
+        for marker in ("```", "||", "__", "`", "*", "_", "~"):
+            if text.startswith(marker, i):
+                if marker in ("```", "`"):
+                    stack.append(marker)
+                elif stack and stack[-1] == marker:
+                    stack.pop()
+                elif marker in stack:
+                    fail(f"Can't find end of {_MD2_NAMES[stack[-1]]} entity at byte offset {i}")
+                else:
+                    stack.append(marker)
+                i += len(marker)
+                break
+        else:
+            if c == "[":
+                stack.append("[")
+                i += 1
+            elif c == "]":
+                if not stack or stack[-1] != "[":
+                    fail("Character ']' is reserved and must be escaped with the preceding '\\'")
+                stack.pop()
+                if not text.startswith("(", i + 1):
+                    fail("Can't find end of TextUrl entity")  # a plain ']' is not allowed
+                j = i + 2
+                while j < n and text[j] != ")":
+                    j += 2 if text[j] == "\\" else 1
+                if j >= n:
+                    fail("Can't find end of URL")
+                i = j + 1
+            elif c == ">" and (i == 0 or text[i - 1] == "\n"):
+                i += 1  # block quotation
+            elif c in _MD2_RESERVED:
+                fail(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
+            else:
+                i += 1
+    if stack:
+        fail(f"Can't find end of {_MD2_NAMES[stack[-1]]} entity at byte offset {n}")
+
+
+_HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+              "a", "code", "pre", "blockquote", "tg-emoji"}
+_HTML_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+class _HtmlCheck(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_TAGS:
+            raise BadRequest(f"Bad Request: can't parse entities: Unsupported start tag "
+                             f"\"{tag}\"")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            raise BadRequest(f"Bad Request: can't parse entities: Unmatched end tag \"{tag}\"")
+        self.stack.pop()
+
+
+def check_html(text: str) -> None:
+    """Raise BadRequest like Telegram does for HTML that does not parse."""
+    for match in re.finditer(r"&", text):
+        if not _HTML_ENTITY.match(text, match.start()):
+            raise BadRequest("Bad Request: can't parse entities: Unsupported entity")
+    for match in re.finditer(r"<", text):
+        if not re.match(r"</?[a-z-]+(\s[^<>]*)?>", text[match.start():]):
+            raise BadRequest("Bad Request: can't parse entities: Unexpected '<'")
+    parser = _HtmlCheck()
+    parser.feed(text)
+    parser.close()
+    if parser.stack:
+        raise BadRequest(f"Bad Request: can't parse entities: Can't find end tag "
+                         f"corresponding to start tag \"{parser.stack[-1]}\"")
+
+
+def check_text(text: str | None, parse_mode: str | None, *, limit: int = 4096,
+               what: str = "message") -> None:
+    if not text:
+        raise BadRequest(f"Bad Request: {what} text is empty")
+    if len(text) > limit:
+        raise BadRequest(f"Bad Request: {what} is too long")
+    if parse_mode == "MarkdownV2":
+        check_markdown_v2(text)
+    elif parse_mode == "HTML":
+        check_html(text)
+    elif parse_mode not in (None, ""):
+        raise BadRequest(f"Bad Request: unsupported parse_mode {parse_mode}")
+
+
+def check_markup(markup: dict[str, Any] | None) -> None:
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise BadRequest("Bad Request: BUTTON_DATA_INVALID")
+
+
+# --- state --------------------------------------------------------------------------------------
+@dataclass
+class SentMessage:
+    message_id: int
+    chat_id: int
+    text: str | None
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    kind: str = "text"  # text | photo | document
+    file_name: str | None = None
+    file_bytes: bytes = b""
+    caption: str | None = None
+    edits: int = 0
+
+    def buttons(self) -> list[dict[str, Any]]:
+        return [b for row in (self.reply_markup or {}).get("inline_keyboard", []) for b in row]
+
+
+@dataclass
+class BotApiDouble:
+    """In-memory Bot API state plus the scripted-user helpers."""
+
+    token: str = "123456:TEST-token-for-the-double"
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[SentMessage] = field(default_factory=list)
+    callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    webhook: dict[str, Any] = field(default_factory=dict)
+    base_url: str = ""
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(100)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._new_update: asyncio.Event | None = None
+
+    # -- scripted users --
+    @staticmethod
+    def user(user_id: int, first_name: str = "Ann", language_code: str = "en") -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": first_name,
+                "language_code": language_code}
+
+    def _push(self, update: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            update["update_id"] = next(self._ids)
+            self.updates.append(update)
+        if self._loop is not None and self._new_update is not None:
+            self._loop.call_soon_threadsafe(self._new_update.set)
+        return update
+
+    def message_update(self, user: dict[str, Any], chat_id: int, text: str,
+                       chat_type: str = "private") -> dict[str, Any]:
+        entities = []
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            entities = [{"type": "bot_command", "offset": 0, "length": length}]
+        return {"update_id": 0, "message": {
+            "message_id": next(self._message_ids), "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type,
+                     **({"title": "group"} if chat_type != "private" else
+                        {"first_name": user["first_name"]})},
+            "from": user, "text": text, "entities": entities}}
+
+    def send_command(self, user: dict[str, Any], chat_id: int, text: str,
+                     chat_type: str = "private") -> dict[str, Any]:
+        return self._push(self.message_update(user, chat_id, text, chat_type))
+
+    def callback_update(self, user: dict[str, Any], message: SentMessage,
+                        data: str) -> dict[str, Any]:
+        return {"update_id": 0, "callback_query": {
+            "id": f"cq{next(self._message_ids)}", "from": user, "chat_instance": "ci",
+            "data": data, "message": self.message_dict(message)}}
+
+    def press(self, user: dict[str, Any], message: SentMessage, label: str) -> dict[str, Any]:
+        button = next(b for b in message.buttons() if b["text"] == label)
+        return self._push(self.callback_update(user, message, button["callback_data"]))
+
+    def chat_messages(self, chat_id: int) -> list[SentMessage]:
+        return [m for m in self.messages if m.chat_id == chat_id]
+
+    def message_dict(self, m: SentMessage) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "message_id": m.message_id, "date": int(time.time()),
+            "chat": {"id": m.chat_id, "type": "private" if m.chat_id > 0 else "group"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Bandit",
+                     "username": BOT_USERNAME}}
+        if m.kind == "text":
+            out["text"] = m.text
+        elif m.kind == "photo":
+            out["photo"] = [{"file_id": f"ph{m.message_id}", "file_unique_id": "u",
+                             "width": 100, "height": 100}]
+        else:
+            out["document"] = {"file_id": f"doc{m.message_id}", "file_unique_id": "u",
+                               "file_name": m.file_name}
+        if m.caption:
+            out["caption"] = m.caption
+        if m.reply_markup:
+            out["reply_markup"] = m.reply_markup
+        return out
+
+    async def wait_for(self, predicate: Any, timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+        raise AssertionError("timed out waiting for the bot")
+
+    # -- the API --
+    async def handle(self, method: str, params: dict[str, Any]) -> Any:  # noqa: C901
+        self.calls.append((method, params))
+        if method == "getMe":
+            return {"id": BOT_ID, "is_bot": True, "first_name": "Bandit",
+                    "username": BOT_USERNAME, "can_join_groups": True,
+                    "can_read_all_group_messages": False, "supports_inline_queries": False}
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        if method in ("sendMessage", "sendPhoto", "sendDocument"):
+            return self._send(method, params)
+        if method == "answerCallbackQuery":
+            qid = str(params.get("callback_query_id"))
+            if qid in self.callback_answers:
+                raise BadRequest("Bad Request: query is too old and response timeout expired "
+                                 "or query ID is invalid")
+            text = params.get("text") or ""
+            if len(text) > 200:
+                raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
+            self.callback_answers[qid] = params
+            return True
+        if method in ("editMessageText", "editMessageReplyMarkup"):
+            return self._edit(method, params)
+        if method == "setMyCommands":
+            commands = _json(params.get("commands")) or []
+            for c in commands:
+                if not re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]) or \
+                        not 1 <= len(c["description"]) <= 256:
+                    raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
+            self.commands = commands
+            return True
+        if method == "setWebhook":
+            secret = params.get("secret_token")
+            if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                raise BadRequest("Bad Request: secret token contains unallowed characters")
+            self.webhook = {"url": params.get("url"), "secret_token": secret}
+            return True
+        if method == "deleteWebhook":
+            self.webhook = {}
+            return True
+        if method == "getWebhookInfo":
+            return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": 0}
+        raise BadRequest(f"Not Found: method {method} not found in the double", 404)
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        if self.webhook.get("url"):
+            raise BadRequest("Conflict: can't use getUpdates method while webhook is active",
+                             409)
+        with self._lock:
+            if offset:
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [u for u in self.updates if u["update_id"] >= offset]
+            if pending or time.monotonic() >= deadline:
+                return pending[: int(params.get("limit") or 100)]
+            assert self._new_update is not None
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(),
+                                       max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                pass
+
+    def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        markup = _json(params.get("reply_markup"))
+        check_markup(markup)
+        parse_mode = params.get("parse_mode")
+        if method == "sendMessage":
+            check_text(params.get("text"), parse_mode)
+            message = SentMessage(next(self._message_ids), chat_id, params["text"], parse_mode,
+                                  markup)
+        else:
+            caption = params.get("caption")
+            if caption:
+                check_text(caption, parse_mode, limit=1024, what="caption")
+            upload = params.get("photo" if method == "sendPhoto" else "document")
+            if not isinstance(upload, tuple):
+                raise BadRequest("Bad Request: there is no file in the request")
+            message = SentMessage(next(self._message_ids), chat_id, None, parse_mode, markup,
+                                  kind="photo" if method == "sendPhoto" else "document",
+                                  file_name=upload[0], file_bytes=upload[1], caption=caption)
+        self.messages.append(message)
+        return self.message_dict(message)
+
+    def _edit(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        message = next((m for m in self.messages
+                        if m.chat_id == chat_id and m.message_id == message_id), None)
+        if message is None:
+            raise BadRequest("Bad Request: message to edit not found")
+        markup = _json(params.get("reply_markup"))
+        check_markup(markup)
+        if method == "editMessageText":
+            check_text(params.get("text"), params.get("parse_mode"))
+            if params["text"] == message.text and markup == message.reply_markup:
+                raise BadRequest("Bad Request: message is not modified")
+            message.text = params["text"]
+            message.parse_mode = params.get("parse_mode")
+        message.reply_markup = markup
+        message.edits += 1
+        return self.message_dict(message)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise BadRequest("Bad Request: can't parse JSON") from None
+    return value
+
+
+def make_app(double: BotApiDouble) -> Starlette:
+    async def endpoint(request: Request) -> JSONResponse:
+        token, method = request.path_params["token"], request.path_params["method"]
+        if token != double.token:
+            return JSONResponse({"ok": False, "error_code": 401,
+                                 "description": "Unauthorized"}, 401)
+        params: dict[str, Any] = {}
+        ctype = request.headers.get("content-type", "")
+        if "json" in ctype:
+            params = await request.json()
+        elif ctype:
+            form = await request.form()
+            for key, value in form.multi_items():
+                if hasattr(value, "read"):
+                    params[key] = (value.filename, await value.read())
+                else:
+                    params[key] = value
+            # PTB refers to uploads as attach://name
+            for key, value in list(params.items()):
+                if isinstance(value, str) and value.startswith("attach://"):
+                    params[key] = params.get(value.removeprefix("attach://"))
+        try:
+            result = await double.handle(method, params)
+        except BadRequest as exc:
+            double.errors.append((method, exc.description))
+            return JSONResponse({"ok": False, "error_code": exc.code,
+                                 "description": exc.description}, exc.code)
+        return JSONResponse({"ok": True, "result": result})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        double._loop = asyncio.get_running_loop()
+        double._new_update = asyncio.Event()
+        yield
+
+    return Starlette(routes=[Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"])],
+                     lifespan=lifespan)
+
+
+class ServerThread:
+    """Run an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread; stops on exit."""
+
+    def __init__(self, app: Any) -> None:
+        self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                     lifespan="on", loop="asyncio")
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
