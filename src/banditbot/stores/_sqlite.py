@@ -350,7 +350,7 @@ class SQLiteStore:
 
     def read_counters(self, key: str) -> dict[str, float]:
         rows = self._conn().execute("SELECT name, value FROM counters WHERE key = ?", (key,))
-        return {name: value for name, value in rows}
+        return dict(rows)
 
 
 class _Transaction:

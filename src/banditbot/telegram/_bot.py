@@ -12,7 +12,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import (
@@ -56,7 +56,7 @@ __all__ = ["BanditBot", "install"]
 
 log = logging.getLogger("banditbot.telegram")
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 _RESET_TTL = 300  # seconds a reset confirmation button stays valid
 _ANSWERS = {

@@ -1,0 +1,206 @@
+"""Webhook mode: Telegram-shaped JSON posted over HTTP to the ASGI app ``banditbot serve``
+runs, with replies going to the Bot API double."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from banditbot import BanditService, SQLiteStore, parse_config
+from banditbot.api import create_app
+from banditbot.telegram import build_application
+
+from ..telegram_double import BotApiDouble, ServerThread, make_app
+from .test_telegram_polling import bot_config
+
+SECRET = "s3cret-token_for-tests"
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@pytest.fixture
+def double() -> Iterator[BotApiDouble]:
+    d = BotApiDouble()
+    with ServerThread(make_app(d)) as url:
+        d.base_url = url
+        yield d
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> BanditService:
+    store = SQLiteStore(tmp_path / "hook.db")
+    store.init()
+    return BanditService(parse_config(bot_config()), store, rng=np.random.default_rng(9))
+
+
+@pytest.fixture
+def server(service: BanditService, double: BotApiDouble) -> Iterator[str]:
+    telegram = build_application(service, double.token, base_url=double.base_url,
+                                 webhook=True)
+    app = create_app(service, telegram=telegram, webhook_secret=SECRET)
+    with ServerThread(app) as url:
+        yield url
+
+
+def post(url: str, update: dict[str, Any] | bytes, secret: str | None = SECRET) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers[HEADER] = secret
+    body = update if isinstance(update, bytes) else json.dumps(update).encode()
+    return httpx.post(f"{url}/telegram", content=body, headers=headers, timeout=10)
+
+
+def wait(predicate: Any, timeout: float = 10.0) -> Any:
+    return asyncio.run(BotApiDouble().wait_for(predicate, timeout))
+
+
+def test_secret_token_is_required(server: str, double: BotApiDouble) -> None:
+    update = double.message_update(double.user(501), 501, "/random")
+    update["update_id"] = 1
+    assert post(server, update, secret=None).status_code == 403
+    assert post(server, update, secret="wrong").status_code == 403
+    assert post(server, update, secret=SECRET[:-1]).status_code == 403
+    assert double.messages == []
+    response = post(server, update)
+    assert response.status_code == 200
+    wait(lambda: double.chat_messages(501))
+
+
+def test_redelivered_update_has_no_second_effect(server: str, double: BotApiDouble,
+                                                 service: BanditService) -> None:
+    update = double.message_update(double.user(501), 501, "/random")
+    update["update_id"] = 42
+    assert post(server, update).status_code == 200
+    prompt = wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0])
+    assert post(server, update).status_code == 200  # Telegram re-delivers after a timeout
+    press = double.callback_update(double.user(501), prompt,
+                                   prompt.buttons()[0]["callback_data"])
+    press["update_id"] = 43
+    assert post(server, press).status_code == 200
+    assert post(server, press).status_code == 200
+    wait(lambda: prompt.edits)
+    assert len(double.chat_messages(501)) == 1
+    assert len(list(service.decisions("seed"))) == 1
+    assert service.report("seed").total_rewards == 1
+    assert len(double.callback_answers) == 1
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"{not json", 400),
+    (b"[1, 2, 3]", 400),
+    (b'{"message": {"text": "/random"}}', 400),  # no update_id
+    (b'{"update_id": "seven"}', 400),
+    (b'{"update_id": 5, "padding": "' + b"x" * 1_100_000 + b'"}', 413),
+])
+def test_malformed_or_oversize_updates_are_refused(server: str, double: BotApiDouble,
+                                                   service: BanditService, body: bytes,
+                                                   status: int) -> None:
+    assert post(server, body).status_code == status
+    assert double.messages == []
+    assert list(service.decisions("seed")) == []
+
+
+def test_unknown_and_forged_callbacks_change_nothing(server: str, double: BotApiDouble,
+                                                     service: BanditService) -> None:
+    update = double.message_update(double.user(501), 501, "/random")
+    update["update_id"] = 100
+    post(server, update)
+    prompt = wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0])
+    for i, data in enumerate(["v:Q3aJiitbXNC3XZ6BxPAlUw:0", "unknown-data", "v:x:1"]):
+        forged = double.callback_update(double.user(501), prompt, data)
+        forged["update_id"] = 200 + i
+        assert post(server, forged).status_code == 200
+    wait(lambda: len(double.callback_answers) == 3)
+    assert {a["text"] for a in double.callback_answers.values()} == {"this poll has closed"}
+    assert service.report("seed").total_rewards == 0
+    assert prompt.reply_markup is not None
+
+
+def test_fifty_users_pressing_at_once_each_count_once(server: str, double: BotApiDouble,
+                                                      service: BanditService) -> None:
+    users = [double.user(10_000 + i) for i in range(50)]
+    for i, user in enumerate(users):
+        update = double.message_update(user, user["id"], "/random")
+        update["update_id"] = 1000 + i
+        assert post(server, update).status_code == 200
+    prompts = wait(lambda: len(double.messages) == 50 and
+                   {m.chat_id: m for m in double.messages})
+    presses = []
+    for i, user in enumerate(users):
+        p = double.callback_update(user, prompts[user["id"]],
+                                   prompts[user["id"]].buttons()[i % 2]["callback_data"])
+        p["update_id"] = 5000 + i
+        presses.append(p)
+    # every press twice (double taps), all at once
+    bodies = [json.dumps(p).encode() for p in presses + presses]
+
+    async def fire() -> list[int]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            responses = await asyncio.gather(*(
+                client.post(f"{server}/telegram", content=b,
+                            headers={HEADER: SECRET, "Content-Type": "application/json"})
+                for b in bodies))
+        return [r.status_code for r in responses]
+
+    assert set(asyncio.run(fire())) == {200}
+    wait(lambda: len(double.callback_answers) == 50, timeout=30)
+    rewards = [r.reward for r in service.decisions("seed")]
+    assert len(rewards) == 50 and all(r is not None for r in rewards)
+    assert service.report("seed").total_rewards == 50
+    assert sum(rewards) == 25  # every even user pressed 👍 (1), every odd 👎 (0)
+    assert not double.errors
+
+
+def test_set_and_delete_webhook_commands(double: BotApiDouble, tmp_path: Path) -> None:
+    env = {**os.environ, "TELEGRAM_TOKEN": double.token,
+           "BANDITBOT_TELEGRAM_BASE_URL": double.base_url}
+    env.pop("BANDITBOT_WEBHOOK_SECRET", None)
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "set-webhook",
+                           "https://bot.example.org/telegram"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    stored = (tmp_path / ".env").read_text()
+    secret = stored.split("BANDITBOT_WEBHOOK_SECRET=")[1].strip()
+    assert len(secret) >= 32
+    assert double.webhook == {"url": "https://bot.example.org/telegram", "secret_token": secret}
+    assert secret not in proc.stdout + proc.stderr  # never printed
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "delete-webhook"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert double.webhook == {}
+
+
+def test_run_without_token_says_how_to_get_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_TOKEN"}
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "run"], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == 2
+    assert "@BotFather" in proc.stderr and "banditbot demo" in proc.stderr
+
+
+def test_run_polls_with_a_token(double: BotApiDouble, tmp_path: Path) -> None:
+    """`banditbot run` as a process: publishes its commands and answers /random."""
+    env = {**os.environ, "TELEGRAM_TOKEN": double.token,
+           "BANDITBOT_TELEGRAM_BASE_URL": double.base_url,
+           "BANDITBOT_STORE": f"sqlite:///{tmp_path / 'run.db'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "banditbot", "run"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait(lambda: double.commands, timeout=30)
+        double.send_command(double.user(501), 501, "/random")
+        prompt = wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0],
+                      timeout=30)
+        assert [b["text"] for b in prompt.buttons()] == ["👍", "👎"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,0 +1,77 @@
+"""Escaping, callback data and reset signatures — checked against the double's validators,
+which reject what Telegram rejects."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from banditbot.telegram._render import (
+    escape,
+    parse_vote,
+    sign_reset,
+    verify_reset,
+    vote_data,
+)
+
+from ..telegram_double import BadRequest, check_html, check_markdown_v2, check_text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=200))
+def test_escaped_text_always_parses(text: str) -> None:
+    check_markdown_v2(escape(text, "MarkdownV2"))
+    check_html(escape(text, "HTML"))
+
+
+@pytest.mark.parametrize("text", ["1.5", "a-b", "(x)", "50!", "#tag", "a_b", "*x", "[y", "~"])
+def test_the_double_rejects_unescaped_markdown_v2(text: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        check_markdown_v2(text)
+    assert "can't parse entities" in err.value.description
+
+
+@pytest.mark.parametrize("text", ["This is arm *1*", "This _is_ arm _2_", "__u__ ~s~ ||sp||",
+                                  "[link](http://example.org/a\\)b)", "`code.!`", "> quote",
+                                  "```\npre . !\n```"])
+def test_the_double_accepts_valid_markdown_v2(text: str) -> None:
+    check_markdown_v2(text)
+
+
+@pytest.mark.parametrize("text", ["a < b", "Tom & Jerry", "<b>bold", "<script>x</script>",
+                                  "<b><i>x</b></i>"])
+def test_the_double_rejects_broken_html(text: str) -> None:
+    with pytest.raises(BadRequest):
+        check_html(text)
+
+
+def test_text_limits() -> None:
+    check_text("x" * 4096, None)
+    with pytest.raises(BadRequest):
+        check_text("x" * 4097, None)
+    with pytest.raises(BadRequest):
+        check_text("", None)
+
+
+def test_vote_data_fits_and_round_trips() -> None:
+    decision_id = secrets.token_urlsafe(16)
+    data = vote_data(decision_id, 4)
+    assert len(data.encode()) <= 64
+    assert parse_vote(data) == (decision_id, 4)
+    for bad in (None, "", "v:short:1", "v:" + decision_id, "x:" + decision_id + ":1",
+                "v:" + decision_id + ":1:extra", "v:" + "A" * 70 + ":1"):
+        assert parse_vote(bad) is None
+
+
+def test_reset_confirmation_is_signed_and_expires() -> None:
+    data = sign_reset("token", "greeting", 1001, expires=2_000)
+    assert len(data.encode()) <= 64
+    assert verify_reset("token", data, 1001, now=1_000) == "greeting"
+    assert verify_reset("token", data, 1002, now=1_000) is None  # another user
+    assert verify_reset("other", data, 1001, now=1_000) is None  # another bot
+    assert verify_reset("token", data, 1001, now=3_000) is None  # expired
+    tampered = data.replace("greeting", "random")
+    assert verify_reset("token", tampered, 1001, now=1_000) is None
