@@ -56,7 +56,11 @@ def _num(x: float) -> dict[str, str]:
     value = float(x)
     if value != 0.0 and abs(value) < 1e-120:  # below DynamoDB's number range
         value = 0.0
-    return {"N": repr(value) if value == value else "0"}
+    if value != value:  # NaN has no DynamoDB form
+        value = 0.0
+    if value.is_integer() and abs(value) < 1e15:
+        return {"N": str(int(value))}
+    return {"N": repr(value)}
 
 
 def _str(x: str) -> dict[str, str]:
@@ -85,7 +89,8 @@ class DynamoDBStore:
     ttl_days
         Expire decision items this many days after they were made (DynamoDB TTL).
     max_attempts
-        botocore retry attempts for throttling and transient errors.
+        Total attempts per request (botocore standard retries with backoff) for throttling
+        and transient errors.
     client
         A ready boto3 DynamoDB client (overrides region/endpoint).
     """
@@ -109,7 +114,7 @@ class DynamoDBStore:
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"max_attempts": self.max_attempts, "mode": "standard"},
+            config = Config(retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
                             connect_timeout=3, read_timeout=10,
                             max_pool_connections=64)
             self._client = boto3.client("dynamodb", region_name=self.region,

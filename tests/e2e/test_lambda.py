@@ -1,0 +1,205 @@
+"""The Lambda handler with real-shaped API Gateway v2 / Function URL events, DynamoDB and SSM
+on a local emulator over HTTP, and the Telegram Bot API double."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from banditbot.aws import LambdaApp
+from banditbot.stores._dynamodb import DynamoDBStore
+
+from ..conftest import EXAMPLES, ROOT
+from ..telegram_double import BotApiDouble, ServerThread, make_app
+
+SECRET = "lambda-webhook-secret_0123456789"
+CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
+
+
+@pytest.fixture
+def double() -> Iterator[BotApiDouble]:
+    d = BotApiDouble()
+    with ServerThread(make_app(d)) as url:
+        d.base_url = url
+        yield d
+
+
+@pytest.fixture
+def lambda_env(moto_endpoint: str, double: BotApiDouble,
+               monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    table = f"banditbot-{uuid.uuid4().hex[:8]}"
+    ssm = boto3.client("ssm", endpoint_url=moto_endpoint, region_name="us-east-1")
+    ssm.put_parameter(Name=f"/{table}/token", Value=double.token, Type="SecureString")
+    ssm.put_parameter(Name=f"/{table}/secret", Value=SECRET, Type="SecureString")
+    store_url = f"dynamodb://{table}?region=us-east-1&endpoint_url={moto_endpoint}"
+    DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint).init()  # the template
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,  # SSM (and any other AWS client) → the emulator
+        "BANDITBOT_STORE": store_url,
+        "BANDITBOT_CONFIG": str(EXAMPLES),
+        "TELEGRAM_TOKEN_PARAMETER": f"/{table}/token",
+        "BANDITBOT_WEBHOOK_SECRET_PARAMETER": f"/{table}/secret",
+        "BANDITBOT_TELEGRAM_BASE_URL": double.base_url,
+        "TABLE": table,
+        "ENDPOINT": moto_endpoint,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def http_api_event(body: bytes, *, secret: str | None = SECRET, path: str = "/telegram",
+                   method: str = "POST", base64_body: bool = False) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event."""
+    headers = {"content-type": "application/json", "host": "abc123.execute-api.us-east-1"
+               ".amazonaws.com", "user-agent": "TelegramBot (like TwitterBot)",
+               "x-forwarded-for": "91.108.6.1", "x-forwarded-proto": "https"}
+    if secret is not None:
+        headers["x-telegram-bot-api-secret-token"] = secret
+    now = time.time()
+    return {
+        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
+        "rawQueryString": "", "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com", "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "91.108.6.1", "userAgent": "TelegramBot (like TwitterBot)"},
+            "requestId": uuid.uuid4().hex, "routeKey": f"{method} {path}", "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000)},
+        "body": base64.b64encode(body).decode() if base64_body else body.decode(),
+        "isBase64Encoded": base64_body,
+    }
+
+
+def function_url_event(body: bytes, **kwargs: Any) -> dict[str, Any]:
+    """A Lambda Function URL event (payload 2.0, routeKey $default, base64 bodies)."""
+    event = http_api_event(body, base64_body=True, **kwargs)
+    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    event["requestContext"]["domainName"] = "xyz.lambda-url.us-east-1.on.aws"
+    event["requestContext"]["authorizer"] = None
+    return event
+
+
+def _update(double: BotApiDouble, update_id: int, *, press: Any = None) -> bytes:
+    if press is not None:
+        upd = double.callback_update(double.user(501), press, press.buttons()[0]["callback_data"])
+    else:
+        upd = double.message_update(double.user(501), 501, "/random")
+    upd["update_id"] = update_id
+    return json.dumps(upd).encode()
+
+
+def test_update_in_reply_out_state_in_dynamodb(lambda_env: dict[str, str],
+                                               double: BotApiDouble) -> None:
+    handler = LambdaApp()
+    result = handler(http_api_event(_update(double, 1)), None)
+    assert result["statusCode"] == 200
+    # processed to completion before returning: the reply is already there
+    (prompt,) = double.chat_messages(501)
+    assert [b["text"] for b in prompt.buttons()] == ["👍", "👎"]
+    result = handler(function_url_event(_update(double, 2, press=prompt)), None)
+    assert result["statusCode"] == 200
+    assert prompt.text is not None and prompt.text.endswith("thanks")
+    store = DynamoDBStore(lambda_env["TABLE"], region="us-east-1",
+                          endpoint_url=lambda_env["ENDPOINT"])
+    (record,) = list(store.iter_decisions("random"))
+    assert record.reward == 1.0 and record.subject == "501"
+    stats = store.read_stats("random", 0, "", ("arm1", "arm2"))
+    assert stats.n.sum() == 1 and stats.pulls.sum() == 1
+
+
+def test_missing_or_wrong_secret_is_403(lambda_env: dict[str, str],
+                                        double: BotApiDouble) -> None:
+    handler = LambdaApp()
+    assert handler(http_api_event(_update(double, 1), secret=None), None)["statusCode"] == 403
+    assert handler(function_url_event(_update(double, 1), secret="nope"),
+                   None)["statusCode"] == 403
+    assert double.messages == []
+
+
+def test_redelivered_update_has_no_second_effect(lambda_env: dict[str, str],
+                                                 double: BotApiDouble) -> None:
+    handler = LambdaApp()
+    body = _update(double, 7)
+    assert handler(http_api_event(body), None)["statusCode"] == 200
+    assert handler(http_api_event(body), None)["statusCode"] == 200  # Lambda retry / Telegram
+    assert LambdaApp()(http_api_event(body), None)["statusCode"] == 200  # another container
+    assert len(double.chat_messages(501)) == 1
+    store = DynamoDBStore(lambda_env["TABLE"], region="us-east-1",
+                          endpoint_url=lambda_env["ENDPOINT"])
+    assert len(list(store.iter_decisions("random"))) == 1
+
+
+def test_malformed_body_is_400(lambda_env: dict[str, str], double: BotApiDouble) -> None:
+    assert LambdaApp()(http_api_event(b"{nope"), None)["statusCode"] == 400
+
+
+def test_other_paths_go_to_the_http_app(lambda_env: dict[str, str]) -> None:
+    response = LambdaApp()(http_api_event(b"", path="/healthz", method="GET", secret=None),
+                           None)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"status": "ok"}
+
+
+def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
+    """No matplotlib, scipy.stats or pandas on the import path; no settings needed."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c",
+         "import banditbot.aws, banditbot._bootstrap, banditbot.telegram, "
+         "banditbot.stores._dynamodb"],
+        capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 0, proc.stderr
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:")}
+    for heavy in ("matplotlib", "scipy.stats", "pandas", "pyarrow", "fastapi"):
+        assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
+
+
+def test_sam_template_validates() -> None:
+    template = ROOT / "deploy" / "template.yaml"
+    proc = subprocess.run([sys.executable, "-c", CFN_LINT, str(template)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = template.read_text()
+    assert "Handler: banditbot.aws.handler" in text
+    assert "dynamodb:Scan" not in text and "dynamodb:*" not in text  # least privilege
+
+
+def test_template_grants_exactly_the_actions_the_store_uses() -> None:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def passthrough(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        return None
+
+    Loader.add_multi_constructor("!", passthrough)
+    doc = yaml.load((ROOT / "deploy" / "template.yaml").read_text(), Loader=Loader)
+    policies = doc["Resources"]["BanditFunction"]["Properties"]["Policies"]
+    actions: set[str] = set()
+    for policy in policies:
+        for statement in policy["Statement"]:
+            listed = statement["Action"]
+            actions |= set([listed] if isinstance(listed, str) else listed)
+    dynamo = {a for a in actions if a.startswith("dynamodb:")}
+    assert dynamo == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                      "dynamodb:Query"}
+    source = (ROOT / "src" / "banditbot" / "stores" / "_dynamodb.py").read_text()
+    for call in ("get_item", "put_item", "update_item", "query", "transact_write_items"):
+        assert f'"{call}"' in source
+    for unused in ("scan", "delete_item", "batch_write_item"):
+        assert f'"{unused}"' not in source

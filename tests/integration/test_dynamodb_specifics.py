@@ -1,0 +1,169 @@
+"""DynamoDB beyond the conformance suite: retries, exhausted retries, numbers, init, URLs."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from banditbot import ConfigError, StoreError
+from banditbot.stores import DecisionRecord, open_store
+from banditbot.stores._dynamodb import DynamoDBStore
+
+
+class FlakyProxy:
+    """Answers the first ``failures`` requests with a throttling error, then forwards to the
+    emulator — what DynamoDB does under a burst."""
+
+    def __init__(self, upstream: str, failures: int) -> None:
+        self.failures = failures
+        self.seen = 0
+        self.targets: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                proxy.seen += 1
+                proxy.targets.append(self.headers.get("x-amz-target", ""))
+                if proxy.seen <= proxy.failures:
+                    payload = json.dumps({
+                        "__type": "com.amazonaws.dynamodb.v20120810#"
+                                  "ProvisionedThroughputExceededException",
+                        "message": "Rate of requests exceeds the allowed throughput."}).encode()
+                    self.send_response(400)
+                    self.send_header("content-type", "application/x-amz-json-1.0")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length")}
+                reply = httpx.post(upstream, content=body, headers=headers, timeout=30)
+                self.send_response(reply.status_code)
+                for k, v in reply.headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
+                                         "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FlakyProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def table(moto_endpoint: str) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    DynamoDBStore(name, region="us-east-1", endpoint_url=moto_endpoint).init()
+    yield name
+
+
+def _decision(propensity: float = 1 / 3) -> DecisionRecord:
+    return DecisionRecord(
+        id=secrets.token_urlsafe(16), experiment="e", generation=0, scope="", arm="a",
+        propensity=propensity, arms=("a", "b", "c"),
+        probabilities=np.array([propensity, 0.1 + 0.2, 1 - propensity - (0.1 + 0.2)]),
+        policy="{}", subject="u", created_at=1_700_000_000.123456)
+
+
+def test_throttling_is_retried_with_backoff(moto_endpoint: str, table: str) -> None:
+    with FlakyProxy(moto_endpoint, failures=3) as proxy:
+        store = DynamoDBStore(table, region="us-east-1", endpoint_url=proxy.url,
+                              max_attempts=6)
+        d = _decision()
+        store.record_decision(d)  # three throttled attempts, then it goes through
+        assert proxy.seen == 4
+    direct = DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint)
+    assert direct.get_decision(d.id) is not None
+
+
+def test_exhausted_retries_raise_store_error_and_write_nothing(moto_endpoint: str,
+                                                               table: str) -> None:
+    with FlakyProxy(moto_endpoint, failures=10**6) as proxy:
+        store = DynamoDBStore(table, region="us-east-1", endpoint_url=proxy.url,
+                              max_attempts=3)
+        d = _decision()
+        with pytest.raises(StoreError) as err:
+            store.record_decision(d)
+        assert "ProvisionedThroughputExceeded" in str(err.value)
+        assert proxy.seen == 3, proxy.targets
+    direct = DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint)
+    assert direct.get_decision(d.id) is None
+    assert direct.read_stats("e", 0, "", ("a",)).pulls.tolist() == [0.0]
+
+
+def test_numbers_round_trip_exactly(moto_endpoint: str, table: str) -> None:
+    store = DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint)
+    d = _decision()
+    store.record_decision(d)
+    got = store.get_decision(d.id)
+    assert got is not None
+    assert got.propensity == 1 / 3  # exact, not 0.3333333333333333148 or a Decimal
+    assert got.probabilities.tolist() == d.probabilities.tolist()
+    assert got.created_at == d.created_at
+    store.apply_reward(d.id, 0.1, 2.0)
+    for _ in range(2):
+        e = _decision()
+        store.record_decision(e)
+        store.apply_reward(e.id, 0.1, 2.0)
+    total = store.read_stats("e", 0, "", ("a",)).total[0]
+    assert isinstance(total, float)
+    assert total == pytest.approx(0.3, abs=1e-12)
+
+
+def test_init_is_idempotent_and_enables_ttl(moto_endpoint: str) -> None:
+    import boto3
+
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    store = DynamoDBStore(name, region="us-east-1", endpoint_url=moto_endpoint, ttl_days=30)
+    store.init()
+    store.init()
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    desc = client.describe_table(TableName=name)["Table"]
+    assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+    d = _decision()
+    store.record_decision(d)
+    item = client.get_item(TableName=name, Key={"PK": {"S": f"DEC#{d.id}"},
+                                                 "SK": {"S": "DEC"}})["Item"]
+    assert int(item["ttl"]["N"]) == int(d.created_at + 30 * 86400)
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    ("sqlite:///x.db", "SQLiteStore"),
+    ("memory://", "MemoryStore"),
+    ("dynamodb://tbl?region=eu-west-1&endpoint_url=http://127.0.0.1:1", "DynamoDBStore"),
+])
+def test_store_urls(url: str, kind: str) -> None:
+    assert type(open_store(url)).__name__ == kind
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "sqlite://", "dynamodb://", "nonsense"])
+def test_bad_store_urls_say_what_works(url: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        open_store(url)
+    assert repr(url) in err.value.message
+    assert err.value.hint is not None and err.value.hint.startswith("use ")
