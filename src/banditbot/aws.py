@@ -114,9 +114,10 @@ class LambdaApp:
             from .api import create_app
 
             state["asgi"] = create_app(state["service"])
-        return state["loop"].run_until_complete(
+        response: dict[str, Any] = state["loop"].run_until_complete(
             _call_asgi(state["asgi"], method, path, str(event.get("rawQueryString") or ""),
                        headers, raw))
+        return response
 
 
 def _response(status: int, payload: Any) -> dict[str, Any]:

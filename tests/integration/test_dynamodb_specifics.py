@@ -30,7 +30,7 @@ class FlakyProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 proxy.seen += 1
                 proxy.targets.append(self.headers.get("x-amz-target", ""))
@@ -74,10 +74,10 @@ class FlakyProxy:
 
 
 @pytest.fixture
-def table(moto_endpoint: str) -> Iterator[str]:
+def table(moto_endpoint: str) -> str:
     name = f"t-{uuid.uuid4().hex[:10]}"
     DynamoDBStore(name, region="us-east-1", endpoint_url=moto_endpoint).init()
-    yield name
+    return name
 
 
 def _decision(propensity: float = 1 / 3) -> DecisionRecord:
