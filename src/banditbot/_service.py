@@ -312,7 +312,7 @@ class BanditService:
         if record.reward is not None:
             return self._duplicate(record)
         result = self.store.apply_reward(decision_id, number, self.clock(),
-                                         self._extra(exp, record, number))
+                                         self._extra(exp, record, number), known=record)
         if result is ApplyResult.APPLIED:
             if any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
@@ -377,8 +377,8 @@ class BanditService:
             pending = self.store.pending_decisions(exp.id, view.meta.generation, cutoff,
                                                    limit=500, newer_than=since)
             for record in pending:
-                if self.store.apply_reward(record.id, value, now,
-                                           self._extra(exp, record, value)) is ApplyResult.APPLIED:
+                if self.store.apply_reward(record.id, value, now, self._extra(exp, record, value),
+                                           known=record) is ApplyResult.APPLIED:
                     settled += 1
             if len(pending) < 500:
                 self._settled_until[exp.id] = cutoff

@@ -102,6 +102,16 @@ def test_reward_is_applied_once_and_second_call_says_duplicate(store: Store) -> 
     assert got is not None and got.reward == 1.0 and got.rewarded_at == pytest.approx(1001.0)
 
 
+def test_a_forged_known_record_cannot_choose_the_arm(store: Store) -> None:
+    d = _decision(arm="a")
+    store.record_decision(d)
+    lie = d._replace(arm="b")  # a caller claiming the decision was for arm b
+    assert store.apply_reward(d.id, 1.0, 5.0, None, known=lie) is ApplyResult.APPLIED
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.n.tolist() == [1, 0]  # counted on the arm that was decided
+    assert store.apply_reward(d.id, 1.0, 6.0, None, known=d) is ApplyResult.DUPLICATE
+
+
 def test_unknown_decision_reward_changes_nothing(store: Store) -> None:
     d = _decision()
     store.record_decision(d)

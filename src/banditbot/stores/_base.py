@@ -238,9 +238,14 @@ class Store(Protocol):
         """The decision with that id, with its reward if any; ``None`` if unknown."""
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     extra: Mapping[str, float] | None = None) -> ApplyResult:
+                     extra: Mapping[str, float] | None = None, *,
+                     known: DecisionRecord | None = None) -> ApplyResult:
         """Set the reward if the decision has none and add it (and ``extra``) to the
-        statistics of the decision's arm, atomically."""
+        statistics of the decision's arm, atomically.
+
+        ``known`` is the decision as the caller just read it; a store may use it to skip a
+        read, but must still verify in the same atomic step that the stored decision has that
+        arm, so a caller can never choose the arm."""
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:

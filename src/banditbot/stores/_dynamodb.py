@@ -362,8 +362,10 @@ class DynamoDBStore:
         return self._decision_from_item(item) if item else None
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     extra: Mapping[str, float] | None = None) -> ApplyResult:
-        record = self.get_decision(decision_id)  # the arm comes from the stored decision
+                     extra: Mapping[str, float] | None = None, *,
+                     known: DecisionRecord | None = None) -> ApplyResult:
+        record = known if known is not None and known.id == decision_id \
+            else self.get_decision(decision_id)
         if record is None:
             return ApplyResult.UNKNOWN
         if record.reward is not None:
@@ -373,15 +375,33 @@ class DynamoDBStore:
                 "TableName": "",
                 "Key": {"PK": _str(f"DEC#{decision_id}"), "SK": _str("DEC")},
                 "UpdateExpression": "SET #reward = :reward, #at = :at",
-                "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#reward)",
+                # the statistics below go to this arm: the stored decision must have it
+                "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#reward)"
+                                       " AND #arm = :arm AND #exp = :exp AND #gen = :gen"
+                                       " AND #scope = :scope AND #weight = :weight",
                 "ExpressionAttributeNames": {"#reward": "reward", "#at": "rewarded_at",
-                                             "#pk": "PK"},
-                "ExpressionAttributeValues": {":reward": _num(value), ":at": _num(rewarded_at)},
+                                             "#pk": "PK", "#arm": "arm", "#exp": "experiment",
+                                             "#gen": "generation", "#scope": "scope",
+                                             "#weight": "weight"},
+                "ExpressionAttributeValues": {":reward": _num(value), ":at": _num(rewarded_at),
+                                              ":arm": _str(record.arm),
+                                              ":exp": _str(record.experiment),
+                                              ":gen": _num(record.generation),
+                                              ":scope": _str(record.scope),
+                                              ":weight": _num(record.weight)},
             }},
             self._stats_update(record.experiment, record.generation, record.scope, record.arm,
                                0.0, _core(value, record.weight), extra),
         ]))
-        return ApplyResult.APPLIED if reasons is None else ApplyResult.DUPLICATE
+        if reasons is None:
+            return ApplyResult.APPLIED
+        if known is not None:  # find out why: already rewarded, or a record that lied
+            stored = self.get_decision(decision_id)
+            if stored is None:
+                return ApplyResult.UNKNOWN
+            if stored.reward is None:
+                return self.apply_reward(decision_id, value, rewarded_at, extra)
+        return ApplyResult.DUPLICATE
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:

@@ -126,7 +126,8 @@ class MemoryStore:
         return self._decisions.get(decision_id)
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     extra: Mapping[str, float] | None = None) -> ApplyResult:
+                     extra: Mapping[str, float] | None = None, *,
+                     known: DecisionRecord | None = None) -> ApplyResult:
         with self._lock:
             record = self._decisions.get(decision_id)
             if record is None:

@@ -249,7 +249,8 @@ class SQLiteStore:
         return _decision_from_row(row) if row else None
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
-                     extra: Mapping[str, float] | None = None) -> ApplyResult:
+                     extra: Mapping[str, float] | None = None, *,
+                     known: DecisionRecord | None = None) -> ApplyResult:
         with self._write() as conn:
             row = conn.execute(
                 "UPDATE decisions SET reward = ?, rewarded_at = ? "
