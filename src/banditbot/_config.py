@@ -189,14 +189,17 @@ class FeatureSpec(_Model):
     """One context feature of a contextual experiment.
 
     ``categorical`` features are one-hot encoded over ``values`` (others map to no column);
-    ``numeric`` features are scaled as ``(x - center) / scale``.
+    ``numeric`` features are scaled as ``(x - center) / scale`` (booleans count as 0/1);
+    ``cyclic`` features (hour of day, weekday) become ``sin`` and ``cos`` of
+    ``2π·x / period``.
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
-    type: Literal["categorical", "numeric"] = "numeric"
+    type: Literal["categorical", "numeric", "cyclic"] = "numeric"
     values: tuple[str, ...] = ()
     center: float = 0.0
     scale: float = Field(default=1.0, gt=0)
+    period: float = Field(default=24.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
@@ -222,6 +225,14 @@ class ExperimentConfig(_Model):
         ``shared``: one bandit; ``chat``: one per chat; ``subject``: one per user.
     parse_mode
         How arm content is rendered in Telegram: ``MarkdownV2``, ``HTML`` or ``plain``.
+    features
+        Context features for contextual policies (linear statistics are kept whenever
+        features are declared, so contextual and plain policies can be switched).
+    time_bucket_seconds
+        Keep per-time-bucket sums so non-stationary policies can discount or window them.
+    track_ips
+        Keep importance-weighted sums (needed by EXP3; on automatically when it is the
+        configured policy).
     """
 
     id: str = Field(pattern=_ID_PATTERN)
@@ -236,6 +247,8 @@ class ExperimentConfig(_Model):
     scope: Literal["shared", "chat", "subject"] = "shared"
     parse_mode: Literal["MarkdownV2", "HTML", "plain"] = "plain"
     features: tuple[FeatureSpec, ...] = ()
+    time_bucket_seconds: float | None = Field(default=None, gt=0)
+    track_ips: bool = False
     sticky_seconds: float = Field(default=0.0, ge=0)
 
     @field_validator("arms")
@@ -255,9 +268,27 @@ class ExperimentConfig(_Model):
                 self.reward.validate_value(self.default_reward)
             except InvalidRewardError as exc:
                 raise ValueError(f"default_reward: {exc}") from None
-        if self.policy.build().contextual and not self.features:
-            raise ValueError("a contextual policy needs 'features' (declare them, see docs)")
+        problem = self.policy_problem(self.policy.build())
+        if problem:
+            raise ValueError(problem)
         return self
+
+    def policy_problem(self, policy: Policy) -> str | None:
+        """Why ``policy`` cannot run on this experiment (``None`` if it can)."""
+        needs = set(policy.needs_extra)
+        if policy.contextual and not self.features:
+            return "a contextual policy needs 'features' (declare them, see docs/policies.md)"
+        if "time" in needs and self.time_bucket_seconds is None:
+            return ("a non-stationary policy needs time buckets (set time_bucket_seconds, e.g. "
+                    "a twentieth of the half-life or window)")
+        if "ips_total" in needs and not self.tracks_ips:
+            return "EXP3 needs importance-weighted sums (set track_ips: true)"
+        return None
+
+    @property
+    def tracks_ips(self) -> bool:
+        """Whether rewards also record importance-weighted sums (for EXP3)."""
+        return self.track_ips or "ips_total" in self.policy.build().needs_extra
 
     @property
     def telegram_command(self) -> str:

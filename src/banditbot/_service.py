@@ -30,6 +30,7 @@ from ._errors import (
     UnknownArmError,
     UnknownExperimentError,
 )
+from ._features import Featurizer, linear_arrays, linear_extra
 from ._report import ArmReport, Report, Timeline
 from ._statistics import beta_interval, normal_interval, wilson_interval
 from .policies import ArmStats, Policy, make_policy
@@ -108,21 +109,70 @@ class _View:
     prior_beta: FloatArray | None
     lo: float  # reward bounds for normalization; span 0 means "not normalized"
     span: float
+    featurizer: Featurizer | None
 
-    def policy_stats(self, table: StatsTable, context: FloatArray | None = None) -> ArmStats:
-        """Map store counters to the policy's scale ([0, 1] for bounded rewards)."""
-        n, total, total_sq = table.n, table.total, table.total_sq
-        if self.span and (self.lo != 0.0 or self.span != 1.0):
-            lo, span = self.lo, self.span
+    def _scale(self, n: FloatArray, total: FloatArray,
+               total_sq: FloatArray | None = None) -> tuple[FloatArray, FloatArray,
+                                                           FloatArray | None]:
+        """Affine map of summed rewards to the policy's scale."""
+        if not self.span or (self.lo == 0.0 and self.span == 1.0):
+            return n, total, total_sq
+        lo, span = self.lo, self.span
+        if total_sq is not None:
             total_sq = (total_sq - 2.0 * lo * total + n * lo * lo) / (span * span)
-            total = (total - n * lo) / span
+        return n, (total - n * lo) / span, total_sq
+
+    def policy_stats(self, table: StatsTable, context: Mapping[str, Any] | None = None, *,
+                     now: float = 0.0) -> ArmStats:
+        """Map store counters to the policy's scale ([0, 1] for bounded rewards), with the
+        extra statistics the policy needs."""
+        n, total, total_sq = self._scale(table.n, table.total, table.total_sq)
+        assert total_sq is not None
         if self.prior_alpha is None:
             alpha = beta = None
         elif table.arms is self.arms or table.arms == self.arms:
             alpha, beta = self.prior_alpha, self.prior_beta
         else:
             alpha, beta = self.priors_for(table.arms)
-        return ArmStats(n, total, total_sq, alpha, beta, table.pulls, _NO_EXTRA, context)
+        extra: Mapping[str, FloatArray] = _NO_EXTRA
+        vector = None
+        if self.policy.needs_extra:
+            extra = self._extra_arrays(table, now)
+        if self.policy.contextual and self.featurizer is not None:
+            vector = self.featurizer.encode(context)
+        return ArmStats(n, total, total_sq, alpha, beta, table.pulls, extra, vector)
+
+    def _extra_arrays(self, table: StatsTable, now: float) -> dict[str, FloatArray]:
+        needs = self.policy.needs_extra
+        arms = table.arms
+        fields = table.extra
+        out: dict[str, FloatArray] = {}
+        if "ips_total" in needs:
+            ips_n = np.array([fields.get(a, {}).get("ips.n", 0.0) for a in arms])
+            ips_s = np.array([fields.get(a, {}).get("ips.s", 0.0) for a in arms])
+            out["ips_total"] = self._scale(ips_n, ips_s)[1]
+        if "time" in needs:
+            kind, width = self.policy.time_weighting()  # type: ignore[attr-defined]
+            bucket = float(self.config.time_bucket_seconds or 1.0)
+            tw = np.zeros((3, len(arms)))
+            for k, arm in enumerate(arms):
+                for name, value in fields.get(arm, {}).items():
+                    if not name.startswith("tb."):
+                        continue
+                    _, index, which = name.split(".")
+                    age = max(now - (int(index) + 0.5) * bucket, 0.0)
+                    weight = 0.5 ** (age / width) if kind == "discount" else \
+                        float(age < width)
+                    tw["nsq".index(which), k] += weight * value
+            tw_n, tw_s, tw_q = self._scale(tw[0], tw[1], tw[2])
+            assert tw_q is not None
+            out["tw_n"], out["tw_sums"], out["tw_sums_sq"] = tw_n, tw_s, tw_q
+        if "linear" in needs and self.featurizer is not None:
+            a, b = linear_arrays(fields, arms, self.featurizer.dim)
+            if self.span and (self.lo != 0.0 or self.span != 1.0):
+                b = (b - self.lo * a[:, 0, :]) / self.span  # row 0 of A is Σx (intercept)
+            out["A"], out["b"] = a, b
+        return out
 
     def priors_for(self, arms: Sequence[str]) -> tuple[FloatArray, FloatArray]:
         return self.priors_arrays(self.meta, arms)
@@ -178,6 +228,7 @@ class BanditService:
         self._views: dict[str, tuple[ExperimentMeta, _View]] = {}
         self._last_settle: dict[str, float] = {}
         self._settled_until: dict[str, float] = {}
+        self._featurizers: dict[str, Featurizer] = {}
         self._lock = threading.Lock()
 
     # --- experiments ------------------------------------------------------------------------
@@ -209,8 +260,17 @@ class BanditService:
         lo, hi = exp.reward.bounds
         span = (hi - lo) if lo is not None and hi is not None else 0.0
         alpha, beta = _View.priors_arrays(meta, arms) if meta.priors else (None, None)
+        featurizer = self._featurizer(exp)
         return _View(exp, meta, arms, all_arms, contents, policy, policy_json, alpha, beta,
-                     lo if span and lo is not None else 0.0, span)
+                     lo if span and lo is not None else 0.0, span, featurizer)
+
+    def _featurizer(self, exp: ExperimentConfig) -> Featurizer | None:
+        if not exp.features:
+            return None
+        found = self._featurizers.get(exp.id)
+        if found is None:
+            found = self._featurizers[exp.id] = Featurizer(exp.features)
+        return found
 
     def _scope(self, exp: ExperimentConfig, subject: str, chat: str | None) -> str:
         if exp.scope == "shared":
@@ -251,7 +311,7 @@ class BanditService:
         scope = self._scope(exp, str(subject), chat)
         table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                       with_extra=bool(view.policy.needs_extra))
-        choice = view.policy.choose(view.policy_stats(table), self.rng)
+        choice = view.policy.choose(view.policy_stats(table, context, now=now), self.rng)
         arm = view.arms[choice.arm]
         record = DecisionRecord(
             id=secrets.token_urlsafe(16), experiment=exp.id, generation=view.meta.generation,
@@ -343,8 +403,26 @@ class BanditService:
 
     def _extra(self, exp: ExperimentConfig, record: DecisionRecord,
                value: float) -> dict[str, float] | None:
-        """Policy-specific additive statistics one reward adds (none for plain bandits)."""
-        return None
+        """Additive statistics one reward adds beyond the core counters, for the experiment's
+        capabilities (not just the current policy, so policies can be switched):
+        importance-weighted sums (EXP3), time buckets (non-stationary policies) and linear
+        sums (contextual policies)."""
+        if not (exp.tracks_ips or exp.time_bucket_seconds or exp.features):
+            return None
+        w = record.weight
+        extra: dict[str, float] = {}
+        if exp.tracks_ips:
+            extra["ips.n"] = w / record.propensity
+            extra["ips.s"] = w * value / record.propensity
+        if exp.time_bucket_seconds:
+            index = int(self.clock() // exp.time_bucket_seconds)
+            extra[f"tb.{index}.n"] = w
+            extra[f"tb.{index}.s"] = w * value
+            extra[f"tb.{index}.q"] = w * value * value
+        featurizer = self._featurizer(exp)
+        if featurizer is not None:
+            extra.update(linear_extra(featurizer.encode(record.context), value, w))
+        return extra
 
     # --- implicit rewards ---------------------------------------------------------------------
     def settle(self, experiment: str, *, now: float | None = None) -> int:
@@ -395,7 +473,7 @@ class BanditService:
             self._settle(view, self.clock())
         arms = view.all_arms
         table = self.store.read_stats(exp.id, view.meta.generation, scope, arms)
-        stats = view.policy_stats(table)
+        stats = view.policy_stats(table, now=self.clock())
         active = np.array([a in view.arms for a in arms])
         allocation = np.zeros(len(arms))
         if active.any():
@@ -542,7 +620,8 @@ class BanditService:
             )
             for v in numbers
         ]
-        self.store.record_manual(records)
+        extras = [self._extra(exp, r, float(r.reward or 0.0)) or {} for r in records]
+        self.store.record_manual(records, extras if any(extras) else None)
         self.audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
         return len(records)
 
@@ -586,9 +665,10 @@ class BanditService:
         policy-agnostic)."""
         exp = self.config.experiment(experiment)
         policy = make_policy(name, dict(params or {}))
-        if policy.contextual and not exp.features:
-            raise PolicyError(f"{policy.name} needs context features",
-                              hint="declare 'features' for this experiment in the config")
+        problem = exp.policy_problem(policy)
+        if problem:
+            message, _, hint = problem.partition(" (")
+            raise PolicyError(f"{policy.name}: {message}", hint=hint.rstrip(")") or None)
         spec = {"name": policy.name, "params": policy.params()}
         self._update_meta(experiment, lambda m: replace(m, policy=spec))
         self.audit(actor, exp.id, "policy", policy.describe())

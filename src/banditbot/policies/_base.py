@@ -22,7 +22,7 @@ from .._errors import PolicyError
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["ArmStats", "Choice", "Policy", "sample_arm"]
+__all__ = ["ArmStats", "Choice", "Policy", "sample_arm", "sample_rows"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -30,6 +30,9 @@ _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
 
 class ArmStats(NamedTuple):
     """Sufficient statistics of the arms, on the policy's reward scale (immutable).
+
+    Arrays have the arms on their last axis: shape ``(K,)`` for one bandit, ``(R, K)`` for
+    ``R`` simulated runs at once (every policy works on both).
 
     Bounded rewards (👍/👎, a rating scale) are mapped to [0, 1] before they reach a policy;
     continuous rewards are passed as they are.
@@ -67,7 +70,7 @@ class ArmStats(NamedTuple):
     @property
     def n_arms(self) -> int:
         """Number of arms ``K``."""
-        return int(self.n.shape[0])
+        return int(self.n.shape[-1])
 
     @classmethod
     def from_counts(
@@ -113,17 +116,20 @@ class ArmStats(NamedTuple):
         return self.n + self.prior_alpha + self.prior_beta, self.sums + self.prior_alpha
 
     def subset(self, mask: npt.NDArray[np.bool_]) -> ArmStats:
-        """The statistics of the arms selected by a boolean mask."""
+        """The statistics of the arms selected by a boolean mask (one bandit)."""
+        keep = np.flatnonzero(mask)
+        axis = self.n.ndim - 1
         return ArmStats(
-            self.n[mask], self.sums[mask], self.sums_sq[mask],
-            None if self.prior_alpha is None else self.prior_alpha[mask],
-            None if self.prior_beta is None else self.prior_beta[mask],
-            self.pulls[mask], {k: v[mask] for k, v in self.extra.items()}, self.context)
+            self.n[..., keep], self.sums[..., keep], self.sums_sq[..., keep],
+            None if self.prior_alpha is None else self.prior_alpha[..., keep],
+            None if self.prior_beta is None else self.prior_beta[..., keep],
+            self.pulls[..., keep], {k: np.take(v, keep, axis=axis)
+                                    for k, v in self.extra.items()}, self.context)
 
     def means(self, default: float = 0.0) -> FloatArray:
         """Mean reward per arm (priors included as pseudo-observations); ``default`` if none."""
         n, sums = self.with_pseudo_counts()
-        out: FloatArray = np.divide(sums, n, out=np.full(n.shape[0], default), where=n > 0)
+        out: FloatArray = np.divide(sums, n, out=np.full(n.shape, default), where=n > 0)
         return out
 
 
@@ -168,6 +174,17 @@ def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
     return arm
 
 
+def sample_rows(probabilities: FloatArray, rng: np.random.Generator) -> npt.NDArray[np.intp]:
+    """Draw one arm per row of an ``(R, K)`` probability matrix; zero-probability arms are
+    never drawn."""
+    cumulative: FloatArray = np.cumsum(probabilities, axis=-1)
+    draws: FloatArray = rng.random((probabilities.shape[0],))
+    u = draws[:, None] * cumulative[:, -1:]
+    arms: npt.NDArray[np.intp] = np.minimum((cumulative <= u).sum(axis=-1),
+                                            probabilities.shape[-1] - 1)
+    return arms
+
+
 class Policy:
     """Base class of all policies.
 
@@ -194,6 +211,13 @@ class Policy:
         p = self.probabilities(stats)
         return Choice(sample_arm(p, rng), p)
 
+    def sample_batch(self, stats: ArmStats, rng: np.random.Generator
+                     ) -> npt.NDArray[np.intp]:
+        """Choose one arm for each of ``R`` runs (``stats`` arrays of shape ``(R, K)``), with
+        the same distribution as :meth:`choose`. Posterior-sampling policies override this
+        with a direct draw from the posterior (cheaper than the probability vector)."""
+        return sample_rows(self.probabilities(stats), rng)
+
     def params(self) -> dict[str, Any]:
         """The policy's parameters as a plain dict (what is logged with each decision)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
@@ -212,7 +236,8 @@ def check(condition: bool, policy: str, message: str, hint: str) -> None:
 
 
 def argmax_ties(values: FloatArray) -> FloatArray:
-    """Uniform distribution over the maximizers of ``values`` (random tie-break)."""
-    best = values == values.max()
-    out: FloatArray = best / np.count_nonzero(best)
+    """Uniform distribution over the maximizers of ``values`` along the last axis (random
+    tie-break)."""
+    best = values == values.max(axis=-1, keepdims=True)
+    out: FloatArray = best / np.count_nonzero(best, axis=-1, keepdims=True)
     return out

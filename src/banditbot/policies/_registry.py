@@ -38,7 +38,7 @@ def register(*aliases: str) -> Callable[[P], P]:
 
 def _ensure_loaded() -> None:
     # the implementations register themselves on import
-    from . import _contextual, _nonstationary, _policies, _ucb_family  # noqa: F401
+    from . import _bai, _contextual, _nonstationary, _policies, _ucb_family  # noqa: F401
 
 
 def available_policies() -> dict[str, type[Policy]]:

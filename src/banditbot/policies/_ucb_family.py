@@ -1,1 +1,188 @@
-"""Filled in by the learning issue."""
+"""Index policies beyond UCB1: KL-UCB, UCB1-Tuned, Bayes-UCB; and EXP3 for adversarial
+rewards. All deterministic given the statistics except EXP3 (a closed-form distribution), so
+every propensity is exact (ties broken uniformly at random)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
+from ._policies import _log_total, beta_posterior, ucb_index
+from ._registry import register
+
+__all__ = ["EXP3", "KLUCB", "BayesUCB", "UCB1Tuned", "bernoulli_kl", "kl_ucb_bound"]
+
+
+def bernoulli_kl(p: FloatArray, q: FloatArray) -> FloatArray:
+    """KL divergence between Bernoulli(p) and Bernoulli(q), elementwise (clipped away from
+    0 and 1)."""
+    eps = 1e-15
+    p = np.clip(p, eps, 1 - eps)
+    q = np.clip(q, eps, 1 - eps)
+    out: FloatArray = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+    return out
+
+
+def kl_ucb_bound(mean: FloatArray, budget: FloatArray, iterations: int = 32) -> FloatArray:
+    """Largest ``q >= mean`` with ``KL(mean, q) <= budget``, by bisection (elementwise)."""
+    lo = np.clip(mean, 0.0, 1.0)
+    hi = np.ones_like(lo)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        too_far = bernoulli_kl(mean, mid) > budget
+        hi = np.where(too_far, mid, hi)
+        lo = np.where(too_far, lo, mid)
+    return lo
+
+
+@register("klucb", "kl-ucb-bernoulli")
+@dataclass(frozen=True, slots=True)
+class KLUCB(Policy):
+    """KL-UCB for rewards in [0, 1] (Garivier & Cappé 2011).
+
+    Index: the largest ``q`` with ``n·KL(mean, q) <= log t + c·log log t``; asymptotically
+    optimal for Bernoulli rewards (it meets the Lai–Robbins bound).
+
+    Parameters
+    ----------
+    c
+        Weight of the ``log log t`` term (0 is the usual practical choice; 3 in the proof).
+
+    Examples
+    --------
+    >>> p = KLUCB().probabilities(ArmStats.from_counts([100, 100], [10, 30]))
+    >>> [float(x) for x in p]
+    [0.0, 1.0]
+    """
+
+    name: ClassVar[str] = "kl-ucb"
+
+    c: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(self.c >= 0, self.name, f"c must be >= 0, got {self.c}", "use c = 0")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        n, sums = stats.with_pseudo_counts()
+        log_t = _log_total(n)
+        budget = (log_t + self.c * np.log(np.maximum(log_t, 1.0))) / np.maximum(n, 1e-12)
+        mean = np.divide(sums, n, out=np.zeros_like(sums), where=n > 0)
+        index = np.where(n > 0, kl_ucb_bound(mean, budget), np.inf)
+        return argmax_ties(index)
+
+
+@register("ucb-tuned", "ucb1tuned")
+@dataclass(frozen=True, slots=True)
+class UCB1Tuned(Policy):
+    """UCB1-Tuned (Auer et al. 2002): UCB1 with the bonus scaled by the arm's variance,
+    ``sqrt(log t / n · min(1/4, V))`` with ``V = s² + sqrt(2 log t / n)``.
+
+    Examples
+    --------
+    >>> p = UCB1Tuned().probabilities(ArmStats.from_counts([50, 50], [10, 40]))
+    >>> [float(x) for x in p]
+    [0.0, 1.0]
+    """
+
+    name: ClassVar[str] = "ucb1-tuned"
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        n, sums = stats.with_pseudo_counts()
+        sums_sq = stats.sums_sq if stats.prior_alpha is None else \
+            stats.sums_sq + stats.prior_alpha
+        log_t = _log_total(n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = sums / n
+            variance = np.maximum(sums_sq / n - mean * mean, 0.0) + np.sqrt(2 * log_t / n)
+            bonus = np.sqrt(log_t / n * np.minimum(0.25, variance))
+        return argmax_ties(ucb_index(n, sums, bonus))
+
+
+@register("bayesucb")
+@dataclass(frozen=True, slots=True)
+class BayesUCB(Policy):
+    """Bayes-UCB (Kaufmann, Cappé & Garivier 2012): the arm whose Beta posterior has the
+    highest ``1 - 1/(t·(log T)^c)`` quantile.
+
+    Parameters
+    ----------
+    alpha, beta
+        Beta prior (as for Thompson sampling).
+    c
+        Exponent of the ``log`` term (0 works best in practice).
+    horizon
+        ``T`` in the formula (only used when ``c > 0``).
+
+    Examples
+    --------
+    >>> p = BayesUCB().probabilities(ArmStats.from_counts([40, 40], [8, 20]))
+    >>> [float(x) for x in p]
+    [0.0, 1.0]
+    """
+
+    name: ClassVar[str] = "bayes-ucb"
+    bayesian: ClassVar[bool] = True
+
+    alpha: float = 1.0
+    beta: float = 1.0
+    c: float = 0.0
+    horizon: float = 10_000.0
+
+    def __post_init__(self) -> None:
+        check(self.alpha > 0 and self.beta > 0, self.name, "alpha and beta must be > 0",
+              "use alpha = beta = 1")
+        check(self.c >= 0 and self.horizon > 1, self.name, "c >= 0 and horizon > 1 needed",
+              "use c = 0")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        from scipy.special import betaincinv
+
+        a, b = beta_posterior(stats, self.alpha, self.beta)
+        t = np.maximum(stats.n.sum(axis=-1, keepdims=True), 1.0) + 1.0
+        level = 1.0 - 1.0 / (t * np.log(self.horizon) ** self.c)
+        return argmax_ties(betaincinv(a, b, level))
+
+
+@register("exp-3")
+@dataclass(frozen=True, slots=True)
+class EXP3(Policy):
+    """EXP3 (Auer et al. 2002) for adversarial rewards in [0, 1].
+
+    ``P(i) = (1 - gamma)·softmax(eta·S)_i + gamma / K`` where ``S_i`` is the importance-weighted
+    sum of arm ``i``'s rewards (each reward divided by the logged propensity of its decision
+    — exact, because every decision logs it), and ``eta = gamma / K``.
+
+    Parameters
+    ----------
+    gamma
+        Exploration share in (0, 1].
+
+    Examples
+    --------
+    >>> s = ArmStats.from_counts([10, 10], [2, 8])
+    >>> s = s._replace(extra={"ips_total": np.array([4.0, 16.0])})
+    >>> bool(EXP3(gamma=0.1).probabilities(s)[1] > 0.5)
+    True
+    """
+
+    name: ClassVar[str] = "exp3"
+    needs_extra: ClassVar[tuple[str, ...]] = ("ips_total",)
+
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        check(0 < self.gamma <= 1, self.name, f"gamma must be in (0, 1], got {self.gamma}",
+              "use gamma = 0.1")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        k = stats.n_arms
+        s = stats.extra.get("ips_total")
+        if s is None:
+            s = np.zeros_like(stats.n)
+        z = (self.gamma / k) * s
+        w = np.exp(z - z.max(axis=-1, keepdims=True))
+        p: FloatArray = (1 - self.gamma) * w / w.sum(axis=-1, keepdims=True) + self.gamma / k
+        return p

@@ -1,0 +1,107 @@
+"""Context features → vectors, and the additive linear statistics built from them (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._config import FeatureSpec
+from .policies._base import FloatArray
+
+__all__ = ["Featurizer", "linear_arrays", "linear_extra"]
+
+
+class Featurizer:
+    """Turns a context mapping into a vector: an intercept, then each feature.
+
+    Examples
+    --------
+    >>> from banditbot import FeatureSpec
+    >>> f = Featurizer([FeatureSpec(name="lang", type="categorical", values=("en", "de")),
+    ...                 FeatureSpec(name="hour", type="cyclic", period=24)])
+    >>> f.dim, f.encode({"lang": "de", "hour": 6}).round(3).tolist()
+    (5, [1.0, 0.0, 1.0, 1.0, 0.0])
+    """
+
+    def __init__(self, specs: Sequence[FeatureSpec]) -> None:
+        self.specs = tuple(specs)
+        names = ["intercept"]
+        for spec in self.specs:
+            if spec.type == "categorical":
+                names += [f"{spec.name}={v}" for v in spec.values]
+            elif spec.type == "cyclic":
+                names += [f"{spec.name}:sin", f"{spec.name}:cos"]
+            else:
+                names.append(spec.name)
+        self.names = tuple(names)
+        self.dim = len(names)
+
+    def encode(self, context: Mapping[str, Any] | None) -> FloatArray:
+        """The feature vector (missing or unparsable values encode as zeros)."""
+        context = context or {}
+        out = [1.0]
+        for spec in self.specs:
+            value = context.get(spec.name)
+            if spec.type == "categorical":
+                out += [1.0 if str(value) == v else 0.0 for v in spec.values]
+                continue
+            number = _number(value)
+            if spec.type == "cyclic":
+                if number is None:
+                    out += [0.0, 0.0]
+                else:
+                    angle = 2.0 * math.pi * number / spec.period
+                    out += [math.sin(angle), math.cos(angle)]
+            else:
+                out.append(0.0 if number is None else (number - spec.center) / spec.scale)
+        return np.array(out, dtype=np.float64)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def linear_extra(x: FloatArray, reward: float, weight: float = 1.0) -> dict[str, float]:
+    """Additive fields one reward adds: ``lin.A.i.j`` (upper triangle of ``x xᵀ``) and
+    ``lin.b.i`` (``r·x``), weighted."""
+    d = x.shape[0]
+    fields: dict[str, float] = {}
+    for i in range(d):
+        xi = float(x[i])
+        if xi == 0.0:
+            continue
+        fields[f"lin.b.{i}"] = weight * reward * xi
+        for j in range(i, d):
+            xj = float(x[j])
+            if xj != 0.0:
+                fields[f"lin.A.{i}.{j}"] = weight * xi * xj
+    return fields
+
+
+def linear_arrays(extra: Mapping[str, Mapping[str, float]], arms: Sequence[str],
+                  d: int) -> tuple[FloatArray, FloatArray]:
+    """``A`` of shape ``(K, d, d)`` and ``b`` of shape ``(K, d)`` from stored fields."""
+    a = np.zeros((len(arms), d, d))
+    b = np.zeros((len(arms), d))
+    for k, arm in enumerate(arms):
+        for name, value in extra.get(arm, {}).items():
+            if not name.startswith("lin."):
+                continue
+            parts = name.split(".")
+            if parts[1] == "A":
+                i, j = int(parts[2]), int(parts[3])
+                if i < d and j < d:
+                    a[k, i, j] = value
+                    a[k, j, i] = value
+            elif parts[1] == "b" and int(parts[2]) < d:
+                b[k, int(parts[2])] = value
+    return a, b
