@@ -276,6 +276,9 @@ class ExperimentConfig(_Model):
     def policy_problem(self, policy: Policy) -> str | None:
         """Why ``policy`` cannot run on this experiment (``None`` if it can)."""
         needs = set(policy.needs_extra)
+        if policy.needs_bounded and not self.reward.bounded:
+            return (f"{policy.name} needs rewards with known bounds (use a binary or rating "
+                    "reward, give min and max, or choose gaussian-thompson)")
         if policy.contextual and not self.features:
             return "a contextual policy needs 'features' (declare them, see docs/policies.md)"
         if "time" in needs and self.time_bucket_seconds is None:

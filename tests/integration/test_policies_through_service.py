@@ -71,7 +71,7 @@ def test_switching_between_contextual_and_plain_keeps_statistics() -> None:
     clock = FakeClock()
     svc = BanditService(config("thompson"), MemoryStore(), rng=np.random.default_rng(1),
                         clock=clock)
-    for i in range(20):
+    for _i in range(20):
         clock.advance(1)
         d = svc.decide("e", "u", {"hour": 9, "language_code": "de"})
         svc.reward(d.id, 5 if d.arm == "b" else 1, "u")

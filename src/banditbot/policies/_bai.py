@@ -67,6 +67,7 @@ class TopTwoThompsonSampling(Policy):
     """
 
     name: ClassVar[str] = "top-two-thompson"
+    needs_bounded: ClassVar[bool] = True
     bayesian: ClassVar[bool] = True
 
     leader_share: float = 0.5

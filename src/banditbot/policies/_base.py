@@ -201,6 +201,8 @@ class Policy:
     contextual: ClassVar[bool] = False
     #: Extra additive statistics the policy needs (see :class:`ArmStats.extra`).
     needs_extra: ClassVar[tuple[str, ...]] = ()
+    #: Whether rewards must lie in [0, 1] (Beta posteriors, Bernoulli KL).
+    needs_bounded: ClassVar[bool] = False
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         """Probability of choosing each arm given ``stats``; shape ``(K,)``, sums to 1."""

@@ -72,6 +72,7 @@ class DiscountedThompsonSampling(Policy):
     """
 
     name: ClassVar[str] = "discounted-thompson"
+    needs_bounded: ClassVar[bool] = True
     bayesian: ClassVar[bool] = True
     needs_extra: ClassVar[tuple[str, ...]] = ("time",)
 

@@ -159,6 +159,7 @@ class ThompsonSampling(Policy):
     """
 
     name: ClassVar[str] = "thompson"
+    needs_bounded: ClassVar[bool] = True
     bayesian: ClassVar[bool] = True
 
     alpha: float = 1.0

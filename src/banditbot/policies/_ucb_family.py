@@ -59,6 +59,7 @@ class KLUCB(Policy):
     """
 
     name: ClassVar[str] = "kl-ucb"
+    needs_bounded: ClassVar[bool] = True
 
     c: float = 0.0
 
@@ -124,6 +125,7 @@ class BayesUCB(Policy):
     """
 
     name: ClassVar[str] = "bayes-ucb"
+    needs_bounded: ClassVar[bool] = True
     bayesian: ClassVar[bool] = True
 
     alpha: float = 1.0
@@ -169,6 +171,7 @@ class EXP3(Policy):
     """
 
     name: ClassVar[str] = "exp3"
+    needs_bounded: ClassVar[bool] = True
     needs_extra: ClassVar[tuple[str, ...]] = ("ips_total",)
 
     gamma: float = 0.1

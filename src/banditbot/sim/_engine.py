@@ -1,0 +1,324 @@
+"""The simulator: many runs of a policy in an environment, vectorized over runs.
+
+The same policy classes the service uses run here on ``(R, K)`` statistics: closed-form
+policies through their probability vector, posterior-sampling policies through a direct draw
+from the posterior (:meth:`Policy.sample_batch`, the same distribution). Each block of runs
+has its own generator spawned from the seed, so a (seed, workers) pair reproduces a result.
+Runs are split across forked worker processes (numpy's samplers hold the GIL, so threads
+would not help).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..policies import ArmStats, Policy
+from ..policies._base import FloatArray, sample_rows
+from ._env import Environment, lai_robbins
+
+__all__ = ["SimulationResult", "simulate"]
+
+IntArray = npt.NDArray[np.intp]
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Cumulative pseudo-regret of ``runs`` runs at checkpoint steps.
+
+    Attributes
+    ----------
+    steps
+        Shape ``(P,)``: step counts at the checkpoints (the last is the horizon).
+    regret
+        Shape ``(R, P)``: cumulative regret of each run at each checkpoint.
+    reward
+        Shape ``(R,)``: total reward of each run.
+    """
+
+    policy: str
+    environment: str
+    runs: int
+    horizon: int
+    steps: IntArray
+    regret: FloatArray
+    reward: FloatArray
+    seconds: float
+    change_at: int | None = None
+    lower_bound: FloatArray | None = None
+
+    @property
+    def mean(self) -> FloatArray:
+        """Mean cumulative regret per checkpoint."""
+        out: FloatArray = self.regret.mean(axis=0)
+        return out
+
+    @property
+    def half_width(self) -> FloatArray:
+        """Half-width of the 95% confidence band of the mean, per checkpoint."""
+        if self.runs < 2:
+            return np.zeros(self.steps.shape[0])
+        out: FloatArray = Z95 * self.regret.std(axis=0, ddof=1) / math.sqrt(self.runs)
+        return out
+
+    @property
+    def final(self) -> tuple[float, float]:
+        """``(mean, 95% half-width)`` of the regret at the horizon."""
+        return float(self.mean[-1]), float(self.half_width[-1])
+
+    def at(self, step: int) -> FloatArray:
+        """Per-run cumulative regret at the checkpoint nearest to ``step``."""
+        j = int(np.argmin(np.abs(self.steps - step)))
+        out: FloatArray = self.regret[:, j]
+        return out
+
+    def after_change(self) -> tuple[float, float]:
+        """``(mean, 95% half-width)`` of the regret accumulated after the change point."""
+        if self.change_at is None:
+            raise ValueError("this environment has no change point")
+        diff = self.regret[:, -1] - self.at(self.change_at)
+        return float(diff.mean()), float(Z95 * diff.std(ddof=1) / math.sqrt(self.runs))
+
+    @property
+    def decisions_per_second(self) -> float:
+        """Simulated decisions per wall-clock second."""
+        return self.runs * self.horizon / max(self.seconds, 1e-9)
+
+
+class _Chunk:
+    """State of a block of runs."""
+
+    def __init__(self, policy: Policy, env: Environment, runs: int,
+                 rng: np.random.Generator) -> None:
+        self.policy, self.env, self.rng = policy, env, rng
+        k = env.n_arms
+        if policy.needs_bounded and env.bounds is None:
+            raise ValueError(f"{policy.name} needs rewards with known bounds; this environment "
+                             "pays unbounded rewards (try gaussian-thompson)")
+        self.runs, self.k = runs, k
+        self.n = np.zeros((runs, k))
+        self.sums = np.zeros((runs, k))
+        self.sums_sq = np.zeros((runs, k))
+        self.base = np.arange(runs) * k
+        self.extra: dict[str, FloatArray] = {}
+        needs = policy.needs_extra
+        self.time_kind: str | None = None
+        if "time" in needs:
+            kind, width = policy.time_weighting()  # type: ignore[attr-defined]
+            self.time_kind = kind
+            for name in ("tw_n", "tw_sums", "tw_sums_sq"):
+                self.extra[name] = np.zeros((runs, k))
+            if kind == "discount":
+                self.gamma = 0.5 ** (1.0 / width)
+            else:
+                self.window = max(int(width), 1)
+                self.ring_arm = np.full((runs, self.window), -1, dtype=np.intp)
+                self.ring_reward = np.zeros((runs, self.window))
+        self.ips = "ips_total" in needs
+        if self.ips:
+            self.extra["ips_total"] = np.zeros((runs, k))
+        self.linear = "linear" in needs
+        if self.linear:
+            d = env.context_dim
+            if d == 0:
+                raise ValueError(f"{policy.name} needs a contextual environment")
+            ridge = float(getattr(policy, "ridge", 1.0))
+            self.extra["A_inv"] = np.broadcast_to(np.eye(d) / ridge, (runs, k, d, d)).copy()
+            self.extra["b"] = np.zeros((runs, k, d))
+        bounds = env.bounds
+        self.lo, self.span = (bounds[0], bounds[1] - bounds[0]) if bounds else (0.0, 1.0)
+        rates = None if env.context_dim or env.change_at is not None else \
+            env.means(0, None, 1)[0]
+        stationary = rates is not None and type(env).__name__ in (
+            "BernoulliEnv", "GaussianEnv", "RatingEnv")
+        self.gaps = (rates.max() - rates) if stationary and rates is not None else None
+        self.regret = np.zeros(runs)
+        self.reward = np.zeros(runs)
+
+    def step(self, t: int) -> None:
+        env, rng = self.env, self.rng
+        ctx = env.contexts(rng, t, self.runs)
+        stats = ArmStats(self.n, self.sums, self.sums_sq, None, None, self.n, self.extra, ctx)
+        if self.ips:
+            p = self.policy.probabilities(stats)
+            arms = sample_rows(p, rng)
+            flat = self.base + arms
+            propensity = p.ravel()[flat]
+        else:
+            arms = self.policy.sample_batch(stats, rng)
+            flat = self.base + arms
+        means = env.means(t, ctx, self.runs)
+        rewards = env.draw(rng, means, arms)
+        if self.gaps is not None:
+            self.regret += self.gaps[arms]
+        else:
+            self.regret += means.max(axis=1) - means.ravel()[flat]
+        self.reward += rewards
+        r = (rewards - self.lo) / self.span if self.span != 1.0 or self.lo != 0.0 else rewards
+        self.n.ravel()[flat] += 1.0
+        self.sums.ravel()[flat] += r
+        self.sums_sq.ravel()[flat] += r * r
+        if self.time_kind == "discount":
+            for name in ("tw_n", "tw_sums", "tw_sums_sq"):
+                self.extra[name] *= self.gamma
+            self._add_time(flat, 1.0, r)
+        elif self.time_kind == "window":
+            slot = t % self.window
+            old_arm = self.ring_arm[:, slot]
+            live = np.flatnonzero(old_arm >= 0)
+            if live.size:
+                old_flat = self.base[live] + old_arm[live]
+                old_r = self.ring_reward[live, slot]
+                self._add_time(old_flat, -1.0, old_r)
+            self.ring_arm[:, slot] = arms
+            self.ring_reward[:, slot] = r
+            self._add_time(flat, 1.0, r)
+        if self.ips:
+            self.extra["ips_total"].ravel()[flat] += r / propensity
+        if self.linear:
+            assert ctx is not None
+            rows = np.arange(self.runs)
+            a_inv = self.extra["A_inv"][rows, arms]  # (R, d, d)
+            u = np.einsum("rij,rj->ri", a_inv, ctx)
+            denom = 1.0 + np.einsum("ri,ri->r", ctx, u)
+            self.extra["A_inv"][rows, arms] = a_inv - np.einsum("ri,rj->rij", u, u) / \
+                denom[:, None, None]
+            self.extra["b"][rows, arms] += r[:, None] * ctx
+
+    def _add_time(self, flat: IntArray, sign: float, r: FloatArray) -> None:
+        np.add.at(self.extra["tw_n"].ravel(), flat, sign)
+        np.add.at(self.extra["tw_sums"].ravel(), flat, sign * r)
+        np.add.at(self.extra["tw_sums_sq"].ravel(), flat, sign * r * r)
+
+
+def _run_chunk(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,
+               points: IntArray, horizon: int, counter: Any = None
+               ) -> tuple[FloatArray, FloatArray]:
+    chunk = _Chunk(policy, env, runs, np.random.default_rng(seed))
+    regret = np.zeros((runs, points.shape[0]))
+    report_every = max(horizon // 100, 1)
+    j = 0
+    for t in range(horizon):
+        chunk.step(t)
+        if t + 1 == points[j]:
+            regret[:, j] = chunk.regret
+            j += 1
+        if counter is not None and (t + 1) % report_every == 0:
+            counter.value = t + 1
+    return regret, chunk.reward
+
+
+def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int = 10_000,
+             seed: int = 0, checkpoints: int = 200, workers: int = 2,
+             progress: Callable[[int], Any] | None = None) -> SimulationResult:
+    """Run ``policy`` ``runs`` times for ``horizon`` steps in ``env``.
+
+    Parameters
+    ----------
+    policy
+        Any registered policy (see :func:`banditbot.make_policy`).
+    env
+        An environment (see :func:`banditbot.sim.parse_env`).
+    runs, horizon
+        Number of independent runs and steps per run.
+    seed
+        Seed; with the same ``workers`` the result is reproducible.
+    checkpoints
+        How many points of the regret curve to keep.
+    workers
+        Processes to split the runs across (forked; 1 runs in this process).
+    progress
+        Called with the number of steps completed, about 100 times.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    if runs < 1 or horizon < 1:
+        raise ValueError("runs and horizon must be positive")
+    workers = max(1, min(workers, runs))
+    sizes = [runs // workers + (1 if i < runs % workers else 0) for i in range(workers)]
+    seeds = np.random.SeedSequence(seed).spawn(workers)
+    points = np.unique(np.linspace(1, horizon, min(checkpoints, horizon)).round().astype(int))
+    start = time.perf_counter()
+    context = _fork_context() if workers > 1 else None
+    if context is None:
+        parts = []
+        for size, s in zip(sizes, seeds, strict=True):
+            counter = _Counter() if progress is not None else None
+            parts.append(_run_chunk(policy, env, size, s, points, horizon,
+                                    _Reporter(counter, progress) if counter else None))
+    else:
+        counter = context.Value("l", 0)
+        with context.Pool(workers, initializer=_share_counter, initargs=(counter,)) as pool:
+            pending = [pool.apply_async(_run_in_worker, (policy, env, size, s, points, horizon,
+                                                         i == 0))
+                       for i, (size, s) in enumerate(zip(sizes, seeds, strict=True))]
+            while not all(p.ready() for p in pending):
+                if progress is not None:
+                    progress(int(counter.value))
+                time.sleep(0.05)
+            parts = [p.get() for p in pending]
+            if progress is not None:
+                progress(horizon)
+    seconds = time.perf_counter() - start
+    rates = env.bernoulli_rates()
+    return SimulationResult(
+        policy=policy.describe(), environment=env.describe(), runs=runs, horizon=horizon,
+        steps=points, regret=np.concatenate([p[0] for p in parts]),
+        reward=np.concatenate([p[1] for p in parts]), seconds=seconds,
+        change_at=env.change_at,
+        lower_bound=None if rates is None else lai_robbins(rates, points.astype(float)),
+    )
+
+
+_WORKER_COUNTER: Any = None
+
+
+def _share_counter(counter: Any) -> None:
+    global _WORKER_COUNTER
+    _WORKER_COUNTER = counter
+
+
+def _run_in_worker(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,
+                   points: IntArray, horizon: int, reports: bool
+                   ) -> tuple[FloatArray, FloatArray]:
+    return _run_chunk(policy, env, runs, seed, points, horizon,
+                      _WORKER_COUNTER if reports else None)
+
+
+def _fork_context() -> Any:
+    import multiprocessing
+
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform: run in this process
+        return None
+
+
+class _Counter:
+    value = 0
+
+
+class _Reporter:
+    """Adapts the in-process counter to the progress callback."""
+
+    def __init__(self, counter: _Counter, progress: Callable[[int], Any] | None) -> None:
+        self.counter, self.progress = counter, progress
+
+    @property
+    def value(self) -> int:
+        return self.counter.value
+
+    @value.setter
+    def value(self, steps: int) -> None:
+        self.counter.value = steps
+        if self.progress is not None:
+            self.progress(steps)

@@ -1,0 +1,409 @@
+"""Simulation environments: what the simulated world pays for each arm.
+
+Every environment works on ``R`` runs at once: ``means(t, contexts)`` gives the expected
+reward of every arm in every run, shape ``(R, K)``, and ``draw`` samples the rewards of the
+chosen arms. Regret is measured against the means (pseudo-regret), which removes the reward
+noise from the comparison of policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._config import ExperimentConfig
+from .._errors import ConfigError
+from ..policies._base import FloatArray
+
+__all__ = [
+    "AbruptDriftEnv",
+    "BernoulliEnv",
+    "Environment",
+    "GaussianEnv",
+    "GradualDriftEnv",
+    "LinearContextualEnv",
+    "LogisticContextualEnv",
+    "RatingEnv",
+    "experiment_env",
+    "parse_env",
+]
+
+IntArray = npt.NDArray[np.intp]
+
+
+def _rates(values: Sequence[float], what: str) -> FloatArray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size < 2:
+        raise ConfigError(f"{what} needs at least two arms", hint="e.g. 0.1,0.12,0.15")
+    return arr
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Base class. ``bounds`` is the reward range (policies see rewards mapped to [0, 1])."""
+
+    arm_names: tuple[str, ...] = ()
+
+    @property
+    def n_arms(self) -> int:
+        """Number of arms."""
+        raise NotImplementedError
+
+    @property
+    def context_dim(self) -> int:
+        """Context dimension (0: not contextual)."""
+        return 0
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """Reward range, or ``None`` if unbounded."""
+        return (0.0, 1.0)
+
+    @property
+    def change_at(self) -> int | None:
+        """Step at which the environment changes abruptly (for after-change regret)."""
+        return None
+
+    def contexts(self, rng: np.random.Generator, t: int, runs: int) -> FloatArray | None:
+        """Contexts of step ``t`` (shape ``(R, d)``), or ``None``."""
+        return None
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        """Expected reward of every arm, shape ``(R, K)``."""
+        raise NotImplementedError
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        """Rewards of the chosen arms, shape ``(R,)``."""
+        raise NotImplementedError
+
+    def bernoulli_rates(self) -> FloatArray | None:
+        """The constant rates, if this is a stationary Bernoulli instance (for Lai–Robbins)."""
+        return None
+
+    def names(self) -> tuple[str, ...]:
+        """Arm names."""
+        return self.arm_names or tuple(f"arm{i}" for i in range(self.n_arms))
+
+    def describe(self) -> str:
+        """Short description."""
+        return type(self).__name__
+
+
+def _bernoulli(rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+    p = means[np.arange(arms.shape[0]), arms]
+    out: FloatArray = (rng.random(arms.shape[0]) < p).astype(np.float64)
+    return out
+
+
+@dataclass(frozen=True)
+class BernoulliEnv(Environment):
+    """Each arm pays 1 with a fixed rate, else 0 (👍/👎)."""
+
+    rates: Sequence[float] = (0.1, 0.12, 0.15)
+
+    def __post_init__(self) -> None:
+        r = _rates(self.rates, "a Bernoulli environment")
+        if np.any((r < 0) | (r > 1)):
+            raise ConfigError("Bernoulli rates must be in [0, 1]")
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.rates)
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        return np.broadcast_to(np.asarray(self.rates, dtype=np.float64), (runs, self.n_arms))
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        return _bernoulli(rng, means, arms)
+
+    def bernoulli_rates(self) -> FloatArray | None:
+        return np.asarray(self.rates, dtype=np.float64)
+
+    def describe(self) -> str:
+        return "bernoulli " + ",".join(f"{r:g}" for r in self.rates)
+
+
+@dataclass(frozen=True)
+class GaussianEnv(Environment):
+    """Each arm pays a normal reward around its mean (continuous rewards)."""
+
+    means_: Sequence[float] = (0.0, 0.5, 1.0)
+    sd: float = 1.0
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.means_)
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        return None
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        return np.broadcast_to(np.asarray(self.means_, dtype=np.float64), (runs, self.n_arms))
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        mu = means[np.arange(arms.shape[0]), arms]
+        out: FloatArray = mu + self.sd * rng.standard_normal(arms.shape[0])
+        return out
+
+    def describe(self) -> str:
+        return f"gaussian {','.join(f'{m:g}' for m in self.means_)} sd={self.sd:g}"
+
+
+@dataclass(frozen=True)
+class RatingEnv(Environment):
+    """Ratings on a scale (default 1–5): a normal around the arm's center, rounded and
+    clipped to the scale. The arm's true mean is that of the discretized distribution."""
+
+    centers: Sequence[float] = (3.0, 3.5, 4.0)
+    sd: float = 1.0
+    low: int = 1
+    high: int = 5
+    _true: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _rates(self.centers, "a rating environment")
+        from scipy.special import ndtr
+
+        levels = np.arange(self.low, self.high + 1, dtype=np.float64)
+        edges = np.concatenate([[-np.inf], levels[:-1] + 0.5, [np.inf]])
+        c = np.asarray(self.centers, dtype=np.float64)[:, None]
+        probs = ndtr((edges[None, 1:] - c) / self.sd) - ndtr((edges[None, :-1] - c) / self.sd)
+        object.__setattr__(self, "_true", probs @ levels)
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.centers)
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        return (float(self.low), float(self.high))
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        return np.broadcast_to(self._true, (runs, self.n_arms))
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        c = np.asarray(self.centers, dtype=np.float64)[arms]
+        out: FloatArray = np.clip(np.round(c + self.sd * rng.standard_normal(arms.shape[0])),
+                                  self.low, self.high)
+        return out
+
+    def describe(self) -> str:
+        return f"rating {self.low}-{self.high} around {','.join(f'{m:g}' for m in self.centers)}"
+
+
+@dataclass(frozen=True)
+class AbruptDriftEnv(Environment):
+    """Bernoulli rates that switch from ``before`` to ``after`` at step ``at``."""
+
+    before: Sequence[float] = (0.2, 0.1)
+    after: Sequence[float] = (0.1, 0.2)
+    at: int = 5000
+
+    def __post_init__(self) -> None:
+        if len(self.before) != len(self.after):
+            raise ConfigError("before and after need the same number of arms")
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.before)
+
+    @property
+    def change_at(self) -> int | None:
+        return self.at
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        rates = self.before if t < self.at else self.after
+        return np.broadcast_to(np.asarray(rates, dtype=np.float64), (runs, self.n_arms))
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        return _bernoulli(rng, means, arms)
+
+    def describe(self) -> str:
+        return (f"abrupt drift {','.join(f'{r:g}' for r in self.before)} → "
+                f"{','.join(f'{r:g}' for r in self.after)} at step {self.at}")
+
+
+@dataclass(frozen=True)
+class GradualDriftEnv(Environment):
+    """Bernoulli rates that move linearly from ``start`` to ``end`` over ``horizon`` steps."""
+
+    start: Sequence[float] = (0.2, 0.1)
+    end: Sequence[float] = (0.1, 0.2)
+    horizon: int = 10_000
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.start)
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        w = min(max(t / max(self.horizon - 1, 1), 0.0), 1.0)
+        rates = (1 - w) * np.asarray(self.start) + w * np.asarray(self.end)
+        return np.broadcast_to(rates.astype(np.float64), (runs, self.n_arms))
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        return _bernoulli(rng, means, arms)
+
+    def describe(self) -> str:
+        return (f"gradual drift {','.join(f'{r:g}' for r in self.start)} → "
+                f"{','.join(f'{r:g}' for r in self.end)}")
+
+
+@dataclass(frozen=True)
+class LinearContextualEnv(Environment):
+    """Rewards linear in the context: ``x·θ_k + noise``, with ``x = (1, z)``,
+    ``z ~ N(0, I)``; ``θ`` drawn once from ``seed``."""
+
+    arms_: int = 5
+    dim: int = 5
+    noise: float = 0.1
+    seed: int = 0
+    theta: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        theta = rng.normal(0.0, 0.5, size=(self.arms_, self.dim))
+        theta[:, 0] = 0.5  # same intercept: the context decides which arm is best
+        object.__setattr__(self, "theta", theta)
+
+    @property
+    def n_arms(self) -> int:
+        return self.arms_
+
+    @property
+    def context_dim(self) -> int:
+        return self.dim
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        return None
+
+    def contexts(self, rng: np.random.Generator, t: int, runs: int) -> FloatArray | None:
+        x = rng.standard_normal((runs, self.dim))
+        x[:, 0] = 1.0
+        return x
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        assert contexts is not None
+        out: FloatArray = contexts @ self.theta.T
+        return out
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        mu = means[np.arange(arms.shape[0]), arms]
+        out: FloatArray = mu + self.noise * rng.standard_normal(arms.shape[0])
+        return out
+
+    def describe(self) -> str:
+        return f"linear contextual, {self.arms_} arms, {self.dim} features"
+
+
+@dataclass(frozen=True)
+class LogisticContextualEnv(LinearContextualEnv):
+    """Bernoulli rewards with rate ``sigmoid(x·θ_k)``."""
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        return (0.0, 1.0)
+
+    def means(self, t: int, contexts: FloatArray | None, runs: int) -> FloatArray:
+        out: FloatArray = 1.0 / (1.0 + np.exp(-super().means(t, contexts, runs)))
+        return out
+
+    def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
+        return _bernoulli(rng, means, arms)
+
+    def describe(self) -> str:
+        return f"logistic contextual, {self.arms_} arms, {self.dim} features"
+
+
+def experiment_env(exp: ExperimentConfig, truth: Mapping[str, float]) -> Environment:
+    """Replay a configured experiment with assumed true rates (👍/👎) or mean ratings."""
+    names = tuple(a.id for a in exp.arms)
+    missing = [a for a in names if a not in truth]
+    if missing:
+        raise ConfigError(f"no assumed truth for arm(s) {', '.join(missing)}",
+                          hint="give --rate EXP.ARM=VALUE for every arm")
+    values = [truth[a] for a in names]
+    if exp.reward.type == "binary":
+        return BernoulliEnv(arm_names=names, rates=tuple(values))
+    lo, hi = exp.reward.bounds
+    if exp.reward.type == "rating" and lo is not None and hi is not None:
+        return RatingEnv(arm_names=names, centers=tuple(values), low=int(lo), high=int(hi))
+    return GaussianEnv(arm_names=names, means_=tuple(values), sd=1.0)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a list of numbers", hint="e.g. 0.1,0.12,0.15") \
+            from None
+
+
+def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
+    """An environment from a short spec.
+
+    ``bernoulli:0.1,0.12,0.15`` · ``gaussian:0,0.5,1[;sd=1]`` · ``rating:3,3.5,4`` ·
+    ``abrupt:0.2,0.1/0.1,0.2[@5000]`` (default: half-way) · ``gradual:0.2,0.1/0.1,0.2`` ·
+    ``linear:5,5`` (arms, features) · ``logistic:5,5``.
+
+    Examples
+    --------
+    >>> parse_env("bernoulli:0.1,0.2").describe()
+    'bernoulli 0.1,0.2'
+    """
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    options: dict[str, Any] = {}
+    if ";" in rest:
+        rest, _, opts = rest.partition(";")
+        for item in opts.split(";"):
+            key, _, value = item.partition("=")
+            options[key.strip()] = float(value)
+    if kind == "bernoulli":
+        return BernoulliEnv(rates=tuple(_floats(rest)))
+    if kind == "gaussian":
+        return GaussianEnv(means_=tuple(_floats(rest)), sd=float(options.get("sd", 1.0)))
+    if kind == "rating":
+        return RatingEnv(centers=tuple(_floats(rest)), sd=float(options.get("sd", 1.0)))
+    if kind in ("abrupt", "gradual"):
+        at = None
+        if "@" in rest:
+            rest, _, at_text = rest.partition("@")
+            at = int(float(at_text))
+        before, slash, after = rest.partition("/")
+        if not slash:
+            raise ConfigError(f"{kind} needs BEFORE/AFTER rates", hint=f"{kind}:0.2,0.1/0.1,0.2")
+        if kind == "abrupt":
+            return AbruptDriftEnv(before=tuple(_floats(before)), after=tuple(_floats(after)),
+                                  at=at if at is not None else horizon // 2)
+        return GradualDriftEnv(start=tuple(_floats(before)), end=tuple(_floats(after)),
+                               horizon=horizon)
+    if kind in ("linear", "logistic"):
+        numbers = [int(x) for x in _floats(rest or "5,5")]
+        arms, dim = ([*numbers, 5, 5])[:2]
+        cls = LinearContextualEnv if kind == "linear" else LogisticContextualEnv
+        return cls(arms_=arms, dim=dim, seed=int(options.get("seed", 0)))
+    raise ConfigError(f"unknown environment {spec!r}",
+                      hint="bernoulli:…, gaussian:…, rating:…, abrupt:…/…, gradual:…/…, "
+                           "linear:K,d, logistic:K,d, or --experiment EXP")
+
+
+def lai_robbins(rates: FloatArray, horizon_steps: FloatArray) -> FloatArray:
+    """Lai–Robbins asymptotic lower bound on Bernoulli regret at each step count:
+    ``Σ_{i suboptimal} Δ_i / KL(μ_i, μ*) · log t``."""
+    from ..policies._ucb_family import bernoulli_kl
+
+    best = rates.max()
+    gaps = best - rates
+    sub = gaps > 0
+    if not sub.any():
+        return np.zeros_like(horizon_steps, dtype=np.float64)
+    constant = float((gaps[sub] / bernoulli_kl(rates[sub], np.full(sub.sum(), best))).sum())
+    out: FloatArray = constant * np.log(np.maximum(horizon_steps, 1.0))
+    return out
+
