@@ -94,7 +94,13 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Simulate policies in a known environment: regret with 95% bands (PNG + CSV)."""
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         from rich.table import Table
 
         from ._errors import PayloadError
@@ -129,9 +135,12 @@ def register(app: typer.Typer) -> None:
                       TimeRemainingColumn(), console=console) as bar:
             for pol in policies:
                 task = bar.add_task(pol.describe(), total=horizon)
-                results.append(run_sim(
-                    pol, environment, runs=runs, horizon=horizon, seed=seed, workers=workers,
-                    progress=lambda steps, task=task: bar.update(task, completed=steps)))
+
+                def advance(steps: int, task: TaskID = task) -> None:
+                    bar.update(task, completed=steps)
+
+                results.append(run_sim(pol, environment, runs=runs, horizon=horizon, seed=seed,
+                                       workers=workers, progress=advance))
         out.mkdir(parents=True, exist_ok=True)
         csv_path = write_csv(results, out / "simulation.csv")
         table = Table(title=f"{environment.describe()} · {runs} runs × {horizon} steps",

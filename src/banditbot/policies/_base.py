@@ -227,7 +227,7 @@ class Policy:
     def describe(self) -> str:
         """Short human-readable form, e.g. ``epsilon-greedy(epsilon=0.1)``."""
         inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in self.params().items())
+                          for k, v in self.params().items() if v is not None)
         return f"{self.name}({inner})"
 
 

@@ -22,8 +22,10 @@ from ._registry import register
 __all__ = ["LinThompsonSampling", "LinUCB", "ridge_estimates"]
 
 
-def ridge_estimates(stats: ArmStats, ridge: float) -> tuple[FloatArray, FloatArray]:
-    """Per arm: the score mean ``x·θ`` and ``xᵀ(λI + A)⁻¹x`` for the current context."""
+def ridge_estimates(stats: ArmStats, ridge: float) -> tuple[FloatArray, FloatArray,
+                                                          FloatArray]:
+    """Per arm: the score mean ``x·θ``, ``xᵀ(λI + A)⁻¹x`` for the current context, and the
+    residual sum of squares ``Σr² - b·θ`` of the ridge fit."""
     x: Any = stats.context
     if x is None:
         raise ValueError("a contextual policy needs a context vector")
@@ -42,7 +44,8 @@ def ridge_estimates(stats: ArmStats, ridge: float) -> tuple[FloatArray, FloatArr
     xs = x[..., None, :]  # (…, 1, d) against (…, K, d)
     mean = (theta * xs).sum(axis=-1)
     spread = np.einsum("...i,...kij,...j->...k", x, a_inv, x)
-    return mean, np.maximum(spread, 0.0)
+    rss = np.maximum(stats.sums_sq - (b * theta).sum(axis=-1), 0.0)
+    return mean, np.maximum(spread, 0.0), rss
 
 
 @register("lin-ucb", "linear-ucb")
@@ -81,7 +84,7 @@ class LinUCB(Policy):
               "use alpha = 1, ridge = 1")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        mean, spread = ridge_estimates(stats, self.ridge)
+        mean, spread, _ = ridge_estimates(stats, self.ridge)
         # round so that ties that are exact in theory are ties in floating point too
         return argmax_ties(np.round(mean + self.alpha * np.sqrt(spread), 12))
 
@@ -91,14 +94,19 @@ class LinUCB(Policy):
 class LinThompsonSampling(Policy):
     """Linear Thompson sampling (Agrawal & Goyal 2013), disjoint per arm.
 
-    ``θ_k ~ N(θ̂_k, v²(λI + A_k)⁻¹)``; the arm with the highest ``x·θ_k`` is played. Given
+    ``θ_k ~ N(θ̂_k, v_k²(λI + A_k)⁻¹)``; the arm with the highest ``x·θ_k`` is played. Given
     the context, each arm's score is one normal variable, so P(best) is computed numerically
     like Gaussian Thompson sampling and is the logged propensity.
+
+    By default the scale ``v_k`` is the arm's own residual standard deviation, estimated from
+    the ridge fit (``(RSS_k + 1) / (n_k + 1)``: the data plus one prior pseudo-observation of
+    variance 1), as in Bayesian linear regression with unknown noise — it explores as much as
+    the rewards are noisy, without tuning.
 
     Parameters
     ----------
     v
-        Posterior scale (exploration).
+        Fixed posterior scale instead of the estimate (``None``: estimate).
     ridge
         Regularization ``λ`` (> 0).
     """
@@ -108,16 +116,20 @@ class LinThompsonSampling(Policy):
     contextual: ClassVar[bool] = True
     needs_extra: ClassVar[tuple[str, ...]] = ("linear",)
 
-    v: float = 0.5
+    v: float | None = None
     ridge: float = 1.0
 
     def __post_init__(self) -> None:
-        check(self.v > 0 and self.ridge > 0, self.name, "v > 0 and ridge > 0 needed",
-              "use v = 0.5, ridge = 1")
+        check((self.v is None or self.v > 0) and self.ridge > 0, self.name,
+              "v > 0 (or unset) and ridge > 0 needed", "leave v unset, use ridge = 1")
 
     def _scores(self, stats: ArmStats) -> tuple[FloatArray, FloatArray]:
-        mean, spread = ridge_estimates(stats, self.ridge)
-        return mean, self.v * np.sqrt(np.maximum(spread, 1e-18))
+        mean, spread, rss = ridge_estimates(stats, self.ridge)
+        if self.v is None:
+            variance = (rss + 1.0) / (stats.n + 1.0)
+        else:
+            variance = np.full_like(mean, self.v * self.v)
+        return mean, np.sqrt(np.maximum(variance, 1e-12) * np.maximum(spread, 1e-18))
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         mean, sd = self._scores(stats)

@@ -139,6 +139,7 @@ class _Chunk:
         stationary = rates is not None and type(env).__name__ in (
             "BernoulliEnv", "GaussianEnv", "RatingEnv")
         self.gaps = (rates.max() - rates) if stationary and rates is not None else None
+        self.static_means = env.means(0, None, runs) if self.gaps is not None else None
         self.regret = np.zeros(runs)
         self.reward = np.zeros(runs)
 
@@ -154,7 +155,8 @@ class _Chunk:
         else:
             arms = self.policy.sample_batch(stats, rng)
             flat = self.base + arms
-        means = env.means(t, ctx, self.runs)
+        means = self.static_means if self.static_means is not None else \
+            env.means(t, ctx, self.runs)
         rewards = env.draw(rng, means, arms)
         if self.gaps is not None:
             self.regret += self.gaps[arms]
