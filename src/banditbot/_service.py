@@ -606,7 +606,7 @@ class BanditService:
 
     def _record_history(self, view: _View, arm: str, numbers: Sequence[float], *, kind: str,
                         actor: str, scope: str, action: str,
-                        weight: float = 1.0) -> int:
+                        weights: Sequence[float] | None = None) -> int:
         now = self.clock()
         exp = view.config
         policy_json = json.dumps({"name": kind, "params": {}}, separators=(",", ":"))
@@ -616,14 +616,29 @@ class BanditService:
                 id=secrets.token_urlsafe(16), experiment=exp.id,
                 generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
                 arms=(arm,), probabilities=one, policy=policy_json, subject=f"{kind}:{actor}",
-                created_at=now, kind=kind, reward=v, rewarded_at=now, weight=weight,
+                created_at=now, kind=kind, reward=v, rewarded_at=now,
+                weight=1.0 if weights is None else float(weights[i]),
             )
-            for v in numbers
+            for i, v in enumerate(numbers)
         ]
         extras = [self._extra(exp, r, float(r.reward or 0.0)) or {} for r in records]
         self.store.record_manual(records, extras if any(extras) else None)
         self.audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
         return len(records)
+
+    def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
+                       weights: Sequence[float] | None = None, *, actor: str = "cli") -> int:
+        """Add past rewards of an arm to its statistics (warm start), each with a weight
+        (importance weights for history logged by another policy). Logged as ``import``
+        decisions, so statistics stay the fold of the log. Returns how many were added."""
+        view = self._view(experiment)
+        self._require_arm(view, arm, active=False)
+        numbers = [view.config.reward.validate_value(v) for v in rewards]
+        if weights is not None and (len(weights) != len(numbers) or not all(
+                math.isfinite(w) and w > 0 for w in weights)):
+            raise InvalidRewardError("weights must be positive, one per reward")
+        return self._record_history(view, arm, numbers, kind="import", actor=actor, scope="",
+                                    action="import", weights=weights)
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
                   actor: str = "cli") -> None:

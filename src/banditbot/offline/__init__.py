@@ -1,5 +1,62 @@
-"""Offline work on the decision log: export, import, off-policy evaluation, warm start."""
+"""Offline work on the decision log: export and import, off-policy evaluation (replay, IPS,
+SNIPS, DM, DR, SNDR, Switch-DR), evaluating banditbot policies on logs, warm start, and a
+loader for the Open Bandit Dataset sample."""
 
+from ._data import ColumnMap, LoggedBandit, from_records, load_obd, read_log
+from ._estimators import (
+    ESTIMATORS,
+    DirectMethod,
+    DoublyRobust,
+    Estimate,
+    Estimator,
+    InverseProbabilityWeighting,
+    ReplayMethod,
+    SelfNormalizedDoublyRobust,
+    SelfNormalizedIPW,
+    SwitchDoublyRobust,
+    estimate_all,
+    make_estimator,
+)
+from ._evaluate import (
+    EvaluationRow,
+    behavior_action_dist,
+    evaluate,
+    policy_action_dist,
+    replay_online,
+)
 from ._log import LOG_COLUMNS, decision_rows, export_decisions
+from ._model import RewardModel
+from ._synthetic import SyntheticProblem
+from ._warmstart import WarmStart, warm_start
 
-__all__ = ["LOG_COLUMNS", "decision_rows", "export_decisions"]
+__all__ = [
+    "ESTIMATORS",
+    "LOG_COLUMNS",
+    "ColumnMap",
+    "DirectMethod",
+    "DoublyRobust",
+    "Estimate",
+    "Estimator",
+    "EvaluationRow",
+    "InverseProbabilityWeighting",
+    "LoggedBandit",
+    "ReplayMethod",
+    "RewardModel",
+    "SelfNormalizedDoublyRobust",
+    "SelfNormalizedIPW",
+    "SwitchDoublyRobust",
+    "SyntheticProblem",
+    "WarmStart",
+    "behavior_action_dist",
+    "decision_rows",
+    "estimate_all",
+    "evaluate",
+    "export_decisions",
+    "from_records",
+    "load_obd",
+    "make_estimator",
+    "policy_action_dist",
+    "read_log",
+    "replay_online",
+    "warm_start",
+]

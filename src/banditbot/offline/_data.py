@@ -1,0 +1,375 @@
+"""Logged bandit feedback as arrays: from banditbot's decision log, from CSV/Parquet of other
+systems (with a column mapping), and from the Open Bandit Dataset sample."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import PayloadError, require
+from ..policies._base import FloatArray
+from ..stores import DecisionRecord
+
+__all__ = ["ColumnMap", "LoggedBandit", "from_records", "load_obd", "read_log"]
+
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class LoggedBandit:
+    """Logged bandit feedback, validated.
+
+    Attributes
+    ----------
+    actions
+        Names of the ``K`` actions (arms); ``action`` indexes into it.
+    action
+        Shape ``(n,)``: the logged action of each round.
+    reward
+        Shape ``(n,)``: the observed reward.
+    pscore
+        Shape ``(n,)``: the logging policy's probability of the logged action, in (0, 1].
+    context
+        Shape ``(n, d)`` or ``None``: numeric context features.
+    position
+        Shape ``(n,)`` or ``None``: slot of a multi-slot interface (Open Bandit Dataset).
+    action_dist
+        Shape ``(n, K)`` or ``None``: the logging policy's full distribution (banditbot
+        logs it with every decision).
+    timestamp
+        Shape ``(n,)`` or ``None``: seconds since the epoch.
+    """
+
+    actions: tuple[str, ...]
+    action: IntArray
+    reward: FloatArray
+    pscore: FloatArray
+    context: FloatArray | None = None
+    context_names: tuple[str, ...] = ()
+    position: IntArray | None = None
+    action_dist: FloatArray | None = None
+    timestamp: FloatArray | None = None
+    source: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        n = self.action.shape[0]
+        if n == 0:
+            raise PayloadError(f"{self.source or 'the log'}: no rounds to use")
+        for name in ("reward", "pscore"):
+            arr = getattr(self, name)
+            if arr.shape != (n,):
+                raise PayloadError(f"{name} has {arr.shape[0]} rows but action has {n}",
+                                   hint="every column needs one value per round")
+        if not np.all(np.isfinite(self.reward)):
+            raise PayloadError("rewards must be finite numbers", hint="drop or fix the rows")
+        bad = ~((self.pscore > 0) & (self.pscore <= 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise PayloadError(
+                f"propensity {self.pscore[i]!r} in row {i + 1} is outside (0, 1]",
+                hint="a propensity is the probability the logging policy gave the logged "
+                     "action; rows without one cannot be used for off-policy evaluation")
+        if self.action.min() < 0 or self.action.max() >= len(self.actions):
+            raise PayloadError("an action index is outside the list of actions")
+        if self.context is not None and self.context.shape[0] != n:
+            raise PayloadError(f"context has {self.context.shape[0]} rows but action has {n}")
+        if self.action_dist is not None and self.action_dist.shape != (n, len(self.actions)):
+            raise PayloadError("action_dist must have shape (rounds, actions)")
+
+    @property
+    def n_rounds(self) -> int:
+        """Number of rounds."""
+        return int(self.action.shape[0])
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions."""
+        return len(self.actions)
+
+    def subset(self, index: IntArray | slice) -> LoggedBandit:
+        """The rounds selected by ``index`` (for train/test splits)."""
+        def take(a: Any) -> Any:
+            return None if a is None else a[index]
+
+        return LoggedBandit(self.actions, self.action[index], self.reward[index],
+                            self.pscore[index], take(self.context), self.context_names,
+                            take(self.position), take(self.action_dist),
+                            take(self.timestamp), self.source, self.notes)
+
+    def to_obp(self) -> dict[str, Any]:
+        """The dictionary layout Open Bandit Pipeline's estimators take
+        (``n_rounds``, ``n_actions``, ``action``, ``reward``, ``pscore``, ``context``,
+        ``position``; ``position`` is zeros when the log has none)."""
+        return {
+            "n_rounds": self.n_rounds, "n_actions": self.n_actions,
+            "action": self.action.astype(int), "reward": self.reward,
+            "pscore": self.pscore,
+            "context": self.context if self.context is not None
+            else np.ones((self.n_rounds, 1)),
+            "position": self.position if self.position is not None
+            else np.zeros(self.n_rounds, dtype=int),
+        }
+
+
+def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
+                 context_features: Sequence[str] | None = None) -> LoggedBandit:
+    """Feedback from banditbot's decision log: rewarded decisions made by a policy (manual
+    and imported entries are skipped — they were not chosen by the logging policy).
+
+    Numeric and boolean context values become context columns (``context_features`` picks
+    them; default: every numeric key seen)."""
+    rows = [r for r in records if r.reward is not None and (r.kind == "policy"
+                                                            or not policy_only)]
+    if not rows:
+        raise PayloadError("the log has no rewarded policy decisions",
+                           hint="run the experiment (or banditbot demo) first")
+    actions = tuple(dict.fromkeys(a for r in rows for a in r.arms))
+    index = {a: i for i, a in enumerate(actions)}
+    dist = np.zeros((len(rows), len(actions)))
+    for i, r in enumerate(rows):
+        for a, p in zip(r.arms, r.probabilities, strict=True):
+            dist[i, index[a]] = p
+    if context_features is None:
+        seen: dict[str, None] = {}
+        for r in rows:
+            for k, v in (r.context or {}).items():
+                if isinstance(v, bool | int | float):
+                    seen[k] = None
+        context_features = tuple(seen)
+    context = None
+    if context_features:
+        context = np.array([[_num((r.context or {}).get(k)) for k in context_features]
+                            for r in rows])
+    return LoggedBandit(
+        actions=actions, action=np.array([index[r.arm] for r in rows], dtype=np.intp),
+        reward=np.array([r.reward for r in rows], dtype=np.float64),
+        pscore=np.array([r.propensity for r in rows], dtype=np.float64),
+        context=context, context_names=tuple(context_features), action_dist=dist,
+        timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log")
+
+
+def _num(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which columns of a foreign log hold what (``None``: not present)."""
+
+    action: str = "arm"
+    reward: str = "reward"
+    pscore: str = "propensity"
+    context: tuple[str, ...] | None = None  # None: every ctx_* column
+    position: str | None = None
+    timestamp: str | None = None
+
+
+def _read_table(path: Path) -> dict[str, list[Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        require("pyarrow", "parquet")
+        import pyarrow.parquet as pq
+
+        return dict(pq.read_table(path).to_pydict())
+    if suffix in (".csv", ".txt", ""):
+        import csv
+
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns: dict[str, list[Any]] = {name: [] for name in reader.fieldnames or []}
+            for row in reader:
+                for name in columns:
+                    columns[name].append(row.get(name))
+        return columns
+    raise PayloadError(f"{path}: unknown log format {suffix!r}", hint="use .csv or .parquet")
+
+
+def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
+             rewarded_only: bool = True) -> LoggedBandit:
+    """Read a log exported by banditbot or written by another system.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` or ``.parquet``.
+    columns
+        Column mapping (default: banditbot's export columns).
+    rewarded_only
+        Drop rounds without a reward (an empty reward cell) instead of failing.
+
+    Raises
+    ------
+    PayloadError
+        Missing columns, propensities outside (0, 1], or non-numeric rewards — naming the
+        column, the row and the fix.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PayloadError(f"{p}: no such file")
+    cmap = columns or ColumnMap()
+    table = _read_table(p)
+    needed = [cmap.action, cmap.reward, cmap.pscore] + \
+        [c for c in (cmap.position, cmap.timestamp) if c]
+    missing = [c for c in needed if c not in table]
+    if missing:
+        raise PayloadError(
+            f"{p}: missing column(s) {', '.join(missing)}",
+            hint=f"columns are: {', '.join(list(table)[:20])}; map yours with --action-col, "
+                 "--reward-col, --pscore-col")
+    is_export = "kind" in table and "probabilities" in table and "arms" in table
+    n = len(table[cmap.action])
+    keep = []
+    for i in range(n):
+        if is_export and table["kind"][i] not in ("policy", None):
+            continue
+        raw = table[cmap.reward][i]
+        if raw in (None, "") and rewarded_only:
+            continue
+        keep.append(i)
+
+    def numbers(name: str, what: str) -> FloatArray:
+        out = np.empty(len(keep))
+        for j, i in enumerate(keep):
+            value = table[name][i]
+            try:
+                out[j] = float(value)
+            except (TypeError, ValueError):
+                raise PayloadError(f"{p}: row {i + 1}: {what} {value!r} in column {name!r} is "
+                                   "not a number", hint="fix or drop that row") from None
+        return out
+
+    reward = numbers(cmap.reward, "reward")
+    pscore = numbers(cmap.pscore, "propensity")
+    raw_actions = [str(table[cmap.action][i]) for i in keep]
+    actions = tuple(sorted(set(raw_actions), key=_natural))
+    if is_export and keep:
+        arm_lists = [str(table["arms"][i]).split() for i in keep]
+        actions = tuple(dict.fromkeys([a for arms in arm_lists for a in arms] + list(actions)))
+    index = {a: k for k, a in enumerate(actions)}
+    context_cols = cmap.context if cmap.context is not None else \
+        tuple(c for c in table if c.startswith("ctx_"))
+    context = None
+    if context_cols:
+        absent = [c for c in context_cols if c not in table]
+        if absent:
+            raise PayloadError(f"{p}: missing context column(s) {', '.join(absent)}")
+        context = np.array([[_num(table[c][i]) for c in context_cols] for i in keep])
+    dist = None
+    if is_export:
+        dist = np.zeros((len(keep), len(actions)))
+        for j, i in enumerate(keep):
+            probs = [float(x) for x in str(table["probabilities"][i]).split()]
+            for a, prob in zip(str(table["arms"][i]).split(), probs, strict=False):
+                dist[j, index[a]] = prob
+    position = None
+    if cmap.position:
+        position = numbers(cmap.position, "position").astype(np.intp)
+    timestamp = None
+    if cmap.timestamp:
+        timestamp = _timestamps([table[cmap.timestamp][i] for i in keep])
+    elif is_export:
+        timestamp = _timestamps([table["created_at"][i] for i in keep])
+    return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
+                        reward, pscore, context, tuple(context_cols), position, dist,
+                        timestamp, source=str(p))
+
+
+def _natural(text: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
+
+
+def _timestamps(values: Sequence[Any]) -> FloatArray:
+    from datetime import datetime
+
+    out = np.zeros(len(values))
+    for i, v in enumerate(values):
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            try:
+                out[i] = datetime.fromisoformat(str(v)).timestamp()
+            except ValueError:
+                out[i] = math.nan
+    return out
+
+
+def load_obd(behavior: str = "random", *, root: str | os.PathLike[str] | None = None,
+             campaign: str = "all") -> LoggedBandit:
+    """The Open Bandit Dataset sample (ZOZO, Inc.; Saito et al. 2021): 10,000 rounds of one
+    behaviour policy (``random`` or ``bts``), campaign ``all``, 80 items, 3 positions.
+
+    Context: one-hot user features plus the 80 user–item affinities. Actions are the item
+    ids; positions are kept (1–3 → 0–2).
+    """
+    base = Path(root) if root is not None else _obd_root()
+    path = base / behavior / f"{campaign}.csv"
+    if not path.exists():
+        raise PayloadError(f"{path}: Open Bandit Dataset file not found",
+                           hint="pass --obd-root pointing at the folder with random/ and bts/")
+    table = _read_table(path)
+    n = len(table["item_id"])
+    items = sorted({int(x) for x in table["item_id"]})
+    actions = tuple(str(i) for i in items)
+    index = {i: k for k, i in enumerate(items)}
+    user_cols = sorted(c for c in table if c.startswith("user_feature_"))
+    affinity = sorted((c for c in table if c.startswith("user-item_affinity_")),
+                      key=lambda c: int(c.rsplit("_", 1)[1]))
+    names: list[str] = []
+    blocks: list[FloatArray] = []
+    for col in user_cols:
+        values = sorted(set(table[col]))
+        onehot = np.zeros((n, len(values)))
+        lookup = {v: k for k, v in enumerate(values)}
+        for i, v in enumerate(table[col]):
+            onehot[i, lookup[v]] = 1.0
+        blocks.append(onehot)
+        names += [f"{col}={v[:8]}" for v in values]
+    blocks.append(np.array([[float(table[c][i]) for c in affinity] for i in range(n)]))
+    names += affinity
+    return LoggedBandit(
+        actions=actions,
+        action=np.array([index[int(x)] for x in table["item_id"]], dtype=np.intp),
+        reward=np.array([float(x) for x in table["click"]]),
+        pscore=np.array([float(x) for x in table["propensity_score"]]),
+        context=np.hstack(blocks), context_names=tuple(names),
+        position=np.array([int(x) - 1 for x in table["position"]], dtype=np.intp),
+        timestamp=_timestamps(table["timestamp"]),
+        source=f"Open Bandit Dataset sample: {behavior}/{campaign}",
+    )
+
+
+def _obd_root() -> Path:
+    env = os.environ.get("BANDITBOT_OBD_ROOT")
+    if env:
+        return Path(env)
+    here = Path.cwd()
+    for candidate in (here / "data" / "obd", here.parent / "shared" / "data" / "obd",
+                      Path(__file__).resolve().parents[4] / "shared" / "data" / "obd"):
+        if candidate.exists():
+            return candidate
+    return here / "data" / "obd"
+
+
+def dumps(log: LoggedBandit) -> str:
+    """A short JSON summary of a log (for CLI output)."""
+    return json.dumps({"source": log.source, "rounds": log.n_rounds,
+                       "actions": log.n_actions,
+                       "context_dim": 0 if log.context is None else int(log.context.shape[1]),
+                       "mean_reward": float(log.reward.mean())})
+

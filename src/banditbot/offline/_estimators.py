@@ -1,0 +1,419 @@
+"""Off-policy estimators with one API (dataclasses that validate their inputs).
+
+Every estimator writes its value as ``mean(a) + Σb / Σc`` over per-round terms ``a``, ``b``,
+``c`` (each optional), so the point estimate, the effective sample size and a bootstrap over
+rounds all come from the same vectors:
+
+=============  =====================================  ==========================
+estimator      terms                                  reference
+=============  =====================================  ==========================
+replay         b = 1[π(x) = a]·r, c = 1[π(x) = a]     Li et al. 2011
+IPS            a = w·r (w = π(a|x)/p, optionally ≤ λ)  Horvitz–Thompson
+SNIPS          b = w·r, c = w                         Swaminathan & Joachims 2015
+DM             a = Σ_a' π(a'|x)·q̂(x, a')              —
+DR             a = DM + w·(r - q̂(x, a))               Dudík et al. 2011
+SNDR           a = DM, b = w·(r - q̂(x, a)), c = w     —
+Switch-DR      a = DM + 1[w ≤ τ]·w·(r - q̂(x, a))       Wang et al. 2017
+=============  =====================================  ==========================
+
+Shapes: ``reward``, ``action``, ``pscore`` are ``(n,)``; ``action_dist`` (the evaluation
+policy's probabilities) and ``estimated_rewards`` (a reward model's predictions ``q̂``) are
+``(n, K)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import PayloadError
+from ..policies._base import FloatArray
+
+__all__ = [
+    "ESTIMATORS",
+    "DirectMethod",
+    "DoublyRobust",
+    "Estimate",
+    "Estimator",
+    "InverseProbabilityWeighting",
+    "ReplayMethod",
+    "SelfNormalizedDoublyRobust",
+    "SelfNormalizedIPW",
+    "SwitchDoublyRobust",
+    "estimate_all",
+    "make_estimator",
+]
+
+IntArray = npt.NDArray[np.intp]
+Terms = tuple[FloatArray | None, FloatArray | None, FloatArray | None]
+
+EXTREME_WEIGHT = 100.0
+LOW_ESS_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimator's answer: the value, a bootstrap interval, the effective sample size
+    and warnings (e.g. extreme importance weights)."""
+
+    estimator: str
+    value: float
+    low: float
+    high: float
+    ess: float
+    n_rounds: int
+    warnings: tuple[str, ...] = ()
+
+
+def check_inputs(reward: Any, action: Any, pscore: Any, action_dist: Any,
+                 estimated_rewards: Any = None, *,
+                 needs_model: bool = False) -> tuple[FloatArray, IntArray, FloatArray,
+                                                      FloatArray, FloatArray | None]:
+    """Validate and convert estimator inputs; :class:`PayloadError` names what is wrong."""
+    try:
+        r = np.asarray(reward, dtype=np.float64)
+        p = np.asarray(pscore, dtype=np.float64)
+        dist = np.asarray(action_dist, dtype=np.float64)
+        a_raw = np.asarray(action)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"inputs must be numeric arrays ({exc})") from None
+    if r.ndim != 1:
+        raise PayloadError("reward must have shape (n,)")
+    n = r.shape[0]
+    if n == 0:
+        raise PayloadError("no rounds given")
+    for name, arr in (("action", a_raw), ("pscore", p)):
+        if arr.shape != (n,):
+            raise PayloadError(f"{name} has shape {arr.shape}, expected ({n},) like reward",
+                               hint="give one value per round")
+    if dist.ndim != 2 or dist.shape[0] != n:
+        raise PayloadError(f"action_dist has shape {dist.shape}, expected ({n}, n_actions)")
+    k = dist.shape[1]
+    as_float = a_raw.astype(float)
+    if not np.issubdtype(a_raw.dtype, np.integer) and (
+            not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float))):
+        raise PayloadError("action must hold integer action indices")
+    act = a_raw.astype(np.intp)
+    if act.min() < 0 or act.max() >= k:
+        raise PayloadError(f"action index {int(act.max()) if act.max() >= k else int(act.min())}"
+                           f" is outside 0..{k - 1}",
+                           hint="action_dist needs a column for every logged action")
+    if not np.all(np.isfinite(r)):
+        raise PayloadError("reward holds NaN or infinite values")
+    if not np.all((p > 0) & (p <= 1)):
+        bad = p[~((p > 0) & (p <= 1))][0]
+        raise PayloadError(f"pscore {bad!r} is outside (0, 1]",
+                           hint="propensities must be positive probabilities")
+    if np.any(dist < 0) or not np.allclose(dist.sum(axis=1), 1.0, atol=1e-6):
+        raise PayloadError("each row of action_dist must be a probability distribution")
+    q = None
+    if estimated_rewards is not None:
+        q = np.asarray(estimated_rewards, dtype=np.float64)
+        if q.shape != dist.shape:
+            raise PayloadError(f"estimated_rewards has shape {q.shape}, expected {dist.shape}")
+    elif needs_model:
+        raise PayloadError("this estimator needs estimated_rewards from a reward model",
+                           hint="fit one with RewardModel")
+    return r, act, p, dist, q
+
+
+class Estimator:
+    """Base class: subclasses define :meth:`terms`."""
+
+    name: ClassVar[str] = ""
+    needs_model: ClassVar[bool] = False
+    uses_weights: ClassVar[bool] = True
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        """Per-round terms ``(a, b, c)`` with value ``mean(a) + Σb / Σc``."""
+        raise NotImplementedError
+
+    def _weights(self, a: IntArray, p: FloatArray, dist: FloatArray) -> FloatArray:
+        w: FloatArray = dist[np.arange(a.shape[0]), a] / p
+        clip = getattr(self, "lambda_", math.inf)
+        return np.minimum(w, clip) if math.isfinite(clip) else w
+
+    @staticmethod
+    def _combine(terms: Terms, counts: FloatArray | None = None) -> float:
+        a, b, c = terms
+        value = 0.0
+        if a is not None:
+            value += float(a.mean() if counts is None else counts @ a / counts.sum())
+        if b is not None and c is not None:
+            num = float(b.sum() if counts is None else counts @ b)
+            den = float(c.sum() if counts is None else counts @ c)
+            value += num / den if den > 0 else math.nan
+        return value
+
+    def estimate_policy_value(self, *, reward: Any, action: Any, pscore: Any,
+                              action_dist: Any, estimated_rewards: Any = None) -> float:
+        """Point estimate of the evaluation policy's expected reward."""
+        args = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
+                            needs_model=self.needs_model)
+        return self._combine(self.terms(*args))
+
+    def estimate_interval(self, *, reward: Any, action: Any, pscore: Any, action_dist: Any,
+                          estimated_rewards: Any = None, alpha: float = 0.05,
+                          n_bootstrap: int = 1000, rng: np.random.Generator | None = None,
+                          refit: Callable[[IntArray], FloatArray] | None = None
+                          ) -> tuple[float, float]:
+        """Percentile bootstrap ``(1 - alpha)`` interval, resampling rounds.
+
+        ``refit`` (given the resampled round indices, returns ``estimated_rewards`` for the
+        original rounds) re-fits the reward model inside each replicate, so the interval
+        includes the model's own uncertainty (needed for DM).
+        """
+        if not 0 < alpha < 1 or n_bootstrap < 10:
+            raise PayloadError("alpha must be in (0, 1) and n_bootstrap at least 10")
+        r, a, p, dist, q = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
+                                        needs_model=self.needs_model)
+        rng = rng if rng is not None else np.random.default_rng()
+        n = r.shape[0]
+        values = np.empty(n_bootstrap)
+        terms = self.terms(r, a, p, dist, q)
+        for i in range(n_bootstrap):
+            picks: IntArray = np.asarray(rng.integers(0, n, size=n), dtype=np.intp)
+            counts = np.bincount(picks, minlength=n).astype(np.float64)
+            if refit is not None:
+                terms = self.terms(r, a, p, dist, refit(picks))
+            values[i] = self._combine(terms, counts)
+        values = values[np.isfinite(values)]
+        low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+        return float(low), float(high)
+
+    def effective_sample_size(self, *, action: Any, pscore: Any, action_dist: Any) -> float:
+        """Kish's effective sample size ``(Σw)² / Σw²`` of the importance weights."""
+        a = np.asarray(action, dtype=np.intp)
+        w = self._weights(a, np.asarray(pscore, float), np.asarray(action_dist, float))
+        total = float(w.sum())
+        return total * total / float((w * w).sum()) if total > 0 else 0.0
+
+    def estimate(self, *, reward: Any, action: Any, pscore: Any, action_dist: Any,
+                 estimated_rewards: Any = None, alpha: float = 0.05, n_bootstrap: int = 1000,
+                 rng: np.random.Generator | None = None,
+                 refit: Callable[[IntArray], FloatArray] | None = None) -> Estimate:
+        """Value, interval, effective sample size and warnings in one call."""
+        kwargs = {"reward": reward, "action": action, "pscore": pscore,
+                  "action_dist": action_dist, "estimated_rewards": estimated_rewards}
+        value = self.estimate_policy_value(**kwargs)
+        low, high = self.estimate_interval(**kwargs, alpha=alpha, n_bootstrap=n_bootstrap,
+                                           rng=rng, refit=refit)
+        n = int(np.asarray(reward).shape[0])
+        ess = self.effective_sample_size(action=action, pscore=pscore,
+                                         action_dist=action_dist)
+        return Estimate(self.name, value, low, high, ess, n,
+                        tuple(self.diagnose(action=action, pscore=pscore,
+                                            action_dist=action_dist)))
+
+    def diagnose(self, *, action: Any, pscore: Any, action_dist: Any) -> list[str]:
+        """Warnings about the inputs (extreme weights, tiny effective sample size)."""
+        if not self.uses_weights:
+            return []
+        a = np.asarray(action, dtype=np.intp)
+        dist = np.asarray(action_dist, float)
+        w = dist[np.arange(a.shape[0]), a] / np.asarray(pscore, float)
+        out = []
+        n = a.shape[0]
+        ess = self.effective_sample_size(action=action, pscore=pscore, action_dist=action_dist)
+        if w.max() > EXTREME_WEIGHT:
+            out.append(f"extreme weights (max {w.max():.0f}): try clipping, SNIPS or DR")
+        if ess < LOW_ESS_SHARE * n:
+            out.append(f"ESS {ess:.0f} < {LOW_ESS_SHARE:.0%} of {n} rounds")
+        return out
+
+
+@dataclass(frozen=True)
+class ReplayMethod(Estimator):
+    """Replay (Li et al. 2011) for a deterministic evaluation policy: the mean reward of the
+    rounds where the logged action is the one the policy would take (unbiased when the
+    logging policy was uniformly random)."""
+
+    name: ClassVar[str] = "replay"
+    uses_weights: ClassVar[bool] = False
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        match = (dist.argmax(axis=1) == a).astype(np.float64)
+        return None, match * r, match
+
+    def diagnose(self, *, action: Any, pscore: Any, action_dist: Any) -> list[str]:
+        dist = np.asarray(action_dist, float)
+        out = []
+        if np.any(dist.max(axis=1) < 1 - 1e-9):
+            out.append("replay assumes a deterministic policy; used its most likely action")
+        matched = int((dist.argmax(axis=1) == np.asarray(action)).sum())
+        if matched < 30:
+            out.append(f"only {matched} rounds matched the policy's action")
+        return out
+
+    def effective_sample_size(self, *, action: Any, pscore: Any, action_dist: Any) -> float:
+        dist = np.asarray(action_dist, float)
+        return float((dist.argmax(axis=1) == np.asarray(action)).sum())
+
+
+@dataclass(frozen=True)
+class InverseProbabilityWeighting(Estimator):
+    """IPS: ``mean(w·r)`` with ``w = π(a|x) / p``, optionally clipped at ``lambda_``.
+
+    Examples
+    --------
+    >>> est = InverseProbabilityWeighting()
+    >>> est.estimate_policy_value(reward=[1, 0], action=[0, 1], pscore=[0.5, 0.5],
+    ...                           action_dist=[[1, 0], [1, 0]])
+    1.0
+    """
+
+    name: ClassVar[str] = "ips"
+    lambda_: float = math.inf
+
+    def __post_init__(self) -> None:
+        if not self.lambda_ > 0:
+            raise PayloadError("lambda_ (the clipping threshold) must be > 0")
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        return self._weights(a, p, dist) * r, None, None
+
+
+@dataclass(frozen=True)
+class SelfNormalizedIPW(Estimator):
+    """SNIPS: ``Σ w·r / Σ w`` — a little biased, much less variable than IPS."""
+
+    name: ClassVar[str] = "snips"
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        w = self._weights(a, p, dist)
+        return None, w * r, w
+
+
+@dataclass(frozen=True)
+class DirectMethod(Estimator):
+    """DM: the reward model's prediction averaged under the evaluation policy."""
+
+    name: ClassVar[str] = "dm"
+    needs_model: ClassVar[bool] = True
+    uses_weights: ClassVar[bool] = False
+
+    def effective_sample_size(self, *, action: Any, pscore: Any, action_dist: Any) -> float:
+        return float(np.asarray(action).shape[0])  # no weights: every round counts
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        assert q is not None
+        return (dist * q).sum(axis=1), None, None
+
+
+def _residual(r: FloatArray, a: IntArray, q: FloatArray) -> FloatArray:
+    out: FloatArray = r - q[np.arange(a.shape[0]), a]
+    return out
+
+
+@dataclass(frozen=True)
+class DoublyRobust(Estimator):
+    """DR: DM plus the importance-weighted residual of the reward model (unbiased if either
+    the propensities or the model are right)."""
+
+    name: ClassVar[str] = "dr"
+    needs_model: ClassVar[bool] = True
+    lambda_: float = math.inf
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        assert q is not None
+        w = self._weights(a, p, dist)
+        return (dist * q).sum(axis=1) + w * _residual(r, a, q), None, None
+
+
+@dataclass(frozen=True)
+class SelfNormalizedDoublyRobust(Estimator):
+    """SNDR: DM plus the self-normalized weighted residual."""
+
+    name: ClassVar[str] = "sndr"
+    needs_model: ClassVar[bool] = True
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        assert q is not None
+        w = self._weights(a, p, dist)
+        return (dist * q).sum(axis=1), w * _residual(r, a, q), w
+
+
+@dataclass(frozen=True)
+class SwitchDoublyRobust(Estimator):
+    """Switch-DR (Wang et al. 2017): the DR correction only where the weight is at most
+    ``tau``; the reward model alone elsewhere."""
+
+    name: ClassVar[str] = "switch-dr"
+    needs_model: ClassVar[bool] = True
+    tau: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.tau > 0:
+            raise PayloadError("tau (the switching threshold) must be > 0")
+
+    def terms(self, r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray,
+              q: FloatArray | None) -> Terms:
+        assert q is not None
+        w = self._weights(a, p, dist)
+        correction = np.where(w <= self.tau, w * _residual(r, a, q), 0.0)
+        return (dist * q).sum(axis=1) + correction, None, None
+
+
+def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, pscore: Any,
+                 action_dist: Any, estimated_rewards: Any = None, alpha: float = 0.05,
+                 n_bootstrap: int = 1000, rng: np.random.Generator | None = None,
+                 refit: Callable[[IntArray], FloatArray] | None = None) -> list[Estimate]:
+    """Several estimators on the same data with one shared bootstrap: each replicate
+    resamples the rounds once (and re-fits the reward model once, if ``refit`` is given) and
+    evaluates every estimator on it."""
+    needs_model = any(e.needs_model for e in estimators)
+    r, a, p, dist, q = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
+                                    needs_model=needs_model)
+    if not 0 < alpha < 1 or n_bootstrap < 10:
+        raise PayloadError("alpha must be in (0, 1) and n_bootstrap at least 10")
+    rng = rng if rng is not None else np.random.default_rng()
+    n = r.shape[0]
+    base = [e.terms(r, a, p, dist, q if e.needs_model else None) for e in estimators]
+    values = np.empty((n_bootstrap, len(estimators)))
+    for i in range(n_bootstrap):
+        picks: IntArray = np.asarray(rng.integers(0, n, size=n), dtype=np.intp)
+        counts = np.bincount(picks, minlength=n).astype(np.float64)
+        q_i = refit(picks) if refit is not None and needs_model else None
+        for j, est in enumerate(estimators):
+            terms = est.terms(r, a, p, dist, q_i) if (q_i is not None and est.needs_model) \
+                else base[j]
+            values[i, j] = est._combine(terms, counts)
+    out = []
+    for j, est in enumerate(estimators):
+        column = values[:, j][np.isfinite(values[:, j])]
+        low, high = np.quantile(column, [alpha / 2, 1 - alpha / 2])
+        out.append(Estimate(est.name, est._combine(base[j]), float(low), float(high),
+                            est.effective_sample_size(action=a, pscore=p, action_dist=dist),
+                            n, tuple(est.diagnose(action=a, pscore=p, action_dist=dist))))
+    return out
+
+
+ESTIMATORS: dict[str, type[Estimator]] = {
+    cls.name: cls for cls in (ReplayMethod, InverseProbabilityWeighting, SelfNormalizedIPW,
+                              DirectMethod, DoublyRobust, SelfNormalizedDoublyRobust,
+                              SwitchDoublyRobust)
+}
+
+
+def make_estimator(name: str, **params: Any) -> Estimator:
+    """An estimator by name: replay, ips, snips, dm, dr, sndr, switch-dr."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in ESTIMATORS:
+        raise PayloadError(f"unknown estimator {name!r}",
+                           hint=f"use one of: {', '.join(ESTIMATORS)}")
+    try:
+        return ESTIMATORS[key](**params)
+    except TypeError as exc:
+        raise PayloadError(f"{key}: {exc}") from None

@@ -1,0 +1,251 @@
+"""Evaluate policies on a log: the evaluation policy's action distribution on the logged
+rounds (frozen at statistics learned from a training split, or replayed online), then every
+requested estimator with bootstrap intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import PayloadError
+from ..policies import ArmStats, Policy, make_policy
+from ..policies._base import FloatArray
+from ._data import LoggedBandit
+from ._estimators import Estimate, estimate_all, make_estimator
+from ._model import RewardModel
+
+__all__ = ["EvaluationRow", "behavior_action_dist", "evaluate", "policy_action_dist",
+           "replay_online"]
+
+IntArray = npt.NDArray[np.intp]
+
+
+def _design(log: LoggedBandit) -> FloatArray | None:
+    if log.context is None:
+        return None
+    return np.hstack([np.ones((log.n_rounds, 1)), log.context])
+
+
+def _normalized(reward: FloatArray) -> tuple[FloatArray, float, float]:
+    lo, hi = float(reward.min()), float(reward.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return reward, 0.0, 1.0
+    span = hi - lo if hi > lo else 1.0
+    return (reward - lo) / span, lo, span
+
+
+def learned_stats(train: LoggedBandit, k: int) -> tuple[ArmStats, FloatArray | None,
+                                                         FloatArray | None]:
+    """Statistics a policy would have learned from ``train``: per-action counts and sums of
+    rewards (mapped to [0, 1] when they are not already), and linear sums ``A``, ``b``."""
+    r = _normalized(train.reward)[0]
+    n = np.bincount(train.action, minlength=k).astype(np.float64)
+    sums: FloatArray = np.bincount(train.action, weights=r, minlength=k).astype(np.float64)
+    sums_sq: FloatArray = np.bincount(train.action, weights=r * r,
+                                      minlength=k).astype(np.float64)
+    stats = ArmStats(n, sums, sums_sq, None, None, n)
+    x = _design(train)
+    if x is None:
+        return stats, None, None
+    d = x.shape[1]
+    a = np.zeros((k, d, d))
+    b = np.zeros((k, d))
+    for j in range(k):
+        rows = train.action == j
+        a[j] = x[rows].T @ x[rows]
+        b[j] = x[rows].T @ r[rows]
+    return stats, a, b
+
+
+def policy_action_dist(policy: Policy | str, log: LoggedBandit, *,
+                       train: LoggedBandit | None = None) -> FloatArray:
+    """The evaluation policy's probabilities on every round of ``log``, shape ``(n, K)``.
+
+    ``policy`` is a registered policy (frozen at what it learns from ``train``; untrained if
+    ``train`` is None) or ``"uniform"``.
+    """
+    k = log.n_actions
+    if isinstance(policy, str):
+        if policy == "uniform":
+            return np.full((log.n_rounds, k), 1.0 / k)
+        policy = make_policy(policy)
+    source = train
+    if source is None:
+        stats = ArmStats(np.zeros(k), np.zeros(k), np.zeros(k), None, None, np.zeros(k))
+        a = b = None
+        if log.context is not None:
+            d = log.context.shape[1] + 1
+            a, b = np.zeros((k, d, d)), np.zeros((k, d))
+    else:
+        stats, a, b = learned_stats(source, k)
+    if "time" in policy.needs_extra:
+        # frozen evaluation: no time has passed since training, so nothing is discounted
+        stats = stats._replace(extra={"tw_n": stats.n, "tw_sums": stats.sums,
+                                      "tw_sums_sq": stats.sums_sq})
+    if "ips_total" in policy.needs_extra:
+        stats = stats._replace(extra={"ips_total": stats.sums})
+    if not policy.contextual:
+        vector = policy.probabilities(stats)
+        return np.broadcast_to(vector, (log.n_rounds, k)).copy()
+    x = _design(log)
+    if x is None or a is None or b is None:
+        raise PayloadError(f"{policy.name} needs context features in the log")
+    ridge = float(getattr(policy, "ridge", 1.0))
+    a_inv: FloatArray = np.asarray(np.linalg.inv(a + ridge * np.eye(a.shape[1])), np.float64)
+    out = np.empty((log.n_rounds, k))
+    for i in range(log.n_rounds):
+        row = stats._replace(extra={"A_inv": a_inv, "b": b}, context=x[i])
+        out[i] = policy.probabilities(row)
+    return out
+
+
+def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArray:
+    """Reconstruct another log's (time-varying) logging policy on ``target``'s rounds.
+
+    For each round of ``target`` and each action, the propensity logged in ``source`` for
+    that action (and position, if any) at the nearest time; rows are renormalized. Used to
+    evaluate, e.g., the Open Bandit Dataset's Bernoulli TS policy on its random log.
+    """
+    if source.timestamp is None or target.timestamp is None:
+        raise PayloadError("reconstructing a logging policy needs timestamps in both logs")
+    k = target.n_actions
+    index = {a: j for j, a in enumerate(target.actions)}
+    out = np.zeros((target.n_rounds, k))
+    src_pos = source.position if source.position is not None else \
+        np.zeros(source.n_rounds, dtype=np.intp)
+    tgt_pos = target.position if target.position is not None else \
+        np.zeros(target.n_rounds, dtype=np.intp)
+    for pos in np.unique(tgt_pos):
+        rows = np.flatnonzero(tgt_pos == pos)
+        times = target.timestamp[rows]
+        for j_src, name in enumerate(source.actions):
+            j = index.get(name)
+            if j is None:
+                continue
+            mask = (source.action == j_src) & (src_pos == pos)
+            if not mask.any():
+                continue
+            t_src = source.timestamp[mask]
+            p_src = source.pscore[mask]
+            order = np.argsort(t_src)
+            t_src, p_src = t_src[order], p_src[order]
+            at = np.clip(np.searchsorted(t_src, times), 1, max(t_src.size - 1, 1))
+            left = np.clip(at - 1, 0, t_src.size - 1)
+            right = np.clip(at, 0, t_src.size - 1)
+            nearest = np.where(np.abs(times - t_src[left]) <= np.abs(t_src[right] - times),
+                               left, right)
+            out[rows, j] = p_src[nearest]
+    totals = out.sum(axis=1, keepdims=True)
+    missing = totals[:, 0] <= 0
+    out[missing] = 1.0 / k
+    totals[missing] = 1.0
+    normalized: FloatArray = (out / totals).astype(np.float64)
+    return normalized
+
+
+def replay_online(policy: Policy | str, log: LoggedBandit, *, rng: np.random.Generator
+                  ) -> tuple[float, FloatArray]:
+    """Online replay (Li et al. 2011): run the policy through the rounds in order; where its
+    sampled action equals the logged one, it sees the reward and learns. Unbiased when the
+    log came from a uniformly random policy. Returns the mean reward and the matched
+    rewards."""
+    k = log.n_actions
+    if policy == "uniform":
+        picks = rng.integers(0, k, size=log.n_rounds)
+        values = log.reward[picks == log.action]
+        return (float(values.mean()) if values.size else math.nan), values
+    if isinstance(policy, str):
+        policy = make_policy(policy)
+    if policy.contextual:
+        raise PayloadError("online replay here supports non-contextual policies")
+    r = _normalized(log.reward)[0]
+    n, sums, sums_sq = np.zeros(k), np.zeros(k), np.zeros(k)
+    matched: list[float] = []
+    for i in range(log.n_rounds):
+        stats = ArmStats(n, sums, sums_sq, None, None, n)
+        if "time" in policy.needs_extra:
+            stats = stats._replace(extra={"tw_n": n, "tw_sums": sums, "tw_sums_sq": sums_sq})
+        if "ips_total" in policy.needs_extra:
+            stats = stats._replace(extra={"ips_total": sums})
+        choice = policy.choose(stats, rng).arm
+        if choice == log.action[i]:
+            n[choice] += 1
+            sums[choice] += r[i]
+            sums_sq[choice] += r[i] * r[i]
+            matched.append(float(log.reward[i]))
+    values = np.array(matched)
+    return (float(values.mean()) if values.size else math.nan), values
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    """One (policy, estimator) result."""
+
+    policy: str
+    estimate: Estimate
+
+
+def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
+             estimators: Sequence[str] = ("ips", "snips", "dm", "dr"),
+             train_share: float = 0.5, reward_model: RewardModel | None = None,
+             alpha: float = 0.05, n_bootstrap: int = 500, seed: int = 0,
+             online: bool = False, behavior: dict[str, LoggedBandit] | None = None,
+             progress: Callable[[str], Any] | None = None) -> list[EvaluationRow]:
+    """Estimate each policy's value on ``log`` with each estimator.
+
+    Policies are frozen at the statistics they learn from the first ``train_share`` of the
+    rounds and evaluated on the rest (``train_share=0``: untrained, every round evaluated).
+    ``online=True`` adds an online replay row per policy. ``behavior`` maps names to other
+    logs whose logging policy is reconstructed as an evaluation policy.
+    """
+    rng = np.random.default_rng(seed)
+    if not 0.0 <= train_share < 1.0:
+        raise PayloadError("train_share must be in [0, 1)")
+    cut = int(log.n_rounds * train_share)
+    train = log.subset(slice(0, cut)) if cut else None
+    test = log.subset(slice(cut, None))
+    model = reward_model or RewardModel(
+        kind="logistic" if set(np.unique(log.reward)) <= {0.0, 1.0} else "ridge")
+    est_objects = [make_estimator(name) for name in estimators]
+    q_hat = refit = None
+    if any(e.needs_model for e in est_objects):
+        q_hat = model.fit_predict(test.context, test.action, test.reward, test.n_actions,
+                                  rng=rng)
+        refit = model.refitter(test.context, test.action, test.reward, test.n_actions)
+    rows: list[EvaluationRow] = []
+    resolved = [make_policy(p) if isinstance(p, str) and p != "uniform" else p
+                for p in policies]
+    named: list[tuple[str, Any]] = [(p if isinstance(p, str) else p.describe(), p)
+                                    for p in resolved]
+    named += [(f"logging policy of {name}", ("behavior", other))
+              for name, other in (behavior or {}).items()]
+    for label, policy in named:
+        if progress is not None:
+            progress(label)
+        if isinstance(policy, tuple):
+            dist = behavior_action_dist(policy[1], test)
+        else:
+            dist = policy_action_dist(policy, test, train=train)
+        for result in estimate_all(est_objects, reward=test.reward, action=test.action,
+                                   pscore=test.pscore, action_dist=dist,
+                                   estimated_rewards=q_hat, alpha=alpha,
+                                   n_bootstrap=n_bootstrap, rng=rng, refit=refit):
+            rows.append(EvaluationRow(label, result))
+        if online and not isinstance(policy, tuple) and not (
+                isinstance(policy, Policy) and policy.contextual):
+            value, matched = replay_online(policy, log, rng=rng)
+            if matched.size >= 2:
+                boots = rng.choice(matched, size=(n_bootstrap, matched.size)).mean(axis=1)
+                low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+            else:
+                low = high = math.nan
+            warn = () if matched.size >= 30 else (f"only {matched.size} rounds matched",)
+            rows.append(EvaluationRow(label, Estimate("replay-online", value, float(low),
+                                                      float(high), float(matched.size),
+                                                      log.n_rounds, warn)))
+    return rows

@@ -1,0 +1,270 @@
+"""Off-policy evaluation: formulas, coverage on synthetic data with known truth, input
+validation (table-driven), the OBD loader, import/export round trips and warm start."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, MemoryStore, PayloadError, parse_config
+from banditbot.offline import (
+    ESTIMATORS,
+    ColumnMap,
+    InverseProbabilityWeighting,
+    LoggedBandit,
+    RewardModel,
+    SelfNormalizedIPW,
+    SyntheticProblem,
+    behavior_action_dist,
+    estimate_all,
+    evaluate,
+    export_decisions,
+    from_records,
+    load_obd,
+    make_estimator,
+    policy_action_dist,
+    read_log,
+    replay_online,
+    warm_start,
+)
+
+from ..conftest import OBD, FakeClock
+
+
+def test_ips_and_snips_match_the_formulas_on_real_logged_data() -> None:
+    """On the Open Bandit Dataset BTS log, evaluating the uniform policy."""
+    log = load_obd("bts", root=OBD)
+    k = log.n_actions
+    dist = np.full((log.n_rounds, k), 1.0 / k)
+    w = (1.0 / k) / log.pscore
+    ips = sum(wi * ri for wi, ri in zip(w, log.reward, strict=True)) / log.n_rounds
+    snips = sum(wi * ri for wi, ri in zip(w, log.reward, strict=True)) / sum(w)
+    kwargs = {"reward": log.reward, "action": log.action, "pscore": log.pscore,
+              "action_dist": dist}
+    assert InverseProbabilityWeighting().estimate_policy_value(**kwargs) == \
+        pytest.approx(ips, abs=1e-12)
+    assert SelfNormalizedIPW().estimate_policy_value(**kwargs) == pytest.approx(snips,
+                                                                                abs=1e-12)
+    clipped = InverseProbabilityWeighting(lambda_=5.0).estimate_policy_value(**kwargs)
+    assert clipped == pytest.approx(float(np.mean(np.minimum(w, 5.0) * log.reward)),
+                                    abs=1e-12)
+
+
+def test_every_estimator_covers_the_truth() -> None:
+    """200 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
+    estimator's 95% bootstrap interval (200 replicates, reward model re-fitted inside) covers
+    the true value in 90–99% of them. Seen: 95–96%. With a true coverage of 95% the chance
+    to leave [90%, 99%] is about 0.5% (binomial, 200 trials)."""
+    prob = SyntheticProblem(seed=1, logging_temperature=4.0, eval_temperature=2.0)
+    truth = prob.true_value()
+    rng = np.random.default_rng(0)
+    names = [n for n in ESTIMATORS if n != "replay"]
+    hits = dict.fromkeys(names, 0)
+    for _ in range(200):
+        log, dist = prob.sample(2000, rng)
+        model = RewardModel(kind="logistic")
+        q = model.fit_predict(log.context, log.action, log.reward, log.n_actions, rng=rng)
+        refit = model.refitter(log.context, log.action, log.reward, log.n_actions)
+        for r in estimate_all([make_estimator(n) for n in names], reward=log.reward,
+                              action=log.action, pscore=log.pscore, action_dist=dist,
+                              estimated_rewards=q, n_bootstrap=200, rng=rng, refit=refit):
+            hits[r.estimator] += r.low <= truth <= r.high
+    coverage = {k: v / 200 for k, v in hits.items()}
+    assert all(0.90 <= c <= 0.99 for c in coverage.values()), coverage
+
+
+def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None:
+    """Uniform logging, the greedy policy: replay's 95% interval covers the truth in 90–99%
+    of 200 repetitions (same false-failure reasoning as above)."""
+    rng = np.random.default_rng(3)
+    rates = np.array([0.2, 0.5, 0.35])
+    hits = 0
+    for _ in range(200):
+        n = 3000
+        action = rng.integers(0, 3, size=n)
+        reward = (rng.random(n) < rates[action]).astype(float)
+        dist = np.tile([0.0, 1.0, 0.0], (n, 1))
+        est = make_estimator("replay")
+        low, high = est.estimate_interval(reward=reward, action=action,
+                                          pscore=np.full(n, 1 / 3), action_dist=dist,
+                                          n_bootstrap=200, rng=rng)
+        hits += low <= 0.5 <= high
+    assert 0.90 <= hits / 200 <= 0.99
+
+
+GOOD: dict[str, Any] = {"reward": [1.0, 0.0, 1.0], "action": [0, 1, 0],
+                        "pscore": [0.5, 0.5, 0.5],
+                        "action_dist": [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"reward": [1.0, 0.0]}, "action has shape"),
+    ({"action": [0, 1]}, "action has shape"),
+    ({"pscore": [0.5, 0.5]}, "pscore has shape"),
+    ({"pscore": [0.5, 0.0, 0.5]}, "outside (0, 1]"),
+    ({"pscore": [0.5, -0.2, 0.5]}, "outside (0, 1]"),
+    ({"pscore": [0.5, 1.5, 0.5]}, "outside (0, 1]"),
+    ({"action": [0, 2, 0]}, "outside 0..1"),
+    ({"action": [0, -1, 0]}, "outside 0..1"),
+    ({"action": [0, 0.5, 0]}, "integer action"),
+    ({"reward": [1.0, float("nan"), 0.0]}, "NaN"),
+    ({"reward": ["a", "b", "c"]}, "numeric"),
+    ({"action_dist": [[0.5, 0.5], [0.9, 0.9], [0.5, 0.5]]}, "probability distribution"),
+    ({"action_dist": [[0.5, 0.5]]}, "action_dist has shape"),
+    ({"reward": []}, "no rounds"),
+])
+def test_invalid_inputs_raise_clear_errors(change: dict[str, Any], message: str) -> None:
+    kwargs = {**GOOD, **change}
+    if change.get("reward") == []:
+        kwargs = {"reward": [], "action": [], "pscore": [], "action_dist": np.zeros((0, 2))}
+    for name in ESTIMATORS:
+        est = make_estimator(name)
+        q = None if not est.needs_model else np.zeros((len(kwargs["reward"]), 2))
+        with pytest.raises(PayloadError) as err:
+            est.estimate_policy_value(**kwargs, estimated_rewards=q)
+        assert message in str(err.value), (name, str(err.value))
+
+
+def test_model_based_estimators_need_a_model_and_unknown_names_fail() -> None:
+    with pytest.raises(PayloadError, match="estimated_rewards"):
+        make_estimator("dr").estimate_policy_value(**GOOD)
+    with pytest.raises(PayloadError, match="unknown estimator"):
+        make_estimator("magic")
+    with pytest.raises(PayloadError):
+        make_estimator("ips", lambda_=0)
+
+
+def test_effective_sample_size_and_extreme_weight_warning() -> None:
+    n = 1000
+    action = np.zeros(n, dtype=int)
+    pscore = np.full(n, 0.5)
+    pscore[0] = 0.001  # one round with a huge weight
+    dist = np.tile([1.0, 0.0], (n, 1))
+    est = InverseProbabilityWeighting()
+    ess = est.effective_sample_size(action=action, pscore=pscore, action_dist=dist)
+    w = dist[np.arange(n), action] / pscore
+    assert ess == pytest.approx(w.sum() ** 2 / (w * w).sum())
+    warnings = est.diagnose(action=action, pscore=pscore, action_dist=dist)
+    assert any("extreme weights" in x for x in warnings)
+
+
+def test_obd_loader_and_logging_policy_reconstruction() -> None:
+    random = load_obd("random", root=OBD)
+    bts = load_obd("bts", root=OBD)
+    assert random.n_rounds == bts.n_rounds == 10_000
+    assert random.n_actions == 80 and set(np.unique(random.position)) == {0, 1, 2}
+    assert np.allclose(random.pscore, 1 / 80)
+    assert random.context is not None and random.context.shape[1] > 80
+    dist = behavior_action_dist(bts, random)
+    assert dist.shape == (10_000, 80)
+    assert np.allclose(dist.sum(axis=1), 1.0) and np.all(dist >= 0)
+    obp = bts.to_obp()
+    assert obp["n_actions"] == 80 and obp["pscore"].shape == (10_000,)
+    assert set(obp) >= {"action", "reward", "pscore", "context", "position", "n_rounds"}
+
+
+def _demo_service(clock: FakeClock) -> BanditService:
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.3}}]})
+    return BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+
+
+def test_banditbot_log_exports_imports_and_evaluates(tmp_path: Path) -> None:
+    clock = FakeClock()
+    svc = _demo_service(clock)
+    rng = np.random.default_rng(5)
+    rates = {"a": 0.2, "b": 0.6, "c": 0.4}
+    for i in range(1500):
+        clock.advance(1)
+        d = svc.decide("g", f"u{i % 50}", {"hour": i % 24, "premium": bool(i % 3 == 0)})
+        if rng.random() < 0.9:
+            svc.reward(d.id, int(rng.random() < rates[d.arm]), f"u{i % 50}")
+    svc.cheat("g", "a", "1111")  # manual rows are not logging-policy data
+    direct = from_records(svc.decisions("g"))
+    assert direct.n_rounds == sum(1 for r in svc.decisions("g")
+                                  if r.reward is not None and r.kind == "policy")
+    assert direct.action_dist is not None and np.allclose(direct.action_dist.sum(1), 1)
+    assert direct.context_names == ("hour", "premium")
+    path = tmp_path / "log.csv"
+    export_decisions(svc.decisions("g"), path)
+    again = read_log(path)
+    assert again.n_rounds == direct.n_rounds
+    assert np.allclose(np.sort(again.pscore), np.sort(direct.pscore))
+    assert again.context_names == ("ctx_hour", "ctx_premium")
+    rows = evaluate(again, ["epsilon-greedy", "thompson", "uniform"], train_share=0.5,
+                    estimators=("ips", "snips", "dr"), n_bootstrap=100, online=True)
+    by = {(r.policy, r.estimate.estimator): r.estimate for r in rows}
+    ts = by[("thompson(alpha=1, beta=1)", "snips")]
+    uni = by[("uniform", "snips")]
+    assert ts.value > uni.value  # learning from the log beats guessing
+    assert uni.low <= 0.4 <= uni.high  # uniform's true value is the mean rate
+    assert ("thompson(alpha=1, beta=1)", "replay-online") in by
+
+
+def test_import_with_a_column_mapping_and_clear_errors(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["variant", "clicked", "prob", "f1"])
+        for i in range(50):
+            writer.writerow([f"v{i % 3}", i % 2, 1 / 3, i / 10])
+    cmap = ColumnMap(action="variant", reward="clicked", pscore="prob", context=("f1",))
+    log = read_log(path, cmap)
+    assert log.actions == ("v0", "v1", "v2") and log.n_rounds == 50
+    assert log.context is not None and log.context.shape == (50, 1)
+    with pytest.raises(PayloadError, match="missing column"):
+        read_log(path, ColumnMap(action="arm", reward="clicked", pscore="prob"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("variant,clicked,prob\nv0,1,0.5\nv1,yes,0.5\n")
+    with pytest.raises(PayloadError, match="not a number"):
+        read_log(bad, ColumnMap(action="variant", reward="clicked", pscore="prob"))
+    zero = tmp_path / "zero.csv"
+    zero.write_text("variant,clicked,prob\nv0,1,0.5\nv1,0,0\n")
+    with pytest.raises(PayloadError, match=r"outside \(0, 1\]"):
+        read_log(zero, ColumnMap(action="variant", reward="clicked", pscore="prob"))
+
+
+def test_warm_start_as_statistics_and_as_priors() -> None:
+    clock = FakeClock()
+    svc = _demo_service(clock)
+    rng = np.random.default_rng(1)
+    n = 3000
+    # a context-dependent logger: it shows 'b' mostly when clicks are likely anyway
+    good_user = rng.random(n) < 0.5
+    p_b = np.where(good_user, 0.8, 0.1)
+    action = np.where(rng.random(n) < p_b, 1, np.where(rng.random(n) < 0.5, 0, 2))
+    p_other = (1 - p_b) / 2
+    pscore = np.where(action == 1, p_b, p_other)
+    base = np.where(good_user, 0.6, 0.2)
+    reward = (rng.random(n) < base).astype(float)  # arms do not matter: all worth 0.4
+    log = LoggedBandit(("a", "b", "c"), action.astype(np.intp), reward, pscore,
+                       source="biased log")
+    result = warm_start(svc, "g", log)
+    naive_b = reward[action == 1].mean()
+    assert naive_b > 0.5  # the selection bias a naive fold would learn
+    assert result.per_arm["b"][1] == pytest.approx(0.4, abs=0.04)  # IPS removes it
+    rep = svc.report("g")
+    assert rep.total_rewards == pytest.approx(n)
+    assert "started from history" in rep.to_text()
+    assert all(r.kind == "import" for r in svc.decisions("g"))
+    svc2 = _demo_service(FakeClock())
+    warm_start(svc2, "g", log, as_prior=True, weight=0.1)
+    prior = {a.arm: a.prior for a in svc2.report("g").arms}
+    assert prior["b"] is not None and sum(prior["b"]) == pytest.approx(0.1 * (action == 1).sum())
+    assert svc2.report("g").total_rewards == 0
+
+
+def test_policy_action_dist_for_contextual_and_frozen_policies() -> None:
+    prob = SyntheticProblem(seed=2)
+    log, _ = prob.sample(600, np.random.default_rng(0))
+    train, test = log.subset(slice(0, 300)), log.subset(slice(300, None))
+    for name in ("linucb", "lin-thompson", "thompson", "ucb1", "uniform"):
+        dist = policy_action_dist(name, test, train=train)
+        assert dist.shape == (300, log.n_actions) and np.allclose(dist.sum(axis=1), 1)
+    value, matched = replay_online("thompson", log, rng=np.random.default_rng(0))
+    assert matched.size > 0 and 0 <= value <= 1
