@@ -311,6 +311,14 @@ class ExperimentConfig(_Model):
         return next((a for a in self.arms if a.id == arm_id), None)
 
 
+class ApiKeySpec(_Model):
+    """An API key given in the config file: its name, role and SHA-256 (never the key)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    role: Literal["read", "decide", "admin"] = "read"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class BanditConfig(_Model):
     """All experiments plus bot-wide settings.
 
@@ -318,6 +326,9 @@ class BanditConfig(_Model):
     ----------
     admins
         Telegram user ids allowed to run admin commands (``BANDITBOT_ADMINS`` adds more).
+    api_keys
+        HTTP API keys (name, role, SHA-256 of the key); ``banditbot keys create`` adds more
+        to the store.
     time_zone
         IANA time zone for context features such as the hour of day.
     """
@@ -325,6 +336,7 @@ class BanditConfig(_Model):
     experiments: tuple[ExperimentConfig, ...] = Field(min_length=1)
     admins: tuple[int, ...] = ()
     time_zone: str = "UTC"
+    api_keys: tuple[ApiKeySpec, ...] = ()
 
     @field_validator("experiments")
     @classmethod

@@ -146,13 +146,15 @@ class Timeline:
     arms: tuple[str, ...]
     edges: FloatArray
     counts: Mapping[str, FloatArray]
+    rewards: Mapping[str, FloatArray] | None = None
 
     @classmethod
     def build(cls, arms: Sequence[str], times: FloatArray, chosen: Sequence[str],
-              bins: int) -> Timeline:
-        """Bin decision times per arm."""
+              bins: int, rewards: Sequence[float | None] | None = None) -> Timeline:
+        """Bin decision times per arm (and the rewards they earned, if given)."""
         if times.size == 0:
-            return cls(tuple(arms), np.zeros(0), {a: np.zeros(0) for a in arms})
+            return cls(tuple(arms), np.zeros(0), {a: np.zeros(0) for a in arms},
+                       {a: np.zeros(0) for a in arms} if rewards is not None else None)
         lo, hi = float(times.min()), float(times.max())
         if hi <= lo:
             hi = lo + 1.0
@@ -160,7 +162,20 @@ class Timeline:
         chosen_arr = np.array(chosen)
         counts = {a: np.histogram(times[chosen_arr == a], bins=edges)[0].astype(float)
                   for a in arms}
-        return cls(tuple(arms), edges, counts)
+        sums = None
+        if rewards is not None:
+            values = np.array([0.0 if r is None else float(r) for r in rewards])
+            sums = {a: np.histogram(times[chosen_arr == a], bins=edges,
+                                    weights=values[chosen_arr == a])[0].astype(float)
+                    for a in arms}
+        return cls(tuple(arms), edges, counts, sums)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: bin edges, decisions and rewards per arm per bin."""
+        return {"arms": list(self.arms), "edges": self.edges.tolist(),
+                "counts": {a: c.tolist() for a, c in self.counts.items()},
+                "rewards": None if self.rewards is None else
+                {a: c.tolist() for a, c in self.rewards.items()}}
 
     def shares(self) -> dict[str, FloatArray]:
         """Fraction of decisions per arm in each bin."""

@@ -281,7 +281,7 @@ class BanditService:
 
     # --- decide -------------------------------------------------------------------------------
     def decide(self, experiment: str, subject: str, context: Mapping[str, Any] | None = None,
-               *, chat: str | None = None) -> Decision:
+               *, chat: str | None = None, sticky: bool = False) -> Decision:
         """Choose an arm for ``subject`` and log the decision with its propensity.
 
         Parameters
@@ -294,6 +294,10 @@ class BanditService:
             Features of this moment (logged; used by contextual policies).
         chat
             Chat id, for experiments with ``scope: chat``.
+        sticky
+            Give this subject the same arm again for the experiment's ``sticky_seconds``
+            (logged as a ``sticky`` decision with propensity 1, so off-policy evaluation does
+            not mistake it for a policy choice).
 
         Raises
         ------
@@ -309,6 +313,11 @@ class BanditService:
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
         scope = self._scope(exp, str(subject), chat)
+        if sticky:
+            if exp.sticky_seconds <= 0:
+                raise ConfigError(f"experiment {exp.id!r} has no sticky assignment",
+                                  hint="set sticky_seconds in its config")
+            return self._sticky_decision(view, str(subject), context, scope, now)
         table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                       with_extra=bool(view.policy.needs_extra))
         choice = view.policy.choose(view.policy_stats(table, context, now=now), self.rng)
@@ -323,6 +332,30 @@ class BanditService:
         return Decision(record.id, exp.id, arm, view.contents[arm], record.propensity,
                         _ProbabilityMap(view.arms, choice.probabilities), record.subject, now,
                         scope)
+
+    def _sticky_decision(self, view: _View, subject: str, context: Mapping[str, Any] | None,
+                         scope: str, now: float) -> Decision:
+        exp = view.config
+        name = f"sticky:{exp.id}:{view.meta.generation}:{subject}"
+        text, version = self.store.read_document(name)
+        held = json.loads(text) if text else None
+        if held and held["until"] > now and held["arm"] in view.arms:
+            arm = held["arm"]
+            probabilities = np.array([1.0 if a == arm else 0.0 for a in view.arms])
+            record = DecisionRecord(
+                id=secrets.token_urlsafe(16), experiment=exp.id,
+                generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
+                arms=view.arms, probabilities=probabilities, policy=view.policy_json,
+                subject=subject, created_at=now, context=dict(context) if context else None,
+                kind="sticky")
+            self.store.record_decision(record)
+            return Decision(record.id, exp.id, arm, view.contents[arm], 1.0,
+                            _ProbabilityMap(view.arms, probabilities), subject, now, scope)
+        decision = self.decide(exp.id, subject, context,
+                               chat=scope.removeprefix("chat:") if scope else None)
+        self.store.write_document(name, json.dumps(
+            {"arm": decision.arm, "until": now + exp.sticky_seconds}), version)
+        return decision
 
     # --- reward -------------------------------------------------------------------------------
     def reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
@@ -539,11 +572,13 @@ class BanditService:
         view = self._view(experiment)
         times: list[float] = []
         arms: list[str] = []
+        rewards: list[float | None] = []
         for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
-            if r.kind == "policy":
+            if r.kind in ("policy", "sticky"):
                 times.append(r.created_at)
                 arms.append(r.arm)
-        return Timeline.build(view.all_arms, np.array(times), arms, bins)
+                rewards.append(r.reward)
+        return Timeline.build(view.all_arms, np.array(times), arms, bins, rewards)
 
     # --- admin --------------------------------------------------------------------------------
     def is_admin(self, user_id: int | str | None) -> bool:

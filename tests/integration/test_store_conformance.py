@@ -269,6 +269,16 @@ def test_admin_log_and_claims(store: Store) -> None:
     assert store.claim_key("update:2", 60.0)
 
 
+def test_documents_use_optimistic_concurrency(store: Store) -> None:
+    assert store.read_document("keys") == (None, 0)
+    assert store.write_document("keys", '{"a": 1}', 0)
+    assert not store.write_document("keys", '{"b": 2}', 0)  # someone else wrote first
+    text, version = store.read_document("keys")
+    assert text == '{"a": 1}' and version == 1
+    assert store.write_document("keys", '{"a": 2}', version)
+    assert store.read_document("keys") == ('{"a": 2}', 2)
+
+
 def test_named_counters_add_atomically(store: Store) -> None:
     assert store.read_counters("subject:e:u1") == {}
 

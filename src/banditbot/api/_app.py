@@ -1,38 +1,192 @@
-"""The ASGI app that ``banditbot serve`` runs: Telegram webhook, HTTP API, dashboard."""
+"""The ASGI app that ``banditbot serve`` runs: HTTP API under ``/v1``, the dashboard at ``/``,
+Prometheus metrics at ``/metrics``, health routes, and (when configured) the Telegram webhook.
 
-from __future__ import annotations
+Errors are translated in one place into ``application/problem+json`` (RFC 9457) with the
+request id; every request is logged as one JSON line.
+"""
+
 
 import contextlib
+import csv
+import io
+import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._service import BanditService
+from .._errors import BanditBotError, NotAllowedError
+from .._keys import ApiKey, KeyRing, role_allows
+from .._service import BanditService, RewardStatus
+from ._metrics import MeteredStore, Metrics
 
-__all__ = ["create_app"]
+__all__ = ["MAX_BODY_BYTES", "create_app"]
 
-log = logging.getLogger("banditbot.api")
+log = logging.getLogger("banditbot.http")
+
+MAX_BODY_BYTES = 64 * 1024
+PROBLEM = "application/problem+json"
+
+Scalar = str | int | float | bool
 
 
+# --- request and response models --------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecisionIn(_Body):
+    """Ask for a decision."""
+
+    subject: str = Field(min_length=1, max_length=128, description="Who it is for.")
+    context: dict[Annotated[str, Field(max_length=64)], Scalar] | None = Field(
+        default=None, max_length=32, description="Features of this moment (logged; used by "
+                                                 "contextual policies).")
+    chat: str | None = Field(default=None, max_length=128,
+                             description="Chat or group id, for scope: chat.")
+    sticky: bool = Field(default=False, description="Keep this subject's arm for the "
+                                                    "experiment's sticky_seconds.")
+
+
+class DecisionOut(BaseModel):
+    """A decision: show ``content``, then report the reward for ``decision_id``."""
+
+    decision_id: str
+    experiment: str
+    arm: str
+    content: str
+    propensity: float
+    probabilities: dict[str, float]
+    created_at: float
+
+
+class RewardIn(_Body):
+    """Report a reward."""
+
+    value: float | int | str = Field(description="The reward (1/0, a rating, a number).")
+    subject: str | None = Field(default=None, max_length=128,
+                                description="Who rewards; must be the decision's subject.")
+
+
+class RewardOut(BaseModel):
+    """The outcome of a reward call."""
+
+    status: Literal["applied", "duplicate"]
+    decision_id: str
+    message: str
+    arm: str | None = None
+    value: float | None = None
+
+
+class ExperimentOut(BaseModel):
+    """An experiment as configured and as it runs now."""
+
+    id: str
+    command: str
+    description: str
+    arms: list[str]
+    active_arms: list[str]
+    policy: str
+    reward: dict[str, Any]
+    reward_mode: str
+    scope: str
+    generation: int
+
+
+class CheatIn(_Body):
+    """Add rewards to an arm by hand."""
+
+    arm: str = Field(max_length=64)
+    rewards: list[float] | str = Field(description="e.g. [1, 1, 0] or \"1101\"")
+
+
+class PriorIn(_Body):
+    """An arm's prior (pseudo-successes, pseudo-failures)."""
+
+    alpha: float = Field(ge=0, le=1e9)
+    beta: float = Field(ge=0, le=1e9)
+
+
+class ResetIn(_Body):
+    """Start over (a new generation)."""
+
+    keep_priors: bool = True
+
+
+class PolicyIn(_Body):
+    """Switch the policy."""
+
+    name: str = Field(max_length=64)
+    params: dict[Annotated[str, Field(max_length=64)], Scalar] = Field(default_factory=dict,
+                                                                        max_length=16)
+
+
+class ArmIn(_Body):
+    """Add (or bring back) an arm."""
+
+    id: str = Field(max_length=32)
+    content: str = Field(default="", max_length=4096)
+
+
+class Done(BaseModel):
+    """An admin action's result."""
+
+    ok: bool
+    detail: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    hint: str | None = None
+    request_id: str | None = None
+
+
+def _problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Problem, "content": {PROBLEM: {}}} for code in codes}
+
+
+# --- the app ------------------------------------------------------------------------------------
 def create_app(service: BanditService, *, telegram: Any = None,
-               webhook_secret: str | None = None) -> FastAPI:
+               webhook_secret: str | None = None, cors_origins: list[str] | None = None,
+               keys: KeyRing | None = None) -> FastAPI:
     """Build the ASGI application.
 
     Parameters
     ----------
     service
-        The engine.
+        The engine (its store is wrapped to measure every call).
     telegram
         A PTB ``Application`` built with ``webhook=True``; enables ``POST /telegram``.
     webhook_secret
-        The secret Telegram sends in ``X-Telegram-Bot-Api-Secret-Token`` (required with
-        ``telegram``).
+        The secret Telegram sends in ``X-Telegram-Bot-Api-Secret-Token``.
+    cors_origins
+        Origins allowed to call the API from a browser (default: ``BANDITBOT_CORS_ORIGINS``,
+        comma-separated; none).
+    keys
+        API keys (default: the config's plus those in the store).
     """
     if telegram is not None and not webhook_secret:
         raise ValueError("a Telegram webhook needs a secret token")
+    metrics = Metrics()
+    if not isinstance(service.store, MeteredStore):
+        service.store = MeteredStore(service.store, metrics)  # type: ignore[assignment]
+    else:
+        metrics = service.store.metrics
+    keyring = keys or KeyRing(service.store, service.config.api_keys)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,24 +200,274 @@ def create_app(service: BanditService, *, telegram: Any = None,
             finally:
                 await telegram.stop()
 
-    app = FastAPI(title="banditbot", version="0.1.0", lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="banditbot", version="0.1.0", lifespan=lifespan, docs_url="/docs",
+        redoc_url=None,
+        description="Adaptive experiments over HTTP: ask for a decision, show its content, "
+                    "report the reward. Authenticate with `Authorization: Bearer <key>` "
+                    "(roles: read < decide < admin; `banditbot keys create`).")
     app.state.service = service
+    app.state.metrics = metrics
+    app.state.keys = keyring
 
-    @app.get("/healthz", include_in_schema=False)
+    origins = cors_origins if cors_origins is not None else [
+        o.strip() for o in os.environ.get("BANDITBOT_CORS_ORIGINS", "").split(",") if o.strip()]
+    if origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-API-Key",
+                                          "X-Request-ID"])
+
+    # --- middleware: request id, size limit, access log, latency ----------------------------
+    @app.middleware("http")
+    async def envelope(request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
+        request.state.request_id = request_id
+        start = time.perf_counter()
+        length = request.headers.get("content-length")
+        limit = MAX_BODY_BYTES * 16 if request.url.path == "/telegram" else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response: Response = _problem(413, "payload too large",
+                                          f"the body is limited to {limit} bytes", request_id)
+        else:
+            response = await call_next(request)
+        elapsed = time.perf_counter() - start
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).observe(
+            elapsed)
+        response.headers["X-Request-ID"] = request_id
+        log.info(json.dumps({"request_id": request_id, "method": request.method,
+                             "path": path, "status": response.status_code,
+                             "ms": round(elapsed * 1000, 2)}))
+        return response
+
+    # --- errors: one place --------------------------------------------------------------------
+    @app.exception_handler(BanditBotError)
+    async def bandit_error(request: Request, exc: BanditBotError) -> Response:
+        metrics.errors.labels(type(exc).__name__).inc()
+        return _problem(exc.status_code, type(exc).__name__, exc.message,
+                        _rid(request), exc.hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        metrics.errors.labels("ValidationError").inc()
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _problem(422, "invalid request", f"{where}: {first.get('msg', 'invalid')}",
+                        _rid(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _problem(exc.status_code, "error", str(exc.detail), _rid(request),
+                        headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        metrics.errors.labels(type(exc).__name__).inc()
+        log.exception("unexpected error", extra={"request_id": _rid(request)})
+        return _problem(500, "internal error", "something went wrong on our side",
+                        _rid(request))
+
+    # --- auth -----------------------------------------------------------------------------------
+    def principal(authorization: Annotated[str | None, Header()] = None,
+                  x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+        presented = x_api_key
+        if authorization and authorization.lower().startswith("bearer "):
+            presented = authorization[7:].strip()
+        key = keyring.authenticate(presented)
+        if key is None:
+            raise _Unauthorized()
+        return key
+
+    def need(role: str) -> Callable[..., ApiKey]:
+        def check(key: Annotated[ApiKey, Depends(principal)]) -> ApiKey:
+            if not role_allows(key.role, role):
+                raise NotAllowedError(f"this needs a {role} key; yours is {key.role}",
+                                      hint=f"create one with: banditbot keys create "
+                                           f"--role {role}")
+            return key
+
+        return check
+
+    Reader = Annotated[ApiKey, Depends(need("read"))]
+    Decider = Annotated[ApiKey, Depends(need("decide"))]
+    Admin = Annotated[ApiKey, Depends(need("admin"))]
+    errors = _problem_responses(401, 403, 404, 413, 422)
+
+    # --- health and metrics ---------------------------------------------------------------------
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/readyz", tags=["ops"], summary="Readiness: the store answers",
+             responses=_problem_responses(503))
+    def readyz() -> dict[str, str]:
+        service.store.read_meta(service.config.experiments[0].id)
+        return {"status": "ready", "store": service.store.url.split("?")[0]}
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics",
+             response_class=PlainTextResponse)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    # --- API ------------------------------------------------------------------------------------
+    @app.get("/v1/whoami", tags=["auth"], responses=errors)
+    def whoami(key: Reader) -> dict[str, str]:
+        """The calling key's name and role."""
+        return {"name": key.name, "role": key.role}
+
+    @app.get("/v1/experiments", tags=["experiments"], responses=errors)
+    def list_experiments(key: Reader) -> list[ExperimentOut]:
+        """All experiments."""
+        return [_experiment_out(service, e.id) for e in service.config.experiments]
+
+    @app.get("/v1/experiments/{experiment}", tags=["experiments"], responses=errors)
+    def get_experiment(experiment: str, key: Reader) -> ExperimentOut:
+        """One experiment's configuration and runtime state."""
+        return _experiment_out(service, experiment)
+
+    @app.get("/v1/experiments/{experiment}/config", tags=["experiments"], responses=errors)
+    def get_config(experiment: str, key: Reader) -> dict[str, Any]:
+        """The experiment's configuration as loaded from the YAML file."""
+        return service.experiment(experiment).model_dump(mode="json")
+
+    @app.get("/v1/experiments/{experiment}/report", tags=["experiments"], responses=errors)
+    def get_report(experiment: str, key: Reader) -> dict[str, Any]:
+        """What the experiment has learned (the same report the bot and the CLI show)."""
+        return _json_safe(service.report(experiment).to_dict())
+
+    @app.get("/v1/experiments/{experiment}/timeline", tags=["experiments"], responses=errors)
+    def get_timeline(experiment: str, key: Reader,
+                     bins: Annotated[int, Query(ge=1, le=500)] = 40) -> dict[str, Any]:
+        """Decisions and rewards per arm over time (for charts)."""
+        return service.timeline(experiment, bins=bins).to_dict()
+
+    @app.get("/v1/experiments/{experiment}/decisions", tags=["experiments"],
+             responses={**errors, 200: {"content": {"application/x-ndjson": {},
+                                                    "text/csv": {}}}})
+    def list_decisions(experiment: str, key: Reader,
+                       limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                       after: Annotated[str | None, Query(max_length=64)] = None,
+                       format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
+                       generation: Annotated[int | None, Query(ge=0)] = None) -> Response:
+        """The decision log, oldest first, one page at a time (``after`` = the last
+        ``decision_id`` of the previous page; ``X-Next-After`` gives it)."""
+        from ..offline import decision_rows
+
+        records = list(service.decisions(experiment, generation=generation, after_id=after,
+                                         limit=limit))
+        rows = list(decision_rows(records))
+        headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
+        if format == "csv":
+            buffer = io.StringIO()
+            from ..offline import LOG_COLUMNS
+
+            writer = csv.DictWriter(buffer, fieldnames=list(LOG_COLUMNS), extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
+        body = "".join(json.dumps(_json_safe(r)) + "\n" for r in rows)
+        return Response(body, media_type="application/x-ndjson", headers=headers)
+
+    @app.post("/v1/experiments/{experiment}/decisions", tags=["decide and reward"],
+              status_code=201, responses=errors)
+    def create_decision(experiment: str, body: DecisionIn, key: Decider) -> DecisionOut:
+        """Choose an arm for a subject; the decision is logged with its propensity."""
+        d = service.decide(experiment, body.subject, body.context, chat=body.chat,
+                           sticky=body.sticky)
+        return DecisionOut(decision_id=d.id, experiment=d.experiment, arm=d.arm,
+                           content=d.content, propensity=d.propensity,
+                           probabilities=dict(d.probabilities), created_at=d.created_at)
+
+    @app.post("/v1/decisions/{decision_id}/reward", tags=["decide and reward"],
+              responses={**errors, 409: {"model": RewardOut}})
+    def reward(decision_id: Annotated[str, Field(max_length=64)], body: RewardIn,
+               key: Decider, request: Request) -> Response:
+        """Report the reward of a decision: 200 applied, 409 duplicate (already counted),
+        404 unknown, 403 not yours, 422 not allowed by the reward spec."""
+        result = service.reward(decision_id, body.value, body.subject)
+        metrics.reward_outcomes.labels(result.status.value).inc()
+        if result.status in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
+            out = RewardOut(status=result.status.value,  # type: ignore[arg-type]
+                            decision_id=result.decision_id, message=result.message,
+                            arm=result.arm, value=result.value)
+            code = 200 if result.status is RewardStatus.APPLIED else 409
+            return JSONResponse(out.model_dump(), status_code=code)
+        code = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
+                RewardStatus.INVALID: 422}[result.status]
+        return _problem(code, result.status.value, result.message, _rid(request))
+
+    # --- admin ----------------------------------------------------------------------------------
+    def actor(key: ApiKey) -> str:
+        return f"api:{key.name}"
+
+    @app.post("/v1/experiments/{experiment}/cheat", tags=["admin"], responses=errors)
+    def cheat(experiment: str, body: CheatIn, key: Admin) -> Done:
+        """Add rewards to an arm by hand ("cheater mode")."""
+        n = service.cheat(experiment, body.arm, body.rewards, actor=actor(key))
+        return Done(ok=True, detail=f"added {n} rewards to {body.arm}")
+
+    @app.put("/v1/experiments/{experiment}/arms/{arm}/prior", tags=["admin"], responses=errors)
+    def prior(experiment: str, arm: str, body: PriorIn, key: Admin) -> Done:
+        """Set an arm's prior."""
+        service.set_prior(experiment, arm, body.alpha, body.beta, actor=actor(key))
+        return Done(ok=True, detail=f"prior of {arm} set")
+
+    @app.post("/v1/experiments/{experiment}/reset", tags=["admin"], responses=errors)
+    def reset(experiment: str, body: ResetIn, key: Admin) -> Done:
+        """Start the experiment's learning over (the log is kept)."""
+        generation = service.reset(experiment, keep_priors=body.keep_priors, actor=actor(key))
+        return Done(ok=True, detail=f"generation {generation}")
+
+    @app.put("/v1/experiments/{experiment}/policy", tags=["admin"], responses=errors)
+    def policy(experiment: str, body: PolicyIn, key: Admin) -> Done:
+        """Switch the policy; what was learned is kept."""
+        p = service.switch_policy(experiment, body.name, body.params, actor=actor(key))
+        return Done(ok=True, detail=p.describe())
+
+    @app.post("/v1/experiments/{experiment}/arms", tags=["admin"], status_code=201,
+              responses=errors)
+    def add_arm(experiment: str, body: ArmIn, key: Admin) -> Done:
+        """Add an arm (or bring back a retired one)."""
+        service.add_arm(experiment, body.id, body.content, actor=actor(key))
+        return Done(ok=True, detail=f"arm {body.id} added")
+
+    @app.delete("/v1/experiments/{experiment}/arms/{arm}", tags=["admin"], responses=errors)
+    def retire_arm(experiment: str, arm: str, key: Admin) -> Done:
+        """Retire an arm (its statistics are kept)."""
+        service.retire_arm(experiment, arm, actor=actor(key))
+        return Done(ok=True, detail=f"arm {arm} retired")
+
+    # --- dashboard --------------------------------------------------------------------------------
+    static = resources.files("banditbot.api") / "static"
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse((static / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+        suffix = name[name.rfind("."):] if "." in name else ""
+        target = static / name
+        if suffix not in types or "/" in name or not target.is_file():
+            raise StarletteHTTPException(404, "no such file")
+        return Response(target.read_bytes(), media_type=types[suffix],
+                        headers={"Cache-Control": "no-cache"})
+
+    # --- Telegram ----------------------------------------------------------------------------------
     if telegram is not None:
-        from ..telegram._app import MAX_UPDATE_BYTES, process_webhook
+        from ..telegram._app import process_webhook
 
         secret = str(webhook_secret)
 
         @app.post("/telegram", include_in_schema=False)
         async def telegram_webhook(request: Request) -> JSONResponse:
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > MAX_UPDATE_BYTES:
-                return JSONResponse({"ok": False, "detail": "update too large"}, 413)
             body = await request.body()
             outcome = await process_webhook(telegram, service, request.headers, body, secret,
                                             wait=False)
@@ -71,3 +475,48 @@ def create_app(service: BanditService, *, telegram: Any = None,
                                 outcome.status)
 
     return app
+
+
+class _Unauthorized(BanditBotError):
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__("missing or unknown API key",
+                         hint="send Authorization: Bearer <key> (banditbot keys create)")
+
+
+def _rid(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _problem(status: int, title: str, detail: str, request_id: str | None,
+             hint: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "request_id": request_id}
+    if hint:
+        body["hint"] = hint
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace non-finite floats (which JSON cannot carry) by ``None``."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
+    exp = service.experiment(experiment)
+    report = service.report(experiment)
+    return ExperimentOut(
+        id=exp.id, command=exp.telegram_command, description=exp.description,
+        arms=[a.arm for a in report.arms], active_arms=list(service.active_arms(experiment)),
+        policy=report.policy, reward=exp.reward.model_dump(mode="json"),
+        reward_mode=exp.reward_mode, scope=exp.scope, generation=report.generation)
+

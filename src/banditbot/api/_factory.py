@@ -15,6 +15,9 @@ __all__ = ["app_from_env"]
 def app_from_env() -> FastAPI:
     """Build the ASGI app from ``BANDITBOT_CONFIG``, ``BANDITBOT_STORE`` and, when
     ``TELEGRAM_TOKEN`` is set, the Telegram webhook (``BANDITBOT_WEBHOOK_SECRET``)."""
+    from .._logging import configure_json_logging
+
+    configure_json_logging()
     service = build_service(os.environ.get("BANDITBOT_CONFIG") or None,
                             os.environ.get("BANDITBOT_STORE") or None)
     telegram = None

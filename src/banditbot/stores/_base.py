@@ -274,6 +274,12 @@ class Store(Protocol):
     def claim_key(self, key: str, ttl_seconds: float) -> bool:
         """Record ``key`` as seen; False if it was already claimed (idempotency)."""
 
+    def read_document(self, name: str) -> tuple[str | None, int]:
+        """A small named document (API keys, sticky assignments) and its version (0: none)."""
+
+    def write_document(self, name: str, text: str, version: int) -> bool:
+        """Write a document if its stored version is still ``version``; False on conflict."""
+
     def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:
         """Atomically add ``deltas`` to the named counters under ``key``."""
 

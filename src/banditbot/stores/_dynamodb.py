@@ -14,6 +14,7 @@ decision            ``DEC#{id}`` / ``DEC``       experiment, generation, scope, 
 admin action        ``ADMIN`` / ``{time}#{rand}``  actor, experiment, action, details
 idempotency claim   ``CLAIM#{key}`` / ``CLAIM``  expires, ttl
 named counters      ``CNT#{key}`` / ``CNT``      ``c:{name}`` (changed only by ``ADD``)
+document            ``DOC#{name}`` / ``DOC``     body, version (API keys, sticky arms)
 ==================  ===========================  ==========================================
 
 * ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope).
@@ -538,3 +539,28 @@ class DynamoDBStore:
         item = self._call("get_item", Key={"PK": _str(f"CNT#{key}"), "SK": _str("CNT")},
                           ConsistentRead=True).get("Item") or {}
         return {k[2:]: float(v["N"]) for k, v in item.items() if k.startswith("c:")}
+
+    def read_document(self, name: str) -> tuple[str | None, int]:
+        item = self._call("get_item", Key={"PK": _str(f"DOC#{name}"), "SK": _str("DOC")},
+                          ConsistentRead=True).get("Item")
+        if not item:
+            return None, 0
+        return item["body"]["S"], int(float(item["version"]["N"]))
+
+    def write_document(self, name: str, text: str, version: int) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "put_item",
+                Item={"PK": _str(f"DOC#{name}"), "SK": _str("DOC"), "body": _str(text),
+                      "version": _num(version + 1)},
+                ConditionExpression="attribute_not_exists(#pk)" if version == 0
+                else "#version = :expected",
+                ExpressionAttributeNames={"#pk": "PK"} if version == 0
+                else {"#version": "version"},
+                **({} if version == 0 else
+                   {"ExpressionAttributeValues": {":expected": _num(version)}}))
+            return True
+        except ClientError:
+            return False

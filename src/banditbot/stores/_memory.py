@@ -72,6 +72,7 @@ class MemoryStore:
         self._admin: list[AdminRecord] = []
         self._claims: dict[str, float] = {}
         self._counters: dict[str, dict[str, float]] = defaultdict(dict)
+        self._documents: dict[str, tuple[str, int]] = {}
 
     def init(self) -> None:
         """Nothing to create."""
@@ -220,3 +221,14 @@ class MemoryStore:
     def read_counters(self, key: str) -> dict[str, float]:
         with self._lock:
             return dict(self._counters.get(key, {}))
+
+    def read_document(self, name: str) -> tuple[str | None, int]:
+        text, version = self._documents.get(name, (None, 0))
+        return text, version
+
+    def write_document(self, name: str, text: str, version: int) -> bool:
+        with self._lock:
+            if self._documents.get(name, (None, 0))[1] != version:
+                return False
+            self._documents[name] = (text, version + 1)
+            return True

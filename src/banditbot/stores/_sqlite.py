@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS admin_log (
     action TEXT NOT NULL, details TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS documents (
+    name TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (key, name)
@@ -352,6 +355,22 @@ class SQLiteStore:
     def read_counters(self, key: str) -> dict[str, float]:
         rows = self._conn().execute("SELECT name, value FROM counters WHERE key = ?", (key,))
         return dict(rows)
+
+
+    def read_document(self, name: str) -> tuple[str | None, int]:
+        row = self._conn().execute("SELECT body, version FROM documents WHERE name = ?",
+                                   (name,)).fetchone()
+        return (row[0], int(row[1])) if row else (None, 0)
+
+    def write_document(self, name: str, text: str, version: int) -> bool:
+        with self._write() as conn:
+            if version == 0:
+                cur = conn.execute("INSERT INTO documents (name, body, version) VALUES "
+                                   "(?, ?, 1) ON CONFLICT DO NOTHING", (name, text))
+            else:
+                cur = conn.execute("UPDATE documents SET body = ?, version = version + 1 "
+                                   "WHERE name = ? AND version = ?", (text, name, version))
+            return cur.rowcount == 1
 
 
 class _Transaction:

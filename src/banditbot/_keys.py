@@ -1,0 +1,130 @@
+"""API keys with roles, stored hashed (SHA-256): ``read`` ⊂ ``decide`` ⊂ ``admin``.
+
+Keys come from the config file (hash only) or from ``banditbot keys create``, which stores
+the hash in the store (one document, changed under optimistic concurrency) and prints the
+key once. Lookups are cached for a couple of seconds per process, so a revocation takes
+effect everywhere within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from ._config import ApiKeySpec
+from ._errors import ConfigError, StoreError
+from .stores import Store
+
+__all__ = ["ROLES", "ApiKey", "KeyRing", "hash_key", "role_allows"]
+
+ROLES = ("read", "decide", "admin")
+_DOCUMENT = "api-keys"
+_CACHE_SECONDS = 2.0
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of a key, hex (keys are 192 random bits, so no salt is needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def role_allows(role: str, needed: str) -> bool:
+    """Whether ``role`` may do what ``needed`` requires.
+
+    Examples
+    --------
+    >>> role_allows("admin", "read"), role_allows("read", "decide")
+    (True, False)
+    """
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key's public facts (never the key itself)."""
+
+    name: str
+    role: str
+    sha256: str
+    created_at: float = 0.0
+    revoked: bool = False
+    source: str = "store"
+
+
+class KeyRing:
+    """The API keys of a deployment: config keys plus keys kept in the store."""
+
+    def __init__(self, store: Store, config_keys: Sequence[ApiKeySpec] = ()) -> None:
+        self.store = store
+        self.config_keys = [ApiKey(k.name, k.role, k.sha256, source="config")
+                            for k in config_keys]
+        self._lock = threading.Lock()
+        self._cache: tuple[float, dict[str, ApiKey]] = (0.0, {})
+
+    def _load(self) -> tuple[list[ApiKey], int]:
+        text, version = self.store.read_document(_DOCUMENT)
+        keys = [ApiKey(**k) for k in json.loads(text)] if text else []
+        return keys, version
+
+    def list(self) -> list[ApiKey]:
+        """All keys (config and store), revoked ones included."""
+        return self.config_keys + self._load()[0]
+
+    def create(self, name: str, role: str) -> tuple[str, ApiKey]:
+        """A new key: returns ``(key, record)``; only the hash is stored."""
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}", hint="use read, decide or admin")
+        if not name or len(name) > 64:
+            raise ConfigError("a key needs a name of 1–64 characters")
+        key = "bb_" + secrets.token_urlsafe(24)
+        record = ApiKey(name, role, hash_key(key), time.time())
+        for _ in range(20):
+            keys, version = self._load()
+            if any(k.name == name and not k.revoked for k in keys + self.config_keys):
+                raise ConfigError(f"an active key named {name!r} exists",
+                                  hint="revoke it first or pick another name")
+            body = json.dumps([asdict(k) for k in [*keys, record]])
+            if self.store.write_document(_DOCUMENT, body, version):
+                self._cache = (0.0, {})
+                return key, record
+        raise StoreError("the key list is being changed concurrently", hint="retry")
+
+    def revoke(self, name: str) -> bool:
+        """Revoke the store key(s) with that name; False if there is none."""
+        for _ in range(20):
+            keys, version = self._load()
+            if not any(k.name == name and not k.revoked for k in keys):
+                return False
+            updated = [ApiKey(k.name, k.role, k.sha256, k.created_at, True, k.source)
+                       if k.name == name else k for k in keys]
+            if self.store.write_document(_DOCUMENT, json.dumps([asdict(k) for k in updated]),
+                                         version):
+                self._cache = (0.0, {})
+                return True
+        raise StoreError("the key list is being changed concurrently", hint="retry")
+
+    def authenticate(self, key: str | None) -> ApiKey | None:
+        """The active key record for a presented key, or ``None``."""
+        if not key:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            loaded_at, by_hash = self._cache
+            if now - loaded_at > _CACHE_SECONDS:
+                by_hash = {k.sha256: k for k in self.list() if not k.revoked}
+                self._cache = (now, by_hash)
+        digest = hash_key(key)
+        found = by_hash.get(digest)
+        if found is not None and hmac.compare_digest(found.sha256, digest):
+            return found
+        return None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no active key exists yet."""
+        return not any(not k.revoked for k in self.list())

@@ -1,0 +1,116 @@
+"""Prometheus metrics, and a store wrapper that measures every store call.
+
+Counters and histograms live in the app's own registry. With several uvicorn workers, set
+``PROMETHEUS_MULTIPROC_DIR`` to a shared empty folder and every worker's numbers are merged
+at ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from ..stores import ApplyResult, DecisionRecord, Store
+
+__all__ = ["MeteredStore", "Metrics"]
+
+_STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                  0.25, 1.0)
+_DELAY_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400)
+
+
+class Metrics:
+    """The app's metrics."""
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry()
+        kw: dict[str, Any] = {"registry": self.registry}
+        self.decisions = Counter("banditbot_decisions", "Decisions made",
+                                 ["experiment", "arm"], **kw)
+        self.rewards = Counter("banditbot_rewards", "Rewards applied",
+                               ["experiment", "arm"], **kw)
+        self.reward_outcomes = Counter("banditbot_reward_outcomes",
+                                       "Reward calls by outcome", ["outcome"], **kw)
+        self.reward_delay = Histogram("banditbot_reward_delay_seconds",
+                                      "Time from a decision to its reward",
+                                      ["experiment"], buckets=_DELAY_BUCKETS, **kw)
+        self.store_latency = Histogram("banditbot_store_seconds", "Store call latency",
+                                       ["op"], buckets=_STORE_BUCKETS, **kw)
+        self.requests = Histogram("banditbot_http_request_seconds", "HTTP request latency",
+                                  ["method", "route", "status"], **kw)
+        self.errors = Counter("banditbot_errors", "Errors by type", ["type"], **kw)
+
+    def render(self) -> bytes:
+        """The exposition text (merged across workers in multiprocess mode)."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+class MeteredStore:
+    """A :class:`~banditbot.stores.Store` that times every call and counts decisions and
+    rewards (so the Telegram bot, the API and the CLI all show up in the metrics)."""
+
+    def __init__(self, inner: Store, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self.url = inner.url
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+        histogram = self.metrics.store_latency.labels(op=name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - start)
+
+        return timed
+
+    def record_decision(self, decision: DecisionRecord) -> None:
+        start = time.perf_counter()
+        try:
+            self.inner.record_decision(decision)
+        finally:
+            self.metrics.store_latency.labels(op="record_decision").observe(
+                time.perf_counter() - start)
+        self.metrics.decisions.labels(decision.experiment, decision.arm).inc()
+
+    def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
+                     extra: Mapping[str, float] | None = None, *,
+                     known: DecisionRecord | None = None) -> ApplyResult:
+        start = time.perf_counter()
+        try:
+            result = self.inner.apply_reward(decision_id, value, rewarded_at, extra,
+                                             known=known)
+        finally:
+            self.metrics.store_latency.labels(op="apply_reward").observe(
+                time.perf_counter() - start)
+        if result is ApplyResult.APPLIED and known is not None:
+            self.metrics.rewards.labels(known.experiment, known.arm).inc()
+            self.metrics.reward_delay.labels(known.experiment).observe(
+                max(rewarded_at - known.created_at, 0.0))
+        return result
+
+    def record_manual(self, decisions: Sequence[DecisionRecord],
+                      extras: Sequence[Mapping[str, float]] | None = None) -> None:
+        self.inner.record_manual(decisions, extras)
+
