@@ -88,7 +88,7 @@ def mabwiser_linucb(args: tuple[int, int, int]) -> tuple[float, float]:
     return regret, reward
 
 
-def main() -> None:  # noqa: PLR0915
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--horizon", type=int, default=10_000)

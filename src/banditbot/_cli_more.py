@@ -296,6 +296,52 @@ def register(app: typer.Typer) -> None:
                           "not an arm of the experiment)")
         console.print(result.note)
 
+    keys_app = typer.Typer(help="Create, list or revoke HTTP API keys.", no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+
+    @keys_app.command("create")
+    def keys_create(
+        name: Annotated[str, typer.Option(help="A name for the key (who uses it).")],
+        role: Annotated[str, typer.Option(help="read, decide (decide + reward) or admin.")] =
+        "decide",
+        config: ConfigOpt = None,
+        store: StoreOpt = None,
+    ) -> None:
+        """Create an API key; it is printed once and stored only as a hash."""
+        from ._bootstrap import build_service
+        from ._keys import KeyRing
+
+        svc = build_service(config, store)
+        key, record = KeyRing(svc.store, svc.config.api_keys).create(name, role)
+        console.print(f"{record.role} key {record.name!r} (shown once, keep it safe):")
+        console.print(key, markup=False, highlight=False, soft_wrap=True)
+
+    @keys_app.command("list")
+    def keys_list(config: ConfigOpt = None, store: StoreOpt = None) -> None:
+        """List API keys (names, roles, status; never the keys)."""
+        from ._bootstrap import build_service
+        from ._keys import KeyRing
+
+        svc = build_service(config, store)
+        for k in KeyRing(svc.store, svc.config.api_keys).list():
+            status = "revoked" if k.revoked else "active"
+            console.print(f"{k.name:<24} {k.role:<7} {status:<8} {k.source}  "
+                          f"sha256:{k.sha256[:12]}…", markup=False, highlight=False)
+
+    @keys_app.command("revoke")
+    def keys_revoke(name: Annotated[str, typer.Argument(help="Key name.")],
+                    config: ConfigOpt = None, store: StoreOpt = None) -> None:
+        """Revoke an API key (effective within seconds on every server)."""
+        from ._bootstrap import build_service
+        from ._errors import ConfigError
+        from ._keys import KeyRing
+
+        svc = build_service(config, store)
+        if not KeyRing(svc.store, svc.config.api_keys).revoke(name):
+            raise ConfigError(f"no active stored key named {name!r}",
+                              hint="see banditbot keys list")
+        console.print(f"key {name!r} revoked")
+
     @app.command("set-webhook")
     def set_webhook(
         url: Annotated[str, typer.Argument(help="Public HTTPS URL of /telegram.")],

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .._errors import BanditBotError, NotAllowedError
 from .._keys import ApiKey, KeyRing, role_allows
@@ -262,8 +263,17 @@ def create_app(service: BanditService, *, telegram: Any = None,
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # list every method of the path, not just one route's
+            allowed: set[str] = set()
+            for route in app.router.routes:
+                match, _ = route.matches(request.scope)
+                if match is not Match.NONE:
+                    allowed |= set(getattr(route, "methods", None) or ())
+            headers = {"Allow": ", ".join(sorted(allowed - {"HEAD"} | (
+                {"HEAD"} if "GET" in allowed else set())))}
         return _problem(exc.status_code, "error", str(exc.detail), _rid(request),
-                        headers=getattr(exc, "headers", None))
+                        headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -296,7 +306,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
     Reader = Annotated[ApiKey, Depends(need("read"))]
     Decider = Annotated[ApiKey, Depends(need("decide"))]
     Admin = Annotated[ApiKey, Depends(need("admin"))]
-    errors = _problem_responses(401, 403, 404, 413, 422)
+    errors = _problem_responses(400, 401, 403, 404, 413, 422)
 
     # --- health and metrics ---------------------------------------------------------------------
     @app.get("/healthz", tags=["ops"], summary="Liveness")

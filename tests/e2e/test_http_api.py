@@ -1,0 +1,240 @@
+"""The HTTP API through real HTTP (uvicorn on 127.0.0.1): every status path, auth, limits,
+metrics, health; a web app can run a whole experiment with the API alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from banditbot import BanditService, SQLiteStore, parse_config
+from banditbot._keys import hash_key
+from banditbot.api import create_app
+
+from ..conftest import CONFIG
+from ..telegram_double import ServerThread
+
+CONFIG_KEY = "bb_config-key-for-tests-0123456789"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], BanditService]]:
+    cfg = {**CONFIG, "api_keys": [{"name": "from-config", "role": "read",
+                                   "sha256": hash_key(CONFIG_KEY)}]}
+    cfg["experiments"] = [*CONFIG["experiments"], {
+        "id": "sticky", "sticky_seconds": 3600,
+        "arms": [{"id": a, "content": a} for a in ("x", "y", "z")]}]
+    store = SQLiteStore(tmp_path / "api.db")
+    store.init()
+    service = BanditService(parse_config(cfg), store, rng=np.random.default_rng(1))
+    app = create_app(service, cors_origins=["https://app.example.org"])
+    ring = app.state.keys
+    keys = {role: ring.create(f"{role}-key", role)[0] for role in ("read", "decide", "admin")}
+    with ServerThread(app) as url:
+        yield url, keys, service
+
+
+def call(url: str, method: str, path: str, key: str | None = None, **kw: Any) -> httpx.Response:
+    headers = kw.pop("headers", {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return httpx.request(method, url + path, headers=headers, timeout=30, **kw)
+
+
+def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:
+    url, keys, service = api
+    app_key = keys["decide"]
+    rng = np.random.default_rng(4)
+    truth = {"a": 0.1, "b": 0.7, "c": 0.3, "d": 0.2}
+    for i in range(60):
+        r = call(url, "POST", "/v1/experiments/ts/decisions", app_key,
+                 json={"subject": f"visitor-{i}", "context": {"page": "home", "hour": 9}})
+        assert r.status_code == 201
+        d = r.json()
+        assert d["content"] == f"variant {d['arm']}" and 0 < d["propensity"] <= 1
+        assert sum(d["probabilities"].values()) == pytest.approx(1.0)
+        value = int(rng.random() < truth[d["arm"]])
+        ok = call(url, "POST", f"/v1/decisions/{d['decision_id']}/reward", app_key,
+                  json={"value": value, "subject": f"visitor-{i}"})
+        assert ok.status_code == 200 and ok.json()["status"] == "applied"
+    report = call(url, "GET", "/v1/experiments/ts/report", keys["read"]).json()
+    assert report["total_pulls"] == 60 and report["total_rewards"] == 60
+    leader = max(report["arms"], key=lambda a: a["p_best"])
+    assert leader["arm"] == "b"
+
+
+def test_reward_status_paths(api: Any) -> None:
+    url, keys, _ = api
+    key = keys["decide"]
+    d = call(url, "POST", "/v1/experiments/seed/decisions", key,
+             json={"subject": "alice"}).json()
+    path = f"/v1/decisions/{d['decision_id']}/reward"
+    bad = call(url, "POST", path, key, json={"value": 7, "subject": "alice"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["title"] == "invalid"
+    assert call(url, "POST", path, key, json={"value": 1, "subject": "eve"}).status_code == 403
+    assert call(url, "POST", path, key, json={"value": 1, "subject": "alice"}).status_code == 200
+    dup = call(url, "POST", path, key, json={"value": 1, "subject": "alice"})
+    assert dup.status_code == 409 and dup.json()["status"] == "duplicate"
+    unknown = call(url, "POST", "/v1/decisions/Q3aJiitbXNC3XZ6BxPAlUw/reward", key,
+                   json={"value": 1})
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "this poll has closed"
+
+
+def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
+    url, keys, service = api
+    none = call(url, "GET", "/v1/experiments")
+    assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
+    assert call(url, "GET", "/v1/experiments", "bb_not-a-real-key").status_code == 401
+    assert call(url, "GET", "/v1/experiments", CONFIG_KEY).status_code == 200  # config key
+    assert call(url, "GET", "/v1/experiments", keys["read"],
+                headers={"X-API-Key": keys["read"]}).status_code == 200
+    # read keys cannot decide, decide keys cannot administer
+    assert call(url, "POST", "/v1/experiments/seed/decisions", keys["read"],
+                json={"subject": "u"}).status_code == 403
+    wrong = call(url, "POST", "/v1/experiments/seed/cheat", keys["decide"],
+                 json={"arm": "arm1", "rewards": "11"})
+    assert wrong.status_code == 403 and "admin" in wrong.json()["detail"]
+    assert service.report("seed").total_rewards == 0
+    # revoked keys stop working (the key cache holds for at most two seconds)
+    from banditbot._keys import KeyRing
+
+    KeyRing(service.store).revoke("read-key")
+    import time
+
+    time.sleep(2.2)
+    assert call(url, "GET", "/v1/experiments", keys["read"]).status_code == 401
+
+
+def test_admin_operations(api: Any) -> None:
+    url, keys, service = api
+    key = keys["admin"]
+    assert call(url, "POST", "/v1/experiments/seed/cheat", key,
+                json={"arm": "arm1", "rewards": "1101"}).status_code == 200
+    assert call(url, "PUT", "/v1/experiments/seed/arms/arm2/prior", key,
+                json={"alpha": 3, "beta": 1}).status_code == 200
+    assert call(url, "PUT", "/v1/experiments/seed/policy", key,
+                json={"name": "thompson", "params": {"alpha": 2}}).json()["detail"].startswith(
+        "thompson(alpha=2")
+    assert call(url, "POST", "/v1/experiments/seed/arms", key,
+                json={"id": "arm3", "content": "Arm 3"}).status_code == 201
+    assert call(url, "DELETE", "/v1/experiments/seed/arms/arm1", key).status_code == 200
+    exp = call(url, "GET", "/v1/experiments/seed", key).json()
+    assert exp["active_arms"] == ["arm2", "arm3"] and exp["policy"].startswith("thompson")
+    rep = call(url, "GET", "/v1/experiments/seed/report", key).json()
+    arms = {a["arm"]: a for a in rep["arms"]}
+    assert arms["arm1"]["rewards"] == 4 and arms["arm2"]["prior"] == [3.0, 1.0]
+    assert call(url, "POST", "/v1/experiments/seed/reset", key,
+                json={"keep_priors": False}).json()["detail"] == "generation 1"
+    bad = call(url, "PUT", "/v1/experiments/seed/policy", key,
+               json={"name": "epsilon-greedy", "params": {"epsilon": 9}})
+    assert bad.status_code == 422 and bad.json()["hint"]
+    assert call(url, "POST", "/v1/experiments/seed/cheat", key,
+                json={"arm": "nope", "rewards": "1"}).status_code == 404
+    actors = {r.actor for r in service.store.admin_log("seed")}
+    assert actors == {"api:admin-key"}
+
+
+def test_reads_exports_and_paging(api: Any) -> None:
+    url, keys, service = api
+    for i in range(7):
+        d = service.decide("ts", f"s{i}")
+        service.reward(d.id, i % 2, f"s{i}")
+    key = keys["read"]
+    listing = call(url, "GET", "/v1/experiments", key).json()
+    assert {e["id"] for e in listing} >= {"seed", "ts", "rating"}
+    assert call(url, "GET", "/v1/experiments/ts/config", key).json()["policy"]["name"] == \
+        "thompson"
+    assert call(url, "GET", "/v1/experiments/nope", key).status_code == 404
+    page1 = call(url, "GET", "/v1/experiments/ts/decisions?limit=4", key)
+    rows = [json.loads(line) for line in page1.text.splitlines()]
+    assert len(rows) == 4 and page1.headers["content-type"] == "application/x-ndjson"
+    page2 = call(url, "GET", "/v1/experiments/ts/decisions?limit=4&after="
+                 + page1.headers["x-next-after"], key)
+    rows2 = [json.loads(line) for line in page2.text.splitlines()]
+    assert len(rows2) == 3 and "x-next-after" not in page2.headers
+    assert {r["decision_id"] for r in rows}.isdisjoint({r["decision_id"] for r in rows2})
+    csv_page = call(url, "GET", "/v1/experiments/ts/decisions?format=csv", key)
+    assert csv_page.text.splitlines()[0].startswith("decision_id,created_at")
+    assert len(csv_page.text.splitlines()) == 8
+    timeline = call(url, "GET", "/v1/experiments/ts/timeline?bins=3", key).json()
+    assert sum(sum(v) for v in timeline["counts"].values()) == 7
+
+
+def test_sticky_assignment(api: Any) -> None:
+    url, keys, _ = api
+    key = keys["decide"]
+    first = call(url, "POST", "/v1/experiments/sticky/decisions", key,
+                 json={"subject": "same-user", "sticky": True}).json()
+    for _ in range(5):
+        again = call(url, "POST", "/v1/experiments/sticky/decisions", key,
+                     json={"subject": "same-user", "sticky": True}).json()
+        assert again["arm"] == first["arm"] and again["propensity"] == 1.0
+    no_sticky = call(url, "POST", "/v1/experiments/seed/decisions", key,
+                     json={"subject": "u", "sticky": True})
+    assert no_sticky.status_code == 422 and "sticky_seconds" in no_sticky.json()["hint"]
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"subject": ""}, 422),
+    ({"subject": "u", "context": {"k": [1, 2]}}, 422),
+    ({"subject": "u", "extra": 1}, 422),
+    ({"subject": "u" * 200}, 422),
+    ({"subject": "u", "context": {f"k{i}": i for i in range(40)}}, 422),
+    ("not json at all", 422),
+])
+def test_decision_bodies_are_validated(api: Any, body: Any, status: int) -> None:
+    url, keys, service = api
+    kwargs = {"content": body} if isinstance(body, str) else {"json": body}
+    r = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"], **kwargs,
+             headers={"Content-Type": "application/json"})
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/problem+json"
+    assert list(service.decisions("seed")) == []
+
+
+def test_oversize_bodies_are_refused(api: Any) -> None:
+    url, keys, service = api
+    big = {"subject": "u", "context": {"k": "x" * 70_000}}
+    r = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"], json=big)
+    assert r.status_code == 413 and r.json()["title"] == "payload too large"
+    assert list(service.decisions("seed")) == []
+
+
+def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
+    url, keys, service = api
+    assert call(url, "GET", "/healthz").json() == {"status": "ok"}
+    assert call(url, "GET", "/readyz").json()["status"] == "ready"
+    d = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+             json={"subject": "m"}, headers={"X-Request-ID": "trace-123"})
+    assert d.headers["x-request-id"] == "trace-123"
+    call(url, "POST", f"/v1/decisions/{d.json()['decision_id']}/reward", keys["decide"],
+         json={"value": 1, "subject": "m"})
+    text = call(url, "GET", "/metrics").text
+    arm = d.json()["arm"]
+    assert f'banditbot_decisions_total{{arm="{arm}",experiment="seed"}} 1.0' in text
+    assert f'banditbot_rewards_total{{arm="{arm}",experiment="seed"}} 1.0' in text
+    assert 'banditbot_store_seconds_count{op="record_decision"}' in text
+    assert "banditbot_reward_delay_seconds_bucket" in text
+    pre = call(url, "OPTIONS", "/v1/experiments", headers={
+        "Origin": "https://app.example.org", "Access-Control-Request-Method": "GET"})
+    assert pre.headers["access-control-allow-origin"] == "https://app.example.org"
+    other = call(url, "OPTIONS", "/v1/experiments", headers={
+        "Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_documents_the_api(api: Any) -> None:
+    url, _, _ = api
+    schema = call(url, "GET", "/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/v1/experiments/{experiment}/decisions", "/v1/decisions/{decision_id}/reward",
+                 "/v1/experiments/{experiment}/report", "/v1/experiments/{experiment}/cheat"):
+        assert path in paths
+    assert "post" in paths["/v1/experiments/{experiment}/decisions"]

@@ -1,0 +1,73 @@
+"""`banditbot serve --workers 2` (uvicorn + uvloop) on one SQLite file: 32 concurrent
+clients deciding and rewarding lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from banditbot import build_service
+from banditbot._keys import KeyRing
+
+from ..conftest import EXAMPLES, free_port
+from ..integration.test_store_conformance import assert_stats_equal_fold
+
+
+def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'serve.db'}"
+    svc = build_service(EXAMPLES, store_url)
+    key, _ = KeyRing(svc.store).create("load", "decide")
+    port = free_port()
+    env = {**os.environ, "BANDITBOT_STORE": store_url, "BANDITBOT_CONFIG": str(EXAMPLES)}
+    env.pop("TELEGRAM_TOKEN", None)
+    log = (tmp_path / "serve.log").open("w")  # a file, not a pipe nobody drains
+    proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port", str(port),
+                             "--workers", "2"], env=env, cwd=tmp_path, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        sent: list[float] = []
+
+        async def client(i: int, session: httpx.AsyncClient) -> None:
+            for j in range(15):
+                r = await session.post(f"{base}/v1/experiments/greeting/decisions",
+                                       json={"subject": f"c{i}"})
+                assert r.status_code == 201, r.text
+                value = float((i + j) % 2)
+                ok = await session.post(f"{base}/v1/decisions/{r.json()['decision_id']}/reward",
+                                        json={"value": value, "subject": f"c{i}"})
+                assert ok.status_code == 200, ok.text
+                sent.append(value)
+
+        async def run() -> None:
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"},
+                                         timeout=60) as session:
+                await asyncio.gather(*(client(i, session) for i in range(32)))
+
+        asyncio.run(run())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
+    report = svc.report("greeting")
+    assert report.total_pulls == 32 * 15 == len(sent)
+    assert report.total_rewards == len(sent)
+    assert sum(a.total for a in report.arms) == sum(sent)
+    assert_stats_equal_fold(svc.store, "greeting", 0,
+                            tuple(a.arm for a in report.arms))
