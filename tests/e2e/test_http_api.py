@@ -47,7 +47,7 @@ def call(url: str, method: str, path: str, key: str | None = None, **kw: Any) ->
 
 
 def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:
-    url, keys, service = api
+    url, keys, _service = api
     app_key = keys["decide"]
     rng = np.random.default_rng(4)
     truth = {"a": 0.1, "b": 0.7, "c": 0.3, "d": 0.2}
@@ -208,7 +208,7 @@ def test_oversize_bodies_are_refused(api: Any) -> None:
 
 
 def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
-    url, keys, service = api
+    url, keys, _service = api
     assert call(url, "GET", "/healthz").json() == {"status": "ok"}
     assert call(url, "GET", "/readyz").json()["status"] == "ready"
     d = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],

@@ -184,7 +184,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
         raise ValueError("a Telegram webhook needs a secret token")
     metrics = Metrics()
     if not isinstance(service.store, MeteredStore):
-        service.store = MeteredStore(service.store, metrics)  # type: ignore[assignment]
+        service.store = MeteredStore(service.store, metrics)
     else:
         metrics = service.store.metrics
     keyring = keys or KeyRing(service.store, service.config.api_keys)
@@ -290,7 +290,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
             presented = authorization[7:].strip()
         key = keyring.authenticate(presented)
         if key is None:
-            raise _Unauthorized()
+            raise _UnauthorizedError()
         return key
 
     def need(role: str) -> Callable[..., ApiKey]:
@@ -303,9 +303,9 @@ def create_app(service: BanditService, *, telegram: Any = None,
 
         return check
 
-    Reader = Annotated[ApiKey, Depends(need("read"))]
-    Decider = Annotated[ApiKey, Depends(need("decide"))]
-    Admin = Annotated[ApiKey, Depends(need("admin"))]
+    Reader = Annotated[ApiKey, Depends(need("read"))]  # noqa: N806  (type aliases)
+    Decider = Annotated[ApiKey, Depends(need("decide"))]  # noqa: N806
+    Admin = Annotated[ApiKey, Depends(need("admin"))]  # noqa: N806
     errors = _problem_responses(400, 401, 403, 404, 413, 422)
 
     # --- health and metrics ---------------------------------------------------------------------
@@ -348,7 +348,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
     @app.get("/v1/experiments/{experiment}/report", tags=["experiments"], responses=errors)
     def get_report(experiment: str, key: Reader) -> dict[str, Any]:
         """What the experiment has learned (the same report the bot and the CLI show)."""
-        return _json_safe(service.report(experiment).to_dict())
+        out: dict[str, Any] = _json_safe(service.report(experiment).to_dict())
+        return out
 
     @app.get("/v1/experiments/{experiment}/timeline", tags=["experiments"], responses=errors)
     def get_timeline(experiment: str, key: Reader,
@@ -470,7 +471,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
         return Response(target.read_bytes(), media_type=types[suffix],
                         headers={"Cache-Control": "no-cache"})
 
-    # --- Telegram ----------------------------------------------------------------------------------
+    # --- Telegram ------------------------------------------------------------------------------
     if telegram is not None:
         from ..telegram._app import process_webhook
 
@@ -487,7 +488,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
     return app
 
 
-class _Unauthorized(BanditBotError):
+class _UnauthorizedError(BanditBotError):
     status_code = 401
 
     def __init__(self) -> None:

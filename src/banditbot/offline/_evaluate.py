@@ -182,6 +182,17 @@ def replay_online(policy: Policy | str, log: LoggedBandit, *, rng: np.random.Gen
     return (float(values.mean()) if values.size else math.nan), values
 
 
+def _default_model(log: LoggedBandit) -> RewardModel:
+    """Logistic (0/1 rewards) or ridge regression on the context when there are at least
+    ten rounds per action per feature; otherwise per-action means (a regression with more
+    features than rounds only memorizes them)."""
+    d = 1 + (0 if log.context is None else log.context.shape[1])
+    if log.n_rounds / max(log.n_actions, 1) < 10 * d:
+        return RewardModel(kind="mean")
+    binary = set(np.unique(log.reward)) <= {0.0, 1.0}
+    return RewardModel(kind="logistic" if binary else "ridge")
+
+
 @dataclass(frozen=True)
 class EvaluationRow:
     """One (policy, estimator) result."""
@@ -209,8 +220,7 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     cut = int(log.n_rounds * train_share)
     train = log.subset(slice(0, cut)) if cut else None
     test = log.subset(slice(cut, None))
-    model = reward_model or RewardModel(
-        kind="logistic" if set(np.unique(log.reward)) <= {0.0, 1.0} else "ridge")
+    model = reward_model or _default_model(test)
     est_objects = [make_estimator(name) for name in estimators]
     q_hat = refit = None
     if any(e.needs_model for e in est_objects):

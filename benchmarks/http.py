@@ -1,0 +1,141 @@
+"""HTTP throughput: decide + reward requests per second on SQLite vs the same server's trivial
+endpoint, in one run.
+
+Starts ``banditbot serve --workers 2`` (uvicorn + uvloop + httptools) on a fresh SQLite file
+and drives it from a second process with ``wrk`` (Debian's package; keep-alive connections,
+loopback): first ``GET /healthz`` (the trivial endpoint: routing, middleware and JSON, no
+store), then a Lua script that alternates ``POST …/decisions`` and ``POST …/reward`` for the
+decision it just got. Target (issue #7): decide+reward >= 50% of the trivial endpoint's
+requests per second. Also reports p50/p99 latency and checks that every reward was counted.
+
+    python benchmarks/http.py [--seconds 10] [--connections 32]
+
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# this file is named http.py: keep its folder off the import path so "http" is the stdlib's
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = r"""
+local key = os.getenv("BENCH_KEY")
+local pending = nil
+local n = 0
+request = function()
+  if pending then
+    local id = pending
+    pending = nil
+    return wrk.format("POST", "/v1/decisions/" .. id .. "/reward",
+      {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key},
+      '{"value": 1, "subject": "bench"}')
+  end
+  n = n + 1
+  return wrk.format("POST", "/v1/experiments/greeting/decisions",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key},
+    '{"subject": "bench"}')
+end
+response = function(status, headers, body)
+  local id = string.match(body, '"decision_id":"([^"]+)"')
+  if id then pending = id end
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def parse(output: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", output)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("needs wrk: apt-get install wrk")
+    from banditbot import build_service
+    from banditbot._keys import KeyRing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        svc = build_service(ROOT / "examples" / "experiments.yaml", store)
+        key, _ = KeyRing(svc.store).create("bench", "decide")
+        port = free_port()
+        env = {**os.environ, "BANDITBOT_STORE": store,
+               "BANDITBOT_CONFIG": str(ROOT / "examples" / "experiments.yaml"),
+               "BENCH_KEY": key}
+        env.pop("TELEGRAM_TOKEN", None)
+        log = (Path(tmp) / "serve.log").open("w")
+        server = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
+                                   str(port), "--workers", "2"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, cwd=tmp)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            script = Path(tmp) / "loop.lua"
+            script.write_text(LUA)
+            common = ["wrk", f"-t{args.threads}", f"-c{args.connections}",
+                      f"-d{args.seconds}s", "--latency"]
+            trivial = parse(subprocess.run([*common, base + "/healthz"], capture_output=True,
+                                           text=True, env=env, check=True).stdout)
+            loop = parse(subprocess.run([*common, "-s", str(script), base], capture_output=True,
+                                        text=True, env=env, check=True).stdout)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
+            log.close()
+        report = svc.report("greeting")
+    print(json.dumps({
+        "benchmark": "http", "workers": 2, "connections": args.connections,
+        "seconds": args.seconds,
+        "trivial_rps": round(trivial["rps"]), "trivial_p50_ms": trivial["p50_ms"],
+        "trivial_p99_ms": trivial["p99_ms"],
+        "decide_reward_rps": round(loop["rps"]), "decide_reward_p50_ms": loop["p50_ms"],
+        "decide_reward_p99_ms": loop["p99_ms"],
+        "ratio": round(loop["rps"] / trivial["rps"], 3),
+        "target_ratio": 0.5, "met": loop["rps"] >= 0.5 * trivial["rps"],
+        "decisions_logged": report.total_pulls, "rewards_counted": report.total_rewards,
+    }))
+
+
+if __name__ == "__main__":
+    main()
