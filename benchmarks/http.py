@@ -38,24 +38,24 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 LUA = r"""
 local key = os.getenv("BENCH_KEY")
-local pending = nil
+local pending = {}
 local n = 0
 request = function()
-  if pending then
-    local id = pending
-    pending = nil
+  if #pending > 0 then
+    local id = table.remove(pending, 1)
     return wrk.format("POST", "/v1/decisions/" .. id .. "/reward",
       {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key},
       '{"value": 1, "subject": "bench"}')
   end
   n = n + 1
-  return wrk.format("POST", "/v1/experiments/greeting/decisions",
+  return wrk.format("POST", "/v1/experiments/" .. os.getenv("BENCH_EXPERIMENT") .. "/decisions",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key},
     '{"subject": "bench"}')
 end
 response = function(status, headers, body)
-  local id = string.match(body, '"decision_id":"([^"]+)"')
-  if id then pending = id end
+  if status == 201 then  -- a new decision: reward it next (reward answers are not reused)
+    table.insert(pending, string.match(body, '"decision_id":%s*"([^"]+)"'))
+  end
 end
 """
 
@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--experiment", default="greeting",
+                        help="greeting (Thompson sampling, 4 arms) or random (epsilon-greedy)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk: apt-get install wrk")
@@ -97,7 +99,7 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "BANDITBOT_STORE": store,
                "BANDITBOT_CONFIG": str(ROOT / "examples" / "experiments.yaml"),
-               "BENCH_KEY": key}
+               "BENCH_KEY": key, "BENCH_EXPERIMENT": args.experiment}
         env.pop("TELEGRAM_TOKEN", None)
         log = (Path(tmp) / "serve.log").open("w")
         server = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
@@ -123,9 +125,10 @@ def main() -> None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
             log.close()
-        report = svc.report("greeting")
+        report = svc.report(args.experiment)
     print(json.dumps({
-        "benchmark": "http", "workers": 2, "connections": args.connections,
+        "benchmark": "http", "experiment": args.experiment, "policy": report.policy,
+        "workers": 2, "connections": args.connections,
         "seconds": args.seconds,
         "trivial_rps": round(trivial["rps"]), "trivial_p50_ms": trivial["p50_ms"],
         "trivial_p99_ms": trivial["p99_ms"],
@@ -134,6 +137,7 @@ def main() -> None:
         "ratio": round(loop["rps"] / trivial["rps"], 3),
         "target_ratio": 0.5, "met": loop["rps"] >= 0.5 * trivial["rps"],
         "decisions_logged": report.total_pulls, "rewards_counted": report.total_rewards,
+        "note": "rewards trail decisions by the requests in flight when wrk stopped",
     }))
 
 

@@ -69,12 +69,23 @@ class MeteredStore:
         self.inner = inner
         self.metrics = metrics
         self.url = inner.url
+        self._timers: dict[str, Any] = {}
+        self._wrapped: dict[str, Any] = {}
+
+    def _timer(self, op: str) -> Any:
+        found = self._timers.get(op)
+        if found is None:
+            found = self._timers[op] = self.metrics.store_latency.labels(op=op)
+        return found
 
     def __getattr__(self, name: str) -> Any:
+        found = self._wrapped.get(name)
+        if found is not None:
+            return found
         attr = getattr(self.inner, name)
         if not callable(attr):
             return attr
-        histogram = self.metrics.store_latency.labels(op=name)
+        histogram = self._timer(name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
@@ -83,6 +94,7 @@ class MeteredStore:
             finally:
                 histogram.observe(time.perf_counter() - start)
 
+        self._wrapped[name] = timed
         return timed
 
     def record_decision(self, decision: DecisionRecord) -> None:
@@ -90,8 +102,7 @@ class MeteredStore:
         try:
             self.inner.record_decision(decision)
         finally:
-            self.metrics.store_latency.labels(op="record_decision").observe(
-                time.perf_counter() - start)
+            self._timer("record_decision").observe(time.perf_counter() - start)
         self.metrics.decisions.labels(decision.experiment, decision.arm).inc()
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
@@ -102,8 +113,7 @@ class MeteredStore:
             result = self.inner.apply_reward(decision_id, value, rewarded_at, extra,
                                              known=known)
         finally:
-            self.metrics.store_latency.labels(op="apply_reward").observe(
-                time.perf_counter() - start)
+            self._timer("apply_reward").observe(time.perf_counter() - start)
         if result is ApplyResult.APPLIED and known is not None:
             self.metrics.rewards.labels(known.experiment, known.arm).inc()
             self.metrics.reward_delay.labels(known.experiment).observe(
