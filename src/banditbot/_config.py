@@ -251,6 +251,19 @@ class ExperimentConfig(_Model):
     track_ips: bool = False
     sticky_seconds: float = Field(default=0.0, ge=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_policy(cls, data: Any) -> Any:
+        """No policy given: Thompson sampling — Beta for bounded rewards, Gaussian else."""
+        if isinstance(data, dict) and data.get("policy") is None:
+            reward = data.get("reward") or {}
+            kind = reward.get("type", "binary") if isinstance(reward, dict) else "binary"
+            bounded = kind in ("binary", "rating") or (
+                isinstance(reward, dict) and reward.get("min") is not None
+                and reward.get("max") is not None)
+            data = {**data, "policy": "thompson" if bounded else "gaussian-thompson"}
+        return data
+
     @field_validator("arms")
     @classmethod
     def _unique_arms(cls, arms: tuple[Arm, ...]) -> tuple[Arm, ...]:

@@ -619,18 +619,30 @@ class BanditService:
                                   f"{'active ' if active else ''}arm {arm!r}",
                                   hint=f"arms: {', '.join(pool) or '(none)'}")
 
-    def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str, *,
-              actor: str = "cli", scope: str = "") -> int:
-        """Add rewards to an arm by hand ("cheater mode"), e.g. ``"1101"`` or ``[1, 0, 1]``.
+    def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str = (), *,
+              successes: int = 0, failures: int = 0, actor: str = "cli",
+              scope: str = "") -> int:
+        """Add rewards to an arm by hand ("cheater mode"): a sequence such as ``"1101"`` or
+        ``[4, 5, 3]``, and/or counts of ``successes`` (the top reward) and ``failures`` (the
+        lowest).
 
         Each reward is logged as a ``manual`` decision (propensity 1, policy ``manual``) so
         the statistics stay equal to the fold of the log. Returns how many were added.
         """
         view = self._view(experiment)
         self._require_arm(view, arm, active=False)
-        values = list(rewards.replace(",", " ").split()) if isinstance(rewards, str) else rewards
+        if successes < 0 or failures < 0:
+            raise InvalidRewardError("counts of successes and failures must be >= 0")
+        values = list(rewards.replace(",", " ").split()) if isinstance(rewards, str) \
+            else list(rewards)
         if isinstance(rewards, str) and len(values) == 1 and set(values[0]) <= {"0", "1"}:
             values = list(values[0])  # "1101"
+        if successes or failures:
+            lo, hi = view.config.reward.bounds
+            if lo is None or hi is None:
+                raise InvalidRewardError("successes and failures need a bounded reward",
+                                         hint="give the rewards themselves instead")
+            values += [hi] * successes + [lo] * failures
         if not values:
             raise InvalidRewardError("no rewards given", hint="e.g. 1101 or '4 5 3'")
         if len(values) > 100_000:

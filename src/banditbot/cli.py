@@ -197,13 +197,16 @@ def export(
 def cheat(
     experiment: ExpArg,
     arm: Annotated[str, typer.Argument(help="Arm id.")],
-    rewards: Annotated[str, typer.Argument(help="Rewards, e.g. 1101 or '4 5 3'.")],
+    rewards: Annotated[str, typer.Argument(help="Rewards, e.g. 1101 or '4 5 3'.")] = "",
+    successes: Annotated[int, typer.Option(min=0, help="Add this many top rewards.")] = 0,
+    failures: Annotated[int, typer.Option(min=0, help="Add this many lowest rewards.")] = 0,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Add rewards to an arm by hand ("cheater mode", for testing)."""
     svc = _service(config, store)
-    n = svc.cheat(experiment, arm, rewards, actor="cli")
+    n = svc.cheat(experiment, arm, rewards, successes=successes, failures=failures,
+                  actor="cli")
     console.print(f"added {n} rewards to {experiment}/{arm}")
 
 

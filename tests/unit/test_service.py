@@ -61,6 +61,15 @@ def test_cheat_with_invalid_values_changes_nothing(svc: BanditService) -> None:
     assert list(svc.decisions("seed")) == []
 
 
+def test_cheat_accepts_counts(svc: BanditService) -> None:
+    assert svc.cheat("seed", "arm2", successes=7, failures=3) == 10
+    arm2 = next(a for a in svc.report("seed").arms if a.arm == "arm2")
+    assert (arm2.rewards, arm2.total) == (10, 7)
+    assert svc.cheat("rating", "x", successes=2) == 2  # top of the 1-5 scale
+    x = next(a for a in svc.report("rating").arms if a.arm == "x")
+    assert x.total == 10
+
+
 def test_cheat_accepts_ratings(svc: BanditService) -> None:
     assert svc.cheat("rating", "y", "5 4 5") == 3
     y = next(a for a in svc.report("rating").arms if a.arm == "y")

@@ -1,0 +1,57 @@
+"""`banditbot export`, `evaluate` and `learn` on a log produced by `banditbot demo`, and
+`evaluate` on the Open Bandit Dataset sample."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..conftest import EXAMPLES, OBD
+
+
+def bb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "banditbot", *args], capture_output=True,
+                          text=True, timeout=600, cwd=cwd, env={
+                              **__import__("os").environ, "COLUMNS": "200"})
+
+
+def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
+    demo = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert bb("demo", "--steps", "600", "--no-live", "--store", demo, "--config",
+              str(EXAMPLES), "--out", str(tmp_path), cwd=tmp_path).returncode == 0
+    for fmt in ("csv", "parquet"):
+        out = bb("export", "greeting", "--out", str(tmp_path / f"log.{fmt}"), "--store", demo,
+                 "--config", str(EXAMPLES), cwd=tmp_path)
+        assert out.returncode == 0 and "600 decisions" in out.stdout
+    png = tmp_path / "eval.png"
+    evaluated = bb("evaluate", str(tmp_path / "log.parquet"), "-p", "thompson", "-p",
+                   "uniform", "-p", "epsilon-greedy:epsilon=0.2", "-e", "ips", "-e", "snips",
+                   "-e", "dr", "--n-bootstrap", "100", "--online", "--png", str(png),
+                   cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    for text in ("thompson(alpha=1", "uniform", "epsilon-greedy(epsilon=0.2", "snips",
+                 "replay-online", "ESS"):
+        assert text in evaluated.stdout
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    learned = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
+                 fresh, "--config", str(EXAMPLES), cwd=tmp_path)
+    assert learned.returncode == 0, learned.stderr
+    assert "started from history" in learned.stdout
+    report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
+                           str(EXAMPLES), cwd=tmp_path).stdout)
+    assert report["total_rewards"] > 300
+    assert "warm_start" in report["notes"]
+    bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
+    assert bad.returncode == 2 and "missing column" in bad.stderr
+
+
+def test_evaluate_on_the_open_bandit_dataset(tmp_path: Path) -> None:
+    out = bb("evaluate", "obd:random", "-p", "behavior:obd:bts", "-p", "uniform", "-e", "ips",
+             "-e", "snips", "--train-share", "0", "--n-bootstrap", "100", "--obd-root",
+             str(OBD), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "10000 rounds, 80 actions" in out.stdout
+    assert "logging policy of obd:bts" in out.stdout
