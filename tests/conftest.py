@@ -132,6 +132,17 @@ def store_factory(request: pytest.FixtureRequest,
         s.close()
 
 
+@pytest.fixture
+def double() -> Iterator[Any]:
+    """The Telegram Bot API double, serving on 127.0.0.1 for one test."""
+    from .telegram_double import BotApiDouble, ServerThread, make_app
+
+    d = BotApiDouble()
+    with ServerThread(make_app(d)) as url:
+        d.base_url = url
+        yield d
+
+
 class FakeClock:
     """A clock tests move by hand."""
 

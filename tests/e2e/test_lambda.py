@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,18 +18,10 @@ from banditbot.aws import LambdaApp
 from banditbot.stores._dynamodb import DynamoDBStore
 
 from ..conftest import EXAMPLES, ROOT
-from ..telegram_double import BotApiDouble, ServerThread, make_app
+from ..telegram_double import BotApiDouble
 
 SECRET = "lambda-webhook-secret_0123456789"
 CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
-
-
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    d = BotApiDouble()
-    with ServerThread(make_app(d)) as url:
-        d.base_url = url
-        yield d
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, FakeClock
-from ..telegram_double import BotApiDouble, SentMessage, ServerThread, make_app
+from ..telegram_double import BotApiDouble, SentMessage
 
 ADMIN = 1001
 ALICE = BotApiDouble.user(501, "Alice", "de")
@@ -24,14 +24,6 @@ BOB = BotApiDouble.user(502, "Bob")
 ADMIN_USER = BotApiDouble.user(ADMIN, "Ada")
 
 SPECIALS = "_*[]()~>#+-=|{}.!"
-
-
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    d = BotApiDouble()
-    with ServerThread(make_app(d)) as url:
-        d.base_url = url
-        yield d
 
 
 def bot_config() -> dict[str, Any]:

@@ -20,19 +20,11 @@ from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
 from banditbot.telegram import build_application
 
-from ..telegram_double import BotApiDouble, ServerThread, make_app
+from ..telegram_double import BotApiDouble, ServerThread
 from .test_telegram_polling import bot_config
 
 SECRET = "s3cret-token_for-tests"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-@pytest.fixture
-def double() -> Iterator[BotApiDouble]:
-    d = BotApiDouble()
-    with ServerThread(make_app(d)) as url:
-        d.base_url = url
-        yield d
 
 
 @pytest.fixture

@@ -151,16 +151,35 @@ def beta_best_probabilities(a: FloatArray, b: FloatArray) -> FloatArray:
     return _beta_cache.lookup(a.tobytes() + b.tobytes(), lambda: _beta_best(a, b))
 
 
-def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
-    k = a.shape[0]
+def _prune(mean: FloatArray, sd: FloatArray) -> FloatArray | tuple[npt.NDArray[np.intp],
+                                                                    float]:
+    """The answer itself when at most one arm can win; else the contenders and the floor."""
+    k = mean.shape[0]
     if k == 1:
         return _scatter(1, np.array([0]), np.ones(1))
-    s = a + b
-    mean = a / s
-    sd = np.sqrt(a * b / (s * s * (s + 1.0)))
     idx, floor = _contenders(mean, sd)
     if idx.shape[0] == 1:
         return _scatter(k, idx, np.ones(1))
+    return idx, floor
+
+
+def _trapezoid(integrand: FloatArray, h: float) -> FloatArray:
+    """Row-wise trapezoid rule on a uniform grid with spacing ``h``; negatives clipped."""
+    weights = np.full(integrand.shape[1], h)
+    weights[0] = weights[-1] = 0.5 * h
+    out: FloatArray = np.maximum(integrand @ weights, 0.0)
+    return out
+
+
+def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
+    k = a.shape[0]
+    s = a + b
+    mean = a / s
+    sd = np.sqrt(a * b / (s * s * (s + 1.0)))
+    pruned = _prune(mean, sd)
+    if not isinstance(pruned, tuple):
+        return pruned
+    idx, floor = pruned
     a_c, b_c, sd_c = a[idx], b[idx], sd[idx]
     if _has_rough_density(a_c) or _has_rough_density(b_c):
         return _scatter(k, idx, _beta_best_monte_carlo(a_c, b_c))
@@ -191,10 +210,7 @@ def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
     cum *= h
     cum -= (h * h / 12.0) * (slope - slope[:, :1])
     cdf = cum + cdf0[:, None]  # within 1e-6 of [0, 1]
-    integrand = pdf * _exclusive_products(cdf)
-    weights = np.full(x.shape[0], h)
-    weights[0] = weights[-1] = 0.5 * h
-    return _scatter(k, idx, np.maximum(integrand @ weights, 0.0))
+    return _scatter(k, idx, _trapezoid(pdf * _exclusive_products(cdf), h))
 
 
 def _has_rough_density(shape: FloatArray) -> bool:
@@ -238,11 +254,10 @@ def normal_best_probabilities(mean: FloatArray, sd: FloatArray) -> FloatArray:
 
 def _normal_best(mean: FloatArray, sd: FloatArray) -> FloatArray:
     k = mean.shape[0]
-    if k == 1:
-        return _scatter(1, np.array([0]), np.ones(1))
-    idx, floor = _contenders(mean, sd)
-    if idx.shape[0] == 1:
-        return _scatter(k, idx, np.ones(1))
+    pruned = _prune(mean, sd)
+    if not isinstance(pruned, tuple):
+        return pruned
+    idx, floor = pruned
     m_c, sd_c = mean[idx], sd[idx]
     hi = float((m_c + _Z * sd_c).max())
     n_points = int(min(max((hi - floor) / (float(sd_c.min()) / _POINTS_PER_SD), _MIN_POINTS),
@@ -252,7 +267,4 @@ def _normal_best(mean: FloatArray, sd: FloatArray) -> FloatArray:
     ndtr = _special()[2]
     z = (x[None, :] - m_c[:, None]) / sd_c[:, None]
     pdf = np.exp(-0.5 * z * z) / (sd_c[:, None] * _SQRT_2PI)
-    integrand = pdf * _exclusive_products(ndtr(z))
-    weights = np.full(n_points, h)
-    weights[0] = weights[-1] = 0.5 * h
-    return _scatter(k, idx, np.maximum(integrand @ weights, 0.0))
+    return _scatter(k, idx, _trapezoid(pdf * _exclusive_products(ndtr(z)), h))
