@@ -301,7 +301,7 @@ class ExperimentConfig(_Model):
             return "EXP3 needs importance-weighted sums (set track_ips: true)"
         return None
 
-    @property
+    @cached_property
     def tracks_ips(self) -> bool:
         """Whether rewards also record importance-weighted sums (for EXP3)."""
         return self.track_ips or "ips_total" in self.policy.build().needs_extra

@@ -241,5 +241,5 @@ def argmax_ties(values: FloatArray) -> FloatArray:
     """Uniform distribution over the maximizers of ``values`` along the last axis (random
     tie-break)."""
     best = values == values.max(axis=-1, keepdims=True)
-    out: FloatArray = best / np.count_nonzero(best, axis=-1, keepdims=True)
+    out: FloatArray = best / best.sum(axis=-1, keepdims=True)
     return out

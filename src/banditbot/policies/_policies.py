@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -103,9 +104,11 @@ class UCB1(Policy):
     def probabilities(self, stats: ArmStats) -> FloatArray:
         n, sums = stats.with_pseudo_counts()
         untried = n <= 0.0
-        if n.ndim == 1 and untried.any():  # one bandit: the fast path
-            p: FloatArray = untried / untried.sum()
-            return p
+        if n.ndim == 1:  # one bandit: the fast path
+            if untried.any():
+                p: FloatArray = untried / untried.sum()
+                return p
+            return argmax_ties(sums / n + self.c * np.sqrt(2.0 * math.log(n.sum()) / n))
         with np.errstate(divide="ignore", invalid="ignore"):
             bonus = self.c * np.sqrt(2.0 * _log_total(n) / n)
         return argmax_ties(ucb_index(n, sums, bonus))
