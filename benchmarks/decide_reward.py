@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
 
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config

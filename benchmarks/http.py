@@ -15,13 +15,6 @@ Prints one JSON line.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# this file is named http.py: keep its folder off the import path so "http" is the stdlib's
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import argparse
 import json
 import os
@@ -30,9 +23,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
+import _isolate  # noqa: F401  (first: this file's name would shadow the stdlib's http)
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,6 +18,8 @@ import statistics
 import subprocess
 import sys
 
+import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
+
 OURS = ("import banditbot.aws, banditbot._bootstrap, banditbot.telegram, "
         "banditbot.stores._dynamodb, boto3")
 FLOOR = "import telegram.ext, boto3, numpy"

@@ -14,6 +14,7 @@ import argparse
 import json
 import time
 
+import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
 
 from banditbot.offline import RewardModel, SyntheticProblem, make_estimator

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
 
 from banditbot import make_policy

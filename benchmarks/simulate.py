@@ -18,6 +18,7 @@ import logging
 import statistics
 import time
 
+import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
 
 from banditbot import make_policy
