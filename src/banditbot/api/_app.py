@@ -12,9 +12,10 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -230,15 +231,11 @@ def create_app(service: BanditService, *, telegram: Any = None,
                            allow_headers=["Authorization", "Content-Type", "X-API-Key",
                                           "X-Request-ID"])
 
-    # --- middleware: request id, size limit, access log, latency ----------------------------
-    app.add_middleware(_Envelope, metrics=metrics)
 
     # --- errors: one place --------------------------------------------------------------------
     @app.exception_handler(BanditBotError)
     async def bandit_error(request: Request, exc: BanditBotError) -> Response:
-        metrics.errors.labels(type(exc).__name__).inc()
-        return _problem(exc.status_code, type(exc).__name__, exc.message,
-                        _rid(request), exc.hint)
+        return problem_of(exc, _rid(request))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -270,9 +267,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
                         _rid(request))
 
     # --- auth -----------------------------------------------------------------------------------
-    def authorize(request: Request, role: str) -> ApiKey:
+    def authorize(headers: Mapping[str, str], role: str) -> ApiKey:
         """The calling key (``Authorization: Bearer`` or ``X-API-Key``), if it has ``role``."""
-        headers = request.headers
         presented = headers.get("x-api-key")
         authorization = headers.get("authorization")
         if authorization and authorization[:7].lower() == "bearer ":
@@ -289,7 +285,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
         async def check(request: Request,
                         authorization: Annotated[str | None, Header()] = None,
                         x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
-            return authorize(request, role)  # the headers are declared for the docs
+            return authorize(request.headers, role)  # the headers are declared for the docs
 
         return check
 
@@ -374,18 +370,49 @@ def create_app(service: BanditService, *, telegram: Any = None,
         body = "".join(json.dumps(_json_safe(r)) + "\n" for r in rows)
         return Response(body, media_type="application/x-ndjson", headers=headers)
 
-    # The two hot routes parse, authenticate and serialize by hand (the same models, validated
-    # by pydantic-core directly): FastAPI's dependency and response-model machinery costs
-    # more than the SQLite transaction they wrap. The OpenAPI schema documents them as usual.
-    async def parse(request: Request, model: type[_Body]) -> Any:
+    # The two hot routes: one handler each, called by the documented FastAPI route and by an
+    # ASGI fast path in front of FastAPI (routing, dependency and response-model machinery
+    # cost more than the SQLite transaction they wrap). They parse with the same pydantic
+    # models, authenticate with the same key ring and answer the same way.
+    def parse(raw: bytes, model: type[_Body]) -> Any:
         try:
-            return model.model_validate_json(await request.body())
+            return model.model_validate_json(raw)
         except ValidationError as exc:
             details = exc.errors()
             where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
             message = details[0]["msg"] if details else "invalid"
             raise _InvalidBodyError(f"{where + ': ' if where else ''}{message}",
                                     hint="see /docs for the request body") from None
+
+    def as_json(payload: dict[str, Any], status: int) -> Response:
+        return Response(json.dumps(payload, separators=(",", ":")), status_code=status,
+                        media_type="application/json")
+
+    async def handle_decide(experiment: str, headers: Mapping[str, str], raw: bytes,
+                            request_id: str | None) -> Response:
+        authorize(headers, "decide")
+        body: DecisionIn = parse(raw, DecisionIn)
+        d = await run(service.decide, experiment, body.subject, body.context, chat=body.chat,
+                      sticky=body.sticky)
+        return as_json({"decision_id": d.id, "experiment": d.experiment, "arm": d.arm,
+                        "content": d.content, "propensity": d.propensity,
+                        "probabilities": dict(d.probabilities), "created_at": d.created_at},
+                       201)
+
+    async def handle_reward(decision_id: str, headers: Mapping[str, str], raw: bytes,
+                            request_id: str | None) -> Response:
+        authorize(headers, "decide")
+        body: RewardIn = parse(raw, RewardIn)
+        result = await run(service.reward, decision_id, body.value, body.subject)
+        metrics.reward_outcomes.labels(result.status.value).inc()
+        if result.status in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
+            return as_json({"status": result.status.value, "decision_id": result.decision_id,
+                            "message": result.message, "arm": result.arm,
+                            "value": result.value},
+                           200 if result.status is RewardStatus.APPLIED else 409)
+        code = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
+                RewardStatus.INVALID: 422}[result.status]
+        return _problem(code, result.status.value, result.message, request_id)
 
     def body_doc(model: type[BaseModel]) -> dict[str, Any]:
         return {"requestBody": {"required": True, "content": {
@@ -398,15 +425,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
     async def create_decision(experiment: Annotated[str, Path(max_length=64)],
                               request: Request) -> Response:
         """Choose an arm for a subject; the decision is logged with its propensity."""
-        authorize(request, "decide")
-        body: DecisionIn = await parse(request, DecisionIn)
-        d = await run(service.decide, experiment, body.subject, body.context, chat=body.chat,
-                      sticky=body.sticky)
-        payload = {"decision_id": d.id, "experiment": d.experiment, "arm": d.arm,
-                   "content": d.content, "propensity": d.propensity,
-                   "probabilities": dict(d.probabilities), "created_at": d.created_at}
-        return Response(json.dumps(payload, separators=(",", ":")), status_code=201,
-                        media_type="application/json")
+        return await handle_decide(experiment, request.headers, await request.body(),
+                                   _rid(request))
 
     @app.post("/v1/decisions/{decision_id}/reward", tags=["decide and reward"],
               responses={**errors, 200: {"model": RewardOut}, 409: {"model": RewardOut}},
@@ -415,19 +435,17 @@ def create_app(service: BanditService, *, telegram: Any = None,
                      request: Request) -> Response:
         """Report the reward of a decision: 200 applied, 409 duplicate (already counted),
         404 unknown, 403 not yours, 422 not allowed by the reward spec."""
-        authorize(request, "decide")
-        body: RewardIn = await parse(request, RewardIn)
-        result = await run(service.reward, decision_id, body.value, body.subject)
-        metrics.reward_outcomes.labels(result.status.value).inc()
-        if result.status in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
-            payload = {"status": result.status.value, "decision_id": result.decision_id,
-                       "message": result.message, "arm": result.arm, "value": result.value}
-            code = 200 if result.status is RewardStatus.APPLIED else 409
-            return Response(json.dumps(payload, separators=(",", ":")), status_code=code,
-                            media_type="application/json")
-        code = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
-                RewardStatus.INVALID: 422}[result.status]
-        return _problem(code, result.status.value, result.message, _rid(request))
+        return await handle_reward(decision_id, request.headers, await request.body(),
+                                   _rid(request))
+
+    def problem_of(exc: BanditBotError, request_id: str | None) -> Response:
+        metrics.errors.labels(type(exc).__name__).inc()
+        return _problem(exc.status_code, type(exc).__name__, exc.message, request_id, exc.hint)
+
+    app.add_middleware(_HotRoutes, routes=[
+        (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions"), handle_decide),
+        (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward"), handle_reward),
+    ], on_error=problem_of)
 
     # --- admin ----------------------------------------------------------------------------------
     def actor(key: ApiKey) -> str:
@@ -487,6 +505,9 @@ def create_app(service: BanditService, *, telegram: Any = None,
         return Response(target.read_bytes(), media_type=types[suffix],
                         headers={"Cache-Control": "no-cache"})
 
+    # outermost: request id, size limit, access log, latency (added last = runs first)
+    app.add_middleware(_Envelope, metrics=metrics)
+
     # --- Telegram ------------------------------------------------------------------------------
     if telegram is not None:
         from ..telegram._app import process_webhook
@@ -502,6 +523,40 @@ def create_app(service: BanditService, *, telegram: Any = None,
                                 outcome.status)
 
     return app
+
+
+class _HotRoutes:
+    """ASGI fast path for the decide and reward routes (see ``handle_decide``): a regex on
+    the path, the body read in place, the handler's response sent as is; anything else goes
+    on to FastAPI."""
+
+    def __init__(self, app: Any, routes: list[tuple[re.Pattern[str], Any]],
+                 on_error: Callable[[BanditBotError, str | None], Response]) -> None:
+        self.app, self.routes, self.on_error = app, routes, on_error
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            for pattern, handler in self.routes:
+                match = pattern.fullmatch(scope["path"])
+                if match is None:
+                    continue
+                chunks = []
+                while True:
+                    message = await receive()
+                    chunks.append(message.get("body", b""))
+                    if not message.get("more_body"):
+                        break
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                           for k, v in scope["headers"]}
+                request_id = scope.get("state", {}).get("request_id")
+                try:
+                    response = await handler(match.group(1), headers, b"".join(chunks),
+                                             request_id)
+                except BanditBotError as exc:
+                    response = self.on_error(exc, request_id)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _Envelope:
