@@ -19,7 +19,7 @@ from banditbot.stores import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "experiments.yaml"
-OBD = ROOT.parent / "shared" / "data" / "obd"
+OBD = ROOT / "tests" / "data" / "obd"  # the Open Bandit Dataset sample, vendored (README)
 
 BACKENDS = ["memory", "sqlite", "dynamodb"]
 

@@ -404,7 +404,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
         authorize(headers, "decide")
         body: RewardIn = parse(raw, RewardIn)
         result = await run(service.reward, decision_id, body.value, body.subject)
-        metrics.reward_outcomes.labels(result.status.value).inc()
+        metrics.child(metrics.reward_outcomes, result.status.value).inc()
         if result.status in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
             return as_json({"status": result.status.value, "decision_id": result.decision_id,
                             "message": result.message, "arm": result.arm,
@@ -594,7 +594,8 @@ class _Envelope:
             await self.app(scope, receive, send_with_id)
         elapsed = time.perf_counter() - start
         route = getattr(scope.get("route"), "path", "unmatched")
-        self.metrics.requests.labels(scope["method"], route, str(status[0])).observe(elapsed)
+        self.metrics.child(self.metrics.requests, scope["method"], route,
+                           str(status[0])).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
             log.info("request", extra={"request_id": request_id, "method": scope["method"],
                                        "path": route, "status": status[0],

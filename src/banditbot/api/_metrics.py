@@ -49,6 +49,15 @@ class Metrics:
         self.requests = Histogram("banditbot_http_request_seconds", "HTTP request latency",
                                   ["method", "route", "status"], **kw)
         self.errors = Counter("banditbot_errors", "Errors by type", ["type"], **kw)
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, memoized (the lookup costs more than the update)."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         """The exposition text (merged across workers in multiprocess mode)."""
@@ -103,7 +112,7 @@ class MeteredStore:
             self.inner.record_decision(decision)
         finally:
             self._timer("record_decision").observe(time.perf_counter() - start)
-        self.metrics.decisions.labels(decision.experiment, decision.arm).inc()
+        self.metrics.child(self.metrics.decisions, decision.experiment, decision.arm).inc()
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None, *,
@@ -115,8 +124,8 @@ class MeteredStore:
         finally:
             self._timer("apply_reward").observe(time.perf_counter() - start)
         if result is ApplyResult.APPLIED and known is not None:
-            self.metrics.rewards.labels(known.experiment, known.arm).inc()
-            self.metrics.reward_delay.labels(known.experiment).observe(
+            self.metrics.child(self.metrics.rewards, known.experiment, known.arm).inc()
+            self.metrics.child(self.metrics.reward_delay, known.experiment).observe(
                 max(rewarded_at - known.created_at, 0.0))
         return result
 

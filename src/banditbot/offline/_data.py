@@ -179,6 +179,18 @@ class ColumnMap:
 
 def _read_table(path: Path) -> dict[str, list[Any]]:
     suffix = path.suffix.lower()
+    if suffix == ".gz":
+        import csv
+        import gzip
+        import io
+
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(io.StringIO(fh.read()))
+            gz_columns: dict[str, list[Any]] = {name: [] for name in reader.fieldnames or []}
+            for row in reader:
+                for name in gz_columns:
+                    gz_columns[name].append(row.get(name))
+        return gz_columns
     if suffix == ".parquet":
         require("pyarrow", "parquet")
         import pyarrow.parquet as pq
@@ -194,7 +206,8 @@ def _read_table(path: Path) -> dict[str, list[Any]]:
                 for name in columns:
                     columns[name].append(row.get(name))
         return columns
-    raise PayloadError(f"{path}: unknown log format {suffix!r}", hint="use .csv or .parquet")
+    raise PayloadError(f"{path}: unknown log format {suffix!r}",
+                       hint="use .csv, .csv.gz or .parquet")
 
 
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
@@ -319,6 +332,8 @@ def load_obd(behavior: str = "random", *, root: str | os.PathLike[str] | None = 
     """
     base = Path(root) if root is not None else _obd_root()
     path = base / behavior / f"{campaign}.csv"
+    if not path.exists() and path.with_suffix(".csv.gz").exists():
+        path = path.with_suffix(".csv.gz")
     if not path.exists():
         raise PayloadError(f"{path}: Open Bandit Dataset file not found",
                            hint="pass --obd-root pointing at the folder with random/ and bts/")
@@ -359,8 +374,9 @@ def _obd_root() -> Path:
     if env:
         return Path(env)
     here = Path.cwd()
+    repo = Path(__file__).resolve().parents[3]
     for candidate in (here / "data" / "obd", here.parent / "shared" / "data" / "obd",
-                      Path(__file__).resolve().parents[4] / "shared" / "data" / "obd"):
+                      repo.parent / "shared" / "data" / "obd", repo / "tests" / "data" / "obd"):
         if candidate.exists():
             return candidate
     return here / "data" / "obd"

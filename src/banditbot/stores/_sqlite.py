@@ -14,7 +14,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,26 @@ CREATE TABLE IF NOT EXISTS decisions (
     reward REAL, rewarded_at REAL, weight REAL NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (experiment, created_at, id);
+-- the statistics are the fold of the log, kept by the database itself: logging a decision
+-- adds a pull (and its reward, for history rows), setting a reward adds it, in the same
+-- statement -- so one INSERT or UPDATE is the whole atomic unit
+CREATE TRIGGER IF NOT EXISTS decisions_fold_insert AFTER INSERT ON decisions BEGIN
+    INSERT INTO arm_stats (experiment, generation, scope, arm, pulls, n, total, total_sq)
+    VALUES (NEW.experiment, NEW.generation, NEW.scope, NEW.arm, 1,
+            iif(NEW.reward IS NULL, 0, NEW.weight),
+            coalesce(NEW.weight * NEW.reward, 0),
+            coalesce(NEW.weight * NEW.reward * NEW.reward, 0))
+    ON CONFLICT DO UPDATE SET pulls = pulls + excluded.pulls, n = n + excluded.n,
+        total = total + excluded.total, total_sq = total_sq + excluded.total_sq;
+END;
+CREATE TRIGGER IF NOT EXISTS decisions_fold_reward AFTER UPDATE OF reward ON decisions
+WHEN OLD.reward IS NULL AND NEW.reward IS NOT NULL BEGIN
+    INSERT INTO arm_stats (experiment, generation, scope, arm, pulls, n, total, total_sq)
+    VALUES (NEW.experiment, NEW.generation, NEW.scope, NEW.arm, 0, NEW.weight,
+            NEW.weight * NEW.reward, NEW.weight * NEW.reward * NEW.reward)
+    ON CONFLICT DO UPDATE SET n = n + excluded.n, total = total + excluded.total,
+        total_sq = total_sq + excluded.total_sq;
+END;
 CREATE TABLE IF NOT EXISTS admin_log (
     at REAL NOT NULL, actor TEXT NOT NULL, experiment TEXT NOT NULL,
     action TEXT NOT NULL, details TEXT NOT NULL
@@ -75,12 +95,6 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 """
 
-_STATS_UPSERT = (
-    "INSERT INTO arm_stats (experiment, generation, scope, arm, pulls, n, total, total_sq) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-    "pulls = pulls + excluded.pulls, n = n + excluded.n, "
-    "total = total + excluded.total, total_sq = total_sq + excluded.total_sq"
-)
 _EXTRA_UPSERT = (
     "INSERT INTO extra_stats (experiment, generation, scope, arm, field, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
@@ -242,10 +256,10 @@ class SQLiteStore:
 
     # --- decisions and rewards ----------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
-        with self._write() as conn:
-            conn.execute(_DECISION_INSERT, _decision_row(decision))
-            conn.execute(_STATS_UPSERT, (decision.experiment, decision.generation,
-                                         decision.scope, decision.arm, 1.0, 0.0, 0.0, 0.0))
+        conn = self._conn()
+        row = _decision_row(decision)
+        _locked_retry(lambda: conn.execute(_DECISION_INSERT, row),
+                      self._busy_timeout_ms / 1000)  # one statement: the trigger adds the pull
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         row = self._conn().execute(
@@ -256,36 +270,39 @@ class SQLiteStore:
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None, *,
                      known: DecisionRecord | None = None) -> ApplyResult:
+        update = ("UPDATE decisions SET reward = ?, rewarded_at = ? "
+                  "WHERE id = ? AND reward IS NULL "
+                  "RETURNING experiment, generation, scope, arm")
+        args = (value, rewarded_at, decision_id)
+        if not extra:  # one statement: the trigger adds the reward to the statistics
+            conn = self._conn()
+            rows = _locked_retry(lambda: conn.execute(update, args).fetchall(),
+                                 self._busy_timeout_ms / 1000)
+            if rows:
+                return ApplyResult.APPLIED
+            exists = conn.execute("SELECT 1 FROM decisions WHERE id = ?",
+                                  (decision_id,)).fetchone()
+            return ApplyResult.DUPLICATE if exists else ApplyResult.UNKNOWN
         with self._write() as conn:
-            row = conn.execute(
-                "UPDATE decisions SET reward = ?, rewarded_at = ? "
-                "WHERE id = ? AND reward IS NULL "
-                "RETURNING experiment, generation, scope, arm, weight",
-                (value, rewarded_at, decision_id)).fetchone()
+            row = conn.execute(update, args).fetchone()
             if row is None:
                 exists = conn.execute("SELECT 1 FROM decisions WHERE id = ?",
                                       (decision_id,)).fetchone()
                 return ApplyResult.DUPLICATE if exists else ApplyResult.UNKNOWN
-            self._add(conn, row[:4], value, row[4], extra)
+            conn.executemany(_EXTRA_UPSERT, [(*row, k, v) for k, v in extra.items()])
             return ApplyResult.APPLIED
-
-    @staticmethod
-    def _add(conn: sqlite3.Connection, key: Sequence[Any], value: float, weight: float,
-             extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
-        conn.execute(_STATS_UPSERT, (*key, pulls, weight, weight * value,
-                                     weight * value * value))
-        if extra:
-            conn.executemany(_EXTRA_UPSERT, [(*key, k, v) for k, v in extra.items()])
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:
         if any(d.reward is None for d in decisions):
             raise ValueError("manual decisions carry their reward")
-        with self._write() as conn:
+        with self._write() as conn:  # the trigger adds each row's pull and reward
             conn.executemany(_DECISION_INSERT, [_decision_row(d) for d in decisions])
-            for i, d in enumerate(decisions):
-                self._add(conn, (d.experiment, d.generation, d.scope, d.arm),
-                          float(d.reward or 0.0), d.weight, extras[i] if extras else None, 1.0)
+            if extras:
+                conn.executemany(_EXTRA_UPSERT, [
+                    (d.experiment, d.generation, d.scope, d.arm, k, v)
+                    for d, extra in zip(decisions, extras, strict=True)
+                    for k, v in extra.items()])
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,
@@ -375,6 +392,27 @@ class SQLiteStore:
             return cur.rowcount == 1
 
 
+def _locked_retry(statement: Callable[[], Any], timeout: float) -> Any:
+    """Run one self-committing statement, waiting for the write lock like _Transaction."""
+    delay = 0.00005
+    deadline = 0.0
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StoreError(f"SQLite: {exc}") from exc
+            now = time.monotonic()
+            deadline = deadline or now + timeout
+            if now >= deadline:
+                raise StoreError(f"SQLite: {exc}",
+                                 hint="another process holds the lock; retry") from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.002)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"SQLite: {exc}") from exc
+
+
 class _Transaction:
     """``with`` block around ``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error).
 
@@ -391,22 +429,8 @@ class _Transaction:
         self.timeout = timeout
 
     def __enter__(self) -> sqlite3.Connection:
-        delay = 0.00005
-        deadline = 0.0
-        while True:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                return self.conn
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(f"SQLite: cannot start a transaction: {exc}") from exc
-                now = time.monotonic()
-                deadline = deadline or now + self.timeout
-                if now >= deadline:
-                    raise StoreError(f"SQLite: cannot start a transaction: {exc}",
-                                     hint="another process holds the lock; retry") from exc
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.002)
+        _locked_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
+        return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
