@@ -56,8 +56,11 @@ def register(app: typer.Typer) -> None:
         store: StoreOpt = None,
         bot_api_url: BaseUrlOpt = None,
     ) -> None:
-        """Serve the HTTP app (uvicorn + uvloop): Telegram webhook at /telegram when
-        TELEGRAM_TOKEN is set, the HTTP API under /v1 and the dashboard at /."""
+        """Serve the HTTP API, the dashboard and (with a token) the Telegram webhook.
+
+        uvicorn with uvloop and httptools: the API under /v1, the dashboard at /, metrics at
+        /metrics, and POST /telegram when TELEGRAM_TOKEN is set.
+        """
         from ._errors import require
 
         require("uvicorn", "api")

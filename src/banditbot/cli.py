@@ -133,8 +133,7 @@ def report(
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Show what an experiment has learned: pulls, rewards, mean, 95% interval, P(best),
-    allocation."""
+    """Show what an experiment has learned (pulls, rewards, mean, interval, P(best))."""
     svc = _service(config, store)
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
@@ -330,8 +329,11 @@ def demo(
         "--store", "-s", envvar="BANDITBOT_DEMO_STORE",
         help="Store URL (default: sqlite:///banditbot-demo.db).")] = None,
 ) -> None:
-    """Simulated users with known preferences talk to the experiments; watch the bandits
-    learn, then get the report charts. Needs no Telegram token."""
+    """Watch bandits learn from simulated users, then get the report charts (no token).
+
+    Simulated users with known preferences talk to the configured experiments through the
+    same service and store a real bot uses; a live table shows the statistics converging.
+    """
     from ._demo import run_demo
 
     run_demo(config=config, store=store or "sqlite:///banditbot-demo.db", steps=steps,
