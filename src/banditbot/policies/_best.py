@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from ._base import FloatArray
 
-__all__ = ["beta_best_probabilities", "normal_best_probabilities"]
+__all__ = ["best_rows", "beta_best_probabilities", "normal_best_probabilities"]
 
 _Z = 8.0  # half-width of the integration range in posterior standard deviations
 _POINTS_PER_SD = 4.0
@@ -268,3 +268,11 @@ def _normal_best(mean: FloatArray, sd: FloatArray) -> FloatArray:
     z = (x[None, :] - m_c[:, None]) / sd_c[:, None]
     pdf = np.exp(-0.5 * z * z) / (sd_c[:, None] * _SQRT_2PI)
     return _scatter(k, idx, _trapezoid(pdf * _exclusive_products(ndtr(z)), h))
+
+
+def best_rows(fn: Callable[[FloatArray, FloatArray], FloatArray], first: FloatArray,
+              second: FloatArray) -> FloatArray:
+    """Apply a P(best) function to one bandit (1-D parameters) or to each row of many."""
+    if first.ndim == 1:
+        return fn(first, second)
+    return np.stack([fn(x, y) for x, y in zip(first, second, strict=True)])

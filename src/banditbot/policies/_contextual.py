@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import normal_best_probabilities
+from ._best import best_rows, normal_best_probabilities
 from ._registry import register
 
 __all__ = ["LinThompsonSampling", "LinUCB", "ridge_estimates"]
@@ -132,11 +132,7 @@ class LinThompsonSampling(Policy):
         return mean, np.sqrt(np.maximum(variance, 1e-12) * np.maximum(spread, 1e-18))
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        mean, sd = self._scores(stats)
-        if mean.ndim > 1:
-            return np.stack([normal_best_probabilities(m, s)
-                             for m, s in zip(mean, sd, strict=True)])
-        return normal_best_probabilities(mean, sd)
+        return best_rows(normal_best_probabilities, *self._scores(stats))
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:

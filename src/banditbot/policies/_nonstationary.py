@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import beta_best_probabilities
+from ._best import best_rows, beta_best_probabilities
 from ._policies import _log_total, sample_beta_argmax, ucb_index
 from ._registry import register
 
@@ -44,6 +44,16 @@ def _time_weighted(stats: ArmStats) -> tuple[FloatArray, FloatArray, FloatArray]
     sums = stats.extra["tw_sums"]
     sums_sq = stats.extra.get("tw_sums_sq", sums)
     return n, sums, sums_sq
+
+
+def _time_weighted_ucb(stats: ArmStats, c: float) -> FloatArray:
+    """UCB on time-weighted counts: ``mean + c·sqrt(2·log N / n)``; arms whose weighted count
+    has faded to nothing are tried again first."""
+    n, sums, _ = _time_weighted(stats)
+    n = np.where(n > 1e-9, n, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bonus = c * np.sqrt(2.0 * _log_total(n) / n)
+    return argmax_ties(ucb_index(n, sums, bonus))
 
 
 @register("dts", "discounted-ts", "discounted-thompson-sampling")
@@ -94,10 +104,7 @@ class DiscountedThompsonSampling(Policy):
         return self.alpha + sums, self.beta + np.maximum(n - sums, 0.0)
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        a, b = self._posterior(stats)
-        if a.ndim > 1:
-            return np.stack([beta_best_probabilities(x, y) for x, y in zip(a, b, strict=True)])
-        return beta_best_probabilities(a, b)
+        return best_rows(beta_best_probabilities, *self._posterior(stats))
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
@@ -133,11 +140,7 @@ class DiscountedUCB(Policy):
         return ("discount", self.half_life)
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        n, sums, _ = _time_weighted(stats)
-        n = np.where(n > 1e-9, n, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bonus = self.c * np.sqrt(2.0 * _log_total(n) / n)
-        return argmax_ties(ucb_index(n, sums, bonus))
+        return _time_weighted_ucb(stats, self.c)
 
 
 @register("sw-ucb", "sliding-window-ucb1")
@@ -169,7 +172,4 @@ class SlidingWindowUCB(Policy):
         return ("window", self.window)
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        n, sums, _ = _time_weighted(stats)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bonus = self.c * np.sqrt(2.0 * _log_total(n) / n)
-        return argmax_ties(ucb_index(n, sums, bonus))
+        return _time_weighted_ucb(stats, self.c)

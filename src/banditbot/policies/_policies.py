@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import beta_best_probabilities, normal_best_probabilities
+from ._best import best_rows, beta_best_probabilities, normal_best_probabilities
 from ._registry import register
 
 __all__ = [
@@ -174,10 +174,7 @@ class ThompsonSampling(Policy):
               "use alpha = beta = 1 (uniform prior)")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        a, b = beta_posterior(stats, self.alpha, self.beta)
-        if a.ndim > 1:
-            return np.stack([beta_best_probabilities(x, y) for x, y in zip(a, b, strict=True)])
-        return beta_best_probabilities(a, b)
+        return best_rows(beta_best_probabilities, *beta_posterior(stats, self.alpha, self.beta))
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
@@ -238,11 +235,8 @@ class GaussianThompsonSampling(Policy):
               "prior_sd and prior_count must be > 0", "use prior_sd = 0.5, prior_count = 1")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        mean, sd = normal_posterior(stats, self.prior_mean, self.prior_sd, self.prior_count)
-        if mean.ndim > 1:
-            return np.stack([normal_best_probabilities(m, s)
-                             for m, s in zip(mean, sd, strict=True)])
-        return normal_best_probabilities(mean, sd)
+        return best_rows(normal_best_probabilities, *normal_posterior(
+            stats, self.prior_mean, self.prior_sd, self.prior_count))
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:

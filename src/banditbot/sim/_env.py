@@ -99,6 +99,13 @@ def _bernoulli(rng: np.random.Generator, means: FloatArray, arms: IntArray) -> F
     return out
 
 
+def _gaussian(rng: np.random.Generator, means: FloatArray, arms: IntArray,
+              sd: float) -> FloatArray:
+    out: FloatArray = means[np.arange(arms.shape[0]), arms] + sd * rng.standard_normal(
+        arms.shape[0])
+    return out
+
+
 @dataclass(frozen=True)
 class BernoulliEnv(Environment):
     """Each arm pays 1 with a fixed rate, else 0 (👍/👎)."""
@@ -146,9 +153,7 @@ class GaussianEnv(Environment):
         return np.broadcast_to(np.asarray(self.means_, dtype=np.float64), (runs, self.n_arms))
 
     def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
-        mu = means[np.arange(arms.shape[0]), arms]
-        out: FloatArray = mu + self.sd * rng.standard_normal(arms.shape[0])
-        return out
+        return _gaussian(rng, means, arms, self.sd)
 
     def describe(self) -> str:
         return f"gaussian {','.join(f'{m:g}' for m in self.means_)} sd={self.sd:g}"
@@ -293,9 +298,7 @@ class LinearContextualEnv(Environment):
         return out
 
     def draw(self, rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
-        mu = means[np.arange(arms.shape[0]), arms]
-        out: FloatArray = mu + self.noise * rng.standard_normal(arms.shape[0])
-        return out
+        return _gaussian(rng, means, arms, self.noise)
 
     def describe(self) -> str:
         return f"linear contextual, {self.arms_} arms, {self.dim} features"
