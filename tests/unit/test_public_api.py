@@ -1,0 +1,52 @@
+"""The public API is small and explicit, documented, and its examples run."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import banditbot
+
+PUBLIC = {
+    "Arm", "ArmReport", "BanditBotError", "BanditConfig", "BanditService", "ConfigError",
+    "Decision", "ExperimentConfig", "FeatureSpec", "InvalidRewardError", "MemoryStore",
+    "MissingDependencyError", "NotAllowedError", "PayloadError", "PolicyError", "PolicySpec",
+    "Report", "RewardOption", "RewardResult", "RewardSpec", "RewardStatus", "SQLiteStore",
+    "Store", "StoreError", "Timeline", "UnknownArmError", "UnknownExperimentError",
+    "__version__", "available_policies", "build_service", "load_config", "make_policy",
+    "open_store", "parse_config",
+}
+
+
+def test_all_is_exactly_the_public_api() -> None:
+    assert set(banditbot.__all__) == PUBLIC
+    for name in banditbot.__all__:
+        assert hasattr(banditbot, name), name
+
+
+def test_public_names_are_documented() -> None:
+    for name in banditbot.__all__:
+        obj = getattr(banditbot, name)
+        if name != "__version__":
+            assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
+
+
+def test_every_error_is_a_banditbot_error() -> None:
+    for name in banditbot.__all__:
+        obj = getattr(banditbot, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, banditbot.BanditBotError), name
+
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(banditbot.__path__, "banditbot.")
+                 if not m.name.endswith("__main__"))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_docstring_examples_run(module: str) -> None:
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} failing example(s) in {module}"
