@@ -267,6 +267,12 @@ def test_admin_log_and_claims(store: Store) -> None:
     assert store.claim_key("update:1", 60.0)
     assert not store.claim_key("update:1", 60.0)
     assert store.claim_key("update:2", 60.0)
+    assert store.claim_key("short", 0.001)
+    import time
+
+    time.sleep(0.01)
+    assert store.claim_key("short", 60.0)  # an expired claim can be made again
+    assert not store.claim_key("short", 60.0)
 
 
 def test_documents_use_optimistic_concurrency(store: Store) -> None:

@@ -210,6 +210,8 @@ class MemoryStore:
             if expires is not None and expires > now:
                 return False
             self._claims[key] = now + ttl_seconds
+            if len(self._claims) > 10_000:  # forget expired claims
+                self._claims = {k: v for k, v in self._claims.items() if v > now}
             return True
 
     def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:

@@ -361,6 +361,8 @@ class SQLiteStore:
                 "INSERT INTO claims (key, expires) VALUES (?, ?) ON CONFLICT DO UPDATE "
                 "SET expires = excluded.expires WHERE claims.expires <= ?",
                 (key, now + ttl_seconds, now))
+            if random.random() < 0.01:  # now and then, forget expired claims
+                conn.execute("DELETE FROM claims WHERE expires <= ?", (now,))
             return cur.rowcount == 1
 
 
