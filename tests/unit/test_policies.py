@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from banditbot import PolicyError
 from banditbot.policies import (
@@ -204,3 +208,55 @@ def test_aliases_resolve_and_describe_is_readable() -> None:
     assert make_policy("TS").name == "thompson"
     assert make_policy("e-greedy", epsilon=0.5).describe() == \
         "epsilon-greedy(epsilon=0.5, initial_value=0)"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ([5000, 5100, 4900], [1, 1, 1]),  # only 👍 so far, many votes: posteriors piled at 1
+    ([1, 1, 1], [5000, 5100, 4900]),  # only 👎: piled at 0
+    ([40, 3], [1, 1]),
+    ([200_000, 190_000], [1, 1]),
+])
+def test_thompson_probabilities_match_closed_form_at_the_boundary(
+        a: list[float], b: list[float]) -> None:
+    """Closed forms. Beta(a_i, 1) has CDF x^a_i, so P(i is best) = a_i / sum(a). For
+    Beta(1, b_i), -log(1 - X_i) is exponential with rate b_i, and P(i is best) is the chance
+    that exponential is the largest: by inclusion-exclusion, the sum over subsets S of the
+    other arms of (-1)^|S| b_i / (b_i + sum_S b). Narrow posteriors next to 0 or 1 once gave
+    NaN propensities."""
+    a_, b_ = np.array(a, float), np.array(b, float)
+    p = beta_best_probabilities(a_, b_)
+    if b_.max() == 1:
+        exact = a_ / a_.sum()
+    else:
+        k = len(b_)
+        exact = np.array([sum((-1) ** len(s) * b_[i] / (b_[i] + sum(b_[j] for j in s))
+                              for r in range(k) for s in itertools.combinations(
+                                  [j for j in range(k) if j != i], r))
+                          for i in range(k)])
+    assert np.all(np.isfinite(p))
+    assert np.max(np.abs(p - exact)) <= 0.005
+
+
+def test_thompson_propensities_stay_finite_when_every_vote_is_positive() -> None:
+    s = ArmStats.from_counts([20_000, 21_000, 19_000], [20_000, 21_000, 19_000])
+    choice = ThompsonSampling().choose(s, np.random.default_rng(0))
+    assert np.all(np.isfinite(choice.probabilities))
+    assert choice.probabilities.sum() == pytest.approx(1.0)
+    assert 0 < choice.propensity <= 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.5, 1.0, 2.0]), st.integers(0, 10**6),
+                          st.sampled_from([0.5, 1.0, 2.0]), st.integers(0, 10**6)),
+                min_size=2, max_size=8))
+def test_thompson_probabilities_are_a_distribution_for_any_counts(
+        arms: list[tuple[float, int, float, int]]) -> None:
+    """Whatever the counts (none, lopsided, millions, all one way), P(best) is a probability
+    vector: finite, non-negative, summing to 1."""
+    a = np.array([prior + s for prior, s, _, _ in arms], float)
+    b = np.array([prior + f for _, _, prior, f in arms], float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = beta_best_probabilities(a, b)
+    assert np.all(np.isfinite(p)) and np.all(p >= 0)
+    assert p.sum() == pytest.approx(1.0, abs=1e-9)

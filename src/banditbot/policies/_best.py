@@ -46,6 +46,7 @@ _MAX_POINTS = 4097
 _LATTICE_BITS = 16
 _LATTICE_N = 1 << _LATTICE_BITS
 _MC_DRAWS = 100_000
+_EDGE = 1e-12  # closest the direct grid comes to 0 and 1
 _CACHE_SIZE = 2048
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
@@ -195,8 +196,10 @@ def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
         table = _Lattice.get()[:, i_lo : i_hi + 1 : step]
         x = table[5]
         h = step / _LATTICE_N
-    else:  # extremely narrow posteriors: evaluate the grid directly
-        x = np.linspace(lo, hi, _MAX_POINTS)
+    else:  # extremely narrow posteriors: evaluate the grid directly, inside (0, 1) so that
+        # log x, log(1 - x) and their derivatives stay finite (a density with shape 1 is
+        # nonzero at the boundary; the mass cut off is at most pdf · 1e-12)
+        x = np.linspace(max(lo, _EDGE), min(hi, 1.0 - _EDGE), _MAX_POINTS)
         h = float(x[1] - x[0])
         table = np.stack([np.log(x), np.log1p(-x), np.ones_like(x), 1.0 / x, -1.0 / (1.0 - x)])
     betainc, betaln, _ = _special()
