@@ -12,7 +12,7 @@ cumulative pseudo-regret ± 95% CI:
 
 MABWiser runs one Python loop per run (``predict`` + ``partial_fit``), spread over processes.
 
-    python benchmarks/regret.py [--runs 200] [--horizon 10000] [--quick]
+    python benchmarks/regret.py [--runs 200] [--horizon 10000] [--quick] [--only bernoulli]
 
 Prints one JSON line (and writes ``benchmarks/out/regret-*.png`` with ``--plots``).
 """
@@ -40,6 +40,7 @@ from banditbot.sim import (
 )
 
 Z = 1.959963984540054
+SECTIONS = ("bernoulli", "linear", "swap", "epsilon")
 
 
 def ci(values: np.ndarray) -> dict[str, float]:
@@ -96,6 +97,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="20 runs × 1,000 steps")
     parser.add_argument("--plots", action="store_true", help="write PNGs to benchmarks/out/")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="run only these sections (repeatable; default: all)")
     args = parser.parse_args()
     runs, horizon = (20, 1000) if args.quick else (args.runs, args.horizon)
     out: dict[str, Any] = {"benchmark": "regret", "runs": runs, "horizon": horizon}
@@ -103,9 +106,25 @@ def main() -> None:
     if args.plots:
         plots.mkdir(exist_ok=True)
     pool = ProcessPoolExecutor(args.workers)
+    only = set(args.only or SECTIONS)
 
-    # 1. Bernoulli instances
-    bernoulli: dict[str, Any] = {}
+    if "bernoulli" in only:
+        bernoulli(args, runs, horizon, pool, plots, out)
+    if "linear" in only:
+        linear(args, runs, horizon, pool, plots, out)
+    if "swap" in only:
+        swap(args, runs, horizon, plots, out)
+    if "epsilon" in only:
+        epsilon(args, runs, horizon, out)
+    pool.shutdown()
+    print(json.dumps(out))
+
+
+def bernoulli(args: argparse.Namespace, runs: int, horizon: int, pool: ProcessPoolExecutor,
+              plots: Path, out: dict[str, Any]) -> None:
+    """1. Bernoulli instances: our TS and KL-UCB vs MABWiser's TS and UCB1."""
+    section: dict[str, Any] = {}
+    out["bernoulli"] = section
     for label, rates in (("3 arms", (0.10, 0.12, 0.15)),
                          ("5 arms", (0.05, 0.10, 0.15, 0.20, 0.25))):
         env = BernoulliEnv(rates=rates)
@@ -131,12 +150,14 @@ def main() -> None:
                     # not worse beyond noise: the difference is inside the combined 95% CI
                     "not_worse_within_ci": a["mean"] - b["mean"] <= math.hypot(a["ci95"],
                                                                                b["ci95"])}
-        bernoulli[label] = rows
+        section[label] = rows
         if args.plots:
             plot_regret(results, plots / f"regret-bernoulli-{len(rates)}.png")
-    out["bernoulli"] = bernoulli
 
-    # 2. linear contextual
+
+def linear(args: argparse.Namespace, runs: int, horizon: int, pool: ProcessPoolExecutor,
+           plots: Path, out: dict[str, Any]) -> None:
+    """2. Linear contextual: LinUCB and linear TS vs MABWiser's LinUCB and plain policies."""
     env_seed = 7
     lin_env = LinearContextualEnv(arms_=5, dim=5, seed=env_seed)
     contextual: dict[str, Any] = {}
@@ -164,7 +185,10 @@ def main() -> None:
     if args.plots:
         plot_regret(lin_results[:2], plots / "regret-linear.png")
 
-    # 3. abrupt swap at T/2
+
+def swap(args: argparse.Namespace, runs: int, horizon: int, plots: Path,
+         out: dict[str, Any]) -> None:
+    """3. Abrupt swap of the best arm at T/2: discounted TS vs stationary TS."""
     swap = AbruptDriftEnv(before=(0.3, 0.2, 0.1), after=(0.1, 0.2, 0.3), at=horizon // 2)
     dts = simulate(make_policy("discounted-thompson", half_life=horizon / 20), swap, runs=runs,
                    horizon=horizon, seed=3, workers=args.workers)
@@ -180,7 +204,9 @@ def main() -> None:
     if args.plots:
         plot_regret([dts, ts], plots / "regret-swap.png")
 
-    # 4. epsilon-greedy slope
+
+def epsilon(args: argparse.Namespace, runs: int, horizon: int, out: dict[str, Any]) -> None:
+    """4. ε-greedy: measured regret slope over the second half vs ε/K · Σ gaps."""
     rates = np.array([0.2, 0.5, 0.8])
     eg = simulate(make_policy("epsilon-greedy", epsilon=0.1), BernoulliEnv(rates=tuple(rates)),
                   runs=runs, horizon=horizon, seed=4, workers=args.workers)
@@ -189,8 +215,6 @@ def main() -> None:
     out["epsilon_greedy_slope"] = {"measured": round(slope, 5), "theory": round(theory, 5),
                                    "relative_error": round(abs(slope / theory - 1), 4),
                                    "met_10_percent": abs(slope / theory - 1) <= 0.10}
-    pool.shutdown()
-    print(json.dumps(out))
 
 
 if __name__ == "__main__":
