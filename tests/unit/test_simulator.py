@@ -66,6 +66,20 @@ def test_linear_policies_beat_the_best_plain_policy() -> None:
         assert r.final[0] < plain.final[0] / 2
 
 
+def test_shrunk_linear_thompson_posterior_lowers_regret() -> None:
+    """The default ``shrink = 0.5`` explores less than the exact posterior and loses less.
+
+    Seen: 27.6 ± 1.5 against 32.5 ± 1.2 (100 runs, T = 2,000); the assertion needs the
+    intervals apart, which fails by chance well under 1% of the time at that gap.
+    """
+    env = LinearContextualEnv(arms_=5, dim=5, seed=2)
+    shrunk = simulate(make_policy("lin-thompson"), env, runs=100, horizon=2000, seed=5)
+    exact = simulate(make_policy("lin-thompson", shrink=1.0), env, runs=100, horizon=2000,
+                     seed=5)
+    (m1, h1), (m2, h2) = shrunk.final, exact.final
+    assert m1 + h1 < m2 - h2, (shrunk.final, exact.final)
+
+
 def test_discounted_thompson_recovers_from_an_abrupt_swap() -> None:
     env = AbruptDriftEnv(before=(0.3, 0.1, 0.2), after=(0.1, 0.3, 0.2), at=2000)
     dts = simulate(make_policy("discounted-thompson", half_life=200), env, runs=100,
