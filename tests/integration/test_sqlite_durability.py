@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from banditbot.stores import SQLiteStore
+from banditbot.stores import DecisionRecord, SQLiteStore
 
 from .test_store_conformance import assert_stats_equal_fold
 
@@ -109,3 +113,31 @@ def test_store_reopens_and_reads_what_was_written(tmp_path: Path, synchronous: s
     again = SQLiteStore(path)
     assert again.read_meta("e").generation == 3
     again.close()
+
+
+def _decision(i: int) -> DecisionRecord:
+    return DecisionRecord(id=secrets.token_urlsafe(16), experiment="e", generation=0, scope="",
+                          arm="a", propensity=1.0, arms=("a",), probabilities=np.ones(1),
+                          policy="{}", subject="s", created_at=float(i))
+
+
+def test_checkpoints_run_in_the_background_and_stop_with_the_store(tmp_path: Path) -> None:
+    """Writes land in the WAL; the store's own thread copies them into the database file
+    (the commits never wait for that), and close() stops the thread."""
+    path = tmp_path / "ckpt.db"
+    store = SQLiteStore(path)
+    store.init()
+    size_before = path.stat().st_size
+    for i in range(2000):  # far below the commit-time backstop (20,000 pages)
+        store.record_decision(_decision(i))
+    deadline = time.monotonic() + 10
+    while path.stat().st_size <= size_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > size_before  # the decisions reached the database file
+    probe = sqlite3.connect(path)
+    assert probe.execute("SELECT count(*) FROM decisions").fetchone()[0] == 2000
+    probe.close()
+    assert any(t.name.startswith("banditbot-checkpoint") for t in threading.enumerate())
+    store.close()
+    time.sleep(0.3)
+    assert not any(t.name == f"banditbot-checkpoint:{path.name}" for t in threading.enumerate())
