@@ -76,9 +76,10 @@ def register(app: typer.Typer) -> None:
         if bot_api_url:
             os.environ["BANDITBOT_TELEGRAM_BASE_URL"] = bot_api_url
         build_service(config, store).store.close()  # validate and create tables once
+        # access_log off: the app writes its own JSON access line (with the request id)
         uvicorn.run("banditbot.api._factory:app_from_env", factory=True, host=host, port=port,
                     workers=workers, loop="uvloop", http="httptools", log_level="info",
-                    proxy_headers=True)
+                    proxy_headers=True, access_log=False)
 
     @app.command()
     def simulate(

@@ -222,6 +222,12 @@ def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
     assert f'banditbot_rewards_total{{arm="{arm}",experiment="seed"}} 1.0' in text
     assert 'banditbot_store_seconds_count{op="record_decision"}' in text
     assert "banditbot_reward_delay_seconds_bucket" in text
+    # the hot routes are labelled with their templates, like every other route
+    for route, status in (("/v1/experiments/{experiment}/decisions", "201"),
+                          ("/v1/decisions/{decision_id}/reward", "200")):
+        assert (f'banditbot_http_request_seconds_count{{method="POST",route="{route}",'
+                f'status="{status}"}} 1.0') in text
+    assert 'route="unmatched"' not in text
     pre = call(url, "OPTIONS", "/v1/experiments", headers={
         "Origin": "https://app.example.org", "Access-Control-Request-Method": "GET"})
     assert pre.headers["access-control-allow-origin"] == "https://app.example.org"

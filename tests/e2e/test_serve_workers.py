@@ -4,6 +4,7 @@ clients deciding and rewarding lose nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -71,3 +72,10 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
     assert sum(a.total for a in report.arms) == sum(sent)
     assert_stats_equal_fold(svc.store, "greeting", 0,
                             tuple(a.arm for a in report.arms))
+    # one JSON access line per request, with its request id; no second plain-text line
+    lines = (tmp_path / "serve.log").read_text().splitlines()
+    access = [json.loads(x) for x in lines if x.startswith("{") and '"request"' in x]
+    served = [a for a in access if a.get("path", "").startswith("/v1/")]
+    assert len(served) == 2 * len(sent)
+    assert all(a["request_id"] and a["status"] in (200, 201) for a in served)
+    assert not [x for x in lines if '"POST /v1/' in x]  # uvicorn's own access log is off

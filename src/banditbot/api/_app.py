@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -443,8 +444,10 @@ def create_app(service: BanditService, *, telegram: Any = None,
         return _problem(exc.status_code, type(exc).__name__, exc.message, request_id, exc.hint)
 
     app.add_middleware(_HotRoutes, routes=[
-        (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions"), handle_decide),
-        (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward"), handle_reward),
+        (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions"), handle_decide,
+         _RouteName("/v1/experiments/{experiment}/decisions")),
+        (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward"), handle_reward,
+         _RouteName("/v1/decisions/{decision_id}/reward")),
     ], on_error=problem_of)
 
     # --- admin ----------------------------------------------------------------------------------
@@ -525,21 +528,30 @@ def create_app(service: BanditService, *, telegram: Any = None,
     return app
 
 
+@dataclass(frozen=True, slots=True)
+class _RouteName:
+    """What the envelope reads from ``scope["route"]`` (the route template, for the access
+    log and the metric labels) when the fast path answered instead of FastAPI's router."""
+
+    path: str
+
+
 class _HotRoutes:
     """ASGI fast path for the decide and reward routes (see ``handle_decide``): a regex on
     the path, the body read in place, the handler's response sent as is; anything else goes
     on to FastAPI."""
 
-    def __init__(self, app: Any, routes: list[tuple[re.Pattern[str], Any]],
+    def __init__(self, app: Any, routes: list[tuple[re.Pattern[str], Any, _RouteName]],
                  on_error: Callable[[BanditBotError, str | None], Response]) -> None:
         self.app, self.routes, self.on_error = app, routes, on_error
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            for pattern, handler in self.routes:
+            for pattern, handler, route in self.routes:
                 match = pattern.fullmatch(scope["path"])
                 if match is None:
                     continue
+                scope["route"] = route
                 chunks = []
                 while True:
                     message = await receive()
