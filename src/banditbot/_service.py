@@ -94,6 +94,14 @@ class Decision(NamedTuple):
     scope: str = ""
 
 
+class _PlannedReward(NamedTuple):
+    """A reward that passed every check and is ready to be applied."""
+
+    experiment: ExperimentConfig
+    record: DecisionRecord
+    value: float
+
+
 @dataclass(frozen=True, slots=True)
 class _View:
     """An experiment as it runs now: config merged with the store's meta (cached)."""
@@ -304,6 +312,18 @@ class BanditService:
         UnknownExperimentError
             No such experiment.
         """
+        if sticky:
+            view, scope, now = self._prepare_decision(experiment, subject, chat)
+            if view.config.sticky_seconds <= 0:
+                raise ConfigError(f"experiment {view.config.id!r} has no sticky assignment",
+                                  hint="set sticky_seconds in its config")
+            return self._sticky_decision(view, str(subject), context, scope, now)
+        record, decision = self._plan_decision(experiment, subject, context, chat)
+        self.store.record_decision(record)
+        return decision
+
+    def _prepare_decision(self, experiment: str, subject: str, chat: str | None
+                          ) -> tuple[_View, str, float]:
         view = self._view(experiment)
         exp = view.config
         if not view.arms:
@@ -312,12 +332,15 @@ class BanditService:
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
-        scope = self._scope(exp, str(subject), chat)
-        if sticky:
-            if exp.sticky_seconds <= 0:
-                raise ConfigError(f"experiment {exp.id!r} has no sticky assignment",
-                                  hint="set sticky_seconds in its config")
-            return self._sticky_decision(view, str(subject), context, scope, now)
+        return view, self._scope(exp, str(subject), chat), now
+
+    def _plan_decision(self, experiment: str, subject: str,
+                       context: Mapping[str, Any] | None, chat: str | None
+                       ) -> tuple[DecisionRecord, Decision]:
+        """Everything :meth:`decide` does except logging the decision: the record to write
+        and the answer to give once it is written (servers write many in one commit)."""
+        view, scope, now = self._prepare_decision(experiment, subject, chat)
+        exp = view.config
         table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                       with_extra=bool(view.policy.needs_extra))
         choice = view.policy.choose(view.policy_stats(table, context, now=now), self.rng)
@@ -328,10 +351,9 @@ class BanditService:
             probabilities=choice.probabilities, policy=view.policy_json, subject=str(subject),
             created_at=now, context=dict(context) if context else None,
         )
-        self.store.record_decision(record)
-        return Decision(record.id, exp.id, arm, view.contents[arm], record.propensity,
-                        _ProbabilityMap(view.arms, choice.probabilities), record.subject, now,
-                        scope)
+        return record, Decision(record.id, exp.id, arm, view.contents[arm], record.propensity,
+                                _ProbabilityMap(view.arms, choice.probabilities),
+                                record.subject, now, scope)
 
     def _sticky_decision(self, view: _View, subject: str, context: Mapping[str, Any] | None,
                          scope: str, now: float) -> Decision:
@@ -382,6 +404,14 @@ class BanditService:
             ``not_yours`` (someone else's decision) or ``invalid`` (value not allowed). Only
             ``applied`` changed anything.
         """
+        planned = self._plan_reward(decision_id, value, subject, option)
+        if isinstance(planned, RewardResult):
+            return planned
+        return self._commit_reward(planned)
+
+    def _plan_reward(self, decision_id: str, value: Any, subject: str | None,
+                     option: int | None) -> RewardResult | _PlannedReward:
+        """The checks of :meth:`reward` (reads only): a final answer, or the write to make."""
         if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
             return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
                                 "this poll has closed")
@@ -404,17 +434,22 @@ class BanditService:
                                 experiment=record.experiment)
         if record.reward is not None:
             return self._duplicate(record)
-        result = self.store.apply_reward(decision_id, number, self.clock(),
+        return _PlannedReward(exp, record, number)
+
+    def _commit_reward(self, planned: _PlannedReward) -> RewardResult:
+        """Apply a planned reward (exactly once: the store decides) and say what happened."""
+        exp, record, number = planned
+        result = self.store.apply_reward(record.id, number, self.clock(),
                                          self._extra(exp, record, number), known=record)
         if result is ApplyResult.APPLIED:
             if any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": self._normalized(exp, number)})
-            return RewardResult(RewardStatus.APPLIED, decision_id, "thanks, counted",
+            return RewardResult(RewardStatus.APPLIED, record.id, "thanks, counted",
                                 record.arm, number, record.experiment)
         if result is ApplyResult.DUPLICATE:
             return self._duplicate(record)
-        return RewardResult(RewardStatus.UNKNOWN, decision_id, "this poll has closed")
+        return RewardResult(RewardStatus.UNKNOWN, record.id, "this poll has closed")
 
     @staticmethod
     def _normalized(exp: ExperimentConfig, value: float) -> float:

@@ -7,9 +7,10 @@ at ``/metrics``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -128,6 +129,15 @@ class MeteredStore:
             self.metrics.child(self.metrics.reward_delay, known.experiment).observe(
                 max(rewarded_at - known.created_at, 0.0))
         return result
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            with self.inner.batch():
+                yield
+        finally:
+            self._timer("batch").observe(time.perf_counter() - start)
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:

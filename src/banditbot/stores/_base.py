@@ -20,6 +20,7 @@ weighted history), plus any ``extra`` fields the caller computed for that reward
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -285,3 +286,10 @@ class Store(Protocol):
 
     def read_counters(self, key: str) -> dict[str, float]:
         """The counters under ``key`` (empty if none)."""
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """A block whose writes are committed together where the backend can: SQLite runs
+        them in one transaction (all or nothing; a server uses this as a *group commit* for
+        requests that arrive together); other backends keep each write its own atomic
+        operation. Each call's result is final once the block exits without an exception.
+        Blocks nest (the outermost one commits)."""

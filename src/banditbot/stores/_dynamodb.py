@@ -29,6 +29,7 @@ document            ``DOC#{name}`` / ``DOC``     body, version (API keys, sticky
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import secrets
@@ -344,6 +345,11 @@ class DynamoDBStore:
         for item in items:
             next(iter(item.values()))["TableName"] = self.table
         return items
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Each write stays its own (transactional) request: DynamoDB transactions cannot
+        return per-item outcomes such as a duplicate reward."""
+        return contextlib.nullcontext()
 
     def record_decision(self, decision: DecisionRecord) -> None:
         reasons = self._transact(self._with_table([

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import defaultdict
@@ -113,6 +114,10 @@ class MemoryStore:
                                 extra.setdefault(a, {})
                                 extra[a][k] = extra[a].get(k, 0.0) + v
         return StatsTable(arms, data[:, 0], data[:, 1], data[:, 2], data[:, 3], extra)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Each write is already atomic and immediate: nothing to group."""
+        return contextlib.nullcontext()
 
     def record_decision(self, decision: DecisionRecord) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ fall behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -197,6 +198,14 @@ class SQLiteStore:
 
     def _write(self) -> _Transaction:
         return _Transaction(self._conn(), self._busy_timeout_ms / 1000)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` … ``COMMIT`` around every write of this thread inside the
+        block (group commit): one lock acquisition, one commit, and the pages the writes
+        share are written to the WAL once. An exception rolls all of them back."""
+        with self._write():
+            yield
 
     def init(self) -> None:
         try:
@@ -483,17 +492,23 @@ class _Transaction:
     loop retries after 50 µs, doubling to at most 2 ms, with jitter, until ``timeout``.
     """
 
-    __slots__ = ("conn", "timeout")
+    __slots__ = ("conn", "nested", "timeout")
 
     def __init__(self, conn: sqlite3.Connection, timeout: float = 30.0) -> None:
         self.conn = conn
         self.timeout = timeout
+        self.nested = False
 
     def __enter__(self) -> sqlite3.Connection:
+        if self.conn.in_transaction:  # inside a batch: the outer block commits
+            self.nested = True
+            return self.conn
         _locked_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.nested:
+            return  # an error propagates to the outer block, which rolls back
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
