@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from banditbot.stores import DecisionRecord, SQLiteStore
+from banditbot import StoreError
+from banditbot.stores import ApplyResult, DecisionRecord, SQLiteStore
 
 from .test_store_conformance import assert_stats_equal_fold
 
@@ -141,3 +142,49 @@ def test_checkpoints_run_in_the_background_and_stop_with_the_store(tmp_path: Pat
     store.close()
     time.sleep(0.3)
     assert not any(t.name == f"banditbot-checkpoint:{path.name}" for t in threading.enumerate())
+
+
+def test_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
+    """On SQLite a batch is one transaction: an error inside it rolls back every write."""
+    store = SQLiteStore(tmp_path / "batch.db")
+    store.init()
+    kept = _decision(0)
+    store.record_decision(kept)
+    lost = [_decision(i) for i in range(1, 4)]
+
+    def crash_inside_a_batch() -> None:
+        with store.batch():
+            for d in lost:
+                store.record_decision(d)
+            store.apply_reward(kept.id, 1.0, 5.0)
+            raise RuntimeError("the server died before the commit")
+
+    with pytest.raises(RuntimeError):
+        crash_inside_a_batch()
+    assert [d.id for d in store.iter_decisions("e")] == [kept.id]
+    assert store.read_stats("e", 0, "", ("a",)).n.tolist() == [0]
+    assert store.apply_reward(kept.id, 1.0, 6.0) is ApplyResult.APPLIED  # still unrewarded
+    store.close()
+
+
+def test_a_batch_waits_for_another_process_and_fails_cleanly(tmp_path: Path) -> None:
+    """While another connection holds the write lock, a batch waits up to the busy timeout,
+    then raises StoreError with nothing written."""
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path, busy_timeout_ms=300)
+    store.init()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+
+    def write_in_a_batch() -> None:
+        with store.batch():
+            store.record_decision(_decision(1))
+
+    with pytest.raises(StoreError):
+        write_in_a_batch()
+    assert 0.25 <= time.monotonic() - started < 10
+    other.execute("ROLLBACK")
+    other.close()
+    assert list(store.iter_decisions("e")) == []
+    store.close()

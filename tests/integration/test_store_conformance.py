@@ -201,6 +201,31 @@ def test_extra_fields_are_additive(store: Store) -> None:
     assert "b" not in table.extra
 
 
+def test_a_batch_gives_every_write_its_own_outcome(store: Store) -> None:
+    """Group commit: decisions, rewards (a duplicate and an unknown one among them), extra
+    fields and a nested block, all in one batch; afterwards every outcome is what the calls
+    said and the statistics equal the fold of the log."""
+    earlier = _decision(arm="a")
+    store.record_decision(earlier)
+    fresh = [_decision(arm=arm) for arm in ("a", "b", "b")]
+    with store.batch():
+        for d in fresh:
+            store.record_decision(d)
+        outcomes = [store.apply_reward(earlier.id, 1.0, 1001.0, {"x": 1.0}),
+                    store.apply_reward(earlier.id, 0.0, 1002.0, None),
+                    store.apply_reward(fresh[1].id, 1.0, 1003.0, None),
+                    store.apply_reward("no-such-decision-id", 1.0, 1004.0, None)]
+        with store.batch():  # nested: joins the outer block
+            outcomes.append(store.apply_reward(fresh[2].id, 0.0, 1005.0, None))
+    assert outcomes == [ApplyResult.APPLIED, ApplyResult.DUPLICATE, ApplyResult.APPLIED,
+                        ApplyResult.UNKNOWN, ApplyResult.APPLIED]
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.pulls.tolist() == [2, 2] and table.n.tolist() == [1, 2]
+    assert table.total.tolist() == [1, 1] and table.extra["a"] == pytest.approx({"x": 1.0})
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+    assert store.apply_reward(fresh[1].id, 1.0, 1006.0, None) is ApplyResult.DUPLICATE
+
+
 # --- meta -------------------------------------------------------------------------------------
 def test_meta_uses_optimistic_concurrency(store: Store) -> None:
     meta = store.read_meta("e")
