@@ -22,6 +22,7 @@ import numpy as np
 
 from ._config import Arm, BanditConfig, ExperimentConfig
 from ._errors import (
+    BanditBotError,
     ConfigError,
     InvalidRewardError,
     NotAllowedError,
@@ -532,6 +533,25 @@ class BanditService:
             since = pending[-1].created_at
 
     # --- report -------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Compute every experiment's current allocation once, writing nothing.
+
+        Policies load what they need on first use (Thompson sampling: SciPy's special
+        functions and a quadrature table, about 0.2 s); a server calls this at startup so
+        that its first requests do not wait for that. Experiments that cannot be computed
+        yet (no active arm, or a contextual policy that needs a context) are skipped.
+        """
+        for exp in self.config.experiments:
+            try:
+                view = self._view(exp.id)
+                if not view.arms:
+                    continue
+                table = self.store.read_stats(exp.id, view.meta.generation, None, view.arms,
+                                              with_extra=bool(view.policy.needs_extra))
+                view.policy.probabilities(view.policy_stats(table, None, now=self.clock()))
+            except (BanditBotError, ValueError):
+                log.debug("warm-up skipped %s", exp.id)
+
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
         """What the experiment has learned: per arm pulls, rewards, mean, 95% interval,
         P(best) and the current allocation; ``scope=None`` sums over all scopes."""

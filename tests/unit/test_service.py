@@ -203,3 +203,20 @@ def test_timeline_counts_every_policy_decision(svc: BanditService, clock: FakeCl
     assert sum(float(c.sum()) for c in tl.counts.values()) == 30
     shares = tl.shares()
     assert np.allclose(sum(shares.values()), 1.0)
+
+
+def test_warm_up_computes_allocations_and_writes_nothing(svc: BanditService,
+                                                         clock: FakeClock) -> None:
+    """What a server runs at startup: every experiment's policy once (including the implicit
+    one, whose silent decisions it must not settle)."""
+    from banditbot.policies import _best
+
+    svc.cheat("ts", "b", "110")
+    d = svc.decide("implicit", "u")
+    clock.advance(10 ** 6)  # long past the implicit experiment's wait window
+    _best._beta_cache.data.clear()
+    before = [list(svc.store.iter_decisions(e.id)) for e in svc.config.experiments]
+    svc.warm_up()
+    assert [list(svc.store.iter_decisions(e.id)) for e in svc.config.experiments] == before
+    assert svc.store.get_decision(d.id).reward is None  # type: ignore[union-attr]
+    assert _best._beta_cache.data  # Thompson sampling's P(best) was computed and cached

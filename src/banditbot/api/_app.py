@@ -205,6 +205,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run(service.warm_up)  # the first requests should not pay for lazy imports
         if telegram is None:
             yield
             return
