@@ -173,3 +173,14 @@ def test_simulate_command(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "banditbot", "simulate", "--env", "nope:1"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown environment" in bad.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_is_reported_up_to_the_horizon(workers: int) -> None:
+    """What the CLI's progress bar shows: step counts that never go back and end at the
+    horizon, with one worker or several."""
+    seen: list[int] = []
+    simulate(make_policy("thompson"), BernoulliEnv(rates=(0.2, 0.5)), runs=20, horizon=3000,
+             seed=1, workers=workers, progress=seen.append)
+    assert seen and seen[-1] == 3000
+    assert seen == sorted(seen) and all(0 <= s <= 3000 for s in seen)

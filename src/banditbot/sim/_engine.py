@@ -263,10 +263,9 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
             pending = [pool.apply_async(_run_in_worker, (policy, env, size, s, points, horizon,
                                                          i == 0))
                        for i, (size, s) in enumerate(zip(sizes, seeds, strict=True))]
-            while not all(p.ready() for p in pending):
-                if progress is not None:
-                    progress(int(counter.value))
-                time.sleep(0.05)
+            while progress is not None and not pending[-1].ready():
+                progress(int(counter.value))
+                pending[-1].wait(0.05)  # returns as soon as the last block is done
             parts = [p.get() for p in pending]
             if progress is not None:
                 progress(horizon)
