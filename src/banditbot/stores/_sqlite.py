@@ -450,8 +450,9 @@ class _Checkpointer(threading.Thread):
         try:
             while not self._stopped.wait(_CHECKPOINT_INTERVAL_S):
                 try:
-                    if conn is None:
-                        conn = sqlite3.connect(self.path, isolation_level=None,
+                    if conn is None:  # mode=rw: never create a file the store has not
+                        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw",
+                                               uri=True, isolation_level=None,
                                                check_same_thread=False)
                         conn.execute("PRAGMA busy_timeout = 0")
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
