@@ -347,8 +347,9 @@ class DynamoDBStore:
         return items
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
-        """Each write stays its own (transactional) request: DynamoDB transactions cannot
-        return per-item outcomes such as a duplicate reward."""
+        """Each write stays its own (transactional) request: one DynamoDB transaction is
+        all or nothing, so a single duplicate reward in a group would cancel everyone's
+        writes."""
         return contextlib.nullcontext()
 
     def record_decision(self, decision: DecisionRecord) -> None:
