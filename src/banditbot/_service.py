@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from ._config import Arm, BanditConfig, ExperimentConfig
 from ._errors import (
@@ -543,14 +544,22 @@ class BanditService:
         """
         for exp in self.config.experiments:
             try:
-                view = self._view(exp.id)
-                if not view.arms:
-                    continue
-                table = self.store.read_stats(exp.id, view.meta.generation, None, view.arms,
-                                              with_extra=bool(view.policy.needs_extra))
-                view.policy.probabilities(view.policy_stats(table, None, now=self.clock()))
+                self._allocation(self._view(exp.id), None)
             except (BanditBotError, ValueError):
                 log.debug("warm-up skipped %s", exp.id)
+
+    def _allocation(self, view: _View, scope: str | None
+                    ) -> tuple[StatsTable, ArmStats, npt.NDArray[np.bool_], FloatArray]:
+        """Statistics of all arms (retired ones too) and the policy's current allocation
+        over the active ones: ``(table, stats, active, allocation)``."""
+        arms = view.all_arms
+        table = self.store.read_stats(view.config.id, view.meta.generation, scope, arms)
+        stats = view.policy_stats(table, now=self.clock())
+        active = np.array([a in view.arms for a in arms])
+        allocation = np.zeros(len(arms))
+        if active.any():
+            allocation[active] = view.policy.probabilities(stats.subset(active))
+        return table, stats, active, allocation
 
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
         """What the experiment has learned: per arm pulls, rewards, mean, 95% interval,
@@ -560,12 +569,7 @@ class BanditService:
         if exp.reward_mode == "implicit":
             self._settle(view, self.clock())
         arms = view.all_arms
-        table = self.store.read_stats(exp.id, view.meta.generation, scope, arms)
-        stats = view.policy_stats(table, now=self.clock())
-        active = np.array([a in view.arms for a in arms])
-        allocation = np.zeros(len(arms))
-        if active.any():
-            allocation[active] = view.policy.probabilities(stats.subset(active))
+        table, stats, active, allocation = self._allocation(view, scope)
         lo_i, hi_i, p_best, kind = self._intervals(view, stats, table)
         mean = np.where(table.n > 0, table.total / np.where(table.n > 0, table.n, 1), np.nan)
         rows = tuple(

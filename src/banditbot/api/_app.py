@@ -37,6 +37,8 @@ from ._metrics import MeteredStore, Metrics
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 log = logging.getLogger("banditbot.http")
+DECIDE_ROUTE = "/v1/experiments/{experiment}/decisions"
+REWARD_ROUTE = "/v1/decisions/{decision_id}/reward"
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 64 * 1024
@@ -434,7 +436,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
             "application/json": {"schema": model.model_json_schema(
                 ref_template="#/components/schemas/{model}")}}}}
 
-    @app.post("/v1/experiments/{experiment}/decisions", tags=["decide and reward"],
+    @app.post(DECIDE_ROUTE, tags=["decide and reward"],
               status_code=201, responses={**errors, 201: {"model": DecisionOut}},
               openapi_extra=body_doc(DecisionIn), response_model=None)
     async def create_decision(experiment: Annotated[str, Path(max_length=64)],
@@ -443,7 +445,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
         return await handle_decide(experiment, request.headers, await request.body(),
                                    _rid(request))
 
-    @app.post("/v1/decisions/{decision_id}/reward", tags=["decide and reward"],
+    @app.post(REWARD_ROUTE, tags=["decide and reward"],
               responses={**errors, 200: {"model": RewardOut}, 409: {"model": RewardOut}},
               openapi_extra=body_doc(RewardIn), response_model=None)
     async def reward(decision_id: Annotated[str, Path(max_length=64)],
@@ -459,9 +461,9 @@ def create_app(service: BanditService, *, telegram: Any = None,
 
     app.add_middleware(_HotRoutes, routes=[
         (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions"), handle_decide,
-         _RouteName("/v1/experiments/{experiment}/decisions")),
+         _RouteName(DECIDE_ROUTE)),
         (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward"), handle_reward,
-         _RouteName("/v1/decisions/{decision_id}/reward")),
+         _RouteName(REWARD_ROUTE)),
     ], on_error=problem_of)
 
     # --- admin ----------------------------------------------------------------------------------
