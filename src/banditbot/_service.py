@@ -53,6 +53,7 @@ __all__ = ["BanditService", "Decision", "RewardResult", "RewardStatus"]
 log = logging.getLogger("banditbot")
 
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_RECENT_DECISIONS = 4096  # unrewarded decisions a service remembers (a few MB at most)
 
 
 class RewardStatus(enum.StrEnum):
@@ -240,6 +241,12 @@ class BanditService:
         self._settled_until: dict[str, float] = {}
         self._featurizers: dict[str, Featurizer] = {}
         self._lock = threading.Lock()
+        # decisions this service logged and nobody has rewarded yet through it: a reward
+        # that finds its decision here skips reading it back from the store (a DynamoDB
+        # round trip in a warm Lambda). Only immutable fields are used; the store's
+        # conditional write still decides exactly-once.
+        self._unrewarded: dict[str, DecisionRecord] = {}
+        self._unrewarded_lock = threading.Lock()
 
     # --- experiments ------------------------------------------------------------------------
     def experiment(self, experiment_id: str) -> ExperimentConfig:
@@ -321,8 +328,17 @@ class BanditService:
                                   hint="set sticky_seconds in its config")
             return self._sticky_decision(view, str(subject), context, scope, now)
         record, decision = self._plan_decision(experiment, subject, context, chat)
-        self.store.record_decision(record)
+        self._record_decision(record)
         return decision
+
+    def _record_decision(self, record: DecisionRecord) -> None:
+        """Log a planned decision and remember it for its reward."""
+        self.store.record_decision(record)
+        with self._unrewarded_lock:
+            recent = self._unrewarded
+            if len(recent) >= _RECENT_DECISIONS:  # forget the oldest
+                del recent[next(iter(recent))]
+            recent[record.id] = record
 
     def _prepare_decision(self, experiment: str, subject: str, chat: str | None
                           ) -> tuple[_View, str, float]:
@@ -372,7 +388,7 @@ class BanditService:
                 arms=view.arms, probabilities=probabilities, policy=view.policy_json,
                 subject=subject, created_at=now, context=dict(context) if context else None,
                 kind="sticky")
-            self.store.record_decision(record)
+            self._record_decision(record)
             return Decision(record.id, exp.id, arm, view.contents[arm], 1.0,
                             _ProbabilityMap(view.arms, probabilities), subject, now, scope)
         decision = self.decide(exp.id, subject, context,
@@ -417,7 +433,7 @@ class BanditService:
         if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
             return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
                                 "this poll has closed")
-        record = self.store.get_decision(decision_id)
+        record = self._unrewarded.get(decision_id) or self.store.get_decision(decision_id)
         if record is None:
             return RewardResult(RewardStatus.UNKNOWN, decision_id, "this poll has closed")
         if subject is not None and str(subject) != record.subject:
@@ -443,6 +459,8 @@ class BanditService:
         exp, record, number = planned
         result = self.store.apply_reward(record.id, number, self.clock(),
                                          self._extra(exp, record, number), known=record)
+        with self._unrewarded_lock:
+            self._unrewarded.pop(record.id, None)
         if result is ApplyResult.APPLIED:
             if any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
@@ -450,6 +468,8 @@ class BanditService:
             return RewardResult(RewardStatus.APPLIED, record.id, "thanks, counted",
                                 record.arm, number, record.experiment)
         if result is ApplyResult.DUPLICATE:
+            if record.reward is None:  # rewarded elsewhere since we logged it: say with what
+                record = self.store.get_decision(record.id) or record
             return self._duplicate(record)
         return RewardResult(RewardStatus.UNKNOWN, record.id, "this poll has closed")
 

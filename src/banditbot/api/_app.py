@@ -402,7 +402,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
         if group is not None and not body.sticky:
             record, d = service._plan_decision(experiment, body.subject, body.context,
                                                body.chat)
-            await group.submit(service.store.record_decision, record)
+            await group.submit(service._record_decision, record)
         else:
             d = await run(service.decide, experiment, body.subject, body.context,
                           chat=body.chat, sticky=body.sticky)

@@ -1,0 +1,66 @@
+"""Rewards through the service on every backend: the service remembers the decisions it logged
+(so a reward needs no read-back), without changing what a reward does or says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from banditbot import BanditService, RewardStatus
+from banditbot.stores import Store
+
+
+class _CountingStore:
+    """The real store, counting how often a decision is read back."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.reads = 0
+
+    def get_decision(self, decision_id: str) -> Any:
+        self.reads += 1
+        return self.inner.get_decision(decision_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _service(config: Any, store: Any, seed: int) -> BanditService:
+    return BanditService(config, store, rng=np.random.default_rng(seed))
+
+
+def test_a_reward_through_the_deciding_service_reads_nothing_back(config: Any,
+                                                                   store: Store) -> None:
+    counting = _CountingStore(store)
+    svc = _service(config, counting, 1)
+    decisions = [svc.decide("seed", "alice") for _ in range(5)]
+    for d in decisions:
+        assert svc.reward(d.id, 1, "alice").status is RewardStatus.APPLIED
+    assert counting.reads == 0  # on DynamoDB: one request per reward instead of two
+    report = svc.report("seed")
+    assert sum(a.rewards for a in report.arms) == 5
+    again = svc.reward(decisions[0].id, 0, "alice")  # the store is asked, and says why
+    assert again.status is RewardStatus.DUPLICATE and again.value == 1
+
+
+def test_a_decision_rewarded_elsewhere_is_a_duplicate_with_the_first_value(
+        config: Any, store: Store) -> None:
+    here, elsewhere = _service(config, store, 2), _service(config, store, 3)
+    d = here.decide("seed", "bob")
+    assert elsewhere.reward(d.id, 1, "bob").status is RewardStatus.APPLIED
+    late = here.reward(d.id, 0, "bob")  # this service still remembers it as unrewarded
+    assert late.status is RewardStatus.DUPLICATE
+    assert late.value == 1 and late.arm == d.arm
+    arms = {a.arm: a for a in here.report("seed").arms}
+    assert arms[d.arm].rewards == 1 and sum(a.rewards for a in arms.values()) == 1
+
+
+def test_remembered_decisions_keep_the_subject_and_value_checks(config: Any,
+                                                                store: Store) -> None:
+    svc = _service(config, store, 4)
+    d = svc.decide("seed", "carol")
+    assert svc.reward(d.id, 1, "mallory").status is RewardStatus.NOT_YOURS
+    assert svc.reward(d.id, 7, "carol").status is RewardStatus.INVALID
+    assert sum(a.rewards for a in svc.report("seed").arms) == 0
+    assert svc.reward(d.id, 0, "carol").status is RewardStatus.APPLIED
