@@ -35,6 +35,9 @@ def bot_config() -> dict[str, Any]:
         {"id": "md_specials", "parse_mode": "MarkdownV2",
          "arms": [{"id": "y", "content": "*Bold* and " + "".join("\\" + c for c in SPECIALS)}],
          "policy": "thompson"},
+        {"id": "tone", "arms": [{"id": "formal", "content": "Good day."},
+                                {"id": "casual", "content": "Hey!"}],
+         "policy": "linucb", "features": [{"name": "past_reward_rate", "center": 0.5}]},
         {"id": "tip", "parse_mode": "HTML", "reward": {"type": "rating"},
          "arms": [{"id": "t1", "content": "<b>Tip</b> &amp; more"}],
          "policy": "gaussian-thompson"},
@@ -195,6 +198,30 @@ def test_context_and_chat_scope_are_logged(service: BanditService,
     assert record.context["is_premium"] is False
     assert 0 <= record.context["hour"] <= 23 and 0 <= record.context["weekday"] <= 6
     assert "Alice" not in str(record.context)
+
+
+def test_a_users_past_reward_rate_is_part_of_the_context(service: BanditService,
+                                                          double: BotApiDouble) -> None:
+    """The ``past_reward_rate`` feature: Alice's own mean reward so far, none at first."""
+    async def script() -> None:
+        for n, button in enumerate(["👍", "👍", "👎", None], start=1):
+            service.clock.advance(60)  # type: ignore[attr-defined]  (a FakeClock)
+            double.send_command(ALICE, 501, "/tone")
+            prompt = await double.wait_for(last_text(double, 501, n))
+            if button is not None:
+                qid = double.press(ALICE, prompt, button)["callback_query"]["id"]
+                await double.wait_for(lambda q=qid: q in double.callback_answers)
+        double.send_command(BOB, 502, "/tone")
+        await double.wait_for(last_text(double, 502))
+
+    run_bot(service, double, script)
+    assert not double.errors
+    records = sorted(service.decisions("tone"), key=lambda r: r.created_at)
+    alice = [(r.context or {}).get("past_reward_rate") for r in records if r.subject == "501"]
+    assert alice == [None, 1.0, 1.0, pytest.approx(2 / 3, abs=1e-6)]
+    (bob,) = [r for r in records if r.subject == "502"]
+    assert "past_reward_rate" not in (bob.context or {})  # Bob's history is his own
+    assert service.subject_history("tone", "501") == (3.0, pytest.approx(2 / 3))
 
 
 def test_admin_commands_need_the_allow_list(service: BanditService,

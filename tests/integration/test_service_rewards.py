@@ -64,3 +64,15 @@ def test_remembered_decisions_keep_the_subject_and_value_checks(config: Any,
     assert svc.reward(d.id, 7, "carol").status is RewardStatus.INVALID
     assert sum(a.rewards for a in svc.report("seed").arms) == 0
     assert svc.reward(d.id, 0, "carol").status is RewardStatus.APPLIED
+
+
+def test_decisions_past_the_memory_limit_still_reward_through_the_store(
+        config: Any, store: Store, monkeypatch: Any) -> None:
+    monkeypatch.setattr("banditbot._service._RECENT_DECISIONS", 3)
+    counting = _CountingStore(store)
+    svc = _service(config, counting, 5)
+    decisions = [svc.decide("seed", "dave") for _ in range(8)]
+    results = [svc.reward(d.id, 1, "dave").status for d in decisions]
+    assert results == [RewardStatus.APPLIED] * 8
+    assert counting.reads == 5  # the five oldest were forgotten and read back
+    assert sum(a.rewards for a in svc.report("seed").arms) == 8
