@@ -276,6 +276,39 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     assert not double.errors
 
 
+def test_admin_help_retire_and_a_cancelled_reset(service: BanditService,
+                                                double: BotApiDouble) -> None:
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/help")
+        help_text = await double.wait_for(last_text(double, ADMIN, 1))
+        assert "Admin:" in (help_text.text or "") and "/arm" in (help_text.text or "")
+        double.send_command(ALICE, 501, "/help")
+        user_help = await double.wait_for(last_text(double, 501, 1))
+        assert "Admin:" not in (user_help.text or "")
+        double.send_command(ADMIN_USER, ADMIN, "/arm retire seed arm1")
+        retired = await double.wait_for(last_text(double, ADMIN, 2))
+        assert retired.text == "Arm arm1 of seed retired (its statistics are kept)."
+        for n in range(1, 7):  # only arm2 is left to show
+            double.send_command(ALICE, 501, "/random")
+            prompt = await double.wait_for(last_text(double, 501, n + 1))
+            assert prompt.text == "This _is_ arm _2_"
+        double.send_command(ADMIN_USER, ADMIN, "/reset seed")
+        confirm = await double.wait_for(last_text(double, ADMIN, 3))
+        bob = double.press(BOB, confirm, "Cancel")["callback_query"]["id"]
+        await double.wait_for(lambda: bob in double.callback_answers)
+        assert double.callback_answers[bob]["text"] == "not allowed"
+        assert not confirm.edits  # Bob cannot close an admin's confirmation
+        double.press(ADMIN_USER, confirm, "Cancel")
+        await double.wait_for(lambda: confirm.edits)
+        assert confirm.text == "Reset cancelled; nothing changed."
+
+    run_bot(service, double, script)
+    assert not double.errors
+    assert service.current_generation("seed") == 0
+    assert service.active_arms("seed") == ("arm2",)
+    assert [r.action for r in service.store.admin_log("seed")] == ["arm-retire"]
+
+
 def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
                                                     double: BotApiDouble,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -348,6 +348,9 @@ class BanditBot:
         if query is None:
             return
         if query.data == "rc":
+            if not self.service.is_admin(query.from_user.id):  # e.g. in a group chat
+                await query.answer("not allowed")
+                return
             await query.answer("cancelled")
             await query.edit_message_text("Reset cancelled; nothing changed.", reply_markup=None)
             return
