@@ -13,6 +13,8 @@ from .policies._base import FloatArray
 
 __all__ = ["ArmReport", "Report", "Timeline"]
 
+_SETTLED = 0.95  # P(best) at which a report names a leader
+
 
 @dataclass(frozen=True, slots=True)
 class ArmReport:
@@ -85,12 +87,26 @@ class Report:
             return None
         return max(self.arms, key=lambda a: a.p_best)
 
+    @property
+    def verdict(self) -> str | None:
+        """One line on what the data says so far: the leader once its P(best) reaches 95%,
+        else who leads and by how much; ``None`` before the first reward."""
+        leader = self.leader
+        if leader is None:
+            return None
+        chance = ">99%" if leader.p_best > 0.99 else f"{leader.p_best:.0%}"
+        if leader.p_best >= _SETTLED:
+            return f"leader: {leader.arm}, the best arm with probability {chance}"
+        return (f"no clear winner yet: {leader.arm} leads with P(best) {chance} "
+                f"({_SETTLED:.0%} would settle it)")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
         d["arms"] = [asdict(a) for a in self.arms]
         d["total_pulls"] = self.total_pulls
         d["total_rewards"] = self.total_rewards
+        d["verdict"] = self.verdict
         return d
 
     def to_text(self, *, width: int = 0) -> str:
@@ -119,6 +135,8 @@ class Report:
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         lines.append(f"{self.total_pulls} decisions, {_num(self.total_rewards)} rewards; "
                      f"{self.interval_kind}")
+        if self.verdict:
+            lines.append(self.verdict)
         for a in self.arms:
             if a.prior:
                 lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")

@@ -155,7 +155,8 @@ def render_report(rep: Any) -> Table:
     """A rich table of a :class:`~banditbot.Report`."""
     table = Table(title=f"{rep.experiment} · {rep.policy}", title_justify="left",
                   caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards · "
-                          f"{rep.interval_kind}", caption_justify="left")
+                          f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
+                  caption_justify="left")
     table.add_column("arm")
     for col in ("pulls", "rewards", "mean", "95% interval", "P(best)", "allocation"):
         table.add_column(col, justify="right")

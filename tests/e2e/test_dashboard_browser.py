@@ -69,7 +69,7 @@ def test_dashboard_renders_offline_without_errors(dashboard: Any, tmp_path: Path
         pytest.fail("Chromium is not installed: apt-get install chromium (see .ci/run)")
     from playwright.sync_api import sync_playwright
 
-    url, keys, _ = dashboard
+    url, keys, service = dashboard
     requests: list[str] = []
     problems: list[str] = []
     with sync_playwright() as pw:
@@ -91,6 +91,9 @@ def test_dashboard_renders_offline_without_errors(dashboard: Any, tmp_path: Path
         cells = page.locator("#arms tbody tr").first.locator("td").all_inner_texts()
         assert cells[0] in ("hello", "hey", "formal", "playful")
         assert "thompson" in page.inner_text("#exp-policy")
+        verdict = service.report("greeting").verdict
+        assert verdict and "hey" in verdict  # 0.55 against at most 0.35 after 400 visits
+        assert page.inner_text("#verdict") == verdict
         for canvas in ("allocation", "cumulative", "intervals"):
             assert _painted(page, canvas) > 1000, canvas  # a chart was drawn
         assert page.locator("#recent tbody tr").count() > 0

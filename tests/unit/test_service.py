@@ -241,3 +241,19 @@ def test_warm_up_computes_allocations_and_writes_nothing(svc: BanditService,
     assert [list(svc.store.iter_decisions(e.id)) for e in svc.config.experiments] == before
     assert svc.store.get_decision(d.id).reward is None  # type: ignore[union-attr]
     assert _best._beta_cache.data  # Thompson sampling's P(best) was computed and cached
+
+
+def test_report_names_a_leader_only_when_the_data_settle_it(svc: BanditService) -> None:
+    assert svc.report("ts").verdict is None  # no rewards yet: no line at all
+    assert "leader" not in svc.report("ts").to_text()
+    svc.cheat("ts", "a", "1" * 4 + "0" * 4)
+    svc.cheat("ts", "b", "1" * 5 + "0" * 3)
+    close = svc.report("ts").verdict
+    assert close is not None and close.startswith("no clear winner yet")
+    svc.cheat("ts", "c", "1" * 80 + "0" * 20)
+    for arm in "abd":
+        svc.cheat("ts", arm, "1" * 10 + "0" * 40)
+    report = svc.report("ts")
+    assert report.verdict == "leader: c, the best arm with probability >99%"
+    assert report.to_text().splitlines()[-1] == report.verdict
+    assert report.to_dict()["verdict"] == report.verdict

@@ -132,6 +132,7 @@ function renderReport(report) {
   text(document.getElementById("exp-description"),
        `${report.description || ""} · ${report.total_pulls} decisions, ` +
        `${report.total_rewards} rewards · ${report.interval_kind}`);
+  text(document.getElementById("verdict"), report.verdict || "");
   const body = document.querySelector("#arms tbody");
   body.replaceChildren(...report.arms.map((a) => {
     const tr = document.createElement("tr");
