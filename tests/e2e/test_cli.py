@@ -53,6 +53,7 @@ def test_demo_runs_to_its_charts_on_sqlite(tmp_path: Path) -> None:
     # 'hey' at 0.8 against <= 0.35 elsewhere: found within 400 visits (fixed seed)
     assert rep.leader is not None and rep.leader.arm == "hey"
     assert next(a for a in rep.arms if a.arm == "hey").pulls > 200
+    assert "leader: hey, the best arm with probability" in proc.stdout  # said, not just drawn
 
 
 def test_demo_default_needs_no_config_or_token(tmp_path: Path) -> None:
