@@ -2,7 +2,7 @@
 
 Issue #2 asks for the online loop (decide, log the propensity, reward exactly once) to be 10x
 (3 arms) / 20x (50 arms) faster than MABWiser in memory and 2x faster on SQLite. This script
-measures, in one run, what no implementation of that loop in this stack can go below, next to
+prices, in one run, the parts every implementation of that loop has to pay for here, next to
 the budget each target leaves:
 
 * ``stripped_loop_us`` -- epsilon-greedy with 3 arms as one flat Python loop: choice, the full
