@@ -83,7 +83,7 @@ def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Gener
 
 def _table(rep: Report, truth: Mapping[str, float]) -> Table:
     best = max(truth.values()) if truth else math.nan
-    table = Table(title=f"{rep.experiment} · {rep.policy}", title_justify="left",
+    table = Table(title=rep.title, title_justify="left",
                   caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards"
                           + (f"\n{rep.verdict}" if rep.verdict else ""),
                   caption_justify="left")

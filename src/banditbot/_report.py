@@ -100,6 +100,16 @@ class Report:
         return (f"no clear winner yet: {leader.arm} leads with P(best) {chance} "
                 f"({_SETTLED:.0%} would settle it)")
 
+    @property
+    def title(self) -> str:
+        """``experiment · policy``, naming the bandit when the report is of one scope:
+        ``· chat 42`` for one chat's, ``· one user`` for one subject's (user ids stay out of
+        reports, which get shared)."""
+        kind, _, ident = (self.scope or "").partition(":")
+        label = f" · chat {ident}" if kind == "chat" else " · one user" if kind == "subject" \
+            else ""
+        return f"{self.experiment}{label} · {self.policy}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
@@ -127,7 +137,7 @@ class Report:
                 f"{a.allocation:.0%}",
             ))
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = [f"{self.experiment} · {self.policy}"]
+        lines = [self.title]
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         for r in rows:
             lines.append("  ".join(

@@ -27,6 +27,7 @@ from ._errors import (
     ConfigError,
     InvalidRewardError,
     NotAllowedError,
+    PayloadError,
     PolicyError,
     StoreError,
     UnknownArmError,
@@ -288,6 +289,16 @@ class BanditService:
         if found is None:
             found = self._featurizers[exp.id] = Featurizer(exp.features)
         return found
+
+    def scope_of(self, experiment: str, subject: str | int, *,
+                 chat: str | int | None = None) -> str | None:
+        """The scope whose bandit serves ``subject`` (in ``chat``), for :meth:`report` and
+        :meth:`timeline`: ``chat:…`` or ``subject:…`` for experiments with ``scope: chat`` or
+        ``scope: subject``, ``None`` (the whole experiment) for shared ones."""
+        exp = self.config.experiment(experiment)
+        if exp.scope == "shared":
+            return None
+        return self._scope(exp, str(subject), None if chat is None else str(chat))
 
     def _scope(self, exp: ExperimentConfig, subject: str, chat: str | None) -> str:
         if exp.scope == "shared":
@@ -583,9 +594,11 @@ class BanditService:
 
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
         """What the experiment has learned: per arm pulls, rewards, mean, 95% interval,
-        P(best) and the current allocation; ``scope=None`` sums over all scopes."""
+        P(best) and the current allocation; ``scope=None`` sums over all scopes, else one
+        chat's or subject's bandit (see :meth:`scope_of`)."""
         view = self._view(experiment)
         exp = view.config
+        _check_scope(exp, scope)
         if exp.reward_mode == "implicit":
             self._settle(view, self.clock())
         arms = view.all_arms
@@ -646,14 +659,17 @@ class BanditService:
         lo, hi = normal_interval(table.total, table.total_sq, table.n)
         return lo, hi, p_best, "95% confidence interval (normal)"
 
-    def timeline(self, experiment: str, *, bins: int = 30) -> Timeline:
-        """Allocation over time: decisions per arm in ``bins`` equal time bins."""
+    def timeline(self, experiment: str, *, bins: int = 30,
+                 scope: str | None = None) -> Timeline:
+        """Allocation over time: decisions per arm in ``bins`` equal time bins (of one
+        scope's bandit, or of all; see :meth:`scope_of`)."""
         view = self._view(experiment)
+        _check_scope(view.config, scope)
         times: list[float] = []
         arms: list[str] = []
         rewards: list[float | None] = []
         for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
-            if r.kind in ("policy", "sticky"):
+            if r.kind in ("policy", "sticky") and (scope is None or r.scope == scope):
                 times.append(r.created_at)
                 arms.append(r.arm)
                 rewards.append(r.reward)
@@ -904,6 +920,19 @@ def _masked(mask: np.ndarray, fn: Callable[[np.ndarray], FloatArray]) -> FloatAr
     if mask.any():
         out[mask] = fn(mask)
     return out
+
+
+def _check_scope(exp: ExperimentConfig, scope: str | None) -> None:
+    """A report's ``scope`` must name one bandit of the experiment: ``chat:…`` or
+    ``subject:…`` matching its ``scope`` setting."""
+    if scope is None:
+        return
+    kind, _, ident = scope.partition(":")
+    if exp.scope == "shared" or kind != exp.scope or not ident:
+        raise PayloadError(
+            f"experiment {exp.id!r} has scope {exp.scope!r}: {scope!r} names none of its "
+            "bandits",
+            hint="leave the scope out" if exp.scope == "shared" else f"use {exp.scope}:ID")
 
 
 def _history_key(experiment: str, subject: str) -> str:

@@ -130,6 +130,9 @@ def report(
     experiment: Annotated[str | None, typer.Argument(help="Experiment id (default: all).")] = None,
     png: Annotated[Path | None, typer.Option(help="Write a chart to this PNG file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    scope: Annotated[str | None, typer.Option(
+        help="One bandit of an experiment with scope chat or subject: chat:ID or subject:ID "
+             "(default: all of them summed).")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -138,8 +141,11 @@ def report(
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
         raise PayloadError("--png needs one experiment", hint="banditbot report EXP --png f.png")
+    if scope is not None and len(ids) != 1:
+        raise PayloadError("--scope needs one experiment",
+                           hint="banditbot report EXP --scope chat:ID")
     for exp_id in ids:
-        rep = svc.report(exp_id)
+        rep = svc.report(exp_id, scope=scope)
         if as_json:
             console.print_json(json.dumps(rep.to_dict()))
         else:
@@ -147,13 +153,13 @@ def report(
         if png is not None:
             from ._charts import report_png
 
-            report_png(rep, svc.timeline(exp_id), png)
+            report_png(rep, svc.timeline(exp_id, scope=scope), png)
             console.print(f"chart written to {png}")
 
 
 def render_report(rep: Any) -> Table:
     """A rich table of a :class:`~banditbot.Report`."""
-    table = Table(title=f"{rep.experiment} · {rep.policy}", title_justify="left",
+    table = Table(title=rep.title, title_justify="left",
                   caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards · "
                           f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
                   caption_justify="left")

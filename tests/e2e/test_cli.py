@@ -99,6 +99,27 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     assert pq.read_table(parquet).num_rows == 1
 
 
+def test_report_of_one_chats_bandit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "chats.yaml"
+    cfg.write_text("experiments:\n  - id: welcome\n    scope: chat\n    policy: thompson\n"
+                   "    arms: [{id: hi, content: Hi}, {id: yo, content: Yo}]\n"
+                   "  - id: other\n    arms: [{id: a, content: A}]\n")
+    db = ["--config", str(cfg), "--store", f"sqlite:///{tmp_path / 'chats.db'}"]
+    for chat in ("100", "100", "200"):
+        code, _, _ = run(["decide", "welcome", "--subject", "u", "--chat", chat, *db], capsys)
+        assert code == 0
+    code, out, _ = run(["report", "welcome", "--scope", "chat:100", "--json", *db], capsys)
+    assert code == 0 and json.loads(out)["total_pulls"] == 2
+    png = tmp_path / "chat.png"
+    code, out, _ = run(["report", "welcome", "--scope", "chat:200", "--png", str(png), *db],
+                       capsys)
+    assert code == 0 and "welcome · chat 200" in out and png.stat().st_size > 1000
+    code, out, err = run(["report", "welcome", "--scope", "subject:u", *db], capsys)
+    assert code == 2 and "use chat:ID" in out + err
+    code, out, err = run(["report", "--scope", "chat:100", *db], capsys)
+    assert code == 2 and "needs one experiment" in out + err
+
+
 def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["cheat", "random", "arm1", "1101", *db], capsys)[0] == 0
     assert run(["prior", "random", "arm2", "3", "1", *db], capsys)[0] == 0

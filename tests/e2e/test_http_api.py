@@ -68,6 +68,23 @@ def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:
     assert leader["arm"] == "b"
 
 
+def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
+    url, keys, _ = api
+    for chat in ("100", "100", "100", "200"):
+        r = call(url, "POST", "/v1/experiments/perchat/decisions", keys["decide"],
+                 json={"subject": "u", "chat": chat})
+        assert r.status_code == 201
+    base = "/v1/experiments/perchat"
+    mine = call(url, "GET", f"{base}/report?scope=chat:100", keys["read"]).json()
+    assert mine["scope"] == "chat:100" and mine["total_pulls"] == 3
+    assert call(url, "GET", f"{base}/report", keys["read"]).json()["total_pulls"] == 4
+    other = call(url, "GET", f"{base}/timeline?scope=chat:200", keys["read"]).json()
+    assert sum(sum(v) for v in other["counts"].values()) == 1
+    wrong = call(url, "GET", f"{base}/report?scope=subject:u", keys["read"])
+    assert wrong.status_code == 400 and "use chat:ID" in wrong.json()["hint"]
+    assert call(url, "GET", f"{base}/report?scope=nonsense", keys["read"]).status_code == 422
+
+
 def test_reward_status_paths(api: Any) -> None:
     url, keys, _ = api
     key = keys["decide"]

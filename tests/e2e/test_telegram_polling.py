@@ -224,6 +224,26 @@ def test_a_users_past_reward_rate_is_part_of_the_context(service: BanditService,
     assert service.subject_history("tone", "501") == (3.0, pytest.approx(2 / 3))
 
 
+def test_report_in_a_group_shows_that_groups_bandit(service: BanditService,
+                                                    double: BotApiDouble) -> None:
+    """An experiment with one bandit per chat: /report there is about that chat."""
+    async def script() -> None:
+        for n in range(1, 4):
+            double.send_command(ALICE, -77, "/perchat", chat_type="supergroup")
+            await double.wait_for(last_text(double, -77, n))
+        double.send_command(BOB, -88, "/perchat", chat_type="group")
+        await double.wait_for(last_text(double, -88, 1))
+        double.send_command(BOB, -77, "/report perchat", chat_type="supergroup")
+        await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(-77)))
+
+    run_bot(service, double, script)
+    assert not double.errors
+    report = [m for m in double.chat_messages(-77) if m.kind == "text"][-1].text or ""
+    assert "perchat · chat -77 · softmax" in report
+    assert "3 decisions" in report  # this group's three, not the other group's one
+    assert service.report("perchat").total_pulls == 4
+
+
 def test_admin_commands_need_the_allow_list(service: BanditService,
                                             double: BotApiDouble) -> None:
     async def script() -> None:

@@ -13,6 +13,7 @@ from banditbot import (
     InvalidRewardError,
     MemoryStore,
     NotAllowedError,
+    PayloadError,
     PolicyError,
     RewardStatus,
     UnknownArmError,
@@ -122,6 +123,25 @@ def test_subject_scope_learns_each_users_taste(clock: FakeClock) -> None:
         assert alloc[liked] > 0.9
         assert report.total_pulls == 40
     assert svc.report("taste").total_pulls == 80  # the experiment-wide view sums them
+
+
+def test_reports_of_one_chats_bandit(svc: BanditService) -> None:
+    for _ in range(4):
+        d = svc.decide("perchat", "u1", chat="100")
+        svc.reward(d.id, 1, "u1")
+    d = svc.decide("perchat", "u2", chat="200")
+    assert svc.scope_of("perchat", "u1", chat="100") == "chat:100"
+    assert svc.scope_of("seed", "u1", chat="100") is None  # shared: the whole experiment
+    mine = svc.report("perchat", scope="chat:100")
+    assert mine.title.startswith("perchat · chat 100 · softmax")
+    assert mine.total_pulls == 4 and svc.report("perchat").total_pulls == 5
+    assert svc.report("perchat").title.startswith("perchat · softmax")
+    assert sum(c.sum() for c in svc.timeline("perchat", scope="chat:200").counts.values()) == 1
+    for wrong in ("subject:u1", "chat:", "100"):
+        with pytest.raises(PayloadError, match="names none of its bandits"):
+            svc.report("perchat", scope=wrong)
+    with pytest.raises(PayloadError, match="leave the scope out"):
+        svc.report("seed", scope="chat:100")
 
 
 def test_report_fields_are_consistent(svc: BanditService) -> None:

@@ -52,6 +52,12 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ScopeQuery = Annotated[str | None, Query(
+    pattern=r"^(chat|subject):[^\s]{1,128}$",
+    description="One bandit of an experiment with scope chat or subject (chat:ID, "
+                "subject:ID); default: all of them summed.")]
+
+
 class DecisionIn(_Body):
     """Ask for a decision."""
 
@@ -338,16 +344,17 @@ def create_app(service: BanditService, *, telegram: Any = None,
         return service.experiment(experiment).model_dump(mode="json")
 
     @app.get("/v1/experiments/{experiment}/report", tags=["experiments"], responses=errors)
-    def get_report(experiment: str, key: Reader) -> dict[str, Any]:
+    def get_report(experiment: str, key: Reader, scope: ScopeQuery = None) -> dict[str, Any]:
         """What the experiment has learned (the same report the bot and the CLI show)."""
-        out: dict[str, Any] = _json_safe(service.report(experiment).to_dict())
+        out: dict[str, Any] = _json_safe(service.report(experiment, scope=scope).to_dict())
         return out
 
     @app.get("/v1/experiments/{experiment}/timeline", tags=["experiments"], responses=errors)
     def get_timeline(experiment: str, key: Reader,
-                     bins: Annotated[int, Query(ge=1, le=500)] = 40) -> dict[str, Any]:
+                     bins: Annotated[int, Query(ge=1, le=500)] = 40,
+                     scope: ScopeQuery = None) -> dict[str, Any]:
         """Decisions and rewards per arm over time (for charts)."""
-        return service.timeline(experiment, bins=bins).to_dict()
+        return service.timeline(experiment, bins=bins, scope=scope).to_dict()
 
     @app.get("/v1/experiments/{experiment}/decisions", tags=["experiments"],
              responses={**errors, 200: {"content": {"application/x-ndjson": {},

@@ -40,6 +40,7 @@ from .._errors import (
     UnknownArmError,
     UnknownExperimentError,
 )
+from .._report import Report
 from .._service import BanditService, RewardStatus
 from ._context import chat_context
 from ._render import (
@@ -225,19 +226,23 @@ class BanditBot:
             log.warning("could not edit the voted message: %s", exc)
 
     async def on_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/report [experiment]: the table, and for one experiment a chart."""
-        message = update.effective_message
-        if message is None:
+        """/report [experiment]: the table, and for one experiment a chart. An experiment
+        with one bandit per chat (or per user) reports this chat's (or this user's)."""
+        message, user, chat = update.effective_message, update.effective_user, \
+            update.effective_chat
+        if message is None or user is None or chat is None:
             return
         args = list(context.args or [])
         ids = [self._resolve(args[0])] if args else [e.id for e in self.experiments]
-        reports = [await self._run(self.service.report, i) for i in ids]
+        scopes = [self.service.scope_of(i, str(user.id), chat=str(chat.id)) for i in ids]
+        reports = [await self._run(self.service.report, i, scope=scope)
+                   for i, scope in zip(ids, scopes, strict=True)]
         text = "\n\n".join(r.to_text() for r in reports)
         if len(text) > 3900:
             text = text[:3900] + "\n…"
         await message.reply_text(preformatted(text), parse_mode="HTML")
         if len(reports) == 1:
-            png = await self._run(self._chart, reports[0].experiment)
+            png = await self._run(self._chart, reports[0], scopes[0])
             if png is not None:
                 await message.reply_photo(
                     InputFile(io.BytesIO(png), filename=f"{reports[0].experiment}.png"),
@@ -252,13 +257,13 @@ class BanditBot:
                 return e.id
         return name  # unknown: the service raises a friendly error
 
-    def _chart(self, experiment: str) -> bytes | None:
+    def _chart(self, report: Report, scope: str | None) -> bytes | None:
         try:
             from .._charts import report_png
         except ImportError:
             return None
         try:
-            return report_png(self.service.report(experiment), self.service.timeline(experiment))
+            return report_png(report, self.service.timeline(report.experiment, scope=scope))
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
