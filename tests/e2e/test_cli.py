@@ -81,6 +81,8 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "eve", *db],
                        capsys)
     assert code == 2 and "isn't yours" in out
+    code, out, _ = run(["reward", "A" * 22, "1", *db], capsys)
+    assert code == 2 and out.strip() == "unknown: no decision has that id"
     png = tmp_path / "r.png"
     code, out, _ = run(["report", "random", "--png", str(png), *db], capsys)
     assert code == 0 and "P(best)" in out and png.stat().st_size > 1000
