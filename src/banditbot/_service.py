@@ -443,12 +443,13 @@ class BanditService:
         """The checks of :meth:`reward` (reads only): a final answer, or the write to make."""
         if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
             return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
-                                "this poll has closed")
+                                "no decision has that id")
         record = self._unrewarded.get(decision_id) or self.store.get_decision(decision_id)
         if record is None:
-            return RewardResult(RewardStatus.UNKNOWN, decision_id, "this poll has closed")
+            return RewardResult(RewardStatus.UNKNOWN, decision_id, "no decision has that id")
         if subject is not None and str(subject) != record.subject:
-            return RewardResult(RewardStatus.NOT_YOURS, decision_id, "this one isn't yours",
+            return RewardResult(RewardStatus.NOT_YOURS, decision_id,
+                                "the decision belongs to another subject",
                                 experiment=record.experiment)
         try:
             exp = self.config.experiment(record.experiment)
@@ -482,7 +483,7 @@ class BanditService:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
                 record = self.store.get_decision(record.id) or record
             return self._duplicate(record)
-        return RewardResult(RewardStatus.UNKNOWN, record.id, "this poll has closed")
+        return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
 
     @staticmethod
     def _normalized(exp: ExperimentConfig, value: float) -> float:

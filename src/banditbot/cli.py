@@ -120,9 +120,7 @@ def reward(
 
     svc = _service(config, store)
     result = svc.reward(decision_id, value, subject)
-    message = "no decision has that id" if result.status is RewardStatus.UNKNOWN \
-        else result.message  # the service's words are for a chat ("this poll has closed")
-    console.print(f"{result.status.value}: {message}")
+    console.print(f"{result.status.value}: {result.message}")
     if result.status not in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
         raise typer.Exit(2)
 

@@ -80,7 +80,7 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     assert code == 0 and out.startswith("duplicate")
     code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "eve", *db],
                        capsys)
-    assert code == 2 and "isn't yours" in out
+    assert code == 2 and out.strip() == "not_yours: the decision belongs to another subject"
     code, out, _ = run(["reward", "A" * 22, "1", *db], capsys)
     assert code == 2 and out.strip() == "unknown: no decision has that id"
     png = tmp_path / "r.png"

@@ -101,7 +101,7 @@ def test_reward_status_paths(api: Any) -> None:
     assert dup.status_code == 409 and dup.json()["status"] == "duplicate"
     unknown = call(url, "POST", "/v1/decisions/Q3aJiitbXNC3XZ6BxPAlUw/reward", key,
                    json={"value": 1})
-    assert unknown.status_code == 404 and unknown.json()["detail"] == "this poll has closed"
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no decision has that id"
 
 
 def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
