@@ -69,6 +69,7 @@ class Report:
     notes: Mapping[str, str] = field(default_factory=dict)
     scope: str | None = None
     generated_at: float = 0.0
+    per: str = "shared"  # the experiment's scope setting: shared, chat or subject
 
     @property
     def total_pulls(self) -> int:
@@ -104,10 +105,14 @@ class Report:
     def title(self) -> str:
         """``experiment · policy``, naming the bandit when the report is of one scope:
         ``· chat 42`` for one chat's, ``· one user`` for one subject's (user ids stay out of
-        reports, which get shared)."""
+        reports, which get shared), ``· all chats``/``· all users`` for their sum."""
         kind, _, ident = (self.scope or "").partition(":")
-        label = f" · chat {ident}" if kind == "chat" else " · one user" if kind == "subject" \
-            else ""
+        if kind == "chat":
+            label = f" · chat {ident}"
+        elif kind == "subject":
+            label = " · one user"
+        else:  # the whole experiment: say when that sums many bandits
+            label = {"chat": " · all chats", "subject": " · all users"}.get(self.per, "")
         return f"{self.experiment}{label} · {self.policy}"
 
     def to_dict(self) -> dict[str, Any]:

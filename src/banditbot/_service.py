@@ -621,7 +621,7 @@ class BanditService:
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
             reward_type=exp.reward.type, reward_mode=exp.reward_mode, interval_kind=kind,
             generation=view.meta.generation, arms=rows, notes=dict(view.meta.notes),
-            scope=scope, generated_at=self.clock(),
+            scope=scope, generated_at=self.clock(), per=exp.scope,
         )
 
     def _intervals(self, view: _View, stats: ArmStats,

@@ -135,7 +135,8 @@ def test_reports_of_one_chats_bandit(svc: BanditService) -> None:
     mine = svc.report("perchat", scope="chat:100")
     assert mine.title.startswith("perchat · chat 100 · softmax")
     assert mine.total_pulls == 4 and svc.report("perchat").total_pulls == 5
-    assert svc.report("perchat").title.startswith("perchat · softmax")
+    assert svc.report("perchat").title.startswith("perchat · all chats · softmax")
+    assert svc.report("seed").title.startswith("seed · epsilon-greedy")
     assert sum(c.sum() for c in svc.timeline("perchat", scope="chat:200").counts.values()) == 1
     for wrong in ("subject:u1", "chat:", "100"):
         with pytest.raises(PayloadError, match="names none of its bandits"):

@@ -129,9 +129,10 @@ function drawIntervals(canvas, report) {
 function renderReport(report) {
   text(document.getElementById("exp-title"), report.experiment);
   text(document.getElementById("exp-policy"), report.policy);
+  const sums = {chat: " · every chat's bandit summed", subject: " · every user's bandit summed"};
   text(document.getElementById("exp-description"),
-       `${report.description || ""} · ${report.total_pulls} decisions, ` +
-       `${report.total_rewards} rewards · ${report.interval_kind}`);
+       `${report.description || ""}${sums[report.per] || ""} · ${report.total_pulls} ` +
+       `decisions, ${report.total_rewards} rewards · ${report.interval_kind}`);
   text(document.getElementById("verdict"), report.verdict || "");
   const body = document.querySelector("#arms tbody");
   body.replaceChildren(...report.arms.map((a) => {
