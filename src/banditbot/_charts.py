@@ -54,7 +54,7 @@ def report_png(report: Report, timeline: Timeline | None = None,
     _intervals(axes[0][0], report)
     if with_time and timeline is not None:
         _allocation(axes[0][1], timeline)
-    fig.suptitle(f"{report.experiment} · {report.policy} · {report.total_pulls} decisions",
+    fig.suptitle(f"{report.title} · {report.total_pulls} decisions",
                  fontsize=11)
     fig.tight_layout()
     buffer = io.BytesIO()
