@@ -197,6 +197,9 @@ class BotApiDouble:
     commands: list[dict[str, Any]] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     base_url: str = ""
+    # method -> how many of its next calls Telegram's flood control refuses (429, retry after 1 s)
+    flood: dict[str, int] = field(default_factory=dict)
+    floods_sent: int = 0
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -415,6 +418,13 @@ def make_app(double: BotApiDouble) -> Starlette:
             for key, value in list(params.items()):
                 if isinstance(value, str) and value.startswith("attach://"):
                     params[key] = params.get(value.removeprefix("attach://"))
+        if double.flood.get(method, 0) > 0:
+            double.flood[method] -= 1
+            double.floods_sent += 1
+            double.calls.append((method, params))
+            return JSONResponse({"ok": False, "error_code": 429,
+                                 "description": "Too Many Requests: retry after 1",
+                                 "parameters": {"retry_after": 1}}, 429)
         try:
             result = await double.handle(method, params)
         except BadRequest as exc:

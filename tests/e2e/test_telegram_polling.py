@@ -128,6 +128,26 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     assert {c["command"] for c in double.commands} >= {"random", "report", "help"}
 
 
+def test_flood_control_delays_a_reply_but_does_not_lose_it(service: BanditService,
+                                                            double: BotApiDouble) -> None:
+    """Telegram refuses the reply once ("retry after 1"): it arrives a second later."""
+    async def script() -> None:
+        double.flood["sendMessage"] = 1
+        double.send_command(ALICE, 501, "/random")
+        prompt = await double.wait_for(last_text(double, 501))
+        assert [b["text"] for b in prompt.buttons()] == ["👍", "👎"]
+        qid = double.press(ALICE, prompt, "👍")["callback_query"]["id"]
+        await double.wait_for(lambda: qid in double.callback_answers)
+
+    run_bot(service, double, script)
+    assert double.floods_sent == 1
+    assert [m for m, _ in double.calls].count("sendMessage") == 2  # refused, then sent
+    assert len(double.chat_messages(501)) == 1  # one reply, not two
+    (record,) = service.decisions("seed")
+    assert record.reward == 1.0  # the decision the user saw is the one rewarded
+    assert not double.errors
+
+
 def test_someone_elses_message_and_closed_polls(service: BanditService,
                                                 double: BotApiDouble) -> None:
     async def script() -> None:

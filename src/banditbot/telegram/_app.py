@@ -99,6 +99,9 @@ def build_application(service: BanditService, token: str | None = None, *,
 
     token = load_token(token)
     builder = Application.builder().token(token)
+    limiter = _rate_limiter()
+    if limiter is not None:
+        builder = builder.rate_limiter(limiter)
     if base_url:
         builder = builder.base_url(f"{base_url.rstrip('/')}/bot") \
             .base_file_url(f"{base_url.rstrip('/')}/file/bot")
@@ -109,6 +112,20 @@ def build_application(service: BanditService, token: str | None = None, *,
                   answer_unknown_callbacks=True)
     application.post_init = bot.publish_commands
     return application
+
+
+def _rate_limiter() -> Any:
+    """Telegram's flood control, kept rather than hit: at most 30 messages a second and 20 a
+    minute per group, and a request refused with "retry after N" waits N seconds and is sent
+    again (up to 3 times). A lost reply would be worse than a late one: its decision is
+    logged, and in implicit mode an unseen message would count as silence."""
+    from telegram.ext import AIORateLimiter
+
+    try:
+        return AIORateLimiter(max_retries=3)
+    except RuntimeError:  # aiolimiter missing: python-telegram-bot installed without the extra
+        log.warning("flood-control retries are off: pip install 'banditbot[telegram]'")
+        return None
 
 
 class WebhookOutcome:
