@@ -148,6 +148,24 @@ def test_flood_control_delays_a_reply_but_does_not_lose_it(service: BanditServic
     assert not double.errors
 
 
+def test_a_reply_telegram_never_takes_is_not_logged(service: BanditService,
+                                                    double: BotApiDouble) -> None:
+    """Refused four times (past the three retries): no prompt, so no decision either."""
+    async def script() -> None:
+        double.flood["sendMessage"] = 4
+        double.send_command(ALICE, 501, "/random")
+        sorry = await double.wait_for(last_text(double, 501), timeout=30)
+        assert sorry.text.startswith("Sorry, something went wrong")
+        double.send_command(ALICE, 501, "/random")  # the bot carries on
+        prompt = await double.wait_for(last_text(double, 501, 2))
+        assert prompt.buttons()
+
+    run_bot(service, double, script)
+    assert double.floods_sent == 4
+    (record,) = service.decisions("seed")  # only the prompt that was shown
+    assert record.subject == "501" and record.reward is None
+
+
 def test_someone_elses_message_and_closed_polls(service: BanditService,
                                                 double: BotApiDouble) -> None:
     async def script() -> None:

@@ -179,7 +179,15 @@ class BanditBot:
 
     async def on_experiment(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
                             experiment_id: str) -> None:
-        """An experiment's command: decide, then send the arm with feedback buttons."""
+        """An experiment's command: decide, send the arm with feedback buttons, and log the
+        decision once Telegram has taken the message.
+
+        A message Telegram refuses (flood control past the retries, a blocked bot, a chat that
+        is gone) is never logged: a logged decision nobody saw would count as a pull and, in
+        implicit mode, as silence against its arm. A button press cannot overtake the log
+        write: with polling, updates are handled one at a time; with webhooks, a tap would
+        have to arrive within the one store write that follows the message.
+        """
         message, user, chat = update.effective_message, update.effective_user, \
             update.effective_chat
         if message is None or user is None or chat is None:
@@ -190,13 +198,19 @@ class BanditBot:
             _, past = await self._run(self.service.subject_history, exp.id, str(user.id))
         ctx = chat_context(update, time_zone=self.service.config.time_zone,
                            past_reward_rate=past)
-        decision = await self._run(self.service.decide, exp.id, str(user.id), ctx,
-                                   chat=str(chat.id))
+        record, decision = await self._run(self.service._plan_decision, exp.id, str(user.id),
+                                           ctx, str(chat.id))
         rows = keyboard_rows(exp, decision.id)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(**cell) for cell in row]
                                        for row in rows]) if rows and rows[0] else None
-        await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
-                                 reply_markup=markup)
+        sent = await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
+                                        reply_markup=markup)
+        try:
+            await self._run(self.service._record_decision, record)
+        except BaseException:
+            if markup is not None:  # buttons of a decision that was not logged lead nowhere
+                await sent.edit_reply_markup(reply_markup=None)
+            raise
 
     async def on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A feedback button: apply the reward exactly once, then show the choice."""
