@@ -12,7 +12,8 @@ the budget each target leaves:
   percentage points) after one posterior changed, as banditbot computes it (quadrature).
 * ``two_commits_us`` -- two durable SQLite WAL commits (synchronous=NORMAL) of one tiny row
   each: the decision must be logged before the user sees it, the reward is its own write.
-* ``mabwiser_us`` -- MABWiser 2.7 ``predict()`` + ``partial_fit()``, the peer of the targets.
+* ``mabwiser_us`` -- MABWiser 2.7 ``predict()`` + ``partial_fit()``, the peer of the targets
+  (``decide_reward.py``'s loop).
 
     python benchmarks/floors.py
 
@@ -29,8 +30,11 @@ import tempfile
 import time
 from typing import Any
 
-import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
+
+# while this folder is on sys.path: decide_reward imports _isolate, which then takes it off
+# (so that benchmarks/http.py cannot shadow the standard library's http)
+from decide_reward import POLICIES, bench_mabwiser  # the MABWiser loop it measures
 
 from banditbot.policies._best import beta_best_probabilities
 
@@ -92,25 +96,6 @@ def two_commits_us(n: int = 20_000) -> float:
     return elapsed / n * 1e6
 
 
-def mabwiser_us(policy: str, k: int, n: int = 1500) -> float:
-    from mabwiser.mab import MAB, LearningPolicy
-
-    lp = {"epsilon-greedy": LearningPolicy.EpsilonGreedy(epsilon=0.1),
-          "thompson": LearningPolicy.ThompsonSampling()}[policy]
-    mab = MAB(list(range(k)), lp, seed=0)
-    mab.fit(list(range(k)), [0] * k)
-    rates = np.linspace(0.05, 0.25, k)
-    draws = np.random.default_rng(1).random(n + 50)
-    for i in range(50):
-        arm = mab.predict()
-        mab.partial_fit([arm], [int(draws[n + i] < rates[arm])])
-    start = time.perf_counter()
-    for i in range(n):
-        arm = mab.predict()
-        mab.partial_fit([arm], [int(draws[i] < rates[arm])])
-    return (time.perf_counter() - start) / n * 1e6
-
-
 def median(fn: Any, *args: Any) -> float:
     return round(statistics.median(fn(*args) for _ in range(3)), 2)
 
@@ -120,7 +105,7 @@ def main() -> None:
     commits = median(two_commits_us)
     rows = []
     for policy, k in (("epsilon-greedy", 3), ("thompson", 3), ("thompson", 50)):
-        peer = median(mabwiser_us, policy, k)
+        peer = median(bench_mabwiser, POLICIES[policy][1], k, 1500, 0)
         floor_memory = loop + (median(ts_propensity_us, k) if policy == "thompson" else 0.0)
         budget_memory = round(peer / TARGET_MEMORY[k], 2)
         budget_sqlite = round(peer / TARGET_SQLITE, 2)

@@ -79,14 +79,10 @@ class MeteredStore:
         self.inner = inner
         self.metrics = metrics
         self.url = inner.url
-        self._timers: dict[str, Any] = {}
         self._wrapped: dict[str, Any] = {}
 
     def _timer(self, op: str) -> Any:
-        found = self._timers.get(op)
-        if found is None:
-            found = self._timers[op] = self.metrics.store_latency.labels(op=op)
-        return found
+        return self.metrics.child(self.metrics.store_latency, op)
 
     def __getattr__(self, name: str) -> Any:
         found = self._wrapped.get(name)

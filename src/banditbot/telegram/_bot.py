@@ -248,15 +248,16 @@ class BanditBot:
             return
         args = list(context.args or [])
         ids = [self._resolve(args[0])] if args else [e.id for e in self.experiments]
-        scopes = [self.service.scope_of(i, str(user.id), chat=str(chat.id)) for i in ids]
-        reports = [await self._run(self.service.report, i, scope=scope)
-                   for i, scope in zip(ids, scopes, strict=True)]
+        reports = [await self._run(self.service.report, i,
+                                   scope=self.service.scope_of(i, str(user.id),
+                                                               chat=str(chat.id)))
+                   for i in ids]
         text = "\n\n".join(r.to_text() for r in reports)
         if len(text) > 3900:
             text = text[:3900] + "\n…"
         await message.reply_text(preformatted(text), parse_mode="HTML")
         if len(reports) == 1:
-            png = await self._run(self._chart, reports[0], scopes[0])
+            png = await self._run(self._chart, reports[0])
             if png is not None:
                 await message.reply_photo(
                     InputFile(io.BytesIO(png), filename=f"{reports[0].experiment}.png"),
@@ -271,13 +272,14 @@ class BanditBot:
                 return e.id
         return name  # unknown: the service raises a friendly error
 
-    def _chart(self, report: Report, scope: str | None) -> bytes | None:
+    def _chart(self, report: Report) -> bytes | None:
         try:
             from .._charts import report_png
         except ImportError:
             return None
         try:
-            return report_png(report, self.service.timeline(report.experiment, scope=scope))
+            return report_png(report, self.service.timeline(report.experiment,
+                                                            scope=report.scope))
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
