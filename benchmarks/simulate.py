@@ -1,9 +1,10 @@
 """Simulator speed: Bernoulli Thompson sampling, 3 arms, 1,000 runs × 10,000 steps.
 
-Reports banditbot's simulated decisions per second (target, issue #5: >= 10 million on this
-machine; a straightforward vectorized numpy loop does about 5 million), the same with one
-worker, and — in the same run, on a smaller size — MABWiser's ``Simulator`` replaying 2,000
-logged rows online (``batch_size=1``), per decision.
+Reports banditbot's simulated decisions per second for its default Thompson sampling
+(optimistic; target, issue #5: >= 10 million on this machine; a straightforward vectorized
+numpy loop does about 5 million), the same with one worker and for textbook Thompson
+sampling (``optimistic=False``), and — in the same run, on a smaller size — MABWiser's
+``Simulator`` replaying 2,000 logged rows online (``batch_size=1``), per decision.
 
     python benchmarks/simulate.py [--quick]
 
@@ -26,9 +27,11 @@ from banditbot import make_policy
 from banditbot.sim import BernoulliEnv, simulate
 
 
-def ours(runs: int, horizon: int, workers: int, repeats: int) -> float:
+def ours(runs: int, horizon: int, workers: int, repeats: int, optimistic: bool = True
+         ) -> float:
     env = BernoulliEnv(rates=(0.1, 0.12, 0.15))
-    rates = [simulate(make_policy("thompson"), env, runs=runs, horizon=horizon, seed=s,
+    policy = make_policy("thompson", optimistic=optimistic)
+    rates = [simulate(policy, env, runs=runs, horizon=horizon, seed=s,
                       workers=workers).decisions_per_second for s in range(repeats)]
     return statistics.median(rates)
 
@@ -63,11 +66,13 @@ def main() -> None:
     repeats = 1 if args.quick else 3
     two = ours(1000, horizon, 2, repeats)
     one = ours(1000, horizon, 1, repeats)
+    textbook = ours(1000, horizon, 2, repeats, optimistic=False)
     mab = mabwiser_us_per_decision(400 if args.quick else 2000)
     print(json.dumps({
         "benchmark": "simulate", "policy": "thompson", "arms": 3, "runs": 1000,
         "steps": horizon,
         "decisions_per_s": round(two), "decisions_per_s_one_worker": round(one),
+        "decisions_per_s_textbook_thompson": round(textbook),
         "target_decisions_per_s": 10_000_000, "met": two >= 10_000_000,
         "mabwiser_simulator_us_per_decision": round(mab, 1),
         "speedup_vs_mabwiser": round(two * mab / 1e6, 1),

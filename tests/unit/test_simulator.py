@@ -54,6 +54,19 @@ def test_thompson_and_kl_ucb_beat_ucb1(policy: str) -> None:
     assert m1 + h1 < m2 - h2, (ours.final, ucb1.final)
 
 
+def test_optimistic_thompson_sampling_loses_less_than_textbook() -> None:
+    """The default (optimistic) Thompson sampling against textbook Thompson sampling, 4,000
+    runs of T = 2,000 on five arms. Seen: 35.4 ± 0.8 against 39.0 ± 0.8 at 2,000 runs; the
+    assertion needs the 95% intervals apart, which fails by chance far below 1% at that gap.
+    """
+    env = BernoulliEnv(rates=(0.05, 0.10, 0.15, 0.20, 0.25))
+    optimistic = simulate(make_policy("thompson"), env, runs=4000, horizon=2000, seed=11)
+    textbook = simulate(make_policy("thompson", optimistic=False), env, runs=4000,
+                        horizon=2000, seed=11)
+    (m1, h1), (m2, h2) = optimistic.final, textbook.final
+    assert m1 + h1 < m2 - h2, (optimistic.final, textbook.final)
+
+
 def test_linear_policies_beat_the_best_plain_policy() -> None:
     env = LinearContextualEnv(arms_=5, dim=5, seed=2)
     plain = max((simulate(make_policy(p), env, runs=40, horizon=800, seed=5)

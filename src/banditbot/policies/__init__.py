@@ -14,7 +14,11 @@ True
 """
 
 from ._base import ArmStats, Choice, Policy, sample_arm
-from ._best import beta_best_probabilities, normal_best_probabilities
+from ._best import (
+    beta_best_probabilities,
+    beta_optimistic_probabilities,
+    normal_best_probabilities,
+)
 from ._policies import (
     UCB1,
     EpsilonGreedy,
@@ -35,6 +39,7 @@ __all__ = [
     "ThompsonSampling",
     "available_policies",
     "beta_best_probabilities",
+    "beta_optimistic_probabilities",
     "make_policy",
     "normal_best_probabilities",
     "policy_class",

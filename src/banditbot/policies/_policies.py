@@ -10,7 +10,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import best_rows, beta_best_probabilities, normal_best_probabilities
+from ._best import (
+    best_rows,
+    beta_best_probabilities,
+    beta_optimistic_probabilities,
+    normal_best_probabilities,
+)
 from ._registry import register
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "beta_posterior",
     "normal_posterior",
     "sample_beta_argmax",
+    "sample_optimistic_argmax",
     "ucb_index",
 ]
 
@@ -35,6 +41,33 @@ def sample_beta_argmax(a: FloatArray, b: FloatArray,
     g2 = rng.standard_gamma(b.astype(np.float32), dtype=np.float32)
     out: npt.NDArray[np.intp] = (g1 / (g1 + g2)).argmax(axis=-1)
     return out
+
+
+def sample_optimistic_argmax(a: FloatArray, b: FloatArray,
+                             rng: np.random.Generator) -> npt.NDArray[np.intp]:
+    """Optimistic Thompson sampling's draw for ``R`` bandits at once: the argmax of
+    ``max(Beta(a, b) sample, posterior mean)`` per arm, ties (only possible at a shared
+    highest mean) broken at random."""
+    k = a.shape[-1]
+    a32 = a.reshape(-1, k).astype(np.float32)
+    b32 = b.reshape(-1, k).astype(np.float32)
+    score = rng.standard_gamma(a32, dtype=np.float32)
+    score /= score + rng.standard_gamma(b32, dtype=np.float32)
+    a32 /= a32 + b32  # the posterior means
+    np.maximum(score, a32, out=score)
+    out: npt.NDArray[np.intp] = score.argmax(axis=-1)
+    # Scores tie when another arm's mean equals the winning score (a tie of two continuous
+    # draws is ignored, as in plain argmax). Cheap check: count the means equal to their
+    # row's top score; one per row whose winner scored its own mean is no tie.
+    first = np.arange(0, score.size, k) + out
+    top = score.ravel()[first]
+    at_top = a32 == top[:, None]
+    if np.count_nonzero(at_top) > np.count_nonzero(a32.ravel()[first] == top):
+        tied = score == top[:, None]
+        several = np.flatnonzero(tied.sum(axis=-1) > 1)
+        rows = tied[several]
+        out[several] = (rng.random(rows.shape) * rows).argmax(axis=-1)
+    return out if a.ndim > 1 else out[0]
 
 
 @register("egreedy", "e-greedy", "epsilon_greedy", "greedy")
@@ -142,17 +175,28 @@ def beta_posterior(stats: ArmStats, alpha: float, beta: float) -> tuple[FloatArr
 @register("ts", "thompson-sampling", "beta-thompson", "bernoulli-thompson")
 @dataclass(frozen=True, slots=True)
 class ThompsonSampling(Policy):
-    """Beta–Bernoulli Thompson sampling (probability matching).
+    """Beta–Bernoulli Thompson sampling, optimistic by default.
 
     Each arm's mean has a ``Beta(alpha + successes, beta + failures)`` posterior (rewards on
     a bounded scale count fractionally); an operator prior set for an arm replaces
-    ``(alpha, beta)`` for that arm. The arm is drawn with probability P(its posterior draw is
-    the largest), computed numerically (see :mod:`banditbot.policies._best`).
+    ``(alpha, beta)`` for that arm. Every decision draws one sample per arm and picks the
+    largest. The policy reports the exact probability of each arm being picked, computed
+    numerically (see :mod:`banditbot.policies._best`), and picks by sampling from it.
+
+    *Optimistic* (the default): a draw below the arm's posterior mean counts as the mean
+    (May et al., 2012, "Optimistic Bayesian sampling"; Chapelle & Li, 2011). It explores
+    less in the arms that are already known to be worse and keeps Thompson sampling's
+    consistency; in banditbot's simulations (4,000 runs of 10,000 steps, see
+    ``docs/policies.md``) it lowered regret on every instance tried, by 2–10%.
+    ``optimistic=False`` is textbook Thompson sampling (probability matching: each arm is
+    picked with its probability of being the best, the report's P(best)).
 
     Parameters
     ----------
     alpha, beta
         Default prior pseudo-successes and pseudo-failures (> 0).
+    optimistic
+        Count a draw below the posterior mean as the mean (default ``True``).
 
     Examples
     --------
@@ -167,18 +211,24 @@ class ThompsonSampling(Policy):
 
     alpha: float = 1.0
     beta: float = 1.0
+    optimistic: bool = True
 
     def __post_init__(self) -> None:
         check(self.alpha > 0 and self.beta > 0, self.name,
               f"alpha and beta must be > 0, got {self.alpha}, {self.beta}",
               "use alpha = beta = 1 (uniform prior)")
+        check(isinstance(self.optimistic, bool), self.name,
+              f"optimistic must be true or false, got {self.optimistic!r}",
+              "use optimistic=false for textbook Thompson sampling")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        return best_rows(beta_best_probabilities, *beta_posterior(stats, self.alpha, self.beta))
+        best = beta_optimistic_probabilities if self.optimistic else beta_best_probabilities
+        return best_rows(best, *beta_posterior(stats, self.alpha, self.beta))
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
-        return sample_beta_argmax(*beta_posterior(stats, self.alpha, self.beta), rng)
+        sample = sample_optimistic_argmax if self.optimistic else sample_beta_argmax
+        return sample(*beta_posterior(stats, self.alpha, self.beta), rng)
 
 
 def normal_posterior(

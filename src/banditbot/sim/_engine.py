@@ -105,7 +105,8 @@ class _Chunk:
         self.runs, self.k = runs, k
         self.n = np.zeros((runs, k))
         self.sums = np.zeros((runs, k))
-        self.sums_sq = np.zeros((runs, k))
+        # 0/1 rewards: the sum of squares is the sum (one array, updated once)
+        self.sums_sq = self.sums if env.binary else np.zeros((runs, k))
         self.base = np.arange(runs) * k
         self.extra: dict[str, FloatArray] = {}
         needs = policy.needs_extra
@@ -166,7 +167,8 @@ class _Chunk:
         r = (rewards - self.lo) / self.span if self.span != 1.0 or self.lo != 0.0 else rewards
         self.n.ravel()[flat] += 1.0
         self.sums.ravel()[flat] += r
-        self.sums_sq.ravel()[flat] += r * r
+        if self.sums_sq is not self.sums:
+            self.sums_sq.ravel()[flat] += r * r
         if self.time_kind == "discount":
             for name in ("tw_n", "tw_sums", "tw_sums_sq"):
                 self.extra[name] *= self.gamma

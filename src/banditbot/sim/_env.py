@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,8 +44,12 @@ def _rates(values: Sequence[float], what: str) -> FloatArray:
 
 @dataclass(frozen=True)
 class Environment:
-    """Base class. ``bounds`` is the reward range (policies see rewards mapped to [0, 1])."""
+    """Base class. ``bounds`` is the reward range (policies see rewards mapped to [0, 1]).
 
+    ``binary`` environments pay only 0 or 1 (so a run's sum of squared rewards is its sum).
+    """
+
+    binary: ClassVar[bool] = False
     arm_names: tuple[str, ...] = ()
 
     @property
@@ -93,22 +97,32 @@ class Environment:
         return type(self).__name__
 
 
+def _chosen(means: FloatArray, arms: IntArray) -> FloatArray:
+    """Each run's mean of its chosen arm (one lookup when all runs share the means)."""
+    if means.strides[0] == 0:  # broadcast rows: a stationary environment
+        same: FloatArray = means[0][arms]
+        return same
+    out: FloatArray = means[np.arange(arms.shape[0]), arms]
+    return out
+
+
 def _bernoulli(rng: np.random.Generator, means: FloatArray, arms: IntArray) -> FloatArray:
-    p = means[np.arange(arms.shape[0]), arms]
+    p = _chosen(means, arms)
     out: FloatArray = (rng.random(arms.shape[0]) < p).astype(np.float64)
     return out
 
 
 def _gaussian(rng: np.random.Generator, means: FloatArray, arms: IntArray,
               sd: float) -> FloatArray:
-    out: FloatArray = means[np.arange(arms.shape[0]), arms] + sd * rng.standard_normal(
-        arms.shape[0])
+    out: FloatArray = _chosen(means, arms) + sd * rng.standard_normal(arms.shape[0])
     return out
 
 
 @dataclass(frozen=True)
 class BernoulliEnv(Environment):
     """Each arm pays 1 with a fixed rate, else 0 (👍/👎)."""
+
+    binary: ClassVar[bool] = True
 
     rates: Sequence[float] = (0.1, 0.12, 0.15)
 
@@ -205,6 +219,8 @@ class RatingEnv(Environment):
 class AbruptDriftEnv(Environment):
     """Bernoulli rates that switch from ``before`` to ``after`` at step ``at``."""
 
+    binary: ClassVar[bool] = True
+
     before: Sequence[float] = (0.2, 0.1)
     after: Sequence[float] = (0.1, 0.2)
     at: int = 5000
@@ -236,6 +252,8 @@ class AbruptDriftEnv(Environment):
 @dataclass(frozen=True)
 class GradualDriftEnv(Environment):
     """Bernoulli rates that move linearly from ``start`` to ``end`` over ``horizon`` steps."""
+
+    binary: ClassVar[bool] = True
 
     start: Sequence[float] = (0.2, 0.1)
     end: Sequence[float] = (0.1, 0.2)
@@ -307,6 +325,8 @@ class LinearContextualEnv(Environment):
 @dataclass(frozen=True)
 class LogisticContextualEnv(LinearContextualEnv):
     """Bernoulli rewards with rate ``sigmoid(x·θ_k)``."""
+
+    binary: ClassVar[bool] = True
 
     @property
     def bounds(self) -> tuple[float, float] | None:
