@@ -108,7 +108,7 @@ class DiscountedThompsonSampling(Policy):
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
-        return sample_beta_argmax(*self._posterior(stats), rng)
+        return sample_beta_argmax(np.stack(self._posterior(stats)), rng)
 
 
 @register("d-ucb", "discounted-ucb1")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ __all__ = [
     "Softmax",
     "ThompsonSampling",
     "beta_posterior",
+    "beta_posterior32",
     "normal_posterior",
     "sample_beta_argmax",
     "sample_optimistic_argmax",
@@ -32,42 +34,48 @@ __all__ = [
 ]
 
 
-def sample_beta_argmax(a: FloatArray, b: FloatArray,
+def sample_beta_argmax(ab: npt.NDArray[np.floating[Any]],
                        rng: np.random.Generator) -> npt.NDArray[np.intp]:
     """Thompson sampling's draw for ``R`` bandits at once: the argmax of one ``Beta(a, b)``
-    sample per arm, with Beta = G1 / (G1 + G2) from single-precision gamma variates (about
-    twice as fast as ``Generator.beta``; the argmax is unaffected by the precision)."""
-    g1 = rng.standard_gamma(a.astype(np.float32), dtype=np.float32)
-    g2 = rng.standard_gamma(b.astype(np.float32), dtype=np.float32)
-    out: npt.NDArray[np.intp] = (g1 / (g1 + g2)).argmax(axis=-1)
+    sample per arm, ``ab`` = the stacked ``(a, b)``, shape ``(2, ..., K)``. Beta =
+    G1 / (G1 + G2) from single-precision gamma variates (about twice as fast as
+    ``Generator.beta``; the argmax is unaffected by the precision)."""
+    g = rng.standard_gamma(ab.astype(np.float32, copy=False), dtype=np.float32)
+    out: npt.NDArray[np.intp] = (g[0] / (g[0] + g[1])).argmax(axis=-1)
     return out
 
 
-def sample_optimistic_argmax(a: FloatArray, b: FloatArray,
+def sample_optimistic_argmax(ab: npt.NDArray[np.floating[Any]],
                              rng: np.random.Generator) -> npt.NDArray[np.intp]:
-    """Optimistic Thompson sampling's draw for ``R`` bandits at once: the argmax of
-    ``max(Beta(a, b) sample, posterior mean)`` per arm, ties (only possible at a shared
-    highest mean) broken at random."""
-    k = a.shape[-1]
-    a32 = a.reshape(-1, k).astype(np.float32)
-    b32 = b.reshape(-1, k).astype(np.float32)
-    score = rng.standard_gamma(a32, dtype=np.float32)
-    score /= score + rng.standard_gamma(b32, dtype=np.float32)
-    a32 /= a32 + b32  # the posterior means
-    np.maximum(score, a32, out=score)
+    """Optimistic Thompson sampling's draw for ``R`` bandits at once (``ab`` as for
+    :func:`sample_beta_argmax`): the argmax of ``max(Beta(a, b) sample, posterior mean)`` per
+    arm, ties (only possible at a shared highest mean) broken at random."""
+    k = ab.shape[-1]
+    ab32 = ab.reshape(2, -1, k).astype(np.float32, copy=False)
+    g = rng.standard_gamma(ab32, dtype=np.float32)
+    score = g[0]
+    score /= score + g[1]
+    mean = ab32[0] / (ab32[0] + ab32[1])
+    np.maximum(score, mean, out=score)
     out: npt.NDArray[np.intp] = score.argmax(axis=-1)
     # Scores tie when another arm's mean equals the winning score (a tie of two continuous
     # draws is ignored, as in plain argmax). Cheap check: count the means equal to their
     # row's top score; one per row whose winner scored its own mean is no tie.
-    first = np.arange(0, score.size, k) + out
+    first = _row_starts(score.shape[0], k) + out
     top = score.ravel()[first]
-    at_top = a32 == top[:, None]
-    if np.count_nonzero(at_top) > np.count_nonzero(a32.ravel()[first] == top):
+    if np.count_nonzero(mean == top[:, None]) > np.count_nonzero(mean.ravel()[first] == top):
         tied = score == top[:, None]
         several = np.flatnonzero(tied.sum(axis=-1) > 1)
         rows = tied[several]
         out[several] = (rng.random(rows.shape) * rows).argmax(axis=-1)
-    return out if a.ndim > 1 else out[0]
+    return out if ab.ndim > 2 else out[0]
+
+
+@functools.lru_cache(maxsize=16)
+def _row_starts(rows: int, k: int) -> npt.NDArray[np.intp]:
+    out = np.arange(0, rows * k, k)
+    out.setflags(write=False)
+    return out
 
 
 @register("egreedy", "e-greedy", "epsilon_greedy", "greedy")
@@ -172,6 +180,20 @@ def beta_posterior(stats: ArmStats, alpha: float, beta: float) -> tuple[FloatArr
     return a, b
 
 
+def beta_posterior32(stats: ArmStats, alpha: float, beta: float
+                     ) -> npt.NDArray[np.float32]:
+    """:func:`beta_posterior`'s ``(a, b)`` stacked, shape ``(2, ..., K)``, in single
+    precision (the samplers' input; fewer passes over the arrays)."""
+    if stats.prior_alpha is not None and stats.prior_beta is not None:
+        return np.stack(beta_posterior(stats, alpha, beta)).astype(np.float32)
+    out = np.empty((2, *stats.n.shape))
+    np.add(stats.sums, alpha, out=out[0])
+    np.subtract(stats.n, stats.sums, out=out[1])
+    np.maximum(out[1], 0.0, out=out[1])
+    out[1] += beta
+    return out.astype(np.float32)
+
+
 @register("ts", "thompson-sampling", "beta-thompson", "bernoulli-thompson")
 @dataclass(frozen=True, slots=True)
 class ThompsonSampling(Policy):
@@ -184,10 +206,11 @@ class ThompsonSampling(Policy):
     numerically (see :mod:`banditbot.policies._best`), and picks by sampling from it.
 
     *Optimistic* (the default): a draw below the arm's posterior mean counts as the mean
-    (May et al., 2012, "Optimistic Bayesian sampling"; Chapelle & Li, 2011). It explores
-    less in the arms that are already known to be worse and keeps Thompson sampling's
-    consistency; in banditbot's simulations (4,000 runs of 10,000 steps, see
-    ``docs/policies.md``) it lowered regret on every instance tried, by 2–10%.
+    (May et al., 2012, "Optimistic Bayesian sampling in contextual-bandit problems"). A
+    worse arm is then tried only when its draw beats the leader's mean, not merely the
+    leader's draw; Thompson sampling's consistency is kept. In banditbot's simulations
+    (4,000 runs of 10,000 steps on seven Bernoulli instances, ``docs/policies.md``) it
+    lowered regret on every one, by 1.5–6.4%.
     ``optimistic=False`` is textbook Thompson sampling (probability matching: each arm is
     picked with its probability of being the best, the report's P(best)).
 
@@ -228,7 +251,7 @@ class ThompsonSampling(Policy):
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
         sample = sample_optimistic_argmax if self.optimistic else sample_beta_argmax
-        return sample(*beta_posterior(stats, self.alpha, self.beta), rng)
+        return sample(beta_posterior32(stats, self.alpha, self.beta), rng)
 
 
 def normal_posterior(
