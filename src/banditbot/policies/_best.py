@@ -29,6 +29,7 @@ reuses the previous vector).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -242,7 +243,7 @@ def beta_optimistic_probabilities(a: FloatArray, b: FloatArray) -> FloatArray:
         P_i = ∫_M^1 f_i(x) ∏_{j≠i} F_j(x) dx  +  [mean_i = M] · ∏_j F_j(M) / g
 
     The integrand is smooth on ``[M, 1]`` and not zero at ``M``, so the integral uses
-    Simpson's rule on the grid :func:`beta_best_probabilities` would use (error O(h⁴));
+    Simpson's rule (error O(h⁴)) on the lattice :func:`beta_best_probabilities` uses;
     posteriors with a rough density fall back to Monte Carlo for the integral only.
 
     Parameters
@@ -279,9 +280,9 @@ def _beta_optimistic(a: FloatArray, b: FloatArray) -> FloatArray:
     leaders = mean == top
     betainc = _special()[0]
     below = betainc(a, b, top)  # P(draw_j <= M)
-    atom = float(np.prod(below))
+    atom = math.prod(below.tolist())
     out = np.zeros(k)
-    out[leaders] = atom / int(leaders.sum())
+    out[leaders] = atom / np.count_nonzero(leaders)
     idx = (mean + _Z * sd > top).nonzero()[0]  # arms whose draw can exceed M
     if idx.shape[0] == 1:
         out[idx] += 1.0 - atom
@@ -290,12 +291,7 @@ def _beta_optimistic(a: FloatArray, b: FloatArray) -> FloatArray:
         if _has_rough_density(a_c) or _has_rough_density(b_c):
             above = _beta_above_monte_carlo(a_c, b_c, top)
         else:
-            hi = min(float((mean[idx] + _Z * sd[idx]).max()), 1.0 - _EDGE)
-            h = float(sd[idx].min()) / _POINTS_PER_SD
-            n = int(min(max(math.ceil((hi - top) / h) + 1, _MIN_POINTS), _MAX_POINTS)) | 1
-            x = np.linspace(top, hi, n)
-            pdf, cdf = _beta_on_grid(a_c, b_c, _direct_table(x), float(x[1] - x[0]))
-            above = _simpson(pdf * _exclusive_products(cdf), float(x[1] - x[0]))
+            above = _beta_above(a_c, b_c, mean[idx], sd[idx], top)
         total = float(above.sum())
         if total > 0.0:  # the continuous part's exact total is 1 - atom
             out[idx] += above * ((1.0 - atom) / total)
@@ -304,14 +300,51 @@ def _beta_optimistic(a: FloatArray, b: FloatArray) -> FloatArray:
     return out
 
 
+def _beta_above(a: FloatArray, b: FloatArray, mean: FloatArray, sd: FloatArray, top: float
+                ) -> FloatArray:
+    """``∫_top^1 f_i(x) ∏_{j≠i} F_j(x) dx`` per arm: Simpson's rule on lattice points from
+    the first one above ``top`` (the sliver below it, narrower than 1/65,536, as a
+    rectangle), or on a direct grid when the posteriors are extremely narrow."""
+    hi = min(float((mean + _Z * sd).max()), 1.0)
+    if hi <= top:
+        return np.zeros(a.shape[0])
+    h = min(float(sd.min()) / _POINTS_PER_SD, (hi - top) / (_MIN_POINTS - 1))
+    i_lo = math.ceil(top * _LATTICE_N)
+    i_hi = min(math.ceil(hi * _LATTICE_N), _LATTICE_N)
+    step = int(h * _LATTICE_N)
+    if step >= 1 and i_hi > i_lo:
+        step = max(step, (i_hi - i_lo) // (_MAX_POINTS - 2))
+        intervals = -(-(i_hi - i_lo) // step)
+        i_hi = i_lo + (intervals + intervals % 2) * step  # Simpson: an even count
+    if step >= 1 and i_lo < i_hi <= _LATTICE_N:
+        table = _Lattice.get()[:, i_lo : i_hi + 1 : step]
+        h = step / _LATTICE_N
+    else:
+        x = np.linspace(top, min(hi, 1.0 - _EDGE), _MAX_POINTS)
+        table = _direct_table(x)
+        h = float(x[1] - x[0])
+    pdf, cdf = _beta_on_grid(a, b, table, h)
+    integrand = pdf * _exclusive_products(cdf)
+    above = _simpson(integrand, h)
+    above += (float(table[5, 0]) - top) * integrand[:, 0]
+    return above
+
+
 def _simpson(integrand: FloatArray, h: float) -> FloatArray:
     """Row-wise Simpson's rule on a uniform grid with an odd number of points; negatives
     clipped."""
-    weights = np.full(integrand.shape[1], 2.0)
+    out: FloatArray = np.maximum(integrand @ _simpson_weights(integrand.shape[1]) * (h / 3.0),
+                                 0.0)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _simpson_weights(n: int) -> FloatArray:
+    weights = np.full(n, 2.0)
     weights[1::2] = 4.0
     weights[0] = weights[-1] = 1.0
-    out: FloatArray = np.maximum(integrand @ (weights * (h / 3.0)), 0.0)
-    return out
+    weights.setflags(write=False)
+    return weights
 
 
 def _beta_above_monte_carlo(a: FloatArray, b: FloatArray, top: float) -> FloatArray:
