@@ -143,11 +143,17 @@ class _Chunk:
         self.static_means = env.means(0, None, runs) if self.gaps is not None else None
         self.regret = np.zeros(runs)
         self.reward = np.zeros(runs)
+        # flat views for the per-step updates; the statistics of a non-contextual step are
+        # the same arrays every time (updated in place), so one ArmStats serves every step
+        self.n_flat, self.sums_flat, self.sums_sq_flat = (
+            self.n.ravel(), self.sums.ravel(), self.sums_sq.ravel())
+        self.stats = ArmStats(self.n, self.sums, self.sums_sq, None, None, self.n, self.extra,
+                              None)
 
     def step(self, t: int) -> None:
         env, rng = self.env, self.rng
         ctx = env.contexts(rng, t, self.runs)
-        stats = ArmStats(self.n, self.sums, self.sums_sq, None, None, self.n, self.extra, ctx)
+        stats = self.stats if ctx is None else self.stats._replace(context=ctx)
         if self.ips:
             p = self.policy.probabilities(stats)
             arms = sample_rows(p, rng)
@@ -165,10 +171,10 @@ class _Chunk:
             self.regret += means.max(axis=1) - means.ravel()[flat]
         self.reward += rewards
         r = (rewards - self.lo) / self.span if self.span != 1.0 or self.lo != 0.0 else rewards
-        self.n.ravel()[flat] += 1.0
-        self.sums.ravel()[flat] += r
+        self.n_flat[flat] += 1.0
+        self.sums_flat[flat] += r
         if self.sums_sq is not self.sums:
-            self.sums_sq.ravel()[flat] += r * r
+            self.sums_sq_flat[flat] += r * r
         if self.time_kind == "discount":
             for name in ("tw_n", "tw_sums", "tw_sums_sq"):
                 self.extra[name] *= self.gamma
