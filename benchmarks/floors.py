@@ -8,8 +8,9 @@ the budget each target leaves:
 * ``stripped_loop_us`` -- epsilon-greedy with 3 arms as one flat Python loop: choice, the full
   probability vector, a random id, a dict as the log, an exactly-once reward. No service, no
   store, no validation: the least a Python loop does per decision.
-* ``ts_propensity_us`` -- Thompson sampling's logged propensity vector (P(best) within 0.5
-  percentage points) after one posterior changed, as banditbot computes it (quadrature).
+* ``ts_propensity_us`` -- Thompson sampling's logged propensity vector (within 0.5
+  percentage points) after one posterior changed, as banditbot computes it (quadrature), for
+  the default (optimistic) form; ``textbook_us`` beside it for P(best).
 * ``two_commits_us`` -- two durable SQLite WAL commits (synchronous=NORMAL) of one tiny row
   each: the decision must be logged before the user sees it, the reward is its own write.
 * ``mabwiser_us`` -- MABWiser 2.7 ``predict()`` + ``partial_fit()``, the peer of the targets
@@ -36,7 +37,7 @@ import numpy as np
 # (so that benchmarks/http.py cannot shadow the standard library's http)
 from decide_reward import POLICIES, bench_mabwiser  # the MABWiser loop it measures
 
-from banditbot.policies._best import beta_best_probabilities
+from banditbot.policies._best import beta_best_probabilities, beta_optimistic_probabilities
 
 TARGET_MEMORY = {3: 10, 50: 20}
 TARGET_SQLITE = 2
@@ -64,12 +65,13 @@ def stripped_loop_us(n: int = 200_000) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-def ts_propensity_us(k: int, n: int = 5000) -> float:
+def ts_propensity_us(k: int, n: int = 5000, textbook: bool = False) -> float:
+    propensities = beta_best_probabilities if textbook else beta_optimistic_probabilities
     rates = np.linspace(0.05, 0.25, k)
     pulls = np.linspace(20, 2000, k)  # a bandit a while into learning: the best arm leads
     a = 1.0 + np.round(pulls * rates)
     b = 1.0 + pulls - (a - 1.0)
-    beta_best_probabilities(a, b)  # loads SciPy and the lattice
+    propensities(a, b)  # loads SciPy and the lattice
     rewards = (np.random.default_rng(2).random(n) < rates[np.arange(n) % k]).tolist()
     start = time.perf_counter()
     for i, success in enumerate(rewards):  # every reward changes one posterior (at its rate)
@@ -77,7 +79,7 @@ def ts_propensity_us(k: int, n: int = 5000) -> float:
             a[i % k] += 1.0
         else:
             b[i % k] += 1.0
-        beta_best_probabilities(a, b)
+        propensities(a, b)
     return (time.perf_counter() - start) / n * 1e6
 
 
@@ -106,7 +108,8 @@ def main() -> None:
     rows = []
     for policy, k in (("epsilon-greedy", 3), ("thompson", 3), ("thompson", 50)):
         peer = median(bench_mabwiser, POLICIES[policy][1], k, 1500, 0)
-        floor_memory = loop + (median(ts_propensity_us, k) if policy == "thompson" else 0.0)
+        ts = policy == "thompson"
+        floor_memory = loop + (median(ts_propensity_us, k) if ts else 0.0)
         budget_memory = round(peer / TARGET_MEMORY[k], 2)
         budget_sqlite = round(peer / TARGET_SQLITE, 2)
         rows.append({
@@ -116,6 +119,8 @@ def main() -> None:
             "sqlite_floor_us": round(floor_memory + commits, 2),
             "sqlite_budget_us": budget_sqlite,
             "sqlite_feasible": floor_memory + commits <= budget_sqlite,
+            **({"textbook_propensity_us": median(ts_propensity_us, k, 5000, True)} if ts
+               else {}),
         })
     print(json.dumps({"benchmark": "floors", "stripped_loop_us": loop,
                       "two_commits_us": commits, "rows": rows}))

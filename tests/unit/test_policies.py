@@ -132,6 +132,7 @@ def optimistic_monte_carlo(a: np.ndarray, b: np.ndarray, draws: int = MC_DRAWS
     ([1.2, 1.0], [1.0, 1.2]),        # rough densities: the Monte Carlo fallback
     ([0.5, 0.5, 3.0], [0.5, 7.5, 3.0]),
     ([3, 3, 3, 3, 3, 3], [40, 42, 44, 46, 48, 50]),
+    ([2, 3, 2, 5, 1], [3, 2, 2, 9, 1]),  # wide posteriors reaching 1: the direct grid
 ])
 def test_optimistic_thompson_probabilities_are_within_half_a_point_of_monte_carlo(
         a: list[float], b: list[float]) -> None:

@@ -319,8 +319,10 @@ def _beta_above(a: FloatArray, b: FloatArray, mean: FloatArray, sd: FloatArray, 
     if step >= 1 and i_lo < i_hi <= _LATTICE_N:
         table = _Lattice.get()[:, i_lo : i_hi + 1 : step]
         h = step / _LATTICE_N
-    else:
-        x = np.linspace(top, min(hi, 1.0 - _EDGE), _MAX_POINTS)
+    else:  # extremely narrow posteriors, or the even grid would pass 1: a direct grid
+        end = min(hi, 1.0 - _EDGE)
+        n = min(max(math.ceil((end - top) / h) + 1, _MIN_POINTS), _MAX_POINTS) | 1
+        x = np.linspace(top, end, n)
         table = _direct_table(x)
         h = float(x[1] - x[0])
     pdf, cdf = _beta_on_grid(a, b, table, h)
