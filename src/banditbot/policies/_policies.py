@@ -38,8 +38,8 @@ def sample_beta_argmax(ab: npt.NDArray[np.floating[Any]],
                        rng: np.random.Generator) -> npt.NDArray[np.intp]:
     """Thompson sampling's draw for ``R`` bandits at once: the argmax of one ``Beta(a, b)``
     sample per arm, ``ab`` = the stacked ``(a, b)``, shape ``(2, ..., K)``. Beta =
-    G1 / (G1 + G2) from single-precision gamma variates (about twice as fast as
-    ``Generator.beta``; the argmax is unaffected by the precision)."""
+    G1 / (G1 + G2) from single-precision gamma variates in one call (about 10% faster than
+    ``Generator.beta`` here; the argmax is unaffected by the precision)."""
     g = rng.standard_gamma(ab.astype(np.float32, copy=False), dtype=np.float32)
     out: npt.NDArray[np.intp] = (g[0] / (g[0] + g[1])).argmax(axis=-1)
     return out
