@@ -258,12 +258,12 @@ def beta_optimistic_probabilities(a: FloatArray, b: FloatArray) -> FloatArray:
 
     Examples
     --------
-    Two flat posteriors: both draws fall below 1/2 with probability 1/4 (a tie at 1/2, split
-    evenly); otherwise the larger draw wins — by symmetry, one half each.
+    ``Beta(9, 1)`` (mean 0.9) against a flat ``Beta(1, 1)``: the second arm wins only with a
+    draw ``x > 0.9`` above the first one's, ``∫_0.9^1 x^9 dx = (1 - 0.9^10) / 10``.
 
-    >>> p = beta_optimistic_probabilities(np.array([1.0, 1.0]), np.array([1.0, 1.0]))
-    >>> [round(float(x), 4) for x in p]
-    [0.5, 0.5]
+    >>> p = beta_optimistic_probabilities(np.array([9.0, 1.0]), np.array([1.0, 1.0]))
+    >>> round(float(p[1]), 4), round((1 - 0.9**10) / 10, 4)
+    (0.0651, 0.0651)
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
