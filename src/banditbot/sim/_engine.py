@@ -141,14 +141,27 @@ class _Chunk:
             "BernoulliEnv", "GaussianEnv", "RatingEnv")
         self.gaps = (rates.max() - rates) if stationary and rates is not None else None
         self.static_means = env.means(0, None, runs) if self.gaps is not None else None
-        self.regret = np.zeros(runs)
-        self.reward = np.zeros(runs)
+        self._regret = np.zeros(runs)  # accumulated step by step when the means move
         # flat views for the per-step updates; the statistics of a non-contextual step are
         # the same arrays every time (updated in place), so one ArmStats serves every step
         self.n_flat, self.sums_flat, self.sums_sq_flat = (
             self.n.ravel(), self.sums.ravel(), self.sums_sq.ravel())
         self.stats = ArmStats(self.n, self.sums, self.sums_sq, None, None, self.n, self.extra,
                               None)
+
+    @property
+    def regret(self) -> FloatArray:
+        """Cumulative pseudo-regret per run; in a stationary environment Σ pulls · gap."""
+        if self.gaps is not None:
+            out: FloatArray = self.n @ self.gaps
+            return out
+        return self._regret
+
+    @property
+    def reward(self) -> FloatArray:
+        """Total reward per run, from the sums (which hold ``(reward - lo) / span``)."""
+        out: FloatArray = self.lo * self.n.sum(axis=1) + self.span * self.sums.sum(axis=1)
+        return out
 
     def step(self, t: int) -> None:
         env, rng = self.env, self.rng
@@ -165,11 +178,8 @@ class _Chunk:
         means = self.static_means if self.static_means is not None else \
             env.means(t, ctx, self.runs)
         rewards = env.draw(rng, means, arms)
-        if self.gaps is not None:
-            self.regret += self.gaps[arms]
-        else:
-            self.regret += means.max(axis=1) - means.ravel()[flat]
-        self.reward += rewards
+        if self.gaps is None:
+            self._regret += means.max(axis=1) - means.ravel()[flat]
         r = (rewards - self.lo) / self.span if self.span != 1.0 or self.lo != 0.0 else rewards
         self.n_flat[flat] += 1.0
         self.sums_flat[flat] += r
