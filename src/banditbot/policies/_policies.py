@@ -58,13 +58,11 @@ def sample_optimistic_argmax(ab: npt.NDArray[np.floating[Any]],
     mean = ab32[0] / (ab32[0] + ab32[1])
     np.maximum(score, mean, out=score)
     out: npt.NDArray[np.intp] = score.argmax(axis=-1)
-    # Scores tie when another arm's mean equals the winning score (a tie of two continuous
-    # draws is ignored, as in plain argmax). Cheap check: count the means equal to their
-    # row's top score; one per row whose winner scored its own mean is no tie.
+    # Scores tie when arms share the highest mean and no draw beats it: every row has one
+    # score equal to its top (the winner's), so more than one per row overall means a tie
     first = _row_starts(score.shape[0], k) + out
-    top = score.ravel()[first]
-    if np.count_nonzero(mean == top[:, None]) > np.count_nonzero(mean.ravel()[first] == top):
-        tied = score == top[:, None]
+    tied = score == score.ravel()[first][:, None]
+    if np.count_nonzero(tied) > tied.shape[0]:
         several = np.flatnonzero(tied.sum(axis=-1) > 1)
         rows = tied[several]
         out[several] = (rng.random(rows.shape) * rows).argmax(axis=-1)
