@@ -1,9 +1,11 @@
 """Probability that each arm is the best under independent posteriors ("P(best)").
 
-Thompson sampling picks arm ``i`` with probability ``P(X_i = max_j X_j)`` where ``X_j`` are
-independent posterior draws. banditbot computes that vector numerically and *samples the arm
-from it*, so the logged propensity is exactly the probability that was used (probability
-matching is what Thompson sampling is). The same vector is the report's P(best).
+Textbook Thompson sampling picks arm ``i`` with probability ``P(X_i = max_j X_j)`` where
+``X_j`` are independent posterior draws. banditbot computes that vector numerically and
+*samples the arm from it*, so the logged propensity is exactly the probability that was used
+(probability matching is what Thompson sampling is). The same vector is the report's P(best).
+Optimistic Thompson sampling (the default) scores ``max(X_i, mean_i)``; its vector,
+:func:`beta_optimistic_probabilities`, is computed on the same lattice.
 
 Method (accurate to well under 0.1 percentage points; pinned by tests against Monte Carlo):
 
