@@ -1,11 +1,13 @@
 """Simulator speed: Bernoulli Thompson sampling, 3 arms, 1,000 runs × 10,000 steps.
 
-Reports banditbot's simulated decisions per second for its default Thompson sampling
-(optimistic; target, issue #5: >= 10 million on this machine; a straightforward vectorized
-numpy loop does about 5 million), the same with one worker and for textbook Thompson
-sampling (``optimistic=False``), the issue's reference — a straightforward vectorized numpy
-loop, one process — and, on a smaller size, MABWiser's ``Simulator`` replaying 2,000 logged
-rows online (``batch_size=1``), per decision; all in the same run.
+Issue #5's target: >= 10 million simulated decisions per second on this machine, where "a
+straightforward vectorized numpy loop does about 5 million". That loop is textbook Thompson
+sampling, so the like-for-like figure is banditbot's textbook Thompson sampling
+(``optimistic=False``), measured here next to the loop itself (one process). banditbot's
+default, optimistic Thompson sampling does more per decision (the posterior means, a max,
+random tie-breaks); it is reported beside, on two processes and on one. On a smaller size,
+MABWiser's ``Simulator`` replays 2,000 logged rows online (``batch_size=1``), per decision.
+All in the same run.
 
     python benchmarks/simulate.py [--quick]
 
@@ -91,17 +93,17 @@ def main() -> None:
     mab = mabwiser_us_per_decision(400 if args.quick else 2000)
     print(json.dumps({
         "benchmark": "simulate", "policy": "thompson", "arms": 3, "runs": 1000,
-        "steps": horizon,
-        "decisions_per_s": round(two), "decisions_per_s_one_worker": round(one),
-        "decisions_per_s_textbook_thompson": round(textbook),
-        "target_decisions_per_s": 10_000_000, "met": two >= 10_000_000,
+        "steps": horizon, "target_decisions_per_s": 10_000_000,
+        "textbook_decisions_per_s": round(textbook),
         "met_textbook": textbook >= 10_000_000,
         "straightforward_numpy_loop_per_s": round(plain),
-        "x_straightforward": round(two / plain, 2),
+        "textbook_x_straightforward": round(textbook / plain, 2),
+        "default_optimistic_decisions_per_s": round(two),
+        "met_default": two >= 10_000_000,
+        "default_one_worker_per_s": round(one),
         "mabwiser_simulator_us_per_decision": round(mab, 1),
-        "speedup_vs_mabwiser": round(two * mab / 1e6, 1),
+        "default_speedup_vs_mabwiser": round(two * mab / 1e6, 1),
     }))
-
 
 if __name__ == "__main__":
     main()
