@@ -42,6 +42,25 @@ def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
+def _mend_moto_number_add() -> None:
+    """Make moto's ``ADD`` parse numbers as DynamoDB does (exponent notation included)."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DDBType, DynamoType
+
+    original = DynamoType.__add__
+    if getattr(original, "_mended", False):
+        return
+
+    def add(self: Any, other: Any) -> Any:
+        if self.type == other.type and self.is_number():
+            return DynamoType({DDBType.NUMBER: f"{Decimal(self.value) + Decimal(other.value)}"})
+        return original(self, other)
+
+    add._mended = True  # type: ignore[attr-defined]
+    DynamoType.__add__ = add  # type: ignore[method-assign]
+
+
 class DynamoDBServer:
     """moto's DynamoDB emulator behind a real HTTP server on 127.0.0.1 (port 0).
 
@@ -50,10 +69,16 @@ class DynamoDBServer:
     serializes writes per item). The server therefore runs one request at a time — threaded
     for connections, serialized for execution — which makes the emulator linearizable like the
     real service. boto3 talks to it over HTTP exactly as it talks to AWS.
+
+    One emulator bug is mended (:func:`_mend_moto_number_add`): moto adds numbers with
+    ``int()`` unless their text has a ".", so an ``ADD`` to a stored ``1E-16`` (a sum of
+    floats that nearly cancel, which DynamoDB accepts) fails with a ValueError.
     """
 
     def __init__(self) -> None:
         import threading
+
+        _mend_moto_number_add()
 
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server

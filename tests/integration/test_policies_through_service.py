@@ -1,17 +1,17 @@
-"""Every registered policy runs through the service, on the memory and SQLite stores."""
+"""Every registered policy runs through the service, on every store (memory, SQLite, and
+DynamoDB on a local moto server)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from banditbot import BanditService, MemoryStore, PolicyError, SQLiteStore, parse_config
+from banditbot import BanditService, MemoryStore, PolicyError, parse_config
 from banditbot.policies import available_policies
 
-from ..conftest import FakeClock
+from ..conftest import BACKENDS, FakeClock
 
 FEATURES = [
     {"name": "hour", "type": "cyclic", "period": 24},
@@ -27,16 +27,9 @@ def config(policy: str) -> Any:
         "track_ips": True, "reward": {"type": "rating", "min": 1, "max": 5}}]})
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    def make() -> Any:
-        if request.param == "memory":
-            return MemoryStore()
-        s = SQLiteStore(tmp_path / "p.db")
-        s.init()
-        return s
-
-    return make
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, store_factory: Any) -> Any:
+    return lambda: store_factory(request.param)
 
 
 @pytest.mark.parametrize("policy", sorted(available_policies()))
