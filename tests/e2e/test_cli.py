@@ -72,9 +72,9 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     assert code == 0
     decision = json.loads(out)
     assert decision["arm"] in ("arm1", "arm2") and 0 < decision["propensity"] <= 1
-    code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "alice", *db],
-                       capsys)
-    assert code == 0 and out.startswith("applied")
+    code, out, err = run(["reward", decision["decision_id"], "1", "--subject", "alice", *db],
+                         capsys)
+    assert code == 0 and out.startswith("applied"), (code, out, err)
     code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "alice", *db],
                        capsys)
     assert code == 0 and out.startswith("duplicate")
