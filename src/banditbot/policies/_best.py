@@ -176,11 +176,15 @@ def _trapezoid(integrand: FloatArray, h: float) -> FloatArray:
     return out
 
 
+def _beta_moments(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Mean and standard deviation of each ``Beta(a_i, b_i)``."""
+    s = a + b
+    return a / s, np.sqrt(a * b / (s * s * (s + 1.0)))
+
+
 def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
     k = a.shape[0]
-    s = a + b
-    mean = a / s
-    sd = np.sqrt(a * b / (s * s * (s + 1.0)))
+    mean, sd = _beta_moments(a, b)
     pruned = _prune(mean, sd)
     if not isinstance(pruned, tuple):
         return pruned
@@ -275,9 +279,7 @@ def beta_optimistic_probabilities(a: FloatArray, b: FloatArray) -> FloatArray:
 
 def _beta_optimistic(a: FloatArray, b: FloatArray) -> FloatArray:
     k = a.shape[0]
-    s = a + b
-    mean = a / s
-    sd = np.sqrt(a * b / (s * s * (s + 1.0)))
+    mean, sd = _beta_moments(a, b)
     top = float(mean.max())
     leaders = mean == top
     betainc = _special()[0]
@@ -353,8 +355,7 @@ def _simpson_weights(n: int) -> FloatArray:
 
 def _beta_above_monte_carlo(a: FloatArray, b: FloatArray, top: float) -> FloatArray:
     """How often each arm's draw is the largest and above ``top`` (deterministic draws)."""
-    rng = np.random.default_rng(20240601)
-    draws = rng.beta(a[:, None], b[:, None], size=(a.shape[0], _MC_DRAWS))
+    draws = _beta_draws(a, b)
     wins = draws.argmax(axis=0)[draws.max(axis=0) > top]
     return np.bincount(wins, minlength=a.shape[0]).astype(np.float64) / _MC_DRAWS
 
@@ -369,9 +370,15 @@ def _has_rough_density(shape: FloatArray) -> bool:
 
 
 def _beta_best_monte_carlo(a: FloatArray, b: FloatArray) -> FloatArray:
-    rng = np.random.default_rng(20240601)  # deterministic: same state, same vector
-    draws = rng.beta(a[:, None], b[:, None], size=(a.shape[0], _MC_DRAWS))
-    return np.bincount(draws.argmax(axis=0), minlength=a.shape[0]).astype(np.float64)
+    return np.bincount(_beta_draws(a, b).argmax(axis=0), minlength=a.shape[0]).astype(
+        np.float64)
+
+
+def _beta_draws(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``_MC_DRAWS`` draws per arm (rows), deterministic: same parameters, same vector."""
+    rng = np.random.default_rng(20240601)
+    out: FloatArray = rng.beta(a[:, None], b[:, None], size=(a.shape[0], _MC_DRAWS))
+    return out
 
 
 def normal_best_probabilities(mean: FloatArray, sd: FloatArray) -> FloatArray:
