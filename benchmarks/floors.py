@@ -37,7 +37,7 @@ import numpy as np
 # (so that benchmarks/http.py cannot shadow the standard library's http)
 from decide_reward import POLICIES, bench_mabwiser  # the MABWiser loop it measures
 
-from banditbot.policies._best import beta_best_probabilities, beta_optimistic_probabilities
+from banditbot.statistics import beta_best_probabilities, beta_optimistic_probabilities
 
 TARGET_MEMORY = {3: 10, 50: 20}
 TARGET_SQLITE = 2

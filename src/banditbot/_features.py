@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._config import FeatureSpec
-from .policies._base import FloatArray
+from ._types import FloatArray
 
 __all__ = ["Featurizer", "linear_arrays", "linear_extra"]
 

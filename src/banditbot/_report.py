@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .policies._base import FloatArray
+from ._types import FloatArray
 
 __all__ = ["ArmReport", "Report", "Timeline"]
 

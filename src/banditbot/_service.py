@@ -35,11 +35,17 @@ from ._errors import (
 )
 from ._features import Featurizer, linear_arrays, linear_extra
 from ._report import ArmReport, Report, Timeline
-from ._statistics import beta_interval, normal_interval, wilson_interval
+from ._types import FloatArray
 from .policies import ArmStats, Policy, make_policy
-from .policies._base import _NO_EXTRA, FloatArray
-from .policies._best import beta_best_probabilities, normal_best_probabilities
+from .policies._base import _NO_EXTRA
 from .policies._policies import beta_posterior, normal_posterior
+from .statistics import (
+    beta_best_probabilities,
+    beta_interval,
+    normal_best_probabilities,
+    normal_interval,
+    wilson_interval,
+)
 from .stores import (
     AdminRecord,
     ApplyResult,

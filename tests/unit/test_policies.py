@@ -20,11 +20,13 @@ from banditbot.policies import (
     Softmax,
     ThompsonSampling,
     available_policies,
+    make_policy,
+    sample_arm,
+)
+from banditbot.statistics import (
     beta_best_probabilities,
     beta_optimistic_probabilities,
-    make_policy,
     normal_best_probabilities,
-    sample_arm,
 )
 
 

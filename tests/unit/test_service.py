@@ -251,7 +251,7 @@ def test_warm_up_computes_allocations_and_writes_nothing(svc: BanditService,
                                                          clock: FakeClock) -> None:
     """What a server runs at startup: every experiment's policy once (including the implicit
     one, whose silent decisions it must not settle)."""
-    from banditbot.policies import _best
+    from banditbot.statistics import _best
 
     svc.cheat("ts", "b", "110")
     d = svc.decide("implicit", "u")

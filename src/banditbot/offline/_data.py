@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError, require
-from ..policies._base import FloatArray
+from .._types import FloatArray
 from ..stores import DecisionRecord
 
 __all__ = ["ColumnMap", "LoggedBandit", "from_records", "load_obd", "read_log"]

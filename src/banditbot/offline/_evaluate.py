@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError
+from .._types import FloatArray
 from ..policies import ArmStats, Policy, make_policy
-from ..policies._base import FloatArray
 from ._data import LoggedBandit
 from ._estimators import Estimate, estimate_all, make_estimator
 from ._model import RewardModel

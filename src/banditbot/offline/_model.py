@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError
-from ..policies._base import FloatArray
+from .._types import FloatArray
 
 __all__ = ["RewardModel"]
 

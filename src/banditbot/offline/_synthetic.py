@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..policies._base import FloatArray
+from .._types import FloatArray
 from ._data import LoggedBandit
 
 __all__ = ["SyntheticProblem"]

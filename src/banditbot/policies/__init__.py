@@ -14,11 +14,6 @@ True
 """
 
 from ._base import ArmStats, Choice, Policy, sample_arm
-from ._best import (
-    beta_best_probabilities,
-    beta_optimistic_probabilities,
-    normal_best_probabilities,
-)
 from ._policies import (
     UCB1,
     EpsilonGreedy,
@@ -38,10 +33,7 @@ __all__ = [
     "Softmax",
     "ThompsonSampling",
     "available_policies",
-    "beta_best_probabilities",
-    "beta_optimistic_probabilities",
     "make_policy",
-    "normal_best_probabilities",
     "policy_class",
     "sample_arm",
 ]

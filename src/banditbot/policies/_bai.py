@@ -8,8 +8,9 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ._base import ArmStats, FloatArray, Policy, check
-from ._best import beta_best_probabilities
+from .._types import FloatArray
+from ..statistics._best import beta_best_probabilities
+from ._base import ArmStats, Policy, check
 from ._policies import beta_posterior
 from ._registry import register
 

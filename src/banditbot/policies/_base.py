@@ -5,7 +5,7 @@ A policy is an immutable, validated specification (a frozen dataclass) with one 
 policy would pick each arm *right now*. Choosing is sampling from that vector with the
 generator the caller passes in, so the logged propensity is exactly the probability that was
 used to pick the arm (for Thompson sampling the vector is computed numerically; see
-:mod:`banditbot.policies._best`).
+:mod:`banditbot.statistics._best`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PolicyError
-
-FloatArray = npt.NDArray[np.float64]
+from .._types import FloatArray
 
 __all__ = ["ArmStats", "Choice", "Policy", "sample_arm", "sample_rows"]
 

@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import best_rows, normal_best_probabilities
+from .._types import FloatArray
+from ..statistics._best import best_rows, normal_best_probabilities
+from ._base import ArmStats, Policy, argmax_ties, check
 from ._registry import register
 
 __all__ = ["LinThompsonSampling", "LinUCB", "ridge_estimates"]

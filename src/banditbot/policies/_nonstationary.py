@@ -26,8 +26,9 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import best_rows, beta_best_probabilities
+from .._types import FloatArray
+from ..statistics._best import best_rows, beta_best_probabilities
+from ._base import ArmStats, Policy, argmax_ties, check
 from ._policies import _log_total, sample_beta_argmax, ucb_index
 from ._registry import register
 

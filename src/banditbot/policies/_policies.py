@@ -10,13 +10,14 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
-from ._best import (
+from .._types import FloatArray
+from ..statistics._best import (
     best_rows,
     beta_best_probabilities,
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
+from ._base import ArmStats, Policy, argmax_ties, check
 from ._registry import register
 
 __all__ = [
@@ -201,7 +202,7 @@ class ThompsonSampling(Policy):
     a bounded scale count fractionally); an operator prior set for an arm replaces
     ``(alpha, beta)`` for that arm. Every decision draws one sample per arm and picks the
     largest. The policy reports the exact probability of each arm being picked, computed
-    numerically (see :mod:`banditbot.policies._best`), and picks by sampling from it.
+    numerically (see :mod:`banditbot.statistics._best`), and picks by sampling from it.
 
     *Optimistic* (the default): a draw below the arm's posterior mean counts as the mean
     (May et al., 2012, "Optimistic Bayesian sampling in contextual-bandit problems"). A

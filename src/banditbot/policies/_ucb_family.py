@@ -9,7 +9,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._base import ArmStats, FloatArray, Policy, argmax_ties, check
+from .._types import FloatArray
+from ._base import ArmStats, Policy, argmax_ties, check
 from ._policies import _log_total, beta_posterior, ucb_index
 from ._registry import register
 

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._types import FloatArray
 from ..policies import ArmStats, Policy
-from ..policies._base import FloatArray, sample_rows
+from ..policies._base import sample_rows
 from ._env import Environment, lai_robbins
 
 __all__ = ["SimulationResult", "simulate"]

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from .._config import ExperimentConfig
 from .._errors import ConfigError
-from ..policies._base import FloatArray
+from .._types import FloatArray
 
 __all__ = [
     "AbruptDriftEnv",

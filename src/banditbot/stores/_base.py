@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..policies._base import FloatArray
+from .._types import FloatArray
 
 __all__ = [
     "AdminRecord",

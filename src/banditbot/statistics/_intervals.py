@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from .policies._base import FloatArray
+from .._types import FloatArray
 
-__all__ = ["beta_interval", "normal_interval", "wilson_interval"]
+__all__ = ["Z95", "beta_interval", "normal_interval", "wilson_interval"]
 
 Z95 = 1.959963984540054
 

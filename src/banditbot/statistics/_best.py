@@ -38,7 +38,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from ._base import FloatArray
+from .._types import FloatArray
 
 __all__ = ["best_rows", "beta_best_probabilities", "beta_optimistic_probabilities",
            "normal_best_probabilities"]
