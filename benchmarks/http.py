@@ -94,7 +94,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("needs wrk: apt-get install wrk")
     from banditbot import build_service
-    from banditbot._keys import KeyRing
+    from banditbot.service import KeyRing
 
     with tempfile.TemporaryDirectory() as tmp:
         store = f"sqlite:///{Path(tmp) / 'bench.db'}"

@@ -20,7 +20,7 @@ import sys
 
 import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 
-OURS = ("import banditbot.aws, banditbot._bootstrap, banditbot.telegram, "
+OURS = ("import banditbot.aws, banditbot._compose, banditbot.telegram, "
         "banditbot.stores._dynamodb, boto3")
 FLOOR = "import telegram.ext, boto3, numpy"
 HEAVY = ("matplotlib", "scipy.stats", "pandas", "pyarrow")

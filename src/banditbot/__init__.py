@@ -14,7 +14,7 @@ True
 True
 """
 
-from ._bootstrap import build_service
+from ._compose import build_service
 from ._config import (
     Arm,
     BanditConfig,
@@ -39,8 +39,8 @@ from ._errors import (
     UnknownExperimentError,
 )
 from ._report import ArmReport, Report, Timeline
-from ._service import BanditService, Decision, RewardResult, RewardStatus
 from .policies import available_policies, make_policy
+from .service import BanditService, Decision, RewardResult, RewardStatus
 from .stores import MemoryStore, SQLiteStore, Store, open_store
 
 __version__ = "0.1.0"

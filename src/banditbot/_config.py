@@ -36,6 +36,7 @@ __all__ = [
     "PolicySpec",
     "RewardOption",
     "RewardSpec",
+    "TelegramOptions",
     "default_config_path",
     "load_config",
     "parse_config",
@@ -209,6 +210,26 @@ class FeatureSpec(_Model):
         return self
 
 
+class TelegramOptions(_Model):
+    """How an experiment appears in Telegram (the ``telegram:`` section of an experiment).
+
+    Attributes
+    ----------
+    command
+        The command that runs it (default: the experiment id, lower-cased, ``-``/``.`` as
+        ``_``).
+    parse_mode
+        How arm content is rendered: ``MarkdownV2``, ``HTML`` or ``plain``.
+    """
+
+    command: str | None = Field(default=None, pattern=_COMMAND_PATTERN)
+    parse_mode: Literal["MarkdownV2", "HTML", "plain"] = "plain"
+
+    def command_for(self, experiment_id: str) -> str:
+        """The command name without the slash."""
+        return self.command or experiment_id.lower().replace("-", "_").replace(".", "_")
+
+
 class ExperimentConfig(_Model):
     """One experiment: arms, policy, reward spec, reward mode and scope.
 
@@ -216,15 +237,15 @@ class ExperimentConfig(_Model):
     ----------
     id
         Identifier (letters, digits, ``_.-``).
-    command
-        Telegram command that runs it (default: the id, lower-cased).
     reward_mode
         ``explicit``: only feedback counts. ``implicit``: every decision is a pull and silence
         becomes ``default_reward`` after ``wait_seconds``.
     scope
         ``shared``: one bandit; ``chat``: one per chat; ``subject``: one per user.
-    parse_mode
-        How arm content is rendered in Telegram: ``MarkdownV2``, ``HTML`` or ``plain``.
+    telegram
+        How it appears in Telegram: its command and the parse mode of its content
+        (:class:`TelegramOptions`; ``command:`` and ``parse_mode:`` at the experiment's top
+        level are read as before).
     features
         Context features for contextual policies (linear statistics are kept whenever
         features are declared, so contextual and plain policies can be switched).
@@ -236,7 +257,6 @@ class ExperimentConfig(_Model):
     """
 
     id: str = Field(pattern=_ID_PATTERN)
-    command: str | None = Field(default=None, pattern=_COMMAND_PATTERN)
     description: str = ""
     arms: tuple[Arm, ...] = Field(min_length=1)
     policy: PolicySpec = Field(default_factory=lambda: PolicySpec(name="thompson"))
@@ -245,11 +265,25 @@ class ExperimentConfig(_Model):
     wait_seconds: float = Field(default=3600.0, gt=0)
     default_reward: float | None = None
     scope: Literal["shared", "chat", "subject"] = "shared"
-    parse_mode: Literal["MarkdownV2", "HTML", "plain"] = "plain"
+    telegram: TelegramOptions = Field(default_factory=TelegramOptions)
     features: tuple[FeatureSpec, ...] = ()
     time_bucket_seconds: float | None = Field(default=None, gt=0)
     track_ips: bool = False
     sticky_seconds: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _surface_options(cls, data: Any) -> Any:
+        """Files from before the ``telegram:`` section keep working: ``command`` and
+        ``parse_mode`` at the top level of an experiment move into it."""
+        if isinstance(data, dict) and ("command" in data or "parse_mode" in data):
+            data = dict(data)
+            section = dict(data.get("telegram") or {})
+            for key in ("command", "parse_mode"):
+                if key in data:
+                    section.setdefault(key, data.pop(key))
+            data["telegram"] = section
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -307,11 +341,6 @@ class ExperimentConfig(_Model):
         return self.track_ips or "ips_total" in self.policy.build().needs_extra
 
     @property
-    def telegram_command(self) -> str:
-        """The command name without the slash."""
-        return self.command or self.id.lower().replace("-", "_").replace(".", "_")
-
-    @property
     def silence_reward(self) -> float:
         """Reward applied to an unanswered decision in implicit mode."""
         if self.default_reward is not None:
@@ -338,7 +367,8 @@ class BanditConfig(_Model):
     Attributes
     ----------
     admins
-        Telegram user ids allowed to run admin commands (``BANDITBOT_ADMINS`` adds more).
+        Telegram user ids allowed to run admin commands (``BANDITBOT_ADMINS`` adds more,
+        see :class:`~banditbot._settings.Settings`).
     api_keys
         HTTP API keys (name, role, SHA-256 of the key); ``banditbot keys create`` adds more
         to the store.
@@ -354,12 +384,13 @@ class BanditConfig(_Model):
     @field_validator("experiments")
     @classmethod
     def _unique(cls, experiments: tuple[ExperimentConfig, ...]) -> tuple[ExperimentConfig, ...]:
-        for attr in ("id", "telegram_command"):
+        keys = {"id": [e.id for e in experiments],
+                "telegram command": [e.telegram.command_for(e.id) for e in experiments]}
+        for what, values in keys.items():
             seen: set[str] = set()
-            for exp in experiments:
-                key = getattr(exp, attr)
+            for key in values:
                 if key in seen:
-                    raise ValueError(f"two experiments share the {attr.replace('_', ' ')} {key!r} "
+                    raise ValueError(f"two experiments share the {what} {key!r} "
                                      "(give each its own id and command)")
                 seen.add(key)
         return experiments
@@ -390,12 +421,6 @@ class BanditConfig(_Model):
             raise UnknownExperimentError(
                 f"unknown experiment {experiment_id!r}", hint=f"known experiments: {known}"
             ) from None
-
-    def all_admins(self) -> frozenset[int]:
-        """Admins from the file plus ``BANDITBOT_ADMINS`` (comma-separated user ids)."""
-        extra = {int(x) for x in os.environ.get("BANDITBOT_ADMINS", "").replace(" ", "")
-                 .split(",") if x.strip().lstrip("-").isdigit()}
-        return frozenset(self.admins) | extra
 
 
 _HINTS = {
@@ -495,14 +520,8 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
 
 
 def default_config_path(candidates: Iterable[str | os.PathLike[str]] = ()) -> Path:
-    """The experiments file to use when none is given.
-
-    ``BANDITBOT_CONFIG``, then ``./experiments.yaml``, ``./examples/experiments.yaml``, then the
-    copy shipped inside the package.
-    """
-    env = os.environ.get("BANDITBOT_CONFIG")
-    if env:
-        return Path(env)
+    """The experiments file to use when none is given: ``./experiments.yaml``,
+    ``./examples/experiments.yaml``, then the copy shipped inside the package."""
     options: Sequence[str | os.PathLike[str]] = [*candidates, "experiments.yaml",
                                                  "examples/experiments.yaml"]
     for option in options:

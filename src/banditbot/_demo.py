@@ -15,11 +15,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from ._bootstrap import build_service
+from ._compose import build_service
 from ._config import BanditConfig, ExperimentConfig
 from ._errors import ConfigError, PayloadError
 from ._report import Report
-from ._service import BanditService
+from .service import BanditService
 
 __all__ = ["default_truth", "parse_rates", "run_demo", "simulate_user"]
 

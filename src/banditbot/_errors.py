@@ -2,7 +2,8 @@
 
 Every error banditbot raises on purpose derives from :class:`BanditBotError`, so an entry point
 can translate all of them in one place (bot: a friendly reply; HTTP: a status code and a JSON
-problem; CLI: a one-line message and exit code 2; Lambda: a status code)::
+problem, mapped in ``banditbot.api``; CLI: a one-line message and exit code 2; Lambda: a status
+code)::
 
     BanditBotError
     ├── ConfigError               bad experiments file or settings (names file, experiment, field)
@@ -45,9 +46,6 @@ class BanditBotError(Exception):
         How to fix it, in one sentence (optional).
     """
 
-    #: HTTP status an API maps this error to.
-    status_code: int = 400
-
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -60,55 +58,37 @@ class BanditBotError(Exception):
 class ConfigError(BanditBotError):
     """The experiments file or the settings are invalid."""
 
-    status_code = 422
-
 
 class UnknownExperimentError(BanditBotError):
     """No experiment with the given id is configured."""
-
-    status_code = 404
 
 
 class UnknownArmError(BanditBotError):
     """The experiment has no active arm with the given id."""
 
-    status_code = 404
-
 
 class InvalidRewardError(BanditBotError):
     """The reward value is not allowed by the experiment's reward spec."""
-
-    status_code = 422
 
 
 class PolicyError(BanditBotError):
     """Unknown policy name or invalid policy parameters."""
 
-    status_code = 422
-
 
 class NotAllowedError(BanditBotError):
     """The caller may not perform this (admin) operation."""
-
-    status_code = 403
 
 
 class PayloadError(BanditBotError):
     """Malformed or oversize input from outside (callback data, webhook body, a log file)."""
 
-    status_code = 400
-
 
 class StoreError(BanditBotError):
     """The store failed (after retries). Nothing was half-written."""
 
-    status_code = 503
-
 
 class MissingDependencyError(BanditBotError, ImportError):
     """An optional extra is not installed; the message says which one to install."""
-
-    status_code = 500
 
 
 def require(module: str, extra: str) -> None:

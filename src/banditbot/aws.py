@@ -26,7 +26,6 @@ import asyncio
 import base64
 import json
 import logging
-import os
 import threading
 from typing import Any
 
@@ -35,57 +34,31 @@ __all__ = ["LambdaApp", "handler"]
 log = logging.getLogger("banditbot.aws")
 
 
-def _secret(name: str) -> str | None:
-    """An environment value, or the SSM parameter named by ``{name}_PARAMETER``."""
-    value = os.environ.get(name)
-    if value:
-        return value
-    parameter = os.environ.get(f"{name}_PARAMETER")
-    if not parameter:
-        return None
-    import boto3
-
-    ssm = boto3.client("ssm")
-    return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])
-
-
 class LambdaApp:
     """A Lambda handler; the module-level :data:`handler` is one instance."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._state: dict[str, Any] | None = None
+        self._parts: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _build(self) -> dict[str, Any]:
-        from ._bootstrap import build_service
-
-        service = build_service(os.environ.get("BANDITBOT_CONFIG") or None,
-                                os.environ.get("BANDITBOT_STORE") or None,
-                                init=os.environ.get("BANDITBOT_INIT_STORE") == "1")
-        loop = asyncio.new_event_loop()
-        state: dict[str, Any] = {"service": service, "loop": loop, "telegram": None,
-                                 "secret": None, "asgi": None}
-        token = _secret("TELEGRAM_TOKEN")
-        if token:
-            from .telegram import build_application
-
-            secret = _secret("BANDITBOT_WEBHOOK_SECRET")
-            if not secret:
-                raise RuntimeError("a Telegram webhook needs BANDITBOT_WEBHOOK_SECRET")
-            app = build_application(service, token, webhook=True,
-                                    base_url=os.environ.get("BANDITBOT_TELEGRAM_BASE_URL"))
-            loop.run_until_complete(app.initialize())  # getMe, once per container
-            state["telegram"], state["secret"] = app, secret
-        return state
-
-    def state(self) -> dict[str, Any]:
+    def parts(self) -> Any:
+        """What this container built on its first invocation (see
+        :func:`banditbot._compose.build_lambda`)."""
         with self._lock:
-            if self._state is None:
-                self._state = self._build()
-            return self._state
+            if self._parts is None:
+                from ._compose import build_lambda
+                from ._settings import Settings
+
+                loop = asyncio.new_event_loop()
+                parts = build_lambda(Settings.from_env(env_file=None))
+                if parts.telegram is not None:
+                    loop.run_until_complete(parts.telegram.initialize())  # getMe, once
+                self._loop, self._parts = loop, parts
+            return self._parts
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        state = self.state()
+        parts = self.parts()
         http = (event.get("requestContext") or {}).get("http") or {}
         method = str(http.get("method") or event.get("httpMethod") or "GET").upper()
         path = str(event.get("rawPath") or event.get("path") or "/")
@@ -93,30 +66,31 @@ class LambdaApp:
         body = event.get("body") or ""
         raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
         if path.rstrip("/").endswith("/telegram") and method == "POST":
-            return self._telegram(state, headers, raw)
-        return self._asgi(state, event, method, path, headers, raw)
+            return self._telegram(parts, headers, raw)
+        return self._asgi(parts, event, method, path, headers, raw)
 
-    @staticmethod
-    def _telegram(state: dict[str, Any], headers: dict[str, str], raw: bytes) -> dict[str, Any]:
-        if state["telegram"] is None:
+    def _run(self, coroutine: Any) -> Any:
+        assert self._loop is not None
+        return self._loop.run_until_complete(coroutine)
+
+    def _telegram(self, parts: Any, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        if parts.telegram is None:
             return _response(404, {"ok": False, "detail": "no Telegram bot configured"})
-        from .telegram._app import process_webhook
+        from .telegram import process_webhook
 
-        outcome = state["loop"].run_until_complete(process_webhook(
-            state["telegram"], state["service"], headers, raw, state["secret"], wait=True))
+        outcome = self._run(process_webhook(parts.telegram, parts.service, headers, raw,
+                                            parts.secret, wait=True))
         return _response(outcome.status, {"ok": outcome.status == 200,
                                           "detail": outcome.reason})
 
-    @staticmethod
-    def _asgi(state: dict[str, Any], event: dict[str, Any], method: str, path: str,
+    def _asgi(self, parts: Any, event: dict[str, Any], method: str, path: str,
               headers: dict[str, str], raw: bytes) -> dict[str, Any]:
-        if state["asgi"] is None:
-            from .api import create_app
+        if parts.asgi is None:
+            from ._compose import build_http_app
 
-            state["asgi"] = create_app(state["service"])
-        response: dict[str, Any] = state["loop"].run_until_complete(
-            _call_asgi(state["asgi"], method, path, str(event.get("rawQueryString") or ""),
-                       headers, raw))
+            parts.asgi = build_http_app(parts.service, parts.settings)
+        response: dict[str, Any] = self._run(_call_asgi(
+            parts.asgi, method, path, str(event.get("rawQueryString") or ""), headers, raw))
         return response
 
 

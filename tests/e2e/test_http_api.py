@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
-from banditbot._keys import hash_key
 from banditbot.api import create_app
+from banditbot.service import hash_key
 
 from ..conftest import CONFIG
 from ..telegram_double import ServerThread
@@ -120,7 +120,7 @@ def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
     assert wrong.status_code == 403 and "admin" in wrong.json()["detail"]
     assert service.report("seed").total_rewards == 0
     # revoked keys stop working (the key cache holds for at most two seconds)
-    from banditbot._keys import KeyRing
+    from banditbot.service import KeyRing
 
     KeyRing(service.store).revoke("read-key")
     import time

@@ -147,7 +147,7 @@ def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
     """No matplotlib, scipy.stats or pandas on the import path; no settings needed."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c",
-         "import banditbot.aws, banditbot._bootstrap, banditbot.telegram, "
+         "import banditbot.aws, banditbot._compose, banditbot.telegram, "
          "banditbot.stores._dynamodb"],
         capture_output=True, text=True, timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")})

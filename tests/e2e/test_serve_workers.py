@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from banditbot import build_service
-from banditbot._keys import KeyRing
+from banditbot.service import KeyRing
 
 from ..conftest import EXAMPLES, free_port
 from ..integration.test_store_conformance import assert_stats_equal_fold

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from banditbot import BanditService, RewardStatus, SQLiteStore, StoreError, parse_config
-from banditbot.api._app import _GroupCommit
-from banditbot.api._metrics import MeteredStore, Metrics
+from banditbot.api import GroupCommit, MeteredStore, Metrics
 
 from ..conftest import CONFIG
 
@@ -35,14 +34,14 @@ def test_writes_of_one_turn_share_one_commit(tmp_path: Path) -> None:
     service, metrics = _service(tmp_path / "g.db")
 
     async def scenario() -> list[object]:
-        group = _GroupCommit(service.store)
-        planned = [service._plan_decision("seed", f"u{i}", None, None) for i in range(10)]
+        group = GroupCommit(service.store)
+        planned = [service.plan_decision("seed", f"u{i}", None) for i in range(10)]
         await asyncio.gather(*(group.submit(service.store.record_decision, record)
                                for record, _ in planned))
         assert _batches(metrics) == 1
-        rewards = [service._plan_reward(d.id, 1, d.subject, None) for _, d in planned]
+        rewards = [service.plan_reward(d.id, 1, d.subject) for _, d in planned]
         rewards.append(rewards[0])  # a double tap in the same turn
-        return list(await asyncio.gather(*(group.submit(service._commit_reward, r)
+        return list(await asyncio.gather(*(group.submit(service.commit_reward, r)
                                            for r in rewards)))
 
     results = asyncio.run(scenario())
@@ -55,12 +54,12 @@ def test_writes_of_one_turn_share_one_commit(tmp_path: Path) -> None:
 
 def test_one_bad_write_fails_only_its_request(tmp_path: Path) -> None:
     service, _ = _service(tmp_path / "g.db")
-    first, _ = service._plan_decision("seed", "a", None, None)
+    first, _ = service.plan_decision("seed", "a", None)
     service.store.record_decision(first)
-    good, _ = service._plan_decision("seed", "b", None, None)
+    good, _ = service.plan_decision("seed", "b", None)
 
     async def scenario() -> list[object]:
-        group = _GroupCommit(service.store)
+        group = GroupCommit(service.store)
         return list(await asyncio.gather(group.submit(service.store.record_decision, first),
                                          group.submit(service.store.record_decision, good),
                                          return_exceptions=True))
@@ -72,12 +71,12 @@ def test_one_bad_write_fails_only_its_request(tmp_path: Path) -> None:
 
 def test_a_failed_commit_fails_every_request_and_writes_nothing(tmp_path: Path) -> None:
     service, _ = _service(tmp_path / "g.db", busy_timeout_ms=200)
-    planned = [service._plan_decision("seed", f"u{i}", None, None) for i in range(3)]
+    planned = [service.plan_decision("seed", f"u{i}", None) for i in range(3)]
     holder = sqlite3.connect(tmp_path / "g.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock throughout
 
     async def scenario() -> list[object]:
-        group = _GroupCommit(service.store)
+        group = GroupCommit(service.store)
         return list(await asyncio.gather(*(group.submit(service.store.record_decision, r)
                                            for r, _ in planned), return_exceptions=True))
 
@@ -92,15 +91,15 @@ def test_planning_reads_only_and_the_commit_writes(tmp_path: Path) -> None:
     """The two steps the server uses: planning a decision or a reward writes nothing (a
     request that fails its checks leaves no trace); committing it does."""
     service, _ = _service(tmp_path / "g.db")
-    record, planned = service._plan_decision("seed", "dave", {"hour": 3}, None)
+    record, planned = service.plan_decision("seed", "dave", {"hour": 3})
     assert service.store.get_decision(planned.id) is None
     service.store.record_decision(record)
     stored = service.store.get_decision(planned.id)
     assert stored is not None and stored.arm == planned.arm and stored.context == {"hour": 3}
     assert stored.propensity == planned.propensity == planned.probabilities[planned.arm]
-    refused = service._plan_reward(planned.id, 1, "eve", None)
+    refused = service.plan_reward(planned.id, 1, "eve")
     assert getattr(refused, "status", None) is RewardStatus.NOT_YOURS
-    plan = service._plan_reward(planned.id, 1, "dave", None)
+    plan = service.plan_reward(planned.id, 1, "dave")
     assert service.report("seed").total_rewards == 0
-    assert service._commit_reward(plan).status is RewardStatus.APPLIED  # type: ignore[arg-type]
+    assert service.commit_reward(plan).status is RewardStatus.APPLIED  # type: ignore[arg-type]
     assert service.report("seed").total_rewards == 1

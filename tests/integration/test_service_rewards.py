@@ -68,7 +68,7 @@ def test_remembered_decisions_keep_the_subject_and_value_checks(config: Any,
 
 def test_decisions_past_the_memory_limit_still_reward_through_the_store(
         config: Any, store: Store, monkeypatch: Any) -> None:
-    monkeypatch.setattr("banditbot._service._RECENT_DECISIONS", 3)
+    monkeypatch.setattr("banditbot.service._rewards.RECENT_DECISIONS", 3)
     counting = _CountingStore(store)
     svc = _service(config, counting, 5)
     decisions = [svc.decide("seed", "dave") for _ in range(8)]

@@ -27,7 +27,7 @@ def test_shipped_examples_load_with_the_seed_experiment() -> None:
     assert [a.content for a in seed.arms] == ["This is arm *1*", "This _is_ arm _2_"]
     assert seed.policy.build().describe().startswith("epsilon-greedy(epsilon=0.5")
     assert [b.label for b in seed.reward.buttons] == ["👍", "👎"]
-    assert seed.telegram_command == "random"
+    assert seed.telegram.command_for(seed.id) == "random"
     assert len(cfg.experiments) >= 3
     tip = cfg.experiment("tip")
     assert [b.value for b in tip.reward.buttons] == [1, 2, 3, 4, 5]

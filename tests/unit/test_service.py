@@ -222,12 +222,15 @@ def test_admin_actions_are_audited(svc: BanditService) -> None:
     assert [(r.actor, r.action) for r in log] == [("tg:1001", "reset"), ("tg:1001", "cheat")]
 
 
-def test_admin_allow_list(svc: BanditService, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admin_allow_list(svc: BanditService) -> None:
     assert svc.is_admin(1001) and not svc.is_admin(42) and not svc.is_admin(None)
     with pytest.raises(NotAllowedError):
         svc.check_admin(42)
-    monkeypatch.setenv("BANDITBOT_ADMINS", "42, 43")
-    assert svc.is_admin(42) and svc.is_admin("43")
+    from banditbot._settings import Settings
+
+    settings = Settings.from_env({"BANDITBOT_ADMINS": "42, 43"}, env_file=None)
+    more = BanditService(svc.config, svc.store, admins=settings.admins)
+    assert more.is_admin(42) and more.is_admin("43") and more.is_admin(1001)
 
 
 def test_unknown_experiment(svc: BanditService) -> None:

@@ -8,7 +8,6 @@ at ``/metrics``.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -30,10 +29,17 @@ _DELAY_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400)
 
 
 class Metrics:
-    """The app's metrics."""
+    """The app's metrics.
 
-    def __init__(self) -> None:
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    Parameters
+    ----------
+    multiprocess
+        Merge the numbers of several worker processes at ``/metrics`` (prometheus_client's
+        multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` names the shared folder).
+    """
+
+    def __init__(self, *, multiprocess: bool = False) -> None:
+        self.multiprocess = multiprocess
         self.registry = CollectorRegistry()
         kw: dict[str, Any] = {"registry": self.registry}
         self.decisions = Counter("banditbot_decisions", "Decisions made",

@@ -24,7 +24,7 @@ from ._evaluate import (
     policy_action_dist,
     replay_online,
 )
-from ._log import LOG_COLUMNS, decision_rows, export_decisions
+from ._log import LOG_COLUMNS, decision_rows, export_decisions, log_columns, write_log_csv
 from ._model import RewardModel
 from ._synthetic import SyntheticProblem
 from ._warmstart import WarmStart, warm_start
@@ -54,9 +54,11 @@ __all__ = [
     "export_decisions",
     "from_records",
     "load_obd",
+    "log_columns",
     "make_estimator",
     "policy_action_dist",
     "read_log",
     "replay_online",
     "warm_start",
+    "write_log_csv",
 ]

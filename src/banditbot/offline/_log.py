@@ -6,15 +6,15 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .._errors import PayloadError, require
 from ..stores import DecisionRecord
 
-__all__ = ["LOG_COLUMNS", "decision_rows", "export_decisions"]
+__all__ = ["LOG_COLUMNS", "decision_rows", "export_decisions", "log_columns", "write_log_csv"]
 
 LOG_COLUMNS = (
     "decision_id", "created_at", "experiment", "generation", "scope", "arm", "propensity",
@@ -59,6 +59,25 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
         yield row
 
 
+def log_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The columns of an export: :data:`LOG_COLUMNS`, then every ``ctx_*`` column in order."""
+    context_cols = sorted({k for row in rows for k in row if k.startswith("ctx_")})
+    return [*LOG_COLUMNS, *context_cols]
+
+
+def write_log_csv(records: Iterable[DecisionRecord], out: IO[str], *,
+                  raw_subjects: bool = False) -> int:
+    """Write decision records as CSV (the one CSV layout of the decision log: the API, the
+    CLI and the bot all use it); returns the number of rows."""
+    rows = list(decision_rows(records, raw_subjects=raw_subjects))
+    columns = log_columns(rows)
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(k) is None else row.get(k) for k in columns])
+    return len(rows)
+
+
 def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[str], *,
                      fmt: str | None = None, raw_subjects: bool = False) -> int:
     """Write the decision log to CSV or Parquet; returns the number of rows.
@@ -74,23 +93,18 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
     """
     p = Path(path)
     fmt = (fmt or p.suffix.lstrip(".") or "csv").lower()
-    rows = list(decision_rows(records, raw_subjects=raw_subjects))
-    context_cols = sorted({k for row in rows for k in row if k.startswith("ctx_")})
-    columns = [*LOG_COLUMNS, *context_cols]
     if fmt == "csv":
         with p.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    elif fmt == "parquet":
-        require("pyarrow", "parquet")
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows]) \
-            if rows else pa.table({k: pa.array([], pa.string()) for k in columns})
-        pq.write_table(table, p)
-    else:
+            return write_log_csv(records, fh, raw_subjects=raw_subjects)
+    if fmt != "parquet":
         raise PayloadError(f"unknown export format {fmt!r}", hint="use csv or parquet")
+    require("pyarrow", "parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = list(decision_rows(records, raw_subjects=raw_subjects))
+    columns = log_columns(rows)
+    table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows]) \
+        if rows else pa.table({k: pa.array([], pa.string()) for k in columns})
+    pq.write_table(table, p)
     return len(rows)

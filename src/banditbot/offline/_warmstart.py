@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from .._errors import PayloadError
-from .._service import BanditService
+from ..service import BanditService
 from ._data import LoggedBandit
 
 __all__ = ["WarmStart", "warm_start"]

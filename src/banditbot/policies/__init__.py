@@ -21,7 +21,13 @@ from ._policies import (
     Softmax,
     ThompsonSampling,
 )
-from ._registry import available_policies, make_policy, policy_class
+from ._registry import (
+    available_policies,
+    make_policy,
+    parse_params,
+    parse_policy,
+    policy_class,
+)
 
 __all__ = [
     "UCB1",
@@ -34,6 +40,8 @@ __all__ = [
     "ThompsonSampling",
     "available_policies",
     "make_policy",
+    "parse_params",
+    "parse_policy",
     "policy_class",
     "sample_arm",
 ]

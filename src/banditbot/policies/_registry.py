@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .._errors import PolicyError
 from ._base import Policy
 
-__all__ = ["available_policies", "make_policy", "policy_class", "register"]
+__all__ = ["available_policies", "make_policy", "parse_params", "parse_policy", "policy_class",
+           "register"]
 
 _REGISTRY: dict[str, type[Policy]] = {}
 _ALIASES: dict[str, str] = {}
@@ -96,3 +98,36 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs:
         return cls(**merged)
     except (TypeError, ValueError) as exc:
         raise PolicyError(f"{cls.name}: {exc}", hint="check the parameter types") from None
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """Policy parameters from ``key=value`` words (values read as JSON where they are).
+
+    Examples
+    --------
+    >>> parse_params(["epsilon=0.1", "name=x"])
+    {'epsilon': 0.1, 'name': 'x'}
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise PolicyError(f"policy parameter {pair!r} is not key=value",
+                              hint="e.g. epsilon=0.1")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    return params
+
+
+def parse_policy(spec: str) -> Policy:
+    """A policy from ``NAME`` or ``NAME:key=value,key=value`` (command-line form).
+
+    Examples
+    --------
+    >>> parse_policy("epsilon-greedy:epsilon=0.2").describe()
+    'epsilon-greedy(epsilon=0.2, initial_value=0)'
+    """
+    name, _, params = spec.partition(":")
+    return make_policy(name, parse_params([p for p in params.split(",") if p]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from urllib.parse import parse_qs, urlsplit
 
 from .._errors import ConfigError
@@ -21,14 +20,14 @@ def open_store(url: str | None = None) -> Store:
     url
         ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://`` or
         ``dynamodb://TABLE?region=eu-west-1&endpoint_url=http://127.0.0.1:8000``. Defaults to
-        ``BANDITBOT_STORE`` or ``sqlite:///banditbot.db``.
+        ``sqlite:///banditbot.db``.
 
     Examples
     --------
     >>> open_store("memory://").url
     'memory://'
     """
-    url = url or os.environ.get("BANDITBOT_STORE") or DEFAULT_STORE_URL
+    url = url or DEFAULT_STORE_URL
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "memory":

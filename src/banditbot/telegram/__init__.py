@@ -17,11 +17,8 @@ from .._errors import require
 require("telegram", "telegram")
 
 from ._app import (  # noqa: E402
-    NO_TOKEN_HELP,
     build_application,
     check_secret,
-    ensure_webhook_secret,
-    load_token,
     process_webhook,
 )
 from ._bot import BanditBot, install  # noqa: E402
@@ -29,13 +26,10 @@ from ._context import CHAT_FEATURES, chat_context  # noqa: E402
 
 __all__ = [
     "CHAT_FEATURES",
-    "NO_TOKEN_HELP",
     "BanditBot",
     "build_application",
     "chat_context",
     "check_secret",
-    "ensure_webhook_secret",
     "install",
-    "load_token",
     "process_webhook",
 ]

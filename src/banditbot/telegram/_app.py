@@ -5,20 +5,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
-import secrets
-from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError, PayloadError
-from .._service import BanditService
+from .._errors import PayloadError
+from ..service import BanditService
 
 __all__ = [
     "MAX_UPDATE_BYTES",
     "WebhookOutcome",
     "build_application",
-    "ensure_webhook_secret",
-    "load_token",
     "process_webhook",
 ]
 
@@ -27,53 +22,7 @@ log = logging.getLogger("banditbot.telegram")
 MAX_UPDATE_BYTES = 1_000_000  # Telegram updates are far smaller; refuse anything bigger
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 
-NO_TOKEN_HELP = (
-    "no Telegram bot token: set TELEGRAM_TOKEN (in the environment or a .env file). "
-    "Get a token from @BotFather in Telegram (send /newbot). "
-    "Without a token, `banditbot demo` shows everything with simulated users."
-)
-
-
-def _dotenv() -> None:
-    try:
-        from dotenv import load_dotenv
-    except ImportError:  # the telegram extra brings python-dotenv
-        return
-    load_dotenv(Path.cwd() / ".env", override=False)
-
-
-def load_token(token: str | None = None) -> str:
-    """The bot token from the argument, ``TELEGRAM_TOKEN`` or ``.env``; a helpful
-    :class:`ConfigError` if there is none."""
-    if token:
-        return token
-    _dotenv()
-    found = os.environ.get("TELEGRAM_TOKEN", "").strip()
-    if not found:
-        raise ConfigError(NO_TOKEN_HELP)
-    return found
-
-
-def ensure_webhook_secret(secret: str | None = None, *, env_file: Path | None = None) -> str:
-    """The webhook secret: the argument, ``BANDITBOT_WEBHOOK_SECRET`` (env or ``.env``), or a
-    new random one appended to ``.env`` (mode 0600). Never logged."""
-    if secret:
-        return secret
-    _dotenv()
-    found = os.environ.get("BANDITBOT_WEBHOOK_SECRET", "").strip()
-    if found:
-        return found
-    new = secrets.token_urlsafe(32)
-    path = env_file or Path.cwd() / ".env"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as fh:
-        fh.write(f"\nBANDITBOT_WEBHOOK_SECRET={new}\n")
-    os.environ["BANDITBOT_WEBHOOK_SECRET"] = new
-    log.info("generated a webhook secret and stored it in %s", path)
-    return new
-
-
-def build_application(service: BanditService, token: str | None = None, *,
+def build_application(service: BanditService, token: str, *,
                       base_url: str | None = None, webhook: bool = False,
                       experiments: list[str] | None = None) -> Any:
     """A python-telegram-bot ``Application`` with banditbot installed.
@@ -83,7 +32,7 @@ def build_application(service: BanditService, token: str | None = None, *,
     service
         The engine.
     token
-        Bot token (default: :func:`load_token`).
+        Bot token (from @BotFather).
     base_url
         Bot API server root, e.g. ``http://127.0.0.1:8081`` for a local server or a test
         double (default: Telegram's).
@@ -97,7 +46,6 @@ def build_application(service: BanditService, token: str | None = None, *,
 
     from ._bot import install
 
-    token = load_token(token)
     builder = Application.builder().token(token)
     limiter = _rate_limiter()
     if limiter is not None:

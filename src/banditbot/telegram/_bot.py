@@ -41,7 +41,8 @@ from .._errors import (
     UnknownExperimentError,
 )
 from .._report import Report
-from .._service import BanditService, RewardStatus
+from ..policies import parse_params
+from ..service import BanditService, RewardStatus
 from ._context import chat_context
 from ._render import (
     escape,
@@ -117,14 +118,15 @@ class BanditBot:
             CallbackQueryHandler(self.on_reset_confirm, pattern=r"^r"),
         ]
         for exp in self.experiments:
-            out.append(CommandHandler(exp.telegram_command, self._experiment_handler(exp.id)))
+            out.append(CommandHandler(exp.telegram.command_for(exp.id),
+                                      self._experiment_handler(exp.id)))
         for name in _ADMIN_USAGE:
             out.append(CommandHandler(name, self._admin_handler(name)))
         return out
 
     def commands(self) -> list[BotCommand]:
         """The command list to publish with ``setMyCommands``."""
-        cmds = [BotCommand(e.telegram_command,
+        cmds = [BotCommand(e.telegram.command_for(e.id),
                            (e.description or f"try experiment {e.id}")[:256])
                 for e in self.experiments]
         cmds += [BotCommand("report", "what the bot has learned"),
@@ -149,7 +151,7 @@ class BanditBot:
             return
         lines = ["Hi! I try out different messages and learn which ones people like.",
                  "Tap 👍/👎 (or a rating) under a message to teach me.", ""]
-        lines += [f"/{e.telegram_command} — {e.description or 'try experiment ' + e.id}"
+        lines += [f"/{e.telegram.command_for(e.id)} — {e.description or 'try experiment ' + e.id}"
                   for e in self.experiments]
         lines += ["/report — what I have learned so far", "/experiments — the experiments",
                   "/help — this message"]
@@ -167,7 +169,7 @@ class BanditBot:
         lines = []
         for e in self.experiments:
             arms = await self._run(self.service.active_arms, e.id)
-            lines.append(f"/{e.telegram_command} · {e.id}: {len(arms)} arms, "
+            lines.append(f"/{e.telegram.command_for(e.id)} · {e.id}: {len(arms)} arms, "
                          f"{e.reward.type} reward — {e.description or ''}".rstrip(" —"))
         await message.reply_text("\n".join(lines) or "No experiments are configured.")
 
@@ -198,15 +200,16 @@ class BanditBot:
             _, past = await self._run(self.service.subject_history, exp.id, str(user.id))
         ctx = chat_context(update, time_zone=self.service.config.time_zone,
                            past_reward_rate=past)
-        record, decision = await self._run(self.service._plan_decision, exp.id, str(user.id),
-                                           ctx, str(chat.id))
+        planned = await self._run(self.service.plan_decision, exp.id, str(user.id), ctx,
+                                  chat=str(chat.id))
+        decision = planned.decision
         rows = keyboard_rows(exp, decision.id)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(**cell) for cell in row]
                                        for row in rows]) if rows and rows[0] else None
         sent = await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
                                         reply_markup=markup)
         try:
-            await self._run(self.service._record_decision, record)
+            await self._run(self.service.commit_decision, planned)
         except BaseException:
             if markup is not None:  # buttons of a decision that was not logged lead nowhere
                 await sent.edit_reply_markup(reply_markup=None)
@@ -268,7 +271,7 @@ class BanditBot:
         the slash)."""
         name = name.removeprefix("/")
         for e in self.experiments:
-            if name in (e.id, e.telegram_command):
+            if name in (e.id, e.telegram.command_for(e.id)):
                 return e.id
         return name  # unknown: the service raises a friendly error
 
@@ -326,10 +329,8 @@ class BanditBot:
                 "decision log is kept).", reply_markup=markup)
             return
         elif name == "policy" and len(args) >= 2:
-            from ..cli import _parse_params
-
             policy = await self._run(svc.switch_policy, args[0], args[1],
-                                     _parse_params(args[2:]), actor=actor)
+                                     parse_params(args[2:]), actor=actor)
             text = f"{args[0]} now uses {policy.describe()}; what it learned is kept."
         elif name == "arm" and len(args) >= 3 and args[0] in ("add", "retire"):
             if args[0] == "add":

@@ -40,7 +40,7 @@ _RESET = re.compile(r"^r:([A-Za-z0-9_.-]{1,32}):(\d{1,12}):([A-Za-z0-9_-]{8,16})
 
 def parse_mode_of(exp: ExperimentConfig) -> str | None:
     """The Bot API ``parse_mode`` for an experiment (``None`` for plain text)."""
-    return None if exp.parse_mode == "plain" else exp.parse_mode
+    return None if exp.telegram.parse_mode == "plain" else exp.telegram.parse_mode
 
 
 def escape(text: str, parse_mode: str | None) -> str:

@@ -17,9 +17,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from ._config import ApiKeySpec
-from ._errors import ConfigError, StoreError
-from .stores import Store
+from .._config import ApiKeySpec
+from .._errors import ConfigError, StoreError
+from ..stores import Store
 
 __all__ = ["ROLES", "ApiKey", "KeyRing", "hash_key", "role_allows"]
 

@@ -1,0 +1,177 @@
+"""The composition root: settings in, wired objects out.
+
+Every entry point builds what it runs here, from :class:`~banditbot._settings.Settings`:
+
+* :func:`build_service` — the engine (config + store + generator);
+* :func:`build_bot` — the python-telegram-bot ``Application`` (polling or webhook);
+* :func:`build_http_app` — the ASGI app of ``banditbot serve`` (API, dashboard, webhook);
+* :func:`build_lambda` — what the AWS Lambda handler runs, once per container.
+
+Nothing here runs at import time; nothing connects until a function is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._config import BanditConfig, default_config_path, load_config
+from ._errors import ConfigError
+from ._settings import Settings
+from .service import BanditService
+from .stores import Store, open_store
+
+__all__ = [
+    "LambdaParts",
+    "build_bot",
+    "build_http_app",
+    "build_lambda",
+    "build_service",
+    "ensure_webhook_secret",
+    "http_app_from_env",
+]
+
+log = logging.getLogger("banditbot")
+
+
+def build_service(
+    config: BanditConfig | str | os.PathLike[str] | None = None,
+    store: Store | str | None = None,
+    *,
+    seed: int | None = None,
+    init: bool = True,
+    settings: Settings | None = None,
+) -> BanditService:
+    """Build a :class:`BanditService` from a config (object or YAML path) and a store
+    (object or URL).
+
+    Parameters
+    ----------
+    config
+        A :class:`BanditConfig`, a path to an experiments YAML, or ``None`` for the
+        settings' (``BANDITBOT_CONFIG``), then ``./experiments.yaml``,
+        ``examples/experiments.yaml`` or the packaged example.
+    store
+        A :class:`~banditbot.stores.Store`, a store URL, or ``None`` for the settings'
+        (``BANDITBOT_STORE``, default ``sqlite:///banditbot.db``).
+    seed
+        Seed of the service's random generator (``None``: fresh entropy).
+    init
+        Create the store's tables if needed (idempotent).
+    settings
+        Where the defaults come from (default: :meth:`Settings.from_env`).
+
+    Examples
+    --------
+    >>> svc = build_service(store="memory://", seed=1)
+    >>> sorted(e.id for e in svc.config.experiments)
+    ['greeting', 'random', 'tip']
+    """
+    if settings is None:
+        settings = Settings.from_env()
+    if not isinstance(config, BanditConfig):
+        path = config if config is not None else settings.config_path
+        config = load_config(Path(path) if path is not None else default_config_path())
+    if not isinstance(store, Store):
+        store = open_store(store if store is not None else settings.store_url)
+    if init:
+        store.init()
+    return BanditService(config, store, rng=np.random.default_rng(seed),
+                         admins=settings.admins)
+
+
+def build_bot(service: BanditService, settings: Settings, *, webhook: bool = False) -> Any:
+    """The Telegram bot: a python-telegram-bot ``Application`` with banditbot installed
+    (``webhook=True``: without an updater; updates arrive through the webhook)."""
+    from .telegram import build_application
+
+    return build_application(service, settings.require_token(),
+                             base_url=settings.telegram_base_url, webhook=webhook)
+
+
+def build_http_app(service: BanditService, settings: Settings, *,
+                   telegram: Any = None, webhook_secret: str | None = None) -> Any:
+    """The ASGI app ``banditbot serve`` runs (API, dashboard, metrics and, with a bot, the
+    Telegram webhook)."""
+    from .api import Metrics, create_app
+
+    return create_app(service, telegram=telegram, webhook_secret=webhook_secret,
+                      cors_origins=list(settings.cors_origins),
+                      metrics=Metrics(multiprocess=settings.metrics_multiprocess))
+
+
+def http_app_from_env() -> Any:
+    """What each uvicorn worker builds (``banditbot serve``): the settings from the
+    environment, the service, the webhook when a token is set, and the app."""
+    from ._logging import configure_json_logging
+
+    configure_json_logging()
+    settings = Settings.from_env()
+    service = build_service(settings=settings)
+    telegram = secret = None
+    if settings.telegram_token:
+        secret = ensure_webhook_secret(settings)
+        telegram = build_bot(service, settings, webhook=True)
+    return build_http_app(service, settings, telegram=telegram, webhook_secret=secret)
+
+
+def ensure_webhook_secret(settings: Settings, secret: str | None = None) -> str:
+    """The webhook secret: ``secret``, the settings' (``BANDITBOT_WEBHOOK_SECRET``), or a new
+    random one appended to the ``.env`` file, which ends with mode 0600. Never logged."""
+    if secret:
+        return secret
+    if settings.webhook_secret:
+        return settings.webhook_secret
+    new = secrets.token_urlsafe(32)
+    path = settings.env_file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as fh:
+        fh.write(f"\nBANDITBOT_WEBHOOK_SECRET={new}\n")
+    os.chmod(path, 0o600)  # a file that holds a secret is the owner's alone
+    log.info("generated a webhook secret and stored it in %s", path)
+    return new
+
+
+@dataclass
+class LambdaParts:
+    """What a Lambda container builds once: the service, the bot (if a token is set), its
+    webhook secret and the ASGI app (built on first use)."""
+
+    service: BanditService
+    settings: Settings
+    telegram: Any = None
+    secret: str | None = None
+    asgi: Any = None
+
+
+def build_lambda(settings: Settings) -> LambdaParts:
+    """The parts of a Lambda container: tokens and secrets may come from SSM parameters."""
+    service = build_service(settings=settings, init=settings.init_store)
+    token = settings.telegram_token or _ssm(settings.telegram_token_parameter)
+    parts = LambdaParts(service, settings)
+    if token:
+        secret = settings.webhook_secret or _ssm(settings.webhook_secret_parameter)
+        if not secret:
+            raise ConfigError("a Telegram webhook needs BANDITBOT_WEBHOOK_SECRET",
+                              hint="or BANDITBOT_WEBHOOK_SECRET_PARAMETER naming an SSM "
+                                   "parameter")
+        parts.telegram = build_bot(service, settings.replace(telegram_token=token),
+                                   webhook=True)
+        parts.secret = secret
+    return parts
+
+
+def _ssm(parameter: str | None) -> str | None:
+    """The value of an SSM SecureString parameter (``None`` without a name)."""
+    if not parameter:
+        return None
+    import boto3
+
+    ssm = boto3.client("ssm")
+    return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])

@@ -1,0 +1,161 @@
+"""The two hot routes, decide and reward, and the ASGI fast path in front of FastAPI.
+
+One handler per route (:class:`HotPath`), called by the documented FastAPI route and by
+:class:`FastPath`, a pure ASGI middleware that matches the two paths with a regex, reads the
+body in place and sends the handler's response as it is. FastAPI's routing, dependency and
+response-model machinery cost more than the SQLite transaction they wrap
+(``python benchmarks/http.py`` measures both ways in one run); everything else goes on to
+FastAPI. Both ways parse with the same pydantic models, authenticate with the same key ring
+and answer the same way, and call only the service's public methods.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from .._errors import BanditBotError
+from ..service import BanditService, KeyRing, RewardResult, RewardStatus
+from ._deps import authorize
+from ._group import GroupCommit
+from ._metrics import Metrics
+from ._models import Body, DecisionIn, RewardIn
+from ._problems import InvalidBodyError, problem
+
+__all__ = ["DECIDE_ROUTE", "REWARD_ROUTE", "FastPath", "HotPath"]
+
+DECIDE_ROUTE = "/v1/experiments/{experiment}/decisions"
+REWARD_ROUTE = "/v1/decisions/{decision_id}/reward"
+_REWARD_CODES = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
+                 RewardStatus.INVALID: 422}
+
+
+class HotPath:
+    """Decide and reward over HTTP.
+
+    On a local store (SQLite, memory) the service is called inline (a SQLite transaction
+    takes tens of microseconds, less than a thread hop) and writes go through a
+    :class:`GroupCommit`; on a network store each call runs in the thread pool.
+    """
+
+    def __init__(self, service: BanditService, keys: KeyRing, metrics: Metrics) -> None:
+        self.service, self.keys, self.metrics = service, keys, metrics
+        self.local = service.store.url.startswith(("sqlite:", "memory:"))
+        self.group = GroupCommit(service.store) if self.local else None
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the service: inline for a local store, in the thread pool otherwise."""
+        if self.local:
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def decide(self, experiment: str, headers: Mapping[str, str], raw: bytes,
+                     request_id: str | None) -> Response:
+        """``POST /v1/experiments/{experiment}/decisions``."""
+        authorize(self.keys, headers, "decide")
+        body: DecisionIn = _parse(raw, DecisionIn)
+        if self.group is not None and not body.sticky:
+            planned = self.service.plan_decision(experiment, body.subject, body.context,
+                                                 chat=body.chat)
+            decision = await self.group.submit(self.service.commit_decision, planned)
+        else:
+            decision = await self.run(self.service.decide, experiment, body.subject,
+                                      body.context, chat=body.chat, sticky=body.sticky)
+        return _json(decision.to_dict(), 201)
+
+    async def reward(self, decision_id: str, headers: Mapping[str, str], raw: bytes,
+                     request_id: str | None) -> Response:
+        """``POST /v1/decisions/{decision_id}/reward``: 200 applied, 409 duplicate, 404
+        unknown, 403 not yours, 422 not allowed."""
+        authorize(self.keys, headers, "decide")
+        body: RewardIn = _parse(raw, RewardIn)
+        result: RewardResult
+        if self.group is not None:
+            plan = self.service.plan_reward(decision_id, body.value, body.subject)
+            result = plan if isinstance(plan, RewardResult) else \
+                await self.group.submit(self.service.commit_reward, plan)
+        else:
+            result = await self.run(self.service.reward, decision_id, body.value,
+                                    body.subject)
+        self.metrics.child(self.metrics.reward_outcomes, result.status.value).inc()
+        if result.status in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
+            return _json({"status": result.status.value, "decision_id": result.decision_id,
+                          "message": result.message, "arm": result.arm,
+                          "value": result.value},
+                         200 if result.status is RewardStatus.APPLIED else 409)
+        return problem(_REWARD_CODES[result.status], result.status.value, result.message,
+                       request_id)
+
+
+def _parse(raw: bytes, model: type[Body]) -> Any:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        details = exc.errors()
+        where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
+        message = details[0]["msg"] if details else "invalid"
+        raise InvalidBodyError(f"{where + ': ' if where else ''}{message}",
+                               hint="see /docs for the request body") from None
+
+
+def _json(payload: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(payload, separators=(",", ":")), status_code=status,
+                    media_type="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteName:
+    """What the envelope reads from ``scope["route"]`` (the route template, for the access
+    log and the metric labels) when the fast path answered instead of FastAPI's router."""
+
+    path: str
+
+
+Handler = Callable[[str, Mapping[str, str], bytes, str | None], Awaitable[Response]]
+
+
+class FastPath:
+    """ASGI middleware: ``POST`` to the decide or reward path goes straight to its
+    :class:`HotPath` handler; anything else goes on to the app."""
+
+    def __init__(self, app: Any, hot: HotPath,
+                 on_error: Callable[[BanditBotError, str | None], Response]) -> None:
+        self.app, self.on_error = app, on_error
+        self.routes: list[tuple[re.Pattern[str], Handler, RouteName]] = [
+            (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions"), hot.decide,
+             RouteName(DECIDE_ROUTE)),
+            (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward"), hot.reward,
+             RouteName(REWARD_ROUTE)),
+        ]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            for pattern, handler, route in self.routes:
+                match = pattern.fullmatch(scope["path"])
+                if match is None:
+                    continue
+                scope["route"] = route
+                chunks = []
+                while True:
+                    message = await receive()
+                    chunks.append(message.get("body", b""))
+                    if not message.get("more_body"):
+                        break
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                           for k, v in scope["headers"]}
+                request_id = scope.get("state", {}).get("request_id")
+                try:
+                    response = await handler(match.group(1), headers, b"".join(chunks),
+                                             request_id)
+                except BanditBotError as exc:
+                    response = self.on_error(exc, request_id)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,127 @@
+"""Request and response bodies of the HTTP API (pydantic models; the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ArmIn", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
+    "PriorIn", "ResetIn", "RewardIn", "RewardOut", "ScopeQuery",
+]
+
+Scalar = str | int | float | bool
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ScopeQuery = Annotated[str | None, Query(
+    pattern=r"^(chat|subject):[^\s]{1,128}$",
+    description="One bandit of an experiment with scope chat or subject (chat:ID, "
+                "subject:ID); default: all of them summed.")]
+
+
+class DecisionIn(Body):
+    """Ask for a decision."""
+
+    subject: str = Field(min_length=1, max_length=128, description="Who it is for.")
+    context: dict[Annotated[str, Field(max_length=64)], Scalar] | None = Field(
+        default=None, max_length=32, description="Features of this moment (logged; used by "
+                                                 "contextual policies).")
+    chat: str | None = Field(default=None, max_length=128,
+                             description="Chat or group id, for scope: chat.")
+    sticky: bool = Field(default=False, description="Keep this subject's arm for the "
+                                                    "experiment's sticky_seconds.")
+
+
+class DecisionOut(BaseModel):
+    """A decision: show ``content``, then report the reward for ``decision_id``."""
+
+    decision_id: str
+    experiment: str
+    arm: str
+    content: str
+    propensity: float
+    probabilities: dict[str, float]
+    created_at: float
+
+
+class RewardIn(Body):
+    """Report a reward."""
+
+    value: float | int | str = Field(description="The reward (1/0, a rating, a number).")
+    subject: str | None = Field(default=None, max_length=128,
+                                description="Who rewards; must be the decision's subject.")
+
+
+class RewardOut(BaseModel):
+    """The outcome of a reward call."""
+
+    status: Literal["applied", "duplicate"]
+    decision_id: str
+    message: str
+    arm: str | None = None
+    value: float | None = None
+
+
+class ExperimentOut(BaseModel):
+    """An experiment as configured and as it runs now."""
+
+    id: str
+    command: str
+    description: str
+    arms: list[str]
+    active_arms: list[str]
+    policy: str
+    reward: dict[str, Any]
+    reward_mode: str
+    scope: str
+    generation: int
+
+
+class CheatIn(Body):
+    """Add rewards to an arm by hand."""
+
+    arm: str = Field(max_length=64)
+    rewards: list[float] | str = Field(description="e.g. [1, 1, 0] or \"1101\"")
+
+
+class PriorIn(Body):
+    """An arm's prior (pseudo-successes, pseudo-failures)."""
+
+    alpha: float = Field(ge=0, le=1e9)
+    beta: float = Field(ge=0, le=1e9)
+
+
+class ResetIn(Body):
+    """Start over (a new generation)."""
+
+    keep_priors: bool = True
+
+
+class PolicyIn(Body):
+    """Switch the policy."""
+
+    name: str = Field(max_length=64)
+    params: dict[Annotated[str, Field(max_length=64)], Scalar] = Field(default_factory=dict,
+                                                                        max_length=16)
+
+
+class ArmIn(Body):
+    """Add (or bring back) an arm."""
+
+    id: str = Field(max_length=32)
+    content: str = Field(default="", max_length=4096)
+
+
+class Done(BaseModel):
+    """An admin action's result."""
+
+    ok: bool
+    detail: str

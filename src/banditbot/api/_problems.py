@@ -1,0 +1,88 @@
+"""Errors as HTTP responses: RFC 9457 problem details, and the one map from banditbot's error
+tree to status codes (the core knows nothing of HTTP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from .._errors import (
+    BanditBotError,
+    ConfigError,
+    InvalidRewardError,
+    MissingDependencyError,
+    NotAllowedError,
+    PayloadError,
+    PolicyError,
+    StoreError,
+    UnknownArmError,
+    UnknownExperimentError,
+)
+
+__all__ = ["PROBLEM", "InvalidBodyError", "Problem", "UnauthorizedError", "problem",
+           "problem_responses", "status_of"]
+
+PROBLEM = "application/problem+json"
+
+
+class InvalidBodyError(PayloadError):
+    """A request body that does not validate against its model (422)."""
+
+
+class UnauthorizedError(BanditBotError):
+    """No API key, or an unknown one (401)."""
+
+    def __init__(self) -> None:
+        super().__init__("missing or unknown API key",
+                         hint="send Authorization: Bearer <key> (banditbot keys create)")
+
+
+#: Most specific first: the first class an error is an instance of gives its status.
+_STATUS: tuple[tuple[type[BanditBotError], int], ...] = (
+    (UnauthorizedError, 401),
+    (InvalidBodyError, 422),
+    (NotAllowedError, 403),
+    (UnknownExperimentError, 404),
+    (UnknownArmError, 404),
+    (ConfigError, 422),
+    (InvalidRewardError, 422),
+    (PolicyError, 422),
+    (PayloadError, 400),
+    (StoreError, 503),
+    (MissingDependencyError, 500),
+)
+
+
+def status_of(error: BanditBotError) -> int:
+    """The HTTP status of an error of banditbot's tree (400 for any other)."""
+    return next((code for cls, code in _STATUS if isinstance(error, cls)), 400)
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    hint: str | None = None
+    request_id: str | None = None
+
+
+def problem(status: int, title: str, detail: str, request_id: str | None,
+            hint: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An ``application/problem+json`` response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail, "request_id": request_id}
+    if hint:
+        body["hint"] = hint
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error codes."""
+    return {code: {"model": Problem, "content": {PROBLEM: {}}} for code in codes}

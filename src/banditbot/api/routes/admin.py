@@ -1,0 +1,61 @@
+"""Admin actions (an ``admin`` key): cheater mode, priors, reset, policy switch, arms."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ...service import ApiKey
+from .._deps import Admin, Service
+from .._models import ArmIn, CheatIn, Done, PolicyIn, PriorIn, ResetIn
+from .._problems import problem_responses
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["admin"])
+_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+
+
+def _actor(key: ApiKey) -> str:
+    return f"api:{key.name}"
+
+
+@router.post("/v1/experiments/{experiment}/cheat", responses=_ERRORS)
+def cheat(experiment: str, body: CheatIn, service: Service, key: Admin) -> Done:
+    """Add rewards to an arm by hand ("cheater mode")."""
+    n = service.cheat(experiment, body.arm, body.rewards, actor=_actor(key))
+    return Done(ok=True, detail=f"added {n} rewards to {body.arm}")
+
+
+@router.put("/v1/experiments/{experiment}/arms/{arm}/prior", responses=_ERRORS)
+def prior(experiment: str, arm: str, body: PriorIn, service: Service, key: Admin) -> Done:
+    """Set an arm's prior."""
+    service.set_prior(experiment, arm, body.alpha, body.beta, actor=_actor(key))
+    return Done(ok=True, detail=f"prior of {arm} set")
+
+
+@router.post("/v1/experiments/{experiment}/reset", responses=_ERRORS)
+def reset(experiment: str, body: ResetIn, service: Service, key: Admin) -> Done:
+    """Start the experiment's learning over (the log is kept)."""
+    generation = service.reset(experiment, keep_priors=body.keep_priors, actor=_actor(key))
+    return Done(ok=True, detail=f"generation {generation}")
+
+
+@router.put("/v1/experiments/{experiment}/policy", responses=_ERRORS)
+def policy(experiment: str, body: PolicyIn, service: Service, key: Admin) -> Done:
+    """Switch the policy; what was learned is kept."""
+    p = service.switch_policy(experiment, body.name, body.params, actor=_actor(key))
+    return Done(ok=True, detail=p.describe())
+
+
+@router.post("/v1/experiments/{experiment}/arms", status_code=201, responses=_ERRORS)
+def add_arm(experiment: str, body: ArmIn, service: Service, key: Admin) -> Done:
+    """Add an arm (or bring back a retired one)."""
+    service.add_arm(experiment, body.id, body.content, actor=_actor(key))
+    return Done(ok=True, detail=f"arm {body.id} added")
+
+
+@router.delete("/v1/experiments/{experiment}/arms/{arm}", responses=_ERRORS)
+def retire_arm(experiment: str, arm: str, service: Service, key: Admin) -> Done:
+    """Retire an arm (its statistics are kept)."""
+    service.retire_arm(experiment, arm, actor=_actor(key))
+    return Done(ok=True, detail=f"arm {arm} retired")

@@ -1,0 +1,46 @@
+"""The documented decide and reward routes (the fast path answers the same requests first;
+see :mod:`banditbot.api._hot`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel
+
+from .._hot import DECIDE_ROUTE, REWARD_ROUTE
+from .._models import DecisionIn, DecisionOut, RewardIn, RewardOut
+from .._problems import problem_responses
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["decide and reward"])
+_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": model.model_json_schema(
+            ref_template="#/components/schemas/{model}")}}}}
+
+
+@router.post(DECIDE_ROUTE, status_code=201, responses={**_ERRORS, 201: {"model": DecisionOut}},
+             openapi_extra=_body_doc(DecisionIn), response_model=None)
+async def create_decision(experiment: Annotated[str, Path(max_length=64)],
+                          request: Request) -> Response:
+    """Choose an arm for a subject; the decision is logged with its propensity."""
+    response: Response = await request.app.state.hot.decide(
+        experiment, request.headers, await request.body(), request.state.request_id)
+    return response
+
+
+@router.post(REWARD_ROUTE, responses={**_ERRORS, 200: {"model": RewardOut},
+                                      409: {"model": RewardOut}},
+             openapi_extra=_body_doc(RewardIn), response_model=None)
+async def reward(decision_id: Annotated[str, Path(max_length=64)],
+                 request: Request) -> Response:
+    """Report the reward of a decision: 200 applied, 409 duplicate (already counted),
+    404 unknown, 403 not yours, 422 not allowed by the reward spec."""
+    response: Response = await request.app.state.hot.reward(
+        decision_id, request.headers, await request.body(), request.state.request_id)
+    return response

@@ -1,0 +1,34 @@
+"""Health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from .._deps import Service
+from .._problems import problem_responses
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the store answers",
+            responses=problem_responses(503))
+def readyz(service: Service) -> dict[str, str]:
+    """The store answers a read."""
+    service.store.read_meta(service.config.experiments[0].id)
+    return {"status": "ready", "store": service.store.url.split("?")[0]}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+def prometheus(request: Request) -> Response:
+    """The exposition text."""
+    return Response(request.app.state.metrics.render(),
+                    media_type="text/plain; version=0.0.4")

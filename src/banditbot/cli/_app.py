@@ -1,0 +1,80 @@
+"""The typer app, the options every command shares, and the one place errors become a
+one-line message and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .._errors import BanditBotError
+from .._settings import Settings
+
+__all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "console", "err_console",
+           "keys_app", "main", "service", "settings"]
+
+app = typer.Typer(
+    name="banditbot",
+    help="Adaptive experiments (multi-armed bandits) for chatbots and apps.\n\n"
+         "Start with: banditbot demo",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+arms_app = typer.Typer(help="List, add or retire arms of an experiment.", no_args_is_help=True)
+app.add_typer(arms_app, name="arms")
+keys_app = typer.Typer(help="Create, list or revoke HTTP API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[str | None, typer.Option(
+    "--config", "-c",
+    help="Experiments YAML (default: BANDITBOT_CONFIG, ./experiments.yaml, "
+         "examples/experiments.yaml, or the packaged example).")]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", "-s",
+    help="Store URL: sqlite:///banditbot.db (default; or BANDITBOT_STORE), memory://, "
+         "dynamodb://TABLE?region=…")]
+ExpArg = Annotated[str, typer.Argument(help="Experiment id.")]
+
+
+@functools.cache
+def settings() -> Settings:
+    """The process's settings, read once from the environment and ``./.env``."""
+    return Settings.from_env()
+
+
+def service(config: str | None, store: str | None, *, seed: int | None = None) -> Any:
+    """The engine for a command: options win over the settings."""
+    from .._compose import build_service
+
+    return build_service(config, store, seed=seed, settings=settings())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; translate errors into a one-line message and exit code 2."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except BanditBotError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}"
+                          + (f" [dim]({escape(exc.hint)})[/]" if exc.hint else ""),
+                          highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted; nothing changed")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: one line, exit 2
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"[bold red]error:[/] {escape(message)} [dim](see --help)[/]",
+                          highlight=False, soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    if isinstance(code, int) and code != 0:  # typer.Exit(code) returns it here
+        sys.exit(code)

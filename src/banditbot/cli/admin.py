@@ -1,0 +1,160 @@
+"""Admin commands: cheater mode, priors, reset, policy, arms, API keys, the store's tables."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .._errors import ConfigError
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, arms_app, console, keys_app, service, settings
+
+
+@app.command()
+def cheat(
+    experiment: ExpArg,
+    arm: Annotated[str, typer.Argument(help="Arm id.")],
+    rewards: Annotated[str, typer.Argument(help="Rewards, e.g. 1101 or '4 5 3'.")] = "",
+    successes: Annotated[int, typer.Option(min=0, help="Add this many top rewards.")] = 0,
+    failures: Annotated[int, typer.Option(min=0, help="Add this many lowest rewards.")] = 0,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Add rewards to an arm by hand ("cheater mode", for testing)."""
+    n = service(config, store).cheat(experiment, arm, rewards, successes=successes,
+                                     failures=failures, actor="cli")
+    console.print(f"added {n} rewards to {experiment}/{arm}")
+
+
+@app.command()
+def prior(
+    experiment: ExpArg,
+    arm: Annotated[str, typer.Argument(help="Arm id.")],
+    alpha: Annotated[float, typer.Argument(help="Pseudo-successes.")],
+    beta: Annotated[float, typer.Argument(help="Pseudo-failures.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Set an arm's prior (kept apart from observations)."""
+    service(config, store).set_prior(experiment, arm, alpha, beta, actor="cli")
+    console.print(f"prior of {experiment}/{arm} set to alpha={alpha:g}, beta={beta:g}")
+
+
+@app.command()
+def reset(
+    experiment: ExpArg,
+    clear_priors: Annotated[bool, typer.Option(help="Also clear the priors.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Start an experiment's learning over (the decision log is kept)."""
+    svc = service(config, store)
+    svc.experiment(experiment)
+    if not yes:
+        typer.confirm(f"Reset {experiment!r}? Its statistics start from zero", abort=True)
+    gen = svc.reset(experiment, keep_priors=not clear_priors, actor="cli")
+    console.print(f"{experiment} reset (generation {gen})")
+
+
+@app.command()
+def policy(
+    experiment: ExpArg,
+    name: Annotated[str, typer.Argument(help="Policy name, e.g. thompson, ucb1.")],
+    params: Annotated[list[str] | None, typer.Argument(help="Parameters as key=value.")] = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Switch an experiment's policy (what was learned is kept)."""
+    from ..policies import parse_params
+
+    p = service(config, store).switch_policy(experiment, name, parse_params(params or []),
+                                             actor="cli")
+    console.print(f"{experiment} now uses {p.describe()}")
+
+
+@arms_app.command("list")
+def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """List an experiment's arms (active and retired)."""
+    svc = service(config, store)
+    active = set(svc.active_arms(experiment))
+    for a in svc.report(experiment).arms:
+        console.print(f"{a.arm:<16} {'active ' if a.arm in active else 'retired'}  {a.content}",
+                      markup=False, highlight=False)
+
+
+@arms_app.command("add")
+def arms_add(
+    experiment: ExpArg,
+    arm: Annotated[str, typer.Argument(help="New arm id.")],
+    content: Annotated[str, typer.Argument(help="What users see.")] = "",
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Add an arm (or bring back a retired one)."""
+    service(config, store).add_arm(experiment, arm, content, actor="cli")
+    console.print(f"arm {arm} added to {experiment}")
+
+
+@arms_app.command("retire")
+def arms_retire(
+    experiment: ExpArg,
+    arm: Annotated[str, typer.Argument(help="Arm id.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Stop offering an arm (its statistics are kept)."""
+    service(config, store).retire_arm(experiment, arm, actor="cli")
+    console.print(f"arm {arm} of {experiment} retired")
+
+
+@app.command("init-db")
+def init_db(store: StoreOpt = None) -> None:
+    """Create what the store needs (tables; for DynamoDB the table with TTL). Idempotent."""
+    from ..stores import open_store
+
+    s = open_store(store or settings().store_url)
+    s.init()
+    console.print(f"store ready: {s.url}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A name for the key (who uses it).")],
+    role: Annotated[str, typer.Option(help="read, decide (decide + reward) or admin.")] =
+    "decide",
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from ..service import KeyRing
+
+    svc = service(config, store)
+    key, record = KeyRing(svc.store, svc.config.api_keys).create(name, role)
+    console.print(f"{record.role} key {record.name!r} (shown once, keep it safe):")
+    console.print(key, markup=False, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """List API keys (names, roles, status; never the keys)."""
+    from ..service import KeyRing
+
+    svc = service(config, store)
+    for k in KeyRing(svc.store, svc.config.api_keys).list():
+        status = "revoked" if k.revoked else "active"
+        console.print(f"{k.name:<24} {k.role:<7} {status:<8} {k.source}  "
+                      f"sha256:{k.sha256[:12]}…", markup=False, highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="Key name.")],
+                config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Revoke an API key (effective within seconds on every server)."""
+    from ..service import KeyRing
+
+    svc = service(config, store)
+    if not KeyRing(svc.store, svc.config.api_keys).revoke(name):
+        raise ConfigError(f"no active stored key named {name!r}",
+                          hint="see banditbot keys list")
+    console.print(f"key {name!r} revoked")

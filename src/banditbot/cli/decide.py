@@ -1,0 +1,57 @@
+"""Decide and reward from a terminal or a script: ``decide``, ``reward``, ``settle``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from .._errors import PayloadError
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service
+
+
+@app.command()
+def decide(
+    experiment: ExpArg,
+    subject: Annotated[str, typer.Option(help="Who the decision is for.")] = "cli",
+    context: Annotated[str | None, typer.Option(help="Context features as JSON.")] = None,
+    chat: Annotated[str | None, typer.Option(help="Chat id (for scope: chat).")] = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Choose an arm for a subject and log the decision; prints it as JSON."""
+    ctx = None
+    if context:
+        try:
+            ctx = json.loads(context)
+        except json.JSONDecodeError as exc:
+            raise PayloadError(f"--context is not JSON: {exc.msg}",
+                               hint='e.g. --context \'{"hour": 9}\'') from None
+        if not isinstance(ctx, dict):
+            raise PayloadError("--context must be a JSON object", hint='e.g. {"hour": 9}')
+    d = service(config, store).decide(experiment, subject, ctx, chat=chat)
+    console.print_json(json.dumps(d.to_dict()))
+
+
+@app.command()
+def reward(
+    decision_id: Annotated[str, typer.Argument(help="Id printed by 'banditbot decide'.")],
+    value: Annotated[str, typer.Argument(help="The reward, e.g. 1 or 0 or a rating.")],
+    subject: Annotated[str | None, typer.Option(help="Rewarding subject (checked).")] = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Report the reward of a decision (applied exactly once)."""
+    from ..service import RewardStatus
+
+    result = service(config, store).reward(decision_id, value, subject)
+    console.print(f"{result.status.value}: {result.message}")
+    if result.status not in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
+        raise typer.Exit(2)
+
+
+@app.command()
+def settle(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Apply the default reward to unanswered decisions past the wait window (implicit mode)."""
+    console.print(f"{service(config, store).settle(experiment)} decisions settled")

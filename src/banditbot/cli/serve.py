@@ -1,0 +1,40 @@
+"""``serve``: the HTTP API, the dashboard and the Telegram webhook under uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from .._errors import require
+from ._app import ConfigOpt, StoreOpt, app, service, settings
+from .telegram import BaseUrlOpt
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    bot_api_url: BaseUrlOpt = None,
+) -> None:
+    """Serve the HTTP API, the dashboard and (with a token) the Telegram webhook.
+
+    uvicorn with uvloop and httptools: the API under /v1, the dashboard at /, metrics at
+    /metrics, and POST /telegram when TELEGRAM_TOKEN is set.
+    """
+    require("uvicorn", "api")
+    import uvicorn
+
+    service(config, store).store.close()  # validate, and create the tables once
+    # each worker builds its own service from the environment: hand it the options
+    chosen = settings().replace(config_path=config, store_url=store,
+                                telegram_base_url=bot_api_url)
+    os.environ.update(chosen.to_env())
+    # access_log off: the app writes its own JSON access line (with the request id)
+    uvicorn.run("banditbot._compose:http_app_from_env", factory=True, host=host, port=port,
+                workers=workers, loop="uvloop", http="httptools", log_level="info",
+                proxy_headers=True, access_log=False)

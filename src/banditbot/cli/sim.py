@@ -1,0 +1,127 @@
+"""Simulated users and environments: ``demo`` and ``simulate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._errors import PayloadError
+from ._app import ConfigOpt, app, console, settings
+
+
+@app.command()
+def simulate(
+    env: Annotated[str | None, typer.Option(
+        "--env", help="Environment: bernoulli:0.1,0.12,0.15 · gaussian:0,0.5,1 · "
+                      "rating:3,3.5,4 · abrupt:0.2,0.1/0.1,0.2[@step] · "
+                      "gradual:0.2,0.1/0.1,0.2 · linear:K,d · logistic:K,d")] = None,
+    experiment: Annotated[str | None, typer.Option(
+        help="Replay a configured experiment with assumed true rates (--rate).")] = None,
+    rate: Annotated[list[str] | None, typer.Option(
+        help="Assumed truth EXP.ARM=VALUE for --experiment (repeatable).")] = None,
+    policy: Annotated[list[str] | None, typer.Option(
+        "--policy", "-p", help="Policy NAME or NAME:key=value,key=value (repeatable; "
+                               "default: thompson, kl-ucb, ucb1, epsilon-greedy).")] = None,
+    runs: Annotated[int, typer.Option(min=1, max=1_000_000)] = 200,
+    horizon: Annotated[int, typer.Option(min=1, max=10_000_000)] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (reproducible).")] = 0,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 2,
+    out: Annotated[Path, typer.Option(help="Folder for simulation.csv and .png.")] = Path("."),
+    config: ConfigOpt = None,
+) -> None:
+    """Simulate policies in a known environment: regret with 95% bands (PNG + CSV)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
+    from ..policies import parse_policy
+    from ..sim import parse_env, plot_regret, write_csv
+    from ..sim import simulate as run_sim
+
+    if (env is None) == (experiment is None):
+        raise PayloadError("give either --env or --experiment",
+                           hint="e.g. --env bernoulli:0.1,0.12,0.15")
+    if experiment is not None:
+        from .._config import default_config_path, load_config
+        from .._demo import parse_rates
+        from ..sim import experiment_env
+
+        cfg = load_config(Path(config) if config else
+                          (settings().config_path or default_config_path()))
+        truth = parse_rates(rate or [], cfg, {experiment: {}})
+        environment = experiment_env(cfg.experiment(experiment), truth[experiment])
+    else:
+        environment = parse_env(str(env), horizon=horizon)
+    specs = policy or (["lin-thompson", "linucb", "thompson"] if environment.context_dim
+                       else ["thompson", "kl-ucb", "ucb1", "epsilon-greedy"])
+    policies = [parse_policy(spec) for spec in specs]
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"),
+                  TimeRemainingColumn(), console=console) as bar:
+        for pol in policies:
+            task = bar.add_task(pol.describe(), total=horizon)
+
+            def advance(steps: int, task: TaskID = task) -> None:
+                bar.update(task, completed=steps)
+
+            results.append(run_sim(pol, environment, runs=runs, horizon=horizon, seed=seed,
+                                   workers=workers, progress=advance))
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(results, out / "simulation.csv")
+    table = Table(title=f"{environment.describe()} · {runs} runs × {horizon} steps",
+                  title_justify="left")
+    for col in ("policy", "regret (mean ± 95%)", "regret / Lai–Robbins",
+                "decisions/s"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for r in results:
+        mean, half = r.final
+        ratio = "–" if r.lower_bound is None or r.lower_bound[-1] <= 0 else \
+            f"{mean / r.lower_bound[-1]:.2f}"
+        table.add_row(r.policy, f"{mean:.1f} ± {half:.1f}", ratio,
+                      f"{r.decisions_per_second:,.0f}")
+    console.print(table)
+    try:
+        png = plot_regret(results, out / "simulation.png")
+        console.print(f"chart: {png}")
+    except ImportError as exc:
+        console.print(f"[yellow]no chart:[/] {exc}")
+    console.print(f"data:  {csv_path}")
+
+
+@app.command()
+def demo(
+    steps: Annotated[int, typer.Option(min=1, max=10_000_000,
+                                       help="Simulated user visits per experiment.")] = 3000,
+    rate: Annotated[list[str] | None, typer.Option(
+        help="True preference EXP.ARM=VALUE (rate for 👍/👎, mean for ratings); repeatable.")
+    ] = None,
+    response_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                                 help="Share of users who answer.")] = 0.8,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    out: Annotated[Path, typer.Option(help="Folder for the report PNGs.")] = Path("."),
+    keep: Annotated[bool, typer.Option(help="Continue the previous demo instead of starting "
+                                       "a new generation.")] = False,
+    live: Annotated[bool, typer.Option(help="Show the live table.")] = True,
+    config: ConfigOpt = None,
+    store: Annotated[str | None, typer.Option(
+        "--store", "-s", envvar="BANDITBOT_DEMO_STORE",
+        help="Store URL (default: sqlite:///banditbot-demo.db).")] = None,
+) -> None:
+    """Watch bandits learn from simulated users, then get the report charts (no token).
+
+    Simulated users with known preferences talk to the configured experiments through the
+    same service and store a real bot uses; a live table shows the statistics converging.
+    """
+    from .._demo import run_demo
+
+    run_demo(config=config, store=store or "sqlite:///banditbot-demo.db", steps=steps,
+             rates=rate or [], response_rate=response_rate, seed=seed, out=out, keep=keep,
+             live=live, console=console)

@@ -1,0 +1,27 @@
+"""The service layer: the one place every entry point calls.
+
+:class:`BanditService` decides, rewards, reports and administers experiments; its only I/O
+is the :class:`~banditbot.stores.Store` it is given. Callers that batch writes use the
+public two-phase API: :meth:`~BanditService.plan_decision` → :meth:`~BanditService.
+commit_decision` and :meth:`~BanditService.plan_reward` → :meth:`~BanditService.
+commit_reward`.
+"""
+
+from ._decisions import Decision, PlannedDecision
+from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
+from ._rewards import PlannedReward, RewardResult, RewardStatus
+from ._service import BanditService
+
+__all__ = [
+    "ROLES",
+    "ApiKey",
+    "BanditService",
+    "Decision",
+    "KeyRing",
+    "PlannedDecision",
+    "PlannedReward",
+    "RewardResult",
+    "RewardStatus",
+    "hash_key",
+    "role_allows",
+]

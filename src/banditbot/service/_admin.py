@@ -1,0 +1,219 @@
+"""Admin: cheater mode, priors, reset, policy switch, arms, notes, history import, audit."""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .._config import Arm
+from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PolicyError
+from ..policies import Policy, make_policy
+from ..stores import AdminRecord, DecisionRecord, ExperimentMeta
+from ._core import log
+from ._rewards import RewardsMixin
+from ._view import ExperimentView
+
+__all__ = ["AdminMixin"]
+
+
+class AdminMixin(RewardsMixin):
+    """Operations for admins (each one audited with who did it)."""
+
+    def is_admin(self, user_id: int | str | None) -> bool:
+        """Whether a Telegram user id is in the admin allow-list."""
+        try:
+            return user_id is not None and int(user_id) in self.admins
+        except (TypeError, ValueError):
+            return False
+
+    def check_admin(self, user_id: int | str | None) -> None:
+        """Raise :class:`NotAllowedError` unless ``user_id`` is an admin."""
+        if not self.is_admin(user_id):
+            raise NotAllowedError("not allowed: this command is for admins",
+                                  hint="ask an admin to add your user id to the allow-list")
+
+    def audit(self, actor: str, experiment: str, action: str, details: str) -> None:
+        """Record an admin action (who did what) in the store and the log."""
+        self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
+        log.info("admin action", extra={"actor": actor, "experiment": experiment,
+                                        "action": action, "details": details})
+
+    def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str = (), *,
+              successes: int = 0, failures: int = 0, actor: str = "cli",
+              scope: str = "") -> int:
+        """Add rewards to an arm by hand ("cheater mode"): a sequence such as ``"1101"`` or
+        ``[4, 5, 3]``, and/or counts of ``successes`` (the top reward) and ``failures`` (the
+        lowest).
+
+        Each reward is logged as a ``manual`` decision (propensity 1, policy ``manual``) so
+        the statistics stay equal to the fold of the log. Returns how many were added.
+        """
+        view = self.view(experiment)
+        self._require_arm(view, arm, active=False)
+        if successes < 0 or failures < 0:
+            raise InvalidRewardError("counts of successes and failures must be >= 0")
+        values = list(rewards.replace(",", " ").split()) if isinstance(rewards, str) \
+            else list(rewards)
+        if isinstance(rewards, str) and len(values) == 1 and set(values[0]) <= {"0", "1"}:
+            values = list(values[0])  # "1101"
+        if successes or failures:
+            lo, hi = view.config.reward.bounds
+            if lo is None or hi is None:
+                raise InvalidRewardError("successes and failures need a bounded reward",
+                                         hint="give the rewards themselves instead")
+            values += [hi] * successes + [lo] * failures
+        if not values:
+            raise InvalidRewardError("no rewards given", hint="e.g. 1101 or '4 5 3'")
+        if len(values) > 100_000:
+            raise InvalidRewardError("too many rewards at once", hint="at most 100000")
+        numbers = [view.config.reward.validate_value(v) for v in values]
+        return self._record_history(view, arm, numbers, kind="manual", actor=actor,
+                                    scope=scope, action="cheat")
+
+    def _record_history(self, view: ExperimentView, arm: str, numbers: Sequence[float], *,
+                        kind: str, actor: str, scope: str, action: str,
+                        weights: Sequence[float] | None = None) -> int:
+        now = self.clock()
+        exp = view.config
+        policy_json = json.dumps({"name": kind, "params": {}}, separators=(",", ":"))
+        one = np.ones(1)
+        records = [
+            DecisionRecord(
+                id=secrets.token_urlsafe(16), experiment=exp.id,
+                generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
+                arms=(arm,), probabilities=one, policy=policy_json, subject=f"{kind}:{actor}",
+                created_at=now, kind=kind, reward=v, rewarded_at=now,
+                weight=1.0 if weights is None else float(weights[i]),
+            )
+            for i, v in enumerate(numbers)
+        ]
+        extras = [self._extra(exp, r, float(r.reward or 0.0)) or {} for r in records]
+        self.store.record_manual(records, extras if any(extras) else None)
+        self.audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
+        return len(records)
+
+    def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
+                       weights: Sequence[float] | None = None, *, actor: str = "cli") -> int:
+        """Add past rewards of an arm to its statistics (warm start), each with a weight
+        (importance weights for history logged by another policy). Logged as ``import``
+        decisions, so statistics stay the fold of the log. Returns how many were added."""
+        view = self.view(experiment)
+        self._require_arm(view, arm, active=False)
+        numbers = [view.config.reward.validate_value(v) for v in rewards]
+        if weights is not None and (len(weights) != len(numbers) or not all(
+                math.isfinite(w) and w > 0 for w in weights)):
+            raise InvalidRewardError("weights must be positive, one per reward")
+        return self._record_history(view, arm, numbers, kind="import", actor=actor, scope="",
+                                    action="import", weights=weights)
+
+    def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
+                  actor: str = "cli") -> None:
+        """Set an arm's prior as pseudo-successes ``alpha`` and pseudo-failures ``beta``.
+
+        Priors are kept apart from observations: reports show both, and a reset can keep them.
+        """
+        view = self.view(experiment)
+        self._require_arm(view, arm, active=False)
+        if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0
+                and alpha + beta > 0):
+            raise InvalidRewardError(f"prior ({alpha}, {beta}) is not valid",
+                                     hint="alpha and beta are pseudo-counts >= 0, not both 0")
+
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            return replace(meta, priors={**meta.priors, arm: (float(alpha), float(beta))})
+
+        self._update_meta(experiment, change)
+        self.audit(actor, view.config.id, "prior", f"arm={arm} alpha={alpha:g} beta={beta:g}")
+
+    def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
+        """Start the experiment's learning over (a new generation). Returns the generation.
+
+        The decision log keeps the old generation's records; statistics start from zero.
+        """
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            return replace(meta, generation=meta.generation + 1,
+                           priors=meta.priors if keep_priors else {},
+                           notes={k: v for k, v in meta.notes.items() if k != "warm_start"})
+
+        meta = self._update_meta(experiment, change)
+        self.audit(actor, experiment, "reset",
+                   f"generation={meta.generation} keep_priors={keep_priors}")
+        return meta.generation
+
+    def switch_policy(self, experiment: str, name: str,
+                      params: Mapping[str, Any] | None = None, *, actor: str = "cli") -> Policy:
+        """Switch the experiment's policy; what was learned is kept (statistics are
+        policy-agnostic)."""
+        exp = self.config.experiment(experiment)
+        policy = make_policy(name, dict(params or {}))
+        problem = exp.policy_problem(policy)
+        if problem:
+            message, _, hint = problem.partition(" (")
+            raise PolicyError(f"{policy.name}: {message}", hint=hint.rstrip(")") or None)
+        spec = {"name": policy.name, "params": policy.params()}
+        self._update_meta(experiment, lambda m: replace(m, policy=spec))
+        self.audit(actor, exp.id, "policy", policy.describe())
+        return policy
+
+    def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:
+        """Add an arm (or bring back a retired one) without touching the others' statistics."""
+        view = self.view(experiment)
+        try:
+            Arm(id=arm, content=content or view.contents.get(arm, ""))
+        except ValueError as exc:
+            raise ConfigError(f"invalid arm: {exc.errors()[0]['msg']}",  # type: ignore[attr-defined]
+                              hint="ids use letters, digits, '_.-' (≤ 32); content is required"
+                              ) from None
+        if arm in view.arms:
+            raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",
+                              hint="retire it first or choose another id")
+
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            added = dict(meta.added_arms)
+            if content and (arm not in view.contents or view.contents[arm] != content):
+                added[arm] = content
+            return replace(meta, added_arms=added,
+                           retired_arms=tuple(a for a in meta.retired_arms if a != arm))
+
+        self._update_meta(experiment, change)
+        self.audit(actor, view.config.id, "arm-add", f"arm={arm}")
+
+    def retire_arm(self, experiment: str, arm: str, *, actor: str = "cli") -> None:
+        """Stop offering an arm; its statistics and decisions are kept."""
+        view = self.view(experiment)
+        self._require_arm(view, arm)
+        if len(view.arms) == 1:
+            raise ConfigError("cannot retire the last active arm", hint="add another arm first")
+        self._update_meta(experiment,
+                          lambda m: replace(m, retired_arms=(*m.retired_arms, arm)))
+        self.audit(actor, view.config.id, "arm-retire", f"arm={arm}")
+
+    def note(self, experiment: str, key: str, text: str) -> None:
+        """Attach a note to the experiment's meta (shown by reports)."""
+        self._update_meta(experiment, lambda m: replace(m, notes={**m.notes, key: text}))
+
+    def current_generation(self, experiment: str) -> int:
+        """The experiment's generation (bumped by every reset)."""
+        return self.view(experiment).meta.generation
+
+    def active_arms(self, experiment: str) -> tuple[str, ...]:
+        """Arm ids offered now."""
+        return self.view(experiment).arms
+
+    def content(self, experiment: str, arm: str) -> str:
+        """The content of an arm (active or retired)."""
+        view = self.view(experiment)
+        self._require_arm(view, arm, active=False)
+        return view.contents[arm]
+
+
+def _summarize(values: Sequence[float]) -> str:
+    text = "".join(f"{v:g}" for v in values[:40]) if all(v in (0, 1) for v in values) \
+        else " ".join(f"{v:g}" for v in values[:20])
+    return text + (f"… ({len(values)} in all)" if len(values) > 40 else "")

@@ -1,0 +1,135 @@
+"""What every part of the service shares: the config, the store, the random generator, the
+clock, and the experiment views cached per meta version."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Self
+
+import numpy as np
+
+from .._config import BanditConfig, ExperimentConfig
+from .._errors import PayloadError, StoreError, UnknownArmError
+from .._features import Featurizer
+from ..stores import ExperimentMeta, Store
+from ._view import ExperimentView, build_view
+
+__all__ = ["ServiceCore", "check_scope"]
+
+log = logging.getLogger("banditbot")
+
+
+class ServiceCore:
+    """State shared by the decision, reward, report and admin parts of the service.
+
+    Parameters
+    ----------
+    config
+        The experiments (see :func:`banditbot.load_config`).
+    store
+        Where state lives (see :func:`banditbot.open_store`); must be initialized.
+    rng
+        Random generator for choices; seed it for reproducible runs.
+    clock
+        Returns the current time in seconds since the epoch (tests pass a fake clock).
+    admins
+        Telegram user ids allowed to run admin commands, beside the config's ``admins``.
+    """
+
+    def __init__(self, config: BanditConfig, store: Store, *,
+                 rng: np.random.Generator | None = None,
+                 clock: Callable[[], float] = time.time,
+                 admins: frozenset[int] = frozenset()) -> None:
+        self.config = config
+        self.store = store
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.clock = clock
+        self.admins = frozenset(config.admins) | frozenset(admins)
+        self._views: dict[str, tuple[ExperimentMeta, ExperimentView]] = {}
+        self._featurizers: dict[str, Featurizer] = {}
+
+    def with_store(self, store: Store) -> Self:
+        """The same service (config, generator, clock, admins) over another store, e.g. a
+        wrapper that measures every call."""
+        return type(self)(self.config, store, rng=self.rng, clock=self.clock,
+                          admins=self.admins)
+
+    # --- experiments ------------------------------------------------------------------------
+    def experiment(self, experiment_id: str) -> ExperimentConfig:
+        """The configured experiment; :class:`UnknownExperimentError` if none."""
+        return self.config.experiment(experiment_id)
+
+    def view(self, experiment_id: str) -> ExperimentView:
+        """The experiment as it runs now (config merged with the store's meta)."""
+        exp = self.config.experiment(experiment_id)
+        meta = self.store.read_meta(exp.id)
+        cached = self._views.get(exp.id)
+        if cached is not None and (cached[0] is meta or cached[0] == meta):
+            return cached[1]
+        view = build_view(exp, meta, self.featurizer(exp))
+        self._views[exp.id] = (meta, view)
+        return view
+
+    def featurizer(self, exp: ExperimentConfig) -> Featurizer | None:
+        """The experiment's context featurizer (``None`` without features)."""
+        if not exp.features:
+            return None
+        found = self._featurizers.get(exp.id)
+        if found is None:
+            found = self._featurizers[exp.id] = Featurizer(exp.features)
+        return found
+
+    def _update_meta(self, experiment: str,
+                     change: Callable[[ExperimentMeta], ExperimentMeta]) -> ExperimentMeta:
+        """Apply ``change`` to the experiment's meta under optimistic concurrency."""
+        exp = self.config.experiment(experiment)
+        for _ in range(50):
+            meta = self.store.read_meta(exp.id)
+            new = change(meta)
+            if self.store.write_meta(exp.id, new):
+                self._views.pop(exp.id, None)
+                return new
+        raise StoreError(f"experiment {exp.id!r} is being changed concurrently",
+                         hint="retry the admin command")
+
+    @staticmethod
+    def _require_arm(view: ExperimentView, arm: str, *, active: bool = True) -> None:
+        pool = view.arms if active else view.all_arms
+        if arm not in pool:
+            raise UnknownArmError(f"experiment {view.config.id!r} has no "
+                                  f"{'active ' if active else ''}arm {arm!r}",
+                                  hint=f"arms: {', '.join(pool) or '(none)'}")
+
+    # --- scopes -----------------------------------------------------------------------------
+    def scope_of(self, experiment: str, subject: str | int, *,
+                 chat: str | int | None = None) -> str | None:
+        """The scope whose bandit serves ``subject`` (in ``chat``), for reports:
+        ``chat:…`` or ``subject:…`` for experiments with ``scope: chat`` or
+        ``scope: subject``, ``None`` (the whole experiment) for shared ones."""
+        exp = self.config.experiment(experiment)
+        if exp.scope == "shared":
+            return None
+        return self._scope(exp, str(subject), None if chat is None else str(chat))
+
+    @staticmethod
+    def _scope(exp: ExperimentConfig, subject: str, chat: str | None) -> str:
+        if exp.scope == "shared":
+            return ""
+        if exp.scope == "chat":
+            return f"chat:{chat if chat is not None else subject}"
+        return f"subject:{subject}"
+
+
+def check_scope(exp: ExperimentConfig, scope: str | None) -> None:
+    """A report's ``scope`` must name one bandit of the experiment: ``chat:…`` or
+    ``subject:…`` matching its ``scope`` setting."""
+    if scope is None:
+        return
+    kind, _, ident = scope.partition(":")
+    if exp.scope == "shared" or kind != exp.scope or not ident:
+        raise PayloadError(
+            f"experiment {exp.id!r} has scope {exp.scope!r}: {scope!r} names none of its "
+            "bandits",
+            hint="leave the scope out" if exp.scope == "shared" else f"use {exp.scope}:ID")

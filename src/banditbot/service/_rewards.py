@@ -1,0 +1,246 @@
+"""Rewards: applied exactly once to the arm that was decided; implicit rewards for silence.
+
+The public two-phase form (:meth:`RewardsMixin.plan_reward` → :meth:`RewardsMixin.
+commit_reward`) lets a caller that batches writes (the HTTP server's group commit) run the
+checks first and the write later; :meth:`RewardsMixin.reward` is both in one call.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from .._config import ExperimentConfig
+from .._errors import InvalidRewardError, UnknownExperimentError
+from .._features import linear_extra
+from ..stores import ApplyResult, DecisionRecord
+from ._core import ServiceCore
+from ._view import ExperimentView
+
+__all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
+
+_DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: unrewarded decisions a service remembers, so their reward skips a read (a few MB at most)
+RECENT_DECISIONS = 4096
+
+
+class RewardStatus(enum.StrEnum):
+    """Outcome of :meth:`BanditService.reward`."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN = "unknown"
+    NOT_YOURS = "not_yours"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardResult:
+    """What happened to a reward, with a short message fit for a program or a person."""
+
+    status: RewardStatus
+    decision_id: str
+    message: str
+    arm: str | None = None
+    value: float | None = None
+    experiment: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        """Whether this call changed the statistics."""
+        return self.status is RewardStatus.APPLIED
+
+
+class PlannedReward(NamedTuple):
+    """A reward that passed every check and is ready to be committed
+    (see :meth:`BanditService.commit_reward`)."""
+
+    experiment: ExperimentConfig
+    record: DecisionRecord
+    value: float
+
+
+class RewardsMixin(ServiceCore):
+    """Reward, its two phases, and implicit settlement."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_settle: dict[str, float] = {}
+        self._settled_until: dict[str, float] = {}
+        # decisions this service logged and nobody has rewarded yet through it: a reward
+        # that finds its decision here skips reading it back from the store (a DynamoDB
+        # round trip in a warm Lambda). Only immutable fields are used; the store's
+        # conditional write still decides exactly-once.
+        self._unrewarded: dict[str, DecisionRecord] = {}
+        self._unrewarded_lock = threading.Lock()
+
+    def _remember(self, record: DecisionRecord) -> None:
+        with self._unrewarded_lock:
+            recent = self._unrewarded
+            if len(recent) >= RECENT_DECISIONS:  # forget the oldest
+                del recent[next(iter(recent))]
+            recent[record.id] = record
+
+    def reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
+               option: int | None = None) -> RewardResult:
+        """Apply the reward of a decision, exactly once.
+
+        Parameters
+        ----------
+        decision_id
+            The id returned by :meth:`decide`.
+        value
+            The reward; must fit the experiment's reward spec.
+        subject
+            Who is rewarding; must be the decision's subject. ``None`` skips the check
+            (trusted callers such as the CLI).
+        option
+            Instead of ``value``: the index of the feedback button pressed (its value comes
+            from the experiment's reward spec).
+
+        Returns
+        -------
+        RewardResult
+            ``applied``, ``duplicate`` (already rewarded), ``unknown`` (no such decision),
+            ``not_yours`` (someone else's decision) or ``invalid`` (value not allowed). Only
+            ``applied`` changed anything.
+        """
+        planned = self.plan_reward(decision_id, value, subject, option=option)
+        if isinstance(planned, RewardResult):
+            return planned
+        return self.commit_reward(planned)
+
+    def plan_reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
+                    option: int | None = None) -> RewardResult | PlannedReward:
+        """The checks of :meth:`reward` (reads only): a final answer, or the write to make
+        with :meth:`commit_reward`."""
+        if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
+            return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
+                                "no decision has that id")
+        record = self._unrewarded.get(decision_id) or self.store.get_decision(decision_id)
+        if record is None:
+            return RewardResult(RewardStatus.UNKNOWN, decision_id, "no decision has that id")
+        if subject is not None and str(subject) != record.subject:
+            return RewardResult(RewardStatus.NOT_YOURS, decision_id,
+                                "the decision belongs to another subject",
+                                experiment=record.experiment)
+        try:
+            exp = self.config.experiment(record.experiment)
+            if option is not None:
+                buttons = exp.reward.buttons
+                if not 0 <= option < len(buttons):
+                    raise InvalidRewardError("that button is no longer valid")
+                value = buttons[option].value
+            number = exp.reward.validate_value(value)
+        except (UnknownExperimentError, InvalidRewardError) as exc:
+            return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
+                                experiment=record.experiment)
+        if record.reward is not None:
+            return _duplicate(record)
+        return PlannedReward(exp, record, number)
+
+    def commit_reward(self, planned: PlannedReward) -> RewardResult:
+        """Apply a planned reward (exactly once: the store decides) and say what happened."""
+        exp, record, number = planned
+        result = self.store.apply_reward(record.id, number, self.clock(),
+                                         self._extra(exp, record, number), known=record)
+        with self._unrewarded_lock:
+            self._unrewarded.pop(record.id, None)
+        if result is ApplyResult.APPLIED:
+            if any(f.name == "past_reward_rate" for f in exp.features):
+                self.store.add_counters(_history_key(exp.id, record.subject),
+                                        {"n": 1.0, "total": _normalized(exp, number)})
+            return RewardResult(RewardStatus.APPLIED, record.id, "thanks, counted",
+                                record.arm, number, record.experiment)
+        if result is ApplyResult.DUPLICATE:
+            if record.reward is None:  # rewarded elsewhere since we logged it: say with what
+                record = self.store.get_decision(record.id) or record
+            return _duplicate(record)
+        return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
+
+    def subject_history(self, experiment: str, subject: str) -> tuple[float, float | None]:
+        """``(rewards, mean reward on [0, 1])`` this subject gave in the experiment so far
+        (tracked for experiments with a ``past_reward_rate`` feature)."""
+        exp = self.config.experiment(experiment)
+        counters = self.store.read_counters(_history_key(exp.id, str(subject)))
+        n = counters.get("n", 0.0)
+        return n, (counters.get("total", 0.0) / n if n > 0 else None)
+
+    def _extra(self, exp: ExperimentConfig, record: DecisionRecord,
+               value: float) -> dict[str, float] | None:
+        """Additive statistics one reward adds beyond the core counters, for the experiment's
+        capabilities (not just the current policy, so policies can be switched):
+        importance-weighted sums (EXP3), time buckets (non-stationary policies) and linear
+        sums (contextual policies)."""
+        if not (exp.tracks_ips or exp.time_bucket_seconds or exp.features):
+            return None
+        w = record.weight
+        extra: dict[str, float] = {}
+        if exp.tracks_ips:
+            extra["ips.n"] = w / record.propensity
+            extra["ips.s"] = w * value / record.propensity
+        if exp.time_bucket_seconds:
+            index = int(self.clock() // exp.time_bucket_seconds)
+            extra[f"tb.{index}.n"] = w
+            extra[f"tb.{index}.s"] = w * value
+            extra[f"tb.{index}.q"] = w * value * value
+        featurizer = self.featurizer(exp)
+        if featurizer is not None:
+            extra.update(linear_extra(featurizer.encode(record.context), value, w))
+        return extra
+
+    # --- implicit rewards ---------------------------------------------------------------------
+    def settle(self, experiment: str, *, now: float | None = None) -> int:
+        """Apply the default reward to unanswered decisions past the wait window.
+
+        Returns the number of decisions settled. Only for ``reward_mode: implicit``.
+        """
+        view = self.view(experiment)
+        return self._settle(view, self.clock() if now is None else now)
+
+    def _maybe_settle(self, view: ExperimentView, now: float) -> None:
+        exp = view.config
+        last = self._last_settle.get(exp.id, 0.0)
+        if now - last >= max(exp.wait_seconds / 10.0, 1.0):
+            self._last_settle[exp.id] = now
+            self._settle(view, now)
+
+    def _settle(self, view: ExperimentView, now: float) -> int:
+        exp = view.config
+        if exp.reward_mode != "implicit":
+            return 0
+        value = exp.silence_reward
+        settled = 0
+        cutoff = now - exp.wait_seconds
+        # everything before the last cutoff this process settled is done; look back one
+        # window further for decisions another process logged late
+        since = self._settled_until.get(exp.id)
+        since = None if since is None else since - exp.wait_seconds
+        while True:
+            pending = self.store.pending_decisions(exp.id, view.meta.generation, cutoff,
+                                                   limit=500, newer_than=since)
+            for record in pending:
+                if self.store.apply_reward(record.id, value, now, self._extra(exp, record, value),
+                                           known=record) is ApplyResult.APPLIED:
+                    settled += 1
+            if len(pending) < 500:
+                self._settled_until[exp.id] = cutoff
+                return settled
+            since = pending[-1].created_at
+
+
+def _duplicate(record: DecisionRecord) -> RewardResult:
+    return RewardResult(RewardStatus.DUPLICATE, record.id, "already counted", record.arm,
+                        record.reward, record.experiment)
+
+
+def _normalized(exp: ExperimentConfig, value: float) -> float:
+    lo, hi = exp.reward.bounds
+    return (value - lo) / (hi - lo) if lo is not None and hi is not None else value
+
+
+def _history_key(experiment: str, subject: str) -> str:
+    return f"subject:{experiment}:{subject}"

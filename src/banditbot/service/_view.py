@@ -1,0 +1,142 @@
+"""An experiment as it runs now: its config merged with the store's meta (admin overrides).
+
+:class:`ExperimentView` is immutable and cached per meta version; it carries everything the
+hot path needs precomputed (active arms in order, contents, the built policy and its JSON,
+prior arrays, the reward scale) and maps store counters to the policy's statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from .._config import ExperimentConfig
+from .._features import Featurizer, linear_arrays
+from .._types import FloatArray
+from ..policies import ArmStats, Policy, make_policy
+from ..stores import ExperimentMeta, StatsTable
+
+__all__ = ["ExperimentView", "build_view", "priors_arrays"]
+
+_NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentView:
+    """An experiment as it runs now (config ⊕ meta)."""
+
+    config: ExperimentConfig
+    meta: ExperimentMeta
+    arms: tuple[str, ...]  # active arms, in order
+    all_arms: tuple[str, ...]  # active + retired (for reports)
+    contents: Mapping[str, str]
+    policy: Policy
+    policy_json: str
+    prior_alpha: FloatArray | None  # aligned to ``arms``; None: no arm has a prior
+    prior_beta: FloatArray | None
+    lo: float  # reward bounds for normalization; span 0 means "not normalized"
+    span: float
+    featurizer: Featurizer | None
+
+    def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
+              ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """Affine map of summed rewards (reward units) to the policy's scale ([0, 1] for
+        bounded rewards)."""
+        if not self.span or (self.lo == 0.0 and self.span == 1.0):
+            return n, total, total_sq
+        lo, span = self.lo, self.span
+        if total_sq is not None:
+            total_sq = (total_sq - 2.0 * lo * total + n * lo * lo) / (span * span)
+        return n, (total - n * lo) / span, total_sq
+
+    def policy_stats(self, table: StatsTable, context: Mapping[str, Any] | None = None, *,
+                     now: float = 0.0) -> ArmStats:
+        """Map store counters to the policy's statistics, with the extra statistics the
+        policy needs."""
+        n, total, total_sq = self.scale(table.n, table.total, table.total_sq)
+        assert total_sq is not None
+        if self.prior_alpha is None:
+            alpha = beta = None
+        elif table.arms is self.arms or table.arms == self.arms:
+            alpha, beta = self.prior_alpha, self.prior_beta
+        else:
+            alpha, beta = priors_arrays(self.meta, table.arms)
+        extra: Mapping[str, FloatArray] = _NO_EXTRA
+        vector = None
+        if self.policy.needs_extra:
+            extra = self._extra_arrays(table, now)
+        if self.policy.contextual and self.featurizer is not None:
+            vector = self.featurizer.encode(context)
+        return ArmStats(n, total, total_sq, alpha, beta, table.pulls, extra, vector)
+
+    def _extra_arrays(self, table: StatsTable, now: float) -> dict[str, FloatArray]:
+        needs = self.policy.needs_extra
+        arms = table.arms
+        fields = table.extra
+        out: dict[str, FloatArray] = {}
+        if "ips_total" in needs:
+            ips_n = np.array([fields.get(a, {}).get("ips.n", 0.0) for a in arms])
+            ips_s = np.array([fields.get(a, {}).get("ips.s", 0.0) for a in arms])
+            out["ips_total"] = self.scale(ips_n, ips_s)[1]
+        if "time" in needs:
+            kind, width = self.policy.time_weighting()  # type: ignore[attr-defined]
+            bucket = float(self.config.time_bucket_seconds or 1.0)
+            tw = np.zeros((3, len(arms)))
+            for k, arm in enumerate(arms):
+                for name, value in fields.get(arm, {}).items():
+                    if not name.startswith("tb."):
+                        continue
+                    _, index, which = name.split(".")
+                    age = max(now - (int(index) + 0.5) * bucket, 0.0)
+                    weight = 0.5 ** (age / width) if kind == "discount" else \
+                        float(age < width)
+                    tw["nsq".index(which), k] += weight * value
+            tw_n, tw_s, tw_q = self.scale(tw[0], tw[1], tw[2])
+            assert tw_q is not None
+            out["tw_n"], out["tw_sums"], out["tw_sums_sq"] = tw_n, tw_s, tw_q
+        if "linear" in needs and self.featurizer is not None:
+            a, b = linear_arrays(fields, arms, self.featurizer.dim)
+            if self.span and (self.lo != 0.0 or self.span != 1.0):
+                b = (b - self.lo * a[:, 0, :]) / self.span  # row 0 of A is Σx (intercept)
+            out["A"], out["b"] = a, b
+        return out
+
+    def normalize(self, value: float) -> float:
+        """A reward in reward units → the policy's scale."""
+        return (value - self.lo) / self.span if self.span else value
+
+    def denormalize(self, value: FloatArray) -> FloatArray:
+        """The policy's scale → reward units."""
+        return self.lo + self.span * value if self.span else value
+
+
+def priors_arrays(meta: ExperimentMeta, arms: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    """Operator priors ``(alpha, beta)`` aligned to ``arms`` (0 where an arm has none)."""
+    pri = meta.priors
+    return (np.array([pri.get(a, (0.0, 0.0))[0] for a in arms], dtype=np.float64),
+            np.array([pri.get(a, (0.0, 0.0))[1] for a in arms], dtype=np.float64))
+
+
+def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
+               featurizer: Featurizer | None) -> ExperimentView:
+    """The view of ``exp`` under ``meta``."""
+    contents = {a.id: a.content for a in exp.arms}
+    contents.update(meta.added_arms)
+    all_arms = tuple(contents)
+    arms = tuple(a for a in all_arms if a not in meta.retired_arms)
+    if meta.policy:
+        policy = make_policy(str(meta.policy["name"]), meta.policy.get("params", {}))
+    else:
+        policy = exp.policy.build()
+    policy_json = json.dumps({"name": policy.name, "params": policy.params()},
+                             sort_keys=True, separators=(",", ":"))
+    lo, hi = exp.reward.bounds
+    span = (hi - lo) if lo is not None and hi is not None else 0.0
+    alpha, beta = priors_arrays(meta, arms) if meta.priors else (None, None)
+    return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
+                          beta, lo if span and lo is not None else 0.0, span, featurizer)
