@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from banditbot.policies import ArmStats, make_policy
-from banditbot.policies._ucb_family import bernoulli_kl, kl_ucb_bound
+from banditbot.policies._ucb import kl_ucb_bound
+from banditbot.statistics import bernoulli_kl
 
 
 def test_kl_ucb_bound_solves_the_kl_equation() -> None:

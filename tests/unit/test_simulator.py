@@ -126,7 +126,7 @@ def test_epsilon_greedy_regret_grows_at_its_theoretical_slope() -> None:
 
 def test_lai_robbins_bound() -> None:
     rates = np.array([0.1, 0.2])
-    from banditbot.policies._ucb_family import bernoulli_kl
+    from banditbot.statistics import bernoulli_kl
 
     expected = 0.1 / float(bernoulli_kl(np.array([0.1]), np.array([0.2]))[0]) * np.log(1000)
     assert lai_robbins(rates, np.array([1000.0]))[0] == pytest.approx(expected)

@@ -13,14 +13,8 @@ Examples
 True
 """
 
-from ._base import ArmStats, Choice, Policy, sample_arm
-from ._policies import (
-    UCB1,
-    EpsilonGreedy,
-    GaussianThompsonSampling,
-    Softmax,
-    ThompsonSampling,
-)
+from ._base import ArmStats, Choice, Extra, Policy, sample_arm
+from ._greedy import EpsilonGreedy, Softmax
 from ._registry import (
     available_policies,
     make_policy,
@@ -28,18 +22,28 @@ from ._registry import (
     parse_policy,
     policy_class,
 )
+from ._thompson import (
+    GaussianThompsonSampling,
+    ThompsonSampling,
+    beta_posterior,
+    normal_posterior,
+)
+from ._ucb import UCB1
 
 __all__ = [
     "UCB1",
     "ArmStats",
     "Choice",
     "EpsilonGreedy",
+    "Extra",
     "GaussianThompsonSampling",
     "Policy",
     "Softmax",
     "ThompsonSampling",
     "available_policies",
+    "beta_posterior",
     "make_policy",
+    "normal_posterior",
     "parse_params",
     "parse_policy",
     "policy_class",

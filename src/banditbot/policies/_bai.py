@@ -9,10 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .._types import FloatArray
-from ..statistics._best import beta_best_probabilities
+from ..statistics import BetaPosterior, beta_best_probabilities
 from ._base import ArmStats, Policy, check
-from ._policies import beta_posterior
 from ._registry import register
+from ._thompson import beta_posterior
 
 __all__ = ["TopTwoThompsonSampling", "top_two_probabilities"]
 
@@ -69,7 +69,6 @@ class TopTwoThompsonSampling(Policy):
 
     name: ClassVar[str] = "top-two-thompson"
     needs_bounded: ClassVar[bool] = True
-    bayesian: ClassVar[bool] = True
 
     leader_share: float = 0.5
     alpha: float = 1.0
@@ -80,6 +79,10 @@ class TopTwoThompsonSampling(Policy):
               "use 0.5")
         check(self.alpha > 0 and self.beta > 0, self.name, "alpha and beta must be > 0",
               "use alpha = beta = 1")
+
+    def posterior(self, stats: ArmStats) -> BetaPosterior:
+        """The Beta posterior of each arm's mean."""
+        return BetaPosterior(*beta_posterior(stats, self.alpha, self.beta))
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         a, b = beta_posterior(stats, self.alpha, self.beta)

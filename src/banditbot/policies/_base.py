@@ -11,6 +11,7 @@ used to pick the arm (for Thompson sampling the vector is computed numerically; 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
@@ -20,11 +21,29 @@ import numpy.typing as npt
 
 from .._errors import PolicyError
 from .._types import FloatArray
+from ..statistics import Posterior
 
-__all__ = ["ArmStats", "Choice", "Policy", "sample_arm", "sample_rows"]
+__all__ = ["ArmStats", "Choice", "Extra", "Policy", "sample_arm", "sample_rows"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
+
+
+class Extra(enum.StrEnum):
+    """Additive statistics beyond the core counters that a policy may need; the store keeps
+    them for an experiment whose capabilities ask for them, and the caller maps them into
+    :attr:`ArmStats.extra`.
+
+    * ``IPS``: importance-weighted reward sums, ``extra["ips_total"]`` (EXP3);
+    * ``TIME``: time-bucketed sums weighted by the policy's :meth:`time_weighting`,
+      ``extra["tw_n"]``, ``["tw_sums"]``, ``["tw_sums_sq"]`` (non-stationary policies);
+    * ``LINEAR``: per-arm ridge-regression sums, ``extra["A"]`` ``(K, d, d)`` and ``["b"]``
+      ``(K, d)`` (contextual policies).
+    """
+
+    IPS = "ips_total"
+    TIME = "time"
+    LINEAR = "linear"
 
 
 class ArmStats(NamedTuple):
@@ -194,18 +213,22 @@ class Policy:
 
     #: Registered name, e.g. ``"thompson"``.
     name: ClassVar[str] = ""
-    #: Whether the policy keeps a posterior (reports then show credible intervals).
-    bayesian: ClassVar[bool] = False
     #: Whether the policy reads a context vector.
     contextual: ClassVar[bool] = False
-    #: Extra additive statistics the policy needs (see :class:`ArmStats.extra`).
-    needs_extra: ClassVar[tuple[str, ...]] = ()
+    #: Extra additive statistics the policy needs (see :class:`Extra`).
+    needs_extra: ClassVar[frozenset[Extra]] = frozenset()
     #: Whether rewards must lie in [0, 1] (Beta posteriors, Bernoulli KL).
     needs_bounded: ClassVar[bool] = False
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         """Probability of choosing each arm given ``stats``; shape ``(K,)``, sums to 1."""
         raise NotImplementedError
+
+    def posterior(self, stats: ArmStats) -> Posterior | None:
+        """The posterior of each arm's mean that this policy keeps, on its reward scale
+        (what its report's credible interval and P(best) describe); ``None`` for a policy
+        without one (reports then show a confidence interval)."""
+        return None
 
     def choose(self, stats: ArmStats, rng: np.random.Generator) -> Choice:
         """Choose an arm: sample from :meth:`probabilities` with ``rng``."""

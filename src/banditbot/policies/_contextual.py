@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from .._types import FloatArray
 from ..statistics._best import best_rows, normal_best_probabilities
-from ._base import ArmStats, Policy, argmax_ties, check
+from ._base import ArmStats, Extra, Policy, argmax_ties, check
 from ._registry import register
 
 __all__ = ["LinThompsonSampling", "LinUCB", "ridge_estimates"]
@@ -75,7 +75,7 @@ class LinUCB(Policy):
 
     name: ClassVar[str] = "linucb"
     contextual: ClassVar[bool] = True
-    needs_extra: ClassVar[tuple[str, ...]] = ("linear",)
+    needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.LINEAR})
 
     alpha: float = 1.0
     ridge: float = 1.0
@@ -121,9 +121,8 @@ class LinThompsonSampling(Policy):
     """
 
     name: ClassVar[str] = "lin-thompson"
-    bayesian: ClassVar[bool] = True
     contextual: ClassVar[bool] = True
-    needs_extra: ClassVar[tuple[str, ...]] = ("linear",)
+    needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.LINEAR})
 
     v: float | None = None
     ridge: float = 1.0

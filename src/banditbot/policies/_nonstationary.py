@@ -27,10 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .._types import FloatArray
-from ..statistics._best import best_rows, beta_best_probabilities
-from ._base import ArmStats, Policy, argmax_ties, check
-from ._policies import _log_total, sample_beta_argmax, ucb_index
+from ..statistics import BetaPosterior, best_rows, beta_best_probabilities
+from ._base import ArmStats, Extra, Policy, argmax_ties, check
 from ._registry import register
+from ._thompson import sample_beta_argmax
+from ._ucb import log_total, ucb_index
 
 __all__ = ["DiscountedThompsonSampling", "DiscountedUCB", "SlidingWindowUCB",
            "TimeWeighting"]
@@ -53,7 +54,7 @@ def _time_weighted_ucb(stats: ArmStats, c: float) -> FloatArray:
     n, sums, _ = _time_weighted(stats)
     n = np.where(n > 1e-9, n, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        bonus = c * np.sqrt(2.0 * _log_total(n) / n)
+        bonus = c * np.sqrt(2.0 * log_total(n) / n)
     return argmax_ties(ucb_index(n, sums, bonus))
 
 
@@ -84,8 +85,7 @@ class DiscountedThompsonSampling(Policy):
 
     name: ClassVar[str] = "discounted-thompson"
     needs_bounded: ClassVar[bool] = True
-    bayesian: ClassVar[bool] = True
-    needs_extra: ClassVar[tuple[str, ...]] = ("time",)
+    needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.TIME})
 
     half_life: float = 1000.0
     alpha: float = 1.0
@@ -99,6 +99,10 @@ class DiscountedThompsonSampling(Policy):
     def time_weighting(self) -> TimeWeighting:
         """How past rewards are weighted."""
         return ("discount", self.half_life)
+
+    def posterior(self, stats: ArmStats) -> BetaPosterior:
+        """The Beta posterior of each arm's mean from the discounted counts."""
+        return BetaPosterior(*self._posterior(stats))
 
     def _posterior(self, stats: ArmStats) -> tuple[FloatArray, FloatArray]:
         n, sums, _ = _time_weighted(stats)
@@ -127,7 +131,7 @@ class DiscountedUCB(Policy):
     """
 
     name: ClassVar[str] = "discounted-ucb"
-    needs_extra: ClassVar[tuple[str, ...]] = ("time",)
+    needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.TIME})
 
     half_life: float = 1000.0
     c: float = 1.0
@@ -159,7 +163,7 @@ class SlidingWindowUCB(Policy):
     """
 
     name: ClassVar[str] = "sliding-window-ucb"
-    needs_extra: ClassVar[tuple[str, ...]] = ("time",)
+    needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.TIME})
 
     window: float = 1000.0
     c: float = 1.0

@@ -40,7 +40,15 @@ def register(*aliases: str) -> Callable[[P], P]:
 
 def _ensure_loaded() -> None:
     # the implementations register themselves on import
-    from . import _bai, _contextual, _nonstationary, _policies, _ucb_family  # noqa: F401
+    from . import (  # noqa: F401
+        _bai,
+        _contextual,
+        _exp3,
+        _greedy,
+        _nonstationary,
+        _thompson,
+        _ucb,
+    )
 
 
 def available_policies() -> dict[str, type[Policy]]:

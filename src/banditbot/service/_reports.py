@@ -13,12 +13,11 @@ import numpy.typing as npt
 from .._errors import BanditBotError
 from .._report import ArmReport, Report, Timeline
 from .._types import FloatArray
-from ..policies import ArmStats
-from ..policies._policies import beta_posterior, normal_posterior
+from ..policies import ArmStats, beta_posterior, normal_posterior
 from ..statistics import (
-    beta_best_probabilities,
-    beta_interval,
-    normal_best_probabilities,
+    BetaPosterior,
+    NormalPosterior,
+    Posterior,
     normal_interval,
     wilson_interval,
 )
@@ -112,35 +111,26 @@ class ReportsMixin(RewardsMixin):
 
 def _intervals(view: ExperimentView, stats: ArmStats,
                table: StatsTable) -> tuple[FloatArray, FloatArray, FloatArray, str]:
-    exp = view.config
-    policy = view.policy
+    """Per arm: the interval the report shows, P(best), and the interval's name.
+
+    A policy with a posterior (:meth:`Policy.posterior`) is described by it: its credible
+    interval and its P(best). Otherwise the interval is a confidence interval (Wilson for
+    👍/👎, normal otherwise) and P(best) comes from a flat Beta posterior (bounded rewards) or
+    a vague normal one.
+    """
     active = np.array([a in view.arms for a in table.arms])
-    use_normal = not view.span or policy.name == "gaussian-thompson"
-    if use_normal:
-        params = policy.params() if policy.name == "gaussian-thompson" else {}
-        mean, sd = normal_posterior(
-            stats, params.get("prior_mean", 0.5 if view.span else 0.0),
-            params.get("prior_sd", 0.5 if view.span else 1.0),
-            params.get("prior_count", 1e-9 if not policy.bayesian else 1.0))
-        p_best = _masked(active, lambda m: normal_best_probabilities(mean[m], sd[m]))
-        if policy.bayesian:
-            lo = mean - 1.959964 * sd
-            hi = mean + 1.959964 * sd
-            if view.span:  # a bounded reward's mean cannot leave its bounds
-                lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
-            return (view.denormalize(lo), view.denormalize(hi), p_best,
-                    "95% credible interval (normal posterior)")
-        lo, hi = normal_interval(table.total, table.total_sq, table.n)
-        return lo, hi, p_best, "95% confidence interval (normal)"
-    params = policy.params() if policy.name == "thompson" else {}
-    a, b = beta_posterior(stats, float(params.get("alpha", 1.0)),
-                          float(params.get("beta", 1.0)))
-    p_best = _masked(active, lambda m: beta_best_probabilities(a[m], b[m]))
-    if policy.bayesian:
-        lo, hi = beta_interval(a, b)
+    posterior = view.policy.posterior(stats)
+    if posterior is not None:
+        lo, hi = posterior.interval()
+        if view.span:  # a bounded reward's mean cannot leave its bounds
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+        p_best = _masked(active, lambda m: posterior.subset(m).best_probabilities())
         return (view.denormalize(lo), view.denormalize(hi), p_best,
-                "95% credible interval (Beta posterior)")
-    if exp.reward.type == "binary":
+                f"95% credible interval ({posterior.name})")
+    flat: Posterior = BetaPosterior(*beta_posterior(stats, 1.0, 1.0)) if view.span else \
+        NormalPosterior(*normal_posterior(stats, 0.0, 1.0, 1e-9))
+    p_best = _masked(active, lambda m: flat.subset(m).best_probabilities())
+    if view.config.reward.type == "binary":
         lo, hi = wilson_interval(table.total, table.n)
         return lo, hi, p_best, "95% confidence interval (Wilson)"
     lo, hi = normal_interval(table.total, table.total_sq, table.n)

@@ -419,7 +419,7 @@ def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
 def lai_robbins(rates: FloatArray, horizon_steps: FloatArray) -> FloatArray:
     """Lai–Robbins asymptotic lower bound on Bernoulli regret at each step count:
     ``Σ_{i suboptimal} Δ_i / KL(μ_i, μ*) · log t``."""
-    from ..policies._ucb_family import bernoulli_kl
+    from ..statistics import bernoulli_kl
 
     best = rates.max()
     gaps = best - rates

@@ -3,6 +3,8 @@
 * **P(best)** — the probability that each arm is the best under independent posteriors
   (Beta or normal), computed exactly on a shared lattice; Thompson sampling's propensities
   and the report's P(best) column.
+* **Posteriors** — :class:`BetaPosterior`, :class:`NormalPosterior`: what a Bayesian policy
+  believes about each arm's mean (its interval and P(best)).
 * **Intervals** — per-arm posterior credible intervals and fixed-sample confidence intervals
   (Wilson, normal). They assume a fixed sample: reports name them as such.
 
@@ -20,10 +22,15 @@ from ._best import (
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
-from ._intervals import Z95, beta_interval, normal_interval, wilson_interval
+from ._intervals import Z95, bernoulli_kl, beta_interval, normal_interval, wilson_interval
+from ._posterior import BetaPosterior, NormalPosterior, Posterior
 
 __all__ = [
     "Z95",
+    "BetaPosterior",
+    "NormalPosterior",
+    "Posterior",
+    "bernoulli_kl",
     "best_rows",
     "beta_best_probabilities",
     "beta_interval",

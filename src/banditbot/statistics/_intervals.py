@@ -8,7 +8,7 @@ import numpy as np
 
 from .._types import FloatArray
 
-__all__ = ["Z95", "beta_interval", "normal_interval", "wilson_interval"]
+__all__ = ["Z95", "bernoulli_kl", "beta_interval", "normal_interval", "wilson_interval"]
 
 Z95 = 1.959963984540054
 
@@ -55,3 +55,13 @@ def normal_interval(total: FloatArray, total_sq: FloatArray,
         half = Z95 * np.sqrt(var / n)
     bad = n < 2
     return np.where(bad, math.nan, mean - half), np.where(bad, math.nan, mean + half)
+
+
+def bernoulli_kl(p: FloatArray, q: FloatArray) -> FloatArray:
+    """KL divergence between Bernoulli(p) and Bernoulli(q), elementwise (clipped away from
+    0 and 1)."""
+    eps = 1e-15
+    p = np.clip(p, eps, 1 - eps)
+    q = np.clip(q, eps, 1 - eps)
+    out: FloatArray = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+    return out

@@ -352,16 +352,12 @@ class BanditBot:
         await message.reply_text(text)
 
     def _export_csv(self, experiment: str) -> bytes:
-        import tempfile
-        from pathlib import Path
-
-        from ..offline import export_decisions
+        from ..offline import write_log_csv
 
         generation = self.service.current_generation(experiment)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "log.csv"
-            export_decisions(self.service.decisions(experiment, generation=generation), path)
-            return path.read_bytes()
+        buffer = io.StringIO()
+        write_log_csv(self.service.decisions(experiment, generation=generation), buffer)
+        return buffer.getvalue().encode("utf-8")
 
     async def on_reset_confirm(self, update: Update,
                                context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,9 +1,9 @@
-"""The classic policies: ε-greedy, UCB1, Beta and Gaussian Thompson sampling, softmax."""
+"""Thompson sampling: Beta–Bernoulli (optimistic by default) and Gaussian, with their
+posteriors and the vectorized draws the simulator uses."""
 
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,27 +11,25 @@ import numpy as np
 import numpy.typing as npt
 
 from .._types import FloatArray
-from ..statistics._best import (
+from ..statistics import (
+    BetaPosterior,
+    NormalPosterior,
     best_rows,
     beta_best_probabilities,
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
-from ._base import ArmStats, Policy, argmax_ties, check
+from ._base import ArmStats, Policy, check
 from ._registry import register
 
 __all__ = [
-    "UCB1",
-    "EpsilonGreedy",
     "GaussianThompsonSampling",
-    "Softmax",
     "ThompsonSampling",
     "beta_posterior",
     "beta_posterior32",
     "normal_posterior",
     "sample_beta_argmax",
     "sample_optimistic_argmax",
-    "ucb_index",
 ]
 
 
@@ -74,97 +72,6 @@ def sample_optimistic_argmax(ab: npt.NDArray[np.floating[Any]],
 def _row_starts(rows: int, k: int) -> npt.NDArray[np.intp]:
     out = np.arange(0, rows * k, k)
     out.setflags(write=False)
-    return out
-
-
-@register("egreedy", "e-greedy", "epsilon_greedy", "greedy")
-@dataclass(frozen=True, slots=True)
-class EpsilonGreedy(Policy):
-    """ε-greedy: the best-looking arm with probability 1 - ε, a uniform arm otherwise.
-
-    Ties for the best mean are broken at random; exploration draws uniformly from *all* arms,
-    so the best arm gets ``(1 - ε) / #ties + ε / K``. Arms without observations are valued
-    at ``initial_value``.
-
-    Parameters
-    ----------
-    epsilon
-        Exploration rate in [0, 1].
-    initial_value
-        Value of an arm that has no observations yet.
-
-    Examples
-    --------
-    >>> p = EpsilonGreedy(epsilon=0.5).probabilities(ArmStats.from_counts([10, 10], [2, 5]))
-    >>> [float(x) for x in p]
-    [0.25, 0.75]
-    """
-
-    name: ClassVar[str] = "epsilon-greedy"
-
-    epsilon: float = 0.1
-    initial_value: float = 0.0
-
-    def __post_init__(self) -> None:
-        check(0.0 <= self.epsilon <= 1.0, self.name, f"epsilon must be in [0, 1], got "
-              f"{self.epsilon}", "set epsilon to e.g. 0.1")
-
-    def probabilities(self, stats: ArmStats) -> FloatArray:
-        best = argmax_ties(stats.means(self.initial_value))
-        p: FloatArray = best * (1.0 - self.epsilon) + self.epsilon / best.shape[-1]
-        return p
-
-
-@register("ucb")
-@dataclass(frozen=True, slots=True)
-class UCB1(Policy):
-    """UCB1 (Auer et al. 2002): the arm with the highest ``mean + c·sqrt(2 ln t / n)``.
-
-    Every arm is tried once first (uniformly among the untried ones); ties at the top are
-    broken at random, so the probability vector is uniform over the maximizers.
-
-    Parameters
-    ----------
-    c
-        Exploration scale (1 is the textbook UCB1 for rewards in [0, 1]).
-
-    Examples
-    --------
-    >>> [float(x) for x in UCB1().probabilities(ArmStats.from_counts([3, 0, 0], [1, 0, 0]))]
-    [0.0, 0.5, 0.5]
-    """
-
-    name: ClassVar[str] = "ucb1"
-
-    c: float = 1.0
-
-    def __post_init__(self) -> None:
-        check(self.c >= 0.0, self.name, f"c must be >= 0, got {self.c}", "use c = 1")
-
-    def probabilities(self, stats: ArmStats) -> FloatArray:
-        n, sums = stats.with_pseudo_counts()
-        untried = n <= 0.0
-        if n.ndim == 1:  # one bandit: the fast path
-            if untried.any():
-                p: FloatArray = untried / untried.sum()
-                return p
-            return argmax_ties(sums / n + self.c * np.sqrt(2.0 * math.log(n.sum()) / n))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bonus = self.c * np.sqrt(2.0 * _log_total(n) / n)
-        return argmax_ties(ucb_index(n, sums, bonus))
-
-
-def _log_total(n: FloatArray) -> FloatArray:
-    """``log(sum of n)`` per bandit (broadcastable against ``n``), at least 0."""
-    out: FloatArray = np.log(np.maximum(n.sum(axis=-1, keepdims=True), 1.0))
-    return out
-
-
-def ucb_index(n: FloatArray, sums: FloatArray, bonus: FloatArray) -> FloatArray:
-    """``mean + bonus``, and +inf for arms never observed (they are tried first)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        index = sums / n + bonus
-    out: FloatArray = np.where(n > 0, index, np.inf)
     return out
 
 
@@ -229,7 +136,6 @@ class ThompsonSampling(Policy):
 
     name: ClassVar[str] = "thompson"
     needs_bounded: ClassVar[bool] = True
-    bayesian: ClassVar[bool] = True
 
     alpha: float = 1.0
     beta: float = 1.0
@@ -242,6 +148,10 @@ class ThompsonSampling(Policy):
         check(isinstance(self.optimistic, bool), self.name,
               f"optimistic must be true or false, got {self.optimistic!r}",
               "use optimistic=false for textbook Thompson sampling")
+
+    def posterior(self, stats: ArmStats) -> BetaPosterior:
+        """The Beta posterior of each arm's mean."""
+        return BetaPosterior(*beta_posterior(stats, self.alpha, self.beta))
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         best = beta_optimistic_probabilities if self.optimistic else beta_best_probabilities
@@ -296,7 +206,6 @@ class GaussianThompsonSampling(Policy):
     """
 
     name: ClassVar[str] = "gaussian-thompson"
-    bayesian: ClassVar[bool] = True
 
     prior_mean: float = 0.5
     prior_sd: float = 0.5
@@ -305,6 +214,11 @@ class GaussianThompsonSampling(Policy):
     def __post_init__(self) -> None:
         check(self.prior_sd > 0 and self.prior_count > 0, self.name,
               "prior_sd and prior_count must be > 0", "use prior_sd = 0.5, prior_count = 1")
+
+    def posterior(self, stats: ArmStats) -> NormalPosterior:
+        """The normal posterior of each arm's mean."""
+        return NormalPosterior(*normal_posterior(stats, self.prior_mean, self.prior_sd,
+                                                 self.prior_count))
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         return best_rows(normal_best_probabilities, *normal_posterior(
@@ -315,38 +229,3 @@ class GaussianThompsonSampling(Policy):
         mean, sd = normal_posterior(stats, self.prior_mean, self.prior_sd, self.prior_count)
         out: npt.NDArray[np.intp] = (mean + sd * rng.standard_normal(mean.shape)).argmax(-1)
         return out
-
-
-@register("boltzmann", "softmax-boltzmann")
-@dataclass(frozen=True, slots=True)
-class Softmax(Policy):
-    """Softmax (Boltzmann) exploration: ``P(i) ∝ exp(mean_i / temperature)``.
-
-    Parameters
-    ----------
-    temperature
-        > 0; small values act greedily, large values uniformly.
-    initial_value
-        Value of an arm without observations.
-
-    Examples
-    --------
-    >>> p = Softmax(temperature=1.0).probabilities(ArmStats.from_counts([1, 1], [0, 1]))
-    >>> round(float(p[1]), 4)  # e / (1 + e)
-    0.7311
-    """
-
-    name: ClassVar[str] = "softmax"
-
-    temperature: float = 0.1
-    initial_value: float = 0.0
-
-    def __post_init__(self) -> None:
-        check(self.temperature > 0, self.name,
-              f"temperature must be > 0, got {self.temperature}", "use e.g. temperature = 0.1")
-
-    def probabilities(self, stats: ArmStats) -> FloatArray:
-        means = stats.means(self.initial_value)
-        weights = np.exp((means - means.max(axis=-1, keepdims=True)) / self.temperature)
-        p: FloatArray = weights / weights.sum(axis=-1, keepdims=True)
-        return p

@@ -1,30 +1,84 @@
-"""Index policies beyond UCB1: KL-UCB, UCB1-Tuned, Bayes-UCB; and EXP3 for adversarial
-rewards. All deterministic given the statistics except EXP3 (a closed-form distribution), so
-every propensity is exact (ties broken uniformly at random)."""
+"""Upper-confidence-bound policies: UCB1, UCB1-Tuned, KL-UCB and Bayes-UCB.
+
+All are deterministic given the statistics (ties broken uniformly at random), so every
+propensity is exact."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from .._types import FloatArray
+from ..statistics import BetaPosterior, bernoulli_kl
 from ._base import ArmStats, Policy, argmax_ties, check
-from ._policies import _log_total, beta_posterior, ucb_index
 from ._registry import register
+from ._thompson import beta_posterior
 
-__all__ = ["EXP3", "KLUCB", "BayesUCB", "UCB1Tuned", "bernoulli_kl", "kl_ucb_bound"]
+__all__ = [
+    "KLUCB",
+    "UCB1",
+    "BayesUCB",
+    "UCB1Tuned",
+    "kl_ucb_bound",
+    "log_total",
+    "ucb_index",
+]
 
 
-def bernoulli_kl(p: FloatArray, q: FloatArray) -> FloatArray:
-    """KL divergence between Bernoulli(p) and Bernoulli(q), elementwise (clipped away from
-    0 and 1)."""
-    eps = 1e-15
-    p = np.clip(p, eps, 1 - eps)
-    q = np.clip(q, eps, 1 - eps)
-    out: FloatArray = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+def log_total(n: FloatArray) -> FloatArray:
+    """``log(sum of n)`` per bandit (broadcastable against ``n``), at least 0."""
+    out: FloatArray = np.log(np.maximum(n.sum(axis=-1, keepdims=True), 1.0))
     return out
+
+
+def ucb_index(n: FloatArray, sums: FloatArray, bonus: FloatArray) -> FloatArray:
+    """``mean + bonus``, and +inf for arms never observed (they are tried first)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        index = sums / n + bonus
+    out: FloatArray = np.where(n > 0, index, np.inf)
+    return out
+
+
+@register("ucb")
+@dataclass(frozen=True, slots=True)
+class UCB1(Policy):
+    """UCB1 (Auer et al. 2002): the arm with the highest ``mean + c·sqrt(2 ln t / n)``.
+
+    Every arm is tried once first (uniformly among the untried ones); ties at the top are
+    broken at random, so the probability vector is uniform over the maximizers.
+
+    Parameters
+    ----------
+    c
+        Exploration scale (1 is the textbook UCB1 for rewards in [0, 1]).
+
+    Examples
+    --------
+    >>> [float(x) for x in UCB1().probabilities(ArmStats.from_counts([3, 0, 0], [1, 0, 0]))]
+    [0.0, 0.5, 0.5]
+    """
+
+    name: ClassVar[str] = "ucb1"
+
+    c: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.c >= 0.0, self.name, f"c must be >= 0, got {self.c}", "use c = 1")
+
+    def probabilities(self, stats: ArmStats) -> FloatArray:
+        n, sums = stats.with_pseudo_counts()
+        untried = n <= 0.0
+        if n.ndim == 1:  # one bandit: the fast path
+            if untried.any():
+                p: FloatArray = untried / untried.sum()
+                return p
+            return argmax_ties(sums / n + self.c * np.sqrt(2.0 * math.log(n.sum()) / n))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bonus = self.c * np.sqrt(2.0 * log_total(n) / n)
+        return argmax_ties(ucb_index(n, sums, bonus))
 
 
 def kl_ucb_bound(mean: FloatArray, budget: FloatArray, iterations: int = 32) -> FloatArray:
@@ -81,7 +135,7 @@ class KLUCB(Policy):
             total = np.maximum(n.sum(axis=-1, keepdims=True), 1.0)
             log_t = np.log(np.maximum(total / safe_n, 1.0))
         else:
-            log_t = _log_total(n)
+            log_t = log_total(n)
         budget = (log_t + self.c * np.log(np.maximum(log_t, 1.0))) / safe_n
         mean = np.divide(sums, n, out=np.zeros_like(sums), where=n > 0)
         index = np.where(n > 0, kl_ucb_bound(mean, budget), np.inf)
@@ -107,7 +161,7 @@ class UCB1Tuned(Policy):
         n, sums = stats.with_pseudo_counts()
         sums_sq = stats.sums_sq if stats.prior_alpha is None else \
             stats.sums_sq + stats.prior_alpha
-        log_t = _log_total(n)
+        log_t = log_total(n)
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = sums / n
             variance = np.maximum(sums_sq / n - mean * mean, 0.0) + np.sqrt(2 * log_t / n)
@@ -139,7 +193,6 @@ class BayesUCB(Policy):
 
     name: ClassVar[str] = "bayes-ucb"
     needs_bounded: ClassVar[bool] = True
-    bayesian: ClassVar[bool] = True
 
     alpha: float = 1.0
     beta: float = 1.0
@@ -152,6 +205,10 @@ class BayesUCB(Policy):
         check(self.c >= 0 and self.horizon > 1, self.name, "c >= 0 and horizon > 1 needed",
               "use c = 0")
 
+    def posterior(self, stats: ArmStats) -> BetaPosterior:
+        """The Beta posterior of each arm's mean."""
+        return BetaPosterior(*beta_posterior(stats, self.alpha, self.beta))
+
     def probabilities(self, stats: ArmStats) -> FloatArray:
         from scipy.special import betaincinv
 
@@ -159,46 +216,3 @@ class BayesUCB(Policy):
         t = np.maximum(stats.n.sum(axis=-1, keepdims=True), 1.0) + 1.0
         level = 1.0 - 1.0 / (t * np.log(self.horizon) ** self.c)
         return argmax_ties(betaincinv(a, b, level))
-
-
-@register("exp-3")
-@dataclass(frozen=True, slots=True)
-class EXP3(Policy):
-    """EXP3 (Auer et al. 2002) for adversarial rewards in [0, 1].
-
-    ``P(i) = (1 - gamma)·softmax(eta·S)_i + gamma / K`` where ``S_i`` is the importance-weighted
-    sum of arm ``i``'s rewards (each reward divided by the logged propensity of its decision
-    — exact, because every decision logs it), and ``eta = gamma / K``.
-
-    Parameters
-    ----------
-    gamma
-        Exploration share in (0, 1].
-
-    Examples
-    --------
-    >>> s = ArmStats.from_counts([10, 10], [2, 8])
-    >>> s = s._replace(extra={"ips_total": np.array([4.0, 16.0])})
-    >>> bool(EXP3(gamma=0.1).probabilities(s)[1] > 0.5)
-    True
-    """
-
-    name: ClassVar[str] = "exp3"
-    needs_bounded: ClassVar[bool] = True
-    needs_extra: ClassVar[tuple[str, ...]] = ("ips_total",)
-
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        check(0 < self.gamma <= 1, self.name, f"gamma must be in (0, 1], got {self.gamma}",
-              "use gamma = 0.1")
-
-    def probabilities(self, stats: ArmStats) -> FloatArray:
-        k = stats.n_arms
-        s = stats.extra.get("ips_total")
-        if s is None:
-            s = np.zeros_like(stats.n)
-        z = (self.gamma / k) * s
-        w = np.exp(z - z.max(axis=-1, keepdims=True))
-        p: FloatArray = (1 - self.gamma) * w / w.sum(axis=-1, keepdims=True) + self.gamma / k
-        return p
