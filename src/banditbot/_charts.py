@@ -10,23 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import require
+from ._plotting import pyplot
 from ._report import Report, Timeline
 
 __all__ = ["report_png"]
 
 _COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
            "#8C8C8C", "#CCB974", "#64B5CD"]
-
-
-def _pyplot() -> Any:
-    require("matplotlib", "plots")
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def report_png(report: Report, timeline: Timeline | None = None,
@@ -47,7 +37,7 @@ def report_png(report: Report, timeline: Timeline | None = None,
     bytes
         The PNG image.
     """
-    plt = _pyplot()
+    plt = pyplot()
     with_time = timeline is not None and not timeline.empty
     fig, axes = plt.subplots(1, 2 if with_time else 1, figsize=(11 if with_time else 6, 4.2),
                              squeeze=False)

@@ -17,7 +17,7 @@ import pytest
 from banditbot import BanditService, SQLiteStore, load_config
 from banditbot.api import create_app
 
-from ..conftest import EXAMPLES, ROOT
+from ..conftest import EXAMPLES
 from ..telegram_double import ServerThread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -114,8 +114,3 @@ def test_dashboard_renders_offline_without_errors(dashboard: Any, tmp_path: Path
     outside = [u for u in requests if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
     assert not outside, outside
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
-
-
-def test_docs_screenshot_exists() -> None:
-    """The README shows the dashboard (refresh with: python scripts/dashboard_screenshot.py)."""
-    assert (ROOT / "docs" / "dashboard.png").read_bytes()[:4] == b"\x89PNG"

@@ -14,12 +14,13 @@ import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
-from banditbot.service import hash_key
+from banditbot.service import KeyRing, hash_key
 
-from ..conftest import CONFIG
+from ..conftest import CONFIG, FakeClock
 from ..telegram_double import ServerThread
 
 CONFIG_KEY = "bb_config-key-for-tests-0123456789"
+KEY_CLOCK = FakeClock()
 
 
 @pytest.fixture
@@ -32,8 +33,8 @@ def api(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], BanditService]]:
     store = SQLiteStore(tmp_path / "api.db")
     store.init()
     service = BanditService(parse_config(cfg), store, rng=np.random.default_rng(1))
-    app = create_app(service, cors_origins=["https://app.example.org"])
-    ring = app.state.keys
+    ring = KeyRing(store, service.config.api_keys, clock=KEY_CLOCK)
+    app = create_app(service, cors_origins=["https://app.example.org"], keys=ring)
     keys = {role: ring.create(f"{role}-key", role)[0] for role in ("read", "decide", "admin")}
     with ServerThread(app) as url:
         yield url, keys, service
@@ -119,13 +120,10 @@ def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
                  json={"arm": "arm1", "rewards": "11"})
     assert wrong.status_code == 403 and "admin" in wrong.json()["detail"]
     assert service.report("seed").total_rewards == 0
-    # revoked keys stop working (the key cache holds for at most two seconds)
-    from banditbot.service import KeyRing
-
+    # a revoked key stops working once the key cache expires (two seconds at most)
     KeyRing(service.store).revoke("read-key")
-    import time
-
-    time.sleep(2.2)
+    assert call(url, "GET", "/v1/experiments", keys["read"]).status_code == 200  # cached
+    KEY_CLOCK.advance(2.1)
     assert call(url, "GET", "/v1/experiments", keys["read"]).status_code == 401
 
 

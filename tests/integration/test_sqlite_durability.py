@@ -140,7 +140,6 @@ def test_checkpoints_run_in_the_background_and_stop_with_the_store(tmp_path: Pat
     probe.close()
     assert any(t.name.startswith("banditbot-checkpoint") for t in threading.enumerate())
     store.close()
-    time.sleep(0.3)
     assert not any(t.name == f"banditbot-checkpoint:{path.name}" for t in threading.enumerate())
 
 

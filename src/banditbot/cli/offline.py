@@ -87,9 +87,9 @@ def evaluate(
                       "; ".join(e.warnings)[:80])
     console.print(table)
     if png is not None:
-        from .._charts import _pyplot
+        from .._plotting import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
         labels = [f"{r.policy} · {r.estimate.estimator}" for r in rows]
         values = [r.estimate.value for r in rows]

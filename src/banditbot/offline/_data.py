@@ -370,9 +370,8 @@ def load_obd(behavior: str = "random", *, root: str | os.PathLike[str] | None = 
 
 
 def _obd_root() -> Path:
-    env = os.environ.get("BANDITBOT_OBD_ROOT")
-    if env:
-        return Path(env)
+    """Where the Open Bandit Dataset sample is when no ``root`` is given (the CLI passes
+    ``BANDITBOT_OBD_ROOT`` from the settings)."""
     here = Path.cwd()
     repo = Path(__file__).resolve().parents[3]
     for candidate in (here / "data" / "obd", here.parent / "shared" / "data" / "obd",

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy as np
 
+from .._config import ExperimentConfig
 from .._errors import PayloadError
-from ..service import BanditService
 from ._data import LoggedBandit
 
 __all__ = ["WarmStart", "warm_start"]
+
+
+class _Service(Protocol):
+    """What a warm start needs of the service (its public admin methods)."""
+
+    def experiment(self, experiment_id: str) -> ExperimentConfig: ...
+    def active_arms(self, experiment: str) -> tuple[str, ...]: ...
+    def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
+                  actor: str = ...) -> None: ...
+    def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
+                       weights: Sequence[float] | None = ..., *, actor: str = ...) -> int: ...
+    def note(self, experiment: str, key: str, text: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -27,7 +41,7 @@ class WarmStart:
     note: str
 
 
-def warm_start(service: BanditService, experiment: str, log: LoggedBandit, *,
+def warm_start(service: _Service, experiment: str, log: LoggedBandit, *,
                as_prior: bool = False, weight: float = 1.0, actor: str = "cli",
                ips: bool = True) -> WarmStart:
     """Start an experiment from history.

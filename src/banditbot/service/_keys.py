@@ -14,7 +14,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from .._config import ApiKeySpec
@@ -57,14 +57,31 @@ class ApiKey:
 
 
 class KeyRing:
-    """The API keys of a deployment: config keys plus keys kept in the store."""
+    """The API keys of a deployment: config keys plus keys kept in the store.
 
-    def __init__(self, store: Store, config_keys: Sequence[ApiKeySpec] = ()) -> None:
+    Parameters
+    ----------
+    store
+        Where created keys are kept (hashed).
+    config_keys
+        Keys given in the config file (hashed).
+    cache_seconds
+        How long a process trusts its copy of the key list: the bound on how soon a
+        revocation takes effect everywhere.
+    clock
+        Monotonic seconds (tests pass a fake clock).
+    """
+
+    def __init__(self, store: Store, config_keys: Sequence[ApiKeySpec] = (), *,
+                 cache_seconds: float = _CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.cache_seconds = cache_seconds
+        self.clock = clock
         self.config_keys = [ApiKey(k.name, k.role, k.sha256, source="config")
                             for k in config_keys]
         self._lock = threading.Lock()
-        self._cache: tuple[float, dict[str, ApiKey]] = (0.0, {})
+        self._cache: tuple[float | None, dict[str, ApiKey]] = (None, {})  # (loaded at, by hash)
 
     def _load(self) -> tuple[list[ApiKey], int]:
         text, version = self.store.read_document(_DOCUMENT)
@@ -90,7 +107,7 @@ class KeyRing:
                                   hint="revoke it first or pick another name")
             body = json.dumps([asdict(k) for k in [*keys, record]])
             if self.store.write_document(_DOCUMENT, body, version):
-                self._cache = (0.0, {})
+                self._cache = (None, {})
                 return key, record
         raise StoreError("the key list is being changed concurrently", hint="retry")
 
@@ -104,7 +121,7 @@ class KeyRing:
                        if k.name == name else k for k in keys]
             if self.store.write_document(_DOCUMENT, json.dumps([asdict(k) for k in updated]),
                                          version):
-                self._cache = (0.0, {})
+                self._cache = (None, {})
                 return True
         raise StoreError("the key list is being changed concurrently", hint="retry")
 
@@ -112,10 +129,10 @@ class KeyRing:
         """The active key record for a presented key, or ``None``."""
         if not key:
             return None
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             loaded_at, by_hash = self._cache
-            if now - loaded_at > _CACHE_SECONDS:
+            if loaded_at is None or now - loaded_at > self.cache_seconds:
                 by_hash = {k.sha256: k for k in self.list() if not k.revoked}
                 self._cache = (now, by_hash)
         digest = hash_key(key)

@@ -36,9 +36,9 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     """Cumulative regret per policy with 95% confidence bands; the Lai–Robbins lower bound
     (dashed) for stationary Bernoulli instances; the change point (dotted) for abrupt
     drift."""
-    from .._charts import _pyplot
+    from .._plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for r in results:
         mean, half = r.mean, r.half_width
