@@ -10,6 +10,10 @@ posterior at 1). Target (issue #7): decide+reward >= 50% of the trivial endpoint
 requests per second, with no error response (wrk counts those as requests too). Also reports
 p50/p99 latency and checks that every reward was counted.
 
+Then the same loop against a second server with ``BANDITBOT_HTTP_FAST_PATH=0`` (decide and
+reward through FastAPI's own routing, dependencies and responses): what the ASGI fast path in
+``banditbot.api._hot`` buys, as a ratio measured in the same run.
+
     python benchmarks/http.py [--seconds 10] [--connections 32]
 
 Prints one JSON line.
@@ -18,6 +22,7 @@ Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import _isolate  # noqa: F401  (first: this file's name would shadow the stdlib's http)
@@ -83,6 +89,29 @@ def parse(output: str) -> dict[str, float]:
     return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "errors": errors}
 
 
+@contextlib.contextmanager
+def serving(env: dict[str, str], folder: str) -> Iterator[str]:
+    """``banditbot serve --workers 2`` on a free port until the block ends."""
+    port = free_port()
+    log = (Path(folder) / f"serve-{port}.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
+                               str(port), "--workers", "2"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT, cwd=folder)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+        log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -100,35 +129,23 @@ def main() -> None:
         store = f"sqlite:///{Path(tmp) / 'bench.db'}"
         svc = build_service(ROOT / "examples" / "experiments.yaml", store)
         key, _ = KeyRing(svc.store).create("bench", "decide")
-        port = free_port()
+        script = Path(tmp) / "loop.lua"
+        script.write_text(LUA)
         env = {**os.environ, "BANDITBOT_STORE": store,
                "BANDITBOT_CONFIG": str(ROOT / "examples" / "experiments.yaml"),
                "BENCH_KEY": key, "BENCH_EXPERIMENT": args.experiment}
         env.pop("TELEGRAM_TOKEN", None)
-        log = (Path(tmp) / "serve.log").open("w")
-        server = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
-                                   str(port), "--workers", "2"], env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, cwd=tmp)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            script = Path(tmp) / "loop.lua"
-            script.write_text(LUA)
-            common = ["wrk", f"-t{args.threads}", f"-c{args.connections}",
-                      f"-d{args.seconds}s", "--latency"]
+        common = ["wrk", f"-t{args.threads}", f"-c{args.connections}",
+                  f"-d{args.seconds}s", "--latency"]
+        with serving(env, tmp) as base:
             trivial = parse(subprocess.run([*common, base + "/healthz"], capture_output=True,
                                            text=True, env=env, check=True).stdout)
             loop = parse(subprocess.run([*common, "-s", str(script), base], capture_output=True,
                                         text=True, env=env, check=True).stdout)
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
-            log.close()
+        with serving({**env, "BANDITBOT_HTTP_FAST_PATH": "0"}, tmp) as base:
+            routed = parse(subprocess.run([*common, "-s", str(script), base],
+                                          capture_output=True, text=True, env=env,
+                                          check=True).stdout)
         report = svc.report(args.experiment)
     print(json.dumps({
         "benchmark": "http", "experiment": args.experiment, "policy": report.policy,
@@ -138,7 +155,10 @@ def main() -> None:
         "trivial_p99_ms": trivial["p99_ms"],
         "decide_reward_rps": round(loop["rps"]), "decide_reward_p50_ms": loop["p50_ms"],
         "decide_reward_p99_ms": loop["p99_ms"],
-        "errors": trivial["errors"] + loop["errors"],
+        "errors": trivial["errors"] + loop["errors"] + routed["errors"],
+        "without_fast_path_rps": round(routed["rps"]),
+        "without_fast_path_p50_ms": routed["p50_ms"],
+        "fast_path_gain": round(loop["rps"] / routed["rps"], 3),
         "ratio": round(loop["rps"] / trivial["rps"], 3),
         "target_ratio": 0.5,
         "met": loop["rps"] >= 0.5 * trivial["rps"] and not trivial["errors"] + loop["errors"],

@@ -103,7 +103,8 @@ def build_http_app(service: BanditService, settings: Settings, *,
 
     return create_app(service, telegram=telegram, webhook_secret=webhook_secret,
                       cors_origins=list(settings.cors_origins),
-                      metrics=Metrics(multiprocess=settings.metrics_multiprocess))
+                      metrics=Metrics(multiprocess=settings.metrics_multiprocess),
+                      fast_path=settings.http_fast_path)
 
 
 def http_app_from_env() -> Any:

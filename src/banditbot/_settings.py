@@ -19,6 +19,7 @@ variable                            setting
 ``BANDITBOT_INIT_STORE``            ``1``: the Lambda handler creates the store's tables at start
 ``BANDITBOT_OBD_ROOT``              folder of the Open Bandit Dataset
 ``PROMETHEUS_MULTIPROC_DIR``        shared folder that merges metrics of several workers
+``BANDITBOT_HTTP_FAST_PATH``        ``0``: route decide and reward through FastAPI too (to measure)
 ==================================  ==========================================================
 
 The environment wins over ``.env``; command-line options win over both
@@ -67,6 +68,7 @@ class Settings:
     init_store: bool = False
     obd_root: Path | None = None
     metrics_multiprocess: bool = False
+    http_fast_path: bool = True
     env_file: Path = Path(".env")
 
     @classmethod
@@ -108,6 +110,7 @@ class Settings:
             init_store=get("BANDITBOT_INIT_STORE") in ("1", "true", "yes"),
             obd_root=Path(obd) if obd else None,
             metrics_multiprocess=bool(get("PROMETHEUS_MULTIPROC_DIR")),
+            http_fast_path=get("BANDITBOT_HTTP_FAST_PATH") not in ("0", "false", "no"),
             env_file=env_file or Path(".env"),
         )
 
@@ -137,6 +140,8 @@ class Settings:
             env["BANDITBOT_TELEGRAM_BASE_URL"] = self.telegram_base_url
         if self.cors_origins:
             env["BANDITBOT_CORS_ORIGINS"] = ",".join(self.cors_origins)
+        if not self.http_fast_path:
+            env["BANDITBOT_HTTP_FAST_PATH"] = "0"
         return env
 
 
