@@ -128,3 +128,19 @@ def test_unknown_experiment_lists_known_ones() -> None:
     with pytest.raises(UnknownExperimentError) as err:
         cfg.experiment("nope")
     assert "random" in str(err.value)
+
+
+def test_telegram_options_live_in_their_section_and_old_files_still_load() -> None:
+    arms = [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}]
+    new = parse_config({"experiments": [
+        {"id": "x", "arms": arms, "telegram": {"command": "try_x", "parse_mode": "HTML"}}]})
+    old = parse_config({"experiments": [
+        {"id": "x", "arms": arms, "command": "try_x", "parse_mode": "HTML"}]})
+    assert new.experiments[0].telegram == old.experiments[0].telegram
+    assert old.experiments[0].telegram.command_for("x") == "try_x"
+    assert parse_config({"experiments": [{"id": "My-Exp.1", "arms": arms}]}) \
+        .experiments[0].telegram.command_for("My-Exp.1") == "my_exp_1"
+    with pytest.raises(ConfigError) as err:
+        parse_config({"experiments": [{"id": "x", "arms": arms,
+                                       "telegram": {"parse_mode": "Markdown"}}]})
+    assert "telegram.parse_mode" in str(err.value)
