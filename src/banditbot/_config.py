@@ -280,8 +280,13 @@ class ExperimentConfig(_Model):
             data = dict(data)
             section = dict(data.get("telegram") or {})
             for key in ("command", "parse_mode"):
-                if key in data:
-                    section.setdefault(key, data.pop(key))
+                if key not in data:
+                    continue
+                value = data.pop(key)
+                if key in section and section[key] != value:
+                    raise ValueError(f"{key} is given twice, {value!r} and telegram.{key} "
+                                     f"{section[key]!r} (keep the one under telegram:)")
+                section[key] = value
             data["telegram"] = section
         return data
 
