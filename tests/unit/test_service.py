@@ -254,17 +254,31 @@ def test_warm_up_computes_allocations_and_writes_nothing(svc: BanditService,
                                                          clock: FakeClock) -> None:
     """What a server runs at startup: every experiment's policy once (including the implicit
     one, whose silent decisions it must not settle)."""
-    from banditbot.statistics import _best
-
     svc.cheat("ts", "b", "110")
     d = svc.decide("implicit", "u")
     clock.advance(10 ** 6)  # long past the implicit experiment's wait window
-    _best._beta_cache.data.clear()
     before = [list(svc.store.iter_decisions(e.id)) for e in svc.config.experiments]
-    svc.warm_up()
+    read: list[str] = []
+    counting = svc.with_store(_ReadRecorder(svc.store, read))
+    counting.warm_up()
     assert [list(svc.store.iter_decisions(e.id)) for e in svc.config.experiments] == before
     assert svc.store.get_decision(d.id).reward is None  # type: ignore[union-attr]
-    assert _best._beta_cache.data  # Thompson sampling's P(best) was computed and cached
+    # every experiment's statistics were read to compute its allocation
+    assert set(read) == {e.id for e in svc.config.experiments}
+
+
+class _ReadRecorder:
+    """A store that notes whose statistics are read and passes everything through."""
+
+    def __init__(self, inner: Any, read: list[str]) -> None:
+        self.inner, self.read, self.url = inner, read, inner.url
+
+    def read_stats(self, experiment: str, *args: Any, **kwargs: Any) -> Any:
+        self.read.append(experiment)
+        return self.inner.read_stats(experiment, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def test_report_names_a_leader_only_when_the_data_settle_it(svc: BanditService) -> None:
