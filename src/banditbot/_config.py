@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -31,12 +32,15 @@ from .policies import Policy, make_policy
 __all__ = [
     "Arm",
     "BanditConfig",
+    "BurnInSpec",
     "ExperimentConfig",
     "FeatureSpec",
     "PolicySpec",
     "RewardOption",
     "RewardSpec",
     "TelegramOptions",
+    "UpdateSpec",
+    "WinnerSpec",
     "default_config_path",
     "load_config",
     "parse_config",
@@ -230,6 +234,104 @@ class TelegramOptions(_Model):
         return self.command or experiment_id.lower().replace("-", "_").replace(".", "_")
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_REWARDS = re.compile(r"^\s*(\d+)\s*rewards?\s*$")
+_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class UpdateSpec(_Model):
+    """When a new allocation is computed (the experiment's ``update:``).
+
+    ``every: decision`` (the default): before every decision, from the statistics of that
+    moment. ``every: 200 rewards``: a new allocation period once the current one has received
+    that many rewards. ``every: 15m`` (``s``, ``m``, ``h``, ``d``): a new period once the current
+    one is that old. Decisions of a period sample from its stored allocation, so servers and
+    Lambda containers agree on it and a decision reads no arm statistics.
+    """
+
+    every: Literal["decision", "rewards", "time"] = "decision"
+    rewards: int | None = Field(default=None, ge=1, le=10_000_000)
+    seconds: float | None = Field(default=None, gt=0, le=366 * 86400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str | int):
+            data = {"every": data}
+        if not isinstance(data, dict) or "every" not in data or data["every"] in (
+                "decision", "rewards", "time"):
+            return data
+        every = data["every"]
+        text = str(every)
+        if (m := _REWARDS.match(text)) is not None:
+            return {**data, "every": "rewards", "rewards": int(m.group(1))}
+        if (m := _DURATION.match(text)) is not None:
+            return {**data, "every": "time",
+                    "seconds": float(m.group(1)) * _SECONDS[m.group(2)]}
+        raise ValueError(f"update every {every!r} is not understood (use decision, "
+                         "'200 rewards' or a duration such as '15m')")
+
+    @model_validator(mode="after")
+    def _complete(self) -> UpdateSpec:
+        if self.every == "rewards" and self.rewards is None:
+            raise ValueError("update every rewards needs a count (e.g. '200 rewards')")
+        if self.every == "time" and self.seconds is None:
+            raise ValueError("update every time needs a duration (e.g. '15m')")
+        return self
+
+    def describe(self) -> str:
+        """``every decision``, ``every 200 rewards``, ``every 15m``."""
+        if self.every == "rewards":
+            return f"every {self.rewards} rewards"
+        if self.every == "time":
+            seconds = float(self.seconds or 0)
+            for unit in ("d", "h", "m"):
+                if seconds >= _SECONDS[unit] and seconds % _SECONDS[unit] == 0:
+                    return f"every {seconds / _SECONDS[unit]:g}{unit}"
+            return f"every {seconds:g}s"
+        return "every decision"
+
+
+class BurnInSpec(_Model):
+    """Equal allocation until every active arm has ``min_per_arm`` decisions and, for 👍/👎
+    rewards, ``min_answers`` answers (``burn_in: 0`` turns it off)."""
+
+    min_per_arm: int = Field(default=10, ge=0, le=1_000_000)
+    min_answers: int = Field(default=5, ge=0, le=1_000_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if data is False or data == 0:
+            return {"min_per_arm": 0, "min_answers": 0}
+        if isinstance(data, int) and not isinstance(data, bool):
+            return {"min_per_arm": data}
+        return data
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any burn-in applies."""
+        return self.min_per_arm > 0 or self.min_answers > 0
+
+
+class WinnerSpec(_Model):
+    """When an experiment has a winner, and what then happens (``winner:``).
+
+    ``rule``: ``sequence`` (the default: the leader's anytime-valid confidence sequence for
+    its difference to every other arm excludes 0 — a stated error rate however often the
+    report is read) or ``p-best`` (P(best) ≥ ``threshold``, the hosted platforms' rule, which
+    repeated looks make wrong far more often than ``1 - threshold``: a description, offered
+    for comparison). ``on_winner``: ``keep-learning`` (report it, change nothing),
+    ``send-all-to-winner`` (every later decision gets the winner) or ``stop`` (the winner is
+    served and the experiment reported as stopped). Applied automatically and audited.
+    """
+
+    rule: Literal["sequence", "p-best"] = "sequence"
+    threshold: float = Field(default=0.95, gt=0.5, lt=1.0)
+    on_winner: Literal["keep-learning", "send-all-to-winner", "stop"] = "keep-learning"
+    min_decisions: int = Field(default=100, ge=0)
+
+
 class ExperimentConfig(_Model):
     """One experiment: arms, policy, reward spec, reward mode and scope.
 
@@ -254,6 +356,24 @@ class ExperimentConfig(_Model):
     track_ips
         Keep importance-weighted sums (needed by EXP3; on automatically when it is the
         configured policy).
+    update
+        When a new allocation is computed (:class:`UpdateSpec`; default every decision).
+    burn_in
+        Equal allocation at the start (:class:`BurnInSpec`; default 10 decisions and, for
+        👍/👎, 5 answers per arm).
+    floor
+        Every active arm keeps at least this probability (default 0.01; at most ``0.5 / K``
+        with ``K`` active arms): the policy's vector is mixed with the uniform one. A floor
+        keeps every arm observable, which offline evaluation and valid intervals need.
+    control
+        The arm every other arm is compared with (uplift, chance to beat control).
+    holdout
+        A fixed share of decisions that goes to ``control`` outside the bandit (needs
+        ``control``).
+    winner
+        The winner rule and what happens on a winner (:class:`WinnerSpec`).
+    confidence
+        Level of the anytime-valid intervals and of the winner rule (default 0.95).
     """
 
     id: str = Field(pattern=_ID_PATTERN)
@@ -270,6 +390,13 @@ class ExperimentConfig(_Model):
     time_bucket_seconds: float | None = Field(default=None, gt=0)
     track_ips: bool = False
     sticky_seconds: float = Field(default=0.0, ge=0)
+    update: UpdateSpec = Field(default_factory=UpdateSpec)
+    burn_in: BurnInSpec = Field(default_factory=BurnInSpec)
+    floor: float = Field(default=0.01, ge=0.0, le=0.5)
+    control: str | None = None
+    holdout: float = Field(default=0.0, ge=0.0, le=0.9)
+    winner: WinnerSpec = Field(default_factory=WinnerSpec)
+    confidence: float = Field(default=0.95, ge=0.5, le=0.999)
 
     @model_validator(mode="before")
     @classmethod
@@ -323,6 +450,11 @@ class ExperimentConfig(_Model):
         problem = self.policy_problem(self.policy.build())
         if problem:
             raise ValueError(problem)
+        if self.control is not None and self.arm(self.control) is None:
+            raise ValueError(f"control {self.control!r} is not an arm of the experiment "
+                             "(use one of its arm ids)")
+        if self.holdout > 0 and self.control is None:
+            raise ValueError("a holdout goes to the control arm (set control: ARM)")
         return self
 
     def policy_problem(self, policy: Policy) -> str | None:
@@ -333,6 +465,9 @@ class ExperimentConfig(_Model):
                     "reward, give min and max, or choose gaussian-thompson)")
         if policy.contextual and not self.features:
             return "a contextual policy needs 'features' (declare them, see docs/policies.md)"
+        if policy.contextual and self.update.every != "decision":
+            return ("a contextual policy decides per context, not per allocation period (use "
+                    "update: every decision)")
         if "time" in needs and self.time_bucket_seconds is None:
             return ("a non-stationary policy needs time buckets (set time_bucket_seconds, e.g. "
                     "a twentieth of the half-life or window)")

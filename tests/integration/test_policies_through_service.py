@@ -20,11 +20,11 @@ FEATURES = [
 ]
 
 
-def config(policy: str) -> Any:
+def config(policy: str, **more: Any) -> Any:
     return parse_config({"experiments": [{
         "id": "e", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
         "policy": policy, "features": FEATURES, "time_bucket_seconds": 60,
-        "track_ips": True, "reward": {"type": "rating", "min": 1, "max": 5}}]})
+        "track_ips": True, "reward": {"type": "rating", "min": 1, "max": 5}, **more}]})
 
 
 #: On the network store, one policy per kind of statistics it reads (plain counts, importance-
@@ -74,8 +74,8 @@ def test_network_representatives_cover_every_kind_of_statistics() -> None:
 
 def test_switching_between_contextual_and_plain_keeps_statistics() -> None:
     clock = FakeClock()
-    svc = BanditService(config("thompson"), MemoryStore(), rng=np.random.default_rng(1),
-                        clock=clock)
+    svc = BanditService(config("thompson", burn_in=0, floor=0), MemoryStore(),
+                        rng=np.random.default_rng(1), clock=clock)
     for _i in range(20):
         clock.advance(1)
         d = svc.decide("e", "u", {"hour": 9, "language_code": "de"})

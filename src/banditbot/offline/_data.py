@@ -127,7 +127,7 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
 
     Numeric and boolean context values become context columns (``context_features`` picks
     them; default: every numeric key seen)."""
-    rows = [r for r in records if r.reward is not None and (r.kind == "policy"
+    rows = [r for r in records if r.reward is not None and (r.kind in ("policy", "holdout")
                                                             or not policy_only)]
     if not rows:
         raise PayloadError("the log has no rewarded policy decisions",

@@ -17,7 +17,17 @@ import numpy as np
 
 from .._errors import ConfigError, UnknownArmError
 from .._types import FloatArray
-from ..stores import DecisionRecord
+from ..policies import sample_arm
+from ..stores import AllocationRecord, DecisionRecord, StatsTable
+from ._allocation import (
+    Shaped,
+    burn_in_progress,
+    due_reason,
+    holdout_share,
+    new_allocation,
+    shape,
+    winner_index,
+)
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -94,19 +104,71 @@ class DecisionsMixin(RewardsMixin):
         with :meth:`commit_decision` and the answer to give once it is written."""
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
-        table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
-                                      with_extra=bool(view.policy.needs_extra))
-        choice = view.policy.choose(view.policy_stats(table, context, now=now), self.rng)
-        arm = view.arms[choice.arm]
+        allocation_id = None
+        if exp.update.every == "decision":
+            table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
+                                          with_extra=bool(view.policy.needs_extra))
+            p = self._shaped(view, table, context, now).probabilities
+        else:
+            allocation = self.current_allocation(view, scope, now)
+            p, allocation_id = allocation.probabilities, allocation.id
+        index, kind = self._sample(view, p)
+        arm = view.arms[index]
         record = DecisionRecord(
             id=secrets.token_urlsafe(16), experiment=exp.id, generation=view.meta.generation,
-            scope=scope, arm=arm, propensity=choice.propensity, arms=view.arms,
-            probabilities=choice.probabilities, policy=view.policy_json, subject=str(subject),
-            created_at=now, context=dict(context) if context else None,
+            scope=scope, arm=arm, propensity=float(p[index]), arms=view.arms,
+            probabilities=p, policy=view.policy_json, subject=str(subject),
+            created_at=now, context=dict(context) if context else None, kind=kind,
+            allocation_id=allocation_id,
         )
         return PlannedDecision(record, Decision(
             record.id, exp.id, arm, view.contents[arm], record.propensity,
-            _ProbabilityMap(view.arms, choice.probabilities), record.subject, now, scope))
+            _ProbabilityMap(view.arms, p), record.subject, now, scope))
+
+    def _shaped(self, view: ExperimentView, table: StatsTable,
+                context: Mapping[str, Any] | None, now: float) -> Shaped:
+        """The allocation for the statistics in ``table``: the policy's vector shaped by
+        winner, burn-in, floor and holdout (the policy is computed only when needed)."""
+        burn_in = burn_in_progress(view, table)
+        vector = None
+        if winner_index(view) is None and (burn_in is None or burn_in.done):
+            vector = view.policy.probabilities(view.policy_stats(table, context, now=now))
+        return shape(view, vector, burn_in)
+
+    def _sample(self, view: ExperimentView, p: FloatArray) -> tuple[int, str]:
+        """Draw an arm from the allocation ``p``: the holdout's share goes to the control
+        (a ``holdout`` decision), the rest to the bandit's part of ``p``."""
+        h, control = holdout_share(view)
+        if control is None:
+            return sample_arm(p, self.rng), "policy"
+        if self.rng.random() < h:
+            return control, "holdout"
+        bandit = p.copy()
+        bandit[control] -= h
+        return sample_arm(np.maximum(bandit, 0.0), self.rng), "policy"
+
+    def current_allocation(self, view: ExperimentView, scope: str,
+                           now: float) -> AllocationRecord:
+        """The allocation period decisions of ``scope`` sample from now, starting a new one
+        when it is due (cadence, burn-in ended, winner, admin change). The store decides
+        which is current, so concurrent servers agree."""
+        exp = view.config
+        current = self.store.current_allocation(exp.id, view.meta.generation, scope)
+        reason = due_reason(view, current, now)
+        table = None
+        if reason is None and current is not None and current.reason == "burn-in":
+            table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
+            progress = burn_in_progress(view, table)
+            if progress is None or progress.done:
+                reason = "burn-in ended"
+        if reason is None:
+            assert current is not None
+            return current
+        if table is None:
+            table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
+        shaped = self._shaped(view, table, None, now)
+        return self.store.start_allocation(
+            new_allocation(view, scope, shaped, reason, current, now))
 
     def commit_decision(self, planned: PlannedDecision) -> Decision:
         """Log a planned decision (and remember it, so its reward skips a read)."""

@@ -102,7 +102,7 @@ class ReportsMixin(RewardsMixin):
         arms: list[str] = []
         rewards: list[float | None] = []
         for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
-            if r.kind in ("policy", "sticky") and (scope is None or r.scope == scope):
+            if r.kind in ("policy", "holdout", "sticky") and (scope is None or r.scope == scope):
                 times.append(r.created_at)
                 arms.append(r.arm)
                 rewards.append(r.reward)

@@ -2,9 +2,11 @@
 
 from ._base import (
     AdminRecord,
+    AllocationRecord,
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    PeriodCounts,
     StatsTable,
     Store,
 )
@@ -15,10 +17,12 @@ from ._url import DEFAULT_STORE_URL, open_store
 __all__ = [
     "DEFAULT_STORE_URL",
     "AdminRecord",
+    "AllocationRecord",
     "ApplyResult",
     "DecisionRecord",
     "ExperimentMeta",
     "MemoryStore",
+    "PeriodCounts",
     "SQLiteStore",
     "StatsTable",
     "Store",

@@ -33,13 +33,22 @@ import numpy as np
 from .._types import FloatArray
 
 __all__ = [
+    "ALLOCATED",
     "AdminRecord",
+    "AllocationRecord",
     "ApplyResult",
     "DecisionRecord",
     "ExperimentMeta",
+    "PeriodCounts",
     "StatsTable",
     "Store",
 ]
+
+
+#: Decision kinds drawn from an allocation (the policy's, and the holdout's share of it): what
+#: implicit settlement, SRM checks and period estimates count. Others: ``manual`` (cheater
+#: mode), ``import`` (history), ``sticky`` (a held arm, propensity 1).
+ALLOCATED = frozenset({"policy", "holdout"})
 
 
 class ApplyResult(enum.Enum):
@@ -68,6 +77,10 @@ class ExperimentMeta:
         Arm ids no longer offered (their statistics are kept).
     notes
         Free-form facts for reports, e.g. ``{"warm_start": "..."}``.
+    winner
+        The arm the winner rule named in this generation (``None``: none yet).
+    stopped
+        Whether the experiment was stopped (it then serves ``winner``, or the control).
     version
         Optimistic-concurrency version of this document.
     """
@@ -78,6 +91,8 @@ class ExperimentMeta:
     added_arms: Mapping[str, str] = field(default_factory=dict)
     retired_arms: tuple[str, ...] = ()
     notes: Mapping[str, str] = field(default_factory=dict)
+    winner: str | None = None
+    stopped: bool = False
     version: int = 0
 
     def to_json(self) -> str:
@@ -89,6 +104,8 @@ class ExperimentMeta:
             "added_arms": dict(self.added_arms),
             "retired_arms": list(self.retired_arms),
             "notes": dict(self.notes),
+            "winner": self.winner,
+            "stopped": self.stopped,
         }, sort_keys=True)
 
     @classmethod
@@ -104,6 +121,8 @@ class ExperimentMeta:
             added_arms=dict(d.get("added_arms", {})),
             retired_arms=tuple(d.get("retired_arms", ())),
             notes=dict(d.get("notes", {})),
+            winner=d.get("winner"),
+            stopped=bool(d.get("stopped", False)),
             version=version,
         )
 
@@ -163,6 +182,9 @@ class DecisionRecord(NamedTuple):
         ``policy`` (chosen by the policy), ``manual`` (cheater mode) or ``import`` (history).
     weight
         How much its reward counts in the statistics (1; importance weights for history).
+    allocation_id
+        The allocation period the decision sampled from (``None`` when the experiment
+        updates its allocation every decision: the logged vector is then the allocation).
     """
 
     id: str
@@ -181,6 +203,7 @@ class DecisionRecord(NamedTuple):
     reward: float | None = None
     rewarded_at: float | None = None
     weight: float = 1.0
+    allocation_id: str | None = None
 
     def with_reward(self, reward: float | None, rewarded_at: float | None) -> DecisionRecord:
         """A copy with the reward filled in."""
@@ -189,6 +212,77 @@ class DecisionRecord(NamedTuple):
     def probability_of(self) -> dict[str, float]:
         """``arm -> probability`` at decision time."""
         return {a: float(p) for a, p in zip(self.arms, self.probabilities, strict=True)}
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationRecord:
+    """One allocation period: the probability of each active arm from ``created_at`` until
+    the next period of the same (experiment, generation, scope) starts.
+
+    Attributes
+    ----------
+    id
+        ``"<period>.<random>"``; decisions of the period cite it.
+    period
+        1, 2, 3… within its (experiment, generation, scope); one allocation per period
+        (the store refuses a second one), and the current allocation is the latest period.
+    arms, probabilities
+        The active arms and their probabilities (sum 1), burn-in, floor and holdout
+        included: exactly what decisions sample from.
+    reason
+        Why it was made: ``start``, ``cadence``, ``burn-in``, ``burn-in ended``, ``admin``,
+        ``winner``.
+    meta_version
+        The experiment meta version it was computed under (an admin change starts a period).
+    rewards
+        Rewards received so far by decisions of this period (what ``every: N rewards``
+        counts).
+    """
+
+    id: str
+    experiment: str
+    generation: int
+    scope: str
+    period: int
+    arms: tuple[str, ...]
+    probabilities: FloatArray
+    reason: str
+    created_at: float
+    meta_version: int = 0
+    rewards: float = 0.0
+
+    def probability_of(self) -> dict[str, float]:
+        """``arm -> probability``."""
+        return {a: float(p) for a, p in zip(self.arms, self.probabilities, strict=True)}
+
+    def to_json(self) -> str:
+        """Serialize (without the live ``rewards`` counter)."""
+        return json.dumps({
+            "id": self.id, "experiment": self.experiment, "generation": self.generation,
+            "scope": self.scope, "period": self.period, "arms": list(self.arms),
+            "probabilities": [float(p) for p in self.probabilities], "reason": self.reason,
+            "created_at": self.created_at, "meta_version": self.meta_version,
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str, rewards: float = 0.0) -> AllocationRecord:
+        """Inverse of :meth:`to_json`."""
+        d = json.loads(text)
+        return cls(d["id"], d["experiment"], int(d["generation"]), d["scope"],
+                   int(d["period"]), tuple(d["arms"]),
+                   np.asarray(d["probabilities"], dtype=np.float64), d["reason"],
+                   float(d["created_at"]), int(d.get("meta_version", 0)), float(rewards))
+
+
+class PeriodCounts(NamedTuple):
+    """Decisions and answers of one arm within one allocation period (policy decisions)."""
+
+    allocation_id: str | None
+    arm: str
+    decisions: int
+    answered: float
+    reward_sum: float
+    reward_sum_sq: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +358,27 @@ class Store(Protocol):
                           ) -> list[DecisionRecord]:
         """Unrewarded policy decisions created in ``[newer_than, older_than)`` (implicit
         mode), oldest first."""
+
+    # --- allocation periods ------------------------------------------------------------------
+    def current_allocation(self, experiment: str, generation: int,
+                           scope: str) -> AllocationRecord | None:
+        """The current allocation period of a scope's bandit (with its ``rewards`` so far),
+        ``None`` before the first."""
+
+    def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
+        """Store ``record`` as its scope's allocation for ``record.period`` unless that period
+        has one already, atomically; return the allocation the period has afterwards —
+        ``record``, or the one another writer stored first. Servers and processes that race
+        at a cadence boundary thus agree on one allocation per period."""
+
+    def allocations(self, experiment: str, generation: int,
+                    scope: str | None = None) -> list[AllocationRecord]:
+        """Allocation history, oldest first (one scope, or every scope)."""
+
+    def period_counts(self, experiment: str, generation: int,
+                      scope: str | None = None) -> list[PeriodCounts]:
+        """Per (allocation period, arm): decisions, answers and reward sums of the policy's
+        decisions (``kind`` ``policy``) — what SRM checks and period-weighted means need."""
 
     # --- admin log and webhook deduplication --------------------------------------------------
     def log_admin(self, record: AdminRecord) -> None:

@@ -15,6 +15,8 @@ admin action        ``ADMIN`` / ``{time}#{rand}``  actor, experiment, action, de
 idempotency claim   ``CLAIM#{key}`` / ``CLAIM``  expires, ttl
 named counters      ``CNT#{key}`` / ``CNT``      ``c:{name}`` (changed only by ``ADD``)
 document            ``DOC#{name}`` / ``DOC``     body, version (API keys, sticky arms)
+allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
+                    / ``P#{period:010d}``
 ==================  ===========================  ==========================================
 
 * ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope).
@@ -22,6 +24,11 @@ document            ``DOC#{name}`` / ``DOC``     body, version (API keys, sticky
 * A reward is one ``TransactWriteItems``: set the reward under
   ``attribute_not_exists(reward)`` + ``ADD`` to the decided arm's statistics — exactly once,
   even when Lambda retries. Conflicting transactions are retried with jittered backoff.
+* An allocation period is one conditional ``PutItem`` (``attribute_not_exists``: the first
+  writer of a period wins); the current one is a ``Query`` for the latest period. A reward of a
+  decision made in a period adds to the period's ``rewards`` with one ``UpdateItem`` after its
+  transaction (the cadence counter; kept out of the transaction so that rewards do not
+  conflict on that one item).
 * Every expression names attributes through ``ExpressionAttributeNames``, so reserved words
   never break a request. Numbers travel as strings (the low-level client), so floats
   round-trip exactly and nothing passes through ``Decimal`` arithmetic on our side.
@@ -41,10 +48,13 @@ import numpy as np
 
 from .._errors import StoreError, require
 from ._base import (
+    ALLOCATED,
     AdminRecord,
+    AllocationRecord,
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    PeriodCounts,
     StatsTable,
 )
 
@@ -316,6 +326,8 @@ class DynamoDBStore:
         }
         if d.context:
             item["context"] = _str(json.dumps(d.context, separators=(",", ":")))
+        if d.allocation_id is not None:
+            item["allocation_id"] = _str(d.allocation_id)
         if d.reward is not None:
             item["reward"] = _num(d.reward)
             item["rewarded_at"] = _num(d.rewarded_at if d.rewarded_at is not None
@@ -339,6 +351,7 @@ class DynamoDBStore:
             reward=float(item["reward"]["N"]) if "reward" in item else None,
             rewarded_at=float(item["rewarded_at"]["N"]) if "rewarded_at" in item else None,
             weight=float(item["weight"]["N"]) if "weight" in item else 1.0,
+            allocation_id=item["allocation_id"]["S"] if "allocation_id" in item else None,
         )
 
     def _with_table(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -402,6 +415,8 @@ class DynamoDBStore:
                                0.0, _core(value, record.weight), extra),
         ]))
         if reasons is None:
+            if record.allocation_id is not None:
+                self._count_allocation_reward(record)
             return ApplyResult.APPLIED
         if known is not None:  # find out why: already rewarded, or a record that lied
             stored = self.get_decision(decision_id)
@@ -410,6 +425,92 @@ class DynamoDBStore:
             if stored.reward is None:
                 return self.apply_reward(decision_id, value, rewarded_at, extra)
         return ApplyResult.DUPLICATE
+
+    # --- allocation periods ------------------------------------------------------------
+    @staticmethod
+    def _allocation_key(experiment: str, generation: int, scope: str,
+                        period: int) -> dict[str, Any]:
+        return {"PK": _str(f"ALLOC#{experiment}#{generation}#{scope}"),
+                "SK": _str(f"P#{period:010d}")}
+
+    @staticmethod
+    def _allocation_from_item(item: Mapping[str, Any]) -> AllocationRecord:
+        rewards = float(item["rewards"]["N"]) if "rewards" in item else 0.0
+        return AllocationRecord.from_json(item["doc"]["S"], rewards)
+
+    def _count_allocation_reward(self, record: DecisionRecord) -> None:
+        """Add a reward to its period's cadence counter (best effort: a lost increment
+        only delays the next period)."""
+        from botocore.exceptions import ClientError
+
+        period = int(str(record.allocation_id).partition(".")[0])
+
+        with contextlib.suppress(ClientError):  # no such period: nothing to count
+            self._call("update_item",
+                       Key=self._allocation_key(record.experiment, record.generation,
+                                                record.scope, period),
+                       UpdateExpression="ADD #r :w",
+                       ConditionExpression="attribute_exists(#pk)",
+                       ExpressionAttributeNames={"#r": "rewards", "#pk": "PK"},
+                       ExpressionAttributeValues={":w": _num(record.weight)})
+
+    def current_allocation(self, experiment: str, generation: int,
+                           scope: str) -> AllocationRecord | None:
+        page = self._call("query", KeyConditionExpression="#pk = :pk",
+                          ExpressionAttributeNames={"#pk": "PK"},
+                          ExpressionAttributeValues={
+                              ":pk": _str(f"ALLOC#{experiment}#{generation}#{scope}")},
+                          ScanIndexForward=False, Limit=1, ConsistentRead=True)
+        items = page.get("Items", [])
+        return self._allocation_from_item(items[0]) if items else None
+
+    def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
+        from botocore.exceptions import ClientError
+
+        key = self._allocation_key(record.experiment, record.generation, record.scope,
+                                   record.period)
+        try:
+            self._call("put_item", Item={**key, "doc": _str(record.to_json()),
+                                         "rewards": _num(0)},
+                       ConditionExpression="attribute_not_exists(#pk)",
+                       ExpressionAttributeNames={"#pk": "PK"})
+            return record
+        except ClientError:  # another writer started this period first: theirs stands
+            item = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
+            if item is None:
+                raise StoreError("an allocation period could not be stored",
+                                 hint="retry") from None
+            return self._allocation_from_item(item)
+
+    def allocations(self, experiment: str, generation: int,
+                    scope: str | None = None) -> list[AllocationRecord]:
+        if scope is not None:
+            items = self._query(KeyConditionExpression="#pk = :pk",
+                                ExpressionAttributeNames={"#pk": "PK"},
+                                ExpressionAttributeValues={
+                                    ":pk": _str(f"ALLOC#{experiment}#{generation}#{scope}")},
+                                ConsistentRead=True)
+            found = [self._allocation_from_item(i) for i in items]
+        else:  # every scope that has decisions (one partition per scope)
+            scopes = {r.scope for r in self.iter_decisions(experiment, generation=generation)}
+            found = [a for s in scopes | {""}
+                     for a in self.allocations(experiment, generation, s)]
+        return sorted(found, key=lambda a: (a.created_at, a.period))
+
+    def period_counts(self, experiment: str, generation: int,
+                      scope: str | None = None) -> list[PeriodCounts]:
+        sums: dict[tuple[str | None, str], list[float]] = {}
+        for r in self.iter_decisions(experiment, generation=generation):
+            if r.kind not in ALLOCATED or (scope is not None and r.scope != scope):
+                continue
+            row = sums.setdefault((r.allocation_id, r.arm), [0.0, 0.0, 0.0, 0.0])
+            row[0] += 1
+            if r.reward is not None:
+                row[1] += r.weight
+                row[2] += r.weight * r.reward
+                row[3] += r.weight * r.reward * r.reward
+        return [PeriodCounts(key[0], key[1], int(v[0]), v[1], v[2], v[3])
+                for key, v in sums.items()]
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:

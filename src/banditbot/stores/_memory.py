@@ -12,10 +12,13 @@ from dataclasses import replace
 import numpy as np
 
 from ._base import (
+    ALLOCATED,
     AdminRecord,
+    AllocationRecord,
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    PeriodCounts,
     StatsTable,
 )
 
@@ -74,6 +77,8 @@ class MemoryStore:
         self._claims: dict[str, float] = {}
         self._counters: dict[str, dict[str, float]] = defaultdict(dict)
         self._documents: dict[str, tuple[str, int]] = {}
+        self._allocations: dict[_Key, list[AllocationRecord]] = defaultdict(list)
+        self._allocation_rewards: dict[str, float] = defaultdict(float)
 
     def init(self) -> None:
         """Nothing to create."""
@@ -142,6 +147,8 @@ class MemoryStore:
                 return ApplyResult.DUPLICATE
             self._decisions[decision_id] = record.with_reward(value, rewarded_at)
             self._add(record, value, extra)
+            if record.allocation_id is not None:
+                self._allocation_rewards[record.allocation_id] += record.weight
             return ApplyResult.APPLIED
 
     def _add(self, record: DecisionRecord, value: float,
@@ -194,11 +201,55 @@ class MemoryStore:
         for r in self.iter_decisions(experiment, generation=generation, since=newer_than):
             if r.created_at >= older_than:
                 break
-            if r.reward is None and r.kind == "policy":
+            if r.reward is None and r.kind in ALLOCATED:
                 out.append(r)
                 if len(out) >= limit:
                     break
         return out
+
+    # --- allocation periods ------------------------------------------------------------
+    def current_allocation(self, experiment: str, generation: int,
+                           scope: str) -> AllocationRecord | None:
+        history = self._allocations.get((experiment, generation, scope))
+        if not history:
+            return None
+        last = history[-1]
+        return replace(last, rewards=self._allocation_rewards.get(last.id, 0.0))
+
+    def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
+        with self._lock:
+            history = self._allocations[(record.experiment, record.generation, record.scope)]
+            for existing in reversed(history):
+                if existing.period == record.period:
+                    return replace(existing,
+                                   rewards=self._allocation_rewards.get(existing.id, 0.0))
+            history.append(record)
+            history.sort(key=lambda a: a.period)
+            return record
+
+    def allocations(self, experiment: str, generation: int,
+                    scope: str | None = None) -> list[AllocationRecord]:
+        with self._lock:
+            found = [replace(a, rewards=self._allocation_rewards.get(a.id, 0.0))
+                     for (exp, gen, sc), history in self._allocations.items()
+                     if exp == experiment and gen == generation and scope in (None, sc)
+                     for a in history]
+        return sorted(found, key=lambda a: (a.created_at, a.period))
+
+    def period_counts(self, experiment: str, generation: int,
+                      scope: str | None = None) -> list[PeriodCounts]:
+        sums: dict[tuple[str | None, str], list[float]] = {}
+        for r in self.iter_decisions(experiment, generation=generation):
+            if r.kind not in ALLOCATED or (scope is not None and r.scope != scope):
+                continue
+            row = sums.setdefault((r.allocation_id, r.arm), [0.0, 0.0, 0.0, 0.0])
+            row[0] += 1
+            if r.reward is not None:
+                row[1] += r.weight
+                row[2] += r.weight * r.reward
+                row[3] += r.weight * r.reward * r.reward
+        return [PeriodCounts(key[0], key[1], int(v[0]), v[1], v[2], v[3])
+                for key, v in sums.items()]
 
     def log_admin(self, record: AdminRecord) -> None:
         with self._lock:

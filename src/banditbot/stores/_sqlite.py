@@ -32,9 +32,11 @@ import numpy as np
 from .._errors import StoreError
 from ._base import (
     AdminRecord,
+    AllocationRecord,
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    PeriodCounts,
     StatsTable,
 )
 
@@ -67,9 +69,17 @@ CREATE TABLE IF NOT EXISTS decisions (
     arms TEXT NOT NULL, probabilities BLOB NOT NULL,
     policy TEXT NOT NULL, subject TEXT NOT NULL, context TEXT,
     kind TEXT NOT NULL, created_at REAL NOT NULL,
-    reward REAL, rewarded_at REAL, weight REAL NOT NULL DEFAULT 1
+    reward REAL, rewarded_at REAL, weight REAL NOT NULL DEFAULT 1,
+    allocation_id TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions (experiment, created_at, id);
+CREATE TABLE IF NOT EXISTS allocations (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL, generation INTEGER NOT NULL, scope TEXT NOT NULL,
+    period INTEGER NOT NULL, doc TEXT NOT NULL, created_at REAL NOT NULL,
+    rewards REAL NOT NULL DEFAULT 0,
+    UNIQUE (experiment, generation, scope, period)
+);
 -- the statistics are the fold of the log, kept by the database itself: logging a decision
 -- adds a pull (and its reward, for history rows), setting a reward adds it, in the same
 -- statement -- so one INSERT or UPDATE is the whole atomic unit
@@ -89,6 +99,7 @@ WHEN OLD.reward IS NULL AND NEW.reward IS NOT NULL BEGIN
             NEW.weight * NEW.reward, NEW.weight * NEW.reward * NEW.reward)
     ON CONFLICT DO UPDATE SET n = n + excluded.n, total = total + excluded.total,
         total_sq = total_sq + excluded.total_sq;
+    UPDATE allocations SET rewards = rewards + NEW.weight WHERE id = NEW.allocation_id;
 END;
 CREATE TABLE IF NOT EXISTS admin_log (
     at REAL NOT NULL, actor TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -104,18 +115,29 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID;
 """
 
+#: Version of the schema above (``PRAGMA user_version``). 1: banditbot 0.1.0 (before
+#: allocation periods; its databases have user_version 0); 2: allocation periods.
+SCHEMA_VERSION = 2
+_MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: decisions cite their allocation period; periods count their rewards
+    1: """
+ALTER TABLE decisions ADD COLUMN allocation_id TEXT;
+DROP TRIGGER IF EXISTS decisions_fold_reward;
+""",
+}
+
 _EXTRA_UPSERT = (
     "INSERT INTO extra_stats (experiment, generation, scope, arm, field, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
 )
 _DECISION_INSERT = (
     "INSERT INTO decisions (id, experiment, generation, scope, arm, propensity, arms, "
-    "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at, weight) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at, weight, "
+    "allocation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DECISION_COLUMNS = (
     "id, experiment, generation, scope, arm, propensity, arms, probabilities, policy, "
-    "subject, context, kind, created_at, reward, rewarded_at, weight"
+    "subject, context, kind, created_at, reward, rewarded_at, weight, allocation_id"
 )
 
 
@@ -124,7 +146,7 @@ def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
         d.id, d.experiment, d.generation, d.scope, d.arm, d.propensity, "\n".join(d.arms),
         np.asarray(d.probabilities, dtype="<f8").tobytes(), d.policy, d.subject,
         json.dumps(d.context, separators=(",", ":")) if d.context else None,
-        d.kind, d.created_at, d.reward, d.rewarded_at, d.weight,
+        d.kind, d.created_at, d.reward, d.rewarded_at, d.weight, d.allocation_id,
     )
 
 
@@ -134,7 +156,7 @@ def _decision_from_row(row: Sequence[Any]) -> DecisionRecord:
         propensity=row[5], arms=tuple(row[6].split("\n")),
         probabilities=np.frombuffer(row[7], dtype="<f8"), policy=row[8], subject=row[9],
         context=json.loads(row[10]) if row[10] else None, kind=row[11], created_at=row[12],
-        reward=row[13], rewarded_at=row[14], weight=row[15],
+        reward=row[13], rewarded_at=row[14], weight=row[15], allocation_id=row[16],
     )
 
 
@@ -208,15 +230,37 @@ class SQLiteStore:
             yield
 
     def init(self) -> None:
+        """Create the schema, or bring a database of an earlier version up to date (each
+        migration in one transaction; idempotent)."""
         try:
             conn = self._conn()
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
                 # small pages: a decision or a reward rewrites ~3 pages per commit
                 conn.execute("PRAGMA page_size = 1024")
                 conn.execute("VACUUM")
-            conn.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
+            with self._write() as tx:
+                version = self.schema_version()
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path} has schema version {version}, newer than this "
+                        f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
+                if version:  # a database of an earlier version: migrate it step by step
+                    for step in range(version, SCHEMA_VERSION):
+                        _run_script(tx, _MIGRATIONS[step])
+                _run_script(tx, _SCHEMA)  # every statement is IF NOT EXISTS
+                tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create the schema in {self.path}: {exc}") from exc
+
+    def schema_version(self) -> int:
+        """The database's schema version: 0 for an empty file, 1 for one made by banditbot
+        0.1.0 (which did not set it), else ``PRAGMA user_version``."""
+        conn = self._conn()
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version == 0 and conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone():
+            return 1
+        return version
 
     def close(self) -> None:
         with self._all_lock:
@@ -363,10 +407,56 @@ class SQLiteStore:
         rows = self._conn().execute(
             f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE experiment = ? "
             "AND created_at >= ? AND created_at < ? AND generation = ? AND reward IS NULL "
-            "AND kind = 'policy' ORDER BY created_at LIMIT ?",
+            "AND kind IN ('policy', 'holdout') ORDER BY created_at LIMIT ?",
             (experiment, -1e300 if newer_than is None else newer_than, older_than, generation,
              limit)).fetchall()
         return [_decision_from_row(r) for r in rows]
+
+    # --- allocation periods ------------------------------------------------------------
+    def current_allocation(self, experiment: str, generation: int,
+                           scope: str) -> AllocationRecord | None:
+        row = self._conn().execute(
+            "SELECT doc, rewards FROM allocations WHERE experiment = ? AND generation = ? "
+            "AND scope = ? ORDER BY period DESC LIMIT 1",
+            (experiment, generation, scope)).fetchone()
+        return AllocationRecord.from_json(row[0], row[1]) if row else None
+
+    def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO allocations (id, experiment, generation, scope, period, doc, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (record.id, record.experiment, record.generation, record.scope, record.period,
+                 record.to_json(), record.created_at))
+            row = conn.execute(
+                "SELECT doc, rewards FROM allocations WHERE experiment = ? AND generation = ? "
+                "AND scope = ? AND period = ?",
+                (record.experiment, record.generation, record.scope, record.period)).fetchone()
+        return AllocationRecord.from_json(row[0], row[1])
+
+    def allocations(self, experiment: str, generation: int,
+                    scope: str | None = None) -> list[AllocationRecord]:
+        sql = "SELECT doc, rewards FROM allocations WHERE experiment = ? AND generation = ?"
+        args: tuple[Any, ...] = (experiment, generation)
+        if scope is not None:
+            sql += " AND scope = ?"
+            args = (*args, scope)
+        rows = self._conn().execute(sql + " ORDER BY created_at, period", args).fetchall()
+        return [AllocationRecord.from_json(doc, rewards) for doc, rewards in rows]
+
+    def period_counts(self, experiment: str, generation: int,
+                      scope: str | None = None) -> list[PeriodCounts]:
+        sql = ("SELECT allocation_id, arm, count(*), sum(iif(reward IS NULL, 0, weight)), "
+               "coalesce(sum(weight * reward), 0), coalesce(sum(weight * reward * reward), 0) "
+               "FROM decisions WHERE experiment = ? AND generation = ? "
+               "AND kind IN ('policy', 'holdout')")
+        args: tuple[Any, ...] = (experiment, generation)
+        if scope is not None:
+            sql += " AND scope = ?"
+            args = (*args, scope)
+        rows = self._conn().execute(sql + " GROUP BY allocation_id, arm", args).fetchall()
+        return [PeriodCounts(r[0], r[1], int(r[2]), float(r[3]), float(r[4]), float(r[5]))
+                for r in rows]
 
     # --- admin log and idempotency -------------------------------------------------------
     def log_admin(self, record: AdminRecord) -> None:
@@ -422,6 +512,19 @@ class SQLiteStore:
                 cur = conn.execute("UPDATE documents SET body = ?, version = version + 1 "
                                    "WHERE name = ? AND version = ?", (text, name, version))
             return cur.rowcount == 1
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run the statements of ``script`` one by one inside the caller's transaction
+    (``executescript`` would commit it)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
 
 
 _AUTOCHECKPOINT_PAGES = 20_000  # the backstop: 20 MB of WAL with 1 KiB pages

@@ -1,0 +1,163 @@
+"""Allocations: what a decision samples from, and when a new allocation period starts.
+
+The policy gives a probability vector over the active arms; the experiment's hygiene shapes
+it, in this order:
+
+1. **winner** — an experiment whose winner rule fired with ``on_winner: send-all-to-winner``
+   or ``stop`` (or that an admin stopped) gives the winner every decision;
+2. **burn-in** — equal allocation until every active arm has ``min_per_arm`` decisions (and,
+   for 👍/👎, ``min_answers`` answers);
+3. **floor** — ``(1 - K·f)·p + f``: every active arm keeps at least ``f`` (the experiment's
+   ``floor``, at most ``0.5 / K``);
+4. **holdout** — ``h·e_control + (1 - h)·p``: a fixed share on the control, outside the bandit.
+
+The result is exactly what decisions sample from, so the logged propensity is its entry. With
+``update: every decision`` it is recomputed before every decision; otherwise it is stored as an
+allocation period (:class:`~banditbot.stores.AllocationRecord`) that the store makes current,
+and a new period starts at the experiment's cadence, when burn-in ends, on a winner and after
+an admin change.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import NamedTuple
+
+import numpy as np
+
+from .._types import FloatArray
+from ..stores import AllocationRecord, StatsTable
+from ._view import ExperimentView
+
+__all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "effective_floor",
+           "holdout_share", "new_allocation", "shape", "winner_index"]
+
+
+class BurnIn(NamedTuple):
+    """Burn-in progress: the least-served active arm's decisions and answers against what
+    burn-in needs."""
+
+    decisions: int
+    decisions_needed: int
+    answers: int
+    answers_needed: int
+
+    @property
+    def done(self) -> bool:
+        """Whether burn-in is over."""
+        return self.decisions >= self.decisions_needed and self.answers >= self.answers_needed
+
+    def describe(self) -> str:
+        """``burn-in: 37/100 decisions per arm, 3/5 answers``."""
+        text = f"burn-in: {min(self.decisions, self.decisions_needed)}/" \
+               f"{self.decisions_needed} decisions per arm"
+        if self.answers_needed:
+            text += f", {min(self.answers, self.answers_needed)}/{self.answers_needed} answers"
+        return text
+
+
+class Shaped(NamedTuple):
+    """An allocation over the active arms and why it is what it is."""
+
+    probabilities: FloatArray
+    reason: str  # "policy", "burn-in", "winner"
+
+
+def burn_in_progress(view: ExperimentView, table: StatsTable) -> BurnIn | None:
+    """Burn-in progress from the active arms' statistics (``None`` without burn-in)."""
+    spec = view.config.burn_in
+    if not spec.enabled or not view.arms:
+        return None
+    answers_needed = spec.min_answers if view.config.reward.type == "binary" else 0
+    index = [table.arms.index(a) for a in view.arms]
+    pulls = int(min(table.pulls[i] for i in index))
+    answers = int(min(table.n[i] for i in index))
+    return BurnIn(pulls, spec.min_per_arm, answers, answers_needed)
+
+
+def effective_floor(view: ExperimentView) -> float:
+    """The floor each active arm keeps: the experiment's, at most ``0.5 / K``."""
+    k = len(view.arms)
+    return min(view.config.floor, 0.5 / k) if k > 1 else 0.0
+
+
+def winner_index(view: ExperimentView) -> int | None:
+    """The active arm that gets every decision (a winner served or a stopped experiment),
+    or ``None``."""
+    meta, exp = view.meta, view.config
+    serve = meta.stopped or (meta.winner is not None
+                             and exp.winner.on_winner in ("send-all-to-winner", "stop"))
+    target = (meta.winner or exp.control) if serve else None
+    if target is None or target not in view.arms:
+        return None
+    return view.arms.index(target)
+
+
+def shape(view: ExperimentView, policy_vector: FloatArray | None,
+          burn_in: BurnIn | None) -> Shaped:
+    """The allocation decisions sample from: the policy's vector shaped by winner, burn-in,
+    floor and holdout (see the module docstring). ``policy_vector`` may be ``None`` when
+    the winner or burn-in decide alone (the policy then need not be computed)."""
+    k = len(view.arms)
+    served = winner_index(view)
+    if served is not None:
+        p = np.zeros(k)
+        p[served] = 1.0
+        return Shaped(p, "winner")
+    if burn_in is not None and not burn_in.done:
+        p, reason = np.full(k, 1.0 / k), "burn-in"
+    else:
+        assert policy_vector is not None
+        f = effective_floor(view)
+        p = policy_vector if f == 0.0 else f + (1.0 - k * f) * policy_vector
+        reason = "policy"
+    return Shaped(_with_holdout(view, p), reason)
+
+
+def _with_holdout(view: ExperimentView, p: FloatArray) -> FloatArray:
+    h = view.config.holdout
+    control = view.config.control
+    if h <= 0.0 or control is None or control not in view.arms:
+        return p
+    out = (1.0 - h) * p
+    out[view.arms.index(control)] += h
+    return out
+
+
+def holdout_share(view: ExperimentView) -> tuple[float, int | None]:
+    """``(h, index of the control)`` when a holdout applies, else ``(0, None)``."""
+    control = view.config.control
+    if view.config.holdout <= 0.0 or control is None or control not in view.arms or \
+            winner_index(view) is not None:
+        return 0.0, None
+    return view.config.holdout, view.arms.index(control)
+
+
+def due_reason(view: ExperimentView, current: AllocationRecord | None,
+               now: float) -> str | None:
+    """Why a new allocation period must start now (``None``: the current one stands).
+    Burn-in's end is checked by the caller, which has the statistics."""
+    if current is None:
+        return "start"
+    if current.arms != view.arms or current.meta_version != view.meta.version:
+        return "winner" if winner_index(view) is not None and current.reason != "winner" \
+            else "admin"
+    update = view.config.update
+    if update.every == "rewards" and current.rewards >= float(update.rewards or 0):
+        return "cadence"
+    if update.every == "time" and now - current.created_at >= float(update.seconds or 0):
+        return "cadence"
+    return None
+
+
+def new_allocation(view: ExperimentView, scope: str, shaped: Shaped, reason: str,
+                   previous: AllocationRecord | None, now: float) -> AllocationRecord:
+    """The next period's record (its id is ``"<period>.<random>"``)."""
+    period = previous.period + 1 if previous is not None else 1
+    label = "burn-in" if shaped.reason == "burn-in" and reason in ("start", "cadence") \
+        else reason
+    return AllocationRecord(
+        id=f"{period}.{secrets.token_urlsafe(6)}", experiment=view.config.id,
+        generation=view.meta.generation, scope=scope, period=period, arms=view.arms,
+        probabilities=shaped.probabilities, reason=label, created_at=now,
+        meta_version=view.meta.version)
