@@ -192,7 +192,8 @@ CONFIG: dict[str, Any] = {
         {"id": "seed", "command": "random", "parse_mode": "MarkdownV2",
          "arms": [{"id": "arm1", "content": "This is arm *1*"},
                   {"id": "arm2", "content": "This _is_ arm _2_"}],
-         "policy": {"name": "epsilon-greedy", "epsilon": 0.5}},
+         "policy": {"name": "epsilon-greedy", "epsilon": 0.5},
+         "burn_in": 0},  # the tutorial's experiment, as in the shipped examples
         {"id": "ts", "arms": [{"id": a, "content": f"variant {a}"} for a in "abcd"],
          "policy": "thompson"},
         {"id": "rating", "arms": [{"id": a, "content": f"tip {a}"} for a in "xyz"],

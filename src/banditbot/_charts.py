@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -66,7 +65,7 @@ def _intervals(ax: Any, report: Report) -> None:
             ax.plot([arm.mean], [yy], "o", color=color)
         if arm.low is not None and arm.high is not None:
             ax.hlines(yy, arm.low, arm.high, color=color, linewidth=3, alpha=0.7)
-        label = f"P(best) {arm.p_best:.0%} · allocation {arm.allocation:.0%} · n={arm.rewards:g}"
+        label = f"P(best) {arm.p_best:.0%} · allocation {arm.allocation:.0%} · n={arm.answered:g}"
         ax.annotate(label, (0.01, yy - 0.18), xycoords=("axes fraction", "data"), ha="left",
                     va="top", fontsize=7, color="#444444")
     ax.set_yticks(y, [a.arm + ("" if a.active else " (retired)") for a in arms])
@@ -82,19 +81,20 @@ def _intervals(ax: Any, report: Report) -> None:
 
 
 def _allocation(ax: Any, timeline: Timeline) -> None:
+    """Share of decisions per arm along the decision log (x: decisions, not the clock, so
+    a pause in traffic draws no spike); dotted lines where allocation periods start."""
     shares = timeline.shares()
     mids = (timeline.edges[:-1] + timeline.edges[1:]) / 2
-    times = [datetime.fromtimestamp(t, tz=UTC) for t in mids]
     stack = [shares[a] for a in timeline.arms]
-    ax.stackplot(times, stack, labels=list(timeline.arms),
+    ax.stackplot(mids, stack, labels=list(timeline.arms),
                  colors=[_COLORS[i % len(_COLORS)] for i in range(len(stack))], alpha=0.85)
+    for start in timeline.periods:
+        ax.axvline(start, color="#333333", linestyle=":", linewidth=0.8)
     ax.set_ylim(0, 1)
+    ax.set_xlim(float(timeline.edges[0]), float(timeline.edges[-1]))
+    ax.set_xlabel("decisions" + (" (dotted: a new allocation period)" if timeline.periods
+                                 else ""))
     ax.set_ylabel("share of decisions")
-    ax.set_title("Allocation over time", fontsize=10)
+    ax.set_title("Allocation over the experiment", fontsize=10)
     ax.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.7)
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.tick_params(axis="x", labelsize=7)

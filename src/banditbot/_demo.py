@@ -84,7 +84,7 @@ def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Gener
 def _table(rep: Report, truth: Mapping[str, float]) -> Table:
     best = max(truth.values()) if truth else math.nan
     table = Table(title=rep.title, title_justify="left",
-                  caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards"
+                  caption=f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards"
                           + (f"\n{rep.verdict}" if rep.verdict else ""),
                   caption_justify="left")
     table.add_column("arm")

@@ -5,15 +5,28 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from ._types import FloatArray
 
-__all__ = ["ArmReport", "Report", "Timeline"]
+__all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift"]
 
-_SETTLED = 0.95  # P(best) at which a report names a leader
+
+@dataclass(frozen=True, slots=True)
+class Uplift:
+    """An arm against the control: the difference of their estimates and the relative
+    change, each with its interval (``kind`` names it)."""
+
+    diff: float
+    low: float
+    high: float
+    relative: float | None
+    relative_low: float | None
+    relative_high: float | None
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,19 +36,31 @@ class ArmReport:
     Attributes
     ----------
     pulls
-        How often the arm was chosen.
-    rewards
-        How many rewards were observed (votes, or settled silences in implicit mode).
-    total
+        How often the arm was chosen (decisions, answered or not).
+    answered
+        How many rewards were received (votes, or settled silences in implicit mode).
+    reward_sum
         Sum of the rewards (for 👍/👎: the number of 👍).
     mean
-        ``total / rewards`` in reward units; ``None`` before the first reward.
+        The point estimate shown with ``low``–``high``: the posterior mean for a policy with a
+        posterior, else ``reward_sum / answered``; always inside its interval. ``None``
+        before the first answer.
     low, high
-        95% interval of the mean (credible for Bayesian policies, confidence otherwise).
+        The report's interval of the mean (named by :attr:`Report.interval_kind`).
+    estimate, estimate_low, estimate_high
+        The estimate the report leads with (named by :attr:`Report.estimate_kind`): valid
+        when the allocation changed over time (period-weighted across allocation periods).
     p_best
-        Probability that this arm has the highest mean (posterior).
+        Probability that this arm has the highest mean (posterior; a description, not a
+        stopping rule).
     allocation
-        Probability that the current policy picks this arm next.
+        Probability that the next decision picks this arm (burn-in, floor and holdout
+        included).
+    uplift
+        Against the control (``None`` for the control itself or without one).
+    chance_to_beat_control, expected_loss
+        P(this arm's mean > the control's), and the expected loss in the mean of choosing
+        this arm over the best one (posterior).
     prior
         Operator prior ``(alpha, beta)`` if one is set.
     """
@@ -43,8 +68,8 @@ class ArmReport:
     arm: str
     content: str
     pulls: int
-    rewards: float
-    total: float
+    answered: float
+    reward_sum: float
     mean: float | None
     low: float | None
     high: float | None
@@ -52,6 +77,30 @@ class ArmReport:
     allocation: float
     active: bool = True
     prior: tuple[float, float] | None = None
+    estimate: float | None = None
+    estimate_low: float | None = None
+    estimate_high: float | None = None
+    uplift: Uplift | None = None
+    chance_to_beat_control: float | None = None
+    expected_loss: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRatioCheck:
+    """The sample-ratio-mismatch check: decisions per arm against the allocation they were
+    drawn from, per allocation period (χ², only where every expected count is ≥ 5)."""
+
+    p_value: float
+    flagged: bool
+    period: str
+    periods_tested: int
+
+    def describe(self) -> str:
+        """One line for a report."""
+        if self.flagged:
+            return (f"sample ratio mismatch in period {self.period} (p = {self.p_value:.1e}): "
+                    "decisions do not follow the allocation; check what drops messages")
+        return f"sample ratio: OK in {self.periods_tested} period(s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +119,17 @@ class Report:
     scope: str | None = None
     generated_at: float = 0.0
     per: str = "shared"  # the experiment's scope setting: shared, chat or subject
+    status: str = "running"  # burn-in, running, winner, stopped
+    winner: str | None = None
+    started_at: float | None = None
+    burn_in: Mapping[str, int] | None = None
+    srm: SampleRatioCheck | None = None
+    control: str | None = None
+    estimate_kind: str = ""
+    update: str = "every decision"
+    periods: int = 0
+    floor: float = 0.0
+    holdout: float = 0.0
 
     @property
     def total_pulls(self) -> int:
@@ -77,29 +137,38 @@ class Report:
         return sum(a.pulls for a in self.arms)
 
     @property
-    def total_rewards(self) -> float:
-        """Observed rewards in this generation."""
-        return sum(a.rewards for a in self.arms)
+    def total_answered(self) -> float:
+        """Rewards received in this generation."""
+        return sum(a.answered for a in self.arms)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from the first decision of this generation to the report."""
+        return None if self.started_at is None else max(self.generated_at - self.started_at,
+                                                        0.0)
 
     @property
     def leader(self) -> ArmReport | None:
-        """The arm with the highest P(best), if any data exists."""
-        if not self.arms or self.total_rewards == 0:
+        """The answered arm with the highest P(best); ``None`` before any answer (an arm
+        without data is never called the leader)."""
+        answered = [a for a in self.arms if a.answered > 0 and a.active]
+        if not answered:
             return None
-        return max(self.arms, key=lambda a: a.p_best)
+        return max(answered, key=lambda a: a.p_best)
 
     @property
     def verdict(self) -> str | None:
-        """One line on what the data says so far: the leader once its P(best) reaches 95%,
-        else who leads and by how much; ``None`` before the first reward."""
+        """One line on what the data says so far: the winner when the winner rule named
+        one, else who leads (a description); ``None`` before the first answer."""
+        if self.winner is not None:
+            return f"winner: {self.winner}" + (" (stopped)" if self.status == "stopped"
+                                                 else "")
         leader = self.leader
         if leader is None:
             return None
         chance = ">99%" if leader.p_best > 0.99 else f"{leader.p_best:.0%}"
-        if leader.p_best >= _SETTLED:
-            return f"leader: {leader.arm}, the best arm with probability {chance}"
-        return (f"no clear winner yet: {leader.arm} leads with P(best) {chance} "
-                f"({_SETTLED:.0%} would settle it)")
+        return f"no winner yet: {leader.arm} leads (P(best) {chance}, a description, not a " \
+               "stopping rule)"
 
     @property
     def title(self) -> str:
@@ -115,41 +184,59 @@ class Report:
             label = {"chat": " · all chats", "subject": " · all users"}.get(self.per, "")
         return f"{self.experiment}{label} · {self.policy}"
 
+    @property
+    def status_line(self) -> str:
+        """``status: running · since 2026-12-02 06:00 UTC (3h) · 1,234 decisions``."""
+        text = f"status: {self.status}" + (f" ({self.winner})" if self.winner else "")
+        if self.started_at is not None:
+            when = datetime.fromtimestamp(self.started_at, tz=UTC).strftime("%Y-%m-%d %H:%M")
+            text += f" · since {when} UTC ({_duration(self.duration_seconds or 0.0)})"
+        return text + f" · {self.total_pulls:,} decisions"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
         d["arms"] = [asdict(a) for a in self.arms]
-        d["total_pulls"] = self.total_pulls
-        d["total_rewards"] = self.total_rewards
+        d["total_pulls"] = d["decisions"] = self.total_pulls
+        d["total_answered"] = self.total_answered
+        d["duration_seconds"] = self.duration_seconds
         d["verdict"] = self.verdict
         return d
 
     def to_text(self, *, width: int = 0) -> str:
-        """A fixed-width table (for a terminal or a Telegram ``<pre>`` block).
-
-        ``width`` > 0 drops the content column and abbreviates to fit narrow screens.
-        """
-        header = ("arm", "pulls", "rewards", "mean", "95% interval", "P(best)", "alloc")
+        """A fixed-width table (for a terminal or a Telegram ``<pre>`` block)."""
+        header = ("arm", "pulls", "answered", "mean", "interval", "P(best)", "alloc")
         rows = []
         for a in self.arms:
             rows.append((
                 a.arm + ("" if a.active else " (retired)"),
                 f"{a.pulls}",
-                _num(a.rewards),
+                _num(a.answered),
                 "–" if a.mean is None else f"{a.mean:.3f}",
                 "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
                 f"{a.p_best:.0%}",
                 f"{a.allocation:.0%}",
             ))
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = [self.title]
+        lines = [self.title, self.status_line]
+        if self.burn_in is not None:
+            lines.append(f"burn-in: {self.burn_in['decisions']}/"
+                         f"{self.burn_in['decisions_needed']} decisions per arm")
+        if self.srm is not None and self.srm.flagged:
+            lines.append("⚠ " + self.srm.describe())
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         for r in rows:
             lines.append("  ".join(
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
-        lines.append(f"{self.total_pulls} decisions, {_num(self.total_rewards)} rewards; "
-                     f"{self.interval_kind}")
+        lines.append(f"{self.total_pulls} decisions, {_num(self.total_answered)} answered; "
+                     f"interval: {self.interval_kind}")
+        if self.control is not None:
+            for a in self.arms:
+                if a.uplift is not None:
+                    u = a.uplift
+                    lines.append(f"{a.arm} vs {self.control}: {u.diff:+.3f} "
+                                 f"({u.low:+.3f} to {u.high:+.3f})")
         if self.verdict:
             lines.append(self.verdict)
         for a in self.arms:
@@ -160,52 +247,82 @@ class Report:
         return "\n".join(lines)
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
 def _num(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
 
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """Decisions per arm over time, for allocation charts.
+    """Decisions per arm along the decision log, for allocation charts.
+
+    The x axis is the decision count, not the clock: bins hold equal numbers of decisions, so
+    a pause in traffic draws no spike and no gap.
 
     Attributes
     ----------
     edges
-        Shape ``(B + 1,)``: bin edges (seconds since the epoch).
+        Shape ``(B + 1,)``: bin edges in decisions (0 … the number of decisions).
     counts
         ``arm -> shape (B,)`` decisions per bin.
+    rewards
+        ``arm -> shape (B,)`` reward sums per bin (``None`` when not asked for).
+    times
+        Shape ``(B + 1,)``: the time (seconds since the epoch) of the decision at each edge.
+    periods
+        Decision counts at which a new allocation period started (empty when the allocation
+        changes every decision).
     """
 
     arms: tuple[str, ...]
     edges: FloatArray
     counts: Mapping[str, FloatArray]
     rewards: Mapping[str, FloatArray] | None = None
+    times: FloatArray = field(default_factory=lambda: np.zeros(0))
+    periods: tuple[int, ...] = ()
 
     @classmethod
     def build(cls, arms: Sequence[str], times: FloatArray, chosen: Sequence[str],
-              bins: int, rewards: Sequence[float | None] | None = None) -> Timeline:
-        """Bin decision times per arm (and the rewards they earned, if given)."""
-        if times.size == 0:
+              bins: int, rewards: Sequence[float | None] | None = None,
+              period_of: Sequence[str | None] | None = None) -> Timeline:
+        """Bin decisions (in log order) per arm into ``bins`` bins of equal size (and the
+        rewards they earned, if given); ``period_of`` gives each decision's allocation id."""
+        n = int(times.size)
+        if n == 0:
             return cls(tuple(arms), np.zeros(0), {a: np.zeros(0) for a in arms},
                        {a: np.zeros(0) for a in arms} if rewards is not None else None)
-        lo, hi = float(times.min()), float(times.max())
-        if hi <= lo:
-            hi = lo + 1.0
-        edges = np.linspace(lo, hi, max(1, min(bins, times.size)) + 1)
+        edges = np.unique(np.linspace(0, n, max(1, min(bins, n)) + 1).round()).astype(float)
+        position = np.arange(n, dtype=float)
         chosen_arr = np.array(chosen)
-        counts = {a: np.histogram(times[chosen_arr == a], bins=edges)[0].astype(float)
+        counts = {a: np.histogram(position[chosen_arr == a], bins=edges)[0].astype(float)
                   for a in arms}
         sums = None
         if rewards is not None:
             values = np.array([0.0 if r is None else float(r) for r in rewards])
-            sums = {a: np.histogram(times[chosen_arr == a], bins=edges,
+            sums = {a: np.histogram(position[chosen_arr == a], bins=edges,
                                     weights=values[chosen_arr == a])[0].astype(float)
                     for a in arms}
-        return cls(tuple(arms), edges, counts, sums)
+        starts: tuple[int, ...] = ()
+        if period_of is not None:
+            starts = tuple(i for i in range(1, n) if period_of[i] != period_of[i - 1]
+                           and period_of[i] is not None)
+        at = times[np.minimum(edges.astype(int), n - 1)]
+        return cls(tuple(arms), edges, counts, sums, at, starts)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: bin edges, decisions and rewards per arm per bin."""
-        return {"arms": list(self.arms), "edges": self.edges.tolist(),
+        """JSON-ready: bin edges (decisions), their times, decisions and rewards per arm per
+        bin, and where allocation periods start."""
+        return {"arms": list(self.arms), "axis": "decisions", "edges": self.edges.tolist(),
+                "times": self.times.tolist(), "periods": list(self.periods),
                 "counts": {a: c.tolist() for a, c in self.counts.items()},
                 "rewards": None if self.rewards is None else
                 {a: c.tolist() for a, c in self.rewards.items()}}

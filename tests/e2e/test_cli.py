@@ -87,7 +87,7 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     code, out, _ = run(["report", "random", "--png", str(png), *db], capsys)
     assert code == 0 and "P(best)" in out and png.stat().st_size > 1000
     code, out, _ = run(["report", "random", "--json", *db], capsys)
-    assert json.loads(out)["total_rewards"] == 1
+    assert json.loads(out)["total_answered"] == 1
     csv_path = tmp_path / "log.csv"
     code, out, _ = run(["export", "random", "--out", str(csv_path), *db], capsys)
     assert code == 0
@@ -138,7 +138,7 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert arms["arm2"]["prior"] == [3.0, 1.0]
     assert run(["reset", "random", "--yes", *db], capsys)[0] == 0
     code, out, _ = run(["report", "random", "--json", *db], capsys)
-    assert json.loads(out)["total_rewards"] == 0
+    assert json.loads(out)["total_answered"] == 0
 
 
 @pytest.mark.parametrize("argv", [

@@ -64,7 +64,7 @@ def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:
                   json={"value": value, "subject": f"visitor-{i}"})
         assert ok.status_code == 200 and ok.json()["status"] == "applied"
     report = call(url, "GET", "/v1/experiments/ts/report", keys["read"]).json()
-    assert report["total_pulls"] == 60 and report["total_rewards"] == 60
+    assert report["total_pulls"] == 60 and report["total_answered"] == 60
     leader = max(report["arms"], key=lambda a: a["p_best"])
     assert leader["arm"] == "b"
 
@@ -119,7 +119,7 @@ def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
     wrong = call(url, "POST", "/v1/experiments/seed/cheat", keys["decide"],
                  json={"arm": "arm1", "rewards": "11"})
     assert wrong.status_code == 403 and "admin" in wrong.json()["detail"]
-    assert service.report("seed").total_rewards == 0
+    assert service.report("seed").total_answered == 0
     # a revoked key stops working once the key cache expires (two seconds at most)
     KeyRing(service.store).revoke("read-key")
     assert call(url, "GET", "/v1/experiments", keys["read"]).status_code == 200  # cached

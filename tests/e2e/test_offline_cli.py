@@ -42,7 +42,7 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     assert "started from history" in learned.stdout
     report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
                            str(EXAMPLES), cwd=tmp_path).stdout)
-    assert report["total_rewards"] > 300
+    assert report["total_answered"] > 300
     assert "warm_start" in report["notes"]
     bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "missing column" in bad.stderr

@@ -68,8 +68,8 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
         log.close()
     report = svc.report("greeting")
     assert report.total_pulls == 32 * 15 == len(sent)
-    assert report.total_rewards == len(sent)
-    assert sum(a.total for a in report.arms) == sum(sent)
+    assert report.total_answered == len(sent)
+    assert sum(a.reward_sum for a in report.arms) == sum(sent)
     assert_stats_equal_fold(svc.store, "greeting", 0,
                             tuple(a.arm for a in report.arms))
     # one JSON access line per request, with its request id; no second plain-text line

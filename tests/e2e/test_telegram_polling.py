@@ -123,7 +123,7 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     assert records[0].reward == 1.0
     assert seen["prompt"].text.startswith(service.content("seed", records[0].arm))
     rep = {a.arm: a for a in service.report("seed").arms}
-    assert rep[records[0].arm].rewards == 1 and service.report("seed").total_rewards == 1
+    assert rep[records[0].arm].answered == 1 and service.report("seed").total_answered == 1
     assert not double.errors
     assert {c["command"] for c in double.commands} >= {"random", "report", "help"}
 
@@ -183,7 +183,7 @@ def test_someone_elses_message_and_closed_polls(service: BanditService,
             assert double.callback_answers[uid]["text"] == "this poll has closed"
 
     run_bot(service, double, script)
-    assert service.report("seed").total_rewards == 0
+    assert service.report("seed").total_answered == 0
     assert not double.errors
 
 
@@ -316,7 +316,7 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         await double.wait_for(lambda: confirm.edits)
         assert "was reset" in (confirm.text or "")
 
-    before = service.report("seed").total_rewards
+    before = service.report("seed").total_answered
     run_bot(service, double, script)
     texts = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"]
     assert texts[0] == "Added 4 rewards to seed/arm1."

@@ -82,7 +82,7 @@ def test_redelivered_update_has_no_second_effect(server: str, double: BotApiDoub
     wait(lambda: prompt.edits)
     assert len(double.chat_messages(501)) == 1
     assert len(list(service.decisions("seed"))) == 1
-    assert service.report("seed").total_rewards == 1
+    assert service.report("seed").total_answered == 1
     assert len(double.callback_answers) == 1
 
 
@@ -113,7 +113,7 @@ def test_unknown_and_forged_callbacks_change_nothing(server: str, double: BotApi
         assert post(server, forged).status_code == 200
     wait(lambda: len(double.callback_answers) == 3)
     assert {a["text"] for a in double.callback_answers.values()} == {"this poll has closed"}
-    assert service.report("seed").total_rewards == 0
+    assert service.report("seed").total_answered == 0
     assert prompt.reply_markup is not None
 
 
@@ -147,7 +147,7 @@ def test_fifty_users_pressing_at_once_each_count_once(server: str, double: BotAp
     wait(lambda: len(double.callback_answers) == 50, timeout=30)
     rewards = [r.reward for r in service.decisions("seed")]
     assert len(rewards) == 50 and all(r is not None for r in rewards)
-    assert service.report("seed").total_rewards == 50
+    assert service.report("seed").total_answered == 50
     assert sum(rewards) == 25  # every even user pressed 👍 (1), every odd 👎 (0)
     assert not double.errors
 

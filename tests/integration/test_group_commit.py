@@ -49,7 +49,7 @@ def test_writes_of_one_turn_share_one_commit(tmp_path: Path) -> None:
     statuses = [r.status for r in results]  # type: ignore[attr-defined]
     assert statuses == [RewardStatus.APPLIED] * 10 + [RewardStatus.DUPLICATE]
     report = service.report("seed")
-    assert report.total_pulls == 10 and report.total_rewards == 10
+    assert report.total_pulls == 10 and report.total_answered == 10
 
 
 def test_one_bad_write_fails_only_its_request(tmp_path: Path) -> None:
@@ -100,6 +100,6 @@ def test_planning_reads_only_and_the_commit_writes(tmp_path: Path) -> None:
     refused = service.plan_reward(planned.id, 1, "eve")
     assert getattr(refused, "status", None) is RewardStatus.NOT_YOURS
     plan = service.plan_reward(planned.id, 1, "dave")
-    assert service.report("seed").total_rewards == 0
+    assert service.report("seed").total_answered == 0
     assert service.commit_reward(plan).status is RewardStatus.APPLIED  # type: ignore[arg-type]
-    assert service.report("seed").total_rewards == 1
+    assert service.report("seed").total_answered == 1

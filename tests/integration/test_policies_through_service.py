@@ -52,7 +52,7 @@ def test_policy_decides_and_learns_through_the_service(backend: str, policy: str
         rating = int(np.clip(round(rng.normal(truth[d.arm], 0.5)), 1, 5))
         assert svc.reward(d.id, rating, f"u{i % 7}").applied
     rep = svc.report("e")
-    assert rep.total_rewards == 120
+    assert rep.total_answered == 120
     assert sum(a.allocation for a in rep.arms) == pytest.approx(1.0)
     for r in svc.decisions("e"):
         assert r.context is not None and r.probability_of()[r.arm] == pytest.approx(
@@ -80,13 +80,13 @@ def test_switching_between_contextual_and_plain_keeps_statistics() -> None:
         clock.advance(1)
         d = svc.decide("e", "u", {"hour": 9, "language_code": "de"})
         svc.reward(d.id, 5 if d.arm == "b" else 1, "u")
-    before = [(a.arm, a.rewards, a.total) for a in svc.report("e").arms]
+    before = [(a.arm, a.answered, a.reward_sum) for a in svc.report("e").arms]
     svc.switch_policy("e", "linucb")
     d = svc.decide("e", "u", {"hour": 9, "language_code": "de"})
     assert d.arm == "b"  # learned through the linear statistics kept all along
     svc.reward(d.id, 5, "u")
     svc.switch_policy("e", "thompson")
-    after = {a.arm: (a.rewards, a.total) for a in svc.report("e").arms}
+    after = {a.arm: (a.answered, a.reward_sum) for a in svc.report("e").arms}
     for arm, rewards, total in before:
         assert after[arm][0] >= rewards and after[arm][1] >= total
     assert sum(v[0] for v in after.values()) == 21

@@ -39,7 +39,7 @@ def test_a_reward_through_the_deciding_service_reads_nothing_back(config: Any,
         assert svc.reward(d.id, 1, "alice").status is RewardStatus.APPLIED
     assert counting.reads == 0  # on DynamoDB: one request per reward instead of two
     report = svc.report("seed")
-    assert sum(a.rewards for a in report.arms) == 5
+    assert sum(a.answered for a in report.arms) == 5
     again = svc.reward(decisions[0].id, 0, "alice")  # the store is asked, and says why
     assert again.status is RewardStatus.DUPLICATE and again.value == 1
 
@@ -53,7 +53,7 @@ def test_a_decision_rewarded_elsewhere_is_a_duplicate_with_the_first_value(
     assert late.status is RewardStatus.DUPLICATE
     assert late.value == 1 and late.arm == d.arm
     arms = {a.arm: a for a in here.report("seed").arms}
-    assert arms[d.arm].rewards == 1 and sum(a.rewards for a in arms.values()) == 1
+    assert arms[d.arm].answered == 1 and sum(a.answered for a in arms.values()) == 1
 
 
 def test_remembered_decisions_keep_the_subject_and_value_checks(config: Any,
@@ -62,7 +62,7 @@ def test_remembered_decisions_keep_the_subject_and_value_checks(config: Any,
     d = svc.decide("seed", "carol")
     assert svc.reward(d.id, 1, "mallory").status is RewardStatus.NOT_YOURS
     assert svc.reward(d.id, 7, "carol").status is RewardStatus.INVALID
-    assert sum(a.rewards for a in svc.report("seed").arms) == 0
+    assert sum(a.answered for a in svc.report("seed").arms) == 0
     assert svc.reward(d.id, 0, "carol").status is RewardStatus.APPLIED
 
 
@@ -75,4 +75,4 @@ def test_decisions_past_the_memory_limit_still_reward_through_the_store(
     results = [svc.reward(d.id, 1, "dave").status for d in decisions]
     assert results == [RewardStatus.APPLIED] * 8
     assert counting.reads == 5  # the five oldest were forgotten and read back
-    assert sum(a.rewards for a in svc.report("seed").arms) == 8
+    assert sum(a.answered for a in svc.report("seed").arms) == 8

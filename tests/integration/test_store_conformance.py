@@ -376,12 +376,12 @@ def test_reward_cannot_choose_arm_and_only_the_subject_can_reward(
     d = service.decide("ts", "alice")
     other = service.reward(d.id, 1, subject="mallory")
     assert other.status is RewardStatus.NOT_YOURS
-    assert service.report("ts").total_rewards == 0
+    assert service.report("ts").total_answered == 0
     ok = service.reward(d.id, 1, subject="alice")
     assert ok.status is RewardStatus.APPLIED and ok.arm == d.arm
     rep = {a.arm: a for a in service.report("ts").arms}
-    assert rep[d.arm].rewards == 1
-    assert sum(a.rewards for a in rep.values()) == 1
+    assert rep[d.arm].answered == 1
+    assert sum(a.answered for a in rep.values()) == 1
 
 
 @pytest.mark.parametrize(
@@ -403,6 +403,6 @@ def test_bad_reward_input_changes_nothing(service: BanditService, decision_id: s
     result = service.reward(decision_id or d.id, value, subject="bob")
     assert result.status is expected
     after = service.report("ts").to_dict()
-    assert [a["rewards"] for a in after["arms"]] == [a["rewards"] for a in before["arms"]]
+    assert [a["answered"] for a in after["arms"]] == [a["answered"] for a in before["arms"]]
     record = service.store.get_decision(d.id)
     assert record is not None and record.reward is None

@@ -21,7 +21,7 @@ from banditbot import (
     parse_config,
 )
 
-from ..conftest import FakeClock
+from ..conftest import CONFIG, FakeClock
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_decision_ids_are_unguessable_and_distinct(svc: BanditService) -> None:
 def test_epsilon_greedy_allocation_after_cheating(svc: BanditService) -> None:
     svc.cheat("seed", "arm1", "1101")
     rep = {a.arm: a for a in svc.report("seed").arms}
-    assert (rep["arm1"].rewards, rep["arm1"].total) == (4, 3)
+    assert (rep["arm1"].answered, rep["arm1"].reward_sum) == (4, 3)
     assert rep["arm1"].allocation == pytest.approx(0.75)
     assert rep["arm2"].allocation == pytest.approx(0.25)
 
@@ -66,16 +66,21 @@ def test_cheat_with_invalid_values_changes_nothing(svc: BanditService) -> None:
 def test_cheat_accepts_counts(svc: BanditService) -> None:
     assert svc.cheat("seed", "arm2", successes=7, failures=3) == 10
     arm2 = next(a for a in svc.report("seed").arms if a.arm == "arm2")
-    assert (arm2.rewards, arm2.total) == (10, 7)
+    assert (arm2.answered, arm2.reward_sum) == (10, 7)
     assert svc.cheat("rating", "x", successes=2) == 2  # top of the 1-5 scale
     x = next(a for a in svc.report("rating").arms if a.arm == "x")
-    assert x.total == 10
+    assert x.reward_sum == 10
 
 
 def test_cheat_accepts_ratings(svc: BanditService) -> None:
     assert svc.cheat("rating", "y", "5 4 5") == 3
-    y = next(a for a in svc.report("rating").arms if a.arm == "y")
-    assert y.mean == pytest.approx(14 / 3)
+    report = svc.report("rating")
+    y = next(a for a in report.arms if a.arm == "y")
+    assert y.reward_sum / y.answered == pytest.approx(14 / 3)  # what was given
+    # the point shown is the policy's posterior mean, inside the interval it comes with
+    assert "normal posterior" in report.interval_kind
+    assert y.low is not None and y.high is not None and y.mean is not None
+    assert y.low <= y.mean <= y.high
 
 
 def test_implicit_mode_turns_silence_into_default_reward(svc: BanditService,
@@ -90,8 +95,8 @@ def test_implicit_mode_turns_silence_into_default_reward(svc: BanditService,
     late = svc.reward(d1.id, 1, "a")
     assert late.status is RewardStatus.DUPLICATE
     rep = svc.report("implicit")
-    assert rep.total_rewards == 2
-    assert sum(a.total for a in rep.arms) == 1  # d2's vote; d1 settled as 0
+    assert rep.total_answered == 2
+    assert sum(a.reward_sum for a in rep.arms) == 1  # d2's vote; d1 settled as 0
 
 
 def test_chat_scope_keeps_one_bandit_per_chat(svc: BanditService) -> None:
@@ -100,9 +105,9 @@ def test_chat_scope_keeps_one_bandit_per_chat(svc: BanditService) -> None:
         svc.reward(d.id, 1, "u1")
     d = svc.decide("perchat", "u2", chat="200")
     svc.reward(d.id, 0, "u2")
-    assert svc.report("perchat", scope="chat:100").total_rewards == 5
-    assert svc.report("perchat", scope="chat:200").total_rewards == 1
-    assert svc.report("perchat").total_rewards == 6
+    assert svc.report("perchat", scope="chat:100").total_answered == 5
+    assert svc.report("perchat", scope="chat:200").total_answered == 1
+    assert svc.report("perchat").total_answered == 6
 
 
 def test_subject_scope_learns_each_users_taste(clock: FakeClock) -> None:
@@ -152,13 +157,13 @@ def test_report_fields_are_consistent(svc: BanditService) -> None:
         svc.reward(d.id, int(rng.random() < {"a": 0.1, "b": 0.6, "c": 0.2, "d": 0.3}[d.arm]),
                    f"u{i}")
     rep = svc.report("ts")
-    assert rep.total_pulls == 120 and rep.total_rewards == 120
+    assert rep.total_pulls == 120 and rep.total_answered == 120
     assert sum(a.p_best for a in rep.arms) == pytest.approx(1.0)
     assert sum(a.allocation for a in rep.arms) == pytest.approx(1.0)
     for a in rep.arms:
-        if a.rewards:
+        if a.answered:
             assert a.low is not None and a.high is not None and a.mean is not None
-            posterior_mean = (a.total + 1) / (a.rewards + 2)  # Beta(1, 1) prior
+            posterior_mean = (a.reward_sum + 1) / (a.answered + 2)  # Beta(1, 1) prior
             assert 0 <= a.low <= posterior_mean <= a.high <= 1
     assert rep.leader is not None and rep.leader.arm == "b"
     assert "credible" in rep.interval_kind
@@ -170,11 +175,11 @@ def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     svc.set_prior("ts", "a", 30, 10)
     svc.cheat("ts", "b", "11")
     rep = {a.arm: a for a in svc.report("ts").arms}
-    assert rep["a"].prior == (30, 10) and rep["a"].rewards == 0
+    assert rep["a"].prior == (30, 10) and rep["a"].answered == 0
     assert rep["a"].p_best > rep["c"].p_best  # Beta(30, 10) beats the flat default
     assert svc.reset("ts") == 1
     after = {a.arm: a for a in svc.report("ts").arms}
-    assert after["b"].rewards == 0 and after["a"].prior == (30, 10)
+    assert after["b"].answered == 0 and after["a"].prior == (30, 10)
     svc.reset("ts", keep_priors=False)
     assert all(a.prior is None for a in svc.report("ts").arms)
     with pytest.raises(InvalidRewardError):
@@ -186,7 +191,7 @@ def test_switching_policy_keeps_what_was_learned(svc: BanditService) -> None:
     svc.switch_policy("seed", "thompson")
     rep = svc.report("seed")
     assert rep.policy.startswith("thompson")
-    assert {a.arm: a.rewards for a in rep.arms} == {"arm1": 0, "arm2": 4}
+    assert {a.arm: a.answered for a in rep.arms} == {"arm1": 0, "arm2": 4}
     with pytest.raises(PolicyError):
         svc.switch_policy("seed", "epsilon-greedy", {"epsilon": 7})
     assert svc.report("seed").policy.startswith("thompson")
@@ -200,7 +205,7 @@ def test_add_and_retire_arms_without_touching_others(svc: BanditService) -> None
     chosen = {svc.decide("ts", "u").arm for _ in range(100)}
     assert "a" not in chosen
     rep = {a.arm: a for a in svc.report("ts").arms}
-    assert rep["a"].rewards == 1 and not rep["a"].active and rep["a"].allocation == 0
+    assert rep["a"].answered == 1 and not rep["a"].active and rep["a"].allocation == 0
     svc.add_arm("ts", "a", "")  # bring it back with its statistics
     assert "a" in svc.active_arms("ts")
     with pytest.raises(ConfigError):
@@ -281,17 +286,24 @@ class _ReadRecorder:
         return getattr(self.inner, name)
 
 
-def test_report_names_a_leader_only_when_the_data_settle_it(svc: BanditService) -> None:
+def test_report_names_a_leader_only_with_data_and_a_winner_only_by_the_rule(
+        svc: BanditService, config: Any, clock: FakeClock) -> None:
     assert svc.report("ts").verdict is None  # no rewards yet: no line at all
-    assert "leader" not in svc.report("ts").to_text()
-    svc.cheat("ts", "a", "1" * 4 + "0" * 4)
+    svc.cheat("ts", "a", "0000")  # the only arm with data, and it did badly
+    assert svc.report("ts").leader.arm == "a"  # type: ignore[union-attr]  # never an unseen arm
     svc.cheat("ts", "b", "1" * 5 + "0" * 3)
-    close = svc.report("ts").verdict
-    assert close is not None and close.startswith("no clear winner yet")
+    close = svc.report("ts")
+    assert close.verdict is not None and close.verdict.startswith("no winner yet: b leads")
+    assert close.winner is None and close.status == "burn-in"  # c and d have no data yet
+    # the hosted platforms' rule, asked for explicitly: P(best) >= 95% names a winner,
+    # and the winner is recorded (audited) and reported from then on
+    exp = {**CONFIG["experiments"][1], "winner": {"rule": "p-best", "min_decisions": 0}}
+    strict = BanditService(parse_config({"experiments": [exp]}), svc.store, clock=clock)
     svc.cheat("ts", "c", "1" * 80 + "0" * 20)
     for arm in "abd":
         svc.cheat("ts", arm, "1" * 10 + "0" * 40)
-    report = svc.report("ts")
-    assert report.verdict == "leader: c, the best arm with probability >99%"
-    assert report.to_text().splitlines()[-1] == report.verdict
-    assert report.to_dict()["verdict"] == report.verdict
+    report = strict.report("ts")
+    assert report.winner == "c" and report.status == "winner"
+    assert report.verdict == "winner: c" and report.to_dict()["verdict"] == report.verdict
+    assert strict.current_generation("ts") == 0 and strict.view("ts").meta.winner == "c"
+    assert any(r.action == "winner" and r.actor == "rule" for r in svc.store.admin_log("ts"))

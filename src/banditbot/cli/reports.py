@@ -67,7 +67,7 @@ def report(
 def render_report(rep: Any) -> Table:
     """A rich table of a :class:`~banditbot.Report`."""
     table = Table(title=rep.title, title_justify="left",
-                  caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards · "
+                  caption=f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards · "
                           f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
                   caption_justify="left")
     table.add_column("arm")
@@ -75,7 +75,7 @@ def render_report(rep: Any) -> Table:
         table.add_column(col, justify="right")
     for a in rep.arms:
         table.add_row(
-            a.arm + ("" if a.active else " [dim](retired)[/]"), str(a.pulls), f"{a.rewards:g}",
+            a.arm + ("" if a.active else " [dim](retired)[/]"), str(a.pulls), f"{a.answered:g}",
             "–" if a.mean is None else f"{a.mean:.3f}",
             "–" if a.low is None or a.high is None else f"{a.low:.3f}–{a.high:.3f}",
             f"{a.p_best:.1%}", f"{a.allocation:.1%}")

@@ -14,8 +14,7 @@ import numpy as np
 from .._config import Arm
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PolicyError
 from ..policies import Policy, make_policy
-from ..stores import AdminRecord, DecisionRecord, ExperimentMeta
-from ._core import log
+from ..stores import DecisionRecord, ExperimentMeta
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -37,12 +36,6 @@ class AdminMixin(RewardsMixin):
         if not self.is_admin(user_id):
             raise NotAllowedError("not allowed: this command is for admins",
                                   hint="ask an admin to add your user id to the allow-list")
-
-    def audit(self, actor: str, experiment: str, action: str, details: str) -> None:
-        """Record an admin action (who did what) in the store and the log."""
-        self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
-        log.info("admin action", extra={"actor": actor, "experiment": experiment,
-                                        "action": action, "details": details})
 
     def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str = (), *,
               successes: int = 0, failures: int = 0, actor: str = "cli",

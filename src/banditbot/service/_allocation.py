@@ -7,8 +7,10 @@ it, in this order:
    or ``stop`` (or that an admin stopped) gives the winner every decision;
 2. **burn-in** — equal allocation until every active arm has ``min_per_arm`` decisions (and,
    for 👍/👎, ``min_answers`` answers);
-3. **floor** — ``(1 - K·f)·p + f``: every active arm keeps at least ``f`` (the experiment's
-   ``floor``, at most ``0.5 / K``);
+3. **floor** — every active arm keeps at least ``f`` (the experiment's ``floor``, at most
+   ``0.5 / K``): the vector is mixed with the uniform one, ``(1 - λ)·p + λ/K``, with the
+   smallest ``λ`` that lifts the least likely arm to ``f`` (``λ = 0``, the vector unchanged,
+   when every arm has ``f`` already);
 4. **holdout** — ``h·e_control + (1 - h)·p``: a fixed share on the control, outside the bandit.
 
 The result is exactly what decisions sample from, so the logged propensity is its entry. With
@@ -30,7 +32,7 @@ from ..stores import AllocationRecord, StatsTable
 from ._view import ExperimentView
 
 __all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "effective_floor",
-           "holdout_share", "new_allocation", "shape", "winner_index"]
+           "holdout_share", "new_allocation", "shape", "winner_index", "with_floor"]
 
 
 class BurnIn(NamedTuple):
@@ -108,10 +110,28 @@ def shape(view: ExperimentView, policy_vector: FloatArray | None,
         p, reason = np.full(k, 1.0 / k), "burn-in"
     else:
         assert policy_vector is not None
-        f = effective_floor(view)
-        p = policy_vector if f == 0.0 else f + (1.0 - k * f) * policy_vector
-        reason = "policy"
+        p, reason = with_floor(policy_vector, effective_floor(view)), "policy"
     return Shaped(_with_holdout(view, p), reason)
+
+
+def with_floor(p: FloatArray, floor: float) -> FloatArray:
+    """``(1 - λ)·p + λ/K`` with the smallest ``λ`` in [0, 1] that gives every arm at least
+    ``floor`` (``p`` itself when it does already).
+
+    Examples
+    --------
+    >>> [round(float(x), 3) for x in with_floor(np.array([0.75, 0.25]), 0.01)]
+    [0.75, 0.25]
+    >>> [round(float(x), 3) for x in with_floor(np.array([0.999, 0.001, 0.0]), 0.01)]
+    [0.979, 0.011, 0.01]
+    """
+    k = p.shape[0]
+    low = float(p.min())
+    if floor <= 0.0 or low >= floor or k < 2:
+        return p
+    share = min((floor - low) / (1.0 / k - low), 1.0)
+    out: FloatArray = (1.0 - share) * p + share / k
+    return out
 
 
 def _with_holdout(view: ExperimentView, p: FloatArray) -> FloatArray:

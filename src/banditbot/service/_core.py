@@ -13,7 +13,7 @@ import numpy as np
 from .._config import BanditConfig, ExperimentConfig
 from .._errors import PayloadError, StoreError, UnknownArmError
 from .._features import Featurizer
-from ..stores import ExperimentMeta, Store
+from ..stores import AdminRecord, ExperimentMeta, Store
 from ._view import ExperimentView, build_view
 
 __all__ = ["ServiceCore", "check_scope"]
@@ -101,6 +101,12 @@ class ServiceCore:
             raise UnknownArmError(f"experiment {view.config.id!r} has no "
                                   f"{'active ' if active else ''}arm {arm!r}",
                                   hint=f"arms: {', '.join(pool) or '(none)'}")
+
+    def audit(self, actor: str, experiment: str, action: str, details: str) -> None:
+        """Record an admin action (who did what) in the store and the log."""
+        self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
+        log.info("admin action", extra={"actor": actor, "experiment": experiment,
+                                        "action": action, "details": details})
 
     # --- scopes -----------------------------------------------------------------------------
     def scope_of(self, experiment: str, subject: str | int, *,

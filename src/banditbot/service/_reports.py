@@ -1,38 +1,50 @@
-"""Reports: what an experiment has learned (per arm statistics, interval, P(best), current
-allocation) and its allocation over time."""
+"""Reports: what an experiment has learned and how it is going.
+
+Per arm: decisions, answers, the named interval, P(best), the allocation the next decision
+samples from, the estimate the report leads with (period-weighted across allocation periods),
+uplift against the control, chance to beat it and expected loss. Per experiment: status
+(burn-in, running, winner, stopped), start and duration, burn-in progress, the sample-ratio
+check. The winner rule is evaluated here, and ``on_winner`` applied (audited).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
 from .._errors import BanditBotError
-from .._report import ArmReport, Report, Timeline
+from .._report import ArmReport, Report, SampleRatioCheck, Timeline, Uplift
 from .._types import FloatArray
 from ..policies import ArmStats, beta_posterior, normal_posterior
 from ..statistics import (
+    Z95,
     BetaPosterior,
     NormalPosterior,
     Posterior,
     normal_interval,
     wilson_interval,
 )
-from ..stores import StatsTable
+from ..stores import AllocationRecord, PeriodCounts, StatsTable
+from ._allocation import burn_in_progress
 from ._core import check_scope
-from ._rewards import RewardsMixin
+from ._decisions import DecisionsMixin
 from ._view import ExperimentView
 
-__all__ = ["ReportsMixin"]
+__all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
 
 log = logging.getLogger("banditbot")
 
+SRM_ALPHA = 0.001  # a sample ratio mismatch is flagged below this p-value
+_DRAWS = 20_000  # posterior draws for chance to beat control and expected loss
 
-class ReportsMixin(RewardsMixin):
-    """Report, timeline, warm-up."""
+
+class ReportsMixin(DecisionsMixin):
+    """Report, timeline, allocation history, warm-up."""
 
     def warm_up(self) -> None:
         """Compute every experiment's current allocation once, writing nothing.
@@ -44,97 +56,307 @@ class ReportsMixin(RewardsMixin):
         """
         for exp in self.config.experiments:
             try:
-                self._allocation(self.view(exp.id), None)
+                view = self.view(exp.id)
+                table = self.store.read_stats(exp.id, view.meta.generation, "", view.arms)
+                view.policy.probabilities(view.policy_stats(table, now=self.clock()))
             except (BanditBotError, ValueError):
                 log.debug("warm-up skipped %s", exp.id)
 
-    def _allocation(self, view: ExperimentView, scope: str | None
-                    ) -> tuple[StatsTable, ArmStats, npt.NDArray[np.bool_], FloatArray]:
-        """Statistics of all arms (retired ones too) and the policy's current allocation
-        over the active ones: ``(table, stats, active, allocation)``."""
-        arms = view.all_arms
-        table = self.store.read_stats(view.config.id, view.meta.generation, scope, arms)
-        stats = view.policy_stats(table, now=self.clock())
-        active = np.array([a in view.arms for a in arms])
-        allocation = np.zeros(len(arms))
-        if active.any():
-            allocation[active] = view.policy.probabilities(stats.subset(active))
-        return table, stats, active, allocation
+    def allocation_history(self, experiment: str, *,
+                           scope: str | None = None) -> list[AllocationRecord]:
+        """The allocation periods of the current generation, oldest first (empty when the
+        experiment updates its allocation every decision)."""
+        view = self.view(experiment)
+        check_scope(view.config, scope)
+        return self.store.allocations(view.config.id, view.meta.generation, scope)
 
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
-        """What the experiment has learned: per arm pulls, rewards, mean, 95% interval,
-        P(best) and the current allocation; ``scope=None`` sums over all scopes, else one
-        chat's or subject's bandit (see :meth:`scope_of`)."""
+        """What the experiment has learned and how it is going; ``scope=None`` sums over all
+        scopes, else one chat's or subject's bandit (see :meth:`scope_of`)."""
         view = self.view(experiment)
         exp = view.config
         check_scope(exp, scope)
+        now = self.clock()
         if exp.reward_mode == "implicit":
-            self._settle(view, self.clock())
+            self._settle(view, now)
         arms = view.all_arms
-        table, stats, active, allocation = self._allocation(view, scope)
-        lo_i, hi_i, p_best, kind = _intervals(view, stats, table)
-        mean = np.where(table.n > 0, table.total / np.where(table.n > 0, table.n, 1), np.nan)
-        rows = tuple(
-            ArmReport(
+        table = self.store.read_stats(exp.id, view.meta.generation, scope, arms)
+        stats = view.policy_stats(table, now=now)
+        active = np.array([a in view.arms for a in arms])
+        summary = _summary(view, stats, table, active)
+        current = self._allocation_now(view, scope, table.select(view.arms), now)
+        allocation = np.zeros(len(arms))
+        allocation[active] = current
+        burn_in = burn_in_progress(view, table.select(view.arms)) if view.arms else None
+        batched = exp.update.every != "decision"
+        periods = self.store.allocations(exp.id, view.meta.generation, scope) if batched \
+            else []
+        counts = self.store.period_counts(exp.id, view.meta.generation, scope) \
+            if batched else []
+        srm = sample_ratio_check(periods, counts) if batched else None
+        estimates, estimate_kind = _estimates(view, table, summary, counts)
+        draws = _posterior_draws(summary.posterior, active)
+        winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
+                                                            table)
+        control = exp.control if exp.control in arms else None
+        rows = []
+        for i, a in enumerate(arms):
+            uplift = chance = None
+            if control is not None and a != control:
+                uplift = _uplift(estimates[i], estimates[arms.index(control)])
+                chance = float((draws[:, i] > draws[:, arms.index(control)]).mean()) \
+                    if draws is not None and active[i] and active[arms.index(control)] \
+                    else None
+            loss = float((draws.max(axis=1) - draws[:, i]).mean()) * (view.span or 1.0) \
+                if draws is not None and active[i] else None
+            rows.append(ArmReport(
                 arm=a, content=view.contents[a], pulls=int(table.pulls[i]),
-                rewards=float(table.n[i]), total=float(table.total[i]),
-                mean=_opt(mean[i]), low=_opt(lo_i[i]), high=_opt(hi_i[i]),
-                p_best=float(p_best[i]) if active[i] else 0.0,
+                answered=float(table.n[i]), reward_sum=float(table.total[i]),
+                mean=_opt(summary.mean[i]), low=_opt(summary.low[i]),
+                high=_opt(summary.high[i]),
+                p_best=float(summary.p_best[i]) if active[i] else 0.0,
                 allocation=float(allocation[i]), active=bool(active[i]),
-                prior=view.meta.priors.get(a),
-            )
-            for i, a in enumerate(arms)
-        )
+                prior=view.meta.priors.get(a), estimate=_opt(estimates[i][0]),
+                estimate_low=_opt(estimates[i][1]), estimate_high=_opt(estimates[i][2]),
+                uplift=uplift, chance_to_beat_control=chance, expected_loss=loss))
+        stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
+        status = "stopped" if stopped else "winner" if winner else \
+            "burn-in" if burn_in is not None and not burn_in.done else "running"
+        first = next(self.store.iter_decisions(exp.id, generation=view.meta.generation,
+                                               limit=1), None)
         return Report(
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
-            reward_type=exp.reward.type, reward_mode=exp.reward_mode, interval_kind=kind,
-            generation=view.meta.generation, arms=rows, notes=dict(view.meta.notes),
-            scope=scope, generated_at=self.clock(), per=exp.scope,
-        )
+            reward_type=exp.reward.type, reward_mode=exp.reward_mode,
+            interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
+            notes=dict(view.meta.notes), scope=scope, generated_at=now, per=exp.scope,
+            status=status, winner=winner, started_at=first.created_at if first else None,
+            burn_in=None if burn_in is None or burn_in.done else burn_in._asdict(),
+            srm=srm, control=control, estimate_kind=estimate_kind,
+            update=exp.update.describe(), periods=len(periods), floor=exp.floor,
+            holdout=exp.holdout)
+
+    def _allocation_now(self, view: ExperimentView, scope: str | None, table: StatsTable,
+                        now: float) -> FloatArray:
+        """What the next decision of ``scope`` samples from, over the active arms (a report
+        starts no period: without a current one, the allocation one would get)."""
+        if not view.arms:
+            return np.zeros(0)
+        if (view.config.update.every != "decision" and scope is not None) or \
+                (view.config.update.every != "decision" and view.config.scope == "shared"):
+            current = self.store.current_allocation(view.config.id, view.meta.generation,
+                                                    scope or "")
+            if current is not None and current.arms == view.arms and \
+                    current.meta_version == view.meta.version:
+                return current.probabilities
+        return self._shaped(view, table, None, now).probabilities
+
+    def _apply_winner_rule(self, view: ExperimentView, summary: _Summary,
+                           active: npt.NDArray[np.bool_], burn_in: object,
+                           table: StatsTable) -> str | None:
+        """Evaluate the winner rule; on a winner, record it in the meta (and stop, if so
+        configured) and audit it. Returns the winner or ``None``."""
+        spec = view.config.winner
+        if (burn_in is not None and not getattr(burn_in, "done", True)) or \
+                float(table.pulls.sum()) < spec.min_decisions or not active.any():
+            return None
+        winner = None
+        if spec.rule == "p-best":
+            best = int(np.argmax(np.where(active, summary.p_best, -1.0)))
+            if summary.p_best[best] >= spec.threshold and table.n[best] > 0:
+                winner = view.all_arms[best]
+        if winner is None:
+            return None
+        stop = spec.on_winner == "stop"
+        self._update_meta(view.config.id,
+                          lambda m: m if m.winner else replace(m, winner=winner, stopped=stop))
+        self.audit("rule", view.config.id, "winner",
+                   f"arm={winner} rule={spec.rule} on_winner={spec.on_winner}")
+        return winner
 
     def timeline(self, experiment: str, *, bins: int = 30,
                  scope: str | None = None) -> Timeline:
-        """Allocation over time: decisions per arm in ``bins`` equal time bins (of one
-        scope's bandit, or of all; see :meth:`scope_of`)."""
+        """Allocation along the decision log: decisions per arm in ``bins`` bins of equal
+        numbers of decisions (of one scope's bandit, or of all; see :meth:`scope_of`), with
+        where allocation periods start."""
         view = self.view(experiment)
         check_scope(view.config, scope)
         times: list[float] = []
         arms: list[str] = []
         rewards: list[float | None] = []
+        period_of: list[str | None] = []
         for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
             if r.kind in ("policy", "holdout", "sticky") and (scope is None or r.scope == scope):
                 times.append(r.created_at)
                 arms.append(r.arm)
                 rewards.append(r.reward)
-        return Timeline.build(view.all_arms, np.array(times), arms, bins, rewards)
+                period_of.append(r.allocation_id)
+        return Timeline.build(view.all_arms, np.array(times), arms, bins, rewards, period_of)
 
 
-def _intervals(view: ExperimentView, stats: ArmStats,
-               table: StatsTable) -> tuple[FloatArray, FloatArray, FloatArray, str]:
-    """Per arm: the interval the report shows, P(best), and the interval's name.
+class _Summary:
+    """The interval, point estimate and P(best) of each arm, and the posterior behind them."""
 
-    A policy with a posterior (:meth:`Policy.posterior`) is described by it: its credible
-    interval and its P(best). Otherwise the interval is a confidence interval (Wilson for
-    👍/👎, normal otherwise) and P(best) comes from a flat Beta posterior (bounded rewards) or
-    a vague normal one.
+    __slots__ = ("high", "kind", "low", "mean", "p_best", "posterior")
+
+    def __init__(self, mean: FloatArray, low: FloatArray, high: FloatArray,
+                 p_best: FloatArray, kind: str, posterior: Posterior) -> None:
+        self.mean, self.low, self.high = mean, low, high
+        self.p_best, self.kind, self.posterior = p_best, kind, posterior
+
+
+def _summary(view: ExperimentView, stats: ArmStats, table: StatsTable,
+             active: npt.NDArray[np.bool_]) -> _Summary:
+    """Per arm: the point estimate and interval the report shows, P(best), the interval's
+    name, and the posterior they come from.
+
+    A policy with a posterior (:meth:`Policy.posterior`) is described by it: its mean, its
+    credible interval, its P(best). Otherwise the point is the sample mean, the interval a
+    confidence interval (Wilson for 👍/👎, normal otherwise) and P(best) comes from a flat
+    Beta posterior (bounded rewards) or a vague normal one. Either way the point lies inside
+    its interval.
     """
-    active = np.array([a in view.arms for a in table.arms])
     posterior = view.policy.posterior(stats)
     if posterior is not None:
         lo, hi = posterior.interval()
+        mean = posterior.mean()
         if view.span:  # a bounded reward's mean cannot leave its bounds
             lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
         p_best = _masked(active, lambda m: posterior.subset(m).best_probabilities())
-        return (view.denormalize(lo), view.denormalize(hi), p_best,
-                f"95% credible interval ({posterior.name})")
+        return _Summary(view.denormalize(mean), view.denormalize(lo), view.denormalize(hi),
+                        p_best, f"95% credible interval ({posterior.name})", posterior)
     flat: Posterior = BetaPosterior(*beta_posterior(stats, 1.0, 1.0)) if view.span else \
         NormalPosterior(*normal_posterior(stats, 0.0, 1.0, 1e-9))
     p_best = _masked(active, lambda m: flat.subset(m).best_probabilities())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(table.n > 0, table.total / table.n, np.nan)
     if view.config.reward.type == "binary":
         lo, hi = wilson_interval(table.total, table.n)
-        return lo, hi, p_best, "95% confidence interval (Wilson)"
+        return _Summary(mean, lo, hi, p_best, "95% confidence interval (Wilson)", flat)
     lo, hi = normal_interval(table.total, table.total_sq, table.n)
-    return lo, hi, p_best, "95% confidence interval (normal)"
+    return _Summary(mean, lo, hi, p_best, "95% confidence interval (normal)", flat)
+
+
+Estimate = tuple[float, float, float, float]  # point, low, high, variance
+
+
+def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
+               counts: Sequence[PeriodCounts]) -> tuple[list[Estimate], str]:
+    """The estimate each arm's line leads with: period-weighted when the allocation was
+    updated in periods (several of them), else the summary's point and interval."""
+    arms = view.all_arms
+    periods = {c.allocation_id for c in counts}
+    if len(periods) > 1:
+        found = period_weighted(counts, arms)
+        return [found.get(a, (math.nan,) * 4) for a in arms], \
+            "period-weighted mean (95% confidence, normal)"
+    out: list[Estimate] = []
+    for i in range(len(arms)):
+        n = float(table.n[i])
+        var = math.nan
+        if n > 0:
+            m = float(table.total[i]) / n
+            var = max(float(table.total_sq[i]) / n - m * m, 0.0) / n
+        out.append((float(summary.mean[i]), float(summary.low[i]), float(summary.high[i]),
+                    var))
+    return out, summary.kind
+
+
+def period_weighted(counts: Sequence[PeriodCounts],
+                    arms: Sequence[str]) -> dict[str, Estimate]:
+    """Each arm's mean as a fixed-weight average of its per-period means (a period's weight:
+    the answers it received across arms), with a normal 95% interval.
+
+    Within a period the allocation is fixed, so each period's mean is an ordinary sample
+    mean; weighting periods by fixed weights (GrowthBook's ``weight_by_period``, Optimizely's
+    epochs) removes the bias a pooled mean has when both the allocation and the rewards
+    change over time (Simpson's paradox). Periods in which an arm has no answer are left out
+    of that arm's average.
+    """
+    weight: dict[str | None, float] = {}
+    for c in counts:
+        weight[c.allocation_id] = weight.get(c.allocation_id, 0.0) + c.answered
+    out: dict[str, Estimate] = {}
+    for arm in arms:
+        terms = [(weight[c.allocation_id], c.reward_sum / c.answered,
+                  max(c.reward_sum_sq / c.answered - (c.reward_sum / c.answered) ** 2, 0.0)
+                  / c.answered) for c in counts if c.arm == arm and c.answered > 0]
+        total = sum(w for w, _, _ in terms)
+        if not terms or total <= 0:
+            continue
+        mean = sum(w * m for w, m, _ in terms) / total
+        var = sum(w * w * v for w, _, v in terms) / (total * total)
+        half = Z95 * math.sqrt(var)
+        out[arm] = (mean, mean - half, mean + half, var)
+    return out
+
+
+def sample_ratio_check(periods: Sequence[AllocationRecord],
+                       counts: Sequence[PeriodCounts]) -> SampleRatioCheck | None:
+    """χ² test per allocation period of the decisions per arm against the period's
+    allocation; ``None`` when no period has every expected count ≥ 5. Flagged at
+    p < 0.001 (the worst period is reported)."""
+    from scipy.special import chdtrc
+
+    observed: dict[str | None, dict[str, int]] = {}
+    for c in counts:
+        observed.setdefault(c.allocation_id, {})[c.arm] = c.decisions
+    worst: tuple[float, str] | None = None
+    tested = 0
+    for period in periods:
+        got = observed.get(period.id)
+        if not got:
+            continue
+        total = sum(got.values())
+        p = period.probabilities
+        keep = p > 0
+        expected = total * p[keep]
+        if expected.size < 2 or expected.min() < 5:
+            continue
+        seen = np.array([got.get(a, 0) for a, k in zip(period.arms, keep, strict=True) if k],
+                        dtype=float)
+        stat = float(((seen - expected) ** 2 / expected).sum())
+        p_value = float(chdtrc(expected.size - 1, stat))
+        tested += 1
+        if worst is None or p_value < worst[0]:
+            worst = (p_value, str(period.period))
+    if worst is None:
+        return None
+    return SampleRatioCheck(worst[0], worst[0] < SRM_ALPHA, worst[1], tested)
+
+
+def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:
+    """Difference and relative change of an arm's estimate against the control's (normal
+    95% intervals, fixed sample)."""
+    (a, _, _, va), (c, _, _, vc) = arm, control
+    if not all(math.isfinite(x) for x in (a, c, va, vc)):
+        return None
+    diff = a - c
+    half = Z95 * math.sqrt(va + vc)
+    rel = rel_lo = rel_hi = None
+    if c != 0:
+        rel = diff / c
+        rel_half = Z95 * math.sqrt(va / c ** 2 + a * a * vc / c ** 4)
+        rel_lo, rel_hi = rel - rel_half, rel + rel_half
+    return Uplift(diff, diff - half, diff + half, rel, rel_lo, rel_hi,
+                  "95% confidence interval (normal, fixed sample)")
+
+
+def _posterior_draws(posterior: Posterior, active: npt.NDArray[np.bool_]
+                     ) -> FloatArray | None:
+    """``(draws, K)`` samples of the arm means (a fixed seed: the same report twice gives
+    the same numbers); ``None`` without an active arm."""
+    if not active.any():
+        return None
+    rng = np.random.default_rng(0)
+    if isinstance(posterior, BetaPosterior):
+        a = np.maximum(posterior.a, 1e-9)
+        b = np.maximum(posterior.b, 1e-9)
+        out: FloatArray = rng.beta(a, b, size=(_DRAWS, a.size))
+    else:
+        out = posterior.mean_ + posterior.sd * rng.standard_normal((_DRAWS,
+                                                                     posterior.mean_.size))
+    out[:, ~active] = -np.inf
+    return out
 
 
 def _masked(mask: npt.NDArray[np.bool_], fn: Callable[[npt.NDArray[np.bool_]], FloatArray]

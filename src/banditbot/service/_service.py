@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from ._admin import AdminMixin
-from ._decisions import DecisionsMixin
 from ._reports import ReportsMixin
 
 __all__ = ["BanditService"]
 
 
-class BanditService(DecisionsMixin, ReportsMixin, AdminMixin):
+class BanditService(ReportsMixin, AdminMixin):
     """Decide, reward, report and administer the configured experiments.
 
     The one place every entry point calls; its only I/O is the store it is given. Each part
-    lives in its own module: decisions (``decide``, ``plan_decision`` → ``commit_decision``),
+    lives in its own module (a mixin each, sharing :class:`~banditbot.service._core.
+    ServiceCore`'s state): decisions (``decide``, ``plan_decision`` → ``commit_decision``),
     rewards (``reward``, ``plan_reward`` → ``commit_reward``, ``settle``), reports
     (``report``, ``timeline``) and admin (``cheat``, ``set_prior``, ``reset``,
     ``switch_policy``, ``add_arm``, ``retire_arm``, ``import_history``).

@@ -155,6 +155,16 @@ class StatsTable(NamedTuple):
         k = len(arms)
         return cls(tuple(arms), np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k))
 
+    def select(self, arms: Sequence[str]) -> StatsTable:
+        """The statistics of ``arms`` (a subset, in that order)."""
+        arms = tuple(arms)
+        if arms == self.arms:
+            return self
+        index = [self.arms.index(a) for a in arms]
+        return StatsTable(arms, self.pulls[index], self.n[index], self.total[index],
+                          self.total_sq[index], {a: self.extra[a] for a in arms
+                                                 if a in self.extra})
+
     @classmethod
     def from_rows(cls, arms: Sequence[str], rows: Mapping[str, Sequence[float]],
                   extra: Mapping[str, Mapping[str, float]] | None = None) -> StatsTable:

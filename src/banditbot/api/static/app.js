@@ -132,12 +132,12 @@ function renderReport(report) {
   const sums = {chat: " · every chat's bandit summed", subject: " · every user's bandit summed"};
   text(document.getElementById("exp-description"),
        `${report.description || ""}${sums[report.per] || ""} · ${report.total_pulls} ` +
-       `decisions, ${report.total_rewards} rewards · ${report.interval_kind}`);
+       `decisions, ${report.total_answered} rewards · ${report.interval_kind}`);
   text(document.getElementById("verdict"), report.verdict || "");
   const body = document.querySelector("#arms tbody");
   body.replaceChildren(...report.arms.map((a) => {
     const tr = document.createElement("tr");
-    [a.arm + (a.active ? "" : " (retired)"), a.pulls, a.rewards, fmt(a.mean),
+    [a.arm + (a.active ? "" : " (retired)"), a.pulls, a.answered, fmt(a.mean),
      a.low === null ? "–" : `${fmt(a.low, 2)}–${fmt(a.high, 2)}`, pct(a.p_best),
      pct(a.allocation)].forEach((v) => tr.appendChild(text(document.createElement("td"), v)));
     return tr;
