@@ -9,6 +9,7 @@ commit_reward`.
 
 from ._decisions import Decision, PlannedDecision
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
+from ._reports import period_weighted, sample_ratio_check
 from ._rewards import PlannedReward, RewardResult, RewardStatus
 from ._service import BanditService
 
@@ -23,5 +24,7 @@ __all__ = [
     "RewardResult",
     "RewardStatus",
     "hash_key",
+    "period_weighted",
     "role_allows",
+    "sample_ratio_check",
 ]
