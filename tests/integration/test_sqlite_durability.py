@@ -19,6 +19,7 @@ import pytest
 from banditbot import StoreError
 from banditbot.stores import ApplyResult, DecisionRecord, SQLiteStore
 
+from ..conftest import ROOT
 from .test_store_conformance import assert_stats_equal_fold
 
 WRITER = textwrap.dedent("""
@@ -187,3 +188,57 @@ def test_a_batch_waits_for_another_process_and_fails_cleanly(tmp_path: Path) -> 
     other.close()
     assert list(store.iter_decisions("e")) == []
     store.close()
+
+
+def test_a_database_of_the_previous_release_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A file made with banditbot 0.1.0's schema (version 1: no allocation periods), with a
+    rewarded and an open decision in it, opens with today's store: the data stays, the
+    schema version becomes current, the open decision can still be rewarded (once), and
+    allocation periods work."""
+    from banditbot import BanditService, parse_config
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((ROOT / "tests" / "data" / "sqlite_schema_v1.sql").read_text())
+    probabilities = np.array([0.5, 0.5], dtype="<f8").tobytes()
+    rows = [("d-rewarded-0123456789", 1.0), ("d-open-0123456789abcd", None)]
+    for i, (decision_id, reward) in enumerate(rows):
+        old.execute(
+            "INSERT INTO decisions (id, experiment, generation, scope, arm, propensity, arms, "
+            "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at, "
+            "weight) VALUES (?, 'seed', 0, '', 'arm1', 0.5, ?, ?, '{}', 'alice', NULL, "
+            "'policy', ?, ?, ?, 1)",
+            (decision_id, "arm1\narm2", probabilities, 100.0 + i, reward,
+             None if reward is None else 101.0))
+    old.commit()
+    old.close()
+
+    store = SQLiteStore(path)
+    assert store.schema_version() == 1
+    store.init()
+    assert store.schema_version() == SQLiteStore.SCHEMA_VERSION
+    store.init()  # idempotent
+    table = store.read_stats("seed", 0, "", ("arm1", "arm2"))
+    assert (table.pulls[0], table.n[0], table.total[0]) == (2, 1, 1)
+    config = parse_config({"experiments": [{
+        "id": "seed", "arms": [{"id": "arm1", "content": "1"}, {"id": "arm2", "content": "2"}],
+        "burn_in": 0, "update": "2 rewards"}]})
+    service = BanditService(config, store, rng=np.random.default_rng(1))
+    assert service.reward("d-open-0123456789abcd", 0, "alice").applied
+    assert not service.reward("d-open-0123456789abcd", 0, "alice").applied
+    d = service.decide("seed", "bob")
+    assert store.get_decision(d.id).allocation_id is not None  # type: ignore[union-attr]
+    assert [a.period for a in store.allocations("seed", 0, "")] == [1]
+    store.close()
+
+
+def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    store = SQLiteStore(path)
+    store.init()
+    store.close()
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        SQLiteStore(path).init()

@@ -26,7 +26,7 @@ from ._envelope import Envelope
 from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
 from ._problems import problem, status_of
-from .routes import admin, dashboard, decide, experiments, ops
+from .routes import admin, allocations, dashboard, decide, experiments, ops
 
 __all__ = ["create_app"]
 
@@ -93,8 +93,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
     app.state.keys = keyring
     app.state.hot = hot
     _add_error_handlers(app, metrics)
-    for router in (ops.router, experiments.router, decide.router, admin.router,
-                   dashboard.router):
+    for router in (ops.router, experiments.router, allocations.router, decide.router,
+                   admin.router, dashboard.router):
         app.include_router(router)
     if telegram is not None:
         _add_webhook(app, service, telegram, str(webhook_secret))

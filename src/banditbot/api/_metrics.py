@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -56,6 +57,12 @@ class Metrics:
         self.requests = Histogram("banditbot_http_request_seconds", "HTTP request latency",
                                   ["method", "route", "status"], **kw)
         self.errors = Counter("banditbot_errors", "Errors by type", ["type"], **kw)
+        self.srm_p_value = Gauge("banditbot_srm_p_value",
+                                 "Sample-ratio check: the worst allocation period's p-value",
+                                 ["experiment"], multiprocess_mode="liveall", **kw)
+        self.srm_flagged = Gauge("banditbot_srm_flagged",
+                                 "1 when decisions do not follow their allocation (p < 0.001)",
+                                 ["experiment"], multiprocess_mode="liveall", **kw)
         self._children: dict[tuple[object, ...], Any] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:

@@ -70,6 +70,16 @@ class ReportsMixin(DecisionsMixin):
         check_scope(view.config, scope)
         return self.store.allocations(view.config.id, view.meta.generation, scope)
 
+    def sample_ratio(self, experiment: str) -> SampleRatioCheck | None:
+        """The sample-ratio check over the experiment's allocation periods (``None`` when it
+        updates every decision, or no period has enough decisions to test)."""
+        view = self.view(experiment)
+        if view.config.update.every == "decision":
+            return None
+        gen = view.meta.generation
+        return sample_ratio_check(self.store.allocations(view.config.id, gen),
+                                  self.store.period_counts(view.config.id, gen))
+
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
         """What the experiment has learned and how it is going; ``scope=None`` sums over all
         scopes, else one chat's or subject's bandit (see :meth:`scope_of`)."""

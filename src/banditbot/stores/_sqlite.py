@@ -174,6 +174,9 @@ class SQLiteStore:
         How long a writer waits for the lock before failing.
     """
 
+    #: The schema version this store writes (``PRAGMA user_version``; see ``init``).
+    SCHEMA_VERSION = SCHEMA_VERSION
+
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL",
                  busy_timeout_ms: int = 30_000) -> None:
         self.path = Path(path)

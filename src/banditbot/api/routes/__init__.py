@@ -1,6 +1,6 @@
 """The HTTP API's routes, one router per area: ops (health, metrics), experiments (read),
 decide and reward, admin, and the dashboard. ``create_app`` includes them all."""
 
-from . import admin, dashboard, decide, experiments, ops
+from . import admin, allocations, dashboard, decide, experiments, ops
 
-__all__ = ["admin", "dashboard", "decide", "experiments", "ops"]
+__all__ = ["admin", "allocations", "dashboard", "decide", "experiments", "ops"]

@@ -28,7 +28,12 @@ def readyz(service: Service) -> dict[str, str]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-def prometheus(request: Request) -> Response:
-    """The exposition text."""
-    return Response(request.app.state.metrics.render(),
-                    media_type="text/plain; version=0.0.4")
+def prometheus(request: Request, service: Service) -> Response:
+    """The exposition text (the sample-ratio check is computed for each scrape)."""
+    metrics = request.app.state.metrics
+    for exp in service.config.experiments:
+        check = service.sample_ratio(exp.id)
+        if check is not None:
+            metrics.srm_p_value.labels(exp.id).set(check.p_value)
+            metrics.srm_flagged.labels(exp.id).set(float(check.flagged))
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4")

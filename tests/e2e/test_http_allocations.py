@@ -1,0 +1,47 @@
+"""Allocation periods over HTTP: the history route, the report's status fields, and the
+sample-ratio check in /metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from banditbot import BanditService, SQLiteStore, parse_config
+from banditbot.api import create_app
+from banditbot.service import KeyRing
+
+from ..telegram_double import ServerThread
+
+CONFIG = {"experiments": [{
+    "id": "periods", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+    "policy": {"name": "epsilon-greedy", "epsilon": 0.5}, "burn_in": 0,
+    "update": "100 rewards"}]}
+
+
+def test_periods_status_and_sample_ratio_over_http(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "p.db")
+    store.init()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(3))
+    key, _ = KeyRing(store).create("reader", "read")
+    rng = np.random.default_rng(4)
+    for _ in range(450):
+        d = service.decide("periods", "u")
+        service.reward(d.id, int(rng.random() < (0.3 if d.arm == "a" else 0.5)), "u")
+    with ServerThread(create_app(service)) as url:
+        auth = {"Authorization": f"Bearer {key}"}
+        periods = httpx.get(f"{url}/v1/experiments/periods/allocations", headers=auth).json()
+        report = httpx.get(f"{url}/v1/experiments/periods/report", headers=auth).json()
+        metrics = httpx.get(f"{url}/metrics").text
+        denied = httpx.get(f"{url}/v1/experiments/periods/allocations")
+    assert denied.status_code == 401
+    assert [p["period"] for p in periods] == list(range(1, len(periods) + 1))
+    assert len(periods) >= 4 and periods[0]["reason"] == "start"
+    assert {p["reason"] for p in periods[1:]} == {"cadence"}
+    assert sum(p["decisions"] for p in periods) == 450
+    assert all(abs(sum(p["probabilities"].values()) - 1) < 1e-12 for p in periods)
+    assert report["status"] == "running" and report["decisions"] == 450
+    assert report["periods"] == len(periods) and report["update"] == "every 100 rewards"
+    assert report["srm"] is not None and report["srm"]["flagged"] is False
+    assert 'banditbot_srm_flagged{experiment="periods"} 0.0' in metrics
