@@ -205,15 +205,16 @@ class Report:
 
     def to_text(self, *, width: int = 0) -> str:
         """A fixed-width table (for a terminal or a Telegram ``<pre>`` block)."""
-        header = ("arm", "pulls", "answered", "mean", "interval", "P(best)", "alloc")
+        header = ("arm", "pulls", "answered", "estimate", "interval", "P(best)", "alloc")
         rows = []
         for a in self.arms:
             rows.append((
                 a.arm + ("" if a.active else " (retired)"),
                 f"{a.pulls}",
                 _num(a.answered),
-                "–" if a.mean is None else f"{a.mean:.3f}",
-                "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
+                "–" if a.estimate is None else f"{a.estimate:.3f}",
+                "–" if a.estimate_low is None or a.estimate_high is None
+                else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
                 f"{a.p_best:.0%}",
                 f"{a.allocation:.0%}",
             ))
@@ -230,7 +231,7 @@ class Report:
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         lines.append(f"{self.total_pulls} decisions, {_num(self.total_answered)} answered; "
-                     f"interval: {self.interval_kind}")
+                     f"estimate: {self.estimate_kind}")
         if self.control is not None:
             for a in self.arms:
                 if a.uplift is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .._errors import PayloadError
@@ -65,20 +66,44 @@ def report(
 
 
 def render_report(rep: Any) -> Table:
-    """A rich table of a :class:`~banditbot.Report`."""
-    table = Table(title=rep.title, title_justify="left",
-                  caption=f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards · "
-                          f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
+    """A rich table of a :class:`~banditbot.Report`: status first, then one line per arm."""
+    lines = [rep.status_line]
+    if rep.burn_in is not None:
+        lines.append(f"burn-in: {rep.burn_in['decisions']}/{rep.burn_in['decisions_needed']} "
+                     "decisions per arm")
+    if rep.srm is not None and rep.srm.flagged:
+        lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
+    lines.append(f"{rep.total_pulls} decisions · {rep.total_answered:g} answered · "
+                 f"estimate: {rep.estimate_kind}")
+    if rep.periods:
+        lines.append(f"allocation updated {rep.update}: {rep.periods} period(s); "
+                     f"posterior: {rep.interval_kind}")
+    if rep.verdict:
+        lines.append(rep.verdict)
+    table = Table(title=rep.title, title_justify="left", caption="\n".join(lines),
                   caption_justify="left")
     table.add_column("arm")
-    for col in ("pulls", "rewards", "mean", "95% interval", "P(best)", "allocation"):
+    split = rep.periods > 1  # the lead estimate differs from the policy's posterior
+    columns = ["pulls", "answered", "estimate", "interval", *(["posterior"] if split else []),
+               "P(best)", "allocation"]
+    if rep.control is not None:
+        columns += [f"vs {rep.control}", "P(beat control)"]
+    for col in columns:
         table.add_column(col, justify="right")
     for a in rep.arms:
-        table.add_row(
+        lead = (a.estimate, a.estimate_low, a.estimate_high)
+        cells = [
             a.arm + ("" if a.active else " [dim](retired)[/]"), str(a.pulls), f"{a.answered:g}",
-            "–" if a.mean is None else f"{a.mean:.3f}",
-            "–" if a.low is None or a.high is None else f"{a.low:.3f}–{a.high:.3f}",
-            f"{a.p_best:.1%}", f"{a.allocation:.1%}")
+            "–" if lead[0] is None else f"{lead[0]:.3f}",
+            "–" if lead[1] is None or lead[2] is None else f"{lead[1]:.3f}–{lead[2]:.3f}",
+            *([f"{a.mean:.3f}" if a.mean is not None else "–"] if split else []),
+            f"{a.p_best:.1%}", f"{a.allocation:.1%}"]
+        if rep.control is not None:
+            cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else
+                         f"{a.uplift.diff:+.3f} ({a.uplift.low:+.3f}, {a.uplift.high:+.3f})")
+            cells.append("" if a.chance_to_beat_control is None else
+                         f"{a.chance_to_beat_control:.0%}")
+        table.add_row(*cells)
     return table
 
 

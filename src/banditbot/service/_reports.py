@@ -256,7 +256,14 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
     arms = view.all_arms
     periods = {c.allocation_id for c in counts}
     if len(periods) > 1:
-        found = period_weighted(counts, arms)
+        # a bounded reward's variance is at least that of 1 success in 20 (a floor for
+        # arms with few answers), an unbounded one's unknown: no floor
+        floor = 0.05 * 0.95 * view.span ** 2 if view.span else 0.0
+        found = period_weighted(counts, arms, min_variance=floor)
+        if view.span:  # a bounded reward's mean cannot leave its bounds
+            bounds = view.lo, view.lo + view.span
+            found = {a: (m, max(lo, bounds[0]), min(hi, bounds[1]), v)
+                     for a, (m, lo, hi, v) in found.items()}
         return [found.get(a, (math.nan,) * 4) for a in arms], \
             "period-weighted mean (95% confidence, normal)"
     out: list[Estimate] = []
@@ -271,8 +278,8 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
     return out, summary.kind
 
 
-def period_weighted(counts: Sequence[PeriodCounts],
-                    arms: Sequence[str]) -> dict[str, Estimate]:
+def period_weighted(counts: Sequence[PeriodCounts], arms: Sequence[str], *,
+                    min_variance: float = 0.0) -> dict[str, Estimate]:
     """Each arm's mean as a fixed-weight average of its per-period means (a period's weight:
     the answers it received across arms), with a normal 95% interval.
 
@@ -280,21 +287,27 @@ def period_weighted(counts: Sequence[PeriodCounts],
     mean; weighting periods by fixed weights (GrowthBook's ``weight_by_period``, Optimizely's
     epochs) removes the bias a pooled mean has when both the allocation and the rewards
     change over time (Simpson's paradox). Periods in which an arm has no answer are left out
-    of that arm's average.
+    of that arm's average. A period mean's variance uses the arm's variance over all its
+    periods (at least ``min_variance``), so a period with one or two answers does not
+    pretend to be exact.
     """
     weight: dict[str | None, float] = {}
     for c in counts:
         weight[c.allocation_id] = weight.get(c.allocation_id, 0.0) + c.answered
     out: dict[str, Estimate] = {}
     for arm in arms:
-        terms = [(weight[c.allocation_id], c.reward_sum / c.answered,
-                  max(c.reward_sum_sq / c.answered - (c.reward_sum / c.answered) ** 2, 0.0)
-                  / c.answered) for c in counts if c.arm == arm and c.answered > 0]
-        total = sum(w for w, _, _ in terms)
-        if not terms or total <= 0:
+        cells = [c for c in counts if c.arm == arm and c.answered > 0]
+        n = sum(c.answered for c in cells)
+        total = sum(weight[c.allocation_id] for c in cells)
+        if not cells or total <= 0:
             continue
-        mean = sum(w * m for w, m, _ in terms) / total
-        var = sum(w * w * v for w, _, v in terms) / (total * total)
+        s = sum(c.reward_sum for c in cells)
+        spread = sum(c.reward_sum_sq for c in cells) - s * s / n
+        variance = max(spread / max(n - 1.0, 1.0), min_variance) if n > 1 else \
+            max(min_variance, 0.0)
+        mean = sum(weight[c.allocation_id] * c.reward_sum / c.answered for c in cells) / total
+        var = sum(weight[c.allocation_id] ** 2 * variance / c.answered
+                  for c in cells) / (total * total)
         half = Z95 * math.sqrt(var)
         out[arm] = (mean, mean - half, mean + half, var)
     return out
