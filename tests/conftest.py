@@ -5,8 +5,13 @@ Every server a test starts listens on 127.0.0.1 and is stopped by its fixture.
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import shutil
 import socket
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "experiments.yaml"
 OBD = ROOT / "tests" / "data" / "obd"  # the Open Bandit Dataset sample, vendored (README)
 
-BACKENDS = ["memory", "sqlite", "dynamodb"]
+BACKENDS = ["memory", "sqlite", "dynamodb", "postgresql"]
 
 
 def free_port() -> int:
@@ -35,6 +40,8 @@ def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep tests hermetic: no inherited store/config/admin settings, no AWS credentials."""
     for var in ("BANDITBOT_STORE", "BANDITBOT_CONFIG", "BANDITBOT_ADMINS", "TELEGRAM_TOKEN",
                 "BANDITBOT_WEBHOOK_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("PG")]:  # libpq's settings
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -116,6 +123,99 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
+def postgres_bindir() -> Path | None:
+    """The directory of ``initdb`` and ``pg_ctl``: on the PATH, or the newest Debian
+    ``/usr/lib/postgresql/N/bin``."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                        key=lambda p: int(Path(p).parent.parent.name)
+                        if Path(p).parent.parent.name.isdigit() else 0)
+    return Path(candidates[-1]).parent if candidates else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server: ``initdb`` + ``pg_ctl`` (the Debian ``postgresql``
+    package) in a temporary directory, listening on 127.0.0.1 only, stopped and deleted by
+    :meth:`stop`.
+
+    PostgreSQL refuses to run as root; as root the server runs as the ``postgres`` user the
+    package creates (else ``nobody``), via ``runuser``. ``fsync`` is off unless asked for: a
+    killed or restarted *server* loses nothing with it off (the WAL is in the OS's cache),
+    only a power cut would.
+    """
+
+    def __init__(self, *, fsync: bool = False, port: int | None = None) -> None:
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise FileNotFoundError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bindir = bindir
+        self.fsync = fsync
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="banditbot-pg-"))
+        self.data = self.dir / "data"
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                user = pwd.getpwnam("nobody")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", user.pw_name, "--"]
+        self.url = f"postgresql://banditbot@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run([*self.prefix, *args], capture_output=True, text=True,
+                                timeout=120, check=False)
+        if result.returncode != 0:
+            log = self.dir / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {result.stderr}{result.stdout}\n{tail}")
+
+    def start(self) -> PostgresServer:
+        if not self.data.exists():
+            self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
+                      "-U", "banditbot", "-E", "UTF8", "--no-sync", "--no-instructions")
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections=300 -c fsync={'on' if self.fsync else 'off'} "
+                   "-c shared_preload_libraries=pg_stat_statements")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
+                  str(self.dir / "server.log"), "-w", "-t", "60", "-o", options, "start")
+        return self
+
+    def stop(self, mode: str = "fast", *, delete: bool = True) -> None:
+        """Stop the server (``fast``: clean; ``immediate``: like a crash); delete it too."""
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w",
+                      "stop")
+        if delete:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server on 127.0.0.1 for the session; tests each take their own schema
+    (:func:`postgres_schema_url`)."""
+    if postgres_bindir() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs the postgresql package)")
+    server = PostgresServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+_schema_counter = iter(range(10**9))
+
+
+def postgres_schema_url(base: str, **params: object) -> str:
+    """``base`` with a schema of its own (a fresh, empty store) and ``params``."""
+    query = "&".join([f"schema=t{next(_schema_counter)}",
+                      *(f"{k}={v}" for k, v in params.items())])
+    return f"{base}?{query}"
+
+
 _table_counter = iter(range(10**9))
 
 
@@ -124,6 +224,10 @@ def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sto
         return MemoryStore()
     if kind == "sqlite":
         store: Store = SQLiteStore(tmp_path / "bandit.db")
+    elif kind == "postgresql":
+        from banditbot.stores import open_store
+
+        store = open_store(postgres_schema_url(request.getfixturevalue("postgres_url")))
     else:
         endpoint = request.getfixturevalue("moto_endpoint")
         from banditbot.stores import open_store

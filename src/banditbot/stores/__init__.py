@@ -1,4 +1,4 @@
-"""Stores: the only components with state. One protocol, one conformance suite, three backends."""
+"""Stores: the only components with state. One protocol, one conformance suite, four backends."""
 
 from ._base import (
     AdminRecord,
@@ -9,6 +9,7 @@ from ._base import (
     Store,
 )
 from ._memory import MemoryStore
+from ._postgres import PostgresStore
 from ._sqlite import SQLiteStore
 from ._url import DEFAULT_STORE_URL, open_store
 
@@ -19,6 +20,7 @@ __all__ = [
     "DecisionRecord",
     "ExperimentMeta",
     "MemoryStore",
+    "PostgresStore",
     "SQLiteStore",
     "StatsTable",
     "Store",
