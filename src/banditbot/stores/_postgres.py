@@ -383,7 +383,10 @@ class PostgresStore:
         self._meta_cache: dict[str, ExperimentMeta] = {}
         self._meta_parsed: dict[str, tuple[str, ExperimentMeta]] = {}
         self._seq = 0
-        self._closed = False
+        #: Writes and the commits they took, since the store was made (for benchmarks and
+        #: metrics: ``writes / commits`` is the mean group size).
+        self.writes = 0
+        self.commits = 0
 
     # --- plumbing ---------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -393,7 +396,13 @@ class PostgresStore:
 
     def _error(self, what: str, exc: BaseException, hint: str | None = None) -> StoreError:
         message = self._scrub(f"PostgreSQL {what} failed: {str(exc).strip() or type(exc).__name__}")
+        if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
+            hint = f"create the tables with: banditbot init-db --store '{self.url}'"
         return StoreError(message, hint=hint or f"check the database at {self.url}")
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._get_pool()
 
     def _get_pool(self) -> ConnectionPool[Any]:
         if self._pid != os.getpid():  # forked: never share the parent's connections
@@ -409,8 +418,6 @@ class PostgresStore:
             with self._pool_lock:
                 pool = self._pool
                 if pool is None:
-                    if self._closed:
-                        raise StoreError("the PostgreSQL store is closed")
                     require("psycopg_pool", "postgres")
                     from psycopg_pool import ConnectionPool
 
@@ -463,6 +470,7 @@ class PostgresStore:
                         conn.execute("ROLLBACK")
 
     def _read(self, what: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        self._check_fork()
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None:  # inside a batch: read this transaction's own writes
             return batch.read(self, what, sql, params)
@@ -476,6 +484,7 @@ class PostgresStore:
     def _write(self, op: _Op[T]) -> T:
         """Run one write: in the caller's batch, alone (if it may be undone), or in the next
         group commit."""
+        self._check_fork()
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
             return batch.write(self, op)
@@ -539,6 +548,8 @@ class PostgresStore:
 
         try:
             rows = self._retrying_raw(attempt)
+            self.writes += len(group)
+            self.commits += 1
         except psycopg.Error as exc:
             if len(group) > 1 and not isinstance(exc, self._transient()):
                 for op in group:
@@ -651,8 +662,7 @@ class PostgresStore:
 
     def close(self) -> None:
         """Close the pool and stop listening (the listening thread ends at its next ping,
-        within half a second)."""
-        self._closed = True
+        within half a second). Using the store again opens a new pool."""
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
@@ -669,7 +679,7 @@ class PostgresStore:
         listener = self._listener
         if listener is None:
             with self._pool_lock:
-                if self._listener is None and not self._closed:
+                if self._listener is None:
                     self._listener = _Listener(self)
                     self._listener.start()
                 listener = self._listener
