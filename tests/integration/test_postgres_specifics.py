@@ -480,3 +480,19 @@ def test_urls_open_the_postgres_store() -> None:
         assert isinstance(store, PostgresStore)
     assert store.url == "postgres://u:***@h:5433/db?sslmode=require&schema=x"
     assert store.schema == "x"
+
+
+def test_without_psycopg_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from banditbot import MissingDependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("psycopg") else real(name, *a))
+    store = open_store("postgresql://u@127.0.0.1:1/db")  # opening connects to nothing
+    for call in (store.init, lambda: store.read_meta("e"),
+                 lambda: store.record_decision(_decision())):
+        with pytest.raises(MissingDependencyError) as err:
+            call()
+        assert "banditbot[postgres]" in str(err.value)

@@ -401,8 +401,8 @@ class PostgresStore:
         return StoreError(message, hint=hint or f"check the database at {self.url}")
 
     def _check_fork(self) -> None:
-        if self._pid != os.getpid():
-            self._get_pool()
+        if self._pool is None or self._pid != os.getpid():
+            self._get_pool()  # (also: the install hint if psycopg is missing)
 
     def _get_pool(self) -> ConnectionPool[Any]:
         if self._pid != os.getpid():  # forked: never share the parent's connections
@@ -418,6 +418,7 @@ class PostgresStore:
             with self._pool_lock:
                 pool = self._pool
                 if pool is None:
+                    require("psycopg", "postgres")
                     require("psycopg_pool", "postgres")
                     from psycopg_pool import ConnectionPool
 
