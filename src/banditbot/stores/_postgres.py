@@ -26,10 +26,12 @@ How each guarantee is kept:
   rows; a row lock is held until the commit's WAL flush, so all writers would queue on it.
   Each row is split by ``shard = pg_backend_pid() % 16`` (a connection always writes its
   own shard) and reads sum the shards — one index range either way.
-* **Group commit.** Writes that threads hand in while another group is being committed wait
-  for the next group; a group is one transaction sent as one pipeline (``BEGIN``, every
-  statement, ``COMMIT``): one round trip and one WAL flush for all of them. An idle store
-  commits each write alone in one round trip. ``batch()`` gives a caller an explicit
+* **Group commit.** Writes that threads hand in while two groups are being committed (the
+  second one's statements run while the first waits for its WAL flush) wait for the next
+  group; a group is one transaction sent as one pipeline (``BEGIN``, every statement,
+  ``COMMIT``): one round trip and one WAL flush for all of them, its statements ordered by
+  arm so that concurrent groups lock rows in one order. An idle store commits each write
+  alone in one round trip. ``batch()`` gives a caller an explicit
   transaction on its own connection (as on SQLite).
 * **Exactly once survives retries.** A connection can drop after the server committed but
   before the reply arrived. Every write carries a random token stored with what it wrote
@@ -376,7 +378,10 @@ class PostgresStore:
         self._local = threading.local()
         # group commit
         self._queue: list[_Op[Any]] = []
-        self._flushing = False
+        self._flushing = 0  # groups being committed now
+        #: How many groups one process may commit at once: the next group's statements run
+        #: while the previous one waits for its flush to disk.
+        self.groups_in_flight = 2
         self._cv = threading.Condition()
         # meta cache, kept fresh by the listener
         self._listener: _Listener | None = None
@@ -411,7 +416,7 @@ class PostgresStore:
             self._listener = None
             self._local = threading.local()
             self._cv = threading.Condition()
-            self._queue, self._flushing = [], False
+            self._queue, self._flushing = [], 0
             self._meta_cache.clear()
         pool = self._pool
         if pool is None:
@@ -495,9 +500,11 @@ class PostgresStore:
         with self._cv:
             self._queue.append(op)
             while not op.done:
-                if not self._flushing:  # lead: take everything queued so far
-                    self._flushing = True
+                if not op.taken and self._flushing < self.groups_in_flight:
+                    self._flushing += 1  # lead: take everything queued so far
                     group, self._queue = self._queue, []
+                    for queued in group:
+                        queued.taken = True
                     break
                 self._cv.wait()
             else:
@@ -506,7 +513,7 @@ class PostgresStore:
             self._commit_group(group)
         finally:
             with self._cv:
-                self._flushing = False
+                self._flushing -= 1
                 self._cv.notify_all()
         return op.outcome()
 
@@ -549,8 +556,9 @@ class PostgresStore:
 
         try:
             rows = self._retrying_raw(attempt)
-            self.writes += len(group)
-            self.commits += 1
+            with self._cv:
+                self.writes += len(group)
+                self.commits += 1
         except psycopg.Error as exc:
             if len(group) > 1 and not isinstance(exc, self._transient()):
                 for op in group:
@@ -986,7 +994,7 @@ class _Op(Generic[R]):
     the write by its token (to learn whether a commit whose reply was lost happened)."""
 
     __slots__ = ("atomic", "done", "error", "interpret", "lock_key", "params", "probe",
-                 "result", "sql", "wrote")
+                 "result", "sql", "taken", "wrote")
 
     def __init__(self, sql: str, params: Any, interpret: Callable[[tuple[Any, ...] | None], R],
                  probe: tuple[str, tuple[Any, ...]], lock_key: tuple[Any, ...] = ("",), *,
@@ -998,6 +1006,7 @@ class _Op(Generic[R]):
         self.lock_key = tuple(str(k) for k in lock_key)
         self.atomic = atomic  # may be undone by its interpreter: runs in its own transaction
         self.done = False
+        self.taken = False  # in a group being committed
         self.wrote = False
         self.result: R | None = None
         self.error: BaseException | None = None
