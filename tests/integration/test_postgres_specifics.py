@@ -433,6 +433,34 @@ def test_init_is_idempotent_records_the_version_and_refuses_a_newer_schema(
     store.close()
 
 
+def test_a_new_migration_is_applied_once_on_top_of_the_old_schema(
+        url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a release with a schema change does: the database at version 1 (with data) gets
+    version 2 applied by the first init(), and the data is still there."""
+    import psycopg
+
+    from banditbot.stores import _postgres
+
+    store = PostgresStore(url)
+    store.record_decision(_decision())
+    store.close()
+    monkeypatch.setattr(_postgres, "_MIGRATIONS", (*_postgres._MIGRATIONS,
+                                                   "ALTER TABLE decisions ADD COLUMN note text"))
+    monkeypatch.setattr(_postgres, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    upgraded = PostgresStore(url)
+    upgraded.init()
+    upgraded.init()
+    assert upgraded.schema_version() == SCHEMA_VERSION + 1
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        rows = conn.execute("SELECT count(note), count(*) FROM " + upgraded.schema
+                            + ".decisions").fetchone()
+        versions = conn.execute("SELECT version FROM " + upgraded.schema
+                                + ".schema_version ORDER BY version").fetchall()
+    assert rows == (0, 1) and [v for (v,) in versions] == [1, 2]
+    assert upgraded.read_stats("e", 0, "", ("a",)).pulls.tolist() == [1]
+    upgraded.close()
+
+
 def test_libpq_environment_fills_what_the_url_omits(postgres_url: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     host_port = postgres_url.split("@", 1)[1].split("/", 1)[0]
