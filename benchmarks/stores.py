@@ -9,7 +9,8 @@ the WAL flush; a server crash can lose the last fraction of a second, never cons
 Each is run by one client (one decide+reward after the other, like the SQLite loop) and by 8
 threads sharing one service (where group commit gathers concurrent writes into one
 transaction). Round trips per cycle are counted by the server (``pg_stat_statements``: every
-statement of the one-client loop is one round trip).
+statement of the one-client loop is one round trip). ``postgres_one_row_commit_ms`` is the
+floor under every durable write on this machine: one autocommit ``UPDATE`` of one row.
 
 The emulator number is for information only (moto is not DynamoDB). The client-side cost
 is measured with botocore answering from a canned response (serialize, sign, parse — no
@@ -115,6 +116,14 @@ def postgres(n: int, per_thread: int) -> dict[str, Any]:
                     "AND query NOT IN ('BEGIN', 'COMMIT')").fetchone()
                 return float(row[0]) if row else 0.0
 
+            # the floor under every durable write: one commit of one changed row
+            admin.execute("CREATE TABLE floor (k int PRIMARY KEY, n bigint)")
+            admin.execute("INSERT INTO floor VALUES (1, 0)")
+            start = time.perf_counter()
+            for _ in range(200):
+                admin.execute("UPDATE floor SET n = n + 1 WHERE k = 1")
+            out["postgres_one_row_commit_ms"] = round((time.perf_counter() - start) / 200 * 1e3,
+                                                      2)
             for label, options in (("", ""), ("_sync_commit_off",
                                               "&options=-c%20synchronous_commit%3Doff")):
                 store = PostgresStore(f"{server.url}?schema=bench{label or '_durable'}{options}")
