@@ -26,6 +26,7 @@ pytestmark = pytest.mark.skipif(postgres_bindir() is None,
                                 reason="PostgreSQL is not installed")
 
 KEY_CACHE_SECONDS = 2.0  # banditbot._keys: how long a process trusts its copy of the keys
+META_BOUND_SECONDS = 2.0  # docs/postgres.md: settings changes reach every host within this
 
 
 def _serve(store_url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -118,7 +119,8 @@ def test_two_servers_one_database_totals_exact_and_changes_reach_both(
             record = svc.store.get_decision(r.json()["decision_id"])
             if record is not None and record.generation == 1:
                 seen[base] = time.monotonic() - reset_at
-        assert time.monotonic() - reset_at < 1.0, f"reset not seen within 1 s: {seen}"
+        # NOTIFY takes milliseconds; the documented bound (a broken listener) is 2 s
+        assert time.monotonic() - reset_at < META_BOUND_SECONDS, f"reset not seen: {seen}"
 
     # a key revoked on a third host is refused by both within the key cache's bound
     revoked_at = time.monotonic()
