@@ -302,6 +302,24 @@ def test_a_failed_batch_writes_nothing(url: str) -> None:
     store.close()
 
 
+def test_a_refused_manual_import_inside_a_batch_leaves_the_rest_of_the_batch(url: str) -> None:
+    """A manual import is all or nothing, also inside a batch (a savepoint): an import that
+    repeats an id writes none of its records, and the batch's other writes still commit."""
+    store = open_store(url)
+    first = _decision()._replace(reward=1.0, rewarded_at=1.0, kind="manual")
+    fresh = _decision(arm="b")._replace(reward=0.0, rewarded_at=1.0, kind="manual")
+    with store.batch():
+        store.record_manual([first])
+        with pytest.raises(StoreError):
+            store.record_manual([fresh, first])  # `first` exists: nothing of this one
+        store.record_decision(_decision(arm="b"))
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.pulls.tolist() == [1, 1] and table.n.tolist() == [1, 0]
+    assert store.get_decision(fresh.id) is None
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+    store.close()
+
+
 def test_one_bad_write_in_a_group_fails_only_its_caller(url: str) -> None:
     """Concurrent writes share a commit; a write the database refuses (a NUL character) is
     retried alone and fails alone; a duplicate id fails alone without aborting the group."""
