@@ -311,7 +311,7 @@ class PostgresStore:
     url
         ``postgresql://user:password@host:5432/dbname``; parts it omits come from libpq's
         environment variables. Query parameters other than banditbot's own (below) are passed
-        to libpq (``sslmode=require``, ``connect_timeout=5``, …).
+        to libpq (``sslmode=require``, ``connect_timeout`` (5 unless given), …).
     schema
         The PostgreSQL schema holding banditbot's tables (default ``banditbot``; URL
         ``?schema=``). Created by :meth:`init`.
@@ -340,7 +340,10 @@ class PostgresStore:
         own: dict[str, str] = {}
         passed: list[tuple[str, str]] = []
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            (own.__setitem__(key, value) if key in _OWN_PARAMS else passed.append((key, value)))
+            if key in _OWN_PARAMS:
+                own[key] = value
+            else:
+                passed.append((key, value))
         try:
             self.schema = schema or own.get("schema", "banditbot")
             self.pool_min = pool_min if pool_min is not None else int(own.get("pool_min", 1))
@@ -366,6 +369,8 @@ class PostgresStore:
         passed = [(k, v) for k, v in passed if k != "options"]
         options.append(f"-c search_path={self.schema}")
         passed.append(("options", " ".join(options)))
+        if not any(k == "connect_timeout" for k, _ in passed):  # libpq waits forever
+            passed.append(("connect_timeout", "5"))
         # (not urlunsplit: it drops the "//" of an empty authority, and libpq needs it)
         self._conninfo = f"{parts.scheme}://{parts.netloc}{parts.path}?" + urlencode(
             passed, quote_via=quote)
@@ -402,7 +407,7 @@ class PostgresStore:
     def _error(self, what: str, exc: BaseException, hint: str | None = None) -> StoreError:
         message = self._scrub(f"PostgreSQL {what} failed: {str(exc).strip() or type(exc).__name__}")
         if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
-            hint = f"create the tables with: banditbot init-db --store '{self.url}'"
+            hint = "create the tables with: banditbot init-db (same store URL)"
         return StoreError(message, hint=hint or f"check the database at {self.url}")
 
     def _check_fork(self) -> None:
@@ -658,16 +663,13 @@ class PostgresStore:
 
     def schema_version(self) -> int:
         """The schema version of the database (0: not initialized)."""
-        import psycopg
+        self._check_fork()
 
         def attempt() -> int:
             with self._connection() as conn:
                 return self._schema_version(conn)
 
-        try:
-            return self._retrying("schema check", attempt)
-        except psycopg.Error as exc:  # pragma: no cover - mapped by _retrying
-            raise self._error("schema check", exc) from None
+        return self._retrying("schema check", attempt)
 
     def close(self) -> None:
         """Close the pool and stop listening (the listening thread ends at its next ping,
