@@ -542,3 +542,11 @@ def test_without_psycopg_the_error_says_what_to_install(monkeypatch: pytest.Monk
         with pytest.raises(MissingDependencyError) as err:
             call()
         assert "banditbot[postgres]" in str(err.value)
+
+
+def test_a_database_without_the_schema_says_to_run_init_db(postgres_url: str) -> None:
+    store = open_store(postgres_schema_url(postgres_url))  # never initialized
+    with pytest.raises(StoreError) as err:
+        store.read_stats("e", 0, "", ("a",))
+    assert "banditbot init-db" in str(err.value.hint)
+    store.close()
