@@ -121,16 +121,22 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server on 127.0.0.1 for the session; tests each take their own schema
-    (:func:`postgres_schema_url`)."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1 for the session (per xdist worker); tests each take
+    their own schema (:func:`postgres_schema_url`)."""
     if postgres_bindir() is None:
         pytest.skip("PostgreSQL is not installed (.ci/run installs the postgresql package)")
     server = PostgresServer().start()
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The session server's URL (no schema: add one with :func:`postgres_schema_url`)."""
+    return postgres_server.url
 
 
 _schema_counter = iter(range(10**9))
