@@ -268,6 +268,32 @@ def test_other_writes_whose_reply_was_lost_count_once(
     assert proxy.cuts == 4
 
 
+def test_a_group_whose_reply_was_lost_is_retried_whole_and_counts_once(
+        cut: tuple[CuttingProxy, PostgresStore]) -> None:
+    """Concurrent rewards share one pipelined transaction; the connection is cut at the first
+    reply (committed or not, the client cannot tell). The group is sent again; each reward
+    says applied and is counted once."""
+    proxy, store = cut
+    decisions = [_decision(arm="ab"[i % 2]) for i in range(12)]
+    for d in decisions:
+        store.record_decision(d)
+    barrier = threading.Barrier(len(decisions))
+
+    def reward(d: DecisionRecord) -> ApplyResult:
+        barrier.wait()
+        return store.apply_reward(d.id, 1.0, 2.0, known=d)
+
+    proxy.armed.set()
+    with ThreadPoolExecutor(len(decisions)) as pool:
+        results = list(pool.map(reward, decisions))
+    assert proxy.cuts == 1
+    assert results == [ApplyResult.APPLIED] * len(decisions)
+    assert store.commits < store.writes  # some of them did share a commit
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert table.n.tolist() == [6, 6] and table.total.tolist() == [6, 6]
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+
+
 def test_a_batch_whose_commit_reply_was_lost_stands(
         cut: tuple[CuttingProxy, PostgresStore]) -> None:
     proxy, store = cut
