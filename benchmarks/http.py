@@ -1,5 +1,5 @@
 """HTTP throughput: decide + reward requests per second on SQLite vs the same server's trivial
-endpoint, in one run.
+endpoint, and on two servers sharing one PostgreSQL database, in one run.
 
 Starts ``banditbot serve --workers 2`` (uvicorn + uvloop + httptools) on a fresh SQLite file
 and drives it from a second process with ``wrk`` (Debian's package; keep-alive connections,
@@ -10,11 +10,17 @@ posterior at 1). Target (issue #7): decide+reward >= 50% of the trivial endpoint
 requests per second, with no error response (wrk counts those as requests too). Also reports
 p50/p99 latency and checks that every reward was counted.
 
-Then the same loop against a second server with ``BANDITBOT_HTTP_FAST_PATH=0`` (decide and
-reward through FastAPI's own routing, dependencies and responses): what the ASGI fast path in
-``banditbot.api._hot`` buys, as a ratio measured in the same run.
+Then the same loop against a second SQLite server with ``BANDITBOT_HTTP_FAST_PATH=0`` (decide
+and reward through FastAPI's own routing, dependencies and responses): what the ASGI fast path
+in ``banditbot.api._hot`` buys, as a ratio measured in the same run (``fast_path_gain``).
 
-    python benchmarks/http.py [--seconds 10] [--connections 32]
+Then the several-hosts shape (issue #17): a throwaway PostgreSQL server (the Debian
+``postgresql`` package, durable defaults: every commit waits for the disk), two ``banditbot
+serve`` processes on two ports sharing its database, and one wrk per server with half the
+connections each, at the same time. Reported beside the SQLite figures as ``postgres_*``
+(requests per second summed over both servers). ``--no-postgres`` skips it.
+
+    python benchmarks/http.py [--seconds 10] [--connections 32] [--no-postgres]
 
 Prints one JSON line.
 """
@@ -22,7 +28,6 @@ Prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -33,8 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import _isolate  # noqa: F401  (first: this file's name would shadow the stdlib's http)
 import httpx
@@ -89,27 +94,73 @@ def parse(output: str) -> dict[str, float]:
     return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "errors": errors}
 
 
-@contextlib.contextmanager
-def serving(env: dict[str, str], folder: str) -> Iterator[str]:
-    """``banditbot serve --workers 2`` on a free port until the block ends."""
+def start_server(store: str, tmp: Path, name: str, workers: int,
+                 extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, Any]:
+    """``banditbot serve`` on a free port; returns the process, its base URL and its log."""
     port = free_port()
-    log = (Path(folder) / f"serve-{port}.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
-                               str(port), "--workers", "2"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, cwd=folder)
+    env = {**os.environ, "BANDITBOT_STORE": store,
+           "BANDITBOT_CONFIG": str(ROOT / "examples" / "experiments.yaml"), **extra_env}
+    env.pop("TELEGRAM_TOKEN", None)
+    log = (tmp / f"{name}.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port", str(port),
+                               "--workers", str(workers)], env=env, stdout=log,
+                              stderr=subprocess.STDOUT, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, base, log
+
+
+def postgres_two_servers(args: argparse.Namespace) -> dict[str, Any]:
+    """Two servers (one worker each) on one PostgreSQL database, one wrk each at once."""
+    sys.path.insert(0, str(ROOT))
+    from tests.pg_server import PostgresServer, postgres_bindir
+
+    if postgres_bindir() is None:
+        return {"postgres": "skipped: PostgreSQL is not installed (apt-get install postgresql)"}
+    from banditbot import build_service
+    from banditbot.service import KeyRing
+
+    pg = PostgresServer(fsync=True).start()
     try:
-        for _ in range(300):
+        store = f"{pg.url}?schema=bench"
+        svc = build_service(ROOT / "examples" / "experiments.yaml", store)
+        key, _ = KeyRing(svc.store).create("bench", "decide")
+        env = {"BENCH_KEY": key, "BENCH_EXPERIMENT": args.experiment}
+        with tempfile.TemporaryDirectory() as tmp:
+            servers = [start_server(store, Path(tmp), f"serve{i}", 1, env) for i in range(2)]
             try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base
+                script = Path(tmp) / "loop.lua"
+                script.write_text(LUA)
+                half = max(1, args.connections // 2)
+                runs = [subprocess.Popen(
+                    ["wrk", "-t1", f"-c{half}", f"-d{args.seconds}s", "--latency", "-s",
+                     str(script), base], stdout=subprocess.PIPE, text=True,
+                    env={**os.environ, **env}) for _, base, _ in servers]
+                loops = [parse(run.communicate()[0]) for run in runs]
+            finally:
+                for server, _, log in servers:
+                    server.send_signal(signal.SIGINT)
+                    server.wait(timeout=60)
+                    log.close()
+        report = svc.report(args.experiment)
+        svc.store.close()
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
-        log.close()
+        pg.stop()
+    return {
+        "postgres_servers": 2, "postgres_workers_per_server": 1,
+        "postgres_decide_reward_rps": round(sum(x["rps"] for x in loops)),
+        "postgres_decide_reward_rps_per_server": [round(x["rps"]) for x in loops],
+        "postgres_decide_reward_p50_ms": max(x["p50_ms"] for x in loops),
+        "postgres_decide_reward_p99_ms": max(x["p99_ms"] for x in loops),
+        "postgres_errors": sum(x["errors"] for x in loops),
+        "postgres_decisions_logged": report.total_pulls,
+        "postgres_rewards_counted": report.total_answered,
+    }
 
 
 def main() -> None:
@@ -119,6 +170,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--experiment", default="greeting",
                         help="greeting (Thompson sampling, 4 arms) or random (epsilon-greedy)")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="skip the two-server PostgreSQL run")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk: apt-get install wrk")
@@ -131,22 +184,28 @@ def main() -> None:
         key, _ = KeyRing(svc.store).create("bench", "decide")
         script = Path(tmp) / "loop.lua"
         script.write_text(LUA)
-        env = {**os.environ, "BANDITBOT_STORE": store,
-               "BANDITBOT_CONFIG": str(ROOT / "examples" / "experiments.yaml"),
-               "BENCH_KEY": key, "BENCH_EXPERIMENT": args.experiment}
-        env.pop("TELEGRAM_TOKEN", None)
+        env = {"BENCH_KEY": key, "BENCH_EXPERIMENT": args.experiment}
+        run_env = {**os.environ, **env}
         common = ["wrk", f"-t{args.threads}", f"-c{args.connections}",
                   f"-d{args.seconds}s", "--latency"]
-        with serving(env, tmp) as base:
-            trivial = parse(subprocess.run([*common, base + "/healthz"], capture_output=True,
-                                           text=True, env=env, check=True).stdout)
-            loop = parse(subprocess.run([*common, "-s", str(script), base], capture_output=True,
-                                        text=True, env=env, check=True).stdout)
-        with serving({**env, "BANDITBOT_HTTP_FAST_PATH": "0"}, tmp) as base:
-            routed = parse(subprocess.run([*common, "-s", str(script), base],
-                                          capture_output=True, text=True, env=env,
-                                          check=True).stdout)
+        runs: dict[str, dict[str, float]] = {}
+        for name, extra in (("fast", {}), ("routed", {"BANDITBOT_HTTP_FAST_PATH": "0"})):
+            server, base, log = start_server(store, Path(tmp), name, 2, {**env, **extra})
+            try:
+                if name == "fast":
+                    runs["trivial"] = parse(subprocess.run(
+                        [*common, base + "/healthz"], capture_output=True, text=True,
+                        env=run_env, check=True).stdout)
+                runs[name] = parse(subprocess.run(
+                    [*common, "-s", str(script), base], capture_output=True, text=True,
+                    env=run_env, check=True).stdout)
+            finally:
+                server.send_signal(signal.SIGINT)
+                server.wait(timeout=60)
+                log.close()
+        trivial, loop, routed = runs["trivial"], runs["fast"], runs["routed"]
         report = svc.report(args.experiment)
+    postgres = {} if args.no_postgres else postgres_two_servers(args)
     print(json.dumps({
         "benchmark": "http", "experiment": args.experiment, "policy": report.policy,
         "workers": 2, "connections": args.connections,
@@ -162,8 +221,9 @@ def main() -> None:
         "ratio": round(loop["rps"] / trivial["rps"], 3),
         "target_ratio": 0.5,
         "met": loop["rps"] >= 0.5 * trivial["rps"] and not trivial["errors"] + loop["errors"],
-        "decisions_logged": report.total_pulls, "rewards_counted": report.total_rewards,
+        "decisions_logged": report.total_pulls, "rewards_counted": report.total_answered,
         "note": "rewards trail decisions by the requests in flight when wrk stopped",
+        **postgres,
     }))
 
 

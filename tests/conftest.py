@@ -17,11 +17,13 @@ import pytest
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
 from banditbot.stores import Store
 
+from .pg_server import PostgresServer, postgres_bindir
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "experiments.yaml"
 OBD = ROOT / "tests" / "data" / "obd"  # the Open Bandit Dataset sample, vendored (README)
 
-BACKENDS = ["memory", "sqlite", "dynamodb"]
+BACKENDS = ["memory", "sqlite", "dynamodb", "postgresql"]
 
 
 def free_port() -> int:
@@ -35,6 +37,8 @@ def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep tests hermetic: no inherited store/config/admin settings, no AWS credentials."""
     for var in ("BANDITBOT_STORE", "BANDITBOT_CONFIG", "BANDITBOT_ADMINS", "TELEGRAM_TOKEN",
                 "BANDITBOT_WEBHOOK_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("PG")]:  # libpq's settings
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -116,6 +120,35 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1 for the session (per xdist worker); tests each take
+    their own schema (:func:`postgres_schema_url`)."""
+    if postgres_bindir() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs the postgresql package)")
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The session server's URL (no schema: add one with :func:`postgres_schema_url`)."""
+    return postgres_server.url
+
+
+_schema_counter = iter(range(10**9))
+
+
+def postgres_schema_url(base: str, **params: object) -> str:
+    """``base`` with a schema of its own (a fresh, empty store) and ``params``."""
+    query = "&".join([f"schema=t{next(_schema_counter)}",
+                      *(f"{k}={v}" for k, v in params.items())])
+    return f"{base}?{query}"
+
+
 _table_counter = iter(range(10**9))
 
 
@@ -124,6 +157,10 @@ def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sto
         return MemoryStore()
     if kind == "sqlite":
         store: Store = SQLiteStore(tmp_path / "bandit.db")
+    elif kind == "postgresql":
+        from banditbot.stores import open_store
+
+        store = open_store(postgres_schema_url(request.getfixturevalue("postgres_url")))
     else:
         endpoint = request.getfixturevalue("moto_endpoint")
         from banditbot.stores import open_store

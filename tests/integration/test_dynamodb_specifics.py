@@ -160,7 +160,7 @@ def test_store_urls(url: str, kind: str) -> None:
     assert type(open_store(url)).__name__ == kind
 
 
-@pytest.mark.parametrize("url", ["postgres://x", "sqlite://", "dynamodb://", "nonsense"])
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite://", "dynamodb://", "nonsense"])
 def test_bad_store_urls_say_what_works(url: str) -> None:
     with pytest.raises(ConfigError) as err:
         open_store(url)

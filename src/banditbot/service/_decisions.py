@@ -9,13 +9,14 @@ Telegram has taken its message. :meth:`DecisionsMixin.decide` is both in one cal
 from __future__ import annotations
 
 import json
-import secrets
+import os
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._errors import ConfigError, UnknownArmError
+from .._errors import ConfigError, StoreError, UnknownArmError
 from .._types import FloatArray
 from ..policies import sample_arm
 from ..stores import AllocationRecord, DecisionRecord, StatsTable
@@ -115,7 +116,7 @@ class DecisionsMixin(RewardsMixin):
         index, kind = self._sample(view, p)
         arm = view.arms[index]
         record = DecisionRecord(
-            id=secrets.token_urlsafe(16), experiment=exp.id, generation=view.meta.generation,
+            id=new_id(), experiment=exp.id, generation=view.meta.generation,
             scope=scope, arm=arm, propensity=float(p[index]), arms=view.arms,
             probabilities=p, policy=view.policy_json, subject=str(subject),
             created_at=now, context=dict(context) if context else None, kind=kind,
@@ -191,27 +192,34 @@ class DecisionsMixin(RewardsMixin):
     def _sticky_decision(self, view: ExperimentView, subject: str,
                          context: Mapping[str, Any] | None, scope: str, now: float
                          ) -> Decision:
+        """The subject's held arm (a ``sticky`` decision, propensity 1), or a new decision
+        whose arm becomes the held one. Two first requests at once cannot split: the hold is
+        written under optimistic concurrency before the decision is logged, and the request
+        that loses the write takes the winner's arm."""
         exp = view.config
         name = f"sticky:{exp.id}:{view.meta.generation}:{subject}"
-        text, version = self.store.read_document(name)
-        held = json.loads(text) if text else None
-        if held and held["until"] > now and held["arm"] in view.arms:
-            arm = held["arm"]
-            probabilities = np.array([1.0 if a == arm else 0.0 for a in view.arms])
-            record = DecisionRecord(
-                id=secrets.token_urlsafe(16), experiment=exp.id,
-                generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
-                arms=view.arms, probabilities=probabilities, policy=view.policy_json,
-                subject=subject, created_at=now, context=dict(context) if context else None,
-                kind="sticky")
-            return self.commit_decision(PlannedDecision(record, Decision(
-                record.id, exp.id, arm, view.contents[arm], 1.0,
-                _ProbabilityMap(view.arms, probabilities), subject, now, scope)))
-        decision = self.decide(exp.id, subject, context,
-                               chat=scope.removeprefix("chat:") if scope else None)
-        self.store.write_document(name, json.dumps(
-            {"arm": decision.arm, "until": now + exp.sticky_seconds}), version)
-        return decision
+        for _ in range(10):
+            text, version = self.store.read_document(name)
+            held = json.loads(text) if text else None
+            if held and held["until"] > now and held["arm"] in view.arms:
+                arm = held["arm"]
+                probabilities = np.array([1.0 if a == arm else 0.0 for a in view.arms])
+                record = DecisionRecord(
+                    id=new_id(), experiment=exp.id,
+                    generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
+                    arms=view.arms, probabilities=probabilities, policy=view.policy_json,
+                    subject=subject, created_at=now,
+                    context=dict(context) if context else None, kind="sticky")
+                return self.commit_decision(PlannedDecision(record, Decision(
+                    record.id, exp.id, arm, view.contents[arm], 1.0,
+                    _ProbabilityMap(view.arms, probabilities), subject, now, scope)))
+            planned = self.plan_decision(exp.id, subject, context,
+                                         chat=scope.removeprefix("chat:") if scope else None)
+            hold = json.dumps({"arm": planned.decision.arm, "until": now + exp.sticky_seconds})
+            if self.store.write_document(name, hold, version):
+                return self.commit_decision(planned)
+        raise StoreError(f"the sticky arm of {exp.id!r} is being changed concurrently",
+                         hint="retry")
 
     def decisions(self, experiment: str, *, generation: int | None = None,
                   after_id: str | None = None, limit: int | None = None
@@ -220,6 +228,35 @@ class DecisionsMixin(RewardsMixin):
         exp = self.config.experiment(experiment)
         return self.store.iter_decisions(exp.id, generation=generation, after_id=after_id,
                                          limit=limit)
+
+
+class _Ids:
+    """Unguessable decision ids (128 bits from ``os.urandom``, 32 hex digits), read from the
+    system's generator 4 KiB at a time: one system call for 256 ids."""
+
+    __slots__ = ("_buffer", "_lock", "_offset")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._offset >= len(self._buffer):
+                self._buffer, self._offset = os.urandom(4096), 0
+            start = self._offset
+            self._offset += 16
+            return self._buffer[start:start + 16].hex()
+
+    def reset(self) -> None:
+        """Forget the buffer (a forked child must not reuse its parent's ids)."""
+        with self._lock:
+            self._buffer, self._offset = b"", 0
+
+
+new_id = _Ids()
+os.register_at_fork(after_in_child=new_id.reset)
 
 
 class _ProbabilityMap(Mapping[str, float]):

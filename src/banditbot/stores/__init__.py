@@ -1,4 +1,4 @@
-"""Stores: the only components with state. One protocol, one conformance suite, three backends."""
+"""Stores: the only components with state. One protocol, one conformance suite, four backends."""
 
 from ._base import (
     AdminRecord,
@@ -11,6 +11,7 @@ from ._base import (
     Store,
 )
 from ._memory import MemoryStore
+from ._postgres import PostgresStore
 from ._sqlite import SQLiteStore
 from ._url import DEFAULT_STORE_URL, open_store
 
@@ -23,6 +24,7 @@ __all__ = [
     "ExperimentMeta",
     "MemoryStore",
     "PeriodCounts",
+    "PostgresStore",
     "SQLiteStore",
     "StatsTable",
     "Store",

@@ -311,7 +311,7 @@ class Store(Protocol):
     """Persistence for experiments: meta, additive arm statistics, the decision log.
 
     Every method is one atomic operation; implementations are safe to use from many threads
-    (and, for SQLite and DynamoDB, many processes).
+    (and, for SQLite, PostgreSQL and DynamoDB, many processes; for the last two, many hosts).
     """
 
     url: str
@@ -413,8 +413,8 @@ class Store(Protocol):
         """The counters under ``key`` (empty if none)."""
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
-        """A block whose writes are committed together where the backend can: SQLite runs
-        them in one transaction (all or nothing; a server uses this as a *group commit* for
-        requests that arrive together); other backends keep each write its own atomic
-        operation. Each call's result is final once the block exits without an exception.
-        Blocks nest (the outermost one commits)."""
+        """A block whose writes are committed together where the backend can: SQLite and
+        PostgreSQL run them in one transaction (all or nothing; a server uses this as a
+        *group commit* for requests that arrive together); other backends keep each write its
+        own atomic operation. Each call's result is final once the block exits without an
+        exception. Blocks nest (the outermost one commits)."""

@@ -1,4 +1,5 @@
-"""Open a store from a URL: ``sqlite:///path.db`` (default), ``memory://``, ``dynamodb://TABLE``."""
+"""Open a store from a URL: ``sqlite:///path.db`` (default), ``memory://``,
+``postgresql://user:password@host/db``, ``dynamodb://TABLE``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def open_store(url: str | None = None) -> Store:
     Parameters
     ----------
     url
-        ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://`` or
+        ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://``,
+        ``postgresql://user:password@host:5432/dbname`` (``postgres://`` too; what it omits
+        comes from libpq's ``PGHOST``, ``PGUSER``, … variables; see docs/postgres.md) or
         ``dynamodb://TABLE?region=eu-west-1&endpoint_url=http://127.0.0.1:8000``. Defaults to
         ``sqlite:///banditbot.db``.
 
@@ -43,6 +46,10 @@ def open_store(url: str | None = None) -> Store:
         from ._sqlite import SQLiteStore
 
         return SQLiteStore(path)
+    if scheme in ("postgresql", "postgres"):
+        from ._postgres import PostgresStore
+
+        return PostgresStore(url)
     if scheme == "dynamodb":
         if not parts.netloc:
             raise ConfigError(f"store URL {url!r} has no table name",
@@ -56,5 +63,8 @@ def open_store(url: str | None = None) -> Store:
             endpoint_url=query.get("endpoint_url"),
             ttl_days=float(query["ttl_days"]) if "ttl_days" in query else None,
         )
-    raise ConfigError(f"unknown store URL {url!r}",
-                      hint="use sqlite:///path.db, memory:// or dynamodb://TABLE")
+    from ._postgres import mask_url
+
+    raise ConfigError(f"unknown store URL {mask_url(url)!r}",
+                      hint="use sqlite:///path.db, memory://, postgresql://user@host/db "
+                           "or dynamodb://TABLE")
