@@ -406,3 +406,12 @@ def test_bad_reward_input_changes_nothing(service: BanditService, decision_id: s
     assert [a["answered"] for a in after["arms"]] == [a["answered"] for a in before["arms"]]
     record = service.store.get_decision(d.id)
     assert record is not None and record.reward is None
+
+
+def test_many_arms_first_seen_by_decisions_are_counted(store: Store) -> None:
+    """Arms a store first hears of through decisions (no statistics read before, as with an
+    allocation period) are counted however many there are."""
+    arms = tuple(f"arm{i}" for i in range(40))
+    for arm in arms:
+        store.record_decision(_decision(arm=arm, arms=arms))
+    assert store.read_stats("e", 0, "", arms).pulls.tolist() == [1.0] * 40

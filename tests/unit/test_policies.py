@@ -327,3 +327,20 @@ def test_thompson_probabilities_are_a_distribution_for_any_counts(
         p = beta_best_probabilities(a, b)
     assert np.all(np.isfinite(p)) and np.all(p >= 0)
     assert p.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["epsilon-greedy", "ucb1", "softmax"])
+def test_the_scalar_path_for_small_bandits_gives_the_array_paths_vector(name: str) -> None:
+    """One bandit with few arms is computed on Python floats; the same statistics as a batch
+    of one (the array path) give the same vector, ties and untried arms included."""
+    rng = np.random.default_rng(3)
+    policy = make_policy(name)
+    for _ in range(300):
+        k = int(rng.integers(2, 17))
+        n = rng.integers(0, 6, size=k).astype(float)
+        n[rng.random(k) < 0.2] = 0.0
+        sums = np.minimum(rng.integers(0, 6, size=k), n).astype(float)
+        one = policy.probabilities(ArmStats.from_counts(n, sums))
+        batch = policy.probabilities(ArmStats.from_counts(n[None, :], sums[None, :]))[0]
+        assert one == pytest.approx(batch, abs=1e-12)
+        assert one.sum() == pytest.approx(1.0)

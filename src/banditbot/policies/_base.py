@@ -23,7 +23,8 @@ from .._errors import PolicyError
 from .._types import FloatArray
 from ..statistics import Posterior
 
-__all__ = ["ArmStats", "Choice", "Extra", "Policy", "sample_arm", "sample_rows"]
+__all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "best_share", "means_list",
+           "sample_arm", "sample_rows", "small"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -257,6 +258,29 @@ def check(condition: bool, policy: str, message: str, hint: str) -> None:
     """Raise :class:`PolicyError` unless ``condition`` holds."""
     if not condition:
         raise PolicyError(f"{policy}: {message}", hint=hint)
+
+
+#: Up to this many arms, a single bandit's vector is computed on Python floats: numpy's
+#: per-call overhead is most of the cost of an operation on a handful of elements.
+SMALL = 16
+
+
+def small(stats: ArmStats) -> bool:
+    """Whether ``stats`` is one bandit with few enough arms for the scalar path."""
+    return stats.n.ndim == 1 and stats.n.shape[0] <= SMALL
+
+
+def means_list(stats: ArmStats, default: float) -> list[float]:
+    """:meth:`ArmStats.means` of one small bandit, as Python floats."""
+    n, sums = stats.with_pseudo_counts()
+    return [s / c if c > 0 else default for c, s in zip(n.tolist(), sums.tolist(), strict=True)]
+
+
+def best_share(values: list[float]) -> tuple[list[bool], int]:
+    """Which entries are the maximum, and how many (for uniform tie-breaks)."""
+    top = max(values)
+    best = [v == top for v in values]
+    return best, sum(best)
 
 
 def argmax_ties(values: FloatArray) -> FloatArray:

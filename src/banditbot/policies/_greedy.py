@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from .._types import FloatArray
-from ._base import ArmStats, Policy, argmax_ties, check
+from ._base import ArmStats, Policy, argmax_ties, best_share, check, means_list, small
 from ._registry import register
 
 __all__ = [
@@ -50,8 +51,13 @@ class EpsilonGreedy(Policy):
               f"{self.epsilon}", "set epsilon to e.g. 0.1")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        best = argmax_ties(stats.means(self.initial_value))
-        p: FloatArray = best * (1.0 - self.epsilon) + self.epsilon / best.shape[-1]
+        if small(stats):
+            best, ties = best_share(means_list(stats, self.initial_value))
+            explore = self.epsilon / len(best)
+            exploit = (1.0 - self.epsilon) / ties
+            return np.array([exploit + explore if b else explore for b in best])
+        best_arms = argmax_ties(stats.means(self.initial_value))
+        p: FloatArray = best_arms * (1.0 - self.epsilon) + self.epsilon / best_arms.shape[-1]
         return p
 
 
@@ -84,6 +90,12 @@ class Softmax(Policy):
               f"temperature must be > 0, got {self.temperature}", "use e.g. temperature = 0.1")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
+        if small(stats):
+            values = means_list(stats, self.initial_value)
+            top = max(values)
+            w = [math.exp((v - top) / self.temperature) for v in values]
+            total = sum(w)
+            return np.array([x / total for x in w])
         means = stats.means(self.initial_value)
         weights = np.exp((means - means.max(axis=-1, keepdims=True)) / self.temperature)
         p: FloatArray = weights / weights.sum(axis=-1, keepdims=True)

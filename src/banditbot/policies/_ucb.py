@@ -13,7 +13,7 @@ import numpy as np
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, bernoulli_kl
-from ._base import ArmStats, Policy, argmax_ties, check
+from ._base import ArmStats, Policy, argmax_ties, best_share, check, small
 from ._registry import register
 from ._thompson import beta_posterior
 
@@ -70,6 +70,16 @@ class UCB1(Policy):
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         n, sums = stats.with_pseudo_counts()
+        if small(stats):  # one bandit with few arms: on Python floats
+            counts, totals = n.tolist(), sums.tolist()
+            untried_arms = [c <= 0.0 for c in counts]
+            if any(untried_arms):
+                best, ties = best_share([float(u) for u in untried_arms])
+            else:
+                log_t = math.log(max(sum(counts), 1.0))
+                best, ties = best_share([s / c + self.c * math.sqrt(2.0 * log_t / c)
+                                         for c, s in zip(counts, totals, strict=True)])
+            return np.array([1.0 / ties if b else 0.0 for b in best])
         untried = n <= 0.0
         if n.ndim == 1:  # one bandit: the fast path
             if untried.any():

@@ -109,7 +109,7 @@ class DecisionsMixin(RewardsMixin):
         if exp.update.every == "decision":
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                           with_extra=bool(view.policy.needs_extra))
-            p = self._shaped(view, table, context, now).probabilities
+            p = self._shaped(view, table, context, now, scope).probabilities
         else:
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
@@ -127,10 +127,15 @@ class DecisionsMixin(RewardsMixin):
             _ProbabilityMap(view.arms, p), record.subject, now, scope))
 
     def _shaped(self, view: ExperimentView, table: StatsTable,
-                context: Mapping[str, Any] | None, now: float) -> Shaped:
+                context: Mapping[str, Any] | None, now: float, scope: str | None = None
+                ) -> Shaped:
         """The allocation for the statistics in ``table``: the policy's vector shaped by
-        winner, burn-in, floor and holdout (the policy is computed only when needed)."""
-        burn_in = burn_in_progress(view, table)
+        winner, burn-in, floor and holdout (the policy is computed only when needed). A
+        scope whose burn-in ended is remembered (counts only grow within a generation)."""
+        key = (view.config.id, view.meta.generation, scope, view.arms)
+        burn_in = None if key in self._burned_in else burn_in_progress(view, table)
+        if burn_in is not None and burn_in.done and scope is not None:
+            self._burned_in.add(key)
         vector = None
         if winner_index(view) is None and (burn_in is None or burn_in.done):
             vector = view.policy.probabilities(view.policy_stats(table, context, now=now))
@@ -139,6 +144,8 @@ class DecisionsMixin(RewardsMixin):
     def _sample(self, view: ExperimentView, p: FloatArray) -> tuple[int, str]:
         """Draw an arm from the allocation ``p``: the holdout's share goes to the control
         (a ``holdout`` decision), the rest to the bandit's part of ``p``."""
+        if view.config.holdout <= 0.0:
+            return sample_arm(p, self.rng), "policy"
         h, control = holdout_share(view)
         if control is None:
             return sample_arm(p, self.rng), "policy"
@@ -167,7 +174,7 @@ class DecisionsMixin(RewardsMixin):
             return current
         if table is None:
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
-        shaped = self._shaped(view, table, None, now)
+        shaped = self._shaped(view, table, None, now, scope)
         return self.store.start_allocation(
             new_allocation(view, scope, shaped, reason, current, now))
 

@@ -76,6 +76,8 @@ class RewardsMixin(ServiceCore):
         # conditional write still decides exactly-once.
         self._unrewarded: dict[str, DecisionRecord] = {}
         self._unrewarded_lock = threading.Lock()
+        # (experiment, generation, scope, arms) whose burn-in is over
+        self._burned_in: set[tuple[str, int, str | None, tuple[str, ...]]] = set()
 
     def _remember(self, record: DecisionRecord) -> None:
         with self._unrewarded_lock:

@@ -37,7 +37,7 @@ class _Bucket:
         self.index: dict[str, int] = {}
         self.data = np.zeros((8, 4))
         self.extra: dict[str, dict[str, float]] = {}
-        self.aligned: dict[tuple[str, ...], np.ndarray] = {}
+        self.aligned: dict[tuple[str, ...], np.ndarray | int] = {}
 
     def slot(self, arm: str) -> int:
         i = self.index.get(arm)
@@ -49,10 +49,14 @@ class _Bucket:
         return i
 
     def rows(self, arms: tuple[str, ...]) -> np.ndarray:
+        """A copy of the counters of ``arms``, in that order (a slice when the arms are the
+        first slots in order, the usual case: a bucket's slots follow its first read)."""
         idx = self.aligned.get(arms)
         if idx is None:
-            idx = self.aligned[arms] = np.array([self.slot(a) for a in arms], dtype=np.intp)
-        rows: np.ndarray = self.data[idx]
+            slots = [self.slot(a) for a in arms]
+            idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) else \
+                np.array(slots, dtype=np.intp)
+        rows: np.ndarray = self.data[:idx].copy() if isinstance(idx, int) else self.data[idx]
         return rows
 
 
@@ -72,6 +76,7 @@ class MemoryStore:
         self._meta: dict[str, ExperimentMeta] = {}
         self._buckets: dict[_Key, _Bucket] = defaultdict(_Bucket)
         self._decisions: dict[str, DecisionRecord] = {}
+        self._rewards: dict[str, tuple[float, float]] = {}  # id -> (reward, rewarded_at)
         self._by_experiment: dict[str, list[str]] = defaultdict(list)
         self._admin: list[AdminRecord] = []
         self._claims: dict[str, float] = {}
@@ -131,10 +136,16 @@ class MemoryStore:
             self._decisions[decision.id] = decision
             self._by_experiment[decision.experiment].append(decision.id)
             bucket = self._buckets[(decision.experiment, decision.generation, decision.scope)]
-            bucket.data[bucket.slot(decision.arm), 0] += 1.0
+            i = bucket.slot(decision.arm)  # first: a new slot may grow the array
+            bucket.data[i, 0] += 1.0
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        return self._decisions.get(decision_id)
+        record = self._decisions.get(decision_id)
+        return None if record is None else self._with_reward(record)
+
+    def _with_reward(self, record: DecisionRecord) -> DecisionRecord:
+        rewarded = self._rewards.get(record.id)
+        return record if rewarded is None else record.with_reward(*rewarded)
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None, *,
@@ -143,9 +154,9 @@ class MemoryStore:
             record = self._decisions.get(decision_id)
             if record is None:
                 return ApplyResult.UNKNOWN
-            if record.reward is not None:
+            if record.reward is not None or decision_id in self._rewards:
                 return ApplyResult.DUPLICATE
-            self._decisions[decision_id] = record.with_reward(value, rewarded_at)
+            self._rewards[decision_id] = (value, rewarded_at)
             self._add(record, value, extra)
             if record.allocation_id is not None:
                 self._allocation_rewards[record.allocation_id] += record.weight
@@ -154,9 +165,14 @@ class MemoryStore:
     def _add(self, record: DecisionRecord, value: float,
              extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
         bucket = self._buckets[(record.experiment, record.generation, record.scope)]
-        row = bucket.data[bucket.slot(record.arm)]
+        i = bucket.slot(record.arm)
+        data = bucket.data
         w = record.weight
-        row += (pulls, w, w * value, w * value * value)
+        if pulls:
+            data[i, 0] += pulls
+        data[i, 1] += w
+        data[i, 2] += w * value
+        data[i, 3] += w * value * value
         if extra:
             fields = bucket.extra.setdefault(record.arm, {})
             for k, v in extra.items():
@@ -177,7 +193,8 @@ class MemoryStore:
                        limit: int | None = None) -> Iterator[DecisionRecord]:
         with self._lock:
             ids = list(self._by_experiment.get(experiment, ()))
-        records = sorted((self._decisions[i] for i in ids), key=lambda r: (r.created_at, r.id))
+        records = sorted((self._with_reward(self._decisions[i]) for i in ids),
+                         key=lambda r: (r.created_at, r.id))
         if after_id is not None:
             cursor = self._decisions.get(after_id)
             if cursor is not None:

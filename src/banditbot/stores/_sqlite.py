@@ -11,6 +11,13 @@ the commit that crosses the threshold, and on a busy server that one request the
 milliseconds for the disk (it was 60% of the time of a decide+reward loop here). The
 automatic checkpoint stays on, at a higher threshold, as a bound on the WAL should the thread
 fall behind.
+
+Reads on the decision path are cached per connection and checked with ``PRAGMA
+data_version``, which changes exactly when another connection (thread or process) committed
+since: a decide then costs that pragma and its one insert, not two queries. The connection's
+own writes update the cache as they commit (a decision adds its pull; a reward whose decision
+the caller passed adds its reward; anything else clears it), so the cache always equals what
+a query would return.
 """
 
 from __future__ import annotations
@@ -277,9 +284,32 @@ class SQLiteStore:
                 checkpointer.join()
         self._local = threading.local()
 
+    # --- the read cache ---------------------------------------------------------------------
+    def _cache(self, conn: sqlite3.Connection) -> _ReadCache:
+        """This connection's read cache, emptied when another connection has committed."""
+        cache: _ReadCache | None = getattr(self._local, "cache", None)
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if cache is None or cache.version != version or cache.conn is not conn:
+            cache = self._local.cache = _ReadCache(conn, version)
+        return cache
+
+    def _forget(self) -> None:
+        """Empty this thread's read cache (after a write the cache cannot follow)."""
+        self._local.cache = None
+
     # --- meta ---------------------------------------------------------------------------
     def read_meta(self, experiment: str) -> ExperimentMeta:
-        row = self._conn().execute(
+        conn = self._conn()
+        cache = self._cache(conn)
+        found = cache.meta.get(experiment)
+        if found is not None:
+            return found
+        meta = self._read_meta(conn, experiment)
+        cache.meta[experiment] = meta
+        return meta
+
+    def _read_meta(self, conn: sqlite3.Connection, experiment: str) -> ExperimentMeta:
+        row = conn.execute(
             "SELECT doc, version FROM meta WHERE experiment = ?", (experiment,)
         ).fetchone()
         if row is None:
@@ -292,6 +322,7 @@ class SQLiteStore:
         return meta
 
     def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
+        self._forget()
         with self._write() as conn:
             if meta.version == 0:
                 cur = conn.execute(
@@ -308,6 +339,16 @@ class SQLiteStore:
     def read_stats(self, experiment: str, generation: int, scope: str | None,
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         conn = self._conn()
+        if scope is not None and not with_extra:  # the decision path: cached
+            cache = self._cache(conn)
+            key = (experiment, generation, scope)
+            counts = cache.stats.get(key)
+            if counts is None:
+                rows = conn.execute(
+                    "SELECT arm, pulls, n, total, total_sq FROM arm_stats "
+                    "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
+                counts = cache.stats[key] = {r[0]: list(r[1:]) for r in rows}
+            return StatsTable.from_rows(arms, counts)
         if scope is None:
             rows = conn.execute(
                 "SELECT arm, sum(pulls), sum(n), sum(total), sum(total_sq) FROM arm_stats "
@@ -337,6 +378,7 @@ class SQLiteStore:
         row = _decision_row(decision)
         _locked_retry(lambda: conn.execute(_DECISION_INSERT, row),
                       self._busy_timeout_ms / 1000)  # one statement: the trigger adds the pull
+        self._counted(decision, 1.0, None)
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         row = self._conn().execute(
@@ -356,6 +398,11 @@ class SQLiteStore:
             rows = _locked_retry(lambda: conn.execute(update, args).fetchall(),
                                  self._busy_timeout_ms / 1000)
             if rows:
+                if known is not None and known.id == decision_id and \
+                        (known.experiment, known.generation, known.scope, known.arm) == rows[0]:
+                    self._counted(known, 0.0, value)
+                else:
+                    self._forget()
                 return ApplyResult.APPLIED
             exists = conn.execute("SELECT 1 FROM decisions WHERE id = ?",
                                   (decision_id,)).fetchone()
@@ -367,12 +414,14 @@ class SQLiteStore:
                                       (decision_id,)).fetchone()
                 return ApplyResult.DUPLICATE if exists else ApplyResult.UNKNOWN
             conn.executemany(_EXTRA_UPSERT, [(*row, k, v) for k, v in extra.items()])
+            self._forget()
             return ApplyResult.APPLIED
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:
         if any(d.reward is None for d in decisions):
             raise ValueError("manual decisions carry their reward")
+        self._forget()
         with self._write() as conn:  # the trigger adds each row's pull and reward
             conn.executemany(_DECISION_INSERT, [_decision_row(d) for d in decisions])
             if extras:
@@ -414,6 +463,26 @@ class SQLiteStore:
             (experiment, -1e300 if newer_than is None else newer_than, older_than, generation,
              limit)).fetchall()
         return [_decision_from_row(r) for r in rows]
+
+    def _counted(self, decision: DecisionRecord, pulls: float, reward: float | None) -> None:
+        """Follow this connection's own committed write in its read cache. Inside a batch
+        the write is not committed yet: the cache is emptied instead."""
+        cache: _ReadCache | None = getattr(self._local, "cache", None)
+        if cache is None:
+            return
+        if cache.conn.in_transaction:
+            self._forget()
+            return
+        counts = cache.stats.get((decision.experiment, decision.generation, decision.scope))
+        if counts is None:
+            return
+        row = counts.setdefault(decision.arm, [0.0, 0.0, 0.0, 0.0])
+        row[0] += pulls
+        if reward is not None:
+            w = decision.weight
+            row[1] += w
+            row[2] += w * reward
+            row[3] += w * reward * reward
 
     # --- allocation periods ------------------------------------------------------------
     def current_allocation(self, experiment: str, generation: int,
@@ -515,6 +584,19 @@ class SQLiteStore:
                 cur = conn.execute("UPDATE documents SET body = ?, version = version + 1 "
                                    "WHERE name = ? AND version = ?", (text, name, version))
             return cur.rowcount == 1
+
+
+class _ReadCache:
+    """A connection's cached reads, valid while ``PRAGMA data_version`` says no other
+    connection has committed: meta documents, and the core counters per scope."""
+
+    __slots__ = ("conn", "meta", "stats", "version")
+
+    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
+        self.conn = conn
+        self.version = version
+        self.meta: dict[str, ExperimentMeta] = {}
+        self.stats: dict[tuple[str, int, str], dict[str, list[float]]] = {}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
