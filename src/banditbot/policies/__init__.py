@@ -14,6 +14,7 @@ True
 """
 
 from ._base import ArmStats, Choice, Policy, sample_arm
+from ._explore import explore_contenders
 from ._policies import (
     UCB1,
     EpsilonGreedy,
@@ -33,6 +34,7 @@ __all__ = [
     "Softmax",
     "ThompsonSampling",
     "available_policies",
+    "explore_contenders",
     "make_policy",
     "policy_class",
     "sample_arm",

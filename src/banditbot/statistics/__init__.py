@@ -5,6 +5,11 @@
   and the report's P(best) column.
 * **Intervals** — per-arm posterior credible intervals and fixed-sample confidence intervals
   (Wilson, normal). They assume a fixed sample: reports name them as such.
+* **Anytime-valid inference** — confidence sequences of each arm's mean and of differences
+  between arms, and a stopping rule with a guaranteed error rate, from the decision log
+  (chosen arm, logged probability vector, reward), valid however often the report is read
+  and whatever the allocation did (:func:`anytime_inference`, :func:`stopping_rule`,
+  :class:`SequentialTest`).
 
 Examples
 --------
@@ -21,14 +26,32 @@ from ._best import (
     normal_best_probabilities,
 )
 from ._intervals import Z95, beta_interval, normal_interval, wilson_interval
+from ._sequential import (
+    DEFAULT_EFFECTS,
+    AipwScores,
+    AnytimeInference,
+    SequentialTest,
+    WinnerDecision,
+    aipw_scores,
+    anytime_inference,
+    stopping_rule,
+)
 
 __all__ = [
+    "DEFAULT_EFFECTS",
     "Z95",
+    "AipwScores",
+    "AnytimeInference",
+    "SequentialTest",
+    "WinnerDecision",
+    "aipw_scores",
+    "anytime_inference",
     "best_rows",
     "beta_best_probabilities",
     "beta_interval",
     "beta_optimistic_probabilities",
     "normal_best_probabilities",
     "normal_interval",
+    "stopping_rule",
     "wilson_interval",
 ]
