@@ -25,6 +25,7 @@ from ._best import (
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
+from ._betting import ips_confidence_sequence
 from ._intervals import Z95, beta_interval, normal_interval, wilson_interval
 from ._sequential import (
     DEFAULT_EFFECTS,
@@ -50,6 +51,7 @@ __all__ = [
     "beta_best_probabilities",
     "beta_interval",
     "beta_optimistic_probabilities",
+    "ips_confidence_sequence",
     "normal_best_probabilities",
     "normal_interval",
     "stopping_rule",
