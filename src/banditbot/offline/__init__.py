@@ -26,12 +26,23 @@ from ._evaluate import (
 )
 from ._log import LOG_COLUMNS, decision_rows, export_decisions
 from ._model import RewardModel
+from ._obd_bts import obd_bts_action_dist, obd_bts_rank_probabilities
 from ._synthetic import SyntheticProblem
-from ._warmstart import WarmStart, warm_start
+from ._warmstart import (
+    MIN_ESS,
+    ArmWarmStart,
+    WarmStart,
+    WarmStartPlan,
+    WarmStartTarget,
+    plan_warm_start,
+    warm_start,
+)
 
 __all__ = [
     "ESTIMATORS",
     "LOG_COLUMNS",
+    "MIN_ESS",
+    "ArmWarmStart",
     "ColumnMap",
     "DirectMethod",
     "DoublyRobust",
@@ -47,6 +58,8 @@ __all__ = [
     "SwitchDoublyRobust",
     "SyntheticProblem",
     "WarmStart",
+    "WarmStartPlan",
+    "WarmStartTarget",
     "behavior_action_dist",
     "decision_rows",
     "estimate_all",
@@ -55,6 +68,9 @@ __all__ = [
     "from_records",
     "load_obd",
     "make_estimator",
+    "obd_bts_action_dist",
+    "obd_bts_rank_probabilities",
+    "plan_warm_start",
     "policy_action_dist",
     "read_log",
     "replay_online",
