@@ -227,3 +227,28 @@ def test_obd_bts_is_the_published_policy_not_a_reconstruction() -> None:
     direct = estimate_all([make_estimator("ips")], reward=random.reward, action=random.action,
                           pscore=random.pscore, action_dist=dist, n_bootstrap=20)[0]
     assert rows[0].estimate.value == pytest.approx(direct.value, rel=1e-12)
+
+
+def test_log_inference_reads_the_services_own_log() -> None:
+    """What a report does: the service's decision log (full probability vectors) in, named
+    anytime intervals and the rule's answer out."""
+    from banditbot.offline import from_records, log_inference
+
+    svc = _greeting()
+    rng = np.random.default_rng(4)
+    rates = {"hello": 0.1, "hey": 0.6, "formal": 0.1, "playful": 0.1}
+    for i in range(400):
+        d = svc.decide("greeting", f"u{i}")
+        if i % 10:  # one in ten stays unanswered
+            svc.reward(d.id, int(rng.random() < rates[d.arm]), f"u{i}")
+    log = from_records(svc.decisions("greeting"))
+    inf = log_inference(log, confidence=0.95, control="hello")
+    assert set(inf.arms) == set(ARMS)
+    res = inf.result
+    assert np.all(res.low <= res.high) and np.all((res.low >= 0) & (res.high <= 1))
+    hey = inf.arms.index("hey")
+    assert res.low[hey] < 0.6 < res.high[hey]
+    assert np.isnan(res.diff_low[inf.arms.index("hello")])
+    assert inf.winner in (None, "hey")
+    with pytest.raises(PayloadError, match="control arm"):
+        log_inference(log, control="nope")

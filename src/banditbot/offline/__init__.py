@@ -24,6 +24,7 @@ from ._evaluate import (
     policy_action_dist,
     replay_online,
 )
+from ._inference import LogInference, log_inference
 from ._log import LOG_COLUMNS, decision_rows, export_decisions
 from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist, obd_bts_rank_probabilities
@@ -50,6 +51,7 @@ __all__ = [
     "Estimator",
     "EvaluationRow",
     "InverseProbabilityWeighting",
+    "LogInference",
     "LoggedBandit",
     "ReplayMethod",
     "RewardModel",
@@ -67,6 +69,7 @@ __all__ = [
     "export_decisions",
     "from_records",
     "load_obd",
+    "log_inference",
     "make_estimator",
     "obd_bts_action_dist",
     "obd_bts_rank_probabilities",
