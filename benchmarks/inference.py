@@ -265,6 +265,77 @@ def plot(results: list[dict[str, Any]], folder: str) -> None:
     fig.tight_layout()
     fig.savefig(out / "inference-coverage.png", dpi=110)
     plt.close(fig)
+    illustrate(out / "inference-one-run.png")
+
+
+def illustrate(path: Any, rates: tuple[float, ...] = (0.10, 0.12, 0.15), horizon: int = 10_000,
+               seed: int = 3) -> None:
+    """One experiment run as the service would (explore sampling, a look every 10
+    decisions), with its sequences recomputed from the log at 50 looks."""
+    import matplotlib.pyplot as plt
+
+    from banditbot.policies import explore_contenders
+    from banditbot.sim._inference import normal_best_probabilities_rows
+    from banditbot.statistics import SequentialTest, anytime_inference
+
+    rng = np.random.default_rng(seed)
+    mu = np.asarray(rates)
+    k = mu.shape[0]
+    test = SequentialTest(k, alpha=ALPHA)
+    n, s = np.zeros(k), np.zeros(k)
+    arms = np.empty(horizon, dtype=np.intp)
+    probs = np.empty((horizon, k))
+    rewards = np.empty(horizon)
+    p = np.full(k, 1 / k)
+    pbest_path = []
+    for t in range(horizon):
+        if t % 10 == 0:
+            best = normal_best_probabilities_rows((s + 1)[None], (n - s + 1)[None])[0]
+            pbest_path.append((t, best))
+            p = 0.01 + (1 - k * 0.01) * explore_contenders(best, test.contenders)
+        arm = int(rng.choice(k, p=p))
+        y = float(rng.random() < mu[arm])
+        arms[t], probs[t], rewards[t] = arm, p, y
+        test.update(arm, p, y)
+        n[arm] += 1
+        s[arm] += y
+    looks = np.unique(np.geomspace(100, horizon, 50).astype(int))
+    rows = [anytime_inference(arms[:t], probs[:t], rewards[:t]) for t in looks]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for a in range(k):
+        (line,) = axes[0].plot(looks, [r.estimate[a] for r in rows], label=f"arm {a} ({mu[a]})")
+        axes[0].fill_between(looks, [r.low[a] for r in rows], [r.high[a] for r in rows],
+                             color=line.get_color(), alpha=0.15)
+        axes[0].axhline(mu[a], color=line.get_color(), linestyle=":", linewidth=1)
+    axes[0].set_ylim(0, 0.35)
+    axes[0].set_title("each arm: AIPW estimate and 95% confidence sequence", fontsize=10)
+    best = int(mu.argmax())
+    axes[1].fill_between(looks, [r.diff_low[best] for r in rows],
+                         [r.diff_high[best] for r in rows], alpha=0.3,
+                         label=f"μ(arm {best}) − best other: sequence at α/K per side")
+    axes[1].axhline(0, color="k", linewidth=1)
+    axes[1].axhline(mu[best] - np.sort(mu)[-2], color="k", linestyle=":", linewidth=1)
+    if test.declared_at is not None:
+        axes[1].axvline(int(test.declared_at), color="tab:green", linestyle="--",
+                        label=f"winner declared at {int(test.declared_at):,}")
+    twin = axes[1].twinx()
+    twin.plot([t for t, _ in pbest_path if t >= 100],
+              [b[best] for t, b in pbest_path if t >= 100], color="tab:red",
+              linewidth=0.8, label="P(best) (a description)")
+    twin.set_ylim(0, 1.05)
+    twin.set_ylabel("P(best)", fontsize=8)
+    axes[1].set_ylim(-0.15, 0.15)
+    axes[1].set_title("the leader's difference to the best other arm", fontsize=10)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("decisions")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="lower right")
+    twin.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
