@@ -472,15 +472,18 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
                  action_dist: Any, estimated_rewards: Any = None, alpha: float = 0.05,
                  n_bootstrap: int = 1000, rng: np.random.Generator | None = None,
                  refit: Callable[[IntArray], FloatArray] | None = None,
-                 reward_bounds: tuple[float, float] | None = None) -> list[Estimate]:
+                 reward_bounds: tuple[float, float] | None = None,
+                 behavior_dist: Any = None) -> list[Estimate]:
     """Several estimators on the same data with one shared bootstrap: each replicate
     resamples the rounds once (and re-fits the reward model once, if ``refit`` is given) and
     evaluates every estimator on it.
 
     Beside the bootstrap, IPS and SNIPS get an anytime-valid betting interval for the
     policy's value (:func:`banditbot.statistics.ips_confidence_sequence`) when the rewards
-    lie in ``reward_bounds`` (default [0, 1]). An estimator that is undefined on the log
-    (no overlap) gives a row that says so instead of failing.
+    lie in ``reward_bounds`` (default [0, 1]); ``behavior_dist`` (shape ``(n, K)``: the
+    logging policy's whole distribution at each round, which banditbot logs) tightens its
+    upper end. An estimator that is undefined on the log (no overlap) gives a row that says
+    so instead of failing.
     """
     needs_model = any(e.needs_model for e in estimators)
     r, a, p, dist, q = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
@@ -506,7 +509,17 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     if any(e.name in ANYTIME for e in estimators) and np.all((scaled >= 0) & (scaled <= 1)):
         from ..statistics._betting import ips_confidence_sequence
 
-        cs = ips_confidence_sequence(raw_w, scaled, alpha=alpha)
+        caps = None
+        if behavior_dist is not None:
+            mu = np.asarray(behavior_dist, dtype=np.float64)
+            if mu.shape != dist.shape:
+                raise PayloadError(f"behavior_dist has shape {mu.shape}, expected {dist.shape}")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(dist > 0, dist / np.where(mu > 0, mu, 0.0), 0.0)
+            caps = np.maximum(ratio.max(axis=1), raw_w)  # inf where an action has μ = 0
+            if not np.all(np.isfinite(caps)):
+                caps = None  # the logging policy never takes an action π takes: no bound
+        cs = ips_confidence_sequence(raw_w, scaled, alpha=alpha, max_weights=caps)
         anytime = (lo_r + (hi_r - lo_r) * cs[0], lo_r + (hi_r - lo_r) * cs[1])
     out = []
     lowest, highest = float(r.min()), float(r.max())

@@ -230,6 +230,7 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     est_objects = [make_estimator(name) for name in estimators]
     lo_r, hi_r = float(test.reward.min()), float(test.reward.max())
     bounds = (0.0, 1.0) if lo_r >= 0.0 and hi_r <= 1.0 else (lo_r, hi_r)
+    logging = _logging_distribution(test)
     q_hat = refit = None
     if any(e.needs_model for e in est_objects):
         q_hat = model.fit_predict(test.context, test.action, test.reward, test.n_actions,
@@ -255,7 +256,7 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                                    pscore=test.pscore, action_dist=dist,
                                    estimated_rewards=q_hat, alpha=alpha,
                                    n_bootstrap=n_bootstrap, rng=rng, refit=refit,
-                                   reward_bounds=bounds):
+                                   reward_bounds=bounds, behavior_dist=logging):
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
@@ -275,3 +276,15 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
 def _is_obd_bts(log: LoggedBandit) -> bool:
     """Whether a log is the Open Bandit Dataset's Bernoulli TS sample (campaign "all")."""
     return log.source.startswith("Open Bandit Dataset sample: bts/all")
+
+
+def _logging_distribution(log: LoggedBandit) -> FloatArray | None:
+    """The logging policy's whole distribution per round: logged by banditbot, or uniform
+    when every propensity is exactly ``1/K`` (e.g. the Open Bandit Dataset's random log);
+    ``None`` when unknown."""
+    if log.action_dist is not None:
+        return log.action_dist
+    k = log.n_actions
+    if np.allclose(log.pscore, 1.0 / k, rtol=1e-9, atol=0.0):
+        return np.full((log.n_rounds, k), 1.0 / k)
+    return None

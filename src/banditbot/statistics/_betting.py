@@ -11,7 +11,10 @@ bandits"):
   nonnegative supermartingale;
 * upper end: ``E[w] ≤ 1`` (equality when the logging policy covers every action the
   evaluated policy takes), so ``V ≥ θ`` implies ``E[w (1 − r)] ≤ 1 − θ``: bet on
-  ``w (1 − r) − (1 − θ)``.
+  ``w (1 − r) − (1 − θ)``. When the logging policy's whole distribution is known (banditbot
+  logs it), the largest weight the round could have had, ``max_a π(a|x) / p(a|x)``, is
+  known before the draw, and the upper end bets on ``θ − w r`` with that bound instead —
+  much narrower when rewards are rare and weights large.
 
 Each side rejects ``θ`` once its wealth reaches ``2/α``; the interval holds at every round of
 the log read in order (the logging policy may itself have been adaptive: ``p`` must be the
@@ -68,8 +71,34 @@ def _root(x: FloatArray, bets: FloatArray, log_c: float) -> float:
     return lo
 
 
+def _upper_bounded(x: FloatArray, cap: FloatArray, bets: FloatArray, log_c: float) -> float:
+    """The smallest ``θ`` in [0, 1] rejected by bets on ``θ − x_t`` with ``0 ≤ x_t ≤ cap_t``
+    (wealth increases in ``θ``), by bisection; 1 when none is."""
+    def log_wealth(theta: float) -> float:
+        room = cap - theta
+        lam = np.where(room > 0, np.minimum(bets, _KAPPA / np.where(room > 0, room, 1.0)),
+                       bets)
+        return float(np.log1p(lam * (theta - x)).sum())
+
+    if log_wealth(1.0) < log_c:
+        return 1.0
+    if log_wealth(0.0) >= log_c:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if log_wealth(mid) >= log_c:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 1e-12:
+            break
+    return hi
+
+
 def ips_confidence_sequence(weights: npt.ArrayLike, rewards: npt.ArrayLike, *,
-                            alpha: float = 0.05) -> tuple[float, float]:
+                            alpha: float = 0.05, max_weights: npt.ArrayLike | None = None
+                            ) -> tuple[float, float]:
     """``(low, high)`` for a policy's value from importance weights and rewards in [0, 1].
 
     Parameters
@@ -80,6 +109,10 @@ def ips_confidence_sequence(weights: npt.ArrayLike, rewards: npt.ArrayLike, *,
         Shape ``(n,)``: rewards in [0, 1].
     alpha
         ``1 −`` the confidence level.
+    max_weights
+        Shape ``(n,)`` or ``None``: the largest weight each round could have had,
+        ``max_a π(a|x_t) / p_t(a|x_t)`` — known when the logging policy's full distribution
+        was logged; it tightens the upper end.
 
     Returns
     -------
@@ -110,5 +143,11 @@ def ips_confidence_sequence(weights: npt.ArrayLike, rewards: npt.ArrayLike, *,
     gain = w * r
     loss = w * (1.0 - r)
     low = _root(gain, _predictable_bets(gain, alpha, n), log_c)
-    high = 1.0 - _root(loss, _predictable_bets(loss, alpha, n), log_c)
+    if max_weights is not None:
+        cap = np.asarray(max_weights, dtype=np.float64)
+        if cap.shape != w.shape or np.any(cap < w * (1 - 1e-9)):
+            raise ValueError("max_weights must bound every weight, one per round")
+        high = _upper_bounded(gain, cap, _predictable_bets(gain, alpha, n), log_c)
+    else:
+        high = 1.0 - _root(loss, _predictable_bets(loss, alpha, n), log_c)
     return low, max(high, low)
