@@ -276,7 +276,7 @@ def _lower_bound(x: FloatArray, lam: FloatArray, log_c: float, lo: float, hi: fl
             step = t - f / df
         inside = np.isfinite(step) & (step >= a_t) & (step <= b_t)
         new = np.where(inside, step, 0.5 * (a_t + b_t))
-        done = edge | (np.abs(new - t) < 1e-9) | (b_t - a_t < 1e-9)
+        done = edge | (np.abs(new - t) < 1e-8) | (b_t - a_t < 1e-8)
         out[where] = np.where(edge, np.where(rejected, hi, lo), new)
         a[where], b[where], theta[where] = a_t, b_t, new
         todo[where[done]] = False
@@ -562,7 +562,7 @@ def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatAr
     var = np.concatenate([sc.variance, sc.variance], axis=1)
     theta_max = np.concatenate([np.ones(k), np.zeros(k)])
     lam = _bets(var, low, theta_max[None, :], grid)
-    start = x.mean(axis=0)
+    start = _normal_start(x, log_c)
     bounds = np.empty(2 * k)
     for part, (lo, hi) in enumerate(((0.0, 1.0), (-1.0, 0.0))):
         cols = slice(part * k, (part + 1) * k)
@@ -581,7 +581,14 @@ def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
     low = np.minimum(sc.lower[:, b] - sc.plugin[:, a], sc.plugin[:, b] - sc.upper[:, a])
     var = sc.variance[:, b] + sc.variance[:, a]
     lam = _bets(var, low, 1.0, grid)
-    return _lower_bound(x, lam, log_c, -1.0, 1.0, x.mean(axis=0))
+    return _lower_bound(x, lam, log_c, -1.0, 1.0, _normal_start(x, log_c))
+
+
+def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
+    """Where Newton's method starts: the lower end a normal approximation would give (the
+    betting bound is close to it, a little further out)."""
+    out: FloatArray = x.mean(axis=0) - np.sqrt(2.0 * log_c * x.var(axis=0) / x.shape[0])
+    return out
 
 
 def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
