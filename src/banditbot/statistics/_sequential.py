@@ -277,7 +277,8 @@ def _lower_bound(x: FloatArray, lam: FloatArray, log_c: float, lo: float, hi: fl
         inside = np.isfinite(step) & (step >= a_t) & (step <= b_t)
         new = np.where(inside, step, 0.5 * (a_t + b_t))
         done = edge | (np.abs(new - t) < 1e-8) | (b_t - a_t < 1e-8)
-        out[where] = np.where(edge, np.where(rejected, hi, lo), new)
+        # converged: step back by the tolerance, so the bound errs on the wide side
+        out[where] = np.where(edge, np.where(rejected, hi, lo), np.maximum(new - 1e-8, lo))
         a[where], b[where], theta[where] = a_t, b_t, new
         todo[where[done]] = False
     return np.where(todo, a, out)  # not converged: the rejected end (conservative)
