@@ -38,12 +38,13 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     learned = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
                  fresh, "--config", str(EXAMPLES), cwd=tmp_path)
-    assert learned.returncode == 0, learned.stderr
-    assert "started from history" in learned.stdout
+    # issue #19: Thompson sampling showed some arms with tiny propensities, so their
+    # importance-weighted history rests on a few effective rounds: refused, override named
+    assert learned.returncode == 2, learned.stderr
+    assert "effective sample size" in learned.stderr and "--min-ess" in learned.stderr
     report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
                            str(EXAMPLES), cwd=tmp_path).stdout)
-    assert report["total_answered"] > 300
-    assert "warm_start" in report["notes"]
+    assert report["total_answered"] == 0 and "warm_start" not in report["notes"]
     bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "missing column" in bad.stderr
 

@@ -250,13 +250,17 @@ def test_warm_start_as_statistics_and_as_priors() -> None:
     assert naive_b > 0.5  # the selection bias a naive fold would learn
     assert result.per_arm["b"][1] == pytest.approx(0.4, abs=0.04)  # IPS removes it
     rep = svc.report("g")
-    assert rep.total_answered == pytest.approx(n)
+    # the imported evidence is each arm's effective sample size, not its row count
+    assert rep.total_answered == pytest.approx(sum(a.ess for a in result.plan.arms))
+    assert rep.total_answered < n
     assert "started from history" in rep.to_text()
     assert all(r.kind == "import" for r in svc.decisions("g"))
     svc2 = _demo_service(FakeClock())
-    warm_start(svc2, "g", log, as_prior=True, weight=0.1)
+    planned = warm_start(svc2, "g", log, as_prior=True, weight=0.1).plan
     prior = {a.arm: a.prior for a in svc2.report("g").arms}
-    assert prior["b"] is not None and sum(prior["b"]) == pytest.approx(0.1 * (action == 1).sum())
+    assert planned is not None
+    assert prior["b"] is not None and sum(prior["b"]) == pytest.approx(
+        0.1 * planned.arm("b").ess)
     assert svc2.report("g").total_answered == 0
 
 

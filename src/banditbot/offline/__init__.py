@@ -24,14 +24,26 @@ from ._evaluate import (
     policy_action_dist,
     replay_online,
 )
+from ._inference import LogInference, log_inference
 from ._log import LOG_COLUMNS, decision_rows, export_decisions, log_columns, write_log_csv
 from ._model import RewardModel
+from ._obd_bts import obd_bts_action_dist, obd_bts_rank_probabilities
 from ._synthetic import SyntheticProblem
-from ._warmstart import WarmStart, warm_start
+from ._warmstart import (
+    MIN_ESS,
+    ArmWarmStart,
+    WarmStart,
+    WarmStartPlan,
+    WarmStartTarget,
+    plan_warm_start,
+    warm_start,
+)
 
 __all__ = [
     "ESTIMATORS",
     "LOG_COLUMNS",
+    "MIN_ESS",
+    "ArmWarmStart",
     "ColumnMap",
     "DirectMethod",
     "DoublyRobust",
@@ -39,6 +51,7 @@ __all__ = [
     "Estimator",
     "EvaluationRow",
     "InverseProbabilityWeighting",
+    "LogInference",
     "LoggedBandit",
     "ReplayMethod",
     "RewardModel",
@@ -47,6 +60,8 @@ __all__ = [
     "SwitchDoublyRobust",
     "SyntheticProblem",
     "WarmStart",
+    "WarmStartPlan",
+    "WarmStartTarget",
     "behavior_action_dist",
     "decision_rows",
     "estimate_all",
@@ -55,7 +70,11 @@ __all__ = [
     "from_records",
     "load_obd",
     "log_columns",
+    "log_inference",
     "make_estimator",
+    "obd_bts_action_dist",
+    "obd_bts_rank_probabilities",
+    "plan_warm_start",
     "policy_action_dist",
     "read_log",
     "replay_online",

@@ -18,6 +18,7 @@ from ..policies import ArmStats, Policy, make_policy
 from ._data import LoggedBandit
 from ._estimators import Estimate, estimate_all, make_estimator
 from ._model import RewardModel
+from ._obd_bts import obd_bts_action_dist
 
 __all__ = ["EvaluationRow", "behavior_action_dist", "evaluate", "policy_action_dist",
            "replay_online"]
@@ -67,12 +68,15 @@ def policy_action_dist(policy: Policy | str, log: LoggedBandit, *,
     """The evaluation policy's probabilities on every round of ``log``, shape ``(n, K)``.
 
     ``policy`` is a registered policy (frozen at what it learns from ``train``; untrained if
-    ``train`` is None) or ``"uniform"``.
+    ``train`` is None), ``"uniform"``, or ``"obd-bts"`` (the Open Bandit Dataset's Bernoulli
+    Thompson sampling with its published parameters, for OBD logs).
     """
     k = log.n_actions
     if isinstance(policy, str):
         if policy == "uniform":
             return np.full((log.n_rounds, k), 1.0 / k)
+        if policy == "obd-bts":
+            return obd_bts_action_dist(log)
         policy = make_policy(policy)
     source = train
     if source is None:
@@ -212,7 +216,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     Policies are frozen at the statistics they learn from the first ``train_share`` of the
     rounds and evaluated on the rest (``train_share=0``: untrained, every round evaluated).
     ``online=True`` adds an online replay row per policy. ``behavior`` maps names to other
-    logs whose logging policy is reconstructed as an evaluation policy.
+    logs whose logging policy is reconstructed as an evaluation policy — except the Open
+    Bandit Dataset's BTS sample, whose policy is published and evaluated as such
+    (:func:`obd_bts_action_dist`).
     """
     rng = np.random.default_rng(seed)
     if not 0.0 <= train_share < 1.0:
@@ -222,6 +228,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     test = log.subset(slice(cut, None))
     model = reward_model or _default_model(test)
     est_objects = [make_estimator(name) for name in estimators]
+    lo_r, hi_r = float(test.reward.min()), float(test.reward.max())
+    bounds = (0.0, 1.0) if lo_r >= 0.0 and hi_r <= 1.0 else (lo_r, hi_r)
+    logging = _logging_distribution(test)
     q_hat = refit = None
     if any(e.needs_model for e in est_objects):
         q_hat = model.fit_predict(test.context, test.action, test.reward, test.n_actions,
@@ -237,14 +246,17 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     for label, policy in named:
         if progress is not None:
             progress(label)
-        if isinstance(policy, tuple):
+        if isinstance(policy, tuple) and _is_obd_bts(policy[1]):
+            dist = obd_bts_action_dist(test)  # the real policy, published: no reconstruction
+        elif isinstance(policy, tuple):
             dist = behavior_action_dist(policy[1], test)
         else:
             dist = policy_action_dist(policy, test, train=train)
         for result in estimate_all(est_objects, reward=test.reward, action=test.action,
                                    pscore=test.pscore, action_dist=dist,
                                    estimated_rewards=q_hat, alpha=alpha,
-                                   n_bootstrap=n_bootstrap, rng=rng, refit=refit):
+                                   n_bootstrap=n_bootstrap, rng=rng, refit=refit,
+                                   reward_bounds=bounds, behavior_dist=logging):
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
@@ -259,3 +271,20 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                                                       float(high), float(matched.size),
                                                       log.n_rounds, warn)))
     return rows
+
+
+def _is_obd_bts(log: LoggedBandit) -> bool:
+    """Whether a log is the Open Bandit Dataset's Bernoulli TS sample (campaign "all")."""
+    return log.source.startswith("Open Bandit Dataset sample: bts/all")
+
+
+def _logging_distribution(log: LoggedBandit) -> FloatArray | None:
+    """The logging policy's whole distribution per round: logged by banditbot, or uniform
+    when every propensity is exactly ``1/K`` (e.g. the Open Bandit Dataset's random log);
+    ``None`` when unknown."""
+    if log.action_dist is not None:
+        return log.action_dist
+    k = log.n_actions
+    if np.allclose(log.pscore, 1.0 / k, rtol=1e-9, atol=0.0):
+        return np.full((log.n_rounds, k), 1.0 / k)
+    return None

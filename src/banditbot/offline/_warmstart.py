@@ -1,4 +1,24 @@
-"""Warm start: seed an experiment's statistics (or priors) from a log."""
+"""Warm start: seed an experiment's statistics (or priors) from a log, honestly.
+
+A log written by another policy shows each arm to a selected part of the traffic, so each
+arm's rounds are importance-weighted by ``1 / propensity`` (self-normalized IPS). A few rounds
+shown with a tiny propensity can then carry almost all the weight: in the case that prompted
+this module, arm "hello" (true rate 0.25, naive mean 0.28) came out at 0.462 from an
+effective sample of 5.6 of its 68 rounds (largest weight 872), was imported as 68 rounds, and
+Thompson sampling sent all traffic to it. So the plan
+
+* clips each arm's weights at ``clip`` times the arm's median weight (a little bias, much
+  less variance);
+* carries the clipped weights' effective sample size ``(Σw)² / Σw²`` — not the row count —
+  into the imported statistics (the weights are rescaled to sum to it);
+* reports, per arm, the rounds, the effective sample size of the raw and of the clipped
+  weights, the largest raw weight, the naive and the imported means;
+* refuses (:class:`~banditbot.PayloadError`, naming the override) when an arm's raw effective
+  sample size is below ``min_ess``.
+
+:func:`plan_warm_start` is pure (arrays in, a :class:`WarmStartPlan` out); :func:`warm_start`
+applies a plan through five public methods of the service, typed by :class:`WarmStartTarget`.
+"""
 
 from __future__ import annotations
 
@@ -10,85 +30,272 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._config import ExperimentConfig
 from .._errors import PayloadError
+from .._types import FloatArray
 from ._data import LoggedBandit
 
-__all__ = ["WarmStart", "warm_start"]
+__all__ = ["MIN_ESS", "ArmWarmStart", "WarmStart", "WarmStartPlan", "WarmStartTarget",
+           "plan_warm_start", "warm_start"]
+
+#: Refuse an arm whose raw effective sample size is below this (override: ``min_ess``).
+MIN_ESS = 10.0
+#: Cap each arm's weights at this multiple of the arm's median weight.
+CLIP = 10.0
+#: The command-line flag that overrides the refusal (named in the error's hint).
+OVERRIDE_FLAG = "--min-ess"
 
 
-class _Service(Protocol):
-    """What a warm start needs of the service (its public admin methods)."""
+@dataclass(frozen=True)
+class ArmWarmStart:
+    """The plan for one arm.
 
-    def experiment(self, experiment_id: str) -> ExperimentConfig: ...
-    def active_arms(self, experiment: str) -> tuple[str, ...]: ...
+    Attributes
+    ----------
+    arm
+        The arm id (the log's action name).
+    rounds
+        Logged rounds of the arm.
+    ess_raw
+        Effective sample size of the raw weights ``1 / propensity`` (what the unbiased
+        estimate rests on; the refusal reads it).
+    ess
+        Effective sample size of the clipped weights: the evidence imported.
+    max_weight
+        The largest raw weight.
+    naive_mean
+        Unweighted mean reward.
+    raw_mean
+        Self-normalized IPS mean with the raw weights.
+    mean
+        Self-normalized IPS mean with the clipped weights: the imported mean.
+    rewards, weights
+        Shape ``(rounds,)``: what :meth:`WarmStartTarget.import_history` receives (weights
+        sum to ``ess`` times the plan's weight).
+    prior
+        ``(alpha, beta)`` on the [0, 1] scale when importing as priors, else ``None``.
+    refused
+        Whether ``ess_raw`` is below the plan's ``min_ess``.
+    """
+
+    arm: str
+    rounds: int
+    ess_raw: float
+    ess: float
+    max_weight: float
+    naive_mean: float
+    raw_mean: float
+    mean: float
+    rewards: FloatArray
+    weights: FloatArray
+    prior: tuple[float, float] | None
+    refused: bool
+
+
+@dataclass(frozen=True)
+class WarmStartPlan:
+    """What a warm start would import, per arm (see :func:`plan_warm_start`)."""
+
+    source: str
+    arms: tuple[ArmWarmStart, ...]
+    rounds_used: int
+    rounds_skipped: int
+    as_prior: bool
+    weight: float
+    ips: bool
+    clip: float
+    min_ess: float
+
+    @property
+    def refused(self) -> tuple[str, ...]:
+        """Arms whose effective sample size is below ``min_ess``."""
+        return tuple(a.arm for a in self.arms if a.refused)
+
+    def arm(self, name: str) -> ArmWarmStart:
+        """The plan of one arm."""
+        for a in self.arms:
+            if a.arm == name:
+                return a
+        raise KeyError(name)
+
+    def check(self) -> None:
+        """Raise :class:`~banditbot.PayloadError` if any arm is refused."""
+        if not self.refused:
+            return
+        worst = min((a for a in self.arms if a.refused), key=lambda a: a.ess_raw)
+        detail = ", ".join(f"{a.arm} (ESS {a.ess_raw:.1f} of {a.rounds} rounds, largest "
+                           f"weight {a.max_weight:,.0f})" for a in self.arms if a.refused)
+        raise PayloadError(
+            f"too little evidence to warm-start from: {detail}; below the minimum effective "
+            f"sample size {self.min_ess:g}",
+            hint=f"a few rounds shown with tiny propensities carry the estimate; pass "
+                 f"{OVERRIDE_FLAG} {max(int(worst.ess_raw), 0)} (or {OVERRIDE_FLAG} 0) to "
+                 "import anyway, clipped, or drop the arm from the log")
+
+
+class WarmStartTarget(Protocol):
+    """What :func:`warm_start` needs of the service (its public methods)."""
+
+    def experiment(self, experiment_id: str) -> Any:
+        """The experiment's configuration: ``.arms`` (each with ``.id``) and
+        ``.reward.bounds``."""
+        ...
+
+    def active_arms(self, experiment: str) -> tuple[str, ...]:
+        """Arm ids offered now."""
+        ...
+
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
-                  actor: str = ...) -> None: ...
+                  actor: str = ...) -> None:
+        """Set an arm's prior pseudo-counts."""
+        ...
+
     def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
-                       weights: Sequence[float] | None = ..., *, actor: str = ...) -> int: ...
-    def note(self, experiment: str, key: str, text: str) -> None: ...
+                       weights: Sequence[float] | None = ..., *, actor: str = ...) -> int:
+        """Add weighted past rewards to an arm's statistics."""
+        ...
+
+    def note(self, experiment: str, key: str, text: str) -> None:
+        """Attach a note shown by reports."""
+        ...
+
+
+def _kish(w: FloatArray) -> float:
+    total = float(w.sum())
+    return total * total / float((w * w).sum()) if total > 0 else 0.0
+
+
+def plan_warm_start(log: LoggedBandit, arms: Sequence[str], *,
+                    reward_bounds: tuple[float | None, float | None] = (None, None),
+                    as_prior: bool = False, weight: float = 1.0, ips: bool = True,
+                    clip: float = CLIP, min_ess: float = MIN_ESS) -> WarmStartPlan:
+    """Plan a warm start from a log: per arm, the weights, effective sample sizes, largest
+    weight, means, and what to import. Pure: nothing is written.
+
+    Parameters
+    ----------
+    log
+        The history (actions named like the experiment's arms; other actions are skipped).
+    arms
+        The experiment's arm ids.
+    reward_bounds
+        The reward's ``(low, high)``; needed for priors (they live on the [0, 1] scale).
+    as_prior
+        Plan priors ``(alpha, beta) = weight · ESS · (mean, 1 − mean)`` instead of
+        statistics.
+    weight
+        Weight of the history (e.g. 0.2 counts each effective round as a fifth).
+    ips
+        Importance-weight by ``1 / propensity`` (else every round weighs 1).
+    clip
+        Cap weights at this multiple of the arm's median weight (``inf``: no clipping).
+    min_ess
+        Refuse arms whose raw effective sample size is below this (0: never refuse).
+
+    Returns
+    -------
+    WarmStartPlan
+
+    Examples
+    --------
+    >>> log = LoggedBandit(("a", "b"), np.array([0, 0, 1, 1]), np.array([1.0, 0.0, 1.0, 1.0]),
+    ...                    np.array([0.5, 0.5, 0.5, 0.5]))
+    >>> plan = plan_warm_start(log, ["a", "b"], min_ess=0)
+    >>> [(a.arm, a.ess, a.mean) for a in plan.arms]
+    [('a', 2.0, 0.5), ('b', 2.0, 1.0)]
+    """
+    if not weight > 0:
+        raise PayloadError("weight must be > 0")
+    if not clip >= 1.0:
+        raise PayloadError("clip must be at least 1 (a multiple of the median weight)")
+    if not min_ess >= 0:
+        raise PayloadError("min_ess must be >= 0")
+    known = set(arms)
+    lo, hi = reward_bounds
+    if as_prior and (lo is None or hi is None):
+        raise PayloadError("priors need a bounded reward (binary or rating)")
+    planned: list[ArmWarmStart] = []
+    used = 0
+    for j, name in enumerate(log.actions):
+        rows = np.flatnonzero(log.action == j)
+        if rows.size == 0 or name not in known:
+            continue
+        rewards = log.reward[rows].astype(np.float64)
+        raw = 1.0 / log.pscore[rows] if ips else np.ones(rows.size)
+        clipped = np.minimum(raw, clip * float(np.median(raw)))
+        ess_raw, ess = _kish(raw), _kish(clipped)
+        mean = float((clipped * rewards).sum() / clipped.sum())
+        imported = clipped * (ess * weight / clipped.sum())
+        prior = None
+        if as_prior:
+            assert lo is not None and hi is not None
+            m = min(max((mean - lo) / (hi - lo), 0.0), 1.0) if hi > lo else 0.5
+            n = weight * ess
+            prior = (n * m, n * (1.0 - m))
+        planned.append(ArmWarmStart(
+            arm=name, rounds=int(rows.size), ess_raw=ess_raw, ess=ess,
+            max_weight=float(raw.max()), naive_mean=float(rewards.mean()),
+            raw_mean=float((raw * rewards).sum() / raw.sum()), mean=mean, rewards=rewards,
+            weights=imported, prior=prior, refused=ess_raw < min_ess))
+        used += int(rows.size)
+    if not planned:
+        raise PayloadError("no logged action matches an arm of the experiment",
+                           hint=f"arms: {', '.join(sorted(known))}; log actions: "
+                                f"{', '.join(log.actions[:10])}")
+    return WarmStartPlan(log.source, tuple(planned), used, log.n_rounds - used, as_prior,
+                         weight, ips, clip, min_ess)
 
 
 @dataclass(frozen=True)
 class WarmStart:
-    """What a warm start did."""
+    """What a warm start did.
+
+    Attributes
+    ----------
+    per_arm
+        Arm → ``(rounds, imported mean)``.
+    plan
+        The full plan (effective sample sizes, largest weights, …).
+    """
 
     experiment: str
     rounds_used: int
     rounds_skipped: int
-    per_arm: dict[str, tuple[int, float]]  # arm -> (rounds, IPS-corrected mean reward)
+    per_arm: dict[str, tuple[int, float]]
     as_prior: bool
     note: str
+    plan: WarmStartPlan | None = None
 
 
-def warm_start(service: _Service, experiment: str, log: LoggedBandit, *,
+def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                as_prior: bool = False, weight: float = 1.0, actor: str = "cli",
-               ips: bool = True) -> WarmStart:
-    """Start an experiment from history.
+               ips: bool = True, clip: float = CLIP, min_ess: float = MIN_ESS) -> WarmStart:
+    """Start an experiment from history: plan (:func:`plan_warm_start`), refuse if an arm's
+    effective sample size is below ``min_ess``, then import each arm's clipped, ESS-scaled
+    history as statistics (``import`` decisions) or set its prior, and note it.
 
-    Each arm's rounds are importance-weighted by ``1 / propensity`` and renormalized to the
-    arm's round count (self-normalized IPS): the arm's mean is corrected for how the logging
-    policy chose it (by context, or differently over time), while the amount of evidence
-    stays the number of rounds. With ``as_prior`` the result becomes each arm's prior
-    ``(alpha, beta) = weight · n · (mean, 1 - mean)`` on the [0, 1] reward scale instead of
-    statistics.
-
-    Log actions are matched to arm ids; rounds of unknown actions are skipped and counted.
+    Raises
+    ------
+    PayloadError
+        An arm's effective sample size is below ``min_ess`` (the hint names the override),
+        or no logged action matches an arm.
     """
-    if not weight > 0:
-        raise PayloadError("weight must be > 0")
     exp = service.experiment(experiment)
-    arms = set(service.active_arms(experiment)) | {a.id for a in exp.arms}
-    lo, hi = exp.reward.bounds
-    per_arm: dict[str, tuple[int, float]] = {}
-    used = 0
-    for j, name in enumerate(log.actions):
-        rows = np.flatnonzero(log.action == j)
-        if rows.size == 0 or name not in arms:
-            continue
-        rewards = log.reward[rows]
-        w = 1.0 / log.pscore[rows] if ips else np.ones(rows.size)
-        w = w * rows.size / w.sum()
-        mean = float((w * rewards).sum() / w.sum())
-        per_arm[name] = (int(rows.size), mean)
-        used += int(rows.size)
-        if as_prior:
-            if lo is None or hi is None:
-                raise PayloadError("priors need a bounded reward (binary or rating)")
-            m = (mean - lo) / (hi - lo)
-            n = weight * rows.size
-            service.set_prior(experiment, name, n * m, n * (1 - m), actor=actor)
+    arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
+    plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
+                           weight=weight, ips=ips, clip=clip, min_ess=min_ess)
+    plan.check()
+    for a in plan.arms:
+        if a.prior is not None:
+            service.set_prior(experiment, a.arm, a.prior[0], a.prior[1], actor=actor)
         else:
-            service.import_history(experiment, name, rewards.tolist(), (w * weight).tolist(),
+            service.import_history(experiment, a.arm, a.rewards.tolist(), a.weights.tolist(),
                                    actor=actor)
-    skipped = log.n_rounds - used
-    if not per_arm:
-        raise PayloadError("no logged action matches an arm of the experiment",
-                           hint=f"arms: {', '.join(sorted(arms))}; log actions: "
-                                f"{', '.join(log.actions[:10])}")
     when = datetime.fromtimestamp(time.time(), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    note = (f"started from history: {used} rounds of {log.source or 'a log'}"
-            f"{', IPS-weighted' if ips else ''}, as {'priors' if as_prior else 'statistics'}"
+    evidence = sum(a.ess for a in plan.arms)
+    note = (f"started from history: {plan.rounds_used} rounds of {log.source or 'a log'}"
+            f"{', IPS-weighted' if ips else ''} (clipped at {clip:g}× the median weight; "
+            f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
             f"{f' (weight {weight:g})' if weight != 1 else ''}, {when}")
     service.note(experiment, "warm_start", note)
-    return WarmStart(experiment, used, skipped, per_arm, as_prior, note)
+    return WarmStart(experiment, plan.rounds_used, plan.rounds_skipped,
+                     {a.arm: (a.rounds, a.mean) for a in plan.arms}, as_prior, note, plan)

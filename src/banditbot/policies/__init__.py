@@ -14,6 +14,7 @@ True
 """
 
 from ._base import ArmStats, Choice, Extra, Policy, sample_arm
+from ._explore import explore_contenders
 from ._greedy import EpsilonGreedy, Softmax
 from ._registry import (
     available_policies,
@@ -42,6 +43,7 @@ __all__ = [
     "ThompsonSampling",
     "available_policies",
     "beta_posterior",
+    "explore_contenders",
     "make_policy",
     "normal_posterior",
     "parse_params",

@@ -10,11 +10,11 @@ import numpy.typing as npt
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, beta_best_probabilities
-from ._base import ArmStats, Policy, check
+from ._base import ArmStats, Policy, check, sample_arm
 from ._registry import register
 from ._thompson import beta_posterior
 
-__all__ = ["TopTwoThompsonSampling", "top_two_probabilities"]
+__all__ = ["TopTwoThompsonSampling", "challenger_probabilities", "top_two_probabilities"]
 
 
 def top_two_probabilities(best: FloatArray, leader_share: float,
@@ -93,25 +93,54 @@ class TopTwoThompsonSampling(Policy):
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
+        """The procedure itself, for ``R`` runs at once: a Thompson draw is the leader;
+        with probability ``1 - leader_share`` draw again until another arm comes out on top.
+        Rows still without a challenger after ``_REDRAWS`` draws (a near-certain leader)
+        draw it from its exact distribution, ``P_i / (1 - P_leader)`` — the same vector
+        :meth:`probabilities` logs, runner-up by mean included when ``P_leader = 1``."""
         a, b = beta_posterior(stats, self.alpha, self.beta)
         leader = rng.beta(a, b).argmax(axis=-1)
-        challenge = rng.random(leader.shape[0]) >= self.leader_share
+        one = leader.ndim == 0
+        leader = np.atleast_1d(leader)
+        a2, b2 = np.atleast_2d(a), np.atleast_2d(b)
         pick = leader.copy()
-        pending = challenge.copy()
-        for _ in range(100):
-            if not pending.any():
+        pending = np.flatnonzero(rng.random(leader.shape[0]) >= self.leader_share)
+        for _ in range(_REDRAWS):
+            if pending.size == 0:
                 break
-            draw = rng.beta(a[pending], b[pending]).argmax(axis=-1)
+            rows_a = a2[pending] if a2.shape[0] > 1 else a2
+            rows_b = b2[pending] if b2.shape[0] > 1 else b2
+            draw = rng.beta(rows_a, rows_b, size=(pending.size, a2.shape[-1])).argmax(axis=-1)
             differs = draw != leader[pending]
-            idx = np.flatnonzero(pending)
-            pick[idx[differs]] = draw[differs]
-            pending[idx[differs]] = False
-        if pending.any():  # leader (almost) certain: the runner-up by posterior mean
-            means = a[pending] / (a[pending] + b[pending])
-            means[np.arange(means.shape[0]), leader[pending]] = -np.inf
-            pick[pending] = means.argmax(axis=-1)
-        out: npt.NDArray[np.intp] = pick
+            pick[pending[differs]] = draw[differs]
+            pending = pending[~differs]
+        for r in pending:
+            row = min(int(r), a2.shape[0] - 1)
+            pick[r] = sample_arm(challenger_probabilities(a2[row], b2[row], int(leader[r])),
+                                 rng)
+        out: npt.NDArray[np.intp] = pick[0] if one else pick
         return out
+
+
+_REDRAWS = 100
+
+
+def challenger_probabilities(a: FloatArray, b: FloatArray, leader: int) -> FloatArray:
+    """The challenger's distribution given the leader: a Thompson draw conditioned on not
+    being ``leader``, ``P_i / (1 - P_leader)``; the runner-up by posterior mean (ties
+    shared) when the leader is certain — exactly the term :func:`top_two_probabilities`
+    uses."""
+    best = beta_best_probabilities(a, b)
+    rest = 1.0 - float(best[leader])
+    if rest > 1e-12:
+        out: FloatArray = np.array(best, dtype=np.float64)
+        out[leader] = 0.0
+        out /= out.sum()
+        return out
+    means = np.where(np.arange(a.shape[0]) == leader, -np.inf, a / (a + b))
+    top = means == means.max()
+    result: FloatArray = top / top.sum()
+    return result
 
 
 def _row(stats: ArmStats, i: int) -> ArmStats:

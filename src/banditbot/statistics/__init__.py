@@ -7,6 +7,11 @@
   believes about each arm's mean (its interval and P(best)).
 * **Intervals** — per-arm posterior credible intervals and fixed-sample confidence intervals
   (Wilson, normal). They assume a fixed sample: reports name them as such.
+* **Anytime-valid inference** — confidence sequences of each arm's mean and of differences
+  between arms, and a stopping rule with a guaranteed error rate, from the decision log
+  (chosen arm, logged probability vector, reward), valid however often the report is read
+  and whatever the allocation did (:func:`anytime_inference`, :func:`stopping_rule`,
+  :class:`SequentialTest`).
 
 Examples
 --------
@@ -22,20 +27,40 @@ from ._best import (
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
+from ._betting import ips_confidence_sequence
 from ._intervals import Z95, bernoulli_kl, beta_interval, normal_interval, wilson_interval
 from ._posterior import BetaPosterior, NormalPosterior, Posterior
+from ._sequential import (
+    DEFAULT_EFFECTS,
+    AipwScores,
+    AnytimeInference,
+    SequentialTest,
+    WinnerDecision,
+    aipw_scores,
+    anytime_inference,
+    stopping_rule,
+)
 
 __all__ = [
+    "DEFAULT_EFFECTS",
     "Z95",
+    "AipwScores",
+    "AnytimeInference",
     "BetaPosterior",
     "NormalPosterior",
     "Posterior",
+    "SequentialTest",
+    "WinnerDecision",
+    "aipw_scores",
+    "anytime_inference",
     "bernoulli_kl",
     "best_rows",
     "beta_best_probabilities",
     "beta_interval",
     "beta_optimistic_probabilities",
+    "ips_confidence_sequence",
     "normal_best_probabilities",
     "normal_interval",
+    "stopping_rule",
     "wilson_interval",
 ]

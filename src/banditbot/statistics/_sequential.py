@@ -1,0 +1,702 @@
+"""Anytime-valid inference on adaptively collected bandit data.
+
+A bandit changes its allocation as it learns, so the usual fixed-sample intervals of each
+arm's pooled mean are biased and too narrow, and a report read every day inflates the error
+of "stop when it looks won". This module gives intervals and a stopping rule whose
+guarantees hold at every look, whatever the allocation did, using only what the decision
+log records: for each decision ``t`` the chosen arm ``A_t``, the full probability vector
+``π_t`` the arm was drawn from, and the reward ``Y_t`` (scaled to [0, 1]).
+
+Scores
+    For arm ``a`` with a *predictable* plug-in mean ``m_t(a)`` (the arm's running mean
+    before ``t``, shrunk to 1/2 with one pseudo-observation), the augmented
+    inverse-propensity score is ``Γ_t(a) = m_t(a) + 1{A_t = a} (Y_t − m_t(a)) / π_t(a)``;
+    ``E[Γ_t(a) | past] = μ(a)`` exactly, whatever the policy did.
+
+E-processes (betting; Waudby-Smith & Ramdas 2024, JRSS-B)
+    To test ``E[X_t | past] ≤ θ`` for scores ``X_t`` with a predictable lower bound ``L_t``,
+    bet ``λ_t`` on ``X_t − θ``: ``W_t(θ) = Π_s (1 + λ_s (X_s − θ))``. Under the null
+    every factor has conditional mean at most 1 and stays above ``1 − κ`` (``λ_s ≤ κ /
+    (θ_max − L_s)``), so ``W`` is a nonnegative supermartingale and, by Ville's inequality,
+    ``P(∃t: W_t ≥ c) ≤ 1/c``. banditbot mixes (averages) ``G`` such bets, one per *effect
+    size* ``δ_j`` on a log grid (1.25 to 10 points on the [0, 1] scale): ``λ_{t,j} = δ_j /
+    v_t`` with ``v_t`` the predictable variance of the score implied by the plug-in means and
+    the logged propensities — the bet that grows fastest if the effect were ``δ_j``.
+
+Confidence sequences
+    ``{θ : W_t(θ) < c}`` inverted on each side; the level holds simultaneously over every
+    look (``P(∀t: μ ∈ C_t) ≥ 1 − α``).
+
+The stopping rule
+    Arm ``b`` is declared the winner at the first decision where, for every other arm
+    ``a``, the e-process for ``μ(b) > μ(a)`` (the score difference ``Γ(b) − Γ(a)`` bet
+    against 0) has reached ``K/α`` at some decision so far. A wrong winner (an arm that is
+    not the unique best, including any winner of an A/A test) needs one of at most ``K``
+    e-processes whose null is true to cross ``K/α`` — ``(K − 1)`` against a best arm ``a*``,
+    plus ``a*``'s own against a tied arm — so ``P(ever a wrong winner) ≤ α``, however often
+    the report is read. An arm ``a`` is *ruled out* once some arm's e-process against it has
+    crossed; the best arm is ruled out with probability at most ``(K − 1)/K · α``.
+
+Where it holds
+    Rewards in [0, 1] (binary, or a rating/continuous reward scaled by known bounds);
+    ``π_t`` the probability the arm was really drawn with (positive for the chosen arm);
+    the rewards' conditional means constant over time (with drift the sequences cover the
+    running average of the arms' means); unanswered decisions (NaN reward) missing
+    independently of the arm's reward. No propensity floor is needed for validity — a
+    floor, or :func:`banditbot.policies.explore_contenders`, is what keeps the sequences
+    narrow.
+
+Fixed-time intervals
+    :func:`anytime_inference` also returns each arm's adaptively weighted AIPW estimate
+    (Hadad et al. 2021, PNAS: weights ``√π_t(a)`` stabilise the variance) with a score-type
+    (Wilson-like) interval: calibrated at a single, pre-chosen look (asymptotically), not at
+    every look.
+
+Examples
+--------
+Two arms drawn 50/50, the second clearly better:
+
+>>> rng = np.random.default_rng(0)
+>>> arms = rng.integers(0, 2, size=4000)
+>>> probs = np.full((4000, 2), 0.5)
+>>> rewards = (rng.random(4000) < np.where(arms == 1, 0.3, 0.1)).astype(float)
+>>> result = stopping_rule(arms, probs, rewards, alpha=0.05)
+>>> result.winner, result.declared_at is not None
+(1, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import PayloadError
+from .._types import BoolArray, FloatArray, IntArray
+
+__all__ = [
+    "DEFAULT_EFFECTS",
+    "AipwScores",
+    "AnytimeInference",
+    "SequentialTest",
+    "WinnerDecision",
+    "aipw_scores",
+    "anytime_inference",
+    "stopping_rule",
+]
+
+#: Effect sizes (on the [0, 1] reward scale) the mixture bets on: 1.25 to 10 points, √2 apart.
+DEFAULT_EFFECTS: tuple[float, ...] = tuple(float(x) for x in np.geomspace(0.0125, 0.1, 7))
+_KAPPA = 0.5  # every bet keeps at least half of the wealth: 1 + λ (X − θ) ≥ 1 − κ
+_PRIOR_MEAN = 0.5
+_PRIOR_COUNT = 1.0
+_Z95 = 1.959963984540054
+
+
+class AipwScores:
+    """Augmented inverse-propensity scores of every arm at every answered decision.
+
+    Attributes
+    ----------
+    scores
+        Shape ``(n, K)``: ``Γ_t(a)``; its running mean estimates ``μ(a)`` without the
+        adaptivity bias.
+    lower, upper
+        Shape ``(n, K)``: the predictable range of each score (what it would be with reward
+        0 or 1 if the arm were drawn).
+    variance
+        Shape ``(n, K)``: the predictable variance of each score,
+        ``m (1 − m) / π`` with ``m`` the plug-in mean.
+    plugin
+        Shape ``(n, K)``: the plug-in means ``m_t(a)`` (from decisions before ``t``).
+    probabilities
+        Shape ``(n, K)``: the logged probability vectors of the answered decisions.
+    rows
+        Shape ``(n,)``: index of each answered decision in the input.
+    """
+
+    __slots__ = ("lower", "plugin", "probabilities", "rows", "scores", "upper", "variance")
+
+    def __init__(self, scores: FloatArray, lower: FloatArray, upper: FloatArray,
+                 variance: FloatArray, plugin: FloatArray, probabilities: FloatArray,
+                 rows: IntArray) -> None:
+        self.scores, self.lower, self.upper, self.variance = scores, lower, upper, variance
+        self.plugin, self.probabilities, self.rows = plugin, probabilities, rows
+
+    @property
+    def n_arms(self) -> int:
+        """Number of arms ``K``."""
+        return int(self.scores.shape[1])
+
+    @property
+    def n(self) -> int:
+        """Number of answered decisions."""
+        return int(self.scores.shape[0])
+
+
+def _check_log(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike
+               ) -> tuple[IntArray, FloatArray, FloatArray]:
+    a = np.asarray(arms)
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(rewards, dtype=np.float64)
+    if p.ndim != 2:
+        raise PayloadError(f"probabilities must have shape (n, K), got {p.shape}")
+    n, k = p.shape
+    if a.shape != (n,) or y.shape != (n,):
+        raise PayloadError(f"arms {a.shape} and rewards {y.shape} need shape ({n},) like the "
+                           "rows of probabilities", hint="one entry per decision")
+    if n and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= k):
+        raise PayloadError(f"arms must be integer indices in 0..{k - 1}")
+    idx = a.astype(np.intp)
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1 + 1e-9):
+        raise PayloadError("probabilities must be finite and in [0, 1]")
+    chosen = p[np.arange(n), idx]
+    if np.any(chosen <= 0):
+        i = int(np.flatnonzero(chosen <= 0)[0])
+        raise PayloadError(f"decision {i}: the chosen arm has probability 0",
+                           hint="log the probability the arm was really drawn with")
+    seen = ~np.isnan(y)
+    if np.any(~np.isfinite(y[seen])) or np.any((y[seen] < -1e-12) | (y[seen] > 1 + 1e-12)):
+        raise PayloadError("rewards must be in [0, 1] (or NaN when unanswered)",
+                           hint="scale bounded rewards by their bounds first")
+    return idx, p, np.clip(y, 0.0, 1.0)
+
+
+def aipw_scores(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike,
+                ) -> AipwScores:
+    """Score every arm at every answered decision (the input of every sequence here).
+
+    Parameters
+    ----------
+    arms
+        Shape ``(T,)``: the index of the chosen arm of each decision, oldest first.
+    probabilities
+        Shape ``(T, K)``: the probability vector each arm was drawn from.
+    rewards
+        Shape ``(T,)``: the reward on the [0, 1] scale; NaN where unanswered (left out).
+
+    Returns
+    -------
+    AipwScores
+
+    Examples
+    --------
+    >>> s = aipw_scores([0, 1], [[0.5, 0.5], [0.25, 0.75]], [1.0, 0.0])
+    >>> s.scores.round(3).tolist()  # at t = 1: m = (3/4, 1/2); arm 1 drawn, reward 0
+    [[1.5, 0.5], [0.75, -0.167]]
+    """
+    idx, p, y = _check_log(arms, probabilities, rewards)
+    rows = np.flatnonzero(~np.isnan(y))
+    idx, p, y = idx[rows], p[rows], y[rows]
+    n, k = p.shape
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), idx] = 1.0
+    counts = np.cumsum(onehot, axis=0) - onehot  # before t
+    sums = np.cumsum(onehot * y[:, None], axis=0) - onehot * y[:, None]
+    m = (sums + _PRIOR_MEAN * _PRIOR_COUNT) / (counts + _PRIOR_COUNT)
+    return _scores_from(m, idx, p, y, rows)
+
+
+def _scores_from(m: FloatArray, idx: IntArray, p: FloatArray, y: FloatArray,
+                 rows: IntArray) -> AipwScores:
+    n = p.shape[0]
+    with np.errstate(divide="ignore"):
+        inv = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), np.inf)
+    scores = m.copy()
+    r = np.arange(n)
+    scores[r, idx] += (y - m[r, idx]) * inv[r, idx]
+    lower = np.where(p > 0, m - m * inv, m)
+    upper = np.where(p > 0, m + (1.0 - m) * inv, m)
+    variance = np.where(p > 0, m * (1.0 - m) * inv, np.inf)
+    return AipwScores(scores, lower, upper, variance, m, p, rows)
+
+
+def _bets(variance: FloatArray, low: FloatArray, theta_max: float | FloatArray,
+          effects: FloatArray) -> FloatArray:
+    """``λ_{t,j} = min(δ_j / v_t, κ / (θ_max − L_t))``, shape ``(..., G)``; 0 where the
+    variance is infinite (an arm drawn with probability 0 is not bet on)."""
+    with np.errstate(divide="ignore"):
+        inv = 1.0 / variance
+        cap = _KAPPA / np.maximum(theta_max - low, 1e-12)
+    out: FloatArray = np.minimum(inv[..., None] * effects, cap[..., None])
+    return out
+
+
+def _logmeanexp(x: FloatArray, axis: int = -1) -> FloatArray:
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out: FloatArray = np.log(np.mean(np.exp(x - top), axis=axis)) + np.squeeze(top, axis)
+    return out
+
+
+def _log_evalue(x: FloatArray, lam: FloatArray, theta: FloatArray) -> tuple[FloatArray,
+                                                                             FloatArray]:
+    """Log of the mixture e-value at the last decision and its derivative in ``θ``.
+
+    ``x`` has shape ``(n, S)``, ``lam`` ``(n, S, G)``, ``theta`` ``(S,)``.
+    """
+    factor = 1.0 + lam * (x - theta)[..., None]
+    logw = np.log(factor).sum(axis=0)  # (S, G)
+    slope = -(lam / factor).sum(axis=0)  # d logw / d theta
+    value = _logmeanexp(logw)
+    weight = np.exp(logw - value[:, None]) / logw.shape[1]
+    return value, (weight * slope).sum(axis=1)
+
+
+def _lower_bound(x: FloatArray, lam: FloatArray, log_c: float, lo: float, hi: float,
+                 start: FloatArray) -> FloatArray:
+    """The smallest ``θ`` in ``[lo, hi]`` not rejected: the root of ``log W(θ) = log c``
+    (``log W`` decreases in ``θ``), by Newton's method kept inside a bracket; ``lo`` when
+    nothing is rejected, ``hi`` when everything is."""
+    s = x.shape[1]
+    a = np.full(s, lo)  # root >= a
+    b = np.full(s, hi)  # root <= b
+    out = np.full(s, np.nan)
+    todo = np.ones(s, dtype=bool)
+    theta = np.clip(np.where(np.isfinite(start), start, 0.5 * (lo + hi)), lo, hi)
+    for _ in range(60):
+        where = np.flatnonzero(todo)
+        if where.size == 0:
+            break
+        t = theta[where]
+        if where.size == s:  # no copies while every sequence is still open
+            f, df = _log_evalue(x, lam, t)
+        else:
+            f, df = _log_evalue(x[:, where], lam[:, where], t)
+        f = f - log_c
+        rejected = f >= 0
+        edge = np.where(rejected, t >= hi, t <= lo)  # the root lies beyond the range
+        a_t = np.where(rejected, t, a[where])
+        b_t = np.where(rejected, b[where], t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = t - f / df
+        inside = np.isfinite(step) & (step >= a_t) & (step <= b_t)
+        new = np.where(inside, step, 0.5 * (a_t + b_t))
+        done = edge | (np.abs(new - t) < 1e-8) | (b_t - a_t < 1e-8)
+        # converged: step back by the tolerance, so the bound errs on the wide side
+        out[where] = np.where(edge, np.where(rejected, hi, lo), np.maximum(new - 1e-8, lo))
+        a[where], b[where], theta[where] = a_t, b_t, new
+        todo[where[done]] = False
+    return np.where(todo, a, out)  # not converged: the rejected end (conservative)
+
+
+@dataclass(frozen=True)
+class WinnerDecision:
+    """What the stopping rule says.
+
+    Attributes
+    ----------
+    winner
+        Index of the declared winner, or ``None``.
+    declared_at
+        How many decisions (rows of the log, answered or not) had been made when the winner
+        was declared.
+    alpha
+        The rule's error rate: ``P(a wrong winner is ever declared) ≤ alpha``.
+    threshold
+        ``K / alpha``: the evidence an e-process must reach.
+    log_evidence
+        Shape ``(K, K)``: entry ``[b, a]`` is the largest log e-value so far for
+        ``μ(b) > μ(a)`` (``-inf`` on the diagonal).
+    contenders
+        Shape ``(K,)``: arms not ruled out (no arm's e-process against them has crossed).
+    n_answered
+        Answered decisions used.
+    """
+
+    winner: int | None
+    declared_at: int | None
+    alpha: float
+    threshold: float
+    log_evidence: FloatArray
+    contenders: BoolArray
+    n_answered: int
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise PayloadError(f"alpha must be in (0, 1), got {alpha}", hint="e.g. 0.05")
+
+
+def _pair_paths(sc: AipwScores, effects: FloatArray, b: int) -> FloatArray:
+    """Log e-value paths ``(n, K)`` for ``μ(b) > μ(a)`` against 0, every ``a``."""
+    x = sc.scores[:, b:b + 1] - sc.scores
+    low = np.minimum(sc.lower[:, b:b + 1] - sc.plugin, sc.plugin[:, b:b + 1] - sc.upper)
+    var = sc.variance[:, b:b + 1] + sc.variance
+    lam = _bets(var, low, 1.0, effects)
+    logw = np.cumsum(np.log1p(lam * x[..., None]), axis=0)  # (n, K, G)
+    out: FloatArray = _logmeanexp(logw)
+    out[:, b] = -np.inf
+    return out
+
+
+def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike,
+                  *, alpha: float = 0.05, effects: Sequence[float] = DEFAULT_EFFECTS
+                  ) -> WinnerDecision:
+    """Declare a winner only when the evidence guarantees ``P(wrong winner) ≤ alpha``.
+
+    Arm ``b`` wins at the first decision where, for every other arm ``a``, the betting
+    e-process for ``μ(b) > μ(a)`` on the AIPW score differences has reached ``K / alpha``
+    at some decision so far. Valid at every look, for any allocation that logged its
+    probabilities (see the module notes for where it holds).
+
+    Parameters
+    ----------
+    arms, probabilities, rewards
+        The decision log as for :func:`aipw_scores` (shapes ``(T,)``, ``(T, K)``,
+        ``(T,)``; rewards in [0, 1], NaN when unanswered).
+    alpha
+        The error rate, e.g. ``1 - confidence``.
+    effects
+        Effect sizes the mixture bets on (default :data:`DEFAULT_EFFECTS`).
+
+    Returns
+    -------
+    WinnerDecision
+    """
+    _check_alpha(alpha)
+    sc = aipw_scores(arms, probabilities, rewards)
+    k = sc.n_arms
+    log_c = math.log(k / alpha)
+    grid = np.asarray(effects, dtype=np.float64)
+    evidence = np.full((k, k), -np.inf)
+    first = np.full((k, k), np.iinfo(np.int64).max)
+    for b in range(k):
+        if sc.n == 0 or k < 2:
+            break
+        paths = _pair_paths(sc, grid, b)
+        evidence[b] = paths.max(axis=0)
+        hit = paths >= log_c
+        any_hit = hit.any(axis=0)
+        first[b, any_hit] = hit.argmax(axis=0)[any_hit]
+    np.fill_diagonal(first, -1)
+    when = first.max(axis=1)  # decision by which b has beaten every other arm
+    ready = when < np.iinfo(np.int64).max
+    winner: int | None = None
+    declared: int | None = None
+    if k >= 2 and ready.any():
+        cands = np.flatnonzero(ready)
+        winner = int(cands[np.argmin(when[cands])])
+        declared = int(sc.rows[when[winner]]) + 1
+    contenders: BoolArray = np.asarray(~(evidence >= log_c).any(axis=0), dtype=bool)
+    return WinnerDecision(winner, declared, alpha, k / alpha, evidence, contenders, sc.n)
+
+
+class SequentialTest:
+    """The stopping rule, updated one decision at a time (for one bandit or many at once).
+
+    Arrays have the arms on their last axis: ``(K,)`` for one bandit, ``(R, K)`` for ``R``
+    simulated runs. Feeding a log decision by decision gives the same evidence as
+    :func:`stopping_rule` on the whole log.
+
+    Parameters
+    ----------
+    n_arms
+        ``K``.
+    alpha
+        The error rate.
+    runs
+        ``None`` for one bandit, else the number of runs ``R``.
+    effects
+        Effect sizes of the mixture.
+
+    Examples
+    --------
+    >>> test = SequentialTest(2, alpha=0.05)
+    >>> test.update(1, np.array([0.5, 0.5]), 1.0)
+    >>> test.winner is None, test.contenders.tolist()
+    (True, [True, True])
+    """
+
+    def __init__(self, n_arms: int, *, alpha: float = 0.05, runs: int | None = None,
+                 effects: Sequence[float] = DEFAULT_EFFECTS) -> None:
+        _check_alpha(alpha)
+        if n_arms < 1:
+            raise PayloadError("a test needs at least one arm")
+        self.k, self.alpha = n_arms, alpha
+        self.log_c = math.log(n_arms / alpha)
+        self.effects = np.asarray(effects, dtype=np.float64)
+        lead: tuple[int, ...] = () if runs is None else (runs,)
+        self._one = runs is None
+        self.n = np.zeros((*lead, n_arms))
+        self.sums = np.zeros((*lead, n_arms))
+        # wealth of each bet as exp(scale) * wealth (rescaled now and then: no overflow)
+        self.scale = np.zeros((*lead, n_arms, n_arms))
+        self.wealth = np.ones((*lead, n_arms, n_arms, self.effects.shape[0]))
+        self.evidence = np.full((*lead, n_arms, n_arms), -np.inf)
+        self.beaten = np.zeros((*lead, n_arms, n_arms), dtype=bool)
+        self.beaten[..., np.arange(n_arms), np.arange(n_arms)] = True
+        self._winner = np.full(lead, -1, dtype=np.intp)
+        self._declared_at = np.full(lead, -1, dtype=np.int64)
+        self.steps = np.zeros(lead, dtype=np.int64)
+
+    @property
+    def winner(self) -> int | npt.NDArray[np.intp] | None:
+        """The declared winner (``None``/``-1`` while none)."""
+        if self._one:
+            w = int(self._winner)
+            return None if w < 0 else w
+        return self._winner
+
+    @property
+    def declared_at(self) -> int | npt.NDArray[np.int64] | None:
+        """How many decisions had been fed when the winner was declared."""
+        if self._one:
+            d = int(self._declared_at)
+            return None if d < 0 else d
+        return self._declared_at
+
+    @property
+    def contenders(self) -> BoolArray:
+        """Arms not ruled out, shape ``(K,)`` or ``(R, K)``."""
+        beaten = self.beaten.copy()
+        idx = np.arange(self.k)
+        beaten[..., idx, idx] = False
+        out: BoolArray = np.logical_not(beaten.any(axis=-2))
+        return out
+
+    def update(self, arm: Any, probabilities: FloatArray, reward: Any) -> None:
+        """Feed one decision (per run): the chosen arm, its probability vector, the reward
+        in [0, 1] (NaN: unanswered, skipped)."""
+        a = np.asarray(arm, dtype=np.intp).reshape(self._winner.shape)
+        p = np.asarray(probabilities, dtype=np.float64)
+        y = np.asarray(reward, dtype=np.float64).reshape(self._winner.shape)
+        self.steps += 1
+        live = ~np.isnan(y)
+        k = self.k
+        m = (self.sums + _PRIOR_MEAN * _PRIOR_COUNT) / (self.n + _PRIOR_COUNT)
+        if self._one:
+            if not live:
+                return
+            m2, p2, a2, y2 = m[None], p[None], a[None], y[None]
+        else:
+            m2, p2, a2, y2 = m, p, a, np.where(live, y, 0.0)
+        sc = _scores_from(m2, a2, p2, y2, np.arange(a2.shape[0]))
+        x = sc.scores[:, :, None] - sc.scores[:, None, :]  # (R, b, a)
+        low = np.minimum(sc.lower[:, :, None] - sc.plugin[:, None, :],
+                         sc.plugin[:, :, None] - sc.upper[:, None, :])
+        var = sc.variance[:, :, None] + sc.variance[:, None, :]
+        lam = _bets(var, low, 1.0, self.effects)
+        factor = 1.0 + lam * x[..., None]
+        if self._one:
+            self.wealth *= factor[0]
+        else:
+            self.wealth *= np.where(live[:, None, None, None], factor, 1.0)
+        mix = self.wealth.mean(axis=-1)
+        with np.errstate(divide="ignore"):
+            ev = self.scale + np.log(mix)
+        if int(self.steps.flat[0]) % 16 == 0:  # factors lie in [1 - κ, 1 + κ·range]
+            top = np.maximum(self.wealth.max(axis=-1), 1e-300)
+            self.wealth /= top[..., None]
+            self.scale += np.log(top)
+        idx = np.arange(k)
+        ev[..., idx, idx] = -np.inf
+        np.maximum(self.evidence, ev, out=self.evidence)
+        self.beaten |= ev >= self.log_c
+        rows = np.arange(a2.shape[0])
+        if self._one:
+            self.n[a] += 1.0
+            self.sums[a] += y
+        else:
+            self.n[rows[live], a[live]] += 1.0
+            self.sums[rows[live], a[live]] += y[live]
+        won = self.beaten.all(axis=-1) & (self._winner[..., None] < 0)
+        if won.any():
+            first = np.where(won.any(axis=-1), np.argmax(won, axis=-1), -1)
+            fresh = first >= 0
+            self._winner = np.where(fresh, first, self._winner)
+            self._declared_at = np.where(fresh, self.steps, self._declared_at)
+
+
+@dataclass(frozen=True)
+class AnytimeInference:
+    """Per-arm estimates and intervals from a decision log (see :func:`anytime_inference`).
+
+    Attributes
+    ----------
+    estimate
+        Shape ``(K,)``: the mean AIPW score of each arm (unbiased under adaptivity).
+    low, high
+        Shape ``(K,)``: each arm's anytime-valid confidence sequence at this look, at the
+        requested confidence (each arm on its own).
+    weighted_estimate, fixed_low, fixed_high
+        Shape ``(K,)``: the adaptively weighted AIPW estimate (weights ``√π``) and its
+        score-type interval at the requested confidence — calibrated at one pre-chosen look
+        (asymptotically), not at every look.
+    diff_low, diff_high
+        Shape ``(K,)``: anytime-valid sequence of ``μ(arm) − μ(reference)`` where the
+        reference is the control if one is given, else the best *other* arm; each side at
+        level ``alpha / K``, the stopping rule's level (NaN for the control itself).
+    decision
+        The stopping rule's answer (:class:`WinnerDecision`).
+    confidence
+        The requested confidence level.
+    control
+        Index of the control arm, or ``None``.
+    """
+
+    estimate: FloatArray
+    low: FloatArray
+    high: FloatArray
+    weighted_estimate: FloatArray
+    fixed_low: FloatArray
+    fixed_high: FloatArray
+    diff_low: FloatArray
+    diff_high: FloatArray
+    decision: WinnerDecision
+    confidence: float
+    control: int | None
+
+
+def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatArray,
+                                                                         FloatArray]:
+    """Two-sided sequence of each arm's mean at the last decision."""
+    k = sc.n_arms
+    if sc.n == 0:
+        return np.zeros(k), np.ones(k)
+    x = np.concatenate([sc.scores, -sc.scores], axis=1)
+    low = np.concatenate([sc.lower, -sc.upper], axis=1)
+    var = np.concatenate([sc.variance, sc.variance], axis=1)
+    theta_max = np.concatenate([np.ones(k), np.zeros(k)])
+    lam = _bets(var, low, theta_max[None, :], grid)
+    start = _normal_start(x, log_c)
+    bounds = np.empty(2 * k)
+    for part, (lo, hi) in enumerate(((0.0, 1.0), (-1.0, 0.0))):
+        cols = slice(part * k, (part + 1) * k)
+        bounds[cols] = _lower_bound(x[:, cols], lam[:, cols], log_c, lo, hi, start[cols])
+    return bounds[:k], -bounds[k:]
+
+
+def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
+                log_c: float) -> FloatArray:
+    """Lower sequence of ``μ(b) − μ(a)`` for each ``(b, a)`` at the last decision."""
+    if not pairs or sc.n == 0:
+        return np.full(len(pairs), -1.0)
+    b = np.array([p[0] for p in pairs])
+    a = np.array([p[1] for p in pairs])
+    x = sc.scores[:, b] - sc.scores[:, a]
+    low = np.minimum(sc.lower[:, b] - sc.plugin[:, a], sc.plugin[:, b] - sc.upper[:, a])
+    var = sc.variance[:, b] + sc.variance[:, a]
+    lam = _bets(var, low, 1.0, grid)
+    return _lower_bound(x, lam, log_c, -1.0, 1.0, _normal_start(x, log_c))
+
+
+def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
+    """Where Newton's method starts: the lower end a normal approximation would give (the
+    betting bound is close to it, a little further out)."""
+    out: FloatArray = x.mean(axis=0) - np.sqrt(2.0 * log_c * x.var(axis=0) / x.shape[0])
+    return out
+
+
+def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
+                      rewards: npt.ArrayLike, *, confidence: float = 0.95,
+                      control: int | None = None,
+                      effects: Sequence[float] = DEFAULT_EFFECTS) -> AnytimeInference:
+    """Everything a report shows about the arms, from the decision log.
+
+    Parameters
+    ----------
+    arms, probabilities, rewards
+        The decision log as for :func:`aipw_scores`.
+    confidence
+        The experiment's confidence (``alpha = 1 - confidence``).
+    control
+        Index of the control arm (differences are then to the control), or ``None``
+        (differences to the best other arm).
+    effects
+        Effect sizes of the mixture.
+
+    Returns
+    -------
+    AnytimeInference
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> arms = rng.integers(0, 2, size=2000)
+    >>> rewards = (rng.random(2000) < 0.2).astype(float)
+    >>> inf = anytime_inference(arms, np.full((2000, 2), 0.5), rewards)
+    >>> bool(np.all(inf.low < 0.2) and np.all(0.2 < inf.high)), inf.decision.winner
+    (True, None)
+    """
+    if not 0.0 < confidence < 1.0:
+        raise PayloadError(f"confidence must be in (0, 1), got {confidence}", hint="e.g. 0.95")
+    alpha = 1.0 - confidence
+    sc = aipw_scores(arms, probabilities, rewards)
+    k = sc.n_arms
+    if control is not None and not 0 <= control < k:
+        raise PayloadError(f"control {control} is not an arm index (0..{k - 1})")
+    grid = np.asarray(effects, dtype=np.float64)
+    decision = stopping_rule(arms, probabilities, rewards, alpha=alpha, effects=effects)
+    estimate = sc.scores.mean(axis=0) if sc.n else np.full(k, np.nan)
+    low, high = _arm_bounds(sc, grid, math.log(2.0 / alpha))
+    w_est, f_low, f_high = _weighted(sc, _ppf(1.0 - alpha / 2.0))
+    diff_low = np.full(k, np.nan)
+    diff_high = np.full(k, np.nan)
+    if k >= 2:
+        log_c = math.log(k / alpha)
+        if control is not None:
+            others = [b for b in range(k) if b != control]
+            pairs = [(b, control) for b in others] + [(control, b) for b in others]
+            lb = _pair_lower(sc, pairs, grid, log_c)
+            diff_low[others] = lb[:len(others)]
+            diff_high[others] = -lb[len(others):]
+        else:
+            pairs = [(b, a) for b in range(k) for a in range(k) if a != b]
+            lb = _pair_lower(sc, pairs, grid, log_c).reshape(k, k - 1)
+            for b in range(k):
+                # μ(b) − max_{a≠b} μ(a) = min_a (μ(b) − μ(a)): both ends are minima
+                others = [a for a in range(k) if a != b]
+                diff_low[b] = lb[b].min()
+                diff_high[b] = min(-lb[a, b if b < a else b - 1] for a in others)
+    return AnytimeInference(estimate, low, high, w_est, f_low, f_high, diff_low, diff_high,
+                            decision, confidence, control)
+
+
+def _ppf(q: float) -> float:
+    if abs(q - 0.975) < 1e-12:
+        return _Z95
+    from scipy.special import ndtri
+
+    return float(ndtri(q))
+
+
+def _weighted(sc: AipwScores, z: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Adaptively weighted AIPW estimate (Hadad et al. 2021, weights ``h_t = √π_t(a)``) and
+    its score-type interval: the ``θ`` with ``(Σ h (Γ − θ))² ≤ z² Σ h² Var_θ(Γ)``, where
+    ``Var_θ(Γ_t) = (θ(1 − θ) + (θ − m_t)²) / π_t − (θ − m_t)²`` is the score's variance if
+    the arm's mean were ``θ`` (exact for 0/1 rewards, an upper bound for other rewards in
+    [0, 1]). Like Wilson's interval for a proportion it stays calibrated when an arm was
+    drawn rarely."""
+    k = sc.n_arms
+    if sc.n < 2:
+        nan = np.full(k, np.nan)
+        return nan, nan, nan
+    p, m = sc.probabilities, sc.plugin
+    h = np.sqrt(p)
+    a = (h * sc.scores).sum(axis=0)
+    b = h.sum(axis=0)
+    n = float(sc.n)
+    c2 = (1.0 - p).sum(axis=0)
+    c1 = ((1.0 - p) * m).sum(axis=0)
+    c0 = ((1.0 - p) * m * m).sum(axis=0)
+    low, high = score_interval(a, b, n, c2, c1, c0, z)
+    return a / b, low, high
+
+
+def score_interval(a: FloatArray, b: FloatArray, n: float, c2: FloatArray, c1: FloatArray,
+                   c0: FloatArray, z: float = _Z95) -> tuple[FloatArray, FloatArray]:
+    """Roots of ``(a − bθ)² = z² V(θ)`` with ``V(θ) = n θ(1 − θ) + c2 θ² − 2 c1 θ + c0``
+    (the sums of :func:`_weighted` with ``h = √π``), clipped to [0, 1]."""
+    z2 = z * z
+    qa = b * b - z2 * (c2 - n)
+    qb = -2.0 * a * b - z2 * (n - 2.0 * c1)
+    qc = a * a - z2 * c0
+    disc = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
+    low = (-qb - disc) / (2.0 * qa)
+    high = (-qb + disc) / (2.0 * qa)
+    return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
