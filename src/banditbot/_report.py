@@ -48,8 +48,13 @@ class ArmReport:
     low, high
         The report's interval of the mean (named by :attr:`Report.interval_kind`).
     estimate, estimate_low, estimate_high
-        The estimate the report leads with (named by :attr:`Report.estimate_kind`): valid
-        when the allocation changed over time (period-weighted across allocation periods).
+        The estimate the report leads with (named by :attr:`Report.estimate_kind`): one that
+        survives adaptive allocation (the adaptively weighted AIPW estimate for bounded
+        rewards; period-weighted across allocation periods otherwise), with an interval
+        calibrated at this look.
+    anytime_low, anytime_high
+        The arm's mean by a confidence sequence: valid at every look, however often the
+        report is read (named by :attr:`Report.anytime_kind`).
     p_best
         Probability that this arm has the highest mean (posterior; a description, not a
         stopping rule).
@@ -80,6 +85,8 @@ class ArmReport:
     estimate: float | None = None
     estimate_low: float | None = None
     estimate_high: float | None = None
+    anytime_low: float | None = None
+    anytime_high: float | None = None
     uplift: Uplift | None = None
     chance_to_beat_control: float | None = None
     expected_loss: float | None = None
@@ -126,6 +133,9 @@ class Report:
     srm: SampleRatioCheck | None = None
     control: str | None = None
     estimate_kind: str = ""
+    anytime_kind: str = ""
+    winner_rule: str = ""
+    contenders: tuple[str, ...] = ()
     update: str = "every decision"
     periods: int = 0
     floor: float = 0.0
@@ -240,6 +250,8 @@ class Report:
                                  f"({u.low:+.3f} to {u.high:+.3f})")
         if self.verdict:
             lines.append(self.verdict)
+        if self.winner_rule:
+            lines.append(f"winner rule: {self.winner_rule}")
         for a in self.arms:
             if a.prior:
                 lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")

@@ -129,12 +129,47 @@ def test_period_weighted_means_are_unbiased_where_pooled_means_are_not() -> None
     assert np.mean(pooled) - 0.10 > 0.1
 
 
-def test_a_report_leads_with_period_weighted_estimates_once_periods_change() -> None:
+def test_a_report_leads_with_estimates_that_survive_the_changing_allocation() -> None:
+    """With periods, the report leads with the adaptively weighted AIPW estimate (a bounded
+    reward), names it, and gives every arm an interval valid at every look; the SRM check
+    ran where the counts allow it. An unbounded reward leads with period-weighted means."""
     service = _service(burn_in=0, update="50 rewards", floor=0.05)
     _play(service, 400)
     report = service.report("x")
-    assert report.periods >= 4 and report.estimate_kind.startswith("period-weighted")
+    assert report.periods >= 4 and report.estimate_kind.startswith("adaptively weighted AIPW")
+    assert "valid at every look" in report.anytime_kind
     for arm in report.arms:
-        if arm.estimate is not None:
-            assert arm.estimate_low <= arm.estimate <= arm.estimate_high  # type: ignore[operator]
+        assert arm.estimate_low <= arm.estimate <= arm.estimate_high  # type: ignore[operator]
+        assert arm.anytime_low <= arm.anytime_high  # type: ignore[operator]
     assert report.srm is not None  # tested where every expected count allows it
+    gaussian = _service(burn_in=0, update="50 rewards", policy="gaussian-thompson",
+                        reward={"type": "continuous"})
+    _play(gaussian, 400)
+    report = gaussian.report("x")
+    assert report.estimate_kind.startswith("period-weighted") and report.anytime_kind == ""
+
+
+def test_the_sequence_rule_names_a_clear_winner_and_acts_on_it() -> None:
+    """The default winner rule (confidence sequences, P(wrong winner) <= 5%) names c, whose
+    rate is 0.6 against at most 0.15, within 1,000 decisions when a 10% floor keeps the
+    other arms observed (seen: after 400); with on_winner send-all-to-winner every later
+    decision goes to it, and the rule's action is in the audit log."""
+    service = _service(burn_in=0, floor=0.1, winner={"on_winner": "send-all-to-winner"})
+    _play(service, 1000)
+    report = service.report("x")
+    assert report.winner == "c" and report.status == "winner"
+    assert report.contenders == ("c",)
+    assert any(r.action == "winner" for r in service.store.admin_log("x"))
+    d = service.decide("x", "u")
+    assert d.arm == "c" and d.propensity == 1.0
+
+
+def test_no_winner_in_an_a_a_experiment() -> None:
+    service = _service(burn_in=0)
+    rng = np.random.default_rng(3)
+    for _ in range(1500):
+        service.clock.advance(1.0)  # type: ignore[attr-defined]
+        d = service.decide("x", "u")
+        service.reward(d.id, int(rng.random() < 0.3), "u")  # every arm alike
+    report = service.report("x")
+    assert report.winner is None and report.status == "running"

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,7 @@ from .._types import FloatArray
 from ..policies import ArmStats, beta_posterior, normal_posterior
 from ..statistics import (
     Z95,
+    AnytimeInference,
     BetaPosterior,
     NormalPosterior,
     Posterior,
@@ -33,6 +35,7 @@ from ..stores import AllocationRecord, PeriodCounts, StatsTable
 from ._allocation import burn_in_progress
 from ._core import check_scope
 from ._decisions import DecisionsMixin
+from ._inference import InferenceCache
 from ._view import ExperimentView
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
@@ -45,6 +48,10 @@ _DRAWS = 20_000  # posterior draws for chance to beat control and expected loss
 
 class ReportsMixin(DecisionsMixin):
     """Report, timeline, allocation history, warm-up."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inference = InferenceCache()
 
     def warm_up(self) -> None:
         """Compute every experiment's current allocation once, writing nothing.
@@ -104,16 +111,21 @@ class ReportsMixin(DecisionsMixin):
         counts = self.store.period_counts(exp.id, view.meta.generation, scope) \
             if batched else []
         srm = sample_ratio_check(periods, counts) if batched else None
-        estimates, estimate_kind = _estimates(view, table, summary, counts)
+        inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
+                                        float(table.n.sum()))
+        estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
+        anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
         winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
-                                                            table)
+                                                            table, inference)
         control = exp.control if exp.control in arms else None
         rows = []
         for i, a in enumerate(arms):
             uplift = chance = None
             if control is not None and a != control:
-                uplift = _uplift(estimates[i], estimates[arms.index(control)])
+                uplift = _uplift(estimates[i], estimates[arms.index(control)]) \
+                    if inference is None else _anytime_uplift(view, inference, i,
+                                                              arms.index(control))
                 chance = float((draws[:, i] > draws[:, arms.index(control)]).mean()) \
                     if draws is not None and active[i] and active[arms.index(control)] \
                     else None
@@ -128,6 +140,7 @@ class ReportsMixin(DecisionsMixin):
                 allocation=float(allocation[i]), active=bool(active[i]),
                 prior=view.meta.priors.get(a), estimate=_opt(estimates[i][0]),
                 estimate_low=_opt(estimates[i][1]), estimate_high=_opt(estimates[i][2]),
+                anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss))
         stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
@@ -142,6 +155,12 @@ class ReportsMixin(DecisionsMixin):
             status=status, winner=winner, started_at=first.created_at if first else None,
             burn_in=None if burn_in is None or burn_in.done else burn_in._asdict(),
             srm=srm, control=control, estimate_kind=estimate_kind,
+            anytime_kind="" if inference is None else
+            f"{exp.confidence:.0%} confidence sequence (valid at every look; betting on AIPW "
+            "scores)",
+            winner_rule=_describe_rule(exp.winner.rule, exp.confidence),
+            contenders=() if inference is None else tuple(
+                a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods), floor=exp.floor,
             holdout=exp.holdout)
 
@@ -162,7 +181,8 @@ class ReportsMixin(DecisionsMixin):
 
     def _apply_winner_rule(self, view: ExperimentView, summary: _Summary,
                            active: npt.NDArray[np.bool_], burn_in: object,
-                           table: StatsTable) -> str | None:
+                           table: StatsTable, inference: AnytimeInference | None
+                           ) -> str | None:
         """Evaluate the winner rule; on a winner, record it in the meta (and stop, if so
         configured) and audit it. Returns the winner or ``None``."""
         spec = view.config.winner
@@ -170,7 +190,11 @@ class ReportsMixin(DecisionsMixin):
                 float(table.pulls.sum()) < spec.min_decisions or not active.any():
             return None
         winner = None
-        if spec.rule == "p-best":
+        if spec.rule == "sequence" and inference is not None:
+            found = inference.decision.winner
+            if found is not None and active[int(found)]:
+                winner = view.all_arms[int(found)]
+        elif spec.rule == "p-best":
             best = int(np.argmax(np.where(active, summary.p_best, -1.0)))
             if summary.p_best[best] >= spec.threshold and table.n[best] > 0:
                 winner = view.all_arms[best]
@@ -250,10 +274,19 @@ Estimate = tuple[float, float, float, float]  # point, low, high, variance
 
 
 def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
-               counts: Sequence[PeriodCounts]) -> tuple[list[Estimate], str]:
-    """The estimate each arm's line leads with: period-weighted when the allocation was
-    updated in periods (several of them), else the summary's point and interval."""
+               counts: Sequence[PeriodCounts], inference: AnytimeInference | None
+               ) -> tuple[list[Estimate], str]:
+    """The estimate each arm's line leads with: the adaptively weighted AIPW estimate for a
+    bounded reward (it survives any allocation, periods or not), period-weighted means when
+    the allocation was updated in periods, else the summary's point and interval."""
     arms = view.all_arms
+    if inference is not None:
+        est = view.denormalize(inference.weighted_estimate)
+        low = view.denormalize(inference.fixed_low)
+        high = view.denormalize(inference.fixed_high)
+        return [(float(est[i]), float(low[i]), float(high[i]),
+                 (float((high[i] - low[i]) / (2 * Z95))) ** 2) for i in range(len(arms))], \
+            f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look)"
     periods = {c.allocation_id for c in counts}
     if len(periods) > 1:
         # a bounded reward's variance is at least that of 1 success in 20 (a floor for
@@ -345,6 +378,40 @@ def sample_ratio_check(periods: Sequence[AllocationRecord],
     if worst is None:
         return None
     return SampleRatioCheck(worst[0], worst[0] < SRM_ALPHA, worst[1], tested)
+
+
+def _anytime(view: ExperimentView, inference: AnytimeInference | None
+             ) -> list[tuple[float, float]]:
+    """Each arm's confidence sequence on the reward's scale (NaN without inference)."""
+    k = len(view.all_arms)
+    if inference is None:
+        return [(math.nan, math.nan)] * k
+    low, high = view.denormalize(inference.low), view.denormalize(inference.high)
+    return [(float(low[i]), float(high[i])) for i in range(k)]
+
+
+def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
+                    control: int) -> Uplift | None:
+    """An arm against the control: the difference of their estimates, with the stopping
+    rule's sequence for it (valid at every look)."""
+    span = view.span or 1.0
+    est = inference.weighted_estimate
+    diff = float(est[arm] - est[control]) * span
+    low, high = float(inference.diff_low[arm]) * span, float(inference.diff_high[arm]) * span
+    if not all(math.isfinite(x) for x in (diff, low, high)):
+        return None
+    base = float(view.denormalize(est[control:control + 1])[0])
+    return Uplift(diff, min(low, diff), max(high, diff), diff / base if base else None,
+                  None, None, "confidence sequence (valid at every look)")
+
+
+def _describe_rule(rule: str, confidence: float) -> str:
+    if rule == "sequence":
+        return (f"the leader's confidence sequences against every other arm exclude 0 "
+                f"(P(a wrong winner) <= {1 - confidence:.0%}, however often the report is "
+                "read)")
+    return (f"P(best) >= the threshold (a description: repeated looks make it name a wrong "
+            f"winner far more often than {1 - confidence:.0%})")
 
 
 def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:

@@ -1,6 +1,7 @@
 """Stores: the only components with state. One protocol, one conformance suite, four backends."""
 
 from ._base import (
+    ALLOCATED,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -16,6 +17,7 @@ from ._sqlite import SQLiteStore
 from ._url import DEFAULT_STORE_URL, open_store
 
 __all__ = [
+    "ALLOCATED",
     "DEFAULT_STORE_URL",
     "AdminRecord",
     "AllocationRecord",
