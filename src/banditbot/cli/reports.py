@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,40 +9,55 @@ import typer
 from rich.table import Table
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service, settings
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, err_console, service, settings
+from ._output import print_json, print_table
 
 __all__ = ["render_report"]
 
 
 @app.command()
-def experiments(config: ConfigOpt = None) -> None:
+def experiments(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document (an array of experiments) instead of a "
+                       "table.")] = False,
+    config: ConfigOpt = None,
+) -> None:
     """List the configured experiments (and validate the experiments file)."""
     from .._config import default_config_path, load_config
 
     path = Path(config) if config else (settings().config_path or default_config_path())
     cfg = load_config(path)
+    rows: list[dict[str, Any]] = [{"id": e.id, "command": f"/{e.telegram.command_for(e.id)}",
+             "description": e.description, "arms": [a.id for a in e.arms],
+             "policy": e.policy.build().describe(), "reward": e.reward.type,
+             "reward_mode": e.reward_mode, "scope": e.scope} for e in cfg.experiments]
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title=f"{path} — valid", title_justify="left")
     for col in ("experiment", "command", "arms", "policy", "reward", "mode", "scope"):
-        table.add_column(col)
-    for e in cfg.experiments:
-        table.add_row(e.id, f"/{e.telegram.command_for(e.id)}",
-                      ", ".join(a.id for a in e.arms), e.policy.build().describe(),
-                      e.reward.type, e.reward_mode, e.scope)
-    console.print(table)
+        table.add_column(col, no_wrap=col in ("experiment", "command", "policy"))
+    for e, r in zip(cfg.experiments, rows, strict=True):
+        table.add_row(e.id, str(r["command"]), ", ".join(a.id for a in e.arms),
+                      str(r["policy"]), e.reward.type, e.reward_mode, e.scope)
+    print_table(table, console)
 
 
 @app.command()
 def report(
     experiment: Annotated[str | None, typer.Argument(help="Experiment id (default: all).")] = None,
     png: Annotated[Path | None, typer.Option(help="Write a chart to this PNG file.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document instead of a table: the report of "
+                       "EXPERIMENT, or an array of every experiment's report.")] = False,
     scope: Annotated[str | None, typer.Option(
         help="One bandit of an experiment with scope chat or subject: chat:ID or subject:ID "
              "(default: all of them summed).")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Show what an experiment has learned (pulls, rewards, mean, interval, P(best))."""
+    """Show what an experiment has learned (decisions, rewards, estimate, interval, P(best)).
+    """
     svc = service(config, store)
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
@@ -51,35 +65,68 @@ def report(
     if scope is not None and len(ids) != 1:
         raise PayloadError("--scope needs one experiment",
                            hint="banditbot report EXP --scope chat:ID")
-    for exp_id in ids:
-        rep = svc.report(exp_id, scope=scope)
-        if as_json:
-            console.print_json(json.dumps(rep.to_dict()))
-        else:
-            console.print(render_report(rep))
-        if png is not None:
-            from .._charts import report_png
+    reports = [svc.report(exp_id, scope=scope) for exp_id in ids]
+    if as_json:
+        documents = [rep.to_dict() for rep in reports]
+        print_json(documents[0] if experiment else documents)
+    else:
+        for rep in reports:
+            print_table(render_report(rep), console)
+    if png is not None:
+        from .._charts import report_png
+        from .._series import DecisionSeries
 
-            report_png(rep, svc.timeline(exp_id, scope=scope), png)
-            console.print(f"chart written to {png}")
+        rep = reports[0]
+        records = svc.decisions(rep.experiment, generation=rep.generation)
+        report_png(rep, DecisionSeries.from_records([a.arm for a in rep.arms], records,
+                                                    scope=scope), png)
+        (err_console if as_json else console).print(f"chart written to {png}", markup=False,
+                                                    highlight=False)
 
 
 def render_report(rep: Any) -> Table:
-    """A rich table of a :class:`~banditbot.Report`."""
-    table = Table(title=rep.title, title_justify="left",
-                  caption=f"{rep.total_pulls} decisions · {rep.total_rewards:g} rewards · "
-                          f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
+    """A rich table of a :class:`~banditbot.Report` (fields that newer reports add, such as
+    ``answered``, ``estimate`` and ``status``, are used when present)."""
+    arms = [_fields(a) for a in rep.arms]
+    lead = any(a.get("estimate") is not None for a in arms)
+    status = getattr(rep, "status", None)
+    caption = [f"{rep.total_pulls:,} decisions · {rep.total_rewards:,.0f} answered · "
+               f"{getattr(rep, 'estimate_kind', None) if lead else rep.interval_kind}"]
+    if status:
+        caption.append(f"status: {status}")
+    elif rep.verdict:
+        caption.append(rep.verdict)
+    table = Table(title=rep.title, title_justify="left", caption="\n".join(caption),
                   caption_justify="left")
-    table.add_column("arm")
-    for col in ("pulls", "rewards", "mean", "95% interval", "P(best)", "allocation"):
-        table.add_column(col, justify="right")
-    for a in rep.arms:
+    table.add_column("arm", no_wrap=True)
+    columns = ["decisions", "answered", "reward sum", "estimate" if lead else "mean",
+               "interval", "P(best)", "allocation"]
+    for col in columns:
+        table.add_column(col, justify="right", no_wrap=True)
+    for a in arms:
+        value, low, high = ((a.get("estimate"), a.get("estimate_low"), a.get("estimate_high"))
+                            if lead else (a["mean"], a["low"], a["high"]))
         table.add_row(
-            a.arm + ("" if a.active else " [dim](retired)[/]"), str(a.pulls), f"{a.rewards:g}",
-            "–" if a.mean is None else f"{a.mean:.3f}",
-            "–" if a.low is None or a.high is None else f"{a.low:.3f}–{a.high:.3f}",
-            f"{a.p_best:.1%}", f"{a.allocation:.1%}")
+            a["arm"] + ("" if a["active"] else " [dim](retired)[/]"),
+            f"{_pick(a, 'decisions', 'pulls'):,}", f"{_pick(a, 'answered', 'rewards'):,.0f}",
+            f"{_pick(a, 'reward_sum', 'total'):g}",
+            "–" if value is None else f"{value:.3f}",
+            "–" if low is None or high is None else f"{low:.3f}–{high:.3f}",
+            f"{a['p_best']:.1%}" if a["active"] else "–", f"{a['allocation']:.1%}")
     return table
+
+
+def _pick(arm: dict[str, Any], name: str, old: str) -> Any:
+    """A field by its new name, or by the name it had before (``answered``/``rewards``)."""
+    value = arm.get(name)
+    return arm.get(old, 0) if value is None else value
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """A slotted dataclass's fields as a dict."""
+    import dataclasses
+
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 @app.command()
