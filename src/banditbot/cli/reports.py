@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from .._errors import PayloadError
 from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, err_console, service, settings
 from ._output import print_json, print_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["render_report"]
 
@@ -34,6 +36,8 @@ def experiments(
     if as_json:
         print_json(rows)
         return
+    from rich.table import Table
+
     table = Table(title=f"{path} — valid", title_justify="left")
     for col in ("experiment", "command", "arms", "policy", "reward", "mode", "scope"):
         table.add_column(col, no_wrap=col in ("experiment", "command", "policy"))
@@ -87,6 +91,8 @@ def report(
 def render_report(rep: Any) -> Table:
     """A rich table of a :class:`~banditbot.Report` (fields that newer reports add, such as
     ``answered``, ``estimate`` and ``status``, are used when present)."""
+    from rich.table import Table
+
     arms = [_fields(a) for a in rep.arms]
     lead = any(a.get("estimate") is not None for a in arms)
     status = getattr(rep, "status", None)
