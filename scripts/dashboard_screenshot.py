@@ -1,7 +1,7 @@
 """Refresh the dashboard screenshots in docs/: a simulated experiment served locally, shown in
 headless Chromium at a laptop's width and at a phone's.
 
-    python scripts/dashboard_screenshot.py            # writes docs/dashboard.png, docs/dashboard-phone.png
+    python scripts/dashboard_screenshot.py            # docs/dashboard.png, docs/dashboard-phone.png
     python scripts/dashboard_screenshot.py --out /tmp # somewhere else
 
 Needs the ``dev`` extra (Playwright) and Debian's Chromium (``apt-get install chromium``).
@@ -27,8 +27,10 @@ from banditbot.api import create_app  # noqa: E402
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
-SHOTS = {"dashboard.png": {"width": 1280, "height": 800},
-         "dashboard-phone.png": {"width": 390, "height": 844}}
+#: file -> (viewport, whole page?): the laptop shot shows the whole page, the phone shot what
+#: the first screen shows.
+SHOTS = {"dashboard.png": ({"width": 1280, "height": 800}, True),
+         "dashboard-phone.png": ({"width": 390, "height": 844}, False)}
 
 
 def simulated(folder: Path) -> BanditService:
@@ -62,14 +64,14 @@ def main(argv: list[str] | None = None) -> None:
         with ServerThread(app) as url, sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS)
-            for name, viewport in SHOTS.items():
-                page = browser.new_page(viewport=viewport)
+            for name, (viewport, whole) in SHOTS.items():
+                page = browser.new_page(viewport=viewport, device_scale_factor=1)
                 page.goto(url + "/#greeting")
                 page.fill("#key", key)
                 page.click("#keyform button")
                 page.wait_for_function("document.querySelectorAll('#recent tbody tr').length"
                                        " > 0", timeout=20_000)
-                page.screenshot(path=str(out / name), full_page=True)
+                page.screenshot(path=str(out / name), full_page=whole)
                 page.close()
                 print(out / name)
             browser.close()
