@@ -62,26 +62,32 @@ def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
     bytes
         The PNG image (1,024 px wide).
     """
+    with _figure():
+        return _save(_report_figure(report, series), path)
+
+
+def _report_figure(report: Report, series: DecisionSeries | Timeline | None) -> Any:
+    """The report's matplotlib figure (see :func:`report_png`); the caller closes it."""
+    plt = pyplot()
     if isinstance(series, Timeline):
         series = _from_timeline(series)
     arms = list(report.arms)
-    with _figure() as plt:
-        heights = ([3.2] if series is not None else []) + [0.55 * max(len(arms), 1) + 1.0]
-        fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
-                                 height_ratios=heights, layout="constrained", squeeze=False)
-        if series is not None:
-            _allocation(axes[0][0], series, report)
-        _intervals(axes[-1][0], report)
-        when = datetime.fromtimestamp(report.generated_at or 0, tz=UTC)
-        head = report.title.removesuffix(f" · {report.policy}")
-        fig.suptitle(head, x=0.02, ha="left")
-        policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
-        axes[0][0].annotate(
-            f"{policy}\n{report.total_pulls:,} decisions · {report.total_rewards:,.0f} "
-            f"answered · {when:%Y-%m-%d %H:%M} UTC", (0.02, 1), xytext=(0, 26),
-            xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
-            ha="left", va="bottom", color=_MUTED, fontsize=11)
-        return _save(fig, path)
+    heights = ([3.0] if series is not None else []) + [0.5 * max(len(arms), 1) + 1.0]
+    fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
+                             height_ratios=heights, layout="constrained", squeeze=False)
+    if series is not None:
+        _allocation(axes[0][0], series, report)
+    _intervals(axes[-1][0], report)
+    when = datetime.fromtimestamp(report.generated_at or 0, tz=UTC)
+    head = report.title.removesuffix(f" · {report.policy}")
+    fig.suptitle(head, x=0.02, ha="left")
+    policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
+    axes[0][0].annotate(
+        f"{policy}\n{report.total_pulls:,} decisions · {report.total_rewards:,.0f} "
+        f"answered · {when:%Y-%m-%d %H:%M} UTC", (0.02, 1), xytext=(0, 26),
+        xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
+        ha="left", va="bottom", color=_MUTED, fontsize=11)
+    return fig
 
 
 def evaluation_png(rows: Sequence[tuple[str, Any]], *, path: str | os.PathLike[str] | None,
@@ -105,30 +111,52 @@ def evaluation_png(rows: Sequence[tuple[str, Any]], *, path: str | os.PathLike[s
     bytes
         The PNG image (1,024 px wide).
     """
-    with _figure() as plt:
-        n = max(len(rows), 1)
-        fig, ax = plt.subplots(figsize=(_WIDTH, 0.42 * n + 2.2), layout="constrained")
-        policies = list(dict.fromkeys(policy for policy, _ in rows))
-        y = np.arange(len(rows))[::-1]
-        for yy, (policy, e) in zip(y, rows, strict=True):
-            color = COLORS[policies.index(policy) % len(COLORS)]
-            if np.isfinite(e.low) and np.isfinite(e.high):
-                ax.hlines(yy, e.low, e.high, color=color, linewidth=4)
-            if np.isfinite(e.value):
-                ax.plot([e.value], [yy], "o", color=color, markerfacecolor="white",
-                        markeredgewidth=2.5, markersize=8)
-        ax.set_yticks(y, [f"{policy} · {e.estimator}" for policy, e in rows])
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        if baseline is not None and np.isfinite(baseline):
-            ax.axvline(baseline, color=_INK, linestyle=":", linewidth=1.5,
-                       label=f"logged policy's mean reward ({baseline:.4g})")
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
-        ax.set_xlabel("estimated mean reward per round\n(95% interval)")
-        ax.grid(axis="x", alpha=0.35)
-        _round_ticks(ax.xaxis)
-        fig.suptitle(f"What each policy would have earned\n{title}", x=0.02, ha="left",
-                     fontsize=13)
-        return _save(fig, path)
+    with _figure():
+        return _save(_evaluation_figure(rows, title=title, baseline=baseline), path)
+
+
+def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
+                       baseline: float | None) -> Any:
+    """The evaluation's matplotlib figure (see :func:`evaluation_png`)."""
+    plt = pyplot()
+    policies = list(dict.fromkeys(policy for policy, _ in rows))
+    n = max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(_WIDTH, 0.42 * n + 0.4 * len(policies) + 2.4),
+                           layout="constrained")
+    y = np.arange(len(rows))[::-1]
+    for yy, (policy, e) in zip(y, rows, strict=True):
+        color = COLORS[policies.index(policy) % len(COLORS)]
+        if np.isfinite(e.low) and np.isfinite(e.high):
+            ax.hlines(yy, e.low, e.high, color=color, linewidth=4)
+        if np.isfinite(e.value):
+            ax.plot([e.value], [yy], "o", color=color, markerfacecolor="white",
+                    markeredgewidth=2.5, markersize=8)
+    for i, (policy, _) in enumerate(rows):  # a rule between two policies' rows
+        if i and policy != rows[i - 1][0]:
+            ax.axhline(y[i] + 0.5, color="#d5d9e0", linewidth=1)
+    ax.set_yticks(y, [e.estimator for _, e in rows])
+    ax.set_ylabel("estimator")
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=COLORS[i % len(COLORS)], linewidth=4,
+                      label=textwrap.fill(p, 60)) for i, p in enumerate(policies)]
+    if baseline is not None and np.isfinite(baseline):
+        ax.axvline(baseline, color=_INK, linestyle=":", linewidth=1.5)
+        handles.append(Line2D([], [], color=_INK, linestyle=":", linewidth=1.5,
+                              label=f"the logged policy's mean reward ({baseline:.4g})"))
+    fig.legend(handles=handles, loc="outside lower left", frameon=False, title="policy",
+               alignment="left")
+    ax.set_xlabel("estimated mean reward per round (95% interval)")
+    ax.grid(axis="x", alpha=0.35)
+    _round_ticks(ax.xaxis)
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    fig.suptitle("What each policy would have earned", x=0.02, ha="left")
+    ax.set_title(textwrap.fill(title, 70), loc="left", fontsize=11, fontweight="normal",
+                 color=_MUTED)
+    return fig
 
 
 @contextmanager
@@ -139,6 +167,7 @@ def _figure() -> Iterator[Any]:
 
 
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
+    """Write ``fig`` as PNG (to ``path`` too, if given), close it, return the bytes."""
     plt = pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
@@ -153,7 +182,8 @@ def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
 def _round_ticks(axis: Any, *, integer: bool = False) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(nbins=5, integer=integer, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_locator(MaxNLocator(nbins=4 if not integer else 5, integer=integer,
+                                       steps=[1, 2, 2.5, 5, 10]))
     if integer:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
