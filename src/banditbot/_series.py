@@ -90,15 +90,30 @@ class DecisionSeries:
         scope
             Only the decisions of this scope (``None``: all).
         """
-        pairs: list[tuple[str, Mapping[str, float], float | None]] = []
+        arms = tuple(arms)
+        column = {a: j for j, a in enumerate(arms)}
+        where: dict[tuple[str, ...], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+        rows: list[FloatArray] = []
+        chosen: list[int] = []
+        rewards: list[float] = []
         periods: list[str | None] = []
         for r in records:
             if r.kind not in _TRAFFIC or (scope is not None and r.scope != scope):
                 continue
-            pairs.append((r.arm, dict(zip(r.arms, (float(p) for p in r.probabilities),
-                                          strict=True)), r.reward))
+            known = where.get(r.arms)
+            if known is None:  # which logged entries land in which column (once per arm set)
+                keep = [i for i, a in enumerate(r.arms) if a in column]
+                known = where[r.arms] = (np.array(keep, dtype=np.int64),
+                                         np.array([column[r.arms[i]] for i in keep],
+                                                  dtype=np.int64))
+            row = np.zeros(len(arms))
+            row[known[1]] = np.asarray(r.probabilities, dtype=float)[known[0]]
+            rows.append(row)
+            chosen.append(column.get(r.arm, -1))
+            rewards.append(np.nan if r.reward is None else float(r.reward))
             periods.append(getattr(r, "allocation_id", None))
-        series = cls.from_pairs(arms, pairs, points=points)
+        series = cls._build(arms, np.array(rows).reshape(len(rows), len(arms)),
+                            np.array(chosen, dtype=np.int64), np.array(rewards), points)
         changes = tuple((i, f"allocation {pid}") for i, pid in enumerate(periods)
                         if i and pid is not None and pid != periods[i - 1])
         return cls(series.arms, series.decisions, series.allocation, series.share,
@@ -110,34 +125,41 @@ class DecisionSeries:
                    points: int = 60) -> DecisionSeries:
         """The series of ``(arm chosen, arm -> probability, reward or None)`` triples."""
         arms = tuple(arms)
-        n = len(pairs)
+        column = {a: j for j, a in enumerate(arms)}
+        probs = np.zeros((len(pairs), len(arms)))
+        for i, (_, probabilities, _) in enumerate(pairs):
+            for a, p in probabilities.items():
+                if a in column:
+                    probs[i, column[a]] = p
+        chosen = np.array([column.get(arm, -1) for arm, _, _ in pairs], dtype=np.int64)
+        rewards = np.array([np.nan if r is None else float(r) for _, _, r in pairs])
+        return cls._build(arms, probs, chosen, rewards, points)
+
+    @classmethod
+    def _build(cls, arms: tuple[str, ...], probs: FloatArray,
+               chosen: np.ndarray[Any, np.dtype[np.int64]], rewards: FloatArray,
+               points: int) -> DecisionSeries:
+        """Bin ``(n, K)`` logged probabilities, ``(n,)`` chosen columns (-1: none) and
+        ``(n,)`` rewards (NaN: none yet) into at most ``points`` bins."""
+        n = probs.shape[0]
         if n == 0:
             zeros = {a: np.zeros(0) for a in arms}
             return cls(arms, np.zeros(0, dtype=np.int64), zeros, zeros, zeros, np.zeros(0))
-        index = {a: j for j, a in enumerate(arms)}
-        probs = np.zeros((n, len(arms)))
-        chosen = np.zeros((n, len(arms)))
-        earned = np.zeros((n, len(arms)))
-        answered = np.zeros(n)
-        for i, (arm, probabilities, reward) in enumerate(pairs):
-            for a, p in probabilities.items():
-                if a in index:
-                    probs[i, index[a]] = p
-            if arm in index:
-                chosen[i, index[arm]] = 1.0
-                if reward is not None:
-                    earned[i, index[arm]] = reward
-            answered[i] = reward is not None
+        picked = np.zeros((n, len(arms)))
+        ok = chosen >= 0
+        picked[np.flatnonzero(ok), chosen[ok]] = 1.0
+        answered = ~np.isnan(rewards)
+        earned = picked * np.where(answered, rewards, 0.0)[:, None]
         ends = np.unique(np.linspace(0, n, min(points, n) + 1).round().astype(np.int64))[1:]
         starts = np.concatenate([[0], ends[:-1]])
-        sizes = (ends - starts).astype(float)
-        alloc = np.add.reduceat(probs, starts, axis=0) / sizes[:, None]
-        share = np.add.reduceat(chosen, starts, axis=0) / sizes[:, None]
+        sizes = (ends - starts).astype(float)[:, None]
+        alloc = np.add.reduceat(probs, starts, axis=0) / sizes
+        share = np.add.reduceat(picked, starts, axis=0) / sizes
         cumulative = np.cumsum(earned, axis=0)[ends - 1]
-        return cls(arms, ends, {a: alloc[:, j] for a, j in index.items()},
-                   {a: share[:, j] for a, j in index.items()},
-                   {a: cumulative[:, j] for a, j in index.items()},
-                   np.cumsum(answered)[ends - 1])
+        return cls(arms, ends, {a: alloc[:, j] for j, a in enumerate(arms)},
+                   {a: share[:, j] for j, a in enumerate(arms)},
+                   {a: cumulative[:, j] for j, a in enumerate(arms)},
+                   np.cumsum(answered)[ends - 1].astype(float))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``decisions`` (x), and per arm ``allocation``, ``share``, ``reward``."""

@@ -6,9 +6,10 @@ import dataclasses
 import io
 import itertools
 import json
+import threading
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
 from ...offline import decision_rows, write_log_csv
@@ -82,7 +83,7 @@ def get_timeline(experiment: str, service: Service, key: Reader,
 
 
 @router.get("/v1/experiments/{experiment}/series", tags=["experiments"], responses=_ERRORS)
-def get_series(experiment: str, service: Service, key: Reader,
+def get_series(experiment: str, service: Service, key: Reader, request: Request,
                points: Annotated[int, Query(ge=1, le=500)] = 60,
                scope: ScopeQuery = None) -> dict[str, Any]:
     """The current generation by decision count, for charts: per bin of equal decision count,
@@ -91,11 +92,34 @@ def get_series(experiment: str, service: Service, key: Reader,
     from ..._series import DecisionSeries
 
     exp = service.experiment(experiment)
-    check = service.report(exp.id, scope=scope)  # validates the scope, names every arm
-    records = service.decisions(exp.id, generation=check.generation)
-    series = DecisionSeries.from_records([a.arm for a in check.arms], records,
-                                         points=points, scope=scope)
-    return {**series.to_dict(), "generation": check.generation, "scope": scope}
+    report = service.report(exp.id, scope=scope)  # validates the scope, names every arm
+    arms = tuple(a.arm for a in report.arms)
+    # the log is read again only when something changed: an open dashboard on a quiet
+    # experiment costs one report per refresh, not a read of the whole log
+    version = (exp.id, report.generation, scope, points, arms, report.total_pulls,
+               report.total_rewards, sum(a.total for a in report.arms))
+    cache: dict[tuple[Any, ...], dict[str, Any]] = _series_cache(request)
+    found = cache.get(version)
+    if found is None:
+        records = service.decisions(exp.id, generation=report.generation)
+        series = DecisionSeries.from_records(arms, records, points=points, scope=scope)
+        found = {**series.to_dict(), "generation": report.generation, "scope": scope}
+        with _SERIES_LOCK:
+            while len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[version] = found
+    return found
+
+
+_SERIES_LOCK = threading.Lock()
+
+
+def _series_cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
+    cache: dict[tuple[Any, ...], dict[str, Any]] | None = getattr(request.app.state,
+                                                                  "series_cache", None)
+    if cache is None:
+        cache = request.app.state.series_cache = {}
+    return cache
 
 
 @router.get("/v1/experiments/{experiment}/decisions", tags=["experiments"],
