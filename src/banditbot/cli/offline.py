@@ -113,7 +113,7 @@ def evaluate(
         evaluation_png([(r.policy, r.estimate) for r in rows], path=png, title=title,
                        baseline=float(data.reward.mean()))
         (err_console if as_json else console).print(f"chart: {png}", markup=False,
-                                                    highlight=False)
+                                                    highlight=False, soft_wrap=True)
 
 
 @app.command()

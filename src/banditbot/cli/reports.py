@@ -85,7 +85,7 @@ def report(
         report_png(rep, DecisionSeries.from_records([a.arm for a in rep.arms], records,
                                                     scope=scope), png)
         (err_console if as_json else console).print(f"chart written to {png}", markup=False,
-                                                    highlight=False)
+                                                    highlight=False, soft_wrap=True)
 
 
 def render_report(rep: Any) -> Table:
@@ -155,4 +155,5 @@ def export(
     generation = None if all_generations else svc.current_generation(experiment)
     n = export_decisions(svc.decisions(experiment, generation=generation), out, fmt=fmt,
                          raw_subjects=raw_subjects)
-    console.print(f"{n} decisions written to {out}")
+    console.print(f"{n} decisions written to {out}", markup=False, highlight=False,
+                  soft_wrap=True)

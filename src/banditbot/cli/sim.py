@@ -90,10 +90,10 @@ def simulate(
     print_table(table, console)
     try:
         png = plot_regret(results, out / "simulation.png")
-        console.print(f"chart: {png}", markup=False, highlight=False)
+        console.print(f"chart: {png}", markup=False, highlight=False, soft_wrap=True)
     except ImportError as exc:  # the plots extra is missing: say how to get it
         console.print(f"[yellow]no chart:[/] {escape(str(exc))}", highlight=False)
-    console.print(f"data:  {csv_path}", markup=False, highlight=False)
+    console.print(f"data:  {csv_path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
