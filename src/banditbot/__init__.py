@@ -14,36 +14,74 @@ True
 True
 """
 
-from ._compose import build_service
-from ._config import (
-    Arm,
-    BanditConfig,
-    ExperimentConfig,
-    FeatureSpec,
-    PolicySpec,
-    RewardOption,
-    RewardSpec,
-    load_config,
-    parse_config,
-)
-from ._errors import (
-    BanditBotError,
-    ConfigError,
-    InvalidRewardError,
-    MissingDependencyError,
-    NotAllowedError,
-    PayloadError,
-    PolicyError,
-    StoreError,
-    UnknownArmError,
-    UnknownExperimentError,
-)
-from ._report import ArmReport, Report, Timeline
-from .policies import available_policies, make_policy
-from .service import BanditService, Decision, RewardResult, RewardStatus
-from .stores import MemoryStore, SQLiteStore, Store, open_store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: public name -> the private module that defines it. Loaded on first use (PEP 562), so that
+#: ``banditbot --help`` and the Lambda handler do not pay for numpy, SciPy and pydantic
+#: before they need them.
+_WHERE = {
+    "build_service": "._compose",
+    **dict.fromkeys(("Arm", "BanditConfig", "ExperimentConfig", "FeatureSpec", "PolicySpec",
+                     "RewardOption", "RewardSpec", "load_config", "parse_config"), "._config"),
+    **dict.fromkeys(("BanditBotError", "ConfigError", "InvalidRewardError",
+                     "MissingDependencyError", "NotAllowedError", "PayloadError",
+                     "PolicyError", "StoreError", "UnknownArmError", "UnknownExperimentError"),
+                    "._errors"),
+    **dict.fromkeys(("ArmReport", "Report", "Timeline"), "._report"),
+    **dict.fromkeys(("available_policies", "make_policy"), ".policies"),
+    **dict.fromkeys(("BanditService", "Decision", "RewardResult", "RewardStatus"), ".service"),
+    **dict.fromkeys(("MemoryStore", "SQLiteStore", "Store", "open_store"), ".stores"),
+}
+
+if TYPE_CHECKING:
+    from ._compose import build_service
+    from ._config import (
+        Arm,
+        BanditConfig,
+        ExperimentConfig,
+        FeatureSpec,
+        PolicySpec,
+        RewardOption,
+        RewardSpec,
+        load_config,
+        parse_config,
+    )
+    from ._errors import (
+        BanditBotError,
+        ConfigError,
+        InvalidRewardError,
+        MissingDependencyError,
+        NotAllowedError,
+        PayloadError,
+        PolicyError,
+        StoreError,
+        UnknownArmError,
+        UnknownExperimentError,
+    )
+    from ._report import ArmReport, Report, Timeline
+    from .policies import available_policies, make_policy
+    from .service import BanditService, Decision, RewardResult, RewardStatus
+    from .stores import MemoryStore, SQLiteStore, Store, open_store
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (and keep it)."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'banditbot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Arm",

@@ -137,13 +137,19 @@ def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str]
     written: list[Path] = []
     try:
         from ._charts import report_png
+        from ._series import DecisionSeries
 
         for exp in experiments:
             path = out / f"banditbot-demo-{exp.id}.png"
-            report_png(svc.report(exp.id), svc.timeline(exp.id), path)
+            rep = svc.report(exp.id)
+            series = DecisionSeries.from_records(
+                [a.arm for a in rep.arms], svc.decisions(exp.id, generation=rep.generation))
+            report_png(rep, series, path)
             written.append(path)
     except ImportError as exc:  # MissingDependencyError is an ImportError
-        console.print(f"[yellow]no charts:[/] {exc}")
+        from rich.markup import escape  # the hint names banditbot[plots]: not markup
+
+        console.print(f"[yellow]no charts:[/] {escape(str(exc))}")
     db = getattr(svc.store, "path", None)
     console.print()
     if db is not None:

@@ -129,7 +129,7 @@ class Report:
     status: str = "running"  # burn-in, running, winner, stopped
     winner: str | None = None
     started_at: float | None = None
-    burn_in: Mapping[str, int] | None = None
+    burn_in: Mapping[str, int] | None = None  # done/needed decisions, answers/answers_needed
     srm: SampleRatioCheck | None = None
     control: str | None = None
     estimate_kind: str = ""
@@ -231,8 +231,8 @@ class Report:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [self.title, self.status_line]
         if self.burn_in is not None:
-            lines.append(f"burn-in: {self.burn_in['decisions']}/"
-                         f"{self.burn_in['decisions_needed']} decisions per arm")
+            lines.append(f"burn-in: {self.burn_in['done']}/{self.burn_in['needed']} "
+                         "decisions per arm")
         if self.srm is not None and self.srm.flagged:
             lines.append("⚠ " + self.srm.describe())
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

@@ -1,20 +1,29 @@
-"""The dashboard in headless Chromium (Debian's, no sandbox, no GPU, no background
-networking): it renders the experiment and its charts, logs no console error, and makes no
-request that leaves 127.0.0.1."""
+"""The results page as a person uses it, in headless Chromium (Debian's, no sandbox, no GPU,
+no background networking), once at a laptop's width and once at a phone's.
+
+Each test loads the page once and checks what a person would: the status and the arm table,
+the newest decision within one refresh, charts with a text alternative, banners, the scope
+picker, the admin tools taking effect at once, the empty and the server-down states, the key
+handling, no horizontal overflow, 0 serious accessibility violations (axe-core, vendored in
+``vendor/``), no console error and no request that leaves 127.0.0.1.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+import yaml
 
-from banditbot import BanditService, SQLiteStore, load_config
+from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
 
 from ..conftest import EXAMPLES
@@ -24,34 +33,107 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-default-apps", "--disable-extensions"]
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+WAIT = 20_000  # ms; a condition, never a sleep: most of these hold within a refresh (5 s)
+
+
+@dataclass
+class Site:
+    url: str
+    keys: dict[str, str]
+    service: BanditService
+    chat_decisions: dict[str, int] = field(default_factory=dict)
 
 
 @pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], BanditService]]:
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The packaged examples plus a per-chat experiment; 400 visits on ``greeting``."""
+    raw = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
+    raw["experiments"].append({
+        "id": "welcome", "scope": "chat", "description": "One bandit per chat",
+        "arms": [{"id": "hi", "content": "Hi"}, {"id": "yo", "content": "Yo"}]})
     store = SQLiteStore(tmp_path / "dash.db")
     store.init()
-    service = BanditService(load_config(EXAMPLES), store, rng=np.random.default_rng(3))
+    service = BanditService(parse_config(raw), store, rng=np.random.default_rng(3))
     rng = np.random.default_rng(4)
     truth = {"hello": 0.2, "hey": 0.55, "formal": 0.35, "playful": 0.15}
     for i in range(400):
         d = service.decide("greeting", f"u{i % 40}")
         if rng.random() < 0.85:
             service.reward(d.id, int(rng.random() < truth[d.arm]), f"u{i % 40}")
+    chats = {"100": 7, "200": 3}
+    for chat, n in chats.items():
+        for i in range(n):
+            service.decide("welcome", f"u{i}", chat=chat)
     app = create_app(service)
     keys = {role: app.state.keys.create(role, role)[0] for role in ("read", "admin")}
     with ServerThread(app) as url:
-        yield url, keys, service
+        yield Site(url, keys, service, chats)
 
 
-def _open(page: Any, url: str, key: str) -> None:
-    page.goto(url + "/#greeting")
+class Watch:
+    """What the browser logged and asked for, by phase (some phases expect errors)."""
+
+    def __init__(self, page: Any) -> None:
+        self.phase = "main"
+        self.errors: list[tuple[str, str]] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: self.errors.append((self.phase, m.text))
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append((self.phase, str(e))))
+        page.on("response", lambda r: self.errors.append((self.phase, f"{r.status} {r.url}"))
+                if r.status >= 400 else None)
+        page.route("**/*", self._guard)
+
+    def _guard(self, route: Any) -> None:
+        self.requests.append(route.request.url)
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.fallback()
+        else:
+            route.abort()
+
+    def unexpected(self) -> list[str]:
+        return [text for phase, text in self.errors if phase == "main"]
+
+    def outside(self) -> list[str]:
+        return [u for u in self.requests
+                if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+
+
+def _browser(pw: Any) -> Any:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("BANDITBOT_SKIP_BROWSER") == "1":
+            pytest.skip("no Chromium (BANDITBOT_SKIP_BROWSER=1)")
+        pytest.fail("Chromium is not installed: apt-get install chromium (see .ci/run)")
+    return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def _sign_in(page: Any, key: str) -> None:
     page.fill("#key", key)
     page.click("#keyform button")
+
+
+def _loaded(page: Any, experiment: str) -> None:
     page.wait_for_function(
-        "document.querySelector('#exp-title').textContent === 'greeting' && "
-        "document.querySelectorAll('#arms tbody tr').length === 4", timeout=20_000)
-    page.wait_for_function("document.querySelector('#updated').textContent.startsWith("
-                           "'updated')", timeout=20_000)
+        "([id]) => document.querySelector('#exp-title').textContent === id && "
+        "document.querySelector('#updated').textContent.startsWith('updated')",
+        arg=[experiment], timeout=WAIT)
+
+
+def _no_horizontal_overflow(page: Any) -> None:
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
+
+
+def _axe_serious(page: Any) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+        return r.violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+            .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
+    }""")
+    return list(result)
 
 
 def _painted(page: Any, canvas: str) -> int:
@@ -62,55 +144,234 @@ def _painted(page: Any, canvas: str) -> int:
              return n; }""", canvas))
 
 
-def test_dashboard_renders_offline_without_errors(dashboard: Any, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("BANDITBOT_SKIP_BROWSER") == "1":
-            pytest.skip("no Chromium (BANDITBOT_SKIP_BROWSER=1)")
-        pytest.fail("Chromium is not installed: apt-get install chromium (see .ci/run)")
+def _cells(page: Any, arm: str) -> dict[str, str]:
+    """The arm table's row of ``arm``: column name -> text."""
+    return dict(page.evaluate("""([arm]) => {
+        const row = [...document.querySelectorAll('#arms tbody tr')]
+            .find((tr) => tr.cells[0].textContent.startsWith(arm));
+        return [...row.cells].map((td) => [td.dataset.label, td.innerText.trim()]); }""",
+                              [arm]))
+
+
+def _fact(page: Any, name: str) -> str:
+    return str(page.evaluate("""([name]) => [...document.querySelectorAll('#facts div')]
+        .find((d) => d.querySelector('dt').textContent === name).querySelector('dd')
+        .innerText""", [name]))
+
+
+def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    url, keys, service = dashboard
-    requests: list[str] = []
-    problems: list[str] = []
+    service = site.service
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+        watch = Watch(page)
+        page.goto(site.url + "/#greeting")
+        assert "banditbot keys create" in page.inner_text("#welcome")  # how to get a key
 
-        def guard(route: Any) -> None:
-            requests.append(route.request.url)
-            host = urlparse(route.request.url).hostname
-            if host not in ("127.0.0.1", "localhost"):
-                route.abort()
-            else:
-                route.continue_()
+        # a wrong key is refused and not saved
+        watch.phase = "wrong key"
+        _sign_in(page, "bb_wrong-key")
+        page.wait_for_selector("#key-result:not([hidden])", timeout=WAIT)
+        assert "not accepted" in page.inner_text("#key-result")
+        assert page.evaluate("localStorage.getItem('banditbot-key')") is None
+        watch.phase = "main"
 
-        page.route("**/*", guard)
-        _open(page, url, keys["read"])
-        cells = page.locator("#arms tbody tr").first.locator("td").all_inner_texts()
-        assert cells[0] in ("hello", "hey", "formal", "playful")
-        assert "thompson" in page.inner_text("#exp-policy")
-        verdict = service.report("greeting").verdict
-        assert verdict and "hey" in verdict  # 0.55 against at most 0.35 after 400 visits
-        assert page.inner_text("#verdict") == verdict
+        _sign_in(page, site.keys["read"])
+        _loaded(page, "greeting")
+        page.wait_for_function("document.querySelectorAll('#recent tbody tr').length > 0",
+                               timeout=WAIT)
+        assert page.evaluate("localStorage.getItem('banditbot-key')") == site.keys["read"]
+        assert page.locator("#key-result").is_hidden()
+
+        # status, start, duration, decisions; the arm table; the verdict
+        assert page.inner_text("#status") == "running"
+        assert _fact(page, "Decisions") == "400"
+        assert _fact(page, "Started")[:2] == "20"  # a date: 20YY-MM-DD
+        assert _fact(page, "Policy") == "thompson"
+        report = service.report("greeting")
+        hey = _cells(page, "hey")
+        assert hey["decisions"] == str(next(a.pulls for a in report.arms if a.arm == "hey"))
+        assert hey["allocation"].endswith("%") and "–" in hey["estimate"]  # over its interval
+        assert "–" in hey["valid at every look"]  # the confidence sequence
+        assert page.inner_text("#verdict") == report.verdict
+        assert "AIPW" in page.inner_text("#arms-caption")  # names the estimate it leads with
+        assert "alpha=1" in page.inner_text("#settings")
+
+        # charts: drawn, with axes named, a text alternative each, two columns on a laptop
         for canvas in ("allocation", "cumulative", "intervals"):
-            assert _painted(page, canvas) > 1000, canvas  # a chart was drawn
-        assert page.locator("#recent tbody tr").count() > 0
+            assert _painted(page, canvas) > 3000, canvas
+            alt = page.text_content(f"#alt-{canvas}") or ""
+            assert "hey" in alt, (canvas, alt)
+        assert "400 decisions" in (page.text_content("#alt-allocation") or "")
+        boxes = [f.bounding_box() for f in page.locator(".charts figure").all()[:2]]
+        assert boxes[0]["y"] == boxes[1]["y"] and boxes[1]["x"] > boxes[0]["x"] + 300
+        _no_horizontal_overflow(page)
         assert page.locator("#admin").is_hidden()  # read keys see no admin tools
-        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
-        # an admin key gets the admin tools, and they work
-        page.evaluate("localStorage.clear()")
-        page.goto(url)
-        _open(page, url, keys["admin"])
-        assert page.locator("#admin").is_visible()
-        page.fill("#admin form[data-action=cheat] input[name=arm]", "hello")
-        page.fill("#admin form[data-action=cheat] input[name=rewards]", "111")
-        page.click("#admin form[data-action=cheat] button")
-        page.wait_for_function("document.querySelector('#admin-result').textContent"
-                               ".includes('added 3')", timeout=20_000)
+        assert not _axe_serious(page)
+
+        # the newest decision first, and a new one within one refresh
+        newest = list(service.decisions("greeting"))[-1]
+        assert page.get_attribute("#recent tbody tr:first-child td.id", "title") == newest.id
+        fresh = service.decide("greeting", "late-visitor")
+        page.wait_for_function(
+            "([id]) => document.querySelector('#recent tbody tr td.id').title === id",
+            arg=[fresh.id], timeout=WAIT)
+        page.wait_for_function("document.querySelector('#facts').innerText.includes('401')",
+                               timeout=WAIT)
+        first_page = page.locator("#recent td.id").all_inner_texts()
+        page.click("#older")
+        page.wait_for_function("!document.querySelector('#newer').disabled", timeout=WAIT)
+        older = page.locator("#recent td.id").all_inner_texts()
+        assert len(older) == 20 and not set(older) & set(first_page)
+        page.click("#newer")
+
+        # CSV downloads: the table and the decision log of this generation
+        with page.expect_download() as table_csv:
+            page.click("#csv-table")
+        lines = Path(table_csv.value.path()).read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("experiment,scope,generation,arm") and len(lines) == 5
+        with page.expect_download() as log_csv:
+            page.click("#csv-log")
+        log = Path(log_csv.value.path()).read_text(encoding="utf-8").splitlines()
+        assert log[0].startswith("decision_id,") and len(log) == 402
+
+        # what the allocation and inference issues add: status, banners, control uplift
+        def richer(route: Any) -> None:
+            data = route.fetch().json()
+            data.update(status="burn-in", burn_in={"done": 37, "needed": 100},
+                        srm={"p_value": 0.0002, "flagged": True, "period": "3"},
+                        control="hello", started_at=1_764_000_000, duration_seconds=90_000,
+                        decisions=401, estimate_kind="95% confidence sequence (AIPW)")
+            for arm in data["arms"]:
+                arm.update(estimate=0.3, estimate_low=0.25, estimate_high=0.35,
+                           answered=arm["answered"], reward_sum=arm["reward_sum"],
+                           chance_to_beat_control=0.9, expected_loss=0.001,
+                           uplift={"diff": 0.1, "low": 0.02, "high": 0.18, "relative": 0.5})
+            route.fulfill(json=data)
+
+        page.route("**/v1/experiments/greeting/report*", richer)
+        page.click("nav a[data-id=greeting]")  # or wait for the next refresh
+        page.wait_for_function("document.querySelector('#status').textContent === 'burn-in'",
+                               timeout=WAIT)
+        notices = page.inner_text("#notices")
+        assert "Burn-in: 37 of 100" in notices and "Sample ratio mismatch" in notices
+        heads = page.locator("#arms thead th").all_inner_texts()
+        assert {"estimate", "uplift vs hello", "chance to beat control", "expected loss",
+                "posterior mean"} <= {h.lower() if h != "uplift vs hello" else h for h in heads}
+        assert _cells(page, "formal")["uplift vs hello"].startswith("+0.100 (+50.0%)")
+        assert _fact(page, "Duration") == "1 d 1 h"
+        assert "confidence sequence" in page.inner_text("#arms-caption")
+        page.unroute("**/v1/experiments/greeting/report*")
+
+        # the scope picker: one chat's bandit of a per-chat experiment
+        page.click("nav a[data-id=welcome]")
+        _loaded(page, "welcome")
+        assert page.locator("#scopeform").is_visible()
+        assert _fact(page, "Decisions") == "10"
+        page.fill("#scope-input", "chat:100")
+        page.click("#scopeform button[type=submit]")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat 100')", timeout=WAIT)
+        page.wait_for_function("document.querySelectorAll('#recent tbody tr').length === 7",
+                               timeout=WAIT)
+        assert _fact(page, "Decisions") == str(site.chat_decisions["100"])
+
+        # the server goes away: a clear banner; it comes back: the banner goes
+        watch.phase = "server down"
+        page.route("**/v1/**", lambda route: route.abort("connectionrefused"))
+        page.wait_for_selector("#banner:not([hidden])", timeout=WAIT)  # the next refresh
+        assert "not answering" in page.inner_text("#banner")
+        assert _fact(page, "Decisions") == str(site.chat_decisions["100"])  # last data stays
+        page.unroute("**/v1/**")
+        page.click("#retry")
+        page.wait_for_selector("#banner", state="hidden", timeout=WAIT)
+        watch.phase = "main"
+
+        # /docs works without the internet: Swagger UI from the package
+        page.goto(site.url + "/docs")
+        page.wait_for_selector(".swagger-ui .info .title", timeout=WAIT)
+        assert "banditbot" in page.inner_text(".swagger-ui .info .title")
         browser.close()
-    assert not problems, problems
-    outside = [u for u in requests if urlparse(u).hostname not in ("127.0.0.1", "localhost")]
-    assert not outside, outside
-    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    assert not watch.unexpected(), watch.unexpected()
+    assert not watch.outside(), watch.outside()
+
+
+def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        page.on("dialog", lambda dialog: dialog.accept())
+        watch = Watch(page)
+        page.goto(site.url + "/#greeting")
+        box = page.locator("#key").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # the key field is on screen
+        _sign_in(page, site.keys["admin"])
+        _loaded(page, "greeting")
+        assert page.locator("#admin").is_visible()
+        _no_horizontal_overflow(page)
+        assert page.locator("#arms thead").bounding_box()["x"] < 0  # rows are cards instead
+        assert page.locator(".charts figure").first.bounding_box()["width"] <= 390
+
+        # the policy form takes parameters; the result says what changed
+        page.fill("#policy-name", "epsilon-greedy epsilon=0.1")
+        page.click("form[data-action=policy] button")
+        page.wait_for_selector("#admin-result.ok", timeout=WAIT)
+        result = page.inner_text("#admin-result")
+        assert "thompson(" in result and "→ epsilon-greedy(epsilon=0.1" in result
+        assert _fact(page, "Policy") == "epsilon-greedy"
+
+        # retiring an arm shows in the table at once
+        before = _cells(page, "hello")
+        page.select_option("#retire-arm", "hello")
+        page.click("form[data-action=retire-arm] button")
+        page.wait_for_function("document.querySelector('#admin-result').textContent"
+                               ".includes('hello retired')", timeout=WAIT)
+        after = _cells(page, "hello")
+        assert "retired" in after["arm"] and after["allocation"].startswith("0%")
+        assert after["decisions"] == before["decisions"]
+        assert f"from {before['allocation']} to 0%" in page.inner_text("#admin-result")
+        assert "hello" not in page.locator("#retire-arm option").all_inner_texts()
+
+        # rewards by hand: the answered count moves by what was added
+        answered = int(_cells(page, "hey")["answered"].replace(",", ""))
+        page.select_option("#cheat-arm", "hey")
+        page.fill("#cheat-rewards", "111")
+        page.click("form[data-action=cheat] button")
+        page.wait_for_function("document.querySelector('#admin-result').textContent"
+                               ".includes('added 3')", timeout=WAIT)
+        assert f"answered {answered} → {answered + 3}" in page.inner_text("#admin-result")
+        assert int(_cells(page, "hey")["answered"].replace(",", "")) == answered + 3
+        _no_horizontal_overflow(page)
+        assert not _axe_serious(page)
+
+        # a reset: the table and the decision list start from zero (no old generation)
+        page.click("form[data-action=reset] button")
+        page.wait_for_function("document.querySelector('#admin-result').textContent"
+                               ".includes('generation 0 → 1')", timeout=WAIT)
+        assert _fact(page, "Decisions") == "0"
+        assert page.locator("#recent tbody tr").count() == 0
+        assert "No decisions in generation 1" in page.inner_text("#recent-caption")
+        assert page.locator("#empty").is_visible()
+
+        # an experiment nobody used yet says how to start
+        page.click("nav a[data-id=tip]")
+        _loaded(page, "tip")
+        empty = page.inner_text("#empty")
+        assert "banditbot demo" in empty and "/v1/experiments/tip/decisions" in empty
+        assert page.inner_text("#status") == "burn-in"  # the status a report gives
+        _no_horizontal_overflow(page)
+
+        # signing out forgets the key
+        page.click("#signout")
+        assert page.locator("#detail").is_hidden() and page.locator("#welcome").is_visible()
+        assert page.evaluate("localStorage.getItem('banditbot-key')") is None
+        browser.close()
+    assert not watch.unexpected(), watch.unexpected()
+    assert not watch.outside(), watch.outside()
+    stored = site.service.report("greeting")
+    assert stored.generation == 1 and json.loads(json.dumps(stored.to_dict()))["policy"] \
+        .startswith("epsilon-greedy")

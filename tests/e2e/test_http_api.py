@@ -144,7 +144,7 @@ def test_admin_operations(api: Any) -> None:
     assert exp["active_arms"] == ["arm2", "arm3"] and exp["policy"].startswith("thompson")
     rep = call(url, "GET", "/v1/experiments/seed/report", key).json()
     arms = {a["arm"]: a for a in rep["arms"]}
-    assert arms["arm1"]["rewards"] == 4 and arms["arm2"]["prior"] == [3.0, 1.0]
+    assert arms["arm1"]["answered"] == 4 and arms["arm2"]["prior"] == [3.0, 1.0]
     assert call(url, "POST", "/v1/experiments/seed/reset", key,
                 json={"keep_priors": False}).json()["detail"] == "generation 1"
     bad = call(url, "PUT", "/v1/experiments/seed/policy", key,

@@ -113,7 +113,7 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     run_bot(service, double, script)
     report = seen["report"]
     assert report.parse_mode == "HTML" and report.text.startswith("<pre>")
-    for column in ("pulls", "rewards", "mean", "95% interval", "P(best)", "alloc"):
+    for column in ("pulls", "answered", "estimate", "interval", "P(best)", "alloc"):
         assert column in report.text
     assert "epsilon-greedy" in report.text
     assert seen["photo"].file_bytes[:8] == b"\x89PNG\r\n\x1a\n"

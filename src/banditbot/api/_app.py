@@ -83,8 +83,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
                 await telegram.stop()
 
     app = FastAPI(
-        title="banditbot", version="0.1.0", lifespan=lifespan, docs_url="/docs",
-        redoc_url=None,
+        title="banditbot", version="0.1.0", lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs without a CDN: routes/dashboard.py
         description="Adaptive experiments over HTTP: ask for a decision, show its content, "
                     "report the reward. Authenticate with `Authorization: Bearer <key>` "
                     "(roles: read < decide < admin; `banditbot keys create`).")

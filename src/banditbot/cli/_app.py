@@ -13,22 +13,38 @@ from rich.markup import escape
 
 from .._errors import BanditBotError
 from .._settings import Settings
+from ._help import new_app
 
 __all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "console", "err_console",
            "keys_app", "main", "service", "settings"]
 
-app = typer.Typer(
+app = new_app(
     name="banditbot",
     help="Adaptive experiments (multi-armed bandits) for chatbots and apps.\n\n"
          "Start with: banditbot demo",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
-arms_app = typer.Typer(help="List, add or retire arms of an experiment.", no_args_is_help=True)
+arms_app = new_app(help="List, add or retire arms of an experiment.", no_args_is_help=True)
 app.add_typer(arms_app, name="arms")
-keys_app = typer.Typer(help="Create, list or revoke HTTP API keys.", no_args_is_help=True)
+keys_app = new_app(help="Create, list or revoke HTTP API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"banditbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Adaptive experiments (multi-armed bandits) for chatbots and apps."""
+
 
 console = Console()
 err_console = Console(stderr=True)

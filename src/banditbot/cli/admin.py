@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from .._errors import ConfigError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, arms_app, console, keys_app, service, settings
+from ._app import (
+    ConfigOpt,
+    ExpArg,
+    StoreOpt,
+    app,
+    arms_app,
+    console,
+    err_console,
+    keys_app,
+    service,
+    settings,
+)
 
 
 @app.command()
@@ -126,13 +137,18 @@ def keys_create(
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Create an API key; it is printed once and stored only as a hash."""
+    """Create an API key; it is printed once and stored only as a hash.
+
+    The key alone goes to stdout and what it is to stderr, so a script can keep it:
+    KEY=$(banditbot keys create --name app --role decide)
+    """
     from ..service import KeyRing
 
     svc = service(config, store)
     key, record = KeyRing(svc.store, svc.config.api_keys).create(name, role)
-    console.print(f"{record.role} key {record.name!r} (shown once, keep it safe):")
-    console.print(key, markup=False, highlight=False, soft_wrap=True)
+    err_console.print(f"{record.role} key {record.name!r} created; it is shown once, keep it "
+                      "safe:", markup=False, highlight=False, soft_wrap=True)
+    typer.echo(key)
 
 
 @keys_app.command("list")

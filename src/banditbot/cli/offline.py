@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._app import ConfigOpt, StoreOpt, app, console, service, settings
+from ._app import ConfigOpt, StoreOpt, app, console, err_console, service, settings
+from ._output import print_json, print_table, progress
 
 if TYPE_CHECKING:
     from ..offline import ColumnMap, LoggedBandit
@@ -29,9 +30,14 @@ def evaluate(
         min=0.0, max=0.95, help="Share of rounds (oldest first) the policies learn from "
                                 "before they are evaluated on the rest.")] = 0.5,
     online: Annotated[bool, typer.Option(help="Also replay each policy online.")] = False,
-    n_bootstrap: Annotated[int, typer.Option(min=10, max=100_000)] = 500,
-    seed: Annotated[int, typer.Option()] = 0,
-    png: Annotated[Path | None, typer.Option(help="Chart of the intervals.")] = None,
+    n_bootstrap: Annotated[int, typer.Option(
+        min=10, max=100_000, help="Bootstrap resamples per interval.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed (reproducible).")] = 0,
+    png: Annotated[Path | None, typer.Option(help="Write a chart of the estimates and their "
+                                             "intervals to this PNG file.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document (the log and a row per policy and "
+                       "estimator) instead of a table.")] = False,
     action_col: Annotated[str, typer.Option(help="Column with the action.")] = "arm",
     reward_col: Annotated[str, typer.Option(help="Column with the reward.")] = "reward",
     pscore_col: Annotated[str, typer.Option(help="Column with the propensity.")] =
@@ -43,8 +49,11 @@ def evaluate(
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Estimate what other policies would have earned on a log (off-policy evaluation)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    """Estimate what other policies would have earned on a log (off-policy evaluation).
+
+    Progress goes to stderr: a bar with the time left in a terminal, a line every 10 s
+    otherwise.
+    """
     from rich.table import Table
 
     from ..offline import ColumnMap
@@ -66,46 +75,46 @@ def evaluate(
             behavior[other] = _load_log(other, cmap, obd_root, config, store)
         else:
             evaluation.append(parse_policy(spec))
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("evaluating", total=None)
+    with progress("evaluate", len(evaluation) + len(behavior), "policies") as bar:
+        done = [0]
+
+        def step(label: str) -> None:  # called as each policy starts
+            bar.update(done[0], label)
+            done[0] += 1
+
         rows = run_eval(data, evaluation, estimators=tuple(estimator or
                                                            ("ips", "snips", "dm", "dr")),
                         train_share=train_share, n_bootstrap=n_bootstrap, seed=seed,
-                        online=online, behavior=behavior,
-                        progress=lambda label: bar.update(task,
-                                                          description=f"evaluating {label}"))
-    table = Table(title=f"{data.source}: {data.n_rounds} rounds, {data.n_actions} actions, "
-                        f"logged mean reward {data.reward.mean():.5g}",
-                  title_justify="left")
-    for col in ("policy", "estimator", "estimate", "95% interval", "ESS", "warnings"):
-        table.add_column(col, justify="right" if col in ("estimate", "ESS") else "left")
-    for row in rows:
-        e = row.estimate
-        table.add_row(row.policy, e.estimator, f"{e.value:.5g}",
-                      f"{e.low:.5g} – {e.high:.5g}", f"{e.ess:,.0f}",
-                      "; ".join(e.warnings)[:80])
-    console.print(table)
+                        online=online, behavior=behavior, progress=step)
+    title = (f"{data.source}: {data.n_rounds} rounds, {data.n_actions} actions, "
+             f"logged mean reward {data.reward.mean():.5g}")
+    if as_json:
+        print_json({"log": data.source, "rounds": data.n_rounds, "actions": data.n_actions,
+                    "logged_mean_reward": float(data.reward.mean()),
+                    "rows": [{"policy": r.policy, "estimator": r.estimate.estimator,
+                              "value": r.estimate.value, "low": r.estimate.low,
+                              "high": r.estimate.high, "ess": r.estimate.ess,
+                              "rounds": r.estimate.n_rounds,
+                              "warnings": list(r.estimate.warnings)} for r in rows]})
+    else:
+        table = Table(title=title, title_justify="left")
+        for col in ("policy", "estimator", "estimate", "95% interval", "ESS", "warnings"):
+            table.add_column(col, justify="right" if col in ("estimate", "ESS") else "left",
+                             no_wrap=col != "warnings")
+        for row in rows:
+            e = row.estimate
+            table.add_row(row.policy, e.estimator, f"{e.value:.5g}",
+                          f"{e.low:.5g} – {e.high:.5g}", f"{e.ess:,.0f}",
+                          "; ".join(e.warnings))
+        print_table(table, console)
     if png is not None:
-        from .._plotting import pyplot
+        from .._charts import evaluation_png
 
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
-        labels = [f"{r.policy} · {r.estimate.estimator}" for r in rows]
-        values = [r.estimate.value for r in rows]
-        lows = [r.estimate.value - r.estimate.low for r in rows]
-        highs = [r.estimate.high - r.estimate.value for r in rows]
-        y = list(range(len(rows)))[::-1]
-        ax.errorbar(values, y, xerr=[lows, highs], fmt="o", capsize=3)
-        ax.axvline(float(data.reward.mean()), color="grey", linestyle=":",
-                   label="logged mean reward")
-        ax.set_yticks(y, labels, fontsize=7)
-        ax.set_xlabel("estimated value (95% interval)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(png, dpi=110)
-        plt.close(fig)
-        console.print(f"chart: {png}")
+        evaluation_png([(r.policy, r.estimate) for r in rows], path=png, title=title,
+                       baseline=float(data.reward.mean()))
+        (err_console if as_json else console).print(f"chart: {png}", markup=False,
+                                                    highlight=False, soft_wrap=True)
+
 
 @app.command()
 def learn(

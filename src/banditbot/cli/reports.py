@@ -2,49 +2,66 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service, settings
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, err_console, service, settings
+from ._output import print_json, print_table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["render_report"]
 
 
 @app.command()
-def experiments(config: ConfigOpt = None) -> None:
+def experiments(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document (an array of experiments) instead of a "
+                       "table.")] = False,
+    config: ConfigOpt = None,
+) -> None:
     """List the configured experiments (and validate the experiments file)."""
     from .._config import default_config_path, load_config
 
     path = Path(config) if config else (settings().config_path or default_config_path())
     cfg = load_config(path)
+    rows: list[dict[str, Any]] = [{"id": e.id, "command": f"/{e.telegram.command_for(e.id)}",
+             "description": e.description, "arms": [a.id for a in e.arms],
+             "policy": e.policy.build().describe(), "reward": e.reward.type,
+             "reward_mode": e.reward_mode, "scope": e.scope} for e in cfg.experiments]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
     table = Table(title=f"{path} — valid", title_justify="left")
     for col in ("experiment", "command", "arms", "policy", "reward", "mode", "scope"):
-        table.add_column(col)
-    for e in cfg.experiments:
-        table.add_row(e.id, f"/{e.telegram.command_for(e.id)}",
-                      ", ".join(a.id for a in e.arms), e.policy.build().describe(),
-                      e.reward.type, e.reward_mode, e.scope)
-    console.print(table)
+        table.add_column(col, no_wrap=col in ("experiment", "command", "policy"))
+    for e, r in zip(cfg.experiments, rows, strict=True):
+        table.add_row(e.id, str(r["command"]), ", ".join(a.id for a in e.arms),
+                      str(r["policy"]), e.reward.type, e.reward_mode, e.scope)
+    print_table(table, console)
 
 
 @app.command()
 def report(
     experiment: Annotated[str | None, typer.Argument(help="Experiment id (default: all).")] = None,
     png: Annotated[Path | None, typer.Option(help="Write a chart to this PNG file.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document instead of a table: the report of "
+                       "EXPERIMENT, or an array of every experiment's report.")] = False,
     scope: Annotated[str | None, typer.Option(
         help="One bandit of an experiment with scope chat or subject: chat:ID or subject:ID "
              "(default: all of them summed).")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Show what an experiment has learned (pulls, rewards, mean, interval, P(best))."""
+    """Show what an experiment has learned (decisions, rewards, estimate, interval, P(best)).
+    """
     svc = service(config, store)
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
@@ -52,52 +69,63 @@ def report(
     if scope is not None and len(ids) != 1:
         raise PayloadError("--scope needs one experiment",
                            hint="banditbot report EXP --scope chat:ID")
-    for exp_id in ids:
-        rep = svc.report(exp_id, scope=scope)
-        if as_json:
-            console.print_json(json.dumps(rep.to_dict()))
-        else:
-            console.print(render_report(rep))
-        if png is not None:
-            from .._charts import report_png
+    reports = [svc.report(exp_id, scope=scope) for exp_id in ids]
+    if as_json:
+        documents = [rep.to_dict() for rep in reports]
+        print_json(documents[0] if experiment else documents)
+    else:
+        for rep in reports:
+            print_table(render_report(rep), console)
+    if png is not None:
+        from .._charts import report_png
+        from .._series import DecisionSeries
 
-            report_png(rep, svc.timeline(exp_id, scope=scope), png)
-            console.print(f"chart written to {png}")
+        rep = reports[0]
+        records = svc.decisions(rep.experiment, generation=rep.generation)
+        report_png(rep, DecisionSeries.from_records([a.arm for a in rep.arms], records,
+                                                    scope=scope), png)
+        (err_console if as_json else console).print(f"chart written to {png}", markup=False,
+                                                    highlight=False, soft_wrap=True)
 
 
 def render_report(rep: Any) -> Table:
-    """A rich table of a :class:`~banditbot.Report`: status first, then one line per arm."""
+    """A rich table of a :class:`~banditbot.Report`: status first, then one line per arm
+    (the estimate the report leads with, its interval at this look, the interval valid at
+    every look, P(best), the allocation, and against the control when there is one)."""
+    from rich.markup import escape
+    from rich.table import Table
+
     lines = [rep.status_line]
     if rep.burn_in is not None:
-        lines.append(f"burn-in: {rep.burn_in['decisions']}/{rep.burn_in['decisions_needed']} "
+        lines.append(f"burn-in: {rep.burn_in['done']}/{rep.burn_in['needed']} "
                      "decisions per arm")
     if rep.srm is not None and rep.srm.flagged:
         lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
-    lines.append(f"{rep.total_pulls} decisions · {rep.total_answered:g} answered · "
+    lines.append(f"{rep.total_pulls:,} decisions · {rep.total_answered:,.0f} answered · "
                  f"estimate: {rep.estimate_kind}")
+    if rep.anytime_kind:
+        lines.append(f"every look: {rep.anytime_kind}")
     if rep.periods:
-        lines.append(f"allocation updated {rep.update}: {rep.periods} period(s); "
-                     f"posterior: {rep.interval_kind}")
+        lines.append(f"allocation updated {rep.update}: {rep.periods} period(s)")
     if rep.verdict:
-        lines.append(rep.verdict)
+        lines.append(escape(rep.verdict))
     table = Table(title=rep.title, title_justify="left", caption="\n".join(lines),
                   caption_justify="left")
-    table.add_column("arm")
-    split = rep.periods > 1  # the lead estimate differs from the policy's posterior
-    columns = ["pulls", "answered", "estimate", "interval", *(["posterior"] if split else []),
-               "P(best)", "allocation"]
+    table.add_column("arm", no_wrap=True)
+    columns = ["decisions", "answered", "reward sum", "estimate", "interval",
+               *(["every look"] if rep.anytime_kind else []), "P(best)", "allocation"]
     if rep.control is not None:
         columns += [f"vs {rep.control}", "P(beat control)"]
     for col in columns:
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for a in rep.arms:
-        lead = (a.estimate, a.estimate_low, a.estimate_high)
         cells = [
-            a.arm + ("" if a.active else " [dim](retired)[/]"), str(a.pulls), f"{a.answered:g}",
-            "–" if lead[0] is None else f"{lead[0]:.3f}",
-            "–" if lead[1] is None or lead[2] is None else f"{lead[1]:.3f}–{lead[2]:.3f}",
-            *([f"{a.mean:.3f}" if a.mean is not None else "–"] if split else []),
-            f"{a.p_best:.1%}", f"{a.allocation:.1%}"]
+            a.arm + ("" if a.active else " [dim](retired)[/]"), f"{a.pulls:,}",
+            f"{a.answered:,.0f}", f"{a.reward_sum:g}",
+            "–" if a.estimate is None else f"{a.estimate:.3f}",
+            _span(a.estimate_low, a.estimate_high),
+            *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
+            f"{a.p_best:.1%}" if a.active else "–", f"{a.allocation:.1%}"]
         if rep.control is not None:
             cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else
                          f"{a.uplift.diff:+.3f} ({a.uplift.low:+.3f}, {a.uplift.high:+.3f})")
@@ -105,6 +133,10 @@ def render_report(rep: Any) -> Table:
                          f"{a.chance_to_beat_control:.0%}")
         table.add_row(*cells)
     return table
+
+
+def _span(low: float | None, high: float | None) -> str:
+    return "–" if low is None or high is None else f"{low:.3f}–{high:.3f}"
 
 
 @app.command()
@@ -127,4 +159,5 @@ def export(
     generation = None if all_generations else svc.current_generation(experiment)
     n = export_decisions(svc.decisions(experiment, generation=generation), out, fmt=fmt,
                          raw_subjects=raw_subjects)
-    console.print(f"{n} decisions written to {out}")
+    console.print(f"{n} decisions written to {out}", markup=False, highlight=False,
+                  soft_wrap=True)

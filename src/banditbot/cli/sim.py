@@ -9,6 +9,7 @@ import typer
 
 from .._errors import PayloadError
 from ._app import ConfigOpt, app, console, settings
+from ._output import print_table, progress
 
 
 @app.command()
@@ -24,21 +25,21 @@ def simulate(
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Policy NAME or NAME:key=value,key=value (repeatable; "
                                "default: thompson, kl-ucb, ucb1, epsilon-greedy).")] = None,
-    runs: Annotated[int, typer.Option(min=1, max=1_000_000)] = 200,
-    horizon: Annotated[int, typer.Option(min=1, max=10_000_000)] = 10_000,
+    runs: Annotated[int, typer.Option(min=1, max=1_000_000,
+                                      help="Independent runs per policy.")] = 200,
+    horizon: Annotated[int, typer.Option(min=1, max=10_000_000,
+                                         help="Decisions per run.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (reproducible).")] = 0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 2,
     out: Annotated[Path, typer.Option(help="Folder for simulation.csv and .png.")] = Path("."),
     config: ConfigOpt = None,
 ) -> None:
-    """Simulate policies in a known environment: regret with 95% bands (PNG + CSV)."""
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    """Simulate policies in a known environment: regret with 95% bands (PNG + CSV).
+
+    Progress goes to stderr: a bar with the time left in a terminal, a line every 10 s
+    otherwise.
+    """
+    from rich.markup import escape
     from rich.table import Table
 
     from ..policies import parse_policy
@@ -63,14 +64,12 @@ def simulate(
                        else ["thompson", "kl-ucb", "ucb1", "epsilon-greedy"])
     policies = [parse_policy(spec) for spec in specs]
     results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"),
-                  TimeRemainingColumn(), console=console) as bar:
-        for pol in policies:
-            task = bar.add_task(pol.describe(), total=horizon)
+    with progress("simulate", len(policies) * horizon, "steps") as bar:
+        for i, pol in enumerate(policies):
+            bar.update(i * horizon, pol.describe())
 
-            def advance(steps: int, task: TaskID = task) -> None:
-                bar.update(task, completed=steps)
+            def advance(steps: int, before: int = i * horizon) -> None:
+                bar.update(before + steps)
 
             results.append(run_sim(pol, environment, runs=runs, horizon=horizon, seed=seed,
                                    workers=workers, progress=advance))
@@ -79,21 +78,22 @@ def simulate(
     table = Table(title=f"{environment.describe()} · {runs} runs × {horizon} steps",
                   title_justify="left")
     for col in ("policy", "regret (mean ± 95%)", "regret / Lai–Robbins",
-                "decisions/s"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
+                "decisions/s"):  # a policy's name and parameters are never cut
+        table.add_column(col, justify="left" if col == "policy" else "right",
+                         no_wrap=col == "policy")
     for r in results:
         mean, half = r.final
         ratio = "–" if r.lower_bound is None or r.lower_bound[-1] <= 0 else \
             f"{mean / r.lower_bound[-1]:.2f}"
         table.add_row(r.policy, f"{mean:.1f} ± {half:.1f}", ratio,
                       f"{r.decisions_per_second:,.0f}")
-    console.print(table)
+    print_table(table, console)
     try:
         png = plot_regret(results, out / "simulation.png")
-        console.print(f"chart: {png}")
-    except ImportError as exc:
-        console.print(f"[yellow]no chart:[/] {exc}")
-    console.print(f"data:  {csv_path}")
+        console.print(f"chart: {png}", markup=False, highlight=False, soft_wrap=True)
+    except ImportError as exc:  # the plots extra is missing: say how to get it
+        console.print(f"[yellow]no chart:[/] {escape(str(exc))}", highlight=False)
+    console.print(f"data:  {csv_path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

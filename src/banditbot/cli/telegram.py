@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -53,6 +52,8 @@ def set_webhook(
             await bot.set_webhook(url, secret_token=secret,
                                   allowed_updates=["message", "callback_query"])
 
+    import asyncio  # not at import: keeps `banditbot --help` fast
+
     asyncio.run(go())
     console.print(f"webhook set to {url} (secret token stored; not shown)")
 
@@ -65,6 +66,8 @@ def delete_webhook(token: TokenOpt = None, bot_api_url: BaseUrlOpt = None) -> No
     async def go() -> None:
         async with bot:
             await bot.delete_webhook()
+
+    import asyncio  # not at import: keeps `banditbot --help` fast
 
     asyncio.run(go())
     console.print("webhook deleted")

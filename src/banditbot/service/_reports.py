@@ -153,7 +153,9 @@ class ReportsMixin(DecisionsMixin):
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
             notes=dict(view.meta.notes), scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=first.created_at if first else None,
-            burn_in=None if burn_in is None or burn_in.done else burn_in._asdict(),
+            burn_in=None if burn_in is None or burn_in.done else {
+                "done": burn_in.decisions, "needed": burn_in.decisions_needed,
+                "answers": burn_in.answers, "answers_needed": burn_in.answers_needed},
             srm=srm, control=control, estimate_kind=estimate_kind,
             anytime_kind="" if inference is None else
             f"{exp.confidence:.0%} confidence sequence (valid at every look; betting on AIPW "

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import itertools
 import json
+import threading
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from starlette.exceptions import HTTPException
 
 from ...offline import decision_rows, write_log_csv
 from ...service import BanditService
+from ...stores import DecisionRecord
 from .._deps import Reader, Service
 from .._models import ExperimentOut, ScopeQuery
 from .._problems import problem_responses
@@ -24,6 +29,23 @@ _ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
 def whoami(key: Reader) -> dict[str, str]:
     """The calling key's name and role."""
     return {"name": key.name, "role": key.role}
+
+
+@router.get("/v1/policies", tags=["experiments"], responses=_ERRORS)
+def list_policies(key: Reader) -> list[dict[str, Any]]:
+    """The policies an experiment can switch to, each with its parameters' defaults."""
+    from ...policies import available_policies
+
+    out = []
+    for name, cls in available_policies().items():
+        fields: tuple[dataclasses.Field[Any], ...] = (
+            dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ())
+        defaults = {f.name: f.default for f in fields
+                    if f.init and f.default is not dataclasses.MISSING}
+        summary = (cls.__doc__ or "").strip().split("\n\n")[0]
+        out.append({"name": name, "summary": " ".join(summary.split()),
+                    "params": json_safe(defaults)})
+    return out
 
 
 @router.get("/v1/experiments", tags=["experiments"], responses=_ERRORS)
@@ -60,6 +82,46 @@ def get_timeline(experiment: str, service: Service, key: Reader,
     return service.timeline(experiment, bins=bins, scope=scope).to_dict()
 
 
+@router.get("/v1/experiments/{experiment}/series", tags=["experiments"], responses=_ERRORS)
+def get_series(experiment: str, service: Service, key: Reader, request: Request,
+               points: Annotated[int, Query(ge=1, le=500)] = 60,
+               scope: ScopeQuery = None) -> dict[str, Any]:
+    """The current generation by decision count, for charts: per bin of equal decision count,
+    each arm's allocation (mean logged probability), share of decisions and cumulative reward.
+    The x axis is ``decisions``, never the clock."""
+    from ..._series import DecisionSeries
+
+    exp = service.experiment(experiment)
+    report = service.report(exp.id, scope=scope)  # validates the scope, names every arm
+    arms = tuple(a.arm for a in report.arms)
+    # the log is read again only when something changed: an open dashboard on a quiet
+    # experiment costs one report per refresh, not a read of the whole log
+    version = (exp.id, report.generation, scope, points, arms, report.total_pulls,
+               report.total_answered, sum(a.reward_sum for a in report.arms))
+    cache: dict[tuple[Any, ...], dict[str, Any]] = _series_cache(request)
+    found = cache.get(version)
+    if found is None:
+        records = service.decisions(exp.id, generation=report.generation)
+        series = DecisionSeries.from_records(arms, records, points=points, scope=scope)
+        found = {**series.to_dict(), "generation": report.generation, "scope": scope}
+        with _SERIES_LOCK:
+            while len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[version] = found
+    return found
+
+
+_SERIES_LOCK = threading.Lock()
+
+
+def _series_cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
+    cache: dict[tuple[Any, ...], dict[str, Any]] | None = getattr(request.app.state,
+                                                                  "series_cache", None)
+    if cache is None:
+        cache = request.app.state.series_cache = {}
+    return cache
+
+
 @router.get("/v1/experiments/{experiment}/decisions", tags=["experiments"],
             responses={**_ERRORS, 200: {"content": {"application/x-ndjson": {},
                                                     "text/csv": {}}}})
@@ -67,19 +129,81 @@ def list_decisions(experiment: str, service: Service, key: Reader,
                    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                    after: Annotated[str | None, Query(max_length=64)] = None,
                    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
-                   generation: Annotated[int | None, Query(ge=0)] = None) -> Response:
-    """The decision log, oldest first, one page at a time (``after`` = the last
-    ``decision_id`` of the previous page; ``X-Next-After`` gives it). CSV has the columns of
-    ``banditbot export``."""
-    records = list(service.decisions(experiment, generation=generation, after_id=after,
-                                     limit=limit))
-    headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
+                   generation: Annotated[int | None, Query(ge=0)] = None,
+                   order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+                   before: Annotated[str | None, Query(max_length=64)] = None,
+                   scope: Annotated[str | None, Query(max_length=140)] = None) -> Response:
+    """The decision log, one page at a time.
+
+    ``order=asc`` (default): oldest first; ``after`` = the last ``decision_id`` of the previous
+    page (``X-Next-After`` gives it). ``order=desc``: newest first; ``before`` = the last
+    ``decision_id`` of the previous page (``X-Next-Before`` gives it). Either cursor also
+    bounds the other order (``after`` and ``before`` together: the decisions between them).
+    ``generation`` keeps one generation (the report's ``generation`` is the current one);
+    ``scope`` one bandit (``chat:ID``, ``subject:ID``). CSV has the columns of ``banditbot
+    export``."""
+    exp = service.experiment(experiment)
+    lower = _cursor(service, exp.id, after, "after") if after else None
+    upper = _cursor(service, exp.id, before, "before") if before else None
+    if order == "desc":
+        records, more = _newest_first(service, exp.id, generation=generation, lower=lower,
+                                      upper=upper, limit=limit, scope=scope)
+        headers = {"X-Next-Before": records[-1].id} if more and records else {}
+    else:
+        source = service.decisions(exp.id, generation=generation, after_id=after)
+        wanted = itertools.takewhile(
+            lambda r: upper is None or (r.created_at, r.id) < upper,
+            (r for r in source if scope is None or r.scope == scope))
+        records = list(itertools.islice(wanted, limit))
+        headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
     if format == "csv":
         buffer = io.StringIO()
         write_log_csv(records, buffer)
         return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
     body = "".join(json.dumps(json_safe(r)) + "\n" for r in decision_rows(records))
     return Response(body, media_type="application/x-ndjson", headers=headers)
+
+
+#: How far back (seconds) newest-first paging looks, widening until a page is full.
+_WINDOWS = (600.0, 6 * 3600.0, 7 * 86400.0, 90 * 86400.0, None)
+
+
+def _cursor(service: BanditService, experiment: str, decision_id: str,
+            name: str) -> tuple[float, str]:
+    """``(created_at, id)`` of a paging cursor; 404 if no decision of the experiment has
+    that id."""
+    record = service.store.get_decision(decision_id)
+    if record is None or record.experiment != experiment:
+        raise HTTPException(404, f"{name}: no decision of {experiment!r} has the id "
+                                 f"{decision_id!r} (use the X-Next-* header of a page)")
+    return record.created_at, record.id
+
+
+def _newest_first(service: BanditService, experiment: str, *, generation: int | None,
+                  lower: tuple[float, str] | None, upper: tuple[float, str] | None,
+                  limit: int, scope: str | None) -> tuple[list[DecisionRecord], bool]:
+    """Up to ``limit`` decisions newest first, strictly between the cursors, and whether
+    there are more.
+
+    The store pages oldest first from a time, so this reads a window back from the newest
+    decision (or from ``upper``) and widens it until the page is full or the window holds
+    the whole log: a page near the top costs a page, one deep in the log at most the log.
+    """
+    end = upper[0] if upper else service.clock()
+    found: list[DecisionRecord] = []
+    for window in _WINDOWS:
+        since = None if window is None else end - window
+        if lower is not None and (since is None or since < lower[0]):
+            since, window = lower[0], None  # the window holds everything after the cursor
+        found = [r for r in service.store.iter_decisions(experiment, generation=generation,
+                                                         since=since)
+                 if (upper is None or (r.created_at, r.id) < upper)
+                 and (lower is None or (r.created_at, r.id) > lower)
+                 and (scope is None or r.scope == scope)]
+        if len(found) > limit or window is None:
+            break
+    found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    return found[:limit], len(found) > limit
 
 
 def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:

@@ -1,255 +1,906 @@
 // banditbot dashboard: plain JavaScript and <canvas>, no CDN, no build step.
+//
+// Reads the report defensively: fields that newer servers add (status, burn_in, srm,
+// control, uplift, estimate, ...) are shown when present and left out when not.
 "use strict";
 
-const COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860",
-                "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"];
+// Every colour has at least 3:1 contrast against white (WCAG 1.4.11) and they stay apart
+// for the common colour-vision deficiencies (Okabe-Ito, darkened where needed).
+const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC3399", "#7A5195", "#8C6D00",
+                "#00798C", "#B8336A", "#5F6B7A", "#A05A2C"];
+const INK = "#1d2330", TICK = "#4f5869", GRID = "#e3e6ec";
 const REFRESH_MS = 5000;
-const state = { key: localStorage.getItem("banditbot-key") || "", experiment: null,
-                role: null, timer: null };
+const PAGE = 20;
+const KEY_STORE = "banditbot-key";
 
-function api(path, options = {}) {
-  const headers = Object.assign({ "Authorization": "Bearer " + state.key },
-                                options.body ? { "Content-Type": "application/json" } : {});
-  return fetch(path, Object.assign({}, options, { headers })).then(async (res) => {
-    const type = res.headers.get("content-type") || "";
-    const body = type.includes("json") && !type.includes("ndjson") ? await res.json()
-                                                                  : await res.text();
-    if (!res.ok) { throw new Error((body && body.detail) || res.statusText); }
-    return body;
-  });
+const state = {
+  key: readKey(), role: null, experiments: [], id: null, scope: null, report: null,
+  raw: null, series: null, config: null, policies: null, started: {}, seq: 0,
+  recent: { stack: [], next: null, generation: null }, timer: null,
+  lastOk: null, downSince: null,
+};
+
+const $ = (id) => document.getElementById(id);
+function readKey() { try { return localStorage.getItem(KEY_STORE) || ""; } catch { return ""; } }
+function writeKey(key) {
+  try { if (key) { localStorage.setItem(KEY_STORE, key); } else { localStorage.removeItem(KEY_STORE); } }
+  catch { /* private mode: the key lives for this page only */ }
 }
 
-function text(el, value) { el.textContent = value; return el; }
-function fmt(x, digits = 3) { return x === null || x === undefined ? "–" : x.toFixed(digits); }
-function pct(x) { return (100 * x).toFixed(0) + "%"; }
+// ---- talking to the server ------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, detail, hint) { super(detail); this.status = status; this.hint = hint; }
+}
+class ServerDown extends Error {}
 
-function clear(canvas) {
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.font = "11px system-ui, sans-serif";
-  return ctx;
+async function api(path, { method = "GET", body, key = state.key, text = false } = {}) {
+  const headers = { "Authorization": "Bearer " + key };
+  if (body !== undefined) { headers["Content-Type"] = "application/json"; }
+  let res;
+  try {
+    res = await fetch(path, { method, headers, cache: "no-store",
+                              body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) { throw new ServerDown(err.message); }
+  const type = res.headers.get("content-type") || "";
+  const json = !text && type.includes("json") && !type.includes("ndjson");
+  const payload = json ? await res.json() : await res.text();
+  if (res.status === 502 || res.status === 503 || res.status === 504) {
+    throw new ServerDown(`HTTP ${res.status}`);
+  }
+  if (!res.ok) {
+    const detail = (payload && payload.detail) || res.statusText || `HTTP ${res.status}`;
+    throw new ApiError(res.status, detail, payload && payload.hint);
+  }
+  return { body: payload, headers: res.headers };
 }
 
-function axes(ctx, canvas, pad, yMax, yLabel) {
-  ctx.strokeStyle = "#c8ccd6"; ctx.fillStyle = "#6b7385";
-  ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, canvas.height - pad.b);
-  ctx.lineTo(canvas.width - pad.r, canvas.height - pad.b); ctx.stroke();
-  ctx.fillText(yLabel(yMax), 2, pad.t + 8);
-  ctx.fillText(yLabel(0), 2, canvas.height - pad.b);
+function jsonLines(textBody) {
+  return textBody.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
-function legend(ctx, canvas, arms) {
-  arms.forEach((arm, i) => {
-    ctx.fillStyle = COLORS[i % COLORS.length];
-    ctx.fillRect(50 + 90 * (i % 5), canvas.height - 14 + 0 * i, 10, 10);
-    ctx.fillStyle = "#1d2330";
-    ctx.fillText(arm, 64 + 90 * (i % 5), canvas.height - 5);
-  });
+// ---- formatting -----------------------------------------------------------------------
+const enc = encodeURIComponent;
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) { continue; }
+    if (k === "class") { node.className = v; } else if (k === "text") { node.textContent = v; }
+    else { node.setAttribute(k, v === true ? "" : v); }
+  }
+  for (const c of children) { if (c !== null && c !== undefined) { node.append(c); } }
+  return node;
 }
-
-function drawAllocation(canvas, timeline) {
-  const ctx = clear(canvas);
-  const pad = { l: 40, r: 10, t: 10, b: 30 };
-  const bins = timeline.edges.length - 1;
-  if (bins < 1) { ctx.fillText("no decisions yet", 60, 100); return; }
-  const w = (canvas.width - pad.l - pad.r) / bins, h = canvas.height - pad.t - pad.b;
-  const totals = new Array(bins).fill(0);
-  timeline.arms.forEach((a) => timeline.counts[a].forEach((c, j) => { totals[j] += c; }));
-  const base = new Array(bins).fill(0);
-  timeline.arms.forEach((arm, i) => {
-    ctx.fillStyle = COLORS[i % COLORS.length];
-    timeline.counts[arm].forEach((c, j) => {
-      const share = totals[j] ? c / totals[j] : 0;
-      const y = pad.t + h * (1 - base[j] - share);
-      ctx.fillRect(pad.l + j * w, y, Math.ceil(w), h * share);
-      base[j] += share;
-    });
-  });
-  axes(ctx, canvas, pad, 1, (v) => pct(v));
-  legend(ctx, canvas, timeline.arms);
+function text(node, value) { node.textContent = value; return node; }
+const has = (x) => x !== null && x !== undefined && !(typeof x === "number" && isNaN(x));
+function int(x) { return has(x) ? Math.round(x).toLocaleString("en-US") : "–"; }
+function num(x, digits = 3) {
+  if (!has(x)) { return "–"; }
+  return Number.isInteger(x) && Math.abs(x) >= 10 ? int(x) : x.toFixed(digits);
 }
+function signed(x, digits = 3) { return has(x) ? (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(digits) : "–"; }
+function pct(x) {
+  if (!has(x)) { return "–"; }
+  if (x > 0 && x < 0.001) { return "<0.1%"; }
+  if (x < 1 && x > 0.999) { return ">99.9%"; }
+  return (100 * x).toFixed(x < 0.1 && x > 0 ? 1 : 0) + "%";
+}
+function range(lo, hi, digits = 3) { return has(lo) && has(hi) ? `${num(lo, digits)} – ${num(hi, digits)}` : "–"; }
+function isoDate(seconds) {
+  return new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+}
+function duration(seconds) {
+  if (!has(seconds)) { return "–"; }
+  const s = Math.max(0, Math.round(seconds));
+  const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+  if (d) { return `${d} d ${h} h`; }
+  if (h) { return `${h} h ${m} min`; }
+  if (m) { return `${m} min`; }
+  return `${s} s`;
+}
+function clock(date) { return date.toLocaleTimeString("en-GB"); }
 
-function drawCumulative(canvas, timeline) {
-  const ctx = clear(canvas);
-  const pad = { l: 40, r: 10, t: 10, b: 30 };
-  const bins = timeline.edges.length - 1;
-  if (bins < 1 || !timeline.rewards) { ctx.fillText("no rewards yet", 60, 100); return; }
-  const series = timeline.arms.map((arm) => {
-    let run = 0; return timeline.rewards[arm].map((r) => (run += r));
-  });
-  let total = 0;
-  const overall = new Array(bins).fill(0).map((_, j) => {
-    timeline.arms.forEach((arm) => { total += timeline.rewards[arm][j]; }); return total;
-  });
-  const yMax = Math.max(1, overall[bins - 1]);
-  const w = (canvas.width - pad.l - pad.r) / Math.max(1, bins - 1);
-  const h = canvas.height - pad.t - pad.b;
-  const line = (values, color, width) => {
-    ctx.strokeStyle = color; ctx.lineWidth = width; ctx.beginPath();
-    values.forEach((v, j) => {
-      const x = pad.l + j * w, y = pad.t + h * (1 - v / yMax);
-      if (j) { ctx.lineTo(x, y); } else { ctx.moveTo(x, y); }
-    });
-    ctx.stroke(); ctx.lineWidth = 1;
+// ---- the report, read defensively ---------------------------------------------------------
+function normalize(r) {
+  const hasEstimate = r.arms.some((a) => has(a.estimate));
+  const arms = r.arms.map((a, i) => ({
+    arm: a.arm, content: a.content || "", active: a.active !== false, color: COLORS[i % COLORS.length],
+    decisions: a.decisions ?? a.pulls ?? 0,
+    answered: a.answered ?? a.rewards ?? 0,
+    rewardSum: a.reward_sum ?? a.total ?? 0,
+    mean: a.mean ?? null,
+    estimate: hasEstimate ? a.estimate ?? null : a.mean ?? null,
+    low: hasEstimate ? a.estimate_low ?? null : a.low ?? null,
+    high: hasEstimate ? a.estimate_high ?? null : a.high ?? null,
+    anytimeLow: a.anytime_low ?? null,
+    anytimeHigh: a.anytime_high ?? null,
+    uplift: a.uplift ?? null,
+    beat: a.chance_to_beat_control ?? null,
+    loss: a.expected_loss ?? null,
+    pBest: a.p_best ?? null,
+    allocation: a.allocation ?? null,
+    prior: a.prior ?? null,
+  }));
+  const decisions = r.decisions ?? r.total_pulls ?? arms.reduce((s, a) => s + a.decisions, 0);
+  const kind = (hasEstimate ? r.estimate_kind : null) || r.interval_kind || "interval";
+  return {
+    id: r.experiment, description: r.description || "", policy: r.policy || "",
+    status: r.status ?? null, winner: r.winner ?? null, control: r.control ?? null,
+    burnIn: r.burn_in ?? null, srm: r.srm ?? null,
+    startedAt: r.started_at ?? null, duration: r.duration_seconds ?? null,
+    decisions, answered: r.total_answered ?? arms.reduce((s, a) => s + a.answered, 0),
+    generation: r.generation ?? 0, per: r.per || "shared", scope: r.scope ?? null,
+    kind, intervalKind: r.interval_kind || "", hasEstimate, verdict: r.verdict || "",
+    notes: r.notes || {}, rewardType: r.reward_type || "", rewardMode: r.reward_mode || "",
+    generatedAt: r.generated_at ?? null, arms,
   };
-  series.forEach((s, i) => line(s, COLORS[i % COLORS.length], 1.5));
-  line(overall, "#1d2330", 2.5);
-  axes(ctx, canvas, pad, yMax, (v) => v.toFixed(0));
-  legend(ctx, canvas, timeline.arms);
 }
 
-function drawIntervals(canvas, report) {
-  const ctx = clear(canvas);
-  const pad = { l: 90, r: 20, t: 10, b: 20 };
-  const arms = report.arms;
-  const lows = arms.map((a) => a.low).filter((v) => v !== null);
-  const highs = arms.map((a) => a.high).filter((v) => v !== null);
-  if (!lows.length) { ctx.fillText("no rewards yet", 60, 100); return; }
-  const lo = Math.min(...lows), hi = Math.max(...highs), span = Math.max(hi - lo, 1e-9);
-  const x = (v) => pad.l + (canvas.width - pad.l - pad.r) * (v - lo) / span;
-  const step = (canvas.height - pad.t - pad.b) / arms.length;
-  arms.forEach((a, i) => {
-    const y = pad.t + step * (i + 0.5);
-    ctx.fillStyle = "#1d2330"; ctx.fillText(a.arm, 4, y + 4);
-    const color = COLORS[i % COLORS.length];
-    if (a.low !== null && a.high !== null) {
-      ctx.strokeStyle = color; ctx.lineWidth = 4; ctx.beginPath();
-      ctx.moveTo(x(a.low), y); ctx.lineTo(x(a.high), y); ctx.stroke(); ctx.lineWidth = 1;
+function statusOf(rep) {
+  const s = rep.status;
+  if (s === "winner") { return { cls: "winner", label: rep.winner ? `winner: ${rep.winner}` : "winner" }; }
+  if (s === "burn-in") { return { cls: "burn-in", label: "burn-in" }; }
+  if (s === "stopped") { return { cls: "stopped", label: "stopped" }; }
+  if (s === "running") { return { cls: "running", label: "running" }; }
+  if (s) { return { cls: "running", label: String(s) }; }
+  return rep.decisions ? { cls: "running", label: "running" } : { cls: "empty", label: "no decisions yet" };
+}
+
+// ---- rendering: status, facts, notices ---------------------------------------------------
+function fact(label, value, sub) {
+  return el("div", {}, el("dt", { text: label }), el("dd", {}, value,
+            sub ? el("span", { class: "sub", text: sub }) : null));
+}
+
+function renderHead(rep) {
+  text($("exp-title"), rep.id);
+  const st = statusOf(rep);
+  const badge = $("status");
+  badge.className = "badge " + st.cls;
+  text(badge, st.label);
+  const per = { chat: "one bandit per chat", subject: "one bandit per user" }[rep.per];
+  const showing = rep.scope ? `showing ${rep.scope.startsWith("chat:") ? "chat " + rep.scope.slice(5) : "one user"}`
+                            : per ? "showing all of them summed" : "";
+  text($("exp-description"), [rep.description, per, showing].filter(Boolean).join(" · "));
+
+  const started = rep.startedAt ?? state.started[startedKey()] ?? null;
+  const now = (rep.generatedAt ?? Date.now() / 1000);
+  const length = rep.duration ?? (started ? now - started : null);
+  const answeredShare = rep.decisions ? ` (${pct(rep.answered / rep.decisions)} of decisions)` : "";
+  const facts = [
+    fact("Status", st.label),
+    fact("Started", started ? isoDate(started).slice(0, 10) : "–", started ? isoDate(started).slice(11) : null),
+    fact("Duration", duration(length)),
+    fact("Decisions", int(rep.decisions)),
+    fact("Answered", int(rep.answered), answeredShare.trim() || null),
+    fact("Policy", rep.policy.split("(")[0] || "–"),
+  ];
+  if (rep.generation) { facts.push(fact("Generation", String(rep.generation), `reset ${rep.generation}×`)); }
+  if (rep.control) { facts.push(fact("Control", rep.control)); }
+  $("facts").replaceChildren(...facts);
+}
+
+function renderNotices(rep) {
+  const out = [];
+  const note = (cls, title, body, extra) => el("div", { class: "notice " + cls, role: cls === "bad" ? "alert" : null },
+                                               el("strong", { text: title }), body ? el("span", { text: body }) : null, extra || null);
+  if (rep.burnIn && has(rep.burnIn.needed) && rep.burnIn.done < rep.burnIn.needed) {
+    const bar = el("progress", { max: rep.burnIn.needed, value: rep.burnIn.done,
+                                 "aria-label": "burn-in progress" });
+    out.push(note("warn", `Burn-in: ${int(rep.burnIn.done)} of ${int(rep.burnIn.needed)} decisions per arm`,
+                  " Traffic is split equally until every arm has enough data; the estimates are not meaningful yet.", bar));
+  }
+  if (rep.srm && rep.srm.flagged) {
+    const period = rep.srm.period ? ` in period ${rep.srm.period}` : "";
+    out.push(note("bad", `Sample ratio mismatch (p = ${has(rep.srm.p_value) ? rep.srm.p_value.toPrecision(2) : "?"})`,
+                  ` The arms received a different share of decisions than the allocation asked for${period}. ` +
+                  "Something between banditbot and your users drops or duplicates traffic for some arms: " +
+                  "do not trust these results until that is explained."));
+  }
+  if (rep.status === "winner") {
+    out.push(note("ok", `Winner: ${rep.winner || "decided"}`,
+                  " The experiment's stopping rule has named a winner; see the estimate and its interval below."));
+  } else if (rep.status === "stopped") {
+    out.push(note("info", "Stopped", " The experiment no longer adapts; the results below are final."));
+  }
+  $("notices").replaceChildren(...out);
+  text($("verdict"), rep.verdict);
+}
+
+// ---- rendering: the arm table ------------------------------------------------------------
+function armColumns(rep) {
+  const cols = [
+    { head: "arm", cell: (a) => armCell(a, rep) },
+    { head: "decisions", cell: (a) => int(a.decisions) },
+    { head: "answered", cell: (a) => int(a.answered) },
+    { head: "reward sum", cell: (a) => num(a.rewardSum, 2) },
+    { head: rep.hasEstimate ? "estimate" : "mean", cell: (a) => valueCell(num(a.estimate), range(a.low, a.high)) },
+  ];
+  if (rep.hasEstimate) {
+    const posterior = (rep.intervalKind || "").includes("posterior");
+    cols.push({ head: posterior ? "posterior mean" : "pooled mean", cell: (a) => num(a.mean) });
+  }
+  if (rep.arms.some((a) => has(a.anytimeLow))) {
+    cols.push({ head: "valid at every look", cell: (a) => range(a.anytimeLow, a.anytimeHigh) });
+  }
+  if (rep.control) {
+    cols.push({ head: `uplift vs ${rep.control}`, cell: (a) => upliftCell(a, rep) });
+  }
+  if (rep.arms.some((a) => has(a.beat))) {
+    cols.push({ head: "chance to beat control", cell: (a) => a.arm === rep.control ? "–" : pct(a.beat) });
+  }
+  if (rep.arms.some((a) => has(a.loss))) { cols.push({ head: "expected loss", cell: (a) => num(a.loss, 4) }); }
+  if (rep.arms.some((a) => has(a.pBest))) { cols.push({ head: "P(best)", cell: (a) => a.active ? pct(a.pBest) : "–" }); }
+  cols.push({ head: "allocation", cell: (a) => a.active ? pct(a.allocation) : valueCell("0%", "retired") });
+  return cols;
+}
+function valueCell(main, sub) { const f = document.createDocumentFragment(); f.append(main); if (sub) { f.append(el("span", { class: "sub", text: sub })); } return f; }
+function armCell(a, rep) {
+  const tags = [a.active ? null : "retired", a.arm === rep.control ? "control" : null,
+                a.arm === rep.winner ? "winner" : null].filter(Boolean);
+  return valueCell(a.arm, tags.join(" · ") || null);
+}
+function upliftCell(a, rep) {
+  if (a.arm === rep.control) { return "control"; }
+  const u = a.uplift;
+  if (!u) { return "–"; }
+  const rel = has(u.relative) ? ` (${u.relative >= 0 ? "+" : "−"}${Math.abs(100 * u.relative).toFixed(1)}%)` : "";
+  return valueCell(signed(u.diff) + rel, has(u.low) ? `${signed(u.low)} – ${signed(u.high)}` : null);
+}
+
+function renderTable(rep) {
+  const cols = armColumns(rep);
+  $("arms").querySelector("thead tr").replaceChildren(...cols.map((c) => el("th", { scope: "col", text: c.head })));
+  $("arms").querySelector("tbody").replaceChildren(...rep.arms.map((a) => {
+    const tr = el("tr", { class: [a.active ? "" : "retired", a.arm === rep.winner ? "leader" : ""].join(" ").trim() || null });
+    cols.forEach((c, i) => {
+      const td = el("td", { "data-label": c.head, class: i === 0 ? "arm" : null });
+      td.append(el("span", {}, c.cell(a)));  // one box: on a phone the label sits left of it
+      tr.append(td);
+    });
+    return tr;
+  }));
+  text($("arms-caption"), `${int(rep.decisions)} decisions, ${int(rep.answered)} answered. ` +
+       `${rep.hasEstimate ? "Estimate" : "Mean"} with its ${rep.kind}.` +
+       (rep.hasEstimate ? ` Pooled mean: the plain average, which adaptive allocation can bias.` : ""));
+  const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
+  text($("notes"), [...priors, ...Object.entries(rep.notes).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`)].join(" · "));
+}
+
+// ---- charts ---------------------------------------------------------------------------------
+function surface(canvas) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(canvas.clientWidth, 200), h = Math.max(canvas.clientHeight, 150);
+  canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  ctx.font = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
+  ctx.textBaseline = "middle";
+  return { ctx, w, h };
+}
+// Round ticks from at most lo to at least hi: the axis always covers the data.
+function niceTicks(lo, hi, count = 5) {
+  if (!(hi > lo)) { hi = lo + 1; }
+  const raw = (hi - lo) / Math.max(count, 1), mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+  const ticks = [];
+  const first = Math.floor(lo / step + 1e-9) * step, last = Math.ceil(hi / step - 1e-9) * step;
+  for (let i = 0, v = first; v <= last + step * 1e-6; i++, v = first + i * step) { ticks.push(+v.toFixed(10)); }
+  return ticks;
+}
+function tickLabel(v, step) {
+  if (Math.abs(v) >= 1000) { return v >= 1e6 ? (v / 1e6).toFixed(1).replace(/\.0$/, "") + "M" : (v / 1000).toFixed(v % 1000 ? 1 : 0) + "k"; }
+  const digits = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)));
+  return v.toFixed(digits);
+}
+function frame(ctx, w, h, pad, xTicks, yTicks, xOf, yOf, xLabel, yLabel, yFmt) {
+  ctx.strokeStyle = GRID; ctx.lineWidth = 1; ctx.fillStyle = TICK;
+  const xStep = xTicks.length > 1 ? xTicks[1] - xTicks[0] : 1, yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
+  ctx.textAlign = "right";
+  for (const v of yTicks) {
+    const y = yOf(v);
+    ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(w - pad.r, y); ctx.stroke();
+    ctx.fillText(yFmt ? yFmt(v) : tickLabel(v, yStep), pad.l - 6, y);
+  }
+  ctx.textAlign = "center";
+  for (const v of xTicks) {
+    const x = xOf(v);
+    ctx.strokeStyle = "#767f8e"; ctx.beginPath(); ctx.moveTo(x, h - pad.b); ctx.lineTo(x, h - pad.b + 4); ctx.stroke();
+    ctx.fillText(tickLabel(v, xStep), x, h - pad.b + 13);
+  }
+  ctx.strokeStyle = "#767f8e";
+  ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, h - pad.b); ctx.lineTo(w - pad.r, h - pad.b); ctx.stroke();
+  ctx.fillStyle = INK;
+  ctx.fillText(xLabel, pad.l + (w - pad.l - pad.r) / 2, h - 8);
+  if (yLabel) {
+    ctx.save(); ctx.translate(12, pad.t + (h - pad.t - pad.b) / 2); ctx.rotate(-Math.PI / 2);
+    ctx.fillText(yLabel, 0, 0); ctx.restore();
+  }
+}
+function emptyChart(canvas, message) {
+  const { ctx, w, h } = surface(canvas);
+  ctx.fillStyle = TICK; ctx.textAlign = "center"; ctx.fillText(message, w / 2, h / 2);
+}
+function legend(figure, arms, extra) {
+  const items = arms.map((a) => el("li", {}, el("i", { style: `background:${a.color}` }), a.arm));
+  if (extra) { items.push(el("li", {}, el("i", { style: `background:${extra.color}` }), extra.label)); }
+  figure.querySelector(".legend").replaceChildren(...items);
+}
+
+function drawAllocation(series, rep) {
+  const canvas = $("allocation"), fig = canvas.closest("figure");
+  const arms = rep.arms.filter((a) => series.arms.includes(a.arm));
+  legend(fig, arms);
+  const ends = series.decisions;
+  if (!ends.length) {
+    emptyChart(canvas, "No decisions yet");
+    text($("alt-allocation"), "No decisions yet.");
+    return;
+  }
+  const { ctx, w, h } = surface(canvas);
+  const pad = { l: 52, r: 14, t: 10, b: 40 };
+  const total = ends[ends.length - 1];
+  const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
+  const yOf = (v) => pad.t + (h - pad.t - pad.b) * (1 - v);
+  ends.forEach((end, j) => {
+    const start = j ? ends[j - 1] : 0;
+    let base = 0;
+    arms.forEach((a) => {
+      const share = series.allocation[a.arm][j] || 0;
+      ctx.fillStyle = a.color;
+      ctx.fillRect(xOf(start), yOf(base + share), Math.max(xOf(end) - xOf(start), 1), yOf(base) - yOf(base + share));
+      base += share;
+    });
+  });
+  ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;  // boundaries between arms stay visible
+  ctx.beginPath();
+  ends.forEach((end, j) => {
+    const start = j ? ends[j - 1] : 0;
+    let base = 0;
+    arms.forEach((a) => { base += series.allocation[a.arm][j] || 0; ctx.moveTo(xOf(start), yOf(base)); ctx.lineTo(xOf(end), yOf(base)); });
+  });
+  ctx.stroke();
+  ctx.setLineDash([4, 3]); ctx.strokeStyle = INK;
+  for (const change of series.changes || []) {
+    ctx.beginPath(); ctx.moveTo(xOf(change.decisions), pad.t); ctx.lineTo(xOf(change.decisions), h - pad.b); ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), [0, 0.25, 0.5, 0.75, 1],
+        xOf, yOf, "decisions", "share of traffic", (v) => pct(v));
+  const last = ends.length - 1, first = 0;
+  const at = (j) => arms.map((a) => `${a.arm} ${pct(series.allocation[a.arm][j])}`).join(", ");
+  const lastSize = ends[last] - (last ? ends[last - 1] : 0);
+  text($("alt-allocation"),
+       `Over ${int(total)} decisions, in ${ends.length} steps: the first ${int(ends[0])} decisions went ` +
+       `${at(first)}; the last ${int(lastSize)}: ${at(last)}.` +
+       ((series.changes || []).length ? ` The allocation changed ${series.changes.length} times (dashed lines).` : ""));
+}
+
+function drawCumulative(series, rep) {
+  const canvas = $("cumulative"), fig = canvas.closest("figure");
+  const arms = rep.arms.filter((a) => series.arms.includes(a.arm));
+  legend(fig, arms, { color: INK, label: "all arms" });
+  const ends = series.decisions;
+  if (!ends.length) {
+    emptyChart(canvas, "No rewards yet");
+    text($("alt-cumulative"), "No rewards yet.");
+    return;
+  }
+  const { ctx, w, h } = surface(canvas);
+  const pad = { l: 52, r: 14, t: 10, b: 40 };
+  const total = ends[ends.length - 1];
+  const overall = ends.map((_, j) => arms.reduce((s, a) => s + series.reward[a.arm][j], 0));
+  const yMax = Math.max(1, ...overall);
+  const yTicks = niceTicks(0, yMax, 4);
+  const top = yTicks[yTicks.length - 1];
+  const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
+  const yOf = (v) => pad.t + (h - pad.t - pad.b) * (1 - v / top);
+  frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), yTicks,
+        xOf, yOf, "decisions", "cumulative reward");
+  const line = (values, color, width, dash) => {
+    ctx.strokeStyle = color; ctx.lineWidth = width; ctx.setLineDash(dash || []); ctx.beginPath();
+    ctx.moveTo(xOf(0), yOf(0));
+    values.forEach((v, j) => ctx.lineTo(xOf(ends[j]), yOf(v)));
+    ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
+  };
+  arms.forEach((a) => line(series.reward[a.arm], a.color, 2));
+  line(overall, INK, 2.5, [6, 3]);
+  const last = ends.length - 1;
+  text($("alt-cumulative"),
+       `After ${int(total)} decisions, ${int(series.answered[last])} of them answered, the reward earned is ` +
+       `${num(overall[last], 1)} in all: ` +
+       arms.map((a) => `${a.arm} ${num(series.reward[a.arm][last], 1)}`).join(", ") + ".");
+}
+
+function drawIntervals(rep) {
+  const canvas = $("intervals");
+  const arms = rep.arms.filter((a) => has(a.estimate) || (has(a.low) && has(a.high)));
+  text($("cap-intervals"), `${rep.hasEstimate ? "Estimate" : "Mean reward"} per arm with its ${rep.kind}`);
+  if (!arms.length) {
+    emptyChart(canvas, "No rewards yet");
+    text($("alt-intervals"), "No rewards yet.");
+    return;
+  }
+  const { ctx, w, h } = surface(canvas);
+  const labelWidth = Math.min(140, Math.max(...rep.arms.map((a) => ctx.measureText(a.arm).width)) + 14);
+  const pad = { l: labelWidth, r: 16, t: 8, b: 40 };
+  const values = arms.flatMap((a) => [a.low, a.high, a.estimate]).filter(has);
+  const lo = Math.min(...values), hi = Math.max(...values), margin = Math.max((hi - lo) * 0.08, 1e-3);
+  const floor = lo >= 0 ? Math.max(0, lo - margin) : lo - margin;  // a rate does not go below 0
+  const ticks = niceTicks(floor, hi + margin, Math.max(2, Math.floor((w - pad.l) / 80)));
+  const x0 = ticks[0], x1 = ticks[ticks.length - 1];
+  const xOf = (v) => pad.l + (w - pad.l - pad.r) * (v - x0) / (x1 - x0);
+  const band = (h - pad.t - pad.b) / rep.arms.length;
+  const yOf = (i) => pad.t + band * (i + 0.5);
+  frame(ctx, w, h, pad, ticks, [], xOf, yOf, rep.hasEstimate ? "estimate" : "mean reward", "");
+  const control = rep.arms.find((a) => a.arm === rep.control);
+  if (control && has(control.estimate)) {
+    ctx.setLineDash([4, 3]); ctx.strokeStyle = INK;
+    ctx.beginPath(); ctx.moveTo(xOf(control.estimate), pad.t); ctx.lineTo(xOf(control.estimate), h - pad.b); ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  rep.arms.forEach((a, i) => {
+    const y = yOf(i);
+    ctx.fillStyle = a.active ? INK : TICK; ctx.textAlign = "right";
+    ctx.fillText(a.arm, pad.l - 8, y);
+    if (has(a.low) && has(a.high)) {
+      ctx.strokeStyle = a.color; ctx.lineWidth = 5; ctx.lineCap = "round";
+      ctx.beginPath(); ctx.moveTo(xOf(a.low), y); ctx.lineTo(xOf(a.high), y); ctx.stroke();
+      ctx.lineWidth = 1; ctx.lineCap = "butt";
     }
-    if (a.mean !== null) {
-      ctx.fillStyle = color; ctx.beginPath(); ctx.arc(x(a.mean), y, 4, 0, 2 * Math.PI);
-      ctx.fill();
+    if (has(a.estimate)) {
+      ctx.fillStyle = "#fff"; ctx.strokeStyle = a.color; ctx.lineWidth = 2.5;
+      ctx.beginPath(); ctx.arc(xOf(a.estimate), y, 5, 0, 2 * Math.PI); ctx.fill(); ctx.stroke(); ctx.lineWidth = 1;
     }
   });
-  ctx.fillStyle = "#6b7385";
-  ctx.fillText(fmt(lo), pad.l, canvas.height - 4);
-  ctx.fillText(fmt(hi), canvas.width - pad.r - 30, canvas.height - 4);
+  text($("alt-intervals"), rep.arms.map((a) => `${a.arm}: ${num(a.estimate)}` +
+       (has(a.low) ? ` (${range(a.low, a.high)})` : " (no interval yet)")).join("; ") +
+       `. Intervals: ${rep.kind}.` + (control ? ` Dashed line: the control, ${control.arm}.` : ""));
 }
 
-function renderReport(report) {
-  text(document.getElementById("exp-title"), report.experiment);
-  text(document.getElementById("exp-policy"), report.policy);
-  const sums = {chat: " · every chat's bandit summed", subject: " · every user's bandit summed"};
-  text(document.getElementById("exp-description"),
-       `${report.description || ""}${sums[report.per] || ""} · ${report.total_pulls} ` +
-       `decisions, ${report.total_answered} rewards · ${report.interval_kind}`);
-  text(document.getElementById("verdict"), report.verdict || "");
-  const body = document.querySelector("#arms tbody");
-  body.replaceChildren(...report.arms.map((a) => {
-    const tr = document.createElement("tr");
-    [a.arm + (a.active ? "" : " (retired)"), a.pulls, a.answered, fmt(a.mean),
-     a.low === null ? "–" : `${fmt(a.low, 2)}–${fmt(a.high, 2)}`, pct(a.p_best),
-     pct(a.allocation)].forEach((v) => tr.appendChild(text(document.createElement("td"), v)));
-    return tr;
-  }));
-  text(document.getElementById("notes"), Object.values(report.notes || {}).join(" · "));
-  drawIntervals(document.getElementById("intervals"), report);
+function drawCharts() {
+  if (!state.report) { return; }
+  drawIntervals(state.report);
+  if (state.series) { drawAllocation(state.series, state.report); drawCumulative(state.series, state.report); }
 }
 
-function renderRecent(jsonl) {
-  const rows = jsonl.trim() ? jsonl.trim().split("\n").map((l) => JSON.parse(l)) : [];
-  const body = document.querySelector("#recent tbody");
-  body.replaceChildren(...rows.slice(-15).reverse().map((r) => {
-    const tr = document.createElement("tr");
-    [r.created_at.replace("T", " ").slice(0, 19), r.arm, fmt(r.propensity),
-     r.reward === null ? "–" : r.reward, r.kind]
-      .forEach((v) => tr.appendChild(text(document.createElement("td"), v)));
+// ---- settings -------------------------------------------------------------------------------
+function renderSettings(rep) {
+  const cfg = state.config || {};
+  const rows = [];
+  const add = (k, v) => rows.push(el("div", {}, el("dt", { text: k }), el("dd", { text: v })));
+  const m = /^([^(]+)(?:\((.*)\))?$/.exec(rep.policy || "");
+  add("policy", m ? m[1] : rep.policy);
+  if (m && m[2]) { add("parameters", m[2]); }
+  const reward = cfg.reward || {};
+  add("reward", reward.type === "rating" ? `rating ${reward.min ?? ""}–${reward.max ?? ""}`
+                                          : reward.type || rep.rewardType || "–");
+  const mode = cfg.reward_mode || rep.rewardMode;
+  add("reward mode", mode === "implicit" && cfg.wait_seconds ? `implicit (silence after ${duration(cfg.wait_seconds)} counts as ${cfg.default_reward ?? 0})` : mode || "–");
+  add("scope", { shared: "one bandit", chat: "one bandit per chat", subject: "one bandit per user" }[cfg.scope || rep.per] || rep.per);
+  add("interval", rep.kind);
+  const known = new Set(["id", "description", "arms", "telegram", "policy", "reward", "reward_mode", "scope",
+                         "wait_seconds", "default_reward", "command", "parse_mode", "features"]);
+  for (const [k, v] of Object.entries(cfg)) {  // settings newer servers add (update, burn_in, floor, ...)
+    if (known.has(k) || v === null || v === undefined || v === false || v === 0 || v === "" ||
+        (typeof v === "object" && !Object.keys(v).length)) { continue; }
+    add(k.replace(/_/g, " "), typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a}=${typeof b === "object" ? JSON.stringify(b) : b}`).join(", ") : String(v));
+  }
+  if (rep.srm && !rep.srm.flagged && has(rep.srm.p_value)) { add("sample ratio check", `passed (p = ${rep.srm.p_value.toPrecision(2)})`); }
+  $("settings").replaceChildren(...rows);
+}
+
+// ---- recent decisions, newest first, paged on the server ------------------------------------
+async function loadRecent() {
+  const rep = state.report;
+  const q = new URLSearchParams({ order: "desc", limit: String(PAGE), generation: String(rep.generation) });
+  const before = state.recent.stack[state.recent.stack.length - 1];
+  if (before) { q.set("before", before); }
+  if (state.scope) { q.set("scope", state.scope); }
+  const { body, headers } = await api(`/v1/experiments/${enc(rep.id)}/decisions?${q}`, { text: true });
+  const rows = jsonLines(body);
+  state.recent.next = headers.get("X-Next-Before");
+  $("older").disabled = !state.recent.next;
+  $("newer").disabled = !state.recent.stack.length;
+  $("recent").querySelector("tbody").replaceChildren(...rows.map((r) => {
+    const tr = el("tr");
+    const cells = [["time (UTC)", r.created_at.replace("T", " ").slice(0, 19)], ["arm", r.arm],
+                   ["probability", num(r.propensity)], ["reward", r.reward === null ? "pending" : num(r.reward, 2)],
+                   ["kind", r.kind], ["decision", r.decision_id.slice(0, 8) + "…"]];
+    cells.forEach(([label, value], i) => tr.append(el("td", { "data-label": label, text: value,
+      class: i === 5 ? "id wide-only" : i === 4 ? "wide-only" : i === 1 ? "arm" : null,
+      title: i === 5 ? r.decision_id : null })));
     return tr;
   }));
+  const page = state.recent.stack.length + 1;
+  text($("recent-caption"), rows.length
+    ? `Newest first, generation ${rep.generation}${state.scope ? ", " + state.scope : ""}; page ${page}, ${PAGE} per page.`
+    : `No decisions in generation ${rep.generation}${state.scope ? " for " + state.scope : ""} yet.`);
+  if (!state.scope && rep.per !== "shared") {
+    const seen = [...new Set(rows.map((r) => r.scope).filter((s) => s && s.startsWith("chat:")))];
+    const list = $("scope-list");
+    const known = new Set([...list.options].map((o) => o.value));
+    seen.filter((s) => !known.has(s)).forEach((s) => list.append(el("option", { value: s })));
+  }
 }
+
+async function ensureStarted(rep) {
+  const key = startedKey();
+  if (rep.startedAt || key in state.started || !rep.decisions) { return; }
+  const q = new URLSearchParams({ limit: "1", generation: String(rep.generation) });
+  if (state.scope) { q.set("scope", state.scope); }
+  const { body } = await api(`/v1/experiments/${enc(rep.id)}/decisions?${q}`, { text: true });
+  const first = jsonLines(body)[0];
+  state.started[key] = first ? Date.parse(first.created_at) / 1000 : null;
+}
+function startedKey() { return `${state.id}|${state.report ? state.report.generation : ""}|${state.scope || ""}`; }
+
+// ---- the refresh loop ------------------------------------------------------------------------
+function scopeQuery(prefix) { return state.scope ? `${prefix}scope=${enc(state.scope)}` : ""; }
 
 async function refresh() {
-  if (!state.experiment) { return; }
-  const id = encodeURIComponent(state.experiment);
+  if (!state.id) { return null; }
+  const mine = ++state.seq;
+  const id = enc(state.id);
   try {
-    const [report, timeline, recent] = await Promise.all([
-      api(`/v1/experiments/${id}/report`), api(`/v1/experiments/${id}/timeline?bins=40`),
-      api(`/v1/experiments/${id}/decisions?limit=10000`)]);
-    renderReport(report);
-    drawAllocation(document.getElementById("allocation"), timeline);
-    drawCumulative(document.getElementById("cumulative"), timeline);
-    renderRecent(recent);
-    text(document.getElementById("updated"), "updated " + new Date().toLocaleTimeString());
+    const [report, series] = await Promise.all([
+      api(`/v1/experiments/${id}/report${scopeQuery("?")}`),
+      api(`/v1/experiments/${id}/series?points=60${scopeQuery("&")}`)]);
+    if (mine !== state.seq) { return state.report; }
+    const rep = normalize(report.body);
+    if (state.recent.generation !== rep.generation) { state.recent = { stack: [], next: null, generation: rep.generation }; }
+    state.report = rep; state.raw = report.body; state.series = series.body;
+    await ensureStarted(rep);
+    if (!state.recent.stack.length) { await loadRecent(); }
+    if (mine !== state.seq) { return state.report; }
+    render();
+    serverUp();
+    return rep;
   } catch (err) {
-    text(document.getElementById("updated"), "could not refresh: " + err.message);
+    failed(err);
+    return null;
   }
 }
 
-function select(id) {
-  state.experiment = id;
-  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active",
-                                                                       a.dataset.id === id));
-  document.getElementById("detail").hidden = false;
-  document.getElementById("admin").hidden = state.role !== "admin";
-  refresh();
-  clearInterval(state.timer);
-  state.timer = setInterval(refresh, REFRESH_MS);
-}
-
-async function start() {
-  if (!state.key) { return; }
-  try {
-    const who = await api("/v1/whoami");
-    state.role = who.role;
-    text(document.getElementById("who"), `${who.name} (${who.role})`);
-    const list = await api("/v1/experiments");
-    const nav = document.getElementById("experiments");
-    nav.replaceChildren(...list.map((e) => {
-      const a = document.createElement("a");
-      a.href = "#" + e.id; a.dataset.id = e.id;
-      a.appendChild(text(document.createElement("strong"), e.id));
-      a.appendChild(text(document.createElement("small"), `${e.arms.length} arms · ${e.policy}`));
-      a.addEventListener("click", (ev) => { ev.preventDefault(); select(e.id); });
-      return a;
-    }));
-    const wanted = decodeURIComponent(location.hash.slice(1));
-    select(list.some((e) => e.id === wanted) ? wanted : list[0].id);
-  } catch (err) {
-    text(document.getElementById("who"), "key not accepted: " + err.message);
+function render() {
+  const rep = state.report;
+  renderHead(rep);
+  renderNotices(rep);
+  renderTable(rep);
+  renderSettings(rep);
+  const empty = !rep.decisions;
+  $("empty").hidden = !empty;
+  document.querySelector(".charts").hidden = false;
+  $("csv-log").disabled = empty;
+  if (empty) {
+    const exp = state.experiments.find((e) => e.id === rep.id) || {};
+    text($("empty-command"), "/" + (exp.command || rep.id));
+    text($("empty-curl"), `curl -X POST ${location.origin}/v1/experiments/${rep.id}/decisions \\\n` +
+         `  -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\\n` +
+         `  -d '{"subject": "user-1"}'`);
   }
+  drawCharts();
+  renderAdmin(rep);
+  text($("updated"), `updated ${clock(new Date())}`);
 }
 
-document.getElementById("keyform").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  state.key = document.getElementById("key").value.trim();
-  localStorage.setItem("banditbot-key", state.key);
-  start();
-});
+function schedule() {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(async () => {
+    if (!document.hidden) { await refresh(); }
+    schedule();
+  }, REFRESH_MS);
+}
+
+function serverUp() {
+  state.lastOk = new Date();
+  state.downSince = null;
+  $("banner").hidden = true;
+}
+
+function failed(err) {
+  if (err instanceof ServerDown) {
+    state.downSince = state.downSince || new Date();
+    const since = clock(state.downSince);
+    const data = state.lastOk ? ` The figures below are from ${clock(state.lastOk)} and may be out of date.` : "";
+    text($("banner-text"), `The server is not answering (since ${since}).${data} Retrying every ${REFRESH_MS / 1000} seconds.`);
+  } else if (err instanceof ApiError && err.status === 401) {
+    text($("banner-text"), "The server no longer accepts this API key (revoked?). Sign out and use another key.");
+  } else {
+    text($("banner-text"), `Could not refresh: ${err.message}`);
+  }
+  $("banner").hidden = false;
+}
+
+// ---- experiments, scope, navigation --------------------------------------------------------
+function parseHash() {
+  const raw = decodeURIComponent(location.hash.slice(1));
+  const [id, query] = raw.split("?");
+  const scope = new URLSearchParams(query || "").get("scope");
+  return { id, scope };
+}
+
+async function select(id, scope) {
+  const changed = id !== state.id || (scope || null) !== state.scope;
+  state.id = id; state.scope = scope || null;
+  if (changed) { state.recent = { stack: [], next: null, generation: null }; state.report = null; state.series = null; }
+  document.querySelectorAll("nav a").forEach((a) => {
+    if (a.dataset.id === id) { a.setAttribute("aria-current", "page"); } else { a.removeAttribute("aria-current"); }
+  });
+  const exp = state.experiments.find((e) => e.id === id) || {};
+  $("detail").hidden = false;
+  $("admin").hidden = state.role !== "admin";
+  $("scopeform").hidden = !exp.scope || exp.scope === "shared";
+  if (!$("scopeform").hidden) {
+    $("scope-input").value = state.scope || "";
+    $("scope-input").placeholder = exp.scope === "chat" ? "chat:ID" : "subject:ID";
+    text($("scope-label"), exp.scope === "chat" ? "Chat" : "User");
+    text($("scope-help"), state.scope ? `showing ${state.scope} only` : `showing every ${exp.scope === "chat" ? "chat" : "user"}'s bandit summed`);
+    if (changed) { $("scope-list").replaceChildren(); }
+  }
+  try {
+    const cfg = await api(`/v1/experiments/${enc(id)}/config`);
+    state.config = cfg.body;
+  } catch (err) { state.config = null; if (err instanceof ServerDown) { failed(err); } }
+  await refresh();
+  schedule();
+}
+
+function go(id, scope) {
+  const hash = "#" + enc(id) + (scope ? "?scope=" + enc(scope) : "");
+  if (location.hash !== hash) { history.pushState(null, "", hash); }
+  select(id, scope);
+}
+
+async function loadExperiments() {
+  const { body } = await api("/v1/experiments");
+  state.experiments = body;
+  const nav = $("experiments");
+  nav.replaceChildren(...body.map((e) => {
+    const a = el("a", { href: "#" + enc(e.id), "data-id": e.id },
+                 el("strong", { text: e.id }), el("small", { text: `${e.arms.length} arms · ${e.policy.split("(")[0]}` }));
+    a.addEventListener("click", (ev) => { ev.preventDefault(); go(e.id, null); });
+    return a;
+  }));
+  const wanted = parseHash();
+  const first = body.some((e) => e.id === wanted.id) ? wanted : { id: body[0].id, scope: null };
+  await select(first.id, first.scope);
+}
+
+// ---- the key: try before saving, sign out ----------------------------------------------------
+function keyProblem(message) {
+  const box = $("key-result");
+  text(box, message);
+  box.hidden = !message;
+}
+
+async function useKey(candidate, { saved = false } = {}) {
+  let who;
+  try {
+    who = (await api("/v1/whoami", { key: candidate })).body;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      keyProblem(saved ? "The saved API key is no longer accepted (revoked?). Paste another key."
+                       : "That API key was not accepted." +
+                         (state.role ? " Still signed in with the previous key." : " Check it and try again."));
+    } else { failed(err); }
+    return false;
+  }
+  state.key = candidate;
+  writeKey(candidate);
+  state.role = who.role;
+  keyProblem("");
+  text($("who"), `${who.name} · ${who.role} key`);
+  $("who").hidden = false; $("signout").hidden = false;
+  $("key").value = "";
+  $("key").placeholder = "another key…";
+  if (who.role === "admin" && !state.policies) {
+    try {
+      state.policies = (await api("/v1/policies")).body;
+      $("policy-list").replaceChildren(...state.policies.map((p) => el("option", { value: p.name, label: p.summary })));
+    } catch { state.policies = null; }
+  }
+  await loadExperiments();
+  return true;
+}
+
+function signOut() {
+  clearTimeout(state.timer);
+  writeKey("");
+  Object.assign(state, { key: "", role: null, experiments: [], id: null, scope: null, report: null,
+                         series: null, config: null, seq: state.seq + 1 });
+  $("detail").hidden = true; $("who").hidden = true; $("signout").hidden = true;
+  $("banner").hidden = true; keyProblem("");
+  const nav = $("experiments");
+  nav.replaceChildren(welcome);
+  $("key").placeholder = "bb_…";
+  $("key").focus();
+  history.replaceState(null, "", location.pathname);
+}
+
+// ---- downloads ----------------------------------------------------------------------------------
+function csvCell(v) {
+  if (v === null || v === undefined) { return ""; }
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+function download(name, body, type) {
+  const url = URL.createObjectURL(new Blob([body], { type }));
+  const a = el("a", { href: url, download: name });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+function tableCsv(rep) {
+  const head = ["experiment", "scope", "generation", "arm", "active", "decisions", "answered", "reward_sum",
+                "estimate", "low", "high", "interval", "pooled_mean", "uplift_diff", "uplift_low", "uplift_high",
+                "uplift_relative", "chance_to_beat_control", "expected_loss", "p_best", "allocation"];
+  const rows = rep.arms.map((a) => [rep.id, rep.scope || "", rep.generation, a.arm, a.active, a.decisions, a.answered,
+    a.rewardSum, a.estimate, a.low, a.high, rep.kind, a.mean, a.uplift && a.uplift.diff, a.uplift && a.uplift.low,
+    a.uplift && a.uplift.high, a.uplift && a.uplift.relative, a.beat, a.loss, a.pBest, a.allocation]);
+  return [head, ...rows].map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+}
+async function logCsv(rep) {
+  let after = null, header = null, out = "", count = 0, partial = false;
+  for (let page = 0; page < 50; page++) {
+    const q = new URLSearchParams({ format: "csv", limit: "10000", generation: String(rep.generation) });
+    if (after) { q.set("after", after); }
+    if (state.scope) { q.set("scope", state.scope); }
+    const { body, headers } = await api(`/v1/experiments/${enc(rep.id)}/decisions?${q}`, { text: true });
+    const lines = body.split(/\r?\n/);
+    const [first, ...rest] = lines;
+    if (header === null) { header = first; out = first + "\n"; } else if (first !== header) { partial = true; break; }
+    const rows = rest.filter((l) => l.length);
+    out += rows.map((l) => l + "\n").join("");
+    count += rows.length;
+    after = headers.get("X-Next-After");
+    if (!after) { break; }
+  }
+  return { out, count, partial: partial || !!after };
+}
+
+// ---- admin tools -------------------------------------------------------------------------------
+function renderAdmin(rep) {
+  if (state.role !== "admin") { return; }
+  document.querySelectorAll(".arm-select").forEach((select) => {
+    const keep = select.value;
+    const arms = rep.arms.filter((a) => a.active || !select.classList.contains("active-only"));
+    select.replaceChildren(...arms.map((a) => el("option", { value: a.arm, text: a.arm + (a.active ? "" : " (retired)") })));
+    if (arms.some((a) => a.arm === keep)) { select.value = keep; }
+  });
+}
+
+function parsePolicy(nameText, paramText) {
+  const words = `${nameText} ${paramText}`.trim().split(/[\s,;]+|:(?=[^=]*=)/).filter(Boolean);
+  const [name, ...pairs] = words;
+  const params = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at < 1) { throw new Error(`parameter "${pair}" is not key=value (e.g. epsilon=0.1)`); }
+    const key = pair.slice(0, at), raw = pair.slice(at + 1);
+    try { params[key] = JSON.parse(raw); } catch { params[key] = raw; }
+  }
+  return { name: name || "", params };
+}
+
+const ACTIONS = {
+  async policy(data, before) {
+    const spec = parsePolicy(data.name, data.params || "");
+    const result = await api(`/v1/experiments/${enc(state.id)}/policy`, { method: "PUT", body: spec });
+    return () => `Policy switched: ${before.policy} → ${result.body.detail}. What was learned is kept.`;
+  },
+  async cheat(data, before) {
+    const result = await api(`/v1/experiments/${enc(state.id)}/cheat`, { method: "POST", body: { arm: data.arm, rewards: data.rewards } });
+    return (after) => {
+      const [b, a] = [before, after].map((r) => r.arms.find((x) => x.arm === data.arm));
+      return `${result.body.detail}: answered ${int(b.answered)} → ${int(a.answered)}, reward sum ${num(b.rewardSum, 2)} → ` +
+             `${num(a.rewardSum, 2)}, ${after.hasEstimate ? "estimate" : "mean"} ${num(b.estimate)} → ${num(a.estimate)}.`;
+    };
+  },
+  async prior(data) {
+    const body = { alpha: Number(data.alpha), beta: Number(data.beta) };
+    await api(`/v1/experiments/${enc(state.id)}/arms/${enc(data.arm)}/prior`, { method: "PUT", body });
+    return () => `Prior of ${data.arm} set to alpha=${body.alpha}, beta=${body.beta}.`;
+  },
+  async "add-arm"(data) {
+    await api(`/v1/experiments/${enc(state.id)}/arms`, { method: "POST", body: { id: data.id, content: data.content || "" } });
+    return (after) => {
+      const a = after.arms.find((x) => x.arm === data.id);
+      return `Arm ${data.id} added: it now gets ${pct(a && a.allocation)} of the traffic.`;
+    };
+  },
+  async "retire-arm"(data, before) {
+    await api(`/v1/experiments/${enc(state.id)}/arms/${enc(data.arm)}`, { method: "DELETE" });
+    return (after) => {
+      const b = before.arms.find((x) => x.arm === data.arm);
+      const active = after.arms.filter((x) => x.active).map((x) => `${x.arm} ${pct(x.allocation)}`).join(", ");
+      return `Arm ${data.arm} retired: its allocation went from ${pct(b && b.allocation)} to 0%; its ` +
+             `${int(b && b.decisions)} decisions stay in the results. Now: ${active}.`;
+    };
+  },
+  async reset(_data, before) {
+    if (!window.confirm(`Reset ${state.id}? Learning starts over in a new generation (the log is kept).`)) { return null; }
+    const result = await api(`/v1/experiments/${enc(state.id)}/reset`, { method: "POST", body: { keep_priors: true } });
+    return (after) => `Reset: generation ${before.generation} → ${after.generation} (${result.body.detail}). ` +
+                      `The table starts from zero; the ${int(before.decisions)} earlier decisions stay in the log.`;
+  },
+};
 
 document.querySelectorAll("#admin form").forEach((form) => {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    const id = encodeURIComponent(state.experiment);
-    const action = form.dataset.action;
-    const out = document.getElementById("admin-result");
+    const out = $("admin-result");
+    const before = state.report;
+    const button = form.querySelector("button");
+    button.disabled = true;
     try {
-      let result;
-      if (action === "cheat") {
-        result = await api(`/v1/experiments/${id}/cheat`, { method: "POST",
-          body: JSON.stringify({ arm: data.arm, rewards: data.rewards }) });
-      } else if (action === "prior") {
-        result = await api(`/v1/experiments/${id}/arms/${encodeURIComponent(data.arm)}/prior`,
-          { method: "PUT", body: JSON.stringify({ alpha: +data.alpha, beta: +data.beta }) });
-      } else if (action === "policy") {
-        result = await api(`/v1/experiments/${id}/policy`, { method: "PUT",
-          body: JSON.stringify({ name: data.name, params: {} }) });
-      } else if (action === "arm") {
-        const op = ev.submitter ? ev.submitter.value : "add";
-        result = op === "retire"
-          ? await api(`/v1/experiments/${id}/arms/${encodeURIComponent(data.id)}`,
-                      { method: "DELETE" })
-          : await api(`/v1/experiments/${id}/arms`, { method: "POST",
-                      body: JSON.stringify({ id: data.id, content: data.content || "" }) });
-      } else if (action === "reset") {
-        if (!confirm(`Reset ${state.experiment}? Its statistics start from zero.`)) { return; }
-        result = await api(`/v1/experiments/${id}/reset`, { method: "POST",
-          body: JSON.stringify({ keep_priors: true }) });
-      }
-      text(out, result.detail);
-      refresh();
-    } catch (err) { text(out, "not done: " + err.message); }
+      const describe = await ACTIONS[form.dataset.action](Object.fromEntries(new FormData(form)), before);
+      if (!describe) { return; }
+      const after = await refresh();  // the table shows the change before the message does
+      out.className = "ok";
+      text(out, after ? describe(after) : "Done; the page could not refresh yet.");
+      if (form.dataset.action !== "policy" && form.dataset.action !== "reset") { form.reset(); renderAdmin(state.report); }
+    } catch (err) {
+      out.className = "bad";
+      text(out, "Not done: " + err.message + (err.hint ? ` (${err.hint})` : ""));
+    } finally { button.disabled = false; }
   });
 });
 
-if (state.key) { document.getElementById("key").value = state.key; start(); }
+// ---- wiring --------------------------------------------------------------------------------------
+const welcome = $("welcome");
+
+$("keyform").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const candidate = $("key").value.trim();
+  if (candidate) { useKey(candidate); }
+});
+$("signout").addEventListener("click", signOut);
+$("retry").addEventListener("click", async () => { if (await refresh()) { schedule(); } });
+$("scopeform").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const value = $("scope-input").value.trim();
+  const exp = state.experiments.find((e) => e.id === state.id) || {};
+  if (value && !new RegExp(`^${exp.scope}:\\S+$`).test(value)) {
+    text($("scope-help"), `use ${exp.scope}:ID, e.g. ${exp.scope}:12345`);
+    return;
+  }
+  go(state.id, value || null);
+});
+$("scope-all").addEventListener("click", () => go(state.id, null));
+$("older").addEventListener("click", async () => {
+  if (!state.recent.next) { return; }
+  state.recent.stack.push(state.recent.next);
+  try { await loadRecent(); } catch (err) { failed(err); }
+});
+$("newer").addEventListener("click", async () => {
+  state.recent.stack = [];
+  try { await loadRecent(); } catch (err) { failed(err); }
+});
+$("csv-table").addEventListener("click", () => {
+  if (!state.report) { return; }
+  download(`${state.report.id}-arms.csv`, tableCsv(state.report), "text/csv");
+  text($("download-result"), `Table downloaded: ${state.report.id}-arms.csv`);
+});
+$("csv-log").addEventListener("click", async () => {
+  const rep = state.report;
+  if (!rep) { return; }
+  text($("download-result"), "Preparing the decision log…");
+  try {
+    const { out, count, partial } = await logCsv(rep);
+    const name = `${rep.id}-decisions-generation-${rep.generation}.csv`;
+    download(name, out, "text/csv");
+    text($("download-result"), `Decision log downloaded: ${name}, ${int(count)} decisions` +
+         (partial ? " (the first ones only: use banditbot export for the whole log)." : "."));
+  } catch (err) { text($("download-result"), "Download failed: " + err.message); }
+});
+window.addEventListener("popstate", () => {
+  const wanted = parseHash();
+  if (wanted.id && state.experiments.some((e) => e.id === wanted.id)) { select(wanted.id, wanted.scope); }
+});
+let resizeFrame = 0;
+window.addEventListener("resize", () => {
+  cancelAnimationFrame(resizeFrame);
+  resizeFrame = requestAnimationFrame(drawCharts);
+});
+
+if (state.key) { useKey(state.key, { saved: true }); } else { $("key").focus(); }

@@ -1,0 +1,171 @@
+"""An experiment's history by decision count, for charts: the allocation each arm had, the
+share of decisions it got, and the reward its decisions earned, per bin of equal decision
+count.
+
+The x axis is the number of decisions, never the clock: a pause in traffic draws no spike and
+no gap, and a reader sees "after 2,000 decisions, 70% went to B". The allocation is the mean of
+the probabilities the policy logged with each decision in the bin (what it gave each arm, not
+what the dice happened to pick), so it is exact wherever the allocation is held fixed for a
+period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._types import FloatArray
+
+__all__ = ["DecisionSeries"]
+
+#: Decision kinds the policy made (cheater mode and imports are not traffic).
+_TRAFFIC = ("policy", "sticky")
+
+
+@dataclass(frozen=True)
+class DecisionSeries:
+    """Per arm, per bin of decisions: allocation, share of decisions, cumulative reward.
+
+    Attributes
+    ----------
+    arms
+        The arms, in the report's order.
+    decisions
+        Shape ``(B,)``: decisions made up to the end of each bin (the x axis).
+    allocation
+        ``arm -> shape (B,)``: mean probability the policy gave the arm in each bin.
+    share
+        ``arm -> shape (B,)``: share of the bin's decisions that went to the arm.
+    reward
+        ``arm -> shape (B,)``: reward earned by the arm's decisions up to each bin's end.
+    answered
+        Shape ``(B,)``: rewards received up to each bin's end (all arms).
+    changes
+        ``(decisions, label)``: where the allocation period changed, when decisions name the
+        allocation they were drawn from (empty otherwise).
+
+    Examples
+    --------
+    >>> s = DecisionSeries.from_pairs(["a", "b"], [("a", {"a": .5, "b": .5}, 1.0),
+    ...                                            ("b", {"a": .5, "b": .5}, None)])
+    >>> s.decisions.tolist(), s.allocation["a"].tolist(), s.reward["a"].tolist()
+    ([1, 2], [0.5, 0.5], [1.0, 1.0])
+    """
+
+    arms: tuple[str, ...]
+    decisions: np.ndarray[Any, np.dtype[np.int64]]
+    allocation: Mapping[str, FloatArray]
+    share: Mapping[str, FloatArray]
+    reward: Mapping[str, FloatArray]
+    answered: FloatArray
+    changes: tuple[tuple[int, str], ...] = field(default=())
+
+    @property
+    def total(self) -> int:
+        """Decisions in the series."""
+        return int(self.decisions[-1]) if self.decisions.size else 0
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is no decision to show."""
+        return self.total == 0
+
+    @classmethod
+    def from_records(cls, arms: Sequence[str], records: Iterable[Any], *, points: int = 60,
+                     scope: str | None = None) -> DecisionSeries:
+        """The series of a decision log (oldest first), in at most ``points`` bins.
+
+        Parameters
+        ----------
+        arms
+            Arms to report, in order (a logged arm not listed is ignored).
+        records
+            Decision records (``arm``, ``arms``, ``probabilities``, ``reward``, ``kind``,
+            ``scope``, and optionally ``allocation_id``), oldest first.
+        points
+            Most bins to return.
+        scope
+            Only the decisions of this scope (``None``: all).
+        """
+        arms = tuple(arms)
+        column = {a: j for j, a in enumerate(arms)}
+        where: dict[tuple[str, ...], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+        rows: list[FloatArray] = []
+        chosen: list[int] = []
+        rewards: list[float] = []
+        periods: list[str | None] = []
+        for r in records:
+            if r.kind not in _TRAFFIC or (scope is not None and r.scope != scope):
+                continue
+            known = where.get(r.arms)
+            if known is None:  # which logged entries land in which column (once per arm set)
+                keep = [i for i, a in enumerate(r.arms) if a in column]
+                known = where[r.arms] = (np.array(keep, dtype=np.int64),
+                                         np.array([column[r.arms[i]] for i in keep],
+                                                  dtype=np.int64))
+            row = np.zeros(len(arms))
+            row[known[1]] = np.asarray(r.probabilities, dtype=float)[known[0]]
+            rows.append(row)
+            chosen.append(column.get(r.arm, -1))
+            rewards.append(np.nan if r.reward is None else float(r.reward))
+            periods.append(getattr(r, "allocation_id", None))
+        series = cls._build(arms, np.array(rows).reshape(len(rows), len(arms)),
+                            np.array(chosen, dtype=np.int64), np.array(rewards), points)
+        changes = tuple((i, f"allocation {pid}") for i, pid in enumerate(periods)
+                        if i and pid is not None and pid != periods[i - 1])
+        return cls(series.arms, series.decisions, series.allocation, series.share,
+                   series.reward, series.answered, changes)
+
+    @classmethod
+    def from_pairs(cls, arms: Sequence[str],
+                   pairs: Sequence[tuple[str, Mapping[str, float], float | None]], *,
+                   points: int = 60) -> DecisionSeries:
+        """The series of ``(arm chosen, arm -> probability, reward or None)`` triples."""
+        arms = tuple(arms)
+        column = {a: j for j, a in enumerate(arms)}
+        probs = np.zeros((len(pairs), len(arms)))
+        for i, (_, probabilities, _) in enumerate(pairs):
+            for a, p in probabilities.items():
+                if a in column:
+                    probs[i, column[a]] = p
+        chosen = np.array([column.get(arm, -1) for arm, _, _ in pairs], dtype=np.int64)
+        rewards = np.array([np.nan if r is None else float(r) for _, _, r in pairs])
+        return cls._build(arms, probs, chosen, rewards, points)
+
+    @classmethod
+    def _build(cls, arms: tuple[str, ...], probs: FloatArray,
+               chosen: np.ndarray[Any, np.dtype[np.int64]], rewards: FloatArray,
+               points: int) -> DecisionSeries:
+        """Bin ``(n, K)`` logged probabilities, ``(n,)`` chosen columns (-1: none) and
+        ``(n,)`` rewards (NaN: none yet) into at most ``points`` bins."""
+        n = probs.shape[0]
+        if n == 0:
+            zeros = {a: np.zeros(0) for a in arms}
+            return cls(arms, np.zeros(0, dtype=np.int64), zeros, zeros, zeros, np.zeros(0))
+        picked = np.zeros((n, len(arms)))
+        ok = chosen >= 0
+        picked[np.flatnonzero(ok), chosen[ok]] = 1.0
+        answered = ~np.isnan(rewards)
+        earned = picked * np.where(answered, rewards, 0.0)[:, None]
+        ends = np.unique(np.linspace(0, n, min(points, n) + 1).round().astype(np.int64))[1:]
+        starts = np.concatenate([[0], ends[:-1]])
+        sizes = (ends - starts).astype(float)[:, None]
+        alloc = np.add.reduceat(probs, starts, axis=0) / sizes
+        share = np.add.reduceat(picked, starts, axis=0) / sizes
+        cumulative = np.cumsum(earned, axis=0)[ends - 1]
+        return cls(arms, ends, {a: alloc[:, j] for j, a in enumerate(arms)},
+                   {a: share[:, j] for j, a in enumerate(arms)},
+                   {a: cumulative[:, j] for j, a in enumerate(arms)},
+                   np.cumsum(answered)[ends - 1].astype(float))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``decisions`` (x), and per arm ``allocation``, ``share``, ``reward``."""
+        return {"arms": list(self.arms), "decisions": self.decisions.tolist(),
+                "allocation": {a: v.tolist() for a, v in self.allocation.items()},
+                "share": {a: v.tolist() for a, v in self.share.items()},
+                "reward": {a: v.tolist() for a, v in self.reward.items()},
+                "answered": self.answered.tolist(),
+                "changes": [{"decisions": d, "label": label} for d, label in self.changes]}

@@ -1,0 +1,161 @@
+"""What the commands print: tables that fit a terminal and survive a pipe, JSON a script can
+parse, and progress that says how long is left.
+
+- **Tables.** In a terminal a table fits the window (cells wrap). Piped or redirected, it is
+  printed at its natural width: no line is wrapped at 80 columns and no cell is cut.
+- **JSON.** One document on stdout, NaN and infinities written as ``null`` (JSON has neither).
+- **Progress** goes to stderr, so stdout stays data. In a terminal: a bar with the steps done,
+  the time elapsed and the time left. Otherwise (a pipe, a log file, CI): one line when the
+  work starts, a line at most every ``interval`` seconds (10 by default), and one when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from rich.console import Console
+
+__all__ = ["Progress", "finite", "print_json", "print_table", "progress"]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (recursively)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def print_json(document: Any, *, file: IO[str] | None = None) -> None:
+    """Write one JSON document (indented, UTF-8, non-finite numbers as ``null``)."""
+    out = file or sys.stdout
+    out.write(json.dumps(finite(document), indent=2, ensure_ascii=False, default=str) + "\n")
+    out.flush()
+
+
+def print_table(table: Any, console: Console) -> None:
+    """Print a rich table: fitted to a terminal, or at its natural width when piped."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = Console(width=100_000).measure(table).maximum
+    plain = Console(width=max(width, 20), color_system=None, highlight=False)
+    with plain.capture() as captured:
+        plain.print(table)
+    console.file.write("".join(line.rstrip() + "\n"
+                               for line in captured.get().splitlines()))
+    console.file.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+class Progress:
+    """Progress of one long job, in ``total`` steps of ``unit``.
+
+    Parameters
+    ----------
+    title
+        What runs (``"simulate"``).
+    total
+        Steps in all.
+    unit
+        What a step is (``"steps"``, ``"policies"``).
+    stream
+        Where progress goes (stderr by default).
+    interval
+        Seconds between two lines when ``stream`` is not a terminal.
+    """
+
+    def __init__(self, title: str, total: int, unit: str, *, stream: IO[str] | None = None,
+                 interval: float = 10.0, clock: Any = time.monotonic) -> None:
+        self.title, self.total, self.unit = title, max(1, total), unit
+        self.stream = stream or sys.stderr
+        self.interval, self.clock = interval, clock
+        self.done, self.label = 0, ""
+        self.started = self.last_line = clock()
+        self._bar: Any = None
+        self._task: Any = None
+
+    @property
+    def terminal(self) -> bool:
+        """Whether progress is drawn as a live bar."""
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    def __enter__(self) -> Progress:
+        if self.terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn(self.unit),
+                            TimeElapsedColumn(), TextColumn("left"),
+                            TimeRemainingColumn(), console=Console(file=self.stream),
+                            transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.title, total=self.total)
+        else:
+            self._line(f"{self.title}: started, {self.total:,} {self.unit}")
+        return self
+
+    def update(self, done: int, label: str | None = None) -> None:
+        """``done`` steps of ``total`` are done; ``label`` names what runs now."""
+        self.done = min(max(done, 0), self.total)
+        if label is not None:
+            self.label = label
+        if self._bar is not None:
+            text = f"{self.title} · {self.label}" if self.label else self.title
+            self._bar.update(self._task, completed=self.done, description=text)
+        elif self.clock() - self.last_line >= self.interval:
+            self._line(self.status())
+
+    def status(self) -> str:
+        """One line: what runs, steps done, share, time elapsed and time left."""
+        elapsed = self.clock() - self.started
+        share = self.done / self.total
+        left = "unknown" if self.done == 0 else f"about {_duration(elapsed / share - elapsed)}"
+        what = f" ({self.label})" if self.label else ""
+        return (f"{self.title}{what}: {self.done:,}/{self.total:,} {self.unit} "
+                f"({share:.0%}), {_duration(elapsed)} elapsed, {left} left")
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(kind, error, tb)
+        elif kind is None:
+            self.label = ""
+            self._line(f"{self.title}: done, {self.total:,} {self.unit} in "
+                       f"{_duration(self.clock() - self.started)}")
+
+    def _line(self, text: str) -> None:
+        self.last_line = self.clock()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+@contextmanager
+def progress(title: str, total: int, unit: str, **kwargs: Any) -> Iterator[Progress]:
+    """``with progress("simulate", 40_000, "steps") as p: p.update(n)``."""
+    with Progress(title, total, unit, **kwargs) as p:
+        yield p

@@ -1,0 +1,176 @@
+"""The CLI's output as a terminal user and a script author meet it: --version, help pages,
+one JSON document per --json, tables that survive a pipe, a key that `$(…)` captures,
+progress on stderr, the install hint for a missing extra, and a light --help."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+import banditbot
+from banditbot.cli import main
+from banditbot.cli._output import Progress
+
+from ..conftest import EXAMPLES
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def bb(*argv: str, cwd: Path | None = None, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    """``banditbot ARGV`` in a new process, its output piped (not a terminal)."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([sys.executable, "-m", "banditbot", *argv], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> list[str]:
+    return ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'cli.db'}"]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"], capsys) == (0, f"banditbot {banditbot.__version__}\n", "")
+
+
+def test_help_reads_well_at_80_columns_and_loads_little() -> None:
+    probe = ("import sys\nsys.argv[0] = 'banditbot'\nfrom banditbot.cli import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "heavy = [m for m in ('numpy', 'pydantic', 'scipy', 'rich.markdown', 'yaml')"
+             " if m in sys.modules]\nprint('HEAVY', heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("HEAVY []")
+    page = proc.stdout
+    for command in ("demo", "decide", "reward", "report", "export", "evaluate", "keys"):
+        assert f"\n  {command} " in page
+    commands = page[page.index("\nTry it:"):page.index("HEAVY")]
+    assert "<bool>" not in page and "..." not in commands  # no sentence cut short
+    assert max(len(line) for line in page.splitlines()) <= 80
+    # every command's first sentence is there whole
+    words = " ".join(page.split())
+    assert "Estimate what other policies would have earned on a log (off-policy " \
+        "evaluation)." in words
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["simulate"], ["keys", "create"],
+                                     ["report"], ["demo"]])
+def test_command_help_has_no_type_tags(command: list[str],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run([*command, "--help"], capsys)
+    assert code == 0
+    assert "<" not in out.replace("<=", "")  # no <bool>, <str>, <list[str]>
+    assert "..." not in out
+    options = [line for line in out.splitlines() if line.startswith("  -")]
+    assert options and all("{" not in line for line in options)
+
+
+def test_report_json_is_one_document(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    run(["cheat", "greeting", "hey", "1101", *db], capsys)
+    code, out, _ = run(["report", "--json", *db], capsys)
+    assert code == 0
+    reports = json.loads(out)  # the whole output is one JSON document
+    assert [r["experiment"] for r in reports] == ["random", "greeting", "tip"]
+    code, out, _ = run(["report", "greeting", "--json", *db], capsys)
+    assert json.loads(out)["total_answered"] == 4
+
+
+def test_experiments_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["experiments", "--json", "--config", str(EXAMPLES)], capsys)
+    listed = json.loads(out)
+    assert code == 0 and [e["id"] for e in listed] == ["random", "greeting", "tip"]
+    assert listed[0]["command"] == "/random" and listed[0]["policy"].startswith("epsilon-greedy")
+
+
+def test_piped_tables_keep_whole_lines(tmp_path: Path) -> None:
+    proc = bb("experiments", "--config", str(EXAMPLES), columns=80)
+    assert proc.returncode == 0, proc.stderr
+    tip = next(line for line in proc.stdout.splitlines() if "tip" in line and "/tip" in line)
+    assert "gaussian-thompson(prior_mean=0.5, prior_sd=0.5, prior_count=1)" in tip
+    assert all(line == line.rstrip() for line in proc.stdout.splitlines())
+
+
+def test_keys_create_prints_only_the_key(db: list[str],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["keys", "create", "--name", "app", "--role", "read", *db], capsys)
+    assert code == 0 and out.count("\n") == 1 and out.startswith("bb_")
+    assert "'app'" in err and "shown once" in err
+    code, out, _ = run(["keys", "list", *db], capsys)
+    assert "app" in out and out.count("\n") >= 1
+
+
+def test_simulate_reports_progress_on_stderr_when_piped(tmp_path: Path) -> None:
+    proc = bb("simulate", "--env", "bernoulli:0.1,0.2", "--runs", "4", "--horizon", "300",
+              "-p", "thompson", "-p", "ucb1", "--workers", "1", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "simulate: started, 600 steps"
+    assert lines[-1].startswith("simulate: done, 600 steps in ")
+    assert "thompson" in proc.stdout and "simulate:" not in proc.stdout  # stdout stays data
+
+
+def test_progress_lines_at_intervals_with_time_left() -> None:
+    now = [0.0]
+    stream = StringIO()
+    with Progress("evaluate", 4, "policies", stream=stream, interval=10,
+                  clock=lambda: now[0]) as bar:
+        for done, label in enumerate(["uniform", "thompson", "epsilon-greedy", "ucb1"]):
+            now[0] += 6.0
+            bar.update(done, label)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["evaluate: started, 4 policies",
+                     "evaluate (thompson): 1/4 policies (25%), 12 s elapsed, about 36 s left",
+                     "evaluate (ucb1): 3/4 policies (75%), 24 s elapsed, about 8 s left",
+                     "evaluate: done, 4 policies in 24 s"]
+
+
+def test_evaluate_json_and_a_titled_chart(db: list[str], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from banditbot import build_service
+
+    svc = build_service(EXAMPLES, db[-1])
+    for i in range(60):  # every second decision gets a 👍
+        svc.reward(svc.decide("random", f"s{i}").id, i % 2, f"s{i}")
+    log = tmp_path / "log.csv"
+    run(["export", "random", "--out", str(log), *db], capsys)
+    png = tmp_path / "eval.png"
+    code, out, err = run(["evaluate", str(log), "-p", "uniform", "-e", "ips", "--json",
+                          "--png", str(png), "--n-bootstrap", "20"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["rounds"] == 60 and result["rows"][0]["estimator"] == "ips"
+    assert result["rows"][0]["low"] <= result["rows"][0]["value"] <= result["rows"][0]["high"]
+    assert f"chart: {png}" in err and "evaluate: done" in err
+    from PIL import Image
+
+    assert Image.open(png).size[0] == 1024
+
+
+def test_missing_plots_extra_names_the_install_command(
+        db: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    code, out, err = run(["report", "random", "--png", str(tmp_path / "r.png"), *db], capsys)
+    assert code == 2 and "pip install 'banditbot[plots]'" in err
+    code, out, err = run(["simulate", "--env", "bernoulli:0.1,0.2", "--runs", "2",
+                          "--horizon", "50", "-p", "ucb1", "--workers", "1",
+                          "--out", str(tmp_path)], capsys)
+    assert code == 0 and "pip install 'banditbot[plots]'" in out

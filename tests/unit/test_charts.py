@@ -1,0 +1,140 @@
+"""Charts a reader understands: titled, labelled axes, round ticks, by decision count (never
+wall-clock time), nothing clipped, a size Telegram shows legibly; and the dashboard's colours
+meet WCAG AA contrast."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, MemoryStore, load_config
+from banditbot._charts import (
+    COLORS,
+    _evaluation_figure,
+    _figure,
+    _report_figure,
+    evaluation_png,
+    report_png,
+)
+from banditbot._series import DecisionSeries
+from banditbot.offline import Estimate
+
+from ..conftest import EXAMPLES, ROOT
+
+pytest.importorskip("matplotlib")
+STATIC = ROOT / "src" / "banditbot" / "api" / "static"
+
+
+@pytest.fixture
+def service() -> BanditService:
+    svc = BanditService(load_config(EXAMPLES), MemoryStore(), rng=np.random.default_rng(1))
+    rng = np.random.default_rng(2)
+    truth = {"hello": 0.2, "hey": 0.55, "formal": 0.35, "playful": 0.15}
+    for i in range(600):
+        d = svc.decide("greeting", f"u{i}")
+        if rng.random() < 0.8:
+            svc.reward(d.id, int(rng.random() < truth[d.arm]), f"u{i}")
+    return svc
+
+
+def _series(svc: BanditService, experiment: str) -> DecisionSeries:
+    report = svc.report(experiment)
+    return DecisionSeries.from_records([a.arm for a in report.arms],
+                                       svc.decisions(experiment))
+
+
+def _inside(fig: Any, artist: Any) -> bool:
+    fig.canvas.draw()
+    box, page = artist.get_window_extent(), fig.bbox
+    return bool(box.x0 >= page.x0 and box.x1 <= page.x1 and box.y0 >= page.y0
+                and box.y1 <= page.y1)
+
+
+def _texts(fig: Any) -> list[str]:
+    return [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+
+
+def test_the_report_chart_is_titled_labelled_and_by_decision_count(
+        service: BanditService) -> None:
+    with _figure() as plt:
+        fig = _report_figure(service.report("greeting"), _series(service, "greeting"))
+        allocation, intervals = fig.axes
+        assert fig._suptitle.get_text() == "greeting" and _inside(fig, fig._suptitle)
+        assert allocation.get_title(loc="left") == "Allocation by decision count"
+        assert allocation.get_xlabel() == "decisions"
+        assert allocation.get_ylabel() == "share of traffic"
+        ticks = [t.get_text() for t in allocation.get_xticklabels()]
+        assert ticks[0] == "0" and all(re.fullmatch(r"[\d,]+", t) for t in ticks), ticks
+        assert allocation.get_xlim()[1] == 600  # every decision, no time gaps
+        assert [t.get_text() for t in allocation.get_yticklabels()][-1] == "100%"
+        assert "AIPW" in intervals.get_xlabel()  # names the estimate the report leads with
+        assert "hey" in " ".join(t.get_text() for t in intervals.get_yticklabels())
+        assert any("600 decisions" in t for t in _texts(fig))
+        for axis in fig.axes:
+            assert _inside(fig, axis.xaxis.label)
+        assert _inside(fig, allocation.get_legend())
+        plt.close(fig)
+
+
+def test_an_empty_experiment_keeps_its_title_inside(service: BanditService) -> None:
+    report = service.report("tip")
+    with _figure() as plt:
+        fig = _report_figure(report, _series(service, "tip"))
+        assert fig._suptitle.get_text() == "tip" and _inside(fig, fig._suptitle)
+        assert "No decisions yet" in _texts(fig)
+        plt.close(fig)
+
+
+def test_pngs_fit_telegram_and_a_timeline_still_draws(service: BanditService) -> None:
+    from PIL import Image
+
+    for data in (report_png(service.report("greeting"), _series(service, "greeting")),
+                 report_png(service.report("greeting"), service.timeline("greeting")),
+                 report_png(service.report("tip"))):
+        width, height = Image.open(io.BytesIO(data)).size
+        assert width == 1024 and height <= 1280  # Telegram shows up to 1,280 px
+
+
+def test_the_evaluation_chart_has_a_title_and_names_each_policy() -> None:
+    rows = [("uniform", Estimate("ips", 0.004, 0.003, 0.005, 300.0, 1000)),
+            ("thompson(alpha=1, beta=1, optimistic=True)",
+             Estimate("ips", 0.005, 0.002, 0.007, 90.0, 1000))]
+    with _figure() as plt:
+        fig = _evaluation_figure(rows, title="log.csv: 1000 rounds", baseline=0.0041)
+        (ax,) = fig.axes
+        assert fig._suptitle.get_text() == "What each policy would have earned"
+        assert "1000 rounds" in ax.get_title(loc="left") and ax.get_xlabel().startswith("estimated")
+        (key,) = fig.legends
+        legend = [t.get_text() for t in key.get_texts()]
+        assert legend[:2] == [rows[0][0], rows[1][0]] and "0.0041" in legend[2]
+        assert _inside(fig, key) and _inside(fig, fig._suptitle)
+        plt.close(fig)
+    assert evaluation_png(rows, path=None, title="t")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(color: str) -> float:
+        r, g, b_ = (int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b_)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_chart_colours_and_input_borders_meet_wcag_aa() -> None:
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    page_colors = re.findall(r"#[0-9A-Fa-f]{6}", script[script.index("const COLORS"):
+                                                         script.index("];")])
+    assert [c.upper() for c in page_colors] == [c.upper() for c in COLORS]  # one palette
+    for color in COLORS:  # WCAG 1.4.11: graphics at least 3:1 against the background
+        assert _contrast(color, "#ffffff") >= 3.0, color
+    css = (STATIC / "style.css").read_text(encoding="utf-8")
+    edge = re.search(r"--edge:\s*(#[0-9a-fA-F]{6})", css)
+    assert edge and _contrast(edge.group(1), "#ffffff") >= 3.0  # input borders
+    muted = re.search(r"--muted:\s*(#[0-9a-fA-F]{6})", css)
+    assert muted and _contrast(muted.group(1), "#f7f8fa") >= 4.5  # small grey text
