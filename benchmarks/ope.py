@@ -4,6 +4,12 @@ interval under 30 s (the reward model's predictions are given, as an OPE pipelin
 them; fitting them is reported separately).
 
     python benchmarks/ope.py [--rounds 1000000] [--bootstrap 1000]
+    python benchmarks/ope.py --coverage [--repetitions 200]
+
+``--coverage`` is the full statistical validation the test suite runs a small version of:
+repetitions of 2,000 logged rounds (logistic clicks, softmax logging), each estimator's 95%
+bootstrap interval (200 replicates, the reward model re-fitted inside) against the true value;
+prints each estimator's coverage with its binomial 95% interval.
 
 Prints one JSON line.
 """
@@ -20,11 +26,45 @@ import numpy as np
 from banditbot.offline import RewardModel, SyntheticProblem, make_estimator
 
 
+def coverage(repetitions: int) -> None:
+    from banditbot.offline import ESTIMATORS, estimate_all
+
+    prob = SyntheticProblem(seed=1, logging_temperature=4.0, eval_temperature=2.0)
+    truth = prob.true_value()
+    rng = np.random.default_rng(0)
+    names = [n for n in ESTIMATORS if n != "replay"]
+    hits = dict.fromkeys(names, 0)
+    start = time.perf_counter()
+    for _ in range(repetitions):
+        log, dist = prob.sample(2000, rng)
+        model = RewardModel(kind="logistic")
+        q = model.fit_predict(log.context, log.action, log.reward, log.n_actions, rng=rng)
+        refit = model.refitter(log.context, log.action, log.reward, log.n_actions)
+        for r in estimate_all([make_estimator(n) for n in names], reward=log.reward,
+                              action=log.action, pscore=log.pscore, action_dist=dist,
+                              estimated_rewards=q, n_bootstrap=200, rng=rng, refit=refit):
+            hits[r.estimator] += r.low <= truth <= r.high
+    out = {}
+    for name, h in hits.items():
+        p = h / repetitions
+        half = 1.96 * (p * (1 - p) / repetitions) ** 0.5
+        out[name] = {"coverage": round(p, 3), "ci95": [round(p - half, 3), round(p + half, 3)]}
+    print(json.dumps({"benchmark": "ope-coverage", "repetitions": repetitions,
+                      "nominal": 0.95, "estimators": out,
+                      "seconds": round(time.perf_counter() - start, 1)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1_000_000)
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--coverage", action="store_true",
+                        help="validate the intervals' coverage instead of timing them")
+    parser.add_argument("--repetitions", type=int, default=200)
     args = parser.parse_args()
+    if args.coverage:
+        coverage(args.repetitions)
+        return
     problem = SyntheticProblem(n_actions=10, dim=5, seed=3, logging_temperature=3.0,
                                eval_temperature=1.0)
     log, dist = problem.sample(args.rounds, np.random.default_rng(0))

@@ -45,6 +45,14 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
                            str(EXAMPLES), cwd=tmp_path).stdout)
     assert report["total_answered"] == 0 and "warm_start" not in report["notes"]
+    # the override: imported with the evidence each arm really has, said per arm
+    forced = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
+                fresh, "--config", str(EXAMPLES), "--min-ess", "0", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "ESS" in forced.stdout and "largest weight" in forced.stdout
+    report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
+                           str(EXAMPLES), cwd=tmp_path).stdout)
+    assert 0 < report["total_answered"] < 600 and "warm_start" in report["notes"]
     bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "missing column" in bad.stderr
 

@@ -44,7 +44,11 @@ def test_policy_decides_and_learns_through_the_service(backend: str, policy: str
                         clock=clock)
     truth = {"a": 2.0, "b": 4.5, "c": 3.0}
     rng = np.random.default_rng(4)
-    for i in range(120):
+    # learning is shown on the local stores; a network store shows its part (every kind of
+    # statistics read and written through it) in fewer rounds
+    local = backend in ("memory", "sqlite")
+    rounds = 120 if local else 40
+    for i in range(rounds):
         clock.advance(30)
         ctx = {"hour": i % 24, "language_code": ["en", "de", "fr"][i % 3],
                "is_premium": bool(i % 2)}
@@ -54,12 +58,12 @@ def test_policy_decides_and_learns_through_the_service(backend: str, policy: str
         rating = int(np.clip(round(rng.normal(truth[d.arm], 0.5)), 1, 5))
         assert svc.reward(d.id, rating, f"u{i % 7}").applied
     rep = svc.report("e")
-    assert rep.total_answered == 120
+    assert rep.total_answered == rounds
     assert sum(a.allocation for a in rep.arms) == pytest.approx(1.0)
     for r in svc.decisions("e"):
         assert r.context is not None and r.probability_of()[r.arm] == pytest.approx(
             r.propensity)
-    if policy not in ("exp3", "softmax", "top-two-thompson", "epsilon-greedy"):
+    if local and policy not in ("exp3", "softmax", "top-two-thompson", "epsilon-greedy"):
         # learners that exploit: the best arm ('b') got the most traffic
         pulls = {a.arm: a.pulls for a in rep.arms}
         assert max(pulls, key=lambda k: pulls[k]) == "b", pulls

@@ -55,26 +55,27 @@ def test_ips_and_snips_match_the_formulas_on_real_logged_data() -> None:
 
 
 def test_every_estimator_covers_the_truth() -> None:
-    """200 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
-    estimator's 95% bootstrap interval (200 replicates, reward model re-fitted inside) covers
-    the true value in 90–99% of them. Seen: 95–96%. With a true coverage of 95% the chance
-    to leave [90%, 99%] is about 0.5% (binomial, 200 trials)."""
+    """40 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
+    estimator's 95% bootstrap interval (100 replicates, reward model re-fitted inside) covers
+    the true value in at least 34 of them (85%). With a true coverage of 95% (the full
+    validation, ``python benchmarks/ope.py --coverage``, 200 repetitions × 200 replicates,
+    saw 95–96%) the chance to fall below 34 of 40 is about 6e-4 per estimator (binomial),
+    4e-3 for the six together."""
     prob = SyntheticProblem(seed=1, logging_temperature=4.0, eval_temperature=2.0)
     truth = prob.true_value()
     rng = np.random.default_rng(0)
     names = [n for n in ESTIMATORS if n != "replay"]
     hits = dict.fromkeys(names, 0)
-    for _ in range(200):
+    for _ in range(40):
         log, dist = prob.sample(2000, rng)
         model = RewardModel(kind="logistic")
         q = model.fit_predict(log.context, log.action, log.reward, log.n_actions, rng=rng)
         refit = model.refitter(log.context, log.action, log.reward, log.n_actions)
         for r in estimate_all([make_estimator(n) for n in names], reward=log.reward,
                               action=log.action, pscore=log.pscore, action_dist=dist,
-                              estimated_rewards=q, n_bootstrap=200, rng=rng, refit=refit):
+                              estimated_rewards=q, n_bootstrap=100, rng=rng, refit=refit):
             hits[r.estimator] += r.low <= truth <= r.high
-    coverage = {k: v / 200 for k, v in hits.items()}
-    assert all(0.90 <= c <= 0.99 for c in coverage.values()), coverage
+    assert all(h >= 34 for h in hits.values()), hits
 
 
 def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None:

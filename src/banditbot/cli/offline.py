@@ -92,19 +92,24 @@ def evaluate(
         print_json({"log": data.source, "rounds": data.n_rounds, "actions": data.n_actions,
                     "logged_mean_reward": float(data.reward.mean()),
                     "rows": [{"policy": r.policy, "estimator": r.estimate.estimator,
-                              "value": r.estimate.value, "low": r.estimate.low,
-                              "high": r.estimate.high, "ess": r.estimate.ess,
-                              "rounds": r.estimate.n_rounds,
+                              "value": r.estimate.value if r.estimate.overlap else None,
+                              "low": r.estimate.low, "high": r.estimate.high,
+                              "anytime_low": r.estimate.cs_low,
+                              "anytime_high": r.estimate.cs_high,
+                              "ess": r.estimate.ess, "max_weight": r.estimate.max_weight,
+                              "rounds": r.estimate.n_rounds, "overlap": r.estimate.overlap,
                               "warnings": list(r.estimate.warnings)} for r in rows]})
     else:
         table = Table(title=title, title_justify="left")
-        for col in ("policy", "estimator", "estimate", "95% interval", "ESS", "warnings"):
-            table.add_column(col, justify="right" if col in ("estimate", "ESS") else "left",
-                             no_wrap=col != "warnings")
+        for col in ("policy", "estimator", "estimate", "95% bootstrap", "95% every look",
+                    "ESS", "max weight", "warnings"):
+            table.add_column(col, justify="right" if col in ("estimate", "ESS", "max weight")
+                             else "left", no_wrap=col != "warnings")
         for row in rows:
             e = row.estimate
-            table.add_row(row.policy, e.estimator, f"{e.value:.5g}",
-                          f"{e.low:.5g} – {e.high:.5g}", f"{e.ess:,.0f}",
+            table.add_row(row.policy, e.estimator, e.value_text(), e.interval_text(),
+                          e.anytime_text(), f"{e.ess:,.0f}",
+                          "–" if e.max_weight != e.max_weight else f"{e.max_weight:,.3g}",
                           "; ".join(e.warnings))
         print_table(table, console)
     if png is not None:
@@ -127,6 +132,11 @@ def learn(
                                                "each round as a fifth).")] = 1.0,
     no_ips: Annotated[bool, typer.Option(help="Do not importance-weight the history.")] =
     False,
+    min_ess: Annotated[float, typer.Option(
+        min=0.0, help="Refuse when an arm's effective sample size is below this (0: import "
+                      "whatever the history holds).")] = 10.0,
+    clip: Annotated[float, typer.Option(
+        min=1.0, help="Cap each weight at this multiple of the arm's median weight.")] = 10.0,
     action_col: Annotated[str, typer.Option()] = "arm",
     reward_col: Annotated[str, typer.Option()] = "reward",
     pscore_col: Annotated[str, typer.Option()] = "propensity",
@@ -141,9 +151,13 @@ def learn(
     data = _load_log(log, cmap, obd_root, config, store)
     svc = service(config, store)
     result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
-                        actor="cli", ips=not no_ips)
-    for arm, (n, mean) in result.per_arm.items():
-        console.print(f"{arm:<16} {n:>7} rounds  mean {mean:.4g}")
+                        actor="cli", ips=not no_ips, min_ess=min_ess, clip=clip)
+    if result.plan is not None:
+        console.print(f"{'arm':<16} {'rounds':>7} {'ESS':>8} {'largest weight':>15}  "
+                      "naive mean → imported mean", highlight=False)
+        for a in result.plan.arms:
+            console.print(f"{a.arm:<16} {a.rounds:>7} {a.ess_raw:>8.1f} {a.max_weight:>15.3g}  "
+                          f"{a.naive_mean:.4g} → {a.mean:.4g}", highlight=False, markup=False)
     if result.rounds_skipped:
         console.print(f"[yellow]{result.rounds_skipped} rounds skipped[/] (their action is "
                       "not an arm of the experiment)")
