@@ -76,7 +76,7 @@ def policy(
 @arms_app.command("list")
 def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """List an experiment's arms (active and retired)."""
-    svc = service(config, store)
+    svc = service(config, store, read_only=True)
     active = set(svc.active_arms(experiment))
     for a in svc.report(experiment).arms:
         console.print(f"{a.arm:<16} {'active ' if a.arm in active else 'retired'}  {a.content}",
@@ -140,7 +140,7 @@ def keys_list(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """List API keys (names, roles, status; never the keys)."""
     from ..service import KeyRing
 
-    svc = service(config, store)
+    svc = service(config, store, read_only=True)
     for k in KeyRing(svc.store, svc.config.api_keys).list():
         status = "revoked" if k.revoked else "active"
         console.print(f"{k.name:<24} {k.role:<7} {status:<8} {k.source}  "

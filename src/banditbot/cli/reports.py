@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service, settings
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service, settings, writable_file
 
 __all__ = ["render_report"]
 
@@ -44,7 +44,9 @@ def report(
     store: StoreOpt = None,
 ) -> None:
     """Show what an experiment has learned (pulls, rewards, mean, interval, P(best))."""
-    svc = service(config, store)
+    if png is not None:
+        writable_file(png, "--png")
+    svc = service(config, store, read_only=True)
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
         raise PayloadError("--png needs one experiment", hint="banditbot report EXP --png f.png")
@@ -98,7 +100,8 @@ def export(
     """Export the decision log (with propensities and rewards) to CSV or Parquet."""
     from ..offline import export_decisions
 
-    svc = service(config, store)
+    writable_file(out, "--out")
+    svc = service(config, store, read_only=True)
     generation = None if all_generations else svc.current_generation(experiment)
     n = export_decisions(svc.decisions(experiment, generation=generation), out, fmt=fmt,
                          raw_subjects=raw_subjects)
