@@ -203,7 +203,9 @@ class SQLiteStore:
     def batch(self) -> Iterator[None]:
         """One ``BEGIN IMMEDIATE`` … ``COMMIT`` around every write of this thread inside the
         block (group commit): one lock acquisition, one commit, and the pages the writes
-        share are written to the WAL once. An exception rolls all of them back."""
+        share are written to the WAL once. An exception rolls all of them back. A block
+        inside another is a savepoint: an exception that leaves it undoes its writes only,
+        so a caller that catches it can commit the others."""
         with self._write():
             yield
 
@@ -501,15 +503,23 @@ class _Transaction:
         self.nested = False
 
     def __enter__(self) -> sqlite3.Connection:
-        if self.conn.in_transaction:  # inside a batch: the outer block commits
+        if self.conn.in_transaction:  # inside a batch: a savepoint; the outer block commits
             self.nested = True
+            self.conn.execute("SAVEPOINT nested")
             return self.conn
         _locked_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self.nested:
-            return  # an error propagates to the outer block, which rolls back
+            if exc_type is None:
+                self.conn.execute("RELEASE nested")
+            elif self.conn.in_transaction:  # undo this block only; the error propagates
+                self.conn.execute("ROLLBACK TO nested")
+                self.conn.execute("RELEASE nested")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"SQLite: {exc}") from exc
+            return
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
