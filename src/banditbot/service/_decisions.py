@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._errors import ConfigError, UnknownArmError
+from .._features import check_context
 from .._types import FloatArray
 from ..stores import DecisionRecord
 from ._rewards import RewardsMixin
@@ -80,6 +81,7 @@ class DecisionsMixin(RewardsMixin):
             No such experiment.
         """
         if sticky:
+            context = check_context(context)
             view, scope, now = self._prepare_decision(experiment, subject, chat)
             if view.config.sticky_seconds <= 0:
                 raise ConfigError(f"experiment {view.config.id!r} has no sticky assignment",
@@ -92,6 +94,7 @@ class DecisionsMixin(RewardsMixin):
                       chat: str | None = None) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
         with :meth:`commit_decision` and the answer to give once it is written."""
+        context = check_context(context)
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
         table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,

@@ -67,7 +67,8 @@ def list_decisions(experiment: str, service: Service, key: Reader,
                    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                    after: Annotated[str | None, Query(max_length=64)] = None,
                    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
-                   generation: Annotated[int | None, Query(ge=0)] = None) -> Response:
+                   generation: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None
+                   ) -> Response:
     """The decision log, oldest first, one page at a time (``after`` = the last
     ``decision_id`` of the previous page; ``X-Next-After`` gives it). CSV has the columns of
     ``banditbot export``."""
