@@ -24,7 +24,7 @@ from ..statistics import (
 from ..stores import StatsTable
 from ._core import check_scope
 from ._rewards import RewardsMixin
-from ._view import ExperimentView
+from ._view import ExperimentView, finite_table
 
 __all__ = ["ReportsMixin"]
 
@@ -53,7 +53,8 @@ class ReportsMixin(RewardsMixin):
         """Statistics of all arms (retired ones too) and the policy's current allocation
         over the active ones: ``(table, stats, active, allocation)``."""
         arms = view.all_arms
-        table = self.store.read_stats(view.config.id, view.meta.generation, scope, arms)
+        table = finite_table(self.store.read_stats(view.config.id, view.meta.generation,
+                                                   scope, arms), view.config.id)
         stats = view.policy_stats(table, now=self.clock())
         active = np.array([a in view.arms for a in arms])
         allocation = np.zeros(len(arms))
