@@ -96,18 +96,74 @@ def parse_update(application: Any, body: bytes, service: BanditService) -> Webho
     from telegram import Update
 
     if len(body) > MAX_UPDATE_BYTES:
+        log.warning("webhook update refused", extra={"status": 413, "bytes": len(body)})
         return WebhookOutcome(413, "update too large")
     try:
         data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if type(update_id) is not int or not 0 <= update_id < 2**63:
             raise PayloadError("not a Telegram update")
+        _check_shape(data)
         update = Update.de_json(data, application.bot)
-    except (ValueError, TypeError, KeyError, PayloadError):
+    except Exception as exc:  # anything python-telegram-bot cannot read is malformed
+        # one line, naming the problem but nothing the update carried
+        log.warning("webhook update refused", extra={"status": 400,
+                                                     "error": type(exc).__name__})
         return WebhookOutcome(400, "malformed update")
     key = f"tg-update:{application.bot.id}:{update.update_id}"
     if not service.store.claim_key(key, ttl_seconds=7 * 86400):
         return WebhookOutcome(200, "duplicate update ignored")
     return WebhookOutcome(200, "ok", update)
+
+
+def _check_shape(data: dict[str, Any]) -> None:
+    """The fields the bot reads have the types the Bot API gives them (python-telegram-bot
+    takes many wrong types as they are, and a handler would fail on them later)."""
+
+    def need(value: Any, kind: type | tuple[type, ...], where: str) -> None:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise PayloadError(f"{where} has the wrong type")
+
+    def user(value: Any, where: str) -> None:
+        need(value, dict, where)
+        need(value.get("id"), int, f"{where}.id")
+        if "language_code" in value:
+            need(value["language_code"], str, f"{where}.language_code")
+
+    def message(value: Any, where: str) -> None:
+        need(value, dict, where)
+        need(value.get("message_id"), int, f"{where}.message_id")
+        date = value.get("date")
+        need(date, int, f"{where}.date")
+        if not 0 <= date < 2**40:
+            raise PayloadError(f"{where}.date is out of range")
+        need(value.get("chat"), dict, f"{where}.chat")
+        need(value["chat"].get("id"), int, f"{where}.chat.id")
+        need(value["chat"].get("type"), str, f"{where}.chat.type")
+        for name in ("text", "caption"):
+            if name in value:
+                need(value[name], str, f"{where}.{name}")
+        if "from" in value:
+            user(value["from"], f"{where}.from")
+        if "entities" in value:
+            need(value["entities"], list, f"{where}.entities")
+            for entity in value["entities"]:
+                need(entity, dict, f"{where}.entities[]")
+                for name in ("offset", "length"):
+                    need(entity.get(name), int, f"{where}.entities[].{name}")
+
+    for name in ("message", "edited_message", "channel_post", "edited_channel_post"):
+        if name in data:
+            message(data[name], name)
+    if "callback_query" in data:
+        query = data["callback_query"]
+        need(query, dict, "callback_query")
+        need(query.get("id"), str, "callback_query.id")
+        user(query.get("from"), "callback_query.from")
+        if "data" in query:
+            need(query["data"], str, "callback_query.data")
+        if "message" in query:
+            message(query["message"], "callback_query.message")
 
 
 async def process_webhook(application: Any, service: BanditService, headers: Any,
@@ -123,7 +179,11 @@ async def process_webhook(application: Any, service: BanditService, headers: Any
     if outcome.update is None:
         return outcome
     if wait:
-        await application.process_update(outcome.update)
+        try:
+            await application.process_update(outcome.update)
+        except Exception as exc:  # claimed: a redelivery would be dropped, so answer 200
+            log.error("update failed", extra={"update_id": outcome.update.update_id,
+                                              "error": type(exc).__name__})
     else:
         await application.update_queue.put(outcome.update)
     return outcome
