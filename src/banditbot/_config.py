@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
+from ._markup import markup_problem
 from .policies import Policy, make_policy
 
 __all__ = [
@@ -338,6 +339,10 @@ class ExperimentConfig(_Model):
         problem = self.policy_problem(self.policy.build())
         if problem:
             raise ValueError(problem)
+        for arm in self.arms:  # Telegram would refuse every message of such an arm
+            problem = markup_problem(arm.content, self.telegram.parse_mode)
+            if problem:
+                raise ValueError(f"arm {arm.id!r}: {problem}")
         return self
 
     def policy_problem(self, policy: Policy) -> str | None:

@@ -266,6 +266,8 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 
 CLI_ROWS: list[tuple[str, list[str], str]] = [
     ("non-UTF-8 YAML", ["experiments", "--config", "latin1.yaml"], "not UTF-8"),
+    ("arm text Telegram's MarkdownV2 refuses", ["experiments", "--config", "md.yaml"],
+     "Great news\\! Try v2\\.0 now\\."),
     ("ttl_days=abc", ["report", "--store", "dynamodb://t?ttl_days=abc"], "ttl_days"),
     ("an unknown DynamoDB option", ["report", "--store", "dynamodb://t?ttl=3"], "unknown option"),
     ("DynamoDB unreachable", ["cheat", "random", "arm1", "1", "--store",
@@ -305,6 +307,9 @@ def test_cli_refuses_in_one_line_and_changes_nothing(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "latin1.yaml").write_bytes("experiments:\n  - id: caf\xe9\n".encode("latin-1"))
     (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "md.yaml").write_text(
+        "experiments:\n  - id: news\n    telegram: {parse_mode: MarkdownV2}\n"
+        "    arms: [{id: a, content: 'Great news! Try v2.0 now.'}]\n")
     store = SQLiteStore(tmp_path / "bandit.db")
     store.init()
     store.close()

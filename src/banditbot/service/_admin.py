@@ -13,6 +13,7 @@ import numpy as np
 
 from .._config import Arm
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PolicyError
+from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import AdminRecord, DecisionRecord, ExperimentMeta
 from ._core import log
@@ -41,8 +42,9 @@ class AdminMixin(RewardsMixin):
     def audit(self, actor: str, experiment: str, action: str, details: str) -> None:
         """Record an admin action (who did what) in the store and the log."""
         self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
-        log.info("admin action", extra={"actor": actor, "experiment": experiment,
-                                        "action": action, "details": details})
+        # the store's audit log keeps who; a log line never carries a user id
+        log.info("admin action", extra={"experiment": experiment, "action": action,
+                                        "details": details})
 
     def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str = (), *,
               successes: int = 0, failures: int = 0, actor: str = "cli",
@@ -173,6 +175,12 @@ class AdminMixin(RewardsMixin):
         if arm in view.arms:
             raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",
                               hint="retire it first or choose another id")
+        problem = markup_problem(content or view.contents.get(arm, ""),
+                                 view.config.telegram.parse_mode)
+        if problem:  # Telegram would refuse every message of this arm
+            message, _, fix = problem.partition(": write ")
+            raise ConfigError(f"arm {arm!r}: {message}",
+                              hint=f"write {fix}" if fix else None)
 
         def change(meta: ExperimentMeta) -> ExperimentMeta:
             added = dict(meta.added_arms)
