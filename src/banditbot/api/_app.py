@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .._errors import BanditBotError
+from .._logging import register_secret
 from ..service import BanditService, KeyRing
 from ._deps import authorize
 from ._envelope import Envelope, Gate
@@ -62,6 +63,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
     """
     if telegram is not None and not webhook_secret:
         raise ValueError("a Telegram webhook needs a secret token")
+    register_secret(webhook_secret)  # no log line ever carries it
     if isinstance(service.store, MeteredStore):
         metrics = service.store.metrics
     else:

@@ -158,3 +158,22 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Key name.")],
         raise ConfigError(f"no active stored key named {name!r}",
                           hint="see banditbot keys list")
     console.print(f"key {name!r} revoked")
+
+
+@keys_app.command("rotate-pseudonyms")
+def keys_rotate_pseudonyms(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Replace the secret behind export pseudonyms: later exports cannot be linked to
+    earlier ones."""
+    from ..offline import rotate_pseudonym_key
+
+    svc = service(config, store)
+    if not yes:
+        typer.confirm("Rotate the pseudonym secret? Exports made from now on cannot be "
+                      "linked to earlier ones", abort=True)
+    rotate_pseudonym_key(svc.store)
+    svc.audit("cli", "*", "rotate-pseudonyms", "")
+    console.print("pseudonym secret rotated")

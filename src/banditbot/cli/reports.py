@@ -98,11 +98,12 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export the decision log (with propensities and rewards) to CSV or Parquet."""
-    from ..offline import export_decisions
+    from ..offline import export_decisions, store_pseudonyms
 
     writable_file(out, "--out")
     svc = service(config, store, read_only=True)
     generation = None if all_generations else svc.current_generation(experiment)
-    n = export_decisions(svc.decisions(experiment, generation=generation), out, fmt=fmt,
-                         raw_subjects=raw_subjects)
+    records = svc.decisions(experiment, generation=generation)
+    n = export_decisions(records, out, fmt=fmt, raw_subjects=raw_subjects,
+                         pseudonyms=None if raw_subjects else store_pseudonyms(svc.store))
     console.print(f"{n} decisions written to {out}")

@@ -24,7 +24,16 @@ from ._evaluate import (
     policy_action_dist,
     replay_online,
 )
-from ._log import LOG_COLUMNS, decision_rows, export_decisions, log_columns, write_log_csv
+from ._log import (
+    LOG_COLUMNS,
+    Pseudonyms,
+    decision_rows,
+    export_decisions,
+    log_columns,
+    rotate_pseudonym_key,
+    store_pseudonyms,
+    write_log_csv,
+)
 from ._model import RewardModel
 from ._synthetic import SyntheticProblem
 from ._warmstart import WarmStart, warm_start
@@ -40,6 +49,7 @@ __all__ = [
     "EvaluationRow",
     "InverseProbabilityWeighting",
     "LoggedBandit",
+    "Pseudonyms",
     "ReplayMethod",
     "RewardModel",
     "SelfNormalizedDoublyRobust",
@@ -59,6 +69,8 @@ __all__ = [
     "policy_action_dist",
     "read_log",
     "replay_online",
+    "rotate_pseudonym_key",
+    "store_pseudonyms",
     "warm_start",
     "write_log_csv",
 ]

@@ -176,6 +176,9 @@ class SQLiteStore:
         if conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():  # it will hold secrets: the owner's alone (its
+                    # -wal and -shm files take the database's mode)
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=self._busy_timeout_ms / 1000)
                 # writers wait in _Transaction; reads never wait for a lock in WAL mode
@@ -183,7 +186,7 @@ class SQLiteStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open SQLite database {self.path}: {exc}",
                                  hint="check the path and its permissions") from exc
             self._local.conn = conn

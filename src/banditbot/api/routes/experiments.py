@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from ...offline import decision_rows, write_log_csv
+from ...offline import decision_rows, store_pseudonyms, write_log_csv
 from ...service import BanditService
 from .._deps import Reader, Service
 from .._models import ExperimentOut, ScopeQuery
@@ -75,11 +75,13 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     records = list(service.decisions(experiment, generation=generation, after_id=after,
                                      limit=limit))
     headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
+    pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
     if format == "csv":
         buffer = io.StringIO()
-        write_log_csv(records, buffer)
+        write_log_csv(records, buffer, pseudonyms=pseudonyms)
         return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
-    body = "".join(json.dumps(json_safe(r)) + "\n" for r in decision_rows(records))
+    body = "".join(json.dumps(json_safe(r)) + "\n"
+                   for r in decision_rows(records, pseudonyms=pseudonyms))
     return Response(body, media_type="application/x-ndjson", headers=headers)
 
 
