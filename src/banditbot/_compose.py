@@ -112,7 +112,7 @@ def http_app_from_env() -> Any:
     environment, the service, the webhook when a token is set, and the app."""
     from ._logging import configure_json_logging
 
-    configure_json_logging()
+    configure_json_logging(libraries=logging.WARNING)  # the libraries' lines redacted too
     settings = Settings.from_env()
     service = build_service(settings=settings)
     telegram = secret = None

@@ -45,15 +45,19 @@ class GroupCommit:
         """Commit everything submitted so far, together."""
         batch, self.pending = self.pending, []
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        alone = len(batch) == 1  # its own transaction: a failure rolls back all of it
         try:
             with self.store.batch():
                 for fn, args, future in batch:
+                    if alone:
+                        outcomes.append((future, fn(*args), None))
+                        continue
                     try:
                         with self.store.batch():  # undone alone if it fails
                             outcomes.append((future, fn(*args), None))
                     except Exception as exc:  # this request's own problem, not the others'
                         outcomes.append((future, None, exc))
-        except Exception as exc:  # the commit failed: none of the writes happened
+        except Exception as exc:  # that write failed, or the commit: nothing was written
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

@@ -175,7 +175,9 @@ def build_application(service: BanditService, token: str, *,
 
     from ._bot import install
 
-    register_secret(token)  # no log line ever carries it
+    register_secret(token)  # no log line ever carries it …
+    # … and httpx, which logs every request's URL (…/bot<token>/…) at INFO, logs less
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     watch = Reachability()
     builder = Application.builder().token(token).concurrent_updates(ChatOrder())
     limiter = _rate_limiter()
