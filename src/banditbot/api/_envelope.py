@@ -73,7 +73,9 @@ class Envelope:
             await self.app(scope, receive, send_with_id)
         else:
             body = await _read_body(receive, body_limit(scope["path"]))
-            if body is None:
+            if body is _GONE:  # the client left before its body arrived: nothing to answer
+                status[0] = 499
+            elif body is None:
                 limit = body_limit(scope["path"])
                 await problem(413, "payload too large", f"the body is limited to {limit} "
                               "bytes", request_id)(scope, receive, send_with_id)
@@ -101,16 +103,19 @@ class Envelope:
         return None if self.gate is None else self.gate(scope["path"], headers, request_id)
 
 
+_GONE = b"\x00client gone"  # a sentinel: compared by identity
+
+
 async def _read_body(receive: Callable[[], Awaitable[dict[str, Any]]],
                      limit: int) -> bytes | None:
     """The whole request body, or ``None`` as soon as it passes ``limit`` bytes (what is
-    left is never read)."""
+    left is never read), or ``_GONE`` if the client disconnected first."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":  # the client went away
-            break
+            return _GONE
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

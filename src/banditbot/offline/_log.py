@@ -92,7 +92,19 @@ class Pseudonyms:
 
 
 def store_pseudonyms(store: Store) -> Pseudonyms:
-    """The installation's pseudonyms: the secret kept in ``store``, created on first use."""
+    """The installation's pseudonyms.
+
+    Parameters
+    ----------
+    store
+        Where the secret is kept (document ``pseudonym-key``); it is created on first use,
+        once, even when several processes ask at the same time.
+
+    Returns
+    -------
+    Pseudonyms
+        Stable for this store until :func:`rotate_pseudonym_key`.
+    """
     for _ in range(10):
         text, version = store.read_document(_KEY_DOCUMENT)
         if text:
@@ -103,8 +115,14 @@ def store_pseudonyms(store: Store) -> Pseudonyms:
 
 
 def rotate_pseudonym_key(store: Store) -> None:
-    """Replace the installation's pseudonym secret: exports from now on cannot be linked to
-    earlier ones (nor to each other across the rotation)."""
+    """Replace the installation's pseudonym secret.
+
+    Parameters
+    ----------
+    store
+        The store that keeps the secret. Exports made from now on cannot be linked to
+        earlier ones.
+    """
     for _ in range(10):
         _, version = store.read_document(_KEY_DOCUMENT)
         if store.write_document(_KEY_DOCUMENT, _new_key_document(), version):

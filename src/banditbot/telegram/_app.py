@@ -207,6 +207,22 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
     be reached; a rejected token raises :class:`~banditbot.ConfigError` at once. The command
     list is published (a failure is a warning). While polling (long polls of ``timeout``
     seconds), an outage is two log lines.
+
+    Parameters
+    ----------
+    application
+        The bot, from :func:`build_application` (not initialized yet).
+    stop
+        Set it to stop (``banditbot run`` sets it on SIGINT and SIGTERM).
+    allowed_updates
+        The update kinds to ask Telegram for.
+    timeout
+        Seconds each long poll may wait for updates.
+
+    Raises
+    ------
+    ConfigError
+        Telegram rejected the token (the message does not contain it).
     """
     from telegram.error import InvalidToken, NetworkError
 
