@@ -200,6 +200,9 @@ class BotApiDouble:
     # method -> how many of its next calls Telegram's flood control refuses (429, retry after 1 s)
     flood: dict[str, int] = field(default_factory=dict)
     floods_sent: int = 0
+    # method -> [status, description, calls left (-1: all)]: Telegram (or the network in
+    # front of it) refusing a method, e.g. 502 Bad Gateway during an outage
+    refuse: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -418,6 +421,12 @@ def make_app(double: BotApiDouble) -> Starlette:
             for key, value in list(params.items()):
                 if isinstance(value, str) and value.startswith("attach://"):
                     params[key] = params.get(value.removeprefix("attach://"))
+        refusal = double.refuse.get(method)
+        if refusal is not None and refusal[2] != 0:
+            refusal[2] -= 1 if refusal[2] > 0 else 0
+            double.calls.append((method, params))
+            return JSONResponse({"ok": False, "error_code": refusal[0],
+                                 "description": refusal[1]}, refusal[0])
         if double.flood.get(method, 0) > 0:
             double.flood[method] -= 1
             double.floods_sent += 1
@@ -446,9 +455,11 @@ def make_app(double: BotApiDouble) -> Starlette:
 class ServerThread:
     """Run an ASGI app with uvicorn on 127.0.0.1 (port 0) in a thread; stops on exit."""
 
-    def __init__(self, app: Any) -> None:
-        self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                     lifespan="on", loop="asyncio")
+    def __init__(self, app: Any, port: int = 0) -> None:
+        # a request still open at the end (a long poll of a client that is gone) is given
+        # two seconds, not its whole timeout; the app's lifespan shutdown still runs
+        self.config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                     lifespan="on", loop="asyncio", timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

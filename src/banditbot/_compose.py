@@ -112,7 +112,7 @@ def http_app_from_env() -> Any:
     environment, the service, the webhook when a token is set, and the app."""
     from ._logging import configure_json_logging
 
-    configure_json_logging()
+    configure_json_logging(libraries=logging.WARNING)  # the libraries' lines redacted too
     settings = Settings.from_env()
     service = build_service(settings=settings)
     telegram = secret = None
@@ -125,11 +125,14 @@ def http_app_from_env() -> Any:
 def ensure_webhook_secret(settings: Settings, secret: str | None = None) -> str:
     """The webhook secret: ``secret``, the settings' (``BANDITBOT_WEBHOOK_SECRET``), or a new
     random one appended to the ``.env`` file, which ends with mode 0600. Never logged."""
-    if secret:
-        return secret
-    if settings.webhook_secret:
-        return settings.webhook_secret
+    from ._logging import register_secret
+
+    for given in (secret, settings.webhook_secret):
+        if given:
+            register_secret(given)
+            return given
     new = secrets.token_urlsafe(32)
+    register_secret(new)
     path = settings.env_file
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as fh:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
+from ._markup import markup_problem
 from .policies import Policy, make_policy
 
 __all__ = [
@@ -47,6 +48,15 @@ __all__ = [
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+#: the largest magnitude of a reward (and of a reward bound): its square, summed over many
+#: rewards, stays far from float overflow
+MAX_REWARD = 1e12
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a value from outside, cut to a readable length."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "(a huge integer)"
+    return text if len(text) <= 40 else text[:37] + "..."
 _COMMAND_PATTERN = r"^[a-z0-9_]{1,32}$"
 
 
@@ -72,7 +82,8 @@ class RewardSpec(_Model):
     """What a reward is.
 
     ``binary``: 1 (👍) or 0 (👎). ``rating``: an integer from ``min`` to ``max`` (default
-    1–5). ``continuous``: any finite number, within ``[min, max]`` when given. ``options``
+    1–5). ``continuous``: a finite number within ``[min, max]`` when given, else within
+    ±:data:`MAX_REWARD` (1e12), so that sums of squares stay finite. ``options``
     overrides the feedback buttons (labels with values; each value must be allowed).
     """
 
@@ -83,6 +94,10 @@ class RewardSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> RewardSpec:
+        for name, bound in (("min", self.min), ("max", self.max)):
+            if bound is not None and not (math.isfinite(bound) and abs(bound) <= MAX_REWARD):
+                raise ValueError(f"{name} must be a finite number within ±{MAX_REWARD:g} "
+                                 f"(use a smaller {name})")
         lo, hi = self.bounds
         if lo is not None and hi is not None and not lo < hi:
             raise ValueError(f"min ({lo:g}) must be below max ({hi:g}) (swap them)")
@@ -128,19 +143,20 @@ class RewardSpec(_Model):
         """Return ``value`` as a float if the spec allows it, else raise InvalidRewardError."""
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidRewardError(
-                f"reward {value!r} is not a number", hint=self.describe()
+                f"reward {_short(value)} is not a number", hint=self.describe()
             ) from None
         lo, hi = self.bounds
-        ok = math.isfinite(number)
+        ok = math.isfinite(number) and abs(number) <= MAX_REWARD
         if self.type == "binary":
             ok = number in (0.0, 1.0)
         elif self.type == "rating":
             ok = ok and number == int(number)
         ok = ok and (lo is None or number >= lo) and (hi is None or number <= hi)
         if not ok:
-            raise InvalidRewardError(f"reward {value!r} is not allowed", hint=self.describe())
+            raise InvalidRewardError(f"reward {_short(value)} is not allowed",
+                                     hint=self.describe())
         return number
 
     def describe(self) -> str:
@@ -151,7 +167,7 @@ class RewardSpec(_Model):
         if self.type == "rating":
             return f"a rating is a whole number from {lo:g} to {hi:g}"
         if lo is None and hi is None:
-            return "a continuous reward is any finite number"
+            return f"a continuous reward is a number within ±{MAX_REWARD:g}"
         return f"a continuous reward is a number in [{lo}, {hi}]"
 
 
@@ -455,6 +471,10 @@ class ExperimentConfig(_Model):
                              "(use one of its arm ids)")
         if self.holdout > 0 and self.control is None:
             raise ValueError("a holdout goes to the control arm (set control: ARM)")
+        for arm in self.arms:  # Telegram would refuse every message of such an arm
+            problem = markup_problem(arm.content, self.telegram.parse_mode)
+            if problem:
+                raise ValueError(f"arm {arm.id!r}: {problem}")
         return self
 
     def policy_problem(self, policy: Policy) -> str | None:
@@ -648,6 +668,9 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the experiments file ({exc.strerror})",
                           hint="pass --config PATH or set BANDITBOT_CONFIG") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start + 1} cannot be decoded)",
+                          hint="save the file as UTF-8") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -11,7 +11,14 @@ import numpy as np
 from ._config import FeatureSpec
 from ._types import FloatArray
 
-__all__ = ["Featurizer", "linear_arrays", "linear_extra"]
+__all__ = ["CONTEXT_LIMITS", "Featurizer", "check_context", "linear_arrays", "linear_extra"]
+
+#: What a decision's ``context`` may hold (documented in docs/architecture.md and the API):
+#: a flat mapping (no nesting) of at most ``keys`` names of at most ``key_length``
+#: characters to scalars: text of at most ``text_length`` characters, ``true``/``false``,
+#: whole numbers within ±``integer`` (exact in a float) and finite numbers within ±``number``.
+CONTEXT_LIMITS = {"keys": 32, "key_length": 64, "text_length": 256,
+                  "integer": 2**53, "number": 1e15}
 
 
 class Featurizer:
@@ -40,8 +47,10 @@ class Featurizer:
         self.dim = len(names)
 
     def encode(self, context: Mapping[str, Any] | None) -> FloatArray:
-        """The feature vector (missing or unparsable values encode as zeros)."""
-        context = context or {}
+        """The feature vector (missing or unparsable values encode as zeros; so does a
+        context that is not a mapping, e.g. a corrupted row)."""
+        if not isinstance(context, Mapping):
+            context = {}
         out = [1.0]
         for spec in self.specs:
             value = context.get(spec.name)
@@ -60,12 +69,61 @@ class Featurizer:
         return np.array(out, dtype=np.float64)
 
 
+def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``context`` as a plain dict, if it keeps :data:`CONTEXT_LIMITS`.
+
+    Raises
+    ------
+    PayloadError
+        It is not a mapping, is nested, or is too big, with the limit it broke.
+
+    Examples
+    --------
+    >>> check_context({"hour": 9, "lang": "de"})
+    {'hour': 9, 'lang': 'de'}
+    """
+    from ._errors import PayloadError
+
+    if context is None:
+        return None
+    if not isinstance(context, Mapping):
+        raise PayloadError("context must be a mapping of names to values",
+                           hint='e.g. {"hour": 9}')
+    limits = CONTEXT_LIMITS
+    if len(context) > limits["keys"]:
+        raise PayloadError(f"context has {len(context)} keys; at most {limits['keys']}")
+    out: dict[str, Any] = {}
+    for key, value in context.items():
+        if not isinstance(key, str) or not 0 < len(key) <= limits["key_length"]:
+            raise PayloadError(f"context keys are names of 1–{limits['key_length']} "
+                               "characters")
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            if abs(value) > limits["integer"]:
+                raise PayloadError(f"context {key!r}: whole numbers are limited to "
+                                   f"±2**53", hint="send it as text if it is an id")
+        elif isinstance(value, float):
+            if not (math.isfinite(value) and abs(value) <= limits["number"]):
+                raise PayloadError(f"context {key!r}: numbers must be finite and within "
+                                   f"±{limits['number']:g}")
+        elif isinstance(value, str):
+            if len(value) > limits["text_length"]:
+                raise PayloadError(f"context {key!r}: text is limited to "
+                                   f"{limits['text_length']} characters")
+        else:
+            raise PayloadError(f"context {key!r}: values are text, numbers or true/false "
+                               "(no lists or objects)")
+        out[key] = value
+    return out
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
+
+from ._errors import PayloadError
 
 __all__ = ["LambdaApp", "handler"]
 
@@ -57,17 +61,23 @@ class LambdaApp:
                 self._loop, self._parts = loop, parts
             return self._parts
 
-    def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Answer one API Gateway (payload 2.0) or Function URL event.
+
+        An event that is not one (not an object, a non-object ``requestContext``, headers
+        that are not a mapping of strings, a body that is not a string, invalid base64, a
+        body over the limit) is answered 400 (413) with one log line, before anything is
+        built or read."""
+        try:
+            request = _parse_event(event)
+        except PayloadError as exc:
+            status = 413 if isinstance(exc, _TooLargeError) else 400
+            log.warning("refused an event", extra={"status": status, "reason": exc.message})
+            return _response(status, {"ok": False, "detail": exc.message})
         parts = self.parts()
-        http = (event.get("requestContext") or {}).get("http") or {}
-        method = str(http.get("method") or event.get("httpMethod") or "GET").upper()
-        path = str(event.get("rawPath") or event.get("path") or "/")
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-        body = event.get("body") or ""
-        raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
-        if path.rstrip("/").endswith("/telegram") and method == "POST":
-            return self._telegram(parts, headers, raw)
-        return self._asgi(parts, event, method, path, headers, raw)
+        if request.path.rstrip("/").endswith("/telegram") and request.method == "POST":
+            return self._telegram(parts, request.headers, request.body)
+        return self._asgi(parts, request)
 
     def _run(self, coroutine: Any) -> Any:
         assert self._loop is not None
@@ -83,15 +93,72 @@ class LambdaApp:
         return _response(outcome.status, {"ok": outcome.status == 200,
                                           "detail": outcome.reason})
 
-    def _asgi(self, parts: Any, event: dict[str, Any], method: str, path: str,
-              headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+    def _asgi(self, parts: Any, request: _Request) -> dict[str, Any]:
         if parts.asgi is None:
             from ._compose import build_http_app
 
             parts.asgi = build_http_app(parts.service, parts.settings)
         response: dict[str, Any] = self._run(_call_asgi(
-            parts.asgi, method, path, str(event.get("rawQueryString") or ""), headers, raw))
+            parts.asgi, request.method, request.path, request.query, request.headers,
+            request.body))
         return response
+
+
+#: the largest body an event may carry (Lambda's own payload limit is 6 MB; the API refuses
+#: more than 64 KB and the webhook more than 1 MB on its own, counted again in the app)
+MAX_EVENT_BODY = 1024 * 1024
+
+
+class _TooLargeError(PayloadError):
+    """The event's body is over :data:`MAX_EVENT_BODY` (413)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _parse_event(event: Any) -> _Request:
+    """The HTTP request inside an event; :class:`PayloadError` if it is not one."""
+    if not isinstance(event, dict):
+        raise PayloadError(f"the event is not an object ({type(event).__name__})")
+    context = event.get("requestContext")
+    if context is not None and not isinstance(context, dict):
+        raise PayloadError("requestContext is not an object")
+    http = (context or {}).get("http")
+    if http is not None and not isinstance(http, dict):
+        raise PayloadError("requestContext.http is not an object")
+    method = (http or {}).get("method") or event.get("httpMethod") or "GET"
+    path = event.get("rawPath") or event.get("path") or "/"
+    query = event.get("rawQueryString") or ""
+    for name, value in (("method", method), ("path", path), ("rawQueryString", query)):
+        if not isinstance(value, str) or len(value) > 8192:
+            raise PayloadError(f"{name} is not a string")
+    raw_headers = event.get("headers") or {}
+    if not isinstance(raw_headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in raw_headers.items()):
+        raise PayloadError("headers are not a mapping of strings")
+    body = event.get("body")
+    if body is not None and not isinstance(body, str):
+        raise PayloadError("the body is not a string")
+    encoded = event.get("isBase64Encoded", False)
+    if not isinstance(encoded, bool):
+        raise PayloadError("isBase64Encoded is not true or false")
+    text = body or ""
+    if len(text) > MAX_EVENT_BODY * 4 // 3 + 4:
+        raise _TooLargeError(f"the body is limited to {MAX_EVENT_BODY} bytes")
+    try:
+        raw = base64.b64decode(text, validate=True) if encoded else text.encode()
+    except (binascii.Error, ValueError):
+        raise PayloadError("the body is not valid base64 (or UTF-8)") from None
+    if len(raw) > MAX_EVENT_BODY:
+        raise _TooLargeError(f"the body is limited to {MAX_EVENT_BODY} bytes")
+    return _Request(method.upper(), path, query, {k.lower(): v for k, v in raw_headers.items()},
+                    raw)
 
 
 def _response(status: int, payload: Any) -> dict[str, Any]:

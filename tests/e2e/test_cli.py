@@ -28,6 +28,12 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture
 def db(tmp_path: Path) -> list[str]:
+    """A store that exists (read commands never create one)."""
+    from banditbot import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "cli.db")
+    store.init()
+    store.close()
     return ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'cli.db'}"]
 
 

@@ -39,6 +39,12 @@ def bb(*argv: str, cwd: Path | None = None, columns: int = 80) -> subprocess.Com
 
 @pytest.fixture
 def db(tmp_path: Path) -> list[str]:
+    """A store that exists (read commands never create one)."""
+    from banditbot import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "cli.db")
+    store.init()
+    store.close()
     return ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'cli.db'}"]
 
 

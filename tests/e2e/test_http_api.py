@@ -101,7 +101,7 @@ def test_reward_status_paths(api: Any) -> None:
     dup = call(url, "POST", path, key, json={"value": 1, "subject": "alice"})
     assert dup.status_code == 409 and dup.json()["status"] == "duplicate"
     unknown = call(url, "POST", "/v1/decisions/Q3aJiitbXNC3XZ6BxPAlUw/reward", key,
-                   json={"value": 1})
+                   json={"value": 1, "subject": "alice"})
     assert unknown.status_code == 404 and unknown.json()["detail"] == "no decision has that id"
 
 

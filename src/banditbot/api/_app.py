@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -21,11 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .._errors import BanditBotError
+from .._logging import register_secret
 from ..service import BanditService, KeyRing
-from ._envelope import Envelope
+from ._deps import authorize
+from ._envelope import Envelope, Gate
 from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
-from ._problems import problem, status_of
+from ._problems import UnauthorizedError, problem, status_of
 from .routes import admin, allocations, dashboard, decide, experiments, ops
 
 __all__ = ["create_app"]
@@ -61,6 +63,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
     """
     if telegram is not None and not webhook_secret:
         raise ValueError("a Telegram webhook needs a secret token")
+    register_secret(webhook_secret)  # no log line ever carries it
     if isinstance(service.store, MeteredStore):
         metrics = service.store.metrics
     else:
@@ -109,9 +112,37 @@ def create_app(service: BanditService, *, telegram: Any = None,
     if fast_path:
         app.add_middleware(FastPath, hot=hot,
                            on_error=lambda exc, rid: problem_of(metrics, exc, rid))
-    # outermost: request id, size limit, access log, latency (added last = runs first)
-    app.add_middleware(Envelope, metrics=metrics)
+    # outermost: request id, credentials, size limit, access log, latency (added last =
+    # runs first)
+    app.add_middleware(Envelope, metrics=metrics,
+                       gate=_gate(keyring, webhook_secret if telegram is not None else None))
     return app
+
+
+def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
+    """Who may send a body at all, checked before it is read: the webhook needs Telegram's
+    secret token, everything under ``/v1/`` a known API key (its role is checked by the
+    route). A refused client costs a header check, however big its body."""
+
+    if webhook_secret is not None:
+        from ..telegram import check_secret
+    else:
+        def check_secret(headers: Any, secret: str) -> bool:
+            return True
+
+    def gate(path: str, headers: Mapping[str, str], request_id: str) -> Response | None:
+        if path.rstrip("/") == "/telegram":
+            if webhook_secret is None or check_secret(headers, webhook_secret):
+                return None
+            return JSONResponse({"ok": False, "detail": "missing or wrong secret token"}, 403)
+        if path.startswith("/v1/"):
+            try:
+                authorize(keys, headers, "read")
+            except UnauthorizedError as exc:
+                return problem(401, type(exc).__name__, exc.message, request_id, exc.hint)
+        return None
+
+    return gate
 
 
 def problem_of(metrics: Metrics, exc: BanditBotError, request_id: str | None) -> Response:

@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._errors import BanditBotError
 from ..stores import Store
 
 __all__ = ["GroupCommit"]
@@ -22,8 +21,10 @@ class GroupCommit:
     The first write of an event-loop turn schedules a flush at the end of that turn, so
     every request that became ready in the same turn shares one ``store.batch()`` (on
     SQLite one transaction: one lock, one commit). Nobody waits for a timer: an idle server
-    commits each request alone, a busy one in groups. A write that fails on its own fails
-    only its request; a failed commit fails them all (and nothing was written).
+    commits each request alone, a busy one in groups. Each write runs in a block of its own
+    inside the batch (a savepoint on SQLite): one that fails, for whatever reason, is undone
+    and fails only its request, exactly as it would alone; a failed commit fails them all
+    (and nothing was written).
     """
 
     def __init__(self, store: Store) -> None:
@@ -44,14 +45,19 @@ class GroupCommit:
         """Commit everything submitted so far, together."""
         batch, self.pending = self.pending, []
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        alone = len(batch) == 1  # its own transaction: a failure rolls back all of it
         try:
             with self.store.batch():
                 for fn, args, future in batch:
-                    try:
+                    if alone:
                         outcomes.append((future, fn(*args), None))
-                    except BanditBotError as exc:  # this request's own problem
+                        continue
+                    try:
+                        with self.store.batch():  # undone alone if it fails
+                            outcomes.append((future, fn(*args), None))
+                    except Exception as exc:  # this request's own problem, not the others'
                         outcomes.append((future, None, exc))
-        except Exception as exc:  # the commit failed: none of the writes happened
+        except Exception as exc:  # that write failed, or the commit: nothing was written
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from .._errors import BanditBotError
-from ..service import BanditService, KeyRing, RewardResult, RewardStatus
+from ..service import BanditService, KeyRing, RewardResult, RewardStatus, role_allows
 from ._deps import authorize
 from ._group import GroupCommit
 from ._metrics import Metrics
@@ -73,9 +73,15 @@ class HotPath:
     async def reward(self, decision_id: str, headers: Mapping[str, str], raw: bytes,
                      request_id: str | None) -> Response:
         """``POST /v1/decisions/{decision_id}/reward``: 200 applied, 409 duplicate, 404
-        unknown, 403 not yours, 422 not allowed."""
-        authorize(self.keys, headers, "decide")
+        unknown, 403 not yours, 422 not allowed.
+
+        The subject is required unless the key is an admin key: the service checks that it
+        owns the decision, so a client cannot reward someone else's."""
+        key = authorize(self.keys, headers, "decide")
         body: RewardIn = _parse(raw, RewardIn)
+        if body.subject is None and not role_allows(key.role, "admin"):
+            raise InvalidBodyError("subject: required (the decision's subject)",
+                                   hint="only an admin key may reward without a subject")
         result: RewardResult
         if self.group is not None:
             plan = self.service.plan_reward(decision_id, body.value, body.subject)

@@ -8,6 +8,7 @@ at ``/metrics``.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -93,6 +94,7 @@ class MeteredStore:
         self.metrics = metrics
         self.url = inner.url
         self._wrapped: dict[str, Any] = {}
+        self._nesting = threading.local()  # batches inside a batch are not timed again
 
     def _timer(self, op: str) -> Any:
         return self.metrics.child(self.metrics.store_latency, op)
@@ -141,12 +143,16 @@ class MeteredStore:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
+        depth = getattr(self._nesting, "depth", 0)
+        self._nesting.depth = depth + 1
         start = time.perf_counter()
         try:
             with self.inner.batch():
                 yield
         finally:
-            self._timer("batch").observe(time.perf_counter() - start)
+            self._nesting.depth = depth
+            if depth == 0:
+                self._timer("batch").observe(time.perf_counter() - start)
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:

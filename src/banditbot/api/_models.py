@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from .._features import CONTEXT_LIMITS
 
 __all__ = [
     "ArmIn", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
@@ -13,6 +15,13 @@ __all__ = [
 ]
 
 Scalar = str | int | float | bool
+_LIMIT = CONTEXT_LIMITS
+#: a context value: bounded text, true/false, an exact whole number or a finite number
+ContextValue = (StrictBool
+                | Annotated[int, Field(ge=-_LIMIT["integer"], le=_LIMIT["integer"])]
+                | Annotated[float, Field(allow_inf_nan=False, ge=-_LIMIT["number"],
+                                         le=_LIMIT["number"])]
+                | Annotated[str, Field(max_length=int(_LIMIT["text_length"]))])
 
 
 class Body(BaseModel):
@@ -31,9 +40,13 @@ class DecisionIn(Body):
     """Ask for a decision."""
 
     subject: str = Field(min_length=1, max_length=128, description="Who it is for.")
-    context: dict[Annotated[str, Field(max_length=64)], Scalar] | None = Field(
-        default=None, max_length=32, description="Features of this moment (logged; used by "
-                                                 "contextual policies).")
+    context: dict[Annotated[str, Field(min_length=1, max_length=int(_LIMIT["key_length"]))],
+                  ContextValue] | None = Field(
+        default=None, max_length=int(_LIMIT["keys"]),
+        description="Features of this moment (logged; used by contextual policies): at most "
+                    "32 names of at most 64 characters, each mapped to text of at most 256 "
+                    "characters, true/false, a whole number within ±2^53 or a finite number "
+                    "within ±1e15; no nesting.")
     chat: str | None = Field(default=None, max_length=128,
                              description="Chat or group id, for scope: chat.")
     sticky: bool = Field(default=False, description="Keep this subject's arm for the "
@@ -53,11 +66,19 @@ class DecisionOut(BaseModel):
 
 
 class RewardIn(Body):
-    """Report a reward."""
+    """Report a reward.
 
-    value: float | int | str = Field(description="The reward (1/0, a rating, a number).")
-    subject: str | None = Field(default=None, max_length=128,
-                                description="Who rewards; must be the decision's subject.")
+    ``subject`` is required with a ``decide`` key: the reward counts only if it is the
+    decision's subject, so a client cannot reward someone else's decision. Only an
+    ``admin`` key may leave it out (it is trusted to reward on anyone's behalf).
+    """
+
+    value: float | int | Annotated[str, Field(max_length=64)] = Field(
+        description="The reward (1/0, a rating, a number); finite, and within the "
+                    "experiment's reward range (±1e12 for an unbounded continuous reward).")
+    subject: str | None = Field(default=None, min_length=1, max_length=128,
+                                description="Who rewards; must be the decision's subject. "
+                                            "Required unless the key is an admin key.")
 
 
 class RewardOut(BaseModel):

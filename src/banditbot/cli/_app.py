@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._errors import BanditBotError
+from .._errors import BanditBotError, PayloadError
 from .._settings import Settings
 from ._help import new_app
 
 __all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "console", "err_console",
-           "keys_app", "main", "service", "settings"]
+           "keys_app", "main", "service", "settings", "writable_file"]
 
 app = new_app(
     name="banditbot",
@@ -66,11 +67,38 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def service(config: str | None, store: str | None, *, seed: int | None = None) -> Any:
-    """The engine for a command: options win over the settings."""
-    from .._compose import build_service
+def service(config: str | None, store: str | None, *, seed: int | None = None,
+            read_only: bool = False) -> Any:
+    """The engine for a command: options win over the settings.
 
-    return build_service(config, store, seed=seed, settings=settings())
+    ``read_only`` for commands that only read (``report``, ``export``, ``arms list``…):
+    the store must exist already; nothing is created (no folder, no database, no table).
+    """
+    from .._compose import build_service
+    from .._config import BanditConfig, default_config_path, load_config
+    from ..stores import SQLiteStore, open_store
+
+    if not read_only:
+        return build_service(config, store, seed=seed, settings=settings())
+    chosen = settings()
+    path = config if config is not None else chosen.config_path
+    cfg: BanditConfig = load_config(path if path is not None else default_config_path())
+    opened = open_store(store or chosen.store_url, create=False)
+    # an existing SQLite file gets any table it lacks (CREATE … IF NOT EXISTS); a network
+    # store is never created by a read
+    return build_service(cfg, opened, seed=seed, settings=chosen,
+                         init=isinstance(opened, SQLiteStore))
+
+
+def writable_file(path: Path, option: str) -> Path:
+    """``path`` if its folder exists (checked before a command changes anything)."""
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        raise PayloadError(f"{option} {path}: the folder {folder} does not exist",
+                           hint="create it first, or choose another path")
+    if path.is_dir():
+        raise PayloadError(f"{option} {path} is a folder", hint="give a file name")
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,6 +109,11 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[bold red]error:[/] {escape(exc.message)}"
                           + (f" [dim]({escape(exc.hint)})[/]" if exc.hint else ""),
                           highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # a file the user named: missing, a folder, not permitted
+        where = f": {exc.filename}" if exc.filename else ""
+        err_console.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}"
+                          f"{escape(str(where))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted; nothing changed")

@@ -87,7 +87,7 @@ def policy(
 @arms_app.command("list")
 def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """List an experiment's arms (active and retired)."""
-    svc = service(config, store)
+    svc = service(config, store, read_only=True)
     active = set(svc.active_arms(experiment))
     for a in svc.report(experiment).arms:
         console.print(f"{a.arm:<16} {'active ' if a.arm in active else 'retired'}  {a.content}",
@@ -156,7 +156,7 @@ def keys_list(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """List API keys (names, roles, status; never the keys)."""
     from ..service import KeyRing
 
-    svc = service(config, store)
+    svc = service(config, store, read_only=True)
     for k in KeyRing(svc.store, svc.config.api_keys).list():
         status = "revoked" if k.revoked else "active"
         console.print(f"{k.name:<24} {k.role:<7} {status:<8} {k.source}  "
@@ -174,3 +174,22 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Key name.")],
         raise ConfigError(f"no active stored key named {name!r}",
                           hint="see banditbot keys list")
     console.print(f"key {name!r} revoked")
+
+
+@keys_app.command("rotate-pseudonyms")
+def keys_rotate_pseudonyms(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Replace the secret behind export pseudonyms: later exports cannot be linked to
+    earlier ones."""
+    from ..offline import rotate_pseudonym_key
+
+    svc = service(config, store)
+    if not yes:
+        typer.confirm("Rotate the pseudonym secret? Exports made from now on cannot be "
+                      "linked to earlier ones", abort=True)
+    rotate_pseudonym_key(svc.store)
+    svc.audit("cli", "*", "rotate-pseudonyms", "")
+    console.print("pseudonym secret rotated")

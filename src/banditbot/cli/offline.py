@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._app import ConfigOpt, StoreOpt, app, console, err_console, service, settings
+from ._app import (
+    ConfigOpt,
+    StoreOpt,
+    app,
+    console,
+    err_console,
+    service,
+    settings,
+    writable_file,
+)
 from ._output import print_json, print_table, progress
 
 if TYPE_CHECKING:
@@ -59,6 +68,8 @@ def evaluate(
     from ..offline import ColumnMap
     from ..offline import evaluate as run_eval
 
+    if png is not None:
+        writable_file(png, "--png")
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
                      context=tuple(context_col) if context_col else None)
     data = _load_log(log, cmap, obd_root, config, store)
@@ -172,7 +183,7 @@ def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | N
     if spec.startswith("obd:"):
         return load_obd(spec.removeprefix("obd:"), root=obd_root or settings().obd_root)
     if spec.startswith("store:"):
-        svc = service(config, store)
+        svc = service(config, store, read_only=True)
         exp = spec.removeprefix("store:")
         return from_records(svc.decisions(exp, generation=svc.current_generation(exp)))
     return read_log(spec, cmap)

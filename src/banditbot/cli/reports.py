@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, err_console, service, settings
+from ._app import (
+    ConfigOpt,
+    ExpArg,
+    StoreOpt,
+    app,
+    console,
+    err_console,
+    service,
+    settings,
+    writable_file,
+)
 from ._output import print_json, print_table
 
 if TYPE_CHECKING:
@@ -62,7 +72,9 @@ def report(
 ) -> None:
     """Show what an experiment has learned (decisions, rewards, estimate, interval, P(best)).
     """
-    svc = service(config, store)
+    if png is not None:
+        writable_file(png, "--png")
+    svc = service(config, store, read_only=True)
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
         raise PayloadError("--png needs one experiment", hint="banditbot report EXP --png f.png")
@@ -153,11 +165,13 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export the decision log (with propensities and rewards) to CSV or Parquet."""
-    from ..offline import export_decisions
+    from ..offline import export_decisions, store_pseudonyms
 
-    svc = service(config, store)
+    writable_file(out, "--out")
+    svc = service(config, store, read_only=True)
     generation = None if all_generations else svc.current_generation(experiment)
-    n = export_decisions(svc.decisions(experiment, generation=generation), out, fmt=fmt,
-                         raw_subjects=raw_subjects)
+    records = svc.decisions(experiment, generation=generation)
+    n = export_decisions(records, out, fmt=fmt, raw_subjects=raw_subjects,
+                         pseudonyms=None if raw_subjects else store_pseudonyms(svc.store))
     console.print(f"{n} decisions written to {out}", markup=False, highlight=False,
                   soft_wrap=True)

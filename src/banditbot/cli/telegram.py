@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from .._errors import require
-from ._app import ConfigOpt, StoreOpt, app, console, service, settings
+from .._errors import ConfigError, require
+from .._logging import register_secret
+from ._app import ConfigOpt, StoreOpt, app, console, err_console, service, settings
 
 BaseUrlOpt = Annotated[str | None, typer.Option(
     "--bot-api-url",
@@ -21,15 +22,36 @@ TokenOpt = Annotated[str | None, typer.Option(
 @app.command()
 def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None,
         bot_api_url: BaseUrlOpt = None) -> None:
-    """Run the Telegram bot with long polling (no public URL needed)."""
+    """Run the Telegram bot with long polling (no public URL needed).
+
+    Logs are JSON lines on stderr. A token Telegram rejects stops it at once (exit 2); while
+    Telegram cannot be reached it retries with backoff, logging when the outage begins and
+    ends; a command list Telegram refuses is a warning.
+    """
+    import logging
+    import signal
+
     from .._compose import build_bot
+    from .._logging import configure_json_logging
+    from ..telegram import run_polling
 
     chosen = settings().replace(telegram_token=token, telegram_base_url=bot_api_url)
     chosen.require_token()
+    configure_json_logging(libraries=logging.WARNING)
     svc = service(config, store)
     application = build_bot(svc, chosen)
     console.print(f"banditbot is polling Telegram; store: {svc.store.url}. Stop with Ctrl+C.")
-    application.run_polling(allowed_updates=["message", "callback_query"])
+
+    import asyncio  # not at import: keeps `banditbot --help` fast
+
+    async def polling() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_polling(application, stop)
+
+    asyncio.run(polling())
 
 
 @app.command("set-webhook")
@@ -40,22 +62,46 @@ def set_webhook(
              ".env).")] = None,
     token: TokenOpt = None,
     bot_api_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Register the webhook with Telegram, with a secret token."""
+    """Register the webhook with Telegram, with a secret token, and publish the command
+    list (a webhook or Lambda deployment never runs `banditbot run`, which would)."""
     from .._compose import ensure_webhook_secret
+    from .._config import default_config_path, load_config
+    from ..telegram import commands_for
 
     bot = _bot(token, bot_api_url)
+    path = config if config is not None else settings().config_path
+    commands = commands_for(load_config(path if path is not None else default_config_path()))
     secret = ensure_webhook_secret(settings(), secret)
 
-    async def go() -> None:
-        async with bot:
-            await bot.set_webhook(url, secret_token=secret,
-                                  allowed_updates=["message", "callback_query"])
+    async def go() -> str | None:
+        from telegram.error import InvalidToken, TelegramError
+
+        try:
+            async with bot:
+                await bot.set_webhook(url, secret_token=secret,
+                                      allowed_updates=["message", "callback_query"])
+                try:
+                    await bot.set_my_commands(commands)
+                except TelegramError as exc:
+                    return str(exc)
+        except InvalidToken:
+            raise ConfigError("Telegram rejected the bot token",
+                              hint="check TELEGRAM_TOKEN (from @BotFather)") from None
+        except TelegramError as exc:
+            raise ConfigError(f"Telegram refused the webhook: {exc}") from None
+        return None
 
     import asyncio  # not at import: keeps `banditbot --help` fast
 
-    asyncio.run(go())
+    refused = asyncio.run(go())
     console.print(f"webhook set to {url} (secret token stored; not shown)")
+    if refused:
+        err_console.print(f"[yellow]warning:[/] the command list was not published: {refused}",
+                          markup=True, highlight=False)
+    else:
+        console.print(f"command list published ({len(commands)} commands)")
 
 
 @app.command("delete-webhook")
@@ -64,8 +110,14 @@ def delete_webhook(token: TokenOpt = None, bot_api_url: BaseUrlOpt = None) -> No
     bot = _bot(token, bot_api_url)
 
     async def go() -> None:
-        async with bot:
-            await bot.delete_webhook()
+        from telegram.error import InvalidToken
+
+        try:
+            async with bot:
+                await bot.delete_webhook()
+        except InvalidToken:
+            raise ConfigError("Telegram rejected the bot token",
+                              hint="check TELEGRAM_TOKEN (from @BotFather)") from None
 
     import asyncio  # not at import: keeps `banditbot --help` fast
 
@@ -80,6 +132,7 @@ def _bot(token: str | None, base_url: str | None) -> Any:
 
     chosen = settings().replace(telegram_token=token, telegram_base_url=base_url)
     token = chosen.require_token()
+    register_secret(token)
     if chosen.telegram_base_url:
         return Bot(token, base_url=f"{chosen.telegram_base_url.rstrip('/')}/bot")
     return Bot(token)

@@ -25,7 +25,16 @@ from ._evaluate import (
     replay_online,
 )
 from ._inference import LogInference, log_inference
-from ._log import LOG_COLUMNS, decision_rows, export_decisions, log_columns, write_log_csv
+from ._log import (
+    LOG_COLUMNS,
+    Pseudonyms,
+    decision_rows,
+    export_decisions,
+    log_columns,
+    rotate_pseudonym_key,
+    store_pseudonyms,
+    write_log_csv,
+)
 from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist, obd_bts_rank_probabilities
 from ._synthetic import SyntheticProblem
@@ -53,6 +62,7 @@ __all__ = [
     "InverseProbabilityWeighting",
     "LogInference",
     "LoggedBandit",
+    "Pseudonyms",
     "ReplayMethod",
     "RewardModel",
     "SelfNormalizedDoublyRobust",
@@ -78,6 +88,8 @@ __all__ = [
     "policy_action_dist",
     "read_log",
     "replay_online",
+    "rotate_pseudonym_key",
+    "store_pseudonyms",
     "warm_start",
     "write_log_csv",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -102,10 +103,42 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs:
             f"{cls.name}: unknown parameter(s) {', '.join(unknown)}",
             hint=f"valid parameters: {valid}",
         )
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    checked = {key: _checked(cls.name, key, value, types[key]) for key, value in merged.items()}
     try:
-        return cls(**merged)
-    except (TypeError, ValueError) as exc:
+        return cls(**checked)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise PolicyError(f"{cls.name}: {exc}", hint="check the parameter types") from None
+
+
+#: the largest magnitude a numeric policy parameter may have (documented in docs/policies.md)
+MAX_PARAM = 1e9
+
+
+def _checked(policy: str, key: str, value: Any, annotation: str) -> Any:
+    """A parameter of the declared kind: numbers finite and within ±:data:`MAX_PARAM`,
+    booleans true/false, text text."""
+    if "float" in annotation:
+        if value is None and "None" in annotation:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PolicyError(f"{policy}: {key} must be a number, got {value!r}",
+                              hint=f"e.g. {key}=1")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not (math.isfinite(number) and abs(number) <= MAX_PARAM):
+            raise PolicyError(f"{policy}: {key} must be a finite number within "
+                              f"±{MAX_PARAM:g}, got {value!r}"[:200],
+                              hint=f"e.g. {key}=1")
+        return number
+    if annotation == "bool" and not isinstance(value, bool):
+        raise PolicyError(f"{policy}: {key} must be true or false, got {value!r}"[:200],
+                          hint=f"e.g. {key}=true")
+    if annotation == "str" and not isinstance(value, str):
+        raise PolicyError(f"{policy}: {key} must be text, got {value!r}"[:200])
+    return value
 
 
 def parse_params(pairs: Sequence[str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._config import Arm
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PolicyError
+from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import DecisionRecord, ExperimentMeta
 from ._rewards import RewardsMixin
@@ -166,6 +167,12 @@ class AdminMixin(RewardsMixin):
         if arm in view.arms:
             raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",
                               hint="retire it first or choose another id")
+        problem = markup_problem(content or view.contents.get(arm, ""),
+                                 view.config.telegram.parse_mode)
+        if problem:  # Telegram would refuse every message of this arm
+            message, _, fix = problem.partition(": write ")
+            raise ConfigError(f"arm {arm!r}: {message}",
+                              hint=f"write {fix}" if fix else None)
 
         def change(meta: ExperimentMeta) -> ExperimentMeta:
             added = dict(meta.added_arms)

@@ -105,8 +105,9 @@ class ServiceCore:
     def audit(self, actor: str, experiment: str, action: str, details: str) -> None:
         """Record an admin action (who did what) in the store and the log."""
         self.store.log_admin(AdminRecord(self.clock(), actor, experiment, action, details))
-        log.info("admin action", extra={"actor": actor, "experiment": experiment,
-                                        "action": action, "details": details})
+        # the store's audit log keeps who; a log line never carries a user id
+        log.info("admin action", extra={"experiment": experiment, "action": action,
+                                        "details": details})
 
     # --- scopes -----------------------------------------------------------------------------
     def scope_of(self, experiment: str, subject: str | int, *,

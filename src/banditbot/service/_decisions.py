@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._errors import ConfigError, StoreError, UnknownArmError
+from .._features import check_context
 from .._types import FloatArray
 from ..policies import sample_arm
 from ..stores import AllocationRecord, DecisionRecord, StatsTable
@@ -91,6 +92,7 @@ class DecisionsMixin(RewardsMixin):
             No such experiment.
         """
         if sticky:
+            context = check_context(context)
             view, scope, now = self._prepare_decision(experiment, subject, chat)
             if view.config.sticky_seconds <= 0:
                 raise ConfigError(f"experiment {view.config.id!r} has no sticky assignment",
@@ -103,6 +105,7 @@ class DecisionsMixin(RewardsMixin):
                       chat: str | None = None) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
         with :meth:`commit_decision` and the answer to give once it is written."""
+        context = check_context(context)
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
         allocation_id = None

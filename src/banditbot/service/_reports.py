@@ -36,7 +36,7 @@ from ._allocation import burn_in_progress
 from ._core import check_scope
 from ._decisions import DecisionsMixin
 from ._inference import InferenceCache
-from ._view import ExperimentView
+from ._view import ExperimentView, finite_table
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
 
@@ -97,7 +97,8 @@ class ReportsMixin(DecisionsMixin):
         if exp.reward_mode == "implicit":
             self._settle(view, now)
         arms = view.all_arms
-        table = self.store.read_stats(exp.id, view.meta.generation, scope, arms)
+        table = finite_table(self.store.read_stats(exp.id, view.meta.generation, scope, arms),
+                             exp.id)
         stats = view.policy_stats(table, now=now)
         active = np.array([a in view.arms for a in arms])
         summary = _summary(view, stats, table, active)

@@ -8,6 +8,7 @@ prior arrays, the reward scale) and maps store counters to the policy's statisti
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -24,6 +25,7 @@ from ..stores import ExperimentMeta, StatsTable
 __all__ = ["ExperimentView", "build_view", "priors_arrays"]
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
+log = logging.getLogger("banditbot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,10 @@ class ExperimentView:
     def policy_stats(self, table: StatsTable, context: Mapping[str, Any] | None = None, *,
                      now: float = 0.0) -> ArmStats:
         """Map store counters to the policy's statistics, with the extra statistics the
-        policy needs."""
+        policy needs. An arm whose counters are not finite (a value from before rewards were
+        bounded, a corrupted row) counts as observed nothing, so one bad value cannot break
+        every later decision and report."""
+        table = finite_table(table, self.config.id)
         n, total, total_sq = self.scale(table.n, table.total, table.total_sq)
         assert total_sq is not None
         if self.prior_alpha is None:
@@ -69,7 +74,8 @@ class ExperimentView:
         extra: Mapping[str, FloatArray] = _NO_EXTRA
         vector = None
         if self.policy.needs_extra:
-            extra = self._extra_arrays(table, now)
+            extra = {name: _finite_rows(array, self.config.id, name)
+                     for name, array in self._extra_arrays(table, now).items()}
         if self.policy.contextual and self.featurizer is not None:
             vector = self.featurizer.encode(context)
         return ArmStats(n, total, total_sq, alpha, beta, table.pulls, extra, vector)
@@ -113,6 +119,35 @@ class ExperimentView:
     def denormalize(self, value: FloatArray) -> FloatArray:
         """The policy's scale → reward units."""
         return self.lo + self.span * value if self.span else value
+
+
+def finite_table(table: StatsTable, experiment: str) -> StatsTable:
+    """``table`` with the counters of every arm that has a non-finite one set to zero (and
+    one warning in the log)."""
+    bad = ~(np.isfinite(table.pulls) & np.isfinite(table.n) & np.isfinite(table.total)
+            & np.isfinite(table.total_sq))
+    if not bad.any():
+        return table
+    log.warning("non-finite statistics ignored", extra={
+        "experiment": experiment, "arms": [a for a, b in zip(table.arms, bad, strict=True) if b]})
+    keep = ~bad
+    return table._replace(pulls=np.where(np.isfinite(table.pulls), table.pulls, 0.0),
+                          n=np.where(keep, table.n, 0.0), total=np.where(keep, table.total, 0.0),
+                          total_sq=np.where(keep, table.total_sq, 0.0),
+                          extra={a: f for a, f in table.extra.items()
+                                 if a not in set(np.asarray(table.arms)[bad])})
+
+
+def _finite_rows(array: FloatArray, experiment: str, name: str) -> FloatArray:
+    """``array`` with every arm's row that holds a non-finite value set to zero."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return array
+    log.warning("non-finite statistics ignored", extra={"experiment": experiment,
+                                                        "field": name})
+    rows = finite.reshape(array.shape[0], -1).all(axis=1)
+    out: FloatArray = np.where(rows.reshape((-1,) + (1,) * (array.ndim - 1)), array, 0.0)
+    return out
 
 
 def priors_arrays(meta: ExperimentMeta, arms: Sequence[str]) -> tuple[FloatArray, FloatArray]:

@@ -29,6 +29,13 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
   decision made in a period adds to the period's ``rewards`` with one ``UpdateItem`` after its
   transaction (the cadence counter; kept out of the transaction so that rewards do not
   conflict on that one item).
+* Every write is idempotent under retry. botocore retries a request whose reply was lost
+  (a read timeout, a dropped connection) although DynamoDB may have applied it; the retry
+  must not fail its own condition. Transactions carry a ``ClientRequestToken`` (one per
+  logical write, the same on every attempt: DynamoDB answers a repeat with success), and
+  every conditional write stores a random token of its own (``wtok``) and, when its
+  condition fails, reads the item back: finding its own token means the earlier attempt
+  was applied, so the write succeeded. A decision's id is its token (128 random bits).
 * Every expression names attributes through ``ExpressionAttributeNames``, so reserved words
   never break a request. Numbers travel as strings (the low-level client), so floats
   round-trip exactly and nothing passes through ``Decimal`` arithmetic on our side.
@@ -41,6 +48,7 @@ import json
 import random
 import secrets
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -79,6 +87,22 @@ def _str(x: str) -> dict[str, str]:
     return {"S": x}
 
 
+def _token() -> str:
+    """A random token that marks one logical write as ours (see the module docstring)."""
+    return secrets.token_urlsafe(12)
+
+
+def _network_error(op: str, exc: Exception) -> StoreError:
+    """The one-line error for a request that never got an answer (after retries)."""
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return StoreError(f"DynamoDB {op} failed: no AWS credentials",
+                          hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    return StoreError(f"DynamoDB {op} failed: {type(exc).__name__}: {exc}",
+                      hint="check the endpoint, region and network")
+
+
 def _core(value: float, weight: float) -> tuple[float, float, float]:
     return weight, weight * value, weight * value * value
 
@@ -102,19 +126,24 @@ class DynamoDBStore:
         Expire decision items this many days after they were made (DynamoDB TTL).
     max_attempts
         Total attempts per request (botocore standard retries with backoff) for throttling
-        and transient errors.
+        and transient errors, lost replies included (every write is idempotent under retry).
+    read_timeout, connect_timeout
+        Seconds botocore waits for a reply, and for a connection, before it retries.
     client
-        A ready boto3 DynamoDB client (overrides region/endpoint).
+        A ready boto3 DynamoDB client (overrides region/endpoint/timeouts).
     """
 
     def __init__(self, table: str, *, region: str | None = None,
                  endpoint_url: str | None = None, ttl_days: float | None = None,
-                 max_attempts: int = 8, client: Any = None) -> None:
+                 max_attempts: int = 8, read_timeout: float = 10.0,
+                 connect_timeout: float = 3.0, client: Any = None) -> None:
         self.table = table
         self.region = region
         self.endpoint_url = endpoint_url
         self.ttl_days = ttl_days
         self.max_attempts = max_attempts
+        self.read_timeout = read_timeout
+        self.connect_timeout = connect_timeout
         self.url = f"dynamodb://{table}" + (f"?region={region}" if region else "")
         self._client = client
 
@@ -127,8 +156,8 @@ class DynamoDBStore:
             from botocore.config import Config
 
             config = Config(retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
-                            connect_timeout=3, read_timeout=10,
-                            max_pool_connections=64)
+                            connect_timeout=self.connect_timeout,
+                            read_timeout=self.read_timeout, max_pool_connections=64)
             self._client = boto3.client("dynamodb", region_name=self.region,
                                         endpoint_url=self.endpoint_url, config=config)
         return self._client
@@ -142,28 +171,37 @@ class DynamoDBStore:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = error.get("Code", "")
-            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException",
+                        "TransactionInProgressException"):
                 raise
             raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}",
                              hint="check the table, credentials and region") from exc
         except BotoCoreError as exc:
-            raise StoreError(f"DynamoDB {op} failed: {exc}",
-                             hint="check the endpoint and network") from exc
+            raise _network_error(op, exc) from exc
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
         """Run a transaction; ``None`` on success, else the per-item cancellation codes
-        (after retrying conflicts with jittered backoff)."""
+        (after retrying conflicts with jittered backoff).
+
+        Every attempt carries the same ``ClientRequestToken``: should an attempt be applied
+        but its reply lost, DynamoDB answers the next one with success instead of running
+        it again (for 10 minutes, far longer than any retry here)."""
         from botocore.exceptions import ClientError
 
+        token = str(uuid.uuid4())
         for attempt in range(12):
             try:
-                self._call("transact_write_items", TransactItems=items)
+                self._call("transact_write_items", TransactItems=items,
+                           ClientRequestToken=token)
                 return None
             except ClientError as exc:
                 reasons = [r.get("Code", "None") for r in
                            exc.response.get("CancellationReasons", [])]
                 retryable = {"TransactionConflict", "ThrottlingError",
                              "ProvisionedThroughputExceeded"}
+                if exc.response.get("Error", {}).get("Code") == \
+                        "TransactionInProgressException":  # an earlier attempt still runs
+                    reasons = ["TransactionConflict"]
                 if not reasons or "ConditionalCheckFailed" in reasons or \
                         not set(reasons) & retryable:
                     if "ConditionalCheckFailed" in reasons:
@@ -174,7 +212,22 @@ class DynamoDBStore:
                          hint="retry later")
 
     def init(self) -> None:
-        """Create the table (on-demand billing, GSI for the log) and enable TTL; idempotent."""
+        """Create the table (on-demand billing, GSI for the log) and enable TTL; idempotent.
+
+        Raises
+        ------
+        StoreError
+            DynamoDB cannot be reached, refuses the credentials, or the table cannot be
+            created (one line that says what to check).
+        """
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            self._init()
+        except BotoCoreError as exc:
+            raise _network_error("init", exc) from exc
+
+    def _init(self) -> None:
         from botocore.exceptions import ClientError
 
         client = self.client
@@ -182,7 +235,10 @@ class DynamoDBStore:
             client.describe_table(TableName=self.table)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise StoreError(f"DynamoDB describe_table failed: {exc}") from exc
+                error = exc.response.get("Error", {})
+                raise StoreError(f"DynamoDB describe_table failed: {error.get('Code')}: "
+                                 f"{error.get('Message', exc)}",
+                                 hint="check the table, credentials and region") from exc
             try:
                 client.create_table(
                     TableName=self.table,
@@ -230,27 +286,36 @@ class DynamoDBStore:
         return ExperimentMeta.from_json(item["doc"]["S"], int(float(item["version"]["N"])))
 
     def write_meta(self, experiment: str, meta: ExperimentMeta) -> bool:
+        key = {"PK": _str(f"EXP#{experiment}"), "SK": _str("META")}
+        return self._put_versioned(key, {"doc": _str(meta.to_json())}, meta.version)
+
+    def _put_versioned(self, key: dict[str, Any], body: dict[str, Any], version: int) -> bool:
+        """Put an item under optimistic concurrency (its stored ``version`` must still be
+        ``version``, 0: absent). A retried put that finds its own token was applied."""
         from botocore.exceptions import ClientError
 
-        if meta.version == 0:
-            condition = "attribute_not_exists(#pk)"
-            values: dict[str, Any] = {}
-        else:
-            condition = "#version = :expected"
-            values = {":expected": _num(meta.version)}
+        token = _token()
+        condition = "attribute_not_exists(#pk)" if version == 0 else "#version = :expected"
         try:
             self._call(
-                "put_item",
-                Item={"PK": _str(f"EXP#{experiment}"), "SK": _str("META"),
-                      "doc": _str(meta.to_json()), "version": _num(meta.version + 1)},
+                "put_item", Item={**key, **body, "version": _num(version + 1),
+                                  "wtok": _str(token)},
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#version": "version"}
-                if meta.version else {"#pk": "PK"},
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
+                ExpressionAttributeNames={"#pk": "PK"} if version == 0
+                else {"#version": "version"},
+                **({} if version == 0 else
+                   {"ExpressionAttributeValues": {":expected": _num(version)}}))
             return True
         except ClientError:
-            return False
+            return self._written_by(key, token)
+
+    def _written_by(self, key: dict[str, Any], token: str) -> bool:
+        """Whether the item at ``key`` carries ``token``: a conditional write whose
+        condition failed was in fact applied by an earlier attempt of the same call."""
+        item = self._call("get_item", Key=key, ConsistentRead=True,
+                          ProjectionExpression="#t",
+                          ExpressionAttributeNames={"#t": "wtok"}).get("Item") or {}
+        return bool(item.get("wtok", {}).get("S") == token)
 
     # --- statistics ---------------------------------------------------------------------
     def read_stats(self, experiment: str, generation: int, scope: str | None,
@@ -373,13 +438,19 @@ class DynamoDBStore:
             self._stats_update(decision.experiment, decision.generation, decision.scope,
                                decision.arm, 1.0, None),
         ]))
-        if reasons is not None:
-            raise StoreError(f"decision id {decision.id!r} already exists")
+        if reasons is not None and self._raw_decision(decision.id) is None:
+            # the put's condition failed, so a decision with this id exists: with 128 random
+            # bits it is ours, written by an attempt whose reply was lost
+            raise StoreError(f"decision id {decision.id!r} could not be logged")
+
+    def _raw_decision(self, decision_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._call(
+            "get_item", Key={"PK": _str(f"DEC#{decision_id}"), "SK": _str("DEC")},
+            ConsistentRead=True).get("Item")
+        return item
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        item = self._call("get_item", Key={"PK": _str(f"DEC#{decision_id}"),
-                                           "SK": _str("DEC")},
-                          ConsistentRead=True).get("Item")
+        item = self._raw_decision(decision_id)
         return self._decision_from_item(item) if item else None
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
@@ -391,11 +462,12 @@ class DynamoDBStore:
             return ApplyResult.UNKNOWN
         if record.reward is not None:
             return ApplyResult.DUPLICATE
+        token = _token()
         reasons = self._transact(self._with_table([
             {"Update": {
                 "TableName": "",
                 "Key": {"PK": _str(f"DEC#{decision_id}"), "SK": _str("DEC")},
-                "UpdateExpression": "SET #reward = :reward, #at = :at",
+                "UpdateExpression": "SET #reward = :reward, #at = :at, #tok = :tok",
                 # the statistics below go to this arm: the stored decision must have it
                 "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#reward)"
                                        " AND #arm = :arm AND #exp = :exp AND #gen = :gen"
@@ -403,8 +475,9 @@ class DynamoDBStore:
                 "ExpressionAttributeNames": {"#reward": "reward", "#at": "rewarded_at",
                                              "#pk": "PK", "#arm": "arm", "#exp": "experiment",
                                              "#gen": "generation", "#scope": "scope",
-                                             "#weight": "weight"},
+                                             "#weight": "weight", "#tok": "wtok"},
                 "ExpressionAttributeValues": {":reward": _num(value), ":at": _num(rewarded_at),
+                                              ":tok": _str(token),
                                               ":arm": _str(record.arm),
                                               ":exp": _str(record.experiment),
                                               ":gen": _num(record.generation),
@@ -418,12 +491,15 @@ class DynamoDBStore:
             if record.allocation_id is not None:
                 self._count_allocation_reward(record)
             return ApplyResult.APPLIED
-        if known is not None:  # find out why: already rewarded, or a record that lied
-            stored = self.get_decision(decision_id)
-            if stored is None:
-                return ApplyResult.UNKNOWN
-            if stored.reward is None:
-                return self.apply_reward(decision_id, value, rewarded_at, extra)
+        # find out why: applied by an attempt whose reply was lost, already rewarded, or
+        # (with ``known``) a record that lied
+        item = self._raw_decision(decision_id)
+        if item is None:
+            return ApplyResult.UNKNOWN
+        if item.get("wtok", {}).get("S") == token:
+            return ApplyResult.APPLIED
+        if "reward" not in item and known is not None:
+            return self.apply_reward(decision_id, value, rewarded_at, extra)
         return ApplyResult.DUPLICATE
 
     # --- allocation periods ------------------------------------------------------------
@@ -544,7 +620,10 @@ class DynamoDBStore:
                 items.append(self._stats_update(exp, gen, scope, arm, acc[0],
                                                 (acc[1], acc[2], acc[3]),
                                                 sum_extra.get((exp, gen, scope, arm))))
-            if self._transact(self._with_table(items)) is not None:
+            if self._transact(self._with_table(items)) is not None and \
+                    self._raw_decision(chunk[0][0].id) is None:
+                # ids are 128 random bits: a chunk whose first decision exists was written
+                # by an attempt whose reply was lost (the transaction is all or nothing)
                 raise StoreError("a manual decision id already exists; nothing was written")
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
@@ -624,24 +703,37 @@ class DynamoDBStore:
         from botocore.exceptions import ClientError
 
         now = time.time()
+        token = _token()
+        item_key = {"PK": _str(f"CLAIM#{key}"), "SK": _str("CLAIM")}
         try:
             self._call(
                 "put_item",
-                Item={"PK": _str(f"CLAIM#{key}"), "SK": _str("CLAIM"),
-                      "expires": _num(now + ttl_seconds), "ttl": _num(int(now + ttl_seconds))},
+                Item={**item_key, "expires": _num(now + ttl_seconds),
+                      "ttl": _num(int(now + ttl_seconds)), "wtok": _str(token)},
                 ConditionExpression="attribute_not_exists(#pk) OR #expires <= :now",
                 ExpressionAttributeNames={"#pk": "PK", "#expires": "expires"},
                 ExpressionAttributeValues={":now": _num(now)})
             return True
-        except ClientError:
-            return False
+        except ClientError:  # claimed before: by someone else, or by a lost attempt of ours
+            return self._written_by(item_key, token)
 
     def add_counters(self, key: str, deltas: Mapping[str, float]) -> None:
+        """``ADD`` the deltas, as a one-item transaction (its ``ClientRequestToken`` makes a
+        retried attempt a no-op on DynamoDB) that also records its own token, so a retry
+        that finds that token (the previous write to the item was this one) adds nothing."""
+        token = _token()
         names = {f"#c{i}": f"c:{name}" for i, name in enumerate(deltas)}
         values = {f":c{i}": _num(v) for i, v in enumerate(deltas.values())}
-        self._call("update_item", Key={"PK": _str(f"CNT#{key}"), "SK": _str("CNT")},
-                   UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas))),
-                   ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        item_key = {"PK": _str(f"CNT#{key}"), "SK": _str("CNT")}
+        reasons = self._transact([{"Update": {
+            "TableName": self.table, "Key": item_key,
+            "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas)))
+                                + " SET #tok = :tok",
+            "ConditionExpression": "attribute_not_exists(#tok) OR #tok <> :tok",
+            "ExpressionAttributeNames": {**names, "#tok": "wtok"},
+            "ExpressionAttributeValues": {**values, ":tok": _str(token)}}}])
+        if reasons is not None and not self._written_by(item_key, token):
+            raise StoreError(f"DynamoDB counters {key!r} could not be updated")
 
     def read_counters(self, key: str) -> dict[str, float]:
         item = self._call("get_item", Key={"PK": _str(f"CNT#{key}"), "SK": _str("CNT")},
@@ -656,19 +748,5 @@ class DynamoDBStore:
         return item["body"]["S"], int(float(item["version"]["N"]))
 
     def write_document(self, name: str, text: str, version: int) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._call(
-                "put_item",
-                Item={"PK": _str(f"DOC#{name}"), "SK": _str("DOC"), "body": _str(text),
-                      "version": _num(version + 1)},
-                ConditionExpression="attribute_not_exists(#pk)" if version == 0
-                else "#version = :expected",
-                ExpressionAttributeNames={"#pk": "PK"} if version == 0
-                else {"#version": "version"},
-                **({} if version == 0 else
-                   {"ExpressionAttributeValues": {":expected": _num(version)}}))
-            return True
-        except ClientError:
-            return False
+        return self._put_versioned({"PK": _str(f"DOC#{name}"), "SK": _str("DOC")},
+                                   {"body": _str(text)}, version)

@@ -208,6 +208,9 @@ class SQLiteStore:
         if conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():  # it will hold secrets: the owner's alone (its
+                    # -wal and -shm files take the database's mode)
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=self._busy_timeout_ms / 1000)
                 # writers wait in _Transaction; reads never wait for a lock in WAL mode
@@ -215,7 +218,7 @@ class SQLiteStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open SQLite database {self.path}: {exc}",
                                  hint="check the path and its permissions") from exc
             self._local.conn = conn
@@ -235,7 +238,9 @@ class SQLiteStore:
     def batch(self) -> Iterator[None]:
         """One ``BEGIN IMMEDIATE`` … ``COMMIT`` around every write of this thread inside the
         block (group commit): one lock acquisition, one commit, and the pages the writes
-        share are written to the WAL once. An exception rolls all of them back."""
+        share are written to the WAL once. An exception rolls all of them back. A block
+        inside another is a savepoint: an exception that leaves it undoes its writes only,
+        so a caller that catches it can commit the others."""
         with self._write():
             yield
 
@@ -689,15 +694,23 @@ class _Transaction:
         self.nested = False
 
     def __enter__(self) -> sqlite3.Connection:
-        if self.conn.in_transaction:  # inside a batch: the outer block commits
+        if self.conn.in_transaction:  # inside a batch: a savepoint; the outer block commits
             self.nested = True
+            self.conn.execute("SAVEPOINT nested")
             return self.conn
         _locked_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self.nested:
-            return  # an error propagates to the outer block, which rolls back
+            if exc_type is None:
+                self.conn.execute("RELEASE nested")
+            elif self.conn.in_transaction:  # undo this block only; the error propagates
+                self.conn.execute("ROLLBACK TO nested")
+                self.conn.execute("RELEASE nested")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"SQLite: {exc}") from exc
+            return
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")

@@ -1,8 +1,15 @@
 """Open a store from a URL: ``sqlite:///path.db`` (default), ``memory://``,
-``postgresql://user:password@host/db``, ``dynamodb://TABLE``."""
+``postgresql://user:password@host/db``, ``dynamodb://TABLE``.
+
+Every mistake in a URL is a :class:`~banditbot.ConfigError` that names the URL and the fix,
+raised before anything is created.
+"""
 
 from __future__ import annotations
 
+import math
+import sqlite3
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from .._errors import ConfigError
@@ -11,9 +18,11 @@ from ._base import Store
 __all__ = ["DEFAULT_STORE_URL", "open_store"]
 
 DEFAULT_STORE_URL = "sqlite:///banditbot.db"
+_DYNAMODB_OPTIONS = ("region", "endpoint_url", "ttl_days", "max_attempts", "read_timeout",
+                     "connect_timeout")
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """Open (but do not initialize) the store at ``url``.
 
     Parameters
@@ -22,8 +31,18 @@ def open_store(url: str | None = None) -> Store:
         ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``memory://``,
         ``postgresql://user:password@host:5432/dbname`` (``postgres://`` too; what it omits
         comes from libpq's ``PGHOST``, ``PGUSER``, … variables; see docs/postgres.md) or
-        ``dynamodb://TABLE?region=eu-west-1&endpoint_url=http://127.0.0.1:8000``. Defaults to
-        ``sqlite:///banditbot.db``.
+        ``dynamodb://TABLE?region=eu-west-1&endpoint_url=http://127.0.0.1:8000`` (further
+        options: ``ttl_days``, ``max_attempts``, ``read_timeout``, ``connect_timeout``).
+        Defaults to ``sqlite:///banditbot.db``.
+    create
+        ``False`` for commands that only read: a SQLite database must already exist (and
+        hold banditbot's tables); nothing, not even its folder, is created.
+
+    Raises
+    ------
+    ConfigError
+        The URL is malformed, an option is not a valid number, the SQLite path runs through
+        a file, or (``create=False``) there is no database at that path.
 
     Examples
     --------
@@ -38,14 +57,9 @@ def open_store(url: str | None = None) -> Store:
 
         return MemoryStore()
     if scheme == "sqlite":
-        path = url.split("://", 1)[1]
-        path = path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
-        if not path:
-            raise ConfigError(f"store URL {url!r} has no file path",
-                              hint="use sqlite:///banditbot.db")
         from ._sqlite import SQLiteStore
 
-        return SQLiteStore(path)
+        return SQLiteStore(_sqlite_path(url, create=create))
     if scheme in ("postgresql", "postgres"):
         from ._postgres import PostgresStore
 
@@ -55,16 +69,83 @@ def open_store(url: str | None = None) -> Store:
             raise ConfigError(f"store URL {url!r} has no table name",
                               hint="use dynamodb://TABLE?region=eu-west-1")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = sorted(set(query) - set(_DYNAMODB_OPTIONS))
+        if unknown:
+            raise ConfigError(f"store URL {url!r}: unknown option {unknown[0]!r}",
+                              hint=f"options: {', '.join(_DYNAMODB_OPTIONS)}")
         from ._dynamodb import DynamoDBStore
 
         return DynamoDBStore(
             parts.netloc,
             region=query.get("region"),
             endpoint_url=query.get("endpoint_url"),
-            ttl_days=float(query["ttl_days"]) if "ttl_days" in query else None,
+            ttl_days=_number(url, query, "ttl_days", 1e-6, 36_500),
+            max_attempts=int(_number(url, query, "max_attempts", 1, 20, integer=True) or 8),
+            read_timeout=_number(url, query, "read_timeout", 0.01, 300) or 10.0,
+            connect_timeout=_number(url, query, "connect_timeout", 0.01, 300) or 3.0,
         )
     from ._postgres import mask_url
 
     raise ConfigError(f"unknown store URL {mask_url(url)!r}",
                       hint="use sqlite:///path.db, memory://, postgresql://user@host/db "
                            "or dynamodb://TABLE")
+
+
+def _number(url: str, query: dict[str, str], name: str, low: float, high: float, *,
+            integer: bool = False) -> float | None:
+    """A numeric URL option within ``[low, high]`` (``None`` if absent)."""
+    if name not in query:
+        return None
+    text = query[name]
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"store URL {url!r}: {name}={text!r} is not {kind} from {low:g} to "
+                          f"{high:g}", hint=f"e.g. {name}={'8' if integer else '30'}")
+    return value
+
+
+def _sqlite_path(url: str, *, create: bool) -> Path:
+    """The database file of a ``sqlite:`` URL, checked before anything is created."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"store URL {url!r} is not sqlite:///PATH",
+                          hint="use sqlite:///banditbot.db (relative) or sqlite:////abs/x.db")
+    path = rest[1:] if rest.startswith("/") else rest  # sqlite:///rel, sqlite:////abs
+    if not path or path.endswith("/"):
+        raise ConfigError(f"store URL {url!r} has no file path",
+                          hint="use sqlite:///banditbot.db")
+    target = Path(path)
+    for ancestor in reversed(target.parents):
+        if ancestor.exists() and not ancestor.is_dir():
+            raise ConfigError(f"store URL {url!r}: {ancestor} is a file, not a folder",
+                              hint="choose a database path in a folder")
+    if target.exists() and target.is_dir():
+        raise ConfigError(f"store URL {url!r}: {target} is a folder",
+                          hint="add a file name, e.g. sqlite:///data/banditbot.db")
+    if not create:
+        if not target.is_file():
+            raise ConfigError(f"no banditbot database at {target}",
+                              hint="check --store (or BANDITBOT_STORE); a write command or "
+                                   "`banditbot init-db` creates one")
+        if not _has_schema(target):
+            raise ConfigError(f"{target} is not a banditbot database",
+                              hint="check --store (or BANDITBOT_STORE)")
+    return target
+
+
+def _has_schema(path: Path) -> bool:
+    """Whether the SQLite file holds banditbot's decision log (opened read-only)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                               "name = 'decisions'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None

@@ -17,19 +17,26 @@ from .._errors import require
 require("telegram", "telegram")
 
 from ._app import (  # noqa: E402
+    ChatOrder,
+    Reachability,
     build_application,
     check_secret,
     process_webhook,
+    run_polling,
 )
-from ._bot import BanditBot, install  # noqa: E402
+from ._bot import BanditBot, commands_for, install  # noqa: E402
 from ._context import CHAT_FEATURES, chat_context  # noqa: E402
 
 __all__ = [
     "CHAT_FEATURES",
     "BanditBot",
+    "ChatOrder",
+    "Reachability",
     "build_application",
     "chat_context",
     "check_secret",
+    "commands_for",
     "install",
     "process_webhook",
+    "run_polling",
 ]

@@ -1,26 +1,155 @@
-"""Building and running the Telegram application: polling, webhook processing, secrets."""
+"""Building and running the Telegram application: polling, webhook processing, secrets.
+
+Updates are processed concurrently, in order within each chat (:class:`ChatOrder`): one
+person's slow request (a chart, a store that hesitates, a group at Telegram's flood limit)
+delays nobody else, and a button press is never handled before the command that sent its
+message. When Telegram cannot be reached, the bot retries with backoff and logs one line
+when the outage begins and one when it ends (:class:`Reachability`); a token Telegram
+rejects is one :class:`~banditbot.ConfigError`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
+import time
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from .._errors import PayloadError
+from telegram.ext import BaseUpdateProcessor
+from telegram.request import HTTPXRequest
+
+from .._errors import ConfigError, PayloadError
+from .._logging import register_secret
 from ..service import BanditService
 
 __all__ = [
     "MAX_UPDATE_BYTES",
+    "ChatOrder",
+    "Reachability",
     "WebhookOutcome",
     "build_application",
     "process_webhook",
+    "run_polling",
 ]
 
 log = logging.getLogger("banditbot.telegram")
 
 MAX_UPDATE_BYTES = 1_000_000  # Telegram updates are far smaller; refuse anything bigger
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+#: updates processed at once (each chat's in order)
+MAX_CONCURRENT_UPDATES = 64
+_MAX_BACKOFF = 60.0
+
+
+class ChatOrder(BaseUpdateProcessor):
+    """Process updates concurrently, but one at a time per chat, in the order they came.
+
+    Each chat (or, without a chat, each user) has a lock; asyncio locks are fair, so a
+    chat's updates run in arrival order while other chats' run beside them.
+    """
+
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object,
+                                coroutine: Awaitable[Any]) -> None:
+        key = _chat_key(update)
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def _chat_key(update: object) -> object:
+    chat = getattr(update, "effective_chat", None)
+    if chat is not None:
+        return ("chat", chat.id)
+    user = getattr(update, "effective_user", None)
+    return ("user", user.id) if user is not None else None
+
+
+class Reachability:
+    """Whether Telegram answers: one log line when it stops, one when it answers again,
+    nothing for the retries in between."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.down_since: float | None = None
+        self.failures = 0
+        self.last_refusal: str | None = None
+
+    def failed(self, error: BaseException) -> None:
+        """A request got no answer (or a 5xx)."""
+        self.failures += 1
+        if self.down_since is None:
+            self.down_since = self.clock()
+            log.warning("Telegram is unreachable; retrying with backoff",
+                        extra={"error": type(error).__name__})
+
+    def polling_error(self, error: BaseException) -> None:
+        """``getUpdates`` failed (python-telegram-bot retries it with backoff). Network
+        errors were reported by the request itself; a refusal (another instance polling, a
+        webhook set) is logged once until polling works again."""
+        from telegram.error import NetworkError
+
+        if isinstance(error, NetworkError) and type(error).__name__ in ("NetworkError",
+                                                                        "TimedOut"):
+            return
+        text = f"{type(error).__name__}: {error}"
+        if text != self.last_refusal:
+            self.last_refusal = text
+            log.warning("Telegram refuses getUpdates; retrying with backoff",
+                        extra={"error": text[:200]})
+
+    def ok(self, *, success: bool = True) -> None:
+        """A request got an answer (``success``: a 2xx one, which also ends a refusal)."""
+        if success:
+            self.last_refusal = None
+        if self.down_since is not None:
+            log.warning("Telegram is reachable again", extra={
+                "down_seconds": round(self.clock() - self.down_since, 1),
+                "failed_requests": self.failures})
+            self.down_since = None
+            self.failures = 0
+
+
+class _WatchedRequest(HTTPXRequest):
+    """The ``getUpdates`` connection, reporting to a :class:`Reachability`."""
+
+    def __init__(self, watch: Reachability, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.watch = watch
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except Exception as exc:
+            self.watch.failed(exc)
+            raise
+        if code >= 500:
+            self.watch.failed(RuntimeError(f"HTTP {code}"))
+        else:
+            self.watch.ok(success=code < 300)
+        return code, payload
+
 
 def build_application(service: BanditService, token: str, *,
                       base_url: str | None = None, webhook: bool = False,
@@ -46,7 +175,11 @@ def build_application(service: BanditService, token: str, *,
 
     from ._bot import install
 
-    builder = Application.builder().token(token)
+    register_secret(token)  # no log line ever carries it …
+    # … and httpx, which logs every request's URL (…/bot<token>/…) at INFO, logs less
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    watch = Reachability()
+    builder = Application.builder().token(token).concurrent_updates(ChatOrder())
     limiter = _rate_limiter()
     if limiter is not None:
         builder = builder.rate_limiter(limiter)
@@ -55,11 +188,76 @@ def build_application(service: BanditService, token: str, *,
             .base_file_url(f"{base_url.rstrip('/')}/file/bot")
     if webhook:
         builder = builder.updater(None)
+    else:
+        builder = builder.get_updates_request(_WatchedRequest(watch, connection_pool_size=1))
     application = builder.build()
+    application.bot_data["banditbot.reachability"] = watch
     bot = install(application, service, experiments=experiments,
                   answer_unknown_callbacks=True)
     application.post_init = bot.publish_commands
     return application
+
+
+async def run_polling(application: Any, stop: asyncio.Event, *,
+                      allowed_updates: Sequence[str] = ("message", "callback_query"),
+                      timeout: float = 10.0) -> None:
+    """Run a bot built by :func:`build_application` with long polling until ``stop`` is set.
+
+    Connecting retries with backoff (1 s, doubling, at most a minute) while Telegram cannot
+    be reached; a rejected token raises :class:`~banditbot.ConfigError` at once. The command
+    list is published (a failure is a warning). While polling (long polls of ``timeout``
+    seconds), an outage is two log lines.
+
+    Parameters
+    ----------
+    application
+        The bot, from :func:`build_application` (not initialized yet).
+    stop
+        Set it to stop (``banditbot run`` sets it on SIGINT and SIGTERM).
+    allowed_updates
+        The update kinds to ask Telegram for.
+    timeout
+        Seconds each long poll may wait for updates.
+
+    Raises
+    ------
+    ConfigError
+        Telegram rejected the token (the message does not contain it).
+    """
+    from telegram.error import InvalidToken, NetworkError
+
+    watch: Reachability = application.bot_data.get("banditbot.reachability") or Reachability()
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            watch.ok()
+            break
+        except InvalidToken:
+            raise ConfigError("Telegram rejected the bot token",
+                              hint="check TELEGRAM_TOKEN (a token from @BotFather looks like "
+                                   "123456:ABC…)") from None
+        except NetworkError as exc:  # timeouts included
+            watch.failed(exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return
+        delay = min(delay * 2, _MAX_BACKOFF)
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.updater.start_polling(allowed_updates=list(allowed_updates),
+                                                timeout=timeout,
+                                                error_callback=watch.polling_error)
+        await application.start()
+        await stop.wait()
+    finally:
+        if application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
 
 
 def _rate_limiter() -> Any:
@@ -96,18 +294,74 @@ def parse_update(application: Any, body: bytes, service: BanditService) -> Webho
     from telegram import Update
 
     if len(body) > MAX_UPDATE_BYTES:
+        log.warning("webhook update refused", extra={"status": 413, "bytes": len(body)})
         return WebhookOutcome(413, "update too large")
     try:
         data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if type(update_id) is not int or not 0 <= update_id < 2**63:
             raise PayloadError("not a Telegram update")
+        _check_shape(data)
         update = Update.de_json(data, application.bot)
-    except (ValueError, TypeError, KeyError, PayloadError):
+    except Exception as exc:  # anything python-telegram-bot cannot read is malformed
+        # one line, naming the problem but nothing the update carried
+        log.warning("webhook update refused", extra={"status": 400,
+                                                     "error": type(exc).__name__})
         return WebhookOutcome(400, "malformed update")
     key = f"tg-update:{application.bot.id}:{update.update_id}"
     if not service.store.claim_key(key, ttl_seconds=7 * 86400):
         return WebhookOutcome(200, "duplicate update ignored")
     return WebhookOutcome(200, "ok", update)
+
+
+def _check_shape(data: dict[str, Any]) -> None:
+    """The fields the bot reads have the types the Bot API gives them (python-telegram-bot
+    takes many wrong types as they are, and a handler would fail on them later)."""
+
+    def need(value: Any, kind: type | tuple[type, ...], where: str) -> None:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise PayloadError(f"{where} has the wrong type")
+
+    def user(value: Any, where: str) -> None:
+        need(value, dict, where)
+        need(value.get("id"), int, f"{where}.id")
+        if "language_code" in value:
+            need(value["language_code"], str, f"{where}.language_code")
+
+    def message(value: Any, where: str) -> None:
+        need(value, dict, where)
+        need(value.get("message_id"), int, f"{where}.message_id")
+        date = value.get("date")
+        need(date, int, f"{where}.date")
+        if not 0 <= date < 2**40:
+            raise PayloadError(f"{where}.date is out of range")
+        need(value.get("chat"), dict, f"{where}.chat")
+        need(value["chat"].get("id"), int, f"{where}.chat.id")
+        need(value["chat"].get("type"), str, f"{where}.chat.type")
+        for name in ("text", "caption"):
+            if name in value:
+                need(value[name], str, f"{where}.{name}")
+        if "from" in value:
+            user(value["from"], f"{where}.from")
+        if "entities" in value:
+            need(value["entities"], list, f"{where}.entities")
+            for entity in value["entities"]:
+                need(entity, dict, f"{where}.entities[]")
+                for name in ("offset", "length"):
+                    need(entity.get(name), int, f"{where}.entities[].{name}")
+
+    for name in ("message", "edited_message", "channel_post", "edited_channel_post"):
+        if name in data:
+            message(data[name], name)
+    if "callback_query" in data:
+        query = data["callback_query"]
+        need(query, dict, "callback_query")
+        need(query.get("id"), str, "callback_query.id")
+        user(query.get("from"), "callback_query.from")
+        if "data" in query:
+            need(query["data"], str, "callback_query.data")
+        if "message" in query:
+            message(query["message"], "callback_query.message")
 
 
 async def process_webhook(application: Any, service: BanditService, headers: Any,
@@ -123,7 +377,11 @@ async def process_webhook(application: Any, service: BanditService, headers: Any
     if outcome.update is None:
         return outcome
     if wait:
-        await application.process_update(outcome.update)
+        try:
+            await application.process_update(outcome.update)
+        except Exception as exc:  # claimed: a redelivery would be dropped, so answer 200
+            log.error("update failed", extra={"update_id": outcome.update.update_id,
+                                              "error": type(exc).__name__})
     else:
         await application.update_queue.put(outcome.update)
     return outcome

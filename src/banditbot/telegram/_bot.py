@@ -2,8 +2,9 @@
 
 Thin: each handler parses the update, calls :class:`~banditbot.BanditService` (in a worker
 thread, since stores block), and renders the result. Errors are translated in one place
-(:meth:`BanditBot.on_error`): the user gets a short message, the log gets the traceback, and
-nothing the user typed is echoed back.
+(:meth:`BanditBot.on_error`): the user gets a short message (an operator's hint, such as
+"check the table, credentials and region", never reaches a user), the log gets the error
+type and the update id (never a user id), and nothing the user typed is echoed back.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -22,21 +24,25 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
+    filters,
 )
 
-from .._config import ExperimentConfig
+from .._config import BanditConfig, ExperimentConfig
 from .._errors import (
     BanditBotError,
     ConfigError,
     InvalidRewardError,
     NotAllowedError,
+    PayloadError,
     PolicyError,
+    StoreError,
     UnknownArmError,
     UnknownExperimentError,
 )
@@ -54,7 +60,7 @@ from ._render import (
     verify_reset,
 )
 
-__all__ = ["BanditBot", "install"]
+__all__ = ["BanditBot", "commands_for", "install"]
 
 log = logging.getLogger("banditbot.telegram")
 
@@ -67,6 +73,7 @@ _ANSWERS = {
     RewardStatus.UNKNOWN: "this poll has closed",
     RewardStatus.INVALID: "that button is no longer valid",
 }
+#: errors the person who sent the update can fix: the reply carries the error's hint
 _FRIENDLY = {
     UnknownExperimentError: "There is no such experiment.",
     UnknownArmError: "There is no such arm.",
@@ -75,6 +82,15 @@ _FRIENDLY = {
     ConfigError: "That change is not valid.",
     NotAllowedError: "Not allowed: this command is for admins.",
 }
+#: errors only an operator can fix: a plain apology, never their hint
+_APOLOGY = {
+    StoreError: "Sorry, I can't reach my memory right now. Please try again in a moment.",
+}
+_SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+_HINT = "I don't know that one. Send /help to see what I can do."
+_PARSE_ERROR = "can't parse entities"
+#: matplotlib's pyplot is not thread-safe: charts render one at a time, off the event loop
+_CHART_LOCK = threading.Lock()
 _ADMIN_USAGE = {
     "cheat": "/cheat <experiment> <arm> <rewards, e.g. 1101>",
     "prior": "/prior <experiment> <arm> <alpha> <beta>",
@@ -105,6 +121,7 @@ class BanditBot:
             [e.id for e in service.config.experiments]
         self.experiments: list[ExperimentConfig] = [service.experiment(i) for i in ids]
         self.signing_key = signing_key
+        self._reported: set[tuple[str, str]] = set()  # arms whose send failure admins know
 
     # --- wiring -----------------------------------------------------------------------------
     def handlers(self) -> list[Any]:
@@ -126,18 +143,16 @@ class BanditBot:
 
     def commands(self) -> list[BotCommand]:
         """The command list to publish with ``setMyCommands``."""
-        cmds = [BotCommand(e.telegram.command_for(e.id),
-                           (e.description or f"try experiment {e.id}")[:256])
-                for e in self.experiments]
-        cmds += [BotCommand("report", "what the bot has learned"),
-                 BotCommand("experiments", "list the experiments"),
-                 BotCommand("help", "what you can do")]
-        return cmds
+        return _commands(self.experiments)
 
     async def publish_commands(self, application: Application[Any, Any, Any, Any, Any, Any]
                                ) -> None:
-        """Publish :meth:`commands` (use as ``post_init``)."""
-        await application.bot.set_my_commands(self.commands())
+        """Publish :meth:`commands` (use as ``post_init``). Telegram refusing them is a
+        warning: the bot works without the list."""
+        try:
+            await application.bot.set_my_commands(self.commands())
+        except TelegramError as exc:
+            log.warning("the command list was not published", extra={"error": str(exc)[:200]})
 
     @staticmethod
     async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -187,8 +202,13 @@ class BanditBot:
         A message Telegram refuses (flood control past the retries, a blocked bot, a chat that
         is gone) is never logged: a logged decision nobody saw would count as a pull and, in
         implicit mode, as silence against its arm. A button press cannot overtake the log
-        write: with polling, updates are handled one at a time; with webhooks, a tap would
-        have to arrive within the one store write that follows the message.
+        write: a chat's updates are handled in order (:class:`~banditbot.telegram.ChatOrder`),
+        so the press waits for this handler to finish.
+
+        Content Telegram cannot parse in the experiment's parse mode (validated when it was
+        loaded or added, so this is a mismatch with Telegram's rules) is sent as plain text
+        instead, counted per arm in the store (counters ``send-failures:<experiment>``) and
+        reported once to the admins.
         """
         message, user, chat = update.effective_message, update.effective_user, \
             update.effective_chat
@@ -206,14 +226,39 @@ class BanditBot:
         rows = keyboard_rows(exp, decision.id)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(**cell) for cell in row]
                                        for row in rows]) if rows and rows[0] else None
-        sent = await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
-                                        reply_markup=markup)
+        try:
+            sent = await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
+                                            reply_markup=markup)
+        except BadRequest as exc:
+            if _PARSE_ERROR not in str(exc).lower():
+                raise
+            sent = await message.reply_text(decision.content, reply_markup=markup)
+            await self._send_failed(context, exp, decision.arm, exc)
         try:
             await self._run(self.service.commit_decision, planned)
         except BaseException:
             if markup is not None:  # buttons of a decision that was not logged lead nowhere
                 await sent.edit_reply_markup(reply_markup=None)
             raise
+
+    async def _send_failed(self, context: ContextTypes.DEFAULT_TYPE, exp: ExperimentConfig,
+                           arm: str, error: TelegramError) -> None:
+        """An arm's content did not parse: count it, log it, tell the admins (once per arm
+        and process)."""
+        log.warning("arm content refused by Telegram; sent as plain text",
+                    extra={"experiment": exp.id, "arm": arm, "error": str(error)[:200]})
+        await self._run(self.service.store.add_counters, f"send-failures:{exp.id}", {arm: 1.0})
+        if (exp.id, arm) in self._reported:
+            return
+        self._reported.add((exp.id, arm))
+        text = (f"Telegram refused the {exp.telegram.parse_mode} of arm {arm} of {exp.id} "
+                f"({error}); it was sent as plain text. Fix its content, or /arm retire "
+                f"{exp.id} {arm}.")
+        for admin in sorted(self.service.admins):
+            try:
+                await context.bot.send_message(admin, text[:4000])
+            except TelegramError as exc:  # an admin who never started the bot
+                log.warning("could not tell an admin", extra={"error": type(exc).__name__})
 
     async def on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A feedback button: apply the reward exactly once, then show the choice."""
@@ -235,12 +280,17 @@ class BanditBot:
         await query.answer(f"Thanks! You answered {label}"[:200])
         mode = parse_mode_of(exp)
         content = await self._run(self.service.content, exp.id, result.arm or "")
+        thanks = f"You answered {label} — thanks"
         try:
-            await query.edit_message_text(
-                content + "\n\n" + escape(f"You answered {label} — thanks", mode),
-                parse_mode=mode, reply_markup=None)
+            try:
+                await query.edit_message_text(content + "\n\n" + escape(thanks, mode),
+                                              parse_mode=mode, reply_markup=None)
+            except BadRequest as exc:
+                if _PARSE_ERROR not in str(exc).lower():
+                    raise
+                await query.edit_message_text(content + "\n\n" + thanks, reply_markup=None)
         except TelegramError as exc:  # e.g. the message is too old to edit: the vote counts
-            log.warning("could not edit the voted message: %s", exc)
+            log.warning("could not edit the voted message", extra={"error": str(exc)[:200]})
 
     async def on_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/report [experiment]: the table, and for one experiment a chart. An experiment
@@ -259,12 +309,18 @@ class BanditBot:
         if len(text) > 3900:
             text = text[:3900] + "\n…"
         await message.reply_text(preformatted(text), parse_mode="HTML")
-        if len(reports) == 1:
+        if len(reports) != 1:
+            return
+        try:  # the table is the answer; a chart that fails is logged, not apologised for
             png = await self._run(self._chart, reports[0])
             if png is not None:
                 await message.reply_photo(
                     InputFile(io.BytesIO(png), filename=f"{reports[0].experiment}.png"),
                     caption=f"{reports[0].experiment}: intervals and allocation over time")
+        except Exception as exc:
+            log.warning("report chart failed", extra={"experiment": reports[0].experiment,
+                                                      "error": type(exc).__name__},
+                        exc_info=not isinstance(exc, TelegramError | BanditBotError))
 
     def _resolve(self, name: str) -> str:
         """An experiment id from what a user typed: its id or its command (with or without
@@ -276,13 +332,15 @@ class BanditBot:
         return name  # unknown: the service raises a friendly error
 
     def _chart(self, report: Report) -> bytes | None:
+        """The report's chart (in a worker thread; one render at a time)."""
         try:
             from .._charts import report_png
         except ImportError:
             return None
+        timeline = self.service.timeline(report.experiment, scope=report.scope)
         try:
-            return report_png(report, self.service.timeline(report.experiment,
-                                                            scope=report.scope))
+            with _CHART_LOCK:
+                return report_png(report, timeline)
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
@@ -300,7 +358,8 @@ class BanditBot:
         if message is None or user is None:
             return
         if not self.service.is_admin(user.id):
-            log.warning("admin command refused", extra={"command": name, "user_id": user.id})
+            log.warning("admin command refused", extra={"command": name,
+                                                        "update_id": update.update_id})
             await message.reply_text(_FRIENDLY[NotAllowedError])
             return
         args = list(context.args or [])
@@ -352,11 +411,12 @@ class BanditBot:
         await message.reply_text(text)
 
     def _export_csv(self, experiment: str) -> bytes:
-        from ..offline import write_log_csv
+        from ..offline import store_pseudonyms, write_log_csv
 
         generation = self.service.current_generation(experiment)
         buffer = io.StringIO()
-        write_log_csv(self.service.decisions(experiment, generation=generation), buffer)
+        write_log_csv(self.service.decisions(experiment, generation=generation), buffer,
+                      pseudonyms=store_pseudonyms(self.service.store))
         return buffer.getvalue().encode("utf-8")
 
     async def on_reset_confirm(self, update: Update,
@@ -377,6 +437,11 @@ class BanditBot:
         if experiment is None or not self.service.is_admin(user_id):
             await query.answer("this confirmation is not valid (expired or not yours)")
             return
+        # a confirmation works once, on every server: claim it (it expires with its button)
+        if not await self._run(self.service.store.claim_key, f"tg-reset:{query.data}",
+                               _RESET_TTL + 60):
+            await query.answer("already done: this confirmation was used")
+            return
         generation = await self._run(self.service.reset, experiment, actor=f"tg:{user_id}")
         await query.answer("reset")
         await query.edit_message_text(
@@ -388,19 +453,33 @@ class BanditBot:
         if update.callback_query is not None:
             await update.callback_query.answer(_ANSWERS[RewardStatus.UNKNOWN])
 
+    async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An unknown command or plain text in a private chat: a short hint."""
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(_HINT)
+
     # --- errors -------------------------------------------------------------------------------
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The one error handler: short reply to the user, traceback to the log."""
         error = context.error
         update_id = getattr(update, "update_id", None)
-        if isinstance(error, BanditBotError):
-            base = next((text for cls, text in _FRIENDLY.items() if isinstance(error, cls)),
-                        "That did not work.")
-            text = base + (f" ({error.hint})" if error.hint else "")
+        friendly = next((text for cls, text in _FRIENDLY.items() if isinstance(error, cls)),
+                        None)
+        if friendly is not None and isinstance(error, BanditBotError):
+            text = friendly + (f" ({error.hint})" if error.hint else "")
             log.info("user error", extra={"update_id": update_id,
                                           "error": type(error).__name__})
+        elif isinstance(error, PayloadError):
+            text = "That input is not valid here."
+            log.info("user error", extra={"update_id": update_id,
+                                          "error": type(error).__name__})
+        elif isinstance(error, BanditBotError):  # the operator's to fix: the hint is theirs
+            text = next((t for cls, t in _APOLOGY.items() if isinstance(error, cls)), _SORRY)
+            log.error("handler failed", extra={"update_id": update_id,
+                                               "error": type(error).__name__,
+                                               "detail": str(error)[:300]})
         else:
-            text = "Sorry, something went wrong on my side. Please try again in a moment."
+            text = _SORRY
             log.error("handler failed", exc_info=error, extra={"update_id": update_id})
         if not isinstance(update, Update):
             return
@@ -410,7 +489,26 @@ class BanditBot:
             elif update.effective_message is not None:
                 await update.effective_message.reply_text(text[:4000])
         except TelegramError as exc:
-            log.warning("could not send the error reply: %s", exc)
+            log.warning("could not send the error reply", extra={"update_id": update_id,
+                                                                 "error": str(exc)[:200]})
+
+
+def commands_for(config: BanditConfig, experiments: Sequence[str] | None = None
+                 ) -> list[BotCommand]:
+    """The command list a bot for ``config`` publishes (what ``set-webhook`` publishes for
+    webhook and Lambda deployments, which never run ``banditbot run``)."""
+    ids = list(experiments) if experiments is not None else [e.id for e in config.experiments]
+    return _commands([config.experiment(i) for i in ids])
+
+
+def _commands(experiments: Sequence[ExperimentConfig]) -> list[BotCommand]:
+    cmds = [BotCommand(e.telegram.command_for(e.id),
+                       (e.description.strip() or f"try experiment {e.id}")[:256])
+            for e in experiments]
+    cmds += [BotCommand("report", "what the bot has learned"),
+             BotCommand("experiments", "list the experiments"),
+             BotCommand("help", "what you can do")]
+    return cmds
 
 
 def install(application: Application[Any, Any, Any, Any, Any, Any],
@@ -432,8 +530,9 @@ def install(application: Application[Any, Any, Any, Any, Any, Any],
     group
         PTB handler group.
     answer_unknown_callbacks
-        Also answer button presses no handler claims ("this poll has closed"); only for an
-        application that is banditbot's alone.
+        Also answer button presses no handler claims ("this poll has closed"), and unknown
+        commands and plain text in private chats (a short hint); only for an application
+        that is banditbot's alone.
 
     Returns
     -------
@@ -444,6 +543,9 @@ def install(application: Application[Any, Any, Any, Any, Any, Any],
     application.add_handlers(bot.handlers(), group=group)
     if answer_unknown_callbacks:
         application.add_handler(CallbackQueryHandler(bot.on_unknown_callback), group=group)
+        application.add_handler(MessageHandler(
+            filters.ChatType.PRIVATE & (filters.COMMAND | filters.TEXT), bot.on_unknown),
+            group=group)
     application.add_error_handler(bot.on_error)
     application.bot_data["banditbot"] = bot
     return bot

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from ...offline import decision_rows, write_log_csv
+from ...offline import decision_rows, store_pseudonyms, write_log_csv
 from ...service import BanditService
 from ...stores import DecisionRecord
 from .._deps import Reader, Service
@@ -129,7 +129,7 @@ def list_decisions(experiment: str, service: Service, key: Reader,
                    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                    after: Annotated[str | None, Query(max_length=64)] = None,
                    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
-                   generation: Annotated[int | None, Query(ge=0)] = None,
+                   generation: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
                    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
                    before: Annotated[str | None, Query(max_length=64)] = None,
                    scope: Annotated[str | None, Query(max_length=140)] = None) -> Response:
@@ -156,11 +156,13 @@ def list_decisions(experiment: str, service: Service, key: Reader,
             (r for r in source if scope is None or r.scope == scope))
         records = list(itertools.islice(wanted, limit))
         headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
+    pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
     if format == "csv":
         buffer = io.StringIO()
-        write_log_csv(records, buffer)
+        write_log_csv(records, buffer, pseudonyms=pseudonyms)
         return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
-    body = "".join(json.dumps(json_safe(r)) + "\n" for r in decision_rows(records))
+    body = "".join(json.dumps(json_safe(r)) + "\n"
+                   for r in decision_rows(records, pseudonyms=pseudonyms))
     return Response(body, media_type="application/x-ndjson", headers=headers)
 
 

@@ -1,0 +1,146 @@
+"""Arm content checked against its Telegram parse mode before it is ever sent.
+
+Telegram refuses a message whose MarkdownV2 or HTML does not parse ("can't parse entities");
+an arm with such content would fail every time it is chosen. :func:`markup_problem` applies
+the Bot API's rules (https://core.telegram.org/bots/api#formatting-options) when an
+experiments file is loaded and when an arm is added, and says what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["escape_markdown_v2", "markup_problem"]
+
+#: characters MarkdownV2 reserves outside entities (each must be written as ``\\c``)
+_MD2_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
+_MD2_MARKERS = ("```", "||", "__", "`", "*", "_", "~")
+_MD2_NAMES = {"```": "pre block", "`": "code", "*": "bold", "_": "italic",
+              "__": "underline", "~": "strikethrough", "||": "spoiler", "[": "link"}
+_HTML_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
+                        "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji"})
+_HTML_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
+_HTML_TAG = re.compile(r"<(/?)([a-z][a-z-]*)((?:\s[^<>]*)?)>")
+
+
+def escape_markdown_v2(text: str) -> str:
+    """``text`` shown as it is in MarkdownV2 (every reserved character escaped).
+
+    Examples
+    --------
+    >>> escape_markdown_v2("Great news! Try v2.0 now.")
+    'Great news\\\\! Try v2\\\\.0 now\\\\.'
+    """
+    return "".join("\\" + c if c in _MD2_RESERVED or c == "\\" else c for c in text)
+
+
+def markup_problem(text: str, parse_mode: str | None) -> str | None:
+    """Why Telegram would refuse ``text`` in ``parse_mode``, with the fix; ``None`` if it
+    would not (``plain`` and ``None`` accept anything).
+
+    Examples
+    --------
+    >>> markup_problem("Great news! Try v2.0 now.", "MarkdownV2")  # doctest: +ELLIPSIS
+    "MarkdownV2 reserves '!' (character 11): write '\\\\!' ..."
+    >>> markup_problem("*Bold* and \\\\!", "MarkdownV2") is None
+    True
+    """
+    if parse_mode == "MarkdownV2":
+        return _markdown_v2_problem(text)
+    if parse_mode == "HTML":
+        return _html_problem(text)
+    return None
+
+
+def _markdown_v2_problem(text: str) -> str | None:
+    escaped = escape_markdown_v2(text)
+    as_text = (f"; to show the text as written: {escaped}" if len(escaped) <= 200 else
+               "; or set the experiment's telegram.parse_mode to plain")
+    stack: list[tuple[str, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            if i + 1 >= n:
+                return ("MarkdownV2: the text ends with a lone '\\' (write '\\\\' for a "
+                        "backslash)")
+            i += 2
+            continue
+        if stack and stack[-1][0] in ("`", "```"):  # inside code: only the closing marker
+            code = stack[-1][0]
+            if text.startswith(code, i) and (code == "```" or not text.startswith("```", i)):
+                stack.pop()
+                i += len(code)
+            else:
+                i += 1
+            continue
+        marker = next((m for m in _MD2_MARKERS if text.startswith(m, i)), None)
+        if marker is not None:
+            if stack and stack[-1][0] == marker:
+                stack.pop()
+            elif any(m == marker for m, _ in stack):
+                inner, at = stack[-1]
+                return (f"MarkdownV2: the {_MD2_NAMES[inner]} opened at character {at + 1} "
+                        f"is not closed before character {i + 1}{as_text}")
+            else:
+                stack.append((marker, i))
+            i += len(marker)
+            continue
+        if c == "[" or (c == "!" and text.startswith("![", i)):
+            stack.append(("[", i))
+            i += 2 if c == "!" else 1
+            continue
+        if c == "]" and stack and stack[-1][0] == "[":
+            stack.pop()
+            if not text.startswith("(", i + 1):
+                return (f"MarkdownV2: the link text ending at character {i + 1} needs a "
+                        f"(URL) right after it{as_text}")
+            j = i + 2
+            while j < n and text[j] != ")":
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                return f"MarkdownV2: the link URL after character {i + 1} is not closed with ')'"
+            i = j + 1
+            continue
+        if c == ">" and (i == 0 or text[i - 1] == "\n"):
+            i += 1  # a quotation
+            continue
+        if c in _MD2_RESERVED:
+            return (f"MarkdownV2 reserves {c!r} (character {i + 1}): write '\\{c}' to show "
+                    f"it{as_text}")
+        i += 1
+    if stack:
+        marker, at = stack[-1]
+        return (f"MarkdownV2: the {_MD2_NAMES[marker]} opened at character {at + 1} is never "
+                f"closed (close it with {marker!r}, or write '\\{marker[0]}' to show the "
+                f"character)")
+    return None
+
+
+def _html_problem(text: str) -> str | None:
+    for match in re.finditer("&", text):
+        if not _HTML_ENTITY.match(text, match.start()):
+            return (f"HTML: '&' at character {match.start() + 1} starts no entity (write "
+                    "'&amp;')")
+    stack: list[str] = []
+    position = 0
+    for match in re.finditer("<", text):
+        if match.start() < position:
+            continue
+        tag = _HTML_TAG.match(text, match.start())
+        if tag is None:
+            return f"HTML: '<' at character {match.start() + 1} starts no tag (write '&lt;')"
+        closing, name = tag.group(1), tag.group(2)
+        if name not in _HTML_TAGS:
+            return (f"HTML: Telegram does not support <{name}> (character "
+                    f"{match.start() + 1}; write '&lt;' to show '<')")
+        if closing:
+            if not stack or stack[-1] != name:
+                return f"HTML: </{name}> at character {match.start() + 1} closes no <{name}>"
+            stack.pop()
+        else:
+            stack.append(name)
+        position = tag.end()
+    if stack:
+        return f"HTML: <{stack[-1]}> is never closed (add </{stack[-1]}>)"
+    return None
