@@ -68,6 +68,8 @@ class ArmReport:
         this arm over the best one (posterior).
     prior
         Operator prior ``(alpha, beta)`` if one is set.
+    send_failures
+        Messages of this arm Telegram refused to render (sent as plain text instead).
     """
 
     arm: str
@@ -90,6 +92,7 @@ class ArmReport:
     uplift: Uplift | None = None
     chance_to_beat_control: float | None = None
     expected_loss: float | None = None
+    send_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,9 @@ class Report:
         for a in self.arms:
             if a.prior:
                 lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")
+            if a.send_failures:
+                lines.append(f"{a.arm}: Telegram refused its formatting {a.send_failures} "
+                             "time(s); sent as plain text")
         for key, text in self.notes.items():
             lines.append(f"{key.replace('_', ' ')}: {text}")
         return "\n".join(lines)

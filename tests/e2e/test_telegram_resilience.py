@@ -213,6 +213,9 @@ def test_an_arm_telegram_cannot_parse_is_sent_plain_counted_and_reported(
     assert all(m.parse_mode is None and m.buttons() for m in shown)
     assert [r.arm for r in service.decisions("seed")] == ["news", "news"]
     assert store.read_counters("send-failures:seed") == {"news": 2.0}
+    report = service.report("seed")  # visible where people look
+    assert next(a.send_failures for a in report.arms if a.arm == "news") == 2
+    assert "news: Telegram refused its formatting 2 time(s)" in report.to_text()
     (notice,) = double.chat_messages(1001)
     assert "arm news of seed" in (notice.text or "")
 

@@ -120,6 +120,7 @@ class ReportsMixin(DecisionsMixin):
         winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
                                                             table, inference)
         control = exp.control if exp.control in arms else None
+        failures = self.store.read_counters(f"send-failures:{exp.id}")
         rows = []
         for i, a in enumerate(arms):
             uplift = chance = None
@@ -142,7 +143,8 @@ class ReportsMixin(DecisionsMixin):
                 prior=view.meta.priors.get(a), estimate=_opt(estimates[i][0]),
                 estimate_low=_opt(estimates[i][1]), estimate_high=_opt(estimates[i][2]),
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
-                uplift=uplift, chance_to_beat_control=chance, expected_loss=loss))
+                uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
+                send_failures=int(failures.get(a, 0))))
         stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
             "burn-in" if burn_in is not None and not burn_in.done else "running"
