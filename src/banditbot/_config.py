@@ -337,13 +337,18 @@ class WinnerSpec(_Model):
     its difference to every other arm excludes 0 — a stated error rate however often the
     report is read) or ``p-best`` (P(best) ≥ ``threshold``, the hosted platforms' rule, which
     repeated looks make wrong far more often than ``1 - threshold``: a description, offered
-    for comparison). ``on_winner``: ``keep-learning`` (report it, change nothing),
+    for comparison). ``explore: top-two`` (with an allocation updated in periods): while no
+    winner is named, each period's allocation is top-two sampling over the arms the rule has
+    not ruled out (the leader half the time, a challenger the other half) — the sampling that
+    lets the rule find a winner soon (docs/inference.md); ``none`` (default) leaves the
+    policy's allocation as it is. ``on_winner``: ``keep-learning`` (report it, change nothing),
     ``send-all-to-winner`` (every later decision gets the winner) or ``stop`` (the winner is
     served and the experiment reported as stopped). Applied automatically and audited.
     """
 
     rule: Literal["sequence", "p-best"] = "sequence"
     threshold: float = Field(default=0.95, gt=0.5, lt=1.0)
+    explore: Literal["none", "top-two"] = "none"
     on_winner: Literal["keep-learning", "send-all-to-winner", "stop"] = "keep-learning"
     min_decisions: int = Field(default=100, ge=0)
 
@@ -469,6 +474,9 @@ class ExperimentConfig(_Model):
         if self.control is not None and self.arm(self.control) is None:
             raise ValueError(f"control {self.control!r} is not an arm of the experiment "
                              "(use one of its arm ids)")
+        if self.winner.explore != "none" and self.update.every == "decision":
+            raise ValueError("winner.explore acts at each allocation period (set update, e.g. "
+                             "'200 rewards')")
         if self.holdout > 0 and self.control is None:
             raise ValueError("a holdout goes to the control arm (set control: ARM)")
         for arm in self.arms:  # Telegram would refuse every message of such an arm

@@ -14,6 +14,7 @@ from .._config import BanditConfig, ExperimentConfig
 from .._errors import PayloadError, StoreError, UnknownArmError
 from .._features import Featurizer
 from ..stores import AdminRecord, ExperimentMeta, Store
+from ._inference import InferenceCache
 from ._view import ExperimentView, build_view
 
 __all__ = ["ServiceCore", "check_scope"]
@@ -49,6 +50,7 @@ class ServiceCore:
         self.admins = frozenset(config.admins) | frozenset(admins)
         self._views: dict[str, tuple[ExperimentMeta, ExperimentView]] = {}
         self._featurizers: dict[str, Featurizer] = {}
+        self._inference = InferenceCache()
 
     def with_store(self, store: Store) -> Self:
         """The same service (config, generator, clock, admins) over another store, e.g. a

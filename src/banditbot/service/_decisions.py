@@ -18,8 +18,8 @@ import numpy as np
 
 from .._errors import ConfigError, StoreError, UnknownArmError
 from .._features import check_context
-from .._types import FloatArray
-from ..policies import sample_arm
+from .._types import BoolArray, FloatArray
+from ..policies import explore_contenders, sample_arm
 from ..stores import AllocationRecord, DecisionRecord, StatsTable
 from ._allocation import (
     Shaped,
@@ -129,9 +129,24 @@ class DecisionsMixin(RewardsMixin):
             record.id, exp.id, arm, view.contents[arm], record.propensity,
             _ProbabilityMap(view.arms, p), record.subject, now, scope))
 
+    def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
+        """With ``winner.explore``, the active arms the winner rule has not ruled out (from
+        the log; ``None`` when exploration is off or there is nothing to go by yet)."""
+        if view.config.winner.explore == "none" or winner_index(view) is not None:
+            return None
+        table = self.store.read_stats(view.config.id, view.meta.generation, scope,
+                                      view.all_arms)
+        inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
+                                        float(table.n.sum()))
+        if inference is None:
+            return None
+        alive = dict(zip(view.all_arms, inference.decision.contenders.tolist(), strict=True))
+        out = np.array([bool(alive[a]) for a in view.arms])
+        return out if out.any() else None
+
     def _shaped(self, view: ExperimentView, table: StatsTable,
-                context: Mapping[str, Any] | None, now: float, scope: str | None = None
-                ) -> Shaped:
+                context: Mapping[str, Any] | None, now: float, scope: str | None = None,
+                *, explore: BoolArray | None = None) -> Shaped:
         """The allocation for the statistics in ``table``: the policy's vector shaped by
         winner, burn-in, floor and holdout (the policy is computed only when needed). A
         scope whose burn-in ended is remembered (counts only grow within a generation)."""
@@ -142,6 +157,8 @@ class DecisionsMixin(RewardsMixin):
         vector = None
         if winner_index(view) is None and (burn_in is None or burn_in.done):
             vector = view.policy.probabilities(view.policy_stats(table, context, now=now))
+            if explore is not None:  # top-two over the contenders; the floor comes after
+                vector = explore_contenders(vector, explore, mode="top-two")
         return shape(view, vector, burn_in)
 
     def _sample(self, view: ExperimentView, p: FloatArray) -> tuple[int, str]:
@@ -177,7 +194,8 @@ class DecisionsMixin(RewardsMixin):
             return current
         if table is None:
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
-        shaped = self._shaped(view, table, None, now, scope)
+        shaped = self._shaped(view, table, None, now, scope,
+                              explore=self._contenders(view, scope))
         return self.store.start_allocation(
             new_allocation(view, scope, shaped, reason, current, now))
 

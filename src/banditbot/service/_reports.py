@@ -13,7 +13,6 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +34,6 @@ from ..stores import AllocationRecord, PeriodCounts, StatsTable
 from ._allocation import burn_in_progress
 from ._core import check_scope
 from ._decisions import DecisionsMixin
-from ._inference import InferenceCache
 from ._view import ExperimentView, finite_table
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
@@ -49,9 +47,6 @@ _DRAWS = 20_000  # posterior draws for chance to beat control and expected loss
 class ReportsMixin(DecisionsMixin):
     """Report, timeline, allocation history, warm-up."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._inference = InferenceCache()
 
     def warm_up(self) -> None:
         """Compute every experiment's current allocation once, writing nothing.
