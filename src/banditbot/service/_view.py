@@ -125,10 +125,12 @@ class ExperimentView:
 def finite_table(table: StatsTable, experiment: str) -> StatsTable:
     """``table`` with the counters of every arm that has a non-finite one set to zero (and
     one warning in the log)."""
-    # the usual case in one cheap test: a sum is finite only if every term is (a sum that
-    # overflows from finite terms takes the careful path below and changes nothing)
-    if math.isfinite(float(table.pulls.sum()) + float(table.n.sum())
-                     + float(table.total.sum()) + float(table.total_sq.sum())):
+    # the usual case in one cheap test: a product x*y is non-finite when either factor is
+    # (inf*0 is nan), so two dot products see every counter; a dot that overflows from
+    # finite counters only takes the careful path below, which then changes nothing
+    with np.errstate(all="ignore"):
+        fast = float(np.dot(table.pulls, table.total)) + float(np.dot(table.n, table.total_sq))
+    if math.isfinite(fast):
         return table
     bad = ~(np.isfinite(table.pulls) & np.isfinite(table.n) & np.isfinite(table.total)
             & np.isfinite(table.total_sq))
