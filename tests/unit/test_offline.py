@@ -274,3 +274,91 @@ def test_policy_action_dist_for_contextual_and_frozen_policies() -> None:
         assert dist.shape == (300, log.n_actions) and np.allclose(dist.sum(axis=1), 1)
     value, matched = replay_online("thompson", log, rng=np.random.default_rng(0))
     assert matched.size > 0 and 0 <= value <= 1
+
+
+def _records_with_awkward_contexts() -> list[Any]:
+    """Decision records as an export meets them: no context at first, a key that first
+    appears mid-log, values with commas, quotes and newlines, booleans, nulls, nested
+    values, a timestamp on a minute boundary and rounding to the millisecond."""
+    from banditbot.stores import DecisionRecord
+
+    contexts: list[dict[str, Any] | None] = [
+        None, None, {"hour": 9}, {"hour": 10, "lang": 'de, "at"\nline'}, None,
+        {"premium": True, "hour": None}, {"tags": ["a", "b"], "hour": 23}, {"hour": 1.5}]
+    return [DecisionRecord(
+        id=f"d{i}", experiment="g", generation=0, scope="chat:-100" if i % 2 else "",
+        arm="a" if i % 3 else "b", propensity=0.5, arms=("a", "b"),
+        probabilities=np.array([0.5, 0.5]) if i % 2 else np.array([0.25, 0.75]),
+        policy='{"name":"uniform"}', subject=f"tg:{i % 3}",
+        created_at=1.7e9 + 60.0 * i + (0.9996 if i == 3 else 0.0), context=ctx,
+        reward=None if i == 4 else float(i % 2), rewarded_at=None if i == 4 else 1.7e9 + i)
+        for i, ctx in enumerate(contexts * 2)]
+
+
+@pytest.mark.parametrize(("grow", "chunk"), [(True, 3), (True, 1024), (False, 3)])
+def test_streamed_csv_export_matches_the_row_by_row_layout(
+        tmp_path: Path, grow: bool, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export streams in chunks (one pass when the first chunk names every context
+    key, a rewrite when a key appears later); either way the file holds exactly the rows
+    and columns that the row dictionaries describe, timestamps formatted as
+    ``datetime.isoformat`` does, and the API's in-memory CSV is the same text."""
+    import io
+    from datetime import UTC, datetime
+
+    from banditbot.offline import Pseudonyms, decision_rows, log_columns, write_log_csv
+
+    monkeypatch.setattr("banditbot.offline._log._CHUNK", chunk)
+    records = _records_with_awkward_contexts()
+    if not grow:  # the common case: the same keys on every row
+        records = [r._replace(context={"hour": i, "lang": "de"}) for i, r in enumerate(records)]
+    key = Pseudonyms(b"k" * 32)
+    path = tmp_path / "log.csv"
+    assert export_decisions(records, path, pseudonyms=key) == len(records)
+    rows = list(decision_rows(records, pseudonyms=key))
+    columns = log_columns(rows)
+    with path.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.reader(fh))
+    assert got[0] == columns
+    assert got[1:] == [["" if row.get(c) is None else str(row[c]) for c in columns]
+                       for row in rows]
+    def iso(ts: float | None) -> str:
+        return "" if ts is None else \
+            datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
+
+    at, rewarded = columns.index("created_at"), columns.index("rewarded_at")
+    assert [(g[at], g[rewarded]) for g in got[1:]] == \
+        [(iso(r.created_at), iso(r.rewarded_at)) for r in records]
+    assert got[4][at].endswith(":20.999+00:00")  # cut to the millisecond, not rounded up
+    assert "tg:" not in path.read_text()  # pseudonyms, not raw ids
+    buffer = io.StringIO()
+    assert write_log_csv(records, buffer, pseudonyms=key) == len(records)
+    with path.open(newline="", encoding="utf-8") as fh:
+        assert buffer.getvalue() == fh.read()
+    assert [p.name for p in tmp_path.iterdir()] == ["log.csv"]  # no part file left
+
+
+@pytest.mark.parametrize("batch", [3, 16_384])
+def test_streamed_parquet_export_keeps_types_and_every_row(
+        tmp_path: Path, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet is written in row groups; context columns get one type per key (numbers
+    stay numbers, a key with mixed values becomes text) and every row keeps its values,
+    also when a key or a type first appears in a later row group (the file is then
+    rewritten once)."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr("banditbot.offline._log._BATCH", batch)
+    records = _records_with_awkward_contexts()
+    path = tmp_path / "log.parquet"
+    assert export_decisions(records, path, raw_subjects=True) == len(records)
+    table = pq.read_table(path)
+    assert table.num_rows == len(records)
+    assert str(table.schema.field("ctx_hour").type) == "double"  # ints and 1.5
+    assert str(table.schema.field("ctx_premium").type) == "bool"
+    assert str(table.schema.field("ctx_tags").type) == "string"
+    data = table.to_pydict()
+    assert data["decision_id"] == [r.id for r in records]
+    assert data["ctx_hour"][:4] == [None, None, 9.0, 10.0]
+    assert data["ctx_lang"][3] == 'de, "at"\nline'
+    assert data["ctx_tags"][6] == '["a", "b"]'
+    assert data["reward"][4] is None and data["subject"][1] == "tg:1"
+    empty = tmp_path / "empty.parquet"
+    assert export_decisions([], empty) == 0 and pq.read_table(empty).num_rows == 0

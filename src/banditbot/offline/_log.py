@@ -16,14 +16,19 @@ import base64
 import csv
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import secrets
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from .._errors import PayloadError, StoreError, require
 from ..stores import DecisionRecord, Store
@@ -135,34 +140,110 @@ def _new_key_document() -> str:
                        "created_at": time.time()})
 
 
+#: Records formatted together (timestamps are formatted as one array).
+_CHUNK = 1024
+
+
+def _chunks(records: Iterable[DecisionRecord], size: int) -> Iterator[list[DecisionRecord]]:
+    it = iter(records)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def _iso_many(stamps: Sequence[float | None]) -> list[str]:
+    """``[_iso(t) for t in stamps]`` as one array operation: rounded to the microsecond,
+    then cut to the millisecond, as ``datetime`` does."""
+    ts = np.array([np.nan if t is None else t for t in stamps], dtype=np.float64)
+    missing = np.isnan(ts)
+    ts[missing] = 0.0
+    whole = np.trunc(ts)
+    micros = whole.astype(np.int64) * 1_000_000 + np.round((ts - whole) * 1e6).astype(np.int64)
+    text = np.datetime_as_string((micros // 1000).astype("datetime64[ms]"), unit="ms")
+    out = [f"{t}+00:00" for t in text.tolist()]
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = ""
+    return out
+
+
+class _Cells:
+    """The export's cells of decisions in :data:`LOG_COLUMNS` order, a chunk at a time,
+    with memo tables for the values that repeat from row to row (pseudonyms, probability
+    vectors, arm lists, contexts): an export of a million decisions formats each only once.
+    """
+
+    _MEMO = 100_000  # entries per memo table before it starts over (bounds memory)
+
+    def __init__(self, raw_subjects: bool, pseudonyms: Pseudonyms | None) -> None:
+        self.raw = raw_subjects
+        self.pseudo = pseudonyms or Pseudonyms.ephemeral()
+        self.subjects: dict[str, str] = {}
+        self.scopes: dict[str, str] = {}
+        self.vectors: dict[bytes, str] = {}
+        self.arm_lists: dict[tuple[str, ...], str] = {}
+        self.contexts: dict[str, str] = {}
+        self.context_json = json.JSONEncoder(sort_keys=True).encode
+
+    def rows(self, chunk: Sequence[DecisionRecord]) -> list[list[Any]]:
+        """One list of cells per record."""
+        created = _iso_many([r.created_at for r in chunk])
+        rewarded = _iso_many([r.rewarded_at for r in chunk])
+        return [self.row(r, c, w) for r, c, w in zip(chunk, created, rewarded, strict=True)]
+
+    def row(self, r: DecisionRecord, created: str, rewarded: str) -> list[Any]:
+        """The cells of one record, given its formatted timestamps."""
+        subject: str | None = r.subject
+        scope: str | None = r.scope
+        if not self.raw:
+            subject = self.subjects.get(r.subject)
+            if subject is None:
+                if len(self.subjects) > self._MEMO:
+                    self.subjects.clear()
+                subject = self.subjects[r.subject] = self.pseudo(r.subject)
+            scope = self.scopes.get(r.scope)
+            if scope is None:
+                if len(self.scopes) > self._MEMO:
+                    self.scopes.clear()
+                scope = self.scopes[r.scope] = self.pseudo.scope(r.scope)
+        key = np.asarray(r.probabilities, dtype=np.float64).tobytes()
+        vector = self.vectors.get(key)
+        if vector is None:
+            if len(self.vectors) > self._MEMO:
+                self.vectors.clear()
+            vector = self.vectors[key] = " ".join(f"{p:.10g}" for p in r.probabilities)
+        arms = self.arm_lists.get(r.arms)
+        if arms is None:
+            if len(self.arm_lists) > self._MEMO:
+                self.arm_lists.clear()
+            arms = self.arm_lists[r.arms] = " ".join(r.arms)
+        return [r.id, created, r.experiment, r.generation, scope, r.arm, r.propensity,
+                r.policy, r.kind, subject, r.reward, rewarded, arms, vector,
+                self.context(r.context) if r.context else ""]
+
+    def context(self, context: Mapping[str, Any]) -> str:
+        """The context as JSON with sorted keys, memoized by ``repr`` (which, unlike
+        equality, tells ``1``, ``1.0`` and ``True`` apart)."""
+        key = repr(context)
+        text = self.contexts.get(key)
+        if text is None:
+            if len(self.contexts) > self._MEMO:
+                self.contexts.clear()
+            text = self.contexts[key] = self.context_json(context)
+        return text
+
+
 def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = False,
                   pseudonyms: Pseudonyms | None = None) -> Iterator[dict[str, Any]]:
     """Flatten decision records into rows with :data:`LOG_COLUMNS` plus ``ctx_*`` columns.
 
     ``subject`` and ``scope`` carry keyed pseudonyms (``pseudonyms``, default: a random key
     used for this call only), or the raw ids with ``raw_subjects=True``."""
-    pseudo = pseudonyms or Pseudonyms.ephemeral()
-    for r in records:
-        row: dict[str, Any] = {
-            "decision_id": r.id,
-            "created_at": _iso(r.created_at),
-            "experiment": r.experiment,
-            "generation": r.generation,
-            "scope": r.scope if raw_subjects else pseudo.scope(r.scope),
-            "arm": r.arm,
-            "propensity": r.propensity,
-            "policy": r.policy,
-            "kind": r.kind,
-            "subject": r.subject if raw_subjects else pseudo(r.subject),
-            "reward": r.reward,
-            "rewarded_at": _iso(r.rewarded_at),
-            "arms": " ".join(r.arms),
-            "probabilities": " ".join(f"{p:.10g}" for p in r.probabilities),
-            "context": json.dumps(r.context, sort_keys=True) if r.context else "",
-        }
-        for key, value in (r.context or {}).items():
-            row[f"ctx_{key}"] = value
-        yield row
+    cells = _Cells(raw_subjects, pseudonyms)
+    for chunk in _chunks(records, _CHUNK):
+        for r, values in zip(chunk, cells.rows(chunk), strict=True):
+            row = dict(zip(LOG_COLUMNS, values, strict=True))
+            for key, value in (r.context or {}).items():
+                row[f"ctx_{key}"] = value
+            yield row
 
 
 def log_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -175,20 +256,78 @@ def write_log_csv(records: Iterable[DecisionRecord], out: IO[str], *,
                   raw_subjects: bool = False, pseudonyms: Pseudonyms | None = None) -> int:
     """Write decision records as CSV (the one CSV layout of the decision log: the API, the
     CLI and the bot all use it); returns the number of rows. Ids are pseudonymized as in
-    :func:`decision_rows`."""
-    rows = list(decision_rows(records, raw_subjects=raw_subjects, pseudonyms=pseudonyms))
-    columns = log_columns(rows)
+    :func:`decision_rows`. Streamed through a temporary file: memory does not grow with
+    the log."""
+    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
+        n, columns, complete = _write_csv(records, spool, _Cells(raw_subjects, pseudonyms))
+        spool.seek(0)
+        if complete:
+            shutil.copyfileobj(spool, out)
+        else:
+            _fill_context_columns(spool, out, columns)
+    return n
+
+
+def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
+               cells: _Cells) -> tuple[int, list[str], bool]:
+    """Write a header with the context keys of the first chunk, then every row with the
+    context columns known when it was written. Returns the number of rows, every context
+    key, and whether the file is complete: ``False`` when a key first appeared after the
+    header, and :func:`_fill_context_columns` must rewrite it."""
+    chunks = _chunks(records, _CHUNK)
+    first = next(chunks, [])
+    known: set[str] = set()
+    for r in first:
+        known.update(r.context or ())
+    columns = sorted(known)
+    complete = True
     writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(k) is None else row.get(k) for k in columns])
-    return len(rows)
+    writer.writerow([*LOG_COLUMNS, *(f"ctx_{k}" for k in columns)])
+    n = 0
+    for chunk in itertools.chain([first], chunks):
+        rows = cells.rows(chunk)
+        if columns or complete:
+            for r, row in zip(chunk, rows, strict=True):
+                context = r.context
+                if context:
+                    if not known.issuperset(context):
+                        complete = False
+                        known.update(context)
+                        columns = sorted(known)
+                    row.extend([_cell(context.get(k)) for k in columns])
+                elif columns:
+                    row.extend([""] * len(columns))
+        writer.writerows(rows)
+        n += len(rows)
+    return n, columns, complete
+
+
+def _fill_context_columns(src: IO[str], out: IO[str], columns: Sequence[str]) -> None:
+    """Copy a CSV written by :func:`_write_csv` with the header and every row holding all
+    of ``columns`` (rebuilt from each row's ``context`` cell)."""
+    reader = csv.reader(src)
+    next(reader)  # the header written before every key was known
+    writer = csv.writer(out)
+    writer.writerow([*LOG_COLUMNS, *(f"ctx_{k}" for k in columns)])
+    last = len(LOG_COLUMNS) - 1
+    for old in reader:
+        context = json.loads(old[last]) if old[last] else {}
+        writer.writerow([*old[:last + 1], *(_cell(context.get(k)) for k in columns)])
+
+
+def _cell(value: Any) -> Any:
+    """A context value as a cell (``csv.writer`` writes ``None`` as an empty cell too; the
+    row dictionaries of :func:`decision_rows` keep ``None``)."""
+    return "" if value is None else value
 
 
 def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[str], *,
                      fmt: str | None = None, raw_subjects: bool = False,
                      pseudonyms: Pseudonyms | None = None) -> int:
     """Write the decision log to CSV or Parquet; returns the number of rows.
+
+    Streamed (memory does not grow with the log) into a temporary file beside ``path``
+    that replaces it only when complete: a failed export leaves an older file as it was.
 
     Parameters
     ----------
@@ -208,24 +347,123 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
         The format is unknown, or the file's folder does not exist (checked before
         anything is read or written).
     """
-    p = Path(path)
+    p = Path(path).expanduser()
     fmt = (fmt or p.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise PayloadError(f"unknown export format {fmt!r}", hint="use csv or parquet")
-    if not p.expanduser().parent.is_dir():
+    if not p.parent.is_dir():
         raise PayloadError(f"the folder of {p} does not exist",
                            hint="create it first, or choose another path")
-    if fmt == "csv":
-        with p.open("w", newline="", encoding="utf-8") as fh:
-            return write_log_csv(records, fh, raw_subjects=raw_subjects,
-                                 pseudonyms=pseudonyms)
-    require("pyarrow", "parquet")
+    if fmt == "parquet":
+        require("pyarrow", "parquet")
+    cells = _Cells(raw_subjects, pseudonyms)
+    with tempfile.TemporaryDirectory(dir=p.parent, prefix=f".{p.name}.") as tmp:
+        part = Path(tmp) / "part"
+        if fmt == "parquet":
+            n = _write_parquet(records, part, cells)
+        else:
+            with part.open("w", newline="", encoding="utf-8") as fh:
+                n, columns, complete = _write_csv(records, fh, cells)
+            if not complete:
+                full = Path(tmp) / "full"
+                with part.open(newline="", encoding="utf-8") as src, \
+                        full.open("w", newline="", encoding="utf-8") as out:
+                    _fill_context_columns(src, out, columns)
+                part = full
+        os.replace(part, p)
+    return n
+
+
+#: Arrow types of the :data:`LOG_COLUMNS` cells (every other one is a string).
+_ARROW_TYPES = {"generation": "int64", "propensity": "float64", "reward": "float64"}
+_BATCH = 16_384
+
+
+def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells) -> int:
+    """Stream the log to Parquet in row groups of :data:`_BATCH` rows. The ``ctx_*``
+    columns and their types come from the first row group; when a later row brings a new
+    key or a value of another type, the file is rewritten once from the ``context`` column
+    with the names and types of the whole log."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = list(decision_rows(records, raw_subjects=raw_subjects, pseudonyms=pseudonyms))
-    columns = log_columns(rows)
-    table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows]) \
-        if rows else pa.table({k: pa.array([], pa.string()) for k in columns})
-    pq.write_table(table, p)
-    return len(rows)
+    base = [pa.field(c, pa.type_for_alias(_ARROW_TYPES.get(c, "string"))) for c in LOG_COLUMNS]
+    batches = _chunks(records, _BATCH)
+    first = next(batches, [])
+    kinds: dict[str, set[type]] = {}
+    _add_kinds(kinds, first)
+    columns = sorted(kinds)
+    types = [_context_type(kinds[k]) for k in columns]
+    schema = pa.schema([*base, *(pa.field(f"ctx_{k}", t)
+                                 for k, t in zip(columns, types, strict=True))])
+    fits = True  # every row so far has its context in the columns and types of ``schema``
+    n = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in itertools.chain([first], batches):
+            _add_kinds(kinds, batch)
+            fits = fits and sorted(kinds) == columns and \
+                [_context_type(kinds[k]) for k in columns] == types
+            rows = cells.rows(batch)
+            arrays = [pa.array([row[i] for row in rows], field.type)
+                      for i, field in enumerate(base)]
+            arrays += [pa.array([_context_value((r.context or {}).get(k), t) for r in batch], t)
+                       if fits else pa.nulls(len(batch), t)
+                       for k, t in zip(columns, types, strict=True)]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            n += len(batch)
+    if not fits:
+        _rewrite_context_columns(path, base, kinds)
+    return n
+
+
+def _add_kinds(kinds: dict[str, set[type]], batch: Sequence[DecisionRecord]) -> None:
+    for r in batch:
+        if r.context:
+            for key, value in r.context.items():
+                kinds.setdefault(key, set()).add(type(value))
+
+
+def _rewrite_context_columns(path: Path, base: list[Any], kinds: dict[str, set[type]]) -> None:
+    """Rewrite a Parquet export with ``ctx_*`` columns for every key of ``kinds``, rebuilt
+    from each row's ``context`` cell."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = sorted(kinds)
+    types = [_context_type(kinds[k]) for k in columns]
+    schema = pa.schema([*base, *(pa.field(f"ctx_{k}", t)
+                                 for k, t in zip(columns, types, strict=True))])
+    draft = path.with_name(path.name + ".draft")
+    os.replace(path, draft)
+    with pq.ParquetWriter(path, schema) as writer:
+        for part in pq.ParquetFile(draft).iter_batches(batch_size=_BATCH,
+                                                       columns=[f.name for f in base]):
+            contexts = [json.loads(c) if c else {} for c in part.column("context").to_pylist()]
+            extra = [pa.array([_context_value(ctx.get(k), t) for ctx in contexts], t)
+                     for k, t in zip(columns, types, strict=True)]
+            writer.write_batch(pa.RecordBatch.from_arrays([*part.columns, *extra],
+                                                          schema=schema))
+    draft.unlink()
+
+
+def _context_type(kinds: set[type]) -> Any:
+    """One Arrow type for a context key: booleans, integers or numbers when every value
+    is one, else strings (JSON for lists and objects)."""
+    import pyarrow as pa
+
+    kinds = kinds - {type(None)}
+    if kinds and kinds <= {bool}:
+        return pa.bool_()
+    if kinds and kinds <= {int}:
+        return pa.int64()
+    if kinds and kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()
+
+
+def _context_value(value: Any, arrow_type: Any) -> Any:
+    import pyarrow as pa
+
+    if value is None or arrow_type != pa.string() or isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import StoreError
+from .._types import FloatArray
 from ._base import (
     AdminRecord,
     AllocationRecord,
@@ -158,13 +159,47 @@ def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
 
 
 def _decision_from_row(row: Sequence[Any]) -> DecisionRecord:
-    return DecisionRecord(
-        id=row[0], experiment=row[1], generation=row[2], scope=row[3], arm=row[4],
-        propensity=row[5], arms=tuple(row[6].split("\n")),
-        probabilities=np.frombuffer(row[7], dtype="<f8"), policy=row[8], subject=row[9],
-        context=json.loads(row[10]) if row[10] else None, kind=row[11], created_at=row[12],
-        reward=row[13], rewarded_at=row[14], weight=row[15], allocation_id=row[16],
-    )
+    return _RowDecoder()(row)
+
+
+class _RowDecoder:
+    """Decision rows to records, for a scan: arm lists, probability vectors and contexts
+    repeat from row to row and are decoded once (records share them: the arrays are
+    read-only views of immutable bytes, a record's context is a read-only ``Mapping``). The
+    memo tables start over at :attr:`LIMIT` entries."""
+
+    LIMIT = 4096
+    __slots__ = ("arms", "contexts", "vectors")
+
+    def __init__(self) -> None:
+        self.arms: dict[str, tuple[str, ...]] = {}
+        self.vectors: dict[bytes, FloatArray] = {}
+        self.contexts: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, row: Sequence[Any]) -> DecisionRecord:
+        arms = self.arms.get(row[6])
+        if arms is None:
+            if len(self.arms) >= self.LIMIT:
+                self.arms.clear()
+            arms = self.arms[row[6]] = tuple(row[6].split("\n"))
+        vector = self.vectors.get(row[7])
+        if vector is None:
+            if len(self.vectors) >= self.LIMIT:
+                self.vectors.clear()
+            vector = self.vectors[row[7]] = np.frombuffer(row[7], dtype="<f8")
+        context = None
+        if row[10]:
+            context = self.contexts.get(row[10])
+            if context is None:
+                if len(self.contexts) >= self.LIMIT:
+                    self.contexts.clear()
+                context = self.contexts[row[10]] = json.loads(row[10])
+        return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4], row[5],
+                           arms, vector, row[8], row[9], row[12], context, row[11], row[13],
+                           row[14], row[15], row[16])
+
+
+_new_record = DecisionRecord.__new__  # positional: the field order of DecisionRecord
 
 
 class SQLiteStore:
@@ -454,9 +489,10 @@ class SQLiteStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         cur = self._conn().execute(sql, args)
+        decode = _RowDecoder()
         while batch := cur.fetchmany(1000):
             for row in batch:
-                yield _decision_from_row(row)
+                yield decode(row)
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
                           limit: int = 1000, *, newer_than: float | None = None

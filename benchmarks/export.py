@@ -1,0 +1,138 @@
+"""Export and report on a 1M-decision SQLite log, against the sqlite3 shell in the same run.
+
+Issue #18: ``banditbot export`` of 1M decisions to CSV within 4x the time the ``sqlite3``
+shell takes to dump the same table as CSV, Parquet faster still, peak memory under 300 MB
+(streamed), and ``banditbot report`` on that log under 1 s.
+
+The log (built once and kept in ``benchmarks/out/``): one experiment, 3 arms, 20,000
+subjects, a two-key context on every decision, a reward on 60% of them. Every figure is a
+separate process (the CLI as a user runs it), rounds interleave ours and the floor, and the
+JSON line gives the range over rounds: wall seconds and peak resident memory (MB).
+
+    python benchmarks/export.py [--n 1000000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CONFIG = """experiments:
+  - id: greet
+    arms:
+      - {id: hello, content: "Hello!"}
+      - {id: hi, content: "Hi there"}
+      - {id: hey, content: "Hey"}
+    policy: {name: epsilon-greedy}
+"""
+
+
+def build_log(path: Path, n: int) -> None:
+    """``n`` decisions written through the store's own batch API (the rows the bot writes)."""
+    from banditbot.stores import DecisionRecord, SQLiteStore
+
+    store = SQLiteStore(path)
+    store.init()
+    rng = np.random.default_rng(0)
+    arms = ("hello", "hi", "hey")
+    probs = np.array([0.8, 0.1, 0.1])
+    t0 = 1.7e9
+    batch = 20_000
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        picks = rng.integers(0, 3, m)
+        rewarded = rng.random(m) < 0.6
+        values = (rng.random(m) < 0.2).astype(float)
+        subjects = rng.integers(0, 20_000, m)
+        store.record_manual([
+            DecisionRecord(
+                id=os.urandom(16).hex(), experiment="greet", generation=0, scope="",
+                arm=arms[picks[i]], propensity=float(probs[picks[i]]), arms=arms,
+                probabilities=probs, policy='{"name":"epsilon-greedy","params":{}}',
+                subject=f"tg:{subjects[i]}", created_at=t0 + start + i,
+                context={"hour": int((start + i) // 3600 % 24), "lang": "de"},
+                kind="manual",
+                reward=float(values[i]) if rewarded[i] else 0.0,
+                rewarded_at=t0 + start + i + 5.0)
+            for i in range(m)])
+    store.close()
+
+
+def run(cmd: list[str], *, stdout: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process."""
+    out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if stdout:
+        out.close()  # type: ignore[union-attr]
+    if status != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    out_dir = HERE / "out"
+    out_dir.mkdir(exist_ok=True)
+    db = out_dir / f"export-{args.n}.sqlite"
+    if not db.exists() or sqlite3.connect(db).execute(
+            "SELECT count(*) FROM decisions").fetchone()[0] != args.n:
+        db.unlink(missing_ok=True)
+        print(f"building {db} ({args.n:,} decisions)…", file=sys.stderr)
+        build_log(db, args.n)
+    cli = [sys.executable, "-m", "banditbot"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / "experiments.yaml"
+        cfg.write_text(CONFIG)
+        common = ["--config", str(cfg), "--store", f"sqlite:///{db}"]
+        figures: dict[str, list[tuple[float, float]]] = {
+            "sqlite3_shell": [], "csv": [], "parquet": [], "report": []}
+        for _ in range(args.rounds):
+            figures["sqlite3_shell"].append(run(
+                ["sqlite3", "-csv", "-header", str(db), "SELECT * FROM decisions"],
+                stdout=Path(tmp) / "shell.csv"))
+            figures["csv"].append(run(
+                [*cli, "export", "greet", "--out", f"{tmp}/log.csv", *common]))
+            figures["parquet"].append(run(
+                [*cli, "export", "greet", "--out", f"{tmp}/log.parquet", *common]))
+            figures["report"].append(run([*cli, "report", "greet", *common]))
+        rows = sum(1 for _ in (Path(tmp) / "log.csv").open()) - 1
+    if rows != args.n:
+        raise SystemExit(f"the CSV export has {rows} rows, not {args.n}")
+
+    def span(key: str, i: int) -> list[float]:
+        values = [f[i] for f in figures[key]]
+        return [round(min(values), 2), round(max(values), 2)]
+
+    csv_ratio = [round(c[0] / s[0], 2) for c, s in
+                 zip(figures["csv"], figures["sqlite3_shell"], strict=True)]
+    print(json.dumps({
+        "benchmark": "export", "decisions": args.n, "rounds": args.rounds,
+        "sqlite3_shell_s": span("sqlite3_shell", 0), "csv_s": span("csv", 0),
+        "parquet_s": span("parquet", 0), "report_s": span("report", 0),
+        "csv_over_shell": [min(csv_ratio), max(csv_ratio)],
+        "csv_peak_mb": span("csv", 1), "parquet_peak_mb": span("parquet", 1),
+        "report_peak_mb": span("report", 1),
+        "targets": {"csv_over_shell": 4, "parquet_faster_than_csv": True, "peak_mb": 300,
+                    "report_s": 1},
+    }))
+
+
+if __name__ == "__main__":
+    main()
