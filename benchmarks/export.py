@@ -38,7 +38,7 @@ CONFIG = """experiments:
 
 
 def build_log(path: Path, n: int) -> None:
-    """``n`` decisions written through the store's own batch API (the rows the bot writes)."""
+    """``n`` policy decisions with rewards, written through the store's batch API."""
     from banditbot.stores import DecisionRecord, SQLiteStore
 
     store = SQLiteStore(path)
@@ -61,7 +61,7 @@ def build_log(path: Path, n: int) -> None:
                 probabilities=probs, policy='{"name":"epsilon-greedy","params":{}}',
                 subject=f"tg:{subjects[i]}", created_at=t0 + start + i,
                 context={"hour": int((start + i) // 3600 % 24), "lang": "de"},
-                kind="manual",
+                kind="policy",
                 reward=float(values[i]) if rewarded[i] else 0.0,
                 rewarded_at=t0 + start + i + 5.0)
             for i in range(m)])
@@ -90,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
     out_dir = HERE / "out"
     out_dir.mkdir(exist_ok=True)
-    db = out_dir / f"export-{args.n}.sqlite"
+    db = out_dir / f"export-policy-{args.n}.sqlite"
     if not db.exists() or sqlite3.connect(db).execute(
             "SELECT count(*) FROM decisions").fetchone()[0] != args.n:
         db.unlink(missing_ok=True)

@@ -238,3 +238,38 @@ def test_simulated_top_two_draws_from_the_logged_vector() -> None:
     sd = np.sqrt(logged * (1 - logged) / rows)
     assert logged[2] > 0.2
     assert np.all(np.abs(freq - logged) <= 5 * sd)
+
+
+def test_log_arrays_lays_out_every_kind_of_log_row() -> None:
+    """The report's inference reads the log through ``log_arrays``: rows that offered the
+    arms in another order, a subset, or an arm since retired land in the right columns;
+    manual rows and rows for unknown arms are skipped; rewards are scaled and clipped to
+    [0, 1] and unanswered ones are NaN. Checked row by row against the definition."""
+    from banditbot.service._inference import log_arrays
+    from banditbot.stores import ALLOCATED, DecisionRecord
+
+    rng = np.random.default_rng(3)
+    arms = ("a", "b", "c")
+    layouts = [("a", "b", "c"), ("c", "a", "b"), ("a", "c"), ("a", "b", "c", "old"), ("x",)]
+    records = []
+    for i in range(300):
+        offered = layouts[int(rng.integers(len(layouts)))]
+        p = rng.dirichlet(np.ones(len(offered)))
+        records.append(DecisionRecord(
+            id=f"d{i}", experiment="e", generation=0, scope="", arm=offered[i % len(offered)],
+            propensity=float(p[i % len(offered)]), arms=offered, probabilities=p, policy="{}",
+            subject="s", created_at=float(i), kind=("policy", "manual", "holdout")[i % 3],
+            reward=None if i % 5 == 0 else float(rng.uniform(-1.0, 6.0))))
+    chosen, probabilities, rewards = log_arrays(records, arms, 0.0, 5.0)
+    expected = [r for r in records if r.kind in ALLOCATED and r.arm in arms]
+    assert len(chosen) == len(expected) > 50
+    for t, r in enumerate(expected):
+        assert arms[chosen[t]] == r.arm
+        row = {a: p for a, p in zip(r.arms, r.probabilities, strict=True)}
+        assert probabilities[t].tolist() == [row.get(a, 0.0) for a in arms]
+        if r.reward is None:
+            assert math.isnan(rewards[t])
+        else:
+            assert rewards[t] == min(max(r.reward / 5.0, 0.0), 1.0)
+    empty = log_arrays([], arms, 0.0, 1.0)
+    assert empty[0].shape == (0,) and empty[1].shape == (0, 3) and empty[2].shape == (0,)

@@ -181,6 +181,7 @@ class _Cells:
         self.vectors: dict[bytes, str] = {}
         self.arm_lists: dict[tuple[str, ...], str] = {}
         self.contexts: dict[str, str] = {}
+        self.new_contexts: list[Mapping[str, Any]] = []  # memo misses since the last take
         self.context_json = json.JSONEncoder(sort_keys=True).encode
 
     def rows(self, chunk: Sequence[DecisionRecord]) -> list[list[Any]]:
@@ -228,7 +229,14 @@ class _Cells:
             if len(self.contexts) > self._MEMO:
                 self.contexts.clear()
             text = self.contexts[key] = self.context_json(context)
+            self.new_contexts.append(context)
         return text
+
+    def take_new_contexts(self) -> list[Mapping[str, Any]]:
+        """Contexts not seen before (by ``repr``) since the last call: what a new column
+        or a new value type can come from."""
+        taken, self.new_contexts = self.new_contexts, []
+        return taken
 
 
 def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = False,
@@ -390,8 +398,9 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     base = [pa.field(c, pa.type_for_alias(_ARROW_TYPES.get(c, "string"))) for c in LOG_COLUMNS]
     batches = _chunks(records, _BATCH)
     first = next(batches, [])
+    first_rows = cells.rows(first)
     kinds: dict[str, set[type]] = {}
-    _add_kinds(kinds, first)
+    _add_kinds(kinds, cells.take_new_contexts())
     columns = sorted(kinds)
     types = [_context_type(kinds[k]) for k in columns]
     schema = pa.schema([*base, *(pa.field(f"ctx_{k}", t)
@@ -400,14 +409,14 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     n = 0
     with pq.ParquetWriter(path, schema) as writer:
         for batch in itertools.chain([first], batches):
-            _add_kinds(kinds, batch)
-            fits = fits and sorted(kinds) == columns and \
-                [_context_type(kinds[k]) for k in columns] == types
-            rows = cells.rows(batch)
+            rows = first_rows if batch is first else cells.rows(batch)
+            if _add_kinds(kinds, cells.take_new_contexts()) and fits:
+                fits = sorted(kinds) == columns and \
+                    [_context_type(kinds[k]) for k in columns] == types
             arrays = [pa.array([row[i] for row in rows], field.type)
                       for i, field in enumerate(base)]
-            arrays += [pa.array([_context_value((r.context or {}).get(k), t) for r in batch], t)
-                       if fits else pa.nulls(len(batch), t)
+            contexts = [r.context for r in batch]
+            arrays += [_context_array(contexts, k, t) if fits else pa.nulls(len(batch), t)
                        for k, t in zip(columns, types, strict=True)]
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
             n += len(batch)
@@ -416,11 +425,25 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     return n
 
 
-def _add_kinds(kinds: dict[str, set[type]], batch: Sequence[DecisionRecord]) -> None:
-    for r in batch:
-        if r.context:
-            for key, value in r.context.items():
-                kinds.setdefault(key, set()).add(type(value))
+def _add_kinds(kinds: dict[str, set[type]], contexts: Iterable[Mapping[str, Any]]) -> bool:
+    """Add each context's value types to ``kinds``; whether any context was seen."""
+    seen = False
+    for context in contexts:
+        seen = True
+        for key, value in context.items():
+            kinds.setdefault(key, set()).add(type(value))
+    return seen
+
+
+def _context_array(contexts: Sequence[Mapping[str, Any] | None], key: str,
+                   arrow_type: Any) -> Any:
+    """One ``ctx_*`` column of a row group."""
+    import pyarrow as pa
+
+    values = [c.get(key) if c else None for c in contexts]
+    if arrow_type == pa.string():
+        values = [_as_text(v) for v in values]
+    return pa.array(values, arrow_type)
 
 
 def _rewrite_context_columns(path: Path, base: list[Any], kinds: dict[str, set[type]]) -> None:
@@ -439,8 +462,7 @@ def _rewrite_context_columns(path: Path, base: list[Any], kinds: dict[str, set[t
         for part in pq.ParquetFile(draft).iter_batches(batch_size=_BATCH,
                                                        columns=[f.name for f in base]):
             contexts = [json.loads(c) if c else {} for c in part.column("context").to_pylist()]
-            extra = [pa.array([_context_value(ctx.get(k), t) for ctx in contexts], t)
-                     for k, t in zip(columns, types, strict=True)]
+            extra = [_context_array(contexts, k, t) for k, t in zip(columns, types, strict=True)]
             writer.write_batch(pa.RecordBatch.from_arrays([*part.columns, *extra],
                                                           schema=schema))
     draft.unlink()
@@ -461,9 +483,8 @@ def _context_type(kinds: set[type]) -> Any:
     return pa.string()
 
 
-def _context_value(value: Any, arrow_type: Any) -> Any:
-    import pyarrow as pa
-
-    if value is None or arrow_type != pa.string() or isinstance(value, str):
+def _as_text(value: Any) -> Any:
+    """A context value for a text column (JSON for lists and objects)."""
+    if value is None or isinstance(value, str):
         return value
     return json.dumps(value) if isinstance(value, list | dict) else str(value)

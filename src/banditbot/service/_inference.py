@@ -9,7 +9,6 @@ control (or to the best other arm), and the stopping rule's answer. Results are 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -27,25 +26,41 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
                span: float) -> tuple[IntArray, FloatArray, FloatArray]:
     """``(arm index (T,), probability vectors (T, K), rewards on [0, 1] (T,))`` of the
     allocated decisions in ``records`` (time order), with ``arms`` as the columns (an arm a
-    decision did not offer has probability 0 in its row) and NaN for unanswered ones."""
+    decision did not offer has probability 0 in its row) and NaN for unanswered ones.
+
+    One pass keeps references only; the vectors are stacked once per distinct list of
+    offered arms (usually one), so a long log costs no Python work per probability."""
     column = {a: i for i, a in enumerate(arms)}
     chosen: list[int] = []
-    rows: list[list[float]] = []
-    rewards: list[float] = []
-    k = len(arms)
+    rewards: list[float | None] = []
+    vectors: list[FloatArray] = []
+    layouts: dict[tuple[str, ...], list[int]] = {}  # offered arms -> rows that offered them
     for r in records:
-        if r.kind not in ALLOCATED or r.arm not in column:
+        if r.kind not in ALLOCATED:
             continue
-        row = [0.0] * k
-        for a, p in zip(r.arms, r.probabilities.tolist(), strict=True):
-            if a in column:
-                row[column[a]] = p
-        chosen.append(column[r.arm])
-        rows.append(row)
-        rewards.append(math.nan if r.reward is None else
-                       min(max((r.reward - lo) / span, 0.0), 1.0))
-    return (np.array(chosen, dtype=np.intp), np.array(rows, dtype=np.float64).reshape(-1, k),
-            np.array(rewards, dtype=np.float64))
+        c = column.get(r.arm)
+        if c is None:
+            continue
+        rows = layouts.get(r.arms)
+        if rows is None:
+            rows = layouts[r.arms] = []
+        rows.append(len(chosen))
+        chosen.append(c)
+        rewards.append(r.reward)
+        vectors.append(r.probabilities)
+    k = len(arms)
+    probabilities = np.zeros((len(chosen), k))
+    for offered, rows in layouts.items():
+        kept = [(j, column[a]) for j, a in enumerate(offered) if a in column]
+        stacked = np.array([vectors[i] for i in rows], dtype=np.float64).reshape(len(rows), -1)
+        if [c for _, c in kept] == list(range(k)) and len(offered) == k:
+            probabilities[rows] = stacked
+        elif kept:
+            src, dst = (list(x) for x in zip(*kept, strict=True))
+            probabilities[np.ix_(rows, dst)] = stacked[:, src]
+    values = np.array(rewards, dtype=np.float64)  # None -> NaN
+    scaled = np.clip((values - lo) / span, 0.0, 1.0)  # NaN stays NaN
+    return np.array(chosen, dtype=np.intp), probabilities, scaled
 
 
 class _Entry(NamedTuple):
