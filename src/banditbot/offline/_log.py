@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from .._errors import PayloadError, StoreError, require
+from .._types import FloatArray
 from ..stores import DecisionRecord, Store
 
 __all__ = ["LOG_COLUMNS", "Pseudonyms", "decision_rows", "export_decisions", "log_columns",
@@ -179,6 +180,7 @@ class _Cells:
         self.subjects: dict[str, str] = {}
         self.scopes: dict[str, str] = {}
         self.vectors: dict[bytes, str] = {}
+        self.vector_ids: dict[int, tuple[FloatArray, str]] = {}
         self.arm_lists: dict[tuple[str, ...], str] = {}
         self.contexts: dict[str, str] = {}
         self.new_contexts: list[Mapping[str, Any]] = []  # memo misses since the last take
@@ -205,12 +207,7 @@ class _Cells:
                 if len(self.scopes) > self._MEMO:
                     self.scopes.clear()
                 scope = self.scopes[r.scope] = self.pseudo.scope(r.scope)
-        key = np.asarray(r.probabilities, dtype=np.float64).tobytes()
-        vector = self.vectors.get(key)
-        if vector is None:
-            if len(self.vectors) > self._MEMO:
-                self.vectors.clear()
-            vector = self.vectors[key] = " ".join(f"{p:.10g}" for p in r.probabilities)
+        vector = self.vector(r.probabilities)
         arms = self.arm_lists.get(r.arms)
         if arms is None:
             if len(self.arm_lists) > self._MEMO:
@@ -219,6 +216,26 @@ class _Cells:
         return [r.id, created, r.experiment, r.generation, scope, r.arm, r.propensity,
                 r.policy, r.kind, subject, r.reward, rewarded, arms, vector,
                 self.context(r.context) if r.context else ""]
+
+    def vector(self, probabilities: FloatArray) -> str:
+        """The probability vector as text; memoized by identity first (a store's scan
+        shares one read-only array between the rows that logged the same vector; the memo
+        keeps the array alive, so its ``id`` cannot be reused), then by value."""
+        seen = self.vector_ids.get(id(probabilities))
+        if seen is not None:
+            return seen[1]
+        shared = isinstance(probabilities, np.ndarray) and not probabilities.flags.writeable
+        key = np.asarray(probabilities, dtype=np.float64).tobytes()
+        text = self.vectors.get(key)
+        if text is None:
+            if len(self.vectors) > self._MEMO:
+                self.vectors.clear()
+            text = self.vectors[key] = " ".join(f"{p:.10g}" for p in probabilities)
+        if shared:
+            if len(self.vector_ids) > 4096:
+                self.vector_ids.clear()
+            self.vector_ids[id(probabilities)] = (probabilities, text)
+        return text
 
     def context(self, context: Mapping[str, Any]) -> str:
         """The context as JSON with sorted keys, memoized by ``repr`` (which, unlike
@@ -302,7 +319,7 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
                         complete = False
                         known.update(context)
                         columns = sorted(known)
-                    row.extend([_cell(context.get(k)) for k in columns])
+                    row.extend([context.get(k) for k in columns])  # None: an empty cell
                 elif columns:
                     row.extend([""] * len(columns))
         writer.writerows(rows)
