@@ -265,7 +265,7 @@ def test_log_arrays_lays_out_every_kind_of_log_row() -> None:
     assert len(chosen) == len(expected) > 50
     for t, r in enumerate(expected):
         assert arms[chosen[t]] == r.arm
-        row = {a: p for a, p in zip(r.arms, r.probabilities, strict=True)}
+        row = dict(zip(r.arms, r.probabilities, strict=True))
         assert probabilities[t].tolist() == [row.get(a, 0.0) for a in arms]
         if r.reward is None:
             assert math.isnan(rewards[t])

@@ -233,17 +233,25 @@ def _logmeanexp(x: FloatArray, axis: int = -1) -> FloatArray:
     return out
 
 
+#: Rows per block when an e-value is summed over a long log (bounds the temporaries).
+_ROWS = 16_384
+
+
 def _log_evalue(x: FloatArray, lam: FloatArray, theta: FloatArray) -> tuple[FloatArray,
                                                                              FloatArray]:
     """Log of the mixture e-value at the last decision and its derivative in ``θ``.
 
     ``x`` has shape ``(n, S)``, ``lam`` ``(n, S, G)``, ``theta`` ``(S,)``.
     """
-    factor = 1.0 + lam * (x - theta)[..., None]
-    logw = np.log(factor).sum(axis=0)  # (S, G)
-    slope = -(lam / factor).sum(axis=0)  # d logw / d theta
+    logw = np.zeros(lam.shape[1:])  # (S, G)
+    slope = np.zeros(lam.shape[1:])  # d logw / d theta
+    for start in range(0, max(x.shape[0], 1), _ROWS):  # sums by blocks: bounded memory
+        block = lam[start:start + _ROWS]
+        factor = 1.0 + block * (x[start:start + _ROWS] - theta)[..., None]
+        logw += np.log(factor).sum(axis=0)
+        slope -= (block / factor).sum(axis=0)
     value = _logmeanexp(logw)
-    weight = np.exp(logw - value[:, None]) / logw.shape[1]
+    weight = np.exp(logw - value[:, None]) / lam.shape[2]
     return value, (weight * slope).sum(axis=1)
 
 
