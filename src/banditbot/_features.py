@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._config import FeatureSpec
+from ._errors import PayloadError
 from ._types import FloatArray
 
 __all__ = ["CONTEXT_LIMITS", "Featurizer", "check_context", "linear_arrays", "linear_extra"]
@@ -82,8 +83,6 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
     >>> check_context({"hour": 9, "lang": "de"})
     {'hour': 9, 'lang': 'de'}
     """
-    from ._errors import PayloadError
-
     if context is None:
         return None
     if not isinstance(context, Mapping):

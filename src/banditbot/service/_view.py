@@ -125,11 +125,17 @@ class ExperimentView:
 def finite_table(table: StatsTable, experiment: str) -> StatsTable:
     """``table`` with the counters of every arm that has a non-finite one set to zero (and
     one warning in the log)."""
-    # the usual case in one cheap test: a product x*y is non-finite when either factor is
-    # (inf*0 is nan), so two dot products see every counter; a dot that overflows from
-    # finite counters only takes the careful path below, which then changes nothing
-    with np.errstate(all="ignore"):
-        fast = float(np.dot(table.pulls, table.total)) + float(np.dot(table.n, table.total_sq))
+    # the usual case in one cheap test: a sum is non-finite when a term is; a sum that
+    # overflows from finite counters only takes the careful path below, which then changes
+    # nothing. Few arms: Python sums (numpy's per-call cost is most of the work); many: two
+    # dot products (a product x*y is non-finite when either factor is: inf*0 is nan)
+    if table.pulls.shape[0] <= 16:
+        fast = sum(table.pulls.tolist()) + sum(table.n.tolist()) + \
+            sum(table.total.tolist()) + sum(table.total_sq.tolist())
+    else:
+        with np.errstate(all="ignore"):
+            fast = float(np.dot(table.pulls, table.total)) + \
+                float(np.dot(table.n, table.total_sq))
     if math.isfinite(fast):
         return table
     bad = ~(np.isfinite(table.pulls) & np.isfinite(table.n) & np.isfinite(table.total)
