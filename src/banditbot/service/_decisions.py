@@ -118,13 +118,12 @@ class DecisionsMixin(RewardsMixin):
             p, allocation_id = allocation.probabilities, allocation.id
         index, kind = self._sample(view, p)
         arm = view.arms[index]
+        # positional (the field order of DecisionRecord): keywords cost a third more here;
+        # check_context's result is already the decision's own copy
         record = DecisionRecord(
-            id=new_id(), experiment=exp.id, generation=view.meta.generation,
-            scope=scope, arm=arm, propensity=float(p[index]), arms=view.arms,
-            probabilities=p, policy=view.policy_json, subject=str(subject),
-            created_at=now, context=dict(context) if context else None, kind=kind,
-            allocation_id=allocation_id,
-        )
+            new_id(), exp.id, view.meta.generation, scope, arm, float(p[index]), view.arms,
+            p, view.policy_json, str(subject), now, context or None, kind, None, None, 1.0,
+            allocation_id)
         return PlannedDecision(record, Decision(
             record.id, exp.id, arm, view.contents[arm], record.propensity,
             _ProbabilityMap(view.arms, p), record.subject, now, scope))

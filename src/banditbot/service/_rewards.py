@@ -152,7 +152,7 @@ class RewardsMixin(ServiceCore):
         with self._unrewarded_lock:
             self._unrewarded.pop(record.id, None)
         if result is ApplyResult.APPLIED:
-            if any(f.name == "past_reward_rate" for f in exp.features):
+            if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
             return RewardResult(RewardStatus.APPLIED, record.id, "thanks, counted",

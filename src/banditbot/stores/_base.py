@@ -265,6 +265,16 @@ class AllocationRecord:
         """``arm -> probability``."""
         return {a: float(p) for a, p in zip(self.arms, self.probabilities, strict=True)}
 
+    def with_rewards(self, rewards: float) -> AllocationRecord:
+        """A copy with the live ``rewards`` counter set (the same record when it is
+        unchanged; a direct constructor call, cheaper than :func:`dataclasses.replace` on a
+        decision's path)."""
+        if rewards == self.rewards:
+            return self
+        return AllocationRecord(self.id, self.experiment, self.generation, self.scope,
+                                self.period, self.arms, self.probabilities, self.reason,
+                                self.created_at, self.meta_version, float(rewards))
+
     def to_json(self) -> str:
         """Serialize (without the live ``rewards`` counter)."""
         return json.dumps({

@@ -231,15 +231,15 @@ class MemoryStore:
         if not history:
             return None
         last = history[-1]
-        return replace(last, rewards=self._allocation_rewards.get(last.id, 0.0))
+        return last.with_rewards(self._allocation_rewards.get(last.id, 0.0))
 
     def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
         with self._lock:
             history = self._allocations[(record.experiment, record.generation, record.scope)]
             for existing in reversed(history):
                 if existing.period == record.period:
-                    return replace(existing,
-                                   rewards=self._allocation_rewards.get(existing.id, 0.0))
+                    return existing.with_rewards(
+                        self._allocation_rewards.get(existing.id, 0.0))
             history.append(record)
             history.sort(key=lambda a: a.period)
             return record
@@ -247,7 +247,7 @@ class MemoryStore:
     def allocations(self, experiment: str, generation: int,
                     scope: str | None = None) -> list[AllocationRecord]:
         with self._lock:
-            found = [replace(a, rewards=self._allocation_rewards.get(a.id, 0.0))
+            found = [a.with_rewards(self._allocation_rewards.get(a.id, 0.0))
                      for (exp, gen, sc), history in self._allocations.items()
                      if exp == experiment and gen == generation and scope in (None, sc)
                      for a in history]

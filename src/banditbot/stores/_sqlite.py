@@ -230,6 +230,7 @@ class SQLiteStore:
         self._all_lock = threading.Lock()
         self._pid = os.getpid()
         self._meta_cache: dict[str, tuple[str, ExperimentMeta]] = {}
+        self._allocation_docs: dict[str, AllocationRecord] = {}
         self._checkpointer: _Checkpointer | None = None
 
     # --- connections --------------------------------------------------------------------
@@ -532,7 +533,18 @@ class SQLiteStore:
             "SELECT doc, rewards FROM allocations WHERE experiment = ? AND generation = ? "
             "AND scope = ? ORDER BY period DESC LIMIT 1",
             (experiment, generation, scope)).fetchone()
-        return AllocationRecord.from_json(row[0], row[1]) if row else None
+        return self._allocation(row[0], row[1]) if row else None
+
+    def _allocation(self, doc: str, rewards: float) -> AllocationRecord:
+        """The record of a stored allocation document, parsed once per document (a decision
+        reads its period's every time; only the live ``rewards`` counter changes)."""
+        parsed = self._allocation_docs.get(doc)
+        if parsed is None:
+            if len(self._allocation_docs) >= 256:
+                self._allocation_docs.clear()
+            parsed = self._allocation_docs[doc] = AllocationRecord.from_json(doc, 0.0)
+            parsed.probabilities.flags.writeable = False  # shared by every decision
+        return parsed.with_rewards(rewards)
 
     def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
         with self._write() as conn:
