@@ -84,6 +84,14 @@ def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
     wrong = call(url, "GET", f"{base}/report?scope=subject:u", keys["read"])
     assert wrong.status_code == 400 and "use chat:ID" in wrong.json()["hint"]
     assert call(url, "GET", f"{base}/report?scope=nonsense", keys["read"]).status_code == 422
+    assert call(url, "GET", f"{base}/report?scope=chat:", keys["read"]).status_code == 422
+    # an id is any text (an app's chat names have spaces and non-ASCII letters)
+    r = call(url, "POST", "/v1/experiments/perchat/decisions", keys["decide"],
+             json={"subject": "u", "chat": "team a\u0085ü"})
+    assert r.status_code == 201
+    named = call(url, "GET", f"{base}/report", keys["read"],
+                 params={"scope": "chat:team a\u0085ü"})
+    assert named.status_code == 200 and named.json()["total_pulls"] == 1
 
 
 def test_reward_status_paths(api: Any) -> None:

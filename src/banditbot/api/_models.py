@@ -31,7 +31,9 @@ class Body(BaseModel):
 
 
 ScopeQuery = Annotated[str | None, Query(
-    pattern=r"^(chat|subject):[^\s]{1,128}$",
+    # the prefix, then any id of 1-128 characters (a subject may hold any text); one regex
+    # syntax that Python's and pydantic's (Rust) engines read alike
+    pattern=r"^(chat|subject):[\s\S]", max_length=136,
     description="One bandit of an experiment with scope chat or subject (chat:ID, "
                 "subject:ID); default: all of them summed.")]
 
