@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -37,16 +38,17 @@ CONFIG = """experiments:
 """
 
 
-def build_log(path: Path, n: int) -> None:
-    """``n`` policy decisions with rewards, written through the store's batch API."""
+def build_log(path: Path, n: int, *, first: int = 0, seed: int = 0) -> None:
+    """``n`` policy decisions with rewards, written through the store's batch API (numbered
+    from ``first``: ``first > 0`` appends to an existing log)."""
     from banditbot.stores import DecisionRecord, SQLiteStore
 
     store = SQLiteStore(path)
     store.init()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     arms = ("hello", "hi", "hey")
     probs = np.array([0.8, 0.1, 0.1])
-    t0 = 1.7e9
+    t0 = 1.7e9 + first
     batch = 20_000
     for start in range(0, n, batch):
         m = min(batch, n - start)
@@ -68,8 +70,9 @@ def build_log(path: Path, n: int) -> None:
     store.close()
 
 
-def run(cmd: list[str], *, stdout: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process."""
+def run(cmd: list[str], *, stdout: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system: what a busy host's
+    wall clock hides) of one process."""
     out = stdout.open("wb") if stdout else subprocess.DEVNULL
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
@@ -80,7 +83,7 @@ def run(cmd: list[str], *, stdout: Path | None = None) -> tuple[float, float]:
     if status != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -101,8 +104,8 @@ def main() -> None:
         cfg = Path(tmp) / "experiments.yaml"
         cfg.write_text(CONFIG)
         common = ["--config", str(cfg), "--store", f"sqlite:///{db}"]
-        figures: dict[str, list[tuple[float, float]]] = {
-            "sqlite3_shell": [], "csv": [], "parquet": [], "report": []}
+        figures: dict[str, list[tuple[float, float, float]]] = {
+            "sqlite3_shell": [], "csv": [], "parquet": [], "report": [], "report_warm": []}
         for _ in range(args.rounds):
             figures["sqlite3_shell"].append(run(
                 ["sqlite3", "-csv", "-header", str(db), "SELECT * FROM decisions"],
@@ -113,6 +116,14 @@ def main() -> None:
                 [*cli, "export", "greet", "--out", f"{tmp}/log.parquet", *common]))
             figures["report"].append(run([*cli, "report", "greet", *common]))
         rows = sum(1 for _ in (Path(tmp) / "log.csv").open()) - 1
+        # a report after 1,000 new decisions (on a copy: the kept log stays n rows); with no
+        # state kept between processes it costs what the first report costs
+        grown = Path(tmp) / "grown.sqlite"
+        shutil.copyfile(db, grown)
+        build_log(grown, 1_000, first=args.n, seed=1)
+        grown_opts = ["--config", str(cfg), "--store", f"sqlite:///{grown}"]
+        for _ in range(args.rounds):
+            figures["report_warm"].append(run([*cli, "report", "greet", *grown_opts]))
     if rows != args.n:
         raise SystemExit(f"the CSV export has {rows} rows, not {args.n}")
 
@@ -129,6 +140,10 @@ def main() -> None:
         "csv_over_shell": [min(csv_ratio), max(csv_ratio)],
         "csv_peak_mb": span("csv", 1), "parquet_peak_mb": span("parquet", 1),
         "report_peak_mb": span("report", 1),
+        "report_cpu_s": span("report", 2),
+        "report_after_1000_more_s": span("report_warm", 0),
+        "report_after_1000_more_cpu_s": span("report_warm", 2),
+        "report_after_1000_more_peak_mb": span("report_warm", 1),
         "targets": {"csv_over_shell": 4, "parquet_faster_than_csv": True, "peak_mb": 300,
                     "report_s": 1},
     }))

@@ -117,6 +117,28 @@ def test_incremental_test_matches_the_batch_rule_one_bandit_and_many() -> None:
     assert one.contenders.tolist() == batch.contenders.tolist()
 
 
+def test_a_long_log_gives_the_same_answer_block_by_block(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """Long logs are summed in blocks of rows (bounded memory): the winner, when it was
+    declared and the evidence must not depend on where the blocks end."""
+    from banditbot.statistics import _sequential
+
+    arms, p, y = _log(3, 3000, [0.1, 0.15, 0.35], seed=11, missing=0.2)
+    whole = anytime_inference(arms, p, y, confidence=0.9)
+    monkeypatch.setattr(_sequential, "_ROWS", 97)  # dozens of blocks, odd boundaries
+    blocks = anytime_inference(arms, p, y, confidence=0.9)
+    assert whole.decision.winner == blocks.decision.winner == 2
+    assert whole.decision.declared_at == blocks.decision.declared_at
+    assert np.array_equal(whole.decision.log_evidence, blocks.decision.log_evidence)
+    assert whole.decision.contenders.tolist() == blocks.decision.contenders.tolist()
+    # the stopping rule's running sums carry across blocks in the same order: equal bits;
+    # the interval ends sum each block first, so they may differ in the last digits only
+    for name in ("low", "high", "diff_low", "diff_high"):
+        assert np.allclose(getattr(whole, name), getattr(blocks, name), rtol=0, atol=1e-12)
+    path = np.array(_brute_force(arms, p, y, 2, 0))
+    assert blocks.decision.log_evidence[2, 0] == pytest.approx(path.max(), abs=1e-9)
+
+
 def test_confidence_bounds_are_the_roots_of_the_e_process() -> None:
     arms, p, y = _log(2, 1500, [0.3, 0.4], seed=7)
     inf = anytime_inference(arms, p, y, confidence=0.9)

@@ -237,26 +237,43 @@ def _logmeanexp(x: FloatArray, axis: int = -1) -> FloatArray:
 _ROWS = 16_384
 
 
-def _log_evalue(x: FloatArray, lam: FloatArray, theta: FloatArray) -> tuple[FloatArray,
-                                                                             FloatArray]:
+def _log_evalue(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
+                theta: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Log of the mixture e-value at the last decision and its derivative in ``θ``.
 
-    ``x`` has shape ``(n, S)``, ``lam`` ``(n, S, G)``, ``theta`` ``(S,)``.
+    ``x``, ``inv`` (``1 / v_t``) and ``cap`` (``κ / (θ_max − L_t)``) have shape ``(n, S)``,
+    ``theta`` ``(S,)``; the bets ``λ_{t,j} = min(inv_t δ_j, cap_t)`` are formed block by
+    block, so no ``(n, S, G)`` array exists at once.
     """
-    logw = np.zeros(lam.shape[1:])  # (S, G)
-    slope = np.zeros(lam.shape[1:])  # d logw / d theta
+    s, g = x.shape[1], effects.shape[0]
+    logw = np.zeros((s, g))
+    slope = np.zeros((s, g))  # d logw / d theta
     for start in range(0, max(x.shape[0], 1), _ROWS):  # sums by blocks: bounded memory
-        block = lam[start:start + _ROWS]
+        block = _block_bets(inv[start:start + _ROWS], cap[start:start + _ROWS], effects)
         factor = 1.0 + block * (x[start:start + _ROWS] - theta)[..., None]
         logw += np.log(factor).sum(axis=0)
         slope -= (block / factor).sum(axis=0)
     value = _logmeanexp(logw)
-    weight = np.exp(logw - value[:, None]) / lam.shape[2]
+    weight = np.exp(logw - value[:, None]) / g
     return value, (weight * slope).sum(axis=1)
 
 
-def _lower_bound(x: FloatArray, lam: FloatArray, log_c: float, lo: float, hi: float,
-                 start: FloatArray) -> FloatArray:
+def _block_bets(inv: FloatArray, cap: FloatArray, effects: FloatArray) -> FloatArray:
+    out: FloatArray = np.minimum(inv[..., None] * effects, cap[..., None])
+    return out
+
+
+def _bet_parts(variance: FloatArray, low: FloatArray, theta_max: float | FloatArray
+               ) -> tuple[FloatArray, FloatArray]:
+    """``(1 / v_t, κ / (θ_max − L_t))``: what :func:`_bets` combines with the effects."""
+    with np.errstate(divide="ignore"):
+        inv = 1.0 / variance
+        cap = _KAPPA / np.maximum(theta_max - low, 1e-12)
+    return inv, cap
+
+
+def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
+                 log_c: float, lo: float, hi: float, start: FloatArray) -> FloatArray:
     """The smallest ``θ`` in ``[lo, hi]`` not rejected: the root of ``log W(θ) = log c``
     (``log W`` decreases in ``θ``), by Newton's method kept inside a bracket; ``lo`` when
     nothing is rejected, ``hi`` when everything is."""
@@ -272,9 +289,9 @@ def _lower_bound(x: FloatArray, lam: FloatArray, log_c: float, lo: float, hi: fl
             break
         t = theta[where]
         if where.size == s:  # no copies while every sequence is still open
-            f, df = _log_evalue(x, lam, t)
+            f, df = _log_evalue(x, inv, cap, effects, t)
         else:
-            f, df = _log_evalue(x[:, where], lam[:, where], t)
+            f, df = _log_evalue(x[:, where], inv[:, where], cap[:, where], effects, t)
         f = f - log_c
         rejected = f >= 0
         edge = np.where(rejected, t >= hi, t <= lo)  # the root lies beyond the range
@@ -330,16 +347,36 @@ def _check_alpha(alpha: float) -> None:
         raise PayloadError(f"alpha must be in (0, 1), got {alpha}", hint="e.g. 0.05")
 
 
-def _pair_paths(sc: AipwScores, effects: FloatArray, b: int) -> FloatArray:
-    """Log e-value paths ``(n, K)`` for ``μ(b) > μ(a)`` against 0, every ``a``."""
-    x = sc.scores[:, b:b + 1] - sc.scores
-    low = np.minimum(sc.lower[:, b:b + 1] - sc.plugin, sc.plugin[:, b:b + 1] - sc.upper)
-    var = sc.variance[:, b:b + 1] + sc.variance
-    lam = _bets(var, low, 1.0, effects)
-    logw = np.cumsum(np.log1p(lam * x[..., None]), axis=0)  # (n, K, G)
-    out: FloatArray = _logmeanexp(logw)
-    out[:, b] = -np.inf
-    return out
+def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float
+                   ) -> tuple[FloatArray, IntArray]:
+    """For ``μ(b) > μ(a)`` against 0, every ``a``: the largest log e-value along the path
+    and the first answered decision where it reached ``log_c`` (``-1``: never), shapes
+    ``(K,)``. The path ``log W`` is a running sum over blocks of rows that carries its last
+    row into the next block (the same sums, in the same order, as one cumulative sum over
+    the whole log), so no ``(n, K, G)`` array exists at once."""
+    k, g = sc.n_arms, effects.shape[0]
+    best = np.full(k, -np.inf)
+    first = np.full(k, -1, dtype=np.int64)
+    carry = np.zeros((1, k, g))
+    for start in range(0, sc.n, _ROWS):
+        rows = slice(start, start + _ROWS)
+        scores, lower, upper = sc.scores[rows], sc.lower[rows], sc.upper[rows]
+        plugin, variance = sc.plugin[rows], sc.variance[rows]
+        x = scores[:, b:b + 1] - scores
+        low = np.minimum(lower[:, b:b + 1] - plugin, plugin[:, b:b + 1] - upper)
+        var = variance[:, b:b + 1] + variance
+        lam = _bets(var, low, 1.0, effects)
+        terms = np.concatenate([carry, np.log1p(lam * x[..., None])], axis=0)
+        logw = np.cumsum(terms, axis=0)[1:]  # (rows, K, G)
+        carry = logw[-1:]
+        path = _logmeanexp(logw)
+        best = np.maximum(best, path.max(axis=0))
+        hit = path >= log_c
+        fresh = (first < 0) & hit.any(axis=0)
+        first[fresh] = start + hit.argmax(axis=0)[fresh]
+    best[b] = -np.inf
+    first[b] = -1
+    return best, first
 
 
 def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike,
@@ -367,20 +404,22 @@ def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: np
     WinnerDecision
     """
     _check_alpha(alpha)
-    sc = aipw_scores(arms, probabilities, rewards)
+    return _decide(aipw_scores(arms, probabilities, rewards), alpha,
+                   np.asarray(effects, dtype=np.float64))
+
+
+def _decide(sc: AipwScores, alpha: float, grid: FloatArray) -> WinnerDecision:
+    """:func:`stopping_rule` on scores already computed."""
     k = sc.n_arms
     log_c = math.log(k / alpha)
-    grid = np.asarray(effects, dtype=np.float64)
     evidence = np.full((k, k), -np.inf)
     first = np.full((k, k), np.iinfo(np.int64).max)
     for b in range(k):
         if sc.n == 0 or k < 2:
             break
-        paths = _pair_paths(sc, grid, b)
-        evidence[b] = paths.max(axis=0)
-        hit = paths >= log_c
-        any_hit = hit.any(axis=0)
-        first[b, any_hit] = hit.argmax(axis=0)[any_hit]
+        evidence[b], hit_at = _pair_evidence(sc, grid, b, log_c)
+        any_hit = hit_at >= 0
+        first[b, any_hit] = hit_at[any_hit]
     np.fill_diagonal(first, -1)
     when = first.max(axis=1)  # decision by which b has beaten every other arm
     ready = when < np.iinfo(np.int64).max
@@ -570,12 +609,15 @@ def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatAr
     low = np.concatenate([sc.lower, -sc.upper], axis=1)
     var = np.concatenate([sc.variance, sc.variance], axis=1)
     theta_max = np.concatenate([np.ones(k), np.zeros(k)])
-    lam = _bets(var, low, theta_max[None, :], grid)
+    inv, cap = _bet_parts(var, low, theta_max[None, :])
     start = _normal_start(x, log_c)
     bounds = np.empty(2 * k)
     for part, (lo, hi) in enumerate(((0.0, 1.0), (-1.0, 0.0))):
         cols = slice(part * k, (part + 1) * k)
-        bounds[cols] = _lower_bound(x[:, cols], lam[:, cols], log_c, lo, hi, start[cols])
+        bounds[cols] = _lower_bound(np.ascontiguousarray(x[:, cols]),
+                                    np.ascontiguousarray(inv[:, cols]),
+                                    np.ascontiguousarray(cap[:, cols]), grid, log_c, lo, hi,
+                                    start[cols])
     return bounds[:k], -bounds[k:]
 
 
@@ -589,8 +631,8 @@ def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
     x = sc.scores[:, b] - sc.scores[:, a]
     low = np.minimum(sc.lower[:, b] - sc.plugin[:, a], sc.plugin[:, b] - sc.upper[:, a])
     var = sc.variance[:, b] + sc.variance[:, a]
-    lam = _bets(var, low, 1.0, grid)
-    return _lower_bound(x, lam, log_c, -1.0, 1.0, _normal_start(x, log_c))
+    inv, cap = _bet_parts(var, low, 1.0)
+    return _lower_bound(x, inv, cap, grid, log_c, -1.0, 1.0, _normal_start(x, log_c))
 
 
 def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
@@ -639,7 +681,7 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
     if control is not None and not 0 <= control < k:
         raise PayloadError(f"control {control} is not an arm index (0..{k - 1})")
     grid = np.asarray(effects, dtype=np.float64)
-    decision = stopping_rule(arms, probabilities, rewards, alpha=alpha, effects=effects)
+    decision = _decide(sc, alpha, grid)
     estimate = sc.scores.mean(axis=0) if sc.n else np.full(k, np.nan)
     low, high = _arm_bounds(sc, grid, math.log(2.0 / alpha))
     w_est, f_low, f_high = _weighted(sc, _ppf(1.0 - alpha / 2.0))
