@@ -41,5 +41,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 def test_api_conforms_to_its_schema(case: Any) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {STATE['key']}"})

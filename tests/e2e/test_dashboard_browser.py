@@ -159,6 +159,7 @@ def _fact(page: Any, name: str) -> str:
         .innerText""", [name]))
 
 
+@pytest.mark.slow
 def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -298,6 +299,7 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
     assert not watch.outside(), watch.outside()
 
 
+@pytest.mark.slow
 def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ..conftest import EXAMPLES, OBD
 
 
@@ -17,6 +19,7 @@ def bb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                               **__import__("os").environ, "COLUMNS": "200"})
 
 
+@pytest.mark.slow
 def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     demo = f"sqlite:///{tmp_path / 'demo.db'}"
     assert bb("demo", "--steps", "600", "--no-live", "--store", demo, "--config",
@@ -57,6 +60,7 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "missing column" in bad.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_on_the_open_bandit_dataset(tmp_path: Path) -> None:
     out = bb("evaluate", "obd:random", "-p", "behavior:obd:bts", "-p", "uniform", "-e", "ips",
              "-e", "snips", "--train-share", "0", "--n-bootstrap", "100", "--obd-root",

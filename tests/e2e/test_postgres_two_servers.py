@@ -68,6 +68,7 @@ def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, list[s
             proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_two_servers_one_database_totals_exact_and_changes_reach_both(
         two_servers: tuple[str, list[str]]) -> None:
     store_url, bases = two_servers

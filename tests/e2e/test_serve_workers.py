@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from banditbot import build_service
 from banditbot.service import KeyRing
@@ -21,6 +22,7 @@ from ..conftest import EXAMPLES, free_port
 from ..integration.test_store_conformance import assert_stats_equal_fold
 
 
+@pytest.mark.slow
 def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'serve.db'}"
     svc = build_service(EXAMPLES, store_url)

@@ -117,6 +117,7 @@ def test_unknown_and_forged_callbacks_change_nothing(server: str, double: BotApi
     assert prompt.reply_markup is not None
 
 
+@pytest.mark.slow
 def test_fifty_users_pressing_at_once_each_count_once(server: str, double: BotApiDouble,
                                                       service: BanditService) -> None:
     users = [double.user(10_000 + i) for i in range(50)]

@@ -59,6 +59,7 @@ def _check_periods(store: Store, expected_decisions: int) -> int:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.slow
 def test_eight_threads_across_cadence_boundaries_agree_on_each_period(
         backend: str, store_factory: Any) -> None:
     store = store_factory(backend)
@@ -69,6 +70,7 @@ def test_eight_threads_across_cadence_boundaries_agree_on_each_period(
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "memory"])
+@pytest.mark.slow
 def test_threads_and_two_processes_agree_on_each_period(backend: str, store_factory: Any,
                                                        tmp_path: Path) -> None:
     store = store_factory(backend)

@@ -117,6 +117,7 @@ def test_exp3_switch_needs_ips_tracking() -> None:
     assert "track_ips" in str(err.value)
 
 
+@pytest.mark.slow
 def test_discounted_policy_follows_a_swap_through_time_buckets() -> None:
     """Arm a is best (0.60 vs 0.45) for an hour, then arm b: in the 20 minutes after the
     swap, discounted TS (half-life 10 min, 30 s buckets) sends most traffic to b while plain

@@ -123,6 +123,7 @@ def test_unknown_decision_reward_changes_nothing(store: Store) -> None:
     assert store.get_decision(forged) is None
 
 
+@pytest.mark.slow
 def test_concurrent_double_reward_is_applied_once(store: Store) -> None:
     decisions = [_decision(arm="a") for _ in range(20)]
     for d in decisions:
@@ -142,6 +143,7 @@ def test_concurrent_double_reward_is_applied_once(store: Store) -> None:
 
 
 # --- invariant 1: no lost update --------------------------------------------------------------
+@pytest.mark.slow
 def test_concurrent_writers_lose_no_update(store: Store) -> None:
     # 16 writers at once on every store; fewer rounds each over the network store's HTTP
     threads, per_thread = 16, 6 if store.url.startswith("dynamodb") else 12
@@ -321,6 +323,7 @@ def test_named_counters_add_atomically(store: Store) -> None:
 
 
 # --- invariants through the service -------------------------------------------------------------
+@pytest.mark.slow
 def test_service_random_walk_keeps_stats_equal_to_fold(service: BanditService, clock: Any) -> None:
     """Invariant 3 after a random sequence of decide / reward / duplicate / cheat / reset /
     arm changes / policy switches on every experiment."""
@@ -357,6 +360,7 @@ def test_service_random_walk_keeps_stats_equal_to_fold(service: BanditService, c
         assert_stats_equal_fold(store, exp, service.current_generation(exp), view_arms)
 
 
+@pytest.mark.slow
 def test_every_logged_propensity_is_a_probability(service: BanditService) -> None:
     """Invariant 4 for every policy the service runs."""
     for exp in ("seed", "ts", "rating", "implicit", "perchat"):

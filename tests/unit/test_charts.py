@@ -89,6 +89,7 @@ def test_an_empty_experiment_keeps_its_title_inside(service: BanditService) -> N
         plt.close(fig)
 
 
+@pytest.mark.slow
 def test_pngs_fit_telegram_and_a_timeline_still_draws(service: BanditService) -> None:
     from PIL import Image
 

@@ -175,6 +175,7 @@ def test_no_winner_in_an_a_a_experiment() -> None:
     assert report.winner is None and report.status == "running"
 
 
+@pytest.mark.slow
 def test_top_two_exploration_finds_the_winner_the_policy_alone_does_not() -> None:
     """Thompson sampling alone starves the losing arms at the 1% floor, so the winner rule
     cannot rule them out within 2,000 decisions; with ``winner.explore: top-two`` each period

@@ -54,19 +54,23 @@ def test_ips_and_snips_match_the_formulas_on_real_logged_data() -> None:
                                     abs=1e-12)
 
 
+@pytest.mark.slow
 def test_every_estimator_covers_the_truth() -> None:
-    """40 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
+    """25 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
     estimator's 95% bootstrap interval (100 replicates, reward model re-fitted inside) covers
-    the true value in at least 34 of them (85%). With a true coverage of 95% (the full
+    the true value in at least 20 of them (80%). With a true coverage of 95% (the full
     validation, ``python benchmarks/ope.py --coverage``, 200 repetitions × 200 replicates,
-    saw 95–96%) the chance to fall below 34 of 40 is about 6e-4 per estimator (binomial),
-    4e-3 for the six together."""
+    saw 95–96%) the chance to fall below 20 of 25 is 1.2e-3 per estimator (binomial), at
+    most 7.3e-3 for the six together (union bound); at a true 90% it is 3.3e-2 per
+    estimator. An interval that covers only 70% of the time fails this with probability
+    0.81, one at 60% with 0.97 (an interval without the refit inside the bootstrap: the
+    direct method covers 9 of 25). Seen at this seed: 23–25 of 25."""
     prob = SyntheticProblem(seed=1, logging_temperature=4.0, eval_temperature=2.0)
     truth = prob.true_value()
     rng = np.random.default_rng(0)
     names = [n for n in ESTIMATORS if n != "replay"]
     hits = dict.fromkeys(names, 0)
-    for _ in range(40):
+    for _ in range(25):
         log, dist = prob.sample(2000, rng)
         model = RewardModel(kind="logistic")
         q = model.fit_predict(log.context, log.action, log.reward, log.n_actions, rng=rng)
@@ -75,7 +79,7 @@ def test_every_estimator_covers_the_truth() -> None:
                               action=log.action, pscore=log.pscore, action_dist=dist,
                               estimated_rewards=q, n_bootstrap=100, rng=rng, refit=refit):
             hits[r.estimator] += r.low <= truth <= r.high
-    assert all(h >= 34 for h in hits.values()), hits
+    assert all(h >= 20 for h in hits.values()), hits
 
 
 def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None:
