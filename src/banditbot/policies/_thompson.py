@@ -41,9 +41,11 @@ def sample_beta_argmax(ab: npt.NDArray[np.floating[Any]],
 
     Beta = G1 / (G1 + G2) for independent ``Gamma(a)``, ``Gamma(b)`` variates, drawn in one
     call, in double precision. ``x / (x + y)`` increases with ``x / y``, so the argmax is
-    taken over ``G1 / G2`` (one pass fewer, the same arm)."""
+    taken over ``G1 / G2`` (one pass fewer, the same arm; an operator prior with ``b = 0``
+    gives ``G2 = 0``, an infinite ratio, as Beta = 1 would rank)."""
     g = rng.standard_gamma(ab)
-    np.divide(g[0], g[1], out=g[0])
+    with np.errstate(divide="ignore"):
+        np.divide(g[0], g[1], out=g[0])
     out: npt.NDArray[np.intp] = g[0].argmax(axis=-1)
     return out
 
@@ -60,8 +62,9 @@ def sample_optimistic_argmax(ab: npt.NDArray[np.floating[Any]],
     flat = np.asarray(ab, dtype=np.float64).reshape(2, -1, k)
     g = rng.standard_gamma(flat)
     score = g[0]
-    score /= g[1]
-    np.maximum(score, np.divide(flat[0], flat[1], out=g[1]), out=score)
+    with np.errstate(divide="ignore"):  # b = 0 (an operator prior): odds and ratio infinite
+        score /= g[1]
+        np.maximum(score, np.divide(flat[0], flat[1], out=g[1]), out=score)
     out = optimistic_argmax(score, rng)
     return out if ab.ndim > 2 else out[0]
 
