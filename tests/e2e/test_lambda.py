@@ -144,7 +144,8 @@ def test_other_paths_go_to_the_http_app(lambda_env: dict[str, str]) -> None:
 
 
 def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
-    """No matplotlib, scipy.stats or pandas on the import path; no settings needed."""
+    """No matplotlib, SciPy or pandas on the import path, nor the stores the handler does
+    not open (SQLite, PostgreSQL, memory); no settings needed."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c",
          "import banditbot.aws, banditbot._compose, banditbot.telegram, "
@@ -154,7 +155,9 @@ def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
     assert proc.returncode == 0, proc.stderr
     modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                if line.startswith("import time:")}
-    for heavy in ("matplotlib", "scipy.stats", "pandas", "pyarrow", "fastapi"):
+    for heavy in ("matplotlib", "scipy", "pandas", "pyarrow", "fastapi",
+                  "banditbot.stores._sqlite", "banditbot.stores._postgres",
+                  "banditbot.stores._memory", "sqlalchemy", "psycopg"):
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
 
 

@@ -26,8 +26,9 @@ __all__ = [
     "GaussianThompsonSampling",
     "ThompsonSampling",
     "beta_posterior",
-    "beta_posterior32",
+    "beta_posterior_stacked",
     "normal_posterior",
+    "optimistic_argmax",
     "sample_beta_argmax",
     "sample_optimistic_argmax",
 ]
@@ -36,11 +37,16 @@ __all__ = [
 def sample_beta_argmax(ab: npt.NDArray[np.floating[Any]],
                        rng: np.random.Generator) -> npt.NDArray[np.intp]:
     """Thompson sampling's draw for ``R`` bandits at once: the argmax of one ``Beta(a, b)``
-    sample per arm, ``ab`` = the stacked ``(a, b)``, shape ``(2, ..., K)``. Beta =
-    G1 / (G1 + G2) from single-precision gamma variates in one call (about 10% faster than
-    ``Generator.beta`` here; the argmax is unaffected by the precision)."""
-    g = rng.standard_gamma(ab.astype(np.float32, copy=False), dtype=np.float32)
-    out: npt.NDArray[np.intp] = (g[0] / (g[0] + g[1])).argmax(axis=-1)
+    sample per arm, ``ab`` = the stacked ``(a, b)``, shape ``(2, ..., K)``.
+
+    Beta = G1 / (G1 + G2) for independent ``Gamma(a)``, ``Gamma(b)`` variates, drawn in one
+    call, in double precision. ``x / (x + y)`` increases with ``x / y``, so the argmax is
+    taken over ``G1 / G2`` (one pass fewer, the same arm; an operator prior with ``b = 0``
+    gives ``G2 = 0``, an infinite ratio, as Beta = 1 would rank)."""
+    g = rng.standard_gamma(ab)
+    with np.errstate(divide="ignore"):
+        np.divide(g[0], g[1], out=g[0])
+    out: npt.NDArray[np.intp] = g[0].argmax(axis=-1)
     return out
 
 
@@ -48,24 +54,36 @@ def sample_optimistic_argmax(ab: npt.NDArray[np.floating[Any]],
                              rng: np.random.Generator) -> npt.NDArray[np.intp]:
     """Optimistic Thompson sampling's draw for ``R`` bandits at once (``ab`` as for
     :func:`sample_beta_argmax`): the argmax of ``max(Beta(a, b) sample, posterior mean)`` per
-    arm, ties (only possible at a shared highest mean) broken at random."""
+    arm, ties (only possible at a shared highest mean) broken at random.
+
+    Computed on the odds scale, ``max(G1 / G2, a / b)``: the same argmax and the same ties,
+    as ``x / (1 + x)`` increases with ``x``."""
     k = ab.shape[-1]
-    ab32 = ab.reshape(2, -1, k).astype(np.float32, copy=False)
-    g = rng.standard_gamma(ab32, dtype=np.float32)
+    flat = np.asarray(ab, dtype=np.float64).reshape(2, -1, k)
+    g = rng.standard_gamma(flat)
     score = g[0]
-    score /= score + g[1]
-    mean = ab32[0] / (ab32[0] + ab32[1])
-    np.maximum(score, mean, out=score)
-    out: npt.NDArray[np.intp] = score.argmax(axis=-1)
-    # Scores tie when arms share the highest mean and no draw beats it: every row has one
-    # score equal to its top (the winner's), so more than one per row overall means a tie
-    first = _row_starts(score.shape[0], k) + out
-    tied = score == score.ravel()[first][:, None]
-    if np.count_nonzero(tied) > tied.shape[0]:
-        several = np.flatnonzero(tied.sum(axis=-1) > 1)
-        rows = tied[several]
-        out[several] = (rng.random(rows.shape) * rows).argmax(axis=-1)
+    with np.errstate(divide="ignore"):  # b = 0 (an operator prior): odds and ratio infinite
+        score /= g[1]
+        np.maximum(score, np.divide(flat[0], flat[1], out=g[1]), out=score)
+    out = optimistic_argmax(score, rng)
     return out if ab.ndim > 2 else out[0]
+
+
+def optimistic_argmax(score: FloatArray, rng: np.random.Generator) -> npt.NDArray[np.intp]:
+    """Each row's argmax of ``score`` (shape ``(R, K)``), ties broken uniformly at random.
+
+    Optimistic scores tie when arms share the highest mean and no draw beats it: every row
+    has one score equal to its top (the winner's), so more than one per row overall means a
+    tie somewhere."""
+    rows, k = score.shape
+    out: npt.NDArray[np.intp] = score.argmax(axis=-1)
+    first = _row_starts(rows, k) + out
+    tied = score == score.ravel()[first][:, None]
+    if np.count_nonzero(tied) > rows:
+        several = np.flatnonzero(tied.sum(axis=-1) > 1)
+        mask = tied[several]
+        out[several] = (rng.random(mask.shape) * mask).argmax(axis=-1)
+    return out
 
 
 @functools.lru_cache(maxsize=16)
@@ -86,18 +104,17 @@ def beta_posterior(stats: ArmStats, alpha: float, beta: float) -> tuple[FloatArr
     return a, b
 
 
-def beta_posterior32(stats: ArmStats, alpha: float, beta: float
-                     ) -> npt.NDArray[np.float32]:
-    """:func:`beta_posterior`'s ``(a, b)`` stacked, shape ``(2, ..., K)``, in single
-    precision (the samplers' input; fewer passes over the arrays)."""
+def beta_posterior_stacked(stats: ArmStats, alpha: float, beta: float) -> FloatArray:
+    """:func:`beta_posterior`'s ``(a, b)`` stacked, shape ``(2, ..., K)`` (the samplers'
+    input, built in place: fewer passes over the arrays)."""
     if stats.prior_alpha is not None and stats.prior_beta is not None:
-        return np.stack(beta_posterior(stats, alpha, beta)).astype(np.float32)
+        return np.stack(beta_posterior(stats, alpha, beta))
     out = np.empty((2, *stats.n.shape))
     np.add(stats.sums, alpha, out=out[0])
     np.subtract(stats.n, stats.sums, out=out[1])
     np.maximum(out[1], 0.0, out=out[1])
     out[1] += beta
-    return out.astype(np.float32)
+    return out
 
 
 @register("ts", "thompson-sampling", "beta-thompson", "bernoulli-thompson")
@@ -160,7 +177,7 @@ class ThompsonSampling(Policy):
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
         sample = sample_optimistic_argmax if self.optimistic else sample_beta_argmax
-        return sample(beta_posterior32(stats, self.alpha, self.beta), rng)
+        return sample(beta_posterior_stacked(stats, self.alpha, self.beta), rng)
 
 
 def normal_posterior(

@@ -20,9 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .._types import FloatArray
-from ..policies import ArmStats, Policy
+from ..policies import ArmStats, Policy, ThompsonSampling
 from ..policies._base import sample_rows
-from ._env import Environment, lai_robbins
+from ..policies._thompson import optimistic_argmax
+from ._env import BernoulliEnv, Environment, lai_robbins
 
 __all__ = ["SimulationResult", "simulate"]
 
@@ -219,10 +220,79 @@ class _Chunk:
         np.add.at(self.extra["tw_sums_sq"].ravel(), flat, sign * r * r)
 
 
+class _BernoulliThompsonChunk(_Chunk):
+    """Beta–Bernoulli Thompson sampling in a stationary Bernoulli environment, the
+    simulator's common case, on a state of its own: the stacked posterior parameters
+    ``(a, b)``, shape ``(2, R, K)``, updated in place (each step adds 1 to one of them per
+    run) and drawn from into a preallocated buffer.
+
+    The draw is :meth:`ThompsonSampling.sample_batch`'s (Gamma ratios in double precision,
+    argmax on the odds scale; optimistic: the max with the posterior odds ``a / b``, ties at
+    random) and the reward :meth:`BernoulliEnv.draw`'s (a uniform below the chosen arm's
+    rate), with the uniforms drawn for :attr:`BLOCK` steps at once. Pull and success counts
+    are recovered from ``(a, b)`` at the checkpoints.
+    """
+
+    BLOCK = 64
+
+    def __init__(self, policy: ThompsonSampling, env: BernoulliEnv, runs: int,
+                 rng: np.random.Generator) -> None:
+        super().__init__(policy, env, runs, rng)
+        self.prior = np.array([policy.alpha, policy.beta]).reshape(2, 1, 1)
+        self.ab = np.empty((2, runs, self.k))
+        self.ab[...] = self.prior
+        self.ab_flat = self.ab.reshape(-1)
+        self.draws = np.empty_like(self.ab)
+        self.odds = np.empty((runs, self.k)) if policy.optimistic else None
+        self.rates = np.asarray(env.rates, dtype=np.float64)
+        self.uniforms = np.empty((self.BLOCK, runs))
+        self.base_b = self.base + runs * self.k  # where b's rows start in ab_flat
+
+    def counts(self) -> tuple[FloatArray, FloatArray]:
+        """``(n, successes)`` per run and arm, shape ``(R, K)``, exact integers."""
+        s, f = np.rint(self.ab - self.prior)
+        return s + f, s
+
+    @property
+    def regret(self) -> FloatArray:
+        assert self.gaps is not None
+        out: FloatArray = self.counts()[0] @ self.gaps
+        return out
+
+    @property
+    def reward(self) -> FloatArray:
+        out: FloatArray = self.counts()[1].sum(axis=1)
+        return out
+
+    def step(self, t: int) -> None:
+        rng = self.rng
+        g = rng.standard_gamma(self.ab, out=self.draws)
+        score = g[0]
+        score /= g[1]  # Beta = G1 / (G1 + G2) orders the arms as G1 / G2 does
+        if self.odds is None:
+            arms: IntArray = score.argmax(axis=1)
+        else:
+            np.maximum(score, np.divide(self.ab[0], self.ab[1], out=self.odds), out=score)
+            arms = optimistic_argmax(score, rng)
+        row = t % self.BLOCK
+        if row == 0:
+            rng.random(out=self.uniforms)
+        win = self.uniforms[row] < self.rates.take(arms)
+        arms += np.where(win, self.base, self.base_b)  # a success adds to a, a failure to b
+        self.ab_flat[arms] += 1.0
+
+
+def _make_chunk(policy: Policy, env: Environment, runs: int,
+                rng: np.random.Generator) -> _Chunk:
+    if type(policy) is ThompsonSampling and type(env) is BernoulliEnv:
+        return _BernoulliThompsonChunk(policy, env, runs, rng)
+    return _Chunk(policy, env, runs, rng)
+
+
 def _run_chunk(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,
                points: IntArray, horizon: int, counter: Any = None
                ) -> tuple[FloatArray, FloatArray]:
-    chunk = _Chunk(policy, env, runs, np.random.default_rng(seed))
+    chunk = _make_chunk(policy, env, runs, np.random.default_rng(seed))
     regret = np.zeros((runs, points.shape[0]))
     report_every = max(horizon // 100, 1)
     j = 0

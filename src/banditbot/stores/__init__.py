@@ -1,4 +1,13 @@
-"""Stores: the only components with state. One protocol, one conformance suite, four backends."""
+"""Stores: the only components with state. One protocol, one conformance suite, four backends.
+
+The backends load on first use (PEP 562): a process that opens one store by URL (the Lambda
+handler opens DynamoDB) does not import the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._base import (
     ALLOCATED,
@@ -11,10 +20,31 @@ from ._base import (
     StatsTable,
     Store,
 )
-from ._memory import MemoryStore
-from ._postgres import PostgresStore
-from ._sqlite import SQLiteStore
 from ._url import DEFAULT_STORE_URL, open_store
+
+#: backend class -> its private module, imported on first use
+_BACKENDS = {"MemoryStore": "._memory", "PostgresStore": "._postgres",
+             "SQLiteStore": "._sqlite"}
+
+if TYPE_CHECKING:
+    from ._memory import MemoryStore
+    from ._postgres import PostgresStore
+    from ._sqlite import SQLiteStore
+
+
+def __getattr__(name: str) -> Any:
+    """Load a backend class from its module on first use (and keep it)."""
+    where = _BACKENDS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "ALLOCATED",
