@@ -54,10 +54,19 @@ WRITER = textwrap.dedent("""
             with lock:  # acknowledged: the commit returned
                 print(f"ACK {d.id} {arm} {value}", flush=True)
 
-    ts = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    failed = []
+    def guarded(t):  # a thread's exception must fail the process, not just end the thread
+        try:
+            run(t)
+        except BaseException as exc:
+            import traceback; traceback.print_exc()
+            failed.append(exc)
+
+    ts = [threading.Thread(target=guarded, args=(t,)) for t in range(threads)]
     for t in ts: t.start()
     for t in ts: t.join()
     store.close()
+    sys.exit(1 if failed else 0)
 """)
 
 
