@@ -68,3 +68,20 @@ def test_evaluate_on_the_open_bandit_dataset(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "10000 rounds, 80 actions" in out.stdout
     assert "logging policy of obd:bts" in out.stdout
+
+
+def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path) -> None:
+    """``--jobs 1`` and ``--jobs 2`` give the same JSON for the same seed (10,000 rounds ×
+    200 replicates: the threaded path), and the bootstrap's progress goes to stderr."""
+    outs = [bb("evaluate", "obd:random", "-p", "uniform", "-p", "behavior:obd:bts", "-e",
+               "ips", "-e", "snips", "--train-share", "0", "--n-bootstrap", "200",
+               "--seed", "3", "--jobs", jobs, "--json", "--obd-root", str(OBD), cwd=tmp_path)
+            for jobs in ("1", "2")]
+    for out in outs:
+        assert out.returncode == 0, out.stderr
+        assert "400 bootstrap replicates" in out.stderr
+    rows = [json.loads(out.stdout)["rows"] for out in outs]
+    assert rows[0] == rows[1] and len(rows[0]) == 4
+    assert all(r["low"] <= r["value"] <= r["high"] for r in rows[0])
+    bad = bb("evaluate", "obd:random", "--jobs", "0", "--obd-root", str(OBD), cwd=tmp_path)
+    assert bad.returncode == 2 and "--jobs" in bad.stderr

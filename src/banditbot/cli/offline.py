@@ -42,6 +42,10 @@ def evaluate(
     n_bootstrap: Annotated[int, typer.Option(
         min=10, max=100_000, help="Bootstrap resamples per interval.")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed (reproducible).")] = 0,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, max=1024,
+        help="Threads the bootstrap replicates run on (default: every core). The result "
+             "depends on --seed only, not on --jobs.")] = None,
     png: Annotated[Path | None, typer.Option(help="Write a chart of the estimates and their "
                                              "intervals to this PNG file.")] = None,
     as_json: Annotated[bool, typer.Option(
@@ -60,7 +64,8 @@ def evaluate(
 ) -> None:
     """Estimate what other policies would have earned on a log (off-policy evaluation).
 
-    Progress goes to stderr: a bar with the time left in a terminal, a line every 10 s
+    The bootstrap replicates run on every core (--jobs to choose). Progress goes to stderr:
+    a bar of the replicates done with the time left in a terminal, a line every 10 s
     otherwise.
     """
     from rich.table import Table
@@ -86,17 +91,22 @@ def evaluate(
             behavior[other] = _load_log(other, cmap, obd_root, config, store)
         else:
             evaluation.append(parse_policy(spec))
-    with progress("evaluate", len(evaluation) + len(behavior), "policies") as bar:
-        done = [0]
+    n_policies = len(evaluation) + len(behavior)
+    with progress("evaluate", n_policies * n_bootstrap, "bootstrap replicates") as bar:
+        started = [-1]
 
         def step(label: str) -> None:  # called as each policy starts
-            bar.update(done[0], label)
-            done[0] += 1
+            started[0] += 1
+            bar.update(started[0] * n_bootstrap, label)
+
+        def replicates(done: int) -> None:  # the current policy's replicates done
+            bar.update(started[0] * n_bootstrap + done)
 
         rows = run_eval(data, evaluation, estimators=tuple(estimator or
                                                            ("ips", "snips", "dm", "dr")),
                         train_share=train_share, n_bootstrap=n_bootstrap, seed=seed,
-                        online=online, behavior=behavior, progress=step)
+                        online=online, behavior=behavior, progress=step, n_jobs=jobs,
+                        bootstrap_progress=replicates)
     title = (f"{data.source}: {data.n_rounds} rounds, {data.n_actions} actions, "
              f"logged mean reward {data.reward.mean():.5g}")
     if as_json:

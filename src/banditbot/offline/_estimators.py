@@ -24,7 +24,9 @@ policy's probabilities) and ``estimated_rewards`` (a reward model's predictions 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -179,6 +181,12 @@ def check_inputs(reward: Any, action: Any, pscore: Any, action_dist: Any,
     return r, act, p, dist, q
 
 
+def _dot(counts: FloatArray, terms: FloatArray) -> float:
+    """``Σ counts·terms`` without BLAS: the bootstrap's threads would queue on (and, on a
+    busy machine, wait for) BLAS's own thread pool; NumPy's einsum releases the GIL."""
+    return float(np.einsum("i,i->", counts, terms))
+
+
 class Estimator:
     """Base class: subclasses define :meth:`terms`."""
 
@@ -201,10 +209,10 @@ class Estimator:
         a, b, c = terms
         value = 0.0
         if a is not None:
-            value += float(a.mean() if counts is None else counts @ a / counts.sum())
+            value += float(a.mean() if counts is None else _dot(counts, a) / counts.sum())
         if b is not None and c is not None:
-            num = float(b.sum() if counts is None else counts @ b)
-            den = float(c.sum() if counts is None else counts @ c)
+            num = float(b.sum() if counts is None else _dot(counts, b))
+            den = float(c.sum() if counts is None else _dot(counts, c))
             value += num / den if den > 0 else math.nan
         return value
 
@@ -229,32 +237,29 @@ class Estimator:
     def estimate_interval(self, *, reward: Any, action: Any, pscore: Any, action_dist: Any,
                           estimated_rewards: Any = None, alpha: float = 0.05,
                           n_bootstrap: int = 1000, rng: np.random.Generator | None = None,
-                          refit: Callable[[IntArray], FloatArray] | None = None
-                          ) -> tuple[float, float]:
+                          refit: Callable[[IntArray], FloatArray] | None = None,
+                          n_jobs: int | None = None) -> tuple[float, float]:
         """Percentile bootstrap ``(1 - alpha)`` interval, resampling rounds.
 
         ``refit`` (given the resampled round indices, returns ``estimated_rewards`` for the
         original rounds) re-fits the reward model inside each replicate, so the interval
-        includes the model's own uncertainty (needed for DM).
+        includes the model's own uncertainty (needed for DM). ``n_jobs`` threads share the
+        replicates (``None``: every core this process may use); the interval depends on
+        ``rng`` only, not on ``n_jobs`` (see :func:`estimate_all`).
         """
         if not 0 < alpha < 1 or n_bootstrap < 10:
             raise PayloadError("alpha must be in (0, 1) and n_bootstrap at least 10")
         r, a, p, dist, q = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
                                         needs_model=self.needs_model)
         rng = rng if rng is not None else np.random.default_rng()
-        n = r.shape[0]
-        values = np.empty(n_bootstrap)
         terms = self.terms(r, a, p, dist, q)
         if math.isnan(self._combine(terms)):
             raise PayloadError(NO_OVERLAP, hint="evaluate a policy that takes logged actions, "
                                                 "or use IPS (0 without overlap) or DM")
-        for i in range(n_bootstrap):
-            picks: IntArray = np.asarray(rng.integers(0, n, size=n), dtype=np.intp)
-            counts = np.bincount(picks, minlength=n).astype(np.float64)
-            if refit is not None:
-                terms = self.terms(r, a, p, dist, refit(picks))
-            values[i] = self._combine(terms, counts)
-        low, high, _ = percentile_interval(values, alpha, float(r.min()), float(r.max()))
+        values = bootstrap_values([self], [terms], r, a, p, dist, n_bootstrap=n_bootstrap,
+                                  rng=rng, refit=refit, n_jobs=n_jobs)
+        low, high, _ = percentile_interval(values[:, 0], alpha, float(r.min()),
+                                           float(r.max()))
         return low, high
 
     def effective_sample_size(self, *, action: Any, pscore: Any, action_dist: Any) -> float:
@@ -268,13 +273,14 @@ class Estimator:
                  estimated_rewards: Any = None, alpha: float = 0.05, n_bootstrap: int = 1000,
                  rng: np.random.Generator | None = None,
                  refit: Callable[[IntArray], FloatArray] | None = None,
-                 reward_bounds: tuple[float, float] | None = None) -> Estimate:
+                 reward_bounds: tuple[float, float] | None = None,
+                 n_jobs: int | None = None) -> Estimate:
         """Value, intervals, effective sample size and warnings in one call (see
         :func:`estimate_all`)."""
         return estimate_all([self], reward=reward, action=action, pscore=pscore,
                             action_dist=action_dist, estimated_rewards=estimated_rewards,
                             alpha=alpha, n_bootstrap=n_bootstrap, rng=rng, refit=refit,
-                            reward_bounds=reward_bounds)[0]
+                            reward_bounds=reward_bounds, n_jobs=n_jobs)[0]
 
     def diagnose(self, *, action: Any, pscore: Any, action_dist: Any) -> list[str]:
         """Why this estimator's bootstrap interval may mislead on these inputs."""
@@ -468,12 +474,122 @@ def percentile_interval(values: FloatArray, alpha: float, lowest: float, highest
     return low, high, float(bad.mean())
 
 
+#: Below this much work (rounds × replicates) the bootstrap runs in the calling thread: on
+#: small logs threads cost more than they save.
+PARALLEL_MIN_WORK = 2_000_000
+
+
+def default_jobs() -> int:
+    """The cores this process may use (its CPU affinity where the platform reports it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def replicate_seeds(rng: np.random.Generator, n_bootstrap: int
+                    ) -> list[np.random.SeedSequence]:
+    """One independent random stream per bootstrap replicate, spawned
+    (:meth:`numpy.random.SeedSequence.spawn`) from entropy drawn from ``rng``: a replicate
+    is the same whichever thread runs it, so the interval depends on ``rng`` only."""
+    entropy = [int(x) for x in rng.integers(0, 2**63, size=4)]
+    return np.random.SeedSequence(entropy).spawn(n_bootstrap)
+
+
+def bootstrap_values(estimators: Sequence[Estimator], base_terms: Sequence[Terms],
+                     r: FloatArray, a: IntArray, p: FloatArray, dist: FloatArray, *,
+                     n_bootstrap: int, rng: np.random.Generator,
+                     refit: Callable[[IntArray], FloatArray] | None = None,
+                     n_jobs: int | None = None,
+                     progress: Callable[[int], Any] | None = None) -> FloatArray:
+    """Bootstrap replicates of several estimators, shape ``(n_bootstrap, len(estimators))``.
+
+    Each replicate resamples the ``n`` rounds with replacement once — as multinomial counts
+    (``np.bincount`` of ``n`` uniform round indices), so an estimator's sums are weighted
+    sums of its per-round terms (``base_terms``), all of them in one pass over the stacked
+    terms instead of gathering ``n`` values per term — and, with ``refit``, re-fits the reward
+    model once for the model-based estimators. Replicates run on ``n_jobs`` threads (NumPy
+    releases the GIL while it draws, counts and multiplies; ``None``: every core), each with
+    its own stream from :func:`replicate_seeds`, so the values do not depend on ``n_jobs``.
+    ``progress`` is called in the calling thread with the number of replicates done.
+    """
+    if n_jobs is not None and n_jobs < 1:
+        raise PayloadError("n_jobs must be at least 1 (or None for every core)")
+    n = r.shape[0]
+    seeds = replicate_seeds(rng, n_bootstrap)
+    refitted = [j for j, e in enumerate(estimators) if e.needs_model] if refit is not None \
+        else []
+    rows: list[FloatArray] = []
+    slots: list[tuple[int, int, int]] = []  # where each estimator's a, b, c sit in rows
+    for j, terms in enumerate(base_terms):
+        slot = [-1, -1, -1]
+        for k, term in enumerate(terms):
+            if term is not None and j not in refitted:
+                slot[k] = len(rows)
+                rows.append(term)
+        slots.append((slot[0], slot[1], slot[2]))
+    stacked = np.stack(rows) if rows else np.zeros((0, n))  # (m, n)
+    sums = np.empty((n_bootstrap, stacked.shape[0]))
+    refit_values = np.empty((n_bootstrap, len(estimators)))
+
+    def run(lo: int, hi: int) -> int:
+        for i in range(lo, hi):
+            stream = np.random.default_rng(seeds[i])
+            picks: IntArray = np.asarray(stream.integers(0, n, size=n), dtype=np.intp)
+            counts = np.bincount(picks, minlength=n).astype(np.float64)
+            sums[i] = np.einsum("ij,j->i", stacked, counts)  # no BLAS: see _dot
+            if refitted:
+                assert refit is not None
+                q_i = refit(picks)
+                for j in refitted:
+                    est = estimators[j]
+                    refit_values[i, j] = est._combine(est.terms(r, a, p, dist, q_i), counts)
+        return hi - lo
+
+    jobs = default_jobs() if n_jobs is None else n_jobs
+    jobs = min(jobs, n_bootstrap) if n * n_bootstrap >= PARALLEL_MIN_WORK else 1
+    step = max(1, min(25, -(-n_bootstrap // (4 * jobs))))
+    blocks = [(lo, min(lo + step, n_bootstrap)) for lo in range(0, n_bootstrap, step)]
+    done = 0
+    if jobs == 1:
+        for lo, hi in blocks:
+            done += run(lo, hi)
+            if progress is not None:
+                progress(done)
+    else:
+        from concurrent.futures import as_completed
+
+        with ThreadPoolExecutor(jobs, thread_name_prefix="bootstrap") as pool:
+            futures = [pool.submit(run, lo, hi) for lo, hi in blocks]
+            try:
+                for future in as_completed(futures):
+                    done += future.result()
+                    if progress is not None:
+                        progress(done)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    values = np.empty((n_bootstrap, len(estimators)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j, (ia, ib, ic) in enumerate(slots):
+            if j in refitted:
+                values[:, j] = refit_values[:, j]
+                continue
+            col = np.zeros(n_bootstrap) if ia < 0 else sums[:, ia] / n
+            if ib >= 0 and ic >= 0:
+                col = col + np.where(sums[:, ic] > 0, sums[:, ib] / sums[:, ic], np.nan)
+            values[:, j] = col
+    return values
+
+
 def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, pscore: Any,
                  action_dist: Any, estimated_rewards: Any = None, alpha: float = 0.05,
                  n_bootstrap: int = 1000, rng: np.random.Generator | None = None,
                  refit: Callable[[IntArray], FloatArray] | None = None,
                  reward_bounds: tuple[float, float] | None = None,
-                 behavior_dist: Any = None) -> list[Estimate]:
+                 behavior_dist: Any = None, n_jobs: int | None = None,
+                 progress: Callable[[int], Any] | None = None) -> list[Estimate]:
     """Several estimators on the same data with one shared bootstrap: each replicate
     resamples the rounds once (and re-fits the reward model once, if ``refit`` is given) and
     evaluates every estimator on it.
@@ -484,6 +600,12 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     logging policy's whole distribution at each round, which banditbot logs) tightens its
     upper end. An estimator that is undefined on the log (no overlap) gives a row that says
     so instead of failing.
+
+    The replicates run on ``n_jobs`` threads (``None``: every core this process may use;
+    small logs run in the calling thread) and each draws from its own stream spawned from
+    ``rng`` (:func:`replicate_seeds`), so the same ``rng`` state gives the same intervals
+    whatever ``n_jobs``. ``progress``, if given, is called with the number of replicates
+    done (in the calling thread).
     """
     needs_model = any(e.needs_model for e in estimators)
     r, a, p, dist, q = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
@@ -493,15 +615,9 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     rng = rng if rng is not None else np.random.default_rng()
     n = r.shape[0]
     base = [e.terms(r, a, p, dist, q if e.needs_model else None) for e in estimators]
-    values = np.empty((n_bootstrap, len(estimators)))
-    for i in range(n_bootstrap):
-        picks: IntArray = np.asarray(rng.integers(0, n, size=n), dtype=np.intp)
-        counts = np.bincount(picks, minlength=n).astype(np.float64)
-        q_i = refit(picks) if refit is not None and needs_model else None
-        for j, est in enumerate(estimators):
-            terms = est.terms(r, a, p, dist, q_i) if (q_i is not None and est.needs_model) \
-                else base[j]
-            values[i, j] = est._combine(terms, counts)
+    values = bootstrap_values(estimators, base, r, a, p, dist, n_bootstrap=n_bootstrap,
+                              rng=rng, refit=refit if needs_model else None, n_jobs=n_jobs,
+                              progress=progress)
     raw_w = dist[np.arange(n), a] / p
     lo_r, hi_r = reward_bounds if reward_bounds is not None else (0.0, 1.0)
     scaled = (r - lo_r) / (hi_r - lo_r) if hi_r > lo_r else np.full(n, np.nan)

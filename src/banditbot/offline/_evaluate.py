@@ -210,7 +210,8 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
              train_share: float = 0.5, reward_model: RewardModel | None = None,
              alpha: float = 0.05, n_bootstrap: int = 500, seed: int = 0,
              online: bool = False, behavior: dict[str, LoggedBandit] | None = None,
-             progress: Callable[[str], Any] | None = None) -> list[EvaluationRow]:
+             progress: Callable[[str], Any] | None = None, n_jobs: int | None = None,
+             bootstrap_progress: Callable[[int], Any] | None = None) -> list[EvaluationRow]:
     """Estimate each policy's value on ``log`` with each estimator.
 
     Policies are frozen at the statistics they learn from the first ``train_share`` of the
@@ -219,6 +220,10 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     logs whose logging policy is reconstructed as an evaluation policy — except the Open
     Bandit Dataset's BTS sample, whose policy is published and evaluated as such
     (:func:`obd_bts_action_dist`).
+
+    ``progress`` is called with each policy's label as it starts, ``bootstrap_progress``
+    with the number of its bootstrap replicates done. The replicates run on ``n_jobs``
+    threads (``None``: every core); the result depends on ``seed``, not on ``n_jobs``.
     """
     rng = np.random.default_rng(seed)
     if not 0.0 <= train_share < 1.0:
@@ -256,7 +261,8 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                                    pscore=test.pscore, action_dist=dist,
                                    estimated_rewards=q_hat, alpha=alpha,
                                    n_bootstrap=n_bootstrap, rng=rng, refit=refit,
-                                   reward_bounds=bounds, behavior_dist=logging):
+                                   reward_bounds=bounds, behavior_dist=logging,
+                                   n_jobs=n_jobs, progress=bootstrap_progress):
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
