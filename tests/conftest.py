@@ -32,13 +32,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the tests marked ``slow`` first (otherwise in collection order): xdist hands tests
-    out in this order, so the long ones start while every worker is busy instead of leaving
-    one worker alone with a long test at the end of the run. Only the order changes."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(autouse=True)
 def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep tests hermetic: no inherited store/config/admin settings, no AWS credentials."""
