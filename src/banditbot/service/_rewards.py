@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -74,7 +75,7 @@ class RewardsMixin(ServiceCore):
         # that finds its decision here skips reading it back from the store (a DynamoDB
         # round trip in a warm Lambda). Only immutable fields are used; the store's
         # conditional write still decides exactly-once.
-        self._unrewarded: dict[str, DecisionRecord] = {}
+        self._unrewarded: OrderedDict[str, DecisionRecord] = OrderedDict()
         self._unrewarded_lock = threading.Lock()
         # (experiment, generation, scope, arms) whose burn-in is over
         self._burned_in: set[tuple[str, int, str | None, tuple[str, ...]]] = set()
@@ -82,8 +83,8 @@ class RewardsMixin(ServiceCore):
     def _remember(self, record: DecisionRecord) -> None:
         with self._unrewarded_lock:
             recent = self._unrewarded
-            if len(recent) >= RECENT_DECISIONS:  # forget the oldest
-                del recent[next(iter(recent))]
+            if len(recent) >= RECENT_DECISIONS:  # forget the oldest (O(1): a plain dict
+                recent.popitem(last=False)  # would walk the deleted slots at its front)
             recent[record.id] = record
 
     def reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
