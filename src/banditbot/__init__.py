@@ -16,8 +16,9 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -69,18 +70,7 @@ if TYPE_CHECKING:
     from .stores import MemoryStore, SQLiteStore, Store, open_store
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (and keep it)."""
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'banditbot' has no attribute {name!r}")
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

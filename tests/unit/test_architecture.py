@@ -17,7 +17,8 @@ PACKAGE = ROOT / "src" / "banditbot"
 #: Lowest first. A module may import its own layer and the layers below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("banditbot._types", "banditbot._errors", "banditbot._logging",
-              "banditbot._settings", "banditbot._plotting", "banditbot._markup")),
+              "banditbot._settings", "banditbot._plotting", "banditbot._markup",
+              "banditbot._lazy")),
     ("statistics", ("banditbot.statistics",)),
     ("policies", ("banditbot.policies",)),
     ("core", ("banditbot._config", "banditbot._features", "banditbot._report",

@@ -6,9 +6,9 @@ handler opens DynamoDB) does not import the others.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from ._base import (
     ALLOCATED,
     AdminRecord,
@@ -32,18 +32,7 @@ if TYPE_CHECKING:
     from ._sqlite import SQLiteStore
 
 
-def __getattr__(name: str) -> Any:
-    """Load a backend class from its module on first use (and keep it)."""
-    where = _BACKENDS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _BACKENDS, globals())
 
 
 __all__ = [
