@@ -56,6 +56,12 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
                            str(EXAMPLES), cwd=tmp_path).stdout)
     assert 0 < report["total_answered"] < 600 and "warm_start" in report["notes"]
+    again = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
+               fresh, "--config", str(EXAMPLES), "--min-ess", "0", cwd=tmp_path)
+    assert again.returncode == 2 and "count every round twice" in again.stderr
+    assert json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
+                         str(EXAMPLES), cwd=tmp_path).stdout)["total_answered"] == \
+        report["total_answered"]
     bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "missing column" in bad.stderr
 

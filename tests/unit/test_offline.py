@@ -302,6 +302,28 @@ def test_warm_start_as_statistics_and_as_priors() -> None:
     assert svc2.report("g").total_answered == 0
 
 
+def test_the_same_log_is_never_imported_twice() -> None:
+    svc = _demo_service(FakeClock())
+    rng = np.random.default_rng(3)
+    action = rng.integers(0, 3, 900).astype(np.intp)
+    log = LoggedBandit(("a", "b", "c"), action, (rng.random(900) < 0.3).astype(float),
+                       np.full(900, 1 / 3), source="history.csv")
+    warm_start(svc, "g", log)
+    answered = svc.report("g").total_answered
+    renamed = LoggedBandit(log.actions, log.action, log.reward, log.pscore, source="copy.csv")
+    with pytest.raises(PayloadError, match="count every round twice") as refused:
+        warm_start(svc, "g", renamed)  # the same rows under another name
+    assert "banditbot reset g" in (refused.value.hint or "")
+    assert svc.report("g").total_answered == answered  # nothing was added
+    other = log.subset(slice(0, 450))  # a different log is imported, and both are noted
+    warm_start(svc, "g", other)
+    note = svc.report("g").notes["warm_start"]
+    assert note.count("started from history") == 2 and "copy.csv" not in note
+    svc.reset("g")  # a new generation starts from nothing: the log may come in again
+    warm_start(svc, "g", renamed)
+    assert svc.report("g").total_answered == pytest.approx(answered)
+
+
 def test_policy_action_dist_for_contextual_and_frozen_policies() -> None:
     prob = SyntheticProblem(seed=2)
     log, _ = prob.sample(600, np.random.default_rng(0))

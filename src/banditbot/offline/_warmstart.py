@@ -22,8 +22,9 @@ applies a plan through five public methods of the service, typed by :class:`Warm
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,7 +36,7 @@ from .._types import FloatArray
 from ._data import LoggedBandit
 
 __all__ = ["MIN_ESS", "ArmWarmStart", "WarmStart", "WarmStartPlan", "WarmStartTarget",
-           "plan_warm_start", "warm_start"]
+           "log_fingerprint", "plan_warm_start", "warm_start"]
 
 #: Refuse an arm whose raw effective sample size is below this (override: ``min_ess``).
 MIN_ESS = 10.0
@@ -158,6 +159,10 @@ class WarmStartTarget(Protocol):
         """Attach a note shown by reports."""
         ...
 
+    def notes(self, experiment: str) -> Mapping[str, str]:
+        """The notes attached to the experiment's current generation."""
+        ...
+
 
 def _kish(w: FloatArray) -> float:
     total = float(w.sum())
@@ -266,6 +271,16 @@ class WarmStart:
     plan: WarmStartPlan | None = None
 
 
+def log_fingerprint(log: LoggedBandit) -> str:
+    """A short digest of a log's rounds (actions, rewards, propensities): the same rows give
+    the same fingerprint whatever the file was called."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(log.actions).encode())
+    for array in (log.action, log.reward, log.pscore):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:12]
+
+
 def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                as_prior: bool = False, weight: float = 1.0, actor: str = "cli",
                ips: bool = True, clip: float = CLIP, min_ess: float = MIN_ESS) -> WarmStart:
@@ -280,6 +295,14 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
         or no logged action matches an arm.
     """
     exp = service.experiment(experiment)
+    earlier = service.notes(experiment).get("warm_start", "")
+    fingerprint = log_fingerprint(log)
+    if f"[log {fingerprint}]" in earlier:
+        raise PayloadError(
+            f"this log is in {experiment!r}'s statistics already (imported before: "
+            f"[log {fingerprint}]); importing it again would count every round twice",
+            hint=f"to start over: banditbot reset {experiment}, then learn again; to give "
+                 "the history more weight: --weight")
     arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
     plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
                            weight=weight, ips=ips, clip=clip, min_ess=min_ess)
@@ -295,7 +318,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     note = (f"started from history: {plan.rounds_used} rounds of {log.source or 'a log'}"
             f"{', IPS-weighted' if ips else ''} (clipped at {clip:g}× the median weight; "
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
-            f"{f' (weight {weight:g})' if weight != 1 else ''}, {when}")
-    service.note(experiment, "warm_start", note)
+            f"{f' (weight {weight:g})' if weight != 1 else ''}, {when} [log {fingerprint}]")
+    service.note(experiment, "warm_start", f"{earlier}\n{note}" if earlier else note)
     return WarmStart(experiment, plan.rounds_used, plan.rounds_skipped,
                      {a.arm: (a.rounds, a.mean) for a in plan.arms}, as_prior, note, plan)

@@ -198,6 +198,10 @@ class AdminMixin(RewardsMixin):
         """Attach a note to the experiment's meta (shown by reports)."""
         self._update_meta(experiment, lambda m: replace(m, notes={**m.notes, key: text}))
 
+    def notes(self, experiment: str) -> Mapping[str, str]:
+        """The notes attached to the experiment (what reports show under the table)."""
+        return dict(self.view(experiment).meta.notes)
+
     def current_generation(self, experiment: str) -> int:
         """The experiment's generation (bumped by every reset)."""
         return self.view(experiment).meta.generation
