@@ -117,6 +117,10 @@ def render_report(rep: Any) -> Table:
                  f"estimate: {rep.estimate_kind}")
     if rep.anytime_kind:
         lines.append(f"every look: {rep.anytime_kind}")
+    kinds = {a.uplift.kind for a in rep.arms if a.uplift is not None}
+    if rep.control is not None and kinds:
+        lines.append(f"vs {rep.control}: difference in the estimate (relative change), "
+                     f"{' / '.join(sorted(kinds))}")
     if rep.periods:
         lines.append(f"allocation updated {rep.update}: {rep.periods} period(s)")
     if rep.verdict:
@@ -137,14 +141,34 @@ def render_report(rep: Any) -> Table:
             "–" if a.estimate is None else f"{a.estimate:.3f}",
             _span(a.estimate_low, a.estimate_high),
             *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
-            f"{a.p_best:.1%}" if a.active else "–", f"{a.allocation:.1%}"]
+            chance(a.p_best, 1) if a.active else "–", f"{a.allocation:.1%}"]
         if rep.control is not None:
             cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else
-                         f"{a.uplift.diff:+.3f} ({a.uplift.low:+.3f}, {a.uplift.high:+.3f})")
+                         _uplift(a.uplift))
             cells.append("" if a.chance_to_beat_control is None else
-                         f"{a.chance_to_beat_control:.0%}")
+                         chance(a.chance_to_beat_control, 0, exact=False))
         table.add_row(*cells)
     return table
+
+
+def chance(p: float, digits: int, *, exact: bool = True) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not:
+    ``chance(0.9996, 0)`` is ``>99%``, ``chance(0.0004, 1)`` is ``<0.1%``. With
+    ``exact=False`` (an estimate from posterior draws, never certain) 0 and 1 read the same
+    way."""
+    step = 10.0 ** -(digits + 2)  # the last shown digit, as a probability
+    if (p > 0.0 or not exact) and p < step / 2:
+        return f"<{step:.{digits}%}"
+    if 1.0 - step / 2 <= p and (p < 1.0 or not exact):
+        return f">{1.0 - step:.{digits}%}"
+    return f"{p:.{digits}%}"
+
+
+def _uplift(u: Any) -> str:
+    """``+0.128 (+40%) [-0.130, +0.412]``: the difference, the relative change, the
+    difference's interval."""
+    relative = "" if u.relative is None else f" ({u.relative:+.0%})"
+    return f"{u.diff:+.3f}{relative} [{u.low:+.3f}, {u.high:+.3f}]"
 
 
 def _span(low: float | None, high: float | None) -> str:
