@@ -243,6 +243,11 @@ def test_banditbot_log_exports_imports_and_evaluates(tmp_path: Path) -> None:
     assert ts.value > uni.value  # learning from the log beats guessing
     assert uni.low <= 0.4 <= uni.high  # uniform's true value is the mean rate
     assert (thompson, "replay-online") in by
+    # a policy's rows depend on the seed alone: not on the order or company of the others
+    alone = evaluate(again, ["uniform", "thompson"], train_share=0.5,
+                     estimators=("ips", "snips", "dr"), n_bootstrap=100, online=True)
+    for r in alone:
+        assert r.estimate == by[(r.policy, r.estimate.estimator)], r
 
 
 def test_import_with_a_column_mapping_and_clear_errors(tmp_path: Path) -> None:

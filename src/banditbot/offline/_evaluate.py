@@ -4,6 +4,7 @@ requested estimator with bootstrap intervals."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -223,7 +224,8 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
 
     ``progress`` is called with each policy's label as it starts, ``bootstrap_progress``
     with the number of its bootstrap replicates done. The replicates run on ``n_jobs``
-    threads (``None``: every core); the result depends on ``seed``, not on ``n_jobs``.
+    threads (``None``: every core); a policy's rows depend on ``seed`` (and the data), not
+    on ``n_jobs`` or on which other policies are evaluated beside it, in which order.
     """
     rng = np.random.default_rng(seed)
     if not 0.0 <= train_share < 1.0:
@@ -251,6 +253,7 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     for label, policy in named:
         if progress is not None:
             progress(label)
+        own = _policy_rng(seed, label)  # a row depends on its policy and the seed alone
         if isinstance(policy, tuple) and _is_obd_bts(policy[1]):
             dist = obd_bts_action_dist(test)  # the real policy, published: no reconstruction
         elif isinstance(policy, tuple):
@@ -260,15 +263,15 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
         for result in estimate_all(est_objects, reward=test.reward, action=test.action,
                                    pscore=test.pscore, action_dist=dist,
                                    estimated_rewards=q_hat, alpha=alpha,
-                                   n_bootstrap=n_bootstrap, rng=rng, refit=refit,
+                                   n_bootstrap=n_bootstrap, rng=own, refit=refit,
                                    reward_bounds=bounds, behavior_dist=logging,
                                    n_jobs=n_jobs, progress=bootstrap_progress):
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
-            value, matched = replay_online(policy, log, rng=rng)
+            value, matched = replay_online(policy, log, rng=own)
             if matched.size >= 2:
-                boots = rng.choice(matched, size=(n_bootstrap, matched.size)).mean(axis=1)
+                boots = own.choice(matched, size=(n_bootstrap, matched.size)).mean(axis=1)
                 low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
             else:
                 low = high = math.nan
@@ -277,6 +280,13 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                                                       float(high), float(matched.size),
                                                       log.n_rounds, warn)))
     return rows
+
+
+def _policy_rng(seed: int, label: str) -> np.random.Generator:
+    """The random stream of one policy's rows: from the seed and the policy's label, so the
+    order and the company of the other policies change nothing."""
+    key = int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "big")
+    return np.random.default_rng([seed, key])
 
 
 def _is_obd_bts(log: LoggedBandit) -> bool:
