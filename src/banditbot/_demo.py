@@ -18,7 +18,7 @@ from rich.table import Table
 from ._compose import build_service
 from ._config import BanditConfig, ExperimentConfig
 from ._errors import ConfigError, PayloadError
-from ._report import Report
+from ._report import Report, chance
 from .service import BanditService
 
 __all__ = ["default_truth", "parse_rates", "run_demo", "simulate_user"]
@@ -66,12 +66,61 @@ def parse_rates(specs: Sequence[str], config: BanditConfig,
     return out
 
 
+def _noise(exp: ExperimentConfig) -> float:
+    """The spread of a simulated user's rating (or continuous reward) around the arm's."""
+    return 0.9 if exp.reward.type == "rating" else 0.3
+
+
+def expected_reaction(exp: ExperimentConfig, true_value: float) -> float:
+    """The mean of :func:`simulate_user`'s answers: what the arm is really worth once
+    ratings are rounded and capped at the scale's ends (a rating arm set to 4.2 on a 1–5
+    scale averages about 4.12 — the value a report's interval should cover).
+
+    Examples
+    --------
+    >>> from banditbot import parse_config
+    >>> exp = parse_config({"experiments": [{"id": "t", "arms": [{"id": "a", "content": "a"}],
+    ...     "reward": {"type": "rating", "min": 1, "max": 5}}]}).experiments[0]
+    >>> round(expected_reaction(exp, 4.2), 3), round(expected_reaction(exp, 3.0), 3)
+    (4.12, 3.0)
+    """
+    if exp.reward.type == "binary":
+        return true_value
+    lo, hi = exp.reward.bounds
+    sigma = _noise(exp)
+
+    def cdf(x: float) -> float:  # P(X <= x) for X ~ N(true_value, sigma)
+        return 0.5 * (1.0 + math.erf((x - true_value) / (sigma * math.sqrt(2.0))))
+
+    if exp.reward.type == "rating" and lo is not None and hi is not None:
+        values = range(math.ceil(lo), math.floor(hi) + 1)
+        mean = 0.0
+        for v in values:  # round() to v (the scale's ends take the tails)
+            upper = 1.0 if v == values[-1] else cdf(v + 0.5)
+            lower = 0.0 if v == values[0] else cdf(v - 0.5)
+            mean += v * (upper - lower)
+        return mean
+    # a continuous reward, capped at its bounds: E[min(max(X, lo), hi)]
+    def partial(x: float) -> float:  # E[X; X <= x]
+        z = (x - true_value) / sigma
+        return true_value * cdf(x) - sigma * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+    low = -math.inf if lo is None else lo
+    high = math.inf if hi is None else hi
+    below = low * cdf(low) if lo is not None else 0.0
+    above = high * (1.0 - cdf(high)) if hi is not None else 0.0
+    inside = (partial(high) if hi is not None else true_value) - \
+        (partial(low) if lo is not None else 0.0)
+    return below + inside + above
+
+
 def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Generator) -> float:
-    """One simulated reaction: 👍 with probability ``true_value``, or a noisy rating."""
+    """One simulated reaction: 👍 with probability ``true_value``, or a noisy rating
+    (rounded, capped at the scale; its mean is :func:`expected_reaction`)."""
     if exp.reward.type == "binary":
         return float(rng.random() < true_value)
     lo, hi = exp.reward.bounds
-    value = rng.normal(true_value, 0.9 if exp.reward.type == "rating" else 0.3)
+    value = rng.normal(true_value, _noise(exp))
     if exp.reward.type == "rating":
         value = round(value)
     if lo is not None:
@@ -84,8 +133,9 @@ def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Gener
 def _table(rep: Report, truth: Mapping[str, float]) -> Table:
     best = max(truth.values()) if truth else math.nan
     table = Table(title=rep.title, title_justify="left",
-                  caption=f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards"
-                          + (f"\n{rep.verdict}" if rep.verdict else ""),
+                  caption=f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards · "
+                          f"true: what the simulated answers average · mean and interval: "
+                          f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
                   caption_justify="left")
     table.add_column("arm")
     for col in ("true", "pulls", "mean", "95% interval", "P(best)", "allocation"):
@@ -97,7 +147,7 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Table:
             a.arm + mark, f"{t:.2f}", str(a.pulls),
             "–" if a.mean is None else f"{a.mean:.3f}",
             "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
-            f"{a.p_best:.0%}", f"{a.allocation:.0%}")
+            chance(a.p_best, 0), f"{a.allocation:.0%}")
     return table
 
 
@@ -111,12 +161,15 @@ def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str]
     if not keep:
         for exp in experiments:
             svc.reset(exp.id, keep_priors=True, actor="demo")
+    # what each arm's answers average (ratings rounded and capped): the table's "true"
+    worth = {e.id: {a: expected_reaction(e, v) for a, v in truth[e.id].items()}
+             for e in experiments}
     rng = np.random.default_rng(seed + 1)
     users = [f"demo-user-{i}" for i in range(1000)]
     refresh = max(1, steps // 60)
 
     def view() -> Group:
-        return Group(*(_table(svc.report(e.id), truth[e.id]) for e in experiments))
+        return Group(*(_table(svc.report(e.id), worth[e.id]) for e in experiments))
 
     console.print(f"[bold]banditbot demo[/]: {steps} simulated visits per experiment, "
                   f"{response_rate:.0%} of users answer. Store: {svc.store.url}")

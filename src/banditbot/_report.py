@@ -12,7 +12,20 @@ import numpy as np
 
 from ._types import FloatArray
 
-__all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift"]
+__all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift", "chance"]
+
+
+def chance(p: float, digits: int, *, exact: bool = True) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not:
+    ``chance(0.9996, 0)`` is ``>99%``, ``chance(0.0004, 1)`` is ``<0.1%``. With
+    ``exact=False`` (an estimate from posterior draws, never certain) 0 and 1 read the same
+    way."""
+    step = 10.0 ** -(digits + 2)  # the last shown digit, as a probability
+    if (p > 0.0 or not exact) and p < step / 2:
+        return f"<{step:.{digits}%}"
+    if 1.0 - step / 2 <= p and (p < 1.0 or not exact):
+        return f">{1.0 - step:.{digits}%}"
+    return f"{p:.{digits}%}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +192,8 @@ class Report:
         leader = self.leader
         if leader is None:
             return None
-        chance = ">99%" if leader.p_best > 0.99 else f"{leader.p_best:.0%}"
-        return f"no winner yet: {leader.arm} leads (P(best) {chance}, a description, not a " \
-               "stopping rule)"
+        return f"no winner yet: {leader.arm} leads (P(best) {chance(leader.p_best, 0)}, a " \
+               "description, not a stopping rule)"
 
     @property
     def title(self) -> str:

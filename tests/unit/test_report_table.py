@@ -8,7 +8,8 @@ import numpy as np
 from rich.console import Console
 
 from banditbot import BanditService, MemoryStore, parse_config
-from banditbot.cli.reports import chance, render_report
+from banditbot._report import chance
+from banditbot.cli.reports import render_report
 
 
 def test_a_chance_never_rounds_to_a_certainty_it_is_not() -> None:

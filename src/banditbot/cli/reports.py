@@ -107,6 +107,8 @@ def render_report(rep: Any) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
+    from .._report import chance
+
     lines = [rep.status_line]
     if rep.burn_in is not None:
         lines.append(f"burn-in: {rep.burn_in['done']}/{rep.burn_in['needed']} "
@@ -149,19 +151,6 @@ def render_report(rep: Any) -> Table:
                          chance(a.chance_to_beat_control, 0, exact=False))
         table.add_row(*cells)
     return table
-
-
-def chance(p: float, digits: int, *, exact: bool = True) -> str:
-    """A probability as a percentage that never rounds to a certainty it is not:
-    ``chance(0.9996, 0)`` is ``>99%``, ``chance(0.0004, 1)`` is ``<0.1%``. With
-    ``exact=False`` (an estimate from posterior draws, never certain) 0 and 1 read the same
-    way."""
-    step = 10.0 ** -(digits + 2)  # the last shown digit, as a probability
-    if (p > 0.0 or not exact) and p < step / 2:
-        return f"<{step:.{digits}%}"
-    if 1.0 - step / 2 <= p and (p < 1.0 or not exact):
-        return f">{1.0 - step:.{digits}%}"
-    return f"{p:.{digits}%}"
 
 
 def _uplift(u: Any) -> str:
