@@ -36,6 +36,7 @@ import json
 import os
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -134,6 +135,7 @@ def main() -> None:
     names = list(parts)
     got: dict[str, list[float]] = {name: [] for name in names}
     for i in range(args.repeats):
+        print(f"floors: repeat {i + 1}/{args.repeats}", file=sys.stderr, flush=True)
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
             got[name].append(parts[name]())

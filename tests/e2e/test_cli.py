@@ -105,6 +105,11 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     import pyarrow.parquet as pq
 
     assert pq.read_table(parquet).num_rows == 1
+    # a format that contradicts the file's name is refused before anything is written
+    wrong = tmp_path / "log2.csv"
+    code, out, err = run(["export", "random", "--out", str(wrong), "--format", "parquet",
+                          *db], capsys)
+    assert code == 2 and "log2.parquet" in out + err and not wrong.exists()
 
 
 def test_report_of_one_chats_bandit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

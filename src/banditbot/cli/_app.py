@@ -57,7 +57,7 @@ ConfigOpt = Annotated[str | None, typer.Option(
 StoreOpt = Annotated[str | None, typer.Option(
     "--store", "-s",
     help="Store URL: sqlite:///banditbot.db (default; or BANDITBOT_STORE), memory://, "
-         "dynamodb://TABLE?region=…")]
+         "postgresql://USER@HOST/DB, dynamodb://TABLE?region=…")]
 ExpArg = Annotated[str, typer.Argument(help="Experiment id.")]
 
 

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from ..offline import ColumnMap, LoggedBandit
     from ..policies import Policy
 
+# the log's columns, the same options for evaluate and learn
+ActionCol = Annotated[str, typer.Option(help="Column with the action.")]
+RewardCol = Annotated[str, typer.Option(help="Column with the reward.")]
+PscoreCol = Annotated[str, typer.Option(help="Column with the propensity.")]
+ObdRoot = Annotated[Path | None, typer.Option(help="Open Bandit Dataset folder.")]
+
 
 @app.command()
 def evaluate(
@@ -31,7 +37,8 @@ def evaluate(
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Evaluation policy NAME[:k=v,…], 'uniform', or "
                                "'behavior:LOG' (another log's logging policy); "
-                               "repeatable.")] = None,
+                               "repeatable (default: uniform, thompson and "
+                               "epsilon-greedy).")] = None,
     estimator: Annotated[list[str] | None, typer.Option(
         "--estimator", "-e", help="replay, ips, snips, dm, dr, sndr, switch-dr "
                                   "(repeatable; default: ips, snips, dm, dr).")] = None,
@@ -51,14 +58,12 @@ def evaluate(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print one JSON document (the log and a row per policy and "
                        "estimator) instead of a table.")] = False,
-    action_col: Annotated[str, typer.Option(help="Column with the action.")] = "arm",
-    reward_col: Annotated[str, typer.Option(help="Column with the reward.")] = "reward",
-    pscore_col: Annotated[str, typer.Option(help="Column with the propensity.")] =
-    "propensity",
+    action_col: ActionCol = "arm",
+    reward_col: RewardCol = "reward",
+    pscore_col: PscoreCol = "propensity",
     context_col: Annotated[list[str] | None, typer.Option(
         help="Context columns (default: every ctx_* column).")] = None,
-    obd_root: Annotated[Path | None, typer.Option(help="Open Bandit Dataset folder.")] =
-    None,
+    obd_root: ObdRoot = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -151,17 +156,18 @@ def learn(
     False,
     weight: Annotated[float, typer.Option(help="Weight of the history (e.g. 0.2 = count "
                                                "each round as a fifth).")] = 1.0,
-    no_ips: Annotated[bool, typer.Option(help="Do not importance-weight the history.")] =
-    False,
+    ips: Annotated[bool, typer.Option(
+        "--ips/--no-ips", help="Importance-weight the history by its logged propensities "
+                               "(--no-ips: count every round as it is).")] = True,
     min_ess: Annotated[float, typer.Option(
         min=0.0, help="Refuse when an arm's effective sample size is below this (0: import "
                       "whatever the history holds).")] = 10.0,
     clip: Annotated[float, typer.Option(
         min=1.0, help="Cap each weight at this multiple of the arm's median weight.")] = 10.0,
-    action_col: Annotated[str, typer.Option()] = "arm",
-    reward_col: Annotated[str, typer.Option()] = "reward",
-    pscore_col: Annotated[str, typer.Option()] = "propensity",
-    obd_root: Annotated[Path | None, typer.Option()] = None,
+    action_col: ActionCol = "arm",
+    reward_col: RewardCol = "reward",
+    pscore_col: PscoreCol = "propensity",
+    obd_root: ObdRoot = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -172,7 +178,7 @@ def learn(
     data = _load_log(log, cmap, obd_root, config, store)
     svc = service(config, store)
     result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
-                        actor="cli", ips=not no_ips, min_ess=min_ess, clip=clip)
+                        actor="cli", ips=ips, min_ess=min_ess, clip=clip)
     if result.plan is not None:
         console.print(f"{'arm':<16} {'rounds':>7} {'ESS':>8} {'largest weight':>15}  "
                       "naive mean → imported mean", highlight=False)

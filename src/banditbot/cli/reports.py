@@ -139,7 +139,7 @@ def render_report(rep: Any) -> Table:
     for a in rep.arms:
         cells = [
             a.arm + ("" if a.active else " [dim](retired)[/]"), f"{a.pulls:,}",
-            f"{a.answered:,.0f}", f"{a.reward_sum:g}",
+            f"{a.answered:,.0f}", _amount(a.reward_sum),
             "–" if a.estimate is None else f"{a.estimate:.3f}",
             _span(a.estimate_low, a.estimate_high),
             *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
@@ -151,6 +151,11 @@ def render_report(rep: Any) -> Table:
                          chance(a.chance_to_beat_control, 0, exact=False))
         table.add_row(*cells)
     return table
+
+
+def _amount(x: float) -> str:
+    """``9,172`` for a whole number, ``18.6287`` otherwise (weighted, imported history)."""
+    return f"{int(x):,}" if x == int(x) and abs(x) < 1e15 else f"{x:,.4f}"
 
 
 def _uplift(u: Any) -> str:
@@ -181,6 +186,11 @@ def export(
     from ..offline import export_decisions, store_pseudonyms
 
     writable_file(out, "--out")
+    suffix = out.suffix.lower().lstrip(".")
+    if fmt is not None and suffix in ("csv", "parquet") and fmt.lower() != suffix:
+        raise PayloadError(f"--format {fmt} but {out.name} says {suffix}",
+                           hint=f"name the file {out.with_suffix('.' + fmt.lower()).name}, "
+                                "or leave --format out")
     svc = service(config, store, read_only=True)
     generation = None if all_generations else svc.current_generation(experiment)
     records = svc.decisions(experiment, generation=generation)
