@@ -7,7 +7,7 @@ only simulated part is the people.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -153,8 +153,9 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Table:
 
 def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str],
              response_rate: float, seed: int, out: Path, keep: bool, live: bool,
-             console: Console) -> list[Path]:
-    """Run the demo; returns the PNG paths written."""
+             console: Console, on_step: Callable[[int], object] | None = None) -> list[Path]:
+    """Run the demo; returns the PNG paths written. ``on_step`` is called with the number
+    of visits done (per experiment) after each one."""
     svc: BanditService = build_service(config, store, seed=seed)
     truth = parse_rates(rates, svc.config, default_truth(svc.config))
     experiments = [e for e in svc.config.experiments if not e.features]
@@ -184,6 +185,8 @@ def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str]
                     svc.reward(decision.id, value, subject=user)
             if live and (step % refresh == 0 or step == steps):
                 screen.update(view(), refresh=True)
+            if on_step is not None:
+                on_step(step)
     if not live:
         console.print(view())
     out.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,9 @@ def test_demo_default_needs_no_config_or_token(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "banditbot-demo.db").exists()
     assert (tmp_path / "banditbot-demo-random.png").exists()
+    # piped: no live table, so the progress goes to stderr (not silence until the end)
+    assert proc.stderr.startswith("demo: started, 50 visits per experiment")
+    assert "demo: done, 50 visits per experiment in" in proc.stderr
 
 
 def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,

@@ -120,8 +120,14 @@ def demo(
     Simulated users with known preferences talk to the configured experiments through the
     same service and store a real bot uses; a live table shows the statistics converging.
     """
+    from contextlib import nullcontext
+
     from .._demo import run_demo
 
-    run_demo(config=config, store=store or "sqlite:///banditbot-demo.db", steps=steps,
-             rates=rate or [], response_rate=response_rate, seed=seed, out=out, keep=keep,
-             live=live, console=console)
+    # without a live table on a terminal (piped, or --no-live), progress goes to stderr
+    watched = live and console.is_terminal
+    with nullcontext() if watched else progress("demo", steps, "visits per experiment") as bar:
+        run_demo(config=config, store=store or "sqlite:///banditbot-demo.db", steps=steps,
+                 rates=rate or [], response_rate=response_rate, seed=seed, out=out,
+                 keep=keep, live=live, console=console,
+                 on_step=None if bar is None else bar.update)
