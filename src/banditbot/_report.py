@@ -240,7 +240,7 @@ class Report:
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
-                f"{a.p_best:.0%}",
+                chance(a.p_best, 0),
                 f"{a.allocation:.0%}",
             ))
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -255,14 +255,14 @@ class Report:
             lines.append("  ".join(
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
-        lines.append(f"{self.total_pulls} decisions, {_num(self.total_answered)} answered; "
-                     f"estimate: {self.estimate_kind}")
+        lines.append(f"{self.total_pulls:,} decision{'' if self.total_pulls == 1 else 's'}, "
+                     f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}")
         if self.control is not None:
             for a in self.arms:
                 if a.uplift is not None:
                     u = a.uplift
                     lines.append(f"{a.arm} vs {self.control}: {u.diff:+.3f} "
-                                 f"({u.low:+.3f} to {u.high:+.3f})")
+                                 f"({u.low:+.3f} to {u.high:+.3f}, {u.kind})")
         if self.verdict:
             lines.append(self.verdict)
         if self.winner_rule:
