@@ -39,3 +39,19 @@ def test_the_uplift_column_is_named_and_shows_the_relative_change() -> None:
         " ".join(text.split())
     assert svc.report("g").arms[1].chance_to_beat_control == 1.0  # every draw beat it
     assert "100%" not in new_row and new_row.rstrip(" │").endswith(">99%")
+
+
+def test_the_bots_text_report_names_its_uplift_and_counts_in_words() -> None:
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("base", "new")],
+        "control": "base", "policy": {"name": "thompson"}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.decide("g", "u")
+    assert "1 decision," in svc.report("g").to_text()
+    svc.cheat("g", "base", "0" * 80 + "1" * 20)
+    svc.cheat("g", "new", "0" * 50 + "1" * 50)
+    rep = svc.report("g")
+    uplift = rep.arms[1].uplift
+    assert uplift is not None
+    assert f"new vs base: {uplift.diff:+.3f} ({uplift.low:+.3f} to {uplift.high:+.3f}, " \
+           f"{uplift.kind})" in rep.to_text()
