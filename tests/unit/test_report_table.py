@@ -44,10 +44,11 @@ def test_the_uplift_column_is_named_and_shows_the_relative_change() -> None:
 def test_the_bots_text_report_names_its_uplift_and_counts_in_words() -> None:
     cfg = parse_config({"experiments": [{
         "id": "g", "arms": [{"id": a, "content": a} for a in ("base", "new")],
-        "control": "base", "policy": {"name": "thompson"}}]})
+        "control": "base", "policy": {"name": "thompson"}, "burn_in": 0}]})
+    one = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    one.decide("g", "u")
+    assert "1 decision," in one.report("g").to_text()
     svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
-    svc.decide("g", "u")
-    assert "1 decision," in svc.report("g").to_text()
     svc.cheat("g", "base", "0" * 80 + "1" * 20)
     svc.cheat("g", "new", "0" * 50 + "1" * 50)
     rep = svc.report("g")
