@@ -117,6 +117,7 @@ def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
     url, keys, service = api
     none = call(url, "GET", "/v1/experiments")
     assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
+    assert none.json()["title"] == "unauthorized"  # short phrases, never a class name
     assert call(url, "GET", "/v1/experiments", "bb_not-a-real-key").status_code == 401
     assert call(url, "GET", "/v1/experiments", CONFIG_KEY).status_code == 200  # config key
     assert call(url, "GET", "/v1/experiments", keys["read"],
@@ -127,6 +128,8 @@ def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:
     wrong = call(url, "POST", "/v1/experiments/seed/cheat", keys["decide"],
                  json={"arm": "arm1", "rewards": "11"})
     assert wrong.status_code == 403 and "admin" in wrong.json()["detail"]
+    assert wrong.json()["title"] == "not allowed"
+    assert "keys create --name NAME --role admin" in wrong.json()["hint"]
     assert service.report("seed").total_answered == 0
     # a revoked key stops working once the key cache expires (two seconds at most)
     KeyRing(service.store).revoke("read-key")
@@ -174,7 +177,10 @@ def test_reads_exports_and_paging(api: Any) -> None:
     assert {e["id"] for e in listing} >= {"seed", "ts", "rating"}
     assert call(url, "GET", "/v1/experiments/ts/config", key).json()["policy"]["name"] == \
         "thompson"
-    assert call(url, "GET", "/v1/experiments/nope", key).status_code == 404
+    nope = call(url, "GET", "/v1/experiments/nope", key)
+    assert nope.status_code == 404 and nope.json()["title"] == "unknown experiment"
+    route = call(url, "GET", "/v1/no-such-route", key)
+    assert route.status_code == 404 and route.json()["title"] == "not found"
     page1 = call(url, "GET", "/v1/experiments/ts/decisions?limit=4", key)
     rows = [json.loads(line) for line in page1.text.splitlines()]
     assert len(rows) == 4 and page1.headers["content-type"] == "application/x-ndjson"

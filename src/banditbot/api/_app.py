@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -27,7 +28,7 @@ from ._deps import authorize
 from ._envelope import Envelope, Gate
 from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
-from ._problems import UnauthorizedError, problem, status_of
+from ._problems import UnauthorizedError, problem, status_of, title_of
 from .routes import admin, allocations, dashboard, decide, experiments, ops
 
 __all__ = ["create_app"]
@@ -139,7 +140,7 @@ def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
             try:
                 authorize(keys, headers, "read")
             except UnauthorizedError as exc:
-                return problem(401, type(exc).__name__, exc.message, request_id, exc.hint)
+                return problem(401, title_of(exc), exc.message, request_id, exc.hint)
         return None
 
     return gate
@@ -148,7 +149,7 @@ def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
 def problem_of(metrics: Metrics, exc: BanditBotError, request_id: str | None) -> Response:
     """The problem response of one of banditbot's errors (counted by type)."""
     metrics.errors.labels(type(exc).__name__).inc()
-    return problem(status_of(exc), type(exc).__name__, exc.message, request_id, exc.hint)
+    return problem(status_of(exc), title_of(exc), exc.message, request_id, exc.hint)
 
 
 def _rid(request: Request) -> str | None:
@@ -181,7 +182,11 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
                     allowed |= set(getattr(route, "methods", None) or ())
             headers = {"Allow": ", ".join(sorted(allowed - {"HEAD"} | (
                 {"HEAD"} if "GET" in allowed else set())))}
-        return problem(exc.status_code, "error", str(exc.detail), _rid(request),
+        try:
+            title = HTTPStatus(exc.status_code).phrase.lower()
+        except ValueError:
+            title = "error"
+        return problem(exc.status_code, title, str(exc.detail), _rid(request),
                        headers=headers)
 
     @app.exception_handler(Exception)

@@ -22,7 +22,7 @@ from .._errors import (
 )
 
 __all__ = ["PROBLEM", "InvalidBodyError", "Problem", "UnauthorizedError", "problem",
-           "problem_responses", "status_of"]
+           "problem_responses", "status_of", "title_of"]
 
 PROBLEM = "application/problem+json"
 
@@ -39,25 +39,32 @@ class UnauthorizedError(BanditBotError):
                          hint="send Authorization: Bearer <key> (banditbot keys create)")
 
 
-#: Most specific first: the first class an error is an instance of gives its status.
-_STATUS: tuple[tuple[type[BanditBotError], int], ...] = (
-    (UnauthorizedError, 401),
-    (InvalidBodyError, 422),
-    (NotAllowedError, 403),
-    (UnknownExperimentError, 404),
-    (UnknownArmError, 404),
-    (ConfigError, 422),
-    (InvalidRewardError, 422),
-    (PolicyError, 422),
-    (PayloadError, 400),
-    (StoreError, 503),
-    (MissingDependencyError, 500),
+#: Most specific first: the first class an error is an instance of gives its status and the
+#: problem's title (a short phrase, in the style of the reward outcomes: ``invalid``, …).
+_STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
+    (UnauthorizedError, 401, "unauthorized"),
+    (InvalidBodyError, 422, "invalid body"),
+    (NotAllowedError, 403, "not allowed"),
+    (UnknownExperimentError, 404, "unknown experiment"),
+    (UnknownArmError, 404, "unknown arm"),
+    (ConfigError, 422, "invalid config"),
+    (InvalidRewardError, 422, "invalid reward"),
+    (PolicyError, 422, "invalid policy"),
+    (PayloadError, 400, "bad request"),
+    (StoreError, 503, "store unavailable"),
+    (MissingDependencyError, 500, "missing dependency"),
 )
 
 
 def status_of(error: BanditBotError) -> int:
     """The HTTP status of an error of banditbot's tree (400 for any other)."""
-    return next((code for cls, code in _STATUS if isinstance(error, cls)), 400)
+    return next((code for cls, code, _ in _STATUS if isinstance(error, cls)), 400)
+
+
+def title_of(error: BanditBotError) -> str:
+    """The problem title of an error of banditbot's tree (``bad request`` for any other)."""
+    return next((title for cls, _, title in _STATUS if isinstance(error, cls)),
+                "bad request")
 
 
 class Problem(BaseModel):
