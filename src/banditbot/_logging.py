@@ -17,7 +17,8 @@ import sys
 import threading
 import time
 
-__all__ = ["JsonFormatter", "configure_json_logging", "redact", "register_secret"]
+__all__ = ["JsonFormatter", "configure_json_logging", "redact", "register_secret",
+           "uvicorn_log_config"]
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 #: a Telegram bot token: the bot's numeric id, a colon, 35 characters of base64url
@@ -74,6 +75,21 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return redact(json.dumps(entry, default=str))
+
+
+def uvicorn_log_config() -> dict[str, object]:
+    """uvicorn's logging (``log_config``) as JSON lines like banditbot's own: a server's
+    stderr is one JSON object per line, its start and stop messages included."""
+    return {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "banditbot._logging.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                                "stream": "ext://sys.stderr"}},
+        "loggers": {"uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+                    "uvicorn.error": {"level": "INFO"},
+                    "uvicorn.access": {"handlers": ["stderr"], "level": "INFO",
+                                       "propagate": False}},
+    }
 
 
 def configure_json_logging(level: int = logging.INFO, *,

@@ -81,3 +81,6 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
     assert len(served) == 2 * len(sent)
     assert all(a["request_id"] and a["status"] in (200, 201) for a in served)
     assert not [x for x in lines if '"POST /v1/' in x]  # uvicorn's own access log is off
+    # every line is one JSON object, uvicorn's start and shutdown messages included
+    assert [x for x in lines if x.strip() and not x.startswith("{")] == []
+    assert any(json.loads(x).get("logger", "").startswith("uvicorn") for x in lines)

@@ -35,6 +35,8 @@ def serve(
                                 telegram_base_url=bot_api_url)
     os.environ.update(chosen.to_env())
     # access_log off: the app writes its own JSON access line (with the request id)
+    from .._logging import uvicorn_log_config
+
     uvicorn.run("banditbot._compose:http_app_from_env", factory=True, host=host, port=port,
                 workers=workers, loop="uvloop", http="httptools", log_level="info",
-                proxy_headers=True, access_log=False)
+                proxy_headers=True, access_log=False, log_config=uvicorn_log_config())
