@@ -99,6 +99,13 @@ def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None
                                           n_bootstrap=200, rng=rng)
         hits += low <= 0.5 <= high
     assert 0.90 <= hits / 200 <= 0.99
+    # a randomized policy has no action to replay: said, not silently the first arm's mean
+    uniform = np.full((3000, 3), 1 / 3)
+    said = make_estimator("replay").diagnose(action=action, pscore=np.full(3000, 1 / 3),
+                                             action_dist=uniform)
+    assert any("not meaningful for this policy: at 100% of rounds" in w for w in said)
+    assert make_estimator("replay").diagnose(action=action, pscore=np.full(3000, 1 / 3),
+                                             action_dist=dist) == []
 
 
 def test_bootstrap_is_the_same_on_one_thread_and_on_two() -> None:

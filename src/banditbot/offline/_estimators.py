@@ -310,7 +310,13 @@ class ReplayMethod(Estimator):
     def diagnose(self, *, action: Any, pscore: Any, action_dist: Any) -> list[str]:
         dist = np.asarray(action_dist, float)
         out = []
-        if np.any(dist.max(axis=1) < 1 - 1e-9):
+        top = dist.max(axis=1, keepdims=True)
+        tied = float(((dist >= top - 1e-12).sum(axis=1) > 1).mean())
+        if tied > 0:
+            out.append(f"not meaningful for this policy: at {tied:.0%} of rounds it has no "
+                       "single most likely action (replay took the first of the tied ones); "
+                       "replay is for deterministic policies")
+        elif np.any(top < 1 - 1e-9):
             out.append("replay assumes a deterministic policy; used its most likely action")
         matched = int((dist.argmax(axis=1) == np.asarray(action)).sum())
         if matched < 30:
