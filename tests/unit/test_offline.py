@@ -239,6 +239,8 @@ def test_banditbot_log_exports_imports_and_evaluates(tmp_path: Path) -> None:
     export_decisions(svc.decisions("g"), path)
     again = read_log(path)
     assert again.n_rounds == direct.n_rounds
+    exported = sum(1 for _ in svc.decisions("g"))  # the header says what was left out
+    assert f"({exported - again.n_rounds:,} of {exported:,} rows left out" in again.source
     assert np.allclose(np.sort(again.pscore), np.sort(direct.pscore))
     assert again.context_names == ("ctx_hour", "ctx_premium")
     rows = evaluate(again, ["epsilon-greedy", "thompson", "uniform"], train_share=0.5,

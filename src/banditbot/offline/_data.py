@@ -295,9 +295,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         timestamp = _timestamps([table[cmap.timestamp][i] for i in keep])
     elif is_export:
         timestamp = _timestamps([table["created_at"][i] for i in keep])
+    left_out = n - len(keep)
+    source = str(p) if not left_out else \
+        f"{p} ({left_out:,} of {n:,} rows left out: unanswered, or not the policy's choice)"
     return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
                         reward, pscore, context, tuple(context_cols), position, dist,
-                        timestamp, source=str(p))
+                        timestamp, source=source)
 
 
 def _natural(text: str) -> tuple[int, float | str]:
