@@ -133,3 +133,26 @@ def test_admin_changes_and_burn_in_start_periods(tmp_path: Path) -> None:
     assert latest.reason == "admin" and latest.arms == ("a", "b")
     record = store.get_decision(d.id)
     assert record is not None and record.allocation_id == latest.id
+
+
+def test_history_lists_periods_in_order_when_a_writers_clock_lags() -> None:
+    """Two servers on one store, one of them with a clock 100 s behind (or a thread that
+    read the time before another started a period): each period starts no earlier than the
+    one it follows, so the history, oldest first, is in period order."""
+    store = open_store("memory://")
+    config = parse_config({"experiments": [EXPERIMENT]})
+    ahead, behind = FakeClock(1_000.0), FakeClock(900.0)
+    servers = [BanditService(config, store, rng=np.random.default_rng(i), clock=c)
+               for i, c in enumerate((ahead, behind))]
+    for turn in range(40):  # the servers take turns, five rewards each: a period per turn
+        server = servers[turn % 2]
+        for _ in range(5):
+            d = server.decide("p", "u")
+            server.reward(d.id, 1, "u")
+        ahead.advance(1.0)
+        behind.advance(1.0)
+    periods = store.allocations("p", 0, "")
+    assert [a.period for a in periods] == list(range(1, len(periods) + 1))
+    assert len(periods) >= 20
+    times = [a.created_at for a in periods]
+    assert times == sorted(times)

@@ -172,8 +172,13 @@ def due_reason(view: ExperimentView, current: AllocationRecord | None,
 
 def new_allocation(view: ExperimentView, scope: str, shaped: Shaped, reason: str,
                    previous: AllocationRecord | None, now: float) -> AllocationRecord:
-    """The next period's record (its id is ``"<period>.<random>"``)."""
+    """The next period's record (its id is ``"<period>.<random>"``). It starts no earlier
+    than the period it follows: a writer whose clock was read before another writer started
+    that period (threads, processes, hosts) must not date its successor before it, or the
+    history, oldest first, would list period 7 before period 6."""
     period = previous.period + 1 if previous is not None else 1
+    if previous is not None:
+        now = max(now, previous.created_at)
     label = "burn-in" if shaped.reason == "burn-in" and reason in ("start", "cadence") \
         else reason
     return AllocationRecord(
