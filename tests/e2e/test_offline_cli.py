@@ -59,9 +59,6 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
     again = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
                fresh, "--config", str(EXAMPLES), "--min-ess", "0", cwd=tmp_path)
     assert again.returncode == 2 and "count every round twice" in again.stderr
-    assert json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
-                         str(EXAMPLES), cwd=tmp_path).stdout)["total_answered"] == \
-        report["total_answered"]
     bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "missing column" in bad.stderr
 
@@ -77,17 +74,25 @@ def test_evaluate_on_the_open_bandit_dataset(tmp_path: Path) -> None:
 
 
 def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path) -> None:
-    """``--jobs 1`` and ``--jobs 2`` give the same JSON for the same seed (10,000 rounds ×
-    200 replicates: the threaded path), and the bootstrap's progress goes to stderr."""
-    outs = [bb("evaluate", "obd:random", "-p", "uniform", "-p", "behavior:obd:bts", "-e",
-               "ips", "-e", "snips", "--train-share", "0", "--n-bootstrap", "200",
-               "--seed", "3", "--jobs", jobs, "--json", "--obd-root", str(OBD), cwd=tmp_path)
-            for jobs in ("1", "2")]
-    for out in outs:
-        assert out.returncode == 0, out.stderr
-        assert "400 bootstrap replicates" in out.stderr
-    rows = [json.loads(out.stdout)["rows"] for out in outs]
-    assert rows[0] == rows[1] and len(rows[0]) == 4
-    assert all(r["low"] <= r["value"] <= r["high"] for r in rows[0])
+    """``--jobs 2`` gives the same numbers as one thread in process for the same seed
+    (10,000 rounds × 200 replicates: the threaded path), and the bootstrap's progress goes
+    to stderr."""
+    from banditbot.offline import evaluate, load_obd
+
+    out = bb("evaluate", "obd:random", "-p", "uniform", "-p", "behavior:obd:bts", "-e",
+             "ips", "-e", "snips", "--train-share", "0", "--n-bootstrap", "200",
+             "--seed", "3", "--jobs", "2", "--json", "--obd-root", str(OBD), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "400 bootstrap replicates" in out.stderr
+    rows = {(r["policy"], r["estimator"]): r for r in json.loads(out.stdout)["rows"]}
+    one = evaluate(load_obd("random", root=OBD), ["uniform"],
+                   behavior={"obd:bts": load_obd("bts", root=OBD)}, estimators=("ips", "snips"),
+                   train_share=0.0, n_bootstrap=200, seed=3, n_jobs=1)
+    assert len(rows) == len(one) == 4
+    for r in one:
+        cli = rows[(r.policy, r.estimate.estimator)]
+        assert (cli["value"], cli["low"], cli["high"]) == pytest.approx(
+            (r.estimate.value, r.estimate.low, r.estimate.high), rel=1e-12)
+        assert cli["low"] <= cli["value"] <= cli["high"]
     bad = bb("evaluate", "obd:random", "--jobs", "0", "--obd-root", str(OBD), cwd=tmp_path)
     assert bad.returncode == 2 and "--jobs" in bad.stderr
