@@ -67,10 +67,10 @@ def test_remembered_decisions_keep_the_subject_and_value_checks(config: Any,
 
 
 def test_decisions_past_the_memory_limit_still_reward_through_the_store(
-        config: Any, store: Store, monkeypatch: Any) -> None:
-    monkeypatch.setattr("banditbot.service._rewards.RECENT_DECISIONS", 3)
+        config: Any, store: Store) -> None:
     counting = _CountingStore(store)
     svc = _service(config, counting, 5)
+    svc.recent_decisions = 3
     decisions = [svc.decide("seed", "dave") for _ in range(8)]
     results = [svc.reward(d.id, 1, "dave").status for d in decisions]
     assert results == [RewardStatus.APPLIED] * 8

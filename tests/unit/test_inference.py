@@ -267,7 +267,7 @@ def test_log_arrays_lays_out_every_kind_of_log_row() -> None:
     arms in another order, a subset, or an arm since retired land in the right columns;
     manual rows and rows for unknown arms are skipped; rewards are scaled and clipped to
     [0, 1] and unanswered ones are NaN. Checked row by row against the definition."""
-    from banditbot.service._inference import log_arrays
+    from banditbot.service import log_arrays
     from banditbot.stores import ALLOCATED, DecisionRecord
 
     rng = np.random.default_rng(3)

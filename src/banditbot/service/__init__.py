@@ -8,6 +8,7 @@ commit_reward`.
 """
 
 from ._decisions import Decision, PlannedDecision
+from ._inference import log_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
 from ._rewards import PlannedReward, RewardResult, RewardStatus
@@ -24,6 +25,7 @@ __all__ = [
     "RewardResult",
     "RewardStatus",
     "hash_key",
+    "log_arrays",
     "period_weighted",
     "role_allows",
     "sample_ratio_check",

@@ -75,6 +75,8 @@ class RewardsMixin(ServiceCore):
         # that finds its decision here skips reading it back from the store (a DynamoDB
         # round trip in a warm Lambda). Only immutable fields are used; the store's
         # conditional write still decides exactly-once.
+        #: how many unrewarded decisions this service remembers (their rewards skip a read)
+        self.recent_decisions = RECENT_DECISIONS
         self._unrewarded: OrderedDict[str, DecisionRecord] = OrderedDict()
         self._unrewarded_lock = threading.Lock()
         # (experiment, generation, scope, arms) whose burn-in is over
@@ -83,7 +85,7 @@ class RewardsMixin(ServiceCore):
     def _remember(self, record: DecisionRecord) -> None:
         with self._unrewarded_lock:
             recent = self._unrewarded
-            if len(recent) >= RECENT_DECISIONS:  # forget the oldest (O(1): a plain dict
+            if len(recent) >= self.recent_decisions:  # forget the oldest (O(1): a plain dict
                 recent.popitem(last=False)  # would walk the deleted slots at its front)
             recent[record.id] = record
 
