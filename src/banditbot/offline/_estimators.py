@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -564,8 +564,6 @@ def bootstrap_values(estimators: Sequence[Estimator], base_terms: Sequence[Terms
             if progress is not None:
                 progress(done)
     else:
-        from concurrent.futures import as_completed
-
         with ThreadPoolExecutor(jobs, thread_name_prefix="bootstrap") as pool:
             futures = [pool.submit(run, lo, hi) for lo, hi in blocks]
             try:
