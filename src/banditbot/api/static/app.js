@@ -15,7 +15,7 @@ const KEY_STORE = "banditbot-key";
 
 const state = {
   key: readKey(), role: null, experiments: [], id: null, scope: null, report: null,
-  raw: null, series: null, config: null, policies: null, started: {}, seq: 0,
+  raw: null, series: null, config: null, policies: null, started: {}, seq: 0, latest: null,
   recent: { stack: [], next: null, generation: null }, timer: null,
   lastOk: null, downSince: null,
 };
@@ -538,21 +538,36 @@ function startedKey() { return `${state.id}|${state.report ? state.report.genera
 // ---- the refresh loop ------------------------------------------------------------------------
 function scopeQuery(prefix) { return state.scope ? `${prefix}scope=${enc(state.scope)}` : ""; }
 
-async function refresh() {
-  if (!state.id) { return null; }
+// A refresh overtaken by a newer one answers with the newer one's report: a caller that changed
+// something (an admin action) must never be handed the report from before its change.
+function refresh() {
+  if (!state.id) { return Promise.resolve(null); }
   const mine = ++state.seq;
-  const id = enc(state.id);
+  const run = refreshAs(mine, state.id);  // may start a newer refresh before it returns
+  if (!state.latest || state.latest.seq < mine) { state.latest = { seq: mine, run }; }
+  return run;
+}
+
+async function overtaken(mine, forId) {
+  const latest = state.latest;
+  if (!latest || latest.seq <= mine) { return null; }  // overtaken by a sign-out, not a refresh
+  const rep = await latest.run;
+  return rep && rep.id === forId ? rep : null;
+}
+
+async function refreshAs(mine, forId) {
+  const id = enc(forId);
   try {
     const [report, series] = await Promise.all([
       api(`/v1/experiments/${id}/report${scopeQuery("?")}`),
       api(`/v1/experiments/${id}/series?points=60${scopeQuery("&")}`)]);
-    if (mine !== state.seq) { return state.report; }
+    if (mine !== state.seq) { return overtaken(mine, forId); }
     const rep = normalize(report.body);
     if (state.recent.generation !== rep.generation) { state.recent = { stack: [], next: null, generation: rep.generation }; }
     state.report = rep; state.raw = report.body; state.series = series.body;
     await ensureStarted(rep);
     if (!state.recent.stack.length) { await loadRecent(); }
-    if (mine !== state.seq) { return state.report; }
+    if (mine !== state.seq) { return overtaken(mine, forId); }
     render();
     serverUp();
     return rep;
