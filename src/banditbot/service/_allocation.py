@@ -79,20 +79,13 @@ def burn_in_progress(view: ExperimentView, table: StatsTable) -> BurnIn | None:
 
 def effective_floor(view: ExperimentView) -> float:
     """The floor each active arm keeps: the experiment's, at most ``0.5 / K``."""
-    k = len(view.arms)
-    return min(view.config.floor, 0.5 / k) if k > 1 else 0.0
+    return view.floor
 
 
 def winner_index(view: ExperimentView) -> int | None:
     """The active arm that gets every decision (a winner served or a stopped experiment),
     or ``None``."""
-    meta, exp = view.meta, view.config
-    serve = meta.stopped or (meta.winner is not None
-                             and exp.winner.on_winner in ("send-all-to-winner", "stop"))
-    target = (meta.winner or exp.control) if serve else None
-    if target is None or target not in view.arms:
-        return None
-    return view.arms.index(target)
+    return view.served
 
 
 def shape(view: ExperimentView, policy_vector: FloatArray | None,
@@ -101,17 +94,36 @@ def shape(view: ExperimentView, policy_vector: FloatArray | None,
     floor and holdout (see the module docstring). ``policy_vector`` may be ``None`` when
     the winner or burn-in decide alone (the policy then need not be computed)."""
     k = len(view.arms)
-    served = winner_index(view)
-    if served is not None:
+    if view.served is not None:
         p = np.zeros(k)
-        p[served] = 1.0
+        p[view.served] = 1.0
         return Shaped(p, "winner")
     if burn_in is not None and not burn_in.done:
         p, reason = np.full(k, 1.0 / k), "burn-in"
     else:
         assert policy_vector is not None
-        p, reason = with_floor(policy_vector, effective_floor(view)), "policy"
+        if k <= _SMALL:  # a handful of arms: Python floats, one array at the end
+            return Shaped(np.array(_shaped_list(view, policy_vector.tolist())), "policy")
+        p, reason = with_floor(policy_vector, view.floor), "policy"
     return Shaped(_with_holdout(view, p), reason)
+
+
+_SMALL = 16
+
+
+def _shaped_list(view: ExperimentView, p: list[float]) -> list[float]:
+    """Floor and holdout (see :func:`with_floor`) on a short vector of Python floats."""
+    floor, k = view.floor, len(p)
+    low = min(p)
+    if floor > 0.0 and low < floor and k > 1:
+        share = min((floor - low) / (1.0 / k - low), 1.0)
+        rest, even = 1.0 - share, share / k
+        p = [rest * x + even for x in p]
+    h = view.holdout
+    if h > 0.0:
+        p = [(1.0 - h) * x for x in p]
+        p[view.control_index] += h  # type: ignore[index]
+    return p
 
 
 def with_floor(p: FloatArray, floor: float) -> FloatArray:
@@ -135,22 +147,18 @@ def with_floor(p: FloatArray, floor: float) -> FloatArray:
 
 
 def _with_holdout(view: ExperimentView, p: FloatArray) -> FloatArray:
-    h = view.config.holdout
-    control = view.config.control
-    if h <= 0.0 or control is None or control not in view.arms:
+    if view.holdout <= 0.0:
         return p
-    out = (1.0 - h) * p
-    out[view.arms.index(control)] += h
+    out = (1.0 - view.holdout) * p
+    out[view.control_index] += view.holdout
     return out
 
 
 def holdout_share(view: ExperimentView) -> tuple[float, int | None]:
     """``(h, index of the control)`` when a holdout applies, else ``(0, None)``."""
-    control = view.config.control
-    if view.config.holdout <= 0.0 or control is None or control not in view.arms or \
-            winner_index(view) is not None:
+    if view.holdout <= 0.0:
         return 0.0, None
-    return view.config.holdout, view.arms.index(control)
+    return view.holdout, view.control_index
 
 
 def due_reason(view: ExperimentView, current: AllocationRecord | None,

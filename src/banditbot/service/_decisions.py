@@ -149,12 +149,14 @@ class DecisionsMixin(RewardsMixin):
         """The allocation for the statistics in ``table``: the policy's vector shaped by
         winner, burn-in, floor and holdout (the policy is computed only when needed). A
         scope whose burn-in ended is remembered (counts only grow within a generation)."""
-        key = (view.config.id, view.meta.generation, scope, view.arms)
-        burn_in = None if key in self._burned_in else burn_in_progress(view, table)
-        if burn_in is not None and burn_in.done and scope is not None:
-            self._burned_in.add(key)
+        burn_in = None
+        if view.config.burn_in.enabled:
+            key = (view.config.id, view.meta.generation, scope, view.arms)
+            burn_in = None if key in self._burned_in else burn_in_progress(view, table)
+            if burn_in is not None and burn_in.done and scope is not None:
+                self._burned_in.add(key)
         vector = None
-        if winner_index(view) is None and (burn_in is None or burn_in.done):
+        if view.served is None and (burn_in is None or burn_in.done):
             vector = view.policy.probabilities(view.policy_stats(table, context, now=now))
             if explore is not None:  # top-two over the contenders; the floor comes after
                 vector = explore_contenders(vector, explore, mode="top-two")

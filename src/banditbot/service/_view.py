@@ -45,6 +45,11 @@ class ExperimentView:
     lo: float  # reward bounds for normalization; span 0 means "not normalized"
     span: float
     featurizer: Featurizer | None
+    # the shaping the hot path applies (see banditbot.service._allocation), fixed per view
+    served: int | None  # the active arm that gets every decision (winner / stopped), or None
+    floor: float  # the probability every active arm keeps
+    holdout: float  # the control's fixed share (0: no holdout applies)
+    control_index: int | None  # the control among the active arms (None: not active)
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -187,5 +192,15 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     lo, hi = exp.reward.bounds
     span = (hi - lo) if lo is not None and hi is not None else 0.0
     alpha, beta = priors_arrays(meta, arms) if meta.priors else (None, None)
+    serve = meta.stopped or (meta.winner is not None
+                             and exp.winner.on_winner in ("send-all-to-winner", "stop"))
+    target = (meta.winner or exp.control) if serve else None
+    served = arms.index(target) if target is not None and target in arms else None
+    control = arms.index(exp.control) if exp.control is not None and exp.control in arms \
+        else None
+    holdout = exp.holdout if exp.holdout > 0.0 and control is not None and served is None \
+        else 0.0
+    floor = min(exp.floor, 0.5 / len(arms)) if len(arms) > 1 else 0.0
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
-                          beta, lo if span and lo is not None else 0.0, span, featurizer)
+                          beta, lo if span and lo is not None else 0.0, span, featurizer,
+                          served, floor, holdout, control)
