@@ -22,7 +22,7 @@ import pytest
 from banditbot import BanditService, SQLiteStore, StoreError, parse_config
 from banditbot.telegram import build_application, run_polling
 
-from ..conftest import EXAMPLES, FakeClock, free_port
+from ..conftest import EXAMPLES, FakeClock, free_port, rest_of_output
 from ..telegram_double import BotApiDouble, ServerThread, make_app
 from .test_telegram_polling import ADMIN_USER, ALICE, BOB, bot_config, last_text
 
@@ -244,7 +244,7 @@ def _run(tmp_path: Path, base_url: str, token: str) -> subprocess.Popen[str]:
 def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     if proc.poll() is None:
         proc.terminate()
-    _, err = proc.communicate(timeout=60)
+    _, err = rest_of_output(proc, timeout=60)  # keeps what a readline() had buffered
     return proc.returncode, err
 
 

@@ -25,7 +25,7 @@ from banditbot import ConfigError, StoreError
 from banditbot.stores import ApplyResult, DecisionRecord, ExperimentMeta, open_store
 from banditbot.stores._postgres import SCHEMA_VERSION, PostgresStore
 
-from ..conftest import PostgresServer, postgres_bindir, postgres_schema_url
+from ..conftest import PostgresServer, postgres_bindir, postgres_schema_url, rest_of_output
 from .test_store_conformance import assert_stats_equal_fold
 
 pytestmark = pytest.mark.skipif(postgres_bindir() is None,
@@ -166,8 +166,7 @@ def test_a_server_restart_mid_load_loses_nothing_acknowledged(
         server.start()
         acks = _acks("".join(before))
         for p in procs:
-            out, _ = p.communicate(timeout=240)
-            acks += _acks(out)
+            acks += _acks(rest_of_output(p, timeout=240)[0])
         assert [p.returncode for p in procs] == [0, 0]  # no writer saw an error
         assert len(acks) == 2 * 4 * 60
         store = open_store(url)
