@@ -72,6 +72,26 @@ def test_cheat_accepts_counts(svc: BanditService) -> None:
     assert x.reward_sum == 10
 
 
+def test_rewards_by_hand_keep_their_estimates_until_the_policy_has_an_answer(
+        svc: BanditService) -> None:
+    """Cheater mode, then one decision nobody answered yet: the table still shows what was
+    added by hand (the adaptive estimate needs an answered decision of the policy); once
+    the policy has one, the adaptive estimate leads and says what it leaves out."""
+    svc.cheat("seed", "arm1", successes=30, failures=70)
+    svc.cheat("seed", "arm2", successes=45, failures=55)
+    by_hand = {a.arm: a.estimate for a in svc.report("seed").arms}
+    d = svc.decide("seed", "alice")
+    report = svc.report("seed")
+    assert {a.arm: a.estimate for a in report.arms} == by_hand
+    assert by_hand["arm1"] == pytest.approx(0.3, abs=0.02)
+    assert "adaptive" not in report.estimate_kind
+    svc.reward(d.id, 1, "alice")
+    report = svc.report("seed")
+    assert report.estimate_kind.startswith("adaptively weighted AIPW")
+    assert "200 answers outside the policy's draws" in report.estimate_kind
+    assert "200 answers outside" in report.to_text()
+
+
 def test_cheat_accepts_ratings(svc: BanditService) -> None:
     assert svc.cheat("rating", "y", "5 4 5") == 3
     report = svc.report("rating")

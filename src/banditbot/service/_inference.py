@@ -66,6 +66,7 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
 class _Entry(NamedTuple):
     fingerprint: tuple[float, float, str | None, float]
     result: AnytimeInference | None
+    answered: int  # answered decisions the policy allocated (what the inference rests on)
 
 
 class InferenceCache:
@@ -79,7 +80,8 @@ class InferenceCache:
     def get(self, store: Store, view: ExperimentView, scope: str | None,
             decisions: float, answered: float) -> AnytimeInference | None:
         """The inference for ``view``'s arms (all of them, retired ones too); ``None`` for
-        an unbounded reward (the sequences need known bounds) or an empty log."""
+        an unbounded reward (the sequences need known bounds) or a log without an answered
+        decision of the policy (rewards added by hand or imported carry no propensity)."""
         if not view.span or decisions <= 0:
             return None
         key = (view.config.id, view.meta.generation, scope, view.all_arms)
@@ -93,12 +95,20 @@ class InferenceCache:
         chosen, probabilities, rewards = log_arrays(records, view.all_arms, view.lo,
                                                     view.span)
         result = None
-        if chosen.size:
+        answered = int(np.count_nonzero(~np.isnan(rewards)))
+        if answered:
             control = view.config.control
             result = anytime_inference(
                 chosen, probabilities, rewards, confidence=view.config.confidence,
                 control=view.all_arms.index(control) if control in view.all_arms else None)
         if len(self._entries) > 256:
             self._entries.clear()
-        self._entries[key] = _Entry(fingerprint, result)
+        self._entries[key] = _Entry(fingerprint, result, answered)
         return result
+
+    def answered(self, view: ExperimentView, scope: str | None) -> int:
+        """How many answered decisions of the policy the last :meth:`get` for ``view`` and
+        ``scope`` rested on (0 when it has not run)."""
+        found = self._entries.get((view.config.id, view.meta.generation, scope,
+                                   view.all_arms))
+        return found.answered if found is not None else 0

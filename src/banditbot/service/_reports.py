@@ -110,6 +110,10 @@ class ReportsMixin(DecisionsMixin):
         inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
                                         float(table.n.sum()))
         estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
+        outside = float(table.n.sum()) - self._inference.answered(view, scope)
+        if inference is not None and outside >= 0.5:
+            estimate_kind += f"; {outside:,.0f} answers outside the policy's draws (sticky, " \
+                             "added by hand or imported) are not in it"
         anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
         winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
