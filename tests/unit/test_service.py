@@ -20,6 +20,7 @@ from banditbot import (
     UnknownExperimentError,
     parse_config,
 )
+from banditbot.stores import DecisionRecord
 
 from ..conftest import CONFIG, FakeClock
 
@@ -90,6 +91,45 @@ def test_rewards_by_hand_keep_their_estimates_until_the_policy_has_an_answer(
     assert report.estimate_kind.startswith("adaptively weighted AIPW")
     assert "200 answers outside the policy's draws" in report.estimate_kind
     assert "200 answers outside" in report.to_text()
+
+
+def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
+        config: Any, clock: FakeClock) -> None:
+    """A report of a long log (10,000 decisions, 10,000 answers) read while decisions flow
+    in: the anytime inference is kept until the log grew by 0.5% (a dashboard refreshing
+    every few seconds would otherwise scan the whole log each time), and the report says
+    which look it shows; past that growth it is computed again."""
+    store = MemoryStore()
+    svc = BanditService(config, store, rng=np.random.default_rng(3), clock=clock)
+    rng = np.random.default_rng(4)
+    arms = ("arm1", "arm2")
+    for i in range(10_000):
+        arm = arms[int(rng.integers(2))]
+        record = DecisionRecord(id=f"{i:032x}", experiment="seed", generation=0, scope="",
+                                arm=arm, propensity=0.5, arms=arms,
+                                probabilities=np.array([0.5, 0.5]), policy="{}",
+                                subject="u", created_at=float(i), kind="policy")
+        store.record_decision(record)
+        store.apply_reward(record.id, float(rng.random() < (0.3 if arm == "arm1" else 0.4)),
+                           float(i))
+    first = svc.report("seed")
+    assert "as of" not in first.estimate_kind
+
+    def answered_decisions(count: int) -> None:
+        for _ in range(count):
+            d = svc.decide("seed", "alice")
+            assert svc.reward(d.id, 1, "alice").status is RewardStatus.APPLIED
+
+    answered_decisions(40)  # 80 of the 100 (0.5% of 20,000) that make it read again
+    kept = svc.report("seed")
+    assert [a.estimate for a in kept.arms] == [a.estimate for a in first.arms]
+    assert [a.pulls for a in kept.arms] != [a.pulls for a in first.arms]  # counts move
+    assert "as of decision 10,000 and 10,000 answers" in kept.estimate_kind
+    assert "as of decision 10,000" in kept.anytime_kind and "as of" in kept.to_text()
+    answered_decisions(10)  # 100: read again
+    fresh = svc.report("seed")
+    assert "as of" not in fresh.estimate_kind + fresh.anytime_kind
+    assert [a.estimate for a in fresh.arms] != [a.estimate for a in first.arms]
 
 
 def test_cheat_accepts_ratings(svc: BanditService) -> None:

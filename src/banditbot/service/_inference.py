@@ -70,9 +70,24 @@ class _Entry(NamedTuple):
 
 
 class InferenceCache:
-    """Anytime inference per (experiment, generation, scope), recomputed when the number of
-    decisions or answers changed (a report read every few seconds costs one log scan per
-    change, not per read)."""
+    """Anytime inference per (experiment, generation, scope), recomputed when the log
+    changed: on a short log at every new decision or answer; on a long one when it grew by
+    :attr:`stale_share` since the last computation (a dashboard refreshing every few seconds
+    while decisions flow in would otherwise keep a core busy scanning the whole log, beside
+    the decisions it serves). A sequence read at an earlier decision is still valid — it is
+    a look at that decision — and reports say which decision it is as of.
+
+    Attributes
+    ----------
+    fresh_below
+        Below this many decisions plus answers, every change recomputes.
+    stale_share
+        On a longer log, the growth (in decisions plus answers, as a share of the log) that
+        makes the next read recompute.
+    """
+
+    fresh_below = 20_000
+    stale_share = 0.005
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, int, str | None, tuple[str, ...]], _Entry] = {}
@@ -87,7 +102,7 @@ class InferenceCache:
         key = (view.config.id, view.meta.generation, scope, view.all_arms)
         fingerprint = (decisions, answered, view.config.control, view.config.confidence)
         found = self._entries.get(key)
-        if found is not None and found.fingerprint == fingerprint:
+        if found is not None and self._still_good(found.fingerprint, fingerprint):
             return found.result
         records = (r for r in store.iter_decisions(view.config.id,
                                                    generation=view.meta.generation)
@@ -95,20 +110,33 @@ class InferenceCache:
         chosen, probabilities, rewards = log_arrays(records, view.all_arms, view.lo,
                                                     view.span)
         result = None
-        answered = int(np.count_nonzero(~np.isnan(rewards)))
-        if answered:
+        answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
+        if answered_rows:
             control = view.config.control
             result = anytime_inference(
                 chosen, probabilities, rewards, confidence=view.config.confidence,
                 control=view.all_arms.index(control) if control in view.all_arms else None)
         if len(self._entries) > 256:
             self._entries.clear()
-        self._entries[key] = _Entry(fingerprint, result, answered)
+        self._entries[key] = _Entry(fingerprint, result, answered_rows)
         return result
 
-    def answered(self, view: ExperimentView, scope: str | None) -> int:
-        """How many answered decisions of the policy the last :meth:`get` for ``view`` and
-        ``scope`` rested on (0 when it has not run)."""
+    def _still_good(self, cached: tuple[float, float, str | None, float],
+                    now: tuple[float, float, str | None, float]) -> bool:
+        if cached == now:
+            return True
+        if cached[2:] != now[2:] or now[0] < cached[0] or now[1] < cached[1]:
+            return False  # settings changed, or the counts went back (a reset's new log)
+        size = cached[0] + cached[1]
+        grown = now[0] + now[1] - size
+        return size >= self.fresh_below and grown < self.stale_share * size
+
+    def basis(self, view: ExperimentView, scope: str | None) -> tuple[float, float, int]:
+        """``(decisions, answers, answered decisions of the policy)`` the inference
+        :meth:`get` last gave for ``view`` and ``scope`` was computed from (zeros when none
+        was)."""
         found = self._entries.get((view.config.id, view.meta.generation, scope,
                                    view.all_arms))
-        return found.answered if found is not None else 0
+        if found is None:
+            return 0.0, 0.0, 0
+        return found.fingerprint[0], found.fingerprint[1], found.answered

@@ -110,10 +110,21 @@ class ReportsMixin(DecisionsMixin):
         inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
                                         float(table.n.sum()))
         estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
-        outside = float(table.n.sum()) - self._inference.answered(view, scope)
-        if inference is not None and outside >= 0.5:
-            estimate_kind += f"; {outside:,.0f} answers outside the policy's draws (sticky, " \
-                             "added by hand or imported) are not in it"
+        anytime_kind = ""
+        if inference is not None:
+            as_of, answers_then, policy_answered = self._inference.basis(view, scope)
+            outside = answers_then - policy_answered  # both counted at the same look
+            if outside >= 0.5:
+                estimate_kind += f"; {outside:,.0f} answers outside the policy's draws " \
+                                 "(sticky, added by hand or imported) are not in it"
+            anytime_kind = f"{exp.confidence:.0%} confidence sequence (valid at every look; " \
+                           "betting on AIPW scores)"
+            if (as_of, answers_then) != (float(table.pulls.sum()), float(table.n.sum())):
+                stale = f" · as of decision {as_of:,.0f} and {answers_then:,.0f} answers " \
+                        f"(a long log is re-read as it grows by " \
+                        f"{self._inference.stale_share:.1%})"
+                estimate_kind += stale
+                anytime_kind += stale
         anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
         winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
@@ -159,9 +170,7 @@ class ReportsMixin(DecisionsMixin):
                 "done": burn_in.decisions, "needed": burn_in.decisions_needed,
                 "answers": burn_in.answers, "answers_needed": burn_in.answers_needed},
             srm=srm, control=control, estimate_kind=estimate_kind,
-            anytime_kind="" if inference is None else
-            f"{exp.confidence:.0%} confidence sequence (valid at every look; betting on AIPW "
-            "scores)",
+            anytime_kind=anytime_kind,
             winner_rule=_describe_rule(exp.winner.rule, exp.confidence),
             contenders=() if inference is None else tuple(
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
