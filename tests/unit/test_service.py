@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from banditbot import (
     PayloadError,
     PolicyError,
     RewardStatus,
+    SQLiteStore,
     UnknownArmError,
     UnknownExperimentError,
     parse_config,
@@ -93,27 +96,42 @@ def test_rewards_by_hand_keep_their_estimates_until_the_policy_has_an_answer(
     assert "200 answers outside" in report.to_text()
 
 
+class _CountingStore(SQLiteStore):
+    """A SQLite store that counts full reads of the decision log."""
+
+    log_reads = 0
+
+    def iter_decisions(self, *args: Any, **kwargs: Any) -> Iterator[DecisionRecord]:
+        if kwargs.get("limit") is None:
+            self.log_reads += 1
+        return super().iter_decisions(*args, **kwargs)
+
+
 def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
-        config: Any, clock: FakeClock) -> None:
+        config: Any, clock: FakeClock, tmp_path: Path) -> None:
     """A report of a long log (10,000 decisions, 10,000 answers) read while decisions flow
     in: the anytime inference is kept until the log grew by 0.5% (a dashboard refreshing
     every few seconds would otherwise scan the whole log each time), and the report says
-    which look it shows; past that growth it is computed again."""
-    store = MemoryStore()
+    which look it shows; past that growth it is computed again. The state is kept in the
+    store, so another process (a CLI report, a cold Lambda) does not read the log either."""
+    path = tmp_path / "long.db"
+    store = _CountingStore(path)
+    store.init()
     svc = BanditService(config, store, rng=np.random.default_rng(3), clock=clock)
     rng = np.random.default_rng(4)
     arms = ("arm1", "arm2")
-    for i in range(10_000):
-        arm = arms[int(rng.integers(2))]
-        record = DecisionRecord(id=f"{i:032x}", experiment="seed", generation=0, scope="",
-                                arm=arm, propensity=0.5, arms=arms,
-                                probabilities=np.array([0.5, 0.5]), policy="{}",
-                                subject="u", created_at=float(i), kind="policy")
-        store.record_decision(record)
-        store.apply_reward(record.id, float(rng.random() < (0.3 if arm == "arm1" else 0.4)),
-                           float(i))
+    with store.batch():
+        for i in range(10_000):
+            arm = arms[int(rng.integers(2))]
+            record = DecisionRecord(id=f"{i:032x}", experiment="seed", generation=0,
+                                    scope="", arm=arm, propensity=0.5, arms=arms,
+                                    probabilities=np.array([0.5, 0.5]), policy="{}",
+                                    subject="u", created_at=float(i), kind="policy")
+            store.record_decision(record)
+            reward = float(rng.random() < (0.3 if arm == "arm1" else 0.4))
+            store.apply_reward(record.id, reward, float(i))
     first = svc.report("seed")
-    assert "as of" not in first.estimate_kind
+    assert "as of" not in first.estimate_kind and store.log_reads == 1
 
     def answered_decisions(count: int) -> None:
         for _ in range(count):
@@ -122,14 +140,28 @@ def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
 
     answered_decisions(40)  # 80 of the 100 (0.5% of 20,000) that make it read again
     kept = svc.report("seed")
+    assert store.log_reads == 1
     assert [a.estimate for a in kept.arms] == [a.estimate for a in first.arms]
     assert [a.pulls for a in kept.arms] != [a.pulls for a in first.arms]  # counts move
     assert "as of decision 10,000 and 10,000 answers" in kept.estimate_kind
     assert "as of decision 10,000" in kept.anytime_kind and "as of" in kept.to_text()
+
+    other_store = _CountingStore(path)  # another process on the same database
+    other = BanditService(config, other_store, clock=clock).report("seed")
+    assert other_store.log_reads == 0
+    assert [a.estimate for a in other.arms] == [a.estimate for a in first.arms]
+    assert [a.anytime_low for a in other.arms] == [a.anytime_low for a in first.arms]
+    assert "as of decision 10,000" in other.estimate_kind
+
     answered_decisions(10)  # 100: read again
     fresh = svc.report("seed")
+    assert store.log_reads == 2
     assert "as of" not in fresh.estimate_kind + fresh.anytime_kind
     assert [a.estimate for a in fresh.arms] != [a.estimate for a in first.arms]
+    again = BanditService(config, _CountingStore(path), clock=clock).report("seed")
+    assert [a.estimate for a in again.arms] == [a.estimate for a in fresh.arms]
+    store.close()
+    other_store.close()
 
 
 def test_cheat_accepts_ratings(svc: BanditService) -> None:

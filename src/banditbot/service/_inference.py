@@ -9,17 +9,23 @@ control (or to the best other arm), and the stopping rule's answer. Results are 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from dataclasses import fields
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._types import FloatArray, IntArray
-from ..statistics import AnytimeInference, anytime_inference
+from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
 from ..stores import ALLOCATED, DecisionRecord, Store
 from ._view import ExperimentView
 
 __all__ = ["InferenceCache", "log_arrays"]
+
+log = logging.getLogger("banditbot")
 
 
 def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float,
@@ -104,6 +110,14 @@ class InferenceCache:
         found = self._entries.get(key)
         if found is not None and self._still_good(found.fingerprint, fingerprint):
             return found.result
+        long_log = decisions + answered >= self.fresh_below
+        name, version = _document_name(key), 0
+        if long_log:  # another process (a server, an earlier report) may have read it
+            stored, version = store.read_document(name)
+            kept = _entry_from_json(stored) if stored else None
+            if kept is not None and self._still_good(kept.fingerprint, fingerprint):
+                self._remember(key, kept)
+                return kept.result
         records = (r for r in store.iter_decisions(view.config.id,
                                                    generation=view.meta.generation)
                    if scope is None or r.scope == scope)
@@ -116,10 +130,23 @@ class InferenceCache:
             result = anytime_inference(
                 chosen, probabilities, rewards, confidence=view.config.confidence,
                 control=view.all_arms.index(control) if control in view.all_arms else None)
+        entry = _Entry(fingerprint, result, answered_rows)
+        self._remember(key, entry)
+        if long_log:
+            text = _entry_to_json(entry)
+            if len(text) > _MAX_DOCUMENT:  # hundreds of arms: kept in this process only
+                log.info("inference state too large to store",
+                         extra={"experiment": view.config.id, "bytes": len(text)})
+            elif not store.write_document(name, text, version):
+                log.info("inference state written by another process meanwhile",
+                         extra={"experiment": view.config.id})
+        return result
+
+    def _remember(self, key: tuple[str, int, str | None, tuple[str, ...]],
+                  entry: _Entry) -> None:
         if len(self._entries) > 256:
             self._entries.clear()
-        self._entries[key] = _Entry(fingerprint, result, answered_rows)
-        return result
+        self._entries[key] = entry
 
     def _still_good(self, cached: tuple[float, float, str | None, float],
                     now: tuple[float, float, str | None, float]) -> bool:
@@ -140,3 +167,56 @@ class InferenceCache:
         if found is None:
             return 0.0, 0.0, 0
         return found.fingerprint[0], found.fingerprint[1], found.answered
+
+
+#: Version of the stored inference document's layout (a mismatch reads the log again).
+_FORMAT = 1
+#: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
+_MAX_DOCUMENT = 300_000
+
+
+def _document_name(key: tuple[str, int, str | None, tuple[str, ...]]) -> str:
+    """``inference:<experiment>:<generation>:<scope>:<digest of the arms>``."""
+    experiment, generation, scope, arms = key
+    digest = hashlib.sha256("\x1f".join(arms).encode()).hexdigest()[:16]
+    return f"inference:{experiment}:{generation}:{'*' if scope is None else scope}:{digest}"
+
+
+def _entry_to_json(entry: _Entry) -> str:
+    result: dict[str, Any] | None = None
+    if entry.result is not None:
+        inference = entry.result
+        result = {f.name: getattr(inference, f.name) for f in fields(inference)}
+        result["decision"] = {f.name: getattr(inference.decision, f.name)
+                              for f in fields(inference.decision)}
+        for part in (result, result["decision"]):
+            for name, value in part.items():
+                if isinstance(value, np.ndarray):
+                    part[name] = value.tolist()
+    return json.dumps({"format": _FORMAT, "fingerprint": list(entry.fingerprint),
+                       "answered": entry.answered, "result": result})
+
+
+def _entry_from_json(text: str) -> _Entry | None:
+    """The stored entry, or ``None`` for a document this version cannot read."""
+    try:
+        doc = json.loads(text)
+        if doc.get("format") != _FORMAT:
+            return None
+        decisions, answered, control, confidence = doc["fingerprint"]
+        fingerprint = (float(decisions), float(answered), control, float(confidence))
+        raw = doc["result"]
+        result = None
+        if raw is not None:
+            decision = dict(raw.pop("decision"))
+            decision["log_evidence"] = np.array(decision["log_evidence"], dtype=np.float64)
+            decision["contenders"] = np.array(decision["contenders"], dtype=bool)
+            for name, value in raw.items():
+                if isinstance(value, list):
+                    raw[name] = np.array(value, dtype=np.float64)
+            result = AnytimeInference(**raw, decision=WinnerDecision(**decision))
+        return _Entry(fingerprint, result, int(doc["answered"]))
+    except (ValueError, KeyError, TypeError) as exc:  # damaged or foreign: read the log
+        log.warning("inference state not readable; reading the log",
+                    extra={"error": type(exc).__name__})
+        return None
