@@ -112,19 +112,8 @@ class ReportsMixin(DecisionsMixin):
         estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
         anytime_kind = ""
         if inference is not None:
-            as_of, answers_then, policy_answered = self._inference.basis(view, scope)
-            outside = answers_then - policy_answered  # both counted at the same look
-            if outside >= 0.5:
-                estimate_kind += f"; {outside:,.0f} answers outside the policy's draws " \
-                                 "(sticky, added by hand or imported) are not in it"
-            anytime_kind = f"{exp.confidence:.0%} confidence sequence (valid at every look; " \
-                           "betting on AIPW scores)"
-            if (as_of, answers_then) != (float(table.pulls.sum()), float(table.n.sum())):
-                stale = f" · as of decision {as_of:,.0f} and {answers_then:,.0f} answers " \
-                        f"(a long log is re-read as it grows by " \
-                        f"{self._inference.stale_share:.1%})"
-                estimate_kind += stale
-                anytime_kind += stale
+            estimate_kind, anytime_kind = self._inference_kinds(view, scope, table,
+                                                                estimate_kind)
         anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
         winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
@@ -176,6 +165,24 @@ class ReportsMixin(DecisionsMixin):
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods), floor=exp.floor,
             holdout=exp.holdout)
+
+    def _inference_kinds(self, view: ExperimentView, scope: str | None, table: StatsTable,
+                         estimate_kind: str) -> tuple[str, str]:
+        """The names of the adaptive estimate and of the sequences, with what they leave
+        out (answers outside the policy's draws) and, on a long log, the look they show."""
+        as_of, answers_then, policy_answered = self._inference.basis(view, scope)
+        outside = answers_then - policy_answered  # both counted at the same look
+        if outside >= 0.5:
+            estimate_kind += f"; {outside:,.0f} answers outside the policy's draws " \
+                             "(sticky, added by hand or imported) are not in it"
+        anytime_kind = f"{view.config.confidence:.0%} confidence sequence (valid at every " \
+                       "look; betting on AIPW scores)"
+        if (as_of, answers_then) != (float(table.pulls.sum()), float(table.n.sum())):
+            stale = f" · as of decision {as_of:,.0f} and {answers_then:,.0f} answers (a long " \
+                    f"log is re-read as it grows by {self._inference.stale_share:.1%})"
+            estimate_kind += stale
+            anytime_kind += stale
+        return estimate_kind, anytime_kind
 
     def _allocation_now(self, view: ExperimentView, scope: str | None, table: StatsTable,
                         now: float) -> FloatArray:
