@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from .._errors import PayloadError, require
 from .._types import FloatArray
-from ..stores import DecisionRecord
+from ..stores import ALLOCATED, DecisionRecord
 
 __all__ = ["ColumnMap", "LoggedBandit", "from_records", "load_obd", "read_log"]
 
@@ -127,7 +127,7 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
 
     Numeric and boolean context values become context columns (``context_features`` picks
     them; default: every numeric key seen)."""
-    rows = [r for r in records if r.reward is not None and (r.kind in ("policy", "holdout")
+    rows = [r for r in records if r.reward is not None and (r.kind in ALLOCATED
                                                             or not policy_only)]
     if not rows:
         raise PayloadError("the log has no rewarded policy decisions",
@@ -246,7 +246,9 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     n = len(table[cmap.action])
     keep = []
     for i in range(n):
-        if is_export and table["kind"][i] not in ("policy", None):
+        # the experiment's allocation drew both policy and holdout decisions (the logged
+        # probabilities include the holdout's share): leaving either out biases the weights
+        if is_export and table["kind"][i] not in ("policy", "holdout", None):
             continue
         raw = table[cmap.reward][i]
         if raw in (None, "") and rewarded_only:
