@@ -140,7 +140,13 @@ class RewardSpec(_Model):
         return ()
 
     def validate_value(self, value: Any) -> float:
-        """Return ``value`` as a float if the spec allows it, else raise InvalidRewardError."""
+        """Return ``value`` as a float if the spec allows it, else raise InvalidRewardError.
+
+        ``true``/``false`` are 1 and 0 for a binary reward only: on a rating or a number
+        they would silently be the lowest values."""
+        if isinstance(value, bool) and self.type != "binary":
+            raise InvalidRewardError(f"reward {str(value).lower()} is not a number",
+                                     hint=self.describe())
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):

@@ -111,6 +111,15 @@ def test_reward_status_paths(api: Any) -> None:
     unknown = call(url, "POST", "/v1/decisions/Q3aJiitbXNC3XZ6BxPAlUw/reward", key,
                    json={"value": 1, "subject": "alice"})
     assert unknown.status_code == 404 and unknown.json()["detail"] == "no decision has that id"
+    # JSON true is 👍 on a binary reward, and no rating at all (it was stored as 1 ★)
+    liked = call(url, "POST", "/v1/experiments/seed/decisions", key, json={"subject": "bob"})
+    got = call(url, "POST", f"/v1/decisions/{liked.json()['decision_id']}/reward", key,
+               json={"value": True, "subject": "bob"})
+    assert got.status_code == 200 and got.json()["value"] == 1.0
+    rated = call(url, "POST", "/v1/experiments/rating/decisions", key, json={"subject": "bob"})
+    refused = call(url, "POST", f"/v1/decisions/{rated.json()['decision_id']}/reward", key,
+                   json={"value": True, "subject": "bob"})
+    assert refused.status_code == 422 and "true is not a number" in refused.json()["detail"]
 
 
 def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:

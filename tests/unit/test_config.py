@@ -99,11 +99,13 @@ def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("spec", "good", "bad"), [
-    ({"type": "binary"}, [0, 1, "1", 1.0], [2, -1, 0.5, "yes", None, float("nan")]),
-    ({"type": "rating"}, [1, 3, 5, "4"], [0, 6, 2.5, float("inf")]),
-    ({"type": "rating", "min": 0, "max": 10}, [0, 10], [11, -1]),
-    ({"type": "continuous"}, [-3.5, 1e6], [float("nan"), float("inf"), "x"]),
-    ({"type": "continuous", "min": 0, "max": 1}, [0, 0.25, 1], [1.1, -0.1]),
+    ({"type": "binary"}, [0, 1, "1", 1.0, True, False],
+     [2, -1, 0.5, "yes", None, float("nan")]),
+    # true/false on a rating or a number would be its lowest values: refused
+    ({"type": "rating"}, [1, 3, 5, "4"], [0, 6, 2.5, float("inf"), True, False]),
+    ({"type": "rating", "min": 0, "max": 10}, [0, 10], [11, -1, True, False]),
+    ({"type": "continuous"}, [-3.5, 1e6], [float("nan"), float("inf"), "x", True]),
+    ({"type": "continuous", "min": 0, "max": 1}, [0, 0.25, 1], [1.1, -0.1, True, False]),
 ])
 def test_reward_spec_accepts_only_allowed_values(spec: dict[str, Any], good: list[Any],
                                                  bad: list[Any]) -> None:

@@ -75,9 +75,12 @@ class RewardIn(Body):
     ``admin`` key may leave it out (it is trusted to reward on anyone's behalf).
     """
 
-    value: float | int | Annotated[str, Field(max_length=64)] = Field(
-        description="The reward (1/0, a rating, a number); finite, and within the "
-                    "experiment's reward range (±1e12 for an unbounded continuous reward).")
+    # bool first: ``true`` must reach the reward check as a boolean (it is 1 for a binary
+    # reward and refused elsewhere), not as the number 1 (the lowest rating)
+    value: bool | float | int | Annotated[str, Field(max_length=64)] = Field(
+        description="The reward (1/0 or true/false for a binary reward, a rating, a "
+                    "number); finite, and within the experiment's reward range (±1e12 for an "
+                    "unbounded continuous reward).")
     subject: str | None = Field(default=None, min_length=1, max_length=128,
                                 description="Who rewards; must be the decision's subject. "
                                             "Required unless the key is an admin key.")
