@@ -284,7 +284,11 @@ class UpdateSpec(_Model):
                 "decision", "rewards", "time"):
             return data
         every = data["every"]
-        text = str(every)
+        text = str(every).strip()
+        if text.lower().startswith("every "):  # as the report says it: "every 200 rewards"
+            text = text[6:].strip()
+            if text in ("decision", "rewards", "time"):
+                return {**data, "every": text}
         if (m := _REWARDS.match(text)) is not None:
             return {**data, "every": "rewards", "rewards": int(m.group(1))}
         if (m := _DURATION.match(text)) is not None:

@@ -148,3 +148,22 @@ def test_telegram_options_live_in_their_section_and_old_files_still_load() -> No
         parse_config({"experiments": [{"id": "x", "arms": arms,
                                        "telegram": {"parse_mode": "Markdown"}}]})
     assert "telegram.parse_mode" in str(err.value)
+
+
+@pytest.mark.parametrize(("text", "every", "rewards", "seconds"), [
+    ("decision", "decision", None, None),
+    ("every decision", "decision", None, None),
+    ("200 rewards", "rewards", 200, None),
+    ("every 200 rewards", "rewards", 200, None),  # what the report prints
+    ("15m", "time", None, 900.0),
+    ("every 15m", "time", None, 900.0),
+])
+def test_update_accepts_the_forms_the_docs_and_the_report_show(
+        text: str, every: str, rewards: int | None, seconds: float | None) -> None:
+    exp = {"id": "e", "arms": [{"id": "a", "content": "A"}], "update": text}
+    update = parse_config({"experiments": [exp]}).experiment("e").update
+    assert (update.every, update.rewards, update.seconds) == (every, rewards, seconds)
+    again = {**exp, "update": update.describe()}  # copied back from a report: the same
+    assert parse_config({"experiments": [again]}).experiment("e").update == update
+    with pytest.raises(ConfigError, match="not understood"):
+        parse_config({"experiments": [{**exp, "update": "every so often"}]})
