@@ -306,6 +306,26 @@ def test_add_and_retire_arms_without_touching_others(svc: BanditService) -> None
         svc.add_arm("ts", "b", "again")
 
 
+def test_retiring_the_control_says_the_holdout_stops(clock: FakeClock) -> None:
+    """Retiring the control turns its holdout off: the person who retires it and every
+    report after say so (it used to happen silently, the report still showing 10%)."""
+    cfg = parse_config({"experiments": [{
+        "id": "h", "arms": [{"id": a, "content": a} for a in ("base", "b", "c")],
+        "control": "base", "holdout": 0.1, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(1), clock=clock)
+    assert "control" not in svc.report("h").notes
+    assert svc.retire_arm("h", "b") == ""  # any other arm: nothing else changes
+    svc.add_arm("h", "b", "b")
+    said = svc.retire_arm("h", "base")
+    assert "10% holdout share goes to the bandit" in said and "add it back" in said
+    kinds = {svc.decide("h", f"u{i}").arm for i in range(50)}
+    assert "base" not in kinds
+    report = svc.report("h")
+    assert report.notes["control"] == said and said in report.to_text()
+    svc.add_arm("h", "base", "")  # back: the note goes
+    assert "control" not in svc.report("h").notes
+
+
 def test_last_arm_cannot_be_retired(svc: BanditService) -> None:
     svc.retire_arm("seed", "arm1")
     with pytest.raises(ConfigError):

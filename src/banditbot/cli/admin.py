@@ -115,8 +115,8 @@ def arms_retire(
     store: StoreOpt = None,
 ) -> None:
     """Stop offering an arm (its statistics are kept)."""
-    service(config, store).retire_arm(experiment, arm, actor="cli")
-    console.print(f"arm {arm} of {experiment} retired")
+    also = service(config, store).retire_arm(experiment, arm, actor="cli")
+    console.print(f"arm {arm} of {experiment} retired" + (f"; {also}" if also else ""))
 
 
 @app.command("init-db")

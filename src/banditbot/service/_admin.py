@@ -16,6 +16,7 @@ from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PolicyEr
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import DecisionRecord, ExperimentMeta
+from ._allocation import retired_control_note
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -184,8 +185,11 @@ class AdminMixin(RewardsMixin):
         self._update_meta(experiment, change)
         self.audit(actor, view.config.id, "arm-add", f"arm={arm}")
 
-    def retire_arm(self, experiment: str, arm: str, *, actor: str = "cli") -> None:
-        """Stop offering an arm; its statistics and decisions are kept."""
+    def retire_arm(self, experiment: str, arm: str, *, actor: str = "cli") -> str:
+        """Stop offering an arm; its statistics and decisions are kept.
+
+        Returns what else changed, for the person who retired it: ``""``, or, for the
+        control arm, that its holdout share and the comparison to it stop."""
         view = self.view(experiment)
         self._require_arm(view, arm)
         if len(view.arms) == 1:
@@ -193,6 +197,7 @@ class AdminMixin(RewardsMixin):
         self._update_meta(experiment,
                           lambda m: replace(m, retired_arms=(*m.retired_arms, arm)))
         self.audit(actor, view.config.id, "arm-retire", f"arm={arm}")
+        return retired_control_note(view.config) if arm == view.config.control else ""
 
     def note(self, experiment: str, key: str, text: str) -> None:
         """Attach a note to the experiment's meta (shown by reports)."""
@@ -221,3 +226,4 @@ def _summarize(values: Sequence[float]) -> str:
     text = "".join(f"{v:g}" for v in values[:40]) if all(v in (0, 1) for v in values) \
         else " ".join(f"{v:g}" for v in values[:20])
     return text + (f"… ({len(values)} in all)" if len(values) > 40 else "")
+

@@ -27,12 +27,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._config import ExperimentConfig
 from .._types import FloatArray
 from ..stores import AllocationRecord, StatsTable
 from ._view import ExperimentView
 
 __all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "effective_floor",
-           "holdout_share", "new_allocation", "shape", "winner_index", "with_floor"]
+           "holdout_share", "new_allocation", "retired_control_note", "shape", "winner_index",
+           "with_floor"]
 
 
 class BurnIn(NamedTuple):
@@ -194,3 +196,11 @@ def new_allocation(view: ExperimentView, scope: str, shaped: Shaped, reason: str
         generation=view.meta.generation, scope=scope, period=period, arms=view.arms,
         probabilities=shaped.probabilities, reason=label, created_at=now,
         meta_version=view.meta.version)
+
+
+def retired_control_note(exp: ExperimentConfig) -> str:
+    """What retiring the control arm turns off (said when it is retired and in reports)."""
+    holdout = f"its {exp.holdout:.0%} holdout share goes to the bandit, " if exp.holdout > 0 \
+        else ""
+    return (f"the control {exp.control} is retired: {holdout}the other arms are compared "
+            "with its results up to its retirement; add it back to resume")

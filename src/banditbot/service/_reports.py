@@ -31,7 +31,7 @@ from ..statistics import (
     wilson_interval,
 )
 from ..stores import AllocationRecord, PeriodCounts, StatsTable
-from ._allocation import burn_in_progress
+from ._allocation import burn_in_progress, retired_control_note
 from ._core import check_scope
 from ._decisions import DecisionsMixin
 from ._view import ExperimentView, finite_table
@@ -153,7 +153,7 @@ class ReportsMixin(DecisionsMixin):
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
             reward_type=exp.reward.type, reward_mode=exp.reward_mode,
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
-            notes=dict(view.meta.notes), scope=scope, generated_at=now, per=exp.scope,
+            notes=_notes(view), scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=first.created_at if first else None,
             burn_in=None if burn_in is None or burn_in.done else {
                 "done": burn_in.decisions, "needed": burn_in.decisions_needed,
@@ -291,6 +291,15 @@ def _summary(view: ExperimentView, stats: ArmStats, table: StatsTable,
 
 
 Estimate = tuple[float, float, float, float]  # point, low, high, variance
+
+
+def _notes(view: ExperimentView) -> dict[str, str]:
+    """The experiment's notes, and what a retired control turned off."""
+    notes = dict(view.meta.notes)
+    control = view.config.control
+    if control is not None and control not in view.arms and control in view.all_arms:
+        notes["control"] = retired_control_note(view.config)
+    return notes
 
 
 def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,

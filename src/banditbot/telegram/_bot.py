@@ -396,8 +396,9 @@ class BanditBot:
                 await self._run(svc.add_arm, args[1], args[2], " ".join(args[3:]), actor=actor)
                 text = f"Arm {args[2]} added to {args[1]}."
             else:
-                await self._run(svc.retire_arm, args[1], args[2], actor=actor)
-                text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)."
+                also = await self._run(svc.retire_arm, args[1], args[2], actor=actor)
+                text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
+                    (f" Note: {also}." if also else "")
         elif name == "export" and len(args) == 1:
             data_csv = await self._run(self._export_csv, args[0])
             await message.reply_document(

@@ -57,5 +57,5 @@ def add_arm(experiment: str, body: ArmIn, service: Service, key: Admin) -> Done:
 @router.delete("/v1/experiments/{experiment}/arms/{arm}", responses=_ERRORS)
 def retire_arm(experiment: str, arm: str, service: Service, key: Admin) -> Done:
     """Retire an arm (its statistics are kept)."""
-    service.retire_arm(experiment, arm, actor=_actor(key))
-    return Done(ok=True, detail=f"arm {arm} retired")
+    also = service.retire_arm(experiment, arm, actor=_actor(key))
+    return Done(ok=True, detail=f"arm {arm} retired" + (f"; {also}" if also else ""))
