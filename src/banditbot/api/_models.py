@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    WithJsonSchema,
+    field_validator,
+)
 
-from .._features import CONTEXT_LIMITS
+from .._errors import PayloadError
+from .._features import CONTEXT_LIMITS, check_context
 
 __all__ = [
     "ArmIn", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
@@ -22,6 +31,14 @@ ContextValue = (StrictBool
                 | Annotated[float, Field(allow_inf_nan=False, ge=-_LIMIT["number"],
                                          le=_LIMIT["number"])]
                 | Annotated[str, Field(max_length=int(_LIMIT["text_length"]))])
+
+
+#: the documented shape of a context (what ``check_context`` enforces, with its messages:
+#: a union's own error named the last type tried, "context.k.bool: should be a boolean",
+#: for text too long, a number too large, null, a list or an object alike)
+_CONTEXT_SCHEMA = TypeAdapter(
+    dict[Annotated[str, Field(min_length=1, max_length=int(_LIMIT["key_length"]))],
+         ContextValue] | None).json_schema()
 
 
 class Body(BaseModel):
@@ -42,9 +59,8 @@ class DecisionIn(Body):
     """Ask for a decision."""
 
     subject: str = Field(min_length=1, max_length=128, description="Who it is for.")
-    context: dict[Annotated[str, Field(min_length=1, max_length=int(_LIMIT["key_length"]))],
-                  ContextValue] | None = Field(
-        default=None, max_length=int(_LIMIT["keys"]),
+    context: Annotated[dict[str, Any] | None, WithJsonSchema(_CONTEXT_SCHEMA)] = Field(
+        default=None,
         description="Features of this moment (logged; used by contextual policies): at most "
                     "32 names of at most 64 characters, each mapped to text of at most 256 "
                     "characters, true/false, a whole number within ±2^53 or a finite number "
@@ -53,6 +69,14 @@ class DecisionIn(Body):
                              description="Chat or group id, for scope: chat.")
     sticky: bool = Field(default=False, description="Keep this subject's arm for the "
                                                     "experiment's sticky_seconds.")
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        try:
+            return check_context(value)
+        except PayloadError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class DecisionOut(BaseModel):
