@@ -271,6 +271,10 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         _loaded(page, "welcome")
         assert page.locator("#scopeform").is_visible()
         assert _fact(page, "Decisions") == "10"
+        # the log shows pseudonyms, which name no bandit: the field asks for the chat's own id
+        # and offers none of them
+        assert "the chat's own id" in page.inner_text("#scope-help")
+        assert page.locator("#scope-input").get_attribute("list") is None
         page.fill("#scope-input", "chat:100")
         page.click("#scopeform button[type=submit]")
         page.wait_for_function("document.querySelector('#exp-description').textContent"

@@ -516,12 +516,6 @@ async function loadRecent() {
   text($("recent-caption"), rows.length
     ? `Newest first, generation ${rep.generation}${state.scope ? ", " + state.scope : ""}; page ${page}, ${PAGE} per page.`
     : `No decisions in generation ${rep.generation}${state.scope ? " for " + state.scope : ""} yet.`);
-  if (!state.scope && rep.per !== "shared") {
-    const seen = [...new Set(rows.map((r) => r.scope).filter((s) => s && s.startsWith("chat:")))];
-    const list = $("scope-list");
-    const known = new Set([...list.options].map((o) => o.value));
-    seen.filter((s) => !known.has(s)).forEach((s) => list.append(el("option", { value: s })));
-  }
 }
 
 async function ensureStarted(rep) {
@@ -650,8 +644,10 @@ async function select(id, scope) {
     $("scope-input").value = state.scope || "";
     $("scope-input").placeholder = exp.scope === "chat" ? "chat:ID" : "subject:ID";
     text($("scope-label"), exp.scope === "chat" ? "Chat" : "User");
-    text($("scope-help"), state.scope ? `showing ${state.scope} only` : `showing every ${exp.scope === "chat" ? "chat" : "user"}'s bandit summed`);
-    if (changed) { $("scope-list").replaceChildren(); }
+    // the log's scopes are keyed pseudonyms (no raw id leaves the server), so the field takes
+    // the raw id the app knows and offers no suggestions from the log
+    text($("scope-help"), state.scope ? `showing ${state.scope} only` : `showing every ${exp.scope === "chat" ? "chat" : "user"}'s bandit summed; ` +
+         `type the ${exp.scope === "chat" ? "chat" : "user"}'s own id (the decisions below show pseudonyms)`);
   }
   try {
     const cfg = await api(`/v1/experiments/${enc(id)}/config`);
