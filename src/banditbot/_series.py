@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from ._types import FloatArray
+from .stores import TRAFFIC
 
 __all__ = ["DecisionSeries"]
 
-#: Decision kinds the policy made (cheater mode and imports are not traffic).
-_TRAFFIC = ("policy", "sticky")
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class DecisionSeries:
         rewards: list[float] = []
         periods: list[str | None] = []
         for r in records:
-            if r.kind not in _TRAFFIC or (scope is not None and r.scope != scope):
+            if r.kind not in TRAFFIC or (scope is not None and r.scope != scope):
                 continue
             known = where.get(r.arms)
             if known is None:  # which logged entries land in which column (once per arm set)

@@ -30,7 +30,7 @@ from ..statistics import (
     normal_interval,
     wilson_interval,
 )
-from ..stores import AllocationRecord, PeriodCounts, StatsTable
+from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable
 from ._allocation import burn_in_progress, retired_control_note
 from ._core import check_scope
 from ._decisions import DecisionsMixin
@@ -239,7 +239,7 @@ class ReportsMixin(DecisionsMixin):
         rewards: list[float | None] = []
         period_of: list[str | None] = []
         for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
-            if r.kind in ("policy", "holdout", "sticky") and (scope is None or r.scope == scope):
+            if r.kind in TRAFFIC and (scope is None or r.scope == scope):
                 times.append(r.created_at)
                 arms.append(r.arm)
                 rewards.append(r.reward)

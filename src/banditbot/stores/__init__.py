@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 from ._base import (
     ALLOCATED,
+    TRAFFIC,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -38,6 +39,7 @@ __getattr__, __dir__ = lazy_names(__name__, _BACKENDS, globals())
 __all__ = [
     "ALLOCATED",
     "DEFAULT_STORE_URL",
+    "TRAFFIC",
     "AdminRecord",
     "AllocationRecord",
     "ApplyResult",

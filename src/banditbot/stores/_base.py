@@ -34,6 +34,7 @@ from .._types import FloatArray
 
 __all__ = [
     "ALLOCATED",
+    "TRAFFIC",
     "AdminRecord",
     "AllocationRecord",
     "ApplyResult",
@@ -49,6 +50,9 @@ __all__ = [
 #: implicit settlement, SRM checks and period estimates count. Others: ``manual`` (cheater
 #: mode), ``import`` (history), ``sticky`` (a held arm, propensity 1).
 ALLOCATED = frozenset({"policy", "holdout"})
+#: Decision kinds that are traffic (what users were shown): the allocated ones and ``sticky``;
+#: charts count these (not cheater mode's or imported rows).
+TRAFFIC = ALLOCATED | {"sticky"}
 
 
 class ApplyResult(enum.Enum):
