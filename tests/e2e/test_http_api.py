@@ -288,3 +288,26 @@ def test_openapi_documents_the_api(api: Any) -> None:
                  "/v1/experiments/{experiment}/report", "/v1/experiments/{experiment}/cheat"):
         assert path in paths
     assert "post" in paths["/v1/experiments/{experiment}/decisions"]
+    # /docs can be tried: both ways to send a key are schemes ("Authorize"), on every route
+    # that needs one, the hand-documented decide and reward routes included
+    assert set(schema["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    for path, method in (("/v1/experiments/{experiment}/decisions", "post"),
+                         ("/v1/decisions/{decision_id}/reward", "post"),
+                         ("/v1/experiments/{experiment}/report", "get"),
+                         ("/v1/experiments/{experiment}/reset", "post")):
+        assert paths[path][method]["security"] == [{"bearer": []}, {"apiKey": []}], path
+    listing = paths["/v1/experiments/{experiment}/decisions"]["get"]["responses"]["200"]
+    assert next(iter(listing["content"])) == "application/x-ndjson"  # the default answer
+
+
+def test_admin_bodies_match_their_schema(api: Any) -> None:
+    """What the schema says is optional is: a reset without a body (it was a 422 'Field
+    required'); a new arm without content says it needs one (not 'at least 1 character')."""
+    url, keys, service = api
+    admin = keys["admin"]
+    reset = call(url, "POST", "/v1/experiments/seed/reset", admin)
+    assert reset.status_code == 200 and service.current_generation("seed") == 1
+    arm = call(url, "POST", "/v1/experiments/seed/arms", admin, json={"id": "fresh"})
+    assert arm.status_code in (400, 422)
+    assert "needs its content" in arm.json()["detail"], arm.json()
+    assert "fresh" not in service.active_arms("seed")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from .._errors import NotAllowedError
 from ..service import ApiKey, BanditService, KeyRing, role_allows
 from ._problems import UnauthorizedError
 
-__all__ = ["Admin", "Reader", "Service", "authorize", "need"]
+__all__ = ["API_KEY", "BEARER", "SECURITY", "Admin", "Reader", "Service", "authorize", "need"]
 
 
 def _service(request: Request) -> BanditService:
@@ -38,13 +39,24 @@ def authorize(keys: KeyRing, headers: Mapping[str, str], role: str) -> ApiKey:
     return key
 
 
+#: The two ways to present a key, as OpenAPI security schemes (so ``/docs`` offers
+#: "Authorize"); :func:`authorize` reads the headers itself.
+BEARER = HTTPBearer(scheme_name="bearer", auto_error=False,
+                    description="An API key: `banditbot keys create --name NAME --role ROLE`.")
+API_KEY = APIKeyHeader(name="X-API-Key", scheme_name="apiKey", auto_error=False,
+                       description="The same key in an `X-API-Key` header.")
+#: The routes' ``security`` entry (either scheme), for routes documented by hand.
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+
+
 def need(role: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that admits keys with at least ``role``."""
 
     async def check(request: Request,
-                    authorization: Annotated[str | None, Header()] = None,
-                    x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
-        # the headers are declared for the OpenAPI docs; the check reads them raw
+                    bearer: Annotated[HTTPAuthorizationCredentials | None,
+                                      Depends(BEARER)] = None,
+                    api_key: Annotated[str | None, Depends(API_KEY)] = None) -> ApiKey:
+        # the schemes are declared for the OpenAPI docs; the check reads the headers raw
         return authorize(request.app.state.keys, request.headers, role)
 
     return check

@@ -167,7 +167,9 @@ class ArmIn(Body):
     """Add (or bring back) an arm."""
 
     id: str = Field(max_length=32)
-    content: str = Field(default="", max_length=4096)
+    content: str = Field(default="", max_length=4096,
+                         description="The message the arm sends; required for a new arm, may "
+                                     "be left out to bring back a retired one.")
 
 
 class Done(BaseModel):

@@ -159,6 +159,10 @@ class AdminMixin(RewardsMixin):
     def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:
         """Add an arm (or bring back a retired one) without touching the others' statistics."""
         view = self.view(experiment)
+        if not (content or view.contents.get(arm)):
+            raise ConfigError(f"new arm {arm!r} needs its content (the message it sends)",
+                              hint="give the content; it may be left out only to bring back "
+                                   "a retired arm")
         try:
             Arm(id=arm, content=content or view.contents.get(arm, ""))
         except ValueError as exc:

@@ -34,8 +34,9 @@ def prior(experiment: str, arm: str, body: PriorIn, service: Service, key: Admin
 
 
 @router.post("/v1/experiments/{experiment}/reset", responses=_ERRORS)
-def reset(experiment: str, body: ResetIn, service: Service, key: Admin) -> Done:
+def reset(experiment: str, service: Service, key: Admin, body: ResetIn | None = None) -> Done:
     """Start the experiment's learning over (the log is kept)."""
+    body = body or ResetIn()  # no body: the defaults
     generation = service.reset(experiment, keep_priors=body.keep_priors, actor=_actor(key))
     return Done(ok=True, detail=f"generation {generation}")
 

@@ -122,9 +122,15 @@ def _series_cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
     return cache
 
 
+class _NdjsonResponse(Response):
+    """The decision list's default answer (documented as such: not application/json)."""
+
+    media_type = "application/x-ndjson"
+
+
 @router.get("/v1/experiments/{experiment}/decisions", tags=["experiments"],
-            responses={**_ERRORS, 200: {"content": {"application/x-ndjson": {},
-                                                    "text/csv": {}}}})
+            response_class=_NdjsonResponse,
+            responses={**_ERRORS, 200: {"content": {"text/csv": {}}}})
 def list_decisions(experiment: str, service: Service, key: Reader,
                    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                    after: Annotated[str | None, Query(max_length=64)] = None,
