@@ -41,14 +41,16 @@ def cheat(
 def prior(
     experiment: ExpArg,
     arm: Annotated[str, typer.Argument(help="Arm id.")],
-    alpha: Annotated[float, typer.Argument(help="Pseudo-successes.")],
-    beta: Annotated[float, typer.Argument(help="Pseudo-failures.")],
+    alpha: Annotated[float, typer.Argument(
+        help="Pseudo-successes (on a rating or a bounded number: answers at the top).")],
+    beta: Annotated[float, typer.Argument(
+        help="Pseudo-failures (on a rating or a bounded number: answers at the bottom).")],
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Set an arm's prior (kept apart from observations)."""
-    service(config, store).set_prior(experiment, arm, alpha, beta, actor="cli")
-    console.print(f"prior of {experiment}/{arm} set to alpha={alpha:g}, beta={beta:g}")
+    means = service(config, store).set_prior(experiment, arm, alpha, beta, actor="cli")
+    console.print(f"prior of {experiment}/{arm} set to alpha={alpha:g}, beta={beta:g}: {means}")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._config import Arm
-from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PolicyError
+from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import DecisionRecord, ExperimentMeta
@@ -108,23 +108,31 @@ class AdminMixin(RewardsMixin):
                                     action="import", weights=weights)
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
-                  actor: str = "cli") -> None:
+                  actor: str = "cli") -> str:
         """Set an arm's prior as pseudo-successes ``alpha`` and pseudo-failures ``beta``.
 
         Priors are kept apart from observations: reports show both, and a reset can keep them.
+        On a rating or a bounded number the pseudo-answers are the top (``alpha``) and the
+        bottom (``beta``) of the range. Returns what the prior amounts to, in the reward's
+        units (e.g. "10 pseudo-answers averaging 2.2 on 1–5").
         """
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
         if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0
                 and alpha + beta > 0):
-            raise InvalidRewardError(f"prior ({alpha}, {beta}) is not valid",
-                                     hint="alpha and beta are pseudo-counts >= 0, not both 0")
+            raise PayloadError(f"prior ({alpha}, {beta}) is not valid",
+                               hint="alpha and beta are pseudo-counts >= 0, not both 0")
 
         def change(meta: ExperimentMeta) -> ExperimentMeta:
             return replace(meta, priors={**meta.priors, arm: (float(alpha), float(beta))})
 
         self._update_meta(experiment, change)
         self.audit(actor, view.config.id, "prior", f"arm={arm} alpha={alpha:g} beta={beta:g}")
+        lo, hi = view.config.reward.bounds
+        if lo is None or hi is None:
+            return f"{alpha + beta:g} pseudo-answers"
+        mean = lo + (hi - lo) * alpha / (alpha + beta)
+        return f"{alpha + beta:g} pseudo-answers averaging {mean:.3g} on {lo:g}–{hi:g}"
 
     def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
         """Start the experiment's learning over (a new generation). Returns the generation.

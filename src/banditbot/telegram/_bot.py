@@ -374,8 +374,8 @@ class BanditBot:
                 alpha, beta = float(args[2]), float(args[3])
             except ValueError:
                 alpha = beta = float("nan")
-            await self._run(svc.set_prior, args[0], args[1], alpha, beta, actor=actor)
-            text = f"Prior of {args[0]}/{args[1]} set to alpha={alpha:g}, beta={beta:g}."
+            means = await self._run(svc.set_prior, args[0], args[1], alpha, beta, actor=actor)
+            text = f"Prior of {args[0]}/{args[1]} set to alpha={alpha:g}, beta={beta:g}: {means}."
         elif name == "reset" and len(args) == 1:
             svc.experiment(args[0])
             data = sign_reset(self.signing_key, args[0], user.id,

@@ -29,8 +29,8 @@ def cheat(experiment: str, body: CheatIn, service: Service, key: Admin) -> Done:
 @router.put("/v1/experiments/{experiment}/arms/{arm}/prior", responses=_ERRORS)
 def prior(experiment: str, arm: str, body: PriorIn, service: Service, key: Admin) -> Done:
     """Set an arm's prior."""
-    service.set_prior(experiment, arm, body.alpha, body.beta, actor=_actor(key))
-    return Done(ok=True, detail=f"prior of {arm} set")
+    means = service.set_prior(experiment, arm, body.alpha, body.beta, actor=_actor(key))
+    return Done(ok=True, detail=f"prior of {arm} set: {means}")
 
 
 @router.post("/v1/experiments/{experiment}/reset", responses=_ERRORS)
