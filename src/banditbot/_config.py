@@ -100,7 +100,13 @@ class RewardSpec(_Model):
                                  f"(use a smaller {name})")
         lo, hi = self.bounds
         if lo is not None and hi is not None and not lo < hi:
-            raise ValueError(f"min ({lo:g}) must be below max ({hi:g}) (swap them)")
+            if self.min is None or self.max is None:  # one bound is the type's default
+                given, default = ("min", "max") if self.max is None else ("max", "min")
+                raise ValueError(f"{given} ({lo if given == 'min' else hi:g}) leaves no range: "
+                                 f"{default} is {hi if default == 'max' else lo:g} by default "
+                                 f"for a {self.type} (set {default} too)")
+            fix = "swap them" if lo > hi else "a range needs two different values"
+            raise ValueError(f"min ({lo:g}) must be below max ({hi:g}) ({fix})")
         if self.type == "binary" and (self.min is not None or self.max is not None):
             raise ValueError("a binary reward is 0 or 1 (remove min/max or use type: rating)")
         for option in self.options or ():
@@ -195,6 +201,10 @@ class PolicySpec(_Model):
         if isinstance(data, str):
             return {"name": data}
         if isinstance(data, dict) and "params" not in data:
+            if "name" not in data:
+                raise ValueError(f"a policy mapping needs a name (got keys "
+                                 f"{', '.join(map(str, data)) or 'none'}), e.g. "
+                                 "{name: epsilon-greedy, epsilon: 0.1}")
             params = {k: v for k, v in data.items() if k != "name"}
             return {"name": data.get("name"), "params": params}
         return data
@@ -601,6 +611,12 @@ class BanditConfig(_Model):
             ) from None
 
 
+#: Hints for one field's error, where the type's own hint would mislead
+_FIELD_HINTS = {
+    ("confidence", "less_than_equal"): "a share such as 0.95, not a percentage",
+    ("floor", "less_than_equal"): "a share such as 0.01, not a percentage",
+    ("holdout", "less_than_equal"): "a share such as 0.1, not a percentage",
+}
 _HINTS = {
     "missing": "add the field",
     "extra_forbidden": "remove it or check its spelling",
@@ -644,7 +660,7 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
                         if not str(p).startswith("function-")).lstrip(".")
         message = str(err["msg"]).removeprefix("Value error, ")
-        hint = _HINTS.get(str(err["type"]))
+        hint = _FIELD_HINTS.get((field, str(err["type"]))) or _HINTS.get(str(err["type"]))
         if "(" in message and message.endswith(")"):  # our errors carry their own hint
             message, _, own = message[:-1].rpartition(" (")
             hint = own

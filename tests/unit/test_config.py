@@ -167,3 +167,21 @@ def test_update_accepts_the_forms_the_docs_and_the_report_show(
     assert parse_config({"experiments": [again]}).experiment("e").update == update
     with pytest.raises(ConfigError, match="not understood"):
         parse_config({"experiments": [{**exp, "update": "every so often"}]})
+
+
+@pytest.mark.parametrize(("fragment", "says"), [
+    # a typo in the policy's key: named as such (it read "policy.name: should be a string")
+    ({"policy": {"nmae": "thompson"}}, "a policy mapping needs a name (got keys nmae)"),
+    # one bound given, the other the type's default: no "swap them" with nothing to swap
+    ({"reward": {"type": "rating", "min": 6}}, "max is 5 by default for a rating"),
+    ({"reward": {"type": "rating", "min": 3, "max": 3}}, "two different values"),
+    ({"reward": {"type": "rating", "min": 5, "max": 1}}, "swap them"),
+    ({"confidence": 95}, "a share such as 0.95, not a percentage"),
+])
+def test_config_mistakes_are_named_as_a_user_makes_them(fragment: dict[str, Any],
+                                                        says: str) -> None:
+    exp = {"id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+           **fragment}
+    with pytest.raises(ConfigError) as err:
+        parse_config({"experiments": [exp]})
+    assert says in str(err.value)
