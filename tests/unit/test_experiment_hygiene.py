@@ -72,6 +72,15 @@ def test_the_holdout_sends_its_share_to_the_control_outside_the_bandit() -> None
         assert r.propensity == r.probabilities[r.arms.index(r.arm)]
 
 
+def test_the_floor_holds_for_every_arm_after_the_holdout_took_its_share() -> None:
+    """floor 1% and a 20% holdout: every arm keeps 1% of all traffic (it was 0.8%: the floor
+    was applied to the bandit's part only)."""
+    service = _service(burn_in=0, control="a", holdout=0.2, floor=0.01)
+    _play(service, 300)
+    lowest = min(float(r.probabilities.min()) for r in service.decisions("x"))
+    assert 0.01 - 1e-12 <= lowest < 0.0125  # the floor binds at the least likely arm
+
+
 def _period(period: int, p: list[float]) -> AllocationRecord:
     return AllocationRecord(f"{period}.x", "x", 0, "", period, ("a", "b"), np.array(p),
                             "cadence", float(period))

@@ -33,7 +33,8 @@ def authorize(keys: KeyRing, headers: Mapping[str, str], role: str) -> ApiKey:
     if key is None:
         raise UnauthorizedError()
     if not role_allows(key.role, role):
-        raise NotAllowedError(f"this needs a {role} key; yours is {key.role}",
+        article = "an" if role[0] in "aeiou" else "a"
+        raise NotAllowedError(f"this needs {article} {role} key; yours is {key.role}",
                               hint="create one with: banditbot keys create --name NAME "
                                    f"--role {role} --store URL (the store this server uses)")
     return key

@@ -299,7 +299,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     fingerprint = log_fingerprint(log)
     if f"[log {fingerprint}]" in earlier:
         raise PayloadError(
-            f"this log is in {experiment!r}'s statistics already (imported before: "
+            f"this log is in the statistics of {experiment!r} already (imported before: "
             f"[log {fingerprint}]); importing it again would count every round twice",
             hint=f"to start over: banditbot reset {experiment}, then learn again; to give "
                  "the history more weight: --weight")

@@ -200,7 +200,9 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
         else None
     holdout = exp.holdout if exp.holdout > 0.0 and control is not None and served is None \
         else 0.0
-    floor = min(exp.floor, 0.5 / len(arms)) if len(arms) > 1 else 0.0
+    # the floor is what every active arm keeps after the holdout took its share, so the
+    # bandit's part is floored at f / (1 - h)
+    floor = min(exp.floor / (1.0 - holdout), 0.5 / len(arms)) if len(arms) > 1 else 0.0
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
                           beta, lo if span and lo is not None else 0.0, span, featurizer,
                           served, floor, holdout, control)
