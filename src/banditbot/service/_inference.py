@@ -64,7 +64,7 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
 
 
 class _Entry(NamedTuple):
-    fingerprint: tuple[float, float, str | None, float]
+    fingerprint: tuple[float, float, str | None, float, int | None]
     result: AnytimeInference | None
 
 
@@ -83,7 +83,8 @@ class InferenceCache:
         if not view.span or decisions <= 0:
             return None
         key = (view.config.id, view.meta.generation, scope, view.all_arms)
-        fingerprint = (decisions, answered, view.config.control, view.config.confidence)
+        fingerprint = (decisions, answered, view.config.control, view.config.confidence,
+                       view.config.winner.horizon)
         found = self._entries.get(key)
         if found is not None and found.fingerprint == fingerprint:
             return found.result
@@ -97,7 +98,8 @@ class InferenceCache:
             control = view.config.control
             result = anytime_inference(
                 chosen, probabilities, rewards, confidence=view.config.confidence,
-                control=view.all_arms.index(control) if control in view.all_arms else None)
+                control=view.all_arms.index(control) if control in view.all_arms else None,
+                horizon=view.config.winner.horizon)
         if len(self._entries) > 256:
             self._entries.clear()
         self._entries[key] = _Entry(fingerprint, result)
