@@ -9,6 +9,10 @@ exploration floor:
 * banditbot's sampling while no winner is declared — top-two sampling over the arms the rule
   has not ruled out (:func:`banditbot.policies.explore_contenders`) — read with the valid rule.
 
+The valid rule is told the experiment's planned length, as a user sets ``winner.horizon``
+(``--planned-horizon``, default the horizon ``T``; 0 for none); banditbot's sampling is also
+run once more with the rule left unplanned (the library's default), for comparison.
+
 Beside them, a fixed-horizon A/B/n test of the same error (uniform allocation, one z-test per
 pair at the horizon, α split over the K events). A wrong winner is any declared arm that is
 not the unique best (every winner of an A/A test); rates come with 95% Clopper–Pearson
@@ -55,18 +59,19 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return lo, hi
 
 
-def _chunk(args: tuple[tuple[float, ...], str, int, int, int]) -> InferenceRun:
-    rates, sampling, runs, horizon, seed = args
+def _chunk(args: tuple[tuple[float, ...], str, int, int, int, int | None]) -> InferenceRun:
+    rates, sampling, runs, horizon, seed, planned = args
     return simulate_inference(rates, runs=runs, horizon=horizon, sampling=sampling,  # type: ignore[arg-type]
-                              alpha=ALPHA, seed=seed)
+                              alpha=ALPHA, seed=seed, planned_horizon=planned)
 
 
 def run_pass(rates: tuple[float, ...], sampling: str, runs: int, horizon: int, seed: int,
-             workers: int) -> dict[str, np.ndarray]:
+             workers: int, planned: int | None = None) -> dict[str, np.ndarray]:
     """One pass split in ``workers`` blocks of runs (forked processes), concatenated."""
     sizes = [runs // workers + (1 if i < runs % workers else 0) for i in range(workers)]
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(workers)]
-    jobs = [(rates, sampling, n, horizon, s) for n, s in zip(sizes, seeds, strict=True) if n]
+    jobs = [(rates, sampling, n, horizon, s, planned)
+            for n, s in zip(sizes, seeds, strict=True) if n]
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
             parts = pool.map(_chunk, jobs)
@@ -120,10 +125,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--plots", default=None, help="write PNGs to this folder")
     parser.add_argument("--only", default=None, help="comma-separated instance numbers")
+    parser.add_argument("--planned-horizon", type=int, default=None,
+                        help="the rule's planned horizon (winner.horizon); default the "
+                             "horizon, 0: none")
     args = parser.parse_args()
     runs = args.runs or (100 if args.quick else 1000)
     runs10 = args.runs10 or (40 if args.quick else 400)
     horizon = args.horizon or (2000 if args.quick else 10_000)
+    planned = horizon if args.planned_horizon is None else (args.planned_horizon or None)
     chosen = INSTANCES if args.only is None else [INSTANCES[int(i)] for i in
                                                    args.only.split(",")]
     start = time.perf_counter()
@@ -131,8 +140,11 @@ def main() -> None:
     for i, (name, rates) in enumerate(chosen):
         r = runs10 if len(rates) > 3 else runs
         t0 = time.perf_counter()
-        ts = run_pass(rates, "thompson", r, horizon, args.seed + 100 * i, args.workers)
-        ex = run_pass(rates, "explore", r, horizon, args.seed + 100 * i, args.workers)
+        seed = args.seed + 100 * i
+        ts = run_pass(rates, "thompson", r, horizon, seed, args.workers, planned)
+        ex = run_pass(rates, "explore", r, horizon, seed, args.workers, planned)
+        unplanned = (run_pass(rates, "explore", r, horizon, seed, args.workers)
+                     if planned is not None else None)
         fixed = fixed_horizon_test(rates, runs=r, horizon=horizon, alpha=ALPHA,
                                    seed=args.seed + 100 * i)
         rules = {
@@ -141,6 +153,9 @@ def main() -> None:
             "valid_explore": score(ex["valid_winner"], ex["valid_at"], rates),
             "fixed_horizon": score(fixed, np.full(r, horizon), rates),
         }
+        if unplanned is not None:
+            rules["valid_explore_unplanned"] = score(unplanned["valid_winner"],
+                                                     unplanned["valid_at"], rates)
         coverage = {
             f"{kind}_{data}": float(src[f"covered_{kind}"].mean())
             for data, src in (("thompson", ts), ("explore", ex))
@@ -160,13 +175,14 @@ def main() -> None:
         })
         print(f"# {name}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - start
-    print_tables(results, horizon)
+    print_tables(results, horizon, planned)
     if args.plots:
         plot(results, args.plots)
     gap = next((x for x in results if x["instance"] == "gap, 3 arms"), None)
     null = [x for x in results if not x["instance"].startswith("gap")]
     summary = {
         "benchmark": "inference", "alpha": ALPHA, "horizon": horizon, "look_every": 10,
+        "planned_horizon": planned,
         "floor": 0.01, "seed": args.seed, "seconds": round(seconds, 1),
         "instances": results,
         "targets": {
@@ -175,24 +191,30 @@ def main() -> None:
             "gap3_right_winner": None if gap is None else
             gap["rules"]["valid_explore"]["right"]["rate"],
             "null_wrong_winner_le_alpha": all(
-                x["rules"]["valid_explore"]["wrong"]["rate"] <= ALPHA for x in null),
+                v["wrong"]["rate"] <= ALPHA for x in null
+                for k, v in x["rules"].items() if k.startswith("valid")),
             "null_wrong_winner_max": max(
-                (x["rules"]["valid_explore"]["wrong"]["rate"] for x in null), default=None),
+                (v["wrong"]["rate"] for x in null
+                 for k, v in x["rules"].items() if k.startswith("valid")), default=None),
         },
     }
     print(json.dumps(summary, separators=(",", ":")))
 
 
-def print_tables(results: list[dict[str, Any]], horizon: int) -> None:
+def print_tables(results: list[dict[str, Any]], horizon: int, planned: int | None) -> None:
+    plan = "" if planned is None else f", planned {planned:,}"
     labels = {"pbest_95_thompson": "P(best) ≥ 95%, Thompson sampling",
-              "valid_thompson": "valid rule, Thompson sampling",
-              "valid_explore": "valid rule, explore contenders (ours)",
+              "valid_thompson": f"valid rule{plan}, Thompson sampling",
+              "valid_explore": f"valid rule{plan}, explore contenders (ours)",
+              "valid_explore_unplanned": "valid rule, no plan, explore contenders",
               "fixed_horizon": f"fixed-horizon test at {horizon:,}, uniform"}
     print("| instance | rule | wrong winner [95% CI] | right winner [95% CI] | "
           "median decisions to right winner |")
     print("| --- | --- | --- | --- | --- |")
     for x in results:
         for key, label in labels.items():
+            if key not in x["rules"]:
+                continue
             r = x["rules"][key]
             w, g = r["wrong"], r["right"]
             unique = len(set(x["rates"])) > 1 and x["rates"].count(max(x["rates"])) == 1
@@ -271,7 +293,8 @@ def plot(results: list[dict[str, Any]], folder: str) -> None:
 def illustrate(path: Any, rates: tuple[float, ...] = (0.10, 0.12, 0.15), horizon: int = 10_000,
                seed: int = 3) -> None:
     """One experiment run as the service would (explore sampling, a look every 10
-    decisions), with its sequences recomputed from the log at 50 looks."""
+    decisions, the rule planned for ``horizon``), with its sequences recomputed from the log
+    at 50 looks."""
     import matplotlib.pyplot as plt
 
     from banditbot.policies import explore_contenders
@@ -281,7 +304,7 @@ def illustrate(path: Any, rates: tuple[float, ...] = (0.10, 0.12, 0.15), horizon
     rng = np.random.default_rng(seed)
     mu = np.asarray(rates)
     k = mu.shape[0]
-    test = SequentialTest(k, alpha=ALPHA)
+    test = SequentialTest(k, alpha=ALPHA, horizon=horizon)  # planned as in the passes
     n, s = np.zeros(k), np.zeros(k)
     arms = np.empty(horizon, dtype=np.intp)
     probs = np.empty((horizon, k))
@@ -300,7 +323,8 @@ def illustrate(path: Any, rates: tuple[float, ...] = (0.10, 0.12, 0.15), horizon
         n[arm] += 1
         s[arm] += y
     looks = np.unique(np.geomspace(100, horizon, 50).astype(int))
-    rows = [anytime_inference(arms[:t], probs[:t], rewards[:t]) for t in looks]
+    rows = [anytime_inference(arms[:t], probs[:t], rewards[:t], horizon=horizon)
+            for t in looks]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for a in range(k):
         (line,) = axes[0].plot(looks, [r.estimate[a] for r in rows], label=f"arm {a} ({mu[a]})")

@@ -364,6 +364,12 @@ class WinnerSpec(_Model):
     policy's allocation as it is. ``on_winner``: ``keep-learning`` (report it, change nothing),
     ``send-all-to-winner`` (every later decision gets the winner) or ``stop`` (the winner is
     served and the experiment reported as stopped). Applied automatically and audited.
+    ``horizon`` (optional, rule ``sequence``): the number of answered decisions the
+    experiment plans to run — a design input like a fixed-horizon test's sample size. The
+    rule then bets mostly on the evidence that crosses its threshold by that many answers
+    (more winners named by then; docs/inference.md). It never changes the error rate: any
+    value, or none (the default: a bet spread over effect sizes), keeps ``P(a wrong winner)
+    ≤ 1 − confidence``; past the horizon the rule goes on.
     """
 
     rule: Literal["sequence", "p-best"] = "sequence"
@@ -371,6 +377,7 @@ class WinnerSpec(_Model):
     explore: Literal["none", "top-two"] = "none"
     on_winner: Literal["keep-learning", "send-all-to-winner", "stop"] = "keep-learning"
     min_decisions: int = Field(default=100, ge=0)
+    horizon: int | None = Field(default=None, ge=1)
 
 
 class ExperimentConfig(_Model):

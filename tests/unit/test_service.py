@@ -422,3 +422,33 @@ def test_report_names_a_leader_only_with_data_and_a_winner_only_by_the_rule(
     assert report.verdict == "winner: c" and report.to_dict()["verdict"] == report.verdict
     assert strict.current_generation("ts") == 0 and strict.view("ts").meta.winner == "c"
     assert any(r.action == "winner" and r.actor == "rule" for r in svc.store.admin_log("ts"))
+
+
+def test_a_planned_horizon_reaches_the_winner_rule(clock: FakeClock,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``winner.horizon`` is handed to the inference the report and the rule read (and a
+    changed horizon is not served from the cache); 0 is refused."""
+    from banditbot.service import _inference
+
+    seen: list[Any] = []
+    real = _inference.anytime_inference
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("horizon"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_inference, "anytime_inference", spy)
+    exp = {**CONFIG["experiments"][1], "winner": {"horizon": 5000}}
+    planned = BanditService(parse_config({"experiments": [exp]}), MemoryStore(),
+                            rng=np.random.default_rng(3), clock=clock)
+    for i in range(4):
+        d = planned.decide("ts", f"u{i}")
+        planned.reward(d.id, i % 2, f"u{i}")
+    planned.report("ts")
+    assert seen == [5000]
+    unplanned = BanditService(parse_config({"experiments": [CONFIG["experiments"][1]]}),
+                              planned.store, clock=clock)
+    unplanned.report("ts")
+    assert seen == [5000, None]
+    with pytest.raises(ConfigError):
+        parse_config({"experiments": [{**exp, "winner": {"horizon": 0}}]})

@@ -52,7 +52,8 @@ class LogInference:
 
 
 def log_inference(log: LoggedBandit, *, reward_bounds: tuple[float, float] = (0.0, 1.0),
-                  confidence: float = 0.95, control: str | None = None) -> LogInference:
+                  confidence: float = 0.95, control: str | None = None,
+                  horizon: int | None = None) -> LogInference:
     """Anytime-valid estimates, intervals and the stopping rule from a decision log.
 
     Parameters
@@ -66,6 +67,9 @@ def log_inference(log: LoggedBandit, *, reward_bounds: tuple[float, float] = (0.
         The experiment's confidence (the rule's error rate is ``1 - confidence``).
     control
         The control arm's id, or ``None`` (differences to the best other arm).
+    horizon
+        The experiment's planned number of answered decisions (``winner.horizon``), or
+        ``None``: tunes the stopping rule as the service does.
 
     Returns
     -------
@@ -96,5 +100,5 @@ def log_inference(log: LoggedBandit, *, reward_bounds: tuple[float, float] = (0.
                                hint=f"arms: {', '.join(log.actions)}")
         index = log.actions.index(control)
     result = anytime_inference(log.action, log.action_dist, scaled, confidence=confidence,
-                               control=index)
+                               control=index, horizon=horizon)
     return LogInference(log.actions, result, (float(lo), float(hi)))

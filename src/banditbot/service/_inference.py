@@ -69,8 +69,12 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
     return np.array(chosen, dtype=np.intp), probabilities, scaled
 
 
+#: (decisions, answers, control, confidence, planned horizon) an inference was computed for
+_Fingerprint = tuple[float, float, str | None, float, int | None]
+
+
 class _Entry(NamedTuple):
-    fingerprint: tuple[float, float, str | None, float]
+    fingerprint: _Fingerprint
     result: AnytimeInference | None
     answered: int  # answered decisions the policy allocated (what the inference rests on)
 
@@ -106,7 +110,8 @@ class InferenceCache:
         if not view.span or decisions <= 0:
             return None
         key = (view.config.id, view.meta.generation, scope, view.all_arms)
-        fingerprint = (decisions, answered, view.config.control, view.config.confidence)
+        fingerprint = (decisions, answered, view.config.control, view.config.confidence,
+                       view.config.winner.horizon)
         found = self._entries.get(key)
         if found is not None and self._still_good(found.fingerprint, fingerprint):
             return found.result
@@ -129,7 +134,8 @@ class InferenceCache:
             control = view.config.control
             result = anytime_inference(
                 chosen, probabilities, rewards, confidence=view.config.confidence,
-                control=view.all_arms.index(control) if control in view.all_arms else None)
+                control=view.all_arms.index(control) if control in view.all_arms else None,
+                horizon=view.config.winner.horizon)
         entry = _Entry(fingerprint, result, answered_rows)
         self._remember(key, entry)
         if long_log:
@@ -148,8 +154,7 @@ class InferenceCache:
             self._entries.clear()
         self._entries[key] = entry
 
-    def _still_good(self, cached: tuple[float, float, str | None, float],
-                    now: tuple[float, float, str | None, float]) -> bool:
+    def _still_good(self, cached: _Fingerprint, now: _Fingerprint) -> bool:
         if cached == now:
             return True
         if cached[2:] != now[2:] or now[0] < cached[0] or now[1] < cached[1]:
@@ -170,7 +175,8 @@ class InferenceCache:
 
 
 #: Version of the stored inference document's layout (a mismatch reads the log again).
-_FORMAT = 1
+#: 2: the planned horizon in the fingerprint.
+_FORMAT = 2
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 
@@ -203,8 +209,9 @@ def _entry_from_json(text: str) -> _Entry | None:
         doc = json.loads(text)
         if doc.get("format") != _FORMAT:
             return None
-        decisions, answered, control, confidence = doc["fingerprint"]
-        fingerprint = (float(decisions), float(answered), control, float(confidence))
+        decisions, answered, control, confidence, horizon = doc["fingerprint"]
+        fingerprint: _Fingerprint = (float(decisions), float(answered), control,
+                                     float(confidence), horizon)
         raw = doc["result"]
         result = None
         if raw is not None:

@@ -124,7 +124,8 @@ class InferenceRun:
 def simulate_inference(rates: npt.ArrayLike, *, runs: int = 1000, horizon: int = 10_000,
                        look_every: int = 10, sampling: Literal["thompson", "explore"] =
                        "thompson", floor: float = 0.01, alpha: float = 0.05,
-                       pbest_threshold: float = 0.95, seed: int = 0) -> InferenceRun:
+                       pbest_threshold: float = 0.95, seed: int = 0,
+                       planned_horizon: int | None = None) -> InferenceRun:
     """Run ``runs`` Bernoulli bandits and read every rule at every look.
 
     Parameters
@@ -145,6 +146,10 @@ def simulate_inference(rates: npt.ArrayLike, *, runs: int = 1000, horizon: int =
         The P(best) rule's threshold.
     seed
         Seed of the pass.
+    planned_horizon
+        The valid rule's planned horizon (``horizon`` of
+        :class:`banditbot.statistics.SequentialTest`; the experiment's ``winner.horizon``),
+        or ``None``.
 
     Returns
     -------
@@ -159,7 +164,7 @@ def simulate_inference(rates: npt.ArrayLike, *, runs: int = 1000, horizon: int =
     mu = np.asarray(rates, dtype=np.float64)
     k = mu.shape[0]
     rng = np.random.default_rng(seed)
-    test = SequentialTest(k, alpha=alpha, runs=runs)
+    test = SequentialTest(k, alpha=alpha, runs=runs, horizon=planned_horizon)
     n = np.zeros((runs, k))
     s = np.zeros((runs, k))
     pb_winner = np.full(runs, -1, dtype=np.intp)

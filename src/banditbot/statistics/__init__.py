@@ -32,6 +32,7 @@ from ._intervals import Z95, bernoulli_kl, beta_interval, normal_interval, wilso
 from ._posterior import BetaPosterior, NormalPosterior, Posterior
 from ._sequential import (
     DEFAULT_EFFECTS,
+    HORIZON_SHARE,
     AipwScores,
     AnytimeInference,
     SequentialTest,
@@ -43,6 +44,7 @@ from ._sequential import (
 
 __all__ = [
     "DEFAULT_EFFECTS",
+    "HORIZON_SHARE",
     "Z95",
     "AipwScores",
     "AnytimeInference",

@@ -23,6 +23,15 @@ E-processes (betting; Waudby-Smith & Ramdas 2024, JRSS-B)
     v_t`` with ``v_t`` the predictable variance of the score implied by the plug-in means and
     the logged propensities — the bet that grows fastest if the effect were ``δ_j``.
 
+A planned horizon (optional, ``horizon=``)
+    The stopping rule and the difference sequences can be told how many answered decisions
+    the experiment plans for, ``N``. The mixture then puts :data:`HORIZON_SHARE` (90%) of
+    its weight on the bet ``λ_t = s_t / v_t`` with ``s_t = √(2 log c / Î_t)``, ``Î_t`` the
+    information ``Σ 1/v`` the comparison would have at ``N`` (see :func:`_planned_effect`):
+    the constant bet that most often reaches ``c`` by ``N`` (at 2.86 standard errors for
+    ``c = 60``, against about 3.3 for a bet learned from the data). ``s_t`` is predictable,
+    so the guarantee is the same for any ``N``, right or wrong; only power changes.
+
 Confidence sequences
     ``{θ : W_t(θ) < c}`` inverted on each side; the level holds simultaneously over every
     look (``P(∀t: μ ∈ C_t) ≥ 1 − α``).
@@ -80,6 +89,7 @@ from .._types import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "DEFAULT_EFFECTS",
+    "HORIZON_SHARE",
     "AipwScores",
     "AnytimeInference",
     "SequentialTest",
@@ -91,6 +101,9 @@ __all__ = [
 
 #: Effect sizes (on the [0, 1] reward scale) the mixture bets on: 1.25 to 10 points, √2 apart.
 DEFAULT_EFFECTS: tuple[float, ...] = tuple(float(x) for x in np.geomspace(0.0125, 0.1, 7))
+#: With a planned horizon, the mixture's weight on the bet tuned to it (the rest is spread
+#: over the effect grid, which still catches a large effect early).
+HORIZON_SHARE = 0.9
 _KAPPA = 0.5  # every bet keeps at least half of the wealth: 1 + λ (X − θ) ≥ 1 − κ
 _PRIOR_MEAN = 0.5
 _PRIOR_COUNT = 1.0
@@ -226,11 +239,57 @@ def _bets(variance: FloatArray, low: FloatArray, theta_max: float | FloatArray,
     return out
 
 
-def _logmeanexp(x: FloatArray, axis: int = -1) -> FloatArray:
-    top = np.max(x, axis=axis, keepdims=True)
+def _logmix(x: FloatArray, weights: FloatArray) -> FloatArray:
+    """``log Σ_j w_j exp(x_j)`` over the last axis (the mixture's log wealth)."""
+    top = np.max(x, axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
-    out: FloatArray = np.log(np.mean(np.exp(x - top), axis=axis)) + np.squeeze(top, axis)
+    out: FloatArray = np.log(np.exp(x - top) @ weights) + top[..., 0]
     return out
+
+
+def _weights(effects: FloatArray, horizon: int | None) -> FloatArray:
+    """The mixture's weights: uniform over the effect grid; with a planned horizon
+    :data:`HORIZON_SHARE` on the bet tuned to it (first) and the rest uniform over the grid."""
+    g = effects.shape[0]
+    if horizon is None:
+        return np.full(g, 1.0 / g)
+    return np.concatenate([[HORIZON_SHARE], np.full(g, (1.0 - HORIZON_SHARE) / g)])
+
+
+def _check_horizon(horizon: int | None) -> None:
+    if horizon is not None and (isinstance(horizon, bool) or int(horizon) != horizon
+                                or horizon < 1):
+        raise PayloadError(f"horizon must be a positive number of decisions, got {horizon}",
+                           hint="the answered decisions the experiment plans for, or None")
+
+
+def _planned_effect(inv: FloatArray, info: FloatArray, start: int, horizon: int,
+                    log_c: float) -> tuple[FloatArray, FloatArray]:
+    """The bet tuned to a planned horizon, as an effect per row: ``s_t = √(2 log c / Î_t)``
+    (the bet is ``λ_t = s_t / v_t``), with ``Î_t = I_{t−1} + (horizon − i_t)⁺ / v_t`` the
+    information ``Σ 1/v`` the comparison would have at the horizon if the rest of the
+    decisions looked like this one (``i_t`` answered decisions before ``t``; ``I_{t−1}`` their
+    information). Everything in it is known before the decision — ``v_t`` comes from the
+    plug-in means and the logged probabilities — so the bet is predictable.
+
+    Why this bet: with ``λ_t = s / v_t`` the log wealth is about ``s U − s² I / 2`` with
+    ``U = Σ X_t / v_t``; it reaches ``log c`` by the horizon when ``U ≥ log c / s + s I_N / 2``,
+    a bar lowest at ``s = √(2 log c / I_N)``: ``U / √I_N ≥ √(2 log c)`` — 2.86 standard errors
+    for ``c = 60`` — whatever the effect, where a bet learned from the data needs about
+    ``√(2 (log c + 1))``.
+
+    ``inv`` (``1 / v_t``, 0 where an arm was not drawable) has shape ``(n, S)``; ``info`` the
+    information before the first row, ``(S,)``; ``start`` the answered decisions before it.
+    Returns ``s`` of shape ``(n, S)`` and the information after the last row.
+    """
+    n = inv.shape[0]
+    # one running sum carried from block to block: the same bits as over the whole log
+    cum = np.cumsum(np.concatenate([info[None], inv], axis=0), axis=0)
+    remaining = np.maximum(horizon - (start + np.arange(n)), 0).astype(np.float64)
+    planned = cum[:-1] + remaining[:, None] * inv
+    out: FloatArray = np.sqrt(2.0 * log_c / np.maximum(planned, 1e-300))
+    after: FloatArray = cum[-1]
+    return out, after
 
 
 #: Rows per block when an e-value is summed over a long log (bounds the temporaries).
@@ -238,28 +297,40 @@ _ROWS = 16_384
 
 
 def _log_evalue(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
-                theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+                theta: FloatArray, planned: FloatArray | None = None
+                ) -> tuple[FloatArray, FloatArray]:
     """Log of the mixture e-value at the last decision and its derivative in ``θ``.
 
-    ``x``, ``inv`` (``1 / v_t``) and ``cap`` (``κ / (θ_max − L_t)``) have shape ``(n, S)``,
-    ``theta`` ``(S,)``; the bets ``λ_{t,j} = min(inv_t δ_j, cap_t)`` are formed block by
-    block, so no ``(n, S, G)`` array exists at once.
+    ``x``, ``inv`` (``1 / v_t``), ``cap`` (``κ / (θ_max − L_t)``) and ``planned`` (the
+    horizon bet's effect per row, or ``None``) have shape ``(n, S)``, ``theta`` ``(S,)``; the
+    bets ``λ_{t,j} = min(inv_t δ_j, cap_t)`` are formed block by block, so no ``(n, S, G)``
+    array exists at once.
     """
-    s, g = x.shape[1], effects.shape[0]
+    s = x.shape[1]
+    weights = _weights(effects, None if planned is None else 1)
+    g = weights.shape[0]
     logw = np.zeros((s, g))
     slope = np.zeros((s, g))  # d logw / d theta
     for start in range(0, max(x.shape[0], 1), _ROWS):  # sums by blocks: bounded memory
-        block = _block_bets(inv[start:start + _ROWS], cap[start:start + _ROWS], effects)
-        factor = 1.0 + block * (x[start:start + _ROWS] - theta)[..., None]
+        rows = slice(start, start + _ROWS)
+        block = _block_bets(inv[rows], cap[rows], effects,
+                            None if planned is None else planned[rows])
+        factor = 1.0 + block * (x[rows] - theta)[..., None]
         logw += np.log(factor).sum(axis=0)
         slope -= (block / factor).sum(axis=0)
-    value = _logmeanexp(logw)
-    weight = np.exp(logw - value[:, None]) / g
+    value = _logmix(logw, weights)
+    weight = np.exp(logw - value[:, None]) * weights
     return value, (weight * slope).sum(axis=1)
 
 
-def _block_bets(inv: FloatArray, cap: FloatArray, effects: FloatArray) -> FloatArray:
+def _block_bets(inv: FloatArray, cap: FloatArray, effects: FloatArray,
+                planned: FloatArray | None = None) -> FloatArray:
+    """The bets of every mixture component, shape ``(..., G)`` (``G + 1`` with ``planned``,
+    the horizon bet's effect, first)."""
     out: FloatArray = np.minimum(inv[..., None] * effects, cap[..., None])
+    if planned is not None:
+        tuned = np.minimum(inv * planned, cap)
+        out = np.concatenate([tuned[..., None], out], axis=-1)
     return out
 
 
@@ -273,7 +344,8 @@ def _bet_parts(variance: FloatArray, low: FloatArray, theta_max: float | FloatAr
 
 
 def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
-                 log_c: float, lo: float, hi: float, start: FloatArray) -> FloatArray:
+                 log_c: float, lo: float, hi: float, start: FloatArray,
+                 planned: FloatArray | None = None) -> FloatArray:
     """The smallest ``θ`` in ``[lo, hi]`` not rejected: the root of ``log W(θ) = log c``
     (``log W`` decreases in ``θ``), by Newton's method kept inside a bracket; ``lo`` when
     nothing is rejected, ``hi`` when everything is."""
@@ -289,9 +361,10 @@ def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: Float
             break
         t = theta[where]
         if where.size == s:  # no copies while every sequence is still open
-            f, df = _log_evalue(x, inv, cap, effects, t)
+            f, df = _log_evalue(x, inv, cap, effects, t, planned)
         else:
-            f, df = _log_evalue(x[:, where], inv[:, where], cap[:, where], effects, t)
+            f, df = _log_evalue(x[:, where], inv[:, where], cap[:, where], effects, t,
+                                None if planned is None else planned[:, where])
         f = f - log_c
         rejected = f >= 0
         edge = np.where(rejected, t >= hi, t <= lo)  # the root lies beyond the range
@@ -347,17 +420,20 @@ def _check_alpha(alpha: float) -> None:
         raise PayloadError(f"alpha must be in (0, 1), got {alpha}", hint="e.g. 0.05")
 
 
-def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float
-                   ) -> tuple[FloatArray, IntArray]:
+def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float,
+                   horizon: int | None = None) -> tuple[FloatArray, IntArray]:
     """For ``μ(b) > μ(a)`` against 0, every ``a``: the largest log e-value along the path
     and the first answered decision where it reached ``log_c`` (``-1``: never), shapes
     ``(K,)``. The path ``log W`` is a running sum over blocks of rows that carries its last
     row into the next block (the same sums, in the same order, as one cumulative sum over
     the whole log), so no ``(n, K, G)`` array exists at once."""
-    k, g = sc.n_arms, effects.shape[0]
+    k = sc.n_arms
+    weights = _weights(effects, horizon)
+    g = weights.shape[0]
     best = np.full(k, -np.inf)
     first = np.full(k, -1, dtype=np.int64)
     carry = np.zeros((1, k, g))
+    info = np.zeros(k)
     for start in range(0, sc.n, _ROWS):
         rows = slice(start, start + _ROWS)
         scores, lower, upper = sc.scores[rows], sc.lower[rows], sc.upper[rows]
@@ -365,11 +441,15 @@ def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float
         x = scores[:, b:b + 1] - scores
         low = np.minimum(lower[:, b:b + 1] - plugin, plugin[:, b:b + 1] - upper)
         var = variance[:, b:b + 1] + variance
-        lam = _bets(var, low, 1.0, effects)
+        inv, cap = _bet_parts(var, low, 1.0)
+        planned = None
+        if horizon is not None:
+            planned, info = _planned_effect(inv, info, start, horizon, log_c)
+        lam = _block_bets(inv, cap, effects, planned)
         terms = np.concatenate([carry, np.log1p(lam * x[..., None])], axis=0)
         logw = np.cumsum(terms, axis=0)[1:]  # (rows, K, G)
         carry = logw[-1:]
-        path = _logmeanexp(logw)
+        path = _logmix(logw, weights)
         best = np.maximum(best, path.max(axis=0))
         hit = path >= log_c
         fresh = (first < 0) & hit.any(axis=0)
@@ -380,8 +460,8 @@ def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float
 
 
 def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike,
-                  *, alpha: float = 0.05, effects: Sequence[float] = DEFAULT_EFFECTS
-                  ) -> WinnerDecision:
+                  *, alpha: float = 0.05, effects: Sequence[float] = DEFAULT_EFFECTS,
+                  horizon: int | None = None) -> WinnerDecision:
     """Declare a winner only when the evidence guarantees ``P(wrong winner) ≤ alpha``.
 
     Arm ``b`` wins at the first decision where, for every other arm ``a``, the betting
@@ -398,17 +478,25 @@ def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: np
         The error rate, e.g. ``1 - confidence``.
     effects
         Effect sizes the mixture bets on (default :data:`DEFAULT_EFFECTS`).
+    horizon
+        The number of answered decisions the experiment plans for, or ``None`` (no plan).
+        With a horizon the mixture puts :data:`HORIZON_SHARE` of its weight on the bet
+        that reaches ``K / alpha`` by then most often (:func:`_planned_effect`), the rest on
+        the effect grid: more winners named by the horizon, at the same error rate (any
+        horizon keeps the guarantee; it only changes how the evidence is gathered).
 
     Returns
     -------
     WinnerDecision
     """
     _check_alpha(alpha)
+    _check_horizon(horizon)
     return _decide(aipw_scores(arms, probabilities, rewards), alpha,
-                   np.asarray(effects, dtype=np.float64))
+                   np.asarray(effects, dtype=np.float64), horizon)
 
 
-def _decide(sc: AipwScores, alpha: float, grid: FloatArray) -> WinnerDecision:
+def _decide(sc: AipwScores, alpha: float, grid: FloatArray,
+            horizon: int | None = None) -> WinnerDecision:
     """:func:`stopping_rule` on scores already computed."""
     k = sc.n_arms
     log_c = math.log(k / alpha)
@@ -417,7 +505,7 @@ def _decide(sc: AipwScores, alpha: float, grid: FloatArray) -> WinnerDecision:
     for b in range(k):
         if sc.n == 0 or k < 2:
             break
-        evidence[b], hit_at = _pair_evidence(sc, grid, b, log_c)
+        evidence[b], hit_at = _pair_evidence(sc, grid, b, log_c, horizon)
         any_hit = hit_at >= 0
         first[b, any_hit] = hit_at[any_hit]
     np.fill_diagonal(first, -1)
@@ -450,6 +538,9 @@ class SequentialTest:
         ``None`` for one bandit, else the number of runs ``R``.
     effects
         Effect sizes of the mixture.
+    horizon
+        The number of answered decisions the experiment plans for, or ``None`` (see
+        :func:`stopping_rule`).
 
     Examples
     --------
@@ -460,20 +551,24 @@ class SequentialTest:
     """
 
     def __init__(self, n_arms: int, *, alpha: float = 0.05, runs: int | None = None,
-                 effects: Sequence[float] = DEFAULT_EFFECTS) -> None:
+                 effects: Sequence[float] = DEFAULT_EFFECTS, horizon: int | None = None
+                 ) -> None:
         _check_alpha(alpha)
+        _check_horizon(horizon)
         if n_arms < 1:
             raise PayloadError("a test needs at least one arm")
-        self.k, self.alpha = n_arms, alpha
+        self.k, self.alpha, self.horizon = n_arms, alpha, horizon
         self.log_c = math.log(n_arms / alpha)
         self.effects = np.asarray(effects, dtype=np.float64)
+        self.weights = _weights(self.effects, horizon)
         lead: tuple[int, ...] = () if runs is None else (runs,)
         self._one = runs is None
         self.n = np.zeros((*lead, n_arms))
         self.sums = np.zeros((*lead, n_arms))
+        self.info = np.zeros((*lead, n_arms, n_arms))  # Σ 1/v of each comparison so far
         # wealth of each bet as exp(scale) * wealth (rescaled now and then: no overflow)
         self.scale = np.zeros((*lead, n_arms, n_arms))
-        self.wealth = np.ones((*lead, n_arms, n_arms, self.effects.shape[0]))
+        self.wealth = np.ones((*lead, n_arms, n_arms, self.weights.shape[0]))
         self.evidence = np.full((*lead, n_arms, n_arms), -np.inf)
         self.beaten = np.zeros((*lead, n_arms, n_arms), dtype=bool)
         self.beaten[..., np.arange(n_arms), np.arange(n_arms)] = True
@@ -527,13 +622,22 @@ class SequentialTest:
         low = np.minimum(sc.lower[:, :, None] - sc.plugin[:, None, :],
                          sc.plugin[:, :, None] - sc.upper[:, None, :])
         var = sc.variance[:, :, None] + sc.variance[:, None, :]
-        lam = _bets(var, low, 1.0, self.effects)
+        inv, cap = _bet_parts(var, low, 1.0)
+        planned = None
+        if self.horizon is not None:
+            info = self.info[None] if self._one else self.info
+            done = self.n.sum(axis=-1).reshape(-1)  # answered decisions before this one
+            remaining = np.maximum(self.horizon - done, 0.0)[:, None, None]
+            planned = np.sqrt(2.0 * self.log_c / np.maximum(info + remaining * inv, 1e-300))
+            gained = inv if self._one else np.where(live[:, None, None], inv, 0.0)
+            self.info += gained[0] if self._one else gained
+        lam = _block_bets(inv, cap, self.effects, planned)
         factor = 1.0 + lam * x[..., None]
         if self._one:
             self.wealth *= factor[0]
         else:
             self.wealth *= np.where(live[:, None, None, None], factor, 1.0)
-        mix = self.wealth.mean(axis=-1)
+        mix = self.wealth @ self.weights
         with np.errstate(divide="ignore"):
             ev = self.scale + np.log(mix)
         if int(self.steps.flat[0]) % 16 == 0:  # factors lie in [1 - κ, 1 + κ·range]
@@ -622,7 +726,7 @@ def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatAr
 
 
 def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
-                log_c: float) -> FloatArray:
+                log_c: float, horizon: int | None = None) -> FloatArray:
     """Lower sequence of ``μ(b) − μ(a)`` for each ``(b, a)`` at the last decision."""
     if not pairs or sc.n == 0:
         return np.full(len(pairs), -1.0)
@@ -632,7 +736,11 @@ def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
     low = np.minimum(sc.lower[:, b] - sc.plugin[:, a], sc.plugin[:, b] - sc.upper[:, a])
     var = sc.variance[:, b] + sc.variance[:, a]
     inv, cap = _bet_parts(var, low, 1.0)
-    return _lower_bound(x, inv, cap, grid, log_c, -1.0, 1.0, _normal_start(x, log_c))
+    planned = None
+    if horizon is not None:
+        planned, _ = _planned_effect(inv, np.zeros(len(pairs)), 0, horizon, log_c)
+    return _lower_bound(x, inv, cap, grid, log_c, -1.0, 1.0, _normal_start(x, log_c),
+                        planned)
 
 
 def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
@@ -645,7 +753,8 @@ def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
 def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
                       rewards: npt.ArrayLike, *, confidence: float = 0.95,
                       control: int | None = None,
-                      effects: Sequence[float] = DEFAULT_EFFECTS) -> AnytimeInference:
+                      effects: Sequence[float] = DEFAULT_EFFECTS,
+                      horizon: int | None = None) -> AnytimeInference:
     """Everything a report shows about the arms, from the decision log.
 
     Parameters
@@ -659,6 +768,10 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
         (differences to the best other arm).
     effects
         Effect sizes of the mixture.
+    horizon
+        The number of answered decisions the experiment plans for, or ``None``: tunes the
+        stopping rule and the difference sequences (see :func:`stopping_rule`); each arm's
+        own interval keeps the effect grid.
 
     Returns
     -------
@@ -675,13 +788,14 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
     """
     if not 0.0 < confidence < 1.0:
         raise PayloadError(f"confidence must be in (0, 1), got {confidence}", hint="e.g. 0.95")
+    _check_horizon(horizon)
     alpha = 1.0 - confidence
     sc = aipw_scores(arms, probabilities, rewards)
     k = sc.n_arms
     if control is not None and not 0 <= control < k:
         raise PayloadError(f"control {control} is not an arm index (0..{k - 1})")
     grid = np.asarray(effects, dtype=np.float64)
-    decision = _decide(sc, alpha, grid)
+    decision = _decide(sc, alpha, grid, horizon)
     estimate = sc.scores.mean(axis=0) if sc.n else np.full(k, np.nan)
     low, high = _arm_bounds(sc, grid, math.log(2.0 / alpha))
     w_est, f_low, f_high = _weighted(sc, _ppf(1.0 - alpha / 2.0))
@@ -692,12 +806,12 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
         if control is not None:
             others = [b for b in range(k) if b != control]
             pairs = [(b, control) for b in others] + [(control, b) for b in others]
-            lb = _pair_lower(sc, pairs, grid, log_c)
+            lb = _pair_lower(sc, pairs, grid, log_c, horizon)
             diff_low[others] = lb[:len(others)]
             diff_high[others] = -lb[len(others):]
         else:
             pairs = [(b, a) for b in range(k) for a in range(k) if a != b]
-            lb = _pair_lower(sc, pairs, grid, log_c).reshape(k, k - 1)
+            lb = _pair_lower(sc, pairs, grid, log_c, horizon).reshape(k, k - 1)
             for b in range(k):
                 # μ(b) − max_{a≠b} μ(a) = min_a (μ(b) − μ(a)): both ends are minima
                 others = [a for a in range(k) if a != b]
