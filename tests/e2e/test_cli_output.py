@@ -180,3 +180,16 @@ def test_missing_plots_extra_names_the_install_command(
                           "--horizon", "50", "-p", "ucb1", "--workers", "1",
                           "--out", str(tmp_path)], capsys)
     assert code == 0 and "pip install 'banditbot[plots]'" in out
+
+
+def test_simulating_an_experiment_includes_its_own_policy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`simulate --experiment` compares the experiment's configured policy with the usual
+    ones (it simulated only the defaults, leaving out the policy the experiment runs)."""
+    code, out, err = run(["simulate", "--experiment", "random", "--rate", "random.arm1=0.1",
+                          "--rate", "random.arm2=0.2", "--runs", "2", "--horizon", "50",
+                          "--workers", "1", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if "(" in line and "regret" not in line]
+    assert "epsilon-greedy(epsilon=0.5" in rows[0]  # the shipped experiment's own, first
+    assert any("kl-ucb(" in r for r in rows)

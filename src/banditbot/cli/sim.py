@@ -24,7 +24,8 @@ def simulate(
         help="Assumed truth EXP.ARM=VALUE for --experiment (repeatable).")] = None,
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Policy NAME or NAME:key=value,key=value (repeatable; "
-                               "default: thompson, kl-ucb, ucb1, epsilon-greedy).")] = None,
+                               "default: thompson, kl-ucb, ucb1, epsilon-greedy, after the "
+                               "experiment's own policy with --experiment).")] = None,
     runs: Annotated[int, typer.Option(min=1, max=1_000_000,
                                       help="Independent runs per policy.")] = 200,
     horizon: Annotated[int, typer.Option(min=1, max=10_000_000,
@@ -63,6 +64,9 @@ def simulate(
     specs = policy or (["lin-thompson", "linucb", "thompson"] if environment.context_dim
                        else ["thompson", "kl-ucb", "ucb1", "epsilon-greedy"])
     policies = [parse_policy(spec) for spec in specs]
+    if experiment is not None and not policy:  # the experiment's own policy, first
+        own = cfg.experiment(experiment).policy.build()
+        policies = [own, *(p for p in policies if p.describe() != own.describe())]
     results = []
     with progress("simulate", len(policies) * horizon, "steps") as bar:
         for i, pol in enumerate(policies):
