@@ -83,6 +83,13 @@ def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
     assert sum(sum(v) for v in other["counts"].values()) == 1
     wrong = call(url, "GET", f"{base}/report?scope=subject:u", keys["read"])
     assert wrong.status_code == 400 and "use chat:ID" in wrong.json()["hint"]
+    # the decision list says so too (it answered an empty page)
+    listed = call(url, "GET", f"{base}/decisions?scope=subject:u", keys["read"])
+    assert listed.status_code == 400 and "use chat:ID" in listed.json()["hint"]
+    shared = call(url, "GET", "/v1/experiments/seed/decisions?scope=chat:1", keys["read"])
+    assert shared.status_code == 400 and "leave the scope out" in shared.json()["hint"]
+    assert len(call(url, "GET", f"{base}/decisions?scope=chat:100",
+                    keys["read"]).text.splitlines()) == 3
     assert call(url, "GET", f"{base}/report?scope=nonsense", keys["read"]).status_code == 422
     assert call(url, "GET", f"{base}/report?scope=chat:", keys["read"]).status_code == 422
     # an id is any text (an app's chat names have spaces and non-ASCII letters)

@@ -122,6 +122,12 @@ class ServiceCore:
             return None
         return self._scope(exp, str(subject), None if chat is None else str(chat))
 
+    def check_scope(self, experiment: str, scope: str | None) -> None:
+        """Refuse a ``scope`` that names none of the experiment's bandits
+        (:class:`~banditbot.PayloadError`: ``chat:…``/``subject:…`` as the experiment's
+        ``scope`` setting says, none for a shared experiment)."""
+        check_scope(self.config.experiment(experiment), scope)
+
     @staticmethod
     def _scope(exp: ExperimentConfig, subject: str, chat: str | None) -> str:
         if exp.scope == "shared":

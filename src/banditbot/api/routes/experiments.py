@@ -149,6 +149,7 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     ``scope`` one bandit (``chat:ID``, ``subject:ID``). CSV has the columns of ``banditbot
     export``."""
     exp = service.experiment(experiment)
+    service.check_scope(exp.id, scope)  # as the report does: no silent empty page
     lower = _cursor(service, exp.id, after, "after") if after else None
     upper = _cursor(service, exp.id, before, "before") if before else None
     if order == "desc":
