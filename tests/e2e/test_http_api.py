@@ -111,13 +111,15 @@ def test_reward_status_paths(api: Any) -> None:
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
     assert bad.json()["title"] == "invalid"
-    assert call(url, "POST", path, key, json={"value": 1, "subject": "eve"}).status_code == 403
+    eve = call(url, "POST", path, key, json={"value": 1, "subject": "eve"})
+    assert eve.status_code == 403 and "the subject the decision was made for" in eve.json()["hint"]
     assert call(url, "POST", path, key, json={"value": 1, "subject": "alice"}).status_code == 200
     dup = call(url, "POST", path, key, json={"value": 1, "subject": "alice"})
     assert dup.status_code == 409 and dup.json()["status"] == "duplicate"
     unknown = call(url, "POST", "/v1/decisions/Q3aJiitbXNC3XZ6BxPAlUw/reward", key,
                    json={"value": 1, "subject": "alice"})
     assert unknown.status_code == 404 and unknown.json()["detail"] == "no decision has that id"
+    assert "decision_id that POST" in unknown.json()["hint"]
     # JSON true is 👍 on a binary reward, and no rating at all (it was stored as 1 ★)
     liked = call(url, "POST", "/v1/experiments/seed/decisions", key, json={"subject": "bob"})
     got = call(url, "POST", f"/v1/decisions/{liked.json()['decision_id']}/reward", key,

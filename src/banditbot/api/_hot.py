@@ -35,6 +35,13 @@ DECIDE_ROUTE = "/v1/experiments/{experiment}/decisions"
 REWARD_ROUTE = "/v1/decisions/{decision_id}/reward"
 _REWARD_CODES = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
                  RewardStatus.INVALID: 422}
+#: what to do about a refused reward (an invalid value's message names the allowed ones)
+_REWARD_HINTS = {
+    RewardStatus.UNKNOWN: "use the decision_id that POST /v1/experiments/{id}/decisions "
+                          "answered (32 hexadecimal characters)",
+    RewardStatus.NOT_YOURS: "send the subject the decision was made for; an admin key may "
+                            "leave the subject out",
+}
 
 
 class HotPath:
@@ -97,7 +104,7 @@ class HotPath:
                           "value": result.value},
                          200 if result.status is RewardStatus.APPLIED else 409)
         return problem(_REWARD_CODES[result.status], result.status.value, result.message,
-                       request_id)
+                       request_id, hint=_REWARD_HINTS.get(result.status))
 
 
 def _parse(raw: bytes, model: type[Body]) -> Any:
