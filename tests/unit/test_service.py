@@ -307,3 +307,45 @@ def test_report_names_a_leader_only_with_data_and_a_winner_only_by_the_rule(
     assert report.verdict == "winner: c" and report.to_dict()["verdict"] == report.verdict
     assert strict.current_generation("ts") == 0 and strict.view("ts").meta.winner == "c"
     assert any(r.action == "winner" and r.actor == "rule" for r in svc.store.admin_log("ts"))
+
+
+@pytest.mark.parametrize(("policy", "params"), [("discounted-thompson", {"half_life": 600}),
+                                                 ("sliding-window-ucb", {"window": 900})])
+def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
+                                                               params: dict[str, Any]) -> None:
+    """A decision's chances are the policy's on each arm's rewards weighted by the age of
+    their 30-second bucket (half-life or window, from the bucket's middle), summed by hand
+    here."""
+    from banditbot.policies import ArmStats, make_policy
+
+    clock = FakeClock(start=3_000.0)
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": policy, **params}, "time_bucket_seconds": 30, "burn_in": 0,
+        "floor": 0}]}), MemoryStore(), rng=np.random.default_rng(1), clock=clock)
+    rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    reward_rng = np.random.default_rng(2)
+    for _ in range(60):
+        clock.advance(37)
+        d = svc.decide("e", "u")
+        value = int(reward_rng.random() < (0.7 if d.arm == "a" else 0.4))
+        svc.reward(d.id, value, "u")
+        rewards[d.arm].append((clock.now, value))
+    clock.advance(5)
+    d = svc.decide("e", "u")
+    built = make_policy(policy, params)
+    kind, width = built.time_weighting()  # type: ignore[attr-defined]
+
+    def weight(t: float) -> float:
+        age = max(clock.now - ((t // 30) + 0.5) * 30, 0.0)
+        return float(0.5 ** (age / width)) if kind == "discount" else float(age < width)
+
+    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
+    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
+    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
+    s = np.array([sum(v for _, v in rewards[a]) for a in "ab"], dtype=float)
+    stats = ArmStats(n, s, s, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
+                                              "tw_sums_sq": tw_s})
+    expected = built.probabilities(stats)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert 0 < tw_n.sum() < 60  # old buckets weigh less than new ones
