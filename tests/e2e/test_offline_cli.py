@@ -86,16 +86,20 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.slow
-def test_evaluate_on_the_open_bandit_dataset(tmp_path: Path) -> None:
-    out = bb("evaluate", "obd:random", "-p", "behavior:obd:bts", "-p", "uniform", "-e", "ips",
-             "-e", "snips", "--train-share", "0", "--n-bootstrap", "100", "--obd-root",
-             str(OBD), cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert "10000 rounds, 80 actions" in out.stdout
-    assert "logging policy of obd:bts" in out.stdout
+def test_evaluate_on_the_open_bandit_dataset(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (the next test runs ``evaluate`` on the same data as a real one)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run(["evaluate", "obd:random", "-p", "behavior:obd:bts", "-p", "uniform",
+                          "-e", "ips", "-e", "snips", "--train-share", "0", "--n-bootstrap",
+                          "100", "--obd-root", str(OBD)], capsys)
+    assert code == 0, err
+    assert "10000 rounds, 80 actions" in out
+    assert "logging policy of obd:bts" in out
 
 
-def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path) -> None:
+def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     """``--jobs 2`` gives the same numbers as one thread in process for the same seed
     (10,000 rounds × 200 replicates: the threaded path), and the bootstrap's progress goes
     to stderr."""
@@ -116,5 +120,6 @@ def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path) -> None:
         assert (cli["value"], cli["low"], cli["high"]) == pytest.approx(
             (r.estimate.value, r.estimate.low, r.estimate.high), rel=1e-12)
         assert cli["low"] <= cli["value"] <= cli["high"]
-    bad = bb("evaluate", "obd:random", "--jobs", "0", "--obd-root", str(OBD), cwd=tmp_path)
-    assert bad.returncode == 2 and "--jobs" in bad.stderr
+    code, _, err = run(["evaluate", "obd:random", "--jobs", "0", "--obd-root", str(OBD)],
+                       capsys)
+    assert code == 2 and "--jobs" in err
