@@ -122,6 +122,59 @@ def _mend_moto_transaction_backup() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _mend_moto_item_serialization() -> None:
+    """Make moto write the items of a ``GetItem``, ``Query`` or ``Scan`` reply directly.
+
+    moto 5 writes every reply through a generic, model-driven serializer that walks each
+    attribute value against botocore's shapes: most of the emulator's time in a test that
+    reads statistics items with many attributes. Here the reply without its items goes
+    through that serializer as before, and the items (DynamoDB's JSON for attribute values:
+    ``{"S": ...}``, ``{"N": ...}``, binary as base64, lists and maps recursively) are added
+    to its body. ``test_every_attribute_type_reads_back_as_written`` in
+    tests/integration/test_dynamodb_specifics.py reads each type back through both calls.
+    """
+    import base64
+    import json
+
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+    if getattr(original, "_mended", False):
+        return
+
+    def attr(value: dict[str, Any]) -> dict[str, Any]:
+        ((kind, inner),) = value.items()
+        if kind == "B":
+            return {"B": base64.b64encode(inner).decode()}
+        if kind == "BS":
+            return {"BS": [base64.b64encode(b).decode() for b in inner]}
+        if kind == "L":
+            return {"L": [attr(v) for v in inner]}
+        if kind == "M":
+            return {"M": {k: attr(v) for k, v in inner.items()}}
+        return {kind: inner}
+
+    def execute_result(self: Any, context: Any) -> Any:
+        key = {"GetItem": "Item", "Query": "Items", "Scan": "Items"}.get(
+            context.operation_model.name)
+        result = self.result
+        if key is None or not isinstance(result, dict) or result.get(key) is None:
+            return original(self, context)
+        self._result = {k: v for k, v in result.items() if k != key}
+        try:
+            status, headers, body = original(self, context)
+        finally:
+            self._result = result
+        reply = json.loads(body) if body else {}
+        items = result[key]
+        reply[key] = {n: attr(v) for n, v in items.items()} if key == "Item" else \
+            [{n: attr(v) for n, v in item.items()} for item in items]
+        return status, headers, json.dumps(reply)
+
+    execute_result._mended = True  # type: ignore[attr-defined]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
 class DynamoDBServer:
     """moto's DynamoDB emulator behind a real HTTP server on 127.0.0.1 (port 0).
 
@@ -131,8 +184,9 @@ class DynamoDBServer:
     for connections, serialized for execution — which makes the emulator linearizable like the
     real service. boto3 talks to it over HTTP exactly as it talks to AWS.
 
-    One emulator bug is mended (:func:`_mend_moto_number_add`), and one slow path
-    (:func:`_mend_moto_transaction_backup`). moto adds numbers with
+    One emulator bug is mended (:func:`_mend_moto_number_add`), and two slow paths
+    (:func:`_mend_moto_transaction_backup`, :func:`_mend_moto_item_serialization`). moto
+    adds numbers with
     ``int()`` unless their text has a ".", so an ``ADD`` to a stored ``1E-16`` (a sum of
     floats that nearly cancel, which DynamoDB accepts) fails with a ValueError.
     """
@@ -142,6 +196,7 @@ class DynamoDBServer:
 
         _mend_moto_number_add()
         _mend_moto_transaction_backup()
+        _mend_moto_item_serialization()
 
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server

@@ -163,6 +163,26 @@ def test_a_failed_transaction_changes_nothing(moto_endpoint: str, table: str) ->
     assert items() == {"one": "2", "new": None}
 
 
+def test_every_attribute_type_reads_back_as_written(moto_endpoint: str, table: str) -> None:
+    """What the emulator writes back (conftest writes the items of a read reply itself) is
+    what was put, for every attribute type, through GetItem, Query and a missing item."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    item = {"PK": {"S": "k"}, "SK": {"S": "é"}, "n": {"N": "1.5E-16"},
+            "b": {"B": b"\x00\xffab"}, "bs": {"BS": [b"\x01", b"\x02"]},
+            "t": {"BOOL": True}, "z": {"NULL": True},
+            "l": {"L": [{"S": "a"}, {"N": "2"}, {"M": {"q": {"B": b"zz"}}}]},
+            "m": {"M": {"x": {"SS": ["a", "b"]}, "y": {"NS": ["1", "2"]}}}}
+    client.put_item(TableName=table, Item=item)
+    key = {"PK": {"S": "k"}, "SK": {"S": "é"}}
+    assert client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == item
+    reply = client.query(TableName=table, KeyConditionExpression="PK = :k",
+                         ExpressionAttributeValues={":k": {"S": "k"}})
+    assert reply["Items"] == [item] and reply["Count"] == 1
+    assert "Item" not in client.get_item(TableName=table, Key={**key, "SK": {"S": "x"}})
+
+
 def test_init_is_idempotent_and_enables_ttl(moto_endpoint: str) -> None:
     import boto3
 
