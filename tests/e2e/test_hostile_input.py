@@ -24,6 +24,7 @@ from banditbot.service import KeyRing
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, EXAMPLES
+from ..http_client import HTTP
 from ..telegram_double import BotApiDouble, ServerThread
 
 SECRET = "hostile-webhook-secret_0123456789"
@@ -157,7 +158,7 @@ def test_http_refuses_and_changes_nothing(server: dict[str, Any], name: str, met
         headers["Authorization"] = f"Bearer {server['keys'][role]}"
     content = body() if callable(body) else body
     before = snapshot(server["db"])
-    response = httpx.request(method, server["url"] + path.format(**server["decisions"]),
+    response = HTTP.request(method, server["url"] + path.format(**server["decisions"]),
                              content=content, headers=headers, timeout=60)
     assert response.status_code == status, response.text
     detail = response.json().get("detail") or ""

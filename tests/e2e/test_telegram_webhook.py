@@ -20,6 +20,7 @@ from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
 from banditbot.telegram import build_application
 
+from ..http_client import HTTP
 from ..telegram_double import BotApiDouble, ServerThread
 from .test_telegram_polling import bot_config
 
@@ -48,7 +49,7 @@ def post(url: str, update: dict[str, Any] | bytes, secret: str | None = SECRET) 
     if secret is not None:
         headers[HEADER] = secret
     body = update if isinstance(update, bytes) else json.dumps(update).encode()
-    return httpx.post(f"{url}/telegram", content=body, headers=headers, timeout=10)
+    return HTTP.post(f"{url}/telegram", content=body, headers=headers, timeout=10)
 
 
 def wait(predicate: Any, timeout: float = 10.0) -> Any:
