@@ -19,6 +19,7 @@ from banditbot import build_service
 from banditbot.service import KeyRing
 
 from ..conftest import EXAMPLES, free_port, postgres_bindir, postgres_schema_url
+from ..http_client import HTTP
 from ..http_load import Client, run_clients
 from ..integration.test_store_conformance import assert_stats_equal_fold
 
@@ -45,7 +46,7 @@ def _wait_healthy(bases: list[str]) -> None:
     for base in bases:
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -109,7 +110,7 @@ def test_two_servers_one_database_totals_exact_and_changes_reach_both(
         for base in bases:
             if base in seen:
                 continue
-            r = httpx.post(f"{base}/v1/experiments/greeting/decisions", headers=auth,
+            r = HTTP.post(f"{base}/v1/experiments/greeting/decisions", headers=auth,
                            json={"subject": "after-reset"}, timeout=10)
             assert r.status_code == 201
             record = svc.store.get_decision(r.json()["decision_id"])
@@ -124,7 +125,7 @@ def test_two_servers_one_database_totals_exact_and_changes_reach_both(
     refused: dict[str, float] = {}
     while len(refused) < 2:
         for base in bases:
-            if base not in refused and httpx.post(
+            if base not in refused and HTTP.post(
                     f"{base}/v1/experiments/greeting/decisions", headers=auth,
                     json={"subject": "after-revoke"}, timeout=10).status_code == 401:
                 refused[base] = time.monotonic() - revoked_at

@@ -19,6 +19,7 @@ from banditbot import build_service
 from banditbot.service import KeyRing
 
 from ..conftest import EXAMPLES, free_port
+from ..http_client import HTTP
 from ..http_load import Client, run_clients
 from ..integration.test_store_conformance import assert_stats_equal_fold
 
@@ -40,7 +41,7 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
