@@ -94,6 +94,116 @@ def _mend_moto_number_add() -> None:
     DynamoType.__add__ = add  # type: ignore[method-assign]
 
 
+def _mend_moto_transaction_backup() -> None:
+    """Make moto's ``TransactWriteItems`` back up only the items it writes.
+
+    moto deep-copies every table a transaction names (once per operation) so that it can
+    put the table back if an operation fails: each transaction costs time in proportion to
+    everything the table holds, so a test's transactions get slower as its log grows (most
+    of the emulator's time in the longer DynamoDB tests). Here the items the operations name
+    are copied instead, and put back as they were if the transaction fails — the same
+    all-or-nothing outcome (``test_a_failed_transaction_changes_nothing`` in
+    tests/integration/test_dynamodb_specifics.py). Requests are serialized
+    (:class:`DynamoDBServer`), so nothing else sees the table meanwhile.
+    """
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_mended", False):
+        return
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved: list[tuple[Any, Any, Any, Any]] = []  # (table, hash, range, item or None)
+        for entry in transact_items:
+            for op in entry.values():
+                table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+                attrs = op.get("Item", op.get("Key")) if table is not None else None
+                if not isinstance(attrs, dict) or table.hash_key_attr not in attrs or (
+                        table.has_range_key and table.range_key_attr not in attrs):
+                    continue  # moto refuses the operation before it writes anything
+                h = DynamoType(attrs[table.hash_key_attr])
+                r = DynamoType(attrs[table.range_key_attr]) if table.has_range_key else None
+                item = table.items[h].get(r) if r is not None and h in table.items else \
+                    table.items.get(h) if r is None else None
+                saved.append((table, h, r, copy.deepcopy(item)))
+        Table.__deepcopy__ = lambda table, memo: table  # type: ignore[attr-defined]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, h, r, item in reversed(saved):  # back to the state before
+                if r is None:
+                    table.items.pop(h, None)
+                    if item is not None:
+                        table.items[h] = item
+                else:
+                    table.items[h].pop(r, None)
+                    if item is not None:
+                        table.items[h][r] = item
+            raise
+        finally:
+            del Table.__deepcopy__  # type: ignore[attr-defined]
+
+    transact_write_items._mended = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _mend_moto_item_serialization() -> None:
+    """Make moto write the items of a ``GetItem``, ``Query`` or ``Scan`` reply directly.
+
+    moto 5 writes every reply through a generic, model-driven serializer that walks each
+    attribute value against botocore's shapes: most of the emulator's time in a test that
+    reads statistics items with many attributes. Here the reply without its items goes
+    through that serializer as before, and the items (DynamoDB's JSON for attribute values:
+    ``{"S": ...}``, ``{"N": ...}``, binary as base64, lists and maps recursively) are added
+    to its body. ``test_every_attribute_type_reads_back_as_written`` in
+    tests/integration/test_dynamodb_specifics.py reads each type back through both calls.
+    """
+    import base64
+    import json
+
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+    if getattr(original, "_mended", False):
+        return
+
+    def attr(value: dict[str, Any]) -> dict[str, Any]:
+        ((kind, inner),) = value.items()
+        if kind == "B":
+            return {"B": base64.b64encode(inner).decode()}
+        if kind == "BS":
+            return {"BS": [base64.b64encode(b).decode() for b in inner]}
+        if kind == "L":
+            return {"L": [attr(v) for v in inner]}
+        if kind == "M":
+            return {"M": {k: attr(v) for k, v in inner.items()}}
+        return {kind: inner}
+
+    def execute_result(self: Any, context: Any) -> Any:
+        key = {"GetItem": "Item", "Query": "Items", "Scan": "Items"}.get(
+            context.operation_model.name)
+        result = self.result
+        if key is None or not isinstance(result, dict) or result.get(key) is None:
+            return original(self, context)
+        self._result = {k: v for k, v in result.items() if k != key}
+        try:
+            status, headers, body = original(self, context)
+        finally:
+            self._result = result
+        reply = json.loads(body) if body else {}
+        items = result[key]
+        reply[key] = {n: attr(v) for n, v in items.items()} if key == "Item" else \
+            [{n: attr(v) for n, v in item.items()} for item in items]
+        return status, headers, json.dumps(reply)
+
+    execute_result._mended = True  # type: ignore[attr-defined]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
 class DynamoDBServer:
     """moto's DynamoDB emulator behind a real HTTP server on 127.0.0.1 (port 0).
 
@@ -103,7 +213,9 @@ class DynamoDBServer:
     for connections, serialized for execution — which makes the emulator linearizable like the
     real service. boto3 talks to it over HTTP exactly as it talks to AWS.
 
-    One emulator bug is mended (:func:`_mend_moto_number_add`): moto adds numbers with
+    One emulator bug is mended (:func:`_mend_moto_number_add`), and two slow paths
+    (:func:`_mend_moto_transaction_backup`, :func:`_mend_moto_item_serialization`). moto
+    adds numbers with
     ``int()`` unless their text has a ".", so an ``ADD`` to a stored ``1E-16`` (a sum of
     floats that nearly cancel, which DynamoDB accepts) fails with a ValueError.
     """
@@ -112,6 +224,8 @@ class DynamoDBServer:
         import threading
 
         _mend_moto_number_add()
+        _mend_moto_transaction_backup()
+        _mend_moto_item_serialization()
 
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server

@@ -19,6 +19,7 @@ from banditbot import SQLiteStore
 from banditbot.service import KeyRing
 
 from ..conftest import EXAMPLES, free_port
+from ..http_client import HTTP
 
 MB = 1024 * 1024
 
@@ -53,7 +54,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, int, Path]]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if HTTP.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -77,7 +78,7 @@ def _upload(url: str, headers: dict[str, str], total: int = 200 * MB) -> int | N
         yield b'"}}'
 
     try:
-        return httpx.post(url, content=body(), headers={**headers,
+        return HTTP.post(url, content=body(), headers={**headers,
                                                         "Content-Type": "application/json"},
                           timeout=120).status_code
     except httpx.TransportError:
@@ -90,7 +91,7 @@ def test_a_chunked_200_mb_upload_grows_neither_the_worker_nor_the_database(
     decide = f"{url}/v1/experiments/random/decisions"
     # warm up: the first requests load what a decision needs
     for _ in range(3):
-        ok = httpx.post(decide, json={"subject": "warm", "context": {"hour": 9}},
+        ok = HTTP.post(decide, json={"subject": "warm", "context": {"hour": 9}},
                         headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 201
     rss_before, db_before = _rss(pid), _db_bytes(db)
@@ -101,7 +102,7 @@ def test_a_chunked_200_mb_upload_grows_neither_the_worker_nor_the_database(
     grown = _rss(pid) - rss_before
     assert grown < 32 * MB, f"the worker grew by {grown / MB:.0f} MB"
     # still serving, and nothing of the uploads was stored
-    again = httpx.post(decide, json={"subject": "after"},
+    again = HTTP.post(decide, json={"subject": "after"},
                        headers={"Authorization": f"Bearer {key}"})
     assert again.status_code == 201
     assert _db_bytes(db) - db_before < 256 * 1024

@@ -18,6 +18,7 @@ from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
 
 from ..conftest import FakeClock
+from ..http_client import HTTP
 from ..telegram_double import ServerThread
 
 DAY = 86_400.0
@@ -56,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
 
 def get(url: str, path: str, key: str | None = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.get(url + path, headers=headers, timeout=30)
+    return HTTP.get(url + path, headers=headers, timeout=30)
 
 
 def rows(response: httpx.Response) -> list[dict[str, Any]]:

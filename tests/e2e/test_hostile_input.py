@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
@@ -24,6 +23,7 @@ from banditbot.service import KeyRing
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, EXAMPLES
+from ..http_client import HTTP
 from ..telegram_double import BotApiDouble, ServerThread
 
 SECRET = "hostile-webhook-secret_0123456789"
@@ -157,7 +157,7 @@ def test_http_refuses_and_changes_nothing(server: dict[str, Any], name: str, met
         headers["Authorization"] = f"Bearer {server['keys'][role]}"
     content = body() if callable(body) else body
     before = snapshot(server["db"])
-    response = httpx.request(method, server["url"] + path.format(**server["decisions"]),
+    response = HTTP.request(method, server["url"] + path.format(**server["decisions"]),
                              content=content, headers=headers, timeout=60)
     assert response.status_code == status, response.text
     detail = response.json().get("detail") or ""
@@ -179,11 +179,11 @@ def test_statistics_that_went_bad_do_not_break_later_requests(server: dict[str, 
     conn.close()
     keys, url = server["keys"], server["url"]
     try:
-        decided = httpx.post(f"{url}/v1/experiments/cont/decisions", json={"subject": "z"},
+        decided = HTTP.post(f"{url}/v1/experiments/cont/decisions", json={"subject": "z"},
                              headers={"Authorization": f"Bearer {keys['decide']}"})
         assert decided.status_code == 201
         for path in ("/v1/experiments/cont/report", "/v1/experiments"):
-            got = httpx.get(url + path, headers={"Authorization": f"Bearer {keys['read']}"})
+            got = HTTP.get(url + path, headers={"Authorization": f"Bearer {keys['read']}"})
             assert got.status_code == 200, got.text
     finally:
         conn = sqlite3.connect(server["db"])

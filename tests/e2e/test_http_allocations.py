@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
 from banditbot.service import KeyRing
 
+from ..http_client import HTTP
 from ..telegram_double import ServerThread
 
 CONFIG = {"experiments": [{
@@ -31,10 +31,10 @@ def test_periods_status_and_sample_ratio_over_http(tmp_path: Path) -> None:
         service.reward(d.id, int(rng.random() < 0.4), "u")  # A/A: no winner to declare
     with ServerThread(create_app(service)) as url:
         auth = {"Authorization": f"Bearer {key}"}
-        periods = httpx.get(f"{url}/v1/experiments/periods/allocations", headers=auth).json()
-        report = httpx.get(f"{url}/v1/experiments/periods/report", headers=auth).json()
-        metrics = httpx.get(f"{url}/metrics").text
-        denied = httpx.get(f"{url}/v1/experiments/periods/allocations")
+        periods = HTTP.get(f"{url}/v1/experiments/periods/allocations", headers=auth).json()
+        report = HTTP.get(f"{url}/v1/experiments/periods/report", headers=auth).json()
+        metrics = HTTP.get(f"{url}/metrics").text
+        denied = HTTP.get(f"{url}/v1/experiments/periods/allocations")
     assert denied.status_code == 401
     assert [p["period"] for p in periods] == list(range(1, len(periods) + 1))
     assert len(periods) >= 4 and periods[0]["reason"] == "start"

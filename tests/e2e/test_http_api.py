@@ -17,6 +17,7 @@ from banditbot.api import create_app
 from banditbot.service import KeyRing, hash_key
 
 from ..conftest import CONFIG, FakeClock
+from ..http_client import HTTP
 from ..telegram_double import ServerThread
 
 CONFIG_KEY = "bb_config-key-for-tests-0123456789"
@@ -44,7 +45,7 @@ def call(url: str, method: str, path: str, key: str | None = None, **kw: Any) ->
     headers = kw.pop("headers", {})
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    return httpx.request(method, url + path, headers=headers, timeout=30, **kw)
+    return HTTP.request(method, url + path, headers=headers, timeout=30, **kw)
 
 
 def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:

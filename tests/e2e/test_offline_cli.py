@@ -19,15 +19,35 @@ def bb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                               **__import__("os").environ, "COLUMNS": "200"})
 
 
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """The CLI in this process (as tests/e2e/test_cli.py runs the commands around the main
+    job): exit code, stdout, stderr."""
+    from banditbot.cli import main
+
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.mark.slow
-def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
+def test_demo_log_export_evaluate_learn(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo and the evaluation run as real processes; export, learn and report (each a
+    few lines around a library call) in this process, which saves seven interpreter
+    start-ups."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
     demo = f"sqlite:///{tmp_path / 'demo.db'}"
     assert bb("demo", "--steps", "600", "--no-live", "--store", demo, "--config",
               str(EXAMPLES), "--out", str(tmp_path), cwd=tmp_path).returncode == 0
     for fmt in ("csv", "parquet"):
-        out = bb("export", "greeting", "--out", str(tmp_path / f"log.{fmt}"), "--store", demo,
-                 "--config", str(EXAMPLES), cwd=tmp_path)
-        assert out.returncode == 0 and "600 decisions" in out.stdout
+        code, out, err = run(["export", "greeting", "--out", str(tmp_path / f"log.{fmt}"),
+                              "--store", demo, "--config", str(EXAMPLES)], capsys)
+        assert code == 0 and "600 decisions" in out, (code, out, err)
     png = tmp_path / "eval.png"
     evaluated = bb("evaluate", str(tmp_path / "log.parquet"), "-p", "thompson", "-p",
                    "uniform", "-p", "epsilon-greedy:epsilon=0.2", "-e", "ips", "-e", "snips",
@@ -39,41 +59,47 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path) -> None:
         assert text in evaluated.stdout
     assert png.read_bytes()[:4] == b"\x89PNG"
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    learned = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
-                 fresh, "--config", str(EXAMPLES), cwd=tmp_path)
+    learn = ["learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store", fresh,
+             "--config", str(EXAMPLES)]
+    report = ["report", "greeting", "--json", "--store", fresh, "--config", str(EXAMPLES)]
+    code, out, err = run(learn, capsys)
     # issue #19: Thompson sampling showed some arms with tiny propensities, so their
     # importance-weighted history rests on a few effective rounds: refused, override named
-    assert learned.returncode == 2, learned.stderr
-    assert "effective sample size" in learned.stderr and "--min-ess" in learned.stderr
-    report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
-                           str(EXAMPLES), cwd=tmp_path).stdout)
-    assert report["total_answered"] == 0 and "warm_start" not in report["notes"]
+    assert code == 2, (out, err)
+    assert "effective sample size" in err and "--min-ess" in err
+    code, out, err = run(report, capsys)
+    assert code == 0, err
+    reported = json.loads(out)
+    assert reported["total_answered"] == 0 and "warm_start" not in reported["notes"]
     # the override: imported with the evidence each arm really has, said per arm
-    forced = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
-                fresh, "--config", str(EXAMPLES), "--min-ess", "0", cwd=tmp_path)
-    assert forced.returncode == 0, forced.stderr
-    assert "ESS" in forced.stdout and "largest weight" in forced.stdout
-    report = json.loads(bb("report", "greeting", "--json", "--store", fresh, "--config",
-                           str(EXAMPLES), cwd=tmp_path).stdout)
-    assert 0 < report["total_answered"] < 600 and "warm_start" in report["notes"]
-    again = bb("learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store",
-               fresh, "--config", str(EXAMPLES), "--min-ess", "0", cwd=tmp_path)
-    assert again.returncode == 2 and "count every round twice" in again.stderr
-    bad = bb("evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope", cwd=tmp_path)
-    assert bad.returncode == 2 and "missing column" in bad.stderr
+    code, out, err = run([*learn, "--min-ess", "0"], capsys)
+    assert code == 0, err
+    assert "ESS" in out and "largest weight" in out
+    code, out, err = run(report, capsys)
+    reported = json.loads(out)
+    assert 0 < reported["total_answered"] < 600 and "warm_start" in reported["notes"]
+    code, out, err = run([*learn, "--min-ess", "0"], capsys)
+    assert code == 2 and "count every round twice" in err
+    code, out, err = run(["evaluate", str(tmp_path / "log.csv"), "--pscore-col", "nope"],
+                         capsys)
+    assert code == 2 and "missing column" in err
 
 
 @pytest.mark.slow
-def test_evaluate_on_the_open_bandit_dataset(tmp_path: Path) -> None:
-    out = bb("evaluate", "obd:random", "-p", "behavior:obd:bts", "-p", "uniform", "-e", "ips",
-             "-e", "snips", "--train-share", "0", "--n-bootstrap", "100", "--obd-root",
-             str(OBD), cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert "10000 rounds, 80 actions" in out.stdout
-    assert "logging policy of obd:bts" in out.stdout
+def test_evaluate_on_the_open_bandit_dataset(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (the next test runs ``evaluate`` on the same data as a real one)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run(["evaluate", "obd:random", "-p", "behavior:obd:bts", "-p", "uniform",
+                          "-e", "ips", "-e", "snips", "--train-share", "0", "--n-bootstrap",
+                          "100", "--obd-root", str(OBD)], capsys)
+    assert code == 0, err
+    assert "10000 rounds, 80 actions" in out
+    assert "logging policy of obd:bts" in out
 
 
-def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path) -> None:
+def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     """``--jobs 2`` gives the same numbers as one thread in process for the same seed
     (10,000 rounds × 200 replicates: the threaded path), and the bootstrap's progress goes
     to stderr."""
@@ -94,5 +120,6 @@ def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path) -> None:
         assert (cli["value"], cli["low"], cli["high"]) == pytest.approx(
             (r.estimate.value, r.estimate.low, r.estimate.high), rel=1e-12)
         assert cli["low"] <= cli["value"] <= cli["high"]
-    bad = bb("evaluate", "obd:random", "--jobs", "0", "--obd-root", str(OBD), cwd=tmp_path)
-    assert bad.returncode == 2 and "--jobs" in bad.stderr
+    code, _, err = run(["evaluate", "obd:random", "--jobs", "0", "--obd-root", str(OBD)],
+                       capsys)
+    assert code == 2 and "--jobs" in err

@@ -4,7 +4,6 @@ and a key revocation or a reset made elsewhere reaches both within the documente
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -20,6 +19,8 @@ from banditbot import build_service
 from banditbot.service import KeyRing
 
 from ..conftest import EXAMPLES, free_port, postgres_bindir, postgres_schema_url
+from ..http_client import HTTP
+from ..http_load import Client, run_clients
 from ..integration.test_store_conformance import assert_stats_equal_fold
 
 pytestmark = pytest.mark.skipif(postgres_bindir() is None,
@@ -45,7 +46,7 @@ def _wait_healthy(bases: list[str]) -> None:
     for base in bases:
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -76,29 +77,24 @@ def test_two_servers_one_database_totals_exact_and_changes_reach_both(
     key, _ = KeyRing(svc.store).create("load", "decide")
     sent: list[float] = []
 
-    async def client(i: int, session: httpx.AsyncClient) -> None:
+    def client(i: int, session: Client) -> None:
         for j in range(25):  # decide on one server, reward on the other half the time
             here, there = bases[(i + j) % 2], bases[(i + j + i % 2) % 2]
-            r = await session.post(f"{here}/v1/experiments/greeting/decisions",
-                                   json={"subject": f"c{i}"})
+            r = session.post(f"{here}/v1/experiments/greeting/decisions",
+                             json={"subject": f"c{i}"})
             assert r.status_code == 201, r.text
             value = float((i + j) % 2)
-            ok = await session.post(f"{there}/v1/decisions/{r.json()['decision_id']}/reward",
-                                    json={"value": value, "subject": f"c{i}"})
+            ok = session.post(f"{there}/v1/decisions/{r.json()['decision_id']}/reward",
+                              json={"value": value, "subject": f"c{i}"})
             assert ok.status_code == 200, ok.text
             if j % 5 == 0:  # a double tap, on either server: counted once
-                again = await session.post(f"{bases[j % 2]}/v1/decisions/"
-                                           f"{r.json()['decision_id']}/reward",
-                                           json={"value": 1.0, "subject": f"c{i}"})
+                again = session.post(f"{bases[j % 2]}/v1/decisions/"
+                                     f"{r.json()['decision_id']}/reward",
+                                     json={"value": 1.0, "subject": f"c{i}"})
                 assert again.status_code == 409, again.text
             sent.append(value)
 
-    async def run() -> None:
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"},
-                                     timeout=60) as session:
-            await asyncio.gather(*(client(i, session) for i in range(16)))
-
-    asyncio.run(run())
+    run_clients(16, client, headers={"Authorization": f"Bearer {key}"})
     report = svc.report("greeting")
     assert report.total_pulls == 16 * 25 == len(sent)
     assert report.total_answered == len(sent)
@@ -114,7 +110,7 @@ def test_two_servers_one_database_totals_exact_and_changes_reach_both(
         for base in bases:
             if base in seen:
                 continue
-            r = httpx.post(f"{base}/v1/experiments/greeting/decisions", headers=auth,
+            r = HTTP.post(f"{base}/v1/experiments/greeting/decisions", headers=auth,
                            json={"subject": "after-reset"}, timeout=10)
             assert r.status_code == 201
             record = svc.store.get_decision(r.json()["decision_id"])
@@ -129,7 +125,7 @@ def test_two_servers_one_database_totals_exact_and_changes_reach_both(
     refused: dict[str, float] = {}
     while len(refused) < 2:
         for base in bases:
-            if base not in refused and httpx.post(
+            if base not in refused and HTTP.post(
                     f"{base}/v1/experiments/greeting/decisions", headers=auth,
                     json={"subject": "after-revoke"}, timeout=10).status_code == 401:
                 refused[base] = time.monotonic() - revoked_at

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
@@ -28,6 +27,7 @@ from banditbot.service import KeyRing
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, EXAMPLES
+from ..http_client import HTTP
 from ..telegram_double import BotApiDouble, ServerThread
 from .test_telegram_polling import run_bot
 
@@ -100,7 +100,7 @@ def test_no_raw_id_leaves_in_any_export(service: BanditService, store: SQLiteSto
     with ServerThread(app) as api:
         for experiment in ("seed", "perchat"):
             for fmt in ("jsonl", "csv"):
-                got = httpx.get(f"{api}/v1/experiments/{experiment}/decisions?format={fmt}",
+                got = HTTP.get(f"{api}/v1/experiments/{experiment}/decisions?format={fmt}",
                                 headers={"Authorization": f"Bearer {key}"})
                 assert got.status_code == 200
                 exports[f"api {experiment}.{fmt}"] = got.text
@@ -120,7 +120,7 @@ def test_no_raw_id_leaves_in_any_export(service: BanditService, store: SQLiteSto
 
     rotate_pseudonym_key(store)
     with ServerThread(create_app(service, keys=ring)) as api:
-        after = httpx.get(f"{api}/v1/experiments/perchat/decisions",
+        after = HTTP.get(f"{api}/v1/experiments/perchat/decisions",
                           headers={"Authorization": f"Bearer {key}"}).json()
     assert after["subject"] != api_rows[0]["subject"]
 
@@ -195,14 +195,14 @@ def _api_flows(service: BanditService, double: BotApiDouble) -> None:
                                  webhook=True)
     app = create_app(service, keys=ring, telegram=telegram, webhook_secret=SECRET)
     with ServerThread(app) as url:
-        d = httpx.post(f"{url}/v1/experiments/seed/decisions", json={"subject": str(USER)},
+        d = HTTP.post(f"{url}/v1/experiments/seed/decisions", json={"subject": str(USER)},
                        headers={"Authorization": f"Bearer {key}"}).json()
-        httpx.post(f"{url}/v1/decisions/{d['decision_id']}/reward",
+        HTTP.post(f"{url}/v1/decisions/{d['decision_id']}/reward",
                    json={"value": 1, "subject": str(USER)},
                    headers={"Authorization": f"Bearer {key}"})
-        httpx.post(f"{url}/v1/experiments/seed/decisions", json={"subject": "x"},
+        HTTP.post(f"{url}/v1/experiments/seed/decisions", json={"subject": "x"},
                    headers={"Authorization": f"Bearer {key}x"})  # a wrong key
-        httpx.post(f"{url}/telegram", content=b'{"update_id": 5, "message": "str"}',
+        HTTP.post(f"{url}/telegram", content=b'{"update_id": 5, "message": "str"}',
                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
 
 

@@ -1,9 +1,9 @@
 """`banditbot serve --workers 2` (uvicorn + uvloop) on one SQLite file: 32 concurrent
-clients deciding and rewarding lose nothing."""
+clients deciding and rewarding lose nothing (each client a thread with its own keep-alive
+connection: tests/http_load.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -19,6 +19,8 @@ from banditbot import build_service
 from banditbot.service import KeyRing
 
 from ..conftest import EXAMPLES, free_port
+from ..http_client import HTTP
+from ..http_load import Client, run_clients
 from ..integration.test_store_conformance import assert_stats_equal_fold
 
 
@@ -39,7 +41,7 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -47,23 +49,18 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
             time.sleep(0.2)
         sent: list[float] = []
 
-        async def client(i: int, session: httpx.AsyncClient) -> None:
+        def client(i: int, session: Client) -> None:
             for j in range(15):
-                r = await session.post(f"{base}/v1/experiments/greeting/decisions",
-                                       json={"subject": f"c{i}"})
+                r = session.post(f"{base}/v1/experiments/greeting/decisions",
+                                 json={"subject": f"c{i}"})
                 assert r.status_code == 201, r.text
                 value = float((i + j) % 2)
-                ok = await session.post(f"{base}/v1/decisions/{r.json()['decision_id']}/reward",
-                                        json={"value": value, "subject": f"c{i}"})
+                ok = session.post(f"{base}/v1/decisions/{r.json()['decision_id']}/reward",
+                                  json={"value": value, "subject": f"c{i}"})
                 assert ok.status_code == 200, ok.text
                 sent.append(value)
 
-        async def run() -> None:
-            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"},
-                                         timeout=60) as session:
-                await asyncio.gather(*(client(i, session) for i in range(32)))
-
-        asyncio.run(run())
+        run_clients(32, client, headers={"Authorization": f"Bearer {key}"})
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

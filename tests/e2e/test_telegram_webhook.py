@@ -20,6 +20,7 @@ from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
 from banditbot.telegram import build_application
 
+from ..http_client import HTTP
 from ..telegram_double import BotApiDouble, ServerThread
 from .test_telegram_polling import bot_config
 
@@ -48,7 +49,7 @@ def post(url: str, update: dict[str, Any] | bytes, secret: str | None = SECRET) 
     if secret is not None:
         headers[HEADER] = secret
     body = update if isinstance(update, bytes) else json.dumps(update).encode()
-    return httpx.post(f"{url}/telegram", content=body, headers=headers, timeout=10)
+    return HTTP.post(f"{url}/telegram", content=body, headers=headers, timeout=10)
 
 
 def wait(predicate: Any, timeout: float = 10.0) -> Any:
@@ -173,12 +174,19 @@ def test_set_and_delete_webhook_commands(double: BotApiDouble, tmp_path: Path) -
     assert double.webhook == {}
 
 
-def test_run_without_token_says_how_to_get_one(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_TOKEN"}
-    proc = subprocess.run([sys.executable, "-m", "banditbot", "run"], capture_output=True,
-                          text=True, cwd=tmp_path, env=env, timeout=60)
-    assert proc.returncode == 2
-    assert "@BotFather" in proc.stderr and "banditbot demo" in proc.stderr
+def test_run_without_token_says_how_to_get_one(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """In this process (the conftest leaves TELEGRAM_TOKEN unset); `run` as a process is
+    test_run_polls_with_a_token's."""
+    from banditbot.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env to read a token from
+    with pytest.raises(SystemExit) as exited:
+        main(["run"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "@BotFather" in err and "banditbot demo" in err
 
 
 def test_run_polls_with_a_token(double: BotApiDouble, tmp_path: Path) -> None:

@@ -132,6 +132,57 @@ def test_numbers_round_trip_exactly(moto_endpoint: str, table: str) -> None:
     assert total == pytest.approx(0.3, abs=1e-12)
 
 
+def test_a_failed_transaction_changes_nothing(moto_endpoint: str, table: str) -> None:
+    """The emulator keeps DynamoDB's all-or-nothing transactions (conftest mends how it
+    backs up before one): an update, a put and a delete followed by a failed condition leave
+    every item as it was, and the same transaction without the failing check applies."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    key = {"PK": {"S": "k"}, "SK": {"S": "one"}}
+    client.put_item(TableName=table, Item={**key, "n": {"N": "1"}})
+    client.put_item(TableName=table, Item={"PK": {"S": "k"}, "SK": {"S": "gone"}})
+    ops: list[dict[str, Any]] = [
+        {"Update": {"TableName": table, "Key": key, "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Put": {"TableName": table, "Item": {"PK": {"S": "k"}, "SK": {"S": "new"}}}},
+        {"Delete": {"TableName": table, "Key": {"PK": {"S": "k"}, "SK": {"S": "gone"}}}}]
+    failing = {"ConditionCheck": {"TableName": table,
+                                  "Key": {"PK": {"S": "k"}, "SK": {"S": "absent"}},
+                                  "ConditionExpression": "attribute_exists(PK)"}}
+
+    def items() -> dict[str, Any]:
+        got = client.query(TableName=table, KeyConditionExpression="PK = :k",
+                           ExpressionAttributeValues={":k": {"S": "k"}})["Items"]
+        return {i["SK"]["S"]: i.get("n", {}).get("N") for i in got}
+
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(TransactItems=[*ops, failing])
+    assert items() == {"one": "1", "gone": None}
+    client.transact_write_items(TransactItems=ops)
+    assert items() == {"one": "2", "new": None}
+
+
+def test_every_attribute_type_reads_back_as_written(moto_endpoint: str, table: str) -> None:
+    """What the emulator writes back (conftest writes the items of a read reply itself) is
+    what was put, for every attribute type, through GetItem, Query and a missing item."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    item = {"PK": {"S": "k"}, "SK": {"S": "é"}, "n": {"N": "1.5E-16"},
+            "b": {"B": b"\x00\xffab"}, "bs": {"BS": [b"\x01", b"\x02"]},
+            "t": {"BOOL": True}, "z": {"NULL": True},
+            "l": {"L": [{"S": "a"}, {"N": "2"}, {"M": {"q": {"B": b"zz"}}}]},
+            "m": {"M": {"x": {"SS": ["a", "b"]}, "y": {"NS": ["1", "2"]}}}}
+    client.put_item(TableName=table, Item=item)
+    key = {"PK": {"S": "k"}, "SK": {"S": "é"}}
+    assert client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"] == item
+    reply = client.query(TableName=table, KeyConditionExpression="PK = :k",
+                         ExpressionAttributeValues={":k": {"S": "k"}})
+    assert reply["Items"] == [item] and reply["Count"] == 1
+    assert "Item" not in client.get_item(TableName=table, Key={**key, "SK": {"S": "x"}})
+
+
 def test_init_is_idempotent_and_enables_ttl(moto_endpoint: str) -> None:
     import boto3
 

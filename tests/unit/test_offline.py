@@ -56,21 +56,24 @@ def test_ips_and_snips_match_the_formulas_on_real_logged_data() -> None:
 
 @pytest.mark.slow
 def test_every_estimator_covers_the_truth() -> None:
-    """25 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
+    """16 repetitions of 2,000 logged rounds (logistic clicks, softmax logging): each
     estimator's 95% bootstrap interval (100 replicates, reward model re-fitted inside) covers
-    the true value in at least 20 of them (80%). With a true coverage of 95% (the full
+    the true value in at least 12 of them (75%). With a true coverage of 95% (the full
     validation, ``python benchmarks/ope.py --coverage``, 200 repetitions × 200 replicates,
-    saw 95–96%) the chance to fall below 20 of 25 is 1.2e-3 per estimator (binomial), at
-    most 7.3e-3 for the six together (union bound); at a true 90% it is 3.3e-2 per
+    saw 95–96%) the chance to fall below 12 of 16 is 8.6e-4 per estimator (binomial), at
+    most 5.1e-3 for the six together (union bound); at a true 90% it is 1.7e-2 per
     estimator. An interval that covers only 70% of the time fails this with probability
-    0.81, one at 60% with 0.97 (an interval without the refit inside the bootstrap: the
-    direct method covers 9 of 25). Seen at this seed: 23–25 of 25."""
+    0.55, one at 60% with 0.83, and an interval without the refit inside the bootstrap (the
+    direct method then covers about 9 of 25, 36%) with more than 0.99. (The earlier 25
+    repetitions, at least 20 covered, caught a 70% interval with probability 0.81, for 1.6
+    times the time; the full validation above is the check of a mild under-coverage.) Seen
+    at this seed: 14–16 of 16."""
     prob = SyntheticProblem(seed=1, logging_temperature=4.0, eval_temperature=2.0)
     truth = prob.true_value()
     rng = np.random.default_rng(0)
     names = [n for n in ESTIMATORS if n != "replay"]
     hits = dict.fromkeys(names, 0)
-    for _ in range(25):
+    for _ in range(16):
         log, dist = prob.sample(2000, rng)
         model = RewardModel(kind="logistic")
         q = model.fit_predict(log.context, log.action, log.reward, log.n_actions, rng=rng)
@@ -79,16 +82,20 @@ def test_every_estimator_covers_the_truth() -> None:
                               action=log.action, pscore=log.pscore, action_dist=dist,
                               estimated_rewards=q, n_bootstrap=100, rng=rng, refit=refit):
             hits[r.estimator] += r.low <= truth <= r.high
-    assert all(h >= 20 for h in hits.values()), hits
+    assert all(h >= 12 for h in hits.values()), hits
 
 
 def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None:
-    """Uniform logging, the greedy policy: replay's 95% interval covers the truth in 90–99%
-    of 200 repetitions (same false-failure reasoning as above)."""
+    """Uniform logging, the greedy policy: replay's 95% interval covers the truth in 105 to
+    119 of 120 repetitions. At a true coverage of 95% that fails by chance with probability
+    2.5e-3 (binomial: 3.3e-4 below, 2.1e-3 all 120); an interval that covers 85% of the time
+    fails it with probability 0.73, one that always covers (too wide) always. (200
+    repetitions, 180 to 198, had 1.6e-3 and 0.97, for 1.7 times the time.) Seen at this
+    seed: 118."""
     rng = np.random.default_rng(3)
     rates = np.array([0.2, 0.5, 0.35])
     hits = 0
-    for _ in range(200):
+    for _ in range(120):
         n = 3000
         action = rng.integers(0, 3, size=n)
         reward = (rng.random(n) < rates[action]).astype(float)
@@ -98,7 +105,7 @@ def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None
                                           pscore=np.full(n, 1 / 3), action_dist=dist,
                                           n_bootstrap=200, rng=rng)
         hits += low <= 0.5 <= high
-    assert 0.90 <= hits / 200 <= 0.99
+    assert 105 <= hits <= 119, hits
     # a randomized policy has no action to replay: said, not silently the first arm's mean
     uniform = np.full((3000, 3), 1 / 3)
     said = make_estimator("replay").diagnose(action=action, pscore=np.full(3000, 1 / 3),

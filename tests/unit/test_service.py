@@ -424,31 +424,69 @@ def test_report_names_a_leader_only_with_data_and_a_winner_only_by_the_rule(
     assert any(r.action == "winner" and r.actor == "rule" for r in svc.store.admin_log("ts"))
 
 
-def test_a_planned_horizon_reaches_the_winner_rule(clock: FakeClock,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """``winner.horizon`` is handed to the inference the report and the rule read (and a
-    changed horizon is not served from the cache); 0 is refused."""
-    from banditbot.service import _inference
-
-    seen: list[Any] = []
-    real = _inference.anytime_inference
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs.get("horizon"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_inference, "anytime_inference", spy)
-    exp = {**CONFIG["experiments"][1], "winner": {"horizon": 5000}}
-    planned = BanditService(parse_config({"experiments": [exp]}), MemoryStore(),
+def test_a_planned_horizon_reaches_the_winner_rule(clock: FakeClock) -> None:
+    """``winner.horizon`` changes the difference sequences the report shows (the stopping
+    rule's bets), a changed horizon is not served from the inference cache, and 0 is
+    refused."""
+    base = {**CONFIG["experiments"][1], "control": "a", "burn_in": 0}
+    planned_exp = {**base, "winner": {"horizon": 5000}}
+    store = MemoryStore()
+    planned = BanditService(parse_config({"experiments": [planned_exp]}), store,
                             rng=np.random.default_rng(3), clock=clock)
-    for i in range(4):
+    rng = np.random.default_rng(4)
+    for i in range(400):
         d = planned.decide("ts", f"u{i}")
-        planned.reward(d.id, i % 2, f"u{i}")
-    planned.report("ts")
-    assert seen == [5000]
-    unplanned = BanditService(parse_config({"experiments": [CONFIG["experiments"][1]]}),
-                              planned.store, clock=clock)
-    unplanned.report("ts")
-    assert seen == [5000, None]
+        planned.reward(d.id, int(rng.random() < (0.3 if d.arm == "a" else 0.45)), f"u{i}")
+
+    def uplifts(service: BanditService) -> list[tuple[float, float]]:
+        return [(a.uplift.low, a.uplift.high) for a in service.report("ts").arms
+                if a.uplift is not None]
+
+    unplanned = BanditService(parse_config({"experiments": [base]}), store, clock=clock)
+    with_plan, without = uplifts(planned), uplifts(unplanned)
+    assert len(with_plan) == len(without) == 3 and with_plan != without
+    assert uplifts(planned) == with_plan  # each from its own inference, not the other's
     with pytest.raises(ConfigError):
-        parse_config({"experiments": [{**exp, "winner": {"horizon": 0}}]})
+        parse_config({"experiments": [{**planned_exp, "winner": {"horizon": 0}}]})
+
+
+@pytest.mark.parametrize(("policy", "params"), [("discounted-thompson", {"half_life": 600}),
+                                                 ("sliding-window-ucb", {"window": 900})])
+def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
+                                                               params: dict[str, Any]) -> None:
+    """A decision's chances are the policy's on each arm's rewards weighted by the age of
+    their 30-second bucket (half-life or window, from the bucket's middle), summed by hand
+    here."""
+    from banditbot.policies import ArmStats, make_policy
+
+    clock = FakeClock(start=3_000.0)
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": policy, **params}, "time_bucket_seconds": 30, "burn_in": 0,
+        "floor": 0}]}), MemoryStore(), rng=np.random.default_rng(1), clock=clock)
+    rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    reward_rng = np.random.default_rng(2)
+    for _ in range(60):
+        clock.advance(37)
+        d = svc.decide("e", "u")
+        value = int(reward_rng.random() < (0.7 if d.arm == "a" else 0.4))
+        svc.reward(d.id, value, "u")
+        rewards[d.arm].append((clock.now, value))
+    clock.advance(5)
+    d = svc.decide("e", "u")
+    built = make_policy(policy, params)
+    kind, width = built.time_weighting()  # type: ignore[attr-defined]
+
+    def weight(t: float) -> float:
+        age = max(clock.now - ((t // 30) + 0.5) * 30, 0.0)
+        return float(0.5 ** (age / width)) if kind == "discount" else float(age < width)
+
+    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
+    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
+    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
+    s = np.array([sum(v for _, v in rewards[a]) for a in "ab"], dtype=float)
+    stats = ArmStats(n, s, s, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
+                                              "tw_sums_sq": tw_s})
+    expected = built.probabilities(stats)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert 0 < tw_n.sum() < 60  # old buckets weigh less than new ones

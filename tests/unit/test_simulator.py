@@ -193,7 +193,7 @@ def test_csv_and_png(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_simulate_command(tmp_path: Path) -> None:
+def test_simulate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "banditbot", "simulate", "--env", "bernoulli:0.1,0.3",
          "--policy", "thompson", "--policy", "epsilon-greedy:epsilon=0.2", "--runs", "20",
@@ -202,9 +202,11 @@ def test_simulate_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "simulation.png").exists() and (tmp_path / "simulation.csv").exists()
     assert "epsilon-greedy(epsilon=0.2" in proc.stdout.replace("\n", "")
-    bad = subprocess.run([sys.executable, "-m", "banditbot", "simulate", "--env", "nope:1"],
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "unknown environment" in bad.stderr
+    from banditbot.cli import main
+
+    with pytest.raises(SystemExit) as bad:  # in this process: no second interpreter start-up
+        main(["simulate", "--env", "nope:1"])
+    assert bad.value.code == 2 and "unknown environment" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("workers", [1, 2])
