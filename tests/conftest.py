@@ -55,6 +55,20 @@ def rest_of_output(proc: subprocess.Popen[str], timeout: float) -> tuple[str, st
     return out[0], out[1]
 
 
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """The CLI in this process: exit code, stdout, stderr (for the commands whose own
+    process adds nothing to a test; each command keeps a real-process test somewhere)."""
+    from banditbot.cli import main
+
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,19 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from banditbot.cli import main
+from ..conftest import EXAMPLES, run_cli
 
-from ..conftest import EXAMPLES
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 @pytest.fixture

@@ -14,20 +14,11 @@ from pathlib import Path
 import pytest
 
 import banditbot
-from banditbot.cli import main
 from banditbot.cli._output import Progress
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, run_cli
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def bb(*argv: str, cwd: Path | None = None, columns: int = 80) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import EXAMPLES, OBD
+from ..conftest import EXAMPLES, OBD, run_cli
 
 
 def bb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -19,18 +19,7 @@ def bb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                               **__import__("os").environ, "COLUMNS": "200"})
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """The CLI in this process (as tests/e2e/test_cli.py runs the commands around the main
-    job): exit code, stdout, stderr."""
-    from banditbot.cli import main
-
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 @pytest.mark.slow
