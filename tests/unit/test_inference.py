@@ -90,6 +90,18 @@ def _brute_force(arms: np.ndarray, p: np.ndarray, y: np.ndarray, b: int, a: int,
     return path
 
 
+def _fed_one_by_one(arms: np.ndarray, p: np.ndarray, y: np.ndarray, *,
+                    horizon: int | None = None) -> tuple[SequentialTest, SequentialTest]:
+    """The log fed decision by decision to one bandit's test and to a two-run test whose
+    second run sees nothing answered."""
+    one = SequentialTest(3, horizon=horizon)
+    many = SequentialTest(3, runs=2, horizon=horizon)
+    for t in range(arms.shape[0]):
+        one.update(arms[t], p[t], y[t])
+        many.update(np.array([arms[t], 0]), np.stack([p[t], p[t]]), np.array([y[t], np.nan]))
+    return one, many
+
+
 def test_aipw_scores_match_the_formula_by_hand() -> None:
     s = aipw_scores([0, 1, 0], [[0.5, 0.5], [0.25, 0.75], [0.5, 0.5]], [1.0, np.nan, 0.0])
     assert s.rows.tolist() == [0, 2]  # the unanswered decision is left out
@@ -117,11 +129,7 @@ def test_stopping_rule_evidence_equals_the_brute_force_e_process() -> None:
 def test_incremental_test_matches_the_batch_rule_one_bandit_and_many() -> None:
     arms, p, y = _log(3, 1500, [0.1, 0.12, 0.4], seed=5, missing=0.2)
     batch = stopping_rule(arms, p, y)
-    one = SequentialTest(3)
-    many = SequentialTest(3, runs=2)
-    for t in range(arms.shape[0]):
-        one.update(arms[t], p[t], y[t])
-        many.update(np.array([arms[t], 0]), np.stack([p[t], p[t]]), np.array([y[t], np.nan]))
+    one, many = _fed_one_by_one(arms, p, y)
     finite = np.isfinite(batch.log_evidence)
     assert np.allclose(one.evidence[finite], batch.log_evidence[finite], atol=1e-9)
     assert np.allclose(many.evidence[0][finite], batch.log_evidence[finite], atol=1e-9)
@@ -242,11 +250,7 @@ def test_planned_horizon_evidence_equals_the_brute_force_e_process(
     assert result.winner == 2
     crossed = [np.maximum.accumulate(paths[2, a]) >= math.log(60) for a in (0, 1)]
     assert result.declared_at == int(np.argmax(crossed[0] & crossed[1])) + 1
-    one = SequentialTest(3, horizon=400)
-    many = SequentialTest(3, runs=2, horizon=400)
-    for t in range(arms.shape[0]):
-        one.update(arms[t], p[t], y[t])
-        many.update(np.array([arms[t], 0]), np.stack([p[t], p[t]]), np.array([y[t], np.nan]))
+    one, many = _fed_one_by_one(arms, p, y, horizon=400)
     finite = np.isfinite(result.log_evidence)
     assert np.allclose(one.evidence[finite], result.log_evidence[finite], atol=1e-9)
     assert np.allclose(many.evidence[0][finite], result.log_evidence[finite], atol=1e-9)
