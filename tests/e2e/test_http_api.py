@@ -123,6 +123,7 @@ def test_reward_status_paths(api: Any) -> None:
     assert "decision_id that POST" in unknown.json()["hint"]
     # JSON true is 👍 on a binary reward, and no rating at all (it was stored as 1 ★)
     liked = call(url, "POST", "/v1/experiments/seed/decisions", key, json={"subject": "bob"})
+    assert liked.json()["kind"] == "policy"  # or holdout / sticky: what the log will say
     got = call(url, "POST", f"/v1/decisions/{liked.json()['decision_id']}/reward", key,
                json={"value": True, "subject": "bob"})
     assert got.status_code == 200 and got.json()["value"] == 1.0

@@ -329,6 +329,21 @@ def test_retiring_the_control_says_the_holdout_stops(clock: FakeClock) -> None:
     assert "control" not in svc.report("h").notes
 
 
+def test_a_decision_says_its_kind_as_the_log_does(clock: FakeClock) -> None:
+    """A caller sees whether a decision was the policy's or the holdout's share (only the
+    log said so)."""
+    cfg = parse_config({"experiments": [{
+        "id": "h", "arms": [{"id": a, "content": a} for a in ("base", "b")],
+        "control": "base", "holdout": 0.3, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+    decisions = [svc.decide("h", f"u{i}") for i in range(60)]
+    assert {d.kind for d in decisions} == {"policy", "holdout"}
+    for d in decisions:
+        record = svc.store.get_decision(d.id)
+        assert record is not None and d.kind == record.kind == d.to_dict()["kind"]
+        assert d.kind == "policy" or d.arm == "base"
+
+
 def test_last_arm_cannot_be_retired(svc: BanditService) -> None:
     svc.retire_arm("seed", "arm1")
     with pytest.raises(ConfigError):

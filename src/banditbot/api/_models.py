@@ -89,6 +89,9 @@ class DecisionOut(BaseModel):
     propensity: float
     probabilities: dict[str, float]
     created_at: float
+    kind: Literal["policy", "holdout", "sticky"] = Field(
+        description="policy: drawn from the allocation; holdout: the control's fixed share "
+                    "(outside the bandit); sticky: the subject's held arm.")
 
 
 class RewardIn(Body):

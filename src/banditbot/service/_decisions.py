@@ -48,12 +48,16 @@ class Decision(NamedTuple):
     subject: str
     created_at: float
     scope: str = ""
+    #: ``policy`` (drawn from the allocation), ``holdout`` (the control's fixed share) or
+    #: ``sticky`` (the subject's held arm)
+    kind: str = "policy"
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (what the HTTP API and the CLI print)."""
         return {"decision_id": self.id, "experiment": self.experiment, "arm": self.arm,
                 "content": self.content, "propensity": self.propensity,
-                "probabilities": dict(self.probabilities), "created_at": self.created_at}
+                "probabilities": dict(self.probabilities), "created_at": self.created_at,
+                "kind": self.kind}
 
 
 class PlannedDecision(NamedTuple):
@@ -126,7 +130,7 @@ class DecisionsMixin(RewardsMixin):
             allocation_id)
         return PlannedDecision(record, Decision(
             record.id, exp.id, arm, view.contents[arm], record.propensity,
-            _ProbabilityMap(view.arms, p), record.subject, now, scope))
+            _ProbabilityMap(view.arms, p), record.subject, now, scope, kind))
 
     def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
         """With ``winner.explore``, the active arms the winner rule has not ruled out (from
@@ -241,7 +245,8 @@ class DecisionsMixin(RewardsMixin):
                     context=dict(context) if context else None, kind="sticky")
                 return self.commit_decision(PlannedDecision(record, Decision(
                     record.id, exp.id, arm, view.contents[arm], 1.0,
-                    _ProbabilityMap(view.arms, probabilities), subject, now, scope)))
+                    _ProbabilityMap(view.arms, probabilities), subject, now, scope,
+                    "sticky")))
             planned = self.plan_decision(exp.id, subject, context,
                                          chat=scope.removeprefix("chat:") if scope else None)
             hold = json.dumps({"arm": planned.decision.arm, "until": now + exp.sticky_seconds})
