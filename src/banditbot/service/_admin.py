@@ -238,4 +238,3 @@ def _summarize(values: Sequence[float]) -> str:
     text = "".join(f"{v:g}" for v in values[:40]) if all(v in (0, 1) for v in values) \
         else " ".join(f"{v:g}" for v in values[:20])
     return text + (f"… ({len(values)} in all)" if len(values) > 40 else "")
-

@@ -80,7 +80,9 @@ def burn_in_progress(view: ExperimentView, table: StatsTable) -> BurnIn | None:
 
 
 def effective_floor(view: ExperimentView) -> float:
-    """The floor each active arm keeps: the experiment's, at most ``0.5 / K``."""
+    """The floor the policy's vector gets before the holdout: the experiment's, lifted to
+    ``floor / (1 - h)`` under a holdout ``h`` (so every arm keeps ``floor`` of all
+    traffic), at most ``0.5 / K``."""
     return view.floor
 
 
@@ -104,28 +106,8 @@ def shape(view: ExperimentView, policy_vector: FloatArray | None,
         p, reason = np.full(k, 1.0 / k), "burn-in"
     else:
         assert policy_vector is not None
-        if k <= _SMALL:  # a handful of arms: Python floats, one array at the end
-            return Shaped(np.array(_shaped_list(view, policy_vector.tolist())), "policy")
         p, reason = with_floor(policy_vector, view.floor), "policy"
     return Shaped(_with_holdout(view, p), reason)
-
-
-_SMALL = 16
-
-
-def _shaped_list(view: ExperimentView, p: list[float]) -> list[float]:
-    """Floor and holdout (see :func:`with_floor`) on a short vector of Python floats."""
-    floor, k = view.floor, len(p)
-    low = min(p)
-    if floor > 0.0 and low < floor and k > 1:
-        share = min((floor - low) / (1.0 / k - low), 1.0)
-        rest, even = 1.0 - share, share / k
-        p = [rest * x + even for x in p]
-    h = view.holdout
-    if h > 0.0:
-        p = [(1.0 - h) * x for x in p]
-        p[view.control_index] += h  # type: ignore[index]
-    return p
 
 
 def with_floor(p: FloatArray, floor: float) -> FloatArray:

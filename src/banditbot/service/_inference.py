@@ -109,7 +109,7 @@ class InferenceCache:
         decision of the policy (rewards added by hand or imported carry no propensity)."""
         if not view.span or decisions <= 0:
             return None
-        key = (view.config.id, view.meta.generation, scope, view.all_arms)
+        key = _key(view, scope)
         fingerprint = (decisions, answered, view.config.control, view.config.confidence,
                        view.config.winner.horizon)
         found = self._entries.get(key)
@@ -167,11 +167,16 @@ class InferenceCache:
         """``(decisions, answers, answered decisions of the policy)`` the inference
         :meth:`get` last gave for ``view`` and ``scope`` was computed from (zeros when none
         was)."""
-        found = self._entries.get((view.config.id, view.meta.generation, scope,
-                                   view.all_arms))
+        found = self._entries.get(_key(view, scope))
         if found is None:
             return 0.0, 0.0, 0
         return found.fingerprint[0], found.fingerprint[1], found.answered
+
+
+def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
+                                                            tuple[str, ...]]:
+    """One bandit's inference: (experiment, generation, scope, every arm)."""
+    return view.config.id, view.meta.generation, scope, view.all_arms
 
 
 #: Version of the stored inference document's layout (a mismatch reads the log again).

@@ -296,8 +296,7 @@ Estimate = tuple[float, float, float, float]  # point, low, high, variance
 def _notes(view: ExperimentView) -> dict[str, str]:
     """The experiment's notes, and what a retired control turned off."""
     notes = dict(view.meta.notes)
-    control = view.config.control
-    if control is not None and control not in view.arms and control in view.all_arms:
+    if view.control_index is None and view.config.control in view.all_arms:  # retired
         notes["control"] = retired_control_note(view.config)
     return notes
 
