@@ -11,7 +11,6 @@ import enum
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .._config import ExperimentConfig
@@ -38,9 +37,9 @@ class RewardStatus(enum.StrEnum):
     INVALID = "invalid"
 
 
-@dataclass(frozen=True, slots=True)
-class RewardResult:
-    """What happened to a reward, with a short message fit for a program or a person."""
+class RewardResult(NamedTuple):
+    """What happened to a reward, with a short message fit for a program or a person
+    (immutable; a named tuple, built on every reward)."""
 
     status: RewardStatus
     decision_id: str
