@@ -215,7 +215,7 @@ class Report:
         text = f"status: {self.status}" + (f" ({self.winner})" if self.winner else "")
         if self.started_at is not None:
             when = datetime.fromtimestamp(self.started_at, tz=UTC).strftime("%Y-%m-%d %H:%M")
-            text += f" · since {when} UTC ({_duration(self.duration_seconds or 0.0)})"
+            text += f" · since {when} UTC ({duration_text(self.duration_seconds or 0.0)})"
         return text + f" · {self.total_pulls:,} decisions"
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,7 +278,8 @@ class Report:
         return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """A duration in its largest fitting unit: ``45s``, ``30m``, ``6h``, ``3d``."""
     if seconds < 120:
         return f"{seconds:.0f}s"
     if seconds < 7200:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from .._config import ExperimentConfig
 from .._errors import InvalidRewardError, UnknownExperimentError
 from .._features import linear_extra
+from .._report import duration_text
 from ..stores import ApplyResult, DecisionRecord
 from ._core import ServiceCore
 from ._view import ExperimentView
@@ -143,7 +144,7 @@ class RewardsMixin(ServiceCore):
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
                                 experiment=record.experiment)
         if record.reward is not None:
-            return _duplicate(record)
+            return _duplicate(record, exp)
         return PlannedReward(exp, record, number)
 
     def commit_reward(self, planned: PlannedReward) -> RewardResult:
@@ -162,7 +163,7 @@ class RewardsMixin(ServiceCore):
         if result is ApplyResult.DUPLICATE:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
                 record = self.store.get_decision(record.id) or record
-            return _duplicate(record)
+            return _duplicate(record, exp)
         return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
 
     def subject_history(self, experiment: str, subject: str) -> tuple[float, float | None]:
@@ -236,8 +237,18 @@ class RewardsMixin(ServiceCore):
             since = pending[-1].created_at
 
 
-def _duplicate(record: DecisionRecord) -> RewardResult:
-    return RewardResult(RewardStatus.DUPLICATE, record.id, "already counted", record.arm,
+def _duplicate(record: DecisionRecord, exp: ExperimentConfig) -> RewardResult:
+    """A second answer: "already counted", or, for an answer that came after an implicit
+    experiment counted the silence, what the silence was counted as."""
+    message = "already counted"
+    if exp.reward_mode == "implicit" and record.rewarded_at is not None \
+            and record.reward == exp.silence_reward \
+            and record.rewarded_at - record.created_at >= exp.wait_seconds:
+        labels = {b.value: b.label for b in exp.reward.buttons}
+        value = record.reward
+        message = (f"too late: with no answer within {duration_text(exp.wait_seconds)}, "
+                   f"it was counted as {labels.get(value, f'{value:g}')}")
+    return RewardResult(RewardStatus.DUPLICATE, record.id, message, record.arm,
                         record.reward, record.experiment)
 
 

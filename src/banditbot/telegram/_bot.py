@@ -68,7 +68,6 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 
 _RESET_TTL = 300  # seconds a reset confirmation button stays valid
 _ANSWERS = {
-    RewardStatus.DUPLICATE: "already counted",
     RewardStatus.NOT_YOURS: "this one isn't yours",
     RewardStatus.UNKNOWN: "this poll has closed",
     RewardStatus.INVALID: "that button is no longer valid",
@@ -273,7 +272,9 @@ class BanditBot:
         result = await self._run(self.service.reward, decision_id, None,
                                  str(query.from_user.id), option=option)
         if result.status is not RewardStatus.APPLIED or result.experiment is None:
-            await query.answer(_ANSWERS.get(result.status, "this poll has closed"))
+            # a duplicate's own message says when the silence was counted instead
+            await query.answer(result.message if result.status is RewardStatus.DUPLICATE
+                               else _ANSWERS.get(result.status, "this poll has closed"))
             return
         exp = self.service.experiment(result.experiment)
         label = exp.reward.buttons[option].label
