@@ -107,14 +107,16 @@ def _exclusive_products(cdf: FloatArray) -> FloatArray:
 
 
 def _contenders(mean: FloatArray, sd: FloatArray) -> tuple[npt.NDArray[np.intp], float]:
+    # on Python floats: numpy's reductions cost microseconds each on a few arms
     spread = _Z * sd
-    floor = float((mean - spread).max())
-    return (mean + spread > floor).nonzero()[0], floor
+    floor = max((mean - spread).tolist())
+    reach = (mean + spread).tolist()
+    return np.array([i for i, r in enumerate(reach) if r > floor], dtype=np.intp), floor
 
 
 def _scatter(n: int, index: npt.NDArray[np.intp], values: FloatArray) -> FloatArray:
     out = np.zeros(n)
-    out[index] = values / values.sum()
+    out[index] = values / sum(values.tolist())
     out.setflags(write=False)
     return out
 
@@ -174,10 +176,16 @@ def _prune(mean: FloatArray, sd: FloatArray) -> FloatArray | tuple[npt.NDArray[n
 
 def _trapezoid(integrand: FloatArray, h: float) -> FloatArray:
     """Row-wise trapezoid rule on a uniform grid with spacing ``h``; negatives clipped."""
-    weights = np.full(integrand.shape[1], h)
-    weights[0] = weights[-1] = 0.5 * h
-    out: FloatArray = np.maximum(integrand @ weights, 0.0)
+    out: FloatArray = np.maximum(integrand @ _trapezoid_weights(integrand.shape[1]) * h, 0.0)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _trapezoid_weights(n: int) -> FloatArray:
+    weights = np.ones(n)
+    weights[0] = weights[-1] = 0.5
+    weights.setflags(write=False)
+    return weights
 
 
 def _beta_moments(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -195,10 +203,10 @@ def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
     idx, floor = pruned
     a_c, b_c, sd_c = a[idx], b[idx], sd[idx]
     lo = max(floor, 0.0)
-    hi = min(float((mean[idx] + _Z * sd_c).max()), 1.0)
+    hi = min(max((mean[idx] + _Z * sd_c).tolist()), 1.0)
     if _has_rough_density(a_c) or _has_rough_density(b_c):
         return _scatter(k, idx, _beta_tanh_sinh(a_c, b_c, lo, hi))
-    h = max(float(sd_c.min()) / _POINTS_PER_SD, 0.0)
+    h = max(min(sd_c.tolist()) / _POINTS_PER_SD, 0.0)
     h = min(h, (hi - lo) / (_MIN_POINTS - 1))
     i_lo = max(int(lo * _LATTICE_N), 0)
     i_hi = min(math.ceil(hi * _LATTICE_N), _LATTICE_N)
@@ -282,41 +290,48 @@ def beta_optimistic_probabilities(a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 def _beta_optimistic(a: FloatArray, b: FloatArray) -> FloatArray:
-    k = a.shape[0]
+    # the per-arm bookkeeping on Python floats: numpy's reductions and masked assignments
+    # cost microseconds each on a few arms, more than the quadrature's own arithmetic
     mean, sd = _beta_moments(a, b)
-    top = float(mean.max())
-    leaders = mean == top
+    means = mean.tolist()
+    top = max(means)
+    leaders = [m == top for m in means]
     betainc = _special()[0]
-    below = betainc(a, b, top)  # P(draw_j <= M)
-    atom = math.prod(below.tolist())
-    out = np.zeros(k)
-    out[leaders] = atom / np.count_nonzero(leaders)
-    idx = (mean + _Z * sd > top).nonzero()[0]  # arms whose draw can exceed M
-    if idx.shape[0] == 1:
-        out[idx] += 1.0 - atom
+    atom = math.prod(betainc(a, b, top).tolist())  # P(every draw <= M)
+    share = atom / sum(leaders)
+    out = [share if lead else 0.0 for lead in leaders]
+    reach = (mean + _Z * sd).tolist()
+    index = [i for i, r in enumerate(reach) if r > top]  # arms whose draw can exceed M
+    if len(index) == 1:
+        out[index[0]] += 1.0 - atom
     elif atom < 1.0:
+        idx = np.array(index, dtype=np.intp)
         a_c, b_c = a[idx], b[idx]
         if _has_rough_density(a_c) or _has_rough_density(b_c):
-            above = _beta_tanh_sinh(a_c, b_c, top, 1.0)
+            above = _beta_tanh_sinh(a_c, b_c, top, 1.0).tolist()
         else:
-            above = _beta_above(a_c, b_c, mean[idx], sd[idx], top)
-        total = float(above.sum())
+            above = _beta_above(a_c, b_c, sd[idx], top,
+                                min(max(reach[i] for i in index), 1.0)).tolist()
+        total = sum(above)
         if total > 0.0:  # the continuous part's exact total is 1 - atom
-            out[idx] += above * ((1.0 - atom) / total)
-    out /= out.sum()
-    out.setflags(write=False)
-    return out
+            scale = (1.0 - atom) / total
+            for i, x in zip(index, above, strict=True):
+                out[i] += x * scale
+    norm = sum(out)
+    result = np.array([x / norm for x in out])
+    result.setflags(write=False)
+    return result
 
 
-def _beta_above(a: FloatArray, b: FloatArray, mean: FloatArray, sd: FloatArray, top: float
+def _beta_above(a: FloatArray, b: FloatArray, sd: FloatArray, top: float, hi: float
                 ) -> FloatArray:
-    """``∫_top^1 f_i(x) ∏_{j≠i} F_j(x) dx`` per arm: Simpson's rule on lattice points from
-    the first one above ``top`` (the sliver below it, narrower than 1/65,536, as a
-    rectangle), or on a direct grid when the posteriors are extremely narrow."""
-    hi = min(float((mean + _Z * sd).max()), 1.0)
+    """``∫_top^1 f_i(x) ∏_{j≠i} F_j(x) dx`` per arm, integrated up to ``hi`` (the highest
+    upper tail, at most 1): Simpson's rule on lattice points from the first one above
+    ``top`` (the sliver below it, narrower than 1/65,536, as a rectangle), or on a direct
+    grid when the posteriors are extremely narrow."""
     if hi <= top:
         return np.zeros(a.shape[0])
-    h = min(float(sd.min()) / _POINTS_PER_SD, (hi - top) / (_MIN_POINTS - 1))
+    h = min(min(sd.tolist()) / _POINTS_PER_SD, (hi - top) / (_MIN_POINTS - 1))
     i_lo = math.ceil(top * _LATTICE_N)
     i_hi = min(math.ceil(hi * _LATTICE_N), _LATTICE_N)
     step = int(h * _LATTICE_N)
@@ -363,7 +378,7 @@ def _has_rough_density(shape: FloatArray) -> bool:
     The grid rule needs a density whose first two derivatives are bounded at the boundary:
     shape 1 (flat) or at least 2.
     """
-    return bool(((shape < 2.0) & (shape != 1.0)).any())
+    return any(x < 2.0 and x != 1.0 for x in shape.tolist())
 
 
 def _beta_tanh_sinh(a: FloatArray, b: FloatArray, lo: float, hi: float) -> FloatArray:
