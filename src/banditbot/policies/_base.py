@@ -186,8 +186,10 @@ def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
                 u -= pi
                 last = i
         return last  # rounding at the top end
-    cumulative = np.cumsum(probabilities)
-    arm = int(np.searchsorted(cumulative, u * cumulative[-1], side="right"))
+    # the array methods, not np.cumsum / np.searchsorted: their Python wrappers cost more
+    # than the work on a few dozen arms
+    cumulative = probabilities.cumsum()
+    arm = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
     if arm >= probabilities.shape[0] or probabilities[arm] <= 0.0:  # rounding at the top end
         arm = int(np.flatnonzero(probabilities > 0.0)[-1])
     return arm

@@ -239,7 +239,7 @@ def _beta_on_grid(a: FloatArray, b: FloatArray, table: FloatArray, h: float
     coef = np.array((a - 1.0, b - 1.0, -betaln(a, b))).T
     pdf = np.exp(coef @ table[:3])
     slope = pdf * (coef[:, :2] @ table[3:5])  # d pdf / dx
-    cum = np.cumsum(pdf, axis=1)
+    cum = pdf.cumsum(axis=1)  # the method: np.cumsum's wrapper costs microseconds
     cum -= 0.5 * (pdf + pdf[:, :1])
     cum *= h
     cum -= (h * h / 12.0) * (slope - slope[:, :1])
