@@ -509,3 +509,22 @@ def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
     expected = built.probabilities(stats)
     assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected.tolist(), abs=1e-9)
     assert 0 < tw_n.sum() < 60  # old buckets weigh less than new ones
+
+
+def test_report_estimate_stays_within_the_reward_range() -> None:
+    """Three 👍 on a 👍/👎 experiment: the weighted AIPW estimate on so few answers left [0, 1]
+    (a new user saw "g1 1.323, 0.40–1.00"); the point shown stays inside the range and inside
+    its own interval."""
+    cfg = parse_config({"experiments": [{"id": "e", "burn_in": 0, "policy": "thompson",
+                                         "arms": [{"id": "g1", "content": "x"},
+                                                  {"id": "g2", "content": "y"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(1))
+    for subject in ("1", "2", "3"):
+        d = svc.decide("e", subject)
+        svc.reward(d.id, 1, subject)
+    report = svc.report("e")
+    assert "AIPW" in report.estimate_kind
+    for arm in report.arms:
+        assert arm.estimate is not None and arm.estimate_low is not None
+        assert arm.estimate_high is not None
+        assert 0.0 <= arm.estimate_low <= arm.estimate <= arm.estimate_high <= 1.0
