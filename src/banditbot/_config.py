@@ -579,6 +579,12 @@ class BanditConfig(_Model):
     @field_validator("experiments")
     @classmethod
     def _unique(cls, experiments: tuple[ExperimentConfig, ...]) -> tuple[ExperimentConfig, ...]:
+        for e in experiments:
+            command = e.telegram.command_for(e.id)
+            if command in BOT_COMMANDS:
+                raise ValueError(
+                    f"experiment {e.id!r} would run as /{command}, one of the bot's own "
+                    "commands (give it another, e.g. telegram: {command: try_" + command + "})")
         keys = {"id": [e.id for e in experiments],
                 "telegram command": [e.telegram.command_for(e.id) for e in experiments]}
         for what, values in keys.items():
@@ -617,6 +623,10 @@ class BanditConfig(_Model):
                 f"unknown experiment {experiment_id!r}", hint=f"known experiments: {known}"
             ) from None
 
+
+#: Commands the Telegram bot keeps for itself; no experiment may run as one of them
+BOT_COMMANDS = frozenset({"start", "help", "experiments", "report",  # everyone's
+                          "cheat", "prior", "reset", "policy", "arm", "export"})  # admins'
 
 #: Hints for one field's error, where the type's own hint would mislead
 _FIELD_HINTS = {

@@ -68,6 +68,8 @@ def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
     (["experiments", 0, "colour"], "red", "experiment 'random': colour: Extra inputs"),
     (["experiments", 1, "telegram", "command"], "random",
      "share the telegram command 'random'"),
+    (["experiments", 0, "telegram", "command"], "export",
+     "experiment 'random' would run as /export, one of the bot's own commands"),
     (["experiments", 0, "telegram", "parse_mode"], "Markdown", "telegram.parse_mode"),
     (["experiments", 0, "parse_mode"], "HTML", "parse_mode is given twice"),
     (["experiments", 0, "arms", 0, "content"], KeyError, "arms[0].content: Field required"),
@@ -82,6 +84,17 @@ def test_invalid_config_names_file_experiment_field_and_fix(path: list[Any], val
     assert text.startswith("exp.yaml: ")
     assert expected in text
     assert "(fix: " in text
+
+
+def test_an_experiment_named_like_a_bot_command_needs_its_own_command() -> None:
+    """An experiment "help" would have run as /help (the welcome's command): refused, with
+    the telegram command that fixes it; given one, it loads."""
+    arms = [{"id": "a", "content": "x"}]
+    with pytest.raises(ConfigError, match=r"would run as /help.*try_help"):
+        parse_config({"experiments": [{"id": "help", "arms": arms}]})
+    config = parse_config({"experiments": [{"id": "help", "arms": arms,
+                                            "telegram": {"command": "try_help"}}]})
+    assert config.experiment("help").telegram.command_for("help") == "try_help"
 
 
 def test_broken_yaml_reports_the_line(tmp_path: Path) -> None:

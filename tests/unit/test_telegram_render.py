@@ -75,3 +75,20 @@ def test_reset_confirmation_is_signed_and_expires() -> None:
     assert verify_reset("token", data, 1001, now=3_000) is None  # expired
     tampered = data.replace("greeting", "random")
     assert verify_reset("token", tampered, 1001, now=1_000) is None
+
+
+def test_the_bots_own_commands_are_the_ones_experiments_may_not_take() -> None:
+    """The config refuses an experiment that would run as one of the bot's commands (an
+    experiment "export" once took /export from admins); that list is the bot's."""
+    import numpy as np
+    from telegram.ext import CommandHandler
+
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot._config import BOT_COMMANDS
+    from banditbot.telegram._bot import BanditBot
+
+    config = parse_config({"experiments": [{"id": "greet", "arms": [
+        {"id": "a", "content": "hi"}]}]})
+    bot = BanditBot(BanditService(config, MemoryStore(), rng=np.random.default_rng(0)))
+    names = {c for h in bot.handlers() if isinstance(h, CommandHandler) for c in h.commands}
+    assert names - {"greet"} == BOT_COMMANDS

@@ -114,8 +114,9 @@ class BanditBot:
     """
 
     def __init__(self, service: BanditService, *, experiments: Sequence[str] | None = None,
-                 signing_key: str = "") -> None:
+                 signing_key: str = "", welcome: bool = True) -> None:
         self.service = service
+        self.welcome = welcome
         ids = list(experiments) if experiments is not None else \
             [e.id for e in service.config.experiments]
         self.experiments: list[ExperimentConfig] = [service.experiment(i) for i in ids]
@@ -128,10 +129,14 @@ class BanditBot:
         out: list[Any] = [
             CommandHandler("start", self.on_start),
             CommandHandler("help", self.on_start),
+        ] if self.welcome else []
+        out += [
             CommandHandler("experiments", self.on_experiments),
             CommandHandler("report", self.on_report),
+            # exactly banditbot's own data (votes, reset confirmations, the reset's cancel):
+            # a host bot's "refresh" or "rate:5" stays the host's
             CallbackQueryHandler(self.on_vote, pattern=r"^v:"),
-            CallbackQueryHandler(self.on_reset_confirm, pattern=r"^r"),
+            CallbackQueryHandler(self.on_reset_confirm, pattern=r"^(r:|rc$)"),
         ]
         for exp in self.experiments:
             out.append(CommandHandler(exp.telegram.command_for(exp.id),
@@ -515,11 +520,13 @@ def _commands(experiments: Sequence[ExperimentConfig]) -> list[BotCommand]:
 
 def install(application: Application[Any, Any, Any, Any, Any, Any],
             service: BanditService, *, experiments: Sequence[str] | None = None,
-            group: int = 0, answer_unknown_callbacks: bool = False) -> BanditBot:
+            group: int = 0, answer_unknown_callbacks: bool = False,
+            welcome: bool = True) -> BanditBot:
     """Add banditbot's commands, buttons and error handler to an existing PTB application.
 
     Your own handlers keep working; banditbot only claims its own commands and callback data
-    starting with ``v:`` or ``r``.
+    starting with ``v:`` or ``r:`` (and ``rc``). Within one handler group the first matching
+    handler wins: pass ``welcome=False`` to keep your own ``/start`` and ``/help``.
 
     Parameters
     ----------
@@ -535,13 +542,17 @@ def install(application: Application[Any, Any, Any, Any, Any, Any],
         Also answer button presses no handler claims ("this poll has closed"), and unknown
         commands and plain text in private chats (a short hint); only for an application
         that is banditbot's alone.
+    welcome
+        Answer ``/start`` and ``/help`` with banditbot's welcome (``False``: your bot's own
+        handlers answer them).
 
     Returns
     -------
     BanditBot
         Its :meth:`BanditBot.publish_commands` publishes the command list.
     """
-    bot = BanditBot(service, experiments=experiments, signing_key=application.bot.token)
+    bot = BanditBot(service, experiments=experiments, signing_key=application.bot.token,
+                    welcome=welcome)
     application.add_handlers(bot.handlers(), group=group)
     if answer_unknown_callbacks:
         application.add_handler(CallbackQueryHandler(bot.on_unknown_callback), group=group)
