@@ -509,7 +509,9 @@ class ExperimentConfig(_Model):
         for arm in self.arms:  # Telegram would refuse every message of such an arm
             problem = markup_problem(arm.content, self.telegram.parse_mode)
             if problem:
-                raise ValueError(f"arm {arm.id!r}: {problem}")
+                quoting = " (in YAML: inside single quotes; inside double quotes a backslash " \
+                    "is written twice)" if "\\" in problem else ""
+                raise ValueError(f"arm {arm.id!r}: {problem}{quoting}")
         return self
 
     def policy_problem(self, policy: Policy) -> str | None:

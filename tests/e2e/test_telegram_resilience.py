@@ -226,10 +226,18 @@ def test_arm_add_refuses_content_that_breaks_markdown_v2(service: BanditService,
         double.send_command(ADMIN_USER, 1001, "/arm add seed arm3 Great news! Try v2.0 now.")
         refused = await double.wait_for(last_text(double, 1001))
         assert refused.text.startswith("That change is not valid")
-        assert "\\!" in refused.text  # the fix is in the message
+        assert "MarkdownV2 reserves '!'" in refused.text  # what is wrong
+        assert "\\!" in refused.text  # and the fix
+        # a prior whose arithmetic would overflow every report: refused, saying the range
+        double.send_command(ADMIN_USER, 1001, "/prior seed arm1 1e300 1e300")
+        await double.wait_for(lambda: len(double.chat_messages(1001)) == 2)
+        prior = double.chat_messages(1001)[-1].text or ""
+        assert prior.startswith("That input is not valid here: prior (1e+300, 1e+300)")
+        assert "pseudo-counts from 0 to 1e+09" in prior
 
     polling(service, double, script)
     assert "arm3" not in service.active_arms("seed")
+    assert service.report("seed").arms  # the report still works
 
 
 # --- banditbot run as a process -------------------------------------------------------------

@@ -23,6 +23,11 @@ from ._view import ExperimentView
 __all__ = ["AdminMixin"]
 
 
+#: The largest prior pseudo-count (a billion answers outweighs any experiment; beyond it the
+#: posterior arithmetic overflows)
+MAX_PRIOR = 1e9
+
+
 class AdminMixin(RewardsMixin):
     """Operations for admins (each one audited with who did it)."""
 
@@ -118,10 +123,11 @@ class AdminMixin(RewardsMixin):
         """
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
-        if not (math.isfinite(alpha) and math.isfinite(beta) and alpha >= 0 and beta >= 0
-                and alpha + beta > 0):
-            raise PayloadError(f"prior ({alpha}, {beta}) is not valid",
-                               hint="alpha and beta are pseudo-counts >= 0, not both 0")
+        if not (math.isfinite(alpha) and math.isfinite(beta) and 0 <= alpha <= MAX_PRIOR
+                and 0 <= beta <= MAX_PRIOR and alpha + beta > 0):
+            raise PayloadError(f"prior ({alpha:g}, {beta:g}) is not valid",
+                               hint=f"alpha and beta are pseudo-counts from 0 to "
+                                    f"{MAX_PRIOR:.0e}, not both 0")
 
         def change(meta: ExperimentMeta) -> ExperimentMeta:
             return replace(meta, priors={**meta.priors, arm: (float(alpha), float(beta))})

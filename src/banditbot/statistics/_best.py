@@ -304,7 +304,7 @@ def _beta_optimistic(a: FloatArray, b: FloatArray) -> FloatArray:
     index = [i for i, r in enumerate(reach) if r > top]  # arms whose draw can exceed M
     if len(index) == 1:
         out[index[0]] += 1.0 - atom
-    elif atom < 1.0:
+    elif index and atom < 1.0:
         idx = np.array(index, dtype=np.intp)
         a_c, b_c = a[idx], b[idx]
         if _has_rough_density(a_c) or _has_rough_density(b_c):

@@ -81,6 +81,8 @@ _FRIENDLY = {
     ConfigError: "That change is not valid.",
     NotAllowedError: "Not allowed: this command is for admins.",
 }
+#: user errors whose own message says what is wrong (the others' kind says it)
+_SAY_WHY = (PayloadError, ConfigError, PolicyError, InvalidRewardError)
 #: errors only an operator can fix: a plain apology, never their hint
 _APOLOGY = {
     StoreError: "Sorry, I can't reach my memory right now. Please try again in a moment.",
@@ -472,12 +474,13 @@ class BanditBot:
         update_id = getattr(update, "update_id", None)
         friendly = next((text for cls, text in _FRIENDLY.items() if isinstance(error, cls)),
                         None)
-        if friendly is not None and isinstance(error, BanditBotError):
-            text = friendly + (f" ({error.hint})" if error.hint else "")
-            log.info("user error", extra={"update_id": update_id,
-                                          "error": type(error).__name__})
-        elif isinstance(error, PayloadError):
-            text = "That input is not valid here."
+        if isinstance(error, BanditBotError) and (friendly is not None
+                                                  or isinstance(error, PayloadError)):
+            # what is wrong, in the error's own words, where the kind alone does not say it
+            # (a bad prior, markup a new arm may not use, a policy parameter)
+            detail = f": {error}" if isinstance(error, _SAY_WHY) else "."
+            text = (friendly or "That input is not valid here.").removesuffix(".") + detail \
+                + (f" ({error.hint})" if error.hint else "")
             log.info("user error", extra={"update_id": update_id,
                                           "error": type(error).__name__})
         elif isinstance(error, BanditBotError):  # the operator's to fix: the hint is theirs
