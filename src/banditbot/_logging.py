@@ -88,7 +88,10 @@ def uvicorn_log_config() -> dict[str, object]:
         "loggers": {"uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
                     "uvicorn.error": {"level": "INFO"},
                     "uvicorn.access": {"handlers": ["stderr"], "level": "INFO",
-                                       "propagate": False}},
+                                       "propagate": False},
+                    # a library's warning (logging.captureWarnings, set by the server)
+                    "py.warnings": {"handlers": ["stderr"], "level": "WARNING",
+                                    "propagate": False}},
     }
 
 
@@ -112,6 +115,13 @@ def configure_json_logging(level: int = logging.INFO, *,
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
+    # a library's warning (numpy's RuntimeWarning, a deprecation) is one JSON line as well,
+    # not two lines of bare text among the JSON ones
+    logging.captureWarnings(True)
+    warned = logging.getLogger("py.warnings")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in warned.handlers):
+        warned.addHandler(handler)
+        warned.propagate = False
     # httpx logs every request at INFO, with its URL: for the Bot API, the token
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     if libraries is not None:

@@ -243,3 +243,15 @@ def test_export_rows_read_back_as_a_log(service: BanditService, tmp_path: Path) 
     data = read_log(str(out))
     assert data.n_rounds == 1  # the policy decision (cheater-mode rows are not rounds)
     assert io.StringIO(out.read_text()).readline().startswith("decision_id")
+
+
+def test_a_library_warning_is_one_json_line_too() -> None:
+    """A warning (numpy's RuntimeWarning once printed two bare lines among a server's JSON
+    log lines) arrives as one JSON line once the JSON log is configured."""
+    script = ("import warnings; from banditbot._logging import configure_json_logging; "
+              "configure_json_logging(); warnings.warn('invalid value', RuntimeWarning)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    (line,) = proc.stderr.splitlines()
+    record = json.loads(line)
+    assert "RuntimeWarning: invalid value" in record["message"]

@@ -528,3 +528,8 @@ def test_report_estimate_stays_within_the_reward_range() -> None:
         assert arm.estimate is not None and arm.estimate_low is not None
         assert arm.estimate_high is not None
         assert 0.0 <= arm.estimate_low <= arm.estimate <= arm.estimate_high <= 1.0
+    # an arm added now has no decision: "–" for it, and no RuntimeWarning (an error in this
+    # suite; a bare two-line text in a server's JSON log before)
+    svc.add_arm("e", "g3", "z", actor="test")
+    new = next(a for a in svc.report("e").arms if a.arm == "g3")
+    assert new.pulls == 0 and new.estimate is None

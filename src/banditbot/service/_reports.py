@@ -312,9 +312,11 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
         est = view.denormalize(inference.weighted_estimate)
         low = view.denormalize(inference.fixed_low)
         high = view.denormalize(inference.fixed_high)
-        if view.span:  # the interval is clipped to the reward's range; so is the point (the
-            # weighted AIPW estimate leaves it on a few answers: 1.32 for a 👍 rate)
-            est = np.clip(est, view.lo, view.lo + view.span)
+        if view.span:  # the point within its interval, as the interval is within the
+            # reward's range: on a few answers the weighted AIPW estimate leaves both (1.30
+            # for a 👍 rate beside 0.55–0.995); inside [0, 1] it is always inside its interval
+            with np.errstate(invalid="ignore"):
+                est = np.clip(np.clip(est, view.lo, view.lo + view.span), low, high)
         return [(float(est[i]), float(low[i]), float(high[i]),
                  (float((high[i] - low[i]) / (2 * Z95))) ** 2) for i in range(len(arms))], \
             f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look)"

@@ -849,7 +849,8 @@ def _weighted(sc: AipwScores, z: float) -> tuple[FloatArray, FloatArray, FloatAr
     c1 = ((1.0 - p) * m).sum(axis=0)
     c0 = ((1.0 - p) * m * m).sum(axis=0)
     low, high = score_interval(a, b, n, c2, c1, c0, z)
-    return a / b, low, high
+    with np.errstate(divide="ignore", invalid="ignore"):  # an arm never drawn: NaN
+        return a / b, low, high
 
 
 def score_interval(a: FloatArray, b: FloatArray, n: float, c2: FloatArray, c1: FloatArray,
@@ -861,6 +862,7 @@ def score_interval(a: FloatArray, b: FloatArray, n: float, c2: FloatArray, c1: F
     qb = -2.0 * a * b - z2 * (n - 2.0 * c1)
     qc = a * a - z2 * c0
     disc = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
-    low = (-qb - disc) / (2.0 * qa)
-    high = (-qb + disc) / (2.0 * qa)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an arm without answers: NaN
+        low = (-qb - disc) / (2.0 * qa)
+        high = (-qb + disc) / (2.0 * qa)
     return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
