@@ -271,6 +271,11 @@ def test_report_in_a_group_shows_that_groups_bandit(service: BanditService,
             await double.wait_for(last_text(double, -77, n))
         double.send_command(BOB, -88, "/perchat", chat_type="group")
         await double.wait_for(last_text(double, -88, 1))
+        # an admin's cheat in the group goes into that group's bandit (it once went to a
+        # scope no chat reads, while saying it was added)
+        double.send_command(ADMIN_USER, -77, "/cheat perchat m 11", chat_type="supergroup")
+        added = await double.wait_for(last_text(double, -77, 4))
+        assert added.text == "Added 2 rewards to perchat/m (this chat's bandit)."
         double.send_command(BOB, -77, "/report perchat", chat_type="supergroup")
         await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(-77)))
 
@@ -278,8 +283,9 @@ def test_report_in_a_group_shows_that_groups_bandit(service: BanditService,
     assert not double.errors
     report = [m for m in double.chat_messages(-77) if m.kind == "text"][-1].text or ""
     assert "perchat · chat -77 · softmax" in report
-    assert "3 decisions" in report  # this group's three, not the other group's one
-    assert service.report("perchat").total_pulls == 4
+    assert "5 decisions" in report  # this group's three and the cheat's two, not -88's
+    assert service.report("perchat", scope="chat:-77").total_answered == 2
+    assert service.report("perchat").total_pulls == 6
 
 
 def test_admin_commands_need_the_allow_list(service: BanditService,
@@ -297,8 +303,9 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         await double.wait_for(last_text(double, ADMIN, 2))
         double.send_command(ADMIN_USER, ADMIN, "/policy seed thompson alpha=2")
         await double.wait_for(last_text(double, ADMIN, 3))
-        double.send_command(ADMIN_USER, ADMIN, "/arm add seed arm3 Arm three")
-        await double.wait_for(last_text(double, ADMIN, 4))
+        double.send_command(ADMIN_USER, ADMIN, "/arm add seed arm3 Arm three:\n  two lines")
+        added = await double.wait_for(last_text(double, ADMIN, 4))
+        assert added.text == "Arm arm3 added to seed; it sends:\nArm three:\n  two lines"
         double.send_command(ADMIN_USER, ADMIN, "/cheat seed")
         usage = await double.wait_for(last_text(double, ADMIN, 5))
         assert usage.text.startswith("Usage: /cheat")
@@ -328,6 +335,7 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     assert len(rows) == 4 and {r["kind"] for r in rows} == {"manual"}
     assert service.current_generation("seed") == 1  # reset by the admin only
     assert "arm3" in service.active_arms("seed")
+    assert service.content("seed", "arm3") == "Arm three:\n  two lines"  # as typed
     actions = [(r.actor, r.action) for r in service.store.admin_log("seed")]
     assert ("tg:1001", "cheat") in actions and ("tg:1001", "reset") in actions
     assert all(actor == "tg:1001" for actor, _ in actions)

@@ -26,6 +26,7 @@ __all__ = ["AdminMixin"]
 #: The largest prior pseudo-count (a billion answers outweighs any experiment; beyond it the
 #: posterior arithmetic overflows)
 MAX_PRIOR = 1e9
+_MAX_CHEAT = 100_000  # rewards one cheat adds
 
 
 class AdminMixin(RewardsMixin):
@@ -58,6 +59,8 @@ class AdminMixin(RewardsMixin):
         self._require_arm(view, arm, active=False)
         if successes < 0 or failures < 0:
             raise InvalidRewardError("counts of successes and failures must be >= 0")
+        if successes + failures > _MAX_CHEAT:  # before building the list (a MemoryError)
+            raise InvalidRewardError("too many rewards at once", hint=f"at most {_MAX_CHEAT}")
         values = list(rewards.replace(",", " ").split()) if isinstance(rewards, str) \
             else list(rewards)
         if isinstance(rewards, str) and len(values) == 1 and set(values[0]) <= {"0", "1"}:
@@ -70,8 +73,8 @@ class AdminMixin(RewardsMixin):
             values += [hi] * successes + [lo] * failures
         if not values:
             raise InvalidRewardError("no rewards given", hint="e.g. 1101 or '4 5 3'")
-        if len(values) > 100_000:
-            raise InvalidRewardError("too many rewards at once", hint="at most 100000")
+        if len(values) > _MAX_CHEAT:
+            raise InvalidRewardError("too many rewards at once", hint=f"at most {_MAX_CHEAT}")
         numbers = [view.config.reward.validate_value(v) for v in values]
         return self._record_history(view, arm, numbers, kind="manual", actor=actor,
                                     scope=scope, action="cheat")

@@ -375,8 +375,15 @@ class BanditBot:
         svc = self.service
         text: str | None = None
         if name == "cheat" and len(args) >= 3:
-            n = await self._run(svc.cheat, args[0], args[1], " ".join(args[2:]), actor=actor)
-            text = f"Added {n} rewards to {args[0]}/{args[1]}."
+            # into the bandit this chat's decisions use (a per-chat experiment's rewards
+            # once went to a scope no chat reads)
+            chat = update.effective_chat.id if update.effective_chat is not None else user.id
+            scope = svc.scope_of(args[0], user.id, chat=chat)
+            n = await self._run(svc.cheat, args[0], args[1], " ".join(args[2:]), actor=actor,
+                                scope=scope or "")
+            where = "" if scope is None else \
+                " (this chat's bandit)" if scope.startswith("chat:") else " (your own bandit)"
+            text = f"Added {_count(n, 'reward')} to {args[0]}/{args[1]}{where}."
         elif name == "prior" and len(args) == 4:
             try:
                 alpha, beta = float(args[2]), float(args[3])
@@ -391,9 +398,10 @@ class BanditBot:
             markup = InlineKeyboardMarkup([[
                 InlineKeyboardButton("Yes, reset", callback_data=data),
                 InlineKeyboardButton("Cancel", callback_data="rc")]])
+            everywhere = "" if svc.experiment(args[0]).scope == "shared" else " in every chat"
             await message.reply_text(
-                f"Reset {args[0]}? Its statistics start from zero (priors are kept, the "
-                "decision log is kept).", reply_markup=markup)
+                f"Reset {args[0]}? Its statistics start from zero{everywhere} (priors are "
+                "kept, the decision log is kept).", reply_markup=markup)
             return
         elif name == "policy" and len(args) >= 2:
             policy = await self._run(svc.switch_policy, args[0], args[1],
@@ -401,8 +409,13 @@ class BanditBot:
             text = f"{args[0]} now uses {policy.describe()}; what it learned is kept."
         elif name == "arm" and len(args) >= 3 and args[0] in ("add", "retire"):
             if args[0] == "add":
-                await self._run(svc.add_arm, args[1], args[2], " ".join(args[3:]), actor=actor)
-                text = f"Arm {args[2]} added to {args[1]}."
+                # the content as typed, its line breaks and spaces kept (the parsed
+                # arguments are split on any whitespace)
+                parts = (message.text or "").split(None, 4)
+                content = parts[4] if len(parts) == 5 else ""
+                await self._run(svc.add_arm, args[1], args[2], content, actor=actor)
+                shown = content if len(content) <= 300 else content[:299] + "…"
+                text = f"Arm {args[2]} added to {args[1]}; it sends:\n{shown}"
             else:
                 also = await self._run(svc.retire_arm, args[1], args[2], actor=actor)
                 text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
@@ -501,6 +514,11 @@ class BanditBot:
         except TelegramError as exc:
             log.warning("could not send the error reply", extra={"update_id": update_id,
                                                                  "error": str(exc)[:200]})
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 reward``, ``4 rewards``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def commands_for(config: BanditConfig, experiments: Sequence[str] | None = None
