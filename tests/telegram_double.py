@@ -159,7 +159,12 @@ def check_text(text: str | None, parse_mode: str | None, *, limit: int = 4096,
 
 
 def check_markup(markup: dict[str, Any] | None) -> None:
-    for row in (markup or {}).get("inline_keyboard", []):
+    rows = (markup or {}).get("inline_keyboard", [])
+    # Telegram's inline keyboards: at most 8 buttons in a row and 100 in all (not in the Bot
+    # API's text; what the servers answer beyond them)
+    if any(len(row) > 8 for row in rows) or sum(len(row) for row in rows) > 100:
+        raise BadRequest("Bad Request: reply markup is too long")
+    for row in rows:
         for button in row:
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= 64:

@@ -51,6 +51,8 @@ _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 #: the largest magnitude of a reward (and of a reward bound): its square, summed over many
 #: rewards, stays far from float overflow
 MAX_REWARD = 1e12
+#: The most feedback buttons one message shows (Telegram's inline keyboard limit)
+MAX_BUTTONS = 100
 
 
 def _short(value: Any) -> str:
@@ -114,6 +116,10 @@ class RewardSpec(_Model):
                 self.validate_value(option.value)
             except InvalidRewardError as exc:
                 raise ValueError(f"button {option.label!r}: {exc}") from None
+        if len(self.buttons) > MAX_BUTTONS:
+            raise ValueError(f"{len(self.buttons)} feedback buttons; a Telegram message holds "
+                             f"at most {MAX_BUTTONS} (use a narrower rating, or a continuous "
+                             "reward given through the API)")
         return self
 
     @property
@@ -626,6 +632,19 @@ class BanditConfig(_Model):
             ) from None
 
 
+def _trailing_parenthesis(message: str) -> int | None:
+    """Where the parenthesis that closes ``message`` opens (matched, so a hint with its own
+    parentheses stays whole: "(a binary reward is 1 (👍) or 0 (👎))"), or ``None``."""
+    if not message.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(message) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(message[i], 0)
+        if depth == 0:
+            return i if i > 0 and message[i - 1] == " " else None
+    return None
+
+
 #: Commands the Telegram bot keeps for itself; no experiment may run as one of them
 BOT_COMMANDS = frozenset({"start", "help", "experiments", "report",  # everyone's
                           "cheat", "prior", "reset", "policy", "arm", "export"})  # admins'
@@ -680,9 +699,9 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
                         if not str(p).startswith("function-")).lstrip(".")
         message = str(err["msg"]).removeprefix("Value error, ")
         hint = _FIELD_HINTS.get((field, str(err["type"]))) or _HINTS.get(str(err["type"]))
-        if "(" in message and message.endswith(")"):  # our errors carry their own hint
-            message, _, own = message[:-1].rpartition(" (")
-            hint = own
+        trailing = _trailing_parenthesis(message)
+        if trailing is not None:  # our errors carry their own hint, in the last parentheses
+            message, hint = message[:trailing].rstrip(), message[trailing + 1:-1]
         text = f"{where}: {field + ': ' if field else ''}{message}"
         lines.append(text + (f" (fix: {hint})" if hint else ""))
     return "\n".join(lines)

@@ -41,6 +41,8 @@ def bot_config() -> dict[str, Any]:
         {"id": "tip", "parse_mode": "HTML", "reward": {"type": "rating"},
          "arms": [{"id": "t1", "content": "<b>Tip</b> &amp; more"}],
          "policy": "gaussian-thompson"},
+        {"id": "nps", "parse_mode": "plain", "reward": {"type": "rating", "min": 0, "max": 20},
+         "arms": [{"id": "long", "content": "x" * 4090}]},
     ]
     return cfg
 
@@ -201,6 +203,27 @@ def test_rating_buttons_and_html(service: BanditService, double: BotApiDouble) -
     (record,) = service.decisions("tip")
     assert record.reward == 4.0
     assert not double.errors
+
+
+def test_a_wide_rating_on_a_message_too_long_to_edit(service: BanditService,
+                                                    double: BotApiDouble) -> None:
+    """A 0–20 rating: 21 buttons in rows Telegram takes (at most 8 a row; the double refuses
+    more), and the top one works. The message is too long to carry "You answered …": the
+    vote counts and the buttons go (they stayed, pressable, before)."""
+    async def script() -> None:
+        double.send_command(BOB, 503, "/nps")
+        prompt = await double.wait_for(last_text(double, 503))
+        rows = prompt.reply_markup["inline_keyboard"] if prompt.reply_markup else []
+        assert [len(r) for r in rows] == [7, 7, 7]
+        press = double.press(BOB, prompt, "20")
+        await double.wait_for(lambda: prompt.reply_markup is None)
+        assert double.callback_answers[press["callback_query"]["id"]]["text"] == \
+            "Thanks! You answered 20"
+
+    run_bot(service, double, script)
+    (record,) = service.decisions("nps")
+    assert record.reward == 20.0
+    assert [e for e in double.errors if "too long" not in e[1]] == []
 
 
 @pytest.mark.parametrize("command", ["/plain_specials", "/md_specials"])

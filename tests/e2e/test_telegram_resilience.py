@@ -142,6 +142,28 @@ def test_a_chart_that_fails_after_the_table_is_not_apologised_for(
     assert any(r.getMessage() == "report chart failed" for r in caplog.records)
 
 
+def test_a_user_who_blocked_the_bot_is_a_warning_not_a_failure(
+        service: BanditService, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
+    """Telegram answers 403 "bot was blocked by the user": one warning line without a
+    traceback, no apology sent to someone who cannot receive it, no decision logged."""
+    async def script() -> None:
+        double.refuse["sendMessage"] = [403, "Forbidden: bot was blocked by the user", 1]
+        double.send_command(ALICE, 501, "/seed")
+        await double.wait_for(lambda: double.refuse["sendMessage"][2] == 0)
+        double.send_command(ALICE, 501, "/start")  # the next update is served as usual
+        await double.wait_for(last_text(double, 501))
+
+    with caplog.at_level(logging.WARNING, logger="banditbot"):
+        polling(service, double, script)
+    sent = [p for m, p in double.calls if m == "sendMessage"]
+    assert len(sent) == 2  # the refused prompt and the /start reply: no "Sorry…" attempt
+    assert list(service.decisions("seed")) == []
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warned] == [
+        "Telegram would not deliver to this chat (the bot was blocked or removed)"]
+    assert all(r.exc_info is None for r in warned)
+
+
 def test_operator_hints_never_reach_users(service: BanditService, store: TroubledStore,
                                           double: BotApiDouble) -> None:
     async def script() -> None:

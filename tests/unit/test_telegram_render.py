@@ -92,3 +92,22 @@ def test_the_bots_own_commands_are_the_ones_experiments_may_not_take() -> None:
     bot = BanditBot(BanditService(config, MemoryStore(), rng=np.random.default_rng(0)))
     names = {c for h in bot.handlers() if isinstance(h, CommandHandler) for c in h.commands}
     assert names - {"greet"} == BOT_COMMANDS
+
+
+@pytest.mark.parametrize("top", [1, 5, 10, 20, 99])
+def test_rating_keyboards_fit_telegram_and_every_button_parses(top: int) -> None:
+    """Rows of at most 8 (Telegram's limit), the buttons in order, each one's data a vote the
+    bot reads back (a 0–100 rating's "100" once did not parse)."""
+    from banditbot import parse_config
+    from banditbot.telegram._render import keyboard_rows, parse_vote
+
+    config = parse_config({"experiments": [{"id": "r", "arms": [{"id": "a", "content": "x"}],
+                                            "reward": {"type": "rating", "min": 0,
+                                                       "max": top}}]})
+    decision = secrets.token_hex(16)
+    rows = keyboard_rows(config.experiment("r"), decision)
+    cells = [c for row in rows for c in row]
+    assert all(len(row) <= 8 for row in rows) and len({len(r) for r in rows[:-1]}) <= 1
+    assert [c["text"] for c in cells] == [str(v) for v in range(top + 1)]
+    assert [parse_vote(c["callback_data"]) for c in cells] == \
+        [(decision, i) for i in range(top + 1)]

@@ -24,7 +24,7 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -282,6 +282,9 @@ class BanditBot:
             # a duplicate's own message says when the silence was counted instead
             await query.answer(result.message if result.status is RewardStatus.DUPLICATE
                                else _ANSWERS.get(result.status, "this poll has closed"))
+            if result.status is RewardStatus.DUPLICATE and query.message is not None \
+                    and getattr(query.message, "reply_markup", None) is not None:
+                await self._remove_buttons(query)  # counted already: nothing left to press
             return
         exp = self.service.experiment(result.experiment)
         label = exp.reward.buttons[option].label
@@ -297,8 +300,17 @@ class BanditBot:
                 if _PARSE_ERROR not in str(exc).lower():
                     raise
                 await query.edit_message_text(content + "\n\n" + thanks, reply_markup=None)
-        except TelegramError as exc:  # e.g. the message is too old to edit: the vote counts
+        except TelegramError as exc:  # e.g. too old or too long to edit: the vote counts,
             log.warning("could not edit the voted message", extra={"error": str(exc)[:200]})
+            await self._remove_buttons(query)  # and the buttons go, so none is pressed again
+
+    @staticmethod
+    async def _remove_buttons(query: Any) -> None:
+        """Take the feedback buttons off a message whose text could not be edited."""
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except TelegramError as exc:
+            log.warning("could not remove the buttons", extra={"error": str(exc)[:200]})
 
     async def on_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/report [experiment]: the table, and for one experiment a chart. An experiment
@@ -485,6 +497,12 @@ class BanditBot:
         """The one error handler: short reply to the user, traceback to the log."""
         error = context.error
         update_id = getattr(update, "update_id", None)
+        if isinstance(error, Forbidden):  # the person blocked the bot or left the chat:
+            # routine, and nobody to tell (the decision was not logged: it is logged only
+            # once Telegram has taken its message)
+            log.warning("Telegram would not deliver to this chat (the bot was blocked or "
+                        "removed)", extra={"update_id": update_id, "error": str(error)[:200]})
+            return
         friendly = next((text for cls, text in _FRIENDLY.items() if isinstance(error, cls)),
                         None)
         if isinstance(error, BanditBotError) and (friendly is not None

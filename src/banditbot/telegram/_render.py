@@ -34,6 +34,8 @@ __all__ = [
 
 MAX_CALLBACK_BYTES = 64
 _MD2_SPECIAL = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
+#: The most buttons Telegram shows in one row of an inline keyboard
+ROW_BUTTONS = 8
 _VOTE = re.compile(r"^v:([A-Za-z0-9_-]{16,43}):(\d{1,2})$")
 _RESET = re.compile(r"^r:([A-Za-z0-9_.-]{1,32}):(\d{1,12}):([A-Za-z0-9_-]{8,16})$")
 
@@ -82,14 +84,17 @@ def parse_vote(data: str | None) -> tuple[str, int] | None:
 
 
 def keyboard_rows(exp: ExperimentConfig, decision_id: str) -> list[list[dict[str, Any]]]:
-    """Inline keyboard rows for a decision: one row of buttons (two rows if many)."""
+    """Inline keyboard rows for a decision: one row of up to five buttons, else rows of
+    equal length, at least two and at most :data:`ROW_BUTTONS` buttons each (Telegram's
+    limit per row)."""
     buttons: tuple[RewardOption, ...] = exp.reward.buttons
     cells = [{"text": b.label, "callback_data": vote_data(decision_id, i)}
              for i, b in enumerate(buttons)]
     if len(cells) <= 5:
         return [cells]
-    half = (len(cells) + 1) // 2
-    return [cells[:half], cells[half:]]
+    rows = max(2, -(-len(cells) // ROW_BUTTONS))
+    width = -(-len(cells) // rows)
+    return [cells[i:i + width] for i in range(0, len(cells), width)]
 
 
 def _key(token: str) -> bytes:
