@@ -76,12 +76,15 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     assert code == 0 and out.startswith("applied"), (code, out, err)
     code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "alice", *db],
                        capsys)
-    assert code == 0 and out.startswith("duplicate")
-    code, out, _ = run(["reward", decision["decision_id"], "1", "--subject", "eve", *db],
-                       capsys)
-    assert code == 2 and out.strip() == "not_yours: the decision belongs to another subject"
-    code, out, _ = run(["reward", "A" * 22, "1", *db], capsys)
-    assert code == 2 and out.strip() == "unknown: no decision has that id"
+    assert code == 1 and out.startswith("duplicate")  # nothing changed: a script can tell
+    code, out, err = run(["reward", decision["decision_id"], "1", "--subject", "eve", *db],
+                         capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == "error: not_yours: the decision belongs to another subject"
+    code, out, err = run(["reward", "A" * 22, "1", *db], capsys)
+    assert code == 2 and err.strip() == "error: unknown: no decision has that id"
+    code, _, err = run(["reward", decision["decision_id"], "-2", *db], capsys)
+    assert code == 2 and "a negative number goes after --" in err
     png = tmp_path / "r.png"
     code, out, _ = run(["report", "random", "--png", str(png), *db], capsys)
     assert code == 0 and "P(best)" in out and png.stat().st_size > 1000

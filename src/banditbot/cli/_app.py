@@ -4,6 +4,7 @@ one-line message and an exit code."""
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: one line, exit 2
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if re.match(r"No such option: -[\d.]", message):  # a negative number, read as one
+            message += "; a negative number goes after --, e.g. banditbot reward -- ID -2.5"
         err_console.print(f"[bold red]error:[/] {escape(message)} [dim](see --help)[/]",
                           highlight=False, soft_wrap=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))

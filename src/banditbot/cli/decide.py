@@ -6,9 +6,10 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, err_console, service
 
 
 @app.command()
@@ -42,12 +43,24 @@ def reward(
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Report the reward of a decision (applied exactly once)."""
+    """Report the reward of a decision (applied exactly once).
+
+    Exit status: 0 applied; 1 already counted, nothing changed (a repeat, or an implicit
+    experiment's silence counted first); 2 refused (unknown decision, someone else's, a
+    value the experiment does not allow), said on stderr. A negative value goes after
+    ``--``: banditbot reward -- ID -2.5
+    """
     from ..service import RewardStatus
 
     result = service(config, store).reward(decision_id, value, subject)
-    console.print(f"{result.status.value}: {result.message}")
-    if result.status not in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
+    if result.status is RewardStatus.APPLIED:
+        console.print(f"{result.status.value}: {result.message}")
+    elif result.status is RewardStatus.DUPLICATE:
+        console.print(f"{result.status.value}: {result.message}")
+        raise typer.Exit(1)
+    else:
+        err_console.print(f"[bold red]error:[/] {escape(result.status.value)}: "
+                          f"{escape(result.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
