@@ -507,6 +507,10 @@ class ExperimentConfig(_Model):
         if self.control is not None and self.arm(self.control) is None:
             raise ValueError(f"control {self.control!r} is not an arm of the experiment "
                              "(use one of its arm ids)")
+        if len(self.arms) > 1 and self.floor > 0.5 / len(self.arms):
+            raise ValueError(f"floor {self.floor:g} is above 0.5 / K = "
+                             f"{0.5 / len(self.arms):.3g} for {len(self.arms)} arms, where it "
+                             f"would be capped (use at most {0.5 / len(self.arms):.3g})")
         if self.winner.explore != "none" and self.update.every == "decision":
             raise ValueError("winner.explore acts at each allocation period (set update, e.g. "
                              "'200 rewards')")

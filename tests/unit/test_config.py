@@ -73,6 +73,8 @@ def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
     (["experiments", 2, "reward", "max"], 101,
      "101 feedback buttons; a Telegram message holds at most 100"),
     (["experiments", 1, "policy", "alpha"], -1, "(fix: use alpha = beta = 1 (uniform prior))"),
+    (["experiments", 0, "floor"], 0.4,
+     "floor 0.4 is above 0.5 / K = 0.25 for 2 arms, where it would be capped"),
     (["experiments", 0, "telegram", "parse_mode"], "Markdown", "telegram.parse_mode"),
     (["experiments", 0, "parse_mode"], "HTML", "parse_mode is given twice"),
     (["experiments", 0, "arms", 0, "content"], KeyError, "arms[0].content: Field required"),

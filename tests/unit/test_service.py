@@ -533,3 +533,16 @@ def test_report_estimate_stays_within_the_reward_range() -> None:
     svc.add_arm("e", "g3", "z", actor="test")
     new = next(a for a in svc.report("e").arms if a.arm == "g3")
     assert new.pulls == 0 and new.estimate is None
+
+
+def test_report_states_the_floor_in_force() -> None:
+    """A floor of 0.25 on two arms is capped at 0.5 / K once arms are added: the report says
+    the floor that holds (it repeated the file's 0.25 beside allocations of 0.125)."""
+    cfg = parse_config({"experiments": [{"id": "f", "floor": 0.25, "burn_in": 0,
+                                         "arms": [{"id": a, "content": a} for a in "ab"]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2))
+    assert svc.report("f").floor == 0.25
+    svc.add_arm("f", "c", "c", actor="test")
+    svc.add_arm("f", "d", "d", actor="test")
+    assert svc.report("f").floor == 0.125
+    assert min(svc.decide("f", "u").probabilities.values()) >= 0.125 - 1e-12

@@ -163,7 +163,8 @@ class ReportsMixin(DecisionsMixin):
             winner_rule=_describe_rule(exp.winner.rule, exp.confidence),
             contenders=() if inference is None else tuple(
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
-            update=exp.update.describe(), periods=len(periods), floor=exp.floor,
+            update=exp.update.describe(), periods=len(periods),
+            floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
             holdout=exp.holdout)
 
     def _inference_kinds(self, view: ExperimentView, scope: str | None, table: StatsTable,
