@@ -216,7 +216,7 @@ class Report:
         if self.started_at is not None:
             when = datetime.fromtimestamp(self.started_at, tz=UTC).strftime("%Y-%m-%d %H:%M")
             text += f" · since {when} UTC ({duration_text(self.duration_seconds or 0.0)})"
-        return text + f" · {self.total_pulls:,} decisions"
+        return text + f" · {self.total_pulls:,} decision{'' if self.total_pulls == 1 else 's'}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -290,7 +290,7 @@ def duration_text(seconds: float) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -301,8 +301,8 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
         raise PayloadError(
             f"this log is in the statistics of {experiment!r} already (imported before: "
             f"[log {fingerprint}]); importing it again would count every round twice",
-            hint=f"to start over: banditbot reset {experiment}, then learn again; to give "
-                 "the history more weight: --weight")
+            hint=f"to start over, with --weight if the history should count more: "
+                 f"banditbot reset {experiment}, then learn again")
     arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
     plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
                            weight=weight, ips=ips, clip=clip, min_ess=min_ess)

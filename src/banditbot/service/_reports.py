@@ -174,7 +174,8 @@ class ReportsMixin(DecisionsMixin):
         as_of, answers_then, policy_answered = self._inference.basis(view, scope)
         outside = answers_then - policy_answered  # both counted at the same look
         if outside >= 0.5:
-            estimate_kind += f"; {outside:,.0f} answers outside the policy's draws " \
+            estimate_kind += f"; {outside:,.0f} answer{'' if round(outside) == 1 else 's'} " \
+                             "outside the policy's draws " \
                              "(sticky, added by hand or imported) are not in it"
         anytime_kind = f"{view.config.confidence:.0%} confidence sequence (valid at every " \
                        "look; betting on AIPW scores)"
