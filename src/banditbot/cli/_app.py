@@ -48,8 +48,10 @@ def _root(version: Annotated[bool, typer.Option(
     """Adaptive experiments (multi-armed bandits) for chatbots and apps."""
 
 
-console = Console()
-err_console = Console(stderr=True)
+# a line of text is one line, also in a pipe or a log file (rich wraps at 80 columns when it
+# cannot measure a terminal); tables keep their own layout
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[str | None, typer.Option(
     "--config", "-c",
