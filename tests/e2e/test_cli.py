@@ -188,3 +188,13 @@ def test_help_lists_the_commands() -> None:
     for command in ("demo", "decide", "reward", "report", "export", "cheat", "prior", "reset",
                     "policy", "arms"):
         assert command in proc.stdout
+
+
+def test_a_line_of_text_stays_one_line_in_a_pipe(db: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Output read by a script or written to a log: rich wrapped lines at 80 columns when
+    no terminal told it the width ("…averaging 0.75 on\\n0–1")."""
+    code, out, _ = run(["prior", "random", "arm1", "3000", "1000", *db], capsys)
+    assert code == 0
+    (line,) = out.splitlines()
+    assert len(line) > 80 and line.endswith("4000 pseudo-answers averaging 0.75 on 0–1")
