@@ -198,7 +198,11 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         assert "–" in hey["valid at every look"]  # the confidence sequence
         assert page.inner_text("#verdict") == report.verdict
         assert "AIPW" in page.inner_text("#arms-caption")  # names the estimate it leads with
-        assert "alpha=1" in page.inner_text("#settings")
+        settings = page.inner_text("#settings")
+        assert "alpha=1" in settings
+        # the settings in words, as the report says them (not "every=rewards, seconds=null")
+        assert "every 100 rewards" in settings and "null" not in settings
+        assert "leader's confidence sequences" in settings  # the winner rule
 
         # charts: drawn, with axes named, a text alternative each, two columns on a laptop
         for canvas in ("allocation", "cumulative", "intervals"):

@@ -131,6 +131,7 @@ function normalize(r) {
     generation: r.generation ?? 0, per: r.per || "shared", scope: r.scope ?? null,
     kind, intervalKind: r.interval_kind || "", hasEstimate, verdict: r.verdict || "",
     notes: r.notes || {}, rewardType: r.reward_type || "", rewardMode: r.reward_mode || "",
+    update: r.update || "", floor: r.floor ?? null, winnerRule: r.winner_rule || "",
     generatedAt: r.generated_at ?? null, arms,
   };
 }
@@ -479,12 +480,19 @@ function renderSettings(rep) {
   add("reward mode", mode === "implicit" && cfg.wait_seconds ? `implicit (silence after ${duration(cfg.wait_seconds)} counts as ${cfg.default_reward ?? 0})` : mode || "–");
   add("scope", { shared: "one bandit", chat: "one bandit per chat", subject: "one bandit per user" }[cfg.scope || rep.per] || rep.per);
   add("interval", rep.kind);
+  // what the server says in words (the report's own text), not the file's raw fields
+  if (rep.update) { add("allocation updated", rep.update); }
+  if (has(rep.floor) && rep.floor > 0) { add("floor", `${+(rep.floor * 100).toFixed(2)}% per arm`); }
+  if (rep.winnerRule) { add("winner rule", rep.winnerRule); }
   const known = new Set(["id", "description", "arms", "telegram", "policy", "reward", "reward_mode", "scope",
-                         "wait_seconds", "default_reward", "command", "parse_mode", "features"]);
+                         "wait_seconds", "default_reward", "command", "parse_mode", "features",
+                         ...(rep.update ? ["update"] : []), ...(has(rep.floor) ? ["floor"] : []),
+                         ...(rep.winnerRule ? ["winner"] : [])]);
   for (const [k, v] of Object.entries(cfg)) {  // settings newer servers add (update, burn_in, floor, ...)
     if (known.has(k) || v === null || v === undefined || v === false || v === 0 || v === "" ||
         (typeof v === "object" && !Object.keys(v).length)) { continue; }
-    add(k.replace(/_/g, " "), typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a}=${typeof b === "object" ? JSON.stringify(b) : b}`).join(", ") : String(v));
+    add(k.replace(/_/g, " "), typeof v === "object" ? Object.entries(v).filter(([, b]) => b !== null)
+      .map(([a, b]) => `${a} ${typeof b === "object" ? JSON.stringify(b) : b}`).join(", ") : String(v));
   }
   if (rep.srm && !rep.srm.flagged && has(rep.srm.p_value)) { add("sample ratio check", `passed (p = ${rep.srm.p_value.toPrecision(2)})`); }
   $("settings").replaceChildren(...rows);
