@@ -546,3 +546,14 @@ def test_report_states_the_floor_in_force() -> None:
     svc.add_arm("f", "d", "d", actor="test")
     assert svc.report("f").floor == 0.125
     assert min(svc.decide("f", "u").probabilities.values()) >= 0.125 - 1e-12
+
+
+def test_a_subject_is_checked_for_every_caller(svc: BanditService) -> None:
+    """The HTTP API took 1–128 characters while the CLI and Python callers logged an empty
+    or a 5,000-character subject: the service holds the rule for all of them."""
+    for subject in ("", "x" * 129):
+        with pytest.raises(PayloadError, match="a subject is 1–128 characters"):
+            svc.decide("seed", subject)
+    assert svc.decide("seed", "x" * 128).subject == "x" * 128
+    assert list(svc.decisions("seed")) and \
+        all(0 < len(r.subject) <= 128 for r in svc.decisions("seed"))

@@ -17,6 +17,7 @@ from pydantic import (
 
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
+from ..service import MAX_SUBJECT
 
 __all__ = [
     "ArmIn", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
@@ -58,7 +59,7 @@ ScopeQuery = Annotated[str | None, Query(
 class DecisionIn(Body):
     """Ask for a decision."""
 
-    subject: str = Field(min_length=1, max_length=128, description="Who it is for.")
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT, description="Who it is for.")
     context: Annotated[dict[str, Any] | None, WithJsonSchema(_CONTEXT_SCHEMA)] = Field(
         default=None,
         description="Features of this moment (logged; used by contextual policies): at most "
@@ -108,7 +109,7 @@ class RewardIn(Body):
         description="The reward (1/0 or true/false for a binary reward, a rating, a "
                     "number); finite, and within the experiment's reward range (±1e12 for an "
                     "unbounded continuous reward).")
-    subject: str | None = Field(default=None, min_length=1, max_length=128,
+    subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT,
                                 description="Who rewards; must be the decision's subject. "
                                             "Required unless the key is an admin key.")
 

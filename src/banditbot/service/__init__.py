@@ -7,7 +7,7 @@ commit_decision` and :meth:`~BanditService.plan_reward` → :meth:`~BanditServic
 commit_reward`.
 """
 
-from ._decisions import Decision, PlannedDecision
+from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
 from ._inference import log_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
@@ -15,6 +15,7 @@ from ._rewards import PlannedReward, RewardResult, RewardStatus
 from ._service import BanditService
 
 __all__ = [
+    "MAX_SUBJECT",
     "ROLES",
     "ApiKey",
     "BanditService",

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._errors import ConfigError, StoreError, UnknownArmError
+from .._errors import ConfigError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray
 from ..policies import explore_contenders, sample_arm
@@ -33,7 +33,10 @@ from ._allocation import (
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
-__all__ = ["Decision", "DecisionsMixin", "PlannedDecision"]
+__all__ = ["MAX_SUBJECT", "Decision", "DecisionsMixin", "PlannedDecision"]
+
+#: The longest subject id a decision takes
+MAX_SUBJECT = 128
 
 
 class Decision(NamedTuple):
@@ -217,10 +220,14 @@ class DecisionsMixin(RewardsMixin):
         if not view.arms:
             raise UnknownArmError(f"experiment {exp.id!r} has no active arms",
                                   hint="add an arm with: banditbot arms add")
+        subject = str(subject)
+        if not 0 < len(subject) <= MAX_SUBJECT:  # as the HTTP API has it, for every caller
+            raise PayloadError(f"a subject is 1–{MAX_SUBJECT} characters, got {len(subject)}",
+                               hint="e.g. the user's id in your app")
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
-        return view, self._scope(exp, str(subject), chat), now
+        return view, self._scope(exp, subject, chat), now
 
     def _sticky_decision(self, view: ExperimentView, subject: str,
                          context: Mapping[str, Any] | None, scope: str, now: float
