@@ -131,6 +131,14 @@ def test_reward_status_paths(api: Any) -> None:
     refused = call(url, "POST", f"/v1/decisions/{rated.json()['decision_id']}/reward", key,
                    json={"value": True, "subject": "bob"})
     assert refused.status_code == 422 and "true is not a number" in refused.json()["detail"]
+    # null or a list: one plain message, not the first union member's "value.bool: Input
+    # should be a valid boolean"
+    for value in (None, [1], {"v": 1}):
+        odd = call(url, "POST", f"/v1/decisions/{rated.json()['decision_id']}/reward", key,
+                   json={"value": value, "subject": "bob"})
+        assert odd.status_code == 422, value
+        assert odd.json()["detail"] == \
+            "value: the reward is a number (1/0 or true/false for 👍/👎)", value
 
 
 def test_auth_no_key_wrong_role_revoked_key(api: Any) -> None:

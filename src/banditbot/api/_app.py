@@ -168,8 +168,8 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         metrics.errors.labels("ValidationError").inc()
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return problem(422, "invalid request", f"{where}: {first.get('msg', 'invalid')}",
-                       _rid(request))
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return problem(422, "invalid request", f"{where}: {message}", _rid(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

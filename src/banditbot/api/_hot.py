@@ -113,7 +113,8 @@ def _parse(raw: bytes, model: type[Body]) -> Any:
     except ValidationError as exc:
         details = exc.errors()
         where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
-        message = details[0]["msg"] if details else "invalid"
+        message = str(details[0]["msg"]).removeprefix("Value error, ") if details \
+            else "invalid"
         raise InvalidBodyError(f"{where + ': ' if where else ''}{message}",
                                hint="see /docs for the request body") from None
 

@@ -113,6 +113,15 @@ class RewardIn(Body):
                                 description="Who rewards; must be the decision's subject. "
                                             "Required unless the key is an admin key.")
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _scalar(cls, value: Any) -> Any:
+        # null, a list or an object: one plain message (not the first union member's
+        # "value.bool: Input should be a valid boolean")
+        if value is None or not isinstance(value, bool | int | float | str):
+            raise ValueError("the reward is a number (1/0 or true/false for 👍/👎)")
+        return value
+
 
 class RewardOut(BaseModel):
     """The outcome of a reward call."""
