@@ -198,3 +198,16 @@ def test_a_line_of_text_stays_one_line_in_a_pipe(db: list[str],
     assert code == 0
     (line,) = out.splitlines()
     assert len(line) > 80 and line.endswith("4000 pseudo-answers averaging 0.75 on 0–1")
+
+
+def test_an_unreachable_postgres_is_one_line() -> None:
+    """Nothing listens on port 1: the command's one-line error, not two lines of the
+    connection pool's per attempt before it (a real process: pytest's own log handlers
+    would hide them in process)."""
+    store = "postgresql://u:p@127.0.0.1:1/db?retry_seconds=2"
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "report", "random", "--config",
+                           str(EXAMPLES), "--store", store], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: PostgreSQL") and "p@" not in line  # and no password

@@ -4,6 +4,7 @@ one-line message and an exit code."""
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sys
 from pathlib import Path
@@ -106,6 +107,9 @@ def writable_file(path: Path, option: str) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; translate errors into a one-line message and exit code 2."""
+    # a connection pool's retries (PostgreSQL down) would print a multi-line warning per
+    # attempt before the command's own one-line error says what failed
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         code = app(args=argv, standalone_mode=False)
     except BanditBotError as exc:
