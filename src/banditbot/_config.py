@@ -122,7 +122,7 @@ class RewardSpec(_Model):
                              "reward given through the API)")
         return self
 
-    @property
+    @cached_property
     def bounds(self) -> tuple[float | None, float | None]:
         """``(lowest, highest)`` allowed reward; ``None`` where unbounded."""
         if self.type == "binary":
@@ -137,7 +137,7 @@ class RewardSpec(_Model):
         lo, hi = self.bounds
         return lo is not None and hi is not None
 
-    @property
+    @cached_property
     def buttons(self) -> tuple[RewardOption, ...]:
         """The feedback buttons: ``options`` or the default for the type."""
         if self.options:

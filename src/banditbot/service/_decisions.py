@@ -116,9 +116,9 @@ class DecisionsMixin(RewardsMixin):
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
         allocation_id = None
-        if exp.update.every == "decision":
+        if view.every_decision:
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
-                                          with_extra=bool(view.policy.needs_extra))
+                                          with_extra=view.needs_extra)
             p = self._shaped(view, table, context, now, scope).probabilities
         else:
             allocation = self.current_allocation(view, scope, now)
@@ -157,7 +157,7 @@ class DecisionsMixin(RewardsMixin):
         winner, burn-in, floor and holdout (the policy is computed only when needed). A
         scope whose burn-in ended is remembered (counts only grow within a generation)."""
         burn_in = None
-        if view.config.burn_in.enabled:
+        if view.burn_in:
             key = (view.config.id, view.meta.generation, scope, view.arms)
             burn_in = None if key in self._burned_in else burn_in_progress(view, table)
             if burn_in is not None and burn_in.done and scope is not None:
@@ -172,7 +172,7 @@ class DecisionsMixin(RewardsMixin):
     def _sample(self, view: ExperimentView, p: FloatArray) -> tuple[int, str]:
         """Draw an arm from the allocation ``p``: the holdout's share goes to the control
         (a ``holdout`` decision), the rest to the bandit's part of ``p``."""
-        if view.config.holdout <= 0.0:
+        if view.holdout <= 0.0:
             return sample_arm(p, self.rng), "policy"
         h, control = holdout_share(view)
         if control is None:

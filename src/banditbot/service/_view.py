@@ -51,6 +51,10 @@ class ExperimentView:
     floor: float  # the probability every active arm keeps
     holdout: float  # the control's fixed share (0: no holdout applies)
     control_index: int | None  # the control among the active arms (None: not active)
+    # what every decision asks, answered once per view
+    every_decision: bool  # the allocation is recomputed before each decision
+    burn_in: bool  # the experiment has a burn-in
+    needs_extra: bool  # the policy reads extra statistics (time buckets, linear sums, …)
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -227,4 +231,5 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     floor = min(exp.floor / (1.0 - holdout), 0.5 / len(arms)) if len(arms) > 1 else 0.0
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
                           beta, lo if span and lo is not None else 0.0, span, featurizer,
-                          served, floor, holdout, control)
+                          served, floor, holdout, control, exp.update.every == "decision",
+                          exp.burn_in.enabled, bool(policy.needs_extra))

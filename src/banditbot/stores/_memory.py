@@ -104,7 +104,8 @@ class MemoryStore:
 
     def read_stats(self, experiment: str, generation: int, scope: str | None,
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
-        arms = tuple(arms)
+        if type(arms) is not tuple:
+            arms = tuple(arms)
         with self._lock:
             if scope is not None:
                 bucket = self._buckets.get((experiment, generation, scope))
