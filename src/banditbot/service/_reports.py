@@ -27,6 +27,8 @@ from ..statistics import (
     BetaPosterior,
     NormalPosterior,
     Posterior,
+    beta_best_probabilities,
+    normal_best_probabilities,
     normal_interval,
     wilson_interval,
 )
@@ -127,9 +129,8 @@ class ReportsMixin(DecisionsMixin):
                 uplift = _uplift(estimates[i], estimates[arms.index(control)]) \
                     if inference is None else _anytime_uplift(view, inference, i,
                                                               arms.index(control))
-                chance = float((draws[:, i] > draws[:, arms.index(control)]).mean()) \
-                    if draws is not None and active[i] and active[arms.index(control)] \
-                    else None
+                chance = _chance_to_beat(summary.posterior, i, arms.index(control)) \
+                    if active[i] and active[arms.index(control)] else None
             loss = float((draws.max(axis=1) - draws[:, i]).mean()) * (view.span or 1.0) \
                 if draws is not None and active[i] else None
             rows.append(ArmReport(
@@ -464,6 +465,19 @@ def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:
         rel_lo, rel_hi = rel - rel_half, rel + rel_half
     return Uplift(diff, diff - half, diff + half, rel, rel_lo, rel_hi,
                   "95% confidence interval (normal, fixed sample)")
+
+
+def _chance_to_beat(posterior: Posterior, arm: int, control: int) -> float:
+    """P(the arm's mean > the control's) under the posterior, computed exactly (two arms'
+    P(best)): sampled, identical arms showed 51% and 50% beside each other."""
+    pair = [arm, control]
+    if isinstance(posterior, BetaPosterior):
+        p = beta_best_probabilities(np.maximum(posterior.a[pair], 1e-9),
+                                    np.maximum(posterior.b[pair], 1e-9))
+    else:
+        p = normal_best_probabilities(posterior.mean_[pair], np.maximum(posterior.sd[pair],
+                                                                        1e-12))
+    return float(p[0])
 
 
 def _posterior_draws(posterior: Posterior, active: npt.NDArray[np.bool_]
