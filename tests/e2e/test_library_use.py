@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,6 +16,8 @@ from banditbot.telegram import install
 
 from ..conftest import EXAMPLES
 from ..telegram_double import BotApiDouble, ServerThread, make_app
+
+T = TypeVar("T")
 
 
 async def ping(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -33,29 +37,50 @@ async def own_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await update.callback_query.answer(f"host got {update.callback_query.data}")
 
 
-def test_install_adds_banditbot_and_keeps_own_handlers(tmp_path: Path) -> None:
-    double = BotApiDouble()
+def _service(tmp_path: Path) -> BanditService:
     store = SQLiteStore(tmp_path / "lib.db")
     store.init()
-    service = BanditService(load_config(EXAMPLES), store, rng=np.random.default_rng(1))
+    return BanditService(load_config(EXAMPLES), store, rng=np.random.default_rng(1))
+
+
+def run_host_bot(double: BotApiDouble, setup: Callable[[Application[Any, Any, Any, Any,
+                                                                          Any, Any]], None],
+                 script: Callable[[], Awaitable[T]]) -> T:
+    """A developer's own PTB application, set up by ``setup``, polling the double while
+    ``script`` runs."""
     with ServerThread(make_app(double)) as url:
-        async def main() -> None:
+        async def main() -> T:
             app = Application.builder().token(double.token).base_url(f"{url}/bot").build()
-            app.add_handler(CommandHandler("ping", ping))
-            install(app, service)
+            setup(app)
             async with app:
                 await app.start()
                 assert app.updater is not None
                 await app.updater.start_polling(poll_interval=0.0, timeout=1)
-                user = double.user(77)
-                double.send_command(user, 77, "/ping")
-                await double.wait_for(lambda: double.chat_messages(77))
-                double.send_command(user, 77, "/greeting")
-                await double.wait_for(lambda: len(double.chat_messages(77)) == 2)
-                await app.updater.stop()
-                await app.stop()
+                try:
+                    return await script()
+                finally:
+                    await app.updater.stop()
+                    await app.stop()
 
-        asyncio.run(main())
+        return asyncio.run(main())
+
+
+def test_install_adds_banditbot_and_keeps_own_handlers(tmp_path: Path) -> None:
+    double = BotApiDouble()
+    service = _service(tmp_path)
+
+    def setup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        app.add_handler(CommandHandler("ping", ping))
+        install(app, service)
+
+    async def script() -> None:
+        user = double.user(77)
+        double.send_command(user, 77, "/ping")
+        await double.wait_for(lambda: double.chat_messages(77))
+        double.send_command(user, 77, "/greeting")
+        await double.wait_for(lambda: len(double.chat_messages(77)) == 2)
+
+    run_host_bot(double, setup, script)
     pong, greeting = double.chat_messages(77)
     assert pong.text == "pong"
     assert [b["text"] for b in greeting.buttons()] == ["👍", "👎"]
@@ -67,32 +92,24 @@ def test_handlers_added_after_install_keep_their_start_and_buttons(tmp_path: Pat
     only its own callback data (it once claimed every "r…", so "refresh" and "rate:5" were
     answered "this confirmation is not valid"), and welcome=False leaves /start alone."""
     double = BotApiDouble()
-    store = SQLiteStore(tmp_path / "lib.db")
-    store.init()
-    service = BanditService(load_config(EXAMPLES), store, rng=np.random.default_rng(1))
-    with ServerThread(make_app(double)) as url:
-        async def main() -> list[str]:
-            app = Application.builder().token(double.token).base_url(f"{url}/bot").build()
-            install(app, service, welcome=False)
-            app.add_handler(CommandHandler("start", own_start))
-            app.add_handler(CallbackQueryHandler(own_button))
-            async with app:
-                await app.start()
-                assert app.updater is not None
-                await app.updater.start_polling(poll_interval=0.0, timeout=1)
-                user = double.user(78)
-                double.send_command(user, 78, "/start")
-                await double.wait_for(lambda: double.chat_messages(78))
-                welcome = double.chat_messages(78)[0]
-                pressed = [double.press(user, welcome, label)["callback_query"]["id"]
-                           for label in ("refresh", "rate")]
-                await double.wait_for(lambda: all(q in double.callback_answers
-                                                  for q in pressed))
-                await app.updater.stop()
-                await app.stop()
-                return pressed
+    service = _service(tmp_path)
 
-        refresh, rate = asyncio.run(main())
+    def setup(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        install(app, service, welcome=False)
+        app.add_handler(CommandHandler("start", own_start))
+        app.add_handler(CallbackQueryHandler(own_button))
+
+    async def script() -> list[str]:
+        user = double.user(78)
+        double.send_command(user, 78, "/start")
+        await double.wait_for(lambda: double.chat_messages(78))
+        welcome = double.chat_messages(78)[0]
+        pressed = [double.press(user, welcome, label)["callback_query"]["id"]
+                   for label in ("refresh", "rate")]
+        await double.wait_for(lambda: all(q in double.callback_answers for q in pressed))
+        return pressed
+
+    refresh, rate = run_host_bot(double, setup, script)
     assert double.chat_messages(78)[0].text == "the host's welcome"
     assert double.callback_answers[refresh]["text"] == "host got refresh"
     assert double.callback_answers[rate]["text"] == "host got rate:5"
