@@ -81,6 +81,28 @@ def last_text(double: BotApiDouble, chat: int, n: int = 1) -> Callable[[], SentM
     return find
 
 
+def test_a_poll_from_before_a_reset_says_where_its_vote_counts(service: BanditService,
+                                                                double: BotApiDouble) -> None:
+    """A prompt shown, then the experiment reset, then 👍: the vote counts in the earlier
+    generation, which /report no longer shows; the answer says so (it said a plain
+    "Thanks!", and the vote seemed lost)."""
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/random")
+        prompt = await double.wait_for(last_text(double, 501))
+        service.reset("seed", actor="test")
+        press = double.press(ALICE, prompt, "👍")
+        await double.wait_for(lambda: prompt.edits)
+        answer = double.callback_answers[press["callback_query"]["id"]]["text"]
+        assert answer == "Thanks! You answered 👍 (this poll is from before a reset: it " \
+            "counts in the earlier results)"
+        assert "before a reset" in (prompt.text or "")
+
+    run_bot(service, double, script)
+    (old,) = service.decisions("seed", generation=0)
+    assert old.reward == 1.0 and service.report("seed").total_answered == 0
+    assert not double.errors
+
+
 def test_seed_flow_random_vote_again_report(service: BanditService,
                                             double: BotApiDouble) -> None:
     """/random → 👍 → 👍 again → /report, through real HTTP."""

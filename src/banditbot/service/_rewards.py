@@ -48,6 +48,9 @@ class RewardResult(NamedTuple):
     arm: str | None = None
     value: float | None = None
     experiment: str | None = None
+    #: the generation of the decision (a reset starts a new one; an answer to a decision
+    #: from before it counts in the earlier results)
+    generation: int | None = None
 
     @property
     def applied(self) -> bool:
@@ -159,7 +162,7 @@ class RewardsMixin(ServiceCore):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
             return RewardResult(RewardStatus.APPLIED, record.id, "thanks, counted",
-                                record.arm, number, record.experiment)
+                                record.arm, number, record.experiment, record.generation)
         if result is ApplyResult.DUPLICATE:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
                 record = self.store.get_decision(record.id) or record

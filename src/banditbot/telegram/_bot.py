@@ -288,10 +288,16 @@ class BanditBot:
             return
         exp = self.service.experiment(result.experiment)
         label = exp.reward.buttons[option].label
-        await query.answer(f"Thanks! You answered {label}"[:200])
+        view = await self._run(self.service.view, exp.id)
+        # a poll from before a reset counts in the results of its own generation, which
+        # /report no longer shows: say so rather than let the vote seem lost
+        earlier = result.generation is not None and result.generation < view.meta.generation
+        note = " (this poll is from before a reset: it counts in the earlier results)" \
+            if earlier else ""
+        await query.answer(f"Thanks! You answered {label}{note}"[:200])
         mode = parse_mode_of(exp)
-        content = await self._run(self.service.content, exp.id, result.arm or "")
-        thanks = f"You answered {label} — thanks"
+        content = view.contents.get(result.arm or "", "")
+        thanks = f"You answered {label} — thanks{note}"
         try:
             try:
                 await query.edit_message_text(content + "\n\n" + escape(thanks, mode),
