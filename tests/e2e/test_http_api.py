@@ -45,7 +45,8 @@ def call(url: str, method: str, path: str, key: str | None = None, **kw: Any) ->
     headers = kw.pop("headers", {})
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    return HTTP.request(method, url + path, headers=headers, timeout=30, **kw)
+    return HTTP.request(method, url + path, headers=headers, timeout=kw.pop("timeout", 30),
+                        **kw)
 
 
 def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:
@@ -330,3 +331,41 @@ def test_admin_bodies_match_their_schema(api: Any) -> None:
     assert arm.status_code in (400, 422)
     assert "needs its content" in arm.json()["detail"], arm.json()
     assert "fresh" not in service.active_arms("seed")
+
+
+def test_a_store_outage_at_the_key_check_is_503_and_stalls_nobody(tmp_path: Path) -> None:
+    """The key list must be read again (its cache expired) while the store hangs and then
+    fails: /healthz on the same server answers while that read still hangs (the read ran
+    on the event loop and stalled every request for 11 s), and the request answers 503
+    "store unavailable" (it was a 500)."""
+    import threading
+
+    from banditbot import StoreError
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Hanging(SQLiteStore):
+        def read_document(self, name: str) -> tuple[str | None, int]:
+            entered.set()
+            release.wait(timeout=20)
+            raise StoreError("PostgreSQL read_document failed: couldn't get a connection",
+                             hint="retry")
+
+    store = Hanging(tmp_path / "api.db")
+    store.init()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(1))
+    app = create_app(service, keys=KeyRing(store, service.config.api_keys))
+    with ServerThread(app) as url:
+        answers: list[httpx.Response] = []
+        slow = threading.Thread(target=lambda: answers.append(call(
+            url, "POST", "/v1/experiments/seed/decisions", "bb_any", json={"subject": "a"})))
+        slow.start()
+        assert entered.wait(timeout=20)  # the decide is waiting on the store now
+        try:
+            health = call(url, "GET", "/healthz", timeout=10)
+        finally:
+            release.set()
+        slow.join(timeout=30)
+    assert health.status_code == 200
+    (decide,) = answers
+    assert decide.status_code == 503 and decide.json()["title"] == "store unavailable"

@@ -116,7 +116,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
     # outermost: request id, credentials, size limit, access log, latency (added last =
     # runs first)
     app.add_middleware(Envelope, metrics=metrics,
-                       gate=_gate(keyring, webhook_secret if telegram is not None else None))
+                       gate=_gate(keyring, webhook_secret if telegram is not None else None),
+                       gate_blocks=keyring.needs_reload)
     return app
 
 
@@ -141,6 +142,9 @@ def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
                 authorize(keys, headers, "read")
             except UnauthorizedError as exc:
                 return problem(401, title_of(exc), exc.message, request_id, exc.hint)
+            except BanditBotError as exc:  # the key list unreadable (the store is down): 503
+                return problem(status_of(exc), title_of(exc), exc.message, request_id,
+                               exc.hint)
         return None
 
     return gate

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+import anyio.to_thread
 from starlette.responses import Response
 
 from ._metrics import Metrics
@@ -45,8 +46,13 @@ class Envelope:
     histogram.
     """
 
-    def __init__(self, app: Any, metrics: Metrics, gate: Gate | None = None) -> None:
+    def __init__(self, app: Any, metrics: Metrics, gate: Gate | None = None,
+                 gate_blocks: Callable[[], bool] | None = None) -> None:
         self.app, self.metrics, self.gate = app, metrics, gate
+        #: whether the gate must read the store now (its key list expired): then it runs on
+        #: a worker thread, so a slow or unreachable store never stalls the event loop and
+        #: every other request with it
+        self.gate_blocks = gate_blocks
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -66,7 +72,11 @@ class Envelope:
                                       (b"x-request-id", request_id.encode())]
             await send(message)
 
-        refusal = self._admit(scope, headers, request_id)
+        if self.gate_blocks is not None and self.gate_blocks() \
+                and scope["method"] in _BODY_METHODS:
+            refusal = await anyio.to_thread.run_sync(self._admit, scope, headers, request_id)
+        else:
+            refusal = self._admit(scope, headers, request_id)
         if refusal is not None:
             await refusal(scope, receive, send_with_id)
         elif scope["method"] not in _BODY_METHODS:

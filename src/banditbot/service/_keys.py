@@ -125,6 +125,11 @@ class KeyRing:
                 return True
         raise StoreError("the key list is being changed concurrently", hint="retry")
 
+    def needs_reload(self) -> bool:
+        """Whether the next :meth:`authenticate` reads the store (the cached list expired)."""
+        loaded_at = self._cache[0]
+        return loaded_at is None or self.clock() - loaded_at > self.cache_seconds
+
     def authenticate(self, key: str | None) -> ApiKey | None:
         """The active key record for a presented key, or ``None``."""
         if not key:
