@@ -9,6 +9,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import httpx
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ import pytest
 from banditbot import ConfigError, StoreError
 from banditbot.stores import DecisionRecord, open_store
 from banditbot.stores._dynamodb import DynamoDBStore
+
+from ..conftest import EXAMPLES, run_cli
 
 
 class FlakyProxy:
@@ -217,3 +220,21 @@ def test_bad_store_urls_say_what_works(url: str) -> None:
         open_store(url)
     assert repr(url) in err.value.message
     assert err.value.hint is not None and err.value.hint.startswith("use ")
+
+
+def test_a_write_command_never_creates_a_table(moto_endpoint: str, table: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`decide` on a mistyped table name: refused, saying how to create a table, and no
+    table made (it created one and started the experiment afresh there); on the real
+    table the same command works."""
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    before = set(client.list_tables()["TableNames"])
+    typo = f"dynamodb://{table}x?region=us-east-1&endpoint_url={moto_endpoint}"
+    code, _, err = run_cli(["decide", "greeting", "--subject", "u", "--store", typo,
+                            "--config", str(EXAMPLES)], capsys)
+    assert code == 2 and "ResourceNotFoundException" in err and "banditbot init-db" in err
+    assert set(client.list_tables()["TableNames"]) == before
+    good = f"dynamodb://{table}?region=us-east-1&endpoint_url={moto_endpoint}"
+    code, out, _ = run_cli(["decide", "greeting", "--subject", "u", "--store", good,
+                            "--config", str(EXAMPLES)], capsys)
+    assert code == 0 and '"arm"' in out

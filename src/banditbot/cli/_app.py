@@ -82,12 +82,16 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     from .._config import BanditConfig, default_config_path, load_config
     from ..stores import SQLiteStore, open_store
 
-    if not read_only:
-        return build_service(config, store, seed=seed, settings=settings())
     chosen = settings()
     path = config if config is not None else chosen.config_path
     cfg: BanditConfig = load_config(path if path is not None else default_config_path())
-    opened = open_store(store or chosen.store_url, create=False)
+    opened = open_store(store or chosen.store_url, create=not read_only)
+    if not read_only:
+        # a write brings a database up to date (migrations), but never creates a DynamoDB
+        # table: a mistyped table name would start the experiment afresh in a new one
+        # (`banditbot init-db` creates it)
+        return build_service(cfg, opened, seed=seed, settings=chosen,
+                             init=not opened.url.startswith("dynamodb://"))
     # an existing SQLite file gets any table it lacks (CREATE … IF NOT EXISTS); a network
     # store is never created by a read
     return build_service(cfg, opened, seed=seed, settings=chosen,

@@ -174,8 +174,11 @@ class DynamoDBStore:
             if code in ("ConditionalCheckFailedException", "TransactionCanceledException",
                         "TransactionInProgressException"):
                 raise
+            hint = f"no table {self.table!r} here: check its name and region, or create it " \
+                "with banditbot init-db" if code == "ResourceNotFoundException" \
+                else "check the table, credentials and region"
             raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}",
-                             hint="check the table, credentials and region") from exc
+                             hint=hint) from exc
         except BotoCoreError as exc:
             raise _network_error(op, exc) from exc
 
