@@ -631,3 +631,22 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(postgres_url: 
     d = service.decide("seed", "bob")
     assert store.get_decision(d.id).allocation_id is not None  # type: ignore[union-attr]
     store.close()
+
+
+def test_a_mistake_in_the_url_is_refused_at_once_in_the_servers_words(
+        postgres_url: str) -> None:
+    """No such database, or an option libpq does not know: the server's own message, not
+    "couldn't get a connection after 30 s (unreachable or restarting, retry)" after the
+    pool's retries (a read waited them out before saying so)."""
+    base, _, _ = postgres_url.rpartition("/")
+    missing = open_store(f"{base}/no_such_db?retry_seconds=30")
+    with pytest.raises(StoreError) as err:
+        missing.read_meta("e")
+    assert 'database "no_such_db" does not exist' in str(err.value)
+    assert "couldn't get a connection" not in str(err.value)
+    missing.close()
+    bogus = open_store(postgres_schema_url(postgres_url, sslmode="bogus", retry_seconds=30))
+    with pytest.raises(StoreError) as err:
+        bogus.read_meta("e")
+    assert "sslmode" in str(err.value) and "couldn't get a connection" not in str(err.value)
+    bogus.close()

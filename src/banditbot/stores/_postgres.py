@@ -97,6 +97,12 @@ R = TypeVar("R")
 
 _SHARDS = 16
 _DEFAULT_META = ExperimentMeta()
+#: What libpq says when a server is down, starting, stopping or out of reach: worth the
+#: pool's retries (anything else on connecting is a mistake to report at once)
+_TRANSIENT_CONNECT = ("Connection refused", "timeout expired", "timed out", "starting up",
+                      "shutting down", "in recovery mode", "could not translate host name",
+                      "No route to host", "Network is unreachable", "too many clients",
+                      "No such file or directory", "server closed the connection")
 _OWN_PARAMS = ("schema", "pool_min", "pool_max", "retry_seconds", "listen")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _LIVENESS_S = 2.0  # the meta cache is used while the listener answered a ping this recently
@@ -450,6 +456,7 @@ class PostgresStore:
                     require("psycopg_pool", "postgres")
                     from psycopg_pool import ConnectionPool
 
+                    self._probe()
                     pool = ConnectionPool(
                         self._conninfo, min_size=self.pool_min, max_size=self.pool_max,
                         kwargs={"autocommit": True}, open=False, name="banditbot",
@@ -458,6 +465,25 @@ class PostgresStore:
                     pool.open(wait=False)
                     self._pool = pool
         return pool
+
+    def _probe(self) -> None:
+        """One direct connection before the pool opens: a mistake that no retry mends (a
+        wrong password, no such database or role, a bad option) is refused now with the
+        server's own words, where the pool would retry for ``retry_seconds`` and then say
+        "unreachable or restarting". A server that is down or restarting is left to the
+        pool's retries."""
+        import psycopg
+
+        try:
+            psycopg.connect(self._conninfo, autocommit=True).close()
+        except psycopg.OperationalError as exc:
+            text = str(exc)
+            if any(sign in text for sign in _TRANSIENT_CONNECT):
+                return
+            raise self._error("connect", exc, hint="check the URL: user, password, "
+                                                   "database and options") from None
+        except psycopg.ProgrammingError as exc:  # e.g. an option libpq does not know
+            raise self._error("connect", exc, hint="check the URL's options") from None
 
     def _transient(self) -> tuple[type[BaseException], ...]:
         import psycopg
@@ -659,9 +685,9 @@ class PostgresStore:
                     current = self._schema_version(conn)
                     if current > SCHEMA_VERSION:
                         raise StoreError(
-                            f"the database schema is version {current}; this banditbot "
-                            f"knows up to {SCHEMA_VERSION}",
-                            hint="upgrade banditbot on this host (see docs/postgres.md)")
+                            f"schema {self.schema!r} has schema version {current}, newer "
+                            f"than this banditbot's ({SCHEMA_VERSION})",
+                            hint="upgrade banditbot on this host; docs/postgres.md")
                     for version in range(current, SCHEMA_VERSION):
                         conn.execute(_MIGRATIONS[version].encode())
                         conn.execute("INSERT INTO schema_version (version) VALUES (%s)",
