@@ -259,6 +259,9 @@ def test_banditbot_log_exports_imports_and_evaluates(tmp_path: Path) -> None:
     assert ts.value > uni.value  # learning from the log beats guessing
     assert uni.low <= 0.4 <= uni.high  # uniform's true value is the mean rate
     assert (thompson, "replay-online") in by
+    # this log came from an adaptive policy: replay says it is biased here (it printed a
+    # confident interval that missed uniform's true value, with no warning)
+    assert any("not uniformly random" in w for w in by[("uniform", "replay-online")].warnings)
     # a policy's rows depend on the seed alone: not on the order or company of the others
     alone = evaluate(again, ["uniform", "thompson"], train_share=0.5,
                      estimators=("ips", "snips", "dr"), n_bootstrap=100, online=True)

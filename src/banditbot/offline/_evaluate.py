@@ -275,7 +275,14 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                 low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
             else:
                 low = high = math.nan
-            warn = () if matched.size >= 30 else (f"only {matched.size} rounds matched",)
+            warn: tuple[str, ...] = () if matched.size >= 30 else \
+                (f"only {matched.size} rounds matched",)
+            lo_p, hi_p = float(log.pscore.min()), float(log.pscore.max())
+            if hi_p - lo_p > 1e-9 or abs(hi_p - 1.0 / log.n_actions) > 1e-9:
+                # replay is unbiased only on a uniformly random log; the log says it is not
+                warn += (f"the log's actions were not uniformly random (propensities "
+                         f"{lo_p:.3g}–{hi_p:.3g}): replay is biased here; compare ips, "
+                         "snips or dr",)
             rows.append(EvaluationRow(label, Estimate("replay-online", value, float(low),
                                                       float(high), float(matched.size),
                                                       log.n_rounds, warn)))
