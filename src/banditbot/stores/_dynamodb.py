@@ -144,7 +144,11 @@ class DynamoDBStore:
         self.max_attempts = max_attempts
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
-        self.url = f"dynamodb://{table}" + (f"?region={region}" if region else "")
+        # where it points, the endpoint included (a local emulator or AWS: the difference
+        # matters when reading "store ready: …")
+        query = "&".join(f"{k}={v}" for k, v in (("region", region),
+                                                  ("endpoint_url", endpoint_url)) if v)
+        self.url = f"dynamodb://{table}" + (f"?{query}" if query else "")
         self._client = client
 
     # --- plumbing -----------------------------------------------------------------------
