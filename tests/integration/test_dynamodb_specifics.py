@@ -238,3 +238,5 @@ def test_a_write_command_never_creates_a_table(moto_endpoint: str, table: str,
     code, out, _ = run_cli(["decide", "greeting", "--subject", "u", "--store", good,
                             "--config", str(EXAMPLES)], capsys)
     assert code == 0 and '"arm"' in out
+    # and it says where it points: an emulator's endpoint is part of the printed URL
+    assert open_store(good).url == good
