@@ -25,7 +25,13 @@ from banditbot import ConfigError, StoreError
 from banditbot.stores import ApplyResult, DecisionRecord, ExperimentMeta, open_store
 from banditbot.stores._postgres import SCHEMA_VERSION, PostgresStore
 
-from ..conftest import PostgresServer, postgres_bindir, postgres_schema_url, rest_of_output
+from ..conftest import (
+    EXAMPLES,
+    PostgresServer,
+    postgres_bindir,
+    postgres_schema_url,
+    rest_of_output,
+)
 from .test_store_conformance import assert_stats_equal_fold
 
 pytestmark = pytest.mark.skipif(postgres_bindir() is None,
@@ -650,3 +656,15 @@ def test_a_mistake_in_the_url_is_refused_at_once_in_the_servers_words(
         bogus.read_meta("e")
     assert "sslmode" in str(err.value) and "couldn't get a connection" not in str(err.value)
     bogus.close()
+
+
+def test_a_cli_command_on_postgres_ends_cleanly(postgres_url: str) -> None:
+    """A command's pool is closed when it ends: nothing on stderr (a pool left to its
+    finalizer at exit could print "Exception ignored in … ConnectionPool.__del__")."""
+    url = postgres_schema_url(postgres_url)
+    for argv in (["init-db"], ["decide", "greeting", "--subject", "u"],
+                 ["report", "greeting"]):
+        proc = subprocess.run([sys.executable, "-m", "banditbot", *argv, "--store", url,
+                               *([] if argv == ["init-db"] else ["--config", str(EXAMPLES)])],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and proc.stderr == "", (argv, proc.stderr)

@@ -3,6 +3,7 @@ one-line message and an exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -71,6 +72,12 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+#: PostgreSQL stores this command opened: closed when it ends, before the interpreter's
+#: teardown (a pool left to its finalizer could print "Exception ignored in … __del__");
+#: a SQLite file is left as the command left it (closing checkpoints the WAL into it)
+_OPENED: list[Any] = []
+
+
 def service(config: str | None, store: str | None, *, seed: int | None = None,
             read_only: bool = False) -> Any:
     """The engine for a command: options win over the settings.
@@ -86,6 +93,8 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     path = config if config is not None else chosen.config_path
     cfg: BanditConfig = load_config(path if path is not None else default_config_path())
     opened = open_store(store or chosen.store_url, create=not read_only)
+    if opened.url.startswith(("postgres://", "postgresql://")):
+        _OPENED.append(opened)  # its pool closed when the command ends (see main)
     if not read_only:
         # a write brings a database up to date (migrations), but never creates a DynamoDB
         # table: a mistyped table name would start the experiment afresh in a new one
@@ -115,7 +124,19 @@ def main(argv: list[str] | None = None) -> None:
     # attempt before the command's own one-line error says what failed
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = _run(argv)
+    finally:
+        while _OPENED:
+            with contextlib.suppress(Exception):
+                _OPENED.pop().close()
+    if isinstance(code, int) and code != 0:  # typer.Exit(code) returns it here
+        sys.exit(code)
+
+
+def _run(argv: list[str] | None) -> Any:
+    """The command, its errors as one line each (exits 1 or 2)."""
+    try:
+        return app(args=argv, standalone_mode=False)
     except BanditBotError as exc:
         err_console.print(f"[bold red]error:[/] {escape(exc.message)}"
                           + (f" [dim]({escape(exc.hint)})[/]" if exc.hint else ""),
@@ -138,5 +159,3 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[bold red]error:[/] {escape(message)} [dim](see --help)[/]",
                           highlight=False, soft_wrap=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))
-    if isinstance(code, int) and code != 0:  # typer.Exit(code) returns it here
-        sys.exit(code)
