@@ -580,7 +580,8 @@ class BanditConfig(_Model):
         HTTP API keys (name, role, SHA-256 of the key); ``banditbot keys create`` adds more
         to the store.
     time_zone
-        IANA time zone for context features such as the hour of day.
+        IANA time zone for context features such as the hour of day, and of the times
+        reports show.
     """
 
     experiments: tuple[ExperimentConfig, ...] = Field(min_length=1)

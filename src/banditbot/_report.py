@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -156,6 +157,8 @@ class Report:
     periods: int = 0
     floor: float = 0.0
     holdout: float = 0.0
+    #: the zone report times are shown in (the config's ``time_zone``)
+    time_zone: str = "UTC"
 
     @property
     def total_pulls(self) -> int:
@@ -214,8 +217,9 @@ class Report:
         """``status: running · since 2026-12-02 06:00 UTC (3h) · 1,234 decisions``."""
         text = f"status: {self.status}" + (f" ({self.winner})" if self.winner else "")
         if self.started_at is not None:
-            when = datetime.fromtimestamp(self.started_at, tz=UTC).strftime("%Y-%m-%d %H:%M")
-            text += f" · since {when} UTC ({duration_text(self.duration_seconds or 0.0)})"
+            when = datetime.fromtimestamp(self.started_at, tz=_zone(self.time_zone))
+            text += f" · since {when.strftime('%Y-%m-%d %H:%M %Z')} " \
+                    f"({duration_text(self.duration_seconds or 0.0)})"
         return text + f" · {self.total_pulls:,} decision{'' if self.total_pulls == 1 else 's'}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,6 +280,16 @@ class Report:
         for key, text in self.notes.items():
             lines.append(f"{key.replace('_', ' ')}: {text}")
         return "\n".join(lines)
+
+
+def _zone(name: str) -> tzinfo:
+    """The time zone ``name`` (UTC for "UTC" or one this system does not know)."""
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def duration_text(seconds: float) -> str:

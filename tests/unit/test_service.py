@@ -575,3 +575,16 @@ def test_chance_to_beat_control_is_exact() -> None:
     draws = rng.beta(4, 2, 400_000) > rng.beta(3, 3, 400_000)  # b: Beta(1+3, 1+1), a: (3, 3)
     se = (0.25 / 400_000) ** 0.5
     assert abs(chance["b"] - draws.mean()) < 4 * se
+
+
+def test_report_times_are_in_the_configured_time_zone() -> None:
+    """`time_zone: Europe/Berlin`: the report's "since" reads in Berlin time (it read UTC
+    whatever the setting)."""
+    for zone, expected in (("UTC", "since 2026-12-02 14:00 UTC"),
+                           ("Europe/Berlin", "since 2026-12-02 15:00 CET")):
+        cfg = parse_config({"time_zone": zone, "experiments": [
+            {"id": "e", "arms": [{"id": "a", "content": "x"}]}]})
+        svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0),
+                            clock=lambda: 1796220000.0)
+        svc.decide("e", "u")
+        assert expected in svc.report("e").to_text()

@@ -166,7 +166,7 @@ class ReportsMixin(DecisionsMixin):
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods),
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
-            holdout=exp.holdout)
+            holdout=exp.holdout, time_zone=self.config.time_zone)
 
     def _inference_kinds(self, view: ExperimentView, scope: str | None, table: StatsTable,
                          estimate_kind: str) -> tuple[str, str]:
