@@ -220,7 +220,7 @@ class Report:
             when = datetime.fromtimestamp(self.started_at, tz=_zone(self.time_zone))
             text += f" · since {when.strftime('%Y-%m-%d %H:%M %Z')} " \
                     f"({duration_text(self.duration_seconds or 0.0)})"
-        return text + f" · {self.total_pulls:,} decision{'' if self.total_pulls == 1 else 's'}"
+        return text + f" · {count_text(self.total_pulls, 'decision')}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -259,7 +259,7 @@ class Report:
             lines.append("  ".join(
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
-        lines.append(f"{self.total_pulls:,} decision{'' if self.total_pulls == 1 else 's'}, "
+        lines.append(f"{count_text(self.total_pulls, 'decision')}, "
                      f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}")
         if self.control is not None:
             for a in self.arms:
@@ -290,6 +290,11 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def count_text(n: float, noun: str) -> str:
+    """``1 decision``, ``1,500 decisions``: a whole count with its noun."""
+    return f"{n:,.0f} {noun}{'' if round(n) == 1 else 's'}"
 
 
 def duration_text(seconds: float) -> str:

@@ -6,10 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, err_console, service
+from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service
 
 
 @app.command()
@@ -53,15 +52,11 @@ def reward(
     from ..service import RewardStatus
 
     result = service(config, store).reward(decision_id, value, subject)
-    if result.status is RewardStatus.APPLIED:
-        console.print(f"{result.status.value}: {result.message}")
-    elif result.status is RewardStatus.DUPLICATE:
-        console.print(f"{result.status.value}: {result.message}")
+    if result.status not in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
+        raise PayloadError(f"{result.status.value}: {result.message}")  # stderr, exit 2
+    console.print(f"{result.status.value}: {result.message}")
+    if result.status is RewardStatus.DUPLICATE:
         raise typer.Exit(1)
-    else:
-        err_console.print(f"[bold red]error:[/] {escape(result.status.value)}: "
-                          f"{escape(result.message)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
 
 
 @app.command()

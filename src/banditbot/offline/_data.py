@@ -248,7 +248,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     for i in range(n):
         # the experiment's allocation drew both policy and holdout decisions (the logged
         # probabilities include the holdout's share): leaving either out biases the weights
-        if is_export and table["kind"][i] not in ("policy", "holdout", None):
+        if is_export and table["kind"][i] is not None and table["kind"][i] not in ALLOCATED:
             continue
         raw = table[cmap.reward][i]
         if raw in (None, "") and rewarded_only:

@@ -32,9 +32,8 @@ from .._types import FloatArray
 from ..stores import AllocationRecord, StatsTable
 from ._view import ExperimentView
 
-__all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "effective_floor",
-           "holdout_share", "new_allocation", "retired_control_note", "shape", "winner_index",
-           "with_floor"]
+__all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "new_allocation",
+           "retired_control_note", "shape", "with_floor"]
 
 
 class BurnIn(NamedTuple):
@@ -77,19 +76,6 @@ def burn_in_progress(view: ExperimentView, table: StatsTable) -> BurnIn | None:
     pulls = int(min(table.pulls[i] for i in index))
     answers = int(min(table.n[i] for i in index))
     return BurnIn(pulls, spec.min_per_arm, answers, answers_needed)
-
-
-def effective_floor(view: ExperimentView) -> float:
-    """The floor the policy's vector gets before the holdout: the experiment's, lifted to
-    ``floor / (1 - h)`` under a holdout ``h`` (so every arm keeps ``floor`` of all
-    traffic), at most ``0.5 / K``."""
-    return view.floor
-
-
-def winner_index(view: ExperimentView) -> int | None:
-    """The active arm that gets every decision (a winner served or a stopped experiment),
-    or ``None``."""
-    return view.served
 
 
 def shape(view: ExperimentView, policy_vector: FloatArray | None,
@@ -139,13 +125,6 @@ def _with_holdout(view: ExperimentView, p: FloatArray) -> FloatArray:
     return out
 
 
-def holdout_share(view: ExperimentView) -> tuple[float, int | None]:
-    """``(h, index of the control)`` when a holdout applies, else ``(0, None)``."""
-    if view.holdout <= 0.0:
-        return 0.0, None
-    return view.holdout, view.control_index
-
-
 def due_reason(view: ExperimentView, current: AllocationRecord | None,
                now: float) -> str | None:
     """Why a new allocation period must start now (``None``: the current one stands).
@@ -153,7 +132,7 @@ def due_reason(view: ExperimentView, current: AllocationRecord | None,
     if current is None:
         return "start"
     if current.arms != view.arms or current.meta_version != view.meta.version:
-        return "winner" if winner_index(view) is not None and current.reason != "winner" \
+        return "winner" if view.served is not None and current.reason != "winner" \
             else "admin"
     update = view.config.update
     if update.every == "rewards" and current.rewards >= float(update.rewards or 0):

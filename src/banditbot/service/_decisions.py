@@ -25,10 +25,8 @@ from ._allocation import (
     Shaped,
     burn_in_progress,
     due_reason,
-    holdout_share,
     new_allocation,
     shape,
-    winner_index,
 )
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
@@ -138,7 +136,7 @@ class DecisionsMixin(RewardsMixin):
     def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
         """With ``winner.explore``, the active arms the winner rule has not ruled out (from
         the log; ``None`` when exploration is off or there is nothing to go by yet)."""
-        if view.config.winner.explore == "none" or winner_index(view) is not None:
+        if view.config.winner.explore == "none" or view.served is not None:
             return None
         table = self.store.read_stats(view.config.id, view.meta.generation, scope,
                                       view.all_arms)
@@ -172,10 +170,8 @@ class DecisionsMixin(RewardsMixin):
     def _sample(self, view: ExperimentView, p: FloatArray) -> tuple[int, str]:
         """Draw an arm from the allocation ``p``: the holdout's share goes to the control
         (a ``holdout`` decision), the rest to the bandit's part of ``p``."""
-        if view.holdout <= 0.0:
-            return sample_arm(p, self.rng), "policy"
-        h, control = holdout_share(view)
-        if control is None:
+        h, control = view.holdout, view.control_index
+        if h <= 0.0 or control is None:  # (a holdout applies only with an active control)
             return sample_arm(p, self.rng), "policy"
         if self.rng.random() < h:
             return control, "holdout"

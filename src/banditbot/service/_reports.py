@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import BanditBotError
-from .._report import ArmReport, Report, SampleRatioCheck, Timeline, Uplift
+from .._report import ArmReport, Report, SampleRatioCheck, Timeline, Uplift, count_text
 from .._types import FloatArray
 from ..policies import ArmStats, beta_posterior, normal_posterior
 from ..statistics import (
@@ -175,8 +175,7 @@ class ReportsMixin(DecisionsMixin):
         as_of, answers_then, policy_answered = self._inference.basis(view, scope)
         outside = answers_then - policy_answered  # both counted at the same look
         if outside >= 0.5:
-            estimate_kind += f"; {outside:,.0f} answer{'' if round(outside) == 1 else 's'} " \
-                             "outside the policy's draws " \
+            estimate_kind += f"; {count_text(outside, 'answer')} outside the policy's draws " \
                              "(sticky, added by hand or imported) are not in it"
         anytime_kind = f"{view.config.confidence:.0%} confidence sequence (valid at every " \
                        "look; betting on AIPW scores)"

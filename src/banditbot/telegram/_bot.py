@@ -46,7 +46,7 @@ from .._errors import (
     UnknownArmError,
     UnknownExperimentError,
 )
-from .._report import Report
+from .._report import Report, count_text
 from ..policies import parse_params
 from ..service import BanditService, RewardStatus
 from ._context import chat_context
@@ -401,7 +401,7 @@ class BanditBot:
                                 scope=scope or "")
             where = "" if scope is None else \
                 " (this chat's bandit)" if scope.startswith("chat:") else " (your own bandit)"
-            text = f"Added {_count(n, 'reward')} to {args[0]}/{args[1]}{where}."
+            text = f"Added {count_text(n, 'reward')} to {args[0]}/{args[1]}{where}."
         elif name == "prior" and len(args) == 4:
             try:
                 alpha, beta = float(args[2]), float(args[3])
@@ -538,11 +538,6 @@ class BanditBot:
         except TelegramError as exc:
             log.warning("could not send the error reply", extra={"update_id": update_id,
                                                                  "error": str(exc)[:200]})
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 reward``, ``4 rewards``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def commands_for(config: BanditConfig, experiments: Sequence[str] | None = None
