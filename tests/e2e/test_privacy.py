@@ -92,7 +92,7 @@ def test_no_raw_id_leaves_in_any_export(service: BanditService, store: SQLiteSto
                 code = done.code
             assert code in (0, None), capsys.readouterr()
             exports[f"cli {out.name}"] = out.read_text() if suffix == "csv" else \
-                json.dumps(pq.read_table(out).to_pylist())
+                json.dumps(pq.read_table(out).to_pylist(), default=str)
     capsys.readouterr()
     ring = KeyRing(store)
     key, _ = ring.create("reader", "read")

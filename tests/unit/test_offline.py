@@ -475,5 +475,12 @@ def test_streamed_parquet_export_keeps_types_and_every_row(
     assert data["ctx_lang"][3] == 'de, "at"\nline'
     assert data["ctx_tags"][6] == '["a", "b"]'
     assert data["reward"][4] is None and data["subject"][1] == "tg:1"
+    # timestamps are typed (UTC, milliseconds, cut as the CSV's text is), null when missing
+    assert str(table.schema.field("created_at").type) == "timestamp[ms, tz=UTC]"
+    assert [t.timestamp() for t in data["created_at"]] == \
+        [round(r.created_at * 1e6) // 1000 / 1e3 for r in records]
+    assert data["rewarded_at"][4] is None
+    assert read_log(path).timestamp.tolist() == \
+        [round(r.created_at * 1e6) // 1000 / 1e3 for r in records if r.reward is not None]
     empty = tmp_path / "empty.parquet"
     assert export_decisions([], empty) == 0 and pq.read_table(empty).num_rows == 0

@@ -317,6 +317,9 @@ def _timestamps(values: Sequence[Any]) -> FloatArray:
 
     out = np.zeros(len(values))
     for i, v in enumerate(values):
+        if isinstance(v, datetime):  # a Parquet export's timestamp column
+            out[i] = v.timestamp()
+            continue
         try:
             out[i] = float(v)
         except (TypeError, ValueError):

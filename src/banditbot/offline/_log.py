@@ -23,15 +23,16 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .._errors import PayloadError, StoreError, require
-from .._types import FloatArray
+from .._types import BoolArray, FloatArray
 from ..stores import DecisionRecord, Store
 
 __all__ = ["LOG_COLUMNS", "Pseudonyms", "decision_rows", "export_decisions", "log_columns",
@@ -151,18 +152,37 @@ def _chunks(records: Iterable[DecisionRecord], size: int) -> Iterator[list[Decis
         yield chunk
 
 
-def _iso_many(stamps: Sequence[float | None]) -> list[str]:
-    """``[_iso(t) for t in stamps]`` as one array operation: rounded to the microsecond,
-    then cut to the millisecond, as ``datetime`` does."""
+def _millis(stamps: Sequence[float | None]) -> tuple[npt.NDArray[np.int64], BoolArray]:
+    """Epoch seconds as whole milliseconds (rounded to the microsecond, then cut to the
+    millisecond, as ``datetime`` does), and where a stamp is missing (``None``; 0 there)."""
     ts = np.array([np.nan if t is None else t for t in stamps], dtype=np.float64)
     missing = np.isnan(ts)
     ts[missing] = 0.0
     whole = np.trunc(ts)
     micros = whole.astype(np.int64) * 1_000_000 + np.round((ts - whole) * 1e6).astype(np.int64)
-    text = np.datetime_as_string((micros // 1000).astype("datetime64[ms]"), unit="ms")
+    return micros // 1000, missing
+
+
+def _iso_many(stamps: Sequence[float | None]) -> list[str]:
+    """``[_iso(t) for t in stamps]`` as one array operation."""
+    millis, missing = _millis(stamps)
+    text = np.datetime_as_string(millis.astype("datetime64[ms]"), unit="ms")
     out = [f"{t}+00:00" for t in text.tolist()]
     for i in np.flatnonzero(missing).tolist():
         out[i] = ""
+    return out
+
+
+def _memo(memo: dict[Any, Any], values: Sequence[Any], make: Callable[[Any], Any],
+          limit: int) -> list[Any]:
+    """``[make(v) for v in values]``, each distinct ``v`` made once (kept in ``memo``, which
+    starts over past ``limit`` entries)."""
+    get = memo.get
+    out = [get(v) for v in values]
+    for i in [i for i, x in enumerate(out) if x is None]:
+        if len(memo) > limit:
+            memo.clear()
+        out[i] = memo[values[i]] = make(values[i])
     return out
 
 
@@ -183,39 +203,33 @@ class _Cells:
         self.vector_ids: dict[int, tuple[FloatArray, str]] = {}
         self.arm_lists: dict[tuple[str, ...], str] = {}
         self.contexts: dict[str, str] = {}
+        self.context_ids: dict[int, tuple[Mapping[str, Any], str]] = {}
         self.new_contexts: list[Mapping[str, Any]] = []  # memo misses since the last take
         self.context_json = json.JSONEncoder(sort_keys=True).encode
 
     def rows(self, chunk: Sequence[DecisionRecord]) -> list[list[Any]]:
         """One list of cells per record."""
-        created = _iso_many([r.created_at for r in chunk])
-        rewarded = _iso_many([r.rewarded_at for r in chunk])
-        return [self.row(r, c, w) for r, c, w in zip(chunk, created, rewarded, strict=True)]
+        return [list(row) for row in zip(*self.columns(chunk), strict=True)]
 
-    def row(self, r: DecisionRecord, created: str, rewarded: str) -> list[Any]:
-        """The cells of one record, given its formatted timestamps."""
-        subject: str | None = r.subject
-        scope: str | None = r.scope
+    def columns(self, chunk: Sequence[DecisionRecord], *, iso: bool = True) -> list[Any]:
+        """The cells of ``chunk`` column by column, in :data:`LOG_COLUMNS` order (records
+        are tuples: each column is one pass over one field, memo hits cost a dict lookup).
+        With ``iso=False`` the two timestamp columns are the raw epoch seconds."""
+        if not chunk:
+            return [[] for _ in LOG_COLUMNS]
+        (ids, experiments, generations, scopes, arms, propensities, arm_lists, vectors,
+         policies, subjects, created, contexts, kinds, rewards, rewarded,
+         *_) = zip(*chunk, strict=True)
         if not self.raw:
-            subject = self.subjects.get(r.subject)
-            if subject is None:
-                if len(self.subjects) > self._MEMO:
-                    self.subjects.clear()
-                subject = self.subjects[r.subject] = self.pseudo(r.subject)
-            scope = self.scopes.get(r.scope)
-            if scope is None:
-                if len(self.scopes) > self._MEMO:
-                    self.scopes.clear()
-                scope = self.scopes[r.scope] = self.pseudo.scope(r.scope)
-        vector = self.vector(r.probabilities)
-        arms = self.arm_lists.get(r.arms)
-        if arms is None:
-            if len(self.arm_lists) > self._MEMO:
-                self.arm_lists.clear()
-            arms = self.arm_lists[r.arms] = " ".join(r.arms)
-        return [r.id, created, r.experiment, r.generation, scope, r.arm, r.propensity,
-                r.policy, r.kind, subject, r.reward, rewarded, arms, vector,
-                self.context(r.context) if r.context else ""]
+            subjects = _memo(self.subjects, subjects, self.pseudo, self._MEMO)
+            scopes = _memo(self.scopes, scopes, self.pseudo.scope, self._MEMO)
+        stamp = _iso_many if iso else list
+        return [list(ids), stamp(created), list(experiments), list(generations),
+                list(scopes), list(arms), list(propensities), list(policies), list(kinds),
+                list(subjects), list(rewards), stamp(rewarded),
+                _memo(self.arm_lists, arm_lists, " ".join, self._MEMO),
+                [self.vector(v) for v in vectors],
+                [self.context(c) if c else "" for c in contexts]]
 
     def vector(self, probabilities: FloatArray) -> str:
         """The probability vector as text; memoized by identity first (a store's scan
@@ -238,8 +252,13 @@ class _Cells:
         return text
 
     def context(self, context: Mapping[str, Any]) -> str:
-        """The context as JSON with sorted keys, memoized by ``repr`` (which, unlike
+        """The context as JSON with sorted keys, memoized by identity first (a store's scan
+        shares one read-only mapping between the rows that logged the same context; the
+        memo keeps it alive, so its ``id`` cannot be reused), then by ``repr`` (which, unlike
         equality, tells ``1``, ``1.0`` and ``True`` apart)."""
+        seen = self.context_ids.get(id(context))
+        if seen is not None:
+            return seen[1]
         key = repr(context)
         text = self.contexts.get(key)
         if text is None:
@@ -247,6 +266,9 @@ class _Cells:
                 self.contexts.clear()
             text = self.contexts[key] = self.context_json(context)
             self.new_contexts.append(context)
+        if len(self.context_ids) > 4096:
+            self.context_ids.clear()
+        self.context_ids[id(context)] = (context, text)
         return text
 
     def take_new_contexts(self) -> list[Mapping[str, Any]]:
@@ -310,20 +332,18 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
     writer.writerow([*LOG_COLUMNS, *(f"ctx_{k}" for k in columns)])
     n = 0
     for chunk in itertools.chain([first], chunks):
-        rows = cells.rows(chunk)
-        if columns or complete:
-            for r, row in zip(chunk, rows, strict=True):
-                context = r.context
-                if context:
-                    if not known.issuperset(context):
-                        complete = False
-                        known.update(context)
-                        columns = sorted(known)
-                    row.extend([context.get(k) for k in columns])  # None: an empty cell
-                elif columns:
-                    row.extend([""] * len(columns))
-        writer.writerows(rows)
-        n += len(rows)
+        cells_by_column = cells.columns(chunk)
+        for context in cells.take_new_contexts():  # the keys come from contexts not seen yet
+            if not known.issuperset(context):
+                complete = False
+                known.update(context)
+                columns = sorted(known)
+        if columns:
+            contexts = [r.context for r in chunk]
+            cells_by_column += [[c.get(k) if c else None for c in contexts]  # None: empty
+                                for k in columns]
+        writer.writerows(zip(*cells_by_column, strict=True))
+        n += len(chunk)
     return n, columns, complete
 
 
@@ -412,10 +432,12 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    base = [pa.field(c, pa.type_for_alias(_ARROW_TYPES.get(c, "string"))) for c in LOG_COLUMNS]
+    stamp = pa.timestamp("ms", tz="UTC")  # created_at, rewarded_at
+    base = [pa.field(c, stamp if c in ("created_at", "rewarded_at") else
+                     pa.type_for_alias(_ARROW_TYPES.get(c, "string"))) for c in LOG_COLUMNS]
     batches = _chunks(records, _BATCH)
     first = next(batches, [])
-    first_rows = cells.rows(first)
+    first_columns = cells.columns(first, iso=False)
     kinds: dict[str, set[type]] = {}
     _add_kinds(kinds, cells.take_new_contexts())
     columns = sorted(kinds)
@@ -426,12 +448,14 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     n = 0
     with pq.ParquetWriter(path, schema) as writer:
         for batch in itertools.chain([first], batches):
-            rows = first_rows if batch is first else cells.rows(batch)
+            cells_by_column = first_columns if batch is first else \
+                cells.columns(batch, iso=False)
             if _add_kinds(kinds, cells.take_new_contexts()) and fits:
                 fits = sorted(kinds) == columns and \
                     [_context_type(kinds[k]) for k in columns] == types
-            arrays = [pa.array([row[i] for row in rows], field.type)
-                      for i, field in enumerate(base)]
+            arrays = [_stamps(column, stamp) if field.type == stamp else
+                      pa.array(column, field.type)
+                      for column, field in zip(cells_by_column, base, strict=True)]
             contexts = [r.context for r in batch]
             arrays += [_context_array(contexts, k, t) if fits else pa.nulls(len(batch), t)
                        for k, t in zip(columns, types, strict=True)]
@@ -440,6 +464,15 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     if not fits:
         _rewrite_context_columns(path, base, kinds)
     return n
+
+
+def _stamps(seconds: Sequence[float | None], stamp: Any) -> Any:
+    """Epoch seconds as an Arrow column of type ``stamp`` (milliseconds; null where
+    missing)."""
+    import pyarrow as pa
+
+    millis, missing = _millis(seconds)
+    return pa.array(millis, stamp, mask=missing)
 
 
 def _add_kinds(kinds: dict[str, set[type]], contexts: Iterable[Mapping[str, Any]]) -> bool:
