@@ -103,6 +103,21 @@ def _decision(arm: str = "a", *, subject: str = "u", t: float = 1.0) -> Decision
                           created_at=t)
 
 
+def test_a_scan_of_fields_pages_through_a_log_with_tied_times(url: str) -> None:
+    """``iter_fields`` reads keyset pages; rows with one ``created_at`` across a page
+    boundary are neither repeated nor skipped (the key is ``(created_at, id)``)."""
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    made = [_decision("ab"[i % 2], t=float(i // 3)) for i in range(11)]
+    for d in made:
+        store.record_decision(d)
+    store.scan_page = 2
+    got = [row[0] for row in store.iter_fields("e", ("id", "arm"), generation=0)]
+    assert got == [r.id for r in store.iter_decisions("e", generation=0)]
+    assert sorted(got) == sorted(d.id for d in made)
+    store.close()
+
+
 # --- several processes, SIGKILL, a restarting server ---------------------------------------------
 def test_processes_and_threads_on_one_database_lose_nothing(url: str) -> None:
     procs = [_spawn(url, f"p{i}", threads=8, per_thread=25) for i in range(2)]

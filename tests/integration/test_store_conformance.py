@@ -254,6 +254,45 @@ def test_iter_decisions_pages_in_time_order(store: Store) -> None:
     assert [r.id for r in store.iter_decisions("e", since=1005.0)] == [d.id for d in made[5:]]
 
 
+def test_iter_fields_is_the_projection_of_the_log(store: Store) -> None:
+    """A scan of a few fields (what a report reads on a long log) gives, in time order,
+    exactly those fields of the decisions of the generation, kinds and scope asked for."""
+    made = []
+    for i in range(12):
+        d = _decision(arm="ab"[i % 2], scope=("", "chat:1")[i % 3 == 0], t=1000.0 + i,
+                      generation=i % 4 // 3, arms=(("a", "b"), ("b", "a", "c"))[i % 2],
+                      context={"hour": i} if i % 2 else None)
+        made.append(d._replace(kind=("policy", "holdout", "manual", "sticky")[i % 4],
+                               reward=float(i % 3) if i % 5 else None))
+    for d in reversed(made):  # stored out of order: the scan orders by time
+        if d.kind == "manual":
+            store.record_manual([d._replace(reward=d.reward or 0.0)])
+        else:
+            store.record_decision(d._replace(reward=None))
+            if d.reward is not None:
+                assert store.apply_reward(d.id, d.reward, d.created_at + 1.0) \
+                    is ApplyResult.APPLIED
+
+    def plain(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(v.tolist() if isinstance(v, np.ndarray) else v for v in row)
+
+    for fields in (("arm", "arms", "probabilities", "reward"),
+                   ("created_at", "arm", "reward", "allocation_id"), ("id", "context", "kind")):
+        for kinds, scope in ((None, None), ({"policy", "holdout"}, None), ({"sticky"}, ""),
+                             (set(), None), (None, "chat:1")):
+            for generation in (0, 1):
+                expected = [plain(tuple(getattr(r, f) for f in fields))
+                            for r in store.iter_decisions("e", generation=generation)
+                            if (kinds is None or r.kind in kinds)
+                            and (scope is None or r.scope == scope)]
+                got = [plain(row) for row in store.iter_fields(
+                    "e", fields, generation=generation, kinds=kinds, scope=scope)]
+                assert got == expected, (fields, kinds, scope, generation)
+    assert len(list(store.iter_fields("e", ("id",), generation=0))) == 9
+    with pytest.raises(ValueError, match="not decision fields"):
+        list(store.iter_fields("e", ("id; DROP TABLE decisions",), generation=0))
+
+
 def test_pending_decisions_are_the_old_unrewarded_ones(store: Store) -> None:
     old, young, done = _decision(t=100.0), _decision(t=900.0), _decision(t=50.0)
     for d in (old, young, done):

@@ -106,6 +106,10 @@ class _CountingStore(SQLiteStore):
             self.log_reads += 1
         return super().iter_decisions(*args, **kwargs)
 
+    def iter_fields(self, *args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
+        self.log_reads += 1
+        return super().iter_fields(*args, **kwargs)
+
 
 def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
         config: Any, clock: FakeClock, tmp_path: Path) -> None:

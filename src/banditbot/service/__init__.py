@@ -8,13 +8,14 @@ commit_reward`.
 """
 
 from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
-from ._inference import log_arrays
+from ._inference import LOG_FIELDS, log_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
 from ._rewards import PlannedReward, RewardResult, RewardStatus
 from ._service import BanditService
 
 __all__ = [
+    "LOG_FIELDS",
     "MAX_SUBJECT",
     "ROLES",
     "ApiKey",

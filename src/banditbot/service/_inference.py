@@ -20,19 +20,27 @@ import numpy as np
 
 from .._types import FloatArray, IntArray
 from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
-from ..stores import ALLOCATED, DecisionRecord, Store
+from ..stores import ALLOCATED, Store
 from ._view import ExperimentView
 
-__all__ = ["InferenceCache", "log_arrays"]
+__all__ = ["LOG_FIELDS", "InferenceCache", "log_arrays"]
 
 log = logging.getLogger("banditbot")
 
 
-def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float,
-               span: float) -> tuple[IntArray, FloatArray, FloatArray]:
-    """``(arm index (T,), probability vectors (T, K), rewards on [0, 1] (T,))`` of the
-    allocated decisions in ``records`` (time order), with ``arms`` as the columns (an arm a
-    decision did not offer has probability 0 in its row) and NaN for unanswered ones.
+#: the decision fields :func:`log_arrays` reads, in its order
+LOG_FIELDS = ("arm", "arms", "probabilities", "reward")
+
+
+def log_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, float | None]],
+               arms: Sequence[str], lo: float, span: float
+               ) -> tuple[IntArray, FloatArray, FloatArray]:
+    """``(arm index (T,), probability vectors (T, K), rewards on [0, 1] (T,))`` of
+    ``decisions`` — ``(arm, offered arms, probability vector, reward)`` of the allocated
+    decisions (:data:`LOG_FIELDS`, from :meth:`~banditbot.stores.Store.iter_fields`), in
+    time order — with ``arms`` as the columns (an arm a decision did not offer has
+    probability 0 in its row) and NaN for unanswered ones; a decision for an arm not in
+    ``arms`` is left out.
 
     One pass keeps references only; the vectors are stacked once per distinct list of
     offered arms (usually one), so a long log costs no Python work per probability."""
@@ -41,19 +49,17 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
     rewards: list[float | None] = []
     vectors: list[FloatArray] = []
     layouts: dict[tuple[str, ...], list[int]] = {}  # offered arms -> rows that offered them
-    for r in records:
-        if r.kind not in ALLOCATED:
-            continue
-        c = column.get(r.arm)
+    for arm, offered, vector, reward in decisions:
+        c = column.get(arm)
         if c is None:
             continue
-        rows = layouts.get(r.arms)
+        rows = layouts.get(offered)
         if rows is None:
-            rows = layouts[r.arms] = []
+            rows = layouts[offered] = []
         rows.append(len(chosen))
         chosen.append(c)
-        rewards.append(r.reward)
-        vectors.append(r.probabilities)
+        rewards.append(reward)
+        vectors.append(vector)
     k = len(arms)
     probabilities = np.zeros((len(chosen), k))
     for offered, rows in layouts.items():
@@ -123,11 +129,9 @@ class InferenceCache:
             if kept is not None and self._still_good(kept.fingerprint, fingerprint):
                 self._remember(key, kept)
                 return kept.result
-        records = (r for r in store.iter_decisions(view.config.id,
-                                                   generation=view.meta.generation)
-                   if scope is None or r.scope == scope)
-        chosen, probabilities, rewards = log_arrays(records, view.all_arms, view.lo,
-                                                    view.span)
+        scan = store.iter_fields(view.config.id, LOG_FIELDS, generation=view.meta.generation,
+                                 kinds=ALLOCATED, scope=scope)
+        chosen, probabilities, rewards = log_arrays(scan, view.all_arms, view.lo, view.span)
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:

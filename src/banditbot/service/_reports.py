@@ -240,12 +240,13 @@ class ReportsMixin(DecisionsMixin):
         arms: list[str] = []
         rewards: list[float | None] = []
         period_of: list[str | None] = []
-        for r in self.store.iter_decisions(view.config.id, generation=view.meta.generation):
-            if r.kind in TRAFFIC and (scope is None or r.scope == scope):
-                times.append(r.created_at)
-                arms.append(r.arm)
-                rewards.append(r.reward)
-                period_of.append(r.allocation_id)
+        for at, arm, reward, period in self.store.iter_fields(
+                view.config.id, ("created_at", "arm", "reward", "allocation_id"),
+                generation=view.meta.generation, kinds=TRAFFIC, scope=scope):
+            times.append(at)
+            arms.append(arm)
+            rewards.append(reward)
+            period_of.append(period)
         return Timeline.build(view.all_arms, np.array(times), arms, bins, rewards, period_of)
 
 

@@ -49,7 +49,7 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,7 @@ from ._base import (
     ExperimentMeta,
     PeriodCounts,
     StatsTable,
+    fields_of,
 )
 
 __all__ = ["DynamoDBStore"]
@@ -632,6 +633,12 @@ class DynamoDBStore:
                 # ids are 128 random bits: a chunk whose first decision exists was written
                 # by an attempt whose reply was lost (the transaction is all or nothing)
                 raise StoreError("a manual decision id already exists; nothing was written")
+
+    def iter_fields(self, experiment: str, fields: Sequence[str], *, generation: int,
+                    kinds: Collection[str] | None = None, scope: str | None = None
+                    ) -> Iterator[tuple[Any, ...]]:
+        return fields_of(self.iter_decisions(experiment, generation=generation), fields,
+                         kinds=kinds, scope=scope)
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

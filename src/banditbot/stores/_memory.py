@@ -6,8 +6,9 @@ import contextlib
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ._base import (
     ExperimentMeta,
     PeriodCounts,
     StatsTable,
+    fields_of,
 )
 
 __all__ = ["MemoryStore"]
@@ -188,6 +190,12 @@ class MemoryStore:
                 self._decisions[record.id] = record
                 self._by_experiment[record.experiment].append(record.id)
                 self._add(record, record.reward, extras[i] if extras else None, pulls=1.0)
+
+    def iter_fields(self, experiment: str, fields: Sequence[str], *, generation: int,
+                    kinds: Collection[str] | None = None, scope: str | None = None
+                    ) -> Iterator[tuple[Any, ...]]:
+        return fields_of(self.iter_decisions(experiment, generation=generation), fields,
+                         kinds=kinds, scope=scope)
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

@@ -69,7 +69,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -82,8 +82,10 @@ from ._base import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    FieldDecoder,
     PeriodCounts,
     StatsTable,
+    check_fields,
 )
 
 if TYPE_CHECKING:
@@ -353,6 +355,9 @@ class PostgresStore:
     >>> PostgresStore("postgresql://bot:s3cret@db.internal/bandits").url
     'postgresql://bot:***@db.internal/bandits'
     """
+
+    #: rows per keyset page of :meth:`iter_fields`
+    scan_page = 10_000
 
     def __init__(self, url: str, *, schema: str | None = None, pool_min: int | None = None,
                  pool_max: int | None = None, retry_seconds: float | None = None,
@@ -925,6 +930,35 @@ class PostgresStore:
             cursor = (rows[-1][12], rows[-1][0])
             if left is not None:
                 left -= len(rows)
+
+    def iter_fields(self, experiment: str, fields: Sequence[str], *, generation: int,
+                    kinds: Collection[str] | None = None, scope: str | None = None
+                    ) -> Iterator[tuple[Any, ...]]:
+        """Keyset pages of :attr:`scan_page` rows in ``(created_at, id)`` order: no
+        connection or transaction is held while the caller consumes the rows."""
+        check_fields(fields)  # the names go into the query: DecisionRecord's fields only
+        where = ["experiment = %(e)s", "generation = %(g)s"]
+        params: dict[str, Any] = {"e": experiment, "g": generation}
+        if kinds is not None:
+            where.append("kind = ANY(%(k)s)")
+            params["k"] = sorted(kinds)
+        if scope is not None:
+            where.append("scope = %(s)s")
+            params["s"] = scope
+        decode = FieldDecoder(fields)
+        width = len(fields)
+        page = self.scan_page
+        clauses = where
+        while True:
+            rows = self._read("iter_fields",
+                              f"SELECT {', '.join(fields)}, created_at, id FROM decisions "
+                              f"WHERE {' AND '.join(clauses)} ORDER BY created_at, id "
+                              f"LIMIT {page}", params)
+            yield from decode([row[:width] for row in rows])
+            if len(rows) < page:
+                return
+            params["c_at"], params["c_id"] = rows[-1][width], rows[-1][width + 1]
+            clauses = [*where, "(created_at, id) > (%(c_at)s, %(c_id)s)"]
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
                           limit: int = 1000, *, newer_than: float | None = None

@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,10 @@ from ._base import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    FieldDecoder,
     PeriodCounts,
     StatsTable,
+    check_fields,
 )
 
 __all__ = ["SQLiteStore"]
@@ -494,6 +496,25 @@ class SQLiteStore:
         while batch := cur.fetchmany(1000):
             for row in batch:
                 yield decode(row)
+
+    def iter_fields(self, experiment: str, fields: Sequence[str], *, generation: int,
+                    kinds: Collection[str] | None = None, scope: str | None = None
+                    ) -> Iterator[tuple[Any, ...]]:
+        check_fields(fields)  # the names go into the query: DecisionRecord's fields only
+        where = ["experiment = ?", "generation = ?"]
+        args: list[Any] = [experiment, generation]
+        if kinds is not None:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args.extend(sorted(kinds))
+        if scope is not None:
+            where.append("scope = ?")
+            args.append(scope)
+        cur = self._conn().execute(
+            f"SELECT {', '.join(fields)} FROM decisions WHERE {' AND '.join(where)} "
+            "ORDER BY created_at, id", args)
+        decode = FieldDecoder(fields)
+        while batch := cur.fetchmany(1000):
+            yield from decode(batch)
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
                           limit: int = 1000, *, newer_than: float | None = None
