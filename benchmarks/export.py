@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -132,7 +131,12 @@ def main() -> None:
         # a report after 1,000 new decisions (on a copy: the kept log stays n rows): 0.1%
         # more, so the stored state still stands ("as of decision 1,000,000")
         grown = Path(tmp) / "grown.sqlite"
-        shutil.copyfile(db, grown)
+        # the backup API, not a file copy: the state the last report stored may still be in
+        # the WAL file beside the database
+        with sqlite3.connect(db) as source, sqlite3.connect(grown) as target:
+            source.backup(target)
+        source.close()
+        target.close()
         build_log(grown, 1_000, first=args.n, seed=1)
         grown_opts = ["--config", str(cfg), "--store", f"sqlite:///{grown}"]
         for _ in range(args.rounds):
