@@ -484,3 +484,34 @@ def test_streamed_parquet_export_keeps_types_and_every_row(
         [round(r.created_at * 1e6) // 1000 / 1e3 for r in records if r.reward is not None]
     empty = tmp_path / "empty.parquet"
     assert export_decisions([], empty) == 0 and pq.read_table(empty).num_rows == 0
+
+
+def test_csv_text_is_what_csv_writer_writes() -> None:
+    """The export writes its CSV lines itself (memoized per column); every awkward cell
+    comes out byte for byte as ``csv.writer`` would write it: commas, quotes and line breaks
+    quoted, ``None`` empty, and 1, 1.0 and True kept apart though they are equal keys."""
+    import io
+
+    from banditbot.offline._log import _CsvText
+
+    rng = np.random.default_rng(5)
+    pool: list[Any] = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r", 1, 1.0,
+                       True, False, 0, 0.0, 2.5, -3, 1e-20, ["a", "b"], {"k": [1, "x"]}, "é ✓"]
+    width = 17
+    rows = [[f"id{i}" if i % 7 else f"id,{i}", f"2026-12-02T00:00:{i % 60:02d}.000+00:00",
+             *(pool[int(rng.integers(len(pool)))] for _ in range(9)), "",
+             *(pool[int(rng.integers(len(pool)))] for _ in range(width - 12))]
+            for i in range(400)]
+    text = _CsvText()
+    ours = io.StringIO()
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    for start in range(0, len(rows), 37):  # chunks: the memos carry over
+        chunk = rows[start:start + 37]
+        ours.write(text.lines([list(col) for col in zip(*chunk, strict=True)]))
+        writer.writerows(chunk)
+    assert ours.getvalue() == expected.getvalue()
+    # a column of one type in one chunk and another in the next
+    mixed = _CsvText()
+    assert mixed.lines([["a"], ["t"], [1]]) + mixed.lines([["b"], ["t"], [1.0]]) + \
+        mixed.lines([["c"], ["t"], [True]]) == "a,t,1\r\nb,t,1.0\r\nc,t,True\r\n"
