@@ -291,6 +291,8 @@ def test_iter_fields_is_the_projection_of_the_log(store: Store) -> None:
     assert len(list(store.iter_fields("e", ("id",), generation=0))) == 9
     with pytest.raises(ValueError, match="not decision fields"):
         list(store.iter_fields("e", ("id; DROP TABLE decisions",), generation=0))
+    with pytest.raises(ValueError, match="collection of kinds"):
+        list(store.iter_fields("e", ("id",), generation=0, kinds="policy"))
 
 
 def test_pending_decisions_are_the_old_unrewarded_ones(store: Store) -> None:

@@ -343,9 +343,9 @@ def test_simulated_top_two_draws_from_the_logged_vector() -> None:
 def test_log_arrays_lays_out_every_kind_of_log_row() -> None:
     """The report's inference reads the log through ``log_arrays``: rows that offered the
     arms in another order, a subset, or an arm since retired land in the right columns;
-    rows for unknown arms are skipped; rewards are scaled and clipped to
+    manual rows and rows for unknown arms are skipped; rewards are scaled and clipped to
     [0, 1] and unanswered ones are NaN. Checked row by row against the definition."""
-    from banditbot.service import log_arrays
+    from banditbot.service import log_arrays, scan_arrays
     from banditbot.stores import ALLOCATED, DecisionRecord
 
     rng = np.random.default_rng(3)
@@ -360,10 +360,12 @@ def test_log_arrays_lays_out_every_kind_of_log_row() -> None:
             propensity=float(p[i % len(offered)]), arms=offered, probabilities=p, policy="{}",
             subject="s", created_at=float(i), kind=("policy", "manual", "holdout")[i % 3],
             reward=None if i % 5 == 0 else float(rng.uniform(-1.0, 6.0))))
-    allocated = [r for r in records if r.kind in ALLOCATED]  # what the store's scan gives
-    chosen, probabilities, rewards = log_arrays(
-        [(r.arm, r.arms, r.probabilities, r.reward) for r in allocated], arms, 0.0, 5.0)
-    expected = [r for r in allocated if r.arm in arms]
+    chosen, probabilities, rewards = log_arrays(records, arms, 0.0, 5.0)
+    expected = [r for r in records if r.kind in ALLOCATED and r.arm in arms]
+    scanned = scan_arrays([(r.arm, r.arms, r.probabilities, r.reward) for r in records
+                           if r.kind in ALLOCATED], arms, 0.0, 5.0)  # the store's scan
+    assert all(np.array_equal(x, y, equal_nan=True)
+               for x, y in zip(scanned, (chosen, probabilities, rewards), strict=True))
     assert len(chosen) == len(expected) > 50
     for t, r in enumerate(expected):
         assert arms[chosen[t]] == r.arm

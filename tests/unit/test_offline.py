@@ -4,6 +4,8 @@ validation (table-driven), the OBD loader, import/export round trips and warm st
 from __future__ import annotations
 
 import csv
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -489,14 +491,16 @@ def test_streamed_parquet_export_keeps_types_and_every_row(
 def test_csv_text_is_what_csv_writer_writes() -> None:
     """The export writes its CSV lines itself (memoized per column); every awkward cell
     comes out byte for byte as ``csv.writer`` would write it: commas, quotes and line breaks
-    quoted, ``None`` empty, and 1, 1.0 and True kept apart though they are equal keys."""
+    quoted, ``None`` empty, and 1, 1.0 and True, 0.0 and -0.0 kept apart though they are
+    equal keys."""
     import io
 
     from banditbot.offline._log import _CsvText
 
     rng = np.random.default_rng(5)
     pool: list[Any] = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r", 1, 1.0,
-                       True, False, 0, 0.0, 2.5, -3, 1e-20, ["a", "b"], {"k": [1, "x"]}, "é ✓"]
+                       True, False, 0, 0.0, -0.0, 2.5, -3, 1e-20, ["a", "b"], {"k": [1, "x"]},
+                       "é ✓", float("nan"), np.float64(0.5)]
     width = 17
     rows = [[f"id{i}" if i % 7 else f"id,{i}", f"2026-12-02T00:00:{i % 60:02d}.000+00:00",
              *(pool[int(rng.integers(len(pool)))] for _ in range(9)), "",
@@ -515,3 +519,54 @@ def test_csv_text_is_what_csv_writer_writes() -> None:
     mixed = _CsvText()
     assert mixed.lines([["a"], ["t"], [1]]) + mixed.lines([["b"], ["t"], [1.0]]) + \
         mixed.lines([["c"], ["t"], [True]]) == "a,t,1\r\nb,t,1.0\r\nc,t,True\r\n"
+    zeros = _CsvText()  # floats of one column: -0.0 and 0.0 in one chunk and across chunks
+    assert zeros.lines([["a", "b"], ["t", "t"], [-0.0, 0.0]]) + \
+        zeros.lines([["c"], ["t"], [-0.0]]) == "a,t,-0.0\r\nb,t,0.0\r\nc,t,-0.0\r\n"
+
+
+def test_weight_warnings_say_what_fits_the_estimator_and_the_log() -> None:
+    """A short log with even weights is flagged for its length, not for a low share; the
+    advice on extreme weights points IPS to SNIPS and DR, and not SNIPS to itself."""
+    from banditbot.offline._estimators import weight_warnings
+
+    even = weight_warnings(np.full(121, 2.0))
+    assert even == ["effective sample 121 of 121 rounds: below 200, the bootstrap interval "
+                    "may be too narrow"]
+    spread = np.ones(5000)
+    spread[:3] = 40.0
+    ips, snips = weight_warnings(spread, "ips"), weight_warnings(spread, "snips")
+    assert any("SNIPS and DR are less sensitive" in x for x in ips)
+    assert any(x.startswith("extreme weights (up to 40.0)") and "SNIPS" not in x
+               for x in snips)
+    assert not any(x.startswith("effective sample") for x in ips)  # ESS 4,700: fine
+
+
+def test_a_reused_context_mapping_is_exported_as_it_was_at_each_record(tmp_path: Path) -> None:
+    """A caller may stream records that share one mapping and change it as it goes: each
+    row's context cell and ctx_* columns show the mapping's content when that record was
+    read (no memo by identity), and a key that appears later gets its column."""
+    from banditbot.stores import DecisionRecord
+
+    shared: dict[str, Any] = {}
+    seen: list[str] = []
+
+    def stream() -> Iterator[DecisionRecord]:
+        for i in range(3000):
+            shared["n"] = i // 1500  # changes between two chunks of the export
+            if i == 2500:
+                shared["lang"] = "de"
+            seen.append(json.dumps(shared, sort_keys=True))
+            yield DecisionRecord(
+                id=f"d{i}", experiment="g", generation=0, scope="", arm="a", propensity=1.0,
+                arms=("a",), probabilities=np.array([1.0]), policy="{}", subject="s",
+                created_at=1.7e9 + i, context=shared, reward=1.0, rewarded_at=1.7e9 + i)
+
+    path = tmp_path / "log.csv"
+    export_decisions(stream(), path, raw_subjects=True)
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    chunk = 1024  # the export formats a chunk once it has read it: rows agree per chunk
+    for start in range(0, 3000, chunk):
+        assert {r["context"] for r in rows[start:start + chunk]} == \
+            {seen[min(start + chunk, 3000) - 1]}
+    assert rows[-1]["ctx_lang"] == "de" and rows[-1]["ctx_n"] == "1"

@@ -290,7 +290,7 @@ class Estimator:
         a = np.asarray(action, dtype=np.intp)
         dist = np.asarray(action_dist, float)
         w = dist[np.arange(a.shape[0]), a] / np.asarray(pscore, float)
-        return weight_warnings(w)
+        return weight_warnings(w, self.name)
 
 
 @dataclass(frozen=True)
@@ -449,9 +449,10 @@ class SwitchDoublyRobust(Estimator):
         return out
 
 
-def weight_warnings(w: FloatArray) -> list[str]:
-    """Warnings from importance weights ``w`` (shape ``(n,)``): a small effective sample, a
-    large weight, one round carrying much of the total weight."""
+def weight_warnings(w: FloatArray, estimator: str = "ips") -> list[str]:
+    """Warnings from importance weights ``w`` (shape ``(n,)``) for ``estimator``'s
+    bootstrap interval: a small effective sample, a large weight, one round carrying much
+    of the total weight."""
     out: list[str] = []
     n = w.shape[0]
     total = float(w.sum())
@@ -459,11 +460,16 @@ def weight_warnings(w: FloatArray) -> list[str]:
         return [NO_OVERLAP]
     ess = total * total / float((w * w).sum())
     top = float(w.max())
-    if ess < LOW_ESS_SHARE * n or ess < LOW_ESS:
+    if ess < LOW_ESS_SHARE * n:
         out.append(f"effective sample {ess:,.0f} of {n:,} rounds ({ess / n:.1%}): the "
                    "bootstrap interval may be too narrow")
+    elif ess < LOW_ESS:  # a healthy share of a short log: the bootstrap itself is short
+        out.append(f"effective sample {ess:,.0f} of {n:,} rounds: below {LOW_ESS:,.0f}, the "
+                   "bootstrap interval may be too narrow")
     if top > LARGE_WEIGHT:
-        out.append(f"extreme weights (up to {top:,.1f}): try clipping, SNIPS or DR")
+        out.append(f"extreme weights (up to {top:,.1f}): the interval may be too narrow"
+                   + ("; SNIPS and DR are less sensitive to them" if estimator == "ips"
+                      else ""))
     if top / total > HEAVY_ROUND_SHARE:
         out.append(f"one round carries {top / total:.0%} of the weight")
     return out

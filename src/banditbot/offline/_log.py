@@ -181,9 +181,12 @@ def _memo(memo: dict[Any, Any], values: Sequence[Any], make: Callable[[Any], Any
     get = memo.get
     out = [get(v) for v in values]
     for i in [i for i, x in enumerate(out) if x is None]:
-        if len(memo) > limit:
-            memo.clear()
-        out[i] = memo[values[i]] = make(values[i])
+        made = get(values[i])  # a value repeated within the chunk was made on its first miss
+        if made is None:
+            if len(memo) > limit:
+                memo.clear()
+            made = memo[values[i]] = make(values[i])
+        out[i] = made
     return out
 
 
@@ -204,7 +207,6 @@ class _Cells:
         self.vector_ids: dict[int, tuple[FloatArray, str]] = {}
         self.arm_lists: dict[tuple[str, ...], str] = {}
         self.contexts: dict[str, str] = {}
-        self.context_ids: dict[int, tuple[Mapping[str, Any], str]] = {}
         self.new_contexts: list[Mapping[str, Any]] = []  # memo misses since the last take
         self.context_json = json.JSONEncoder(sort_keys=True).encode
 
@@ -253,13 +255,9 @@ class _Cells:
         return text
 
     def context(self, context: Mapping[str, Any]) -> str:
-        """The context as JSON with sorted keys, memoized by identity first (a store's scan
-        shares one read-only mapping between the rows that logged the same context; the
-        memo keeps it alive, so its ``id`` cannot be reused), then by ``repr`` (which, unlike
-        equality, tells ``1``, ``1.0`` and ``True`` apart)."""
-        seen = self.context_ids.get(id(context))
-        if seen is not None:
-            return seen[1]
+        """The context as JSON with sorted keys, memoized by ``repr`` (which, unlike
+        equality, tells ``1``, ``1.0`` and ``True`` apart; not by identity: a caller's
+        mapping may change between two records)."""
         key = repr(context)
         text = self.contexts.get(key)
         if text is None:
@@ -267,9 +265,6 @@ class _Cells:
                 self.contexts.clear()
             text = self.contexts[key] = self.context_json(context)
             self.new_contexts.append(context)
-        if len(self.context_ids) > 4096:
-            self.context_ids.clear()
-        self.context_ids[id(context)] = (context, text)
         return text
 
     def take_new_contexts(self) -> list[Mapping[str, Any]]:
@@ -350,7 +345,7 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
 
 
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
-_SCALARS = (str, float, int, bool)
+_SCALARS = (str, int, bool)
 
 
 def _csv_cell(value: Any) -> str:
@@ -387,7 +382,9 @@ class _CsvText:
                 # cells (a context key may hold any JSON value; lists are no keys at all)
                 kinds = set(map(type, column)) - {type(None)}
                 kind = next(iter(kinds)) if len(kinds) == 1 else None
-                if not kinds or kind in _SCALARS:
+                if kind is float:  # 0.0 and -0.0 are equal keys too; repr is quick
+                    texts.append(["" if x is None else repr(x) for x in column])
+                elif not kinds or kind in _SCALARS:
                     texts.append(_memo(self.memos.setdefault((i, kind), {}), column,
                                        _csv_cell, self._MEMO))
                 else:

@@ -8,7 +8,7 @@ commit_reward`.
 """
 
 from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
-from ._inference import LOG_FIELDS, log_arrays
+from ._inference import LOG_FIELDS, log_arrays, scan_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
 from ._rewards import PlannedReward, RewardResult, RewardStatus
@@ -31,4 +31,5 @@ __all__ = [
     "period_weighted",
     "role_allows",
     "sample_ratio_check",
+    "scan_arrays",
 ]

@@ -20,27 +20,34 @@ import numpy as np
 
 from .._types import FloatArray, IntArray
 from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
-from ..stores import ALLOCATED, Store
+from ..stores import ALLOCATED, DecisionRecord, Store
 from ._view import ExperimentView
 
-__all__ = ["LOG_FIELDS", "InferenceCache", "log_arrays"]
+__all__ = ["LOG_FIELDS", "InferenceCache", "log_arrays", "scan_arrays"]
 
 log = logging.getLogger("banditbot")
 
 
-#: the decision fields :func:`log_arrays` reads, in its order
+#: the decision fields :func:`scan_arrays` reads, in its order
 LOG_FIELDS = ("arm", "arms", "probabilities", "reward")
 
 
-def log_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, float | None]],
-               arms: Sequence[str], lo: float, span: float
-               ) -> tuple[IntArray, FloatArray, FloatArray]:
-    """``(arm index (T,), probability vectors (T, K), rewards on [0, 1] (T,))`` of
-    ``decisions`` — ``(arm, offered arms, probability vector, reward)`` of the allocated
-    decisions (:data:`LOG_FIELDS`, from :meth:`~banditbot.stores.Store.iter_fields`), in
-    time order — with ``arms`` as the columns (an arm a decision did not offer has
-    probability 0 in its row) and NaN for unanswered ones; a decision for an arm not in
-    ``arms`` is left out.
+def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float,
+               span: float) -> tuple[IntArray, FloatArray, FloatArray]:
+    """``(arm index (T,), probability vectors (T, K), rewards on [0, 1] (T,))`` of the
+    allocated decisions in ``records`` (time order), with ``arms`` as the columns (an arm a
+    decision did not offer has probability 0 in its row) and NaN for unanswered ones."""
+    return scan_arrays(((r.arm, r.arms, r.probabilities, r.reward) for r in records
+                        if r.kind in ALLOCATED), arms, lo, span)
+
+
+def scan_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, float | None]],
+                arms: Sequence[str], lo: float, span: float
+                ) -> tuple[IntArray, FloatArray, FloatArray]:
+    """:func:`log_arrays` of ``(arm, offered arms, probability vector, reward)`` tuples of
+    allocated decisions (:data:`LOG_FIELDS`, as :meth:`~banditbot.stores.Store.iter_fields`
+    reads them without building whole records); a decision for an arm not in ``arms`` is
+    left out.
 
     One pass keeps references only; the vectors are stacked once per distinct list of
     offered arms (usually one), so a long log costs no Python work per probability."""
@@ -131,7 +138,7 @@ class InferenceCache:
                 return kept.result
         scan = store.iter_fields(view.config.id, LOG_FIELDS, generation=view.meta.generation,
                                  kinds=ALLOCATED, scope=scope)
-        chosen, probabilities, rewards = log_arrays(scan, view.all_arms, view.lo, view.span)
+        chosen, probabilities, rewards = scan_arrays(scan, view.all_arms, view.lo, view.span)
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:

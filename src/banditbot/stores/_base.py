@@ -442,19 +442,22 @@ class Store(Protocol):
         exception. Blocks nest (the outermost one commits)."""
 
 
-def check_fields(fields: Sequence[str]) -> None:
+def check_fields(fields: Sequence[str], kinds: Collection[str] | None = None) -> None:
     """Refuse a name that is not a :class:`DecisionRecord` field (stores put the names
-    into their queries)."""
+    into their queries), and ``kinds`` given as one string (a collection of kinds is
+    meant: ``{"policy"}``, not ``"policy"``)."""
     unknown = [f for f in fields if f not in DecisionRecord._fields]
-    if unknown or not fields:
-        raise ValueError(f"not decision fields: {unknown or '(none)'}")
+    if unknown or not fields or isinstance(fields, str):
+        raise ValueError(f"not decision fields: {unknown or fields or '(none)'}")
+    if isinstance(kinds, str):
+        raise ValueError(f"kinds is a collection of kinds, got the string {kinds!r}")
 
 
 def fields_of(records: Iterable[DecisionRecord], fields: Sequence[str], *,
               kinds: Collection[str] | None = None, scope: str | None = None
               ) -> Iterator[tuple[Any, ...]]:
     """:meth:`Store.iter_fields` over records (the stores that keep whole records)."""
-    check_fields(fields)
+    check_fields(fields, kinds)
     index = [DecisionRecord._fields.index(f) for f in fields]
     for r in records:
         if (kinds is None or r.kind in kinds) and (scope is None or r.scope == scope):

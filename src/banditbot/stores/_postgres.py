@@ -936,7 +936,7 @@ class PostgresStore:
                     ) -> Iterator[tuple[Any, ...]]:
         """Keyset pages of :attr:`scan_page` rows in ``(created_at, id)`` order: no
         connection or transaction is held while the caller consumes the rows."""
-        check_fields(fields)  # the names go into the query: DecisionRecord's fields only
+        check_fields(fields, kinds)  # the names go into the query: DecisionRecord's only
         where = ["experiment = %(e)s", "generation = %(g)s"]
         params: dict[str, Any] = {"e": experiment, "g": generation}
         if kinds is not None:

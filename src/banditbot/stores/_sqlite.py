@@ -500,7 +500,7 @@ class SQLiteStore:
     def iter_fields(self, experiment: str, fields: Sequence[str], *, generation: int,
                     kinds: Collection[str] | None = None, scope: str | None = None
                     ) -> Iterator[tuple[Any, ...]]:
-        check_fields(fields)  # the names go into the query: DecisionRecord's fields only
+        check_fields(fields, kinds)  # the names go into the query: DecisionRecord's only
         where = ["experiment = ?", "generation = ?"]
         args: list[Any] = [experiment, generation]
         if kinds is not None:
