@@ -106,6 +106,17 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     code, out, err = run(["export", "random", "--out", str(wrong), "--format", "parquet",
                           *db], capsys)
     assert code == 2 and "log2.parquet" in out + err and not wrong.exists()
+    # "-" is stdout (the data there, the count on stderr); .csv.gz is compressed CSV
+    code, out, err = run(["export", "random", "--out", "-", *db], capsys)
+    assert code == 0 and out == csv_path.read_bytes().decode() and "written to stdout" in err
+    assert not (tmp_path / "-").exists()
+    gz = tmp_path / "log.csv.gz"
+    code, _, _ = run(["export", "random", "--out", str(gz), *db], capsys)
+    import gzip
+
+    assert code == 0 and gzip.decompress(gz.read_bytes()) == csv_path.read_bytes()
+    code, _, err = run(["export", "random", "--out", "-", "--format", "parquet", *db], capsys)
+    assert code == 2 and "give a file name for Parquet" in err
 
 
 def test_report_of_one_chats_bandit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,6 +180,16 @@ def test_bad_input_is_one_line_exit_2_nothing_written(argv: list[str], db: list[
     assert json.loads(after)["arms"] == json.loads(before)["arms"]
 
 
+def test_an_unknown_experiment_names_the_experiments_file(db: list[str],
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    """A report on an experiment the file does not list (it may well be in the store) says
+    which file the command read and how to read another."""
+    code, _, err = run(["report", "offer", *db], capsys)
+    assert code == 2 and "unknown experiment 'offer'" in err
+    assert str(EXAMPLES) in err and "--config" in err
+
+
 def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiments: [\n")
@@ -211,3 +232,5 @@ def test_an_unreachable_postgres_is_one_line() -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: PostgreSQL") and "p@" not in line  # and no password
+    # a read says it was reading, and does not speak of writes
+    assert "half-written" not in line and "read_meta" not in line

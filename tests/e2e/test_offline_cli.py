@@ -83,7 +83,7 @@ def test_evaluate_on_the_open_bandit_dataset(capsys: pytest.CaptureFixture[str],
                           "-e", "ips", "-e", "snips", "--train-share", "0", "--n-bootstrap",
                           "100", "--obd-root", str(OBD)], capsys)
     assert code == 0, err
-    assert "10000 rounds, 80 actions" in out
+    assert "10,000 rounds, 80 actions" in out
     assert "logging policy of obd:bts" in out
 
 

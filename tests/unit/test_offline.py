@@ -570,3 +570,38 @@ def test_a_reused_context_mapping_is_exported_as_it_was_at_each_record(tmp_path:
         assert {r["context"] for r in rows[start:start + chunk]} == \
             {seen[min(start + chunk, 3000) - 1]}
     assert rows[-1]["ctx_lang"] == "de" and rows[-1]["ctx_n"] == "1"
+
+
+def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> None:
+    """Booleans in a context (written True/False in CSV, typed in Parquet) are features of
+    1 and 0 in every format, and a text feature is left out with a note that says so,
+    instead of becoming a silent column of zeros."""
+    pytest.importorskip("pyarrow")
+    from banditbot.offline import from_records
+    from banditbot.stores import DecisionRecord
+
+    rng = np.random.default_rng(8)
+    records = [DecisionRecord(
+        id=f"d{i}", experiment="g", generation=0, scope="", arm="ab"[i % 2], propensity=0.5,
+        arms=("a", "b"), probabilities=np.array([0.5, 0.5]), policy="{}", subject=f"s{i}",
+        created_at=1.7e9 + i,
+        context={"premium": bool(rng.random() < 0.4), "hour": int(rng.integers(24)),
+                 "note": f"n{i % 3}"},
+        reward=float(rng.random() < 0.3), rewarded_at=1.7e9 + i + 1) for i in range(300)]
+    logs = {}
+    for suffix in ("csv", "parquet"):
+        path = tmp_path / f"log.{suffix}"
+        export_decisions(records, path)
+        logs[suffix] = read_log(path)
+    logs["store"] = from_records(records)
+    premium = [float(r.context["premium"]) for r in records]  # type: ignore[index]
+    for name, log in logs.items():
+        assert not any(n.endswith("note") for n in log.context_names), name
+        column = next(c for c, n in enumerate(log.context_names) if n.endswith("premium"))
+        assert log.context is not None and log.context[:, column].tolist() == premium, name
+        assert any("note" in x and "left out" in x for x in log.notes), name
+    def by_name(log: Any) -> dict[str, list[float]]:
+        return {n.removeprefix("ctx_"): log.context[:, c].tolist()
+                for c, n in enumerate(log.context_names)}
+
+    assert by_name(logs["csv"]) == by_name(logs["parquet"]) == by_name(logs["store"])

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._errors import BanditBotError, PayloadError
+from .._errors import BanditBotError, PayloadError, UnknownExperimentError
 from .._settings import Settings
 from ._help import new_app
 
@@ -76,6 +76,8 @@ def settings() -> Settings:
 #: teardown (a pool left to its finalizer could print "Exception ignored in … __del__");
 #: a SQLite file is left as the command left it (closing checkpoints the WAL into it)
 _OPENED: list[Any] = []
+#: the experiments file the command read (its experiments are the ones it knows)
+_CONFIG_READ: list[str] = []
 
 
 def service(config: str | None, store: str | None, *, seed: int | None = None,
@@ -91,7 +93,9 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
 
     chosen = settings()
     path = config if config is not None else chosen.config_path
-    cfg: BanditConfig = load_config(path if path is not None else default_config_path())
+    used = path if path is not None else default_config_path()
+    cfg: BanditConfig = load_config(used)
+    _CONFIG_READ[:] = [str(used)]  # what an 'unknown experiment' error names
     opened = open_store(store or chosen.store_url, create=not read_only)
     if opened.url.startswith(("postgres://", "postgresql://")):
         _OPENED.append(opened)  # its pool closed when the command ends (see main)
@@ -135,11 +139,16 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None) -> Any:
     """The command, its errors as one line each (exits 1 or 2)."""
+    _CONFIG_READ.clear()
     try:
         return app(args=argv, standalone_mode=False)
     except BanditBotError as exc:
+        hint = exc.hint
+        if isinstance(exc, UnknownExperimentError) and _CONFIG_READ:
+            hint = (f"{hint}; " if hint else "") + f"read from {_CONFIG_READ[0]} — " \
+                "--config or BANDITBOT_CONFIG reads another file"
         err_console.print(f"[bold red]error:[/] {escape(exc.message)}"
-                          + (f" [dim]({escape(exc.hint)})[/]" if exc.hint else ""),
+                          + (f" [dim]({escape(hint)})[/]" if hint else ""),
                           highlight=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:  # a file the user named: missing, a folder, not permitted

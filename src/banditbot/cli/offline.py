@@ -112,10 +112,16 @@ def evaluate(
                         train_share=train_share, n_bootstrap=n_bootstrap, seed=seed,
                         online=online, behavior=behavior, progress=step, n_jobs=jobs,
                         bootstrap_progress=replicates)
-    title = (f"{data.source}: {data.n_rounds} rounds, {data.n_actions} actions, "
+    cut = int(data.n_rounds * train_share)  # as run_eval splits the log
+    split = f" (policies learn from the first {cut:,}, evaluated on the last " \
+        f"{data.n_rounds - cut:,})" if cut else ""
+    title = (f"{data.source}: {data.n_rounds:,} rounds{split}, {data.n_actions} actions, "
              f"logged mean reward {data.reward.mean():.5g}")
+    for note in data.notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False)
     if as_json:
         print_json({"log": data.source, "rounds": data.n_rounds, "actions": data.n_actions,
+                    "train_rounds": cut, "notes": list(data.notes),
                     "logged_mean_reward": float(data.reward.mean()),
                     "rows": [{"policy": r.policy, "estimator": r.estimate.estimator,
                               "value": r.estimate.value if r.estimate.overlap else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -172,7 +173,8 @@ def _span(low: float | None, high: float | None) -> str:
 @app.command()
 def export(
     experiment: ExpArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .csv.gz or .parquet "
+                                      "file; - writes CSV to stdout.")],
     fmt: Annotated[str | None, typer.Option("--format", help="csv or parquet (default: "
                                             "from the file suffix).")] = None,
     all_generations: Annotated[bool, typer.Option(help="Include decisions from before "
@@ -183,9 +185,14 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export the decision log (with propensities and rewards) to CSV or Parquet."""
-    from ..offline import export_decisions, store_pseudonyms
+    from .._report import count_text
+    from ..offline import export_decisions, store_pseudonyms, write_log_csv
 
-    writable_file(out, "--out")
+    to_stdout = str(out) == "-"
+    if to_stdout and fmt is not None and fmt.lower() != "csv":
+        raise PayloadError(f"--out - writes CSV, not {fmt}", hint="give a file name for Parquet")
+    if not to_stdout:
+        writable_file(out, "--out")
     suffix = out.suffix.lower().lstrip(".")
     if fmt is not None and suffix in ("csv", "parquet") and fmt.lower() != suffix:
         raise PayloadError(f"--format {fmt} but {out.name} says {suffix}",
@@ -194,7 +201,13 @@ def export(
     svc = service(config, store, read_only=True)
     generation = None if all_generations else svc.current_generation(experiment)
     records = svc.decisions(experiment, generation=generation)
+    pseudonyms = None if raw_subjects else store_pseudonyms(svc.store)
+    if to_stdout:  # the data on stdout, the count on stderr
+        n = write_log_csv(records, sys.stdout, raw_subjects=raw_subjects, pseudonyms=pseudonyms)
+        err_console.print(f"{count_text(n, 'decision')} written to stdout", markup=False,
+                          highlight=False)
+        return
     n = export_decisions(records, out, fmt=fmt, raw_subjects=raw_subjects,
-                         pseudonyms=None if raw_subjects else store_pseudonyms(svc.store))
-    console.print(f"{n} decisions written to {out}", markup=False, highlight=False,
-                  soft_wrap=True)
+                         pseudonyms=pseudonyms)
+    console.print(f"{count_text(n, 'decision')} written to {out}", markup=False,
+                  highlight=False, soft_wrap=True)

@@ -138,13 +138,17 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
     for i, r in enumerate(rows):
         for a, p in zip(r.arms, r.probabilities, strict=True):
             dist[i, index[a]] = p
+    notes: tuple[str, ...] = ()
     if context_features is None:
-        seen: dict[str, None] = {}
+        seen: dict[str, bool] = {}  # key -> every value a number or a boolean
         for r in rows:
             for k, v in (r.context or {}).items():
-                if isinstance(v, bool | int | float):
-                    seen[k] = None
-        context_features = tuple(seen)
+                seen[k] = seen.get(k, True) and (v is None or isinstance(v, bool | int | float))
+        context_features = tuple(k for k, numeric in seen.items() if numeric)
+        text = [k for k, numeric in seen.items() if not numeric]
+        if text:  # as read_log says it for an exported file
+            notes = (f"context key{'s' if len(text) > 1 else ''} {', '.join(text)} left out: "
+                     "not numbers or booleans (encode text features as numbers first)",)
     context = None
     if context_features:
         context = np.array([[_num((r.context or {}).get(k)) for k in context_features]
@@ -154,15 +158,30 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
         reward=np.array([r.reward for r in rows], dtype=np.float64),
         pscore=np.array([r.propensity for r in rows], dtype=np.float64),
         context=context, context_names=tuple(context_features), action_dist=dist,
-        timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log")
+        timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log",
+        notes=notes)
 
 
 def _num(value: Any) -> float:
+    """A context value as a feature: a number, a boolean (also as CSV or JSON text,
+    ``True``/``true``) as 1 or 0; anything else (empty, text, not finite) 0."""
+    number = _number(value)
+    return 0.0 if number is None or not math.isfinite(number) else number
+
+
+_TRUTH = {"true": 1.0, "false": 0.0}
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a number, or ``None`` when it is none (booleans count: 1, 0)."""
+    if isinstance(value, str):
+        truth = _TRUTH.get(value.strip().lower())
+        if truth is not None:
+            return truth
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) else 0.0
+        return None
 
 
 @dataclass(frozen=True)
@@ -277,10 +296,16 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     context_cols = cmap.context if cmap.context is not None else \
         tuple(c for c in table if c.startswith("ctx_"))
     context = None
+    notes: list[str] = []
+    absent = [c for c in context_cols if c not in table]
+    if absent:
+        raise PayloadError(f"{p}: missing context column(s) {', '.join(absent)}")
+    text = [c for c in context_cols if not _numeric(table[c][i] for i in keep)]
+    if text:  # a feature of words would be a column of zeros: say so, and leave it out
+        context_cols = tuple(c for c in context_cols if c not in text)
+        notes.append(f"context column{'s' if len(text) > 1 else ''} {', '.join(text)} left "
+                     "out: not numbers or booleans (encode text features as numbers first)")
     if context_cols:
-        absent = [c for c in context_cols if c not in table]
-        if absent:
-            raise PayloadError(f"{p}: missing context column(s) {', '.join(absent)}")
         context = np.array([[_num(table[c][i]) for c in context_cols] for i in keep])
     dist = None
     if is_export:
@@ -302,7 +327,13 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         f"{p} ({left_out:,} of {n:,} rows left out: unanswered, or not the policy's choice)"
     return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
                         reward, pscore, context, tuple(context_cols), position, dist,
-                        timestamp, source=source)
+                        timestamp, source=source, notes=tuple(notes))
+
+
+def _numeric(values: Iterable[Any]) -> bool:
+    """Whether every value of a column that is there (not empty) is a number or a
+    boolean."""
+    return all(_number(v) is not None for v in values if v is not None and v != "")
 
 
 def _natural(text: str) -> tuple[int, float | str]:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -424,7 +424,8 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
     records
         Decision records (e.g. ``service.decisions("exp")``).
     path
-        Output file; ``fmt`` defaults from its suffix (``.csv`` or ``.parquet``).
+        Output file; ``fmt`` defaults from its suffix (``.csv``, ``.csv.gz``, compressed,
+        or ``.parquet``).
     raw_subjects
         Keep raw ids in ``subject`` and ``scope`` (default: keyed pseudonyms).
     pseudonyms
@@ -438,9 +439,12 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
         anything is read or written).
     """
     p = Path(path).expanduser()
-    fmt = (fmt or p.suffix.lstrip(".") or "csv").lower()
-    if fmt not in ("csv", "parquet"):
-        raise PayloadError(f"unknown export format {fmt!r}", hint="use csv or parquet")
+    gz = p.suffix.lower() == ".gz"  # log.csv.gz: CSV, compressed (read_log reads it)
+    named = Path(p.stem).suffix if gz else p.suffix
+    fmt = (fmt or named.lstrip(".") or "csv").lower()
+    if fmt not in ("csv", "parquet") or (gz and fmt != "csv"):
+        shown = f"{fmt}.gz" if gz else fmt
+        raise PayloadError(f"unknown export format {shown!r}", hint="use csv, csv.gz or parquet")
     if not p.parent.is_dir():
         raise PayloadError(f"the folder of {p} does not exist",
                            hint="create it first, or choose another path")
@@ -452,16 +456,24 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
         if fmt == "parquet":
             n = _write_parquet(records, part, cells)
         else:
-            with part.open("w", newline="", encoding="utf-8") as fh:
+            with _text_file(part, "w", gz) as fh:
                 n, columns, complete = _write_csv(records, fh, cells)
             if not complete:
                 full = Path(tmp) / "full"
-                with part.open(newline="", encoding="utf-8") as src, \
-                        full.open("w", newline="", encoding="utf-8") as out:
+                with _text_file(part, "r", gz) as src, _text_file(full, "w", gz) as out:
                     _fill_context_columns(src, out, columns)
                 part = full
         os.replace(part, p)
     return n
+
+
+def _text_file(path: Path, mode: str, gz: bool) -> IO[str]:
+    """A CSV file opened for text (``newline=""``, UTF-8), gzip-compressed with ``gz``."""
+    if gz:
+        import gzip
+
+        return cast(IO[str], gzip.open(path, mode + "t", newline="", encoding="utf-8"))
+    return path.open(mode, newline="", encoding="utf-8")
 
 
 #: Arrow types of the :data:`LOG_COLUMNS` cells (every other one is a string).

@@ -508,8 +508,13 @@ class PostgresStore:
                 return attempt()
             except transient as exc:
                 if time.monotonic() + delay > deadline:
-                    raise self._error(what, exc, hint="the database is unreachable or "
-                                      "restarting; nothing was half-written, retry") from None
+                    # a read (read_meta, iter_decisions, …) is a read, and wrote nothing
+                    writing = what in ("write", "batch")
+                    raise self._error(
+                        what if writing or what == "schema check" else "read", exc,
+                        hint="the database is unreachable or restarting; "
+                             + ("nothing was half-written, " if writing else "") + "retry"
+                    ) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)
             except psycopg.DataError as exc:
