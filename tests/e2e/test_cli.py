@@ -190,6 +190,21 @@ def test_an_unknown_experiment_names_the_experiments_file(db: list[str],
     assert str(EXAMPLES) in err and "--config" in err
 
 
+def test_a_read_without_a_database_points_to_the_demos(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """After the demo, a command without --store finds no banditbot.db: the error points
+    to the demo's own database beside it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BANDITBOT_STORE", raising=False)
+    code, _, err = run(["report", "greeting"], capsys)
+    assert code == 2 and "no banditbot database at banditbot.db" in err
+    assert "demo" not in err
+    (tmp_path / "banditbot-demo.db").write_bytes(b"")
+    code, _, err = run(["report", "greeting"], capsys)
+    assert code == 2 and "--store sqlite:///banditbot-demo.db" in err
+
+
 def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiments: [\n")

@@ -128,9 +128,12 @@ def _sqlite_path(url: str, *, create: bool) -> Path:
                           hint="add a file name, e.g. sqlite:///data/banditbot.db")
     if not create:
         if not target.is_file():
+            demo = target.with_name("banditbot-demo.db")  # the demo's own, beside it
             raise ConfigError(f"no banditbot database at {target}",
-                              hint="check --store (or BANDITBOT_STORE); a write command or "
-                                   "`banditbot init-db` creates one")
+                              hint=f"the demo's is --store sqlite:///{demo}"
+                              if target.name == "banditbot.db" and demo.is_file() else
+                              "check --store (or BANDITBOT_STORE); a write command or "
+                              "`banditbot init-db` creates one")
         if not _has_schema(target):
             raise ConfigError(f"{target} is not a banditbot database",
                               hint="check --store (or BANDITBOT_STORE)")
