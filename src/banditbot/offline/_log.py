@@ -232,7 +232,24 @@ class _Cells:
                 list(subjects), list(rewards), stamp(rewarded),
                 _memo(self.arm_lists, arm_lists, " ".join, self._MEMO),
                 [self.vector(v) for v in vectors],
-                [self.context(c) if c else "" for c in contexts]]
+                self.context_texts(contexts)]
+
+    def context_texts(self, contexts: Sequence[Mapping[str, Any] | None]) -> list[str]:
+        """:meth:`context` of each of a chunk's contexts (``""`` for none). A store's scan
+        gives the rows that logged one context one shared mapping: within the chunk (read
+        whole before it is formatted, so no mapping changes meanwhile, and each id is one
+        live object) it is formatted once."""
+        by_id: dict[int, str] = {}
+        out = []
+        for c in contexts:
+            if not c:
+                out.append("")
+                continue
+            text = by_id.get(id(c))
+            if text is None:
+                text = by_id[id(c)] = self.context(c)
+            out.append(text)
+        return out
 
     def vector(self, probabilities: FloatArray) -> str:
         """The probability vector as text; memoized by identity first (a store's scan
