@@ -147,8 +147,7 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
         context_features = tuple(k for k, numeric in seen.items() if numeric)
         text = [k for k, numeric in seen.items() if not numeric]
         if text:  # as read_log says it for an exported file
-            notes = (f"context key{'s' if len(text) > 1 else ''} {', '.join(text)} left out: "
-                     "not numbers or booleans (encode text features as numbers first)",)
+            notes = (_words_left_out("key", text),)
     context = None
     if context_features:
         context = np.array([[_num((r.context or {}).get(k)) for k in context_features]
@@ -303,8 +302,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     text = [c for c in context_cols if not _numeric(table[c][i] for i in keep)]
     if text:  # a feature of words would be a column of zeros: say so, and leave it out
         context_cols = tuple(c for c in context_cols if c not in text)
-        notes.append(f"context column{'s' if len(text) > 1 else ''} {', '.join(text)} left "
-                     "out: not numbers or booleans (encode text features as numbers first)")
+        notes.append(_words_left_out("column", text))
     if context_cols:
         context = np.array([[_num(table[c][i]) for c in context_cols] for i in keep])
     dist = None
@@ -328,6 +326,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
                         reward, pscore, context, tuple(context_cols), position, dist,
                         timestamp, source=source, notes=tuple(notes))
+
+
+def _words_left_out(what: str, names: Sequence[str]) -> str:
+    """The note on context features of words, left out of a log's context."""
+    return (f"context {what}{'s' if len(names) > 1 else ''} {', '.join(names)} left out: "
+            "not numbers or booleans (encode text features as numbers first)")
 
 
 def _numeric(values: Iterable[Any]) -> bool:

@@ -24,7 +24,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError, StoreError, require
+from .._memo import memo_map
 from .._types import BoolArray, FloatArray
 from ..stores import DecisionRecord, Store
 
@@ -174,22 +175,6 @@ def _iso_many(stamps: Sequence[float | None]) -> list[str]:
     return out
 
 
-def _memo(memo: dict[Any, Any], values: Sequence[Any], make: Callable[[Any], Any],
-          limit: int) -> list[Any]:
-    """``[make(v) for v in values]``, each distinct ``v`` made once (kept in ``memo``, which
-    starts over past ``limit`` entries)."""
-    get = memo.get
-    out = [get(v) for v in values]
-    for i in [i for i, x in enumerate(out) if x is None]:
-        made = get(values[i])  # a value repeated within the chunk was made on its first miss
-        if made is None:
-            if len(memo) > limit:
-                memo.clear()
-            made = memo[values[i]] = make(values[i])
-        out[i] = made
-    return out
-
-
 class _Cells:
     """The export's cells of decisions in :data:`LOG_COLUMNS` order, a chunk at a time,
     with memo tables for the values that repeat from row to row (pseudonyms, probability
@@ -224,13 +209,13 @@ class _Cells:
          policies, subjects, created, contexts, kinds, rewards, rewarded,
          *_) = zip(*chunk, strict=True)
         if not self.raw:
-            subjects = _memo(self.subjects, subjects, self.pseudo, self._MEMO)
-            scopes = _memo(self.scopes, scopes, self.pseudo.scope, self._MEMO)
+            subjects = memo_map(self.subjects, subjects, self.pseudo, self._MEMO)
+            scopes = memo_map(self.scopes, scopes, self.pseudo.scope, self._MEMO)
         stamp = _iso_many if iso else list
         return [list(ids), stamp(created), list(experiments), list(generations),
                 list(scopes), list(arms), list(propensities), list(policies), list(kinds),
                 list(subjects), list(rewards), stamp(rewarded),
-                _memo(self.arm_lists, arm_lists, " ".join, self._MEMO),
+                memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO),
                 [self.vector(v) for v in vectors],
                 self.context_texts(contexts)]
 
@@ -362,6 +347,8 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
 
 
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
+_ID_COLUMN = LOG_COLUMNS.index("decision_id")
+_STAMP_COLUMNS = (LOG_COLUMNS.index("created_at"), LOG_COLUMNS.index("rewarded_at"))
 _SCALARS = (str, int, bool)
 
 
@@ -391,9 +378,9 @@ class _CsvText:
             return ""
         texts: list[Sequence[str]] = []
         for i, column in enumerate(columns):
-            if i in (1, 11):  # created_at, rewarded_at: ISO 8601 text, never quoted
+            if i in _STAMP_COLUMNS:  # ISO 8601 text, never quoted
                 texts.append(column)
-            elif i == 0:  # decision ids: distinct, almost never quoted
+            elif i == _ID_COLUMN:  # decision ids: distinct, almost never quoted
                 texts.append([x if not _NEEDS_QUOTES(x) else _csv_cell(x) for x in column])
             else:  # a memo per column and type: 1, 1.0 and True are equal keys but other
                 # cells (a context key may hold any JSON value; lists are no keys at all)
@@ -402,7 +389,7 @@ class _CsvText:
                 if kind is float:  # 0.0 and -0.0 are equal keys too; repr is quick
                     texts.append(["" if x is None else repr(x) for x in column])
                 elif not kinds or kind in _SCALARS:
-                    texts.append(_memo(self.memos.setdefault((i, kind), {}), column,
+                    texts.append(memo_map(self.memos.setdefault((i, kind), {}), column,
                                        _csv_cell, self._MEMO))
                 else:
                     texts.append([_csv_cell(x) for x in column])

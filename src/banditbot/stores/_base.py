@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from .._memo import memo_map
 from .._types import FloatArray
 
 __all__ = [
@@ -484,15 +485,7 @@ class FieldDecoder:
             return [tuple(row) for row in rows]
         columns = list(zip(*rows, strict=True))
         for i, decode, memo in self._columns:
-            column = columns[i]
-            out = [memo.get(x) for x in column]
-            for j in [j for j, value in enumerate(out) if value is None]:
-                raw = column[j]
-                if raw is not None:
-                    if len(memo) >= self.LIMIT:
-                        memo.clear()
-                    out[j] = memo[raw] = decode(raw)
-            columns[i] = tuple(out)
+            columns[i] = tuple(memo_map(memo, columns[i], decode, self.LIMIT))
         return zip(*columns, strict=True)
 
 
@@ -504,5 +497,5 @@ def _vector(blob: bytes) -> FloatArray:
     return np.frombuffer(bytes(blob), dtype="<f8")
 
 
-def _context(text: str) -> dict[str, Any] | None:
+def _context(text: str | None) -> dict[str, Any] | None:
     return json.loads(text) if text else None
