@@ -382,6 +382,35 @@ def test_the_same_log_is_never_imported_twice() -> None:
     assert svc.report("g").total_answered == pytest.approx(answered)
 
 
+def test_an_experiments_own_log_is_not_imported_into_its_own_statistics(
+        tmp_path: Path) -> None:
+    """Learning an experiment from its own export would count every answered round twice
+    (the walkthrough's ``export ctl`` → ``learn ctl.csv -x ctl``): refused, from the CSV
+    and from the store; after a reset the old log may start the new generation."""
+    clock = FakeClock()
+    svc = _demo_service(clock)
+    rng = np.random.default_rng(8)
+    for i in range(600):
+        clock.advance(1)
+        d = svc.decide("g", f"u{i}")
+        svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
+    answered = svc.report("g").total_answered
+    path = tmp_path / "g.csv"
+    export_decisions(svc.decisions("g"), path)
+    from_file = read_log(path)
+    assert from_file.decision_ids is not None and len(from_file.decision_ids) == 600
+    for log in (from_file, from_records(svc.decisions("g")),
+                from_file.subset(slice(0, 10))):  # a part of it as well
+        with pytest.raises(PayloadError, match="count each twice") as refused:
+            warm_start(svc, "g", log, min_ess=0)
+        assert "banditbot reset g" in (refused.value.hint or "")
+        assert f"{log.n_rounds:,} of the log's {log.n_rounds:,} rounds" in str(refused.value)
+    assert svc.report("g").total_answered == answered
+    svc.reset("g")
+    warm_start(svc, "g", from_file, min_ess=0)
+    assert 0 < svc.report("g").total_answered <= 600
+
+
 def test_policy_action_dist_for_contextual_and_frozen_policies() -> None:
     prob = SyntheticProblem(seed=2)
     log, _ = prob.sample(600, np.random.default_rng(0))

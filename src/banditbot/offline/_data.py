@@ -46,6 +46,9 @@ class LoggedBandit:
         logs it with every decision).
     timestamp
         Shape ``(n,)`` or ``None``: seconds since the epoch.
+    decision_ids
+        Each round's banditbot decision id, when the log is banditbot's (an export or the
+        store): what tells a log from the statistics it is already in.
     """
 
     actions: tuple[str, ...]
@@ -59,6 +62,7 @@ class LoggedBandit:
     timestamp: FloatArray | None = None
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    decision_ids: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         n = self.action.shape[0]
@@ -84,6 +88,9 @@ class LoggedBandit:
             raise PayloadError(f"context has {self.context.shape[0]} rows but action has {n}")
         if self.action_dist is not None and self.action_dist.shape != (n, len(self.actions)):
             raise PayloadError("action_dist must have shape (rounds, actions)")
+        if self.decision_ids is not None and len(self.decision_ids) != n:
+            raise PayloadError(f"decision_ids has {len(self.decision_ids)} rows but action "
+                               f"has {n}")
 
     @property
     def n_rounds(self) -> int:
@@ -103,7 +110,10 @@ class LoggedBandit:
         return LoggedBandit(self.actions, self.action[index], self.reward[index],
                             self.pscore[index], take(self.context), self.context_names,
                             take(self.position), take(self.action_dist),
-                            take(self.timestamp), self.source, self.notes)
+                            take(self.timestamp), self.source, self.notes,
+                            None if self.decision_ids is None
+                            else self.decision_ids[index] if isinstance(index, slice)
+                            else tuple(self.decision_ids[i] for i in index))
 
     def to_obp(self) -> dict[str, Any]:
         """The dictionary layout Open Bandit Pipeline's estimators take
@@ -158,7 +168,7 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
         pscore=np.array([r.propensity for r in rows], dtype=np.float64),
         context=context, context_names=tuple(context_features), action_dist=dist,
         timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log",
-        notes=notes)
+        notes=notes, decision_ids=tuple(r.id for r in rows))
 
 
 def _num(value: Any) -> float:
@@ -323,9 +333,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     left_out = n - len(keep)
     source = str(p) if not left_out else \
         f"{p} ({left_out:,} of {n:,} rows left out: unanswered, or not the policy's choice)"
+    ids = None
+    if is_export and "decision_id" in table:
+        ids = tuple(str(table["decision_id"][i]) for i in keep)
     return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
                         reward, pscore, context, tuple(context_cols), position, dist,
-                        timestamp, source=source, notes=tuple(notes))
+                        timestamp, source=source, notes=tuple(notes), decision_ids=ids)
 
 
 def _words_left_out(what: str, names: Sequence[str]) -> str:

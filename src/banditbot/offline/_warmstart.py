@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -143,6 +143,10 @@ class WarmStartTarget(Protocol):
 
     def active_arms(self, experiment: str) -> tuple[str, ...]:
         """Arm ids offered now."""
+        ...
+
+    def counted(self, experiment: str, decision_ids: Collection[str]) -> int:
+        """How many of ``decision_ids`` the experiment's statistics count already."""
         ...
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
@@ -303,6 +307,13 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"[log {fingerprint}]); importing it again would count every round twice",
             hint=f"to start over, with --weight if the history should count more: "
                  f"banditbot reset {experiment}, then learn again")
+    own = service.counted(experiment, log.decision_ids) if log.decision_ids else 0
+    if own:
+        raise PayloadError(
+            f"{own:,} of the log's {log.n_rounds:,} rounds are decisions of {experiment!r} "
+            "that its statistics count already; importing them would count each twice",
+            hint=f"learn from another experiment's log; or run banditbot reset {experiment} "
+                 "first (the log stays) and learn this export into the new generation")
     arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
     plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
                            weight=weight, ips=ips, clip=clip, min_ess=min_ess)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -231,6 +231,16 @@ class AdminMixin(RewardsMixin):
     def current_generation(self, experiment: str) -> int:
         """The experiment's generation (bumped by every reset)."""
         return self.view(experiment).meta.generation
+
+    def counted(self, experiment: str, decision_ids: Collection[str]) -> int:
+        """How many of ``decision_ids`` are decisions of the experiment's current generation:
+        rounds its statistics count already (a log of them must not be imported again)."""
+        wanted = frozenset(decision_ids)
+        if not wanted:
+            return 0
+        view = self.view(experiment)
+        return sum(1 for (decision_id,) in self.store.iter_fields(
+            view.config.id, ("id",), generation=view.meta.generation) if decision_id in wanted)
 
     def active_arms(self, experiment: str) -> tuple[str, ...]:
         """Arm ids offered now."""
