@@ -159,6 +159,8 @@ class Report:
     holdout: float = 0.0
     #: the zone report times are shown in (the config's ``time_zone``)
     time_zone: str = "UTC"
+    #: with a holdout: the value of the bandit's allocation so far minus the control's
+    bandit_vs_holdout: Uplift | None = None
 
     @property
     def total_pulls(self) -> int:
@@ -232,6 +234,34 @@ class Report:
         d["verdict"] = self.verdict
         return d
 
+    def footnotes(self) -> list[str]:
+        """What a report says under its table, the same in every view: the bandit against
+        the holdout, the winner rule, the generation after a reset, priors (on arms without
+        decisions too), formatting failures, and the experiment's notes (a warm start, a
+        retired control)."""
+        lines = []
+        u = self.bandit_vs_holdout
+        if u is not None:
+            relative = "" if u.relative is None else f" ({u.relative:+.0%})"
+            lines.append(f"bandit vs holdout ({self.control}): {u.diff:+.3f}{relative}, "
+                         f"{u.low:+.3f} to {u.high:+.3f} ({u.kind})")
+        if self.winner_rule:
+            lines.append(f"winner rule: {self.winner_rule}")
+        if self.generation > 0:  # generation n follows the n-th reset
+            since = "a reset" if self.generation == 1 else \
+                f"the last of {self.generation} resets"
+            lines.append(f"generation {self.generation}: counted since {since} (earlier "
+                         "decisions stay in the log)")
+        for a in self.arms:
+            if a.prior:
+                lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")
+            if a.send_failures:
+                lines.append(f"{a.arm}: Telegram refused its formatting {a.send_failures} "
+                             "time(s); sent as plain text")
+        for key, text in self.notes.items():
+            lines.append(f"{key.replace('_', ' ')}: {text}")
+        return lines
+
     def to_text(self, *, width: int = 0) -> str:
         """A fixed-width table (for a terminal or a Telegram ``<pre>`` block)."""
         header = ("arm", "pulls", "answered", "estimate", "interval", "P(best)", "alloc")
@@ -269,16 +299,7 @@ class Report:
                                  f"({u.low:+.3f} to {u.high:+.3f}, {u.kind})")
         if self.verdict:
             lines.append(self.verdict)
-        if self.winner_rule:
-            lines.append(f"winner rule: {self.winner_rule}")
-        for a in self.arms:
-            if a.prior:
-                lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")
-            if a.send_failures:
-                lines.append(f"{a.arm}: Telegram refused its formatting {a.send_failures} "
-                             "time(s); sent as plain text")
-        for key, text in self.notes.items():
-            lines.append(f"{key.replace('_', ' ')}: {text}")
+        lines.extend(self.footnotes())
         return "\n".join(lines)
 
 

@@ -406,7 +406,7 @@ def test_every_logged_propensity_is_a_probability(service: BanditService) -> Non
     """Invariant 4 for every policy the service runs."""
     for exp in ("seed", "ts", "rating", "implicit", "perchat"):
         for i in range(15):
-            d = service.decide(exp, f"s{i % 3}")
+            d = service.decide(exp, f"s{i % 3}", chat="c1")
             service.reward(d.id, 4 if exp == "rating" else i % 2, f"s{i % 3}")
     for exp in ("seed", "ts", "rating", "implicit", "perchat"):
         records = list(service.decisions(exp))

@@ -377,3 +377,58 @@ def test_log_arrays_lays_out_every_kind_of_log_row() -> None:
             assert rewards[t] == min(max(r.reward / 5.0, 0.0), 1.0)
     empty = log_arrays([], arms, 0.0, 1.0)
     assert empty[0].shape == (0,) and empty[1].shape == (0, 3) and empty[2].shape == (0,)
+
+
+def _holdout_run(seed: int, rates: np.ndarray, t: int, holdout: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An ε-greedy bandit (ε = 0.2, on its running means) with a holdout on arm 0, logging
+    the whole vector ``(1 − h)·π + h·e_0`` as the service does."""
+    rng = np.random.default_rng(seed)
+    k = rates.shape[0]
+    n, s = np.zeros(k), np.zeros(k)
+    arms = np.empty(t, dtype=np.intp)
+    p = np.empty((t, k))
+    y = np.empty(t)
+    for i in range(t):
+        pi = np.full(k, 0.2 / k)
+        pi[int(np.argmax((s + 0.5) / (n + 1.0)))] += 0.8
+        p[i] = (1.0 - holdout) * pi
+        p[i, 0] += holdout
+        arms[i] = int(rng.choice(k, p=p[i]))
+        y[i] = float(rng.random() < rates[arms[i]])
+        n[arms[i]] += 1
+        s[arms[i]] += y[i]
+    return arms, p, y
+
+
+def test_the_bandit_against_its_holdout_covers_at_every_look() -> None:
+    """The report's "bandit vs holdout": the value of the bandit's own allocation so far
+    minus the control's. Simulated with an ε-greedy bandit that moves its traffic as it
+    learns (the weights come from the data) and a 20% holdout on the control, three arms
+    with the control in the middle — the bandit wins some traffic on a worse arm early on.
+    The interval covers the true difference at all four looks in >= 87% of 100 runs (its
+    guarantee is >= 93.3%: below 87% with probability < 1% if it holds; seen: 100%), and
+    the gain is found: the interval is above 0 at the last look in >= 42% of runs (seen:
+    59% of 150; below 42% with probability < 0.1% at that rate)."""
+    rates = np.array([0.3, 0.2, 0.45])
+    holdout, looks, runs = 0.2, (150, 300, 600, 1200), 100
+    covered_always, found = 0, 0
+    for seed in range(runs):
+        arms, p, y = _holdout_run(seed, rates, looks[-1], holdout)
+        ok = True
+        for t in looks:
+            inf = anytime_inference(arms[:t], p[:t], y[:t], control=0)
+            got = inf.against_holdout(holdout)
+            assert got is not None
+            diff, low, high, joint = got
+            shares = (p[:t].mean(axis=0) - holdout * np.eye(3)[0]) / (1.0 - holdout)
+            truth = float(shares @ (rates - rates[0]))
+            assert low <= diff <= high and joint == pytest.approx(1 - 2 * 0.05 * 2 / 3)
+            ok &= low <= truth <= high
+        covered_always += ok
+        found += low > 0
+    assert covered_always / runs >= 0.87
+    assert found / runs >= 0.42
+    no_holdout = anytime_inference(arms, p, y, control=0)
+    assert no_holdout.against_holdout(0.0) is None
+    assert anytime_inference(arms, p, y).against_holdout(holdout) is None  # no control

@@ -236,6 +236,11 @@ def test_reports_of_one_chats_bandit(svc: BanditService) -> None:
         svc.reward(d.id, 1, "u1")
     d = svc.decide("perchat", "u2", chat="200")
     assert svc.scope_of("perchat", "u1", chat="100") == "chat:100"
+    # without a chat, a per-chat experiment cannot say whose bandit: refused, not made up
+    with pytest.raises(PayloadError, match="scope 'chat'") as no_chat:
+        svc.decide("perchat", "u3")
+    assert "--chat" in (no_chat.value.hint or "")
+    assert svc.report("perchat").total_pulls == 5
     assert svc.scope_of("seed", "u1", chat="100") is None  # shared: the whole experiment
     mine = svc.report("perchat", scope="chat:100")
     assert mine.title.startswith("perchat · chat 100 · softmax")
@@ -592,3 +597,25 @@ def test_report_times_are_in_the_configured_time_zone() -> None:
                             clock=lambda: 1796220000.0)
         svc.decide("e", "u")
         assert expected in svc.report("e").to_text()
+
+
+def test_the_terminal_report_says_what_the_bot_and_json_say(svc: BanditService) -> None:
+    """The CLI's table once left out everything under the Telegram report's table: the
+    generation after a reset, a prior on an arm not yet decided, a warm start's note."""
+    from rich.console import Console
+
+    from banditbot.cli.reports import render_report
+
+    svc.cheat("ts", svc.active_arms("ts")[0], "1101")
+    svc.reset("ts")
+    svc.add_arm("ts", "fresh", "a new variant")
+    svc.set_prior("ts", "fresh", 3, 7)
+    svc.note("ts", "warm_start", "started from history: 40 rounds of old.csv")
+    rep = svc.report("ts")
+    console = Console(width=300, record=True)
+    console.print(render_report(rep))
+    text = console.export_text()
+    for line in ("generation 1: counted since a reset",
+                 "prior on fresh: alpha=3, beta=7",
+                 "warm start: started from history: 40 rounds of old.csv"):
+        assert line in text and line in rep.to_text()

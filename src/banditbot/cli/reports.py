@@ -128,6 +128,7 @@ def render_report(rep: Any) -> Table:
         lines.append(f"allocation updated {rep.update}: {rep.periods} period(s)")
     if rep.verdict:
         lines.append(escape(rep.verdict))
+    lines.extend(escape(line) for line in rep.footnotes())
     table = Table(title=rep.title, title_justify="left", caption="\n".join(lines),
                   caption_justify="left")
     table.add_column("arm", no_wrap=True)

@@ -165,4 +165,5 @@ def retired_control_note(exp: ExperimentConfig) -> str:
     holdout = f"its {exp.holdout:.0%} holdout share goes to the bandit, " if exp.holdout > 0 \
         else ""
     return (f"the control {exp.control} is retired: {holdout}the other arms are compared "
-            "with its results up to its retirement; add it back to resume")
+            "with its results up to its retirement (no P(beat control): the control is out "
+            "of the draw); add it back to resume")

@@ -133,7 +133,12 @@ class ServiceCore:
         if exp.scope == "shared":
             return ""
         if exp.scope == "chat":
-            return f"chat:{chat if chat is not None else subject}"
+            if chat is None:  # the subject's id would make up a bandit no chat has
+                raise PayloadError(
+                    f"experiment {exp.id!r} has scope 'chat' (one bandit per chat): say "
+                    "which chat", hint="pass the chat id (--chat ID on the command line, "
+                                       "\"chat\" in the API's request)")
+            return f"chat:{chat}"
         return f"subject:{subject}"
 
 

@@ -191,8 +191,8 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 
 
 #: Version of the stored inference document's layout (a mismatch reads the log again).
-#: 2: the planned horizon in the fingerprint.
-_FORMAT = 2
+#: 2: the planned horizon in the fingerprint; 3: the mean allocation.
+_FORMAT = 3
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 

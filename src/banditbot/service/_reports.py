@@ -145,6 +145,7 @@ class ReportsMixin(DecisionsMixin):
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
                 send_failures=int(failures.get(a, 0))))
+        bandit = _bandit_vs_holdout(view, inference) if inference is not None else None
         stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
             "burn-in" if burn_in is not None and not burn_in.done else "running"
@@ -166,7 +167,7 @@ class ReportsMixin(DecisionsMixin):
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods),
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
-            holdout=exp.holdout, time_zone=self.config.time_zone)
+            holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit)
 
     def _inference_kinds(self, view: ExperimentView, scope: str | None, table: StatsTable,
                          estimate_kind: str) -> tuple[str, str]:
@@ -439,6 +440,22 @@ def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
     base = float(view.denormalize(est[control:control + 1])[0])
     return Uplift(diff, min(low, diff), max(high, diff), diff / base if base else None,
                   None, None, "confidence sequence (valid at every look)")
+
+
+def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Uplift | None:
+    """The bandit against the holdout ("what we had"), on the reward's scale
+    (:meth:`~banditbot.statistics.AnytimeInference.against_holdout`)."""
+    found = inference.against_holdout(view.holdout) if view.control_index is not None \
+        else None
+    if found is None or inference.control is None:
+        return None
+    span = view.span or 1.0
+    diff, low, high, joint = found[0] * span, found[1] * span, found[2] * span, found[3]
+    c = inference.control
+    base = float(view.denormalize(inference.weighted_estimate[c:c + 1])[0])
+    return Uplift(diff, low, high, diff / base if base else None, None, None,
+                  f"confidence sequence (valid at every look, jointly with the arms' at "
+                  f">= {joint:.0%})")
 
 
 def _describe_rule(rule: str, confidence: float) -> str:

@@ -688,6 +688,10 @@ class AnytimeInference:
         The requested confidence level.
     control
         Index of the control arm, or ``None``.
+    mean_allocation
+        Shape ``(K,)``: the logged probability vectors averaged over the decisions — the
+        traffic each arm was given in expectation (``None`` for a state kept by an older
+        version).
     """
 
     estimate: FloatArray
@@ -701,6 +705,40 @@ class AnytimeInference:
     decision: WinnerDecision
     confidence: float
     control: int | None
+    mean_allocation: FloatArray | None = None
+
+    def against_holdout(self, holdout: float) -> tuple[float, float, float, float] | None:
+        """The bandit against a holdout of share ``holdout`` on the control: ``(difference,
+        low, high, joint confidence)`` on the [0, 1] scale, or ``None`` without a control,
+        a holdout or a log.
+
+        The difference is the value of the bandit's own allocation so far minus the
+        control's, ``Σ π̄(a) (μ(a) − μ(control))``, where ``π̄`` is the traffic the bandit
+        gave each arm (:attr:`mean_allocation` without the holdout's share). Its interval is
+        ``Σ π̄(a) [diff_low(a), diff_high(a)]``: it holds, at every look, whenever all the
+        arms' sequences against the control hold together — at least
+        ``1 − 2α(K − 1)/K`` (each side of each is at ``α/K``) — however the weights
+        ``π̄`` came from the data."""
+        mean, c = self.mean_allocation, self.control
+        if not 0.0 < holdout < 1.0 or c is None or mean is None \
+                or not np.all(np.isfinite(mean)):
+            return None
+        shares = mean.copy()
+        shares[c] -= holdout
+        shares = np.clip(shares, 0.0, None)
+        if shares.sum() <= 0.0:
+            return None
+        shares /= shares.sum()  # the bandit's part sums to 1 (up to rounding)
+        shares[c] = 0.0  # its own choices of the control differ from the control by 0
+        used = shares > 0.0
+        parts = (self.weighted_estimate[used] - self.weighted_estimate[c],
+                 self.diff_low[used], self.diff_high[used])
+        if not all(np.all(np.isfinite(x)) for x in parts):
+            return None
+        diff, low, high = (float(shares[used] @ x) for x in parts)
+        k = mean.shape[0]
+        joint = 1.0 - 2.0 * (1.0 - self.confidence) * (k - 1) / k
+        return diff, min(low, diff), max(high, diff), joint
 
 
 def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatArray,
@@ -817,8 +855,10 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
                 others = [a for a in range(k) if a != b]
                 diff_low[b] = lb[b].min()
                 diff_high[b] = min(-lb[a, b if b < a else b - 1] for a in others)
+    given = np.asarray(probabilities, dtype=np.float64)
+    mean_allocation = given.mean(axis=0) if given.shape[0] else np.full(k, np.nan)
     return AnytimeInference(estimate, low, high, w_est, f_low, f_high, diff_low, diff_high,
-                            decision, confidence, control)
+                            decision, confidence, control, mean_allocation)
 
 
 def _ppf(q: float) -> float:

@@ -132,7 +132,7 @@ function normalize(r) {
     kind, intervalKind: r.interval_kind || "", hasEstimate, verdict: r.verdict || "",
     notes: r.notes || {}, rewardType: r.reward_type || "", rewardMode: r.reward_mode || "",
     update: r.update || "", floor: r.floor ?? null, winnerRule: r.winner_rule || "",
-    generatedAt: r.generated_at ?? null, arms,
+    generatedAt: r.generated_at ?? null, arms, banditVsHoldout: r.bandit_vs_holdout ?? null,
   };
 }
 
@@ -264,7 +264,10 @@ function renderTable(rep) {
        `${rep.hasEstimate ? "Estimate" : "Mean"} with its ${rep.kind}.` +
        (rep.hasEstimate ? ` Pooled mean: the plain average, which adaptive allocation can bias.` : ""));
   const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
-  text($("notes"), [...priors, ...Object.entries(rep.notes).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`)].join(" · "));
+  const h = rep.banditVsHoldout;
+  const sign = (x) => (x >= 0 ? "+" : "") + x.toFixed(3);
+  const holdout = h ? [`bandit vs holdout (${rep.control}): ${sign(h.diff)}, ${sign(h.low)} to ${sign(h.high)} (${h.kind})`] : [];
+  text($("notes"), [...holdout, ...priors, ...Object.entries(rep.notes).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`)].join(" · "));
 }
 
 // ---- charts ---------------------------------------------------------------------------------
