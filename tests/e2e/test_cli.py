@@ -84,7 +84,9 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     code, out, err = run(["reward", "A" * 22, "1", *db], capsys)
     assert code == 2 and err.strip() == "error: unknown: no decision has that id"
     code, _, err = run(["reward", decision["decision_id"], "-2", *db], capsys)
-    assert code == 2 and "a negative number goes after --" in err
+    assert code == 2 and "a negative number goes after --, e.g. banditbot reward --" in err
+    code, _, err = run(["prior", "random", "arm1", "-1", "2", *db], capsys)
+    assert code == 2 and "e.g. banditbot prior -- " in err
     png = tmp_path / "r.png"
     code, out, _ = run(["report", "random", "--png", str(png), *db], capsys)
     assert code == 0 and "P(best)" in out and png.stat().st_size > 1000
@@ -136,6 +138,8 @@ def test_report_of_one_chats_bandit(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0 and "welcome · chat 200" in out and png.stat().st_size > 1000
     code, out, err = run(["report", "welcome", "--scope", "subject:u", *db], capsys)
     assert code == 2 and "use chat:ID" in out + err
+    code, out, err = run(["decide", "welcome", "--subject", "u", *db], capsys)
+    assert code == 2 and "--chat" in err  # not a bandit made up from the subject's id
     code, out, err = run(["report", "--scope", "chat:100", *db], capsys)
     assert code == 2 and "needs one experiment" in out + err
 
@@ -147,6 +151,8 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0 and "thompson(alpha=2" in out
     assert run(["arms", "add", "random", "arm3", "Arm *3*", *db], capsys)[0] == 0
     assert run(["arms", "retire", "random", "arm1", *db], capsys)[0] == 0
+    code, _, err = run(["arms", "retire", "random", "arm1", *db], capsys)
+    assert code == 2 and "retired already" in err and "arms add random arm1" in err
     code, out, _ = run(["arms", "list", "random", *db], capsys)
     assert "arm1" in out and "retired" in out and "arm3" in out
     code, out, _ = run(["report", "random", "--json", *db], capsys)
@@ -157,6 +163,13 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert run(["reset", "random", "--yes", *db], capsys)[0] == 0
     code, out, _ = run(["report", "random", "--json", *db], capsys)
     assert json.loads(out)["total_answered"] == 0
+    code, out, err = run(["report", "random", *db], capsys)
+    assert "generation 1: counted since a reset" in out
+    code, out, err = run(["export", "random", "--out", "-", *db], capsys)
+    assert code == 0 and "--all-generations" in err  # the cheated rows are before the reset
+    code, out, err = run(["export", "random", "--out", "-", "--all-generations", *db],
+                         capsys)
+    assert code == 0 and out.count("\n") >= 5 and "--all-generations" not in err
 
 
 @pytest.mark.parametrize("argv", [

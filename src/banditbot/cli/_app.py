@@ -164,7 +164,10 @@ def _run(argv: list[str] | None) -> Any:
     except typer.TyperException as exc:  # usage errors: one line, exit 2
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if re.match(r"No such option: -[\d.]", message):  # a negative number, read as one
-            message += "; a negative number goes after --, e.g. banditbot reward -- ID -2.5"
+            ctx = getattr(exc, "ctx", None)
+            command = f"banditbot {ctx.info_name if ctx is not None else 'reward'}"
+            message += (f"; a negative number goes after --, e.g. {command} -- ARGUMENTS "
+                        "-2.5 (options before the --)")
         err_console.print(f"[bold red]error:[/] {escape(message)} [dim](see --help)[/]",
                           highlight=False, soft_wrap=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))

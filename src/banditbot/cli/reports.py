@@ -49,7 +49,10 @@ def experiments(
         return
     from rich.table import Table
 
-    table = Table(title=f"{path} — valid", title_justify="left")
+    table = Table(title=f"{path} — valid", title_justify="left",
+                  caption="as the file configures them; an admin's policy switch or added "
+                          "arms live in the store: banditbot report EXP shows what runs now",
+                  caption_justify="left")
     for col in ("experiment", "command", "arms", "policy", "reward", "mode", "scope"):
         table.add_column(col, no_wrap=col in ("experiment", "command", "policy"))
     for e, r in zip(cfg.experiments, rows, strict=True):
@@ -207,8 +210,19 @@ def export(
         n = write_log_csv(records, sys.stdout, raw_subjects=raw_subjects, pseudonyms=pseudonyms)
         err_console.print(f"{count_text(n, 'decision')} written to stdout", markup=False,
                           highlight=False)
+        _hint_empty_generation(n, generation, experiment)
         return
     n = export_decisions(records, out, fmt=fmt, raw_subjects=raw_subjects,
                          pseudonyms=pseudonyms)
     console.print(f"{count_text(n, 'decision')} written to {out}", markup=False,
                   highlight=False, soft_wrap=True)
+    _hint_empty_generation(n, generation, experiment)
+
+
+def _hint_empty_generation(n: int, generation: int | None, experiment: str) -> None:
+    """After a reset an export of the current generation can be empty while the earlier
+    decisions are still in the log: say how to get them."""
+    if n == 0 and generation:
+        err_console.print(f"generation {generation} has no decisions yet; the log before "
+                          f"the reset: banditbot export {experiment} --all-generations",
+                          markup=False, highlight=False, soft_wrap=True)

@@ -212,6 +212,10 @@ class AdminMixin(RewardsMixin):
         Returns what else changed, for the person who retired it: ``""``, or, for the
         control arm, that its holdout share and the comparison to it stop."""
         view = self.view(experiment)
+        if arm in view.all_arms and arm not in view.arms:
+            raise ConfigError(f"arm {arm!r} of {view.config.id!r} is retired already",
+                              hint=f"active arms: {', '.join(view.arms)}; bring it back "
+                                   f"with arms add {view.config.id} {arm}")
         self._require_arm(view, arm)
         if len(view.arms) == 1:
             raise ConfigError("cannot retire the last active arm", hint="add another arm first")
