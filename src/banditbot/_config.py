@@ -749,14 +749,39 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
         raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start + 1} cannot be decoded)",
                           hint="save the file as UTF-8") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{p}: broken YAML{where}: {problem}",
-                          hint="check indentation and quoting") from None
+                          hint="keep one of them" if "given twice" in problem
+                          else "check indentation and quoting") from None
     return parse_config(data, source=str(p))
+
+
+def _unique_key_loader() -> type[yaml.SafeLoader]:
+    """PyYAML's safe loader, refusing a key given twice in one mapping (the plain loader
+    keeps the last silently: a second ``policy:`` would replace the first unseen)."""
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode,
+                              deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line)
+                except TypeError:  # an unhashable key: the constructor says what is wrong
+                    continue
+                if first != key_node.start_mark.line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice (first at line "
+                                    f"{first + 1})", key_node.start_mark)
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
 
 
 def default_config_path(candidates: Iterable[str | os.PathLike[str]] = ()) -> Path:

@@ -197,6 +197,17 @@ class Report:
         leader = self.leader
         if leader is None:
             return None
+        estimated = [a for a in self.arms if a.active and a.estimate is not None]
+        top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader
+        if top.arm != leader.arm and self.anytime_kind:
+            # P(best) reads the posterior of the counts (priors and imported history in
+            # them), the estimate weighs the policy's logged decisions by their
+            # propensities: when they disagree, say both
+            return (f"no winner yet: P(best) favours {leader.arm} "
+                    f"({chance(leader.p_best, 0)}), the estimate {top.arm}: P(best) reads "
+                    "the raw counts (with priors and imported history), the estimate "
+                    "corrects for the changing allocation; a description, not a stopping "
+                    "rule")
         return f"no winner yet: {leader.arm} leads (P(best) {chance(leader.p_best, 0)}, a " \
                "description, not a stopping rule)"
 

@@ -223,6 +223,18 @@ def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     bad.write_text("experiments: [\n")
     code, _, err = run(["experiments", "--config", str(bad)], capsys)
     assert code == 2 and "broken YAML" in err
+    # a key given twice: PyYAML keeps the last one silently (a second policy: would replace
+    # the first unseen); refused, naming both lines. Merge keys (<<) still merge.
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("experiments:\n  - id: g\n"
+                     "    arms: [{id: a, content: A}, {<<: {content: B}, id: b}]\n"
+                     "    policy: thompson\n    policy: ucb1\n")
+    code, _, err = run(["experiments", "--config", str(twice)], capsys)
+    assert code == 2 and "the key 'policy' is given twice (first at line 4)" in err
+    assert "line 5" in err and "keep one of them" in err
+    twice.write_text(twice.read_text().replace("    policy: ucb1\n", ""))
+    code, _, err = run(["experiments", "--config", str(twice)], capsys)
+    assert code == 0, err
 
 
 def test_experiments_lists_and_validates(capsys: pytest.CaptureFixture[str]) -> None:
