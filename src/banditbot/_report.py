@@ -251,6 +251,11 @@ class Report:
         decisions too), formatting failures, and the experiment's notes (a warm start, a
         retired control)."""
         lines = []
+        if self.scope and self.total_pulls == 0:
+            kind, _, ident = self.scope.partition(":")
+            who = f"chat {ident}" if kind == "chat" else "this user"
+            lines.append(f"no decisions for {who} in this generation (an id that has not "
+                         "used the experiment since its last reset?)")
         u = self.bandit_vs_holdout
         if u is not None:
             relative = "" if u.relative is None else f" ({u.relative:+.0%})"

@@ -136,6 +136,8 @@ def test_report_of_one_chats_bandit(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, out, _ = run(["report", "welcome", "--scope", "chat:200", "--png", str(png), *db],
                        capsys)
     assert code == 0 and "welcome · chat 200" in out and png.stat().st_size > 1000
+    code, out, _ = run(["report", "welcome", "--scope", "chat:999", *db], capsys)
+    assert code == 0 and "no decisions for chat 999 in this generation" in out
     code, out, err = run(["report", "welcome", "--scope", "subject:u", *db], capsys)
     assert code == 2 and "use chat:ID" in out + err
     code, out, err = run(["decide", "welcome", "--subject", "u", *db], capsys)
@@ -165,6 +167,8 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert json.loads(out)["total_answered"] == 0
     code, out, err = run(["report", "random", *db], capsys)
     assert "generation 1: counted since a reset" in out
+    code, out, err = run(["settle", "random", *db], capsys)  # explicit: nothing to settle
+    assert code == 2 and "reward_mode: explicit" in err and "implicit" in err
     code, out, err = run(["export", "random", "--out", "-", *db], capsys)
     assert code == 0 and "--all-generations" in err  # the cheated rows are before the reset
     code, out, err = run(["export", "random", "--out", "-", "--all-generations", *db],

@@ -62,4 +62,12 @@ def reward(
 @app.command()
 def settle(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the default reward to unanswered decisions past the wait window (implicit mode)."""
-    console.print(f"{service(config, store).settle(experiment)} decisions settled")
+    from .._report import count_text
+
+    svc = service(config, store)
+    exp = svc.experiment(experiment)
+    if exp.reward_mode != "implicit":
+        raise PayloadError(f"{exp.id!r} waits for answers (reward_mode: {exp.reward_mode}): "
+                           "nothing is settled by silence",
+                           hint="settle applies to experiments with reward_mode: implicit")
+    console.print(f"{count_text(svc.settle(experiment), 'decision')} settled")
