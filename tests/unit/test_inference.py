@@ -432,3 +432,62 @@ def test_the_bandit_against_its_holdout_covers_at_every_look() -> None:
     no_holdout = anytime_inference(arms, p, y, control=0)
     assert no_holdout.against_holdout(0.0) is None
     assert anytime_inference(arms, p, y).against_holdout(holdout) is None  # no control
+
+
+def _contextual_run(seed: int, t: int, floor: float) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+    """A greedy contextual bandit (per-context running means, the floor for the other arm)
+    on two contexts: arm 0 pays 0.7 in context 0 and 0.2 in context 1, arm 1 the reverse —
+    each arm is worth 0.45 over the population, and the policy's propensities follow the
+    context."""
+    rng = np.random.default_rng(seed)
+    n, s = np.ones((2, 2)), np.full((2, 2), 0.5)
+    arms = np.empty(t, dtype=np.intp)
+    p = np.empty((t, 2))
+    y = np.empty(t)
+    rate = np.array([[0.7, 0.2], [0.2, 0.7]])  # [context, arm]
+    for i in range(t):
+        x = int(rng.random() < 0.5)
+        best = int(np.argmax(s[x] / n[x]))
+        p[i] = floor
+        p[i, best] = 1.0 - floor
+        arms[i] = best if rng.random() < 1.0 - floor else 1 - best
+        y[i] = float(rng.random() < rate[x, arms[i]])
+        n[x, arms[i]] += 1
+        s[x, arms[i]] += y[i]
+    return arms, p, y
+
+
+def test_sequences_hold_when_the_propensities_follow_a_context() -> None:
+    """A walkthrough found a LinUCB report whose every-look intervals excluded both arms'
+    true value (0.45 each; shown 0.66–0.73): the bets were sized by each decision's own
+    propensity, which a contextual policy sets from the context, so a bet was large exactly
+    where the arm pays well. With ``contextual=True`` the bets use only what is known
+    before the decision. Simulated (a greedy contextual policy with a 5% floor, 100 runs):
+    each arm's sequence covers 0.45 at three looks in >= 90% of runs (guarantee 95%; below
+    90% with probability about 1% if it holds; seen: 99%); the old bets cover it in < 60%
+    of runs at the last look (seen: none); the weighted estimate averages within 0.03 of
+    0.45 (seen: 0.455 and 0.451; with √π_t weights it was 0.61, pulled toward the arm's good
+    context)."""
+    looks, runs, floor = (300, 1000, 2000), 100, 0.05
+    covered = np.zeros(2)
+    old_covered = np.zeros(2)
+    fixed_covered = np.zeros(2)
+    estimates = []
+    for seed in range(runs):
+        arms, p, y = _contextual_run(seed, looks[-1], floor)
+        ok = np.ones(2, dtype=bool)
+        for t in looks:
+            inf = anytime_inference(arms[:t], p[:t], y[:t], contextual=True, floor=floor)
+            ok &= (inf.low <= 0.45) & (inf.high >= 0.45)
+        covered += ok
+        fixed_covered += (inf.fixed_low <= 0.45) & (inf.fixed_high >= 0.45)
+        estimates.append(inf.weighted_estimate)
+        old = anytime_inference(arms, p, y)
+        old_covered += (old.low <= 0.45) & (old.high >= 0.45)
+    assert np.all(covered / runs >= 0.90)
+    assert np.all(old_covered / runs < 0.60)
+    # the one-look interval: nominal 95%, >= 85% here (seen 93-97% over 300 runs at 3,000
+    # decisions; the score interval alone gave 85-93%)
+    assert np.all(fixed_covered / runs >= 0.85)
+    assert np.all(np.abs(np.mean(estimates, axis=0) - 0.45) < 0.03)

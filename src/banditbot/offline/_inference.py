@@ -53,7 +53,8 @@ class LogInference:
 
 def log_inference(log: LoggedBandit, *, reward_bounds: tuple[float, float] = (0.0, 1.0),
                   confidence: float = 0.95, control: str | None = None,
-                  horizon: int | None = None) -> LogInference:
+                  horizon: int | None = None, contextual: bool | None = None,
+                  floor: float | None = None) -> LogInference:
     """Anytime-valid estimates, intervals and the stopping rule from a decision log.
 
     Parameters
@@ -70,6 +71,10 @@ def log_inference(log: LoggedBandit, *, reward_bounds: tuple[float, float] = (0.
     horizon
         The experiment's planned number of answered decisions (``winner.horizon``), or
         ``None``: tunes the stopping rule as the service does.
+    contextual, floor
+        Whether the logging policy's vectors may depend on the context (default: when the
+        log has context features), and its exploration floor: the bets then use only what
+        was known before each decision (:func:`banditbot.statistics.aipw_scores`).
 
     Returns
     -------
@@ -99,6 +104,8 @@ def log_inference(log: LoggedBandit, *, reward_bounds: tuple[float, float] = (0.
             raise PayloadError(f"control arm {control!r} is not in the log",
                                hint=f"arms: {', '.join(log.actions)}")
         index = log.actions.index(control)
-    result = anytime_inference(log.action, log.action_dist, scaled, confidence=confidence,
-                               control=index, horizon=horizon)
+    result = anytime_inference(
+        log.action, log.action_dist, scaled, confidence=confidence, control=index,
+        horizon=horizon, contextual=log.context is not None if contextual is None
+        else contextual, floor=floor)
     return LogInference(log.actions, result, (float(lo), float(hi)))

@@ -23,7 +23,7 @@ from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
 from ..stores import ALLOCATED, DecisionRecord, Store
 from ._view import ExperimentView
 
-__all__ = ["LOG_FIELDS", "InferenceCache", "log_arrays", "scan_arrays"]
+__all__ = ["LOG_FIELDS", "InferenceCache", "context_dependent", "log_arrays", "scan_arrays"]
 
 log = logging.getLogger("banditbot")
 
@@ -80,6 +80,13 @@ def scan_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, floa
     values = np.array(rewards, dtype=np.float64)  # None -> NaN
     scaled = np.clip((values - lo) / span, 0.0, 1.0)  # NaN stays NaN
     return np.array(chosen, dtype=np.intp), probabilities, scaled
+
+
+def context_dependent(view: ExperimentView) -> bool:
+    """Whether the experiment's probability vectors may depend on the context of the
+    decision (it has features, or its policy is contextual): its sequences then bet only on
+    what is known before each decision (see :func:`banditbot.statistics.aipw_scores`)."""
+    return bool(view.config.features) or view.policy.contextual
 
 
 #: (decisions, answers, control, confidence, planned horizon) an inference was computed for
@@ -143,10 +150,12 @@ class InferenceCache:
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:
             control = view.config.control
+            exp = view.config
             result = anytime_inference(
-                chosen, probabilities, rewards, confidence=view.config.confidence,
+                chosen, probabilities, rewards, confidence=exp.confidence,
                 control=view.all_arms.index(control) if control in view.all_arms else None,
-                horizon=view.config.winner.horizon)
+                horizon=exp.winner.horizon, contextual=context_dependent(view),
+                floor=min(exp.floor, 0.5 / max(len(view.arms), 1)))
         entry = _Entry(fingerprint, result, answered_rows)
         self._remember(key, entry)
         if long_log:
@@ -191,8 +200,9 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 
 
 #: Version of the stored inference document's layout (a mismatch reads the log again).
-#: 2: the planned horizon in the fingerprint; 3: the mean allocation.
-_FORMAT = 3
+#: 2: the planned horizon in the fingerprint; 3: the mean allocation; 4: contextual
+#: experiments' bets from what is known before each decision.
+_FORMAT = 4
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 

@@ -36,6 +36,7 @@ from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable
 from ._allocation import burn_in_progress, retired_control_note
 from ._core import check_scope
 from ._decisions import DecisionsMixin
+from ._inference import context_dependent
 from ._view import ExperimentView, finite_table
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
@@ -111,6 +112,13 @@ class ReportsMixin(DecisionsMixin):
         srm = sample_ratio_check(periods, counts) if batched else None
         inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
                                         float(table.n.sum()))
+        contextual = inference is not None and context_dependent(view)
+        if contextual and inference is not None:
+            summary = _contextual_summary(view, summary, inference, active)
+            if inference.mean_allocation is not None and view.arms:
+                shares = np.where(active, inference.mean_allocation, 0.0)
+                if shares.sum() > 0:
+                    allocation = shares / shares.sum()
         estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
         anytime_kind = ""
         if inference is not None:
@@ -155,7 +163,9 @@ class ReportsMixin(DecisionsMixin):
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
             reward_type=exp.reward.type, reward_mode=exp.reward_mode,
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
-            notes=_notes(view), scope=scope, generated_at=now, per=exp.scope,
+            notes=_notes(view, "estimates" if contextual else
+                         "raw" if context_dependent(view) and not view.span else ""),
+            scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=first.created_at if first else None,
             burn_in=None if burn_in is None or burn_in.done else {
                 "done": burn_in.decisions, "needed": burn_in.decisions_needed,
@@ -297,12 +307,47 @@ def _summary(view: ExperimentView, stats: ArmStats, table: StatsTable,
 Estimate = tuple[float, float, float, float]  # point, low, high, variance
 
 
-def _notes(view: ExperimentView) -> dict[str, str]:
-    """The experiment's notes, and what a retired control turned off."""
+def _notes(view: ExperimentView, contextual: str = "") -> dict[str, str]:
+    """The experiment's notes, what a retired control turned off, and how a contextual
+    experiment's columns are read."""
     notes = dict(view.meta.notes)
     if view.control_index is None and view.config.control in view.all_arms:  # retired
         notes["control"] = retired_control_note(view.config)
+    if contextual == "raw":
+        notes["context"] = (
+            "the means, P(best) and the allocation are of the raw counts: a contextual "
+            "policy sends each arm where it does well, so they flatter it; give the reward "
+            "bounds for estimates that correct for it")
+    elif contextual:
+        notes["context"] = (
+            "each arm's value over all contexts: P(best), the chance to beat the control "
+            "and the expected loss come from the estimates (a normal approximation), not "
+            "from the raw counts (a contextual policy sends each arm where it does well, so "
+            "its raw mean flatters it); the allocation is the average of the logged "
+            "vectors, since each decision's depends on its context")
     return notes
+
+
+def _contextual_summary(view: ExperimentView, summary: _Summary,
+                        inference: AnytimeInference, active: npt.NDArray[np.bool_]
+                        ) -> _Summary:
+    """For a contextual experiment: P(best) and the posterior behind the chance to beat the
+    control and the expected loss from the weighted AIPW estimates and their fixed-look
+    intervals (a normal approximation on the [0, 1] scale), keeping the pooled means."""
+    from scipy.special import ndtri
+
+    z = float(ndtri(0.5 + inference.confidence / 2.0))
+    mean = np.asarray(inference.weighted_estimate, dtype=np.float64)
+    sd = (np.asarray(inference.fixed_high) - np.asarray(inference.fixed_low)) / (2.0 * z)
+    known = np.isfinite(mean) & np.isfinite(sd)
+    mean = np.where(known, mean, 0.0)
+    sd = np.where(known, np.maximum(sd, 1e-9), 1e-9)
+    posterior = NormalPosterior(mean, sd)
+    usable = active & known
+    p_best = _masked(usable, lambda m: posterior.subset(m).best_probabilities()) \
+        if usable.any() else np.zeros(mean.shape[0])
+    return _Summary(summary.mean, summary.low, summary.high, p_best, summary.kind,
+                    posterior)
 
 
 def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
