@@ -159,9 +159,10 @@ def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str]
     svc: BanditService = build_service(config, store, seed=seed)
     truth = parse_rates(rates, svc.config, default_truth(svc.config))
     experiments = [e for e in svc.config.experiments if not e.features]
-    if not keep:
+    if not keep:  # a fresh start; on a new database there is nothing to start over from
         for exp in experiments:
-            svc.reset(exp.id, keep_priors=True, actor="demo")
+            if next(iter(svc.decisions(exp.id, limit=1)), None) is not None:
+                svc.reset(exp.id, keep_priors=True, actor="demo")
     # what each arm's answers average (ratings rounded and capped): the table's "true"
     worth = {e.id: {a: expected_reaction(e, v) for a, v in truth[e.id].items()}
              for e in experiments}

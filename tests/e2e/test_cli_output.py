@@ -115,8 +115,8 @@ def test_simulate_reports_progress_on_stderr_when_piped(tmp_path: Path) -> None:
               "-p", "thompson", "-p", "ucb1", "--workers", "1", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
-    assert lines[0] == "simulate: started, 600 steps"
-    assert lines[-1].startswith("simulate: done, 600 steps in ")
+    assert lines[0] == "simulate: started, 600 steps (× 4 runs)"
+    assert lines[-1].startswith("simulate: done, 600 steps (× 4 runs) in ")
     assert "thompson" in proc.stdout and "simulate:" not in proc.stdout  # stdout stays data
 
 
@@ -184,3 +184,18 @@ def test_simulating_an_experiment_includes_its_own_policy(
     rows = [line for line in out.splitlines() if "(" in line and "regret" not in line]
     assert "epsilon-greedy(epsilon=0.5" in rows[0]  # the shipped experiment's own, first
     assert any("kl-ucb(" in r for r in rows)
+
+
+def test_simulating_unbounded_rewards_fits_the_defaults_and_refuses_misfits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The --help's own example environments crashed with a worker's traceback: the default
+    policies included thompson, which needs reward bounds. The defaults now fit the
+    environment; a policy named that does not fit is refused before any work, one line."""
+    common = ["--runs", "2", "--horizon", "50", "--workers", "1", "--out", str(tmp_path)]
+    code, out, err = run(["simulate", "--env", "gaussian:0,0.5,1", *common], capsys)
+    assert code == 0, err
+    assert "gaussian-thompson(" in out and "thompson(alpha" not in out
+    code, out, err = run(["simulate", "--env", "linear:5,3", "-p", "linucb", "-p",
+                          "thompson", *common], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "thompson needs rewards with known bounds" in err and "started" not in err

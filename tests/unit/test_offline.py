@@ -603,8 +603,9 @@ def test_a_reused_context_mapping_is_exported_as_it_was_at_each_record(tmp_path:
 
 def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> None:
     """Booleans in a context (written True/False in CSV, typed in Parquet) are features of
-    1 and 0 in every format, and a text feature is left out with a note that says so,
-    instead of becoming a silent column of zeros."""
+    1 and 0 in every format; a feature of a few words (a categorical feature, as banditbot
+    exports them) is one 0/1 feature per word, and one of many distinct words is left out
+    with a note — neither is a silent column of zeros."""
     pytest.importorskip("pyarrow")
     from banditbot.offline import from_records
     from banditbot.stores import DecisionRecord
@@ -615,7 +616,7 @@ def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> 
         arms=("a", "b"), probabilities=np.array([0.5, 0.5]), policy="{}", subject=f"s{i}",
         created_at=1.7e9 + i,
         context={"premium": bool(rng.random() < 0.4), "hour": int(rng.integers(24)),
-                 "note": f"n{i % 3}"},
+                 "note": f"n{i % 3}", "comment": f"free text {i}"},
         reward=float(rng.random() < 0.3), rewarded_at=1.7e9 + i + 1) for i in range(300)]
     logs = {}
     for suffix in ("csv", "parquet"):
@@ -625,10 +626,16 @@ def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> 
     logs["store"] = from_records(records)
     premium = [float(r.context["premium"]) for r in records]  # type: ignore[index]
     for name, log in logs.items():
-        assert not any(n.endswith("note") for n in log.context_names), name
+        assert not any("comment" in n for n in log.context_names), name
         column = next(c for c, n in enumerate(log.context_names) if n.endswith("premium"))
         assert log.context is not None and log.context[:, column].tolist() == premium, name
-        assert any("note" in x and "left out" in x for x in log.notes), name
+        assert any("comment" in x and "left out" in x for x in log.notes), name
+        assert any("one-hot" in x and "note" in x and "(n0, n1, n2)" in x for x in log.notes)
+        for level in ("n0", "n1", "n2"):
+            column = log.context_names.index(
+                f"{'' if name == 'store' else 'ctx_'}note={level}")
+            assert log.context[:, column].tolist() == [
+                float(r.context["note"] == level) for r in records], (name, level)  # type: ignore[index]
     def by_name(log: Any) -> dict[str, list[float]]:
         return {n.removeprefix("ctx_"): log.context[:, c].tolist()
                 for c, n in enumerate(log.context_names)}

@@ -619,3 +619,23 @@ def test_the_terminal_report_says_what_the_bot_and_json_say(svc: BanditService) 
                  "prior on fresh: alpha=3, beta=7",
                  "warm start: started from history: 40 rounds of old.csv"):
         assert line in text and line in rep.to_text()
+
+
+def test_a_prior_needs_a_bounded_reward_and_says_when_the_policy_ignores_it() -> None:
+    """A walkthrough set ``prior lts x 1000000 0`` on a continuous reward without bounds:
+    reported as set, ignored by lin-thompson, read as a million rewards of 1.0 after a
+    switch to gaussian-thompson. Refused now; on a contextual policy the answer says it
+    is not used."""
+    cfg = parse_config({"experiments": [
+        {"id": "free", "arms": [{"id": a, "content": a} for a in "xy"],
+         "reward": {"type": "continuous"}, "policy": {"name": "gaussian-thompson"}},
+        {"id": "ctx", "arms": [{"id": a, "content": a} for a in "xy"],
+         "policy": {"name": "linucb"},
+         "features": [{"name": "lang", "type": "categorical", "values": ["en", "de"]}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    with pytest.raises(PayloadError, match="without bounds") as refused:
+        svc.set_prior("free", "x", 1_000_000, 0)
+    assert "min and max" in (refused.value.hint or "")
+    assert "x" not in svc.view("free").meta.priors
+    said = svc.set_prior("ctx", "x", 3, 1)
+    assert "linucb decides from the context and does not use priors" in said

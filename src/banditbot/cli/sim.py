@@ -24,8 +24,9 @@ def simulate(
         help="Assumed truth EXP.ARM=VALUE for --experiment (repeatable).")] = None,
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Policy NAME or NAME:key=value,key=value (repeatable; "
-                               "default: thompson, kl-ucb, ucb1, epsilon-greedy, after the "
-                               "experiment's own policy with --experiment).")] = None,
+                               "default: thompson, kl-ucb, ucb1, epsilon-greedy; for "
+                               "unbounded rewards gaussian-thompson, ucb1, epsilon-greedy; "
+                               "after the experiment's own policy with --experiment).")] = None,
     runs: Annotated[int, typer.Option(min=1, max=1_000_000,
                                       help="Independent runs per policy.")] = 200,
     horizon: Annotated[int, typer.Option(min=1, max=10_000_000,
@@ -61,14 +62,26 @@ def simulate(
         environment = experiment_env(cfg.experiment(experiment), truth[experiment])
     else:
         environment = parse_env(str(env), horizon=horizon)
+    unbounded = environment.bounds is None
     specs = policy or (["lin-thompson", "linucb", "thompson"] if environment.context_dim
                        else ["thompson", "kl-ucb", "ucb1", "epsilon-greedy"])
     policies = [parse_policy(spec) for spec in specs]
+    if unbounded and not policy:  # the defaults that fit rewards without bounds
+        policies = [p for p in policies if not p.needs_bounded]
+        if not environment.context_dim:
+            policies.insert(0, parse_policy("gaussian-thompson"))
+    unfit = [p.name for p in policies if unbounded and p.needs_bounded]
+    if unfit:  # before any work: not a worker's traceback after the others ran
+        raise PayloadError(
+            f"{', '.join(unfit)} {'needs' if len(unfit) == 1 else 'need'} rewards with known "
+            f"bounds; {environment.describe()} pays unbounded rewards",
+            hint="try gaussian-thompson, ucb1, epsilon-greedy (or linucb, lin-thompson with "
+                 "a context)")
     if experiment is not None and not policy:  # the experiment's own policy, first
         own = cfg.experiment(experiment).policy.build()
         policies = [own, *(p for p in policies if p.describe() != own.describe())]
     results = []
-    with progress("simulate", len(policies) * horizon, "steps") as bar:
+    with progress("simulate", len(policies) * horizon, f"steps (× {runs:,} runs)") as bar:
         for i, pol in enumerate(policies):
             bar.update(i * horizon, pol.describe())
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ class LoggedBandit:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PayloadError(
-                f"propensity {self.pscore[i]!r} in row {i + 1} is outside (0, 1]",
+                f"propensity {float(self.pscore[i])!r} in row {i + 1} is outside (0, 1]",
                 hint="a propensity is the probability the logging policy gave the logged "
                      "action; rows without one cannot be used for off-policy evaluation")
         if self.action.min() < 0 or self.action.max() >= len(self.actions):
@@ -148,25 +148,15 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
     for i, r in enumerate(rows):
         for a, p in zip(r.arms, r.probabilities, strict=True):
             dist[i, index[a]] = p
-    notes: tuple[str, ...] = ()
     if context_features is None:
-        seen: dict[str, bool] = {}  # key -> every value a number or a boolean
-        for r in rows:
-            for k, v in (r.context or {}).items():
-                seen[k] = seen.get(k, True) and (v is None or isinstance(v, bool | int | float))
-        context_features = tuple(k for k, numeric in seen.items() if numeric)
-        text = [k for k, numeric in seen.items() if not numeric]
-        if text:  # as read_log says it for an exported file
-            notes = (_words_left_out("key", text),)
-    context = None
-    if context_features:
-        context = np.array([[_num((r.context or {}).get(k)) for k in context_features]
-                            for r in rows])
+        context_features = tuple(dict.fromkeys(k for r in rows for k in (r.context or {})))
+    context, names, notes = context_matrix(
+        {k: [(r.context or {}).get(k) for r in rows] for k in context_features}, "key")
     return LoggedBandit(
         actions=actions, action=np.array([index[r.arm] for r in rows], dtype=np.intp),
         reward=np.array([r.reward for r in rows], dtype=np.float64),
         pscore=np.array([r.propensity for r in rows], dtype=np.float64),
-        context=context, context_names=tuple(context_features), action_dist=dist,
+        context=context, context_names=names, action_dist=dist,
         timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log",
         notes=notes, decision_ids=tuple(r.id for r in rows))
 
@@ -304,17 +294,11 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     index = {a: k for k, a in enumerate(actions)}
     context_cols = cmap.context if cmap.context is not None else \
         tuple(c for c in table if c.startswith("ctx_"))
-    context = None
-    notes: list[str] = []
     absent = [c for c in context_cols if c not in table]
     if absent:
         raise PayloadError(f"{p}: missing context column(s) {', '.join(absent)}")
-    text = [c for c in context_cols if not _numeric(table[c][i] for i in keep)]
-    if text:  # a feature of words would be a column of zeros: say so, and leave it out
-        context_cols = tuple(c for c in context_cols if c not in text)
-        notes.append(_words_left_out("column", text))
-    if context_cols:
-        context = np.array([[_num(table[c][i]) for c in context_cols] for i in keep])
+    context, context_names, notes = context_matrix(
+        {c: [table[c][i] for i in keep] for c in context_cols}, "column")
     dist = None
     if is_export:
         dist = np.zeros((len(keep), len(actions)))
@@ -337,14 +321,56 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     if is_export and "decision_id" in table:
         ids = tuple(str(table["decision_id"][i]) for i in keep)
     return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
-                        reward, pscore, context, tuple(context_cols), position, dist,
-                        timestamp, source=source, notes=tuple(notes), decision_ids=ids)
+                        reward, pscore, context, context_names, position, dist,
+                        timestamp, source=source, notes=notes, decision_ids=ids)
+
+
+#: A context value of words becomes one 0/1 feature per level up to this many levels (a
+#: categorical feature); with more (free text, ids) it is left out.
+MAX_LEVELS = 32
+
+
+def context_matrix(columns: Mapping[str, Sequence[Any]], what: str
+                   ) -> tuple[FloatArray | None, tuple[str, ...], tuple[str, ...]]:
+    """The context features of a log: ``(matrix (n, d) or None, feature names, notes)``.
+
+    A column of numbers and booleans (also as text: ``True``/``false``) is one feature; a
+    column of words with at most :data:`MAX_LEVELS` distinct values — a categorical feature,
+    as banditbot exports its experiments' ``categorical`` features — is one 0/1 feature per
+    value, named ``column=value``; a column of more distinct words is left out. The notes
+    say which were encoded and which left out."""
+    features: list[FloatArray] = []
+    names: list[str] = []
+    encoded: list[str] = []
+    left_out: list[str] = []
+    for name, values in columns.items():
+        if _numeric(values):
+            features.append(np.array([_num(v) for v in values], dtype=np.float64))
+            names.append(name)
+            continue
+        words = [None if v is None or v == "" else str(v) for v in values]
+        levels = sorted({w for w in words if w is not None}, key=_natural)
+        if len(levels) > MAX_LEVELS:
+            left_out.append(name)
+            continue
+        for level in levels:
+            features.append(np.array([w == level for w in words], dtype=np.float64))
+            names.append(f"{name}={level}")
+        encoded.append(f"{name} ({', '.join(levels)})")
+    notes = []
+    if encoded:
+        notes.append(f"context {what}{'s' if len(encoded) > 1 else ''} of words one-hot "
+                     f"encoded: {'; '.join(encoded)}")
+    if left_out:
+        notes.append(_words_left_out(what, left_out))
+    matrix = np.stack(features, axis=1) if features else None
+    return matrix, tuple(names), tuple(notes)
 
 
 def _words_left_out(what: str, names: Sequence[str]) -> str:
     """The note on context features of words, left out of a log's context."""
     return (f"context {what}{'s' if len(names) > 1 else ''} {', '.join(names)} left out: "
-            "not numbers or booleans (encode text features as numbers first)")
+            f"more than {MAX_LEVELS} distinct words (encode them as numbers first)")
 
 
 def _numeric(values: Iterable[Any]) -> bool:

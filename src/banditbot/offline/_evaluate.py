@@ -237,7 +237,10 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     est_objects = [make_estimator(name) for name in estimators]
     lo_r, hi_r = float(test.reward.min()), float(test.reward.max())
     bounds = (0.0, 1.0) if lo_r >= 0.0 and hi_r <= 1.0 else (lo_r, hi_r)
-    logging = _logging_distribution(test)
+    # the whole logging distribution tightens the every-look interval's upper end through
+    # each round's largest weight, which must be known before the round: with a context it
+    # follows the context (and is correlated with the reward), so it is used only without one
+    logging = _logging_distribution(test) if test.context is None else None
     q_hat = refit = None
     if any(e.needs_model for e in est_objects):
         q_hat = model.fit_predict(test.context, test.action, test.reward, test.n_actions,

@@ -126,6 +126,12 @@ class AdminMixin(RewardsMixin):
         """
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
+        if not view.config.reward.bounded:  # pseudo-answers at the top and bottom of what?
+            raise PayloadError(
+                f"{view.config.id!r} has a reward without bounds: a prior is pseudo-answers "
+                "at the top (alpha) and the bottom (beta) of the reward's range",
+                hint="give the reward a min and max, or start the arm from history with "
+                     "banditbot learn")
         if not (math.isfinite(alpha) and math.isfinite(beta) and 0 <= alpha <= MAX_PRIOR
                 and 0 <= beta <= MAX_PRIOR and alpha + beta > 0):
             raise PayloadError(f"prior ({alpha:g}, {beta:g}) is not valid",
@@ -138,10 +144,12 @@ class AdminMixin(RewardsMixin):
         self._update_meta(experiment, change)
         self.audit(actor, view.config.id, "prior", f"arm={arm} alpha={alpha:g} beta={beta:g}")
         lo, hi = view.config.reward.bounds
-        if lo is None or hi is None:
-            return f"{alpha + beta:g} pseudo-answers"
+        assert lo is not None and hi is not None
         mean = lo + (hi - lo) * alpha / (alpha + beta)
-        return f"{alpha + beta:g} pseudo-answers averaging {mean:.3g} on {lo:g}–{hi:g}"
+        unused = f" ({view.policy.name} decides from the context and does not use priors; " \
+            "they apply once the experiment switches to a policy that does)" \
+            if view.policy.contextual else ""
+        return f"{alpha + beta:g} pseudo-answers averaging {mean:.3g} on {lo:g}–{hi:g}{unused}"
 
     def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
         """Start the experiment's learning over (a new generation). Returns the generation.

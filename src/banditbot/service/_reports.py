@@ -172,7 +172,7 @@ class ReportsMixin(DecisionsMixin):
                 "answers": burn_in.answers, "answers_needed": burn_in.answers_needed},
             srm=srm, control=control, estimate_kind=estimate_kind,
             anytime_kind=anytime_kind,
-            winner_rule=_describe_rule(exp.winner.rule, exp.confidence),
+            winner_rule=_describe_rule(exp.winner.rule, exp.confidence, bool(view.span)),
             contenders=() if inference is None else tuple(
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods),
@@ -313,6 +313,10 @@ def _notes(view: ExperimentView, contextual: str = "") -> dict[str, str]:
     notes = dict(view.meta.notes)
     if view.control_index is None and view.config.control in view.all_arms:  # retired
         notes["control"] = retired_control_note(view.config)
+    if view.holdout > 0 and view.control_index is not None and not view.span:
+        notes["holdout"] = ("the bandit against the holdout needs the reward's bounds (its "
+                            "interval comes from the confidence sequences): compare the "
+                            "control's row with the others meanwhile")
     if contextual == "raw":
         notes["context"] = (
             "the means, P(best) and the allocation are of the raw counts: a contextual "
@@ -503,7 +507,10 @@ def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Upl
                   f">= {joint:.0%})")
 
 
-def _describe_rule(rule: str, confidence: float) -> str:
+def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
+    if rule == "sequence" and not bounded:
+        return ("confidence sequences, which need the reward's bounds: this reward has none, "
+                "so no winner is named (set the reward's min and max, or winner.rule: p-best)")
     if rule == "sequence":
         return (f"the leader's confidence sequences against every other arm exclude 0 "
                 f"(P(a wrong winner) <= {1 - confidence:.0%}, however often the report is "

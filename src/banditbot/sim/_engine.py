@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._errors import PayloadError
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling
 from ..policies._base import sample_rows
@@ -334,6 +335,10 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
     """
     if runs < 1 or horizon < 1:
         raise ValueError("runs and horizon must be positive")
+    if policy.needs_bounded and env.bounds is None:  # here, not in a worker's traceback
+        raise PayloadError(f"{policy.name} needs rewards with known bounds; "
+                           f"{env.describe()} pays unbounded rewards",
+                           hint="try gaussian-thompson, ucb1 or epsilon-greedy")
     workers = max(1, min(workers, runs))
     sizes = [runs // workers + (1 if i < runs % workers else 0) for i in range(workers)]
     seeds = np.random.SeedSequence(seed).spawn(workers)

@@ -112,7 +112,10 @@ def ips_confidence_sequence(weights: npt.ArrayLike, rewards: npt.ArrayLike, *,
     max_weights
         Shape ``(n,)`` or ``None``: the largest weight each round could have had,
         ``max_a π(a|x_t) / p_t(a|x_t)`` — known when the logging policy's full distribution
-        was logged; it tightens the upper end.
+        was logged; it tightens the upper end. Each must be known before the round's
+        reward and not tell anything about it: without a context, or with policies that do
+        not look at it (a bound that follows the context sizes the bets by it, and the
+        upper end can then fall below the value).
 
     Returns
     -------

@@ -252,7 +252,8 @@ def _predictable(sc: AipwScores, floor: float | None) -> AipwScores:
     f = smallest if floor is None or floor <= 0 else min(float(floor), smallest)
     with np.errstate(divide="ignore"):
         inv = np.where(offered, 1.0 / np.where(offered, p, 1.0), 0.0)
-    seen: FloatArray = np.cumsum(offered, axis=0, dtype=np.float64) - offered  # earlier rows that offered the arm
+    # earlier rows that offered the arm
+    seen: FloatArray = np.cumsum(offered, axis=0, dtype=np.float64) - offered
     total = np.cumsum(inv, axis=0) - inv
     with np.errstate(divide="ignore", invalid="ignore"):
         past = np.where(seen > 0, total / np.maximum(seen, 1), float(k))
