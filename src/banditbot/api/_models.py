@@ -42,6 +42,10 @@ _CONTEXT_SCHEMA = TypeAdapter(
          ContextValue] | None).json_schema()
 
 
+#: ids without control characters (a NUL or a newline in a subject reached the CSV export)
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused."""
 
@@ -59,17 +63,19 @@ ScopeQuery = Annotated[str | None, Query(
 class DecisionIn(Body):
     """Ask for a decision."""
 
-    subject: str = Field(min_length=1, max_length=MAX_SUBJECT, description="Who it is for.")
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT, pattern=_PRINTABLE,
+                         description="Who it is for (no control characters).")
     context: Annotated[dict[str, Any] | None, WithJsonSchema(_CONTEXT_SCHEMA)] = Field(
         default=None,
         description="Features of this moment (logged; used by contextual policies): at most "
                     "32 names of at most 64 characters, each mapped to text of at most 256 "
                     "characters, true/false, a whole number within ±2^53 or a finite number "
                     "within ±1e15; no nesting.")
-    chat: str | None = Field(default=None, max_length=128,
+    chat: str | None = Field(default=None, max_length=128, pattern=_PRINTABLE,
                              description="Chat or group id, for scope: chat.")
-    sticky: bool = Field(default=False, description="Keep this subject's arm for the "
-                                                    "experiment's sticky_seconds.")
+    sticky: StrictBool = Field(default=False, description="Keep this subject's arm for the "
+                                                          "experiment's sticky_seconds "
+                                                          "(true or false).")
 
     @field_validator("context")
     @classmethod
@@ -110,6 +116,7 @@ class RewardIn(Body):
                     "number); finite, and within the experiment's reward range (±1e12 for an "
                     "unbounded continuous reward).")
     subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT,
+                                pattern=_PRINTABLE,
                                 description="Who rewards; must be the decision's subject. "
                                             "Required unless the key is an admin key.")
 
