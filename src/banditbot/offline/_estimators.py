@@ -115,19 +115,26 @@ class Estimate:
 
     def value_text(self, digits: int = 5) -> str:
         """The estimate for a table: ``"no overlap"`` when undefined."""
-        return f"{self.value:.{digits}g}" if self.overlap else "no overlap"
+        return _digits(self.value, digits) if self.overlap else "no overlap"
 
     def interval_text(self, digits: int = 5) -> str:
         """The bootstrap interval for a table (``"–"`` when undefined)."""
         if not self.overlap or math.isnan(self.low):
             return "–"
-        return f"{self.low:.{digits}g} – {self.high:.{digits}g}"
+        return f"{_digits(self.low, digits)} – {_digits(self.high, digits)}"
 
     def anytime_text(self, digits: int = 5) -> str:
         """The anytime-valid interval for a table (``"–"`` when not computed)."""
         if math.isnan(self.cs_low):
             return "–"
-        return f"{self.cs_low:.{digits}g} – {self.cs_high:.{digits}g}"
+        return f"{_digits(self.cs_low, digits)} – {_digits(self.cs_high, digits)}"
+
+
+def _digits(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits, trailing zeros kept so a column lines up
+    (``0.35130`` beside ``0.45059``)."""
+    text = f"{x:#.{digits}g}"
+    return text[:-1] if text.endswith(".") else text
 
 
 def check_inputs(reward: Any, action: Any, pscore: Any, action_dist: Any,
