@@ -180,12 +180,14 @@ class Report:
 
     @property
     def leader(self) -> ArmReport | None:
-        """The answered arm with the highest P(best); ``None`` before any answer (an arm
-        without data is never called the leader)."""
-        answered = [a for a in self.arms if a.answered > 0 and a.active]
-        if not answered:
+        """The active arm with the highest P(best), when it has answers or a prior to go by
+        (an arm without data is never called the leader, and no arm is called the leader
+        while another has the higher P(best))."""
+        active = [a for a in self.arms if a.active]
+        if not active:
             return None
-        return max(answered, key=lambda a: a.p_best)
+        top = max(active, key=lambda a: a.p_best)
+        return top if top.answered > 0 or top.prior else None
 
     @property
     def verdict(self) -> str | None:
@@ -197,7 +199,8 @@ class Report:
         leader = self.leader
         if leader is None:
             return None
-        estimated = [a for a in self.arms if a.active and a.estimate is not None]
+        estimated = [a for a in self.arms if a.active and a.estimate is not None
+                     and a.answered > 0]
         top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader
         if top.arm != leader.arm and self.anytime_kind:
             # P(best) reads the posterior of the counts (priors and imported history in

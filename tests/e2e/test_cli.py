@@ -154,7 +154,7 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert run(["arms", "add", "random", "arm3", "Arm *3*", *db], capsys)[0] == 0
     assert run(["arms", "retire", "random", "arm1", *db], capsys)[0] == 0
     code, _, err = run(["arms", "retire", "random", "arm1", *db], capsys)
-    assert code == 2 and "retired already" in err and "arms add random arm1" in err
+    assert code == 2 and "retired already" in err and "adding it again brings it back" in err
     code, out, _ = run(["arms", "list", "random", *db], capsys)
     assert "arm1" in out and "retired" in out and "arm3" in out
     code, out, _ = run(["report", "random", "--json", *db], capsys)

@@ -385,7 +385,8 @@ def test_service_random_walk_keeps_stats_equal_to_fold(service: BanditService, c
             value = int(rng.integers(1, 6)) if e == "rating" else int(rng.integers(0, 2))
             service.reward(did, value, subject)
         elif op < 0.86:
-            service.cheat(exp, service.active_arms(exp)[0], "5 4" if exp == "rating" else "101")
+            service.cheat(exp, service.active_arms(exp)[0], "5 4" if exp == "rating" else "101",
+                          scope="chat:c1" if exp == "perchat" else "")
         elif op < 0.9:
             service.reset(exp)
         elif op < 0.95 and exp == "ts":

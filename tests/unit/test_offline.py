@@ -641,3 +641,25 @@ def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> 
                 for c, n in enumerate(log.context_names)}
 
     assert by_name(logs["csv"]) == by_name(logs["parquet"]) == by_name(logs["store"])
+
+
+def test_a_log_learned_as_priors_is_not_learned_again_after_a_reset() -> None:
+    """A walkthrough followed the refusal's hint — reset (which keeps priors), learn again —
+    and had the same history twice, once as priors and once as statistics."""
+    svc = _demo_service(FakeClock())
+    rng = np.random.default_rng(4)
+    action = rng.integers(0, 3, 900).astype(np.intp)
+    log = LoggedBandit(("a", "b", "c"), action, (rng.random(900) < 0.3).astype(float),
+                       np.full(900, 1 / 3), source="history.csv")
+    warm_start(svc, "g", log, as_prior=True)
+    priors = {a.arm: a.prior for a in svc.report("g").arms}
+    svc.reset("g")  # keeps the priors
+    with pytest.raises(PayloadError, match="in the priors of 'g' already") as refused:
+        warm_start(svc, "g", log)
+    assert "--clear-priors" in (refused.value.hint or "")
+    assert svc.report("g").total_answered == 0
+    assert {a.arm: a.prior for a in svc.report("g").arms} == priors
+    svc.reset("g", keep_priors=False)
+    warm_start(svc, "g", log)  # the history now counts once, as statistics
+    assert svc.report("g").total_answered > 0
+    assert all(a.prior is None for a in svc.report("g").arms)

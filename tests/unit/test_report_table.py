@@ -106,3 +106,23 @@ def test_a_contextual_report_reads_each_arm_over_all_contexts() -> None:
         assert arm.mean is not None and arm.mean > 0.6  # the raw mean flatters each arm
     assert max(a.p_best for a in rep.arms) < 0.99
     assert "over all contexts" in rep.notes["context"]
+
+
+def test_the_leader_is_the_arm_with_the_highest_p_best_and_data_behind_it() -> None:
+    """A walkthrough saw "b leads (P(best) 33%)" beside a at 67% (a had no answers yet) and,
+    after a prior on a, "b leads (P(best) 2%)" beside a at 98%."""
+    cfg = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+        "policy": {"name": "thompson"}, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(1))
+    d = svc.decide("e", "u1")
+    svc.reward(d.id, 0, "u1")
+    rep = svc.report("e")
+    loser = d.arm
+    other = "a" if loser == "b" else "b"
+    p = {x.arm: x.p_best for x in rep.arms}
+    assert p[other] > p[loser] and rep.verdict is None  # the top arm has no data yet
+    svc.set_prior("e", other, 9, 1)
+    rep = svc.report("e")
+    assert rep.leader is not None and rep.leader.arm == other
+    assert rep.verdict is not None and rep.verdict.startswith(f"no winner yet: {other} leads")

@@ -160,6 +160,9 @@ class CheatIn(Body):
 
     arm: str = Field(max_length=64)
     rewards: list[float] | str = Field(description="e.g. [1, 1, 0] or \"1101\"")
+    scope: str | None = Field(default=None, max_length=136, pattern=_PRINTABLE,
+                              description="Whose bandit, for an experiment with scope chat "
+                                          "or subject: chat:ID or subject:ID.")
 
 
 class PriorIn(Body):

@@ -28,13 +28,17 @@ def cheat(
     rewards: Annotated[str, typer.Argument(help="Rewards, e.g. 1101 or '4 5 3'.")] = "",
     successes: Annotated[int, typer.Option(min=0, help="Add this many top rewards.")] = 0,
     failures: Annotated[int, typer.Option(min=0, help="Add this many lowest rewards.")] = 0,
+    scope: Annotated[str | None, typer.Option(
+        help="Whose bandit, for an experiment with scope chat or subject: chat:ID or "
+             "subject:ID.")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Add rewards to an arm by hand ("cheater mode", for testing)."""
     n = service(config, store).cheat(experiment, arm, rewards, successes=successes,
-                                     failures=failures, actor="cli")
-    console.print(f"added {n} rewards to {experiment}/{arm}")
+                                     failures=failures, actor="cli", scope=scope or "")
+    where = f" ({scope})" if scope else ""
+    console.print(f"added {n} rewards to {experiment}/{arm}{where}")
 
 
 @app.command()

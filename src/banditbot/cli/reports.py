@@ -111,7 +111,7 @@ def render_report(rep: Any) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from .._report import chance
+    from .._report import chance, count_text
 
     lines = [rep.status_line]
     if rep.burn_in is not None:
@@ -119,8 +119,8 @@ def render_report(rep: Any) -> Table:
                      "decisions per arm")
     if rep.srm is not None and rep.srm.flagged:
         lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
-    lines.append(f"{rep.total_pulls:,} decisions · {rep.total_answered:,.0f} answered · "
-                 f"estimate: {rep.estimate_kind}")
+    lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
+                 f"{rep.total_answered:,.0f} answered · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:
         lines.append(f"every look: {rep.anytime_kind}")
     kinds = {a.uplift.kind for a in rep.arms if a.uplift is not None}

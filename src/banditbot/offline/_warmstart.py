@@ -275,6 +275,10 @@ class WarmStart:
     plan: WarmStartPlan | None = None
 
 
+#: the note that lists the logs learned as priors (a reset that keeps the priors keeps it)
+PRIOR_NOTE = "priors_from"
+
+
 def log_fingerprint(log: LoggedBandit) -> str:
     """A short digest of a log's rounds (actions, rewards, propensities): the same rows give
     the same fingerprint whatever the file was called."""
@@ -299,7 +303,8 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
         or no logged action matches an arm.
     """
     exp = service.experiment(experiment)
-    earlier = service.notes(experiment).get("warm_start", "")
+    notes = service.notes(experiment)
+    earlier = notes.get("warm_start", "")
     fingerprint = log_fingerprint(log)
     if f"[log {fingerprint}]" in earlier:
         raise PayloadError(
@@ -307,6 +312,12 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"[log {fingerprint}]); importing it again would count every round twice",
             hint=f"to start over, with --weight if the history should count more: "
                  f"banditbot reset {experiment}, then learn again")
+    if f"[log {fingerprint}]" in notes.get(PRIOR_NOTE, ""):  # priors outlive a reset
+        raise PayloadError(
+            f"this log is in the priors of {experiment!r} already (learned with --as-prior: "
+            f"[log {fingerprint}]); importing it again would count every round twice",
+            hint=f"to start over: banditbot reset {experiment} --clear-priors, then learn "
+                 "again")
     own = service.counted(experiment, log.decision_ids) if log.decision_ids else 0
     if own:
         raise PayloadError(
@@ -331,5 +342,9 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
             f"{f' (weight {weight:g})' if weight != 1 else ''}, {when} [log {fingerprint}]")
     service.note(experiment, "warm_start", f"{earlier}\n{note}" if earlier else note)
+    if as_prior:  # kept by a reset that keeps the priors, so the guard above still sees it
+        kept = notes.get(PRIOR_NOTE, "")
+        service.note(experiment, PRIOR_NOTE, f"{kept}\n[log {fingerprint}]" if kept
+                     else f"[log {fingerprint}]")
     return WarmStart(experiment, plan.rounds_used, plan.rounds_skipped,
                      {a.arm: (a.rounds, a.mean) for a in plan.arms}, as_prior, note, plan)

@@ -17,6 +17,7 @@ from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import DecisionRecord, ExperimentMeta
 from ._allocation import retired_control_note
+from ._core import check_scope
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -57,6 +58,12 @@ class AdminMixin(RewardsMixin):
         """
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
+        per = view.config.scope
+        if per != "shared" and not scope:  # "" is a bandit no chat or user reads
+            raise PayloadError(
+                f"{view.config.id!r} has one bandit per {'chat' if per == 'chat' else 'user'}:"
+                " say whose rewards these are", hint=f"give the scope, {per}:ID")
+        check_scope(view.config, scope or None)
         if successes < 0 or failures < 0:
             raise InvalidRewardError("counts of successes and failures must be >= 0")
         if successes + failures > _MAX_CHEAT:  # before building the list (a MemoryError)
@@ -156,10 +163,12 @@ class AdminMixin(RewardsMixin):
 
         The decision log keeps the old generation's records; statistics start from zero.
         """
+        dropped = {"warm_start"} if keep_priors else {"warm_start", "priors_from"}
+
         def change(meta: ExperimentMeta) -> ExperimentMeta:
             return replace(meta, generation=meta.generation + 1,
                            priors=meta.priors if keep_priors else {},
-                           notes={k: v for k, v in meta.notes.items() if k != "warm_start"})
+                           notes={k: v for k, v in meta.notes.items() if k not in dropped})
 
         meta = self._update_meta(experiment, change)
         self.audit(actor, experiment, "reset",
@@ -222,8 +231,8 @@ class AdminMixin(RewardsMixin):
         view = self.view(experiment)
         if arm in view.all_arms and arm not in view.arms:
             raise ConfigError(f"arm {arm!r} of {view.config.id!r} is retired already",
-                              hint=f"active arms: {', '.join(view.arms)}; bring it back "
-                                   f"with arms add {view.config.id} {arm}")
+                              hint=f"active arms: {', '.join(view.arms)}; adding it again "
+                                   "brings it back")
         self._require_arm(view, arm)
         if len(view.arms) == 1:
             raise ConfigError("cannot retire the last active arm", hint="add another arm first")

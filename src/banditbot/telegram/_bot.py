@@ -102,6 +102,21 @@ _ADMIN_USAGE = {
 }
 
 
+def _fit_reports(texts: list[str], limit: int) -> tuple[str, int]:
+    """As many whole reports as fit in ``limit`` characters (the first one cut if it alone
+    is longer), and how many were left out."""
+    shown: list[str] = []
+    size = 0
+    for i, text in enumerate(texts):
+        if not shown and len(text) > limit:
+            return text[:limit] + "\n…", len(texts) - 1
+        if size + len(text) + 2 > limit:
+            return "\n\n".join(shown), len(texts) - i
+        shown.append(text)
+        size += len(text) + 2
+    return "\n\n".join(shown), 0
+
+
 class BanditBot:
     """The bot's handlers, bound to a service.
 
@@ -331,9 +346,12 @@ class BanditBot:
                                    scope=self.service.scope_of(i, str(user.id),
                                                                chat=str(chat.id)))
                    for i in ids]
-        text = "\n\n".join(r.to_text() for r in reports)
-        if len(text) > 3900:
-            text = text[:3900] + "\n…"
+        text, left = _fit_reports([r.to_text() for r in reports], 3600)
+        if left:  # one message holds so much: say which reports did not fit, and how
+            names = ", ".join(r.experiment for r in reports[-left:])
+            names = names if len(names) <= 200 else names[:199] + "…"
+            text += f"\n\nNot shown (one message is too short for all): {names}. " \
+                    "Ask for one: /report EXPERIMENT"
         await message.reply_text(preformatted(text), parse_mode="HTML")
         if len(reports) != 1:
             return
@@ -406,7 +424,9 @@ class BanditBot:
             try:
                 alpha, beta = float(args[2]), float(args[3])
             except ValueError:
-                alpha = beta = float("nan")
+                raise PayloadError(f"the prior is two numbers, not {args[2]!r} {args[3]!r}",
+                                   hint="e.g. /prior EXP ARM 8 2: 8 pseudo-successes, "
+                                        "2 pseudo-failures") from None
             means = await self._run(svc.set_prior, args[0], args[1], alpha, beta, actor=actor)
             text = f"Prior of {args[0]}/{args[1]} set to alpha={alpha:g}, beta={beta:g}: {means}."
         elif name == "reset" and len(args) == 1:
@@ -432,6 +452,8 @@ class BanditBot:
                 parts = (message.text or "").split(None, 4)
                 content = parts[4] if len(parts) == 5 else ""
                 await self._run(svc.add_arm, args[1], args[2], content, actor=actor)
+                if not content:  # a retired arm brought back keeps the content it had
+                    content = await self._run(svc.content, args[1], args[2])
                 shown = content if len(content) <= 300 else content[:299] + "…"
                 text = f"Arm {args[2]} added to {args[1]}; it sends:\n{shown}"
             else:
@@ -515,7 +537,7 @@ class BanditBot:
                                                   or isinstance(error, PayloadError)):
             # what is wrong, in the error's own words, where the kind alone does not say it
             # (a bad prior, markup a new arm may not use, a policy parameter)
-            detail = f": {error}" if isinstance(error, _SAY_WHY) else "."
+            detail = f": {error.message}" if isinstance(error, _SAY_WHY) else "."
             text = (friendly or "That input is not valid here.").removesuffix(".") + detail \
                 + (f" ({error.hint})" if error.hint else "")
             log.info("user error", extra={"update_id": update_id,

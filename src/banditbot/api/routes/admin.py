@@ -22,7 +22,8 @@ def _actor(key: ApiKey) -> str:
 @router.post("/v1/experiments/{experiment}/cheat", responses=_ERRORS)
 def cheat(experiment: str, body: CheatIn, service: Service, key: Admin) -> Done:
     """Add rewards to an arm by hand ("cheater mode")."""
-    n = service.cheat(experiment, body.arm, body.rewards, actor=_actor(key))
+    n = service.cheat(experiment, body.arm, body.rewards, actor=_actor(key),
+                      scope=body.scope or "")
     return Done(ok=True, detail=f"added {n} rewards to {body.arm}")
 
 
