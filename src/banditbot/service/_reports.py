@@ -136,7 +136,8 @@ class ReportsMixin(DecisionsMixin):
             if control is not None and a != control:
                 uplift = _uplift(estimates[i], estimates[arms.index(control)]) \
                     if inference is None else _anytime_uplift(view, inference, i,
-                                                              arms.index(control))
+                                                              arms.index(control)) \
+                    if min(table.n[i], table.n[arms.index(control)]) >= MIN_ANSWERS else None
                 chance = _chance_to_beat(summary.posterior, i, arms.index(control)) \
                     if active[i] and active[arms.index(control)] else None
             loss = float((draws.max(axis=1) - draws[:, i]).mean()) * (view.span or 1.0) \
@@ -354,6 +355,11 @@ def _contextual_summary(view: ExperimentView, summary: _Summary,
                     posterior)
 
 
+#: Answers an arm needs before the report shows its adaptively weighted estimate (and its
+#: difference to the control): fewer make the point swing with the order of the answers.
+MIN_ANSWERS = 10
+
+
 def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
                counts: Sequence[PeriodCounts], inference: AnytimeInference | None
                ) -> tuple[list[Estimate], str]:
@@ -370,6 +376,9 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
             # for a 👍 rate beside 0.55–0.995); inside [0, 1] it is always inside its interval
             with np.errstate(invalid="ignore"):
                 est = np.clip(np.clip(est, view.lo, view.lo + view.span), low, high)
+        # below MIN_ANSWERS the point swings with the order of the answers (one 👍 and one
+        # 👎: 0.875 or 0.125): no point yet, the interval says what is known
+        est = np.where(table.n >= MIN_ANSWERS, est, np.nan)
         return [(float(est[i]), float(low[i]), float(high[i]),
                  (float((high[i] - low[i]) / (2 * Z95))) ** 2) for i in range(len(arms))], \
             f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look)"
