@@ -288,12 +288,12 @@ class Report:
         for a in self.arms:
             rows.append((
                 a.arm + ("" if a.active else " (retired)"),
-                f"{a.pulls}",
+                f"{a.pulls:,}",
                 _num(a.answered),
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
-                chance(a.p_best, 0),
+                chance(a.p_best, 0) if a.active else "–",
                 f"{a.allocation:.0%}",
             ))
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
