@@ -56,10 +56,9 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path, capsys: pytest.CaptureFi
     # importance-weighted history rests on a few effective rounds: refused, override named
     assert code == 2, (out, err)
     assert "effective sample size" in err and "--min-ess" in err
+    assert not (tmp_path / "fresh.db").exists()  # refused: no empty database left behind
     code, out, err = run(report, capsys)
-    assert code == 0, err
-    reported = json.loads(out)
-    assert reported["total_answered"] == 0 and "warm_start" not in reported["notes"]
+    assert code == 2 and "no banditbot database" in err
     # the override: imported with the evidence each arm really has, said per arm
     code, out, err = run([*learn, "--min-ess", "0"], capsys)
     assert code == 0, err

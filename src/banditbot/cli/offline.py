@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .._errors import BanditBotError
 from ._app import (
     ConfigOpt,
     StoreOpt,
@@ -179,12 +180,21 @@ def learn(
 ) -> None:
     """Warm-start an experiment from a log (IPS-weighted statistics or priors)."""
     from ..offline import ColumnMap, warm_start
+    from ..stores import new_sqlite_file
 
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col, context=())
     data = _load_log(log, cmap, obd_root, config, store)
+    fresh = new_sqlite_file(store or settings().store_url)
     svc = service(config, store)
-    result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
-                        actor="cli", ips=ips, min_ess=min_ess, clip=clip)
+    try:
+        result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
+                            actor="cli", ips=ips, min_ess=min_ess, clip=clip)
+    except BanditBotError:
+        if fresh is not None:  # refused: no empty database left behind
+            svc.store.close()
+            for path in (fresh, *(fresh.with_name(fresh.name + s) for s in ("-wal", "-shm"))):
+                path.unlink(missing_ok=True)
+        raise
     if result.plan is not None:
         console.print(f"{'arm':<16} {'rounds':>7} {'ESS':>8} {'imported':>9} "
                       f"{'largest weight':>15}  naive mean → imported mean", highlight=False)

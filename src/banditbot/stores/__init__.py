@@ -21,7 +21,7 @@ from ._base import (
     StatsTable,
     Store,
 )
-from ._url import DEFAULT_STORE_URL, open_store
+from ._url import DEFAULT_STORE_URL, new_sqlite_file, open_store
 
 #: backend class -> its private module, imported on first use
 _BACKENDS = {"MemoryStore": "._memory", "PostgresStore": "._postgres",
@@ -51,5 +51,6 @@ __all__ = [
     "SQLiteStore",
     "StatsTable",
     "Store",
+    "new_sqlite_file",
     "open_store",
 ]

@@ -108,6 +108,16 @@ def _number(url: str, query: dict[str, str], name: str, low: float, high: float,
     return value
 
 
+def new_sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:`` URL would create (``None`` when it exists already, or for
+    another kind of store): what a write command that fails removes again, so bad input
+    leaves no empty database behind."""
+    if not url.startswith("sqlite:"):
+        return None
+    target = _sqlite_path(url, create=True)
+    return None if target.exists() else target
+
+
 def _sqlite_path(url: str, *, create: bool) -> Path:
     """The database file of a ``sqlite:`` URL, checked before anything is created."""
     _, sep, rest = url.partition("://")
