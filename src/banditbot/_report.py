@@ -50,9 +50,11 @@ class ArmReport:
     Attributes
     ----------
     pulls
-        How often the arm was chosen (decisions, answered or not).
+        How often the arm was chosen (decisions, answered or not; not the rewards added by
+        hand or imported, which are ``added``).
     answered
-        How many rewards were received (votes, or settled silences in implicit mode).
+        How many rewards were received (votes, or settled silences in implicit mode; those
+        added by hand or imported included).
     reward_sum
         Sum of the rewards (for 👍/👎: the number of 👍).
     mean
@@ -84,6 +86,9 @@ class ArmReport:
         Operator prior ``(alpha, beta)`` if one is set.
     send_failures
         Messages of this arm Telegram refused to render (sent as plain text instead).
+    added
+        Rewards added by hand (cheater mode) or imported (``learn``) into this arm's
+        statistics: in ``answered`` and ``reward_sum``, not in ``pulls``.
     """
 
     arm: str
@@ -107,6 +112,7 @@ class ArmReport:
     chance_to_beat_control: float | None = None
     expected_loss: float | None = None
     send_failures: int = 0
+    added: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +277,10 @@ class Report:
                 f"the last of {self.generation} resets"
             lines.append(f"generation {self.generation}: counted since {since} (earlier "
                          "decisions stay in the log)")
+        added = [f"{a.arm} {a.added:,}" for a in self.arms if a.added]
+        if added:
+            lines.append(f"added by hand or imported (in answered, not in decisions): "
+                         f"{', '.join(added)}")
         for a in self.arms:
             if a.prior:
                 lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")

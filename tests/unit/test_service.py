@@ -649,3 +649,21 @@ def test_a_prior_needs_a_bounded_reward_and_says_when_the_policy_ignores_it() ->
     assert "x" not in svc.view("free").meta.priors
     said = svc.set_prior("ctx", "x", 3, 1)
     assert "linucb decides from the context and does not use priors" in said
+
+
+def test_rewards_added_by_hand_or_imported_are_not_decisions(svc: BanditService) -> None:
+    """A walkthrough's status line said "10 decisions" after 2 decisions and 8 cheated
+    rewards, and "1,525 decisions" after a warm start with no decision at all."""
+    for i in range(2):
+        d = svc.decide("seed", f"u{i}")
+        svc.reward(d.id, 1, f"u{i}")
+    svc.cheat("seed", "arm1", "11110000")
+    svc.import_history("seed", "arm2", [1, 0, 1], [0.5, 0.5, 0.5])
+    rep = svc.report("seed")
+    assert rep.total_pulls == 2 and rep.total_answered == pytest.approx(2 + 8 + 1.5)
+    arms = {a.arm: a for a in rep.arms}
+    assert (arms["arm1"].added, arms["arm2"].added) == (8, 3)
+    assert "added by hand or imported (in answered, not in decisions): arm1 8, arm2 3" \
+        in rep.to_text()
+    svc.reset("seed")  # a new generation starts from nothing added
+    assert all(a.added == 0 for a in svc.report("seed").arms)

@@ -17,7 +17,7 @@ from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import DecisionRecord, ExperimentMeta
 from ._allocation import retired_control_note
-from ._core import check_scope
+from ._core import added_key, check_scope
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -104,7 +104,11 @@ class AdminMixin(RewardsMixin):
             for i, v in enumerate(numbers)
         ]
         extras = [self._extra(exp, r, float(r.reward or 0.0)) or {} for r in records]
-        self.store.record_manual(records, extras if any(extras) else None)
+        with self.store.batch():  # together where the store can: the count the report shows
+            self.store.record_manual(records, extras if any(extras) else None)
+            for key in {added_key(exp.id, view.meta.generation, scope),
+                        added_key(exp.id, view.meta.generation, None)}:
+                self.store.add_counters(key, {arm: float(len(records))})
         self.audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
         return len(records)
 

@@ -17,7 +17,7 @@ from ..stores import AdminRecord, ExperimentMeta, Store
 from ._inference import InferenceCache
 from ._view import ExperimentView, build_view
 
-__all__ = ["ServiceCore", "check_scope"]
+__all__ = ["ServiceCore", "added_key", "check_scope"]
 
 log = logging.getLogger("banditbot")
 
@@ -140,6 +140,13 @@ class ServiceCore:
                                        "\"chat\" in the API's request)")
             return f"chat:{chat}"
         return f"subject:{subject}"
+
+
+def added_key(experiment: str, generation: int, scope: str | None) -> str:
+    """The counters of rewards added by hand or imported, per arm, in one scope's bandit
+    (``None`` or ``""``: all of the experiment's): what the report keeps out of its
+    decisions."""
+    return f"added:{experiment}:{generation}:{scope or '*'}"
 
 
 def check_scope(exp: ExperimentConfig, scope: str | None) -> None:

@@ -34,7 +34,7 @@ from ..statistics import (
 )
 from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable
 from ._allocation import burn_in_progress, retired_control_note
-from ._core import check_scope
+from ._core import added_key, check_scope
 from ._decisions import DecisionsMixin
 from ._inference import context_dependent
 from ._view import ExperimentView, finite_table
@@ -130,6 +130,7 @@ class ReportsMixin(DecisionsMixin):
                                                             table, inference)
         control = exp.control if exp.control in arms else None
         failures = self.store.read_counters(f"send-failures:{exp.id}")
+        added = self.store.read_counters(added_key(exp.id, view.meta.generation, scope))
         rows = []
         for i, a in enumerate(arms):
             uplift = chance = None
@@ -143,7 +144,8 @@ class ReportsMixin(DecisionsMixin):
             loss = float((draws.max(axis=1) - draws[:, i]).mean()) * (view.span or 1.0) \
                 if draws is not None and active[i] else None
             rows.append(ArmReport(
-                arm=a, content=view.contents[a], pulls=int(table.pulls[i]),
+                arm=a, content=view.contents[a],
+                pulls=max(int(table.pulls[i]) - int(added.get(a, 0.0)), 0),
                 answered=float(table.n[i]), reward_sum=float(table.total[i]),
                 mean=_opt(summary.mean[i]), low=_opt(summary.low[i]),
                 high=_opt(summary.high[i]),
@@ -153,7 +155,7 @@ class ReportsMixin(DecisionsMixin):
                 estimate_low=_opt(estimates[i][1]), estimate_high=_opt(estimates[i][2]),
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
-                send_failures=int(failures.get(a, 0))))
+                send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0))))
         bandit = _bandit_vs_holdout(view, inference) if inference is not None else None
         stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
