@@ -69,6 +69,30 @@ class Featurizer:
                 out.append(0.0 if number is None else (number - spec.center) / spec.scale)
         return np.array(out, dtype=np.float64)
 
+    def warnings(self, context: Mapping[str, Any] | None) -> list[str]:
+        """What in ``context`` the features cannot use, in words for the caller: a feature
+        it lacks (encoded as zeros), a value a categorical feature does not list, a number
+        that is not one, and keys that are no feature at all (logged, not used; a typo such
+        as ``Lang`` makes every decision context-free)."""
+        context = context or {}
+        known = {spec.name for spec in self.specs}
+        out = []
+        for spec in self.specs:
+            if spec.name not in context or context[spec.name] is None:
+                out.append(f"no {spec.name!r} in the context: the policy saw zeros for it")
+            elif spec.type == "categorical" and str(context[spec.name]) not in spec.values:
+                out.append(f"{spec.name}={context[spec.name]!r} is not one of its values "
+                           f"({', '.join(spec.values)}): encoded as none of them")
+            elif spec.type != "categorical" and _number(context[spec.name]) is None:
+                out.append(f"{spec.name}={context[spec.name]!r} is not a number: encoded as "
+                           "zeros")
+        extra = [k for k in context if k not in known]
+        if extra:
+            out.append(f"not features of this experiment (logged, not used): "
+                       f"{', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}; features: "
+                       f"{', '.join(sorted(known))}")
+        return out
+
 
 def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``context`` as a plain dict, if it keeps :data:`CONTEXT_LIMITS`.

@@ -337,3 +337,24 @@ def test_cli_refuses_in_one_line_and_changes_nothing(
     assert _files(tmp_path) == before
     assert snapshot(tmp_path / "bandit.db") == state
     assert not os.path.exists(tmp_path / ".env")
+
+
+def test_a_context_the_features_cannot_use_is_answered_with_warnings(
+        server: dict[str, Any]) -> None:
+    """A walkthrough's client sent ``Lang`` for ``lang`` and words for numbers: 201, every
+    decision silently context-free. The decision still happens (the context is logged), and
+    the answer says what the features could not use; a clean context gets no warnings."""
+    headers = {"Authorization": f"Bearer {server['keys']['decide']}"}
+    url = server["url"] + "/v1/experiments/lin/decisions"
+    typo = HTTP.post(url, headers=headers, timeout=30,
+                     json={"subject": "s", "context": {"X": 1.5, "page": "home"}})
+    assert typo.status_code == 201
+    said = " | ".join(typo.json()["warnings"])
+    assert "no 'x' in the context" in said and "not features of this experiment" in said
+    assert "X, page" in said
+    words = HTTP.post(url, headers=headers, timeout=30,
+                      json={"subject": "s", "context": {"x": "nine"}})
+    assert "x='nine' is not a number" in " ".join(words.json()["warnings"])
+    clean = HTTP.post(url, headers=headers, timeout=30,
+                      json={"subject": "s", "context": {"x": 2}})
+    assert clean.status_code == 201 and "warnings" not in clean.json()

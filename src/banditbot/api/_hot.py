@@ -75,7 +75,13 @@ class HotPath:
         else:
             decision = await self.run(self.service.decide, experiment, body.subject,
                                       body.context, chat=body.chat, sticky=body.sticky)
-        return _json(decision.to_dict(), 201)
+        out = decision.to_dict()
+        featurizer = self.service.featurizer(self.service.experiment(decision.experiment))
+        if featurizer is not None:  # a contextual experiment: say what its features missed
+            said = featurizer.warnings(body.context)
+            if said:
+                out["warnings"] = said
+        return _json(out, 201)
 
     async def reward(self, decision_id: str, headers: Mapping[str, str], raw: bytes,
                      request_id: str | None) -> Response:

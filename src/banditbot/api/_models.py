@@ -99,6 +99,11 @@ class DecisionOut(BaseModel):
     kind: Literal["policy", "holdout", "sticky"] = Field(
         description="policy: drawn from the allocation; holdout: the control's fixed share "
                     "(outside the bandit); sticky: the subject's held arm.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="For an experiment with features: what in the context they could not "
+                    "use (a missing feature, a value not listed, keys that are no feature); "
+                    "absent when nothing was missed.")
 
 
 class RewardIn(Body):
