@@ -235,6 +235,14 @@ class Report:
         return f"{self.experiment}{label} · {self.policy}"
 
     @property
+    def burn_in_text(self) -> str:
+        """``burn-in: 11/10 decisions, 0/5 answers per arm`` (what it still waits for)."""
+        b = self.burn_in or {}
+        answers = f", {b.get('answers', 0)}/{b['answers_needed']} answers" \
+            if b.get("answers_needed") else ""
+        return f"burn-in: {b.get('done', 0)}/{b.get('needed', 0)} decisions{answers} per arm"
+
+    @property
     def status_line(self) -> str:
         """``status: running · since 2026-12-02 06:00 UTC (3h) · 1,234 decisions``."""
         text = f"status: {self.status}" + (f" ({self.winner})" if self.winner else "")
@@ -309,8 +317,7 @@ class Report:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         lines = [self.title, self.status_line]
         if self.burn_in is not None:
-            lines.append(f"burn-in: {self.burn_in['done']}/{self.burn_in['needed']} "
-                         "decisions per arm")
+            lines.append(self.burn_in_text)
         if self.srm is not None and self.srm.flagged:
             lines.append("⚠ " + self.srm.describe())
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

@@ -667,3 +667,43 @@ def test_rewards_added_by_hand_or_imported_are_not_decisions(svc: BanditService)
         in rep.to_text()
     svc.reset("seed")  # a new generation starts from nothing added
     assert all(a.added == 0 for a in svc.report("seed").arms)
+
+
+def test_a_chats_report_names_no_winner_for_every_chat(clock: FakeClock) -> None:
+    """A walkthrough's per-chat experiment (winner rule on, send-all-to-winner): reading chat
+    1's report recorded a winner for the experiment, and chat 3's next decision went 0/100
+    to it; the summed report showed an allocation (6.7/86.7/6.7) no chat had while every
+    chat was in burn-in at 1/3 each. A winner is one bandit's: none is recorded for a
+    per-chat experiment; the summed allocation is the logged average; the burn-in line says
+    which answers it waits for."""
+    cfg = parse_config({"experiments": [{
+        "id": "pc", "scope": "chat", "arms": [{"id": a, "content": a} for a in "xy"],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.5}, "burn_in": 0,
+        "winner": {"rule": "sequence", "on_winner": "send-all-to-winner",
+                   "min_decisions": 0}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(3), clock=clock)
+    rng = np.random.default_rng(4)
+    for i in range(400):
+        d = svc.decide("pc", f"u{i}", chat="1")
+        svc.reward(d.id, int(rng.random() < {"x": 0.1, "y": 0.8}[d.arm]), f"u{i}")
+    one = svc.report("pc", scope="chat:1")
+    assert one.winner is None and "none is named" in one.winner_rule
+    assert svc.view("pc").meta.winner is None
+    clock.advance(100.0)
+    fresh = svc.decide("pc", "new", chat="3")
+    assert fresh.probabilities == {"x": 0.5, "y": 0.5}  # chat 3's own bandit, untouched
+    assert svc.report("pc", scope="chat:3").started_at == fresh.created_at  # its own start
+    assert svc.report("pc").started_at == pytest.approx(fresh.created_at - 100.0)
+    summed = svc.report("pc")
+    logged = np.mean([r.probabilities for r in svc.decisions("pc")], axis=0)
+    assert [a.allocation for a in summed.arms] == pytest.approx(logged.tolist())
+    assert "each chat's bandit has its own" in summed.notes["allocation"]
+    waiting = BanditService(parse_config({"experiments": [{
+        "id": "b", "arms": [{"id": a, "content": a} for a in "xy"],
+        "burn_in": {"min_per_arm": 2, "min_answers": 3}}]}), MemoryStore(),
+        rng=np.random.default_rng(5), clock=clock)
+    for i in range(12):
+        waiting.decide("b", f"s{i}")
+    rep = waiting.report("b")
+    assert rep.burn_in is not None and rep.burn_in["done"] >= 2  # decisions done, answers not
+    assert f"burn-in: {rep.burn_in['done']}/2 decisions, 0/3 answers per arm" in rep.to_text()

@@ -115,8 +115,7 @@ def render_report(rep: Any) -> Table:
 
     lines = [rep.status_line]
     if rep.burn_in is not None:
-        lines.append(f"burn-in: {rep.burn_in['done']}/{rep.burn_in['needed']} "
-                     "decisions per arm")
+        lines.append(rep.burn_in_text)
     if rep.srm is not None and rep.srm.flagged:
         lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "

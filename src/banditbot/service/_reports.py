@@ -32,7 +32,7 @@ from ..statistics import (
     normal_interval,
     wilson_interval,
 )
-from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable
+from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable, Store
 from ._allocation import burn_in_progress, retired_control_note
 from ._core import added_key, check_scope
 from ._decisions import DecisionsMixin
@@ -115,10 +115,14 @@ class ReportsMixin(DecisionsMixin):
         contextual = inference is not None and context_dependent(view)
         if contextual and inference is not None:
             summary = _contextual_summary(view, summary, inference, active)
-            if inference.mean_allocation is not None and view.arms:
-                shares = np.where(active, inference.mean_allocation, 0.0)
-                if shares.sum() > 0:
-                    allocation = shares / shares.sum()
+        summed = exp.scope != "shared" and scope is None  # many bandits, each its own vector
+        if (contextual or summed) and view.arms:
+            # no one vector is "the allocation now": the average of the logged ones (or the
+            # decisions' shares without bounded rewards)
+            mean = inference.mean_allocation if inference is not None else None
+            shares = np.where(active, mean if mean is not None else table.pulls, 0.0)
+            if shares.sum() > 0:
+                allocation = shares / shares.sum()
         estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
         anytime_kind = ""
         if inference is not None:
@@ -126,8 +130,10 @@ class ReportsMixin(DecisionsMixin):
                                                                 estimate_kind)
         anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
-        winner = view.meta.winner or self._apply_winner_rule(view, summary, active, burn_in,
-                                                            table, inference)
+        winner = None
+        if exp.scope == "shared":  # one bandit: one winner (a chat's report names none for all)
+            winner = view.meta.winner or self._apply_winner_rule(view, summary, active,
+                                                                burn_in, table, inference)
         control = exp.control if exp.control in arms else None
         failures = self.store.read_counters(f"send-failures:{exp.id}")
         added = self.store.read_counters(added_key(exp.id, view.meta.generation, scope))
@@ -160,22 +166,25 @@ class ReportsMixin(DecisionsMixin):
         stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
             "burn-in" if burn_in is not None and not burn_in.done else "running"
-        first = next(self.store.iter_decisions(exp.id, generation=view.meta.generation,
-                                               limit=1), None)
+        started = _started(self.store, exp.id, view.meta.generation, scope)
         return Report(
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
             reward_type=exp.reward.type, reward_mode=exp.reward_mode,
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
             notes=_notes(view, "estimates" if contextual else
-                         "raw" if context_dependent(view) and not view.span else ""),
+                         "raw" if context_dependent(view) and not view.span else "",
+                         summed),
             scope=scope, generated_at=now, per=exp.scope,
-            status=status, winner=winner, started_at=first.created_at if first else None,
+            status=status, winner=winner, started_at=started,
             burn_in=None if burn_in is None or burn_in.done else {
                 "done": burn_in.decisions, "needed": burn_in.decisions_needed,
                 "answers": burn_in.answers, "answers_needed": burn_in.answers_needed},
             srm=srm, control=control, estimate_kind=estimate_kind,
             anytime_kind=anytime_kind,
-            winner_rule=_describe_rule(exp.winner.rule, exp.confidence, bool(view.span)),
+            winner_rule=_describe_rule(exp.winner.rule, exp.confidence, bool(view.span))
+            if exp.scope == "shared" else
+            f"none is named: each {'chat' if exp.scope == 'chat' else 'user'} has a bandit of "
+            "its own, and a winner would be one bandit's",
             contenders=() if inference is None else tuple(
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods),
@@ -310,12 +319,30 @@ def _summary(view: ExperimentView, stats: ArmStats, table: StatsTable,
 Estimate = tuple[float, float, float, float]  # point, low, high, variance
 
 
-def _notes(view: ExperimentView, contextual: str = "") -> dict[str, str]:
+def _started(store: Store, experiment: str, generation: int, scope: str | None
+             ) -> float | None:
+    """When the generation's first decision was made (of one scope's bandit, for one chat's
+    or user's report: not the experiment's first)."""
+    if scope is None:
+        first = next(store.iter_decisions(experiment, generation=generation, limit=1), None)
+        return None if first is None else first.created_at
+    row = next(store.iter_fields(experiment, ("created_at",), generation=generation,
+                                 scope=scope), None)
+    return None if row is None else float(row[0])
+
+
+def _notes(view: ExperimentView, contextual: str = "", summed: bool = False
+           ) -> dict[str, str]:
     """The experiment's notes, what a retired control turned off, and how a contextual
     experiment's columns are read."""
     notes = dict(view.meta.notes)
     if view.control_index is None and view.config.control in view.all_arms:  # retired
         notes["control"] = retired_control_note(view.config)
+    if summed:
+        who = "chat" if view.config.scope == "chat" else "user"
+        notes["allocation"] = (f"the average over every {who}'s decisions: each {who}'s "
+                               f"bandit has its own (report one: --scope {view.config.scope}"
+                               ":ID)")
     if view.holdout > 0 and view.control_index is not None and not view.span:
         notes["holdout"] = ("the bandit against the holdout needs the reward's bounds (its "
                             "interval comes from the confidence sequences): compare the "

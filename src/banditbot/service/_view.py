@@ -218,7 +218,9 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     lo, hi = exp.reward.bounds
     span = (hi - lo) if lo is not None and hi is not None else 0.0
     alpha, beta = priors_arrays(meta, arms) if meta.priors else (None, None)
-    serve = meta.stopped or (meta.winner is not None
+    # a winner is one bandit's: with one per chat or user, none serves every scope (an older
+    # version recorded one from a scoped or summed report)
+    serve = meta.stopped or (meta.winner is not None and exp.scope == "shared"
                              and exp.winner.on_winner in ("send-all-to-winner", "stop"))
     target = (meta.winner or exp.control) if serve else None
     served = arms.index(target) if target is not None and target in arms else None

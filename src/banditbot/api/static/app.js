@@ -106,6 +106,7 @@ function normalize(r) {
     arm: a.arm, content: a.content || "", active: a.active !== false, color: COLORS[i % COLORS.length],
     decisions: a.decisions ?? a.pulls ?? 0,
     answered: a.answered ?? a.rewards ?? 0,
+    added: a.added ?? 0,
     rewardSum: a.reward_sum ?? a.total ?? 0,
     mean: a.mean ?? null,
     estimate: hasEstimate ? a.estimate ?? null : a.mean ?? null,
@@ -166,7 +167,9 @@ function renderHead(rep) {
   const started = rep.startedAt ?? state.started[startedKey()] ?? null;
   const now = (rep.generatedAt ?? Date.now() / 1000);
   const length = rep.duration ?? (started ? now - started : null);
-  const answeredShare = rep.decisions ? ` (${pct(rep.answered / rep.decisions)} of decisions)` : "";
+  // rewards added by hand or imported are answers without a decision: not in the share
+  const added = rep.arms.reduce((s, a) => s + (a.added || 0), 0);
+  const answeredShare = rep.decisions ? ` (${pct((rep.answered - added) / rep.decisions)} of decisions)` : "";
   const facts = [
     fact("Status", st.label),
     fact("Started", started ? isoDate(started).slice(0, 10) : "–", started ? isoDate(started).slice(11) : null),
@@ -184,10 +187,13 @@ function renderNotices(rep) {
   const out = [];
   const note = (cls, title, body, extra) => el("div", { class: "notice " + cls, role: cls === "bad" ? "alert" : null },
                                                el("strong", { text: title }), body ? el("span", { text: body }) : null, extra || null);
-  if (rep.burnIn && has(rep.burnIn.needed) && rep.burnIn.done < rep.burnIn.needed) {
-    const bar = el("progress", { max: rep.burnIn.needed, value: rep.burnIn.done,
+  const waitingAnswers = rep.burnIn && has(rep.burnIn.answers_needed) && rep.burnIn.answers < rep.burnIn.answers_needed;
+  if (rep.burnIn && has(rep.burnIn.needed) && (rep.burnIn.done < rep.burnIn.needed || waitingAnswers)) {
+    const answers = has(rep.burnIn.answers_needed) && rep.burnIn.answers_needed > 0 ?
+      `, ${int(rep.burnIn.answers)} of ${int(rep.burnIn.answers_needed)} answers` : "";
+    const bar = el("progress", { max: rep.burnIn.needed, value: Math.min(rep.burnIn.done, rep.burnIn.needed),
                                  "aria-label": "burn-in progress" });
-    out.push(note("warn", `Burn-in: ${int(rep.burnIn.done)} of ${int(rep.burnIn.needed)} decisions per arm`,
+    out.push(note("warn", `Burn-in: ${int(rep.burnIn.done)} of ${int(rep.burnIn.needed)} decisions${answers} per arm`,
                   " Traffic is split equally until every arm has enough data; the estimates are not meaningful yet.", bar));
   }
   if (rep.srm && rep.srm.flagged) {
@@ -811,7 +817,9 @@ const ACTIONS = {
     return () => `Policy switched: ${before.policy} → ${result.body.detail}. What was learned is kept.`;
   },
   async cheat(data, before) {
-    const result = await api(`/v1/experiments/${enc(state.id)}/cheat`, { method: "POST", body: { arm: data.arm, rewards: data.rewards } });
+    const body = { arm: data.arm, rewards: data.rewards };
+    if (state.scope) { body.scope = state.scope; }  // a per-chat experiment: that chat's bandit
+    const result = await api(`/v1/experiments/${enc(state.id)}/cheat`, { method: "POST", body });
     return (after) => {
       const [b, a] = [before, after].map((r) => r.arms.find((x) => x.arm === data.arm));
       return `${result.body.detail}: answered ${int(b.answered)} → ${int(a.answered)}, reward sum ${num(b.rewardSum, 2)} → ` +
