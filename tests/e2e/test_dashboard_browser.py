@@ -61,7 +61,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
         d = service.decide("greeting", f"u{i % 40}")
         if rng.random() < 0.85:
             service.reward(d.id, int(rng.random() < truth[d.arm]), f"u{i % 40}")
-    chats = {"100": 7, "200": 3}
+    chats = {"100": 7, "200": 3, "a+b &c": 2}  # the last: an id with +, & and a space
     for chat, n in chats.items():
         for i in range(n):
             service.decide("welcome", f"u{i}", chat=chat)
@@ -274,7 +274,7 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.click("nav a[data-id=welcome]")
         _loaded(page, "welcome")
         assert page.locator("#scopeform").is_visible()
-        assert _fact(page, "Decisions") == "10"
+        assert _fact(page, "Decisions") == "12"
         # the log shows pseudonyms, which name no bandit: the field asks for the chat's own id
         # and offers none of them
         assert "the chat's own id" in page.inner_text("#scope-help")
@@ -286,6 +286,21 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.wait_for_function("document.querySelectorAll('#recent tbody tr').length === 7",
                                timeout=WAIT)
         assert _fact(page, "Decisions") == str(site.chat_decisions["100"])
+        # an id with "+", "&" and a space survives the address bar and a reload (the hash
+        # was decoded twice: "a+b" came back as "a b")
+        page.fill("#scope-input", "chat:a+b &c")
+        page.click("#scopeform button[type=submit]")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat a+b &c')", timeout=WAIT)
+        page.reload()
+        _loaded(page, "welcome")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat a+b &c')", timeout=WAIT)
+        assert _fact(page, "Decisions") == str(site.chat_decisions["a+b &c"])
+        page.fill("#scope-input", "chat:100")
+        page.click("#scopeform button[type=submit]")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat 100')", timeout=WAIT)
 
         # the server goes away: a clear banner; it comes back: the banner goes
         watch.phase = "server down"

@@ -640,9 +640,12 @@ function failed(err) {
 
 // ---- experiments, scope, navigation --------------------------------------------------------
 function parseHash() {
-  const raw = decodeURIComponent(location.hash.slice(1));
-  const [id, query] = raw.split("?");
-  const scope = new URLSearchParams(query || "").get("scope");
+  // decoded once: the id by itself, the query by URLSearchParams (decoding the whole hash
+  // first turned a subject "a+b" into "a b", and cut one holding "&" or "?")
+  const raw = location.hash.slice(1);
+  const cut = raw.indexOf("?");
+  const id = decodeURIComponent(cut < 0 ? raw : raw.slice(0, cut));
+  const scope = new URLSearchParams(cut < 0 ? "" : raw.slice(cut + 1)).get("scope");
   return { id, scope };
 }
 
@@ -890,7 +893,7 @@ $("scopeform").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const value = $("scope-input").value.trim();
   const exp = state.experiments.find((e) => e.id === state.id) || {};
-  if (value && !new RegExp(`^${exp.scope}:\\S+$`).test(value)) {
+  if (value && !new RegExp(`^${exp.scope}:.+$`).test(value)) {  // an id may hold spaces (the API allows them)
     text($("scope-help"), `use ${exp.scope}:ID, e.g. ${exp.scope}:12345`);
     return;
   }
