@@ -394,7 +394,8 @@ def _holdout_run(seed: int, rates: np.ndarray, t: int, holdout: float
         pi[int(np.argmax((s + 0.5) / (n + 1.0)))] += 0.8
         p[i] = (1.0 - holdout) * pi
         p[i, 0] += holdout
-        arms[i] = int(rng.choice(k, p=p[i]))
+        arms[i] = min(int(np.searchsorted(np.cumsum(p[i]), rng.random(), side="right")),
+                      k - 1)
         y[i] = float(rng.random() < rates[arms[i]])
         n[arms[i]] += 1
         s[arms[i]] += y[i]
@@ -406,12 +407,12 @@ def test_the_bandit_against_its_holdout_covers_at_every_look() -> None:
     minus the control's. Simulated with an ε-greedy bandit that moves its traffic as it
     learns (the weights come from the data) and a 20% holdout on the control, three arms
     with the control in the middle — the bandit wins some traffic on a worse arm early on.
-    The interval covers the true difference at all four looks in >= 87% of 100 runs (its
-    guarantee is >= 93.3%: below 87% with probability < 1% if it holds; seen: 100%), and
-    the gain is found: the interval is above 0 at the last look in >= 42% of runs (seen:
-    59% of 150; below 42% with probability < 0.1% at that rate)."""
+    The interval covers the true difference at all four looks in >= 85% of 60 runs (its
+    guarantee is >= 93.3%: below 85% with probability < 1% if it holds; seen: 100%), and
+    the gain is found: the interval is above 0 at the last look in >= 40% of runs (seen:
+    59% of 150; below 40% with probability < 1% at that rate)."""
     rates = np.array([0.3, 0.2, 0.45])
-    holdout, looks, runs = 0.2, (150, 300, 600, 1200), 100
+    holdout, looks, runs = 0.2, (150, 300, 600, 1200), 60
     covered_always, found = 0, 0
     for seed in range(runs):
         arms, p, y = _holdout_run(seed, rates, looks[-1], holdout)
@@ -427,8 +428,8 @@ def test_the_bandit_against_its_holdout_covers_at_every_look() -> None:
             ok &= low <= truth <= high
         covered_always += ok
         found += low > 0
-    assert covered_always / runs >= 0.87
-    assert found / runs >= 0.42
+    assert covered_always / runs >= 0.85
+    assert found / runs >= 0.40
     no_holdout = anytime_inference(arms, p, y, control=0)
     assert no_holdout.against_holdout(0.0) is None
     assert anytime_inference(arms, p, y).against_holdout(holdout) is None  # no control
@@ -463,13 +464,13 @@ def test_sequences_hold_when_the_propensities_follow_a_context() -> None:
     true value (0.45 each; shown 0.66–0.73): the bets were sized by each decision's own
     propensity, which a contextual policy sets from the context, so a bet was large exactly
     where the arm pays well. With ``contextual=True`` the bets use only what is known
-    before the decision. Simulated (a greedy contextual policy with a 5% floor, 100 runs):
-    each arm's sequence covers 0.45 at three looks in >= 90% of runs (guarantee 95%; below
-    90% with probability about 1% if it holds; seen: 99%); the old bets cover it in < 60%
+    before the decision. Simulated (a greedy contextual policy with a 5% floor, 60 runs):
+    each arm's sequence covers 0.45 at three looks in >= 85% of runs (guarantee 95%; below
+    85% with probability < 0.5% if it holds; seen: 99%); the old bets cover it in < 60%
     of runs at the last look (seen: none); the weighted estimate averages within 0.03 of
     0.45 (seen: 0.455 and 0.451; with √π_t weights it was 0.61, pulled toward the arm's good
     context)."""
-    looks, runs, floor = (300, 1000, 2000), 100, 0.05
+    looks, runs, floor = (300, 1000, 2000), 60, 0.05
     covered = np.zeros(2)
     old_covered = np.zeros(2)
     fixed_covered = np.zeros(2)
@@ -485,9 +486,10 @@ def test_sequences_hold_when_the_propensities_follow_a_context() -> None:
         estimates.append(inf.weighted_estimate)
         old = anytime_inference(arms, p, y)
         old_covered += (old.low <= 0.45) & (old.high >= 0.45)
-    assert np.all(covered / runs >= 0.90)
+    assert np.all(covered / runs >= 0.85)
     assert np.all(old_covered / runs < 0.60)
-    # the one-look interval: nominal 95%, >= 85% here (seen 93-97% over 300 runs at 3,000
-    # decisions; the score interval alone gave 85-93%)
-    assert np.all(fixed_covered / runs >= 0.85)
-    assert np.all(np.abs(np.mean(estimates, axis=0) - 0.45) < 0.03)
+    # the one-look interval: nominal 95%, >= 80% here (seen 93-97% over 300 runs at 3,000
+    # decisions; the score interval alone gave 85-93%; below 80% of 60 with probability
+    # < 1% at 93%)
+    assert np.all(fixed_covered / runs >= 0.80)
+    assert np.all(np.abs(np.mean(estimates, axis=0) - 0.45) < 0.035)

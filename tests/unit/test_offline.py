@@ -663,3 +663,21 @@ def test_a_log_learned_as_priors_is_not_learned_again_after_a_reset() -> None:
     warm_start(svc, "g", log)  # the history now counts once, as statistics
     assert svc.report("g").total_answered > 0
     assert all(a.prior is None for a in svc.report("g").arms)
+
+
+def test_history_goes_into_a_per_chat_experiment_as_priors_only() -> None:
+    """Imported statistics of a per-chat experiment landed in a bucket no chat's bandit
+    reads; priors apply to every chat's."""
+    cfg = parse_config({"experiments": [{
+        "id": "pc", "scope": "chat", "arms": [{"id": a, "content": a} for a in "ab"]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    action = rng.integers(0, 2, 400).astype(np.intp)
+    log = LoggedBandit(("a", "b"), action, (rng.random(400) < 0.3).astype(float),
+                       np.full(400, 0.5), source="old.csv")
+    with pytest.raises(PayloadError, match="one bandit per chat") as refused:
+        warm_start(svc, "pc", log)
+    assert "--as-prior" in (refused.value.hint or "")
+    assert svc.report("pc").total_answered == 0
+    warm_start(svc, "pc", log, as_prior=True)
+    assert all(a.prior is not None for a in svc.report("pc", scope="chat:7").arms)

@@ -137,8 +137,8 @@ class WarmStartTarget(Protocol):
     """What :func:`warm_start` needs of the service (its public methods)."""
 
     def experiment(self, experiment_id: str) -> Any:
-        """The experiment's configuration: ``.arms`` (each with ``.id``) and
-        ``.reward.bounds``."""
+        """The experiment's configuration: ``.arms`` (each with ``.id``),
+        ``.reward.bounds`` and ``.scope``."""
         ...
 
     def active_arms(self, experiment: str) -> tuple[str, ...]:
@@ -303,6 +303,13 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
         or no logged action matches an arm.
     """
     exp = service.experiment(experiment)
+    per = getattr(exp, "scope", "shared")
+    if per != "shared" and not as_prior:  # statistics go to one bandit; which chat's?
+        raise PayloadError(
+            f"{experiment!r} has one bandit per {'chat' if per == 'chat' else 'user'}: "
+            "history as statistics would land in no one's bandit",
+            hint="learn it as priors (--as-prior): a prior applies to every "
+                 f"{'chat' if per == 'chat' else 'user'}'s bandit")
     notes = service.notes(experiment)
     earlier = notes.get("warm_start", "")
     fingerprint = log_fingerprint(log)
