@@ -33,6 +33,7 @@ import numpy as np
 
 from .._errors import PayloadError
 from .._types import FloatArray
+from ..stores import PRIORS_FROM_NOTE, WARM_START_NOTE
 from ._data import LoggedBandit
 
 __all__ = ["MIN_ESS", "ArmWarmStart", "WarmStart", "WarmStartPlan", "WarmStartTarget",
@@ -275,10 +276,6 @@ class WarmStart:
     plan: WarmStartPlan | None = None
 
 
-#: the note that lists the logs learned as priors (a reset that keeps the priors keeps it)
-PRIOR_NOTE = "priors_from"
-
-
 def log_fingerprint(log: LoggedBandit) -> str:
     """A short digest of a log's rounds (actions, rewards, propensities): the same rows give
     the same fingerprint whatever the file was called."""
@@ -311,7 +308,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             hint="learn it as priors (--as-prior): a prior applies to every "
                  f"{'chat' if per == 'chat' else 'user'}'s bandit")
     notes = service.notes(experiment)
-    earlier = notes.get("warm_start", "")
+    earlier = notes.get(WARM_START_NOTE, "")
     fingerprint = log_fingerprint(log)
     if f"[log {fingerprint}]" in earlier:
         raise PayloadError(
@@ -319,7 +316,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"[log {fingerprint}]); importing it again would count every round twice",
             hint=f"to start over, with --weight if the history should count more: "
                  f"banditbot reset {experiment}, then learn again")
-    if f"[log {fingerprint}]" in notes.get(PRIOR_NOTE, ""):  # priors outlive a reset
+    if f"[log {fingerprint}]" in notes.get(PRIORS_FROM_NOTE, ""):  # priors outlive a reset
         raise PayloadError(
             f"this log is in the priors of {experiment!r} already (learned with --as-prior: "
             f"[log {fingerprint}]); importing it again would count every round twice",
@@ -348,10 +345,10 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"{', IPS-weighted' if ips else ''} (clipped at {clip:g}× the median weight; "
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
             f"{f' (weight {weight:g})' if weight != 1 else ''}, {when} [log {fingerprint}]")
-    service.note(experiment, "warm_start", f"{earlier}\n{note}" if earlier else note)
+    service.note(experiment, WARM_START_NOTE, f"{earlier}\n{note}" if earlier else note)
     if as_prior:  # kept by a reset that keeps the priors, so the guard above still sees it
-        kept = notes.get(PRIOR_NOTE, "")
-        service.note(experiment, PRIOR_NOTE, f"{kept}\n[log {fingerprint}]" if kept
+        kept = notes.get(PRIORS_FROM_NOTE, "")
+        service.note(experiment, PRIORS_FROM_NOTE, f"{kept}\n[log {fingerprint}]" if kept
                      else f"[log {fingerprint}]")
     return WarmStart(experiment, plan.rounds_used, plan.rounds_skipped,
                      {a.arm: (a.rounds, a.mean) for a in plan.arms}, as_prior, note, plan)

@@ -15,7 +15,7 @@ from .._config import Arm
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
-from ..stores import DecisionRecord, ExperimentMeta
+from ..stores import PRIORS_FROM_NOTE, WARM_START_NOTE, DecisionRecord, ExperimentMeta
 from ._allocation import retired_control_note
 from ._core import added_key, check_scope
 from ._rewards import RewardsMixin
@@ -167,7 +167,7 @@ class AdminMixin(RewardsMixin):
 
         The decision log keeps the old generation's records; statistics start from zero.
         """
-        dropped = {"warm_start"} if keep_priors else {"warm_start", "priors_from"}
+        dropped = {WARM_START_NOTE} if keep_priors else {WARM_START_NOTE, PRIORS_FROM_NOTE}
 
         def change(meta: ExperimentMeta) -> ExperimentMeta:
             return replace(meta, generation=meta.generation + 1,

@@ -112,7 +112,8 @@ class ReportsMixin(DecisionsMixin):
         srm = sample_ratio_check(periods, counts) if batched else None
         inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
                                         float(table.n.sum()))
-        contextual = inference is not None and context_dependent(view)
+        depends = context_dependent(view)
+        contextual = inference is not None and depends
         if contextual and inference is not None:
             summary = _contextual_summary(view, summary, inference, active)
         summed = exp.scope != "shared" and scope is None  # many bandits, each its own vector
@@ -172,7 +173,7 @@ class ReportsMixin(DecisionsMixin):
             reward_type=exp.reward.type, reward_mode=exp.reward_mode,
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
             notes=_notes(view, "estimates" if contextual else
-                         "raw" if context_dependent(view) and not view.span else "",
+                         "raw" if depends and not view.span else "",
                          summed),
             scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=started,

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 from ._base import (
     ALLOCATED,
+    PRIORS_FROM_NOTE,
     TRAFFIC,
+    WARM_START_NOTE,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -39,7 +41,9 @@ __getattr__, __dir__ = lazy_names(__name__, _BACKENDS, globals())
 __all__ = [
     "ALLOCATED",
     "DEFAULT_STORE_URL",
+    "PRIORS_FROM_NOTE",
     "TRAFFIC",
+    "WARM_START_NOTE",
     "AdminRecord",
     "AllocationRecord",
     "ApplyResult",

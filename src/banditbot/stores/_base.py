@@ -64,6 +64,12 @@ class ApplyResult(enum.Enum):
     UNKNOWN = "unknown"
 
 
+#: The notes a warm start writes: what was learned (a reset forgets it with the statistics)
+#: and which logs the priors came from (kept while the priors are).
+WARM_START_NOTE = "warm_start"
+PRIORS_FROM_NOTE = "priors_from"
+
+
 @dataclass(frozen=True, slots=True)
 class ExperimentMeta:
     """Runtime state of an experiment that admins change: generation, priors, overrides.
