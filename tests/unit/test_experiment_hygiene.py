@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, MemoryStore, parse_config
+from banditbot.policies import make_policy
 from banditbot.service import period_weighted, sample_ratio_check
 from banditbot.stores import AllocationRecord, PeriodCounts
 
@@ -237,3 +238,35 @@ def test_the_report_compares_the_bandit_with_its_holdout() -> None:
     console.print(render_report(rep))
     assert "bandit vs holdout (a)" in console.export_text()
     assert _service(burn_in=0, control="a").report("x").bandit_vs_holdout is None
+
+
+@pytest.mark.parametrize("policy", ["epsilon-greedy", "ucb1", "softmax"])
+@pytest.mark.parametrize("holdout", [0.0, 0.2])
+def test_a_few_arms_on_python_floats_log_what_the_general_path_logs(
+        policy: str, holdout: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bandit with a few arms and a policy of counts and totals is decided on Python
+    floats (the scalar lane); its log -- arms, vectors, propensities -- is the one the
+    general path writes with the same seed: a 1-5 rating mapped to [0, 1], an operator
+    prior, burn-in, the floor and a holdout on the control."""
+    def run() -> list[tuple[str, list[float], float, str]]:
+        service = _service(policy={"name": policy}, reward={"type": "rating"}, control="a",
+                           holdout=holdout, floor=0.05, burn_in={"min_per_arm": 3})
+        service.set_prior("x", "d", 4.0, 1.0)
+        rng = np.random.default_rng(3)
+        for _ in range(300):
+            service.clock.advance(1.0)  # type: ignore[attr-defined]
+            d = service.decide("x", "u")
+            service.reward(d.id, int(rng.integers(1, 6)) if d.arm != "c" else 5, "u")
+        return [(r.arm, r.probabilities.tolist(), r.propensity, r.kind)
+                for r in service.decisions("x")]
+
+    lane = run()
+    policy_class = type(make_policy(policy))
+    monkeypatch.setattr(policy_class, "scalar", False)  # every decision on the general path
+    general = run()
+    assert [r[0] for r in lane] == [r[0] for r in general]
+    assert [r[3] for r in lane] == [r[3] for r in general]
+    for (_, p, propensity, _), (_, q, expected, _) in zip(lane, general, strict=True):
+        assert p == pytest.approx(q, abs=1e-12) and propensity == pytest.approx(expected)
+    late = lane[-1][1]
+    assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads

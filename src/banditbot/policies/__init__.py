@@ -13,7 +13,7 @@ Examples
 True
 """
 
-from ._base import ArmStats, Choice, Extra, Policy, sample_arm
+from ._base import SMALL, ArmStats, Choice, Extra, Policy, draw_index, sample_arm
 from ._explore import explore_contenders
 from ._greedy import EpsilonGreedy, Softmax
 from ._registry import (
@@ -32,6 +32,7 @@ from ._thompson import (
 from ._ucb import UCB1
 
 __all__ = [
+    "SMALL",
     "UCB1",
     "ArmStats",
     "Choice",
@@ -43,6 +44,7 @@ __all__ = [
     "ThompsonSampling",
     "available_policies",
     "beta_posterior",
+    "draw_index",
     "explore_contenders",
     "make_policy",
     "normal_posterior",

@@ -23,8 +23,8 @@ from .._errors import PolicyError
 from .._types import FloatArray
 from ..statistics import Posterior
 
-__all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "best_share", "means_list",
-           "sample_arm", "sample_rows", "small"]
+__all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "best_share", "draw_index",
+           "means_of", "pseudo_lists", "sample_arm", "sample_rows", "small"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -175,17 +175,8 @@ class Choice(NamedTuple):
 def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
     """Draw an arm index from ``probabilities``; arms with probability 0 are never drawn."""
     u = rng.random()
-    if probabilities.shape[0] <= 16:  # a short Python scan beats three numpy calls
-        p = probabilities.tolist()
-        u *= sum(p)
-        last = 0
-        for i, pi in enumerate(p):
-            if pi > 0.0:
-                if u < pi:
-                    return i
-                u -= pi
-                last = i
-        return last  # rounding at the top end
+    if probabilities.shape[0] <= SMALL:  # a short Python scan beats three numpy calls
+        return draw_index(probabilities.tolist(), u)
     # the array methods, not np.cumsum / np.searchsorted: their Python wrappers cost more
     # than the work on a few dozen arms
     cumulative = probabilities.cumsum()
@@ -193,6 +184,26 @@ def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
     if arm >= probabilities.shape[0] or probabilities[arm] <= 0.0:  # rounding at the top end
         arm = int(np.flatnonzero(probabilities > 0.0)[-1])
     return arm
+
+
+def draw_index(p: list[float], u: float) -> int:
+    """The arm that the uniform draw ``u`` in [0, 1) picks from the probabilities ``p`` (a
+    scan; arms with probability 0 are never picked).
+
+    Examples
+    --------
+    >>> draw_index([0.2, 0.0, 0.8], 0.1), draw_index([0.2, 0.0, 0.8], 0.5)
+    (0, 2)
+    """
+    u *= sum(p)
+    last = 0
+    for i, pi in enumerate(p):
+        if pi > 0.0:
+            if u < pi:
+                return i
+            u -= pi
+            last = i
+    return last  # rounding at the top end
 
 
 def sample_rows(probabilities: FloatArray, rng: np.random.Generator) -> npt.NDArray[np.intp]:
@@ -222,9 +233,20 @@ class Policy:
     needs_extra: ClassVar[frozenset[Extra]] = frozenset()
     #: Whether rewards must lie in [0, 1] (Beta posteriors, Bernoulli KL).
     needs_bounded: ClassVar[bool] = False
+    #: Whether the vector depends on counts and reward totals alone and has a
+    #: :meth:`scalar_probabilities` form.
+    scalar: ClassVar[bool] = False
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         """Probability of choosing each arm given ``stats``; shape ``(K,)``, sums to 1."""
+        raise NotImplementedError
+
+    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+        """:meth:`probabilities` of one bandit with few arms (at most :data:`SMALL`) on
+        Python floats, for a policy whose :attr:`scalar` is true: ``counts`` and reward
+        ``totals`` per arm with the operator priors already added as pseudo-observations
+        (see :func:`pseudo_lists`). numpy's per-call cost is most of the work on a handful
+        of arms, so the decision path of such a bandit stays on floats."""
         raise NotImplementedError
 
     def posterior(self, stats: ArmStats) -> Posterior | None:
@@ -272,10 +294,16 @@ def small(stats: ArmStats) -> bool:
     return stats.n.ndim == 1 and stats.n.shape[0] <= SMALL
 
 
-def means_list(stats: ArmStats, default: float) -> list[float]:
-    """:meth:`ArmStats.means` of one small bandit, as Python floats."""
+def pseudo_lists(stats: ArmStats) -> tuple[list[float], list[float]]:
+    """``(counts, totals)`` of one bandit with the operator priors added (see
+    :meth:`ArmStats.with_pseudo_counts`), as Python floats."""
     n, sums = stats.with_pseudo_counts()
-    return [s / c if c > 0 else default for c, s in zip(n.tolist(), sums.tolist(), strict=True)]
+    return n.tolist(), sums.tolist()
+
+
+def means_of(counts: list[float], totals: list[float], default: float) -> list[float]:
+    """Mean reward per arm, ``default`` for an arm without observations."""
+    return [s / c if c > 0 else default for c, s in zip(counts, totals, strict=True)]
 
 
 def best_share(values: list[float]) -> tuple[list[bool], int]:

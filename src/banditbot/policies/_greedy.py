@@ -9,7 +9,16 @@ from typing import ClassVar
 import numpy as np
 
 from .._types import FloatArray
-from ._base import ArmStats, Policy, argmax_ties, best_share, check, means_list, small
+from ._base import (
+    ArmStats,
+    Policy,
+    argmax_ties,
+    best_share,
+    check,
+    means_of,
+    pseudo_lists,
+    small,
+)
 from ._registry import register
 
 __all__ = [
@@ -42,6 +51,7 @@ class EpsilonGreedy(Policy):
     """
 
     name: ClassVar[str] = "epsilon-greedy"
+    scalar: ClassVar[bool] = True
 
     epsilon: float = 0.1
     initial_value: float = 0.0
@@ -52,13 +62,16 @@ class EpsilonGreedy(Policy):
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         if small(stats):
-            best, ties = best_share(means_list(stats, self.initial_value))
-            explore = self.epsilon / len(best)
-            exploit = (1.0 - self.epsilon) / ties
-            return np.array([exploit + explore if b else explore for b in best])
+            return np.array(self.scalar_probabilities(*pseudo_lists(stats)))
         best_arms = argmax_ties(stats.means(self.initial_value))
         p: FloatArray = best_arms * (1.0 - self.epsilon) + self.epsilon / best_arms.shape[-1]
         return p
+
+    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+        best, ties = best_share(means_of(counts, totals, self.initial_value))
+        explore = self.epsilon / len(best)
+        exploit = (1.0 - self.epsilon) / ties
+        return [exploit + explore if b else explore for b in best]
 
 
 @register("boltzmann", "softmax-boltzmann")
@@ -81,6 +94,7 @@ class Softmax(Policy):
     """
 
     name: ClassVar[str] = "softmax"
+    scalar: ClassVar[bool] = True
 
     temperature: float = 0.1
     initial_value: float = 0.0
@@ -91,12 +105,15 @@ class Softmax(Policy):
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         if small(stats):
-            values = means_list(stats, self.initial_value)
-            top = max(values)
-            w = [math.exp((v - top) / self.temperature) for v in values]
-            total = sum(w)
-            return np.array([x / total for x in w])
+            return np.array(self.scalar_probabilities(*pseudo_lists(stats)))
         means = stats.means(self.initial_value)
         weights = np.exp((means - means.max(axis=-1, keepdims=True)) / self.temperature)
         p: FloatArray = weights / weights.sum(axis=-1, keepdims=True)
         return p
+
+    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+        values = means_of(counts, totals, self.initial_value)
+        top = max(values)
+        w = [math.exp((v - top) / self.temperature) for v in values]
+        total = sum(w)
+        return [x / total for x in w]

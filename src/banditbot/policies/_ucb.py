@@ -13,7 +13,7 @@ import numpy as np
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, bernoulli_kl
-from ._base import ArmStats, Policy, argmax_ties, best_share, check, small
+from ._base import ArmStats, Policy, argmax_ties, best_share, check, pseudo_lists, small
 from ._registry import register
 from ._thompson import beta_posterior
 
@@ -62,6 +62,7 @@ class UCB1(Policy):
     """
 
     name: ClassVar[str] = "ucb1"
+    scalar: ClassVar[bool] = True
 
     c: float = 1.0
 
@@ -69,17 +70,9 @@ class UCB1(Policy):
         check(self.c >= 0.0, self.name, f"c must be >= 0, got {self.c}", "use c = 1")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
-        n, sums = stats.with_pseudo_counts()
         if small(stats):  # one bandit with few arms: on Python floats
-            counts, totals = n.tolist(), sums.tolist()
-            untried_arms = [c <= 0.0 for c in counts]
-            if any(untried_arms):
-                best, ties = best_share([float(u) for u in untried_arms])
-            else:
-                log_t = math.log(max(sum(counts), 1.0))
-                best, ties = best_share([s / c + self.c * math.sqrt(2.0 * log_t / c)
-                                         for c, s in zip(counts, totals, strict=True)])
-            return np.array([1.0 / ties if b else 0.0 for b in best])
+            return np.array(self.scalar_probabilities(*pseudo_lists(stats)))
+        n, sums = stats.with_pseudo_counts()
         untried = n <= 0.0
         if n.ndim == 1:  # one bandit: the fast path
             if untried.any():
@@ -89,6 +82,16 @@ class UCB1(Policy):
         with np.errstate(divide="ignore", invalid="ignore"):
             bonus = self.c * np.sqrt(2.0 * log_total(n) / n)
         return argmax_ties(ucb_index(n, sums, bonus))
+
+    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+        untried_arms = [c <= 0.0 for c in counts]
+        if any(untried_arms):
+            best, ties = best_share([float(u) for u in untried_arms])
+        else:
+            log_t = math.log(max(sum(counts), 1.0))
+            best, ties = best_share([s / c + self.c * math.sqrt(2.0 * log_t / c)
+                                     for c, s in zip(counts, totals, strict=True)])
+        return [1.0 / ties if b else 0.0 for b in best]
 
 
 def kl_ucb_bound(mean: FloatArray, budget: FloatArray, iterations: int = 32) -> FloatArray:

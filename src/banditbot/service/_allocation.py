@@ -33,7 +33,7 @@ from ..stores import AllocationRecord, StatsTable
 from ._view import ExperimentView
 
 __all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "new_allocation",
-           "retired_control_note", "shape", "with_floor"]
+           "retired_control_note", "shape", "shape_floats", "with_floor"]
 
 
 class BurnIn(NamedTuple):
@@ -111,12 +111,34 @@ def with_floor(p: FloatArray, floor: float) -> FloatArray:
     if floor <= 0.0 or k < 2:
         return p
     # a few arms: Python's min of the list (numpy's reduction costs ~10× more at K = 3)
-    low = min(p.tolist()) if k <= 16 else float(p.min())
-    if low >= floor:
+    share = _floor_share(min(p.tolist()) if k <= 16 else float(p.min()), floor, k)
+    if share is None:
         return p
-    share = min((floor - low) / (1.0 / k - low), 1.0)
     out: FloatArray = (1.0 - share) * p + share / k
     return out
+
+
+def _floor_share(low: float, floor: float, k: int) -> float | None:
+    """The uniform share ``λ`` that lifts the least likely arm (``low``) to ``floor``
+    (``None``: it is there already)."""
+    if low >= floor:
+        return None
+    return min((floor - low) / (1.0 / k - low), 1.0)
+
+
+def shape_floats(view: ExperimentView, p: list[float]) -> list[float]:
+    """:func:`shape` of a policy's vector on Python floats, past burn-in and without a
+    winner: the floor, then the holdout (the scalar lane of a bandit with a few arms)."""
+    k = len(p)
+    if view.floor > 0.0 and k > 1:
+        share = _floor_share(min(p), view.floor, k)
+        if share is not None:
+            p = [(1.0 - share) * x + share / k for x in p]
+    if view.holdout > 0.0:
+        assert view.control_index is not None
+        p = [(1.0 - view.holdout) * x for x in p]
+        p[view.control_index] += view.holdout
+    return p
 
 
 def _with_holdout(view: ExperimentView, p: FloatArray) -> FloatArray:

@@ -9,8 +9,8 @@ Telegram has taken its message. :meth:`DecisionsMixin.decide` is both in one cal
 from __future__ import annotations
 
 import json
+import math
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import ConfigError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray
-from ..policies import explore_contenders, sample_arm
+from ..policies import draw_index, explore_contenders, sample_arm
 from ..stores import AllocationRecord, DecisionRecord, StatsTable
 from ._allocation import (
     Shaped,
@@ -27,6 +27,7 @@ from ._allocation import (
     due_reason,
     new_allocation,
     shape,
+    shape_floats,
 )
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
@@ -114,19 +115,23 @@ class DecisionsMixin(RewardsMixin):
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
         allocation_id = None
+        floats = None
         if view.every_decision:
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                           with_extra=view.needs_extra)
-            p = self._shaped(view, table, context, now, scope).probabilities
+            floats = self._lane(view, table, scope) if view.lane else None
+            p = np.array(floats) if floats is not None else \
+                self._shaped(view, table, context, now, scope).probabilities
         else:
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
-        index, kind = self._sample(view, p)
+        index, kind = self._sample(view, p, floats)
         arm = view.arms[index]
         # positional (the field order of DecisionRecord): keywords cost a third more here;
         # check_context's result is already the decision's own copy
         record = DecisionRecord(
-            new_id(), exp.id, view.meta.generation, scope, arm, float(p[index]), view.arms,
+            new_id(), exp.id, view.meta.generation, scope, arm,
+            floats[index] if floats is not None else float(p[index]), view.arms,
             p, view.policy_json, str(subject), now, context or None, kind, None, None, 1.0,
             allocation_id)
         return PlannedDecision(record, Decision(
@@ -167,11 +172,36 @@ class DecisionsMixin(RewardsMixin):
                 vector = explore_contenders(vector, explore, mode="top-two")
         return shape(view, vector, burn_in)
 
-    def _sample(self, view: ExperimentView, p: FloatArray) -> tuple[int, str]:
-        """Draw an arm from the allocation ``p``: the holdout's share goes to the control
-        (a ``holdout`` decision), the rest to the bandit's part of ``p``."""
+    def _lane(self, view: ExperimentView, table: StatsTable, scope: str) -> list[float] | None:
+        """The allocation of a bandit with a few arms on Python floats: what :meth:`_shaped`
+        gives, for a policy of counts and totals alone (``view.lane``) past burn-in and
+        without a winner; ``None`` leaves the decision to :meth:`_shaped` (burn-in not yet
+        known to be over, a winner, a non-finite counter)."""
+        if view.served is not None or (
+                view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
+                not in self._burned_in):
+            return None
+        counts, totals = table.n.tolist(), table.total.tolist()
+        if not math.isfinite(sum(counts) + sum(totals)):
+            return None  # _shaped sets the arm aside, with a warning
+        if view.span and (view.lo != 0.0 or view.span != 1.0):
+            lo, span = view.lo, view.span
+            totals = [(t - c * lo) / span for c, t in zip(counts, totals, strict=True)]
+        if view.prior_lists is not None:
+            alpha, beta = view.prior_lists
+            counts = [c + a + b for c, a, b in zip(counts, alpha, beta, strict=True)]
+            totals = [t + a for t, a in zip(totals, alpha, strict=True)]
+        return shape_floats(view, view.policy.scalar_probabilities(counts, totals))
+
+    def _sample(self, view: ExperimentView, p: FloatArray,
+                floats: list[float] | None = None) -> tuple[int, str]:
+        """Draw an arm from the allocation ``p`` (``floats``: the same on Python floats):
+        the holdout's share goes to the control (a ``holdout`` decision), the rest to the
+        bandit's part of ``p``."""
         h, control = view.holdout, view.control_index
         if h <= 0.0 or control is None:  # (a holdout applies only with an active control)
+            if floats is not None:
+                return draw_index(floats, self.rng.random()), "policy"
             return sample_arm(p, self.rng), "policy"
         if self.rng.random() < h:
             return control, "holdout"
@@ -267,33 +297,10 @@ class DecisionsMixin(RewardsMixin):
                                          limit=limit)
 
 
-class _Ids:
-    """Unguessable decision ids (128 bits from ``os.urandom``, 32 hex digits), read from the
-    system's generator 4 KiB at a time: one system call for 256 ids."""
-
-    __slots__ = ("_buffer", "_lock", "_offset")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buffer = b""
-        self._offset = 0
-
-    def __call__(self) -> str:
-        with self._lock:
-            if self._offset >= len(self._buffer):
-                self._buffer, self._offset = os.urandom(4096), 0
-            start = self._offset
-            self._offset += 16
-            return self._buffer[start:start + 16].hex()
-
-    def reset(self) -> None:
-        """Forget the buffer (a forked child must not reuse its parent's ids)."""
-        with self._lock:
-            self._buffer, self._offset = b"", 0
-
-
-new_id = _Ids()
-os.register_at_fork(after_in_child=new_id.reset)
+def new_id() -> str:
+    """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits (one system
+    call; measured faster here than slicing a buffer of them under a lock)."""
+    return os.urandom(16).hex()
 
 
 class _ProbabilityMap(Mapping[str, float]):

@@ -125,13 +125,17 @@ class RewardsMixin(ServiceCore):
                     option: int | None = None) -> RewardResult | PlannedReward:
         """The checks of :meth:`reward` (reads only): a final answer, or the write to make
         with :meth:`commit_reward`."""
-        if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
-            return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
-                                "no decision has that id")
-        record = self._unrewarded.get(decision_id) or self.store.get_decision(decision_id)
+        # a decision this service logged has a well-formed id: only others are checked
+        record = self._unrewarded.get(decision_id) if type(decision_id) is str else None
         if record is None:
-            return RewardResult(RewardStatus.UNKNOWN, decision_id, "no decision has that id")
-        if subject is not None and str(subject) != record.subject:
+            if not isinstance(decision_id, str) or not _DECISION_ID.match(decision_id):
+                return RewardResult(RewardStatus.UNKNOWN, str(decision_id)[:64],
+                                    "no decision has that id")
+            record = self.store.get_decision(decision_id)
+            if record is None:
+                return RewardResult(RewardStatus.UNKNOWN, decision_id,
+                                    "no decision has that id")
+        if subject is not None and subject != record.subject and str(subject) != record.subject:
             return RewardResult(RewardStatus.NOT_YOURS, decision_id,
                                 "the decision belongs to another subject",
                                 experiment=record.experiment)

@@ -21,7 +21,7 @@ import numpy as np
 from .._config import ExperimentConfig
 from .._features import Featurizer, linear_arrays
 from .._types import FloatArray
-from ..policies import ArmStats, Policy, make_policy
+from ..policies import SMALL, ArmStats, Policy, make_policy
 from ..stores import ExperimentMeta, StatsTable
 
 __all__ = ["ExperimentView", "build_view", "priors_arrays"]
@@ -55,6 +55,10 @@ class ExperimentView:
     every_decision: bool  # the allocation is recomputed before each decision
     burn_in: bool  # the experiment has a burn-in
     needs_extra: bool  # the policy reads extra statistics (time buckets, linear sums, …)
+    # the scalar lane: a few arms and a policy of counts and totals alone, computed on
+    # Python floats (see DecisionsMixin._lane); with the priors as floats, or None
+    lane: bool
+    prior_lists: tuple[list[float], list[float]] | None
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -231,7 +235,11 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     # the floor is what every active arm keeps after the holdout took its share, so the
     # bandit's part is floored at f / (1 - h)
     floor = min(exp.floor / (1.0 - holdout), 0.5 / len(arms)) if len(arms) > 1 else 0.0
+    lane = policy.scalar and not policy.needs_extra and not policy.contextual \
+        and 0 < len(arms) <= SMALL
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
                           beta, lo if span and lo is not None else 0.0, span, featurizer,
                           served, floor, holdout, control, exp.update.every == "decision",
-                          exp.burn_in.enabled, bool(policy.needs_extra))
+                          exp.burn_in.enabled, bool(policy.needs_extra), lane,
+                          None if alpha is None or beta is None
+                          else (alpha.tolist(), beta.tolist()))
