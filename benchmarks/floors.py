@@ -34,10 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,7 +44,11 @@ import numpy as np
 
 # while this folder is on sys.path: decide_reward imports _isolate, which then takes it off
 # (so that benchmarks/http.py cannot shadow the standard library's http)
-from decide_reward import POLICIES, bench_mabwiser  # the MABWiser loop it measures
+from decide_reward import (  # the MABWiser loop it measures, and the SQLite floor
+    POLICIES,
+    bench_mabwiser,
+    two_commits_us,
+)
 
 from banditbot.statistics import beta_best_probabilities, beta_optimistic_probabilities
 
@@ -92,22 +94,6 @@ def ts_propensity_us(k: int, n: int = 5000, textbook: bool = False) -> float:
             b[i % k] += 1.0
         propensities(a, b)
     return (time.process_time() - start) / n * 1e6
-
-
-def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_time
-                   ) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(os.path.join(tmp, "floor.db"), isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, reward REAL)")
-        start = clock()
-        for i in range(n):
-            conn.execute("INSERT INTO t VALUES (?, NULL)", (i,))
-            conn.execute("UPDATE t SET reward = 1 WHERE id = ? AND reward IS NULL", (i,))
-        elapsed = clock() - start
-        conn.close()
-    return elapsed / n * 1e6
 
 
 def spread(values: list[float], digits: int = 2) -> list[float]:
