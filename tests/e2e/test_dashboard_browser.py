@@ -51,7 +51,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
     raw = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
     raw["experiments"].append({
         "id": "welcome", "scope": "chat", "description": "One bandit per chat",
-        "arms": [{"id": "hi", "content": "Hi"}, {"id": "yo", "content": "Yo"}]})
+        "arms": [{"id": "hi", "content": "Hi"}, {"id": "yo", "content": "Yo"}],
+        "control": "hi", "holdout": 0.2})
     store = SQLiteStore(tmp_path / "dash.db")
     store.init()
     service = BanditService(parse_config(raw), store, rng=np.random.default_rng(3))
@@ -274,6 +275,7 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.click("nav a[data-id=welcome]")
         _loaded(page, "welcome")
         assert page.locator("#scopeform").is_visible()
+        assert "20% to the control hi" in page.inner_text("#settings")  # not "0.2"
         assert _fact(page, "Decisions") == "12"
         # the log shows pseudonyms, which name no bandit: the field asks for the chat's own id
         # and offers none of them

@@ -497,10 +497,12 @@ function renderSettings(rep) {
                          "wait_seconds", "default_reward", "command", "parse_mode", "features",
                          ...(rep.update ? ["update"] : []), ...(has(rep.floor) ? ["floor"] : []),
                          ...(rep.winnerRule ? ["winner"] : [])]);
+  // shares as percentages (the file's 0.2 is the page's "20%")
+  const shares = { holdout: (v) => `${pct(v)} to the control ${cfg.control ?? ""}`.trim(), confidence: pct };
   for (const [k, v] of Object.entries(cfg)) {  // settings newer servers add (update, burn_in, floor, ...)
     if (known.has(k) || v === null || v === undefined || v === false || v === 0 || v === "" ||
         (typeof v === "object" && !Object.keys(v).length)) { continue; }
-    add(k.replace(/_/g, " "), typeof v === "object" ? Object.entries(v).filter(([, b]) => b !== null)
+    add(k.replace(/_/g, " "), typeof v === "number" && shares[k] ? shares[k](v) : typeof v === "object" ? Object.entries(v).filter(([, b]) => b !== null)
       .map(([a, b]) => `${a} ${typeof b === "object" ? JSON.stringify(b) : b}`).join(", ") : String(v));
   }
   if (rep.srm && !rep.srm.flagged && has(rep.srm.p_value)) { add("sample ratio check", `passed (p = ${rep.srm.p_value.toPrecision(2)})`); }
