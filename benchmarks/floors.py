@@ -13,6 +13,9 @@ the budget each target leaves:
   the default (optimistic) form; ``textbook_us`` beside it for P(best).
 * ``two_commits_us`` -- two durable SQLite WAL commits (synchronous=NORMAL) of one tiny row
   each: the decision must be logged before the user sees it, the reward is its own write.
+* ``store_writes_us`` -- the SQLite store's own two writes (a full decision row, then its
+  reward) through its API, without the service: what the data model costs over the two
+  minimal commits (a random text key, the time index, the statistics triggers).
 * ``mabwiser_us`` -- MABWiser 2.7 ``predict()`` + ``partial_fit()``, the peer of the targets
   (``decide_reward.py``'s loop).
 
@@ -36,6 +39,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +54,9 @@ from decide_reward import (  # the MABWiser loop it measures, and the SQLite flo
     two_commits_us,
 )
 
+from banditbot import SQLiteStore
 from banditbot.statistics import beta_best_probabilities, beta_optimistic_probabilities
+from banditbot.stores import DecisionRecord
 
 TARGET_MEMORY = {3: 10, 50: 20}
 TARGET_SQLITE = 2
@@ -96,6 +102,28 @@ def ts_propensity_us(k: int, n: int = 5000, textbook: bool = False) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
+def store_writes_us(n: int = 5000) -> float:
+    """The SQLite store's own two writes of the loop, without the service: a full decision
+    row logged (3 arms, its vector, the policy) and its reward applied, through the store's
+    API -- the unguessable text key, the time index and the statistics triggers included."""
+    arms = ("a0", "a1", "a2")
+    p = np.array([0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3])
+    policy = '{"name":"epsilon-greedy","params":{"epsilon":0.1,"initial_value":0.0}}'
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(os.path.join(tmp, "writes.db"))
+        store.init()
+        records = [DecisionRecord(os.urandom(16).hex(), "bench", 0, "", arms[i % 3],
+                                  float(p[i % 3]), arms, p, policy, "user", time.time())
+                   for i in range(n)]
+        start = time.process_time()
+        for record in records:
+            store.record_decision(record)
+            store.apply_reward(record.id, 1.0, record.created_at, known=record)
+        elapsed = time.process_time() - start
+        store.close()
+    return elapsed / n * 1e6
+
+
 def spread(values: list[float], digits: int = 2) -> list[float]:
     return [round(min(values), digits), round(max(values), digits)]
 
@@ -111,6 +139,7 @@ def main() -> None:
         "loop": lambda: stripped_loop_us(200_000 // scale),
         "commits": lambda: two_commits_us(20_000 // scale),
         "commits_wall": lambda: two_commits_us(20_000 // scale, time.perf_counter),
+        "store_writes": lambda: store_writes_us(5000 // scale),
     }
     for policy, k in cases:
         parts[f"peer/{policy}/{k}"] = (
@@ -166,6 +195,12 @@ def main() -> None:
                       "two_commits_us": round(med["commits"], 2),
                       "two_commits_range_us": spread(got["commits"]),
                       "two_commits_wall_us": round(med["commits_wall"], 2),
+                      # the store's own writes over the two minimal commits: above 2, the
+                      # SQLite target (<= 2x the commits) is out of reach before any service
+                      "store_writes_us": round(med["store_writes"], 2),
+                      "store_writes_over_two_commits": round(statistics.median(
+                          w / c for w, c in zip(got["store_writes"], got["commits"],
+                                                strict=True)), 2),
                       "rows": rows}))
 
 
