@@ -14,6 +14,7 @@ import numpy as np
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from ._compose import build_service
 from ._config import BanditConfig, ExperimentConfig
@@ -130,13 +131,11 @@ def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Gener
     return float(value)
 
 
-def _table(rep: Report, truth: Mapping[str, float]) -> Table:
+def _table(rep: Report, truth: Mapping[str, float]) -> Group:
+    """The experiment's table, then what it says in lines of their own (a caption inside
+    the table is cut at the terminal's width: the interval's kind was lost)."""
     best = max(truth.values()) if truth else math.nan
-    table = Table(title=rep.title, title_justify="left",
-                  caption=f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards · "
-                          f"true: what the simulated answers average · mean and interval: "
-                          f"{rep.interval_kind}" + (f"\n{rep.verdict}" if rep.verdict else ""),
-                  caption_justify="left")
+    table = Table(title=rep.title, title_justify="left")
     table.add_column("arm")
     for col in ("true", "pulls", "mean", "95% interval", "P(best)", "allocation"):
         table.add_column(col, justify="right")
@@ -148,7 +147,10 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Table:
             "–" if a.mean is None else f"{a.mean:.3f}",
             "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
             chance(a.p_best, 0), f"{a.allocation:.0%}")
-    return table
+    notes = [f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards",
+             "true: what the simulated answers average",
+             f"mean and interval: {rep.interval_kind}", *([rep.verdict] if rep.verdict else [])]
+    return Group(table, *(Text(line, overflow="fold") for line in notes))
 
 
 def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str],
@@ -175,7 +177,9 @@ def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str]
 
     console.print(f"[bold]banditbot demo[/]: {steps} simulated visits per experiment, "
                   f"{response_rate:.0%} of users answer. Store: {svc.store.url}")
-    with Live(view(), console=console, refresh_per_second=8, transient=False,
+    # the live table makes way for the final one, printed in full (a live display cuts
+    # every line at the terminal's width)
+    with Live(view(), console=console, refresh_per_second=8, transient=True,
               auto_refresh=False) if live else _NoLive() as screen:
         for step in range(1, steps + 1):
             for exp in experiments:
@@ -188,8 +192,7 @@ def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str]
                 screen.update(view(), refresh=True)
             if on_step is not None:
                 on_step(step)
-    if not live:
-        console.print(view())
+    console.print(view())
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:

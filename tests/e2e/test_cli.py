@@ -28,13 +28,16 @@ def db(tmp_path: Path) -> list[str]:
 
 
 def test_demo_runs_to_its_charts_on_sqlite(tmp_path: Path) -> None:
-    env = {**os.environ, "COLUMNS": "120"}
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # 80 columns: a pipe's
     proc = subprocess.run(
-        [sys.executable, "-m", "banditbot", "demo", "--steps", "400", "--no-live",
+        [sys.executable, "-m", "banditbot", "demo", "--steps", "400",
          "--rate", "greeting.hey=0.8",
          "--out", str(tmp_path), "--store", f"sqlite:///{tmp_path / 'demo.db'}"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
+    # every table says what its interval is, in full (a caption was cut at 80 columns)
+    for kind in ("confidence interval (Wilson)", "credible interval (Beta posterior)"):
+        assert f"mean and interval: 95% {kind}" in proc.stdout
     for exp in ("random", "greeting", "tip"):
         png = tmp_path / f"banditbot-demo-{exp}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
