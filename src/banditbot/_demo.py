@@ -137,7 +137,7 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Group:
     best = max(truth.values()) if truth else math.nan
     table = Table(title=rep.title, title_justify="left")
     table.add_column("arm")
-    for col in ("true", "pulls", "mean", "95% interval", "P(best)", "allocation"):
+    for col in ("true", "decisions", "mean", "95% interval", "P(best)", "allocation"):
         table.add_column(col, justify="right")
     for a in rep.arms:
         t = truth.get(a.arm, math.nan)
