@@ -707,3 +707,17 @@ def test_a_chats_report_names_no_winner_for_every_chat(clock: FakeClock) -> None
     rep = waiting.report("b")
     assert rep.burn_in is not None and rep.burn_in["done"] >= 2  # decisions done, answers not
     assert f"burn-in: {rep.burn_in['done']}/2 decisions, 0/3 answers per arm" in rep.to_text()
+
+
+def test_cheat_shorthand_of_ones_and_zeros_is_for_thumbs_only(svc: BanditService) -> None:
+    """'1101' is four 👍/👎 rewards; on a rating scale a '1' or a '10' is one rating (a
+    0-10 scale's '10' was added as a 1 and a 0)."""
+    assert svc.cheat("ts", "a", "1101") == 4
+    config = parse_config({"experiments": [{
+        "id": "nps", "arms": [{"id": "a", "content": "a"}],
+        "reward": {"type": "rating", "min": 0, "max": 10}}]})
+    nps = BanditService(config, MemoryStore())
+    assert nps.cheat("nps", "a", "10") == 1
+    assert nps.cheat("nps", "a", "1") == 1
+    a = nps.report("nps").arms[0]
+    assert a.answered == 2 and a.reward_sum == 11

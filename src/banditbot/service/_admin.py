@@ -49,8 +49,8 @@ class AdminMixin(RewardsMixin):
     def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str = (), *,
               successes: int = 0, failures: int = 0, actor: str = "cli",
               scope: str = "") -> int:
-        """Add rewards to an arm by hand ("cheater mode"): a sequence such as ``"1101"`` or
-        ``[4, 5, 3]``, and/or counts of ``successes`` (the top reward) and ``failures`` (the
+        """Add rewards to an arm by hand ("cheater mode"): a sequence such as ``"1101"`` (👍/👎
+        rewards only) or ``[4, 5, 3]``, and/or counts of ``successes`` (the top reward) and ``failures`` (the
         lowest).
 
         Each reward is logged as a ``manual`` decision (propensity 1, policy ``manual``) so
@@ -70,8 +70,9 @@ class AdminMixin(RewardsMixin):
             raise InvalidRewardError("too many rewards at once", hint=f"at most {_MAX_CHEAT}")
         values = list(rewards.replace(",", " ").split()) if isinstance(rewards, str) \
             else list(rewards)
-        if isinstance(rewards, str) and len(values) == 1 and set(values[0]) <= {"0", "1"}:
-            values = list(values[0])  # "1101"
+        if isinstance(rewards, str) and len(values) == 1 and set(values[0]) <= {"0", "1"} \
+                and view.config.reward.type == "binary":
+            values = list(values[0])  # "1101" for 👍/👎 (on a 0–10 scale, "10" is ten)
         if successes or failures:
             lo, hi = view.config.reward.bounds
             if lo is None or hi is None:
