@@ -93,6 +93,12 @@ def test_warm_start_plan_is_pure_and_carries_what_the_cli_prints() -> None:
             type(a).__dataclass_fields__)
     with pytest.raises(PayloadError, match="priors need a bounded reward"):
         plan_warm_start(_hello_log(), ARMS, as_prior=True)
+    # a weight that would drown every live answer, or overflow the statistics (1e300 made
+    # every later decision fail), is refused before anything is planned
+    for weight in (0.0, -1.0, math.nan, math.inf, 1e300, 100.5):
+        with pytest.raises(PayloadError, match="weight must be > 0 and at most 100"):
+            plan_warm_start(_hello_log(), ARMS, min_ess=0, weight=weight)
+    assert plan_warm_start(_hello_log(), ARMS, min_ess=0, weight=100).arms
 
 
 def test_snips_without_overlap_says_so_instead_of_crashing() -> None:

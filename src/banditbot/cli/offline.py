@@ -161,8 +161,9 @@ def learn(
                                             help="Experiment to start from history.")],
     as_prior: Annotated[bool, typer.Option(help="Set priors instead of statistics.")] =
     False,
-    weight: Annotated[float, typer.Option(help="Weight of the history (e.g. 0.2 = count "
-                                               "each round as a fifth).")] = 1.0,
+    weight: Annotated[float, typer.Option(
+        max=100.0, help="Weight of the history (e.g. 0.2 = count "
+                                                "each round as a fifth; at most 100).")] = 1.0,
     ips: Annotated[bool, typer.Option(
         "--ips/--no-ips", help="Importance-weight the history by its logged propensities "
                                "(--no-ips: count every round as it is).")] = True,

@@ -41,6 +41,9 @@ __all__ = ["MIN_ESS", "ArmWarmStart", "WarmStart", "WarmStartPlan", "WarmStartTa
 
 #: Refuse an arm whose raw effective sample size is below this (override: ``min_ess``).
 MIN_ESS = 10.0
+#: The most a round of history can count (``weight``): more would drown every live answer
+#: and, far beyond, overflow the statistics.
+MAX_WEIGHT = 100.0
 #: Cap each arm's weights at this multiple of the arm's median weight.
 CLIP = 10.0
 #: The command-line flag that overrides the refusal (named in the error's hint).
@@ -193,7 +196,8 @@ def plan_warm_start(log: LoggedBandit, arms: Sequence[str], *,
         Plan priors ``(alpha, beta) = weight · ESS · (mean, 1 − mean)`` instead of
         statistics.
     weight
-        Weight of the history (e.g. 0.2 counts each effective round as a fifth).
+        Weight of the history (e.g. 0.2 counts each effective round as a fifth), in
+        (0, :data:`MAX_WEIGHT`].
     ips
         Importance-weight by ``1 / propensity`` (else every round weighs 1).
     clip
@@ -213,8 +217,9 @@ def plan_warm_start(log: LoggedBandit, arms: Sequence[str], *,
     >>> [(a.arm, a.ess, a.mean) for a in plan.arms]
     [('a', 2.0, 0.5), ('b', 2.0, 1.0)]
     """
-    if not weight > 0:
-        raise PayloadError("weight must be > 0")
+    if not 0 < weight <= MAX_WEIGHT:  # also refuses nan; 1e15 broke every later decision
+        raise PayloadError(f"weight must be > 0 and at most {MAX_WEIGHT:g}, got {weight:g}",
+                           hint="e.g. 0.2 counts each round of history as a fifth")
     if not clip >= 1.0:
         raise PayloadError("clip must be at least 1 (a multiple of the median weight)")
     if not min_ess >= 0:
