@@ -49,9 +49,9 @@ class AdminMixin(RewardsMixin):
     def cheat(self, experiment: str, arm: str, rewards: Sequence[Any] | str = (), *,
               successes: int = 0, failures: int = 0, actor: str = "cli",
               scope: str = "") -> int:
-        """Add rewards to an arm by hand ("cheater mode"): a sequence such as ``"1101"`` (👍/👎
-        rewards only) or ``[4, 5, 3]``, and/or counts of ``successes`` (the top reward) and ``failures`` (the
-        lowest).
+        """Add rewards to an arm by hand ("cheater mode"): a sequence such as ``"1101"``
+        (👍/👎 rewards only) or ``[4, 5, 3]``, and/or counts of ``successes`` (the top reward)
+        and ``failures`` (the lowest).
 
         Each reward is logged as a ``manual`` decision (propensity 1, policy ``manual``) so
         the statistics stay equal to the fold of the log. Returns how many were added.
