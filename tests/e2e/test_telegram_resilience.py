@@ -192,9 +192,27 @@ def test_a_reset_confirmation_works_once(service: BanditService,
         await double.wait_for(lambda: second["callback_query"]["id"] in double.callback_answers)
         assert double.callback_answers[second["callback_query"]["id"]]["text"].startswith(
             "already done")
+        # Cancel after the reset was done (a double tap, a second admin): not "cancelled"
+        # (the buttons are gone from the message; a client that still shows them sends it)
+        late = double._push(double.callback_update(ADMIN_USER, ask, "rc"))["callback_query"][
+            "id"]
+        await double.wait_for(lambda: late in double.callback_answers)
+        assert double.callback_answers[late]["text"].startswith("already answered")
+        assert "was reset" in (ask.text or "")
+        # and the other way round: a cancelled confirmation cannot reset any more
+        double.send_command(ADMIN_USER, 1001, "/reset seed")
+        again = await double.wait_for(last_text(double, 1001, 2))
+        confirm = next(b["callback_data"] for b in again.buttons() if b["text"] == "Yes, reset")
+        cancel = double.press(ADMIN_USER, again, "Cancel")["callback_query"]["id"]
+        await double.wait_for(lambda: cancel in double.callback_answers)
+        yes = double._push(double.callback_update(ADMIN_USER, again, confirm))[
+            "callback_query"]["id"]
+        await double.wait_for(lambda: yes in double.callback_answers)
+        assert double.callback_answers[yes]["text"].startswith("already done")
+        assert again.text == "Reset cancelled; nothing changed."
 
     polling(service, double, script)
-    assert service.current_generation("seed") == 1
+    assert service.current_generation("seed") == 1  # once: the cancelled one did nothing
 
 
 def test_unknown_commands_and_plain_text_get_a_hint(service: BanditService,

@@ -487,9 +487,18 @@ class BanditBot:
         query = update.callback_query
         if query is None:
             return
+        # one answer per confirmation, on every server: "Yes" and "Cancel" claim the same key
+        # (the message's; it expires with the buttons), so a reset cannot follow its cancel,
+        # nor a cancel be reported after the reset was done
+        message = query.message
+        answered = f"tg-reset:{message.chat.id}:{message.message_id}" \
+            if message is not None else f"tg-reset:{query.data}"
         if query.data == "rc":
             if not self.service.is_admin(query.from_user.id):  # e.g. in a group chat
                 await query.answer("not allowed")
+                return
+            if not await self._run(self.service.store.claim_key, answered, _RESET_TTL + 60):
+                await query.answer("already answered: this confirmation was used")
                 return
             await query.answer("cancelled")
             await query.edit_message_text("Reset cancelled; nothing changed.", reply_markup=None)
@@ -499,10 +508,8 @@ class BanditBot:
         if experiment is None or not self.service.is_admin(user_id):
             await query.answer("this confirmation is not valid (expired or not yours)")
             return
-        # a confirmation works once, on every server: claim it (it expires with its button)
-        if not await self._run(self.service.store.claim_key, f"tg-reset:{query.data}",
-                               _RESET_TTL + 60):
-            await query.answer("already done: this confirmation was used")
+        if not await self._run(self.service.store.claim_key, answered, _RESET_TTL + 60):
+            await query.answer("already done: this confirmation was used or cancelled")
             return
         generation = await self._run(self.service.reset, experiment, actor=f"tg:{user_id}")
         await query.answer("reset")
