@@ -281,12 +281,13 @@ def test_arm_add_refuses_content_that_breaks_markdown_v2(service: BanditService,
 
 
 # --- banditbot run as a process -------------------------------------------------------------
-def _run(tmp_path: Path, base_url: str, token: str) -> subprocess.Popen[str]:
+def _run(tmp_path: Path, base_url: str, token: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "TELEGRAM_TOKEN": token, "BANDITBOT_TELEGRAM_BASE_URL": base_url,
            "BANDITBOT_STORE": f"sqlite:///{tmp_path / 'run.db'}",
            "BANDITBOT_CONFIG": str(EXAMPLES)}
-    return subprocess.Popen([sys.executable, "-m", "banditbot", "run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "banditbot", "run", *args], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
@@ -308,6 +309,25 @@ def test_a_rejected_token_is_one_line_and_exit_2(double: BotApiDouble, tmp_path:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "rejected the bot token" in lines[0]
     assert "WRONG-token" not in err
+
+
+def test_run_does_not_silently_take_a_bot_from_its_webhook(double: BotApiDouble,
+                                                           tmp_path: Path) -> None:
+    """A production webhook is set: `banditbot run` (say, on a laptop) refuses instead of
+    removing it, and takes over only when told to, saying so."""
+    double.webhook = {"url": "https://bot.example.com/telegram", "secret_token": "s" * 32}
+    proc = _run(tmp_path, double.base_url, double.token)
+    code, err = _stop(proc) if proc.wait(timeout=60) is not None else (None, "")
+    assert code == 2 and "this bot has a webhook" in err and "--replace-webhook" in err
+    assert double.webhook.get("url") == "https://bot.example.com/telegram"  # untouched
+    proc = _run(tmp_path, double.base_url, double.token, "--replace-webhook")
+    try:
+        double.send_command(ALICE, 501, "/random")
+        prompt = _wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0])
+        assert prompt.buttons()
+    finally:
+        _, err = _stop(proc)
+    assert not double.webhook.get("url") and "webhook removed" in err
 
 
 def test_refused_commands_are_a_warning_and_the_bot_runs_on(double: BotApiDouble,

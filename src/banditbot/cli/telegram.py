@@ -21,12 +21,16 @@ TokenOpt = Annotated[str | None, typer.Option(
 
 @app.command()
 def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None,
-        bot_api_url: BaseUrlOpt = None) -> None:
+        bot_api_url: BaseUrlOpt = None,
+        replace_webhook: Annotated[bool, typer.Option(
+            help="Poll even if the bot has a webhook (polling removes it: the deployment "
+                 "behind it stops receiving updates).")] = False) -> None:
     """Run the Telegram bot with long polling (no public URL needed).
 
     Logs are JSON lines on stderr. A token Telegram rejects stops it at once (exit 2); while
     Telegram cannot be reached it retries with backoff, logging when the outage begins and
-    ends; a command list Telegram refuses is a warning.
+    ends; a command list Telegram refuses is a warning. A bot with a webhook is not taken
+    over unless you say so (--replace-webhook).
     """
     import logging
     import signal
@@ -49,7 +53,7 @@ def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_polling(application, stop)
+        await run_polling(application, stop, replace_webhook=replace_webhook)
 
     asyncio.run(polling())
 

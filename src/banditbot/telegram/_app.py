@@ -200,7 +200,7 @@ def build_application(service: BanditService, token: str, *,
 
 async def run_polling(application: Any, stop: asyncio.Event, *,
                       allowed_updates: Sequence[str] = ("message", "callback_query"),
-                      timeout: float = 10.0) -> None:
+                      timeout: float = 10.0, replace_webhook: bool = False) -> None:
     """Run a bot built by :func:`build_application` with long polling until ``stop`` is set.
 
     Connecting retries with backoff (1 s, doubling, at most a minute) while Telegram cannot
@@ -218,11 +218,15 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
         The update kinds to ask Telegram for.
     timeout
         Seconds each long poll may wait for updates.
+    replace_webhook
+        Poll even when the bot has a webhook (polling removes it: a production deployment
+        stops receiving updates). Without it, a webhook stops this with an error.
 
     Raises
     ------
     ConfigError
-        Telegram rejected the token (the message does not contain it).
+        Telegram rejected the token (the message does not contain it), or the bot has a
+        webhook and ``replace_webhook`` is false.
     """
     from telegram.error import InvalidToken, NetworkError
 
@@ -245,6 +249,15 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
             return
         delay = min(delay * 2, _MAX_BACKOFF)
     try:
+        webhook = (await application.bot.get_webhook_info()).url
+        if webhook and not replace_webhook:
+            raise ConfigError(
+                "this bot has a webhook: polling would remove it and the deployment behind "
+                "it would stop receiving updates",
+                hint="run `banditbot delete-webhook` first, or `banditbot run "
+                     "--replace-webhook`")
+        if webhook:
+            log.warning("webhook removed: this process polls instead")
         if application.post_init is not None:
             await application.post_init(application)
         await application.updater.start_polling(allowed_updates=list(allowed_updates),
