@@ -63,6 +63,12 @@ def parse_rates(specs: Sequence[str], config: BanditConfig,
             raise PayloadError(f"--rate {spec!r}: {raw!r} is not a number") from None
         if exp.reward.type == "binary" and not 0.0 <= value <= 1.0:
             raise PayloadError(f"--rate {spec!r}: a 👍 rate is in [0, 1]")
+        lo, hi = exp.reward.bounds
+        if not math.isfinite(value) or (lo is not None and value < lo) or \
+                (hi is not None and value > hi):  # a rating of 9 on 1-5 showed as 5.00
+            scale = f"from {lo:g} to {hi:g}" if lo is not None and hi is not None else \
+                "a finite number"
+            raise PayloadError(f"--rate {spec!r}: {exp_id}'s rewards are {scale}")
         out[exp_id][arm] = value
     return out
 
@@ -153,7 +159,7 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Group:
     return Group(table, *(Text(line, overflow="fold") for line in notes))
 
 
-def run_demo(*, config: str | None, store: str, steps: int, rates: Sequence[str],
+def run_demo(*, config: BanditConfig | str | None, store: str, steps: int, rates: Sequence[str],
              response_rate: float, seed: int, out: Path, keep: bool, live: bool,
              console: Console, on_step: Callable[[int], object] | None = None) -> list[Path]:
     """Run the demo; returns the PNG paths written. ``on_step`` is called with the number

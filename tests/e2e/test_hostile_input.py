@@ -303,6 +303,23 @@ CLI_ROWS: list[tuple[str, list[str], str]] = [
      "TELEGRAM_TOKEN"),
     ("decide with a nested context", ["decide", "random", "--context", '{"a": {"b": 1}}',
                                       "--store", "sqlite:///bandit.db"], "context"),
+    # found by a new user trying the offline workflow: tracebacks or silent nonsense before
+    ("simulate a contextual policy without a context",
+     ["simulate", "--env", "bernoulli:0.1,0.2", "-p", "linucb", "--horizon", "10"],
+     "decides from a context"),
+    ("simulate with a negative seed", ["simulate", "--env", "bernoulli:0.1,0.2", "--seed",
+                                       "-1"], "--seed"),
+    ("simulate linear:3,0", ["simulate", "--env", "linear:3,0"], "at least 2 arms"),
+    ("simulate gaussian means with nan", ["simulate", "--env", "gaussian:0,nan"], "finite"),
+    ("simulate ratings off their scale", ["simulate", "--env", "rating:-100,100"],
+     "1-5 scale"),
+    ("demo with a rating off its scale", ["demo", "--rate", "tip.list=9", "--store",
+                                          "memory://"], "from 1 to 5"),
+    ("evaluate a file that is not Parquet", ["evaluate", "junk.parquet"],
+     "not a readable Parquet file"),
+    ("learn with an overflowing weight", ["learn", "junk.parquet", "-x", "random",
+                                          "--weight", "1e300", "--store",
+                                          "sqlite:///bandit.db"], "--weight"),
 ]
 
 
@@ -313,6 +330,7 @@ def test_cli_refuses_in_one_line_and_changes_nothing(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "latin1.yaml").write_bytes("experiments:\n  - id: caf\xe9\n".encode("latin-1"))
     (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "junk.parquet").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "md.yaml").write_text(
         "experiments:\n  - id: news\n    telegram: {parse_mode: MarkdownV2}\n"
         "    arms: [{id: a, content: 'Great news! Try v2.0 now.'}]\n")
@@ -330,7 +348,7 @@ def test_cli_refuses_in_one_line_and_changes_nothing(
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # no credentials cached before
     before, state = _files(tmp_path), snapshot(tmp_path / "bandit.db")
     code, message = _cli([*argv, "--config", str(EXAMPLES)] if argv[0] not in (
-        "experiments", "set-webhook") else argv, capsys)
+        "experiments", "set-webhook", "evaluate") else argv, capsys)
     assert code == 2, message
     assert message.startswith("error:") and len(message.splitlines()) == 1, message
     assert says in message

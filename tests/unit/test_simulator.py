@@ -254,3 +254,16 @@ def test_the_simulators_thompson_step_picks_and_pays_at_the_logged_rates(
     # the regret and reward the simulation reports are read from the same state
     gaps = rates.max() - rates
     assert np.allclose(chunk.regret, n1 @ gaps) and np.allclose(chunk.reward, s1.sum(axis=1))
+
+
+def test_a_library_caller_gets_a_clear_error_before_any_worker_starts() -> None:
+    """A contextual policy in an environment without a context, or a negative seed: one
+    PayloadError in the caller (they were a worker process's traceback)."""
+    from banditbot import PayloadError, make_policy
+    from banditbot.sim import BernoulliEnv, simulate
+
+    env = BernoulliEnv(rates=(0.1, 0.2))
+    with pytest.raises(PayloadError, match="decides from a context"):
+        simulate(make_policy("linucb"), env, runs=4, horizon=10, workers=2)
+    with pytest.raises(PayloadError, match="seed must be >= 0"):
+        simulate(make_policy("thompson"), env, runs=4, horizon=10, seed=-1)

@@ -31,7 +31,7 @@ def simulate(
                                       help="Independent runs per policy.")] = 200,
     horizon: Annotated[int, typer.Option(min=1, max=10_000_000,
                                          help="Decisions per run.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Random seed (reproducible).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (reproducible).")] = 0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 2,
     out: Annotated[Path, typer.Option(help="Folder for simulation.csv and .png.")] = Path("."),
     config: ConfigOpt = None,
@@ -77,6 +77,12 @@ def simulate(
             f"bounds; {environment.describe()} pays unbounded rewards",
             hint="try gaussian-thompson, ucb1, epsilon-greedy (or linucb, lin-thompson with "
                  "a context)")
+    blind = [p.name for p in policies if "linear" in p.needs_extra and
+             not environment.context_dim]
+    if blind:
+        raise PayloadError(f"{', '.join(blind)} {'decides' if len(blind) == 1 else 'decide'} "
+                           f"from a context; {environment.describe()} has none",
+                           hint="simulate in linear:K,d or logistic:K,d")
     if experiment is not None and not policy:  # the experiment's own policy, first
         own = cfg.experiment(experiment).policy.build()
         policies = [own, *(p for p in policies if p.describe() != own.describe())]
@@ -139,12 +145,17 @@ def demo(
     """
     from contextlib import nullcontext
 
-    from .._demo import run_demo
+    from .._config import default_config_path, load_config
+    from .._demo import default_truth, parse_rates, run_demo
+
+    cfg = load_config(Path(config) if config else
+                      (settings().config_path or default_config_path()))
+    parse_rates(rate or [], cfg, default_truth(cfg))  # refused before any work is announced
 
     # without a live table on a terminal (piped, or --no-live), progress goes to stderr
     watched = live and console.is_terminal
     with nullcontext() if watched else progress("demo", steps, "visits per experiment") as bar:
-        run_demo(config=config, store=store or "sqlite:///banditbot-demo.db", steps=steps,
+        run_demo(config=cfg, store=store or "sqlite:///banditbot-demo.db", steps=steps,
                  rates=rate or [], response_rate=response_rate, seed=seed, out=out,
                  keep=keep, live=live, console=console,
                  on_step=None if bar is None else bar.update)

@@ -196,6 +196,23 @@ class ColumnMap:
 
 
 def _read_table(path: Path) -> dict[str, list[Any]]:
+    """The file's columns; a file that is not what its name says is one clear error."""
+    import csv
+
+    kind = {".gz": "gzip-compressed CSV", ".parquet": "Parquet"}.get(path.suffix.lower(),
+                                                                      "CSV")
+    try:
+        return _read_columns(path)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise PayloadError(f"{path}: {exc.strerror or exc}") from None
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise PayloadError(f"{path}: not a readable {kind} file ({detail})",
+                           hint="export a log with `banditbot export`, or check the file") \
+            from None
+
+
+def _read_columns(path: Path) -> dict[str, list[Any]]:
     suffix = path.suffix.lower()
     if suffix == ".gz":
         import csv

@@ -11,6 +11,7 @@ would not help).
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -339,6 +340,11 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
         raise PayloadError(f"{policy.name} needs rewards with known bounds; "
                            f"{env.describe()} pays unbounded rewards",
                            hint="try gaussian-thompson, ucb1 or epsilon-greedy")
+    if "linear" in policy.needs_extra and not env.context_dim:
+        raise PayloadError(f"{policy.name} decides from a context; {env.describe()} has none",
+                           hint="simulate it in linear:K,d or logistic:K,d")
+    if seed < 0:
+        raise PayloadError(f"the seed must be >= 0, got {seed}")
     workers = max(1, min(workers, runs))
     sizes = [runs // workers + (1 if i < runs % workers else 0) for i in range(workers)]
     seeds = np.random.SeedSequence(seed).spawn(workers)
@@ -380,6 +386,9 @@ _WORKER_COUNTER: Any = None
 def _share_counter(counter: Any) -> None:
     global _WORKER_COUNTER
     _WORKER_COUNTER = counter
+    # Ctrl+C reaches the whole process group: the parent stops the pool; a worker that
+    # took it too would print its own traceback (one per worker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_in_worker(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,

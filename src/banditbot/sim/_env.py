@@ -8,6 +8,7 @@ noise from the comparison of policies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -155,6 +156,12 @@ class GaussianEnv(Environment):
     means_: Sequence[float] = (0.0, 0.5, 1.0)
     sd: float = 1.0
 
+    def __post_init__(self) -> None:
+        _rates(self.means_, "a gaussian environment")
+        if not (math.isfinite(self.sd) and self.sd > 0):
+            raise ConfigError(f"a gaussian environment's sd is > 0, got {self.sd:g}",
+                              hint="e.g. gaussian:0,0.5,1;sd=1")
+
     @property
     def n_arms(self) -> int:
         return len(self.means_)
@@ -186,6 +193,10 @@ class RatingEnv(Environment):
 
     def __post_init__(self) -> None:
         _rates(self.centers, "a rating environment")
+        if not all(self.low <= c <= self.high for c in self.centers) or not self.sd > 0:
+            raise ConfigError(f"a rating environment's centers are on its {self.low}-"
+                              f"{self.high} scale and its sd is > 0",
+                              hint="e.g. rating:3,3.5,4")
         from scipy.special import ndtr
 
         levels = np.arange(self.low, self.high + 1, dtype=np.float64)
@@ -288,6 +299,10 @@ class LinearContextualEnv(Environment):
     theta: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.arms_ < 2 or self.dim < 1 or not self.noise >= 0:
+            raise ConfigError(f"a contextual environment needs at least 2 arms and 1 feature, "
+                              f"got {self.arms_} arms and {self.dim} features",
+                              hint="e.g. linear:5,5 (arms, features)")
         rng = np.random.default_rng(self.seed)
         theta = rng.normal(0.0, 0.5, size=(self.arms_, self.dim))
         theta[:, 0] = 0.5  # same intercept: the context decides which arm is best
@@ -361,10 +376,13 @@ def experiment_env(exp: ExperimentConfig, truth: Mapping[str, float]) -> Environ
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"{text!r} is not a list of numbers", hint="e.g. 0.1,0.12,0.15") \
             from None
+    if not all(math.isfinite(v) for v in values):  # nan ran to a table of "nan ± nan"
+        raise ConfigError(f"{text!r}: every value must be a finite number")
+    return values
 
 
 def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
