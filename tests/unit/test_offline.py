@@ -707,3 +707,27 @@ def test_the_logistic_reward_model_stays_near_the_click_rate_of_rare_clicks() ->
     dm = make_estimator("dm").estimate_policy_value(reward=reward, action=action, pscore=pscore,
                                               action_dist=dist, estimated_rewards=q)
     assert abs(dm - reward.mean()) < 0.002  # uniform was the logging policy
+
+
+def test_an_evaluated_policy_that_chooses_what_the_log_never_took_is_warned_about() -> None:
+    """The log took actions 0 and 1 only; a policy that puts half its choices on action 2
+    gets IPS and SNIPS far apart (IPS counts action 2 as 0, SNIPS leaves it out) -- each
+    row says why; a policy on the logged actions gets no such warning."""
+    rng = np.random.default_rng(2)
+    n = 400
+    action = rng.integers(0, 2, size=n)
+    reward = (rng.random(n) < 0.5).astype(float)
+    pscore = np.full(n, 0.5)
+    half_unseen = np.tile([0.25, 0.25, 0.5], (n, 1))
+    rows = estimate_all([make_estimator("ips"), make_estimator("snips")], reward=reward,
+                        action=action, pscore=pscore, action_dist=half_unseen,
+                        n_bootstrap=50, rng=np.random.default_rng(0))
+    ips, snips = rows
+    assert snips.value > 1.5 * ips.value  # they disagree, as expected
+    for row in rows:
+        assert any("50% of the evaluated policy's choices are actions the log never took"
+                   in w for w in row.warnings)
+    seen_only = np.tile([0.5, 0.5, 0.0], (n, 1))
+    rows = estimate_all([make_estimator("ips")], reward=reward, action=action, pscore=pscore,
+                        action_dist=seen_only, n_bootstrap=50, rng=np.random.default_rng(0))
+    assert not any("never took" in w for w in rows[0].warnings)

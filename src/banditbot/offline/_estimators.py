@@ -70,6 +70,23 @@ MODEL_BIAS = ("model-based: the interval ignores the reward model's bias (in a s
               "docs/offline.md)")
 NO_OVERLAP = ("no overlap: no logged round took an action the evaluated policy takes, so "
               "the log says nothing about it")
+#: Warn when the evaluated policy puts more than this share of its choices on actions that
+#: no logged round took
+UNSEEN_SHARE = 0.01
+
+
+def unseen_warning(action: IntArray, action_dist: FloatArray) -> str | None:
+    """A warning when the evaluated policy chooses, in a noticeable share of rounds, actions
+    that the log never took: nothing in the log says what they pay (IPS counts them as 0,
+    SNIPS leaves them out, DM extrapolates), so the estimators disagree and none is
+    right."""
+    seen = np.zeros(action_dist.shape[1], dtype=bool)
+    seen[np.unique(action)] = True
+    share = float(action_dist[:, ~seen].sum(axis=1).mean()) if not seen.all() else 0.0
+    if share <= UNSEEN_SHARE:
+        return None
+    return (f"{share:.0%} of the evaluated policy's choices are actions the log never took: "
+            "the log says nothing about them (IPS counts them as 0, SNIPS leaves them out)")
 
 
 @dataclass(frozen=True)
@@ -657,9 +674,12 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
         anytime = (lo_r + (hi_r - lo_r) * cs[0], lo_r + (hi_r - lo_r) * cs[1])
     out = []
     lowest, highest = float(r.min()), float(r.max())
+    unseen = unseen_warning(a, dist)
     for j, est in enumerate(estimators):
         value = est._combine(base[j])
         warnings = est.diagnose(action=a, pscore=p, action_dist=dist)
+        if unseen is not None:
+            warnings.insert(0, unseen)
         ess = est.effective_sample_size(action=a, pscore=p, action_dist=dist)
         top = float(est._weights(a, p, dist).max()) if est.uses_weights else math.nan
         cs_low, cs_high = anytime if (anytime is not None and est.name in ANYTIME) else \
