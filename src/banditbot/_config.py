@@ -531,15 +531,17 @@ class ExperimentConfig(_Model):
             return (f"{policy.name} needs rewards with known bounds (use a binary or rating "
                     "reward, give min and max, or choose gaussian-thompson)")
         if policy.contextual and not self.features:
-            return "a contextual policy needs 'features' (declare them, see docs/policies.md)"
+            return ("a contextual policy needs 'features' (declare them in the experiment's "
+                    "config file, see docs/policies.md)")
         if policy.contextual and self.update.every != "decision":
             return ("a contextual policy decides per context, not per allocation period (use "
                     "update: every decision)")
         if "time" in needs and self.time_bucket_seconds is None:
-            return ("a non-stationary policy needs time buckets (set time_bucket_seconds, e.g. "
-                    "a twentieth of the half-life or window)")
+            return ("a non-stationary policy needs time buckets (set time_bucket_seconds in "
+                    "the experiment's config file, e.g. a twentieth of the half-life or window)")
         if "ips_total" in needs and not self.tracks_ips:
-            return "EXP3 needs importance-weighted sums (set track_ips: true)"
+            return ("EXP3 needs importance-weighted sums (set track_ips: true in the "
+                    "experiment's config file, then restart: they are kept from then on)")
         return None
 
     @cached_property

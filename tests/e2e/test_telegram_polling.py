@@ -345,11 +345,12 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
 
         double.send_command(ADMIN_USER, ADMIN, "/cheat seed arm1 1101")
         await double.wait_for(last_text(double, ADMIN, 1))
-        double.send_command(ADMIN_USER, ADMIN, "/prior seed arm2 3 1")
+        # an experiment named by its command (/random), as /report takes it
+        double.send_command(ADMIN_USER, ADMIN, "/prior random arm2 3 1")
         await double.wait_for(last_text(double, ADMIN, 2))
         double.send_command(ADMIN_USER, ADMIN, "/policy seed thompson alpha=2")
         await double.wait_for(last_text(double, ADMIN, 3))
-        double.send_command(ADMIN_USER, ADMIN, "/arm add seed arm3 Arm three:\n  two lines")
+        double.send_command(ADMIN_USER, ADMIN, "/arm add /random arm3 Arm three:\n  two lines")
         added = await double.wait_for(last_text(double, ADMIN, 4))
         assert added.text == "Arm arm3 added to seed; it sends:\nArm three:\n  two lines"
         double.send_command(ADMIN_USER, ADMIN, "/cheat seed")
@@ -368,17 +369,24 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         double.press(ADMIN_USER, confirm, "Yes, reset")
         await double.wait_for(lambda: confirm.edits)
         assert "was reset" in (confirm.text or "")
+        # after a reset the log sent is the new generation's, and its caption says so
+        double.send_command(ADMIN_USER, ADMIN, "/export seed")
+        await double.wait_for(lambda: sum(m.kind == "document"
+                                          for m in double.chat_messages(ADMIN)) == 2)
 
     before = service.report("seed").total_answered
     run_bot(service, double, script)
     texts = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"]
     assert texts[0] == "Added 4 rewards to seed/arm1."
-    assert "alpha=3, beta=1" in texts[1]
+    assert texts[1].startswith("Prior of seed/arm2") and "alpha=3, beta=1" in texts[1]
     assert "thompson(alpha=2" in texts[2]
     assert before == 0
-    doc = next(m for m in double.chat_messages(ADMIN) if m.kind == "document")
+    doc, after = [m for m in double.chat_messages(ADMIN) if m.kind == "document"]
     rows = list(csv.DictReader(io.StringIO(doc.file_bytes.decode())))
     assert len(rows) == 4 and {r["kind"] for r in rows} == {"manual"}
+    assert "since the last reset (generation 1" in (after.caption or "")
+    assert "--all-generations" in (after.caption or "")
+    assert "reset" not in (doc.caption or "")
     assert service.current_generation("seed") == 1  # reset by the admin only
     assert "arm3" in service.active_arms("seed")
     assert service.content("seed", "arm3") == "Arm three:\n  two lines"  # as typed

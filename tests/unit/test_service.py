@@ -721,3 +721,12 @@ def test_cheat_shorthand_of_ones_and_zeros_is_for_thumbs_only(svc: BanditService
     assert nps.cheat("nps", "a", "1") == 1
     a = nps.report("nps").arms[0]
     assert a.answered == 2 and a.reward_sum == 11
+
+
+def test_an_arm_id_that_cannot_be_is_refused_in_words(svc: BanditService) -> None:
+    """Not the validator's regular expression: what an id may hold, and an example."""
+    for bad in ("bad id!", "_x", "x" * 40):
+        with pytest.raises(ConfigError, match="is not an arm id") as info:
+            svc.add_arm("ts", bad, "hello")
+        assert "pattern" not in str(info.value) and "^" not in str(info.value)
+    assert "_x" not in svc.active_arms("ts")

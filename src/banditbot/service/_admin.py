@@ -205,9 +205,14 @@ class AdminMixin(RewardsMixin):
         try:
             Arm(id=arm, content=content or view.contents.get(arm, ""))
         except ValueError as exc:
-            raise ConfigError(f"invalid arm: {exc.errors()[0]['msg']}",  # type: ignore[attr-defined]
-                              hint="ids use letters, digits, '_.-' (≤ 32); content is required"
-                              ) from None
+            error = exc.errors()[0]  # type: ignore[attr-defined]
+            if error.get("loc", ("id",))[0] == "id":  # not the validator's regular expression
+                raise ConfigError(
+                    f"{arm[:40]!r} is not an arm id: an id is 1-32 letters, digits, '_', '.' "
+                    "or '-', starting with a letter or a digit",
+                    hint="e.g. hello_v2") from None
+            raise ConfigError(f"invalid arm: {error['msg']}",
+                              hint="the content is the message the arm sends") from None
         if arm in view.arms:
             raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",
                               hint="retire it first or choose another id")

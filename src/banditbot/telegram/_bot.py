@@ -407,6 +407,10 @@ class BanditBot:
             await message.reply_text(_FRIENDLY[NotAllowedError])
             return
         args = list(context.args or [])
+        # the experiment may be named by its id or its command, as /report takes it
+        named = 1 if name == "arm" else 0
+        if len(args) > named:
+            args[named] = self._resolve(args[named])
         actor = f"tg:{user.id}"
         svc = self.service
         text: str | None = None
@@ -461,10 +465,13 @@ class BanditBot:
                 text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
                     (f" Note: {also}." if also else "")
         elif name == "export" and len(args) == 1:
-            data_csv = await self._run(self._export_csv, args[0])
+            data_csv, generation = await self._run(self._export_csv, args[0])
+            since = "" if generation == 0 else \
+                f", since the last reset (generation {generation}; earlier ones: " \
+                "banditbot export --all-generations)"
             await message.reply_document(
                 InputFile(io.BytesIO(data_csv), filename=f"{args[0]}-decisions.csv"),
-                caption=f"Decision log of {args[0]} (subjects pseudonymized)")
+                caption=f"Decision log of {args[0]} (subjects pseudonymized{since})")
             svc.audit(actor, args[0], "export", "csv")
             return
         if text is None:
@@ -472,14 +479,15 @@ class BanditBot:
             return
         await message.reply_text(text)
 
-    def _export_csv(self, experiment: str) -> bytes:
+    def _export_csv(self, experiment: str) -> tuple[bytes, int]:
+        """The current generation's log as CSV, and that generation."""
         from ..offline import store_pseudonyms, write_log_csv
 
         generation = self.service.current_generation(experiment)
         buffer = io.StringIO()
         write_log_csv(self.service.decisions(experiment, generation=generation), buffer,
                       pseudonyms=store_pseudonyms(self.service.store))
-        return buffer.getvalue().encode("utf-8")
+        return buffer.getvalue().encode("utf-8"), generation
 
     async def on_reset_confirm(self, update: Update,
                                context: ContextTypes.DEFAULT_TYPE) -> None:
