@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,23 @@ def test_run_polls_with_a_token(double: BotApiDouble, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_edited_command_is_not_run_again(server: str, double: BotApiDouble,
+                                            service: BanditService) -> None:
+    """Telegram sends an edit of a message as ``edited_message``: an admin correcting a
+    /cheat must not add its rewards twice, nor an edited /random make a second decision."""
+    admin, alice = double.user(1001), double.user(501)
+    for n, (user, text) in enumerate(((admin, "/cheat seed arm1 1"), (alice, "/random"))):
+        edited = double.message_update(user, user["id"], text)
+        edited = {"update_id": 700 + n, "edited_message": {
+            **edited["message"], "edit_date": int(time.time())}}
+        assert post(server, edited).status_code == 200
+    barrier = double.message_update(alice, 501, "/random")  # a new message after the edits
+    barrier["update_id"] = 710
+    assert post(server, barrier).status_code == 200
+    wait(lambda: double.chat_messages(501))
+    time.sleep(0.5)  # an edit handled concurrently would have answered by now
+    assert len(list(service.decisions("seed"))) == 1  # the barrier's only
+    assert service.report("seed").total_answered == 0  # no cheat
+    assert double.chat_messages(1001) == [] and len(double.chat_messages(501)) == 1

@@ -142,24 +142,29 @@ class BanditBot:
 
     # --- wiring -----------------------------------------------------------------------------
     def handlers(self) -> list[Any]:
-        """PTB handlers for :meth:`Application.add_handlers`."""
+        """PTB handlers for :meth:`Application.add_handlers`. Commands answer new messages
+        only: an edited ``/cheat`` would add its rewards twice, an edited prompt command
+        would make a second decision."""
+        def command(name: str, callback: Any) -> CommandHandler[Any, Any]:
+            return CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE)
+
         out: list[Any] = [
-            CommandHandler("start", self.on_start),
-            CommandHandler("help", self.on_start),
+            command("start", self.on_start),
+            command("help", self.on_start),
         ] if self.welcome else []
         out += [
-            CommandHandler("experiments", self.on_experiments),
-            CommandHandler("report", self.on_report),
+            command("experiments", self.on_experiments),
+            command("report", self.on_report),
             # exactly banditbot's own data (votes, reset confirmations, the reset's cancel):
             # a host bot's "refresh" or "rate:5" stays the host's
             CallbackQueryHandler(self.on_vote, pattern=r"^v:"),
             CallbackQueryHandler(self.on_reset_confirm, pattern=r"^(r:|rc$)"),
         ]
         for exp in self.experiments:
-            out.append(CommandHandler(exp.telegram.command_for(exp.id),
-                                      self._experiment_handler(exp.id)))
+            out.append(command(exp.telegram.command_for(exp.id),
+                               self._experiment_handler(exp.id)))
         for name in _ADMIN_USAGE:
-            out.append(CommandHandler(name, self._admin_handler(name)))
+            out.append(command(name, self._admin_handler(name)))
         return out
 
     def commands(self) -> list[BotCommand]:
@@ -634,8 +639,8 @@ def install(application: Application[Any, Any, Any, Any, Any, Any],
     if answer_unknown_callbacks:
         application.add_handler(CallbackQueryHandler(bot.on_unknown_callback), group=group)
         application.add_handler(MessageHandler(
-            filters.ChatType.PRIVATE & (filters.COMMAND | filters.TEXT), bot.on_unknown),
-            group=group)
+            filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+            & (filters.COMMAND | filters.TEXT), bot.on_unknown), group=group)
     application.add_error_handler(bot.on_error)
     application.bot_data["banditbot"] = bot
     return bot
