@@ -271,6 +271,19 @@ def test_invalid_specs_fail_when_built(name: str, params: dict[str, object],
     assert err.value.hint
 
 
+def test_a_parameter_given_twice_is_refused_not_overwritten() -> None:
+    """`/policy random epsilon-greedy epsilon=0.1 epsilon=0.2` ran with 0.2 silently."""
+    from banditbot.policies import parse_params, parse_policy
+
+    with pytest.raises(PolicyError, match="'epsilon' is given twice") as err:
+        parse_params(["epsilon=0.1", "epsilon=0.2"])
+    assert err.value.hint
+    with pytest.raises(PolicyError, match="given twice"):
+        parse_policy("epsilon-greedy:epsilon=0.1,epsilon=0.2")
+    assert parse_params(["epsilon=0.1", "initial_value=1"]) == {"epsilon": 0.1,
+                                                                "initial_value": 1}
+
+
 def test_aliases_resolve_and_describe_is_readable() -> None:
     assert make_policy("TS").name == "thompson"
     assert make_policy("e-greedy", epsilon=0.5).describe() == \

@@ -155,6 +155,9 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise PolicyError(f"policy parameter {pair!r} is not key=value",
                               hint="e.g. epsilon=0.1")
+        if key.strip() in params:  # which one was meant? (the last silently won)
+            raise PolicyError(f"policy parameter {key.strip()!r} is given twice",
+                              hint="give each parameter once")
         try:
             params[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
