@@ -287,8 +287,9 @@ class Report:
                          "decisions stay in the log)")
         added = [f"{a.arm} {a.added:,}" for a in self.arms if a.added]
         if added:
-            lines.append(f"added by hand or imported (in answered, not in decisions): "
-                         f"{', '.join(added)}")
+            lines.append(f"added by hand or imported, in rows (in answered at their weight: "
+                         f"imported history counts as its effective sample; not in "
+                         f"decisions): {', '.join(added)}")
         for a in self.arms:
             if a.prior:
                 lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")

@@ -663,7 +663,7 @@ def test_rewards_added_by_hand_or_imported_are_not_decisions(svc: BanditService)
     assert rep.total_pulls == 2 and rep.total_answered == pytest.approx(2 + 8 + 1.5)
     arms = {a.arm: a for a in rep.arms}
     assert (arms["arm1"].added, arms["arm2"].added) == (8, 3)
-    assert "added by hand or imported (in answered, not in decisions): arm1 8, arm2 3" \
+    assert "not in decisions): arm1 8, arm2 3" \
         in rep.to_text()
     svc.reset("seed")  # a new generation starts from nothing added
     assert all(a.added == 0 for a in svc.report("seed").arms)
