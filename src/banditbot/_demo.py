@@ -222,7 +222,11 @@ def run_demo(*, config: BanditConfig | str | None, store: str, steps: int, rates
         console.print(f"database: {Path(db).resolve()}")
     for path in written:
         console.print(f"chart:    {path.resolve()}")
-    console.print(f"next:     banditbot report {experiments[0].id} --store {svc.store.url}")
+    if svc.store.url.startswith("memory:"):  # gone with this process: nothing to report on
+        console.print("next:     the memory store ends with the demo; --store "
+                      "sqlite:///banditbot-demo.db keeps it for `banditbot report`")
+    else:
+        console.print(f"next:     banditbot report {experiments[0].id} --store {svc.store.url}")
     svc.store.close()
     return written
 
