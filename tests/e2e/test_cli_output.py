@@ -151,6 +151,7 @@ def test_evaluate_json_and_a_titled_chart(db: list[str], tmp_path: Path,
     result = json.loads(out)
     assert result["rounds"] == 60 and result["rows"][0]["estimator"] == "ips"
     assert result["rows"][0]["low"] <= result["rows"][0]["value"] <= result["rows"][0]["high"]
+    assert "bootstrap" in result["interval"] and "every look" in result["anytime_interval"]
     assert f"chart: {png}" in err and "evaluate: done" in err
     from PIL import Image
 

@@ -124,6 +124,11 @@ def evaluate(
         print_json({"log": data.source, "rounds": data.n_rounds, "actions": data.n_actions,
                     "train_rounds": cut, "notes": list(data.notes),
                     "logged_mean_reward": float(data.reward.mean()),
+                    # what each row's two intervals are
+                    "interval": "low, high: 95% bootstrap percentile interval (one look)",
+                    "anytime_interval": "anytime_low, anytime_high: 95% confidence sequence "
+                                        "(betting on the importance-weighted rewards; valid "
+                                        "at every look; IPS and SNIPS only)",
                     "rows": [{"policy": r.policy, "estimator": r.estimate.estimator,
                               "value": r.estimate.value if r.estimate.overlap else None,
                               "low": r.estimate.low, "high": r.estimate.high,
