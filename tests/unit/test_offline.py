@@ -324,6 +324,13 @@ def test_import_with_a_column_mapping_and_clear_errors(tmp_path: Path) -> None:
     zero.write_text("variant,clicked,prob\nv0,1,0.5\nv1,0,0\n")
     with pytest.raises(PayloadError, match=r"outside \(0, 1\]"):
         read_log(zero, ColumnMap(action="variant", reward="clicked", pscore="prob"))
+    # an empty action (it became an action of its own) and an infinite reward, by row
+    for name, text, says in (("blank.csv", "v0,1,0.5\n,0,0.5\n", "row 2: the action"),
+                             ("inf.csv", "v0,1,0.5\nv1,inf,0.5\n", "row 2: reward 'inf'")):
+        (tmp_path / name).write_text("variant,clicked,prob\n" + text)
+        with pytest.raises(PayloadError, match=says):
+            read_log(tmp_path / name, ColumnMap(action="variant", reward="clicked",
+                                                pscore="prob"))
 
 
 def test_warm_start_as_statistics_and_as_priors() -> None:

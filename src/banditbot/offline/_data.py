@@ -245,6 +245,14 @@ def _read_columns(path: Path) -> dict[str, list[Any]]:
                        hint="use .csv, .csv.gz or .parquet")
 
 
+def _require_actions(path: Path, column: str, values: list[Any], keep: list[int]) -> None:
+    """Every kept row names its action (an empty one would become an action of its own)."""
+    for i in keep:
+        if values[i] is None or not str(values[i]).strip():
+            raise PayloadError(f"{path}: row {i + 1}: the action in column {column!r} is "
+                               "empty", hint="fix or drop that row")
+
+
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
              rewarded_only: bool = True) -> LoggedBandit:
     """Read a log exported by banditbot or written by another system.
@@ -299,7 +307,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
             except (TypeError, ValueError):
                 raise PayloadError(f"{p}: row {i + 1}: {what} {value!r} in column {name!r} is "
                                    "not a number", hint="fix or drop that row") from None
+            if not np.isfinite(out[j]):
+                raise PayloadError(f"{p}: row {i + 1}: {what} {value!r} in column {name!r} is "
+                                   "not a finite number", hint="fix or drop that row")
         return out
+
+    _require_actions(p, cmap.action, table[cmap.action], keep)
 
     reward = numbers(cmap.reward, "reward")
     pscore = numbers(cmap.pscore, "propensity")
