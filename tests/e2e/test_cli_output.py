@@ -135,6 +135,26 @@ def test_progress_lines_at_intervals_with_time_left() -> None:
                      "evaluate: done, 4 policies in 24 s"]
 
 
+def test_the_terminal_bar_keeps_its_numbers_in_80_columns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In an 80-column terminal a long policy name took the room of the steps done and the
+    time left (both blank): the name is cut instead."""
+    import re
+
+    class Terminal(StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("COLUMNS", "80")
+    stream = Terminal()
+    with Progress("simulate", 3000, "steps (× 20 runs)", stream=stream) as bar:
+        bar.update(1500, "thompson(alpha=1, beta=1, optimistic=True)")
+        bar._bar.refresh()
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert "1500/3000" in frames and "left" in frames and "thompson(" in frames
+    assert "optimistic=True" not in frames  # the label was cut, not the numbers
+
+
 def test_evaluate_json_and_a_titled_chart(db: list[str], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     from banditbot import build_service

@@ -108,12 +108,23 @@ class Progress:
                 TimeRemainingColumn,
             )
             from rich.progress import Progress as Bar
+            from rich.table import Column
 
-            self._bar = Bar(TextColumn("{task.description}"), BarColumn(),
-                            MofNCompleteColumn(), TextColumn(self.unit),
-                            TimeElapsedColumn(), TextColumn("left"),
-                            TimeRemainingColumn(), console=Console(file=self.stream),
-                            transient=True)
+            # a long label (a policy and its parameters) is cut, not the numbers and the
+            # time left (in 80 columns they were blank)
+            def keep(width: int) -> Column:
+                return Column(no_wrap=True, min_width=width)
+
+            label = Column(max_width=28, no_wrap=True, overflow="ellipsis")
+            count = 2 * len(str(self.total)) + 1  # "1500/3000"
+            self._bar = Bar(TextColumn("{task.description}", table_column=label),
+                            BarColumn(bar_width=12),
+                            MofNCompleteColumn(table_column=keep(count)),
+                            TextColumn(self.unit, table_column=Column(
+                                no_wrap=True, overflow="ellipsis")),
+                            TimeElapsedColumn(table_column=keep(7)), TextColumn("left"),
+                            TimeRemainingColumn(table_column=keep(7)),
+                            console=Console(file=self.stream), transient=True)
             self._bar.__enter__()
             self._task = self._bar.add_task(self.title, total=self.total)
         else:
