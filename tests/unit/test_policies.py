@@ -179,6 +179,30 @@ def test_normal_best_matches_closed_form_for_two_arms() -> None:
     assert p[1] == pytest.approx(0.5 * (1 + math.erf(z / math.sqrt(2))), abs=1e-6)
 
 
+@pytest.mark.parametrize(("mean", "sd"), [
+    ((-2000.0, 0.8), (1790.0, 0.25)),  # a walkthrough's continuous experiment: 0.99 for 0.13
+    ((0.0, 0.8), (1000.0, 0.25)),  # said 0.25 for 0.50
+    ((5.0, 4.9), (0.001, 300.0)),
+    ((1e6, 1e6 + 1.0), (1e-3, 1e4)),
+])
+def test_normal_best_holds_when_posterior_widths_are_far_apart(
+        mean: tuple[float, float], sd: tuple[float, float]) -> None:
+    """P(best) of two normals is Φ(Δ / √(sd₁² + sd₂²)) exactly; a grid shared by both
+    stepped over the narrow one. Within 0.01 percentage points."""
+    p = normal_best_probabilities(np.array(mean), np.array(sd))
+    exact = 0.5 * (1 + math.erf((mean[0] - mean[1]) / math.hypot(*sd) / math.sqrt(2)))
+    assert p[0] == pytest.approx(exact, abs=1e-4)
+
+
+def test_normal_best_with_three_arms_of_far_apart_widths_matches_monte_carlo() -> None:
+    """1,000,000 seeded draws; 5-sigma bounds (false-failure rate below 1e-5 per arm)."""
+    mean, sd = np.array([-2000.0, 0.8, 1.0]), np.array([1790.0, 0.25, 0.3])
+    p = normal_best_probabilities(mean, sd)
+    draws = np.random.default_rng(11).normal(mean, sd, size=(1_000_000, 3))
+    freq = np.bincount(draws.argmax(axis=1), minlength=3) / 1_000_000
+    assert np.all(np.abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / 1_000_000) + 1e-4)
+
+
 def test_gaussian_thompson_prefers_higher_rating() -> None:
     s = stats([40, 40, 40], [16, 28, 20], [7, 20, 11])
     p = GaussianThompsonSampling().probabilities(s)
