@@ -298,6 +298,22 @@ def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
     other = call(url, "OPTIONS", "/v1/experiments", headers={
         "Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"})
     assert "access-control-allow-origin" not in other.headers
+    # a browser app's decide and reward (the fast path) answer with the header too, and the
+    # log's paging cursor is readable; a refusal is readable as well
+    origin = {"Origin": "https://app.example.org"}
+    made = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                json={"subject": "w"}, headers=origin)
+    assert made.status_code == 201
+    assert made.headers["access-control-allow-origin"] == "https://app.example.org"
+    for body, status in (({"value": 1, "subject": "w"}, 200), ({"value": 1, "subject": "w"},
+                                                               409)):
+        answer = call(url, "POST", f"/v1/decisions/{made.json()['decision_id']}/reward",
+                      keys["decide"], json=body, headers=origin)
+        assert answer.status_code == status
+        assert answer.headers["access-control-allow-origin"] == "https://app.example.org"
+    page = call(url, "GET", "/v1/experiments/seed/decisions?limit=1", keys["read"],
+                headers=origin)
+    assert "x-next-after" in page.headers["access-control-expose-headers"].lower()
 
 
 def test_openapi_documents_the_api(api: Any) -> None:

@@ -103,16 +103,18 @@ def create_app(service: BanditService, *, telegram: Any = None,
     if telegram is not None:
         _add_webhook(app, service, telegram, str(webhook_secret))
 
-    if cors_origins:
+    if fast_path:
+        app.add_middleware(FastPath, hot=hot,
+                           on_error=lambda exc, rid: problem_of(metrics, exc, rid))
+    if cors_origins:  # around the fast path too: a browser app decides and rewards
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-API-Key",
-                                          "X-Request-ID"])
-    if fast_path:
-        app.add_middleware(FastPath, hot=hot,
-                           on_error=lambda exc, rid: problem_of(metrics, exc, rid))
+                                          "X-Request-ID"],
+                           # the log's paging cursors and the request id, readable by a page
+                           expose_headers=["X-Next-After", "X-Next-Before", "X-Request-ID"])
     # outermost: request id, credentials, size limit, access log, latency (added last =
     # runs first)
     app.add_middleware(Envelope, metrics=metrics,
