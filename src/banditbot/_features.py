@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -94,6 +95,10 @@ class Featurizer:
         return out
 
 
+#: control characters a context's text may not hold (tab, line feed and carriage return may)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
+
+
 def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``context`` as a plain dict, if it keeps :data:`CONTEXT_LIMITS`.
 
@@ -134,6 +139,10 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
             if len(value) > limits["text_length"]:
                 raise PayloadError(f"context {key!r}: text is limited to "
                                    f"{limits['text_length']} characters")
+            if _CONTROL(value):  # a NUL byte went as it was into every export
+                raise PayloadError(f"context {key!r}: text has a control character",
+                                   hint="send printable text (tabs and line breaks are "
+                                        "fine)")
         else:
             raise PayloadError(f"context {key!r}: values are text, numbers or true/false "
                                "(no lists or objects)")

@@ -109,6 +109,8 @@ HTTP_ROWS: list[tuple[str, str, str, str | None, Any, int]] = [
      json.dumps({"subject": "s", "context": {f"k{i}": i for i in range(33)}}), 422),
     ("context text of 257 characters", "POST", "/v1/experiments/ts/decisions", "decide",
      json.dumps({"subject": "s", "context": {"k": "x" * 257}}), 422),
+    ("a NUL in a context's text", "POST", "/v1/experiments/ts/decisions", "decide",
+     '{"subject": "alice", "context": {"page": "v\\u0000"}}', 422),
     ("a NUL in the subject", "POST", "/v1/experiments/ts/decisions", "decide",
      '{"subject": "a\\u0000b"}', 422),
     ("a newline in a reward's subject", "POST", "/v1/decisions/{ts}/reward", "decide",

@@ -738,3 +738,23 @@ def test_an_evaluated_policy_that_chooses_what_the_log_never_took_is_warned_abou
     rows = estimate_all([make_estimator("ips")], reward=reward, action=action, pscore=pscore,
                         action_dist=seen_only, n_bootstrap=50, rng=np.random.default_rng(0))
     assert not any("never took" in w for w in rows[0].warnings)
+
+
+def test_a_context_text_a_spreadsheet_would_run_is_exported_as_text(tmp_path: Path) -> None:
+    """A client's context reaches the CSV a person opens in a spreadsheet: a cell such as
+    '=HYPERLINK(…)' was written as a live formula. It gets a leading "'" in its ctx_ column
+    (a number such as -5 stays a number); the context column keeps what was sent."""
+    svc = BanditService(parse_config({"experiments": [
+        {"id": "g", "arms": [{"id": "a", "content": "a"}, {"id": "b", "content": "b"}]}]}),
+        MemoryStore(), rng=np.random.default_rng(0))
+    evil = '=HYPERLINK("http://evil.example","x")'
+    for page in (evil, "@SUM(A1)", "-5", "home"):
+        svc.decide("g", "u", {"page": page})
+    path = tmp_path / "log.csv"
+    export_decisions(svc.decisions("g"), path)
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["ctx_page"] for r in rows] == ["'" + evil, "'@SUM(A1)", "-5", "home"]
+    assert json.loads(rows[0]["context"]) == {"page": evil}
+    assert not any(cell.startswith(("=", "@", "+"))
+                   for r in rows for cell in r.values() if cell)

@@ -339,7 +339,7 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
                 columns = sorted(known)
         if columns:
             contexts = [r.context for r in chunk]
-            cells_by_column += [[c.get(k) if c else None for c in contexts]  # None: empty
+            cells_by_column += [[_cell(c.get(k)) if c else None for c in contexts]
                                 for k in columns]
         out.write(texts.lines(cells_by_column))
         n += len(chunk)
@@ -406,13 +406,23 @@ def _fill_context_columns(src: IO[str], out: IO[str], columns: Sequence[str]) ->
     last = len(LOG_COLUMNS) - 1
     for old in reader:
         context = json.loads(old[last]) if old[last] else {}
-        writer.writerow([*old[:last + 1], *(_cell(context.get(k)) for k in columns)])
+        writer.writerow([*old[:last + 1], *("" if context.get(k) is None
+                                            else _cell(context.get(k)) for k in columns)])
 
 
 def _cell(value: Any) -> Any:
-    """A context value as a cell (``csv.writer`` writes ``None`` as an empty cell too; the
-    row dictionaries of :func:`decision_rows` keep ``None``)."""
-    return "" if value is None else value
+    """A context value as a ``ctx_*`` cell (``None`` stays empty). Text a client sent that a
+    spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+…``, ``-…``, ``@…``) gets a
+    leading ``'``, unless it is a number; the ``context`` column keeps it as sent."""
+    if type(value) is str and value[:1] in _FORMULA_STARTS and value:
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[str], *,
