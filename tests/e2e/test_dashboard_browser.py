@@ -372,6 +372,9 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
                                ".includes('added 3')", timeout=WAIT)
         assert f"answered {answered} → {answered + 3}" in page.inner_text("#admin-result")
         assert int(_cells(page, "hey")["answered"].replace(",", "")) == answered + 3
+        # the form keeps its arm: the next rewards go to hey too (it fell back to the first)
+        assert page.eval_on_selector("#cheat-arm", "s => s.value") == "hey"
+        assert page.input_value("#cheat-rewards") == ""
         _no_horizontal_overflow(page)
         assert not _axe_serious(page)
 

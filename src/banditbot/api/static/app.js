@@ -266,9 +266,12 @@ function renderTable(rep) {
     });
     return tr;
   }));
+  const posterior = (rep.intervalKind || "").includes("posterior");
   text($("arms-caption"), `${int(rep.decisions)} decisions, ${int(rep.answered)} answered. ` +
-       `${rep.hasEstimate ? "Estimate" : "Mean"} with its ${rep.kind}.` +
-       (rep.hasEstimate ? ` Pooled mean: the plain average, which adaptive allocation can bias.` : ""));
+       `${rep.hasEstimate ? "Estimate" : "Mean"} and interval: ${rep.kind}.` +
+       (!rep.hasEstimate ? "" : posterior
+         ? " Posterior mean: the policy's posterior (priors included), which adaptive allocation can bias."
+         : " Pooled mean: the plain average, which adaptive allocation can bias."));
   const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
   const h = rep.banditVsHoldout;
   const sign = (x) => (x >= 0 ? "+" : "") + x.toFixed(3);
@@ -765,10 +768,11 @@ function download(name, body, type) {
 }
 function tableCsv(rep) {
   const head = ["experiment", "scope", "generation", "arm", "active", "decisions", "answered", "reward_sum",
-                "estimate", "low", "high", "interval", "pooled_mean", "uplift_diff", "uplift_low", "uplift_high",
+                "estimate", "low", "high", "interval", "mean", "mean_kind", "uplift_diff", "uplift_low", "uplift_high",
                 "uplift_relative", "chance_to_beat_control", "expected_loss", "p_best", "allocation"];
   const rows = rep.arms.map((a) => [rep.id, rep.scope || "", rep.generation, a.arm, a.active, a.decisions, a.answered,
-    a.rewardSum, a.estimate, a.low, a.high, rep.kind, a.mean, a.uplift && a.uplift.diff, a.uplift && a.uplift.low,
+    a.rewardSum, a.estimate, a.low, a.high, rep.kind, a.mean,
+    (rep.intervalKind || "").includes("posterior") ? "posterior" : "pooled", a.uplift && a.uplift.diff, a.uplift && a.uplift.low,
     a.uplift && a.uplift.high, a.uplift && a.uplift.relative, a.beat, a.loss, a.pBest, a.allocation]);
   return [head, ...rows].map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
 }
@@ -854,8 +858,8 @@ const ACTIONS = {
   },
   async reset(_data, before) {
     if (!window.confirm(`Reset ${state.id}? Learning starts over in a new generation (the log is kept).`)) { return null; }
-    const result = await api(`/v1/experiments/${enc(state.id)}/reset`, { method: "POST", body: { keep_priors: true } });
-    return (after) => `Reset: generation ${before.generation} → ${after.generation} (${result.body.detail}). ` +
+    await api(`/v1/experiments/${enc(state.id)}/reset`, { method: "POST", body: { keep_priors: true } });
+    return (after) => `Reset: generation ${before.generation} → ${after.generation}. ` +
                       `The table starts from zero; the ${int(before.decisions)} earlier decisions stay in the log.`;
   },
 };
@@ -873,7 +877,14 @@ document.querySelectorAll("#admin form").forEach((form) => {
       const after = await refresh();  // the table shows the change before the message does
       out.className = "ok";
       text(out, after ? describe(after) : "Done; the page could not refresh yet.");
-      if (form.dataset.action !== "policy" && form.dataset.action !== "reset") { form.reset(); renderAdmin(state.report); }
+      if (form.dataset.action !== "policy" && form.dataset.action !== "reset") {
+        // the form's numbers clear; its arm stays chosen (form.reset() put the first arm
+        // back, and the next 'add rewards' went to it)
+        const chosen = [...form.querySelectorAll(".arm-select")].map((s) => [s, s.value]);
+        form.reset();
+        chosen.forEach(([s, v]) => { s.value = v; });
+        renderAdmin(state.report);
+      }
     } catch (err) {
       out.className = "bad";
       text(out, "Not done: " + err.message + (err.hint ? ` (${err.hint})` : ""));
