@@ -20,7 +20,9 @@ import time
 __all__ = ["JsonFormatter", "configure_json_logging", "redact", "register_secret",
            "uvicorn_log_config"]
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+#: a record's own attributes, and uvicorn's copy of the message with terminal colours (a
+#: JSON line must not carry escape codes)
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"color_message"}
 #: a Telegram bot token: the bot's numeric id, a colon, 35 characters of base64url
 _BOT_TOKEN = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,}")
 _secrets: set[str] = set()

@@ -274,6 +274,8 @@ def test_oversize_bodies_are_refused(api: Any) -> None:
 def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
     url, keys, _service = api
     assert call(url, "GET", "/healthz").json() == {"status": "ok"}
+    # a load balancer's HEAD probe (it was 405)
+    assert [call(url, "HEAD", p).status_code for p in ("/healthz", "/readyz")] == [200, 200]
     assert call(url, "GET", "/readyz").json()["status"] == "ready"
     d = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
              json={"subject": "m"}, headers={"X-Request-ID": "trace-123"})

@@ -255,3 +255,14 @@ def test_a_library_warning_is_one_json_line_too() -> None:
     (line,) = proc.stderr.splitlines()
     record = json.loads(line)
     assert "RuntimeWarning: invalid value" in record["message"]
+
+
+def test_a_json_log_line_carries_no_terminal_colours() -> None:
+    """uvicorn adds ``color_message`` (its message with escape codes) to its records: in a
+    JSON line it was an escaped control sequence a log reader shows as noise."""
+    record = logging.makeLogRecord({"name": "uvicorn.error", "levelno": logging.INFO,
+                                    "levelname": "INFO", "msg": "Started server process [1]",
+                                    "color_message": "Started server process [\x1b[36m1\x1b[0m]"})
+    line = JsonFormatter().format(record)
+    assert "Started server process [1]" in line
+    assert "\\u001b" not in line and "color_message" not in line

@@ -161,7 +161,9 @@ class AdminMixin(RewardsMixin):
         unused = f" ({view.policy.name} decides from the context and does not use priors; " \
             "they apply once the experiment switches to a policy that does)" \
             if view.policy.contextual else ""
-        return f"{alpha + beta:g} pseudo-answers averaging {mean:.3g} on {lo:g}–{hi:g}{unused}"
+        return (f"{alpha + beta:g} pseudo-answers averaging {mean:.3g} on {lo:g}–{hi:g}, which "
+                f"the policy counts beside the real answers (the report's estimate is from "
+                f"real answers alone and does not move){unused}")
 
     def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
         """Start the experiment's learning over (a new generation). Returns the generation.
