@@ -72,6 +72,19 @@ class Arm(_Model):
     id: str = Field(pattern=_ID_PATTERN)
     content: str = Field(min_length=1, max_length=4096)
 
+    @field_validator("content")
+    @classmethod
+    def _printable(cls, content: str) -> str:
+        # a NUL or an escape sequence would reach every user's chat as it is
+        if _CONTROL_CHARACTER(content):
+            raise ValueError("the content has a control character (tabs and line breaks are "
+                             "fine)")
+        return content
+
+
+#: control characters an arm's content may not hold (tab, line feed and carriage return may)
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
+
 
 class RewardOption(_Model):
     """One feedback button: the label users see and the reward value it stands for."""

@@ -218,6 +218,9 @@ def test_reads_exports_and_paging(api: Any) -> None:
     rows2 = [json.loads(line) for line in page2.text.splitlines()]
     assert len(rows2) == 3 and "x-next-after" not in page2.headers
     assert {r["decision_id"] for r in rows}.isdisjoint({r["decision_id"] for r in rows2})
+    # an empty cursor (a client's template with nothing filled in) is the first page
+    empty = call(url, "GET", "/v1/experiments/ts/decisions?limit=4&after=", key)
+    assert [json.loads(line) for line in empty.text.splitlines()] == rows
     csv_page = call(url, "GET", "/v1/experiments/ts/decisions?format=csv", key)
     assert csv_page.text.splitlines()[0].startswith("decision_id,created_at")
     assert len(csv_page.text.splitlines()) == 8

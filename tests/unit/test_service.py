@@ -730,3 +730,15 @@ def test_an_arm_id_that_cannot_be_is_refused_in_words(svc: BanditService) -> Non
             svc.add_arm("ts", bad, "hello")
         assert "pattern" not in str(info.value) and "^" not in str(info.value)
     assert "_x" not in svc.active_arms("ts")
+
+
+def test_arm_content_with_a_control_character_is_refused(svc: BanditService) -> None:
+    """A NUL or an escape sequence would reach every user's chat as it is; tabs and line
+    breaks are text."""
+    with pytest.raises(ConfigError, match="control character"):
+        svc.add_arm("ts", "nul", "a\x00b")
+    with pytest.raises(ConfigError, match="control character"):
+        parse_config({"experiments": [{"id": "e", "arms": [
+            {"id": "a", "content": "\x1b[31mred"}]}]})
+    svc.add_arm("ts", "lines", "one\n\ttwo")
+    assert svc.content("ts", "lines") == "one\n\ttwo"

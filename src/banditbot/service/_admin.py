@@ -213,7 +213,7 @@ class AdminMixin(RewardsMixin):
                     f"{arm[:40]!r} is not an arm id: an id is 1-32 letters, digits, '_', '.' "
                     "or '-', starting with a letter or a digit",
                     hint="e.g. hello_v2") from None
-            raise ConfigError(f"invalid arm: {error['msg']}",
+            raise ConfigError(f"invalid arm: {error['msg'].removeprefix('Value error, ')}",
                               hint="the content is the message the arm sends") from None
         if arm in view.arms:
             raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",

@@ -151,6 +151,7 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     export``."""
     exp = service.experiment(experiment)
     service.check_scope(exp.id, scope)  # as the report does: no silent empty page
+    after, before = after or None, before or None  # "?after=" is the first page, not none
     lower = _cursor(service, exp.id, after, "after") if after else None
     upper = _cursor(service, exp.id, before, "before") if before else None
     if order == "desc":
