@@ -409,6 +409,18 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         assert page.inner_text("#status") == "burn-in"  # the status a report gives
         _no_horizontal_overflow(page)
 
+        # one bandit per chat: the summed view has no bandit to add rewards to (the server
+        # answered 400), so the form says to choose a chat; a chat's view takes them
+        page.click("nav a[data-id=welcome]")
+        _loaded(page, "welcome")
+        assert page.locator("form[data-action=cheat] button").is_disabled()
+        assert "Choose a chat above first" in page.inner_text("#cheat-hint")
+        page.fill("#scope-input", "chat:100")
+        page.click("#scopeform button[type=submit]")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat 100')", timeout=WAIT)
+        assert page.locator("form[data-action=cheat] button").is_enabled()
+
         # signing out forgets the key
         page.click("#signout")
         assert page.locator("#detail").is_hidden() and page.locator("#welcome").is_visible()

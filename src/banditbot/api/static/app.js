@@ -804,6 +804,14 @@ function renderAdmin(rep) {
     select.replaceChildren(...arms.map((a) => el("option", { value: a.arm, text: a.arm + (a.active ? "" : " (retired)") })));
     if (arms.some((a) => a.arm === keep)) { select.value = keep; }
   });
+  // rewards by hand go into one bandit: with one per chat or user, the summed view has none
+  // to take them (the server answered 400 "say whose rewards these are")
+  const cheat = document.querySelector("form[data-action=cheat]");
+  const whose = rep.per !== "shared" && !state.scope;
+  cheat.querySelector("button").disabled = whose;
+  text($("cheat-hint"), whose
+    ? `Choose a ${rep.per === "chat" ? "chat" : "user"} above first: each has a bandit of its own.`
+    : "One per character (1101) or separated by spaces (4 5 3).");
 }
 
 function parsePolicy(nameText, paramText) {
