@@ -200,11 +200,9 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         assert page.inner_text("#verdict") == report.verdict
         # every column of the arms table fits a laptop's width (it scrolled sideways, hiding
         # P(best) and the allocation)
-        widths = page.evaluate("(() => { const t = document.querySelector('#arms'); return "
-                               "[t.scrollWidth, t.parentElement.clientWidth, "
-                               "[...t.querySelectorAll('thead th')].map(h => h.textContent + "
-                               "':' + h.offsetWidth)]; })()")
-        assert widths[0] <= widths[1], ' '.join(map(str, widths[2]))
+        widths = page.evaluate("(() => { const w = document.querySelector('#arms')"
+                               ".parentElement; return [w.scrollWidth, w.clientWidth]; })()")
+        assert widths[0] <= widths[1], widths
         assert "AIPW" in page.inner_text("#arms-caption")  # names the estimate it leads with
         settings = page.inner_text("#settings")
         assert "alpha=1" in settings
