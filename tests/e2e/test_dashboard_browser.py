@@ -204,6 +204,10 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
                                ".parentElement; return [w.scrollWidth, w.clientWidth]; })()")
         assert widths[0] <= widths[1], widths
         assert "AIPW" in page.inner_text("#arms-caption")  # names the estimate it leads with
+        # and what the interval under each uplift is
+        assert "Uplift vs hello: the difference in the estimate" in \
+            page.inner_text("#arms-caption")
+        assert "confidence sequence (valid at every look)" in page.inner_text("#arms-caption")
         settings = page.inner_text("#settings")
         assert "alpha=1" in settings
         # the settings in words, as the report says them (not "every=rewards, seconds=null")

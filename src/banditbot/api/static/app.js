@@ -267,11 +267,14 @@ function renderTable(rep) {
     return tr;
   }));
   const posterior = (rep.intervalKind || "").includes("posterior");
+  const upliftKind = (rep.arms.find((a) => a.uplift && a.uplift.kind) || { uplift: {} }).uplift.kind;
   text($("arms-caption"), `${int(rep.decisions)} decisions, ${int(rep.answered)} answered. ` +
        `${rep.hasEstimate ? "Estimate" : "Mean"} and interval: ${rep.kind}.` +
        (!rep.hasEstimate ? "" : posterior
          ? " Posterior mean: the policy's posterior (priors included), which adaptive allocation can bias."
-         : " Pooled mean: the plain average, which adaptive allocation can bias."));
+         : " Pooled mean: the plain average, which adaptive allocation can bias.") +
+       (upliftKind ? ` Uplift vs ${rep.control}: the difference in the estimate (relative change), ` +
+                     `under it its ${upliftKind}.` : ""));
   const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
   const h = rep.banditVsHoldout;
   const sign = (x) => (x >= 0 ? "+" : "") + x.toFixed(3);
