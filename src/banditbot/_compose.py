@@ -134,9 +134,14 @@ def ensure_webhook_secret(settings: Settings, secret: str | None = None) -> str:
     new = secrets.token_urlsafe(32)
     register_secret(new)
     path = settings.env_file
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as fh:
-        fh.write(f"\nBANDITBOT_WEBHOOK_SECRET={new}\n")
+    # a line of its own: after the file's last line, which may lack its line break (a new
+    # file starts with the setting, not with an empty line)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        ends_open = size > 0 and (fh.seek(size - 1), fh.read(1))[1] != b"\n"
+        line = f"BANDITBOT_WEBHOOK_SECRET={new}\n".encode()
+        fh.write((b"\n" if ends_open else b"") + line)
     os.chmod(path, 0o600)  # a file that holds a secret is the owner's alone
     log.info("generated a webhook secret and stored it in %s", path)
     return new

@@ -164,6 +164,7 @@ def test_set_and_delete_webhook_commands(double: BotApiDouble, tmp_path: Path) -
                           cwd=tmp_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     stored = (tmp_path / ".env").read_text()
+    assert stored.startswith("BANDITBOT_WEBHOOK_SECRET=")  # a new file: no empty first line
     secret = stored.split("BANDITBOT_WEBHOOK_SECRET=")[1].strip()
     assert len(secret) >= 32
     assert double.webhook == {"url": "https://bot.example.org/telegram", "secret_token": secret}
