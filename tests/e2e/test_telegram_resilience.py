@@ -297,6 +297,18 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, err
 
 
+def _answers_a_prompt(proc: subprocess.Popen[str], double: BotApiDouble) -> str:
+    """A user's /random gets a prompt with buttons from the running bot; then the bot is
+    stopped. Returns its stderr."""
+    try:
+        double.send_command(ALICE, 501, "/random")
+        prompt = _wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0])
+        assert prompt.buttons()
+    finally:
+        _, err = _stop(proc)
+    return err
+
+
 def _wait(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
     return asyncio.run(BotApiDouble().wait_for(predicate, timeout))
 
@@ -320,26 +332,15 @@ def test_run_does_not_silently_take_a_bot_from_its_webhook(double: BotApiDouble,
     code, err = _stop(proc) if proc.wait(timeout=60) is not None else (None, "")
     assert code == 2 and "this bot has a webhook" in err and "--replace-webhook" in err
     assert double.webhook.get("url") == "https://bot.example.com/telegram"  # untouched
-    proc = _run(tmp_path, double.base_url, double.token, "--replace-webhook")
-    try:
-        double.send_command(ALICE, 501, "/random")
-        prompt = _wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0])
-        assert prompt.buttons()
-    finally:
-        _, err = _stop(proc)
+    err = _answers_a_prompt(_run(tmp_path, double.base_url, double.token,
+                                 "--replace-webhook"), double)
     assert not double.webhook.get("url") and "webhook removed" in err
 
 
 def test_refused_commands_are_a_warning_and_the_bot_runs_on(double: BotApiDouble,
                                                             tmp_path: Path) -> None:
     double.refuse["setMyCommands"] = [400, "Bad Request: BOT_COMMAND_INVALID", -1]
-    proc = _run(tmp_path, double.base_url, double.token)
-    try:
-        double.send_command(ALICE, 501, "/random")
-        prompt = _wait(lambda: double.chat_messages(501) and double.chat_messages(501)[0])
-        assert prompt.buttons()
-    finally:
-        _, err = _stop(proc)
+    err = _answers_a_prompt(_run(tmp_path, double.base_url, double.token), double)
     assert "the command list was not published" in err
     assert "Traceback" not in err
 
