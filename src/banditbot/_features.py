@@ -132,7 +132,11 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
                 raise PayloadError(f"context {key!r}: whole numbers are limited to "
                                    f"±2**53", hint="send it as text if it is an id")
         elif isinstance(value, float):
-            if not (math.isfinite(value) and abs(value) <= limits["number"]):
+            # a whole number written as 9007199254740992.0 is a whole number (JSON does not
+            # tell them apart; the documented schema takes it as an integer)
+            whole = math.isfinite(value) and value.is_integer() and \
+                abs(value) <= limits["integer"]
+            if not whole and not (math.isfinite(value) and abs(value) <= limits["number"]):
                 raise PayloadError(f"context {key!r}: numbers must be finite and within "
                                    f"±{limits['number']:g}")
         elif isinstance(value, str):

@@ -25,13 +25,15 @@ __all__ = [
 ]
 
 Scalar = str | int | float | bool
+#: text without control characters other than tab, line feed and carriage return
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _LIMIT = CONTEXT_LIMITS
 #: a context value: bounded text, true/false, an exact whole number or a finite number
 ContextValue = (StrictBool
                 | Annotated[int, Field(ge=-_LIMIT["integer"], le=_LIMIT["integer"])]
                 | Annotated[float, Field(allow_inf_nan=False, ge=-_LIMIT["number"],
                                          le=_LIMIT["number"])]
-                | Annotated[str, Field(max_length=int(_LIMIT["text_length"]))])
+                | Annotated[str, Field(max_length=int(_LIMIT["text_length"]), pattern=_TEXT)])
 
 
 #: the documented shape of a context (what ``check_context`` enforces, with its messages:
@@ -195,9 +197,10 @@ class ArmIn(Body):
     """Add (or bring back) an arm."""
 
     id: str = Field(max_length=32)
-    content: str = Field(default="", max_length=4096,
+    content: str = Field(default="", max_length=4096, pattern=_TEXT,
                          description="The message the arm sends; required for a new arm, may "
-                                     "be left out to bring back a retired one.")
+                                     "be left out to bring back a retired one. Tabs and line "
+                                     "breaks are text; other control characters are refused.")
 
 
 class Done(BaseModel):
