@@ -204,6 +204,12 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
                                ".parentElement; return [w.scrollWidth, w.clientWidth]; })()")
         assert widths[0] <= widths[1], widths
         assert "AIPW" in page.inner_text("#arms-caption")  # names the estimate it leads with
+        # axis labels of huge or negative values (a continuous reward of -1e12) stay short
+        labels = page.evaluate("[-750000000, -2.5e11, 2500, 3.2e13, -2e16].map("
+                               "v => tickLabel(v, 1))")
+        assert labels == ["-750M", "-250G", "2.5k", "32T", "-2.0e+16"]
+        assert page.evaluate("[num(14603606373.85, 4), num(0.25), num(2000000)]") == \
+            ["1.460e+10", "0.250", "2,000,000"]
         # and what the interval under each uplift is
         assert "Uplift vs hello: the difference in the estimate" in \
             page.inner_text("#arms-caption")

@@ -75,7 +75,9 @@ const has = (x) => x !== null && x !== undefined && !(typeof x === "number" && i
 function int(x) { return has(x) ? Math.round(x).toLocaleString("en-US") : "–"; }
 function num(x, digits = 3) {
   if (!has(x)) { return "–"; }
-  return Number.isInteger(x) && Math.abs(x) >= 10 ? int(x) : x.toFixed(digits);
+  if (Number.isInteger(x) && Math.abs(x) >= 10 && Math.abs(x) < 1e15) { return int(x); }
+  if (Math.abs(x) >= 1e6) { return x.toPrecision(4); }  // 1.460e+10, not 14603606373.8500
+  return x.toFixed(digits);
 }
 function signed(x, digits = 3) { return has(x) ? (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(digits) : "–"; }
 function pct(x) {
@@ -305,7 +307,11 @@ function niceTicks(lo, hi, count = 5) {
   return ticks;
 }
 function tickLabel(v, step) {
-  if (Math.abs(v) >= 1000) { return v >= 1e6 ? (v / 1e6).toFixed(1).replace(/\.0$/, "") + "M" : (v / 1000).toFixed(v % 1000 ? 1 : 0) + "k"; }
+  const size = Math.abs(v);  // negative values too (-750M was drawn as "-750000000k")
+  if (size >= 1e15) { return v.toExponential(1); }
+  for (const [unit, suffix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
+    if (size >= unit) { return (v / unit).toFixed(1).replace(/\.0$/, "") + suffix; }
+  }
   const digits = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)));
   return v.toFixed(digits);
 }
