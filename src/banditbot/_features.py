@@ -122,9 +122,10 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
         raise PayloadError(f"context has {len(context)} keys; at most {limits['keys']}")
     out: dict[str, Any] = {}
     for key, value in context.items():
-        if not isinstance(key, str) or not 0 < len(key) <= limits["key_length"]:
+        if not isinstance(key, str) or not 0 < len(key) <= limits["key_length"] \
+                or _CONTROL(key):
             raise PayloadError(f"context keys are names of 1–{limits['key_length']} "
-                               "characters")
+                               "printable characters")
         if isinstance(value, bool):
             pass
         elif isinstance(value, int):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from banditbot import BanditService, SQLiteStore, parse_config
+from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, FakeClock
@@ -454,3 +454,16 @@ def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
 
 def _boom(*args: object, **kwargs: object) -> None:
     raise RuntimeError("database exploded")
+
+
+def test_an_experiment_id_wins_over_another_experiments_command() -> None:
+    """A review found /cheat survey … going to the experiment whose command was 'survey'
+    rather than the experiment whose id it is."""
+    from banditbot.telegram import BanditBot
+
+    config = parse_config({"experiments": [
+        {"id": "nps", "command": "survey", "arms": [{"id": "a", "content": "a"}]},
+        {"id": "survey", "command": "survey2", "arms": [{"id": "b", "content": "b"}]}]})
+    bot = BanditBot(BanditService(config, MemoryStore()))
+    assert bot._resolve("survey") == "survey" and bot._resolve("/survey2") == "survey"
+    assert bot._resolve("nps") == "nps"

@@ -381,3 +381,12 @@ def test_the_scalar_path_for_small_bandits_gives_the_array_paths_vector(name: st
         batch = policy.probabilities(ArmStats.from_counts(n[None, :], sums[None, :]))[0]
         assert one == pytest.approx(batch, abs=1e-12)
         assert one.sum() == pytest.approx(1.0)
+
+
+def test_normal_best_with_many_arms_of_far_apart_widths_stays_on_the_capped_grid() -> None:
+    """The union grid costs K² · 257 values (3.8 s and 2.7 GB at 500 arms): beyond 16
+    contenders the capped shared grid is used again, and the result is a distribution."""
+    mean, sd = np.linspace(0.0, 1.0, 200), np.full(200, 0.3)
+    sd[0] = 2000.0
+    p = normal_best_probabilities(mean, sd)
+    assert p.shape == (200,) and p.sum() == pytest.approx(1.0) and np.all(p >= 0)

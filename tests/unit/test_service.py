@@ -755,3 +755,31 @@ def test_a_whole_number_written_with_a_decimal_point_is_a_whole_number(
     for value in (9007199254740994.0, 2.5e15 + 0.5, 1e16):
         with pytest.raises(PayloadError, match="context 'n'"):
             svc.decide("ts", "u", {"n": value})
+
+
+def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService) -> None:
+    """A review found: a context key with control characters reached the export's header;
+    the scalar lane ignored a non-finite pulls or total_sq that the general path sets
+    aside (with a warning)."""
+    with pytest.raises(PayloadError, match="printable"):
+        svc.decide("ts", "u", {"k\x00\x1b[2J": "v"})
+    config = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": a, "content": a} for a in "abc"],
+        "policy": "epsilon-greedy", "burn_in": 0}]})
+    logged = []
+    from banditbot.policies import EpsilonGreedy
+
+    for scalar in (True, False):
+        EpsilonGreedy.scalar = scalar  # type: ignore[misc]
+        try:
+            store = MemoryStore()
+            service = BanditService(config, store, rng=np.random.default_rng(0))
+            service.cheat("e", "a", "1111")
+            service.cheat("e", "c", "1")
+            bucket = next(iter(store._buckets.values()))
+            bucket.data[bucket.index["a"], 3] = float("inf")  # a corrupt row from before
+            assert service.view("e").lane is scalar
+            logged.append(service.decide("e", "u").probabilities["a"])
+        finally:
+            EpsilonGreedy.scalar = True  # type: ignore[misc]
+    assert logged[0] == pytest.approx(logged[1]) and logged[0] < 0.5  # a is set aside

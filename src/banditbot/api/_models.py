@@ -40,7 +40,8 @@ ContextValue = (StrictBool
 #: a union's own error named the last type tried, "context.k.bool: should be a boolean",
 #: for text too long, a number too large, null, a list or an object alike)
 _CONTEXT_SCHEMA = TypeAdapter(
-    dict[Annotated[str, Field(min_length=1, max_length=int(_LIMIT["key_length"]))],
+    dict[Annotated[str, Field(min_length=1, max_length=int(_LIMIT["key_length"]),
+                              pattern=_TEXT)],
          ContextValue] | None).json_schema()
 
 

@@ -182,7 +182,8 @@ class DecisionsMixin(RewardsMixin):
                 not in self._burned_in):
             return None
         counts, totals = table.n.tolist(), table.total.tolist()
-        if not math.isfinite(sum(counts) + sum(totals)):
+        if not math.isfinite(sum(counts) + sum(totals) + sum(table.pulls.tolist())
+                             + sum(table.total_sq.tolist())):
             return None  # _shaped sets the arm aside, with a warning
         if view.span and (view.lo != 0.0 or view.span != 1.0):
             lo, span = view.lo, view.span

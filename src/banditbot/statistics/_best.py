@@ -53,6 +53,7 @@ _POINTS_PER_SD = 4.0
 _MIN_POINTS = 129
 _MAX_POINTS = 4097
 _UNION_POINTS = 257  # per contender, over its mean ± 8 sd, when widths are far apart
+_UNION_ARMS = 16  # beyond, the union grid (K² · 257 values) costs more than it resolves
 _LATTICE_BITS = 16
 _LATTICE_N = 1 << _LATTICE_BITS
 _EDGE = 1e-12  # closest the direct grid comes to 0 and 1
@@ -467,7 +468,7 @@ def _normal_best(mean: FloatArray, sd: FloatArray) -> FloatArray:
     hi = float((m_c + _Z * sd_c).max())
     needed = (hi - floor) / (float(sd_c.min()) / _POINTS_PER_SD)
     ndtr = _special()[2]
-    if needed > _MAX_POINTS:
+    if needed > _MAX_POINTS and idx.shape[0] <= _UNION_ARMS:
         # widths far apart (a posterior sd of 1790 beside one of 0.25): one uniform grid
         # fine enough for the narrowest would be huge, and a coarser one stepped over it
         # (P(best) 0.99 for an arm whose exact value is 0.13). Each contender brings its

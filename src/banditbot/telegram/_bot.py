@@ -375,8 +375,10 @@ class BanditBot:
         """An experiment id from what a user typed: its id or its command (with or without
         the slash)."""
         name = name.removeprefix("/")
+        if any(e.id == name for e in self.experiments):  # an id wins over a command
+            return name
         for e in self.experiments:
-            if name in (e.id, e.telegram.command_for(e.id)):
+            if name == e.telegram.command_for(e.id):
                 return e.id
         return name  # unknown: the service raises a friendly error
 
