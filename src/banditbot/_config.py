@@ -76,14 +76,17 @@ class Arm(_Model):
     @classmethod
     def _printable(cls, content: str) -> str:
         # a NUL or an escape sequence would reach every user's chat as it is
-        if _CONTROL_CHARACTER(content):
+        if has_control_character(content):
             raise ValueError("the content has a control character (tabs and line breaks are "
                              "fine)")
         return content
 
 
-#: control characters an arm's content may not hold (tab, line feed and carriage return may)
-_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
+#: text without control characters other than tab, line feed and carriage return: what an
+#: arm's content, a context's keys and its text may hold (as a JSON-schema pattern too)
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+#: the first control character of a text that :data:`TEXT_PATTERN` refuses, or ``None``
+has_control_character = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
 
 
 class RewardOption(_Model):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._config import FeatureSpec
+from ._config import FeatureSpec, has_control_character
 from ._errors import PayloadError
 from ._types import FloatArray
 
@@ -95,10 +94,6 @@ class Featurizer:
         return out
 
 
-#: control characters a context's text may not hold (tab, line feed and carriage return may)
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
-
-
 def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``context`` as a plain dict, if it keeps :data:`CONTEXT_LIMITS`.
 
@@ -123,7 +118,7 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for key, value in context.items():
         if not isinstance(key, str) or not 0 < len(key) <= limits["key_length"] \
-                or _CONTROL(key):
+                or has_control_character(key):
             raise PayloadError(f"context keys are names of 1–{limits['key_length']} "
                                "printable characters")
         if isinstance(value, bool):
@@ -144,7 +139,7 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
             if len(value) > limits["text_length"]:
                 raise PayloadError(f"context {key!r}: text is limited to "
                                    f"{limits['text_length']} characters")
-            if _CONTROL(value):  # a NUL byte went as it was into every export
+            if has_control_character(value):  # a NUL byte went as it was into every export
                 raise PayloadError(f"context {key!r}: text has a control character",
                                    hint="send printable text (tabs and line breaks are "
                                         "fine)")

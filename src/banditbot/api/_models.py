@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from .._config import TEXT_PATTERN
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
@@ -25,8 +26,7 @@ __all__ = [
 ]
 
 Scalar = str | int | float | bool
-#: text without control characters other than tab, line feed and carriage return
-_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_TEXT = TEXT_PATTERN  # no control characters but tab and line breaks
 _LIMIT = CONTEXT_LIMITS
 #: a context value: bounded text, true/false, an exact whole number or a finite number
 ContextValue = (StrictBool

@@ -133,6 +133,7 @@ function normalize(r) {
     decisions, answered: r.total_answered ?? arms.reduce((s, a) => s + a.answered, 0),
     generation: r.generation ?? 0, per: r.per || "shared", scope: r.scope ?? null,
     kind, intervalKind: r.interval_kind || "", hasEstimate, verdict: r.verdict || "",
+    posterior: (r.interval_kind || "").includes("posterior"),  // the mean column's kind
     notes: r.notes || {}, rewardType: r.reward_type || "", rewardMode: r.reward_mode || "",
     update: r.update || "", floor: r.floor ?? null, winnerRule: r.winner_rule || "",
     generatedAt: r.generated_at ?? null, arms, banditVsHoldout: r.bandit_vs_holdout ?? null,
@@ -225,8 +226,7 @@ function armColumns(rep) {
     { head: rep.hasEstimate ? "estimate" : "mean", cell: (a) => valueCell(num(a.estimate), range(a.low, a.high)) },
   ];
   if (rep.hasEstimate) {
-    const posterior = (rep.intervalKind || "").includes("posterior");
-    cols.push({ head: posterior ? "posterior mean" : "pooled mean", cell: (a) => num(a.mean) });
+    cols.push({ head: rep.posterior ? "posterior mean" : "pooled mean", cell: (a) => num(a.mean) });
   }
   if (rep.arms.some((a) => has(a.anytimeLow))) {
     cols.push({ head: "valid at every look", cell: (a) => range(a.anytimeLow, a.anytimeHigh) });
@@ -268,11 +268,10 @@ function renderTable(rep) {
     });
     return tr;
   }));
-  const posterior = (rep.intervalKind || "").includes("posterior");
   const upliftKind = (rep.arms.find((a) => a.uplift && a.uplift.kind) || { uplift: {} }).uplift.kind;
   text($("arms-caption"), `${int(rep.decisions)} decisions, ${int(rep.answered)} answered. ` +
        `${rep.hasEstimate ? "Estimate" : "Mean"} and interval: ${rep.kind}.` +
-       (!rep.hasEstimate ? "" : posterior
+       (!rep.hasEstimate ? "" : rep.posterior
          ? " Posterior mean: the policy's posterior (priors included), which adaptive allocation can bias."
          : " Pooled mean: the plain average, which adaptive allocation can bias.") +
        (upliftKind ? ` Uplift vs ${rep.control}: the difference in the estimate (relative change), ` +
@@ -781,7 +780,7 @@ function tableCsv(rep) {
                 "uplift_relative", "chance_to_beat_control", "expected_loss", "p_best", "allocation"];
   const rows = rep.arms.map((a) => [rep.id, rep.scope || "", rep.generation, a.arm, a.active, a.decisions, a.answered,
     a.rewardSum, a.estimate, a.low, a.high, rep.kind, a.mean,
-    (rep.intervalKind || "").includes("posterior") ? "posterior" : "pooled", a.uplift && a.uplift.diff, a.uplift && a.uplift.low,
+    rep.posterior ? "posterior" : "pooled", a.uplift && a.uplift.diff, a.uplift && a.uplift.low,
     a.uplift && a.uplift.high, a.uplift && a.uplift.relative, a.beat, a.loss, a.pBest, a.allocation]);
   return [head, ...rows].map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
 }
