@@ -77,16 +77,22 @@ class Arm(_Model):
     def _printable(cls, content: str) -> str:
         # a NUL or an escape sequence would reach every user's chat as it is
         if has_control_character(content):
-            raise ValueError("the content has a control character (tabs and line breaks are "
-                             "fine)")
+            raise ValueError("the content has a control character or a direction override "
+                             "(tabs and line breaks are fine)")
         return content
 
 
-#: text without control characters other than tab, line feed and carriage return: what an
-#: arm's content, a context's keys and its text may hold (as a JSON-schema pattern too)
-TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-#: the first control character of a text that :data:`TEXT_PATTERN` refuses, or ``None``
-has_control_character = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]").search
+#: the characters no text of an experiment may hold: the C0 controls but tab, line feed and
+#: carriage return, DEL, the C1 controls (U+0080–U+009F: U+009B starts a terminal escape on
+#: its own) and the two bidirectional overrides (U+202D, U+202E: they reverse how the text
+#: after them is shown, e.g. in an export opened in a spreadsheet); embeddings and isolates
+#: stay, right-to-left text uses them
+CONTROL_CHARACTERS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202d\\u202e"
+#: text without those characters: what an arm's content, a context's keys and its text may
+#: hold (as a JSON-schema pattern too)
+TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
+#: the first character of a text that :data:`TEXT_PATTERN` refuses, or ``None``
+has_control_character = re.compile(f"[{CONTROL_CHARACTERS}]").search
 
 
 class RewardOption(_Model):

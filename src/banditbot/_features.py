@@ -140,7 +140,8 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
                 raise PayloadError(f"context {key!r}: text is limited to "
                                    f"{limits['text_length']} characters")
             if has_control_character(value):  # a NUL byte went as it was into every export
-                raise PayloadError(f"context {key!r}: text has a control character",
+                raise PayloadError(f"context {key!r}: text has a control character or a "
+                                   "direction override",
                                    hint="send printable text (tabs and line breaks are "
                                         "fine)")
         else:

@@ -113,6 +113,13 @@ HTTP_ROWS: list[tuple[str, str, str, str | None, Any, int]] = [
      '{"subject": "alice", "context": {"page": "v\\u0000"}}', 422),
     ("a NUL in the subject", "POST", "/v1/experiments/ts/decisions", "decide",
      '{"subject": "a\\u0000b"}', 422),
+    ("a C1 control (CSI, a terminal escape) in a context's text", "POST",
+     "/v1/experiments/ts/decisions", "decide",
+     '{"subject": "alice", "context": {"page": "v\\u009b2J"}}', 422),
+    ("a direction override in the subject", "POST", "/v1/experiments/ts/decisions", "decide",
+     '{"subject": "alice\\u202e"}', 422),
+    ("an arm whose content has a C1 control", "POST", "/v1/experiments/ts/arms", "admin",
+     '{"id": "z", "content": "x\\u009b2J"}', 422),
     ("a newline in a reward's subject", "POST", "/v1/decisions/{ts}/reward", "decide",
      '{"value": 1, "subject": "alice\\nbob"}', 422),
     ("sticky as a word", "POST", "/v1/experiments/ts/decisions", "decide",
@@ -151,6 +158,19 @@ HTTP_ROWS: list[tuple[str, str, str, str | None, Any, int]] = [
     ("webhook: wrong secret, chunked body over the limit", "POST", "/telegram", None,
      lambda: _chunks(8_000_000), 403),
 ]
+
+
+def test_a_control_character_is_refused_in_words(server: dict[str, Any]) -> None:
+    """A review found the API answering an arm's content with a control character by its
+    JSON-schema regular expression; the detail says what is wrong, in words."""
+    for path, body in (("/v1/experiments/ts/arms", '{"id": "z", "content": "x\\u001b[2J"}'),
+                       ("/v1/experiments/ts/decisions", '{"subject": "a\\u0085b"}')):
+        response = HTTP.post(server["url"] + path, content=body, timeout=30, headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {server['keys']['admin']}"})
+        assert response.status_code == 422
+        detail = response.json()["detail"]
+        assert "control character" in detail and "^" not in detail and "\\x" not in detail
 
 
 @pytest.mark.parametrize(("name", "method", "path", "role", "body", "status"), HTTP_ROWS,

@@ -758,3 +758,9 @@ def test_a_context_text_a_spreadsheet_would_run_is_exported_as_text(tmp_path: Pa
     assert json.loads(rows[0]["context"]) == {"page": evil}
     assert not any(cell.startswith(("=", "@", "+"))
                    for r in rows for cell in r.values() if cell)
+    # a review found: with --raw-subjects, a subject an app sent went out as a live formula
+    svc.decide("g", evil)
+    export_decisions(svc.decisions("g"), path, raw_subjects=True)
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["subject"] for r in rows] == ["u"] * 4 + ["'" + evil]

@@ -740,8 +740,15 @@ def test_arm_content_with_a_control_character_is_refused(svc: BanditService) -> 
     with pytest.raises(ConfigError, match="control character"):
         parse_config({"experiments": [{"id": "e", "arms": [
             {"id": "a", "content": "\x1b[31mred"}]}]})
+    for content in ("\x9b2J", "a\x85b", "price \u202e01$"):  # C1 controls, an override
+        with pytest.raises(ConfigError, match="control character or a direction override"):
+            svc.add_arm("ts", "c1", content)
+        with pytest.raises(PayloadError, match="control character"):
+            svc.decide("ts", "u", {"page": content})
     svc.add_arm("ts", "lines", "one\n\ttwo")
     assert svc.content("ts", "lines") == "one\n\ttwo"
+    svc.add_arm("ts", "rtl", "\u2067שלום\u2069 \u200fok")  # isolates and marks are text
+    assert svc.content("ts", "rtl").startswith("\u2067")
 
 
 def test_a_whole_number_written_with_a_decimal_point_is_a_whole_number(

@@ -28,6 +28,7 @@ from ._deps import authorize
 from ._envelope import Envelope, Gate
 from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
+from ._models import error_text
 from ._problems import UnauthorizedError, problem, status_of, title_of
 from .routes import admin, allocations, dashboard, decide, experiments, ops
 
@@ -172,10 +173,7 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         metrics.errors.labels("ValidationError").inc()
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        return problem(422, "invalid request", f"{where}: {message}", _rid(request))
+        return problem(422, "invalid request", error_text(exc.errors()), _rid(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

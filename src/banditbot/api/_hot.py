@@ -26,7 +26,7 @@ from ..service import BanditService, KeyRing, RewardResult, RewardStatus, role_a
 from ._deps import authorize
 from ._group import GroupCommit
 from ._metrics import Metrics
-from ._models import Body, DecisionIn, RewardIn
+from ._models import Body, DecisionIn, RewardIn, error_text
 from ._problems import InvalidBodyError, problem
 
 __all__ = ["DECIDE_ROUTE", "REWARD_ROUTE", "FastPath", "HotPath"]
@@ -117,11 +117,7 @@ def _parse(raw: bytes, model: type[Body]) -> Any:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        details = exc.errors()
-        where = ".".join(str(p) for p in details[0]["loc"]) if details else ""
-        message = str(details[0]["msg"]).removeprefix("Value error, ") if details \
-            else "invalid"
-        raise InvalidBodyError(f"{where + ': ' if where else ''}{message}",
+        raise InvalidBodyError(error_text(exc.errors()),
                                hint="see /docs for the request body") from None
 
 

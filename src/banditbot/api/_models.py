@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
@@ -15,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from .._config import TEXT_PATTERN
+from .._config import CONTROL_CHARACTERS, TEXT_PATTERN
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
@@ -47,7 +48,22 @@ _CONTEXT_SCHEMA["anyOf"][0]["propertyNames"]["pattern"] = _TEXT
 
 
 #: ids without control characters (a NUL or a newline in a subject reached the CSV export)
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_PRINTABLE = rf"^[^\t\n\r{CONTROL_CHARACTERS}]+$"
+_CONTROL_WORDS = {_TEXT: "has a control character or a direction override (tabs and line "
+                         "breaks are fine)",
+                  _PRINTABLE: "has a control character or a direction override"}
+
+
+def error_text(errors: Sequence[Mapping[str, Any]]) -> str:
+    """The first of pydantic's validation errors as one line, ``where: what`` (a mismatch
+    of the control-character patterns said in words, not as the regular expression)."""
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = _CONTROL_WORDS.get(str((first.get("ctx") or {}).get("pattern")), "") or \
+        str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 class Body(BaseModel):

@@ -332,6 +332,8 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
     texts = _CsvText()
     for chunk in itertools.chain([first], chunks):
         cells_by_column = cells.columns(chunk)
+        if cells.raw:  # an app's raw subject may be "=HYPERLINK(…)" as well
+            cells_by_column[_SUBJECT_COLUMN] = list(map(_cell, cells_by_column[_SUBJECT_COLUMN]))
         for context in cells.take_new_contexts():  # the keys come from contexts not seen yet
             if not known.issuperset(context):
                 complete = False
@@ -348,6 +350,7 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
 
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
 _ID_COLUMN = LOG_COLUMNS.index("decision_id")
+_SUBJECT_COLUMN = LOG_COLUMNS.index("subject")
 _STAMP_COLUMNS = (LOG_COLUMNS.index("created_at"), LOG_COLUMNS.index("rewarded_at"))
 _SCALARS = (str, int, bool)
 
@@ -411,9 +414,10 @@ def _fill_context_columns(src: IO[str], out: IO[str], columns: Sequence[str]) ->
 
 
 def _cell(value: Any) -> Any:
-    """A context value as a ``ctx_*`` cell (``None`` stays empty). Text a client sent that a
-    spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+…``, ``-…``, ``@…``) gets a
-    leading ``'``, unless it is a number; the ``context`` column keeps it as sent."""
+    """A context value as a ``ctx_*`` cell, or a raw subject (``None`` stays empty). Text a
+    client sent that a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+…``,
+    ``-…``, ``@…``) gets a leading ``'``, unless it is a number; the ``context`` column keeps
+    it as sent."""
     if type(value) is str and value[:1] in _FORMULA_STARTS and value:
         try:
             float(value)
