@@ -352,7 +352,9 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         await double.wait_for(last_text(double, ADMIN, 3))
         double.send_command(ADMIN_USER, ADMIN, "/arm add /random arm3 Arm three:\n  two lines")
         added = await double.wait_for(last_text(double, ADMIN, 4))
+        # the content as users see it, in the experiment's parse mode, not its source
         assert added.text == "Arm arm3 added to seed; it sends:\nArm three:\n  two lines"
+        assert added.parse_mode == "MarkdownV2"
         double.send_command(ADMIN_USER, ADMIN, "/cheat seed")
         usage = await double.wait_for(last_text(double, ADMIN, 5))
         assert usage.text.startswith("Usage: /cheat")

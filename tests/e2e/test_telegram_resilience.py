@@ -275,8 +275,16 @@ def test_arm_add_refuses_content_that_breaks_markdown_v2(service: BanditService,
         assert prior.startswith("That input is not valid here: prior (1e+300, 1e+300)")
         assert "pseudo-counts from 0 to 1e+09" in prior
 
+        # valid MarkdownV2 is confirmed rendered: Telegram shows *bold*, not "\!" escapes
+        double.send_command(ADMIN_USER, 1001, "/arm add seed arm_4 *Great* news\\! v2\\.0")
+        await double.wait_for(lambda: len(double.chat_messages(1001)) == 3)
+        added = double.chat_messages(1001)[-1]
+        assert added.parse_mode == "MarkdownV2"
+        assert added.text == "Arm arm\\_4 added to seed; it sends:\n*Great* news\\! v2\\.0"
+
     polling(service, double, script)
     assert "arm3" not in service.active_arms("seed")
+    assert service.content("seed", "arm_4") == "*Great* news\\! v2\\.0"
     assert service.report("seed").arms  # the report still works
 
 

@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    Message,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -465,11 +466,12 @@ class BanditBot:
                 await self._run(svc.add_arm, args[1], args[2], content, actor=actor)
                 if not content:  # a retired arm brought back keeps the content it had
                     content = await self._run(svc.content, args[1], args[2])
-                shown = content if len(content) <= 300 else content[:299] + "…"
-                text = f"Arm {args[2]} added to {args[1]}; it sends:\n{shown}"
-            else:
-                also = await self._run(svc.retire_arm, args[1], args[2], actor=actor)
-                text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
+                await self._reply_with_content(
+                    message, svc.experiment(args[1]),
+                    f"Arm {args[2]} added to {args[1]}; it sends:", content)
+                return
+            also = await self._run(svc.retire_arm, args[1], args[2], actor=actor)
+            text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
                     (f" Note: {also}." if also else "")
         elif name == "export" and len(args) == 1:
             data_csv, generation = await self._run(self._export_csv, args[0])
@@ -485,6 +487,24 @@ class BanditBot:
             await message.reply_text("Usage: " + _ADMIN_USAGE[name])
             return
         await message.reply_text(text)
+
+    @staticmethod
+    async def _reply_with_content(message: Message, exp: ExperimentConfig, header: str,
+                                  content: str) -> None:
+        """``header``, then an arm's content as users see it (rendered in the experiment's
+        parse mode, not its source); as plain text, cut at 300 characters, when the two do
+        not fit one message or Telegram cannot parse them."""
+        mode = parse_mode_of(exp)
+        rendered = escape(header, mode) + "\n" + content
+        if mode is not None and len(rendered) <= 4096:
+            try:
+                await message.reply_text(rendered, parse_mode=mode)
+                return
+            except BadRequest as exc:
+                if _PARSE_ERROR not in str(exc).lower():
+                    raise
+        shown = content if len(content) <= 300 else content[:299] + "…"
+        await message.reply_text(f"{header}\n{shown}")
 
     def _export_csv(self, experiment: str) -> tuple[bytes, int]:
         """The current generation's log as CSV, and that generation."""
