@@ -210,6 +210,11 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         assert labels == ["-750M", "-250G", "2.5k", "32T", "-2.0e+16"]
         assert page.evaluate("[num(14603606373.85, 4), num(0.25), num(2000000)]") == \
             ["1.460e+10", "0.250", "2,000,000"]
+        # the cumulative chart's axis reaches a cost of -1e12 (it stayed 0–4, the line drawn
+        # off the canvas), and a chart of gains still starts at 0
+        costs, gains = page.evaluate("[rewardTicks([3, -1e12, 1]), rewardTicks([0, 2.5, 7])]")
+        assert costs[0] <= -1e12 and costs[-1] >= 0 and len(costs) <= 6  # 3 is 0 at that scale
+        assert gains[0] == 0 and gains[-1] >= 7
         # and what the interval under each uplift is
         assert "Uplift vs hello: the difference in the estimate" in \
             page.inner_text("#arms-caption")
@@ -302,6 +307,13 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
                                ".includes('showing chat 100')", timeout=WAIT)
         page.wait_for_function("document.querySelectorAll('#recent tbody tr').length === 7",
                                timeout=WAIT)
+        assert _fact(page, "Decisions") == str(site.chat_decisions["100"])
+        # a typo is refused, saying that the table is still chat 100's (it stayed silently)
+        page.fill("#scope-input", "100")
+        page.click("#scopeform button[type=submit]")
+        help_text = page.inner_text("#scope-help")
+        assert "use chat:ID" in help_text and "still showing chat:100" in help_text
+        assert page.get_attribute("#scope-input", "aria-invalid") == "true"
         assert _fact(page, "Decisions") == str(site.chat_decisions["100"])
         # an id with "+", "&" and a space survives the address bar and a reload (the hash
         # was decoded twice: "a+b" came back as "a b")

@@ -472,7 +472,7 @@ class BanditBot:
                 return
             also = await self._run(svc.retire_arm, args[1], args[2], actor=actor)
             text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
-                    (f" Note: {also}." if also else "")
+                (f" Note: {also}." if also else "")
         elif name == "export" and len(args) == 1:
             data_csv, generation = await self._run(self._export_csv, args[0])
             since = "" if generation == 0 else \

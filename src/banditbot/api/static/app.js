@@ -397,6 +397,13 @@ function drawAllocation(series, rep) {
        ((series.changes || []).length ? ` The allocation changed ${series.changes.length} times (dashed lines).` : ""));
 }
 
+// the cumulative chart's axis: from 0 (or the lowest value, when rewards are costs) to at
+// least 1 (a chart of negative rewards drew its lines below the canvas on a 0–4 axis)
+function rewardTicks(values) {
+  const finite = values.filter(Number.isFinite);
+  return niceTicks(Math.min(0, ...finite), Math.max(1, ...finite), 4);
+}
+
 function drawCumulative(series, rep) {
   const canvas = $("cumulative"), fig = canvas.closest("figure");
   const arms = rep.arms.filter((a) => series.arms.includes(a.arm));
@@ -411,13 +418,15 @@ function drawCumulative(series, rep) {
   const pad = { l: 52, r: 14, t: 10, b: 40 };
   const total = ends[ends.length - 1];
   const overall = ends.map((_, j) => arms.reduce((s, a) => s + series.reward[a.arm][j], 0));
-  const yMax = Math.max(1, ...overall);
-  const yTicks = niceTicks(0, yMax, 4);
-  const top = yTicks[yTicks.length - 1];
+  const yTicks = rewardTicks([...overall, ...arms.flatMap((a) => series.reward[a.arm])]);
+  const bottom = yTicks[0], top = yTicks[yTicks.length - 1];
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
-  const yOf = (v) => pad.t + (h - pad.t - pad.b) * (1 - v / top);
+  const yOf = (v) => pad.t + (h - pad.t - pad.b) * (top - v) / (top - bottom);
   frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), yTicks,
         xOf, yOf, "decisions", "cumulative reward");
+  if (bottom < 0) {  // costs: the zero line, the lines below it
+    ctx.strokeStyle = TICK; ctx.beginPath(); ctx.moveTo(pad.l, yOf(0)); ctx.lineTo(w - pad.r, yOf(0)); ctx.stroke();
+  }
   const line = (values, color, width, dash) => {
     ctx.strokeStyle = color; ctx.lineWidth = width; ctx.setLineDash(dash || []); ctx.beginPath();
     ctx.moveTo(xOf(0), yOf(0));
@@ -923,9 +932,13 @@ $("scopeform").addEventListener("submit", (ev) => {
   const value = $("scope-input").value.trim();
   const exp = state.experiments.find((e) => e.id === state.id) || {};
   if (value && !new RegExp(`^${exp.scope}:.+$`).test(value)) {  // an id may hold spaces (the API allows them)
-    text($("scope-help"), `use ${exp.scope}:ID, e.g. ${exp.scope}:12345`);
+    // the table below is still the last bandit shown: say which, not leave the typo beside it
+    const still = state.scope ? state.scope : `every ${exp.scope === "chat" ? "chat" : "user"}'s bandit summed`;
+    text($("scope-help"), `use ${exp.scope}:ID, e.g. ${exp.scope}:12345 (still showing ${still})`);
+    $("scope-input").setAttribute("aria-invalid", "true");
     return;
   }
+  $("scope-input").removeAttribute("aria-invalid");
   go(state.id, value || null);
 });
 $("scope-all").addEventListener("click", () => go(state.id, null));
