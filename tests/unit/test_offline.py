@@ -513,6 +513,9 @@ def test_streamed_parquet_export_keeps_types_and_every_row(
     assert data["ctx_lang"][3] == 'de, "at"\nline'
     assert data["ctx_tags"][6] == '["a", "b"]'
     assert data["reward"][4] is None and data["subject"][1] == "tg:1"
+    # a shared bandit's scope and a decision without context are null, as the CSV of the
+    # same log reads back (they were "" in Parquet)
+    assert data["scope"][:2] == [None, "chat:-100"] and data["context"][0] is None
     # timestamps are typed (UTC, milliseconds, cut as the CSV's text is), null when missing
     assert str(table.schema.field("created_at").type) == "timestamp[ms, tz=UTC]"
     assert [t.timestamp() for t in data["created_at"]] == \

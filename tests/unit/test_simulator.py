@@ -187,7 +187,7 @@ def test_csv_and_png(tmp_path: Path) -> None:
                for p in ("thompson", "ucb1")]
     rows = list(csv.DictReader(write_csv(results, tmp_path / "s.csv").open()))
     assert {r["policy"] for r in rows} == {results[0].policy, results[1].policy}
-    assert rows[-1]["step"] == "100" and rows[0]["lai_robbins"] != ""
+    assert rows[-1]["step"] == "100" and rows[0]["lai_robbins_asymptotic"] != ""
     png = plot_regret(results, tmp_path / "s.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
 

@@ -100,7 +100,7 @@ def simulate(
     csv_path = write_csv(results, out / "simulation.csv")
     table = Table(title=f"{environment.describe()} · {runs} runs × {horizon} steps",
                   title_justify="left")
-    for col in ("policy", "regret (mean ± 95%)", "regret / Lai–Robbins",
+    for col in ("policy", "regret (mean ± 95%)", "regret / Lai–Robbins asymptote",
                 "decisions/s"):  # a policy's name and parameters are never cut
         table.add_column(col, justify="left" if col == "policy" else "right",
                          no_wrap=col == "policy")

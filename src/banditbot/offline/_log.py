@@ -528,6 +528,8 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
             if _add_kinds(kinds, cells.take_new_contexts()) and fits:
                 fits = sorted(kinds) == columns and \
                     [_context_type(kinds[k]) for k in columns] == types
+            for i in _EMPTY_IS_NULL:  # as the CSV reads back: a shared bandit's scope,
+                cells_by_column[i] = [x or None for x in cells_by_column[i]]  # no context
             arrays = [_stamps(column, stamp) if field.type == stamp else
                       pa.array(column, field.type)
                       for column, field in zip(cells_by_column, base, strict=True)]
@@ -539,6 +541,9 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     if not fits:
         _rewrite_context_columns(path, base, kinds)
     return n
+
+
+_EMPTY_IS_NULL = (LOG_COLUMNS.index("scope"), LOG_COLUMNS.index("context"))
 
 
 def _stamps(seconds: Sequence[float | None], stamp: Any) -> Any:

@@ -16,12 +16,14 @@ __all__ = ["plot_regret", "write_csv"]
 
 def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str]) -> Path:
     """One row per (policy, checkpoint): mean cumulative regret, its 95% band, the
-    Lai–Robbins bound where defined."""
+    Lai–Robbins bound where defined (``lai_robbins_asymptotic``: an asymptote, ``log t`` times
+    the instance's constant; a finite run may sit below it, and early on it can exceed the
+    worst possible regret)."""
     out = Path(path)
     with out.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["policy", "environment", "runs", "step", "mean_regret",
-                         "ci95_low", "ci95_high", "lai_robbins"])
+                         "ci95_low", "ci95_high", "lai_robbins_asymptotic"])
         for r in results:
             mean, half = r.mean, r.half_width
             for j, step in enumerate(r.steps):
