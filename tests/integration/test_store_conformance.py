@@ -10,6 +10,7 @@ It pins the invariants of DESIGN.md:
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 from collections import defaultdict
@@ -79,6 +80,34 @@ def test_decision_round_trip_keeps_every_field(store: Store) -> None:
     assert got.created_at == pytest.approx(1000.0)
     assert got.reward is None
     assert store.get_decision("no-such-decision-id-123") is None
+
+
+def test_a_deferred_decision_keeps_its_posterior_and_says_so(store: Store) -> None:
+    """A decision drawn from a posterior (its exact propensity computed later) comes back
+    with the posterior it was drawn from, no vector and an unknown propensity, from a
+    whole-record read, a scan and a projection alike; its reward counts as any other."""
+    posterior = np.array([0.03, 2.0, 5.5, 1.25, 8.0, 3.0, 1.0])  # λ, a (3 arms), b
+    d = _decision(arms=("a", "b", "c"))._replace(
+        propensity=math.nan, probabilities=np.empty(0), posterior=posterior)
+    exact = _decision(arms=("a", "b", "c"), t=1001.0)
+    for record in (d, exact):
+        store.record_decision(record)
+    got = store.get_decision(d.id)
+    assert got is not None and got.propensity_from == "posterior"
+    assert got.posterior is not None and got.posterior.tolist() == posterior.tolist()
+    assert math.isnan(got.propensity) and got.probabilities.size == 0
+    scanned = {r.id: r for r in store.iter_decisions("e", generation=0)}
+    assert scanned[d.id].posterior.tolist() == posterior.tolist()  # type: ignore[union-attr]
+    assert scanned[exact.id].propensity_from == "decision" and \
+        scanned[exact.id].probabilities.tolist() == pytest.approx([1 / 3] * 3)
+    rows = list(store.iter_fields("e", ("id", "propensity", "probabilities", "posterior"),
+                                  generation=0))
+    by_id = {row[0]: row for row in rows}
+    assert math.isnan(by_id[d.id][1]) and by_id[d.id][2].size == 0
+    assert by_id[d.id][3].tolist() == posterior.tolist()
+    assert by_id[exact.id][1] == pytest.approx(1 / 3) and by_id[exact.id][3] is None
+    assert store.apply_reward(d.id, 1.0, 1002.0) is ApplyResult.APPLIED
+    assert store.read_stats("e", 0, "", ("a", "b", "c")).n.tolist() == [1.0, 0.0, 0.0]
 
 
 def test_a_decision_adds_one_pull_to_its_arm_only(store: Store) -> None:

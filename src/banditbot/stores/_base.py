@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -206,6 +207,14 @@ class DecisionRecord(NamedTuple):
     allocation_id
         The allocation period the decision sampled from (``None`` when the experiment
         updates its allocation every decision: the logged vector is then the allocation).
+    posterior
+        How the propensity is known. ``None``: exactly, at decision time (``probabilities``).
+        Otherwise the decision was drawn from a posterior and its exact propensity is
+        computed from it later (Thompson sampling with ``propensity: deferred``):
+        ``[λ, a_1 … a_K, b_1 … b_K]``, the uniform share ``λ`` mixed in for the floor and the
+        Beta posterior of each arm. Until resolved
+        (:func:`~banditbot.service.resolve_propensities`) ``propensity`` is NaN and
+        ``probabilities`` is empty.
     """
 
     id: str
@@ -225,6 +234,13 @@ class DecisionRecord(NamedTuple):
     rewarded_at: float | None = None
     weight: float = 1.0
     allocation_id: str | None = None
+    posterior: FloatArray | None = None
+
+    @property
+    def propensity_from(self) -> str:
+        """``decision`` (known exactly when the decision was made) or ``posterior``
+        (computed from the logged posterior)."""
+        return "decision" if self.posterior is None else "posterior"
 
     def with_reward(self, reward: float | None, rewarded_at: float | None) -> DecisionRecord:
         """A copy with the reward filled in."""
@@ -482,16 +498,26 @@ class FieldDecoder:
 
     def __init__(self, fields: Sequence[str]) -> None:
         decoders: dict[str, Callable[[Any], Any]] = {
-            "arms": _split_arms, "probabilities": _vector, "context": _context}
+            "arms": _split_arms, "probabilities": _probabilities, "posterior": _posterior,
+            "context": _context}
         self._columns: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
             (i, decoders[f], {}) for i, f in enumerate(fields) if f in decoders]
+        self._propensity = fields.index("propensity") if "propensity" in fields else None
+
+    @staticmethod
+    def columns(fields: Sequence[str]) -> list[str]:
+        """The SQL columns of ``fields`` (a deferred decision's posterior is kept in its
+        probability vector's column, :data:`POSTERIOR_TAG`)."""
+        return ["probabilities" if f == "posterior" else f for f in fields]
 
     def __call__(self, rows: Sequence[Sequence[Any]]) -> Iterable[tuple[Any, ...]]:
-        if not self._columns or not rows:
+        if (not self._columns and self._propensity is None) or not rows:
             return [tuple(row) for row in rows]
         columns = list(zip(*rows, strict=True))
         for i, decode, memo in self._columns:
             columns[i] = tuple(memo_map(memo, columns[i], decode, self.LIMIT))
+        if self._propensity is not None:  # stored 0: not known yet (a deferred decision)
+            columns[self._propensity] = tuple(p or math.nan for p in columns[self._propensity])
         return zip(*columns, strict=True)
 
 
@@ -499,8 +525,53 @@ def _split_arms(text: str) -> tuple[str, ...]:
     return tuple(text.split("\n"))
 
 
-def _vector(blob: bytes) -> FloatArray:
-    return np.frombuffer(bytes(blob), dtype="<f8")
+def _probabilities(blob: bytes) -> FloatArray:
+    return NO_VECTOR if is_posterior(blob) else decode_vector(blob)
+
+
+def _posterior(blob: bytes) -> FloatArray | None:
+    return decode_vector(blob) if is_posterior(blob) else None
+
+
+#: How a store keeps a deferred decision's posterior: in its probability vector's place
+#: (no vector is known yet), behind this tag — a stored vector is 8·K bytes, a tagged
+#: posterior 1 + 8·(2K + 1), so the two cannot be mistaken; the stored propensity is 0.
+POSTERIOR_TAG = b"P"
+#: The probabilities of a decision whose propensity is not resolved yet (read-only, shared)
+NO_VECTOR: FloatArray = np.empty(0)
+NO_VECTOR.setflags(write=False)
+
+
+def encode_vector(d: DecisionRecord) -> bytes:
+    """The stored bytes of a record's probability vector, or of its tagged posterior."""
+    if d.posterior is None:
+        return np.asarray(d.probabilities, dtype="<f8").tobytes()
+    return POSTERIOR_TAG + np.asarray(d.posterior, dtype="<f8").tobytes()
+
+
+def stored_propensity(d: DecisionRecord) -> float:
+    """The propensity as stored: 0 for a deferred decision (NaN is no SQLite value)."""
+    return 0.0 if d.posterior is not None else float(d.propensity)
+
+
+def decode_vector(blob: bytes) -> FloatArray:
+    """:func:`encode_vector`'s bytes back: the vector, or the tagged posterior (read-only;
+    tell them apart with :func:`is_posterior`)."""
+    raw = bytes(blob)
+    return np.frombuffer(raw, dtype="<f8", offset=1 if is_posterior(raw) else 0)
+
+
+def is_posterior(blob: bytes) -> bool:
+    """Whether stored vector bytes are a deferred decision's tagged posterior (by length:
+    a vector's first byte may be the tag's too)."""
+    return len(blob) % 8 == 1
+
+
+def split_vector(blob: bytes, propensity: float) -> tuple[FloatArray, float, FloatArray | None]:
+    """``(probabilities, propensity, posterior)`` of a stored row's vector and propensity."""
+    if is_posterior(blob):
+        return NO_VECTOR, math.nan, decode_vector(blob)
+    return decode_vector(blob), propensity, None
 
 
 def _context(text: str | None) -> dict[str, Any] | None:

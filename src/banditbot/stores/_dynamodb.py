@@ -52,8 +52,6 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from .._errors import StoreError, require
 from ._base import (
     ALLOCATED,
@@ -64,7 +62,10 @@ from ._base import (
     ExperimentMeta,
     PeriodCounts,
     StatsTable,
+    encode_vector,
     fields_of,
+    split_vector,
+    stored_propensity,
 )
 
 __all__ = ["DynamoDBStore"]
@@ -391,9 +392,8 @@ class DynamoDBStore:
             "PK": _str(f"DEC#{d.id}"), "SK": _str("DEC"),
             "GSI1PK": _str(f"LOG#{d.experiment}"), "GSI1SK": _str(_time_key(d.created_at, d.id)),
             "id": _str(d.id), "experiment": _str(d.experiment), "generation": _num(d.generation),
-            "scope": _str(d.scope), "arm": _str(d.arm), "propensity": _num(d.propensity),
-            "arms": _str("\n".join(d.arms)),
-            "probabilities": {"B": np.asarray(d.probabilities, dtype="<f8").tobytes()},
+            "scope": _str(d.scope), "arm": _str(d.arm), "propensity": _num(stored_propensity(d)),
+            "arms": _str("\n".join(d.arms)), "probabilities": {"B": encode_vector(d)},
             "policy": _str(d.policy), "subject": _str(d.subject), "kind": _str(d.kind),
             "created_at": _num(d.created_at), "weight": _num(d.weight),
         }
@@ -411,12 +411,13 @@ class DynamoDBStore:
 
     @staticmethod
     def _decision_from_item(item: Mapping[str, Any]) -> DecisionRecord:
+        probabilities, propensity, posterior = split_vector(
+            item["probabilities"]["B"], float(item["propensity"]["N"]))
         return DecisionRecord(
             id=item["id"]["S"], experiment=item["experiment"]["S"],
             generation=int(float(item["generation"]["N"])), scope=item["scope"]["S"],
-            arm=item["arm"]["S"], propensity=float(item["propensity"]["N"]),
-            arms=tuple(item["arms"]["S"].split("\n")),
-            probabilities=np.frombuffer(bytes(item["probabilities"]["B"]), dtype="<f8"),
+            arm=item["arm"]["S"], propensity=propensity,
+            arms=tuple(item["arms"]["S"].split("\n")), probabilities=probabilities,
             policy=item["policy"]["S"], subject=item["subject"]["S"],
             created_at=float(item["created_at"]["N"]),
             context=json.loads(item["context"]["S"]) if "context" in item else None,
@@ -425,6 +426,7 @@ class DynamoDBStore:
             rewarded_at=float(item["rewarded_at"]["N"]) if "rewarded_at" in item else None,
             weight=float(item["weight"]["N"]) if "weight" in item else 1.0,
             allocation_id=item["allocation_id"]["S"] if "allocation_id" in item else None,
+            posterior=posterior,
         )
 
     def _with_table(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

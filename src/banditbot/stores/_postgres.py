@@ -73,8 +73,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-import numpy as np
-
 from .._errors import ConfigError, PayloadError, StoreError, require
 from ._base import (
     AdminRecord,
@@ -86,6 +84,9 @@ from ._base import (
     PeriodCounts,
     StatsTable,
     check_fields,
+    encode_vector,
+    split_vector,
+    stored_propensity,
 )
 
 if TYPE_CHECKING:
@@ -271,8 +272,8 @@ SELECT (SELECT count(*) FROM d),
 def _decision_params(d: DecisionRecord, token: int) -> dict[str, Any]:
     return {
         "id": d.id, "experiment": d.experiment, "generation": d.generation, "scope": d.scope,
-        "arm": d.arm, "propensity": float(d.propensity), "arms": "\n".join(d.arms),
-        "probabilities": np.asarray(d.probabilities, dtype="<f8").tobytes(),
+        "arm": d.arm, "propensity": stored_propensity(d), "arms": "\n".join(d.arms),
+        "probabilities": encode_vector(d),
         "policy": d.policy, "subject": d.subject,
         "context": json.dumps(d.context, separators=(",", ":")) if d.context else None,
         "kind": d.kind, "created_at": float(d.created_at),
@@ -283,13 +284,14 @@ def _decision_params(d: DecisionRecord, token: int) -> dict[str, Any]:
 
 
 def _decision_from_row(row: Sequence[Any]) -> DecisionRecord:
+    probabilities, propensity, posterior = split_vector(row[7], row[5])
     return DecisionRecord(
         id=row[0], experiment=row[1], generation=int(row[2]), scope=row[3], arm=row[4],
-        propensity=row[5], arms=tuple(row[6].split("\n")),
-        probabilities=np.frombuffer(bytes(row[7]), dtype="<f8"), policy=row[8],
+        propensity=propensity, arms=tuple(row[6].split("\n")),
+        probabilities=probabilities, policy=row[8],
         subject=row[9], context=json.loads(row[10]) if row[10] else None, kind=row[11],
         created_at=row[12], reward=row[13], rewarded_at=row[14], weight=row[15],
-        allocation_id=row[16],
+        allocation_id=row[16], posterior=posterior,
     )
 
 
@@ -956,7 +958,8 @@ class PostgresStore:
         clauses = where
         while True:
             rows = self._read("iter_fields",
-                              f"SELECT {', '.join(fields)}, created_at, id FROM decisions "
+                              f"SELECT {', '.join(FieldDecoder.columns(fields))}, "
+                              "created_at, id FROM decisions "
                               f"WHERE {' AND '.join(clauses)} ORDER BY created_at, id "
                               f"LIMIT {page}", params)
             yield from decode([row[:width] for row in rows])

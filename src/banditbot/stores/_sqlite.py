@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import sqlite3
@@ -34,11 +35,10 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._errors import StoreError
 from .._types import FloatArray
 from ._base import (
+    NO_VECTOR,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -48,6 +48,10 @@ from ._base import (
     PeriodCounts,
     StatsTable,
     check_fields,
+    decode_vector,
+    encode_vector,
+    is_posterior,
+    stored_propensity,
 )
 
 __all__ = ["SQLiteStore"]
@@ -153,8 +157,9 @@ _DECISION_COLUMNS = (
 
 def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
     return (
-        d.id, d.experiment, d.generation, d.scope, d.arm, d.propensity, "\n".join(d.arms),
-        np.asarray(d.probabilities, dtype="<f8").tobytes(), d.policy, d.subject,
+        d.id, d.experiment, d.generation, d.scope, d.arm,
+        d.propensity if d.posterior is None else stored_propensity(d), "\n".join(d.arms),
+        encode_vector(d), d.policy, d.subject,
         json.dumps(d.context, separators=(",", ":")) if d.context else None,
         d.kind, d.created_at, d.reward, d.rewarded_at, d.weight, d.allocation_id,
     )
@@ -188,7 +193,7 @@ class _RowDecoder:
         if vector is None:
             if len(self.vectors) >= self.LIMIT:
                 self.vectors.clear()
-            vector = self.vectors[row[7]] = np.frombuffer(row[7], dtype="<f8")
+            vector = self.vectors[row[7]] = decode_vector(row[7])
         context = None
         if row[10]:
             context = self.contexts.get(row[10])
@@ -196,6 +201,10 @@ class _RowDecoder:
                 if len(self.contexts) >= self.LIMIT:
                     self.contexts.clear()
                 context = self.contexts[row[10]] = json.loads(row[10])
+        if is_posterior(row[7]):  # a deferred decision: its posterior, no vector yet
+            return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4],
+                               math.nan, arms, NO_VECTOR, row[8], row[9], row[12], context,
+                               row[11], row[13], row[14], row[15], row[16], vector)
         return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4], row[5],
                            arms, vector, row[8], row[9], row[12], context, row[11], row[13],
                            row[14], row[15], row[16])
@@ -510,7 +519,8 @@ class SQLiteStore:
             where.append("scope = ?")
             args.append(scope)
         cur = self._conn().execute(
-            f"SELECT {', '.join(fields)} FROM decisions WHERE {' AND '.join(where)} "
+            f"SELECT {', '.join(FieldDecoder.columns(fields))} FROM decisions "
+            f"WHERE {' AND '.join(where)} "
             "ORDER BY created_at, id", args)
         decode = FieldDecoder(fields)
         while batch := cur.fetchmany(1000):
