@@ -8,8 +8,11 @@ rewards (an allocation period: a decision reads the period, not the statistics).
 logs the full propensity vector of every decision, as in production; burn-in is off (the
 loop measures the policy), the 1% floor on. For epsilon-greedy, a bare flat loop of the same
 semantics (unguessable id, the logged vector, exactly-once reward) gives the floor of Python
-itself. Times are process CPU seconds (the machine is shared); each figure is the median of
-the repeats, with the range beside it.
+itself. ``thompson-deferred`` is Thompson sampling with ``propensity: deferred`` (the decision
+logs its posterior; the exact vector is computed when the log is read, timed apart as
+``us_resolve``: µs per decision of the first read of the whole log). Times are process CPU
+seconds (the machine is shared); each figure is the median of the repeats, with the range
+beside it.
 
 Prints one JSON line: microseconds per decision for each (policy, arms, cadence, engine) and
 the ratios MABWiser / banditbot. Targets (issue #18): memory >= 10x MABWiser at 3 arms and
@@ -39,10 +42,14 @@ import numpy as np
 
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
 
-POLICIES = {
-    "epsilon-greedy": ({"name": "epsilon-greedy", "epsilon": 0.1}, "EpsilonGreedy"),
-    "ucb1": ({"name": "ucb1"}, "UCB1"),
-    "thompson": ({"name": "thompson"}, "ThompsonSampling"),
+POLICIES: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
+    "epsilon-greedy": ({"name": "epsilon-greedy", "epsilon": 0.1}, "EpsilonGreedy", {}),
+    "ucb1": ({"name": "ucb1"}, "UCB1", {}),
+    "thompson": ({"name": "thompson"}, "ThompsonSampling", {}),
+    # the decision logs its posterior; the exact vector is computed when the log is read
+    # (timed apart: us_resolve, per decision, the first read of the whole log)
+    "thompson-deferred": ({"name": "thompson"}, "ThompsonSampling",
+                          {"propensity": "deferred"}),
 }
 
 
@@ -51,10 +58,13 @@ def rates(k: int) -> np.ndarray:
 
 
 def bench_banditbot(policy: dict[str, Any], k: int, store: Any, n: int, seed: int,
-                    update: str = "decision") -> float:
+                    update: str = "decision", extra: dict[str, Any] | None = None,
+                    resolve: list[float] | None = None) -> float:
+    """µs per decide → reward; with ``resolve``, appends the µs per decision of the first
+    full read of the log (what computes deferred propensities)."""
     cfg = parse_config({"experiments": [{
         "id": "bench", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
-        "policy": policy, "burn_in": 0, "update": update}]})
+        "policy": policy, "burn_in": 0, "update": update, **(extra or {})}]})
     svc = BanditService(cfg, store, rng=np.random.default_rng(seed))
     truth = dict(zip(svc.active_arms("bench"), rates(k), strict=True))
     env = np.random.default_rng(seed + 1)
@@ -68,7 +78,12 @@ def bench_banditbot(policy: dict[str, Any], k: int, store: Any, n: int, seed: in
     loop(200, n)  # warm-up
     start = time.process_time()
     loop(n, 0)
-    return (time.process_time() - start) / n * 1e6
+    took = (time.process_time() - start) / n * 1e6
+    if resolve is not None:
+        start = time.process_time()
+        read = sum(1 for r in svc.decisions("bench") if r.propensity > 0)
+        resolve.append((time.process_time() - start) / read * 1e6)
+    return took
 
 
 def bench_bare(k: int, n: int, seed: int) -> float:
@@ -156,17 +171,21 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in (3, 50):
-            for label, (spec, mabw) in POLICIES.items():
+            for label, (spec, mabw, extra) in POLICIES.items():
                 for update in ("decision", "200 rewards"):
+                    if extra and update != "decision":
+                        continue  # deferred propensities are for per-decision updates
                     runs: dict[str, list[float]] = {"memory": [], "sqlite": [], "mabwiser": [],
-                                                    "bare": [], "two_commits": []}
+                                                    "bare": [], "two_commits": [],
+                                                    "resolve": []}
                     for rep in range(args.repeats):  # interleaved: one of each per repeat
-                        runs["memory"].append(bench_banditbot(spec, k, MemoryStore(), n_fast,
-                                                              rep, update))
+                        runs["memory"].append(bench_banditbot(
+                            spec, k, MemoryStore(), n_fast, rep, update, extra,
+                            runs["resolve"] if extra else None))
                         store = SQLiteStore(Path(tmp) / f"b-{k}-{label}-{update}-{rep}.db")
                         store.init()
                         runs["sqlite"].append(bench_banditbot(spec, k, store, n_slow, rep,
-                                                              update))
+                                                              update, extra))
                         store.close()
                         runs["two_commits"].append(two_commits_us(n_fast))
                         runs["mabwiser"].append(bench_mabwiser(mabw, k, n_slow, rep))

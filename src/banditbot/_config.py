@@ -450,6 +450,14 @@ class ExperimentConfig(_Model):
         The winner rule and what happens on a winner (:class:`WinnerSpec`).
     confidence
         Level of the anytime-valid intervals and of the winner rule (default 0.95).
+    propensity
+        ``exact`` (default): each decision logs its exact propensity vector when it is made.
+        ``deferred`` (Beta Thompson sampling, ``update: every decision``, no holdout): the
+        decision is a posterior draw that logs the posterior it came from, and the exact
+        vector is computed from it when the log is read (export, evaluation, reports) —
+        the same numbers, without the quadrature on the decision's path. The floor is then
+        a fixed uniform share ``K · floor`` (the smallest share that lifts the least likely
+        arm needs the vector at decision time).
     """
 
     id: str = Field(pattern=_ID_PATTERN)
@@ -473,6 +481,7 @@ class ExperimentConfig(_Model):
     holdout: float = Field(default=0.0, ge=0.0, le=0.9)
     winner: WinnerSpec = Field(default_factory=WinnerSpec)
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    propensity: Literal["exact", "deferred"] = "exact"
 
     @model_validator(mode="before")
     @classmethod
@@ -523,7 +532,8 @@ class ExperimentConfig(_Model):
                 self.reward.validate_value(self.default_reward)
             except InvalidRewardError as exc:
                 raise ValueError(f"default_reward: {exc}") from None
-        problem = self.policy_problem(self.policy.build())
+        policy = self.policy.build()
+        problem = self.policy_problem(policy)
         if problem:
             raise ValueError(problem)
         if self.control is not None and self.arm(self.control) is None:
@@ -538,6 +548,11 @@ class ExperimentConfig(_Model):
                              "'200 rewards')")
         if self.holdout > 0 and self.control is None:
             raise ValueError("a holdout goes to the control arm (set control: ARM)")
+        if self.propensity == "deferred" and (
+                policy.name != "thompson" or self.update.every != "decision"
+                or self.holdout > 0):
+            raise ValueError("propensity: deferred is for Beta Thompson sampling (policy: "
+                             "thompson) with update: every decision and no holdout")
         for arm in self.arms:  # Telegram would refuse every message of such an arm
             problem = markup_problem(arm.content, self.telegram.parse_mode)
             if problem:

@@ -534,16 +534,17 @@ def test_csv_text_is_what_csv_writer_writes() -> None:
     equal keys."""
     import io
 
-    from banditbot.offline._log import _CsvText
+    from banditbot.offline._log import LOG_COLUMNS, _CsvText
 
     rng = np.random.default_rng(5)
     pool: list[Any] = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r", 1, 1.0,
                        True, False, 0, 0.0, -0.0, 2.5, -3, 1e-20, ["a", "b"], {"k": [1, "x"]},
                        "é ✓", float("nan"), np.float64(0.5)]
-    width = 17
+    width = len(LOG_COLUMNS) + 2  # two ctx_ columns
+    stamp = LOG_COLUMNS.index("rewarded_at")  # ISO text, written as it is
     rows = [[f"id{i}" if i % 7 else f"id,{i}", f"2026-12-02T00:00:{i % 60:02d}.000+00:00",
-             *(pool[int(rng.integers(len(pool)))] for _ in range(9)), "",
-             *(pool[int(rng.integers(len(pool)))] for _ in range(width - 12))]
+             *(pool[int(rng.integers(len(pool)))] for _ in range(stamp - 2)), "",
+             *(pool[int(rng.integers(len(pool)))] for _ in range(width - stamp - 1))]
             for i in range(400)]
     text = _CsvText()
     ours = io.StringIO()

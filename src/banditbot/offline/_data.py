@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from .._errors import PayloadError, require
 from .._types import FloatArray
-from ..stores import ALLOCATED, DecisionRecord
+from ..stores import ALLOCATED, DecisionRecord, resolve_propensities
 
 __all__ = ["ColumnMap", "LoggedBandit", "from_records", "load_obd", "read_log"]
 
@@ -137,8 +137,8 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
 
     Numeric and boolean context values become context columns (``context_features`` picks
     them; default: every numeric key seen)."""
-    rows = [r for r in records if r.reward is not None and (r.kind in ALLOCATED
-                                                            or not policy_only)]
+    rows = [r for r in resolve_propensities(records)  # deferred decisions' exact vectors
+            if r.reward is not None and (r.kind in ALLOCATED or not policy_only)]
     if not rows:
         raise PayloadError("the log has no rewarded policy decisions",
                            hint="run the experiment (or banditbot demo) first")

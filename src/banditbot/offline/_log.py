@@ -35,7 +35,7 @@ import numpy.typing as npt
 from .._errors import PayloadError, StoreError, require
 from .._memo import memo_map
 from .._types import BoolArray, FloatArray
-from ..stores import DecisionRecord, Store
+from ..stores import DecisionRecord, Store, resolve_propensities
 
 __all__ = ["LOG_COLUMNS", "Pseudonyms", "decision_rows", "export_decisions", "log_columns",
            "rotate_pseudonym_key", "store_pseudonyms", "write_log_csv"]
@@ -44,7 +44,8 @@ _KEY_DOCUMENT = "pseudonym-key"
 
 LOG_COLUMNS = (
     "decision_id", "created_at", "experiment", "generation", "scope", "arm", "propensity",
-    "policy", "kind", "subject", "reward", "rewarded_at", "arms", "probabilities", "context",
+    "propensity_from", "policy", "kind", "subject", "reward", "rewarded_at", "arms",
+    "probabilities", "context",
 )
 
 
@@ -205,15 +206,18 @@ class _Cells:
         With ``iso=False`` the two timestamp columns are the raw epoch seconds."""
         if not chunk:
             return [[] for _ in LOG_COLUMNS]
+        chunk = list(resolve_propensities(chunk))  # a deferred decision's exact vector
         (ids, experiments, generations, scopes, arms, propensities, arm_lists, vectors,
-         policies, subjects, created, contexts, kinds, rewards, rewarded,
-         *_) = zip(*chunk, strict=True)
+         policies, subjects, created, contexts, kinds, rewards, rewarded, _weights,
+         _allocations, posteriors) = zip(*chunk, strict=True)
         if not self.raw:
             subjects = memo_map(self.subjects, subjects, self.pseudo, self._MEMO)
             scopes = memo_map(self.scopes, scopes, self.pseudo.scope, self._MEMO)
         stamp = _iso_many if iso else list
         return [list(ids), stamp(created), list(experiments), list(generations),
-                list(scopes), list(arms), list(propensities), list(policies), list(kinds),
+                list(scopes), list(arms), list(propensities),
+                ["decision" if x is None else "posterior" for x in posteriors],
+                list(policies), list(kinds),
                 list(subjects), list(rewards), stamp(rewarded),
                 memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO),
                 [self.vector(v) for v in vectors],

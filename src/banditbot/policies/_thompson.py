@@ -171,13 +171,25 @@ class ThompsonSampling(Policy):
         return BetaPosterior(*beta_posterior(stats, self.alpha, self.beta))
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
+        return self.posterior_probabilities(*beta_posterior(stats, self.alpha, self.beta))
+
+    def posterior_probabilities(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """The probability of each arm being picked from ``Beta(a, b)`` posteriors (what
+        :meth:`sample_posterior` draws with): :meth:`probabilities` of the statistics they
+        come from."""
         best = beta_optimistic_probabilities if self.optimistic else beta_best_probabilities
-        return best_rows(best, *beta_posterior(stats, self.alpha, self.beta))
+        return best_rows(best, a, b)
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:
+        return self.sample_posterior(beta_posterior_stacked(stats, self.alpha, self.beta), rng)
+
+    def sample_posterior(self, ab: FloatArray, rng: np.random.Generator
+                         ) -> npt.NDArray[np.intp]:
+        """One pick per bandit from the stacked posteriors ``ab`` (shape ``(2, ..., K)``),
+        with the probabilities of :meth:`posterior_probabilities`."""
         sample = sample_optimistic_argmax if self.optimistic else sample_beta_argmax
-        return sample(beta_posterior_stacked(stats, self.alpha, self.beta), rng)
+        return sample(ab, rng)
 
 
 def normal_posterior(

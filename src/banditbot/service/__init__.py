@@ -7,6 +7,7 @@ commit_decision` and :meth:`~BanditService.plan_reward` → :meth:`~BanditServic
 commit_reward`.
 """
 
+from ..stores import resolve_propensities
 from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
 from ._inference import LOG_FIELDS, log_arrays, scan_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
@@ -29,6 +30,7 @@ __all__ = [
     "hash_key",
     "log_arrays",
     "period_weighted",
+    "resolve_propensities",
     "role_allows",
     "sample_ratio_check",
     "scan_arrays",

@@ -19,8 +19,22 @@ import numpy as np
 from .._errors import ConfigError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray
-from ..policies import draw_index, explore_contenders, sample_arm
-from ..stores import AllocationRecord, DecisionRecord, StatsTable
+from ..policies import (
+    ThompsonSampling,
+    beta_posterior,
+    draw_index,
+    explore_contenders,
+    sample_arm,
+)
+from ..stores import (
+    NO_VECTOR,
+    AllocationRecord,
+    DecisionRecord,
+    StatsTable,
+    deferred_vector,
+    draw_deferred,
+    resolve_propensities,
+)
 from ._allocation import (
     Shaped,
     burn_in_progress,
@@ -39,7 +53,10 @@ MAX_SUBJECT = 128
 
 
 class Decision(NamedTuple):
-    """A decision returned to the caller: show ``content``, later report the reward."""
+    """A decision returned to the caller: show ``content``, later report the reward.
+
+    ``propensity`` is NaN for a decision whose propensity is computed from its logged
+    posterior (``propensity: deferred``); ``probabilities`` computes it when read."""
 
     id: str
     experiment: str
@@ -57,7 +74,8 @@ class Decision(NamedTuple):
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (what the HTTP API and the CLI print)."""
         return {"decision_id": self.id, "experiment": self.experiment, "arm": self.arm,
-                "content": self.content, "propensity": self.propensity,
+                "content": self.content, "propensity": self.probabilities[self.arm]
+                if math.isnan(self.propensity) else self.propensity,  # deferred: computed
                 "probabilities": dict(self.probabilities), "created_at": self.created_at,
                 "kind": self.kind}
 
@@ -119,6 +137,9 @@ class DecisionsMixin(RewardsMixin):
         if view.every_decision:
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                           with_extra=view.needs_extra)
+            if view.deferred is not None and (not view.burn_in or (
+                    exp.id, view.meta.generation, scope, view.arms) in self._burned_in):
+                return self._deferred(view, table, str(subject), context, scope, now)
             floats = self._lane(view, table, scope) if view.lane else None
             p = np.array(floats) if floats is not None else \
                 self._shaped(view, table, context, now, scope).probabilities
@@ -137,6 +158,24 @@ class DecisionsMixin(RewardsMixin):
         return PlannedDecision(record, Decision(
             record.id, exp.id, arm, view.contents[arm], record.propensity,
             _ProbabilityMap(view.arms, p), record.subject, now, scope, kind))
+
+    def _deferred(self, view: ExperimentView, table: StatsTable, subject: str,
+                  context: Mapping[str, Any] | None, scope: str, now: float
+                  ) -> PlannedDecision:
+        """A Thompson-sampling decision drawn from its posterior, logging the posterior
+        (``propensity: deferred``; see :mod:`banditbot.service._propensity`)."""
+        policy = view.policy
+        assert isinstance(policy, ThompsonSampling) and view.deferred is not None
+        a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
+        posterior = np.concatenate(((view.deferred,), a, b))
+        arm = view.arms[draw_deferred(policy, posterior, self.rng)]
+        record = DecisionRecord(
+            new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
+            NO_VECTOR, view.policy_json, subject, now, context or None, "policy", None, None,
+            1.0, None, posterior)
+        return PlannedDecision(record, Decision(
+            record.id, view.config.id, arm, view.contents[arm], math.nan,
+            _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope))
 
     def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
         """With ``winner.explore``, the active arms the winner rule has not ruled out (from
@@ -292,16 +331,42 @@ class DecisionsMixin(RewardsMixin):
     def decisions(self, experiment: str, *, generation: int | None = None,
                   after_id: str | None = None, limit: int | None = None
                   ) -> Iterator[DecisionRecord]:
-        """The decision log of an experiment, oldest first."""
+        """The decision log of an experiment, oldest first, each decision with its exact
+        propensity (a deferred one's computed from its logged posterior)."""
         exp = self.config.experiment(experiment)
-        return self.store.iter_decisions(exp.id, generation=generation, after_id=after_id,
-                                         limit=limit)
+        return resolve_propensities(self.store.iter_decisions(
+            exp.id, generation=generation, after_id=after_id, limit=limit))
 
 
 def new_id() -> str:
     """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits (one system
     call; measured faster here than slicing a buffer of them under a lock)."""
     return os.urandom(16).hex()
+
+
+class _DeferredMap(Mapping[str, float]):
+    """``arm -> probability`` of a deferred decision: computed from its posterior when
+    first read (the HTTP API's answer reads it; the Telegram bot does not)."""
+
+    __slots__ = ("_arms", "_p", "_policy", "_posterior")
+
+    def __init__(self, arms: tuple[str, ...], policy_json: str, posterior: FloatArray) -> None:
+        self._arms, self._policy, self._posterior = arms, policy_json, posterior
+        self._p: FloatArray | None = None
+
+    def __getitem__(self, key: str) -> float:
+        if self._p is None:
+            self._p = deferred_vector(self._policy, self._posterior)
+        try:
+            return float(self._p[self._arms.index(key)])
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arms)
+
+    def __len__(self) -> int:
+        return len(self._arms)
 
 
 class _ProbabilityMap(Mapping[str, float]):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._types import FloatArray, IntArray
 from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
-from ..stores import ALLOCATED, DecisionRecord, Store
+from ..stores import ALLOCATED, DecisionRecord, Store, resolve_fields, resolve_propensities
 from ._view import ExperimentView
 
 __all__ = ["LOG_FIELDS", "InferenceCache", "context_dependent", "log_arrays", "scan_arrays"]
@@ -37,8 +37,9 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
     """``(arm index (T,), probability vectors (T, K), rewards on [0, 1] (T,))`` of the
     allocated decisions in ``records`` (time order), with ``arms`` as the columns (an arm a
     decision did not offer has probability 0 in its row) and NaN for unanswered ones."""
-    return scan_arrays(((r.arm, r.arms, r.probabilities, r.reward) for r in records
-                        if r.kind in ALLOCATED), arms, lo, span)
+    return scan_arrays(((r.arm, r.arms, r.probabilities, r.reward)
+                        for r in resolve_propensities(records) if r.kind in ALLOCATED),
+                       arms, lo, span)
 
 
 def scan_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, float | None]],
@@ -143,9 +144,12 @@ class InferenceCache:
             if kept is not None and self._still_good(kept.fingerprint, fingerprint):
                 self._remember(key, kept)
                 return kept.result
-        scan = store.iter_fields(view.config.id, LOG_FIELDS, generation=view.meta.generation,
-                                 kinds=ALLOCATED, scope=scope)
-        chosen, probabilities, rewards = scan_arrays(scan, view.all_arms, view.lo, view.span)
+        columns = (*LOG_FIELDS, "posterior", "policy")  # a deferred decision's vector from
+        scan = resolve_fields(store.iter_fields(  # its logged posterior
+            view.config.id, columns, generation=view.meta.generation, kinds=ALLOCATED,
+            scope=scope), columns)
+        chosen, probabilities, rewards = scan_arrays(
+            (row[:4] for row in scan), view.all_arms, view.lo, view.span)
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:

@@ -21,7 +21,7 @@ import numpy as np
 from .._config import ExperimentConfig
 from .._features import Featurizer, linear_arrays
 from .._types import FloatArray
-from ..policies import SMALL, ArmStats, Policy, make_policy
+from ..policies import SMALL, ArmStats, Policy, ThompsonSampling, make_policy
 from ..stores import ExperimentMeta, StatsTable
 
 __all__ = ["ExperimentView", "build_view", "priors_arrays"]
@@ -59,6 +59,9 @@ class ExperimentView:
     # Python floats (see DecisionsMixin._lane); with the priors as floats, or None
     lane: bool
     prior_lists: tuple[list[float], list[float]] | None
+    # propensity: deferred (a Beta Thompson sampling decision drawn from its posterior): the
+    # uniform share mixed in for the floor; None: every decision logs its exact vector
+    deferred: float | None = None
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -237,9 +240,13 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     floor = min(exp.floor / (1.0 - holdout), 0.5 / len(arms)) if len(arms) > 1 else 0.0
     lane = policy.scalar and not policy.needs_extra and not policy.contextual \
         and 0 < len(arms) <= SMALL
+    deferred = None
+    if exp.propensity == "deferred" and isinstance(policy, ThompsonSampling) \
+            and exp.update.every == "decision" and holdout == 0.0 and served is None:
+        deferred = min(len(arms) * floor, 1.0)  # λ / K = floor for every arm
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
                           beta, lo if span and lo is not None else 0.0, span, featurizer,
                           served, floor, holdout, control, exp.update.every == "decision",
                           exp.burn_in.enabled, bool(policy.needs_extra), lane,
                           None if alpha is None or beta is None
-                          else (alpha.tolist(), beta.tolist()))
+                          else (alpha.tolist(), beta.tolist()), deferred)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 from ._base import (
     ALLOCATED,
+    NO_VECTOR,
     PRIORS_FROM_NOTE,
     TRAFFIC,
     WARM_START_NOTE,
@@ -25,13 +26,22 @@ from ._base import (
 )
 from ._url import DEFAULT_STORE_URL, new_sqlite_file, open_store
 
-#: backend class -> its private module, imported on first use
+#: backend class (and the deferred propensities, which need the policies) -> its private
+#: module, imported on first use
 _BACKENDS = {"MemoryStore": "._memory", "PostgresStore": "._postgres",
-             "SQLiteStore": "._sqlite"}
+             "SQLiteStore": "._sqlite", "deferred_vector": "._propensity",
+             "draw_deferred": "._propensity", "resolve_fields": "._propensity",
+             "resolve_propensities": "._propensity"}
 
 if TYPE_CHECKING:
     from ._memory import MemoryStore
     from ._postgres import PostgresStore
+    from ._propensity import (
+        deferred_vector,
+        draw_deferred,
+        resolve_fields,
+        resolve_propensities,
+    )
     from ._sqlite import SQLiteStore
 
 
@@ -41,6 +51,7 @@ __getattr__, __dir__ = lazy_names(__name__, _BACKENDS, globals())
 __all__ = [
     "ALLOCATED",
     "DEFAULT_STORE_URL",
+    "NO_VECTOR",
     "PRIORS_FROM_NOTE",
     "TRAFFIC",
     "WARM_START_NOTE",
@@ -55,6 +66,10 @@ __all__ = [
     "SQLiteStore",
     "StatsTable",
     "Store",
+    "deferred_vector",
+    "draw_deferred",
     "new_sqlite_file",
     "open_store",
+    "resolve_fields",
+    "resolve_propensities",
 ]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
 from ...offline import decision_rows, store_pseudonyms, write_log_csv
-from ...service import BanditService
+from ...service import BanditService, resolve_propensities
 from ...stores import DecisionRecord
 from .._deps import Reader, Service
 from .._models import ExperimentOut, ScopeQuery
@@ -214,7 +214,7 @@ def _newest_first(service: BanditService, experiment: str, *, generation: int | 
         if len(found) > limit or window is None:
             break
     found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-    return found[:limit], len(found) > limit
+    return list(resolve_propensities(found[:limit])), len(found) > limit
 
 
 def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:

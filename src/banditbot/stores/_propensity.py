@@ -1,0 +1,124 @@
+"""Deferred propensities (``propensity: deferred``).
+
+A Beta Thompson-sampling decision is a posterior draw; what makes a logged decision useful
+offline is its exact propensity, the probability that the draw picks each arm, which takes a
+numerical quadrature (:mod:`banditbot.statistics._best`). With ``propensity: deferred`` the
+decision logs the posterior it was drawn from instead (``DecisionRecord.posterior``: the
+uniform share ``λ`` of the floor, then each arm's Beta ``a`` and ``b``) and the exact vector
+is computed when the log is read — export, evaluation, reports — by the same function the
+exact path uses, once per distinct posterior. The decision is drawn from the mixture that
+vector describes: with probability ``λ`` a uniform arm, else the policy's posterior draw.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._types import FloatArray
+from ..policies import SMALL, ThompsonSampling, make_policy
+from ._base import DecisionRecord
+
+__all__ = ["deferred_vector", "draw_deferred", "resolve_fields", "resolve_propensities"]
+
+#: posteriors whose vectors a process keeps (a dashboard re-reads the same log every few
+#: seconds: each posterior is computed once, not at every refresh)
+_MEMO_SIZE = 65_536
+_memo: dict[tuple[str, bytes], FloatArray] = {}
+_memo_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(policy_json: str) -> ThompsonSampling:
+    spec = json.loads(policy_json)
+    policy = make_policy(str(spec["name"]), spec.get("params") or {})
+    if not isinstance(policy, ThompsonSampling):
+        raise ValueError(f"a deferred propensity needs Beta Thompson sampling, not "
+                         f"{policy.name}")
+    return policy
+
+
+def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
+                  rng: np.random.Generator) -> int:
+    """An arm drawn as :func:`deferred_vector` describes for ``posterior`` (``[λ, a…,
+    b…]``): with probability ``λ`` a uniform one (the floor), else the policy's draw from
+    the ``Beta(a, b)`` posteriors — :meth:`~banditbot.policies.ThompsonSampling.
+    sample_posterior`'s rule (the argmax of ``G_a / G_b``, the odds of a Beta draw; with
+    ``optimistic``, at least the posterior odds ``a / b``, ties at random), on Python floats
+    for a few arms."""
+    k = int(posterior.shape[0] - 1) // 2
+    share = float(posterior[0])
+    u = float(rng.random())
+    if u < share:  # u / share is uniform on [0, 1) given u < share
+        return min(int(u / share * k), k - 1)
+    if k > SMALL:
+        ab = posterior[1:].reshape(2, k)
+        return int(policy.sample_posterior(ab, rng))
+    g = rng.standard_gamma(posterior[1:]).tolist()
+    score = [x / y if y else math.inf for x, y in zip(g[:k], g[k:], strict=True)]
+    if policy.optimistic:
+        ab = posterior[1:].tolist()
+        score = [max(s, x / y if y else math.inf)
+                 for s, x, y in zip(score, ab[:k], ab[k:], strict=True)]
+        top = max(score)
+        tied = [i for i, s in enumerate(score) if s == top]
+        return tied[0] if len(tied) == 1 else tied[int(rng.random() * len(tied))]
+    return score.index(max(score))
+
+
+def deferred_vector(policy_json: str, posterior: FloatArray) -> FloatArray:
+    """The exact probability vector of a deferred decision: the policy's (``policy_json``,
+    as logged) probability of picking each arm from the logged posterior, mixed with the
+    uniform share. Read-only; computed once per distinct posterior in a process."""
+    key = (policy_json, posterior.tobytes())
+    hit = _memo.get(key)
+    if hit is not None:
+        return hit
+    k = (posterior.shape[0] - 1) // 2
+    share = float(posterior[0])
+    p = _policy(policy_json).posterior_probabilities(posterior[1:k + 1], posterior[k + 1:])
+    out = (1.0 - share) * p + share / k if share else np.array(p, dtype=np.float64)
+    out.setflags(write=False)
+    with _memo_lock:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[key] = out
+    return out
+
+
+def resolve_propensities(records: Iterable[DecisionRecord]) -> Iterator[DecisionRecord]:
+    """The records with every deferred decision's exact vector and propensity filled in
+    (``posterior`` kept: the record still says how its propensity is known); others pass as
+    they are. Lazy: a long log streams."""
+    for r in records:
+        if r.posterior is None or r.probabilities.size:
+            yield r
+            continue
+        p = deferred_vector(r.policy, r.posterior)
+        yield r._replace(probabilities=p, propensity=float(p[r.arms.index(r.arm)]))
+
+
+def resolve_fields(rows: Iterable[Sequence[Any]], fields: Sequence[str]
+                   ) -> Iterator[tuple[Any, ...]]:
+    """Projected rows (``Store.iter_fields``) with the deferred decisions' vectors filled
+    in: ``fields`` holds ``probabilities``, ``posterior`` and ``policy``; ``propensity``
+    and ``arm`` too when the propensity is read."""
+    at = {f: i for i, f in enumerate(fields)}
+    vec, post, pol = at["probabilities"], at["posterior"], at["policy"]
+    prop, arm, arms = at.get("propensity"), at.get("arm"), at.get("arms")
+    for row in rows:
+        posterior = row[post]
+        if posterior is None or row[vec].size:
+            yield tuple(row)
+            continue
+        out = list(row)
+        out[vec] = p = deferred_vector(row[pol], posterior)
+        if prop is not None and arm is not None and arms is not None:
+            out[prop] = float(p[row[arms].index(row[arm])])
+        yield tuple(out)
