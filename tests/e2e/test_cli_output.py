@@ -194,6 +194,23 @@ def test_missing_plots_extra_names_the_install_command(
     assert code == 0 and "pip install 'banditbot[plots]'" in out
 
 
+def test_missing_aws_extra_names_the_install_command(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A walkthrough found: without the aws extra, every DynamoDB command ended in
+    "ModuleNotFoundError: No module named 'botocore'" (PostgreSQL's said what to install)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "boto3" else real(name, *a))
+    for name in ("boto3", "botocore", "botocore.exceptions", "botocore.config"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed: imports fail
+    for command in (["init-db"], ["report", "random"]):
+        code, out, err = run([*command, "--store", "dynamodb://t?region=us-east-1"], capsys)
+        assert code == 2 and "pip install 'banditbot[aws]'" in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
 def test_simulating_an_experiment_includes_its_own_policy(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`simulate --experiment` compares the experiment's configured policy with the usual

@@ -151,13 +151,14 @@ class DynamoDBStore:
         query = "&".join(f"{k}={v}" for k, v in (("region", region),
                                                   ("endpoint_url", endpoint_url)) if v)
         self.url = f"dynamodb://{table}" + (f"?{query}" if query else "")
+        if client is None:  # said here, before any call reaches for botocore's errors
+            require("boto3", "aws")
         self._client = client
 
     # --- plumbing -----------------------------------------------------------------------
     @property
     def client(self) -> Any:
         if self._client is None:
-            require("boto3", "aws")
             import boto3
             from botocore.config import Config
 
