@@ -104,7 +104,7 @@ def build_http_app(service: BanditService, settings: Settings, *,
     return create_app(service, telegram=telegram, webhook_secret=webhook_secret,
                       cors_origins=list(settings.cors_origins),
                       metrics=Metrics(multiprocess=settings.metrics_multiprocess),
-                      fast_path=settings.http_fast_path)
+                      fast_path=settings.http_fast_path, metrics_key=settings.metrics_key)
 
 
 def http_app_from_env() -> Any:

@@ -69,6 +69,8 @@ class Settings:
     obd_root: Path | None = None
     metrics_multiprocess: bool = False
     http_fast_path: bool = True
+    #: ``/metrics`` needs a read key (on Lambda always: a Function URL has no proxy in front)
+    metrics_key: bool = False
     env_file: Path = Path(".env")
 
     @classmethod
@@ -111,6 +113,7 @@ class Settings:
             obd_root=Path(obd) if obd else None,
             metrics_multiprocess=bool(get("PROMETHEUS_MULTIPROC_DIR")),
             http_fast_path=get("BANDITBOT_HTTP_FAST_PATH") not in ("0", "false", "no"),
+            metrics_key=get("BANDITBOT_METRICS_KEY") in ("1", "true", "yes"),
             env_file=env_file or Path(".env"),
         )
 
@@ -142,6 +145,8 @@ class Settings:
             env["BANDITBOT_CORS_ORIGINS"] = ",".join(self.cors_origins)
         if not self.http_fast_path:
             env["BANDITBOT_HTTP_FAST_PATH"] = "0"
+        if self.metrics_key:
+            env["BANDITBOT_METRICS_KEY"] = "1"
         return env
 
 

@@ -97,7 +97,8 @@ class LambdaApp:
         if parts.asgi is None:
             from ._compose import build_http_app
 
-            parts.asgi = build_http_app(parts.service, parts.settings)
+            # a Function URL has no proxy in front to limit /metrics: it needs a read key
+            parts.asgi = build_http_app(parts.service, parts.settings.replace(metrics_key=True))
         response: dict[str, Any] = self._run(_call_asgi(
             parts.asgi, request.method, request.path, request.query, request.headers,
             request.body))

@@ -143,6 +143,23 @@ def test_other_paths_go_to_the_http_app(lambda_env: dict[str, str]) -> None:
     assert json.loads(response["body"]) == {"status": "ok"}
 
 
+def test_metrics_on_a_function_url_need_a_read_key(lambda_env: dict[str, str]) -> None:
+    """A walkthrough found /metrics answered anyone on the internet (a Function URL has no
+    proxy in front to limit it): on Lambda it needs a read key, as /v1/ does."""
+    from banditbot.service import KeyRing
+
+    handler = LambdaApp()
+    anonymous = http_api_event(b"", path="/metrics", method="GET", secret=None)
+    assert handler(anonymous, None)["statusCode"] == 401
+    store = DynamoDBStore(lambda_env["TABLE"], region="us-east-1",
+                          endpoint_url=lambda_env["ENDPOINT"])
+    key, _ = KeyRing(store).create("scraper", "read")
+    keyed = http_api_event(b"", path="/metrics", method="GET", secret=None)
+    keyed["headers"]["authorization"] = f"Bearer {key}"
+    response = LambdaApp()(keyed, None)
+    assert response["statusCode"] == 200 and "banditbot_" in response["body"]
+
+
 def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
     """No matplotlib, SciPy or pandas on the import path, nor the stores the handler does
     not open (SQLite, PostgreSQL, memory); no settings needed."""

@@ -337,8 +337,11 @@ def test_run_does_not_silently_take_a_bot_from_its_webhook(double: BotApiDouble,
     removing it, and takes over only when told to, saying so."""
     double.webhook = {"url": "https://bot.example.com/telegram", "secret_token": "s" * 32}
     proc = _run(tmp_path, double.base_url, double.token)
-    code, err = _stop(proc) if proc.wait(timeout=60) is not None else (None, "")
-    assert code == 2 and "this bot has a webhook" in err and "--replace-webhook" in err
+    proc.wait(timeout=60)
+    out, err = rest_of_output(proc, timeout=60)
+    assert proc.returncode == 2 and "this bot has a webhook" in err
+    assert "--replace-webhook" in err
+    assert "is polling" not in out  # (it said so before refusing)
     assert double.webhook.get("url") == "https://bot.example.com/telegram"  # untouched
     err = _answers_a_prompt(_run(tmp_path, double.base_url, double.token,
                                  "--replace-webhook"), double)

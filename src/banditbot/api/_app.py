@@ -40,7 +40,7 @@ log = logging.getLogger("banditbot.http")
 def create_app(service: BanditService, *, telegram: Any = None,
                webhook_secret: str | None = None, cors_origins: list[str] | None = None,
                keys: KeyRing | None = None, metrics: Metrics | None = None,
-               fast_path: bool = True) -> FastAPI:
+               fast_path: bool = True, metrics_key: bool = False) -> FastAPI:
     """Build the ASGI application.
 
     Parameters
@@ -62,6 +62,9 @@ def create_app(service: BanditService, *, telegram: Any = None,
     fast_path
         Answer decide and reward before FastAPI's router (see :mod:`banditbot.api._hot`);
         ``False`` only to measure what it buys.
+    metrics_key
+        ``/metrics`` needs a read key, as ``/v1/`` does (default: open, for a scraper
+        behind a proxy that limits it; on Lambda the handler turns this on).
     """
     if telegram is not None and not webhook_secret:
         raise ValueError("a Telegram webhook needs a secret token")
@@ -95,6 +98,7 @@ def create_app(service: BanditService, *, telegram: Any = None,
                     "(roles: read < decide < admin; `banditbot keys create`).")
     app.state.service = service
     app.state.metrics = metrics
+    app.state.metrics_key = metrics_key
     app.state.keys = keyring
     app.state.hot = hot
     _add_error_handlers(app, metrics)

@@ -44,7 +44,6 @@ def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None
     configure_json_logging(libraries=logging.WARNING)
     svc = service(config, store)
     application = build_bot(svc, chosen)
-    console.print(f"banditbot is polling Telegram; store: {svc.store.url}. Stop with Ctrl+C.")
 
     import asyncio  # not at import: keeps `banditbot --help` fast
 
@@ -53,7 +52,9 @@ def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_polling(application, stop, replace_webhook=replace_webhook)
+        await run_polling(application, stop, replace_webhook=replace_webhook, started=lambda: (
+            console.print(f"banditbot is polling Telegram; store: {svc.store.url}. Stop with "
+                          "Ctrl+C.")))
 
     asyncio.run(polling())
 
@@ -77,6 +78,7 @@ def set_webhook(
     bot = _bot(token, bot_api_url)
     path = config if config is not None else settings().config_path
     commands = commands_for(load_config(path if path is not None else default_config_path()))
+    generated = not (secret or settings().webhook_secret)
     secret = ensure_webhook_secret(settings(), secret)
 
     async def go() -> str | None:
@@ -100,7 +102,8 @@ def set_webhook(
     import asyncio  # not at import: keeps `banditbot --help` fast
 
     refused = asyncio.run(go())
-    console.print(f"webhook set to {url} (secret token stored; not shown)")
+    where = f"generated and stored in {settings().env_file}" if generated else "as given"
+    console.print(f"webhook set to {url} (secret token {where}; not shown)")
     if refused:
         err_console.print(f"[yellow]warning:[/] the command list was not published: {refused}",
                           markup=True, highlight=False)

@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram.ext import BaseUpdateProcessor
@@ -200,7 +200,8 @@ def build_application(service: BanditService, token: str, *,
 
 async def run_polling(application: Any, stop: asyncio.Event, *,
                       allowed_updates: Sequence[str] = ("message", "callback_query"),
-                      timeout: float = 10.0, replace_webhook: bool = False) -> None:
+                      timeout: float = 10.0, replace_webhook: bool = False,
+                      started: Callable[[], Any] | None = None) -> None:
     """Run a bot built by :func:`build_application` with long polling until ``stop`` is set.
 
     Connecting retries with backoff (1 s, doubling, at most a minute) while Telegram cannot
@@ -221,6 +222,9 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
     replace_webhook
         Poll even when the bot has a webhook (polling removes it: a production deployment
         stops receiving updates). Without it, a webhook stops this with an error.
+    started
+        Called once polling is about to start (after the token and webhook checks: a
+        "polling" notice printed before them would precede a refusal).
 
     Raises
     ------
@@ -260,6 +264,8 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
             log.warning("webhook removed: this process polls instead")
         if application.post_init is not None:
             await application.post_init(application)
+        if started is not None:
+            started()
         await application.updater.start_polling(allowed_updates=list(allowed_updates),
                                                 timeout=timeout,
                                                 error_callback=watch.polling_error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from .._deps import Service
+from .._deps import Service, authorize
 from .._problems import problem_responses
 
 __all__ = ["router"]
@@ -31,7 +31,10 @@ def readyz(service: Service) -> dict[str, str]:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 def prometheus(request: Request, service: Service) -> Response:
-    """The exposition text (the sample-ratio check is computed for each scrape)."""
+    """The exposition text (the sample-ratio check is computed for each scrape). With
+    ``metrics_key`` (on Lambda) a read key is needed, as for ``/v1/``."""
+    if request.app.state.metrics_key:
+        authorize(request.app.state.keys, request.headers, "read")
     metrics = request.app.state.metrics
     for exp in service.config.experiments:
         check = service.sample_ratio(exp.id)
