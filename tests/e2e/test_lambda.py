@@ -178,6 +178,20 @@ def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
 
 
+def test_the_lambda_package_keeps_telegrams_flood_control() -> None:
+    """A walkthrough found the package `sam build` makes (src/requirements.txt) without the
+    rate limiter: every cold start logged "flood-control retries are off". The Telegram
+    requirement is the telegram extra's, extras and all."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (wanted,) = [r for r in project["project"]["optional-dependencies"]["telegram"]
+                 if r.startswith("python-telegram-bot")]
+    lines = [line.strip() for line in
+             (ROOT / "src" / "requirements.txt").read_text(encoding="utf-8").splitlines()]
+    assert wanted in lines and "[rate-limiter]" in wanted
+
+
 def test_sam_template_validates() -> None:
     template = ROOT / "deploy" / "template.yaml"
     proc = subprocess.run([sys.executable, "-c", CFN_LINT, str(template)],
