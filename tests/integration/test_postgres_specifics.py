@@ -568,6 +568,26 @@ def test_the_password_never_shows(postgres_url: str) -> None:
     assert "Sup3r-s3cret" not in str(bad.value)
 
 
+def test_a_server_that_is_down_is_named_in_one_line(postgres_url: str) -> None:
+    """A walkthrough found a read against a stopped server ended with the pool's "couldn't
+    get a connection after 15.00 sec" (the cause lost), and server errors ran over several
+    lines (LINE 1: …, a caret). A read now says what the connection attempt met, on one
+    line; a query error is its first line."""
+    host = postgres_url.split("@", 1)[1].split("/", 1)[0].split(":")[0]
+    store = open_store(f"postgresql://banditbot:pw@{host}:1/postgres?retry_seconds=0.5")
+    with pytest.raises(StoreError) as err:
+        store.read_stats("e", 0, "", ("a",))
+    text = f"{err.value.message} {err.value.hint}"
+    assert "refused" in text.lower() and "\n" not in err.value.message, text
+    assert "couldn't get a connection" not in text
+    store.close()
+    fresh = open_store(postgres_schema_url(postgres_url))  # no tables yet: no init-db
+    with pytest.raises(StoreError) as missing:
+        fresh.read_meta("e")
+    assert "\n" not in missing.value.message and "init-db" in (missing.value.hint or "")
+    fresh.close()
+
+
 @pytest.mark.parametrize("url", ["postgresql://h/db?schema=Bad-Name",
                                  "postgresql://h/db?pool_max=0",
                                  "postgresql://h/db?listen=maybe"])

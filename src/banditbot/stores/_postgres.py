@@ -436,7 +436,10 @@ class PostgresStore:
         return text
 
     def _error(self, what: str, exc: BaseException, hint: str | None = None) -> StoreError:
-        message = self._scrub(f"PostgreSQL {what} failed: {str(exc).strip() or type(exc).__name__}")
+        # the first line: the server's words (its LINE 1 / caret context and libpq's second
+        # guesses follow on lines of their own, which a one-line error leaves out)
+        said = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        message = self._scrub(f"PostgreSQL {what} failed: {said}")
         if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
             hint = "create the tables with: banditbot init-db (same store URL)"
         return StoreError(message, hint=hint or f"check the database at {self.url}")
@@ -492,6 +495,20 @@ class PostgresStore:
         except psycopg.ProgrammingError as exc:  # e.g. an option libpq does not know
             raise self._error("connect", exc, hint="check the URL's options") from None
 
+    def _cause(self, exc: BaseException) -> BaseException:
+        """What a pool's "couldn't get a connection after 15 sec" stands for: one direct
+        connection attempt's own error ("connection refused", "no route to host"), or
+        ``exc`` when the server answers now."""
+        if type(exc).__name__ != "PoolTimeout":
+            return exc
+        import psycopg
+
+        try:
+            psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2).close()
+        except psycopg.Error as cause:
+            return cause
+        return exc
+
     def _transient(self) -> tuple[type[BaseException], ...]:
         import psycopg
 
@@ -512,6 +529,7 @@ class PostgresStore:
                 if time.monotonic() + delay > deadline:
                     # a read (read_meta, iter_decisions, …) is a read, and wrote nothing
                     writing = what in ("write", "batch")
+                    exc = self._cause(exc)
                     raise self._error(
                         what if writing or what == "schema check" else "read", exc,
                         hint="the database is unreachable or restarting; "
