@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ def test_cheat_accepts_counts(svc: BanditService) -> None:
     assert svc.cheat("rating", "x", successes=2) == 2  # top of the 1-5 scale
     x = next(a for a in svc.report("rating").arms if a.arm == "x")
     assert x.reward_sum == 10
+    # the rows cheater mode logs have decision ids like any other (32 hex digits; they were
+    # 22 base64 characters, which the API's hint about ids did not describe)
+    ids = [r.id for r in svc.decisions("seed") if r.kind == "manual"]
+    assert len(ids) == 10 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
 
 
 def test_rewards_by_hand_keep_their_estimates_until_the_policy_has_an_answer(

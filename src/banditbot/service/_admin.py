@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,7 +16,7 @@ from .._markup import markup_problem
 from ..policies import Policy, make_policy
 from ..stores import PRIORS_FROM_NOTE, WARM_START_NOTE, DecisionRecord, ExperimentMeta
 from ._allocation import retired_control_note
-from ._core import added_key, check_scope
+from ._core import added_key, check_scope, new_id
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -96,7 +95,7 @@ class AdminMixin(RewardsMixin):
         one = np.ones(1)
         records = [
             DecisionRecord(
-                id=secrets.token_urlsafe(16), experiment=exp.id,
+                id=new_id(), experiment=exp.id,
                 generation=view.meta.generation, scope=scope, arm=arm, propensity=1.0,
                 arms=(arm,), probabilities=one, policy=policy_json, subject=f"{kind}:{actor}",
                 created_at=now, kind=kind, reward=v, rewarded_at=now,

@@ -4,6 +4,7 @@ clock, and the experiment views cached per meta version."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Self
@@ -20,6 +21,12 @@ from ._view import ExperimentView, build_view
 __all__ = ["ServiceCore", "added_key", "check_scope"]
 
 log = logging.getLogger("banditbot")
+
+
+def new_id() -> str:
+    """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits (one system
+    call; measured faster here than slicing a buffer of them under a lock)."""
+    return os.urandom(16).hex()
 
 
 class ServiceCore:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -43,6 +42,7 @@ from ._allocation import (
     shape,
     shape_floats,
 )
+from ._core import new_id
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -336,12 +336,6 @@ class DecisionsMixin(RewardsMixin):
         exp = self.config.experiment(experiment)
         return resolve_propensities(self.store.iter_decisions(
             exp.id, generation=generation, after_id=after_id, limit=limit))
-
-
-def new_id() -> str:
-    """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits (one system
-    call; measured faster here than slicing a buffer of them under a lock)."""
-    return os.urandom(16).hex()
 
 
 class _DeferredMap(Mapping[str, float]):
