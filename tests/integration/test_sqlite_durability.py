@@ -242,3 +242,14 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(StoreError, match="newer"):
         SQLiteStore(path).init()
+
+
+def test_a_database_without_tables_says_how_to_make_them(tmp_path: Path) -> None:
+    """A walkthrough found a Lambda started without BANDITBOT_STORE failing with "no such
+    table: claims" (it opened an empty banditbot.db): the error names the command that
+    makes the tables."""
+    store = SQLiteStore(tmp_path / "empty.db")
+    with pytest.raises(StoreError, match="no such table") as err:
+        store.claim_key("update:1", 60)
+    assert "banditbot init-db" in (err.value.hint or "")
+    store.close()

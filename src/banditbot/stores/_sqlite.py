@@ -735,6 +735,14 @@ class _Checkpointer(threading.Thread):
                 conn.close()
 
 
+def _error(exc: sqlite3.Error) -> StoreError:
+    """A SQLite error in one line; a database without banditbot's tables says how to make
+    them (a Lambda or server started without BANDITBOT_STORE opens an empty banditbot.db)."""
+    hint = "create the tables with: banditbot init-db (same store URL)" \
+        if "no such table" in str(exc) else None
+    return StoreError(f"SQLite: {exc}", hint=hint)
+
+
 def _locked_retry(statement: Callable[[], Any], timeout: float) -> Any:
     """Run one self-committing statement, waiting for the write lock like _Transaction."""
     delay = 0.00005
@@ -744,7 +752,7 @@ def _locked_retry(statement: Callable[[], Any], timeout: float) -> Any:
             return statement()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
-                raise StoreError(f"SQLite: {exc}") from exc
+                raise _error(exc) from exc
             now = time.monotonic()
             deadline = deadline or now + timeout
             if now >= deadline:
@@ -753,7 +761,7 @@ def _locked_retry(statement: Callable[[], Any], timeout: float) -> Any:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.002)
         except sqlite3.IntegrityError as exc:
-            raise StoreError(f"SQLite: {exc}") from exc
+            raise _error(exc) from exc
 
 
 class _Transaction:
@@ -788,7 +796,7 @@ class _Transaction:
                 self.conn.execute("ROLLBACK TO nested")
                 self.conn.execute("RELEASE nested")
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"SQLite: {exc}") from exc
+                raise _error(exc) from exc
             return
         if exc_type is None:
             try:
@@ -800,4 +808,4 @@ class _Transaction:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"SQLite: {exc}") from exc
+            raise _error(exc) from exc
