@@ -10,7 +10,8 @@ it, in this order:
 3. **floor** — every active arm keeps at least ``f`` (the experiment's ``floor``, at most
    ``0.5 / K``): the vector is mixed with the uniform one, ``(1 - λ)·p + λ/K``, with the
    smallest ``λ`` that lifts the least likely arm to ``f`` (``λ = 0``, the vector unchanged,
-   when every arm has ``f`` already);
+   when every arm has ``f`` already); with ``propensity: deferred``, ``λ = K·f`` always (a
+   decision drawn from the posterior cannot know the least likely arm's probability);
 4. **holdout** — ``h·e_control + (1 - h)·p``: a fixed share on the control, outside the bandit.
 
 The result is exactly what decisions sample from, so the logged propensity is its entry. With
@@ -90,6 +91,9 @@ def shape(view: ExperimentView, policy_vector: FloatArray | None,
         return Shaped(p, "winner")
     if burn_in is not None and not burn_in.done:
         p, reason = np.full(k, 1.0 / k), "burn-in"
+    elif view.deferred:  # propensity: deferred draws with a fixed uniform share (what
+        assert policy_vector is not None  # the decisions drawn from a posterior log)
+        p, reason = (1.0 - view.deferred) * policy_vector + view.deferred / k, "policy"
     else:
         assert policy_vector is not None
         p, reason = with_floor(policy_vector, view.floor), "policy"
