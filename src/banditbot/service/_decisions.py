@@ -338,42 +338,21 @@ class DecisionsMixin(RewardsMixin):
             exp.id, generation=generation, after_id=after_id, limit=limit))
 
 
-class _DeferredMap(Mapping[str, float]):
-    """``arm -> probability`` of a deferred decision: computed from its posterior when
-    first read (the HTTP API's answer reads it; the Telegram bot does not)."""
-
-    __slots__ = ("_arms", "_p", "_policy", "_posterior")
-
-    def __init__(self, arms: tuple[str, ...], policy_json: str, posterior: FloatArray) -> None:
-        self._arms, self._policy, self._posterior = arms, policy_json, posterior
-        self._p: FloatArray | None = None
-
-    def __getitem__(self, key: str) -> float:
-        if self._p is None:
-            self._p = deferred_vector(self._policy, self._posterior)
-        try:
-            return float(self._p[self._arms.index(key)])
-        except ValueError:
-            raise KeyError(key) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._arms)
-
-    def __len__(self) -> int:
-        return len(self._arms)
-
-
 class _ProbabilityMap(Mapping[str, float]):
     """``arm -> probability`` view over the decision's vector (built lazily)."""
 
     __slots__ = ("_arms", "_p")
 
-    def __init__(self, arms: tuple[str, ...], p: FloatArray) -> None:
+    def __init__(self, arms: tuple[str, ...], p: FloatArray | None) -> None:
         self._arms, self._p = arms, p
+
+    def _vector(self) -> FloatArray:
+        assert self._p is not None
+        return self._p
 
     def __getitem__(self, key: str) -> float:
         try:
-            return float(self._p[self._arms.index(key)])
+            return float(self._vector()[self._arms.index(key)])
         except ValueError:
             raise KeyError(key) from None
 
@@ -385,3 +364,19 @@ class _ProbabilityMap(Mapping[str, float]):
 
     def __repr__(self) -> str:
         return repr(dict(self))
+
+
+class _DeferredMap(_ProbabilityMap):
+    """``arm -> probability`` of a deferred decision: computed from its posterior when
+    first read (the HTTP API's answer reads it; the Telegram bot does not)."""
+
+    __slots__ = ("_policy", "_posterior")
+
+    def __init__(self, arms: tuple[str, ...], policy_json: str, posterior: FloatArray) -> None:
+        super().__init__(arms, None)
+        self._policy, self._posterior = policy_json, posterior
+
+    def _vector(self) -> FloatArray:
+        if self._p is None:
+            self._p = deferred_vector(self._policy, self._posterior)
+        return self._p
