@@ -588,6 +588,43 @@ def test_a_server_that_is_down_is_named_in_one_line(postgres_url: str) -> None:
     fresh.close()
 
 
+def test_readiness_says_503_within_seconds_while_the_store_retries() -> None:
+    """A walkthrough found /readyz took 15 s to say 503 with the database down (the store
+    retries for retry_seconds): a balancer's probe saw a timeout. Against a server that
+    takes connections and never answers, the probe answers 503 in about 3 s."""
+    import asyncio
+
+    import httpx
+
+    from banditbot import BanditService, parse_config
+    from banditbot.api import create_app
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts, never speaks
+    port = silent.getsockname()[1]
+    store = open_store(f"postgresql://u:pw@127.0.0.1:{port}/db?retry_seconds=20"
+                       "&connect_timeout=20")
+    service = BanditService(parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "a"}]}]}), store)
+    app = create_app(service)
+
+    async def probe() -> tuple[int, str, float]:
+        transport = httpx.ASGITransport(app=app)  # no lifespan: no warm-up read
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            start = time.monotonic()
+            response = await client.get("/readyz")
+            return response.status_code, response.json()["detail"], time.monotonic() - start
+
+    try:
+        status, detail, took = asyncio.run(probe())
+    finally:
+        silent.close()
+        store.close()
+    assert status == 503 and "did not answer within 3 s" in detail
+    assert took < 10, took
+
+
 @pytest.mark.parametrize("url", ["postgresql://h/db?schema=Bad-Name",
                                  "postgresql://h/db?pool_max=0",
                                  "postgresql://h/db?listen=maybe"])

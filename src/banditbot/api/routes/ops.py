@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
+from ..._errors import StoreError
 from .._deps import Service, authorize
 from .._problems import problem_responses
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["ops"])
+
+#: how long /readyz waits for the store's answer before it says 503
+READY_SECONDS = 3.0
 
 
 @router.head("/healthz", include_in_schema=False)  # a load balancer's probe
@@ -23,9 +30,16 @@ async def healthz() -> dict[str, str]:
 @router.head("/readyz", include_in_schema=False)
 @router.get("/readyz", summary="Readiness: the store answers",
             responses=problem_responses(503))
-def readyz(service: Service) -> dict[str, str]:
-    """The store answers a read."""
-    service.store.read_meta(service.config.experiments[0].id)
+async def readyz(service: Service) -> dict[str, str]:
+    """The store answers a read, within :data:`READY_SECONDS` (a store that retries a
+    server that is down would otherwise keep the probe waiting past the balancer's own
+    timeout; the read goes on in its thread and ends with the store's retries)."""
+    try:
+        await asyncio.wait_for(run_in_threadpool(
+            service.store.read_meta, service.config.experiments[0].id), READY_SECONDS)
+    except TimeoutError:
+        raise StoreError(f"the store did not answer within {READY_SECONDS:g} s",
+                         hint="it is down, restarting or overloaded") from None
     return {"status": "ready", "store": service.store.url.split("?")[0]}
 
 
