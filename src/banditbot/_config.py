@@ -548,11 +548,18 @@ class ExperimentConfig(_Model):
                              "'200 rewards')")
         if self.holdout > 0 and self.control is None:
             raise ValueError("a holdout goes to the control arm (set control: ARM)")
-        if self.propensity == "deferred" and (
-                policy.name != "thompson" or self.update.every != "decision"
-                or self.holdout > 0):
-            raise ValueError("propensity: deferred is for Beta Thompson sampling (policy: "
-                             "thompson) with update: every decision and no holdout")
+        if self.propensity == "deferred":
+            why = (f"the policy is {policy.name}" + (
+                       " (the default when a reward has no bounds)"
+                       if policy.name == "gaussian-thompson" else "")
+                   if policy.name != "thompson"
+                   else "the allocation is updated by periods (update: "
+                        f"{self.update.describe()})" if self.update.every != "decision"
+                   else "the experiment has a holdout" if self.holdout > 0 else None)
+            if why:
+                raise ValueError(f"propensity: deferred is for Beta Thompson sampling (policy: "
+                                 f"thompson) with update: every decision and no holdout, but "
+                                 f"{why}; use propensity: exact")
         for arm in self.arms:  # Telegram would refuse every message of such an arm
             problem = markup_problem(arm.content, self.telegram.parse_mode)
             if problem:

@@ -113,8 +113,16 @@ class DecisionOut(BaseModel):
     experiment: str
     arm: str
     content: str
-    propensity: float
-    probabilities: dict[str, float]
+    propensity: float | None = Field(description="The probability this arm had; null when "
+                                     "it is computed later (propensity_from: posterior).")
+    probabilities: dict[str, float] | None = Field(
+        description="Every active arm's probability; null when computed later.")
+    propensity_from: Literal["decision", "posterior"] = Field(
+        default="decision",
+        description="decision: known when the decision was made; posterior: the experiment "
+                    "has propensity: deferred — the decision logged the posterior it was "
+                    "drawn from and its exact propensity is in the decision log (GET "
+                    "…/decisions), computed when the log is read.")
     created_at: float
     kind: Literal["policy", "holdout", "sticky"] = Field(
         description="policy: drawn from the allocation; holdout: the control's fixed share "

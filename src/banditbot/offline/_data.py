@@ -137,8 +137,8 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
 
     Numeric and boolean context values become context columns (``context_features`` picks
     them; default: every numeric key seen)."""
-    rows = [r for r in resolve_propensities(records)  # deferred decisions' exact vectors
-            if r.reward is not None and (r.kind in ALLOCATED or not policy_only)]
+    rows = list(resolve_propensities(  # deferred decisions' exact vectors, of these rows
+        r for r in records if r.reward is not None and (r.kind in ALLOCATED or not policy_only)))
     if not rows:
         raise PayloadError("the log has no rewarded policy decisions",
                            hint="run the experiment (or banditbot demo) first")

@@ -4,6 +4,7 @@ posteriors and the vectorized draws the simulator uses."""
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ from ..statistics import (
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
-from ._base import ArmStats, Policy, check
+from ._base import SMALL, ArmStats, Policy, check
 from ._registry import register
 
 __all__ = [
@@ -190,6 +191,25 @@ class ThompsonSampling(Policy):
         with the probabilities of :meth:`posterior_probabilities`."""
         sample = sample_optimistic_argmax if self.optimistic else sample_beta_argmax
         return sample(ab, rng)
+
+    def draw(self, ab: FloatArray, rng: np.random.Generator) -> int:
+        """One pick from one bandit's posteriors, ``ab`` = ``[a_1 … a_K, b_1 … b_K]``:
+        :meth:`sample_posterior`'s rule (the argmax of the odds ``G_a / G_b`` of a Beta
+        draw; optimistic: at least the posterior odds ``a / b``, ties at random) on Python
+        floats for a few arms, where numpy's per-call cost would dominate."""
+        k = ab.shape[0] // 2
+        if k > SMALL:
+            return int(self.sample_posterior(ab.reshape(2, k), rng))
+        g = rng.standard_gamma(ab).tolist()
+        score = [x / y if y else math.inf for x, y in zip(g[:k], g[k:], strict=True)]
+        if not self.optimistic:
+            return score.index(max(score))
+        shape = ab.tolist()
+        score = [max(s, x / y if y else math.inf)
+                 for s, x, y in zip(score, shape[:k], shape[k:], strict=True)]
+        top = max(score)
+        tied = [i for i, s in enumerate(score) if s == top]
+        return tied[0] if len(tied) == 1 else tied[int(rng.random() * len(tied))]
 
 
 def normal_posterior(

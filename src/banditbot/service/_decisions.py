@@ -72,12 +72,15 @@ class Decision(NamedTuple):
     kind: str = "policy"
 
     def to_dict(self) -> dict[str, Any]:
-        """The decision as JSON-ready data (what the HTTP API and the CLI print)."""
+        """The decision as JSON-ready data (what the HTTP API and the CLI print). A deferred
+        decision's propensity and probabilities are ``None`` (``propensity_from:
+        posterior``: the log has them, computed when read — not on the answer's path)."""
+        deferred = math.isnan(self.propensity)
         return {"decision_id": self.id, "experiment": self.experiment, "arm": self.arm,
-                "content": self.content, "propensity": self.probabilities[self.arm]
-                if math.isnan(self.propensity) else self.propensity,  # deferred: computed
-                "probabilities": dict(self.probabilities), "created_at": self.created_at,
-                "kind": self.kind}
+                "content": self.content, "propensity": None if deferred else self.propensity,
+                "probabilities": None if deferred else dict(self.probabilities),
+                "propensity_from": "posterior" if deferred else "decision",
+                "created_at": self.created_at, "kind": self.kind}
 
 
 class PlannedDecision(NamedTuple):
@@ -86,6 +89,10 @@ class PlannedDecision(NamedTuple):
 
     record: DecisionRecord
     decision: Decision
+
+
+#: the smallest Beta shape a deferred decision draws from (below it: the exact path)
+_DEFER_MIN_SHAPE = 0.1
 
 
 class DecisionsMixin(RewardsMixin):
@@ -137,9 +144,10 @@ class DecisionsMixin(RewardsMixin):
         if view.every_decision:
             table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
                                           with_extra=view.needs_extra)
-            if view.deferred is not None and (not view.burn_in or (
-                    exp.id, view.meta.generation, scope, view.arms) in self._burned_in):
-                return self._deferred(view, table, str(subject), context, scope, now)
+            if view.deferred is not None and self._past_burn_in(view, table, scope):
+                planned = self._deferred(view, table, str(subject), context, scope, now)
+                if planned is not None:
+                    return planned
             floats = self._lane(view, table, scope) if view.lane else None
             p = np.array(floats) if floats is not None else \
                 self._shaped(view, table, context, now, scope).probabilities
@@ -159,14 +167,34 @@ class DecisionsMixin(RewardsMixin):
             record.id, exp.id, arm, view.contents[arm], record.propensity,
             _ProbabilityMap(view.arms, p), record.subject, now, scope, kind))
 
+    def _past_burn_in(self, view: ExperimentView, table: StatsTable, scope: str) -> bool:
+        """Whether this scope's burn-in is over, from ``table`` when this process has not
+        seen it end (a new process, a CLI call: its first decision is not left to the exact
+        path for that alone)."""
+        if not view.burn_in:
+            return True
+        key = (view.config.id, view.meta.generation, scope, view.arms)
+        if key in self._burned_in:
+            return True
+        progress = burn_in_progress(view, table)
+        if progress is not None and not progress.done:
+            return False
+        self._burned_in.add(key)
+        return True
+
     def _deferred(self, view: ExperimentView, table: StatsTable, subject: str,
                   context: Mapping[str, Any] | None, scope: str, now: float
-                  ) -> PlannedDecision:
+                  ) -> PlannedDecision | None:
         """A Thompson-sampling decision drawn from its posterior, logging the posterior
-        (``propensity: deferred``; see :mod:`banditbot.service._propensity`)."""
+        (``propensity: deferred``; see :mod:`banditbot.stores._propensity`). ``None``
+        leaves the decision to the exact path: a posterior with a shape below
+        :data:`_DEFER_MIN_SHAPE` (an operator prior ``b = 0``, a tiny ``alpha``), where
+        Gamma draws underflow and would not follow the vector computed later."""
         policy = view.policy
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
         a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
+        if min(a.min(), b.min()) < _DEFER_MIN_SHAPE:
+            return None
         posterior = np.concatenate(((view.deferred,), a, b))
         arm = view.arms[draw_deferred(policy, posterior, self.rng)]
         record = DecisionRecord(
@@ -329,13 +357,17 @@ class DecisionsMixin(RewardsMixin):
                          hint="retry")
 
     def decisions(self, experiment: str, *, generation: int | None = None,
-                  after_id: str | None = None, limit: int | None = None
-                  ) -> Iterator[DecisionRecord]:
-        """The decision log of an experiment, oldest first, each decision with its exact
-        propensity (a deferred one's computed from its logged posterior)."""
+                  after_id: str | None = None, limit: int | None = None,
+                  scope: str | None = None) -> Iterator[DecisionRecord]:
+        """The decision log of an experiment, oldest first (``scope``: one bandit's
+        decisions only), each decision with its exact propensity (a deferred one's
+        computed from its logged posterior, for the decisions returned only)."""
         exp = self.config.experiment(experiment)
-        return resolve_propensities(self.store.iter_decisions(
-            exp.id, generation=generation, after_id=after_id, limit=limit))
+        records = self.store.iter_decisions(exp.id, generation=generation, after_id=after_id,
+                                            limit=limit)
+        if scope is not None:
+            records = (r for r in records if r.scope == scope)
+        return resolve_propensities(records)
 
 
 class _ProbabilityMap(Mapping[str, float]):

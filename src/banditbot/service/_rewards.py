@@ -17,7 +17,7 @@ from .._config import ExperimentConfig
 from .._errors import InvalidRewardError, UnknownExperimentError
 from .._features import linear_extra
 from .._report import duration_text
-from ..stores import ApplyResult, DecisionRecord
+from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
 from ._view import ExperimentView
 
@@ -192,8 +192,10 @@ class RewardsMixin(ServiceCore):
         w = record.weight
         extra: dict[str, float] = {}
         if exp.tracks_ips:
-            extra["ips.n"] = w / record.propensity
-            extra["ips.s"] = w * value / record.propensity
+            # a deferred decision's propensity, from its posterior (the IPS sums need it now)
+            propensity = next(resolve_propensities((record,))).propensity
+            extra["ips.n"] = w / propensity
+            extra["ips.s"] = w * value / propensity
         if exp.time_bucket_seconds:
             index = int(self.clock() // exp.time_bucket_seconds)
             extra[f"tb.{index}.n"] = w

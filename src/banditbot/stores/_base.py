@@ -533,6 +533,10 @@ def _posterior(blob: bytes) -> FloatArray | None:
     return decode_vector(blob) if is_posterior(blob) else None
 
 
+#: What a store says when its database has no banditbot tables
+INIT_DB_HINT = "create the tables with: banditbot init-db (same store URL)"
+
+
 #: How a store keeps a deferred decision's posterior: in its probability vector's place
 #: (no vector is known yet), behind this tag — a stored vector is 8·K bytes, a tagged
 #: posterior 1 + 8·(2K + 1), so the two cannot be mistaken; the stored propensity is 0.

@@ -75,6 +75,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .._errors import ConfigError, PayloadError, StoreError, require
 from ._base import (
+    INIT_DB_HINT,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -441,7 +442,7 @@ class PostgresStore:
         said = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         message = self._scrub(f"PostgreSQL {what} failed: {said}")
         if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
-            hint = "create the tables with: banditbot init-db (same store URL)"
+            hint = INIT_DB_HINT
         return StoreError(message, hint=hint or f"check the database at {self.url}")
 
     def _check_fork(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -22,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from .._types import FloatArray
-from ..policies import SMALL, ThompsonSampling, make_policy
+from ..policies import ThompsonSampling, make_policy
 from ._base import DecisionRecord
 
 __all__ = ["deferred_vector", "draw_deferred", "resolve_fields", "resolve_propensities"]
 
-#: posteriors whose vectors a process keeps (a dashboard re-reads the same log every few
-#: seconds: each posterior is computed once, not at every refresh)
+#: posteriors whose vectors a process keeps: the first ones it meets (a dashboard re-reads
+#: the same log every few seconds; a read of a longer log in time order would evict every
+#: entry before the next read reached it, so nothing is evicted once the memo is full)
 _MEMO_SIZE = 65_536
 _memo: dict[tuple[str, bytes], FloatArray] = {}
 _memo_lock = threading.Lock()
@@ -48,28 +48,13 @@ def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
                   rng: np.random.Generator) -> int:
     """An arm drawn as :func:`deferred_vector` describes for ``posterior`` (``[λ, a…,
     b…]``): with probability ``λ`` a uniform one (the floor), else the policy's draw from
-    the ``Beta(a, b)`` posteriors — :meth:`~banditbot.policies.ThompsonSampling.
-    sample_posterior`'s rule (the argmax of ``G_a / G_b``, the odds of a Beta draw; with
-    ``optimistic``, at least the posterior odds ``a / b``, ties at random), on Python floats
-    for a few arms."""
+    the ``Beta(a, b)`` posteriors (:meth:`~banditbot.policies.ThompsonSampling.draw`)."""
     k = int(posterior.shape[0] - 1) // 2
     share = float(posterior[0])
     u = float(rng.random())
     if u < share:  # u / share is uniform on [0, 1) given u < share
         return min(int(u / share * k), k - 1)
-    if k > SMALL:
-        ab = posterior[1:].reshape(2, k)
-        return int(policy.sample_posterior(ab, rng))
-    g = rng.standard_gamma(posterior[1:]).tolist()
-    score = [x / y if y else math.inf for x, y in zip(g[:k], g[k:], strict=True)]
-    if policy.optimistic:
-        ab = posterior[1:].tolist()
-        score = [max(s, x / y if y else math.inf)
-                 for s, x, y in zip(score, ab[:k], ab[k:], strict=True)]
-        top = max(score)
-        tied = [i for i, s in enumerate(score) if s == top]
-        return tied[0] if len(tied) == 1 else tied[int(rng.random() * len(tied))]
-    return score.index(max(score))
+    return policy.draw(posterior[1:], rng)
 
 
 def deferred_vector(policy_json: str, posterior: FloatArray) -> FloatArray:
@@ -86,9 +71,8 @@ def deferred_vector(policy_json: str, posterior: FloatArray) -> FloatArray:
     out = (1.0 - share) * p + share / k if share else np.array(p, dtype=np.float64)
     out.setflags(write=False)
     with _memo_lock:
-        if len(_memo) >= _MEMO_SIZE:
-            _memo.clear()
-        _memo[key] = out
+        if len(_memo) < _MEMO_SIZE:
+            _memo[key] = out
     return out
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from .._errors import StoreError
 from .._types import FloatArray
 from ._base import (
+    INIT_DB_HINT,
     NO_VECTOR,
     AdminRecord,
     AllocationRecord,
@@ -157,8 +158,7 @@ _DECISION_COLUMNS = (
 
 def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
     return (
-        d.id, d.experiment, d.generation, d.scope, d.arm,
-        d.propensity if d.posterior is None else stored_propensity(d), "\n".join(d.arms),
+        d.id, d.experiment, d.generation, d.scope, d.arm, stored_propensity(d), "\n".join(d.arms),
         encode_vector(d), d.policy, d.subject,
         json.dumps(d.context, separators=(",", ":")) if d.context else None,
         d.kind, d.created_at, d.reward, d.rewarded_at, d.weight, d.allocation_id,
@@ -738,8 +738,7 @@ class _Checkpointer(threading.Thread):
 def _error(exc: sqlite3.Error) -> StoreError:
     """A SQLite error in one line; a database without banditbot's tables says how to make
     them (a Lambda or server started without BANDITBOT_STORE opens an empty banditbot.db)."""
-    hint = "create the tables with: banditbot init-db (same store URL)" \
-        if "no such table" in str(exc) else None
+    hint = INIT_DB_HINT if "no such table" in str(exc) else None
     return StoreError(f"SQLite: {exc}", hint=hint)
 
 

@@ -101,7 +101,7 @@ def get_series(experiment: str, service: Service, key: Reader, request: Request,
     cache: dict[tuple[Any, ...], dict[str, Any]] = _series_cache(request)
     found = cache.get(version)
     if found is None:
-        records = service.decisions(exp.id, generation=report.generation)
+        records = service.decisions(exp.id, generation=report.generation, scope=scope)
         series = DecisionSeries.from_records(arms, records, points=points, scope=scope)
         found = {**series.to_dict(), "generation": report.generation, "scope": scope}
         with _SERIES_LOCK:
@@ -159,10 +159,9 @@ def list_decisions(experiment: str, service: Service, key: Reader,
                                       upper=upper, limit=limit, scope=scope)
         headers = {"X-Next-Before": records[-1].id} if more and records else {}
     else:
-        source = service.decisions(exp.id, generation=generation, after_id=after)
         wanted = itertools.takewhile(
             lambda r: upper is None or (r.created_at, r.id) < upper,
-            (r for r in source if scope is None or r.scope == scope))
+            service.decisions(exp.id, generation=generation, after_id=after, scope=scope))
         records = list(itertools.islice(wanted, limit))
         headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
     pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
