@@ -76,9 +76,10 @@ class Arm(_Model):
     @classmethod
     def _printable(cls, content: str) -> str:
         # a NUL or an escape sequence would reach every user's chat as it is
-        if has_control_character(content):
-            raise ValueError("the content has a control character or a direction override "
-                             "(tabs and line breaks are fine)")
+        problem = control_character_problem(content)
+        if problem:
+            raise ValueError(f"the content has {problem}: remove it (tabs and line breaks "
+                             "are fine)")
         return content
 
 
@@ -93,6 +94,22 @@ CONTROL_CHARACTERS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202d\\u202e"
 TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 #: the first character of a text that :data:`TEXT_PATTERN` refuses, or ``None``
 has_control_character = re.compile(f"[{CONTROL_CHARACTERS}]").search
+
+
+def control_character_problem(text: str) -> str | None:
+    """Which refused character a text holds and where, in words (an invisible character
+    is hard to find): ``"U+009B (a control character) at character 3"``; ``None`` if none.
+
+    Examples
+    --------
+    >>> control_character_problem("price \u202e01$")
+    'U+202E (a direction override) at character 7'
+    """
+    found = has_control_character(text)
+    if found is None:
+        return None
+    what = "a direction override" if found.group() in "\u202d\u202e" else "a control character"
+    return f"U+{ord(found.group()):04X} ({what}) at character {found.start() + 1}"
 
 
 class RewardOption(_Model):

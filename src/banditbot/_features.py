@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import FeatureSpec, has_control_character
+from ._config import FeatureSpec, control_character_problem, has_control_character
 from ._errors import PayloadError
 from ._types import FloatArray
 
@@ -139,11 +139,10 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
             if len(value) > limits["text_length"]:
                 raise PayloadError(f"context {key!r}: text is limited to "
                                    f"{limits['text_length']} characters")
-            if has_control_character(value):  # a NUL byte went as it was into every export
-                raise PayloadError(f"context {key!r}: text has a control character or a "
-                                   "direction override",
-                                   hint="send printable text (tabs and line breaks are "
-                                        "fine)")
+            problem = control_character_problem(value)  # a NUL byte went into exports
+            if problem:
+                raise PayloadError(f"context {key!r}: the text has {problem}",
+                                   hint="remove it (tabs and line breaks are fine)")
         else:
             raise PayloadError(f"context {key!r}: values are text, numbers or true/false "
                                "(no lists or objects)")

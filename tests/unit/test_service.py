@@ -745,10 +745,12 @@ def test_arm_content_with_a_control_character_is_refused(svc: BanditService) -> 
     with pytest.raises(ConfigError, match="control character"):
         parse_config({"experiments": [{"id": "e", "arms": [
             {"id": "a", "content": "\x1b[31mred"}]}]})
-    for content in ("\x9b2J", "a\x85b", "price \u202e01$"):  # C1 controls, an override
-        with pytest.raises(ConfigError, match="control character or a direction override"):
+    for content, said in (("\x9b2J", "U+009B (a control character) at character 1"),
+                          ("a\x85b", "U+0085 (a control character) at character 2"),
+                          ("price \u202e01$", "U+202E (a direction override) at character 7")):
+        with pytest.raises(ConfigError, match=re.escape(said)):  # which one, and where
             svc.add_arm("ts", "c1", content)
-        with pytest.raises(PayloadError, match="control character"):
+        with pytest.raises(PayloadError, match=re.escape(said)):
             svc.decide("ts", "u", {"page": content})
     svc.add_arm("ts", "lines", "one\n\ttwo")
     assert svc.content("ts", "lines") == "one\n\ttwo"
