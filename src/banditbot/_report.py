@@ -160,6 +160,9 @@ class Report:
     winner_rule: str = ""
     contenders: tuple[str, ...] = ()
     update: str = "every decision"
+    #: ``exact`` (each decision logged its vector) or ``deferred`` (Thompson sampling's
+    #: decisions log their posterior; the vectors are computed when the log is read)
+    propensity: str = "exact"
     periods: int = 0
     floor: float = 0.0
     holdout: float = 0.0
@@ -327,7 +330,9 @@ class Report:
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         lines.append(f"{count_text(self.total_pulls, 'decision')}, "
-                     f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}")
+                     f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}"
+                     + ("; propensities computed from the logged posteriors"
+                        if self.propensity == "deferred" else ""))
         if self.control is not None:
             for a in self.arms:
                 if a.uplift is not None:

@@ -159,6 +159,9 @@ def test_every_reader_of_a_deferred_log_sees_exact_propensities(tmp_path: Path) 
         return [(a.arm, a.estimate, a.estimate_low, a.estimate_high, a.anytime_low,
                  a.anytime_high) for a in svc.report("ts").arms]
 
+    text = service.report("ts").to_text()  # the report says how its propensities are known
+    assert "propensities computed from the logged posteriors" in text
+    assert "logged posteriors" not in twin.report("ts").to_text()
     ours, theirs = inference(service), inference(twin)
     assert all(row[1] is not None for row in ours)
     assert ours == theirs

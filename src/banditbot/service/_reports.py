@@ -189,6 +189,7 @@ class ReportsMixin(DecisionsMixin):
             contenders=() if inference is None else tuple(
                 a for a, c in zip(arms, inference.decision.contenders, strict=True) if c),
             update=exp.update.describe(), periods=len(periods),
+            propensity="deferred" if view.deferred is not None else "exact",
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
             holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit)
 
