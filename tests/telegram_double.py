@@ -148,7 +148,7 @@ def check_text(text: str | None, parse_mode: str | None, *, limit: int = 4096,
                what: str = "message") -> None:
     if not text:
         raise BadRequest(f"Bad Request: {what} text is empty")
-    if len(text) > limit:
+    if len(text.encode("utf-16-le")) // 2 > limit:  # Telegram counts UTF-16 code units
         raise BadRequest(f"Bad Request: {what} is too long")
     if parse_mode == "MarkdownV2":
         check_markdown_v2(text)

@@ -80,6 +80,10 @@ class Arm(_Model):
         if problem:
             raise ValueError(f"the content has {problem}: remove it (tabs and line breaks "
                              "are fine)")
+        units = len(content.encode("utf-16-le")) // 2
+        if units > 4096:  # Telegram counts UTF-16 units: an emoji is two
+            raise ValueError(f"the content is {units} characters as Telegram counts them "
+                             "(an emoji counts twice); a message holds 4096")
         return content
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from banditbot import BanditService, SQLiteStore, StoreError, parse_config
+from banditbot import BanditService, ConfigError, SQLiteStore, StoreError, parse_config
 from banditbot.telegram import build_application, run_polling
 
 from ..conftest import EXAMPLES, FakeClock, free_port, rest_of_output
@@ -282,9 +282,21 @@ def test_arm_add_refuses_content_that_breaks_markdown_v2(service: BanditService,
         assert added.parse_mode == "MarkdownV2"
         assert added.text == "Arm arm\\_4 added to seed; it sends:\n*Great* news\\! v2\\.0"
 
+        # Telegram counts UTF-16 units: content of 2,040 emoji (4,080 units) is a message,
+        # but not with the confirmation's header — that comes as plain text, cut short
+        # (it was refused as too long after the arm had been added)
+        double.send_command(ADMIN_USER, 1001, "/arm add seed emoji " + "😀" * 2040)
+        await double.wait_for(lambda: len(double.chat_messages(1001)) == 4)
+        confirm = double.chat_messages(1001)[-1]
+        assert confirm.parse_mode is None and (confirm.text or "").startswith(
+            "Arm emoji added to seed; it sends:\n😀") and (confirm.text or "").endswith("…")
+
     polling(service, double, script)
     assert "arm3" not in service.active_arms("seed")
     assert service.content("seed", "arm_4") == "*Great* news\\! v2\\.0"
+    assert "emoji" in service.active_arms("seed")
+    with pytest.raises(ConfigError, match="an emoji counts twice"):
+        service.add_arm("seed", "huge", "😀" * 2049)  # 4,098 units: Telegram refuses it
     assert service.report("seed").arms  # the report still works
 
 

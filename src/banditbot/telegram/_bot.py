@@ -493,16 +493,15 @@ class BanditBot:
                                   content: str) -> None:
         """``header``, then an arm's content as users see it (rendered in the experiment's
         parse mode, not its source); as plain text, cut at 300 characters, when the two do
-        not fit one message or Telegram cannot parse them."""
+        not fit one message (Telegram counts UTF-16 units) or Telegram refuses them."""
         mode = parse_mode_of(exp)
         rendered = escape(header, mode) + "\n" + content
-        if mode is not None and len(rendered) <= 4096:
+        if mode is not None and len(rendered.encode("utf-16-le")) // 2 <= 4096:
             try:
                 await message.reply_text(rendered, parse_mode=mode)
                 return
-            except BadRequest as exc:
-                if _PARSE_ERROR not in str(exc).lower():
-                    raise
+            except BadRequest as exc:  # cannot parse, or too long once parsed: plain text
+                log.info("arm content confirmed as plain text", extra={"error": str(exc)[:200]})
         shown = content if len(content) <= 300 else content[:299] + "…"
         await message.reply_text(f"{header}\n{shown}")
 
