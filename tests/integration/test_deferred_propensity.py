@@ -122,16 +122,22 @@ def test_every_reader_of_a_deferred_log_sees_exact_propensities(tmp_path: Path) 
     store.init()
     service = BanditService(_config(), store, rng=np.random.default_rng(2))
     _run(service, 400)
+    raw = next(r for r in store.iter_decisions("ts", generation=0) if r.posterior is not None)
+    assert math.isnan(raw.propensity) and raw.probabilities.size == 0  # as stored
+    buffer = io.StringIO()
+    write_log_csv(store.iter_decisions("ts", generation=0), buffer)  # raw records resolve too
     records = list(service.decisions("ts"))
     kinds = {r.propensity_from for r in records}
     assert kinds == {"decision", "posterior"}  # burn-in first, then posterior draws
     for r in records:
         assert 0 < r.propensity <= 1 and r.probabilities.sum() == pytest.approx(1.0)
-    raw = next(r for r in store.iter_decisions("ts", generation=0) if r.posterior is not None)
-    assert math.isnan(raw.propensity) and raw.probabilities.size == 0  # as stored
+    # the service's read kept the vectors it computed: the store has them now, with the
+    # posteriors they came from (the row still says how its propensity is known)
+    stored = list(store.iter_decisions("ts", generation=0))
+    assert [(r.propensity, r.probabilities.tolist(), r.propensity_from) for r in stored] == \
+        [(r.propensity, r.probabilities.tolist(), r.propensity_from) for r in records]
+    assert all(r.posterior is not None for r in stored if r.propensity_from == "posterior")
 
-    buffer = io.StringIO()
-    write_log_csv(store.iter_decisions("ts", generation=0), buffer)  # raw records resolve too
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     assert {r["propensity_from"] for r in rows} == {"decision", "posterior"}
     assert all(0 < float(r["propensity"]) <= 1 for r in rows)

@@ -26,6 +26,7 @@ from banditbot.stores import (
     ApplyResult,
     DecisionRecord,
     ExperimentMeta,
+    ResolvedVector,
     Store,
 )
 
@@ -108,6 +109,26 @@ def test_a_deferred_decision_keeps_its_posterior_and_says_so(store: Store) -> No
     assert by_id[exact.id][1] == pytest.approx(1 / 3) and by_id[exact.id][3] is None
     assert store.apply_reward(d.id, 1.0, 1002.0) is ApplyResult.APPLIED
     assert store.read_stats("e", 0, "", ("a", "b", "c")).n.tolist() == [1.0, 0.0, 0.0]
+    # the vector computed from it, kept (a store may keep none: DynamoDB; then the reader
+    # computes it again), never a different one; a second keep changes nothing
+    vector = np.array([0.7, 0.2, 0.1])
+    store.keep_vectors([ResolvedVector(d.id, posterior, vector, 0.7),
+                        ResolvedVector(exact.id, posterior, vector, 0.7)])  # not deferred
+    store.keep_vectors([ResolvedVector(d.id, posterior, np.array([0.1, 0.1, 0.8]), 0.1)])
+    kept = store.get_decision(d.id)
+    assert kept is not None and kept.posterior is not None
+    assert kept.posterior.tolist() == posterior.tolist() and kept.reward == 1.0
+    if "dynamodb" not in store.url:
+        assert kept.probabilities.tolist() == [0.7, 0.2, 0.1] and kept.propensity == 0.7
+        rows = {row[0]: row for row in store.iter_fields(
+            "e", ("id", "propensity", "probabilities", "posterior"), generation=0)}
+        assert rows[d.id][1] == 0.7 and rows[d.id][2].tolist() == [0.7, 0.2, 0.1]
+        assert rows[d.id][3].tolist() == posterior.tolist()
+    else:
+        assert kept.probabilities.size == 0
+    untouched = store.get_decision(exact.id)
+    assert untouched is not None and untouched.posterior is None
+    assert untouched.probabilities.tolist() == pytest.approx([1 / 3] * 3)
 
 
 def test_a_decision_adds_one_pull_to_its_arm_only(store: Store) -> None:

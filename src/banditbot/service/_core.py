@@ -14,7 +14,7 @@ import numpy as np
 from .._config import BanditConfig, ExperimentConfig
 from .._errors import PayloadError, StoreError, UnknownArmError
 from .._features import Featurizer
-from ..stores import AdminRecord, ExperimentMeta, Store
+from ..stores import AdminRecord, ExperimentMeta, ResolvedVector, Store
 from ._inference import InferenceCache
 from ._view import ExperimentView, build_view
 
@@ -27,6 +27,34 @@ def new_id() -> str:
     """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits (one system
     call; measured faster here than slicing a buffer of them under a lock)."""
     return os.urandom(16).hex()
+
+
+class VectorKeeper:
+    """Collects the vectors a read of the log computed for deferred decisions and hands
+    them to the store in batches (:meth:`~banditbot.stores.Store.keep_vectors`), so the next
+    read finds them; best effort: a store that cannot write them (a read-only file) is
+    asked no more by this service."""
+
+    BATCH = 1000
+
+    def __init__(self, core: ServiceCore) -> None:
+        self.core = core
+        self.items: list[ResolvedVector] = []
+
+    def add(self, item: ResolvedVector) -> None:
+        self.items.append(item)
+        if len(self.items) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        items, self.items = self.items, []
+        if not items or not self.core.keeps_vectors:
+            return
+        try:
+            self.core.store.keep_vectors(items)
+        except StoreError as exc:
+            self.core.keeps_vectors = False
+            log.warning("computed propensities not kept", extra={"error": exc.message})
 
 
 class ServiceCore:
@@ -58,6 +86,8 @@ class ServiceCore:
         self._views: dict[str, tuple[ExperimentMeta, ExperimentView]] = {}
         self._featurizers: dict[str, Featurizer] = {}
         self._inference = InferenceCache()
+        #: whether the vectors computed for deferred decisions are given to the store
+        self.keeps_vectors = True
 
     def with_store(self, store: Store) -> Self:
         """The same service (config, generator, clock, admins) over another store, e.g. a

@@ -42,7 +42,7 @@ from ._allocation import (
     shape,
     shape_floats,
 )
-from ._core import new_id
+from ._core import VectorKeeper, new_id
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -367,7 +367,14 @@ class DecisionsMixin(RewardsMixin):
                                             limit=limit)
         if scope is not None:
             records = (r for r in records if r.scope == scope)
-        return resolve_propensities(records)
+        return self._kept(records)
+
+    def _kept(self, records: Iterator[DecisionRecord]) -> Iterator[DecisionRecord]:
+        """:func:`~banditbot.stores.resolve_propensities`, the vectors it computes kept in
+        the store for the next read."""
+        keeper = VectorKeeper(self)
+        yield from resolve_propensities(records, computed=keeper.add)
+        keeper.flush()
 
 
 class _ProbabilityMap(Mapping[str, float]):

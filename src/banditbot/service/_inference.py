@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from typing import Any, NamedTuple
 
@@ -20,7 +20,14 @@ import numpy as np
 
 from .._types import FloatArray, IntArray
 from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
-from ..stores import ALLOCATED, DecisionRecord, Store, resolve_fields, resolve_propensities
+from ..stores import (
+    ALLOCATED,
+    DecisionRecord,
+    ResolvedVector,
+    Store,
+    resolve_fields,
+    resolve_propensities,
+)
 from ._view import ExperimentView
 
 __all__ = ["LOG_FIELDS", "InferenceCache", "context_dependent", "log_arrays", "scan_arrays"]
@@ -124,7 +131,9 @@ class InferenceCache:
         self._entries: dict[tuple[str, int, str | None, tuple[str, ...]], _Entry] = {}
 
     def get(self, store: Store, view: ExperimentView, scope: str | None,
-            decisions: float, answered: float) -> AnytimeInference | None:
+            decisions: float, answered: float, *,
+            computed: Callable[[ResolvedVector], Any] | None = None
+            ) -> AnytimeInference | None:
         """The inference for ``view``'s arms (all of them, retired ones too); ``None`` for
         an unbounded reward (the sequences need known bounds) or a log without an answered
         decision of the policy (rewards added by hand or imported carry no propensity)."""
@@ -144,10 +153,12 @@ class InferenceCache:
             if kept is not None and self._still_good(kept.fingerprint, fingerprint):
                 self._remember(key, kept)
                 return kept.result
-        columns = (*LOG_FIELDS, "posterior", "policy")  # a deferred decision's vector from
-        scan = resolve_fields(store.iter_fields(  # its logged posterior
+        # a deferred decision's vector from its logged posterior (with its id, to keep it)
+        columns = (*LOG_FIELDS, "posterior", "policy",
+                   *(("id",) if view.config.propensity == "deferred" else ()))
+        scan = resolve_fields(store.iter_fields(
             view.config.id, columns, generation=view.meta.generation, kinds=ALLOCATED,
-            scope=scope), columns)
+            scope=scope), columns, computed=computed)
         chosen, probabilities, rewards = scan_arrays(
             (row[:4] for row in scan), view.all_arms, view.lo, view.span)
         result = None

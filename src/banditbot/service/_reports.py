@@ -34,7 +34,7 @@ from ..statistics import (
 )
 from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable, Store
 from ._allocation import burn_in_progress, retired_control_note
-from ._core import added_key, check_scope
+from ._core import VectorKeeper, added_key, check_scope
 from ._decisions import DecisionsMixin
 from ._inference import context_dependent
 from ._view import ExperimentView, finite_table
@@ -110,8 +110,10 @@ class ReportsMixin(DecisionsMixin):
         counts = self.store.period_counts(exp.id, view.meta.generation, scope) \
             if batched else []
         srm = sample_ratio_check(periods, counts) if batched else None
+        keeper = VectorKeeper(self)  # deferred decisions' vectors, kept for the next read
         inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
-                                        float(table.n.sum()))
+                                        float(table.n.sum()), computed=keeper.add)
+        keeper.flush()
         depends = context_dependent(view)
         contextual = inference is not None and depends
         if contextual and inference is not None:

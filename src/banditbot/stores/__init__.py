@@ -21,6 +21,7 @@ from ._base import (
     DecisionRecord,
     ExperimentMeta,
     PeriodCounts,
+    ResolvedVector,
     StatsTable,
     Store,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "MemoryStore",
     "PeriodCounts",
     "PostgresStore",
+    "ResolvedVector",
     "SQLiteStore",
     "StatsTable",
     "Store",

@@ -43,6 +43,7 @@ __all__ = [
     "DecisionRecord",
     "ExperimentMeta",
     "PeriodCounts",
+    "ResolvedVector",
     "StatsTable",
     "Store",
 ]
@@ -394,6 +395,15 @@ class Store(Protocol):
         """Log already-rewarded decisions (cheater mode, imports) and add them to the
         statistics, atomically as one unit."""
 
+    def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
+        """Keep the exact vectors computed for deferred decisions (see
+        :attr:`DecisionRecord.posterior`), so that later reads need not compute them
+        again: each decision keeps its posterior and gains its vector and propensity. A
+        decision that has a vector already is left as it is (idempotent, concurrent
+        readers agree: the vector is a function of the posterior). A store may keep none
+        (DynamoDB: a write per decision would cost a request each); readers compute what
+        is not kept."""
+
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,
                        limit: int | None = None) -> Iterator[DecisionRecord]:
@@ -526,56 +536,77 @@ def _split_arms(text: str) -> tuple[str, ...]:
 
 
 def _probabilities(blob: bytes) -> FloatArray:
-    return NO_VECTOR if is_posterior(blob) else decode_vector(blob)
+    return split_vector(blob, 0.0)[0]
 
 
 def _posterior(blob: bytes) -> FloatArray | None:
-    return decode_vector(blob) if is_posterior(blob) else None
+    return split_vector(blob, 0.0)[2]
+
+
+class ResolvedVector(NamedTuple):
+    """A deferred decision's vector, computed from its posterior (:meth:`Store.
+    keep_vectors`)."""
+
+    decision_id: str
+    posterior: FloatArray
+    probabilities: FloatArray
+    propensity: float
+
+    def blob(self) -> bytes:
+        """The stored bytes: the resolved tag, the posterior, the vector."""
+        return RESOLVED_TAG + np.concatenate(
+            (self.posterior, self.probabilities)).astype("<f8").tobytes()
 
 
 #: What a store says when its database has no banditbot tables
 INIT_DB_HINT = "create the tables with: banditbot init-db (same store URL)"
 
 
-#: How a store keeps a deferred decision's posterior: in its probability vector's place
-#: (no vector is known yet), behind this tag — a stored vector is 8·K bytes, a tagged
-#: posterior 1 + 8·(2K + 1), so the two cannot be mistaken; the stored propensity is 0.
-POSTERIOR_TAG = b"P"
+#: How a store keeps a deferred decision's posterior: in its probability vector's place,
+#: behind a tag — ``P`` + the posterior (``2K + 1`` floats) until the vector is computed,
+#: then ``Q`` + the posterior + the vector (``3K + 1`` floats; :meth:`Store.keep_vectors`).
+#: A stored vector is ``8·K`` bytes, a tagged one ``1 + 8·n``, so the two cannot be
+#: mistaken; the stored propensity is 0 until the vector is known.
+POSTERIOR_TAG, RESOLVED_TAG = b"P", b"Q"
 #: The probabilities of a decision whose propensity is not resolved yet (read-only, shared)
 NO_VECTOR: FloatArray = np.empty(0)
 NO_VECTOR.setflags(write=False)
 
 
 def encode_vector(d: DecisionRecord) -> bytes:
-    """The stored bytes of a record's probability vector, or of its tagged posterior."""
+    """The stored bytes of a record's probability vector, or of its tagged posterior (with
+    the vector computed from it, once there is one)."""
     if d.posterior is None:
         return np.asarray(d.probabilities, dtype="<f8").tobytes()
-    return POSTERIOR_TAG + np.asarray(d.posterior, dtype="<f8").tobytes()
+    if not len(d.probabilities):
+        return POSTERIOR_TAG + np.asarray(d.posterior, dtype="<f8").tobytes()
+    return ResolvedVector(d.id, d.posterior, d.probabilities, d.propensity).blob()
 
 
 def stored_propensity(d: DecisionRecord) -> float:
-    """The propensity as stored: 0 for a deferred decision (NaN is no SQLite value)."""
-    return 0.0 if d.posterior is not None else float(d.propensity)
-
-
-def decode_vector(blob: bytes) -> FloatArray:
-    """:func:`encode_vector`'s bytes back: the vector, or the tagged posterior (read-only;
-    tell them apart with :func:`is_posterior`)."""
-    raw = bytes(blob)
-    return np.frombuffer(raw, dtype="<f8", offset=1 if is_posterior(raw) else 0)
+    """The propensity as stored: 0 for a deferred decision whose vector is not computed yet
+    (NaN is no SQLite value)."""
+    return float(d.propensity) if d.posterior is None or len(d.probabilities) else 0.0
 
 
 def is_posterior(blob: bytes) -> bool:
     """Whether stored vector bytes are a deferred decision's tagged posterior (by length:
-    a vector's first byte may be the tag's too)."""
+    a vector's first byte may be a tag's too)."""
     return len(blob) % 8 == 1
 
 
-def split_vector(blob: bytes, propensity: float) -> tuple[FloatArray, float, FloatArray | None]:
-    """``(probabilities, propensity, posterior)`` of a stored row's vector and propensity."""
-    if is_posterior(blob):
-        return NO_VECTOR, math.nan, decode_vector(blob)
-    return decode_vector(blob), propensity, None
+def split_vector(blob: bytes, propensity: float
+                 ) -> tuple[FloatArray, float, FloatArray | None]:
+    """``(probabilities, propensity, posterior)`` of a stored row's vector bytes and
+    propensity (read-only arrays)."""
+    raw = bytes(blob)
+    if not is_posterior(raw):
+        return np.frombuffer(raw, dtype="<f8"), propensity, None
+    floats = np.frombuffer(raw, dtype="<f8", offset=1)
+    if raw[:1] == POSTERIOR_TAG:
+        return NO_VECTOR, math.nan, floats
+    k = (floats.shape[0] - 1) // 3
+    return floats[2 * k + 1:], propensity, floats[:2 * k + 1]
 
 
 def _context(text: str | None) -> dict[str, Any] | None:

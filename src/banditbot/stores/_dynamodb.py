@@ -61,6 +61,7 @@ from ._base import (
     DecisionRecord,
     ExperimentMeta,
     PeriodCounts,
+    ResolvedVector,
     StatsTable,
     encode_vector,
     fields_of,
@@ -642,6 +643,10 @@ class DynamoDBStore:
                     ) -> Iterator[tuple[Any, ...]]:
         return fields_of(self.iter_decisions(experiment, generation=generation), fields,
                          kinds=kinds, scope=scope)
+
+    def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
+        """Keeps none: a write per decision would cost a request each, more than computing
+        the vector again (readers compute what is not kept)."""
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

@@ -20,6 +20,7 @@ from ._base import (
     DecisionRecord,
     ExperimentMeta,
     PeriodCounts,
+    ResolvedVector,
     StatsTable,
     fields_of,
 )
@@ -196,6 +197,15 @@ class MemoryStore:
                     ) -> Iterator[tuple[Any, ...]]:
         return fields_of(self.iter_decisions(experiment, generation=generation), fields,
                          kinds=kinds, scope=scope)
+
+    def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
+        with self._lock:
+            for r in resolved:
+                record = self._decisions.get(r.decision_id)
+                if record is not None and record.posterior is not None \
+                        and not len(record.probabilities):
+                    self._decisions[r.decision_id] = record._replace(
+                        probabilities=r.probabilities, propensity=r.propensity)
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

@@ -83,6 +83,7 @@ from ._base import (
     ExperimentMeta,
     FieldDecoder,
     PeriodCounts,
+    ResolvedVector,
     StatsTable,
     check_fields,
     encode_vector,
@@ -235,6 +236,13 @@ WITH r AS (
 )
 SELECT (SELECT count(*) FROM r), d.reward_token, d.id IS NOT NULL
 FROM (SELECT 1) AS one LEFT JOIN decisions AS d ON d.id = %(id)s
+"""
+
+# the vectors computed for deferred decisions, kept where none is yet (propensity 0)
+_KEEP_VECTORS = """
+UPDATE decisions AS d SET propensity = v.p, probabilities = v.b
+FROM unnest(%(ids)s::text[], %(p)s::float8[], %(b)s::bytea[]) AS v(id, p, b)
+WHERE d.id = v.id AND d.propensity = 0
 """
 
 _RECORD_MANUAL = f"""
@@ -916,6 +924,21 @@ class PostgresStore:
         self._write(_Op(_RECORD_MANUAL, params, interpret,
                         ("SELECT 1 FROM decisions WHERE id = %s AND write_token = %s",
                          (decisions[0].id, token)), atomic=True))
+
+    def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
+        """One statement (idempotent: a retry after a lost reply changes nothing more)."""
+        if not resolved:
+            return
+        self._check_fork()
+        params = {"ids": [r.decision_id for r in resolved],
+                  "p": [float(r.propensity) for r in resolved],
+                  "b": [r.blob() for r in resolved]}
+
+        def attempt() -> None:
+            with self._connection() as conn:
+                conn.execute(_KEEP_VECTORS, params)
+
+        self._retrying("write", attempt)
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

@@ -15,14 +15,14 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from .._types import FloatArray
 from ..policies import ThompsonSampling, make_policy
-from ._base import DecisionRecord
+from ._base import DecisionRecord, ResolvedVector
 
 __all__ = ["deferred_vector", "draw_deferred", "resolve_fields", "resolve_propensities"]
 
@@ -76,26 +76,35 @@ def deferred_vector(policy_json: str, posterior: FloatArray) -> FloatArray:
     return out
 
 
-def resolve_propensities(records: Iterable[DecisionRecord]) -> Iterator[DecisionRecord]:
+def resolve_propensities(records: Iterable[DecisionRecord], *,
+                         computed: Callable[[ResolvedVector], Any] | None = None
+                         ) -> Iterator[DecisionRecord]:
     """The records with every deferred decision's exact vector and propensity filled in
     (``posterior`` kept: the record still says how its propensity is known); others pass as
-    they are. Lazy: a long log streams."""
+    they are. Lazy: a long log streams. ``computed`` is told each vector computed here (for
+    :meth:`~banditbot.stores.Store.keep_vectors`)."""
     for r in records:
         if r.posterior is None or r.probabilities.size:
             yield r
             continue
         p = deferred_vector(r.policy, r.posterior)
-        yield r._replace(probabilities=p, propensity=float(p[r.arms.index(r.arm)]))
+        propensity = float(p[r.arms.index(r.arm)])
+        if computed is not None:
+            computed(ResolvedVector(r.id, r.posterior, p, propensity))
+        yield r._replace(probabilities=p, propensity=propensity)
 
 
-def resolve_fields(rows: Iterable[Sequence[Any]], fields: Sequence[str]
+def resolve_fields(rows: Iterable[Sequence[Any]], fields: Sequence[str], *,
+                   computed: Callable[[ResolvedVector], Any] | None = None
                    ) -> Iterator[tuple[Any, ...]]:
     """Projected rows (``Store.iter_fields``) with the deferred decisions' vectors filled
-    in: ``fields`` holds ``probabilities``, ``posterior`` and ``policy``; ``propensity``
-    and ``arm`` too when the propensity is read."""
+    in: ``fields`` holds ``probabilities``, ``posterior``, ``policy``, ``arm`` and
+    ``arms``; ``propensity`` is filled too when it is read, and ``computed`` is told each
+    vector computed here when ``id`` is read."""
     at = {f: i for i, f in enumerate(fields)}
-    vec, post, pol = at["probabilities"], at["posterior"], at["policy"]
-    prop, arm, arms = at.get("propensity"), at.get("arm"), at.get("arms")
+    vec, post, pol, arm, arms = (at[f] for f in ("probabilities", "posterior", "policy",
+                                                 "arm", "arms"))
+    prop, ident = at.get("propensity"), at.get("id")
     for row in rows:
         posterior = row[post]
         if posterior is None or row[vec].size:
@@ -103,6 +112,9 @@ def resolve_fields(rows: Iterable[Sequence[Any]], fields: Sequence[str]
             continue
         out = list(row)
         out[vec] = p = deferred_vector(row[pol], posterior)
-        if prop is not None and arm is not None and arms is not None:
-            out[prop] = float(p[row[arms].index(row[arm])])
+        propensity = float(p[row[arms].index(row[arm])])
+        if prop is not None:
+            out[prop] = propensity
+        if computed is not None and ident is not None:
+            computed(ResolvedVector(row[ident], posterior, p, propensity))
         yield tuple(out)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import random
 import sqlite3
@@ -39,7 +38,6 @@ from .._errors import StoreError
 from .._types import FloatArray
 from ._base import (
     INIT_DB_HINT,
-    NO_VECTOR,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -47,11 +45,12 @@ from ._base import (
     ExperimentMeta,
     FieldDecoder,
     PeriodCounts,
+    ResolvedVector,
     StatsTable,
     check_fields,
-    decode_vector,
     encode_vector,
     is_posterior,
+    split_vector,
     stored_propensity,
 )
 
@@ -189,11 +188,17 @@ class _RowDecoder:
             if len(self.arms) >= self.LIMIT:
                 self.arms.clear()
             arms = self.arms[row[6]] = tuple(row[6].split("\n"))
-        vector = self.vectors.get(row[7])
-        if vector is None:
-            if len(self.vectors) >= self.LIMIT:
-                self.vectors.clear()
-            vector = self.vectors[row[7]] = decode_vector(row[7])
+        blob = row[7]
+        propensity, posterior = row[5], None
+        if is_posterior(blob):  # a deferred decision: its posterior (and vector, once known)
+            vector, propensity, posterior = split_vector(blob, row[5])
+        else:
+            known = self.vectors.get(blob)
+            if known is None:
+                if len(self.vectors) >= self.LIMIT:
+                    self.vectors.clear()
+                known = self.vectors[blob] = split_vector(blob, 0.0)[0]
+            vector = known
         context = None
         if row[10]:
             context = self.contexts.get(row[10])
@@ -201,13 +206,9 @@ class _RowDecoder:
                 if len(self.contexts) >= self.LIMIT:
                     self.contexts.clear()
                 context = self.contexts[row[10]] = json.loads(row[10])
-        if is_posterior(row[7]):  # a deferred decision: its posterior, no vector yet
-            return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4],
-                               math.nan, arms, NO_VECTOR, row[8], row[9], row[12], context,
-                               row[11], row[13], row[14], row[15], row[16], vector)
-        return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4], row[5],
-                           arms, vector, row[8], row[9], row[12], context, row[11], row[13],
-                           row[14], row[15], row[16])
+        return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4],
+                           propensity, arms, vector, row[8], row[9], row[12], context,
+                           row[11], row[13], row[14], row[15], row[16], posterior)
 
 
 _new_record = DecisionRecord.__new__  # positional: the field order of DecisionRecord
@@ -481,6 +482,15 @@ class SQLiteStore:
                     (d.experiment, d.generation, d.scope, d.arm, k, v)
                     for d, extra in zip(decisions, extras, strict=True)
                     for k, v in extra.items()])
+
+    def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
+        if not resolved:
+            return
+        with self._write() as conn:  # (propensity 0: the vector is not kept yet)
+            conn.executemany(
+                "UPDATE decisions SET propensity = ?, probabilities = ? "
+                "WHERE id = ? AND propensity = 0",
+                [(r.propensity, r.blob(), r.decision_id) for r in resolved])
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,
