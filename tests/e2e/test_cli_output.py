@@ -107,7 +107,9 @@ def test_keys_create_prints_only_the_key(db: list[str],
     assert code == 0 and out.count("\n") == 1 and out.startswith("bb_")
     assert "'app'" in err and "shown once" in err
     code, out, _ = run(["keys", "list", *db], capsys)
-    assert "app" in out and out.count("\n") >= 1
+    header, *rows = out.splitlines()
+    assert header.split() == ["name", "role", "status", "source", "fingerprint"]
+    assert any(r.split()[:3] == ["app", "read", "active"] for r in rows)
 
 
 def test_simulate_reports_progress_on_stderr_when_piped(tmp_path: Path) -> None:

@@ -163,10 +163,18 @@ def keys_list(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     from ..service import KeyRing
 
     svc = service(config, store, read_only=True)
-    for k in KeyRing(svc.store, svc.config.api_keys).list():
-        status = "revoked" if k.revoked else "active"
-        console.print(f"{k.name:<24} {k.role:<7} {status:<8} {k.source}  "
-                      f"sha256:{k.sha256[:12]}…", markup=False, highlight=False)
+    keys = KeyRing(svc.store, svc.config.api_keys).list()
+    if not keys:
+        err_console.print("no API keys yet: banditbot keys create --name NAME --role read",
+                          markup=False, highlight=False)
+        return
+    rows = [("name", "role", "status", "source", "fingerprint")] + [
+        (k.name, k.role, "revoked" if k.revoked else "active", k.source,
+         f"sha256:{k.sha256[:12]}…") for k in keys]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        console.print("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)),
+                                 row[4]]), markup=False, highlight=False)
 
 
 @keys_app.command("revoke")
