@@ -166,12 +166,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--repeats", type=int, default=3, help="runs of every engine")
+    parser.add_argument("--policy", action="append", choices=sorted(POLICIES),
+                        help="only these policies (repeatable; default: all)")
     args = parser.parse_args()
     n_fast, n_slow = (2000, 300) if args.quick else (10000, 1500)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in (3, 50):
             for label, (spec, mabw, extra) in POLICIES.items():
+                if args.policy and label not in args.policy:
+                    continue
                 for update in ("decision", "200 rewards"):
                     if extra and update != "decision":
                         continue  # deferred propensities are for per-decision updates
