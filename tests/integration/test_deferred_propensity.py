@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,52 @@ def test_a_posterior_too_sharp_to_draw_from_falls_back_to_exact() -> None:
     service.set_prior("ts", "a", 5.0, 0.0, actor="test")
     service.decide("ts", "u")
     assert {r.propensity_from for r in service.decisions("ts")} == {"decision"}
+
+
+def test_keeping_vectors_waits_for_no_writer_and_pages_keep_theirs(tmp_path: Path) -> None:
+    """A review found a read of a deferred log on SQLite waiting 30 s when another
+    connection committed while it read (it kept vectors mid-scan, inside its own old
+    snapshot), and a page of the log keeping nothing. Vectors are kept once the read is
+    over; a page keeps its own; a vector kept by another version of the computation is
+    computed and kept again."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "k.db"
+    store = SQLiteStore(path)
+    store.init()
+    writer = BanditService(_config(burn_in=0), store, rng=np.random.default_rng(9))
+    _run(writer, 2_500)
+    reader_store = SQLiteStore(path)  # another connection, as another process would have
+    reader = BanditService(_config(burn_in=0), reader_store, rng=np.random.default_rng(10))
+    start = time.monotonic()
+    read = reader.decisions("ts")
+    first = [next(read) for _ in range(500)]
+    writer.decide("ts", "u")  # a commit while the read is open
+    rest = list(read)
+    assert time.monotonic() - start < 15  # it waited 30 s for the lock it held itself
+    assert len(first) + len(rest) == 2_500
+
+    def kept() -> int:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("SELECT count(*) FROM decisions WHERE substr(probabilities,"
+                                  " 1, 1) = X'51'").fetchone()[0])
+
+    assert kept() == 2_500
+    fresh = BanditService(_config(burn_in=0), SQLiteStore(path), rng=np.random.default_rng(11))
+    fresh.decide("ts", "u")
+    page = list(itertools.islice(fresh.decisions("ts", after_id=first[-1].id), 2_000, None))
+    assert len(page) == 2  # the writer's decision during the read, and this one
+    fresh.keep_vectors(page)  # a page of the log, not read to its end
+    assert kept() == 2_502
+    with sqlite3.connect(path) as db:  # a vector kept by another version: computed again
+        blob, = db.execute("SELECT probabilities FROM decisions WHERE id = ?",
+                           (first[0].id,)).fetchone()
+        db.execute("UPDATE decisions SET probabilities = ? WHERE id = ?",
+                   (b"O" + blob[1:], first[0].id))
+    stale = next(r for r in reader_store.iter_decisions("ts", generation=0)
+                 if r.id == first[0].id)
+    assert stale.probabilities.size == 0 and stale.posterior is not None
+    again = next(r for r in list(reader.decisions("ts")) if r.id == first[0].id)
+    assert again.probabilities.tolist() == first[0].probabilities.tolist()
+    assert kept() == 2_502

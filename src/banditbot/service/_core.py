@@ -12,7 +12,7 @@ from typing import Self
 import numpy as np
 
 from .._config import BanditConfig, ExperimentConfig
-from .._errors import PayloadError, StoreError, UnknownArmError
+from .._errors import BanditBotError, PayloadError, StoreError, UnknownArmError
 from .._features import Featurizer
 from ..stores import AdminRecord, ExperimentMeta, ResolvedVector, Store
 from ._inference import InferenceCache
@@ -31,20 +31,21 @@ def new_id() -> str:
 
 class VectorKeeper:
     """Collects the vectors a read of the log computed for deferred decisions and hands
-    them to the store in batches (:meth:`~banditbot.stores.Store.keep_vectors`), so the next
-    read finds them; best effort: a store that cannot write them (a read-only file) is
-    asked no more by this service."""
+    them to the store once the read is over (:meth:`~banditbot.stores.Store.keep_vectors`;
+    not during it: a SQLite read's open snapshot would make the write wait for nothing), so
+    the next read finds them. Best effort: at most :attr:`LIMIT` per read (the next read
+    keeps more); a busy store is skipped this time, a store that refuses writes (a
+    read-only file) is asked no more by this service."""
 
-    BATCH = 1000
+    LIMIT = 100_000
 
     def __init__(self, core: ServiceCore) -> None:
         self.core = core
         self.items: list[ResolvedVector] = []
 
     def add(self, item: ResolvedVector) -> None:
-        self.items.append(item)
-        if len(self.items) >= self.BATCH:
-            self.flush()
+        if len(self.items) < self.LIMIT:
+            self.items.append(item)
 
     def flush(self) -> None:
         items, self.items = self.items, []
@@ -52,8 +53,10 @@ class VectorKeeper:
             return
         try:
             self.core.store.keep_vectors(items)
-        except StoreError as exc:
-            self.core.keeps_vectors = False
+        except BanditBotError as exc:
+            busy = any(w in exc.message.lower() for w in ("locked", "busy", "unreachable"))
+            if not busy:
+                self.core.keeps_vectors = False
             log.warning("computed propensities not kept", extra={"error": exc.message})
 
 

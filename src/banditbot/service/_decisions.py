@@ -8,9 +8,10 @@ Telegram has taken its message. :meth:`DecisionsMixin.decide` is both in one cal
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..stores import (
     NO_VECTOR,
     AllocationRecord,
     DecisionRecord,
+    ResolvedVector,
     StatsTable,
     deferred_vector,
     draw_deferred,
@@ -364,16 +366,26 @@ class DecisionsMixin(RewardsMixin):
         computed from its logged posterior, for the decisions returned only)."""
         exp = self.config.experiment(experiment)
         records = self.store.iter_decisions(exp.id, generation=generation, after_id=after_id,
-                                            limit=limit)
-        if scope is not None:
-            records = (r for r in records if r.scope == scope)
+                                            limit=None if scope is not None else limit)
+        if scope is not None:  # the limit counts this scope's decisions
+            records = itertools.islice((r for r in records if r.scope == scope), limit)
         return self._kept(records)
 
     def _kept(self, records: Iterator[DecisionRecord]) -> Iterator[DecisionRecord]:
         """:func:`~banditbot.stores.resolve_propensities`, the vectors it computes kept in
-        the store for the next read."""
+        the store once the read is over (a caller that stops early keeps them with
+        :meth:`keep_vectors`)."""
         keeper = VectorKeeper(self)
         yield from resolve_propensities(records, computed=keeper.add)
+        keeper.flush()
+
+    def keep_vectors(self, records: Iterable[DecisionRecord]) -> None:
+        """Keep in the store the vectors of the deferred decisions among ``records`` (read
+        with :meth:`decisions`; a page of the log that did not read it to the end)."""
+        keeper = VectorKeeper(self)
+        for r in records:
+            if r.posterior is not None and r.probabilities.size:
+                keeper.add(ResolvedVector(r.id, r.posterior, r.probabilities, r.propensity))
         keeper.flush()
 
 
@@ -407,7 +419,7 @@ class _ProbabilityMap(Mapping[str, float]):
 
 class _DeferredMap(_ProbabilityMap):
     """``arm -> probability`` of a deferred decision: computed from its posterior when
-    first read (the HTTP API's answer reads it; the Telegram bot does not)."""
+    first read (in process only: the API's answer and the Telegram bot do not read it)."""
 
     __slots__ = ("_policy", "_posterior")
 

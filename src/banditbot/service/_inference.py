@@ -154,8 +154,7 @@ class InferenceCache:
                 self._remember(key, kept)
                 return kept.result
         # a deferred decision's vector from its logged posterior (with its id, to keep it)
-        columns = (*LOG_FIELDS, "posterior", "policy",
-                   *(("id",) if view.config.propensity == "deferred" else ()))
+        columns = (*LOG_FIELDS, "posterior", "policy", "id")
         scan = resolve_fields(store.iter_fields(
             view.config.id, columns, generation=view.meta.generation, kinds=ALLOCATED,
             scope=scope), columns, computed=computed)

@@ -36,6 +36,7 @@ from .._types import FloatArray
 
 __all__ = [
     "ALLOCATED",
+    "RESOLVED_TAG",
     "TRAFFIC",
     "AdminRecord",
     "AllocationRecord",
@@ -399,10 +400,10 @@ class Store(Protocol):
         """Keep the exact vectors computed for deferred decisions (see
         :attr:`DecisionRecord.posterior`), so that later reads need not compute them
         again: each decision keeps its posterior and gains its vector and propensity. A
-        decision that has a vector already is left as it is (idempotent, concurrent
-        readers agree: the vector is a function of the posterior). A store may keep none
-        (DynamoDB: a write per decision would cost a request each); readers compute what
-        is not kept."""
+        decision that has a vector of this version already is left as it is (idempotent:
+        the vector is a function of the posterior and the version, :data:`RESOLVED_TAG`).
+        Best effort: a store may keep none (DynamoDB: a write per decision would cost a
+        request each) or give up on a busy lock; readers compute what is not kept."""
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,
@@ -554,6 +555,9 @@ class ResolvedVector(NamedTuple):
 
     def blob(self) -> bytes:
         """The stored bytes: the resolved tag, the posterior, the vector."""
+        if len(self.posterior) != 2 * len(self.probabilities) + 1:
+            raise ValueError(f"a posterior of {len(self.posterior)} numbers does not go "
+                             f"with {len(self.probabilities)} probabilities")
         return RESOLVED_TAG + np.concatenate(
             (self.posterior, self.probabilities)).astype("<f8").tobytes()
 
@@ -564,9 +568,12 @@ INIT_DB_HINT = "create the tables with: banditbot init-db (same store URL)"
 
 #: How a store keeps a deferred decision's posterior: in its probability vector's place,
 #: behind a tag — ``P`` + the posterior (``2K + 1`` floats) until the vector is computed,
-#: then ``Q`` + the posterior + the vector (``3K + 1`` floats; :meth:`Store.keep_vectors`).
-#: A stored vector is ``8·K`` bytes, a tagged one ``1 + 8·n``, so the two cannot be
-#: mistaken; the stored propensity is 0 until the vector is known.
+#: then the resolved tag + the posterior + the vector (``3K + 1`` floats;
+#: :meth:`Store.keep_vectors`). A stored vector is ``8·K`` bytes, a tagged one ``1 + 8·n``,
+#: so the two cannot be mistaken; the stored propensity is 0 until the vector is known.
+#: The resolved tag is the version of how vectors are computed (``Q``, then ``R``, …): a
+#: change to that computation takes the next letter, and rows kept under another are read
+#: as not kept (their posterior stays, the vector is computed and kept again).
 POSTERIOR_TAG, RESOLVED_TAG = b"P", b"Q"
 #: The probabilities of a decision whose propensity is not resolved yet (read-only, shared)
 NO_VECTOR: FloatArray = np.empty(0)
@@ -606,6 +613,8 @@ def split_vector(blob: bytes, propensity: float
     if raw[:1] == POSTERIOR_TAG:
         return NO_VECTOR, math.nan, floats
     k = (floats.shape[0] - 1) // 3
+    if raw[:1] != RESOLVED_TAG:  # kept by another version of the computation: not kept
+        return NO_VECTOR, math.nan, floats[:2 * k + 1]
     return floats[2 * k + 1:], propensity, floats[:2 * k + 1]
 
 

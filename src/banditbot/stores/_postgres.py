@@ -76,6 +76,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from .._errors import ConfigError, PayloadError, StoreError, require
 from ._base import (
     INIT_DB_HINT,
+    RESOLVED_TAG,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -238,11 +239,12 @@ SELECT (SELECT count(*) FROM r), d.reward_token, d.id IS NOT NULL
 FROM (SELECT 1) AS one LEFT JOIN decisions AS d ON d.id = %(id)s
 """
 
-# the vectors computed for deferred decisions, kept where none is yet (propensity 0)
+# the vectors computed for deferred decisions, kept where none is (or an older version's)
 _KEEP_VECTORS = """
 UPDATE decisions AS d SET propensity = v.p, probabilities = v.b
 FROM unnest(%(ids)s::text[], %(p)s::float8[], %(b)s::bytea[]) AS v(id, p, b)
-WHERE d.id = v.id AND d.propensity = 0
+WHERE d.id = v.id AND length(d.probabilities) %% 8 = 1
+  AND substring(d.probabilities from 1 for 1) <> %(tag)s
 """
 
 _RECORD_MANUAL = f"""
@@ -932,7 +934,7 @@ class PostgresStore:
         self._check_fork()
         params = {"ids": [r.decision_id for r in resolved],
                   "p": [float(r.propensity) for r in resolved],
-                  "b": [r.blob() for r in resolved]}
+                  "b": [r.blob() for r in resolved], "tag": RESOLVED_TAG}
 
         def attempt() -> None:
             with self._connection() as conn:

@@ -38,6 +38,7 @@ from .._errors import StoreError
 from .._types import FloatArray
 from ._base import (
     INIT_DB_HINT,
+    RESOLVED_TAG,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -484,13 +485,15 @@ class SQLiteStore:
                     for k, v in extra.items()])
 
     def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
+        """Best effort: waits at most a second for the write lock (a busy writer wins; the
+        next read keeps them)."""
         if not resolved:
             return
-        with self._write() as conn:  # (propensity 0: the vector is not kept yet)
-            conn.executemany(
-                "UPDATE decisions SET propensity = ?, probabilities = ? "
-                "WHERE id = ? AND propensity = 0",
-                [(r.propensity, r.blob(), r.decision_id) for r in resolved])
+        with _Transaction(self._conn(), 1.0) as conn:
+            conn.executemany(  # rows whose vector is not kept, or kept by an older version
+                "UPDATE decisions SET propensity = ?, probabilities = ? WHERE id = ? "
+                "AND length(probabilities) % 8 = 1 AND substr(probabilities, 1, 1) <> ?",
+                [(r.propensity, r.blob(), r.decision_id, RESOLVED_TAG) for r in resolved])
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,

@@ -163,6 +163,7 @@ def list_decisions(experiment: str, service: Service, key: Reader,
             lambda r: upper is None or (r.created_at, r.id) < upper,
             service.decisions(exp.id, generation=generation, after_id=after, scope=scope))
         records = list(itertools.islice(wanted, limit))
+        service.keep_vectors(records)  # a page does not read the log to its end
         headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
     pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
     if format == "csv":
@@ -213,7 +214,9 @@ def _newest_first(service: BanditService, experiment: str, *, generation: int | 
         if len(found) > limit or window is None:
             break
     found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-    return list(resolve_propensities(found[:limit])), len(found) > limit
+    page = list(resolve_propensities(found[:limit]))
+    service.keep_vectors(page)
+    return page, len(found) > limit
 
 
 def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
