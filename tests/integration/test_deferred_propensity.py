@@ -98,6 +98,8 @@ def test_logged_posteriors_give_propensities_within_0_05_pp_of_a_reference(
     ([3.0, 5.0, 4.0], [7.0, 5.0, 6.0], False),
     ([2.0, 4.0, 4.0], [8.0, 6.0, 6.0], True),  # a tie at the highest mean: split at random
     (list(np.linspace(2, 12, 20)), list(np.linspace(12, 4, 20)), True),  # the numpy path
+    (list(np.linspace(2, 12, 20)), list(np.linspace(12, 4, 20)), False),
+    ([50.0, 50.0, *np.linspace(5, 30, 15)], [50.0, 50.0, *np.full(15, 60.0)], True),  # a tie
 ])
 def test_a_deferred_draw_follows_the_vector_it_logs(a: list[float], b: list[float],
                                                      optimistic: bool) -> None:

@@ -195,9 +195,9 @@ class DecisionsMixin(RewardsMixin):
         policy = view.policy
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
         a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
-        if min(a.min(), b.min()) < _DEFER_MIN_SHAPE:
-            return None
         posterior = np.concatenate(((view.deferred,), a, b))
+        if posterior[1:].min() < _DEFER_MIN_SHAPE:
+            return None
         arm = view.arms[draw_deferred(policy, posterior, self.rng)]
         record = DecisionRecord(
             new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
