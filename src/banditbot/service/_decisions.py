@@ -20,6 +20,7 @@ from .._errors import ConfigError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray
 from ..policies import (
+    SMALL,
     ThompsonSampling,
     beta_posterior,
     draw_index,
@@ -95,6 +96,21 @@ class PlannedDecision(NamedTuple):
 
 #: the smallest Beta shape a deferred decision draws from (below it: the exact path)
 _DEFER_MIN_SHAPE = 0.1
+
+
+def _float_counts(view: ExperimentView, table: StatsTable
+                  ) -> tuple[list[float], list[float]] | None:
+    """Each arm's answers and reward total on the policy's scale, as Python floats (a
+    few arms: numpy's per-call cost would be most of the work); ``None`` when a counter is
+    not finite (the general path sets that arm aside, with a warning)."""
+    counts, totals = table.n.tolist(), table.total.tolist()
+    if not math.isfinite(sum(counts) + sum(totals) + sum(table.pulls.tolist())
+                         + sum(table.total_sq.tolist())):
+        return None
+    if view.span and (view.lo != 0.0 or view.span != 1.0):
+        lo, span = view.lo, view.span
+        totals = [(t - c * lo) / span for c, t in zip(counts, totals, strict=True)]
+    return counts, totals
 
 
 class DecisionsMixin(RewardsMixin):
@@ -194,8 +210,19 @@ class DecisionsMixin(RewardsMixin):
         Gamma draws underflow and would not follow the vector computed later."""
         policy = view.policy
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
-        a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
-        posterior = np.concatenate(((view.deferred,), a, b))
+        floats = _float_counts(view, table) if len(view.arms) <= SMALL else None
+        if floats is not None:  # a few arms: beta_posterior on Python floats
+            counts, sums = floats
+            alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
+            a_list, b_list = [], []
+            for n, s, pa, pb in zip(counts, sums, alpha, beta, strict=True):
+                a0, b0 = (pa, pb) if pa + pb > 0.0 else (policy.alpha, policy.beta)
+                a_list.append(a0 + s)  # an operator prior replaces (alpha, beta)
+                b_list.append(b0 + max(n - s, 0.0))
+            posterior = np.array([view.deferred, *a_list, *b_list])
+        else:
+            a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
+            posterior = np.concatenate(((view.deferred,), a, b))
         if posterior[1:].min() < _DEFER_MIN_SHAPE:
             return None
         arm = view.arms[draw_deferred(policy, posterior, self.rng)]
@@ -250,13 +277,10 @@ class DecisionsMixin(RewardsMixin):
                 view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
                 not in self._burned_in):
             return None
-        counts, totals = table.n.tolist(), table.total.tolist()
-        if not math.isfinite(sum(counts) + sum(totals) + sum(table.pulls.tolist())
-                             + sum(table.total_sq.tolist())):
+        floats = _float_counts(view, table)
+        if floats is None:
             return None  # _shaped sets the arm aside, with a warning
-        if view.span and (view.lo != 0.0 or view.span != 1.0):
-            lo, span = view.lo, view.span
-            totals = [(t - c * lo) / span for c, t in zip(counts, totals, strict=True)]
+        counts, totals = floats
         if view.prior_lists is not None:
             alpha, beta = view.prior_lists
             counts = [c + a + b for c, a, b in zip(counts, alpha, beta, strict=True)]
