@@ -100,6 +100,10 @@ def test_logged_posteriors_give_propensities_within_0_05_pp_of_a_reference(
     (list(np.linspace(2, 12, 20)), list(np.linspace(12, 4, 20)), True),  # the numpy path
     (list(np.linspace(2, 12, 20)), list(np.linspace(12, 4, 20)), False),
     ([50.0, 50.0, *np.linspace(5, 30, 15)], [50.0, 50.0, *np.full(15, 60.0)], True),  # a tie
+    # a review found: equal odds a/b but means a/(a+b) that differ as floats — the draw
+    # compared odds and split the mean's share that the probabilities give to one arm
+    ([100.1, 1000.0, 50.0], [200.2, 2000.0, 150.0], True),
+    ([100.1, 1000.0, *np.full(15, 50.0)], [200.2, 2000.0, *np.full(15, 150.0)], True),
 ])
 def test_a_deferred_draw_follows_the_vector_it_logs(a: list[float], b: list[float],
                                                      optimistic: bool) -> None:
@@ -296,6 +300,33 @@ def test_keeping_vectors_waits_for_no_writer_and_pages_keep_theirs(tmp_path: Pat
                                   " 1, 1) = X'51'").fetchone()[0])
 
     assert kept() == 2_500
+    # a page: the scan is closed before the page keeps its vectors, so a commit while the
+    # page was read makes no one wait (it waited its 1 s and kept nothing); a scope's page
+    # closes its scan when its limit is reached
+    page_store = SQLiteStore(tmp_path / "p.db")
+    page_store.init()
+    paged = BanditService(_config(burn_in=0), page_store, rng=np.random.default_rng(12))
+    _run(paged, 300)
+    other = BanditService(_config(burn_in=0), SQLiteStore(tmp_path / "p.db"),
+                          rng=np.random.default_rng(13))
+    after = None
+    for scope in (None, ""):  # the first page, then the next 100 of the shared scope
+        source = paged.decisions("ts", scope=scope, after_id=after,
+                                 limit=None if scope is None else 100)
+        page = list(itertools.islice(source, 100))
+        after = page[-1].id
+        other.decide("ts", "u")  # a commit while the page's scan is open
+        if scope is None:
+            source.close()
+            started = time.monotonic()
+            paged.keep_vectors(page)
+        else:
+            started = time.monotonic()
+            list(source)  # the scope's limit is reached: its scan closed, then kept
+        assert time.monotonic() - started < 0.5
+    with sqlite3.connect(tmp_path / "p.db") as db:
+        assert db.execute("SELECT count(*) FROM decisions WHERE substr(probabilities, 1, 1)"
+                          " = X'51'").fetchone()[0] == 200
     fresh = BanditService(_config(burn_in=0), SQLiteStore(path), rng=np.random.default_rng(11))
     fresh.decide("ts", "u")
     page = list(itertools.islice(fresh.decisions("ts", after_id=first[-1].id), 2_000, None))
@@ -313,3 +344,53 @@ def test_keeping_vectors_waits_for_no_writer_and_pages_keep_theirs(tmp_path: Pat
     again = next(r for r in list(reader.decisions("ts")) if r.id == first[0].id)
     assert again.probabilities.tolist() == first[0].probabilities.tolist()
     assert kept() == 2_502
+
+
+def test_an_arm_certain_to_be_best_is_picked_and_logged_so() -> None:
+    """An operator prior with beta = 0 is a point mass at 1: textbook Thompson sampling's
+    probabilities were NaN for the other arms (a review); the arm is picked every time and
+    its probability is 1, two such arms share it."""
+    for optimistic in (False, True):
+        policy = ThompsonSampling(optimistic=optimistic)
+        for b, expected in (([0.0, 4.0, 4.0], [1.0, 0.0, 0.0]),
+                            ([0.0, 0.0, 4.0], [0.5, 0.5, 0.0])):
+            ab = np.array([5.0, 3.0, 3.0, *b])
+            p = policy.posterior_probabilities(ab[:3], ab[3:])
+            assert p.tolist() == pytest.approx(expected)
+            rng = np.random.default_rng(3)
+            picks = np.bincount([policy.draw(ab, rng) for _ in range(2_000)], minlength=3)
+            assert picks[2] == 0 and abs(picks[0] / 2_000 - expected[0]) < 0.05
+
+
+def test_keeping_tells_a_busy_store_from_one_that_refuses() -> None:
+    """A review found a PostgreSQL restart (its error says "unreachable or restarting" in
+    the hint) switching keeping off for the life of the process; only a store that will
+    never take the write (a read-only file or role) is no longer asked."""
+    from banditbot import StoreError
+    from banditbot.stores import ResolvedVector
+
+    class Failing(MemoryStore):
+        def __init__(self, error: StoreError) -> None:
+            super().__init__()
+            self.error: StoreError | None = error
+
+        def keep_vectors(self, resolved: Any) -> None:
+            if self.error is not None:
+                raise self.error
+            super().keep_vectors(resolved)
+
+    item = ResolvedVector("x", np.array([0.0, 1.0, 1.0]), np.array([1.0]), 1.0)
+    for error, asked_again in (
+            (StoreError("PostgreSQL write failed: connection failed: Connection refused",
+                        hint="the database is unreachable or restarting; retry"), True),
+            (StoreError("SQLite: database is locked", hint="retry"), True),
+            (StoreError("SQLite: attempt to write a readonly database"), False),
+            (StoreError("PostgreSQL write failed: permission denied for table decisions"),
+             False)):
+        service = BanditService(_config(), Failing(error))
+        from banditbot.service._core import VectorKeeper
+
+        keeper = VectorKeeper(service)
+        keeper.add(item)
+        keeper.flush()
+        assert service.keeps_vectors is asked_again, error

@@ -53,11 +53,14 @@ class VectorKeeper:
             return
         try:
             self.core.store.keep_vectors(items)
-        except BanditBotError as exc:
-            busy = any(w in exc.message.lower() for w in ("locked", "busy", "unreachable"))
-            if not busy:
+        except BanditBotError as exc:  # busy, restarting, unreachable: next read's turn
+            if any(w in str(exc).lower() for w in _REFUSALS):
                 self.core.keeps_vectors = False
             log.warning("computed propensities not kept", extra={"error": exc.message})
+
+
+#: what a store says when it will never take the write (a read-only file or role)
+_REFUSALS = ("readonly", "read-only", "permission denied")
 
 
 class ServiceCore:

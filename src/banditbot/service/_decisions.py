@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -96,6 +96,24 @@ class PlannedDecision(NamedTuple):
 
 #: the smallest Beta shape a deferred decision draws from (below it: the exact path)
 _DEFER_MIN_SHAPE = 0.1
+
+
+def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None
+              ) -> Iterator[DecisionRecord]:
+    """The decisions of one scope, at most ``limit``; the store's scan is closed when the
+    limit is reached (a SQLite scan left open holds its snapshot, and a write that keeps
+    vectors after it would wait for nothing)."""
+    try:
+        yield from itertools.islice((r for r in records if r.scope == scope), limit)
+    finally:
+        _close(records)
+
+
+def _close(records: Iterator[DecisionRecord]) -> None:
+    """End a store's scan now (a generator's ``close``), not when it is collected."""
+    close = getattr(records, "close", None)
+    if close is not None:
+        close()
 
 
 def _float_counts(view: ExperimentView, table: StatsTable
@@ -384,7 +402,7 @@ class DecisionsMixin(RewardsMixin):
 
     def decisions(self, experiment: str, *, generation: int | None = None,
                   after_id: str | None = None, limit: int | None = None,
-                  scope: str | None = None) -> Iterator[DecisionRecord]:
+                  scope: str | None = None) -> Generator[DecisionRecord, None, None]:
         """The decision log of an experiment, oldest first (``scope``: one bandit's
         decisions only), each decision with its exact propensity (a deferred one's
         computed from its logged posterior, for the decisions returned only)."""
@@ -392,15 +410,19 @@ class DecisionsMixin(RewardsMixin):
         records = self.store.iter_decisions(exp.id, generation=generation, after_id=after_id,
                                             limit=None if scope is not None else limit)
         if scope is not None:  # the limit counts this scope's decisions
-            records = itertools.islice((r for r in records if r.scope == scope), limit)
+            records = _of_scope(records, scope, limit)
         return self._kept(records)
 
-    def _kept(self, records: Iterator[DecisionRecord]) -> Iterator[DecisionRecord]:
+    def _kept(self, records: Iterator[DecisionRecord]
+              ) -> Generator[DecisionRecord, None, None]:
         """:func:`~banditbot.stores.resolve_propensities`, the vectors it computes kept in
-        the store once the read is over (a caller that stops early keeps them with
-        :meth:`keep_vectors`)."""
+        the store once the read is over and the store's scan closed (a caller that stops
+        early closes this generator and keeps them with :meth:`keep_vectors`)."""
         keeper = VectorKeeper(self)
-        yield from resolve_propensities(records, computed=keeper.add)
+        try:
+            yield from resolve_propensities(records, computed=keeper.add)
+        finally:
+            _close(records)
         keeper.flush()
 
     def keep_vectors(self, records: Iterable[DecisionRecord]) -> None:

@@ -198,6 +198,11 @@ def _beta_moments(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]
 
 def _beta_best(a: FloatArray, b: FloatArray) -> FloatArray:
     k = a.shape[0]
+    at_one = b <= 0.0  # an operator prior b = 0: a point mass at 1, which no draw beats
+    if at_one.any():
+        out: FloatArray = at_one / float(at_one.sum())  # (several: tied, shared equally)
+        out.setflags(write=False)
+        return out
     mean, sd = _beta_moments(a, b)
     pruned = _prune(mean, sd)
     if not isinstance(pruned, tuple):

@@ -159,10 +159,11 @@ def list_decisions(experiment: str, service: Service, key: Reader,
                                       upper=upper, limit=limit, scope=scope)
         headers = {"X-Next-Before": records[-1].id} if more and records else {}
     else:
-        wanted = itertools.takewhile(
-            lambda r: upper is None or (r.created_at, r.id) < upper,
-            service.decisions(exp.id, generation=generation, after_id=after, scope=scope))
+        source = service.decisions(exp.id, generation=generation, after_id=after, scope=scope)
+        wanted = itertools.takewhile(lambda r: upper is None or (r.created_at, r.id) < upper,
+                                     source)
         records = list(itertools.islice(wanted, limit))
+        source.close()  # the store's scan ends before the page keeps its vectors
         service.keep_vectors(records)  # a page does not read the log to its end
         headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
     pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
