@@ -505,6 +505,12 @@ def test_init_is_idempotent_records_the_version_and_refuses_a_newer_schema(
     with pytest.raises(StoreError) as err:
         PostgresStore(fresh).init()
     assert "upgrade banditbot" in str(err.value)
+    # a reader too (`banditbot report` read a newer schema without a word, a walkthrough
+    # found), at its first read
+    reader = PostgresStore(fresh)
+    with pytest.raises(StoreError, match="newer than this banditbot"):
+        reader.read_meta("e")
+    reader.close()
     store.close()
 
 

@@ -496,7 +496,8 @@ class PostgresStore:
         import psycopg
 
         try:
-            psycopg.connect(self._conninfo, autocommit=True).close()
+            with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                version = self._schema_version(conn)
         except psycopg.OperationalError as exc:
             text = str(exc)
             if any(sign in text for sign in _TRANSIENT_CONNECT):
@@ -505,6 +506,10 @@ class PostgresStore:
                                                    "database and options") from None
         except psycopg.ProgrammingError as exc:  # e.g. an option libpq does not know
             raise self._error("connect", exc, hint="check the URL's options") from None
+        if version > SCHEMA_VERSION:  # its tables may not read as this code expects
+            raise StoreError(f"schema {self.schema!r} has schema version {version}, newer "
+                             f"than this banditbot's ({SCHEMA_VERSION})",
+                             hint="upgrade banditbot on this host; docs/postgres.md")
 
     def _cause(self, exc: BaseException) -> BaseException:
         """What a pool's "couldn't get a connection after 15 sec" stands for: one direct
