@@ -571,7 +571,7 @@ class ExperimentConfig(_Model):
             raise ValueError("a holdout goes to the control arm (set control: ARM)")
         if self.propensity == "deferred":
             why = (f"the policy is {policy.name}" + (
-                       " (the default when a reward has no bounds)"
+                       " (Beta Thompson sampling needs a reward with bounds)"
                        if policy.name == "gaussian-thompson" else "")
                    if policy.name != "thompson"
                    else "the allocation is updated by periods (update: "
