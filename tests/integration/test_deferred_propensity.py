@@ -367,7 +367,7 @@ def test_keeping_tells_a_busy_store_from_one_that_refuses() -> None:
     the hint) switching keeping off for the life of the process; only a store that will
     never take the write (a read-only file or role) is no longer asked."""
     from banditbot import StoreError
-    from banditbot.stores import ResolvedVector
+    from banditbot.stores import DecisionRecord
 
     class Failing(MemoryStore):
         def __init__(self, error: StoreError) -> None:
@@ -379,7 +379,9 @@ def test_keeping_tells_a_busy_store_from_one_that_refuses() -> None:
                 raise self.error
             super().keep_vectors(resolved)
 
-    item = ResolvedVector("x", np.array([0.0, 1.0, 1.0]), np.array([1.0]), 1.0)
+    item = DecisionRecord("x", "ts", 0, "", "a", 1.0, ("a",), np.array([1.0]),
+                          '{"name":"thompson","params":{}}', "u", 1.0,
+                          posterior=np.array([0.0, 1.0, 1.0]))  # read, its vector computed
     for error, asked_again in (
             (StoreError("PostgreSQL write failed: connection failed: Connection refused",
                         hint="the database is unreachable or restarting; retry"), True),
@@ -388,9 +390,5 @@ def test_keeping_tells_a_busy_store_from_one_that_refuses() -> None:
             (StoreError("PostgreSQL write failed: permission denied for table decisions"),
              False)):
         service = BanditService(_config(), Failing(error))
-        from banditbot.service._core import VectorKeeper
-
-        keeper = VectorKeeper(service)
-        keeper.add(item)
-        keeper.flush()
+        service.keep_vectors([item])
         assert service.keeps_vectors is asked_again, error
