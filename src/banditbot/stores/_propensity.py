@@ -87,11 +87,19 @@ def resolve_propensities(records: Iterable[DecisionRecord], *,
         if r.posterior is None or r.probabilities.size:
             yield r
             continue
-        p = deferred_vector(r.policy, r.posterior)
-        propensity = float(p[r.arms.index(r.arm)])
-        if computed is not None:
-            computed(ResolvedVector(r.id, r.posterior, p, propensity))
+        p, propensity = _resolve(r.id, r.policy, r.posterior, r.arms, r.arm, computed)
         yield r._replace(probabilities=p, propensity=propensity)
+
+
+def _resolve(decision_id: str | None, policy_json: str, posterior: FloatArray,
+             arms: Sequence[str], arm: str,
+             computed: Callable[[ResolvedVector], Any] | None) -> tuple[FloatArray, float]:
+    """One deferred decision's vector and propensity (``computed`` told, given an id)."""
+    p = deferred_vector(policy_json, posterior)
+    propensity = float(p[arms.index(arm)])
+    if computed is not None and decision_id is not None:
+        computed(ResolvedVector(decision_id, posterior, p, propensity))
+    return p, propensity
 
 
 def resolve_fields(rows: Iterable[Sequence[Any]], fields: Sequence[str], *,
@@ -111,10 +119,8 @@ def resolve_fields(rows: Iterable[Sequence[Any]], fields: Sequence[str], *,
             yield tuple(row)
             continue
         out = list(row)
-        out[vec] = p = deferred_vector(row[pol], posterior)
-        propensity = float(p[row[arms].index(row[arm])])
+        out[vec], propensity = _resolve(None if ident is None else row[ident], row[pol],
+                                        posterior, row[arms], row[arm], computed)
         if prop is not None:
             out[prop] = propensity
-        if computed is not None and ident is not None:
-            computed(ResolvedVector(row[ident], posterior, p, propensity))
         yield tuple(out)
