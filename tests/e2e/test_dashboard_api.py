@@ -84,6 +84,10 @@ def test_the_log_pages_newest_first_without_gaps_or_repeats(server: Any) -> None
     # the oldest-first pages still work as before
     asc = get(url, "/v1/experiments/shop/decisions?limit=46", key)
     assert [r["decision_id"] for r in rows(asc)] == everything
+    # a full last page says there is no next one; a page short of the end says there is
+    assert "x-next-after" not in asc.headers
+    short = get(url, "/v1/experiments/shop/decisions?limit=45", key)
+    assert short.headers["x-next-after"] == everything[44]
 
 
 def test_a_page_of_one_generation_or_one_chat(server: Any) -> None:
@@ -143,3 +147,47 @@ def test_docs_and_icons_are_served_from_the_package(server: Any) -> None:
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
     assert get(url, "/static/swagger/LICENSE").status_code == 404  # only web assets
     assert get(url, "/static/../_app.py").status_code == 404
+
+
+class _CountingStore(SQLiteStore):
+    """A SQLite store that counts the decisions its scans hand out."""
+
+    read = 0
+
+    def iter_decisions(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for record in super().iter_decisions(*args, **kwargs):
+            self.read += 1
+            yield record
+
+
+def test_a_newest_first_page_of_a_busy_log_reads_about_a_page(tmp_path: Path) -> None:
+    """A dashboard refresh of 3,000 decisions made in the last two minutes: the first page
+    and the next one read a few times their size, not the whole recent log."""
+    clock = FakeClock(1_700_000_000.0)
+    store = _CountingStore(tmp_path / "busy.db")
+    store.init()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(6),
+                            clock=clock)
+    with store.batch():
+        for i in range(3000):
+            clock.advance(0.04)
+            service.decide("shop", f"u{i}")
+    everything = [r.id for r in service.decisions("shop")]
+    app = create_app(service)
+    key = app.state.keys.create("reader", "read")[0]
+    with ServerThread(app) as url:
+        store.read = 0
+        first = get(url, "/v1/experiments/shop/decisions?order=desc&limit=20", key)
+        assert [r["decision_id"] for r in rows(first)] == everything[::-1][:20]
+        assert store.read <= 20 * 16, store.read  # a look back of ≤ 4 windows of growth
+        store.read = 0
+        cursor = first.headers["x-next-before"]
+        second = get(url, f"/v1/experiments/shop/decisions?order=desc&limit=20"
+                          f"&before={cursor}", key)
+        assert [r["decision_id"] for r in rows(second)] == everything[::-1][20:40]
+        assert store.read <= 20 * 16, store.read  # nothing newer than the cursor is read
+        # the oldest decision, a page deep in the log, is still found
+        deep = get(url, f"/v1/experiments/shop/decisions?order=desc&limit=1"
+                        f"&before={everything[1]}", key)
+        assert [r["decision_id"] for r in rows(deep)] == everything[:1]
+    store.close()

@@ -33,6 +33,7 @@ from ..stores import (
     DecisionRecord,
     ResolvedVector,
     StatsTable,
+    close_scan,
     deferred_vector,
     draw_deferred,
     resolve_propensities,
@@ -106,14 +107,7 @@ def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None
     try:
         yield from itertools.islice((r for r in records if r.scope == scope), limit)
     finally:
-        _close(records)
-
-
-def _close(records: Iterator[DecisionRecord]) -> None:
-    """End a store's scan now (a generator's ``close``), not when it is collected."""
-    close = getattr(records, "close", None)
-    if close is not None:
-        close()
+        close_scan(records)
 
 
 def _float_counts(view: ExperimentView, table: StatsTable
@@ -422,7 +416,7 @@ class DecisionsMixin(RewardsMixin):
         try:
             yield from resolve_propensities(records, computed=keeper.add)
         finally:
-            _close(records)
+            close_scan(records)
         keeper.flush()
 
     def keep_vectors(self, records: Iterable[DecisionRecord]) -> None:

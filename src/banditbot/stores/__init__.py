@@ -24,6 +24,7 @@ from ._base import (
     ResolvedVector,
     StatsTable,
     Store,
+    close_scan,
 )
 from ._url import DEFAULT_STORE_URL, new_sqlite_file, open_store
 
@@ -68,6 +69,7 @@ __all__ = [
     "SQLiteStore",
     "StatsTable",
     "Store",
+    "close_scan",
     "deferred_vector",
     "draw_deferred",
     "new_sqlite_file",

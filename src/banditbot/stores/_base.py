@@ -487,6 +487,14 @@ def check_fields(fields: Sequence[str], kinds: Collection[str] | None = None) ->
         raise ValueError(f"kinds is a collection of kinds, got the string {kinds!r}")
 
 
+def close_scan(records: Iterator[Any]) -> None:
+    """End a store's scan now (a generator's ``close``), not when it is collected: a SQLite
+    scan left open holds its snapshot, and a write after it would wait for nothing."""
+    close = getattr(records, "close", None)
+    if close is not None:
+        close()
+
+
 def fields_of(records: Iterable[DecisionRecord], fields: Sequence[str], *,
               kinds: Collection[str] | None = None, scope: str | None = None
               ) -> Iterator[tuple[Any, ...]]:

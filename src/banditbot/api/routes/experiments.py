@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from ...offline import decision_rows, store_pseudonyms, write_log_csv
 from ...service import BanditService, resolve_propensities
-from ...stores import DecisionRecord
+from ...stores import DecisionRecord, close_scan
 from .._deps import Reader, Service
 from .._models import ExperimentOut, ScopeQuery
 from .._problems import problem_responses
@@ -162,10 +162,12 @@ def list_decisions(experiment: str, service: Service, key: Reader,
         source = service.decisions(exp.id, generation=generation, after_id=after, scope=scope)
         wanted = itertools.takewhile(lambda r: upper is None or (r.created_at, r.id) < upper,
                                      source)
-        records = list(itertools.islice(wanted, limit))
+        records = list(itertools.islice(wanted, limit + 1))  # one more: is there a next page?
         source.close()  # the store's scan ends before the page keeps its vectors
+        more = len(records) > limit
+        records = records[:limit]
         service.keep_vectors(records)  # a page does not read the log to its end
-        headers = {"X-Next-After": records[-1].id} if len(records) == limit else {}
+        headers = {"X-Next-After": records[-1].id} if more else {}
     pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
     if format == "csv":
         buffer = io.StringIO()
@@ -176,8 +178,11 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     return Response(body, media_type="application/x-ndjson", headers=headers)
 
 
-#: How far back (seconds) newest-first paging looks, widening until a page is full.
-_WINDOWS = (600.0, 6 * 3600.0, 7 * 86400.0, 90 * 86400.0, None)
+#: How far back (seconds) newest-first paging looks first; each further look reaches
+#: :data:`_WIDEN` times as far, until a page is full or the look holds the whole log.
+_FIRST_WINDOW = 4.0
+_WIDEN = 4.0
+_LONGEST_WINDOW = 90 * 86400.0
 
 
 def _cursor(service: BanditService, experiment: str, decision_id: str,
@@ -197,23 +202,36 @@ def _newest_first(service: BanditService, experiment: str, *, generation: int | 
     """Up to ``limit`` decisions newest first, strictly between the cursors, and whether
     there are more.
 
-    The store pages oldest first from a time, so this reads a window back from the newest
-    decision (or from ``upper``) and widens it until the page is full or the window holds
-    the whole log: a page near the top costs a page, one deep in the log at most the log.
+    The store pages oldest first from a time, so this reads a window back from now (or from
+    ``upper``, stopping there) and widens it until the page is full or the window holds
+    the whole log: a window of a few seconds first, each next one four times as long, so a
+    page costs a few times the decisions of the window that fills it, however busy the
+    log, and a page deep in a quiet log a dozen short reads at most.
     """
     end = upper[0] if upper else service.clock()
     found: list[DecisionRecord] = []
-    for window in _WINDOWS:
+    window: float | None = _FIRST_WINDOW
+    while True:
+        if window is not None and window > _LONGEST_WINDOW:
+            window = None
         since = None if window is None else end - window
         if lower is not None and (since is None or since < lower[0]):
             since, window = lower[0], None  # the window holds everything after the cursor
-        found = [r for r in service.store.iter_decisions(experiment, generation=generation,
-                                                         since=since)
-                 if (upper is None or (r.created_at, r.id) < upper)
-                 and (lower is None or (r.created_at, r.id) > lower)
-                 and (scope is None or r.scope == scope)]
+        found = []
+        scan = service.store.iter_decisions(experiment, generation=generation, since=since)
+        try:
+            for r in scan:
+                if upper is not None and r.created_at > upper[0]:
+                    break  # time order: the rest is newer than the page
+                if (upper is None or (r.created_at, r.id) < upper) \
+                        and (lower is None or (r.created_at, r.id) > lower) \
+                        and (scope is None or r.scope == scope):
+                    found.append(r)
+        finally:
+            close_scan(scan)
         if len(found) > limit or window is None:
             break
+        window *= _WIDEN
     found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
     page = list(resolve_propensities(found[:limit]))
     service.keep_vectors(page)
