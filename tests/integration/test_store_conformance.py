@@ -64,6 +64,11 @@ def assert_stats_equal_fold(store: Store, experiment: str, generation: int,
             expected = folded.get((scope, arm), [0.0] * 4)
             got = [table.pulls[i], table.n[i], table.total[i], table.total_sq[i]]
             assert got == pytest.approx(expected, abs=1e-9), (scope, arm)
+        # the decision path's read of the same counters, as Python floats
+        counts = store.read_counts(experiment, generation, scope, arms)
+        assert [list(map(float, c)) for c in counts] == [
+            table.pulls.tolist(), table.n.tolist(), table.total.tolist(),
+            table.total_sq.tolist()], scope
 
 
 # --- round trips ------------------------------------------------------------------------------
@@ -231,6 +236,21 @@ def test_scopes_are_separate_and_none_sums_them(store: Store) -> None:
     both = store.read_stats("e", 0, None, ("a", "b"))
     assert one.n.tolist() == [2, 0] and one.total.tolist() == [1, 0]
     assert both.n.tolist() == [3, 1] and both.total.tolist() == [2, 1]
+
+
+def test_the_counters_as_floats_follow_the_asked_order(store: Store) -> None:
+    for scope, arm, value in [("chat:1", "a", 1.0), ("chat:1", "a", 0.5), ("chat:1", "b", 0.0),
+                              ("chat:2", "b", 1.0)]:
+        d = _decision(arm=arm, scope=scope)
+        store.record_decision(d)
+        store.apply_reward(d.id, value, 1.0, None)
+    store.record_decision(_decision(arm="b", scope="chat:1"))  # a pull with no answer yet
+    counts = store.read_counts("e", 0, "chat:1", ("b", "new", "a"))
+    assert counts.pulls == [2.0, 0.0, 2.0] and counts.n == [1.0, 0.0, 2.0]
+    assert counts.total == [0.0, 0.0, 1.5] and counts.total_sq == [0.0, 0.0, 1.25]
+    assert all(type(x) is float for column in counts for x in column)
+    assert store.read_counts("e", 0, "chat:9", ("a", "b")).n == [0.0, 0.0]  # no such bandit
+    assert store.read_counts("e", 0, "chat:2", ("a", "b")).total == [0.0, 1.0]
 
 
 def test_generations_are_separate(store: Store) -> None:

@@ -791,7 +791,7 @@ def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService) -> N
             service.cheat("e", "a", "1111")
             service.cheat("e", "c", "1")
             bucket = next(iter(store._buckets.values()))
-            bucket.data[bucket.index["a"], 3] = float("inf")  # a corrupt row from before
+            bucket.columns[3][bucket.index["a"]] = float("inf")  # a corrupt row from before
             assert service.view("e").lane is scalar
             logged.append(service.decide("e", "u").probabilities["a"])
         finally:

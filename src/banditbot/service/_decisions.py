@@ -30,6 +30,7 @@ from ..policies import (
 from ..stores import (
     NO_VECTOR,
     AllocationRecord,
+    CountRows,
     DecisionRecord,
     ResolvedVector,
     StatsTable,
@@ -110,19 +111,17 @@ def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None
         close_scan(records)
 
 
-def _float_counts(view: ExperimentView, table: StatsTable
+def _float_counts(view: ExperimentView, counts: CountRows
                   ) -> tuple[list[float], list[float]] | None:
-    """Each arm's answers and reward total on the policy's scale, as Python floats (a
-    few arms: numpy's per-call cost would be most of the work); ``None`` when a counter is
+    """Each arm's answers and reward total on the policy's scale; ``None`` when a counter is
     not finite (the general path sets that arm aside, with a warning)."""
-    counts, totals = table.n.tolist(), table.total.tolist()
-    if not math.isfinite(sum(counts) + sum(totals) + sum(table.pulls.tolist())
-                         + sum(table.total_sq.tolist())):
+    n, totals = counts.n, counts.total
+    if not math.isfinite(sum(n) + sum(totals) + sum(counts.pulls) + sum(counts.total_sq)):
         return None
     if view.span and (view.lo != 0.0 or view.span != 1.0):
         lo, span = view.lo, view.span
-        totals = [(t - c * lo) / span for c, t in zip(counts, totals, strict=True)]
-    return counts, totals
+        totals = [(t - c * lo) / span for c, t in zip(n, totals, strict=True)]
+    return n, totals
 
 
 class DecisionsMixin(RewardsMixin):
@@ -172,15 +171,25 @@ class DecisionsMixin(RewardsMixin):
         allocation_id = None
         floats = None
         if view.every_decision:
-            table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
-                                          with_extra=view.needs_extra)
-            if view.deferred is not None and self._past_burn_in(view, table, scope):
-                planned = self._deferred(view, table, str(subject), context, scope, now)
+            few = self._few(view, scope)
+            if few is not None and view.deferred is not None:
+                planned = self._deferred(view, self._small_posterior(view, few), str(subject),
+                                         context, scope, now)
                 if planned is not None:
                     return planned
-            floats = self._lane(view, table, scope) if view.lane else None
-            p = np.array(floats) if floats is not None else \
-                self._shaped(view, table, context, now, scope).probabilities
+            floats = self._lane(view, few) if few is not None and view.lane else None
+            if floats is not None:
+                p = np.array(floats)
+            else:
+                table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
+                                              with_extra=view.needs_extra)
+                if view.deferred is not None and few is None \
+                        and self._past_burn_in(view, table, scope):
+                    planned = self._deferred(view, self._posterior(view, table, context),
+                                             str(subject), context, scope, now)
+                    if planned is not None:
+                        return planned
+                p = self._shaped(view, table, context, now, scope).probabilities
         else:
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
@@ -212,31 +221,55 @@ class DecisionsMixin(RewardsMixin):
         self._burned_in.add(key)
         return True
 
-    def _deferred(self, view: ExperimentView, table: StatsTable, subject: str,
+    def _few(self, view: ExperimentView, scope: str) -> tuple[list[float], list[float]] | None:
+        """The counters of a bandit with a few arms as Python floats (:func:`_float_counts`),
+        when its decision can be made on them: a policy of counts and totals alone
+        (``view.lane``) or deferred Thompson sampling, past burn-in (known to this service)
+        and without a winner; ``None`` leaves the decision to the general path."""
+        if not (view.lane or view.deferred is not None) or view.served is not None \
+                or len(view.arms) > SMALL or (
+                    view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
+                    not in self._burned_in):
+            return None
+        return _float_counts(view, self.store.read_counts(
+            view.config.id, view.meta.generation, scope, view.arms))
+
+    def _small_posterior(self, view: ExperimentView,
+                         few: tuple[list[float], list[float]]) -> FloatArray:
+        """``[λ, a…, b…]`` of deferred Thompson sampling from a few arms' counters
+        (:func:`~banditbot.statistics.beta_posterior` on Python floats; an operator prior
+        replaces the policy's ``(alpha, beta)``)."""
+        policy = view.policy
+        assert isinstance(policy, ThompsonSampling) and view.deferred is not None
+        counts, sums = few
+        alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
+        a_list, b_list = [], []
+        for n, s, pa, pb in zip(counts, sums, alpha, beta, strict=True):
+            a0, b0 = (pa, pb) if pa + pb > 0.0 else (policy.alpha, policy.beta)
+            a_list.append(a0 + s)
+            b_list.append(b0 + max(n - s, 0.0))
+        return np.array([view.deferred, *a_list, *b_list])
+
+    def _posterior(self, view: ExperimentView, table: StatsTable,
+                   context: Mapping[str, Any] | None) -> FloatArray:
+        """``[λ, a…, b…]`` of deferred Thompson sampling from ``table``."""
+        policy = view.policy
+        assert isinstance(policy, ThompsonSampling) and view.deferred is not None
+        a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
+        return np.concatenate(((view.deferred,), a, b))
+
+    def _deferred(self, view: ExperimentView, posterior: FloatArray, subject: str,
                   context: Mapping[str, Any] | None, scope: str, now: float
                   ) -> PlannedDecision | None:
-        """A Thompson-sampling decision drawn from its posterior, logging the posterior
+        """A Thompson-sampling decision drawn from its ``posterior``, logging it
         (``propensity: deferred``; see :mod:`banditbot.stores._propensity`). ``None``
         leaves the decision to the exact path: a posterior with a shape below
         :data:`_DEFER_MIN_SHAPE` (an operator prior ``b = 0``, a tiny ``alpha``), where
         Gamma draws underflow and would not follow the vector computed later."""
-        policy = view.policy
-        assert isinstance(policy, ThompsonSampling) and view.deferred is not None
-        floats = _float_counts(view, table) if len(view.arms) <= SMALL else None
-        if floats is not None:  # a few arms: beta_posterior on Python floats
-            counts, sums = floats
-            alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
-            a_list, b_list = [], []
-            for n, s, pa, pb in zip(counts, sums, alpha, beta, strict=True):
-                a0, b0 = (pa, pb) if pa + pb > 0.0 else (policy.alpha, policy.beta)
-                a_list.append(a0 + s)  # an operator prior replaces (alpha, beta)
-                b_list.append(b0 + max(n - s, 0.0))
-            posterior = np.array([view.deferred, *a_list, *b_list])
-        else:
-            a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
-            posterior = np.concatenate(((view.deferred,), a, b))
         if posterior[1:].min() < _DEFER_MIN_SHAPE:
             return None
+        policy = view.policy
+        assert isinstance(policy, ThompsonSampling)
         arm = view.arms[draw_deferred(policy, posterior, self.rng)]
         record = DecisionRecord(
             new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
@@ -280,19 +313,11 @@ class DecisionsMixin(RewardsMixin):
                 vector = explore_contenders(vector, explore, mode="top-two")
         return shape(view, vector, burn_in)
 
-    def _lane(self, view: ExperimentView, table: StatsTable, scope: str) -> list[float] | None:
-        """The allocation of a bandit with a few arms on Python floats: what :meth:`_shaped`
-        gives, for a policy of counts and totals alone (``view.lane``) past burn-in and
-        without a winner; ``None`` leaves the decision to :meth:`_shaped` (burn-in not yet
-        known to be over, a winner, a non-finite counter)."""
-        if view.served is not None or (
-                view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
-                not in self._burned_in):
-            return None
-        floats = _float_counts(view, table)
-        if floats is None:
-            return None  # _shaped sets the arm aside, with a warning
-        counts, totals = floats
+    def _lane(self, view: ExperimentView, few: tuple[list[float], list[float]]
+              ) -> list[float]:
+        """The allocation of a bandit with a few arms on Python floats (see :meth:`_few`):
+        what :meth:`_shaped` gives, for a policy of counts and totals alone."""
+        counts, totals = few
         if view.prior_lists is not None:
             alpha, beta = view.prior_lists
             counts = [c + a + b for c, a, b in zip(counts, alpha, beta, strict=True)]

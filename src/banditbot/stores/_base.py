@@ -189,6 +189,42 @@ class StatsTable(NamedTuple):
                    {a: extra[a] for a in arms if a in extra} if extra else {})
 
 
+class CountRows(NamedTuple):
+    """One bandit's core counters as Python floats, aligned to a requested arm order: what
+    the decision path of a bandit with a few arms reads (:meth:`Store.read_counts`; numpy
+    arrays would cost more than the arithmetic on them).
+
+    Attributes
+    ----------
+    pulls, n, total, total_sq
+        As in :class:`StatsTable`, one float per arm.
+    """
+
+    pulls: list[float]
+    n: list[float]
+    total: list[float]
+    total_sq: list[float]
+
+    @classmethod
+    def zeros(cls, k: int) -> CountRows:
+        """All-zero counters for ``k`` arms."""
+        return cls([0.0] * k, [0.0] * k, [0.0] * k, [0.0] * k)
+
+    @classmethod
+    def from_rows(cls, arms: Sequence[str], rows: Mapping[str, Sequence[float]]) -> CountRows:
+        """From ``arm -> (pulls, n, total, total_sq)`` rows; missing arms are zero."""
+        zero = (0.0, 0.0, 0.0, 0.0)
+        aligned = [rows.get(a, zero) for a in arms]
+        return cls([float(r[0]) for r in aligned], [float(r[1]) for r in aligned],
+                   [float(r[2]) for r in aligned], [float(r[3]) for r in aligned])
+
+    @classmethod
+    def of(cls, table: StatsTable) -> CountRows:
+        """The core counters of ``table``."""
+        return cls(table.pulls.tolist(), table.n.tolist(), table.total.tolist(),
+                   table.total_sq.tolist())
+
+
 class DecisionRecord(NamedTuple):
     """One logged decision (and, once known, its reward). Immutable.
 
@@ -373,6 +409,12 @@ class Store(Protocol):
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         """Statistics for ``arms`` (in that order); ``scope=None`` sums over all scopes.
         ``with_extra=False`` may skip the policy-specific fields (a faster read)."""
+
+    def read_counts(self, experiment: str, generation: int, scope: str,
+                    arms: tuple[str, ...]) -> CountRows:
+        """The core counters of one scope's ``arms`` (in that order) as Python floats: what
+        :meth:`read_stats` with ``with_extra=False`` reads, for the decision path of a
+        bandit with a few arms."""
 
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:

@@ -58,6 +58,7 @@ from ._base import (
     AdminRecord,
     AllocationRecord,
     ApplyResult,
+    CountRows,
     DecisionRecord,
     ExperimentMeta,
     PeriodCounts,
@@ -329,6 +330,11 @@ class DynamoDBStore:
         return bool(item.get("wtok", {}).get("S") == token)
 
     # --- statistics ---------------------------------------------------------------------
+    def read_counts(self, experiment: str, generation: int, scope: str,
+                    arms: tuple[str, ...]) -> CountRows:
+        return CountRows.of(self.read_stats(experiment, generation, scope, arms,
+                                            with_extra=False))
+
     def read_stats(self, experiment: str, generation: int, scope: str | None,
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         key: dict[str, Any] = {

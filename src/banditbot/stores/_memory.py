@@ -17,6 +17,7 @@ from ._base import (
     AdminRecord,
     AllocationRecord,
     ApplyResult,
+    CountRows,
     DecisionRecord,
     ExperimentMeta,
     PeriodCounts,
@@ -32,35 +33,43 @@ _DEFAULT_META = ExperimentMeta()
 
 
 class _Bucket:
-    """Counters of one (experiment, generation, scope) in a growable (capacity, 4) array."""
+    """Counters of one (experiment, generation, scope): a Python list per counter, indexed
+    by the arm's slot (the decision path reads and adds a few floats: numpy's per-call cost
+    would be most of the work)."""
 
-    __slots__ = ("aligned", "data", "extra", "index")
+    __slots__ = ("aligned", "columns", "extra", "index")
 
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
-        self.data = np.zeros((8, 4))
+        #: pulls, n, total, total_sq
+        self.columns: tuple[list[float], list[float], list[float], list[float]] = \
+            ([], [], [], [])
         self.extra: dict[str, dict[str, float]] = {}
-        self.aligned: dict[tuple[str, ...], np.ndarray | int] = {}
+        self.aligned: dict[tuple[str, ...], int | list[int]] = {}
 
     def slot(self, arm: str) -> int:
         i = self.index.get(arm)
         if i is None:
             i = self.index[arm] = len(self.index)
-            if i >= self.data.shape[0]:
-                self.data = np.vstack([self.data, np.zeros_like(self.data)])
+            for column in self.columns:
+                column.append(0.0)
             self.aligned.clear()
         return i
 
-    def rows(self, arms: tuple[str, ...]) -> np.ndarray:
-        """A copy of the counters of ``arms``, in that order (a slice when the arms are the
+    def counts(self, arms: tuple[str, ...]) -> CountRows:
+        """Copies of the counters of ``arms``, in that order (slices when the arms are the
         first slots in order, the usual case: a bucket's slots follow its first read)."""
         idx = self.aligned.get(arms)
         if idx is None:
             slots = [self.slot(a) for a in arms]
-            idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) else \
-                np.array(slots, dtype=np.intp)
-        rows: np.ndarray = self.data[:idx].copy() if isinstance(idx, int) else self.data[idx]
-        return rows
+            idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
+                else slots
+        p, n, t, q = self.columns
+        if type(idx) is int:
+            return CountRows(p[:idx], n[:idx], t[:idx], q[:idx])
+        assert isinstance(idx, list)
+        return CountRows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
+                         [q[i] for i in idx])
 
 
 class MemoryStore:
@@ -114,20 +123,26 @@ class MemoryStore:
                 bucket = self._buckets.get((experiment, generation, scope))
                 if bucket is None:
                     return StatsTable.zeros(arms)
-                data = bucket.rows(arms)
+                data = np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                 extra = {a: dict(f) for a, f in bucket.extra.items() if a in arms} \
                     if bucket.extra else {}
             else:
-                data = np.zeros((len(arms), 4))
+                data = np.zeros((4, len(arms)))
                 extra = {}
                 for (exp, gen, _), bucket in self._buckets.items():
                     if exp == experiment and gen == generation:
-                        data += bucket.rows(arms)
+                        data += np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                         for a in arms:
                             for k, v in bucket.extra.get(a, {}).items():
                                 extra.setdefault(a, {})
                                 extra[a][k] = extra[a].get(k, 0.0) + v
-        return StatsTable(arms, data[:, 0], data[:, 1], data[:, 2], data[:, 3], extra)
+        return StatsTable(arms, data[0], data[1], data[2], data[3], extra)
+
+    def read_counts(self, experiment: str, generation: int, scope: str,
+                    arms: tuple[str, ...]) -> CountRows:
+        with self._lock:
+            bucket = self._buckets.get((experiment, generation, scope))
+            return bucket.counts(arms) if bucket is not None else CountRows.zeros(len(arms))
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Each write is already atomic and immediate: nothing to group."""
@@ -140,8 +155,7 @@ class MemoryStore:
             self._decisions[decision.id] = decision
             self._by_experiment[decision.experiment].append(decision.id)
             bucket = self._buckets[(decision.experiment, decision.generation, decision.scope)]
-            i = bucket.slot(decision.arm)  # first: a new slot may grow the array
-            bucket.data[i, 0] += 1.0
+            bucket.columns[0][bucket.slot(decision.arm)] += 1.0
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         record = self._decisions.get(decision_id)
@@ -170,13 +184,13 @@ class MemoryStore:
              extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
         bucket = self._buckets[(record.experiment, record.generation, record.scope)]
         i = bucket.slot(record.arm)
-        data = bucket.data
+        p, n, t, q = bucket.columns
         w = record.weight
         if pulls:
-            data[i, 0] += pulls
-        data[i, 1] += w
-        data[i, 2] += w * value
-        data[i, 3] += w * value * value
+            p[i] += pulls
+        n[i] += w
+        t[i] += w * value
+        q[i] += w * value * value
         if extra:
             fields = bucket.extra.setdefault(record.arm, {})
             for k, v in extra.items():

@@ -80,6 +80,7 @@ from ._base import (
     AdminRecord,
     AllocationRecord,
     ApplyResult,
+    CountRows,
     DecisionRecord,
     ExperimentMeta,
     FieldDecoder,
@@ -840,6 +841,11 @@ class PostgresStore:
         return ok
 
     # --- statistics -----------------------------------------------------------------------------
+    def read_counts(self, experiment: str, generation: int, scope: str,
+                    arms: tuple[str, ...]) -> CountRows:
+        return CountRows.of(self.read_stats(experiment, generation, scope, arms,
+                                            with_extra=False))
+
     def read_stats(self, experiment: str, generation: int, scope: str | None,
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         where = "experiment = %(e)s AND generation = %(g)s" + (

@@ -42,6 +42,7 @@ from ._base import (
     AdminRecord,
     AllocationRecord,
     ApplyResult,
+    CountRows,
     DecisionRecord,
     ExperimentMeta,
     FieldDecoder,
@@ -394,15 +395,8 @@ class SQLiteStore:
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         conn = self._conn()
         if scope is not None and not with_extra:  # the decision path: cached
-            cache = self._cache(conn)
-            key = (experiment, generation, scope)
-            counts = cache.stats.get(key)
-            if counts is None:
-                rows = conn.execute(
-                    "SELECT arm, pulls, n, total, total_sq FROM arm_stats "
-                    "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
-                counts = cache.stats[key] = {r[0]: list(r[1:]) for r in rows}
-            return StatsTable.from_rows(arms, counts)
+            return StatsTable.from_rows(arms, self._cached_counts(conn, experiment,
+                                                                  generation, scope))
         if scope is None:
             rows = conn.execute(
                 "SELECT arm, sum(pulls), sum(n), sum(total), sum(total_sq) FROM arm_stats "
@@ -425,6 +419,25 @@ class SQLiteStore:
         for arm, name, value in extra_rows:
             extra.setdefault(arm, {})[name] = value
         return StatsTable.from_rows(arms, {r[0]: r[1:] for r in rows}, extra)
+
+    def read_counts(self, experiment: str, generation: int, scope: str,
+                    arms: tuple[str, ...]) -> CountRows:
+        return CountRows.from_rows(arms, self._cached_counts(self._conn(), experiment,
+                                                             generation, scope))
+
+    def _cached_counts(self, conn: sqlite3.Connection, experiment: str, generation: int,
+                       scope: str) -> dict[str, list[float]]:
+        """``arm -> [pulls, n, total, total_sq]`` of one scope, from the connection's cache
+        while nothing changed the file (the decision path)."""
+        cache = self._cache(conn)
+        key = (experiment, generation, scope)
+        counts = cache.stats.get(key)
+        if counts is None:
+            rows = conn.execute(
+                "SELECT arm, pulls, n, total, total_sq FROM arm_stats "
+                "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
+            counts = cache.stats[key] = {r[0]: list(r[1:]) for r in rows}
+        return counts
 
     # --- decisions and rewards ----------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
