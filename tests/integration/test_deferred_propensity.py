@@ -212,13 +212,16 @@ def test_deferred_is_refused_where_it_cannot_apply() -> None:
     assert {r.propensity_from for r in exact.decisions("ts")} == {"decision"}
 
 
-def test_the_logged_posterior_is_the_one_the_draw_used() -> None:
+@pytest.mark.parametrize("more", [0, 18], ids=["2 arms", "20 arms"])
+def test_the_logged_posterior_is_the_one_the_draw_used(more: int) -> None:
     """The posterior a deferred decision logs comes from the statistics the way the exact
     path's does: an operator prior replaces (alpha, beta) for its arm, and a 1–5 rating
-    counts fractionally on [0, 1]. With IPS sums kept (track_ips, for EXP3) every reward
-    still counts, with the propensity computed from the posterior."""
+    counts fractionally on [0, 1] (on floats for a few arms, on arrays for many). With IPS
+    sums kept (track_ips, for EXP3) every reward still counts, with the propensity computed
+    from the posterior."""
+    arms = ["a", "b"] + [f"x{i}" for i in range(more)]
     config = parse_config({"experiments": [{
-        "id": "r", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+        "id": "r", "arms": [{"id": a, "content": a} for a in arms],
         "reward": {"type": "rating", "min": 1, "max": 5}, "policy": "thompson",
         "propensity": "deferred", "burn_in": 0, "track_ips": True}]})
     store = MemoryStore()
@@ -229,10 +232,12 @@ def test_the_logged_posterior_is_the_one_the_draw_used() -> None:
     d = service.decide("r", "u")
     (record,) = [r for r in store.iter_decisions("r", generation=0) if r.id == d.id]
     assert record.posterior is not None
-    assert record.posterior.tolist() == pytest.approx(
-        [0.02, 3.0 + 1.5, 1.0 + 0.0, 2.0 + 0.5, 1.0 + 1.0])  # λ = K·floor; a…; b…
+    assert record.posterior.tolist() == pytest.approx(  # λ = K·floor; a…; b…
+        [0.01 * len(arms), 3.0 + 1.5, 1.0 + 0.0, *[1.0] * more, 2.0 + 0.5, 1.0 + 1.0,
+         *[1.0] * more])
+
     def ips() -> float:
-        extra = store.read_stats("r", 0, "", ("a", "b"), with_extra=True).extra
+        extra = store.read_stats("r", 0, "", arms, with_extra=True).extra
         return float(extra.get(d.arm, {}).get("ips.n", 0.0))
 
     before = ips()

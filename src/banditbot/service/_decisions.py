@@ -222,12 +222,13 @@ class DecisionsMixin(RewardsMixin):
         return True
 
     def _few(self, view: ExperimentView, scope: str) -> tuple[list[float], list[float]] | None:
-        """The counters of a bandit with a few arms as Python floats (:func:`_float_counts`),
-        when its decision can be made on them: a policy of counts and totals alone
-        (``view.lane``) or deferred Thompson sampling, past burn-in (known to this service)
-        and without a winner; ``None`` leaves the decision to the general path."""
-        if not (view.lane or view.deferred is not None) or view.served is not None \
-                or len(view.arms) > SMALL or (
+        """The counters of a bandit as Python floats (:func:`_float_counts`), when its
+        decision can be made on them: a policy of counts and totals alone (``view.lane``)
+        with a few arms, or deferred Thompson sampling (a posterior is counts and totals,
+        whatever the number of arms), past burn-in (known to this service) and without a
+        winner; ``None`` leaves the decision to the general path."""
+        if not ((view.lane and len(view.arms) <= SMALL) or view.deferred is not None) \
+                or view.served is not None or (
                     view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
                     not in self._burned_in):
             return None
@@ -236,18 +237,27 @@ class DecisionsMixin(RewardsMixin):
 
     def _small_posterior(self, view: ExperimentView,
                          few: tuple[list[float], list[float]]) -> FloatArray:
-        """``[λ, a…, b…]`` of deferred Thompson sampling from a few arms' counters
-        (:func:`~banditbot.statistics.beta_posterior` on Python floats; an operator prior
+        """``[λ, a…, b…]`` of deferred Thompson sampling from the arms' counters
+        (:func:`~banditbot.policies.beta_posterior` on Python floats; an operator prior
         replaces the policy's ``(alpha, beta)``)."""
         policy = view.policy
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
         counts, sums = few
+        if len(counts) > SMALL:  # many arms: the same arithmetic on arrays
+            n, s = np.array(counts), np.array(sums)
+            a0: FloatArray | float = policy.alpha
+            b0: FloatArray | float = policy.beta
+            if view.prior_lists is not None:
+                pa, pb = np.array(view.prior_lists[0]), np.array(view.prior_lists[1])
+                prior = pa + pb > 0.0
+                a0, b0 = np.where(prior, pa, policy.alpha), np.where(prior, pb, policy.beta)
+            return np.concatenate(((view.deferred,), a0 + s, b0 + np.maximum(n - s, 0.0)))
         alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
         a_list, b_list = [], []
-        for n, s, pa, pb in zip(counts, sums, alpha, beta, strict=True):
-            a0, b0 = (pa, pb) if pa + pb > 0.0 else (policy.alpha, policy.beta)
-            a_list.append(a0 + s)
-            b_list.append(b0 + max(n - s, 0.0))
+        for c, t, qa, qb in zip(counts, sums, alpha, beta, strict=True):
+            ra, rb = (qa, qb) if qa + qb > 0.0 else (policy.alpha, policy.beta)
+            a_list.append(ra + t)
+            b_list.append(rb + max(c - t, 0.0))
         return np.array([view.deferred, *a_list, *b_list])
 
     def _posterior(self, view: ExperimentView, table: StatsTable,

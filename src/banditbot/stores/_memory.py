@@ -140,9 +140,8 @@ class MemoryStore:
 
     def read_counts(self, experiment: str, generation: int, scope: str,
                     arms: tuple[str, ...]) -> CountRows:
-        with self._lock:
-            bucket = self._buckets.get((experiment, generation, scope))
-            return bucket.counts(arms) if bucket is not None else CountRows.zeros(len(arms))
+        with self._lock:  # a new bucket takes its slots in the asked order: reads slice it
+            return self._buckets[(experiment, generation, scope)].counts(arms)
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Each write is already atomic and immediate: nothing to group."""
