@@ -287,6 +287,13 @@ def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     rep = {a.arm: a for a in svc.report("ts").arms}
     assert rep["a"].prior == (30, 10) and rep["a"].answered == 0
     assert rep["a"].p_best > rep["c"].p_best  # Beta(30, 10) beats the flat default
+    # as `prior` says: the estimate is from real answers alone (the posterior columns
+    # carry the prior); an arm with no answer has none
+    assert rep["a"].mean == pytest.approx(0.75) and rep["a"].estimate is None
+    svc.cheat("ts", "a", "00")
+    a = {r.arm: r for r in svc.report("ts").arms}["a"]
+    assert a.mean == pytest.approx(30 / 42)  # Beta(30, 12)
+    assert a.estimate == pytest.approx(0.25) and a.estimate_high < 0.75  # Beta(1, 3)
     assert svc.reset("ts") == 1
     after = {a.arm: a for a in svc.report("ts").arms}
     assert after["b"].answered == 0 and after["a"].prior == (30, 10)

@@ -126,7 +126,11 @@ class ReportsMixin(DecisionsMixin):
             shares = np.where(active, mean if mean is not None else table.pulls, 0.0)
             if shares.sum() > 0:
                 allocation = shares / shares.sum()
-        estimates, estimate_kind = _estimates(view, table, summary, counts, inference)
+        # the estimate is from real answers alone: an operator's prior moves the policy
+        # (and the posterior columns), not the estimate (what `prior` tells the operator)
+        plain = summary if stats.prior_alpha is None or contextual else \
+            _summary(view, stats._replace(prior_alpha=None, prior_beta=None), table, active)
+        estimates, estimate_kind = _estimates(view, table, plain, counts, inference)
         anytime_kind = ""
         if inference is not None:
             estimate_kind, anytime_kind = self._inference_kinds(view, scope, table,
@@ -430,10 +434,11 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
     out: list[Estimate] = []
     for i in range(len(arms)):
         n = float(table.n[i])
-        var = math.nan
-        if n > 0:
-            m = float(table.total[i]) / n
-            var = max(float(table.total_sq[i]) / n - m * m, 0.0) / n
+        if n <= 0:  # no answer, no estimate (a posterior's mean would be its prior's)
+            out.append((math.nan,) * 4)
+            continue
+        m = float(table.total[i]) / n
+        var = max(float(table.total_sq[i]) / n - m * m, 0.0) / n
         out.append((float(summary.mean[i]), float(summary.low[i]), float(summary.high[i]),
                     var))
     return out, summary.kind
