@@ -93,6 +93,25 @@ def test_experiments_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert listed[0]["command"] == "/random" and listed[0]["policy"].startswith("epsilon-greedy")
 
 
+def test_experiments_say_how_propensities_are_logged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "deferred.yaml"
+    config.write_text("experiments:\n"
+                      "  - id: ts\n"
+                      "    policy: thompson\n"
+                      "    propensity: deferred\n"
+                      "    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+                      "  - id: plain\n"
+                      "    arms: [{id: a, content: A}, {id: b, content: B}]\n")
+    code, out, _ = run(["experiments", "--json", "--config", str(config)], capsys)
+    assert code == 0
+    assert {e["id"]: e["propensity"] for e in json.loads(out)} == {
+        "ts": "deferred", "plain": "exact"}
+    proc = bb("experiments", "--config", str(config), columns=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("propensity: deferred") == 1
+
+
 def test_piped_tables_keep_whole_lines(tmp_path: Path) -> None:
     proc = bb("experiments", "--config", str(EXAMPLES), columns=80)
     assert proc.returncode == 0, proc.stderr

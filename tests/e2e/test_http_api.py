@@ -183,6 +183,7 @@ def test_admin_operations(api: Any) -> None:
     assert call(url, "DELETE", "/v1/experiments/seed/arms/arm1", key).status_code == 200
     exp = call(url, "GET", "/v1/experiments/seed", key).json()
     assert exp["active_arms"] == ["arm2", "arm3"] and exp["policy"].startswith("thompson")
+    assert exp["propensity"] == "exact"  # how its decisions log their propensities
     rep = call(url, "GET", "/v1/experiments/seed/report", key).json()
     arms = {a["arm"]: a for a in rep["arms"]}
     assert arms["arm1"]["answered"] == 4 and arms["arm2"]["prior"] == [3.0, 1.0]

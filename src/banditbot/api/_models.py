@@ -186,6 +186,9 @@ class ExperimentOut(BaseModel):
     reward_mode: str
     scope: str
     generation: int
+    propensity: Literal["exact", "deferred"] = Field(
+        description="how decisions log their propensity: exact (when made) or deferred "
+                    "(computed from the logged posterior when the log is read)")
 
 
 class CheatIn(Body):

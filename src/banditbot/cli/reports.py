@@ -43,7 +43,8 @@ def experiments(
     rows: list[dict[str, Any]] = [{"id": e.id, "command": f"/{e.telegram.command_for(e.id)}",
              "description": e.description, "arms": [a.id for a in e.arms],
              "policy": e.policy.build().describe(), "reward": e.reward.type,
-             "reward_mode": e.reward_mode, "scope": e.scope} for e in cfg.experiments]
+             "reward_mode": e.reward_mode, "scope": e.scope, "propensity": e.propensity}
+            for e in cfg.experiments]
     if as_json:
         print_json(rows)
         return
@@ -56,8 +57,10 @@ def experiments(
     for col in ("experiment", "command", "arms", "policy", "reward", "mode", "scope"):
         table.add_column(col, no_wrap=col in ("experiment", "command", "policy"))
     for e, r in zip(cfg.experiments, rows, strict=True):
-        table.add_row(e.id, str(r["command"]), ", ".join(a.id for a in e.arms),
-                      str(r["policy"]), e.reward.type, e.reward_mode, e.scope)
+        policy = str(r["policy"]) + ("\npropensity: deferred" if e.propensity == "deferred"
+                                     else "")
+        table.add_row(e.id, str(r["command"]), ", ".join(a.id for a in e.arms), policy,
+                      e.reward.type, e.reward_mode, e.scope)
     print_table(table, console)
 
 

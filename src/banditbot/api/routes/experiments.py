@@ -246,7 +246,8 @@ def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
         id=exp.id, command=exp.telegram.command_for(exp.id), description=exp.description,
         arms=[a.arm for a in report.arms], active_arms=list(service.active_arms(experiment)),
         policy=report.policy, reward=exp.reward.model_dump(mode="json"),
-        reward_mode=exp.reward_mode, scope=exp.scope, generation=report.generation)
+        reward_mode=exp.reward_mode, scope=exp.scope, generation=report.generation,
+        propensity=exp.propensity)
 
 
 def json_safe(value: Any) -> Any:
