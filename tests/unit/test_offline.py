@@ -521,6 +521,12 @@ def test_streamed_parquet_export_keeps_types_and_every_row(
     assert [t.timestamp() for t in data["created_at"]] == \
         [round(r.created_at * 1e6) // 1000 / 1e3 for r in records]
     assert data["rewarded_at"][4] is None
+    # the arms and their probabilities are lists, each float exactly as logged
+    arms_type, vector_type = (table.schema.field(c).type for c in ("arms", "probabilities"))
+    assert str(arms_type.value_type) == "string" and str(vector_type.value_type) == "double"
+    assert str(arms_type).startswith("list<") and str(vector_type).startswith("list<")
+    assert data["arms"] == [list(r.arms) for r in records]
+    assert data["probabilities"] == [r.probabilities.tolist() for r in records]
     assert read_log(path).timestamp.tolist() == \
         [round(r.created_at * 1e6) // 1000 / 1e3 for r in records if r.reward is not None]
     empty = tmp_path / "empty.parquet"

@@ -195,6 +195,11 @@ class ColumnMap:
     timestamp: str | None = None
 
 
+def _cell_list(cell: Any) -> list[Any]:
+    """An export's list cell: a Parquet list, or the CSV's space-separated text."""
+    return list(cell) if isinstance(cell, list | tuple) else str(cell).split()
+
+
 def _read_table(path: Path) -> dict[str, list[Any]]:
     """The file's columns; a file that is not what its name says is one clear error."""
     import csv
@@ -319,7 +324,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     raw_actions = [str(table[cmap.action][i]) for i in keep]
     actions = tuple(sorted(set(raw_actions), key=_natural))
     if is_export and keep:
-        arm_lists = [str(table["arms"][i]).split() for i in keep]
+        arm_lists = [_cell_list(table["arms"][i]) for i in keep]
         actions = tuple(dict.fromkeys([a for arms in arm_lists for a in arms] + list(actions)))
     index = {a: k for k, a in enumerate(actions)}
     context_cols = cmap.context if cmap.context is not None else \
@@ -333,8 +338,8 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     if is_export:
         dist = np.zeros((len(keep), len(actions)))
         for j, i in enumerate(keep):
-            probs = [float(x) for x in str(table["probabilities"][i]).split()]
-            for a, prob in zip(str(table["arms"][i]).split(), probs, strict=False):
+            probs = [float(x) for x in _cell_list(table["probabilities"][i])]
+            for a, prob in zip(arm_lists[j], probs, strict=False):
                 dist[j, index[a]] = prob
     position = None
     if cmap.position:

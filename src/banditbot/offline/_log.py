@@ -203,7 +203,8 @@ class _Cells:
     def columns(self, chunk: Sequence[DecisionRecord], *, iso: bool = True) -> list[Any]:
         """The cells of ``chunk`` column by column, in :data:`LOG_COLUMNS` order (records
         are tuples: each column is one pass over one field, memo hits cost a dict lookup).
-        With ``iso=False`` the two timestamp columns are the raw epoch seconds."""
+        With ``iso=False`` (a typed format) the two timestamp columns are the raw epoch
+        seconds and ``arms`` and ``probabilities`` the tuples and arrays themselves."""
         if not chunk:
             return [[] for _ in LOG_COLUMNS]
         chunk = list(resolve_propensities(chunk))  # a deferred decision's exact vector
@@ -219,8 +220,9 @@ class _Cells:
                 ["decision" if x is None else "posterior" for x in posteriors],
                 list(policies), list(kinds),
                 list(subjects), list(rewards), stamp(rewarded),
-                memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO),
-                [self.vector(v) for v in vectors],
+                memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO) if iso
+                else list(arm_lists),
+                [self.vector(v) for v in vectors] if iso else list(vectors),
                 self.context_texts(contexts)]
 
     def context_texts(self, contexts: Sequence[Mapping[str, Any] | None]) -> list[str]:
@@ -512,8 +514,10 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     import pyarrow.parquet as pq
 
     stamp = pa.timestamp("ms", tz="UTC")  # created_at, rewarded_at
-    base = [pa.field(c, stamp if c in ("created_at", "rewarded_at") else
-                     pa.type_for_alias(_ARROW_TYPES.get(c, "string"))) for c in LOG_COLUMNS]
+    lists = {"arms": pa.list_(pa.string()), "probabilities": pa.list_(pa.float64())}
+    base = [pa.field(c, stamp if c in ("created_at", "rewarded_at") else lists[c] if c in lists
+                     else pa.type_for_alias(_ARROW_TYPES.get(c, "string")))
+            for c in LOG_COLUMNS]
     batches = _chunks(records, _BATCH)
     first = next(batches, [])
     first_columns = cells.columns(first, iso=False)
@@ -535,6 +539,7 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
             for i in _EMPTY_IS_NULL:  # as the CSV reads back: a shared bandit's scope,
                 cells_by_column[i] = [x or None for x in cells_by_column[i]]  # no context
             arrays = [_stamps(column, stamp) if field.type == stamp else
+                      _lists(column, field.type) if field.name in lists else
                       pa.array(column, field.type)
                       for column, field in zip(cells_by_column, base, strict=True)]
             contexts = [r.context for r in batch]
@@ -548,6 +553,22 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
 
 
 _EMPTY_IS_NULL = (LOG_COLUMNS.index("scope"), LOG_COLUMNS.index("context"))
+
+
+def _lists(rows: Sequence[Sequence[Any]], kind: Any) -> Any:
+    """An Arrow list column of type ``kind`` from one sequence per row (the arms of each
+    decision, or its probability vector), built from its flat values and offsets."""
+    import pyarrow as pa
+
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    if pa.types.is_floating(kind.value_type):
+        flat = np.concatenate([np.asarray(r, dtype=np.float64) for r in rows]) if rows \
+            else np.zeros(0)
+        values = pa.array(flat, pa.float64())
+    else:
+        values = pa.array(list(itertools.chain.from_iterable(rows)), kind.value_type)
+    return pa.ListArray.from_arrays(pa.array(offsets), values, type=kind)
 
 
 def _stamps(seconds: Sequence[float | None], stamp: Any) -> Any:
