@@ -173,7 +173,7 @@ class DecisionsMixin(RewardsMixin):
         if view.every_decision:
             few = self._few(view, scope)
             if few is not None and view.deferred is not None:
-                planned = self._deferred(view, self._small_posterior(view, few), str(subject),
+                planned = self._deferred(view, self._counts_posterior(view, few), str(subject),
                                          context, scope, now)
                 if planned is not None:
                     return planned
@@ -235,7 +235,7 @@ class DecisionsMixin(RewardsMixin):
         return _float_counts(view, self.store.read_counts(
             view.config.id, view.meta.generation, scope, view.arms))
 
-    def _small_posterior(self, view: ExperimentView,
+    def _counts_posterior(self, view: ExperimentView,
                          few: tuple[list[float], list[float]]) -> FloatArray:
         """``[λ, a…, b…]`` of deferred Thompson sampling from the arms' counters
         (:func:`~banditbot.policies.beta_posterior` on Python floats; an operator prior
