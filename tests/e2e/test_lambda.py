@@ -175,7 +175,8 @@ def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
                if line.startswith("import time:")}
     for heavy in ("matplotlib", "scipy", "pandas", "pyarrow", "fastapi",
                   "banditbot.stores._sqlite", "banditbot.stores._postgres",
-                  "banditbot.stores._memory", "sqlalchemy", "psycopg", "banditbot._report",
+                  "banditbot.stores._memory", "sqlalchemy", "psycopg", "sqlite3",
+                  "banditbot._report",
                   "banditbot.statistics._sequential", "banditbot.statistics._betting"):
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
 
