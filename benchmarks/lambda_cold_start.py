@@ -23,14 +23,16 @@ may write it would), so that both sides load cached bytecode. Target (issue #18)
 ours / floor <= 1.1. Heavy modules (matplotlib, scipy.stats, pandas, pyarrow, the SQL
 stores) must not be on the path.
 
-    python benchmarks/lambda_cold_start.py [--runs N]
+    python benchmarks/lambda_cold_start.py [--runs N] [--compare OTHER_CHECKOUT/src]
 
 Prints one JSON line: medians, [min, max] ranges, the ratio of the medians, the range of
 the per-repeat ratios and the ratio of the minima (the least disturbed figures on a busy
 machine), the ratio in CPU time (user + system of each interpreter), the same for imports +
 build, and the banditbot modules that cost most beyond the floor (self time from one
 ``-X importtime`` run: a diagnosis, not a measurement). ``met`` is judged on the wall-clock
-medians of the imports; ``met_with_build`` on those of imports + build.
+medians of the imports; ``met_with_build`` on those of imports + build. With ``--compare``,
+the same for banditbot from another ``src`` folder (before / after a change), timed in the
+same repeats, with this checkout's figures over that one's (per repeat too).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import argparse
 import compileall
 import importlib.util
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -74,12 +77,14 @@ HEAVY = ("matplotlib", "scipy.stats", "pandas", "pyarrow", "banditbot.stores._sq
 TARGET = 1.1
 
 
-def seconds(statement: str) -> tuple[float, float]:
+def seconds(statement: str, path: str | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of ``python -c statement`` in a fresh
-    interpreter."""
+    interpreter (banditbot from ``path``, a ``src`` folder, if given)."""
+    env = None if path is None else {**os.environ, "PYTHONPATH": path}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", statement], check=True, capture_output=True,
+                   env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -114,24 +119,34 @@ def spread(values: list[float], digits: int = 3) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=11, help="repeats (default 11)")
+    parser.add_argument("--compare", metavar="SRC",
+                        help="also time the webhook path (imports, and imports + build) with "
+                             "banditbot from SRC, e.g. another checkout's src/, in the same "
+                             "repeats: before and after side by side")
     args = parser.parse_args()
     package = package_dir()
     # the dependencies' bytecode was written when they were installed; banditbot's is
     # written here if missing (PYTHONDONTWRITEBYTECODE, a fresh clone), not timed
     cached = bool(compileall.compile_dir(package, quiet=1))
     build = BUILD.format(config=str(package / "data" / "experiments.yaml"), token=TOKEN)
-    statements = {"ours": OURS, "floor": FLOOR, "floor_config": FLOOR_CONFIG,
-                  "ours_build": OURS + build, "floor_build": FLOOR + FLOOR_BUILD,
-                  "floor_config_build": FLOOR_CONFIG + FLOOR_BUILD}
-    for statement in statements.values():  # warm the file cache once, untimed
-        seconds(statement)
+    statements: dict[str, tuple[str, str | None]] = {
+        "ours": (OURS, None), "floor": (FLOOR, None), "floor_config": (FLOOR_CONFIG, None),
+        "ours_build": (OURS + build, None), "floor_build": (FLOOR + FLOOR_BUILD, None),
+        "floor_config_build": (FLOOR_CONFIG + FLOOR_BUILD, None)}
+    if args.compare:
+        cached = bool(compileall.compile_dir(Path(args.compare) / "banditbot", quiet=1)) \
+            and cached
+        statements["other"] = (OURS, args.compare)
+        statements["other_build"] = (OURS + build, args.compare)
+    for statement, path in statements.values():  # warm the file cache once, untimed
+        seconds(statement, path)
     times: dict[str, list[float]] = {name: [] for name in statements}
     cpu: dict[str, list[float]] = {name: [] for name in statements}
     names = list(statements)
     for i in range(args.runs):
         k = i % len(names)
         for name in names[k:] + names[:k]:
-            wall, used = seconds(statements[name])
+            wall, used = seconds(*statements[name])
             times[name].append(wall)
             cpu[name].append(used)
     med = {name: statistics.median(v) for name, v in times.items()}
@@ -140,8 +155,30 @@ def main() -> None:
     def per_repeat(values: dict[str, list[float]], a: str, b: str) -> list[float]:
         return [x / y for x, y in zip(values[a], values[b], strict=True)]
 
+    def per_diff(values: dict[str, list[float]], a: str, b: str) -> list[float]:
+        return [x - y for x, y in zip(values[a], values[b], strict=True)]
+
     ours_modules, floor_modules = self_times(OURS), self_times(FLOOR)
     beyond = {m: t for m, t in ours_modules.items() if m not in floor_modules}
+    compared = {} if not args.compare else {"compare": {
+        "src": args.compare,
+        "webhook_imports_s": round(med["other"], 3),
+        "imports_and_build_s": round(med["other_build"], 3),
+        "ours_over_floor": round(med["other"] / med["floor"], 2),
+        "ours_over_floor_cpu": round(med_cpu["other"] / med_cpu["floor"], 2),
+        "with_build_over_floor": round(med["other_build"] / med["floor_build"], 2),
+        "with_build_over_floor_cpu": round(med_cpu["other_build"] / med_cpu["floor_build"], 2),
+        "this_over_that_imports": round(med["ours"] / med["other"], 3),
+        "this_over_that_imports_per_repeat": spread(per_repeat(times, "ours", "other"), 3),
+        "this_over_that_imports_cpu": round(med_cpu["ours"] / med_cpu["other"], 3),
+        "this_over_that_with_build": round(med["ours_build"] / med["other_build"], 3),
+        "this_over_that_with_build_per_repeat":
+            spread(per_repeat(times, "ours_build", "other_build"), 3),
+        "this_over_that_with_build_cpu":
+            round(med_cpu["ours_build"] / med_cpu["other_build"], 3),
+        "this_minus_that_with_build_cpu_s":
+            round(statistics.median(per_diff(cpu, "ours_build", "other_build")), 3),
+    }}
     print(json.dumps({
         "benchmark": "lambda_cold_start",
         "runs": args.runs,
@@ -189,6 +226,7 @@ def main() -> None:
         "heavy_modules_imported": sorted(m for m in ours_modules
                                          if any(m == h or m.startswith(h + ".")
                                                 for h in HEAVY)),
+        **compared,
     }))
 
 if __name__ == "__main__":
