@@ -1,50 +1,90 @@
-"""Lambda cold start: the imports of the Telegram webhook path, beside their floor.
+"""Lambda cold start: the imports of the Telegram webhook path, beside their floor, and the
+first invocation's build.
 
 Times, in fresh interpreters, the modules a webhook invocation imports (``banditbot.aws``,
 the composition root, the Telegram layer, the DynamoDB store, boto3) and, in the same run,
 interleaved with them, the floor any such bot pays: ``import telegram.ext, boto3, numpy``.
-Also beside them, for the account of what is left: that floor plus pydantic and PyYAML
-(banditbot validates its experiments file with them on the first invocation). Each repeat
-times all three, in an order that rotates, so each ratio compares figures taken at the same
-moment. Target (issue #18): median ours / floor <= 1.1. Heavy modules (matplotlib,
-scipy.stats, pandas, pyarrow, the SQL stores) must not be on the path.
+Also beside them, for the account of what is left: that floor plus pydantic (its
+``BaseModel``, with one model built and validated: what validating anything with it costs)
+and PyYAML (banditbot validates its experiments file with them on the first invocation).
 
-    python benchmarks/lambda_cold_start.py [--runs N]
+The imports are half of a cold start: the first invocation then builds what the container
+keeps (:func:`banditbot._compose.build_lambda`: the experiments file loaded and validated,
+the service, the DynamoDB store, the python-telegram-bot application; nothing connects —
+the store's client and Telegram's ``getMe`` come later). So each repeat also times imports
++ that build, beside the floor's own build: the same imports and a webhook application
+(``Application.builder().token(…).updater(None).build()``), with and without pydantic +
+PyYAML. A change that only moves work from the imports into the first invocation shows in
+the first ratio and not in the second.
+
+Each repeat times every statement, in an order that rotates, so each ratio compares
+figures taken at the same moment. banditbot's bytecode is compiled first (as an import that
+may write it would), so that both sides load cached bytecode. Target (issue #18): median
+ours / floor <= 1.1. Heavy modules (matplotlib, scipy.stats, pandas, pyarrow, the SQL
+stores) must not be on the path.
+
+    python benchmarks/lambda_cold_start.py [--runs N] [--compare OTHER_CHECKOUT/src]
 
 Prints one JSON line: medians, [min, max] ranges, the ratio of the medians, the range of
 the per-repeat ratios and the ratio of the minima (the least disturbed figures on a busy
-machine), the ratio in CPU time (user + system of each interpreter), and the banditbot
-modules that cost most beyond the floor (self time from one ``-X importtime`` run: a
-diagnosis, not a measurement). ``met`` is judged on the wall-clock medians.
+machine), the ratio in CPU time (user + system of each interpreter), the same for imports +
+build, and the banditbot modules that cost most beyond the floor (self time from one
+``-X importtime`` run: a diagnosis, not a measurement). ``met`` is judged on the wall-clock
+medians of the imports; ``met_with_build`` on those of imports + build. With ``--compare``,
+the same for banditbot from another ``src`` folder (before / after a change), timed in the
+same repeats, with this checkout's figures over that one's (per repeat too).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
 
 OURS = ("import banditbot.aws, banditbot._compose, banditbot.telegram, "
         "banditbot.stores._dynamodb, boto3")
 FLOOR = "import telegram.ext, boto3, numpy"
-FLOOR_CONFIG = "import telegram.ext, boto3, numpy, pydantic, yaml"
+#: ``import pydantic`` alone loads almost nothing (its names load on first use): the floor
+#: loads BaseModel and builds and validates one model, as any validation with it does
+PYDANTIC_YAML = ("import yaml; from pydantic import BaseModel\n"
+                 "class M(BaseModel):\n    x: int = 0\n"
+                 "M.model_validate({'x': 1})")
+FLOOR_CONFIG = FLOOR + "\n" + PYDANTIC_YAML
+#: a token of the right shape (nothing is sent: nothing connects before the first update)
+TOKEN = "123456:" + "A" * 35
+#: the first invocation's build (``LambdaApp.parts`` without ``getMe``): the packaged
+#: experiments file (as deploy/template.yaml sets it), a DynamoDB store, the bot
+BUILD = ("\nfrom banditbot._compose import build_lambda\n"
+         "from banditbot._settings import Settings\n"
+         "build_lambda(Settings.from_env({{'BANDITBOT_STORE': "
+         "'dynamodb://banditbot?region=eu-west-1', 'BANDITBOT_CONFIG': {config!r}, "
+         "'TELEGRAM_TOKEN': {token!r}, 'BANDITBOT_WEBHOOK_SECRET': 's' * 32}}, "
+         "env_file=None))")
+#: what any python-telegram-bot webhook bot builds on its first invocation
+FLOOR_BUILD = f"\ntelegram.ext.Application.builder().token({TOKEN!r}).updater(None).build()"
 HEAVY = ("matplotlib", "scipy.stats", "pandas", "pyarrow", "banditbot.stores._sqlite",
          "banditbot.stores._postgres", "banditbot.stores._memory")
 TARGET = 1.1
 
 
-def seconds(statement: str) -> tuple[float, float]:
+def seconds(statement: str, path: str | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of ``python -c statement`` in a fresh
-    interpreter."""
+    interpreter (banditbot from ``path``, a ``src`` folder, if given)."""
+    env = None if path is None else {**os.environ, "PYTHONPATH": path}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", statement], check=True, capture_output=True,
+                   env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -65,6 +105,13 @@ def self_times(statement: str) -> dict[str, int]:
     return out
 
 
+def package_dir() -> Path:
+    """banditbot's folder (found, not imported)."""
+    spec = importlib.util.find_spec("banditbot")
+    assert spec is not None and spec.origin is not None, "banditbot is not importable"
+    return Path(spec.origin).parent
+
+
 def spread(values: list[float], digits: int = 3) -> list[float]:
     return [round(min(values), digits), round(max(values), digits)]
 
@@ -72,27 +119,70 @@ def spread(values: list[float], digits: int = 3) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=11, help="repeats (default 11)")
+    parser.add_argument("--compare", metavar="SRC",
+                        help="also time the webhook path (imports, and imports + build) with "
+                             "banditbot from SRC, e.g. another checkout's src/, in the same "
+                             "repeats: before and after side by side")
     args = parser.parse_args()
-    statements = {"ours": OURS, "floor": FLOOR, "floor_config": FLOOR_CONFIG}
-    for statement in statements.values():  # warm the file cache once, untimed
-        seconds(statement)
+    package = package_dir()
+    # the dependencies' bytecode was written when they were installed; banditbot's is
+    # written here if missing (PYTHONDONTWRITEBYTECODE, a fresh clone), not timed
+    cached = bool(compileall.compile_dir(package, quiet=1))
+    build = BUILD.format(config=str(package / "data" / "experiments.yaml"), token=TOKEN)
+    statements: dict[str, tuple[str, str | None]] = {
+        "ours": (OURS, None), "floor": (FLOOR, None), "floor_config": (FLOOR_CONFIG, None),
+        "ours_build": (OURS + build, None), "floor_build": (FLOOR + FLOOR_BUILD, None),
+        "floor_config_build": (FLOOR_CONFIG + FLOOR_BUILD, None)}
+    if args.compare:
+        cached = bool(compileall.compile_dir(Path(args.compare) / "banditbot", quiet=1)) \
+            and cached
+        statements["other"] = (OURS, args.compare)
+        statements["other_build"] = (OURS + build, args.compare)
+    for statement, path in statements.values():  # warm the file cache once, untimed
+        seconds(statement, path)
     times: dict[str, list[float]] = {name: [] for name in statements}
     cpu: dict[str, list[float]] = {name: [] for name in statements}
     names = list(statements)
     for i in range(args.runs):
-        for name in names[i % 3:] + names[:i % 3]:
-            wall, used = seconds(statements[name])
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            wall, used = seconds(*statements[name])
             times[name].append(wall)
             cpu[name].append(used)
     med = {name: statistics.median(v) for name, v in times.items()}
-    ratio = [o / f for o, f in zip(times["ours"], times["floor"], strict=True)]
-    cpu_ratio = [o / f for o, f in zip(cpu["ours"], cpu["floor"], strict=True)]
-    ratio_config = [o / f for o, f in zip(times["ours"], times["floor_config"], strict=True)]
+    med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
+
+    def per_repeat(values: dict[str, list[float]], a: str, b: str) -> list[float]:
+        return [x / y for x, y in zip(values[a], values[b], strict=True)]
+
+    def per_diff(values: dict[str, list[float]], a: str, b: str) -> list[float]:
+        return [x - y for x, y in zip(values[a], values[b], strict=True)]
+
     ours_modules, floor_modules = self_times(OURS), self_times(FLOOR)
     beyond = {m: t for m, t in ours_modules.items() if m not in floor_modules}
+    compared = {} if not args.compare else {"compare": {
+        "src": args.compare,
+        "webhook_imports_s": round(med["other"], 3),
+        "imports_and_build_s": round(med["other_build"], 3),
+        "ours_over_floor": round(med["other"] / med["floor"], 2),
+        "ours_over_floor_cpu": round(med_cpu["other"] / med_cpu["floor"], 2),
+        "with_build_over_floor": round(med["other_build"] / med["floor_build"], 2),
+        "with_build_over_floor_cpu": round(med_cpu["other_build"] / med_cpu["floor_build"], 2),
+        "this_over_that_imports": round(med["ours"] / med["other"], 3),
+        "this_over_that_imports_per_repeat": spread(per_repeat(times, "ours", "other"), 3),
+        "this_over_that_imports_cpu": round(med_cpu["ours"] / med_cpu["other"], 3),
+        "this_over_that_with_build": round(med["ours_build"] / med["other_build"], 3),
+        "this_over_that_with_build_per_repeat":
+            spread(per_repeat(times, "ours_build", "other_build"), 3),
+        "this_over_that_with_build_cpu":
+            round(med_cpu["ours_build"] / med_cpu["other_build"], 3),
+        "this_minus_that_with_build_cpu_s":
+            round(statistics.median(per_diff(cpu, "ours_build", "other_build")), 3),
+    }}
     print(json.dumps({
         "benchmark": "lambda_cold_start",
         "runs": args.runs,
+        "banditbot_bytecode_cached": cached,
         "webhook_imports_s": round(med["ours"], 3),
         "webhook_imports_range_s": spread(times["ours"]),
         "floor_s": round(med["floor"], 3),
@@ -100,23 +190,44 @@ def main() -> None:
         "floor_range_s": spread(times["floor"]),
         "floor_plus_pydantic_yaml_s": round(med["floor_config"], 3),
         "ours_over_floor": round(med["ours"] / med["floor"], 2),
-        "ours_over_floor_per_repeat": spread(ratio, 2),
+        "ours_over_floor_per_repeat": spread(per_repeat(times, "ours", "floor"), 2),
         "ours_over_floor_of_minima": round(min(times["ours"]) / min(times["floor"]), 2),
-        "ours_over_floor_cpu": round(statistics.median(cpu["ours"])
-                                     / statistics.median(cpu["floor"]), 2),
-        "ours_over_floor_cpu_per_repeat": spread(cpu_ratio, 2),
+        "ours_over_floor_cpu": round(med_cpu["ours"] / med_cpu["floor"], 2),
+        "ours_over_floor_cpu_per_repeat": spread(per_repeat(cpu, "ours", "floor"), 2),
         "ours_over_floor_plus_pydantic_yaml": round(med["ours"] / med["floor_config"], 2),
-        "ours_over_floor_plus_pydantic_yaml_per_repeat": spread(ratio_config, 2),
+        "ours_over_floor_plus_pydantic_yaml_per_repeat":
+            spread(per_repeat(times, "ours", "floor_config"), 2),
+        "floor_plus_pydantic_yaml_over_floor": round(med["floor_config"] / med["floor"], 2),
+        "floor_plus_pydantic_yaml_over_floor_cpu":
+            round(med_cpu["floor_config"] / med_cpu["floor"], 2),
+        "imports_and_build_s": round(med["ours_build"], 3),
+        "imports_and_build_range_s": spread(times["ours_build"]),
+        "build_s": round(med["ours_build"] - med["ours"], 3),
+        "floor_imports_and_build_s": round(med["floor_build"], 3),
+        "floor_plus_pydantic_yaml_imports_and_build_s": round(med["floor_config_build"], 3),
+        "with_build_over_floor": round(med["ours_build"] / med["floor_build"], 2),
+        "with_build_over_floor_per_repeat":
+            spread(per_repeat(times, "ours_build", "floor_build"), 2),
+        "with_build_over_floor_of_minima":
+            round(min(times["ours_build"]) / min(times["floor_build"]), 2),
+        "with_build_over_floor_cpu": round(med_cpu["ours_build"] / med_cpu["floor_build"], 2),
+        "with_build_over_floor_cpu_per_repeat":
+            spread(per_repeat(cpu, "ours_build", "floor_build"), 2),
+        "with_build_over_floor_plus_pydantic_yaml":
+            round(med["ours_build"] / med["floor_config_build"], 2),
+        "with_build_over_floor_plus_pydantic_yaml_cpu":
+            round(med_cpu["ours_build"] / med_cpu["floor_config_build"], 2),
         "target_over_floor": TARGET,
         "met": med["ours"] / med["floor"] <= TARGET,
+        "met_with_build": med["ours_build"] / med["floor_build"] <= TARGET,
         "beyond_floor_importtime_s": round(sum(beyond.values()) / 1e6, 3),
         "largest_beyond_floor_ms": {m: round(t / 1e3, 1) for m, t in
                                     sorted(beyond.items(), key=lambda kv: -kv[1])[:8]},
         "heavy_modules_imported": sorted(m for m in ours_modules
                                          if any(m == h or m.startswith(h + ".")
                                                 for h in HEAVY)),
+        **compared,
     }))
-
 
 if __name__ == "__main__":
     main()

@@ -816,7 +816,7 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
         raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start + 1} cannot be decoded)",
                           hint="save the file as UTF-8") from None
     try:
-        data = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader
+        data = yaml.load(text, Loader=_unique_key_loader())  # a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -827,10 +827,16 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     return parse_config(data, source=str(p))
 
 
-def _unique_key_loader() -> type[yaml.SafeLoader]:
+#: PyYAML's safe loader on libyaml's parser when PyYAML was built with it (the wheels are):
+#: the same documents, parsed about ten times faster than by the pure-Python parser (5 ms of
+#: CPU for the packaged example, on every Lambda cold start)
+_SAFE_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _unique_key_loader() -> type[Any]:
     """PyYAML's safe loader, refusing a key given twice in one mapping (the plain loader
     keeps the last silently: a second ``policy:`` would replace the first unseen)."""
-    class UniqueKeyLoader(yaml.SafeLoader):
+    class UniqueKeyLoader(_SAFE_LOADER):  # type: ignore[misc]
         def construct_mapping(self, node: yaml.MappingNode,
                               deep: bool = False) -> dict[Any, Any]:
             seen: dict[Any, int] = {}
@@ -846,7 +852,8 @@ def _unique_key_loader() -> type[yaml.SafeLoader]:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"the key {key!r} is given twice (first at line "
                                     f"{first + 1})", key_node.start_mark)
-            return super().construct_mapping(node, deep)
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+            return mapping
 
     return UniqueKeyLoader
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from ._text import count_text, duration_text
 from ._types import FloatArray
 
 __all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift", "chance"]
@@ -353,22 +354,6 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
-
-
-def count_text(n: float, noun: str) -> str:
-    """``1 decision``, ``1,500 decisions``: a whole count with its noun."""
-    return f"{n:,.0f} {noun}{'' if round(n) == 1 else 's'}"
-
-
-def duration_text(seconds: float) -> str:
-    """A duration in its largest fitting unit: ``45s``, ``30m``, ``6h``, ``3d``."""
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f}h"
-    return f"{seconds / 86400:.0f}d"
 
 
 def _num(x: float) -> str:

@@ -162,7 +162,8 @@ def test_metrics_on_a_function_url_need_a_read_key(lambda_env: dict[str, str]) -
 
 def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
     """No matplotlib, SciPy or pandas on the import path, nor the stores the handler does
-    not open (SQLite, PostgreSQL, memory); no settings needed."""
+    not open (SQLite, PostgreSQL, memory), nor what only reports need (the report types,
+    the anytime-valid sequences: loaded by the first /report); no settings needed."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c",
          "import banditbot.aws, banditbot._compose, banditbot.telegram, "
@@ -174,7 +175,9 @@ def test_importing_the_handler_is_light_and_connects_nowhere() -> None:
                if line.startswith("import time:")}
     for heavy in ("matplotlib", "scipy", "pandas", "pyarrow", "fastapi",
                   "banditbot.stores._sqlite", "banditbot.stores._postgres",
-                  "banditbot.stores._memory", "sqlalchemy", "psycopg"):
+                  "banditbot.stores._memory", "sqlalchemy", "psycopg", "sqlite3",
+                  "banditbot._report",
+                  "banditbot.statistics._sequential", "banditbot.statistics._betting"):
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
 
 

@@ -227,3 +227,25 @@ def test_an_edited_command_is_not_run_again(server: str, double: BotApiDouble,
     assert len(list(service.decisions("seed"))) == 1  # the barrier's only
     assert service.report("seed").total_answered == 0  # no cheat
     assert double.chat_messages(1001) == [] and len(double.chat_messages(501)) == 1
+
+
+def test_a_webhook_bot_refuses_to_poll(service: BanditService, double: BotApiDouble) -> None:
+    """A webhook bot's getUpdates is refused at once, as Telegram refuses it while a webhook
+    is set, and never reaches the Bot API; the bot itself starts, answers and stops."""
+    from telegram.error import Conflict
+
+    telegram = build_application(service, double.token, base_url=double.base_url,
+                                 webhook=True)
+
+    async def run() -> None:
+        await telegram.initialize()
+        try:
+            with pytest.raises(Conflict, match="by webhook"):
+                await telegram.bot.get_updates()
+            await telegram.bot.send_message(501, "still talking")
+        finally:
+            await telegram.shutdown()
+
+    asyncio.run(run())
+    assert "getUpdates" not in [method for method, _ in double.calls]
+    assert [m.text for m in double.chat_messages(501)] == ["still talking"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -312,6 +314,30 @@ def test_aliases_resolve_and_describe_is_readable() -> None:
     assert make_policy("TS").name == "thompson"
     assert make_policy("e-greedy", epsilon=0.5).describe() == \
         "epsilon-greedy(epsilon=0.5, initial_value=0)"
+
+
+def test_a_policy_not_loaded_yet_resolves_on_first_use() -> None:
+    """The common policies load with the package and a name among them loads no other; a
+    policy from a module not loaded yet still resolves by any alias, and an unknown name
+    lists every policy (in a fresh interpreter: here every module is loaded already)."""
+    proc = subprocess.run([sys.executable, "-c", """if True:
+        import sys
+        from banditbot import PolicyError
+        from banditbot.policies import make_policy
+        make_policy("e-greedy", epsilon=0.1)
+        make_policy("thompson")
+        print(sorted(m for m in sys.modules if m.startswith("banditbot.policies._")))
+        print(make_policy("SW_UCB", window=100).name)
+        try:
+            make_policy("nope")
+        except PolicyError as exc:
+            print(exc.hint)
+        """], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    loaded, name, hint = proc.stdout.splitlines()
+    assert "_nonstationary" not in loaded and "_contextual" not in loaded
+    assert name == "sliding-window-ucb"
+    assert "exp3" in hint and "linucb" in hint and "top-two-thompson" in hint
 
 
 @pytest.mark.parametrize(("a", "b"), [

@@ -62,7 +62,7 @@ def reward(
 @app.command()
 def settle(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the default reward to unanswered decisions past the wait window (implicit mode)."""
-    from .._report import count_text
+    from .._text import count_text
 
     svc = service(config, store)
     exp = svc.experiment(experiment)

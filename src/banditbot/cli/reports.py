@@ -114,7 +114,8 @@ def render_report(rep: Any) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from .._report import chance, count_text
+    from .._report import chance
+    from .._text import count_text
 
     lines = [rep.status_line]
     if rep.burn_in is not None:
@@ -191,7 +192,7 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export the decision log (with propensities and rewards) to CSV or Parquet."""
-    from .._report import count_text
+    from .._text import count_text
     from ..offline import export_decisions, store_pseudonyms, write_log_csv
 
     to_stdout = str(out) == "-"

@@ -40,7 +40,8 @@ def register(*aliases: str) -> Callable[[P], P]:
 
 
 def _ensure_loaded() -> None:
-    # the implementations register themselves on import
+    # the implementations register themselves on import (the package loads the common ones:
+    # greedy, Thompson sampling, UCB; a name found among them needs none of the others)
     from . import (  # noqa: F401
         _bai,
         _contextual,
@@ -66,9 +67,11 @@ def available_policies() -> dict[str, type[Policy]]:
 
 def policy_class(name: str) -> type[Policy]:
     """The policy class registered under ``name`` (or an alias); :class:`PolicyError` if none."""
-    _ensure_loaded()
     key = _normalize(name)
     key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:  # not among those loaded so far
+        _ensure_loaded()
+        key = _ALIASES.get(_normalize(name), _normalize(name))
     try:
         return _REGISTRY[key]
     except KeyError:

@@ -14,12 +14,11 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .._types import FloatArray, IntArray
-from ..statistics import AnytimeInference, WinnerDecision, anytime_inference
 from ..stores import (
     ALLOCATED,
     DecisionRecord,
@@ -29,6 +28,9 @@ from ..stores import (
     resolve_propensities,
 )
 from ._view import ExperimentView
+
+if TYPE_CHECKING:  # the sequences load with the first inference: a decision needs none
+    from ..statistics import AnytimeInference
 
 __all__ = ["LOG_FIELDS", "InferenceCache", "context_dependent", "log_arrays", "scan_arrays"]
 
@@ -163,6 +165,8 @@ class InferenceCache:
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:
+            from ..statistics import anytime_inference
+
             control = view.config.control
             exp = view.config
             result = anytime_inference(
@@ -255,6 +259,8 @@ def _entry_from_json(text: str) -> _Entry | None:
         raw = doc["result"]
         result = None
         if raw is not None:
+            from ..statistics import AnytimeInference, WinnerDecision
+
             decision = dict(raw.pop("decision"))
             decision["log_evidence"] = np.array(decision["log_evidence"], dtype=np.float64)
             decision["contenders"] = np.array(decision["contenders"], dtype=bool)

@@ -13,17 +13,17 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from .._errors import BanditBotError
-from .._report import ArmReport, Report, SampleRatioCheck, Timeline, Uplift, count_text
+from .._text import count_text
 from .._types import FloatArray
 from ..policies import ArmStats, beta_posterior, normal_posterior
 from ..statistics import (
     Z95,
-    AnytimeInference,
     BetaPosterior,
     NormalPosterior,
     Posterior,
@@ -38,6 +38,10 @@ from ._core import VectorKeeper, added_key, check_scope
 from ._decisions import DecisionsMixin
 from ._inference import context_dependent
 from ._view import ExperimentView, finite_table
+
+if TYPE_CHECKING:  # the report types and the sequences load with the first report
+    from .._report import Report, SampleRatioCheck, Timeline, Uplift
+    from ..statistics import AnytimeInference
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
 
@@ -88,6 +92,8 @@ class ReportsMixin(DecisionsMixin):
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
         """What the experiment has learned and how it is going; ``scope=None`` sums over all
         scopes, else one chat's or subject's bandit (see :meth:`scope_of`)."""
+        from .._report import ArmReport, Report
+
         view = self.view(experiment)
         exp = view.config
         check_scope(exp, scope)
@@ -265,6 +271,8 @@ class ReportsMixin(DecisionsMixin):
         """Allocation along the decision log: decisions per arm in ``bins`` bins of equal
         numbers of decisions (of one scope's bandit, or of all; see :meth:`scope_of`), with
         where allocation periods start."""
+        from .._report import Timeline
+
         view = self.view(experiment)
         check_scope(view.config, scope)
         times: list[float] = []
@@ -486,6 +494,8 @@ def sample_ratio_check(periods: Sequence[AllocationRecord],
     p < 0.001 (the worst period is reported)."""
     from scipy.special import chdtrc
 
+    from .._report import SampleRatioCheck
+
     observed: dict[str | None, dict[str, int]] = {}
     for c in counts:
         observed.setdefault(c.allocation_id, {})[c.arm] = c.decisions
@@ -527,6 +537,8 @@ def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
                     control: int) -> Uplift | None:
     """An arm against the control: the difference of their estimates, with the stopping
     rule's sequence for it (valid at every look)."""
+    from .._report import Uplift
+
     span = view.span or 1.0
     est = inference.weighted_estimate
     diff = float(est[arm] - est[control]) * span
@@ -541,6 +553,8 @@ def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
 def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Uplift | None:
     """The bandit against the holdout ("what we had"), on the reward's scale
     (:meth:`~banditbot.statistics.AnytimeInference.against_holdout`)."""
+    from .._report import Uplift
+
     found = inference.against_holdout(view.holdout) if view.control_index is not None \
         else None
     if found is None or inference.control is None:
@@ -569,6 +583,8 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
 def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:
     """Difference and relative change of an arm's estimate against the control's (normal
     95% intervals, fixed sample)."""
+    from .._report import Uplift
+
     (a, _, _, va), (c, _, _, vc) = arm, control
     if not all(math.isfinite(x) for x in (a, c, va, vc)):
         return None

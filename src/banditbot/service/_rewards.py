@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from .._config import ExperimentConfig
 from .._errors import InvalidRewardError, UnknownExperimentError
 from .._features import linear_extra
-from .._report import duration_text
+from .._text import duration_text
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
 from ._view import ExperimentView

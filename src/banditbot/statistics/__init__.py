@@ -21,26 +21,42 @@ Examples
 [0.5, 0.5]
 """
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 from ._best import (
     best_rows,
     beta_best_probabilities,
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
-from ._betting import ips_confidence_sequence
 from ._intervals import Z95, bernoulli_kl, beta_interval, normal_interval, wilson_interval
 from ._posterior import BetaPosterior, NormalPosterior, Posterior
-from ._sequential import (
-    DEFAULT_EFFECTS,
-    HORIZON_SHARE,
-    AipwScores,
-    AnytimeInference,
-    SequentialTest,
-    WinnerDecision,
-    aipw_scores,
-    anytime_inference,
-    stopping_rule,
-)
+
+#: anytime-valid inference (reports, the winner rule, offline evaluation) -> its module,
+#: imported on first use: a decision or a reward needs none of it
+_WHERE = {
+    **dict.fromkeys(("DEFAULT_EFFECTS", "HORIZON_SHARE", "AipwScores", "AnytimeInference",
+                     "SequentialTest", "WinnerDecision", "aipw_scores", "anytime_inference",
+                     "stopping_rule"), "._sequential"),
+    "ips_confidence_sequence": "._betting",
+}
+
+if TYPE_CHECKING:
+    from ._betting import ips_confidence_sequence
+    from ._sequential import (
+        DEFAULT_EFFECTS,
+        HORIZON_SHARE,
+        AipwScores,
+        AnytimeInference,
+        SequentialTest,
+        WinnerDecision,
+        aipw_scores,
+        anytime_inference,
+        stopping_rule,
+    )
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 __all__ = [
     "DEFAULT_EFFECTS",

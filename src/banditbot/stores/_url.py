@@ -8,7 +8,6 @@ raised before anything is created.
 from __future__ import annotations
 
 import math
-import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -152,6 +151,8 @@ def _sqlite_path(url: str, *, create: bool) -> Path:
 
 def _has_schema(path: Path) -> bool:
     """Whether the SQLite file holds banditbot's decision log (opened read-only)."""
+    import sqlite3  # here: a process that opens another store (Lambda) never loads it
+
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:

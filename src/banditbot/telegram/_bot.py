@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import (
     BotCommand,
@@ -47,7 +47,7 @@ from .._errors import (
     UnknownArmError,
     UnknownExperimentError,
 )
-from .._report import Report, count_text
+from .._text import count_text
 from ..policies import parse_params
 from ..service import BanditService, RewardStatus
 from ._context import chat_context
@@ -60,6 +60,9 @@ from ._render import (
     sign_reset,
     verify_reset,
 )
+
+if TYPE_CHECKING:  # the report types load with the first /report
+    from .._report import Report
 
 __all__ = ["BanditBot", "commands_for", "install"]
 
