@@ -53,6 +53,12 @@ class TroubledStore(SQLiteStore):
                              hint="check the table, credentials and region")
         return super().read_stats(*args, **kwargs)
 
+    def read_counts(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failing:
+            raise StoreError("DynamoDB query failed: ResourceNotFoundException",
+                             hint="check the table, credentials and region")
+        return super().read_counts(*args, **kwargs)
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[TroubledStore]:
