@@ -3,9 +3,10 @@
 The same policy classes the service uses run here on ``(R, K)`` statistics: closed-form
 policies through their probability vector, posterior-sampling policies through a direct draw
 from the posterior (:meth:`Policy.sample_batch`, the same distribution). Each block of runs
-has its own generator spawned from the seed, so a (seed, workers) pair reproduces a result.
-Runs are split across forked worker processes (numpy's samplers hold the GIL, so threads
-would not help).
+has its own generator spawned from the seed (numpy's SFC64 bit generator, see
+:func:`_block_generator`), so a (seed, workers) pair reproduces a result. Runs are split
+across processes: this one simulates the first block while forked children simulate the
+others (numpy's samplers hold the GIL, so threads would not help).
 """
 
 from __future__ import annotations
@@ -291,10 +292,22 @@ def _make_chunk(policy: Policy, env: Environment, runs: int,
     return _Chunk(policy, env, runs, rng)
 
 
+def _block_generator(seed: np.random.SeedSequence) -> np.random.Generator:
+    """The generator of one block of runs: numpy's SFC64 bit generator seeded from ``seed``.
+
+    The draws are numpy's own samplers (Gamma variates for Thompson sampling, ...), whose time
+    is mostly spent making random bits: SFC64 (Chris Doty-Humphrey's Small Fast Chaotic
+    generator; period at least 2**64, about 2**255 expected) makes them faster than
+    ``default_rng``'s PCG64 (Gamma variates 7-13% faster on the benchmark's shapes, see
+    ``benchmarks/simulate_floor.py``). The choice fixes the stream a seed gives, as any
+    generator does."""
+    return np.random.Generator(np.random.SFC64(seed))
+
+
 def _run_chunk(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,
                points: IntArray, horizon: int, counter: Any = None
                ) -> tuple[FloatArray, FloatArray]:
-    chunk = _make_chunk(policy, env, runs, np.random.default_rng(seed))
+    chunk = _make_chunk(policy, env, runs, _block_generator(seed))
     regret = np.zeros((runs, points.shape[0]))
     report_every = max(horizon // 100, 1)
     j = 0
@@ -358,17 +371,7 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
             parts.append(_run_chunk(policy, env, size, s, points, horizon,
                                     _Reporter(counter, progress) if counter else None))
     else:
-        counter = context.Value("l", 0)
-        with context.Pool(workers, initializer=_share_counter, initargs=(counter,)) as pool:
-            pending = [pool.apply_async(_run_in_worker, (policy, env, size, s, points, horizon,
-                                                         i == 0))
-                       for i, (size, s) in enumerate(zip(sizes, seeds, strict=True))]
-            while progress is not None and not pending[-1].ready():
-                progress(int(counter.value))
-                pending[-1].wait(0.05)  # returns as soon as the last block is done
-            parts = [p.get() for p in pending]
-            if progress is not None:
-                progress(horizon)
+        parts = _run_forked(context, policy, env, sizes, seeds, points, horizon, progress)
     seconds = time.perf_counter() - start
     rates = env.bernoulli_rates()
     return SimulationResult(
@@ -380,22 +383,68 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
     )
 
 
-_WORKER_COUNTER: Any = None
+def _run_forked(context: Any, policy: Policy, env: Environment, sizes: list[int],
+                seeds: list[np.random.SeedSequence], points: IntArray, horizon: int,
+                progress: Callable[[int], Any] | None
+                ) -> list[tuple[FloatArray, FloatArray]]:
+    """The blocks of runs after the first in forked children (one each), the first in this
+    process meanwhile, reporting the progress; the parts in block order.
+
+    A child sends its part (or the exception it raised) through a pipe. Ctrl+C reaches the
+    whole process group: the children ignore it (they are started with it blocked, so none
+    can take it before ignoring it) and this process stops them on its way out."""
+    children: list[tuple[Any, Any]] = []
+    finished = False
+    try:
+        for size, seed in zip(sizes[1:], seeds[1:], strict=True):
+            receive, send = context.Pipe(duplex=False)
+            child = context.Process(target=_child_block, daemon=True,
+                                    args=(send, policy, env, size, seed, points, horizon))
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                child.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            send.close()
+            children.append((child, receive))
+        counter = _Counter() if progress is not None else None
+        parts = [_run_chunk(policy, env, sizes[0], seeds[0], points, horizon,
+                            _Reporter(counter, progress) if counter else None)]
+        for child, receive in children:
+            try:
+                failed, part = receive.recv()
+            except EOFError:
+                child.join()
+                raise RuntimeError(f"a simulation process stopped (exit code {child.exitcode}) "
+                                   "before sending its runs") from None
+            if failed:
+                raise part
+            parts.append(part)
+        finished = True
+        if progress is not None:
+            progress(horizon)
+        return parts
+    finally:
+        for child, receive in children:
+            if not finished:  # an error or Ctrl+C: stop the children still simulating
+                child.terminate()
+            child.join()
+            receive.close()
 
 
-def _share_counter(counter: Any) -> None:
-    global _WORKER_COUNTER
-    _WORKER_COUNTER = counter
-    # Ctrl+C reaches the whole process group: the parent stops the pool; a worker that
-    # took it too would print its own traceback (one per worker)
+def _child_block(send: Any, policy: Policy, env: Environment, runs: int,
+                 seed: np.random.SeedSequence, points: IntArray, horizon: int) -> None:
+    """A forked child's work: one block of runs, sent back as ``(False, part)``, or
+    ``(True, exception)`` if simulating it raised."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _run_in_worker(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,
-                   points: IntArray, horizon: int, reports: bool
-                   ) -> tuple[FloatArray, FloatArray]:
-    return _run_chunk(policy, env, runs, seed, points, horizon,
-                      _WORKER_COUNTER if reports else None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        message: tuple[bool, Any] = (False, _run_chunk(policy, env, runs, seed, points,
+                                                        horizon))
+    except Exception as exc:  # sent to the parent, which raises it
+        message = (True, exc)
+    send.send(message)
+    send.close()
 
 
 def _fork_context() -> Any:
