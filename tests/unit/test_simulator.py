@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -350,3 +353,38 @@ def test_a_library_caller_gets_a_clear_error_before_any_worker_starts() -> None:
         simulate(make_policy("linucb"), env, runs=4, horizon=10, workers=2)
     with pytest.raises(PayloadError, match="seed must be >= 0"):
         simulate(make_policy("thompson"), env, runs=4, horizon=10, seed=-1)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the child")
+def test_a_forked_block_does_not_outlive_a_killed_parent(tmp_path: Path) -> None:
+    """A walkthrough killed `banditbot simulate --workers 2` (SIGTERM, SIGKILL): its second
+    process stayed forever, blocked writing a result larger than the pipe's buffer to a
+    pipe whose read end it held itself. Now it finishes its block, finds no reader, exits."""
+    script = ("from banditbot import make_policy\n"
+              "from banditbot.sim import BernoulliEnv, simulate\n"
+              "simulate(make_policy('thompson'), BernoulliEnv([0.1, 0.12, 0.15]), runs=400,"
+              " horizon=4000, checkpoints=200, workers=2)\n")  # a block's result: 640 kB
+    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        child = None
+        for _ in range(600):  # the child appears once the imports are done
+            found = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+            listed = found.read_text().split() if found.exists() else []
+            if listed:
+                child = int(listed[0])
+                break
+            time.sleep(0.05)
+        assert child is not None, "no simulation process was forked"
+        parent.kill()
+        parent.wait(30)
+        for _ in range(1200):  # its block takes seconds; then it must be gone
+            stat = Path(f"/proc/{child}/stat")
+            if not stat.exists() or stat.read_text().split(")")[-1].split()[0] == "Z":
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(child, signal.SIGKILL)
+            raise AssertionError("the forked block outlived its parent by 120 s")
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -11,6 +11,7 @@ others (numpy's samplers hold the GIL, so threads would not help).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
@@ -398,8 +399,11 @@ def _run_forked(context: Any, policy: Policy, env: Environment, sizes: list[int]
     try:
         for size, seed in zip(sizes[1:], seeds[1:], strict=True):
             receive, send = context.Pipe(duplex=False)
+            # the child closes the read ends it inherits (its own and its elder siblings'):
+            # if this process dies, its write then fails instead of waiting for a reader
             child = context.Process(target=_child_block, daemon=True,
-                                    args=(send, policy, env, size, seed, points, horizon))
+                                    args=(send, [receive, *(r for _, r in children)],
+                                          policy, env, size, seed, points, horizon))
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 child.start()
@@ -432,18 +436,24 @@ def _run_forked(context: Any, policy: Policy, env: Environment, sizes: list[int]
             receive.close()
 
 
-def _child_block(send: Any, policy: Policy, env: Environment, runs: int,
-                 seed: np.random.SeedSequence, points: IntArray, horizon: int) -> None:
+def _child_block(send: Any, inherited: list[Any], policy: Policy, env: Environment,
+                 runs: int, seed: np.random.SeedSequence, points: IntArray,
+                 horizon: int) -> None:
     """A forked child's work: one block of runs, sent back as ``(False, part)``, or
-    ``(True, exception)`` if simulating it raised."""
+    ``(True, exception)`` if simulating it raised. The ``inherited`` read ends are closed
+    first: only the parent reads, so a parent that was killed leaves no reader and the
+    child's write fails (a broken pipe) instead of blocking forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for receive in inherited:
+        receive.close()
     try:
         message: tuple[bool, Any] = (False, _run_chunk(policy, env, runs, seed, points,
                                                         horizon))
     except Exception as exc:  # sent to the parent, which raises it
         message = (True, exc)
-    send.send(message)
+    with contextlib.suppress(BrokenPipeError):  # the parent is gone: nobody to tell
+        send.send(message)
     send.close()
 
 
