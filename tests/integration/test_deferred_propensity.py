@@ -397,3 +397,32 @@ def test_keeping_tells_a_busy_store_from_one_that_refuses() -> None:
         service = BanditService(_config(), Failing(error))
         service.keep_vectors([item])
         assert service.keeps_vectors is asked_again, error
+
+
+def test_the_api_says_how_propensities_are_logged_now(tmp_path: Path) -> None:
+    """A walkthrough switched a deferred experiment to UCB1: its decisions logged exact
+    propensities while GET /v1/experiments/{id} still said "deferred" (the file's value)."""
+    from banditbot.api import create_app
+
+    from ..http_client import HTTP
+    from ..telegram_double import ServerThread
+
+    store = SQLiteStore(tmp_path / "api.db")
+    store.init()
+    service = BanditService(_config(), store, rng=np.random.default_rng(3))
+    app = create_app(service)
+    key = app.state.keys.create("admin", "admin")[0]
+    with ServerThread(app) as url:
+        def shown() -> str:
+            answer = HTTP.get(f"{url}/v1/experiments/ts",
+                              headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["propensity"])
+
+        assert shown() == "deferred"
+        service.switch_policy("ts", "ucb1")
+        assert shown() == "exact"
+        decision = service.decide("ts", "u")
+        assert next(r for r in service.decisions("ts")
+                    if r.id == decision.id).propensity_from == "decision"
+    store.close()

@@ -187,8 +187,9 @@ class ExperimentOut(BaseModel):
     scope: str
     generation: int
     propensity: Literal["exact", "deferred"] = Field(
-        description="how decisions log their propensity: exact (when made) or deferred "
-                    "(computed from the logged posterior when the log is read)")
+        description="how decisions log their propensity now: exact (when made) or "
+                    "deferred (computed from the logged posterior when the log is read; "
+                    "an admin's switch to another policy decides exactly)")
 
 
 class CheatIn(Body):

@@ -247,7 +247,7 @@ def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
         arms=[a.arm for a in report.arms], active_arms=list(service.active_arms(experiment)),
         policy=report.policy, reward=exp.reward.model_dump(mode="json"),
         reward_mode=exp.reward_mode, scope=exp.scope, generation=report.generation,
-        propensity=exp.propensity)
+        propensity="deferred" if report.propensity == "deferred" else "exact")
 
 
 def json_safe(value: Any) -> Any:
