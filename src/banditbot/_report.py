@@ -294,9 +294,14 @@ class Report:
             lines.append(f"added by hand or imported, in rows (in answered at their weight: "
                          f"imported history counts as its effective sample; not in "
                          f"decisions): {', '.join(added)}")
+        priors = [f"{a.arm} (alpha={a.prior[0]:g}, beta={a.prior[1]:g})"
+                  for a in self.arms if a.prior]
+        if priors:
+            lines.append(f"prior on {', '.join(priors)}: in P(best), the chance to beat the "
+                         "control and the expected loss, as the policy counts it; not in "
+                         "the estimate and its difference to the control (real answers "
+                         "alone)")
         for a in self.arms:
-            if a.prior:
-                lines.append(f"prior on {a.arm}: alpha={a.prior[0]:g}, beta={a.prior[1]:g}")
             if a.send_failures:
                 lines.append(f"{a.arm}: Telegram refused its formatting {a.send_failures} "
                              "time(s); sent as plain text")

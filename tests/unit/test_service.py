@@ -638,7 +638,7 @@ def test_the_terminal_report_says_what_the_bot_and_json_say(svc: BanditService) 
     console.print(render_report(rep))
     text = console.export_text()
     for line in ("generation 1: counted since a reset",
-                 "prior on fresh: alpha=3, beta=7",
+                 "prior on fresh (alpha=3, beta=7): in P(best)",
                  "warm start: started from history: 40 rounds of old.csv"):
         assert line in text and line in rep.to_text()
 

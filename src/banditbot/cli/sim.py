@@ -31,7 +31,9 @@ def simulate(
                                       help="Independent runs per policy.")] = 200,
     horizon: Annotated[int, typer.Option(min=1, max=10_000_000,
                                          help="Decisions per run.")] = 10_000,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed (reproducible).")] = 0,
+    seed: Annotated[int, typer.Option(
+        min=0, help="Random seed: the same seed and --workers give the same result (each "
+                    "process draws its own block of runs).")] = 0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 2,
     out: Annotated[Path, typer.Option(help="Folder for simulation.csv and .png.")] = Path("."),
     config: ConfigOpt = None,
