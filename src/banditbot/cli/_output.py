@@ -122,8 +122,8 @@ class Progress:
                             MofNCompleteColumn(table_column=keep(count)),
                             TextColumn(self.unit, table_column=Column(
                                 no_wrap=True, overflow="ellipsis")),
-                            TimeElapsedColumn(table_column=keep(7)), TextColumn("left"),
-                            TimeRemainingColumn(table_column=keep(7)),
+                            TimeElapsedColumn(table_column=keep(7)), TextColumn("elapsed,"),
+                            TimeRemainingColumn(table_column=keep(7)), TextColumn("left"),
                             console=Console(file=self.stream), transient=True)
             self._bar.__enter__()
             self._task = self._bar.add_task(self.title, total=self.total)
