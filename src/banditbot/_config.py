@@ -839,16 +839,17 @@ def _unique_key_loader() -> type[Any]:
     class UniqueKeyLoader(_SAFE_LOADER):  # type: ignore[misc]
         def construct_mapping(self, node: yaml.MappingNode,
                               deep: bool = False) -> dict[Any, Any]:
-            seen: dict[Any, int] = {}
+            seen: dict[Any, tuple[int, int]] = {}
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue
                 key = self.construct_object(key_node, deep=deep)
-                try:
-                    first = seen.setdefault(key, key_node.start_mark.line)
+                mark = key_node.start_mark
+                try:  # (line, column): `{id: a, id: b}` repeats a key on one line
+                    first, _column = seen.setdefault(key, (mark.line, mark.column))
                 except TypeError:  # an unhashable key: the constructor says what is wrong
                     continue
-                if first != key_node.start_mark.line:
+                if (first, _column) != (mark.line, mark.column):
                     raise yaml.constructor.ConstructorError(
                         None, None, f"the key {key!r} is given twice (first at line "
                                     f"{first + 1})", key_node.start_mark)

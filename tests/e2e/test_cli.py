@@ -242,6 +242,11 @@ def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     twice.write_text(twice.read_text().replace("    policy: ucb1\n", ""))
     code, _, err = run(["experiments", "--config", str(twice)], capsys)
     assert code == 0, err
+    # on one line too (a review found `{id: a, id: b}` kept b: only lines were compared)
+    inline = tmp_path / "inline.yaml"
+    inline.write_text("experiments:\n  - {id: g, id: h, arms: [{id: a, content: A}]}\n")
+    code, _, err = run(["experiments", "--config", str(inline)], capsys)
+    assert code == 2 and "the key 'id' is given twice (first at line 2)" in err
 
 
 def test_experiments_lists_and_validates(capsys: pytest.CaptureFixture[str]) -> None:

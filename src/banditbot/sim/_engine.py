@@ -404,13 +404,15 @@ def _run_forked(context: Any, policy: Policy, env: Environment, sizes: list[int]
             child = context.Process(target=_child_block, daemon=True,
                                     args=(send, [receive, *(r for _, r in children)],
                                           policy, env, size, seed, points, horizon))
+            # listed before it starts: a Ctrl+C from here on finds it in the list below
+            # (the one blocked meanwhile is raised when unblocked, after the bookkeeping)
+            children.append((child, receive))
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 child.start()
+                send.close()
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-            send.close()
-            children.append((child, receive))
         counter = _Counter() if progress is not None else None
         parts = [_run_chunk(policy, env, sizes[0], seeds[0], points, horizon,
                             _Reporter(counter, progress) if counter else None)]
@@ -430,9 +432,10 @@ def _run_forked(context: Any, policy: Policy, env: Environment, sizes: list[int]
         return parts
     finally:
         for child, receive in children:
-            if not finished:  # an error or Ctrl+C: stop the children still simulating
-                child.terminate()
-            child.join()
+            if child.pid is not None:  # started
+                if not finished:  # an error or Ctrl+C: stop the children still simulating
+                    child.terminate()
+                child.join()
             receive.close()
 
 
