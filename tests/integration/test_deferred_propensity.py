@@ -267,12 +267,26 @@ def test_a_posterior_too_sharp_to_draw_from_falls_back_to_exact() -> None:
     """An operator prior with beta = 0 (a point mass at 1) or a tiny shape makes Gamma draws
     underflow, and the draw would not follow the vector computed later (a review measured
     0.50 against 0.37): such a decision logs its exact vector instead."""
+    class Counting(MemoryStore):
+        reads = 0
+
+        def read_stats(self, *args: Any, **kwargs: Any) -> Any:
+            self.reads += 1
+            return super().read_stats(*args, **kwargs)
+
+        def read_counts(self, *args: Any, **kwargs: Any) -> Any:
+            self.reads += 1
+            return super().read_counts(*args, **kwargs)
+
+    store = Counting()
     service = BanditService(_config(policy={"name": "thompson", "alpha": 0.01, "beta": 0.01},
-                                    burn_in=0), MemoryStore(), rng=np.random.default_rng(5))
+                                    burn_in=0), store, rng=np.random.default_rng(5))
     service.decide("ts", "u")
     service.set_prior("ts", "a", 5.0, 0.0, actor="test")
+    store.reads = 0
     service.decide("ts", "u")
     assert {r.propensity_from for r in service.decisions("ts")} == {"decision"}
+    assert store.reads == 1  # one read of the statistics (a round trip on a remote store)
 
 
 def test_keeping_vectors_waits_for_no_writer_and_pages_keep_theirs(tmp_path: Path) -> None:

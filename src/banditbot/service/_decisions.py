@@ -171,7 +171,8 @@ class DecisionsMixin(RewardsMixin):
         allocation_id = None
         floats = None
         if view.every_decision:
-            few = self._few(view, scope)
+            counts = self._float_read(view, scope)
+            few = _float_counts(view, counts) if counts is not None else None
             if few is not None and view.deferred is not None:
                 planned = self._deferred(view, self._counts_posterior(view, few), str(subject),
                                          context, scope, now)
@@ -180,9 +181,11 @@ class DecisionsMixin(RewardsMixin):
             floats = self._lane(view, few) if few is not None and view.lane else None
             if floats is not None:
                 p = np.array(floats)
-            else:
-                table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
-                                              with_extra=view.needs_extra)
+            else:  # (the counters already read are the table: no second read)
+                table = StatsTable.of_counts(view.arms, counts) \
+                    if counts is not None and not view.needs_extra else \
+                    self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
+                                          with_extra=view.needs_extra)
                 if view.deferred is not None and few is None \
                         and self._past_burn_in(view, table, scope):
                     planned = self._deferred(view, self._posterior(view, table, context),
@@ -221,9 +224,9 @@ class DecisionsMixin(RewardsMixin):
         self._burned_in.add(key)
         return True
 
-    def _few(self, view: ExperimentView, scope: str) -> tuple[list[float], list[float]] | None:
-        """The counters of a bandit as Python floats (:func:`_float_counts`), when its
-        decision can be made on them: a policy of counts and totals alone (``view.lane``)
+    def _float_read(self, view: ExperimentView, scope: str) -> CountRows | None:
+        """The counters of a bandit as Python floats, when its decision can be made on them
+        (see :func:`_float_counts`): a policy of counts and totals alone (``view.lane``)
         with a few arms, or deferred Thompson sampling (a posterior is counts and totals,
         whatever the number of arms), past burn-in (known to this service) and without a
         winner; ``None`` leaves the decision to the general path."""
@@ -232,8 +235,7 @@ class DecisionsMixin(RewardsMixin):
                     view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
                     not in self._burned_in):
             return None
-        return _float_counts(view, self.store.read_counts(
-            view.config.id, view.meta.generation, scope, view.arms))
+        return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
 
     def _counts_posterior(self, view: ExperimentView,
                          few: tuple[list[float], list[float]]) -> FloatArray:
@@ -325,7 +327,7 @@ class DecisionsMixin(RewardsMixin):
 
     def _lane(self, view: ExperimentView, few: tuple[list[float], list[float]]
               ) -> list[float]:
-        """The allocation of a bandit with a few arms on Python floats (see :meth:`_few`):
+        """The allocation of a bandit with a few arms on Python floats (see :meth:`_float_read`):
         what :meth:`_shaped` gives, for a policy of counts and totals alone."""
         counts, totals = few
         if view.prior_lists is not None:

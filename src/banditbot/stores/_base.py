@@ -180,6 +180,14 @@ class StatsTable(NamedTuple):
                                                  if a in self.extra})
 
     @classmethod
+    def of_counts(cls, arms: Sequence[str], counts: CountRows) -> StatsTable:
+        """The table of counters read as floats (no extra fields)."""
+        return cls(tuple(arms), np.array(counts.pulls, dtype=np.float64),
+                   np.array(counts.n, dtype=np.float64),
+                   np.array(counts.total, dtype=np.float64),
+                   np.array(counts.total_sq, dtype=np.float64))
+
+    @classmethod
     def from_rows(cls, arms: Sequence[str], rows: Mapping[str, Sequence[float]],
                   extra: Mapping[str, Mapping[str, float]] | None = None) -> StatsTable:
         """Build from ``arm -> (pulls, n, total, total_sq)`` rows; missing arms are zero."""
@@ -191,7 +199,8 @@ class StatsTable(NamedTuple):
 
 class CountRows(NamedTuple):
     """One bandit's core counters as Python floats, aligned to a requested arm order: what
-    the decision path of a bandit with a few arms reads (:meth:`Store.read_counts`; numpy
+    the decision path reads when it decides on floats (a policy of counts and totals with a
+    few arms, deferred Thompson sampling with any number: :meth:`Store.read_counts`; numpy
     arrays would cost more than the arithmetic on them).
 
     Attributes
@@ -413,8 +422,8 @@ class Store(Protocol):
     def read_counts(self, experiment: str, generation: int, scope: str,
                     arms: tuple[str, ...]) -> CountRows:
         """The core counters of one scope's ``arms`` (in that order) as Python floats: what
-        :meth:`read_stats` with ``with_extra=False`` reads, for the decision path of a
-        bandit with a few arms."""
+        :meth:`read_stats` with ``with_extra=False`` reads, for a decision made on floats
+        (see :class:`CountRows`)."""
 
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import io
 import itertools
 import json
 import threading
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -218,25 +220,31 @@ def _newest_first(service: BanditService, experiment: str, *, generation: int | 
         since = None if window is None else end - window
         if lower is not None and (since is None or since < lower[0]):
             since, window = lower[0], None  # the window holds everything after the cursor
-        found = []
         scan = service.store.iter_decisions(experiment, generation=generation, since=since)
-        try:
-            for r in scan:
-                if upper is not None and r.created_at > upper[0]:
-                    break  # time order: the rest is newer than the page
-                if (upper is None or (r.created_at, r.id) < upper) \
-                        and (lower is None or (r.created_at, r.id) > lower) \
-                        and (scope is None or r.scope == scope):
-                    found.append(r)
+        try:  # the newest limit + 1 (one more: is there a next page?), in bounded memory
+            found = heapq.nlargest(limit + 1, _between(scan, lower, upper, scope),
+                                   key=lambda r: (r.created_at, r.id))
         finally:
             close_scan(scan)
         if len(found) > limit or window is None:
             break
         window *= _WIDEN
-    found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
     page = list(resolve_propensities(found[:limit]))
     service.keep_vectors(page)
     return page, len(found) > limit
+
+
+def _between(scan: Iterator[DecisionRecord], lower: tuple[float, str] | None,
+             upper: tuple[float, str] | None, scope: str | None
+             ) -> Iterator[DecisionRecord]:
+    """The decisions of a time-ordered scan strictly between the cursors, of ``scope``."""
+    for r in scan:
+        if upper is not None and r.created_at > upper[0]:
+            return  # time order: the rest is newer than the page
+        if (upper is None or (r.created_at, r.id) < upper) \
+                and (lower is None or (r.created_at, r.id) > lower) \
+                and (scope is None or r.scope == scope):
+            yield r
 
 
 def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
