@@ -145,7 +145,8 @@ def list_decisions(experiment: str, service: Service, key: Reader,
 
     ``order=asc`` (default): oldest first; ``after`` = the last ``decision_id`` of the previous
     page (``X-Next-After`` gives it). ``order=desc``: newest first; ``before`` = the last
-    ``decision_id`` of the previous page (``X-Next-Before`` gives it). Either cursor also
+    ``decision_id`` of the previous page (``X-Next-Before`` gives it). Neither header comes
+    with the last page. Either cursor also
     bounds the other order (``after`` and ``before`` together: the decisions between them).
     ``generation`` keeps one generation (the report's ``generation`` is the current one;
     without it the log of every generation, as ``banditbot export --all-generations`` gives);
