@@ -311,7 +311,11 @@ class Report:
 
     def to_text(self, *, width: int = 0) -> str:
         """A fixed-width table (for a terminal or a Telegram ``<pre>`` block)."""
-        header = ("arm", "pulls", "answered", "estimate", "interval", "P(best)", "alloc")
+        # with an operator prior, the posterior the policy uses beside the estimate (which
+        # leaves the prior out): the reason P(best) can favour an arm the estimate does not
+        priors = any(a.prior for a in self.arms)
+        header = ("arm", "pulls", "answered", "estimate", "interval",
+                  *(("posterior",) if priors else ()), "P(best)", "alloc")
         rows = []
         for a in self.arms:
             rows.append((
@@ -321,6 +325,8 @@ class Report:
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
+                *(("–" if a.mean is None or a.mean != a.mean else f"{a.mean:.3f}",)
+                  if priors else ()),
                 chance(a.p_best, 0) if a.active else "–",
                 f"{a.allocation:.0%}",
             ))

@@ -294,6 +294,18 @@ def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     a = {r.arm: r for r in svc.report("ts").arms}["a"]
     assert a.mean == pytest.approx(30 / 42)  # Beta(30, 12)
     assert a.estimate == pytest.approx(0.25) and a.estimate_high < 0.75  # Beta(1, 3)
+    # both tables show the posterior beside the estimate while an arm has a prior
+    from rich.console import Console
+
+    from banditbot.cli.reports import render_report
+
+    text = svc.report("ts").to_text()
+    header = next(line for line in text.splitlines() if line.startswith("arm "))
+    row = next(line for line in text.splitlines() if line.startswith("a "))
+    assert "posterior" in header and "0.250" in row and "0.714" in row
+    console = Console(width=200, record=True)
+    console.print(render_report(svc.report("ts")))
+    assert "posterior mean" in console.export_text()
     assert svc.reset("ts") == 1
     after = {a.arm: a for a in svc.report("ts").arms}
     assert after["b"].answered == 0 and after["a"].prior == (30, 10)

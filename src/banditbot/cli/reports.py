@@ -138,8 +138,10 @@ def render_report(rep: Any) -> Table:
     table = Table(title=rep.title, title_justify="left", caption="\n".join(lines),
                   caption_justify="left")
     table.add_column("arm", no_wrap=True)
-    columns = ["decisions", "answered", "reward sum", "estimate", "interval",
-               *(["every look"] if rep.anytime_kind else []), "P(best)", "allocation"]
+    priors = any(a.prior for a in rep.arms)  # the posterior the policy uses, beside
+    columns = ["decisions", "answered", "reward sum", "estimate", "interval",  # the estimate
+               *(["every look"] if rep.anytime_kind else []),
+               *(["posterior mean"] if priors else []), "P(best)", "allocation"]
     if rep.control is not None:
         columns += [f"vs {rep.control}", "P(beat control)"]
     for col in columns:
@@ -151,6 +153,7 @@ def render_report(rep: Any) -> Table:
             "–" if a.estimate is None else f"{a.estimate:.3f}",
             _span(a.estimate_low, a.estimate_high),
             *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
+            *([_mean(a.mean)] if priors else []),
             chance(a.p_best, 1) if a.active else "–", f"{a.allocation:.1%}"]
         if rep.control is not None:
             cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else
@@ -159,6 +162,10 @@ def render_report(rep: Any) -> Table:
                          chance(a.chance_to_beat_control, 0, exact=False))
         table.add_row(*cells)
     return table
+
+
+def _mean(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{x:.3f}"
 
 
 def _amount(x: float) -> str:
