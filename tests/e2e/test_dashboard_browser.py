@@ -283,6 +283,13 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
                                timeout=WAIT)
         notices = page.inner_text("#notices")
         assert "Burn-in: 37 of 100" in notices and "Sample ratio mismatch" in notices
+        # the burn-in bar sits under its sentence (a walkthrough saw it over the end of it)
+        text = page.locator(".notice.warn span").bounding_box()
+        bar = page.locator(".notice.warn progress").bounding_box()
+        assert text is not None and bar is not None
+        assert bar["y"] >= text["y"] + text["height"] - 1
+        assert page.eval_on_selector(".notice.warn progress",  # its own line at any width
+                                     "e => getComputedStyle(e).display") == "block"
         heads = page.locator("#arms thead th").all_inner_texts()
         assert {"estimate", "uplift vs hello", "chance to beat control", "expected loss",
                 "posterior mean"} <= {h.lower() if h != "uplift vs hello" else h for h in heads}
