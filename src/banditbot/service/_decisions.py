@@ -21,6 +21,7 @@ from .._features import check_context
 from .._types import BoolArray, FloatArray
 from ..policies import (
     SMALL,
+    ArmStats,
     ThompsonSampling,
     beta_posterior,
     draw_index,
@@ -213,16 +214,18 @@ class DecisionsMixin(RewardsMixin):
         """Whether this scope's burn-in is over, from ``table`` when this process has not
         seen it end (a new process, a CLI call: its first decision is not left to the exact
         path for that alone)."""
-        if not view.burn_in:
-            return True
-        key = (view.config.id, view.meta.generation, scope, view.arms)
-        if key in self._burned_in:
+        if self._burn_in_known_over(view, scope):
             return True
         progress = burn_in_progress(view, table)
         if progress is not None and not progress.done:
             return False
-        self._burned_in.add(key)
+        self._burned_in.add((view.config.id, view.meta.generation, scope, view.arms))
         return True
+
+    def _burn_in_known_over(self, view: ExperimentView, scope: str) -> bool:
+        """Whether this scope has no burn-in or this service has seen it end (no read)."""
+        return not view.burn_in or \
+            (view.config.id, view.meta.generation, scope, view.arms) in self._burned_in
 
     def _float_read(self, view: ExperimentView, scope: str) -> CountRows | None:
         """The counters of a bandit as Python floats, when its decision can be made on them
@@ -231,9 +234,7 @@ class DecisionsMixin(RewardsMixin):
         whatever the number of arms), past burn-in (known to this service) and without a
         winner; ``None`` leaves the decision to the general path."""
         if not ((view.lane and len(view.arms) <= SMALL) or view.deferred is not None) \
-                or view.served is not None or (
-                    view.burn_in and (view.config.id, view.meta.generation, scope, view.arms)
-                    not in self._burned_in):
+                or view.served is not None or not self._burn_in_known_over(view, scope):
             return None
         return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
 
@@ -245,15 +246,11 @@ class DecisionsMixin(RewardsMixin):
         policy = view.policy
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
         counts, sums = few
-        if len(counts) > SMALL:  # many arms: the same arithmetic on arrays
-            n, s = np.array(counts), np.array(sums)
-            a0: FloatArray | float = policy.alpha
-            b0: FloatArray | float = policy.beta
-            if view.prior_lists is not None:
-                pa, pb = np.array(view.prior_lists[0]), np.array(view.prior_lists[1])
-                prior = pa + pb > 0.0
-                a0, b0 = np.where(prior, pa, policy.alpha), np.where(prior, pb, policy.beta)
-            return np.concatenate(((view.deferred,), a0 + s, b0 + np.maximum(n - s, 0.0)))
+        if len(counts) > SMALL:  # many arms: beta_posterior itself, on arrays
+            a, b = beta_posterior(ArmStats.from_counts(counts, sums, prior_alpha=view.prior_alpha,
+                                                       prior_beta=view.prior_beta),
+                                  policy.alpha, policy.beta)
+            return np.concatenate(((view.deferred,), a, b))
         alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
         a_list, b_list = [], []
         for c, t, qa, qb in zip(counts, sums, alpha, beta, strict=True):

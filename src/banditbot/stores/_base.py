@@ -215,11 +215,6 @@ class CountRows(NamedTuple):
     total_sq: list[float]
 
     @classmethod
-    def zeros(cls, k: int) -> CountRows:
-        """All-zero counters for ``k`` arms."""
-        return cls([0.0] * k, [0.0] * k, [0.0] * k, [0.0] * k)
-
-    @classmethod
     def from_rows(cls, arms: Sequence[str], rows: Mapping[str, Sequence[float]]) -> CountRows:
         """From ``arm -> (pulls, n, total, total_sq)`` rows; missing arms are zero."""
         zero = (0.0, 0.0, 0.0, 0.0)
