@@ -199,6 +199,9 @@ class RewardSpec(_Model):
 
         ``true``/``false`` are 1 and 0 for a binary reward only: on a rating or a number
         they would silently be the lowest values."""
+        if self.type == "binary" and type(value) in (int, float, bool) \
+                and (value == 1 or value == 0):  # the buttons' values, at once
+            return 1.0 if value else 0.0
         if isinstance(value, bool) and self.type != "binary":
             raise InvalidRewardError(f"reward {str(value).lower()} is not a number",
                                      hint=self.describe())

@@ -23,8 +23,8 @@ from .._errors import PolicyError
 from .._types import FloatArray
 from ..statistics import Posterior
 
-__all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "best_share", "draw_index",
-           "means_of", "pseudo_lists", "sample_arm", "sample_rows", "small"]
+__all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "draw_index", "means_of",
+           "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -306,11 +306,18 @@ def means_of(counts: list[float], totals: list[float], default: float) -> list[f
     return [s / c if c > 0 else default for c, s in zip(counts, totals, strict=True)]
 
 
-def best_share(values: list[float]) -> tuple[list[bool], int]:
-    """Which entries are the maximum, and how many (for uniform tie-breaks)."""
+def share_top(values: list[float], mass: float, rest: float) -> list[float]:
+    """``rest`` for every entry, plus ``mass`` split evenly among the maximal ones (a
+    uniform tie-break).
+
+    Examples
+    --------
+    >>> share_top([0.2, 0.5, 0.5], 0.9, 0.1 / 3) == [0.1 / 3, 0.45 + 0.1 / 3, 0.45 + 0.1 / 3]
+    True
+    """
     top = max(values)
-    best = [v == top for v in values]
-    return best, sum(best)
+    hit = mass / values.count(top) + rest
+    return [hit if v == top else rest for v in values]
 
 
 def argmax_ties(values: FloatArray) -> FloatArray:

@@ -13,10 +13,10 @@ from ._base import (
     ArmStats,
     Policy,
     argmax_ties,
-    best_share,
     check,
     means_of,
     pseudo_lists,
+    share_top,
     small,
 )
 from ._registry import register
@@ -68,10 +68,8 @@ class EpsilonGreedy(Policy):
         return p
 
     def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
-        best, ties = best_share(means_of(counts, totals, self.initial_value))
-        explore = self.epsilon / len(best)
-        exploit = (1.0 - self.epsilon) / ties
-        return [exploit + explore if b else explore for b in best]
+        return share_top(means_of(counts, totals, self.initial_value), 1.0 - self.epsilon,
+                         self.epsilon / len(counts))
 
 
 @register("boltzmann", "softmax-boltzmann")

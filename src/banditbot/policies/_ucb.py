@@ -13,7 +13,7 @@ import numpy as np
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, bernoulli_kl
-from ._base import ArmStats, Policy, argmax_ties, best_share, check, pseudo_lists, small
+from ._base import ArmStats, Policy, argmax_ties, check, pseudo_lists, share_top, small
 from ._registry import register
 from ._thompson import beta_posterior
 
@@ -84,14 +84,11 @@ class UCB1(Policy):
         return argmax_ties(ucb_index(n, sums, bonus))
 
     def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
-        untried_arms = [c <= 0.0 for c in counts]
-        if any(untried_arms):
-            best, ties = best_share([float(u) for u in untried_arms])
-        else:
-            log_t = math.log(max(sum(counts), 1.0))
-            best, ties = best_share([s / c + self.c * math.sqrt(2.0 * log_t / c)
-                                     for c, s in zip(counts, totals, strict=True)])
-        return [1.0 / ties if b else 0.0 for b in best]
+        if min(counts) <= 0.0:  # the untried arms first
+            return share_top([1.0 if c <= 0.0 else 0.0 for c in counts], 1.0, 0.0)
+        log_t, c = math.log(max(sum(counts), 1.0)), self.c
+        return share_top([s / n + c * math.sqrt(2.0 * log_t / n)
+                          for n, s in zip(counts, totals, strict=True)], 1.0, 0.0)
 
 
 def kl_ucb_bound(mean: FloatArray, budget: FloatArray, iterations: int = 32) -> FloatArray:

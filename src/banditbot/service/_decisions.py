@@ -233,8 +233,7 @@ class DecisionsMixin(RewardsMixin):
         with a few arms, or deferred Thompson sampling (a posterior is counts and totals,
         whatever the number of arms), past burn-in (known to this service) and without a
         winner; ``None`` leaves the decision to the general path."""
-        if not ((view.lane and len(view.arms) <= SMALL) or view.deferred is not None) \
-                or view.served is not None or not self._burn_in_known_over(view, scope):
+        if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
             return None
         return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
 

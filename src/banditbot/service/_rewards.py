@@ -7,9 +7,9 @@ checks first and the write later; :meth:`RewardsMixin.reward` is both in one cal
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
-import threading
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
@@ -81,16 +81,17 @@ class RewardsMixin(ServiceCore):
         #: how many unrewarded decisions this service remembers (their rewards skip a read)
         self.recent_decisions = RECENT_DECISIONS
         self._unrewarded: OrderedDict[str, DecisionRecord] = OrderedDict()
-        self._unrewarded_lock = threading.Lock()
         # (experiment, generation, scope, arms) whose burn-in is over
         self._burned_in: set[tuple[str, int, str | None, tuple[str, ...]]] = set()
 
     def _remember(self, record: DecisionRecord) -> None:
-        with self._unrewarded_lock:
-            recent = self._unrewarded
-            if len(recent) >= self.recent_decisions:  # forget the oldest (O(1): a plain dict
-                recent.popitem(last=False)  # would walk the deleted slots at its front)
-            recent[record.id] = record
+        # no lock: each OrderedDict operation is atomic (C code, str keys); a race between
+        # two threads at the bound only forgets one decision more or less
+        recent = self._unrewarded
+        recent[record.id] = record
+        if len(recent) > self.recent_decisions:  # forget the oldest (O(1): a plain dict
+            with contextlib.suppress(KeyError):  # would walk the deleted slots at its front)
+                recent.popitem(last=False)
 
     def reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
                option: int | None = None) -> RewardResult:
@@ -159,8 +160,7 @@ class RewardsMixin(ServiceCore):
         exp, record, number = planned
         result = self.store.apply_reward(record.id, number, self.clock(),
                                          self._extra(exp, record, number), known=record)
-        with self._unrewarded_lock:
-            self._unrewarded.pop(record.id, None)
+        self._unrewarded.pop(record.id, None)
         if result is ApplyResult.APPLIED:
             if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),

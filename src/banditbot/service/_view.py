@@ -62,6 +62,9 @@ class ExperimentView:
     # propensity: deferred (a Beta Thompson sampling decision drawn from its posterior): the
     # uniform share mixed in for the floor; None: every decision logs its exact vector
     deferred: float | None = None
+    # the decision reads the counters as Python floats (Store.read_counts) past burn-in: the
+    # scalar lane or deferred Thompson sampling, without an arm served to everyone
+    float_read: bool = False
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -249,4 +252,5 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
                           served, floor, holdout, control, exp.update.every == "decision",
                           exp.burn_in.enabled, bool(policy.needs_extra), lane,
                           None if alpha is None or beta is None
-                          else (alpha.tolist(), beta.tolist()), deferred)
+                          else (alpha.tolist(), beta.tolist()), deferred,
+                          (lane or deferred is not None) and served is None)
