@@ -613,6 +613,12 @@ class ExperimentConfig(_Model):
         return None
 
     @cached_property
+    def extra_stats(self) -> bool:
+        """Whether a reward adds statistics beyond the counters (importance-weighted sums,
+        time buckets, linear sums for contextual policies)."""
+        return bool(self.tracks_ips or self.time_bucket_seconds or self.features)
+
+    @cached_property
     def tracks_ips(self) -> bool:
         """Whether rewards also record importance-weighted sums (for EXP3)."""
         return self.track_ips or "ips_total" in self.policy.build().needs_extra

@@ -120,11 +120,14 @@ def test_exp3_switch_needs_ips_tracking() -> None:
 @pytest.mark.slow
 def test_discounted_policy_follows_a_swap_through_time_buckets() -> None:
     """Arm a is best (0.60 vs 0.45) for an hour, then arm b: in the 20 minutes after the
-    swap, discounted TS (half-life 10 min, 30 s buckets) sends most traffic to b while plain
-    Thompson sampling, weighed down by the first hour, still plays a. Fixed seeds; the gap
-    seen is ~0.7 vs ~0.02, the bound 0.5 vs 0.2."""
+    swap, discounted TS (half-life 10 min, 30 s buckets) sends more traffic to b than plain
+    Thompson sampling, weighed down by the first hour. Fixed seeds. Over 30 seeds discounted
+    TS gave b 0.61 of the traffic after the swap and plain TS 0.14 (mostly ~0.02, now and
+    then most of it: a first hour that did not settle); their difference per seed was 0.47,
+    sd 0.24. The bound on the mean difference of six seeds, 0.15, is 3.3 sd of that mean
+    below 0.47 (a bootstrap of the 30 differences put a false failure below 1 in 1,000)."""
     shares: dict[str, list[float]] = {"discounted-thompson": [], "thompson": []}
-    for seed in (7, 8, 9):
+    for seed in range(1, 7):
         for policy in shares:
             cfg = parse_config({"experiments": [{
                 "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
@@ -144,5 +147,5 @@ def test_discounted_policy_follows_a_swap_through_time_buckets() -> None:
                 if step >= 1300:
                     after_swap.append(d.arm == "b")
             shares[policy].append(float(np.mean(after_swap)))
-    assert np.mean(shares["discounted-thompson"]) > 0.5
-    assert np.mean(shares["thompson"]) < 0.2
+    gap = np.mean(shares["discounted-thompson"]) - np.mean(shares["thompson"])
+    assert gap > 0.15, shares

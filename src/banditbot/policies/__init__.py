@@ -13,7 +13,7 @@ Examples
 True
 """
 
-from ._base import SMALL, ArmStats, Choice, Extra, Policy, draw_index, sample_arm
+from ._base import SMALL, ArmStats, Choice, Extra, Policy, draw_index, pick_arm, sample_arm
 from ._explore import explore_contenders
 from ._greedy import EpsilonGreedy, Softmax
 from ._registry import (
@@ -50,6 +50,7 @@ __all__ = [
     "normal_posterior",
     "parse_params",
     "parse_policy",
+    "pick_arm",
     "policy_class",
     "sample_arm",
 ]

@@ -24,7 +24,7 @@ from .._types import FloatArray
 from ..statistics import Posterior
 
 __all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "draw_index", "means_of",
-           "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small"]
+           "pick_arm", "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -174,7 +174,12 @@ class Choice(NamedTuple):
 
 def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
     """Draw an arm index from ``probabilities``; arms with probability 0 are never drawn."""
-    u = rng.random()
+    return pick_arm(probabilities, rng.random())
+
+
+def pick_arm(probabilities: FloatArray, u: float) -> int:
+    """The arm that the uniform draw ``u`` in [0, 1) picks from ``probabilities`` (arms
+    with probability 0 are never picked): :func:`draw_index` for an array."""
     if probabilities.shape[0] <= SMALL:  # a short Python scan beats three numpy calls
         return draw_index(probabilities.tolist(), u)
     # the array methods, not np.cumsum / np.searchsorted: their Python wrappers cost more

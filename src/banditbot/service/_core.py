@@ -23,10 +23,22 @@ __all__ = ["ServiceCore", "added_key", "check_scope"]
 log = logging.getLogger("banditbot")
 
 
+#: decision ids drawn ahead, 32 per system call (popped: each is handed out once); a forked
+#: child starts with none, so two processes never hand out the same id
+_IDS: list[str] = []
+os.register_at_fork(after_in_child=_IDS.clear)
+
+
 def new_id() -> str:
-    """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits (one system
-    call; measured faster here than slicing a buffer of them under a lock)."""
-    return os.urandom(16).hex()
+    """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits. They are
+    drawn 32 at a time (one system call for 32 decisions; ``list.pop`` and ``list.extend``
+    are atomic, so threads need no lock)."""
+    try:
+        return _IDS.pop()
+    except IndexError:
+        digits = os.urandom(16 * 32).hex()
+        _IDS.extend([digits[i:i + 32] for i in range(0, 32 * 32, 32)])
+        return _IDS.pop()
 
 
 class VectorKeeper:
@@ -94,6 +106,17 @@ class ServiceCore:
         self._inference = InferenceCache()
         #: whether the vectors computed for deferred decisions are given to the store
         self.keeps_vectors = True
+        self._uniforms: list[float] = []
+
+    def _uniform(self) -> float:
+        """A uniform draw on [0, 1) from :attr:`rng`, drawn 64 at a time (one numpy call
+        for 64 decisions: a scalar call costs more than a decision's arithmetic). The same
+        seed gives the same draws."""
+        try:
+            return self._uniforms.pop()
+        except IndexError:
+            self._uniforms = self.rng.random(64).tolist()
+            return self._uniforms.pop()
 
     def with_store(self, store: Store) -> Self:
         """The same service (config, generator, clock, admins) over another store, e.g. a
@@ -108,11 +131,13 @@ class ServiceCore:
 
     def view(self, experiment_id: str) -> ExperimentView:
         """The experiment as it runs now (config merged with the store's meta)."""
+        cached = self._views.get(experiment_id)  # (a view is cached under a known id only)
+        if cached is not None:
+            meta = self.store.read_meta(experiment_id)
+            if cached[0] is meta or cached[0] == meta:
+                return cached[1]
         exp = self.config.experiment(experiment_id)
         meta = self.store.read_meta(exp.id)
-        cached = self._views.get(exp.id)
-        if cached is not None and (cached[0] is meta or cached[0] == meta):
-            return cached[1]
         view = build_view(exp, meta, self.featurizer(exp))
         self._views[exp.id] = (meta, view)
         return view

@@ -26,7 +26,7 @@ from ..policies import (
     beta_posterior,
     draw_index,
     explore_contenders,
-    sample_arm,
+    pick_arm,
 )
 from ..stores import (
     NO_VECTOR,
@@ -159,20 +159,29 @@ class DecisionsMixin(RewardsMixin):
                 raise ConfigError(f"experiment {view.config.id!r} has no sticky assignment",
                                   hint="set sticky_seconds in its config")
             return self._sticky_decision(view, str(subject), context, scope, now)
-        return self.commit_decision(self.plan_decision(experiment, subject, context, chat=chat))
+        record, decision = self._plan(experiment, subject, context, chat)
+        self.store.record_decision(record)
+        self._remember(record)
+        return decision
 
     def plan_decision(self, experiment: str, subject: str,
                       context: Mapping[str, Any] | None = None, *,
                       chat: str | None = None) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
         with :meth:`commit_decision` and the answer to give once it is written."""
-        context = check_context(context)
+        return PlannedDecision(*self._plan(experiment, subject, context, chat))
+
+    def _plan(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
+              chat: str | None) -> tuple[DecisionRecord, Decision]:
+        """:meth:`plan_decision` as a plain pair (what :meth:`decide` commits at once)."""
+        if context is not None:
+            context = check_context(context)
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
         allocation_id = None
         floats = None
         if view.every_decision:
-            counts = self._float_read(view, scope)
+            counts = self._float_read(view, scope) if view.float_read else None
             few = _float_counts(view, counts) if counts is not None else None
             if few is not None and view.deferred is not None:
                 planned = self._deferred(view, self._counts_posterior(view, few), str(subject),
@@ -197,7 +206,10 @@ class DecisionsMixin(RewardsMixin):
         else:
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
-        index, kind = self._sample(view, p, floats)
+        if floats is not None and view.holdout <= 0.0:  # (the common case of _sample)
+            index, kind = draw_index(floats, self._uniform()), "policy"
+        else:
+            index, kind = self._sample(view, p, floats)
         arm = view.arms[index]
         # positional (the field order of DecisionRecord): keywords cost a third more here;
         # check_context's result is already the decision's own copy
@@ -206,9 +218,9 @@ class DecisionsMixin(RewardsMixin):
             floats[index] if floats is not None else float(p[index]), view.arms,
             p, view.policy_json, str(subject), now, context or None, kind, None, None, 1.0,
             allocation_id)
-        return PlannedDecision(record, Decision(
+        return record, Decision(
             record.id, exp.id, arm, view.contents[arm], record.propensity,
-            _ProbabilityMap(view.arms, p), record.subject, now, scope, kind))
+            _ProbabilityMap(view.arms, p), record.subject, now, scope, kind)
 
     def _past_burn_in(self, view: ExperimentView, table: StatsTable, scope: str) -> bool:
         """Whether this scope's burn-in is over, from ``table`` when this process has not
@@ -234,7 +246,7 @@ class DecisionsMixin(RewardsMixin):
         whatever the number of arms), past burn-in (known to this service) and without a
         winner; ``None`` leaves the decision to the general path."""
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
-            return None
+            return None  # (the caller checks float_read first: no call for most bandits)
         return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
 
     def _counts_posterior(self, view: ExperimentView,
@@ -268,7 +280,7 @@ class DecisionsMixin(RewardsMixin):
 
     def _deferred(self, view: ExperimentView, posterior: FloatArray, subject: str,
                   context: Mapping[str, Any] | None, scope: str, now: float
-                  ) -> PlannedDecision | None:
+                  ) -> tuple[DecisionRecord, Decision] | None:
         """A Thompson-sampling decision drawn from its ``posterior``, logging it
         (``propensity: deferred``; see :mod:`banditbot.stores._propensity`). ``None``
         leaves the decision to the exact path: a posterior with a shape below
@@ -283,9 +295,9 @@ class DecisionsMixin(RewardsMixin):
             new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
             NO_VECTOR, view.policy_json, subject, now, context or None, "policy", None, None,
             1.0, None, posterior)
-        return PlannedDecision(record, Decision(
+        return record, Decision(
             record.id, view.config.id, arm, view.contents[arm], math.nan,
-            _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope))
+            _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope)
 
     def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
         """With ``winner.explore``, the active arms the winner rule has not ruled out (from
@@ -340,13 +352,13 @@ class DecisionsMixin(RewardsMixin):
         h, control = view.holdout, view.control_index
         if h <= 0.0 or control is None:  # (a holdout applies only with an active control)
             if floats is not None:
-                return draw_index(floats, self.rng.random()), "policy"
-            return sample_arm(p, self.rng), "policy"
-        if self.rng.random() < h:
+                return draw_index(floats, self._uniform()), "policy"
+            return pick_arm(p, self._uniform()), "policy"
+        if self._uniform() < h:
             return control, "holdout"
         bandit = p.copy()
         bandit[control] -= h
-        return sample_arm(np.maximum(bandit, 0.0), self.rng), "policy"
+        return pick_arm(np.maximum(bandit, 0.0), self._uniform()), "policy"
 
     def current_allocation(self, view: ExperimentView, scope: str,
                            now: float) -> AllocationRecord:
@@ -392,7 +404,7 @@ class DecisionsMixin(RewardsMixin):
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
-        return view, self._scope(exp, subject, chat), now
+        return view, "" if exp.scope == "shared" else self._scope(exp, subject, chat), now
 
     def _sticky_decision(self, view: ExperimentView, subject: str,
                          context: Mapping[str, Any] | None, scope: str, now: float

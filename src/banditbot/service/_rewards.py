@@ -117,15 +117,22 @@ class RewardsMixin(ServiceCore):
             ``not_yours`` (someone else's decision) or ``invalid`` (value not allowed). Only
             ``applied`` changed anything.
         """
-        planned = self.plan_reward(decision_id, value, subject, option=option)
-        if isinstance(planned, RewardResult):
-            return planned
-        return self.commit_reward(planned)
+        checked = self._check_reward(decision_id, value, subject, option)
+        if isinstance(checked, RewardResult):
+            return checked
+        return self._apply(*checked)
 
     def plan_reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
                     option: int | None = None) -> RewardResult | PlannedReward:
         """The checks of :meth:`reward` (reads only): a final answer, or the write to make
         with :meth:`commit_reward`."""
+        checked = self._check_reward(decision_id, value, subject, option)
+        return checked if isinstance(checked, RewardResult) else PlannedReward(*checked)
+
+    def _check_reward(self, decision_id: str, value: Any, subject: str | None,
+                      option: int | None
+                      ) -> RewardResult | tuple[ExperimentConfig, DecisionRecord, float]:
+        """:meth:`plan_reward` with the write to make as a plain triple."""
         # a decision this service logged has a well-formed id: only others are checked
         record = self._unrewarded.get(decision_id) if type(decision_id) is str else None
         if record is None:
@@ -153,11 +160,14 @@ class RewardsMixin(ServiceCore):
                                 experiment=record.experiment)
         if record.reward is not None:
             return _duplicate(record, exp)
-        return PlannedReward(exp, record, number)
+        return exp, record, number
 
     def commit_reward(self, planned: PlannedReward) -> RewardResult:
         """Apply a planned reward (exactly once: the store decides) and say what happened."""
-        exp, record, number = planned
+        return self._apply(*planned)
+
+    def _apply(self, exp: ExperimentConfig, record: DecisionRecord, number: float
+               ) -> RewardResult:
         result = self.store.apply_reward(record.id, number, self.clock(),
                                          self._extra(exp, record, number), known=record)
         self._unrewarded.pop(record.id, None)
@@ -187,7 +197,7 @@ class RewardsMixin(ServiceCore):
         capabilities (not just the current policy, so policies can be switched):
         importance-weighted sums (EXP3), time buckets (non-stationary policies) and linear
         sums (contextual policies)."""
-        if not (exp.tracks_ips or exp.time_bucket_seconds or exp.features):
+        if not exp.extra_stats:
             return None
         w = record.weight
         extra: dict[str, float] = {}
