@@ -1,0 +1,143 @@
+"""The Lambda package that `sam build` makes with src/Makefile: banditbot ships its bytecode,
+compiled by the runtime's Python version in unchecked-hash mode, and a cold start on a
+read-only /var/task imports banditbot from it without compiling anything.
+
+The Makefile's own target runs (as `sam build` calls it), with SKIP_DEPS=1: banditbot only,
+no pip, no network. The requirements' half (Lambda-platform wheels from PyPI) is the same
+compileall over the same folder; its size is checked by hand (docs/performance.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ..conftest import ROOT
+
+MAKEFILE = ROOT / "src" / "Makefile"
+WEBHOOK_PATH = ("banditbot.aws", "banditbot._compose", "banditbot.telegram",
+                "banditbot.stores._dynamodb")
+
+
+def makefile_python_version() -> str:
+    match = re.search(r"^PYTHON_VERSION := (\d+\.\d+)$", MAKEFILE.read_text(encoding="utf-8"),
+                      re.MULTILINE)
+    assert match, "src/Makefile sets PYTHON_VERSION"
+    return match.group(1)
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed (sam build needs it for this package too)")
+    return subprocess.run(["make", "--no-print-directory", "-f", str(MAKEFILE), *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make build-BanditFunction`` into an empty ARTIFACTS_DIR, with this interpreter
+    (of the runtime's minor version) and without the requirements."""
+    version = makefile_python_version()
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != version:
+        pytest.skip(f"the package is compiled by Python {version}; this is "
+                    f"{sys.version_info.major}.{sys.version_info.minor}")
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    proc = make("build-BanditFunction", f"ARTIFACTS_DIR={artifacts}", "SKIP_DEPS=1",
+                f"PYTHON={sys.executable}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return artifacts
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*")}
+
+
+def test_every_module_ships_its_unchecked_hash_bytecode(package: Path) -> None:
+    sources = sorted((package / "banditbot").rglob("*.py"))
+    assert len(sources) > 50 and (package / "banditbot" / "aws.py") in sources
+    tag = sys.implementation.cache_tag  # cpython-311
+    for source in sources:
+        pyc = Path(importlib.util.cache_from_source(str(source)))
+        assert pyc.name == f"{source.stem}.{tag}.pyc" and pyc.is_file(), source
+        header = pyc.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, pyc
+        # PEP 552 flags: 0b01 = hash-based, source not checked (0 would be a timestamp pyc)
+        assert int.from_bytes(header[4:8], "little") == 1, pyc
+    pycs = sorted(package.rglob("*.pyc"))
+    # one pyc per module and nothing else: no other version's, none from a checkout
+    assert len(pycs) == len(sources) and all(tag in p.name for p in pycs)
+    # the package data ships, the build files do not
+    assert (package / "banditbot" / "data" / "experiments.yaml").is_file()
+    assert not (package / "Makefile").exists() and not (package / "requirements.txt").exists()
+
+
+def test_a_read_only_cold_start_imports_the_bytecode_and_writes_nothing(
+        package: Path) -> None:
+    """What a cold start on Lambda does: PYTHONDONTWRITEBYTECODE (as on a read-only
+    /var/task), the package first on the path. ``-v`` names the file each module's code
+    came from: for banditbot, always its .pyc, never its source."""
+    before = snapshot(package)
+    env = {**os.environ, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = ("import sys, " + ", ".join(WEBHOOK_PATH) + "\n"
+             "print('\\n'.join(sorted(m.__file__ for m in list(sys.modules.values()) "
+             "if (m.__name__ + '.').startswith('banditbot.'))))")
+    proc = subprocess.run([sys.executable, "-B", "-v", "-c", probe], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=package)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loaded = proc.stdout.split()
+    assert len(loaded) > 20
+    assert all(Path(f).is_relative_to(package) for f in loaded), "banditbot from elsewhere"
+    code_from = {line.split("code object from ", 1)[1].strip("'")
+                 for line in proc.stderr.splitlines() if "# code object from " in line}
+    from_source = sorted(f for f in code_from if f.endswith(".py")
+                         and Path(f).is_relative_to(package))
+    assert not from_source, f"compiled at import: {from_source}"
+    for source in loaded:
+        assert importlib.util.cache_from_source(source) in code_from, source
+    assert snapshot(package) == before
+
+    # and a writable package too is left as it is: no pyc is stale or missing
+    env.pop("PYTHONDONTWRITEBYTECODE")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=package)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert snapshot(package) == before
+
+
+def test_the_build_says_what_is_wrong_without_the_runtimes_python(tmp_path: Path) -> None:
+    proc = make("build-BanditFunction", f"ARTIFACTS_DIR={tmp_path}", "SKIP_DEPS=1",
+                f"PYTHON={tmp_path / 'python3.11'}")
+    assert proc.returncode != 0
+    version = makefile_python_version()
+    assert f"was not found or is not Python {version}" in proc.stderr
+    assert "sam build --use-container" in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing built
+
+
+def test_the_template_builds_with_the_makefile_for_its_python() -> None:
+    """The function's runtime is the version the Makefile compiles with (a pyc of another
+    minor version is silently ignored: every cold start would compile again)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    doc = yaml.load((ROOT / "deploy" / "template.yaml").read_text(encoding="utf-8"),
+                    Loader=Loader)
+    function = doc["Resources"]["BanditFunction"]
+    assert function["Metadata"]["BuildMethod"] == "makefile"
+    assert function["Properties"]["Runtime"] == f"python{makefile_python_version()}"
+    assert function["Properties"]["CodeUri"] == "../src"
+    assert function["Properties"]["Architectures"] == ["x86_64"]
+    assert "PLATFORM ?= manylinux2014_x86_64" in MAKEFILE.read_text(encoding="utf-8")
+    assert (ROOT / "src" / "Makefile").is_file()  # SAM looks for it in CodeUri
+    requirements = (ROOT / "src" / "requirements.txt").read_text(encoding="utf-8")
+    assert "boto3" not in re.sub(r"#.*", "", requirements)  # the runtime brings it
