@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +48,27 @@ def test_decide_returns_content_and_logs_propensity(svc: BanditService) -> None:
 def test_decision_ids_are_unguessable_and_distinct(svc: BanditService) -> None:
     ids = {svc.decide("ts", "u").id for _ in range(200)}
     assert len(ids) == 200
-    assert all(len(i) >= 22 for i in ids)  # 128 random bits, URL-safe
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)  # 128 random bits
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_hands_out_other_decision_ids_than_its_parent(
+        svc: BanditService) -> None:
+    """Ids are drawn ahead in batches; a child forked with some left over (a server's
+    workers, the simulator's blocks) must not hand out the ones its parent will."""
+    svc.decide("ts", "u")  # the parent holds ids drawn ahead now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, " ".join(svc.decide("ts", "u").id for _ in range(40)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    parent = {svc.decide("ts", "u").id for _ in range(40)}
+    assert len(child) == 40 and not child & parent
 
 
 def test_epsilon_greedy_allocation_after_cheating(svc: BanditService) -> None:
