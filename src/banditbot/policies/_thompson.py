@@ -189,8 +189,11 @@ class ThompsonSampling(Policy):
         if self.optimistic:
             np.maximum(score, ab[:k] / (ab[:k] + ab[k:]), out=score)
         i = int(score.argmax())
-        tied = np.flatnonzero(score == score[i])  # a shared highest mean, or draws of 1
-        return i if tied.shape[0] == 1 else int(tied[int(rng.random() * tied.shape[0])])
+        top = score == score[i]  # a shared highest mean, or draws of 1
+        if np.count_nonzero(top) == 1:  # (the usual case: no index array built)
+            return i
+        tied = np.flatnonzero(top)
+        return int(tied[int(rng.random() * tied.shape[0])])
 
     def sample_batch(self, stats: ArmStats, rng: np.random.Generator
                      ) -> npt.NDArray[np.intp]:

@@ -258,8 +258,8 @@ class DecisionsMixin(RewardsMixin):
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
         counts, sums = few
         if len(counts) > SMALL:  # many arms: beta_posterior itself, on arrays
-            a, b = beta_posterior(ArmStats.from_counts(counts, sums, prior_alpha=view.prior_alpha,
-                                                       prior_beta=view.prior_beta),
+            n, t = np.array(counts), np.array(sums)
+            a, b = beta_posterior(ArmStats(n, t, t, view.prior_alpha, view.prior_beta, n),
                                   policy.alpha, policy.beta)
             return np.concatenate(((view.deferred,), a, b))
         alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
