@@ -258,9 +258,9 @@ class DecisionsMixin(RewardsMixin):
         assert isinstance(policy, ThompsonSampling) and view.deferred is not None
         counts, sums = few
         if len(counts) > SMALL:  # many arms: beta_posterior itself, on arrays
-            n, t = np.array(counts), np.array(sums)
-            a, b = beta_posterior(ArmStats(n, t, t, view.prior_alpha, view.prior_beta, n),
-                                  policy.alpha, policy.beta)
+            n_arms, t_arms = np.array(counts), np.array(sums)
+            a, b = beta_posterior(ArmStats(n_arms, t_arms, t_arms, view.prior_alpha,
+                                           view.prior_beta, n_arms), policy.alpha, policy.beta)
             return np.concatenate(((view.deferred,), a, b))
         alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
         a_list, b_list = [], []
