@@ -270,3 +270,46 @@ def test_a_few_arms_on_python_floats_log_what_the_general_path_logs(
         assert p == pytest.approx(q, abs=1e-12) and propensity == pytest.approx(expected)
     late = lane[-1][1]
     assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads
+
+
+@pytest.mark.parametrize("policy", ["epsilon-greedy", "ucb1", "softmax"])
+def test_forty_arms_on_python_floats_log_what_the_numpy_path_logs(
+        policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scalar lane serves up to 64 arms (beyond numpy's own scalar cut-off of 16): with
+    40 arms, a prior on one and the floor, the log -- arms, vectors, propensities -- is the
+    one the numpy path writes with the same seed."""
+    arms = [{"id": f"m{i:02d}", "content": f"message {i}"} for i in range(40)]
+    rates = np.linspace(0.05, 0.6, 40)
+
+    def run() -> list[tuple[str, list[float], float]]:
+        config = parse_config({"experiments": [{
+            "id": "many", "arms": arms, "policy": {"name": policy}, "floor": 0.005,
+            "burn_in": {"min_per_arm": 2, "min_answers": 1}}]})
+        service = BanditService(config, MemoryStore(), rng=np.random.default_rng(5),
+                                clock=FakeClock())
+        service.set_prior("many", "m03", 6.0, 2.0)
+        env = np.random.default_rng(6)
+        for _ in range(600):
+            service.clock.advance(1.0)  # type: ignore[attr-defined]
+            d = service.decide("many", "u")
+            service.reward(d.id, int(env.random() < rates[int(d.arm[1:])]), "u")
+        return [(r.arm, r.probabilities.tolist(), r.propensity)
+                for r in service.decisions("many")]
+
+    policy_class = type(make_policy(policy))
+    on_floats = policy_class.scalar_probabilities
+    calls = []
+
+    def counted(self: Any, counts: list[float], totals: list[float]) -> list[float]:
+        calls.append(len(counts))
+        return on_floats(self, counts, totals)
+
+    monkeypatch.setattr(policy_class, "scalar_probabilities", counted)
+    lane = run()
+    assert len(calls) > 100 and set(calls) == {40}  # the decisions past burn-in
+    monkeypatch.setattr(policy_class, "scalar", False)
+    general = run()
+    assert [r[0] for r in lane] == [r[0] for r in general]
+    for (_, p, propensity), (_, q, expected) in zip(lane, general, strict=True):
+        assert p == pytest.approx(q, abs=1e-12) and propensity == pytest.approx(expected)
+    assert min(lane[-1][1]) >= 0.005 - 1e-12  # the floor holds on the lane too

@@ -247,11 +247,11 @@ class Policy:
         raise NotImplementedError
 
     def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
-        """:meth:`probabilities` of one bandit with few arms (at most :data:`SMALL`) on
-        Python floats, for a policy whose :attr:`scalar` is true: ``counts`` and reward
-        ``totals`` per arm with the operator priors already added as pseudo-observations
-        (see :func:`pseudo_lists`). numpy's per-call cost is most of the work on a handful
-        of arms, so the decision path of such a bandit stays on floats."""
+        """:meth:`probabilities` of one bandit on Python floats, for a policy whose
+        :attr:`scalar` is true: ``counts`` and reward ``totals`` per arm with the operator
+        priors already added as pseudo-observations (see :func:`pseudo_lists`). numpy's
+        per-call cost is most of the work up to a few dozen arms, so the decision path of
+        such a bandit stays on floats (the service's lane: up to 64 arms)."""
         raise NotImplementedError
 
     def posterior(self, stats: ArmStats) -> Posterior | None:

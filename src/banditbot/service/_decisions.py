@@ -242,9 +242,9 @@ class DecisionsMixin(RewardsMixin):
     def _float_read(self, view: ExperimentView, scope: str) -> CountRows | None:
         """The counters of a bandit as Python floats, when its decision can be made on them
         (see :func:`_float_counts`): a policy of counts and totals alone (``view.lane``)
-        with a few arms, or deferred Thompson sampling (a posterior is counts and totals,
-        whatever the number of arms), past burn-in (known to this service) and without a
-        winner; ``None`` leaves the decision to the general path."""
+        with up to ``LANE_ARMS`` arms, or deferred Thompson sampling (a posterior is counts
+        and totals, whatever the number of arms), past burn-in (known to this service) and
+        without a winner; ``None`` leaves the decision to the general path."""
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
             return None  # (the caller checks float_read first: no call for most bandits)
         return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
@@ -335,8 +335,9 @@ class DecisionsMixin(RewardsMixin):
 
     def _lane(self, view: ExperimentView, few: tuple[list[float], list[float]]
               ) -> list[float]:
-        """The allocation of a bandit with a few arms on Python floats (see :meth:`_float_read`):
-        what :meth:`_shaped` gives, for a policy of counts and totals alone."""
+        """The allocation of a bandit with up to ``LANE_ARMS`` arms on Python floats (see
+        :meth:`_float_read`): what :meth:`_shaped` gives, for a policy of counts and totals
+        alone."""
         counts, totals = few
         if view.prior_lists is not None:
             alpha, beta = view.prior_lists
