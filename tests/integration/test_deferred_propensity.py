@@ -20,7 +20,7 @@ from scipy import integrate, stats
 
 from banditbot import BanditService, ConfigError, MemoryStore, SQLiteStore, parse_config
 from banditbot.offline import write_log_csv
-from banditbot.policies import ThompsonSampling
+from banditbot.policies import ScalarDraws, ThompsonSampling
 from banditbot.service import LOG_FIELDS, log_arrays, scan_arrays
 from banditbot.stores import deferred_vector, draw_deferred, resolve_fields
 
@@ -105,13 +105,17 @@ def test_logged_posteriors_give_propensities_within_0_05_pp_of_a_reference(
     ([100.1, 1000.0, 50.0], [200.2, 2000.0, 150.0], True),
     ([100.1, 1000.0, *np.full(15, 50.0)], [200.2, 2000.0, *np.full(15, 150.0)], True),
 ])
+@pytest.mark.parametrize("ahead", [False, True], ids=["numpy", "drawn-ahead"])
 def test_a_deferred_draw_follows_the_vector_it_logs(a: list[float], b: list[float],
-                                                     optimistic: bool) -> None:
+                                                     optimistic: bool, ahead: bool) -> None:
     """What the decision logs is what it was drawn with: 40,000 draws from one posterior
-    (the floor's uniform share included) against the vector computed from it later."""
+    (the floor's uniform share included) against the vector computed from it later, with
+    numpy's generator and with the service's draws made ahead (ScalarDraws)."""
     policy = ThompsonSampling(optimistic=optimistic)
     posterior = np.array([0.03 * len(a) / 3, *a, *b])
-    rng = np.random.default_rng(7)
+    rng: np.random.Generator | ScalarDraws = np.random.default_rng(7)
+    if ahead:
+        rng = ScalarDraws(np.random.default_rng(7))
     n = 40_000
     counts = np.bincount([draw_deferred(policy, posterior, rng) for _ in range(n)],
                          minlength=len(a))

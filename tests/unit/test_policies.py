@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats as scipy_stats
 
 from banditbot import PolicyError
 from banditbot.policies import (
@@ -19,6 +20,7 @@ from banditbot.policies import (
     ArmStats,
     EpsilonGreedy,
     GaussianThompsonSampling,
+    ScalarDraws,
     Softmax,
     ThompsonSampling,
     available_policies,
@@ -416,3 +418,23 @@ def test_normal_best_with_many_arms_of_far_apart_widths_stays_on_the_capped_grid
     sd[0] = 2000.0
     p = normal_best_probabilities(mean, sd)
     assert p.shape == (200,) and p.sum() == pytest.approx(1.0) and np.all(p >= 0)
+
+
+@pytest.mark.parametrize("shape", [0.05, 0.3, 1.0, 2.5, 40.0, 1e4])
+def test_scalar_gamma_draws_follow_the_gamma_distribution(shape: float) -> None:
+    """ScalarDraws.standard_gamma (Marsaglia-Tsang, with the boost below 1) against the
+    Gamma CDF: a Kolmogorov-Smirnov test on 20,000 draws per shape, from the smallest
+    shapes a deferred posterior allows to a long-running arm's. Fixed seed; p > 1e-4 (a
+    false failure about 1 in 10,000 per shape for another seed)."""
+    draws = ScalarDraws(np.random.default_rng(11))
+    sample = [draws.standard_gamma(shape) for _ in range(20_000)]
+    assert scipy_stats.kstest(sample, scipy_stats.gamma(shape).cdf).pvalue > 1e-4
+    assert draws.standard_gamma(0.0) == 0.0  # as numpy's: a point mass at 0
+
+
+def test_scalar_draws_repeat_with_the_seed_and_stay_in_range() -> None:
+    a, b = ScalarDraws(np.random.default_rng(4)), ScalarDraws(np.random.default_rng(4))
+    first = [(a.random(), a.normal(), a.standard_gamma(3.0)) for _ in range(300)]
+    assert first == [(b.random(), b.normal(), b.standard_gamma(3.0)) for _ in range(300)]
+    assert all(0.0 <= u < 1.0 for u, _, _ in first)
+    assert len({u for u, _, _ in first}) == 300  # blocks are not handed out twice

@@ -13,7 +13,17 @@ Examples
 True
 """
 
-from ._base import SMALL, ArmStats, Choice, Extra, Policy, draw_index, pick_arm, sample_arm
+from ._base import (
+    SMALL,
+    ArmStats,
+    Choice,
+    Extra,
+    Policy,
+    ScalarDraws,
+    draw_index,
+    pick_arm,
+    sample_arm,
+)
 from ._explore import explore_contenders
 from ._greedy import EpsilonGreedy, Softmax
 from ._registry import (
@@ -40,6 +50,7 @@ __all__ = [
     "Extra",
     "GaussianThompsonSampling",
     "Policy",
+    "ScalarDraws",
     "Softmax",
     "ThompsonSampling",
     "available_policies",

@@ -14,6 +14,7 @@ import numpy as np
 from .._config import BanditConfig, ExperimentConfig
 from .._errors import BanditBotError, PayloadError, StoreError, UnknownArmError
 from .._features import Featurizer
+from ..policies import ScalarDraws
 from ..stores import AdminRecord, ExperimentMeta, ResolvedVector, Store
 from ._inference import InferenceCache
 from ._view import ExperimentView, build_view
@@ -106,17 +107,8 @@ class ServiceCore:
         self._inference = InferenceCache()
         #: whether the vectors computed for deferred decisions are given to the store
         self.keeps_vectors = True
-        self._uniforms: list[float] = []
-
-    def _uniform(self) -> float:
-        """A uniform draw on [0, 1) from :attr:`rng`, drawn 64 at a time (one numpy call
-        for 64 decisions: a scalar call costs more than a decision's arithmetic). The same
-        seed gives the same draws."""
-        try:
-            return self._uniforms.pop()
-        except IndexError:
-            self._uniforms = self.rng.random(64).tolist()
-            return self._uniforms.pop()
+        #: single draws from :attr:`rng`, drawn ahead in blocks (the decision path's)
+        self.draws = ScalarDraws(self.rng)
 
     def with_store(self, store: Store) -> Self:
         """The same service (config, generator, clock, admins) over another store, e.g. a

@@ -207,7 +207,7 @@ class DecisionsMixin(RewardsMixin):
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
         if floats is not None and view.holdout <= 0.0:  # (the common case of _sample)
-            index, kind = draw_index(floats, self._uniform()), "policy"
+            index, kind = draw_index(floats, self.draws.random()), "policy"
         else:
             index, kind = self._sample(view, p, floats)
         arm = view.arms[index]
@@ -290,7 +290,7 @@ class DecisionsMixin(RewardsMixin):
             return None
         policy = view.policy
         assert isinstance(policy, ThompsonSampling)
-        arm = view.arms[draw_deferred(policy, posterior, self.rng)]
+        arm = view.arms[draw_deferred(policy, posterior, self.draws)]
         record = DecisionRecord(
             new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
             NO_VECTOR, view.policy_json, subject, now, context or None, "policy", None, None,
@@ -353,13 +353,13 @@ class DecisionsMixin(RewardsMixin):
         h, control = view.holdout, view.control_index
         if h <= 0.0 or control is None:  # (a holdout applies only with an active control)
             if floats is not None:
-                return draw_index(floats, self._uniform()), "policy"
-            return pick_arm(p, self._uniform()), "policy"
-        if self._uniform() < h:
+                return draw_index(floats, self.draws.random()), "policy"
+            return pick_arm(p, self.draws.random()), "policy"
+        if self.draws.random() < h:
             return control, "holdout"
         bandit = p.copy()
         bandit[control] -= h
-        return pick_arm(np.maximum(bandit, 0.0), self._uniform()), "policy"
+        return pick_arm(np.maximum(bandit, 0.0), self.draws.random()), "policy"
 
     def current_allocation(self, view: ExperimentView, scope: str,
                            now: float) -> AllocationRecord:

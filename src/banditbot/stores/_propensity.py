@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._types import FloatArray
-from ..policies import ThompsonSampling, make_policy
+from ..policies import ScalarDraws, ThompsonSampling, make_policy
 from ._base import DecisionRecord, ResolvedVector
 
 __all__ = ["deferred_vector", "draw_deferred", "resolve_fields", "resolve_propensities"]
@@ -45,13 +45,13 @@ def _policy(policy_json: str) -> ThompsonSampling:
 
 
 def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
-                  rng: np.random.Generator) -> int:
+                  rng: np.random.Generator | ScalarDraws) -> int:
     """An arm drawn as :func:`deferred_vector` describes for ``posterior`` (``[λ, a…,
     b…]``): with probability ``λ`` a uniform one (the floor), else the policy's draw from
     the ``Beta(a, b)`` posteriors (:meth:`~banditbot.policies.ThompsonSampling.draw`)."""
     k = int(posterior.shape[0] - 1) // 2
     share = float(posterior[0])
-    u = float(rng.random())
+    u = rng.random()
     if u < share:  # u / share is uniform on [0, 1) given u < share
         return min(int(u / share * k), k - 1)
     return policy.draw(posterior[1:], rng)
