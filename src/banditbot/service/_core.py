@@ -128,8 +128,10 @@ class ServiceCore:
             meta = self.store.read_meta(experiment_id)
             if cached[0] is meta or cached[0] == meta:
                 return cached[1]
-        exp = self.config.experiment(experiment_id)
-        meta = self.store.read_meta(exp.id)
+            exp = cached[1].config
+        else:
+            exp = self.config.experiment(experiment_id)
+            meta = self.store.read_meta(exp.id)
         view = build_view(exp, meta, self.featurizer(exp))
         self._views[exp.id] = (meta, view)
         return view
