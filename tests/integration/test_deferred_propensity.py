@@ -82,15 +82,17 @@ def test_logged_posteriors_give_propensities_within_0_05_pp_of_a_reference(
     deferred = [r for r in records if r.propensity_from == "posterior"]
     assert len(deferred) == len(records) == 600
     worst, compared = 0.0, 0
-    for r in deferred[1::40]:  # (the first, three Beta(1, 1), is a tie: the draw test's)
+    for r in deferred[1::40]:
         assert r.posterior is not None
         share, a, b = r.posterior[0], r.posterior[1:4], r.posterior[4:]
+        if len(set(zip(a.tolist(), b.tolist(), strict=True))) < 3:
+            continue  # two arms with one posterior (untried arms): a tie, the draw test's
         compared += 1
         expected = (1 - share) * _reference(a, b, optimistic) + share / 3
         worst = max(worst, float(np.abs(r.probabilities - expected).max()))
         assert r.propensity == pytest.approx(r.probabilities[r.arms.index(r.arm)])
     print(f"largest difference from the reference: {worst:.2e}")
-    assert worst <= 5e-4 and compared == 15, worst
+    assert worst <= 5e-4 and compared >= 13, (worst, compared)
 
 
 @pytest.mark.parametrize(("a", "b", "optimistic"), [

@@ -51,6 +51,17 @@ def test_decision_ids_are_unguessable_and_distinct(svc: BanditService) -> None:
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)  # 128 random bits
 
 
+def test_a_new_generator_reseeds_the_service(svc: BanditService) -> None:
+    """Replacing ``rng`` reseeds every later choice (the decision path draws ahead from the
+    generator: the draws already made for the old one must not be used)."""
+    def arms() -> list[str]:
+        svc.rng = np.random.default_rng(42)
+        return [svc.decide("seed", "u").arm for _ in range(40)]
+
+    first = arms()
+    assert arms() == first and len(set(first)) == 2
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_process_hands_out_other_decision_ids_than_its_parent(
         svc: BanditService) -> None:

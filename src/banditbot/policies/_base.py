@@ -207,24 +207,35 @@ class ScalarDraws:
         """A uniform draw on [0, 1)."""
         try:
             return self._uniforms.pop()
-        except IndexError:
-            self._uniforms = self.rng.random(self.BLOCK).tolist()
-            return self._uniforms.pop()
+        except IndexError:  # (this thread's draw comes from the block before it is shared)
+            block: list[float] = self.rng.random(self.BLOCK).tolist()
+            mine = block.pop()
+            self._uniforms = block
+            return mine
 
     def normal(self) -> float:
         """A standard normal draw."""
         try:
             return self._normals.pop()
         except IndexError:
-            self._normals = self.rng.standard_normal(self.BLOCK).tolist()
-            return self._normals.pop()
+            block: list[float] = self.rng.standard_normal(self.BLOCK).tolist()
+            mine = block.pop()
+            self._normals = block
+            return mine
 
     def standard_gamma(self, shape: float) -> float:
         """A ``Gamma(shape, 1)`` draw (``shape >= 0``; 0 gives 0, as numpy's does): exact,
         by Marsaglia and Tsang's rejection method (ACM TOMS 26(3), 2000) on a normal and a
-        uniform, with ``Gamma(a + 1) · U^(1/a)`` for ``a < 1``."""
+        uniform, with ``Gamma(a + 1) · U^(1/a)`` for ``a < 1``.
+
+        Raises
+        ------
+        ValueError
+            ``shape`` is negative or NaN (as numpy's ``standard_gamma``)."""
+        if not shape >= 0.0:
+            raise ValueError(f"a Gamma shape is >= 0, got {shape}")
         if shape < 1.0:
-            if shape <= 0.0:
+            if shape == 0.0:
                 return 0.0
             return self.standard_gamma(shape + 1.0) * math.pow(self.random(), 1.0 / shape)
         d = shape - 1.0 / 3.0
@@ -235,7 +246,7 @@ class ScalarDraws:
             if v <= 0.0:
                 continue
             v = v * v * v
-            u = self.random()
+            u = 1.0 - self.random()  # (0, 1]: its log is finite
             x2 = x * x
             if u < 1.0 - 0.0331 * x2 * x2 or \
                     math.log(u) < 0.5 * x2 + d * (1.0 - v + math.log(v)):

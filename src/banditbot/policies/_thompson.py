@@ -219,8 +219,11 @@ class ThompsonSampling(Policy):
         k = ab.shape[0] // 2
         if k > SMALL:
             return self._draw_array(ab, k, rng.rng if isinstance(rng, ScalarDraws) else rng)
-        gamma = rng.standard_gamma
-        g = [gamma(x) for x in ab.tolist()]
+        if isinstance(rng, ScalarDraws):
+            gamma = rng.standard_gamma
+            g = [gamma(x) for x in ab.tolist()]
+        else:  # (one numpy call for all of them)
+            g = rng.standard_gamma(ab).tolist()
         score = [x / (x + y) if x + y else 1.0 for x, y in zip(g[:k], g[k:], strict=True)]
         if self.optimistic:
             shape = ab.tolist()

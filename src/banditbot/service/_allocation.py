@@ -132,7 +132,7 @@ def _floor_share(low: float, floor: float, k: int) -> float | None:
 
 def shape_floats(view: ExperimentView, p: list[float]) -> list[float]:
     """:func:`shape` of a policy's vector on Python floats, past burn-in and without a
-    winner: the floor, then the holdout (the scalar lane of a bandit with a few arms)."""
+    winner: the floor, then the holdout (the scalar lane: up to ``LANE_ARMS`` arms)."""
     k = len(p)
     if view.floor > 0.0 and k > 1:
         share = _floor_share(min(p), view.floor, k)

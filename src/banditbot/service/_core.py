@@ -27,19 +27,24 @@ log = logging.getLogger("banditbot")
 #: decision ids drawn ahead, 32 per system call (popped: each is handed out once); a forked
 #: child starts with none, so two processes never hand out the same id
 _IDS: list[str] = []
-os.register_at_fork(after_in_child=_IDS.clear)
+if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork either)
+    os.register_at_fork(after_in_child=_IDS.clear)
 
 
 def new_id() -> str:
     """An unguessable decision id: 128 bits from ``os.urandom``, 32 hex digits. They are
-    drawn 32 at a time (one system call for 32 decisions; ``list.pop`` and ``list.extend``
-    are atomic, so threads need no lock)."""
+    drawn 32 at a time, one system call for 32 decisions. No lock: ``list.pop`` and
+    ``list.extend`` are atomic, and a thread that finds none left takes its own id from
+    the batch it draws before it shares the rest (other threads may empty the list
+    meanwhile)."""
     try:
         return _IDS.pop()
     except IndexError:
         digits = os.urandom(16 * 32).hex()
-        _IDS.extend([digits[i:i + 32] for i in range(0, 32 * 32, 32)])
-        return _IDS.pop()
+        batch = [digits[i:i + 32] for i in range(0, 32 * 32, 32)]
+        mine = batch.pop()
+        _IDS.extend(batch)
+        return mine
 
 
 class VectorKeeper:
@@ -99,7 +104,7 @@ class ServiceCore:
                  admins: frozenset[int] = frozenset()) -> None:
         self.config = config
         self.store = store
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = rng if rng is not None else np.random.default_rng()  # (sets draws too)
         self.clock = clock
         self.admins = frozenset(config.admins) | frozenset(admins)
         self._views: dict[str, tuple[ExperimentMeta, ExperimentView]] = {}
@@ -107,8 +112,16 @@ class ServiceCore:
         self._inference = InferenceCache()
         #: whether the vectors computed for deferred decisions are given to the store
         self.keeps_vectors = True
-        #: single draws from :attr:`rng`, drawn ahead in blocks (the decision path's)
-        self.draws = ScalarDraws(self.rng)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The random generator of the service's choices (replace it to reseed)."""
+        return self.draws.rng
+
+    @rng.setter
+    def rng(self, rng: np.random.Generator) -> None:
+        #: single draws from the generator, drawn ahead in blocks (the decision path's)
+        self.draws = ScalarDraws(rng)
 
     def with_store(self, store: Store) -> Self:
         """The same service (config, generator, clock, admins) over another store, e.g. a

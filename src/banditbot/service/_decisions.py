@@ -160,8 +160,7 @@ class DecisionsMixin(RewardsMixin):
                                   hint="set sticky_seconds in its config")
             return self._sticky_decision(view, str(subject), context, scope, now)
         record, decision = self._plan(experiment, subject, context, chat)
-        self.store.record_decision(record)
-        self._remember(record)
+        self._commit(record)
         return decision
 
     def plan_decision(self, experiment: str, subject: str,
@@ -206,10 +205,7 @@ class DecisionsMixin(RewardsMixin):
         else:
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
-        if floats is not None and view.holdout <= 0.0:  # (the common case of _sample)
-            index, kind = draw_index(floats, self.draws.random()), "policy"
-        else:
-            index, kind = self._sample(view, p, floats)
+        index, kind = self._sample(view, p, floats)
         arm = view.arms[index]
         # positional (the field order of DecisionRecord): keywords cost a third more here;
         # check_context's result is already the decision's own copy
@@ -387,9 +383,12 @@ class DecisionsMixin(RewardsMixin):
 
     def commit_decision(self, planned: PlannedDecision) -> Decision:
         """Log a planned decision (and remember it, so its reward skips a read)."""
-        self.store.record_decision(planned.record)
-        self._remember(planned.record)
+        self._commit(planned.record)
         return planned.decision
+
+    def _commit(self, record: DecisionRecord) -> None:
+        self.store.record_decision(record)
+        self._remember(record)
 
     def _prepare_decision(self, experiment: str, subject: str, chat: str | None
                           ) -> tuple[ExperimentView, str, float]:
@@ -405,7 +404,7 @@ class DecisionsMixin(RewardsMixin):
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
-        return view, "" if exp.scope == "shared" else self._scope(exp, subject, chat), now
+        return view, self._scope(exp, subject, chat), now
 
     def _sticky_decision(self, view: ExperimentView, subject: str,
                          context: Mapping[str, Any] | None, scope: str, now: float
