@@ -49,7 +49,7 @@ import sys
 import time
 from pathlib import Path
 
-import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
+import _isolate  # first: keeps benchmarks/http.py from shadowing http
 
 OURS = ("import banditbot.aws, banditbot._compose, banditbot.telegram, "
         "banditbot.stores._dynamodb, boto3")
@@ -140,15 +140,8 @@ def main() -> None:
         statements["other_build"] = (OURS + build, args.compare)
     for statement, path in statements.values():  # warm the file cache once, untimed
         seconds(statement, path)
-    times: dict[str, list[float]] = {name: [] for name in statements}
-    cpu: dict[str, list[float]] = {name: [] for name in statements}
-    names = list(statements)
-    for i in range(args.runs):
-        k = i % len(names)
-        for name in names[k:] + names[:k]:
-            wall, used = seconds(*statements[name])
-            times[name].append(wall)
-            cpu[name].append(used)
+    times, cpu = _isolate.rotated(list(statements), args.runs,
+                                   lambda name: seconds(*statements[name]))
     med = {name: statistics.median(v) for name, v in times.items()}
     med_cpu = {name: statistics.median(v) for name, v in cpu.items()}
 

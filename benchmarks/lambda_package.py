@@ -50,7 +50,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
+import _isolate  # first: keeps benchmarks/http.py from shadowing http
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -198,15 +198,8 @@ def main() -> None:
 
         for statement, env in statements.values():  # warm the file cache once, untimed
             seconds(statement, env)
-        times: dict[str, list[float]] = {name: [] for name in statements}
-        cpu: dict[str, list[float]] = {name: [] for name in statements}
-        names = list(statements)
-        for i in range(args.runs):
-            k = i % len(names)
-            for name in names[k:] + names[:k]:
-                wall, used = seconds(*statements[name])
-                times[name].append(wall)
-                cpu[name].append(used)
+        times, cpu = _isolate.rotated(list(statements), args.runs,
+                                       lambda name: seconds(*statements[name]))
         unchanged = before == {p: p.stat().st_mtime_ns for p in folders["with"].rglob("*")}
 
     def med(values: dict[str, list[float]], name: str) -> float:
@@ -225,10 +218,10 @@ def main() -> None:
         "runs": args.runs,
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "statement": IMPORTS + " (+ build_lambda for 'build')",
-        "cpu_s": {name: med(cpu, name) for name in names},
-        "cpu_range_s": {name: spread(cpu[name]) for name in names},
-        "wall_s": {name: med(times, name) for name in names},
-        "wall_range_s": {name: spread(times[name]) for name in names},
+        "cpu_s": {name: med(cpu, name) for name in statements},
+        "cpu_range_s": {name: spread(cpu[name]) for name in statements},
+        "wall_s": {name: med(times, name) for name in statements},
+        "wall_range_s": {name: spread(times[name]) for name in statements},
         "without_over_with_imports_cpu": ratio(cpu, "imports"),
         "without_over_with_imports_cpu_per_repeat": per_repeat(cpu, "imports"),
         "without_over_with_build_cpu": ratio(cpu, "build"),
