@@ -24,3 +24,19 @@ def rotated(names: list[str], runs: int, measure: Callable[[str], tuple[float, f
             times[name].append(wall)
             cpu[name].append(used)
     return times, cpu
+
+
+#: the imports of the Lambda webhook path (benchmarks/lambda_cold_start.py, lambda_package.py)
+LAMBDA_IMPORTS = ("import banditbot.aws, banditbot._compose, banditbot.telegram, "
+                  "banditbot.stores._dynamodb, boto3")
+#: a token of the right shape (nothing is sent: nothing connects before the first update)
+LAMBDA_TOKEN = "123456:" + "A" * 35
+#: the first invocation's build (``LambdaApp.parts`` without ``getMe``): the packaged
+#: experiments file (as deploy/template.yaml sets it), a DynamoDB store, the bot; to be
+#: formatted with ``config`` and ``token``
+LAMBDA_BUILD = ("\nfrom banditbot._compose import build_lambda\n"
+                "from banditbot._settings import Settings\n"
+                "build_lambda(Settings.from_env({{'BANDITBOT_STORE': "
+                "'dynamodb://banditbot?region=eu-west-1', 'BANDITBOT_CONFIG': {config!r}, "
+                "'TELEGRAM_TOKEN': {token!r}, 'BANDITBOT_WEBHOOK_SECRET': 's' * 32}}, "
+                "env_file=None))")

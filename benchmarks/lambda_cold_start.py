@@ -51,8 +51,7 @@ from pathlib import Path
 
 import _isolate  # first: keeps benchmarks/http.py from shadowing http
 
-OURS = ("import banditbot.aws, banditbot._compose, banditbot.telegram, "
-        "banditbot.stores._dynamodb, boto3")
+OURS = _isolate.LAMBDA_IMPORTS
 FLOOR = "import telegram.ext, boto3, numpy"
 #: ``import pydantic`` alone loads almost nothing (its names load on first use): the floor
 #: loads BaseModel and builds and validates one model, as any validation with it does
@@ -60,16 +59,7 @@ PYDANTIC_YAML = ("import yaml; from pydantic import BaseModel\n"
                  "class M(BaseModel):\n    x: int = 0\n"
                  "M.model_validate({'x': 1})")
 FLOOR_CONFIG = FLOOR + "\n" + PYDANTIC_YAML
-#: a token of the right shape (nothing is sent: nothing connects before the first update)
-TOKEN = "123456:" + "A" * 35
-#: the first invocation's build (``LambdaApp.parts`` without ``getMe``): the packaged
-#: experiments file (as deploy/template.yaml sets it), a DynamoDB store, the bot
-BUILD = ("\nfrom banditbot._compose import build_lambda\n"
-         "from banditbot._settings import Settings\n"
-         "build_lambda(Settings.from_env({{'BANDITBOT_STORE': "
-         "'dynamodb://banditbot?region=eu-west-1', 'BANDITBOT_CONFIG': {config!r}, "
-         "'TELEGRAM_TOKEN': {token!r}, 'BANDITBOT_WEBHOOK_SECRET': 's' * 32}}, "
-         "env_file=None))")
+TOKEN, BUILD = _isolate.LAMBDA_TOKEN, _isolate.LAMBDA_BUILD
 #: what any python-telegram-bot webhook bot builds on its first invocation
 FLOOR_BUILD = f"\ntelegram.ext.Application.builder().token({TOKEN!r}).updater(None).build()"
 HEAVY = ("matplotlib", "scipy.stats", "pandas", "pyarrow", "banditbot.stores._sqlite",

@@ -54,17 +54,7 @@ import _isolate  # first: keeps benchmarks/http.py from shadowing http
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-IMPORTS = ("import banditbot.aws, banditbot._compose, banditbot.telegram, "
-           "banditbot.stores._dynamodb, boto3")
-#: a token of the right shape (nothing is sent: nothing connects before the first update)
-TOKEN = "123456:" + "A" * 35
-#: the first invocation's build, as in benchmarks/lambda_cold_start.py
-BUILD = ("\nfrom banditbot._compose import build_lambda\n"
-         "from banditbot._settings import Settings\n"
-         "build_lambda(Settings.from_env({{'BANDITBOT_STORE': "
-         "'dynamodb://banditbot?region=eu-west-1', 'BANDITBOT_CONFIG': {config!r}, "
-         "'TELEGRAM_TOKEN': {token!r}, 'BANDITBOT_WEBHOOK_SECRET': 's' * 32}}, "
-         "env_file=None))")
+IMPORTS, TOKEN, BUILD = _isolate.LAMBDA_IMPORTS, _isolate.LAMBDA_TOKEN, _isolate.LAMBDA_BUILD
 #: what the Lambda Python runtime brings (precompiled): boto3 and what it requires
 RUNTIME = ("boto3",)
 
