@@ -14,7 +14,8 @@ import numpy as np
 from ._text import count_text, duration_text
 from ._types import FloatArray
 
-__all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift", "chance"]
+__all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift", "chance",
+           "mean_text"]
 
 
 def chance(p: float, digits: int, *, exact: bool = True) -> str:
@@ -28,6 +29,11 @@ def chance(p: float, digits: int, *, exact: bool = True) -> str:
     if 1.0 - step / 2 <= p and (p < 1.0 or not exact):
         return f">{1.0 - step:.{digits}%}"
     return f"{p:.{digits}%}"
+
+
+def mean_text(x: float | None) -> str:
+    """A posterior mean as a table shows it: three decimals, ``–`` when there is none."""
+    return "–" if x is None or x != x else f"{x:.3f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,8 +331,7 @@ class Report:
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
-                *(("–" if a.mean is None or a.mean != a.mean else f"{a.mean:.3f}",)
-                  if priors else ()),
+                *((mean_text(a.mean),) if priors else ()),
                 chance(a.p_best, 0) if a.active else "–",
                 f"{a.allocation:.0%}",
             ))

@@ -114,7 +114,7 @@ def render_report(rep: Any) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from .._report import chance
+    from .._report import chance, mean_text
     from .._text import count_text
 
     lines = [rep.status_line]
@@ -153,7 +153,7 @@ def render_report(rep: Any) -> Table:
             "–" if a.estimate is None else f"{a.estimate:.3f}",
             _span(a.estimate_low, a.estimate_high),
             *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
-            *([_mean(a.mean)] if priors else []),
+            *([mean_text(a.mean)] if priors else []),
             chance(a.p_best, 1) if a.active else "–", f"{a.allocation:.1%}"]
         if rep.control is not None:
             cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else
@@ -162,10 +162,6 @@ def render_report(rep: Any) -> Table:
                          chance(a.chance_to_beat_control, 0, exact=False))
         table.add_row(*cells)
     return table
-
-
-def _mean(x: float | None) -> str:
-    return "–" if x is None or x != x else f"{x:.3f}"
 
 
 def _amount(x: float) -> str:

@@ -180,7 +180,7 @@ class DecisionsMixin(RewardsMixin):
         allocation_id = None
         floats = None
         if view.every_decision:
-            counts = self._float_read(view, scope) if view.float_read else None
+            counts = self._float_read(view, scope)
             few = _float_counts(view, counts) if counts is not None else None
             if few is not None and view.deferred is not None:
                 planned = self._deferred(view, self._counts_posterior(view, few), str(subject),
@@ -242,7 +242,7 @@ class DecisionsMixin(RewardsMixin):
         and totals, whatever the number of arms), past burn-in (known to this service) and
         without a winner; ``None`` leaves the decision to the general path."""
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
-            return None  # (the caller checks float_read first: no call for most bandits)
+            return None
         return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
 
     def _counts_posterior(self, view: ExperimentView,

@@ -154,8 +154,7 @@ class MemoryStore:
             self._decisions[decision.id] = decision
             self._by_experiment[decision.experiment].append(decision.id)
             bucket = self._buckets[(decision.experiment, decision.generation, decision.scope)]
-            i = bucket.index.get(decision.arm)
-            bucket.columns[0][bucket.slot(decision.arm) if i is None else i] += 1.0
+            bucket.columns[0][bucket.slot(decision.arm)] += 1.0
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         record = self._decisions.get(decision_id)
@@ -183,9 +182,7 @@ class MemoryStore:
     def _add(self, record: DecisionRecord, value: float,
              extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
         bucket = self._buckets[(record.experiment, record.generation, record.scope)]
-        i = bucket.index.get(record.arm)
-        if i is None:
-            i = bucket.slot(record.arm)
+        i = bucket.slot(record.arm)
         p, n, t, q = bucket.columns
         w = record.weight
         if pulls:
