@@ -5,8 +5,11 @@ Issue #18's target: >= 2x a plain vectorized numpy Thompson loop measured in the
 regret; one process). Each repeat times, in an order that rotates, the loop and banditbot's
 simulator (``simulate``) with textbook Thompson sampling (``optimistic=False``, the loop's
 algorithm) and with the default, optimistic one (which does more per decision: the posterior
-means, a max, random tie-breaks), on two processes (``workers=2``, the default) and on one.
-Ratios are taken within a repeat; the JSON gives their median and [min, max] over repeats.
+means, a max, random tie-breaks), on two processes (``workers=2``, the default) and on one,
+on the compiled kernel (numba; ``textbook``, ``default``, ...: what ``simulate`` runs at this
+size when numba is installed) and on numpy (``*_numpy*``: without numba). The first
+compiled call of the process (numba's import and the cached kernel's load) is timed once,
+apart (``compiled_first_call_s``). Ratios are taken within a repeat; the JSON gives their median and [min, max] over repeats.
 On a busy machine the wall-clock ratios of two processes mean little; the one-process ratios
 per CPU second (``*_cpu_x_loop_cpu``) say what a core does, and two workers on two idle cores
 approach twice that.
@@ -36,15 +39,26 @@ from banditbot import make_policy
 from banditbot.sim import BernoulliEnv, simulate
 
 
-def ours(runs: int, horizon: int, workers: int, optimistic: bool, seed: int
-         ) -> tuple[float, float]:
+def ours(runs: int, horizon: int, workers: int, optimistic: bool, seed: int,
+         compiled: bool) -> tuple[float, float]:
     """banditbot's simulator: decisions per wall-clock second of one ``simulate`` call, and
     per CPU second of this process (meaningful with one worker)."""
     env = BernoulliEnv(rates=(0.1, 0.12, 0.15))
     policy = make_policy("thompson", optimistic=optimistic)
     cpu = time.process_time()
-    result = simulate(policy, env, runs=runs, horizon=horizon, seed=seed, workers=workers)
+    result = simulate(policy, env, runs=runs, horizon=horizon, seed=seed, workers=workers,
+                      compiled=compiled)
+    assert result.engine == ("compiled" if compiled else "numpy")
     return result.decisions_per_second, runs * horizon / (time.process_time() - cpu)
+
+
+def first_compiled_call() -> float:
+    """Seconds of this process's first call on the compiled engine (numba's import and its
+    cached kernel's load; a compile, the first time after an install or a change)."""
+    start = time.perf_counter()
+    simulate(make_policy("thompson"), BernoulliEnv(rates=(0.1, 0.2)), runs=2, horizon=2,
+             workers=1, compiled=True)
+    return time.perf_counter() - start
 
 
 def straightforward(runs: int, horizon: int, seed: int) -> tuple[float, float]:
@@ -101,12 +115,17 @@ def main() -> None:
     horizon = 2000 if args.quick else 10_000
     repeats = args.repeats or (3 if args.quick else 5)
     runs = 1000
+    first_call = first_compiled_call()  # once, outside the repeats
     cases: dict[str, Callable[[int], tuple[float, float]]] = {
         "loop": lambda s: straightforward(runs, horizon, s),
-        "textbook": lambda s: ours(runs, horizon, 2, False, s),
-        "default": lambda s: ours(runs, horizon, 2, True, s),
-        "textbook_one_worker": lambda s: ours(runs, horizon, 1, False, s),
-        "default_one_worker": lambda s: ours(runs, horizon, 1, True, s),
+        "textbook": lambda s: ours(runs, horizon, 2, False, s, True),
+        "default": lambda s: ours(runs, horizon, 2, True, s, True),
+        "textbook_one_worker": lambda s: ours(runs, horizon, 1, False, s, True),
+        "default_one_worker": lambda s: ours(runs, horizon, 1, True, s, True),
+        "textbook_numpy": lambda s: ours(runs, horizon, 2, False, s, False),
+        "default_numpy": lambda s: ours(runs, horizon, 2, True, s, False),
+        "textbook_numpy_one_worker": lambda s: ours(runs, horizon, 1, False, s, False),
+        "default_numpy_one_worker": lambda s: ours(runs, horizon, 1, True, s, False),
     }
     names = list(cases)
     rate: dict[str, list[float]] = {name: [] for name in names}
@@ -120,7 +139,7 @@ def main() -> None:
              for name in names[1:]}
     # per CPU second, one process each: what a core does, whatever else the machine runs
     cpu_ratio = {name: [r / p for r, p in zip(cpu[name], cpu["loop"], strict=True)]
-                 for name in ("textbook_one_worker", "default_one_worker")}
+                 for name in names if name.endswith("one_worker")}
     med = {name: statistics.median(v) for name, v in rate.items()}
     mab = mabwiser_us_per_decision(400 if args.quick else 2000)
     print(json.dumps({
@@ -140,6 +159,7 @@ def main() -> None:
         "met_default": statistics.median(ratio["default"]) >= 2.0,
         "met_10M_textbook": med["textbook"] >= 10_000_000,
         "met_10M_default": med["default"] >= 10_000_000,
+        "compiled_first_call_s": round(first_call, 2),
         "mabwiser_simulator_us_per_decision": round(mab, 1),
         "default_speedup_vs_mabwiser": round(med["default"] * mab / 1e6, 1),
     }))
