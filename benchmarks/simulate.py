@@ -9,7 +9,8 @@ means, a max, random tie-breaks), on two processes (``workers=2``, the default) 
 on the compiled kernel (numba; ``textbook``, ``default``, ...: what ``simulate`` runs at this
 size when numba is installed) and on numpy (``*_numpy*``: without numba). The first
 compiled call of the process (numba's import and the cached kernel's load) is timed once,
-apart (``compiled_first_call_s``). Ratios are taken within a repeat; the JSON gives their median and [min, max] over repeats.
+apart (``compiled_first_call_s``). Ratios are taken within a repeat; the JSON gives their
+median and [min, max] over repeats.
 On a busy machine the wall-clock ratios of two processes mean little; the one-process ratios
 per CPU second (``*_cpu_x_loop_cpu``) say what a core does, and two workers on two idle cores
 approach twice that.

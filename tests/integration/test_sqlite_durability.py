@@ -215,6 +215,9 @@ def test_a_database_of_the_previous_release_is_upgraded_in_place(tmp_path: Path)
 
     store = SQLiteStore(path)
     assert store.schema_version() == 1
+    with pytest.raises(StoreError, match="older") as err:  # read before the upgrade: refused
+        store.read_stats("seed", 0, "", ("arm1", "arm2"))
+    assert "banditbot init-db" in (err.value.hint or "")
     store.init()
     assert store.schema_version() == SQLiteStore.SCHEMA_VERSION
     store.init()  # idempotent
@@ -242,14 +245,28 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(StoreError, match="newer"):
         SQLiteStore(path).init()
+    with pytest.raises(StoreError, match="newer"):  # nor read or written by this code
+        SQLiteStore(path).get_decision("x")
 
 
 def test_a_database_without_tables_says_how_to_make_them(tmp_path: Path) -> None:
     """A walkthrough found a Lambda started without BANDITBOT_STORE failing with "no such
-    table: claims" (it opened an empty banditbot.db): the error names the command that
-    makes the tables."""
+    table: claims" (it opened an empty banditbot.db), and a library caller who skipped
+    ``init()`` got sqlite3's bare "no such table: meta" from the first decision: every
+    operation says the tables are missing and how to make them, and works once they are
+    made."""
+    from banditbot import BanditService, parse_config
+
     store = SQLiteStore(tmp_path / "empty.db")
-    with pytest.raises(StoreError, match="no such table") as err:
+    with pytest.raises(StoreError, match="no banditbot tables") as err:
         store.claim_key("update:1", 60)
     assert "banditbot init-db" in (err.value.hint or "")
+    config = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "1"}, {"id": "b", "content": "2"}]}]})
+    service = BanditService(config, store, rng=np.random.default_rng(1))
+    with pytest.raises(StoreError, match="no banditbot tables") as err:
+        service.decide("e", "alice")
+    assert "init()" in (err.value.hint or "")
+    SQLiteStore(tmp_path / "empty.db").init()  # another store (or process) makes them
+    assert service.decide("e", "alice").arm in ("a", "b")
     store.close()

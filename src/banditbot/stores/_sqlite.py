@@ -246,9 +246,18 @@ class SQLiteStore:
         self._meta_cache: dict[str, tuple[str, ExperimentMeta]] = {}
         self._allocation_docs: dict[str, AllocationRecord] = {}
         self._checkpointer: _Checkpointer | None = None
+        self._schema_ok = False  # set once the tables are seen at this version (or by init)
 
     # --- connections --------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
+        """This thread's connection to a database with banditbot's tables at this version."""
+        conn = self._connected()
+        if not self._schema_ok:
+            self._check_schema(conn)
+        return conn
+
+    def _connected(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use), whatever the database holds."""
         if self._pid != os.getpid():  # forked: never share a connection with the parent
             self._local = threading.local()
             self._all = []
@@ -281,6 +290,32 @@ class SQLiteStore:
                     self._checkpointer.start()
         return conn
 
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """Refuse, with the command that mends it, a database without banditbot's tables at
+        this version (instead of a bare "no such table" or "no such column" from the first
+        query); checked until they are seen, so another process's ``init`` is picked up."""
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0 and conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone():
+                version = 1  # banditbot 0.1.0 did not set user_version
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read SQLite database {self.path}: {exc}",
+                             hint="is it a SQLite database?") from exc
+        if version == SCHEMA_VERSION:
+            self._schema_ok = True
+        elif version == 0:
+            raise StoreError(f"{self.path} has no banditbot tables",
+                             hint=f"{INIT_DB_HINT}, or call the store's init()")
+        elif version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}, older than this "
+                             f"banditbot's ({SCHEMA_VERSION})",
+                             hint="bring it up to date with: banditbot init-db (same store "
+                                  "URL), or call the store's init()")
+        else:
+            raise StoreError(f"{self.path} has schema version {version}, newer than this "
+                             f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
+
     def _write(self) -> _Transaction:
         return _Transaction(self._conn(), self._busy_timeout_ms / 1000)
 
@@ -297,6 +332,7 @@ class SQLiteStore:
     def init(self) -> None:
         """Create the schema, or bring a database of an earlier version up to date (each
         migration in one transaction; idempotent)."""
+        self._schema_ok = True  # what it is about to make so
         try:
             conn = self._conn()
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
@@ -320,7 +356,7 @@ class SQLiteStore:
     def schema_version(self) -> int:
         """The database's schema version: 0 for an empty file, 1 for one made by banditbot
         0.1.0 (which did not set it), else ``PRAGMA user_version``."""
-        conn = self._conn()
+        conn = self._connected()
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version == 0 and conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone():
