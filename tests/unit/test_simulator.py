@@ -463,3 +463,64 @@ def test_without_numba_the_simulator_runs_on_numpy_or_says_what_to_install(
     assert "banditbot[fast]" in str(missing.value.hint)
     assert simulate(make_policy("ucb1"), env, runs=4, horizon=50,
                     compiled=True).engine == "numpy"
+
+
+def test_a_numba_that_does_not_import_leaves_the_simulator_on_numpy(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """numba refuses to import beside a numpy newer than it supports ("Numba needs NumPy
+    2.3 or less"): the default then simulates on numpy with a warning that says why, and a
+    request for the compiled engine fails with that reason and how to update."""
+    import importlib.abc
+    import importlib.machinery
+
+    from banditbot import MissingDependencyError
+    from banditbot.sim import _engine
+
+    class Refusing(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        """Finds the kernel's module and fails to load it, as numba's import would."""
+
+        def find_spec(self, name: str, path: object, target: object = None
+                      ) -> importlib.machinery.ModuleSpec | None:
+            if name == "banditbot.sim._compiled":
+                return importlib.machinery.ModuleSpec(name, self)
+            return None
+
+        def create_module(self, spec: object) -> None:
+            return None
+
+        def exec_module(self, module: object) -> None:
+            raise ImportError("Numba needs NumPy 2.3 or less. Got NumPy 2.4.")
+
+    import banditbot.sim
+
+    # not imported yet, as in a fresh process (the package keeps a loaded submodule too)
+    monkeypatch.delitem(sys.modules, "banditbot.sim._compiled", raising=False)
+    monkeypatch.delattr(banditbot.sim, "_compiled", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Refusing(), *sys.meta_path])
+    monkeypatch.setattr(_engine, "COMPILED_FROM", 1)
+    env = BernoulliEnv(rates=(0.2, 0.4))
+    with caplog.at_level("WARNING", logger="banditbot.sim"):
+        assert simulate(make_policy("thompson"), env, runs=4, horizon=50).engine == "numpy"
+    assert "Numba needs NumPy" in caplog.text
+    with pytest.raises(MissingDependencyError, match="Numba needs NumPy") as failed:
+        simulate(make_policy("thompson"), env, runs=4, horizon=50, compiled=True)
+    assert "pip install -U" in str(failed.value.hint)
+
+
+def test_the_compiled_kernel_runs_where_numba_cannot_cache_it() -> None:
+    """Where no cache folder is writable (a read-only install and home) numba refuses
+    ``cache=True`` at import: the kernel is then compiled without its cache, and runs. A
+    fresh interpreter with numba's cache locators emptied (what it finds there)."""
+    code = (
+        "import numba.core.caching as c\n"
+        "c.CacheImpl._locator_classes = []\n"
+        "from banditbot import make_policy\n"
+        "from banditbot.sim import BernoulliEnv, simulate\n"
+        "r = simulate(make_policy('thompson'), BernoulliEnv(rates=(0.1, 0.9)), runs=50,\n"
+        "             horizon=200, workers=1, compiled=True)\n"
+        "print(r.engine, r.reward.mean() > 100)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["compiled", "True"]

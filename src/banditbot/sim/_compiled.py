@@ -18,7 +18,8 @@ This module imports numba: import it only through :func:`kernel`.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
@@ -26,6 +27,20 @@ import numpy as np
 from .._types import FloatArray
 
 __all__ = ["advance", "constants", "warm"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(**options: Any) -> Callable[[F], F]:
+    """numba's ``njit`` with its on-disk cache (``__pycache__`` beside this file, else the
+    user's cache folder), or without it where no such folder is writable (numba refuses
+    ``cache=True`` there when the module is imported): compiled again by each process."""
+    def decorate(function: F) -> F:
+        try:
+            return cast(F, numba.njit(cache=True, nogil=True, **options)(function))
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return cast(F, numba.njit(nogil=True, **options)(function))
+    return decorate
 
 
 def constants(ab: FloatArray) -> FloatArray:
@@ -38,7 +53,7 @@ def constants(ab: FloatArray) -> FloatArray:
     return np.stack([d, 1.0 / np.sqrt(9.0 * d), np.where(ab < 1.0, 1.0 / ab, 0.0)])
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_jit(inline="always")  # inlined into the kernel's loop: a call cost a third of its time
 def _gamma(rng: Any, d: float, c: float, boost: float) -> float:  # pragma: no cover
     """One Gamma variate from Marsaglia–Tsang's constants ``d``, ``c`` (see
     :func:`constants`), times ``U^boost`` when ``boost`` is set (shapes below 1)."""
@@ -60,7 +75,7 @@ def _gamma(rng: Any, d: float, c: float, boost: float) -> float:  # pragma: no c
     return d * v
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit()
 def advance(rng: Any, ab: Any, mt: Any, rates: Any, optimistic: bool,
             steps: int) -> None:  # pragma: no cover - compiled
     """Run ``steps`` steps of every run on ``ab`` (shape ``(2, R, K)``: the Beta posterior's

@@ -12,6 +12,7 @@ others (numpy's samplers hold the GIL, so threads would not help).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import signal
 import time
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._errors import PayloadError, require
+from .._errors import MissingDependencyError, PayloadError, require
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling
 from ..policies._base import sample_rows
@@ -335,8 +336,15 @@ def _kernel(policy: Policy, env: Environment, decisions: int,
         if decisions < COMPILED_FROM or importlib.util.find_spec("numba") is None:
             return None
     require("numba", "fast")
-    from . import _compiled
-
+    try:
+        from . import _compiled
+    except ImportError as exc:  # e.g. a numba older than this numpy: "Numba needs NumPy …"
+        if compiled is None:
+            logging.getLogger("banditbot.sim").warning(
+                "numba is installed but does not import (%s): simulating on numpy", exc)
+            return None
+        raise MissingDependencyError(f"numba does not import: {exc}",
+                                     hint="pip install -U 'banditbot[fast]'") from exc
     _compiled.warm()  # compiled (or loaded) here, once, before any fork
     return _compiled.advance
 
