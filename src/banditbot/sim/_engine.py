@@ -246,6 +246,7 @@ class _BernoulliThompsonChunk(_Chunk):
     """
 
     BLOCK = 64
+    BURST = 1_000_000
 
     def __init__(self, policy: ThompsonSampling, env: BernoulliEnv, runs: int,
                  rng: np.random.Generator, kernel: Callable[..., None] | None = None) -> None:
@@ -287,7 +288,12 @@ class _BernoulliThompsonChunk(_Chunk):
                 from ._compiled import constants
 
                 self.mt = constants(self.ab)
-            self.kernel(self.rng, self.ab, self.mt, self.rates, self.optimistic, stop - t)
+            # in bursts of about BURST decisions (~0.1 s): Python answers Ctrl+C only
+            # between two calls of the compiled loop
+            burst = max(1, self.BURST // self.runs)
+            for start in range(t, stop, burst):
+                self.kernel(self.rng, self.ab, self.mt, self.rates, self.optimistic,
+                            min(burst, stop - start))
 
     def step(self, t: int) -> None:
         rng = self.rng
