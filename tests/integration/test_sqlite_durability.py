@@ -243,10 +243,12 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA user_version = 99")
     raw.close()
+    store = SQLiteStore(path)
     with pytest.raises(StoreError, match="newer"):
-        SQLiteStore(path).init()
-    with pytest.raises(StoreError, match="newer"):  # nor read or written by this code
-        SQLiteStore(path).get_decision("x")
+        store.init()
+    with pytest.raises(StoreError, match="newer"):  # nor read or written by this code,
+        store.get_decision("x")  # not even by the store whose init() failed
+    store.close()
 
 
 def test_a_database_without_tables_says_how_to_make_them(tmp_path: Path) -> None:

@@ -37,10 +37,10 @@ def simulate(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes.")] = 2,
     compiled: Annotated[bool | None, typer.Option(
         "--compiled/--numpy", help="Run Thompson sampling in bernoulli:… on numba's compiled "
-                                   "kernel (pip install 'banditbot[fast]'; about 3x faster, "
+                                   "kernel (pip install 'banditbot[fast]'; about 2x faster, "
                                    "another random stream) or on numpy. Default: compiled "
-                                   "when numba is installed and runs × horizon >= 5 million."
-                                   "")] = None,
+                                   "when numba is installed and runs × horizon >= 5 "
+                                   "million.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for simulation.csv and .png.")] = Path("."),
     config: ConfigOpt = None,
 ) -> None:

@@ -7,7 +7,8 @@ numpy's vectorized step spends most of its time in ``Generator.standard_gamma`` 
 per element) and the rest in a dozen passes over ``(R, K)`` arrays. Here one loop over runs
 and arms draws each Gamma variate by Marsaglia and Tsang's method (2000) from the
 generator's normals and uniforms, compares the odds ``G_a / G_b`` as it goes, draws the
-reward and adds it to ``(a, b)`` in place: no temporary arrays, each variate ~3× cheaper.
+reward and adds it to ``(a, b)`` in place: no temporary arrays; about twice numpy's step
+per core (docs/performance.md).
 The variates are exact Gamma(shape) draws (Marsaglia–Tsang is a rejection sampler, exact in
 exact arithmetic; shapes below 1 by ``Gamma(a + 1) · U^(1/a)``), so the decisions have the
 distribution of numpy's path; the stream a seed gives differs from it.
@@ -34,12 +35,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _jit(**options: Any) -> Callable[[F], F]:
     """numba's ``njit`` with its on-disk cache (``__pycache__`` beside this file, else the
     user's cache folder), or without it where no such folder is writable (numba refuses
-    ``cache=True`` there when the module is imported): compiled again by each process."""
+    ``cache=True`` there when the module is imported): compiled again by each process.
+    Division follows numpy's rules (no ZeroDivisionError check per division)."""
+    options = {"nogil": True, "error_model": "numpy", **options}
+
     def decorate(function: F) -> F:
         try:
-            return cast(F, numba.njit(cache=True, nogil=True, **options)(function))
+            return cast(F, numba.njit(cache=True, **options)(function))
         except RuntimeError:  # "cannot cache function ...: no locator available"
-            return cast(F, numba.njit(nogil=True, **options)(function))
+            return cast(F, numba.njit(**options)(function))
     return decorate
 
 
@@ -91,8 +95,11 @@ def advance(rng: Any, ab: Any, mt: Any, rates: Any, optimistic: bool,
         for r in range(runs):
             best, pick, tied = -1.0, 0, 1
             for k in range(arms):
-                score = _gamma(rng, mt[0, 0, r, k], mt[1, 0, r, k], mt[2, 0, r, k]) / \
-                    _gamma(rng, mt[0, 1, r, k], mt[1, 1, r, k], mt[2, 1, r, k])
+                g_a = _gamma(rng, mt[0, 0, r, k], mt[1, 0, r, k], mt[2, 0, r, k])
+                g_b = _gamma(rng, mt[0, 1, r, k], mt[1, 1, r, k], mt[2, 1, r, k])
+                # G_b underflows to 0 below shape 1 (U^(1/b) with a tiny b): a Beta draw
+                # of 1, infinite odds, as numpy's path has it
+                score = g_a / g_b if g_b > 0.0 else math.inf
                 if optimistic:
                     odds = ab[0, r, k] / ab[1, r, k]
                     if odds > score:

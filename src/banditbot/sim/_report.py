@@ -18,18 +18,20 @@ def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str])
     """One row per (policy, checkpoint): mean cumulative regret, its 95% band, the
     Lai–Robbins bound where defined (``lai_robbins_asymptotic``: an asymptote, ``log t`` times
     the instance's constant; a finite run may sit below it, and early on it can exceed the
-    worst possible regret)."""
+    worst possible regret), and the engine that ran it (``numpy`` or ``compiled``: a seed
+    gives another stream on each)."""
     out = Path(path)
     with out.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["policy", "environment", "runs", "step", "mean_regret",
-                         "ci95_low", "ci95_high", "lai_robbins_asymptotic"])
+                         "ci95_low", "ci95_high", "lai_robbins_asymptotic", "engine"])
         for r in results:
             mean, half = r.mean, r.half_width
             for j, step in enumerate(r.steps):
                 bound = "" if r.lower_bound is None else f"{r.lower_bound[j]:.6g}"
                 writer.writerow([r.policy, r.environment, r.runs, int(step), f"{mean[j]:.6g}",
-                                 f"{mean[j] - half[j]:.6g}", f"{mean[j] + half[j]:.6g}", bound])
+                                 f"{mean[j] - half[j]:.6g}", f"{mean[j] + half[j]:.6g}", bound,
+                                 r.engine])
     return out
 
 

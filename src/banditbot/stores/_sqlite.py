@@ -253,7 +253,7 @@ class SQLiteStore:
         """This thread's connection to a database with banditbot's tables at this version."""
         conn = self._connected()
         if not self._schema_ok:
-            self._check_schema(conn)
+            self._check_schema()
         return conn
 
     def _connected(self) -> sqlite3.Connection:
@@ -290,18 +290,16 @@ class SQLiteStore:
                     self._checkpointer.start()
         return conn
 
-    def _check_schema(self, conn: sqlite3.Connection) -> None:
+    def _check_schema(self) -> None:
         """Refuse, with the command that mends it, a database without banditbot's tables at
         this version (instead of a bare "no such table" or "no such column" from the first
-        query); checked until they are seen, so another process's ``init`` is picked up."""
+        query). Checked on every call until the tables are seen at this version (so another
+        process's ``init`` is picked up), then no more: a database migrated later by a newer
+        banditbot is not noticed by a store already open on it."""
         try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version == 0 and conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'decisions'").fetchone():
-                version = 1  # banditbot 0.1.0 did not set user_version
+            version = self.schema_version()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read SQLite database {self.path}: {exc}",
-                             hint="is it a SQLite database?") from exc
+            raise _error(exc) from exc
         if version == SCHEMA_VERSION:
             self._schema_ok = True
         elif version == 0:
@@ -332,14 +330,13 @@ class SQLiteStore:
     def init(self) -> None:
         """Create the schema, or bring a database of an earlier version up to date (each
         migration in one transaction; idempotent)."""
-        self._schema_ok = True  # what it is about to make so
         try:
-            conn = self._conn()
+            conn = self._connected()  # not _conn(): the schema is what this makes
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
                 # small pages: a decision or a reward rewrites ~3 pages per commit
                 conn.execute("PRAGMA page_size = 1024")
                 conn.execute("VACUUM")
-            with self._write() as tx:
+            with _Transaction(conn, self._busy_timeout_ms / 1000) as tx:
                 version = self.schema_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(
