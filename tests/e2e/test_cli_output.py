@@ -176,6 +176,19 @@ def test_the_terminal_bar_keeps_its_numbers_in_80_columns(
     assert "thompson(" in frames
     assert "optimistic=True" not in frames  # the label was cut, not the numbers
 
+    # a large simulation's longer count and unit: the time left was cut to "0:01" (read as
+    # one second) and "elapsed," to "elaps…"; the bar goes first, then the command's name
+    stream = Terminal()
+    with Progress("simulate", 100_000, "steps (× 20,000 runs)", stream=stream) as bar:
+        bar.update(10_000, "thompson(alpha=1, beta=1, optimistic=True)")
+        bar._bar.refresh()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    last = [frame for frame in text.split("\r") if "10000/" in frame][-1].rstrip("\n")
+    assert len(last) <= 80, last
+    assert re.search(r"10000/100000 steps \(× 20,000 runs\) \d:\d\d:\d\d elapsed, "
+                     r"(-|\d):(--|\d\d):(--|\d\d) left$", last), last
+    assert last.startswith("thompson(")  # what runs, cut; not "simulate · t…"
+
 
 def test_evaluate_json_and_a_titled_chart(db: list[str], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:

@@ -211,6 +211,12 @@ def test_simulate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit) as bad:  # in this process: no second interpreter start-up
         main(["simulate", "--env", "nope:1"])
     assert bad.value.code == 2 and "unknown environment" in capsys.readouterr().err
+    # --compiled: the row that ran on the kernel says so, one without a kernel gets a note
+    main(["simulate", "--env", "bernoulli:0.1,0.3", "-p", "thompson", "-p", "ucb1",
+          "--runs", "20", "--horizon", "300", "--compiled", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert "(compiled)" in out and out.count("(compiled)") == 1
+    assert "note: no compiled kernel for ucb1(c=1)" in err.replace("\n", "")
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -91,6 +91,7 @@ class Progress:
         self.started = self.last_line = clock()
         self._bar: Any = None
         self._task: Any = None
+        self._titled = True
 
     @property
     def terminal(self) -> bool:
@@ -110,21 +111,28 @@ class Progress:
             from rich.progress import Progress as Bar
             from rich.table import Column
 
-            # a long label (a policy and its parameters) is cut, not the numbers and the
-            # time left (in 80 columns they were blank)
+            # a long label (a policy and its parameters) is cut, then the bar is left out,
+            # never the numbers and the time left (in 80 columns they were blank or cut)
             def keep(width: int) -> Column:
-                return Column(no_wrap=True, min_width=width)
+                return Column(no_wrap=True, min_width=width, max_width=width)
 
-            label = Column(max_width=28, no_wrap=True, overflow="ellipsis")
+            console = Console(file=self.stream)
             count = 2 * len(str(self.total)) + 1  # "1500/3000"
+            fixed = [count, len(self.unit), 7, len("elapsed,"), 7, len("left")]
+            room = console.width - sum(fixed) - len(fixed) - 1  # one space between columns
+            bar = 12 if room >= 12 + 1 + 16 else 0  # the bar only beside a 16-column label
+            width = max(8, min(40, room - (bar + 1 if bar else 0)))
+            self._titled = width >= 28  # else the label alone: what runs, not the command
+            label = Column(max_width=width, no_wrap=True, overflow="ellipsis")
             self._bar = Bar(TextColumn("{task.description}", table_column=label),
-                            BarColumn(bar_width=12),
+                            *([BarColumn(bar_width=bar)] if bar else []),
                             MofNCompleteColumn(table_column=keep(count)),
-                            TextColumn(self.unit, table_column=Column(
-                                no_wrap=True, overflow="ellipsis")),
-                            TimeElapsedColumn(table_column=keep(7)), TextColumn("elapsed,"),
-                            TimeRemainingColumn(table_column=keep(7)), TextColumn("left"),
-                            console=Console(file=self.stream), transient=True)
+                            TextColumn(self.unit, table_column=keep(len(self.unit))),
+                            TimeElapsedColumn(table_column=keep(7)),
+                            TextColumn("elapsed,", table_column=keep(8)),
+                            TimeRemainingColumn(table_column=keep(7)),
+                            TextColumn("left", table_column=keep(4)),
+                            console=console, transient=True)
             self._bar.__enter__()
             self._task = self._bar.add_task(self.title, total=self.total)
         else:
@@ -137,7 +145,8 @@ class Progress:
         if label is not None:
             self.label = label
         if self._bar is not None:
-            text = f"{self.title} · {self.label}" if self.label else self.title
+            text = f"{self.title} · {self.label}" if self.label and self._titled else \
+                self.label or self.title
             self._bar.update(self._task, completed=self.done, description=text)
         elif self.clock() - self.last_line >= self.interval:
             self._line(self.status())

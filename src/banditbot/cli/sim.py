@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, app, console, settings
+from ._app import ConfigOpt, app, console, err_console, settings
 from ._output import print_table, progress
 
 
@@ -120,6 +120,12 @@ def simulate(
                       f"{r.decisions_per_second:,.0f}" +
                       (" (compiled)" if r.engine == "compiled" else ""))
     print_table(table, console)
+    if compiled:
+        numpy_only = [r.policy for r in results if r.engine != "compiled"]
+        if numpy_only:
+            err_console.print(f"note: no compiled kernel for {', '.join(numpy_only)} in "
+                              f"{environment.describe()} (it runs thompson in bernoulli:…); "
+                              "ran on numpy", markup=False, highlight=False, soft_wrap=True)
     try:
         png = plot_regret(results, out / "simulation.png")
         console.print(f"chart: {png}", markup=False, highlight=False, soft_wrap=True)
