@@ -34,6 +34,22 @@ def test_public_names_are_documented() -> None:
             assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
 
 
+def test_public_classes_show_their_parameters() -> None:
+    """``help(BanditService)`` showed ``(*args, **kwargs)`` (a part of the service had an
+    ``__init__`` of its own that passed everything on): every public class's signature
+    names its parameters."""
+    import inspect
+
+    for name in banditbot.__all__:
+        obj = getattr(banditbot, name)
+        if isinstance(obj, type) and not issubclass(obj, Exception) and \
+                not getattr(obj, "_is_protocol", False):  # Store: a protocol, not built
+            kinds = {p.kind for p in inspect.signature(obj).parameters.values()}
+            assert inspect.Parameter.VAR_POSITIONAL not in kinds, name
+    assert list(inspect.signature(banditbot.BanditService).parameters)[:2] == \
+        ["config", "store"]
+
+
 def test_every_error_is_a_banditbot_error() -> None:
     for name in banditbot.__all__:
         obj = getattr(banditbot, name)

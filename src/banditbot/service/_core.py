@@ -112,6 +112,11 @@ class ServiceCore:
         self._inference = InferenceCache()
         #: whether the vectors computed for deferred decisions are given to the store
         self.keeps_vectors = True
+        self._setup()
+
+    def _setup(self) -> None:
+        """The state of the service's parts (each part extends it): here, not in their own
+        ``__init__``, so the service's signature is this one (what ``help`` shows)."""
 
     @property
     def rng(self) -> np.random.Generator:

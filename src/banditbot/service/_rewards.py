@@ -70,8 +70,8 @@ class PlannedReward(NamedTuple):
 class RewardsMixin(ServiceCore):
     """Reward, its two phases, and implicit settlement."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def _setup(self) -> None:
+        super()._setup()
         self._last_settle: dict[str, float] = {}
         self._settled_until: dict[str, float] = {}
         # decisions this service logged and nobody has rewarded yet through it: a reward
