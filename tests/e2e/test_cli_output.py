@@ -272,3 +272,34 @@ def test_simulating_unbounded_rewards_fits_the_defaults_and_refuses_misfits(
                           "thompson", *common], capsys)
     assert code == 2 and "Traceback" not in err
     assert "thompson needs rewards with known bounds" in err and "started" not in err
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_word_not_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI's modules take tenths of a second to import; a Ctrl+C then printed an import
+    traceback. The entry point answers it: "aborted", exit code 130. (The interrupt is
+    raised by the import itself here, deterministically, where a real one lands at random.)"""
+    import importlib.abc
+    import importlib.machinery
+
+    from banditbot._entry import main
+
+    class Interrupted(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name: str, path: object, target: object = None
+                      ) -> importlib.machinery.ModuleSpec | None:
+            return importlib.machinery.ModuleSpec(name, self) if name == "banditbot.cli" \
+                else None
+
+        def create_module(self, spec: object) -> None:
+            return None
+
+        def exec_module(self, module: object) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "banditbot.cli", raising=False)
+    monkeypatch.delattr(banditbot, "cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "aborted\n"

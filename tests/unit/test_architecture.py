@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("adapters", ("banditbot.api", "banditbot.telegram")),
     ("composition root", ("banditbot._compose",)),
     ("entry points", ("banditbot.cli", "banditbot.aws", "banditbot._demo",
-                      "banditbot.__main__", "banditbot")),
+                      "banditbot.__main__", "banditbot._entry", "banditbot")),
 ]
 
 
