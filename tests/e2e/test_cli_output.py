@@ -185,9 +185,21 @@ def test_the_terminal_bar_keeps_its_numbers_in_80_columns(
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
     last = [frame for frame in text.split("\r") if "10000/" in frame][-1].rstrip("\n")
     assert len(last) <= 80, last
-    assert re.search(r"10000/100000 steps \(× 20,000 runs\) \d:\d\d:\d\d elapsed, "
+    assert re.search(r"10000/100000 steps \(× 20,000 runs\) +\d:\d\d:\d\d elapsed, +"
                      r"(-|\d):(--|\d\d):(--|\d\d) left$", last), last
     assert last.startswith("thompson(")  # what runs, cut; not "simulate · t…"
+
+    # eleven hours in: a time of 8 characters, not cut to "11:06:…"
+    now = [0.0]
+    stream = Terminal()
+    with Progress("simulate", 100_000, "steps (× 20,000 runs)", stream=stream,
+                  clock=lambda: now[0]) as bar:
+        now[0] = 40_000.0
+        bar.update(10_000, "thompson")
+        bar._bar.refresh()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    last = [frame for frame in text.split("\r") if "10000/" in frame][-1].rstrip("\n")
+    assert len(last) <= 80 and "11:06:40 elapsed," in last and last.endswith("left"), last
 
 
 def test_evaluate_json_and_a_titled_chart(db: list[str], tmp_path: Path,

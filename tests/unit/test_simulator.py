@@ -456,7 +456,8 @@ def test_the_compiled_engine_learns_as_numpy_does_and_reproduces() -> None:
 
 
 def test_without_numba_the_simulator_runs_on_numpy_or_says_what_to_install(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """numba is optional: without it a large simulation runs on numpy, a request for the
     compiled engine fails with the extra to install, and policies without a kernel run on
     numpy whatever is asked."""
@@ -472,6 +473,16 @@ def test_without_numba_the_simulator_runs_on_numpy_or_says_what_to_install(
     assert "banditbot[fast]" in str(missing.value.hint)
     assert simulate(make_policy("ucb1"), env, runs=4, horizon=50,
                     compiled=True).engine == "numpy"
+    # the command refuses --compiled before any work (ucb1 first was simulated in full)
+    from banditbot.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["simulate", "--env", "bernoulli:0.2,0.4", "-p", "ucb1", "-p", "thompson",
+              "--compiled", "--runs", "4", "--horizon", "50", "--out", str(tmp_path)])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "banditbot[fast]" in err and "simulate: started" not in err
+    assert not (tmp_path / "simulation.csv").exists()
 
 
 def test_a_numba_that_does_not_import_leaves_the_simulator_on_numpy(

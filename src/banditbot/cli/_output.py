@@ -116,9 +116,11 @@ class Progress:
             def keep(width: int) -> Column:
                 return Column(no_wrap=True, min_width=width, max_width=width)
 
+            # times grow past 8 characters only beyond a day ("1 day, 2:03:04"): never cut
+            clock = Column(no_wrap=True, min_width=8, justify="right")
             console = Console(file=self.stream)
             count = 2 * len(str(self.total)) + 1  # "1500/3000"
-            fixed = [count, len(self.unit), 7, len("elapsed,"), 7, len("left")]
+            fixed = [count, len(self.unit), 8, len("elapsed,"), 8, len("left")]  # "10:00:00"
             room = console.width - sum(fixed) - len(fixed) - 1  # one space between columns
             bar = 12 if room >= 12 + 1 + 16 else 0  # the bar only beside a 16-column label
             width = max(8, min(40, room - (bar + 1 if bar else 0)))
@@ -128,11 +130,11 @@ class Progress:
                             *([BarColumn(bar_width=bar)] if bar else []),
                             MofNCompleteColumn(table_column=keep(count)),
                             TextColumn(self.unit, table_column=keep(len(self.unit))),
-                            TimeElapsedColumn(table_column=keep(7)),
+                            TimeElapsedColumn(table_column=clock),
                             TextColumn("elapsed,", table_column=keep(8)),
-                            TimeRemainingColumn(table_column=keep(7)),
+                            TimeRemainingColumn(table_column=clock),
                             TextColumn("left", table_column=keep(4)),
-                            console=console, transient=True)
+                            console=console, transient=True, get_time=self.clock)
             self._bar.__enter__()
             self._task = self._bar.add_task(self.title, total=self.total)
         else:

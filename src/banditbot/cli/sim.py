@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .._errors import PayloadError
+from .._errors import PayloadError, require
 from ._app import ConfigOpt, app, console, err_console, settings
 from ._output import print_table, progress
 
@@ -94,6 +94,8 @@ def simulate(
     if experiment is not None and not policy:  # the experiment's own policy, first
         own = cfg.experiment(experiment).policy.build()
         policies = [own, *(p for p in policies if p.describe() != own.describe())]
+    if compiled:  # before any work, not after the policies ahead of the first with a kernel
+        require("numba", "fast")
     results = []
     with progress("simulate", len(policies) * horizon, f"steps (× {runs:,} runs)") as bar:
         for i, pol in enumerate(policies):

@@ -246,7 +246,7 @@ class SQLiteStore:
         self._meta_cache: dict[str, tuple[str, ExperimentMeta]] = {}
         self._allocation_docs: dict[str, AllocationRecord] = {}
         self._checkpointer: _Checkpointer | None = None
-        self._schema_ok = False  # set once the tables are seen at this version (or by init)
+        self._schema_ok = False  # set once the tables are seen at this version
 
     # --- connections --------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
