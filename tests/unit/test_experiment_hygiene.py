@@ -272,6 +272,47 @@ def test_a_few_arms_on_python_floats_log_what_the_general_path_logs(
     assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads
 
 
+@pytest.mark.parametrize("optimistic", [True, False])
+def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_general_path_logs(
+        optimistic: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact Thompson sampling with a few arms takes its posterior from the counters read
+    as Python floats (no statistics table, no policy statistics): its log -- arms, vectors,
+    propensities -- is the one the general path writes with the same seed, bit for bit: a
+    1-5 rating mapped to [0, 1], an operator prior, burn-in, the floor and a holdout."""
+    from banditbot.policies import ThompsonSampling
+
+    general_calls = []
+    on_stats = ThompsonSampling.probabilities
+
+    def counted(self: ThompsonSampling, stats: Any) -> Any:
+        general_calls.append(1)
+        return on_stats(self, stats)
+
+    monkeypatch.setattr(ThompsonSampling, "probabilities", counted)
+
+    def run() -> list[tuple[str, list[float], float, str]]:
+        service = _service(policy={"name": "thompson", "optimistic": optimistic},
+                           reward={"type": "rating"}, control="a", holdout=0.2, floor=0.05,
+                           burn_in={"min_per_arm": 3})
+        service.set_prior("x", "d", 4.0, 1.0)
+        rng = np.random.default_rng(3)
+        for _ in range(300):
+            service.clock.advance(1.0)  # type: ignore[attr-defined]
+            d = service.decide("x", "u")
+            service.reward(d.id, int(rng.integers(1, 6)) if d.arm != "c" else 5, "u")
+        return [(r.arm, r.probabilities.tolist(), r.propensity, r.kind)
+                for r in service.decisions("x")]
+
+    floats = run()
+    assert len(general_calls) < 20  # the decisions before this service saw burn-in end
+    monkeypatch.setattr("banditbot.service._view.LANE_ARMS", 0)  # the general path only
+    general = run()
+    assert len(general_calls) > 250
+    assert floats == general
+    late = floats[-1][1]
+    assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads
+
+
 @pytest.mark.parametrize("policy", ["epsilon-greedy", "ucb1", "softmax"])
 def test_forty_arms_on_python_floats_log_what_the_numpy_path_logs(
         policy: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,7 +187,8 @@ class DecisionsMixin(RewardsMixin):
                                          context, scope, now)
                 if planned is not None:
                     return planned
-            floats = self._lane(view, few) if few is not None and view.lane else None
+            floats = self._lane(view, few) \
+                if few is not None and (view.lane or view.posterior_lane) else None
             if floats is not None:
                 p = np.array(floats)
             else:  # (the counters already read are the table: no second read)
@@ -250,21 +251,33 @@ class DecisionsMixin(RewardsMixin):
         """``[λ, a…, b…]`` of deferred Thompson sampling from the arms' counters
         (:func:`~banditbot.policies.beta_posterior` on Python floats; an operator prior
         replaces the policy's ``(alpha, beta)``)."""
-        policy = view.policy
-        assert isinstance(policy, ThompsonSampling) and view.deferred is not None
-        counts, sums = few
+        assert view.deferred is not None
+        counts = few[0]
         if len(counts) > SMALL:  # many arms: beta_posterior itself, on arrays
+            return np.concatenate(((view.deferred,), *self._counts_ab(view, few)))
+        a_list, b_list = self._counts_ab(view, few)
+        return np.array([view.deferred, *a_list, *b_list])
+
+    @staticmethod
+    def _counts_ab(view: ExperimentView, few: tuple[list[float], list[float]]
+                   ) -> tuple[list[float], list[float]] | tuple[FloatArray, FloatArray]:
+        """Beta Thompson sampling's ``(a, b)`` per arm from the counters read as floats:
+        :func:`~banditbot.policies.beta_posterior`'s arithmetic (an operator prior replaces
+        the policy's ``(alpha, beta)``), on Python floats for a few arms, else on arrays."""
+        policy = view.policy
+        assert isinstance(policy, ThompsonSampling)
+        counts, sums = few
+        if len(counts) > SMALL:
             n_arms, t_arms = np.array(counts), np.array(sums)
-            a, b = beta_posterior(ArmStats(n_arms, t_arms, t_arms, view.prior_alpha,
+            return beta_posterior(ArmStats(n_arms, t_arms, t_arms, view.prior_alpha,
                                            view.prior_beta, n_arms), policy.alpha, policy.beta)
-            return np.concatenate(((view.deferred,), a, b))
         alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
         a_list, b_list = [], []
         for c, t, qa, qb in zip(counts, sums, alpha, beta, strict=True):
             ra, rb = (qa, qb) if qa + qb > 0.0 else (policy.alpha, policy.beta)
             a_list.append(ra + t)
             b_list.append(rb + max(c - t, 0.0))
-        return np.array([view.deferred, *a_list, *b_list])
+        return a_list, b_list
 
     def _posterior(self, view: ExperimentView, table: StatsTable,
                    context: Mapping[str, Any] | None) -> FloatArray:
@@ -333,7 +346,13 @@ class DecisionsMixin(RewardsMixin):
               ) -> list[float]:
         """The allocation of a bandit with up to ``LANE_ARMS`` arms on Python floats (see
         :meth:`_float_read`): what :meth:`_shaped` gives, for a policy of counts and totals
-        alone."""
+        alone, or for exact Thompson sampling (its vector from the posterior's ``(a, b)``)."""
+        if view.posterior_lane:  # exact Thompson sampling: its vector from the posterior
+            policy = view.policy
+            assert isinstance(policy, ThompsonSampling)
+            a, b = self._counts_ab(view, few)
+            return shape_floats(view, policy.posterior_probabilities(
+                np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)).tolist())
         counts, totals = few
         if view.prior_lists is not None:
             alpha, beta = view.prior_lists

@@ -68,8 +68,11 @@ class ExperimentView:
     # uniform share mixed in for the floor; None: every decision logs its exact vector
     deferred: float | None = None
     # the decision reads the counters as Python floats (Store.read_counts) past burn-in: the
-    # scalar lane or deferred Thompson sampling, without an arm served to everyone
+    # scalar lane, exact or deferred Thompson sampling, without an arm served to everyone
     float_read: bool = False
+    # exact Beta Thompson sampling with at most LANE_ARMS arms: its posterior from the
+    # counters read as floats, its vector from them (see DecisionsMixin._lane)
+    posterior_lane: bool = False
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -252,10 +255,13 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     if exp.propensity == "deferred" and isinstance(policy, ThompsonSampling) \
             and exp.update.every == "decision" and holdout == 0.0 and served is None:
         deferred = min(len(arms) * floor, 1.0)  # λ / K = floor for every arm
+    posterior_lane = type(policy) is ThompsonSampling and deferred is None \
+        and 0 < len(arms) <= LANE_ARMS
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
                           beta, lo if span and lo is not None else 0.0, span, featurizer,
                           served, floor, holdout, control, exp.update.every == "decision",
                           exp.burn_in.enabled, bool(policy.needs_extra), lane,
                           None if alpha is None or beta is None
                           else (alpha.tolist(), beta.tolist()), deferred,
-                          (lane or deferred is not None) and served is None)
+                          (lane or deferred is not None or posterior_lane) and served is None,
+                          posterior_lane)
