@@ -272,13 +272,15 @@ def test_a_few_arms_on_python_floats_log_what_the_general_path_logs(
     assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads
 
 
+@pytest.mark.parametrize(("arms", "holdout"), [(4, 0.2), (4, 0.0), (40, 0.0), (40, 0.2)])
 @pytest.mark.parametrize("optimistic", [True, False])
 def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_general_path_logs(
-        optimistic: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exact Thompson sampling with a few arms takes its posterior from the counters read
+        optimistic: bool, arms: int, holdout: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact Thompson sampling with up to 64 arms takes its posterior from the counters read
     as Python floats (no statistics table, no policy statistics): its log -- arms, vectors,
     propensities -- is the one the general path writes with the same seed, bit for bit: a
-    1-5 rating mapped to [0, 1], an operator prior, burn-in, the floor and a holdout."""
+    1-5 rating mapped to [0, 1], an operator prior, burn-in, the floor, with and without a
+    holdout, with a few arms (Python floats) and with 40 (arrays)."""
     from banditbot.policies import ThompsonSampling
 
     general_calls = []
@@ -289,28 +291,34 @@ def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_gene
         return on_stats(self, stats)
 
     monkeypatch.setattr(ThompsonSampling, "probabilities", counted)
+    names = [a["id"] for a in ARMS] if arms == 4 else [f"m{i:02d}" for i in range(arms)]
+    floor = 0.05 if arms == 4 else 0.005
 
     def run() -> list[tuple[str, list[float], float, str]]:
-        service = _service(policy={"name": "thompson", "optimistic": optimistic},
-                           reward={"type": "rating"}, control="a", holdout=0.2, floor=0.05,
-                           burn_in={"min_per_arm": 3})
-        service.set_prior("x", "d", 4.0, 1.0)
+        config = parse_config({"experiments": [{
+            "id": "x", "arms": [{"id": n, "content": n} for n in names],
+            "policy": {"name": "thompson", "optimistic": optimistic},
+            "reward": {"type": "rating"}, "control": names[0], "holdout": holdout,
+            "floor": floor, "burn_in": {"min_per_arm": 3, "min_answers": 1}}]})
+        service = BanditService(config, MemoryStore(), rng=np.random.default_rng(7),
+                                clock=FakeClock())
+        service.set_prior("x", names[3], 4.0, 1.0)
         rng = np.random.default_rng(3)
-        for _ in range(300):
+        for _ in range(300 if arms == 4 else 800):
             service.clock.advance(1.0)  # type: ignore[attr-defined]
             d = service.decide("x", "u")
-            service.reward(d.id, int(rng.integers(1, 6)) if d.arm != "c" else 5, "u")
+            service.reward(d.id, int(rng.integers(1, 6)) if d.arm != names[2] else 5, "u")
         return [(r.arm, r.probabilities.tolist(), r.propensity, r.kind)
                 for r in service.decisions("x")]
 
     floats = run()
-    assert len(general_calls) < 20  # the decisions before this service saw burn-in end
+    on_floats = len(general_calls)
     monkeypatch.setattr("banditbot.service._view.LANE_ARMS", 0)  # the general path only
     general = run()
-    assert len(general_calls) > 250
+    assert len(general_calls) - on_floats > 3 * on_floats  # most decisions took the float read
     assert floats == general
     late = floats[-1][1]
-    assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads
+    assert min(late) >= floor - 1e-12 and late[2] == max(late)  # the floor; the best leads
 
 
 @pytest.mark.parametrize("policy", ["epsilon-greedy", "ucb1", "softmax"])

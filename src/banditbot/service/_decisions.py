@@ -239,8 +239,9 @@ class DecisionsMixin(RewardsMixin):
     def _float_read(self, view: ExperimentView, scope: str) -> CountRows | None:
         """The counters of a bandit as Python floats, when its decision can be made on them
         (see :func:`_float_counts`): a policy of counts and totals alone (``view.lane``)
-        with up to ``LANE_ARMS`` arms, or deferred Thompson sampling (a posterior is counts
-        and totals, whatever the number of arms), past burn-in (known to this service) and
+        with up to ``LANE_ARMS`` arms, exact Beta Thompson sampling with as many
+        (``view.posterior_lane``), or deferred Thompson sampling (a posterior is counts and
+        totals, whatever the number of arms), past burn-in (known to this service) and
         without a winner; ``None`` leaves the decision to the general path."""
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
             return None
