@@ -294,7 +294,7 @@ def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_gene
     names = [a["id"] for a in ARMS] if arms == 4 else [f"m{i:02d}" for i in range(arms)]
     floor = 0.05 if arms == 4 else 0.005
 
-    def run() -> list[tuple[str, list[float], float, str]]:
+    def run(lane_arms: int = 64) -> list[tuple[str, list[float], float, str]]:
         config = parse_config({"experiments": [{
             "id": "x", "arms": [{"id": n, "content": n} for n in names],
             "policy": {"name": "thompson", "optimistic": optimistic},
@@ -302,6 +302,7 @@ def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_gene
             "floor": floor, "burn_in": {"min_per_arm": 3, "min_answers": 1}}]})
         service = BanditService(config, MemoryStore(), rng=np.random.default_rng(7),
                                 clock=FakeClock())
+        service.lane_arms = lane_arms
         service.set_prior("x", names[3], 4.0, 1.0)
         rng = np.random.default_rng(3)
         for _ in range(300 if arms == 4 else 800):
@@ -313,8 +314,7 @@ def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_gene
 
     floats = run()
     on_floats = len(general_calls)
-    monkeypatch.setattr("banditbot.service._view.LANE_ARMS", 0)  # the general path only
-    general = run()
+    general = run(lane_arms=0)  # the general path only
     assert len(general_calls) - on_floats > 3 * on_floats  # most decisions took the float read
     assert floats == general
     late = floats[-1][1]

@@ -17,7 +17,7 @@ from .._features import Featurizer
 from ..policies import ScalarDraws
 from ..stores import AdminRecord, ExperimentMeta, ResolvedVector, Store
 from ._inference import InferenceCache
-from ._view import ExperimentView, build_view
+from ._view import LANE_ARMS, ExperimentView, build_view
 
 __all__ = ["ServiceCore", "added_key", "check_scope"]
 
@@ -112,6 +112,9 @@ class ServiceCore:
         self._inference = InferenceCache()
         #: whether the vectors computed for deferred decisions are given to the store
         self.keeps_vectors = True
+        #: up to how many active arms a decision is made on Python floats (the counters read
+        #: as floats; 0: every decision through the statistics table, the general path)
+        self.lane_arms = LANE_ARMS
         self._setup()
 
     def _setup(self) -> None:
@@ -150,7 +153,7 @@ class ServiceCore:
         else:
             exp = self.config.experiment(experiment_id)
             meta = self.store.read_meta(exp.id)
-        view = build_view(exp, meta, self.featurizer(exp))
+        view = build_view(exp, meta, self.featurizer(exp), self.lane_arms)
         self._views[exp.id] = (meta, view)
         return view
 

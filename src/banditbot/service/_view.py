@@ -220,9 +220,10 @@ def priors_arrays(meta: ExperimentMeta, arms: Sequence[str]) -> tuple[FloatArray
             np.array([pri.get(a, (0.0, 0.0))[1] for a in arms], dtype=np.float64))
 
 
-def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
-               featurizer: Featurizer | None) -> ExperimentView:
-    """The view of ``exp`` under ``meta``."""
+def build_view(exp: ExperimentConfig, meta: ExperimentMeta, featurizer: Featurizer | None,
+               lane_arms: int = LANE_ARMS) -> ExperimentView:
+    """The view of ``exp`` under ``meta``; decisions on Python floats up to ``lane_arms``
+    arms."""
     contents = {a.id: a.content for a in exp.arms}
     contents.update(meta.added_arms)
     all_arms = tuple(contents)
@@ -250,13 +251,13 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta,
     # bandit's part is floored at f / (1 - h)
     floor = min(exp.floor / (1.0 - holdout), 0.5 / len(arms)) if len(arms) > 1 else 0.0
     lane = policy.scalar and not policy.needs_extra and not policy.contextual \
-        and 0 < len(arms) <= LANE_ARMS
+        and 0 < len(arms) <= lane_arms
     deferred = None
     if exp.propensity == "deferred" and isinstance(policy, ThompsonSampling) \
             and exp.update.every == "decision" and holdout == 0.0 and served is None:
         deferred = min(len(arms) * floor, 1.0)  # λ / K = floor for every arm
     posterior_lane = type(policy) is ThompsonSampling and deferred is None \
-        and 0 < len(arms) <= LANE_ARMS
+        and 0 < len(arms) <= lane_arms
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
                           beta, lo if span and lo is not None else 0.0, span, featurizer,
                           served, floor, holdout, control, exp.update.every == "decision",
