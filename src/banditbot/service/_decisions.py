@@ -253,11 +253,10 @@ class DecisionsMixin(RewardsMixin):
         (:func:`~banditbot.policies.beta_posterior` on Python floats; an operator prior
         replaces the policy's ``(alpha, beta)``)."""
         assert view.deferred is not None
-        counts = few[0]
-        if len(counts) > SMALL:  # many arms: beta_posterior itself, on arrays
-            return np.concatenate(((view.deferred,), *self._counts_ab(view, few)))
-        a_list, b_list = self._counts_ab(view, few)
-        return np.array([view.deferred, *a_list, *b_list])
+        a, b = self._counts_ab(view, few)
+        if isinstance(a, list):  # a few arms: Python floats, one conversion
+            return np.array([view.deferred, *a, *b])
+        return np.concatenate(((view.deferred,), a, b))
 
     @staticmethod
     def _counts_ab(view: ExperimentView, few: tuple[list[float], list[float]]

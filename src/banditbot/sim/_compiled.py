@@ -13,7 +13,8 @@ The variates are exact Gamma(shape) draws (Marsaglia–Tsang is a rejection samp
 exact arithmetic; shapes below 1 by ``Gamma(a + 1) · U^(1/a)``), so the decisions have the
 distribution of numpy's path; the stream a seed gives differs from it.
 
-This module imports numba: import it only through :func:`kernel`.
+This module imports numba: the simulator imports it only when it runs the kernel
+(``_engine._kernel``).
 """
 
 from __future__ import annotations

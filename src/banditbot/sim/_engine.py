@@ -342,7 +342,8 @@ def _kernel(policy: Policy, env: Environment, decisions: int,
 
         if decisions < COMPILED_FROM or importlib.util.find_spec("numba") is None:
             return None
-    require("numba", "fast")
+    else:  # asked for: without numba, the extra to install
+        require("numba", "fast")
     try:
         from . import _compiled
     except ImportError as exc:  # e.g. a numba older than this numpy: "Numba needs NumPy …"

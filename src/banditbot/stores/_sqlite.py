@@ -311,8 +311,13 @@ class SQLiteStore:
                              hint="bring it up to date with: banditbot init-db (same store "
                                   "URL), or call the store's init()")
         else:
-            raise StoreError(f"{self.path} has schema version {version}, newer than this "
-                             f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
+            raise self._newer(version)
+
+    def _newer(self, version: int) -> StoreError:
+        """The refusal of a database made by a newer banditbot (its tables may not read as
+        this code expects)."""
+        return StoreError(f"{self.path} has schema version {version}, newer than this "
+                          f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
 
     def _write(self) -> _Transaction:
         return _Transaction(self._conn(), self._busy_timeout_ms / 1000)
@@ -339,9 +344,7 @@ class SQLiteStore:
             with _Transaction(conn, self._busy_timeout_ms / 1000) as tx:
                 version = self.schema_version()
                 if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.path} has schema version {version}, newer than this "
-                        f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
+                    raise self._newer(version)
                 if version:  # a database of an earlier version: migrate it step by step
                     for step in range(version, SCHEMA_VERSION):
                         _run_script(tx, _MIGRATIONS[step])
