@@ -215,18 +215,65 @@ class CountRows(NamedTuple):
     total_sq: list[float]
 
     @classmethod
-    def from_rows(cls, arms: Sequence[str], rows: Mapping[str, Sequence[float]]) -> CountRows:
-        """From ``arm -> (pulls, n, total, total_sq)`` rows; missing arms are zero."""
-        zero = (0.0, 0.0, 0.0, 0.0)
-        aligned = [rows.get(a, zero) for a in arms]
-        return cls([float(r[0]) for r in aligned], [float(r[1]) for r in aligned],
-                   [float(r[2]) for r in aligned], [float(r[3]) for r in aligned])
-
-    @classmethod
     def of(cls, table: StatsTable) -> CountRows:
         """The core counters of ``table``."""
         return cls(table.pulls.tolist(), table.n.tolist(), table.total.tolist(),
                    table.total_sq.tolist())
+
+
+class CountColumns:
+    """The core counters of one bandit (an experiment, generation and scope) kept in
+    process: a Python list per counter, indexed by the arm's slot. The memory store's
+    counters and the SQLite store's read cache; the decision path reads and adds a few
+    floats (numpy's per-call cost would be most of the work)."""
+
+    __slots__ = ("aligned", "columns", "index")
+
+    def __init__(self, arms: Sequence[str] = ()) -> None:
+        self.index: dict[str, int] = {}
+        #: pulls, n, total, total_sq
+        self.columns: tuple[list[float], list[float], list[float], list[float]] = \
+            ([], [], [], [])
+        self.aligned: dict[tuple[str, ...], int | list[int]] = {}
+        for arm in arms:  # slots in this order: reads of these arms slice the columns
+            self.slot(arm)
+
+    def slot(self, arm: str) -> int:
+        """The arm's index in every column (a new arm gets zero counters)."""
+        i = self.index.get(arm)
+        if i is None:
+            i = self.index[arm] = len(self.index)
+            for column in self.columns:
+                column.append(0.0)
+            self.aligned.clear()
+        return i
+
+    def counts(self, arms: tuple[str, ...]) -> CountRows:
+        """Copies of the counters of ``arms``, in that order (slices when the arms are the
+        first slots in order, the usual case: the slots follow the first read)."""
+        idx = self.aligned.get(arms)
+        if idx is None:
+            slots = [self.slot(a) for a in arms]
+            idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
+                else slots
+        p, n, t, q = self.columns
+        if type(idx) is int:
+            return CountRows(p[:idx], n[:idx], t[:idx], q[:idx])
+        assert isinstance(idx, list)
+        return CountRows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
+                         [q[i] for i in idx])
+
+    def add(self, arm: str, pulls: float, weight: float = 0.0, value: float = 0.0) -> None:
+        """Count ``pulls`` decisions of ``arm`` and, with a ``weight``, a reward ``value``
+        (what the stores' fold adds: ``n += w``, ``total += w·v``, ``total_sq += w·v²``)."""
+        i = self.slot(arm)
+        p, n, t, q = self.columns
+        if pulls:
+            p[i] += pulls
+        if weight:
+            n[i] += weight
+            t[i] += weight * value
+            q[i] += weight * value * value
 
 
 class DecisionRecord(NamedTuple):

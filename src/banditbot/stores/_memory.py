@@ -17,6 +17,7 @@ from ._base import (
     AdminRecord,
     AllocationRecord,
     ApplyResult,
+    CountColumns,
     CountRows,
     DecisionRecord,
     ExperimentMeta,
@@ -32,44 +33,14 @@ _Key = tuple[str, int, str]  # experiment, generation, scope
 _DEFAULT_META = ExperimentMeta()
 
 
-class _Bucket:
-    """Counters of one (experiment, generation, scope): a Python list per counter, indexed
-    by the arm's slot (the decision path reads and adds a few floats: numpy's per-call cost
-    would be most of the work)."""
+class _Bucket(CountColumns):
+    """A bandit's counters and its policy-specific additive fields."""
 
-    __slots__ = ("aligned", "columns", "extra", "index")
+    __slots__ = ("extra",)
 
     def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        #: pulls, n, total, total_sq
-        self.columns: tuple[list[float], list[float], list[float], list[float]] = \
-            ([], [], [], [])
+        super().__init__()
         self.extra: dict[str, dict[str, float]] = {}
-        self.aligned: dict[tuple[str, ...], int | list[int]] = {}
-
-    def slot(self, arm: str) -> int:
-        i = self.index.get(arm)
-        if i is None:
-            i = self.index[arm] = len(self.index)
-            for column in self.columns:
-                column.append(0.0)
-            self.aligned.clear()
-        return i
-
-    def counts(self, arms: tuple[str, ...]) -> CountRows:
-        """Copies of the counters of ``arms``, in that order (slices when the arms are the
-        first slots in order, the usual case: a bucket's slots follow its first read)."""
-        idx = self.aligned.get(arms)
-        if idx is None:
-            slots = [self.slot(a) for a in arms]
-            idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
-                else slots
-        p, n, t, q = self.columns
-        if type(idx) is int:
-            return CountRows(p[:idx], n[:idx], t[:idx], q[:idx])
-        assert isinstance(idx, list)
-        return CountRows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
-                         [q[i] for i in idx])
 
 
 class MemoryStore:
@@ -153,8 +124,8 @@ class MemoryStore:
                 raise ValueError(f"decision id {decision.id!r} already exists")
             self._decisions[decision.id] = decision
             self._by_experiment[decision.experiment].append(decision.id)
-            bucket = self._buckets[(decision.experiment, decision.generation, decision.scope)]
-            bucket.columns[0][bucket.slot(decision.arm)] += 1.0
+            self._buckets[(decision.experiment, decision.generation, decision.scope)].add(
+                decision.arm, 1.0)
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         record = self._decisions.get(decision_id)
@@ -182,14 +153,7 @@ class MemoryStore:
     def _add(self, record: DecisionRecord, value: float,
              extra: Mapping[str, float] | None, pulls: float = 0.0) -> None:
         bucket = self._buckets[(record.experiment, record.generation, record.scope)]
-        i = bucket.slot(record.arm)
-        p, n, t, q = bucket.columns
-        w = record.weight
-        if pulls:
-            p[i] += pulls
-        n[i] += w
-        t[i] += w * value
-        q[i] += w * value * value
+        bucket.add(record.arm, pulls, record.weight, value)
         if extra:
             fields = bucket.extra.setdefault(record.arm, {})
             for k, v in extra.items():

@@ -42,6 +42,7 @@ from ._base import (
     AdminRecord,
     AllocationRecord,
     ApplyResult,
+    CountColumns,
     CountRows,
     DecisionRecord,
     ExperimentMeta,
@@ -431,8 +432,9 @@ class SQLiteStore:
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         conn = self._conn()
         if scope is not None and not with_extra:  # the decision path: cached
-            return StatsTable.from_rows(arms, self._cached_counts(conn, experiment,
-                                                                  generation, scope))
+            arms = tuple(arms)
+            return StatsTable.of_counts(arms, self._cached_counts(
+                conn, experiment, generation, scope, arms).counts(arms))
         if scope is None:
             rows = conn.execute(
                 "SELECT arm, sum(pulls), sum(n), sum(total), sum(total_sq) FROM arm_stats "
@@ -458,13 +460,13 @@ class SQLiteStore:
 
     def read_counts(self, experiment: str, generation: int, scope: str,
                     arms: tuple[str, ...]) -> CountRows:
-        return CountRows.from_rows(arms, self._cached_counts(self._conn(), experiment,
-                                                             generation, scope))
+        return self._cached_counts(self._conn(), experiment, generation, scope,
+                                   arms).counts(arms)
 
     def _cached_counts(self, conn: sqlite3.Connection, experiment: str, generation: int,
-                       scope: str) -> dict[str, list[float]]:
-        """``arm -> [pulls, n, total, total_sq]`` of one scope, from the connection's cache
-        while nothing changed the file (the decision path)."""
+                       scope: str, arms: tuple[str, ...]) -> CountColumns:
+        """The counters of one scope, from the connection's cache while nothing changed the
+        file (the decision path; ``arms`` take the first slots, so reads slice them)."""
         cache = self._cache(conn)
         key = (experiment, generation, scope)
         counts = cache.stats.get(key)
@@ -472,7 +474,11 @@ class SQLiteStore:
             rows = conn.execute(
                 "SELECT arm, pulls, n, total, total_sq FROM arm_stats "
                 "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
-            counts = cache.stats[key] = {r[0]: list(r[1:]) for r in rows}
+            counts = cache.stats[key] = CountColumns(arms)
+            for arm, *values in rows:
+                i = counts.slot(arm)
+                for column, value in zip(counts.columns, values, strict=True):
+                    column[i] = float(value)
         return counts
 
     # --- decisions and rewards ----------------------------------------------------------
@@ -609,15 +615,9 @@ class SQLiteStore:
             self._forget()
             return
         counts = cache.stats.get((decision.experiment, decision.generation, decision.scope))
-        if counts is None:
-            return
-        row = counts.setdefault(decision.arm, [0.0, 0.0, 0.0, 0.0])
-        row[0] += pulls
-        if reward is not None:
-            w = decision.weight
-            row[1] += w
-            row[2] += w * reward
-            row[3] += w * reward * reward
+        if counts is not None:
+            counts.add(decision.arm, pulls, 0.0 if reward is None else decision.weight,
+                       reward or 0.0)
 
     # --- allocation periods ------------------------------------------------------------
     def current_allocation(self, experiment: str, generation: int,
@@ -742,7 +742,7 @@ class _ReadCache:
         self.conn = conn
         self.version = version
         self.meta: dict[str, ExperimentMeta] = {}
-        self.stats: dict[tuple[str, int, str], dict[str, list[float]]] = {}
+        self.stats: dict[tuple[str, int, str], CountColumns] = {}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
