@@ -1,18 +1,20 @@
 """Online loop speed: decide -> Bernoulli reward -> reward, per decision.
 
-Compares, in one run and interleaved (every repeat runs every engine), banditbot on the memory
-store, banditbot on SQLite (a file on disk, WAL, synchronous=NORMAL) and MABWiser 2.7
-(``predict()`` + ``partial_fit()``), for epsilon-greedy, UCB1 and Thompson sampling with 3 and
-50 arms, with the allocation updated every decision (the service's default) and every 200
-rewards (an allocation period: a decision reads the period, not the statistics). banditbot
-logs the full propensity vector of every decision, as in production; burn-in is off (the
-loop measures the policy), the 1% floor on. For epsilon-greedy, a bare flat loop of the same
-semantics (unguessable id, the logged vector, exactly-once reward) gives the floor of Python
-itself. ``thompson-deferred`` is Thompson sampling with ``propensity: deferred`` (the decision
-logs its posterior; the exact vector is computed when the log is read, timed apart as
-``us_resolve``: µs per decision of the first read of the whole log). Times are process CPU
-seconds (the machine is shared); each figure is the median of the repeats, with the range
-beside it.
+Compares, in one run and interleaved (every repeat runs every engine), banditbot on the
+memory store, banditbot on SQLite (a file on disk, WAL, synchronous=NORMAL) and MABWiser 2.7
+(``predict()`` + ``partial_fit()``), for epsilon-greedy, UCB1 and Thompson sampling with 3
+and 50 arms, with the allocation updated every decision (the service's default) and every
+200 rewards (an allocation period: a decision reads the period, not the statistics).
+banditbot logs the full propensity vector of every decision, as in production; burn-in is
+off (the loop measures the policy), the 1% floor on. For epsilon-greedy, a bare flat loop of
+the same semantics (unguessable id, the logged vector, exactly-once reward) gives the floor
+of Python itself, and a lean flat function (the same loop plus the checks, the floor, the
+record and the answers the service's loop has; ``us_lean``, ``x_lean``,
+``memory_over_lean``) what the design with no layers would give. ``thompson-deferred`` is
+Thompson sampling with ``propensity: deferred`` (the decision logs its posterior; the exact
+vector is computed when the log is read, timed apart as ``us_resolve``: µs per decision of
+the first read of the whole log). Times are process CPU seconds (the machine is shared);
+each figure is the median of the repeats, with the range beside it.
 
 Prints one JSON line: microseconds per decision for each (policy, arms, cadence, engine) and
 the ratios MABWiser / banditbot. Targets (issue #18): memory >= 10x MABWiser at 3 arms and
@@ -117,6 +119,56 @@ def bench_bare(k: int, n: int, seed: int) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
+def bench_lean(k: int, n: int, seed: int) -> float:
+    """epsilon-greedy as one flat function with what the service's loop does and the bare
+    loop does not: the subject's check, the 1% floor on the vector, a logged record with
+    the time, an answer for the caller, on the reward the decision's owner and the value
+    checked, the reward's sum of squares, and a result -- the design with no layers (no
+    service, no store protocol, no view), measured beside the service: what its layers
+    cost."""
+    rng = np.random.default_rng(seed)
+    pulls, answers, sums, squares = [0.0] * k, [0.0] * k, [0.0] * k, [0.0] * k
+    log: dict[str, list[Any]] = {}
+    truth = rates(k).tolist()
+    draws = np.random.default_rng(seed + 1).random(n).tolist()
+    epsilon, floor, clock = 0.1, 0.01, time.time
+    start = time.process_time()
+    for i in range(n):
+        subject = "user"
+        if not 0 < len(subject) <= 128:
+            raise ValueError("subject")
+        means = [s / c if c else 0.0 for s, c in zip(sums, answers, strict=True)]
+        top = max(means)
+        hit = (1 - epsilon) / means.count(top) + epsilon / k
+        p = [hit if m == top else epsilon / k for m in means]
+        low = min(p)
+        if low < floor:
+            share = (floor - low) / (1.0 / k - low)
+            p = [(1.0 - share) * x + share / k for x in p]
+        u, arm = rng.random(), 0
+        while u >= p[arm] and arm < k - 1:
+            u -= p[arm]
+            arm += 1
+        decision = os.urandom(16).hex()
+        log[decision] = [arm, p[arm], p, subject, clock(), None]
+        pulls[arm] += 1.0
+        answer = (decision, arm, p[arm], subject)
+        # the reward
+        value = 1.0 if draws[i] < truth[answer[1]] else 0.0
+        record = log.get(answer[0])
+        if record is None or record[3] != subject or value not in (0.0, 1.0) \
+                or record[5] is not None:
+            raise ValueError("reward")
+        record[5] = value
+        chosen = record[0]
+        answers[chosen] += 1.0
+        sums[chosen] += value
+        squares[chosen] += value * value
+        result = ("applied", answer[0], chosen, value)
+    del result
+    return (time.process_time() - start) / n * 1e6
+
+
 def bench_mabwiser(name: str, k: int, n: int, seed: int) -> float:
     from mabwiser.mab import MAB, LearningPolicy
 
@@ -180,7 +232,8 @@ def main() -> None:
                     if extra and update != "decision":
                         continue  # deferred propensities are for per-decision updates
                     runs: dict[str, list[float]] = {"memory": [], "sqlite": [], "mabwiser": [],
-                                                    "bare": [], "two_commits": [],
+                                                    "bare": [], "lean": [],
+                                                    "two_commits": [],
                                                     "resolve": []}
                     for rep in range(args.repeats):  # interleaved: one of each per repeat
                         runs["memory"].append(bench_banditbot(
@@ -195,6 +248,7 @@ def main() -> None:
                         runs["mabwiser"].append(bench_mabwiser(mabw, k, n_slow, rep))
                         if label == "epsilon-greedy" and update == "decision":
                             runs["bare"].append(bench_bare(k, n_fast, rep))
+                            runs["lean"].append(bench_lean(k, n_fast, rep))
                     row: dict[str, Any] = {"policy": label, "arms": k, "update": update}
                     for engine, values in runs.items():
                         if values:
@@ -223,6 +277,11 @@ def main() -> None:
                                                  / row["us_bare"]["median"], 2)
                         row["target_x_of_bare"] = 8
                         met = met and row["x_of_bare"] <= 8
+                        # the flat function over MABWiser, and the service over it
+                        row["x_lean"] = round(mab / row["us_lean"]["median"], 2)
+                        row["memory_over_lean"] = round(statistics.median(
+                            m / f for m, f in zip(runs["memory"], runs["lean"],
+                                                  strict=True)), 2)
                     row["met"] = met
                     results.append(row)
                     print(json.dumps(row), file=sys.stderr)
