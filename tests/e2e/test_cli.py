@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -287,3 +288,21 @@ def test_an_unreachable_postgres_is_one_line() -> None:
     assert line.startswith("error: PostgreSQL") and "p@" not in line  # and no password
     # a read says it was reading, and does not speak of writes
     assert "half-written" not in line and "read_meta" not in line
+
+
+def test_serve_refuses_a_port_it_cannot_have(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A port out of range is refused (uvicorn took 99999 as 99999 - 65536 and logged
+    99999); a port another process holds is one line with the fix, not uvicorn's JSON log
+    and exit 3 (the server never starts: the call returns)."""
+    store = ["--store", f"sqlite:///{tmp_path / 's.db'}"]
+    code, _, err = run(["serve", "--port", "99999", *store], capsys)
+    assert code == 2 and "65535" in err
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code, _, err = run(["serve", "--port", str(port), *store], capsys)
+    assert code == 2
+    assert err.strip() == (f"error: port {port} on 127.0.0.1 is already in use (stop the "
+                           "other server, or pass --port with another port)")

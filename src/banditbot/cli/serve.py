@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from typing import Annotated
 
 import typer
 
-from .._errors import require
+from .._errors import ConfigError, require
 from ._app import ConfigOpt, StoreOpt, app, service, settings
 from .telegram import BaseUrlOpt
 
@@ -15,7 +17,7 @@ from .telegram import BaseUrlOpt
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     config: ConfigOpt = None,
     store: StoreOpt = None,
@@ -30,6 +32,7 @@ def serve(
     import uvicorn
 
     service(config, store).store.close()  # validate, and create the tables once
+    _check_free(host, port)
     # each worker builds its own service from the environment: hand it the options
     chosen = settings().replace(config_path=config, store_url=store,
                                 telegram_base_url=bot_api_url)
@@ -40,3 +43,26 @@ def serve(
     uvicorn.run("banditbot._compose:http_app_from_env", factory=True, host=host, port=port,
                 workers=workers, loop="uvloop", http="httptools", log_level="info",
                 proxy_headers=True, access_log=False, log_config=uvicorn_log_config())
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse, with the fix, an address another process holds (uvicorn would only log it
+    and exit); the bind is tried as uvicorn's is (``SO_REUSEADDR``), then released."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host!r}: {exc.strerror}",
+                          hint="pass --host with an address of this machine, e.g. "
+                               "127.0.0.1 or 0.0.0.0") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is already in use",
+                                  hint="stop the other server, or pass --port with another "
+                                       "port") from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                              hint="pass --host and --port that this user may bind") from None
