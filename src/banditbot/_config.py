@@ -100,16 +100,22 @@ TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 has_control_character = re.compile(f"[{CONTROL_CHARACTERS}]").search
 
 
-def control_character_problem(text: str) -> str | None:
+_has_id_breaker = re.compile(f"[\\t\\n\\r{CONTROL_CHARACTERS}]").search
+
+
+def control_character_problem(text: str, *, breaks: bool = False) -> str | None:
     """Which refused character a text holds and where, in words (an invisible character
     is hard to find): ``"U+009B (a control character) at character 3"``; ``None`` if none.
+    ``breaks``: a tab or a line break is refused too (an id, which stays on one line).
 
     Examples
     --------
     >>> control_character_problem("price \u202e01$")
     'U+202E (a direction override) at character 7'
+    >>> control_character_problem("a\tb", breaks=True)
+    'U+0009 (a control character) at character 2'
     """
-    found = has_control_character(text)
+    found = (_has_id_breaker if breaks else has_control_character)(text)
     if found is None:
         return None
     what = "a direction override" if found.group() in "\u202d\u202e" else "a control character"

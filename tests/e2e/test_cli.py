@@ -306,3 +306,16 @@ def test_serve_refuses_a_port_it_cannot_have(tmp_path: Path,
     assert code == 2
     assert err.strip() == (f"error: port {port} on 127.0.0.1 is already in use (stop the "
                            "other server, or pass --port with another port)")
+
+
+@pytest.mark.parametrize("argv", [
+    ["demo", "--seed", "-1", "--steps", "5", "--no-live", "--store", "memory://"],
+    ["evaluate", "log.csv", "--seed", "-1"],
+    ["simulate", "--seed", "-1"],
+])
+def test_a_negative_seed_is_refused_up_front(argv: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """numpy refuses a negative seed deep inside a run (a traceback after "started");
+    the option says so before anything runs."""
+    code, out, err = run(argv, capsys)
+    assert code == 2 and "--seed" in err and "Traceback" not in out + err

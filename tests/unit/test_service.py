@@ -632,6 +632,16 @@ def test_a_subject_is_checked_for_every_caller(svc: BanditService) -> None:
     assert svc.decide("seed", "x" * 128).subject == "x" * 128
     assert list(svc.decisions("seed")) and \
         all(0 < len(r.subject) <= 128 for r in svc.decisions("seed"))
+    # what the HTTP API refuses, a Python caller could log: None became the subject
+    # 'None' (one subject for everyone), bytes "b'...'", a line break reached the exports
+    for subject, said in [(None, "got NoneType"), (b"u1", "got bytes"),
+                          ("a\nb", "U+000A (a control character) at character 2"),
+                          ("a\u202eb", "U+202E (a direction override) at character 2")]:
+        with pytest.raises(PayloadError, match=re.escape(said)):
+            svc.decide("seed", subject)  # type: ignore[arg-type]
+    assert svc.decide("seed", 42).subject == "42"  # type: ignore[arg-type]  # (a user id)
+    assert svc.decide("seed", "Zoë 🙂").subject == "Zoë 🙂"
+    assert len(list(svc.decisions("seed"))) == 3
 
 
 def test_chance_to_beat_control_is_exact() -> None:

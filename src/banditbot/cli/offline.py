@@ -49,7 +49,7 @@ def evaluate(
     online: Annotated[bool, typer.Option(help="Also replay each policy online.")] = False,
     n_bootstrap: Annotated[int, typer.Option(
         min=10, max=100_000, help="Bootstrap resamples per interval.")] = 500,
-    seed: Annotated[int, typer.Option(help="Random seed (reproducible).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (reproducible).")] = 0,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", min=1, max=1024,
         help="Threads the bootstrap replicates run on (default: every core). The result "

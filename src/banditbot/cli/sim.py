@@ -145,7 +145,7 @@ def demo(
     ] = None,
     response_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
                                                  help="Share of users who answer.")] = 0.8,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 7,
     out: Annotated[Path, typer.Option(help="Folder for the report PNGs.")] = Path("."),
     keep: Annotated[bool, typer.Option(help="Continue the previous demo instead of starting "
                                        "a new generation.")] = False,

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._config import control_character_problem
 from .._errors import ConfigError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray
@@ -99,6 +100,15 @@ class PlannedDecision(NamedTuple):
 
 #: the smallest Beta shape a deferred decision draws from (below it: the exact path)
 _DEFER_MIN_SHAPE = 0.1
+
+
+def _subject_text(subject: object) -> str:
+    """A subject given as a number (a Telegram user id) as text; ``None`` and bytes are
+    refused (``str`` made them ``'None'``, one subject for everyone, and ``"b'…'"``)."""
+    if subject is None or isinstance(subject, bytes | bytearray | memoryview):
+        raise PayloadError(f"a subject is text or a number, got {type(subject).__name__}",
+                           hint="e.g. the user's id in your app")
+    return str(subject)
 
 
 def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None
@@ -416,10 +426,17 @@ class DecisionsMixin(RewardsMixin):
         if not view.arms:
             raise UnknownArmError(f"experiment {exp.id!r} has no active arms",
                                   hint="add an arm with: banditbot arms add")
-        subject = str(subject)
-        if not 0 < len(subject) <= MAX_SUBJECT:  # as the HTTP API has it, for every caller
+        if type(subject) is not str:
+            subject = _subject_text(subject)
+        # as the HTTP API has it, for every caller
+        if not 0 < len(subject) <= MAX_SUBJECT:
             raise PayloadError(f"a subject is 1–{MAX_SUBJECT} characters, got {len(subject)}",
                                hint="e.g. the user's id in your app")
+        if not subject.isprintable():  # (a C test; the exact rule only when it fails)
+            problem = control_character_problem(subject, breaks=True)
+            if problem is not None:
+                raise PayloadError(f"a subject cannot hold {problem}",
+                                   hint="e.g. the user's id in your app")
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
