@@ -112,8 +112,8 @@ def control_character_problem(text: str, *, breaks: bool = False) -> str | None:
     --------
     >>> control_character_problem("price \u202e01$")
     'U+202E (a direction override) at character 7'
-    >>> control_character_problem("a\tb", breaks=True)
-    'U+0009 (a control character) at character 2'
+    >>> control_character_problem("a\\nb", breaks=True)
+    'U+000A (a control character) at character 2'
     """
     found = (_has_id_breaker if breaks else has_control_character)(text)
     if found is None:

@@ -246,11 +246,13 @@ class Report:
 
     @property
     def burn_in_text(self) -> str:
-        """``burn-in: 11/10 decisions, 0/5 answers per arm`` (what it still waits for)."""
+        """``burn-in per arm (the fewest): 11/10 decisions, 0/5 answers`` (what it still
+        waits for: the least-served arm's counts against what every arm needs)."""
         b = self.burn_in or {}
         answers = f", {b.get('answers', 0)}/{b['answers_needed']} answers" \
             if b.get("answers_needed") else ""
-        return f"burn-in: {b.get('done', 0)}/{b.get('needed', 0)} decisions{answers} per arm"
+        return (f"burn-in per arm (the fewest): {b.get('done', 0)}/{b.get('needed', 0)} "
+                f"decisions{answers}")
 
     @property
     def status_line(self) -> str:

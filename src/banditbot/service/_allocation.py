@@ -51,14 +51,6 @@ class BurnIn(NamedTuple):
         """Whether burn-in is over."""
         return self.decisions >= self.decisions_needed and self.answers >= self.answers_needed
 
-    def describe(self) -> str:
-        """``burn-in: 37/100 decisions per arm, 3/5 answers``."""
-        text = f"burn-in: {min(self.decisions, self.decisions_needed)}/" \
-               f"{self.decisions_needed} decisions per arm"
-        if self.answers_needed:
-            text += f", {min(self.answers, self.answers_needed)}/{self.answers_needed} answers"
-        return text
-
 
 class Shaped(NamedTuple):
     """An allocation over the active arms and why it is what it is."""
