@@ -370,7 +370,15 @@ def test_add_and_retire_arms_without_touching_others(svc: BanditService) -> None
     assert "a" not in chosen
     rep = {a.arm: a for a in svc.report("ts").arms}
     assert rep["a"].answered == 1 and not rep["a"].active and rep["a"].allocation == 0
+    content = svc.view("ts").contents["a"]
+    # a new message under a retired id would inherit the old one's results and traffic
+    with pytest.raises(ConfigError, match="sent another message") as refused:
+        svc.add_arm("ts", "a", "A completely different message")
+    assert "new id" in (refused.value.hint or "") and "a" not in svc.active_arms("ts")
     svc.add_arm("ts", "a", "")  # bring it back with its statistics
+    assert "a" in svc.active_arms("ts") and svc.view("ts").contents["a"] == content
+    svc.retire_arm("ts", "a")
+    svc.add_arm("ts", "a", content)  # (its own message again: the same arm)
     assert "a" in svc.active_arms("ts")
     with pytest.raises(ConfigError):
         svc.add_arm("ts", "bad id!", "x")

@@ -217,6 +217,13 @@ class AdminMixin(RewardsMixin):
         if arm in view.arms:
             raise ConfigError(f"arm {arm!r} is already active in {view.config.id!r}",
                               hint="retire it first or choose another id")
+        if content and arm in view.all_arms and content != view.contents.get(arm):
+            # its decisions and rewards are the old message's: a new message under its id
+            # would start with them (and, when it did well, with most of the traffic)
+            raise ConfigError(f"retired arm {arm!r} of {view.config.id!r} sent another "
+                              "message, and its results are that message's",
+                              hint=f"give the new message a new id, or bring {arm!r} back as "
+                                   "it was by leaving the content out")
         problem = markup_problem(content or view.contents.get(arm, ""),
                                  view.config.telegram.parse_mode)
         if problem:  # Telegram would refuse every message of this arm
