@@ -468,8 +468,9 @@ class ExperimentConfig(_Model):
         Equal allocation at the start (:class:`BurnInSpec`; default 10 decisions and, for
         👍/👎, 5 answers per arm).
     floor
-        Every active arm keeps at least this probability (default 0.01; at most ``0.5 / K``
-        with ``K`` active arms): the policy's vector is mixed with the uniform one. A floor
+        Every active arm keeps at least this probability (default 0.01, or ``0.5 / K``
+        with more than 50 active arms; a floor set above ``0.5 / K`` is refused): the
+        policy's vector is mixed with the uniform one. A floor
         keeps every arm observable, which offline evaluation and valid intervals need.
     control
         The arm every other arm is compared with (uplift, chance to beat control).
@@ -569,7 +570,10 @@ class ExperimentConfig(_Model):
         if self.control is not None and self.arm(self.control) is None:
             raise ValueError(f"control {self.control!r} is not an arm of the experiment "
                              "(use one of its arm ids)")
-        if len(self.arms) > 1 and self.floor > 0.5 / len(self.arms):
+        # (the default 0.01 is capped at 0.5 / K where it is used: a floor written down
+        # above the cap is refused, so that nobody reads a floor the bandit does not keep)
+        if len(self.arms) > 1 and self.floor > 0.5 / len(self.arms) \
+                and "floor" in self.model_fields_set:
             raise ValueError(f"floor {self.floor:g} is above 0.5 / K = "
                              f"{0.5 / len(self.arms):.3g} for {len(self.arms)} arms, where it "
                              f"would be capped (use at most {0.5 / len(self.arms):.3g})")

@@ -203,3 +203,17 @@ def test_config_mistakes_are_named_as_a_user_makes_them(fragment: dict[str, Any]
     with pytest.raises(ConfigError) as err:
         parse_config({"experiments": [exp]})
     assert says in str(err.value)
+
+
+def test_the_default_floor_fits_any_number_of_arms() -> None:
+    """80 arms with no floor written were refused ("floor 0.01 is above 0.5 / K"): the
+    default is capped where it is used, and only a floor written above the cap is refused."""
+    from banditbot import BanditService, MemoryStore
+
+    arms = [{"id": f"a{i}", "content": f"arm {i}"} for i in range(80)]
+    cfg = parse_config({"experiments": [{"id": "many", "arms": arms, "burn_in": 0}]})
+    service = BanditService(cfg, MemoryStore())
+    assert service.report("many").floor == 0.5 / 80
+    assert min(service.decide("many", "u").probabilities.values()) >= 0.5 / 80 - 1e-12
+    with pytest.raises(ConfigError, match=r"floor 0\.01 is above 0\.5 / K = 0\.00625"):
+        parse_config({"experiments": [{"id": "many", "arms": arms, "floor": 0.01}]})
