@@ -171,6 +171,19 @@ def check_markup(markup: dict[str, Any] | None) -> None:
                 raise BadRequest("Bad Request: BUTTON_DATA_INVALID")
 
 
+def check_photo(data: bytes) -> None:
+    """Telegram's rules for a photo (the Bot API's sendPhoto): at most 10 MB, width and
+    height adding up to at most 10,000 px, and a ratio of at most 20 (PNG only here: the
+    bot sends its charts as PNG)."""
+    if len(data) > 10 * 1024 * 1024:
+        raise BadRequest("Bad Request: file is too big")
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise BadRequest("Bad Request: IMAGE_PROCESS_FAILED")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+        raise BadRequest("Bad Request: PHOTO_INVALID_DIMENSIONS")
+
+
 # --- state --------------------------------------------------------------------------------------
 @dataclass
 class SentMessage:
@@ -371,6 +384,8 @@ class BotApiDouble:
             upload = params.get("photo" if method == "sendPhoto" else "document")
             if not isinstance(upload, tuple):
                 raise BadRequest("Bad Request: there is no file in the request")
+            if method == "sendPhoto":
+                check_photo(upload[1])
             message = SentMessage(next(self._message_ids), chat_id, None, parse_mode, markup,
                                   kind="photo" if method == "sendPhoto" else "document",
                                   file_name=upload[0], file_bytes=upload[1], caption=caption)

@@ -14,6 +14,7 @@ import os
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,8 @@ _STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
 
 
 def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
-               path: str | os.PathLike[str] | None = None) -> bytes:
+               path: str | os.PathLike[str] | None = None, *,
+               max_arms: int | None = None) -> bytes:
     """Draw a report: allocation by decision count, and each arm's estimate with its
     interval.
 
@@ -56,6 +58,11 @@ def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
         either, the allocation panel is left out.
     path
         Where to write the PNG (optional).
+    max_arms
+        Draw at most this many arms (:meth:`Report.top_arms`: the most traffic now); the
+        others are one "other arms" band in the allocation and are named in the title's
+        count. A chart grows by half an inch per arm: Telegram refuses a photo whose width
+        and height add up to more than 10,000 px.
 
     Returns
     -------
@@ -63,14 +70,18 @@ def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
         The PNG image (1,024 px wide).
     """
     with _figure():
-        return _save(_report_figure(report, series), path)
+        return _save(_report_figure(report, series, max_arms), path)
 
 
-def _report_figure(report: Report, series: DecisionSeries | Timeline | None) -> Any:
+def _report_figure(report: Report, series: DecisionSeries | Timeline | None,
+                   max_arms: int | None = None) -> Any:
     """The report's matplotlib figure (see :func:`report_png`); the caller closes it."""
     plt = pyplot()
     if isinstance(series, Timeline):
         series = _from_timeline(series)
+    everyone = report
+    if max_arms is not None and len(report.arms) > max_arms:
+        report = replace(report, arms=report.top_arms(max_arms))
     arms = list(report.arms)
     heights = ([3.0] if series is not None else []) + [0.5 * max(len(arms), 1) + 1.0]
     fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
@@ -82,8 +93,10 @@ def _report_figure(report: Report, series: DecisionSeries | Timeline | None) -> 
     head = report.title.removesuffix(f" · {report.policy}")
     fig.suptitle(head, x=0.02, ha="left")
     policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
+    if len(arms) < len(everyone.arms):
+        policy += f"\nthe {len(arms)} arms with the most traffic of {len(everyone.arms):,}"
     axes[0][0].annotate(
-        f"{policy}\n{report.total_pulls:,} decisions · {report.total_answered:,.0f} "
+        f"{policy}\n{everyone.total_pulls:,} decisions · {everyone.total_answered:,.0f} "
         f"answered · {when:%Y-%m-%d %H:%M} UTC", (0.02, 1), xytext=(0, 26),
         xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
         ha="left", va="bottom", color=_MUTED, fontsize=11)
@@ -223,13 +236,20 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
     x = np.concatenate([[0], series.decisions])
     ys = [np.append(series.allocation[a], series.allocation[a][-1]) for a in order]
     colors = [COLORS[[r.arm for r in report.arms].index(a) % len(COLORS)] for a in order]
-    ax.stackplot(x, ys, labels=order, colors=colors, step="post", edgecolor="white",
+    labels = list(order)
+    others = [a for a in series.arms if a not in order]
+    if others:  # the arms left out of a chart of many (see report_png's max_arms): one band
+        rest = np.sum([series.allocation[a] for a in others], axis=0, dtype=np.float64)
+        ys.append(np.append(rest, rest[-1]))
+        labels.append(f"others ({len(others):,})")
+        colors.append(_MUTED)
+    ax.stackplot(x, ys, labels=labels, colors=colors, step="post", edgecolor="white",
                  linewidth=0.6)
     for decisions, _label in series.changes:
         ax.axvline(decisions, color=_INK, linestyle="--", linewidth=1)
     ax.set_xlim(0, series.total)
     _round_ticks(ax.xaxis, integer=True)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(order), 4),
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(labels), 4),
               frameon=False, handlelength=1.2, columnspacing=1.2)
 
 

@@ -317,15 +317,29 @@ class Report:
             lines.append(f"{key.replace('_', ' ')}: {text}")
         return lines
 
-    def to_text(self, *, width: int = 0) -> str:
-        """A fixed-width table (for a terminal or a Telegram ``<pre>`` block)."""
+    def top_arms(self, count: int) -> tuple[ArmReport, ...]:
+        """At most ``count`` arms, in the report's order: the active ones with the most
+        traffic now (then P(best), then decisions) — what a short table or a chart of a
+        bandit with many arms shows."""
+        if len(self.arms) <= count:
+            return self.arms
+        ranked = sorted(range(len(self.arms)), key=lambda i: (
+            not self.arms[i].active, -self.arms[i].allocation,
+            -(self.arms[i].p_best or 0.0), -self.arms[i].pulls, i))
+        return tuple(self.arms[i] for i in sorted(ranked[:count]))
+
+    def to_text(self, *, width: int = 0, max_arms: int | None = None) -> str:
+        """A fixed-width table (for a terminal or a Telegram ``<pre>`` block); with
+        ``max_arms``, the rows of :meth:`top_arms` and a line that says how many more there
+        are (the totals and the verdict stay those of every arm)."""
         # with an operator prior, the posterior the policy uses beside the estimate (which
         # leaves the prior out): the reason P(best) can favour an arm the estimate does not
         priors = any(a.prior for a in self.arms)
         header = ("arm", "pulls", "answered", "estimate", "interval",
                   *(("posterior",) if priors else ()), "P(best)", "alloc")
+        shown = self.arms if max_arms is None else self.top_arms(max_arms)
         rows = []
-        for a in self.arms:
+        for a in shown:
             rows.append((
                 a.arm + ("" if a.active else " (retired)"),
                 f"{a.pulls:,}",
@@ -348,12 +362,15 @@ class Report:
             lines.append("  ".join(
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        if len(shown) < len(self.arms):
+            lines.append(f"… and {len(self.arms) - len(shown):,} more arms with less traffic "
+                         f"(every arm: banditbot report {self.experiment}, or the export)")
         lines.append(f"{count_text(self.total_pulls, 'decision')}, "
                      f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}"
                      + ("; propensities computed from the logged posteriors"
                         if self.propensity == "deferred" else ""))
         if self.control is not None:
-            for a in self.arms:
+            for a in shown:
                 if a.uplift is not None:
                     u = a.uplift
                     lines.append(f"{a.arm} vs {self.control}: {u.diff:+.3f} "

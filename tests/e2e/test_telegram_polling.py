@@ -469,3 +469,36 @@ def test_an_experiment_id_wins_over_another_experiments_command() -> None:
     bot = BanditBot(BanditService(config, MemoryStore()))
     assert bot._resolve("survey") == "survey" and bot._resolve("/survey2") == "survey"
     assert bot._resolve("nps") == "nps"
+
+
+def test_a_report_of_many_arms_fits_telegram(tmp_path: Path, double: BotApiDouble) -> None:
+    """150 arms: the table was cut at about arm 55 with its totals and verdict gone, and the
+    chart (12,848 px tall) broke Telegram's photo limit (width + height <= 10,000 px, which
+    the double now enforces) and went missing. Now the 30 arms with the most traffic, a
+    line for the rest, the totals and the verdict; the chart draws the same 30."""
+    arms = [{"id": f"arm_{i:03d}", "content": f"message {i}"} for i in range(150)]
+    cfg = parse_config({"experiments": [{"id": "big", "arms": arms, "burn_in": 0,
+                                         "floor": 0.003}]})
+    store = SQLiteStore(tmp_path / "big.db")
+    store.init()
+    service = BanditService(cfg, store, rng=np.random.default_rng(3), clock=FakeClock())
+    service.cheat("big", "arm_149", "1" * 30, actor="test")  # a clear leader, listed last
+    for _ in range(20):
+        d = service.decide("big", "u")
+        service.reward(d.id, 0, "u")
+
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/report big")
+        await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(501)))
+
+    run_bot(service, double, script)
+    assert not double.errors
+    (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
+    rows = [line for line in text.splitlines() if line.startswith("arm_")]
+    assert len(rows) == 30 and rows[-1].startswith("arm_149")
+    assert "… and 120 more arms with less traffic" in text
+    assert "20 decisions, 50 answered" in text and "arm_149 leads" in text
+    (photo,) = [m for m in double.chat_messages(501) if m.kind == "photo"]
+    png = photo.file_bytes or b""
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == 1024 and width + height <= 10_000

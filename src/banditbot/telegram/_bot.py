@@ -106,6 +106,12 @@ _ADMIN_USAGE = {
 }
 
 
+#: the arms a report in Telegram shows (the most traffic now): a table of 150 rows was cut
+#: mid-way, losing its totals and verdict, and its chart (half an inch per arm) passed
+#: Telegram's photo limit (width + height at most 10,000 px) and was refused
+_SHOWN_ARMS = 30
+
+
 def _fit_reports(texts: list[str], limit: int) -> tuple[str, int]:
     """As many whole reports as fit in ``limit`` characters (the first one cut if it alone
     is longer), and how many were left out."""
@@ -355,7 +361,7 @@ class BanditBot:
                                    scope=self.service.scope_of(i, str(user.id),
                                                                chat=str(chat.id)))
                    for i in ids]
-        text, left = _fit_reports([r.to_text() for r in reports], 3600)
+        text, left = _fit_reports([r.to_text(max_arms=_SHOWN_ARMS) for r in reports], 3600)
         if left:  # one message holds so much: say which reports did not fit, and how
             names = ", ".join(r.experiment for r in reports[-left:])
             names = names if len(names) <= 200 else names[:199] + "…"
@@ -395,7 +401,7 @@ class BanditBot:
         timeline = self.service.timeline(report.experiment, scope=report.scope)
         try:
             with _CHART_LOCK:
-                return report_png(report, timeline)
+                return report_png(report, timeline, max_arms=_SHOWN_ARMS)
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
