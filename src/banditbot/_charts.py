@@ -239,7 +239,9 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
     labels = list(order)
     others = [a for a in series.arms if a not in order]
     if others:  # the arms left out of a chart of many (see report_png's max_arms): one band
-        rest = np.sum([series.allocation[a] for a in others], axis=0, dtype=np.float64)
+        rest = np.zeros(series.decisions.shape[0])
+        for a in others:
+            rest += series.allocation[a]
         ys.append(np.append(rest, rest[-1]))
         labels.append(f"others ({len(others):,})")
         colors.append(_MUTED)
