@@ -339,7 +339,14 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     async def script() -> None:
         double.send_command(BOB, 502, "/cheat seed arm1 1111")
         refusal = await double.wait_for(last_text(double, 502))
-        assert refusal.text.startswith("Not allowed")
+        # in a private chat, the id the allow-list takes (a new bot's owner had no way to
+        # learn it); in a group, no one's id
+        assert refusal.text == "Not allowed: this command is for admins. Your Telegram " \
+            "user id is 502: an admin of this bot adds it to admins: in the experiments " \
+            "file or to BANDITBOT_ADMINS."
+        double.send_command(BOB, -90, "/cheat seed arm1 1", chat_type="group")
+        in_group = await double.wait_for(last_text(double, -90))
+        assert in_group.text == "Not allowed: this command is for admins."
         double.send_command(BOB, 502, "/reset seed")
         await double.wait_for(last_text(double, 502, 2))
 
