@@ -421,13 +421,13 @@ class BanditBot:
         if not self.service.is_admin(user.id):
             log.warning("admin command refused", extra={"command": name,
                                                         "update_id": update.update_id})
-            text = _FRIENDLY[NotAllowedError]
-            chat = update.effective_chat
-            if chat is not None and chat.type == "private":  # (in a group: nobody else's id)
+            refusal = _FRIENDLY[NotAllowedError]
+            asked_in = update.effective_chat
+            if asked_in is not None and asked_in.type == "private":  # (a group: nobody's id)
                 # a new bot's owner has no other way to learn the id the allow-list takes
-                text += (f" Your Telegram user id is {user.id}: an admin of this bot adds it "
-                         "to admins: in the experiments file or to BANDITBOT_ADMINS.")
-            await message.reply_text(text)
+                refusal += (f" Your Telegram user id is {user.id}: an admin of this bot adds "
+                            "it to admins: in the experiments file or to BANDITBOT_ADMINS.")
+            await message.reply_text(refusal)
             return
         args = list(context.args or [])
         # the experiment may be named by its id or its command, as /report takes it
