@@ -19,6 +19,7 @@ from banditbot._charts import (
     _report_figure,
     evaluation_png,
     report_png,
+    write_whole,
 )
 from banditbot._series import DecisionSeries
 from banditbot.offline import Estimate
@@ -139,3 +140,23 @@ def test_chart_colours_and_input_borders_meet_wcag_aa() -> None:
     assert edge and _contrast(edge.group(1), "#ffffff") >= 3.0  # input borders
     muted = re.search(r"--muted:\s*(#[0-9a-fA-F]{6})", css)
     assert muted and _contrast(muted.group(1), "#f7f8fa") >= 4.5  # small grey text
+
+
+def test_a_chart_file_is_written_whole_or_not_at_all(service: BanditService,
+                                                     tmp_path: Any) -> None:
+    """A chart replaces its file in one rename: a failed write leaves the previous chart
+    as it was and no part file (it was written in place: a failure left half a PNG, and a
+    simulation's CSV of one run sat beside the PNG of another)."""
+    path = tmp_path / "r.png"
+    data = report_png(service.report("greeting"), path=path)
+    assert path.read_bytes() == data
+    write_whole(path, b"new")
+    assert path.read_bytes() == b"new"
+    (tmp_path / ".blocked.png.part").mkdir()  # the part file cannot be written
+    blocked = tmp_path / "blocked.png"
+    blocked.write_bytes(b"old")
+    with pytest.raises(OSError, match=r"\.blocked\.png\.part"):
+        write_whole(blocked, b"new")
+    assert blocked.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".blocked.png.part", "blocked.png",
+                                                          "r.png"]

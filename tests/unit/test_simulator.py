@@ -171,6 +171,12 @@ def test_environments_behave_as_described() -> None:
         parse_env("poisson:1,2")
     with pytest.raises(ConfigError):
         parse_env("bernoulli:0.5")
+    # a reward's bound, as an experiment has it: 1e300 ran to inf in the sums and a
+    # traceback after a table of inf
+    for spec in ("gaussian:0,1e300", "gaussian:0,1;sd=1e13"):
+        with pytest.raises(ConfigError, match="at most 1e"):
+            parse_env(spec)
+    assert parse_env("gaussian:0,1e12").n_arms == 2
 
 
 def test_replaying_a_yaml_experiment() -> None:

@@ -122,6 +122,11 @@ def simulate(
                       f"{r.decisions_per_second:,.0f}" +
                       (" (compiled)" if r.engine == "compiled" else ""))
     print_table(table, console)
+    if any(r.lower_bound is not None and r.lower_bound[-1] > 0
+           and r.final[0] < r.lower_bound[-1] for r in results):
+        console.print("(below 1: the Lai–Robbins asymptote is log t times a constant, a "
+                      "limit as t → ∞; a finite run may sit below it)", markup=False,
+                      highlight=False, soft_wrap=True)
     if compiled:
         numpy_only = [r.policy for r in results if r.engine != "compiled"]
         if numpy_only:

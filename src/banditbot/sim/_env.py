@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from .._config import ExperimentConfig
+from .._config import MAX_REWARD, ExperimentConfig
 from .._errors import ConfigError
 from .._types import FloatArray
 
@@ -157,10 +157,16 @@ class GaussianEnv(Environment):
     sd: float = 1.0
 
     def __post_init__(self) -> None:
-        _rates(self.means_, "a gaussian environment")
+        means = _rates(self.means_, "a gaussian environment")
         if not (math.isfinite(self.sd) and self.sd > 0):
             raise ConfigError(f"a gaussian environment's sd is > 0, got {self.sd:g}",
                               hint="e.g. gaussian:0,0.5,1;sd=1")
+        # a reward's bound, as an experiment has it (1e300 overflowed to inf in the policies'
+        # sums, and the run ended in a traceback after a table of inf)
+        if max(float(np.abs(means).max()), self.sd) > MAX_REWARD:
+            raise ConfigError(f"a gaussian environment's means and sd are at most "
+                              f"{MAX_REWARD:g} in size",
+                              hint="rescale the rewards, e.g. to units of 1,000")
 
     @property
     def n_arms(self) -> int:

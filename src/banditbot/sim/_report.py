@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .._charts import write_whole
 from ._engine import SimulationResult
 
 __all__ = ["plot_regret", "write_csv"]
@@ -21,7 +23,7 @@ def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str])
     worst possible regret), and the engine that ran it (``numpy`` or ``compiled``: a seed
     gives another stream on each)."""
     out = Path(path)
-    with out.open("w", newline="") as fh:
+    with io.StringIO(newline="") as fh:  # written whole (see write_whole)
         writer = csv.writer(fh)
         writer.writerow(["policy", "environment", "runs", "step", "mean_regret",
                          "ci95_low", "ci95_high", "lai_robbins_asymptotic", "engine"])
@@ -32,6 +34,7 @@ def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str])
                 writer.writerow([r.policy, r.environment, r.runs, int(step), f"{mean[j]:.6g}",
                                  f"{mean[j] - half[j]:.6g}", f"{mean[j] + half[j]:.6g}", bound,
                                  r.engine])
+        write_whole(out, fh.getvalue().encode("utf-8"))
     return out
 
 
@@ -51,8 +54,9 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     first = results[0]
     top = max(float(np.max(r.mean + r.half_width)) for r in results) * 1.25
     if first.lower_bound is not None:
-        ax.plot(first.steps, first.lower_bound, "k--", linewidth=1,
-                label="Lai–Robbins bound (asymptotic)")
+        ax.plot(first.steps, first.lower_bound, "k--", linewidth=1,  # (said in the label:
+                # read as a floor, it was "beaten" by every policy of a short run)
+                label="Lai–Robbins asymptote (as t → ∞; a finite run may sit below)")
     if first.change_at is not None:
         ax.axvline(first.change_at, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("step")
@@ -64,6 +68,8 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     ax.set_ylim(0, top if top > 0 else None)
     fig.tight_layout()
     out = Path(path)
-    fig.savefig(out, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
+    write_whole(out, buffer.getvalue())
     return out
