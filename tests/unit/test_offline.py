@@ -115,6 +115,18 @@ def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None
     assert any("not meaningful for this policy: at 100% of rounds" in w for w in said)
     assert make_estimator("replay").diagnose(action=action, pscore=np.full(3000, 1 / 3),
                                              action_dist=dist) == []
+    # 70 matched rounds of 5,000 and no click: "0.0000 - 0.0000" came with no warning of
+    # the small sample (the weighted estimators warn below 200) nor of the empty interval
+    n = 5000
+    few = np.where(np.arange(n) < 70, 1, 0)
+    (alone,) = estimate_all([make_estimator("replay")], reward=np.zeros(n), action=few,
+                            pscore=np.full(n, 0.5), action_dist=np.tile([0.0, 1.0], (n, 1)),
+                            n_bootstrap=100, rng=np.random.default_rng(1),
+                            reward_bounds=(0.0, 1.0))
+    assert (alone.value, alone.low, alone.high) == (0.0, 0.0, 0.0)
+    assert "only 70 of 5,000 rounds matched the policy's action: below 200" in \
+        " ".join(alone.warnings)
+    assert any("the interval has no width, not no uncertainty" in w for w in alone.warnings)
 
 
 def test_bootstrap_is_the_same_on_one_thread_and_on_two() -> None:

@@ -343,8 +343,10 @@ class ReplayMethod(Estimator):
         elif np.any(top < 1 - 1e-9):
             out.append("replay assumes a deterministic policy; used its most likely action")
         matched = int((dist.argmax(axis=1) == np.asarray(action)).sum())
-        if matched < 30:
-            out.append(f"only {matched} rounds matched the policy's action")
+        if matched < LOW_ESS:  # (its effective sample: as the weighted estimators warn)
+            out.append(f"only {matched:,} of {dist.shape[0]:,} rounds matched the policy's "
+                       f"action: below {LOW_ESS:,.0f}, the bootstrap interval may be too "
+                       "narrow")
         return out
 
     def effective_sample_size(self, *, action: Any, pscore: Any, action_dist: Any) -> float:
@@ -693,6 +695,11 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
         if undefined > 0:
             warnings.append(f"{undefined:.1%} of bootstrap resamples had no overlap (counted "
                             "at the reward's extremes)")
+        if high - low <= 1e-12 * max(1.0, abs(value)):
+            # every resample gave the same value (70 matched rounds and no click gave
+            # 0.0000 - 0.0000): an interval of no width says nothing about the uncertainty
+            warnings.append("every bootstrap resample gave the same value: the interval has "
+                            "no width, not no uncertainty (too few rounds count here)")
         out.append(Estimate(est.name, value, low, high, ess, n, tuple(warnings), top,
                             cs_low, cs_high))
     return out
