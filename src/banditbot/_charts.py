@@ -118,7 +118,7 @@ def evaluation_png(rows: Sequence[tuple[str, Any]], *, path: str | os.PathLike[s
     title
         What was evaluated (the log, its size).
     baseline
-        The logged policy's mean reward, drawn as a dotted line.
+        The logged policy's mean reward on the rounds evaluated, drawn as a dotted line.
 
     Returns
     -------
@@ -158,7 +158,8 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     if baseline is not None and np.isfinite(baseline):
         ax.axvline(baseline, color=_INK, linestyle=":", linewidth=1.5)
         handles.append(Line2D([], [], color=_INK, linestyle=":", linewidth=1.5,
-                              label=f"the logged policy's mean reward ({baseline:.4g})"))
+                              label="the logged policy's mean reward on these rounds "
+                                    f"({baseline:.4g})"))
     fig.legend(handles=handles, loc="outside lower left", frameon=False, title="policy",
                alignment="left")
     ax.set_xlabel("estimated mean reward per round (95% interval)")

@@ -116,14 +116,19 @@ def evaluate(
     cut = int(data.n_rounds * train_share)  # as run_eval splits the log
     split = f" (policies learn from the first {cut:,}, evaluated on the last " \
         f"{data.n_rounds - cut:,})" if cut else ""
+    # the logged policy's mean reward on the rounds the estimates are about (over the whole
+    # log it was another baseline than the estimates': a policy equal to the logged one
+    # looked better or worse)
+    baseline = float(data.reward[cut:].mean())
     title = (f"{data.source}: {data.n_rounds:,} rounds{split}, {data.n_actions} actions, "
-             f"logged mean reward {data.reward.mean():.5g}")
+             f"logged mean reward {baseline:.5g}" + (" on those" if cut else ""))
     for note in data.notes:
         err_console.print(f"note: {note}", markup=False, highlight=False)
     if as_json:
         print_json({"log": data.source, "rounds": data.n_rounds, "actions": data.n_actions,
                     "train_rounds": cut, "notes": list(data.notes),
-                    "logged_mean_reward": float(data.reward.mean()),
+                    "logged_mean_reward": baseline,  # on the evaluated rounds
+                    "logged_mean_reward_all_rounds": float(data.reward.mean()),
                     # what each row's two intervals are
                     "interval": "low, high: 95% bootstrap percentile interval (one look)",
                     "anytime_interval": "anytime_low, anytime_high: 95% confidence sequence "
@@ -154,7 +159,7 @@ def evaluate(
         from .._charts import evaluation_png
 
         evaluation_png([(r.policy, r.estimate) for r in rows], path=png, title=title,
-                       baseline=float(data.reward.mean()))
+                       baseline=baseline)
         (err_console if as_json else console).print(f"chart: {png}", markup=False,
                                                     highlight=False, soft_wrap=True)
 
