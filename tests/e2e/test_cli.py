@@ -226,6 +226,34 @@ def test_a_read_without_a_database_points_to_the_demos(
     assert code == 2 and "--store sqlite:///banditbot-demo.db" in err
 
 
+def test_a_database_that_cannot_be_read_now_is_not_called_foreign(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A banditbot database another process holds locked (or one on a read-only disk) was
+    reported as "not a banditbot database"; a file that is not SQLite still is."""
+    import sqlite3
+
+    from banditbot import SQLiteStore
+
+    path = tmp_path / "b.db"
+    store = SQLiteStore(path)
+    store.init()
+    store.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")  # a rollback journal: readers wait
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, _, err = run(["report", "random", "--store", f"sqlite:///{path}"], capsys)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 2 and f"cannot read SQLite database {path}: database is locked" in err
+    assert "not a banditbot database" not in err
+    other = tmp_path / "notes.db"
+    other.write_text("a text file")
+    code, _, err = run(["report", "random", "--store", f"sqlite:///{other}"], capsys)
+    assert code == 2 and "is not a banditbot database" in err
+
+
 def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiments: [\n")

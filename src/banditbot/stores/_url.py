@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .._errors import ConfigError
+from .._errors import ConfigError, StoreError
 from ._base import Store
 
 __all__ = ["DEFAULT_STORE_URL", "open_store"]
@@ -150,16 +150,23 @@ def _sqlite_path(url: str, *, create: bool) -> Path:
 
 
 def _has_schema(path: Path) -> bool:
-    """Whether the SQLite file holds banditbot's decision log (opened read-only)."""
+    """Whether the SQLite file holds banditbot's decision log (opened read-only). A file
+    SQLite cannot read now (locked, on a read-only disk without its ``-shm`` file) is a
+    :class:`StoreError` that says so, not "not a banditbot database"."""
     import sqlite3  # here: a process that opens another store (Lambda) never loads it
 
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
         try:
             row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
                                "name = 'decisions'").fetchone()
         finally:
             conn.close()
-    except sqlite3.Error:
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot read SQLite database {path}: {exc}",
+                         hint="another process may hold it locked (retry), or the file or "
+                              "its folder is read-only: SQLite writes -wal and -shm files "
+                              "beside a database in WAL mode, even to read it") from None
+    except sqlite3.DatabaseError:  # not an SQLite file
         return False
     return row is not None
