@@ -424,9 +424,15 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
         # below MIN_ANSWERS the point swings with the order of the answers (one 👍 and one
         # 👎: 0.875 or 0.125): no point yet, the interval says what is known
         est = np.where(table.n >= MIN_ANSWERS, est, np.nan)
+        # the interval's variance is a 0/1 reward's at the mean: exact for 👍/👎, the
+        # largest a reward in the range can have otherwise (the sequences use the spread
+        # seen, so on ratings they can be the narrower: said, not left to look like an error)
+        wide = "" if view.config.reward.type == "binary" else \
+            "; the interval allows the widest spread a reward in the range can have"
         return [(float(est[i]), float(low[i]), float(high[i]),
                  (float((high[i] - low[i]) / (2 * Z95))) ** 2) for i in range(len(arms))], \
-            f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look)"
+            f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look" \
+            f"{wide})"
     periods = {c.allocation_id for c in counts}
     if len(periods) > 1:
         # a bounded reward's variance is at least that of 1 success in 20 (a floor for
