@@ -335,7 +335,9 @@ class Report:
         # with an operator prior, the posterior the policy uses beside the estimate (which
         # leaves the prior out): the reason P(best) can favour an arm the estimate does not
         priors = any(a.prior for a in self.arms)
-        header = ("arm", "pulls", "answered", "estimate", "interval",
+        # the answers' sum beside their count (the 👍 of 👍/👎): what a tester checks the
+        # buttons they pressed against, before the estimate has enough answers to show
+        header = ("arm", "pulls", "answered", "sum", "estimate", "interval",
                   *(("posterior",) if priors else ()), "P(best)", "alloc")
         shown = self.arms if max_arms is None else self.top_arms(max_arms)
         rows = []
@@ -344,6 +346,7 @@ class Report:
                 a.arm + ("" if a.active else " (retired)"),
                 f"{a.pulls:,}",
                 _num(a.answered),
+                _num(a.reward_sum),
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",

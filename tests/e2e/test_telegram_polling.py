@@ -137,7 +137,7 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     run_bot(service, double, script)
     report = seen["report"]
     assert report.parse_mode == "HTML" and report.text.startswith("<pre>")
-    for column in ("pulls", "answered", "estimate", "interval", "P(best)", "alloc"):
+    for column in ("pulls", "answered", "sum", "estimate", "interval", "P(best)", "alloc"):
         assert column in report.text
     assert "epsilon-greedy" in report.text
     assert seen["photo"].file_bytes[:8] == b"\x89PNG\r\n\x1a\n"
@@ -148,6 +148,11 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     assert seen["prompt"].text.startswith(service.content("seed", records[0].arm))
     rep = {a.arm: a for a in service.report("seed").arms}
     assert rep[records[0].arm].answered == 1 and service.report("seed").total_answered == 1
+    # the press can be checked in the table: the arm's row counts 1 answer summing to 1
+    # (the estimate needs more answers and shows "–")
+    row = next(line.split() for line in report.text.splitlines()
+               if line.startswith(records[0].arm + " "))
+    assert row[1:4] == ["1", "1", "1"], row  # pulls, answered, sum
     assert not double.errors
     assert {c["command"] for c in double.commands} >= {"random", "report", "help"}
 
