@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from banditbot import (
+    BanditConfig,
     BanditService,
     ConfigError,
     InvalidRewardError,
@@ -867,3 +868,31 @@ def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService) -> N
         finally:
             EpsilonGreedy.scalar = True  # type: ignore[misc]
     assert logged[0] == pytest.approx(logged[1]) and logged[0] < 0.5  # a is set aside
+
+
+def test_an_arm_taken_out_of_the_config_is_named_not_silently_dropped(
+        clock: FakeClock) -> None:
+    """Decisions of an arm that a new experiments file no longer has left the report with
+    no word (6 decisions reported, 11 in the export): the report names the arm and its
+    decisions, and where they still are."""
+    store = MemoryStore()
+
+    def config(arms: tuple[str, ...]) -> BanditConfig:
+        return parse_config({"experiments": [{
+            "id": "c", "arms": [{"id": a, "content": a} for a in arms], "burn_in": 0}]})
+
+    before = BanditService(config(("red", "blue")), store, rng=np.random.default_rng(2),
+                           clock=clock)
+    for i in range(12):
+        d = before.decide("c", "u")
+        before.reward(d.id, i % 2, "u")
+    blue = sum(1 for r in before.decisions("c") if r.arm == "blue")
+    assert 0 < blue < 12
+    after = BanditService(config(("red", "green")), store, clock=clock)
+    report = after.report("c")
+    assert report.total_pulls == 12 - blue
+    assert report.notes["not_in_config"].startswith(
+        f"blue ({blue} decisions): in the log of this generation but not in the "
+        "experiments file")
+    assert "not in config: blue" in report.to_text()
+    assert "not_in_config" not in before.report("c").notes  # (its own arms: no note)

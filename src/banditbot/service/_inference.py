@@ -52,12 +52,13 @@ def log_arrays(records: Iterable[DecisionRecord], arms: Sequence[str], lo: float
 
 
 def scan_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, float | None]],
-                arms: Sequence[str], lo: float, span: float
+                arms: Sequence[str], lo: float, span: float, *,
+                left_out: dict[str, int] | None = None
                 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """:func:`log_arrays` of ``(arm, offered arms, probability vector, reward)`` tuples of
     allocated decisions (:data:`LOG_FIELDS`, as :meth:`~banditbot.stores.Store.iter_fields`
     reads them without building whole records); a decision for an arm not in ``arms`` is
-    left out.
+    left out (counted per arm in ``left_out``, when given).
 
     One pass keeps references only; the vectors are stacked once per distinct list of
     offered arms (usually one), so a long log costs no Python work per probability."""
@@ -69,6 +70,8 @@ def scan_arrays(decisions: Iterable[tuple[str, tuple[str, ...], FloatArray, floa
     for arm, offered, vector, reward in decisions:
         c = column.get(arm)
         if c is None:
+            if left_out is not None:
+                left_out[arm] = left_out.get(arm, 0) + 1
             continue
         rows = layouts.get(offered)
         if rows is None:
@@ -107,6 +110,8 @@ class _Entry(NamedTuple):
     fingerprint: _Fingerprint
     result: AnytimeInference | None
     answered: int  # answered decisions the policy allocated (what the inference rests on)
+    #: (arm, decisions) of arms in the log that the config does not have (left out)
+    left_out: tuple[tuple[str, int], ...] = ()
 
 
 class InferenceCache:
@@ -160,8 +165,9 @@ class InferenceCache:
         scan = resolve_fields(store.iter_fields(
             view.config.id, columns, generation=view.meta.generation, kinds=ALLOCATED,
             scope=scope), columns, computed=computed)
+        left: dict[str, int] = {}  # arms in the log that the config no longer has
         chosen, probabilities, rewards = scan_arrays(
-            (row[:4] for row in scan), view.all_arms, view.lo, view.span)
+            (row[:4] for row in scan), view.all_arms, view.lo, view.span, left_out=left)
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:
@@ -174,7 +180,7 @@ class InferenceCache:
                 control=view.all_arms.index(control) if control in view.all_arms else None,
                 horizon=exp.winner.horizon, contextual=context_dependent(view),
                 floor=min(exp.floor, 0.5 / max(len(view.arms), 1)))
-        entry = _Entry(fingerprint, result, answered_rows)
+        entry = _Entry(fingerprint, result, answered_rows, tuple(sorted(left.items())))
         self._remember(key, entry)
         if long_log:
             text = _entry_to_json(entry)
@@ -201,6 +207,12 @@ class InferenceCache:
         grown = now[0] + now[1] - size
         return size >= self.fresh_below and grown < self.stale_share * size
 
+    def left_out(self, view: ExperimentView, scope: str | None) -> tuple[tuple[str, int], ...]:
+        """``(arm, decisions)`` of the arms in the log that ``view`` does not have (removed
+        from the experiments file), as the inference :meth:`get` last gave read them."""
+        found = self._entries.get(_key(view, scope))
+        return () if found is None else found.left_out
+
     def basis(self, view: ExperimentView, scope: str | None) -> tuple[float, float, int]:
         """``(decisions, answers, answered decisions of the policy)`` the inference
         :meth:`get` last gave for ``view`` and ``scope`` was computed from (zeros when none
@@ -219,8 +231,8 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 
 #: Version of the stored inference document's layout (a mismatch reads the log again).
 #: 2: the planned horizon in the fingerprint; 3: the mean allocation; 4: contextual
-#: experiments' bets from what is known before each decision.
-_FORMAT = 4
+#: experiments' bets from what is known before each decision; 5: the arms left out.
+_FORMAT = 5
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 
@@ -244,7 +256,8 @@ def _entry_to_json(entry: _Entry) -> str:
                 if isinstance(value, np.ndarray):
                     part[name] = value.tolist()
     return json.dumps({"format": _FORMAT, "fingerprint": list(entry.fingerprint),
-                       "answered": entry.answered, "result": result})
+                       "answered": entry.answered, "result": result,
+                       "left_out": [list(pair) for pair in entry.left_out]})
 
 
 def _entry_from_json(text: str) -> _Entry | None:
@@ -268,7 +281,8 @@ def _entry_from_json(text: str) -> _Entry | None:
                 if isinstance(value, list):
                     raw[name] = np.array(value, dtype=np.float64)
             result = AnytimeInference(**raw, decision=WinnerDecision(**decision))
-        return _Entry(fingerprint, result, int(doc["answered"]))
+        left = tuple((str(arm), int(n)) for arm, n in doc["left_out"])
+        return _Entry(fingerprint, result, int(doc["answered"]), left)
     except (ValueError, KeyError, TypeError) as exc:  # damaged or foreign: read the log
         log.warning("inference state not readable; reading the log",
                     extra={"error": type(exc).__name__})

@@ -186,7 +186,7 @@ class ReportsMixin(DecisionsMixin):
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
             notes=_notes(view, "estimates" if contextual else
                          "raw" if depends and not view.span else "",
-                         summed),
+                         summed, self._inference.left_out(view, scope)),
             scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=started,
             burn_in=None if burn_in is None or burn_in.done else {
@@ -347,11 +347,18 @@ def _started(store: Store, experiment: str, generation: int, scope: str | None
     return None if row is None else float(row[0])
 
 
-def _notes(view: ExperimentView, contextual: str = "", summed: bool = False
-           ) -> dict[str, str]:
-    """The experiment's notes, what a retired control turned off, and how a contextual
-    experiment's columns are read."""
+def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
+           left_out: tuple[tuple[str, int], ...] = ()) -> dict[str, str]:
+    """The experiment's notes, what a retired control turned off, how a contextual
+    experiment's columns are read, and the arms of the log the config no longer has."""
     notes = dict(view.meta.notes)
+    if left_out:  # an arm taken out of the experiments file: its rows vanished unsaid
+        arms = ", ".join(f"{arm} ({n:,} decisions)" for arm, n in left_out[:10])
+        more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+        notes["not_in_config"] = (
+            f"{arms}{more}: in the log of this generation but not in the experiments file, "
+            "so not in this report (the export has them; to stop an arm and keep it in "
+            "the report, retire it instead: banditbot arms retire)")
     if view.control_index is None and view.config.control in view.all_arms:  # retired
         notes["control"] = retired_control_note(view.config)
     if summed:
