@@ -347,3 +347,23 @@ def test_a_negative_seed_is_refused_up_front(argv: list[str],
     the option says so before anything runs."""
     code, out, err = run(argv, capsys)
     assert code == 2 and "--seed" in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["evaluate", "log.csv", "-e", "nosuch"], "unknown estimator 'nosuch'"),
+    (["evaluate", "obd:foo"], "unknown Open Bandit Dataset sample 'foo' (obd:random or "
+                              "obd:bts)"),
+    (["evaluate", "demo.db"], "demo.db: a database, not a log file (read a store's log with "
+                              "store:EXPERIMENT --store sqlite:///demo.db"),
+])
+def test_evaluate_says_what_is_wrong_before_it_starts(
+        argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown estimator was refused after "evaluate: started"; obd:foo read as a file
+    missing under the dataset's folder; a database given as the log was an "unknown log
+    format '.db'"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo.db").write_bytes(b"")
+    (tmp_path / "log.csv").write_text("arm,reward,propensity\na,1,0.5\n")
+    code, out, err = run(argv, capsys)
+    assert code == 2 and said in err and "started" not in out + err

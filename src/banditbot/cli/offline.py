@@ -76,11 +76,13 @@ def evaluate(
     """
     from rich.table import Table
 
-    from ..offline import ColumnMap
+    from ..offline import ColumnMap, make_estimator
     from ..offline import evaluate as run_eval
 
     if png is not None:
         writable_file(png, "--png")
+    for name in estimator or ():  # before anything starts (it failed after "started")
+        make_estimator(name)
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
                      context=tuple(context_col) if context_col else None)
     data = _load_log(log, cmap, obd_root, config, store)

@@ -246,6 +246,10 @@ def _read_columns(path: Path) -> dict[str, list[Any]]:
                 for name in columns:
                     columns[name].append(row.get(name))
         return columns
+    if suffix in (".db", ".sqlite", ".sqlite3"):  # a store, not an exported log
+        raise PayloadError(f"{path}: a database, not a log file",
+                           hint=f"read a store's log with store:EXPERIMENT --store "
+                                f"sqlite:///{path}, or export it first with banditbot export")
     raise PayloadError(f"{path}: unknown log format {suffix!r}",
                        hint="use .csv, .csv.gz or .parquet")
 
@@ -447,6 +451,9 @@ def load_obd(behavior: str = "random", *, root: str | os.PathLike[str] | None = 
     Context: one-hot user features plus the 80 user–item affinities. Actions are the item
     ids; positions are kept (1–3 → 0–2).
     """
+    if behavior not in ("random", "bts"):  # (it read as a missing file under the root)
+        raise PayloadError(f"unknown Open Bandit Dataset sample {behavior!r}",
+                           hint="obd:random or obd:bts")
     base = Path(root) if root is not None else _obd_root()
     path = base / behavior / f"{campaign}.csv"
     if not path.exists() and path.with_suffix(".csv.gz").exists():
