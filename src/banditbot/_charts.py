@@ -16,11 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._files import write_whole
 from ._plotting import pyplot
 from ._report import Report, Timeline
 from ._series import DecisionSeries
@@ -191,19 +191,6 @@ def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
     if path is not None:
         write_whole(path, data)
     return data
-
-
-def write_whole(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all: into a hidden file beside it, then
-    renamed over it (an interrupted or failed write leaves the old file, never half of one
-    or one from another run beside this run's others)."""
-    target = Path(path)
-    part = target.with_name(f".{target.name}.part")
-    try:
-        part.write_bytes(data)
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _round_ticks(axis: Any, *, integer: bool = False) -> None:

@@ -19,7 +19,6 @@ from banditbot._charts import (
     _report_figure,
     evaluation_png,
     report_png,
-    write_whole,
 )
 from banditbot._series import DecisionSeries
 from banditbot.offline import Estimate
@@ -144,19 +143,34 @@ def test_chart_colours_and_input_borders_meet_wcag_aa() -> None:
 
 def test_a_chart_file_is_written_whole_or_not_at_all(service: BanditService,
                                                      tmp_path: Any) -> None:
-    """A chart replaces its file in one rename: a failed write leaves the previous chart
-    as it was and no part file (it was written in place: a failure left half a PNG, and a
-    simulation's CSV of one run sat beside the PNG of another)."""
+    """A chart (and a simulation's CSV, an export) replaces its file in one rename: a run
+    that fails leaves the previous file and nothing beside it (a chart was written in
+    place: a failure left half a PNG, and a simulation's CSV of one run sat beside the PNG
+    of another). A link keeps pointing at the new file; /dev/null stays a device; an error
+    names the path asked for, not the part file."""
+    import os
+
+    from banditbot._files import replacing, write_whole
+
     path = tmp_path / "r.png"
     data = report_png(service.report("greeting"), path=path)
     assert path.read_bytes() == data
-    write_whole(path, b"new")
-    assert path.read_bytes() == b"new"
-    (tmp_path / ".blocked.png.part").mkdir()  # the part file cannot be written
-    blocked = tmp_path / "blocked.png"
-    blocked.write_bytes(b"old")
-    with pytest.raises(OSError, match=r"\.blocked\.png\.part"):
-        write_whole(blocked, b"new")
-    assert blocked.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".blocked.png.part", "blocked.png",
-                                                          "r.png"]
+
+    def failed_run() -> None:
+        with replacing(path) as part:
+            part.write_bytes(b"half a")
+            raise RuntimeError("the run failed")
+
+    with pytest.raises(RuntimeError):
+        failed_run()
+    assert path.read_bytes() == data and sorted(os.listdir(tmp_path)) == ["r.png"]
+    link = tmp_path / "latest.png"
+    link.symlink_to(path)
+    write_whole(link, b"new")
+    assert link.is_symlink() and path.read_bytes() == b"new"
+    write_whole(os.devnull, b"x")
+    assert not os.path.isfile(os.devnull)
+    missing = tmp_path / "no" / "such.png"
+    with pytest.raises(FileNotFoundError) as failed:
+        write_whole(missing, b"x")
+    assert failed.value.filename == str(missing)

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError, StoreError, require
+from .._files import replacing
 from .._memo import memo_map
 from .._types import BoolArray, FloatArray
 from ..stores import DecisionRecord, Store, resolve_propensities
@@ -475,19 +476,17 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
     if fmt == "parquet":
         require("pyarrow", "parquet")
     cells = _Cells(raw_subjects, pseudonyms)
-    with tempfile.TemporaryDirectory(dir=p.parent, prefix=f".{p.name}.") as tmp:
-        part = Path(tmp) / "part"
+    with replacing(p) as part:
         if fmt == "parquet":
             n = _write_parquet(records, part, cells)
         else:
             with _text_file(part, "w", gz) as fh:
                 n, columns, complete = _write_csv(records, fh, cells)
             if not complete:
-                full = Path(tmp) / "full"
+                full = part.with_name(f"{part.name}.full")
                 with _text_file(part, "r", gz) as src, _text_file(full, "w", gz) as out:
                     _fill_context_columns(src, out, columns)
-                part = full
-        os.replace(part, p)
+                os.replace(full, part)
     return n
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._charts import write_whole
+from .._files import write_whole
 from ._engine import SimulationResult
 
 __all__ = ["plot_regret", "write_csv"]

@@ -1,0 +1,42 @@
+"""Files written whole: a part file beside the target, renamed over it at the end."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["replacing", "write_whole"]
+
+
+@contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A file to write in place of ``path``: it replaces ``path`` in one rename when the
+    block ends without an error, and is removed otherwise — a reader never sees half a
+    file, and a failed run leaves the previous file as it was, not one file of this run
+    beside another of the last. The part file lives in a hidden folder of its own beside
+    the target (two writers of one path never share it). A symbolic link's target is the
+    file replaced (the link stays); a path that is not a regular file (``/dev/stdout``, a
+    pipe) is written directly."""
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    if target.exists() and not target.is_file():
+        yield target
+        return
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+        part = Path(tmp) / target.name
+        yield part
+        os.replace(part, target)
+
+
+def write_whole(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (see :func:`replacing`); an error
+    names ``path``, not the part file."""
+    try:
+        with replacing(path) as part:
+            part.write_bytes(data)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
