@@ -60,10 +60,11 @@ def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
     path
         Where to write the PNG (optional).
     max_arms
-        Draw at most this many arms (:meth:`Report.top_arms`: the most traffic now); the
-        others are one "other arms" band in the allocation and are named in the title's
-        count. A chart grows by half an inch per arm: Telegram refuses a photo whose width
-        and height add up to more than 10,000 px.
+        Draw at most this many arms (:meth:`Report.top_arms`: the control, the leader and
+        the arms with the most decisions); the others are one "others (N)" band in the
+        allocation, and the line under the title says how many arms were drawn of how many.
+        A chart grows by half an inch per arm: Telegram refuses a photo whose width and
+        height add up to more than 10,000 px.
 
     Returns
     -------
@@ -95,7 +96,7 @@ def _report_figure(report: Report, series: DecisionSeries | Timeline | None,
     fig.suptitle(head, x=0.02, ha="left")
     policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
     if len(arms) < len(everyone.arms):
-        policy += f"\nthe {len(arms)} arms with the most traffic of {len(everyone.arms):,}"
+        policy += f"\nthe {len(arms)} arms with the most decisions of {len(everyone.arms):,}"
     axes[0][0].annotate(
         f"{policy}\n{everyone.total_pulls:,} decisions · {everyone.total_answered:,.0f} "
         f"answered · {when:%Y-%m-%d %H:%M} UTC", (0.02, 1), xytext=(0, 26),

@@ -100,7 +100,10 @@ TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 has_control_character = re.compile(f"[{CONTROL_CHARACTERS}]").search
 
 
-_has_id_breaker = re.compile(f"[\\t\\n\\r{CONTROL_CHARACTERS}]").search
+#: what an id (a subject, a chat) may not hold, as a regular expression's class: the
+#: control characters and tabs and line breaks (the HTTP API's pattern is built from it)
+ID_BREAKERS = f"\\t\\n\\r{CONTROL_CHARACTERS}"
+_has_id_breaker = re.compile(f"[{ID_BREAKERS}]").search
 
 
 def control_character_problem(text: str, *, breaks: bool = False) -> str | None:

@@ -318,14 +318,15 @@ class Report:
         return lines
 
     def top_arms(self, count: int) -> tuple[ArmReport, ...]:
-        """At most ``count`` arms, in the report's order: the active ones with the most
-        traffic now (then P(best), then decisions) — what a short table or a chart of a
-        bandit with many arms shows."""
+        """At most ``count`` arms, in the report's order — what a short table or a chart of
+        a bandit with many arms shows: the control and the leader (highest P(best)) always,
+        then the arms with the most decisions (then the largest share now)."""
         if len(self.arms) <= count:
             return self.arms
+        leader = max(range(len(self.arms)), key=lambda i: self.arms[i].p_best)
         ranked = sorted(range(len(self.arms)), key=lambda i: (
-            not self.arms[i].active, -self.arms[i].allocation,
-            -(self.arms[i].p_best or 0.0), -self.arms[i].pulls, i))
+            i != leader and self.arms[i].arm != self.control, -self.arms[i].pulls,
+            -self.arms[i].allocation, i))
         return tuple(self.arms[i] for i in sorted(ranked[:count]))
 
     def to_text(self, *, width: int = 0, max_arms: int | None = None) -> str:
@@ -366,8 +367,9 @@ class Report:
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         if len(shown) < len(self.arms):
-            lines.append(f"… and {len(self.arms) - len(shown):,} more arms with less traffic "
-                         f"(every arm: banditbot report {self.experiment}, or the export)")
+            lines.append(f"… and {len(self.arms) - len(shown):,} more arms with fewer "
+                         f"decisions (every arm: banditbot report {self.experiment}, or the "
+                         "export)")
         lines.append(f"{count_text(self.total_pulls, 'decision')}, "
                      f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}"
                      + ("; propensities computed from the logged posteriors"

@@ -318,22 +318,28 @@ def test_an_unreachable_postgres_is_one_line() -> None:
     assert "half-written" not in line and "read_meta" not in line
 
 
-def test_serve_refuses_a_port_it_cannot_have(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_refuses_a_port_it_cannot_have(tmp_path: Path) -> None:
     """A port out of range is refused (uvicorn took 99999 as 99999 - 65536 and logged
     99999); a port another process holds is one line with the fix, not uvicorn's JSON log
-    and exit 3 (the server never starts: the call returns)."""
+    and exit 3. Real processes with a timeout: a server that started anyway fails the test
+    instead of hanging it."""
     store = ["--store", f"sqlite:///{tmp_path / 's.db'}"]
-    code, _, err = run(["serve", "--port", "99999", *store], capsys)
-    assert code == 2 and "65535" in err
+
+    def serve(port: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "banditbot", "serve", "--port", str(port),
+                               *store], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+
+    out = serve(99999)
+    assert out.returncode == 2 and "65535" in out.stderr
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        code, _, err = run(["serve", "--port", str(port), *store], capsys)
-    assert code == 2
-    assert err.strip() == (f"error: port {port} on 127.0.0.1 is already in use (stop the "
-                           "other server, or pass --port with another port)")
+        out = serve(port)
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"error: port {port} on 127.0.0.1 is already in use (stop "
+                                  "the other server, or pass --port with another port)")
 
 
 @pytest.mark.parametrize("argv", [

@@ -139,6 +139,13 @@ def test_simulate_reports_progress_on_stderr_when_piped(tmp_path: Path) -> None:
     assert lines[0] == "simulate: started, 600 steps (× 4 runs)"
     assert lines[-1].startswith("simulate: done, 600 steps (× 4 runs) in ")
     assert "thompson" in proc.stdout and "simulate:" not in proc.stdout  # stdout stays data
+    # a short run sits below the Lai-Robbins asymptote: the ratio column says why (read as
+    # a floor, every policy had "beaten" it), and the CSV beside the chart is this run's
+    ratios = [float(line.split("│")[3]) for line in proc.stdout.splitlines()
+              if line.startswith(("│ thompson", "│ ucb1"))]
+    assert ratios and (min(ratios) < 1) == ("a finite run may sit below it" in proc.stdout)
+    assert (tmp_path / "simulation.csv").read_text().count("\n") > 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["simulation.csv", "simulation.png"]
 
 
 def test_progress_lines_at_intervals_with_time_left() -> None:

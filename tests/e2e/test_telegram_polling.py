@@ -347,8 +347,8 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         # in a private chat, the id the allow-list takes (a new bot's owner had no way to
         # learn it); in a group, no one's id
         assert refusal.text == "Not allowed: this command is for admins. Your Telegram " \
-            "user id is 502: an admin of this bot adds it to admins: in the experiments " \
-            "file or to BANDITBOT_ADMINS."
+            "user id is 502; the bot's allow-list is `admins` in the experiments file or " \
+            "BANDITBOT_ADMINS."
         double.send_command(BOB, -90, "/cheat seed arm1 1", chat_type="group")
         in_group = await double.wait_for(last_text(double, -90))
         assert in_group.text == "Not allowed: this command is for admins."
@@ -508,7 +508,7 @@ def test_a_report_of_many_arms_fits_telegram(tmp_path: Path, double: BotApiDoubl
     (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
     rows = [line for line in text.splitlines() if line.startswith("arm_")]
     assert len(rows) == 30 and rows[-1].startswith("arm_149")
-    assert "… and 120 more arms with less traffic" in text
+    assert "… and 120 more arms with fewer decisions" in text
     assert "20 decisions, 50 answered" in text and "arm_149 leads" in text
     (photo,) = [m for m in double.chat_messages(501) if m.kind == "photo"]
     png = photo.file_bytes or b""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from banditbot import BanditService, MemoryStore, load_config
+from banditbot import BanditService, MemoryStore, load_config, parse_config
 from banditbot._charts import (
     COLORS,
     _evaluation_figure,
@@ -174,3 +174,29 @@ def test_a_chart_file_is_written_whole_or_not_at_all(service: BanditService,
     with pytest.raises(FileNotFoundError) as failed:
         write_whole(missing, b"x")
     assert failed.value.filename == str(missing)
+
+
+def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> None:
+    """40 arms, 10 drawn: the control and the leader always (a leader with few decisions
+    of its own, from answers added by hand, was cut when the ranking was by decisions
+    alone), then the arms with the most decisions; the rest are one band, and the line
+    under the title says how many of how many."""
+    arms = [{"id": f"a{i:02d}", "content": f"m{i}"} for i in range(40)]
+    cfg = parse_config({"experiments": [{"id": "many", "arms": arms, "burn_in": 0,
+                                         "control": "a00", "floor": 0.005}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(4))
+    svc.cheat("many", "a39", "1" * 40)  # the leader, by answers added by hand
+    for i in range(300):
+        d = svc.decide("many", f"u{i}")
+        svc.reward(d.id, 0, f"u{i}")
+    report = svc.report("many")
+    shown = [a.arm for a in report.top_arms(10)]
+    assert len(shown) == 10 and {"a00", "a39"} <= set(shown)
+    busiest = sorted((a for a in report.arms if a.arm not in ("a00", "a39")),
+                     key=lambda a: -a.pulls)
+    assert min(a.pulls for a in report.arms if a.arm in shown[1:-1]) >= busiest[8].pulls
+    with _figure() as plt:
+        fig = _report_figure(report, _series(svc, "many"), max_arms=10)
+        texts = " ".join(_texts(fig))
+        assert "others (30)" in texts and "the 10 arms with the most decisions of 40" in texts
+        plt.close(fig)

@@ -126,3 +126,24 @@ def test_the_leader_is_the_arm_with_the_highest_p_best_and_data_behind_it() -> N
     rep = svc.report("e")
     assert rep.leader is not None and rep.leader.arm == other
     assert rep.verdict is not None and rep.verdict.startswith(f"no winner yet: {other} leads")
+
+
+def test_the_estimate_says_its_interval_is_conservative_off_binary_rewards() -> None:
+    """On ratings the one-look interval uses a 0/1 reward's variance at the mean (the
+    widest a reward in the range can have), so the confidence sequence, built on the
+    spread seen, can be the narrower: the estimate's name says so there, not on 👍/👎."""
+    cfg = parse_config({"experiments": [
+        {"id": "r", "reward": {"type": "rating"}, "burn_in": 0,
+         "arms": [{"id": "a", "content": "a"}, {"id": "b", "content": "b"}]},
+        {"id": "t", "burn_in": 0,
+         "arms": [{"id": "a", "content": "a"}, {"id": "b", "content": "b"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    for i in range(60):
+        for exp, value in (("r", 3 + i % 3), ("t", i % 2)):
+            d = svc.decide(exp, f"u{i}")
+            svc.reward(d.id, value, f"u{i}")
+    assert svc.report("r").estimate_kind == (
+        "adaptively weighted AIPW estimate (95% at this look; the interval allows the "
+        "widest spread a reward in the range can have)")
+    assert svc.report("t").estimate_kind == \
+        "adaptively weighted AIPW estimate (95% at this look)"

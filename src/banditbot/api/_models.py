@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from .._config import CONTROL_CHARACTERS, TEXT_PATTERN
+from .._config import ID_BREAKERS, TEXT_PATTERN
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
@@ -48,7 +48,7 @@ _CONTEXT_SCHEMA["anyOf"][0]["propertyNames"]["pattern"] = _TEXT
 
 
 #: ids without control characters (a NUL or a newline in a subject reached the CSV export)
-_PRINTABLE = rf"^[^\t\n\r{CONTROL_CHARACTERS}]+$"
+_PRINTABLE = f"^[^{ID_BREAKERS}]+$"
 _CONTROL_WORDS = {_TEXT: "has a control character or a direction override (tabs and line "
                          "breaks are fine)",
                   _PRINTABLE: "has a control character or a direction override"}

@@ -47,22 +47,28 @@ def serve(
 
 def _check_free(host: str, port: int) -> None:
     """Refuse, with the fix, an address another process holds (uvicorn would only log it
-    and exit); the bind is tried as uvicorn's is (``SO_REUSEADDR``), then released."""
+    and exit): every address the host resolves to is bound as uvicorn binds it
+    (``SO_REUSEADDR``; an IPv6 one v6-only), then released."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ConfigError(f"cannot listen on {host!r}: {exc.strerror}",
                           hint="pass --host with an address of this machine, e.g. "
                                "127.0.0.1 or 0.0.0.0") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise ConfigError(f"port {port} on {host} is already in use",
-                                  hint="stop the other server, or pass --port with another "
-                                       "port") from None
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                              hint="pass --host and --port that this user may bind") from None
+    for family, kind, proto, _, address in dict.fromkeys(
+            (i[0], i[1], i[2], "", i[4]) for i in infos):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(f"port {port} on {host} is already in use",
+                                      hint="stop the other server, or pass --port with "
+                                           "another port") from None
+                raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                                  hint="pass --host and --port that this user may bind"
+                                  ) from None

@@ -698,8 +698,10 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
         if high - low <= 1e-12 * max(1.0, abs(value)):
             # every resample gave the same value (70 matched rounds and no click gave
             # 0.0000 - 0.0000): an interval of no width says nothing about the uncertainty
-            warnings.append("every bootstrap resample gave the same value: the interval has "
-                            "no width, not no uncertainty (too few rounds count here)")
+            warnings.append("every bootstrap resample gave the same value (the rewards that "
+                            "count are all alike): the interval has no width, not no "
+                            "uncertainty" + (" (few rounds count here)" if ess < LOW_ESS
+                                             else ""))
         out.append(Estimate(est.name, value, low, high, ess, n, tuple(warnings), top,
                             cs_low, cs_high))
     return out

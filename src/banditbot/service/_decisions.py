@@ -161,6 +161,10 @@ class DecisionsMixin(RewardsMixin):
         ------
         UnknownExperimentError
             No such experiment.
+        PayloadError
+            ``subject`` is not 1–128 characters of text (a number is taken as its text;
+            ``None``, bytes, control characters and line breaks are refused, as the HTTP
+            API refuses them), or a chat is missing for a ``scope: chat`` experiment.
         """
         if sticky:
             context = check_context(context)

@@ -40,6 +40,8 @@ def _rates(values: Sequence[float], what: str) -> FloatArray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1 or arr.size < 2:
         raise ConfigError(f"{what} needs at least two arms", hint="e.g. 0.1,0.12,0.15")
+    if not np.all(np.isfinite(arr)):  # (parse_env refuses them; the classes are public)
+        raise ConfigError(f"{what}'s values must be finite numbers")
     return arr
 
 

@@ -106,7 +106,7 @@ _ADMIN_USAGE = {
 }
 
 
-#: the arms a report in Telegram shows (the most traffic now): a table of 150 rows was cut
+#: the arms a report in Telegram shows (Report.top_arms): a table of 150 rows was cut
 #: mid-way, losing its totals and verdict, and its chart (half an inch per arm) passed
 #: Telegram's photo limit (width + height at most 10,000 px) and was refused
 _SHOWN_ARMS = 30
@@ -425,8 +425,8 @@ class BanditBot:
             asked_in = update.effective_chat
             if asked_in is not None and asked_in.type == "private":  # (a group: nobody's id)
                 # a new bot's owner has no other way to learn the id the allow-list takes
-                refusal += (f" Your Telegram user id is {user.id}: an admin of this bot adds "
-                            "it to admins: in the experiments file or to BANDITBOT_ADMINS.")
+                refusal += (f" Your Telegram user id is {user.id}; the bot's allow-list is "
+                            "`admins` in the experiments file or BANDITBOT_ADMINS.")
             await message.reply_text(refusal)
             return
         args = list(context.args or [])
