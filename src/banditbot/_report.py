@@ -110,6 +110,10 @@ class ArmReport:
     allocation: float
     active: bool = True
     prior: tuple[float, float] | None = None
+    #: the mean of the posterior behind P(best): the policy's own, or for a policy without
+    #: one the flat Beta (vague normal) one the report uses — an operator prior included
+    #: (``None`` for an arm with neither answers nor a prior)
+    posterior_mean: float | None = None
     estimate: float | None = None
     estimate_low: float | None = None
     estimate_high: float | None = None
@@ -351,7 +355,7 @@ class Report:
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
-                *((mean_text(a.mean),) if priors else ()),
+                *((mean_text(a.posterior_mean),) if priors else ()),
                 chance(a.p_best, 0) if a.active else "–",
                 f"{a.allocation:.0%}",
             ))

@@ -336,6 +336,19 @@ def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     header = next(line for line in text.splitlines() if line.startswith("arm "))
     row = next(line for line in text.splitlines() if line.startswith("a "))
     assert "posterior" in header and "0.250" in row and "0.714" in row
+    assert a.posterior_mean == pytest.approx(30 / 42)
+    # a policy without a posterior of its own (epsilon-greedy): the column is the flat
+    # posterior P(best) comes from, with the prior (it showed the pooled mean, 0.500 beside
+    # P(best) 98%, while the prior drove the allocation)
+    svc.cheat("seed", "arm1", "1110")
+    svc.cheat("seed", "arm2", "10")
+    svc.set_prior("seed", "arm2", 30, 0)
+    seed = {r.arm: r for r in svc.report("seed").arms}
+    assert seed["arm2"].posterior_mean == pytest.approx(31 / 32)  # Beta(30 + 1, 0 + 1)
+    assert seed["arm1"].posterior_mean == pytest.approx(4 / 6)  # Beta(1 + 3, 1 + 1)
+    assert seed["arm2"].mean == pytest.approx(0.5) and seed["arm2"].p_best > 0.9
+    assert " 0.969 " in next(line for line in svc.report("seed").to_text().splitlines()
+                             if line.startswith("arm2 "))
     console = Console(width=200, record=True)
     console.print(render_report(svc.report("ts")))
     assert "posterior mean" in console.export_text()

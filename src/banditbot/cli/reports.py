@@ -153,7 +153,7 @@ def render_report(rep: Any) -> Table:
             "–" if a.estimate is None else f"{a.estimate:.3f}",
             _span(a.estimate_low, a.estimate_high),
             *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
-            *([mean_text(a.mean)] if priors else []),
+            *([mean_text(a.posterior_mean)] if priors else []),
             chance(a.p_best, 1) if a.active else "–", f"{a.allocation:.1%}"]
         if rep.control is not None:
             cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else

@@ -143,6 +143,9 @@ class ReportsMixin(DecisionsMixin):
                                                                 estimate_kind)
         anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
+        # the posterior behind P(best), operator priors included (for a policy without a
+        # posterior of its own, the flat one: its column showed the pooled mean instead)
+        posterior_mean = view.denormalize(np.asarray(summary.posterior.mean(), dtype=float))
         winner = None
         if exp.scope == "shared":  # one bandit: one winner (a chat's report names none for all)
             winner = view.meta.winner or self._apply_winner_rule(view, summary, active,
@@ -170,7 +173,10 @@ class ReportsMixin(DecisionsMixin):
                 high=_opt(summary.high[i]),
                 p_best=float(summary.p_best[i]) if active[i] else 0.0,
                 allocation=float(allocation[i]), active=bool(active[i]),
-                prior=view.meta.priors.get(a), estimate=_opt(estimates[i][0]),
+                prior=view.meta.priors.get(a),
+                posterior_mean=_opt(posterior_mean[i])
+                if table.n[i] > 0 or a in view.meta.priors else None,
+                estimate=_opt(estimates[i][0]),
                 estimate_low=_opt(estimates[i][1]), estimate_high=_opt(estimates[i][2]),
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
