@@ -274,6 +274,25 @@ def test_extra_fields_are_additive(store: Store) -> None:
     assert "b" not in table.extra
 
 
+def test_old_extra_fields_can_be_dropped(store: Store) -> None:
+    """Time buckets too old to weigh in any more are removed from every arm and scope of
+    the generation (a long-running experiment read all of them on every decision, and a
+    DynamoDB stats item would outgrow its 400 KB); other fields, other generations and the
+    core counters stay, and a field that is not there is no error."""
+    for scope, arm, gen in [("", "a", 0), ("chat:1", "b", 0), ("", "a", 1)]:
+        d = _decision(arm=arm, scope=scope, generation=gen)
+        store.record_decision(d)
+        store.apply_reward(d.id, 1.0, 1.0, {"tb.1.n": 1.0, "tb.2.n": 1.0, "ips.n": 2.0})
+    store.drop_extra("e", 0, ["tb.1.n", "tb.9.n"])
+    for scope, arm in (("", "a"), ("chat:1", "b")):
+        table = store.read_stats("e", 0, scope, ("a", "b"))
+        assert table.extra[arm] == pytest.approx({"tb.2.n": 1.0, "ips.n": 2.0}), scope
+        assert table.n[("a", "b").index(arm)] == 1.0
+    assert store.read_stats("e", 1, "", ("a",)).extra["a"] == pytest.approx(
+        {"tb.1.n": 1.0, "tb.2.n": 1.0, "ips.n": 2.0})
+    store.drop_extra("e", 0, [])
+
+
 def test_a_batch_gives_every_write_its_own_outcome(store: Store) -> None:
     """Group commit: decisions, rewards (a duplicate and an unknown one among them), extra
     fields and a nested block, all in one batch; afterwards every outcome is what the calls

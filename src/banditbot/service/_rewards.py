@@ -26,6 +26,9 @@ __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: unrewarded decisions a service remembers, so their reward skips a read (a few MB at most)
 RECENT_DECISIONS = 4096
+#: time buckets older than this many half-lives of a discounting policy are dropped (their
+#: weight, 0.5 ** 50, is below 1e-15 of a new reward's)
+DISCOUNT_HALF_LIVES = 50
 
 
 class RewardStatus(enum.StrEnum):
@@ -83,6 +86,8 @@ class RewardsMixin(ServiceCore):
         self._unrewarded: OrderedDict[str, DecisionRecord] = OrderedDict()
         # (experiment, generation, scope, arms) whose burn-in is over
         self._burned_in: set[tuple[str, int, str | None, tuple[str, ...]]] = set()
+        # (experiment, generation) -> the time bucket at which old ones were last dropped
+        self._buckets_pruned: dict[tuple[str, int], int] = {}
 
     def _remember(self, record: DecisionRecord) -> None:
         # no lock: each OrderedDict operation is atomic (C code, str keys); a race between
@@ -207,14 +212,40 @@ class RewardsMixin(ServiceCore):
             extra["ips.n"] = w / propensity
             extra["ips.s"] = w * value / propensity
         if exp.time_bucket_seconds:
-            index = int(self.clock() // exp.time_bucket_seconds)
+            now = self.clock()
+            index = int(now // exp.time_bucket_seconds)
             extra[f"tb.{index}.n"] = w
             extra[f"tb.{index}.s"] = w * value
             extra[f"tb.{index}.q"] = w * value * value
+            if index > self._buckets_pruned.get((exp.id, record.generation), -1):
+                self._buckets_pruned[(exp.id, record.generation)] = index
+                self._drop_old_buckets(exp, record.generation, now)
         featurizer = self.featurizer(exp)
         if featurizer is not None:
             extra.update(linear_extra(featurizer.encode(record.context), value, w))
         return extra
+
+    def _drop_old_buckets(self, exp: ExperimentConfig, generation: int, now: float) -> None:
+        """Drop the time buckets the experiment's policy no longer weighs (once per new
+        bucket, per process): outside a sliding window (weight 0), or older than
+        :data:`DISCOUNT_HALF_LIVES` half-lives of a discount (weight below 1e-15). Every
+        decision of a non-stationary policy reads every bucket the store holds, and a
+        DynamoDB stats item holds them as attributes (400 KB at most): without this both
+        grew with the experiment's age. A policy without time weighting keeps them all
+        (a switch back would want them)."""
+        policy = self.view(exp.id).policy
+        weighting = getattr(policy, "time_weighting", None)
+        if weighting is None or not exp.time_bucket_seconds:
+            return
+        kind, width = weighting()
+        keep = float(width) * (1.0 if kind == "window" else DISCOUNT_HALF_LIVES)
+        bucket = float(exp.time_bucket_seconds)
+        table = self.store.read_stats(exp.id, generation, None, self.view(exp.id).all_arms)
+        stale = {name for fields in table.extra.values() for name in fields
+                 if name.startswith("tb.")
+                 and (int(name.split(".")[1]) + 1) * bucket <= now - keep}
+        if stale:
+            self.store.drop_extra(exp.id, generation, stale)
 
     # --- implicit rewards ---------------------------------------------------------------------
     def settle(self, experiment: str, *, now: float | None = None) -> int:

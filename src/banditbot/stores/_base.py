@@ -467,6 +467,11 @@ class Store(Protocol):
         :meth:`read_stats` with ``with_extra=False`` reads, for a decision made on floats
         (see :class:`CountRows`)."""
 
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+        """Remove the policy-specific ``fields`` from every arm and scope of a generation
+        (time buckets too old to weigh in any more: a field nobody adds to again). Fields
+        not present are ignored."""
+
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
         """Log the decision and add one pull to its arm, atomically."""

@@ -362,6 +362,27 @@ class DynamoDBStore:
                     fields[name[2:]] = fields.get(name[2:], 0.0) + float(value["N"])
         return StatsTable.from_rows(arms, rows, extra)
 
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+        """Removes the fields' attributes from each stats item that has any (every scope,
+        every shard), up to 100 per update; removing an absent attribute is no error, so a
+        retried update is harmless."""
+        drop = {f"x:{name}" for name in fields}
+        if not drop:
+            return
+        items = list(self._query(
+            KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": "PK"},
+            ExpressionAttributeValues={":pk": _str(f"STATS#{experiment}#{generation}")},
+            ConsistentRead=True))
+        for item in items:
+            present = sorted(drop.intersection(item))
+            for i in range(0, len(present), 100):
+                chunk = present[i:i + 100]
+                self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
+                           UpdateExpression="REMOVE " + ", ".join(
+                               f"#r{j}" for j in range(len(chunk))),
+                           ExpressionAttributeNames={f"#r{j}": name
+                                                     for j, name in enumerate(chunk)})
+
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         while True:
             page = self._call("query", **kwargs)

@@ -114,6 +114,15 @@ class MemoryStore:
         with self._lock:  # a new bucket takes its slots in the asked order: reads slice it
             return self._buckets[(experiment, generation, scope)].counts(arms)
 
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+        drop = set(fields)
+        with self._lock:
+            for (exp, gen, _), bucket in self._buckets.items():
+                if exp == experiment and gen == generation:
+                    for values in bucket.extra.values():
+                        for name in drop.intersection(values):
+                            del values[name]
+
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Each write is already atomic and immediate: nothing to group."""
         return contextlib.nullcontext()

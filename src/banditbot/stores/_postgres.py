@@ -846,6 +846,20 @@ class PostgresStore:
         return CountRows.of(self.read_stats(experiment, generation, scope, arms,
                                             with_extra=False))
 
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+        if not fields:
+            return
+        names = sorted(fields)
+        where = "experiment = %(e)s AND generation = %(g)s AND field = ANY(%(f)s)"
+        # a delete is idempotent: after a lost reply the probe finds the rows gone
+        self._write(_Op(
+            f"WITH w AS (DELETE FROM extra_stats WHERE {where} RETURNING 1) "
+            "SELECT count(*) FROM w",
+            {"e": experiment, "g": generation, "f": names}, lambda row: None,
+            ("SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM extra_stats WHERE experiment = %s AND "
+             "generation = %s AND field = ANY(%s))", (experiment, generation, names)),
+            ("~extra", experiment, generation)))
+
     def read_stats(self, experiment: str, generation: int, scope: str | None,
                    arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
         where = "experiment = %(e)s AND generation = %(g)s" + (

@@ -463,6 +463,18 @@ class SQLiteStore:
         return self._cached_counts(self._conn(), experiment, generation, scope,
                                    arms).counts(arms)
 
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+        names = sorted(fields)
+        if not names:
+            return
+        with self._write() as conn:
+            for i in range(0, len(names), 500):  # (SQLite's bound on parameters)
+                chunk = names[i:i + 500]
+                conn.execute(
+                    "DELETE FROM extra_stats WHERE experiment = ? AND generation = ? AND "
+                    f"field IN ({', '.join('?' * len(chunk))})",
+                    (experiment, generation, *chunk))
+
     def _cached_counts(self, conn: sqlite3.Connection, experiment: str, generation: int,
                        scope: str, arms: tuple[str, ...]) -> CountColumns:
         """The counters of one scope, from the connection's cache while nothing changed the
