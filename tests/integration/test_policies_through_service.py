@@ -182,3 +182,33 @@ def test_time_buckets_the_policy_no_longer_weighs_are_dropped(policy: dict[str, 
     assert min(buckets) >= newest - kept_seconds / 30 - 1  # only what still weighs
     assert len(buckets) <= kept_seconds / 30 + 2 < 200
     assert svc.report("e").total_answered == 2000
+
+
+def test_dropping_old_buckets_never_costs_a_reward(caplog: pytest.LogCaptureFixture) -> None:
+    """The drop runs after the reward is written, once per bucket across processes (a
+    claim), and a failure of it is logged, not the reward's: rewards were applied only
+    after the housekeeping, and its failure failed them."""
+
+    class Failing(MemoryStore):
+        def drop_extra(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError("the disk is full")
+
+    cfg = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": "sw-ucb", "window": 60}, "time_bucket_seconds": 30}]})
+    clock = FakeClock()
+    store = Failing()
+    one = BanditService(cfg, store, rng=np.random.default_rng(1), clock=clock)
+    two = BanditService(cfg, store, rng=np.random.default_rng(2), clock=clock)
+    first = int(clock() // 30)
+    for step in range(100):  # 300 s: ten buckets, most of them outside the window
+        clock.advance(3)
+        svc = one if step % 2 else two
+        d = svc.decide("e", "u")
+        assert svc.reward(d.id, 1, "u").applied
+    assert one.report("e").total_answered == 100
+    assert "could not drop old time buckets" in caplog.text
+    # every bucket that opened after the first was claimed (by one of the two services)
+    opened = range(first + 1, int(clock() // 30) + 1)
+    assert len(opened) >= 9
+    assert not any(store.claim_key(f"prune:e:0:{k}", 1) for k in opened)

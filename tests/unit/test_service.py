@@ -909,3 +909,20 @@ def test_an_arm_taken_out_of_the_config_is_named_not_silently_dropped(
         "experiments file")
     assert "not in config: blue" in report.to_text()
     assert "not_in_config" not in before.report("c").notes  # (its own arms: no note)
+
+
+def test_the_posterior_column_of_a_contextual_experiment_is_not_its_estimate() -> None:
+    """A contextual experiment's summary is rebuilt from the estimates (unknown arms at 0):
+    the posterior column, taken from it, read 0.000 for every arm, one with an answer of 1
+    too. It is the posterior before that (here the flat one, with the operator prior)."""
+    cfg = parse_config({"experiments": [{
+        "id": "c", "arms": [{"id": a, "content": a} for a in "xyz"], "policy": "linucb",
+        "features": [{"name": "hour", "type": "cyclic", "period": 24}], "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    for arm in "xyz":
+        svc.set_prior("c", arm, 3, 1)
+    d = svc.decide("c", "u", {"hour": 3})
+    svc.reward(d.id, 1, "u")
+    means = {a.arm: a.posterior_mean for a in svc.report("c").arms}
+    assert means[d.arm] == pytest.approx(4 / 5)  # Beta(3 + 1, 1 + 0)
+    assert all(means[a] == pytest.approx(3 / 4) for a in "xyz" if a != d.arm)

@@ -106,6 +106,10 @@ class ReportsMixin(DecisionsMixin):
         stats = view.policy_stats(table, now=now)
         active = np.array([a in view.arms for a in arms])
         summary = _summary(view, stats, table, active)
+        # the posterior behind P(best), operator priors included (for a policy without a
+        # posterior of its own, the flat one: its column showed the pooled mean instead);
+        # taken before a contextual experiment's summary replaces it with the estimates
+        posterior_mean = view.denormalize(np.asarray(summary.posterior.mean(), dtype=float))
         current = self._allocation_now(view, scope, table.select(view.arms), now)
         allocation = np.zeros(len(arms))
         allocation[active] = current
@@ -143,9 +147,6 @@ class ReportsMixin(DecisionsMixin):
                                                                 estimate_kind)
         anytime = _anytime(view, inference)
         draws = _posterior_draws(summary.posterior, active)
-        # the posterior behind P(best), operator priors included (for a policy without a
-        # posterior of its own, the flat one: its column showed the pooled mean instead)
-        posterior_mean = view.denormalize(np.asarray(summary.posterior.mean(), dtype=float))
         winner = None
         if exp.scope == "shared":  # one bandit: one winner (a chat's report names none for all)
             winner = view.meta.winner or self._apply_winner_rule(view, summary, active,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import re
 from collections import OrderedDict
 from typing import Any, NamedTuple
@@ -22,6 +23,8 @@ from ._core import ServiceCore
 from ._view import ExperimentView
 
 __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
+
+log = logging.getLogger("banditbot")
 
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: unrewarded decisions a service remembers, so their reward skips a read (a few MB at most)
@@ -176,6 +179,8 @@ class RewardsMixin(ServiceCore):
         result = self.store.apply_reward(record.id, number, self.clock(),
                                          self._extra(exp, record, number), known=record)
         self._unrewarded.pop(record.id, None)
+        if result is ApplyResult.APPLIED and exp.time_bucket_seconds:
+            self._maybe_drop_old_buckets(exp, record.generation)
         if result is ApplyResult.APPLIED:
             if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
@@ -212,40 +217,53 @@ class RewardsMixin(ServiceCore):
             extra["ips.n"] = w / propensity
             extra["ips.s"] = w * value / propensity
         if exp.time_bucket_seconds:
-            now = self.clock()
-            index = int(now // exp.time_bucket_seconds)
+            index = int(self.clock() // exp.time_bucket_seconds)
             extra[f"tb.{index}.n"] = w
             extra[f"tb.{index}.s"] = w * value
             extra[f"tb.{index}.q"] = w * value * value
-            if index > self._buckets_pruned.get((exp.id, record.generation), -1):
-                self._buckets_pruned[(exp.id, record.generation)] = index
-                self._drop_old_buckets(exp, record.generation, now)
         featurizer = self.featurizer(exp)
         if featurizer is not None:
             extra.update(linear_extra(featurizer.encode(record.context), value, w))
         return extra
 
-    def _drop_old_buckets(self, exp: ExperimentConfig, generation: int, now: float) -> None:
-        """Drop the time buckets the experiment's policy no longer weighs (once per new
-        bucket, per process): outside a sliding window (weight 0), or older than
-        :data:`DISCOUNT_HALF_LIVES` half-lives of a discount (weight below 1e-15). Every
-        decision of a non-stationary policy reads every bucket the store holds, and a
-        DynamoDB stats item holds them as attributes (400 KB at most): without this both
-        grew with the experiment's age. A policy without time weighting keeps them all
-        (a switch back would want them)."""
-        policy = self.view(exp.id).policy
-        weighting = getattr(policy, "time_weighting", None)
-        if weighting is None or not exp.time_bucket_seconds:
+    def _maybe_drop_old_buckets(self, exp: ExperimentConfig, generation: int) -> None:
+        """Drop the time buckets the experiment's policy no longer weighs, after the reward
+        that opened a new bucket was written, once per bucket across processes (a claim):
+        outside a sliding window (weight 0; one bucket of margin for clocks that differ),
+        or older than :data:`DISCOUNT_HALF_LIVES` half-lives of a discount (weight below
+        1e-15). Every decision of a non-stationary policy reads every bucket the store
+        holds, and a DynamoDB stats item holds them as attributes (400 KB at most): without
+        this both grew with the experiment's age. Only a shared bandit's (one item per arm;
+        a bandit per chat or user gets buckets from its own rewards only, and pruning every
+        scope would touch every one of them); a policy without time weighting keeps them
+        all (a switch back would want them). Housekeeping: a failure is logged, not the
+        reward's (it is written already), and tried again at the next reward."""
+        bucket = float(exp.time_bucket_seconds or 0.0)
+        now = self.clock()
+        index = int(now // bucket) if bucket else 0
+        key = (exp.id, generation)
+        if not bucket or exp.scope != "shared" or index <= self._buckets_pruned.get(key, -1):
             return
-        kind, width = weighting()
-        keep = float(width) * (1.0 if kind == "window" else DISCOUNT_HALF_LIVES)
-        bucket = float(exp.time_bucket_seconds)
-        table = self.store.read_stats(exp.id, generation, None, self.view(exp.id).all_arms)
-        stale = {name for fields in table.extra.values() for name in fields
-                 if name.startswith("tb.")
-                 and (int(name.split(".")[1]) + 1) * bucket <= now - keep}
-        if stale:
-            self.store.drop_extra(exp.id, generation, stale)
+        view = self.view(exp.id)
+        weighting = getattr(view.policy, "time_weighting", None)
+        if weighting is None:
+            self._buckets_pruned[key] = index
+            return
+        try:
+            if self.store.claim_key(f"prune:{exp.id}:{generation}:{index}", 10 * bucket):
+                kind, width = weighting()
+                keep = float(width) + bucket if kind == "window" else \
+                    float(width) * DISCOUNT_HALF_LIVES
+                table = self.store.read_stats(exp.id, generation, None, view.all_arms)
+                stale = {name for fields in table.extra.values() for name in fields
+                         if name.startswith("tb.")
+                         and (int(name.split(".")[1]) + 1) * bucket <= now - keep}
+                if stale:
+                    self.store.drop_extra(exp.id, generation, stale)
+            self._buckets_pruned[key] = index
+        except Exception as exc:  # housekeeping: the reward is written; try again later
+            log.warning("could not drop old time buckets",
+                        extra={"experiment": exp.id, "error": type(exc).__name__})
 
     # --- implicit rewards ---------------------------------------------------------------------
     def settle(self, experiment: str, *, now: float | None = None) -> int:
