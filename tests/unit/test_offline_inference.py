@@ -74,6 +74,11 @@ def test_the_hello_case_is_refused_and_does_not_flip_the_winner_when_forced() ->
     assert report["hey"].p_best > 0.95 and report["hello"].p_best < 0.05  # was about 0.6
     assert max(report.values(), key=lambda a: a.p_best).arm == "hey"
     assert hey.mean == pytest.approx(hey.naive_mean)  # equal propensities: no correction
+    # no cap (clip=inf, as --clip inf) is said as such (the note read "clipped at inf×")
+    unclipped = _greeting()
+    warm_start(unclipped, "greeting", log, min_ess=0, clip=float("inf"))
+    note = unclipped.notes("greeting")["warm_start"]
+    assert "weights not clipped" in note and "inf" not in note
 
 
 def test_warm_start_plan_is_pure_and_carries_what_the_cli_prints() -> None:

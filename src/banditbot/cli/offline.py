@@ -183,7 +183,8 @@ def learn(
         min=0.0, help="Refuse when an arm's effective sample size is below this (0: import "
                       "whatever the history holds).")] = 10.0,
     clip: Annotated[float, typer.Option(
-        min=1.0, help="Cap each weight at this multiple of the arm's median weight.")] = 10.0,
+        min=1.0, help="Cap each weight at this multiple of the arm's median weight (inf: "
+                      "no cap).")] = 10.0,
     action_col: ActionCol = "arm",
     reward_col: RewardCol = "reward",
     pscore_col: PscoreCol = "propensity",

@@ -346,8 +346,10 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                                    actor=actor)
     when = datetime.fromtimestamp(time.time(), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     evidence = sum(a.ess for a in plan.arms)
+    clipped = f"clipped at {clip:g}× the median weight" if clip < float("inf") else \
+        "weights not clipped"
     note = (f"started from history: {plan.rounds_used} rounds of {log.source or 'a log'}"
-            f"{', IPS-weighted' if ips else ''} (clipped at {clip:g}× the median weight; "
+            f"{', IPS-weighted' if ips else ''} ({clipped}; "
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
             f"{f' (weight {weight:g})' if weight != 1 else ''}, {when} [log {fingerprint}]")
     service.note(experiment, WARM_START_NOTE, f"{earlier}\n{note}" if earlier else note)
