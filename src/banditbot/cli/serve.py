@@ -56,8 +56,8 @@ def _check_free(host: str, port: int) -> None:
         raise ConfigError(f"cannot listen on {host!r}: {exc.strerror}",
                           hint="pass --host with an address of this machine, e.g. "
                                "127.0.0.1 or 0.0.0.0") from None
-    for family, kind, proto, _, address in dict.fromkeys(
-            (i[0], i[1], i[2], "", i[4]) for i in infos):
+    for family, kind, proto, address in dict.fromkeys(
+            (family, kind, proto, address) for family, kind, proto, _, address in infos):
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:

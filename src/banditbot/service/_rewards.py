@@ -20,7 +20,7 @@ from .._features import linear_extra
 from .._text import duration_text
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
-from ._view import ExperimentView
+from ._view import ExperimentView, time_bucket_field
 
 __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
 
@@ -238,11 +238,11 @@ class RewardsMixin(ServiceCore):
         scope would touch every one of them); a policy without time weighting keeps them
         all (a switch back would want them). Housekeeping: a failure is logged, not the
         reward's (it is written already), and tried again at the next reward."""
-        bucket = float(exp.time_bucket_seconds or 0.0)
+        bucket = float(exp.time_bucket_seconds or 0.0)  # (the caller's: set)
         now = self.clock()
-        index = int(now // bucket) if bucket else 0
+        index = int(now // bucket)
         key = (exp.id, generation)
-        if not bucket or exp.scope != "shared" or index <= self._buckets_pruned.get(key, -1):
+        if exp.scope != "shared" or index <= self._buckets_pruned.get(key, -1):
             return
         view = self.view(exp.id)
         weighting = getattr(view.policy, "time_weighting", None)
@@ -256,8 +256,8 @@ class RewardsMixin(ServiceCore):
                     float(width) * DISCOUNT_HALF_LIVES
                 table = self.store.read_stats(exp.id, generation, None, view.all_arms)
                 stale = {name for fields in table.extra.values() for name in fields
-                         if name.startswith("tb.")
-                         and (int(name.split(".")[1]) + 1) * bucket <= now - keep}
+                         if (parsed := time_bucket_field(name)) is not None
+                         and (parsed[0] + 1.0) * bucket <= now - keep}
                 if stale:
                     self.store.drop_extra(exp.id, generation, stale)
             self._buckets_pruned[key] = index

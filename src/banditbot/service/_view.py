@@ -24,7 +24,7 @@ from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling, make_policy
 from ..stores import ExperimentMeta, StatsTable
 
-__all__ = ["ExperimentView", "build_view", "priors_arrays"]
+__all__ = ["ExperimentView", "build_view", "priors_arrays", "time_bucket_field"]
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
 #: Up to this many arms, a policy of counts and totals decides on Python floats (the scalar
@@ -131,7 +131,7 @@ class ExperimentView:
             values: list[float] = []
             for k, arm in enumerate(arms):
                 for name, value in fields.get(arm, {}).items():
-                    parsed = _time_bucket_field(name)
+                    parsed = time_bucket_field(name)
                     if parsed is not None:
                         rows.append(parsed[1])
                         cols.append(k)
@@ -162,7 +162,7 @@ class ExperimentView:
 
 
 @functools.lru_cache(maxsize=65536)
-def _time_bucket_field(name: str) -> tuple[float, int] | None:
+def time_bucket_field(name: str) -> tuple[float, int] | None:
     """``tb.<bucket index>.<n|s|q>`` → (bucket index, row of n, s, q); None for another
     statistic's field."""
     if not name.startswith("tb."):
