@@ -20,7 +20,10 @@ Prints one JSON line: microseconds per decision for each (policy, arms, cadence,
 the ratios MABWiser / banditbot. Targets (issue #18): memory >= 10x MABWiser at 3 arms and
 >= 20x at 50 arms, and within 8x of the bare loop (epsilon-greedy); SQLite >= 2x MABWiser at
 50 arms and <= 2x the floor of two minimal durable commits (an INSERT and an UPDATE of a tiny
-row, WAL, synchronous=NORMAL) timed in each repeat.
+row, WAL, synchronous=NORMAL) timed in each repeat. For epsilon-greedy, ``us_store_sql`` and
+``store_sql_over_two_commits`` time the SQLite store's own two statements per decision on its
+schema with no Python around them (the decision's INSERT with its indexes and fold trigger,
+the reward's UPDATE ... RETURNING): the floor of the schema itself.
 
     python benchmarks/decide_reward.py [--quick] [--repeats 3]
 """
@@ -209,6 +212,37 @@ def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_ti
     return elapsed / n * 1e6
 
 
+def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.process_time
+                 ) -> float:
+    """The SQLite store's own two statements per decision, with no Python around them: the
+    decision's INSERT (its row as the store writes it, with the id's index, the time index
+    and the trigger that adds the pull) and the reward's UPDATE … RETURNING (its trigger
+    adds the reward), each its own durable commit, on the store's schema -- the floor of
+    this schema, beside the floor of two minimal commits."""
+    from banditbot.stores._base import DecisionRecord
+    from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _decision_row
+
+    store = SQLiteStore(path)
+    store.init()  # the schema, its page size and triggers, then a bare connection
+    store.close()
+    arms = tuple(f"a{i}" for i in range(k))
+    vector = np.full(k, 1.0 / k)
+    rows = [_decision_row(DecisionRecord(
+        os.urandom(16).hex(), "bench", 0, "", arms[i % k], vector[0], arms, vector,
+        '{"name":"epsilon-greedy","params":{"epsilon":0.1}}', "user", time.time()))
+        for i in range(n)]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    start = clock()
+    for row in rows:
+        conn.execute(_DECISION_INSERT, row)
+        conn.execute(_REWARD_UPDATE, (1.0, row[12], row[0])).fetchall()
+    elapsed = clock() - start
+    conn.close()
+    return elapsed / n * 1e6
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
             "max": round(max(values), 2)}
@@ -233,7 +267,7 @@ def main() -> None:
                         continue  # deferred propensities are for per-decision updates
                     runs: dict[str, list[float]] = {"memory": [], "sqlite": [], "mabwiser": [],
                                                     "bare": [], "lean": [],
-                                                    "two_commits": [],
+                                                    "two_commits": [], "store_sql": [],
                                                     "resolve": []}
                     for rep in range(args.repeats):  # interleaved: one of each per repeat
                         runs["memory"].append(bench_banditbot(
@@ -245,6 +279,9 @@ def main() -> None:
                                                               update, extra))
                         store.close()
                         runs["two_commits"].append(two_commits_us(n_fast))
+                        if label == "epsilon-greedy":  # (the rows do not depend on it)
+                            runs["store_sql"].append(store_sql_us(
+                                k, n_slow, Path(tmp) / f"sql-{k}-{update}-{rep}.db"))
                         runs["mabwiser"].append(bench_mabwiser(mabw, k, n_slow, rep))
                         if label == "epsilon-greedy" and update == "decision":
                             runs["bare"].append(bench_bare(k, n_fast, rep))
@@ -265,6 +302,10 @@ def main() -> None:
                     row["memory_over_two_commits"] = round(statistics.median(
                         m / c for m, c in zip(runs["memory"], runs["two_commits"],
                                               strict=True)), 2)
+                    if runs["store_sql"]:  # the schema's statements alone, same floor
+                        row["store_sql_over_two_commits"] = round(statistics.median(
+                            q / c for q, c in zip(runs["store_sql"], runs["two_commits"],
+                                                  strict=True)), 2)
                     row["target_memory"] = 10 if k == 3 else 20
                     row["target_sqlite_over_two_commits"] = 2
                     met = row["x_memory"] >= row["target_memory"] and \

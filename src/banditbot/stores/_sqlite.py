@@ -152,6 +152,10 @@ _DECISION_INSERT = (
     "probabilities, policy, subject, context, kind, created_at, reward, rewarded_at, weight, "
     "allocation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+#: a reward, once: the trigger adds it to the statistics in the same statement
+_REWARD_UPDATE = ("UPDATE decisions SET reward = ?, rewarded_at = ? "
+                  "WHERE id = ? AND reward IS NULL "
+                  "RETURNING experiment, generation, scope, arm")
 _DECISION_COLUMNS = (
     "id, experiment, generation, scope, arm, propensity, arms, probabilities, policy, "
     "subject, context, kind, created_at, reward, rewarded_at, weight, allocation_id"
@@ -510,10 +514,7 @@ class SQLiteStore:
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None, *,
                      known: DecisionRecord | None = None) -> ApplyResult:
-        update = ("UPDATE decisions SET reward = ?, rewarded_at = ? "
-                  "WHERE id = ? AND reward IS NULL "
-                  "RETURNING experiment, generation, scope, arm")
-        args = (value, rewarded_at, decision_id)
+        update, args = _REWARD_UPDATE, (value, rewarded_at, decision_id)
         if not extra:  # one statement: the trigger adds the reward to the statistics
             conn = self._conn()
             rows = _locked_retry(lambda: conn.execute(update, args).fetchall(),
