@@ -220,6 +220,13 @@ def test_reads_exports_and_paging(api: Any) -> None:
     rows2 = [json.loads(line) for line in page2.text.splitlines()]
     assert len(rows2) == 3 and "x-next-after" not in page2.headers
     assert {r["decision_id"] for r in rows}.isdisjoint({r["decision_id"] for r in rows2})
+    # JSON Lines are JSON all the way down: lists and the context object, not text in text
+    first = rows[0]
+    assert first["arms"] == list(service.active_arms("ts"))
+    assert len(first["probabilities"]) == len(first["arms"])
+    assert sum(first["probabilities"]) == pytest.approx(1.0)
+    assert first["propensity"] == first["probabilities"][first["arms"].index(first["arm"])]
+    assert first["context"] is None and not any(k.startswith("ctx_") for k in first)
     # an empty cursor (a client's template with nothing filled in) is the first page
     empty = call(url, "GET", "/v1/experiments/ts/decisions?limit=4&after=", key)
     assert [json.loads(line) for line in empty.text.splitlines()] == rows
@@ -228,6 +235,11 @@ def test_reads_exports_and_paging(api: Any) -> None:
     assert len(csv_page.text.splitlines()) == 8
     timeline = call(url, "GET", "/v1/experiments/ts/timeline?bins=3", key).json()
     assert sum(sum(v) for v in timeline["counts"].values()) == 7
+    with_context = service.decide("ts", "s9", {"hour": 9, "lang": "de"})
+    tail = call(url, "GET", "/v1/experiments/ts/decisions?after="
+                + rows2[-1]["decision_id"], key)
+    (row,) = [json.loads(line) for line in tail.text.splitlines()]
+    assert row["decision_id"] == with_context.id and row["context"] == {"hour": 9, "lang": "de"}
 
 
 def test_sticky_assignment(api: Any) -> None:

@@ -201,11 +201,15 @@ class _Cells:
         """One list of cells per record."""
         return [list(row) for row in zip(*self.columns(chunk), strict=True)]
 
-    def columns(self, chunk: Sequence[DecisionRecord], *, iso: bool = True) -> list[Any]:
+    def columns(self, chunk: Sequence[DecisionRecord], *, iso: bool = True,
+                lists: bool | None = None) -> list[Any]:
         """The cells of ``chunk`` column by column, in :data:`LOG_COLUMNS` order (records
         are tuples: each column is one pass over one field, memo hits cost a dict lookup).
         With ``iso=False`` (a typed format) the two timestamp columns are the raw epoch
-        seconds and ``arms`` and ``probabilities`` the tuples and arrays themselves."""
+        seconds; with ``lists`` (default: ``not iso``) ``arms`` and ``probabilities`` are
+        the tuples and arrays themselves, not text."""
+        if lists is None:
+            lists = not iso
         if not chunk:
             return [[] for _ in LOG_COLUMNS]
         chunk = list(resolve_propensities(chunk))  # a deferred decision's exact vector
@@ -221,9 +225,9 @@ class _Cells:
                 ["decision" if x is None else "posterior" for x in posteriors],
                 list(policies), list(kinds),
                 list(subjects), list(rewards), stamp(rewarded),
-                memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO) if iso
-                else list(arm_lists),
-                [self.vector(v) for v in vectors] if iso else list(vectors),
+                list(arm_lists) if lists
+                else memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO),
+                list(vectors) if lists else [self.vector(v) for v in vectors],
                 self.context_texts(contexts)]
 
     def context_texts(self, contexts: Sequence[Mapping[str, Any] | None]) -> list[str]:
@@ -284,13 +288,25 @@ class _Cells:
 
 
 def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = False,
-                  pseudonyms: Pseudonyms | None = None) -> Iterator[dict[str, Any]]:
+                  pseudonyms: Pseudonyms | None = None, nested: bool = False
+                  ) -> Iterator[dict[str, Any]]:
     """Flatten decision records into rows with :data:`LOG_COLUMNS` plus ``ctx_*`` columns.
 
     ``subject`` and ``scope`` carry keyed pseudonyms (``pseudonyms``, default: a random key
-    used for this call only), or the raw ids with ``raw_subjects=True``."""
+    used for this call only), or the raw ids with ``raw_subjects=True``. With
+    ``nested=True`` (a JSON document, not a table) ``arms`` and ``probabilities`` are lists
+    and ``context`` the context itself (or ``None``), with no ``ctx_*`` columns."""
     cells = _Cells(raw_subjects, pseudonyms)
     for chunk in _chunks(records, _CHUNK):
+        if nested:
+            columns = cells.columns(chunk, lists=True)
+            columns[-1] = [dict(r.context) if r.context else None for r in chunk]
+            for values in zip(*columns, strict=True):
+                row = dict(zip(LOG_COLUMNS, values, strict=True))
+                row["arms"] = list(row["arms"])
+                row["probabilities"] = [float(p) for p in row["probabilities"]]
+                yield row
+            continue
         for r, values in zip(chunk, cells.rows(chunk), strict=True):
             row = dict(zip(LOG_COLUMNS, values, strict=True))
             for key, value in (r.context or {}).items():

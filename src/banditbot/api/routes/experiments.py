@@ -150,8 +150,9 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     bounds the other order (``after`` and ``before`` together: the decisions between them).
     ``generation`` keeps one generation (the report's ``generation`` is the current one;
     without it the log of every generation, as ``banditbot export --all-generations`` gives);
-    ``scope`` one bandit (``chat:ID``, ``subject:ID``). CSV has the columns of ``banditbot
-    export``."""
+    ``scope`` one bandit (``chat:ID``, ``subject:ID``). JSON Lines (default): one object per
+    decision with the columns of ``banditbot export``, ``arms`` and ``probabilities`` as lists
+    and ``context`` as an object; CSV: the columns of ``banditbot export``."""
     exp = service.experiment(experiment)
     service.check_scope(exp.id, scope)  # as the report does: no silent empty page
     after, before = after or None, before or None  # "?after=" is the first page, not none
@@ -177,7 +178,7 @@ def list_decisions(experiment: str, service: Service, key: Reader,
         write_log_csv(records, buffer, pseudonyms=pseudonyms)
         return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
     body = "".join(json.dumps(json_safe(r)) + "\n"
-                   for r in decision_rows(records, pseudonyms=pseudonyms))
+                   for r in decision_rows(records, pseudonyms=pseudonyms, nested=True))
     return Response(body, media_type="application/x-ndjson", headers=headers)
 
 
