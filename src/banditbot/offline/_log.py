@@ -301,11 +301,11 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
         if nested:
             columns = cells.columns(chunk, lists=True)
             columns[-1] = [dict(r.context) if r.context else None for r in chunk]
-            for values in zip(*columns, strict=True):
-                row = dict(zip(LOG_COLUMNS, values, strict=True))
-                row["arms"] = list(row["arms"])
-                row["probabilities"] = [float(p) for p in row["probabilities"]]
-                yield row
+            for cells_of in zip(*columns, strict=True):
+                nested_row = dict(zip(LOG_COLUMNS, cells_of, strict=True))
+                nested_row["arms"] = list(nested_row["arms"])
+                nested_row["probabilities"] = [float(p) for p in nested_row["probabilities"]]
+                yield nested_row
             continue
         for r, values in zip(chunk, cells.rows(chunk), strict=True):
             row = dict(zip(LOG_COLUMNS, values, strict=True))
