@@ -926,3 +926,32 @@ def test_the_posterior_column_of_a_contextual_experiment_is_not_its_estimate() -
     means = {a.arm: a.posterior_mean for a in svc.report("c").arms}
     assert means[d.arm] == pytest.approx(4 / 5)  # Beta(3 + 1, 1 + 0)
     assert all(means[a] == pytest.approx(3 / 4) for a in "xyz" if a != d.arm)
+
+
+def test_a_chance_to_beat_control_against_its_uplift_is_named() -> None:
+    """An operator prior says b is far better; the log says it is worse. The chance to beat
+    the control (a posterior of the counts and the prior) and the uplift (the estimate
+    that holds under adaptive allocation) then point opposite ways, and the report says
+    which to go by (it showed both without a word)."""
+    cfg = parse_config({"experiments": [{
+        "id": "e", "control": "a", "burn_in": 0,
+        "policy": {"name": "epsilon-greedy", "epsilon": 1.0},
+        "arms": [{"id": x, "content": x} for x in "ab"]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(3))
+    svc.set_prior("e", "b", 900, 100, actor="test")
+    truth, env = {"a": 0.6, "b": 0.3}, np.random.default_rng(4)
+    for i in range(600):
+        d = svc.decide("e", f"u{i}")
+        svc.reward(d.id, int(env.random() < truth[d.arm]), f"u{i}")
+    report = svc.report("e")
+    b = report.arms[1]
+    assert b.chance_to_beat_control is not None and b.chance_to_beat_control >= 0.9
+    assert b.uplift is not None and b.uplift.high < 0
+    assert "b (P(beat control)" in report.notes["beat_control"]
+    assert "go by the uplift" in report.to_text()
+    # without the prior the two agree, and nothing is said
+    plain = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(3))
+    for i in range(600):
+        d = plain.decide("e", f"u{i}")
+        plain.reward(d.id, int(env.random() < truth[d.arm]), f"u{i}")
+    assert "beat_control" not in plain.report("e").notes

@@ -40,7 +40,7 @@ from ._inference import context_dependent
 from ._view import ExperimentView, finite_table
 
 if TYPE_CHECKING:  # the report types and the sequences load with the first report
-    from .._report import Report, SampleRatioCheck, Timeline, Uplift
+    from .._report import ArmReport, Report, SampleRatioCheck, Timeline, Uplift
     from ..statistics import AnytimeInference
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
@@ -193,7 +193,7 @@ class ReportsMixin(DecisionsMixin):
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
             notes=_notes(view, "estimates" if contextual else
                          "raw" if depends and not view.span else "",
-                         summed, self._inference.left_out(view, scope)),
+                         summed, self._inference.left_out(view, scope), rows),
             scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=started,
             burn_in=None if burn_in is None or burn_in.done else {
@@ -355,10 +355,15 @@ def _started(store: Store, experiment: str, generation: int, scope: str | None
 
 
 def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
-           left_out: tuple[tuple[str, int], ...] = ()) -> dict[str, str]:
+           left_out: tuple[tuple[str, int], ...] = (),
+           rows: Sequence[ArmReport] = ()) -> dict[str, str]:
     """The experiment's notes, what a retired control turned off, how a contextual
-    experiment's columns are read, and the arms of the log the config no longer has."""
+    experiment's columns are read, the arms of the log the config no longer has, and the
+    arms whose chance to beat the control and uplift point opposite ways."""
     notes = dict(view.meta.notes)
+    split = _split_verdicts(rows)
+    if split:
+        notes["beat_control"] = split
     if left_out:  # an arm taken out of the experiments file: its rows vanished unsaid
         arms = ", ".join(f"{arm} ({n:,} decisions)" for arm, n in left_out[:10])
         more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
@@ -390,6 +395,32 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
             "its raw mean flatters it); the allocation is the average of the logged "
             "vectors, since each decision's depends on its context")
     return notes
+
+
+#: a chance to beat the control this far from even, beside an uplift of the other sign, is
+#: named in the report's notes (the two read the same data two ways)
+_SPLIT_CHANCE = 0.9
+
+
+def _split_verdicts(rows: Sequence[ArmReport]) -> str:
+    """A note for the arms whose chance to beat the control (a posterior of the pooled
+    counts, an operator prior included) is at least :data:`_SPLIT_CHANCE` one way while
+    their uplift (the estimate that holds under adaptive allocation) points the other
+    way; ``""`` when there is none."""
+    split = []
+    for a in rows:
+        chance, uplift = a.chance_to_beat_control, a.uplift
+        if chance is None or uplift is None:
+            continue
+        if (chance >= _SPLIT_CHANCE and uplift.diff < 0) or \
+                (chance <= 1 - _SPLIT_CHANCE and uplift.diff > 0):
+            split.append(f"{a.arm} (P(beat control) {chance:.0%}, uplift "
+                         f"{uplift.diff:+.3g} [{uplift.low:+.3g}, {uplift.high:+.3g}])")
+    if not split:
+        return ""
+    return (f"{', '.join(split)}: the chance to beat the control comes from the pooled "
+            "counts (and any prior), which adaptive allocation biases; the uplift is the "
+            "estimate that holds under it: go by the uplift")
 
 
 def _contextual_summary(view: ExperimentView, summary: _Summary,
