@@ -171,6 +171,10 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         watch = Watch(page)
         page.goto(site.url + "/#greeting")
         assert "banditbot keys create" in page.inner_text("#welcome")  # how to get a key
+        # shares near certainty keep a decimal, as the CLI's table does (99.5-99.9% read
+        # "100%", above a chance to beat the control shown as ">99.9%")
+        assert page.evaluate("[0.9984, 0.995, 0.9995, 0.5, 0.05, 1].map(pct)") == \
+            ["99.8%", "99.5%", ">99.9%", "50%", "5.0%", "100%"]
 
         # a wrong key is refused and not saved
         watch.phase = "wrong key"

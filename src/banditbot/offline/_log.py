@@ -321,13 +321,16 @@ def log_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def write_log_csv(records: Iterable[DecisionRecord], out: IO[str], *,
-                  raw_subjects: bool = False, pseudonyms: Pseudonyms | None = None) -> int:
+                  raw_subjects: bool = False, pseudonyms: Pseudonyms | None = None,
+                  context_columns: bool = True) -> int:
     """Write decision records as CSV (the one CSV layout of the decision log: the API, the
     CLI and the bot all use it); returns the number of rows. Ids are pseudonymized as in
     :func:`decision_rows`. Streamed through a temporary file: memory does not grow with
-    the log."""
+    the log. ``context_columns=False`` leaves out the ``ctx_*`` columns (the ``context``
+    column has every key): the header is then the same for every page of a log."""
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
-        n, columns, complete = _write_csv(records, spool, _Cells(raw_subjects, pseudonyms))
+        n, columns, complete = _write_csv(records, spool, _Cells(raw_subjects, pseudonyms),
+                                          context_columns)
         spool.seek(0)
         if complete:
             shutil.copyfileobj(spool, out)
@@ -337,15 +340,16 @@ def write_log_csv(records: Iterable[DecisionRecord], out: IO[str], *,
 
 
 def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
-               cells: _Cells) -> tuple[int, list[str], bool]:
+               cells: _Cells, context_columns: bool = True) -> tuple[int, list[str], bool]:
     """Write a header with the context keys of the first chunk, then every row with the
-    context columns known when it was written. Returns the number of rows, every context
-    key, and whether the file is complete: ``False`` when a key first appeared after the
-    header, and :func:`_fill_context_columns` must rewrite it."""
+    context columns known when it was written (none without ``context_columns``). Returns
+    the number of rows, every context key, and whether the file is complete: ``False``
+    when a key first appeared after the header, and :func:`_fill_context_columns` must
+    rewrite it."""
     chunks = _chunks(records, _CHUNK)
     first = next(chunks, [])
     known: set[str] = set()
-    for r in first:
+    for r in first if context_columns else ():
         known.update(r.context or ())
     columns = sorted(known)
     complete = True
@@ -358,7 +362,7 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
         if cells.raw:  # an app's raw subject may be "=HYPERLINK(…)" as well
             cells_by_column[_SUBJECT_COLUMN] = list(map(_cell, cells_by_column[_SUBJECT_COLUMN]))
         for context in cells.take_new_contexts():  # the keys come from contexts not seen yet
-            if not known.issuperset(context):
+            if context_columns and not known.issuperset(context):
                 complete = False
                 known.update(context)
                 columns = sorted(known)

@@ -152,7 +152,8 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     without it the log of every generation, as ``banditbot export --all-generations`` gives);
     ``scope`` one bandit (``chat:ID``, ``subject:ID``). JSON Lines (default): one object per
     decision with the columns of ``banditbot export``, ``arms`` and ``probabilities`` as lists
-    and ``context`` as an object; CSV: the columns of ``banditbot export``."""
+    and ``context`` as an object; CSV: the columns of ``banditbot export`` without its
+    ``ctx_*`` columns (the ``context`` column holds every key), the same on every page."""
     exp = service.experiment(experiment)
     service.check_scope(exp.id, scope)  # as the report does: no silent empty page
     after, before = after or None, before or None  # "?after=" is the first page, not none
@@ -175,7 +176,9 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     pseudonyms = store_pseudonyms(service.store)  # ids never leave raw
     if format == "csv":
         buffer = io.StringIO()
-        write_log_csv(records, buffer, pseudonyms=pseudonyms)
+        # no ctx_* columns: a page's header would follow its own rows' contexts, and
+        # pages joined into one file (the dashboard's download) would not line up
+        write_log_csv(records, buffer, pseudonyms=pseudonyms, context_columns=False)
         return Response(buffer.getvalue(), media_type="text/csv", headers=headers)
     body = "".join(json.dumps(json_safe(r)) + "\n"
                    for r in decision_rows(records, pseudonyms=pseudonyms, nested=True))

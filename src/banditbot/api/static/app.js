@@ -82,9 +82,9 @@ function num(x, digits = 3) {
 function signed(x, digits = 3) { return has(x) ? (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(digits) : "–"; }
 function pct(x) {
   if (!has(x)) { return "–"; }
-  if (x > 0 && x < 0.001) { return "<0.1%"; }
-  if (x < 1 && x > 0.999) { return ">99.9%"; }
-  return (100 * x).toFixed(x < 0.1 && x > 0 ? 1 : 0) + "%";
+  if (x > 0 && x < 0.0005) { return "<0.1%"; }  // (as the CLI's table: never a certainty it is not)
+  if (x < 1 && x >= 0.9995) { return ">99.9%"; }
+  return (100 * x).toFixed((x < 0.1 && x > 0) || (x > 0.99 && x < 1) ? 1 : 0) + "%";  // 99.8%, not 100%
 }
 function range(lo, hi, digits = 3) { return has(lo) && has(hi) ? `${num(lo, digits)} – ${num(hi, digits)}` : "–"; }
 function isoDate(seconds) {
