@@ -955,3 +955,18 @@ def test_a_chance_to_beat_control_against_its_uplift_is_named() -> None:
         d = plain.decide("e", f"u{i}")
         plain.reward(d.id, int(env.random() < truth[d.arm]), f"u{i}")
     assert "beat_control" not in plain.report("e").notes
+
+
+def test_no_relative_change_against_a_control_at_zero() -> None:
+    """Every reward 0: the control's estimate is at (or a hair below) 0, and a change
+    relative to it has no meaning (it read "+0.004 (-176%)")."""
+    cfg = parse_config({"experiments": [{
+        "id": "e", "control": "a", "burn_in": 0,
+        "arms": [{"id": x, "content": x} for x in "ab"]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(5))
+    for i in range(300):
+        svc.reward(svc.decide("e", f"u{i}").id, 0, f"u{i}")
+    report = svc.report("e")
+    b = report.arms[1]
+    assert b.uplift is not None and b.uplift.relative is None
+    assert "%)" not in report.to_text().split("b vs a:")[1].splitlines()[0]

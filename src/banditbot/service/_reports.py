@@ -597,7 +597,7 @@ def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
     if not all(math.isfinite(x) for x in (diff, low, high)):
         return None
     base = float(view.denormalize(est[control:control + 1])[0])
-    return Uplift(diff, min(low, diff), max(high, diff), diff / base if base else None,
+    return Uplift(diff, min(low, diff), max(high, diff), _relative(diff, base),
                   None, None, "confidence sequence (valid at every look)")
 
 
@@ -614,7 +614,7 @@ def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Upl
     diff, low, high, joint = found[0] * span, found[1] * span, found[2] * span, found[3]
     c = inference.control
     base = float(view.denormalize(inference.weighted_estimate[c:c + 1])[0])
-    return Uplift(diff, low, high, diff / base if base else None, None, None,
+    return Uplift(diff, low, high, _relative(diff, base), None, None,
                   f"confidence sequence (valid at every look, jointly with the arms' at "
                   f">= {joint:.0%})")
 
@@ -631,6 +631,16 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
             f"winner far more often than {1 - confidence:.0%})")
 
 
+def _relative(diff: float, base: float) -> float | None:
+    """``diff`` relative to the control's estimate ``base``; ``None`` unless both the
+    control's and the arm's (``base + diff``) estimates are at least 0 and the control's
+    above it (estimates a hair below 0, of arms that never earned a reward, gave
+    "+0.004 (-176%)")."""
+    if base <= 0.0 or base + diff < 0.0 or not math.isfinite(diff / base):
+        return None
+    return diff / base
+
+
 def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:
     """Difference and relative change of an arm's estimate against the control's (normal
     95% intervals, fixed sample)."""
@@ -642,7 +652,7 @@ def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:
     diff = a - c
     half = Z95 * math.sqrt(va + vc)
     rel = rel_lo = rel_hi = None
-    if c != 0:
+    if _relative(diff, c) is not None:
         rel = diff / c
         rel_half = Z95 * math.sqrt(va / c ** 2 + a * a * vc / c ** 4)
         rel_lo, rel_hi = rel - rel_half, rel + rel_half
