@@ -970,3 +970,18 @@ def test_no_relative_change_against_a_control_at_zero() -> None:
     b = report.arms[1]
     assert b.uplift is not None and b.uplift.relative is None
     assert "%)" not in report.to_text().split("b vs a:")[1].splitlines()[0]
+
+
+def test_a_contextual_report_with_no_estimate_yet_keeps_p_best_whole() -> None:
+    """LinUCB after 4 decisions and 1 answer: no arm has an estimate yet, and P(best) read
+    0% for every arm ("formal leads (P(best) 0%)"); it is the counts' own until then."""
+    cfg = parse_config({"experiments": [{
+        "id": "c", "arms": [{"id": a, "content": a} for a in ("formal", "casual")],
+        "policy": "linucb", "features": [{"name": "hour", "type": "cyclic", "period": 24}],
+        "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    decisions = [svc.decide("c", f"u{i}", {"hour": i}) for i in range(4)]
+    svc.reward(decisions[0].id, 1, "u0")
+    report = svc.report("c")
+    assert sum(a.p_best for a in report.arms) == pytest.approx(1.0)
+    assert "P(best) 0%" not in report.to_text()

@@ -439,8 +439,9 @@ def _contextual_summary(view: ExperimentView, summary: _Summary,
     sd = np.where(known, np.maximum(sd, 1e-9), 1e-9)
     posterior = NormalPosterior(mean, sd)
     usable = active & known
-    p_best = _masked(usable, lambda m: posterior.subset(m).best_probabilities()) \
-        if usable.any() else np.zeros(mean.shape[0])
+    if not usable.any():  # no estimate yet (a few answers): the counts' own summary, not
+        return summary    # P(best) 0% for every arm
+    p_best = _masked(usable, lambda m: posterior.subset(m).best_probabilities())
     return _Summary(summary.mean, summary.low, summary.high, p_best, summary.kind,
                     posterior)
 
