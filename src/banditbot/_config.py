@@ -283,6 +283,11 @@ class PolicySpec(_Model):
         return make_policy(self.name, self.params)
 
 
+#: Context keys the Telegram bot fills with text (see banditbot.telegram.chat_context),
+#: with examples of their values: a numeric or cyclic feature of that name is always 0.
+_TEXT_FEATURES = {"language_code": "en, de, es", "chat_type": "private, group, supergroup"}
+
+
 class FeatureSpec(_Model):
     """One context feature of a contextual experiment.
 
@@ -301,6 +306,11 @@ class FeatureSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
+        text = _TEXT_FEATURES.get(self.name)
+        if text and self.type != "categorical":  # as a number every value encodes as 0
+            raise ValueError(f"feature {self.name!r} is text in the Telegram bot's context "
+                             f"({text}): declare it type: categorical with its values, "
+                             f"e.g. values: [{text.split(', ')[0]}, …]")
         if self.type == "categorical" and not self.values:
             raise ValueError(f"categorical feature {self.name!r} needs a list of values "
                              "(add values: [...])")

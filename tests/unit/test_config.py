@@ -217,3 +217,21 @@ def test_the_default_floor_fits_any_number_of_arms() -> None:
     assert min(service.decide("many", "u").probabilities.values()) >= 0.5 / 80 - 1e-12
     with pytest.raises(ConfigError, match=r"floor 0\.01 is above 0\.5 / K = 0\.00625"):
         parse_config({"experiments": [{"id": "many", "arms": arms, "floor": 0.01}]})
+
+
+def test_a_text_feature_of_the_bot_declared_as_a_number_is_refused() -> None:
+    """`features: [{name: chat_type}]` is numeric by default; the bot fills chat_type with
+    text, so every decision saw 0 for it and the policy could not tell groups from private
+    chats (it sent the same message to groups after 21 straight 👎): refused, with the fix."""
+    def config(feature: dict[str, object]) -> dict[str, object]:
+        return {"experiments": [{"id": "t", "policy": "linucb", "features": [feature],
+                                 "arms": [{"id": "a", "content": "a"}]}]}
+
+    for name in ("chat_type", "language_code"):
+        with pytest.raises(ConfigError, match=f"feature '{name}' is text.*categorical"):
+            parse_config(config({"name": name}))
+        with pytest.raises(ConfigError, match="is text"):
+            parse_config(config({"name": name, "type": "cyclic"}))
+    ok = parse_config(config({"name": "chat_type", "type": "categorical",
+                              "values": ["private", "group"]}))
+    assert ok.experiments[0].features[0].values == ("private", "group")
