@@ -362,3 +362,37 @@ def test_forty_arms_on_python_floats_log_what_the_numpy_path_logs(
     for (_, p, propensity), (_, q, expected) in zip(lane, general, strict=True):
         assert p == pytest.approx(q, abs=1e-12) and propensity == pytest.approx(expected)
     assert min(lane[-1][1]) >= 0.005 - 1e-12  # the floor holds on the lane too
+
+
+def _period3(period: int, p: list[float]) -> AllocationRecord:
+    return AllocationRecord(f"{period}.y", "y", 0, "", period, ("a", "b", "c"), np.array(p),
+                            "cadence", float(period))
+
+
+def test_sample_ratio_check_tests_an_adapted_policy_s_periods() -> None:
+    """Three arms at 0.98 / 0.01 / 0.01 (a policy at its floor), 300 decisions a period:
+    arms b and c are expected 3 times each, and every such period went untested (the demo
+    tested 1 period of 25). Tested together (an exact binomial test of their count), the
+    periods are tested: a fair router is flagged in at most 1% of 2,000 simulated
+    experiments of 10 periods (nominal at most 10 x 0.001; seen 0.2% in 4,000 more; a
+    binomial false failure below 1e-6), and a router that sends b and c 4 times their
+    share is flagged every time. With 0.996 / 0.002 / 0.002 and a single period of 1
+    decision nothing can be tested (None)."""
+    rng = np.random.default_rng(12)
+    periods = [_period3(i + 1, [0.98, 0.01, 0.01]) for i in range(10)]
+
+    def experiment(p: list[float]) -> bool:
+        counts = []
+        for period in periods:
+            a, b, c = (int(x) for x in rng.multinomial(300, p))
+            counts += [PeriodCounts(period.id, "a", a, 0, 0, 0),
+                       PeriodCounts(period.id, "b", b, 0, 0, 0),
+                       PeriodCounts(period.id, "c", c, 0, 0, 0)]
+        check = sample_ratio_check(periods, counts)
+        assert check is not None and check.periods_tested == 10
+        return check.flagged
+
+    assert np.mean([experiment([0.98, 0.01, 0.01]) for _ in range(2000)]) <= 0.01
+    assert all(experiment([0.92, 0.04, 0.04]) for _ in range(200))
+    tiny = [_period3(1, [0.996, 0.002, 0.002])]
+    assert sample_ratio_check(tiny, [PeriodCounts("1.y", "a", 1, 0, 0, 0)]) is None
