@@ -15,7 +15,6 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from ._files import write_whole
 from ._plotting import pyplot
 from ._report import Report, Timeline
 from ._series import DecisionSeries
+from ._text import count_text
 
 __all__ = ["COLORS", "evaluation_png", "report_png"]
 
@@ -91,15 +91,16 @@ def _report_figure(report: Report, series: DecisionSeries | Timeline | None,
     if series is not None:
         _allocation(axes[0][0], series, report)
     _intervals(axes[-1][0], report)
-    when = datetime.fromtimestamp(report.generated_at or 0, tz=UTC)
+    when = report.local_time(report.generated_at or 0)  # in the config's time zone
     head = report.title.removesuffix(f" · {report.policy}")
     fig.suptitle(head, x=0.02, ha="left")
     policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
     if len(arms) < len(everyone.arms):
         policy += f"\nthe {len(arms)} arms with the most decisions of {len(everyone.arms):,}"
     axes[0][0].annotate(
-        f"{policy}\n{everyone.total_pulls:,} decisions · {everyone.total_answered:,.0f} "
-        f"answered · {when:%Y-%m-%d %H:%M} UTC", (0.02, 1), xytext=(0, 26),
+        f"{policy}\n{count_text(everyone.total_pulls, 'decision')} · "
+        f"{everyone.total_answered:,.0f} answered · {when:%Y-%m-%d %H:%M %Z}", (0.02, 1),
+        xytext=(0, 26),
         xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
         ha="left", va="bottom", color=_MUTED, fontsize=11)
     return fig

@@ -258,12 +258,16 @@ class Report:
         return (f"burn-in per arm (the fewest): {b.get('done', 0)}/{b.get('needed', 0)} "
                 f"decisions{answers}")
 
+    def local_time(self, timestamp: float) -> datetime:
+        """``timestamp`` (epoch seconds) in the report's :attr:`time_zone`."""
+        return datetime.fromtimestamp(timestamp, tz=_zone(self.time_zone))
+
     @property
     def status_line(self) -> str:
         """``status: running · since 2026-12-02 06:00 UTC (3h) · 1,234 decisions``."""
         text = f"status: {self.status}" + (f" ({self.winner})" if self.winner else "")
         if self.started_at is not None:
-            when = datetime.fromtimestamp(self.started_at, tz=_zone(self.time_zone))
+            when = self.local_time(self.started_at)
             text += f" · since {when.strftime('%Y-%m-%d %H:%M %Z')} " \
                     f"({duration_text(self.duration_seconds or 0.0)})"
         return text + f" · {count_text(self.total_pulls, 'decision')}"

@@ -89,6 +89,22 @@ def test_an_empty_experiment_keeps_its_title_inside(service: BanditService) -> N
         plt.close(fig)
 
 
+def test_the_chart_says_its_time_in_the_configured_zone() -> None:
+    """`time_zone: Europe/Berlin`: the text report said 23:20 CET and its chart 22:20 UTC;
+    and one decision is "1 decision", not "1 decisions"."""
+    cfg = parse_config({"time_zone": "Europe/Berlin", "experiments": [
+        {"id": "e", "arms": [{"id": "a", "content": "x"}, {"id": "b", "content": "y"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0),
+                        clock=lambda: 1796220000.0)  # 2026-12-02 14:00 UTC
+    svc.decide("e", "u")
+    with _figure() as plt:
+        fig = _report_figure(svc.report("e"), None)
+        said = " ".join(_texts(fig))
+        assert "2026-12-02 15:00 CET" in said and "UTC" not in said
+        assert "1 decision ·" in said
+        plt.close(fig)
+
+
 @pytest.mark.slow
 def test_pngs_fit_telegram_and_a_timeline_still_draws(service: BanditService) -> None:
     from PIL import Image
