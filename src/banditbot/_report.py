@@ -375,9 +375,12 @@ class Report:
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         if len(shown) < len(self.arms):
-            lines.append(f"… and {len(self.arms) - len(shown):,} more arms with fewer "
-                         f"decisions (every arm: banditbot report {self.experiment}, or the "
-                         "export)")
+            listed = {a.arm for a in shown}
+            most = max(a.pulls for a in self.arms if a.arm not in listed)
+            fewer = "no decisions yet" if most == 0 else \
+                f"at most {count_text(most, 'decision')} each"
+            lines.append(f"… and {len(self.arms) - len(shown):,} more arms with {fewer} "
+                         f"(every arm: banditbot report {self.experiment}, or the export)")
         lines.append(f"{count_text(self.total_pulls, 'decision')}, "
                      f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}"
                      + ("; propensities computed from the logged posteriors"

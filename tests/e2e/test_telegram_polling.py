@@ -508,7 +508,7 @@ def test_a_report_of_many_arms_fits_telegram(tmp_path: Path, double: BotApiDoubl
     (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
     rows = [line for line in text.splitlines() if line.startswith("arm_")]
     assert len(rows) == 30 and rows[-1].startswith("arm_149")
-    assert "… and 120 more arms with fewer decisions" in text
+    assert "… and 120 more arms with no decisions yet" in text
     assert "20 decisions, 50 answered" in text and "arm_149 leads" in text
     (photo,) = [m for m in double.chat_messages(501) if m.kind == "photo"]
     png = photo.file_bytes or b""

@@ -147,3 +147,20 @@ def test_the_estimate_says_its_interval_is_conservative_off_binary_rewards() -> 
         "widest spread a reward in the range can have)")
     assert svc.report("t").estimate_kind == \
         "adaptively weighted AIPW estimate (95% at this look)"
+
+
+def test_a_short_table_says_how_busy_the_arms_it_leaves_out_are() -> None:
+    """Five arms, a table of three: the line for the rest said "with fewer decisions" even
+    when they had as many as a row shown (0 and 0); it says what they have."""
+    cfg = parse_config({"experiments": [{
+        "id": "m", "arms": [{"id": f"v{i}", "content": f"v{i}"} for i in range(5)],
+        "policy": {"name": "epsilon-greedy", "epsilon": 1.0}, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    assert "2 more arms with no decisions yet" in svc.report("m").to_text(max_arms=3)
+    for i in range(60):
+        svc.decide("m", f"u{i}")
+    report = svc.report("m")
+    text = report.to_text(max_arms=3)
+    shown = {a.arm for a in report.top_arms(3)}
+    most = max(a.pulls for a in report.arms if a.arm not in shown)
+    assert f"2 more arms with at most {most} decisions each" in text
