@@ -210,9 +210,13 @@ def test_someone_elses_message_and_closed_polls(service: BanditService,
             uid = upd["callback_query"]["id"]
             await double.wait_for(lambda uid=uid: uid in double.callback_answers)
             assert double.callback_answers[uid]["text"] == "this poll has closed"
+        # Alice's own press: the group reads the edited message, which names no one
+        double.press(ALICE, prompt, "👍")
+        await double.wait_for(lambda: prompt.edits)
+        assert prompt.text.endswith("\n\nAnswered 👍 — thanks")
 
     run_bot(service, double, script)
-    assert service.report("seed").total_answered == 0
+    assert service.report("seed").total_answered == 1
     assert not double.errors
 
 
@@ -347,7 +351,7 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         # in a private chat, the id the allow-list takes (a new bot's owner had no way to
         # learn it); in a group, no one's id
         assert refusal.text == "Not allowed: this command is for admins. Your Telegram " \
-            "user id is 502; the bot's allow-list is `admins` in the experiments file or " \
+            "user id is 502; the bot's allow-list is 'admins' in the experiments file or " \
             "BANDITBOT_ADMINS."
         double.send_command(BOB, -90, "/cheat seed arm1 1", chat_type="group")
         in_group = await double.wait_for(last_text(double, -90))

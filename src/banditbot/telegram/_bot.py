@@ -327,7 +327,10 @@ class BanditBot:
         await query.answer(f"Thanks! You answered {label}{note}"[:200])
         mode = parse_mode_of(exp)
         content = view.contents.get(result.arm or "", "")
-        thanks = f"You answered {label} — thanks{note}"
+        chat = query.message.chat if query.message is not None else None
+        private = chat is None or chat.type == "private"
+        # a group reads the edited message: not "You" (whose?), nor the voter's name (a vote)
+        thanks = f"{'You answered' if private else 'Answered'} {label} — thanks{note}"
         try:
             try:
                 await query.edit_message_text(content + "\n\n" + escape(thanks, mode),
@@ -426,7 +429,7 @@ class BanditBot:
             if asked_in is not None and asked_in.type == "private":  # (a group: nobody's id)
                 # a new bot's owner has no other way to learn the id the allow-list takes
                 refusal += (f" Your Telegram user id is {user.id}; the bot's allow-list is "
-                            "`admins` in the experiments file or BANDITBOT_ADMINS.")
+                            "'admins' in the experiments file or BANDITBOT_ADMINS.")
             await message.reply_text(refusal)
             return
         args = list(context.args or [])
