@@ -261,7 +261,10 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
 def _intervals(ax: Any, report: Report) -> None:
     arms = list(report.arms)
     estimate = [getattr(a, "estimate", None) for a in arms]
-    lead = any(e is not None for e in estimate)
+    # the table's columns: the estimate's interval shows before its point (10 answers), and
+    # an arm without answers has neither (the summary's mean fell back to a prior's, 0.5)
+    lead = any(e is not None for e in estimate) or \
+        any(getattr(a, "estimate_low", None) is not None for a in arms)
     kind = getattr(report, "estimate_kind", None) if lead else None
     kind = kind or report.interval_kind
     word = "estimate" if lead else "mean reward"

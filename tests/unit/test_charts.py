@@ -105,6 +105,28 @@ def test_the_chart_says_its_time_in_the_configured_zone() -> None:
         plt.close(fig)
 
 
+def test_before_ten_answers_the_chart_shows_the_table_s_intervals() -> None:
+    """Three answers, all to b: the table shows each arm's estimate interval and no point
+    yet; the chart drew the summary's means instead (an arm with no answer at 0.5, "Mean
+    reward per arm"), which the table did not show anywhere."""
+    cfg = parse_config({"experiments": [{"id": "e", "burn_in": 0, "arms": [
+        {"id": x, "content": x} for x in "abc"]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(5))
+    for i in range(3):
+        svc.reward(svc.decide("e", f"u{i}").id, 1, f"u{i}")
+    report = svc.report("e")
+    assert all(a.estimate is None for a in report.arms)
+    with _figure() as plt:
+        fig = _report_figure(report, None)
+        (ax,) = fig.axes
+        assert ax.get_title(loc="left") == "Estimate per arm"
+        assert not [line for line in ax.lines if line.get_marker() == "o"]  # no points
+        spans = sorted((float(c.get_segments()[0][0][0]), float(c.get_segments()[0][1][0]))
+                       for c in ax.collections)
+        assert spans == sorted((a.estimate_low, a.estimate_high) for a in report.arms)
+        plt.close(fig)
+
+
 @pytest.mark.slow
 def test_pngs_fit_telegram_and_a_timeline_still_draws(service: BanditService) -> None:
     from PIL import Image
