@@ -222,7 +222,12 @@ class Report:
         estimated = [a for a in self.arms if a.active and a.estimate is not None
                      and a.answered > 0]
         top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader
-        if top.arm != leader.arm and self.anytime_kind:
+        # (a near tie is no disagreement: every reward 1 gave 1.000 and 1.000, or 0.989 and
+        # 1.000, and "the estimate a"; within 2% of each other the estimate favours no one)
+        tied = leader.estimate is not None and top.estimate is not None and \
+            abs(top.estimate - leader.estimate) <= 0.02 * max(abs(top.estimate),
+                                                              abs(leader.estimate))
+        if top.arm != leader.arm and self.anytime_kind and not tied:
             # P(best) reads the posterior of the counts (priors and imported history in
             # them), the estimate weighs the policy's logged decisions by their
             # propensities: when they disagree, say both

@@ -164,3 +164,18 @@ def test_a_short_table_says_how_busy_the_arms_it_leaves_out_are() -> None:
     shown = {a.arm for a in report.top_arms(3)}
     most = max(a.pulls for a in report.arms if a.arm not in shown)
     assert f"2 more arms with at most {most} decisions each" in text
+
+
+def test_a_tie_of_the_estimates_is_not_told_as_a_disagreement() -> None:
+    """Every reward 1: the estimates read 1.000 and 1.000 (or 0.989 and 1.000), and the
+    verdict said "P(best) favours b (68%), the estimate a" as if the two disagreed."""
+    cfg = parse_config({"experiments": [{
+        "id": "t", "arms": [{"id": a, "content": a} for a in "ab"],
+        "policy": {"name": "epsilon-greedy", "epsilon": 1.0}, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    for i in range(80):
+        svc.reward(svc.decide("t", f"u{i}").id, 1, f"u{i}")
+    report = svc.report("t")
+    assert all(a.estimate is not None and a.estimate > 0.98 for a in report.arms)
+    assert report.verdict is not None and "favours" not in report.verdict
+    assert "leads (P(best)" in report.verdict
