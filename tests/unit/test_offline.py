@@ -453,7 +453,8 @@ def _records_with_awkward_contexts() -> list[Any]:
         {"premium": True, "hour": None}, {"tags": ["a", "b"], "hour": 23}, {"hour": 1.5}]
     return [DecisionRecord(
         id=f"d{i}", experiment="g", generation=0, scope="chat:-100" if i % 2 else "",
-        arm="a" if i % 3 else "b", propensity=0.5, arms=("a", "b"),
+        arm="a" if i % 3 else "b",  # the propensity is the chosen arm's logged probability
+        propensity=0.5 if i % 2 else 0.25 if i % 3 else 0.75, arms=("a", "b"),
         probabilities=np.array([0.5, 0.5]) if i % 2 else np.array([0.25, 0.75]),
         policy='{"name":"uniform"}', subject=f"tg:{i % 3}",
         created_at=1.7e9 + 60.0 * i + (0.9996 if i == 3 else 0.0), context=ctx,
@@ -787,3 +788,66 @@ def test_a_context_text_a_spreadsheet_would_run_is_exported_as_text(tmp_path: Pa
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["subject"] for r in rows] == ["u"] * 4 + ["'" + evil]
+
+
+def _exported_rows(tmp_path: Path, n: int = 60) -> tuple[list[str], list[dict[str, str]]]:
+    """A banditbot export (epsilon-greedy over a, b, c: unequal probabilities, some rounds
+    unanswered) as its header and rows."""
+    clock = FakeClock()
+    svc = _demo_service(clock)
+    rng = np.random.default_rng(8)
+    for i in range(n):
+        clock.advance(1)
+        d = svc.decide("g", f"u{i}")
+        if i % 4:
+            svc.reward(d.id, int(rng.random() < 0.4), f"u{i}")
+    path = tmp_path / "export.csv"
+    export_decisions(svc.decisions("g"), path)
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_truncated_or_inconsistent_export_is_refused_naming_the_row(tmp_path: Path) -> None:
+    """A file cut in the last row's probabilities read as a vector [p, 0, 0] (not summing
+    to 1) and was evaluated; a cut elsewhere lost the reward and the row silently became
+    unanswered. A short row, a vector that does not sum to 1 and a propensity that is not
+    the chosen arm's logged probability are refused, by the file's data row."""
+    import gzip
+
+    header, rows = _exported_rows(tmp_path)
+    whole = _write_rows(tmp_path / "whole.csv", header, rows)
+    assert read_log(whole).n_rounds == sum(1 for r in rows if r["reward"])
+    text = whole.read_text()
+    last = rows[-1]
+    vector = last["probabilities"]
+    assert not last["context"] and vector.count(" ") == 2  # the cell before the last one
+    cut = text[:text.rindex(vector) + len(vector.split()[0]) - 2]  # mid first probability
+    for name, where in (("cut-vector.csv", cut), ("cut-reward.csv",
+                                                  text[:text.rindex(last["reward"] + ",")])):
+        truncated = tmp_path / name
+        truncated.write_text(where)
+        with pytest.raises(PayloadError, match=f"row {len(rows)} is short .*truncated"):
+            read_log(truncated)
+    packed = tmp_path / "cut.csv.gz"
+    packed.write_bytes(gzip.compress(cut.encode()))
+    with pytest.raises(PayloadError, match=f"row {len(rows)} is short"):
+        read_log(packed)
+    # an unanswered row (the 4th: i % 4 == 0 is not rewarded) is checked as well
+    assert not rows[4]["reward"]
+    for i, column, value, says in (
+            (4, "probabilities", "0.1 0 0", "row 5: the logged probabilities sum to 0.1"),
+            (6, "probabilities", "0.5 0.5", "row 7: the probabilities .* do not match"),
+            (9, "propensity", "0.0625", "row 10: propensity 0.0625 differs")):
+        bad = [dict(r) for r in rows]
+        bad[i][column] = value
+        with pytest.raises(PayloadError, match=says):
+            read_log(_write_rows(tmp_path / "bad.csv", header, bad))

@@ -225,12 +225,7 @@ def _read_columns(path: Path) -> dict[str, list[Any]]:
         import io
 
         with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(io.StringIO(fh.read()))
-            gz_columns: dict[str, list[Any]] = {name: [] for name in reader.fieldnames or []}
-            for row in reader:
-                for name in gz_columns:
-                    gz_columns[name].append(row.get(name))
-        return gz_columns
+            return _csv_columns(path, csv.DictReader(io.StringIO(fh.read())))
     if suffix == ".parquet":
         require("pyarrow", "parquet")
         import pyarrow.parquet as pq
@@ -240,12 +235,7 @@ def _read_columns(path: Path) -> dict[str, list[Any]]:
         import csv
 
         with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            columns: dict[str, list[Any]] = {name: [] for name in reader.fieldnames or []}
-            for row in reader:
-                for name in columns:
-                    columns[name].append(row.get(name))
-        return columns
+            return _csv_columns(path, csv.DictReader(fh))
     if suffix in (".db", ".sqlite", ".sqlite3"):  # a store, not an exported log
         raise PayloadError(f"{path}: a database, not a log file",
                            hint=f"read a store's log with store:EXPERIMENT --store "
@@ -254,12 +244,64 @@ def _read_columns(path: Path) -> dict[str, list[Any]]:
                        hint="use .csv, .csv.gz or .parquet")
 
 
+def _csv_columns(path: Path, reader: Any) -> dict[str, list[Any]]:
+    """A CSV's columns; a row with fewer cells than the header (a file cut short: its last
+    row lost its last cells, which read as missing values) is refused."""
+    columns: dict[str, list[Any]] = {name: [] for name in reader.fieldnames or []}
+    for number, row in enumerate(reader, 1):
+        values = [row.get(name) for name in columns]
+        if None in values:  # (an empty cell reads as "", a missing one as None)
+            have = len(columns) - values.count(None)
+            raise PayloadError(
+                f"{path}: row {number} is short ({have} of {len(columns)} cells): the file "
+                "looks truncated", hint="export or copy the log again, or drop that row")
+        for name, value in zip(columns, values, strict=True):
+            columns[name].append(value)
+    return columns
+
+
 def _require_actions(path: Path, column: str, values: list[Any], keep: list[int]) -> None:
     """Every kept row names its action (an empty one would become an action of its own)."""
     for i in keep:
         if values[i] is None or not str(values[i]).strip():
             raise PayloadError(f"{path}: row {i + 1}: the action in column {column!r} is "
                                "empty", hint="fix or drop that row")
+
+
+#: A logged probability vector sums to 1 within this (the export writes 10 significant
+#: digits of each probability).
+VECTOR_TOLERANCE = 1e-6
+
+
+def _logged_vectors(path: Path, table: Mapping[str, list[Any]], cmap: ColumnMap,
+                    rows: Sequence[int]) -> dict[int, tuple[list[str], list[float]]]:
+    """Each logging-policy row's arms and logged probabilities (a banditbot export), checked:
+    one probability per arm, summing to 1, and the chosen arm's entry equal to the row's
+    propensity (a file cut or edited by hand reads otherwise as another distribution)."""
+    out: dict[int, tuple[list[str], list[float]]] = {}
+    hint = "export the log again, or fix or drop that row"
+    for i in rows:
+        arms = [str(a) for a in _cell_list(table["arms"][i])]
+        cells = _cell_list(table["probabilities"][i])
+        probs = [_number(x) for x in cells]
+        if len(probs) != len(arms) or any(x is None or not math.isfinite(x) for x in probs):
+            raise PayloadError(f"{path}: row {i + 1}: the probabilities "
+                               f"{' '.join(map(str, cells))!r} do not match the arms "
+                               f"{' '.join(arms)!r}", hint=hint)
+        vector = [float(x) for x in probs if x is not None]
+        total = math.fsum(vector)
+        if abs(total - 1.0) > VECTOR_TOLERANCE:
+            raise PayloadError(f"{path}: row {i + 1}: the logged probabilities sum to "
+                               f"{total:.10g}, not 1", hint=hint)
+        arm, propensity = str(table[cmap.action][i]), _number(table[cmap.pscore][i])
+        if propensity is not None:  # (none: an unanswered row's, or refused elsewhere)
+            logged = vector[arms.index(arm)] if arm in arms else 0.0
+            if not math.isclose(propensity, logged, rel_tol=VECTOR_TOLERANCE, abs_tol=1e-12):
+                raise PayloadError(
+                    f"{path}: row {i + 1}: propensity {propensity:.10g} differs from the "
+                    f"logged probability of arm {arm!r} ({logged:.10g})", hint=hint)
+        out[i] = (arms, vector)
+    return out
 
 
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
@@ -296,16 +338,19 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                  "--reward-col, --pscore-col")
     is_export = "kind" in table and "probabilities" in table and "arms" in table
     n = len(table[cmap.action])
+    logged = []  # the logging policy's rows, answered or not
     keep = []
     for i in range(n):
         # the experiment's allocation drew both policy and holdout decisions (the logged
         # probabilities include the holdout's share): leaving either out biases the weights
         if is_export and table["kind"][i] is not None and table["kind"][i] not in ALLOCATED:
             continue
+        logged.append(i)
         raw = table[cmap.reward][i]
         if raw in (None, "") and rewarded_only:
             continue
         keep.append(i)
+    vectors = _logged_vectors(p, table, cmap, logged) if is_export else {}
 
     def numbers(name: str, what: str) -> FloatArray:
         out = np.empty(len(keep))
@@ -328,7 +373,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     raw_actions = [str(table[cmap.action][i]) for i in keep]
     actions = tuple(sorted(set(raw_actions), key=_natural))
     if is_export and keep:
-        arm_lists = [_cell_list(table["arms"][i]) for i in keep]
+        arm_lists = [vectors[i][0] for i in keep]
         actions = tuple(dict.fromkeys([a for arms in arm_lists for a in arms] + list(actions)))
     index = {a: k for k, a in enumerate(actions)}
     context_cols = cmap.context if cmap.context is not None else \
@@ -342,8 +387,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     if is_export:
         dist = np.zeros((len(keep), len(actions)))
         for j, i in enumerate(keep):
-            probs = [float(x) for x in _cell_list(table["probabilities"][i])]
-            for a, prob in zip(arm_lists[j], probs, strict=False):
+            for a, prob in zip(*vectors[i], strict=True):
                 dist[j, index[a]] = prob
     position = None
     if cmap.position:
