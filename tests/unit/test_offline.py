@@ -851,3 +851,35 @@ def test_a_truncated_or_inconsistent_export_is_refused_naming_the_row(tmp_path: 
         bad[i][column] = value
         with pytest.raises(PayloadError, match=says):
             read_log(_write_rows(tmp_path / "bad.csv", header, bad))
+
+
+def test_a_bad_propensity_is_named_by_its_row_in_the_file(tmp_path: Path) -> None:
+    """Propensity 1.5 in data row 9 was reported as "row 6" (counted after the unanswered
+    rows were dropped), and a bad propensity in an unanswered row was not reported at all:
+    both are named by the file's data row, in a CSV, a Parquet file and an export."""
+    cmap = ColumnMap(action="variant", reward="clicked", pscore="prob")
+    lines = [("v0", "" if i in (1, 3, 5) else "1", "0.5") for i in range(10)]
+    for bad_row, reward in ((9, "1"), (4, "")):  # an answered row; an unanswered one
+        rows = [list(r) for r in lines]
+        rows[bad_row - 1][1:] = [reward, "1.5"]
+        path = tmp_path / "other.csv"
+        path.write_text("variant,clicked,prob\n" + "".join(",".join(r) + "\n" for r in rows))
+        with pytest.raises(PayloadError, match=rf"row {bad_row}: propensity '1.5' .*outside"):
+            read_log(path, cmap)
+        pq = pytest.importorskip("pyarrow.parquet")
+        import pyarrow as pa
+
+        table = pa.table({"variant": [r[0] for r in rows],
+                          "clicked": [float(r[1]) if r[1] else None for r in rows],
+                          "prob": [float(r[2]) for r in rows]})
+        pq.write_table(table, tmp_path / "other.parquet")
+        with pytest.raises(PayloadError, match=rf"row {bad_row}: propensity 1.5 .*outside"):
+            read_log(tmp_path / "other.parquet", cmap)
+    header, exported = _exported_rows(tmp_path)
+    exported[8]["propensity"] = "0"  # an unanswered row (i % 4 == 0)
+    with pytest.raises(PayloadError, match=r"row 9: propensity '0' .*outside"):
+        read_log(_write_rows(tmp_path / "bad.csv", header, exported))
+    assert not exported[8]["reward"]
+    exported[8]["propensity"] = ""  # an unanswered row may leave it empty
+    assert read_log(_write_rows(tmp_path / "ok.csv", header, exported)).n_rounds == \
+        sum(1 for r in exported if r["reward"])

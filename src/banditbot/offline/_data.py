@@ -273,6 +273,27 @@ def _require_actions(path: Path, column: str, values: list[Any], keep: list[int]
 VECTOR_TOLERANCE = 1e-6
 
 
+def _check_propensities(path: Path, column: str, values: list[Any], rows: Sequence[int],
+                        kept: set[int]) -> None:
+    """Every logging-policy row's propensity is a number in (0, 1] (an unanswered row may
+    leave it empty: it is dropped), named by its row in the file."""
+    for i in rows:
+        value = values[i]
+        if value in (None, "") and i not in kept:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise PayloadError(f"{path}: row {i + 1}: propensity {value!r} in column "
+                               f"{column!r} is not a number", hint="fix or drop that row") from None
+        if not 0.0 < number <= 1.0:  # (also NaN)
+            raise PayloadError(
+                f"{path}: row {i + 1}: propensity {value!r} in column {column!r} is outside "
+                "(0, 1]",
+                hint="a propensity is the probability the logging policy gave the logged "
+                     "action; rows without one cannot be used for off-policy evaluation")
+
+
 def _logged_vectors(path: Path, table: Mapping[str, list[Any]], cmap: ColumnMap,
                     rows: Sequence[int]) -> dict[int, tuple[list[str], list[float]]]:
     """Each logging-policy row's arms and logged probabilities (a banditbot export), checked:
@@ -350,6 +371,9 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         if raw in (None, "") and rewarded_only:
             continue
         keep.append(i)
+    # checked before the unanswered rows are dropped: a bad row is named by its row in the
+    # file (1 = the first data row), and a bad unanswered row is not passed over in silence
+    _check_propensities(p, cmap.pscore, table[cmap.pscore], logged, set(keep))
     vectors = _logged_vectors(p, table, cmap, logged) if is_export else {}
 
     def numbers(name: str, what: str) -> FloatArray:
