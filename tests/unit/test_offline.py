@@ -883,3 +883,33 @@ def test_a_bad_propensity_is_named_by_its_row_in_the_file(tmp_path: Path) -> Non
     exported[8]["propensity"] = ""  # an unanswered row may leave it empty
     assert read_log(_write_rows(tmp_path / "ok.csv", header, exported)).n_rounds == \
         sum(1 for r in exported if r["reward"])
+
+
+def test_a_policy_on_arms_the_logging_policy_could_not_choose_in_a_round_is_warned_about(
+        ) -> None:
+    """Arm c was added half-way: in the first half the logged vectors give it probability
+    0. Uniform puts a third of those rounds' mass on it, which IPS counts as 0 and SNIPS
+    and DR leave out; c ran in the second half, so the whole-log check said nothing. The
+    weighted rows now say so; a log where every arm could always run gets no warning."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    late = np.tile([0.5, 0.5, 0.0], (n, 1))
+    late[n // 2:] = 1 / 3
+    pays = np.array([0.2, 0.3, 0.9])
+
+    def log_of(dist: np.ndarray) -> LoggedBandit:
+        action = np.array([rng.choice(3, p=row) for row in dist], dtype=np.intp)
+        reward = (rng.random(n) < pays[action]).astype(float)
+        return LoggedBandit(("a", "b", "c"), action, reward, dist[np.arange(n), action],
+                            action_dist=dist)
+
+    rows = evaluate(log_of(late), ["uniform"], estimators=("ips", "snips", "dm", "dr"),
+                    train_share=0.0, n_bootstrap=50)
+    said = "17% of the evaluated policy's choices fall on arms the logging policy could not"
+    for row in rows:
+        warned = any(said in w for w in row.estimate.warnings)
+        assert warned == (row.estimate.estimator != "dm"), row
+        assert not any("never took" in w for w in row.estimate.warnings)
+    always = evaluate(log_of(np.full((n, 3), 1 / 3)), ["uniform"],
+                      estimators=("ips", "snips", "dr"), train_share=0.0, n_bootstrap=50)
+    assert not any("could not choose" in w for r in always for w in r.estimate.warnings)

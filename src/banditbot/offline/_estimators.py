@@ -89,6 +89,30 @@ def unseen_warning(action: IntArray, action_dist: FloatArray) -> str | None:
             "the log says nothing about them (IPS counts them as 0, SNIPS leaves them out)")
 
 
+#: Warn when the evaluated policy puts more than this share of its choices, averaged over
+#: the rounds, on actions the logging policy gave probability 0 in that round
+ZERO_SUPPORT_SHARE = 0.01
+
+
+def zero_support_warning(logging_dist: FloatArray, action_dist: FloatArray) -> str | None:
+    """A warning when the evaluated policy chooses, in a noticeable share of rounds, actions
+    the logging policy could not choose in that round (probability 0 in the logged vector:
+    an arm added later, or retired): no weight can reach them, so IPS counts them as 0 and
+    SNIPS and DR leave them out (the whole-log check, :func:`unseen_warning`, misses an arm
+    that ran in other rounds)."""
+    mu = np.asarray(logging_dist, dtype=np.float64)
+    if mu.shape != action_dist.shape:
+        raise PayloadError(f"logging_dist has shape {mu.shape}, expected {action_dist.shape}")
+    share = float(np.where(mu <= 0.0, action_dist, 0.0).sum(axis=1).mean())
+    if share <= ZERO_SUPPORT_SHARE:
+        return None
+    return (f"{share:.0%} of the evaluated policy's choices fall on arms the logging policy "
+            "could not choose in that round (probability 0, e.g. added or retired arms): "
+            "IPS counts them as 0, SNIPS and DR ignore them — the estimates are biased "
+            "toward the arms that were running; evaluate a log of rounds in which every "
+            "arm could run (cut the file to those rows)")
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One estimator's answer.

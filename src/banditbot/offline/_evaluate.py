@@ -4,6 +4,7 @@ requested estimator with bootstrap intervals."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from .._errors import PayloadError
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, make_policy
 from ._data import LoggedBandit
-from ._estimators import Estimate, estimate_all, make_estimator
+from ._estimators import Estimate, estimate_all, make_estimator, zero_support_warning
 from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist
 
@@ -263,12 +264,17 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
             dist = behavior_action_dist(policy[1], test)
         else:
             dist = policy_action_dist(policy, test, train=train)
-        for result in estimate_all(est_objects, reward=test.reward, action=test.action,
-                                   pscore=test.pscore, action_dist=dist,
-                                   estimated_rewards=q_hat, alpha=alpha,
-                                   n_bootstrap=n_bootstrap, rng=own, refit=refit,
-                                   reward_bounds=bounds, behavior_dist=logging,
-                                   n_jobs=n_jobs, progress=bootstrap_progress):
+        # per round: the logged vectors say which arms could not be chosen in which round
+        outside = None if test.action_dist is None else \
+            zero_support_warning(test.action_dist, dist)
+        for est, result in zip(est_objects, estimate_all(
+                est_objects, reward=test.reward, action=test.action, pscore=test.pscore,
+                action_dist=dist, estimated_rewards=q_hat, alpha=alpha,
+                n_bootstrap=n_bootstrap, rng=own, refit=refit, reward_bounds=bounds,
+                behavior_dist=logging, n_jobs=n_jobs, progress=bootstrap_progress),
+                strict=True):
+            if outside is not None and est.uses_weights:
+                result = dataclasses.replace(result, warnings=(outside, *result.warnings))
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
