@@ -131,3 +131,15 @@ def test_the_logged_baseline_is_on_the_evaluated_rounds(
     assert said["logged_mean_reward_all_rounds"] == pytest.approx(float(reward.mean()),
                                                                   rel=1e-12)
     assert said["logged_mean_reward"] != said["logged_mean_reward_all_rounds"]
+
+
+def test_a_truncated_log_is_one_line_and_exit_2(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A log cut short in its last row was evaluated as if whole; now `evaluate` refuses it
+    in one line, naming the row."""
+    log = tmp_path / "cut.csv"
+    log.write_text("variant,clicked,prob\nv0,1,0.5\nv1,0,0.5\nv0,1")
+    code, out, err = run(["evaluate", str(log), "--action-col", "variant", "--reward-col",
+                          "clicked", "--pscore-col", "prob", "--n-bootstrap", "10"], capsys)
+    assert code == 2 and not out, (out, err)
+    assert err.strip().count("\n") == 0 and "row 3 is short" in err and "truncated" in err
