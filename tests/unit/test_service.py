@@ -985,3 +985,15 @@ def test_a_contextual_report_with_no_estimate_yet_keeps_p_best_whole() -> None:
     report = svc.report("c")
     assert sum(a.p_best for a in report.arms) == pytest.approx(1.0)
     assert "P(best) 0%" not in report.to_text()
+
+
+def test_ratings_given_by_hand_in_one_word_say_how_to_split_them() -> None:
+    """`/cheat tip frog 45` on a 1–5 rating: one reward of 45, refused; the refusal now
+    says the other rewards are separated by spaces (the usage line only showed 1101)."""
+    cfg = parse_config({"experiments": [{"id": "tip", "reward": {"type": "rating"},
+                                         "arms": [{"id": "frog", "content": "f"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    with pytest.raises(InvalidRewardError) as refused:
+        svc.cheat("tip", "frog", "45", actor="test")
+    assert refused.value.hint is not None and "spaces: 4 5" in refused.value.hint
+    assert svc.cheat("tip", "frog", "4 5", actor="test") == 2

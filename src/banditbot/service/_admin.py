@@ -82,7 +82,16 @@ class AdminMixin(RewardsMixin):
             raise InvalidRewardError("no rewards given", hint="e.g. 1101 or '4 5 3'")
         if len(values) > _MAX_CHEAT:
             raise InvalidRewardError("too many rewards at once", hint=f"at most {_MAX_CHEAT}")
-        numbers = [view.config.reward.validate_value(v) for v in values]
+        try:
+            numbers = [view.config.reward.validate_value(v) for v in values]
+        except InvalidRewardError as exc:
+            if isinstance(rewards, str) and len(values) == 1 and len(values[0]) > 1 and \
+                    values[0].isdigit():  # "45" on a rating: one reward of 45, not 4 and 5
+                raise InvalidRewardError(
+                    exc.message, hint=f"one per character is for 👍/👎 (1101); separate "
+                                      f"other rewards by spaces: {' '.join(values[0])}"
+                ) from None
+            raise
         return self._record_history(view, arm, numbers, kind="manual", actor=actor,
                                     scope=scope, action="cheat")
 

@@ -97,7 +97,7 @@ _PARSE_ERROR = "can't parse entities"
 #: matplotlib's pyplot is not thread-safe: charts render one at a time, off the event loop
 _CHART_LOCK = threading.Lock()
 _ADMIN_USAGE = {
-    "cheat": "/cheat <experiment> <arm> <rewards, e.g. 1101>",
+    "cheat": "/cheat <experiment> <arm> <rewards, e.g. 1101, or 4 5 3 on a rating>",
     "prior": "/prior <experiment> <arm> <alpha> <beta>",
     "reset": "/reset <experiment>",
     "policy": "/policy <experiment> <name> [key=value …]",
