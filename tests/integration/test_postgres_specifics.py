@@ -633,7 +633,11 @@ def test_readiness_says_503_within_seconds_while_the_store_retries() -> None:
 
 @pytest.mark.parametrize("url", ["postgresql://h/db?schema=Bad-Name",
                                  "postgresql://h/db?pool_max=0",
-                                 "postgresql://h/db?listen=maybe"])
+                                 "postgresql://h/db?listen=maybe",
+                                 "postgresql://h/db?retry_seconds=-1",
+                                 "postgresql://h/db?retry_seconds=0",
+                                 "postgresql://h/db?retry_seconds=nan",
+                                 "postgresql://h/db?retry_seconds=inf"])
 def test_bad_postgres_urls_say_what_works(url: str) -> None:
     with pytest.raises(ConfigError) as err:
         open_store(url)

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import re
@@ -407,6 +408,9 @@ class PostgresStore:
         if not 0 <= self.pool_min <= self.pool_max or self.pool_max < 1:
             raise ConfigError(f"bad pool size in store URL {mask_url(url)!r}",
                               hint="use 0 <= pool_min <= pool_max and pool_max >= 1")
+        if not (math.isfinite(self.retry_seconds) and self.retry_seconds > 0):
+            raise ConfigError(f"bad retry_seconds in store URL {mask_url(url)!r}",
+                              hint="use a number of seconds above 0, e.g. retry_seconds=15")
         # libpq sees the URL without banditbot's parameters, plus the search path
         options = [v for k, v in passed if k == "options"]
         passed = [(k, v) for k, v in passed if k != "options"]
