@@ -240,3 +240,50 @@ def test_a_write_command_never_creates_a_table(moto_endpoint: str, table: str,
     assert code == 0 and '"arm"' in out
     # and it says where it points: an emulator's endpoint is part of the printed URL
     assert open_store(good).url == good
+
+
+@pytest.mark.parametrize("layout", ["no-index", "other-keys"])
+def test_init_refuses_a_table_of_another_layout(moto_endpoint: str, layout: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial found `init-db` said "store ready" for a table without the GSI1
+    index (or with other key names), and later commands said "no table … create it with
+    banditbot init-db": init compares the layout and names what differs."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    key = "PK" if layout == "no-index" else "id"
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    url = f"dynamodb://{name}?region=us-east-1&endpoint_url={moto_endpoint}"
+    with pytest.raises(StoreError) as err:
+        open_store(url).init()
+    assert "GSI1" in err.value.message and err.value.hint
+    if layout == "other-keys":
+        assert "id (HASH)" in err.value.message
+    code, out, stderr = run_cli(["init-db", "--store", url], capsys)
+    assert code == 2 and "store ready" not in out + stderr
+    assert "no global secondary index GSI1" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_init_accepts_its_own_table_again(moto_endpoint: str, table: str) -> None:
+    DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint).init()
+
+
+def test_an_endpoint_url_without_a_scheme_is_refused_when_parsed() -> None:
+    with pytest.raises(ConfigError) as err:
+        open_store("dynamodb://t?endpoint_url=localhost:19500&region=us-east-1")
+    assert "endpoint_url needs http:// or https://" in str(err.value)
+
+
+def test_a_missing_region_says_how_to_give_one(moto_endpoint: str,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    for var in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/banditbot-test-config")
+    url = f"dynamodb://t-{uuid.uuid4().hex[:8]}?endpoint_url={moto_endpoint}"
+    code, _, err = run_cli(["init-db", "--store", url], capsys)
+    assert code == 2 and "no AWS region" in err
+    assert "?region=" in err and "AWS_DEFAULT_REGION" in err
+    assert len(err.strip().splitlines()) == 1

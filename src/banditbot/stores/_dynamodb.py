@@ -52,7 +52,7 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from .._errors import StoreError, require
+from .._errors import ConfigError, StoreError, require
 from ._base import (
     ALLOCATED,
     AdminRecord,
@@ -73,6 +73,13 @@ from ._base import (
 __all__ = ["DynamoDBStore"]
 
 _MAX_TRANSACT_ITEMS = 100
+#: the table's keys and its one index, as :meth:`DynamoDBStore.init` creates them (and as it
+#: requires of a table that exists already)
+_KEY_SCHEMA = [{"AttributeName": "PK", "KeyType": "HASH"},
+               {"AttributeName": "SK", "KeyType": "RANGE"}]
+_GSI1_KEY_SCHEMA = [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"}]
+_KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK")
 _CORE = ("pulls", "n", "total", "total_sq")
 
 
@@ -98,11 +105,15 @@ def _token() -> str:
 
 def _network_error(op: str, exc: Exception) -> StoreError:
     """The one-line error for a request that never got an answer (after retries)."""
-    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+    from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
 
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return StoreError(f"DynamoDB {op} failed: no AWS credentials",
                           hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    if isinstance(exc, NoRegionError):
+        return StoreError(f"DynamoDB {op} failed: no AWS region",
+                          hint="add ?region=eu-west-1 (yours) to the store URL, or set "
+                               "AWS_DEFAULT_REGION (botocore does not read AWS_REGION)")
     return StoreError(f"DynamoDB {op} failed: {type(exc).__name__}: {exc}",
                       hint="check the endpoint, region and network")
 
@@ -141,6 +152,11 @@ class DynamoDBStore:
                  endpoint_url: str | None = None, ttl_days: float | None = None,
                  max_attempts: int = 8, read_timeout: float = 10.0,
                  connect_timeout: float = 3.0, client: Any = None) -> None:
+        if endpoint_url is not None and not endpoint_url.lower().startswith(
+                ("http://", "https://")):
+            raise ConfigError(f"DynamoDB endpoint_url {endpoint_url!r}: endpoint_url needs "
+                              "http:// or https://",
+                              hint="e.g. endpoint_url=http://127.0.0.1:8000")
         self.table = table
         self.region = region
         self.endpoint_url = endpoint_url
@@ -244,7 +260,7 @@ class DynamoDBStore:
 
         client = self.client
         try:
-            client.describe_table(TableName=self.table)
+            self._check_layout(client.describe_table(TableName=self.table)["Table"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 error = exc.response.get("Error", {})
@@ -261,12 +277,10 @@ class DynamoDBStore:
                         {"AttributeName": "GSI1PK", "AttributeType": "S"},
                         {"AttributeName": "GSI1SK", "AttributeType": "S"},
                     ],
-                    KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                               {"AttributeName": "SK", "KeyType": "RANGE"}],
+                    KeySchema=_KEY_SCHEMA,
                     GlobalSecondaryIndexes=[{
                         "IndexName": "GSI1",
-                        "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                                      {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+                        "KeySchema": _GSI1_KEY_SCHEMA,
                         "Projection": {"ProjectionType": "ALL"},
                     }],
                 )
@@ -284,6 +298,41 @@ class DynamoDBStore:
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
         except ClientError as exc:
             raise StoreError(f"DynamoDB TTL setup failed: {exc}") from exc
+
+    def _check_layout(self, table: Mapping[str, Any]) -> None:
+        """Refuse a table that exists but is not laid out as :meth:`init` creates one
+        (other key names, no ``GSI1`` index): one line that names what differs."""
+
+        def keys(schema: Any) -> str:
+            return ", ".join(f"{k.get('AttributeName')} ({k.get('KeyType')})"
+                             for k in schema or []) or "none"
+
+        differences = []
+        if keys(table.get("KeySchema")) != keys(_KEY_SCHEMA):
+            differences.append(f"its key is {keys(table.get('KeySchema'))}, not "
+                               f"{keys(_KEY_SCHEMA)}")
+        indexes = {i.get("IndexName"): i for i in table.get("GlobalSecondaryIndexes") or []}
+        gsi1 = indexes.get("GSI1")
+        if gsi1 is None:
+            differences.append("it has no global secondary index GSI1")
+        else:
+            if keys(gsi1.get("KeySchema")) != keys(_GSI1_KEY_SCHEMA):
+                differences.append(f"its index GSI1's key is {keys(gsi1.get('KeySchema'))}, "
+                                   f"not {keys(_GSI1_KEY_SCHEMA)}")
+            projection = (gsi1.get("Projection") or {}).get("ProjectionType")
+            if projection != "ALL":
+                differences.append(f"its index GSI1 projects {projection}, not ALL")
+        types = {a.get("AttributeName"): a.get("AttributeType")
+                 for a in table.get("AttributeDefinitions") or []}
+        wrong = [name for name in _KEY_ATTRIBUTES if name in types and types[name] != "S"]
+        if wrong:
+            differences.append(f"its key attribute {wrong[0]} is of type {types[wrong[0]]}, "
+                               "not S (string)")
+        if differences:
+            raise StoreError(f"DynamoDB table {self.table!r} is not laid out as banditbot "
+                             f"needs: {'; '.join(differences)}",
+                             hint="point the store URL at another table name (init-db "
+                                  "creates it), or delete this table if it is an old one")
 
     def close(self) -> None:
         """Nothing to release (boto3 pools connections)."""
