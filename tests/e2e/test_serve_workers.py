@@ -81,3 +81,44 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
     # every line is one JSON object, uvicorn's start and shutdown messages included
     assert [x for x in lines if x.strip() and not x.startswith("{")] == []
     assert any(json.loads(x).get("logger", "").startswith("uvicorn") for x in lines)
+
+
+@pytest.mark.parametrize("multiproc", [False, True])
+def test_workers_without_a_metrics_folder_warn_once(tmp_path: Path, multiproc: bool) -> None:
+    """A new-user trial found `--workers 2` without PROMETHEUS_MULTIPROC_DIR made /metrics
+    show one worker's counts at random, silently: start-up says so in one line."""
+    port = free_port()
+    env = {**os.environ, "BANDITBOT_STORE": f"sqlite:///{tmp_path / 'w.db'}",
+           "BANDITBOT_CONFIG": str(EXAMPLES)}
+    env.pop("TELEGRAM_TOKEN", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if multiproc:
+        (tmp_path / "prom").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prom")
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port", str(port),
+                             "--workers", "2"], env=env, cwd=tmp_path, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        log.close()
+    lines = log_path.read_text().splitlines()
+    warned = [json.loads(x) for x in lines if "PROMETHEUS_MULTIPROC_DIR" in x]
+    assert [x for x in lines if x.strip() and not x.startswith("{")] == []
+    if multiproc:
+        assert warned == []
+    else:
+        assert len(warned) == 1 and warned[0]["level"] == "warning"
+        assert "/metrics" in warned[0]["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 from typing import Annotated
@@ -38,7 +39,14 @@ def serve(
                                 telegram_base_url=bot_api_url)
     os.environ.update(chosen.to_env())
     # access_log off: the app writes its own JSON access line (with the request id)
-    from .._logging import uvicorn_log_config
+    from .._logging import configure_json_logging, uvicorn_log_config
+
+    if workers > 1 and not chosen.metrics_multiprocess:
+        configure_json_logging()
+        logging.getLogger("banditbot.serve").warning(
+            "%d workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows the counts of "
+            "whichever one worker answers; set PROMETHEUS_MULTIPROC_DIR to an empty shared "
+            "folder to merge them", workers)
 
     uvicorn.run("banditbot._compose:http_app_from_env", factory=True, host=host, port=port,
                 workers=workers, loop="uvloop", http="httptools", log_level="info",
