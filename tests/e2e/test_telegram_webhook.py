@@ -249,3 +249,88 @@ def test_a_webhook_bot_refuses_to_poll(service: BanditService, double: BotApiDou
     asyncio.run(run())
     assert "getUpdates" not in [method for method, _ in double.calls]
     assert [m.text for m in double.chat_messages(501)] == ["still talking"]
+
+
+def _serve_with_a_bot(tmp_path: Path, base_url: str, token: str) -> tuple[Any, str, Path]:
+    from ..conftest import EXAMPLES, free_port
+
+    port = free_port()
+    env = {**os.environ, "TELEGRAM_TOKEN": token, "BANDITBOT_TELEGRAM_BASE_URL": base_url,
+           "BANDITBOT_WEBHOOK_SECRET": SECRET, "BANDITBOT_CONFIG": str(EXAMPLES),
+           "BANDITBOT_STORE": f"sqlite:///{tmp_path / 'serve.db'}"}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:  # a file, not a pipe nobody drains
+        proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
+                                 str(port)], env=env, cwd=tmp_path, stdout=log,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"serve did not come up: {log_path.read_text()}")
+        time.sleep(0.2)
+    return proc, base, log_path
+
+
+def _stop_serve(proc: Any) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_serve_comes_up_while_telegram_is_unreachable_and_connects_later(
+        tmp_path: Path) -> None:
+    """A new-user trial found `serve` with TELEGRAM_TOKEN exits 3 with a traceback when
+    Telegram cannot be reached: the HTTP API comes up anyway (one warning line), the webhook
+    answers 503 (Telegram delivers again), and the bot starts once Telegram answers."""
+    from ..conftest import free_port
+    from ..telegram_double import make_app
+
+    bot_port = free_port()
+    double = BotApiDouble()
+    proc, base, log_path = _serve_with_a_bot(tmp_path, f"http://127.0.0.1:{bot_port}",
+                                             double.token)
+    try:
+        assert HTTP.get(f"{base}/v1/experiments", timeout=10).status_code in (200, 401)
+        assert HTTP.get(f"{base}/", timeout=10).status_code == 200
+        update = double.message_update(double.user(501), 501, "/random")
+        update["update_id"] = 5
+        assert post(base, update, secret="wrong").status_code == 403
+        assert post(base, update).status_code == 503
+        with ServerThread(make_app(double), port=bot_port) as url:
+            double.base_url = url
+            deadline = time.monotonic() + 30
+            while (status := post(base, update).status_code) == 503:
+                assert time.monotonic() < deadline, "the bot never connected"
+                time.sleep(0.3)
+            assert status == 200
+            wait(lambda: double.chat_messages(501))
+            _stop_serve(proc)
+    finally:
+        _stop_serve(proc)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    assert "Traceback" not in "\n".join(lines)
+    warned = [json.loads(x)["message"] for x in lines if "Telegram" in x]
+    assert len(warned) == 2 and "unreachable" in warned[0] and "answers 503" in warned[0]
+
+
+def test_serve_comes_up_when_telegram_refuses_the_token(double: BotApiDouble,
+                                                         tmp_path: Path) -> None:
+    wrong = "123456789:WRONG-token-that-telegram-rejects-000000"
+    proc, base, log_path = _serve_with_a_bot(tmp_path, double.base_url, wrong)
+    try:
+        assert HTTP.get(f"{base}/readyz", timeout=10).status_code == 200
+        update = double.message_update(double.user(501), 501, "/random")
+        update["update_id"] = 6
+        assert post(base, update).status_code == 503
+    finally:
+        _stop_serve(proc)
+    text = log_path.read_text()
+    assert "WRONG-token" not in text and "Traceback" not in text
+    assert len([x for x in text.splitlines() if "rejected the bot token" in x]) == 1

@@ -9,6 +9,7 @@ request is logged as one JSON line (:class:`~banditbot.api._envelope.Envelope`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -83,12 +84,21 @@ def create_app(service: BanditService, *, telegram: Any = None,
         if telegram is None:
             yield
             return
-        async with telegram:  # initialize (getMe) … shutdown
-            await telegram.start()  # processes the update queue
-            try:
-                yield
-            finally:
+        from ..telegram import start_webhook_bot
+
+        # the API serves even when Telegram is unreachable or refuses the token: the bot
+        # then retries in the background (the webhook answers 503 meanwhile)
+        starting = await start_webhook_bot(telegram)
+        try:
+            yield
+        finally:
+            if starting is not None:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            if telegram.running:
                 await telegram.stop()
+            await telegram.shutdown()
 
     app = FastAPI(
         title="banditbot", version="0.1.0", lifespan=lifespan,
@@ -213,6 +223,6 @@ def _add_webhook(app: FastAPI, service: BanditService, telegram: Any, secret: st
     async def telegram_webhook(request: Request) -> JSONResponse:
         body = await request.body()
         outcome = await process_webhook(telegram, service, request.headers, body, secret,
-                                        wait=False)
+                                        wait=False, ready=telegram.running)
         return JSONResponse({"ok": outcome.status == 200, "detail": outcome.reason},
                             outcome.status)

@@ -27,7 +27,9 @@ def serve(
     """Serve the HTTP API, the dashboard and (with a token) the Telegram webhook.
 
     uvicorn with uvloop and httptools: the API under /v1, the dashboard at /, metrics at
-    /metrics, and POST /telegram when TELEGRAM_TOKEN is set.
+    /metrics, and POST /telegram when TELEGRAM_TOKEN is set. While Telegram cannot be
+    reached (or refuses the token) the API serves anyway: one warning line, POST /telegram
+    answers 503 and the bot retries with backoff.
     """
     require("uvicorn", "api")
     import uvicorn

@@ -23,6 +23,8 @@ from ._app import (  # noqa: E402
     check_secret,
     process_webhook,
     run_polling,
+    start_webhook_bot,
+    unavailable_reason,
 )
 from ._bot import BanditBot, commands_for, install  # noqa: E402
 from ._context import CHAT_FEATURES, chat_context  # noqa: E402
@@ -39,4 +41,6 @@ __all__ = [
     "install",
     "process_webhook",
     "run_polling",
+    "start_webhook_bot",
+    "unavailable_reason",
 ]

@@ -32,8 +32,10 @@ __all__ = [
     "Reachability",
     "WebhookOutcome",
     "build_application",
-    "process_webhook",
+        "process_webhook",
     "run_polling",
+    "start_webhook_bot",
+    "unavailable_reason",
 ]
 
 log = logging.getLogger("banditbot.telegram")
@@ -305,6 +307,48 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
         await application.shutdown()
 
 
+def unavailable_reason(error: BaseException) -> str:
+    """Why a bot could not start, in words that never carry the token (python-telegram-bot's
+    ``InvalidToken`` quotes it)."""
+    from telegram.error import InvalidToken, NetworkError
+
+    if isinstance(error, InvalidToken):
+        return "Telegram rejected the bot token (check TELEGRAM_TOKEN)"
+    if isinstance(error, NetworkError):  # timeouts included
+        return f"Telegram is unreachable ({type(error).__name__})"
+    return f"Telegram could not be initialized ({type(error).__name__})"
+
+
+async def start_webhook_bot(application: Any) -> asyncio.Task[None] | None:
+    """Initialize (``getMe``) and start a webhook bot — what ``banditbot serve`` runs beside
+    the HTTP API. ``None`` when it runs; when Telegram cannot be reached or refuses the
+    token, one warning line and a task that retries with backoff (1 s, doubling, at most a
+    minute) until it runs, meanwhile the HTTP API serves and the webhook answers 503 (so
+    Telegram delivers again). Cancel the task to stop trying."""
+    try:
+        await application.initialize()
+    except Exception as exc:
+        log.warning("%s; the HTTP API serves meanwhile, POST /telegram answers 503 and the "
+                    "bot retries with backoff", unavailable_reason(exc))
+        return asyncio.create_task(_keep_starting(application))
+    await application.start()  # processes the update queue
+    return None
+
+
+async def _keep_starting(application: Any) -> None:
+    delay = 1.0
+    while True:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _MAX_BACKOFF)
+        try:
+            await application.initialize()
+        except Exception:  # said once, by start_webhook_bot
+            continue
+        break
+    await application.start()
+    log.warning("Telegram answers again: the bot runs")
+
+
 def _rate_limiter() -> Any:
     """Telegram's flood control, kept rather than hit: at most 30 messages a second and 20 a
     minute per group, and a request refused with "retry after N" waits N seconds and is sent
@@ -410,14 +454,17 @@ def _check_shape(data: dict[str, Any]) -> None:
 
 
 async def process_webhook(application: Any, service: BanditService, headers: Any,
-                          body: bytes, secret: str, *, wait: bool = True) -> WebhookOutcome:
+                          body: bytes, secret: str, *, wait: bool = True,
+                          ready: bool = True) -> WebhookOutcome:
     """Handle one webhook request: secret check, size and JSON validation, de-duplication by
     ``update_id``, then the update — processed to completion (``wait=True``, e.g. Lambda) or
-    queued for the running application (``wait=False``, answers at once)."""
-    import asyncio
-
+    queued for the running application (``wait=False``, answers at once). A bot that is
+    not ``ready`` (Telegram unreachable at start) answers 503 before claiming the update:
+    Telegram delivers it again later."""
     if not check_secret(headers, secret):
         return WebhookOutcome(403, "missing or wrong secret token")
+    if not ready:
+        return WebhookOutcome(503, "the bot is not connected to Telegram yet; retry later")
     outcome = await asyncio.to_thread(parse_update, application, body, service)
     if outcome.update is None:
         return outcome
