@@ -29,6 +29,7 @@ from .stores import Store, open_store
 
 __all__ = [
     "LambdaParts",
+    "attach_lambda_bot",
     "build_bot",
     "build_http_app",
     "build_lambda",
@@ -149,31 +150,54 @@ def ensure_webhook_secret(settings: Settings, secret: str | None = None) -> str:
 
 @dataclass
 class LambdaParts:
-    """What a Lambda container builds once: the service, the bot (if a token is set), its
-    webhook secret and the ASGI app (built on first use)."""
+    """What a Lambda container builds once: the service, and on first use the bot (if a
+    token is set) with its webhook secret, and the ASGI app."""
 
     service: BanditService
     settings: Settings
     telegram: Any = None
     secret: str | None = None
     asgi: Any = None
+    #: the bot answered ``getMe`` (initialized): it can process updates
+    telegram_ready: bool = False
 
 
 def build_lambda(settings: Settings) -> LambdaParts:
-    """The parts of a Lambda container: tokens and secrets may come from SSM parameters."""
-    service = build_service(settings=settings, init=settings.init_store)
+    """The parts of a Lambda container: the service (the bot comes later, from
+    :func:`attach_lambda_bot`, on the first Telegram event: the HTTP API does not wait for,
+    nor depend on, SSM and Telegram).
+
+    Raises
+    ------
+    ConfigError
+        ``BANDITBOT_STORE`` is not set (the default SQLite file would live in the
+        container's scratch space and vanish with it).
+    """
+    if not settings.store_given:
+        raise ConfigError("BANDITBOT_STORE is not set: on Lambda there is no default store",
+                          hint="set BANDITBOT_STORE, e.g. dynamodb://TABLE?region=eu-west-1")
+    return LambdaParts(build_service(settings=settings, init=settings.init_store), settings)
+
+
+def attach_lambda_bot(parts: LambdaParts) -> None:
+    """Build the Lambda container's bot (not initialized) and its webhook secret, either of
+    which may come from an SSM parameter; without a token, nothing."""
+    from ._logging import register_secret
+
+    settings = parts.settings
     token = settings.telegram_token or _ssm(settings.telegram_token_parameter)
-    parts = LambdaParts(service, settings)
-    if token:
-        secret = settings.webhook_secret or _ssm(settings.webhook_secret_parameter)
-        if not secret:
-            raise ConfigError("a Telegram webhook needs BANDITBOT_WEBHOOK_SECRET",
-                              hint="or BANDITBOT_WEBHOOK_SECRET_PARAMETER naming an SSM "
-                                   "parameter")
-        parts.telegram = build_bot(service, settings.replace(telegram_token=token),
-                                   webhook=True)
-        parts.secret = secret
-    return parts
+    if not token:
+        return
+    register_secret(token)
+    secret = settings.webhook_secret or _ssm(settings.webhook_secret_parameter)
+    if not secret:
+        raise ConfigError("a Telegram webhook needs BANDITBOT_WEBHOOK_SECRET",
+                          hint="or BANDITBOT_WEBHOOK_SECRET_PARAMETER naming an SSM "
+                               "parameter")
+    register_secret(secret)
+    parts.secret = secret
+    parts.telegram = build_bot(parts.service, settings.replace(telegram_token=token),
+                               webhook=True)
 
 
 def _ssm(parameter: str | None) -> str | None:

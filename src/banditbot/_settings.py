@@ -58,6 +58,9 @@ class Settings:
 
     config_path: Path | None = None
     store_url: str = DEFAULT_STORE_URL
+    #: ``BANDITBOT_STORE`` was set (Lambda refuses the default: its SQLite file would live
+    #: in a container's scratch space)
+    store_given: bool = False
     admins: frozenset[int] = frozenset()
     telegram_token: str | None = field(default=None, repr=False)
     telegram_token_parameter: str | None = None
@@ -101,6 +104,7 @@ class Settings:
         return cls(
             config_path=Path(config) if config else None,
             store_url=get("BANDITBOT_STORE") or DEFAULT_STORE_URL,
+            store_given=bool(get("BANDITBOT_STORE")),
             admins=admins,
             telegram_token=get("TELEGRAM_TOKEN"),
             telegram_token_parameter=get("TELEGRAM_TOKEN_PARAMETER"),

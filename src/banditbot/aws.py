@@ -6,12 +6,16 @@ Serves API Gateway HTTP API (payload 2.0) and Lambda Function URL events:
   ``update_id``, and the update processed to completion before the function returns;
 * everything else — the HTTP API and dashboard (the same ASGI app ``banditbot serve`` runs).
 
-The service, the PTB application and the event loop are built lazily, once per container, on
-the first invocation; importing this module connects to nothing (cold starts and tests depend
-on it). Settings come from the environment:
+The service and the event loop are built lazily, once per container, on the first
+invocation; importing this module connects to nothing (cold starts and tests depend on it).
+The bot (its token and secret perhaps from SSM, then ``getMe``) is built on the first Telegram
+event: while Telegram cannot be reached or refuses the token, the HTTP API and dashboard
+serve and Telegram events are answered 503 (Telegram delivers them again), each later
+Telegram event trying again. Logs are banditbot's redacted JSON lines (no bot token, no
+secret), one access line per request. Settings come from the environment:
 
 ``BANDITBOT_STORE``
-    e.g. ``dynamodb://banditbot?region=eu-west-1``
+    e.g. ``dynamodb://banditbot?region=eu-west-1`` (required: no SQLite default here)
 ``BANDITBOT_CONFIG``
     experiments file inside the package (default: the packaged example)
 ``TELEGRAM_TOKEN`` / ``TELEGRAM_TOKEN_PARAMETER``
@@ -31,7 +35,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import PayloadError
+from ._errors import BanditBotError, PayloadError
 
 __all__ = ["LambdaApp", "handler"]
 
@@ -54,11 +58,10 @@ class LambdaApp:
                 from ._compose import build_lambda
                 from ._settings import Settings
 
-                loop = asyncio.new_event_loop()
-                parts = build_lambda(Settings.from_env(env_file=None))
-                if parts.telegram is not None:
-                    loop.run_until_complete(parts.telegram.initialize())  # getMe, once
-                self._loop, self._parts = loop, parts
+                _configure_logging()
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                self._parts = build_lambda(Settings.from_env(env_file=None))
             return self._parts
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -66,32 +69,85 @@ class LambdaApp:
 
         An event that is not one (not an object, a non-object ``requestContext``, headers
         that are not a mapping of strings, a body that is not a string, invalid base64, a
-        body over the limit) is answered 400 (413) with one log line, before anything is
-        built or read."""
+        body over the limit, no HTTP method or path at all) is answered 400 (413) with one log
+        line, before anything is built or read. Anything else that fails is answered 500
+        with one redacted log line; nothing unredacted reaches the runtime."""
         try:
             request = _parse_event(event)
         except PayloadError as exc:
             status = 413 if isinstance(exc, _TooLargeError) else 400
             log.warning("refused an event", extra={"status": status, "reason": exc.message})
             return _response(status, {"ok": False, "detail": exc.message})
-        parts = self.parts()
-        if request.path.rstrip("/").endswith("/telegram") and request.method == "POST":
-            return self._telegram(parts, request.headers, request.body)
-        return self._asgi(parts, request)
+        try:
+            parts = self.parts()
+            if request.path.rstrip("/").endswith("/telegram") and request.method == "POST":
+                return self._telegram(parts, request.headers, request.body)
+            return self._asgi(parts, request)
+        except BanditBotError as exc:
+            from ._logging import redact
+
+            log.error("cannot answer the event: %s", exc,
+                      extra={"method": request.method, "path": request.path, "status": 500})
+            return _response(500, {"ok": False, "detail": redact(str(exc))})
+        except Exception:
+            log.exception("unexpected error", extra={"method": request.method,
+                                                     "path": request.path, "status": 500})
+            return _response(500, {"ok": False, "detail": "internal error"})
 
     def _run(self, coroutine: Any) -> Any:
         assert self._loop is not None
         return self._loop.run_until_complete(coroutine)
 
     def _telegram(self, parts: Any, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
-        if parts.telegram is None:
+        settings = parts.settings
+        if not (settings.telegram_token or settings.telegram_token_parameter):
             return _response(404, {"ok": False, "detail": "no Telegram bot configured"})
+        ready = self._bot_ready(parts)
+        if parts.telegram is None and ready:
+            return _response(404, {"ok": False, "detail": "no Telegram bot configured"})
+        if parts.telegram is None:  # no secret known yet to check the request against
+            return _response(503, {"ok": False, "detail": "the bot is not connected to "
+                                                          "Telegram yet; retry later"})
         from .telegram import process_webhook
 
         outcome = self._run(process_webhook(parts.telegram, parts.service, headers, raw,
-                                            parts.secret, wait=True))
+                                            parts.secret, wait=True, ready=ready))
+        if outcome.status == 503:
+            log.warning("Telegram update answered 503: the bot is not connected yet",
+                        extra={"method": "POST", "path": "/telegram", "status": 503})
         return _response(outcome.status, {"ok": outcome.status == 200,
                                           "detail": outcome.reason})
+
+    def _bot_ready(self, parts: Any) -> bool:
+        """Build the bot (SSM) and initialize it (``getMe``) if not done yet: whether it can
+        process updates. A failure is one redacted warning line; the next Telegram event
+        tries again (the HTTP API never does)."""
+        if parts.telegram_ready:
+            return True
+        if parts.telegram is None:
+            from ._compose import attach_lambda_bot
+
+            try:
+                attach_lambda_bot(parts)
+            except BanditBotError:
+                raise
+            except Exception as exc:
+                log.warning("cannot build the Telegram bot (SSM parameter unreadable?); "
+                            "Telegram events are answered 503 until it works",
+                            extra={"error": type(exc).__name__})
+                return False
+            if parts.telegram is None:
+                return True  # no token after all
+        from .telegram import unavailable_reason
+
+        try:
+            self._run(parts.telegram.initialize())  # getMe, once it works
+        except Exception as exc:
+            log.warning("%s; Telegram events are answered 503 until it works (the HTTP API "
+                        "serves)", unavailable_reason(exc), extra={"error": type(exc).__name__})
+            return False
+        parts.telegram_ready = True
+        return True
 
     def _asgi(self, parts: Any, request: _Request) -> dict[str, Any]:
         if parts.asgi is None:
@@ -133,8 +189,11 @@ def _parse_event(event: Any) -> _Request:
     http = (context or {}).get("http")
     if http is not None and not isinstance(http, dict):
         raise PayloadError("requestContext.http is not an object")
-    method = (http or {}).get("method") or event.get("httpMethod") or "GET"
-    path = event.get("rawPath") or event.get("path") or "/"
+    method = (http or {}).get("method") or event.get("httpMethod")
+    path = event.get("rawPath") or event.get("path")
+    if method is None or path is None:
+        raise PayloadError("not an HTTP event (API Gateway or Function URL): no method or "
+                           "path")
     query = event.get("rawQueryString") or ""
     for name, value in (("method", method), ("path", path), ("rawQueryString", query)):
         if not isinstance(value, str) or len(value) > 8192:
@@ -160,6 +219,19 @@ def _parse_event(event: Any) -> _Request:
         raise _TooLargeError(f"the body is limited to {MAX_EVENT_BODY} bytes")
     return _Request(method.upper(), path, query, {k.lower(): v for k, v in raw_headers.items()},
                     raw)
+
+
+def _configure_logging() -> None:
+    """banditbot's JSON lines, redacted (as ``banditbot serve`` writes them), on stderr; a
+    handler the runtime put on the root logger writes redacted JSON lines too."""
+    from ._logging import JsonFormatter, configure_json_logging
+
+    root = logging.getLogger()
+    # without a handler of the runtime's, the libraries' records get banditbot's own
+    configure_json_logging(libraries=None if root.handlers else logging.WARNING)
+    for existing in root.handlers:
+        if not isinstance(existing.formatter, JsonFormatter):
+            existing.setFormatter(JsonFormatter())
 
 
 def _response(status: int, payload: Any) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +24,24 @@ from ..telegram_double import BotApiDouble
 
 SECRET = "lambda-webhook-secret_0123456789"
 CFN_LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The handler configures banditbot's JSON logging (as on a cold start): put the
+    process's logging back afterwards, for the tests that capture records."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("banditbot", "py.warnings", "")]
+    saved = [(lg, list(lg.handlers), lg.propagate, lg.level) for lg in loggers]
+    formatters = {h: h.formatter for h in logging.getLogger().handlers}
+    yield
+    for lg, handlers, propagate, level in saved:
+        lg.handlers[:] = handlers
+        lg.propagate, lg.level = propagate, level
+    for h, formatter in formatters.items():
+        h.setFormatter(formatter)
+    logging.captureWarnings(False)
 
 
 @pytest.fixture
@@ -262,3 +282,70 @@ def test_template_grants_exactly_the_actions_the_store_uses(moto_endpoint: str) 
     store.admin_log("random")
     store.close()
     assert used == granted, (used - granted, granted - used)
+
+
+def _getme_calls(double: BotApiDouble) -> int:
+    return sum(1 for method, _ in double.calls if method == "getMe")
+
+
+def test_the_api_serves_while_telegram_is_down_and_the_bot_connects_later(
+        lambda_env: dict[str, str], double: BotApiDouble) -> None:
+    """A new-user trial found every invocation failing while Telegram refused getMe at a cold
+    start (/healthz and /v1 included), each one fetching the SSM parameters and calling
+    getMe again: the API serves, Telegram events are answered 503 (Telegram delivers them
+    again) and only they try getMe again."""
+    double.refuse["getMe"] = [502, "Bad Gateway", 1]
+    handler = LambdaApp()
+    body = _update(double, 11)
+    assert handler(http_api_event(body), None)["statusCode"] == 503
+    assert _getme_calls(double) == 1
+    for path in ("/healthz", "/readyz", "/", "/v1/experiments"):
+        response = handler(http_api_event(b"", path=path, method="GET", secret=None), None)
+        assert response["statusCode"] in (200, 401), (path, response)
+    assert _getme_calls(double) == 1  # the API did not retry Telegram
+    assert handler(http_api_event(body), None)["statusCode"] == 200  # redelivered: works
+    assert _getme_calls(double) == 2
+    assert len(double.chat_messages(501)) == 1
+    assert handler(http_api_event(_update(double, 12)), None)["statusCode"] == 200
+    assert _getme_calls(double) == 2
+
+
+def test_a_refused_token_never_reaches_the_logs(lambda_env: dict[str, str],
+                                                double: BotApiDouble,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """python-telegram-bot's InvalidToken quotes the token: the handler's log lines (JSON,
+    as serve writes them, with an access line per request) and answers never carry it."""
+    wrong = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
+    monkeypatch.setenv("TELEGRAM_TOKEN", wrong)
+    handler = LambdaApp()
+    first = handler(http_api_event(_update(double, 21)), None)
+    second = handler(http_api_event(_update(double, 21)), None)
+    health = handler(http_api_event(b"", path="/healthz", method="GET", secret=None), None)
+    assert (first["statusCode"], second["statusCode"], health["statusCode"]) == (503, 503, 200)
+    _, err = capfd.readouterr()
+    assert wrong not in err and wrong.split(":")[1] not in err
+    assert wrong not in json.dumps([first, second, health])
+    lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+    assert any("rejected the bot token" in x.get("message", "") for x in lines)
+    assert any(x.get("path") == "/healthz" and x.get("status") == 200
+               and x.get("method") == "GET" for x in lines)
+
+
+@pytest.mark.parametrize("event", [{"foo": 1}, {}, {"body": "x"}])
+def test_an_event_that_is_not_http_is_400(event: dict[str, Any]) -> None:
+    response = LambdaApp()(event, None)
+    assert response["statusCode"] == 400, response
+
+
+def test_an_unset_store_is_refused_on_lambda(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without BANDITBOT_STORE the handler used a SQLite banditbot.db in the working
+    directory (the container's scratch space): it refuses, naming the variable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BANDITBOT_CONFIG", str(EXAMPLES))
+    response = LambdaApp()(http_api_event(b"", path="/healthz", method="GET", secret=None),
+                           None)
+    assert response["statusCode"] == 500
+    assert "BANDITBOT_STORE" in json.loads(response["body"])["detail"]
+    assert not (tmp_path / "banditbot.db").exists()
