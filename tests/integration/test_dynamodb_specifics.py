@@ -260,6 +260,11 @@ def test_init_refuses_a_table_of_another_layout(moto_endpoint: str, layout: str,
     assert "GSI1" in err.value.message and err.value.hint
     if layout == "other-keys":
         assert "id (HASH)" in err.value.message
+    if layout == "no-index":  # a command on it (no init) does not say "create the table"
+        with pytest.raises(StoreError) as err:
+            list(open_store(url).iter_decisions("e"))
+        assert err.value.hint and "lacks the index GSI1" in err.value.hint
+        assert "init-db says what differs" in err.value.hint
     code, out, stderr = run_cli(["init-db", "--store", url], capsys)
     assert code == 2 and "store ready" not in out + stderr
     assert "no global secondary index GSI1" in stderr

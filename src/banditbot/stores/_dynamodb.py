@@ -199,9 +199,16 @@ class DynamoDBStore:
             if code in ("ConditionalCheckFailedException", "TransactionCanceledException",
                         "TransactionInProgressException"):
                 raise
-            hint = f"no table {self.table!r} here: check its name and region, or create it " \
-                "with banditbot init-db" if code == "ResourceNotFoundException" \
-                else "check the table, credentials and region"
+            message = str(error.get("Message", ""))
+            if "IndexName" in kwargs and "index" in message.lower() and code in (
+                    "ResourceNotFoundException", "ValidationException"):
+                hint = f"table {self.table!r} lacks the index {kwargs['IndexName']}: it is " \
+                    "not laid out as banditbot needs (banditbot init-db says what differs)"
+            elif code == "ResourceNotFoundException":
+                hint = f"no table {self.table!r} here: check its name and region, or create " \
+                    "it with banditbot init-db"
+            else:
+                hint = "check the table, credentials and region"
             raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}",
                              hint=hint) from exc
         except BotoCoreError as exc:
