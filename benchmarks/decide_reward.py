@@ -212,13 +212,16 @@ def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_ti
     return elapsed / n * 1e6
 
 
-def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.process_time
-                 ) -> float:
+def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.process_time,
+                 *, lean: bool = False) -> float:
     """The SQLite store's own two statements per decision, with no Python around them: the
     decision's INSERT (its row as the store writes it, with the id's index, the time index
     and the trigger that adds the pull) and the reward's UPDATE … RETURNING (its trigger
     adds the reward), each its own durable commit, on the store's schema -- the floor of
-    this schema, beside the floor of two minimal commits."""
+    this schema, beside the floor of two minimal commits. ``lean``: the same without the
+    time index and the fold triggers (the leanest schema that still finds a decision by its
+    id for an exactly-once reward; not what the store runs: it gives up the atomic
+    statistics and the ordered scan of the log)."""
     from banditbot.stores._base import DecisionRecord
     from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _decision_row
 
@@ -234,6 +237,10 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    if lean:
+        for drop in ("INDEX decisions_by_time", "TRIGGER decisions_fold_insert",
+                     "TRIGGER decisions_fold_reward"):
+            conn.execute(f"DROP {drop}")
     start = clock()
     for row in rows:
         conn.execute(_DECISION_INSERT, row)

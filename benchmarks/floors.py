@@ -16,6 +16,10 @@ the budget each target leaves:
 * ``store_writes_us`` -- the SQLite store's own two writes (a full decision row, then its
   reward) through its API, without the service: what the data model costs over the two
   minimal commits (a random text key, the time index, the statistics triggers).
+* ``schema_sql_over_two_commits`` / ``lean_schema_sql_over_two_commits`` -- the store's two
+  statements with no Python (``decide_reward.store_sql_us``), and the same on the leanest
+  schema that still finds a decision by its id (no time index, no fold triggers), over the
+  two minimal commits.
 * ``mabwiser_us`` -- MABWiser 2.7 ``predict()`` + ``partial_fit()``, the peer of the targets
   (``decide_reward.py``'s loop).
 
@@ -42,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +56,7 @@ import numpy as np
 from decide_reward import (  # the MABWiser loop it measures, and the SQLite floor
     POLICIES,
     bench_mabwiser,
+    store_sql_us,
     two_commits_us,
 )
 
@@ -124,6 +130,12 @@ def store_writes_us(n: int = 5000) -> float:
     return elapsed / n * 1e6
 
 
+def _in_tmp(measure: Callable[[Path], float]) -> float:
+    """``measure`` on a database file in a fresh temporary folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure(Path(tmp) / "floor.db")
+
+
 def spread(values: list[float], digits: int = 2) -> list[float]:
     return [round(min(values), digits), round(max(values), digits)]
 
@@ -140,6 +152,9 @@ def main() -> None:
         "commits": lambda: two_commits_us(20_000 // scale),
         "commits_wall": lambda: two_commits_us(20_000 // scale, time.perf_counter),
         "store_writes": lambda: store_writes_us(5000 // scale),
+        "schema_sql": lambda: _in_tmp(lambda p: store_sql_us(3, 5000 // scale, p)),
+        "lean_schema_sql": lambda: _in_tmp(
+            lambda p: store_sql_us(3, 5000 // scale, p, lean=True)),
     }
     for policy, k in cases:
         parts[f"peer/{policy}/{k}"] = (
@@ -200,6 +215,15 @@ def main() -> None:
                       "store_writes_us": round(med["store_writes"], 2),
                       "store_writes_over_two_commits": round(statistics.median(
                           w / c for w, c in zip(got["store_writes"], got["commits"],
+                                                strict=True)), 2),
+                      # the store's two statements alone, and the leanest schema that still
+                      # finds a decision by id (no time index, no fold triggers), over the
+                      # same commits: the floor of any SQLite design of this loop
+                      "schema_sql_over_two_commits": round(statistics.median(
+                          w / c for w, c in zip(got["schema_sql"], got["commits"],
+                                                strict=True)), 2),
+                      "lean_schema_sql_over_two_commits": round(statistics.median(
+                          w / c for w, c in zip(got["lean_schema_sql"], got["commits"],
                                                 strict=True)), 2),
                       "rows": rows}))
 

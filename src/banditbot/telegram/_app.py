@@ -32,7 +32,7 @@ __all__ = [
     "Reachability",
     "WebhookOutcome",
     "build_application",
-        "process_webhook",
+    "process_webhook",
     "run_polling",
     "start_webhook_bot",
     "unavailable_reason",
