@@ -7,21 +7,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from banditbot import build_service
 from banditbot.service import KeyRing
 
-from ..conftest import EXAMPLES, free_port, postgres_bindir, postgres_schema_url
+from ..conftest import EXAMPLES, postgres_bindir, postgres_schema_url
 from ..http_client import HTTP
 from ..http_load import Client, run_clients
 from ..integration.test_store_conformance import assert_stats_equal_fold
+from ..serve_process import start_serve, wait_healthy
 
 pytestmark = pytest.mark.skipif(postgres_bindir() is None,
                                 reason="PostgreSQL is not installed")
@@ -30,28 +29,11 @@ KEY_CACHE_SECONDS = 2.0  # banditbot.service.KeyRing: how long a process trusts 
 META_BOUND_SECONDS = 2.0  # docs/postgres.md: settings changes reach every host within this
 
 
-def _serve(store_url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def _serve(store_url: str, tmp_path: Path, name: str
+           ) -> tuple[subprocess.Popen[bytes], str, Path]:
     env = {**os.environ, "BANDITBOT_STORE": store_url, "BANDITBOT_CONFIG": str(EXAMPLES)}
     env.pop("TELEGRAM_TOKEN", None)
-    log = (tmp_path / f"{name}.log").open("w")  # a file, not a pipe nobody drains
-    proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port", str(port)],
-                            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_healthy(bases: list[str]) -> None:
-    deadline = time.monotonic() + 60
-    for base in bases:
-        while True:
-            try:
-                if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    return start_serve(tmp_path, env, log=f"{name}.log")
 
 
 @pytest.fixture
@@ -60,12 +42,13 @@ def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, list[s
     build_service(EXAMPLES, store_url).store.close()  # the schema, before both start
     servers = [_serve(store_url, tmp_path, f"serve{i}") for i in range(2)]
     try:
-        _wait_healthy([base for _, base in servers])
-        yield store_url, [base for _, base in servers]
+        for proc, base, log_path in servers:
+            wait_healthy(base, proc, log_path)
+        yield store_url, [base for _, base, _ in servers]
     finally:
-        for proc, _ in servers:
+        for proc, _, _ in servers:
             proc.send_signal(signal.SIGINT)
-        for proc, _ in servers:
+        for proc, _, _ in servers:
             proc.wait(timeout=30)
 
 

@@ -7,21 +7,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from banditbot import build_service
 from banditbot.service import KeyRing
 
-from ..conftest import EXAMPLES, free_port
-from ..http_client import HTTP
+from ..conftest import EXAMPLES
 from ..http_load import Client, run_clients
 from ..integration.test_store_conformance import assert_stats_equal_fold
+from ..serve_process import start_serve, wait_healthy
 
 
 @pytest.mark.slow
@@ -29,24 +25,11 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'serve.db'}"
     svc = build_service(EXAMPLES, store_url)
     key, _ = KeyRing(svc.store).create("load", "decide")
-    port = free_port()
     env = {**os.environ, "BANDITBOT_STORE": store_url, "BANDITBOT_CONFIG": str(EXAMPLES)}
     env.pop("TELEGRAM_TOKEN", None)
-    log = (tmp_path / "serve.log").open("w")  # a file, not a pipe nobody drains
-    proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port", str(port),
-                             "--workers", "2"], env=env, cwd=tmp_path, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, log_path = start_serve(tmp_path, env, "--workers", "2")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_healthy(base, proc, log_path)
         sent: list[float] = []
 
         def client(i: int, session: Client) -> None:
@@ -64,7 +47,6 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
-        log.close()
     report = svc.report("greeting")
     assert report.total_pulls == 32 * 15 == len(sent)
     assert report.total_answered == len(sent)
@@ -87,7 +69,6 @@ def test_two_workers_32_clients_totals_exact(tmp_path: Path) -> None:
 def test_workers_without_a_metrics_folder_warn_once(tmp_path: Path, multiproc: bool) -> None:
     """A new-user trial found `--workers 2` without PROMETHEUS_MULTIPROC_DIR made /metrics
     show one worker's counts at random, silently: start-up says so in one line."""
-    port = free_port()
     env = {**os.environ, "BANDITBOT_STORE": f"sqlite:///{tmp_path / 'w.db'}",
            "BANDITBOT_CONFIG": str(EXAMPLES)}
     env.pop("TELEGRAM_TOKEN", None)
@@ -95,25 +76,12 @@ def test_workers_without_a_metrics_folder_warn_once(tmp_path: Path, multiproc: b
     if multiproc:
         (tmp_path / "prom").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prom")
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port", str(port),
-                             "--workers", "2"], env=env, cwd=tmp_path, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc, base, log_path = start_serve(tmp_path, env, "--workers", "2")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_healthy(base, proc, log_path)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
-        log.close()
     lines = log_path.read_text().splitlines()
     warned = [json.loads(x) for x in lines if "PROMETHEUS_MULTIPROC_DIR" in x]
     assert [x for x in lines if x.strip() and not x.startswith("{")] == []

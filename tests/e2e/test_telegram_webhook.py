@@ -252,29 +252,14 @@ def test_a_webhook_bot_refuses_to_poll(service: BanditService, double: BotApiDou
 
 
 def _serve_with_a_bot(tmp_path: Path, base_url: str, token: str) -> tuple[Any, str, Path]:
-    from ..conftest import EXAMPLES, free_port
+    from ..conftest import EXAMPLES
+    from ..serve_process import start_serve, wait_healthy
 
-    port = free_port()
     env = {**os.environ, "TELEGRAM_TOKEN": token, "BANDITBOT_TELEGRAM_BASE_URL": base_url,
            "BANDITBOT_WEBHOOK_SECRET": SECRET, "BANDITBOT_CONFIG": str(EXAMPLES),
            "BANDITBOT_STORE": f"sqlite:///{tmp_path / 'serve.db'}"}
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:  # a file, not a pipe nobody drains
-        proc = subprocess.Popen([sys.executable, "-m", "banditbot", "serve", "--port",
-                                 str(port)], env=env, cwd=tmp_path, stdout=log,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"serve did not come up: {log_path.read_text()}")
-        time.sleep(0.2)
+    proc, base, log_path = start_serve(tmp_path, env)
+    wait_healthy(base, proc, log_path)
     return proc, base, log_path
 
 
