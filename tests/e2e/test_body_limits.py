@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +15,9 @@ import pytest
 from banditbot import SQLiteStore
 from banditbot.service import KeyRing
 
-from ..conftest import EXAMPLES, free_port
+from ..conftest import EXAMPLES
 from ..http_client import HTTP
+from ..serve_process import start_serve, wait_healthy
 
 MB = 1024 * 1024
 
@@ -43,24 +41,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, int, Path]]:
     store.init()
     key, _ = KeyRing(store).create("app", "decide")
     store.close()
-    port = free_port()
     env = {**os.environ, "BANDITBOT_STORE": f"sqlite:///{db}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "banditbot", "serve", "--port", str(port), "--config",
-         str(EXAMPLES)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url, log_path = start_serve(tmp_path, env, "--config", str(EXAMPLES))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if HTTP.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
+        wait_healthy(url, proc, log_path)
         yield url, key, proc.pid, db
     finally:
         proc.terminate()
