@@ -32,12 +32,18 @@ import binascii
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from ._errors import BanditBotError, PayloadError
 
 __all__ = ["LambdaApp", "handler"]
+
+#: How often, at most, webhook requests try to build and connect the bot while that fails
+#: (Telegram redelivers meanwhile; each try reads SSM and calls getMe).
+_RETRY_SECONDS = 10.0
+_clock = time.monotonic  # (the retry cadence's clock)
 
 log = logging.getLogger("banditbot.aws")
 
@@ -49,6 +55,7 @@ class LambdaApp:
         self._lock = threading.Lock()
         self._parts: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._retry_at = 0.0  # (monotonic) no Telegram connection attempt before then
 
     def parts(self) -> Any:
         """What this container built on its first invocation (see
@@ -99,31 +106,50 @@ class LambdaApp:
         return self._loop.run_until_complete(coroutine)
 
     def _telegram(self, parts: Any, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+        """A webhook request: the secret is checked before anything is fetched or sent (a
+        stranger's POST reads no SSM parameter and calls no Telegram), then the bot is built
+        and connected if it is not yet — at most once per :data:`_RETRY_SECONDS` while that
+        fails — and the update processed."""
         settings = parts.settings
         if not (settings.telegram_token or settings.telegram_token_parameter):
-            return _response(404, {"ok": False, "detail": "no Telegram bot configured"})
+            return self._telegram_answer(404, "no Telegram bot configured")
+        from .telegram import check_secret, process_webhook
+
+        known = parts.secret or settings.webhook_secret  # (from SSM: known once fetched)
+        if known and not check_secret(headers, known):
+            return self._telegram_answer(403, "missing or wrong secret token")
         ready = self._bot_ready(parts)
         if parts.telegram is None and ready:
-            return _response(404, {"ok": False, "detail": "no Telegram bot configured"})
-        if parts.telegram is None:  # no secret known yet to check the request against
-            return _response(503, {"ok": False, "detail": "the bot is not connected to "
-                                                          "Telegram yet; retry later"})
-        from .telegram import process_webhook
-
+            return self._telegram_answer(404, "no Telegram bot configured")
+        if parts.telegram is None:  # the secret's SSM parameter is unreadable
+            return self._telegram_answer(503, "the bot is not connected to Telegram yet; "
+                                              "retry later")
         outcome = self._run(process_webhook(parts.telegram, parts.service, headers, raw,
                                             parts.secret, wait=True, ready=ready))
-        if outcome.status == 503:
-            log.warning("Telegram update answered 503: the bot is not connected yet",
-                        extra={"method": "POST", "path": "/telegram", "status": 503})
-        return _response(outcome.status, {"ok": outcome.status == 200,
-                                          "detail": outcome.reason})
+        return self._telegram_answer(outcome.status, outcome.reason)
+
+    @staticmethod
+    def _telegram_answer(status: int, reason: str) -> dict[str, Any]:
+        """The webhook's answer, with its one access line (a refused secret leaves a trace)."""
+        extra = {"method": "POST", "path": "/telegram", "status": status}
+        if status >= 500:
+            log.warning("Telegram update answered %d: %s", status, reason, extra=extra)
+        elif status >= 400:
+            log.warning("webhook update refused: %s", reason, extra=extra)
+        else:
+            log.info("request", extra=extra)
+        return _response(status, {"ok": status == 200, "detail": reason})
 
     def _bot_ready(self, parts: Any) -> bool:
         """Build the bot (SSM) and initialize it (``getMe``) if not done yet: whether it can
-        process updates. A failure is one redacted warning line; the next Telegram event
-        tries again (the HTTP API never does)."""
+        process updates. A failure is one redacted warning line; a later Telegram event
+        tries again, at most once per :data:`_RETRY_SECONDS` (the HTTP API never does)."""
         if parts.telegram_ready:
             return True
+        now = _clock()
+        if now < self._retry_at:
+            return False
+        self._retry_at = now + _RETRY_SECONDS  # (cleared below when it works)
         if parts.telegram is None:
             from ._compose import attach_lambda_bot
 
@@ -147,6 +173,7 @@ class LambdaApp:
                         "serves)", unavailable_reason(exc), extra={"error": type(exc).__name__})
             return False
         parts.telegram_ready = True
+        self._retry_at = 0.0
         return True
 
     def _asgi(self, parts: Any, request: _Request) -> dict[str, Any]:

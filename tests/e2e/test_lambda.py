@@ -289,11 +289,17 @@ def _getme_calls(double: BotApiDouble) -> int:
 
 
 def test_the_api_serves_while_telegram_is_down_and_the_bot_connects_later(
-        lambda_env: dict[str, str], double: BotApiDouble) -> None:
+        lambda_env: dict[str, str], double: BotApiDouble,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A new-user trial found every invocation failing while Telegram refused getMe at a cold
     start (/healthz and /v1 included), each one fetching the SSM parameters and calling
     getMe again: the API serves, Telegram events are answered 503 (Telegram delivers them
-    again) and only they try getMe again."""
+    again) and only they try getMe again, at most once per retry interval; a request with
+    a wrong secret tries nothing (a stranger cannot make the function call Telegram)."""
+    import banditbot.aws as aws
+
+    now = [1000.0]
+    monkeypatch.setattr(aws, "_clock", lambda: now[0])
     double.refuse["getMe"] = [502, "Bad Gateway", 1]
     handler = LambdaApp()
     body = _update(double, 11)
@@ -303,6 +309,11 @@ def test_the_api_serves_while_telegram_is_down_and_the_bot_connects_later(
         response = handler(http_api_event(b"", path=path, method="GET", secret=None), None)
         assert response["statusCode"] in (200, 401), (path, response)
     assert _getme_calls(double) == 1  # the API did not retry Telegram
+    assert handler(http_api_event(body), None)["statusCode"] == 503  # within the interval
+    assert _getme_calls(double) == 1
+    now[0] += aws._RETRY_SECONDS + 1
+    stranger = handler(http_api_event(body, secret="not-the-secret"), None)
+    assert stranger["statusCode"] == 403 and _getme_calls(double) == 1
     assert handler(http_api_event(body), None)["statusCode"] == 200  # redelivered: works
     assert _getme_calls(double) == 2
     assert len(double.chat_messages(501)) == 1
