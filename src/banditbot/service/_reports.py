@@ -631,7 +631,8 @@ def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
     if not all(math.isfinite(x) for x in (diff, low, high)):
         return None
     base = float(view.denormalize(est[control:control + 1])[0])
-    return Uplift(diff, min(low, diff), max(high, diff), _relative(diff, base),
+    base_low = float(view.denormalize(inference.fixed_low[control:control + 1])[0])
+    return Uplift(diff, min(low, diff), max(high, diff), _relative(diff, base, base_low),
                   None, None, "confidence sequence (valid at every look)")
 
 
@@ -648,7 +649,8 @@ def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Upl
     diff, low, high, joint = found[0] * span, found[1] * span, found[2] * span, found[3]
     c = inference.control
     base = float(view.denormalize(inference.weighted_estimate[c:c + 1])[0])
-    return Uplift(diff, low, high, _relative(diff, base), None, None,
+    base_low = float(view.denormalize(inference.fixed_low[c:c + 1])[0])
+    return Uplift(diff, low, high, _relative(diff, base, base_low), None, None,
                   f"confidence sequence (valid at every look, jointly with the arms' at "
                   f">= {joint:.0%})")
 
@@ -665,12 +667,12 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
             f"winner far more often than {1 - confidence:.0%})")
 
 
-def _relative(diff: float, base: float) -> float | None:
-    """``diff`` relative to the control's estimate ``base``; ``None`` unless both the
-    control's and the arm's (``base + diff``) estimates are at least 0 and the control's
-    above it (estimates a hair below 0, of arms that never earned a reward, gave
-    "+0.004 (-176%)")."""
-    if base <= 0.0 or base + diff < 0.0 or not math.isfinite(diff / base):
+def _relative(diff: float, base: float, base_low: float) -> float | None:
+    """``diff`` relative to the control's estimate ``base``; ``None`` unless the control's
+    interval (lower end ``base_low``) is above 0 and the arm's estimate (``base + diff``)
+    at least 0: a control estimate a hair from 0 (every reward 0) made any difference a
+    huge or sign-flipped percentage ("+0.002 (+484%)", "+0.004 (-176%)")."""
+    if not base_low > 0.0 or base + diff < 0.0 or not math.isfinite(diff / base):
         return None
     return diff / base
 
@@ -686,7 +688,7 @@ def _uplift(arm: Estimate, control: Estimate) -> Uplift | None:
     diff = a - c
     half = Z95 * math.sqrt(va + vc)
     rel = rel_lo = rel_hi = None
-    if _relative(diff, c) is not None:
+    if _relative(diff, c, c - Z95 * math.sqrt(vc)) is not None:
         rel = diff / c
         rel_half = Z95 * math.sqrt(va / c ** 2 + a * a * vc / c ** 4)
         rel_lo, rel_hi = rel - rel_half, rel + rel_half
