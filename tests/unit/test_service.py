@@ -1005,3 +1005,14 @@ def test_ratings_given_by_hand_in_one_word_say_how_to_split_them() -> None:
         svc.cheat("tip", "frog", "45", actor="test")
     assert refused.value.hint is not None and "spaces: 4 5" in refused.value.hint
     assert svc.cheat("tip", "frog", "4 5", actor="test") == 2
+    # no such hint where the digits are no ratings either ("67": 6 and 7 are off the scale),
+    # nor on a continuous reward (150 on 0-100 is a number out of range, not two rewards)
+    with pytest.raises(InvalidRewardError) as off_scale:
+        svc.cheat("tip", "frog", "67", actor="test")
+    assert "spaces" not in (off_scale.value.hint or "")
+    cont = BanditService(parse_config({"experiments": [{
+        "id": "c", "reward": {"type": "continuous", "min": 0, "max": 100},
+        "arms": [{"id": "a", "content": "a"}]}]}), MemoryStore())
+    with pytest.raises(InvalidRewardError) as too_big:
+        cont.cheat("c", "a", "150", actor="test")
+    assert "spaces" not in str(too_big.value) and "100" in str(too_big.value)

@@ -97,9 +97,10 @@ ZERO_SUPPORT_SHARE = 0.01
 def zero_support_warning(logging_dist: FloatArray, action_dist: FloatArray) -> str | None:
     """A warning when the evaluated policy chooses, in a noticeable share of rounds, actions
     the logging policy could not choose in that round (probability 0 in the logged vector:
-    an arm added later, or retired): no weight can reach them, so IPS counts them as 0 and
-    SNIPS and DR leave them out (the whole-log check, :func:`unseen_warning`, misses an arm
-    that ran in other rounds)."""
+    an arm added later, or retired): no weight can reach them, so IPS counts them as 0,
+    SNIPS leaves them out and the DR family takes the reward model's uncorrected guess for
+    them (the whole-log check, :func:`unseen_warning`, misses an arm that ran in other
+    rounds)."""
     mu = np.asarray(logging_dist, dtype=np.float64)
     if mu.shape != action_dist.shape:
         raise PayloadError(f"logging_dist has shape {mu.shape}, expected {action_dist.shape}")
@@ -108,8 +109,9 @@ def zero_support_warning(logging_dist: FloatArray, action_dist: FloatArray) -> s
         return None
     return (f"{share:.0%} of the evaluated policy's choices fall on arms the logging policy "
             "could not choose in that round (probability 0, e.g. added or retired arms): "
-            "IPS counts them as 0, SNIPS and DR ignore them — the estimates are biased "
-            "toward the arms that were running; evaluate a log of rounds in which every "
+            "IPS counts them as 0, SNIPS leaves them out and DR takes the reward model's "
+            "uncorrected guess for them — the estimates lean toward the arms that were "
+            "running (DR toward the model); evaluate a log of rounds in which every "
             "arm could run (cut the file to those rows)")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import Arm
+from .._config import Arm, RewardSpec
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
@@ -27,6 +27,15 @@ __all__ = ["AdminMixin"]
 #: posterior arithmetic overflows)
 MAX_PRIOR = 1e9
 _MAX_CHEAT = 100_000  # rewards one cheat adds
+
+
+def _allowed(spec: RewardSpec, value: str) -> bool:
+    """Whether ``value`` is a reward ``spec`` takes."""
+    try:
+        spec.validate_value(value)
+    except InvalidRewardError:
+        return False
+    return True
 
 
 class AdminMixin(RewardsMixin):
@@ -85,11 +94,13 @@ class AdminMixin(RewardsMixin):
         try:
             numbers = [view.config.reward.validate_value(v) for v in values]
         except InvalidRewardError as exc:
-            if isinstance(rewards, str) and len(values) == 1 and len(values[0]) > 1 and \
-                    values[0].isdigit():  # "45" on a rating: one reward of 45, not 4 and 5
+            digits = values[0] if isinstance(rewards, str) and len(values) == 1 else ""
+            if view.config.reward.type == "rating" and len(digits) > 1 and digits.isdigit() \
+                    and all(_allowed(view.config.reward, d) for d in digits):
+                # "45" on a 1-5 rating: one reward of 45, meant as 4 and 5
                 raise InvalidRewardError(
                     exc.message, hint=f"one per character is for 👍/👎 (1101); separate "
-                                      f"other rewards by spaces: {' '.join(values[0])}"
+                                      f"ratings by spaces: {' '.join(digits)}"
                 ) from None
             raise
         return self._record_history(view, arm, numbers, kind="manual", actor=actor,
