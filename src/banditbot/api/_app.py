@@ -94,8 +94,8 @@ def create_app(service: BanditService, *, telegram: Any = None,
         finally:
             if starting is not None:
                 starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await starting  # (its failures were logged; shutdown goes on)
             if telegram.running:
                 await telegram.stop()
             await telegram.shutdown()

@@ -336,16 +336,23 @@ async def start_webhook_bot(application: Any) -> asyncio.Task[None] | None:
 
 
 async def _keep_starting(application: Any) -> None:
+    """Initialize and start ``application`` with backoff until it runs; a failure after
+    Telegram answered (``start``) is logged and tried again, never left to end the task
+    silently (the webhook would answer 503 for good)."""
     delay = 1.0
     while True:
         await asyncio.sleep(delay)
         delay = min(delay * 2, _MAX_BACKOFF)
         try:
-            await application.initialize()
+            await application.initialize()  # (a no-op once it worked)
         except Exception:  # said once, by start_webhook_bot
             continue
+        try:
+            await application.start()
+        except Exception as exc:  # Telegram answered, the start failed: say why
+            log.warning("the bot could not start; retrying", extra={"error": type(exc).__name__})
+            continue
         break
-    await application.start()
     log.warning("Telegram answers again: the bot runs")
 
 
