@@ -264,7 +264,18 @@ class Report:
                 f"decisions{answers}")
 
     def local_time(self, timestamp: float) -> datetime:
-        """``timestamp`` (epoch seconds) in the report's :attr:`time_zone`."""
+        """A time in the report's :attr:`time_zone` (UTC for a zone this system lacks).
+
+        Parameters
+        ----------
+        timestamp
+            Seconds since the epoch.
+
+        Returns
+        -------
+        datetime
+            Aware, in that zone (``%Z`` names it: ``CET``, ``UTC``).
+        """
         return datetime.fromtimestamp(timestamp, tz=_zone(self.time_zone))
 
     @property

@@ -300,6 +300,7 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
     for chunk in _chunks(records, _CHUNK):
         if nested:
             columns = cells.columns(chunk, lists=True)
+            cells.take_new_contexts()  # (kept for the CSV's columns; nothing reads them here)
             columns[-1] = [dict(r.context) if r.context else None for r in chunk]
             for cells_of in zip(*columns, strict=True):
                 nested_row = dict(zip(LOG_COLUMNS, cells_of, strict=True))
@@ -307,7 +308,9 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
                 nested_row["probabilities"] = [float(p) for p in nested_row["probabilities"]]
                 yield nested_row
             continue
-        for r, values in zip(chunk, cells.rows(chunk), strict=True):
+        rows = cells.rows(chunk)
+        cells.take_new_contexts()
+        for r, values in zip(chunk, rows, strict=True):
             row = dict(zip(LOG_COLUMNS, values, strict=True))
             for key, value in (r.context or {}).items():
                 row[f"ctx_{key}"] = value

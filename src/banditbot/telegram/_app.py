@@ -309,7 +309,18 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
 
 def unavailable_reason(error: BaseException) -> str:
     """Why a bot could not start, in words that never carry the token (python-telegram-bot's
-    ``InvalidToken`` quotes it)."""
+    ``InvalidToken`` quotes it).
+
+    Parameters
+    ----------
+    error
+        What ``Application.initialize`` (``getMe``) raised.
+
+    Returns
+    -------
+    str
+        One phrase for a log line, e.g. ``Telegram is unreachable (TimedOut)``.
+    """
     from telegram.error import InvalidToken, NetworkError
 
     if isinstance(error, InvalidToken):
@@ -321,10 +332,21 @@ def unavailable_reason(error: BaseException) -> str:
 
 async def start_webhook_bot(application: Any) -> asyncio.Task[None] | None:
     """Initialize (``getMe``) and start a webhook bot — what ``banditbot serve`` runs beside
-    the HTTP API. ``None`` when it runs; when Telegram cannot be reached or refuses the
-    token, one warning line and a task that retries with backoff (1 s, doubling, at most a
-    minute) until it runs, meanwhile the HTTP API serves and the webhook answers 503 (so
-    Telegram delivers again). Cancel the task to stop trying."""
+    the HTTP API.
+
+    Parameters
+    ----------
+    application
+        The bot's python-telegram-bot ``Application`` (built for a webhook).
+
+    Returns
+    -------
+    asyncio.Task or None
+        ``None`` when the bot runs. When Telegram cannot be reached or refuses the token:
+        after one warning line, a task that retries with backoff (1 s, doubling, at most a
+        minute) until it runs; meanwhile the HTTP API serves and the webhook answers 503
+        (so Telegram delivers again). Cancel the task to stop trying.
+    """
     try:
         await application.initialize()
     except Exception as exc:
