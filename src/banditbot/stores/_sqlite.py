@@ -282,6 +282,9 @@ class SQLiteStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
+                # a burst with readers holding snapshots grows the WAL past the checkpoint
+                # threshold (83 MB in a trial); without a limit the file keeps that size
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open SQLite database {self.path}: {exc}",
                                  hint="check the path and its permissions") from exc
@@ -772,6 +775,9 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 _AUTOCHECKPOINT_PAGES = 20_000  # the backstop: 20 MB of WAL with 1 KiB pages
+#: The size the WAL file is cut back to when a checkpoint lets it start over
+#: (``PRAGMA journal_size_limit``): what a burst left behind is given back to the disk.
+_WAL_LIMIT_BYTES = 4 * 1024 * 1024
 _CHECKPOINT_INTERVAL_S = 0.25
 
 
