@@ -47,7 +47,7 @@ def reward(
     Exit status: 0 applied; 1 already counted, nothing changed (a repeat, or an implicit
     experiment's silence counted first); 2 refused (unknown decision, someone else's, a
     value the experiment does not allow), said on stderr. A negative value goes after
-    ``--``: banditbot reward -- ID -2.5
+    "--": banditbot reward -- ID -2.5
     """
     from ..service import RewardStatus
 
