@@ -160,8 +160,11 @@ def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
             except UnauthorizedError as exc:
                 return problem(401, title_of(exc), exc.message, request_id, exc.hint)
             except BanditBotError as exc:  # the key list unreadable (the store is down): 503
-                return problem(status_of(exc), title_of(exc), exc.message, request_id,
-                               exc.hint)
+                # to a caller not yet known: no store details (hosts, ports), in the log
+                log.error("the key check could not read the store: %s", exc,
+                          extra={"request_id": request_id, "path": path})
+                return problem(status_of(exc), title_of(exc),
+                               "the store did not answer; retry in a moment", request_id)
         return None
 
     return gate
