@@ -322,7 +322,7 @@ def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sto
         endpoint = request.getfixturevalue("moto_endpoint")
         from banditbot.stores import open_store
 
-        store = open_store(f"dynamodb://t{next(_table_counter)}?region=us-east-1"
+        store = open_store(f"dynamodb://tbl{next(_table_counter)}?region=us-east-1"
                            f"&endpoint_url={endpoint}")
     store.init()
     return store

@@ -260,7 +260,7 @@ def test_missing_aws_extra_names_the_install_command(
     for name in ("boto3", "botocore", "botocore.exceptions", "botocore.config"):
         monkeypatch.setitem(sys.modules, name, None)  # as if not installed: imports fail
     for command in (["init-db"], ["report", "random"]):
-        code, _out, err = run([*command, "--store", "dynamodb://t?region=us-east-1"], capsys)
+        code, _out, err = run([*command, "--store", "dynamodb://tbl?region=us-east-1"], capsys)
         assert code == 2 and "pip install 'banditbot[aws]'" in err, err
         assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
 

@@ -296,12 +296,12 @@ CLI_ROWS: list[tuple[str, list[str], str]] = [
     ("non-UTF-8 YAML", ["experiments", "--config", "latin1.yaml"], "not UTF-8"),
     ("arm text Telegram's MarkdownV2 refuses", ["experiments", "--config", "md.yaml"],
      "Great news\\! Try v2\\.0 now\\."),
-    ("ttl_days=abc", ["report", "--store", "dynamodb://t?ttl_days=abc"], "ttl_days"),
-    ("an unknown DynamoDB option", ["report", "--store", "dynamodb://t?ttl=3"], "unknown option"),
+    ("ttl_days=abc", ["report", "--store", "dynamodb://tbl?ttl_days=abc"], "ttl_days"),
+    ("an unknown DynamoDB option", ["report", "--store", "dynamodb://tbl?ttl=3"], "unknown option"),
     ("DynamoDB unreachable", ["cheat", "random", "arm1", "1", "--store",
-                              "dynamodb://t?region=us-east-1&endpoint_url=http://127.0.0.1:9"
+                              "dynamodb://tbl?region=us-east-1&endpoint_url=http://127.0.0.1:9"
                               "&max_attempts=1&connect_timeout=1"], "DynamoDB"),
-    ("DynamoDB without credentials", ["report", "--store", "dynamodb://t?region=us-east-1"
+    ("DynamoDB without credentials", ["report", "--store", "dynamodb://tbl?region=us-east-1"
                                       "&endpoint_url=http://127.0.0.1:9&max_attempts=1"],
      "no AWS credentials"),
     ("sqlite:/ with one slash", ["report", "--store", "sqlite:/banditbot.db"],

@@ -222,6 +222,15 @@ def test_bad_store_urls_say_what_works(url: str) -> None:
     assert err.value.hint is not None and err.value.hint.startswith("use ")
 
 
+@pytest.mark.parametrize("name", ["b", "bad%20name", "a/b", "x" * 256])
+def test_a_table_name_dynamodb_would_refuse_is_refused_when_parsed(name: str) -> None:
+    """moto created tables named "b" and "bad%20name"; DynamoDB itself would refuse them
+    (3-255 letters, digits, _ . -), so a URL that works against the emulator failed in AWS."""
+    with pytest.raises(ConfigError, match="not a DynamoDB table name") as err:
+        open_store(f"dynamodb://{name}?region=eu-west-1")
+    assert err.value.hint is not None and "3-255" in err.value.hint
+
+
 def test_a_write_command_never_creates_a_table(moto_endpoint: str, table: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """`decide` on a mistyped table name: refused, saying how to create a table, and no
@@ -277,7 +286,7 @@ def test_init_accepts_its_own_table_again(moto_endpoint: str, table: str) -> Non
 
 def test_an_endpoint_url_without_a_scheme_is_refused_when_parsed() -> None:
     with pytest.raises(ConfigError) as err:
-        open_store("dynamodb://t?endpoint_url=localhost:19500&region=us-east-1")
+        open_store("dynamodb://tbl?endpoint_url=localhost:19500&region=us-east-1")
     assert "endpoint_url needs http:// or https://" in str(err.value)
 
 

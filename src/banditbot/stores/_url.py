@@ -8,6 +8,7 @@ raised before anything is created.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -67,6 +68,9 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
         if not parts.netloc:
             raise ConfigError(f"store URL {url!r} has no table name",
                               hint="use dynamodb://TABLE?region=eu-west-1")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", parts.netloc):  # DynamoDB's rule
+            raise ConfigError(f"store URL {url!r}: {parts.netloc!r} is not a DynamoDB table "
+                              "name", hint="3-255 letters, digits, '_', '.' or '-'")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         unknown = sorted(set(query) - set(_DYNAMODB_OPTIONS))
         if unknown:
