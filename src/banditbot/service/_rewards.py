@@ -179,9 +179,9 @@ class RewardsMixin(ServiceCore):
         result = self.store.apply_reward(record.id, number, self.clock(),
                                          self._extra(exp, record, number), known=record)
         self._unrewarded.pop(record.id, None)
-        if result is ApplyResult.APPLIED and exp.time_bucket_seconds:
-            self._maybe_drop_old_buckets(exp, record.generation)
         if result is ApplyResult.APPLIED:
+            if exp.time_bucket_seconds:
+                self._maybe_drop_old_buckets(exp, record.generation)
             if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})

@@ -278,12 +278,8 @@ class DynamoDBStore:
                 client.create_table(
                     TableName=self.table,
                     BillingMode="PAY_PER_REQUEST",
-                    AttributeDefinitions=[
-                        {"AttributeName": "PK", "AttributeType": "S"},
-                        {"AttributeName": "SK", "AttributeType": "S"},
-                        {"AttributeName": "GSI1PK", "AttributeType": "S"},
-                        {"AttributeName": "GSI1SK", "AttributeType": "S"},
-                    ],
+                    AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                                          for name in _KEY_ATTRIBUTES],
                     KeySchema=_KEY_SCHEMA,
                     GlobalSecondaryIndexes=[{
                         "IndexName": "GSI1",

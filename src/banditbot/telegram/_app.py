@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from telegram.ext import BaseUpdateProcessor
@@ -226,6 +226,15 @@ def build_application(service: BanditService, token: str, *,
     return application
 
 
+def _backoff() -> Iterator[float]:
+    """Seconds to wait before each new try to reach Telegram: 1, doubling, at most
+    :data:`_MAX_BACKOFF` (a minute)."""
+    delay = 1.0
+    while True:
+        yield delay
+        delay = min(delay * 2, _MAX_BACKOFF)
+
+
 async def run_polling(application: Any, stop: asyncio.Event, *,
                       allowed_updates: Sequence[str] = ("message", "callback_query"),
                       timeout: float = 10.0, replace_webhook: bool = False,
@@ -263,7 +272,7 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
     from telegram.error import InvalidToken, NetworkError
 
     watch: Reachability = application.bot_data.get("banditbot.reachability") or Reachability()
-    delay = 1.0
+    delays = _backoff()
     while True:
         try:
             await application.initialize()
@@ -276,10 +285,9 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
         except NetworkError as exc:  # timeouts included
             watch.failed(exc)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+            await asyncio.wait_for(stop.wait(), next(delays))
         if stop.is_set():
             return
-        delay = min(delay * 2, _MAX_BACKOFF)
     try:
         webhook = (await application.bot.get_webhook_info()).url
         if webhook and not replace_webhook:
@@ -361,10 +369,8 @@ async def _keep_starting(application: Any) -> None:
     """Initialize and start ``application`` with backoff until it runs; a failure after
     Telegram answered (``start``) is logged and tried again, never left to end the task
     silently (the webhook would answer 503 for good)."""
-    delay = 1.0
-    while True:
+    for delay in _backoff():
         await asyncio.sleep(delay)
-        delay = min(delay * 2, _MAX_BACKOFF)
         try:
             await application.initialize()  # (a no-op once it worked)
         except Exception:  # said once, by start_webhook_bot
