@@ -23,7 +23,11 @@ the ratios MABWiser / banditbot. Targets (issue #18): memory >= 10x MABWiser at 
 row, WAL, synchronous=NORMAL) timed in each repeat. For epsilon-greedy, ``us_store_sql`` and
 ``store_sql_over_two_commits`` time the SQLite store's own two statements per decision on its
 schema with no Python around them (the decision's INSERT with its indexes and fold trigger,
-the reward's UPDATE ... RETURNING): the floor of the schema itself.
+the reward's UPDATE ... RETURNING): the floor of the schema itself; ``us_rowid_sql`` and
+``rowid_sql_over_two_commits`` the same on the design change that drops the text id's index
+and the time index (decisions keyed by rowid plus a secret, the fold triggers kept), and
+``rowid_design_over_two_commits`` this SQLite loop with those statements in place of the
+store's (its Python unchanged): what that redesign would reach.
 
     python benchmarks/decide_reward.py [--quick] [--repeats 3]
 """
@@ -33,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import statistics
 import sys
@@ -213,15 +218,19 @@ def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_ti
 
 
 def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.process_time,
-                 *, lean: bool = False) -> float:
+                 *, schema: str = "store") -> float:
     """The SQLite store's own two statements per decision, with no Python around them: the
     decision's INSERT (its row as the store writes it, with the id's index, the time index
     and the trigger that adds the pull) and the reward's UPDATE … RETURNING (its trigger
     adds the reward), each its own durable commit, on the store's schema -- the floor of
-    this schema, beside the floor of two minimal commits. ``lean``: the same without the
-    time index and the fold triggers (the leanest schema that still finds a decision by its
-    id for an exactly-once reward; not what the store runs: it gives up the atomic
-    statistics and the ordered scan of the log)."""
+    this schema, beside the floor of two minimal commits.
+
+    ``schema="lean"``: the same without the time index and the fold triggers (the leanest
+    schema that still finds a decision by its text id for an exactly-once reward; it gives
+    up the atomic statistics and the ordered scan of the log). ``schema="rowid"``: the
+    design change that keeps both: decisions keyed by SQLite's rowid, the decision id being
+    that number and a random secret (no index on a text id, no time index: the rowid is the
+    order of the log), the fold triggers kept -- a prototype, not what the store runs."""
     from banditbot.stores._base import DecisionRecord
     from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _decision_row
 
@@ -237,17 +246,46 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    if lean:
+    insert, update = _DECISION_INSERT, _REWARD_UPDATE
+    if schema == "lean":
         for drop in ("INDEX decisions_by_time", "TRIGGER decisions_fold_insert",
                      "TRIGGER decisions_fold_reward"):
             conn.execute(f"DROP {drop}")
+    elif schema == "rowid":
+        insert, update = _rowid_schema(conn)
+        rows = [(os.urandom(12), *row[1:]) for row in rows]  # the secret in the id's place
     start = clock()
-    for row in rows:
-        conn.execute(_DECISION_INSERT, row)
-        conn.execute(_REWARD_UPDATE, (1.0, row[12], row[0])).fetchall()
+    if schema == "rowid":
+        for row in rows:
+            seq = conn.execute(insert, row).fetchone()[0]
+            conn.execute(update, (1.0, row[12], seq, row[0])).fetchall()
+    else:
+        for row in rows:
+            conn.execute(insert, row)
+            conn.execute(update, (1.0, row[12], row[0])).fetchall()
     elapsed = clock() - start
     conn.close()
     return elapsed / n * 1e6
+
+
+def _rowid_schema(conn: sqlite3.Connection) -> tuple[str, str]:
+    """Rebuilds the decisions table keyed by its rowid (a random secret beside it, no other
+    index), its fold triggers recreated on it; returns its INSERT and reward UPDATE."""
+    conn.execute("DROP TABLE decisions")  # its index and triggers go with it
+    conn.execute(
+        "CREATE TABLE decisions (seq INTEGER PRIMARY KEY, secret BLOB NOT NULL, "
+        "experiment TEXT NOT NULL, generation INTEGER NOT NULL, scope TEXT NOT NULL, "
+        "arm TEXT NOT NULL, propensity REAL NOT NULL, arms TEXT NOT NULL, "
+        "probabilities BLOB NOT NULL, policy TEXT NOT NULL, subject TEXT NOT NULL, "
+        "context TEXT, kind TEXT NOT NULL, created_at REAL NOT NULL, reward REAL, "
+        "rewarded_at REAL, weight REAL NOT NULL DEFAULT 1, allocation_id TEXT)")
+    from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _SCHEMA
+
+    for trigger in re.findall(r"CREATE TRIGGER .*?END;", _SCHEMA, re.S):
+        conn.execute(trigger)
+    insert = _DECISION_INSERT.replace("(id,", "(secret,") + " RETURNING seq"
+    update = _REWARD_UPDATE.replace("WHERE id = ?", "WHERE seq = ? AND secret = ?")
+    return insert, update
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -275,7 +313,7 @@ def main() -> None:
                     runs: dict[str, list[float]] = {"memory": [], "sqlite": [], "mabwiser": [],
                                                     "bare": [], "lean": [],
                                                     "two_commits": [], "store_sql": [],
-                                                    "resolve": []}
+                                                    "rowid_sql": [], "resolve": []}
                     for rep in range(args.repeats):  # interleaved: one of each per repeat
                         runs["memory"].append(bench_banditbot(
                             spec, k, MemoryStore(), n_fast, rep, update, extra,
@@ -289,6 +327,9 @@ def main() -> None:
                         if label == "epsilon-greedy":  # (the rows do not depend on it)
                             runs["store_sql"].append(store_sql_us(
                                 k, n_slow, Path(tmp) / f"sql-{k}-{update}-{rep}.db"))
+                            runs["rowid_sql"].append(store_sql_us(
+                                k, n_slow, Path(tmp) / f"rowid-{k}-{update}-{rep}.db",
+                                schema="rowid"))
                         runs["mabwiser"].append(bench_mabwiser(mabw, k, n_slow, rep))
                         if label == "epsilon-greedy" and update == "decision":
                             runs["bare"].append(bench_bare(k, n_fast, rep))
@@ -313,6 +354,15 @@ def main() -> None:
                         row["store_sql_over_two_commits"] = round(statistics.median(
                             q / c for q, c in zip(runs["store_sql"], runs["two_commits"],
                                                   strict=True)), 2)
+                        # the rowid-keyed prototype's statements, and the loop it would
+                        # give: this loop with its statements in place of the store's
+                        row["rowid_sql_over_two_commits"] = round(statistics.median(
+                            q / c for q, c in zip(runs["rowid_sql"], runs["two_commits"],
+                                                  strict=True)), 2)
+                        row["rowid_design_over_two_commits"] = round(statistics.median(
+                            (s - q + r) / c for s, q, r, c in zip(
+                                runs["sqlite"], runs["store_sql"], runs["rowid_sql"],
+                                runs["two_commits"], strict=True)), 2)
                     row["target_memory"] = 10 if k == 3 else 20
                     row["target_sqlite_over_two_commits"] = 2
                     met = row["x_memory"] >= row["target_memory"] and \

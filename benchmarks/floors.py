@@ -19,7 +19,9 @@ the budget each target leaves:
 * ``schema_sql_over_two_commits`` / ``lean_schema_sql_over_two_commits`` -- the store's two
   statements with no Python (``decide_reward.store_sql_us``), and the same on the leanest
   schema that still finds a decision by its id (no time index, no fold triggers), over the
-  two minimal commits.
+  two minimal commits; ``rowid_schema_sql_over_two_commits`` the redesign that keeps the
+  fold triggers and the log's order with neither index (decisions keyed by rowid plus a
+  secret).
 * ``mabwiser_us`` -- MABWiser 2.7 ``predict()`` + ``partial_fit()``, the peer of the targets
   (``decide_reward.py``'s loop).
 
@@ -154,7 +156,9 @@ def main() -> None:
         "store_writes": lambda: store_writes_us(5000 // scale),
         "schema_sql": lambda: _in_tmp(lambda p: store_sql_us(3, 5000 // scale, p)),
         "lean_schema_sql": lambda: _in_tmp(
-            lambda p: store_sql_us(3, 5000 // scale, p, lean=True)),
+            lambda p: store_sql_us(3, 5000 // scale, p, schema="lean")),
+        "rowid_schema_sql": lambda: _in_tmp(
+            lambda p: store_sql_us(3, 5000 // scale, p, schema="rowid")),
     }
     for policy, k in cases:
         parts[f"peer/{policy}/{k}"] = (
@@ -224,6 +228,11 @@ def main() -> None:
                                                 strict=True)), 2),
                       "lean_schema_sql_over_two_commits": round(statistics.median(
                           w / c for w, c in zip(got["lean_schema_sql"], got["commits"],
+                                                strict=True)), 2),
+                      # the redesign that keeps the fold and the order: decisions keyed
+                      # by rowid + a secret, no text-id or time index
+                      "rowid_schema_sql_over_two_commits": round(statistics.median(
+                          w / c for w, c in zip(got["rowid_schema_sql"], got["commits"],
                                                 strict=True)), 2),
                       "rows": rows}))
 
