@@ -27,7 +27,8 @@ the reward's UPDATE ... RETURNING): the floor of the schema itself; ``us_rowid_s
 ``rowid_sql_over_two_commits`` the same on the design change that drops the text id's index
 and the time index (decisions keyed by rowid plus a secret, the fold triggers kept), and
 ``rowid_design_over_two_commits`` this SQLite loop with those statements in place of the
-store's (its Python unchanged): what that redesign would reach.
+store's (its Python unchanged): what that redesign would reach; ``events_…`` the same for an
+append-only log with no statistics table (readers fold it; see ``store_sql_us``).
 
     python benchmarks/decide_reward.py [--quick] [--repeats 3]
 """
@@ -230,7 +231,11 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     up the atomic statistics and the ordered scan of the log). ``schema="rowid"``: the
     design change that keeps both: decisions keyed by SQLite's rowid, the decision id being
     that number and a random secret (no index on a text id, no time index: the rowid is the
-    order of the log), the fold triggers kept -- a prototype, not what the store runs."""
+    order of the log), the fold triggers kept -- a prototype, not what the store runs.
+    ``schema="events"``: the same table with no statistics table at all: a reward sets the
+    decision's reward once and appends a reward event to the same table (a trigger), and
+    readers would fold the statistics from the rows past the last one they saw (the fold
+    itself is not timed: it is a read, per reader, of what others wrote)."""
     from banditbot.stores._base import DecisionRecord
     from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _decision_row
 
@@ -251,11 +256,11 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
         for drop in ("INDEX decisions_by_time", "TRIGGER decisions_fold_insert",
                      "TRIGGER decisions_fold_reward"):
             conn.execute(f"DROP {drop}")
-    elif schema == "rowid":
-        insert, update = _rowid_schema(conn)
+    elif schema in ("rowid", "events"):
+        insert, update = _rowid_schema(conn, events=schema == "events")
         rows = [(os.urandom(12), *row[1:]) for row in rows]  # the secret in the id's place
     start = clock()
-    if schema == "rowid":
+    if schema in ("rowid", "events"):
         for row in rows:
             seq = conn.execute(insert, row).fetchone()[0]
             conn.execute(update, (1.0, row[12], seq, row[0])).fetchall()
@@ -268,9 +273,10 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     return elapsed / n * 1e6
 
 
-def _rowid_schema(conn: sqlite3.Connection) -> tuple[str, str]:
+def _rowid_schema(conn: sqlite3.Connection, *, events: bool = False) -> tuple[str, str]:
     """Rebuilds the decisions table keyed by its rowid (a random secret beside it, no other
-    index), its fold triggers recreated on it; returns its INSERT and reward UPDATE."""
+    index), its fold triggers recreated on it (or, with ``events``, the trigger that appends
+    a reward event instead); returns its INSERT and reward UPDATE."""
     conn.execute("DROP TABLE decisions")  # its index and triggers go with it
     conn.execute(
         "CREATE TABLE decisions (seq INTEGER PRIMARY KEY, secret BLOB NOT NULL, "
@@ -281,7 +287,15 @@ def _rowid_schema(conn: sqlite3.Connection) -> tuple[str, str]:
         "rewarded_at REAL, weight REAL NOT NULL DEFAULT 1, allocation_id TEXT)")
     from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _SCHEMA
 
-    for trigger in re.findall(r"CREATE TRIGGER .*?END;", _SCHEMA, re.S):
+    if events:  # a reward event row: kind 'reward', its decision's number as its subject
+        conn.execute(
+            "CREATE TRIGGER decisions_reward_event AFTER UPDATE OF reward ON decisions "
+            "WHEN OLD.reward IS NULL AND NEW.reward IS NOT NULL BEGIN "
+            "INSERT INTO decisions (secret, experiment, generation, scope, arm, propensity, "
+            "arms, probabilities, policy, subject, kind, created_at, reward, weight) VALUES "
+            "(x'', NEW.experiment, NEW.generation, NEW.scope, NEW.arm, 0, '', x'', '', "
+            "NEW.seq, 'reward', NEW.rewarded_at, NEW.reward, NEW.weight); END")
+    for trigger in () if events else re.findall(r"CREATE TRIGGER .*?END;", _SCHEMA, re.S):
         conn.execute(trigger)
     insert = _DECISION_INSERT.replace("(id,", "(secret,") + " RETURNING seq"
     update = _REWARD_UPDATE.replace("WHERE id = ?", "WHERE seq = ? AND secret = ?")
@@ -313,7 +327,8 @@ def main() -> None:
                     runs: dict[str, list[float]] = {"memory": [], "sqlite": [], "mabwiser": [],
                                                     "bare": [], "lean": [],
                                                     "two_commits": [], "store_sql": [],
-                                                    "rowid_sql": [], "resolve": []}
+                                                    "rowid_sql": [], "events_sql": [],
+                                                    "resolve": []}
                     for rep in range(args.repeats):  # interleaved: one of each per repeat
                         runs["memory"].append(bench_banditbot(
                             spec, k, MemoryStore(), n_fast, rep, update, extra,
@@ -330,6 +345,9 @@ def main() -> None:
                             runs["rowid_sql"].append(store_sql_us(
                                 k, n_slow, Path(tmp) / f"rowid-{k}-{update}-{rep}.db",
                                 schema="rowid"))
+                            runs["events_sql"].append(store_sql_us(
+                                k, n_slow, Path(tmp) / f"events-{k}-{update}-{rep}.db",
+                                schema="events"))
                         runs["mabwiser"].append(bench_mabwiser(mabw, k, n_slow, rep))
                         if label == "epsilon-greedy" and update == "decision":
                             runs["bare"].append(bench_bare(k, n_fast, rep))
@@ -354,15 +372,17 @@ def main() -> None:
                         row["store_sql_over_two_commits"] = round(statistics.median(
                             q / c for q, c in zip(runs["store_sql"], runs["two_commits"],
                                                   strict=True)), 2)
-                        # the rowid-keyed prototype's statements, and the loop it would
-                        # give: this loop with its statements in place of the store's
-                        row["rowid_sql_over_two_commits"] = round(statistics.median(
-                            q / c for q, c in zip(runs["rowid_sql"], runs["two_commits"],
-                                                  strict=True)), 2)
-                        row["rowid_design_over_two_commits"] = round(statistics.median(
-                            (s - q + r) / c for s, q, r, c in zip(
-                                runs["sqlite"], runs["store_sql"], runs["rowid_sql"],
-                                runs["two_commits"], strict=True)), 2)
+                        # the prototypes' statements, and the loop each would give: this
+                        # loop with its statements in place of the store's
+                        for design in ("rowid", "events"):
+                            row[f"{design}_sql_over_two_commits"] = round(statistics.median(
+                                q / c for q, c in zip(runs[f"{design}_sql"],
+                                                      runs["two_commits"], strict=True)), 2)
+                            row[f"{design}_design_over_two_commits"] = round(
+                                statistics.median((s - q + r) / c for s, q, r, c in zip(
+                                    runs["sqlite"], runs["store_sql"],
+                                    runs[f"{design}_sql"], runs["two_commits"],
+                                    strict=True)), 2)
                     row["target_memory"] = 10 if k == 3 else 20
                     row["target_sqlite_over_two_commits"] = 2
                     met = row["x_memory"] >= row["target_memory"] and \
