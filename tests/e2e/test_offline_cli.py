@@ -83,7 +83,7 @@ def test_evaluate_on_the_open_bandit_dataset(capsys: pytest.CaptureFixture[str],
                           "100", "--obd-root", str(OBD)], capsys)
     assert code == 0, err
     assert "10,000 rounds, 80 actions" in out
-    assert "logging policy of obd:bts" in out
+    assert "published BTS policy of obd:bts" in out
 
 
 def test_evaluate_jobs_do_not_change_the_result(tmp_path: Path,

@@ -185,6 +185,9 @@ def learn(
     clip: Annotated[float, typer.Option(
         min=1.0, help="Cap each weight at this multiple of the arm's median weight (inf: "
                       "no cap).")] = 10.0,
+    skip_learned: Annotated[bool, typer.Option(
+        "--skip-learned", help="Learn only the rounds not learned before (a newer export "
+                               "that holds an older, learned one).")] = False,
     action_col: ActionCol = "arm",
     reward_col: RewardCol = "reward",
     pscore_col: PscoreCol = "propensity",
@@ -202,7 +205,8 @@ def learn(
     svc = service(config, store)
     try:
         result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
-                            actor="cli", ips=ips, min_ess=min_ess, clip=clip)
+                            actor="cli", ips=ips, min_ess=min_ess, clip=clip,
+                            skip_learned=skip_learned)
     except BanditBotError:
         if fresh is not None:  # refused: no empty database left behind
             svc.store.close()

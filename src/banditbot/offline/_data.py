@@ -400,8 +400,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         arm_lists = [vectors[i][0] for i in keep]
         actions = tuple(dict.fromkeys([a for arms in arm_lists for a in arms] + list(actions)))
     index = {a: k for k, a in enumerate(actions)}
-    context_cols = cmap.context if cmap.context is not None else \
-        tuple(c for c in table if c.startswith("ctx_"))
+    # by default every ctx_* column with a value on a round used (as from_records takes
+    # the keys of those rounds: another kind of row's context, such as the round an
+    # imported row came from, is no feature)
+    context_cols = cmap.context if cmap.context is not None else tuple(
+        c for c in table if c.startswith("ctx_")
+        and any(table[c][i] not in ("", None) for i in keep))
     absent = [c for c in context_cols if c not in table]
     if absent:
         raise PayloadError(f"{p}: missing context column(s) {', '.join(absent)}")

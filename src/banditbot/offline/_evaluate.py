@@ -111,17 +111,56 @@ def policy_action_dist(policy: Policy | str, log: LoggedBandit, *,
 
 
 def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArray:
-    """Reconstruct another log's (time-varying) logging policy on ``target``'s rounds.
+    """Another log's (time-varying) logging policy on ``target``'s rounds.
 
-    For each round of ``target`` and each action, the propensity logged in ``source`` for
-    that action (and position, if any) at the nearest time; rows are renormalized. Used to
-    evaluate, e.g., the Open Bandit Dataset's Bernoulli TS policy on its random log.
+    A round of ``target`` that ``source`` logged itself (the same decision id, e.g. the same
+    banditbot export, or one that overlaps it) takes the vector ``source`` logged for it:
+    the logging policy exactly, arms that could not be chosen included. Other rounds are
+    reconstructed: for each action, the propensity logged in ``source`` for that action (and
+    position, if any) at the nearest time, the row renormalized. Used to evaluate, e.g.,
+    the Open Bandit Dataset's Bernoulli TS policy on its random log.
+
+    Raises
+    ------
+    PayloadError
+        The two logs share no action (another experiment's log), or rounds to reconstruct
+        lack timestamps.
     """
+    index = {a: j for j, a in enumerate(target.actions)}
+    shared = [(j_src, index[name]) for j_src, name in enumerate(source.actions)
+              if name in index]
+    if not shared:
+        raise PayloadError(
+            f"the logs share no arm ({source.source or 'the policy log'}: "
+            f"{', '.join(source.actions[:8])}; evaluated log: "
+            f"{', '.join(target.actions[:8])})", hint="is it another experiment's log?")
+    out = np.zeros((target.n_rounds, target.n_actions))
+    todo = np.ones(target.n_rounds, dtype=bool)
+    if source.action_dist is not None and source.decision_ids and target.decision_ids:
+        row_of = {d: i for i, d in enumerate(source.decision_ids)}
+        found = [(i, row_of[d]) for i, d in enumerate(target.decision_ids) if d in row_of]
+        if found:
+            rows_t, rows_s = (np.array(x, dtype=np.intp) for x in zip(*found, strict=True))
+            src, dst = (np.array(x, dtype=np.intp) for x in zip(*shared, strict=True))
+            out[np.ix_(rows_t, dst)] = source.action_dist[np.ix_(rows_s, src)]
+            todo[rows_t] = False
+    if todo.any():
+        out[todo] = _nearest_in_time(source, target.subset(np.flatnonzero(todo)), index)
+    totals = out.sum(axis=1, keepdims=True)
+    missing = totals[:, 0] <= 0
+    out[missing] = 1.0 / target.n_actions
+    totals[missing] = 1.0
+    normalized: FloatArray = (out / totals).astype(np.float64)
+    return normalized
+
+
+def _nearest_in_time(source: LoggedBandit, target: LoggedBandit,
+                     index: dict[str, int]) -> FloatArray:
+    """Per round of ``target`` and action, ``source``'s propensity for that action (and
+    position) at the nearest time (not normalized; zeros where ``source`` never chose it)."""
     if source.timestamp is None or target.timestamp is None:
         raise PayloadError("reconstructing a logging policy needs timestamps in both logs")
-    k = target.n_actions
-    index = {a: j for j, a in enumerate(target.actions)}
-    out = np.zeros((target.n_rounds, k))
+    out = np.zeros((target.n_rounds, target.n_actions))
     src_pos = source.position if source.position is not None else \
         np.zeros(source.n_rounds, dtype=np.intp)
     tgt_pos = target.position if target.position is not None else \
@@ -146,12 +185,7 @@ def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArr
             nearest = np.where(np.abs(times - t_src[left]) <= np.abs(t_src[right] - times),
                                left, right)
             out[rows, j] = p_src[nearest]
-    totals = out.sum(axis=1, keepdims=True)
-    missing = totals[:, 0] <= 0
-    out[missing] = 1.0 / k
-    totals[missing] = 1.0
-    normalized: FloatArray = (out / totals).astype(np.float64)
-    return normalized
+    return out
 
 
 def replay_online(policy: Policy | str, log: LoggedBandit, *, rng: np.random.Generator
@@ -252,8 +286,8 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                 for p in policies]
     named: list[tuple[str, Any]] = [(p if isinstance(p, str) else p.describe(), p)
                                     for p in resolved]
-    named += [(f"logging policy of {name}", ("behavior", other))
-              for name, other in (behavior or {}).items()]
+    named += [(f"{'published BTS policy' if _is_obd_bts(other) else 'logging policy'} of "
+               f"{name}", ("behavior", other)) for name, other in (behavior or {}).items()]
     for label, policy in named:
         if progress is not None:
             progress(label)

@@ -48,6 +48,8 @@ MAX_WEIGHT = 100.0
 CLIP = 10.0
 #: The command-line flag that overrides the refusal (named in the error's hint).
 OVERRIDE_FLAG = "--min-ess"
+#: The command-line flag that learns only a log's rounds not learned before.
+SKIP_FLAG = "--skip-learned"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class ArmWarmStart:
         ``(alpha, beta)`` on the [0, 1] scale when importing as priors, else ``None``.
     refused
         Whether ``ess_raw`` is below the plan's ``min_ess``.
+    ids
+        The decision ids of the arm's rounds, when the log has them (a banditbot export):
+        imported beside the rewards, so that a log overlapping this one is refused later.
     """
 
     arm: str
@@ -94,6 +99,7 @@ class ArmWarmStart:
     weights: FloatArray
     prior: tuple[float, float] | None
     refused: bool
+    ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,14 @@ class WarmStartTarget(Protocol):
         ...
 
     def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
-                       weights: Sequence[float] | None = ..., *, actor: str = ...) -> int:
-        """Add weighted past rewards to an arm's statistics."""
+                       weights: Sequence[float] | None = ..., *, actor: str = ...,
+                       sources: Sequence[str] | None = ...) -> int:
+        """Add weighted past rewards to an arm's statistics (``sources``: the logged rounds'
+        decision ids, one per reward)."""
+        ...
+
+    def imported(self, experiment: str, decision_ids: Collection[str]) -> frozenset[str]:
+        """Those of ``decision_ids`` the experiment's imported history came from."""
         ...
 
     def note(self, experiment: str, key: str, text: str) -> None:
@@ -250,7 +262,9 @@ def plan_warm_start(log: LoggedBandit, arms: Sequence[str], *,
             arm=name, rounds=int(rows.size), ess_raw=ess_raw, ess=ess,
             max_weight=float(raw.max()), naive_mean=float(rewards.mean()),
             raw_mean=float((raw * rewards).sum() / raw.sum()), mean=mean, rewards=rewards,
-            weights=imported, prior=prior, refused=ess_raw < min_ess))
+            weights=imported, prior=prior, refused=ess_raw < min_ess,
+            ids=None if log.decision_ids is None else
+            tuple(log.decision_ids[i] for i in rows)))
         used += int(rows.size)
     if not planned:
         raise PayloadError("no logged action matches an arm of the experiment",
@@ -293,16 +307,21 @@ def log_fingerprint(log: LoggedBandit) -> str:
 
 def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                as_prior: bool = False, weight: float = 1.0, actor: str = "cli",
-               ips: bool = True, clip: float = CLIP, min_ess: float = MIN_ESS) -> WarmStart:
+               ips: bool = True, clip: float = CLIP, min_ess: float = MIN_ESS,
+               skip_learned: bool = False) -> WarmStart:
     """Start an experiment from history: plan (:func:`plan_warm_start`), refuse if an arm's
     effective sample size is below ``min_ess``, then import each arm's clipped, ESS-scaled
     history as statistics (``import`` decisions) or set its prior, and note it.
+
+    Rounds of a banditbot log (with decision ids) that were learned into the current
+    generation before, from another log, are refused, or left out with ``skip_learned``.
 
     Raises
     ------
     PayloadError
         An arm's effective sample size is below ``min_ess`` (the hint names the override),
-        or no logged action matches an arm.
+        no logged action matches an arm, or rounds were learned before (and
+        ``skip_learned`` is false).
     """
     exp = service.experiment(experiment)
     per = getattr(exp, "scope", "shared")
@@ -334,6 +353,22 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             "that its statistics count already; importing them would count each twice",
             hint=f"learn from another experiment's log; or run banditbot reset {experiment} "
                  "first (the log stays) and learn this export into the new generation")
+    learned = service.imported(experiment, log.decision_ids) if log.decision_ids else None
+    if learned and not skip_learned:  # Monday's export learned, then Friday's, which
+        # holds Monday's rounds too
+        raise PayloadError(
+            f"{len(learned):,} of the log's {log.n_rounds:,} rounds were learned into "
+            f"{experiment!r} already (from another log); importing them would count each "
+            "twice", hint=f"learn only the other {log.n_rounds - len(learned):,} with "
+                          f"{SKIP_FLAG}, or run banditbot reset {experiment} and learn "
+                          "the whole log once")
+    if learned:
+        assert log.decision_ids is not None
+        new = [i for i, d in enumerate(log.decision_ids) if d not in learned]
+        if not new:
+            raise PayloadError(f"every round of the log was learned into {experiment!r} "
+                               "already: nothing new to learn")
+        log = log.subset(np.array(new, dtype=np.intp))
     arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
     plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
                            weight=weight, ips=ips, clip=clip, min_ess=min_ess)
@@ -343,7 +378,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             service.set_prior(experiment, a.arm, a.prior[0], a.prior[1], actor=actor)
         else:
             service.import_history(experiment, a.arm, a.rewards.tolist(), a.weights.tolist(),
-                                   actor=actor)
+                                   actor=actor, sources=a.ids)
     when = datetime.fromtimestamp(time.time(), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     evidence = sum(a.ess for a in plan.arms)
     clipped = f"clipped at {clip:g}× the median weight" if clip < float("inf") else \
@@ -351,7 +386,9 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     note = (f"started from history: {plan.rounds_used} rounds of {log.source or 'a log'}"
             f"{', IPS-weighted' if ips else ''} ({clipped}; "
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
-            f"{f' (weight {weight:g})' if weight != 1 else ''}, {when} [log {fingerprint}]")
+            f"{f' (weight {weight:g})' if weight != 1 else ''}"
+            f"{f'; {len(learned):,} rounds learned before left out' if learned else ''}, "
+            f"{when} [log {fingerprint}]")
     service.note(experiment, WARM_START_NOTE, f"{earlier}\n{note}" if earlier else note)
     if as_prior:  # kept by a reset that keeps the priors, so the guard above still sees it
         kept = notes.get(PRIORS_FROM_NOTE, "")

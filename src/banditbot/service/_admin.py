@@ -26,6 +26,8 @@ __all__ = ["AdminMixin"]
 #: The largest prior pseudo-count (a billion answers outweighs any experiment; beyond it the
 #: posterior arithmetic overflows)
 MAX_PRIOR = 1e9
+#: The context key of an ``import`` row that names the logged round it came from.
+IMPORTED_FROM = "imported_from"
 _MAX_CHEAT = 100_000  # rewards one cheat adds
 
 
@@ -108,7 +110,8 @@ class AdminMixin(RewardsMixin):
 
     def _record_history(self, view: ExperimentView, arm: str, numbers: Sequence[float], *,
                         kind: str, actor: str, scope: str, action: str,
-                        weights: Sequence[float] | None = None) -> int:
+                        weights: Sequence[float] | None = None,
+                        sources: Sequence[str] | None = None) -> int:
         now = self.clock()
         exp = view.config
         policy_json = json.dumps({"name": kind, "params": {}}, separators=(",", ":"))
@@ -120,6 +123,7 @@ class AdminMixin(RewardsMixin):
                 arms=(arm,), probabilities=one, policy=policy_json, subject=f"{kind}:{actor}",
                 created_at=now, kind=kind, reward=v, rewarded_at=now,
                 weight=1.0 if weights is None else float(weights[i]),
+                context=None if sources is None else {IMPORTED_FROM: sources[i]},
             )
             for i, v in enumerate(numbers)
         ]
@@ -133,18 +137,24 @@ class AdminMixin(RewardsMixin):
         return len(records)
 
     def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
-                       weights: Sequence[float] | None = None, *, actor: str = "cli") -> int:
+                       weights: Sequence[float] | None = None, *, actor: str = "cli",
+                       sources: Sequence[str] | None = None) -> int:
         """Add past rewards of an arm to its statistics (warm start), each with a weight
         (importance weights for history logged by another policy). Logged as ``import``
-        decisions, so statistics stay the fold of the log. Returns how many were added."""
+        decisions, so statistics stay the fold of the log; ``sources``, one per reward, are
+        the ids of the logged rounds they came from (kept in each row's context, so that
+        :meth:`imported` finds them when a log that overlaps this one comes). Returns how
+        many were added."""
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
         numbers = [view.config.reward.validate_value(v) for v in rewards]
         if weights is not None and (len(weights) != len(numbers) or not all(
                 math.isfinite(w) and w > 0 for w in weights)):
             raise InvalidRewardError("weights must be positive, one per reward")
+        if sources is not None and len(sources) != len(numbers):
+            raise PayloadError("sources must be one decision id per reward")
         return self._record_history(view, arm, numbers, kind="import", actor=actor, scope="",
-                                    action="import", weights=weights)
+                                    action="import", weights=weights, sources=sources)
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
                   actor: str = "cli") -> str:
@@ -300,6 +310,20 @@ class AdminMixin(RewardsMixin):
         view = self.view(experiment)
         return sum(1 for (decision_id,) in self.store.iter_fields(
             view.config.id, ("id",), generation=view.meta.generation) if decision_id in wanted)
+
+    def imported(self, experiment: str, decision_ids: Collection[str]) -> frozenset[str]:
+        """Those of ``decision_ids`` the current generation's imported history came from
+        (:meth:`import_history` with ``sources``): rounds of a log learned already, e.g. of
+        an export that overlaps one learned before."""
+        wanted = frozenset(decision_ids)
+        if not wanted:
+            return frozenset()
+        view = self.view(experiment)
+        return frozenset(
+            context[IMPORTED_FROM] for (context,) in self.store.iter_fields(
+                view.config.id, ("context",), generation=view.meta.generation,
+                kinds=("import",))
+            if context and context.get(IMPORTED_FROM) in wanted)
 
     def active_arms(self, experiment: str) -> tuple[str, ...]:
         """Arm ids offered now."""
