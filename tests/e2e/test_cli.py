@@ -224,6 +224,11 @@ def test_a_read_without_a_database_points_to_the_demos(
     (tmp_path / "banditbot-demo.db").write_bytes(b"")
     code, _, err = run(["report", "greeting"], capsys)
     assert code == 2 and "--store sqlite:///banditbot-demo.db" in err
+    # a reset there reset a new, empty banditbot.db it made ("greeting reset (generation
+    # 1)"), the demo's database untouched
+    code, out, err = run(["reset", "greeting", "-y"], capsys)
+    assert code == 2 and "--store sqlite:///banditbot-demo.db" in err and out == ""
+    assert not (tmp_path / "banditbot.db").exists()
 
 
 def test_a_database_that_cannot_be_read_now_is_not_called_foreign(

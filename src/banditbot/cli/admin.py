@@ -66,7 +66,7 @@ def reset(
     store: StoreOpt = None,
 ) -> None:
     """Start an experiment's learning over (the decision log is kept)."""
-    svc = service(config, store)
+    svc = service(config, store, existing=True)
     svc.experiment(experiment)
     if not yes:
         typer.confirm(f"Reset {experiment!r}? Its statistics start from zero", abort=True)
