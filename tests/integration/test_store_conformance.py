@@ -318,6 +318,64 @@ def test_a_batch_gives_every_write_its_own_outcome(store: Store) -> None:
     assert store.apply_reward(fresh[1].id, 1.0, 1006.0, None) is ApplyResult.DUPLICATE
 
 
+# --- idempotency keys of decisions -------------------------------------------------------------
+def test_a_key_logs_one_decision_and_names_it_to_every_later_request(store: Store) -> None:
+    """A decision logged with a key; a second decision with that key is not logged (no row,
+    no pull) and is told the first one's record, fingerprint included (the caller compares
+    it); another key logs its own; the record is read back by key."""
+    first, second, other = _decision(arm="a"), _decision(arm="b"), _decision(arm="b")
+    kept = store.record_keyed_decision(first, "key-1", "request-1", 3600.0)
+    assert (kept.key, kept.fingerprint, kept.decision_id) == ("key-1", "request-1", first.id)
+    assert store.record_keyed_decision(second, "key-1", "request-2", 3600.0) == kept
+    assert store.get_decision(second.id) is None
+    assert store.record_keyed_decision(other, "key-2", "request-1", 3600.0).decision_id == \
+        other.id
+    assert store.keyed_decision("key-1") == kept
+    assert store.keyed_decision("never-sent") is None
+    assert {r.id for r in store.iter_decisions("e")} == {first.id, other.id}
+    assert store.read_stats("e", 0, "", ("a", "b")).pulls.tolist() == [1, 1]
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+
+
+def test_an_expired_key_stands_for_nothing_and_can_be_taken_again(store: Store) -> None:
+    old, new = _decision(arm="a"), _decision(arm="b")
+    store.record_keyed_decision(old, "key", "request-1", -1.0)  # its time has passed
+    assert store.keyed_decision("key") is None
+    taken = store.record_keyed_decision(new, "key", "request-2", 3600.0)
+    assert (taken.decision_id, taken.fingerprint) == (new.id, "request-2")
+    assert store.keyed_decision("key") == taken
+    assert store.read_stats("e", 0, "", ("a", "b")).pulls.tolist() == [1, 1]
+
+
+def test_concurrent_decisions_with_one_key_log_one(store: Store) -> None:
+    """Eight writers race with one key (retries of one request arriving together): one
+    decision is logged and every writer is told that one."""
+    decisions = [_decision(arm=("a", "b")[i % 2]) for i in range(8)]
+    barrier = threading.Barrier(len(decisions))
+
+    def write(d: DecisionRecord) -> str:
+        barrier.wait()
+        return store.record_keyed_decision(d, "same-key", "request", 3600.0).decision_id
+
+    with ThreadPoolExecutor(len(decisions)) as pool:
+        told = set(pool.map(write, decisions))
+    logged = [r.id for r in store.iter_decisions("e")]
+    assert len(told) == 1 and logged == list(told)
+    assert store.read_stats("e", 0, "", ("a", "b")).pulls.sum() == 1
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+
+
+def test_a_key_in_a_batch_is_held_for_the_rest_of_the_batch(store: Store) -> None:
+    """Group commit: two requests with one key in one batch log one decision."""
+    first, second = _decision(arm="a"), _decision(arm="b")
+    with store.batch():
+        told = [store.record_keyed_decision(d, "key", "request", 3600.0).decision_id
+                for d in (first, second)]
+    assert told == [first.id, first.id]
+    assert [r.id for r in store.iter_decisions("e")] == [first.id]
+    assert_stats_equal_fold(store, "e", 0, ("a", "b"))
+
+
 # --- meta -------------------------------------------------------------------------------------
 def test_meta_uses_optimistic_concurrency(store: Store) -> None:
     meta = store.read_meta("e")

@@ -43,6 +43,7 @@ __all__ = [
     "ApplyResult",
     "DecisionRecord",
     "ExperimentMeta",
+    "KeyedDecision",
     "PeriodCounts",
     "ResolvedVector",
     "StatsTable",
@@ -421,6 +422,29 @@ class PeriodCounts(NamedTuple):
     reward_sum_sq: float
 
 
+class KeyedDecision(NamedTuple):
+    """What an idempotency key stands for: the request it came with and the decision that
+    request made, until ``expires`` (:meth:`Store.record_keyed_decision`).
+
+    Attributes
+    ----------
+    key
+        The key as the store keeps it (the caller scopes and hashes the client's key).
+    fingerprint
+        A digest of the request the key first came with (a retry sends the same request).
+    decision_id
+        The decision that request made.
+    expires
+        Seconds since the epoch after which the key stands for nothing and may be taken
+        again (and the store may forget it).
+    """
+
+    key: str
+    fingerprint: str
+    decision_id: str
+    expires: float
+
+
 @dataclass(frozen=True, slots=True)
 class AdminRecord:
     """One admin action: who did what to which experiment, when."""
@@ -475,6 +499,20 @@ class Store(Protocol):
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
         """Log the decision and add one pull to its arm, atomically."""
+
+    def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
+                              ttl_seconds: float) -> KeyedDecision:
+        """Log the decision as :meth:`record_decision` does and keep ``key`` standing for it
+        (with the request's ``fingerprint``) for ``ttl_seconds``, atomically — unless an
+        unexpired record holds that key already: then nothing is written. Returns the key's
+        record afterwards: this decision's when it was logged (also when a retry of this
+        call finds its own lost write), else the one another writer stored first; so
+        concurrent requests with one key log one decision. Expired records are forgotten in
+        time (pruned now and then, or by TTL)."""
+
+    def keyed_decision(self, key: str) -> KeyedDecision | None:
+        """The record of an idempotency ``key`` (see :meth:`record_keyed_decision`);
+        ``None`` if there is none or it has expired."""
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         """The decision with that id, with its reward if any; ``None`` if unknown."""

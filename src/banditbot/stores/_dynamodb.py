@@ -13,6 +13,7 @@ decision            ``DEC#{id}`` / ``DEC``       experiment, generation, scope, 
                                                  GSI1: ``LOG#{exp}`` / ``{time}#{id}``
 admin action        ``ADMIN`` / ``{time}#{rand}``  actor, experiment, action, details
 idempotency claim   ``CLAIM#{key}`` / ``CLAIM``  expires, ttl
+decision key        ``DKEY#{key}`` / ``DKEY``    fingerprint, decision_id, expires, ttl
 named counters      ``CNT#{key}`` / ``CNT``      ``c:{name}`` (changed only by ``ADD``)
 document            ``DOC#{name}`` / ``DOC``     body, version (API keys, sticky arms)
 allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
@@ -20,7 +21,9 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
 ==================  ===========================  ==========================================
 
 * ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope).
-* A decision is one ``TransactWriteItems``: put the decision (if new) + ``ADD pulls 1``.
+* A decision is one ``TransactWriteItems``: put the decision (if new) + ``ADD pulls 1``;
+  a decision asked for with an idempotency key puts the key's item in the same transaction,
+  unless an unexpired one holds the key.
 * A reward is one ``TransactWriteItems``: set the reward under
   ``attribute_not_exists(reward)`` + ``ADD`` to the decided arm's statistics — exactly once,
   even when Lambda retries. Conflicting transactions are retried with jittered backoff.
@@ -61,6 +64,7 @@ from ._base import (
     CountRows,
     DecisionRecord,
     ExperimentMeta,
+    KeyedDecision,
     PeriodCounts,
     ResolvedVector,
     StatsTable,
@@ -522,17 +526,54 @@ class DynamoDBStore:
         return contextlib.nullcontext()
 
     def record_decision(self, decision: DecisionRecord) -> None:
-        reasons = self._transact(self._with_table([
-            {"Put": {"TableName": "", "Item": self._decision_item(decision),
-                     "ConditionExpression": "attribute_not_exists(#pk)",
-                     "ExpressionAttributeNames": {"#pk": "PK"}}},
-            self._stats_update(decision.experiment, decision.generation, decision.scope,
-                               decision.arm, 1.0, None),
-        ]))
+        reasons = self._transact(self._with_table(self._decision_writes(decision)))
         if reasons is not None and self._raw_decision(decision.id) is None:
             # the put's condition failed, so a decision with this id exists: with 128 random
             # bits it is ours, written by an attempt whose reply was lost
             raise StoreError(f"decision id {decision.id!r} could not be logged")
+
+    def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
+                              ttl_seconds: float) -> KeyedDecision:
+        """One transaction: the decision's two items and the key's, put under
+        ``attribute_not_exists(PK) OR expires <= :now``; DynamoDB's TTL deletes expired keys
+        (within days: an expired key that is still there counts as absent)."""
+        now = time.time()
+        keyed = KeyedDecision(key, fingerprint, decision.id, now + ttl_seconds)
+        item_key = {"PK": _str(f"DKEY#{key}"), "SK": _str("DKEY")}
+        reasons = self._transact(self._with_table([
+            *self._decision_writes(decision),
+            {"Put": {"TableName": "", "Item": {
+                **item_key, "fingerprint": _str(fingerprint), "decision_id": _str(decision.id),
+                "expires": _num(keyed.expires), "ttl": _num(int(keyed.expires) + 1)},
+                "ConditionExpression": "attribute_not_exists(#pk) OR #expires <= :now",
+                "ExpressionAttributeNames": {"#pk": "PK", "#expires": "expires"},
+                "ExpressionAttributeValues": {":now": _num(now)}}},
+        ]))
+        if reasons is None:
+            return keyed
+        held = self._keyed(item_key, 0.0)  # the key's condition failed (or the decision's:
+        if held is not None:  # then this call's own lost attempt wrote both)
+            return held
+        raise StoreError(f"decision {decision.id!r} could not be logged with its key",
+                         hint="retry")
+
+    def keyed_decision(self, key: str) -> KeyedDecision | None:
+        return self._keyed({"PK": _str(f"DKEY#{key}"), "SK": _str("DKEY")}, time.time())
+
+    def _keyed(self, item_key: dict[str, Any], now: float) -> KeyedDecision | None:
+        item = self._call("get_item", Key=item_key, ConsistentRead=True).get("Item")
+        if not item or float(item["expires"]["N"]) <= now:
+            return None
+        return KeyedDecision(item["PK"]["S"].removeprefix("DKEY#"), item["fingerprint"]["S"],
+                             item["decision_id"]["S"], float(item["expires"]["N"]))
+
+    def _decision_writes(self, decision: DecisionRecord) -> list[dict[str, Any]]:
+        """A decision's transaction items: put it (if new) and add its pull."""
+        return [{"Put": {"TableName": "", "Item": self._decision_item(decision),
+                         "ConditionExpression": "attribute_not_exists(#pk)",
+                         "ExpressionAttributeNames": {"#pk": "PK"}}},
+                self._stats_update(decision.experiment, decision.generation, decision.scope,
+                                   decision.arm, 1.0, None)]
 
     def _raw_decision(self, decision_id: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self._call(

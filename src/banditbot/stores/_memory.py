@@ -21,6 +21,7 @@ from ._base import (
     CountRows,
     DecisionRecord,
     ExperimentMeta,
+    KeyedDecision,
     PeriodCounts,
     ResolvedVector,
     StatsTable,
@@ -63,6 +64,7 @@ class MemoryStore:
         self._by_experiment: dict[str, list[str]] = defaultdict(list)
         self._admin: list[AdminRecord] = []
         self._claims: dict[str, float] = {}
+        self._keyed: dict[str, KeyedDecision] = {}
         self._counters: dict[str, dict[str, float]] = defaultdict(dict)
         self._documents: dict[str, tuple[str, int]] = {}
         self._allocations: dict[_Key, list[AllocationRecord]] = defaultdict(list)
@@ -129,12 +131,34 @@ class MemoryStore:
 
     def record_decision(self, decision: DecisionRecord) -> None:
         with self._lock:
-            if decision.id in self._decisions:
-                raise ValueError(f"decision id {decision.id!r} already exists")
-            self._decisions[decision.id] = decision
-            self._by_experiment[decision.experiment].append(decision.id)
-            self._buckets[(decision.experiment, decision.generation, decision.scope)].add(
-                decision.arm, 1.0)
+            self._log(decision)
+
+    def _log(self, decision: DecisionRecord) -> None:
+        """Log a decision and count its pull (under the lock)."""
+        if decision.id in self._decisions:
+            raise ValueError(f"decision id {decision.id!r} already exists")
+        self._decisions[decision.id] = decision
+        self._by_experiment[decision.experiment].append(decision.id)
+        self._buckets[(decision.experiment, decision.generation, decision.scope)].add(
+            decision.arm, 1.0)
+
+    def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
+                              ttl_seconds: float) -> KeyedDecision:
+        now = time.time()
+        with self._lock:
+            held = self._keyed.get(key)
+            if held is not None and held.expires > now:
+                return held
+            self._log(decision)
+            if len(self._keyed) > 10_000:  # forget expired keys
+                self._keyed = {k: v for k, v in self._keyed.items() if v.expires > now}
+            keyed = self._keyed[key] = KeyedDecision(key, fingerprint, decision.id,
+                                                     now + ttl_seconds)
+        return keyed
+
+    def keyed_decision(self, key: str) -> KeyedDecision | None:
+        held = self._keyed.get(key)
+        return held if held is not None and held.expires > time.time() else None
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         record = self._decisions.get(decision_id)

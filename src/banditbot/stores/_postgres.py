@@ -11,6 +11,7 @@ extra_stats     experiment, generation, scope, arm, field, shard    ``+=`` only
 decisions       id (+ index experiment, created_at, id)             insert; reward set once
 admin_log       id                                                  insert
 claims          key                                                 insert / expired → renew
+decision_keys   key (an idempotency key; holds its decision's id)   insert / expired → renew
 documents       name                                                version check (optimistic)
 counters        key, name                                           ``+=`` only
 ==============  ==================================================  ==========================
@@ -85,6 +86,7 @@ from ._base import (
     DecisionRecord,
     ExperimentMeta,
     FieldDecoder,
+    KeyedDecision,
     PeriodCounts,
     ResolvedVector,
     StatsTable,
@@ -174,6 +176,13 @@ _MIGRATIONS: tuple[str, ...] = (
         UNIQUE (experiment, generation, scope, period)
     );
     """,
+    # 2 -> 3: an idempotency key stands for the decision its first request made
+    """
+    CREATE TABLE decision_keys (
+        key text PRIMARY KEY, fingerprint text NOT NULL, decision_id text NOT NULL,
+        expires float8 NOT NULL, token bigint
+    );
+    """,
 )
 
 #: The schema version this code writes and reads.
@@ -213,6 +222,37 @@ WITH d AS (
     {_ADD_STATS}
 )
 SELECT (SELECT count(*) FROM d), (SELECT write_token FROM decisions WHERE id = %(id)s)
+"""
+
+# One statement: take the key unless an unexpired record holds it (a conflict always updates
+# the row, to itself when it is held, so that RETURNING gives the record as it is now); log
+# the decision and add its pull only if the key is this statement's (or its own lost
+# attempt's: the decision exists then, and nothing is added twice)
+_KEEP_UNLESS_HELD = ("CASE WHEN k.expires <= %(now)s THEN excluded.{0} ELSE k.{0} END")
+_RECORD_KEYED = f"""
+WITH k AS (
+    INSERT INTO decision_keys AS k (key, fingerprint, decision_id, expires, token)
+    VALUES (%(key)s, %(fingerprint)s, %(id)s, %(expires)s, %(token)s)
+    ON CONFLICT (key) DO UPDATE SET {", ".join(
+        f"{c} = {_KEEP_UNLESS_HELD.format(c)}"
+        for c in ("fingerprint", "decision_id", "expires", "token"))}
+    RETURNING fingerprint, decision_id, expires, token
+), d AS (
+    INSERT INTO decisions ({_DECISION_COLUMNS}, write_token)
+    SELECT %(id)s::text, %(experiment)s::text, %(generation)s::bigint, %(scope)s::text,
+           %(arm)s::text, %(propensity)s::float8, %(arms)s::text, %(probabilities)s::bytea,
+           %(policy)s::text, %(subject)s::text, %(context)s::text, %(kind)s::text,
+           %(created_at)s::float8, %(reward)s::float8, %(rewarded_at)s::float8,
+           %(weight)s::float8, %(allocation_id)s::text, %(token)s::bigint
+    FROM k WHERE k.token = %(token)s::bigint
+    ON CONFLICT (id) DO NOTHING
+    RETURNING experiment, generation, scope, arm, reward, weight
+), s AS (
+    INSERT INTO arm_stats (experiment, generation, scope, arm, shard, pulls, n, total, total_sq)
+    SELECT experiment, generation, scope, arm, {_SHARD}, 1, 0, 0, 0 FROM d
+    {_ADD_STATS}
+)
+SELECT (SELECT count(*) FROM d), fingerprint, decision_id, expires, token FROM k
 """
 
 # One statement: set the reward if there is none and add it (and the extra fields) to the arm
@@ -899,6 +939,27 @@ class PostgresStore:
                         (decision.experiment, decision.generation, decision.scope,
                          decision.arm)))
 
+    def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
+                              ttl_seconds: float) -> KeyedDecision:
+        if decision.reward is not None:
+            raise ValueError("a keyed decision is logged without its reward")
+        now = time.time()
+        token = _token()
+        params = {**_decision_params(decision, token), "key": key, "fingerprint": fingerprint,
+                  "expires": now + ttl_seconds, "now": now}
+        keyed = self._write(_Op(
+            _RECORD_KEYED, params, lambda row: KeyedDecision(key, *(row or ())[1:4]),
+            ("SELECT 1 FROM decision_keys WHERE key = %s AND token = %s", (key, token)),
+            (decision.experiment, decision.generation, decision.scope, decision.arm)))
+        self._prune("decision_keys", now)
+        return keyed
+
+    def keyed_decision(self, key: str) -> KeyedDecision | None:
+        rows = self._read("keyed_decision",
+                          "SELECT key, fingerprint, decision_id, expires FROM decision_keys "
+                          "WHERE key = %s AND expires > %s", (key, time.time()))
+        return KeyedDecision(*rows[0]) if rows else None
+
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         rows = self._read("get_decision",
                           f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = %s",
@@ -1134,11 +1195,15 @@ class PostgresStore:
             {"key": key, "expires": now + ttl_seconds, "token": token, "now": now},
             lambda row: bool(row and (row[0] == 1 or row[1] == token)),
             ("SELECT 1 FROM claims WHERE key = %s AND token = %s", (key, token))))
-        if random.random() < 0.01 and getattr(self._local, "batch", None) is None:
-            with contextlib.suppress(StoreError):  # now and then, forget expired claims
-                self._read("claims cleanup", "WITH d AS (DELETE FROM claims WHERE expires <= %s "
-                           "RETURNING 1) SELECT count(*) FROM d", (now,))
+        self._prune("claims", now)
         return ok
+
+    def _prune(self, table: str, now: float) -> None:
+        """Now and then (outside a batch), forget the expired rows of ``table``."""
+        if random.random() < 0.01 and getattr(self._local, "batch", None) is None:
+            with contextlib.suppress(StoreError):
+                self._read(f"{table} cleanup", f"WITH d AS (DELETE FROM {table} WHERE "
+                           "expires <= %s RETURNING 1) SELECT count(*) FROM d", (now,))
 
     def read_document(self, name: str) -> tuple[str | None, int]:
         rows = self._read("read_document",

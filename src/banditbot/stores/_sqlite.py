@@ -47,6 +47,7 @@ from ._base import (
     DecisionRecord,
     ExperimentMeta,
     FieldDecoder,
+    KeyedDecision,
     PeriodCounts,
     ResolvedVector,
     StatsTable,
@@ -123,6 +124,10 @@ CREATE TABLE IF NOT EXISTS admin_log (
     action TEXT NOT NULL, details TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decision_keys (
+    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -133,13 +138,21 @@ CREATE TABLE IF NOT EXISTS counters (
 """
 
 #: Version of the schema above (``PRAGMA user_version``). 1: banditbot 0.1.0 (before
-#: allocation periods; its databases have user_version 0); 2: allocation periods.
-SCHEMA_VERSION = 2
+#: allocation periods; its databases have user_version 0); 2: allocation periods; 3:
+#: idempotency keys of decisions.
+SCHEMA_VERSION = 3
 _MIGRATIONS: dict[int, str] = {
     # 1 -> 2: decisions cite their allocation period; periods count their rewards
     1: """
 ALTER TABLE decisions ADD COLUMN allocation_id TEXT;
 DROP TRIGGER IF EXISTS decisions_fold_reward;
+""",
+    # 2 -> 3: an idempotency key stands for the decision its first request made
+    2: """
+CREATE TABLE IF NOT EXISTS decision_keys (
+    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
 """,
 }
 
@@ -507,6 +520,36 @@ class SQLiteStore:
         _locked_retry(lambda: conn.execute(_DECISION_INSERT, row),
                       self._busy_timeout_ms / 1000)  # one statement: the trigger adds the pull
         self._counted(decision, 1.0, None)
+
+    def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
+                              ttl_seconds: float) -> KeyedDecision:
+        now = time.time()
+        with self._write() as conn:  # the key (unless held) and the decision: one transaction
+            taken = conn.execute(
+                "INSERT INTO decision_keys (key, fingerprint, decision_id, expires) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET fingerprint = "
+                "excluded.fingerprint, decision_id = excluded.decision_id, expires = "
+                "excluded.expires WHERE decision_keys.expires <= ?",
+                (key, fingerprint, decision.id, now + ttl_seconds, now)).rowcount == 1
+            if not taken:
+                held = self._keyed(conn, key, now)
+                assert held is not None  # (held and unexpired: the write lock is ours)
+                return held
+            conn.execute(_DECISION_INSERT, _decision_row(decision))
+            if random.random() < 0.01:  # now and then, forget expired keys
+                conn.execute("DELETE FROM decision_keys WHERE expires <= ?", (now,))
+        self._counted(decision, 1.0, None)
+        return KeyedDecision(key, fingerprint, decision.id, now + ttl_seconds)
+
+    def keyed_decision(self, key: str) -> KeyedDecision | None:
+        return self._keyed(self._conn(), key, time.time())
+
+    @staticmethod
+    def _keyed(conn: sqlite3.Connection, key: str, now: float) -> KeyedDecision | None:
+        row = conn.execute("SELECT key, fingerprint, decision_id, expires FROM "
+                           "decision_keys WHERE key = ? AND expires > ?",
+                           (key, now)).fetchone()
+        return KeyedDecision(*row) if row else None
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
         row = self._conn().execute(
