@@ -13,6 +13,7 @@ code)::
     ├── PolicyError               unknown policy name or invalid policy parameters
     ├── NotAllowedError           a non-admin tried an admin operation
     ├── PayloadError              malformed or oversize input from outside (callback, webhook, file)
+    │   └── KeyReusedError        an idempotency key sent again with another request
     ├── StoreError                the store failed (after retries); nothing was half-written
     └── MissingDependencyError    an optional extra is not installed (says what to install)
 
@@ -25,6 +26,7 @@ __all__ = [
     "BanditBotError",
     "ConfigError",
     "InvalidRewardError",
+    "KeyReusedError",
     "MissingDependencyError",
     "NotAllowedError",
     "PayloadError",
@@ -81,6 +83,12 @@ class NotAllowedError(BanditBotError):
 
 class PayloadError(BanditBotError):
     """Malformed or oversize input from outside (callback data, webhook body, a log file)."""
+
+
+class KeyReusedError(PayloadError):
+    """An idempotency key came again with another request than the one it was first sent
+    with (another subject, context, chat or sticky flag): its decision is not answered to a
+    different question."""
 
 
 class StoreError(BanditBotError):

@@ -446,3 +446,23 @@ def test_the_api_says_how_propensities_are_logged_now(tmp_path: Path) -> None:
         assert next(r for r in service.decisions("ts")
                     if r.id == decision.id).propensity_from == "decision"
     store.close()
+
+
+def test_a_deferred_decision_answered_again_for_its_key_is_answered_as_it_was(
+        tmp_path: Path) -> None:
+    """A retry with the decision's idempotency key gets the first answer again: no
+    propensity (it is computed from the logged posterior), even after a read of the log
+    computed and kept it, and the same probabilities when read in process."""
+    store = SQLiteStore(tmp_path / "deferred.db")
+    store.init()
+    service = BanditService(_config(burn_in=0), store, rng=np.random.default_rng(5))
+    _run(service, 30)
+    first = service.decide("ts", "u", idempotency_key="retry-me")
+    assert math.isnan(first.propensity)
+    list(service.decisions("ts"))  # the log's read computes and keeps every vector
+    again = service.decide("ts", "u", idempotency_key="retry-me")
+    assert again.replayed and again.to_dict() == first.to_dict()
+    assert again.to_dict()["propensity"] is None
+    assert dict(again.probabilities) == pytest.approx(dict(first.probabilities))
+    assert sum(1 for _ in service.decisions("ts")) == 31
+    store.close()

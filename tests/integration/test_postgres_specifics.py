@@ -279,6 +279,20 @@ def test_a_reward_whose_reply_was_lost_is_applied_once_and_says_applied(
     assert_stats_equal_fold(store, "e", 0, ("a", "b"))
 
 
+def test_a_keyed_decision_whose_reply_was_lost_is_ours_and_logged_once(
+        cut: tuple[CuttingProxy, PostgresStore]) -> None:
+    """The retry finds the key holding its own decision (not another writer's), and
+    neither the decision nor its pull is written twice."""
+    proxy, store = cut
+    d = _decision(arm="b")
+    proxy.armed.set()
+    kept = store.record_keyed_decision(d, "key", "request", 3600.0)
+    assert proxy.cuts == 1 and kept.decision_id == d.id
+    assert store.record_keyed_decision(_decision(arm="a"), "key", "request", 3600.0) == kept
+    assert [r.id for r in store.iter_decisions("e")] == [d.id]
+    assert store.read_stats("e", 0, "", ("a", "b")).pulls.tolist() == [0, 1]
+
+
 def test_other_writes_whose_reply_was_lost_count_once(
         cut: tuple[CuttingProxy, PostgresStore]) -> None:
     proxy, store = cut
@@ -718,6 +732,8 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_data(postgres_url: 
     assert (table.pulls[0], table.n[0], table.total[0]) == (2, 2, 1)
     d = service.decide("seed", "bob")
     assert store.get_decision(d.id).allocation_id is not None  # type: ignore[union-attr]
+    keyed = service.decide("seed", "carol", idempotency_key="k")  # (version 3: the keys)
+    assert service.decide("seed", "carol", idempotency_key="k").id == keyed.id
     store.close()
 
 

@@ -232,6 +232,8 @@ def test_a_database_of_the_previous_release_is_upgraded_in_place(tmp_path: Path)
     d = service.decide("seed", "bob")
     assert store.get_decision(d.id).allocation_id is not None  # type: ignore[union-attr]
     assert [a.period for a in store.allocations("seed", 0, "")] == [1]
+    keyed = service.decide("seed", "carol", idempotency_key="k")  # (version 3: the keys)
+    assert service.decide("seed", "carol", idempotency_key="k").id == keyed.id
     store.close()
 
 

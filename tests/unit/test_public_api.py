@@ -12,10 +12,10 @@ import banditbot
 
 PUBLIC = {
     "Arm", "ArmReport", "BanditBotError", "BanditConfig", "BanditService", "ConfigError",
-    "Decision", "ExperimentConfig", "FeatureSpec", "InvalidRewardError", "MemoryStore",
-    "MissingDependencyError", "NotAllowedError", "PayloadError", "PolicyError", "PolicySpec",
-    "Report", "RewardOption", "RewardResult", "RewardSpec", "RewardStatus", "SQLiteStore",
-    "Store", "StoreError", "Timeline", "UnknownArmError", "UnknownExperimentError",
+    "Decision", "ExperimentConfig", "FeatureSpec", "InvalidRewardError", "KeyReusedError",
+    "MemoryStore", "MissingDependencyError", "NotAllowedError", "PayloadError", "PolicyError",
+    "PolicySpec", "Report", "RewardOption", "RewardResult", "RewardSpec", "RewardStatus",
+    "SQLiteStore", "Store", "StoreError", "Timeline", "UnknownArmError", "UnknownExperimentError",
     "__version__", "available_policies", "build_service", "load_config", "make_policy",
     "open_store", "parse_config",
 }

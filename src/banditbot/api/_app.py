@@ -127,9 +127,11 @@ def create_app(service: BanditService, *, telegram: Any = None,
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-API-Key",
-                                          "X-Request-ID"],
-                           # the log's paging cursors and the request id, readable by a page
-                           expose_headers=["X-Next-After", "X-Next-Before", "X-Request-ID"])
+                                          "X-Request-ID", "Idempotency-Key"],
+                           # the log's paging cursors, the request id and whether a decision
+                           # was answered again for its idempotency key, readable by a page
+                           expose_headers=["X-Next-After", "X-Next-Before", "X-Request-ID",
+                                           "Idempotent-Replayed"])
     # outermost: request id, credentials, size limit, access log, latency (added last =
     # runs first)
     app.add_middleware(Envelope, metrics=metrics,

@@ -35,6 +35,8 @@ DECIDE_ROUTE = "/v1/experiments/{experiment}/decisions"
 REWARD_ROUTE = "/v1/decisions/{decision_id}/reward"
 _REWARD_CODES = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
                  RewardStatus.INVALID: 422}
+#: the header of a decision answered again for its idempotency key
+_REPLAYED = {"Idempotent-Replayed": "true"}
 #: what to do about a refused reward (an invalid value's message names the allowed ones)
 _REWARD_HINTS = {
     RewardStatus.UNKNOWN: "use the decision_id that POST /v1/experiments/{id}/decisions "
@@ -65,23 +67,30 @@ class HotPath:
 
     async def decide(self, experiment: str, headers: Mapping[str, str], raw: bytes,
                      request_id: str | None) -> Response:
-        """``POST /v1/experiments/{experiment}/decisions``."""
-        authorize(self.keys, headers, "decide")
+        """``POST /v1/experiments/{experiment}/decisions``: 201 with the decision; with an
+        ``Idempotency-Key`` that came before with the same request, 201 with that request's
+        decision and ``Idempotent-Replayed: true`` (422 if it came with another request)."""
+        key = authorize(self.keys, headers, "decide")
         body: DecisionIn = _parse(raw, DecisionIn)
+        idempotency_key = headers.get("idempotency-key")
+        caller = None if idempotency_key is None else key.sha256
         if self.group is not None and not body.sticky:
             planned = self.service.plan_decision(experiment, body.subject, body.context,
-                                                 chat=body.chat)
-            decision = await self.group.submit(self.service.commit_decision, planned)
+                                                 chat=body.chat, idempotency_key=idempotency_key,
+                                                 caller=caller)
+            decision = planned.decision if planned.decision.replayed else \
+                await self.group.submit(self.service.commit_decision, planned)
         else:
             decision = await self.run(self.service.decide, experiment, body.subject,
-                                      body.context, chat=body.chat, sticky=body.sticky)
+                                      body.context, chat=body.chat, sticky=body.sticky,
+                                      idempotency_key=idempotency_key, caller=caller)
         out = decision.to_dict()
         featurizer = self.service.featurizer(self.service.experiment(decision.experiment))
         if featurizer is not None:  # a contextual experiment: say what its features missed
             said = featurizer.warnings(body.context)
             if said:
                 out["warnings"] = said
-        return _json(out, 201)
+        return _json(out, 201, _REPLAYED if decision.replayed else None)
 
     async def reward(self, decision_id: str, headers: Mapping[str, str], raw: bytes,
                      request_id: str | None) -> Response:
@@ -121,9 +130,10 @@ def _parse(raw: bytes, model: type[Body]) -> Any:
                                hint="see /docs for the request body") from None
 
 
-def _json(payload: dict[str, Any], status: int) -> Response:
+def _json(payload: dict[str, Any], status: int,
+          headers: Mapping[str, str] | None = None) -> Response:
     return Response(json.dumps(payload, separators=(",", ":")), status_code=status,
-                    media_type="application/json")
+                    headers=headers, media_type="application/json")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from ..stores import ApplyResult, DecisionRecord, Store
+from ..stores import ApplyResult, DecisionRecord, KeyedDecision, Store
 
 __all__ = ["MeteredStore", "Metrics"]
 
@@ -100,6 +100,10 @@ class MeteredStore:
         return self.metrics.child(self.metrics.store_latency, op)
 
     def __getattr__(self, name: str) -> Any:
+        return self._timed(name)
+
+    def _timed(self, name: str) -> Any:
+        """The inner store's attribute ``name``; a method timed under its name."""
         found = self._wrapped.get(name)
         if found is not None:
             return found
@@ -125,6 +129,14 @@ class MeteredStore:
         finally:
             self._timer("record_decision").observe(time.perf_counter() - start)
         self.metrics.child(self.metrics.decisions, decision.experiment, decision.arm).inc()
+
+    def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
+                              ttl_seconds: float) -> KeyedDecision:
+        keyed: KeyedDecision = self._timed("record_keyed_decision")(decision, key, fingerprint,
+                                                                    ttl_seconds)
+        if keyed.decision_id == decision.id:  # (else the key's decision is answered again)
+            self.metrics.child(self.metrics.decisions, decision.experiment, decision.arm).inc()
+        return keyed
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None, *,

@@ -12,6 +12,7 @@ from .._errors import (
     BanditBotError,
     ConfigError,
     InvalidRewardError,
+    KeyReusedError,
     MissingDependencyError,
     NotAllowedError,
     PayloadError,
@@ -44,6 +45,7 @@ class UnauthorizedError(BanditBotError):
 _STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
     (InvalidBodyError, 422, "invalid body"),
+    (KeyReusedError, 422, "idempotency key reused"),
     (NotAllowedError, 403, "not allowed"),
     (UnknownExperimentError, 404, "unknown experiment"),
     (UnknownArmError, 404, "unknown arm"),

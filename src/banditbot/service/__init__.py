@@ -9,6 +9,7 @@ commit_reward`.
 
 from ..stores import resolve_propensities
 from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
+from ._idempotency import IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY
 from ._inference import LOG_FIELDS, log_arrays, scan_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
@@ -16,7 +17,9 @@ from ._rewards import PlannedReward, RewardResult, RewardStatus
 from ._service import BanditService
 
 __all__ = [
+    "IDEMPOTENCY_SECONDS",
     "LOG_FIELDS",
+    "MAX_IDEMPOTENCY_KEY",
     "MAX_SUBJECT",
     "ROLES",
     "ApiKey",

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._config import control_character_problem
-from .._errors import ConfigError, PayloadError, StoreError, UnknownArmError
+from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray
 from ..policies import (
@@ -34,6 +34,7 @@ from ..stores import (
     AllocationRecord,
     CountRows,
     DecisionRecord,
+    KeyedDecision,
     ResolvedVector,
     StatsTable,
     close_scan,
@@ -50,6 +51,7 @@ from ._allocation import (
     shape_floats,
 )
 from ._core import VectorKeeper, new_id
+from ._idempotency import IDEMPOTENCY_SECONDS, RequestKey, request_key
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -77,6 +79,8 @@ class Decision(NamedTuple):
     #: ``policy`` (drawn from the allocation), ``holdout`` (the control's fixed share) or
     #: ``sticky`` (the subject's held arm)
     kind: str = "policy"
+    #: whether this is an earlier decision answered again: its idempotency key came before
+    replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data (what the HTTP API and the CLI print). A deferred
@@ -92,10 +96,29 @@ class Decision(NamedTuple):
 
 class PlannedDecision(NamedTuple):
     """A decision that was made but not yet logged (see :meth:`BanditService.plan_decision`):
-    ``decision`` is the answer to give once ``record`` is committed."""
+    ``decision`` is the answer to give once ``record`` is committed. An idempotency key that
+    came before plans its earlier decision again (``decision.replayed``: nothing to commit).
+    """
 
     record: DecisionRecord
     decision: Decision
+
+
+class _KeyedPlan(PlannedDecision):
+    """A planned decision whose idempotency key is committed with it (still the pair a
+    caller unpacks)."""
+
+    key: RequestKey
+
+
+def _planned(record: DecisionRecord, decision: Decision,
+             key: RequestKey | None) -> PlannedDecision:
+    """A planned decision, with its idempotency key if there is one."""
+    if key is None:
+        return PlannedDecision(record, decision)
+    plan = _KeyedPlan(record, decision)
+    plan.key = key
+    return plan
 
 
 #: the smallest Beta shape a deferred decision draws from (below it: the exact path)
@@ -138,8 +161,14 @@ def _float_counts(view: ExperimentView, counts: CountRows
 class DecisionsMixin(RewardsMixin):
     """Decide, and its two phases."""
 
+    def _setup(self) -> None:
+        super()._setup()
+        #: how long an idempotency key stands for its decision, in seconds (a day)
+        self.idempotency_seconds = IDEMPOTENCY_SECONDS
+
     def decide(self, experiment: str, subject: str, context: Mapping[str, Any] | None = None,
-               *, chat: str | None = None, sticky: bool = False) -> Decision:
+               *, chat: str | None = None, sticky: bool = False,
+               idempotency_key: str | None = None, caller: str | None = None) -> Decision:
         """Choose an arm for ``subject`` and log the decision with its propensity.
 
         Parameters
@@ -156,6 +185,15 @@ class DecisionsMixin(RewardsMixin):
             Give this subject the same arm again for the experiment's ``sticky_seconds``
             (logged as a ``sticky`` decision with propensity 1, so off-policy evaluation does
             not mistake it for a policy choice).
+        idempotency_key
+            The client's key for this request (1–255 printable ASCII characters), sent
+            again with each retry of it: within :attr:`idempotency_seconds` (a day) the
+            same request with the same key is answered with the decision the first one
+            made (``replayed``), and nothing is logged again; across processes and hosts
+            that share the store, and for concurrent retries too (one decision is logged).
+        caller
+            Who sends the key (the HTTP API passes its API key's identity): keys of
+            different callers never meet. Keys are per experiment too.
 
         Raises
         ------
@@ -164,25 +202,80 @@ class DecisionsMixin(RewardsMixin):
         PayloadError
             ``subject`` is not 1–128 characters of text (a number is taken as its text;
             ``None``, bytes, control characters and line breaks are refused, as the HTTP
-            API refuses them), or a chat is missing for a ``scope: chat`` experiment.
+            API refuses them), or a chat is missing for a ``scope: chat`` experiment, or
+            the idempotency key is not 1–255 printable ASCII characters.
+        KeyReusedError
+            The idempotency key came before with another request (another subject,
+            context, chat or sticky flag).
         """
+        if idempotency_key is not None:
+            return self._decide_keyed(experiment, subject, context, chat, sticky,
+                                      idempotency_key, caller)
         if sticky:
-            context = check_context(context)
-            view, scope, now = self._prepare_decision(experiment, subject, chat)
-            if view.config.sticky_seconds <= 0:
-                raise ConfigError(f"experiment {view.config.id!r} has no sticky assignment",
-                                  hint="set sticky_seconds in its config")
-            return self._sticky_decision(view, str(subject), context, scope, now)
+            return self._sticky(experiment, subject, context, chat)
         record, decision = self._plan(experiment, subject, context, chat)
         self._commit(record)
         return decision
 
     def plan_decision(self, experiment: str, subject: str,
                       context: Mapping[str, Any] | None = None, *,
-                      chat: str | None = None) -> PlannedDecision:
+                      chat: str | None = None, idempotency_key: str | None = None,
+                      caller: str | None = None) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
-        with :meth:`commit_decision` and the answer to give once it is written."""
+        with :meth:`commit_decision` and the answer to give once it is written (with an
+        ``idempotency_key`` that came before: the earlier decision, nothing to write)."""
+        if idempotency_key is not None:
+            key = self._request_key(experiment, subject, context, chat, False,
+                                    idempotency_key, caller)
+            held = self.store.keyed_decision(key.key)
+            if held is not None:
+                return self._replay(held, key)
+            return _planned(*self._plan(experiment, subject, context, chat), key)
         return PlannedDecision(*self._plan(experiment, subject, context, chat))
+
+    def _request_key(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
+                     chat: str | None, sticky: bool, idempotency_key: str,
+                     caller: str | None) -> RequestKey:
+        return request_key(idempotency_key, caller=caller,
+                           experiment=self.config.experiment(experiment).id, subject=subject,
+                           context=context, chat=chat, sticky=sticky)
+
+    def _decide_keyed(self, experiment: str, subject: str,
+                      context: Mapping[str, Any] | None, chat: str | None, sticky: bool,
+                      idempotency_key: str, caller: str | None) -> Decision:
+        """:meth:`decide` with an idempotency key."""
+        if not sticky:
+            return self.commit_decision(self.plan_decision(
+                experiment, subject, context, chat=chat, idempotency_key=idempotency_key,
+                caller=caller))
+        key = self._request_key(experiment, subject, context, chat, True, idempotency_key,
+                                caller)
+        held = self.store.keyed_decision(key.key)
+        if held is not None:
+            return self._replay(held, key).decision
+        return self._sticky(experiment, subject, context, chat, key)
+
+    def _replay(self, held: KeyedDecision, key: RequestKey) -> PlannedDecision:
+        """The decision an idempotency key stands for, answered again (``replayed``)."""
+        if held.fingerprint != key.fingerprint:
+            raise KeyReusedError("this idempotency key was used for another request (another "
+                                 "subject, context, chat or sticky flag)",
+                                 hint="send a new key with each new decision request")
+        record = self.store.get_decision(held.decision_id)
+        if record is None:
+            raise StoreError("the decision of this idempotency key is no longer in the log",
+                             hint="send the request with a new key")
+        probabilities: _ProbabilityMap
+        if record.posterior is not None:  # deferred: answered without it, as the first time
+            propensity = math.nan
+            probabilities = _DeferredMap(record.arms, record.policy, record.posterior)
+        else:
+            propensity = record.propensity
+            probabilities = _ProbabilityMap(record.arms, record.probabilities)
+        content = self.view(record.experiment).contents.get(record.arm, "")
+        return PlannedDecision(record, Decision(
+            record.id, record.experiment, record.arm, content, propensity, probabilities,
+            record.subject, record.created_at, record.scope, record.kind, True))
 
     def _plan(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
               chat: str | None) -> tuple[DecisionRecord, Decision]:
@@ -415,8 +508,19 @@ class DecisionsMixin(RewardsMixin):
             new_allocation(view, scope, shaped, reason, current, now))
 
     def commit_decision(self, planned: PlannedDecision) -> Decision:
-        """Log a planned decision (and remember it, so its reward skips a read)."""
-        self._commit(planned.record)
+        """Log a planned decision (and remember it, so its reward skips a read). With an
+        idempotency key that another request took meanwhile (a concurrent retry), nothing
+        is logged and that request's decision is answered (``replayed``)."""
+        if type(planned) is not _KeyedPlan:
+            if not planned.decision.replayed:
+                self._commit(planned.record)
+            return planned.decision
+        key = planned.key
+        held = self.store.record_keyed_decision(planned.record, key.key, key.fingerprint,
+                                                self.idempotency_seconds)
+        if held.decision_id != planned.record.id:
+            return self._replay(held, key).decision
+        self._remember(planned.record)
         return planned.decision
 
     def _commit(self, record: DecisionRecord) -> None:
@@ -446,9 +550,19 @@ class DecisionsMixin(RewardsMixin):
             self._maybe_settle(view, now)
         return view, self._scope(exp, subject, chat), now
 
+    def _sticky(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
+                chat: str | None, key: RequestKey | None = None) -> Decision:
+        """:meth:`decide` with ``sticky``."""
+        context = check_context(context)
+        view, scope, now = self._prepare_decision(experiment, subject, chat)
+        if view.config.sticky_seconds <= 0:
+            raise ConfigError(f"experiment {view.config.id!r} has no sticky assignment",
+                              hint="set sticky_seconds in its config")
+        return self._sticky_decision(view, str(subject), context, scope, now, key)
+
     def _sticky_decision(self, view: ExperimentView, subject: str,
-                         context: Mapping[str, Any] | None, scope: str, now: float
-                         ) -> Decision:
+                         context: Mapping[str, Any] | None, scope: str, now: float,
+                         key: RequestKey | None = None) -> Decision:
         """The subject's held arm (a ``sticky`` decision, propensity 1), or a new decision
         whose arm becomes the held one. Two first requests at once cannot split: the hold is
         written under optimistic concurrency before the decision is logged, and the request
@@ -467,15 +581,15 @@ class DecisionsMixin(RewardsMixin):
                     arms=view.arms, probabilities=probabilities, policy=view.policy_json,
                     subject=subject, created_at=now,
                     context=dict(context) if context else None, kind="sticky")
-                return self.commit_decision(PlannedDecision(record, Decision(
+                return self.commit_decision(_planned(record, Decision(
                     record.id, exp.id, arm, view.contents[arm], 1.0,
                     _ProbabilityMap(view.arms, probabilities), subject, now, scope,
-                    "sticky")))
+                    "sticky"), key))
             planned = self.plan_decision(exp.id, subject, context,
                                          chat=scope.removeprefix("chat:") if scope else None)
             hold = json.dumps({"arm": planned.decision.arm, "until": now + exp.sticky_seconds})
             if self.store.write_document(name, hold, version):
-                return self.commit_decision(planned)
+                return self.commit_decision(_planned(*planned, key))
         raise StoreError(f"the sticky arm of {exp.id!r} is being changed concurrently",
                          hint="retry")
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel
 
+from ...service import MAX_IDEMPOTENCY_KEY
 from .._deps import SECURITY
 from .._hot import DECIDE_ROUTE, REWARD_ROUTE
 from .._models import DecisionIn, DecisionOut, RewardIn, RewardOut
@@ -26,11 +27,28 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
             ref_template="#/components/schemas/{model}")}}}, "security": SECURITY}
 
 
-@router.post(DECIDE_ROUTE, status_code=201, responses={**_ERRORS, 201: {"model": DecisionOut}},
-             openapi_extra=_body_doc(DecisionIn), response_model=None)
+#: the decide route's optional header, documented by hand (the fast path reads it itself)
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Your key for this request, sent again with each retry of it: within 24 "
+                   "hours the same request with the same key is answered with the decision "
+                   "it made (201, `Idempotent-Replayed: true`), and nothing new is logged; "
+                   "the same key with another request is refused (422).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+               "pattern": "^[ -~]+$"}}
+_REPLAYED = {"Idempotent-Replayed": {
+    "description": "`true` when the decision was made before, for the same Idempotency-Key",
+    "schema": {"type": "string", "enum": ["true"]}}}
+
+
+@router.post(DECIDE_ROUTE, status_code=201,
+             responses={**_ERRORS, 201: {"model": DecisionOut, "headers": _REPLAYED}},
+             openapi_extra={**_body_doc(DecisionIn), "parameters": [_IDEMPOTENCY_KEY]},
+             response_model=None)
 async def create_decision(experiment: Annotated[str, Path(max_length=64)],
                           request: Request) -> Response:
-    """Choose an arm for a subject; the decision is logged with its propensity."""
+    """Choose an arm for a subject; the decision is logged with its propensity. Send an
+    `Idempotency-Key` to retry safely: a retry gets the same decision."""
     response: Response = await request.app.state.hot.decide(
         experiment, request.headers, await request.body(), request.state.request_id)
     return response
