@@ -341,6 +341,16 @@ def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
     page = call(url, "GET", "/v1/experiments/seed/decisions?limit=1", keys["read"],
                 headers=origin)
     assert "x-next-after" in page.headers["access-control-expose-headers"].lower()
+    # a browser app may send an idempotency key, and read whether its decision was replayed
+    keyed = call(url, "OPTIONS", "/v1/experiments/seed/decisions", headers={
+        **origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+    assert keyed.status_code == 200, keyed.text
+    for _ in range(2):
+        again = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                     json={"subject": "w"}, headers={**origin, "Idempotency-Key": "tab-1"})
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" in again.headers["access-control-expose-headers"].lower()
 
 
 def test_openapi_documents_the_api(api: Any) -> None:
