@@ -250,12 +250,32 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
         colors.append(_MUTED)
     ax.stackplot(x, ys, labels=labels, colors=colors, step="post", edgecolor="white",
                  linewidth=0.6)
+    # allocation periods start every few rewards (64 dashed lines hid what mattered): a
+    # faint tick each; policy switches and arm changes a labelled line each
     for decisions, _label in series.changes:
-        ax.axvline(decisions, color=_INK, linestyle="--", linewidth=1)
+        ax.axvline(decisions, color="white", alpha=0.35, linewidth=0.5)
+    _events(ax, series)
     ax.set_xlim(0, series.total)
     _round_ticks(ax.xaxis, integer=True)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(labels), 4),
               frameon=False, handlelength=1.2, columnspacing=1.2)
+
+
+def _events(ax: Any, series: DecisionSeries) -> None:
+    """A line and a label at each policy switch and change of the arms offered (those at
+    the same decision share one label)."""
+    at: dict[int, list[str]] = {}
+    for decisions, label in series.events:
+        at.setdefault(decisions, []).append(label)
+    for i, (decisions, labels) in enumerate(sorted(at.items())):
+        ax.axvline(decisions, color=_INK, linestyle="--", linewidth=1.2)
+        right = decisions < 0.6 * series.total  # the label on the side with room
+        ax.annotate("\n".join(textwrap.fill(t, 22) for t in labels), (decisions, 0.97),
+                    xycoords=("data", "axes fraction"), xytext=(4 if right else -4, -14 * i),
+                    textcoords="offset points", ha="left" if right else "right", va="top",
+                    fontsize=10, color=_INK,
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                          "edgecolor": "none"})
 
 
 def _intervals(ax: Any, report: Report) -> None:
@@ -291,7 +311,9 @@ def _intervals(ax: Any, report: Report) -> None:
         if value is not None:
             ax.axvline(value, color=_INK, linestyle="--", linewidth=1,
                        label=f"control: {control}")
-            ax.legend(loc="lower right", frameon=False)
+            # above the panel, beside its title: inside, it covered an arm's marker
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                      borderaxespad=0.2)
     labels = [f"{a.arm}{'' if a.active else ' (retired)'}\n"
               f"{a.answered:,.0f} answered · {a.allocation:.0%} of traffic" for a in arms]
     ax.set_yticks(y, labels)

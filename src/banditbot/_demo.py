@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from rich.console import Console, Group
@@ -18,11 +19,13 @@ from rich.text import Text
 
 from ._compose import build_service
 from ._config import BanditConfig, ExperimentConfig
-from ._errors import ConfigError, PayloadError
+from ._errors import BanditBotError, ConfigError, PayloadError
+from ._files import remove_database
 from ._report import Report, chance
 from .service import BanditService
 
-__all__ = ["default_truth", "parse_rates", "run_demo", "simulate_user"]
+__all__ = ["DemoSetup", "default_truth", "parse_rates", "prepare_demo", "run_demo",
+           "running_truth", "simulate_user"]
 
 
 def default_truth(config: BanditConfig) -> dict[str, dict[str, float]]:
@@ -44,8 +47,27 @@ def default_truth(config: BanditConfig) -> dict[str, dict[str, float]]:
 
 
 def parse_rates(specs: Sequence[str], config: BanditConfig,
-                truth: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Apply ``EXP.ARM=VALUE`` overrides to ``truth``."""
+                truth: dict[str, dict[str, float]], *,
+                arms: Mapping[str, Sequence[str]] | None = None) -> dict[str, dict[str, float]]:
+    """Apply ``EXP.ARM=VALUE`` overrides to ``truth``.
+
+    Parameters
+    ----------
+    specs
+        The ``--rate`` values, ``EXP.ARM=VALUE`` each.
+    config
+        The experiments (their reward scales; their arms unless ``arms`` says otherwise).
+    truth
+        Experiment id → arm → true value, the starting point (not changed).
+    arms
+        Experiment id → the arms it runs now, when an admin added or retired arms (the
+        store's meta); an experiment not in it runs the arms of ``config``.
+
+    Returns
+    -------
+    dict
+        A copy of ``truth`` with the overrides applied.
+    """
     out = {k: dict(v) for k, v in truth.items()}
     for spec in specs:
         key, sep, raw = spec.partition("=")
@@ -54,9 +76,11 @@ def parse_rates(specs: Sequence[str], config: BanditConfig,
             raise PayloadError(f"--rate {spec!r} is not EXP.ARM=VALUE",
                                hint="e.g. --rate greeting.hey=0.4")
         exp = config.experiment(exp_id)
-        if exp.arm(arm) is None:
+        known = tuple(arms[exp_id]) if arms is not None and exp_id in arms else \
+            tuple(a.id for a in exp.arms)
+        if arm not in known:
             raise ConfigError(f"experiment {exp_id!r} has no arm {arm!r}",
-                              hint=f"arms: {', '.join(a.id for a in exp.arms)}")
+                              hint=f"arms: {', '.join(known)}")
         try:
             value = float(raw)
         except ValueError:
@@ -69,8 +93,48 @@ def parse_rates(specs: Sequence[str], config: BanditConfig,
             scale = f"from {lo:g} to {hi:g}" if lo is not None and hi is not None else \
                 "a finite number"
             raise PayloadError(f"--rate {spec!r}: {exp_id}'s rewards are {scale}")
-        out[exp_id][arm] = value
+        out.setdefault(exp_id, {})[arm] = value
     return out
+
+
+def running_truth(svc: BanditService, experiments: Sequence[ExperimentConfig],
+                  rates: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The simulated users' true values for the arms the experiments run now.
+
+    An admin may have added arms (``banditbot arms add``) or retired some since the
+    experiments file was written: the demo decides among the running arms, so every active
+    arm needs a value. The file's arms get :func:`default_truth`'s; an added arm has none
+    and must be given one with ``--rate`` (:class:`~banditbot.ConfigError` otherwise,
+    raised before anything is written).
+
+    Parameters
+    ----------
+    svc
+        The service over the demo's store.
+    experiments
+        The experiments the demo runs.
+    rates
+        The ``--rate`` values, ``EXP.ARM=VALUE`` each.
+
+    Returns
+    -------
+    dict
+        Experiment id → arm → true value (every active arm; retired arms of the file too).
+    """
+    running = {e.id: tuple(dict.fromkeys([*(a.id for a in e.arms),
+                                          *svc.active_arms(e.id)])) for e in experiments}
+    truth = parse_rates(rates, svc.config, default_truth(svc.config), arms=running)
+    for exp in experiments:
+        missing = [a for a in svc.active_arms(exp.id) if a not in truth.get(exp.id, {})]
+        if missing:
+            scale = "P its 👍 rate, in [0, 1]" if exp.reward.type == "binary" else \
+                "P its mean reward"
+            raise ConfigError(
+                f"no rate for arm {missing[0]!r} of {exp.id!r} (added after the experiments "
+                "file was written): the simulated users need to know how much they like it",
+                hint=f"pass --rate {exp.id}.{missing[0]}=P, {scale}" +
+                (f"; and a rate for {', '.join(missing[1:])}" if missing[1:] else ""))
+    return truth
 
 
 def _noise(exp: ExperimentConfig) -> float:
@@ -139,34 +203,82 @@ def simulate_user(exp: ExperimentConfig, true_value: float, rng: np.random.Gener
 
 def _table(rep: Report, truth: Mapping[str, float]) -> Group:
     """The experiment's table, then what it says in lines of their own (a caption inside
-    the table is cut at the terminal's width: the interval's kind was lost)."""
-    best = max(truth.values()) if truth else math.nan
+    the table is cut at the terminal's width: the interval's kind was lost). The star marks
+    the truly best arm among those that can still be chosen (a retired arm gets none)."""
+    offered = [truth[a.arm] for a in rep.arms if a.active and a.arm in truth]
+    best = max(offered) if offered else math.nan
     table = Table(title=rep.title, title_justify="left")
-    table.add_column("arm")
+    table.add_column("arm", no_wrap=True)
     for col in ("true", "decisions", "mean", "95% interval", "P(best)", "allocation"):
         table.add_column(col, justify="right")
     for a in rep.arms:
         t = truth.get(a.arm, math.nan)
-        mark = " ★" if t == best else ""
+        mark = " ★" if a.active and t == best else "" if a.active else " (retired)"
         table.add_row(
-            a.arm + mark, f"{t:.2f}", str(a.pulls),
+            a.arm + mark, "–" if math.isnan(t) else f"{t:.2f}", str(a.pulls),
             "–" if a.mean is None else f"{a.mean:.3f}",
             "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
-            chance(a.p_best, 0), f"{a.allocation:.0%}")
+            chance(a.p_best, 0) if a.active else "–", f"{a.allocation:.0%}")
     notes = [f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards",
-             "true: what the simulated answers average",
+             "true: what the simulated answers average (★ the best active arm)",
              f"mean and interval: {rep.interval_kind}", *([rep.verdict] if rep.verdict else [])]
     return Group(table, *(Text(line, overflow="fold") for line in notes))
 
 
-def run_demo(*, config: BanditConfig | str | None, store: str, steps: int, rates: Sequence[str],
-             response_rate: float, seed: int, out: Path, keep: bool, live: bool,
-             console: Console, on_step: Callable[[int], object] | None = None) -> list[Path]:
-    """Run the demo; returns the PNG paths written. ``on_step`` is called with the number
-    of visits done (per experiment) after each one."""
+class DemoSetup(NamedTuple):
+    """A demo ready to run: its service, experiments and simulated users' true values
+    (see :func:`prepare_demo`)."""
+
+    service: BanditService
+    experiments: tuple[ExperimentConfig, ...]
+    truth: dict[str, dict[str, float]]
+    seed: int
+
+
+def prepare_demo(*, config: BanditConfig | str | None, store: str, rates: Sequence[str],
+                 seed: int) -> DemoSetup:
+    """Open the demo's store and settle the true values of the arms the experiments run
+    now (an admin's added and retired arms included: :func:`running_truth`).
+
+    Nothing is written on a refusal (:class:`~banditbot.BanditBotError`): the store is
+    closed, and a SQLite file this call created is removed again.
+
+    Parameters
+    ----------
+    config
+        The experiments (object, YAML path, or ``None`` for the default).
+    store
+        The store URL.
+    rates
+        The ``--rate`` values, ``EXP.ARM=VALUE`` each.
+    seed
+        The random seed of the service and the simulated users.
+
+    Returns
+    -------
+    DemoSetup
+    """
+    from .stores import new_sqlite_file
+
+    fresh = new_sqlite_file(store)
     svc: BanditService = build_service(config, store, seed=seed)
-    truth = parse_rates(rates, svc.config, default_truth(svc.config))
-    experiments = [e for e in svc.config.experiments if not e.features]
+    experiments = tuple(e for e in svc.config.experiments if not e.features)
+    try:
+        truth = running_truth(svc, experiments, rates)
+    except BanditBotError:
+        svc.store.close()
+        if fresh is not None:  # refused: no empty database left behind
+            remove_database(fresh)
+        raise
+    return DemoSetup(svc, experiments, truth, seed)
+
+
+def run_demo(setup: DemoSetup, *, steps: int, response_rate: float, out: Path, keep: bool,
+             live: bool, console: Console,
+             on_step: Callable[[int], object] | None = None) -> list[Path]:
+    """Run the demo prepared by :func:`prepare_demo`; returns the PNG paths written.
+    ``on_step`` is called with the number of visits done (per experiment) after each one."""
+    svc, experiments, truth, seed = setup
     if not keep:  # a fresh start; on a new database there is nothing to start over from
         for exp in experiments:
             if next(iter(svc.decisions(exp.id, limit=1)), None) is not None:

@@ -1,4 +1,5 @@
-"""Files written whole: a part file beside the target, renamed over it at the end."""
+"""Files written whole: a part file beside the target, renamed over it at the end; and a
+new database removed again when the command that created it was refused."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["replacing", "write_whole"]
+__all__ = ["remove_database", "replacing", "write_whole"]
 
 
 @contextmanager
@@ -40,3 +41,11 @@ def write_whole(path: str | os.PathLike[str], data: bytes) -> None:
             part.write_bytes(data)
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+
+
+def remove_database(path: Path) -> None:
+    """Remove a SQLite database and its ``-wal`` and ``-shm`` files (those that exist): what
+    a refused write command does with the database it created, so bad input leaves no
+    empty database behind."""
+    for part in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+        part.unlink(missing_ok=True)

@@ -14,8 +14,8 @@ import numpy as np
 from ._text import count_text, duration_text
 from ._types import FloatArray
 
-__all__ = ["ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift", "chance",
-           "mean_text"]
+__all__ = ["AdminChange", "ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift",
+           "chance", "mean_text"]
 
 
 def chance(p: float, digits: int, *, exact: bool = True) -> str:
@@ -145,6 +145,25 @@ class SampleRatioCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminChange:
+    """A change of what an experiment runs, from the store's audit log.
+
+    Attributes
+    ----------
+    at
+        When (seconds since the epoch).
+    action
+        ``policy`` (a switch), ``arm-add`` or ``arm-retire``.
+    detail
+        The policy switched to (as it describes itself), or the arm.
+    """
+
+    at: float
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """A report of one experiment (the same for the bot, the CLI and the HTTP API)."""
 
@@ -181,6 +200,13 @@ class Report:
     time_zone: str = "UTC"
     #: with a holdout: the value of the bandit's allocation so far minus the control's
     bandit_vs_holdout: Uplift | None = None
+    #: policy switches and arm changes made by admins, oldest first (the audit log's)
+    history: tuple[AdminChange, ...] = ()
+    #: the policy the experiments file gave, before any switch in :attr:`history`
+    initial_policy: str = ""
+    #: the winner rule: ``sequence`` (with a stated error, over :attr:`contenders`) or
+    #: ``p-best``; ``""`` when none applies (a bandit per chat or user)
+    rule: str = ""
 
     @property
     def total_pulls(self) -> int:
@@ -288,6 +314,34 @@ class Report:
                     f"({duration_text(self.duration_seconds or 0.0)})"
         return text + f" · {count_text(self.total_pulls, 'decision')}"
 
+    @property
+    def history_text(self) -> str | None:
+        """One line on the admins' changes, or ``None`` without any: ``history: policy
+        kl-ucb since 2026-12-04 01:23; before: epsilon-greedy, thompson · arms: hey retired
+        2026-12-04 01:22, yo added 2026-12-04 01:23``."""
+        if not self.history:
+            return None
+
+        def when(at: float) -> str:
+            return self.local_time(at).strftime("%Y-%m-%d %H:%M")
+
+        def name(policy: str) -> str:
+            return policy.partition("(")[0]
+
+        parts = []
+        switches = [c for c in self.history if c.action == "policy"]
+        if switches:
+            before = [name(c.detail) for c in reversed(switches[:-1])]
+            if self.initial_policy:
+                before.append(name(self.initial_policy))
+            parts.append(f"policy {name(switches[-1].detail)} since {when(switches[-1].at)}"
+                         + (f"; before: {', '.join(before)}" if before else ""))
+        arms = [f"{c.detail} {'added' if c.action == 'arm-add' else 'retired'} {when(c.at)}"
+                for c in self.history if c.action != "policy"]
+        if arms:
+            parts.append(f"arms: {', '.join(arms)}")
+        return "history: " + " · ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
@@ -296,6 +350,7 @@ class Report:
         d["total_answered"] = self.total_answered
         d["duration_seconds"] = self.duration_seconds
         d["verdict"] = self.verdict
+        d["history_text"] = self.history_text
         return d
 
     def footnotes(self) -> list[str]:
@@ -316,6 +371,13 @@ class Report:
                          f"{u.low:+.3f} to {u.high:+.3f} ({u.kind})")
         if self.winner_rule:
             lines.append(f"winner rule: {self.winner_rule}")
+        if self.rule == "sequence" and self.winner is None and len(self.contenders) > 1:
+            retired = any(not a.active for a in self.arms)
+            lines.append(f"not ruled out yet: {', '.join(self.contenders)}"
+                         + (" (a retired arm is no candidate: it cannot be sent)"
+                            if retired else ""))
+        if self.history_text:
+            lines.append(self.history_text)
         if self.generation > 0:  # generation n follows the n-th reset
             since = "a reset" if self.generation == 1 else \
                 f"the last of {self.generation} resets"

@@ -11,6 +11,7 @@ period.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,10 @@ class DecisionSeries:
     changes
         ``(decisions, label)``: where the allocation period changed, when decisions name the
         allocation they were drawn from (empty otherwise).
+    events
+        ``(decisions, label)``: where an admin changed what the bandit runs, read from the
+        log: a policy switch (``policy: kl-ucb``) or a change of the arms offered
+        (``+yo``, ``−hey``), at the first decision made after it.
 
     Examples
     --------
@@ -61,6 +66,7 @@ class DecisionSeries:
     reward: Mapping[str, FloatArray]
     answered: FloatArray
     changes: tuple[tuple[int, str], ...] = field(default=())
+    events: tuple[tuple[int, str], ...] = field(default=())
 
     @property
     def total(self) -> int:
@@ -96,9 +102,12 @@ class DecisionSeries:
         chosen: list[int] = []
         rewards: list[float] = []
         periods: list[str | None] = []
+        events = _Events()
         for r in records:
             if r.kind not in TRAFFIC or (scope is not None and r.scope != scope):
                 continue
+            if r.kind == "policy":
+                events.see(len(rows), r.policy, r.arms)
             known = where.get(r.arms)
             if known is None:  # which logged entries land in which column (once per arm set)
                 keep = [i for i, a in enumerate(r.arms) if a in column]
@@ -116,7 +125,7 @@ class DecisionSeries:
         changes = tuple((i, f"allocation {pid}") for i, pid in enumerate(periods)
                         if i and pid is not None and pid != periods[i - 1])
         return cls(series.arms, series.decisions, series.allocation, series.share,
-                   series.reward, series.answered, changes)
+                   series.reward, series.answered, changes, tuple(events.found))
 
     @classmethod
     def from_pairs(cls, arms: Sequence[str],
@@ -167,4 +176,41 @@ class DecisionSeries:
                 "share": {a: v.tolist() for a, v in self.share.items()},
                 "reward": {a: v.tolist() for a, v in self.reward.items()},
                 "answered": self.answered.tolist(),
-                "changes": [{"decisions": d, "label": label} for d, label in self.changes]}
+                "changes": [{"decisions": d, "label": label} for d, label in self.changes],
+                "events": [{"decisions": d, "label": label} for d, label in self.events]}
+
+
+class _Events:
+    """Policy switches and changes of the offered arms along a decision log (see
+    :attr:`DecisionSeries.events`)."""
+
+    __slots__ = ("arms", "found", "names", "policy")
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str]] = []
+        self.policy: str | None = None
+        self.arms: tuple[str, ...] | None = None
+        self.names: dict[str, str] = {}  # policy JSON -> its name
+
+    def see(self, index: int, policy: str, arms: tuple[str, ...]) -> None:
+        """The decision at ``index`` (0-based) was made by ``policy`` over ``arms``."""
+        if self.arms is not None and arms != self.arms:
+            gone = [f"−{a}" for a in self.arms if a not in arms]
+            new = [f"+{a}" for a in arms if a not in self.arms]
+            if gone or new:  # (not a mere change of order)
+                self.found.append((index, " ".join([*new, *gone])))
+        if self.policy is not None and policy != self.policy:
+            name = self._name(policy)
+            same = name == self._name(self.policy)
+            self.found.append((index, f"policy: {name}{' (new settings)' if same else ''}"))
+        self.policy, self.arms = policy, arms
+
+    def _name(self, policy: str) -> str:
+        name = self.names.get(policy)
+        if name is None:
+            try:
+                name = str(json.loads(policy).get("name", policy))
+            except (ValueError, AttributeError):
+                name = policy
+            self.names[policy] = name
+        return name

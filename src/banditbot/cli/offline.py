@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .._errors import BanditBotError
+from .._files import remove_database
 from ._app import (
     ConfigOpt,
     StoreOpt,
@@ -166,6 +167,17 @@ def evaluate(
                                                     highlight=False, soft_wrap=True)
 
 
+def _history_weight(value: float) -> float:
+    """``--weight`` must be a number in (0, 100]: ``nan`` (which every comparison refuses)
+    was told "should be less than or equal to 100", which it is not greater than either."""
+    import math
+
+    if not (math.isfinite(value) and 0.0 < value <= 100.0):
+        raise typer.BadParameter(f"must be a number in (0, 100], got {value:g} (e.g. 0.2 "
+                                 "counts each round of history as a fifth)")
+    return value
+
+
 @app.command()
 def learn(
     log: Annotated[str, typer.Argument(help="Log (as for evaluate).")],
@@ -174,8 +186,8 @@ def learn(
     as_prior: Annotated[bool, typer.Option(help="Set priors instead of statistics.")] =
     False,
     weight: Annotated[float, typer.Option(
-        max=100.0, help="Weight of the history (e.g. 0.2 = count "
-                                                "each round as a fifth; at most 100).")] = 1.0,
+        callback=_history_weight, help="Weight of the history, in (0, 100] (e.g. 0.2 = "
+                                       "count each round as a fifth).")] = 1.0,
     ips: Annotated[bool, typer.Option(
         "--ips/--no-ips", help="Importance-weight the history by its logged propensities "
                                "(--no-ips: count every round as it is).")] = True,
@@ -210,8 +222,7 @@ def learn(
     except BanditBotError:
         if fresh is not None:  # refused: no empty database left behind
             svc.store.close()
-            for path in (fresh, *(fresh.with_name(fresh.name + s) for s in ("-wal", "-shm"))):
-                path.unlink(missing_ok=True)
+            remove_database(fresh)
         raise
     if result.plan is not None:
         console.print(f"{'arm':<16} {'rounds':>7} {'ESS':>8} {'imported':>9} "

@@ -168,16 +168,17 @@ def demo(
     from contextlib import nullcontext
 
     from .._config import default_config_path, load_config
-    from .._demo import default_truth, parse_rates, run_demo
+    from .._demo import prepare_demo, run_demo
 
     cfg = load_config(Path(config) if config else
                       (settings().config_path or default_config_path()))
-    parse_rates(rate or [], cfg, default_truth(cfg))  # refused before any work is announced
+    # the rates are checked against the arms the store runs (an admin may have added or
+    # retired some): refused before any work is announced or anything written
+    setup = prepare_demo(config=cfg, store=store or "sqlite:///banditbot-demo.db",
+                         rates=rate or [], seed=seed)
 
     # without a live table on a terminal (piped, or --no-live), progress goes to stderr
     watched = live and console.is_terminal
     with nullcontext() if watched else progress("demo", steps, "visits per experiment") as bar:
-        run_demo(config=cfg, store=store or "sqlite:///banditbot-demo.db", steps=steps,
-                 rates=rate or [], response_rate=response_rate, seed=seed, out=out,
-                 keep=keep, live=live, console=console,
-                 on_step=None if bar is None else bar.update)
+        run_demo(setup, steps=steps, response_rate=response_rate, out=out, keep=keep,
+                 live=live, console=console, on_step=None if bar is None else bar.update)

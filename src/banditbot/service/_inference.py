@@ -141,7 +141,9 @@ class InferenceCache:
             decisions: float, answered: float, *,
             computed: Callable[[ResolvedVector], Any] | None = None
             ) -> AnytimeInference | None:
-        """The inference for ``view``'s arms (all of them, retired ones too); ``None`` for
+        """The inference for ``view``'s arms (all of them, retired ones too, which are no
+        candidates for the winner: see :func:`~banditbot.statistics.stopping_rule`'s
+        ``active``); ``None`` for
         an unbounded reward (the sequences need known bounds) or a log without an answered
         decision of the policy (rewards added by hand or imported carry no propensity)."""
         if not view.span or decisions <= 0:
@@ -179,7 +181,8 @@ class InferenceCache:
                 chosen, probabilities, rewards, confidence=exp.confidence,
                 control=view.all_arms.index(control) if control in view.all_arms else None,
                 horizon=exp.winner.horizon, contextual=context_dependent(view),
-                floor=min(exp.floor, 0.5 / max(len(view.arms), 1)))
+                floor=min(exp.floor, 0.5 / max(len(view.arms), 1)),
+                active=[a in view.arms for a in view.all_arms])
         entry = _Entry(fingerprint, result, answered_rows, tuple(sorted(left.items())))
         self._remember(key, entry)
         if long_log:
@@ -225,14 +228,18 @@ class InferenceCache:
 
 def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
                                                             tuple[str, ...]]:
-    """One bandit's inference: (experiment, generation, scope, every arm)."""
-    return view.config.id, view.meta.generation, scope, view.all_arms
+    """One bandit's inference: (experiment, generation, scope, every arm, retired ones
+    marked: the winner rule's candidates are the active arms)."""
+    return view.config.id, view.meta.generation, scope, tuple(
+        a if a in view.arms else f"{a}\x1eretired" for a in view.all_arms)
 
 
 #: Version of the stored inference document's layout (a mismatch reads the log again).
 #: 2: the planned horizon in the fingerprint; 3: the mean allocation; 4: contextual
-#: experiments' bets from what is known before each decision; 5: the arms left out.
-_FORMAT = 5
+#: experiments' bets from what is known before each decision; 5: the arms left out; 6: a
+#: retired arm is no candidate for the winner, its estimate and one-look interval rest on
+#: the decisions that offered it.
+_FORMAT = 6
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 

@@ -40,7 +40,7 @@ from ._inference import context_dependent
 from ._view import ExperimentView, finite_table
 
 if TYPE_CHECKING:  # the report types and the sequences load with the first report
-    from .._report import ArmReport, Report, SampleRatioCheck, Timeline, Uplift
+    from .._report import AdminChange, ArmReport, Report, SampleRatioCheck, Timeline, Uplift
     from ..statistics import AnytimeInference
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
@@ -210,7 +210,26 @@ class ReportsMixin(DecisionsMixin):
             update=exp.update.describe(), periods=len(periods),
             propensity="deferred" if view.deferred is not None else "exact",
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
-            holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit)
+            holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit,
+            history=self._admin_changes(view), initial_policy=exp.policy.name,
+            rule=exp.winner.rule if exp.scope == "shared" else "")
+
+    def _admin_changes(self, view: ExperimentView) -> tuple[AdminChange, ...]:
+        """The policy switches and arm changes in the audit log, oldest first (no read when
+        the meta shows that no admin changed the policy or the arms)."""
+        from .._report import AdminChange
+
+        meta = view.meta
+        if meta.policy is None and not meta.added_arms and not meta.retired_arms:
+            return ()
+        found = []
+        for record in self.store.admin_log(view.config.id, limit=200):
+            if record.action == "policy":
+                found.append(AdminChange(record.at, record.action, record.details))
+            elif record.action in ("arm-add", "arm-retire"):
+                found.append(AdminChange(record.at, record.action,
+                                         record.details.removeprefix("arm=")))
+        return tuple(reversed(found))
 
     def _inference_kinds(self, view: ExperimentView, scope: str | None, table: StatsTable,
                          estimate_kind: str) -> tuple[str, str]:
@@ -660,7 +679,7 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
         return ("confidence sequences, which need the reward's bounds: this reward has none, "
                 "so no winner is named (set the reward's min and max, or winner.rule: p-best)")
     if rule == "sequence":
-        return (f"the leader's confidence sequences against every other arm exclude 0 "
+        return (f"the leader's confidence sequences against every other active arm exclude 0 "
                 f"(P(a wrong winner) <= {1 - confidence:.0%}, however often the report is "
                 "read)")
     return (f"P(best) >= the threshold (a description: repeated looks make it name a wrong "

@@ -451,7 +451,8 @@ class WinnerDecision:
         Shape ``(K, K)``: entry ``[b, a]`` is the largest log e-value so far for
         ``μ(b) > μ(a)`` (``-inf`` on the diagonal).
     contenders
-        Shape ``(K,)``: arms not ruled out (no arm's e-process against them has crossed).
+        Shape ``(K,)``: arms that can still win: arms that can still be chosen (all, unless
+        ``active`` said otherwise) that no other such arm's e-process has crossed against.
     n_answered
         Answered decisions used.
     """
@@ -512,7 +513,8 @@ def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float,
 def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike,
                   *, alpha: float = 0.05, effects: Sequence[float] = DEFAULT_EFFECTS,
                   horizon: int | None = None, contextual: bool = False,
-                  floor: float | None = None) -> WinnerDecision:
+                  floor: float | None = None,
+                  active: npt.ArrayLike | None = None) -> WinnerDecision:
     """Declare a winner only when the evidence guarantees ``P(wrong winner) ≤ alpha``.
 
     Arm ``b`` wins at the first decision where, for every other arm ``a``, the betting
@@ -537,6 +539,12 @@ def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: np
         horizon keeps the guarantee; it only changes how the evidence is gathered).
     contextual, floor
         Vectors that depend on a context seen at the decision: see :func:`aipw_scores`.
+    active
+        Shape ``(K,)``, booleans: the arms that can still be chosen (default: all). A
+        retired arm can neither win nor keep another arm from winning: the winner is the
+        active arm whose e-processes against every other *active* arm have crossed (a
+        retired arm and an arm added after it never shared a decision, so no e-process
+        could ever compare them). The threshold stays ``K / alpha`` over every arm.
 
     Returns
     -------
@@ -544,15 +552,26 @@ def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: np
     """
     _check_alpha(alpha)
     _check_horizon(horizon)
-    return _decide(aipw_scores(arms, probabilities, rewards, contextual=contextual,
-                               floor=floor), alpha, np.asarray(effects, dtype=np.float64),
-                   horizon)
+    sc = aipw_scores(arms, probabilities, rewards, contextual=contextual, floor=floor)
+    return _decide(sc, alpha, np.asarray(effects, dtype=np.float64), horizon,
+                   _active(active, sc.n_arms))
+
+
+def _active(active: npt.ArrayLike | None, k: int) -> BoolArray:
+    """The arms that can still be chosen, as a ``(K,)`` boolean array (all by default)."""
+    if active is None:
+        return np.ones(k, dtype=bool)
+    out: BoolArray = np.asarray(active, dtype=bool)
+    if out.shape != (k,):
+        raise PayloadError(f"active must have one entry per arm ({k}), got shape {out.shape}")
+    return out
 
 
 def _decide(sc: AipwScores, alpha: float, grid: FloatArray,
-            horizon: int | None = None) -> WinnerDecision:
+            horizon: int | None = None, active: BoolArray | None = None) -> WinnerDecision:
     """:func:`stopping_rule` on scores already computed."""
     k = sc.n_arms
+    live = np.ones(k, dtype=bool) if active is None else active
     log_c = math.log(k / alpha)
     evidence = np.full((k, k), -np.inf)
     first = np.full((k, k), np.iinfo(np.int64).max)
@@ -563,15 +582,17 @@ def _decide(sc: AipwScores, alpha: float, grid: FloatArray,
         any_hit = hit_at >= 0
         first[b, any_hit] = hit_at[any_hit]
     np.fill_diagonal(first, -1)
-    when = first.max(axis=1)  # decision by which b has beaten every other arm
-    ready = when < np.iinfo(np.int64).max
+    # decision by which b has beaten every other arm that can still be chosen
+    when = np.where(live[None, :], first, -1).max(axis=1)
+    ready = (when < np.iinfo(np.int64).max) & live
     winner: int | None = None
     declared: int | None = None
-    if k >= 2 and ready.any():
+    if k >= 2 and live.sum() >= 2 and ready.any():
         cands = np.flatnonzero(ready)
         winner = int(cands[np.argmin(when[cands])])
         declared = int(sc.rows[when[winner]]) + 1
-    contenders: BoolArray = np.asarray(~(evidence >= log_c).any(axis=0), dtype=bool)
+    beaten = (evidence[live] >= log_c).any(axis=0)  # by an arm that can still be chosen
+    contenders: BoolArray = np.asarray(live & ~beaten, dtype=bool)
     return WinnerDecision(winner, declared, alpha, k / alpha, evidence, contenders, sc.n)
 
 
@@ -847,7 +868,8 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
                       control: int | None = None,
                       effects: Sequence[float] = DEFAULT_EFFECTS,
                       horizon: int | None = None, contextual: bool = False,
-                      floor: float | None = None) -> AnytimeInference:
+                      floor: float | None = None,
+                      active: npt.ArrayLike | None = None) -> AnytimeInference:
     """Everything a report shows about the arms, from the decision log.
 
     Parameters
@@ -867,6 +889,11 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
         own interval keeps the effect grid.
     contextual, floor
         Vectors that depend on a context seen at the decision: see :func:`aipw_scores`.
+    active
+        Shape ``(K,)``, booleans: the arms that can still be chosen (default: all): the
+        stopping rule's candidates (see :func:`stopping_rule`) and, without a control, the
+        "other arms" of each difference. A retired arm's estimate and intervals rest on the
+        decisions that offered it, so they stay as they were at its retirement.
 
     Returns
     -------
@@ -890,8 +917,9 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
     if control is not None and not 0 <= control < k:
         raise PayloadError(f"control {control} is not an arm index (0..{k - 1})")
     grid = np.asarray(effects, dtype=np.float64)
-    decision = _decide(sc, alpha, grid, horizon)
-    estimate = sc.scores.mean(axis=0) if sc.n else np.full(k, np.nan)
+    live = _active(active, k)
+    decision = _decide(sc, alpha, grid, horizon, live)
+    estimate = _support_mean(sc)
     low, high = _arm_bounds(sc, grid, math.log(2.0 / alpha))
     w_est, f_low, f_high = _weighted(sc, _ppf(1.0 - alpha / 2.0))
     diff_low = np.full(k, np.nan)
@@ -905,17 +933,34 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
             diff_low[others] = lb[:len(others)]
             diff_high[others] = -lb[len(others):]
         else:
-            pairs = [(b, a) for b in range(k) for a in range(k) if a != b]
-            lb = _pair_lower(sc, pairs, grid, log_c, horizon).reshape(k, k - 1)
+            # μ(b) − max μ(a) over the other arms that can still be chosen (all, when every
+            # arm is active) = min_a (μ(b) − μ(a)): both ends are minima
+            rivals = {b: [a for a in range(k) if a != b and live[a]] for b in range(k)}
+            ordered = sorted({pair for b in range(k) for a in rivals[b]
+                              for pair in ((b, a), (a, b))})
+            bound = dict(zip(ordered, _pair_lower(sc, ordered, grid, log_c, horizon).tolist(),
+                             strict=True))
             for b in range(k):
-                # μ(b) − max_{a≠b} μ(a) = min_a (μ(b) − μ(a)): both ends are minima
-                others = [a for a in range(k) if a != b]
-                diff_low[b] = lb[b].min()
-                diff_high[b] = min(-lb[a, b if b < a else b - 1] for a in others)
+                if rivals[b]:
+                    diff_low[b] = min(bound[b, a] for a in rivals[b])
+                    diff_high[b] = min(-bound[a, b] for a in rivals[b])
     given = np.asarray(probabilities, dtype=np.float64)
     mean_allocation = given.mean(axis=0) if given.shape[0] else np.full(k, np.nan)
     return AnytimeInference(estimate, low, high, w_est, f_low, f_high, diff_low, diff_high,
                             decision, confidence, control, mean_allocation)
+
+
+def _support_mean(sc: AipwScores) -> FloatArray:
+    """Each arm's mean AIPW score over the decisions that offered it (NaN for an arm never
+    offered): where an arm had probability 0 its score is the plug-in mean alone, whose
+    expectation is not ``μ(a)``, so a retired arm's estimate stays what it was at its
+    retirement instead of drifting toward its pooled mean."""
+    offered = sc.weight_p > 0.0
+    count = offered.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(count > 0, np.where(offered, sc.scores, 0.0).sum(axis=0)
+                                   / np.maximum(count, 1), np.nan)
+    return out
 
 
 def _ppf(q: float) -> float:
@@ -938,13 +983,19 @@ def _weighted(sc: AipwScores, z: float) -> tuple[FloatArray, FloatArray, FloatAr
         nan = np.full(k, np.nan)
         return nan, nan, nan
     p, m = sc.weight_p, sc.plugin
+    # only the decisions that offered the arm: where it had probability 0 (retired, not yet
+    # added) its weight is 0, and so is its term's variance; `h² Var` simplified to
+    # `θ(1 − θ) + (1 − π)(θ − m)²` holds for π > 0 alone, and summed over every decision
+    # the interval of a retired arm widened with each decision after its retirement
+    offered = p > 0.0
     h = np.sqrt(p)
     a = (h * sc.scores).sum(axis=0)
     b = h.sum(axis=0)
-    n = float(sc.n)
-    c2 = (1.0 - p).sum(axis=0)
-    c1 = ((1.0 - p) * m).sum(axis=0)
-    c0 = ((1.0 - p) * m * m).sum(axis=0)
+    n = offered.sum(axis=0).astype(np.float64)
+    rest = np.where(offered, 1.0 - p, 0.0)
+    c2 = rest.sum(axis=0)
+    c1 = (rest * m).sum(axis=0)
+    c0 = (rest * m * m).sum(axis=0)
     low, high = score_interval(a, b, n, c2, c1, c0, z)
     with np.errstate(divide="ignore", invalid="ignore"):  # an arm never drawn: NaN
         estimate = a / b
@@ -954,15 +1005,17 @@ def _weighted(sc: AipwScores, z: float) -> tuple[FloatArray, FloatArray, FloatAr
             # variance, built on the stand-in propensity, undercovers (85-93% simulated);
             # the larger of it and the empirical variance covers 92-96%
             spread = (h * h * (sc.scores - estimate) ** 2).sum(axis=0)
-            model = (h * h * ((estimate * (1.0 - estimate) + (estimate - m) ** 2) / p
-                              - (estimate - m) ** 2)).sum(axis=0)
+            model = np.where(offered, h * h * ((estimate * (1.0 - estimate)
+                                                + (estimate - m) ** 2) / p
+                                               - (estimate - m) ** 2), 0.0).sum(axis=0)
             half = z * np.sqrt(np.maximum(spread, model)) / b
             low = np.clip(np.minimum(low, estimate - half), 0.0, 1.0)
             high = np.clip(np.maximum(high, estimate + half), 0.0, 1.0)
         return estimate, low, high
 
 
-def score_interval(a: FloatArray, b: FloatArray, n: float, c2: FloatArray, c1: FloatArray,
+def score_interval(a: FloatArray, b: FloatArray, n: float | FloatArray, c2: FloatArray,
+                   c1: FloatArray,
                    c0: FloatArray, z: float = _Z95) -> tuple[FloatArray, FloatArray]:
     """Roots of ``(a − bθ)² = z² V(θ)`` with ``V(θ) = n θ(1 − θ) + c2 θ² − 2 c1 θ + c0``
     (the sums of :func:`_weighted` with ``h = √π``), clipped to [0, 1]."""
