@@ -229,6 +229,17 @@ def test_a_read_without_a_database_points_to_the_demos(
     code, out, err = run(["reset", "greeting", "-y"], capsys)
     assert code == 2 and "--store sqlite:///banditbot-demo.db" in err and out == ""
     assert not (tmp_path / "banditbot.db").exists()
+    # so did every admin command: "greeting now uses ucb1(c=1)" of a new, empty database
+    for command in (["policy", "greeting", "ucb1"], ["arms", "retire", "greeting", "hey"],
+                    ["prior", "greeting", "hey", "2", "2"], ["cheat", "greeting", "hey", "1"]):
+        code, out, err = run(command, capsys)
+        assert code == 2 and out == "" and "--store sqlite:///banditbot-demo.db" in err, \
+            command
+        assert "to start a new one here, pass --store sqlite:///banditbot.db" in err
+    assert not (tmp_path / "banditbot.db").exists()
+    code, out, err = run(["policy", "greeting", "ucb1", "--store", "sqlite:///banditbot.db"],
+                         capsys)  # a new database, asked for
+    assert code == 0 and "now uses ucb1" in out, err
 
 
 def test_a_database_that_cannot_be_read_now_is_not_called_foreign(

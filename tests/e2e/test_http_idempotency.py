@@ -131,6 +131,18 @@ def test_a_malformed_key_is_a_bad_request(api: Api, key: str) -> None:
     assert api.logged() == []
 
 
+def test_two_keys_in_one_request_are_a_bad_request(api: Api) -> None:
+    """``-H "Idempotency-Key: k1" -H "Idempotency-Key: k2"`` was 201 with the last key
+    taken: a retry with k1 alone then logged a second decision."""
+    r = HTTP.post(api.urls[0] + DECIDE.format("ts"), json=BODY, timeout=30,
+                  headers=[("Authorization", f"Bearer {api.keys['decide']}"),
+                           ("Idempotency-Key", "k1"), ("Idempotency-Key", "k2")])
+    assert r.status_code == 400, r.text
+    assert "two Idempotency-Key headers" in r.json()["detail"]
+    assert api.logged() == []
+    assert api.decide(BODY, "k1").status_code == 201 and len(api.logged()) == 1
+
+
 def test_keys_are_per_api_key_and_per_experiment(api: Api) -> None:
     """Two apps that happen to choose the same key, and one app's key in two experiments,
     are different requests; each is replayed to its own sender."""

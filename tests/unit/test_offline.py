@@ -4,6 +4,7 @@ validation (table-driven), the OBD loader, import/export round trips and warm st
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -957,8 +958,19 @@ def test_the_logging_policy_of_a_banditbot_log_is_its_logged_vectors_exactly(
     assert np.allclose(behavior_action_dist(log, half), log.action_dist[:900])
     other = LoggedBandit(("x", "y"), np.zeros(5, dtype=np.intp), np.zeros(5), np.full(5, 0.5),
                          timestamp=np.arange(5.0), source="other.csv")
-    with pytest.raises(PayloadError, match=r"the logs share no arm \(other\.csv: x, y"):
+    with pytest.raises(PayloadError,
+                       match=r"shares no arm with the evaluated log \(its arms: x, y;"):
         behavior_action_dist(other, log)
+    # another experiment whose arms are named alike: scored, and said to be another's
+    assert log.experiments == ("g",)
+    welcome = dataclasses.replace(read_log(path), experiments=("welcome",))
+    said = "the logging policy is experiment welcome's; the evaluated log is g's"
+    rows = evaluate(log, [], behavior={"w.csv": welcome}, train_share=0.0,
+                    estimators=("ips",), n_bootstrap=20)
+    assert any(said in w for w in rows[0].estimate.warnings)
+    assert not any("experiment" in w for r in evaluate(
+        log, [], behavior={"g.csv": read_log(path)}, train_share=0.0, estimators=("ips",),
+        n_bootstrap=20) for w in r.estimate.warnings)
 
 
 def test_a_log_that_overlaps_one_learned_before_is_refused_or_its_new_rounds_learned(
@@ -984,8 +996,14 @@ def test_a_log_that_overlaps_one_learned_before_is_refused_or_its_new_rounds_lea
     with pytest.raises(PayloadError, match="250 of the log's 600 rounds were learned into "
                                            "'g' already") as refused:
         warm_start(svc, "g", friday, min_ess=0)
-    assert "learn only the other 350 with --skip-learned" in (refused.value.hint or "")
+    assert "learn only the other 350 (of its arms) with --skip-learned" in (
+        refused.value.hint or "")
     assert svc.report("g").total_answered == answered  # nothing was added
+    renamed = dataclasses.replace(friday, actions=("a", "b", "zz"))  # c: no arm of g's
+    with pytest.raises(PayloadError) as refused:
+        warm_start(svc, "g", renamed, min_ess=0)
+    new_known = sum(1 for i in range(250, 600) if friday.actions[friday.action[i]] != "c")
+    assert f"learn only the other {new_known} (of its arms)" in (refused.value.hint or "")
     done = warm_start(svc, "g", friday, min_ess=0, skip_learned=True)
     assert done.rounds_used == 350 and "250 rounds learned before left out" in done.note
     kinds = [r.kind for r in svc.decisions("g")]

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .._errors import BanditBotError
+from .._errors import BanditBotError, PayloadError
 from ..service import BanditService, KeyRing, RewardResult, RewardStatus, role_allows
 from ._deps import authorize
 from ._group import GroupCommit
@@ -73,6 +73,9 @@ class HotPath:
         key = authorize(self.keys, headers, "decide")
         body: DecisionIn = _parse(raw, DecisionIn)
         idempotency_key = headers.get("idempotency-key")
+        if idempotency_key is not None and len(getattr(  # (Starlette's headers keep each)
+                headers, "getlist", lambda _: ())("idempotency-key")) > 1:
+            raise _two_keys()
         caller = None if idempotency_key is None else key.sha256
         if self.group is not None and not body.sticky:
             planned = self.service.plan_decision(experiment, body.subject, body.context,
@@ -136,6 +139,12 @@ def _json(payload: dict[str, Any], status: int,
                     headers=headers, media_type="application/json")
 
 
+def _two_keys() -> PayloadError:
+    """The refusal of a request with two ``Idempotency-Key`` headers (which one holds?)."""
+    return PayloadError("two Idempotency-Key headers: a request has one key",
+                        hint="send the key of this request once, the same on every retry")
+
+
 @dataclass(frozen=True, slots=True)
 class RouteName:
     """What the envelope reads from ``scope["route"]`` (the route template, for the access
@@ -178,6 +187,9 @@ class FastPath:
                            for k, v in scope["headers"]}
                 request_id = scope.get("state", {}).get("request_id")
                 try:
+                    if len(headers) < len(scope["headers"]) and sum(  # a header came twice
+                            k.lower() == b"idempotency-key" for k, _ in scope["headers"]) > 1:
+                        raise _two_keys()
                     response = await handler(match.group(1), headers, b"".join(chunks),
                                              request_id)
                 except BanditBotError as exc:

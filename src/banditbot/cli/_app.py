@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._errors import BanditBotError, PayloadError, UnknownExperimentError
+from .._errors import BanditBotError, ConfigError, PayloadError, UnknownExperimentError
 from .._settings import Settings
 from ._help import new_app
 
@@ -98,6 +98,8 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     used = path if path is not None else default_config_path()
     cfg: BanditConfig = load_config(used)
     _CONFIG_READ[:] = [str(used)]  # what an 'unknown experiment' error names
+    if not (read_only or existing or store is not None or chosen.store_given):
+        _not_beside_the_demo(chosen.store_url)
     opened = open_store(store or chosen.store_url, create=not (read_only or existing))
     if opened.url.startswith(("postgres://", "postgresql://")):
         _OPENED.append(opened)  # its pool closed when the command ends (see main)
@@ -111,6 +113,20 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     # store is never created by a read
     return build_service(cfg, opened, seed=seed, settings=chosen,
                          init=isinstance(opened, SQLiteStore))
+
+
+def _not_beside_the_demo(url: str) -> None:
+    """Refuse a write that would create the default database beside the demo's: after the
+    demo, ``banditbot policy greeting ucb1`` (no ``--store``) switched the policy of a new,
+    empty banditbot.db and said so, the demo's experiment unchanged."""
+    from ..stores import new_sqlite_file
+
+    new = new_sqlite_file(url)
+    demo = None if new is None else new.with_name("banditbot-demo.db")
+    if new is not None and demo is not None and new.name == "banditbot.db" and demo.is_file():
+        raise ConfigError(f"no banditbot database at {new}",
+                          hint=f"the demo's is --store sqlite:///{demo}; to start a new "
+                               f"one here, pass --store sqlite:///{new}")
 
 
 def writable_file(path: Path, option: str) -> Path:

@@ -49,6 +49,9 @@ class LoggedBandit:
     decision_ids
         Each round's banditbot decision id, when the log is banditbot's (an export or the
         store): what tells a log from the statistics it is already in.
+    experiments
+        The banditbot experiments the rounds were logged by, when the log says (an export
+        or the store); empty when unknown.
     """
 
     actions: tuple[str, ...]
@@ -63,6 +66,7 @@ class LoggedBandit:
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     decision_ids: tuple[str, ...] | None = None
+    experiments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = self.action.shape[0]
@@ -113,7 +117,7 @@ class LoggedBandit:
                             take(self.timestamp), self.source, self.notes,
                             None if self.decision_ids is None
                             else self.decision_ids[index] if isinstance(index, slice)
-                            else tuple(self.decision_ids[i] for i in index))
+                            else tuple(self.decision_ids[i] for i in index), self.experiments)
 
     def to_obp(self) -> dict[str, Any]:
         """The dictionary layout Open Bandit Pipeline's estimators take
@@ -158,7 +162,8 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
         pscore=np.array([r.propensity for r in rows], dtype=np.float64),
         context=context, context_names=names, action_dist=dist,
         timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log",
-        notes=notes, decision_ids=tuple(r.id for r in rows))
+        notes=notes, decision_ids=tuple(r.id for r in rows),
+        experiments=tuple(dict.fromkeys(r.experiment for r in rows)))
 
 
 def _num(value: Any) -> float:
@@ -431,9 +436,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     ids = None
     if is_export and "decision_id" in table:
         ids = tuple(str(table["decision_id"][i]) for i in keep)
+    experiments = tuple(dict.fromkeys(str(table["experiment"][i]) for i in keep)) \
+        if is_export and "experiment" in table else ()
     return LoggedBandit(actions, np.array([index[a] for a in raw_actions], dtype=np.intp),
                         reward, pscore, context, context_names, position, dist,
-                        timestamp, source=source, notes=notes, decision_ids=ids)
+                        timestamp, source=source, notes=notes, decision_ids=ids,
+                        experiments=experiments)
 
 
 #: A context value of words becomes one 0/1 feature per level up to this many levels (a

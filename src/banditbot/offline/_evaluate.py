@@ -131,8 +131,8 @@ def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArr
               if name in index]
     if not shared:
         raise PayloadError(
-            f"the logs share no arm ({source.source or 'the policy log'}: "
-            f"{', '.join(source.actions[:8])}; evaluated log: "
+            f"the logging policy's log shares no arm with the evaluated log (its arms: "
+            f"{', '.join(source.actions[:8])}; the evaluated log's: "
             f"{', '.join(target.actions[:8])})", hint="is it another experiment's log?")
     out = np.zeros((target.n_rounds, target.n_actions))
     todo = np.ones(target.n_rounds, dtype=bool)
@@ -301,6 +301,8 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
         # per round: the logged vectors say which arms could not be chosen in which round
         outside = None if test.action_dist is None else \
             zero_support_warning(test.action_dist, dist)
+        other_experiment = _other_experiment(policy[1], test) \
+            if isinstance(policy, tuple) else None
         for est, result in zip(est_objects, estimate_all(
                 est_objects, reward=test.reward, action=test.action, pscore=test.pscore,
                 action_dist=dist, estimated_rewards=q_hat, alpha=alpha,
@@ -309,6 +311,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                 strict=True):
             if outside is not None and est.uses_weights:
                 result = dataclasses.replace(result, warnings=(outside, *result.warnings))
+            if other_experiment is not None:
+                result = dataclasses.replace(
+                    result, warnings=(other_experiment, *result.warnings))
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
@@ -337,6 +342,17 @@ def _policy_rng(seed: int, label: str) -> np.random.Generator:
     order and the company of the other policies change nothing."""
     key = int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "big")
     return np.random.default_rng([seed, key])
+
+
+def _other_experiment(source: LoggedBandit, target: LoggedBandit) -> str | None:
+    """A warning when a ``behavior:`` log was logged by other banditbot experiments than the
+    evaluated one (arms named alike, e.g. ``hello`` or ``control``, are not the same arms)."""
+    if not source.experiments or not target.experiments or \
+            set(source.experiments) & set(target.experiments):
+        return None
+    return (f"the logging policy is experiment {', '.join(source.experiments[:3])}'s; the "
+            f"evaluated log is {', '.join(target.experiments[:3])}'s: arms of the same name "
+            "there may not be the same messages")
 
 
 def _is_obd_bts(log: LoggedBandit) -> bool:

@@ -353,15 +353,20 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             "that its statistics count already; importing them would count each twice",
             hint=f"learn from another experiment's log; or run banditbot reset {experiment} "
                  "first (the log stays) and learn this export into the new generation")
+    arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
     learned = service.imported(experiment, log.decision_ids) if log.decision_ids else None
-    if learned and not skip_learned:  # Monday's export learned, then Friday's, which
-        # holds Monday's rounds too
+    if learned and not skip_learned:  # Monday's export learned, then Friday's, which holds
+        # Monday's rounds too
+        assert log.decision_ids is not None
+        names = [log.actions[j] for j in log.action]
+        other = sum(1 for d, name in zip(log.decision_ids, names, strict=True)
+                    if d not in learned and name in arms)
         raise PayloadError(
             f"{len(learned):,} of the log's {log.n_rounds:,} rounds were learned into "
             f"{experiment!r} already (from another log); importing them would count each "
-            "twice", hint=f"learn only the other {log.n_rounds - len(learned):,} with "
-                          f"{SKIP_FLAG}, or run banditbot reset {experiment} and learn "
-                          "the whole log once")
+            "twice", hint=f"learn only the other {other:,} (of its arms) with {SKIP_FLAG}, "
+                          f"or run banditbot reset {experiment} and learn the whole log "
+                          "once")
     if learned:
         assert log.decision_ids is not None
         new = [i for i, d in enumerate(log.decision_ids) if d not in learned]
@@ -369,7 +374,6 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             raise PayloadError(f"every round of the log was learned into {experiment!r} "
                                "already: nothing new to learn")
         log = log.subset(np.array(new, dtype=np.intp))
-    arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
     plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
                            weight=weight, ips=ips, clip=clip, min_ess=min_ess)
     plan.check()

@@ -35,14 +35,19 @@ _IDEMPOTENCY_KEY = {
                    "it made (201, `Idempotent-Replayed: true`), and nothing new is logged; "
                    "the same key with another request is refused (422).",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
-               "pattern": "^[ -~]+$"}}
+               # (a header's value loses its leading and trailing spaces on the way)
+               "pattern": "^[!-~]([ -~]*[!-~])?$"}}
 _REPLAYED = {"Idempotent-Replayed": {
     "description": "`true` when the decision was made before, for the same Idempotency-Key",
     "schema": {"type": "string", "enum": ["true"]}}}
 
 
 @router.post(DECIDE_ROUTE, status_code=201,
-             responses={**_ERRORS, 201: {"model": DecisionOut, "headers": _REPLAYED}},
+             responses={**_ERRORS, 201: {"model": DecisionOut, "headers": _REPLAYED},
+                        400: {**_ERRORS[400], "description": "A malformed body or "
+                              "Idempotency-Key (or two of them)"},
+                        422: {**_ERRORS[422], "description": "Not allowed by the experiment, "
+                              "or an Idempotency-Key sent before with another request"}},
              openapi_extra={**_body_doc(DecisionIn), "parameters": [_IDEMPOTENCY_KEY]},
              response_model=None)
 async def create_decision(experiment: Annotated[str, Path(max_length=64)],
