@@ -242,6 +242,19 @@ def _demo_service(clock: FakeClock) -> BanditService:
     return BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
 
 
+def _run_demo_service(n: int = 600) -> tuple[BanditService, FakeClock]:
+    """The demo service after ``n`` decisions a second apart, each rewarded (1 with
+    probability 0.4), and its clock."""
+    clock = FakeClock()
+    svc = _demo_service(clock)
+    rng = np.random.default_rng(8)
+    for i in range(n):
+        clock.advance(1)
+        d = svc.decide("g", f"u{i}")
+        svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
+    return svc, clock
+
+
 def test_banditbot_log_exports_imports_and_evaluates(tmp_path: Path) -> None:
     clock = FakeClock()
     svc = _demo_service(clock)
@@ -408,13 +421,7 @@ def test_an_experiments_own_log_is_not_imported_into_its_own_statistics(
     """Learning an experiment from its own export would count every answered round twice
     (the walkthrough's ``export ctl`` → ``learn ctl.csv -x ctl``): refused, from the CSV
     and from the store; after a reset the old log may start the new generation."""
-    clock = FakeClock()
-    svc = _demo_service(clock)
-    rng = np.random.default_rng(8)
-    for i in range(600):
-        clock.advance(1)
-        d = svc.decide("g", f"u{i}")
-        svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
+    svc, _ = _run_demo_service()
     answered = svc.report("g").total_answered
     path = tmp_path / "g.csv"
     export_decisions(svc.decisions("g"), path)
@@ -979,13 +986,7 @@ def test_a_log_that_overlaps_one_learned_before_is_refused_or_its_new_rounds_lea
     accepted (the fingerprint tells only the same rows), so 1,499 rounds counted twice.
     Now refused, naming how many; ``skip_learned`` learns the other rounds alone, and so
     every round is in the statistics once."""
-    clock = FakeClock()
-    svc = _demo_service(clock)
-    rng = np.random.default_rng(8)
-    for i in range(600):
-        clock.advance(1)
-        d = svc.decide("g", f"u{i}")
-        svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
+    svc, clock = _run_demo_service()
     path = tmp_path / "g.csv"
     export_decisions(svc.decisions("g"), path)
     friday = read_log(path)
