@@ -242,16 +242,18 @@ def _demo_service(clock: FakeClock) -> BanditService:
     return BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
 
 
-def _run_demo_service(n: int = 600) -> tuple[BanditService, FakeClock]:
+def _run_demo_service(n: int = 600, *, unanswered_every: int = 0
+                      ) -> tuple[BanditService, FakeClock]:
     """The demo service after ``n`` decisions a second apart, each rewarded (1 with
-    probability 0.4), and its clock."""
+    probability 0.4) but every ``unanswered_every``-th from the first, and its clock."""
     clock = FakeClock()
     svc = _demo_service(clock)
     rng = np.random.default_rng(8)
     for i in range(n):
         clock.advance(1)
         d = svc.decide("g", f"u{i}")
-        svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
+        if not unanswered_every or i % unanswered_every:
+            svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
     return svc, clock
 
 
@@ -801,14 +803,7 @@ def test_a_context_text_a_spreadsheet_would_run_is_exported_as_text(tmp_path: Pa
 def _exported_rows(tmp_path: Path, n: int = 60) -> tuple[list[str], list[dict[str, str]]]:
     """A banditbot export (epsilon-greedy over a, b, c: unequal probabilities, some rounds
     unanswered) as its header and rows."""
-    clock = FakeClock()
-    svc = _demo_service(clock)
-    rng = np.random.default_rng(8)
-    for i in range(n):
-        clock.advance(1)
-        d = svc.decide("g", f"u{i}")
-        if i % 4:
-            svc.reward(d.id, int(rng.random() < 0.4), f"u{i}")
+    svc, _ = _run_demo_service(n, unanswered_every=4)
     path = tmp_path / "export.csv"
     export_decisions(svc.decisions("g"), path)
     with path.open(newline="") as fh:
