@@ -179,6 +179,53 @@ def test_environments_behave_as_described() -> None:
     assert parse_env("gaussian:0,1e12").n_arms == 2
 
 
+SPECS_REFUSED = [
+    ("gaussian:0,1;sd=abc", 10_000, "sd must be a finite number"),  # a ValueError before
+    ("linear:5,5;seed=-1", 10_000, "seed is a whole number >= 0"),  # numpy's ValueError
+    ("linear:5,5;seed=1.5", 10_000, "seed is a whole number >= 0"),
+    ("gaussian:0,1;foo=1", 10_000, "no option 'foo' (its options: sd"),  # ignored before
+    ("bernoulli:0.1,0.2;sd=1", 10_000, "it takes no options"),
+    ("gaussian:0,1;sd", 10_000, "give sd=VALUE once"),
+    ("linear:2.7,3.9", 10_000, "'2.7' is not a whole number"),  # ran as 2 arms x 3 features
+    ("linear:5,5,7", 10_000, "has 3 numbers"),  # the 7 was dropped
+    ("abrupt:0.3,0.2/0.1,0.4@50000", 200, "outside the horizon"),  # ran with no change
+    ("abrupt:0.3,0.2/0.1,0.4@-5", 200, "outside the horizon"),
+    ("abrupt:0.3,0.2/0.1,0.4@200", 200, "0 < STEP < --horizon (200)"),
+    ("abrupt:0.3,0.2/0.1,0.4@0.5", 200, "not a whole number"),
+    ("gradual:0.3,0.2/0.1,0.4@50", 200, "no change point"),  # @ was ignored
+    ("abrupt:0.3,2/0.1,0.4", 200, "rates must be in [0, 1]"),  # ran with a rate of 2
+    ("gradual:0.3,0.2/0.1", 200, "at least two arms"),
+]
+
+
+@pytest.mark.parametrize(("spec", "horizon", "says"), SPECS_REFUSED,
+                         ids=[s[0] for s in SPECS_REFUSED])
+def test_parse_env_refuses_what_it_crashed_on_or_ignored(spec: str, horizon: int,
+                                                         says: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_env(spec, horizon=horizon)
+    assert says in str(refused.value)
+
+
+def test_parse_env_reads_its_documented_forms() -> None:
+    linear = parse_env("linear:3")
+    assert isinstance(linear, LinearContextualEnv) and (linear.n_arms, linear.dim) == (3, 5)
+    assert parse_env("logistic:4,2;seed=3").theta.shape == (4, 2)
+    assert parse_env("abrupt:0.2,0.1/0.1,0.2@150", horizon=200).change_at == 150
+    assert parse_env("abrupt:0.2,0.1/0.1,0.2@1", horizon=2).change_at == 1
+    assert parse_env("gaussian:0,1; sd = 2").describe() == "gaussian 0,1 sd=2"
+
+
+def test_one_run_has_no_interval(tmp_path: Path) -> None:
+    """A single run's band was 0 wide: "2.3 ± 0.0", ci95_low == ci95_high in the CSV."""
+    env = AbruptDriftEnv(before=(0.5, 0.4), after=(0.4, 0.5), at=50)
+    result = simulate(make_policy("ucb1"), env, runs=1, horizon=100, seed=0)
+    assert np.isnan(result.final[1]) and np.isnan(result.after_change()[1])
+    rows = list(csv.DictReader(write_csv([result], tmp_path / "s.csv").open()))
+    assert all(r["ci95_low"] == r["ci95_high"] == "" != r["mean_regret"] for r in rows)
+    assert plot_regret([result], tmp_path / "s.png").stat().st_size > 0
+
+
 def test_replaying_a_yaml_experiment() -> None:
     exp = load_config(EXAMPLES).experiment("tip")
     truth = {"pomodoro": 3.0, "frog": 3.5, "inbox0": 4.2, "walk": 3.2, "list": 2.8}
@@ -234,6 +281,16 @@ def test_progress_is_reported_up_to_the_horizon(workers: int) -> None:
              seed=1, workers=workers, progress=seen.append)
     assert seen and seen[-1] == 3000
     assert seen == sorted(seen) and all(0 <= s <= 3000 for s in seen)
+
+
+def test_progress_is_reported_from_the_first_step() -> None:
+    """A report per 1% of the horizon left a big job (2,000 runs x 1,000,000 steps of
+    kl-ucb) with no time left for 20 s and more: the first report now comes after one step,
+    the next ones by time, at most twice the steps of the one before."""
+    seen: list[int] = []
+    simulate(make_policy("ucb1"), BernoulliEnv(rates=(0.2, 0.5)), runs=4, horizon=1000,
+             seed=1, workers=1, progress=seen.append)
+    assert seen[:2] == [1, 3] and seen[-1] == 1000
 
 
 def _kernel(engine: str) -> object:

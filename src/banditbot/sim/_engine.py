@@ -71,15 +71,17 @@ class SimulationResult:
 
     @property
     def half_width(self) -> FloatArray:
-        """Half-width of the 95% confidence band of the mean, per checkpoint."""
+        """Half-width of the 95% confidence band of the mean, per checkpoint; NaN with one
+        run (one run has no interval: a width of 0 read as a certain result)."""
         if self.runs < 2:
-            return np.zeros(self.steps.shape[0])
+            return np.full(self.steps.shape[0], np.nan)
         out: FloatArray = Z95 * self.regret.std(axis=0, ddof=1) / math.sqrt(self.runs)
         return out
 
     @property
     def final(self) -> tuple[float, float]:
-        """``(mean, 95% half-width)`` of the regret at the horizon."""
+        """``(mean, 95% half-width)`` of the regret at the horizon (half-width NaN with one
+        run)."""
         return float(self.mean[-1]), float(self.half_width[-1])
 
     def at(self, step: int) -> FloatArray:
@@ -89,10 +91,13 @@ class SimulationResult:
         return out
 
     def after_change(self) -> tuple[float, float]:
-        """``(mean, 95% half-width)`` of the regret accumulated after the change point."""
+        """``(mean, 95% half-width)`` of the regret accumulated after the change point
+        (half-width NaN with one run)."""
         if self.change_at is None:
             raise ValueError("this environment has no change point")
         diff = self.regret[:, -1] - self.at(self.change_at)
+        if self.runs < 2:
+            return float(diff.mean()), math.nan
         return float(diff.mean()), float(Z95 * diff.std(ddof=1) / math.sqrt(self.runs))
 
     @property
@@ -369,21 +374,34 @@ def _block_generator(seed: np.random.SeedSequence) -> np.random.Generator:
     return np.random.Generator(np.random.SFC64(seed))
 
 
+#: Seconds of simulation between two progress reports (the first comes after one step):
+#: a time left shows within a second, also where a report per 1% of the horizon took tens
+#: of seconds (2,000 runs × 1,000,000 steps of kl-ucb).
+REPORT_SECONDS = 0.25
+
+
 def _run_chunk(policy: Policy, env: Environment, runs: int, seed: np.random.SeedSequence,
                points: IntArray, horizon: int, counter: Any = None,
                kernel: Callable[..., None] | None = None) -> tuple[FloatArray, FloatArray]:
+    """Simulate one block of runs; with a ``counter``, report the steps done about every
+    :data:`REPORT_SECONDS` (slices of steps sized by the time the last one took: where a
+    slice ends does not change a result)."""
     chunk = _make_chunk(policy, env, runs, _block_generator(seed), kernel)
     regret = np.zeros((runs, points.shape[0]))
-    report_every = max(horizon // 100, 1)
+    size = 1 if counter is not None else horizon  # steps in the next slice
     j = t = 0
-    while t < horizon:  # to the next checkpoint or progress report, whichever comes first
-        stop = min(int(points[j]), (t // report_every + 1) * report_every)
+    while t < horizon:  # to the next checkpoint or the slice's end, whichever comes first
+        stop = min(int(points[j]), t + size)
+        started = time.perf_counter()
         chunk.advance(t, stop)
+        if counter is not None:  # at most twice the slice that took this long, at least 1
+            took = max(time.perf_counter() - started, 1e-9)
+            size = max(1, min(2 * size, int((stop - t) * REPORT_SECONDS / took)))
         t = stop
         if t == points[j]:
             regret[:, j] = chunk.regret
             j += 1
-        if counter is not None and t % report_every == 0:
+        if counter is not None:
             counter.value = t
     return regret, chunk.reward
 
@@ -409,7 +427,8 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
     workers
         Processes to split the runs across (forked; 1 runs in this process).
     progress
-        Called with the number of steps completed, about 100 times.
+        Called with the number of steps completed (by this process's block of runs), after
+        the first step and then about every :data:`REPORT_SECONDS`.
     compiled
         Bernoulli Thompson sampling (``thompson`` in ``bernoulli:…``) can run on a compiled
         kernel (numba, the ``fast`` extra), about twice as fast per process, with exact

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -121,6 +121,21 @@ def _gaussian(rng: np.random.Generator, means: FloatArray, arms: IntArray,
     return out
 
 
+def _unit_rates(values: Sequence[float], what: str) -> FloatArray:
+    """``values`` as Bernoulli rates: at least two, each in [0, 1]."""
+    rates = _rates(values, what)
+    if np.any((rates < 0) | (rates > 1)):
+        raise ConfigError(f"{what}'s rates must be in [0, 1]", hint="e.g. 0.1,0.12,0.15")
+    return rates
+
+
+def _drift_rates(before: Sequence[float], after: Sequence[float], what: str) -> None:
+    """Rates before and after a drift: Bernoulli rates, as many after as before."""
+    if _unit_rates(before, what).size != _unit_rates(after, what).size:
+        raise ConfigError(f"{what} needs the same number of arms before and after",
+                          hint="e.g. 0.2,0.1/0.1,0.2")
+
+
 @dataclass(frozen=True)
 class BernoulliEnv(Environment):
     """Each arm pays 1 with a fixed rate, else 0 (👍/👎)."""
@@ -130,9 +145,7 @@ class BernoulliEnv(Environment):
     rates: Sequence[float] = (0.1, 0.12, 0.15)
 
     def __post_init__(self) -> None:
-        r = _rates(self.rates, "a Bernoulli environment")
-        if np.any((r < 0) | (r > 1)):
-            raise ConfigError("Bernoulli rates must be in [0, 1]")
+        _unit_rates(self.rates, "a Bernoulli environment")
 
     @property
     def n_arms(self) -> int:
@@ -245,8 +258,9 @@ class AbruptDriftEnv(Environment):
     at: int = 5000
 
     def __post_init__(self) -> None:
-        if len(self.before) != len(self.after):
-            raise ConfigError("before and after need the same number of arms")
+        _drift_rates(self.before, self.after, "an abrupt drift")
+        if not self.at >= 1:
+            raise ConfigError(f"an abrupt drift's change point is a step >= 1, got {self.at}")
 
     @property
     def n_arms(self) -> int:
@@ -277,6 +291,9 @@ class GradualDriftEnv(Environment):
     start: Sequence[float] = (0.2, 0.1)
     end: Sequence[float] = (0.1, 0.2)
     horizon: int = 10_000
+
+    def __post_init__(self) -> None:
+        _drift_rates(self.start, self.end, "a gradual drift")
 
     @property
     def n_arms(self) -> int:
@@ -393,26 +410,95 @@ def _floats(text: str) -> list[float]:
     return values
 
 
+#: The kinds of spec and the options each takes after ``;`` (``gaussian:0,1;sd=2``);
+#: :func:`parse_env` refuses any other option (``foo=1`` was ignored without a word).
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bernoulli": (), "gaussian": ("sd",), "rating": ("sd",), "abrupt": (), "gradual": (),
+    "linear": ("seed",), "logistic": ("seed",),
+}
+
+
+def _option(kind: str, key: str, value: str) -> float | int:
+    """One ``key=value`` option of a ``kind:…`` spec, as a number."""
+    if key == "seed":
+        try:
+            seed = int(value)
+        except ValueError:
+            seed = -1
+        if seed < 0:  # numpy's traceback ("expected non-negative integer") before
+            raise ConfigError(f"{kind}:…;seed={value}: the seed is a whole number >= 0",
+                              hint=f"e.g. {kind}:5,5;seed=1")
+        return seed
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ConfigError(f"{kind}:…;{key}={value}: {key} must be a finite number",
+                          hint=f"e.g. {kind}:0,0.5,1;{key}=1")
+    return number
+
+
+def _options(kind: str, text: str) -> dict[str, float | int]:
+    """The ``;key=value`` options of a ``kind:…`` spec (``text`` without the first ``;``)."""
+    known = _OPTIONS[kind]
+    options: dict[str, float | int] = {}
+    for item in text.split(";"):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if key not in known:
+            raise ConfigError(f"{kind}:… has no option {key!r}",
+                              hint=(f"its options: {', '.join(known)}" if known else
+                                    "it takes no options") + "; see banditbot simulate --help")
+        if not eq or key in options:
+            raise ConfigError(f"{kind}:…;{key}: give {key}=VALUE once")
+        options[key] = _option(kind, key, value)
+    return options
+
+
+def _whole(text: str, what: str) -> int:
+    """A whole number in a spec (``linear:2.7,3.9`` ran as 2 arms and 3 features before)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number.is_integer()):
+        raise ConfigError(f"{what}: {text.strip()!r} is not a whole number")
+    return int(number)
+
+
 def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
     """An environment from a short spec.
 
-    ``bernoulli:0.1,0.12,0.15`` · ``gaussian:0,0.5,1[;sd=1]`` · ``rating:3,3.5,4`` ·
-    ``abrupt:0.2,0.1/0.1,0.2[@5000]`` (default: half-way) · ``gradual:0.2,0.1/0.1,0.2`` ·
-    ``linear:5,5`` (arms, features) · ``logistic:5,5``.
+    ``bernoulli:0.1,0.12,0.15`` · ``gaussian:0,0.5,1[;sd=1]`` · ``rating:3,3.5,4[;sd=1]`` ·
+    ``abrupt:0.2,0.1/0.1,0.2[@STEP]`` (the rates switch at ``STEP``, ``0 < STEP <
+    horizon``; default: half-way) · ``gradual:0.2,0.1/0.1,0.2`` (the rates move over the
+    horizon) · ``linear:K[,d][;seed=0]`` (``K`` arms, ``d`` features, default 5) ·
+    ``logistic:K[,d][;seed=0]``. Anything else (an unknown option, a change point outside
+    the horizon, arms that are not a whole number) is refused with :class:`ConfigError`.
+
+    Parameters
+    ----------
+    spec
+        The spec, as ``banditbot simulate --env`` takes it.
+    horizon
+        Steps per run: where ``abrupt``'s change falls by default, and the span ``gradual``
+        moves over.
 
     Examples
     --------
     >>> parse_env("bernoulli:0.1,0.2").describe()
     'bernoulli 0.1,0.2'
+    >>> parse_env("abrupt:0.2,0.1/0.1,0.2@300", horizon=1000).change_at
+    300
     """
     kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
-    options: dict[str, Any] = {}
-    if ";" in rest:
-        rest, _, opts = rest.partition(";")
-        for item in opts.split(";"):
-            key, _, value = item.partition("=")
-            options[key.strip()] = float(value)
+    if kind not in _OPTIONS:
+        raise ConfigError(f"unknown environment {spec!r}",
+                          hint="bernoulli:…, gaussian:…, rating:…, abrupt:…/…, gradual:…/…, "
+                               "linear:K,d, logistic:K,d, or --experiment EXP")
+    rest, semicolon, opts = rest.partition(";")
+    options = _options(kind, opts) if semicolon else {}
     if kind == "bernoulli":
         return BernoulliEnv(rates=tuple(_floats(rest)))
     if kind == "gaussian":
@@ -420,26 +506,33 @@ def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
     if kind == "rating":
         return RatingEnv(centers=tuple(_floats(rest)), sd=float(options.get("sd", 1.0)))
     if kind in ("abrupt", "gradual"):
-        at = None
-        if "@" in rest:
-            rest, _, at_text = rest.partition("@")
-            at = int(float(at_text))
+        rest, at_sign, at_text = rest.partition("@")
         before, slash, after = rest.partition("/")
         if not slash:
             raise ConfigError(f"{kind} needs BEFORE/AFTER rates", hint=f"{kind}:0.2,0.1/0.1,0.2")
-        if kind == "abrupt":
-            return AbruptDriftEnv(before=tuple(_floats(before)), after=tuple(_floats(after)),
-                                  at=at if at is not None else horizon // 2)
-        return GradualDriftEnv(start=tuple(_floats(before)), end=tuple(_floats(after)),
-                               horizon=horizon)
-    if kind in ("linear", "logistic"):
-        numbers = [int(x) for x in _floats(rest or "5,5")]
-        arms, dim = ([*numbers, 5, 5])[:2]
-        cls = LinearContextualEnv if kind == "linear" else LogisticContextualEnv
-        return cls(arms_=arms, dim=dim, seed=int(options.get("seed", 0)))
-    raise ConfigError(f"unknown environment {spec!r}",
-                      hint="bernoulli:…, gaussian:…, rating:…, abrupt:…/…, gradual:…/…, "
-                           "linear:K,d, logistic:K,d, or --experiment EXP")
+        if kind == "gradual":
+            if at_sign:  # @STEP was read and ignored
+                raise ConfigError("gradual:… has no change point (@STEP): its rates move "
+                                  "over the whole horizon", hint="abrupt:…/…@STEP switches")
+            return GradualDriftEnv(start=tuple(_floats(before)), end=tuple(_floats(after)),
+                                   horizon=horizon)
+        at = _whole(at_text, f"abrupt:…@{at_text.strip()}") if at_sign else horizon // 2
+        if not 0 < at < horizon:  # @50000 in 200 steps ran with no change at all
+            raise ConfigError(f"abrupt:…@{at} is outside the horizon: the change point is a "
+                              f"step with 0 < STEP < --horizon ({horizon})" if at_sign else
+                              f"abrupt:… needs a horizon of at least 2 steps, got {horizon}",
+                              hint="choose a step below --horizon, or leave @STEP out for "
+                                   "half-way")
+        return AbruptDriftEnv(before=tuple(_floats(before)), after=tuple(_floats(after)),
+                              at=at)
+    fields = rest.split(",") if rest.strip() else []
+    if len(fields) > 2:  # linear:5,5,7 dropped the 7
+        raise ConfigError(f"{kind}:{rest} has {len(fields)} numbers; it takes ARMS[,FEATURES]",
+                          hint=f"e.g. {kind}:5,5")
+    arms, dim = [_whole(x, f"{kind}:{rest} (arms, features)") for x in fields] + \
+        [5, 5][len(fields):]
+    cls = LinearContextualEnv if kind == "linear" else LogisticContextualEnv
+    return cls(arms_=arms, dim=dim, seed=int(options.get("seed", 0)))
 
 
 def lai_robbins(rates: FloatArray, horizon_steps: FloatArray) -> FloatArray:

@@ -21,7 +21,8 @@ def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str])
     Lai–Robbins bound where defined (``lai_robbins_asymptotic``: an asymptote, ``log t`` times
     the instance's constant; a finite run may sit below it, and early on it can exceed the
     worst possible regret), and the engine that ran it (``numpy`` or ``compiled``: a seed
-    gives another stream on each)."""
+    gives another stream on each). A cell with no value is empty: the bound outside
+    stationary Bernoulli arms, the band of a single run (one run has no interval)."""
     out = Path(path)
     with io.StringIO(newline="") as fh:  # written whole (see write_whole)
         writer = csv.writer(fh)
@@ -31,28 +32,32 @@ def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str])
             mean, half = r.mean, r.half_width
             for j, step in enumerate(r.steps):
                 bound = "" if r.lower_bound is None else f"{r.lower_bound[j]:.6g}"
+                low, high = ("", "") if np.isnan(half[j]) else \
+                    (f"{mean[j] - half[j]:.6g}", f"{mean[j] + half[j]:.6g}")
                 writer.writerow([r.policy, r.environment, r.runs, int(step), f"{mean[j]:.6g}",
-                                 f"{mean[j] - half[j]:.6g}", f"{mean[j] + half[j]:.6g}", bound,
-                                 r.engine])
+                                 low, high, bound, r.engine])
         write_whole(out, fh.getvalue().encode("utf-8"))
     return out
 
 
 def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str], *,
                 title: str | None = None) -> Path:
-    """Cumulative regret per policy with 95% confidence bands; the Lai–Robbins lower bound
-    (dashed) for stationary Bernoulli instances; the change point (dotted) for abrupt
-    drift."""
+    """Cumulative regret per policy with 95% confidence bands (none for a single run); the
+    Lai–Robbins lower bound (dashed) for stationary Bernoulli instances; the change point
+    (dotted) for abrupt drift."""
     from .._plotting import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for r in results:
         mean, half = r.mean, r.half_width
-        (line,) = ax.plot(r.steps, mean, label=f"{r.policy}  ({mean[-1]:.1f} ± {half[-1]:.1f})")
-        ax.fill_between(r.steps, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        band = "" if np.isnan(half[-1]) else f" ± {half[-1]:.1f}"
+        (line,) = ax.plot(r.steps, mean, label=f"{r.policy}  ({mean[-1]:.1f}{band})")
+        if band:
+            ax.fill_between(r.steps, mean - half, mean + half, color=line.get_color(),
+                            alpha=0.2)
     first = results[0]
-    top = max(float(np.max(r.mean + r.half_width)) for r in results) * 1.25
+    top = max(float(np.max(r.mean + np.nan_to_num(r.half_width))) for r in results) * 1.25
     if first.lower_bound is not None:
         ax.plot(first.steps, first.lower_bound, "k--", linewidth=1,  # (said in the label:
                 # read as a floor, it was "beaten" by every policy of a short run)
