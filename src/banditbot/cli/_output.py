@@ -80,13 +80,18 @@ class Progress:
         Where progress goes (stderr by default).
     interval
         Seconds between two lines when ``stream`` is not a terminal.
+    first
+        Seconds before the first of those lines (default: ``interval``): a shorter wait
+        gives the time left early, from the first seconds' pace.
     """
 
     def __init__(self, title: str, total: int, unit: str, *, stream: IO[str] | None = None,
-                 interval: float = 10.0, clock: Any = time.monotonic) -> None:
+                 interval: float = 10.0, first: float | None = None,
+                 clock: Any = time.monotonic) -> None:
         self.title, self.total, self.unit = title, max(1, total), unit
         self.stream = stream or sys.stderr
         self.interval, self.clock = interval, clock
+        self._wait = interval if first is None else first  # until the next line
         self.done, self.label = 0, ""
         self.started = self.last_line = clock()
         self._bar: Any = None
@@ -150,7 +155,8 @@ class Progress:
             text = f"{self.title} · {self.label}" if self.label and self._titled else \
                 self.label or self.title
             self._bar.update(self._task, completed=self.done, description=text)
-        elif self.clock() - self.last_line >= self.interval:
+        elif self.clock() - self.last_line >= self._wait:
+            self._wait = self.interval
             self._line(self.status())
 
     def status(self) -> str:

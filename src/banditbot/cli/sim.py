@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .._errors import PayloadError, require
+from .._text import count_text
 from ._app import ConfigOpt, app, console, err_console, settings
-from ._output import print_table, progress
+from ._output import print_json, print_table, progress
+
+if TYPE_CHECKING:
+    from ..policies import Policy
+    from ..sim import Environment, SimulationResult
+
+
+#: Above this many decisions (policies × runs × steps) simulate warns before it starts.
+BIG_JOB = 1_000_000_000
+
+_ENV_HELP = (
+    "Environment (give one): bernoulli:R,R,… (👍/👎 with rates R in [0, 1]) · "
+    "gaussian:M,M,…[;sd=1] (normal rewards around means M, standard deviation sd) · "
+    "rating:C,C,…[;sd=1] (1-5 ratings around centers C) · "
+    "abrupt:R,R/R,R[@STEP] (Bernoulli rates that switch at step STEP, 0 < STEP < "
+    "--horizon; default half-way) · gradual:R,R/R,R (Bernoulli rates that move from the "
+    "first to the second over --horizon) · linear:K[,D][;seed=0] (K arms, D features, "
+    "default 5; rewards linear in a random context; seed draws the arms' weights) · "
+    "logistic:K[,D][;seed=0] (the same with 👍/👎 rewards). No other option is taken.")
 
 
 @app.command()
 def simulate(
-    env: Annotated[str | None, typer.Option(
-        "--env", help="Environment: bernoulli:0.1,0.12,0.15 · gaussian:0,0.5,1 · "
-                      "rating:3,3.5,4 · abrupt:0.2,0.1/0.1,0.2[@step] · "
-                      "gradual:0.2,0.1/0.1,0.2 · linear:K,d · logistic:K,d")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", help=_ENV_HELP)] = None,
     experiment: Annotated[str | None, typer.Option(
         help="Replay a configured experiment with assumed true rates (--rate).")] = None,
     rate: Annotated[list[str] | None, typer.Option(
@@ -28,7 +45,8 @@ def simulate(
                                "unbounded rewards gaussian-thompson, ucb1, epsilon-greedy; "
                                "after the experiment's own policy with --experiment).")] = None,
     runs: Annotated[int, typer.Option(min=1, max=1_000_000,
-                                      help="Independent runs per policy.")] = 200,
+                                      help="Independent runs per policy (at least 2 for a "
+                                           "95% interval).")] = 200,
     horizon: Annotated[int, typer.Option(min=1, max=10_000_000,
                                          help="Decisions per run.")] = 10_000,
     seed: Annotated[int, typer.Option(
@@ -42,38 +60,95 @@ def simulate(
                                    "when numba is installed and runs × horizon >= 5 "
                                    "million.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for simulation.csv and .png.")] = Path("."),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document (a row per policy: mean regret, its 95% "
+                       "interval, …) instead of a table.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Simulate policies in a known environment: regret with 95% bands (PNG + CSV).
 
-    Progress goes to stderr: a bar with the time left in a terminal, a line every 10 s
-    otherwise.
+    Before it starts, the work in decisions (a warning above a billion). Progress goes to
+    stderr: a bar with the time left in a terminal; otherwise a line with the time left
+    after 3 s, then every 10 s.
     """
-    from rich.markup import escape
-    from rich.table import Table
-
-    from ..policies import parse_policy
-    from ..sim import parse_env, plot_regret, write_csv
+    from ..sim import plot_regret, write_csv
     from ..sim import simulate as run_sim
 
-    if (env is None) == (experiment is None):
-        raise PayloadError("give either --env or --experiment",
-                           hint="e.g. --env bernoulli:0.1,0.12,0.15")
-    if experiment is not None:
-        from .._config import default_config_path, load_config
-        from .._demo import parse_rates
-        from ..sim import experiment_env
+    environment, policies = _setup(env, experiment, rate, policy, horizon, config)
+    if compiled:  # before any work, not after the policies ahead of the first with a kernel
+        require("numba", "fast")
+    decisions = len(policies) * runs * horizon
+    err_console.print(f"simulate: {len(policies)} "
+                      f"{'policy' if len(policies) == 1 else 'policies'} × "
+                      f"{count_text(runs, 'run')} × {count_text(horizon, 'step')} = "
+                      f"{count_text(decisions, 'decision')}", markup=False, highlight=False)
+    if decisions > BIG_JOB:
+        err_console.print(f"warning: over {BIG_JOB:,} decisions can take hours; the time "
+                          "left shows after a few seconds (Ctrl+C stops)", markup=False,
+                          highlight=False)
+    results = []
+    steps = len(policies) * horizon
+    with progress("simulate", steps, f"{'step' if steps == 1 else 'steps'} "
+                  f"(× {count_text(runs, 'run')})", first=3.0) as bar:
+        for i, pol in enumerate(policies):
+            bar.update(i * horizon, pol.describe())
 
-        cfg = load_config(Path(config) if config else
-                          (settings().config_path or default_config_path()))
-        truth = parse_rates(rate or [], cfg, {experiment: {}})
-        environment = experiment_env(cfg.experiment(experiment), truth[experiment])
+            def advance(steps: int, before: int = i * horizon) -> None:
+                bar.update(before + steps)
+
+            results.append(run_sim(pol, environment, runs=runs, horizon=horizon, seed=seed,
+                                   workers=workers, progress=advance, compiled=compiled))
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(results, out / "simulation.csv")
+    rows = [_summary(r) for r in results]
+    notes = _notes(environment, results, runs=runs, compiled=compiled)
+    say = err_console if as_json else console  # stdout stays one document with --json
+    try:
+        png: Path | None = plot_regret(results, out / "simulation.png")
+    except ImportError as exc:  # the plots extra is missing: say how to get it
+        png = None
+        notes.append(f"no chart: {exc}")
+    if as_json:
+        print_json({"environment": environment.describe(), "runs": runs, "horizon": horizon,
+                    "seed": seed, "workers": workers,
+                    "interval": "ci95_low, ci95_high: 95% interval of the mean regret "
+                                "(normal, over the runs; null with one run)",
+                    "notes": notes, "chart": None if png is None else str(png),
+                    "data": str(csv_path), "rows": rows})
     else:
-        environment = parse_env(str(env), horizon=horizon)
+        _print_table(environment.describe(), rows, runs=runs, horizon=horizon)
+    for note in notes:
+        say.print(note, markup=False, highlight=False, soft_wrap=True)
+    if png is not None:
+        say.print(f"chart: {png}", markup=False, highlight=False, soft_wrap=True)
+    say.print(f"data:  {csv_path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _setup(env: list[str] | None, experiment: str | None, rate: list[str] | None,
+           policy: list[str] | None, horizon: int, config: str | None
+           ) -> tuple[Environment, list[Policy]]:
+    """The environment and the policies to simulate, every input checked before any work."""
+    from ..policies import parse_policy
+    from ..sim import parse_env
+
+    if bool(env) == (experiment is not None):
+        raise PayloadError("give either --env or --experiment",
+                           hint="e.g. --env bernoulli:0.1,0.15")
+    if env and len(env) > 1:  # only the last one ran
+        raise PayloadError(f"give one --env, got {len(env)}: {', '.join(env)}",
+                           hint="simulate each environment in its own command")
+    own: Policy | None = None
+    if experiment is not None:
+        environment, own = _experiment(experiment, rate or [], config)
+    else:
+        if rate:
+            raise PayloadError("--rate is the truth of an --experiment's arms",
+                               hint="give --experiment EXP, or the rates in --env")
+        environment = parse_env(env[0] if env else "", horizon=horizon)
     unbounded = environment.bounds is None
     specs = policy or (["lin-thompson", "linucb", "thompson"] if environment.context_dim
                        else ["thompson", "kl-ucb", "ucb1", "epsilon-greedy"])
-    policies = [parse_policy(spec) for spec in specs]
+    policies = _distinct([parse_policy(spec) for spec in specs])
     if unbounded and not policy:  # the defaults that fit rewards without bounds
         policies = [p for p in policies if not p.needs_bounded]
         if not environment.context_dim:
@@ -91,54 +166,105 @@ def simulate(
         raise PayloadError(f"{', '.join(blind)} {'decides' if len(blind) == 1 else 'decide'} "
                            f"from a context; {environment.describe()} has none",
                            hint="simulate in linear:K,d or logistic:K,d")
-    if experiment is not None and not policy:  # the experiment's own policy, first
-        own = cfg.experiment(experiment).policy.build()
+    if own is not None and not policy:  # the experiment's own policy, first
         policies = [own, *(p for p in policies if p.describe() != own.describe())]
-    if compiled:  # before any work, not after the policies ahead of the first with a kernel
-        require("numba", "fast")
-    results = []
-    with progress("simulate", len(policies) * horizon, f"steps (× {runs:,} runs)") as bar:
-        for i, pol in enumerate(policies):
-            bar.update(i * horizon, pol.describe())
+    return environment, policies
 
-            def advance(steps: int, before: int = i * horizon) -> None:
-                bar.update(before + steps)
 
-            results.append(run_sim(pol, environment, runs=runs, horizon=horizon, seed=seed,
-                                   workers=workers, progress=advance, compiled=compiled))
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = write_csv(results, out / "simulation.csv")
-    table = Table(title=f"{environment.describe()} · {runs} runs × {horizon} steps",
+def _experiment(experiment: str, rates: list[str], config: str | None
+                ) -> tuple[Environment, Policy]:
+    """A configured experiment's environment, from ``--rate EXP.ARM=VALUE`` for its arms,
+    and its own policy."""
+    from .._config import default_config_path, load_config
+    from .._demo import parse_rates
+    from ..sim import experiment_env
+
+    cfg = load_config(Path(config) if config else
+                      (settings().config_path or default_config_path()))
+    exp = cfg.experiment(experiment)  # an unknown one named first, not a --rate's
+    for spec in rates:  # a rate for another experiment: a typo, most often
+        other = spec.partition("=")[0].partition(".")[0]
+        if "=" in spec and "." in spec.partition("=")[0] and other != experiment:
+            raise PayloadError(f"--rate {spec}: {other!r} is not the experiment simulated "
+                               f"({experiment!r})",
+                               hint=f"give the rates as {experiment}.ARM=VALUE")
+    truth = parse_rates(rates, cfg, {experiment: {}})
+    return experiment_env(exp, truth[experiment]), exp.policy.build()
+
+
+def _distinct(policies: list[Policy]) -> list[Policy]:
+    """``policies`` with each one once (``-p thompson -p thompson`` simulated it twice)."""
+    seen: dict[str, Policy] = {}
+    for p in policies:
+        seen.setdefault(p.describe(), p)
+    if len(seen) < len(policies):
+        twice = sorted({p.describe() for p in policies if p is not seen[p.describe()]})
+        err_console.print(f"note: {', '.join(twice)} given more than once; simulated once",
+                          markup=False, highlight=False, soft_wrap=True)
+    return list(seen.values())
+
+
+def _summary(r: SimulationResult) -> dict[str, Any]:
+    """One policy's row, for the table and ``--json`` (None where a value is undefined)."""
+    mean, half = r.final
+    bound = None if r.lower_bound is None else float(r.lower_bound[-1])
+    return {"policy": r.policy, "regret_mean": mean,
+            "ci95_low": None if math.isnan(half) else mean - half,
+            "ci95_high": None if math.isnan(half) else mean + half,
+            "lai_robbins_asymptotic": bound,
+            "regret_over_lai_robbins": mean / bound if bound else None,
+            "reward_mean": float(r.reward.mean()),
+            "decisions_per_second": r.decisions_per_second, "seconds": r.seconds,
+            "engine": r.engine}
+
+
+def _print_table(title: str, rows: list[dict[str, Any]], *, runs: int, horizon: int) -> None:
+    """The summary table; the Lai–Robbins column only where the bound is defined."""
+    from rich.table import Table
+
+    table = Table(title=f"{title} · {count_text(runs, 'run')} × {count_text(horizon, 'step')}",
                   title_justify="left")
-    for col in ("policy", "regret (mean ± 95%)", "regret / Lai–Robbins asymptote",
-                "decisions/s"):  # a policy's name and parameters are never cut
+    bounded = any(row["regret_over_lai_robbins"] is not None for row in rows)
+    for col in ("policy", "regret (mean ± 95%)",
+                *(("regret / Lai–Robbins asymptote",) if bounded else ()), "decisions/s"):
         table.add_column(col, justify="left" if col == "policy" else "right",
-                         no_wrap=col == "policy")
-    for r in results:
-        mean, half = r.final
-        ratio = "–" if r.lower_bound is None or r.lower_bound[-1] <= 0 else \
-            f"{mean / r.lower_bound[-1]:.2f}"
-        table.add_row(r.policy, f"{mean:.1f} ± {half:.1f}", ratio,
-                      f"{r.decisions_per_second:,.0f}" +
-                      (" (compiled)" if r.engine == "compiled" else ""))
+                         no_wrap=col == "policy")  # a policy's name and parameters are never cut
+    for row in rows:
+        mean, low = row["regret_mean"], row["ci95_low"]
+        ratio = row["regret_over_lai_robbins"]
+        table.add_row(row["policy"], f"{mean:.1f} ± " + ("–" if low is None else
+                                                          f"{mean - low:.1f}"),
+                      *((("–" if ratio is None else f"{ratio:.2f}"),) if bounded else ()),
+                      f"{row['decisions_per_second']:,.0f}" +
+                      (" (compiled)" if row["engine"] == "compiled" else ""))
     print_table(table, console)
+
+
+def _notes(environment: Environment, results: list[SimulationResult], *, runs: int,
+           compiled: bool | None) -> list[str]:
+    """The lines under the table: what a "–" or a missing column means, and why."""
+    notes = []
+    if runs < 2:
+        notes.append("(1 run: no 95% interval; give --runs 2 or more for one)")
+    rates = environment.bernoulli_rates()
+    why = f"the asymptote is defined for stationary Bernoulli arms only, not " \
+        f"{environment.describe()}" if rates is None else \
+        "every arm has the same rate: no regret to bound" if rates.min() == rates.max() else \
+        "the asymptote, log t times a constant, is 0 at step 1" \
+        if all(r.horizon == 1 for r in results) else None
+    if why is not None:  # the column is left out: say why, once
+        notes.append(f"(no regret / Lai–Robbins column: {why})")
     if any(r.lower_bound is not None and r.lower_bound[-1] > 0
            and r.final[0] < r.lower_bound[-1] for r in results):
-        console.print("(below 1: the Lai–Robbins asymptote is log t times a constant, a "
-                      "limit as t → ∞; a finite run may sit below it)", markup=False,
-                      highlight=False, soft_wrap=True)
+        notes.append("(below 1: the Lai–Robbins asymptote is log t times a constant, a "
+                     "limit as t → ∞; a finite run may sit below it)")
     if compiled:
         numpy_only = [r.policy for r in results if r.engine != "compiled"]
         if numpy_only:
             err_console.print(f"note: no compiled kernel for {', '.join(numpy_only)} in "
                               f"{environment.describe()} (it runs thompson in bernoulli:…); "
                               "ran on numpy", markup=False, highlight=False, soft_wrap=True)
-    try:
-        png = plot_regret(results, out / "simulation.png")
-        console.print(f"chart: {png}", markup=False, highlight=False, soft_wrap=True)
-    except ImportError as exc:  # the plots extra is missing: say how to get it
-        console.print(f"[yellow]no chart:[/] {escape(str(exc))}", highlight=False)
-    console.print(f"data:  {csv_path}", markup=False, highlight=False, soft_wrap=True)
+    return notes
 
 
 @app.command()
