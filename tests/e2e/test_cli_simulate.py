@@ -62,7 +62,8 @@ def test_help_of_env_gives_every_spec_and_its_options(capsys: pytest.CaptureFixt
     page = " ".join(out.split())
     assert code == 0
     for syntax in ("bernoulli:", "gaussian:M,M,…[;sd=1]", "rating:C,C,…[;sd=1]",
-                   "abrupt:R,R/R,R[@STEP]", "0 < STEP < --horizon", "gradual:",
+                   "abrupt:R,R/R,R[@STEP]", "from 1 to --horizon minus 1",
+                   "gradual:",
                    "linear:K[,D][;seed=0]", "default 5", "logistic:K[,D][;seed=0]", "--json"):
         assert syntax in page, syntax
 

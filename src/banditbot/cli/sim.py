@@ -25,8 +25,8 @@ _ENV_HELP = (
     "Environment (give one): bernoulli:R,R,… (👍/👎 with rates R in [0, 1]) · "
     "gaussian:M,M,…[;sd=1] (normal rewards around means M, standard deviation sd) · "
     "rating:C,C,…[;sd=1] (1-5 ratings around centers C) · "
-    "abrupt:R,R/R,R[@STEP] (Bernoulli rates that switch at step STEP, 0 < STEP < "
-    "--horizon; default half-way) · gradual:R,R/R,R (Bernoulli rates that move from the "
+    "abrupt:R,R/R,R[@STEP] (Bernoulli rates that switch at step STEP, from 1 to "
+    "--horizon minus 1; default half-way) · gradual:R,R/R,R (Bernoulli rates that move from the "
     "first to the second over --horizon) · linear:K[,D][;seed=0] (K arms, D features, "
     "default 5; rewards linear in a random context; seed draws the arms' weights) · "
     "logistic:K[,D][;seed=0] (the same with 👍/👎 rewards). No other option is taken.")
