@@ -87,8 +87,8 @@ def simulate(
                           "left shows after a few seconds (Ctrl+C stops)", markup=False,
                           highlight=False)
     results = []
-    steps = len(policies) * horizon
-    with progress("simulate", steps, f"{'step' if steps == 1 else 'steps'} "
+    total = len(policies) * horizon
+    with progress("simulate", total, f"{'step' if total == 1 else 'steps'} "
                   f"(× {count_text(runs, 'run')})", first=3.0) as bar:
         for i, pol in enumerate(policies):
             bar.update(i * horizon, pol.describe())
@@ -101,7 +101,12 @@ def simulate(
     out.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(results, out / "simulation.csv")
     rows = [_summary(r) for r in results]
-    notes = _notes(environment, results, runs=runs, compiled=compiled)
+    notes = _notes(environment, results, runs=runs)
+    numpy_only = [r.policy for r in results if r.engine != "compiled"]
+    if compiled and numpy_only:
+        err_console.print(f"note: no compiled kernel for {', '.join(numpy_only)} in "
+                          f"{environment.describe()} (it runs thompson in bernoulli:…); "
+                          "ran on numpy", markup=False, highlight=False, soft_wrap=True)
     say = err_console if as_json else console  # stdout stays one document with --json
     try:
         png: Path | None = plot_regret(results, out / "simulation.png")
@@ -133,7 +138,7 @@ def _setup(env: list[str] | None, experiment: str | None, rate: list[str] | None
 
     if bool(env) == (experiment is not None):
         raise PayloadError("give either --env or --experiment",
-                           hint="e.g. --env bernoulli:0.1,0.15")
+                           hint="e.g. --env bernoulli:0.1,0.12,0.15")
     if env and len(env) > 1:  # only the last one ran
         raise PayloadError(f"give one --env, got {len(env)}: {', '.join(env)}",
                            hint="simulate each environment in its own command")
@@ -240,30 +245,27 @@ def _print_table(title: str, rows: list[dict[str, Any]], *, runs: int, horizon: 
     print_table(table, console)
 
 
-def _notes(environment: Environment, results: list[SimulationResult], *, runs: int,
-           compiled: bool | None) -> list[str]:
+def _notes(environment: Environment, results: list[SimulationResult], *, runs: int
+           ) -> list[str]:
     """The lines under the table: what a "–" or a missing column means, and why."""
     notes = []
     if runs < 2:
         notes.append("(1 run: no 95% interval; give --runs 2 or more for one)")
     rates = environment.bernoulli_rates()
-    why = f"the asymptote is defined for stationary Bernoulli arms only, not " \
-        f"{environment.describe()}" if rates is None else \
-        "every arm has the same rate: no regret to bound" if rates.min() == rates.max() else \
-        "the asymptote, log t times a constant, is 0 at step 1" \
-        if all(r.horizon == 1 for r in results) else None
-    if why is not None:  # the column is left out: say why, once
+    why = None  # the column is left out where no row has a ratio: say why, once
+    if rates is None:
+        why = f"the asymptote is defined for stationary Bernoulli arms only, not " \
+              f"{environment.describe()}"
+    elif rates.min() == rates.max():
+        why = "every arm has the same rate: no regret to bound"
+    elif all(r.horizon == 1 for r in results):
+        why = "the asymptote, log t times a constant, is 0 at step 1"
+    if why is not None:
         notes.append(f"(no regret / Lai–Robbins column: {why})")
     if any(r.lower_bound is not None and r.lower_bound[-1] > 0
            and r.final[0] < r.lower_bound[-1] for r in results):
         notes.append("(below 1: the Lai–Robbins asymptote is log t times a constant, a "
                      "limit as t → ∞; a finite run may sit below it)")
-    if compiled:
-        numpy_only = [r.policy for r in results if r.engine != "compiled"]
-        if numpy_only:
-            err_console.print(f"note: no compiled kernel for {', '.join(numpy_only)} in "
-                              f"{environment.describe()} (it runs thompson in bernoulli:…); "
-                              "ran on numpy", markup=False, highlight=False, soft_wrap=True)
     return notes
 
 
