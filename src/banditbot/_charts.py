@@ -88,9 +88,13 @@ def _report_figure(report: Report, series: DecisionSeries | Timeline | None,
     heights = ([3.0] if series is not None else []) + [0.5 * max(len(arms), 1) + 1.0]
     fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
                              height_ratios=heights, layout="constrained", squeeze=False)
-    if series is not None:
-        _allocation(axes[0][0], series, report)
     _intervals(axes[-1][0], report)
+    above = 0.0  # room the change labels take above the allocation panel (points)
+    if series is not None:
+        above = _allocation(axes[0][0], series, report)
+        if above:
+            axes[0][0].set_title("Allocation by decision count", loc="left",
+                                 pad=6.0 + above)
     when = report.local_time(report.generated_at or 0)  # in the config's time zone
     head = report.title.removesuffix(f" · {report.policy}")
     fig.suptitle(head, x=0.02, ha="left")
@@ -100,7 +104,7 @@ def _report_figure(report: Report, series: DecisionSeries | Timeline | None,
     axes[0][0].annotate(
         f"{policy}\n{count_text(everyone.total_pulls, 'decision')} · "
         f"{everyone.total_answered:,.0f} answered · {when:%Y-%m-%d %H:%M %Z}", (0.02, 1),
-        xytext=(0, 26),
+        xytext=(0, 26 + above),
         xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
         ha="left", va="bottom", color=_MUTED, fontsize=11)
     return fig
@@ -220,7 +224,8 @@ def _from_timeline(timeline: Timeline) -> DecisionSeries:
                           np.zeros(ends.size))
 
 
-def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
+def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
+    """The allocation panel; returns the height of the change labels above it (points)."""
     ax.set_title("Allocation by decision count", loc="left")
     ax.set_xlabel("decisions")
     ax.set_ylabel("share of traffic")
@@ -234,7 +239,7 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
         ax.set_xticks([])
         ax.text(0.5, 0.5, "No decisions yet", transform=ax.transAxes, ha="center",
                 va="center", color=_MUTED)
-        return
+        return 0.0
     order = [a.arm for a in report.arms if a.arm in series.arms]
     x = np.concatenate([[0], series.decisions])
     ys = [np.append(series.allocation[a], series.allocation[a][-1]) for a in order]
@@ -254,28 +259,74 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> None:
     # faint tick each; policy switches and arm changes a labelled line each
     for decisions, _label in series.changes:
         ax.axvline(decisions, color="white", alpha=0.35, linewidth=0.5)
-    _events(ax, series)
     ax.set_xlim(0, series.total)
     _round_ticks(ax.xaxis, integer=True)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(labels), 4),
               frameon=False, handlelength=1.2, columnspacing=1.2)
+    return _events(ax, series)
 
 
-def _events(ax: Any, series: DecisionSeries) -> None:
-    """A line and a label at each policy switch and change of the arms offered (those at
-    the same decision share one label)."""
+#: Height of a row of change labels above the allocation panel, in points.
+_ROW = 15.0
+
+
+def _events(ax: Any, series: DecisionSeries) -> float:
+    """A dashed line at each policy switch and change of the arms offered, and its label
+    above the panel, starting at its line (ending there near the right edge) and joined to
+    it; those at the same decision share one label. A label that would cover another's
+    line or label goes a row higher. (Inside the panel the labels covered the bars and each
+    other: the label at 5,000 reached over the line at 4,000.) Returns the height of the
+    label rows, in points."""
     at: dict[int, list[str]] = {}
     for decisions, label in series.events:
         at.setdefault(decisions, []).append(label)
-    for i, (decisions, labels) in enumerate(sorted(at.items())):
+    if not at:
+        return 0.0
+    fig = ax.figure
+    fig.draw_without_rendering()  # the layout: where the panel is, in pixels
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    scale = fig.dpi / 72.0  # pixels per point
+    gap = 3.0 * scale
+    items = []  # (decisions, label, line, left, right, right-aligned), pixels
+    for decisions, names in sorted(at.items()):
         ax.axvline(decisions, color=_INK, linestyle="--", linewidth=1.2)
-        right = decisions < 0.6 * series.total  # the label on the side with room
-        ax.annotate("\n".join(textwrap.fill(t, 22) for t in labels), (decisions, 0.97),
-                    xycoords=("data", "axes fraction"), xytext=(4 if right else -4, -14 * i),
-                    textcoords="offset points", ha="left" if right else "right", va="top",
-                    fontsize=10, color=_INK,
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
-                          "edgecolor": "none"})
+        label = " · ".join(names)
+        line = box.x0 + box.width * decisions / max(series.total, 1)
+        probe = ax.text(0, 0, label, fontsize=10)
+        width = probe.get_window_extent(renderer).width
+        probe.remove()
+        flip = line + width > fig.bbox.x1 - gap  # no room on the right: it ends at its line
+        items.append((decisions, label, line, line - width if flip else line,
+                      line if flip else line + width, flip))
+    # from the right, so that a label covering the lines to its right sits above theirs;
+    # then those ending at their line, above the lines they cover
+    order = [i for i in reversed(items) if not i[5]] + [i for i in items if i[5]]
+    placed: list[tuple[int, float, float, float]] = []  # (row, left, right, line)
+
+    def fits(row: int, left: float, right: float, line: float) -> bool:
+        return not any(
+            (r == row and left - gap < other_right and other_left < right + gap)
+            or (r >= row and left - gap <= other_line <= right + gap)  # over its leader
+            or (r < row and other_left - gap <= line <= other_right + gap)  # under mine
+            for r, other_left, other_right, other_line in placed)
+
+    labels = []
+    for decisions, label, line, left, right, flip in order:
+        top = 1 + max((r for r, *_ in placed), default=-1)
+        row = next((r for r in range(top) if fits(r, left, right, line)), top)
+        placed.append((row, left, right, line))
+        labels.append((decisions, label, row, flip))
+    for decisions, label, row, flip in labels:
+        # the leader runs from the top of the dashed line up to the label's near end
+        ax.annotate(label, (decisions, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0.0, 3.0 + _ROW * row), textcoords="offset points",
+                    ha="right" if flip else "left", va="bottom", fontsize=10, color=_INK,
+                    annotation_clip=False,
+                    arrowprops={"arrowstyle": "-", "color": _INK, "linewidth": 0.8,
+                                "linestyle": "--", "shrinkA": 0, "shrinkB": 0,
+                                "relpos": (1.0 if flip else 0.0, 0.0)})
+    return _ROW * (1 + max(row for row, *_ in placed))
 
 
 def _intervals(ax: Any, report: Report) -> None:

@@ -310,7 +310,11 @@ def run_demo(setup: DemoSetup, *, steps: int, response_rate: float, out: Path, k
                 screen.update(view(), refresh=True)
             if on_step is not None:
                 on_step(step)
-    console.print(view())
+    # in a terminal fitted to it; to a pipe or a file at its natural width (at 80 columns
+    # the headers were cut once "(retired)" widened the arm column: "decisio…")
+    from .cli._output import print_table
+
+    print_table(view(), console)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:

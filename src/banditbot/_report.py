@@ -39,7 +39,16 @@ def mean_text(x: float | None) -> str:
 @dataclass(frozen=True, slots=True)
 class Uplift:
     """An arm against the control: the difference of their estimates and the relative
-    change, each with its interval (``kind`` names it)."""
+    change, each with its interval (``kind`` names it).
+
+    Attributes
+    ----------
+    decisions
+        The decisions the comparison rests on: those that offered both arms (``None`` when
+        it rests on each arm's own, a fixed-sample interval).
+    control_share
+        The control's mean probability in those decisions (``None`` likewise).
+    """
 
     diff: float
     low: float
@@ -48,6 +57,8 @@ class Uplift:
     relative_low: float | None
     relative_high: float | None
     kind: str
+    decisions: int | None = None
+    control_share: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,31 +327,75 @@ class Report:
 
     @property
     def history_text(self) -> str | None:
-        """One line on the admins' changes, or ``None`` without any: ``history: policy
-        kl-ucb since 2026-12-04 01:23; before: epsilon-greedy, thompson · arms: hey retired
-        2026-12-04 01:22, yo added 2026-12-04 01:23``."""
+        """One line on the admins' changes, oldest first, or ``None`` without any:
+        ``history: policy thompson (from start) → epsilon-greedy(epsilon=0.2) 2026-12-04
+        12:01 → kl-ucb 12:30 (now) · arms: hey retired 12:40, yo added 12:50``.
+
+        A time shows its date when it is the line's first or on another day than the one
+        before. A policy's parameters show when its name ran with other parameters too (two
+        epsilon-greedy runs); a long history keeps the start and the last few switches."""
         if not self.history:
             return None
+        day = [""]
 
         def when(at: float) -> str:
-            return self.local_time(at).strftime("%Y-%m-%d %H:%M")
+            t = self.local_time(at)
+            date = t.strftime("%Y-%m-%d")
+            text = t.strftime("%H:%M") if date == day[0] else t.strftime("%Y-%m-%d %H:%M")
+            day[0] = date
+            return text
 
-        def name(policy: str) -> str:
-            return policy.partition("(")[0]
-
-        parts = []
         switches = [c for c in self.history if c.action == "policy"]
+        arm_changes = [c for c in self.history if c.action != "policy"]
+        parts = []
         if switches:
-            before = [name(c.detail) for c in reversed(switches[:-1])]
-            if self.initial_policy:
-                before.append(name(self.initial_policy))
-            parts.append(f"policy {name(switches[-1].detail)} since {when(switches[-1].at)}"
-                         + (f"; before: {', '.join(before)}" if before else ""))
-        arms = [f"{c.detail} {'added' if c.action == 'arm-add' else 'retired'} {when(c.at)}"
-                for c in self.history if c.action != "policy"]
-        if arms:
+            described = [self.initial_policy, *(c.detail for c in switches)]
+            variants: dict[str, set[str]] = {}
+            for d in described:
+                if d:
+                    variants.setdefault(d.partition("(")[0], set()).add(d)
+
+            def name(policy: str) -> str:
+                short = policy.partition("(")[0]
+                return policy if len(variants.get(short, ())) > 1 else short
+
+            entries = [f"{name(c.detail)} {when(c.at)}" for c in switches]
+            entries[-1] += " (now)"
+            if len(entries) > _HISTORY_KEPT:  # the start and the last few switches
+                left = len(entries) - _HISTORY_KEPT + 1
+                entries = [f"… {left:,} earlier switches", *entries[-(_HISTORY_KEPT - 1):]]
+            start = [f"{name(self.initial_policy)} (from start)"] if self.initial_policy \
+                else []
+            parts.append("policy " + " → ".join([*start, *entries]))
+        if arm_changes:
+            arms = [f"{c.detail} {'added' if c.action == 'arm-add' else 'retired'} "
+                    f"{when(c.at)}" for c in arm_changes]
+            if len(arms) > _HISTORY_KEPT:
+                arms = [f"… {len(arms) - _HISTORY_KEPT + 1:,} earlier",
+                        *arms[-(_HISTORY_KEPT - 1):]]
             parts.append(f"arms: {', '.join(arms)}")
         return "history: " + " · ".join(parts)
+
+    @property
+    def comparison_notes(self) -> list[str]:
+        """Where an arm and the control shared fewer than 80% of the decisions (an arm added
+        later, or retired, or a control retired): on how many they are compared, and the
+        control's share of them — why that uplift's interval is wide (``yo vs hello:
+        compared on the 1,000 decisions that offered both (hello had 1% of them), not on
+        all 6,000``)."""
+        lines = []
+        for a in self.arms:
+            u = a.uplift
+            if u is None or u.decisions is None or self.control is None:
+                continue
+            if u.decisions >= 0.8 * self.total_pulls:
+                continue
+            share = "" if u.control_share is None else \
+                f" ({self.control} had {chance(u.control_share, 0)} of them)"
+            lines.append(f"{a.arm} vs {self.control}: compared on the "
+                         f"{count_text(u.decisions, 'decision')} that offered both{share}, "
+                         f"not on all {self.total_pulls:,}")
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -351,6 +406,7 @@ class Report:
         d["duration_seconds"] = self.duration_seconds
         d["verdict"] = self.verdict
         d["history_text"] = self.history_text
+        d["comparison_notes"] = self.comparison_notes
         return d
 
     def footnotes(self) -> list[str]:
@@ -376,6 +432,7 @@ class Report:
             lines.append(f"not ruled out yet: {', '.join(self.contenders)}"
                          + (" (a retired arm is no candidate: it cannot be sent)"
                             if retired else ""))
+        lines.extend(self.comparison_notes)
         if self.history_text:
             lines.append(self.history_text)
         if self.generation > 0:  # generation n follows the n-th reset
@@ -473,6 +530,10 @@ class Report:
             lines.append(self.verdict)
         lines.extend(self.footnotes())
         return "\n".join(lines)
+
+
+#: Most entries the history line gives of the policy switches (and of the arm changes).
+_HISTORY_KEPT = 5
 
 
 def _zone(name: str) -> tzinfo:

@@ -5,6 +5,7 @@ were, the chart marks the changes and the report says what changed when."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -130,11 +131,17 @@ def test_a_retired_arms_interval_stops_moving(tmp_path: Path) -> None:
 
 def test_the_report_says_what_admins_changed_and_when(changed: object) -> None:
     """The text report showed the current policy alone; now one line gives the policy's
-    history and the arm changes (the JSON has them too)."""
+    history and the arm changes (the JSON has them too). The trial's line listed earlier
+    policies newest first, with nothing saying so, and without times or parameters
+    ("before: thompson, kl-ucb, epsilon-greedy, thompson"): now it runs oldest first, each
+    switch with its time, and a policy that ran with other parameters too shows them."""
     report = changed.report("g")  # type: ignore[attr-defined]
     text = report.to_text()
     line = next(x for x in text.splitlines() if x.startswith("history: "))
-    assert "policy epsilon-greedy since " in line and "before: ucb1, epsilon-greedy" in line
+    assert line.startswith("history: policy epsilon-greedy(epsilon=1.0) (from start) → ucb1 ")
+    assert " → epsilon-greedy(epsilon=1, initial_value=0) " in line
+    assert line.split(" · ")[0].endswith(" (now)") and "before:" not in line
+    assert re.search(r"→ ucb1 \d{4}-\d\d-\d\d \d\d:\d\d → ", line)  # date once, then times
     assert "arms: hey retired " in line and ", yo added " in line
     data = json.loads(json.dumps(report.to_dict()))
     assert [(c["action"], c["detail"]) for c in data["history"]][-2:] == [
@@ -167,3 +174,164 @@ def test_the_chart_marks_the_admin_changes_not_every_period(changed: object) -> 
         box = legend.get_window_extent()
         assert box.y0 >= estimates.get_window_extent().y1 - 1  # above the data, not on it
         plt.close(fig)
+
+
+def test_a_long_policy_history_keeps_the_start_and_the_last_switches(tmp_path: Path) -> None:
+    """Seven switches: the line keeps the first policy, says how many switches it leaves
+    out, and ends with the policy that runs now."""
+    svc = build_service(parse_config(_CONFIG), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
+    _run(svc, 20, 1)
+    for i in range(7):
+        svc.switch_policy("g", "epsilon-greedy", {"epsilon": 0.1 * (i + 1)}, actor="cli")
+    line = svc.report("g").history_text or ""
+    entries = line.removeprefix("history: policy ").split(" → ")
+    assert entries[0] == "epsilon-greedy(epsilon=1.0) (from start)"
+    assert entries[1] == "… 3 earlier switches" and len(entries) == 6
+    assert entries[-1].startswith("epsilon-greedy(epsilon=0.7") and line.endswith("(now)")
+
+
+def test_report_lines_are_not_wrapped_in_a_file(changed: object, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`banditbot report … > file` wrapped the history line and the winner rule at the
+    table's width, mid-entry ("yo added 2026-12-04" / "01:56"), although output to a pipe
+    or a file is not wrapped."""
+    import yaml
+
+    config = tmp_path / "g.yaml"
+    config.write_text(yaml.safe_dump(_CONFIG), encoding="utf-8")
+    report = changed.report("g")  # type: ignore[attr-defined]
+    code, out, err = run_cli(["report", "g", "--config", str(config),
+                              "--store", f"sqlite:///{tmp_path / 'g.db'}"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert report.history_text in lines  # whole, on one line
+    assert f"winner rule: {report.winner_rule}" in lines
+    assert len(report.history_text or "") > max(len(x) for x in lines if "┃" in x)
+
+
+def test_a_retired_arms_uplift_point_stays_inside_its_frozen_interval(tmp_path: Path) -> None:
+    """The trial: `hey (retired)` vs hello read +0.194 [-0.010, +0.357] at retirement, then
+    +0.174, +0.144, +0.131 beside the same interval, as the control's whole-log estimate
+    moved. The point now is the difference over the decisions that offered both, the
+    quantity the interval is about: it stays with the interval."""
+    svc = build_service(parse_config(_CONFIG), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
+    _run(svc, 900, 1)
+    svc.retire_arm("g", "hey", actor="cli")
+    at = next(a.uplift for a in svc.report("g").arms if a.arm == "hey")
+    seen = []
+    for seed in (2, 3, 4):
+        _run(svc, 600, seed)
+        later = next(a.uplift for a in svc.report("g").arms if a.arm == "hey")
+        assert later is not None and at is not None
+        seen.append(later.diff)
+        assert later.low <= later.diff <= later.high
+        assert (later.low, later.high) == pytest.approx((at.low, at.high), abs=1e-9)
+        assert later.decisions == at.decisions == 900
+    assert seen == pytest.approx([at.diff] * 3, abs=1e-9)
+
+
+def test_the_report_says_an_added_arm_is_compared_on_fewer_decisions(changed: object) -> None:
+    """yo's uplift interval was wide beside "P(beat control) >99%", with nothing saying
+    that only the decisions since yo was added compare it with the control. Now a line
+    says on how many decisions, and the control's share of them (the JSON has both)."""
+    report = changed.report("g")  # type: ignore[attr-defined]
+    text = report.to_text()
+    yo = next(a for a in report.arms if a.arm == "yo")
+    assert yo.uplift is not None and yo.uplift.decisions == 900
+    share = yo.uplift.control_share
+    assert share is not None and share == pytest.approx(1 / 3, abs=0.01)  # uniform: 3 arms
+    assert ("yo vs hello: compared on the 900 decisions that offered both (hello had 33% "
+            "of them), not on all 1,800") in text.splitlines()
+    assert "formal vs hello: compared" not in text  # formal shared every decision
+    data = json.loads(json.dumps(report.to_dict()))
+    assert any(n.startswith("yo vs hello: compared on the 900") for n in
+               data["comparison_notes"])
+    assert next(a for a in data["arms"] if a["arm"] == "yo")["uplift"]["decisions"] == 900
+
+
+def test_chart_buckets_do_not_cross_an_admin_change(changed: object) -> None:
+    """A bucket 3,967–4,108 showed hey with 20% although hey was retired at 4,000 (a
+    bucket mixed decisions before and after the change). Buckets now split at each
+    change, in the series the page and the PNG draw."""
+    from banditbot._series import DecisionSeries
+
+    report = changed.report("g")  # type: ignore[attr-defined]
+    series = DecisionSeries.from_records([a.arm for a in report.arms],
+                                         changed.decisions("g"),  # type: ignore[attr-defined]
+                                         points=7)  # 257 decisions each: 900 inside one
+    ends = series.decisions.tolist()
+    assert 900 in ends and len(ends) == 8
+    starts = [0, *ends[:-1]]
+    for start, end, hey, yo in zip(starts, ends, series.allocation["hey"],
+                                   series.allocation["yo"], strict=True):
+        if start >= 900:
+            assert hey == 0.0 and yo > 0.3, (start, end)
+        else:
+            assert yo == 0.0 and hey > 0.2, (start, end)
+
+
+def test_the_charts_change_labels_sit_above_the_bars_apart(tmp_path: Path) -> None:
+    """The PNG's label at 5,000 ("+yo / policy: kl-ucb") reached over the line at 4,000,
+    and the labels covered the top of the bars. Now each label sits above the panel, at
+    its own line, clear of the other labels and of the other lines under them."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.text import Text
+
+    from banditbot._charts import _figure, _report_figure
+    from banditbot._series import DecisionSeries
+
+    svc = build_service(parse_config(_CONFIG), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
+    _run(svc, 1000, 1)
+    svc.switch_policy("g", "ucb1", actor="cli")
+    _run(svc, 300, 2)
+    svc.retire_arm("g", "hey", actor="cli")
+    _run(svc, 300, 3)
+    svc.add_arm("g", "yo", "Yo!", actor="cli")
+    svc.switch_policy("g", "kl-ucb", actor="cli")
+    _run(svc, 400, 4)
+    report = svc.report("g")
+    series = DecisionSeries.from_records([a.arm for a in report.arms], svc.decisions("g"))
+    assert [d for d, _ in series.events] == [1000, 1300, 1600, 1600]
+    with _figure() as plt:
+        fig = _report_figure(report, series)
+        allocation = fig.axes[0]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        panel = allocation.get_window_extent(renderer)
+        title = allocation.title.get_window_extent(renderer)
+        labels = [t for t in allocation.texts if t.get_text() in
+                  ("policy: ucb1", "−hey", "+yo · policy: kl-ucb")]
+        assert len(labels) == 3
+        boxes = [Text.get_window_extent(t, renderer) for t in labels]  # (not the leader)
+        lines = {t.get_text(): allocation.transData.transform((t.xy[0], 0))[0]
+                 for t in labels}
+        for t, box in zip(labels, boxes, strict=True):
+            assert box.y0 >= panel.y1 and box.y1 <= title.y0 + 1  # above the bars
+            line = lines[t.get_text()]
+            assert min(abs(box.x0 - line), abs(box.x1 - line)) < 3  # at its own line
+            for other, x in lines.items():
+                if other != t.get_text():
+                    assert not box.x0 <= x <= box.x1 or \
+                        box.y0 > boxes[[u.get_text() for u in labels].index(other)].y1
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b)
+        plt.close(fig)
+
+
+def test_the_demo_keeps_its_table_whole_in_a_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`banditbot demo --keep > file` cut its headers ("decisio…", "allocat…") or broke
+    them over two lines ("95%" / "interval") once "(retired)" widened the arm column past
+    80 columns, although tables sent to a file keep their natural width."""
+    db = tmp_path / "adm.db"
+    store = ["--config", str(EXAMPLES), "--store", f"sqlite:///{db}"]
+    demo = ["demo", *store, "--keep", "--no-live", "--out", str(tmp_path)]
+    assert run_cli([*demo, "--steps", "20"], capsys)[0] == 0
+    assert run_cli(["arms", "retire", "greeting", "hey", *store], capsys)[0] == 0
+    code, out, err = run_cli([*demo, "--steps", "20"], capsys)
+    assert code == 0, err
+    heads = [x for x in out.splitlines() if x.startswith("┃ arm ")]
+    assert heads and all("┃ decisions ┃" in x and "┃ 95% interval ┃" in x
+                         and "┃ allocation ┃" in x for x in heads)
+    assert "…" not in out and "hey (retired)" in out

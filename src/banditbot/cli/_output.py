@@ -11,6 +11,7 @@ parse, and progress that says how long is left.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -43,16 +44,28 @@ def print_json(document: Any, *, file: IO[str] | None = None) -> None:
 
 
 def print_table(table: Any, console: Console) -> None:
-    """Print a rich table: fitted to a terminal, or at its natural width when piped."""
+    """Print a rich table: fitted to a terminal, or at its natural width when piped.
+
+    Piped, a caption's lines are printed whole under the table: inside it they wrapped at
+    the table's width, mid-entry (a report's history and winner-rule lines)."""
     if console.is_terminal:
         console.print(table)
         return
-    width = Console(width=100_000).measure(table).maximum
+    caption = getattr(table, "caption", None)
+    if caption is not None:
+        table = copy.copy(table)
+        table.caption = None
+    wide = Console(width=100_000, color_system=None, highlight=False)
+    width = wide.measure(table).maximum
     plain = Console(width=max(width, 20), color_system=None, highlight=False)
     with plain.capture() as captured:
         plain.print(table)
-    console.file.write("".join(line.rstrip() + "\n"
-                               for line in captured.get().splitlines()))
+    text = captured.get()
+    if caption is not None:
+        with wide.capture() as under:
+            wide.print(caption, soft_wrap=True)
+        text += under.get()
+    console.file.write("".join(line.rstrip() + "\n" for line in text.splitlines()))
     console.file.flush()
 
 

@@ -128,7 +128,11 @@ def render_report(rep: Any) -> Table:
         lines.append(f"every look: {rep.anytime_kind}")
     kinds = {a.uplift.kind for a in rep.arms if a.uplift is not None}
     if rep.control is not None and kinds:
-        lines.append(f"vs {rep.control}: difference in the estimate (relative change), "
+        paired = any(a.uplift is not None and a.uplift.decisions is not None
+                     for a in rep.arms)
+        lines.append(f"vs {rep.control}: difference in the estimate"
+                     f"{' over the decisions that offered both' if paired else ''} "
+                     "(relative change), "
                      f"{' / '.join(sorted(kinds))}")
     if rep.periods:
         lines.append(f"allocation updated {rep.update}: {rep.periods} period(s)")

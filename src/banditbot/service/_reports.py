@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from .._config import PolicySpec
 from .._errors import BanditBotError
 from .._text import count_text
 from .._types import FloatArray
@@ -211,7 +212,7 @@ class ReportsMixin(DecisionsMixin):
             propensity="deferred" if view.deferred is not None else "exact",
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
             holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit,
-            history=self._admin_changes(view), initial_policy=exp.policy.name,
+            history=self._admin_changes(view), initial_policy=_policy_text(exp.policy),
             rule=exp.winner.rule if exp.scope == "shared" else "")
 
     def _admin_changes(self, view: ExperimentView) -> tuple[AdminChange, ...]:
@@ -639,20 +640,35 @@ def _anytime(view: ExperimentView, inference: AnytimeInference | None
 
 def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
                     control: int) -> Uplift | None:
-    """An arm against the control: the difference of their estimates, with the stopping
-    rule's sequence for it (valid at every look)."""
+    """An arm against the control over the decisions that offered both, with the stopping
+    rule's sequence for it (valid at every look): the point is the mean AIPW score
+    difference on those decisions, the quantity the sequence bets on. (The difference of
+    the arms' own estimates rests on each arm's own decisions: a retired arm's point moved
+    with the control's later decisions, +0.196, +0.191, +0.181, beside an interval that
+    stayed.) A state without the paired estimate (an older version's) falls back to it."""
     from .._report import Uplift
 
     span = view.span or 1.0
     est = inference.weighted_estimate
-    diff = float(est[arm] - est[control]) * span
+    paired = inference.pair_estimate
+    shared = inference.pair_decisions
+    share = inference.pair_control_share
+    if paired is not None and inference.pair_base is not None:
+        diff = float(paired[arm]) * span
+        base_scaled = inference.pair_base[arm:arm + 1]
+    else:
+        diff = float(est[arm] - est[control]) * span
+        base_scaled = est[control:control + 1]
     low, high = float(inference.diff_low[arm]) * span, float(inference.diff_high[arm]) * span
     if not all(math.isfinite(x) for x in (diff, low, high)):
         return None
-    base = float(view.denormalize(est[control:control + 1])[0])
+    base = float(view.denormalize(base_scaled)[0])
     base_low = float(view.denormalize(inference.fixed_low[control:control + 1])[0])
     return Uplift(diff, min(low, diff), max(high, diff), _relative(diff, base, base_low),
-                  None, None, "confidence sequence (valid at every look)")
+                  None, None, "confidence sequence (valid at every look)",
+                  decisions=None if shared is None else int(shared[arm]),
+                  control_share=None if share is None or not math.isfinite(float(share[arm]))
+                  else float(share[arm]))
 
 
 def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Uplift | None:
@@ -672,6 +688,13 @@ def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Upl
     return Uplift(diff, low, high, _relative(diff, base, base_low), None, None,
                   f"confidence sequence (valid at every look, jointly with the arms' at "
                   f">= {joint:.0%})")
+
+
+def _policy_text(spec: PolicySpec) -> str:
+    """``epsilon-greedy(epsilon=0.2)``: the experiments file's policy with its parameters,
+    as a policy describes itself (the name alone without parameters)."""
+    params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
+    return f"{spec.name}({params})" if params else spec.name
 
 
 def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:

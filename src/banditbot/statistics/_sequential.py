@@ -767,6 +767,22 @@ class AnytimeInference:
         Shape ``(K,)``: the logged probability vectors averaged over the decisions — the
         traffic each arm was given in expectation (``None`` for a state kept by an older
         version).
+    pair_estimate
+        Shape ``(K,)``: with a control, ``μ(arm) − μ(control)`` estimated over the answered
+        decisions that offered both (the mean of their AIPW score differences): the
+        quantity ``diff_low``–``diff_high`` is about, since the pair's e-process bets on
+        those decisions alone. A retired arm's stays as it was at its retirement, as its
+        interval does (the difference of the arms' own estimates moved with the control's
+        later decisions, away from a frozen interval). NaN for the control, without a
+        control, or for a pair never offered together.
+    pair_base
+        Shape ``(K,)``: the control's mean score over the same decisions (the base of a
+        relative change).
+    pair_decisions
+        Shape ``(K,)``: decisions (answered or not) that offered the arm and the control.
+    pair_control_share
+        Shape ``(K,)``: the control's mean probability over those decisions (its share of
+        them in expectation; NaN when there are none).
     """
 
     estimate: FloatArray
@@ -781,6 +797,10 @@ class AnytimeInference:
     confidence: float
     control: int | None
     mean_allocation: FloatArray | None = None
+    pair_estimate: FloatArray | None = None
+    pair_base: FloatArray | None = None
+    pair_decisions: FloatArray | None = None
+    pair_control_share: FloatArray | None = None
 
     def against_holdout(self, holdout: float) -> tuple[float, float, float, float] | None:
         """The bandit against a holdout of share ``holdout`` on the control: ``(difference,
@@ -947,7 +967,34 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
     given = np.asarray(probabilities, dtype=np.float64)
     mean_allocation = given.mean(axis=0) if given.shape[0] else np.full(k, np.nan)
     return AnytimeInference(estimate, low, high, w_est, f_low, f_high, diff_low, diff_high,
-                            decision, confidence, control, mean_allocation)
+                            decision, confidence, control, mean_allocation,
+                            *_paired(sc, given, control))
+
+
+def _paired(sc: AipwScores, given: FloatArray, control: int | None
+            ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Each arm against ``control`` over the decisions that offered both (see
+    :attr:`AnytimeInference.pair_estimate`): the mean score difference and the control's
+    mean score over the answered ones, the number of all such decisions and the control's
+    mean probability in them; NaN (0 decisions) without a control."""
+    k = sc.n_arms
+    nan = np.full(k, np.nan)
+    if control is None:
+        return nan, nan.copy(), np.zeros(k), nan.copy()
+    both = (sc.probabilities > 0.0) & (sc.probabilities[:, control:control + 1] > 0.0)
+    count = both.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.where(both, sc.scores - sc.scores[:, control:control + 1], 0.0)
+        base = np.where(both, sc.scores[:, control:control + 1], 0.0)
+        estimate: FloatArray = np.where(count > 0, diff.sum(axis=0) / count, np.nan)
+        mean_base: FloatArray = np.where(count > 0, base.sum(axis=0) / count, np.nan)
+        shared = (given > 0.0) & (given[:, control:control + 1] > 0.0)
+        decisions = shared.sum(axis=0)
+        share: FloatArray = np.where(
+            decisions > 0, np.where(shared, given[:, control:control + 1], 0.0).sum(axis=0)
+            / decisions, np.nan)
+    estimate[control] = mean_base[control] = share[control] = np.nan
+    return estimate, mean_base, decisions.astype(np.float64), share
 
 
 def _support_mean(sc: AipwScores) -> FloatArray:
