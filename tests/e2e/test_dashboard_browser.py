@@ -469,3 +469,110 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
     stored = site.service.report("greeting")
     assert stored.generation == 1 and json.loads(json.dumps(stored.to_dict()))["policy"] \
         .startswith("epsilon-greedy")
+
+
+_CHANGED = {"experiments": [{
+    "id": "g", "description": "Arms and policy changed by admins",
+    "arms": [{"id": "hello", "content": "Hello"}, {"id": "hey", "content": "Hey"},
+             {"id": "formal", "content": "Good day"}],
+    "policy": "thompson", "reward": {"type": "binary"}, "control": "hello",
+    "update": "50 rewards"}]}
+
+
+@pytest.fixture
+def changed_site(tmp_path: Path) -> Iterator[Site]:
+    """A new-user trial's experiment: 1,400 decisions, the policy switched at 600
+    (epsilon-greedy) and 1,100 (kl-ucb), hey retired at 800, yo added at 1,100; none of
+    them on a boundary of the page's 60 steps (23.3 decisions each)."""
+    store = SQLiteStore(tmp_path / "changed.db")
+    store.init()
+    service = BanditService(parse_config(_CHANGED), store, rng=np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    truth = {"hello": 0.25, "hey": 0.45, "formal": 0.3, "yo": 0.45}
+
+    def visits(n: int) -> None:
+        for i in range(n):
+            d = service.decide("g", f"u{i % 40}")
+            service.reward(d.id, int(rng.random() < truth[d.arm]), f"u{i % 40}")
+
+    visits(600)
+    service.switch_policy("g", "epsilon-greedy", {"epsilon": 0.2}, actor="admin")
+    visits(200)
+    service.retire_arm("g", "hey", actor="admin")
+    visits(300)
+    service.add_arm("g", "yo", "Yo!", actor="admin")
+    service.switch_policy("g", "kl-ucb", actor="admin")
+    visits(300)
+    app = create_app(service)
+    keys = {"read": app.state.keys.create("read", "read")[0]}
+    with ServerThread(app) as url:
+        yield Site(url, keys, service)
+
+
+@pytest.mark.slow
+def test_results_page_shows_what_admins_changed(changed_site: Site) -> None:
+    """A new-user trial: the page showed none of the admins' changes (no history line, the
+    current policy alone), drew a dashed line at each of 71 allocation periods and said
+    "The allocation changed 71 times (dashed lines)". Now the history line sits under the
+    table as in the CLI's report, the settings list the changes, the chart marks the
+    switches and arm changes with labelled lines (labels side by side, not over each
+    other), and its text names them with their decision."""
+    from playwright.sync_api import sync_playwright
+
+    report = changed_site.service.report("g")
+    assert report.history_text is not None
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        watch = Watch(page)
+        page.goto(changed_site.url + "/#g")
+        _sign_in(page, changed_site.keys["read"])
+        _loaded(page, "g")
+        page.wait_for_function("document.querySelector('#alt-allocation').textContent"
+                               ".includes('Changes')", timeout=WAIT)
+
+        history = page.inner_text("#history")
+        assert history == report.history_text
+        assert "thompson (from start) → epsilon-greedy 20" in history
+        assert "→ kl-ucb" in history and "hey retired" in history and "yo added" in history
+        assert "changed by admins" in page.inner_text("#settings")
+        # the added arm's uplift rests on the decisions since it was added: said
+        assert "yo vs hello: compared on the 300 decisions that offered both" in \
+            page.inner_text("#notes")
+
+        alt = page.text_content("#alt-allocation") or ""
+        assert "policy switched to epsilon-greedy at decision 600" in alt
+        assert "hey retired at decision 800" in alt
+        assert "yo added at decision 1,100" in alt
+        assert "policy switched to kl-ucb at decision 1,100" in alt
+        assert "times (dashed lines)" not in alt and "times (faint lines)" in alt  # periods
+        if os.environ.get("BANDITBOT_SCREENSHOT"):
+            page.locator(".charts figure").first.screenshot(
+                path=os.environ["BANDITBOT_SCREENSHOT"])
+        # one label per decision with changes, none overlapping another in its row, each
+        # starting or ending at its own line
+        marks = page.evaluate("""() => {
+            const c = document.getElementById('allocation');
+            const ctx = c.getContext('2d');
+            ctx.font = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
+            const w = c.clientWidth, total = state.series.decisions.at(-1);
+            const xOf = (v) => 52 + (w - 66) * v / total;
+            const marks = eventMarks(state.series);
+            placeLabels(ctx, marks, xOf, w);
+            return marks.map((m) => [m.decisions, m.label, m.row, m.left, m.right, m.x]); }""")
+        assert [m[:2] for m in marks] == [[600, "policy: epsilon-greedy"], [800, "−hey"],
+                                          [1100, "+yo · policy: kl-ucb"]]
+        for i, a in enumerate(marks):
+            assert a[3] == pytest.approx(a[5]) or a[4] == pytest.approx(a[5])  # at its line
+            for b in marks[i + 1:]:
+                assert a[2] != b[2] or a[4] <= b[3] or b[4] <= a[3], (a, b)
+                # no label over another's line below its own label
+                for upper, lower in ((a, b), (b, a)):
+                    if upper[2] > lower[2]:
+                        assert not lower[3] - 1 <= upper[5] <= lower[4] + 1, (upper, lower)
+        assert _painted(page, "allocation") > 3000
+        _no_horizontal_overflow(page)
+        assert not _axe_serious(page)
+        browser.close()
+    assert not watch.unexpected(), watch.unexpected()
+    assert not watch.outside(), watch.outside()

@@ -137,6 +137,8 @@ function normalize(r) {
     notes: r.notes || {}, rewardType: r.reward_type || "", rewardMode: r.reward_mode || "",
     update: r.update || "", floor: r.floor ?? null, winnerRule: r.winner_rule || "",
     generatedAt: r.generated_at ?? null, arms, banditVsHoldout: r.bandit_vs_holdout ?? null,
+    history: r.history || [], historyText: r.history_text || "",
+    comparisonNotes: r.comparison_notes || [],
   };
 }
 
@@ -274,13 +276,19 @@ function renderTable(rep) {
        (!rep.hasEstimate ? "" : rep.posterior
          ? " Posterior mean: the policy's posterior (priors included), which adaptive allocation can bias."
          : " Pooled mean: the plain average, which adaptive allocation can bias.") +
-       (upliftKind ? ` Uplift vs ${rep.control}: the difference in the estimate (relative change), ` +
+       (upliftKind ? ` Uplift vs ${rep.control}: the difference in the estimate` +
+                     (rep.arms.some((a) => a.uplift && has(a.uplift.decisions)) ? " over the decisions that offered both" : "") +
+                     " (relative change), " +
                      `under it its ${upliftKind}.` : ""));
   const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
   const h = rep.banditVsHoldout;
   const sign = (x) => (x >= 0 ? "+" : "") + x.toFixed(3);
   const holdout = h ? [`bandit vs holdout (${rep.control}): ${sign(h.diff)}, ${sign(h.low)} to ${sign(h.high)} (${h.kind})`] : [];
-  text($("notes"), [...holdout, ...priors, ...Object.entries(rep.notes).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`)].join(" · "));
+  text($("notes"), [...holdout, ...priors, ...rep.comparisonNotes,
+                    ...Object.entries(rep.notes).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`)].join(" · "));
+  // what admins changed and when, as the CLI's report says it under its table
+  text($("history"), rep.historyText);
+  $("history").hidden = !rep.historyText;
 }
 
 // ---- charts ---------------------------------------------------------------------------------
@@ -359,9 +367,14 @@ function drawAllocation(series, rep) {
     return;
   }
   const { ctx, w, h } = surface(canvas);
-  const pad = { l: 52, r: 14, t: 10, b: 40 };
   const total = ends[ends.length - 1];
+  // the admins' changes: labels above the plot, each starting (near the right edge: ending)
+  // at its dashed line, a row higher where it would cover another's line or label
+  const marks = eventMarks(series);
+  const pad = { l: 52, r: 14, t: 10, b: 40 };
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
+  const rows = placeLabels(ctx, marks, xOf, w);
+  pad.t += rows * LABEL_ROW + (rows ? 4 : 0);
   const yOf = (v) => pad.t + (h - pad.t - pad.b) * (1 - v);
   ends.forEach((end, j) => {
     const start = j ? ends[j - 1] : 0;
@@ -381,20 +394,74 @@ function drawAllocation(series, rep) {
     arms.forEach((a) => { base += series.allocation[a.arm][j] || 0; ctx.moveTo(xOf(start), yOf(base)); ctx.lineTo(xOf(end), yOf(base)); });
   });
   ctx.stroke();
-  ctx.setLineDash([4, 3]); ctx.strokeStyle = INK;
+  // allocation periods start every few rewards: a faint line each (71 dashed lines hid
+  // what mattered), the admins' changes a dashed line with its label
+  ctx.strokeStyle = "rgba(255,255,255,0.35)"; ctx.lineWidth = 0.5;
+  ctx.beginPath();
   for (const change of series.changes || []) {
-    ctx.beginPath(); ctx.moveTo(xOf(change.decisions), pad.t); ctx.lineTo(xOf(change.decisions), h - pad.b); ctx.stroke();
+    ctx.moveTo(xOf(change.decisions), pad.t); ctx.lineTo(xOf(change.decisions), h - pad.b);
   }
-  ctx.setLineDash([]);
+  ctx.stroke();
+  ctx.setLineDash([4, 3]); ctx.strokeStyle = INK; ctx.lineWidth = 1.2;
+  ctx.fillStyle = INK; ctx.textBaseline = "bottom";
+  for (const m of marks) {  // the line reaches up to its label's baseline
+    const x = xOf(m.decisions), top = pad.t - 3 - m.row * LABEL_ROW;
+    ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, h - pad.b); ctx.stroke();
+    ctx.textAlign = m.flip ? "right" : "left";
+    ctx.fillText(m.label, x + (m.flip ? -3 : 3), top + 1);
+  }
+  ctx.setLineDash([]); ctx.lineWidth = 1; ctx.textBaseline = "middle"; ctx.textAlign = "left";
   frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), [0, 0.25, 0.5, 0.75, 1],
         xOf, yOf, "decisions", "share of traffic", (v) => pct(v));
   const last = ends.length - 1, first = 0;
   const at = (j) => arms.map((a) => `${a.arm} ${pct(series.allocation[a.arm][j])}`).join(", ");
   const lastSize = ends[last] - (last ? ends[last - 1] : 0);
+  const said = marks.flatMap((m) => m.words.map((t) => `${t} at decision ${int(m.decisions)}`));
   text($("alt-allocation"),
        `Over ${int(total)} decisions, in ${ends.length} steps: the first ${int(ends[0])} decisions went ` +
        `${at(first)}; the last ${int(lastSize)}: ${at(last)}.` +
-       ((series.changes || []).length ? ` The allocation changed ${series.changes.length} times (dashed lines).` : ""));
+       (said.length ? ` Changes (dashed lines): ${said.join("; ")}.` : "") +
+       ((series.changes || []).length ? ` The allocation was recomputed ${series.changes.length} times (faint lines).` : ""));
+}
+
+const LABEL_ROW = 17;  // px per row of change labels above the allocation chart
+// The series' events ("policy: kl-ucb", "+yo −hey"), those at one decision together: their
+// label and their words ("policy switched to kl-ucb", "yo added", "hey retired").
+function eventMarks(series) {
+  const at = new Map();
+  for (const e of series.events || []) {
+    if (!at.has(e.decisions)) { at.set(e.decisions, []); }
+    at.get(e.decisions).push(e.label);
+  }
+  return [...at.entries()].sort((a, b) => a[0] - b[0]).map(([decisions, labels]) => ({
+    decisions, label: labels.join(" · "), row: 0, flip: false,
+    words: labels.flatMap((l) => l.startsWith("policy: ")
+      ? [`policy switched to ${l.slice(8)}`]
+      : l.split(" ").filter(Boolean).map((t) => t.startsWith("+") ? `${t.slice(1)} added`
+                                            : t.startsWith("−") ? `${t.slice(1)} retired` : t)),
+  }));
+}
+// Rows for the labels (0: just above the plot): from the right, a label covering another's
+// line or label goes higher; those near the right edge end at their line. Returns the rows.
+function placeLabels(ctx, marks, xOf, w) {
+  const placed = [];
+  for (const m of marks) {
+    const x = xOf(m.decisions), width = ctx.measureText(m.label).width + 3;
+    m.flip = x + width > w - 2;
+    m.left = m.flip ? x - width : x; m.right = m.flip ? x : x + width; m.x = x;
+  }
+  const order = [...marks].reverse().filter((m) => !m.flip).concat(marks.filter((m) => m.flip));
+  const fits = (m, row) => !placed.some((o) =>
+    (o.row === row && m.left - 4 < o.right && o.left < m.right + 4) ||
+    (o.row >= row && m.left - 4 <= o.x && o.x <= m.right + 4) ||
+    (o.row < row && o.left - 4 <= m.x && m.x <= o.right + 4));
+  for (const m of order) {
+    const top = placed.reduce((r, o) => Math.max(r, o.row + 1), 0);
+    m.row = top;
+    for (let r = 0; r < top; r++) { if (fits(m, r)) { m.row = r; break; } }
+    placed.push(m);
+  }
+  return placed.reduce((r, o) => Math.max(r, o.row + 1), 0);
 }
 
 // the cumulative chart's axis: from 0 (or the lowest value, when rewards are costs) to at
@@ -502,6 +569,8 @@ function renderSettings(rep) {
   const m = /^([^(]+)(?:\((.*)\))?$/.exec(rep.policy || "");
   add("policy", m ? m[1] : rep.policy);
   if (m && m[2]) { add("parameters", m[2]); }
+  // the admins' switches and arm changes, oldest first (the report's history line)
+  if (rep.historyText) { add("changed by admins", rep.historyText.replace(/^history: /, "")); }
   const reward = cfg.reward || {};
   add("reward", reward.type === "rating" ? `rating ${reward.min ?? ""}–${reward.max ?? ""}`
                                           : reward.type || rep.rewardType || "–");
