@@ -237,8 +237,11 @@ def test_a_read_without_a_database_points_to_the_demos(
             command
         assert "to start a new one here, pass --store sqlite:///banditbot.db" in err
     assert not (tmp_path / "banditbot.db").exists()
+    # the README's next steps (an API key, then serve) start their own database here
+    code, out, err = run(["keys", "create", "--name", "web", "--role", "decide"], capsys)
+    assert code == 0 and out.strip(), err
     code, out, err = run(["policy", "greeting", "ucb1", "--store", "sqlite:///banditbot.db"],
-                         capsys)  # a new database, asked for
+                         capsys)  # a change there, asked for
     assert code == 0 and "now uses ucb1" in out, err
 
 

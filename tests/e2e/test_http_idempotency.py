@@ -141,6 +141,9 @@ def test_two_keys_in_one_request_are_a_bad_request(api: Api) -> None:
     assert "two Idempotency-Key headers" in r.json()["detail"]
     assert api.logged() == []
     assert api.decide(BODY, "k1").status_code == 201 and len(api.logged()) == 1
+    anonymous = HTTP.post(api.urls[0] + DECIDE.format("ts"), json=BODY, timeout=30,
+                          headers=[("Idempotency-Key", "k1"), ("Idempotency-Key", "k2")])
+    assert anonymous.status_code == 401  # as on the route: who asks comes first
 
 
 def test_keys_are_per_api_key_and_per_experiment(api: Api) -> None:

@@ -1016,3 +1016,14 @@ def test_ratings_given_by_hand_in_one_word_say_how_to_split_them() -> None:
     with pytest.raises(InvalidRewardError) as too_big:
         cont.cheat("c", "a", "150", actor="test")
     assert "spaces" not in str(too_big.value) and "100" in str(too_big.value)
+
+
+def test_a_keyed_plan_keeps_its_key_through_replace(svc: BanditService) -> None:
+    """A two-phase caller that edits its plan with ``_replace`` (it is a named tuple) then
+    commits it: the idempotency key went missing (AttributeError at the commit)."""
+    planned = svc.plan_decision("seed", "alice", idempotency_key="attempt-1")
+    edited = planned._replace(decision=planned.decision)
+    first = svc.commit_decision(edited)
+    again = svc.decide("seed", "alice", idempotency_key="attempt-1")
+    assert again.replayed and again.id == first.id
+    assert sum(1 for r in svc.decisions("seed") if r.subject == "alice") == 1

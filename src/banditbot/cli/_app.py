@@ -81,13 +81,15 @@ _CONFIG_READ: list[str] = []
 
 
 def service(config: str | None, store: str | None, *, seed: int | None = None,
-            read_only: bool = False, existing: bool = False) -> Any:
+            read_only: bool = False, existing: bool = False, admin: bool = False) -> Any:
     """The engine for a command: options win over the settings.
 
     ``read_only`` for commands that only read (``report``, ``export``, ``arms list``…):
     the store must exist already; nothing is created (no folder, no database, no table).
     ``existing`` for writes that only make sense on a store that has run (``reset``): it
     must exist already, as for a read (a mistyped path would reset an empty new database).
+    ``admin`` for changes to an experiment (policy, arms, priors, cheats): refused when
+    they would create the default database beside the demo's.
     """
     from .._compose import build_service
     from .._config import BanditConfig, default_config_path, load_config
@@ -98,7 +100,7 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     used = path if path is not None else default_config_path()
     cfg: BanditConfig = load_config(used)
     _CONFIG_READ[:] = [str(used)]  # what an 'unknown experiment' error names
-    if not (read_only or existing or store is not None or chosen.store_given):
+    if admin and not (store is not None or chosen.store_given):
         _not_beside_the_demo(chosen.store_url)
     opened = open_store(store or chosen.store_url, create=not (read_only or existing))
     if opened.url.startswith(("postgres://", "postgresql://")):

@@ -35,7 +35,7 @@ def cheat(
     store: StoreOpt = None,
 ) -> None:
     """Add rewards to an arm by hand ("cheater mode", for testing)."""
-    n = service(config, store).cheat(experiment, arm, rewards, successes=successes,
+    n = service(config, store, admin=True).cheat(experiment, arm, rewards, successes=successes,
                                      failures=failures, actor="cli", scope=scope or "")
     where = f" ({scope})" if scope else ""
     console.print(f"added {n} rewards to {experiment}/{arm}{where}")
@@ -53,7 +53,7 @@ def prior(
     store: StoreOpt = None,
 ) -> None:
     """Set an arm's prior (kept apart from observations)."""
-    means = service(config, store).set_prior(experiment, arm, alpha, beta, actor="cli")
+    means = service(config, store, admin=True).set_prior(experiment, arm, alpha, beta, actor="cli")
     console.print(f"prior of {experiment}/{arm} set to alpha={alpha:g}, beta={beta:g}: {means}")
 
 
@@ -85,8 +85,8 @@ def policy(
     """Switch an experiment's policy (what was learned is kept)."""
     from ..policies import parse_params
 
-    p = service(config, store).switch_policy(experiment, name, parse_params(params or []),
-                                             actor="cli")
+    p = service(config, store, admin=True).switch_policy(
+        experiment, name, parse_params(params or []), actor="cli")
     console.print(f"{experiment} now uses {p.describe()}")
 
 
@@ -109,7 +109,7 @@ def arms_add(
     store: StoreOpt = None,
 ) -> None:
     """Add an arm (or bring back a retired one)."""
-    service(config, store).add_arm(experiment, arm, content, actor="cli")
+    service(config, store, admin=True).add_arm(experiment, arm, content, actor="cli")
     console.print(f"arm {arm} added to {experiment}")
 
 
@@ -121,7 +121,7 @@ def arms_retire(
     store: StoreOpt = None,
 ) -> None:
     """Stop offering an arm (its statistics are kept)."""
-    also = service(config, store).retire_arm(experiment, arm, actor="cli")
+    also = service(config, store, admin=True).retire_arm(experiment, arm, actor="cli")
     console.print(f"arm {arm} of {experiment} retired" + (f"; {also}" if also else ""))
 
 

@@ -106,9 +106,14 @@ class PlannedDecision(NamedTuple):
 
 class _KeyedPlan(PlannedDecision):
     """A planned decision whose idempotency key is committed with it (still the pair a
-    caller unpacks)."""
+    caller unpacks; commit it as returned: a pair rebuilt from its parts has no key)."""
 
     key: RequestKey
+
+    def _replace(self, **changes: Any) -> _KeyedPlan:
+        plan = super()._replace(**changes)  # (a new tuple: the key is not a field)
+        plan.key = self.key
+        return plan
 
 
 def _planned(record: DecisionRecord, decision: Decision,
@@ -223,7 +228,9 @@ class DecisionsMixin(RewardsMixin):
                       caller: str | None = None) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
         with :meth:`commit_decision` and the answer to give once it is written (with an
-        ``idempotency_key`` that came before: the earlier decision, nothing to write)."""
+        ``idempotency_key`` that came before: the earlier decision, nothing to write). A
+        plan with a key carries it to :meth:`commit_decision`: commit the plan itself (or
+        its ``_replace``), not a pair rebuilt from ``record`` and ``decision``."""
         if idempotency_key is not None:
             key = self._request_key(experiment, subject, context, chat, False,
                                     idempotency_key, caller)

@@ -769,11 +769,13 @@ class AnytimeInference:
         version).
     pair_estimate
         Shape ``(K,)``: with a control, ``μ(arm) − μ(control)`` estimated over the answered
-        decisions that offered both (the mean of their AIPW score differences): the
-        quantity ``diff_low``–``diff_high`` is about, since the pair's e-process bets on
-        those decisions alone. A retired arm's stays as it was at its retirement, as its
-        interval does (the difference of the arms' own estimates moved with the control's
-        later decisions, away from a frozen interval). NaN for the control, without a
+        decisions that offered both (the mean of their AIPW score differences): the quantity
+        ``diff_low``–``diff_high`` is about, since the pair's e-process bets on those decisions
+        alone. When every decision offered both, the difference of the two arms' adaptively weighted
+        estimates (:attr:`weighted_estimate`, what a table shows) instead: the same quantity,
+        estimated with the weights that steady it. A retired arm's stays as it was at its
+        retirement, as its interval does (the difference of the arms' own estimates moved with the
+        control's later decisions, away from a frozen interval). NaN for the control, without a
         control, or for a pair never offered together.
     pair_base
         Shape ``(K,)``: the control's mean score over the same decisions (the base of a
@@ -966,9 +968,16 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
                     diff_high[b] = min(-bound[a, b] for a in rivals[b])
     given = np.asarray(probabilities, dtype=np.float64)
     mean_allocation = given.mean(axis=0) if given.shape[0] else np.full(k, np.nan)
+    paired, base, shared, share = _paired(sc, given, control)
+    if control is not None:  # a pair offered together in every decision: the difference
+        # of the estimates the table shows (the plain mean of score differences is far
+        # noisier once a policy pushes the control's probability toward 0)
+        whole = (shared == given.shape[0]) & (np.arange(k) != control)
+        paired[whole] = w_est[whole] - w_est[control]
+        base[whole] = w_est[control]
     return AnytimeInference(estimate, low, high, w_est, f_low, f_high, diff_low, diff_high,
-                            decision, confidence, control, mean_allocation,
-                            *_paired(sc, given, control))
+                            decision, confidence, control, mean_allocation, paired, base,
+                            shared, share)
 
 
 def _paired(sc: AipwScores, given: FloatArray, control: int | None

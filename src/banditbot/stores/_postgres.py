@@ -182,6 +182,7 @@ _MIGRATIONS: tuple[str, ...] = (
         key text PRIMARY KEY, fingerprint text NOT NULL, decision_id text NOT NULL,
         expires float8 NOT NULL, token bigint
     );
+    CREATE INDEX decision_keys_by_expiry ON decision_keys (expires);
     """,
 )
 

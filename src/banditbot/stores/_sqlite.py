@@ -128,6 +128,8 @@ CREATE TABLE IF NOT EXISTS decision_keys (
     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
     expires REAL NOT NULL
 ) WITHOUT ROWID;
+-- the occasional cleanup deletes the expired keys alone, not a scan under the write lock
+CREATE INDEX IF NOT EXISTS decision_keys_by_expiry ON decision_keys (expires);
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -153,6 +155,8 @@ CREATE TABLE IF NOT EXISTS decision_keys (
     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
     expires REAL NOT NULL
 ) WITHOUT ROWID;
+-- the occasional cleanup deletes the expired keys alone, not a scan under the write lock
+CREATE INDEX IF NOT EXISTS decision_keys_by_expiry ON decision_keys (expires);
 """,
 }
 
