@@ -62,6 +62,16 @@ __all__ = ["SQLiteStore"]
 
 _DEFAULT_META = ExperimentMeta()
 
+#: Idempotency keys of decisions (schema version 3; also its migration).
+_DECISION_KEYS = """
+CREATE TABLE IF NOT EXISTS decision_keys (
+    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
+    expires REAL NOT NULL
+) WITHOUT ROWID;
+-- the occasional cleanup deletes the expired keys alone, not a scan under the write lock
+CREATE INDEX IF NOT EXISTS decision_keys_by_expiry ON decision_keys (expires);
+"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     experiment TEXT PRIMARY KEY,
@@ -124,12 +134,6 @@ CREATE TABLE IF NOT EXISTS admin_log (
     action TEXT NOT NULL, details TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS decision_keys (
-    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
-    expires REAL NOT NULL
-) WITHOUT ROWID;
--- the occasional cleanup deletes the expired keys alone, not a scan under the write lock
-CREATE INDEX IF NOT EXISTS decision_keys_by_expiry ON decision_keys (expires);
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -137,7 +141,7 @@ CREATE TABLE IF NOT EXISTS counters (
     key TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (key, name)
 ) WITHOUT ROWID;
-"""
+""" + _DECISION_KEYS
 
 #: Version of the schema above (``PRAGMA user_version``). 1: banditbot 0.1.0 (before
 #: allocation periods; its databases have user_version 0); 2: allocation periods; 3:
@@ -150,14 +154,7 @@ ALTER TABLE decisions ADD COLUMN allocation_id TEXT;
 DROP TRIGGER IF EXISTS decisions_fold_reward;
 """,
     # 2 -> 3: an idempotency key stands for the decision its first request made
-    2: """
-CREATE TABLE IF NOT EXISTS decision_keys (
-    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, decision_id TEXT NOT NULL,
-    expires REAL NOT NULL
-) WITHOUT ROWID;
--- the occasional cleanup deletes the expired keys alone, not a scan under the write lock
-CREATE INDEX IF NOT EXISTS decision_keys_by_expiry ON decision_keys (expires);
-""",
+    2: _DECISION_KEYS,
 }
 
 _EXTRA_UPSERT = (
