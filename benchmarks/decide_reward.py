@@ -302,6 +302,12 @@ def _rowid_schema(conn: sqlite3.Connection, *, events: bool = False) -> tuple[st
     return insert, update
 
 
+def median_ratio(tops: list[float], bottoms: list[float]) -> float:
+    """The median of the per-repeat ratios ``top / bottom`` (figures taken at the same
+    moment), to two decimals."""
+    return round(statistics.median(t / b for t, b in zip(tops, bottoms, strict=True)), 2)
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
             "max": round(max(values), 2)}
@@ -359,30 +365,24 @@ def main() -> None:
                     mab = row["us_mabwiser"]["median"]
                     row["x_memory"] = round(mab / row["us_memory"]["median"], 2)
                     row["x_sqlite"] = round(mab / row["us_sqlite"]["median"], 2)
+                    commits = runs["two_commits"]
                     # the SQLite loop over the floor of its two commits, repeat by repeat
-                    row["sqlite_over_two_commits"] = round(statistics.median(
-                        s / c for s, c in zip(runs["sqlite"], runs["two_commits"],
-                                              strict=True)), 2)
+                    row["sqlite_over_two_commits"] = median_ratio(runs["sqlite"], commits)
                     # the same loop with no SQLite at all, over the same floor: what is
                     # left of the 2x budget for the store's own writes
-                    row["memory_over_two_commits"] = round(statistics.median(
-                        m / c for m, c in zip(runs["memory"], runs["two_commits"],
-                                              strict=True)), 2)
+                    row["memory_over_two_commits"] = median_ratio(runs["memory"], commits)
                     if runs["store_sql"]:  # the schema's statements alone, same floor
-                        row["store_sql_over_two_commits"] = round(statistics.median(
-                            q / c for q, c in zip(runs["store_sql"], runs["two_commits"],
-                                                  strict=True)), 2)
+                        row["store_sql_over_two_commits"] = median_ratio(runs["store_sql"],
+                                                                          commits)
                         # the prototypes' statements, and the loop each would give: this
                         # loop with its statements in place of the store's
                         for design in ("rowid", "events"):
-                            row[f"{design}_sql_over_two_commits"] = round(statistics.median(
-                                q / c for q, c in zip(runs[f"{design}_sql"],
-                                                      runs["two_commits"], strict=True)), 2)
-                            row[f"{design}_design_over_two_commits"] = round(
-                                statistics.median((s - q + r) / c for s, q, r, c in zip(
-                                    runs["sqlite"], runs["store_sql"],
-                                    runs[f"{design}_sql"], runs["two_commits"],
-                                    strict=True)), 2)
+                            row[f"{design}_sql_over_two_commits"] = median_ratio(
+                                runs[f"{design}_sql"], commits)
+                            row[f"{design}_design_over_two_commits"] = median_ratio(
+                                [s - q + r for s, q, r in zip(
+                                    runs["sqlite"], runs["store_sql"], runs[f"{design}_sql"],
+                                    strict=True)], commits)
                     row["target_memory"] = 10 if k == 3 else 20
                     row["target_sqlite_over_two_commits"] = 2
                     met = row["x_memory"] >= row["target_memory"] and \
@@ -397,9 +397,7 @@ def main() -> None:
                         met = met and row["x_of_bare"] <= 8
                         # the flat function over MABWiser, and the service over it
                         row["x_lean"] = round(mab / row["us_lean"]["median"], 2)
-                        row["memory_over_lean"] = round(statistics.median(
-                            m / f for m, f in zip(runs["memory"], runs["lean"],
-                                                  strict=True)), 2)
+                        row["memory_over_lean"] = median_ratio(runs["memory"], runs["lean"])
                     row["met"] = met
                     results.append(row)
                     print(json.dumps(row), file=sys.stderr)
