@@ -190,6 +190,18 @@ def test_a_long_policy_history_keeps_the_start_and_the_last_switches(tmp_path: P
     assert entries[-1].startswith("epsilon-greedy(epsilon=0.7") and line.endswith("(now)")
 
 
+def test_the_history_outlives_many_cheats(tmp_path: Path) -> None:
+    """The history line read the last 200 admin actions of any kind: 200 cheats after a
+    switch made it forget the switch (the line then read as if ucb1 had run throughout)."""
+    svc = build_service(parse_config(_CONFIG), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
+    _run(svc, 20, 1)
+    svc.switch_policy("g", "ucb1", {}, actor="cli")
+    for _ in range(201):
+        svc.cheat("g", "hey", "1", actor="cli")
+    line = svc.report("g").history_text or ""
+    assert line.startswith("history: policy epsilon-greedy (from start) → ucb1 ")
+
+
 def test_report_lines_are_not_wrapped_in_a_file(changed: object, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """`banditbot report … > file` wrapped the history line and the winner rule at the

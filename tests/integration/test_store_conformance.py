@@ -480,6 +480,13 @@ def test_admin_log_and_claims(store: Store) -> None:
     store.log_admin(AdminRecord(1.0, "tg:1001", "e", "reset", "generation=1"))
     store.log_admin(AdminRecord(2.0, "tg:1001", "e", "prior", "arm=a"))
     assert [r.action for r in store.admin_log("e")] == ["prior", "reset"]
+    for at in range(3, 8):  # the limit counts the asked actions, not the others
+        store.log_admin(AdminRecord(float(at), "tg:1001", "e", "cheat", "arm=a"))
+    store.log_admin(AdminRecord(9.0, "tg:1001", "f", "reset", "generation=1"))
+    assert [r.at for r in store.admin_log("e", limit=2, actions={"reset", "prior"})] \
+        == [2.0, 1.0]
+    assert [r.experiment for r in store.admin_log(None, actions={"reset"})] == ["f", "e"]
+    assert store.admin_log("e", actions=()) == []
     assert store.claim_key("update:1", 60.0)
     assert not store.claim_key("update:1", 60.0)
     assert store.claim_key("update:2", 60.0)

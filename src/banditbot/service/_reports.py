@@ -50,6 +50,9 @@ log = logging.getLogger("banditbot")
 
 SRM_ALPHA = 0.001  # a sample ratio mismatch is flagged below this p-value
 _DRAWS = 20_000  # posterior draws for chance to beat control and expected loss
+#: the admin actions the report's history line shows, and how many of the latest it reads
+_HISTORY_ACTIONS = frozenset({"policy", "arm-add", "arm-retire"})
+_HISTORY_LIMIT = 1000
 
 
 class ReportsMixin(DecisionsMixin):
@@ -224,7 +227,8 @@ class ReportsMixin(DecisionsMixin):
         if meta.policy is None and not meta.added_arms and not meta.retired_arms:
             return ()
         found = []
-        for record in self.store.admin_log(view.config.id, limit=200):
+        for record in self.store.admin_log(view.config.id, limit=_HISTORY_LIMIT,
+                                           actions=_HISTORY_ACTIONS):
             if record.action == "policy":
                 found.append(AdminChange(record.at, record.action, record.details))
             elif record.action in ("arm-add", "arm-retire"):

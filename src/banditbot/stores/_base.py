@@ -586,8 +586,10 @@ class Store(Protocol):
     def log_admin(self, record: AdminRecord) -> None:
         """Append an admin action to the audit log."""
 
-    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
-        """The most recent admin actions, newest first."""
+    def admin_log(self, experiment: str | None = None, limit: int = 100, *,
+                  actions: Collection[str] | None = None) -> list[AdminRecord]:
+        """The most recent admin actions, newest first (only those of ``actions``, if
+        given: the limit counts those)."""
 
     def claim_key(self, key: str, ttl_seconds: float) -> bool:
         """Record ``key`` as seen; False if it was already claimed (idempotency)."""
@@ -621,6 +623,22 @@ def check_fields(fields: Sequence[str], kinds: Collection[str] | None = None) ->
         raise ValueError(f"not decision fields: {unknown or fields or '(none)'}")
     if isinstance(kinds, str):
         raise ValueError(f"kinds is a collection of kinds, got the string {kinds!r}")
+
+
+def admin_filter(experiment: str | None, actions: Collection[str] | None,
+                 mark: str) -> tuple[str, tuple[str, ...]]:
+    """The ``WHERE`` clause of a SQL store's :meth:`Store.admin_log` and its parameters
+    (``mark``: the driver's placeholder); ``actions`` given as one string is refused."""
+    if isinstance(actions, str):
+        raise ValueError(f"actions is a collection of actions, got the string {actions!r}")
+    where, args = [], []
+    if experiment is not None:
+        where.append(f"experiment = {mark}")
+        args.append(experiment)
+    if actions is not None:
+        where.append(f"action IN ({', '.join([mark] * len(actions))})" if actions else "0 = 1")
+        args.extend(sorted(actions))
+    return (" WHERE " + " AND ".join(where) if where else ""), tuple(args)
 
 
 def close_scan(records: Iterator[Any]) -> None:

@@ -827,13 +827,15 @@ class DynamoDBStore:
             "experiment": _str(record.experiment), "action": _str(record.action),
             "details": _str(record.details)})
 
-    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
+    def admin_log(self, experiment: str | None = None, limit: int = 100, *,
+                  actions: Collection[str] | None = None) -> list[AdminRecord]:
         out: list[AdminRecord] = []
         for item in self._query(KeyConditionExpression="#pk = :pk",
                                 ExpressionAttributeNames={"#pk": "PK"},
                                 ExpressionAttributeValues={":pk": _str("ADMIN")},
                                 ScanIndexForward=False):
-            if experiment is None or item["experiment"]["S"] == experiment:
+            if experiment in (None, item["experiment"]["S"]) and \
+                    (actions is None or item["action"]["S"] in actions):
                 out.append(AdminRecord(float(item["at"]["N"]), item["actor"]["S"],
                                        item["experiment"]["S"], item["action"]["S"],
                                        item["details"]["S"]))

@@ -301,8 +301,10 @@ class MemoryStore:
         with self._lock:
             self._admin.append(record)
 
-    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
-        rows = [r for r in reversed(self._admin) if experiment in (None, r.experiment)]
+    def admin_log(self, experiment: str | None = None, limit: int = 100, *,
+                  actions: Collection[str] | None = None) -> list[AdminRecord]:
+        rows = [r for r in reversed(self._admin) if experiment in (None, r.experiment)
+                and (actions is None or r.action in actions)]
         return rows[:limit]
 
     def claim_key(self, key: str, ttl_seconds: float) -> bool:

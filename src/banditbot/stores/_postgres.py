@@ -90,6 +90,7 @@ from ._base import (
     PeriodCounts,
     ResolvedVector,
     StatsTable,
+    admin_filter,
     check_fields,
     encode_vector,
     split_vector,
@@ -1174,14 +1175,11 @@ class PostgresStore:
              record.details), lambda row: None,
             ("SELECT 1 FROM admin_log WHERE id = %s", (token,))))
 
-    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
-        sql = "SELECT at, actor, experiment, action, details FROM admin_log"
-        params: tuple[Any, ...] = ()
-        if experiment is not None:
-            sql += " WHERE experiment = %s"
-            params = (experiment,)
-        rows = self._read("admin_log", sql + f" ORDER BY at DESC, id LIMIT {int(limit)}",
-                          params)
+    def admin_log(self, experiment: str | None = None, limit: int = 100, *,
+                  actions: Collection[str] | None = None) -> list[AdminRecord]:
+        where, params = admin_filter(experiment, actions, "%s")
+        rows = self._read("admin_log", "SELECT at, actor, experiment, action, details FROM "
+                          f"admin_log{where} ORDER BY at DESC, id LIMIT {int(limit)}", params)
         return [AdminRecord(*r) for r in rows]
 
     def claim_key(self, key: str, ttl_seconds: float) -> bool:

@@ -51,6 +51,7 @@ from ._base import (
     PeriodCounts,
     ResolvedVector,
     StatsTable,
+    admin_filter,
     check_fields,
     encode_vector,
     is_posterior,
@@ -743,13 +744,12 @@ class SQLiteStore:
                          (record.at, record.actor, record.experiment, record.action,
                           record.details))
 
-    def admin_log(self, experiment: str | None = None, limit: int = 100) -> list[AdminRecord]:
-        sql = "SELECT at, actor, experiment, action, details FROM admin_log"
-        args: tuple[Any, ...] = ()
-        if experiment is not None:
-            sql += " WHERE experiment = ?"
-            args = (experiment,)
-        rows = self._conn().execute(sql + f" ORDER BY at DESC LIMIT {int(limit)}", args)
+    def admin_log(self, experiment: str | None = None, limit: int = 100, *,
+                  actions: Collection[str] | None = None) -> list[AdminRecord]:
+        where, args = admin_filter(experiment, actions, "?")
+        rows = self._conn().execute(
+            "SELECT at, actor, experiment, action, details FROM admin_log" + where
+            + f" ORDER BY at DESC LIMIT {int(limit)}", args)
         return [AdminRecord(*r) for r in rows]
 
     def claim_key(self, key: str, ttl_seconds: float) -> bool:
