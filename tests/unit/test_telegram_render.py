@@ -94,6 +94,26 @@ def test_the_bots_own_commands_are_the_ones_experiments_may_not_take() -> None:
     assert names - {"greet"} == BOT_COMMANDS
 
 
+def test_a_feature_the_chat_cannot_give_is_warned_about(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An experiment whose feature the bot's chat context lacks (a typo, or an app's own
+    feature) decided every Telegram decision on zeros for it, silently: the bot says so
+    when it starts, naming the features it gives."""
+    import numpy as np
+
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot.telegram._bot import BanditBot
+
+    config = parse_config({"experiments": [{"id": "greet", "policy": "linucb", "arms": [
+        {"id": "a", "content": "hi"}, {"id": "b", "content": "hey"}], "features": [
+        {"name": "hour", "type": "cyclic", "period": 24},
+        {"name": "plan", "type": "categorical", "values": ["free", "pro"]}]}]})
+    with caplog.at_level("WARNING", logger="banditbot.telegram"):
+        BanditBot(BanditService(config, MemoryStore(), rng=np.random.default_rng(0)))
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "'greet'" in said[0] and "no plan (it gives hour," in said[0]
+
+
 @pytest.mark.parametrize("top", [1, 5, 10, 20, 99])
 def test_rating_keyboards_fit_telegram_and_every_button_parses(top: int) -> None:
     """Rows of at most 8 (Telegram's limit), the buttons in order, each one's data a vote the

@@ -50,7 +50,7 @@ from .._errors import (
 from .._text import count_text
 from ..policies import parse_params
 from ..service import BanditService, RewardStatus
-from ._context import chat_context
+from ._context import CHAT_FEATURES, chat_context
 from ._render import (
     escape,
     keyboard_rows,
@@ -148,6 +148,13 @@ class BanditBot:
             [e.id for e in service.config.experiments]
         self.experiments: list[ExperimentConfig] = [service.experiment(i) for i in ids]
         self.signing_key = signing_key
+        for exp in self.experiments:  # a feature the chat cannot give is zeros, always
+            missing = [f.name for f in exp.features if f.name not in CHAT_FEATURES]
+            if missing:
+                log.warning("experiment %r: the bot's context has no %s (it gives %s): its "
+                            "decisions in Telegram see zeros for %s", exp.id,
+                            ", ".join(missing), ", ".join(CHAT_FEATURES),
+                            "it" if len(missing) == 1 else "them")
         self._reported: set[tuple[str, str]] = set()  # arms whose send failure admins know
 
     # --- wiring -----------------------------------------------------------------------------
