@@ -221,6 +221,10 @@ class BotApiDouble:
     # method -> [status, description, calls left (-1: all)]: Telegram (or the network in
     # front of it) refusing a method, e.g. 502 Bad Gateway during an outage
     refuse: dict[str, list[Any]] = field(default_factory=dict)
+    # seconds a button press can be answered in: Telegram refuses answerCallbackQuery for an
+    # older one ("query is too old"; about 15 s), e.g. presses queued while a bot restarts
+    query_timeout: float = 15.0
+    _query_times: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -262,8 +266,10 @@ class BotApiDouble:
 
     def callback_update(self, user: dict[str, Any], message: SentMessage,
                         data: str) -> dict[str, Any]:
+        qid = f"cq{next(self._message_ids)}"
+        self._query_times[qid] = time.monotonic()
         return {"update_id": 0, "callback_query": {
-            "id": f"cq{next(self._message_ids)}", "from": user, "chat_instance": "ci",
+            "id": qid, "from": user, "chat_instance": "ci",
             "data": data, "message": self.message_dict(message)}}
 
     def press(self, user: dict[str, Any], message: SentMessage, label: str) -> dict[str, Any]:
@@ -315,7 +321,8 @@ class BotApiDouble:
             return self._send(method, params)
         if method == "answerCallbackQuery":
             qid = str(params.get("callback_query_id"))
-            if qid in self.callback_answers:
+            age = time.monotonic() - self._query_times.get(qid, time.monotonic())
+            if qid in self.callback_answers or age > self.query_timeout:
                 raise BadRequest("Bad Request: query is too old and response timeout expired "
                                  "or query ID is invalid")
             text = params.get("text") or ""

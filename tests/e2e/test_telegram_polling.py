@@ -220,6 +220,25 @@ def test_someone_elses_message_and_closed_polls(service: BanditService,
     assert not double.errors
 
 
+def test_a_press_too_old_to_answer_still_counts_and_shows(service: BanditService,
+                                                          double: BotApiDouble) -> None:
+    """Telegram refuses to answer a press older than ~15 s (presses queued while the bot
+    restarts): the reward was counted, but the refusal failed the handler, so the message
+    kept its buttons and never said "You answered 👍"."""
+    async def script() -> None:
+        double.send_command(ALICE, 503, "/random")
+        prompt = await double.wait_for(last_text(double, 503))
+        double.query_timeout = 0.0  # every press from now on is too old to answer
+        double.press(ALICE, prompt, "👍")
+        await double.wait_for(lambda: prompt.edits)
+        assert prompt.text.endswith("You answered 👍 — thanks")
+        assert prompt.reply_markup is None
+
+    run_bot(service, double, script)
+    assert service.report("seed").total_answered == 1
+    assert [e for e in double.errors if "too old" in e[1]]  # Telegram did refuse it
+
+
 def test_rating_buttons_and_html(service: BanditService, double: BotApiDouble) -> None:
     async def script() -> None:
         double.send_command(BOB, 502, "/tip")
@@ -434,7 +453,9 @@ def test_admin_help_retire_and_a_cancelled_reset(service: BanditService,
         confirm = await double.wait_for(last_text(double, ADMIN, 3))
         bob = double.press(BOB, confirm, "Cancel")["callback_query"]["id"]
         await double.wait_for(lambda: bob in double.callback_answers)
-        assert double.callback_answers[bob]["text"] == "not allowed"
+        # as its "Yes, reset" says (the cancel said "not allowed")
+        assert double.callback_answers[bob]["text"] == \
+            "this confirmation is not valid (expired or not yours)"
         assert not confirm.edits  # Bob cannot close an admin's confirmation
         double.press(ADMIN_USER, confirm, "Cancel")
         await double.wait_for(lambda: confirm.edits)

@@ -110,6 +110,8 @@ _ADMIN_USAGE = {
 #: mid-way, losing its totals and verdict, and its chart (half an inch per arm) passed
 #: Telegram's photo limit (width + height at most 10,000 px) and was refused
 _SHOWN_ARMS = 30
+#: a reset confirmation pressed by someone who may not use it (both of its buttons say so)
+_NOT_YOUR_CONFIRMATION = "this confirmation is not valid (expired or not yours)"
 
 
 def _fit_reports(texts: list[str], limit: int) -> tuple[str, int]:
@@ -310,15 +312,16 @@ class BanditBot:
             return
         parsed = parse_vote(query.data)
         if parsed is None:
-            await query.answer(_ANSWERS[RewardStatus.UNKNOWN])
+            await self._answer(query, _ANSWERS[RewardStatus.UNKNOWN])
             return
         decision_id, option = parsed
         result = await self._run(self.service.reward, decision_id, None,
                                  str(query.from_user.id), option=option)
         if result.status is not RewardStatus.APPLIED or result.experiment is None:
             # a duplicate's own message says when the silence was counted instead
-            await query.answer(result.message if result.status is RewardStatus.DUPLICATE
-                               else _ANSWERS.get(result.status, "this poll has closed"))
+            await self._answer(query, result.message if result.status is
+                               RewardStatus.DUPLICATE else
+                               _ANSWERS.get(result.status, "this poll has closed"))
             if result.status is RewardStatus.DUPLICATE and query.message is not None \
                     and getattr(query.message, "reply_markup", None) is not None:
                 await self._remove_buttons(query)  # counted already: nothing left to press
@@ -331,7 +334,7 @@ class BanditBot:
         earlier = result.generation is not None and result.generation < view.meta.generation
         note = " (this poll is from before a reset: it counts in the earlier results)" \
             if earlier else ""
-        await query.answer(f"Thanks! You answered {label}{note}"[:200])
+        await self._answer(query, f"Thanks! You answered {label}{note}")
         mode = parse_mode_of(exp)
         content = view.contents.get(result.arm or "", "")
         chat = query.message.chat if query.message is not None else None
@@ -349,6 +352,17 @@ class BanditBot:
         except TelegramError as exc:  # e.g. too old or too long to edit: the vote counts,
             log.warning("could not edit the voted message", extra={"error": str(exc)[:200]})
             await self._remove_buttons(query)  # and the buttons go, so none is pressed again
+
+    @staticmethod
+    async def _answer(query: Any, text: str) -> None:
+        """Answer a button press (the toast). Telegram refuses the answer to a press older
+        than about 15 seconds ("query is too old": presses queued while the bot was down or
+        slow); the press was handled all the same, so the refusal is a warning and the
+        handler goes on (it edits the message next)."""
+        try:
+            await query.answer(text[:200])
+        except TelegramError as exc:
+            log.warning("could not answer the button press", extra={"error": str(exc)[:200]})
 
     @staticmethod
     async def _remove_buttons(query: Any) -> None:
@@ -554,24 +568,24 @@ class BanditBot:
             if message is not None else f"tg-reset:{query.data}"
         if query.data == "rc":
             if not self.service.is_admin(query.from_user.id):  # e.g. in a group chat
-                await query.answer("not allowed")
+                await self._answer(query, _NOT_YOUR_CONFIRMATION)
                 return
             if not await self._run(self.service.store.claim_key, answered, _RESET_TTL + 60):
-                await query.answer("already answered: this confirmation was used")
+                await self._answer(query, "already answered: this confirmation was used")
                 return
-            await query.answer("cancelled")
+            await self._answer(query, "cancelled")
             await query.edit_message_text("Reset cancelled; nothing changed.", reply_markup=None)
             return
         user_id = query.from_user.id
         experiment = verify_reset(self.signing_key, query.data, user_id, time.time())
         if experiment is None or not self.service.is_admin(user_id):
-            await query.answer("this confirmation is not valid (expired or not yours)")
+            await self._answer(query, _NOT_YOUR_CONFIRMATION)
             return
         if not await self._run(self.service.store.claim_key, answered, _RESET_TTL + 60):
-            await query.answer("already done: this confirmation was used or cancelled")
+            await self._answer(query, "already done: this confirmation was used or cancelled")
             return
         generation = await self._run(self.service.reset, experiment, actor=f"tg:{user_id}")
-        await query.answer("reset")
+        await self._answer(query, "reset")
         await query.edit_message_text(
             f"{experiment} was reset (generation {generation}).", reply_markup=None)
 
@@ -579,7 +593,7 @@ class BanditBot:
                                   context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press with callback data nobody understands (stale or forged buttons)."""
         if update.callback_query is not None:
-            await update.callback_query.answer(_ANSWERS[RewardStatus.UNKNOWN])
+            await self._answer(update.callback_query, _ANSWERS[RewardStatus.UNKNOWN])
 
     async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An unknown command or plain text in a private chat: a short hint."""
