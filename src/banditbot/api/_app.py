@@ -221,13 +221,13 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
 
 
 def _add_webhook(app: FastAPI, service: BanditService, telegram: Any, secret: str) -> None:
-    """``POST /telegram``: the bot's webhook (answers at once; the update is queued)."""
+    """``POST /telegram``: the bot's webhook (answers once the update is handled)."""
     from ..telegram import process_webhook
 
     @app.post("/telegram", include_in_schema=False)
     async def telegram_webhook(request: Request) -> JSONResponse:
         body = await request.body()
         outcome = await process_webhook(telegram, service, request.headers, body, secret,
-                                        wait=False, ready=telegram.running)
+                                        ready=telegram.running)
         return JSONResponse({"ok": outcome.status == 200, "detail": outcome.reason},
                             outcome.status)

@@ -42,6 +42,10 @@ log = logging.getLogger("banditbot.telegram")
 
 MAX_UPDATE_BYTES = 1_000_000  # Telegram updates are far smaller; refuse anything bigger
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+#: how long a webhook update being handled holds its claim (a redelivery meanwhile is
+#: answered 503: Telegram delivers it again later), and how long a handled one is remembered
+UPDATE_LEASE_SECONDS = 120.0
+UPDATE_DONE_SECONDS = 7 * 86400.0
 #: updates processed at once (each chat's in order)
 MAX_CONCURRENT_UPDATES = 64
 _MAX_BACKOFF = 60.0
@@ -432,10 +436,24 @@ def parse_update(application: Any, body: bytes, service: BanditService) -> Webho
         log.warning("webhook update refused", extra={"status": 400,
                                                      "error": type(exc).__name__})
         return WebhookOutcome(400, "malformed update")
-    key = f"tg-update:{application.bot.id}:{update.update_id}"
-    if not service.store.claim_key(key, ttl_seconds=7 * 86400):
-        return WebhookOutcome(200, "duplicate update ignored")
+    key = _update_key(application, update.update_id)
+    if not service.store.claim_key(key, ttl_seconds=UPDATE_LEASE_SECONDS):
+        # a claim with a negative time to live is a test: it claims nothing that stands
+        if not service.store.claim_key(f"{key}:done", ttl_seconds=-1.0):
+            return WebhookOutcome(200, "duplicate update ignored")
+        return WebhookOutcome(503, "this update is being handled; Telegram delivers it "
+                                   "again later")
     return WebhookOutcome(200, "ok", update)
+
+
+def _update_key(application: Any, update_id: int) -> str:
+    return f"tg-update:{application.bot.id}:{update_id}"
+
+
+def _handled(application: Any, service: BanditService, update_id: int) -> None:
+    """Mark an update as handled: a redelivery is then ignored (for a week)."""
+    service.store.claim_key(f"{_update_key(application, update_id)}:done",
+                            ttl_seconds=UPDATE_DONE_SECONDS)
 
 
 def _check_shape(data: dict[str, Any]) -> None:
@@ -492,10 +510,15 @@ async def process_webhook(application: Any, service: BanditService, headers: Any
                           body: bytes, secret: str, *, wait: bool = True,
                           ready: bool = True) -> WebhookOutcome:
     """Handle one webhook request: secret check, size and JSON validation, de-duplication by
-    ``update_id``, then the update — processed to completion (``wait=True``, e.g. Lambda) or
-    queued for the running application (``wait=False``, answers at once). A bot that is
-    not ``ready`` (Telegram unreachable at start) answers 503 before claiming the update:
-    Telegram delivers it again later."""
+    ``update_id``, then the update, processed to completion before Telegram is answered
+    (``wait=False`` queues it for the running application and answers at once: a crash
+    then loses it).
+
+    So a process that dies while it handles an update (a crash, a Lambda timeout) has not
+    answered 200, and Telegram delivers the update again: its claim is a lease of
+    :data:`UPDATE_LEASE_SECONDS` (a redelivery meanwhile is answered 503, and delivered
+    again later), and only a handled update is ignored when it comes again. A bot that is
+    not ``ready`` (Telegram unreachable at start) answers 503 before claiming the update."""
     if not check_secret(headers, secret):
         return WebhookOutcome(403, "missing or wrong secret token")
     if not ready:
@@ -506,9 +529,10 @@ async def process_webhook(application: Any, service: BanditService, headers: Any
     if wait:
         try:
             await application.process_update(outcome.update)
-        except Exception as exc:  # claimed: a redelivery would be dropped, so answer 200
+        except Exception as exc:  # the error handler has answered the person: done, as 200
             log.error("update failed", extra={"update_id": outcome.update.update_id,
                                               "error": type(exc).__name__})
     else:
         await application.update_queue.put(outcome.update)
+    await asyncio.to_thread(_handled, application, service, outcome.update.update_id)
     return outcome
