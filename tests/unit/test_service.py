@@ -323,10 +323,14 @@ def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     # as `prior` says: the estimate is from real answers alone (the posterior columns
     # carry the prior); an arm with no answer has none
     assert rep["a"].mean == pytest.approx(0.75) and rep["a"].estimate is None
+    # (ten answers: an estimate shows from the tenth, its interval before)
     svc.cheat("ts", "a", "00")
     a = {r.arm: r for r in svc.report("ts").arms}["a"]
-    assert a.mean == pytest.approx(30 / 42)  # Beta(30, 12)
-    assert a.estimate == pytest.approx(0.25) and a.estimate_high < 0.75  # Beta(1, 3)
+    assert a.estimate is None and a.estimate_high is not None and a.estimate_high < 0.75
+    svc.cheat("ts", "a", "01000100")
+    a = {r.arm: r for r in svc.report("ts").arms}["a"]
+    assert a.mean == pytest.approx(32 / 50)  # Beta(30 + 2, 10 + 8)
+    assert a.estimate == pytest.approx(0.25) and a.estimate_high < 0.75  # Beta(1 + 2, 1 + 8)
     # both tables show the posterior beside the estimate while an arm has a prior
     from rich.console import Console
 
@@ -335,8 +339,8 @@ def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     text = svc.report("ts").to_text()
     header = next(line for line in text.splitlines() if line.startswith("arm "))
     row = next(line for line in text.splitlines() if line.startswith("a "))
-    assert "posterior" in header and "0.250" in row and "0.714" in row
-    assert a.posterior_mean == pytest.approx(30 / 42)
+    assert "posterior" in header and "0.250" in row and "0.640" in row
+    assert a.posterior_mean == pytest.approx(32 / 50)
     # a policy without a posterior of its own (epsilon-greedy): the column is the flat
     # posterior P(best) comes from, with the prior (it showed the pooled mean, 0.500 beside
     # P(best) 98%, while the prior drove the allocation)
@@ -673,13 +677,16 @@ def test_chance_to_beat_control_is_exact() -> None:
     cfg = parse_config({"experiments": [{"id": "e", "control": "a", "burn_in": 0,
                                          "arms": [{"id": x, "content": x} for x in "abc"]}]})
     svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(1))
-    assert [a.chance_to_beat_control for a in svc.report("e").arms] == [None, 0.5, 0.5]
-    svc.cheat("e", "b", "1101", actor="test")
-    svc.cheat("e", "a", "1100", actor="test")
+    # (no chance before each arm has 10 answers: on a vague posterior it is noise)
+    assert [a.chance_to_beat_control for a in svc.report("e").arms] == [None, None, None]
+    svc.cheat("e", "c", "1100110011", actor="test")
+    svc.cheat("e", "b", "1101110111", actor="test")
+    svc.cheat("e", "a", "1100110011", actor="test")
     chance = {a.arm: a.chance_to_beat_control for a in svc.report("e").arms}
     assert chance["c"] == pytest.approx(0.5, abs=1e-4)
     rng = np.random.default_rng(11)
-    draws = rng.beta(4, 2, 400_000) > rng.beta(3, 3, 400_000)  # b: Beta(1+3, 1+1), a: (3, 3)
+    # b: Beta(1 + 8, 1 + 2), a: Beta(1 + 6, 1 + 4)
+    draws = rng.beta(9, 3, 400_000) > rng.beta(7, 5, 400_000)
     se = (0.25 / 400_000) ** 0.5
     assert abs(chance["b"] - draws.mean()) < 4 * se
 

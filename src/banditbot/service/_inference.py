@@ -240,8 +240,9 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 #: retired arm is no candidate for the winner, its estimate and one-look interval rest on
 #: the decisions that offered it; 7: each arm against the control over the decisions that
 #: offered both (the uplift's point and its support); 8: that point is the difference of
-#: the weighted estimates when every decision offered both.
-_FORMAT = 8
+#: the weighted estimates when every decision offered both; 9: each arm's answered
+#: decisions (the answers its estimate rests on).
+_FORMAT = 9
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 

@@ -144,7 +144,7 @@ class ReportsMixin(DecisionsMixin):
         # (and the posterior columns), not the estimate (what `prior` tells the operator)
         plain = summary if stats.prior_alpha is None or contextual else \
             _summary(view, stats._replace(prior_alpha=None, prior_beta=None), table, active)
-        estimates, estimate_kind = _estimates(view, table, plain, counts, inference)
+        estimates, estimate_kind, rests = _estimates(view, table, plain, counts, inference)
         anytime_kind = ""
         if inference is not None:
             estimate_kind, anytime_kind = self._inference_kinds(view, scope, table,
@@ -156,6 +156,13 @@ class ReportsMixin(DecisionsMixin):
             winner = view.meta.winner or self._apply_winner_rule(view, summary, active,
                                                                 burn_in, table, inference)
         control = exp.control if exp.control in arms else None
+        # the columns read off the posterior of every arm (expected loss) or of two (the
+        # chance to beat the control) wait for the burn-in and for MIN_ANSWERS answers of
+        # each arm they read, as the estimate does: on a vague posterior they are noise
+        # (an unbounded reward's expected loss read 12,630 after one answer)
+        basis = rests if contextual else np.asarray(table.n, dtype=float)
+        settled = burn_in is None or burn_in.done
+        enough = settled & (basis >= MIN_ANSWERS)
         failures = self.store.read_counters(f"send-failures:{exp.id}")
         added = self.store.read_counters(added_key(exp.id, view.meta.generation, scope))
         rows = []
@@ -165,11 +172,12 @@ class ReportsMixin(DecisionsMixin):
                 uplift = _uplift(estimates[i], estimates[arms.index(control)]) \
                     if inference is None else _anytime_uplift(view, inference, i,
                                                               arms.index(control)) \
-                    if min(table.n[i], table.n[arms.index(control)]) >= MIN_ANSWERS else None
+                    if min(rests[i], rests[arms.index(control)]) >= MIN_ANSWERS else None
                 chance = _chance_to_beat(summary.posterior, i, arms.index(control)) \
-                    if active[i] and active[arms.index(control)] else None
+                    if active[i] and active[arms.index(control)] and enough[i] \
+                    and enough[arms.index(control)] else None
             loss = float((draws.max(axis=1) - draws[:, i]).mean()) * (view.span or 1.0) \
-                if draws is not None and active[i] else None
+                if draws is not None and active[i] and enough[active].all() else None
             rows.append(ArmReport(
                 arm=a, content=view.contents[a],
                 pulls=max(int(table.pulls[i]) - int(added.get(a, 0.0)), 0),
@@ -477,12 +485,31 @@ MIN_ANSWERS = 10
 
 def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
                counts: Sequence[PeriodCounts], inference: AnytimeInference | None
-               ) -> tuple[list[Estimate], str]:
-    """The estimate each arm's line leads with: the adaptively weighted AIPW estimate for a
-    bounded reward (it survives any allocation, periods or not), period-weighted means when
-    the allocation was updated in periods, else the summary's point and interval."""
+               ) -> tuple[list[Estimate], str, FloatArray]:
+    """The estimate each arm's line leads with, its name, and the answers it rests on per
+    arm: the adaptively weighted AIPW estimate for a bounded reward (it survives any
+    allocation, periods or not; it rests on the policy's answered decisions, not on rewards
+    added by hand, imported or sticky), period-weighted means when the allocation was
+    updated in periods (the allocated decisions' answers), else the summary's point and
+    interval (every answer). Below :data:`MIN_ANSWERS` of those answers an arm has an
+    interval and no point."""
+    found, kind, rests = _unchecked_estimates(view, table, summary, counts, inference)
+    # below MIN_ANSWERS the point swings with the order of the answers (one 👍 and one
+    # 👎: 0.875 or 0.125; one rating of -12.5 read "-12.500"): no point yet, the interval
+    # says what is known. The answers counted are those the estimate rests on (4 real ones
+    # and 4,000 added by hand showed a point that the same report said left them out)
+    return [(e[0] if rests[i] >= MIN_ANSWERS else math.nan, e[1], e[2], e[3])
+            for i, e in enumerate(found)], kind, rests
+
+
+def _unchecked_estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
+                         counts: Sequence[PeriodCounts], inference: AnytimeInference | None
+                         ) -> tuple[list[Estimate], str, FloatArray]:
+    """:func:`_estimates` with every point, however few answers it rests on."""
     arms = view.all_arms
     if inference is not None:
+        rests = np.asarray(table.n, dtype=float) if inference.answered is None else \
+            np.asarray(inference.answered, dtype=float)
         est = view.denormalize(inference.weighted_estimate)
         low = view.denormalize(inference.fixed_low)
         high = view.denormalize(inference.fixed_high)
@@ -491,9 +518,6 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
             # for a 👍 rate beside 0.55–0.995); inside [0, 1] it is always inside its interval
             with np.errstate(invalid="ignore"):
                 est = np.clip(np.clip(est, view.lo, view.lo + view.span), low, high)
-        # below MIN_ANSWERS the point swings with the order of the answers (one 👍 and one
-        # 👎: 0.875 or 0.125): no point yet, the interval says what is known
-        est = np.where(table.n >= MIN_ANSWERS, est, np.nan)
         # the interval's variance is a 0/1 reward's at the mean: exact for 👍/👎, the
         # largest a reward in the range can have otherwise (the sequences use the spread
         # seen, so on ratings they can be the narrower: said, not left to look like an error)
@@ -502,7 +526,7 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
         return [(float(est[i]), float(low[i]), float(high[i]),
                  (float((high[i] - low[i]) / (2 * Z95))) ** 2) for i in range(len(arms))], \
             f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look" \
-            f"{wide})"
+            f"{wide})", rests
     periods = {c.allocation_id for c in counts}
     if len(periods) > 1:
         # a bounded reward's variance is at least that of 1 success in 20 (a floor for
@@ -513,8 +537,13 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
             bounds = view.lo, view.lo + view.span
             found = {a: (m, max(lo, bounds[0]), min(hi, bounds[1]), v)
                      for a, (m, lo, hi, v) in found.items()}
+        answered = dict.fromkeys(arms, 0.0)
+        for c in counts:
+            if c.arm in answered:
+                answered[c.arm] += c.answered
         return [found.get(a, (math.nan,) * 4) for a in arms], \
-            "period-weighted mean (95% confidence, normal)"
+            "period-weighted mean (95% confidence, normal)", \
+            np.array([answered[a] for a in arms], dtype=float)
     out: list[Estimate] = []
     for i in range(len(arms)):
         n = float(table.n[i])
@@ -525,7 +554,7 @@ def _estimates(view: ExperimentView, table: StatsTable, summary: _Summary,
         var = max(float(table.total_sq[i]) / n - m * m, 0.0) / n
         out.append((float(summary.mean[i]), float(summary.low[i]), float(summary.high[i]),
                     var))
-    return out, summary.kind
+    return out, summary.kind, np.asarray(table.n, dtype=float)
 
 
 def period_weighted(counts: Sequence[PeriodCounts], arms: Sequence[str], *,

@@ -785,6 +785,9 @@ class AnytimeInference:
     pair_control_share
         Shape ``(K,)``: the control's mean probability over those decisions (its share of
         them in expectation; NaN when there are none).
+    answered
+        Shape ``(K,)``: the answered decisions of each arm in the log: the answers its
+        estimate rests on (``None`` for a state kept by an older version).
     """
 
     estimate: FloatArray
@@ -803,6 +806,7 @@ class AnytimeInference:
     pair_base: FloatArray | None = None
     pair_decisions: FloatArray | None = None
     pair_control_share: FloatArray | None = None
+    answered: FloatArray | None = None
 
     def against_holdout(self, holdout: float) -> tuple[float, float, float, float] | None:
         """The bandit against a holdout of share ``holdout`` on the control: ``(difference,
@@ -975,9 +979,12 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
         whole = (shared == given.shape[0]) & (np.arange(k) != control)
         paired[whole] = w_est[whole] - w_est[control]
         base[whole] = w_est[control]
+    chosen = np.asarray(arms, dtype=np.intp)
+    answered = np.bincount(chosen[~np.isnan(np.asarray(rewards, dtype=np.float64))],
+                           minlength=k).astype(np.float64)
     return AnytimeInference(estimate, low, high, w_est, f_low, f_high, diff_low, diff_high,
                             decision, confidence, control, mean_allocation, paired, base,
-                            shared, share)
+                            shared, share, answered)
 
 
 def _paired(sc: AipwScores, given: FloatArray, control: int | None
@@ -1035,7 +1042,9 @@ def _weighted(sc: AipwScores, z: float) -> tuple[FloatArray, FloatArray, FloatAr
     [0, 1]). Like Wilson's interval for a proportion it stays calibrated when an arm was
     drawn rarely."""
     k = sc.n_arms
-    if sc.n < 2:
+    if sc.n < 1:  # (from the first answer on: the plug-in means start at the prior's, so
+        # one answer gives every arm a wide interval, as the report's docs promise; below
+        # two answers it used to give none, and the chart fell back to the posterior's)
         nan = np.full(k, np.nan)
         return nan, nan, nan
     p, m = sc.weight_p, sc.plugin
