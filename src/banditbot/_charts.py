@@ -21,7 +21,7 @@ import numpy as np
 
 from ._files import write_whole
 from ._plotting import pyplot
-from ._report import Report, Timeline
+from ._report import Report
 from ._series import DecisionSeries
 from ._text import count_text
 
@@ -41,7 +41,7 @@ _STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
           "ytick.color": _MUTED, "axes.spines.top": False, "axes.spines.right": False}
 
 
-def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
+def report_png(report: Report, series: DecisionSeries | None = None,
                path: str | os.PathLike[str] | None = None, *,
                max_arms: int | None = None) -> bytes:
     """Draw a report: allocation by decision count, and each arm's estimate with its
@@ -54,9 +54,10 @@ def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
     series
         The experiment's history by decision count
         (:meth:`DecisionSeries.from_records` on the decision log: the allocation is the
-        logged probabilities). A :class:`Timeline` is accepted too; its time bins are then
-        laid end to end by decision count (the allocation is the share of decisions). Without
-        either, the allocation panel is left out.
+        probabilities the policy logged, the admins' changes marked); the CLI and the bot
+        both draw it so. Without it, the allocation panel is left out. (A
+        :class:`~banditbot.Timeline`'s share of decisions per time bin is not accepted: drawn
+        as the allocation, it read 100% for the arm the first decision happened to draw.)
     path
         Where to write the PNG (optional).
     max_arms
@@ -75,12 +76,10 @@ def report_png(report: Report, series: DecisionSeries | Timeline | None = None,
         return _save(_report_figure(report, series, max_arms), path)
 
 
-def _report_figure(report: Report, series: DecisionSeries | Timeline | None,
+def _report_figure(report: Report, series: DecisionSeries | None,
                    max_arms: int | None = None) -> Any:
     """The report's matplotlib figure (see :func:`report_png`); the caller closes it."""
     plt = pyplot()
-    if isinstance(series, Timeline):
-        series = _from_timeline(series)
     everyone = report
     if max_arms is not None and len(report.arms) > max_arms:
         report = replace(report, arms=report.top_arms(max_arms))
@@ -208,22 +207,6 @@ def _round_ticks(axis: Any, *, integer: bool = False) -> None:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
-def _from_timeline(timeline: Timeline) -> DecisionSeries:
-    """Time bins laid end to end by decision count; empty bins (pauses) take no room."""
-    counts = np.array([timeline.counts[a] for a in timeline.arms], dtype=float)
-    if counts.size == 0:
-        return DecisionSeries.from_pairs(timeline.arms, [])
-    totals = counts.sum(axis=0)
-    keep = totals > 0
-    counts, totals = counts[:, keep], totals[keep]
-    ends = np.cumsum(totals).astype(np.int64)
-    share = {a: counts[i] / totals for i, a in enumerate(timeline.arms)}
-    rewards = timeline.rewards or {a: np.zeros(keep.size) for a in timeline.arms}
-    reward = {a: np.cumsum(np.asarray(rewards[a])[keep]) for a in timeline.arms}
-    return DecisionSeries(tuple(timeline.arms), ends, share, share, reward,
-                          np.zeros(ends.size))
-
-
 def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
     """The allocation panel; returns the height of the change labels above it (points)."""
     ax.set_title("Allocation by decision count", loc="left")
@@ -330,24 +313,20 @@ def _events(ax: Any, series: DecisionSeries) -> float:
 
 
 def _intervals(ax: Any, report: Report) -> None:
+    """Each arm's estimate (circle) and interval (bar): the table's columns, never another
+    point. (Before an arm's estimate had 10 answers the chart drew the posterior's mean and
+    credible interval instead, a point at 3.5 beside the table's "–".)"""
     arms = list(report.arms)
-    estimate = [getattr(a, "estimate", None) for a in arms]
-    # the table's columns: the estimate's interval shows before its point (10 answers), and
-    # an arm without answers has neither (the summary's mean fell back to a prior's, 0.5)
-    lead = any(e is not None for e in estimate) or \
-        any(getattr(a, "estimate_low", None) is not None for a in arms)
-    kind = getattr(report, "estimate_kind", None) if lead else None
-    kind = kind or report.interval_kind
-    word = "estimate" if lead else "mean reward"
-    ax.set_title(f"{word.capitalize()} per arm", loc="left")
-    ax.set_xlabel(f"{word}\n{textwrap.fill(kind, 44)}")
+    kind = report.estimate_kind or report.interval_kind
+    withheld = any(a.estimate is None and a.estimate_low is not None for a in arms)
+    ax.set_title("Estimate per arm", loc="left")
+    note = "\nbar without a circle: too few answers for a point yet" if withheld else ""
+    ax.set_xlabel(f"estimate\n{textwrap.fill(kind, 44)}{note}")
     y = np.arange(len(arms))[::-1]
     shown = []
     for i, (arm, yy) in enumerate(zip(arms, y, strict=True)):
         color = COLORS[i % len(COLORS)]
-        value = estimate[i] if lead else arm.mean
-        low = getattr(arm, "estimate_low", None) if lead else arm.low
-        high = getattr(arm, "estimate_high", None) if lead else arm.high
+        value, low, high = arm.estimate, arm.estimate_low, arm.estimate_high
         if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
             ax.hlines(yy, low, high, color=color, linewidth=5)
             shown += [low, high]
@@ -355,10 +334,9 @@ def _intervals(ax: Any, report: Report) -> None:
             ax.plot([value], [yy], "o", color=color, markerfacecolor="white",
                     markeredgewidth=2.5, markersize=9)
             shown.append(value)
-    control = getattr(report, "control", None)
+    control = report.control
     if control in [a.arm for a in arms]:
-        c = arms[[a.arm for a in arms].index(control)]
-        value = getattr(c, "estimate", None) if lead else c.mean
+        value = arms[[a.arm for a in arms].index(control)].estimate
         if value is not None:
             ax.axvline(value, color=_INK, linestyle="--", linewidth=1,
                        label=f"control: {control}")

@@ -128,11 +128,10 @@ def test_before_ten_answers_the_chart_shows_the_table_s_intervals() -> None:
 
 
 @pytest.mark.slow
-def test_pngs_fit_telegram_and_a_timeline_still_draws(service: BanditService) -> None:
+def test_pngs_fit_telegram(service: BanditService) -> None:
     from PIL import Image
 
     for data in (report_png(service.report("greeting"), _series(service, "greeting")),
-                 report_png(service.report("greeting"), service.timeline("greeting")),
                  report_png(service.report("tip"))):
         width, height = Image.open(io.BytesIO(data)).size
         assert width == 1024 and height <= 1280  # Telegram shows up to 1,280 px

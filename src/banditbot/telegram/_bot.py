@@ -417,15 +417,22 @@ class BanditBot:
         return name  # unknown: the service raises a friendly error
 
     def _chart(self, report: Report) -> bytes | None:
-        """The report's chart (in a worker thread; one render at a time)."""
+        """The report's chart (in a worker thread; one render at a time): the chart of
+        ``banditbot report EXP --png``, its allocation the probabilities the policy logged
+        (the share of decisions per time bin read 100% for the arm the first decision
+        drew, beside a table at 33% each) with the admins' changes marked."""
         try:
             from .._charts import report_png
+            from .._series import DecisionSeries
         except ImportError:
             return None
-        timeline = self.service.timeline(report.experiment, scope=report.scope)
+        records = self.service.decisions(report.experiment, generation=report.generation,
+                                         scope=report.scope)
+        series = DecisionSeries.from_records([a.arm for a in report.arms], records,
+                                             scope=report.scope)
         try:
             with _CHART_LOCK:
-                return report_png(report, timeline, max_arms=_SHOWN_ARMS)
+                return report_png(report, series, max_arms=_SHOWN_ARMS)
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
