@@ -249,7 +249,8 @@ class Report:
     @property
     def verdict(self) -> str | None:
         """One line on what the data says so far: the winner when the winner rule named
-        one, else who leads (a description); ``None`` before the first answer."""
+        one, else who leads (a description; for a contextual experiment, over all contexts,
+        since its policy picks per context); ``None`` before the first answer."""
         if self.winner is not None:
             return f"winner: {self.winner}" + (" (stopped)" if self.status == "stopped"
                                                  else "")
@@ -273,6 +274,10 @@ class Report:
                     "the raw counts (with priors and imported history), the estimate "
                     "corrects for the changing allocation; a description, not a stopping "
                     "rule")
+        if "context" in self.notes:  # a contextual experiment: P(best) is over all contexts
+            return f"no winner yet: {leader.arm} leads over all contexts (P(best) " \
+                   f"{chance(leader.p_best, 0)}, a description, not a stopping rule); the " \
+                   "policy picks per context, where another arm can be the better one"
         return f"no winner yet: {leader.arm} leads (P(best) {chance(leader.p_best, 0)}, a " \
                "description, not a stopping rule)"
 

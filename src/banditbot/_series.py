@@ -6,7 +6,8 @@ The x axis is the number of decisions, never the clock: a pause in traffic draws
 no gap, and a reader sees "after 2,000 decisions, 70% went to B". The allocation is the mean of
 the probabilities the policy logged with each decision in the bin (what it gave each arm, not
 what the dice happened to pick), so it is exact wherever the allocation is held fixed for a
-period.
+period. Sticky decisions (a subject's held arm, logged with probability 1) count on the x axis
+and in the shares, not in the allocation: the policy was not asked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._types import FloatArray
 from .stores import TRAFFIC
@@ -36,7 +38,9 @@ class DecisionSeries:
     decisions
         Shape ``(B,)``: decisions made up to the end of each bin (the x axis).
     allocation
-        ``arm -> shape (B,)``: mean probability the policy gave the arm in each bin.
+        ``arm -> shape (B,)``: mean probability the policy gave the arm in each bin, over
+        the decisions it drew (sticky ones, which repeat a subject's arm with probability
+        1, left out; a bin of sticky decisions alone keeps the allocation before it).
     share
         ``arm -> shape (B,)``: share of the bin's decisions that went to the arm.
     reward
@@ -103,6 +107,7 @@ class DecisionSeries:
         chosen: list[int] = []
         rewards: list[float] = []
         periods: list[str | None] = []
+        drawn: list[bool] = []  # by the policy (not a sticky repeat)
         events = _Events()
         for r in records:
             if r.kind not in TRAFFIC or (scope is not None and r.scope != scope):
@@ -121,9 +126,11 @@ class DecisionSeries:
             chosen.append(column.get(r.arm, -1))
             rewards.append(np.nan if r.reward is None else float(r.reward))
             periods.append(getattr(r, "allocation_id", None))
+            drawn.append(r.kind != "sticky")
         series = cls._build(arms, np.array(rows).reshape(len(rows), len(arms)),
                             np.array(chosen, dtype=np.int64), np.array(rewards), points,
-                            cuts=[i for i, _ in events.found])
+                            cuts=[i for i, _ in events.found],
+                            drawn=np.array(drawn, dtype=bool))
         changes = tuple((i, f"allocation {pid}") for i, pid in enumerate(periods)
                         if i and pid is not None and pid != periods[i - 1])
         return cls(series.arms, series.decisions, series.allocation, series.share,
@@ -148,12 +155,16 @@ class DecisionSeries:
     @classmethod
     def _build(cls, arms: tuple[str, ...], probs: FloatArray,
                chosen: np.ndarray[Any, np.dtype[np.int64]], rewards: FloatArray,
-               points: int, *, cuts: Sequence[int] = ()) -> DecisionSeries:
+               points: int, *, cuts: Sequence[int] = (),
+               drawn: npt.NDArray[np.bool_] | None = None) -> DecisionSeries:
         """Bin ``(n, K)`` logged probabilities, ``(n,)`` chosen columns (-1: none) and
         ``(n,)`` rewards (NaN: none yet) into at most ``points`` bins, each split where a
         bin starts at one of ``cuts`` (0-based decisions: the admins' changes), so that no
         bin mixes the decisions before a change with those after it (a bin 3,967–4,108
-        showed 20% for an arm retired at 4,000)."""
+        showed 20% for an arm retired at 4,000). ``drawn`` (default: all) marks the
+        decisions the policy drew: the allocation averages their probabilities alone (a
+        sticky repeat's 1 drew "short 100%" as the policy's allocation), and a bin without
+        one keeps the allocation before it (after it, at the start)."""
         n = probs.shape[0]
         if n == 0:
             zeros = {a: np.zeros(0) for a in arms}
@@ -168,7 +179,10 @@ class DecisionSeries:
             [c for c in cuts if 0 < c < n]]).astype(np.int64))[1:]
         starts = np.concatenate([[0], ends[:-1]])
         sizes = (ends - starts).astype(float)[:, None]
-        alloc = np.add.reduceat(probs, starts, axis=0) / sizes
+        if drawn is None or not drawn.any():
+            alloc = np.add.reduceat(probs, starts, axis=0) / sizes
+        else:
+            alloc = _drawn_allocation(probs, drawn, starts)
         share = np.add.reduceat(picked, starts, axis=0) / sizes
         cumulative = np.cumsum(earned, axis=0)[ends - 1]
         return cls(arms, ends, {a: alloc[:, j] for j, a in enumerate(arms)},
@@ -185,6 +199,22 @@ class DecisionSeries:
                 "answered": self.answered.tolist(),
                 "changes": [{"decisions": d, "label": label} for d, label in self.changes],
                 "events": [{"decisions": d, "label": label} for d, label in self.events]}
+
+
+def _drawn_allocation(probs: FloatArray, drawn: npt.NDArray[np.bool_],
+                      starts: np.ndarray[Any, np.dtype[np.int64]]) -> FloatArray:
+    """``(B, K)``: per bin (starting at ``starts``), the mean of the ``drawn`` rows of
+    ``probs``; a bin without one takes the nearest earlier bin's (the nearest later one's
+    before the first drawn row)."""
+    kept = np.add.reduceat(probs * drawn[:, None], starts, axis=0)
+    count = np.add.reduceat(drawn.astype(float), starts)
+    has = count > 0
+    # each bin's source: itself, else the last bin before it with a drawn row (else the
+    # first bin that has one)
+    last = np.maximum.accumulate(np.where(has, np.arange(has.size), -1))
+    source = np.where(last >= 0, last, int(np.argmax(has)))
+    out: FloatArray = kept[source] / count[source][:, None]
+    return out
 
 
 class _Events:
