@@ -576,3 +576,84 @@ def test_results_page_shows_what_admins_changed(changed_site: Site) -> None:
         browser.close()
     assert not watch.unexpected(), watch.unexpected()
     assert not watch.outside(), watch.outside()
+
+
+_TRIAL = {"experiments": [
+    {"id": "r", "description": "One rating so far", "sticky_seconds": 3600,
+     "arms": [{"id": "short", "content": "Short"}, {"id": "long", "content": "Long"}],
+     "policy": {"name": "epsilon-greedy", "epsilon": 0.2},
+     "reward": {"type": "rating", "min": 1, "max": 5}},
+    {"id": "g", "arms": [{"id": "hello", "content": "Hello"}, {"id": "hey", "content": "Hey"}],
+     "policy": {"name": "epsilon-greedy", "epsilon": 0.2}, "control": "hello",
+     "burn_in": 0}]}
+
+
+@pytest.fixture
+def trial_site(tmp_path: Path) -> Iterator[Site]:
+    """``r``: one decision rated 4, then the same subject's sticky repeat; ``g``: 300
+    answered decisions of an epsilon-greedy experiment with a control."""
+    store = SQLiteStore(tmp_path / "trial.db")
+    store.init()
+    service = BanditService(parse_config(_TRIAL), store, rng=np.random.default_rng(3))
+    first = service.decide("r", "ann", sticky=True)
+    service.reward(first.id, 4, "ann")
+    assert service.decide("r", "ann", sticky=True).arm == first.arm  # the sticky repeat
+    rng = np.random.default_rng(4)
+    for i in range(300):
+        d = service.decide("g", f"u{i}")
+        service.reward(d.id, int(rng.random() < (0.3 if d.arm == "hello" else 0.5)), f"u{i}")
+    app = create_app(service)
+    keys = {"admin": app.state.keys.create("admin", "admin")[0]}
+    with ServerThread(app) as url:
+        yield Site(url, keys, service)
+
+
+@pytest.mark.slow
+def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> None:
+    """A new-user trial: after one rating of 4 the page showed the posterior's mean (3.5)
+    where the CLI's table says "–"; the chart's text said "the first 1 decisions went short
+    50%, long 50%; the last 1: short 100%" (a sticky repeat drawn as the policy's share); the
+    chart's title read "Estimate per arm with its adaptively weighted AIPW estimate"; its
+    dashed line was explained only in the collapsed text; nothing said why P(best), the
+    chance to beat the control, the uplift's interval and the means differ; and the
+    policy form said "thompson" on an epsilon-greedy experiment."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        watch = Watch(page)
+        page.goto(trial_site.url + "/#r")
+        _sign_in(page, trial_site.keys["admin"])
+        _loaded(page, "r")
+        page.wait_for_function("document.querySelector('#alt-allocation').textContent"
+                               ".includes('decision')", timeout=WAIT)
+        rated = trial_site.service.report("r").arms
+        arm = next(a for a in rated if a.answered)
+        cells = _cells(page, arm.arm)
+        assert "estimate" in cells and cells["estimate"].startswith("–")
+        assert f"{arm.estimate_low:.3f} – {arm.estimate_high:.3f}" in cells["estimate"]
+        assert "3.500" not in cells["estimate"]
+        alt = page.text_content("#alt-allocation") or ""
+        assert "the first 1 decision short 50%, long 50%" in alt, alt
+        assert "1 decisions" not in alt and "100%" not in alt, alt
+        caption = page.inner_text("#cap-intervals")
+        assert caption.startswith("Estimate per arm (circle) and its interval (bar): "), caption
+        assert "too few answers for a point yet" in page.inner_text("#key-intervals")
+        assert page.get_attribute("#policy-name", "placeholder") == "epsilon-greedy"
+        params = page.get_attribute("#policy-params", "placeholder") or ""
+        assert params.startswith("epsilon=0.2"), params
+
+        page.goto(trial_site.url + "/#g")
+        _loaded(page, "g")
+        assert "Dashed line: the control hello's estimate." in page.inner_text("#key-intervals")
+        assert page.locator("#key-intervals").is_visible()  # not inside "Chart as text"
+        reading = page.inner_text("#reading")
+        assert "belief at this look" in reading and "every look" in reading
+        assert "docs/results.md" in reading and page.locator("#reading").is_visible()
+        assert "with its adaptively" not in page.inner_text("#cap-intervals")
+        _no_horizontal_overflow(page)
+        assert not _axe_serious(page)
+        browser.close()
+    assert not watch.unexpected(), watch.unexpected()
+    assert not watch.outside(), watch.outside()

@@ -73,6 +73,8 @@ function el(tag, attrs = {}, ...children) {
 function text(node, value) { node.textContent = value; return node; }
 const has = (x) => x !== null && x !== undefined && !(typeof x === "number" && isNaN(x));
 function int(x) { return has(x) ? Math.round(x).toLocaleString("en-US") : "–"; }
+// "1 decision", "2 decisions" (the chart's text said "the first 1 decisions")
+function count(x, word) { return `${int(x)} ${word}${Math.round(x) === 1 ? "" : "s"}`; }
 function num(x, digits = 3) {
   if (!has(x)) { return "–"; }
   if (Number.isInteger(x) && Math.abs(x) >= 10 && Math.abs(x) < 1e15) { return int(x); }
@@ -103,7 +105,9 @@ function clock(date) { return date.toLocaleTimeString("en-GB"); }
 
 // ---- the report, read defensively ---------------------------------------------------------
 function normalize(r) {
-  const hasEstimate = r.arms.some((a) => has(a.estimate));
+  // the estimate's columns whenever the server names one (before an arm's 10th answer: "–"
+  // above its interval, as in the CLI's table; the page showed the posterior's mean instead)
+  const hasEstimate = !!r.estimate_kind || r.arms.some((a) => has(a.estimate) || has(a.estimate_low));
   const arms = r.arms.map((a, i) => ({
     arm: a.arm, content: a.content || "", active: a.active !== false, color: COLORS[i % COLORS.length],
     decisions: a.decisions ?? a.pulls ?? 0,
@@ -418,8 +422,8 @@ function drawAllocation(series, rep) {
   const lastSize = ends[last] - (last ? ends[last - 1] : 0);
   const said = marks.flatMap((m) => m.words.map((t) => `${t} at decision ${int(m.decisions)}`));
   text($("alt-allocation"),
-       `Over ${int(total)} decisions, in ${ends.length} steps: the first ${int(ends[0])} decisions went ` +
-       `${at(first)}; the last ${int(lastSize)}: ${at(last)}.` +
+       `Over ${count(total, "decision")}, in ${count(ends.length, "step")}: the policy gave the first ` +
+       `${count(ends[0], "decision")} ${at(first)}; the last ${int(lastSize)}: ${at(last)}.` +
        (said.length ? ` Changes (dashed lines): ${said.join("; ")}.` : "") +
        ((series.changes || []).length ? ` The allocation was recomputed ${series.changes.length} times (faint lines).` : ""));
 }
@@ -512,7 +516,13 @@ function drawCumulative(series, rep) {
 function drawIntervals(rep) {
   const canvas = $("intervals");
   const arms = rep.arms.filter((a) => has(a.estimate) || (has(a.low) && has(a.high)));
-  text($("cap-intervals"), `${rep.hasEstimate ? "Estimate" : "Mean reward"} per arm with its ${rep.kind}`);
+  text($("cap-intervals"), `${rep.hasEstimate ? "Estimate" : "Mean reward"} per arm (circle) and its interval (bar): ${rep.kind}`);
+  const control = rep.arms.find((a) => a.arm === rep.control);
+  // what the dashed line is, beside the chart (it was said only in the collapsed text)
+  text($("key-intervals"), [
+    control && has(control.estimate) ? `Dashed line: the control ${control.arm}'s estimate.` : "",
+    rep.arms.some((a) => !has(a.estimate) && has(a.low)) ? "A bar without a circle: too few answers for a point yet." : "",
+  ].filter(Boolean).join(" "));
   if (!arms.length) {
     emptyChart(canvas, "No rewards yet");
     text($("alt-intervals"), "No rewards yet.");
@@ -530,7 +540,6 @@ function drawIntervals(rep) {
   const band = (h - pad.t - pad.b) / rep.arms.length;
   const yOf = (i) => pad.t + band * (i + 0.5);
   frame(ctx, w, h, pad, ticks, [], xOf, yOf, rep.hasEstimate ? "estimate" : "mean reward", "");
-  const control = rep.arms.find((a) => a.arm === rep.control);
   if (control && has(control.estimate)) {
     ctx.setLineDash([4, 3]); ctx.strokeStyle = INK;
     ctx.beginPath(); ctx.moveTo(xOf(control.estimate), pad.t); ctx.lineTo(xOf(control.estimate), h - pad.b); ctx.stroke();
@@ -562,13 +571,18 @@ function drawCharts() {
 }
 
 // ---- settings -------------------------------------------------------------------------------
+// "epsilon-greedy(epsilon=0.2, initial_value=0)": its name and its parameters' text
+function policyParts(text) {
+  const m = /^([^(]+)(?:\((.*)\))?$/.exec(text || "");
+  return m ? { name: m[1], params: m[2] || "" } : { name: text || "", params: "" };
+}
 function renderSettings(rep) {
   const cfg = state.config || {};
   const rows = [];
   const add = (k, v) => rows.push(el("div", {}, el("dt", { text: k }), el("dd", { text: v })));
-  const m = /^([^(]+)(?:\((.*)\))?$/.exec(rep.policy || "");
-  add("policy", m ? m[1] : rep.policy);
-  if (m && m[2]) { add("parameters", m[2]); }
+  const policy = policyParts(rep.policy);
+  add("policy", policy.name);
+  if (policy.params) { add("parameters", policy.params); }
   // the admins' switches and arm changes, oldest first (the report's history line)
   if (rep.historyText) { add("changed by admins", rep.historyText.replace(/^history: /, "")); }
   const reward = cfg.reward || {};
@@ -890,6 +904,11 @@ function renderAdmin(rep) {
     select.replaceChildren(...arms.map((a) => el("option", { value: a.arm, text: a.arm + (a.active ? "" : " (retired)") })));
     if (arms.some((a) => a.arm === keep)) { select.value = keep; }
   });
+  // the policy form shows the experiment's policy now (it said "thompson" on an
+  // epsilon-greedy experiment), parameters included
+  const now = policyParts(rep.policy);
+  $("policy-name").placeholder = now.name;
+  $("policy-params").placeholder = now.params.split(", ").join(" ");
   // rewards by hand go into one bandit: with one per chat or user, the summed view has none
   // to take them (the server answered 400 "say whose rewards these are")
   const cheat = document.querySelector("form[data-action=cheat]");
