@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -20,17 +20,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
-from .._errors import BanditBotError
+from .._errors import BanditBotError, StoreError
 from .._logging import register_secret
 from ..service import BanditService, KeyRing
 from ._deps import authorize
 from ._envelope import Envelope, Gate
+from ._health import StoreHealth
 from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
 from ._models import error_text
-from ._problems import UnauthorizedError, problem, status_of, title_of
+from ._problems import STORE_FAILED, UnauthorizedError, problem, status_of, title_of
 from .routes import admin, allocations, dashboard, decide, experiments, ops
 
 __all__ = ["create_app"]
@@ -71,10 +72,13 @@ def create_app(service: BanditService, *, telegram: Any = None,
         raise ValueError("a Telegram webhook needs a secret token")
     register_secret(webhook_secret)  # no log line ever carries it
     if isinstance(service.store, MeteredStore):
-        metrics = service.store.metrics
+        metered = service.store
+        metrics = metered.metrics
     else:
         metrics = metrics or Metrics()
-        service = service.with_store(MeteredStore(service.store, metrics))
+        metered = MeteredStore(service.store, metrics)
+        service = service.with_store(metered)
+    health = metered.health  # store outages, told in the log
     keyring = keys or KeyRing(service.store, service.config.api_keys)
     hot = HotPath(service, keyring, metrics)
 
@@ -111,16 +115,17 @@ def create_app(service: BanditService, *, telegram: Any = None,
     app.state.metrics_key = metrics_key
     app.state.keys = keyring
     app.state.hot = hot
-    _add_error_handlers(app, metrics)
-    for router in (ops.router, experiments.router, allocations.router, decide.router,
-                   admin.router, dashboard.router):
+    _add_error_handlers(app, metrics, health)
+    routers = (ops.router, experiments.router, allocations.router, decide.router,
+               admin.router, dashboard.router)
+    for router in routers:
         app.include_router(router)
     if telegram is not None:
         _add_webhook(app, service, telegram, str(webhook_secret))
 
     if fast_path:
         app.add_middleware(FastPath, hot=hot,
-                           on_error=lambda exc, rid: problem_of(metrics, exc, rid))
+                           on_error=lambda exc, rid: problem_of(metrics, health, exc, rid))
     if cors_origins:  # around the fast path too: a browser app decides and rewards
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -135,12 +140,35 @@ def create_app(service: BanditService, *, telegram: Any = None,
     # outermost: request id, credentials, size limit, access log, latency (added last =
     # runs first)
     app.add_middleware(Envelope, metrics=metrics,
-                       gate=_gate(keyring, webhook_secret if telegram is not None else None),
-                       gate_blocks=keyring.needs_reload)
+                       gate=_gate(keyring, webhook_secret if telegram is not None else None,
+                                  health),
+                       gate_blocks=keyring.needs_reload, route_of=_route_finder(
+                           # (the routers' own routes: the app's wrap them, and match
+                           # without naming the route)
+                           [*(r for router in routers for r in router.routes),
+                            *(r for r in app.router.routes if hasattr(r, "path"))]))
     return app
 
 
-def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
+def _route_finder(routes: Sequence[BaseRoute]) -> Callable[[dict[str, Any]], str | None]:
+    """The route template of a request answered before the router saw it (refused at the
+    gate, or for its size): the access log and the metrics name the route, not
+    ``unmatched``."""
+
+    def route_of(scope: dict[str, Any]) -> str | None:
+        partial = None
+        for route in routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return getattr(route, "path", None)
+            if match is Match.PARTIAL and partial is None:
+                partial = getattr(route, "path", None)
+        return partial
+
+    return route_of
+
+
+def _gate(keys: KeyRing, webhook_secret: str | None, health: StoreHealth) -> Gate:
     """Who may send a body at all, checked before it is read: the webhook needs Telegram's
     secret token, everything under ``/v1/`` a known API key (its role is checked by the
     route). A refused client costs a header check, however big its body."""
@@ -162,19 +190,22 @@ def _gate(keys: KeyRing, webhook_secret: str | None) -> Gate:
             except UnauthorizedError as exc:
                 return problem(401, title_of(exc), exc.message, request_id, exc.hint)
             except BanditBotError as exc:  # the key list unreadable (the store is down): 503
-                # to a caller not yet known: no store details (hosts, ports), in the log
-                log.error("the key check could not read the store: %s", exc,
-                          extra={"request_id": request_id, "path": path})
-                return problem(status_of(exc), title_of(exc),
-                               "the store did not answer; retry in a moment", request_id)
+                health.failed(exc, request_id)  # the cause: in the log, not to the client
+                return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id)
         return None
 
     return gate
 
 
-def problem_of(metrics: Metrics, exc: BanditBotError, request_id: str | None) -> Response:
-    """The problem response of one of banditbot's errors (counted by type)."""
+def problem_of(metrics: Metrics, health: StoreHealth, exc: BanditBotError,
+               request_id: str | None) -> Response:
+    """The problem response of one of banditbot's errors (counted by type). A store's
+    failure is answered in general words to every caller: its own name hosts and ports,
+    and goes to the log (``health``)."""
     metrics.errors.labels(type(exc).__name__).inc()
+    if isinstance(exc, StoreError):
+        health.failed(exc, request_id)
+        return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id)
     return problem(status_of(exc), title_of(exc), exc.message, request_id, exc.hint)
 
 
@@ -182,12 +213,12 @@ def _rid(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def _add_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> None:
     """The one place errors become responses."""
 
     @app.exception_handler(BanditBotError)
     async def bandit_error(request: Request, exc: BanditBotError) -> Response:
-        return problem_of(metrics, exc, _rid(request))
+        return problem_of(metrics, health, exc, _rid(request))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

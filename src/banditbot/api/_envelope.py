@@ -42,17 +42,21 @@ class Envelope:
     the ``gate`` (API key or webhook secret) *before* a byte of the body is read; the body
     read here, in the chunks it arrives in, and refused with 413 as soon as it passes
     :func:`body_limit` — with or without a ``Content-Length`` — so a worker never holds more
-    than the limit, then handed to the app whole; one JSON access-log line; the latency
-    histogram.
+    than the limit, then handed to the app whole; one JSON access-log line (at warning level
+    for a 5xx) naming the route template, also of a request refused here (``route_of``);
+    the latency histogram.
     """
 
     def __init__(self, app: Any, metrics: Metrics, gate: Gate | None = None,
-                 gate_blocks: Callable[[], bool] | None = None) -> None:
+                 gate_blocks: Callable[[], bool] | None = None,
+                 route_of: Callable[[dict[str, Any]], str | None] | None = None) -> None:
         self.app, self.metrics, self.gate = app, metrics, gate
         #: whether the gate must read the store now (its key list expired): then it runs on
         #: a worker thread, so a slow or unreachable store never stalls the event loop and
         #: every other request with it
         self.gate_blocks = gate_blocks
+        #: the route template of a request no router saw (refused here: the gate, 413)
+        self.route_of = route_of
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -92,13 +96,17 @@ class Envelope:
             else:
                 await self.app(scope, _replay(body, receive), send_with_id)
         elapsed = time.perf_counter() - start
-        route = getattr(scope.get("route"), "path", "unmatched")
+        route = getattr(scope.get("route"), "path", None)
+        if route is None:
+            route = (self.route_of and self.route_of(scope)) or "unmatched"
         self.metrics.child(self.metrics.requests, scope["method"], route,
                            str(status[0])).observe(elapsed)
-        if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={"request_id": request_id, "method": scope["method"],
-                                       "path": route, "status": status[0],
-                                       "ms": round(elapsed * 1000, 2)})
+        # a server error is a warning: it shows at the level an operator watches
+        level = logging.WARNING if status[0] >= 500 else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(level, "request", extra={
+                "request_id": request_id, "method": scope["method"], "path": route,
+                "status": status[0], "ms": round(elapsed * 1000, 2)})
 
     def _admit(self, scope: dict[str, Any], headers: Mapping[str, str],
                      request_id: str) -> Response | None:

@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 from ..stores import ApplyResult, DecisionRecord, KeyedDecision, Store
+from ._health import StoreHealth
 
 __all__ = ["MeteredStore", "Metrics"]
 
@@ -87,12 +88,15 @@ class Metrics:
 
 class MeteredStore:
     """A :class:`~banditbot.stores.Store` that times every call and counts decisions and
-    rewards (so the Telegram bot, the API and the CLI all show up in the metrics)."""
+    rewards (so the Telegram bot, the API and the CLI all show up in the metrics), and
+    tells its :class:`~banditbot.api._health.StoreHealth` when a call succeeds (the end
+    of an outage)."""
 
     def __init__(self, inner: Store, metrics: Metrics) -> None:
         self.inner = inner
         self.metrics = metrics
         self.url = inner.url
+        self.health = StoreHealth()
         self._wrapped: dict[str, Any] = {}
         self._nesting = threading.local()  # batches inside a batch are not timed again
 
@@ -111,13 +115,17 @@ class MeteredStore:
         if not callable(attr):
             return attr
         histogram = self._timer(name)
+        health = self.health
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
-                return attr(*args, **kwargs)
+                result = attr(*args, **kwargs)
             finally:
                 histogram.observe(time.perf_counter() - start)
+            if health.down:
+                health.answered()
+            return result
 
         self._wrapped[name] = timed
         return timed
@@ -128,6 +136,8 @@ class MeteredStore:
             self.inner.record_decision(decision)
         finally:
             self._timer("record_decision").observe(time.perf_counter() - start)
+        if self.health.down:
+            self.health.answered()
         self.metrics.child(self.metrics.decisions, decision.experiment, decision.arm).inc()
 
     def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
@@ -147,6 +157,8 @@ class MeteredStore:
                                              known=known)
         finally:
             self._timer("apply_reward").observe(time.perf_counter() - start)
+        if self.health.down:
+            self.health.answered()
         if result is ApplyResult.APPLIED and known is not None:
             self.metrics.child(self.metrics.rewards, known.experiment, known.arm).inc()
             self.metrics.child(self.metrics.reward_delay, known.experiment).observe(

@@ -22,10 +22,13 @@ from .._errors import (
     UnknownExperimentError,
 )
 
-__all__ = ["PROBLEM", "InvalidBodyError", "Problem", "UnauthorizedError", "problem",
-           "problem_responses", "status_of", "title_of"]
+__all__ = ["PROBLEM", "STORE_FAILED", "InvalidBodyError", "Problem", "UnauthorizedError",
+           "problem", "problem_responses", "status_of", "title_of"]
 
 PROBLEM = "application/problem+json"
+#: the detail of every store failure a client hears (the store's own words name its host
+#: and port: they go to the server log, see :class:`~banditbot.api._health.StoreHealth`)
+STORE_FAILED = "the store did not answer; retry in a moment"
 
 
 class InvalidBodyError(PayloadError):

@@ -1,0 +1,101 @@
+"""Store outages in the server log: told once, with their cause, and when they end.
+
+A client whose request failed on the store hears only that it did (the store's own words
+name its host and port); the log says why — once, not once per request for as long as the
+outage lasts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .._errors import BanditBotError
+
+__all__ = ["StoreHealth"]
+
+log = logging.getLogger("banditbot.store")
+
+
+class StoreHealth:
+    """Whether requests fail on the store now, and the log lines that say so.
+
+    A warning with the cause (the error's class, its cause's class and its message, which
+    the JSON log redacts) at the first failed request; while failures go on, a reminder at
+    most every ``remind_seconds`` with their count; a warning when a store call succeeds
+    again. Every other failure is a debug line with its request id.
+
+    Parameters
+    ----------
+    remind_seconds
+        The least time between two warnings of one outage; also between the end of one
+        outage and the warning of the next (a store that fails every other call is told
+        about once per period, not twice per call).
+    clock
+        Monotonic seconds (tests pass a fake clock).
+
+    Examples
+    --------
+    >>> from banditbot import StoreError
+    >>> health = StoreHealth()
+    >>> health.failed(StoreError("connection refused"))
+    >>> health.down
+    True
+    >>> health.answered()
+    >>> health.down
+    False
+    """
+
+    def __init__(self, *, remind_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.remind_seconds = remind_seconds
+        self.clock = clock
+        #: a failure came after the last success: read on every store call, without the lock
+        self.down = False
+        self._lock = threading.Lock()
+        self._since = 0.0  # when the outage began
+        self._failures = 0  # failed requests since the last warning
+        self._total = 0  # failed requests of this outage
+        self._told = False  # this outage was announced
+        self._warned_at: float | None = None
+
+    def failed(self, error: BanditBotError, request_id: str | None = None) -> None:
+        """A request failed on the store with ``error``."""
+        now = self.clock()
+        with self._lock:
+            if not self.down:
+                self.down, self._since, self._total, self._failures = True, now, 0, 0
+                self._told = False
+            self._total += 1
+            self._failures += 1
+            last = self._warned_at
+            quiet = last is not None and now - last < self.remind_seconds
+            first, count, lasted = not self._told, self._failures, now - self._since
+            if not quiet:
+                self._warned_at, self._failures, self._told = now, 0, True
+        cause = error.__cause__
+        fields = {"error": type(error).__name__, "request_id": request_id,
+                  "cause": None if cause is None else type(cause).__name__}
+        if quiet:
+            log.debug("the store failed again: %s", error, extra=fields)
+        elif first:
+            log.warning("the store failed: %s: %s", type(error).__name__, error,
+                        extra=fields)
+        else:
+            log.warning("the store still fails: %d failed requests since the last warning "
+                        "(%.0f s since the first); the latest: %s: %s", count, lasted,
+                        type(error).__name__, error, extra=fields)
+
+    def answered(self) -> None:
+        """A store call succeeded: the end of an outage, if one was going on."""
+        with self._lock:
+            if not self.down:
+                return
+            self.down = False
+            told, total, lasted = self._told, self._total, self.clock() - self._since
+        if told:
+            log.warning("the store answers again, after %d failed request%s over %.1f s",
+                        total, "" if total == 1 else "s", lasted,
+                        extra={"failed_requests": total})

@@ -1,0 +1,81 @@
+"""A store outage in the server's log: a warning with its cause when it begins, a reminder
+at most once a minute while it lasts, a warning when it ends — not a line per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from banditbot import StoreError
+from banditbot.api._health import StoreHealth
+
+from ..conftest import FakeClock
+
+
+@pytest.fixture
+def warnings() -> Iterator[list[str]]:
+    """The warnings of ``banditbot.store`` (a handler of its own: the JSON logging of a
+    server started in this process may have stopped it from propagating)."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                said.append(record.getMessage())
+
+    logger = logging.getLogger("banditbot.store")
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        yield said
+    finally:
+        logger.removeHandler(handler)
+
+
+def _refused() -> StoreError:
+    try:
+        raise StoreError("PostgreSQL read failed: Connection refused") from \
+            ConnectionRefusedError()
+    except StoreError as exc:
+        return exc
+
+
+def test_an_outage_is_told_at_its_start_once_a_minute_and_at_its_end(
+        warnings: list[str]) -> None:
+    clock = FakeClock()
+    health = StoreHealth(clock=clock)
+    for _ in range(500):  # a busy server: requests fail for 30 s
+        health.failed(_refused())
+        clock.advance(0.06)
+    assert warnings == ["the store failed: StoreError: PostgreSQL read failed: "
+                        "Connection refused"]
+    for _ in range(1000):  # a minute later: one reminder, with the count
+        health.failed(_refused())
+        clock.advance(0.06)
+    assert len(warnings) == 2
+    assert re.match(r"the store still fails: \d+ failed requests since the last warning "
+                    r"\(60 s since the first\); the latest: StoreError: PostgreSQL", warnings[1])
+    health.answered()
+    health.answered()
+    assert len(warnings) == 3 and warnings[2].startswith(
+        "the store answers again, after 1500 failed requests over 90.0 s")
+
+
+def test_a_store_that_fails_every_other_call_is_told_once_a_minute(
+        warnings: list[str]) -> None:
+    clock = FakeClock()
+    health = StoreHealth(clock=clock)
+    for _ in range(100):  # 20 s of flapping
+        health.failed(_refused())
+        health.answered()
+        clock.advance(0.2)
+    assert len(warnings) == 2  # the first failure, and its end
+    for _ in range(300):  # the next 60 s: once more
+        health.failed(_refused())
+        health.answered()
+        clock.advance(0.2)
+    assert [w[:23] for w in warnings] == ["the store failed: Store",
+                                          "the store answers again"] * 2
