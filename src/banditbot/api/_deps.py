@@ -30,14 +30,24 @@ def authorize(keys: KeyRing, headers: Mapping[str, str], role: str) -> ApiKey:
     if authorization and authorization[:7].lower() == "bearer ":
         presented = authorization[7:].strip()
     key = keys.authenticate(presented)
+    in_memory = keys.store.url.startswith("memory:")
     if key is None:
-        raise UnauthorizedError()
+        raise UnauthorizedError(_IN_MEMORY.format(role="ROLE") if in_memory else None)
     if not role_allows(key.role, role):
         article = "an" if role[0] in "aeiou" else "a"
         raise NotAllowedError(f"this needs {article} {role} key; yours is {key.role}",
-                              hint="create one with: banditbot keys create --name NAME "
-                                   f"--role {role} --store URL (the store this server uses)")
+                              hint=_IN_MEMORY.format(role=role) if in_memory else
+                              "create one with: banditbot keys create --name NAME "
+                              f"--role {role} --store URL (the store this server uses)")
     return key
+
+
+#: where a key of a server on ``memory://`` comes from: its store lives in its process, so
+#: ``banditbot keys create`` (another process) cannot add one to it
+_IN_MEMORY = ("send Authorization: Bearer <key>; this server's store is memory:// (inside "
+              "its process), which banditbot keys create cannot reach: list the key in the "
+              "experiments file's api_keys (name, role: {role}, sha256: printf %s KEY | "
+              "sha256sum), or serve a sqlite:/// or postgresql:// store")
 
 
 #: The two ways to present a key, as OpenAPI security schemes (so ``/docs`` offers

@@ -36,11 +36,17 @@ class InvalidBodyError(PayloadError):
 
 
 class UnauthorizedError(BanditBotError):
-    """No API key, or an unknown one (401)."""
+    """No API key, or an unknown one (401).
 
-    def __init__(self) -> None:
-        super().__init__("missing or unknown API key",
-                         hint="send Authorization: Bearer <key> (banditbot keys create)")
+    Parameters
+    ----------
+    hint
+        Where a key comes from (default: ``banditbot keys create``).
+    """
+
+    def __init__(self, hint: str | None = None) -> None:
+        super().__init__("missing or unknown API key", hint=hint or (
+            "send Authorization: Bearer <key> (banditbot keys create)"))
 
 
 #: Most specific first: the first class an error is an instance of gives its status and the

@@ -19,8 +19,8 @@ from .._errors import BanditBotError, ConfigError, PayloadError, UnknownExperime
 from .._settings import Settings
 from ._help import new_app
 
-__all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "console", "err_console",
-           "keys_app", "main", "service", "settings", "writable_file"]
+__all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "config_read", "console",
+           "err_console", "keys_app", "main", "service", "settings", "writable_file"]
 
 app = new_app(
     name="banditbot",
@@ -115,6 +115,11 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     # store is never created by a read
     return build_service(cfg, opened, seed=seed, settings=chosen,
                          init=isinstance(opened, SQLiteStore))
+
+
+def config_read() -> list[str]:
+    """The experiments file the command's :func:`service` read (empty before it)."""
+    return list(_CONFIG_READ)
 
 
 def _not_beside_the_demo(url: str) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .._errors import ConfigError, require
-from ._app import ConfigOpt, StoreOpt, app, service, settings
+from ._app import ConfigOpt, StoreOpt, app, config_read, service, settings
 from .telegram import BaseUrlOpt
 
 
@@ -34,7 +34,8 @@ def serve(
     require("uvicorn", "api")
     import uvicorn
 
-    service(config, store).store.close()  # validate, and create the tables once
+    opened = service(config, store).store  # validate, and create the tables once
+    opened.close()
     _check_free(host, port)
     # each worker builds its own service from the environment: hand it the options
     chosen = settings().replace(config_path=config, store_url=store,
@@ -43,8 +44,9 @@ def serve(
     # access_log off: the app writes its own JSON access line (with the request id)
     from .._logging import configure_json_logging, uvicorn_log_config
 
+    configure_json_logging()
+    _say_what_is_served(config_read()[0], opened.url)
     if workers > 1 and not chosen.metrics_multiprocess:
-        configure_json_logging()
         logging.getLogger("banditbot.serve").warning(
             "%d workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows the counts of "
             "whichever one worker answers; set PROMETHEUS_MULTIPROC_DIR to an empty shared "
@@ -53,6 +55,29 @@ def serve(
     uvicorn.run("banditbot._compose:http_app_from_env", factory=True, host=host, port=port,
                 workers=workers, loop="uvloop", http="httptools", log_level="info",
                 proxy_headers=True, access_log=False, log_config=uvicorn_log_config())
+
+
+def _say_what_is_served(config_path: str, store_url: str) -> None:
+    """One start-up line: which experiments file and which store (its password masked: a
+    store's ``url`` is), so a server in the wrong folder does not serve the packaged
+    example silently."""
+    from pathlib import Path
+
+    from .. import _config
+
+    log = logging.getLogger("banditbot.serve")
+    path = Path(config_path).resolve()
+    packaged = path == (Path(_config.__file__).parent / "data" / "experiments.yaml").resolve()
+    fields = {"experiments_file": None if packaged else str(path), "store": store_url}
+    keys = "; API keys: only the experiments file's api_keys (banditbot keys create " \
+        "cannot reach an in-memory store)" if store_url.startswith("memory:") else ""
+    if packaged:
+        log.warning("serving the packaged example experiments (no --config, no "
+                    "BANDITBOT_CONFIG, no ./experiments.yaml) with the store %s%s",
+                    store_url, keys, extra=fields)
+    else:
+        log.info("serving the experiments of %s with the store %s%s", path, store_url,
+                 keys, extra=fields)
 
 
 def _check_free(host: str, port: int) -> None:
