@@ -120,6 +120,22 @@ def test_a_key_sent_with_another_request_is_refused_and_changes_nothing(api: Api
     assert [d["decision_id"] for d in api.logged()] == [first["decision_id"]]
 
 
+def test_equal_json_numbers_are_the_same_request(api: Api) -> None:
+    """A retry whose client wrote a number another way (``1`` then ``1.0``: JSON clients
+    do not control that) was refused as another request; a different number still is."""
+    first = api.decide({"subject": "visitor-1", "context": {"n": 1, "m": -0.0}}, "k-2")
+    again = api.decide({"subject": "visitor-1", "context": {"n": 1.0, "m": 0}}, "k-2")
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["decision_id"] == first.json()["decision_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    for other in ({"n": 1.5, "m": 0}, {"n": 2, "m": 0}, {"n": True, "m": 0},
+                  {"n": "1", "m": 0}):
+        refused = api.decide({"subject": "visitor-1", "context": other}, "k-2")
+        assert refused.status_code == 422, (other, refused.text)
+        assert refused.json()["title"] == "idempotency key reused"
+    assert [d["decision_id"] for d in api.logged()] == [first.json()["decision_id"]]
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"],
                          ids=["empty", "256-characters", "not-ascii", "tab"])
 def test_a_malformed_key_is_a_bad_request(api: Api, key: str) -> None:

@@ -52,12 +52,16 @@ def request_key(key: str, *, caller: str | None, experiment: str, subject: str,
     PayloadError
         ``key`` is not 1–255 printable ASCII characters.
 
+    The fingerprint reads equal JSON numbers as one (``1``, ``1.0`` and ``-0.0``/``0``: a
+    client's JSON library chooses how a number is written, not the client), and tells
+    numbers, booleans and text apart (``1``, ``true`` and ``"1"`` are other requests).
+
     Examples
     --------
     >>> a = request_key("order-1", caller=None, experiment="e", subject="u",
     ...                 context={"x": 1, "y": 2}, chat=None, sticky=False)
     >>> b = request_key("order-1", caller=None, experiment="e", subject="u",
-    ...                 context={"y": 2, "x": 1}, chat=None, sticky=False)
+    ...                 context={"y": 2.0, "x": 1}, chat=None, sticky=False)
     >>> a == b, len(a.key)
     (True, 64)
     """
@@ -67,8 +71,21 @@ def request_key(key: str, *, caller: str | None, experiment: str, subject: str,
                            "characters", hint="e.g. a UUID made once per decision and sent "
                                               "again with each retry of it")
     scoped = json.dumps([caller or "", experiment, key])
-    request = json.dumps([str(subject), dict(context) if context else None,
+    request = json.dumps([str(subject), _canonical(dict(context)) if context else None,
                           None if chat is None else str(chat), bool(sticky)],
                          sort_keys=True, separators=(",", ":"), default=repr)
     return RequestKey(hashlib.sha256(scoped.encode()).hexdigest(),
                       hashlib.sha256(request.encode()).hexdigest())
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with every whole float as the integer it equals (``1.0`` → ``1``, ``-0.0``
+    → ``0``), in dicts and lists too; booleans stay booleans (``True == 1`` in Python, not
+    in JSON)."""
+    if type(value) is float:
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
