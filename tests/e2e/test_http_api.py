@@ -240,6 +240,10 @@ def test_reads_exports_and_paging(api: Any) -> None:
                 + rows2[-1]["decision_id"], key)
     (row,) = [json.loads(line) for line in tail.text.splitlines()]
     assert row["decision_id"] == with_context.id and row["context"] == {"hour": 9, "lang": "de"}
+    # no reward yet: null, as the reward itself (it was "", as a CSV cell); once rewarded,
+    # the time; the scope "" is the experiment's one shared bandit, as stored
+    assert row["reward"] is None and row["rewarded_at"] is None and row["scope"] == ""
+    assert first["reward"] in (0, 1) and first["rewarded_at"].endswith("+00:00")
     # CSV pages share one header (one page with a context had a ctx_* column more, and the
     # dashboard's download, which joins pages, stopped at the first page that differed)
     first_csv = call(url, "GET", "/v1/experiments/ts/decisions?format=csv&limit=4", key)

@@ -496,8 +496,12 @@ def test_streamed_csv_export_matches_the_row_by_row_layout(
     with path.open(newline="", encoding="utf-8") as fh:
         got = list(csv.reader(fh))
     assert got[0] == columns
-    assert got[1:] == [["" if row.get(c) is None else str(row[c]) for c in columns]
-                       for row in rows]
+    def text(value: object) -> str:  # a boolean or a list as JSON writes it (it was
+        # Python's True and ['a', 'b']), as in the context column
+        return "" if value is None else json.dumps(value, sort_keys=True) \
+            if isinstance(value, bool | list | dict) else str(value)
+
+    assert got[1:] == [[text(row.get(c)) for c in columns] for row in rows]
     def iso(ts: float | None) -> str:
         return "" if ts is None else \
             datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
@@ -643,7 +647,8 @@ def test_a_reused_context_mapping_is_exported_as_it_was_at_each_record(tmp_path:
 
 
 def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> None:
-    """Booleans in a context (written True/False in CSV, typed in Parquet) are features of
+    """Booleans in a context (written true/false in CSV, as the context column's JSON
+    has them -- they were Python's True/False --, typed in Parquet) are features of
     1 and 0 in every format; a feature of a few words (a categorical feature, as banditbot
     exports them) is one 0/1 feature per word, and one of many distinct words is left out
     with a note — neither is a silent column of zeros."""
@@ -665,6 +670,12 @@ def test_a_log_reads_the_same_from_csv_parquet_and_the_store(tmp_path: Path) -> 
         export_decisions(records, path)
         logs[suffix] = read_log(path)
     logs["store"] = from_records(records)
+    with (tmp_path / "log.csv").open(newline="", encoding="utf-8") as fh:
+        cells = list(csv.DictReader(fh))
+    assert [r["ctx_premium"] for r in cells] == [
+        "true" if r.context["premium"] else "false" for r in records]  # type: ignore[index]
+    assert all(json.loads(r["context"])["premium"] == (r["ctx_premium"] == "true")
+               for r in cells)
     premium = [float(r.context["premium"]) for r in records]  # type: ignore[index]
     for name, log in logs.items():
         assert not any("comment" in n for n in log.context_names), name

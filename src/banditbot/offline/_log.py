@@ -294,14 +294,17 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
 
     ``subject`` and ``scope`` carry keyed pseudonyms (``pseudonyms``, default: a random key
     used for this call only), or the raw ids with ``raw_subjects=True``. With
-    ``nested=True`` (a JSON document, not a table) ``arms`` and ``probabilities`` are lists
-    and ``context`` the context itself (or ``None``), with no ``ctx_*`` columns."""
+    ``nested=True`` (a JSON document, not a table) ``arms`` and ``probabilities`` are lists,
+    ``context`` the context itself (or ``None``) and ``rewarded_at`` ``None`` until a
+    reward came (a table's empty cell), with no ``ctx_*`` columns; ``scope`` is ``""`` for
+    the experiment's one shared bandit, as stored."""
     cells = _Cells(raw_subjects, pseudonyms)
     for chunk in _chunks(records, _CHUNK):
         if nested:
             columns = cells.columns(chunk, lists=True)
             cells.take_new_contexts()  # (kept for the CSV's columns; nothing reads them here)
             columns[-1] = [dict(r.context) if r.context else None for r in chunk]
+            columns[_REWARDED_COLUMN] = [x or None for x in columns[_REWARDED_COLUMN]]
             for cells_of in zip(*columns, strict=True):
                 nested_row = dict(zip(LOG_COLUMNS, cells_of, strict=True))
                 nested_row["arms"] = list(nested_row["arms"])
@@ -381,7 +384,8 @@ def _write_csv(records: Iterable[DecisionRecord], out: IO[str],
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
 _ID_COLUMN = LOG_COLUMNS.index("decision_id")
 _SUBJECT_COLUMN = LOG_COLUMNS.index("subject")
-_STAMP_COLUMNS = (LOG_COLUMNS.index("created_at"), LOG_COLUMNS.index("rewarded_at"))
+_REWARDED_COLUMN = LOG_COLUMNS.index("rewarded_at")
+_STAMP_COLUMNS = (LOG_COLUMNS.index("created_at"), _REWARDED_COLUMN)
 _SCALARS = (str, int, bool)
 
 
@@ -447,12 +451,17 @@ def _cell(value: Any) -> Any:
     """A context value as a ``ctx_*`` cell, or a raw subject (``None`` stays empty). Text a
     client sent that a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+…``,
     ``-…``, ``@…``) gets a leading ``'``, unless it is a number; the ``context`` column keeps
-    it as sent."""
+    it as sent. A boolean is ``true`` or ``false``, as in the ``context`` column's JSON
+    (not Python's ``True``); a list or a mapping is its JSON."""
     if type(value) is str and value[:1] in _FORMULA_STARTS and value:
         try:
             float(value)
         except ValueError:
             return "'" + value
+    if type(value) is bool:
+        return "true" if value else "false"
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, sort_keys=True)
     return value
 
 

@@ -151,9 +151,11 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     ``generation`` keeps one generation (the report's ``generation`` is the current one;
     without it the log of every generation, as ``banditbot export --all-generations`` gives);
     ``scope`` one bandit (``chat:ID``, ``subject:ID``). JSON Lines (default): one object per
-    decision with the columns of ``banditbot export``, ``arms`` and ``probabilities`` as lists
-    and ``context`` as an object; CSV: the columns of ``banditbot export`` without its
-    ``ctx_*`` columns (the ``context`` column holds every key), the same on every page."""
+    decision with the columns of ``banditbot export``, ``arms`` and ``probabilities`` as lists,
+    ``context`` as an object and ``rewarded_at`` null until a reward came (``scope`` is
+    ``""`` for the experiment's shared bandit); CSV: the columns of ``banditbot export``
+    without its ``ctx_*`` columns (the ``context`` column holds every key), the same on
+    every page."""
     exp = service.experiment(experiment)
     service.check_scope(exp.id, scope)  # as the report does: no silent empty page
     after, before = after or None, before or None  # "?after=" is the first page, not none
