@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
-import httpx
 import numpy as np
 import pytest
 
@@ -18,61 +14,8 @@ from banditbot import ConfigError, StoreError
 from banditbot.stores import DecisionRecord, open_store
 from banditbot.stores._dynamodb import DynamoDBStore
 
-from ..conftest import EXAMPLES, run_cli
-
-
-class FlakyProxy:
-    """Answers the first ``failures`` requests with a throttling error, then forwards to the
-    emulator — what DynamoDB does under a burst."""
-
-    def __init__(self, upstream: str, failures: int) -> None:
-        self.failures = failures
-        self.seen = 0
-        self.targets: list[str] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                proxy.seen += 1
-                proxy.targets.append(self.headers.get("x-amz-target", ""))
-                if proxy.seen <= proxy.failures:
-                    payload = json.dumps({
-                        "__type": "com.amazonaws.dynamodb.v20120810#"
-                                  "ProvisionedThroughputExceededException",
-                        "message": "Rate of requests exceeds the allowed throughput."}).encode()
-                    self.send_response(400)
-                    self.send_header("content-type", "application/x-amz-json-1.0")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length")}
-                reply = httpx.post(upstream, content=body, headers=headers, timeout=30)
-                self.send_response(reply.status_code)
-                for k, v in reply.headers.items():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
-                                         "content-encoding"):
-                        self.send_header(k, v)
-                self.send_header("content-length", str(len(reply.content)))
-                self.end_headers()
-                self.wfile.write(reply.content)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FlakyProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from ..conftest import EXAMPLES, FakeClock, run_cli
+from ..flaky_proxy import RATE, FlakyProxy
 
 
 @pytest.fixture
@@ -110,10 +53,57 @@ def test_exhausted_retries_raise_store_error_and_write_nothing(moto_endpoint: st
         with pytest.raises(StoreError) as err:
             store.record_decision(d)
         assert "ProvisionedThroughputExceeded" in str(err.value)
+        assert "on-demand" in str(err.value)  # a fix that fits throttling
         assert proxy.seen == 3, proxy.targets
     direct = DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint)
     assert direct.get_decision(d.id) is None
     assert direct.read_stats("e", 0, "", ("a",)).pulls.tolist() == [0.0]
+
+
+def test_the_cli_says_how_to_fix_throttling(moto_endpoint: str, table: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial found sustained throttling reported as "Rate exceeded (check the
+    table, credentials and region)": none of those is wrong; the table's capacity is."""
+    with FlakyProxy(moto_endpoint, failures=10**6, error=RATE) as proxy:
+        url = f"dynamodb://{table}?region=us-east-1&endpoint_url={proxy.url}&max_attempts=2"
+        code, _, err = run_cli(["report", "random", "--config", str(EXAMPLES),
+                                "--store", url], capsys)
+    assert code == 2
+    assert "Rate exceeded" in err
+    assert "on-demand mode" in err and "retry later" in err
+    assert "credentials" not in err
+
+
+def test_a_time_limit_stops_retrying_before_it_ends(moto_endpoint: str, table: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under sustained throttling, a store call inside ``time_limit(10)`` retries with
+    backoff, then gives up before the 10 s are over (on a fake clock: each request takes
+    0.05 s of it, each backoff its own length), and a call after the limit is not sent."""
+    from banditbot.stores import _dynamodb
+
+    clock = FakeClock(0.0)
+    monkeypatch.setattr(_dynamodb, "_clock", clock)
+    monkeypatch.setattr(_dynamodb, "_sleep", clock.advance)
+    with FlakyProxy(moto_endpoint, failures=10**6, error=RATE,
+                    on_request=lambda _: clock.advance(0.05)) as proxy:
+        store = DynamoDBStore(table, region="us-east-1", endpoint_url=proxy.url,
+                              max_attempts=20)
+        with store.time_limit(10.0):
+            with pytest.raises(StoreError) as err:
+                store.record_decision(_decision())
+            assert clock.now < 10.0  # gave up in time
+            assert proxy.seen > 2  # after retrying
+            assert "retries stopped at the time limit" in str(err.value)
+            assert "on-demand" in str(err.value)
+            clock.advance(10.0)
+            sent = proxy.seen
+            with pytest.raises(StoreError, match="time limit was reached"):
+                store.read_meta("e")
+            assert proxy.seen == sent
+        proxy.failures = 0  # outside the block: no limit, and the throttling is over
+        d = _decision()
+        store.record_decision(d)
+        assert store.get_decision(d.id) is not None
 
 
 def test_numbers_round_trip_exactly(moto_endpoint: str, table: str) -> None:

@@ -39,6 +39,11 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
   every conditional write stores a random token of its own (``wtok``) and, when its
   condition fails, reads the item back: finding its own token means the earlier attempt
   was applied, so the write succeeded. A decision's id is its token (128 random bits).
+* Throttling and transient errors are retried by botocore (standard mode), or — inside
+  :meth:`DynamoDBStore.time_limit` (the Lambda handler: the invocation's remaining time) —
+  by the store's own hook with the same jittered backoff, which stops retrying when the next
+  attempt would start past the limit: the caller gets its :class:`StoreError` in time to
+  answer (a webhook: 503, Telegram delivers the update again).
 * Every expression names attributes through ``ExpressionAttributeNames``, so reserved words
   never break a request. Numbers travel as strings (the low-level client), so floats
   round-trip exactly and nothing passes through ``Decimal`` arithmetic on our side.
@@ -50,6 +55,7 @@ import contextlib
 import json
 import random
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -85,6 +91,17 @@ _GSI1_KEY_SCHEMA = [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
                     {"AttributeName": "GSI1SK", "KeyType": "RANGE"}]
 _KEY_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK")
 _CORE = ("pulls", "n", "total", "total_sq")
+#: the error codes with which DynamoDB throttles a request (the table's capacity, or the
+#: account's request rate)
+_THROTTLING = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException",
+                         "RequestLimitExceeded", "ThrottlingError",
+                         "ProvisionedThroughputExceeded"})
+_THROTTLING_HINT = ("DynamoDB is throttling the table: raise its provisioned capacity or "
+                    "switch it to on-demand mode, and retry later")
+#: the clock and the sleep of :meth:`DynamoDBStore.time_limit` and of the retries it bounds
+#: (tests put a fake clock in, whose sleep moves it)
+_clock = time.monotonic
+_sleep = time.sleep
 
 
 def _num(x: float) -> dict[str, str]:
@@ -150,6 +167,14 @@ class DynamoDBStore:
         Seconds botocore waits for a reply, and for a connection, before it retries.
     client
         A ready boto3 DynamoDB client (overrides region/endpoint/timeouts).
+
+    Notes
+    -----
+    Without ``ttl_days`` decisions are kept until deleted: the log stays the source of the
+    statistics (invariant: statistics == fold(log)). With it, DynamoDB deletes each decision
+    some time after ``ttl_days`` while the arm statistics keep counting it: reports mix
+    counters of every decision with estimates from the rows left, and exports and
+    off-policy evaluation see fewer rows (``docs/dynamodb.md``).
     """
 
     def __init__(self, table: str, *, region: str | None = None,
@@ -176,6 +201,9 @@ class DynamoDBStore:
         if client is None:  # said here, before any call reaches for botocore's errors
             require("boto3", "aws")
         self._client = client
+        self._hooked: Any = None  # the client the retry hook is registered on
+        self._deadline: float | None = None  # (``_clock``) see time_limit
+        self._gave_up = threading.local()  # a request of this thread stopped at the limit
 
     # --- plumbing -----------------------------------------------------------------------
     @property
@@ -189,11 +217,65 @@ class DynamoDBStore:
                             read_timeout=self.read_timeout, max_pool_connections=64)
             self._client = boto3.client("dynamodb", region_name=self.region,
                                         endpoint_url=self.endpoint_url, config=config)
+        if self._hooked is not self._client:
+            # first: while a time limit is set, its answer (a delay, or False: no retry)
+            # comes before botocore's own policy's
+            self._client.meta.events.register_first("needs-retry.dynamodb",
+                                                    self._retry_within_limit)
+            self._hooked = self._client
         return self._client
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Within the block, stop retrying a request when its next attempt would start more
+        than ``seconds`` from now, and start no request after that: a call fails with
+        :class:`StoreError` in time for the caller to answer (the Lambda handler gives the
+        invocation's remaining time, less a margin to answer).
+
+        Parameters
+        ----------
+        seconds
+            The time the block's store calls may take, retries and their backoff included
+            (one attempt already under way finishes, within the read timeout).
+        """
+        previous = self._deadline
+        self._deadline = _clock() + seconds
+        try:
+            yield
+        finally:
+            self._deadline = previous
+
+    def _retry_within_limit(self, attempts: int, **kwargs: Any) -> float | bool | None:
+        """botocore's ``needs-retry`` hook: without a time limit, ``None`` (botocore's
+        standard retries decide); within one, the standard conditions and a jittered
+        exponential backoff (1 s base when throttled, as botocore's), slept here on
+        ``_sleep`` — ``False`` (no retry: the last error is raised) when the next attempt
+        would start past the limit."""
+        deadline = self._deadline
+        if deadline is None:
+            return None
+        from botocore.retries import standard
+
+        context = standard.RetryEventAdapter().create_retry_context(attempts=attempts,
+                                                                   **kwargs)
+        if not standard.StandardRetryConditions(
+                max_attempts=self.max_attempts).is_retryable(context):
+            return False
+        base = 1.0 if context.get_error_code() in _THROTTLING else 0.025
+        delay = random.random() * min(base * 2 ** (attempts - 1), 20.0)
+        if _clock() + delay >= deadline:
+            self._gave_up.value = True
+            return False
+        _sleep(delay)
+        return 0.0  # retry now (slept above)
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        self._gave_up.value = False
+        if self._deadline is not None and _clock() >= self._deadline:
+            raise StoreError(f"DynamoDB {op} not sent: the time limit was reached",
+                             hint="the earlier requests took it all; retry later")
         try:
             return getattr(self.client, op)(TableName=self.table, **kwargs) \
                 if op not in ("transact_write_items",) else getattr(self.client, op)(**kwargs)
@@ -211,12 +293,20 @@ class DynamoDBStore:
             elif code == "ResourceNotFoundException":
                 hint = f"no table {self.table!r} here: check its name and region, or create " \
                     "it with banditbot init-db"
+            elif code in _THROTTLING:
+                hint = _THROTTLING_HINT
             else:
                 hint = "check the table, credentials and region"
-            raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}",
-                             hint=hint) from exc
+            raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}"
+                             f"{self._stopped()}", hint=hint) from exc
         except BotoCoreError as exc:
-            raise _network_error(op, exc) from exc
+            error = _network_error(op, exc)
+            raise StoreError(error.message + self._stopped(), hint=error.hint) from exc
+
+    def _stopped(self) -> str:
+        """What to add to an error whose retries the time limit stopped."""
+        return "; retries stopped at the time limit" if getattr(
+            self._gave_up, "value", False) else ""
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
         """Run a transaction; ``None`` on success, else the per-item cancellation codes
@@ -228,6 +318,7 @@ class DynamoDBStore:
         from botocore.exceptions import ClientError
 
         token = str(uuid.uuid4())
+        throttled = False
         for attempt in range(12):
             try:
                 self._call("transact_write_items", TransactItems=items,
@@ -246,9 +337,14 @@ class DynamoDBStore:
                     if "ConditionalCheckFailed" in reasons:
                         return reasons
                     raise StoreError(f"DynamoDB transaction failed: {reasons or exc}") from exc
-                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
-        raise StoreError("DynamoDB transaction kept conflicting; nothing was written",
-                         hint="retry later")
+                throttled = throttled or bool(set(reasons) & _THROTTLING)
+                delay = min(0.5, 0.005 * 2**attempt) * random.random()
+                if self._deadline is not None and _clock() + delay >= self._deadline:
+                    break
+                _sleep(delay)
+        what = "was throttled" if throttled else "kept conflicting"
+        raise StoreError(f"DynamoDB transaction {what}; nothing was written",
+                         hint=_THROTTLING_HINT if throttled else "retry later")
 
     def init(self) -> None:
         """Create the table (on-demand billing, GSI for the log) and enable TTL; idempotent.
