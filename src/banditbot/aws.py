@@ -2,17 +2,26 @@
 
 Serves API Gateway HTTP API (payload 2.0) and Lambda Function URL events:
 
-* ``POST …/telegram`` — the Telegram webhook: secret-token check, de-duplication by
-  ``update_id``, and the update processed to completion before the function returns;
+* ``POST …/telegram`` — the Telegram webhook: secret-token check (before anything else is
+  built: the secret comes from the settings or SSM), de-duplication by ``update_id``, and the
+  update processed to completion before the function returns;
+* ``GET …/healthz`` — the function runs (no store, no settings needed);
 * everything else — the HTTP API and dashboard (the same ASGI app ``banditbot serve`` runs).
 
 The service and the event loop are built lazily, once per container, on the first
-invocation; importing this module connects to nothing (cold starts and tests depend on it).
-The bot (its token and secret perhaps from SSM, then ``getMe``) is built on the first Telegram
-event: while Telegram cannot be reached or refuses the token, the HTTP API and dashboard
-serve and Telegram events are answered 503 (Telegram delivers them again), each later
-Telegram event trying again. Logs are banditbot's redacted JSON lines (no bot token, no
-secret), one access line per request. Settings come from the environment:
+invocation that needs them; importing this module connects to nothing (cold starts and tests
+depend on it). The bot (its token perhaps from SSM, then ``getMe``) is built on the first
+Telegram event: while Telegram cannot be reached or refuses the token, the HTTP API and
+dashboard serve and Telegram events are answered 503 (Telegram delivers them again), each
+later Telegram event trying again.
+
+Each invocation's store calls are bounded by its remaining time (the context's
+``get_remaining_time_in_millis()``, less :data:`ANSWER_MARGIN`): a throttled store gives up
+in time for the handler to log the cause and answer 503 (Telegram delivers the update again)
+before Lambda's timeout. Failures are answered without internal detail (no file path, table
+name or setting: anyone may call a Function URL); the detail is in the log. Logs are
+banditbot's redacted JSON lines (no bot token, no secret), one access line per request.
+Settings come from the environment:
 
 ``BANDITBOT_STORE``
     e.g. ``dynamodb://banditbot?region=eu-west-1`` (required: no SQLite default here)
@@ -22,6 +31,9 @@ secret), one access line per request. Settings come from the environment:
     the bot token, or the name of an SSM SecureString parameter holding it
 ``BANDITBOT_WEBHOOK_SECRET`` / ``BANDITBOT_WEBHOOK_SECRET_PARAMETER``
     the webhook secret, or its SSM parameter
+``BANDITBOT_ADMINS``
+    Telegram user ids allowed admin commands (the template's ``AdminIds``), beside the
+    experiments file's ``admins``
 """
 
 from __future__ import annotations
@@ -29,14 +41,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import BanditBotError, PayloadError
+from ._errors import BanditBotError, PayloadError, StoreError
 
 __all__ = ["LambdaApp", "handler"]
 
@@ -44,6 +58,11 @@ __all__ = ["LambdaApp", "handler"]
 #: (Telegram redelivers meanwhile; each try reads SSM and calls getMe).
 _RETRY_SECONDS = 10.0
 _clock = time.monotonic  # (the retry cadence's clock)
+#: Seconds of an invocation kept to answer after the store gave up (the bot's apology to the
+#: chat, the log line, the answer): the store's retries stop this long before the timeout.
+ANSWER_MARGIN = 3.0
+#: what a failure's body says (the detail, which may name a file, table or setting, is logged)
+_SEE_THE_LOG = "see the function's log"
 
 log = logging.getLogger("banditbot.aws")
 
@@ -54,21 +73,33 @@ class LambdaApp:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._parts: Any = None
+        self._settings: Any = None
+        self._secret: str | None = None  # the webhook secret, once known (SSM: fetched once)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retry_at = 0.0  # (monotonic) no Telegram connection attempt before then
 
-    def parts(self) -> Any:
-        """What this container built on its first invocation (see
-        :func:`banditbot._compose.build_lambda`)."""
+    def settings(self) -> Any:
+        """The settings, read once per container (and banditbot's logging configured)."""
         with self._lock:
-            if self._parts is None:
-                from ._compose import build_lambda
+            if self._settings is None:
                 from ._settings import Settings
 
                 _configure_logging()
+                self._settings = Settings.from_env(env_file=None)
+            return self._settings
+
+    def parts(self) -> Any:
+        """What this container built on its first invocation that needs the service (see
+        :func:`banditbot._compose.build_lambda`)."""
+        settings = self.settings()
+        with self._lock:
+            if self._parts is None:
+                from ._compose import build_lambda
+
                 if self._loop is None:
                     self._loop = asyncio.new_event_loop()
-                self._parts = build_lambda(Settings.from_env(env_file=None))
+                # the secret fetched for the check: the bot does not read SSM for it again
+                self._parts = build_lambda(settings.replace(webhook_secret=self._secret))
             return self._parts
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -77,25 +108,33 @@ class LambdaApp:
         An event that is not one (not an object, a non-object ``requestContext``, headers
         that are not a mapping of strings, a body that is not a string, invalid base64, a
         body over the limit, no HTTP method or path at all) is answered 400 (413) with one log
-        line, before anything is built or read. Anything else that fails is answered 500
-        with one redacted log line; nothing unredacted reaches the runtime."""
+        line, before anything is built or read. ``/healthz`` is answered without building
+        anything; a webhook request's secret is checked before the service is built. Anything
+        else that fails is answered 500 (a store that failed: 503) with one redacted log line
+        that says why; the answer's body says only that (anyone may call the function)."""
         try:
             request = _parse_event(event)
         except PayloadError as exc:
             status = 413 if isinstance(exc, _TooLargeError) else 400
             log.warning("refused an event", extra={"status": status, "reason": exc.message})
             return _response(status, {"ok": False, "detail": exc.message})
+        if request.method in ("GET", "HEAD") and request.path.rstrip("/") == "/healthz":
+            self.settings()  # (the log's format)
+            log.info("request", extra={"method": request.method, "path": request.path,
+                                       "status": 200})
+            return _response(200, {"status": "ok"} if request.method == "GET" else None)
         try:
-            parts = self.parts()
             if request.path.rstrip("/").endswith("/telegram") and request.method == "POST":
-                return self._telegram(parts, request.headers, request.body)
-            return self._asgi(parts, request)
+                return self._telegram(request.headers, request.body, context)
+            parts = self.parts()
+            with _time_limit(parts, context):
+                return self._asgi(parts, request)
         except BanditBotError as exc:
-            from ._logging import redact
-
+            status = 503 if isinstance(exc, StoreError) else 500
             log.error("cannot answer the event: %s", exc,
-                      extra={"method": request.method, "path": request.path, "status": 500})
-            return _response(500, {"ok": False, "detail": redact(str(exc))})
+                      extra={"method": request.method, "path": request.path,
+                             "status": status})
+            return _response(status, {"ok": False, "detail": _SEE_THE_LOG})
         except Exception:
             log.exception("unexpected error", extra={"method": request.method,
                                                      "path": request.path, "status": 500})
@@ -105,28 +144,79 @@ class LambdaApp:
         assert self._loop is not None
         return self._loop.run_until_complete(coroutine)
 
-    def _telegram(self, parts: Any, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
-        """A webhook request: the secret is checked before anything is fetched or sent (a
-        stranger's POST reads no SSM parameter and calls no Telegram), then the bot is built
-        and connected if it is not yet — at most once per :data:`_RETRY_SECONDS` while that
-        fails — and the update processed."""
-        settings = parts.settings
+    def _telegram(self, headers: dict[str, str], raw: bytes, context: Any) -> dict[str, Any]:
+        """A webhook request: the secret is checked before anything is built, fetched or
+        sent (a stranger's POST builds no service, reads no store and calls no Telegram; the
+        secret's SSM parameter is read once per container), then the bot is built and
+        connected if it is not yet — at most once per :data:`_RETRY_SECONDS` while that
+        fails — and the update processed within the invocation's time. A store that fails
+        before the update is claimed is answered 503: Telegram delivers it again."""
+        settings = self.settings()
         if not (settings.telegram_token or settings.telegram_token_parameter):
             return self._telegram_answer(404, "no Telegram bot configured")
         from .telegram import check_secret, process_webhook
 
-        known = parts.secret or settings.webhook_secret  # (from SSM: known once fetched)
-        if known and not check_secret(headers, known):
-            return self._telegram_answer(403, "missing or wrong secret token")
-        ready = self._bot_ready(parts)
-        if parts.telegram is None and ready:
-            return self._telegram_answer(404, "no Telegram bot configured")
-        if parts.telegram is None:  # the secret's SSM parameter is unreadable
+        known = self._webhook_secret(settings)
+        if known is None:  # its SSM parameter is unreadable (logged), for now
             return self._telegram_answer(503, "the bot is not connected to Telegram yet; "
                                               "retry later")
-        outcome = self._run(process_webhook(parts.telegram, parts.service, headers, raw,
-                                            parts.secret, wait=True, ready=ready))
+        if not check_secret(headers, known):
+            return self._telegram_answer(403, "missing or wrong secret token")
+        parts = self.parts()
+        with _time_limit(parts, context):
+            ready = self._bot_ready(parts)
+            if parts.telegram is None and ready:
+                return self._telegram_answer(404, "no Telegram bot configured")
+            if parts.telegram is None:  # the token's SSM parameter is unreadable
+                return self._telegram_answer(503, "the bot is not connected to Telegram "
+                                                  "yet; retry later")
+            try:
+                outcome = self._run(process_webhook(parts.telegram, parts.service, headers,
+                                                    raw, known, wait=True, ready=ready))
+            except StoreError as exc:  # not claimed: a redelivery is processed
+                log.error("the store failed before the update was claimed: %s", exc,
+                          extra={"method": "POST", "path": "/telegram", "status": 503})
+                return _response(503, {"ok": False, "detail": "the store is unavailable; "
+                                                              "retry later"})
         return self._telegram_answer(outcome.status, outcome.reason)
+
+    def _webhook_secret(self, settings: Any) -> str | None:
+        """The webhook secret: the settings', or its SSM parameter's (read once it works;
+        while it fails, at most once per :data:`_RETRY_SECONDS`, one warning line each).
+
+        Raises
+        ------
+        ConfigError
+            Neither ``BANDITBOT_WEBHOOK_SECRET`` nor its parameter is set.
+        """
+        from ._errors import ConfigError
+
+        if self._secret is None and settings.webhook_secret:
+            self._secret = settings.webhook_secret
+        if self._secret is not None:
+            return self._secret
+        if not settings.webhook_secret_parameter:
+            raise ConfigError("a Telegram webhook needs BANDITBOT_WEBHOOK_SECRET",
+                              hint="or BANDITBOT_WEBHOOK_SECRET_PARAMETER naming an SSM "
+                                   "parameter")
+        now = _clock()
+        if now < self._retry_at:
+            return None
+        try:
+            secret = _ssm_parameter(settings.webhook_secret_parameter)
+        except Exception as exc:
+            self._retry_at = now + _RETRY_SECONDS
+            log.warning("cannot read the webhook secret's SSM parameter; Telegram events "
+                        "are answered 503 until it works", extra={"error": type(exc).__name__})
+            return None
+        if not secret:
+            raise ConfigError("the webhook secret's SSM parameter is empty",
+                              hint="put the secret given to set-webhook in it")
+        from ._logging import register_secret
+
+        register_secret(secret)
+        self._secret = secret
+        return secret
 
     @staticmethod
     def _telegram_answer(status: int, reason: str) -> dict[str, Any]:
@@ -185,7 +275,51 @@ class LambdaApp:
         response: dict[str, Any] = self._run(_call_asgi(
             parts.asgi, request.method, request.path, request.query, request.headers,
             request.body))
+        if response["statusCode"] >= 500:
+            _withhold_detail(response, request)
         return response
+
+
+@contextlib.contextmanager
+def _time_limit(parts: Any, context: Any) -> Iterator[None]:
+    """The invocation's store calls bounded by its remaining time, less
+    :data:`ANSWER_MARGIN` (a store without time limits, or no Lambda context: unbounded)."""
+    limit = getattr(parts.service.store, "time_limit", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if limit is None or remaining is None:
+        yield
+        return
+    with limit(max(remaining() / 1000 - ANSWER_MARGIN, 0.0)):
+        yield
+
+
+def _withhold_detail(response: dict[str, Any], request: _Request) -> None:
+    """A server error's problem body without its detail and hint (a table name, a path):
+    logged instead, with the request id that the body keeps."""
+    try:
+        problem = json.loads(response["body"]) if not response["isBase64Encoded"] else None
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict) or not ({"detail", "hint"} & problem.keys()):
+        return
+    log.error("answered %d: %s%s", response["statusCode"], problem.get("detail"),
+              f" ({problem['hint']})" if problem.get("hint") else "",
+              extra={"method": request.method, "path": request.path,
+                     "status": response["statusCode"], "request_id": problem.get("request_id")})
+    problem.pop("hint", None)
+    problem["detail"] = _SEE_THE_LOG
+    body = json.dumps(problem)
+    response["body"] = body
+    if "content-length" in response["headers"]:
+        response["headers"]["content-length"] = str(len(body.encode()))
+
+
+def _ssm_parameter(name: str) -> str:
+    """The value of an SSM SecureString parameter."""
+    import boto3
+
+    ssm = boto3.client("ssm")
+    return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
 
 
 #: the largest body an event may carry (Lambda's own payload limit is 6 MB; the API refuses
@@ -263,7 +397,7 @@ def _configure_logging() -> None:
 
 def _response(status: int, payload: Any) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"content-type": "application/json"},
-            "body": json.dumps(payload), "isBase64Encoded": False}
+            "body": "" if payload is None else json.dumps(payload), "isBase64Encoded": False}
 
 
 async def _call_asgi(app: Any, method: str, path: str, query: str, headers: dict[str, str],

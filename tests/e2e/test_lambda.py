@@ -19,7 +19,8 @@ import pytest
 from banditbot.aws import LambdaApp
 from banditbot.stores._dynamodb import DynamoDBStore
 
-from ..conftest import EXAMPLES, ROOT
+from ..conftest import EXAMPLES, ROOT, FakeClock
+from ..flaky_proxy import RATE, FlakyProxy
 from ..telegram_double import BotApiDouble
 
 SECRET = "lambda-webhook-secret_0123456789"
@@ -157,10 +158,10 @@ def test_malformed_body_is_400(lambda_env: dict[str, str], double: BotApiDouble)
 
 
 def test_other_paths_go_to_the_http_app(lambda_env: dict[str, str]) -> None:
-    response = LambdaApp()(http_api_event(b"", path="/healthz", method="GET", secret=None),
+    response = LambdaApp()(http_api_event(b"", path="/readyz", method="GET", secret=None),
                            None)
     assert response["statusCode"] == 200
-    assert json.loads(response["body"]) == {"status": "ok"}
+    assert json.loads(response["body"]) == {"status": "ready", "store": "dynamodb"}
 
 
 def test_metrics_on_a_function_url_need_a_read_key(lambda_env: dict[str, str]) -> None:
@@ -349,14 +350,117 @@ def test_an_event_that_is_not_http_is_400(event: dict[str, Any]) -> None:
     assert response["statusCode"] == 400, response
 
 
-def test_an_unset_store_is_refused_on_lambda(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def _log_lines(err: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+
+
+def test_health_needs_no_store_and_an_unset_store_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
     """Without BANDITBOT_STORE the handler used a SQLite banditbot.db in the working
-    directory (the container's scratch space): it refuses, naming the variable."""
+    directory (the container's scratch space): it refuses, naming the variable in its log
+    (not to whoever called). A new-user trial found /healthz answering 500 then: it says
+    the function runs (docs/production.md: /readyz is the one that needs the store)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BANDITBOT_CONFIG", str(EXAMPLES))
-    response = LambdaApp()(http_api_event(b"", path="/healthz", method="GET", secret=None),
-                           None)
-    assert response["statusCode"] == 500
-    assert "BANDITBOT_STORE" in json.loads(response["body"])["detail"]
+    handler = LambdaApp()
+    health = handler(http_api_event(b"", path="/healthz", method="GET", secret=None), None)
+    assert health["statusCode"] == 200 and json.loads(health["body"]) == {"status": "ok"}
+    ready = handler(http_api_event(b"", path="/readyz", method="GET", secret=None), None)
+    assert ready["statusCode"] == 500
+    assert "BANDITBOT_STORE" not in ready["body"]
+    _, err = capfd.readouterr()
+    assert any("BANDITBOT_STORE is not set" in x.get("message", "") for x in _log_lines(err))
     assert not (tmp_path / "banditbot.db").exists()
+
+
+def test_a_broken_deployment_tells_callers_nothing_and_strangers_get_403(
+        lambda_env: dict[str, str], double: BotApiDouble, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial deployed an experiments file that was not in the package: every
+    caller got 500 with ``my-experiments.yaml: cannot read the experiments file …``, a
+    request with a wrong secret too (the service was built before the secret was checked).
+    The secret is checked first; the reason goes to the log only."""
+    monkeypatch.setenv("BANDITBOT_CONFIG", "my-experiments.yaml")
+    handler = LambdaApp()
+    stranger = handler(http_api_event(_update(double, 41), secret="not-the-secret"), None)
+    assert stranger["statusCode"] == 403
+    telegram = handler(http_api_event(_update(double, 41)), None)
+    api = handler(http_api_event(b"", path="/v1/experiments", method="GET", secret=None),
+                  None)
+    assert telegram["statusCode"] == api["statusCode"] == 500
+    for response in (stranger, telegram, api):
+        assert "my-experiments.yaml" not in response["body"]
+        assert "experiments file" not in response["body"]
+    _, err = capfd.readouterr()
+    assert any("my-experiments.yaml: cannot read the experiments file" in x.get("message", "")
+               for x in _log_lines(err))
+    assert double.chat_messages(501) == []
+
+
+def test_readyz_names_no_table_to_anyone(lambda_env: dict[str, str],
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         capfd: pytest.CaptureFixture[str]) -> None:
+    """/readyz answers anyone: a missing table made it answer 503 with ``no table 'missing'
+    here``. The body says the store is unavailable and gives the request id; the log says
+    which table."""
+    table = f"missing-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("BANDITBOT_STORE", f"dynamodb://{table}?region=us-east-1"
+                                          f"&endpoint_url={lambda_env['ENDPOINT']}")
+    response = LambdaApp()(http_api_event(b"", path="/readyz", method="GET", secret=None),
+                           None)
+    assert response["statusCode"] == 503
+    problem = json.loads(response["body"])
+    assert problem["title"] == "store unavailable" and problem["request_id"]
+    assert table not in response["body"] and "hint" not in problem
+    _, err = capfd.readouterr()
+    assert any(table in x.get("message", "") and x.get("request_id") == problem["request_id"]
+               for x in _log_lines(err))
+
+
+class FakeLambdaContext:
+    """The Lambda context's clock: the invocation ends ``timeout`` seconds after it began,
+    on a fake clock."""
+
+    def __init__(self, clock: FakeClock, timeout: float) -> None:
+        self.clock = clock
+        self.ends = clock.now + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self.ends - self.clock.now) * 1000), 0)
+
+
+def test_sustained_throttling_is_answered_503_before_the_timeout(
+        lambda_env: dict[str, str], double: BotApiDouble, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A new-user trial throttled the table: webhook invocations answered 500 after 42.8 s
+    and 45.2 s, past the template's 30 s timeout (Lambda kills the invocation before it logs
+    anything). The store's retries stop within the invocation's remaining time (a fake
+    clock: each request takes 0.05 s of it, each backoff its length): the update is answered
+    503, unclaimed, with the cause in the log, and Telegram's redelivery is processed once
+    the throttling is over."""
+    from banditbot.stores import _dynamodb
+
+    clock = FakeClock(0.0)
+    monkeypatch.setattr(_dynamodb, "_clock", clock)
+    monkeypatch.setattr(_dynamodb, "_sleep", clock.advance)
+    with FlakyProxy(lambda_env["ENDPOINT"], failures=10**6, error=RATE,
+                    on_request=lambda _: clock.advance(0.05)) as proxy:
+        monkeypatch.setenv("BANDITBOT_STORE", f"dynamodb://{lambda_env['TABLE']}?region="
+                                              f"us-east-1&endpoint_url={proxy.url}")
+        handler = LambdaApp()
+        context = FakeLambdaContext(clock, timeout=30)  # the template's Timeout
+        response = handler(http_api_event(_update(double, 51)), context)
+        assert response["statusCode"] == 503
+        assert context.get_remaining_time_in_millis() > 0  # answered before the timeout
+        assert proxy.seen > 2  # after retrying
+        assert lambda_env["TABLE"] not in response["body"]
+        _, err = capfd.readouterr()
+        assert any("ThrottlingException" in x.get("message", "") and "on-demand" in
+                   x.get("message", "") and x.get("status") == 503 for x in _log_lines(err))
+        assert double.chat_messages(501) == []
+
+        proxy.failures = 0  # the throttling is over; Telegram delivers the update again
+        context = FakeLambdaContext(clock, timeout=30)
+        assert handler(http_api_event(_update(double, 51)), context)["statusCode"] == 200
+        assert len(double.chat_messages(501)) == 1
