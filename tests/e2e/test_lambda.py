@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from banditbot.aws import LambdaApp
 from banditbot.stores._dynamodb import DynamoDBStore
@@ -464,3 +466,123 @@ def test_sustained_throttling_is_answered_503_before_the_timeout(
         context = FakeLambdaContext(clock, timeout=30)
         assert handler(http_api_event(_update(double, 51)), context)["statusCode"] == 200
         assert len(double.chat_messages(501)) == 1
+
+
+def _cfn_loader() -> type[yaml.SafeLoader]:
+    """A YAML loader that reads CloudFormation's short tags as their long forms."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "GetAtt":
+            return {"Fn::GetAtt": value.split(".")}
+        return {f"Fn::{suffix}": value}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    return Loader
+
+
+def template_environment(lambda_env: dict[str, str], **parameters: str) -> dict[str, str]:
+    """The function's environment as CloudFormation gives it: the template's parameter
+    defaults (overridden by ``parameters``), conditions and intrinsic functions evaluated,
+    the table being ``lambda_env``'s; its store URL then pointed at the emulator and its
+    experiments file found in src/ (the package's root)."""
+    doc = yaml.load((ROOT / "deploy" / "template.yaml").read_text(encoding="utf-8"),
+                    Loader=_cfn_loader())
+    values = {name: str(spec.get("Default", "")) for name, spec in doc["Parameters"].items()}
+    values.update(parameters)
+    values.update({"BanditTable": lambda_env["TABLE"], "AWS::Region": "us-east-1"})
+    conditions: dict[str, bool] = {}
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return values[arg]
+            if key == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: values[m[1]], arg)
+            if key == "Fn::Equals":
+                return str(evaluate(arg[0])) == str(evaluate(arg[1]))
+            if key == "Fn::Not":
+                return not evaluate(arg[0])
+            if key == "Fn::If":
+                return evaluate(arg[1] if conditions[arg[0]] else arg[2])
+        if isinstance(node, dict):
+            return {k: evaluate(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [evaluate(v) for v in node]
+        return node
+
+    for name, condition in (doc.get("Conditions") or {}).items():
+        conditions[name] = bool(evaluate(condition))
+    variables = doc["Resources"]["BanditFunction"]["Properties"]["Environment"]["Variables"]
+    env = {k: str(evaluate(v)) for k, v in variables.items()}
+    env["BANDITBOT_STORE"] += f"&endpoint_url={lambda_env['ENDPOINT']}"
+    env["BANDITBOT_CONFIG"] = str(ROOT / "src" / env["BANDITBOT_CONFIG"])
+    return env
+
+
+def _use_template(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                  **parameters: str) -> None:
+    env = template_environment(lambda_env, **parameters)
+    for name in ("BANDITBOT_STORE", "BANDITBOT_CONFIG", "BANDITBOT_ADMINS"):
+        monkeypatch.setenv(name, env.get(name, ""))
+
+
+def test_the_template_keeps_decisions_unless_told_to_expire_them(
+        lambda_env: dict[str, str], double: BotApiDouble,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new-user trial found the template's default DecisionTtlDays (365) making DynamoDB
+    delete decisions after a year while the statistics kept counting them (reports, exports
+    and off-policy evaluation then disagree, silently). By default a decision carries no
+    ``ttl``; with DecisionTtlDays it does."""
+    client = boto3.client("dynamodb", region_name="us-east-1",
+                          endpoint_url=lambda_env["ENDPOINT"])
+    store = DynamoDBStore(lambda_env["TABLE"], region="us-east-1",
+                          endpoint_url=lambda_env["ENDPOINT"])
+    expiry: dict[str, bool] = {}
+    for update_id, days in ((61, None), (62, "30")):
+        _use_template(lambda_env, monkeypatch,
+                      **({"DecisionTtlDays": days} if days is not None else {}))
+        assert LambdaApp()(http_api_event(_update(double, update_id)), None)["statusCode"] \
+            == 200
+        for d in store.iter_decisions("random"):
+            item = client.get_item(TableName=lambda_env["TABLE"],
+                                   Key={"PK": {"S": f"DEC#{d.id}"}, "SK": {"S": "DEC"}})
+            expiry.setdefault(d.id, "ttl" in item["Item"])
+    assert sorted(expiry.values()) == [False, True]  # the default's decision kept; 30 days'
+    assert len(double.chat_messages(501)) == 2
+
+
+def test_the_templates_admins_may_run_admin_commands(
+        lambda_env: dict[str, str], double: BotApiDouble,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new-user trial followed the README's 5 steps with the packaged example
+    (``admins: []``): every admin command answered "Not allowed", and the template had no
+    way to name admins. Its AdminIds parameter does (BANDITBOT_ADMINS)."""
+    store = DynamoDBStore(lambda_env["TABLE"], region="us-east-1",
+                          endpoint_url=lambda_env["ENDPOINT"])
+
+    def cheat(user_id: int, update_id: int) -> str:
+        update = double.message_update(double.user(user_id), user_id, "/cheat random arm1 1")
+        update["update_id"] = update_id
+        response = LambdaApp()(http_api_event(json.dumps(update).encode()), None)
+        assert response["statusCode"] == 200
+        return str(double.chat_messages(user_id)[-1].text)
+
+    _use_template(lambda_env, monkeypatch)  # the defaults: nobody
+    assert "Not allowed" in cheat(1001, 71)
+    _use_template(lambda_env, monkeypatch, AdminIds="1001,1002")
+    assert "Not allowed" not in cheat(1001, 72)
+    assert "Not allowed" in cheat(501, 73)
+    stats = store.read_stats("random", 0, None, ("arm1",))
+    assert (stats.pulls[0], stats.total[0]) == (1.0, 1.0)  # the admin's one reward
