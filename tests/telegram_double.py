@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html.parser
+import ipaddress
 import itertools
 import json
 import re
@@ -20,6 +21,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -341,6 +343,9 @@ class BotApiDouble:
             self.commands = commands
             return True
         if method == "setWebhook":
+            if not _webhook_url_allowed(str(params.get("url") or "")):
+                raise BadRequest("Bad Request: bad webhook: HTTPS url must be provided for "
+                                 "webhook")
             secret = params.get("secret_token")
             if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
                 raise BadRequest("Bad Request: secret token contains unallowed characters")
@@ -416,6 +421,22 @@ class BotApiDouble:
         message.reply_markup = markup
         message.edits += 1
         return self.message_dict(message)
+
+
+def _webhook_url_allowed(url: str) -> bool:
+    """Telegram's rule for a webhook URL: HTTPS (here, as a local Bot API server allows it:
+    plain HTTP to a loopback address too, for tests that serve the webhook themselves)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _json(value: Any) -> Any:

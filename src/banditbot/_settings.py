@@ -66,6 +66,9 @@ class Settings:
     telegram_token_parameter: str | None = None
     telegram_base_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
+    #: ``BANDITBOT_WEBHOOK_SECRET`` is set but empty (e.g. ``$(aws ssm get-parameter …)``
+    #: failed): not the same as unset, where ``set-webhook`` generates a secret
+    webhook_secret_blank: bool = False
     webhook_secret_parameter: str | None = None
     cors_origins: tuple[str, ...] = ()
     init_store: bool = False
@@ -110,6 +113,8 @@ class Settings:
             telegram_token_parameter=get("TELEGRAM_TOKEN_PARAMETER"),
             telegram_base_url=get("BANDITBOT_TELEGRAM_BASE_URL"),
             webhook_secret=get("BANDITBOT_WEBHOOK_SECRET"),
+            webhook_secret_blank="BANDITBOT_WEBHOOK_SECRET" in values
+            and not get("BANDITBOT_WEBHOOK_SECRET"),
             webhook_secret_parameter=get("BANDITBOT_WEBHOOK_SECRET_PARAMETER"),
             cors_origins=tuple(o.strip() for o in (get("BANDITBOT_CORS_ORIGINS") or "")
                                .split(",") if o.strip()),

@@ -64,17 +64,37 @@ def set_webhook(
     url: Annotated[str, typer.Argument(help="Public HTTPS URL of /telegram.")],
     secret: Annotated[str | None, typer.Option(
         help="Secret token (default: BANDITBOT_WEBHOOK_SECRET, or generated and stored in "
-             ".env).")] = None,
+             ".env if that is unset).")] = None,
     token: TokenOpt = None,
     bot_api_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Register the webhook with Telegram, with a secret token, and publish the command
-    list (a webhook or Lambda deployment never runs `banditbot run`, which would)."""
+    list (a webhook or Lambda deployment never runs `banditbot run`, which would).
+
+    Refused before Telegram is asked (exit 2): a URL that is not HTTPS (Telegram's own
+    servers refuse it; a Bot API server of yours, --bot-api-url, decides itself), and a
+    secret that is set but empty (a failed ``$(aws ssm get-parameter …)``: a new secret
+    would be registered that the deployment does not know, and it would refuse every
+    update).
+    """
     from .._compose import ensure_webhook_secret
     from .._config import default_config_path, load_config
     from ..telegram import commands_for
 
+    if not (bot_api_url or settings().telegram_base_url):
+        _check_webhook_url(url)
+    if secret is not None and not secret.strip():
+        raise ConfigError("--secret is empty",
+                          hint="give the secret your deployment checks, or leave the option "
+                               "out")
+    if secret is None and settings().webhook_secret_blank:
+        raise ConfigError(
+            "BANDITBOT_WEBHOOK_SECRET is set but empty: a new secret would be registered "
+            "that your deployment does not know, and it would refuse every update",
+            hint="set it to the deployment's secret (on AWS: the SSM parameter "
+                 "/banditbot/webhook-secret, read with aws ssm get-parameter "
+                 "--with-decryption), or unset it to generate one into .env")
     bot = _bot(token, bot_api_url)
     path = config if config is not None else settings().config_path
     commands = commands_for(load_config(path if path is not None else default_config_path()))
@@ -130,6 +150,17 @@ def delete_webhook(token: TokenOpt = None, bot_api_url: BaseUrlOpt = None) -> No
 
     asyncio.run(go())
     console.print("webhook deleted")
+
+
+def _check_webhook_url(url: str) -> None:
+    """Refuse, as Telegram does, a webhook URL that is not HTTPS."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ConfigError(f"bad webhook: HTTPS url must be provided for webhook ({url!r})",
+                          hint="give the https:// URL of /telegram (on AWS: the stack's "
+                               "WebhookUrl output)")
 
 
 def _bot(token: str | None, base_url: str | None) -> Any:
