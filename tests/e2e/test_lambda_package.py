@@ -33,10 +33,10 @@ def makefile_python_version() -> str:
     return match.group(1)
 
 
-def make(*args: str) -> subprocess.CompletedProcess[str]:
+def make(*args: str, makefile: Path = MAKEFILE) -> subprocess.CompletedProcess[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed (sam build needs it for this package too)")
-    return subprocess.run(["make", "--no-print-directory", "-f", str(MAKEFILE), *args],
+    return subprocess.run(["make", "--no-print-directory", "-f", str(makefile), *args],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
@@ -139,3 +139,34 @@ def test_the_template_builds_with_the_makefile_for_its_python() -> None:
     assert (ROOT / "src" / "Makefile").is_file()  # SAM looks for it in CodeUri
     requirements = (ROOT / "src" / "requirements.txt").read_text(encoding="utf-8")
     assert "boto3" not in re.sub(r"#.*", "", requirements)  # the runtime brings it
+
+
+def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
+    """A new-user trial put an experiments file with a mistake in src/: the package built and
+    deployed, and the function answered 500 to every update. The build reads each
+    experiments file it ships as the function will, and stops on the first mistake, naming
+    it (a copy of src/ with one more file: what SAM builds from)."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src", src,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    (src / "my-experiments.yaml").write_text(
+        "experiments:\n  - id: hello\n    arms: [{id: a, content: Hi}]\n"
+        "    policy: thompsn\n", encoding="utf-8")
+    artifacts = tmp_path / "artifacts"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    proc = make("build-BanditFunction", f"ARTIFACTS_DIR={artifacts}", "SKIP_DEPS=1",
+                f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
+                makefile=src / "Makefile")
+    assert proc.returncode != 0
+    (error,) = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert "my-experiments.yaml" in error and "thompsn" in error
+    assert not any(artifacts.rglob("*.pyc"))  # stopped before compiling anything
+
+    (src / "my-experiments.yaml").write_text(
+        "experiments:\n  - id: hello\n    arms: [{id: a, content: Hi}, {id: b, content: "
+        "Hey}]\n    policy: thompson\n", encoding="utf-8")
+    proc = make("build-BanditFunction", f"ARTIFACTS_DIR={artifacts}", "SKIP_DEPS=1",
+                f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
+                makefile=src / "Makefile")
+    assert proc.returncode == 0, proc.stderr
+    assert f"experiments file {src / 'my-experiments.yaml'}: valid" in proc.stdout
