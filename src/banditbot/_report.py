@@ -140,7 +140,8 @@ class ArmReport:
 @dataclass(frozen=True, slots=True)
 class SampleRatioCheck:
     """The sample-ratio-mismatch check: decisions per arm against the allocation they were
-    drawn from, per allocation period (χ², only where every expected count is ≥ 5)."""
+    drawn from, per allocation period (χ² over the arms expected at least 5 times, an
+    exact binomial test of the others as one count)."""
 
     p_value: float
     flagged: bool
