@@ -110,6 +110,11 @@ def test_an_update_is_answered_once_handled_and_a_dead_claim_is_handled_again(
     assert post(server, update).status_code == 200
     assert len(double.chat_messages(502)) == 2
     assert post(server, update).json()["detail"] == "duplicate update ignored"
+    # a handled update stays ignored after its lease has lapsed (the lease was tested
+    # first, and a lapsed one let the update be handled again): handled, no lease left
+    service.store.claim_key(f"tg-update:{BOT_ID}:80:done", ttl_seconds=3600.0)
+    update["update_id"] = 80
+    assert post(server, update).json()["detail"] == "duplicate update ignored"
     assert len(list(service.decisions("seed"))) == 2
 
 

@@ -487,6 +487,8 @@ def test_admin_log_and_claims(store: Store) -> None:
         == [2.0, 1.0]
     assert [r.experiment for r in store.admin_log(None, actions={"reset"})] == ["f", "e"]
     assert store.admin_log("e", actions=()) == []
+    with pytest.raises(ValueError, match="collection"):  # "policy" in "policy-x" …
+        store.admin_log("e", actions="reset")
     assert store.claim_key("update:1", 60.0)
     assert not store.claim_key("update:1", 60.0)
     assert store.claim_key("update:2", 60.0)

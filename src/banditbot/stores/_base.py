@@ -625,12 +625,17 @@ def check_fields(fields: Sequence[str], kinds: Collection[str] | None = None) ->
         raise ValueError(f"kinds is a collection of kinds, got the string {kinds!r}")
 
 
+def check_actions(actions: Collection[str] | None) -> None:
+    """Refuse ``actions`` given as one string (a collection is meant: ``{"policy"}``)."""
+    if isinstance(actions, str):
+        raise ValueError(f"actions is a collection of actions, got the string {actions!r}")
+
+
 def admin_filter(experiment: str | None, actions: Collection[str] | None,
                  mark: str) -> tuple[str, tuple[str, ...]]:
     """The ``WHERE`` clause of a SQL store's :meth:`Store.admin_log` and its parameters
     (``mark``: the driver's placeholder); ``actions`` given as one string is refused."""
-    if isinstance(actions, str):
-        raise ValueError(f"actions is a collection of actions, got the string {actions!r}")
+    check_actions(actions)
     where, args = [], []
     if experiment is not None:
         where.append(f"experiment = {mark}")

@@ -74,6 +74,7 @@ from ._base import (
     PeriodCounts,
     ResolvedVector,
     StatsTable,
+    check_actions,
     encode_vector,
     fields_of,
     split_vector,
@@ -925,6 +926,7 @@ class DynamoDBStore:
 
     def admin_log(self, experiment: str | None = None, limit: int = 100, *,
                   actions: Collection[str] | None = None) -> list[AdminRecord]:
+        check_actions(actions)
         out: list[AdminRecord] = []
         for item in self._query(KeyConditionExpression="#pk = :pk",
                                 ExpressionAttributeNames={"#pk": "PK"},

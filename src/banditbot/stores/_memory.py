@@ -25,6 +25,7 @@ from ._base import (
     PeriodCounts,
     ResolvedVector,
     StatsTable,
+    check_actions,
     fields_of,
 )
 
@@ -303,6 +304,7 @@ class MemoryStore:
 
     def admin_log(self, experiment: str | None = None, limit: int = 100, *,
                   actions: Collection[str] | None = None) -> list[AdminRecord]:
+        check_actions(actions)
         rows = [r for r in reversed(self._admin) if experiment in (None, r.experiment)
                 and (actions is None or r.action in actions)]
         return rows[:limit]

@@ -22,7 +22,7 @@ from typing import Any
 from telegram.ext import BaseUpdateProcessor
 from telegram.request import BaseRequest, HTTPXRequest
 
-from .._errors import ConfigError, PayloadError
+from .._errors import ConfigError, PayloadError, StoreError
 from .._logging import register_secret
 from ..service import BanditService
 
@@ -437,10 +437,11 @@ def parse_update(application: Any, body: bytes, service: BanditService) -> Webho
                                                      "error": type(exc).__name__})
         return WebhookOutcome(400, "malformed update")
     key = _update_key(application, update.update_id)
+    # a claim with a negative time to live is a test: it claims nothing that stands (a
+    # handled update is ignored also after its lease has lapsed)
+    if not service.store.claim_key(f"{key}:done", ttl_seconds=-1.0):
+        return WebhookOutcome(200, "duplicate update ignored")
     if not service.store.claim_key(key, ttl_seconds=UPDATE_LEASE_SECONDS):
-        # a claim with a negative time to live is a test: it claims nothing that stands
-        if not service.store.claim_key(f"{key}:done", ttl_seconds=-1.0):
-            return WebhookOutcome(200, "duplicate update ignored")
         return WebhookOutcome(503, "this update is being handled; Telegram delivers it "
                                    "again later")
     return WebhookOutcome(200, "ok", update)
@@ -451,9 +452,15 @@ def _update_key(application: Any, update_id: int) -> str:
 
 
 def _handled(application: Any, service: BanditService, update_id: int) -> None:
-    """Mark an update as handled: a redelivery is then ignored (for a week)."""
-    service.store.claim_key(f"{_update_key(application, update_id)}:done",
-                            ttl_seconds=UPDATE_DONE_SECONDS)
+    """Mark an update as handled: a redelivery is then ignored (for a week). A store that
+    fails here is a warning: the update was handled, and its lease still keeps a
+    redelivery out for :data:`UPDATE_LEASE_SECONDS`."""
+    try:
+        service.store.claim_key(f"{_update_key(application, update_id)}:done",
+                                ttl_seconds=UPDATE_DONE_SECONDS)
+    except StoreError as exc:
+        log.warning("a handled update could not be marked as handled",
+                    extra={"update_id": update_id, "error": type(exc).__name__})
 
 
 def _check_shape(data: dict[str, Any]) -> None:
@@ -527,8 +534,9 @@ async def process_webhook(application: Any, service: BanditService, headers: Any
     if outcome.update is None:
         return outcome
     if wait:
-        try:
-            await application.process_update(outcome.update)
+        try:  # through the update processor: in order within a chat, concurrency capped
+            await application.update_processor.process_update(
+                outcome.update, application.process_update(outcome.update))
         except Exception as exc:  # the error handler has answered the person: done, as 200
             log.error("update failed", extra={"update_id": outcome.update.update_id,
                                               "error": type(exc).__name__})
