@@ -121,6 +121,21 @@ def _loaded(page: Any, experiment: str) -> None:
         arg=[experiment], timeout=WAIT)
 
 
+def _results_page(pw: Any, site: Any, experiment: str, key: str, text: str
+                  ) -> tuple[Any, Any, Watch]:
+    """A browser on ``experiment``'s results page, signed in with ``key``, once the chart's
+    text holds ``text``: (browser, page, watch)."""
+    browser = _browser(pw)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    watch = Watch(page)
+    page.goto(site.url + f"/#{experiment}")
+    _sign_in(page, key)
+    _loaded(page, experiment)
+    page.wait_for_function("document.querySelector('#alt-allocation').textContent"
+                           f".includes('{text}')", timeout=WAIT)
+    return browser, page, watch
+
+
 def _no_horizontal_overflow(page: Any) -> None:
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
@@ -522,14 +537,8 @@ def test_results_page_shows_what_admins_changed(changed_site: Site) -> None:
     report = changed_site.service.report("g")
     assert report.history_text is not None
     with sync_playwright() as pw:
-        browser = _browser(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        watch = Watch(page)
-        page.goto(changed_site.url + "/#g")
-        _sign_in(page, changed_site.keys["read"])
-        _loaded(page, "g")
-        page.wait_for_function("document.querySelector('#alt-allocation').textContent"
-                               ".includes('Changes')", timeout=WAIT)
+        browser, page, watch = _results_page(pw, changed_site, "g", changed_site.keys["read"],
+                                             "Changes")
 
         history = page.inner_text("#history")
         assert history == report.history_text
@@ -620,14 +629,8 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        watch = Watch(page)
-        page.goto(trial_site.url + "/#r")
-        _sign_in(page, trial_site.keys["admin"])
-        _loaded(page, "r")
-        page.wait_for_function("document.querySelector('#alt-allocation').textContent"
-                               ".includes('decision')", timeout=WAIT)
+        browser, page, watch = _results_page(pw, trial_site, "r", trial_site.keys["admin"],
+                                             "decision")
         rated = trial_site.service.report("r").arms
         arm = next(a for a in rated if a.answered)
         cells = _cells(page, arm.arm)
