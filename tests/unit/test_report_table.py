@@ -179,3 +179,32 @@ def test_a_tie_of_the_estimates_is_not_told_as_a_disagreement() -> None:
     assert all(a.estimate is not None and a.estimate > 0.98 for a in report.arms)
     assert report.verdict is not None and "favours" not in report.verdict
     assert "leads (P(best)" in report.verdict
+
+
+def test_an_empty_every_look_interval_is_named_as_drift() -> None:
+    """A statistics trial: an arm paying 0.9 for 300 decisions, then 0.1, had its every-look
+    interval's ends cross from about decision 500 ("0.627–0.565" at 2,000) with no word in
+    the report. The report now names the arm and says what crossed ends mean; arms at
+    constant rates get no such note (seeds fixed: deterministic)."""
+    import numpy as np
+
+    from banditbot import BanditService, MemoryStore, parse_config
+
+    def run(drift: bool) -> dict[str, str]:
+        cfg = parse_config({"experiments": [{"id": "d", "policy": "thompson", "arms": [
+            {"id": "a0", "content": "x"}, {"id": "a1", "content": "y"}]}]})
+        svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+        env = np.random.default_rng(10000)
+        for i in range(2000):
+            d = svc.decide("d", f"u{i}")
+            first = 0.9 if i < 300 or not drift else 0.1
+            svc.reward(d.id, int(env.random() < (first if d.arm == "a0" else 0.5)), f"u{i}")
+        report = svc.report("d")
+        a0 = report.arms[0]
+        assert a0.anytime_low is not None and a0.anytime_high is not None
+        assert (a0.anytime_low > a0.anytime_high) == drift
+        return dict(report.notes)
+
+    notes = run(drift=True)
+    assert notes["drift"].startswith("a0: the every-look interval is empty")
+    assert "drift" not in run(drift=False)

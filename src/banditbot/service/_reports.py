@@ -393,6 +393,13 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
     experiment's columns are read, the arms of the log the config no longer has, and the
     arms whose chance to beat the control and uplift point opposite ways."""
     notes = dict(view.meta.notes)
+    crossed = [r.arm for r in rows if r.anytime_low is not None
+               and r.anytime_high is not None and r.anytime_low > r.anytime_high]
+    if crossed:  # an empty sequence: no constant rate fits these answers
+        notes["drift"] = (f"{', '.join(crossed)}: the every-look interval is empty (its ends "
+                          "crossed): the answers contradict a constant rate, so the rate has "
+                          "likely changed over time; the intervals and the winner rule assume "
+                          "it has not (see docs/inference.md, Drift)")
     split = _split_verdicts(rows)
     if split:
         notes["beat_control"] = split
