@@ -36,6 +36,7 @@ __all__ = [
     "build_service",
     "ensure_webhook_secret",
     "http_app_from_env",
+    "ssm_parameter",
 ]
 
 log = logging.getLogger("banditbot")
@@ -185,11 +186,11 @@ def attach_lambda_bot(parts: LambdaParts) -> None:
     from ._logging import register_secret
 
     settings = parts.settings
-    token = settings.telegram_token or _ssm(settings.telegram_token_parameter)
+    token = settings.telegram_token or ssm_parameter(settings.telegram_token_parameter)
     if not token:
         return
     register_secret(token)
-    secret = settings.webhook_secret or _ssm(settings.webhook_secret_parameter)
+    secret = settings.webhook_secret or ssm_parameter(settings.webhook_secret_parameter)
     if not secret:
         raise ConfigError("a Telegram webhook needs BANDITBOT_WEBHOOK_SECRET",
                           hint="or BANDITBOT_WEBHOOK_SECRET_PARAMETER naming an SSM "
@@ -200,7 +201,7 @@ def attach_lambda_bot(parts: LambdaParts) -> None:
                                webhook=True)
 
 
-def _ssm(parameter: str | None) -> str | None:
+def ssm_parameter(parameter: str | None) -> str | None:
     """The value of an SSM SecureString parameter (``None`` without a name)."""
     if not parameter:
         return None

@@ -202,8 +202,10 @@ class LambdaApp:
         now = _clock()
         if now < self._retry_at:
             return None
+        from ._compose import ssm_parameter
+
         try:
-            secret = _ssm_parameter(settings.webhook_secret_parameter)
+            secret = ssm_parameter(settings.webhook_secret_parameter)
         except Exception as exc:
             self._retry_at = now + _RETRY_SECONDS
             log.warning("cannot read the webhook secret's SSM parameter; Telegram events "
@@ -312,14 +314,6 @@ def _withhold_detail(response: dict[str, Any], request: _Request) -> None:
     response["body"] = body
     if "content-length" in response["headers"]:
         response["headers"]["content-length"] = str(len(body.encode()))
-
-
-def _ssm_parameter(name: str) -> str:
-    """The value of an SSM SecureString parameter."""
-    import boto3
-
-    ssm = boto3.client("ssm")
-    return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
 
 
 #: the largest body an event may carry (Lambda's own payload limit is 6 MB; the API refuses

@@ -66,10 +66,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
     for chat, n in chats.items():
         for i in range(n):
             service.decide("welcome", f"u{i}", chat=chat)
+    yield from _served(service, ("read", "admin"), chats)
+
+
+def _served(service: BanditService, roles: tuple[str, ...],
+            chats: dict[str, int] | None = None) -> Iterator[Site]:
+    """``service``'s HTTP app served on loopback, with a key of each role named after it."""
     app = create_app(service)
-    keys = {role: app.state.keys.create(role, role)[0] for role in ("read", "admin")}
+    keys = {role: app.state.keys.create(role, role)[0] for role in roles}
     with ServerThread(app) as url:
-        yield Site(url, keys, service, chats)
+        yield Site(url, keys, service, chats or {})
 
 
 class Watch:
@@ -518,10 +524,7 @@ def changed_site(tmp_path: Path) -> Iterator[Site]:
     service.add_arm("g", "yo", "Yo!", actor="admin")
     service.switch_policy("g", "kl-ucb", actor="admin")
     visits(300)
-    app = create_app(service)
-    keys = {"read": app.state.keys.create("read", "read")[0]}
-    with ServerThread(app) as url:
-        yield Site(url, keys, service)
+    yield from _served(service, ("read",))
 
 
 @pytest.mark.slow
@@ -611,10 +614,7 @@ def trial_site(tmp_path: Path) -> Iterator[Site]:
     for i in range(300):
         d = service.decide("g", f"u{i}")
         service.reward(d.id, int(rng.random() < (0.3 if d.arm == "hello" else 0.5)), f"u{i}")
-    app = create_app(service)
-    keys = {"admin": app.state.keys.create("admin", "admin")[0]}
-    with ServerThread(app) as url:
-        yield Site(url, keys, service)
+    yield from _served(service, ("admin",))
 
 
 @pytest.mark.slow
