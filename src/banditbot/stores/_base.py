@@ -665,6 +665,26 @@ def fields_of(records: Iterable[DecisionRecord], fields: Sequence[str], *,
             yield tuple([r[i] for i in index])
 
 
+def fold_period_counts(rows: Iterable[tuple[str | None, str, float | None, float]]
+                       ) -> list[PeriodCounts]:
+    """:meth:`Store.period_counts` from ``(allocation_id, arm, reward, weight)`` rows of
+    the allocated decisions (the stores that keep no sums per period fold their log)."""
+    sums: dict[tuple[str | None, str], list[float]] = {}
+    for period, arm, reward, weight in rows:
+        row = sums.setdefault((period, arm), [0.0, 0.0, 0.0, 0.0])
+        row[0] += 1
+        if reward is not None:
+            row[1] += weight
+            row[2] += weight * reward
+            row[3] += weight * reward * reward
+    return [PeriodCounts(key[0], key[1], int(v[0]), v[1], v[2], v[3])
+            for key, v in sums.items()]
+
+
+#: the fields :func:`fold_period_counts` reads, in its order
+PERIOD_FIELDS = ("allocation_id", "arm", "reward", "weight")
+
+
 class FieldDecoder:
     """Rows of :class:`DecisionRecord` fields as the SQL stores keep them (arm lists as
     newline-joined text, probability vectors as little-endian float64 bytes, contexts as

@@ -64,6 +64,7 @@ from typing import Any
 from .._errors import ConfigError, StoreError, require
 from ._base import (
     ALLOCATED,
+    PERIOD_FIELDS,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -77,6 +78,7 @@ from ._base import (
     check_actions,
     encode_vector,
     fields_of,
+    fold_period_counts,
     split_vector,
     stored_propensity,
 )
@@ -804,18 +806,8 @@ class DynamoDBStore:
 
     def period_counts(self, experiment: str, generation: int,
                       scope: str | None = None) -> list[PeriodCounts]:
-        sums: dict[tuple[str | None, str], list[float]] = {}
-        for r in self.iter_decisions(experiment, generation=generation):
-            if r.kind not in ALLOCATED or (scope is not None and r.scope != scope):
-                continue
-            row = sums.setdefault((r.allocation_id, r.arm), [0.0, 0.0, 0.0, 0.0])
-            row[0] += 1
-            if r.reward is not None:
-                row[1] += r.weight
-                row[2] += r.weight * r.reward
-                row[3] += r.weight * r.reward * r.reward
-        return [PeriodCounts(key[0], key[1], int(v[0]), v[1], v[2], v[3])
-                for key, v in sums.items()]
+        return fold_period_counts(self.iter_fields(
+            experiment, PERIOD_FIELDS, generation=generation, kinds=ALLOCATED, scope=scope))
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._base import (
     ALLOCATED,
+    PERIOD_FIELDS,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -27,6 +28,7 @@ from ._base import (
     StatsTable,
     check_actions,
     fields_of,
+    fold_period_counts,
 )
 
 __all__ = ["MemoryStore"]
@@ -285,18 +287,8 @@ class MemoryStore:
 
     def period_counts(self, experiment: str, generation: int,
                       scope: str | None = None) -> list[PeriodCounts]:
-        sums: dict[tuple[str | None, str], list[float]] = {}
-        for r in self.iter_decisions(experiment, generation=generation):
-            if r.kind not in ALLOCATED or (scope is not None and r.scope != scope):
-                continue
-            row = sums.setdefault((r.allocation_id, r.arm), [0.0, 0.0, 0.0, 0.0])
-            row[0] += 1
-            if r.reward is not None:
-                row[1] += r.weight
-                row[2] += r.weight * r.reward
-                row[3] += r.weight * r.reward * r.reward
-        return [PeriodCounts(key[0], key[1], int(v[0]), v[1], v[2], v[3])
-                for key, v in sums.items()]
+        return fold_period_counts(self.iter_fields(
+            experiment, PERIOD_FIELDS, generation=generation, kinds=ALLOCATED, scope=scope))
 
     def log_admin(self, record: AdminRecord) -> None:
         with self._lock:
