@@ -55,6 +55,11 @@ MAX_REWARD = 1e12
 MAX_BUTTONS = 100
 
 
+def bool_text(value: bool) -> str:
+    """A boolean as a categorical feature matches it: JSON's and YAML's ``true``/``false``."""
+    return "true" if value else "false"
+
+
 def _short(value: Any) -> str:
     """``repr`` of a value from outside, cut to a readable length."""
     text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "(a huge integer)"
@@ -288,13 +293,23 @@ class PolicySpec(_Model):
 _TEXT_FEATURES = {"language_code": "en, de, es", "chat_type": "private, group, supergroup"}
 
 
+#: The periods of the cyclic features the Telegram bot fills (a cyclic feature of another
+#: name states its own)
+_KNOWN_PERIODS = {"hour": 24.0, "weekday": 7.0}
+#: The most keys a decision's context may hold (``CONTEXT_LIMITS`` in ``_features``), so
+#: the most features an experiment may declare
+MAX_CONTEXT_KEYS = 32
+
+
 class FeatureSpec(_Model):
     """One context feature of a contextual experiment.
 
-    ``categorical`` features are one-hot encoded over ``values`` (others map to no column);
+    ``categorical`` features are one-hot encoded over ``values`` (others map to no column;
+    ``true``/``false`` in the file and in a context are the text ``true``/``false``);
     ``numeric`` features are scaled as ``(x - center) / scale`` (booleans count as 0/1);
-    ``cyclic`` features (hour of day, weekday) become ``sin`` and ``cos`` of
-    ``2π·x / period``.
+    ``cyclic`` features become ``sin`` and ``cos`` of ``2π·x / period`` (``period``
+    defaults to 24 for ``hour`` and 7 for ``weekday``, as the Telegram bot fills them; any
+    other cyclic feature states it).
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
@@ -304,13 +319,40 @@ class FeatureSpec(_Model):
     scale: float = Field(default=1.0, gt=0)
     period: float = Field(default=24.0, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """A cyclic feature's period (known for ``hour`` and ``weekday``, else required) and
+        a categorical feature's ``true``/``false`` values as the text they are matched as
+        (YAML reads them as booleans)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        kind, name = data.get("type", "numeric"), data.get("name")
+        name = name if isinstance(name, str) else None
+        if kind == "cyclic" and "period" not in data and name in _KNOWN_PERIODS:
+            data["period"] = _KNOWN_PERIODS[name]
+        values = data.get("values")
+        if isinstance(values, list | tuple):
+            data["values"] = [bool_text(v) if isinstance(v, bool) else v for v in values]
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> FeatureSpec:
+        if self.values and self.type != "categorical":
+            raise ValueError(f"feature {self.name!r}: values are for categorical features "
+                             f"(set type: categorical, or remove values)")
+        if "period" in self.model_fields_set and self.type != "cyclic":
+            raise ValueError(f"feature {self.name!r}: a period is for cyclic features (set "
+                             "type: cyclic, or remove period)")
         text = _TEXT_FEATURES.get(self.name)
         if text and self.type != "categorical":  # as a number every value encodes as 0
             raise ValueError(f"feature {self.name!r} is text in the Telegram bot's context "
                              f"({text}): declare it type: categorical with its values, "
                              f"e.g. values: [{text.split(', ')[0]}, …]")
+        if self.type == "cyclic" and "period" not in self.model_fields_set:
+            raise ValueError(f"cyclic feature {self.name!r} needs its period (e.g. period: 24 "
+                             "for an hour of day, 7 for a weekday, 12 for a month)")
         if self.type == "categorical" and not self.values:
             raise ValueError(f"categorical feature {self.name!r} needs a list of values "
                              "(add values: [...])")
@@ -595,6 +637,14 @@ class ExperimentConfig(_Model):
                              "'200 rewards')")
         if self.holdout > 0 and self.control is None:
             raise ValueError("a holdout goes to the control arm (set control: ARM)")
+        names = [f.name for f in self.features]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"feature {twice[0]!r} is declared twice (one entry per feature)")
+        if len(names) > MAX_CONTEXT_KEYS:
+            raise ValueError(f"{len(names)} features, but a decision's context holds at most "
+                             f"{MAX_CONTEXT_KEYS} keys (keep the {MAX_CONTEXT_KEYS} that "
+                             "matter)")
         if self.propensity == "deferred":
             why = (f"the policy is {policy.name}" + (
                        " (Beta Thompson sampling needs a reward with bounds)"
@@ -630,6 +680,21 @@ class ExperimentConfig(_Model):
         if "time" in needs and self.time_bucket_seconds is None:
             return ("a non-stationary policy needs time buckets (set time_bucket_seconds in "
                     "the experiment's config file, e.g. a twentieth of the half-life or window)")
+        weigh = getattr(policy, "time_weighting", None)  # (the non-stationary policies')
+        weighting = weigh() if weigh is not None else None
+        if weighting is not None and self.time_bucket_seconds is not None \
+                and self.time_bucket_seconds > weighting[1]:
+            what = "half-life" if weighting[0] == "discount" else "window"
+            return (f"time_bucket_seconds {self.time_bucket_seconds:g} is longer than the "
+                    f"{what}, {weighting[1]:g} s: the policy would weigh whole buckets, not "
+                    f"its {what} (set time_bucket_seconds to about a twentieth of it, "
+                    f"{weighting[1] / 20:g})")
+        if self.winner.on_winner != "keep-learning" and ("time" in needs or policy.contextual):
+            why = "assumes the best arm can change" if "time" in needs else \
+                "picks an arm per context, and a winner over all contexts would serve one arm " \
+                "to every context"
+            return (f"{policy.name} {why}: a winner cannot end it (use winner.on_winner: "
+                    f"keep-learning)")
         if "ips_total" in needs and not self.tracks_ips:
             return ("EXP3 needs importance-weighted sums (set track_ips: true in the "
                     "experiment's config file, then restart: they are kept from then on)")
@@ -755,6 +820,8 @@ BOT_COMMANDS = frozenset({"start", "help", "experiments", "report",  # everyone'
 
 #: Hints for one field's error, where the type's own hint would mislead
 _FIELD_HINTS = {
+    ("features.name", "string_pattern_mismatch"): "a lowercase letter, then lowercase "
+    "letters, digits or '_', at most 32 (the context key it reads must be spelled the same)",
     ("confidence", "less_than_equal"): "a share such as 0.95, not a percentage",
     ("floor", "less_than_equal"): "a share such as 0.01, not a percentage",
     ("holdout", "less_than_equal"): "a share such as 0.1, not a percentage",
@@ -802,7 +869,8 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
                         if not str(p).startswith("function-")).lstrip(".")
         message = str(err["msg"]).removeprefix("Value error, ")
-        hint = _FIELD_HINTS.get((field, str(err["type"]))) or _HINTS.get(str(err["type"]))
+        shape = re.sub(r"\[\d+\]", "", field)  # features[2].name -> features.name
+        hint = _FIELD_HINTS.get((shape, str(err["type"]))) or _HINTS.get(str(err["type"]))
         trailing = _trailing_parenthesis(message)
         if trailing is not None:  # our errors carry their own hint, in the last parentheses
             message, hint = message[:trailing].rstrip(), message[trailing + 1:-1]

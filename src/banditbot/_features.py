@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from ._config import FeatureSpec, control_character_problem, has_control_character
+from ._config import (
+    MAX_CONTEXT_KEYS,
+    FeatureSpec,
+    bool_text,
+    control_character_problem,
+    has_control_character,
+)
 from ._errors import PayloadError
 from ._types import FloatArray
 
@@ -18,7 +24,7 @@ __all__ = ["CONTEXT_LIMITS", "Featurizer", "check_context", "linear_arrays", "li
 #: a flat mapping (no nesting) of at most ``keys`` names of at most ``key_length``
 #: characters to scalars: text of at most ``text_length`` characters, ``true``/``false``,
 #: whole numbers within ±``integer`` (exact in a float) and finite numbers within ±``number``.
-CONTEXT_LIMITS = {"keys": 32, "key_length": 64, "text_length": 256,
+CONTEXT_LIMITS = {"keys": MAX_CONTEXT_KEYS, "key_length": 64, "text_length": 256,
                   "integer": 2**53, "number": 1e15}
 
 
@@ -56,7 +62,8 @@ class Featurizer:
         for spec in self.specs:
             value = context.get(spec.name)
             if spec.type == "categorical":
-                out += [1.0 if str(value) == v else 0.0 for v in spec.values]
+                text = _text(value)
+                out += [1.0 if text == v else 0.0 for v in spec.values]
                 continue
             number = _number(value)
             if spec.type == "cyclic":
@@ -80,7 +87,7 @@ class Featurizer:
         for spec in self.specs:
             if spec.name not in context or context[spec.name] is None:
                 out.append(f"no {spec.name!r} in the context: the policy saw zeros for it")
-            elif spec.type == "categorical" and str(context[spec.name]) not in spec.values:
+            elif spec.type == "categorical" and _text(context[spec.name]) not in spec.values:
                 out.append(f"{spec.name}={context[spec.name]!r} is not one of its values "
                            f"({', '.join(spec.values)}): encoded as none of them")
             elif spec.type != "categorical" and _number(context[spec.name]) is None:
@@ -92,6 +99,12 @@ class Featurizer:
                        f"{', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}; features: "
                        f"{', '.join(sorted(known))}")
         return out
+
+
+def _text(value: Any) -> str:
+    """A context value as a categorical feature's values are written (``true``/``false``
+    for booleans, as in JSON and YAML)."""
+    return bool_text(value) if isinstance(value, bool) else str(value)
 
 
 def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -235,3 +235,91 @@ def test_a_text_feature_of_the_bot_declared_as_a_number_is_refused() -> None:
     ok = parse_config(config({"name": "chat_type", "type": "categorical",
                               "values": ["private", "group"]}))
     assert ok.experiments[0].features[0].values == ("private", "group")
+
+
+def _contextual(*features: dict[str, object], **extra: object) -> dict[str, object]:
+    return {"experiments": [{"id": "t", "policy": "linucb", "features": list(features),
+                             "arms": [{"id": "a", "content": "a"}], **extra}]}
+
+
+def test_a_feature_file_that_could_not_run_as_written_is_refused() -> None:
+    """A new user's file passed `banditbot experiments` and then misbehaved: a feature
+    declared twice, 40 features for a context of at most 32 keys (every decide failed),
+    `weekday` cyclic with the silent period 24, `values` on a numeric feature (ignored):
+    each is refused with the fix, and the bot's own `hour` and `weekday` get their periods."""
+    with pytest.raises(ConfigError, match="feature 'n' is declared twice"):
+        parse_config(_contextual({"name": "n"}, {"name": "n", "center": 3}))
+    with pytest.raises(ConfigError, match="40 features, but a decision's context holds at "
+                                          "most 32 keys"):
+        parse_config(_contextual(*[{"name": f"f{i}"} for i in range(40)]))
+    with pytest.raises(ConfigError, match="cyclic feature 'month' needs its period"):
+        parse_config(_contextual({"name": "month", "type": "cyclic"}))
+    with pytest.raises(ConfigError, match="values are for categorical features"):
+        parse_config(_contextual({"name": "age", "values": ["1", "2"]}))
+    with pytest.raises(ConfigError, match="a period is for cyclic features"):
+        parse_config(_contextual({"name": "age", "period": 7}))
+    features = parse_config(_contextual({"name": "hour", "type": "cyclic"},
+                                        {"name": "weekday", "type": "cyclic"},
+                                        {"name": "month", "type": "cyclic", "period": 12})
+                            ).experiments[0].features
+    assert [f.period for f in features] == [24.0, 7.0, 12.0]
+
+
+def test_a_bad_feature_name_gets_the_rule_it_broke() -> None:
+    """`name: past-rate` was told "use letters, digits, '_', '.' or '-'", which the
+    pattern refuses: the hint is the feature-name rule."""
+    for name in ("past-rate", "past.rate", "isPremium"):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(_contextual({"name": name}))
+        message = str(caught.value)
+        assert "features[0].name" in message and "a lowercase letter, then lowercase " \
+            "letters, digits or '_'" in message and "'.'" not in message
+
+
+def test_a_boolean_categorical_feature_matches_a_boolean_context() -> None:
+    """`values: [true, false]` (YAML booleans) was refused with "use text (quote it)";
+    quoted, a JSON `true` in the context matched none of them and the feature was all
+    zeros (what the bot's `is_premium` is): both spellings now mean the same."""
+    from banditbot._features import Featurizer
+
+    cfg = parse_config(yaml.safe_load(
+        "experiments:\n- id: t\n  policy: linucb\n  arms: [{id: a, content: a}]\n"
+        "  features: [{name: is_premium, type: categorical, values: [true, false]}]\n"))
+    feature = cfg.experiments[0].features[0]
+    assert feature.values == ("true", "false")
+    featurizer = Featurizer([feature])
+    assert featurizer.encode({"is_premium": True}).tolist() == [1.0, 1.0, 0.0]
+    assert featurizer.encode({"is_premium": False}).tolist() == [1.0, 0.0, 1.0]
+    assert featurizer.warnings({"is_premium": True}) == []
+
+
+def test_a_policy_a_winner_would_end_wrongly_cannot_be_stopped_by_one() -> None:
+    """A discounted-Thompson experiment named the arm that had become the worse one its
+    winner after a drift, and `on_winner: send-all-to-winner` would have sent it every
+    user: a winner that ends the experiment is refused for the non-stationary and the
+    contextual policies (at load, and when an admin switches to one); buckets longer than
+    the half-life (600 s buckets, half-life 60) are refused too."""
+    from banditbot import BanditService, MemoryStore, PolicyError
+
+    arms = [{"id": "a", "content": "a"}, {"id": "b", "content": "b"}]
+    for on_winner in ("stop", "send-all-to-winner"):
+        with pytest.raises(ConfigError, match=r"discounted-thompson assumes the best arm can "
+                                              r"change.*on_winner: keep-learning"):
+            parse_config({"experiments": [{
+                "id": "d", "arms": arms, "time_bucket_seconds": 3,
+                "policy": {"name": "discounted-thompson", "half_life": 60},
+                "winner": {"on_winner": on_winner}}]})
+        with pytest.raises(ConfigError, match="linucb picks an arm per context"):
+            parse_config(_contextual({"name": "age"}, winner={"on_winner": on_winner}))
+    with pytest.raises(ConfigError, match="time_bucket_seconds 600 is longer than the "
+                                          "half-life"):
+        parse_config({"experiments": [{
+            "id": "d", "arms": arms, "time_bucket_seconds": 600,
+            "policy": {"name": "discounted-thompson", "half_life": 60}}]})
+    cfg = parse_config({"experiments": [{"id": "d", "arms": arms, "time_bucket_seconds": 3,
+                                         "winner": {"on_winner": "stop"}}]})
+    service = BanditService(cfg, MemoryStore())
+    with pytest.raises(PolicyError, match="assumes the best arm can change") as caught:
+        service.switch_policy("d", "sliding-window-ucb", {"window": 60})
+    assert caught.value.hint == "use winner.on_winner: keep-learning"
+    assert "thompson" in service.report("d").policy
