@@ -28,6 +28,11 @@ CONTEXT_LIMITS = {"keys": MAX_CONTEXT_KEYS, "key_length": 64, "text_length": 256
                   "integer": 2**53, "number": 1e15}
 
 
+#: How far from its center, in scales, a numeric feature's value is warned about: a
+#: standardized feature rarely leaves ±10, and a linear model extrapolates it as it is
+FAR_SCALES = 10.0
+
+
 class Featurizer:
     """Turns a context mapping into a vector: an intercept, then each feature.
 
@@ -93,6 +98,13 @@ class Featurizer:
             elif spec.type != "categorical" and _number(context[spec.name]) is None:
                 out.append(f"{spec.name}={context[spec.name]!r} is not a number: encoded as "
                            "zeros")
+            elif spec.type == "numeric":
+                z = ((_number(context[spec.name]) or 0.0) - spec.center) / spec.scale
+                if abs(z) > FAR_SCALES:
+                    out.append(f"{spec.name}={context[spec.name]!r} is {abs(z):.3g} scales "
+                               f"from its center {spec.center:g} (scale {spec.scale:g}): one "
+                               "such value can outweigh all the model learned (used as "
+                               "sent; check the value, or the feature's center and scale)")
         extra = [k for k in context if k not in known]
         if extra:
             out.append(f"not features of this experiment (logged, not used): "

@@ -392,3 +392,24 @@ def test_evaluate_says_what_is_wrong_before_it_starts(
     (tmp_path / "log.csv").write_text("arm,reward,propensity\na,1,0.5\n")
     code, out, err = run(argv, capsys)
     assert code == 2 and said in err and "started" not in out + err
+
+
+def test_decide_says_what_a_context_gave_the_features_that_they_cannot_use(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`decide --context` on a contextual experiment printed the decision alone, where the
+    HTTP API answers what the features could not use: the same warnings, in the JSON."""
+    cfg = tmp_path / "exps.yaml"
+    cfg.write_text("experiments:\n- id: tone\n  policy: linucb\n"
+                   "  arms: [{id: a, content: A}, {id: b, content: B}]\n"
+                   "  features: [{name: rate, center: 0.5}, "
+                   "{name: lang, type: categorical, values: [en, de]}]\n")
+    opts = ["--config", str(cfg), "--store", f"sqlite:///{tmp_path / 'c.db'}"]
+    code, out, _ = run(["decide", "tone", "--context", '{"rate": 1e12, "Lang": "de"}',
+                        *opts], capsys)
+    assert code == 0
+    said = " | ".join(json.loads(out)["warnings"])
+    assert "no 'lang' in the context" in said and "not features of this experiment" in said
+    assert "rate=1000000000000.0 is 1e+12 scales from its center 0.5" in said
+    code, out, _ = run(["decide", "tone", "--context", '{"rate": 0.4, "lang": "en"}', *opts],
+                       capsys)
+    assert code == 0 and "warnings" not in json.loads(out)

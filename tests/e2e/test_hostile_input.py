@@ -398,3 +398,9 @@ def test_a_context_the_features_cannot_use_is_answered_with_warnings(
     clean = HTTP.post(url, headers=headers, timeout=30,
                       json={"subject": "s", "context": {"x": 2}})
     assert clean.status_code == 201 and "warnings" not in clean.json()
+    # a trial's past_reward_rate of 1e12, on a feature of rates in [0, 1], flipped a decision
+    # to another arm at 98%, unsaid: used as sent, and said
+    far = HTTP.post(url, headers=headers, timeout=30,
+                    json={"subject": "s", "context": {"x": 1e12}})
+    assert far.status_code == 201
+    assert "x=1000000000000.0 is 1e+12 scales from its center 0" in far.json()["warnings"][0]

@@ -89,11 +89,9 @@ class HotPath:
                                       body.context, chat=body.chat, sticky=body.sticky,
                                       idempotency_key=idempotency_key, caller=caller)
         out = decision.to_dict()
-        featurizer = self.service.featurizer(self.service.experiment(decision.experiment))
-        if featurizer is not None:  # a contextual experiment: say what its features missed
-            said = featurizer.warnings(body.context)
-            if said:
-                out["warnings"] = said
+        said = self.service.context_warnings(decision.experiment, body.context)
+        if said:  # a contextual experiment: say what its features missed
+            out["warnings"] = said
         return _json(out, 201, _REPLAYED if decision.replayed else None)
 
     async def reward(self, decision_id: str, headers: Mapping[str, str], raw: bytes,

@@ -30,8 +30,13 @@ def decide(
                                hint='e.g. --context \'{"hour": 9}\'') from None
         if not isinstance(ctx, dict):
             raise PayloadError("--context must be a JSON object", hint='e.g. {"hour": 9}')
-    d = service(config, store).decide(experiment, subject, ctx, chat=chat)
-    console.print_json(json.dumps(d.to_dict()))
+    svc = service(config, store)
+    d = svc.decide(experiment, subject, ctx, chat=chat)
+    out = d.to_dict()
+    said = svc.context_warnings(d.experiment, ctx)
+    if said:  # what the HTTP API answers too
+        out["warnings"] = said
+    console.print_json(json.dumps(out))
 
 
 @app.command()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
-from typing import Self
+from collections.abc import Callable, Mapping
+from typing import Any, Self
 
 import numpy as np
 
@@ -165,6 +165,15 @@ class ServiceCore:
         if found is None:
             found = self._featurizers[exp.id] = Featurizer(exp.features)
         return found
+
+    def context_warnings(self, experiment: str, context: Mapping[str, Any] | None
+                         ) -> list[str]:
+        """What a decision's ``context`` gave the experiment's features that they cannot
+        use, in words for the caller (a feature it lacks, a value not listed, a number far
+        from its center, keys that are no feature); none for an experiment without
+        features (its context is logged, for offline evaluation)."""
+        featurizer = self.featurizer(self.config.experiment(experiment))
+        return featurizer.warnings(context) if featurizer is not None else []
 
     def _update_meta(self, experiment: str,
                      change: Callable[[ExperimentMeta], ExperimentMeta]) -> ExperimentMeta:
