@@ -319,14 +319,10 @@ def run_demo(setup: DemoSetup, *, steps: int, response_rate: float, out: Path, k
     written: list[Path] = []
     try:
         from ._charts import report_png
-        from ._series import DecisionSeries
 
         for exp in experiments:
             path = out / f"banditbot-demo-{exp.id}.png"
-            rep = svc.report(exp.id)
-            series = DecisionSeries.from_records(
-                [a.arm for a in rep.arms], svc.decisions(exp.id, generation=rep.generation))
-            report_png(rep, series, path)
+            report_png(svc.report(exp.id), svc.report_series(exp.id), path)
             written.append(path)
     except ImportError as exc:  # MissingDependencyError is an ImportError
         from rich.markup import escape  # the hint names banditbot[plots]: not markup

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,10 @@ import numpy.typing as npt
 from ._types import FloatArray
 from .stores import TRAFFIC
 
-__all__ = ["DecisionSeries"]
+__all__ = ["SERIES_FIELDS", "DecisionSeries"]
 
+#: the decision fields :meth:`DecisionSeries.from_fields` reads, in its order
+SERIES_FIELDS = ("kind", "arm", "arms", "probabilities", "reward", "policy", "allocation_id")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class DecisionSeries:
         ``(decisions, label)``: where an admin changed what the bandit runs, read from the
         log: a policy switch (``policy: kl-ucb``) or a change of the arms offered
         (``+yo``, ``−hey``), at the first decision made after it.
+    behind
+        ``(decisions, answers)`` the log has had since the series was read: ``(0, 0.0)``
+        when it is current (a long log's series is kept until the log has grown by a share:
+        :meth:`BanditService.report_series`).
 
     Examples
     --------
@@ -71,6 +77,7 @@ class DecisionSeries:
     answered: FloatArray
     changes: tuple[tuple[int, str], ...] = field(default=())
     events: tuple[tuple[int, str], ...] = field(default=())
+    behind: tuple[int, float] = (0, 0.0)
 
     @property
     def total(self) -> int:
@@ -81,6 +88,15 @@ class DecisionSeries:
     def empty(self) -> bool:
         """Whether there is no decision to show."""
         return self.total == 0
+
+    @property
+    def current(self) -> bool:
+        """Whether the series shows the whole log as it is now (see :attr:`behind`)."""
+        return self.behind == (0, 0.0)
+
+    def lagging(self, decisions: int, answers: float) -> DecisionSeries:
+        """This series, read before the log had ``decisions`` and ``answers`` more."""
+        return replace(self, behind=(decisions, answers))
 
     @classmethod
     def from_records(cls, arms: Sequence[str], records: Iterable[Any], *, points: int = 60,
@@ -100,35 +116,58 @@ class DecisionSeries:
         scope
             Only the decisions of this scope (``None``: all).
         """
+        rows = ((r.kind, r.arm, r.arms, r.probabilities, r.reward, r.policy,
+                 getattr(r, "allocation_id", None))
+                for r in records
+                if r.kind in TRAFFIC and (scope is None or r.scope == scope))
+        return cls.from_fields(arms, rows, points=points)
+
+    @classmethod
+    def from_fields(cls, arms: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                    points: int = 60) -> DecisionSeries:
+        """:meth:`from_records` of projected decisions: ``rows`` of the fields
+        :data:`SERIES_FIELDS` names, in that order (what
+        :meth:`~banditbot.stores.Store.iter_fields` reads without building whole records),
+        of the traffic to show (one scope's, when one is shown), oldest first, each with its
+        probability vector (a deferred decision's resolved:
+        :func:`~banditbot.stores.resolve_fields`).
+
+        One pass keeps references only; the vectors are stacked once per distinct list of
+        offered arms (usually one), so a long log costs no array work per decision.
+        """
         arms = tuple(arms)
         column = {a: j for j, a in enumerate(arms)}
-        where: dict[tuple[str, ...], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
-        rows: list[FloatArray] = []
         chosen: list[int] = []
-        rewards: list[float] = []
+        rewards: list[float | None] = []
         periods: list[str | None] = []
         drawn: list[bool] = []  # by the policy (not a sticky repeat)
+        vectors: list[Any] = []
+        layouts: dict[tuple[str, ...], list[int]] = {}  # offered arms -> rows offering them
         events = _Events()
-        for r in records:
-            if r.kind not in TRAFFIC or (scope is not None and r.scope != scope):
+        for kind, arm, offered, vector, reward, policy, period in rows:
+            i = len(chosen)
+            if kind == "policy":
+                events.see(i, policy, offered)
+            at = layouts.get(offered)
+            if at is None:
+                at = layouts[offered] = []
+            at.append(i)
+            vectors.append(vector)
+            chosen.append(column.get(arm, -1))
+            rewards.append(reward)
+            periods.append(period)
+            drawn.append(kind != "sticky")
+        n = len(chosen)
+        probs = np.zeros((n, len(arms)))
+        for offered, at in layouts.items():
+            keep = [(i, column[a]) for i, a in enumerate(offered) if a in column]
+            if not keep:
                 continue
-            if r.kind == "policy":
-                events.see(len(rows), r.policy, r.arms)
-            known = where.get(r.arms)
-            if known is None:  # which logged entries land in which column (once per arm set)
-                keep = [i for i, a in enumerate(r.arms) if a in column]
-                known = where[r.arms] = (np.array(keep, dtype=np.int64),
-                                         np.array([column[r.arms[i]] for i in keep],
-                                                  dtype=np.int64))
-            row = np.zeros(len(arms))
-            row[known[1]] = np.asarray(r.probabilities, dtype=float)[known[0]]
-            rows.append(row)
-            chosen.append(column.get(r.arm, -1))
-            rewards.append(np.nan if r.reward is None else float(r.reward))
-            periods.append(getattr(r, "allocation_id", None))
-            drawn.append(r.kind != "sticky")
-        series = cls._build(arms, np.array(rows).reshape(len(rows), len(arms)),
-                            np.array(chosen, dtype=np.int64), np.array(rewards), points,
+            src, dst = (np.array(x, dtype=np.int64) for x in zip(*keep, strict=True))
+            stacked = np.array([vectors[i] for i in at], dtype=np.float64).reshape(len(at), -1)
+            probs[np.ix_(np.array(at, dtype=np.int64), dst)] = stacked[:, src]
+        series = cls._build(arms, probs, np.array(chosen, dtype=np.int64),
+                            np.array(rewards, dtype=np.float64), points,
                             cuts=[i for i, _ in events.found],
                             drawn=np.array(drawn, dtype=bool))
         changes = tuple((i, f"allocation {pid}") for i, pid in enumerate(periods)
@@ -198,7 +237,24 @@ class DecisionSeries:
                 "reward": {a: v.tolist() for a, v in self.reward.items()},
                 "answered": self.answered.tolist(),
                 "changes": [{"decisions": d, "label": label} for d, label in self.changes],
-                "events": [{"decisions": d, "label": label} for d, label in self.events]}
+                "events": [{"decisions": d, "label": label} for d, label in self.events],
+                "behind": {"decisions": self.behind[0], "answers": self.behind[1]}}
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> DecisionSeries:
+        """The series :meth:`to_dict` gave (the numbers as they were)."""
+        arms = tuple(str(a) for a in doc["arms"])
+
+        def per_arm(name: str) -> dict[str, FloatArray]:
+            return {a: np.array(doc[name][a], dtype=np.float64) for a in arms}
+
+        behind = doc.get("behind") or {"decisions": 0, "answers": 0.0}
+        return cls(arms, np.array(doc["decisions"], dtype=np.int64), per_arm("allocation"),
+                   per_arm("share"), per_arm("reward"),
+                   np.array(doc["answered"], dtype=np.float64),
+                   tuple((int(c["decisions"]), str(c["label"])) for c in doc["changes"]),
+                   tuple((int(e["decisions"]), str(e["label"])) for e in doc["events"]),
+                   (int(behind["decisions"]), float(behind["answers"])))
 
 
 def _drawn_allocation(probs: FloatArray, drawn: npt.NDArray[np.bool_],

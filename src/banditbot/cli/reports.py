@@ -97,12 +97,9 @@ def report(
             print_table(render_report(rep), console)
     if png is not None:
         from .._charts import report_png
-        from .._series import DecisionSeries
 
         rep = reports[0]
-        records = svc.decisions(rep.experiment, generation=rep.generation)
-        report_png(rep, DecisionSeries.from_records([a.arm for a in rep.arms], records,
-                                                    scope=scope), png)
+        report_png(rep, svc.report_series(rep.experiment, scope=scope), png)
         (err_console if as_json else console).print(f"chart written to {png}", markup=False,
                                                     highlight=False, soft_wrap=True)
 

@@ -42,7 +42,9 @@ from ._view import ExperimentView, finite_table
 
 if TYPE_CHECKING:  # the report types and the sequences load with the first report
     from .._report import AdminChange, ArmReport, Report, SampleRatioCheck, Timeline, Uplift
+    from .._series import DecisionSeries
     from ..statistics import AnytimeInference
+    from ._kept_series import SeriesCache
 
 __all__ = ["ReportsMixin", "period_weighted", "sample_ratio_check"]
 
@@ -56,7 +58,7 @@ _HISTORY_LIMIT = 1000
 
 
 class ReportsMixin(DecisionsMixin):
-    """Report, timeline, allocation history, warm-up."""
+    """Report, its chart's series, timeline, allocation history, warm-up."""
 
 
     def warm_up(self) -> None:
@@ -326,6 +328,68 @@ class ReportsMixin(DecisionsMixin):
             rewards.append(reward)
             period_of.append(period)
         return Timeline.build(view.all_arms, np.array(times), arms, bins, rewards, period_of)
+
+
+    def report_series(self, experiment: str, *, points: int = 60,
+                      scope: str | None = None) -> DecisionSeries:
+        """The current generation by decision count, for charts: per bin of equal decision
+        count, each arm's allocation (the mean probability the policy logged), share of
+        decisions and cumulative reward, with the admins' changes marked (see
+        :class:`~banditbot._series.DecisionSeries`).
+
+        Reads only the decision fields the series needs; deferred decisions' vectors are
+        computed from their logged posteriors (and kept, as :meth:`decisions` keeps them).
+        A log of fewer than 20,000 decisions plus answers is read at every change; a longer
+        one is kept — in this process and in the store, for the next process — until it
+        has grown by 0.5% (the report's inference does the same), and the series then says
+        how far behind the log it is (:attr:`~banditbot._series.DecisionSeries.behind`).
+
+        Parameters
+        ----------
+        experiment
+            The experiment's id.
+        points
+            Bins of equal size (a bin is split where an admin's change falls inside it).
+        scope
+            One bandit of an experiment with scope chat or subject (``None``: all of them).
+
+        Returns
+        -------
+        DecisionSeries
+            With the report's arms (retired ones too), in its order.
+        """
+        from .._series import SERIES_FIELDS, DecisionSeries
+        from ..stores import resolve_fields
+
+        view = self.view(experiment)
+        check_scope(view.config, scope)
+        table = self.store.read_stats(view.config.id, view.meta.generation, scope,
+                                      view.all_arms)
+        counts = (float(table.pulls.sum()), float(table.n.sum()), float(table.total.sum()))
+
+        def read() -> DecisionSeries:
+            fields = (*SERIES_FIELDS, "posterior", "id")
+            keeper = VectorKeeper(self)  # deferred decisions' vectors, kept for the next read
+            rows = self.store.iter_fields(view.config.id, fields,
+                                          generation=view.meta.generation, kinds=TRAFFIC,
+                                          scope=scope)
+            series = DecisionSeries.from_fields(
+                view.all_arms, (row[:len(SERIES_FIELDS)] for row in resolve_fields(
+                    rows, fields, computed=keeper.add)), points=points)
+            keeper.flush()
+            return series
+
+        return self._series_cache().get(self.store, view, scope, points=points,
+                                         counts=counts, read=read)
+
+    def _series_cache(self) -> SeriesCache:
+        """This service's kept series (made with the first chart)."""
+        from ._kept_series import SeriesCache
+
+        found: SeriesCache | None = self.__dict__.get("_kept_series")
+        if found is None:
+            found = self.__dict__.setdefault("_kept_series", SeriesCache())
+        return found
 
 
 class _Summary:

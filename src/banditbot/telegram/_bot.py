@@ -423,13 +423,9 @@ class BanditBot:
         drew, beside a table at 33% each) with the admins' changes marked."""
         try:
             from .._charts import report_png
-            from .._series import DecisionSeries
         except ImportError:
             return None
-        records = self.service.decisions(report.experiment, generation=report.generation,
-                                         scope=report.scope)
-        series = DecisionSeries.from_records([a.arm for a in report.arms], records,
-                                             scope=report.scope)
+        series = self.service.report_series(report.experiment, scope=report.scope)
         try:
             with _CHART_LOCK:
                 return report_png(report, series, max_arms=_SHOWN_ARMS)

@@ -7,11 +7,10 @@ import heapq
 import io
 import itertools
 import json
-import threading
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from starlette.exceptions import HTTPException
 
 from ...offline import decision_rows, store_pseudonyms, write_log_csv
@@ -85,43 +84,18 @@ def get_timeline(experiment: str, service: Service, key: Reader,
 
 
 @router.get("/v1/experiments/{experiment}/series", tags=["experiments"], responses=_ERRORS)
-def get_series(experiment: str, service: Service, key: Reader, request: Request,
+def get_series(experiment: str, service: Service, key: Reader,
                points: Annotated[int, Query(ge=1, le=500)] = 60,
                scope: ScopeQuery = None) -> dict[str, Any]:
     """The current generation by decision count, for charts: per bin of equal decision count,
     each arm's allocation (mean logged probability), share of decisions and cumulative reward.
-    The x axis is ``decisions``, never the clock."""
-    from ..._series import DecisionSeries
-
+    The x axis is ``decisions``, never the clock. The log is read again only when it
+    changed (a long one when it has grown by 0.5%: ``behind`` says by how much it has since)."""
     exp = service.experiment(experiment)
-    report = service.report(exp.id, scope=scope)  # validates the scope, names every arm
-    arms = tuple(a.arm for a in report.arms)
-    # the log is read again only when something changed: an open dashboard on a quiet
-    # experiment costs one report per refresh, not a read of the whole log
-    version = (exp.id, report.generation, scope, points, arms, report.total_pulls,
-               report.total_answered, sum(a.reward_sum for a in report.arms))
-    cache: dict[tuple[Any, ...], dict[str, Any]] = _series_cache(request)
-    found = cache.get(version)
-    if found is None:
-        records = service.decisions(exp.id, generation=report.generation, scope=scope)
-        series = DecisionSeries.from_records(arms, records, points=points, scope=scope)
-        found = {**series.to_dict(), "generation": report.generation, "scope": scope}
-        with _SERIES_LOCK:
-            while len(cache) >= 64:
-                cache.pop(next(iter(cache)))
-            cache[version] = found
-    return found
-
-
-_SERIES_LOCK = threading.Lock()
-
-
-def _series_cache(request: Request) -> dict[tuple[Any, ...], dict[str, Any]]:
-    cache: dict[tuple[Any, ...], dict[str, Any]] | None = getattr(request.app.state,
-                                                                  "series_cache", None)
-    if cache is None:
-        cache = request.app.state.series_cache = {}
-    return cache
+    # the series' generation is the report's (the log read is the service's current one)
+    generation = service.current_generation(exp.id)
+    series = service.report_series(exp.id, points=points, scope=scope)
+    return {**series.to_dict(), "generation": generation, "scope": scope}
 
 
 class _NdjsonResponse(Response):
