@@ -4,14 +4,17 @@ Issue #18: ``banditbot export`` of 1M decisions to CSV within 4x the time the ``
 shell takes to dump the same table as CSV, Parquet faster still, peak memory under 300 MB
 (streamed), and ``banditbot report`` on that log under 1 s. The report is timed twice per
 round: the first on the log (its kept inference state deleted first, so it reads the whole
-log) and the next one, which finds the state the first stored.
+log) and the next one, which finds the state the first stored. So is ``banditbot report
+greet --png``, whose chart reads the log's decision series (kept in the store as the
+inference is); ``--before SRC`` times the same two with the code at ``SRC`` too (e.g.
+``/work/main/src``: a checkout before a change), in the same rounds.
 
 The log (built once and kept in ``benchmarks/out/``): one experiment, 3 arms, 20,000
 subjects, a two-key context on every decision, a reward on 60% of them. Every figure is a
 separate process (the CLI as a user runs it), rounds interleave ours and the floor, and the
 JSON line gives the range over rounds: wall seconds and peak resident memory (MB).
 
-    python benchmarks/export.py [--n 1000000] [--rounds 3]
+    python benchmarks/export.py [--n 1000000] [--rounds 3] [--before OLD/src]
 """
 
 from __future__ import annotations
@@ -40,9 +43,11 @@ CONFIG = """experiments:
 
 
 def forget_inference(path: Path) -> None:
-    """Delete the inference state reports keep in the store (see docs/performance.md)."""
+    """Delete the state reports and charts keep in the store (the inference, the decision
+    series: see docs/performance.md)."""
     with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM documents WHERE name LIKE 'inference:%'")
+        conn.execute("DELETE FROM documents WHERE name LIKE 'inference:%' "
+                     "OR name LIKE 'series:%'")
     conn.close()
 
 
@@ -78,12 +83,18 @@ def build_log(path: Path, n: int, *, first: int = 0, seed: int = 0) -> None:
     store.close()
 
 
-def run(cmd: list[str], *, stdout: Path | None = None) -> tuple[float, float, float]:
+def run(cmd: list[str], *, stdout: Path | None = None,
+        source: str | None = None) -> tuple[float, float, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds (user + system: what a busy host's
-    wall clock hides) of one process."""
+    wall clock hides) of one process (``source``: the banditbot source tree to import,
+    put first on its ``PYTHONPATH``)."""
     out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    env = None
+    if source is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [source, *filter(None, [os.environ.get("PYTHONPATH", "")])])}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if stdout:
@@ -98,6 +109,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", metavar="SRC", default=None,
+                    help="also time report --png with the banditbot source at SRC")
     args = ap.parse_args()
     out_dir = HERE / "out"
     out_dir.mkdir(exist_ok=True)
@@ -114,7 +127,9 @@ def main() -> None:
         common = ["--config", str(cfg), "--store", f"sqlite:///{db}"]
         figures: dict[str, list[tuple[float, float, float]]] = {
             "sqlite3_shell": [], "csv": [], "parquet": [], "report": [], "report_kept": [],
-            "report_warm": []}
+            "report_warm": [], "png": [], "png_kept": [], "png_before": [],
+            "png_kept_before": []}
+        chart = [*cli, "report", "greet", "--png", f"{tmp}/chart.png", *common]
         for _ in range(args.rounds):
             figures["sqlite3_shell"].append(run(
                 ["sqlite3", "-csv", "-header", str(db), "SELECT * FROM decisions"],
@@ -127,6 +142,13 @@ def main() -> None:
             figures["report"].append(run([*cli, "report", "greet", *common]))
             # the next one, in a new process, finds the state the first left in the store
             figures["report_kept"].append(run([*cli, "report", "greet", *common]))
+            # the report with its chart: first on the log (no kept state: the inference and
+            # the series read it), then again with the state the first kept
+            for suffix, source in [("", None), *([("_before", args.before)]
+                                                 if args.before else [])]:
+                forget_inference(db)
+                figures[f"png{suffix}"].append(run(chart, source=source))
+                figures[f"png_kept{suffix}"].append(run(chart, source=source))
         rows = sum(1 for _ in (Path(tmp) / "log.csv").open()) - 1
         # a report after 1,000 new decisions (on a copy: the kept log stays n rows): 0.1%
         # more, so the stored state still stands ("as of decision 1,000,000")
@@ -164,8 +186,13 @@ def main() -> None:
         "report_after_1000_more_s": span("report_warm", 0),
         "report_after_1000_more_cpu_s": span("report_warm", 2),
         "report_after_1000_more_peak_mb": span("report_warm", 1),
+        **{f"report_png{suffix}_{what}": span(f"{key}{suffix}", i)
+           for suffix in ["", *(["_before"] if args.before else [])]
+           for key, what_prefix in [("png", ""), ("png_kept", "with_kept_state_")]
+           for what, i in [(f"{what_prefix}s", 0), (f"{what_prefix}cpu_s", 2),
+                           (f"{what_prefix}peak_mb", 1)]},
         "targets": {"csv_over_shell": 4, "parquet_faster_than_csv": True, "peak_mb": 300,
-                    "report_s": 1},
+                    "report_s": 1, "report_png_with_kept_state_s": 1},
     }))
 
 
