@@ -53,9 +53,10 @@ def report_png(report: Report, series: DecisionSeries | None = None,
         From :meth:`BanditService.report`.
     series
         The experiment's history by decision count
-        (:meth:`DecisionSeries.from_records` on the decision log: the allocation is the
-        probabilities the policy logged, the admins' changes marked); the CLI and the bot
-        both draw it so. Without it, the allocation panel is left out. (A
+        (:meth:`BanditService.report_series`: the allocation is the probabilities the
+        policy logged, the admins' changes marked; a long log's series kept from an
+        earlier look is labelled with it); the CLI and the bot both draw it so. Without
+        it, the allocation panel is left out. (A
         :class:`~banditbot.Timeline`'s share of decisions per time bin is not accepted: drawn
         as the allocation, it read 100% for the arm the first decision happened to draw.)
     path

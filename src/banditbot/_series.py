@@ -144,10 +144,12 @@ class DecisionSeries:
         vectors: list[Any] = []
         layouts: dict[tuple[str, ...], list[int]] = {}  # offered arms -> rows offering them
         events = _Events()
+        seen: tuple[Any, Any] = (None, None)  # the last policy decision's (policy, arms)
         for kind, arm, offered, vector, reward, policy, period in rows:
             i = len(chosen)
-            if kind == "policy":
+            if kind == "policy" and (policy != seen[0] or offered != seen[1]):
                 events.see(i, policy, offered)
+                seen = policy, offered
             at = layouts.get(offered)
             if at is None:
                 at = layouts[offered] = []
