@@ -134,7 +134,7 @@ def test_a_chart_that_fails_after_the_table_is_not_apologised_for(
 
     async def script() -> None:
         # the table was computed; the chart's decision log cannot be read
-        monkeypatch.setattr(service, "decisions", unreadable)
+        monkeypatch.setattr(service, "report_series", unreadable)
         double.send_command(ALICE, 501, "/report seed")
         table = await double.wait_for(last_text(double, 501))
         assert table.text.startswith("<pre>")
