@@ -211,7 +211,7 @@ def _round_ticks(axis: Any, *, integer: bool = False) -> None:
 def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
     """The allocation panel; returns the height of the change labels above it (points)."""
     ax.set_title("Allocation by decision count", loc="left")
-    ax.set_xlabel("decisions" if series.current else "decisions\n" + _behind(series))
+    ax.set_xlabel("decisions" if series.current else _behind(series))
     ax.set_ylabel("share of traffic")
     from matplotlib.ticker import PercentFormatter
 
@@ -251,12 +251,10 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
 
 
 def _behind(series: DecisionSeries) -> str:
-    """What a kept series of a long log leaves out: ``as of decision 1,000,000 (the log
-    has 4,000 decisions and 2,400 answers more)``."""
-    decisions, answers = series.behind
-    more = " and ".join([*([count_text(decisions, "decision")] if decisions else []),
-                         *([count_text(round(answers), "answer")] if answers else [])])
-    return f"as of decision {series.total:,} (the log has {more} more)"
+    """The x axis of a kept series of a long log: ``decisions (as of decision 1,000,000)``
+    (the line under the title gives the counts now; on two lines the note ran into the
+    legend)."""
+    return f"decisions (as of decision {series.total:,})"
 
 
 #: Height of a row of change labels above the allocation panel, in points.
