@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from ..policies import ScalarDraws
 from ..stores import AdminRecord, ExperimentMeta, ResolvedVector, Store
 from ._inference import InferenceCache
 from ._view import LANE_ARMS, ExperimentView, build_view
+
+if TYPE_CHECKING:
+    from ._kept_series import SeriesCache
 
 __all__ = ["ServiceCore", "added_key", "check_scope"]
 
@@ -110,6 +113,9 @@ class ServiceCore:
         self._views: dict[str, tuple[ExperimentMeta, ExperimentView]] = {}
         self._featurizers: dict[str, Featurizer] = {}
         self._inference = InferenceCache()
+        #: the charts' kept series (made with the first chart: its module loads numpy's
+        #: binning code a decision never needs)
+        self._kept_series: SeriesCache | None = None
         #: whether the vectors computed for deferred decisions are given to the store
         self.keeps_vectors = True
         #: up to how many active arms a decision is made on Python floats (the counters read

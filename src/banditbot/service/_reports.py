@@ -389,10 +389,9 @@ class ReportsMixin(DecisionsMixin):
         """This service's kept series (made with the first chart)."""
         from ._kept_series import SeriesCache
 
-        found: SeriesCache | None = self.__dict__.get("_kept_series")
-        if found is None:
-            found = self.__dict__.setdefault("_kept_series", SeriesCache())
-        return found
+        if self._kept_series is None:
+            self._kept_series = SeriesCache()
+        return self._kept_series
 
 
 class _Summary:
