@@ -25,8 +25,8 @@ from .._types import FloatArray
 from ..statistics import Posterior
 
 __all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "ScalarDraws", "draw_index",
-           "means_of", "pick_arm", "pseudo_lists", "sample_arm", "sample_rows", "share_top",
-           "small"]
+           "means_of", "pick_arm", "pooled_moments", "pseudo_lists", "sample_arm",
+           "sample_rows", "share_top", "small", "squares_with_priors"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -412,3 +412,47 @@ def argmax_ties(values: FloatArray) -> FloatArray:
     best = values == values.max(axis=-1, keepdims=True)
     out: FloatArray = best / best.sum(axis=-1, keepdims=True)
     return out
+
+
+def squares_with_priors(stats: ArmStats) -> FloatArray:
+    """The sums of squared rewards with the operator priors added as pseudo-observations
+    (a pseudo-success is a reward of 1: its square is 1), matching
+    :meth:`ArmStats.with_pseudo_counts`."""
+    return stats.sums_sq if stats.prior_alpha is None else stats.sums_sq + stats.prior_alpha
+
+
+def pooled_moments(n: FloatArray, sums: FloatArray, sums_sq: FloatArray
+                   ) -> tuple[FloatArray, FloatArray]:
+    """Mean and standard deviation of every reward observed in a bandit, all arms pooled
+    (shapes broadcastable against ``n``: the last axis is kept with length 1).
+
+    The empirical-Bayes prior of the policies for rewards of unknown scale: it moves with
+    the rewards (shift and scale them, and it shifts and scales alike), so a policy built on
+    it decides the same on any scale. A bandit without observations gets mean 0 and sd 1
+    (every arm alike, so the choice is uniform); identical rewards so far give sd 0.
+
+    Parameters
+    ----------
+    n, sums, sums_sq
+        Shape ``(K,)`` or ``(R, K)``: counts, reward sums and sums of squares per arm.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mean, sd)``, each of shape ``(1,)`` or ``(R, 1)``.
+
+    Examples
+    --------
+    >>> m, s = pooled_moments(np.array([2.0, 2.0]), np.array([2.0, 6.0]),
+    ...                       np.array([2.0, 18.0]))
+    >>> float(m[0]), float(s[0])
+    (2.0, 1.0)
+    """
+    total = n.sum(axis=-1, keepdims=True)
+    seen = total > 0.0
+    safe = np.where(seen, total, 1.0)
+    mean = np.where(seen, sums.sum(axis=-1, keepdims=True) / safe, 0.0)
+    second = np.where(seen, sums_sq.sum(axis=-1, keepdims=True) / safe, 1.0)
+    sd: FloatArray = np.sqrt(np.maximum(second - mean * mean, 0.0))
+    out: FloatArray = mean
+    return out, sd

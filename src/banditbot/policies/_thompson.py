@@ -19,7 +19,15 @@ from ..statistics import (
     beta_optimistic_probabilities,
     normal_best_probabilities,
 )
-from ._base import SMALL, ArmStats, Policy, ScalarDraws, check
+from ._base import (
+    SMALL,
+    ArmStats,
+    Policy,
+    ScalarDraws,
+    check,
+    pooled_moments,
+    squares_with_priors,
+)
 from ._registry import register
 
 __all__ = [
@@ -235,37 +243,96 @@ class ThompsonSampling(Policy):
 
 
 def normal_posterior(
-    stats: ArmStats, prior_mean: float, prior_sd: float, prior_count: float
+    stats: ArmStats, prior_mean: float | None = None, prior_sd: float | None = None,
+    prior_count: float = 1.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Posterior mean and standard deviation of each arm's mean reward.
+    """Posterior mean and scale of each arm's mean reward, under a Normal–Gamma prior.
 
-    A normal model whose variance is estimated from the data pooled with ``prior_count``
-    pseudo-observations at ``prior_mean`` with spread ``prior_sd``.
+    Rewards are normal with an unknown mean and variance per arm; the conjugate prior is
+    Normal–Gamma with ``prior_count`` pseudo-observations at ``prior_mean`` whose spread is
+    ``prior_sd`` (``κ₀ = prior_count``, ``α₀ = prior_count / 2``, ``β₀ = α₀·prior_sd²``).
+    The posterior of the mean is then a Student t with ``n + prior_count`` degrees of
+    freedom, centre ``m = (Σx + κ₀·prior_mean) / (n + κ₀)`` and scale
+    ``sqrt(v / (n + κ₀))``, where ``v = (Σ(x - x̄)² + κ₀·prior_sd² + κ₀·n·(x̄ -
+    prior_mean)² / (n + κ₀)) / (n + κ₀)`` is the posterior estimate of the reward variance
+    (Murphy 2007, "Conjugate Bayesian analysis of the Gaussian distribution", §3). This
+    returns ``(m, scale)``; the policy treats the mean as normal with that centre and scale.
+
+    ``prior_mean`` / ``prior_sd`` ``None`` (the default): taken from the rewards observed
+    so far, all arms pooled (:func:`~banditbot.policies._base.pooled_moments`: an
+    empirical-Bayes prior). Every arm is then shrunk toward the bandit's mean with the
+    bandit's spread, whatever the reward's units, and the posterior moves with the rewards
+    (shift or scale them and it shifts or scales alike). Given values are in the policy's
+    reward units.
+
+    Parameters
+    ----------
+    stats
+        The arms' statistics, shape ``(K,)`` or ``(R, K)``.
+    prior_mean, prior_sd
+        The prior's mean reward and a reward's standard deviation, or ``None`` (pooled).
+    prior_count
+        The prior's weight in pseudo-observations (> 0).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mean, sd)`` of each arm's mean, each of the shape of ``stats.n``.
+
+    Examples
+    --------
+    >>> s = ArmStats.from_counts([4, 4], [400.0, 440.0], [40_400.0, 48_600.0])
+    >>> m, sd = normal_posterior(s)
+    >>> [round(float(x), 1) for x in m], bool(sd[0] > 0)
+    ([101.0, 109.0], True)
     """
     n, sums = stats.with_pseudo_counts()
-    sums_sq = stats.sums_sq if stats.prior_alpha is None else stats.sums_sq + stats.prior_alpha
+    sums_sq = squares_with_priors(stats)
+    if prior_mean is None or prior_sd is None:
+        pooled_mean, pooled_sd = pooled_moments(n, sums, sums_sq)
+        mu0 = pooled_mean if prior_mean is None else np.full_like(pooled_mean, prior_mean)
+        sd0 = pooled_sd if prior_sd is None else np.full_like(pooled_sd, prior_sd)
+        # a floor relative to the rewards' own size (an absolute 1e-12 is the whole
+        # variance on a scale of 1e-6); no reward but 0 so far: every arm alike
+        floor = 1e-12 * (sd0 * sd0 + mu0 * mu0) + 1e-300
+    else:
+        mu0, sd0 = np.asarray(prior_mean, np.float64), np.asarray(prior_sd, np.float64)
+        floor = np.asarray(1e-12)
     n_eff = n + prior_count
-    mean = (sums + prior_count * prior_mean) / n_eff
-    spread = sums_sq + prior_count * (prior_sd**2 + prior_mean**2) - n_eff * mean * mean
-    variance = np.maximum(spread / n_eff, 1e-12)
+    mean = (sums + prior_count * mu0) / n_eff
+    spread = sums_sq + prior_count * (sd0 * sd0 + mu0 * mu0) - n_eff * mean * mean
+    variance = np.maximum(spread / n_eff, floor)
     return mean, np.sqrt(variance / n_eff)
 
 
 @register("gaussian-ts", "normal-thompson", "gaussian-thompson-sampling")
 @dataclass(frozen=True, slots=True)
 class GaussianThompsonSampling(Policy):
-    """Gaussian Thompson sampling for ratings and continuous rewards.
+    """Gaussian Thompson sampling for ratings and continuous rewards, on any scale.
 
-    Each arm's mean has a normal posterior ``N(m_n, s_n² / n_eff)`` where the reward variance
-    ``s_n²`` is estimated from the data pooled with ``prior_count`` pseudo-observations. The
-    prior is on the policy's reward scale ([0, 1] for bounded rewards).
+    Each arm's mean has the Normal–Gamma posterior of :func:`normal_posterior` (reward
+    mean and variance both unknown), taken as normal with the t posterior's centre and
+    scale: ``N(m_n, v_n / n_eff)`` with ``n_eff = n + prior_count``. Every decision draws one
+    mean per arm and picks the largest (Thompson 1933; for Gaussian rewards of unknown
+    variance, Honda & Takemura 2014, "Optimality of Thompson sampling for Gaussian bandits
+    depends on priors"); the vector is the exact probability of each arm's draw being the
+    largest.
+
+    By default the prior is *empirical* (empirical Bayes): one pseudo-observation per arm
+    at the mean of all rewards seen so far, with their standard deviation. It has the
+    rewards' own units, so revenue in cents, in euros or in thousands of euros is decided
+    alike, and an arm not yet tried is drawn from the whole bandit's spread (it gets tried
+    early). A bounded reward reaches the policy mapped to [0, 1], an unbounded one in its
+    own units; either way nothing needs setting.
 
     Parameters
     ----------
     prior_mean
-        Prior mean reward.
+        Prior mean reward in the policy's reward units; ``None`` (default): the mean of the
+        rewards observed so far, all arms pooled.
     prior_sd
-        Prior standard deviation of a single reward (> 0).
+        Prior standard deviation of a single reward (> 0) in the same units; ``None``
+        (default): the standard deviation of the rewards observed so far, all arms pooled.
     prior_count
         Weight of the prior in pseudo-observations (> 0).
 
@@ -274,17 +341,21 @@ class GaussianThompsonSampling(Policy):
     >>> s = ArmStats.from_counts([50, 50], [20, 35], [12, 28])
     >>> bool(GaussianThompsonSampling().probabilities(s)[1] > 0.99)
     True
+    >>> revenue = ArmStats.from_counts([50, 50], [2000, 3500], [1.2e5, 2.8e5])
+    >>> bool(GaussianThompsonSampling().probabilities(revenue)[1] > 0.99)  # any units
+    True
     """
 
     name: ClassVar[str] = "gaussian-thompson"
 
-    prior_mean: float = 0.5
-    prior_sd: float = 0.5
+    prior_mean: float | None = None
+    prior_sd: float | None = None
     prior_count: float = 1.0
 
     def __post_init__(self) -> None:
-        check(self.prior_sd > 0 and self.prior_count > 0, self.name,
-              "prior_sd and prior_count must be > 0", "use prior_sd = 0.5, prior_count = 1")
+        check((self.prior_sd is None or self.prior_sd > 0) and self.prior_count > 0,
+              self.name, "prior_sd and prior_count must be > 0",
+              "leave prior_mean and prior_sd out (taken from the data), prior_count = 1")
 
     def posterior(self, stats: ArmStats) -> NormalPosterior:
         """The normal posterior of each arm's mean."""

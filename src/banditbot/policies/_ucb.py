@@ -10,10 +10,21 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, bernoulli_kl
-from ._base import ArmStats, Policy, argmax_ties, check, pseudo_lists, share_top, small
+from ._base import (
+    ArmStats,
+    Policy,
+    argmax_ties,
+    check,
+    pooled_moments,
+    pseudo_lists,
+    share_top,
+    small,
+    squares_with_priors,
+)
 from ._registry import register
 from ._thompson import beta_posterior
 
@@ -22,6 +33,8 @@ __all__ = [
     "UCB1",
     "BayesUCB",
     "UCB1Tuned",
+    "arm_variances",
+    "fits_unit_interval",
     "kl_ucb_bound",
     "log_total",
     "ucb_index",
@@ -42,52 +55,166 @@ def ucb_index(n: FloatArray, sums: FloatArray, bonus: FloatArray) -> FloatArray:
     return out
 
 
+#: Slack of the test "every reward lies in [0, 1]" on sums (rounding of mapped rewards).
+_SLACK = 1e-9
+
+
+def fits_unit_interval(n: FloatArray, sums: FloatArray, sums_sq: FloatArray | None = None
+                       ) -> npt.NDArray[np.bool_]:
+    """Per bandit (last axis reduced): whether the statistics can come from rewards in
+    [0, 1] — every arm's total between 0 and its count and, given the squares, its sum of
+    squares at most its total (``x² <= x`` on [0, 1]). Bounded rewards always pass (they
+    reach a policy mapped to [0, 1]); a reward seen outside [0, 1] fails it for good."""
+    slack = _SLACK * np.maximum(n, 1.0)
+    ok = (sums >= -slack) & (sums <= n + slack)
+    if sums_sq is not None:
+        ok &= sums_sq <= sums + slack
+    out: npt.NDArray[np.bool_] = np.asarray(ok.all(axis=-1))
+    return out
+
+
+def _fits_unit_lists(counts: list[float], totals: list[float],
+                     squares: list[float] | None) -> bool:
+    """:func:`fits_unit_interval` of one bandit on Python floats."""
+    for i, (c, t) in enumerate(zip(counts, totals, strict=True)):
+        slack = _SLACK * max(c, 1.0)
+        if not -slack <= t <= c + slack or (squares is not None and squares[i] > t + slack):
+            return False
+    return True
+
+
+def arm_variances(n: FloatArray, sums: FloatArray, sums_sq: FloatArray) -> FloatArray:
+    """Each arm's reward variance, moderated toward the bandit's: the Normal–Gamma
+    posterior estimate of :func:`~banditbot.policies.normal_posterior` with one
+    pseudo-observation at the pooled mean with the pooled spread (Smyth 2004, "Linear models
+    and empirical Bayes methods for assessing differential expression", moderated
+    variances). An arm with one reward (sample variance 0) or none gets the bandit's spread,
+    not a certainty; with many, its own sample variance. Shape of ``n``, in squared reward
+    units."""
+    mu0, sd0 = pooled_moments(n, sums, sums_sq)
+    n_eff = n + 1.0
+    mean = (sums + mu0) / n_eff
+    spread = sums_sq + sd0 * sd0 + mu0 * mu0 - n_eff * mean * mean
+    out: FloatArray = np.maximum(spread / n_eff, 1e-12 * (sd0 * sd0 + mu0 * mu0) + 1e-300)
+    return out
+
+
+def _arm_variances_lists(counts: list[float], totals: list[float],
+                         squares: list[float]) -> list[float]:
+    """:func:`arm_variances` of one bandit on Python floats (the same operations)."""
+    total = sum(counts)
+    if total > 0.0:
+        mu0 = sum(totals) / total
+        var0 = max(sum(squares) / total - mu0 * mu0, 0.0)
+    else:
+        mu0, var0 = 0.0, 1.0
+    sd0 = math.sqrt(var0)
+    floor = 1e-12 * (sd0 * sd0 + mu0 * mu0) + 1e-300
+    out = []
+    for n, s, q in zip(counts, totals, squares, strict=True):
+        n_eff = n + 1.0
+        mean = (s + mu0) / n_eff
+        out.append(max((q + sd0 * sd0 + mu0 * mu0 - n_eff * mean * mean) / n_eff, floor))
+    return out
+
+
 @register("ucb")
 @dataclass(frozen=True, slots=True)
 class UCB1(Policy):
-    """UCB1 (Auer et al. 2002): the arm with the highest ``mean + c·sqrt(2 ln t / n)``.
+    """UCB1 (Auer et al. 2002): the arm with the highest ``mean + c·scale·sqrt(2 ln t / n)``.
 
     Every arm is tried once first (uniformly among the untried ones); ties at the top are
     broken at random, so the probability vector is uniform over the maximizers.
+
+    The bonus needs the rewards' scale. For rewards in [0, 1] (a bounded reward reaches the
+    policy mapped there) it is 1, the textbook UCB1. Once a reward outside [0, 1] is seen
+    (revenue, time: an unbounded reward in its own units), ``scale`` is each arm's
+    estimated standard deviation, moderated toward the bandit's pooled spread
+    (:func:`arm_variances`): the index ``mean + c·s·sqrt(2 ln t / n)`` of UCB for
+    σ-sub-Gaussian rewards (Lattimore & Szepesvári 2020, *Bandit Algorithms*, §7–8) with
+    σ estimated as in UCB1-Normal (Auer et al. 2002, §4), so the policy decides alike on
+    any scale of the rewards.
 
     Parameters
     ----------
     c
         Exploration scale (1 is the textbook UCB1 for rewards in [0, 1]).
+    scale
+        The rewards' scale in the policy's reward units (> 0), e.g. their range: the bonus
+        is then ``c·scale·sqrt(2 ln t / n)`` always (``scale=1``: textbook UCB1 on any
+        data). ``None`` (default): 1 while every reward lies in [0, 1], else each arm's
+        estimated standard deviation.
 
     Examples
     --------
     >>> [float(x) for x in UCB1().probabilities(ArmStats.from_counts([3, 0, 0], [1, 0, 0]))]
     [0.0, 0.5, 0.5]
+    >>> revenue = ArmStats.from_counts([40, 40], [4000, 4400], [4.4e5, 5.3e5])
+    >>> [float(x) for x in UCB1().probabilities(revenue)]  # 100 vs 110, sd ~33
+    [0.0, 1.0]
     """
 
     name: ClassVar[str] = "ucb1"
     scalar: ClassVar[bool] = True
 
     c: float = 1.0
+    scale: float | None = None
 
     def __post_init__(self) -> None:
         check(self.c >= 0.0, self.name, f"c must be >= 0, got {self.c}", "use c = 1")
+        check(self.scale is None or self.scale > 0.0, self.name,
+              f"scale must be > 0, got {self.scale}",
+              "leave scale out (estimated from the rewards), or give the rewards' range")
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         if small(stats):  # one bandit with few arms: on Python floats
-            return np.array(self.scalar_probabilities(*pseudo_lists(stats)))
+            counts, totals = pseudo_lists(stats)
+            return np.array(self.scalar_probabilities(
+                counts, totals, None if self.scale is not None
+                else squares_with_priors(stats).tolist()))
         n, sums = stats.with_pseudo_counts()
         untried = n <= 0.0
+        scale = self._scale(n, sums, stats)
         if n.ndim == 1:  # one bandit: the fast path
             if untried.any():
                 p: FloatArray = untried / untried.sum()
                 return p
-            return argmax_ties(sums / n + self.c * np.sqrt(2.0 * math.log(n.sum()) / n))
+            return argmax_ties(sums / n + self.c * scale *
+                               np.sqrt(2.0 * math.log(n.sum()) / n))
         with np.errstate(divide="ignore", invalid="ignore"):
-            bonus = self.c * np.sqrt(2.0 * log_total(n) / n)
+            bonus = self.c * scale * np.sqrt(2.0 * log_total(n) / n)
         return argmax_ties(ucb_index(n, sums, bonus))
 
-    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+    def _scale(self, n: FloatArray, sums: FloatArray, stats: ArmStats) -> FloatArray | float:
+        """The bonus's scale per arm: ``scale``, 1 on [0, 1], or the arms' sds."""
+        if self.scale is not None:
+            return self.scale
+        sums_sq = squares_with_priors(stats)
+        unit = fits_unit_interval(n, sums, sums_sq)
+        if unit.all():
+            return 1.0
+        sd = np.sqrt(arm_variances(n, sums, sums_sq))
+        out: FloatArray = np.where(unit[..., None], 1.0, sd) if n.ndim > 1 else sd
+        return out
+
+    def scalar_probabilities(self, counts: list[float], totals: list[float],
+                             squares: list[float] | None = None) -> list[float]:
+        """:meth:`probabilities` of one bandit on Python floats. ``squares`` (the sums of
+        squared rewards, priors added) give the arms' variances when :attr:`scale` is
+        ``None`` and a reward lies outside [0, 1]; without them the bonus keeps the scale
+        1 of [0, 1] rewards (the textbook UCB1), so a caller deciding unbounded rewards
+        must pass them."""
         if min(counts) <= 0.0:  # the untried arms first
             return share_top([1.0 if c <= 0.0 else 0.0 for c in counts], 1.0, 0.0)
         log_t, c = math.log(max(sum(counts), 1.0)), self.c
-        return share_top([s / n + c * math.sqrt(2.0 * log_t / n)
+        if self.scale is None and squares is not None and \
+                not _fits_unit_lists(counts, totals, squares):
+            variances = _arm_variances_lists(counts, totals, squares)
+            return share_top([s / n + c * math.sqrt(v) * math.sqrt(2.0 * log_t / n)
+                              for n, s, v in zip(counts, totals, variances, strict=True)],
+                             1.0, 0.0)
+        scale = 1.0 if self.scale is None else self.scale
+        return share_top([s / n + c * scale * math.sqrt(2.0 * log_t / n)
                           for n, s in zip(counts, totals, strict=True)], 1.0, 0.0)
 
 
