@@ -24,9 +24,10 @@ from .._errors import PolicyError
 from .._types import FloatArray
 from ..statistics import Posterior
 
-__all__ = ["SMALL", "ArmStats", "Choice", "Extra", "Policy", "ScalarDraws", "draw_index",
-           "means_of", "pick_arm", "pooled_moments", "pseudo_lists", "sample_arm",
-           "sample_rows", "share_top", "small", "squares_with_priors"]
+__all__ = ["SMALL", "UNIT_SLACK", "ArmStats", "Choice", "Extra", "Policy", "ScalarDraws",
+           "draw_index", "fits_unit_interval", "means_of", "pick_arm", "pooled_moments",
+           "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small",
+           "squares_with_priors"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -456,3 +457,29 @@ def pooled_moments(n: FloatArray, sums: FloatArray, sums_sq: FloatArray
     sd: FloatArray = np.sqrt(np.maximum(second - mean * mean, 0.0))
     out: FloatArray = mean
     return out, sd
+
+
+#: Slack of the test "every reward lies in [0, 1]" on sums (rounding of mapped rewards).
+UNIT_SLACK = 1e-9
+
+
+def fits_unit_interval(n: FloatArray, sums: FloatArray, sums_sq: FloatArray | None = None
+                       ) -> npt.NDArray[np.bool_]:
+    """Per bandit (last axis reduced): whether the statistics can come from rewards in
+    [0, 1] — every arm's total between 0 and its count and, given the squares, its sum of
+    squares at most its total (``x² <= x`` on [0, 1]). Bounded rewards always pass (they
+    reach a policy mapped to [0, 1]); a reward seen outside [0, 1] fails it for good.
+
+    Examples
+    --------
+    >>> fits_unit_interval(np.array([2.0, 2.0]), np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    array(True)
+    >>> bool(fits_unit_interval(np.array([2.0]), np.array([210.0]), None))
+    False
+    """
+    slack = UNIT_SLACK * np.maximum(n, 1.0)
+    ok = (sums >= -slack) & (sums <= n + slack)
+    if sums_sq is not None:
+        ok &= sums_sq <= sums + slack
+    out: npt.NDArray[np.bool_] = np.asarray(ok.all(axis=-1))
+    return out

@@ -25,6 +25,7 @@ from ._base import (
     Policy,
     ScalarDraws,
     check,
+    fits_unit_interval,
     pooled_moments,
     squares_with_priors,
 )
@@ -242,6 +243,10 @@ class ThompsonSampling(Policy):
         return tied[0] if len(tied) == 1 else tied[int(rng.random() * len(tied))]
 
 
+#: The default prior mean and reward sd of Gaussian Thompson sampling on rewards in [0, 1].
+UNIT_PRIOR = 0.5
+
+
 def normal_posterior(
     stats: ArmStats, prior_mean: float | None = None, prior_sd: float | None = None,
     prior_count: float = 1.0,
@@ -258,12 +263,14 @@ def normal_posterior(
     (Murphy 2007, "Conjugate Bayesian analysis of the Gaussian distribution", §3). This
     returns ``(m, scale)``; the policy treats the mean as normal with that centre and scale.
 
-    ``prior_mean`` / ``prior_sd`` ``None`` (the default): taken from the rewards observed
-    so far, all arms pooled (:func:`~banditbot.policies._base.pooled_moments`: an
-    empirical-Bayes prior). Every arm is then shrunk toward the bandit's mean with the
-    bandit's spread, whatever the reward's units, and the posterior moves with the rewards
-    (shift or scale them and it shifts or scales alike). Given values are in the policy's
-    reward units.
+    ``prior_mean`` / ``prior_sd`` ``None`` (the default): 0.5 while every reward lies in
+    [0, 1] (:func:`~banditbot.policies._base.fits_unit_interval`; a bounded reward reaches
+    the policy mapped there: the middle of the scale with half its spread, as before);
+    once a reward lies outside it, taken from the rewards observed so far, all arms pooled
+    (:func:`~banditbot.policies._base.pooled_moments`: an empirical-Bayes prior). Every arm
+    is then shrunk toward the bandit's mean with the bandit's spread, whatever the reward's
+    units, and the posterior moves with the rewards (shift or scale them and it shifts or
+    scales alike). Given values are in the policy's reward units.
 
     Parameters
     ----------
@@ -289,12 +296,17 @@ def normal_posterior(
     n, sums = stats.with_pseudo_counts()
     sums_sq = squares_with_priors(stats)
     if prior_mean is None or prior_sd is None:
+        # rewards in [0, 1] (a bounded reward is mapped there): the scale's own prior, the
+        # middle with half the scale's spread, as always; else the pooled rewards'
+        unit = fits_unit_interval(n, sums, sums_sq)[..., None]
         pooled_mean, pooled_sd = pooled_moments(n, sums, sums_sq)
-        mu0 = pooled_mean if prior_mean is None else np.full_like(pooled_mean, prior_mean)
-        sd0 = pooled_sd if prior_sd is None else np.full_like(pooled_sd, prior_sd)
+        mu0 = np.where(unit, UNIT_PRIOR, pooled_mean) if prior_mean is None else \
+            np.full_like(pooled_mean, prior_mean)
+        sd0 = np.where(unit, UNIT_PRIOR, pooled_sd) if prior_sd is None else \
+            np.full_like(pooled_sd, prior_sd)
         # a floor relative to the rewards' own size (an absolute 1e-12 is the whole
         # variance on a scale of 1e-6); no reward but 0 so far: every arm alike
-        floor = 1e-12 * (sd0 * sd0 + mu0 * mu0) + 1e-300
+        floor = np.where(unit, 1e-12, 1e-12 * (sd0 * sd0 + mu0 * mu0) + 1e-300)
     else:
         mu0, sd0 = np.asarray(prior_mean, np.float64), np.asarray(prior_sd, np.float64)
         floor = np.asarray(1e-12)
@@ -318,21 +330,24 @@ class GaussianThompsonSampling(Policy):
     depends on priors"); the vector is the exact probability of each arm's draw being the
     largest.
 
-    By default the prior is *empirical* (empirical Bayes): one pseudo-observation per arm
-    at the mean of all rewards seen so far, with their standard deviation. It has the
-    rewards' own units, so revenue in cents, in euros or in thousands of euros is decided
-    alike, and an arm not yet tried is drawn from the whole bandit's spread (it gets tried
-    early). A bounded reward reaches the policy mapped to [0, 1], an unbounded one in its
-    own units; either way nothing needs setting.
+    The default prior needs no setting on any scale. On rewards in [0, 1] (a bounded
+    reward reaches the policy mapped there) it is the scale's own: one pseudo-observation at
+    0.5 with spread 0.5, as before. Once a reward lies outside [0, 1] (revenue, time: an
+    unbounded reward in its own units) it is *empirical* (empirical Bayes): one
+    pseudo-observation at the mean of all rewards seen so far, with their standard
+    deviation. It has the rewards' own units, so revenue in cents, in euros or in thousands
+    of euros is decided alike, and an arm not yet tried is drawn from the whole bandit's
+    spread (it gets tried early).
 
     Parameters
     ----------
     prior_mean
-        Prior mean reward in the policy's reward units; ``None`` (default): the mean of the
-        rewards observed so far, all arms pooled.
+        Prior mean reward in the policy's reward units; ``None`` (default): 0.5 on rewards
+        in [0, 1], else the mean of the rewards observed so far, all arms pooled.
     prior_sd
         Prior standard deviation of a single reward (> 0) in the same units; ``None``
-        (default): the standard deviation of the rewards observed so far, all arms pooled.
+        (default): 0.5 on rewards in [0, 1], else the standard deviation of the rewards
+        observed so far, all arms pooled.
     prior_count
         Weight of the prior in pseudo-observations (> 0).
 

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, bernoulli_kl
 from ._base import (
+    UNIT_SLACK,
     ArmStats,
     Policy,
     argmax_ties,
     check,
+    fits_unit_interval,
     pooled_moments,
     pseudo_lists,
     share_top,
@@ -34,7 +35,6 @@ __all__ = [
     "BayesUCB",
     "UCB1Tuned",
     "arm_variances",
-    "fits_unit_interval",
     "kl_ucb_bound",
     "log_total",
     "ucb_index",
@@ -55,29 +55,11 @@ def ucb_index(n: FloatArray, sums: FloatArray, bonus: FloatArray) -> FloatArray:
     return out
 
 
-#: Slack of the test "every reward lies in [0, 1]" on sums (rounding of mapped rewards).
-_SLACK = 1e-9
-
-
-def fits_unit_interval(n: FloatArray, sums: FloatArray, sums_sq: FloatArray | None = None
-                       ) -> npt.NDArray[np.bool_]:
-    """Per bandit (last axis reduced): whether the statistics can come from rewards in
-    [0, 1] — every arm's total between 0 and its count and, given the squares, its sum of
-    squares at most its total (``x² <= x`` on [0, 1]). Bounded rewards always pass (they
-    reach a policy mapped to [0, 1]); a reward seen outside [0, 1] fails it for good."""
-    slack = _SLACK * np.maximum(n, 1.0)
-    ok = (sums >= -slack) & (sums <= n + slack)
-    if sums_sq is not None:
-        ok &= sums_sq <= sums + slack
-    out: npt.NDArray[np.bool_] = np.asarray(ok.all(axis=-1))
-    return out
-
-
 def _fits_unit_lists(counts: list[float], totals: list[float],
                      squares: list[float] | None) -> bool:
     """:func:`fits_unit_interval` of one bandit on Python floats."""
     for i, (c, t) in enumerate(zip(counts, totals, strict=True)):
-        slack = _SLACK * max(c, 1.0)
+        slack = UNIT_SLACK * max(c, 1.0)
         if not -slack <= t <= c + slack or (squares is not None and squares[i] > t + slack):
             return False
     return True
