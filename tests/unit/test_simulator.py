@@ -368,10 +368,10 @@ def test_an_error_in_a_forked_block_reaches_the_caller(monkeypatch: pytest.Monke
     real = _engine._make_chunk
 
     def failing(policy: object, env: object, runs: int, rng: np.random.Generator,
-                kernel: object) -> object:
+                kernel: object, horizon: int | None = None) -> object:
         if runs == 2:  # the second block of 5 runs: the child's
             raise ValueError("the child's block failed")
-        return real(policy, env, runs, rng, kernel)  # type: ignore[arg-type]
+        return real(policy, env, runs, rng, kernel, horizon)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_engine, "_make_chunk", failing)  # the child is forked: it has it
     with pytest.raises(ValueError, match="the child's block failed"):

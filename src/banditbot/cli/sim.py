@@ -29,7 +29,9 @@ _ENV_HELP = (
     "--horizon minus 1; default half-way) · gradual:R,R/R,R (Bernoulli rates that move from the "
     "first to the second over --horizon) · linear:K[,D][;seed=0] (K arms, D features, "
     "default 5; rewards linear in a random context; seed draws the arms' weights) · "
-    "logistic:K[,D][;seed=0] (the same with 👍/👎 rewards). No other option is taken.")
+    "logistic:K[,D][;seed=0] (the same with 👍/👎 rewards). No other option is taken. "
+    "Limits: at most 10,000 arms and 100 features, and about 4 GiB of memory for the runs' "
+    "statistics and results (a bigger simulation is refused before it starts).")
 
 
 @app.command()
@@ -75,6 +77,9 @@ def simulate(
     from ..sim import simulate as run_sim
 
     environment, policies = _setup(env, experiment, rate, policy, horizon, config)
+    from ..sim import check_memory
+
+    check_memory(policies, environment, runs=runs, horizon=horizon)
     if compiled:  # before any work, not after the policies ahead of the first with a kernel
         require("numba", "fast")
     decisions = len(policies) * runs * horizon

@@ -10,8 +10,10 @@ Examples
 True
 """
 
-from ._engine import SimulationResult, simulate
+from ._engine import MAX_MEMORY, SimulationResult, check_memory, memory_estimate, simulate
 from ._env import (
+    MAX_ARMS,
+    MAX_FEATURES,
     AbruptDriftEnv,
     BernoulliEnv,
     Environment,
@@ -27,6 +29,9 @@ from ._env import (
 from ._report import plot_regret, write_csv
 
 __all__ = [
+    "MAX_ARMS",
+    "MAX_FEATURES",
+    "MAX_MEMORY",
     "AbruptDriftEnv",
     "BernoulliEnv",
     "Environment",
@@ -36,8 +41,10 @@ __all__ = [
     "LogisticContextualEnv",
     "RatingEnv",
     "SimulationResult",
+    "check_memory",
     "experiment_env",
     "lai_robbins",
+    "memory_estimate",
     "parse_env",
     "plot_regret",
     "simulate",

@@ -30,7 +30,7 @@ from ..policies._base import sample_rows
 from ..policies._thompson import optimistic_argmax
 from ._env import BernoulliEnv, Environment, lai_robbins
 
-__all__ = ["SimulationResult", "simulate"]
+__all__ = ["MAX_MEMORY", "SimulationResult", "check_memory", "memory_estimate", "simulate"]
 
 IntArray = npt.NDArray[np.intp]
 Z95 = 1.959963984540054
@@ -110,7 +110,7 @@ class _Chunk:
     """State of a block of runs."""
 
     def __init__(self, policy: Policy, env: Environment, runs: int,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, horizon: int | None = None) -> None:
         self.policy, self.env, self.rng = policy, env, rng
         k = env.n_arms
         if policy.needs_bounded and env.bounds is None:
@@ -134,8 +134,11 @@ class _Chunk:
                 self.gamma = 0.5 ** (1.0 / width)
             else:
                 self.window = max(int(width), 1)
-                self.ring_arm = np.full((runs, self.window), -1, dtype=np.intp)
-                self.ring_reward = np.zeros((runs, self.window))
+                # a window longer than the run never drops a reward: a slot per step of the
+                # run is enough (slot t % window is t then); window=1e9 asked for 1.6 TB
+                slots = self.window if horizon is None else min(self.window, horizon)
+                self.ring_arm = np.full((runs, slots), -1, dtype=np.intp)
+                self.ring_reward = np.zeros((runs, slots))
         self.ips = "ips_total" in needs
         if self.ips:
             self.extra["ips_total"] = np.zeros((runs, k))
@@ -320,11 +323,12 @@ class _BernoulliThompsonChunk(_Chunk):
 
 
 def _make_chunk(policy: Policy, env: Environment, runs: int, rng: np.random.Generator,
-                kernel: Callable[..., None] | None = None) -> _Chunk:
+                kernel: Callable[..., None] | None = None, horizon: int | None = None
+                ) -> _Chunk:
     if _has_kernel(policy, env):
         return _BernoulliThompsonChunk(policy, env, runs, rng,  # type: ignore[arg-type]
                                        kernel)
-    return _Chunk(policy, env, runs, rng)
+    return _Chunk(policy, env, runs, rng, horizon)
 
 
 def _has_kernel(policy: Policy, env: Environment) -> bool:
@@ -386,7 +390,7 @@ def _run_chunk(policy: Policy, env: Environment, runs: int, seed: np.random.Seed
     """Simulate one block of runs; with a ``counter``, report the steps done about every
     :data:`REPORT_SECONDS` (slices of steps sized by the time the last one took: where a
     slice ends does not change a result)."""
-    chunk = _make_chunk(policy, env, runs, _block_generator(seed), kernel)
+    chunk = _make_chunk(policy, env, runs, _block_generator(seed), kernel, horizon)
     regret = np.zeros((runs, points.shape[0]))
     size = 1 if counter is not None else horizon  # steps in the next slice
     j = t = 0
@@ -404,6 +408,65 @@ def _run_chunk(policy: Policy, env: Environment, runs: int, seed: np.random.Seed
         if counter is not None:
             counter.value = t
     return regret, chunk.reward
+
+
+#: The most memory a simulation may hold, in bytes (4 GiB): the runs' statistics in every
+#: process together and the results. Above it :func:`simulate` refuses before it starts
+#: (numpy's allocation failed with a traceback after minutes, or the machine swapped).
+MAX_MEMORY = 4 * 2**30
+
+#: Arrays of shape (runs, arms) a step holds at its peak: the statistics, the policy's
+#: scores and draws, their temporaries (measured: UCB1 and Thompson sampling peak at 5-9).
+_ROW_ARRAYS = 12
+
+
+def memory_estimate(policy: Policy, env: Environment, *, runs: int, horizon: int,
+                    checkpoints: int = 200) -> int:
+    """About how many bytes simulating ``policy`` in ``env`` holds at its peak (all
+    processes together): the ``(runs, arms)`` state and temporaries, a linear policy's
+    ``d × d`` matrix per arm and run (with half as much again for the policy's products
+    and the update), a sliding window's ring of the last steps, and the regret curves.
+    Measured peaks were 50-100% of it (200 runs: 10,000 Bernoulli arms, 298 MiB of 50 arms ×
+    60 features).
+
+    Examples
+    --------
+    >>> from banditbot import make_policy
+    >>> from banditbot.sim import parse_env
+    >>> memory_estimate(make_policy("linucb"), parse_env("linear:3,100"), runs=200,
+    ...                 horizon=10) // 2**20  # MiB
+    69
+    """
+    k, d = env.n_arms, env.context_dim
+    cells = runs * k
+    size = _ROW_ARRAYS * cells * 8
+    if "linear" in policy.needs_extra:
+        size += cells * d * (d + 1) * 12 + 2 * runs * d * 8  # 1.5 × the state (measured)
+    if "time" in policy.needs_extra:
+        kind, width = policy.time_weighting()  # type: ignore[attr-defined]
+        if kind == "window":
+            size += runs * min(max(int(width), 1), horizon) * 16
+    size += 3 * runs * (min(checkpoints, horizon) + 1) * 8  # the curves, sent and joined
+    return int(size)
+
+
+def check_memory(policies: list[Policy], env: Environment, *, runs: int, horizon: int,
+                 checkpoints: int = 200) -> None:
+    """Refuse, with :class:`PayloadError`, a simulation of ``policies`` (one after another:
+    the largest one's state, every one's results) that would hold over
+    :data:`MAX_MEMORY`."""
+    if not policies:
+        return
+    curves = 3 * runs * (min(checkpoints, horizon) + 1) * 8
+    peak = max(memory_estimate(p, env, runs=runs, horizon=horizon, checkpoints=checkpoints)
+               for p in policies) + curves * (len(policies) - 1)
+    if peak > MAX_MEMORY:
+        raise PayloadError(
+            f"this simulation would hold about {peak / 2**30:,.1f} GiB in memory "
+            f"({runs:,} runs × {env.n_arms:,} arms"
+            + (f" × {env.context_dim:,}² features" if env.context_dim else "")
+            + f"); the limit is {MAX_MEMORY / 2**30:g} GiB",
+            hint="give fewer --runs, arms or features")
 
 
 def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int = 10_000,
@@ -453,6 +516,7 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
                            hint="simulate it in linear:K,d or logistic:K,d")
     if seed < 0:
         raise PayloadError(f"the seed must be >= 0, got {seed}")
+    check_memory([policy], env, runs=runs, horizon=horizon, checkpoints=checkpoints)
     workers = max(1, min(workers, runs))
     sizes = [runs // workers + (1 if i < runs % workers else 0) for i in range(workers)]
     seeds = np.random.SeedSequence(seed).spawn(workers)

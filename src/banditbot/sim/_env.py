@@ -21,6 +21,8 @@ from .._errors import ConfigError
 from .._types import FloatArray
 
 __all__ = [
+    "MAX_ARMS",
+    "MAX_FEATURES",
     "AbruptDriftEnv",
     "BernoulliEnv",
     "Environment",
@@ -35,8 +37,23 @@ __all__ = [
 
 IntArray = npt.NDArray[np.intp]
 
+#: The most arms a simulated environment has: every step of every run updates and scores
+#: all of them (a million arms took the whole memory, or days).
+MAX_ARMS = 10_000
+#: The most context features of a contextual environment: a linear policy keeps a d × d
+#: matrix per arm and run (100,000 features asked for 75 GiB in one array).
+MAX_FEATURES = 100
+
+
+def _check_arms(arms: int, what: str) -> None:
+    """Refuse more than :data:`MAX_ARMS` arms (before anything of their size is built)."""
+    if arms > MAX_ARMS:
+        raise ConfigError(f"{what} has {arms:,} arms; the simulator takes at most "
+                          f"{MAX_ARMS:,}", hint="simulate a sample of the arms")
+
 
 def _rates(values: Sequence[float], what: str) -> FloatArray:
+    _check_arms(len(values), what)
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1 or arr.size < 2:
         raise ConfigError(f"{what} needs at least two arms", hint="e.g. 0.1,0.12,0.15")
@@ -327,6 +344,11 @@ class LinearContextualEnv(Environment):
         if self.arms_ < 2 or self.dim < 1 or not self.noise >= 0:
             raise ConfigError(f"a contextual environment needs at least 2 arms and 1 feature, "
                               f"got {self.arms_} arms and {self.dim} features",
+                              hint="e.g. linear:5,5 (arms, features)")
+        _check_arms(self.arms_, "a contextual environment")
+        if self.dim > MAX_FEATURES:
+            raise ConfigError(f"a contextual environment has {self.dim:,} features; the "
+                              f"simulator takes at most {MAX_FEATURES}",
                               hint="e.g. linear:5,5 (arms, features)")
         rng = np.random.default_rng(self.seed)
         theta = rng.normal(0.0, 0.5, size=(self.arms_, self.dim))
