@@ -151,3 +151,20 @@ def test_gaussian_thompson_on_rewards_in_the_unit_interval_keeps_its_prior() -> 
     draws = [p.sample_batch(stats, np.random.default_rng(1))
              for p in (GaussianThompsonSampling(), explicit)]
     assert np.array_equal(*draws)
+
+
+def test_the_service_decides_unbounded_ucb1_with_the_arms_variances() -> None:
+    """The service decides bandits of up to 64 arms on Python floats from counts and totals
+    alone, which for ucb1 is the textbook bonus of [0, 1] rewards: an unbounded experiment
+    got it while the policy itself reads the arms' variances. Arm a: 40 revenues of mean 110
+    (sd ~100), arm b: 4 of mean 100: the variance-aware bound of b (~238) beats a's (~153),
+    the textbook one (101.4 against 110.4) does not. The service now decides as the policy."""
+    from banditbot import BanditService, MemoryStore, parse_config
+
+    cfg = parse_config({"experiments": [{
+        "id": "rev", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "reward": {"type": "continuous"}, "policy": "ucb1", "burn_in": 0, "floor": 0.0}]})
+    service = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    for arm, values in (("a", [10.0, 210.0] * 20), ("b", [0.0, 200.0] * 2)):
+        service.cheat("rev", arm, values)
+    assert service.decide("rev", "u").probabilities == {"a": 0.0, "b": 1.0}

@@ -324,6 +324,13 @@ class Policy:
     #: :meth:`scalar_probabilities` form.
     scalar: ClassVar[bool] = False
 
+    @property
+    def scalar_unbounded(self) -> bool:
+        """Whether :meth:`scalar_probabilities` (counts and totals alone) also decides
+        unbounded rewards as :meth:`probabilities` does (a policy whose bonus reads the
+        arms' variances there says no: the service then decides on its statistics)."""
+        return True
+
     def probabilities(self, stats: ArmStats) -> FloatArray:
         """Probability of choosing each arm given ``stats``; shape ``(K,)``, sums to 1."""
         raise NotImplementedError

@@ -148,6 +148,11 @@ class UCB1(Policy):
               f"scale must be > 0, got {self.scale}",
               "leave scale out (estimated from the rewards), or give the rewards' range")
 
+    @property
+    def scalar_unbounded(self) -> bool:
+        """Unbounded rewards' bonus reads the sums of squares (unless ``scale`` is set)."""
+        return self.scale is not None
+
     def probabilities(self, stats: ArmStats) -> FloatArray:
         if small(stats):  # one bandit with few arms: on Python floats
             counts, totals = pseudo_lists(stats)

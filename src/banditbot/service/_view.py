@@ -251,7 +251,7 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta, featurizer: Featuriz
     # bandit's part is floored at f / (1 - h)
     floor = min(exp.floor / (1.0 - holdout), 0.5 / len(arms)) if len(arms) > 1 else 0.0
     lane = policy.scalar and not policy.needs_extra and not policy.contextual \
-        and 0 < len(arms) <= lane_arms
+        and 0 < len(arms) <= lane_arms and (bool(span) or policy.scalar_unbounded)
     deferred = None
     if exp.propensity == "deferred" and isinstance(policy, ThompsonSampling) \
             and exp.update.every == "decision" and holdout == 0.0 and served is None:
