@@ -680,8 +680,7 @@ class ExperimentConfig(_Model):
         if "time" in needs and self.time_bucket_seconds is None:
             return ("a non-stationary policy needs time buckets (set time_bucket_seconds in "
                     "the experiment's config file, e.g. a twentieth of the half-life or window)")
-        weigh = getattr(policy, "time_weighting", None)  # (the non-stationary policies')
-        weighting = weigh() if weigh is not None else None
+        weighting = policy.time_weighting()
         if weighting is not None and self.time_bucket_seconds is not None \
                 and self.time_bucket_seconds > weighting[1]:
             what = "half-life" if weighting[0] == "discount" else "window"

@@ -266,6 +266,12 @@ class Report:
         tied = leader.estimate is not None and top.estimate is not None and \
             abs(top.estimate - leader.estimate) <= 0.02 * max(abs(top.estimate),
                                                               abs(leader.estimate))
+        if top.arm != leader.arm and self.anytime_kind and not tied and "recent" in self.notes:
+            # a non-stationary policy: P(best) of the recent answers, the estimate of all
+            return (f"no winner yet: P(best) favours {leader.arm} "
+                    f"({chance(leader.p_best, 0)}) on the recent answers, the estimate "
+                    f"{top.arm} on every answer: after a change the estimate lags behind "
+                    "(see recent); a description, not a stopping rule")
         if top.arm != leader.arm and self.anytime_kind and not tied:
             # P(best) reads the posterior of the counts (priors and imported history in
             # them), the estimate weighs the policy's logged decisions by their

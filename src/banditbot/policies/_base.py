@@ -33,6 +33,9 @@ __all__ = ["SMALL", "UNIT_SLACK", "ArmStats", "Choice", "Extra", "Policy", "Scal
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
 
 
+#: How a non-stationary policy weighs past rewards (see :meth:`Policy.time_weighting`)
+TimeWeighting = tuple[str, float]
+
 class Extra(enum.StrEnum):
     """Additive statistics beyond the core counters that a policy may need; the store keeps
     them for an experiment whose capabilities ask for them, and the caller maps them into
@@ -323,6 +326,12 @@ class Policy:
     #: Whether the vector depends on counts and reward totals alone and has a
     #: :meth:`scalar_probabilities` form.
     scalar: ClassVar[bool] = False
+
+    def time_weighting(self) -> TimeWeighting | None:
+        """How a non-stationary policy weighs past rewards: ``("discount", half_life)`` or
+        ``("window", width)`` (seconds in the service, steps in the simulator); ``None``
+        for a policy that weighs every reward alike (it assumes constant rates)."""
+        return None
 
     @property
     def scalar_unbounded(self) -> bool:

@@ -28,15 +28,13 @@ import numpy.typing as npt
 
 from .._types import FloatArray
 from ..statistics import BetaPosterior, best_rows, beta_best_probabilities
-from ._base import ArmStats, Extra, Policy, argmax_ties, check
+from ._base import ArmStats, Extra, Policy, TimeWeighting, argmax_ties, check
 from ._registry import register
 from ._thompson import sample_beta_argmax
 from ._ucb import log_total, ucb_index
 
 __all__ = ["DiscountedThompsonSampling", "DiscountedUCB", "SlidingWindowUCB",
-           "TimeWeighting"]
-
-TimeWeighting = tuple[str, float]
+           "TimeWeighting", "recent_stats"]
 
 
 def _time_weighted(stats: ArmStats) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -46,6 +44,13 @@ def _time_weighted(stats: ArmStats) -> tuple[FloatArray, FloatArray, FloatArray]
     sums = stats.extra["tw_sums"]
     sums_sq = stats.extra.get("tw_sums_sq", sums)
     return n, sums, sums_sq
+
+
+def recent_stats(stats: ArmStats) -> ArmStats:
+    """``stats`` with the time-weighted counts a non-stationary policy decides on in place of
+    every answer's (what its report describes when it has no posterior of its own)."""
+    n, sums, sums_sq = _time_weighted(stats)
+    return stats._replace(n=n, sums=sums, sums_sq=sums_sq)
 
 
 def _time_weighted_ucb(stats: ArmStats, c: float) -> FloatArray:

@@ -22,7 +22,7 @@ from .._config import PolicySpec
 from .._errors import BanditBotError
 from .._text import count_text
 from .._types import FloatArray
-from ..policies import ArmStats, beta_posterior, normal_posterior
+from ..policies import ArmStats, Policy, beta_posterior, normal_posterior
 from ..statistics import (
     Z95,
     BetaPosterior,
@@ -201,6 +201,7 @@ class ReportsMixin(DecisionsMixin):
         status = "stopped" if stopped else "winner" if winner else \
             "burn-in" if burn_in is not None and not burn_in.done else "running"
         started = _started(self.store, exp.id, view.meta.generation, scope)
+        moving = view.policy.time_weighting()
         return Report(
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
             reward_type=exp.reward.type, reward_mode=exp.reward_mode,
@@ -216,7 +217,9 @@ class ReportsMixin(DecisionsMixin):
             srm=srm, control=control, estimate_kind=estimate_kind,
             anytime_kind=anytime_kind,
             winner_rule=_describe_rule(exp.winner.rule, exp.confidence, bool(view.span))
-            if exp.scope == "shared" else
+            if exp.scope == "shared" and moving is None else
+            f"none is named: {view.policy.name} assumes the best arm can change, and the "
+            "winner rule that it cannot" if moving is not None else
             f"none is named: each {'chat' if exp.scope == 'chat' else 'user'} has a bandit of "
             "its own, and a winner would be one bandit's",
             contenders=() if inference is None else tuple(
@@ -226,7 +229,7 @@ class ReportsMixin(DecisionsMixin):
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
             holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit,
             history=self._admin_changes(view), initial_policy=_policy_text(exp.policy),
-            rule=exp.winner.rule if exp.scope == "shared" else "")
+            rule=exp.winner.rule if exp.scope == "shared" and moving is None else "")
 
     def _admin_changes(self, view: ExperimentView) -> tuple[AdminChange, ...]:
         """The policy switches and arm changes in the audit log, oldest first (no read when
@@ -286,6 +289,8 @@ class ReportsMixin(DecisionsMixin):
         """Evaluate the winner rule; on a winner, record it in the meta (and stop, if so
         configured) and audit it. Returns the winner or ``None``."""
         spec = view.config.winner
+        if view.policy.time_weighting() is not None:  # the best arm may change: no winner
+            return None
         if (burn_in is not None and not getattr(burn_in, "done", True)) or \
                 float(table.pulls.sum()) < spec.min_decisions or not active.any():
             return None
@@ -425,16 +430,35 @@ def _summary(view: ExperimentView, stats: ArmStats, table: StatsTable,
         p_best = _masked(active, lambda m: posterior.subset(m).best_probabilities())
         return _Summary(view.denormalize(mean), view.denormalize(lo), view.denormalize(hi),
                         p_best, f"95% credible interval ({posterior.name})", posterior)
+    weighting = view.policy.time_weighting()
+    of = ""
+    n, total, total_sq = table.n, table.total, table.total_sq
+    if weighting is not None:  # what the policy decides on: the recent answers, weighted
+        from ..policies._nonstationary import recent_stats  # (loaded with the policy)
+
+        stats = recent_stats(stats)
+        n = stats.n
+        total, total_sq = (view.lo * n + view.span * stats.sums,
+                           view.lo ** 2 * n + 2 * view.lo * view.span * stats.sums
+                           + view.span ** 2 * stats.sums_sq) if view.span else \
+            (stats.sums, stats.sums_sq)
+        of = f" of the recent answers ({_weighting_text(weighting)})"
     flat: Posterior = BetaPosterior(*beta_posterior(stats, 1.0, 1.0)) if view.span else \
         NormalPosterior(*normal_posterior(stats, 0.0, 1.0, 1e-9))
     p_best = _masked(active, lambda m: flat.subset(m).best_probabilities())
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(table.n > 0, table.total / table.n, np.nan)
+        mean = np.where(n > 1e-9, total / n, np.nan)
     if view.config.reward.type == "binary":
-        lo, hi = wilson_interval(table.total, table.n)
-        return _Summary(mean, lo, hi, p_best, "95% confidence interval (Wilson)", flat)
-    lo, hi = normal_interval(table.total, table.total_sq, table.n)
-    return _Summary(mean, lo, hi, p_best, "95% confidence interval (normal)", flat)
+        lo, hi = wilson_interval(total, n)
+        return _Summary(mean, lo, hi, p_best, f"95% confidence interval (Wilson){of}", flat)
+    lo, hi = normal_interval(total, total_sq, n)
+    return _Summary(mean, lo, hi, p_best, f"95% confidence interval (normal){of}", flat)
+
+
+def _weighting_text(weighting: tuple[str, float]) -> str:
+    """``half-life 60 s`` or ``window 300 s``."""
+    kind, width = weighting
+    return f"{'half-life' if kind == 'discount' else 'window'} {width:g} s"
 
 
 Estimate = tuple[float, float, float, float]  # point, low, high, variance
@@ -461,11 +485,31 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
     notes = dict(view.meta.notes)
     crossed = [r.arm for r in rows if r.anytime_low is not None
                and r.anytime_high is not None and r.anytime_low > r.anytime_high]
-    if crossed:  # an empty sequence: no constant rate fits these answers
-        notes["drift"] = (f"{', '.join(crossed)}: the every-look interval is empty (its ends "
-                          "crossed): the answers contradict a constant rate, so the rate has "
-                          "likely changed over time; the intervals and the winner rule assume "
-                          "it has not (see docs/inference.md, Drift)")
+    # the every-look interval holds the rate at every look at once: the estimate of all the
+    # answers outside it says the later answers disagree with the earlier ones
+    outside = [r.arm for r in rows if r.arm not in crossed and r.estimate is not None
+               and r.anytime_low is not None and r.anytime_high is not None
+               and not r.anytime_low - 1e-9 <= r.estimate <= r.anytime_high + 1e-9]
+    if crossed or outside:
+        said = [f"{', '.join(crossed)}: the every-look interval is empty (its ends crossed)"] \
+            if crossed else []
+        said += [f"{', '.join(outside)}: the estimate lies outside the every-look interval"] \
+            if outside else []
+        notes["drift"] = (f"{'; '.join(said)}: the answers contradict a constant rate, so "
+                          "the rate has likely changed over time; the intervals and the winner "
+                          "rule assume it has not (see docs/inference.md, Drift)")
+    weighting = view.policy.time_weighting()
+    if weighting is not None:
+        lagging = "the estimates and every-look intervals" if any(
+            r.estimate is not None for r in rows) else "the estimates"
+        described = "its posterior" if type(view.policy).posterior is not Policy.posterior \
+            else \
+            "the recent answers"
+        notes["recent"] = (
+            f"{view.policy.name} weighs recent answers ({_weighting_text(weighting)}): the "
+            f"allocation, P(best) and the interval column describe {described}, what it "
+            f"believes now; {lagging} are of every answer since the start, so after a change "
+            "they lag behind it")
     split = _split_verdicts(rows)
     if split:
         notes["beat_control"] = split

@@ -245,13 +245,13 @@ class RewardsMixin(ServiceCore):
         if exp.scope != "shared" or index <= self._buckets_pruned.get(key, -1):
             return
         view = self.view(exp.id)
-        weighting = getattr(view.policy, "time_weighting", None)
+        weighting = view.policy.time_weighting()
         if weighting is None:
             self._buckets_pruned[key] = index
             return
         try:
             if self.store.claim_key(f"prune:{exp.id}:{generation}:{index}", 10 * bucket):
-                kind, width = weighting()
+                kind, width = weighting
                 keep = float(width) + bucket if kind == "window" else \
                     float(width) * DISCOUNT_HALF_LIVES
                 table = self.store.read_stats(exp.id, generation, None, view.all_arms)

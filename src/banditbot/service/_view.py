@@ -119,7 +119,9 @@ class ExperimentView:
             ips_s = np.array([fields.get(a, {}).get("ips.s", 0.0) for a in arms])
             out["ips_total"] = self.scale(ips_n, ips_s)[1]
         if "time" in needs:
-            kind, width = self.policy.time_weighting()  # type: ignore[attr-defined]
+            weighting = self.policy.time_weighting()
+            assert weighting is not None  # (a policy that needs time buckets weighs them)
+            kind, width = weighting
             bucket = float(self.config.time_bucket_seconds or 1.0)
             tw = np.zeros((3, len(arms)))
             # every bucket's fields at once (an arm holds three per bucket it ever saw, so a

@@ -125,8 +125,9 @@ class _Chunk:
         self.extra: dict[str, FloatArray] = {}
         needs = policy.needs_extra
         self.time_kind: str | None = None
-        if "time" in needs:
-            kind, width = policy.time_weighting()  # type: ignore[attr-defined]
+        weighting = policy.time_weighting() if "time" in needs else None
+        if weighting is not None:
+            kind, width = weighting
             self.time_kind = kind
             for name in ("tw_n", "tw_sums", "tw_sums_sq"):
                 self.extra[name] = np.zeros((runs, k))
@@ -442,8 +443,9 @@ def memory_estimate(policy: Policy, env: Environment, *, runs: int, horizon: int
     size = _ROW_ARRAYS * cells * 8
     if "linear" in policy.needs_extra:
         size += cells * d * (d + 1) * 12 + 2 * runs * d * 8  # 1.5 × the state (measured)
-    if "time" in policy.needs_extra:
-        kind, width = policy.time_weighting()  # type: ignore[attr-defined]
+    weighting = policy.time_weighting()
+    if weighting is not None:
+        kind, width = weighting
         if kind == "window":
             size += runs * min(max(int(width), 1), horizon) * 16
     size += 3 * runs * (min(checkpoints, horizon) + 1) * 8  # the curves, sent and joined

@@ -1,0 +1,78 @@
+"""A non-stationary experiment's report after its best arm changed (a new user's trial:
+the rates of two greetings swapped half-way)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, MemoryStore, parse_config
+
+from ..conftest import FakeClock
+
+SWAP_AT = 3000  # decisions, one a second: 50 minutes at 0.6 / 0.2, then the other way
+
+
+def _after_swap(policy: dict[str, object]) -> tuple[BanditService, str]:
+    """3,000 decisions with hello at 0.6 and hey at 0.2, then 1,500 the other way round
+    (fixed seeds), every answer a second after its decision."""
+    clock = FakeClock()
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": "hello", "content": "Hello"},
+                            {"id": "hey", "content": "Hey"}],
+        "policy": policy, "time_bucket_seconds": 3, "burn_in": 0,
+        "winner": {"min_decisions": 100}}]})
+    service = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(1), clock=clock)
+    draws = np.random.default_rng(2).random(4500)
+    for i in range(4500):
+        rates = {"hello": 0.6, "hey": 0.2} if i < SWAP_AT else {"hello": 0.2, "hey": 0.6}
+        d = service.decide("g", f"u{i}")
+        clock.advance(1.0)
+        service.reward(d.id, 1 if draws[i] < rates[d.arm] else 0, f"u{i}")
+        if i == SWAP_AT - 1:
+            service.report("g")  # read daily: the rule had its look before the swap
+    return service, "g"
+
+
+@pytest.mark.parametrize("policy", [{"name": "discounted-thompson", "half_life": 60},
+                                    {"name": "sliding-window-ucb", "window": 120}])
+def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answers(
+        policy: dict[str, object]) -> None:
+    """Before: `status: winner (hello)` after the swap (discounted Thompson sampling), and
+    sliding-window UCB's report said "hello leads (P(best) 63%)" from all-time counts while
+    the policy sent hey 99%. Now no winner is named for a policy that assumes the best arm
+    can change, the leader, P(best) and the interval column are of the recent answers the
+    policy decides on, and a note says the estimates are of every answer and lag behind."""
+    service, exp = _after_swap(policy)
+    report = service.report(exp)
+    assert report.winner is None and report.status == "running"
+    assert report.winner_rule.startswith(f"none is named: {policy['name']} assumes the best "
+                                         "arm can change")
+    hey = next(a for a in report.arms if a.arm == "hey")
+    hello = next(a for a in report.arms if a.arm == "hello")
+    assert hey.p_best > 0.5 > hello.p_best and hey.allocation > 0.5
+    assert report.leader is not None and report.leader.arm == "hey"
+    assert hey.mean is not None and hello.mean is not None and hey.mean > hello.mean
+    assert "weighs recent answers" in report.notes["recent"]
+    assert "are of every answer since the start" in report.notes["recent"]
+    # the estimate of every answer still puts hello first (2/3 of the answers are before)
+    assert hello.estimate is not None and hey.estimate is not None
+    assert hello.estimate > hey.estimate
+    assert report.verdict is not None  # said as what it is, not as "the raw counts"
+    assert report.verdict.startswith("no winner yet: P(best) favours hey")
+    assert "on the recent answers, the estimate hello on every answer" in report.verdict
+
+
+def test_a_report_says_when_an_estimate_left_its_every_look_interval() -> None:
+    """After the swap under discounted Thompson sampling, hey's estimate of every answer
+    (0.47) lay outside its every-look interval (0.50-0.58: the interval holds at every look
+    at once, and the answers of its two periods cannot share one rate), with no word: a
+    drift note names the arm, as it did for crossed interval ends only."""
+    service, exp = _after_swap({"name": "discounted-thompson", "half_life": 60})
+    report = service.report(exp)
+    outside = [a.arm for a in report.arms if a.estimate is not None
+               and a.anytime_low is not None and a.anytime_high is not None
+               and not a.anytime_low <= a.estimate <= a.anytime_high]
+    assert outside == ["hey"]
+    assert report.notes["drift"].startswith("hey: the estimate lies outside the every-look "
+                                            "interval: the answers contradict a constant rate")
