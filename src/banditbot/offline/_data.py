@@ -299,6 +299,23 @@ def _check_propensities(path: Path, column: str, values: list[Any], rows: Sequen
                      "action; rows without one cannot be used for off-policy evaluation")
 
 
+def _check_unit_weights(path: Path, values: list[Any], rows: Sequence[int]) -> None:
+    """Every logging-policy row of an export weighs 1 (its ``weight`` column: how much the
+    row counts in the experiment's statistics, other than 1 only for imported history, which
+    is left out): a round that counted more or less than once would need weights that the
+    estimators and the warm start do not apply."""
+    for i in rows:
+        value = values[i]
+        if value in (None, ""):
+            continue
+        weight = _number(value)
+        if weight != 1.0:
+            raise PayloadError(
+                f"{path}: row {i + 1}: a decision of the logging policy with weight "
+                f"{value!r}; only imported history (kind import, left out) weighs other "
+                "than 1", hint="export the log again, or fix or drop that row")
+
+
 def _logged_vectors(path: Path, table: Mapping[str, list[Any]], cmap: ColumnMap,
                     rows: Sequence[int]) -> dict[int, tuple[list[str], list[float]]]:
     """Each logging-policy row's arms and logged probabilities (a banditbot export), checked:
@@ -380,6 +397,8 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     # file (1 = the first data row), and a bad unanswered row is not passed over in silence
     _check_propensities(p, cmap.pscore, table[cmap.pscore], logged, set(keep))
     vectors = _logged_vectors(p, table, cmap, logged) if is_export else {}
+    if is_export and "weight" in table:
+        _check_unit_weights(p, table["weight"], logged)
 
     def numbers(name: str, what: str) -> FloatArray:
         out = np.empty(len(keep))

@@ -43,10 +43,14 @@ __all__ = ["LOG_COLUMNS", "Pseudonyms", "decision_rows", "export_decisions", "lo
 
 _KEY_DOCUMENT = "pseudonym-key"
 
+#: The export's columns (then one ``ctx_*`` column per context key). ``weight`` is how much
+#: the row's reward counts in the experiment's statistics: 1 for a decision, the importance
+#: weight for an imported (``import``) row of history, so ``Σ weight`` over the answered rows
+#: is the report's answered count and ``Σ weight · reward`` its reward sum.
 LOG_COLUMNS = (
     "decision_id", "created_at", "experiment", "generation", "scope", "arm", "propensity",
-    "propensity_from", "policy", "kind", "subject", "reward", "rewarded_at", "arms",
-    "probabilities", "context",
+    "propensity_from", "policy", "kind", "subject", "reward", "rewarded_at", "weight",
+    "arms", "probabilities", "context",
 )
 
 
@@ -214,7 +218,7 @@ class _Cells:
             return [[] for _ in LOG_COLUMNS]
         chunk = list(resolve_propensities(chunk))  # a deferred decision's exact vector
         (ids, experiments, generations, scopes, arms, propensities, arm_lists, vectors,
-         policies, subjects, created, contexts, kinds, rewards, rewarded, _weights,
+         policies, subjects, created, contexts, kinds, rewards, rewarded, weights,
          _allocations, posteriors) = zip(*chunk, strict=True)
         if not self.raw:
             subjects = memo_map(self.subjects, subjects, self.pseudo, self._MEMO)
@@ -224,7 +228,7 @@ class _Cells:
                 list(scopes), list(arms), list(propensities),
                 ["decision" if x is None else "posterior" for x in posteriors],
                 list(policies), list(kinds),
-                list(subjects), list(rewards), stamp(rewarded),
+                list(subjects), list(rewards), stamp(rewarded), [float(w) for w in weights],
                 list(arm_lists) if lists
                 else memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO),
                 list(vectors) if lists else [self.vector(v) for v in vectors],
@@ -532,7 +536,8 @@ def _text_file(path: Path, mode: str, gz: bool) -> IO[str]:
 
 
 #: Arrow types of the :data:`LOG_COLUMNS` cells (every other one is a string).
-_ARROW_TYPES = {"generation": "int64", "propensity": "float64", "reward": "float64"}
+_ARROW_TYPES = {"generation": "int64", "propensity": "float64", "reward": "float64",
+                "weight": "float64"}
 _BATCH = 16_384
 
 
