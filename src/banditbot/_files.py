@@ -20,27 +20,39 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     beside another of the last. The part file lives in a hidden folder of its own beside
     the target (two writers of one path never share it). A symbolic link's target is the
     file replaced (the link stays); a path that is not a regular file (``/dev/stdout``, a
-    pipe) is written directly."""
+    pipe) is written directly. An error about the part file or its folder (a folder that
+    takes no new file, a full disk) names ``path``, the file the user asked for."""
     target = Path(path)
     if target.is_symlink():
         target = target.resolve()
     if target.exists() and not target.is_file():
         yield target
         return
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
-        part = Path(tmp) / target.name
-        yield part
-        os.replace(part, target)
+    prefix = f".{target.name}."
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=prefix) as tmp:
+            part = Path(tmp) / target.name
+            yield part
+            os.replace(part, target)
+    except OSError as exc:  # an error names the file the caller asked for, not the part
+        if not _is_part(exc.filename, target.parent, prefix):
+            raise
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+
+
+def _is_part(name: object, folder: Path, prefix: str) -> bool:
+    """Whether an error's file name is :func:`replacing`'s hidden folder or a file in it."""
+    if not isinstance(name, str | bytes | os.PathLike):
+        return False
+    return os.path.abspath(os.fsdecode(name)).startswith(
+        os.path.join(os.path.abspath(folder), prefix))
 
 
 def write_whole(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all (see :func:`replacing`); an error
     names ``path``, not the part file."""
-    try:
-        with replacing(path) as part:
-            part.write_bytes(data)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+    with replacing(path) as part:
+        part.write_bytes(data)
 
 
 def remove_database(path: Path) -> None:

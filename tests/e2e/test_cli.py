@@ -413,3 +413,12 @@ def test_decide_says_what_a_context_gave_the_features_that_they_cannot_use(
     code, out, _ = run(["decide", "tone", "--context", '{"rate": 0.4, "lang": "en"}', *opts],
                        capsys)
     assert code == 0 and "warnings" not in json.loads(out)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_failed_write_names_the_users_path(db: list[str], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder that takes no new file was named by the export's hidden part file
+    (``error: No such file or directory: /proc/.x.csv.mp115j12``)."""
+    code, _, err = run(["export", "random", "--out", "/proc/x.csv", *db], capsys)
+    assert code == 2 and err.strip().endswith(": /proc/x.csv") and ".x.csv." not in err
