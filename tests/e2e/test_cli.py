@@ -413,6 +413,14 @@ def test_decide_says_what_a_context_gave_the_features_that_they_cannot_use(
     code, out, _ = run(["decide", "tone", "--context", '{"rate": 0.4, "lang": "en"}', *opts],
                        capsys)
     assert code == 0 and "warnings" not in json.loads(out)
+def test_export_says_an_unknown_format_is_unknown(db: list[str], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``--format parqet`` was told it contradicts the file's suffix (``--format parqet but
+    y.csv says csv (name the file y.parqet …)``), not that it is no format."""
+    code, _, err = run(["export", "random", "--out", str(tmp_path / "y.csv"), "--format",
+                        "parqet", *db], capsys)
+    assert code == 2 and "unknown --format 'parqet'" in err and "csv or parquet" in err
+    assert "says csv" not in err and not (tmp_path / "y.csv").exists()
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")

@@ -199,6 +199,9 @@ def export(
     from .._text import count_text
     from ..offline import export_decisions, store_pseudonyms, write_log_csv
 
+    if fmt is not None and fmt.lower() not in ("csv", "parquet"):  # before what it contradicts
+        raise PayloadError(f"unknown --format {fmt!r}",
+                           hint="csv or parquet; or leave it out, and the file's suffix says")
     to_stdout = str(out) == "-"
     if to_stdout and fmt is not None and fmt.lower() != "csv":
         raise PayloadError(f"--out - writes CSV, not {fmt}", hint="give a file name for Parquet")
