@@ -423,6 +423,20 @@ def test_export_says_an_unknown_format_is_unknown(db: list[str], tmp_path: Path,
     assert "says csv" not in err and not (tmp_path / "y.csv").exists()
 
 
+def test_export_replaces_an_existing_file_only_with_force(
+        db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An export replaced another experiment's log in silence."""
+    keep = tmp_path / "keep.csv"
+    keep.write_text("another experiment's log\n")
+    code, out, err = run(["export", "random", "--out", str(keep), *db], capsys)
+    assert code == 2 and str(keep) in err and "--force" in err
+    assert keep.read_text() == "another experiment's log\n"
+    code, out, err = run(["export", "random", "--out", str(keep), "--force", *db], capsys)
+    assert code == 0 and keep.read_text().startswith("decision_id,")
+    code, out, _ = run(["export", "--help"], capsys)
+    assert "--force" in out and "exists" in out
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
 def test_a_failed_write_names_the_users_path(db: list[str], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:

@@ -185,17 +185,23 @@ def _span(low: float | None, high: float | None) -> str:
 def export(
     experiment: ExpArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .csv.gz or .parquet "
-                                      "file; - writes CSV to stdout.")],
+                                      "file, refused if it exists (--force replaces it); - "
+                                      "writes CSV to stdout.")],
     fmt: Annotated[str | None, typer.Option("--format", help="csv or parquet (default: "
                                             "from the file suffix).")] = None,
     all_generations: Annotated[bool, typer.Option(help="Include decisions from before "
                                                   "resets.")] = False,
     raw_subjects: Annotated[bool, typer.Option(help="Keep raw subject ids (default: "
                                                "pseudonyms).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists "
+                                        "(default: refuse).")] = False,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Export the decision log (with propensities and rewards) to CSV or Parquet."""
+    """Export the decision log (with propensities and rewards) to CSV or Parquet.
+
+    An existing file is never replaced without --force.
+    """
     from .._text import count_text
     from ..offline import export_decisions, store_pseudonyms, write_log_csv
 
@@ -207,6 +213,10 @@ def export(
         raise PayloadError(f"--out - writes CSV, not {fmt}", hint="give a file name for Parquet")
     if not to_stdout:
         writable_file(out, "--out")
+        if out.expanduser().is_file() and not force:  # (a device or a pipe is written to)
+            raise PayloadError(f"--out {out} exists; export does not replace a file unless "
+                               "told to", hint="pass --force to replace it, or choose another "
+                                               "--out")
     suffix = out.suffix.lower().lstrip(".")
     if fmt is not None and suffix in ("csv", "parquet") and fmt.lower() != suffix:
         raise PayloadError(f"--format {fmt} but {out.name} says {suffix}",
