@@ -380,6 +380,9 @@ def test_a_negative_seed_is_refused_up_front(argv: list[str],
                               "obd:bts)"),
     (["evaluate", "demo.db"], "demo.db: a database, not a log file (read a store's log with "
                               "store:EXPERIMENT --store sqlite:///demo.db"),
+    # a PNG named x.txt was written
+    (["evaluate", "log.csv", "--png", "x.txt"], "--png x.txt: the chart is a PNG file, named "
+                                                ".png (e.g. --png x.png)"),
 ])
 def test_evaluate_says_what_is_wrong_before_it_starts(
         argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

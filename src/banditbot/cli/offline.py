@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .._errors import BanditBotError
+from .._errors import BanditBotError, PayloadError
 from .._files import remove_database
 from ._app import (
     ConfigOpt,
@@ -82,6 +82,9 @@ def evaluate(
 
     if png is not None:
         writable_file(png, "--png")
+        if png.suffix.lower() != ".png":  # (a PNG named x.txt opens as nothing)
+            raise PayloadError(f"--png {png}: the chart is a PNG file, named .png",
+                               hint=f"e.g. --png {png.with_suffix('.png').name}")
     for name in estimator or ():  # before anything starts (it failed after "started")
         make_estimator(name)
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
