@@ -118,7 +118,9 @@ def evaluation_png(rows: Sequence[tuple[str, Any]], *, path: str | os.PathLike[s
     ----------
     rows
         ``(policy, estimate)`` pairs; an estimate has ``estimator``, ``value``, ``low`` and
-        ``high`` (:class:`banditbot.offline.Estimate`).
+        ``high`` (:class:`banditbot.offline.Estimate`: the 95% bootstrap interval, as the
+        axis says) and may have ``warnings``: each distinct one is numbered beside the
+        estimators it concerns and written out under the legend, as the table has them.
     path
         Where to write the PNG (optional).
     title
@@ -140,8 +142,14 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     """The evaluation's matplotlib figure (see :func:`evaluation_png`)."""
     plt = pyplot()
     policies = list(dict.fromkeys(policy for policy, _ in rows))
+    # each distinct warning of the table once, numbered; a row's label carries its numbers
+    notes = list(dict.fromkeys(w for _, e in rows for w in getattr(e, "warnings", ())))
+    footnotes = [textwrap.fill(f"[{i}] {w}", 72, subsequent_indent="     ")
+                 for i, w in enumerate(notes, 1)]
     n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(_WIDTH, 0.42 * n + 0.4 * len(policies) + 2.4),
+    fig, ax = plt.subplots(figsize=(_WIDTH, 0.42 * n + 0.4 * len(policies) + 2.4
+                                    + 0.25 * sum(f.count("\n") + 1 for f in footnotes)
+                                    + 0.3 * bool(footnotes)),
                            layout="constrained")
     y = np.arange(len(rows))[::-1]
     for yy, (policy, e) in zip(y, rows, strict=True):
@@ -154,7 +162,10 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     for i, (policy, _) in enumerate(rows):  # a rule between two policies' rows
         if i and policy != rows[i - 1][0]:
             ax.axhline(y[i] + 0.5, color="#d5d9e0", linewidth=1)
-    ax.set_yticks(y, [e.estimator for _, e in rows])
+    marks = [",".join(str(notes.index(w) + 1) for w in getattr(e, "warnings", ()))
+             for _, e in rows]
+    ax.set_yticks(y, [f"{e.estimator} [{m}]" if m else e.estimator
+                      for (_, e), m in zip(rows, marks, strict=True)])
     ax.set_ylabel("estimator")
     ax.set_ylim(-0.7, len(rows) - 0.3)
     from matplotlib.lines import Line2D
@@ -166,9 +177,12 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
         handles.append(Line2D([], [], color=_INK, linestyle=":", linewidth=1.5,
                               label="the logged policy's mean reward on these rounds "
                                     f"({baseline:.4g})"))
+    if footnotes:  # the table's warnings (why an interval may mislead), by their numbers
+        handles += [Line2D([], [], linestyle="none", label=text) for text in
+                    ["warnings (the numbers beside an estimator):", *footnotes]]
     fig.legend(handles=handles, loc="outside lower left", frameon=False, title="policy",
                alignment="left")
-    ax.set_xlabel("estimated mean reward per round (95% interval)")
+    ax.set_xlabel("estimated mean reward per round (95% bootstrap interval)")
     ax.grid(axis="x", alpha=0.35)
     _round_ticks(ax.xaxis)
     from matplotlib.ticker import FuncFormatter

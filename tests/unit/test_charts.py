@@ -154,6 +154,29 @@ def test_the_evaluation_chart_has_a_title_and_names_each_policy() -> None:
     assert evaluation_png(rows, path=None, title="t")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_evaluation_chart_carries_the_tables_warnings_and_names_its_interval() -> None:
+    """The chart dropped the table's warnings (a zero-width interval drew as a dot, with
+    nothing saying it is "no width, not no uncertainty") and its axis said "95% interval",
+    not which: each warning is now numbered beside its estimators and written out once."""
+    flat = ("every bootstrap resample gave the same value (the rewards that count are all "
+            "alike): the interval has no width, not no uncertainty")
+    few = "effective sample 40 of 1,000 rounds (4.0%): the bootstrap interval may be too narrow"
+    rows = [("uniform", Estimate("ips", 0.004, 0.004, 0.004, 40.0, 1000, (few, flat))),
+            ("uniform", Estimate("dm", 0.004, 0.003, 0.005, 1000.0, 1000)),
+            ("thompson", Estimate("ips", 0.005, 0.002, 0.007, 40.0, 1000, (few,)))]
+    with _figure() as plt:
+        fig = _evaluation_figure(rows, title="log.csv: 1000 rounds", baseline=None)
+        (ax,) = fig.axes
+        assert "95% bootstrap interval" in ax.get_xlabel()
+        assert sorted(t.get_text() for t in ax.get_yticklabels()) == [
+            "dm", "ips [1,2]", "ips [1]"]
+        (key,) = fig.legends
+        legend = " ".join(" ".join(t.get_text().split()) for t in key.get_texts())
+        assert legend.count(f"[1] {few}") == 1 and legend.count(f"[2] {flat}") == 1
+        assert _inside(fig, key)
+        plt.close(fig)
+
+
 def _contrast(a: str, b: str) -> float:
     def luminance(color: str) -> float:
         r, g, b_ = (int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
