@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shlex
@@ -208,3 +209,63 @@ def test_a_truncated_log_is_one_line_and_exit_2(tmp_path: Path,
                           "clicked", "--pscore-col", "prob", "--n-bootstrap", "10"], capsys)
     assert code == 2 and not out, (out, err)
     assert err.strip().count("\n") == 0 and "row 3 is short" in err and "truncated" in err
+
+
+def test_behavior_of_a_banditbot_log_on_a_foreign_log_reads_its_times(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evaluate minimal.csv -p behavior:g.csv`` on a CSV of another tool with a
+    ``created_at`` column failed after "evaluate: started" with "reconstructing a logging
+    policy needs timestamps in both logs" (only a library ColumnMap read the column). Now
+    ``created_at`` is read when present, ``--timestamp-col`` names another column, and a log
+    without times is refused before anything starts, naming the option."""
+    import numpy as np
+
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot.offline import export_decisions
+
+    from ..conftest import FakeClock
+
+    monkeypatch.setenv("COLUMNS", "200")
+    clock = FakeClock()
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.3}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        clock.advance(60)
+        d = svc.decide("g", f"u{i}")
+        svc.reward(d.id, float(rng.random() < 0.3), f"u{i}")
+    export_decisions(svc.decisions("g"), tmp_path / "g.csv")
+    with (tmp_path / "g.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = {"created_at": "created_at", "ts": "ts", "none": None}
+    for name, column in columns.items():  # another tool's log of the same traffic
+        with (tmp_path / f"{name}.csv").open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["arm", "reward", "propensity", *([column] if column else [])])
+            for r in rows:
+                out.writerow([r["arm"], r["reward"], r["propensity"],
+                              *([r["created_at"]] if column else [])])
+    evaluate = ["evaluate", "-e", "ips", "--n-bootstrap", "20", "--train-share", "0"]
+    of_g = ["-p", f"behavior:{tmp_path / 'g.csv'}"]
+    code, out, err = run([*evaluate, *of_g, str(tmp_path / "created_at.csv")], capsys)
+    assert code == 0, err
+    assert f"logging policy of {tmp_path / 'g.csv'}" in out
+    # the column options name the columns of both logs (as --action-col does)
+    text = (tmp_path / "g.csv").read_text(encoding="utf-8")
+    (tmp_path / "g_ts.csv").write_text(text.replace(",created_at,", ",ts,", 1),
+                                       encoding="utf-8")
+    code, out, err = run([*evaluate, str(tmp_path / "ts.csv"), "--timestamp-col", "ts",
+                          "-p", f"behavior:{tmp_path / 'g_ts.csv'}"], capsys)
+    assert code == 0, err
+    assert f"logging policy of {tmp_path / 'g_ts.csv'}" in out
+    for name in ("ts", "none"):  # no time read: refused before it starts, naming the option
+        code, out, err = run([*evaluate, *of_g, str(tmp_path / f"{name}.csv")], capsys)
+        assert code == 2 and "no time on its rounds" in err and "--timestamp-col" in err
+        assert "started" not in out + err
+    (tmp_path / "bad.csv").write_text("arm,reward,propensity,ts\na,1,0.5,yesterday\n")
+    code, out, err = run([*evaluate, str(tmp_path / "bad.csv"), "--timestamp-col", "ts"],
+                         capsys)  # (no behavior: a time named is read, and checked)
+    assert code == 2 and "row 1: time 'yesterday' in column 'ts' is not a time" in err

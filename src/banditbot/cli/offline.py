@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 ActionCol = Annotated[str, typer.Option(help="Column with the action.")]
 RewardCol = Annotated[str, typer.Option(help="Column with the reward.")]
 PscoreCol = Annotated[str, typer.Option(help="Column with the propensity.")]
+TimestampCol = Annotated[str | None, typer.Option(
+    help="Column with each round's time, ISO 8601 or seconds since 1970 (default: "
+         "created_at, if the log has it); behavior:LOG needs times in both logs.")]
 ObdRoot = Annotated[Path | None, typer.Option(help="Open Bandit Dataset folder.")]
 
 
@@ -63,6 +66,7 @@ def evaluate(
     action_col: ActionCol = "arm",
     reward_col: RewardCol = "reward",
     pscore_col: PscoreCol = "propensity",
+    timestamp_col: TimestampCol = None,
     context_col: Annotated[list[str] | None, typer.Option(
         help="Context columns (default: every ctx_* column).")] = None,
     obd_root: ObdRoot = None,
@@ -77,7 +81,7 @@ def evaluate(
     """
     from rich.table import Table
 
-    from ..offline import ColumnMap, make_estimator
+    from ..offline import ColumnMap, check_behavior, make_estimator
     from ..offline import evaluate as run_eval
 
     if png is not None:
@@ -88,7 +92,8 @@ def evaluate(
     for name in estimator or ():  # before anything starts (it failed after "started")
         make_estimator(name)
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
-                     context=tuple(context_col) if context_col else None)
+                     context=tuple(context_col) if context_col else None,
+                     timestamp=timestamp_col)
     data = _load_log(log, cmap, obd_root, config, store)
     specs = policy or ["uniform", "thompson", "epsilon-greedy"]
     evaluation: list[Policy | str] = []
@@ -101,6 +106,7 @@ def evaluate(
         elif spec.startswith("behavior:"):
             other = spec.removeprefix("behavior:")
             behavior[other] = _load_log(other, cmap, obd_root, config, store)
+            check_behavior(behavior[other], data)  # before it starts (it failed after)
         else:
             evaluation.append(parse_policy(spec))
     n_policies = len(evaluation) + len(behavior)

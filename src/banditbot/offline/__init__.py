@@ -20,6 +20,7 @@ from ._estimators import (
 from ._evaluate import (
     EvaluationRow,
     behavior_action_dist,
+    check_behavior,
     evaluate,
     policy_action_dist,
     replay_online,
@@ -73,6 +74,7 @@ __all__ = [
     "WarmStartPlan",
     "WarmStartTarget",
     "behavior_action_dist",
+    "check_behavior",
     "decision_rows",
     "estimate_all",
     "evaluate",

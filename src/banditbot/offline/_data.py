@@ -190,7 +190,8 @@ def _number(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which columns of a foreign log hold what (``None``: not present)."""
+    """Which columns of a foreign log hold what (``None``: not present; ``timestamp``
+    ``None``: ``created_at`` when the log has that column, as banditbot's export does)."""
 
     action: str = "arm"
     reward: str = "reward"
@@ -445,10 +446,16 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     if cmap.position:
         position = numbers(cmap.position, "position").astype(np.intp)
     timestamp = None
-    if cmap.timestamp:
-        timestamp = _timestamps([table[cmap.timestamp][i] for i in keep])
-    elif is_export:
-        timestamp = _timestamps([table["created_at"][i] for i in keep])
+    time_column = cmap.timestamp or ("created_at" if "created_at" in table else None)
+    if time_column:
+        timestamp = _timestamps([table[time_column][i] for i in keep])
+        unread = np.flatnonzero(~np.isfinite(timestamp))
+        if cmap.timestamp and unread.size:  # asked for: every time is one
+            i = keep[int(unread[0])]
+            raise PayloadError(f"{p}: row {i + 1}: time {table[time_column][i]!r} in column "
+                               f"{time_column!r} is not a time",
+                               hint="ISO 8601 (2026-12-02T19:13:33+00:00) or seconds since "
+                                    "1970; fix or drop that row")
     left_out = n - len(keep)
     source = str(p) if not left_out else \
         f"{p} ({left_out:,} of {n:,} rows left out: unanswered, or not the policy's choice)"

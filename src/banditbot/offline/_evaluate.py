@@ -22,8 +22,8 @@ from ._estimators import Estimate, estimate_all, make_estimator, zero_support_wa
 from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist
 
-__all__ = ["EvaluationRow", "behavior_action_dist", "evaluate", "policy_action_dist",
-           "replay_online"]
+__all__ = ["EvaluationRow", "behavior_action_dist", "check_behavior", "evaluate",
+           "policy_action_dist", "replay_online"]
 
 IntArray = npt.NDArray[np.intp]
 
@@ -126,24 +126,19 @@ def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArr
         The two logs share no action (another experiment's log), or rounds to reconstruct
         lack timestamps.
     """
+    _check_behavior(source, target)
     index = {a: j for j, a in enumerate(target.actions)}
     shared = [(j_src, index[name]) for j_src, name in enumerate(source.actions)
               if name in index]
-    if not shared:
-        raise PayloadError(
-            f"the logging policy's log shares no arm with the evaluated log (its arms: "
-            f"{', '.join(source.actions[:8])}; the evaluated log's: "
-            f"{', '.join(target.actions[:8])})", hint="is it another experiment's log?")
     out = np.zeros((target.n_rounds, target.n_actions))
+    found = _logged_rounds(source, target)
     todo = np.ones(target.n_rounds, dtype=bool)
-    if source.action_dist is not None and source.decision_ids and target.decision_ids:
-        row_of = {d: i for i, d in enumerate(source.decision_ids)}
-        found = [(i, row_of[d]) for i, d in enumerate(target.decision_ids) if d in row_of]
-        if found:
-            rows_t, rows_s = (np.array(x, dtype=np.intp) for x in zip(*found, strict=True))
-            src, dst = (np.array(x, dtype=np.intp) for x in zip(*shared, strict=True))
-            out[np.ix_(rows_t, dst)] = source.action_dist[np.ix_(rows_s, src)]
-            todo[rows_t] = False
+    if found:
+        assert source.action_dist is not None
+        rows_t, rows_s = (np.array(x, dtype=np.intp) for x in zip(*found, strict=True))
+        src, dst = (np.array(x, dtype=np.intp) for x in zip(*shared, strict=True))
+        out[np.ix_(rows_t, dst)] = source.action_dist[np.ix_(rows_s, src)]
+        todo[rows_t] = False
     if todo.any():
         out[todo] = _nearest_in_time(source, target.subset(np.flatnonzero(todo)), index)
     totals = out.sum(axis=1, keepdims=True)
@@ -154,12 +149,64 @@ def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArr
     return normalized
 
 
+def check_behavior(source: LoggedBandit, target: LoggedBandit) -> None:
+    """Refuse, before anything is computed, what :func:`behavior_action_dist` cannot do with
+    these logs (what an evaluation of ``source``'s logging policy on ``target`` checks
+    before it starts).
+
+    Parameters
+    ----------
+    source
+        The log whose logging policy is evaluated (``behavior:LOG``).
+    target
+        The evaluated log.
+
+    Raises
+    ------
+    PayloadError
+        The logs share no action; or some of ``target``'s rounds are not in ``source`` (by
+        decision id) and must be reconstructed at the nearest time, but a log has no time
+        on its rounds (the hint names ``--timestamp-col``).
+    """
+    if not _is_obd_bts(source):  # (its published policy is evaluated: nothing to rebuild)
+        _check_behavior(source, target)
+
+
+def _check_behavior(source: LoggedBandit, target: LoggedBandit) -> None:
+    """:func:`check_behavior`, for whichever log ``source`` is."""
+    if not set(source.actions) & set(target.actions):
+        raise PayloadError(
+            f"the logging policy's log shares no arm with the evaluated log (its arms: "
+            f"{', '.join(source.actions[:8])}; the evaluated log's: "
+            f"{', '.join(target.actions[:8])})", hint="is it another experiment's log?")
+    if len(_logged_rounds(source, target)) == target.n_rounds:
+        return
+    for log in (target, source):
+        if log.timestamp is None or not np.all(np.isfinite(log.timestamp)):
+            which = "its" if log.timestamp is None else "some of its"
+            raise PayloadError(
+                f"{log.source or 'a log'}: no time on {which} rounds; the logging policy "
+                f"of {source.source or 'the other log'} is reconstructed at the nearest time "
+                "for the rounds it did not log itself, which needs a time on every round of "
+                "both logs", hint="name the column with the times: --timestamp-col NAME "
+                                  "(ISO 8601, or seconds since 1970)")
+
+
+def _logged_rounds(source: LoggedBandit, target: LoggedBandit) -> list[tuple[int, int]]:
+    """``(row of target, row of source)`` for each round of ``target`` that ``source``
+    logged itself with its whole vector (the same decision id)."""
+    if source.action_dist is None or not source.decision_ids or not target.decision_ids:
+        return []
+    row_of = {d: i for i, d in enumerate(source.decision_ids)}
+    return [(i, row_of[d]) for i, d in enumerate(target.decision_ids) if d in row_of]
+
+
 def _nearest_in_time(source: LoggedBandit, target: LoggedBandit,
                      index: dict[str, int]) -> FloatArray:
     """Per round of ``target`` and action, ``source``'s propensity for that action (and
-    position) at the nearest time (not normalized; zeros where ``source`` never chose it)."""
-    if source.timestamp is None or target.timestamp is None:
-        raise PayloadError("reconstructing a logging policy needs timestamps in both logs")
+    position) at the nearest time (not normalized; zeros where ``source`` never chose it;
+    :func:`check_behavior` has made sure both logs have times)."""
+    assert source.timestamp is not None and target.timestamp is not None
     out = np.zeros((target.n_rounds, target.n_actions))
     src_pos = source.position if source.position is not None else \
         np.zeros(source.n_rounds, dtype=np.intp)
