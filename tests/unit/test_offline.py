@@ -1087,3 +1087,22 @@ def test_an_export_carries_each_rows_weight_so_it_adds_up_to_the_report(
         csv.writer(fh).writerows(cells)
     with pytest.raises(PayloadError, match=f"row {row}: .*weight '2.0'"):
         read_log(tmp_path / "edited.csv")
+
+
+def test_a_numeric_context_feature_that_is_mostly_empty_is_said_to_read_as_zero(
+        tmp_path: Path) -> None:
+    """``ctx_age`` present on 5 of 2,006 rows was used with 0 in every empty cell, and no
+    note said so; now the log's notes (which ``evaluate`` prints) count the empty rounds."""
+    from banditbot.stores import DecisionRecord
+
+    records = [DecisionRecord(
+        id=f"d{i}", experiment="g", generation=0, scope="", arm="ab"[i % 2], propensity=0.5,
+        arms=("a", "b"), probabilities=np.array([0.5, 0.5]), policy="{}", subject=f"s{i}",
+        created_at=1.7e9 + i, context={"age": 30 + i, "hour": i % 24} if i < 5 else
+        {"hour": i % 24}, reward=float(i % 3 == 0), rewarded_at=1.7e9 + i + 1)
+        for i in range(400)]
+    export_decisions(records, tmp_path / "log.csv")
+    for log, name in ((read_log(tmp_path / "log.csv"), "ctx_age"),
+                      (from_records(records), "age")):
+        assert f"{name} empty on 395 of 400 rounds (read as 0)" in log.notes
+        assert not any("hour" in note for note in log.notes)  # (never empty)

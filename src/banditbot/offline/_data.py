@@ -482,16 +482,24 @@ def context_matrix(columns: Mapping[str, Sequence[Any]], what: str
     A column of numbers and booleans (also as text: ``True``/``false``) is one feature; a
     column of words with at most :data:`MAX_LEVELS` distinct values — a categorical feature,
     as banditbot exports its experiments' ``categorical`` features — is one 0/1 feature per
-    value, named ``column=value``; a column of more distinct words is left out. The notes
-    say which were encoded and which left out."""
+    value, named ``column=value``; a column of more distinct words is left out. An empty
+    cell (or a value that is not a finite number) of a numeric feature reads as 0. The notes
+    say on how many rounds each numeric feature was empty, and which were encoded and which
+    left out."""
     features: list[FloatArray] = []
     names: list[str] = []
     encoded: list[str] = []
     left_out: list[str] = []
+    empty: list[str] = []
     for name, values in columns.items():
         if _numeric(values):
             features.append(np.array([_num(v) for v in values], dtype=np.float64))
             names.append(name)
+            missing = sum(1 for v in values if v is None or v == ""
+                          or not math.isfinite(_number(v) or 0.0))
+            if missing:  # read as 0, which is a value: said, not silent
+                empty.append(f"{name} empty on {missing:,} of {len(values):,} rounds (read "
+                             "as 0)")
             continue
         words = [None if v is None or v == "" else str(v) for v in values]
         levels = sorted({w for w in words if w is not None}, key=_natural)
@@ -502,7 +510,7 @@ def context_matrix(columns: Mapping[str, Sequence[Any]], what: str
             features.append(np.array([w == level for w in words], dtype=np.float64))
             names.append(f"{name}={level}")
         encoded.append(f"{name} ({', '.join(levels)})")
-    notes = []
+    notes = list(empty)
     if encoded:
         notes.append(f"context {what}{'s' if len(encoded) > 1 else ''} of words one-hot "
                      f"encoded: {'; '.join(encoded)}")
