@@ -1106,3 +1106,24 @@ def test_a_numeric_context_feature_that_is_mostly_empty_is_said_to_read_as_zero(
                       (from_records(records), "age")):
         assert f"{name} empty on 395 of 400 rounds (read as 0)" in log.notes
         assert not any("hour" in note for note in log.notes)  # (never empty)
+
+
+def test_replay_warns_on_a_log_that_was_not_uniformly_random_as_online_replay_does() -> None:
+    """``replay-online`` said "the log's actions were not uniformly random … replay is
+    biased here"; plain ``replay`` on the same log said nothing. Both say it now, alike."""
+    rng = np.random.default_rng(7)
+    n = 1200
+    pscore_of = np.array([0.6, 0.3, 0.1])  # a logger that favoured the first arm
+    action = rng.choice(3, size=n, p=pscore_of).astype(np.intp)
+    log = LoggedBandit(("a", "b", "c"), action, (rng.random(n) < 0.3).astype(float),
+                       pscore_of[action], source="adaptive.csv")
+    rows = evaluate(log, ["epsilon-greedy"], estimators=("replay",), train_share=0.5,
+                    n_bootstrap=50, online=True)
+    said = {r.estimate.estimator: [w for w in r.estimate.warnings if "not uniformly" in w]
+            for r in rows}
+    assert said["replay"] == said["replay-online"] != []
+    assert "propensities 0.1–0.6): replay is biased here" in said["replay"][0]
+    uniform = LoggedBandit(log.actions, log.action, log.reward, np.full(n, 1 / 3))
+    assert not any("not uniformly" in w for r in evaluate(
+        uniform, ["epsilon-greedy"], estimators=("replay",), n_bootstrap=50, online=True)
+        for w in r.estimate.warnings)

@@ -89,6 +89,17 @@ def unseen_warning(action: IntArray, action_dist: FloatArray) -> str | None:
             "the log says nothing about them (IPS counts them as 0, SNIPS leaves them out)")
 
 
+def nonuniform_warning(pscore: FloatArray, n_actions: int) -> str | None:
+    """A warning when a log's actions were not drawn uniformly at random (the propensities
+    are not all ``1 / n_actions``): replay (and online replay) is unbiased only on such a
+    log."""
+    lo, hi = float(np.min(pscore)), float(np.max(pscore))
+    if hi - lo <= 1e-9 and abs(hi - 1.0 / n_actions) <= 1e-9:
+        return None
+    return (f"the log's actions were not uniformly random (propensities {lo:.3g}–{hi:.3g}): "
+            "replay is biased here; compare ips, snips or dr")
+
+
 #: Warn when the evaluated policy puts more than this share of its choices, averaged over
 #: the rounds, on actions the logging policy gave probability 0 in that round
 ZERO_SUPPORT_SHARE = 0.01
@@ -368,6 +379,9 @@ class ReplayMethod(Estimator):
                        "replay is for deterministic policies")
         elif np.any(top < 1 - 1e-9):
             out.append("replay assumes a deterministic policy; used its most likely action")
+        biased = nonuniform_warning(np.asarray(pscore, float), dist.shape[1])
+        if biased is not None:
+            out.append(biased)
         matched = int((dist.argmax(axis=1) == np.asarray(action)).sum())
         if matched < LOW_ESS:  # (its effective sample: as the weighted estimators warn)
             out.append(f"only {matched:,} of {dist.shape[0]:,} rounds matched the policy's "

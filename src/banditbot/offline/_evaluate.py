@@ -18,7 +18,13 @@ from .._errors import PayloadError
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, make_policy
 from ._data import LoggedBandit
-from ._estimators import Estimate, estimate_all, make_estimator, zero_support_warning
+from ._estimators import (
+    Estimate,
+    estimate_all,
+    make_estimator,
+    nonuniform_warning,
+    zero_support_warning,
+)
 from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist
 
@@ -372,12 +378,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                 low = high = math.nan
             warn: tuple[str, ...] = () if matched.size >= 30 else \
                 (f"only {matched.size} rounds matched",)
-            lo_p, hi_p = float(log.pscore.min()), float(log.pscore.max())
-            if hi_p - lo_p > 1e-9 or abs(hi_p - 1.0 / log.n_actions) > 1e-9:
-                # replay is unbiased only on a uniformly random log; the log says it is not
-                warn += (f"the log's actions were not uniformly random (propensities "
-                         f"{lo_p:.3g}–{hi_p:.3g}): replay is biased here; compare ips, "
-                         "snips or dr",)
+            biased = nonuniform_warning(log.pscore, log.n_actions)
+            if biased is not None:  # replay is unbiased only on a uniformly random log
+                warn += (biased,)
             rows.append(EvaluationRow(label, Estimate("replay-online", value, float(low),
                                                       float(high), float(matched.size),
                                                       log.n_rounds, warn)))
