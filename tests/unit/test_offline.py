@@ -1127,3 +1127,22 @@ def test_replay_warns_on_a_log_that_was_not_uniformly_random_as_online_replay_do
     assert not any("not uniformly" in w for r in evaluate(
         uniform, ["epsilon-greedy"], estimators=("replay",), n_bootstrap=50, online=True)
         for w in r.estimate.warnings)
+
+
+def test_the_warm_start_says_where_a_log_went_and_how_it_was_weighted() -> None:
+    """After ``learn --as-prior``, learning the same log as statistics was refused as "in
+    the statistics" of the experiment (it is in the priors); ``learn --no-ips`` said its
+    weights were "clipped at 10× the median weight" (there were no weights to clip)."""
+    rng = np.random.default_rng(5)
+    action = rng.integers(0, 3, 900).astype(np.intp)
+    log = LoggedBandit(("a", "b", "c"), action, (rng.random(900) < 0.3).astype(float),
+                       np.array([0.5, 0.3, 0.2])[action], source="history.csv")
+    svc = _demo_service(FakeClock())
+    warm_start(svc, "g", log, as_prior=True)
+    with pytest.raises(PayloadError, match="this log is in the priors of 'g' already"):
+        warm_start(svc, "g", log)
+    plain = warm_start(_demo_service(FakeClock()), "g", log, ips=False)
+    assert "clipped" not in plain.note and "IPS" not in plain.note
+    assert "not importance-weighted: every round weighs 1" in plain.note
+    assert "clipped at 10× the median weight" in warm_start(
+        _demo_service(FakeClock()), "g", log).note

@@ -334,18 +334,20 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     notes = service.notes(experiment)
     earlier = notes.get(WARM_START_NOTE, "")
     fingerprint = log_fingerprint(log)
-    if f"[log {fingerprint}]" in earlier:
-        raise PayloadError(
-            f"this log is in the statistics of {experiment!r} already (imported before: "
-            f"[log {fingerprint}]); importing it again would count every round twice",
-            hint=f"to start over, with --weight if the history should count more: "
-                 f"banditbot reset {experiment}, then learn again")
-    if f"[log {fingerprint}]" in notes.get(PRIORS_FROM_NOTE, ""):  # priors outlive a reset
+    # priors first: a log learned as priors is in the warm-start note too (it said "in the
+    # statistics" of a log learned as priors); priors outlive a reset
+    if f"[log {fingerprint}]" in notes.get(PRIORS_FROM_NOTE, ""):
         raise PayloadError(
             f"this log is in the priors of {experiment!r} already (learned with --as-prior: "
             f"[log {fingerprint}]); importing it again would count every round twice",
             hint=f"to start over: banditbot reset {experiment} --clear-priors, then learn "
                  "again")
+    if f"[log {fingerprint}]" in earlier:  # (as statistics: as priors is said above)
+        raise PayloadError(
+            f"this log is in the statistics of {experiment!r} already (imported before: "
+            f"[log {fingerprint}]); importing it again would count every round twice",
+            hint=f"to start over, with --weight if the history should count more: "
+                 f"banditbot reset {experiment}, then learn again")
     own = service.counted(experiment, log.decision_ids) if log.decision_ids else 0
     if own:
         raise PayloadError(
@@ -385,8 +387,9 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                                    actor=actor, sources=a.ids)
     when = datetime.fromtimestamp(time.time(), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     evidence = sum(a.ess for a in plan.arms)
-    clipped = f"clipped at {clip:g}× the median weight" if clip < float("inf") else \
-        "weights not clipped"
+    clipped = ("not importance-weighted: every round weighs 1" if not ips else
+               f"clipped at {clip:g}× the median weight" if clip < float("inf") else
+               "weights not clipped")
     note = (f"started from history: {plan.rounds_used} rounds of {log.source or 'a log'}"
             f"{', IPS-weighted' if ips else ''} ({clipped}; "
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
