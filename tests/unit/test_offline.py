@@ -1146,3 +1146,39 @@ def test_the_warm_start_says_where_a_log_went_and_how_it_was_weighted() -> None:
     assert "not importance-weighted: every round weighs 1" in plain.note
     assert "clipped at 10× the median weight" in warm_start(
         _demo_service(FakeClock()), "g", log).note
+
+
+def test_the_estimator_api_docs_name_what_exists_and_run() -> None:
+    """docs/offline.md listed ``estimate_policy_value(...)`` and ``effective_sample_size(...)``
+    as if ``banditbot.offline`` exported them; they are estimator methods. Every call the
+    page writes in code resolves where it says (a bare name: ``banditbot.offline``; ``est.``:
+    an estimator's method; ``Class.``: that class's), its example block runs, and
+    ``estimate_interval``'s bare ``(low, high)`` is the bootstrap interval ``estimate``
+    gives for the same seed."""
+    import re
+
+    import banditbot.offline as offline
+
+    from ..conftest import ROOT
+
+    text = (ROOT / "docs" / "offline.md").read_text(encoding="utf-8")
+    calls = re.findall(r"(?:^|[\s`(=\[,])((?:[A-Za-z_]\w*\.)*)([a-z_]\w{2,})\(",
+                       "\n".join(re.findall(r"`([^`\n]+)`", text))
+                       + "\n" + "\n".join(re.findall(r"```python\n(.*?)```", text, re.S)))
+    for qualifier, name in calls:
+        owner = {"": offline, "est.": offline.Estimator, "banditbot.offline.": offline}.get(
+            qualifier) or getattr(offline, qualifier.split(".")[-2], None)
+        assert owner is not None and hasattr(owner, name), f"{qualifier}{name}"
+    (block,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    rng = np.random.default_rng(4)
+    n = 400
+    a = rng.integers(0, 2, n)
+    scope = {"r": (rng.random(n) < 0.3).astype(float), "a": a, "p": np.full(n, 0.5),
+             "pi": np.tile([0.8, 0.2], (n, 1)), "rng": np.random.default_rng(0)}
+    exec(block, scope)  # the documented calls, as written
+    est, args = scope["est"], {k: scope[k] for k in ("r", "a", "p", "pi")}
+    kwargs = {"reward": args["r"], "action": args["a"], "pscore": args["p"],
+              "action_dist": args["pi"]}
+    low, high = est.estimate_interval(**kwargs, n_bootstrap=200, rng=np.random.default_rng(1))
+    whole = est.estimate(**kwargs, n_bootstrap=200, rng=np.random.default_rng(1))
+    assert (low, high) == (whole.low, whole.high)

@@ -308,6 +308,14 @@ class Estimator:
         includes the model's own uncertainty (needed for DM). ``n_jobs`` threads share the
         replicates (``None``: every core this process may use); the interval depends on
         ``rng`` only, not on ``n_jobs`` (see :func:`estimate_all`).
+
+        Returns
+        -------
+        tuple of float
+            ``(low, high)``: the ``1 - alpha`` percentile bootstrap interval over rounds (a
+            replicate without overlap counted at the reward's lowest value for ``low``, its
+            highest for ``high``) — the ``low``, ``high`` of :meth:`estimate` for the same
+            ``rng``; not the anytime-valid interval (``Estimate.cs_low``, ``cs_high``).
         """
         if not 0 < alpha < 1 or n_bootstrap < 10:
             raise PayloadError("alpha must be in (0, 1) and n_bootstrap at least 10")
