@@ -538,7 +538,9 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
             "bounds for estimates that correct for it")
     elif contextual:
         notes["context"] = (
-            "each arm's value over all contexts: P(best), the chance to beat the control "
+            "each arm's value if sent to every context, over the decisions that offered it "
+            "(an arm added later: since it was added; not a whole day's or week's value when "
+            "the mix of contexts changed meanwhile): P(best), the chance to beat the control "
             "and the expected loss come from the estimates (a normal approximation), not "
             "from the raw counts (a contextual policy sends each arm where it does well, so "
             "its raw mean flatters it); the allocation is the average of the logged "
