@@ -105,7 +105,7 @@ def test_a_contextual_report_reads_each_arm_over_all_contexts() -> None:
         assert abs(arm.allocation - served[arm.arm] / 3000) < 0.05
         assert arm.mean is not None and arm.mean > 0.6  # the raw mean flatters each arm
     assert max(a.p_best for a in rep.arms) < 0.99
-    assert "over all contexts" in rep.notes["context"]
+    assert "value if sent to every context" in rep.notes["context"]
 
 
 def test_the_leader_is_the_arm_with_the_highest_p_best_and_data_behind_it() -> None:
