@@ -15,7 +15,6 @@ import pytest
 
 from banditbot import BanditService, MemoryStore, parse_config
 from banditbot._series import DecisionSeries
-from banditbot.service._inference import InferenceCache
 from banditbot.service._kept_series import SeriesCache
 from banditbot.stores import DecisionRecord, SQLiteStore
 
@@ -170,11 +169,6 @@ def test_a_short_log_is_read_at_every_change(tmp_path: Path) -> None:
         assert not conn.execute("SELECT name FROM documents WHERE name LIKE 'series:%'"
                                 ).fetchall()
     conn.close()
-
-
-def test_a_kept_series_keeps_the_reports_threshold() -> None:
-    assert (SeriesCache.fresh_below, SeriesCache.stale_share) == \
-        (InferenceCache.fresh_below, InferenceCache.stale_share)
 
 
 def test_the_chart_of_a_kept_series_says_which_look_it_shows(long_log: Path) -> None:

@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -114,7 +114,43 @@ class _Entry(NamedTuple):
     left_out: tuple[tuple[str, int], ...] = ()
 
 
-class InferenceCache:
+_K = TypeVar("_K")
+_E = TypeVar("_E")
+
+
+class LookCache(Generic[_K, _E]):
+    """What a report computed from a whole log (its inference, its chart's series), kept
+    per key in this process while the log has not grown by much: see
+    :meth:`_grown_little`.
+
+    Attributes
+    ----------
+    fresh_below
+        Below this many decisions plus answers, every change reads the log again.
+    stale_share
+        On a longer log, the growth (in decisions plus answers, as a share of the log) that
+        makes the next read read it again.
+    """
+
+    fresh_below = 20_000
+    stale_share = 0.005
+
+    def __init__(self) -> None:
+        self._entries: dict[_K, _E] = {}
+
+    def _remember(self, key: _K, entry: _E) -> None:
+        if len(self._entries) > 256:
+            self._entries.clear()
+        self._entries[key] = entry
+
+    def _grown_little(self, size_then: float, size_now: float) -> bool:
+        """Whether a look at a log of ``size_then`` decisions plus answers still stands at
+        ``size_now``: the log was long, and has grown by less than :attr:`stale_share`."""
+        return size_then >= self.fresh_below and \
+            size_now - size_then < self.stale_share * size_then
+
+
+class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _Entry]):
     """Anytime inference per (experiment, generation, scope), recomputed when the log
     changed: on a short log at every new decision or answer; on a long one when it grew by
     :attr:`stale_share` since the last computation (a dashboard refreshing every few seconds
@@ -130,12 +166,6 @@ class InferenceCache:
         On a longer log, the growth (in decisions plus answers, as a share of the log) that
         makes the next read recompute.
     """
-
-    fresh_below = 20_000
-    stale_share = 0.005
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, int, str | None, tuple[str, ...]], _Entry] = {}
 
     def get(self, store: Store, view: ExperimentView, scope: str | None,
             decisions: float, answered: float, *,
@@ -195,20 +225,12 @@ class InferenceCache:
                          extra={"experiment": view.config.id})
         return result
 
-    def _remember(self, key: tuple[str, int, str | None, tuple[str, ...]],
-                  entry: _Entry) -> None:
-        if len(self._entries) > 256:
-            self._entries.clear()
-        self._entries[key] = entry
-
     def _still_good(self, cached: _Fingerprint, now: _Fingerprint) -> bool:
         if cached == now:
             return True
         if cached[2:] != now[2:] or now[0] < cached[0] or now[1] < cached[1]:
             return False  # settings changed, or the counts went back (a reset's new log)
-        size = cached[0] + cached[1]
-        grown = now[0] + now[1] - size
-        return size >= self.fresh_below and grown < self.stale_share * size
+        return self._grown_little(cached[0] + cached[1], now[0] + now[1])
 
     def left_out(self, view: ExperimentView, scope: str | None) -> tuple[tuple[str, int], ...]:
         """``(arm, decisions)`` of the arms in the log that ``view`` does not have (removed

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from .._errors import BanditBotError
 from .._series import DecisionSeries
 from ..stores import Store
-from ._inference import InferenceCache
+from ._inference import LookCache
 from ._view import ExperimentView
 
 __all__ = ["SeriesCache"]
@@ -47,25 +47,10 @@ class _Entry(NamedTuple):
     series: DecisionSeries
 
 
-class SeriesCache:
+class SeriesCache(LookCache[_Key, _Entry]):
     """Decision series per (experiment, generation, scope, arms, points), read again when
     the log changed: a short log at every new decision or answer, a long one when it grew by
-    :attr:`stale_share`.
-
-    Attributes
-    ----------
-    fresh_below
-        Below this many decisions plus answers, every change reads the log again.
-    stale_share
-        On a longer log, the growth (in decisions plus answers, as a share of the log) that
-        makes the next chart read it again.
-    """
-
-    fresh_below = InferenceCache.fresh_below
-    stale_share = InferenceCache.stale_share
-
-    def __init__(self) -> None:
-        self._entries: dict[_Key, _Entry] = {}
+    :attr:`stale_share` (the inference's thresholds: :class:`LookCache`)."""
 
     def get(self, store: Store, view: ExperimentView, scope: str | None, *,
             points: int, counts: _Fingerprint,
@@ -104,19 +89,12 @@ class SeriesCache:
                 log.info("series state not stored", extra={"error": exc.message})
         return entry.series
 
-    def _remember(self, key: _Key, entry: _Entry) -> None:
-        if len(self._entries) > 256:
-            self._entries.clear()
-        self._entries[key] = entry
-
     def _still_good(self, cached: _Fingerprint, now: _Fingerprint) -> bool:
         if cached == now:
             return True
         if now[0] < cached[0] or now[1] < cached[1] or now[:2] == cached[:2]:
             return False  # the counts went back (a reset's new log) or an answer changed
-        size = cached[0] + cached[1]
-        grown = now[0] + now[1] - size
-        return size >= self.fresh_below and grown < self.stale_share * size
+        return self._grown_little(cached[0] + cached[1], now[0] + now[1])
 
 
 def _behind(entry: _Entry, now: _Fingerprint) -> DecisionSeries:
