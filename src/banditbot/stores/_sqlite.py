@@ -361,9 +361,7 @@ class SQLiteStore:
         try:
             conn = self._connected()  # not _conn(): the schema is what this makes
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                # small pages: a decision or a reward rewrites ~3 pages per commit
-                conn.execute("PRAGMA page_size = 1024")
-                conn.execute("VACUUM")
+                _small_pages(conn)
             with _Transaction(conn, self._busy_timeout_ms / 1000) as tx:
                 version = self.schema_version()
                 if version > SCHEMA_VERSION:
@@ -816,6 +814,27 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
         if sqlite3.complete_statement(statement):
             conn.execute(statement)
             statement = ""
+
+
+#: The page size of a new database: a decision or a reward rewrites ~3-7 pages per commit,
+#: so small pages are fewer bytes to the WAL (measured, a decide + reward at 50 arms: 73-78
+#: µs against 78-211 µs with SQLite's default 4 KiB, and far steadier)
+_PAGE_SIZE = 1024
+
+
+def _small_pages(conn: sqlite3.Connection) -> None:
+    """Give an empty database :data:`_PAGE_SIZE` pages. The page size cannot change in WAL
+    mode (SQLite ignores it there, so the store had 4 KiB pages), so the file leaves WAL
+    for the ``VACUUM`` that sets it and goes back; a file another connection holds open
+    already keeps the default."""
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
+        conn.execute("VACUUM")
+    except sqlite3.OperationalError:  # another connection has it open: WAL stays as is
+        pass
+    finally:
+        conn.execute("PRAGMA journal_mode = WAL")
 
 
 _AUTOCHECKPOINT_PAGES = 20_000  # the backstop: 20 MB of WAL with 1 KiB pages
