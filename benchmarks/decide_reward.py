@@ -331,9 +331,11 @@ def bench_mabwiser(name: str, k: int, n: int, seed: int) -> float:
 def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_time
                    ) -> float:
     """Two durable SQLite WAL commits (synchronous=NORMAL) of one tiny row each, per pair:
-    the floor under a logged decision and its reward on SQLite."""
+    the floor under a logged decision and its reward on SQLite (on the store's 1 KiB pages,
+    which make a minimal commit 5-10% cheaper than SQLite's default 4 KiB)."""
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(os.path.join(tmp, "floor.db"), isolation_level=None)
+        conn.execute("PRAGMA page_size = 1024")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, reward REAL)")
