@@ -34,6 +34,7 @@ _WHERE = {
                      "PolicyError", "StoreError", "UnknownArmError", "UnknownExperimentError"),
                     "._errors"),
     **dict.fromkeys(("ArmReport", "Report", "Timeline"), "._report"),
+    "DecisionSeries": "._series",
     **dict.fromkeys(("available_policies", "make_policy"), ".policies"),
     **dict.fromkeys(("BanditService", "Decision", "RewardResult", "RewardStatus"), ".service"),
     **dict.fromkeys(("MemoryStore", "SQLiteStore", "Store", "open_store"), ".stores"),
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         UnknownExperimentError,
     )
     from ._report import ArmReport, Report, Timeline
+    from ._series import DecisionSeries
     from .policies import available_policies, make_policy
     from .service import BanditService, Decision, RewardResult, RewardStatus
     from .stores import MemoryStore, SQLiteStore, Store, open_store
@@ -82,6 +84,7 @@ __all__ = [
     "BanditService",
     "ConfigError",
     "Decision",
+    "DecisionSeries",
     "ExperimentConfig",
     "FeatureSpec",
     "InvalidRewardError",

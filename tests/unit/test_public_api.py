@@ -12,7 +12,8 @@ import banditbot
 
 PUBLIC = {
     "Arm", "ArmReport", "BanditBotError", "BanditConfig", "BanditService", "ConfigError",
-    "Decision", "ExperimentConfig", "FeatureSpec", "InvalidRewardError", "KeyReusedError",
+    "Decision", "DecisionSeries", "ExperimentConfig", "FeatureSpec", "InvalidRewardError",
+    "KeyReusedError",
     "MemoryStore", "MissingDependencyError", "NotAllowedError", "PayloadError", "PolicyError",
     "PolicySpec", "Report", "RewardOption", "RewardResult", "RewardSpec", "RewardStatus",
     "SQLiteStore", "Store", "StoreError", "Timeline", "UnknownArmError", "UnknownExperimentError",
@@ -25,6 +26,20 @@ def test_all_is_exactly_the_public_api() -> None:
     assert set(banditbot.__all__) == PUBLIC
     for name in banditbot.__all__:
         assert hasattr(banditbot, name), name
+
+
+def test_what_public_methods_return_is_public() -> None:
+    """``BanditService.report_series`` returned a ``DecisionSeries`` that a user could reach
+    only through a private module: it is ``banditbot.DecisionSeries``, loaded on first use."""
+    import subprocess
+    import sys
+
+    svc = banditbot.build_service(store="memory://", seed=7)
+    assert isinstance(svc.report_series("random"), banditbot.DecisionSeries)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, banditbot; print('banditbot._series' in "
+         "sys.modules)"], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"  # not wired at import time
 
 
 def test_public_names_are_documented() -> None:
