@@ -397,6 +397,19 @@ def test_evaluate_says_what_is_wrong_before_it_starts(
     assert code == 2 and said in err and "started" not in out + err
 
 
+def test_report_refuses_a_chart_not_named_png(db: list[str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`report EXP --png x.txt` wrote a PNG named x.txt (which opens as nothing); it is
+    refused as evaluate's is, in the same words, before the store is read."""
+    chart = tmp_path / "x.txt"
+    code, out, err = run(["report", "random", "--png", str(chart), *db], capsys)
+    assert code == 2 and out == ""
+    assert f"--png {chart}: the chart is a PNG file, named .png (e.g. --png x.png)" in err
+    assert not chart.exists()
+    code, _, err = run(["report", "random", "--png", str(tmp_path / "X.PNG"), *db], capsys)
+    assert code == 0 and (tmp_path / "X.PNG").stat().st_size > 1000  # any case of .png
+
+
 def test_decide_says_what_a_context_gave_the_features_that_they_cannot_use(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`decide --context` on a contextual experiment printed the decision alone, where the

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .._errors import BanditBotError, PayloadError
+from .._errors import BanditBotError
 from .._files import remove_database
 from ._app import (
     ConfigOpt,
@@ -17,9 +17,9 @@ from ._app import (
     err_console,
     service,
     settings,
-    writable_file,
 )
 from ._output import print_json, print_table, progress
+from .reports import png_file
 
 if TYPE_CHECKING:
     from ..offline import ColumnMap, LoggedBandit
@@ -85,10 +85,7 @@ def evaluate(
     from ..offline import evaluate as run_eval
 
     if png is not None:
-        writable_file(png, "--png")
-        if png.suffix.lower() != ".png":  # (a PNG named x.txt opens as nothing)
-            raise PayloadError(f"--png {png}: the chart is a PNG file, named .png",
-                               hint=f"e.g. --png {png.with_suffix('.png').name}")
+        png_file(png)
     for name in estimator or ():  # before anything starts (it failed after "started")
         make_estimator(name)
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,

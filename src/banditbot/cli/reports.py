@@ -25,7 +25,17 @@ from ._output import print_json, print_table
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["render_report"]
+__all__ = ["png_file", "render_report"]
+
+
+def png_file(path: Path) -> Path:
+    """``path`` for a ``--png`` chart: its folder exists and its name ends in .png (a PNG
+    named x.txt opens as nothing); checked before a command reads or changes anything."""
+    writable_file(path, "--png")
+    if path.suffix.lower() != ".png":
+        raise PayloadError(f"--png {path}: the chart is a PNG file, named .png",
+                           hint=f"e.g. --png {path.with_suffix('.png').name}")
+    return path
 
 
 @app.command()
@@ -80,7 +90,7 @@ def report(
     """Show what an experiment has learned (decisions, rewards, estimate, interval, P(best)).
     """
     if png is not None:
-        writable_file(png, "--png")
+        png_file(png)
     svc = service(config, store, read_only=True)
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
