@@ -112,6 +112,39 @@ def test_experiments_say_how_propensities_are_logged(
     assert proc.stdout.count("propensity: deferred") == 1
 
 
+def test_experiments_name_their_context_features(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An experiment's features were in no overview (only the API's /config): the list says
+    them, compactly, for the experiments that have them."""
+    config = tmp_path / "contextual.yaml"
+    config.write_text(
+        "experiments:\n"
+        "  - id: tone\n"
+        "    policy: linucb\n"
+        "    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+        "    features:\n"
+        "      - {name: hour, type: cyclic}\n"
+        "      - {name: language_code, type: categorical, values: [en, de, es]}\n"
+        "      - {name: past_reward_rate}\n"
+        "      - {name: spend, center: 20, scale: 5}\n"
+        "      - {name: country, type: categorical, values: [at, be, ch, de, dk, es, fr]}\n"
+        "  - id: plain\n"
+        "    arms: [{id: a, content: A}, {id: b, content: B}]\n")
+    code, out, _ = run(["experiments", "--config", str(config)], capsys)
+    assert code == 0
+    said = [line for line in out.splitlines() if "features" in line]
+    assert said == ["tone features: hour (cyclic, 24), language_code (en, de, es), "
+                    "past_reward_rate (numeric), spend (numeric, center 20, scale 5), "
+                    "country (at, be, ch, de, dk, … 7 values)"]
+    code, out, _ = run(["experiments", "--json", "--config", str(config)], capsys)
+    tone, plain = json.loads(out)
+    assert tone["features"][:3] == [
+        {"name": "hour", "type": "cyclic", "period": 24},
+        {"name": "language_code", "type": "categorical", "values": ["en", "de", "es"]},
+        {"name": "past_reward_rate", "type": "numeric", "center": 0, "scale": 1}]
+    assert len(tone["features"][4]["values"]) == 7 and "features" not in plain
+
+
 def test_piped_tables_keep_whole_lines(tmp_path: Path) -> None:
     proc = bb("experiments", "--config", str(EXAMPLES), columns=80)
     assert proc.returncode == 0, proc.stderr

@@ -660,3 +660,80 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         browser.close()
     assert not watch.unexpected(), watch.unexpected()
     assert not watch.outside(), watch.outside()
+
+
+
+_CONTEXTUAL = {"experiments": [
+    {"id": "tone", "description": "Tone by the hour and the language",
+     "arms": [{"id": "short", "content": "Short"}, {"id": "long", "content": "Long"}],
+     "policy": "linucb", "features": [
+         {"name": "hour", "type": "cyclic"},
+         {"name": "language_code", "type": "categorical", "values": ["en", "de", "es"]},
+         {"name": "past_reward_rate"}]},
+    {"id": "plain", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}]}]}
+
+
+def _contextual_traffic(service: BanditService, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        context = {"hour": i % 24, "language_code": ("en", "de", "es")[i % 3],
+                   "past_reward_rate": float(rng.random())}
+        d = service.decide("tone", f"u{i % 30}", context)
+        service.reward(d.id, int(rng.random() < (0.3 if d.arm == "short" else 0.5)),
+                       f"u{i % 30}")
+
+
+@pytest.fixture
+def contextual_site(tmp_path: Path) -> Iterator[Site]:
+    """``tone``, contextual: 200 answered decisions; ``plain``: 5 decisions."""
+    store = SQLiteStore(tmp_path / "contextual.db")
+    store.init()
+    service = BanditService(parse_config(_CONTEXTUAL), store, rng=np.random.default_rng(3))
+    _contextual_traffic(service, 200, seed=4)
+    for i in range(5):
+        service.decide("plain", f"p{i}")
+    yield from _served(service, ("read",))
+
+
+def _setting(page: Any, name: str) -> str | None:
+    """The text the settings panel gives ``name``, or ``None`` if it has no such line."""
+    found = page.evaluate("""([name]) => { const d = [...document.querySelectorAll(
+        '#settings div')].find((d) => d.querySelector('dt').textContent === name);
+        return d ? d.querySelector('dd').innerText : null; }""", [name])
+    return None if found is None else str(found)
+
+
+#: features of every kind and default, to say in the page's words and the CLI's
+_FEATURES = [{"name": "hour", "type": "cyclic", "period": 24},
+             {"name": "rate", "type": "numeric", "center": 0, "scale": 1},
+             {"name": "spend", "type": "numeric", "center": 20.5, "scale": 0.25},
+             {"name": "country", "type": "categorical",
+              "values": ["at", "be", "ch", "de", "dk", "es", "fr"]}]
+
+
+@pytest.mark.slow
+def test_results_page_names_the_context_features(contextual_site: Site) -> None:
+    """An experiment's context features were in no overview but the API's /config: the
+    settings panel says them, in the words ``banditbot experiments`` uses."""
+    from playwright.sync_api import sync_playwright
+
+    from banditbot import FeatureSpec
+    from banditbot.cli.reports import features_text
+
+    site = contextual_site
+    with sync_playwright() as pw:
+        browser, page, watch = _results_page(pw, site, "tone", site.keys["read"], "decision")
+        assert _setting(page, "features") == \
+            "hour (cyclic, 24), language_code (en, de, es), past_reward_rate (numeric)"
+        assert page.evaluate("(f) => featuresText(f)", _FEATURES) == \
+            features_text([FeatureSpec(**f) for f in _FEATURES])
+        _no_horizontal_overflow(page)
+        assert not _axe_serious(page)
+
+        page.click("nav a[data-id=plain]")  # an experiment without features: no such line
+        _loaded(page, "plain")
+        assert _setting(page, "policy") == "thompson"
+        assert _setting(page, "features") is None
+        browser.close()
+    assert not watch.unexpected(), watch.unexpected()
+    assert not watch.outside(), watch.outside()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,7 +26,9 @@ from ._output import print_json, print_table
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["png_file", "render_report"]
+    from .._config import FeatureSpec
+
+__all__ = ["features_text", "png_file", "render_report"]
 
 
 def png_file(path: Path) -> Path:
@@ -53,16 +56,23 @@ def experiments(
     rows: list[dict[str, Any]] = [{"id": e.id, "command": f"/{e.telegram.command_for(e.id)}",
              "description": e.description, "arms": [a.id for a in e.arms],
              "policy": e.policy.build().describe(), "reward": e.reward.type,
-             "reward_mode": e.reward_mode, "scope": e.scope, "propensity": e.propensity}
+             "reward_mode": e.reward_mode, "scope": e.scope, "propensity": e.propensity,
+             **({"features": [_feature_fields(f) for f in e.features]} if e.features else {})}
             for e in cfg.experiments]
     if as_json:
         print_json(rows)
         return
     from rich.table import Table
 
+    # the context features under the table, one line per experiment that has them (a
+    # column of them squeezed every other column out of a terminal's width)
+    features = [f"{e.id} features: {features_text(e.features)}" for e in cfg.experiments
+                if e.features]
     table = Table(title=f"{path} — valid", title_justify="left",
-                  caption="as the file configures them; an admin's policy switch or added "
-                          "arms live in the store: banditbot report EXP shows what runs now",
+                  caption="\n".join([*features,
+                                     "as the file configures them; an admin's policy switch "
+                                     "or added arms live in the store: banditbot report EXP "
+                                     "shows what runs now"]),
                   caption_justify="left")
     for col in ("experiment", "command", "arms", "policy", "reward", "mode", "scope"):
         table.add_column(col, no_wrap=col in ("experiment", "command", "policy"))
@@ -72,6 +82,47 @@ def experiments(
         table.add_row(e.id, str(r["command"]), ", ".join(a.id for a in e.arms), policy,
                       e.reward.type, e.reward_mode, e.scope)
     print_table(table, console)
+
+
+#: A categorical feature's values listed in full up to this many (then the first few and the
+#: count: the whole list is in ``GET /v1/experiments/{id}/config`` and the file).
+_VALUES_SHOWN = 6
+
+
+def features_text(features: Sequence[FeatureSpec]) -> str:
+    """An experiment's context features in one line, as the dashboard's settings show them:
+    ``hour (cyclic, 24), language_code (en, de, es), past_reward_rate (numeric)``; a
+    numeric feature's center and scale when they are not 0 and 1; ``""`` for none.
+
+    Examples
+    --------
+    >>> from banditbot import FeatureSpec
+    >>> features_text([FeatureSpec(name="hour", type="cyclic"),
+    ...                FeatureSpec(name="lang", type="categorical", values=("en", "de")),
+    ...                FeatureSpec(name="rate", center=0.5)])
+    'hour (cyclic, 24), lang (en, de), rate (numeric, center 0.5)'
+    """
+    return ", ".join(f"{f.name} ({_feature_kind(f)})" for f in features)
+
+
+def _feature_kind(f: FeatureSpec) -> str:
+    if f.type == "categorical":
+        values = list(f.values)
+        if len(values) > _VALUES_SHOWN:
+            values = [*values[:_VALUES_SHOWN - 1], f"… {len(f.values)} values"]
+        return ", ".join(values)
+    if f.type == "cyclic":
+        return f"cyclic, {f.period:g}"
+    return ", ".join(["numeric", *([f"center {f.center:g}"] if f.center else []),
+                      *([f"scale {f.scale:g}"] if f.scale != 1 else [])])
+
+
+def _feature_fields(f: FeatureSpec) -> dict[str, Any]:
+    """A feature in ``experiments --json``: its name, type and the fields of that type."""
+    kept = {"categorical": ("values",), "cyclic": ("period",),
+            "numeric": ("center", "scale")}[f.type]
+    return {"name": f.name, "type": f.type,
+            **{k: v for k, v in f.model_dump(mode="json").items() if k in kept}}
 
 
 @app.command()

@@ -576,6 +576,21 @@ function policyParts(text) {
   const m = /^([^(]+)(?:\((.*)\))?$/.exec(text || "");
   return m ? { name: m[1], params: m[2] || "" } : { name: text || "", params: "" };
 }
+// A contextual experiment's features, as `banditbot experiments` says them: "hour (cyclic, 24),
+// language_code (en, de, es), past_reward_rate (numeric)" (a long list of values cut to its
+// first few and its count)
+const VALUES_SHOWN = 6;
+function featuresText(features) {
+  const g = (v) => String(+Number(v).toPrecision(6));
+  return features.map((f) => {
+    const values = f.values || [];
+    const kind = f.type === "categorical"
+      ? (values.length > VALUES_SHOWN ? [...values.slice(0, VALUES_SHOWN - 1), `… ${values.length} values`] : values).join(", ")
+      : f.type === "cyclic" ? `cyclic, ${g(f.period)}`
+      : ["numeric", ...(f.center ? [`center ${g(f.center)}`] : []), ...(has(f.scale) && f.scale !== 1 ? [`scale ${g(f.scale)}`] : [])].join(", ");
+    return `${f.name} (${kind})`;
+  }).join(", ");
+}
 function renderSettings(rep) {
   const cfg = state.config || {};
   const rows = [];
@@ -583,6 +598,7 @@ function renderSettings(rep) {
   const policy = policyParts(rep.policy);
   add("policy", policy.name);
   if (policy.params) { add("parameters", policy.params); }
+  if ((cfg.features || []).length) { add("features", featuresText(cfg.features)); }
   // the admins' switches and arm changes, oldest first (the report's history line)
   if (rep.historyText) { add("changed by admins", rep.historyText.replace(/^history: /, "")); }
   const reward = cfg.reward || {};
