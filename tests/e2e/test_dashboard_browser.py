@@ -737,3 +737,71 @@ def test_results_page_names_the_context_features(contextual_site: Site) -> None:
         browser.close()
     assert not watch.unexpected(), watch.unexpected()
     assert not watch.outside(), watch.outside()
+
+
+@pytest.fixture
+def long_log_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    """``tone`` with a log that counts as long (from 300 decisions plus answers, its charts'
+    series kept until the log has grown by half): the series read at 200 answered decisions,
+    12 more since; ``plain``: 5 decisions (a short log, read at every change)."""
+    from banditbot.service._kept_series import SeriesCache
+
+    monkeypatch.setattr(SeriesCache, "fresh_below", 300)
+    monkeypatch.setattr(SeriesCache, "stale_share", 0.5)
+    store = SQLiteStore(tmp_path / "long.db")
+    store.init()
+    service = BanditService(parse_config(_CONTEXTUAL), store, rng=np.random.default_rng(3))
+    _contextual_traffic(service, 200, seed=4)
+    assert service.report_series("tone", points=60).current  # the look the page gets
+    _contextual_traffic(service, 12, seed=5)
+    for i in range(5):
+        service.decide("plain", f"p{i}")
+    yield from _served(service, ("read",))
+
+
+@pytest.mark.slow
+def test_results_page_says_which_look_its_charts_show(long_log_site: Site) -> None:
+    """On a long log the charts by decision count may show a look kept from earlier
+    decisions (the series' ``behind``; the PNG chart's axis says "as of decision N"), where
+    the page said nothing of it beside a table of the log as it is now."""
+    from playwright.sync_api import sync_playwright
+
+    site = long_log_site
+    with sync_playwright() as pw:
+        browser, page, watch = _results_page(pw, site, "tone", site.keys["read"], "decision")
+        assert _fact(page, "Decisions") == "212"  # the table: the log now
+        assert page.locator("#series-look").is_visible()
+        assert page.inner_text("#series-look") == (
+            "The charts by decision count show the log as of decision 200 (12 decisions and "
+            "12 answers since): a long log is read again for them once it has grown a little.")
+        for chart in ("allocation", "cumulative"):
+            alt = page.text_content(f"#alt-{chart}") or ""
+            assert alt.endswith(" The chart shows the log as of decision 200 (12 decisions "
+                                "and 12 answers since)."), alt
+        assert page.evaluate("decisionAxis(state.series)") == \
+            "decisions (as of decision 200)"  # the axes, as the PNG chart's
+        if os.environ.get("BANDITBOT_SCREENSHOT"):
+            page.screenshot(path=os.environ["BANDITBOT_SCREENSHOT"], full_page=True)
+        _no_horizontal_overflow(page)
+        assert not _axe_serious(page)
+
+        # a short log's charts are the log as it is: nothing to say
+        page.click("nav a[data-id=plain]")
+        _loaded(page, "plain")
+        page.wait_for_function("document.querySelector('#alt-allocation').textContent"
+                               ".includes('5 decisions')", timeout=WAIT)
+        assert page.locator("#series-look").is_hidden()
+        assert "as of" not in (page.text_content("#alt-allocation") or "")
+        assert page.evaluate("decisionAxis(state.series)") == "decisions"
+
+        # the long log grows past its share: its charts are read again, the note goes
+        _contextual_traffic(site.service, 200, seed=6)
+        page.click("nav a[data-id=tone]")
+        _loaded(page, "tone")
+        page.wait_for_function("document.querySelector('#alt-allocation').textContent"
+                               ".includes('412 decisions')", timeout=WAIT)
+        assert page.locator("#series-look").is_hidden()
+        assert "as of" not in (page.text_content("#alt-cumulative") or "")
+        browser.close()
+    assert not watch.unexpected(), watch.unexpected()
+    assert not watch.outside(), watch.outside()

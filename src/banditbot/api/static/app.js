@@ -416,7 +416,7 @@ function drawAllocation(series, rep) {
   }
   ctx.setLineDash([]); ctx.lineWidth = 1; ctx.textBaseline = "middle"; ctx.textAlign = "left";
   frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), [0, 0.25, 0.5, 0.75, 1],
-        xOf, yOf, "decisions", "share of traffic", (v) => pct(v));
+        xOf, yOf, decisionAxis(series), "share of traffic", (v) => pct(v));
   const last = ends.length - 1, first = 0;
   const at = (j) => arms.map((a) => `${a.arm} ${pct(series.allocation[a.arm][j])}`).join(", ");
   const lastSize = ends[last] - (last ? ends[last - 1] : 0);
@@ -425,7 +425,8 @@ function drawAllocation(series, rep) {
        `Over ${count(total, "decision")}, in ${count(ends.length, "step")}: the policy gave the first ` +
        `${count(ends[0], "decision")} ${at(first)}; the last ${int(lastSize)}: ${at(last)}.` +
        (said.length ? ` Changes (dashed lines): ${said.join("; ")}.` : "") +
-       ((series.changes || []).length ? ` The allocation was recomputed ${series.changes.length} times (faint lines).` : ""));
+       ((series.changes || []).length ? ` The allocation was recomputed ${series.changes.length} times (faint lines).` : "") +
+       (seriesLook(series) ? ` The chart shows the log ${seriesLook(series)}.` : ""));
 }
 
 const LABEL_ROW = 17;  // px per row of change labels above the allocation chart
@@ -494,7 +495,7 @@ function drawCumulative(series, rep) {
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
   const yOf = (v) => pad.t + (h - pad.t - pad.b) * (top - v) / (top - bottom);
   frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), yTicks,
-        xOf, yOf, "decisions", "cumulative reward");
+        xOf, yOf, decisionAxis(series), "cumulative reward");
   if (bottom < 0) {  // costs: the zero line, the lines below it
     ctx.strokeStyle = TICK; ctx.beginPath(); ctx.moveTo(pad.l, yOf(0)); ctx.lineTo(w - pad.r, yOf(0)); ctx.stroke();
   }
@@ -510,7 +511,8 @@ function drawCumulative(series, rep) {
   text($("alt-cumulative"),
        `After ${int(total)} decisions, ${int(series.answered[last])} of them answered, the reward earned is ` +
        `${num(overall[last], 1)} in all: ` +
-       arms.map((a) => `${a.arm} ${num(series.reward[a.arm][last], 1)}`).join(", ") + ".");
+       arms.map((a) => `${a.arm} ${num(series.reward[a.arm][last], 1)}`).join(", ") + "." +
+       (seriesLook(series) ? ` The chart shows the log ${seriesLook(series)}.` : ""));
 }
 
 function drawIntervals(rep) {
@@ -567,7 +569,28 @@ function drawIntervals(rep) {
 function drawCharts() {
   if (!state.report) { return; }
   drawIntervals(state.report);
+  const look = state.series ? seriesLook(state.series) : "";
+  text($("series-look"), look ? `The charts by decision count show the log ${look}: a long log is read again for them once it has grown a little.` : "");
+  $("series-look").hidden = !look;
   if (state.series) { drawAllocation(state.series, state.report); drawCumulative(state.series, state.report); }
+}
+
+// A long log's series is kept from an earlier look until the log has grown by a share (the
+// server's `behind`): "as of decision 1,000,000 (12 decisions and 3 answers since)"; "" when
+// the series is the log as it is now.
+function seriesLook(series) {
+  const behind = series.behind || {};
+  const answers = behind.answers || 0;
+  const since = [behind.decisions ? count(behind.decisions, "decision") : "",
+                 !answers ? "" : Number.isInteger(answers) ? count(answers, "answer") : `${num(answers, 1)} answers`];
+  const said = since.filter(Boolean);
+  const ends = series.decisions || [];
+  return said.length ? `as of decision ${int(ends.length ? ends[ends.length - 1] : 0)} (${said.join(" and ")} since)` : "";
+}
+// a chart's x axis: "decisions", or which look it shows ("decisions (as of decision 400)"), as
+// the PNG chart's axis says it
+function decisionAxis(series) {
+  return seriesLook(series) ? `decisions (as of decision ${int(series.decisions[series.decisions.length - 1])})` : "decisions";
 }
 
 // ---- settings -------------------------------------------------------------------------------
