@@ -269,3 +269,37 @@ def test_behavior_of_a_banditbot_log_on_a_foreign_log_reads_its_times(
     code, out, err = run([*evaluate, str(tmp_path / "bad.csv"), "--timestamp-col", "ts"],
                          capsys)  # (no behavior: a time named is read, and checked)
     assert code == 2 and "row 1: time 'yesterday' in column 'ts' is not a time" in err
+
+
+def test_learn_prints_what_it_imports_at_its_weight(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`learn --weight 0.2` printed each arm's effective sample size as "imported" (34.9)
+    while it imported a fifth of it (7.0, what the report then counted): the column is what
+    the report will count."""
+    import numpy as np
+
+    from banditbot import build_service
+
+    monkeypatch.setenv("COLUMNS", "200")
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    service = build_service(EXAMPLES, source)
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        d = service.decide("random", f"u{i}")
+        service.reward(d.id, int(rng.random() < (0.3 if d.arm == "arm1" else 0.6)), f"u{i}")
+    service.store.close()
+    log = tmp_path / "log.csv"
+    assert run(["export", "random", "--out", str(log), "--store", source, "--config",
+                str(EXAMPLES)], capsys)[0] == 0
+    fresh = ["--store", f"sqlite:///{tmp_path / 'fresh.db'}", "--config", str(EXAMPLES)]
+    code, out, err = run(["learn", str(log), "--experiment", "random", "--weight", "0.2",
+                          *fresh], capsys)
+    assert code == 0, err
+    printed = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r"^(arm\d)\s+\d+\s+[\d.]+\s+([\d.]+)\s", out, re.MULTILINE)}
+    code, out, _ = run(["report", "random", "--json", *fresh], capsys)
+    answered = {a["arm"]: a["answered"] for a in json.loads(out)["arms"]}
+    assert set(printed) == {"arm1", "arm2"}
+    for arm, imported in printed.items():
+        assert imported == pytest.approx(answered[arm], abs=0.05), (arm, out)

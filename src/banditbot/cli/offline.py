@@ -233,8 +233,9 @@ def learn(
     if result.plan is not None:
         console.print(f"{'arm':<16} {'rounds':>7} {'ESS':>8} {'imported':>9} "
                       f"{'largest weight':>15}  naive mean → imported mean", highlight=False)
-        for a in result.plan.arms:  # imported: the clipped history's evidence, what counts
-            console.print(f"{a.arm:<16} {a.rounds:>7} {a.ess_raw:>8.1f} {a.ess:>9.1f} "
+        for a in result.plan.arms:  # imported: the clipped history's evidence at --weight
+            console.print(f"{a.arm:<16} {a.rounds:>7} {a.ess_raw:>8.1f} "
+                          f"{float(a.weights.sum()):>9.1f} "
                           f"{a.max_weight:>15.3g}  {a.naive_mean:.4g} → {a.mean:.4g}",
                           highlight=False, markup=False)
     if result.rounds_skipped:

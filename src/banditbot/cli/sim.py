@@ -45,7 +45,9 @@ def simulate(
         "--policy", "-p", help="Policy NAME or NAME:key=value,key=value (repeatable; "
                                "default: thompson, kl-ucb, ucb1, epsilon-greedy; for "
                                "unbounded rewards gaussian-thompson, ucb1, epsilon-greedy; "
-                               "after the experiment's own policy with --experiment).")] = None,
+                               "for linear: lin-thompson, linucb; for logistic: lin-thompson, "
+                               "linucb, thompson; after the experiment's own policy with "
+                               "--experiment).")] = None,
     runs: Annotated[int, typer.Option(min=1, max=1_000_000,
                                       help="Independent runs per policy (at least 2 for a "
                                            "95% interval).")] = 200,
