@@ -46,11 +46,12 @@ _KEY_DOCUMENT = "pseudonym-key"
 #: The export's columns (then one ``ctx_*`` column per context key). ``weight`` is how much
 #: the row's reward counts in the experiment's statistics: 1 for a decision, the importance
 #: weight for an imported (``import``) row of history, so ``Σ weight`` over the answered rows
-#: is the report's answered count and ``Σ weight · reward`` its reward sum.
+#: is the report's answered count and ``Σ weight · reward`` its reward sum. It came last, so
+#: a script that reads an earlier export's columns by position reads the same ones.
 LOG_COLUMNS = (
     "decision_id", "created_at", "experiment", "generation", "scope", "arm", "propensity",
-    "propensity_from", "policy", "kind", "subject", "reward", "rewarded_at", "weight",
-    "arms", "probabilities", "context",
+    "propensity_from", "policy", "kind", "subject", "reward", "rewarded_at", "arms",
+    "probabilities", "context", "weight",
 )
 
 
@@ -228,11 +229,11 @@ class _Cells:
                 list(scopes), list(arms), list(propensities),
                 ["decision" if x is None else "posterior" for x in posteriors],
                 list(policies), list(kinds),
-                list(subjects), list(rewards), stamp(rewarded), [float(w) for w in weights],
+                list(subjects), list(rewards), stamp(rewarded),
                 list(arm_lists) if lists
                 else memo_map(self.arm_lists, arm_lists, " ".join, self._MEMO),
                 list(vectors) if lists else [self.vector(v) for v in vectors],
-                self.context_texts(contexts)]
+                self.context_texts(contexts), [float(w) for w in weights]]
 
     def context_texts(self, contexts: Sequence[Mapping[str, Any] | None]) -> list[str]:
         """:meth:`context` of each of a chunk's contexts (``""`` for none). A store's scan
@@ -307,7 +308,8 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
         if nested:
             columns = cells.columns(chunk, lists=True)
             cells.take_new_contexts()  # (kept for the CSV's columns; nothing reads them here)
-            columns[-1] = [dict(r.context) if r.context else None for r in chunk]
+            columns[_CONTEXT_COLUMN] = [dict(r.context) if r.context else None
+                                        for r in chunk]
             columns[_REWARDED_COLUMN] = [x or None for x in columns[_REWARDED_COLUMN]]
             for cells_of in zip(*columns, strict=True):
                 nested_row = dict(zip(LOG_COLUMNS, cells_of, strict=True))
@@ -389,6 +391,7 @@ _NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
 _ID_COLUMN = LOG_COLUMNS.index("decision_id")
 _SUBJECT_COLUMN = LOG_COLUMNS.index("subject")
 _REWARDED_COLUMN = LOG_COLUMNS.index("rewarded_at")
+_CONTEXT_COLUMN = LOG_COLUMNS.index("context")
 _STAMP_COLUMNS = (LOG_COLUMNS.index("created_at"), _REWARDED_COLUMN)
 _SCALARS = (str, int, bool)
 
@@ -444,11 +447,11 @@ def _fill_context_columns(src: IO[str], out: IO[str], columns: Sequence[str]) ->
     next(reader)  # the header written before every key was known
     writer = csv.writer(out)
     writer.writerow([*LOG_COLUMNS, *(f"ctx_{k}" for k in columns)])
-    last = len(LOG_COLUMNS) - 1
+    at, last = _CONTEXT_COLUMN, len(LOG_COLUMNS)
     for old in reader:
-        context = json.loads(old[last]) if old[last] else {}
-        writer.writerow([*old[:last + 1], *("" if context.get(k) is None
-                                            else _cell(context.get(k)) for k in columns)])
+        context = json.loads(old[at]) if old[at] else {}
+        writer.writerow([*old[:last], *("" if context.get(k) is None
+                                        else _cell(context.get(k)) for k in columns)])
 
 
 def _cell(value: Any) -> Any:

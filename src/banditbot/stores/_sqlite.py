@@ -294,7 +294,13 @@ class SQLiteStore:
                                        timeout=self._busy_timeout_ms / 1000)
                 # writers wait in _Transaction; reads never wait for a lock in WAL mode
                 conn.execute("PRAGMA busy_timeout = 0")
-                conn.execute("PRAGMA journal_mode = WAL")
+                # the page size of a file with no page yet: WAL mode fixes it (SQLite ignores
+                # it there, and on a database that has pages)
+                conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
+                # (turning a new file to WAL takes its lock a moment: processes that open it
+                # at once wait for each other, as writers do, instead of failing)
+                _locked_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(),
+                              self._busy_timeout_ms / 1000)
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
                 # a burst with readers holding snapshots grows the WAL past the checkpoint
@@ -360,8 +366,6 @@ class SQLiteStore:
         migration in one transaction; idempotent)."""
         try:
             conn = self._connected()  # not _conn(): the schema is what this makes
-            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                _small_pages(conn)
             with _Transaction(conn, self._busy_timeout_ms / 1000) as tx:
                 version = self.schema_version()
                 if version > SCHEMA_VERSION:
@@ -816,25 +820,12 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             statement = ""
 
 
-#: The page size of a new database: a decision or a reward rewrites ~3-7 pages per commit,
-#: so small pages are fewer bytes to the WAL (measured, a decide + reward at 50 arms: 73-78
-#: µs against 78-211 µs with SQLite's default 4 KiB, and far steadier)
+#: The page size of a new database, set before its first page (init once asked for it after
+#: WAL mode, where SQLite ignores it: every database had the default 4 KiB). A decision or a
+#: reward rewrites ~3-7 pages per commit, so small pages are fewer bytes to the WAL
+#: (measured, a decide + reward at 50 arms: 73-78 µs against 78-211 µs with 4 KiB pages,
+#: and far steadier)
 _PAGE_SIZE = 1024
-
-
-def _small_pages(conn: sqlite3.Connection) -> None:
-    """Give an empty database :data:`_PAGE_SIZE` pages. The page size cannot change in WAL
-    mode (SQLite ignores it there, so the store had 4 KiB pages), so the file leaves WAL
-    for the ``VACUUM`` that sets it and goes back; a file another connection holds open
-    already keeps the default."""
-    try:
-        conn.execute("PRAGMA journal_mode = DELETE")
-        conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
-        conn.execute("VACUUM")
-    except sqlite3.OperationalError:  # another connection has it open: WAL stays as is
-        pass
-    finally:
-        conn.execute("PRAGMA journal_mode = WAL")
 
 
 _AUTOCHECKPOINT_PAGES = 20_000  # the backstop: 20 MB of WAL with 1 KiB pages
