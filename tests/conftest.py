@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
-from banditbot.stores import Store
+from banditbot.stores import DecisionRecord, Store
 
 from .pg_server import PostgresServer, postgres_bindir
 
@@ -409,3 +409,19 @@ def config() -> Any:
 @pytest.fixture
 def service(store: Store, config: Any, clock: FakeClock) -> BanditService:
     return BanditService(config, store, rng=np.random.default_rng(12345), clock=clock)
+
+
+class CountingStore(SQLiteStore):
+    """A SQLite store that counts full reads of a generation's decision log (what a kept
+    report or chart saves)."""
+
+    log_reads = 0
+
+    def iter_decisions(self, *args: Any, **kwargs: Any) -> Iterator[DecisionRecord]:
+        if kwargs.get("limit") is None:
+            self.log_reads += 1
+        return super().iter_decisions(*args, **kwargs)
+
+    def iter_fields(self, *args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
+        self.log_reads += 1
+        return super().iter_fields(*args, **kwargs)

@@ -6,7 +6,6 @@ shows."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,9 @@ import pytest
 from banditbot import BanditService, MemoryStore, parse_config
 from banditbot._series import DecisionSeries
 from banditbot.service._kept_series import SeriesCache
-from banditbot.stores import DecisionRecord, SQLiteStore
+from banditbot.stores import SQLiteStore
+
+from ..conftest import CountingStore
 
 ARMS = [{"id": a, "content": a} for a in ("a", "b", "c")]
 
@@ -96,21 +97,6 @@ def test_deferred_thompson_decisions_show_the_allocation_of_their_posterior() ->
     assert np.allclose(total, 1.0)
 
 
-class _CountingStore(SQLiteStore):
-    """A SQLite store that counts the reads of a generation's decision log."""
-
-    log_reads = 0
-
-    def iter_decisions(self, *args: Any, **kwargs: Any) -> Iterator[DecisionRecord]:
-        if kwargs.get("limit") is None:
-            self.log_reads += 1
-        return super().iter_decisions(*args, **kwargs)
-
-    def iter_fields(self, *args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
-        self.log_reads += 1
-        return super().iter_fields(*args, **kwargs)
-
-
 @pytest.fixture
 def long_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A SQLite log of 300 decisions that counts as long (the share that makes it read
@@ -127,7 +113,7 @@ def long_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_a_long_logs_series_is_kept_until_the_log_has_grown_by_the_share(
         long_log: Path) -> None:
-    store = _CountingStore(long_log)
+    store = CountingStore(long_log)
     svc = _service(store)
     first = svc.report_series("e")
     assert store.log_reads == 1 and first.current
@@ -141,7 +127,7 @@ def test_a_long_logs_series_is_kept_until_the_log_has_grown_by_the_share(
     assert kept.behind[0] == 10 and kept.behind[1] > 0 and not kept.current
     assert kept.to_dict()["behind"]["decisions"] == 10
 
-    other_store = _CountingStore(long_log)  # another process: a CLI, a cold Lambda
+    other_store = CountingStore(long_log)  # another process: a CLI, a cold Lambda
     other = _service(other_store).report_series("e")
     assert other_store.log_reads == 0
     assert other.to_dict() == kept.to_dict()
@@ -155,7 +141,7 @@ def test_a_long_logs_series_is_kept_until_the_log_has_grown_by_the_share(
 
 
 def test_a_short_log_is_read_at_every_change(tmp_path: Path) -> None:
-    store = _CountingStore(tmp_path / "short.db")
+    store = CountingStore(tmp_path / "short.db")
     store.init()
     svc = _service(store)
     _traffic(svc, 50)

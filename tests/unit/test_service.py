@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,13 @@ from banditbot import (
     PayloadError,
     PolicyError,
     RewardStatus,
-    SQLiteStore,
     UnknownArmError,
     UnknownExperimentError,
     parse_config,
 )
 from banditbot.stores import DecisionRecord
 
-from ..conftest import CONFIG, FakeClock
+from ..conftest import CONFIG, CountingStore, FakeClock
 
 
 @pytest.fixture
@@ -134,21 +132,6 @@ def test_rewards_by_hand_keep_their_estimates_until_the_policy_has_an_answer(
     assert "200 answers outside" in report.to_text()
 
 
-class _CountingStore(SQLiteStore):
-    """A SQLite store that counts full reads of the decision log."""
-
-    log_reads = 0
-
-    def iter_decisions(self, *args: Any, **kwargs: Any) -> Iterator[DecisionRecord]:
-        if kwargs.get("limit") is None:
-            self.log_reads += 1
-        return super().iter_decisions(*args, **kwargs)
-
-    def iter_fields(self, *args: Any, **kwargs: Any) -> Iterator[tuple[Any, ...]]:
-        self.log_reads += 1
-        return super().iter_fields(*args, **kwargs)
-
-
 def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
         config: Any, clock: FakeClock, tmp_path: Path) -> None:
     """A report of a long log (10,000 decisions, 10,000 answers) read while decisions flow
@@ -157,7 +140,7 @@ def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
     which look it shows; past that growth it is computed again. The state is kept in the
     store, so another process (a CLI report, a cold Lambda) does not read the log either."""
     path = tmp_path / "long.db"
-    store = _CountingStore(path)
+    store = CountingStore(path)
     store.init()
     svc = BanditService(config, store, rng=np.random.default_rng(3), clock=clock)
     rng = np.random.default_rng(4)
@@ -188,7 +171,7 @@ def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
     assert "as of decision 10,000 and 10,000 answers" in kept.estimate_kind
     assert "as of decision 10,000" in kept.anytime_kind and "as of" in kept.to_text()
 
-    other_store = _CountingStore(path)  # another process on the same database
+    other_store = CountingStore(path)  # another process on the same database
     other = BanditService(config, other_store, clock=clock).report("seed")
     assert other_store.log_reads == 0
     assert [a.estimate for a in other.arms] == [a.estimate for a in first.arms]
@@ -200,7 +183,7 @@ def test_a_long_log_is_read_again_as_it_grows_not_at_every_decision(
     assert store.log_reads == 2
     assert "as of" not in fresh.estimate_kind + fresh.anytime_kind
     assert [a.estimate for a in fresh.arms] != [a.estimate for a in first.arms]
-    again = BanditService(config, _CountingStore(path), clock=clock).report("seed")
+    again = BanditService(config, CountingStore(path), clock=clock).report("seed")
     assert [a.estimate for a in again.arms] == [a.estimate for a in fresh.arms]
     store.close()
     other_store.close()
