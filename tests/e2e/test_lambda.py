@@ -226,6 +226,17 @@ def test_sam_template_validates() -> None:
     text = template.read_text()
     assert "Handler: banditbot.aws.handler" in text
     assert "dynamodb:Scan" not in text and "dynamodb:*" not in text  # least privilege
+    # a DynamoDB request in flight at the retries' deadline (the remaining time less
+    # ANSWER_MARGIN) could run botocore's default 10 s read timeout past the function's
+    # Timeout: every store URL the template sets ends its requests within the margin
+    from banditbot.aws import ANSWER_MARGIN
+
+    urls = re.findall(r'"(dynamodb://[^"]+)"', text)
+    assert urls
+    for url in urls:
+        options = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+        assert float(options["read_timeout"]) + float(options["connect_timeout"]) \
+            <= ANSWER_MARGIN, url
 
 
 def test_template_grants_exactly_the_actions_the_store_uses(moto_endpoint: str) -> None:
