@@ -1,6 +1,6 @@
 """Charts' decision series, kept as the report's inference is (see :mod:`._inference`).
 
-A chart's series (:class:`~banditbot._series.DecisionSeries`) is read from the decision log
+A chart's series (:class:`~banditbot.DecisionSeries`) is read from the decision log
 as the fields it needs (:data:`~banditbot._series.SERIES_FIELDS`), deferred decisions'
 vectors resolved as every other reader resolves them. A short log is read at every change;
 a long one is read again when it has grown by :attr:`SeriesCache.stale_share` (the

@@ -340,14 +340,14 @@ class ReportsMixin(DecisionsMixin):
         """The current generation by decision count, for charts: per bin of equal decision
         count, each arm's allocation (the mean probability the policy logged), share of
         decisions and cumulative reward, with the admins' changes marked (see
-        :class:`~banditbot._series.DecisionSeries`).
+        :class:`~banditbot.DecisionSeries`).
 
         Reads only the decision fields the series needs; deferred decisions' vectors are
         computed from their logged posteriors (and kept, as :meth:`decisions` keeps them).
         A log of fewer than 20,000 decisions plus answers is read at every change; a longer
         one is kept — in this process and in the store, for the next process — until it
         has grown by 0.5% (the report's inference does the same), and the series then says
-        how far behind the log it is (:attr:`~banditbot._series.DecisionSeries.behind`).
+        how far behind the log it is (:attr:`~banditbot.DecisionSeries.behind`).
 
         Parameters
         ----------
