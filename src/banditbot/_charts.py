@@ -342,7 +342,8 @@ def _intervals(ax: Any, report: Report) -> None:
     kind = report.estimate_kind or report.interval_kind
     withheld = any(a.estimate is None and a.estimate_low is not None for a in arms)
     ax.set_title("Estimate per arm", loc="left")
-    note = "\nbar without a circle: too few answers for a point yet" if withheld else ""
+    note = "\n" + textwrap.fill("bar without a circle: too few answers for a point yet",
+                                44) if withheld else ""  # (unwrapped it ran off the image)
     ax.set_xlabel(f"estimate\n{textwrap.fill(kind, 44)}{note}")
     y = np.arange(len(arms))[::-1]
     shown = []

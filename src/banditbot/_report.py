@@ -266,12 +266,20 @@ class Report:
         tied = leader.estimate is not None and top.estimate is not None and \
             abs(top.estimate - leader.estimate) <= 0.02 * max(abs(top.estimate),
                                                               abs(leader.estimate))
+        # a non-stationary policy names no winner at all: "yet" would promise one
+        none = "no winner named (the best arm may change)" if "recent" in self.notes \
+            else "no winner yet"
         if top.arm != leader.arm and self.anytime_kind and not tied and "recent" in self.notes:
             # a non-stationary policy: P(best) of the recent answers, the estimate of all
-            return (f"no winner yet: P(best) favours {leader.arm} "
+            return (f"{none}: P(best) favours {leader.arm} "
                     f"({chance(leader.p_best, 0)}) on the recent answers, the estimate "
                     f"{top.arm} on every answer: after a change the estimate lags behind "
                     "(see recent); a description, not a stopping rule")
+        if "context" in self.notes:  # a contextual experiment: P(best) is over all contexts
+            # (and read off the estimates: no "raw counts" disagreement to explain)
+            return f"no winner yet: {leader.arm} leads over all contexts (P(best) " \
+                   f"{chance(leader.p_best, 0)}, a description, not a stopping rule); the " \
+                   "policy picks per context, where another arm can be the better one"
         if top.arm != leader.arm and self.anytime_kind and not tied:
             # P(best) reads the posterior of the counts (priors and imported history in
             # them), the estimate weighs the policy's logged decisions by their
@@ -281,11 +289,7 @@ class Report:
                     "the raw counts (with priors and imported history), the estimate "
                     "corrects for the changing allocation; a description, not a stopping "
                     "rule")
-        if "context" in self.notes:  # a contextual experiment: P(best) is over all contexts
-            return f"no winner yet: {leader.arm} leads over all contexts (P(best) " \
-                   f"{chance(leader.p_best, 0)}, a description, not a stopping rule); the " \
-                   "policy picks per context, where another arm can be the better one"
-        return f"no winner yet: {leader.arm} leads (P(best) {chance(leader.p_best, 0)}, a " \
+        return f"{none}: {leader.arm} leads (P(best) {chance(leader.p_best, 0)}, a " \
                "description, not a stopping rule)"
 
     @property

@@ -59,7 +59,8 @@ def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answer
     assert hello.estimate is not None and hey.estimate is not None
     assert hello.estimate > hey.estimate
     assert report.verdict is not None  # said as what it is, not as "the raw counts"
-    assert report.verdict.startswith("no winner yet: P(best) favours hey")
+    assert report.verdict.startswith("no winner named (the best arm may change): P(best) "
+                                     "favours hey")
     assert "on the recent answers, the estimate hello on every answer" in report.verdict
 
 

@@ -106,6 +106,9 @@ def test_a_contextual_report_reads_each_arm_over_all_contexts() -> None:
         assert arm.mean is not None and arm.mean > 0.6  # the raw mean flatters each arm
     assert max(a.p_best for a in rep.arms) < 0.99
     assert "value if sent to every context" in rep.notes["context"]
+    # its P(best) is read off the estimates: the verdict never says "the raw counts"
+    assert rep.verdict is not None and "over all contexts" in rep.verdict
+    assert "raw counts" not in rep.verdict
 
 
 def test_the_leader_is_the_arm_with_the_highest_p_best_and_data_behind_it() -> None:
