@@ -487,6 +487,12 @@ def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
         double.send_command(ALICE, 501, "/experiments")
         listing = await double.wait_for(last_text(double, 501, 4))
         assert "/random" in (listing.text or "")
+        # a bare /report: every table and no chart, said (a trial expected one)
+        double.send_command(ALICE, 501, "/report")
+        tables = await double.wait_for(last_text(double, 501, 5))
+        said = tables.text or ""
+        assert "with its chart: /report EXPERIMENT" in said or \
+            "For an experiment's chart: /report " in said
 
     run_bot(service, double, script)
 

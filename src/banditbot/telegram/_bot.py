@@ -390,7 +390,9 @@ class BanditBot:
             names = ", ".join(r.experiment for r in reports[-left:])
             names = names if len(names) <= 200 else names[:199] + "…"
             text += f"\n\nNot shown (one message is too short for all): {names}. " \
-                    "Ask for one: /report EXPERIMENT"
+                    "Ask for one, with its chart: /report EXPERIMENT"
+        elif len(reports) > 1:  # a chart comes with one experiment's report
+            text += f"\n\nFor an experiment's chart: /report {reports[0].experiment}"
         await message.reply_text(preformatted(text), parse_mode="HTML")
         if len(reports) != 1:
             return
