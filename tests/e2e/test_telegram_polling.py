@@ -493,6 +493,13 @@ def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
         said = tables.text or ""
         assert "with its chart: /report EXPERIMENT" in said or \
             "For an experiment's chart: /report " in said
+        # an unknown command, and plain text (a trial got "I don't know that one" for it)
+        double.send_command(ALICE, 501, "/nosuch")
+        unknown = await double.wait_for(last_text(double, 501, 6))
+        assert (unknown.text or "").startswith("I don't know that one")
+        double.send_command(ALICE, 501, "hello there")
+        text = await double.wait_for(last_text(double, 501, 7))
+        assert (text.text or "").startswith("I answer commands, not messages")
 
     run_bot(service, double, script)
 

@@ -93,6 +93,8 @@ _APOLOGY = {
 }
 _SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 _HINT = "I don't know that one. Send /help to see what I can do."
+#: plain text in a private chat is no command at all: what to send instead
+_TEXT_HINT = "I answer commands, not messages. Send /help to see them."
 _PARSE_ERROR = "can't parse entities"
 #: matplotlib's pyplot is not thread-safe: charts render one at a time, off the event loop
 _CHART_LOCK = threading.Lock()
@@ -602,8 +604,10 @@ class BanditBot:
 
     async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An unknown command or plain text in a private chat: a short hint."""
-        if update.effective_message is not None:
-            await update.effective_message.reply_text(_HINT)
+        message = update.effective_message
+        if message is not None:
+            command = (message.text or "").startswith("/")
+            await message.reply_text(_HINT if command else _TEXT_HINT)
 
     # --- errors -------------------------------------------------------------------------------
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
