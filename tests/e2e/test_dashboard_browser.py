@@ -744,7 +744,7 @@ def long_log_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     """``tone`` with a log that counts as long (from 300 decisions plus answers, its charts'
     series kept until the log has grown by half): the series read at 200 answered decisions,
     12 more since; ``plain``: 5 decisions (a short log, read at every change)."""
-    from banditbot.service._kept_series import SeriesCache
+    from banditbot.service import SeriesCache
 
     monkeypatch.setattr(SeriesCache, "fresh_below", 300)
     monkeypatch.setattr(SeriesCache, "stale_share", 0.5)

@@ -14,7 +14,7 @@ import pytest
 
 from banditbot import BanditService, MemoryStore, parse_config
 from banditbot._series import DecisionSeries
-from banditbot.service._kept_series import SeriesCache
+from banditbot.service import SeriesCache
 from banditbot.stores import SQLiteStore
 
 from ..conftest import CountingStore

@@ -7,6 +7,9 @@ commit_decision` and :meth:`~BanditService.plan_reward` → :meth:`~BanditServic
 commit_reward`.
 """
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 from ..stores import resolve_propensities
 from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
 from ._idempotency import IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY
@@ -15,6 +18,9 @@ from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
 from ._rewards import PlannedReward, RewardResult, RewardStatus
 from ._service import BanditService
+
+if TYPE_CHECKING:
+    from ._kept_series import SeriesCache
 
 __all__ = [
     "IDEMPOTENCY_SECONDS",
@@ -30,6 +36,7 @@ __all__ = [
     "PlannedReward",
     "RewardResult",
     "RewardStatus",
+    "SeriesCache",
     "hash_key",
     "log_arrays",
     "period_weighted",
@@ -38,3 +45,6 @@ __all__ = [
     "sample_ratio_check",
     "scan_arrays",
 ]
+
+#: loaded with the first chart (its module loads the series' binning)
+__getattr__, __dir__ = lazy_names(__name__, {"SeriesCache": "._kept_series"}, globals())
