@@ -20,7 +20,8 @@ from .._settings import Settings
 from ._help import new_app
 
 __all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "config_read", "console",
-           "err_console", "keys_app", "main", "service", "settings", "writable_file"]
+           "err_console", "keys_app", "main", "png_file", "service", "settings",
+           "writable_file"]
 
 app = new_app(
     name="banditbot",
@@ -144,6 +145,16 @@ def writable_file(path: Path, option: str) -> Path:
                            hint="create it first, or choose another path")
     if path.is_dir():
         raise PayloadError(f"{option} {path} is a folder", hint="give a file name")
+    return path
+
+
+def png_file(path: Path) -> Path:
+    """``path`` for a ``--png`` chart: its folder exists and its name ends in .png (a PNG
+    named x.txt opens as nothing); checked before a command reads or changes anything."""
+    writable_file(path, "--png")
+    if path.suffix.lower() != ".png":
+        raise PayloadError(f"--png {path}: the chart is a PNG file, named .png",
+                           hint=f"e.g. --png {path.with_suffix('.png').name}")
     return path
 
 

@@ -15,11 +15,11 @@ from ._app import (
     app,
     console,
     err_console,
+    png_file,
     service,
     settings,
 )
 from ._output import print_json, print_table, progress
-from .reports import png_file
 
 if TYPE_CHECKING:
     from ..offline import ColumnMap, LoggedBandit

@@ -17,6 +17,7 @@ from ._app import (
     app,
     console,
     err_console,
+    png_file,
     service,
     settings,
     writable_file,
@@ -28,17 +29,7 @@ if TYPE_CHECKING:
 
     from .._config import FeatureSpec
 
-__all__ = ["features_text", "png_file", "render_report"]
-
-
-def png_file(path: Path) -> Path:
-    """``path`` for a ``--png`` chart: its folder exists and its name ends in .png (a PNG
-    named x.txt opens as nothing); checked before a command reads or changes anything."""
-    writable_file(path, "--png")
-    if path.suffix.lower() != ".png":
-        raise PayloadError(f"--png {path}: the chart is a PNG file, named .png",
-                           hint=f"e.g. --png {path.with_suffix('.png').name}")
-    return path
+__all__ = ["features_text", "render_report"]
 
 
 @app.command()

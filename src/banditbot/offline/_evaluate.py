@@ -132,12 +132,11 @@ def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArr
         The two logs share no action (another experiment's log), or rounds to reconstruct
         lack timestamps.
     """
-    _check_behavior(source, target)
+    found = _check_behavior(source, target)
     index = {a: j for j, a in enumerate(target.actions)}
     shared = [(j_src, index[name]) for j_src, name in enumerate(source.actions)
               if name in index]
     out = np.zeros((target.n_rounds, target.n_actions))
-    found = _logged_rounds(source, target)
     todo = np.ones(target.n_rounds, dtype=bool)
     if found:
         assert source.action_dist is not None
@@ -178,15 +177,17 @@ def check_behavior(source: LoggedBandit, target: LoggedBandit) -> None:
         _check_behavior(source, target)
 
 
-def _check_behavior(source: LoggedBandit, target: LoggedBandit) -> None:
-    """:func:`check_behavior`, for whichever log ``source`` is."""
+def _check_behavior(source: LoggedBandit, target: LoggedBandit) -> list[tuple[int, int]]:
+    """:func:`check_behavior`, for whichever log ``source`` is; returns the rounds ``source``
+    logged itself (:func:`_logged_rounds`, read once for the check and the vectors)."""
     if not set(source.actions) & set(target.actions):
         raise PayloadError(
             f"the logging policy's log shares no arm with the evaluated log (its arms: "
             f"{', '.join(source.actions[:8])}; the evaluated log's: "
             f"{', '.join(target.actions[:8])})", hint="is it another experiment's log?")
-    if len(_logged_rounds(source, target)) == target.n_rounds:
-        return
+    found = _logged_rounds(source, target)
+    if len(found) == target.n_rounds:
+        return found
     for log in (target, source):
         if log.timestamp is None or not np.all(np.isfinite(log.timestamp)):
             which = "its" if log.timestamp is None else "some of its"
@@ -196,6 +197,7 @@ def _check_behavior(source: LoggedBandit, target: LoggedBandit) -> None:
                 "for the rounds it did not log itself, which needs a time on every round of "
                 "both logs", hint="name the column with the times: --timestamp-col NAME "
                                   "(ISO 8601, or seconds since 1970)")
+    return found
 
 
 def _logged_rounds(source: LoggedBandit, target: LoggedBandit) -> list[tuple[int, int]]:

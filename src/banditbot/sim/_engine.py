@@ -448,8 +448,13 @@ def memory_estimate(policy: Policy, env: Environment, *, runs: int, horizon: int
         kind, width = weighting
         if kind == "window":
             size += runs * min(max(int(width), 1), horizon) * 16
-    size += 3 * runs * (min(checkpoints, horizon) + 1) * 8  # the curves, sent and joined
+    size += _curves_bytes(runs, horizon, checkpoints)
     return int(size)
+
+
+def _curves_bytes(runs: int, horizon: int, checkpoints: int) -> int:
+    """One policy's regret curves: each run's checkpoints, sent by its worker and joined."""
+    return 3 * runs * (min(checkpoints, horizon) + 1) * 8
 
 
 def check_memory(policies: list[Policy], env: Environment, *, runs: int, horizon: int,
@@ -459,7 +464,7 @@ def check_memory(policies: list[Policy], env: Environment, *, runs: int, horizon
     :data:`MAX_MEMORY`."""
     if not policies:
         return
-    curves = 3 * runs * (min(checkpoints, horizon) + 1) * 8
+    curves = _curves_bytes(runs, horizon, checkpoints)
     peak = max(memory_estimate(p, env, runs=runs, horizon=horizon, checkpoints=checkpoints)
                for p in policies) + curves * (len(policies) - 1)
     if peak > MAX_MEMORY:
