@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import operator
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
@@ -406,6 +407,8 @@ def pseudo_lists(stats: ArmStats) -> tuple[list[float], list[float]]:
 
 def means_of(counts: list[float], totals: list[float], default: float) -> list[float]:
     """Mean reward per arm, ``default`` for an arm without observations."""
+    if len(counts) == len(totals) and counts and min(counts) > 0:  # every arm seen: in C
+        return list(map(operator.truediv, totals, counts))
     return [s / c if c > 0 else default for c, s in zip(counts, totals, strict=True)]
 
 

@@ -129,10 +129,12 @@ def shape_floats(view: ExperimentView, p: list[float]) -> list[float]:
     if view.floor > 0.0 and k > 1:
         share = _floor_share(min(p), view.floor, k)
         if share is not None:
-            p = [(1.0 - share) * x + share / k for x in p]
+            keep, add = 1.0 - share, share / k
+            p = [keep * x + add for x in p]
     if view.holdout > 0.0:
         assert view.control_index is not None
-        p = [(1.0 - view.holdout) * x for x in p]
+        keep = 1.0 - view.holdout
+        p = [keep * x for x in p]
         p[view.control_index] += view.holdout
     return p
 

@@ -359,7 +359,9 @@ class DecisionsMixin(RewardsMixin):
         without a winner; ``None`` leaves the decision to the general path."""
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
             return None
-        return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms)
+        # (the view has just read the meta: one snapshot, one cache check)
+        return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms,
+                                      after_meta=True)
 
     def _counts_posterior(self, view: ExperimentView,
                          few: tuple[list[float], list[float]]) -> FloatArray:

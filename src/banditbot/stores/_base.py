@@ -486,10 +486,13 @@ class Store(Protocol):
         ``with_extra=False`` may skip the policy-specific fields (a faster read)."""
 
     def read_counts(self, experiment: str, generation: int, scope: str,
-                    arms: tuple[str, ...]) -> CountRows:
+                    arms: tuple[str, ...], *, after_meta: bool = False) -> CountRows:
         """The core counters of one scope's ``arms`` (in that order) as Python floats: what
         :meth:`read_stats` with ``with_extra=False`` reads, for a decision made on floats
-        (see :class:`CountRows`)."""
+        (see :class:`CountRows`). ``after_meta``: the caller read this experiment's meta
+        just before, in the same operation (a decision); a store that checks a read cache
+        may answer from the state that check saw (meta and counters then are one snapshot,
+        as of the meta read) instead of checking again."""
 
     def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
         """Remove the policy-specific ``fields`` from every arm and scope of a generation

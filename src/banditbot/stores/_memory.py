@@ -115,7 +115,7 @@ class MemoryStore:
         return StatsTable(arms, data[0], data[1], data[2], data[3], extra)
 
     def read_counts(self, experiment: str, generation: int, scope: str,
-                    arms: tuple[str, ...]) -> CountRows:
+                    arms: tuple[str, ...], *, after_meta: bool = False) -> CountRows:
         with self._lock:  # a new bucket takes its slots in the asked order: reads slice it
             return self._buckets[(experiment, generation, scope)].counts(arms)
 

@@ -888,7 +888,7 @@ class PostgresStore:
 
     # --- statistics -----------------------------------------------------------------------------
     def read_counts(self, experiment: str, generation: int, scope: str,
-                    arms: tuple[str, ...]) -> CountRows:
+                    arms: tuple[str, ...], *, after_meta: bool = False) -> CountRows:
         return CountRows.of(self.read_stats(experiment, generation, scope, arms,
                                             with_extra=False))
 

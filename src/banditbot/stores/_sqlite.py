@@ -417,6 +417,7 @@ class SQLiteStore:
     def read_meta(self, experiment: str) -> ExperimentMeta:
         conn = self._conn()
         cache = self._cache(conn)
+        cache.lent = True  # the same operation's counters read may use this check
         found = cache.meta.get(experiment)
         if found is not None:
             return found
@@ -483,9 +484,15 @@ class SQLiteStore:
         return StatsTable.from_rows(arms, {r[0]: r[1:] for r in rows}, extra)
 
     def read_counts(self, experiment: str, generation: int, scope: str,
-                    arms: tuple[str, ...]) -> CountRows:
-        return self._cached_counts(self._conn(), experiment, generation, scope,
-                                   arms).counts(arms)
+                    arms: tuple[str, ...], *, after_meta: bool = False) -> CountRows:
+        conn = self._conn()
+        cache: _ReadCache | None = getattr(self._local, "cache", None) if after_meta else None
+        if cache is not None and cache.lent and cache.conn is conn:
+            cache.lent = False  # one read of the counters per check: the meta's snapshot
+        else:
+            cache = self._cache(conn)
+        return self._cached_counts(conn, experiment, generation, scope, arms,
+                                   cache).counts(arms)
 
     def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
         names = sorted(fields)
@@ -500,10 +507,13 @@ class SQLiteStore:
                     (experiment, generation, *chunk))
 
     def _cached_counts(self, conn: sqlite3.Connection, experiment: str, generation: int,
-                       scope: str, arms: tuple[str, ...]) -> CountColumns:
-        """The counters of one scope, from the connection's cache while nothing changed the
-        file (the decision path; ``arms`` take the first slots, so reads slice them)."""
-        cache = self._cache(conn)
+                       scope: str, arms: tuple[str, ...],
+                       cache: _ReadCache | None = None) -> CountColumns:
+        """The counters of one scope, from the connection's cache (``cache``, checked by
+        the caller, or checked here) while nothing changed the file (the decision path;
+        ``arms`` take the first slots, so reads slice them)."""
+        if cache is None:
+            cache = self._cache(conn)
         key = (experiment, generation, scope)
         counts = cache.stats.get(key)
         if counts is None:
@@ -798,11 +808,13 @@ class _ReadCache:
     """A connection's cached reads, valid while ``PRAGMA data_version`` says no other
     connection has committed: meta documents, and the core counters per scope."""
 
-    __slots__ = ("conn", "meta", "stats", "version")
+    __slots__ = ("conn", "lent", "meta", "stats", "version")
 
     def __init__(self, conn: sqlite3.Connection, version: int) -> None:
         self.conn = conn
         self.version = version
+        #: checked by a meta read whose counters read has not come yet (see ``read_counts``)
+        self.lent = False
         self.meta: dict[str, ExperimentMeta] = {}
         self.stats: dict[tuple[str, int, str], CountColumns] = {}
 
