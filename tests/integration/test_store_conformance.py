@@ -337,6 +337,16 @@ def test_a_key_logs_one_decision_and_names_it_to_every_later_request(store: Stor
     assert_stats_equal_fold(store, "e", 0, ("a", "b"))
 
 
+def test_a_keyed_decision_with_a_reward_is_refused_and_logs_nothing(store: Store) -> None:
+    """A keyed decision is a request's policy decision: its reward comes later, through
+    the reward path (a record carrying one is a caller's bug, refused by every backend)."""
+    rewarded = _decision(arm="a")._replace(reward=1.0, rewarded_at=1001.0)
+    with pytest.raises(ValueError, match="without its reward"):
+        store.record_keyed_decision(rewarded, "key-r", "request", 3600.0)
+    assert store.keyed_decision("key-r") is None and store.get_decision(rewarded.id) is None
+    assert store.read_stats("e", 0, "", ("a", "b")).pulls.tolist() == [0, 0]
+
+
 def test_an_expired_key_stands_for_nothing_and_can_be_taken_again(store: Store) -> None:
     old, new = _decision(arm="a"), _decision(arm="b")
     store.record_keyed_decision(old, "key", "request-1", -1.0)  # its time has passed

@@ -511,7 +511,8 @@ class Store(Protocol):
         record afterwards: this decision's when it was logged (also when a retry of this
         call finds its own lost write), else the one another writer stored first; so
         concurrent requests with one key log one decision. Expired records are forgotten in
-        time (pruned now and then, or by TTL)."""
+        time (pruned now and then, or by TTL). A decision carrying a reward is refused with
+        ``ValueError`` (its reward comes later, by :meth:`apply_reward`)."""
 
     def keyed_decision(self, key: str) -> KeyedDecision | None:
         """The record of an idempotency ``key`` (see :meth:`record_keyed_decision`);

@@ -636,6 +636,8 @@ class DynamoDBStore:
         """One transaction: the decision's two items and the key's, put under
         ``attribute_not_exists(PK) OR expires <= :now``; DynamoDB's TTL deletes expired keys
         (within days: an expired key that is still there counts as absent)."""
+        if decision.reward is not None:
+            raise ValueError("a keyed decision is logged without its reward")
         now = time.time()
         keyed = KeyedDecision(key, fingerprint, decision.id, now + ttl_seconds)
         item_key = {"PK": _str(f"DKEY#{key}"), "SK": _str("DKEY")}

@@ -147,6 +147,8 @@ class MemoryStore:
 
     def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
                               ttl_seconds: float) -> KeyedDecision:
+        if decision.reward is not None:
+            raise ValueError("a keyed decision is logged without its reward")
         now = time.time()
         with self._lock:
             held = self._keyed.get(key)

@@ -537,6 +537,8 @@ class SQLiteStore:
 
     def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
                               ttl_seconds: float) -> KeyedDecision:
+        if decision.reward is not None:
+            raise ValueError("a keyed decision is logged without its reward")
         now = time.time()
         with self._write() as conn:  # the key (unless held) and the decision: one transaction
             taken = conn.execute(
