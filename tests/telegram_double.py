@@ -2,9 +2,11 @@
 
 The real python-telegram-bot ``Application`` talks to it with ``base_url``. It validates what
 Telegram validates (and answers with Telegram's errors): ``callback_data`` of 1–64 bytes,
-MarkdownV2 / HTML that parses, text ≤ 4096 characters, captions ≤ 1024, callback answers
-≤ 200 characters, and a callback query answered at most once. Scripted users inject updates
-(``send_command``, ``press``); tests read what each chat shows (``chat_messages``).
+MarkdownV2 / HTML that parses (HTML: known tags only, each one closed, no entity but
+``&lt;`` ``&gt;`` ``&amp;`` ``&quot;`` and numeric ones), text of 1–4096 characters after
+entity parsing, captions ≤ 1024, callback answers ≤ 200 characters, and a callback query
+answered at most once. Scripted users inject updates (``send_command``, ``press``); tests
+read what each chat shows (``chat_messages``).
 """
 
 from __future__ import annotations
@@ -117,6 +119,16 @@ class _HtmlCheck(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
         self.stack: list[str] = []
+        self.text: list[str] = []  # what the message shows: tags gone, entities decoded
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self.text.append(html.unescape(f"&{name};"))
+
+    def handle_charref(self, name: str) -> None:
+        self.text.append(html.unescape(f"&#{name};"))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _HTML_TAGS:
@@ -130,8 +142,10 @@ class _HtmlCheck(html.parser.HTMLParser):
         self.stack.pop()
 
 
-def check_html(text: str) -> None:
-    """Raise BadRequest like Telegram does for HTML that does not parse."""
+def check_html(text: str) -> str:
+    """Raise BadRequest like Telegram does for HTML that does not parse; else return the
+    text the message shows (tags removed, entities decoded), which Telegram's length limit
+    applies to."""
     for match in re.finditer(r"&", text):
         if not _HTML_ENTITY.match(text, match.start()):
             raise BadRequest("Bad Request: can't parse entities: Unsupported entity")
@@ -144,20 +158,29 @@ def check_html(text: str) -> None:
     if parser.stack:
         raise BadRequest(f"Bad Request: can't parse entities: Can't find end tag "
                          f"corresponding to start tag \"{parser.stack[-1]}\"")
+    return "".join(parser.text)
 
 
 def check_text(text: str | None, parse_mode: str | None, *, limit: int = 4096,
                what: str = "message") -> None:
+    """Telegram's rules for a message's text (or a caption): it parses in ``parse_mode``,
+    and what it shows — after entity parsing (HTML's tags and escapes gone) and with its
+    surrounding white space trimmed — is 1 to ``limit`` characters (UTF-16 code units). For
+    MarkdownV2 the limit applies to the raw text here: stricter than Telegram."""
     if not text:
         raise BadRequest(f"Bad Request: {what} text is empty")
-    if len(text.encode("utf-16-le")) // 2 > limit:  # Telegram counts UTF-16 code units
-        raise BadRequest(f"Bad Request: {what} is too long")
+    shown = text
     if parse_mode == "MarkdownV2":
         check_markdown_v2(text)
     elif parse_mode == "HTML":
-        check_html(text)
+        shown = check_html(text)
     elif parse_mode not in (None, ""):
         raise BadRequest(f"Bad Request: unsupported parse_mode {parse_mode}")
+    shown = shown.strip()
+    if not shown:
+        raise BadRequest(f"Bad Request: {what} text is empty")
+    if len(shown.encode("utf-16-le")) // 2 > limit:  # Telegram counts UTF-16 code units
+        raise BadRequest(f"Bad Request: {what} is too long")
 
 
 def check_markup(markup: dict[str, Any] | None) -> None:

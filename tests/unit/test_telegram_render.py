@@ -42,10 +42,27 @@ def test_the_double_accepts_valid_markdown_v2(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["a < b", "Tom & Jerry", "<b>bold", "<script>x</script>",
-                                  "<b><i>x</b></i>"])
+                                  "<b><i>x</b></i>", "line<br>break", "<pre>x", "a&nbsp;b",
+                                  "x</b>", "<tg-foo>x</tg-foo>"])
 def test_the_double_rejects_broken_html(text: str) -> None:
     with pytest.raises(BadRequest):
         check_html(text)
+
+
+def test_the_double_counts_html_after_entity_parsing() -> None:
+    """Telegram's 4,096 characters are those the message shows: tags and escapes do not
+    count (a report full of &lt; was refused by the double, not by Telegram), and a message
+    showing nothing is empty."""
+    assert check_html("<b>R&amp;D</b> &lt;1% &#x1F44D;") == "R&D <1% 👍"
+    check_text("<pre>" + "&lt;" * 4096 + "</pre>", "HTML")  # 16,395 characters of HTML
+    check_text("<b>" + "👍" * 2048 + "</b>", "HTML")  # 2,048 emoji: 4,096 UTF-16 units
+    with pytest.raises(BadRequest, match="too long"):
+        check_text("<b>" + "x" * 4097 + "</b>", "HTML")
+    with pytest.raises(BadRequest, match="too long"):
+        check_text("<b>" + "👍" * 2048 + "x</b>", "HTML")
+    for empty in ("<pre></pre>", "<b> \n </b>"):
+        with pytest.raises(BadRequest, match="empty"):
+            check_text(empty, "HTML")
 
 
 def test_text_limits() -> None:
