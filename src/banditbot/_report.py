@@ -308,13 +308,27 @@ class Report:
 
     @property
     def burn_in_text(self) -> str:
-        """``burn-in per arm (the fewest): 11/10 decisions, 0/5 answers`` (what it still
-        waits for: the least-served arm's counts against what every arm needs)."""
+        """What burn-in still waits for: the least-served arm's counts against what every
+        arm needs, a part already reached said to be done rather than shown as ``7/5``:
+        ``burn-in per arm (the fewest): 3/10 decisions, 1/5 answers``, ``… 3/10 decisions
+        (answers: done)``, ``… 0/5 answers (decisions: done)``."""
         b = self.burn_in or {}
-        answers = f", {b.get('answers', 0)}/{b['answers_needed']} answers" \
-            if b.get("answers_needed") else ""
-        return (f"burn-in per arm (the fewest): {b.get('done', 0)}/{b.get('needed', 0)} "
-                f"decisions{answers}")
+        done, needed = b.get("done", 0), b.get("needed", 0)
+        answers, answers_needed = b.get("answers", 0), b.get("answers_needed", 0)
+        waiting, reached = [], []
+        if done < needed:
+            waiting.append(f"{done:,}/{needed:,} decisions")
+        else:
+            reached.append("decisions")
+        if answers_needed:
+            if answers < answers_needed:
+                waiting.append(f"{answers:,}/{answers_needed:,} answers")
+            else:
+                reached.append("answers")
+        if not waiting:  # (a report holds burn-in only while it lasts)
+            return "burn-in per arm: done"
+        return ("burn-in per arm (the fewest): " + ", ".join(waiting)
+                + "".join(f" ({part}: done)" for part in reached))
 
     def local_time(self, timestamp: float) -> datetime:
         """A time in the report's :attr:`time_zone` (UTC for a zone this system lacks).
@@ -488,10 +502,28 @@ class Report:
             -self.arms[i].allocation, i))
         return tuple(self.arms[i] for i in sorted(ranked[:count]))
 
+    def more_arms_text(self, shown: Sequence[ArmReport]) -> str:
+        """The line under a short table (:meth:`top_arms`) on the arms it leaves out: ``…
+        and 120 more arms with no decisions yet (every arm: banditbot report big, or the
+        export)``.
+
+        Parameters
+        ----------
+        shown
+            The arms the table shows (fewer than :attr:`arms`).
+        """
+        listed = {a.arm for a in shown}
+        most = max((a.pulls for a in self.arms if a.arm not in listed), default=0)
+        fewer = "no decisions yet" if most == 0 else \
+            f"at most {count_text(most, 'decision')} each"
+        return (f"… and {len(self.arms) - len(listed):,} more arms with {fewer} "
+                f"(every arm: banditbot report {self.experiment}, or the export)")
+
     def to_text(self, *, width: int = 0, max_arms: int | None = None) -> str:
-        """A fixed-width table (for a terminal or a Telegram ``<pre>`` block); with
-        ``max_arms``, the rows of :meth:`top_arms` and a line that says how many more there
-        are (the totals and the verdict stay those of every arm)."""
+        """A fixed-width table (for a terminal; the bot shows a block per arm instead, which
+        a phone's narrow screen takes without wrapping); with ``max_arms``, the rows of
+        :meth:`top_arms` and a line that says how many more there are (the totals and the
+        verdict stay those of every arm)."""
         # with an operator prior, the posterior the policy uses beside the estimate (which
         # leaves the prior out): the reason P(best) can favour an arm the estimate does not
         priors = any(a.prior for a in self.arms)
@@ -526,12 +558,7 @@ class Report:
                 (c.ljust(w) if i == 0 else c.rjust(w))
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         if len(shown) < len(self.arms):
-            listed = {a.arm for a in shown}
-            most = max(a.pulls for a in self.arms if a.arm not in listed)
-            fewer = "no decisions yet" if most == 0 else \
-                f"at most {count_text(most, 'decision')} each"
-            lines.append(f"… and {len(self.arms) - len(shown):,} more arms with {fewer} "
-                         f"(every arm: banditbot report {self.experiment}, or the export)")
+            lines.append(self.more_arms_text(shown))
         lines.append(f"{count_text(self.total_pulls, 'decision')}, "
                      f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}"
                      + ("; propensities computed from the logged posteriors"

@@ -136,10 +136,9 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
 
     run_bot(service, double, script)
     report = seen["report"]
-    assert report.parse_mode == "HTML" and report.text.startswith("<pre>")
-    for column in ("pulls", "answered", "sum", "estimate", "interval", "P(best)", "alloc"):
-        assert column in report.text
-    assert "epsilon-greedy" in report.text
+    assert report.parse_mode == "HTML" and report.text.startswith("<b>seed · epsilon-greedy")
+    for label in ("decision", "answered", "sum", "estimate", "P(best)", "allocation"):
+        assert label in report.text
     assert seen["photo"].file_bytes[:8] == b"\x89PNG\r\n\x1a\n"
     # the store: exactly one reward, on the decided arm
     records = list(service.decisions("seed"))
@@ -148,11 +147,11 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     assert seen["prompt"].text.startswith(service.content("seed", records[0].arm))
     rep = {a.arm: a for a in service.report("seed").arms}
     assert rep[records[0].arm].answered == 1 and service.report("seed").total_answered == 1
-    # the press can be checked in the table: the arm's row counts 1 answer summing to 1
+    # the press can be checked in the report: the arm's block counts 1 answer summing to 1
     # (the estimate needs more answers and shows "–")
-    row = next(line.split() for line in report.text.splitlines()
-               if line.startswith(records[0].arm + " "))
-    assert row[1:4] == ["1", "1", "1"], row  # pulls, answered, sum
+    lines = report.text.replace("<pre>", "").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split(" (")[0] == records[0].arm)
+    assert lines[at + 1] == "  1 decision · 1 answered · sum 1", lines[at:at + 4]
     assert not double.errors
     assert {c["command"] for c in double.commands} >= {"random", "report", "help"}
 
@@ -543,12 +542,58 @@ def test_a_report_of_many_arms_fits_telegram(tmp_path: Path, double: BotApiDoubl
 
     run_bot(service, double, script)
     assert not double.errors
-    (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
-    rows = [line for line in text.splitlines() if line.startswith("arm_")]
-    assert len(rows) == 30 and rows[-1].startswith("arm_149")
+    text = "\n".join(m.text or "" for m in double.chat_messages(501) if m.kind == "text")
+    rows = [line for line in text.replace("<pre>", "").splitlines() if line.startswith("arm_")]
+    assert len(rows) == 30 and rows[-1] == "arm_149 (leads)"
     assert "… and 120 more arms with no decisions yet" in text
     assert "20 decisions, 50 answered" in text and "arm_149 leads" in text
     (photo,) = [m for m in double.chat_messages(501) if m.kind == "photo"]
     png = photo.file_bytes or b""
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert width == 1024 and width + height <= 10_000
+
+
+def test_a_report_of_thirty_arms_reads_on_a_phone(tmp_path: Path, double: BotApiDouble) -> None:
+    """/report of 30 arms was one <pre> table of about 65 columns (85 with a prior): a phone
+    shows about 40 of a <pre>, so every row wrapped into the next. Now a short block per arm,
+    no line of a <pre> wider than 40 columns, the verdict and the leader in words; split into
+    messages Telegram takes, each under 4,096 characters."""
+    import html
+    import re
+
+    from banditbot.telegram._report_html import display_width
+
+    arms = [{"id": f"variant_{i:02d}", "content": f"message {i}"} for i in range(30)]
+    cfg = parse_config({"experiments": [{"id": "wide", "arms": arms, "burn_in": 0,
+                                         "control": "variant_00"}]})
+    store = SQLiteStore(tmp_path / "wide.db")
+    store.init()
+    service = BanditService(cfg, store, rng=np.random.default_rng(3), clock=FakeClock())
+    service.set_prior("wide", "variant_07", 3, 1, actor="test")  # the posterior shows too
+    rng = np.random.default_rng(4)
+    for i in range(600):
+        d = service.decide("wide", f"u{i % 11}")
+        service.reward(d.id, int(rng.random() < 0.2 + 0.02 * int(d.arm[-2:])), f"u{i % 11}")
+
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/report wide")
+        await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(501)))
+
+    run_bot(service, double, script)
+    assert not double.errors  # Telegram's rules held for every message
+    texts = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
+    assert all(len(t) < 4096 for t in texts)
+    pre = [line for t in texts for block in re.findall(r"<pre>(.*?)</pre>", t, re.S)
+           for line in html.unescape(block).split("\n")]
+    assert pre and max(display_width(line) for line in pre) <= 40
+    assert [line.split(" (")[0] for line in pre if line.startswith("variant_")] == \
+        [a["id"] for a in arms]  # every arm, once, in order
+    report = service.report("wide")
+    assert report.leader is not None and report.verdict is not None
+    shown = html.unescape("\n".join(texts))
+    assert report.verdict in shown and f"{report.leader.arm} (leads" in shown
+    assert "variant_00 (control)" in shown
+    assert f"estimate (interval): {report.estimate_kind}" in shown
+    if len(texts) > 1:  # a report in parts says so
+        assert texts[0].endswith("(continued in the next message)")
+        assert texts[1].startswith(f"<b>wide</b> · part 2/{len(texts)}")

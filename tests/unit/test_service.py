@@ -784,8 +784,7 @@ def test_a_chats_report_names_no_winner_for_every_chat(clock: FakeClock) -> None
         waiting.decide("b", f"s{i}")
     rep = waiting.report("b")
     assert rep.burn_in is not None and rep.burn_in["done"] >= 2  # decisions done, answers not
-    assert f"burn-in per arm (the fewest): {rep.burn_in['done']}/2 decisions, 0/3 answers" \
-        in rep.to_text()
+    assert "burn-in per arm (the fewest): 0/3 answers (decisions: done)" in rep.to_text()
 
 
 def test_cheat_shorthand_of_ones_and_zeros_is_for_thumbs_only(svc: BanditService) -> None:

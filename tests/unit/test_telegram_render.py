@@ -148,16 +148,3 @@ def test_rating_keyboards_fit_telegram_and_every_button_parses(top: int) -> None
     assert [c["text"] for c in cells] == [str(v) for v in range(top + 1)]
     assert [parse_vote(c["callback_data"]) for c in cells] == \
         [(decision, i) for i in range(top + 1)]
-
-
-def test_a_report_of_every_experiment_says_which_did_not_fit() -> None:
-    """/report without an argument cut the text at 3,900 characters mid-line, and the
-    experiments after the cut were never mentioned."""
-    from banditbot.telegram._bot import _fit_reports
-
-    texts = ["a" * 1500, "b" * 1500, "c" * 1500, "d" * 10]
-    shown, left = _fit_reports(texts, 3600)
-    assert shown == "a" * 1500 + "\n\n" + "b" * 1500 and left == 2  # whole reports only
-    assert _fit_reports(texts[:2], 3600) == ("a" * 1500 + "\n\n" + "b" * 1500, 0)
-    cut, left = _fit_reports(["x" * 5000, "y"], 3600)  # one alone too long: cut, said so
-    assert cut.endswith("\n…") and len(cut) <= 3602 and left == 1

@@ -56,7 +56,6 @@ from ._render import (
     keyboard_rows,
     parse_mode_of,
     parse_vote,
-    preformatted,
     sign_reset,
     verify_reset,
 )
@@ -114,21 +113,6 @@ _ADMIN_USAGE = {
 _SHOWN_ARMS = 30
 #: a reset confirmation pressed by someone who may not use it (both of its buttons say so)
 _NOT_YOUR_CONFIRMATION = "this confirmation is not valid (expired or not yours)"
-
-
-def _fit_reports(texts: list[str], limit: int) -> tuple[str, int]:
-    """As many whole reports as fit in ``limit`` characters (the first one cut if it alone
-    is longer), and how many were left out."""
-    shown: list[str] = []
-    size = 0
-    for i, text in enumerate(texts):
-        if not shown and len(text) > limit:
-            return text[:limit] + "\n…", len(texts) - 1
-        if size + len(text) + 2 > limit:
-            return "\n\n".join(shown), len(texts) - i
-        shown.append(text)
-        size += len(text) + 2
-    return "\n\n".join(shown), 0
 
 
 class BanditBot:
@@ -375,8 +359,10 @@ class BanditBot:
             log.warning("could not remove the buttons", extra={"error": str(exc)[:200]})
 
     async def on_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/report [experiment]: the table, and for one experiment a chart. An experiment
-        with one bandit per chat (or per user) reports this chat's (or this user's)."""
+        """/report [experiment]: the report, a short block per arm that a phone shows
+        without wrapping (in several messages when one is too short), and for one
+        experiment a chart. An experiment with one bandit per chat (or per user) reports
+        this chat's (or this user's)."""
         message, user, chat = update.effective_message, update.effective_user, \
             update.effective_chat
         if message is None or user is None or chat is None:
@@ -387,18 +373,29 @@ class BanditBot:
                                    scope=self.service.scope_of(i, str(user.id),
                                                                chat=str(chat.id)))
                    for i in ids]
-        text, left = _fit_reports([r.to_text(max_arms=_SHOWN_ARMS) for r in reports], 3600)
-        if left:  # one message holds so much: say which reports did not fit, and how
-            names = ", ".join(r.experiment for r in reports[-left:])
-            names = names if len(names) <= 200 else names[:199] + "…"
-            text += f"\n\nNot shown (one message is too short for all): {names}. " \
-                    "Ask for one, with its chart: /report EXPERIMENT"
-        elif len(reports) > 1:  # a chart comes with one experiment's report
-            text += f"\n\nFor an experiment's chart: /report {reports[0].experiment}"
-        await message.reply_text(preformatted(text), parse_mode="HTML")
-        if len(reports) != 1:
+        # (a phone shows about 40 columns of a <pre>: a block per arm, the rest as text)
+        from ._report_html import fit_reports, report_messages
+
+        if not reports:
+            await message.reply_text("No experiments are configured.")
             return
-        try:  # the table is the answer; a chart that fails is logged, not apologised for
+        if len(reports) == 1:  # one experiment: in several messages if one is too short
+            for text in report_messages(reports[0], max_arms=_SHOWN_ARMS):
+                await message.reply_text(text, parse_mode="HTML")
+        else:  # every experiment: whole reports in one message, and which did not fit
+            text, left = fit_reports(reports, max_arms=_SHOWN_ARMS, limit=3600)
+            if left:
+                names = ", ".join(left)
+                names = names if len(names) <= 200 else names[:199] + "…"
+                text += ("\n\n" if text else "") + \
+                    f"Not shown (one message is too short for all): {escape(names, 'HTML')}. " \
+                    "Ask for one, with its chart: /report EXPERIMENT"
+            else:  # a chart comes with one experiment's report
+                text += "\n\nFor an experiment's chart: /report " + \
+                    escape(reports[0].experiment, "HTML")
+            await message.reply_text(text, parse_mode="HTML")
+            return
+        try:  # the text is the answer; a chart that fails is logged, not apologised for
             png = await self._run(self._chart, reports[0])
             if png is not None:
                 await message.reply_photo(

@@ -26,7 +26,6 @@ __all__ = [
     "keyboard_rows",
     "parse_mode_of",
     "parse_vote",
-    "preformatted",
     "sign_reset",
     "verify_reset",
     "vote_data",
@@ -60,11 +59,6 @@ def escape(text: str, parse_mode: str | None) -> str:
     if parse_mode == "HTML":
         return html.escape(text, quote=False)
     return text
-
-
-def preformatted(text: str) -> str:
-    """A fixed-width block in HTML parse mode (for report tables)."""
-    return f"<pre>{html.escape(text, quote=False)}</pre>"
 
 
 def vote_data(decision_id: str, index: int) -> str:
