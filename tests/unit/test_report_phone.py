@@ -217,7 +217,21 @@ def test_large_numbers_wrap_inside_the_block_rather_than_widen_it() -> None:
         for a in report.arms))
     lines = _pre_lines(report_messages(busy))
     assert max(display_width(line) for line in lines) <= PHONE_COLUMNS
-    # wrapped between the parts, never inside a number
-    assert lines[1:6] == ["  12,345,678 decisions", "  12,345,678.5 answered",
-                          "  sum 987,654,321.2", "  estimate -1234.567",
-                          "  (-98765.43–98765.43)"]
+    # wrapped between the parts (indented further), never inside a number
+    assert lines[1:6] == ["  12,345,678 decisions", "    12,345,678.5 answered",
+                          "    sum 987,654,321.2", "  estimate -1234.567",
+                          "    (-98765.43–98765.43)"]
+
+
+def test_a_long_name_keeps_its_tags_on_an_indented_line() -> None:
+    """An arm id of 32 characters, retired: its tag goes on the next line, indented, so it
+    does not read as an arm of its own."""
+    report = _report(THREE, 60)
+    long = "a_really_long_arm_name_of_32_chr"
+    odd = dataclasses.replace(report, arms=tuple(
+        dataclasses.replace(a, arm=long, active=False) if a.arm == "howdy" else a
+        for a in report.arms))
+    lines = _pre_lines(report_messages(odd))
+    at = lines.index(long)
+    assert lines[at + 1] == "  (retired)"
+    assert lines[at + 2].startswith("  ") and "decision" in lines[at + 2]

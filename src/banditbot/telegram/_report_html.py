@@ -247,29 +247,30 @@ def _tail(report: Report, shown: Sequence[ArmReport]) -> list[str]:
 
 # --- helpers ---------------------------------------------------------------------------------
 def _pack(segments: Sequence[str], *, indent: str, sep: str = _SEP) -> list[str]:
-    """``segments`` joined by ``sep`` into lines of at most :data:`PRE_COLUMNS` columns, each
-    starting with ``indent`` (one segment too wide alone is cut; its rest indented)."""
+    """``segments`` joined by ``sep`` into lines of at most :data:`PRE_COLUMNS` columns: the
+    first starting with ``indent``, the ones it wraps into indented further (one segment too
+    wide alone is cut, at a space when it has one)."""
+    hang = indent + _INDENT
     lines: list[str] = []
     line = ""
     for segment in segments:
         joined = f"{line}{sep}{segment}" if line else segment
-        if line and display_width(indent + joined) > PRE_COLUMNS:
-            lines.append(indent + line)
+        if line and display_width((hang if lines else indent) + joined) > PRE_COLUMNS:
+            lines.append((hang if lines else indent) + line)
             line = segment
         else:
             line = joined
-    lines.append(indent + line)
+    lines.append((hang if lines else indent) + line)
     out = []
     for text in lines:
-        continuation = indent + _INDENT
         while display_width(text) > PRE_COLUMNS:
             cut = len(text)
             while display_width(text[:cut]) > PRE_COLUMNS:
                 cut -= 1
-            space = text.rfind(" ", len(continuation) + 1, cut + 1)
+            space = text.rfind(" ", len(hang) + 1, cut + 1)
             cut = space if space > 0 else cut  # at a space when there is one
             out.append(text[:cut].rstrip())
-            text = continuation + text[cut:].lstrip()
+            text = hang + text[cut:].lstrip()
         out.append(text)
     return out
 
