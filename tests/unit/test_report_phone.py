@@ -92,8 +92,15 @@ def test_the_report_fits_a_phone_and_says_who_leads(experiment: dict[str, Any], 
         assert block[1].strip().startswith(f"{a.pulls:,} decision")
         assert f"estimate {a.estimate:.3f} ({a.estimate_low:.2f}–{a.estimate_high:.2f})" \
             in block[2]
-        assert "P(best) " in block[3]
+        # the interval valid however often the chat reads the report, when the report has it
+        rest = 3
+        if a.anytime_low is not None and a.anytime_high is not None:
+            assert block[3].strip() == f"every look {a.anytime_low:.2f}–{a.anytime_high:.2f}"
+            rest = 4
+        assert "P(best) " in block[rest]
     assert f"estimate (interval): {report.estimate_kind}" in shown  # what the interval is
+    if any(a.anytime_low is not None for a in report.arms):
+        assert f"every look: {report.anytime_kind}" in shown
     if note is not None:  # the notes, as text outside the block
         assert f"{note}: {report.notes[note]}" in shown
         assert not any(report.notes[note][:30] in line for line in lines)

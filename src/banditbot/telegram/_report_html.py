@@ -192,6 +192,8 @@ def _head(report: Report, shown: Sequence[ArmReport]) -> list[str]:
     legend = []
     if report.estimate_kind:
         legend.append(f"estimate (interval): {report.estimate_kind}")
+    if report.anytime_kind and any(a.anytime_low is not None for a in shown):
+        legend.append(f"every look: {report.anytime_kind}")
     kinds = sorted({a.uplift.kind for a in shown if a.uplift is not None})
     if report.control is not None and kinds:
         legend.append(f"vs {report.control}: the difference of the estimates, interval: "
@@ -220,6 +222,9 @@ def _arm_block(report: Report, a: ArmReport) -> str:
         [f"({a.estimate_low:.2f}–{a.estimate_high:.2f})"]
     estimate = "–" if a.estimate is None else f"{a.estimate:.3f}"
     lines += _pack([f"estimate {estimate}", *interval], indent=_INDENT, sep=" ")
+    if a.anytime_low is not None and a.anytime_high is not None:
+        lines += _pack([f"every look {a.anytime_low:.2f}–{a.anytime_high:.2f}"],
+                       indent=_INDENT)
     if any(r.prior for r in report.arms):
         lines += _pack([f"posterior {mean_text(a.posterior_mean)}"], indent=_INDENT)
     lines += _pack([f"P(best) {chance(a.p_best, 0) if a.active else '–'}",
