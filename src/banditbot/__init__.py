@@ -35,6 +35,7 @@ _WHERE = {
                     "._errors"),
     **dict.fromkeys(("ArmReport", "Report", "Timeline"), "._report"),
     "DecisionSeries": "._series",
+    "SegmentReport": "._segments",
     **dict.fromkeys(("available_policies", "make_policy"), ".policies"),
     **dict.fromkeys(("BanditService", "Decision", "RewardResult", "RewardStatus"), ".service"),
     **dict.fromkeys(("MemoryStore", "SQLiteStore", "Store", "open_store"), ".stores"),
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
         UnknownExperimentError,
     )
     from ._report import ArmReport, Report, Timeline
+    from ._segments import SegmentReport
     from ._series import DecisionSeries
     from .policies import available_policies, make_policy
     from .service import BanditService, Decision, RewardResult, RewardStatus
@@ -101,6 +103,7 @@ __all__ = [
     "RewardSpec",
     "RewardStatus",
     "SQLiteStore",
+    "SegmentReport",
     "Store",
     "StoreError",
     "Timeline",

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("statistics", ("banditbot.statistics",)),
     ("policies", ("banditbot.policies",)),
     ("core", ("banditbot._config", "banditbot._features", "banditbot._report",
+              "banditbot._segments",
               "banditbot._charts", "banditbot._series", "banditbot.stores", "banditbot.offline",
               "banditbot.sim")),
     ("service", ("banditbot.service",)),

@@ -16,7 +16,8 @@ PUBLIC = {
     "KeyReusedError",
     "MemoryStore", "MissingDependencyError", "NotAllowedError", "PayloadError", "PolicyError",
     "PolicySpec", "Report", "RewardOption", "RewardResult", "RewardSpec", "RewardStatus",
-    "SQLiteStore", "Store", "StoreError", "Timeline", "UnknownArmError", "UnknownExperimentError",
+    "SQLiteStore", "SegmentReport", "Store", "StoreError", "Timeline", "UnknownArmError",
+    "UnknownExperimentError",
     "__version__", "available_policies", "build_service", "load_config", "make_policy",
     "open_store", "parse_config",
 }

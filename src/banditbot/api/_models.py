@@ -22,7 +22,7 @@ from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
 
 __all__ = [
-    "ArmIn", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
+    "ArmIn", "ByQuery", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
     "PriorIn", "ResetIn", "RewardIn", "RewardOut", "ScopeQuery",
 ]
 
@@ -78,6 +78,12 @@ ScopeQuery = Annotated[str | None, Query(
     pattern=r"^(chat|subject):[\s\S]", max_length=136,
     description="One bandit of an experiment with scope chat or subject (chat:ID, "
                 "subject:ID); default: all of them summed.")]
+
+ByQuery = Annotated[str | None, Query(
+    min_length=1, max_length=_LIMIT["key_length"],
+    description="Split the report by this categorical (or true/false) context feature: each "
+                "arm per value, on that value's decisions alone (see docs/inference.md, "
+                "Segments).")]
 
 
 class DecisionIn(Body):

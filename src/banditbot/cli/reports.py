@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .._config import FeatureSpec
 
-__all__ = ["features_text", "render_report"]
+__all__ = ["features_text", "render_report", "render_segments"]
 
 
 @app.command()
@@ -126,14 +126,31 @@ def report(
     scope: Annotated[str | None, typer.Option(
         help="One bandit of an experiment with scope chat or subject: chat:ID or subject:ID "
              "(default: all of them summed).")] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", metavar="FEATURE",
+        help="Split EXPERIMENT by a categorical (or true/false) context feature: each arm's "
+             "estimate and intervals per value, on that value's decisions alone.")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Show what an experiment has learned (decisions, rewards, estimate, interval, P(best)).
     """
+    if by is not None:  # before the store is opened: what the command cannot do is said first
+        if experiment is None:
+            raise PayloadError("--by needs one experiment",
+                               hint="banditbot report EXP --by FEATURE")
+        if png is not None:
+            raise PayloadError("--by has no chart", hint="leave --png out, or --by out")
     if png is not None:
         png_file(png)
     svc = service(config, store, read_only=True)
+    if by is not None and experiment is not None:
+        segmented = svc.segment_report(experiment, by=by, scope=scope)
+        if as_json:
+            print_json(segmented.to_dict())
+        else:
+            print_table(render_segments(segmented), console)
+        return
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:
         raise PayloadError("--png needs one experiment", hint="banditbot report EXP --png f.png")
@@ -214,6 +231,38 @@ def render_report(rep: Any) -> Table:
             cells.append("" if a.chance_to_beat_control is None else
                          chance(a.chance_to_beat_control, 0, exact=False))
         table.add_row(*cells)
+    return table
+
+
+def render_segments(rep: Any) -> Table:
+    """A rich table of a :class:`~banditbot.SegmentReport`: one block of rows per segment
+    (its decisions and answers, then each arm's decisions, answers, estimate, interval at
+    this look and interval at every look), with who leads per segment and what the numbers
+    are of under it."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    scope = f" · {rep.scope}" if rep.scope else ""
+    lines = [f"estimate: {rep.interval_kind}", f"every look: {rep.anytime_kind}",
+             f"of: {rep.estimand}", f"leader: {rep.leader_rule}",
+             *(f"{rep.by}={s.label}: {s.verdict}" for s in rep.segments),
+             *rep.notes]
+    table = Table(title=f"{rep.experiment}{scope} · by {rep.by} ({rep.kind})",
+                  title_justify="left", caption="\n".join(escape(line) for line in lines),
+                  caption_justify="left")
+    table.add_column("segment", no_wrap=True)
+    table.add_column("arm", no_wrap=True)
+    for col in ("decisions", "answered", "estimate", "interval", "every look"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for s in rep.segments:
+        table.add_row(f"{escape(rep.by)}={escape(s.label)}", "[dim]all arms[/]",
+                      f"{s.decisions:,}", f"{s.answered:,}", "", "", "", end_section=False)
+        for j, a in enumerate(s.arms):
+            table.add_row("", escape(a.arm) + ("" if a.active else " [dim](retired)[/]"),
+                          f"{a.decisions:,}", f"{a.answered:,}",
+                          "–" if a.estimate is None else f"{a.estimate:.3f}",
+                          _span(a.low, a.high), _span(a.anytime_low, a.anytime_high),
+                          end_section=j == len(s.arms) - 1)
     return table
 
 

@@ -17,7 +17,7 @@ from ...offline import decision_rows, store_pseudonyms, write_log_csv
 from ...service import BanditService, resolve_propensities
 from ...stores import DecisionRecord, close_scan
 from .._deps import Reader, Service
-from .._models import ExperimentOut, ScopeQuery
+from .._models import ByQuery, ExperimentOut, ScopeQuery
 from .._problems import problem_responses
 
 __all__ = ["json_safe", "router"]
@@ -69,8 +69,19 @@ def get_config(experiment: str, service: Service, key: Reader) -> dict[str, Any]
 
 @router.get("/v1/experiments/{experiment}/report", tags=["experiments"], responses=_ERRORS)
 def get_report(experiment: str, service: Service, key: Reader,
-               scope: ScopeQuery = None) -> dict[str, Any]:
-    """What the experiment has learned (the same report the bot and the CLI show)."""
+               scope: ScopeQuery = None, by: ByQuery = None) -> dict[str, Any]:
+    """What the experiment has learned (the same report the bot and the CLI show).
+
+    With ``by`` (a categorical or true/false context feature), the report per segment
+    instead, as ``banditbot report EXP --by FEATURE`` gives it: per value of the feature,
+    its decisions and answers and each arm's estimate, interval at this look and interval
+    at every look on that value's decisions alone, and the leader where the evidence names
+    one. A cyclic or numeric feature, or one the experiment does not declare, is a 400
+    naming the features it could be."""
+    if by is not None:
+        segmented: dict[str, Any] = json_safe(
+            service.segment_report(experiment, by=by, scope=scope).to_dict())
+        return segmented
     out: dict[str, Any] = json_safe(service.report(experiment, scope=scope).to_dict())
     return out
 
