@@ -5,6 +5,7 @@ holds what several scripts share (this folder is not importable after it runs)."
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
@@ -40,3 +41,42 @@ LAMBDA_BUILD = ("\nfrom banditbot._compose import build_lambda\n"
                 "'dynamodb://banditbot?region=eu-west-1', 'BANDITBOT_CONFIG': {config!r}, "
                 "'TELEGRAM_TOKEN': {token!r}, 'BANDITBOT_WEBHOOK_SECRET': 's' * 32}}, "
                 "env_file=None))")
+
+
+def binom(k: int, n: int) -> tuple[float, float]:
+    """Clopper–Pearson 95% interval of ``k`` out of ``n`` (a coverage rate's)."""
+    from scipy.stats import beta
+
+    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
+    return lo, hi
+
+
+def ever_outside(scores: Any, column: int, mu: float, log_c: float) -> bool:
+    """Whether the arm's confidence sequence excludes ``mu`` at some decision: the
+    e-process of either side, at ``θ = mu``, reaches ``c`` (the report's sequence at ``t``
+    is ``{θ : W_t(θ) < c}`` on each side, ``log W`` monotone in ``θ``). ``scores`` is an
+    :class:`~banditbot.statistics.AipwScores` (the coverage scripts'; loaded on first use,
+    so that a timing script importing this module does not pay for numpy)."""
+    import numpy as np
+
+    from banditbot.statistics._sequential import (
+        DEFAULT_EFFECTS,
+        _bet_parts,
+        _block_bets,
+        _logmix,
+        _weights,
+    )
+
+    grid = np.asarray(DEFAULT_EFFECTS)
+    weights = _weights(grid, None)
+    var = scores.variance[:, column]
+    for sign, low, theta_max in ((1.0, scores.lower[:, column], 1.0),
+                                 (-1.0, -scores.upper[:, column], 0.0)):
+        x = sign * scores.scores[:, column]
+        inv, cap = _bet_parts(var, low, theta_max)
+        lam = _block_bets(inv, cap, grid)  # (n, G)
+        logw = np.cumsum(np.log1p(lam * (x - sign * mu)[:, None]), axis=0)
+        if logw.shape[0] and float(_logmix(logw, weights).max()) >= log_c:
+            return True
+    return False

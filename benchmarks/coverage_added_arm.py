@@ -60,21 +60,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import _isolate  # noqa: F401  (first: keeps this folder's http.py off sys.path)
+import _isolate  # (first: keeps this folder's http.py off sys.path)
 import numpy as np
 
 from banditbot import BanditService, MemoryStore, parse_config
 from banditbot.service._inference import log_arrays
 from banditbot.statistics import aipw_scores, anytime_inference
-from banditbot.statistics._sequential import (
-    DEFAULT_EFFECTS,
-    _bet_parts,
-    _block_bets,
-    _logmix,
-    _ppf,
-    _weighted,
-    _weights,
-)
+from banditbot.statistics._sequential import _ppf, _weighted
 
 LANGS = ("en", "de", "es")
 LANG_P = np.array([0.5, 0.3, 0.2])
@@ -154,24 +146,6 @@ def _config(sc: Scenario) -> Any:
     return parse_config({"experiments": [exp]})
 
 
-def ever_outside(scores: Any, column: int, mu: float, log_c: float) -> bool:
-    """Whether the arm's confidence sequence excludes ``mu`` at some decision: the
-    e-process of either side, at ``θ = mu``, reaches ``c`` (the report's sequence at ``t``
-    is ``{θ : W_t(θ) < c}`` on each side, ``log W`` monotone in ``θ``)."""
-    grid = np.asarray(DEFAULT_EFFECTS)
-    weights = _weights(grid, None)
-    var = scores.variance[:, column]
-    for sign, low, theta_max in ((1.0, scores.lower[:, column], 1.0),
-                                 (-1.0, -scores.upper[:, column], 0.0)):
-        x = sign * scores.scores[:, column]
-        inv, cap = _bet_parts(var, low, theta_max)
-        lam = _block_bets(inv, cap, grid)  # (n, G)
-        logw = np.cumsum(np.log1p(lam * (x - sign * mu)[:, None]), axis=0)
-        if logw.shape[0] and float(_logmix(logw, weights).max()) >= log_c:
-            return True
-    return False
-
-
 def run(args: tuple[str, int]) -> dict[str, Any]:
     """One experiment of ``scenario`` with seed ``seed``: what each arm's numbers were."""
     name, seed = args
@@ -223,7 +197,7 @@ def run(args: tuple[str, int]) -> dict[str, Any]:
         assert row.estimate_low is not None and row.estimate_high is not None
         assert abs(row.estimate_low - inf.fixed_low[i]) < 1e-9, (a, row.estimate_low)
         assert abs(row.estimate_high - inf.fixed_high[i]) < 1e-9, (a, row.estimate_high)
-        outside = ever_outside(scores, i, mu, math.log(2.0 / ALPHA))
+        outside = _isolate.ever_outside(scores, i, mu, math.log(2.0 / ALPHA))
         at_end = not (inf.low[i] <= mu <= inf.high[i])
         assert not at_end or outside, (a, "sequence excludes at the end but not the path")
         taken = chosen[~np.isnan(rewards)] == i
@@ -253,15 +227,6 @@ def run(args: tuple[str, int]) -> dict[str, Any]:
     return out
 
 
-def _binom(k: int, n: int) -> tuple[float, float]:
-    """Clopper–Pearson 95% interval of ``k`` out of ``n``."""
-    from scipy.stats import beta
-
-    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
-    return lo, hi
-
-
 def summarize(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(results)
     sc = SCENARIOS[name]
@@ -278,9 +243,9 @@ def summarize(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
         width = np.array([r[a]["high"] - r[a]["low"] for r in results])
         raw = np.array([r[a]["raw"] for r in results])
         rows[a] = {
-            "mu": round(mu, 4), "one_look": cover / n, "one_look_ci": _binom(cover, n),
+            "mu": round(mu, 4), "one_look": cover / n, "one_look_ci": _isolate.binom(cover, n),
             "one_look_insample": cover_in / n, "truth_above": above / n,
-            "every_look": ev / n, "every_look_ci": _binom(ev, n),
+            "every_look": ev / n, "every_look_ci": _isolate.binom(ev, n),
             "bias_weighted": float(w.mean() - mu), "bias_se": float(w.std(ddof=1) / math.sqrt(n)),
             "sd_weighted": float(w.std(ddof=1)),
             "bias_aipw": float(plain.mean() - mu),
@@ -300,10 +265,10 @@ def summarize(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
             early.append({"after": after, "shown": len(shown) / n,
                           "answered_median": float(np.median([x["answered"] for x in e])),
                           "one_look": cov / max(len(shown), 1),
-                          "one_look_ci": _binom(cov, len(shown)) if shown else None,
+                          "one_look_ci": _isolate.binom(cov, len(shown)) if shown else None,
                           "few_runs": len(few),
                           "one_look_few": cov_few / len(few) if few else None,
-                          "one_look_few_ci": _binom(cov_few, len(few)) if few else None,
+                          "one_look_few_ci": _isolate.binom(cov_few, len(few)) if few else None,
                           "width": float(np.mean([x["high"] - x["low"] for x in shown]))
                           if shown else None})
         out["early"] = early
