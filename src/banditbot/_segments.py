@@ -92,6 +92,8 @@ class Segment:
             return "no answers yet"
         if self.leader is not None:
             return f"{self.leader} leads"
+        if all(a.low is None for a in self.arms):  # answers, and no interval: no bounds
+            return "no leader: no intervals without the reward's bounds"
         if self.too_few:
             return (f"no leader yet; too few answers for a point yet: "
                     f"{', '.join(self.too_few)}")

@@ -213,7 +213,9 @@ def _segment(view: ExperimentView, value: str | None, rows: Sequence[_LogRow],
 
     exp = view.config
     arms = view.all_arms
-    chosen, probabilities, rewards = scan_arrays(rows, arms, view.lo, view.span)
+    # an unbounded reward (span 0) is read on a unit scale: only its answered-or-not is used
+    chosen, probabilities, rewards = scan_arrays(rows, arms, view.lo if view.span else 0.0,
+                                                 view.span or 1.0)
     found = segment_arms(chosen, probabilities, rewards, active=[a in view.arms for a in arms],
                          confidence=exp.confidence, contextual=context_dependent(view),
                          floor=min(exp.floor, 0.5 / max(len(view.arms), 1)),

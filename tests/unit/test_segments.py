@@ -1,0 +1,29 @@
+"""The segment view where the report has no estimates: a reward without bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from banditbot import BanditService, MemoryStore, parse_config
+
+
+def test_an_unbounded_reward_is_split_into_counts_and_says_why_there_is_no_interval() -> None:
+    """A continuous reward without min and max has no AIPW sequences (they need the
+    bounds): each segment still counts its decisions and answers per arm, shows no estimate,
+    names no leader and says why, instead of 'the intervals do not separate the arms'."""
+    cfg = parse_config({"experiments": [{
+        "id": "spend", "reward": {"type": "continuous"},
+        "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(3))
+    for t in range(40):
+        d = svc.decide("spend", f"u{t}", {"plan": "pro" if t % 2 else "free"})
+        svc.reward(d.id, 12.5 * (t % 3), f"u{t}")
+    rep = svc.segment_report("spend", by="plan")
+    assert [s.label for s in rep.segments] == ["free", "pro"]
+    for s in rep.segments:
+        assert s.decisions == s.answered == 20
+        assert sum(a.answered for a in s.arms) == 20
+        assert all(a.estimate is None and a.low is None for a in s.arms)
+        assert s.leader is None
+        assert s.verdict == "no leader: no intervals without the reward's bounds"
+    assert any("the reward has no bounds" in n for n in rep.notes)
