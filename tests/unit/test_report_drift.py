@@ -41,8 +41,9 @@ def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answer
     """Before: `status: winner (hello)` after the swap (discounted Thompson sampling), and
     sliding-window UCB's report said "hello leads (P(best) 63%)" from all-time counts while
     the policy sent hey 99%. Now no winner is named for a policy that assumes the best arm
-    can change, the leader, P(best) and the interval column are of the recent answers the
-    policy decides on, and a note says the estimates are of every answer and lag behind."""
+    can change, the leader and P(best) are of the recent answers the policy decides on, and
+    a note says the estimates and their intervals (the table's interval column) are of every
+    answer and lag behind (it said the interval column was of the recent answers)."""
     service, exp = _after_swap(policy)
     report = service.report(exp)
     assert report.winner is None and report.status == "running"
@@ -54,7 +55,9 @@ def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answer
     assert report.leader is not None and report.leader.arm == "hey"
     assert hey.mean is not None and hello.mean is not None and hey.mean > hello.mean
     assert "weighs recent answers" in report.notes["recent"]
-    assert "are of every answer since the start" in report.notes["recent"]
+    assert "the estimates and their intervals (at this look and at every look) are of every " \
+        "answer since the start" in report.notes["recent"]
+    assert "interval column" not in report.notes["recent"]
     # the estimate of every answer still puts hello first (2/3 of the answers are before)
     assert hello.estimate is not None and hey.estimate is not None
     assert hello.estimate > hey.estimate

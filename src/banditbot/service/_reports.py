@@ -500,16 +500,19 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
                           "rule assume it has not (see docs/inference.md, Drift)")
     weighting = view.policy.time_weighting()
     if weighting is not None:
-        lagging = "the estimates and every-look intervals" if any(
-            r.estimate is not None for r in rows) else "the estimates"
+        # a table shows the estimates' intervals where there are estimates (of every
+        # answer), else the mean's (of the recent answers)
+        estimated = any(r.estimate is not None for r in rows)
+        recent = "the allocation, P(best) and the leader" if estimated else \
+            "the allocation, P(best), the leader and the mean's interval"
+        lagging = "the estimates and their intervals (at this look and at every look)" \
+            if estimated else "the estimates"
         described = "its posterior" if type(view.policy).posterior is not Policy.posterior \
-            else \
-            "the recent answers"
+            else "the recent answers"
         notes["recent"] = (
-            f"{view.policy.name} weighs recent answers ({_weighting_text(weighting)}): the "
-            f"allocation, P(best) and the interval column describe {described}, what it "
-            f"believes now; {lagging} are of every answer since the start, so after a change "
-            "they lag behind it")
+            f"{view.policy.name} weighs recent answers ({_weighting_text(weighting)}): "
+            f"{recent} describe {described}, what it believes now; {lagging} are of every "
+            "answer since the start, so after a change they lag behind it")
     split = _split_verdicts(rows)
     if split:
         notes["beat_control"] = split
