@@ -100,8 +100,7 @@ class Settings:
             value = values.get(name, "").strip()
             return value or None
 
-        admins = frozenset(int(x) for x in (get("BANDITBOT_ADMINS") or "").replace(" ", "")
-                           .split(",") if x.lstrip("-").isdigit())
+        admins = _admin_ids(get("BANDITBOT_ADMINS") or "")
         config = get("BANDITBOT_CONFIG")
         obd = get("BANDITBOT_OBD_ROOT")
         return cls(
@@ -177,3 +176,30 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         out[key.strip()] = value
     return out
+
+
+def _admin_ids(text: str) -> frozenset[int]:
+    """The Telegram user ids of ``BANDITBOT_ADMINS`` (comma-separated; blanks between
+    commas are skipped).
+
+    Raises
+    ------
+    ConfigError
+        An entry is not a number (a username, a typo, another separator): refused rather
+        than dropped, which left every admin command answering "Not allowed".
+
+    Examples
+    --------
+    >>> sorted(_admin_ids(" 1, -2,,3 "))
+    [-2, 1, 3]
+    """
+    entries = [x.strip() for x in text.split(",")]
+    bad = [x for x in entries if x and not x.lstrip("-").isdigit()]
+    if bad:
+        shown = ", ".join(repr(x) for x in bad[:3]) + (" …" if len(bad) > 3 else "")
+        raise ConfigError(
+            f"BANDITBOT_ADMINS holds {shown}: it lists numeric Telegram user ids, "
+            "comma-separated",
+            hint="e.g. BANDITBOT_ADMINS=123456789,987654321; the bot tells a user their id "
+                 "when it refuses them an admin command")
+    return frozenset(int(x) for x in entries if x)

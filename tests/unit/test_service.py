@@ -446,6 +446,17 @@ def test_admin_allow_list(svc: BanditService) -> None:
     assert more.is_admin(42) and more.is_admin("43") and more.is_admin(1001)
 
 
+@pytest.mark.parametrize("admins", ["222;111", "@bob", "42, abc"])
+def test_an_allow_list_entry_that_is_no_user_id_is_refused_by_name(admins: str) -> None:
+    """Such entries were dropped without a word: every admin then got "Not allowed"."""
+    from banditbot._settings import Settings
+
+    with pytest.raises(ConfigError, match="BANDITBOT_ADMINS holds") as err:
+        Settings.from_env({"BANDITBOT_ADMINS": admins}, env_file=None)
+    assert admins.split(", ")[-1] in str(err.value) and "numeric" in str(err.value)
+    assert Settings.from_env({"BANDITBOT_ADMINS": " 7,, -8 "}, env_file=None).admins == {7, -8}
+
+
 def test_unknown_experiment(svc: BanditService) -> None:
     with pytest.raises(UnknownExperimentError) as err:
         svc.decide("nope", "u")
