@@ -65,6 +65,9 @@ StoreOpt = Annotated[str | None, typer.Option(
     help="Store URL: sqlite:///banditbot.db (default; or BANDITBOT_STORE), memory://, "
          "postgresql://USER@HOST/DB, dynamodb://TABLE?region=…")]
 ExpArg = Annotated[str, typer.Argument(help="Experiment id.")]
+#: a command whose arguments are numbers takes ``-5`` as one (a reward, a prior), not as an
+#: unknown option: the value is then judged by what it is for, with its reason
+NUMBER_ARGUMENTS: dict[str, Any] = {"ignore_unknown_options": True}
 
 
 @functools.cache

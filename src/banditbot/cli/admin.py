@@ -8,6 +8,7 @@ import typer
 
 from .._errors import ConfigError
 from ._app import (
+    NUMBER_ARGUMENTS,
     ConfigOpt,
     ExpArg,
     StoreOpt,
@@ -21,7 +22,7 @@ from ._app import (
 )
 
 
-@app.command()
+@app.command(context_settings=NUMBER_ARGUMENTS)
 def cheat(
     experiment: ExpArg,
     arm: Annotated[str, typer.Argument(help="Arm id.")],
@@ -41,7 +42,7 @@ def cheat(
     console.print(f"added {n} rewards to {experiment}/{arm}{where}")
 
 
-@app.command()
+@app.command(context_settings=NUMBER_ARGUMENTS)
 def prior(
     experiment: ExpArg,
     arm: Annotated[str, typer.Argument(help="Arm id.")],

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .._errors import PayloadError
-from ._app import ConfigOpt, ExpArg, StoreOpt, app, console, service
+from ._app import NUMBER_ARGUMENTS, ConfigOpt, ExpArg, StoreOpt, app, console, service
 
 
 @app.command()
@@ -39,7 +39,7 @@ def decide(
     console.print_json(json.dumps(out))
 
 
-@app.command()
+@app.command(context_settings=NUMBER_ARGUMENTS)
 def reward(
     decision_id: Annotated[str, typer.Argument(help="Id printed by 'banditbot decide'.")],
     value: Annotated[str, typer.Argument(help="The reward, e.g. 1 or 0 or a rating.")],
