@@ -463,3 +463,23 @@ def test_a_failed_write_names_the_users_path(db: list[str], tmp_path: Path,
     (``error: No such file or directory: /proc/.x.csv.mp115j12``)."""
     code, _, err = run(["export", "random", "--out", "/proc/x.csv", *db], capsys)
     assert code == 2 and err.strip().endswith(": /proc/x.csv") and ".x.csv." not in err
+
+
+def test_the_audit_log_lists_who_did_what_newest_first(db: list[str],
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """The admin actions were recorded with their actor, but no command showed them."""
+    assert run(["audit", *db], capsys)[1].startswith("no admin actions in the audit log")
+    assert run(["cheat", "random", "arm1", "11", *db], capsys)[0] == 0
+    assert run(["prior", "random", "arm2", "3", "1", *db], capsys)[0] == 0
+    assert run(["reset", "random", "-y", *db], capsys)[0] == 0
+    code, out, _ = run(["audit", "random", "--json", *db], capsys)
+    assert code == 0
+    assert [(e["actor"], e["action"], e["details"]) for e in json.loads(out)] == [
+        ("cli", "reset", "generation=1 keep_priors=True"),
+        ("cli", "prior", "arm=arm2 alpha=3 beta=1"), ("cli", "cheat", "arm=arm1 rewards=11")]
+    code, out, _ = run(["audit", "--action", "prior", *db], capsys)
+    assert code == 0 and "arm=arm2 alpha=3 beta=1" in out and "cheat" not in out
+    code, _, err = run(["audit", "--action", "resett", *db], capsys)
+    assert code == 2 and "the actions are cheat, import, prior, reset" in err
+

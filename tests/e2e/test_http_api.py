@@ -198,6 +198,29 @@ def test_admin_operations(api: Any) -> None:
     assert actors == {"api:admin-key"}
 
 
+def test_the_audit_log_says_who_did_what_and_only_to_admins(api: Any) -> None:
+    """Every admin action was recorded, but nothing read the record back (a trial found
+    no way to see it): GET /v1/admin-log, newest first, narrowed by experiment and action."""
+    url, keys, service = api
+    key = keys["admin"]
+    call(url, "POST", "/v1/experiments/seed/cheat", key, json={"arm": "arm1", "rewards": "10"})
+    call(url, "PUT", "/v1/experiments/seed/arms/arm2/prior", key, json={"alpha": 3, "beta": 1})
+    service.reset("ts", actor="cli")
+    log = call(url, "GET", "/v1/admin-log", key)
+    assert log.status_code == 200
+    assert [(e["actor"], e["experiment"], e["action"]) for e in log.json()] == [
+        ("cli", "ts", "reset"), ("api:admin-key", "seed", "prior"),
+        ("api:admin-key", "seed", "cheat")]
+    assert log.json()[1]["details"] == "arm=arm2 alpha=3 beta=1"
+    assert log.json()[0]["time"].endswith("+00:00")
+    seed = call(url, "GET", "/v1/admin-log?experiment=seed&action=cheat&limit=5", key).json()
+    assert [e["action"] for e in seed] == ["cheat"]
+    assert call(url, "GET", "/v1/admin-log", keys["read"]).status_code == 403
+    assert call(url, "GET", "/v1/admin-log?experiment=nope", key).status_code == 404
+    bad = call(url, "GET", "/v1/admin-log?action=bogus", key)
+    assert bad.status_code == 422 and "reset" in bad.text
+
+
 def test_reads_exports_and_paging(api: Any) -> None:
     url, keys, service = api
     for i in range(7):

@@ -244,3 +244,15 @@ class Done(BaseModel):
 
     ok: bool
     detail: str
+
+
+class AuditEntry(BaseModel):
+    """One entry of the audit log: who did what to which experiment, when."""
+
+    at: float = Field(description="When, in seconds since the epoch.")
+    time: str = Field(description="When, ISO 8601 in UTC.")
+    actor: str = Field(description="cli, api:KEY_NAME, tg:TELEGRAM_USER_ID or rule.")
+    experiment: str
+    action: str = Field(description="cheat, import, prior, reset, policy, arm-add, "
+                                    "arm-retire, winner, export, rotate-pseudonyms.")
+    details: str

@@ -208,3 +208,57 @@ def keys_rotate_pseudonyms(
     rotate_pseudonym_key(svc.store)
     svc.audit("cli", "*", "rotate-pseudonyms", "")
     console.print("pseudonym secret rotated")
+
+
+@app.command()
+def audit(
+    experiment: Annotated[str | None, typer.Argument(
+        help="Experiment id (default: every experiment's actions).")] = None,
+    action: Annotated[list[str] | None, typer.Option(
+        "--action", "-a", help="Only this action (repeatable), e.g. reset or policy (a "
+                               "name it does not know is refused with the list).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000,
+                                       help="The most recent this many.")] = 50,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document (an array, newest first).")] = False,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Show the audit log: who changed what, when (newest first). Every admin action is in
+    it — hand-added rewards, priors, resets, policy switches, arms added and retired, the
+    winner rule's stop, exports from the bot — from the CLI (actor ``cli``), the HTTP API
+    (``api:KEY``), Telegram (``tg:USER_ID``) and the service's own rules (``rule``)."""
+    from datetime import UTC, datetime
+
+    from ..stores import ADMIN_ACTIONS
+    from ._output import print_json, print_table
+
+    svc = service(config, store, read_only=True)
+    if experiment is not None:
+        svc.experiment(experiment)  # an unknown id is refused, with the known ones
+    unknown = sorted(set(action or ()) - set(ADMIN_ACTIONS))
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown)}: the actions are {', '.join(ADMIN_ACTIONS)}",
+            param_hint="--action")
+    records = svc.store.admin_log(experiment, limit, actions=set(action) if action else None)
+    rows = [{"at": datetime.fromtimestamp(r.at, UTC).isoformat(timespec="seconds"),
+             "actor": r.actor, "experiment": r.experiment, "action": r.action,
+             "details": r.details} for r in records]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"no admin actions{f' on {experiment}' if experiment else ''} in the "
+                      "audit log", markup=False, highlight=False)
+        return
+    from rich.table import Table
+
+    more = " (the most recent; --limit shows more)" if len(rows) == limit else ""
+    table = Table(title=f"audit log, newest first{more}", title_justify="left")
+    for col in ("time (UTC)", "actor", "experiment", "action", "details"):
+        table.add_column(col, no_wrap=col != "details")
+    for r in rows:
+        table.add_row(str(r["at"]).replace("T", " ").removesuffix("+00:00"), r["actor"],
+                      r["experiment"], r["action"], r["details"])
+    print_table(table, console)

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_names
 from ._base import (
+    ADMIN_ACTIONS,
     ALLOCATED,
     NO_VECTOR,
     PRIORS_FROM_NOTE,
     TRAFFIC,
     WARM_START_NOTE,
+    AdminAction,
     AdminRecord,
     AllocationRecord,
     ApplyResult,
@@ -53,12 +55,14 @@ __getattr__, __dir__ = lazy_names(__name__, _BACKENDS, globals())
 
 
 __all__ = [
+    "ADMIN_ACTIONS",
     "ALLOCATED",
     "DEFAULT_STORE_URL",
     "NO_VECTOR",
     "PRIORS_FROM_NOTE",
     "TRAFFIC",
     "WARM_START_NOTE",
+    "AdminAction",
     "AdminRecord",
     "AllocationRecord",
     "ApplyResult",

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
@@ -445,9 +445,18 @@ class KeyedDecision(NamedTuple):
     expires: float
 
 
+#: The actions the audit log holds (:meth:`Store.admin_log`): hand-added rewards, imported
+#: history, priors, resets, policy switches, arms added and retired, the winner rule's
+#: decision, exports from the bot, the pseudonym secret's rotation.
+AdminAction = Literal["cheat", "import", "prior", "reset", "policy", "arm-add", "arm-retire",
+                     "winner", "export", "rotate-pseudonyms"]
+ADMIN_ACTIONS: tuple[str, ...] = get_args(AdminAction)
+
+
 @dataclass(frozen=True, slots=True)
 class AdminRecord:
-    """One admin action: who did what to which experiment, when."""
+    """One admin action: who did what to which experiment, when (``action``: one of
+    :data:`ADMIN_ACTIONS`)."""
 
     at: float
     actor: str

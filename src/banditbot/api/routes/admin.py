@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from ...service import ApiKey
+from ...stores import AdminAction
 from .._deps import Admin, Service
-from .._models import ArmIn, CheatIn, Done, PolicyIn, PriorIn, ResetIn
+from .._models import ArmIn, AuditEntry, CheatIn, Done, PolicyIn, PriorIn, ResetIn
 from .._problems import problem_responses
 
 __all__ = ["router"]
@@ -61,3 +65,19 @@ def retire_arm(experiment: str, arm: str, service: Service, key: Admin) -> Done:
     """Retire an arm (its statistics are kept)."""
     also = service.retire_arm(experiment, arm, actor=_actor(key))
     return Done(ok=True, detail=f"arm {arm} retired" + (f"; {also}" if also else ""))
+
+
+@router.get("/v1/admin-log", responses=_ERRORS)
+def admin_log(service: Service, key: Admin, experiment: str | None = None,
+              action: Annotated[list[AdminAction] | None, Query()] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditEntry]:
+    """The audit log, newest first: who changed what, when (``experiment`` and repeated
+    ``action`` narrow it). Needs an admin key: it names the keys and Telegram ids that
+    acted."""
+    if experiment is not None:
+        service.experiment(experiment)  # an unknown id: 404, with the known ones
+    return [AuditEntry(at=r.at, time=datetime.fromtimestamp(r.at, UTC).isoformat(
+                timespec="seconds"), actor=r.actor, experiment=r.experiment, action=r.action,
+                details=r.details)
+            for r in service.store.admin_log(experiment, limit,
+                                             actions=set(action) if action else None)]
