@@ -432,6 +432,34 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     assert not double.errors
 
 
+def test_an_admin_reads_the_audit_log_and_a_group_sees_no_admin_id(
+        service: BanditService, double: BotApiDouble) -> None:
+    """Every admin action was recorded; /audit shows the latest (a trial found no way to
+    read them), with an admin's Telegram id only in a private chat."""
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/cheat seed arm1 10")
+        await double.wait_for(last_text(double, ADMIN, 1))
+        double.send_command(ADMIN_USER, ADMIN, "/audit seed")
+        await double.wait_for(last_text(double, ADMIN, 2))
+        double.send_command(ADMIN_USER, -91, "/audit", chat_type="group")
+        await double.wait_for(last_text(double, -91))
+        double.send_command(BOB, 502, "/audit seed")
+        await double.wait_for(last_text(double, 502))
+
+    service.reset("ts", actor="cli")
+    run_bot(service, double, script)
+    private = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"][-1] or ""
+    lines = private.splitlines()
+    assert lines[0] == "Audit log of seed, newest first:"
+    assert lines[1].endswith(" · tg:1001 · cheat · arm=arm1 rewards=10") and len(lines) == 2
+    group = [m.text for m in double.chat_messages(-91) if m.kind == "text"][-1] or ""
+    assert "tg:(an admin) · seed cheat" in group and "1001" not in group
+    assert " · cli · ts reset" in group  # every experiment of the bot, newest first
+    refused = [m.text for m in double.chat_messages(502) if m.kind == "text"][-1] or ""
+    assert refused.startswith("Not allowed")
+    assert not double.errors
+
+
 def test_admin_help_retire_and_a_cancelled_reset(service: BanditService,
                                                 double: BotApiDouble) -> None:
     async def script() -> None:

@@ -104,7 +104,10 @@ _ADMIN_USAGE = {
     "policy": "/policy <experiment> <name> [key=value …]",
     "arm": "/arm add|retire <experiment> <arm> [text]",
     "export": "/export <experiment>",
+    "audit": "/audit [experiment]",
 }
+#: the audit log's entries /audit shows (the CLI's ``banditbot audit`` shows more)
+_AUDIT_SHOWN = 10
 
 
 #: the arms a report in Telegram shows (Report.top_arms): a table of 150 rows was cut
@@ -526,6 +529,9 @@ class BanditBot:
                 caption=f"Decision log of {args[0]} (subjects pseudonymized{since})")
             svc.audit(actor, args[0], "export", "csv")
             return
+        elif name == "audit" and len(args) <= 1:
+            private = update.effective_chat is None or update.effective_chat.type == "private"
+            text = await self._run(self._audit_text, args[0] if args else None, private)
         if text is None:
             await message.reply_text("Usage: " + _ADMIN_USAGE[name])
             return
@@ -547,6 +553,28 @@ class BanditBot:
                 log.info("arm content confirmed as plain text", extra={"error": str(exc)[:200]})
         shown = content if len(content) <= 300 else content[:299] + "…"
         await message.reply_text(f"{header}\n{shown}")
+
+    def _audit_text(self, experiment: str | None, private: bool) -> str:
+        """The audit log's latest entries (of one experiment, or of the bot's experiments),
+        newest first, one line each. Outside a private chat an admin's Telegram id is not
+        shown (the chat's members would read it)."""
+        from datetime import UTC, datetime
+
+        if experiment is not None:
+            self.service.experiment(experiment)
+        mine = {e.id for e in self.experiments}
+        records = [r for r in self.service.store.admin_log(experiment, 10 * _AUDIT_SHOWN)
+                   if r.experiment in mine][:_AUDIT_SHOWN]
+        if not records:
+            return f"No admin actions{f' on {experiment}' if experiment else ''} yet."
+        lines = [f"Audit log{f' of {experiment}' if experiment else ''}, newest first:"]
+        for r in records:
+            actor = r.actor if private or not r.actor.startswith("tg:") else "tg:(an admin)"
+            when = datetime.fromtimestamp(r.at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            where = "" if experiment else f" {r.experiment}"
+            lines.append(f"{when} · {actor} ·{where} {r.action}"
+                         + (f" · {r.details}" if r.details else ""))
+        return "\n".join(lines)
 
     def _export_csv(self, experiment: str) -> tuple[bytes, int]:
         """The current generation's log as CSV, and that generation."""
