@@ -232,9 +232,19 @@ def aipw_scores(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.
     n, k = p.shape
     onehot = np.zeros((n, k))
     onehot[np.arange(n), idx] = 1.0
-    counts = np.cumsum(onehot, axis=0) - onehot  # before t
-    sums = np.cumsum(onehot * y[:, None], axis=0) - onehot * y[:, None]
-    m = (sums + _PRIOR_MEAN * _PRIOR_COUNT) / (counts + _PRIOR_COUNT)
+    # in place (the same bits): on a long log every (n, K) temporary is fresh memory the
+    # kernel must map and clear, which costs more than the arithmetic
+    counts = np.cumsum(onehot, axis=0)
+    counts -= onehot  # before t
+    gain = onehot * y[:, None]
+    del onehot
+    sums = np.cumsum(gain, axis=0)
+    sums -= gain
+    del gain
+    sums += _PRIOR_MEAN * _PRIOR_COUNT
+    counts += _PRIOR_COUNT
+    m = np.divide(sums, counts, out=sums)
+    del counts
     scored = _scores_from(m, idx, p, y, rows)
     return _predictable(scored, floor) if contextual else scored
 
@@ -267,14 +277,25 @@ def _predictable(sc: AipwScores, floor: float | None) -> AipwScores:
 def _scores_from(m: FloatArray, idx: IntArray, p: FloatArray, y: FloatArray,
                  rows: IntArray) -> AipwScores:
     n = p.shape[0]
-    with np.errstate(divide="ignore"):
-        inv = np.where(p > 0, 1.0 / np.where(p > 0, p, 1.0), np.inf)
+    # in place where it can be (the same bits as the expressions in the comments)
+    off = p <= 0
+    inv = np.where(off, 1.0, p)  # where(p > 0, 1 / p, inf)
+    np.divide(1.0, inv, out=inv)
+    inv[off] = np.inf
     scores = m.copy()
     r = np.arange(n)
     scores[r, idx] += (y - m[r, idx]) * inv[r, idx]
-    lower = np.where(p > 0, m - m * inv, m)
-    upper = np.where(p > 0, m + (1.0 - m) * inv, m)
-    variance = np.where(p > 0, m * (1.0 - m) * inv, np.inf)
+    lower = np.multiply(m, inv)  # where(p > 0, m − m / p, m)
+    np.subtract(m, lower, out=lower)
+    np.copyto(lower, m, where=off)
+    upper = np.subtract(1.0, m)  # where(p > 0, m + (1 − m) / p, m)
+    upper *= inv
+    np.add(m, upper, out=upper)
+    np.copyto(upper, m, where=off)
+    variance = np.subtract(1.0, m)  # where(p > 0, m (1 − m) / p, inf)
+    np.multiply(m, variance, out=variance)
+    variance *= inv
+    variance[off] = np.inf
     return AipwScores(scores, lower, upper, variance, m, p, rows)
 
 
@@ -344,6 +365,46 @@ def _planned_effect(inv: FloatArray, info: FloatArray, start: int, horizon: int,
 
 #: Rows per block when an e-value is summed over a long log (bounds the temporaries).
 _ROWS = 16_384
+#: Cells (rows x sequences x bets) per chunk of a block: every array of a chunk (bets,
+#: factors, their logs) is written into buffers allocated once per pass, small enough to
+#: stay in cache (fresh temporaries of a 16k-row block cost more in page faults than the
+#: arithmetic). The sums carry from chunk to chunk in the order of one sum over the block.
+_CHUNK_CELLS = 16_384
+#: The same for the stopping rule's paths (fewer, larger chunks: more work per row).
+_PATH_CELLS = 65_536
+
+
+class _Chunks:
+    """Buffers for chunks of ``(rows, S, G)`` bets, reused over a pass (no temporaries)."""
+
+    __slots__ = ("dev", "fac", "lam", "logs", "ratio")
+
+    def __init__(self, rows: int, s: int, g: int) -> None:
+        self.lam = np.empty((rows, s, g))
+        self.fac = np.empty((rows, s, g))
+        self.dev = np.empty((rows, s))
+        # one spare row in front: the sum so far, so a chunk's sum continues it
+        self.logs = np.empty((rows + 1, s, g))
+        self.ratio = np.empty((rows + 1, s, g))
+
+    def bets(self, m: int, inv: FloatArray, cap: FloatArray, effects: FloatArray,
+             planned: FloatArray | None) -> FloatArray:
+        """:func:`_block_bets` of ``m`` rows, in the buffer (the same bits)."""
+        lam = self.lam[:m]
+        grid = lam[..., 1:] if planned is not None else lam
+        np.multiply(inv[..., None], effects, out=grid)
+        np.minimum(grid, cap[..., None], out=grid)
+        if planned is not None:
+            tuned = lam[..., 0]
+            np.multiply(inv, planned, out=tuned)
+            np.minimum(tuned, cap, out=tuned)
+        return lam
+
+
+def _chunk_rows(n: int, s: int, g: int, cells: int | None = None) -> int:
+    """Rows per chunk for ``s`` sequences of ``g`` bets (at most a block, at least 8)."""
+    size = _CHUNK_CELLS if cells is None else cells
+    return max(1, min(max(8, size // max(s * g, 1)), _ROWS, n))
 
 
 def _log_evalue(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
@@ -353,21 +414,40 @@ def _log_evalue(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatA
 
     ``x``, ``inv`` (``1 / v_t``), ``cap`` (``κ / (θ_max − L_t)``) and ``planned`` (the
     horizon bet's effect per row, or ``None``) have shape ``(n, S)``, ``theta`` ``(S,)``; the
-    bets ``λ_{t,j} = min(inv_t δ_j, cap_t)`` are formed block by block, so no ``(n, S, G)``
-    array exists at once.
+    bets ``λ_{t,j} = min(inv_t δ_j, cap_t)`` are formed chunk by chunk in buffers reused
+    over the pass, so no ``(n, S, G)`` array exists at once. Each block of :data:`_ROWS`
+    rows is summed in row order, then added to the total.
     """
-    s = x.shape[1]
+    n, s = x.shape
     weights = _weights(effects, None if planned is None else 1)
     g = weights.shape[0]
     logw = np.zeros((s, g))
     slope = np.zeros((s, g))  # d logw / d theta
-    for start in range(0, max(x.shape[0], 1), _ROWS):  # sums by blocks: bounded memory
-        rows = slice(start, start + _ROWS)
-        block = _block_bets(inv[rows], cap[rows], effects,
-                            None if planned is None else planned[rows])
-        factor = 1.0 + block * (x[rows] - theta)[..., None]
-        logw += np.log(factor).sum(axis=0)
-        slope -= (block / factor).sum(axis=0)
+    step = _chunk_rows(n, s, g)
+    buf = _Chunks(step, s, g)
+    part_log = np.empty((s, g))
+    part_ratio = np.empty((s, g))
+    for start in range(0, n, _ROWS):  # sums by blocks: bounded memory
+        stop = min(start + _ROWS, n)
+        for head in range(start, stop, step):
+            rows = slice(head, min(head + step, stop))
+            m = rows.stop - head
+            lam = buf.bets(m, inv[rows], cap[rows], effects,
+                           None if planned is None else planned[rows])
+            dev = np.subtract(x[rows], theta, out=buf.dev[:m])
+            fac = np.multiply(lam, dev[..., None], out=buf.fac[:m])
+            np.add(fac, 1.0, out=fac)
+            # the block's sum continued: row 0 holds the sum of its earlier chunks
+            lead = 0 if head == start else 1
+            logs, ratio = buf.logs[1 - lead:m + 1], buf.ratio[1 - lead:m + 1]
+            if lead:
+                logs[0], ratio[0] = part_log, part_ratio
+            np.log(fac, out=logs[lead:])
+            np.divide(lam, fac, out=ratio[lead:])
+            np.sum(logs, axis=0, out=part_log)
+            np.sum(ratio, axis=0, out=part_ratio)
+        logw += part_log
+        slope -= part_ratio
     value = _logmix(logw, weights)
     weight = np.exp(logw - value[:, None]) * weights
     return value, (weight * slope).sum(axis=1)
@@ -387,18 +467,163 @@ def _block_bets(inv: FloatArray, cap: FloatArray, effects: FloatArray,
 def _bet_parts(variance: FloatArray, low: FloatArray, theta_max: float | FloatArray
                ) -> tuple[FloatArray, FloatArray]:
     """``(1 / v_t, κ / (θ_max − L_t))``: what :func:`_bets` combines with the effects."""
-    with np.errstate(divide="ignore"):
-        inv = 1.0 / variance
-        cap = _KAPPA / np.maximum(theta_max - low, 1e-12)
+    with np.errstate(divide="ignore"):  # in place: a long log's temporaries are costly
+        inv: FloatArray = np.divide(1.0, variance)
+        room: FloatArray = np.subtract(theta_max, low)
+        np.maximum(room, 1e-12, out=room)
+        cap = np.divide(_KAPPA, room, out=room)
     return inv, cap
+
+
+#: The margin the ends keep from the root, as Newton's method stops within it: the end is
+#: moved this far to the wide side (the stopping tolerance of :func:`_newton_bound`).
+_TOL = 1e-8
+#: How close above the root an end proven from the power sums must be (see
+#: :func:`_lower_bound`): it lies in ``(root − _TOL − _TIGHT, root]``.
+_TIGHT = 1e-12
 
 
 def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
                  log_c: float, lo: float, hi: float, start: FloatArray,
                  planned: FloatArray | None = None) -> FloatArray:
     """The smallest ``θ`` in ``[lo, hi]`` not rejected: the root of ``log W(θ) = log c``
-    (``log W`` decreases in ``θ``), by Newton's method kept inside a bracket; ``lo`` when
-    nothing is rejected, ``hi`` when everything is."""
+    (``log W`` decreases in ``θ``), moved :data:`_TOL` to the wide side; ``lo`` when nothing
+    is rejected, ``hi`` when everything is.
+
+    One pass over the log at ``θ₀`` (the normal approximation's end) gives, per bet, the
+    log wealth ``F`` and the power sums ``M_k = Σ_t u_t^k`` (``k ≤ 4``) of ``u_t = λ_t / (1 +
+    λ_t (x_t − θ₀))``. Since ``log(1 + λ (x − θ)) = log(1 + λ (x − θ₀)) + log(1 − u d)``
+    with ``d = θ − θ₀``, the log wealth at any ``θ`` near ``θ₀`` is ``F − d M₁ − d² M₂ / 2 −
+    d³ M₃ / 3 − d⁴ M₄ / 4`` up to a remainder whose sign and size the series bounds
+    (:func:`_series_bounds`). The root of that polynomial, ``θ₁``, is then checked with
+    those bounds, not trusted: the end ``θ₁ − _TOL`` is kept only if its log e-value is
+    proven to reach ``log c`` (so it is rejected: it lies on or below the root, the wide
+    side) and ``θ₁ + _TIGHT`` proven not to (the root lies below it: the end is no wider
+    than Newton's). A sequence where either proof fails (a start far from the root, an end
+    at the edge of the range) falls back to Newton's method (:func:`_newton_bound`),
+    started at ``θ₁``. On a long log nearly every end takes the single pass, where Newton's
+    method took three.
+    """
+    s = x.shape[1]
+    theta0 = np.clip(np.where(np.isfinite(start), start, 0.5 * (lo + hi)), lo, hi)
+    sums, umax = _power_sums(x, inv, cap, effects, theta0, planned)
+    weights = _weights(effects, None if planned is None else 1)
+    out = np.full(s, np.nan)
+    done = np.zeros(s, dtype=bool)
+    theta1 = theta0.copy()
+    if np.all(np.isfinite(sums)) and math.isfinite(umax) and umax >= 0.0:
+        reach = 0.5 / umax if umax > 0.0 else math.inf  # |u d| <= 1/2 for every row
+        d_lo = np.maximum(lo - theta0, -reach)
+        d_hi = np.minimum(hi - theta0, reach)
+        d1 = _model_root(sums, weights, log_c, d_lo, d_hi)
+        theta1 = theta0 + d1
+        end = theta1 - _TOL
+        low_at_end, _ = _series_bounds(sums, weights, end - theta0, umax)
+        _, high_above = _series_bounds(sums, weights, theta1 + _TIGHT - theta0, umax)
+        done = ((end > lo) & (theta1 + _TIGHT < hi) & (end - theta0 >= d_lo)
+                & (theta1 + _TIGHT - theta0 <= d_hi)
+                & (low_at_end >= log_c) & (high_above < log_c))
+        out = np.where(done, end, np.nan)
+    if not done.all():
+        rest = np.flatnonzero(~done)
+        again = np.where(np.isfinite(theta1[rest]), theta1[rest], start[rest])
+        out[rest] = _newton_bound(x[:, rest], inv[:, rest], cap[:, rest], effects, log_c,
+                                  lo, hi, again, None if planned is None else planned[:, rest])
+    return out
+
+
+def _power_sums(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
+                theta: FloatArray, planned: FloatArray | None) -> tuple[FloatArray, float]:
+    """One pass over the log at ``theta`` (shape ``(S,)``): per sequence and bet, ``Σ log(1 +
+    λ_t (x_t − θ))`` and ``M_k = Σ u_t^k`` for ``k = 1..4``, ``u_t = λ_t / (1 + λ_t (x_t −
+    θ))`` (shape ``(5, S, G)``), and the largest ``u_t`` (a scalar). Chunks of rows in
+    buffers reused over the pass, each summed by one matrix-vector product."""
+    n, s = x.shape
+    g = effects.shape[0] + (planned is not None)
+    step = _chunk_rows(n, s, g)
+    buf = _Chunks(step, s, g)
+    powers = np.empty((5, step, s * g))
+    ones = np.ones(step)
+    part = np.empty((5, s * g))
+    total = np.zeros((5, s * g))
+    umax = 0.0
+    for head in range(0, n, step):
+        rows = slice(head, head + step)
+        m = min(step, n - head)
+        lam = buf.bets(m, inv[rows], cap[rows], effects,
+                       None if planned is None else planned[rows])
+        dev = np.subtract(x[rows], theta, out=buf.dev[:m])
+        fac = np.multiply(lam, dev[..., None], out=buf.fac[:m])
+        np.add(fac, 1.0, out=fac)
+        p = powers[:, :m]
+        log_fac, u, u2, u3, u4 = (p[i].reshape(m, s, g) for i in range(5))
+        np.log(fac, out=log_fac)
+        np.divide(lam, fac, out=u)
+        np.multiply(u, u, out=u2)
+        np.multiply(u2, u, out=u3)
+        np.multiply(u2, u2, out=u4)
+        umax = max(umax, float(np.max(u)))  # a factor <= 0: the sums are not finite
+        np.matmul(ones[:m], p, out=part)
+        total += part
+    return total.reshape(5, s, g), umax
+
+
+def _series(sums: FloatArray, d: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The log wealth's series at ``θ₀ + d`` per bet: ``F − d M₁ − d² M₂/2 − d³ M₃/3 −
+    d⁴ M₄/4``, its derivative in ``d`` and the last term's size ``d⁴ M₄ / 4``."""
+    f, m1, m2, m3, m4 = sums
+    e = d[:, None]
+    value = f - e * (m1 + e * (m2 / 2.0 + e * (m3 / 3.0 + e * (m4 / 4.0))))
+    slope = -(m1 + e * (m2 + e * (m3 + e * m4)))
+    return value, slope, e ** 4 * m4 / 4.0
+
+
+def _series_bounds(sums: FloatArray, weights: FloatArray, d: FloatArray, umax: float
+                   ) -> tuple[FloatArray, FloatArray]:
+    """Proven lower and upper bounds of the mixture's log e-value at ``θ₀ + d`` (``|d|
+    umax <= 1/2``). Per row, with ``y = u d``: for ``d > 0``, ``log(1 − y) = −Σ_k y^k / k``
+    lies between the series to ``k = 4`` and that minus ``y⁴/4 · y/(1 − y)``; for ``d < 0``,
+    ``log(1 + z)`` (``z = −y``) lies between the series to ``z⁴`` and to ``z³`` (Taylor's
+    remainders of ``log(1 + z)`` have fixed signs for ``z >= 0``). The mixture's log
+    e-value increases in every bet's, so bounds of each bound it."""
+    value, _, last = _series(sums, d)
+    y = np.maximum(d, 0.0)[:, None] * umax
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = value - np.where(d[:, None] > 0.0, last * y / (1.0 - y), 0.0)
+    high = value + np.where(d[:, None] < 0.0, last, 0.0)
+    return _logmix(low, weights), _logmix(high, weights)
+
+
+def _model_root(sums: FloatArray, weights: FloatArray, log_c: float, d_lo: FloatArray,
+                d_hi: FloatArray) -> FloatArray:
+    """The ``d`` in ``[d_lo, d_hi]`` where the series' mixture crosses ``log c`` (Newton's
+    method kept inside a bracket; no pass over the log)."""
+    a, b = d_lo.copy(), d_hi.copy()
+    d = np.clip(np.zeros_like(d_lo), a, b)
+    for _ in range(60):
+        value, slope, _ = _series(sums, d)
+        f = _logmix(value, weights)
+        weight = np.exp(value - f[:, None]) * weights
+        df = (weight * slope).sum(axis=1)
+        f = f - log_c
+        rejected = f >= 0.0
+        a = np.where(rejected, d, a)
+        b = np.where(rejected, b, d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = d - f / df
+        inside = np.isfinite(step) & (step >= a) & (step <= b)
+        new = np.where(inside, step, 0.5 * (a + b))
+        if np.all(np.abs(new - d) <= 1e-16 + 1e-15 * np.abs(d)):
+            return new
+        d = new
+    return d
+
+
+def _newton_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
+                  log_c: float, lo: float, hi: float, start: FloatArray,
+                  planned: FloatArray | None = None) -> FloatArray:
+    """:func:`_lower_bound` by Newton's method kept inside a bracket, one pass over the log
+    per step (each end moved :data:`_TOL` to the wide side once the step is below it)."""
     s = x.shape[1]
     a = np.full(s, lo)  # root >= a
     b = np.full(s, hi)  # root <= b
@@ -424,9 +649,9 @@ def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: Float
             step = t - f / df
         inside = np.isfinite(step) & (step >= a_t) & (step <= b_t)
         new = np.where(inside, step, 0.5 * (a_t + b_t))
-        done = edge | (np.abs(new - t) < 1e-8) | (b_t - a_t < 1e-8)
+        done = edge | (np.abs(new - t) < _TOL) | (b_t - a_t < _TOL)
         # converged: step back by the tolerance, so the bound errs on the wide side
-        out[where] = np.where(edge, np.where(rejected, hi, lo), np.maximum(new - 1e-8, lo))
+        out[where] = np.where(edge, np.where(rejected, hi, lo), np.maximum(new - _TOL, lo))
         a[where], b[where], theta[where] = a_t, b_t, new
         todo[where[done]] = False
     return np.where(todo, a, out)  # not converged: the rejected end (conservative)
@@ -471,43 +696,96 @@ def _check_alpha(alpha: float) -> None:
         raise PayloadError(f"alpha must be in (0, 1), got {alpha}", hint="e.g. 0.05")
 
 
-def _pair_evidence(sc: AipwScores, effects: FloatArray, b: int, log_c: float,
+def _pair_evidence(sc: AipwScores, effects: FloatArray, log_c: float,
                    horizon: int | None = None) -> tuple[FloatArray, IntArray]:
-    """For ``μ(b) > μ(a)`` against 0, every ``a``: the largest log e-value along the path
-    and the first answered decision where it reached ``log_c`` (``-1``: never), shapes
-    ``(K,)``. The path ``log W`` is a running sum over blocks of rows that carries its last
-    row into the next block (the same sums, in the same order, as one cumulative sum over
-    the whole log), so no ``(n, K, G)`` array exists at once."""
+    """For ``μ(b) > μ(a)`` against 0, every ordered pair ``(b, a)``, ``a != b`` (``b`` first,
+    then ``a``, ascending): the largest log e-value along the path and the first answered
+    decision where it reached ``log_c`` (``-1``: never), shapes ``(K (K − 1),)``. The path
+    ``log W`` is a running sum over chunks of rows that carries its last row into the next
+    chunk (the same sums, in the same order, as one cumulative sum over the whole log), so
+    no ``(n, K², G)`` array exists at once; every chunk's arrays are written into buffers
+    reused over the log."""
     k = sc.n_arms
     weights = _weights(effects, horizon)
     g = weights.shape[0]
-    best = np.full(k, -np.inf)
-    first = np.full(k, -1, dtype=np.int64)
-    carry = np.zeros((1, k, g))
-    info = np.zeros(k)
-    for start in range(0, sc.n, _ROWS):
-        rows = slice(start, start + _ROWS)
-        scores, lower, upper = sc.scores[rows], sc.lower[rows], sc.upper[rows]
-        plugin, variance = sc.plugin[rows], sc.variance[rows]
-        x = scores[:, b:b + 1] - scores
-        low = np.minimum(lower[:, b:b + 1] - plugin, plugin[:, b:b + 1] - upper)
-        var = variance[:, b:b + 1] + variance
+    pairs = [(b, a) for b in range(k) for a in range(k) if a != b]
+    s = len(pairs)
+    b = np.array([pair[0] for pair in pairs], dtype=np.intp)
+    a = np.array([pair[1] for pair in pairs], dtype=np.intp)
+    best = np.full(s, -np.inf)
+    first = np.full(s, -1, dtype=np.int64)
+    info = np.zeros(s)
+    step = _chunk_rows(sc.n, s, g, _PATH_CELLS)
+    buf = _Chunks(step, s, g)
+    terms = buf.logs  # row 0: the path's last row so far (log W = 0 before any decision)
+    paths = buf.ratio
+    terms[0] = 0.0
+    top = np.empty((step, s))
+    flat = np.empty((step, s, g))
+    # the mixture's products, laid out (row, b, a) with a = b left at 0, as the products
+    # were taken one (row, b) at a time before: OpenBLAS sums the last (K mod 4) rows of a
+    # matrix-vector product in another order, so a row's bits follow its position in it
+    square = np.zeros((step, k, k, g))
+    mix = np.zeros((step, k, k))
+    spans = []  # (pairs, b, arms a): b's pairs with a < b, then with a > b
+    for b_arm in range(k):
+        base = b_arm * (k - 1)
+        if b_arm > 0:
+            spans.append((slice(base, base + b_arm), b_arm, slice(0, b_arm)))
+        if b_arm < k - 1:
+            spans.append((slice(base + b_arm, base + k - 1), b_arm, slice(b_arm + 1, k)))
+    for start in range(0, sc.n, step):
+        rows = slice(start, start + step)
+        scores, plugin = sc.scores[rows], sc.plugin[rows]
+        m = scores.shape[0]
+        x = scores[:, b] - scores[:, a]
+        low = np.minimum(sc.lower[rows][:, b] - plugin[:, a],
+                         plugin[:, b] - sc.upper[rows][:, a])
+        var = sc.variance[rows][:, b] + sc.variance[rows][:, a]
         inv, cap = _bet_parts(var, low, 1.0)
         planned = None
         if horizon is not None:
             planned, info = _planned_effect(inv, info, start, horizon, log_c)
-        lam = _block_bets(inv, cap, effects, planned)
-        terms = np.concatenate([carry, np.log1p(lam * x[..., None])], axis=0)
-        logw = np.cumsum(terms, axis=0)[1:]  # (rows, K, G)
-        carry = logw[-1:]
-        path = _logmix(logw, weights)
-        best = np.maximum(best, path.max(axis=0))
+        lam = buf.bets(m, inv, cap, effects, planned)
+        step_log = np.multiply(lam, x[..., None], out=terms[1:m + 1])
+        np.log1p(step_log, out=step_log)
+        logw = np.cumsum(terms[:m + 1], axis=0, out=paths[:m + 1])[1:]
+        path = _logmix_pairs(logw, weights, spans, top[:m], flat[:m], square[:m],
+                             mix[:m])
+        terms[0] = logw[-1]
+        np.maximum(best, path.max(axis=0), out=best)
         hit = path >= log_c
         fresh = (first < 0) & hit.any(axis=0)
         first[fresh] = start + hit.argmax(axis=0)[fresh]
-    best[b] = -np.inf
-    first[b] = -1
     return best, first
+
+
+def _logmix_pairs(x: FloatArray, weights: FloatArray, spans: list[tuple[slice, int, slice]],
+                  top: FloatArray, flat: FloatArray, square: FloatArray, mix: FloatArray
+                  ) -> FloatArray:
+    """:func:`_logmix` of ``x`` (shape ``(m, P, G)``, the ordered pairs ``(b, a)`` as in
+    :func:`_pair_evidence`; ``spans`` maps each run of them to ``b`` and its run of ``a``),
+    with buffers ``top`` ``(m, P)``, ``flat`` ``(m, P, G)``, ``square`` ``(m, K, K, G)``
+    and ``mix`` ``(m, K, K)``; the result is written into ``top``. The mixture is one
+    ``(K, G) @ (G,)`` product per row and ``b``, as :func:`_logmix` took it over an
+    ``(m, K, G)`` array of ``b``'s differences (the same bits)."""
+    m, _, g = x.shape
+    k = square.shape[1]
+    np.copyto(top, x[..., 0])
+    for j in range(1, g):  # the maximum over a short last axis, as elementwise maxima
+        np.maximum(top, x[..., j], out=top)  # (a reduction over it is slow)
+    np.copyto(top, 0.0, where=~np.isfinite(top))
+    np.subtract(x, top[..., None], out=flat)
+    np.exp(flat, out=flat)
+    for cols, b, arms in spans:
+        square[:, b, arms] = flat[:, cols]
+    np.matmul(square.reshape(m * k, k, g), weights, out=mix.reshape(m * k, k))
+    logs = flat[..., 0]
+    for cols, b, arms in spans:
+        logs[:, cols] = mix[:, b, arms]
+    np.log(logs, out=logs)
+    np.add(logs, top, out=top)
+    return top
 
 
 def stopping_rule(arms: npt.ArrayLike, probabilities: npt.ArrayLike, rewards: npt.ArrayLike,
@@ -575,12 +853,13 @@ def _decide(sc: AipwScores, alpha: float, grid: FloatArray,
     log_c = math.log(k / alpha)
     evidence = np.full((k, k), -np.inf)
     first = np.full((k, k), np.iinfo(np.int64).max)
-    for b in range(k):
-        if sc.n == 0 or k < 2:
-            break
-        evidence[b], hit_at = _pair_evidence(sc, grid, b, log_c, horizon)
-        any_hit = hit_at >= 0
-        first[b, any_hit] = hit_at[any_hit]
+    if sc.n and k >= 2:
+        pairs = [(b, a) for b in range(k) for a in range(k) if a != b]
+        best, hit_at = _pair_evidence(sc, grid, log_c, horizon)
+        for (b, a), value, at in zip(pairs, best.tolist(), hit_at.tolist(), strict=True):
+            evidence[b, a] = value
+            if at >= 0:
+                first[b, a] = at
     np.fill_diagonal(first, -1)
     # decision by which b has beaten every other arm that can still be chosen
     when = np.where(live[None, :], first, -1).max(axis=1)
@@ -848,20 +1127,25 @@ def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatAr
     k = sc.n_arms
     if sc.n == 0:
         return np.zeros(k), np.ones(k)
-    x = np.concatenate([sc.scores, -sc.scores], axis=1)
-    low = np.concatenate([sc.lower, -sc.upper], axis=1)
-    var = np.concatenate([sc.variance, sc.variance], axis=1)
-    theta_max = np.concatenate([np.ones(k), np.zeros(k)])
-    inv, cap = _bet_parts(var, low, theta_max[None, :])
-    start = _normal_start(x, log_c)
-    bounds = np.empty(2 * k)
+    low = np.empty(k)
+    high = np.empty(k)
+    # the lower end bets on Γ against θ <= 1; the upper end on −Γ (range from −upper)
+    # against −θ <= 0, the same 1 / v_t for both
+    with np.errstate(divide="ignore"):
+        inv = np.divide(1.0, sc.variance)
     for part, (lo, hi) in enumerate(((0.0, 1.0), (-1.0, 0.0))):
-        cols = slice(part * k, (part + 1) * k)
-        bounds[cols] = _lower_bound(np.ascontiguousarray(x[:, cols]),
-                                    np.ascontiguousarray(inv[:, cols]),
-                                    np.ascontiguousarray(cap[:, cols]), grid, log_c, lo, hi,
-                                    start[cols])
-    return bounds[:k], -bounds[k:]
+        x = sc.scores if part == 0 else np.negative(sc.scores)
+        # κ / max(θ_max − L_t, 1e-12): θ_max − L is 1 − lower, or 0 − (−upper) = upper
+        room = np.subtract(1.0, sc.lower) if part == 0 else sc.upper.copy()
+        np.maximum(room, 1e-12, out=room)
+        cap = np.divide(_KAPPA, room, out=room)
+        bound = _lower_bound(x, inv, cap, grid, log_c, lo, hi, _normal_start(x, log_c))
+        del x, cap, room
+        if part == 0:
+            low = bound
+        else:
+            high = -bound
+    return low, high
 
 
 def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
@@ -869,12 +1153,24 @@ def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
     """Lower sequence of ``μ(b) − μ(a)`` for each ``(b, a)`` at the last decision."""
     if not pairs or sc.n == 0:
         return np.full(len(pairs), -1.0)
-    b = np.array([p[0] for p in pairs])
-    a = np.array([p[1] for p in pairs])
-    x = sc.scores[:, b] - sc.scores[:, a]
-    low = np.minimum(sc.lower[:, b] - sc.plugin[:, a], sc.plugin[:, b] - sc.upper[:, a])
-    var = sc.variance[:, b] + sc.variance[:, a]
-    inv, cap = _bet_parts(var, low, 1.0)
+    # column by column, in place: gathering (n, pairs) arrays and their temporaries costs
+    # a long log more than the arithmetic
+    n, s = sc.n, len(pairs)
+    x, inv, cap = (np.empty((n, s)) for _ in range(3))
+    other = np.empty(n)
+    for i, (bi, ai) in enumerate(pairs):
+        np.subtract(sc.scores[:, bi], sc.scores[:, ai], out=x[:, i])
+        low = cap[:, i]  # min(L_b − m_a, m_b − U_a), then κ / max(1 − low, 1e-12)
+        np.subtract(sc.lower[:, bi], sc.plugin[:, ai], out=low)
+        np.subtract(sc.plugin[:, bi], sc.upper[:, ai], out=other)
+        np.minimum(low, other, out=low)
+        np.add(sc.variance[:, bi], sc.variance[:, ai], out=inv[:, i])  # then 1 / v
+    del other
+    with np.errstate(divide="ignore"):  # what _bet_parts(v, low, 1.0) gives, in place
+        np.divide(1.0, inv, out=inv)
+        np.subtract(1.0, cap, out=cap)
+        np.maximum(cap, 1e-12, out=cap)
+        np.divide(_KAPPA, cap, out=cap)
     planned = None
     if horizon is not None:
         planned, _ = _planned_effect(inv, np.zeros(len(pairs)), 0, horizon, log_c)
@@ -885,7 +1181,13 @@ def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
 def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
     """Where Newton's method starts: the lower end a normal approximation would give (the
     betting bound is close to it, a little further out)."""
-    out: FloatArray = x.mean(axis=0) - np.sqrt(2.0 * log_c * x.var(axis=0) / x.shape[0])
+    n = x.shape[0]
+    mean = x.mean(axis=0)
+    square = np.zeros(x.shape[1])
+    for start in range(0, n, _ROWS):  # the variance by blocks: no (n, S) temporary
+        dev = x[start:start + _ROWS] - mean
+        square += np.einsum("ij,ij->j", dev, dev)
+    out: FloatArray = mean - np.sqrt(2.0 * log_c * (square / n) / n)
     return out
 
 
