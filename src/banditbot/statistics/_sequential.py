@@ -81,7 +81,7 @@ Two arms drawn 50/50, the second clearly better:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,6 +365,9 @@ def _planned_effect(inv: FloatArray, info: FloatArray, start: int, horizon: int,
 
 #: Rows per block when an e-value is summed over a long log (bounds the temporaries).
 _ROWS = 16_384
+#: The inputs of ``S`` sequences over a slice of rows: ``(x, 1 / v_t, κ / (θ_max − L_t))``,
+#: each of shape ``(rows, S)``.
+_Inputs = Callable[[slice], tuple[FloatArray, FloatArray, FloatArray]]
 #: Cells (rows x sequences x bets) per chunk of a block: every array of a chunk (bets,
 #: factors, their logs) is written into buffers allocated once per pass, small enough to
 #: stay in cache (fresh temporaries of a 16k-row block cost more in page faults than the
@@ -483,9 +486,8 @@ _TOL = 1e-8
 _TIGHT = 1e-12
 
 
-def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
-                 log_c: float, lo: float, hi: float, start: FloatArray,
-                 planned: FloatArray | None = None) -> FloatArray:
+def _lower_bound(inputs: _Inputs, n: int, s: int, effects: FloatArray, log_c: float,
+                 lo: float, hi: float, horizon: int | None = None) -> FloatArray:
     """The smallest ``θ`` in ``[lo, hi]`` not rejected: the root of ``log W(θ) = log c``
     (``log W`` decreases in ``θ``), moved :data:`_TOL` to the wide side; ``lo`` when nothing
     is rejected, ``hi`` when everything is.
@@ -503,11 +505,16 @@ def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: Float
     at the edge of the range) falls back to Newton's method (:func:`_newton_bound`),
     started at ``θ₁``. On a long log nearly every end takes the single pass, where Newton's
     method took three.
+
+    ``inputs(rows)`` gives ``(x, 1 / v_t, κ / (θ_max − L_t))`` of ``S`` sequences for a
+    slice of the ``n`` rows (computed chunk by chunk: no ``(n, S)`` array exists unless
+    Newton's method needs one); with ``horizon``, the pairs' bet tuned to it is added as
+    :func:`_planned_effect` forms it.
     """
-    s = x.shape[1]
+    start = _normal_start(inputs, n, s, log_c)
     theta0 = np.clip(np.where(np.isfinite(start), start, 0.5 * (lo + hi)), lo, hi)
-    sums, umax = _power_sums(x, inv, cap, effects, theta0, planned)
-    weights = _weights(effects, None if planned is None else 1)
+    sums, umax = _power_sums(inputs, n, s, effects, theta0, horizon, log_c)
+    weights = _weights(effects, horizon)
     out = np.full(s, np.nan)
     done = np.zeros(s, dtype=bool)
     theta1 = theta0.copy()
@@ -526,33 +533,65 @@ def _lower_bound(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: Float
         out = np.where(done, end, np.nan)
     if not done.all():
         rest = np.flatnonzero(~done)
+        chunks = [tuple(arr[:, rest] for arr in inputs(rows)) for rows in _spans(n, _ROWS)]
+        x, inv, cap = (np.concatenate([chunk[i] for chunk in chunks]) for i in range(3))
+        del chunks
+        planned = None
+        if horizon is not None:
+            planned, _ = _planned_effect(inv, np.zeros(rest.size), 0, horizon, log_c)
         again = np.where(np.isfinite(theta1[rest]), theta1[rest], start[rest])
-        out[rest] = _newton_bound(x[:, rest], inv[:, rest], cap[:, rest], effects, log_c,
-                                  lo, hi, again, None if planned is None else planned[:, rest])
+        out[rest] = _newton_bound(x, inv, cap, effects, log_c, lo, hi, again, planned)
     return out
 
 
-def _power_sums(x: FloatArray, inv: FloatArray, cap: FloatArray, effects: FloatArray,
-                theta: FloatArray, planned: FloatArray | None) -> tuple[FloatArray, float]:
+def _spans(n: int, step: int) -> list[slice]:
+    """Consecutive slices of ``step`` rows covering ``n``."""
+    return [slice(head, min(head + step, n)) for head in range(0, n, step)]
+
+
+def _normal_start(inputs: _Inputs, n: int, s: int, log_c: float) -> FloatArray:
+    """Where the root search starts: the lower end a normal approximation would give (the
+    betting bound is close to it, a little further out); mean and variance merged chunk by
+    chunk."""
+    mean = np.zeros(s)
+    square = np.zeros(s)  # Σ (x − mean)²
+    seen = 0
+    for rows in _spans(n, _ROWS):
+        x = inputs(rows)[0]
+        m = x.shape[0]
+        part = x.mean(axis=0)
+        dev = x - part
+        delta = part - mean
+        square += np.einsum("ij,ij->j", dev, dev) + delta * delta * seen * m / (seen + m)
+        mean += delta * m / (seen + m)
+        seen += m
+    out: FloatArray = mean - np.sqrt(2.0 * log_c * (square / n) / n)
+    return out
+
+
+def _power_sums(inputs: _Inputs, n: int, s: int, effects: FloatArray, theta: FloatArray,
+                horizon: int | None, log_c: float) -> tuple[FloatArray, float]:
     """One pass over the log at ``theta`` (shape ``(S,)``): per sequence and bet, ``Σ log(1 +
     λ_t (x_t − θ))`` and ``M_k = Σ u_t^k`` for ``k = 1..4``, ``u_t = λ_t / (1 + λ_t (x_t −
     θ))`` (shape ``(5, S, G)``), and the largest ``u_t`` (a scalar). Chunks of rows in
     buffers reused over the pass, each summed by one matrix-vector product."""
-    n, s = x.shape
-    g = effects.shape[0] + (planned is not None)
+    g = effects.shape[0] + (horizon is not None)
     step = _chunk_rows(n, s, g)
     buf = _Chunks(step, s, g)
     powers = np.empty((5, step, s * g))
     ones = np.ones(step)
     part = np.empty((5, s * g))
     total = np.zeros((5, s * g))
+    info = np.zeros(s)
     umax = 0.0
-    for head in range(0, n, step):
-        rows = slice(head, head + step)
-        m = min(step, n - head)
-        lam = buf.bets(m, inv[rows], cap[rows], effects,
-                       None if planned is None else planned[rows])
-        dev = np.subtract(x[rows], theta, out=buf.dev[:m])
+    for rows in _spans(n, step):
+        x, inv, cap = inputs(rows)
+        m = x.shape[0]
+        planned = None
+        if horizon is not None:
+            planned, info = _planned_effect(inv, info, rows.start, horizon, log_c)
+        lam = buf.bets(m, inv, cap, effects, planned)
+        dev = np.subtract(x, theta, out=buf.dev[:m])
         fac = np.multiply(lam, dev[..., None], out=buf.fac[:m])
         np.add(fac, 1.0, out=fac)
         p = powers[:, :m]
@@ -736,13 +775,8 @@ def _pair_evidence(sc: AipwScores, effects: FloatArray, log_c: float,
             spans.append((slice(base + b_arm, base + k - 1), b_arm, slice(b_arm + 1, k)))
     for start in range(0, sc.n, step):
         rows = slice(start, start + step)
-        scores, plugin = sc.scores[rows], sc.plugin[rows]
-        m = scores.shape[0]
-        x = scores[:, b] - scores[:, a]
-        low = np.minimum(sc.lower[rows][:, b] - plugin[:, a],
-                         plugin[:, b] - sc.upper[rows][:, a])
-        var = sc.variance[rows][:, b] + sc.variance[rows][:, a]
-        inv, cap = _bet_parts(var, low, 1.0)
+        x, inv, cap = _pair_inputs(sc, b, a, rows)
+        m = x.shape[0]
         planned = None
         if horizon is not None:
             planned, info = _planned_effect(inv, info, start, horizon, log_c)
@@ -1123,29 +1157,37 @@ class AnytimeInference:
 
 def _arm_bounds(sc: AipwScores, grid: FloatArray, log_c: float) -> tuple[FloatArray,
                                                                          FloatArray]:
-    """Two-sided sequence of each arm's mean at the last decision."""
+    """Two-sided sequence of each arm's mean at the last decision: the lower end bets on
+    ``Γ`` against ``θ <= 1``, the upper end on ``−Γ`` (its range from ``−upper``) against
+    ``−θ <= 0``."""
     k = sc.n_arms
     if sc.n == 0:
         return np.zeros(k), np.ones(k)
-    low = np.empty(k)
-    high = np.empty(k)
-    # the lower end bets on Γ against θ <= 1; the upper end on −Γ (range from −upper)
-    # against −θ <= 0, the same 1 / v_t for both
-    with np.errstate(divide="ignore"):
-        inv = np.divide(1.0, sc.variance)
-    for part, (lo, hi) in enumerate(((0.0, 1.0), (-1.0, 0.0))):
-        x = sc.scores if part == 0 else np.negative(sc.scores)
-        # κ / max(θ_max − L_t, 1e-12): θ_max − L is 1 − lower, or 0 − (−upper) = upper
-        room = np.subtract(1.0, sc.lower) if part == 0 else sc.upper.copy()
-        np.maximum(room, 1e-12, out=room)
-        cap = np.divide(_KAPPA, room, out=room)
-        bound = _lower_bound(x, inv, cap, grid, log_c, lo, hi, _normal_start(x, log_c))
-        del x, cap, room
-        if part == 0:
-            low = bound
-        else:
-            high = -bound
+
+    def lower_side(rows: slice) -> tuple[FloatArray, FloatArray, FloatArray]:
+        inv, cap = _bet_parts(sc.variance[rows], sc.lower[rows], 1.0)
+        return sc.scores[rows], inv, cap
+
+    def upper_side(rows: slice) -> tuple[FloatArray, FloatArray, FloatArray]:
+        inv, cap = _bet_parts(sc.variance[rows], -sc.upper[rows], 0.0)
+        return -sc.scores[rows], inv, cap
+
+    low = _lower_bound(lower_side, sc.n, k, grid, log_c, 0.0, 1.0)
+    high = -_lower_bound(upper_side, sc.n, k, grid, log_c, -1.0, 0.0)
     return low, high
+
+
+def _pair_inputs(sc: AipwScores, b: IntArray, a: IntArray, rows: slice
+                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(x, 1 / v_t, κ / (1 − L_t))`` of ``μ(b) − μ(a)`` for each pair, over ``rows``: the
+    score difference, its variance ``v_b + v_a`` and its range ``L = min(L_b − m_a, m_b −
+    U_a)``."""
+    scores, plugin = sc.scores[rows], sc.plugin[rows]
+    x = scores[:, b] - scores[:, a]
+    low = np.minimum(sc.lower[rows][:, b] - plugin[:, a], plugin[:, b] - sc.upper[rows][:, a])
+    var = sc.variance[rows][:, b] + sc.variance[rows][:, a]
+    inv, cap = _bet_parts(var, low, 1.0)
+    return x, inv, cap
 
 
 def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
@@ -1153,42 +1195,13 @@ def _pair_lower(sc: AipwScores, pairs: list[tuple[int, int]], grid: FloatArray,
     """Lower sequence of ``μ(b) − μ(a)`` for each ``(b, a)`` at the last decision."""
     if not pairs or sc.n == 0:
         return np.full(len(pairs), -1.0)
-    # column by column, in place: gathering (n, pairs) arrays and their temporaries costs
-    # a long log more than the arithmetic
-    n, s = sc.n, len(pairs)
-    x, inv, cap = (np.empty((n, s)) for _ in range(3))
-    other = np.empty(n)
-    for i, (bi, ai) in enumerate(pairs):
-        np.subtract(sc.scores[:, bi], sc.scores[:, ai], out=x[:, i])
-        low = cap[:, i]  # min(L_b − m_a, m_b − U_a), then κ / max(1 − low, 1e-12)
-        np.subtract(sc.lower[:, bi], sc.plugin[:, ai], out=low)
-        np.subtract(sc.plugin[:, bi], sc.upper[:, ai], out=other)
-        np.minimum(low, other, out=low)
-        np.add(sc.variance[:, bi], sc.variance[:, ai], out=inv[:, i])  # then 1 / v
-    del other
-    with np.errstate(divide="ignore"):  # what _bet_parts(v, low, 1.0) gives, in place
-        np.divide(1.0, inv, out=inv)
-        np.subtract(1.0, cap, out=cap)
-        np.maximum(cap, 1e-12, out=cap)
-        np.divide(_KAPPA, cap, out=cap)
-    planned = None
-    if horizon is not None:
-        planned, _ = _planned_effect(inv, np.zeros(len(pairs)), 0, horizon, log_c)
-    return _lower_bound(x, inv, cap, grid, log_c, -1.0, 1.0, _normal_start(x, log_c),
-                        planned)
+    b = np.array([p[0] for p in pairs], dtype=np.intp)
+    a = np.array([p[1] for p in pairs], dtype=np.intp)
 
+    def inputs(rows: slice) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return _pair_inputs(sc, b, a, rows)
 
-def _normal_start(x: FloatArray, log_c: float) -> FloatArray:
-    """Where Newton's method starts: the lower end a normal approximation would give (the
-    betting bound is close to it, a little further out)."""
-    n = x.shape[0]
-    mean = x.mean(axis=0)
-    square = np.zeros(x.shape[1])
-    for start in range(0, n, _ROWS):  # the variance by blocks: no (n, S) temporary
-        dev = x[start:start + _ROWS] - mean
-        square += np.einsum("ij,ij->j", dev, dev)
-    out: FloatArray = mean - np.sqrt(2.0 * log_c * (square / n) / n)
-    return out
+    return _lower_bound(inputs, sc.n, len(pairs), grid, log_c, -1.0, 1.0, horizon)
 
 
 def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
