@@ -762,8 +762,8 @@ def _pair_evidence(sc: AipwScores, effects: FloatArray, log_c: float,
     top = np.empty((step, s))
     flat = np.empty((step, s, g))
     # the mixture's products, laid out (row, b, a) with a = b left at 0, as the products
-    # were taken one (row, b) at a time before: OpenBLAS sums the last (K mod 4) rows of a
-    # matrix-vector product in another order, so a row's bits follow its position in it
+    # were taken one (row, b) at a time before: a row's last bit depends on its place in
+    # OpenBLAS's matrix-vector product (with 8 bets, another layout changed some by an ulp)
     square = np.zeros((step, k, k, g))
     mix = np.zeros((step, k, k))
     spans = []  # (pairs, b, arms a): b's pairs with a < b, then with a > b
