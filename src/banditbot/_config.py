@@ -815,7 +815,7 @@ def _trailing_parenthesis(message: str) -> int | None:
 
 #: Commands the Telegram bot keeps for itself; no experiment may run as one of them
 BOT_COMMANDS = frozenset({"start", "help", "experiments", "report",  # everyone's
-                          "cheat", "prior", "reset", "policy", "arm", "export"})  # admins'
+                          "cheat", "prior", "reset", "policy", "arm", "export", "audit"})  # admins'
 
 #: Hints for one field's error, where the type's own hint would mislead
 _FIELD_HINTS = {
