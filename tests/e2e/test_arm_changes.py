@@ -242,6 +242,27 @@ def test_a_retired_arms_uplift_point_stays_inside_its_frozen_interval(tmp_path: 
     assert seen == pytest.approx([at.diff] * 3, abs=1e-9)
 
 
+def test_a_retired_arms_uplift_point_does_not_move_after_its_retirement(
+        tmp_path: Path) -> None:
+    """An admin trial (ε-greedy 0.1, the demo): hey's uplift read +0.290 at its retirement
+    and +0.326 from the next decision on, beside the same interval — the point went from
+    the difference of the weighted estimates (every decision offered both) to a plain mean
+    of score differences (not every decision did). With a policy whose probabilities vary
+    (here ε 0.3, so the weights differ from decision to decision) it stays put."""
+    config = {"experiments": [{**_CONFIG["experiments"][0],
+                               "policy": {"name": "epsilon-greedy", "epsilon": 0.3},
+                               "update": "decision"}]}
+    svc = build_service(parse_config(config), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
+    _run(svc, 900, 1)
+    svc.retire_arm("g", "hey", actor="cli")
+    at = next(a.uplift for a in svc.report("g").arms if a.arm == "hey")
+    _run(svc, 300, 2)
+    later = next(a.uplift for a in svc.report("g").arms if a.arm == "hey")
+    assert at is not None and later is not None
+    assert (later.low, later.high) == pytest.approx((at.low, at.high), abs=1e-9)
+    assert later.diff == pytest.approx(at.diff, abs=1e-9)
+
+
 def test_the_report_says_an_added_arm_is_compared_on_fewer_decisions(changed: object) -> None:
     """yo's uplift interval was wide beside "P(beat control) >99%", with nothing saying
     that only the decisions since yo was added compare it with the control. Now a line

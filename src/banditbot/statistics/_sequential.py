@@ -1082,17 +1082,17 @@ class AnytimeInference:
         version).
     pair_estimate
         Shape ``(K,)``: with a control, ``μ(arm) − μ(control)`` estimated over the answered
-        decisions that offered both (the mean of their AIPW score differences): the quantity
-        ``diff_low``–``diff_high`` is about, since the pair's e-process bets on those decisions
-        alone. When every decision offered both, the difference of the two arms' adaptively weighted
-        estimates (:attr:`weighted_estimate`, what a table shows) instead: the same quantity,
-        estimated with the weights that steady it. A retired arm's stays as it was at its
-        retirement, as its interval does (the difference of the arms' own estimates moved with the
-        control's later decisions, away from a frozen interval). NaN for the control, without a
-        control, or for a pair never offered together.
+        decisions that offered both (the difference of the two arms' adaptively weighted
+        mean AIPW scores over them, weights ``√π`` as :attr:`weighted_estimate`'s): the
+        quantity ``diff_low``–``diff_high`` is about, since the pair's e-process bets on those
+        decisions alone. When every decision offered both, it is the difference of the
+        arms' :attr:`weighted_estimate` (what a table shows). A retired arm's stays as it was
+        at its retirement, as its interval does (the difference of the arms' own estimates
+        moved with the control's later decisions, away from a frozen interval). NaN for the
+        control, without a control, or for a pair never offered together.
     pair_base
-        Shape ``(K,)``: the control's mean score over the same decisions (the base of a
-        relative change).
+        Shape ``(K,)``: the control's adaptively weighted mean score over the same decisions
+        (the base of a relative change).
     pair_decisions
         Shape ``(K,)``: decisions (answered or not) that offered the arm and the control.
     pair_control_share
@@ -1305,20 +1305,30 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
 def _paired(sc: AipwScores, given: FloatArray, control: int | None
             ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Each arm against ``control`` over the decisions that offered both (see
-    :attr:`AnytimeInference.pair_estimate`): the mean score difference and the control's
-    mean score over the answered ones, the number of all such decisions and the control's
-    mean probability in them; NaN (0 decisions) without a control."""
+    :attr:`AnytimeInference.pair_estimate`): the difference of the two arms' adaptively
+    weighted mean scores and the control's over the answered ones, the number of all such
+    decisions and the control's mean probability in them; NaN (0 decisions) without a
+    control."""
     k = sc.n_arms
     nan = np.full(k, np.nan)
     if control is None:
         return nan, nan.copy(), np.zeros(k), nan.copy()
     both = (sc.probabilities > 0.0) & (sc.probabilities[:, control:control + 1] > 0.0)
     count = both.sum(axis=0)
+    # each side adaptively weighted (h = √π, as the table's estimates): over every decision
+    # this is their difference, and a retired arm's stays what it was at its retirement
+    # (a plain mean of score differences took over at the first decision after it, and
+    # moved the point once: a trial's +0.290 → +0.326 beside an unchanged interval)
+    h = np.sqrt(sc.weight_p)
+    own_h = np.where(both, h, 0.0)
+    control_h = np.where(both, h[:, control:control + 1], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        diff = np.where(both, sc.scores - sc.scores[:, control:control + 1], 0.0)
-        base = np.where(both, sc.scores[:, control:control + 1], 0.0)
-        estimate: FloatArray = np.where(count > 0, diff.sum(axis=0) / count, np.nan)
-        mean_base: FloatArray = np.where(count > 0, base.sum(axis=0) / count, np.nan)
+        mean_base: FloatArray = np.where(
+            count > 0, (control_h * sc.scores[:, control:control + 1]).sum(axis=0)
+            / control_h.sum(axis=0), np.nan)
+        estimate: FloatArray = np.where(
+            count > 0, (own_h * sc.scores).sum(axis=0) / own_h.sum(axis=0) - mean_base,
+            np.nan)
         shared = (given > 0.0) & (given[:, control:control + 1] > 0.0)
         decisions = shared.sum(axis=0)
         share: FloatArray = np.where(
