@@ -26,6 +26,8 @@ __all__ = ["AdminMixin"]
 #: The largest prior pseudo-count (a billion answers outweighs any experiment; beyond it the
 #: posterior arithmetic overflows)
 MAX_PRIOR = 1e9
+#: The note that says the winner was retired (and the experiment runs again).
+WINNER_RETIRED_NOTE = "winner_retired"
 #: The context key of an ``import`` row that names the logged round it came from.
 IMPORTED_FROM = "imported_from"
 _MAX_CHEAT = 100_000  # rewards one cheat adds
@@ -197,14 +199,22 @@ class AdminMixin(RewardsMixin):
     def reset(self, experiment: str, *, keep_priors: bool = True, actor: str = "cli") -> int:
         """Start the experiment's learning over (a new generation). Returns the generation.
 
-        The decision log keeps the old generation's records; statistics start from zero.
+        The decision log keeps the old generation's records; statistics start from zero, and
+        so does the winner rule: a winner it named is forgotten and a stopped experiment
+        runs again (the policy decides; the rule may name a winner again from the new
+        generation's answers). The audit log keeps the old winner. To go on sending
+        everyone one arm, retire the others instead of resetting.
         """
-        dropped = {WARM_START_NOTE} if keep_priors else {WARM_START_NOTE, PRIORS_FROM_NOTE}
+        dropped = {WARM_START_NOTE, WINNER_RETIRED_NOTE} if keep_priors else \
+            {WARM_START_NOTE, PRIORS_FROM_NOTE, WINNER_RETIRED_NOTE}
 
         def change(meta: ExperimentMeta) -> ExperimentMeta:
+            # a winner and a stop were the old generation's answers' (a reset kept them: the
+            # new generation served the old winner to everyone and never learned)
             return replace(meta, generation=meta.generation + 1,
                            priors=meta.priors if keep_priors else {},
-                           notes={k: v for k, v in meta.notes.items() if k not in dropped})
+                           notes={k: v for k, v in meta.notes.items() if k not in dropped},
+                           winner=None, stopped=False)
 
         meta = self._update_meta(experiment, change)
         self.audit(actor, experiment, "reset",
@@ -284,8 +294,22 @@ class AdminMixin(RewardsMixin):
         self._require_arm(view, arm)
         if len(view.arms) == 1:
             raise ConfigError("cannot retire the last active arm", hint="add another arm first")
-        self._update_meta(experiment,
-                          lambda m: replace(m, retired_arms=(*m.retired_arms, arm)))
+        def change(meta: ExperimentMeta) -> ExperimentMeta:
+            retired = replace(meta, retired_arms=(*meta.retired_arms, arm))
+            if meta.winner != arm:
+                return retired
+            # a retired winner is no one's: the winner and the stop go with it (it went on
+            # being reported as the winner, and stopped, while the decisions went elsewhere)
+            # and the rule looks among the active arms again
+            was = "the winner, and the experiment stopped on it," if meta.stopped \
+                else "the winner"
+            return replace(retired, winner=None, stopped=False, notes={
+                **meta.notes, WINNER_RETIRED_NOTE:
+                    f"{arm} was {was} until it was retired (see the history): the policy "
+                    "decides among the active arms again, and the winner rule may name one "
+                    "of them"})
+
+        self._update_meta(experiment, change)
         self.audit(actor, view.config.id, "arm-retire", f"arm={arm}")
         return retired_control_note(view.config) if arm == view.config.control else ""
 

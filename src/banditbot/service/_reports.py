@@ -155,8 +155,11 @@ class ReportsMixin(DecisionsMixin):
         draws = _posterior_draws(summary.posterior, active)
         winner = None
         if exp.scope == "shared":  # one bandit: one winner (a chat's report names none for all)
-            winner = view.meta.winner or self._apply_winner_rule(view, summary, active,
-                                                                burn_in, table, inference)
+            # a recorded winner that was retired since is no one's (an older version kept
+            # it through the retirement): the rule looks among the active arms again
+            recorded = view.meta.winner if view.meta.winner in view.arms else None
+            winner = recorded or self._apply_winner_rule(view, summary, active, burn_in,
+                                                         table, inference)
         control = exp.control if exp.control in arms else None
         # the columns read off the posterior of every arm (expected loss) or of two (the
         # chance to beat the control) wait for the burn-in and for MIN_ANSWERS answers of
@@ -197,7 +200,10 @@ class ReportsMixin(DecisionsMixin):
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
                 send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0))))
         bandit = _bandit_vs_holdout(view, inference) if inference is not None else None
-        stopped = view.meta.stopped or (winner is not None and exp.winner.on_winner == "stop")
+        # stopped: every decision goes to one arm (a stop whose arm was retired since
+        # serves none: the policy decides again)
+        stopped = (view.meta.stopped and view.served is not None) or \
+            (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
             "burn-in" if burn_in is not None and not burn_in.done else "running"
         started = _started(self.store, exp.id, view.meta.generation, scope)
@@ -307,7 +313,8 @@ class ReportsMixin(DecisionsMixin):
             return None
         stop = spec.on_winner == "stop"
         self._update_meta(view.config.id,
-                          lambda m: m if m.winner else replace(m, winner=winner, stopped=stop))
+                          lambda m: m if m.winner and m.winner not in m.retired_arms
+                          else replace(m, winner=winner, stopped=stop))
         self.audit("rule", view.config.id, "winner",
                    f"arm={winner} rule={spec.rule} on_winner={spec.on_winner}")
         return winner

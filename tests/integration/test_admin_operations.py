@@ -1,0 +1,97 @@
+"""Admin operations a new-user trial found doing nothing or the wrong thing, through the
+service on a SQLite store: a reset, a policy switch and retiring the winner of a stopped
+experiment; a policy "switch" to the policy in use; rewards and priors for a retired arm;
+rewards added by hand shown as the estimate."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, ConfigError, build_service, parse_config
+
+from ..conftest import EXAMPLES
+
+_STOP = {"experiments": [{
+    "id": "w", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+    "policy": "thompson", "reward": {"type": "binary"}, "burn_in": 0,
+    "winner": {"rule": "p-best", "on_winner": "stop"}}]}
+_RATES = {"a": 0.1, "b": 0.6, "c": 0.3}
+
+
+def _feed(svc: BanditService, n: int, seed: int, start: int = 0) -> None:
+    """``n`` answered decisions of ``w`` at the arms' rates in :data:`_RATES`."""
+    rng = np.random.default_rng(seed)
+    for i in range(start, start + n):
+        d = svc.decide("w", f"u{i}")
+        svc.reward(d.id, float(rng.random() < _RATES[d.arm]), subject=f"u{i}")
+
+
+@pytest.fixture
+def stopped(tmp_path: Path) -> BanditService:
+    """``w`` stopped on its winner b (b pays 0.6, a 0.1)."""
+    svc = build_service(parse_config(_STOP), f"sqlite:///{tmp_path / 'w.db'}", seed=3)
+    _feed(svc, 300, 1)
+    report = svc.report("w")
+    assert (report.status, report.winner) == ("stopped", "b")
+    assert {svc.decide("w", f"v{i}").arm for i in range(20)} == {"b"}
+    return svc
+
+
+def _arms_decided(svc: BanditService, n: int = 60) -> set[str]:
+    return {svc.decide("w", f"later{i}").arm for i in range(n)}
+
+
+def test_a_reset_starts_a_stopped_experiment_learning_over(stopped: BanditService) -> None:
+    """`reset w -y` left "status: stopped (b) · 0 decisions" and every decision going to b
+    with propensity 1. A reset is a new generation: no winner, not stopped, the policy
+    decides among both arms."""
+    assert stopped.reset("w", actor="test") == 1
+    report = stopped.report("w")
+    assert report.winner is None and report.status == "running"
+    assert "stopped" not in report.to_text()
+    d = stopped.decide("w", "fresh")
+    assert d.propensity < 1.0 and set(d.probabilities) == {"a", "b"}
+    assert min(d.probabilities.values()) > 0.0
+    assert _arms_decided(stopped) == {"a", "b"}
+
+
+def test_retiring_the_winner_of_a_stopped_experiment_lets_it_run_again(
+        stopped: BanditService) -> None:
+    """`arms add w c C; arms retire w b`: the decisions went 50/50 to a and c while the
+    report still said "stopped (b)" and "winner: b (stopped)". Now the retired winner is
+    no one's: the report does not name it, the policy decides among a and c, and a note
+    says the winner was retired."""
+    stopped.add_arm("w", "c", "C", actor="test")
+    stopped.retire_arm("w", "b", actor="test")
+    report = stopped.report("w")
+    assert report.winner != "b" and report.status in ("running", "burn-in")
+    assert "stopped" not in report.to_text().split("history:")[0]
+    assert "b was the winner, and the experiment stopped on it, until it was retired" in \
+        report.notes["winner_retired"]
+    assert "b retired" in report.to_text()  # the history line says when
+    d = stopped.decide("w", "fresh")  # the policy's choice, not b's with propensity 1
+    assert d.arm in ("a", "c") and d.propensity < 1.0
+    assert set(d.probabilities) == {"a", "c"} and min(d.probabilities.values()) > 0.0
+    # the rule looks among the active arms again: c (0.3) beats a (0.1) in time
+    _feed(stopped, 400, 2, start=1000)
+    report = stopped.report("w")
+    assert (report.status, report.winner) == ("stopped", "c")
+    assert _arms_decided(stopped) == {"c"}
+
+
+def test_a_report_never_names_a_retired_winner(tmp_path: Path) -> None:
+    """A meta an older version left (winner b, stopped, b retired since): the report said
+    "winner: b (stopped)" while nothing served b."""
+    svc = build_service(parse_config(_STOP), f"sqlite:///{tmp_path / 'w.db'}", seed=3)
+    svc.add_arm("w", "c", "C", actor="test")
+    meta = svc.store.read_meta("w")
+    assert svc.store.write_meta("w", replace(meta, winner="b", stopped=True,
+                                             retired_arms=("b",)))
+    report = svc.report("w")
+    assert report.winner != "b" and report.status != "stopped"
+
+
