@@ -95,3 +95,26 @@ def test_a_report_never_names_a_retired_winner(tmp_path: Path) -> None:
     assert report.winner != "b" and report.status != "stopped"
 
 
+def test_rewards_added_by_hand_are_not_the_estimate(tmp_path: Path) -> None:
+    """`reset greeting; cheat greeting hello --successes 20000; report` showed hello's
+    estimate 1.000 (1.000–1.000) with 0 decisions, and 1.000 (0.999–1.000) after 4 real 👎
+    answers. The estimate rests on the policy's answers alone: none, then an interval
+    without a point (fewer than 10); P(best) still counts the rewards added by hand."""
+    svc = build_service(EXAMPLES, f"sqlite:///{tmp_path / 'g.db'}", seed=1)
+    svc.cheat("greeting", "hello", successes=20000)
+    hello = svc.report("greeting").arms[0]
+    assert hello.arm == "hello" and hello.answered == 20000
+    assert (hello.estimate, hello.estimate_low, hello.estimate_high) == (None, None, None)
+    assert hello.p_best > 0.99  # the posterior counts them, as documented
+    kind = svc.report("greeting").estimate_kind
+    assert "20,000 answers added by hand or imported are not in it" in kind
+    i = answered = 0
+    while answered < 4:
+        d = svc.decide("greeting", f"u{i}")
+        if d.arm == "hello":
+            svc.reward(d.id, 0, subject=f"u{i}")
+            answered += 1
+        i += 1
+    hello = svc.report("greeting").arms[0]
+    assert hello.estimate is None  # 4 of the policy's answers: no point yet
+    assert hello.estimate_high is not None and hello.estimate_high < 0.9

@@ -647,25 +647,22 @@ def _unchecked_estimates(view: ExperimentView, table: StatsTable, summary: _Summ
             # for a 👍 rate beside 0.55–0.995); inside [0, 1] it is always inside its interval
             with np.errstate(invalid="ignore"):
                 est = np.clip(np.clip(est, view.lo, view.lo + view.span), low, high)
-        # the interval's variance is a 0/1 reward's at the mean: exact for 👍/👎, the
-        # largest a reward in the range can have otherwise (the sequences use the spread
-        # seen, so on ratings they can be the narrower: said, not left to look like an error)
-        wide = "" if view.config.reward.type == "binary" else \
-            "; the interval allows the widest spread a reward in the range can have"
         return [(float(est[i]), float(low[i]), float(high[i]),
                  (float((high[i] - low[i]) / (2 * Z95))) ** 2) for i in range(len(arms))], \
-            f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look" \
-            f"{wide})", rests
+            _aipw_kind(view), rests
+    if view.span:
+        # a bounded reward's estimate is the AIPW one, and without inference the policy has
+        # no answered decision yet: no estimate, whatever was added by hand or imported
+        # (20,000 rewards added by hand showed "1.000 (1.000–1.000)" as the estimate, the
+        # posterior of the rows the estimate's caption says it leaves out)
+        outside = float(table.n.sum())
+        return [(math.nan,) * 4] * len(arms), _aipw_kind(view) + (
+            f"; no answered decision of the policy yet ({count_text(outside, 'answer')} "
+            "added by hand or imported are not in it)" if outside >= 0.5 else ""), \
+            np.zeros(len(arms))
     periods = {c.allocation_id for c in counts}
-    if len(periods) > 1:
-        # a bounded reward's variance is at least that of 1 success in 20 (a floor for
-        # arms with few answers), an unbounded one's unknown: no floor
-        floor = 0.05 * 0.95 * view.span ** 2 if view.span else 0.0
-        found = period_weighted(counts, arms, min_variance=floor)
-        if view.span:  # a bounded reward's mean cannot leave its bounds
-            bounds = view.lo, view.lo + view.span
-            found = {a: (m, max(lo, bounds[0]), min(hi, bounds[1]), v)
-                     for a, (m, lo, hi, v) in found.items()}
+    if len(periods) > 1:  # (an unbounded reward's variance has no floor: unknown)
+        found = period_weighted(counts, arms)
         answered = dict.fromkeys(arms, 0.0)
         for c in counts:
             if c.arm in answered:
@@ -684,6 +681,17 @@ def _unchecked_estimates(view: ExperimentView, table: StatsTable, summary: _Summ
         out.append((float(summary.mean[i]), float(summary.low[i]), float(summary.high[i]),
                     var))
     return out, summary.kind, np.asarray(table.n, dtype=float)
+
+
+def _aipw_kind(view: ExperimentView) -> str:
+    """The adaptively weighted estimate's caption."""
+    # the interval's variance is a 0/1 reward's at the mean: exact for 👍/👎, the largest a
+    # reward in the range can have otherwise (the sequences use the spread seen, so on
+    # ratings they can be the narrower: said, not left to look like an error)
+    wide = "" if view.config.reward.type == "binary" else \
+        "; the interval allows the widest spread a reward in the range can have"
+    return f"adaptively weighted AIPW estimate ({view.config.confidence:.0%} at this look" \
+        f"{wide})"
 
 
 def period_weighted(counts: Sequence[PeriodCounts], arms: Sequence[str], *,
