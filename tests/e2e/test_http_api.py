@@ -177,7 +177,14 @@ def test_admin_operations(api: Any) -> None:
                 json={"alpha": 3, "beta": 1}).status_code == 200
     assert call(url, "PUT", "/v1/experiments/seed/policy", key,
                 json={"name": "thompson", "params": {"alpha": 2}}).json()["detail"].startswith(
-        "thompson(alpha=2")
+        "seed now uses thompson(alpha=2")
+    # the same policy again: said, and not recorded as a switch (the history showed
+    # "→ epsilon-greedy 10:38 → epsilon-greedy 10:38 (now)")
+    again = call(url, "PUT", "/v1/experiments/seed/policy", key,
+                 json={"name": "thompson", "params": {"alpha": 2}})
+    assert again.status_code == 200 and "seed already uses thompson(alpha=2" in \
+        again.json()["detail"] and "nothing changed" in again.json()["detail"]
+    assert len(service.store.admin_log("seed", actions=frozenset({"policy"}))) == 1
     assert call(url, "POST", "/v1/experiments/seed/arms", key,
                 json={"id": "arm3", "content": "Arm 3"}).status_code == 201
     assert call(url, "DELETE", "/v1/experiments/seed/arms/arm1", key).status_code == 200

@@ -384,19 +384,21 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
         await double.wait_for(last_text(double, ADMIN, 2))
         double.send_command(ADMIN_USER, ADMIN, "/policy seed thompson alpha=2")
         await double.wait_for(last_text(double, ADMIN, 3))
+        double.send_command(ADMIN_USER, ADMIN, "/policy seed thompson alpha=2")  # again
+        await double.wait_for(last_text(double, ADMIN, 4))
         double.send_command(ADMIN_USER, ADMIN, "/arm add /random arm3 Arm three:\n  two lines")
-        added = await double.wait_for(last_text(double, ADMIN, 4))
+        added = await double.wait_for(last_text(double, ADMIN, 5))
         # the content as users see it, in the experiment's parse mode, not its source
         assert added.text == "Arm arm3 added to seed; it sends:\nArm three:\n  two lines"
         assert added.parse_mode == "MarkdownV2"
         double.send_command(ADMIN_USER, ADMIN, "/cheat seed")
-        usage = await double.wait_for(last_text(double, ADMIN, 5))
+        usage = await double.wait_for(last_text(double, ADMIN, 6))
         assert usage.text.startswith("Usage: /cheat")
         double.send_command(ADMIN_USER, ADMIN, "/export seed")
         await double.wait_for(lambda: any(m.kind == "document"
                                           for m in double.chat_messages(ADMIN)))
         double.send_command(ADMIN_USER, ADMIN, "/reset seed")
-        confirm = await double.wait_for(last_text(double, ADMIN, 6))
+        confirm = await double.wait_for(last_text(double, ADMIN, 7))
         assert [b["text"] for b in confirm.buttons()] == ["Yes, reset", "Cancel"]
         # another admin-less user pressing the confirmation changes nothing
         bob_press = double.press(BOB, confirm, "Yes, reset")
@@ -415,7 +417,11 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     texts = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"]
     assert texts[0] == "Added 4 rewards to seed/arm1."
     assert texts[1].startswith("Prior of seed/arm2") and "alpha=3, beta=1" in texts[1]
-    assert "thompson(alpha=2" in texts[2]
+    assert texts[2].startswith("seed now uses thompson(alpha=2")
+    # the same policy again: said, and not recorded as a second switch
+    assert texts[3].startswith("seed already uses thompson(alpha=2") and \
+        "nothing changed" in texts[3]
+    assert [r.action for r in service.store.admin_log("seed")].count("policy") == 1
     assert before == 0
     doc, after = [m for m in double.chat_messages(ADMIN) if m.kind == "document"]
     rows = list(csv.DictReader(io.StringIO(doc.file_bytes.decode())))

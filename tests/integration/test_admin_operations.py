@@ -95,6 +95,47 @@ def test_a_report_never_names_a_retired_winner(tmp_path: Path) -> None:
     assert report.winner != "b" and report.status != "stopped"
 
 
+def test_a_policy_switch_of_a_stopped_experiment_says_how_to_resume(
+        stopped: BanditService) -> None:
+    """`policy w epsilon-greedy epsilon=0.3` said "now uses …" and nothing changed. It
+    still records the policy, and says the experiment is stopped and how to resume it;
+    after the reset it names, the new policy decides."""
+    switch = stopped.switch_policy("w", "epsilon-greedy", {"epsilon": 0.3}, actor="test")
+    assert switch.changed and switch.stopped and switch.served == "b"
+    assert "w now uses epsilon-greedy(epsilon=0.3" in switch.message
+    assert "w is stopped: every decision goes to b, and epsilon-greedy(epsilon=0.3" \
+        in switch.message
+    assert "decides only after a reset starts learning over (banditbot reset w" in \
+        switch.message
+    assert _arms_decided(stopped) == {"b"}  # as said
+    stopped.reset("w", actor="test")
+    report = stopped.report("w")
+    assert report.policy.startswith("epsilon-greedy(epsilon=0.3") and report.winner is None
+    d = stopped.decide("w", "fresh")
+    assert d.propensity < 1.0 and _arms_decided(stopped) == {"a", "b"}
+
+
+def test_switching_to_the_policy_in_use_changes_and_records_nothing(tmp_path: Path) -> None:
+    """`policy greeting epsilon-greedy epsilon=0.1` twice gave `history: … → epsilon-greedy
+    10:38 → epsilon-greedy 10:38 (now)`; the second now says it already uses it."""
+    svc = build_service(EXAMPLES, f"sqlite:///{tmp_path / 'g.db'}", seed=1)
+    first = svc.switch_policy("greeting", "epsilon-greedy", {"epsilon": 0.1}, actor="test")
+    second = svc.switch_policy("greeting", "epsilon-greedy", {"epsilon": 0.1}, actor="test")
+    assert first.changed and first.message.startswith("greeting now uses epsilon-greedy")
+    assert not second.changed
+    assert second.message == "greeting already uses " \
+        f"{second.policy.describe()}: nothing changed"
+    svc.decide("greeting", "u")
+    history = svc.report("greeting").to_text()
+    assert history.count("→ epsilon-greedy") == 1, history
+    assert len(svc.store.admin_log("greeting", actions=frozenset({"policy"}))) == 1
+    # the policy the experiments file gives, asked for by name: in use already too
+    assert not svc.switch_policy("tip", "gaussian-thompson", actor="test").changed
+    assert svc.store.admin_log("tip", actions=frozenset({"policy"})) == []
+    # other parameters are a switch
+    assert svc.switch_policy("greeting", "epsilon-greedy", {"epsilon": 0.2}).changed
+
+
 def test_rewards_added_by_hand_are_not_the_estimate(tmp_path: Path) -> None:
     """`reset greeting; cheat greeting hello --successes 20000; report` showed hello's
     estimate 1.000 (1.000–1.000) with 0 decisions, and 1.000 (0.999–1.000) after 4 real 👎

@@ -88,7 +88,7 @@ def policy(
 
     p = service(config, store, admin=True).switch_policy(
         experiment, name, parse_params(params or []), actor="cli")
-    console.print(f"{experiment} now uses {p.describe()}")
+    console.print(p.message, markup=False, highlight=False)
 
 
 @arms_app.command("list")

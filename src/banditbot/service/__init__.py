@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_names
 from ..stores import resolve_propensities
+from ._admin import PolicySwitch
 from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
 from ._idempotency import IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY
 from ._inference import LOG_FIELDS, log_arrays, scan_arrays
@@ -34,6 +35,7 @@ __all__ = [
     "KeyRing",
     "PlannedDecision",
     "PlannedReward",
+    "PolicySwitch",
     "RewardResult",
     "RewardStatus",
     "SeriesCache",

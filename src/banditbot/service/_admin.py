@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from ._core import added_key, check_scope, new_id
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
-__all__ = ["AdminMixin"]
+__all__ = ["AdminMixin", "PolicySwitch"]
 
 
 #: The largest prior pseudo-count (a billion answers outweighs any experiment; beyond it the
@@ -40,6 +40,64 @@ def _allowed(spec: RewardSpec, value: str) -> bool:
     except InvalidRewardError:
         return False
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySwitch:
+    """What :meth:`~banditbot.BanditService.switch_policy` did.
+
+    Attributes
+    ----------
+    experiment
+        The experiment's id.
+    policy
+        The policy the experiment uses now.
+    previous
+        The policy it used before, described (``epsilon-greedy(epsilon=0.1)``).
+    changed
+        Whether the policy changed: ``False`` when it was the policy in use already, with
+        the same parameters (nothing was recorded).
+    served
+        The arm every decision goes to meanwhile (the winner of a stopped experiment, or of
+        one with ``on_winner: send-all-to-winner``), or ``None``: the policy decides.
+    stopped
+        Whether the experiment is stopped (``served`` is its winner).
+
+    Examples
+    --------
+    >>> from banditbot import MemoryStore, make_policy, parse_config
+    >>> from banditbot.service import BanditService
+    >>> cfg = parse_config({"experiments": [{"id": "hi", "arms": [
+    ...     {"id": "a", "content": "Hello"}, {"id": "b", "content": "Hey"}]}]})
+    >>> svc = BanditService(cfg, MemoryStore())
+    >>> svc.switch_policy("hi", "ucb1").message
+    'hi now uses ucb1(c=1); what it learned is kept'
+    >>> svc.switch_policy("hi", "ucb1").message
+    'hi already uses ucb1(c=1): nothing changed'
+    """
+
+    experiment: str
+    policy: Policy
+    previous: str
+    changed: bool
+    served: str | None = None
+    stopped: bool = False
+
+    @property
+    def message(self) -> str:
+        """What changed, in a sentence for the person who switched (every surface shows
+        it: the CLI, the API's ``detail``, the bot's reply)."""
+        exp, now = self.experiment, self.policy.describe()
+        said = f"{exp} now uses {now}; what it learned is kept" if self.changed else \
+            f"{exp} already uses {now}: nothing changed"
+        if self.served is None:
+            return said
+        who = f"{exp} is stopped: every decision goes to {self.served}" if self.stopped \
+            else f"{exp} sends every decision to its winner {self.served} (on_winner: " \
+                 "send-all-to-winner)"
+        return (f"{said}. But {who}, and {now if self.changed else 'the policy'} decides "
+                f"only after a reset starts learning over (banditbot reset {exp}, /reset in "
+                f"Telegram; the log is kept) or after {self.served} is retired")
 
 
 class AdminMixin(RewardsMixin):
@@ -222,19 +280,52 @@ class AdminMixin(RewardsMixin):
         return meta.generation
 
     def switch_policy(self, experiment: str, name: str,
-                      params: Mapping[str, Any] | None = None, *, actor: str = "cli") -> Policy:
+                      params: Mapping[str, Any] | None = None, *,
+                      actor: str = "cli") -> PolicySwitch:
         """Switch the experiment's policy; what was learned is kept (statistics are
-        policy-agnostic)."""
-        exp = self.config.experiment(experiment)
+        policy-agnostic).
+
+        A switch to the policy the experiment uses already, with the same parameters,
+        changes and records nothing. An experiment that sends every decision to its winner
+        (stopped, or ``on_winner: send-all-to-winner``) takes the new policy, which decides
+        nothing until a reset starts learning over (or the winner is retired): the result's
+        :attr:`PolicySwitch.message` says so.
+
+        Parameters
+        ----------
+        experiment
+            The experiment's id.
+        name, params
+            The policy (see :func:`banditbot.available_policies`) and its parameters.
+        actor
+            Who switched it, for the audit log.
+
+        Returns
+        -------
+        PolicySwitch
+            The policy, whether anything changed, and a sentence saying what did.
+
+        Raises
+        ------
+        PolicyError
+            The policy is unknown, its parameters are not valid, or the experiment cannot
+            run it (e.g. a non-stationary policy with ``on_winner: stop``).
+        """
+        view = self.view(experiment)
+        exp = view.config
         policy = make_policy(name, dict(params or {}))
         problem = exp.policy_problem(policy)
         if problem:
             message, _, hint = problem.partition(" (")
             raise PolicyError(f"{policy.name}: {message}", hint=hint.rstrip(")") or None)
+        served = view.arms[view.served] if view.served is not None else None
+        stopped = served is not None and (view.meta.stopped or exp.winner.on_winner == "stop")
+        if policy == view.policy:  # (frozen dataclasses: the same class and parameters)
+            return PolicySwitch(exp.id, policy, view.policy.describe(), False, served, stopped)
         spec = {"name": policy.name, "params": policy.params()}
         self._update_meta(experiment, lambda m: replace(m, policy=spec))
         self.audit(actor, exp.id, "policy", policy.describe())
-        return policy
+        return PolicySwitch(exp.id, policy, view.policy.describe(), True, served, stopped)
 
     def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:
         """Add an arm (or bring back a retired one) without touching the others' statistics."""

@@ -502,7 +502,7 @@ class BanditBot:
         elif name == "policy" and len(args) >= 2:
             policy = await self._run(svc.switch_policy, args[0], args[1],
                                      parse_params(args[2:]), actor=actor)
-            text = f"{args[0]} now uses {policy.describe()}; what it learned is kept."
+            text = f"{policy.message}."
         elif name == "arm" and len(args) >= 3 and args[0] in ("add", "retire"):
             if args[0] == "add":
                 # the content as typed, its line breaks and spaces kept (the parsed

@@ -50,7 +50,7 @@ def reset(experiment: str, service: Service, key: Admin, body: ResetIn | None = 
 def policy(experiment: str, body: PolicyIn, service: Service, key: Admin) -> Done:
     """Switch the policy; what was learned is kept."""
     p = service.switch_policy(experiment, body.name, body.params, actor=_actor(key))
-    return Done(ok=True, detail=p.describe())
+    return Done(ok=True, detail=p.message)
 
 
 @router.post("/v1/experiments/{experiment}/arms", status_code=201, responses=_ERRORS)

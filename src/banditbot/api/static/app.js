@@ -972,10 +972,10 @@ function parsePolicy(nameText, paramText) {
 }
 
 const ACTIONS = {
-  async policy(data, before) {
+  async policy(data) {
     const spec = parsePolicy(data.name, data.params || "");
     const result = await api(`/v1/experiments/${enc(state.id)}/policy`, { method: "PUT", body: spec });
-    return () => `Policy switched: ${before.policy} → ${result.body.detail}. What was learned is kept.`;
+    return () => `${result.body.detail}.`;  // the service says what changed (or that nothing did)
   },
   async cheat(data, before) {
     const body = { arm: data.arm, rewards: data.rewards };
