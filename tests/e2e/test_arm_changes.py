@@ -386,3 +386,23 @@ def test_with_no_arm_change_the_uplift_point_is_the_difference_of_the_estimates(
         u = by[arm].uplift
         assert u is not None and u.decisions == 1500
         assert u.diff == pytest.approx(by[arm].estimate - by["hello"].estimate, abs=1e-9)
+
+
+def test_the_cli_says_what_an_admin_command_did_and_did_not_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial: `policy greeting epsilon-greedy epsilon=0.1` twice said "now uses" twice
+    (and the history showed two switches); `cheat` of one reward said "added 1 rewards";
+    a retired arm took rewards by hand."""
+    store = ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'c.db'}"]
+    policy = ["policy", "greeting", "epsilon-greedy", "epsilon=0.1", *store]
+    code, out, err = run_cli(policy, capsys)
+    assert code == 0 and "greeting now uses epsilon-greedy(epsilon=0.1" in out, err
+    code, out, err = run_cli(policy, capsys)
+    assert code == 0 and "greeting already uses epsilon-greedy(epsilon=0.1" in out, err
+    assert "nothing changed" in out and "now uses" not in out
+    code, out, err = run_cli(["cheat", "greeting", "hello", "1", *store], capsys)
+    assert code == 0 and out.strip() == "added 1 reward to greeting/hello", err
+    assert run_cli(["arms", "retire", "greeting", "hey", *store], capsys)[0] == 0
+    code, out, err = run_cli(["cheat", "greeting", "hey", "1", *store], capsys)
+    assert code != 0 and out == "" and "arm 'hey' of 'greeting' is retired" in err
+    assert "banditbot arms add greeting hey" in err

@@ -187,7 +187,17 @@ def test_admin_operations(api: Any) -> None:
     assert len(service.store.admin_log("seed", actions=frozenset({"policy"}))) == 1
     assert call(url, "POST", "/v1/experiments/seed/arms", key,
                 json={"id": "arm3", "content": "Arm 3"}).status_code == 201
+    assert call(url, "POST", "/v1/experiments/seed/cheat", key,
+                json={"arm": "arm3", "rewards": "1"}).json()["detail"] == "added 1 reward to arm3"
     assert call(url, "DELETE", "/v1/experiments/seed/arms/arm1", key).status_code == 200
+    # a retired arm takes no rewards by hand nor a prior (they were accepted and counted)
+    refused = call(url, "POST", "/v1/experiments/seed/cheat", key,
+                   json={"arm": "arm1", "rewards": "1"})
+    assert refused.status_code == 422 and "'arm1' of 'seed' is retired" in \
+        refused.json()["detail"] and "banditbot arms add seed arm1" in refused.json()["hint"]
+    refused = call(url, "PUT", "/v1/experiments/seed/arms/arm1/prior", key,
+                   json={"alpha": 3, "beta": 1})
+    assert refused.status_code == 422 and "is retired" in refused.json()["detail"]
     exp = call(url, "GET", "/v1/experiments/seed", key).json()
     assert exp["active_arms"] == ["arm2", "arm3"] and exp["policy"].startswith("thompson")
     assert exp["propensity"] == "exact"  # how its decisions log their propensities

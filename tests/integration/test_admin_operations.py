@@ -136,6 +136,28 @@ def test_switching_to_the_policy_in_use_changes_and_records_nothing(tmp_path: Pa
     assert svc.switch_policy("greeting", "epsilon-greedy", {"epsilon": 0.2}).changed
 
 
+def test_a_retired_arm_takes_no_rewards_by_hand_and_no_prior(tmp_path: Path) -> None:
+    """`POST …/cheat {"arm": "hey", …}` on the retired hey answered "added 1 rewards to
+    hey" and counted them. Rewards by hand and priors are refused, naming the arm as
+    retired and how to bring it back; history imports stay accepted."""
+    svc = build_service(EXAMPLES, f"sqlite:///{tmp_path / 'g.db'}", seed=1)
+    svc.retire_arm("greeting", "hey", actor="test")
+    for attempt in (lambda: svc.cheat("greeting", "hey", "1"),
+                    lambda: svc.cheat("greeting", "hey", successes=5),
+                    lambda: svc.set_prior("greeting", "hey", 3, 1)):
+        with pytest.raises(ConfigError, match="arm 'hey' of 'greeting' is retired") as info:
+            attempt()
+        assert info.value.hint is not None
+        assert "banditbot arms add greeting hey" in info.value.hint
+    with pytest.raises(ConfigError, match="is retired: it takes no prior"):
+        svc.set_prior("greeting", "hey", 3, 1)
+    hey = next(a for a in svc.report("greeting").arms if a.arm == "hey")
+    assert (hey.answered, hey.prior) == (0, None)
+    assert svc.import_history("greeting", "hey", [1, 0]) == 2
+    svc.add_arm("greeting", "hey", "", actor="test")  # brought back: it takes them again
+    assert svc.cheat("greeting", "hey", "1") == 1
+
+
 def test_rewards_added_by_hand_are_not_the_estimate(tmp_path: Path) -> None:
     """`reset greeting; cheat greeting hello --successes 20000; report` showed hello's
     estimate 1.000 (1.000–1.000) with 0 decisions, and 1.000 (0.999–1.000) after 4 real 👎

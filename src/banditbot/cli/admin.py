@@ -39,7 +39,7 @@ def cheat(
     n = service(config, store, admin=True).cheat(experiment, arm, rewards, successes=successes,
                                      failures=failures, actor="cli", scope=scope or "")
     where = f" ({scope})" if scope else ""
-    console.print(f"added {n} rewards to {experiment}/{arm}{where}")
+    console.print(f"added {n:,} reward{'' if n == 1 else 's'} to {experiment}/{arm}{where}")
 
 
 @app.command(context_settings=NUMBER_ARGUMENTS)

@@ -125,9 +125,11 @@ class AdminMixin(RewardsMixin):
 
         Each reward is logged as a ``manual`` decision (propensity 1, policy ``manual``) so
         the statistics stay equal to the fold of the log. Returns how many were added.
+        A retired arm takes none (:class:`ConfigError`: bring it back with :meth:`add_arm`
+        first).
         """
         view = self.view(experiment)
-        self._require_arm(view, arm, active=False)
+        _require_offered(view, arm, "rewards added by hand")
         per = view.config.scope
         if per != "shared" and not scope:  # "" is a bandit no chat or user reads
             raise PayloadError(
@@ -223,10 +225,11 @@ class AdminMixin(RewardsMixin):
         Priors are kept apart from observations: reports show both, and a reset can keep them.
         On a rating or a bounded number the pseudo-answers are the top (``alpha``) and the
         bottom (``beta``) of the range. Returns what the prior amounts to, in the reward's
-        units (e.g. "10 pseudo-answers averaging 2.2 on 1–5").
+        units (e.g. "10 pseudo-answers averaging 2.2 on 1–5"). A retired arm takes none
+        (:class:`ConfigError`: bring it back with :meth:`add_arm` first).
         """
         view = self.view(experiment)
-        self._require_arm(view, arm, active=False)
+        _require_offered(view, arm, "prior")
         if not view.config.reward.bounded:  # pseudo-answers at the top and bottom of what?
             raise PayloadError(
                 f"{view.config.id!r} has a reward without bounds: a prior is pseudo-answers "
@@ -449,6 +452,19 @@ class AdminMixin(RewardsMixin):
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
         return view.contents[arm]
+
+
+def _require_offered(view: ExperimentView, arm: str, what: str) -> None:
+    """Refuse an arm ``view`` does not have, or has retired: ``what`` (rewards added by
+    hand, a prior) would move no decision of it (they were accepted and counted without a
+    word)."""
+    if arm in view.all_arms and arm not in view.arms:
+        exp = view.config.id
+        raise ConfigError(f"arm {arm!r} of {exp!r} is retired: it takes no {what}",
+                          hint=f"bring it back first with banditbot arms add {exp} {arm}, "
+                               "which keeps its content and results; active arms: "
+                               f"{', '.join(view.arms) or '(none)'}")
+    AdminMixin._require_arm(view, arm)
 
 
 def _summarize(values: Sequence[float]) -> str:

@@ -28,7 +28,7 @@ def cheat(experiment: str, body: CheatIn, service: Service, key: Admin) -> Done:
     """Add rewards to an arm by hand ("cheater mode")."""
     n = service.cheat(experiment, body.arm, body.rewards, actor=_actor(key),
                       scope=body.scope or "")
-    return Done(ok=True, detail=f"added {n} rewards to {body.arm}")
+    return Done(ok=True, detail=f"added {n:,} reward{'' if n == 1 else 's'} to {body.arm}")
 
 
 @router.put("/v1/experiments/{experiment}/arms/{arm}/prior", responses=_ERRORS)
