@@ -1263,6 +1263,10 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
     estimate = _support_mean(sc)
     low, high = _arm_bounds(sc, grid, math.log(2.0 / alpha))
     w_est, f_low, f_high = _weighted(sc, _ppf(1.0 - alpha / 2.0))
+    # where the score interval is empty (no θ passes its test: few extreme scores), the
+    # one-look interval is the every-look one, which holds at this look too
+    empty = np.isnan(f_low) & ~np.isnan(w_est)
+    f_low[empty], f_high[empty] = low[empty], high[empty]
     diff_low = np.full(k, np.nan)
     diff_high = np.full(k, np.nan)
     if k >= 2:
@@ -1408,13 +1412,17 @@ def score_interval(a: FloatArray, b: FloatArray, n: float | FloatArray, c2: Floa
                    c1: FloatArray,
                    c0: FloatArray, z: float = _Z95) -> tuple[FloatArray, FloatArray]:
     """Roots of ``(a − bθ)² = z² V(θ)`` with ``V(θ) = n θ(1 − θ) + c2 θ² − 2 c1 θ + c0``
-    (the sums of :func:`_weighted` with ``h = √π``), clipped to [0, 1]."""
+    (the sums of :func:`_weighted` with ``h = √π``), clipped to [0, 1]; NaN where no ``θ``
+    passes (few extreme scores: an arm answered 0 again and again at a small propensity
+    puts its weighted mean far below 0 — the interval was then the vertex, one point such
+    as 0.13–0.13, beside an estimate of 0)."""
     z2 = z * z
     qa = b * b - z2 * (c2 - n)
     qb = -2.0 * a * b - z2 * (n - 2.0 * c1)
     qc = a * a - z2 * c0
-    disc = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
+    square = qb * qb - 4.0 * qa * qc
+    disc = np.sqrt(np.maximum(square, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):  # an arm without answers: NaN
-        low = (-qb - disc) / (2.0 * qa)
-        high = (-qb + disc) / (2.0 * qa)
+        low = np.where(square < 0.0, np.nan, (-qb - disc) / (2.0 * qa))
+        high = np.where(square < 0.0, np.nan, (-qb + disc) / (2.0 * qa))
     return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
