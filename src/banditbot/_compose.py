@@ -88,6 +88,37 @@ def build_service(
                          admins=settings.admins)
 
 
+def may_init(store: Store, settings: Settings) -> bool:
+    """Whether a process that writes (a CLI command, ``banditbot serve``) may ``init`` its
+    store: bring an existing one up to date (migrations), but never make a network store
+    from nothing — a mistyped table or schema name would start every experiment afresh in a
+    new, empty one (a trial's ``serve`` made table ``nosuch`` and answered "ready"). A
+    SQLite file or memory: yes (the embedded default starts empty); PostgreSQL: when its
+    schema exists (else refused, naming ``banditbot init-db``); DynamoDB: no (``init-db``
+    creates the table; a missing one answers with that hint). ``BANDITBOT_INIT_STORE=1``:
+    always.
+
+    Raises
+    ------
+    ConfigError
+        A PostgreSQL database without the URL's schema.
+    """
+    url = store.url
+    if settings.init_store or not url.startswith(("postgres://", "postgresql://",
+                                                  "dynamodb://")):
+        return True
+    if url.startswith("dynamodb://"):
+        return False
+    from .stores import PostgresStore  # (its URL: loaded already)
+
+    if not isinstance(store, PostgresStore) or store.schema_version() > 0:
+        return True
+    raise ConfigError(f"the database has no banditbot schema {store.schema!r}",
+                      hint="check the URL's schema option, or create it with banditbot "
+                           "init-db (as a role that may: docs/postgres.md); "
+                           "BANDITBOT_INIT_STORE=1 lets any process create it")
+
+
 def build_bot(service: BanditService, settings: Settings, *, webhook: bool = False) -> Any:
     """The Telegram bot: a python-telegram-bot ``Application`` with banditbot installed
     (``webhook=True``: without an updater; updates arrive through the webhook)."""
@@ -116,7 +147,8 @@ def http_app_from_env() -> Any:
 
     configure_json_logging(libraries=logging.WARNING)  # the libraries' lines redacted too
     settings = Settings.from_env()
-    service = build_service(settings=settings)
+    store = open_store(settings.store_url)
+    service = build_service(settings=settings, store=store, init=may_init(store, settings))
     telegram = secret = None
     if settings.telegram_token:
         secret = ensure_webhook_secret(settings)

@@ -86,6 +86,7 @@ def test_a_store_outage_is_told_once_in_the_log_and_never_to_the_client(
     assert told[1]["message"].startswith("the store answers again, after ")
     access = [x for x in lines if x.get("message") == "request"]
     assert all(x["path"] != "unmatched" for x in access), access
+    assert {x["client"] for x in access} == {"127.0.0.1"}  # who asked (docs/postgres.md)
     by_status = {(x["status"], x["path"]): x["level"] for x in access}
     assert by_status[(413, DECIDE.replace("greeting", "{experiment}"))] == "info"
     for path in ("/v1/experiments", "/v1/experiments/{experiment}/decisions",

@@ -12,6 +12,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from banditbot.stores import open_store
+
 from ..conftest import EXAMPLES, postgres_schema_url
 from ..http_client import HTTP
 from ..serve_process import start_serve, wait_healthy
@@ -84,6 +86,9 @@ def test_serve_names_its_experiments_file_and_its_store_without_the_password(
         tmp_path: Path, postgres_url: str) -> None:
     # (the test server trusts every connection: any password is accepted, and must not show)
     url = postgres_schema_url(postgres_url.replace("banditbot@", "banditbot:s3cret-pw@"))
+    store = open_store(url)
+    store.init()  # banditbot init-db (serve makes no schema from nothing)
+    store.close()
     env = {**os.environ, "BANDITBOT_STORE": url, "BANDITBOT_CONFIG": str(EXAMPLES)}
     lines = _serve_and_stop(tmp_path, env)
     (said,) = _served(lines)

@@ -104,9 +104,11 @@ class Envelope:
         # a server error is a warning: it shows at the level an operator watches
         level = logging.WARNING if status[0] >= 500 else logging.INFO
         if log.isEnabledFor(level):
+            # the client: the proxy's X-Forwarded-For when serve trusts it (from 127.0.0.1)
+            client = scope.get("client") or ("",)
             log.log(level, "request", extra={
                 "request_id": request_id, "method": scope["method"], "path": route,
-                "status": status[0], "ms": round(elapsed * 1000, 2)})
+                "status": status[0], "ms": round(elapsed * 1000, 2), "client": client[0]})
 
     def _admit(self, scope: dict[str, Any], headers: Mapping[str, str],
                      request_id: str) -> Response | None:

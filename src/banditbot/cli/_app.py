@@ -95,7 +95,7 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     ``admin`` for changes to an experiment (policy, arms, priors, cheats): refused when
     they would create the default database beside the demo's.
     """
-    from .._compose import build_service
+    from .._compose import build_service, may_init
     from .._config import BanditConfig, default_config_path, load_config
     from ..stores import SQLiteStore, open_store
 
@@ -110,11 +110,11 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     if opened.url.startswith(("postgres://", "postgresql://")):
         _OPENED.append(opened)  # its pool closed when the command ends (see main)
     if not read_only:
-        # a write brings a database up to date (migrations), but never creates a DynamoDB
-        # table: a mistyped table name would start the experiment afresh in a new one
-        # (`banditbot init-db` creates it)
+        # a write brings a database up to date (migrations), but never creates a network
+        # store: a mistyped table or schema name would start the experiment afresh in a new
+        # one (`banditbot init-db` creates it)
         return build_service(cfg, opened, seed=seed, settings=chosen,
-                             init=not opened.url.startswith("dynamodb://"))
+                             init=may_init(opened, chosen))
     # an existing SQLite file gets any table it lacks (CREATE … IF NOT EXISTS); a network
     # store is never created by a read
     return build_service(cfg, opened, seed=seed, settings=chosen,
