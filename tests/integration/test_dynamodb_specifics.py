@@ -291,3 +291,28 @@ def test_a_missing_region_says_how_to_give_one(moto_endpoint: str,
     assert code == 2 and "no AWS region" in err
     assert "?region=" in err and "AWS_DEFAULT_REGION" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_report_says_answers_may_have_expired_with_their_decisions(
+        moto_endpoint: str, table: str) -> None:
+    """With ttl_days, DynamoDB deletes old decisions while the statistics keep counting
+    them: a trial's report then said their answers were "sticky, added by hand or
+    imported", which they were not. It names the expiry among the reasons."""
+    from banditbot import BanditService, parse_config
+
+    store = DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint, ttl_days=1)
+    svc = BanditService(parse_config({"experiments": [{"id": "e", "burn_in": 0, "arms": [
+        {"id": "a", "content": "A"}, {"id": "b", "content": "B"}]}]}), store,
+        rng=np.random.default_rng(3))
+    ids = []
+    for i in range(12):
+        d = svc.decide("e", f"u{i}")
+        svc.reward(d.id, float(i % 2), f"u{i}")
+        ids.append(d.id)
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    for decision_id in ids[:6]:  # what DynamoDB's TTL does, some time after a day
+        client.delete_item(TableName=table, Key={"PK": {"S": f"DEC#{decision_id}"},
+                                                 "SK": {"S": "DEC"}})
+    kind = svc.report("e").estimate_kind
+    assert "6 answers outside the policy's draws (sticky, added by hand, imported or " \
+        "expired from the log) are not in it" in kind

@@ -262,8 +262,12 @@ class ReportsMixin(DecisionsMixin):
         as_of, answers_then, policy_answered = self._inference.basis(view, scope)
         outside = answers_then - policy_answered  # both counted at the same look
         if outside >= 0.5:
+            # (a store whose decisions expire counts them in its statistics after the log
+            # lost them: docs/dynamodb.md, "Expiring decisions")
+            expired = ", imported or expired from the log" \
+                if getattr(self.store, "ttl_days", None) else " or imported"
             estimate_kind += f"; {count_text(outside, 'answer')} outside the policy's draws " \
-                             "(sticky, added by hand or imported) are not in it"
+                             f"(sticky, added by hand{expired}) are not in it"
         anytime_kind = f"{view.config.confidence:.0%} confidence sequence (valid at every " \
                        "look; betting on AIPW scores)"
         if (as_of, answers_then) != (float(table.pulls.sum()), float(table.n.sum())):
