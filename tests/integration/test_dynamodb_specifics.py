@@ -204,6 +204,15 @@ def test_store_urls(url: str, kind: str) -> None:
     assert type(open_store(url)).__name__ == kind
 
 
+@pytest.mark.parametrize(("days", "kept"), [("0", None), ("30", 30.0), ("0.5", 0.5)])
+def test_ttl_days_0_keeps_every_decision_as_the_template_says(days: str,
+                                                              kept: float | None) -> None:
+    """The template's DecisionTtlDays=0 means "never expire"; the URL's ttl_days=0 was
+    refused ("not a number from 1e-06 to 36500")."""
+    store: Any = open_store(f"dynamodb://tbl?region=eu-west-1&ttl_days={days}")
+    assert store.ttl_days == kept
+
+
 @pytest.mark.parametrize("url", ["mysql://x", "sqlite://", "dynamodb://", "nonsense"])
 def test_bad_store_urls_say_what_works(url: str) -> None:
     with pytest.raises(ConfigError) as err:

@@ -82,7 +82,8 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
             parts.netloc,
             region=query.get("region"),
             endpoint_url=query.get("endpoint_url"),
-            ttl_days=_number(url, query, "ttl_days", 1e-6, 36_500),
+            # 0: decisions never expire (as the template's DecisionTtlDays=0)
+            ttl_days=_number(url, query, "ttl_days", 0, 36_500) or None,
             max_attempts=int(_number(url, query, "max_attempts", 1, 20, integer=True) or 8),
             read_timeout=_number(url, query, "read_timeout", 0.01, 300) or 10.0,
             connect_timeout=_number(url, query, "connect_timeout", 0.01, 300) or 3.0,
