@@ -483,3 +483,11 @@ def test_the_audit_log_lists_who_did_what_newest_first(db: list[str],
     code, _, err = run(["audit", "--action", "resett", *db], capsys)
     assert code == 2 and "the actions are cheat, import, prior, reset" in err
 
+
+def test_a_key_is_not_created_in_a_store_that_ends_with_the_command(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`keys create --store memory://` printed a key that no server could ever accept."""
+    code, out, err = run(["keys", "create", "--name", "m", "--role", "read", "--store",
+                          "memory://"], capsys)
+    assert code == 2 and out == "" and "gone when this command ends" in err
+

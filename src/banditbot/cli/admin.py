@@ -152,6 +152,11 @@ def keys_create(
     from ..service import KeyRing
 
     svc = service(config, store)
+    if svc.store.url.startswith("memory:"):  # a key no server could ever be asked with
+        raise ConfigError("a key stored in memory:// is gone when this command ends",
+                          hint="create it in the store the server uses (--store or "
+                               "BANDITBOT_STORE), or list keys by hash in the experiments "
+                               "file's api_keys")
     key, record = KeyRing(svc.store, svc.config.api_keys).create(name, role)
     err_console.print(f"{record.role} key {record.name!r} created; it is shown once, keep it "
                       "safe:", markup=False, highlight=False, soft_wrap=True)
