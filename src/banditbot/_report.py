@@ -455,6 +455,12 @@ class Report:
             relative = "" if u.relative is None else f" ({u.relative:+.0%})"
             lines.append(f"bandit vs holdout ({self.control}): {u.diff:+.3f}{relative}, "
                          f"{u.low:+.3f} to {u.high:+.3f} ({u.kind})")
+        pointless = [a.arm for a in self.arms if a.estimate is None
+                     and a.estimate_low is not None and a.estimate_high is not None]
+        if pointless:  # the table's "–" beside an interval (the chart's bar without a circle)
+            lines.append(f"estimate – ({', '.join(pointless[:5])}"
+                         f"{' …' if len(pointless) > 5 else ''}): too few answers for a point "
+                         "yet, or still in burn-in; the interval beside it holds already")
         if self.winner_rule:
             lines.append(f"winner rule: {self.winner_rule}")
         if self.rule == "sequence" and self.winner is None and len(self.contenders) > 1:
