@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from ._text import count_text, duration_text
+from ._text import amount_text, count_text, duration_text
 from ._types import FloatArray
 
 __all__ = ["AdminChange", "ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift",
@@ -525,6 +525,15 @@ class Report:
         return (f"… and {len(self.arms) - len(listed):,} more arms with {fewer} "
                 f"(every arm: banditbot report {self.experiment}, or the export)")
 
+    def totals_text(self, *, with_estimate: bool = False) -> str:
+        """``1,234 decisions, 1,200 answered`` (``; estimate: …`` naming the estimate, with
+        ``with_estimate``), and how deferred propensities are known."""
+        estimate = f"; estimate: {self.estimate_kind}" if with_estimate else ""
+        deferred = "; propensities computed from the logged posteriors" \
+            if self.propensity == "deferred" else ""
+        return (f"{count_text(self.total_pulls, 'decision')}, "
+                f"{amount_text(self.total_answered)} answered{estimate}{deferred}")
+
     def to_text(self, *, width: int = 0, max_arms: int | None = None) -> str:
         """A fixed-width table (for a terminal; the bot shows a block per arm instead, which
         a phone's narrow screen takes without wrapping); with ``max_arms``, the rows of
@@ -543,8 +552,8 @@ class Report:
             rows.append((
                 a.arm + ("" if a.active else " (retired)"),
                 f"{a.pulls:,}",
-                _num(a.answered),
-                _num(a.reward_sum),
+                amount_text(a.answered),
+                amount_text(a.reward_sum),
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
                 "–" if a.estimate_low is None or a.estimate_high is None
                 else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
@@ -565,10 +574,7 @@ class Report:
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))))
         if len(shown) < len(self.arms):
             lines.append(self.more_arms_text(shown))
-        lines.append(f"{count_text(self.total_pulls, 'decision')}, "
-                     f"{_num(self.total_answered)} answered; estimate: {self.estimate_kind}"
-                     + ("; propensities computed from the logged posteriors"
-                        if self.propensity == "deferred" else ""))
+        lines.append(self.totals_text(with_estimate=True))
         if self.control is not None:
             for a in shown:
                 if a.uplift is not None:
@@ -593,10 +599,6 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,11 @@ def count_text(n: float, noun: str) -> str:
     return f"{n:,.0f} {noun}{'' if round(n) == 1 else 's'}"
 
 
+def amount_text(x: float) -> str:
+    """A count as tables show it: ``1,234``, or ``12.5`` with a weighted part."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
 def duration_text(seconds: float) -> str:
     """A duration in its largest fitting unit: ``45s``, ``30m``, ``6h``, ``3d``."""
     if seconds < 120:

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from .._report import ArmReport, Report, chance, mean_text
-from .._text import count_text
+from .._text import amount_text, count_text
 
 __all__ = ["MESSAGE_LIMIT", "PRE_COLUMNS", "display_width", "fit_reports", "report_messages"]
 
@@ -216,8 +216,8 @@ def _arm_block(report: Report, a: ArmReport) -> str:
             *(["control"] if report.control == a.arm else []),
             *([] if a.active else ["retired"])]
     lines = _pack([a.arm, *([f"({', '.join(tags)})"] if tags else [])], indent="", sep=" ")
-    lines += _pack([count_text(a.pulls, "decision"), f"{_num(a.answered)} answered",
-                    f"sum {_num(a.reward_sum)}"], indent=_INDENT)
+    lines += _pack([count_text(a.pulls, "decision"), f"{amount_text(a.answered)} answered",
+                    f"sum {amount_text(a.reward_sum)}"], indent=_INDENT)
     interval = [] if a.estimate_low is None or a.estimate_high is None else \
         [f"({a.estimate_low:.2f}–{a.estimate_high:.2f})"]
     estimate = "–" if a.estimate is None else f"{a.estimate:.3f}"
@@ -242,10 +242,7 @@ def _tail(report: Report, shown: Sequence[ArmReport]) -> list[str]:
     lines = []
     if len(shown) < len(report.arms):
         lines.append(report.more_arms_text(shown))
-    lines.append(f"{count_text(report.total_pulls, 'decision')}, "
-                 f"{_num(report.total_answered)} answered"
-                 + ("; propensities computed from the logged posteriors"
-                    if report.propensity == "deferred" else ""))
+    lines.append(report.totals_text())
     lines.extend(report.footnotes())
     return [_e(line) for line in lines]
 
@@ -296,6 +293,3 @@ def _e(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _num(x: float) -> str:
-    """A count as the CLI table shows it: ``1,234``, or ``12.5`` with a weighted part."""
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
