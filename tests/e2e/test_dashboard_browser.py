@@ -407,7 +407,8 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         page.click("form[data-action=policy] button")
         page.wait_for_selector("#admin-result.ok", timeout=WAIT)
         result = page.inner_text("#admin-result")
-        assert "thompson(" in result and "→ epsilon-greedy(epsilon=0.1" in result
+        assert result.startswith("Was thompson(")  # what it was, then what it is now
+        assert "greeting now uses epsilon-greedy(epsilon=0.1" in result
         assert _fact(page, "Policy") == "epsilon-greedy"
 
         # retiring an arm shows in the table at once

@@ -972,10 +972,12 @@ function parsePolicy(nameText, paramText) {
 }
 
 const ACTIONS = {
-  async policy(data) {
+  async policy(data, before) {
     const spec = parsePolicy(data.name, data.params || "");
     const result = await api(`/v1/experiments/${enc(state.id)}/policy`, { method: "PUT", body: spec });
-    return () => `${result.body.detail}.`;  // the service says what changed (or that nothing did)
+    // the service says what changed (or that nothing did); the page adds what it was
+    const said = result.body.detail;
+    return () => said.includes("already uses") ? `${said}.` : `Was ${before.policy}. ${said}.`;
   },
   async cheat(data, before) {
     const body = { arm: data.arm, rewards: data.rewards };
