@@ -64,7 +64,7 @@ import _isolate  # (first: keeps this folder's http.py off sys.path)
 import numpy as np
 
 from banditbot import BanditService, MemoryStore, parse_config
-from banditbot.service._inference import log_arrays
+from banditbot.service import log_arrays
 from banditbot.statistics import aipw_scores, anytime_inference
 from banditbot.statistics._sequential import _ppf, _weighted
 

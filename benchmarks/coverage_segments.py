@@ -49,8 +49,7 @@ import _isolate  # (first: keeps this folder's http.py off sys.path)
 import numpy as np
 
 from banditbot import BanditService, MemoryStore, parse_config
-from banditbot.service import scan_arrays
-from banditbot.service._segments import segment_arms
+from banditbot.service import scan_arrays, segment_arms
 from banditbot.statistics import aipw_scores
 
 ARMS = ("formal", "casual", "emoji")

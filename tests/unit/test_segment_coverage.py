@@ -1,7 +1,7 @@
 """The per-segment view's intervals hold on a segment's decisions alone.
 
 ``banditbot report EXP --by FEATURE`` runs the report's estimators on the decisions of one
-context value (:func:`banditbot.service._segments.segment_arms`); the logged propensities
+context value (:func:`banditbot.service.segment_arms`); the logged propensities
 are conditional on the context and the segment is fixed by the context before the arm is
 drawn, so the AIPW scores keep their conditional mean — the arm's value *in the segment*.
 ``benchmarks/coverage_segments.py`` checks that through the service with LinUCB; this is
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from banditbot.service._segments import segment_arms
+from banditbot.service import segment_arms
 
 #: P(reward | segment, arm): arm 0 is best in segment 1 (30% of decisions), arm 1 in
 #: segment 0; over everyone arm 1 (0.335) edges arm 0 (0.305)

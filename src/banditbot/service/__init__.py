@@ -22,6 +22,7 @@ from ._service import BanditService
 
 if TYPE_CHECKING:
     from ._kept_series import SeriesCache
+    from ._segments import segment_arms
 
 __all__ = [
     "IDEMPOTENCY_SECONDS",
@@ -46,7 +47,10 @@ __all__ = [
     "role_allows",
     "sample_ratio_check",
     "scan_arrays",
+    "segment_arms",
 ]
 
-#: loaded with the first chart (its module loads the series' binning)
-__getattr__, __dir__ = lazy_names(__name__, {"SeriesCache": "._kept_series"}, globals())
+#: loaded with the first chart (its module loads the series' binning), and with the first
+#: report by segment
+__getattr__, __dir__ = lazy_names(__name__, {"SeriesCache": "._kept_series",
+                                             "segment_arms": "._segments"}, globals())
