@@ -133,7 +133,11 @@ def test_switching_to_the_policy_in_use_changes_and_records_nothing(tmp_path: Pa
     assert not svc.switch_policy("tip", "gaussian-thompson", actor="test").changed
     assert svc.store.admin_log("tip", actions=frozenset({"policy"})) == []
     # other parameters are a switch
-    assert svc.switch_policy("greeting", "epsilon-greedy", {"epsilon": 0.2}).changed
+    switched = svc.switch_policy("greeting", "epsilon-greedy", {"epsilon": 0.2})
+    assert switched.changed
+    # code written when it returned the Policy reads the same name and description
+    assert (switched.name, switched.describe()) == ("epsilon-greedy",
+                                                    switched.policy.describe())
 
 
 def test_a_retired_arm_takes_no_rewards_by_hand_and_no_prior(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
 
 __all__ = [
-    "ArmIn", "ByQuery", "CheatIn", "DecisionIn", "DecisionOut", "Done", "ExperimentOut", "PolicyIn",
-    "PriorIn", "ResetIn", "RewardIn", "RewardOut", "ScopeQuery",
+    "ArmIn", "AuditEntry", "ByQuery", "CheatIn", "DecisionIn", "DecisionOut", "Done",
+    "ExperimentOut", "PolicyIn", "PriorIn", "ResetIn", "RewardIn", "RewardOut", "ScopeQuery",
 ]
 
 Scalar = str | int | float | bool

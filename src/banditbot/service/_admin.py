@@ -84,6 +84,16 @@ class PolicySwitch:
     stopped: bool = False
 
     @property
+    def name(self) -> str:
+        """The policy's name (``switch_policy`` returned the :class:`Policy` before: code
+        reading ``.name`` or ``.describe()`` of its result keeps working)."""
+        return self.policy.name
+
+    def describe(self) -> str:
+        """The policy with its parameters, ``ucb1(c=1)`` (as :attr:`name`)."""
+        return self.policy.describe()
+
+    @property
     def message(self) -> str:
         """What changed, in a sentence for the person who switched (every surface shows
         it: the CLI, the API's ``detail``, the bot's reply)."""
