@@ -142,9 +142,7 @@ def _feature_kind(exp: ExperimentConfig, by: str) -> str:
     """``categorical``, ``numeric`` (boolean if the log says so) or ``context key``; a
     cyclic feature, or a name the experiment does not declare, is refused."""
     specs = {f.name: f for f in exp.features}
-    categorical = [f.name for f in exp.features if f.type == "categorical"]
-    hint = (f"categorical features of {exp.id}: {', '.join(categorical)}" if categorical
-            else f"{exp.id} has no categorical feature")
+    hint = _categorical_hint(exp)
     if not exp.features:
         return "context key"
     spec = specs.get(by)
@@ -157,6 +155,13 @@ def _feature_kind(exp: ExperimentConfig, by: str) -> str:
     return spec.type
 
 
+def _categorical_hint(exp: ExperimentConfig) -> str:
+    """The features a segment view could split by instead, for a refusal."""
+    categorical = [f.name for f in exp.features if f.type == "categorical"]
+    return (f"categorical features of {exp.id}: {', '.join(categorical)}" if categorical
+            else f"{exp.id} has no categorical feature")
+
+
 def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
             keys: Iterable[str] = ()) -> tuple[str, list[str | None]]:
     """The kind the feature turned out to be and each decision's segment (``None``: the
@@ -165,7 +170,6 @@ def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
     if kind == "categorical":  # as the featurizer matches it: booleans as true/false
         return kind, [None if v is None else bool_text(v) if isinstance(v, bool) else str(v)
                       for v in values]
-    categorical = [f.name for f in exp.features if f.type == "categorical"]
     if kind == "numeric":
         if present and all(isinstance(v, bool) for v in present):
             return "boolean", [None if v is None else bool_text(v) for v in values]
@@ -173,9 +177,7 @@ def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
         raise PayloadError(
             f"{by!r} is a numeric feature of {exp.id}"
             f"{f' (the log holds {seen!r})' if seen is not None else ''}: segments need a "
-            "categorical or true/false one; "
-            + (f"categorical features of {exp.id}: {', '.join(categorical)}" if categorical
-               else f"{exp.id} has no categorical feature"))
+            f"categorical or true/false one; {_categorical_hint(exp)}")
     if not present:  # a context key of an experiment without features
         named = sorted(keys)
         raise PayloadError(f"no decision of {exp.id} in this generation has {by!r} in its "
@@ -270,7 +272,7 @@ def segment_arms(chosen: Any, probabilities: Any, rewards: Any, *, active: Seque
         shape ``(K,)`` (NaN where an arm has no answer), the estimate clipped into its
         interval as the report does; ``leader`` an arm index or ``None``.
     """
-    from ..statistics import anytime_inference, stopping_rule
+    from ..statistics import anytime_inference
 
     k = len(active)
     y = np.asarray(rewards, dtype=np.float64)
@@ -278,9 +280,8 @@ def segment_arms(chosen: Any, probabilities: Any, rewards: Any, *, active: Seque
         nan = np.full(k, np.nan)
         return nan, nan, nan, nan, nan, None
     inf = anytime_inference(chosen, probabilities, y, confidence=confidence,
-                            contextual=contextual, floor=floor, active=list(active))
-    rule = stopping_rule(chosen, probabilities, y, alpha=(1.0 - confidence) / segments,
-                         contextual=contextual, floor=floor, active=list(active))
+                            contextual=contextual, floor=floor, active=list(active),
+                            rule_alpha=(1.0 - confidence) / segments)
     with np.errstate(invalid="ignore"):  # the point within its interval, as in the report
         est = np.clip(inf.weighted_estimate, inf.fixed_low, inf.fixed_high)
-    return est, inf.fixed_low, inf.fixed_high, inf.low, inf.high, rule.winner
+    return est, inf.fixed_low, inf.fixed_high, inf.low, inf.high, inf.decision.winner

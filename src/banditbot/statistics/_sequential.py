@@ -1210,7 +1210,8 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
                       effects: Sequence[float] = DEFAULT_EFFECTS,
                       horizon: int | None = None, contextual: bool = False,
                       floor: float | None = None,
-                      active: npt.ArrayLike | None = None) -> AnytimeInference:
+                      active: npt.ArrayLike | None = None,
+                      rule_alpha: float | None = None) -> AnytimeInference:
     """Everything a report shows about the arms, from the decision log.
 
     Parameters
@@ -1235,6 +1236,10 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
         stopping rule's candidates (see :func:`stopping_rule`) and, without a control, the
         "other arms" of each difference. A retired arm's estimate and intervals rest on the
         decisions that offered it, so they stay as they were at its retirement.
+    rule_alpha
+        The error rate of the stopping rule's :attr:`~AnytimeInference.decision` (default
+        ``1 − confidence``), e.g. split over the segments of a view (the intervals keep
+        ``confidence``).
 
     Returns
     -------
@@ -1259,7 +1264,7 @@ def anytime_inference(arms: npt.ArrayLike, probabilities: npt.ArrayLike,
         raise PayloadError(f"control {control} is not an arm index (0..{k - 1})")
     grid = np.asarray(effects, dtype=np.float64)
     live = _active(active, k)
-    decision = _decide(sc, alpha, grid, horizon, live)
+    decision = _decide(sc, alpha if rule_alpha is None else rule_alpha, grid, horizon, live)
     estimate = _support_mean(sc)
     low, high = _arm_bounds(sc, grid, math.log(2.0 / alpha))
     w_est, f_low, f_high = _weighted(sc, _ppf(1.0 - alpha / 2.0))
