@@ -367,20 +367,22 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     readers would fold the statistics from the rows past the last one they saw (the fold
     itself is not timed: it is a read, per reader, of what others wrote)."""
     from banditbot.stores._base import DecisionRecord
-    from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _decision_row
+    from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _RowEncoder
 
     store = SQLiteStore(path)
     store.init()  # the schema, its page size and triggers, then a bare connection
     store.close()
-    arms = tuple(f"a{i}" for i in range(k))
-    vector = np.full(k, 1.0 / k)
-    rows = [_decision_row(DecisionRecord(
-        os.urandom(16).hex(), "bench", 0, "", arms[i % k], vector[0], arms, vector,
-        '{"name":"epsilon-greedy","params":{"epsilon":0.1}}', "user", time.time()))
-        for i in range(n)]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    arms = tuple(f"a{i}" for i in range(k))
+    vector = np.full(k, 0.1 / k)
+    vector[0] += 0.9
+    encode = _RowEncoder()  # the rows as the store writes them (many arms: compact)
+    rows = [encode(DecisionRecord(
+        os.urandom(16).hex(), "bench", 0, "", arms[i % k], vector[i % k], arms, vector,
+        '{"name":"epsilon-greedy","params":{"epsilon":0.1}}', "user", time.time()), conn, 30.0)
+        for i in range(n)]
     insert, update = _DECISION_INSERT, _REWARD_UPDATE
     if schema == "lean":
         for drop in ("INDEX decisions_by_time", "TRIGGER decisions_fold_insert",

@@ -628,3 +628,53 @@ def test_many_arms_first_seen_by_decisions_are_counted(store: Store) -> None:
     for arm in arms:
         store.record_decision(_decision(arm=arm, arms=arms))
     assert store.read_stats("e", 0, "", arms).pulls.tolist() == [1.0] * 40
+
+
+def test_decisions_among_many_arms_read_back_bit_for_bit(store: Store) -> None:
+    """Decisions among 50 arms (where SQLite stores each arm list once and vectors with few
+    distinct values compactly) come back with their arm lists and vectors exactly as
+    written, by every read: one decision, the scan, the projection, the pending ones, a
+    batch of manual rows; and vectors of every kind: ε-greedy's (two values, one arm
+    ahead), a tie, a uniform one, both zeros, all distinct (Thompson's)."""
+    arms = tuple(f"greeting-variant-{i:02}" for i in range(50))
+    other = arms[::-1]  # the same arms in another order: another list
+    rng = np.random.default_rng(7)
+    greedy = np.full(50, 0.1 / 50)
+    greedy[3] += 0.9
+    tie = np.full(50, 0.1 / 50)
+    tie[[4, 9]] += 0.45
+    signed = np.full(50, 0.02)
+    signed[:3] = -0.0, 0.0, 0.06  # (a set of floats keeps one of the two zeros)
+    distinct = rng.dirichlet(np.ones(50))
+    vectors = [greedy, tie, np.full(50, 0.02), signed, distinct, greedy]
+    made = []
+    for i, p in enumerate(vectors * 2):
+        listed = (arms, other)[i % 2]
+        made.append(DecisionRecord(
+            id=secrets.token_urlsafe(16), experiment="e", generation=0, scope="",
+            arm=listed[i], propensity=float(p[i]), arms=listed, probabilities=p,
+            policy='{"name":"test"}', subject="u", created_at=1000.0 + i))
+    for d in made[:-2]:
+        store.record_decision(d)
+    store.record_manual([d._replace(kind="manual", reward=1.0, rewarded_at=d.created_at)
+                         for d in made[-2:]])
+    made[-2:] = [d._replace(kind="manual", reward=1.0, rewarded_at=d.created_at)
+                 for d in made[-2:]]
+
+    def same(got: DecisionRecord | None, want: DecisionRecord) -> None:
+        assert got is not None and got.id == want.id
+        assert got.arms == want.arms and got.arm == want.arm
+        assert got.probabilities.tobytes() == want.probabilities.tobytes(), want.id
+        assert got.propensity == want.propensity
+
+    for d in made:
+        same(store.get_decision(d.id), d)
+    for got, d in zip(store.iter_decisions("e"), made, strict=True):
+        same(got, d)
+    scanned = list(store.iter_fields("e", ("id", "arms", "probabilities"), generation=0))
+    assert [(i, a, p.tobytes()) for i, a, p in scanned] == [
+        (d.id, d.arms, d.probabilities.tobytes()) for d in made]
+    pending = store.pending_decisions("e", 0, older_than=2000.0)
+    assert len(pending) == 10
+    for got, d in zip(pending, made, strict=False):
+        same(got, d)

@@ -24,6 +24,7 @@ import contextlib
 import enum
 import json
 import math
+import struct
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -703,14 +704,16 @@ class FieldDecoder:
     newline-joined text, probability vectors as little-endian float64 bytes, contexts as
     JSON) to Python values, a batch at a time. Values repeat from row to row (one arm list,
     a few vectors and contexts) and are decoded once each; the memo tables start over at
-    :attr:`LIMIT` entries."""
+    :attr:`LIMIT` entries. ``arms``: the store's own decoding of its arm lists (SQLite
+    refers to long ones by number)."""
 
     LIMIT = 4096
 
-    def __init__(self, fields: Sequence[str]) -> None:
+    def __init__(self, fields: Sequence[str],
+                 arms: Callable[[Any], tuple[str, ...]] | None = None) -> None:
         decoders: dict[str, Callable[[Any], Any]] = {
-            "arms": _split_arms, "probabilities": _probabilities, "posterior": _posterior,
-            "context": _context}
+            "arms": arms or _split_arms, "probabilities": _probabilities,
+            "posterior": _posterior, "context": _context}
         self._columns: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
             (i, decoders[f], {}) for i, f in enumerate(fields) if f in decoders]
         self._propensity = fields.index("propensity") if "propensity" in fields else None
@@ -771,6 +774,8 @@ INIT_DB_HINT = "create the tables with: banditbot init-db (same store URL)"
 #: then the resolved tag + the posterior + the vector (``3K + 1`` floats;
 #: :meth:`Store.keep_vectors`). A stored vector is ``8·K`` bytes, a tagged one ``1 + 8·n``,
 #: so the two cannot be mistaken; the stored propensity is 0 until the vector is known.
+#: A vector of many arms with few distinct values (ε-greedy's, UCB's) may be stored
+#: compactly (:func:`compact_vector`), ``2 + 8·n`` bytes: a third length class.
 #: The resolved tag is the version of how vectors are computed (``Q``, then ``R``, …): a
 #: change to that computation takes the next letter, and rows kept under another are read
 #: as not kept (their posterior stays, the vector is computed and kept again).
@@ -788,6 +793,54 @@ def encode_vector(d: DecisionRecord) -> bytes:
     if not len(d.probabilities):
         return POSTERIOR_TAG + np.asarray(d.posterior, dtype="<f8").tobytes()
     return ResolvedVector(d.id, d.posterior, d.probabilities, d.propensity).blob()
+
+
+#: The fewest arms whose vector :func:`compact_vector` tries to shorten (below, the plain
+#: vector is a few dozen bytes)
+COMPACT_MIN_ARMS = 8
+_COMPACT_HEAD = struct.Struct("<BH")  # the number of distinct values, of arms
+
+
+def compact_vector(p: FloatArray) -> bytes | None:
+    """The compact stored bytes of a probability vector with few distinct values (each
+    arm's value once, then one index byte per arm, padded to ``2 + 8·n`` bytes), or
+    ``None`` when they would not be shorter than the plain ``8·K`` (or ``p`` has fewer
+    than :data:`COMPACT_MIN_ARMS` entries). :func:`split_vector` reads them back bit for
+    bit (checked here: a value that equals another without being it, ``-0.0``, keeps the
+    plain form).
+
+    Examples
+    --------
+    >>> p = np.full(10, 0.01); p[3] = 0.91
+    >>> blob = compact_vector(p)
+    >>> len(blob), len(p.tobytes()), split_vector(blob, 0.0)[0].tobytes() == p.tobytes()
+    (34, 80, True)
+    """
+    k = p.shape[0]
+    if k < COMPACT_MIN_ARMS:
+        return None
+    values = p.tolist()
+    distinct = sorted(set(values))
+    size = _COMPACT_HEAD.size + 8 * len(distinct) + k
+    if size + 7 >= 8 * k or len(distinct) > 255:
+        return None
+    slot = {v: i for i, v in enumerate(distinct)}
+    blob = (_COMPACT_HEAD.pack(len(distinct), k) + np.asarray(distinct, "<f8").tobytes()
+            + bytes(map(slot.__getitem__, values)))
+    blob += bytes((2 - len(blob)) % 8)
+    if _compact_values(blob).tobytes() != np.asarray(p, "<f8").tobytes():
+        return None
+    return blob
+
+
+def _compact_values(blob: bytes) -> FloatArray:
+    """The vector of :func:`compact_vector`'s bytes (read-only)."""
+    n, k = _COMPACT_HEAD.unpack_from(blob)
+    values = np.frombuffer(blob, "<f8", count=n, offset=_COMPACT_HEAD.size)
+    out: FloatArray = values[np.frombuffer(blob, np.uint8, count=k,
+                                           offset=_COMPACT_HEAD.size + 8 * n)]
+    out.setflags(write=False)
+    return out
 
 
 def stored_propensity(d: DecisionRecord) -> float:
@@ -808,6 +861,8 @@ def split_vector(blob: bytes, propensity: float
     propensity (read-only arrays)."""
     raw = bytes(blob)
     if not is_posterior(raw):
+        if len(raw) % 8 == 2:
+            return _compact_values(raw), propensity, None
         return np.frombuffer(raw, dtype="<f8"), propensity, None
     floats = np.frombuffer(raw, dtype="<f8", offset=1)
     if raw[:1] == POSTERIOR_TAG:

@@ -34,9 +34,12 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._errors import StoreError
 from .._types import FloatArray
 from ._base import (
+    COMPACT_MIN_ARMS,
     INIT_DB_HINT,
     RESOLVED_TAG,
     AdminRecord,
@@ -53,6 +56,7 @@ from ._base import (
     StatsTable,
     admin_filter,
     check_fields,
+    compact_vector,
     encode_vector,
     is_posterior,
     split_vector,
@@ -71,6 +75,11 @@ CREATE TABLE IF NOT EXISTS decision_keys (
 ) WITHOUT ROWID;
 -- the occasional cleanup deletes the expired keys alone, not a scan under the write lock
 CREATE INDEX IF NOT EXISTS decision_keys_by_expiry ON decision_keys (expires);
+"""
+#: Arm lists stored once (schema version 4; also its migration): a decision among many arms
+#: holds its list's number (see _RowEncoder)
+_ARM_LISTS = """
+CREATE TABLE IF NOT EXISTS arm_lists (id INTEGER PRIMARY KEY, arms TEXT NOT NULL UNIQUE);
 """
 
 _SCHEMA = """
@@ -142,12 +151,13 @@ CREATE TABLE IF NOT EXISTS counters (
     key TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (key, name)
 ) WITHOUT ROWID;
-""" + _DECISION_KEYS
+""" + _DECISION_KEYS + _ARM_LISTS
 
 #: Version of the schema above (``PRAGMA user_version``). 1: banditbot 0.1.0 (before
 #: allocation periods; its databases have user_version 0); 2: allocation periods; 3:
-#: idempotency keys of decisions.
-SCHEMA_VERSION = 3
+#: idempotency keys of decisions; 4: arm lists stored once, compact vectors (an earlier
+#: banditbot could not read the rows this one writes).
+SCHEMA_VERSION = 4
 _MIGRATIONS: dict[int, str] = {
     # 1 -> 2: decisions cite their allocation period; periods count their rewards
     1: """
@@ -156,6 +166,8 @@ DROP TRIGGER IF EXISTS decisions_fold_reward;
 """,
     # 2 -> 3: an idempotency key stands for the decision its first request made
     2: _DECISION_KEYS,
+    # 3 -> 4: many-arm decisions refer to their arm list (earlier rows keep theirs)
+    3: _ARM_LISTS,
 }
 
 _EXTRA_UPSERT = (
@@ -177,30 +189,24 @@ _DECISION_COLUMNS = (
 )
 
 
-def _decision_row(d: DecisionRecord) -> tuple[Any, ...]:
-    return (
-        d.id, d.experiment, d.generation, d.scope, d.arm, stored_propensity(d), "\n".join(d.arms),
-        encode_vector(d), d.policy, d.subject,
-        json.dumps(d.context, separators=(",", ":")) if d.context else None,
-        d.kind, d.created_at, d.reward, d.rewarded_at, d.weight, d.allocation_id,
-    )
-
-
-def _decision_from_row(row: Sequence[Any]) -> DecisionRecord:
-    return _RowDecoder()(row)
+def _decision_from_row(row: Sequence[Any], arm_list: Callable[[bytes], tuple[str, ...]]
+                       ) -> DecisionRecord:
+    return _RowDecoder(arm_list)(row)
 
 
 class _RowDecoder:
     """Decision rows to records, for a scan: arm lists, probability vectors and contexts
     repeat from row to row and are decoded once (records share them: the arrays are
     read-only views of immutable bytes, a record's context is a read-only ``Mapping``). The
-    memo tables start over at :attr:`LIMIT` entries."""
+    memo tables start over at :attr:`LIMIT` entries. ``arm_list`` reads an arm list stored
+    once (:class:`_RowEncoder`) by its reference."""
 
     LIMIT = 4096
-    __slots__ = ("arms", "contexts", "vectors")
+    __slots__ = ("arm_list", "arms", "contexts", "vectors")
 
-    def __init__(self) -> None:
-        self.arms: dict[str, tuple[str, ...]] = {}
+    def __init__(self, arm_list: Callable[[bytes], tuple[str, ...]]) -> None:
+        self.arm_list = arm_list
+        self.arms: dict[str | bytes, tuple[str, ...]] = {}
         self.vectors: dict[bytes, FloatArray] = {}
         self.contexts: dict[str, dict[str, Any]] = {}
 
@@ -209,7 +215,8 @@ class _RowDecoder:
         if arms is None:
             if len(self.arms) >= self.LIMIT:
                 self.arms.clear()
-            arms = self.arms[row[6]] = tuple(row[6].split("\n"))
+            arms = self.arms[row[6]] = self.arm_list(row[6]) if type(row[6]) is bytes \
+                else tuple(row[6].split("\n"))
         blob = row[7]
         propensity, posterior = row[5], None
         if is_posterior(blob):  # a deferred decision: its posterior (and vector, once known)
@@ -231,6 +238,64 @@ class _RowDecoder:
         return _new_record(DecisionRecord, row[0], row[1], row[2], row[3], row[4],
                            propensity, arms, vector, row[8], row[9], row[12], context,
                            row[11], row[13], row[14], row[15], row[16], posterior)
+
+
+class _RowEncoder:
+    """Decision records to the rows :data:`_DECISION_INSERT` writes. A decision among many
+    arms (:data:`~banditbot.stores._base.COMPACT_MIN_ARMS` or more) does not repeat its arm
+    list: the list is stored once in ``arm_lists`` and the row holds its number (8 bytes, a
+    BLOB in the ``arms`` column, where a list written out is TEXT), and its vector is
+    stored compactly when it has few distinct values (:func:`~banditbot.stores._base.
+    compact_vector`: ε-greedy's or UCB's, 400 bytes at 50 arms, become ~70). Rows shrink
+    (a 50-arm log is a fraction of the file) and so does each decision's commit. Both
+    encodings are remembered: a decision repeats its experiment's arm list, and its
+    vector as long as the leader stays."""
+
+    LIMIT = 1024
+    __slots__ = ("lists", "vectors")
+
+    def __init__(self) -> None:
+        #: arm list -> its reference, once the row that holds it is committed
+        self.lists: dict[tuple[str, ...], bytes] = {}
+        #: a vector's plain bytes -> its stored bytes
+        self.vectors: dict[bytes, bytes] = {}
+
+    def __call__(self, d: DecisionRecord, conn: sqlite3.Connection,
+                 timeout: float) -> tuple[Any, ...]:
+        arms: str | bytes
+        if len(d.arms) < COMPACT_MIN_ARMS:
+            arms, vector = "\n".join(d.arms), encode_vector(d)
+        else:
+            arms = self.lists.get(d.arms) or self._list(d.arms, conn, timeout)
+            vector = self._vector(d) if d.posterior is None else encode_vector(d)
+        return (d.id, d.experiment, d.generation, d.scope, d.arm, stored_propensity(d), arms,
+                vector, d.policy, d.subject,
+                json.dumps(d.context, separators=(",", ":")) if d.context else None,
+                d.kind, d.created_at, d.reward, d.rewarded_at, d.weight, d.allocation_id)
+
+    def _vector(self, d: DecisionRecord) -> bytes:
+        plain = np.asarray(d.probabilities, dtype="<f8").tobytes()
+        stored = self.vectors.get(plain)
+        if stored is None:
+            if len(self.vectors) >= self.LIMIT:
+                self.vectors.clear()
+            stored = self.vectors[plain] = compact_vector(d.probabilities) or plain
+        return stored
+
+    def _list(self, arms: tuple[str, ...], conn: sqlite3.Connection, timeout: float) -> bytes:
+        """The reference of an arm list, stored first if it is new (by whichever process
+        gets there first; inside a caller's transaction, remembered once that commits)."""
+        text = "\n".join(arms)
+        _locked_retry(lambda: conn.execute(
+            "INSERT INTO arm_lists (arms) VALUES (?) ON CONFLICT (arms) DO NOTHING", (text,)),
+            timeout)
+        ref = int(conn.execute("SELECT id FROM arm_lists WHERE arms = ?", (text,)
+                               ).fetchone()[0]).to_bytes(8, "little")
+        if not conn.in_transaction:  # (a rollback would take the row with it)
+            if len(self.lists) >= self.LIMIT:
+                self.lists.clear()
+            self.lists[arms] = ref
+        return ref
 
 
 _new_record = DecisionRecord.__new__  # positional: the field order of DecisionRecord
@@ -267,6 +332,8 @@ class SQLiteStore:
         self._allocation_docs: dict[str, AllocationRecord] = {}
         self._checkpointer: _Checkpointer | None = None
         self._schema_ok = False  # set once the tables are seen at this version
+        self._rows = _RowEncoder()
+        self._arm_lists: dict[bytes, tuple[str, ...]] = {}  # (immutable rows)
 
     # --- connections --------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -527,12 +594,31 @@ class SQLiteStore:
                     column[i] = float(value)
         return counts
 
+    def _arm_list(self, ref: bytes) -> tuple[str, ...]:
+        """The arm list a many-arm decision's row refers to (see :class:`_RowEncoder`)."""
+        arms = self._arm_lists.get(ref)
+        if arms is None:
+            row = self._conn().execute("SELECT arms FROM arm_lists WHERE id = ?",
+                                       (int.from_bytes(ref, "little"),)).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: a decision refers to arm list "
+                                 f"{int.from_bytes(ref, 'little')}, which is not there")
+            arms = self._arm_lists[ref] = tuple(row[0].split("\n"))
+        return arms
+
+    def _arms_field(self, value: str | bytes) -> tuple[str, ...]:
+        """A row's ``arms`` column: the list written out, or its reference."""
+        if isinstance(value, bytes):
+            return self._arm_list(value)
+        return tuple(value.split("\n"))
+
     # --- decisions and rewards ----------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
         conn = self._conn()
-        row = _decision_row(decision)
+        timeout = self._busy_timeout_ms / 1000
+        row = self._rows(decision, conn, timeout)
         _locked_retry(lambda: conn.execute(_DECISION_INSERT, row),
-                      self._busy_timeout_ms / 1000)  # one statement: the trigger adds the pull
+                      timeout)  # one statement: the trigger adds the pull
         self._counted(decision, 1.0, None)
 
     def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
@@ -551,7 +637,8 @@ class SQLiteStore:
                 held = self._keyed(conn, key, now)
                 assert held is not None  # (held and unexpired: the write lock is ours)
                 return held
-            conn.execute(_DECISION_INSERT, _decision_row(decision))
+            conn.execute(_DECISION_INSERT,
+                         self._rows(decision, conn, self._busy_timeout_ms / 1000))
             if random.random() < 0.01:  # now and then, forget expired keys
                 conn.execute("DELETE FROM decision_keys WHERE expires <= ?", (now,))
         self._counted(decision, 1.0, None)
@@ -571,7 +658,7 @@ class SQLiteStore:
         row = self._conn().execute(
             f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)
         ).fetchone()
-        return _decision_from_row(row) if row else None
+        return _decision_from_row(row, self._arm_list) if row else None
 
     def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
                      extra: Mapping[str, float] | None = None, *,
@@ -607,7 +694,9 @@ class SQLiteStore:
             raise ValueError("manual decisions carry their reward")
         self._forget()
         with self._write() as conn:  # the trigger adds each row's pull and reward
-            conn.executemany(_DECISION_INSERT, [_decision_row(d) for d in decisions])
+            timeout = self._busy_timeout_ms / 1000
+            conn.executemany(_DECISION_INSERT, [self._rows(d, conn, timeout)
+                                                for d in decisions])
             if extras:
                 conn.executemany(_EXTRA_UPSERT, [
                     (d.experiment, d.generation, d.scope, d.arm, k, v)
@@ -644,7 +733,7 @@ class SQLiteStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         cur = self._conn().execute(sql, args)
-        decode = _RowDecoder()
+        decode = _RowDecoder(self._arm_list)
         while batch := cur.fetchmany(1000):
             for row in batch:
                 yield decode(row)
@@ -665,7 +754,7 @@ class SQLiteStore:
             f"SELECT {', '.join(FieldDecoder.columns(fields))} FROM decisions "
             f"WHERE {' AND '.join(where)} "
             "ORDER BY created_at, id", args)
-        decode = FieldDecoder(fields)
+        decode = FieldDecoder(fields, self._arms_field)
         while batch := cur.fetchmany(1000):
             yield from decode(batch)
 
@@ -678,7 +767,8 @@ class SQLiteStore:
             "AND kind IN ('policy', 'holdout') ORDER BY created_at LIMIT ?",
             (experiment, -1e300 if newer_than is None else newer_than, older_than, generation,
              limit)).fetchall()
-        return [_decision_from_row(r) for r in rows]
+        decode = _RowDecoder(self._arm_list)
+        return [decode(r) for r in rows]
 
     def _counted(self, decision: DecisionRecord, pulls: float, reward: float | None) -> None:
         """Follow this connection's own committed write in its read cache. Inside a batch
