@@ -25,7 +25,7 @@ from ._config import BanditConfig, default_config_path, load_config
 from ._errors import ConfigError
 from ._settings import Settings
 from .service import BanditService
-from .stores import Store, open_store
+from .stores import Store, open_store, store_kind
 
 __all__ = [
     "LambdaParts",
@@ -103,11 +103,10 @@ def may_init(store: Store, settings: Settings) -> bool:
     ConfigError
         A PostgreSQL database without the URL's schema.
     """
-    url = store.url
-    if settings.init_store or not url.startswith(("postgres://", "postgresql://",
-                                                  "dynamodb://")):
+    kind = store_kind(store.url)
+    if settings.init_store or kind not in ("postgresql", "dynamodb"):
         return True
-    if url.startswith("dynamodb://"):
+    if kind == "dynamodb":
         return False
     from .stores import PostgresStore  # (its URL: loaded already)
 

@@ -328,13 +328,15 @@ def run_demo(setup: DemoSetup, *, steps: int, response_rate: float, out: Path, k
         from rich.markup import escape  # the hint names banditbot[plots]: not markup
 
         console.print(f"[yellow]no charts:[/] {escape(str(exc))}")
+    from .stores import store_kind
+
     db = getattr(svc.store, "path", None)
     console.print()
     if db is not None:
         console.print(f"database: {Path(db).resolve()}")
     for path in written:
         console.print(f"chart:    {path.resolve()}")
-    if svc.store.url.startswith("memory:"):  # gone with this process: nothing to report on
+    if store_kind(svc.store.url) == "memory":  # gone with this process: nothing to report on
         console.print("next:     the memory store ends with the demo; --store "
                       "sqlite:///banditbot-demo.db keeps it for `banditbot report`")
     else:

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from .._errors import NotAllowedError
 from ..service import ApiKey, BanditService, KeyRing, role_allows
+from ..stores import store_kind
 from ._problems import UnauthorizedError
 
 __all__ = ["API_KEY", "BEARER", "SECURITY", "Admin", "Reader", "Service", "authorize", "need"]
@@ -30,7 +31,7 @@ def authorize(keys: KeyRing, headers: Mapping[str, str], role: str) -> ApiKey:
     if authorization and authorization[:7].lower() == "bearer ":
         presented = authorization[7:].strip()
     key = keys.authenticate(presented)
-    in_memory = keys.store.url.startswith("memory:")
+    in_memory = store_kind(keys.store.url) == "memory"
     if key is None:
         raise UnauthorizedError(_IN_MEMORY.format(role="ROLE") if in_memory else None)
     if not role_allows(key.role, role):

@@ -97,7 +97,7 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     """
     from .._compose import build_service, may_init
     from .._config import BanditConfig, default_config_path, load_config
-    from ..stores import SQLiteStore, open_store
+    from ..stores import SQLiteStore, open_store, store_kind
 
     chosen = settings()
     path = config if config is not None else chosen.config_path
@@ -107,7 +107,7 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     if admin and not (store is not None or chosen.store_given):
         _not_beside_the_demo(chosen.store_url)
     opened = open_store(store or chosen.store_url, create=not (read_only or existing))
-    if opened.url.startswith(("postgres://", "postgresql://")):
+    if store_kind(opened.url) == "postgresql":
         _OPENED.append(opened)  # its pool closed when the command ends (see main)
     if not read_only:
         # a write brings a database up to date (migrations), but never creates a network

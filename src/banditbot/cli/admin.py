@@ -150,9 +150,10 @@ def keys_create(
     KEY=$(banditbot keys create --name app --role decide)
     """
     from ..service import KeyRing
+    from ..stores import store_kind
 
     svc = service(config, store)
-    if svc.store.url.startswith("memory:"):  # a key no server could ever be asked with
+    if store_kind(svc.store.url) == "memory":  # a key no server could ever be asked with
         raise ConfigError("a key stored in memory:// is gone when this command ends",
                           hint="create it in the store the server uses (--store or "
                                "BANDITBOT_STORE), or list keys by hash in the experiments "

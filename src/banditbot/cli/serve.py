@@ -64,13 +64,14 @@ def _say_what_is_served(config_path: str, store_url: str) -> None:
     from pathlib import Path
 
     from .. import _config
+    from ..stores import store_kind
 
     log = logging.getLogger("banditbot.serve")
     path = Path(config_path).resolve()
     packaged = path == (Path(_config.__file__).parent / "data" / "experiments.yaml").resolve()
     fields = {"experiments_file": None if packaged else str(path), "store": store_url}
     keys = "; API keys: only the experiments file's api_keys (banditbot keys create " \
-        "cannot reach an in-memory store)" if store_url.startswith("memory:") else ""
+        "cannot reach an in-memory store)" if store_kind(store_url) == "memory" else ""
     if packaged:
         log.warning("serving the packaged example experiments (no --config, no "
                     "BANDITBOT_CONFIG, no ./experiments.yaml) with the store %s%s",

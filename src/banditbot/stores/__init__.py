@@ -30,7 +30,7 @@ from ._base import (
     Store,
     close_scan,
 )
-from ._url import DEFAULT_STORE_URL, new_sqlite_file, open_store
+from ._url import DEFAULT_STORE_URL, StoreKind, new_sqlite_file, open_store, store_kind
 
 #: backend class (and the deferred propensities, which need the policies) -> its private
 #: module, imported on first use
@@ -77,6 +77,7 @@ __all__ = [
     "SQLiteStore",
     "StatsTable",
     "Store",
+    "StoreKind",
     "close_scan",
     "deferred_vector",
     "draw_deferred",
@@ -84,4 +85,5 @@ __all__ = [
     "open_store",
     "resolve_fields",
     "resolve_propensities",
+    "store_kind",
 ]

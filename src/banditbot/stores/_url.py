@@ -10,16 +10,35 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .._errors import ConfigError, StoreError
 from ._base import Store
 
-__all__ = ["DEFAULT_STORE_URL", "open_store"]
+__all__ = ["DEFAULT_STORE_URL", "StoreKind", "open_store", "store_kind"]
 
 DEFAULT_STORE_URL = "sqlite:///banditbot.db"
 _DYNAMODB_OPTIONS = ("region", "endpoint_url", "ttl_days", "max_attempts", "read_timeout",
                      "connect_timeout")
+
+
+#: The kinds of store, by their URL's scheme
+StoreKind = Literal["memory", "sqlite", "postgresql", "dynamodb"]
+_KINDS: dict[str, StoreKind] = {"memory": "memory", "sqlite": "sqlite",
+                                "postgresql": "postgresql", "postgres": "postgresql",
+                                "dynamodb": "dynamodb"}
+
+
+def store_kind(url: str) -> StoreKind | None:
+    """Which kind of store a URL names (``None``: none banditbot knows).
+
+    Examples
+    --------
+    >>> store_kind("postgres://db.internal/bandits"), store_kind("memory://")
+    ('postgresql', 'memory')
+    """
+    return _KINDS.get(urlsplit(url).scheme.lower())
 
 
 def open_store(url: str | None = None, *, create: bool = True) -> Store:
@@ -51,20 +70,20 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """
     url = url or DEFAULT_STORE_URL
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "memory":
+    kind = store_kind(url)
+    if kind == "memory":
         from ._memory import MemoryStore
 
         return MemoryStore()
-    if scheme == "sqlite":
+    if kind == "sqlite":
         from ._sqlite import SQLiteStore
 
         return SQLiteStore(_sqlite_path(url, create=create))
-    if scheme in ("postgresql", "postgres"):
+    if kind == "postgresql":
         from ._postgres import PostgresStore
 
         return PostgresStore(url)
-    if scheme == "dynamodb":
+    if kind == "dynamodb":
         if not parts.netloc:
             raise ConfigError(f"store URL {url!r} has no table name",
                               hint="use dynamodb://TABLE?region=eu-west-1")
@@ -116,7 +135,7 @@ def new_sqlite_file(url: str) -> Path | None:
     """The file a ``sqlite:`` URL would create (``None`` when it exists already, or for
     another kind of store): what a write command that fails removes again, so bad input
     leaves no empty database behind."""
-    if not url.startswith("sqlite:"):
+    if store_kind(url) != "sqlite":
         return None
     target = _sqlite_path(url, create=True)
     return None if target.exists() else target
