@@ -482,6 +482,24 @@ def test_the_audit_log_lists_who_did_what_newest_first(db: list[str],
     assert code == 0 and "arm=arm2 alpha=3 beta=1" in out and "cheat" not in out
     code, _, err = run(["audit", "--action", "resett", *db], capsys)
     assert code == 2 and "the actions are cheat, import, prior, reset" in err
+    code, _, err = run(["audit", "randon", *db], capsys)  # a typo: refused, known ones named
+    assert code == 2 and "randon" in err and "random" in err
+
+
+def test_an_experiment_removed_from_the_config_keeps_its_audit_log(
+        db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit OLD` refused an experiment no longer in the experiments file ("unknown
+    experiment"), though its actions are in the log."""
+    assert run(["cheat", "random", "arm1", "11", *db], capsys)[0] == 0
+    other = tmp_path / "other.yaml"
+    other.write_text("experiments:\n  - id: fresh\n    arms:\n      - {id: a, content: A}\n"
+                     "      - {id: b, content: B}\n")
+    moved = ["--config", str(other), *db[2:]]
+    code, out, err = run(["audit", "random", "--json", *moved], capsys)
+    assert code == 0, err
+    assert [(e["experiment"], e["action"]) for e in json.loads(out)] == [("random", "cheat")]
+    code, _, err = run(["audit", "gone", *moved], capsys)
+    assert code == 2 and "gone" in err and "fresh" in err
 
 
 def test_a_key_is_not_created_in_a_store_that_ends_with_the_command(

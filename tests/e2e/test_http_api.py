@@ -234,6 +234,10 @@ def test_the_audit_log_says_who_did_what_and_only_to_admins(api: Any) -> None:
     assert [e["action"] for e in seed] == ["cheat"]
     assert call(url, "GET", "/v1/admin-log", keys["read"]).status_code == 403
     assert call(url, "GET", "/v1/admin-log?experiment=nope", key).status_code == 404
+    # an experiment since removed from the experiments file keeps its audit log
+    service.audit("cli", "retired-greeting", "reset", "generation=1")
+    gone = call(url, "GET", "/v1/admin-log?experiment=retired-greeting", key)
+    assert gone.status_code == 200 and [e["action"] for e in gone.json()] == ["reset"]
     bad = call(url, "GET", "/v1/admin-log?action=bogus", key)
     assert bad.status_code == 422 and "reset" in bad.text
 

@@ -240,14 +240,16 @@ def audit(
     from ._output import print_json, print_table
 
     svc = service(config, store, read_only=True)
-    if experiment is not None:
-        svc.experiment(experiment)  # an unknown id is refused, with the known ones
     unknown = sorted(set(action or ()) - set(ADMIN_ACTIONS))
     if unknown:
         raise typer.BadParameter(
             f"{', '.join(unknown)}: the actions are {', '.join(ADMIN_ACTIONS)}",
             param_hint="--action")
     records = svc.store.admin_log(experiment, limit, actions=set(action) if action else None)
+    if experiment is not None and not records:
+        # an id the log and the config do not know is refused, with the known ones (an
+        # experiment since removed from the config keeps its audit log)
+        svc.experiment(experiment)
     rows = [{"at": datetime.fromtimestamp(r.at, UTC).isoformat(timespec="seconds"),
              "actor": r.actor, "experiment": r.experiment, "action": r.action,
              "details": r.details} for r in records]

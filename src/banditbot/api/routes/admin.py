@@ -74,10 +74,13 @@ def admin_log(service: Service, key: Admin, experiment: str | None = None,
     """The audit log, newest first: who changed what, when (``experiment`` and repeated
     ``action`` narrow it). Needs an admin key: it names the keys and Telegram ids that
     acted."""
-    if experiment is not None:
-        service.experiment(experiment)  # an unknown id: 404, with the known ones
+    records = service.store.admin_log(experiment, limit,
+                                      actions=set(action) if action else None)
+    if experiment is not None and not records:
+        # an id neither the log nor the config knows: 404, with the known ones (one since
+        # removed from the config keeps its audit log)
+        service.experiment(experiment)
     return [AuditEntry(at=r.at, time=datetime.fromtimestamp(r.at, UTC).isoformat(
                 timespec="seconds"), actor=r.actor, experiment=r.experiment, action=r.action,
                 details=r.details)
-            for r in service.store.admin_log(experiment, limit,
-                                             actions=set(action) if action else None)]
+            for r in records]
