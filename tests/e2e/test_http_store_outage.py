@@ -39,7 +39,7 @@ def test_a_store_outage_is_told_once_in_the_log_and_never_to_the_client(
     no cause."""
     server = PostgresServer().start()  # its own: this test stops it
     try:
-        url = f"{server.url}?retry_seconds=1"
+        url = f"{server.url}?retry_seconds=0.3"
         svc = build_service(EXAMPLES, url)
         key, _ = KeyRing(svc.store).create("app", "decide")
         svc.store.close()
