@@ -3,10 +3,13 @@ the rates of two greetings swapped half-way)."""
 
 from __future__ import annotations
 
+import functools
+import json
+
 import numpy as np
 import pytest
 
-from banditbot import BanditService, MemoryStore, parse_config
+from banditbot import BanditService, MemoryStore, Report, parse_config
 
 from ..conftest import FakeClock
 
@@ -34,6 +37,21 @@ def _after_swap(policy: dict[str, object]) -> tuple[BanditService, str]:
     return service, "g"
 
 
+@functools.cache
+def _report_after_swap(policy_json: str) -> Report:
+    """The report read once after :func:`_after_swap` with ``policy`` (as JSON): the same
+    for every test that asks (fixed seeds and a fake clock; the run costs seconds), so the
+    tests on discounted Thompson sampling share one run in a process. A report is a look of
+    the stopping rule, so each run is reported once, as each test did on its own run (a
+    frozen dataclass: no test can change it for another)."""
+    service, exp = _after_swap(json.loads(policy_json))
+    return service.report(exp)
+
+
+def _report(policy: dict[str, object]) -> Report:
+    return _report_after_swap(json.dumps(policy, sort_keys=True))
+
+
 @pytest.mark.parametrize("policy", [{"name": "discounted-thompson", "half_life": 60},
                                     {"name": "sliding-window-ucb", "window": 120}])
 def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answers(
@@ -44,8 +62,7 @@ def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answer
     can change, the leader and P(best) are of the recent answers the policy decides on, and
     a note says the estimates and their intervals (the table's interval column) are of every
     answer and lag behind (it said the interval column was of the recent answers)."""
-    service, exp = _after_swap(policy)
-    report = service.report(exp)
+    report = _report(policy)
     assert report.winner is None and report.status == "running"
     assert report.winner_rule.startswith(f"none is named: {policy['name']} assumes the best "
                                          "arm can change")
@@ -72,8 +89,7 @@ def test_a_report_says_when_an_estimate_left_its_every_look_interval() -> None:
     (0.47) lay outside its every-look interval (0.50-0.58: the interval holds at every look
     at once, and the answers of its two periods cannot share one rate), with no word: a
     drift note names the arm, as it did for crossed interval ends only."""
-    service, exp = _after_swap({"name": "discounted-thompson", "half_life": 60})
-    report = service.report(exp)
+    report = _report({"name": "discounted-thompson", "half_life": 60})
     outside = [a.arm for a in report.arms if a.estimate is not None
                and a.anytime_low is not None and a.anytime_high is not None
                and not a.anytime_low <= a.estimate <= a.anytime_high]
