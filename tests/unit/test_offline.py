@@ -1182,3 +1182,39 @@ def test_the_estimator_api_docs_name_what_exists_and_run() -> None:
     low, high = est.estimate_interval(**kwargs, n_bootstrap=200, rng=np.random.default_rng(1))
     whole = est.estimate(**kwargs, n_bootstrap=200, rng=np.random.default_rng(1))
     assert (low, high) == (whole.low, whole.high)
+
+
+@pytest.mark.parametrize("folds", [1, 2, 3])
+@pytest.mark.parametrize("rewards", ["clicks", "ratings"])
+def test_a_bootstrap_refit_of_per_action_means_is_the_means_of_the_resampled_rounds(
+        folds: int, rewards: str) -> None:
+    """The per-action-mean model's bootstrap refit (counts per round instead of a copy of
+    the resampled rounds: 10 ms -> 1 ms a replicate on the Open Bandit Dataset) predicts,
+    for each round, the mean of its action's reward over the resampled rounds of the other
+    folds, shrunk toward their overall mean by one pseudo-round, as the model defines it —
+    to the last bit for 0/1 rewards, within 1e-12 for others; an action no resampled round
+    took gets the overall mean; the context is not used."""
+    rng = np.random.default_rng(5)
+    n, k = 600, 7
+    action = rng.integers(0, k - 1, n)  # the last action is never taken
+    reward = rng.integers(0, 2, n).astype(float) if rewards == "clicks" else \
+        rng.normal(3.0, 1.0, n)
+    context = rng.normal(size=(n, 4))
+    model = RewardModel(kind="mean", folds=folds)
+    refit = model.refitter(context, action, reward, k)
+    fold = np.random.default_rng(0).permutation(n) % folds  # the model's documented folds
+    for _ in range(5):
+        picks = rng.integers(0, n, n)
+        expected = np.empty((n, k))
+        for f in range(folds):
+            train = picks[fold[picks] != f] if folds > 1 else picks
+            overall = reward[train].mean()
+            for j in range(k):
+                mine = reward[train][action[train] == j]
+                expected[fold == f, j] = \
+                    (mine.sum() + overall) / (mine.size + 1) if mine.size else overall
+        got = refit(picks)
+        if rewards == "clicks":
+            assert np.array_equal(got, expected)
+        else:
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
