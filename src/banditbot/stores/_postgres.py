@@ -41,7 +41,10 @@ How each guarantee is kept:
   row's token as it was before the statement, so a retry that finds its own token knows its
   first attempt committed and answers as the first attempt would have: a retried reward is
   ``APPLIED``, not ``DUPLICATE``, and counted once. Lost connections, a restarting server
-  and deadlocks are retried with jittered backoff up to ``retry_seconds``.
+  and deadlocks are retried with jittered backoff up to ``retry_seconds``. The pool gives a
+  lost connection up after a second of failed attempts (:data:`_RECONNECT_S`), and a request
+  that finds none makes it try again: requests succeed within about a second of the server's
+  return, however long it was away.
 * **Meta changes reach every host at once.** ``read_meta`` is on every decision's path; it
   is answered from a per-process cache kept fresh by ``LISTEN``: ``write_meta`` sends a
   ``NOTIFY`` in its own statement (delivered at commit), which every listening process
@@ -73,7 +76,7 @@ import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .._errors import ConfigError, PayloadError, StoreError, require
 from ._base import (
@@ -118,6 +121,17 @@ _OWN_PARAMS = ("schema", "pool_min", "pool_max", "retry_seconds", "listen")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _LIVENESS_S = 2.0  # the meta cache is used while the listener answered a ping this recently
 _PING_S = 0.5
+#: How long the pool keeps trying to replace a lost connection before it gives that slot up
+#: (psycopg_pool's ``reconnect_timeout``). Its attempts are 1, 2, 4, 8, 16 … s apart: with
+#: the minute it was, a server back after an outage of tens of seconds waited up to ~30 s
+#: for the pool's next attempt, and every request failed meanwhile. A slot given up is made
+#: again as soon as a request finds no connection (the pool grows on demand), so after one
+#: second the requests themselves drive the attempts.
+_RECONNECT_S = 1.0
+#: While the database has been failing, a request waits this long for the pool at a time
+#: (then asks again, within ``retry_seconds``): asking again is what makes the pool try a
+#: new connection once its own attempts have given up.
+_WAIT_WHILE_FAILING_S = 1.0
 
 # --- schema and migrations --------------------------------------------------------------------
 # Each entry migrates the schema from version i to i + 1 (list index i). Never edit a
@@ -377,6 +391,36 @@ def mask_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
+def _endpoints(parts: SplitResult, params: Mapping[str, str]) -> str:
+    """The ``host:port`` (or several, comma-separated) a URL connects to, as libpq would
+    choose them: the URL's, else ``host=``/``port=`` parameters, else ``PGHOST``/``PGPORT``,
+    else libpq's default (the local socket, port 5432). Never the user or password."""
+    hosts = unquote(parts.netloc.rpartition("@")[2]) or params.get("host") \
+        or os.environ.get("PGHOST", "")
+    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    found = []
+    for host in hosts.split(","):
+        if not host:
+            continue
+        named, _, own = host.rpartition(":")
+        if named and own.isdigit() and not host.endswith("]"):
+            found.append(host)
+        elif host.startswith("/"):
+            found.append(f"{host} (socket), port {port}")
+        else:
+            found.append(f"{host}:{port}")
+    return ",".join(found) or f"the local socket, port {port} (no host in the URL or PGHOST)"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server is down, restarting, out of reach or not answering
+    (not: refused us, or our statement)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError) and \
+        any(sign in str(exc) for sign in _TRANSIENT_CONNECT)
+
+
 def _secrets_of(url: str) -> list[str]:
     parts = urlsplit(url)
     found = [unquote(v) for k, v in parse_qsl(parts.query) if k == "password" and v]
@@ -467,8 +511,12 @@ class PostgresStore:
         self._secrets = _secrets_of(url)
         self._channel = f"banditbot_{self.schema}"
         self._pid = os.getpid()
+        self._where = _endpoints(parts, dict(passed))
         self._pool: ConnectionPool[Any] | None = None
         self._pool_lock = threading.Lock()
+        #: the last connection attempt or statement failed on the connection (server down,
+        #: restarting, out of reach): requests wait for the pool in short turns
+        self._failing = False
         self._local = threading.local()
         # group commit
         self._queue: list[_Op[Any]] = []
@@ -497,10 +545,23 @@ class PostgresStore:
         # the first line: the server's words (its LINE 1 / caret context and libpq's second
         # guesses follow on lines of their own, which a one-line error leaves out)
         said = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        if _unreachable(exc):  # e.g. "connection timeout expired": say where
+            said = f"no connection to {self._where}: {said}"
         message = self._scrub(f"PostgreSQL {what} failed: {said}")
         if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
             hint = INIT_DB_HINT
-        return StoreError(message, hint=hint or f"check the database at {self.url}")
+        return StoreError(message, hint=self._scrub(hint or f"check the database at {self.url}"))
+
+    def _outage_hint(self, exc: BaseException, then: str) -> str:
+        """What to check when the database stayed out of reach (``then``: what to do next)."""
+        if _unreachable(exc):
+            return (f"check that PostgreSQL is up at {self._where} and that this host can "
+                    "reach it (host name, port, firewall; connect_timeout= in the URL if it "
+                    f"answers slowly); {then}")
+        if type(exc).__name__ == "PoolTimeout":  # (from _cause: the server answers now)
+            return (f"this process's {self.pool_max} connections (pool_max) were busy or "
+                    f"being made again; {then}")
+        return f"the database is unreachable or restarting; {then}"
 
     def _check_fork(self) -> None:
         if self._pool is None or self._pid != os.getpid():
@@ -528,8 +589,7 @@ class PostgresStore:
                     pool = ConnectionPool(
                         self._conninfo, min_size=self.pool_min, max_size=self.pool_max,
                         kwargs={"autocommit": True}, open=False, name="banditbot",
-                        timeout=self.retry_seconds, reconnect_timeout=max(60.0,
-                                                                           self.retry_seconds))
+                        timeout=self.retry_seconds, reconnect_timeout=_RECONNECT_S)
                     pool.open(wait=False)
                     self._pool = pool
         return pool
@@ -546,8 +606,8 @@ class PostgresStore:
             with psycopg.connect(self._conninfo, autocommit=True) as conn:
                 version = self._schema_version(conn)
         except psycopg.OperationalError as exc:
-            text = str(exc)
-            if any(sign in text for sign in _TRANSIENT_CONNECT):
+            if _unreachable(exc):
+                self._failing = True  # (the pool's first attempts will fail too)
                 return
             raise self._error("connect", exc, hint="check the URL: user, password, "
                                                    "database and options") from None
@@ -570,7 +630,9 @@ class PostgresStore:
             psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2).close()
         except psycopg.Error as cause:
             return cause
-        return exc
+        # (the pool's own words name its last wait, which may be a short one)
+        return type(exc)(f"no connection from the pool within {self.retry_seconds:g} s, "
+                         "though the server answers now")
 
     def _transient(self) -> tuple[type[BaseException], ...]:
         import psycopg
@@ -587,16 +649,19 @@ class PostgresStore:
         delay = 0.005
         while True:
             try:
-                return attempt()
+                result = attempt()
+                self._failing = False
+                return result
             except transient as exc:
+                self._failing = True
                 if time.monotonic() + delay > deadline:
                     # a read (read_meta, iter_decisions, …) is a read, and wrote nothing
                     writing = what in ("write", "batch")
                     exc = self._cause(exc)
                     raise self._error(
                         what if writing or what == "schema check" else "read", exc,
-                        hint="the database is unreachable or restarting; "
-                             + ("nothing was half-written, " if writing else "") + "retry"
+                        hint=self._outage_hint(
+                            exc, ("nothing was half-written, " if writing else "") + "retry")
                     ) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)
@@ -607,9 +672,15 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._error(what, exc) from None
 
+    def _pool_wait(self) -> float | None:
+        """How long to wait for a connection from the pool this time: the pool's timeout
+        (``retry_seconds``), or a second while the database has been failing (asking the pool
+        again is what makes it try to connect again: see :data:`_RECONNECT_S`)."""
+        return _WAIT_WHILE_FAILING_S if self._failing else None
+
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._get_pool().connection() as conn:
+        with self._get_pool().connection(timeout=self._pool_wait()) as conn:
             try:
                 yield conn
             finally:
@@ -721,8 +792,11 @@ class PostgresStore:
         delay = 0.005
         while True:
             try:
-                return attempt()
+                result = attempt()
+                self._failing = False
+                return result
             except transient:
+                self._failing = True
                 if time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay * (0.5 + random.random()))
@@ -736,8 +810,9 @@ class PostgresStore:
             return PayloadError(self._scrub(f"the database refused a value: {exc}"),
                                 hint="remove NUL characters and out-of-range numbers")
         if isinstance(exc, self._transient()):
-            return self._error("write", exc, hint="the database is unreachable or restarting; "
-                               "nothing was half-written, retry")
+            exc = self._cause(exc)  # the pool's "couldn't get a connection": why not
+            return self._error("write", exc,
+                               hint=self._outage_hint(exc, "nothing was half-written, retry"))
         if isinstance(exc, psycopg.Error):
             return self._error("write", exc)
         return exc
@@ -787,8 +862,10 @@ class PostgresStore:
                                      (version + 1,))
         except psycopg.Error as exc:
             raise self._error("schema setup", exc,
-                              hint="check the URL, the credentials and that the user may "
-                                   "create a schema in the database") from None
+                              hint=self._outage_hint(exc, "then run init-db again")
+                              if _unreachable(exc) else
+                              "check the URL, the credentials and that the user may "
+                              "create a schema in the database") from None
 
     @staticmethod
     def _schema_version(conn: psycopg.Connection[Any]) -> int:
@@ -1333,7 +1410,7 @@ class _Batch:
             pool = self.store._get_pool()
 
             def attempt() -> psycopg.Connection[Any]:
-                conn: psycopg.Connection[Any] = pool.getconn()
+                conn: psycopg.Connection[Any] = pool.getconn(self.store._pool_wait())
                 try:
                     conn.execute("BEGIN")
                 except BaseException:
