@@ -395,9 +395,10 @@ def _endpoints(parts: SplitResult, params: Mapping[str, str]) -> str:
     """The ``host:port`` (or several, comma-separated) a URL connects to, as libpq would
     choose them: the URL's, else ``host=``/``port=`` parameters, else ``PGHOST``/``PGPORT``,
     else libpq's default (the local socket, port 5432). Never the user or password."""
+    defaults = _libpq_defaults()  # (PGHOST and PGPORT, as libpq reads them)
     hosts = unquote(parts.netloc.rpartition("@")[2]) or params.get("host") \
-        or os.environ.get("PGHOST", "")
-    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+        or defaults.get("host") or ""
+    port = params.get("port") or defaults.get("port") or "5432"
     found = []
     for host in hosts.split(","):
         if not host:
@@ -410,6 +411,13 @@ def _endpoints(parts: SplitResult, params: Mapping[str, str]) -> str:
         else:
             found.append(f"{host}:{port}")
     return ",".join(found) or f"the local socket, port {port} (no host in the URL or PGHOST)"
+
+
+def _libpq_defaults() -> dict[str, str]:
+    """libpq's connection defaults (its environment variables included), by keyword."""
+    from psycopg import pq
+
+    return {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val}
 
 
 def _unreachable(exc: BaseException) -> bool:
