@@ -53,7 +53,7 @@ _POINTS_PER_SD = 4.0
 _MIN_POINTS = 129
 _MAX_POINTS = 4097
 _UNION_POINTS = 257  # per contender, over its mean ± 8 sd, when widths are far apart
-_UNION_ARMS = 16  # beyond, the union grid (K² · 257 values) costs more than it resolves
+_UNION_BLOCK = 1 << 20  # values of the union grid's integrand computed at a time
 _LATTICE_BITS = 16
 _LATTICE_N = 1 << _LATTICE_BITS
 _EDGE = 1e-12  # closest the direct grid comes to 0 and 1
@@ -473,25 +473,30 @@ def _normal_best(mean: FloatArray, sd: FloatArray) -> FloatArray:
     hi = float((m_c + _Z * sd_c).max())
     needed = (hi - floor) / (float(sd_c.min()) / _POINTS_PER_SD)
     ndtr = _special()[2]
-    if needed > _MAX_POINTS and idx.shape[0] <= _UNION_ARMS:
+    if needed > _MAX_POINTS:
         # widths far apart (a posterior sd of 1790 beside one of 0.25): one uniform grid
         # fine enough for the narrowest would be huge, and a coarser one stepped over it
         # (P(best) 0.99 for an arm whose exact value is 0.13). Each contender brings its
         # own grid, 16 points per sd over its mean ± 8 sd, and the integral runs over their
         # union (the trapezoid rule on uneven steps): every posterior is resolved where it
-        # lives.
+        # lives. The union has up to K · 257 points and each contender is evaluated on all
+        # of them (K² · 257 values: 2.7 GB at 500 arms if taken at once), so it is summed
+        # a block of points at a time.
         own = np.linspace(-_Z, _Z, _UNION_POINTS)
         x = np.unique((m_c[:, None] + sd_c[:, None] * own[None, :]).ravel())
         x = x[(x >= floor) & (x <= hi)]
-        z = (x[None, :] - m_c[:, None]) / sd_c[:, None]
-        pdf = np.exp(-0.5 * z * z) / (sd_c[:, None] * _SQRT_2PI)
-        integrand = pdf * _exclusive_products(ndtr(z))
         steps = np.diff(x)
-        values = 0.5 * ((integrand[:, 1:] + integrand[:, :-1]) @ steps)
+        weights = np.zeros(x.shape[0])  # the trapezoid rule's weight of each point
+        weights[:-1] += 0.5 * steps
+        weights[1:] += 0.5 * steps
+        values = np.zeros(idx.shape[0])
+        block = max(256, _UNION_BLOCK // idx.shape[0])
+        for lo in range(0, x.shape[0], block):
+            z = (x[None, lo:lo + block] - m_c[:, None]) / sd_c[:, None]
+            pdf = np.exp(-0.5 * z * z) / (sd_c[:, None] * _SQRT_2PI)
+            values += (pdf * _exclusive_products(ndtr(z))) @ weights[lo:lo + block]
         return _scatter(k, idx, np.maximum(values, 0.0))
-    # (beyond the union grid's 16 contenders, the shared grid stays capped: uncapped, 200
-    # arms with one wide posterior took 213,000 points each, 10 s and 2 GB)
-    x = np.linspace(floor, hi, int(min(max(needed, _MIN_POINTS), _MAX_POINTS)))
+    x = np.linspace(floor, hi, int(max(needed, _MIN_POINTS)))  # (needed <= _MAX_POINTS)
     h = float(x[1] - x[0])
     z = (x[None, :] - m_c[:, None]) / sd_c[:, None]
     pdf = np.exp(-0.5 * z * z) / (sd_c[:, None] * _SQRT_2PI)
