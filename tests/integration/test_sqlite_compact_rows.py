@@ -149,3 +149,83 @@ def test_a_version_3_database_keeps_its_rows_and_stores_new_ones_compactly(
     assert sizes[new.id] < 100 < sizes[old.id]
     raw.close()
     store.close()
+
+
+def test_an_arm_list_read_in_a_rolled_back_batch_is_not_taken_for_the_next_one(
+        tmp_path: Path) -> None:
+    """A batch logs a decision over a new arm list, reads it back, and fails: the list's
+    number goes back to SQLite and the next new list gets it. The next list's decisions
+    read as that list, not as the one read in the failed batch (found by review: they came
+    back with the other list's arms, for the life of the process)."""
+    store = SQLiteStore(tmp_path / "b.db")
+    store.init()
+    first = tuple(f"first-{i}" for i in range(10))
+    second = tuple(f"second-{i}" for i in range(10))
+
+    def failing_batch() -> None:
+        with store.batch():
+            d = _decision(first)
+            store.record_decision(d)
+            got = store.get_decision(d.id)
+            assert got is not None and got.arms == first
+            raise RuntimeError("the batch fails")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    d = _decision(second)
+    store.record_decision(d)
+    for reader in (store, SQLiteStore(tmp_path / "b.db")):
+        got = reader.get_decision(d.id)
+        assert got is not None and got.arms == second
+    store.close()
+
+
+def test_batched_decisions_look_their_arm_list_up_once_it_is_committed(
+        tmp_path: Path) -> None:
+    """The HTTP server logs each decision inside a batch (group commit): after the first
+    batch over a list commits, later decisions over it neither look it up nor store it
+    (the list's number is remembered once committed); a savepoint rolled back inside a
+    batch forgets the numbers met in it."""
+    store = SQLiteStore(tmp_path / "b.db")
+    store.init()
+    with store.batch():
+        store.record_decision(_decision())
+        store.record_decision(_decision(i=1))
+    conn: sqlite3.Connection = store._conn()  # type: ignore[attr-defined]
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    for i in range(5):
+        with store.batch():
+            store.record_decision(_decision(i=i))
+    conn.set_trace_callback(None)
+    assert not [s for s in seen if "arm_lists" in s], seen
+    other = tuple(f"other-{i}" for i in range(10))
+
+    def failing_savepoint() -> None:
+        with store.batch():
+            store.record_decision(_decision(other))
+            raise RuntimeError("this part fails")
+
+    with store.batch():
+        with pytest.raises(RuntimeError):
+            failing_savepoint()
+        d = _decision(other, i=2)  # the list stored again, in the part that commits
+        store.record_decision(d)
+    got = SQLiteStore(tmp_path / "b.db").get_decision(d.id)
+    assert got is not None and got.arms == other
+    store.close()
+
+
+def test_a_decision_among_more_arms_than_sixteen_bits_count_is_logged(
+        tmp_path: Path) -> None:
+    """The compact form counts arms in 16 bits: a decision among 70,000 arms keeps the
+    plain vector and reads back (its logging raised struct.error)."""
+    store = SQLiteStore(tmp_path / "b.db")
+    store.init()
+    arms = tuple(f"a{i}" for i in range(70_000))
+    d = _decision(arms)
+    store.record_decision(d)
+    got = store.get_decision(d.id)
+    assert got is not None and got.arms == arms
+    assert got.probabilities.tobytes() == d.probabilities.tobytes()
+    store.close()

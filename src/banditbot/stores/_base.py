@@ -817,7 +817,7 @@ def compact_vector(p: FloatArray) -> bytes | None:
     (34, 80, True)
     """
     k = p.shape[0]
-    if k < COMPACT_MIN_ARMS:
+    if not COMPACT_MIN_ARMS <= k <= 0xFFFF:  # (the number of arms is 16 bits)
         return None
     values = p.tolist()
     distinct = sorted(set(values))

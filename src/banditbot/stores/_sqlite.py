@@ -249,16 +249,36 @@ class _RowEncoder:
     compact_vector`: ε-greedy's or UCB's, 400 bytes at 50 arms, become ~70). Rows shrink
     (a 50-arm log is a fraction of the file) and so does each decision's commit. Both
     encodings are remembered: a decision repeats its experiment's arm list, and its
-    vector as long as the leader stays."""
+    vector as long as the leader stays. A list's reference found or stored inside a
+    transaction is remembered only once the outermost transaction commits (:meth:`committed`;
+    a rollback, of a savepoint too, forgets it: :meth:`undone`): its row could go with it,
+    and the number be given to another list."""
 
     LIMIT = 1024
-    __slots__ = ("lists", "vectors")
+    __slots__ = ("lists", "pending", "vectors")
 
     def __init__(self) -> None:
         #: arm list -> its reference, once the row that holds it is committed
         self.lists: dict[tuple[str, ...], bytes] = {}
+        #: per thread (its connection): the references met in its open transaction
+        self.pending = threading.local()
         #: a vector's plain bytes -> its stored bytes
         self.vectors: dict[bytes, bytes] = {}
+
+    def committed(self) -> None:
+        """The outermost transaction of this thread committed: remember its references."""
+        met: dict[tuple[str, ...], bytes] | None = getattr(self.pending, "lists", None)
+        if met:
+            if len(self.lists) + len(met) > self.LIMIT:
+                self.lists.clear()
+            self.lists.update(met)
+            met.clear()
+
+    def undone(self) -> None:
+        """A rollback in this thread (or a new transaction): forget what it met."""
+        met: dict[tuple[str, ...], bytes] | None = getattr(self.pending, "lists", None)
+        if met:
+            met.clear()
 
     def __call__(self, d: DecisionRecord, conn: sqlite3.Connection,
                  timeout: float) -> tuple[Any, ...]:
@@ -284,14 +304,24 @@ class _RowEncoder:
 
     def _list(self, arms: tuple[str, ...], conn: sqlite3.Connection, timeout: float) -> bytes:
         """The reference of an arm list, stored first if it is new (by whichever process
-        gets there first; inside a caller's transaction, remembered once that commits)."""
+        gets there first); see the class's note on transactions."""
+        inside = conn.in_transaction
+        met: dict[tuple[str, ...], bytes] | None = getattr(self.pending, "lists", None)
+        if inside and met and arms in met:
+            return met[arms]
         text = "\n".join(arms)
-        _locked_retry(lambda: conn.execute(
-            "INSERT INTO arm_lists (arms) VALUES (?) ON CONFLICT (arms) DO NOTHING", (text,)),
-            timeout)
-        ref = int(conn.execute("SELECT id FROM arm_lists WHERE arms = ?", (text,)
-                               ).fetchone()[0]).to_bytes(8, "little")
-        if not conn.in_transaction:  # (a rollback would take the row with it)
+        found = conn.execute("SELECT id FROM arm_lists WHERE arms = ?", (text,)).fetchone()
+        if found is None:
+            _locked_retry(lambda: conn.execute(
+                "INSERT INTO arm_lists (arms) VALUES (?) ON CONFLICT (arms) DO NOTHING",
+                (text,)), timeout)
+            found = conn.execute("SELECT id FROM arm_lists WHERE arms = ?", (text,)).fetchone()
+        ref = int(found[0]).to_bytes(8, "little")
+        if inside:
+            if met is None:
+                met = self.pending.lists = {}
+            met[arms] = ref
+        else:
             if len(self.lists) >= self.LIMIT:
                 self.lists.clear()
             self.lists[arms] = ref
@@ -416,7 +446,7 @@ class SQLiteStore:
                           f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
 
     def _write(self) -> _Transaction:
-        return _Transaction(self._conn(), self._busy_timeout_ms / 1000)
+        return _Transaction(self._conn(), self._busy_timeout_ms / 1000, self._rows)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -595,15 +625,20 @@ class SQLiteStore:
         return counts
 
     def _arm_list(self, ref: bytes) -> tuple[str, ...]:
-        """The arm list a many-arm decision's row refers to (see :class:`_RowEncoder`)."""
+        """The arm list a many-arm decision's row refers to (see :class:`_RowEncoder`;
+        remembered when read outside a transaction: one that rolls back could take the row
+        with it, and its number go to another list)."""
         arms = self._arm_lists.get(ref)
         if arms is None:
-            row = self._conn().execute("SELECT arms FROM arm_lists WHERE id = ?",
-                                       (int.from_bytes(ref, "little"),)).fetchone()
+            conn = self._conn()
+            row = conn.execute("SELECT arms FROM arm_lists WHERE id = ?",
+                               (int.from_bytes(ref, "little"),)).fetchone()
             if row is None:
                 raise StoreError(f"{self.path}: a decision refers to arm list "
                                  f"{int.from_bytes(ref, 'little')}, which is not there")
-            arms = self._arm_lists[ref] = tuple(row[0].split("\n"))
+            arms = tuple(row[0].split("\n"))
+            if not conn.in_transaction:
+                self._arm_lists[ref] = arms
         return arms
 
     def _arms_field(self, value: str | bytes) -> tuple[str, ...]:
@@ -1011,12 +1046,14 @@ class _Transaction:
     loop retries after 50 µs, doubling to at most 2 ms, with jitter, until ``timeout``.
     """
 
-    __slots__ = ("conn", "nested", "timeout")
+    __slots__ = ("conn", "nested", "rows", "timeout")
 
-    def __init__(self, conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    def __init__(self, conn: sqlite3.Connection, timeout: float = 30.0,
+                 rows: _RowEncoder | None = None) -> None:
         self.conn = conn
         self.timeout = timeout
         self.nested = False
+        self.rows = rows  # told of the commit or rollback (what it may remember)
 
     def __enter__(self) -> sqlite3.Connection:
         if self.conn.in_transaction:  # inside a batch: a savepoint; the outer block commits
@@ -1024,6 +1061,8 @@ class _Transaction:
             self.conn.execute("SAVEPOINT nested")
             return self.conn
         _locked_retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
+        if self.rows is not None:
+            self.rows.undone()
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -1033,16 +1072,24 @@ class _Transaction:
             elif self.conn.in_transaction:  # undo this block only; the error propagates
                 self.conn.execute("ROLLBACK TO nested")
                 self.conn.execute("RELEASE nested")
+                if self.rows is not None:
+                    self.rows.undone()
             if isinstance(exc, sqlite3.Error):
                 raise _error(exc) from exc
             return
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
-                return
             except sqlite3.Error as err:
                 self.conn.execute("ROLLBACK")
+                if self.rows is not None:
+                    self.rows.undone()
                 raise StoreError(f"SQLite: commit failed: {err}") from err
+            if self.rows is not None:
+                self.rows.committed()
+            return
+        if self.rows is not None:
+            self.rows.undone()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
