@@ -238,6 +238,8 @@ def test_the_audit_log_says_who_did_what_and_only_to_admins(api: Any) -> None:
     service.audit("cli", "retired-greeting", "reset", "generation=1")
     gone = call(url, "GET", "/v1/admin-log?experiment=retired-greeting", key)
     assert gone.status_code == 200 and [e["action"] for e in gone.json()] == ["reset"]
+    none = call(url, "GET", "/v1/admin-log?experiment=retired-greeting&action=cheat", key)
+    assert none.status_code == 200 and none.json() == []  # known to the log: no 404
     bad = call(url, "GET", "/v1/admin-log?action=bogus", key)
     assert bad.status_code == 422 and "reset" in bad.text
 

@@ -246,7 +246,7 @@ def audit(
             f"{', '.join(unknown)}: the actions are {', '.join(ADMIN_ACTIONS)}",
             param_hint="--action")
     records = svc.store.admin_log(experiment, limit, actions=set(action) if action else None)
-    if experiment is not None and not records:
+    if experiment is not None and not records and not svc.store.admin_log(experiment, 1):
         # an id the log and the config do not know is refused, with the known ones (an
         # experiment since removed from the config keeps its audit log)
         svc.experiment(experiment)

@@ -414,9 +414,12 @@ def _endpoints(parts: SplitResult, params: Mapping[str, str]) -> str:
 
 
 def _libpq_defaults() -> dict[str, str]:
-    """libpq's connection defaults (its environment variables included), by keyword."""
-    from psycopg import pq
-
+    """libpq's connection defaults (its environment variables included), by keyword (none
+    without psycopg: the store says how to install it when it first connects)."""
+    try:
+        from psycopg import pq
+    except ImportError:
+        return {}
     return {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val}
 
 

@@ -76,7 +76,7 @@ def admin_log(service: Service, key: Admin, experiment: str | None = None,
     acted."""
     records = service.store.admin_log(experiment, limit,
                                       actions=set(action) if action else None)
-    if experiment is not None and not records:
+    if experiment is not None and not records and not service.store.admin_log(experiment, 1):
         # an id neither the log nor the config knows: 404, with the known ones (one since
         # removed from the config keeps its audit log)
         service.experiment(experiment)
