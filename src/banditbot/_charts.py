@@ -25,15 +25,24 @@ from ._report import Report
 from ._series import DecisionSeries
 from ._text import count_text
 
-__all__ = ["COLORS", "evaluation_png", "report_png"]
+__all__ = ["CHART_ARMS", "COLORS", "evaluation_png", "report_png"]
 
 #: Arm colours: each at least 3:1 against white (WCAG 1.4.11), apart for colour-blind
 #: readers (Okabe-Ito, darkened where needed). The dashboard uses the same ones.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC3399", "#7A5195", "#8C6D00", "#00798C",
           "#B8336A", "#5F6B7A", "#A05A2C"]
+#: The most arms a report chart draws by default: one colour each
+CHART_ARMS = len(COLORS)
 _INK, _MUTED = "#1d2330", "#4f5869"
 _DPI = 160
 _WIDTH = 6.4  # inches: 1,024 px at 160 dpi
+#: characters of 11-point text a legend under a panel may take (laid out before drawing; it
+#: is centred on the panel, which the arm labels push right)
+_LINE_CHARS = 48
+#: an arm id longer than this is drawn shortened in its middle (the report has it whole):
+#: its label column squeezed both panels to nothing
+_ID_CHARS = 30
+_LEGEND_ROW = 0.27  # inches per legend row
 _STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
           "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
           "legend.fontsize": 11, "figure.titlesize": 14, "figure.titleweight": "bold",
@@ -43,7 +52,7 @@ _STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
 
 def report_png(report: Report, series: DecisionSeries | None = None,
                path: str | os.PathLike[str] | None = None, *,
-               max_arms: int | None = None) -> bytes:
+               max_arms: int | None = CHART_ARMS) -> bytes:
     """Draw a report: allocation by decision count, and each arm's estimate with its
     interval.
 
@@ -65,8 +74,9 @@ def report_png(report: Report, series: DecisionSeries | None = None,
         Draw at most this many arms (:meth:`Report.top_arms`: the control, the leader and
         the arms with the most decisions); the others are one "others (N)" band in the
         allocation, and the line under the title says how many arms were drawn of how many.
-        A chart grows by half an inch per arm: Telegram refuses a photo whose width and
-        height add up to more than 10,000 px.
+        Default :data:`CHART_ARMS` (10: beyond, arms would share colours); ``None`` draws
+        every arm. A chart grows by half an inch per arm: Telegram refuses a photo whose
+        width and height add up to more than 10,000 px.
 
     Returns
     -------
@@ -85,7 +95,11 @@ def _report_figure(report: Report, series: DecisionSeries | None,
     if max_arms is not None and len(report.arms) > max_arms:
         report = replace(report, arms=report.top_arms(max_arms))
     arms = list(report.arms)
-    heights = ([3.0] if series is not None else []) + [0.5 * max(len(arms), 1) + 1.0]
+    legend_rows = 0 if series is None else _legend_layout(
+        [_shown_id(a.arm) for a in arms] + (["others (000)"] if len(arms) < len(everyone.arms)
+                                           else []))[1]
+    heights = ([3.0 + _LEGEND_ROW * max(legend_rows - 1, 0)] if series is not None else []) \
+        + [0.5 * max(len(arms), 1) + 1.0]
     fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
                              height_ratios=heights, layout="constrained", squeeze=False)
     _intervals(axes[-1][0], report)
@@ -242,7 +256,7 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
     x = np.concatenate([[0], series.decisions])
     ys = [np.append(series.allocation[a], series.allocation[a][-1]) for a in order]
     colors = [COLORS[[r.arm for r in report.arms].index(a) % len(COLORS)] for a in order]
-    labels = list(order)
+    labels = [_shown_id(a) for a in order]
     others = [a for a in series.arms if a not in order]
     if others:  # the arms left out of a chart of many (see report_png's max_arms): one band
         rest = np.zeros(series.decisions.shape[0])
@@ -259,9 +273,28 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
         ax.axvline(decisions, color="white", alpha=0.35, linewidth=0.5)
     ax.set_xlim(0, series.total)
     _round_ticks(ax.xaxis, integer=True)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(labels), 4),
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=_legend_layout(labels)[0],
               frameon=False, handlelength=1.2, columnspacing=1.2)
     return _events(ax, series)
+
+
+def _shown_id(arm: str) -> str:
+    """An arm id as a chart draws it: whole up to :data:`_ID_CHARS`, else its start and
+    end around an ellipsis (ids of a family differ at the end: ``…-emoji-07``)."""
+    if len(arm) <= _ID_CHARS:
+        return arm
+    tail = _ID_CHARS // 2
+    return f"{arm[:_ID_CHARS - tail - 1]}…{arm[-tail:]}"
+
+
+def _legend_layout(labels: Sequence[str]) -> tuple[int, int]:
+    """``(columns, rows)`` of a legend of ``labels`` that fits the image's width (up to 4
+    columns; a column wider than the image spread the panels to nothing)."""
+    if not labels:
+        return 1, 0
+    width = max(len(label) for label in labels) + 5  # the swatch and the spacing
+    columns = max(1, min(len(labels), 4, _LINE_CHARS // width))
+    return columns, -(-len(labels) // columns)
 
 
 def _behind(series: DecisionSeries) -> str:
@@ -362,11 +395,15 @@ def _intervals(ax: Any, report: Report) -> None:
         value = arms[[a.arm for a in arms].index(control)].estimate
         if value is not None:
             ax.axvline(value, color=_INK, linestyle="--", linewidth=1,
-                       label=f"control: {control}")
-            # above the panel, beside its title: inside, it covered an arm's marker
-            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
-                      borderaxespad=0.2)
-    labels = [f"{a.arm}{'' if a.active else ' (retired)'}\n"
+                       label=f"control: {_shown_id(control)}")
+            # above the panel, beside its title (inside, it covered an arm's marker); below
+            # the panel when the two would not fit one line
+            if len(f"Estimate per arm    control: {_shown_id(control)}") <= 44:
+                ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                          borderaxespad=0.2)
+            else:
+                ax.figure.legend(loc="outside lower right", frameon=False)
+    labels = [f"{_shown_id(a.arm)}{'' if a.active else ' (retired)'}\n"
               f"{a.answered:,.0f} answered · {a.allocation:.0%} of traffic" for a in arms]
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.6, len(arms) - 0.4)

@@ -260,3 +260,42 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
         texts = " ".join(_texts(fig))
         assert "others (30)" in texts and "the 10 arms with the most decisions of 40" in texts
         plt.close(fig)
+
+
+@pytest.mark.parametrize("count", [4, 40])
+def test_long_arm_ids_leave_both_panels_their_room_and_every_legend_inside(
+        count: int) -> None:
+    """Arm ids of 22-32 characters (greeting-cheerful-emoji-07) squeezed both panels of
+    the chart to nothing ("constrained_layout not applied because axes sizes collapsed to
+    zero"): an empty image with a clipped legend, even with 4 arms. Both panels keep at
+    least half the image's width, every legend and label is inside it, no id is drawn
+    longer than 30 characters, and by default at most 10 arms (one colour each) are."""
+    import warnings
+
+    ids = [f"greeting-cheerful-emoji-long-{i:03d}" for i in range(count)]  # 32: the most
+    cfg = parse_config({"experiments": [{
+        "id": "long", "arms": [{"id": a, "content": a} for a in ids], "burn_in": 0,
+        "control": ids[0]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(4))
+    env = np.random.default_rng(5)
+    for i in range(400):
+        d = svc.decide("long", f"u{i}")
+        svc.reward(d.id, int(env.random() < 0.1 + ids.index(d.arm) / (2 * count)), f"u{i}")
+    report = svc.report("long")
+    with _figure() as plt, warnings.catch_warnings():
+        warnings.simplefilter("error")  # the collapse is only a warning
+        fig = _report_figure(report, _series(svc, "long"),
+                             max_arms=None if count == 4 else 10)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert ax.get_window_extent().width >= 0.5 * fig.bbox.width
+        legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
+        assert all(_inside(fig, legend) for legend in legends if legend is not None)
+        for ax in fig.axes:
+            for label in ax.get_yticklabels():
+                assert _inside(fig, label)
+        drawn = [t for t in _texts(fig) if "greeting-" in t]
+        assert drawn and all(len(line.removeprefix("control: ")) <= 30
+                             for t in drawn for line in t.split("\n") if "greeting-" in line)
+        plt.close(fig)
+    assert report_png.__kwdefaults__["max_arms"] == len(COLORS)

@@ -432,7 +432,7 @@ class BanditBot:
         series = self.service.report_series(report.experiment, scope=report.scope)
         try:
             with _CHART_LOCK:
-                return report_png(report, series, max_arms=_SHOWN_ARMS)
+                return report_png(report, series)  # (its own default: one colour per arm)
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
