@@ -257,7 +257,7 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
     ys = [np.append(series.allocation[a], series.allocation[a][-1]) for a in order]
     colors = [COLORS[[r.arm for r in report.arms].index(a) % len(COLORS)] for a in order]
     labels = [_shown_id(a) for a in order]
-    others = [a for a in series.arms if a not in order]
+    others = [a for a in series.arms if a not in order and series.allocation[a].any()]
     if others:  # the arms left out of a chart of many (see report_png's max_arms): one band
         rest = np.zeros(series.decisions.shape[0])
         for a in others:

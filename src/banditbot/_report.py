@@ -413,7 +413,7 @@ class Report:
         control's share of them — why that uplift's interval is wide (``yo vs hello:
         compared on the 1,000 decisions that offered both (hello had 1% of them), not on
         all 6,000``)."""
-        lines = []
+        found: list[tuple[float, str, str]] = []
         for a in self.arms:
             u = a.uplift
             if u is None or u.decisions is None or self.control is None:
@@ -422,10 +422,22 @@ class Report:
                 continue
             share = "" if u.control_share is None else \
                 f" ({self.control} had {chance(u.control_share, 0)} of them)"
-            lines.append(f"{a.arm} vs {self.control}: compared on the "
-                         f"{count_text(u.decisions, 'decision')} that offered both{share}, "
-                         f"not on all {self.total_pulls:,}")
-        return lines
+            found.append((u.decisions, share, a.arm))
+        groups: dict[tuple[float, str], list[str]] = {}
+        if len(found) <= 3:  # a line each
+            return [self._compared([arm], decisions, share) for decisions, share, arm in found]
+        for decisions, share, arm in found:  # many (arms added together): a line a group
+            groups.setdefault((decisions, share), []).append(arm)
+        return [self._compared(arms, decisions, share)
+                for (decisions, share), arms in groups.items()]
+
+    def _compared(self, arms: Sequence[str], decisions: float, share: str) -> str:
+        return (f"{_some(arms)} vs {self.control}: "
+                + (f"compared on the {count_text(decisions, 'decision')} that offered both"
+                   if len(arms) == 1 else
+                   f"each compared on the {count_text(decisions, 'decision')} that offered "
+                   f"it and {self.control}")
+                + f"{share}, not on all {self.total_pulls:,}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -465,7 +477,13 @@ class Report:
             lines.append(f"winner rule: {self.winner_rule}")
         if self.rule == "sequence" and self.winner is None and len(self.contenders) > 1:
             retired = any(not a.active for a in self.arms)
-            lines.append(f"not ruled out yet: {', '.join(self.contenders)}"
+            active = [a.arm for a in self.arms if a.active]
+            out = [a for a in active if a not in self.contenders]
+            named = ", ".join(self.contenders) if len(self.contenders) <= _NAMED else \
+                f"{len(self.contenders)} of {len(active)} arms (all but {', '.join(out)})" \
+                if out and len(out) <= _NAMED else \
+                f"{len(self.contenders)} of {len(active)} arms: {_some(self.contenders)}"
+            lines.append(f"not ruled out yet: {named}"
                          + (" (a retired arm is no candidate: it cannot be sent)"
                             if retired else ""))
         lines.extend(self.comparison_notes)
@@ -678,3 +696,16 @@ class Timeline:
         """Whether there is no decision to show."""
         return self.edges.size == 0 or math.isclose(
             float(sum(c.sum() for c in self.counts.values())), 0.0)
+
+
+#: arms a note names one by one; beyond, it counts them (a 40-arm report's note was one
+#: line of 1,100 characters)
+_NAMED = 8
+
+
+def _some(arms: Sequence[str]) -> str:
+    """``arms`` for a note: all of up to :data:`_NAMED`, else the first six and how many
+    more."""
+    if len(arms) <= _NAMED:
+        return ", ".join(arms)
+    return f"{', '.join(arms[:6])} and {len(arms) - 6} more"

@@ -155,8 +155,11 @@ def test_a_retired_arm_takes_no_rewards_by_hand_and_no_prior(tmp_path: Path) -> 
         assert "banditbot arms add greeting hey" in info.value.hint
     with pytest.raises(ConfigError, match="is retired: it takes no prior"):
         svc.set_prior("greeting", "hey", 3, 1)
-    hey = next(a for a in svc.report("greeting").arms if a.arm == "hey")
-    assert (hey.answered, hey.prior) == (0, None)
+    # nothing counted: no answer and no prior (a retired arm with nothing in this
+    # generation has no row in the report)
+    assert "hey" not in [a.arm for a in svc.report("greeting").arms]
+    assert svc.store.read_stats("greeting", 0, None, ("hey",)).n.tolist() == [0.0]
+    assert "hey" not in svc.store.read_meta("greeting").priors
     assert svc.import_history("greeting", "hey", [1, 0]) == 2
     svc.add_arm("greeting", "hey", "", actor="test")  # brought back: it takes them again
     assert svc.cheat("greeting", "hey", "1") == 1
@@ -193,3 +196,50 @@ def test_rewards_added_by_hand_are_not_the_estimate(tmp_path: Path) -> None:
     assert len(said) == 1 and "hello" in said[0]
     assert said[0].endswith("): too few answers for a point yet, or still in burn-in; the "
                             "interval beside it holds already")
+
+
+def test_arms_retired_before_a_reset_leave_the_new_generations_report(tmp_path: Path) -> None:
+    """A trial retired 10 of 40 arms, then reset: the new generation's report (and the
+    views built on it) kept ten rows of 0 decisions and 0.000–1.000. An arm retired with
+    nothing in the generation has no row; one retired with decisions keeps its row."""
+    svc = build_service(EXAMPLES, f"sqlite:///{tmp_path / 'g.db'}", seed=1)
+    for i in range(40):
+        d = svc.decide("greeting", f"u{i}")
+        svc.reward(d.id, i % 2, f"u{i}")
+    svc.retire_arm("greeting", "playful", actor="test")
+    arms = [a.arm for a in svc.report("greeting").arms]
+    assert "playful" in arms  # its decisions are in this generation
+    svc.reset("greeting", actor="test")
+    rows = {a.arm: a for a in svc.report("greeting").arms}
+    assert "playful" not in rows and set(rows) == {"hello", "hey", "formal"}
+    svc.add_arm("greeting", "playful", "", actor="test")
+    assert "playful" in [a.arm for a in svc.report("greeting").arms]
+
+
+def test_the_notes_of_a_report_of_many_arms_stay_short(tmp_path: Path) -> None:
+    """A trial's 40-arm report said "not ruled out yet: …" in one line of 1,100 characters
+    and gave 12 near-identical "compared on the … decisions" lines, one per added arm.
+    Beyond 8 arms a note counts them (naming the few ruled out, or the first six), and
+    arms compared on the same decisions share one line."""
+    arms = [{"id": f"greeting-warm-emoji-{i:02d}", "content": f"m{i}"} for i in range(30)]
+    cfg = parse_config({"experiments": [{
+        "id": "many", "arms": arms, "burn_in": 0, "control": "greeting-warm-emoji-00",
+        "policy": {"name": "epsilon-greedy", "epsilon": 1.0}}]})
+    svc = build_service(cfg, f"sqlite:///{tmp_path / 'm.db'}", seed=3)
+    env = np.random.default_rng(4)
+    for i in range(600):
+        d = svc.decide("many", f"u{i}")
+        svc.reward(d.id, float(env.random() < 0.2), f"u{i}")
+    for i in range(30, 40):
+        svc.add_arm("many", f"greeting-warm-emoji-{i:02d}", f"m{i}", actor="test")
+    for i in range(600, 1600):
+        d = svc.decide("many", f"u{i}")
+        svc.reward(d.id, float(env.random() < 0.2), f"u{i}")
+    report = svc.report("many")
+    assert len(report.contenders) > 8  # (the case: many arms not ruled out)
+    notes = report.footnotes()
+    assert all(len(line) <= 360 for line in notes), max(notes, key=len)
+    ruled = [line for line in notes if line.startswith("not ruled out yet:")]
+    assert ruled and f"{len(report.contenders)} of 40 arms" in ruled[0]
+    compared = [line for line in notes if "compared on the" in line]
+    assert len(compared) == 1 and "and 4 more vs greeting-warm-emoji-00" in compared[0]

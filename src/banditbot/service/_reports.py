@@ -199,6 +199,10 @@ class ReportsMixin(DecisionsMixin):
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
                 send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0))))
+        # an arm retired in an earlier generation, with nothing in this one, is not part of
+        # it (after a reset, ten such arms were ten rows of 0 decisions and 0.000-1.000)
+        rows = [r for r in rows if r.active or r.pulls or r.answered or r.added
+                or r.arm == control]
         bandit = _bandit_vs_holdout(view, inference) if inference is not None else None
         # stopped: every decision goes to one arm (a stop whose arm was retired since
         # serves none: the policy decides again)
