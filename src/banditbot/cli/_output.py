@@ -1,8 +1,12 @@
 """What the commands print: tables that fit a terminal and survive a pipe, JSON a script can
 parse, and progress that says how long is left.
 
-- **Tables.** In a terminal a table fits the window (cells wrap). Piped or redirected, it is
-  printed at its natural width: no line is wrapped at 80 columns and no cell is cut.
+- **Tables.** In a terminal a table fits the window: cells wrap between words, never inside
+  one (a number, an arm id), and a table too wide for that is split into several, each
+  repeating the key column(s) (the arm) with the next columns; the title and the lines
+  under it wrap at the window's width. Only a window too narrow for a key and one column
+  folds a word over lines; nothing is cut to "…". Piped or redirected, a table is printed
+  at its natural width: no line is wrapped at 80 columns and no cell is cut.
 - **JSON.** One document on stdout, NaN and infinities written as ``null`` (JSON has neither).
 - **Progress** goes to stderr, so stdout stays data. In a terminal: a bar with the steps done,
   the time elapsed and the time left. Otherwise (a pipe, a log file, CI): one line when the
@@ -22,7 +26,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
-__all__ = ["Progress", "finite", "print_json", "print_table", "progress"]
+__all__ = ["Progress", "finite", "fit_table", "print_json", "print_table", "progress"]
 
 
 def finite(value: Any) -> Any:
@@ -43,13 +47,15 @@ def print_json(document: Any, *, file: IO[str] | None = None) -> None:
     out.flush()
 
 
-def print_table(table: Any, console: Console) -> None:
+def print_table(table: Any, console: Console, *, keys: int = 1) -> None:
     """Print a rich table: fitted to a terminal, or at its natural width when piped.
 
+    In a terminal, the first ``keys`` columns name a row (the arm; a segment and its arm)
+    and are repeated in each part when the table is split to fit (see :func:`fit_table`).
     Piped, a caption's lines are printed whole under the table: inside it they wrapped at
     the table's width, mid-entry (a report's history and winner-rule lines)."""
     if console.is_terminal:
-        console.print(table)
+        _print_fitted(table, console, keys)
         return
     caption = getattr(table, "caption", None)
     if caption is not None:
@@ -67,6 +73,125 @@ def print_table(table: Any, console: Console) -> None:
         text += under.get()
     console.file.write("".join(line.rstrip() + "\n" for line in text.splitlines()))
     console.file.flush()
+
+
+#: the narrowest a key or text column is folded to when nothing else fits (a number is
+#: never folded: its column is as wide as its longest number)
+_FOLD_WIDTH = 8
+
+
+def _print_fitted(table: Any, console: Console, keys: int) -> None:
+    """A table in a terminal of ``console.width`` columns: a left-justified title and
+    caption printed apart, wrapped at the window's width (inside the table they wrapped at
+    its width, or not at all in a soft-wrapping console), the table in as many parts as it
+    needs (:func:`fit_table`)."""
+    title = getattr(table, "title", None)
+    caption = getattr(table, "caption", None)
+    table = copy.copy(table)
+    above = title is not None and table.title_justify == "left"
+    below = caption is not None and table.caption_justify == "left"
+    if above:
+        table.title = None
+    if below:
+        table.caption = None
+    if above:
+        _annotation(console, title, table.title_style or "table.title")
+    for part in fit_table(table, console.width, keys=keys):
+        console.print(part, soft_wrap=False)
+    if below:
+        _annotation(console, caption, table.caption_style or "table.caption")
+
+
+def _annotation(console: Console, text: Any, style: Any) -> None:
+    """A table's title or caption, as the table styles it, wrapped at the window."""
+    shown = console.render_str(text, style=style, highlight=False) if isinstance(text, str) \
+        else text
+    console.print(shown, soft_wrap=False)
+
+
+def fit_table(table: Any, width: int, *, keys: int = 1) -> list[Any]:
+    """``table`` as one or more tables no wider than ``width``, none of whose cells is cut.
+
+    Every column keeps its longest word whole (a number, an arm id, an interval): cells
+    wrap between words. When the columns at those widths are too wide together, the table
+    is split: each part has the first ``keys`` columns (what names a row) and as many of
+    the next columns as fit, the title on the first part and the caption on the last. Only
+    when a key and one column do not fit side by side are text columns folded inside a
+    word (numbers never are); a table that fits is returned at its natural widths."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    columns = list(table.columns)
+    if not columns:
+        return [table]
+    keys = max(1, min(keys, len(columns) - 1)) if len(columns) > 1 else 1
+    probe = Console(width=100_000, color_system=None, highlight=False)
+    options = probe.options
+    least, most, numeric = [], [], []
+    for column in columns:
+        cells = [column.header, *column._cells]
+        sizes = [Measurement.get(probe, options, cell) for cell in cells if cell is not None]
+        least.append(max((m.minimum for m in sizes), default=1))
+        most.append(max((m.maximum for m in sizes), default=1))
+        numeric.append(column.justify == "right")
+
+    def part_of(chosen: list[int], first: bool, last: bool, fold: bool) -> Any | None:
+        part = copy.copy(table)
+        part.columns = [copy.copy(columns[i]) for i in chosen]
+        part.title = table.title if first else None
+        part.caption = table.caption if last else None
+        part.expand, part.width, part.min_width = False, None, None
+        room = width - part._extra_width - sum(part._get_padding_width(j)
+                                                for j in range(len(chosen)))
+        low = [least[i] if numeric[i] or not fold else
+               min(least[i], max(_FOLD_WIDTH, (least[i] + 1) // 2)) for i in chosen]
+        high = [max(most[i], lo) for i, lo in zip(chosen, low, strict=True)]
+        if sum(low) > room:
+            return None
+        sizes = list(low)
+        spare = room - sum(sizes)
+        while spare > 0:  # the column furthest from its natural width first
+            j = max(range(len(sizes)), key=lambda k: high[k] - sizes[k])
+            if high[j] <= sizes[j]:
+                break
+            sizes[j] += 1
+            spare -= 1
+        for j, (column, size) in enumerate(zip(part.columns, sizes, strict=True)):
+            column._index = j
+            column.width, column.min_width, column.max_width, column.ratio = \
+                size, None, None, None
+            column.no_wrap, column.overflow = False, "fold"
+        return part
+
+    rest = list(range(keys, len(columns)))
+    key = list(range(keys))
+    whole = part_of(key + rest, True, True, fold=False)
+    if whole is not None:
+        return [whole]
+    # the key(s) beside any one column whole, or else folded to half their width (long
+    # segment values and arm ids over two lines, rather than one column a part)
+    fold = any(part_of([*key, i], False, False, fold=False) is None for i in rest)
+    groups: list[list[int]] = []
+    for i in rest:
+        if groups and part_of(key + groups[-1] + [i], False, False, fold=fold) is not None:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    parts = []
+    for n, group in enumerate(groups):
+        first, last = n == 0, n == len(groups) - 1
+        part = part_of(key + group, first, last, fold=fold) or \
+            part_of(key + group, first, last, fold=True)
+        if part is None:  # narrower than a key and one number: rich squeezes it
+            part = copy.copy(table)
+            part.columns = [copy.copy(columns[i]) for i in key + group]
+            for j, column in enumerate(part.columns):
+                column._index = j
+                column.overflow = "fold"
+            part.title = table.title if first else None
+            part.caption = table.caption if last else None
+        parts.append(part)
+    return parts
 
 
 def _duration(seconds: float) -> str:

@@ -149,7 +149,7 @@ def report(
         if as_json:
             print_json(segmented.to_dict())
         else:
-            print_table(render_segments(segmented), console)
+            print_table(render_segments(segmented), console, keys=2)
         return
     ids = [experiment] if experiment else [e.id for e in svc.config.experiments]
     if png is not None and len(ids) != 1:

@@ -1,0 +1,155 @@
+"""Tables in a narrow terminal (80 and 60 columns), as a new user meets them: no number cut
+to "12…", no arm id cut so that two read the same, no column squeezed to nothing, no line
+wider than the window. What a table says piped (at its natural width) it says in the
+terminal too, every word of it whole: cells wrap between words, and a table too wide for
+that is split into parts that repeat the arm."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from banditbot import build_service
+
+from ..conftest import EXAMPLES
+
+LONG = [f"greeting-warm-emoji-{i:02d}" for i in range(1, 13)]  # 22 characters each
+CONFIG = f"""\
+experiments:
+- id: many
+  arms: [{", ".join(f"{{id: {a}, content: hi {i}}}" for i, a in enumerate(LONG))}]
+  policy: {{name: thompson}}
+  control: {LONG[0]}
+  burn_in: 0
+- id: four
+  arms: [{{id: hello, content: A}}, {{id: hey, content: B}}, {{id: formal, content: C}},
+         {{id: playful, content: D}}]
+  control: hello
+  burn_in: 0
+- id: plain
+  arms: [{{id: {LONG[6]}, content: A}}, {{id: {LONG[7]}, content: B}}]
+"""
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+BORDERS = "│┃"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Answered decisions of three experiments (fixed seeds), and admin actions whose
+    details name long arm ids; the CLI's store options."""
+    root = tmp_path_factory.mktemp("narrow")
+    config = root / "exps.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    url = f"sqlite:///{root / 'narrow.db'}"
+    svc = build_service(config, url, seed=3)
+    rng = np.random.default_rng(7)
+    for exp, n in (("many", 1200), ("four", 400)):
+        for t in range(n):
+            d = svc.decide(exp, f"{exp}{t}")
+            rate = 0.2 + 0.03 * (sum(map(ord, d.arm)) % 5)
+            svc.reward(d.id, int(rng.random() < rate), f"{exp}{t}")
+    for t in range(60):
+        plan = ("enterprise-annual-billing", "free", "pro-monthly")[t % 3]
+        d = svc.decide("plain", f"p{t}", {"plan": plan})
+        svc.reward(d.id, t % 2, f"p{t}")
+    svc.store.close()
+    options = ["--config", str(config), "--store", url]
+    for arm in (LONG[6], LONG[10]):
+        assert cli(["cheat", "many", arm, "1101", *options]).returncode == 0
+    return options
+
+
+def cli(argv: list[str], columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``banditbot ARGV``: piped, or with ``columns`` as a terminal of that width."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COLUMNS", "TTY_COMPATIBLE", "FORCE_COLOR", "NO_COLOR")}
+    if columns is not None:  # rich then takes stdout for a terminal of that width
+        env.update(COLUMNS=str(columns), TTY_COMPATIBLE="1", NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-m", "banditbot", *argv], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def words(text: str) -> list[str]:
+    """The words inside a table's rows and header (between its borders)."""
+    rows = [line for line in text.splitlines() if line[:1] in BORDERS]
+    return [w for line in rows for w in re.split(f"[{BORDERS}\\s]+", line) if w]
+
+
+def folded(text: str) -> list[str]:
+    """Each column of each row block with its lines joined: a word folded over lines, read
+    down its column (what the eye does)."""
+    joined, block = [], []
+    for line in [*text.splitlines(), ""]:
+        if line[:1] in BORDERS:
+            block.append(re.split(f"[{BORDERS}]", line)[1:-1])
+            continue
+        for cells in zip(*block, strict=False):
+            joined.append("".join(cell.strip() for cell in cells))
+        block = []
+    return joined
+
+
+COMMANDS = {
+    "experiments": ["experiments", "--config", str(EXAMPLES)],
+    "report-4-arms": ["report", "four"],
+    "report-12-arms": ["report", "many"],
+    "report-by": ["report", "plain", "--by", "plan"],
+    "audit": ["audit"],
+}
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_narrow_terminal_shows_every_word_of_the_table_whole(
+        command: str, columns: int, store: list[str]) -> None:
+    argv = COMMANDS[command] + ([] if command == "experiments" else store)
+    piped = cli(argv).stdout
+    shown = ANSI.sub("", cli(argv, columns).stdout)
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= columns, shown
+    assert shown.count("…") == piped.count("…"), shown  # nothing cut short
+    wide, narrow = words(piped), set(words(shown))
+    assert wide
+    missing = sorted({w for w in wide if w not in narrow})
+    # a number is never folded; a long id only when no key fits beside a column whole
+    # (60 columns, a 30-character segment beside a 22-character arm id), read down its column
+    columns_read = folded(shown)
+    cut = [w for w in missing if not re.search("[a-z]", w)
+           or not any(w in column for column in columns_read)]
+    assert not cut, f"{cut}\n{shown}"
+    if columns >= 80:
+        assert not missing, f"{missing}\n{shown}"  # at 80 columns every word whole
+    # every row (its first word: an experiment, an arm, a time) is there
+    first = [re.split(f"[{BORDERS}\\s]+", line)[1] for line in piped.splitlines()
+             if line[:1] == "│"]
+    for word in first:
+        if word:
+            assert any(word in line for line in [*lines, *columns_read]), word
+
+
+def test_twelve_long_arm_ids_stay_distinct_at_80_columns(store: list[str]) -> None:
+    shown = ANSI.sub("", cli(["report", "many", *store], 80).stdout)
+    cells = [cell.strip() for line in shown.splitlines() if line.startswith("│")
+             for cell in line.split("│")[1:2]]
+    assert {c for c in cells if c.startswith("greeting-")} == set(LONG), shown
+    for arm in LONG:  # each arm's numbers sit on its line, in every part of the table
+        rows = [line for line in shown.splitlines() if f"│ {arm} " in line]
+        assert rows and all(re.search(r"\d|control", row.split("│", 2)[2])
+                            for row in rows), arm
+
+
+def test_a_table_that_fits_is_one_table(store: list[str]) -> None:
+    """Wide enough, the terminal shows the piped table's layout, lines for lines."""
+    argv = ["report", "four", *store]
+    piped = cli(argv).stdout
+    width = max(len(line) for line in piped.splitlines() if line[:1] in "┏│└")
+    shown = ANSI.sub("", cli(argv, width + 40).stdout)
+    table = [line.rstrip() for line in shown.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table == [line for line in piped.splitlines() if line[:1] in "┏┃┡│└"]
