@@ -9,6 +9,10 @@
 const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC3399", "#7A5195", "#8C6D00",
                 "#00798C", "#B8336A", "#5F6B7A", "#A05A2C"];
 const INK = "#1d2330", TICK = "#4f5869", GRID = "#e3e6ec";
+// More arms than colours (a trial had 40, its legends 40 entries long with colours repeating):
+// the arms with the most traffic keep a colour each, the rest are drawn together as "others"
+// in this grey (one of COLORS, so never one of theirs)
+const OTHERS = "#5F6B7A", TOP_COLORS = COLORS.filter((c) => c !== OTHERS);
 const REFRESH_MS = 5000;
 const PAGE = 20;
 const KEY_STORE = "banditbot-key";
@@ -127,6 +131,13 @@ function normalize(r) {
     allocation: a.allocation ?? null,
     prior: a.prior ?? null,
   }));
+  if (arms.length > COLORS.length) {  // the top arms by allocation (then decisions), in table order
+    const ranked = [...arms].sort((a, b) => (b.active - a.active) || ((b.allocation ?? 0) - (a.allocation ?? 0)) ||
+                                            (b.decisions - a.decisions));
+    const top = new Set(ranked.slice(0, TOP_COLORS.length).map((a) => a.arm));
+    let k = 0;
+    arms.forEach((a) => { if (top.has(a.arm)) { a.color = TOP_COLORS[k++]; } else { a.color = OTHERS; a.other = true; } });
+  }
   const decisions = r.decisions ?? r.total_pulls ?? arms.reduce((s, a) => s + a.decisions, 0);
   const kind = (hasEstimate ? r.estimate_kind : null) || r.interval_kind || "interval";
   return {
@@ -274,6 +285,7 @@ function renderTable(rep) {
     });
     return tr;
   }));
+  tableScrolls();
   const upliftKind = (rep.arms.find((a) => a.uplift && a.uplift.kind) || { uplift: {} }).uplift.kind;
   text($("arms-caption"), `${int(rep.decisions)} decisions, ${int(rep.answered)} answered. ` +
        `${rep.hasEstimate ? "Estimate" : "Mean"} and interval: ${rep.kind}.` +
@@ -293,6 +305,15 @@ function renderTable(rep) {
   // what admins changed and when, as the CLI's report says it under its table
   text($("history"), rep.historyText);
   $("history").hidden = !rep.historyText;
+}
+
+// a column out of view is said, not hidden silently
+function tableScrolls() {
+  const table = $("arms"), wrap = table.parentElement;
+  const wide = () => wrap.scrollWidth > wrap.clientWidth + 1;
+  table.classList.remove("tight");
+  table.classList.toggle("tight", wide());  // long arm ids wrap: only when the table needs it
+  $("arms-scroll").hidden = !wide();
 }
 
 // ---- charts ---------------------------------------------------------------------------------
@@ -355,9 +376,22 @@ function emptyChart(canvas, message) {
   ctx.fillStyle = TICK; ctx.textAlign = "center"; ctx.fillText(message, w / 2, h / 2);
 }
 function legend(figure, arms, extra) {
-  const items = arms.map((a) => el("li", {}, el("i", { style: `background:${a.color}` }), a.arm));
+  const items = lines(arms, null).map((g) => el("li", {}, el("i", { style: `background:${g.color}` }), g.arm));
   if (extra) { items.push(el("li", {}, el("i", { style: `background:${extra.color}` }), extra.label)); }
   figure.querySelector(".legend").replaceChildren(...items);
+}
+
+// What a chart by decision count draws: an arm each, and the arms beyond the top few summed
+// as one "others (31 arms)" (their values from series[key]; none when key is null)
+function lines(arms, series, key) {
+  const values = (a) => (series ? series[key][a.arm] : []);
+  const shown = arms.filter((a) => !a.other).map((a) => ({ arm: a.arm, color: a.color, values: values(a) }));
+  const rest = arms.filter((a) => a.other);
+  if (rest.length) {
+    shown.push({ arm: `others (${rest.length} arms)`, color: OTHERS,
+                 values: series ? series.decisions.map((_, j) => rest.reduce((s, a) => s + (series[key][a.arm][j] || 0), 0)) : [] });
+  }
+  return shown;
 }
 
 function drawAllocation(series, rep) {
@@ -380,12 +414,13 @@ function drawAllocation(series, rep) {
   const rows = placeLabels(ctx, marks, xOf, w);
   pad.t += rows * LABEL_ROW + (rows ? 4 : 0);
   const yOf = (v) => pad.t + (h - pad.t - pad.b) * (1 - v);
+  const bands = lines(arms, series, "allocation");
   ends.forEach((end, j) => {
     const start = j ? ends[j - 1] : 0;
     let base = 0;
-    arms.forEach((a) => {
-      const share = series.allocation[a.arm][j] || 0;
-      ctx.fillStyle = a.color;
+    bands.forEach((g) => {
+      const share = g.values[j] || 0;
+      ctx.fillStyle = g.color;
       ctx.fillRect(xOf(start), yOf(base + share), Math.max(xOf(end) - xOf(start), 1), yOf(base) - yOf(base + share));
       base += share;
     });
@@ -395,7 +430,7 @@ function drawAllocation(series, rep) {
   ends.forEach((end, j) => {
     const start = j ? ends[j - 1] : 0;
     let base = 0;
-    arms.forEach((a) => { base += series.allocation[a.arm][j] || 0; ctx.moveTo(xOf(start), yOf(base)); ctx.lineTo(xOf(end), yOf(base)); });
+    bands.forEach((g) => { base += g.values[j] || 0; ctx.moveTo(xOf(start), yOf(base)); ctx.lineTo(xOf(end), yOf(base)); });
   });
   ctx.stroke();
   // allocation periods start every few rewards: a faint line each (71 dashed lines hid
@@ -490,7 +525,8 @@ function drawCumulative(series, rep) {
   const pad = { l: 52, r: 14, t: 10, b: 40 };
   const total = ends[ends.length - 1];
   const overall = ends.map((_, j) => arms.reduce((s, a) => s + series.reward[a.arm][j], 0));
-  const yTicks = rewardTicks([...overall, ...arms.flatMap((a) => series.reward[a.arm])]);
+  const drawn = lines(arms, series, "reward");
+  const yTicks = rewardTicks([...overall, ...drawn.flatMap((g) => g.values)]);
   const bottom = yTicks[0], top = yTicks[yTicks.length - 1];
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
   const yOf = (v) => pad.t + (h - pad.t - pad.b) * (top - v) / (top - bottom);
@@ -505,7 +541,7 @@ function drawCumulative(series, rep) {
     values.forEach((v, j) => ctx.lineTo(xOf(ends[j]), yOf(v)));
     ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
   };
-  arms.forEach((a) => line(series.reward[a.arm], a.color, 2));
+  drawn.forEach((g) => line(g.values, g.color, 2));
   line(overall, INK, 2.5, [6, 3]);
   const last = ends.length - 1;
   text($("alt-cumulative"),
@@ -525,14 +561,24 @@ function drawIntervals(rep) {
     control && has(control.estimate) ? `Dashed line: the control ${control.arm}'s estimate.` : "",
     rep.arms.some((a) => !has(a.estimate) && has(a.low)) ? "A bar without a circle: too few answers for a point yet." : "",
   ].filter(Boolean).join(" "));
+  delete canvas.dataset.labels;
+  canvas.style.height = "";  // the stylesheet's height, unless the arms need more (below)
   if (!arms.length) {
     emptyChart(canvas, "No rewards yet");
     text($("alt-intervals"), "No rewards yet.");
     return;
   }
+  // a row per arm: the chart grows with the arms (40 were drawn over each other in 260 px)
+  const pad = { l: 0, r: 16, t: 8, b: 40 };
+  const needed = pad.t + pad.b + ROW * rep.arms.length;
+  if (needed > canvas.clientHeight) { canvas.style.height = `${needed}px`; }
   const { ctx, w, h } = surface(canvas);
-  const labelWidth = Math.min(140, Math.max(...rep.arms.map((a) => ctx.measureText(a.arm).width)) + 14);
-  const pad = { l: labelWidth, r: 16, t: 8, b: 40 };
+  // the labels' column as wide as the longest id, up to half the chart; a longer id is
+  // shortened in its middle, keeping the end that tells alike ids apart (they were cut on the
+  // left: "ing-cheerful-emoji-40"); the whole id is the chart's tooltip over its row
+  const room = Math.max(60, w / 2 - 14);
+  const labels = rep.arms.map((a) => fitLabel(ctx, a.arm, room));
+  pad.l = Math.max(...labels.map((t) => ctx.measureText(t).width)) + 14;
   const values = arms.flatMap((a) => [a.low, a.high, a.estimate]).filter(has);
   const lo = Math.min(...values), hi = Math.max(...values), margin = Math.max((hi - lo) * 0.08, 1e-3);
   const floor = lo >= 0 ? Math.max(0, lo - margin) : lo - margin;  // a rate does not go below 0
@@ -541,6 +587,7 @@ function drawIntervals(rep) {
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * (v - x0) / (x1 - x0);
   const band = (h - pad.t - pad.b) / rep.arms.length;
   const yOf = (i) => pad.t + band * (i + 0.5);
+  const boxes = [];
   frame(ctx, w, h, pad, ticks, [], xOf, yOf, rep.hasEstimate ? "estimate" : "mean reward", "");
   if (control && has(control.estimate)) {
     ctx.setLineDash([4, 3]); ctx.strokeStyle = INK;
@@ -550,7 +597,11 @@ function drawIntervals(rep) {
   rep.arms.forEach((a, i) => {
     const y = yOf(i);
     ctx.fillStyle = a.active ? INK : TICK; ctx.textAlign = "right";
-    ctx.fillText(a.arm, pad.l - 8, y);
+    ctx.fillText(labels[i], pad.l - 8, y);
+    const m = ctx.measureText(labels[i]);  // where the label is drawn, in CSS px (for tests)
+    boxes.push({ arm: a.arm, text: labels[i], left: pad.l - 8 - m.width, right: pad.l - 8,
+                 top: y - m.actualBoundingBoxAscent, bottom: y + m.actualBoundingBoxDescent,
+                 row: [pad.t + band * i, pad.t + band * (i + 1)] });
     if (has(a.low) && has(a.high)) {
       ctx.strokeStyle = a.color; ctx.lineWidth = 5; ctx.lineCap = "round";
       ctx.beginPath(); ctx.moveTo(xOf(a.low), y); ctx.lineTo(xOf(a.high), y); ctx.stroke();
@@ -561,10 +612,31 @@ function drawIntervals(rep) {
       ctx.beginPath(); ctx.arc(xOf(a.estimate), y, 5, 0, 2 * Math.PI); ctx.fill(); ctx.stroke(); ctx.lineWidth = 1;
     }
   });
+  canvas.dataset.labels = JSON.stringify(boxes);
   text($("alt-intervals"), rep.arms.map((a) => `${a.arm}: ${num(a.estimate)}` +
        (has(a.low) ? ` (${range(a.low, a.high)})` : " (no interval yet)")).join("; ") +
        `. Intervals: ${rep.kind}.` + (control ? ` Dashed line: the control, ${control.arm}.` : ""));
 }
+
+const ROW = 24;  // px per arm in the estimate chart: a label's height and some air
+// `label` as it fits in `room` px: whole, or its start and its end around "…" (the end kept
+// longer: alike ids differ there, greeting-cheerful-emoji-39 and -40)
+function fitLabel(ctx, label, room) {
+  if (ctx.measureText(label).width <= room) { return label; }
+  for (let n = label.length - 1; n > 2; n--) {
+    const tail = Math.ceil(n * 0.6), cut = label.slice(0, n - tail) + "…" + label.slice(label.length - tail);
+    if (ctx.measureText(cut).width <= room) { return cut; }
+  }
+  return "…" + label.slice(-2);
+}
+// the estimate chart's tooltip: the arm of the row under the pointer, its id whole
+$("intervals").addEventListener("mousemove", (ev) => {
+  const canvas = ev.currentTarget, rows = JSON.parse(canvas.dataset.labels || "[]");
+  const y = ev.clientY - canvas.getBoundingClientRect().top;
+  const hit = rows.find((b) => b.row[0] <= y && y < b.row[1]);
+  const a = hit && state.report && state.report.arms.find((x) => x.arm === hit.arm);
+  canvas.title = a ? `${a.arm}: ${num(a.estimate)}` + (has(a.low) ? ` (${range(a.low, a.high)})` : "") : "";
+});
 
 function drawCharts() {
   if (!state.report) { return; }
@@ -1104,7 +1176,7 @@ window.addEventListener("popstate", () => {
 let resizeFrame = 0;
 window.addEventListener("resize", () => {
   cancelAnimationFrame(resizeFrame);
-  resizeFrame = requestAnimationFrame(drawCharts);
+  resizeFrame = requestAnimationFrame(() => { tableScrolls(); drawCharts(); });
 });
 
 if (state.key) { useKey(state.key, { saved: true }); } else { $("key").focus(); }
