@@ -323,3 +323,17 @@ def test_a_policy_a_winner_would_end_wrongly_cannot_be_stopped_by_one() -> None:
         service.switch_policy("d", "sliding-window-ucb", {"window": 60})
     assert caught.value.hint == "use winner.on_winner: keep-learning"
     assert "thompson" in service.report("d").policy
+
+
+def test_every_arm_whose_text_telegram_would_refuse_is_named_at_once() -> None:
+    """A trial's 40 arms with unescaped MarkdownV2 took 40 rounds of edit and check: the
+    check named one arm at a time. It names each such arm, with its fix, in one error."""
+    arms = [{"id": f"a{i}", "content": f"Hello {i}!" if i % 2 else "fine"} for i in range(8)]
+    with pytest.raises(ConfigError) as err:
+        parse_config({"experiments": [{"id": "greet", "arms": arms,
+                                       "telegram": {"parse_mode": "MarkdownV2"}}]})
+    text = str(err.value)
+    assert "4 arms hold text Telegram would refuse" in text
+    for i in (1, 3, 5, 7):
+        assert f"arm 'a{i}': MarkdownV2 reserves '!'" in text and f"Hello {i}\\!" in text
+    assert "arm 'a0'" not in text
