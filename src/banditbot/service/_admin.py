@@ -70,8 +70,10 @@ class PolicySwitch:
     >>> cfg = parse_config({"experiments": [{"id": "hi", "arms": [
     ...     {"id": "a", "content": "Hello"}, {"id": "b", "content": "Hey"}]}]})
     >>> svc = BanditService(cfg, MemoryStore())
-    >>> svc.switch_policy("hi", "ucb1").message
-    'hi now uses ucb1(c=1); what it learned is kept'
+    >>> svc.switch_policy("hi", "softmax").message
+    'hi now uses softmax(temperature=0.1, initial_value=0); what it learned is kept'
+    >>> svc.switch_policy("hi", "ucb1").message  # doctest: +ELLIPSIS
+    'hi now uses ucb1(c=1); what it learned is kept (ucb1 first tries the arms...'
     >>> svc.switch_policy("hi", "ucb1").message
     'hi already uses ucb1(c=1): nothing changed'
     """
@@ -100,6 +102,10 @@ class PolicySwitch:
         exp, now = self.experiment, self.policy.describe()
         said = f"{exp} now uses {now}; what it learned is kept" if self.changed else \
             f"{exp} already uses {now}: nothing changed"
+        if self.changed and "ucb" in self.policy.name:  # (a trial: the leader got 1% next)
+            said += (f" ({self.policy.name} first tries the arms with the fewest answers, "
+                     "whose bounds are widest: expect traffic on them, away from the leader, "
+                     "for a while)")
         if self.served is None:
             return said
         who = f"{exp} is stopped: every decision goes to {self.served}" if self.stopped \
