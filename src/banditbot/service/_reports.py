@@ -869,10 +869,10 @@ def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Upl
 
 
 def _policy_text(spec: PolicySpec) -> str:
-    """``epsilon-greedy(epsilon=0.2)``: the experiments file's policy with its parameters,
-    as a policy describes itself (the name alone without parameters)."""
-    params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
-    return f"{spec.name}({params})" if params else spec.name
+    """``epsilon-greedy(epsilon=0.2, initial_value=0)``: the experiments file's policy as it
+    describes itself, its defaults included (as a switch records it: the file's
+    ``thompson`` and a switch back to it read as two policies)."""
+    return spec.build().describe()
 
 
 def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
