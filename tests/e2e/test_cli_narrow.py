@@ -153,3 +153,38 @@ def test_a_table_that_fits_is_one_table(store: list[str]) -> None:
     shown = ANSI.sub("", cli(argv, width + 40).stdout)
     table = [line.rstrip() for line in shown.splitlines() if line[:1] in "┏┃┡│└"]
     assert table == [line for line in piped.splitlines() if line[:1] in "┏┃┡│└"]
+
+
+def _printed(table: object, width: int) -> str:
+    import io
+
+    from rich.console import Console
+
+    from banditbot.cli._output import print_table
+
+    out = io.StringIO()
+    print_table(table, Console(file=out, width=width, force_terminal=True, color_system=None))
+    return out.getvalue()
+
+
+def test_a_table_narrower_than_its_key_and_one_column_cuts_no_number() -> None:
+    """From review: where a key and one column could not sit side by side, rich squeezed
+    the table and cropped its cells (``+0.412]`` lost, ``1,234,567`` shown as ``1,23``);
+    a one-column table wider than the window printed nothing."""
+    from rich.table import Table
+
+    table = Table(title="t")
+    table.add_column("arm", no_wrap=True)
+    table.add_column("vs greeting-cheerful-emoji-control", justify="right", no_wrap=True)
+    table.add_column("decisions", justify="right", no_wrap=True)
+    table.add_row("greeting-cheerful-emoji-12", "+0.128 (+40%) [-0.156, +0.412]", "1,234,567")
+    for width in (40, 45, 50):
+        text = _printed(table, width)
+        assert all(len(line) <= width for line in text.splitlines())
+        for number in ("+0.128", "(+40%)", "[-0.156,", "+0.412]", "1,234,567"):
+            assert number in text, (width, number)
+    one = Table()
+    one.add_column("arm")
+    one.add_row("greeting-cheerful-emoji-control-arm")
+    text = _printed(one, 20)
+    assert "greeting-cheerful-emoji-control-arm" in re.sub(r"[│┃\s]", "", text)

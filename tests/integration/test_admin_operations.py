@@ -155,11 +155,8 @@ def test_a_retired_arm_takes_no_rewards_by_hand_and_no_prior(tmp_path: Path) -> 
         assert "banditbot arms add greeting hey" in info.value.hint
     with pytest.raises(ConfigError, match="is retired: it takes no prior"):
         svc.set_prior("greeting", "hey", 3, 1)
-    # nothing counted: no answer and no prior (a retired arm with nothing in this
-    # generation has no row in the report)
-    assert "hey" not in [a.arm for a in svc.report("greeting").arms]
-    assert svc.store.read_stats("greeting", 0, None, ("hey",)).n.tolist() == [0.0]
-    assert "hey" not in svc.store.read_meta("greeting").priors
+    hey = next(a for a in svc.report("greeting").arms if a.arm == "hey")
+    assert (hey.answered, hey.prior) == (0, None)
     assert svc.import_history("greeting", "hey", [1, 0]) == 2
     svc.add_arm("greeting", "hey", "", actor="test")  # brought back: it takes them again
     assert svc.cheat("greeting", "hey", "1") == 1
@@ -200,8 +197,9 @@ def test_rewards_added_by_hand_are_not_the_estimate(tmp_path: Path) -> None:
 
 def test_arms_retired_before_a_reset_leave_the_new_generations_report(tmp_path: Path) -> None:
     """A trial retired 10 of 40 arms, then reset: the new generation's report (and the
-    views built on it) kept ten rows of 0 decisions and 0.000–1.000. An arm retired with
-    nothing in the generation has no row; one retired with decisions keeps its row."""
+    views built on it) kept ten rows of 0 decisions and 0.000–1.000. An arm retired in an
+    earlier generation, with nothing in this one, has no row; one retired with decisions,
+    or with a prior, or in this generation keeps its row."""
     svc = build_service(EXAMPLES, f"sqlite:///{tmp_path / 'g.db'}", seed=1)
     for i in range(40):
         d = svc.decide("greeting", f"u{i}")
@@ -209,9 +207,16 @@ def test_arms_retired_before_a_reset_leave_the_new_generations_report(tmp_path: 
     svc.retire_arm("greeting", "playful", actor="test")
     arms = [a.arm for a in svc.report("greeting").arms]
     assert "playful" in arms  # its decisions are in this generation
+    svc.retire_arm("greeting", "formal", actor="test")
+    svc.set_prior("greeting", "hello", 3, 1, actor="test")
+    svc.retire_arm("greeting", "hello", actor="test")
     svc.reset("greeting", actor="test")
     rows = {a.arm: a for a in svc.report("greeting").arms}
-    assert "playful" not in rows and set(rows) == {"hello", "hey", "formal"}
+    assert "playful" not in rows and "formal" not in rows
+    assert "hello" in rows  # its prior is kept through the reset: its row says so
+    svc.add_arm("greeting", "formal", "", actor="test")
+    svc.retire_arm("greeting", "formal", actor="test")  # retired in this generation
+    assert "formal" in [a.arm for a in svc.report("greeting").arms]
     svc.add_arm("greeting", "playful", "", actor="test")
     assert "playful" in [a.arm for a in svc.report("greeting").arms]
 

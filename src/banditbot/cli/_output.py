@@ -168,6 +168,15 @@ def fit_table(table: Any, width: int, *, keys: int = 1) -> list[Any]:
     whole = part_of(key + rest, True, True, fold=False)
     if whole is not None:
         return [whole]
+    if not rest:  # one column, wider than the window: folded (it printed nothing)
+        alone = part_of(key, True, True, fold=True)
+        if alone is not None:
+            return [alone]
+        squeezed = copy.copy(table)
+        squeezed.columns = [copy.copy(c) for c in columns]
+        for column in squeezed.columns:
+            column.no_wrap, column.overflow = False, "fold"
+        return [squeezed]
     # the key(s) beside any one column whole, or else folded to half their width (long
     # segment values and arm ids over two lines, rather than one column a part)
     fold = any(part_of([*key, i], False, False, fold=False) is None for i in rest)
@@ -187,7 +196,7 @@ def fit_table(table: Any, width: int, *, keys: int = 1) -> list[Any]:
             part.columns = [copy.copy(columns[i]) for i in key + group]
             for j, column in enumerate(part.columns):
                 column._index = j
-                column.overflow = "fold"
+                column.no_wrap, column.overflow = False, "fold"  # (cropped, with no_wrap)
             part.title = table.title if first else None
             part.caption = table.caption if last else None
         parts.append(part)

@@ -201,8 +201,11 @@ class ReportsMixin(DecisionsMixin):
                 send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0))))
         # an arm retired in an earlier generation, with nothing in this one, is not part of
         # it (after a reset, ten such arms were ten rows of 0 decisions and 0.000-1.000)
-        rows = [r for r in rows if r.active or r.pulls or r.answered or r.added
-                or r.arm == control]
+        empty = {r.arm for r in rows if not (r.active or r.pulls or r.answered or r.added
+                                             or r.prior is not None or r.arm == control)}
+        if empty:
+            empty -= self._retired_since_reset(exp.id)
+            rows = [r for r in rows if r.arm not in empty]
         bandit = _bandit_vs_holdout(view, inference) if inference is not None else None
         # stopped: every decision goes to one arm (a stop whose arm was retired since
         # serves none: the policy decides again)
@@ -240,6 +243,16 @@ class ReportsMixin(DecisionsMixin):
             holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit,
             history=self._admin_changes(view), initial_policy=_policy_text(exp.policy),
             rule=exp.winner.rule if exp.scope == "shared" and moving is None else "")
+
+    def _retired_since_reset(self, experiment: str) -> set[str]:
+        """The arms retired in this generation (since the last reset), from the audit log."""
+        retired: set[str] = set()
+        for record in self.store.admin_log(experiment, limit=_HISTORY_LIMIT,
+                                           actions={"arm-retire", "reset"}):
+            if record.action == "reset":  # (newest first: what came before is older)
+                break
+            retired.add(record.details.removeprefix("arm="))
+        return retired
 
     def _admin_changes(self, view: ExperimentView) -> tuple[AdminChange, ...]:
         """The policy switches and arm changes in the audit log, oldest first (no read when
