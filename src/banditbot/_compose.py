@@ -147,7 +147,12 @@ def http_app_from_env() -> Any:
     configure_json_logging(libraries=logging.WARNING)  # the libraries' lines redacted too
     settings = Settings.from_env()
     store = open_store(settings.store_url)
-    service = build_service(settings=settings, store=store, init=may_init(store, settings))
+    try:
+        init = may_init(store, settings)
+    except BaseException:  # refused: the pool it opened closes here, not in the collector
+        store.close()  # (a PostgreSQL pool collected in its own thread failed to join it)
+        raise
+    service = build_service(settings=settings, store=store, init=init)
     telegram = secret = None
     if settings.telegram_token:
         secret = ensure_webhook_secret(settings)
