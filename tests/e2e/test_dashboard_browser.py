@@ -555,6 +555,10 @@ def test_results_page_shows_what_admins_changed(changed_site: Site) -> None:
         assert "thompson (from start) → epsilon-greedy 20" in history
         assert "→ kl-ucb" in history and "hey retired" in history and "yo added" in history
         assert "changed by admins" in page.inner_text("#settings")
+        # the experiment list counts the arms that can be chosen (it counted hey, retired)
+        active = len([a for a in report.arms if a.active])
+        assert page.inner_text('#experiments a[data-id="g"] small').startswith(
+            f"{active} arms · ")
         # the added arm's uplift rests on the decisions since it was added: said
         assert "yo vs hello: compared on the 300 decisions that offered both" in \
             page.inner_text("#notes")

@@ -905,7 +905,7 @@ async function loadExperiments() {
   const nav = $("experiments");
   nav.replaceChildren(...body.map((e) => {
     const a = el("a", { href: "#" + enc(e.id), "data-id": e.id },
-                 el("strong", { text: e.id }), el("small", { text: `${e.arms.length} arms · ${e.policy.split("(")[0]}` }));
+                 el("strong", { text: e.id }), el("small", { text: `${(e.active_arms || e.arms).length} arms · ${e.policy.split("(")[0]}` }));
     a.addEventListener("click", (ev) => { ev.preventDefault(); go(e.id, null); });
     return a;
   }));
