@@ -24,6 +24,7 @@ from ._plotting import pyplot
 from ._report import Report
 from ._series import DecisionSeries
 from ._text import count_text
+from ._types import FloatArray
 
 __all__ = ["CHART_ARMS", "COLORS", "evaluation_png", "report_png"]
 
@@ -95,9 +96,8 @@ def _report_figure(report: Report, series: DecisionSeries | None,
     if max_arms is not None and len(report.arms) > max_arms:
         report = replace(report, arms=report.top_arms(max_arms))
     arms = list(report.arms)
-    legend_rows = 0 if series is None else _legend_layout(
-        [_shown_id(a.arm) for a in arms] + (["others (000)"] if len(arms) < len(everyone.arms)
-                                           else []))[1]
+    legend_rows = 0 if series is None or series.empty else \
+        _legend_layout(_bands(series, report)[1])[1]
     heights = ([3.0 + _LEGEND_ROW * max(legend_rows - 1, 0)] if series is not None else []) \
         + [0.5 * max(len(arms), 1) + 1.0]
     fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
@@ -252,19 +252,9 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
         ax.text(0.5, 0.5, "No decisions yet", transform=ax.transAxes, ha="center",
                 va="center", color=_MUTED)
         return 0.0
-    order = [a.arm for a in report.arms if a.arm in series.arms]
     x = np.concatenate([[0], series.decisions])
-    ys = [np.append(series.allocation[a], series.allocation[a][-1]) for a in order]
-    colors = [COLORS[[r.arm for r in report.arms].index(a) % len(COLORS)] for a in order]
-    labels = [_shown_id(a) for a in order]
-    others = [a for a in series.arms if a not in order and series.allocation[a].any()]
-    if others:  # the arms left out of a chart of many (see report_png's max_arms): one band
-        rest = np.zeros(series.decisions.shape[0])
-        for a in others:
-            rest += series.allocation[a]
-        ys.append(np.append(rest, rest[-1]))
-        labels.append(f"others ({len(others):,})")
-        colors.append(_MUTED)
+    shares, labels, colors = _bands(series, report)
+    ys = [np.append(share, share[-1]) for share in shares]
     ax.stackplot(x, ys, labels=labels, colors=colors, step="post", edgecolor="white",
                  linewidth=0.6)
     # allocation periods start every few rewards (64 dashed lines hid what mattered): a
@@ -276,6 +266,27 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=_legend_layout(labels)[0],
               frameon=False, handlelength=1.2, columnspacing=1.2)
     return _events(ax, series)
+
+
+def _bands(series: DecisionSeries, report: Report
+           ) -> tuple[list[FloatArray], list[str], list[str]]:
+    """The allocation panel's bands: each drawn arm's share, label and colour, then the
+    arms left out of a chart of many (see report_png's max_arms) as one "others" band (the
+    panel's height follows its legend, so both read this)."""
+    drawn = [a.arm for a in report.arms]
+    order = [a for a in drawn if a in series.arms]
+    shares = [series.allocation[a] for a in order]
+    labels = [_shown_id(a) for a in order]
+    colors = [COLORS[drawn.index(a) % len(COLORS)] for a in order]
+    others = [a for a in series.arms if a not in order and series.allocation[a].any()]
+    if others:
+        rest = np.zeros(series.decisions.shape[0])
+        for a in others:
+            rest += series.allocation[a]
+        shares.append(rest)
+        labels.append(f"others ({len(others):,})")
+        colors.append(_MUTED)
+    return shares, labels, colors
 
 
 def _shown_id(arm: str) -> str:

@@ -168,15 +168,20 @@ def fit_table(table: Any, width: int, *, keys: int = 1) -> list[Any]:
     whole = part_of(key + rest, True, True, fold=False)
     if whole is not None:
         return [whole]
-    if not rest:  # one column, wider than the window: folded (it printed nothing)
-        alone = part_of(key, True, True, fold=True)
-        if alone is not None:
-            return [alone]
-        squeezed = copy.copy(table)
-        squeezed.columns = [copy.copy(c) for c in columns]
-        for column in squeezed.columns:
+    def squeezed(chosen: list[int], first: bool, last: bool) -> Any:
+        """Narrower than a key and one number: rich squeezes it, folding every cell (with
+        ``no_wrap`` it cropped them)."""
+        part = copy.copy(table)
+        part.columns = [copy.copy(columns[i]) for i in chosen]
+        for j, column in enumerate(part.columns):
+            column._index = j
             column.no_wrap, column.overflow = False, "fold"
-        return [squeezed]
+        part.title = table.title if first else None
+        part.caption = table.caption if last else None
+        return part
+
+    if not rest:  # one column, wider than the window: folded (it printed nothing)
+        return [part_of(key, True, True, fold=True) or squeezed(key, True, True)]
     # the key(s) beside any one column whole, or else folded to half their width (long
     # segment values and arm ids over two lines, rather than one column a part)
     fold = any(part_of([*key, i], False, False, fold=False) is None for i in rest)
@@ -189,17 +194,9 @@ def fit_table(table: Any, width: int, *, keys: int = 1) -> list[Any]:
     parts = []
     for n, group in enumerate(groups):
         first, last = n == 0, n == len(groups) - 1
-        part = part_of(key + group, first, last, fold=fold) or \
-            part_of(key + group, first, last, fold=True)
-        if part is None:  # narrower than a key and one number: rich squeezes it
-            part = copy.copy(table)
-            part.columns = [copy.copy(columns[i]) for i in key + group]
-            for j, column in enumerate(part.columns):
-                column._index = j
-                column.no_wrap, column.overflow = False, "fold"  # (cropped, with no_wrap)
-            part.title = table.title if first else None
-            part.caption = table.caption if last else None
-        parts.append(part)
+        parts.append(part_of(key + group, first, last, fold=fold)
+                     or part_of(key + group, first, last, fold=True)
+                     or squeezed(key + group, first, last))
     return parts
 
 
