@@ -293,6 +293,27 @@ def test_old_extra_fields_can_be_dropped(store: Store) -> None:
     store.drop_extra("e", 0, [])
 
 
+def test_a_read_without_time_buckets_keeps_every_other_field(store: Store) -> None:
+    """A discount whose epochs hold every reward decides without the time buckets: a read
+    with ``time_buckets=False`` leaves out exactly the ``tb.*`` fields, of one scope and of
+    all scopes summed, and keeps the epochs' sums, other fields (names around ``tb.`` in
+    sort order among them) and the core counters."""
+    for scope in ("", "chat:1"):
+        d = _decision(arm="a", scope=scope)
+        store.record_decision(d)
+        store.apply_reward(d.id, 1.0, 1.0, {"tb.7.n": 1.0, "tb.70.s": 0.5, "ec.0": 1.0,
+                                            "ew.0.n.60.0": 2.5, "ta.1": 3.0, "tc.1": 4.0,
+                                            "tb": 5.0, "tbx.1": 6.0})
+    kept = {"ec.0": 1.0, "ew.0.n.60.0": 2.5, "ta.1": 3.0, "tc.1": 4.0, "tb": 5.0, "tbx.1": 6.0}
+    one = store.read_stats("e", 0, "", ("a", "b"), time_buckets=False)
+    assert one.extra["a"] == pytest.approx(kept) and one.n.tolist() == [1.0, 0.0]
+    summed = store.read_stats("e", 0, None, ("a", "b"), time_buckets=False)
+    assert summed.extra["a"] == pytest.approx({k: 2 * v for k, v in kept.items()})
+    assert summed.n.tolist() == [2.0, 0.0]
+    assert store.read_stats("e", 0, "", ("a",)).extra["a"] == pytest.approx(
+        {**kept, "tb.7.n": 1.0, "tb.70.s": 0.5})
+
+
 def test_a_batch_gives_every_write_its_own_outcome(store: Store) -> None:
     """Group commit: decisions, rewards (a duplicate and an unknown one among them), extra
     fields and a nested block, all in one batch; afterwards every outcome is what the calls

@@ -576,9 +576,10 @@ def test_a_planned_horizon_reaches_the_winner_rule(clock: FakeClock) -> None:
                                                  ("sliding-window-ucb", {"window": 900})])
 def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
                                                                params: dict[str, Any]) -> None:
-    """A decision's chances are the policy's on each arm's rewards weighted by the age of
-    their 30-second bucket (half-life or window, from the bucket's middle), summed by hand
-    here."""
+    """A decision's chances are the policy's on each arm's rewards weighted by their age,
+    summed by hand here: a discount weighs each reward by its own age (its epoch's
+    discounted sums are exact in time), a window by the age of its 30-second bucket's
+    middle."""
     from banditbot.policies import ArmStats, make_policy
 
     clock = FakeClock(start=3_000.0)
@@ -600,8 +601,9 @@ def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
     kind, width = built.time_weighting()  # type: ignore[attr-defined]
 
     def weight(t: float) -> float:
-        age = max(clock.now - ((t // 30) + 0.5) * 30, 0.0)
-        return float(0.5 ** (age / width)) if kind == "discount" else float(age < width)
+        if kind == "discount":
+            return float(0.5 ** ((clock.now - t) / width))
+        return float(max(clock.now - ((t // 30) + 0.5) * 30, 0.0) < width)
 
     tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
     tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])

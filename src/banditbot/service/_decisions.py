@@ -308,8 +308,7 @@ class DecisionsMixin(RewardsMixin):
             else:  # (the counters already read are the table: no second read)
                 table = StatsTable.of_counts(view.arms, counts) \
                     if counts is not None and not view.needs_extra else \
-                    self.store.read_stats(exp.id, view.meta.generation, scope, view.arms,
-                                          with_extra=view.needs_extra)
+                    self._read_table(view, scope, now)
                 if view.deferred is not None and few is None \
                         and self._past_burn_in(view, table, scope):
                     planned = self._deferred(view, self._posterior(view, table, context),
@@ -424,6 +423,19 @@ class DecisionsMixin(RewardsMixin):
             record.id, view.config.id, arm, view.contents[arm], math.nan,
             _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope)
 
+    def _read_table(self, view: ExperimentView, scope: str, now: float) -> StatsTable:
+        """The statistics a decision reads: a discount's without the time buckets when its
+        epochs' weighted sums hold every reward that still weighs (a handful of fields an
+        arm instead of three a bucket; see :mod:`banditbot.service._decay`)."""
+        generation = view.meta.generation
+        if view.discounts():
+            table = self.store.read_stats(view.config.id, generation, scope, view.arms,
+                                          time_buckets=False)
+            if view.weighs_without_buckets(table, now):
+                return table
+        return self.store.read_stats(view.config.id, generation, scope, view.arms,
+                                     with_extra=view.needs_extra)
+
     def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
         """With ``winner.explore``, the active arms the winner rule has not ruled out (from
         the log; ``None`` when exploration is off or there is nothing to go by yet)."""
@@ -502,7 +514,7 @@ class DecisionsMixin(RewardsMixin):
         reason = due_reason(view, current, now)
         table = None
         if reason is None and current is not None and current.reason == "burn-in":
-            table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
+            table = self._read_table(view, scope, now)
             progress = burn_in_progress(view, table)
             if progress is None or progress.done:
                 reason = "burn-in ended"
@@ -510,7 +522,7 @@ class DecisionsMixin(RewardsMixin):
             assert current is not None
             return current
         if table is None:
-            table = self.store.read_stats(exp.id, view.meta.generation, scope, view.arms)
+            table = self._read_table(view, scope, now)
         shaped = self._shaped(view, table, None, now, scope,
                               explore=self._contenders(view, scope))
         return self.store.start_allocation(

@@ -20,7 +20,14 @@ from .._features import linear_extra
 from .._text import duration_text
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
-from ._view import ExperimentView, time_bucket_field
+from ._decay import (
+    DISCOUNT_HALF_LIVES,
+    EPOCH_BUCKETS,
+    epoch_field,
+    reward_time_fields,
+    time_bucket_field,
+)
+from ._view import ExperimentView
 
 __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
 
@@ -29,9 +36,6 @@ log = logging.getLogger("banditbot")
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: unrewarded decisions a service remembers, so their reward skips a read (a few MB at most)
 RECENT_DECISIONS = 4096
-#: time buckets older than this many half-lives of a discounting policy are dropped (their
-#: weight, 0.5 ** 50, is below 1e-15 of a new reward's)
-DISCOUNT_HALF_LIVES = 50
 
 
 class RewardStatus(enum.StrEnum):
@@ -217,10 +221,11 @@ class RewardsMixin(ServiceCore):
             extra["ips.n"] = w / propensity
             extra["ips.s"] = w * value / propensity
         if exp.time_bucket_seconds:
-            index = int(self.clock() // exp.time_bucket_seconds)
-            extra[f"tb.{index}.n"] = w
-            extra[f"tb.{index}.s"] = w * value
-            extra[f"tb.{index}.q"] = w * value * value
+            weighting = self.view(exp.id).policy.time_weighting()
+            extra.update(reward_time_fields(
+                self.clock(), float(exp.time_bucket_seconds), w, value,
+                float(weighting[1]) if weighting is not None and weighting[0] == "discount"
+                else None))
         featurizer = self.featurizer(exp)
         if featurizer is not None:
             extra.update(linear_extra(featurizer.encode(record.context), value, w))
@@ -231,13 +236,15 @@ class RewardsMixin(ServiceCore):
         that opened a new bucket was written, once per bucket across processes (a claim):
         outside a sliding window (weight 0; one bucket of margin for clocks that differ),
         or older than :data:`DISCOUNT_HALF_LIVES` half-lives of a discount (weight below
-        1e-15). Every decision of a non-stationary policy reads every bucket the store
-        holds, and a DynamoDB stats item holds them as attributes (400 KB at most): without
-        this both grew with the experiment's age. Only a shared bandit's (one item per arm;
-        a bandit per chat or user gets buckets from its own rewards only, and pruning every
-        scope would touch every one of them); a policy without time weighting keeps them
-        all (a switch back would want them). Housekeeping: a failure is logged, not the
-        reward's (it is written already), and tried again at the next reward."""
+        1e-15); an epoch's discounted sums likewise (see :mod:`banditbot.service._decay`).
+        A sliding window's decision reads every bucket the store holds, a discount's when its
+        epochs do not hold every reward, and a DynamoDB stats item holds them as attributes
+        (400 KB at most): without this both grew with the experiment's age. Only a shared
+        bandit's (one item per arm; a bandit per chat or user gets buckets from its own
+        rewards only, and pruning every scope would touch every one of them); a policy
+        without time weighting keeps them all (a switch back would want them).
+        Housekeeping: a failure is logged, not the reward's (it is written already), and
+        tried again at the next reward."""
         bucket = float(exp.time_bucket_seconds or 0.0)  # (the caller's: set)
         now = self.clock()
         index = int(now // bucket)
@@ -256,8 +263,7 @@ class RewardsMixin(ServiceCore):
                     float(width) * DISCOUNT_HALF_LIVES
                 table = self.store.read_stats(exp.id, generation, None, view.all_arms)
                 stale = {name for fields in table.extra.values() for name in fields
-                         if (parsed := time_bucket_field(name)) is not None
-                         and (parsed[0] + 1.0) * bucket <= now - keep}
+                         if _stale(name, bucket, now - keep)}
                 if stale:
                     self.store.drop_extra(exp.id, generation, stale)
             self._buckets_pruned[key] = index
@@ -303,6 +309,16 @@ class RewardsMixin(ServiceCore):
                 self._settled_until[exp.id] = cutoff
                 return settled
             since = pending[-1].created_at
+
+
+def _stale(name: str, bucket: float, before: float) -> bool:
+    """Whether ``name`` is a time bucket, or an epoch's discounted sums, that ended
+    ``before`` (an epoch's count stays: it says whether the epochs hold every reward)."""
+    if (parsed := time_bucket_field(name)) is not None:
+        return (parsed[0] + 1.0) * bucket <= before
+    if (epoch := epoch_field(name)) is not None and epoch[1] >= 0:
+        return (epoch[0] + 1) * EPOCH_BUCKETS * bucket <= before
+    return False
 
 
 def _duplicate(record: DecisionRecord, exp: ExperimentConfig) -> RewardResult:

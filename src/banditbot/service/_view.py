@@ -7,12 +7,11 @@ prior arrays, the reward scale) and maps store counters to the policy's statisti
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -22,9 +21,11 @@ from .._config import ExperimentConfig
 from .._features import Featurizer, linear_arrays
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling, make_policy
+from ..policies._base import TimeWeighting
 from ..stores import ExperimentMeta, StatsTable
+from ._decay import time_weighted_sums
 
-__all__ = ["ExperimentView", "build_view", "priors_arrays", "time_bucket_field"]
+__all__ = ["ExperimentView", "build_view", "priors_arrays"]
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
 #: Up to this many arms, a policy of counts and totals decides on Python floats (the scalar
@@ -73,6 +74,12 @@ class ExperimentView:
     # exact Beta Thompson sampling with at most LANE_ARMS arms: its posterior from the
     # counters read as floats, its vector from them (see DecisionsMixin._lane)
     posterior_lane: bool = False
+    # the last time-weighted sums computed (table, time, sums): a decision checks them on a
+    # read without buckets and then decides on them (one slot, replaced whole: threads
+    # that share the view at worst compute them again)
+    _time_memo: list[tuple[StatsTable, float, FloatArray | None]] = field(
+        default_factory=lambda: [(StatsTable.zeros(()), float("nan"), None)], compare=False,
+        repr=False)
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -121,29 +128,8 @@ class ExperimentView:
         if "time" in needs:
             weighting = self.policy.time_weighting()
             assert weighting is not None  # (a policy that needs time buckets weighs them)
-            kind, width = weighting
-            bucket = float(self.config.time_bucket_seconds or 1.0)
-            tw = np.zeros((3, len(arms)))
-            # every bucket's fields at once (an arm holds three per bucket it ever saw, so a
-            # loop per field cost most of a decision on a long-running experiment); the sums
-            # add in the same order as a loop would
-            rows: list[int] = []
-            cols: list[int] = []
-            starts: list[float] = []
-            values: list[float] = []
-            for k, arm in enumerate(arms):
-                for name, value in fields.get(arm, {}).items():
-                    parsed = time_bucket_field(name)
-                    if parsed is not None:
-                        rows.append(parsed[1])
-                        cols.append(k)
-                        starts.append(parsed[0])
-                        values.append(value)
-            if values:
-                age = np.maximum(now - (np.array(starts) + 0.5) * bucket, 0.0)
-                weight = 0.5 ** (age / width) if kind == "discount" else \
-                    (age < width).astype(np.float64)
-                np.add.at(tw, (np.array(rows), np.array(cols)), weight * np.array(values))
+            tw = self._time_weighted(table, now, weighting)
+            assert tw is not None  # (read with the buckets it needs)
             tw_n, tw_s, tw_q = self.scale(tw[0], tw[1], tw[2])
             assert tw_q is not None
             out["tw_n"], out["tw_sums"], out["tw_sums_sq"] = tw_n, tw_s, tw_q
@@ -154,6 +140,30 @@ class ExperimentView:
             out["A"], out["b"] = a, b
         return out
 
+    def discounts(self) -> bool:
+        """Whether the policy discounts past rewards (from time buckets)."""
+        weighting = self.policy.time_weighting() if self.needs_extra else None
+        return weighting is not None and weighting[0] == "discount" \
+            and bool(self.config.time_bucket_seconds)
+
+    def weighs_without_buckets(self, table: StatsTable, now: float) -> bool:
+        """Whether the policy's time-weighted statistics at ``now`` come from ``table`` read
+        without its time buckets (a discount whose epochs hold every reward that still
+        weighs; see :mod:`banditbot.service._decay`)."""
+        weighting = self.policy.time_weighting()
+        return weighting is not None and weighting[0] == "discount" \
+            and self._time_weighted(table, now, weighting, buckets=False) is not None
+
+    def _time_weighted(self, table: StatsTable, now: float, weighting: TimeWeighting, *,
+                       buckets: bool = True) -> FloatArray | None:
+        last_table, last_now, last = self._time_memo[0]
+        if last_table is table and last_now == now and last is not None:
+            return last
+        tw = time_weighted_sums(table, now, float(self.config.time_bucket_seconds or 1.0),
+                                weighting, buckets=buckets)
+        self._time_memo[0] = (table, now, tw)
+        return tw
+
     def normalize(self, value: float) -> float:
         """A reward in reward units → the policy's scale."""
         return (value - self.lo) / self.span if self.span else value
@@ -161,16 +171,6 @@ class ExperimentView:
     def denormalize(self, value: FloatArray) -> FloatArray:
         """The policy's scale → reward units."""
         return self.lo + self.span * value if self.span else value
-
-
-@functools.lru_cache(maxsize=65536)
-def time_bucket_field(name: str) -> tuple[float, int] | None:
-    """``tb.<bucket index>.<n|s|q>`` → (bucket index, row of n, s, q); None for another
-    statistic's field."""
-    if not name.startswith("tb."):
-        return None
-    _, index, which = name.split(".")
-    return float(int(index)), "nsq".index(which)
 
 
 def finite_table(table: StatsTable, experiment: str) -> StatsTable:

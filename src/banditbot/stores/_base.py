@@ -491,9 +491,12 @@ class Store(Protocol):
 
     # --- statistics -------------------------------------------------------------------------
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True,
+                   time_buckets: bool = True) -> StatsTable:
         """Statistics for ``arms`` (in that order); ``scope=None`` sums over all scopes.
-        ``with_extra=False`` may skip the policy-specific fields (a faster read)."""
+        ``with_extra=False`` may skip the policy-specific fields (a faster read);
+        ``time_buckets=False`` leaves out the time buckets (fields ``tb.*``: a discount whose
+        epochs hold every reward decides without them)."""
 
     def read_counts(self, experiment: str, generation: int, scope: str,
                     arms: tuple[str, ...], *, after_meta: bool = False) -> CountRows:

@@ -491,7 +491,8 @@ class DynamoDBStore:
                                             with_extra=False))
 
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True,
+                   time_buckets: bool = True) -> StatsTable:
         key: dict[str, Any] = {
             "KeyConditionExpression": "#pk = :pk" + (" AND begins_with(#sk, :prefix)"
                                                      if scope is not None else ""),
@@ -512,7 +513,7 @@ class DynamoDBStore:
                 if name in item:
                     row[i] += float(item[name]["N"])
             for name, value in item.items():
-                if name.startswith("x:"):
+                if name.startswith("x:") and (time_buckets or not name.startswith("x:tb.")):
                     fields = extra.setdefault(arm, {})
                     fields[name[2:]] = fields.get(name[2:], 0.0) + float(value["N"])
         return StatsTable.from_rows(arms, rows, extra)

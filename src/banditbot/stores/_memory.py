@@ -91,7 +91,8 @@ class MemoryStore:
             return True
 
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True,
+                   time_buckets: bool = True) -> StatsTable:
         if type(arms) is not tuple:
             arms = tuple(arms)
         with self._lock:
@@ -102,6 +103,9 @@ class MemoryStore:
                 data = np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                 extra = {a: dict(f) for a, f in bucket.extra.items() if a in arms} \
                     if bucket.extra else {}
+                if not time_buckets:
+                    extra = {a: {k: v for k, v in f.items() if not k.startswith("tb.")}
+                             for a, f in extra.items()}
             else:
                 data = np.zeros((4, len(arms)))
                 extra = {}
@@ -110,6 +114,8 @@ class MemoryStore:
                         data += np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                         for a in arms:
                             for k, v in bucket.extra.get(a, {}).items():
+                                if not time_buckets and k.startswith("tb."):
+                                    continue
                                 extra.setdefault(a, {})
                                 extra[a][k] = extra[a].get(k, 0.0) + v
         return StatsTable(arms, data[0], data[1], data[2], data[3], extra)

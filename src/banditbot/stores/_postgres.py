@@ -109,6 +109,8 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: leaves the time buckets (``tb.*``) out of an extra_stats read
+_NO_BUCKETS = " AND left(field, 3) <> 'tb.'"
 _SHARDS = 16
 _DEFAULT_META = ExperimentMeta()
 #: What libpq says when a server is down, starting, stopping or out of reach: worth the
@@ -995,14 +997,17 @@ class PostgresStore:
             ("SELECT 1 WHERE false", ()), ("~extra", experiment, generation)))
 
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True,
+                   time_buckets: bool = True) -> StatsTable:
         where = "experiment = %(e)s AND generation = %(g)s" + (
             "" if scope is None else " AND scope = %(s)s")
         sql = (f"SELECT arm, NULL::text, sum(pulls), sum(n), sum(total), sum(total_sq) "
                f"FROM arm_stats WHERE {where} GROUP BY arm")
         if with_extra:
             sql += (f" UNION ALL SELECT arm, field, sum(value), NULL, NULL, NULL "
-                    f"FROM extra_stats WHERE {where} GROUP BY arm, field")
+                    f"FROM extra_stats WHERE {where}"
+                    f"{'' if time_buckets else _NO_BUCKETS} "
+                    "GROUP BY arm, field")
         rows: dict[str, tuple[float, float, float, float]] = {}
         extra: dict[str, dict[str, float]] = {}
         for arm, name, a, b, c, d in self._read(

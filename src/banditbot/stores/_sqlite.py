@@ -170,6 +170,10 @@ DROP TRIGGER IF EXISTS decisions_fold_reward;
     3: _ARM_LISTS,
 }
 
+#: leaves the time buckets (``tb.*``) out of an extra_stats read
+_NO_BUCKETS = " AND NOT (field >= 'tb.' AND field < 'tb/')"
+_AROUND_BUCKETS = ("SELECT arm, field, value FROM extra_stats WHERE experiment = ? AND "
+                   "generation = ? AND scope = ? AND arm IN ({marks}) AND field {cmp} ?")
 _EXTRA_UPSERT = (
     "INSERT INTO extra_stats (experiment, generation, scope, arm, field, value) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value"
@@ -551,7 +555,8 @@ class SQLiteStore:
 
     # --- statistics ---------------------------------------------------------------------
     def read_stats(self, experiment: str, generation: int, scope: str | None,
-                   arms: Sequence[str], *, with_extra: bool = True) -> StatsTable:
+                   arms: Sequence[str], *, with_extra: bool = True,
+                   time_buckets: bool = True) -> StatsTable:
         conn = self._conn()
         if scope is not None and not with_extra:  # the decision path: cached
             arms = tuple(arms)
@@ -564,17 +569,27 @@ class SQLiteStore:
                 (experiment, generation)).fetchall()
             extra_rows = conn.execute(
                 "SELECT arm, field, sum(value) FROM extra_stats "
-                "WHERE experiment = ? AND generation = ? GROUP BY arm, field",
-                (experiment, generation)).fetchall()
+                f"WHERE experiment = ? AND generation = ?{'' if time_buckets else _NO_BUCKETS} "
+                "GROUP BY arm, field", (experiment, generation)).fetchall()
         else:
             key = (experiment, generation, scope)
             rows = conn.execute(
                 "SELECT arm, pulls, n, total, total_sq FROM arm_stats "
                 "WHERE experiment = ? AND generation = ? AND scope = ?", key).fetchall()
-            extra_rows = conn.execute(
-                "SELECT arm, field, value FROM extra_stats "
-                "WHERE experiment = ? AND generation = ? AND scope = ?", key
-            ).fetchall() if with_extra else []
+            if not with_extra:
+                extra_rows = []
+            elif time_buckets or len(arms) > 500:
+                extra_rows = conn.execute(
+                    "SELECT arm, field, value FROM extra_stats "
+                    f"WHERE experiment = ? AND generation = ? AND scope = ?"
+                    f"{'' if time_buckets else _NO_BUCKETS}", key).fetchall()
+            else:  # the fields on either side of the buckets, two index ranges an arm (a
+                # filter would walk every bucket of a long-running experiment)
+                marks = ", ".join("?" * len(arms))
+                extra_rows = conn.execute(
+                    f"{_AROUND_BUCKETS.format(marks=marks, cmp='<')} UNION ALL "
+                    f"{_AROUND_BUCKETS.format(marks=marks, cmp='>=')}",
+                    (*key, *arms, "tb.", *key, *arms, "tb/")).fetchall()
         extra: dict[str, dict[str, float]] = {}
         for arm, name, value in extra_rows:
             extra.setdefault(arm, {})[name] = value

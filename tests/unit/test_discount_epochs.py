@@ -1,0 +1,136 @@
+"""A discount's statistics from its epochs' weighted sums: exact in time where an epoch
+holds every reward, from the time buckets where not (a switch of half-life, rewards from
+before epochs were counted), and nothing counted twice or lost either way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
+from banditbot.policies import ArmStats, make_policy
+from banditbot.stores import Store
+
+from ..conftest import FakeClock
+
+BUCKET = 30.0
+EPOCH = 256 * BUCKET  # seconds in an epoch of 256 buckets
+
+
+def _service(store: Store, clock: FakeClock, half_life: float) -> BanditService:
+    return BanditService(parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": "discounted-thompson", "half_life": half_life},
+        "time_bucket_seconds": BUCKET, "burn_in": 0, "floor": 0}]}), store,
+        rng=np.random.default_rng(1), clock=clock)
+
+
+def _run(svc: BanditService, clock: FakeClock, steps: int, seed: int,
+         rewards: dict[str, list[tuple[float, int]]]) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        clock.advance(41)
+        d = svc.decide("e", "u")
+        value = int(rng.random() < (0.7 if d.arm == "a" else 0.4))
+        svc.reward(d.id, value, "u")
+        rewards[d.arm].append((clock.now, value))
+
+
+def _expected(svc: BanditService, clock: FakeClock, half_life: float,
+              rewards: dict[str, list[tuple[float, int]]], exact_after: float) -> list[float]:
+    """The policy's chances on each arm's rewards weighed by hand: by their own age from
+    ``exact_after`` (epochs that hold every reward), by their bucket's middle before it."""
+    def weight(t: float) -> float:
+        age = clock.now - t if t >= exact_after else \
+            max(clock.now - ((t // BUCKET) + 0.5) * BUCKET, 0.0)
+        return float(0.5 ** (age / half_life))
+
+    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
+    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
+    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
+    s = np.array([sum(v for _, v in rewards[a]) for a in "ab"], dtype=float)
+    stats = ArmStats(n, s, s, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
+                                              "tw_sums_sq": tw_s})
+    policy = make_policy("discounted-thompson", {"half_life": half_life})
+    return [float(p) for p in policy.probabilities(stats)]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Any) -> Store:
+    if request.param == "memory":
+        return MemoryStore()
+    sqlite = SQLiteStore(tmp_path / "b.db")
+    sqlite.init()
+    return sqlite
+
+
+def test_a_half_life_switched_mid_epoch_weighs_that_epoch_from_its_buckets(
+        store: Store) -> None:
+    """After a switch from a 20-minute half-life to a 10-minute one, the epochs before the
+    switch (and the one it happened in) have no weighted sums of the new half-life: they
+    are read from their buckets, the epochs after it exactly; every reward counts once."""
+    clock = FakeClock(start=EPOCH * 1000 + 100.0)
+    svc = _service(store, clock, 1200.0)
+    rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    _run(svc, clock, 250, 2, rewards)  # into the second epoch
+    switched_in = clock.now // EPOCH
+    svc.switch_policy("e", "discounted-thompson", {"half_life": 600.0})
+    _run(svc, clock, 250, 3, rewards)  # into the third
+    assert clock.now // EPOCH == switched_in + 1
+    clock.advance(5)
+    d = svc.decide("e", "u")
+    expected = _expected(svc, clock, 600.0, rewards, (switched_in + 1) * EPOCH)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_rewards_from_before_epochs_were_counted_are_read_from_their_buckets(
+        store: Store) -> None:
+    """An experiment that ran before this version has buckets and no epochs (dropped here
+    after its first rewards, as an older version left them): its arms' epoch counts fall
+    short of their rewards, so the first counted epoch and those before it are read from
+    their buckets, later ones exactly, and nothing is lost."""
+    clock = FakeClock(start=EPOCH * 1000 + 100.0)
+    svc = _service(store, clock, 600.0)
+    rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    _run(svc, clock, 60, 2, rewards)
+    fields = {name for f in store.read_stats("e", 0, "", ("a", "b")).extra.values()
+              for name in f if not name.startswith("tb.")}
+    assert fields and all(name.startswith(("ec.", "ew.")) for name in fields)
+    store.drop_extra("e", 0, fields)  # as an older version wrote them: buckets alone
+    _run(svc, clock, 250, 3, rewards)  # into the next epoch
+    first_counted = (EPOCH * 1000 + 100.0 + 61 * 41) // EPOCH
+    assert clock.now // EPOCH == first_counted + 1
+    clock.advance(5)
+    d = svc.decide("e", "u")
+    expected = _expected(svc, clock, 600.0, rewards, (first_counted + 1) * EPOCH)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_long_running_discount_decides_on_its_epochs_alone(store: Store) -> None:
+    """Twelve epochs at a 10-minute half-life (3,000 buckets, the last 1,000 kept): a decision's
+    read leaves the buckets out and its chances are the exact discount of every reward."""
+    clock = FakeClock(start=EPOCH * 1000 + 100.0)
+    svc = _service(store, clock, 600.0)
+    rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    rng = np.random.default_rng(4)
+    for _ in range(1500):  # 12 epochs, a reward every ~61 s
+        clock.advance(61)
+        d = svc.decide("e", "u")
+        value = int(rng.random() < (0.7 if d.arm == "a" else 0.4))
+        svc.reward(d.id, value, "u")
+        rewards[d.arm].append((clock.now, value))
+    clock.advance(5)
+    view = svc.view("e")
+    lean = store.read_stats("e", 0, "", view.arms, time_buckets=False)
+    assert view.weighs_without_buckets(lean, clock.now)
+    assert sum(len(f) for f in lean.extra.values()) < 80  # not ~3,000 bucket fields
+    # epochs' sums older than 50 half-lives (~4 epochs) are dropped; their counts stay
+    names = lean.extra["a"]
+    weighted = {int(name.split(".")[1]) for name in names if name.startswith("ew.")}
+    counted = {int(name.split(".")[1]) for name in names if name.startswith("ec.")}
+    assert len(counted) == 12 and len(weighted) <= 6 and max(weighted) == max(counted)
+    d = svc.decide("e", "u")
+    expected = _expected(svc, clock, 600.0, rewards, 0.0)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
