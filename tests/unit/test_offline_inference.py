@@ -106,6 +106,19 @@ def test_warm_start_plan_is_pure_and_carries_what_the_cli_prints() -> None:
     assert plan_warm_start(_hello_log(), ARMS, min_ess=0, weight=100).arms
 
 
+def test_a_small_rate_is_printed_as_a_decimal() -> None:
+    """A click rate of 3.2e-05 (the trial's DM value on a sparse log) printed as
+    ``3.2000e-05`` beside ``0.0035130`` in the same column; now as decimals, to the same
+    significant digits."""
+    n = 40
+    rows = estimate_all([InverseProbabilityWeighting()], reward=np.full(n, 3.2e-5),
+                        action=np.zeros(n, dtype=int), pscore=np.ones(n),
+                        action_dist=np.tile([1.0, 0.0], (n, 1)), n_bootstrap=20,
+                        rng=np.random.default_rng(0))
+    assert rows[0].value_text() == "0.000032000"
+    assert rows[0].interval_text() == "0.000032000 – 0.000032000"
+
+
 def test_snips_without_overlap_says_so_instead_of_crashing() -> None:
     n = 50
     action = np.zeros(n, dtype=int)  # the log only ever took action 0

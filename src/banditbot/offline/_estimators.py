@@ -186,7 +186,9 @@ class Estimate:
 
 def _digits(x: float, digits: int) -> str:
     """``x`` to ``digits`` significant digits, trailing zeros kept so a column lines up
-    (``0.35130`` beside ``0.45059``)."""
+    (``0.35130`` beside ``0.45059``), in decimals down to 1e-8."""
+    if 1e-8 <= abs(x) < 1e-4:  # a rate as a decimal (``0.000032000``, not ``3.2000e-05``)
+        return f"{x:.{digits - 1 - math.floor(math.log10(abs(x)))}f}"
     text = f"{x:#.{digits}g}"
     return text[:-1] if text.endswith(".") else text
 
