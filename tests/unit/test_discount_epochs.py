@@ -125,12 +125,68 @@ def test_a_long_running_discount_decides_on_its_epochs_alone(store: Store) -> No
     view = svc.view("e")
     lean = store.read_stats("e", 0, "", view.arms, time_buckets=False)
     assert view.weighs_without_buckets(lean, clock.now)
-    assert sum(len(f) for f in lean.extra.values()) < 80  # not ~3,000 bucket fields
-    # epochs' sums older than 50 half-lives (~4 epochs) are dropped; their counts stay
+    assert all(len(f) < 60 for f in lean.extra.values())  # not ~3,000 bucket fields
+    # parts of the epochs' sums (128 buckets each at this half-life) older than 50
+    # half-lives are dropped; the epochs' counts stay
     names = lean.extra["a"]
-    weighted = {int(name.split(".")[1]) for name in names if name.startswith("ew.")}
-    counted = {int(name.split(".")[1]) for name in names if name.startswith("ec.")}
-    assert len(counted) == 12 and len(weighted) <= 6 and max(weighted) == max(counted)
+    parts = {int(name.split(".")[1]) for name in names if name.startswith("ew.")}
+    counted = {int(name.split(".")[1].split("@")[0]) for name in names
+               if name.startswith("ec.")}
+    assert len(counted) == 12 and len(parts) <= 10 and max(parts) // 2 == max(counted)
     d = svc.decide("e", "u")
     expected = _expected(svc, clock, 600.0, rewards, 0.0)
     assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_change_of_bucket_length_reads_the_earlier_grid_from_its_buckets() -> None:
+    """Epoch fields name the bucket length they were counted in. With 30-second buckets
+    changed to 60-second ones, every decision raised OverflowError (the old epochs read on
+    the new grid started far in the future); now the old grid is read from its buckets,
+    as a store without epochs is, and the decision is the same."""
+    runs = []
+    for strip in (False, True):
+        store = MemoryStore()
+        clock = FakeClock(start=EPOCH * 1000 + 100.0)
+        svc = _service(store, clock, 600.0)
+        _run(svc, clock, 300, 2, {"a": [], "b": []})
+        if strip:  # the same store as an older version left it: buckets alone
+            store.drop_extra("e", 0, {name for f in store.read_stats(
+                "e", 0, "", ("a", "b")).extra.values() for name in f if name[:3] in ("ec.",
+                                                                                  "ew.")})
+        svc = BanditService(parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            "policy": {"name": "discounted-thompson", "half_life": 600.0},
+            "time_bucket_seconds": 60, "burn_in": 0, "floor": 0}]}), store,
+            rng=np.random.default_rng(5), clock=clock)
+        clock.advance(7)
+        runs.append(svc.decide("e", "u").probabilities)
+    assert runs[0] == pytest.approx(runs[1], abs=1e-12)
+
+
+def test_weighted_sums_stay_within_dynamodb_digits() -> None:
+    """DynamoDB adds numbers exactly and refuses a sum of more than 38 significant digits
+    (the reward's write would then fail). A part of an epoch spans at most 8 half-lives, so
+    a reward's factor is at most 2**8: 100,000 rewards, with buckets as long as
+    the half-life (the longest the config allows), over one epoch, sum within 26 digits a
+    part as DynamoDB would add their written forms (one sum an epoch, with factors up to
+    2**256, passed 38 digits after ~600 rewards)."""
+    from decimal import Decimal, localcontext
+
+    from banditbot.service._decay import reward_time_fields
+    from banditbot.stores._dynamodb import _num
+
+    half_life = bucket = 60.0
+    span = 256 * bucket
+    start = (1_700_000_000 // span) * span  # an epoch's start
+    with localcontext() as ctx:
+        ctx.prec = 400
+        sums: dict[str, Decimal] = {}
+        for i in range(100_000):
+            fields = reward_time_fields(start + i * (span / 100_000), bucket, 1.0,
+                                        (i % 7) / 6, half_life)
+            for name, value in fields.items():
+                if name.startswith("ew."):
+                    sums[name] = sums.get(name, Decimal(0)) + Decimal(_num(value)["N"])
+        assert len(sums) == 4 * 32  # 32 parts of 8 buckets
+        digits = max(len(v.normalize().as_tuple().digits) for v in sums.values())
+    assert digits <= 26

@@ -5,23 +5,26 @@ which any half-life or window can weigh when it reads them. A discount keeps
 :data:`DISCOUNT_HALF_LIVES` half-lives of buckets, so a decision that folded them all grew
 with the experiment's age (4 arms, hourly buckets, a 3-day half-life on SQLite: 1.2 ms a
 decision after 9 days, 6.3 ms after 60). So a reward also adds, for the discount of the
-policy in force, to its **epoch's** exponentially weighted sums (an epoch is
-:data:`EPOCH_BUCKETS` buckets, starting at ``s_e``)::
+policy in force, to the exponentially weighted sums of its **epoch** (:data:`EPOCH_BUCKETS`
+buckets), kept in parts of at most :data:`PART_HALF_LIVES` half-lives (part ``j`` starts at
+``s_j``)::
 
-    ew.<e>.n|s|q.<half-life>  +=  w·(1 | x | x²) · 2^((t − s_e) / h)      ew.<e>.c.<h> += w
+    ew.<j>.n|s|q.<h>@<bucket>  +=  w·(1 | x | x²) · 2^((t − s_j) / h)     ew.<j>.c.<h>@<bucket> += w
 
-Read at ``now``, an epoch's sum times ``2^(−(now − s_e) / h)`` is ``Σ w·x·2^(−(now − t)/h)``:
-the discounted sum, exact in time (a bucket knows a reward's age to the bucket), in four
-fields an epoch however old the experiment is. The write stays one additive increment
-(the factor is known when the reward is written) and below ``2^256`` (a bucket is at most
-the half-life: the config's check).
+Read at ``now``, a part's sum times ``2^(−(now − s_j) / h)`` is ``Σ w·x·2^(−(now − t)/h)``:
+the discounted sum, exact in time (a bucket knows a reward's age to the bucket), in a few
+fields however old the experiment is. The write stays one additive increment (the factor
+is known when the reward is written); the factor stays below ``2^8``, so a DynamoDB sum
+(exact decimals, 38 digits at most) of millions of them fits.
 
 Which epochs' weighted sums hold every reward is counted, not assumed: every reward also
-adds to its epoch's count (``ec.<e> += w``, whatever the policy). An epoch whose weighted
-sums count less than its count (the policy or its half-life changed in it) is read from its
+adds to its epoch's count (``ec.<e>@<bucket> += w``, whatever the policy). An epoch whose
+parts count less than its count (the policy or its half-life changed in it) is read from its
 buckets, as before; so is every epoch up to the first counted one of an arm whose counts
-do not add up to its rewards (rewards from before epochs were counted). Epochs that ended
-more than :data:`DISCOUNT_HALF_LIVES` half-lives ago weigh below 1e-15 and need nothing.
+do not add up to its rewards (rewards from before epochs were counted, or counted on another
+grid: fields name the bucket length they were written with, and a change of
+``time_bucket_seconds`` starts a new grid). Epochs that ended more than
+:data:`DISCOUNT_HALF_LIVES` half-lives ago weigh below 1e-15 and need nothing.
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ from .._types import FloatArray
 from ..policies._base import TimeWeighting
 from ..stores import StatsTable
 
-__all__ = ["DISCOUNT_HALF_LIVES", "EPOCH_BUCKETS", "epoch_field", "reward_time_fields",
-           "time_bucket_field", "time_weighted_sums"]
+__all__ = ["DISCOUNT_HALF_LIVES", "EPOCH_BUCKETS", "PART_HALF_LIVES", "epoch_field",
+           "part_buckets", "reward_time_fields", "time_bucket_field", "time_weighted_sums"]
 
 #: time buckets older than this many half-lives of a discounting policy are dropped (their
 #: weight, 0.5 ** 50, is below 1e-15 of a new reward's)
 DISCOUNT_HALF_LIVES = 50
-#: buckets in an epoch of discounted sums (the factor of a reward is at most 2 ** 256)
+#: buckets in an epoch (one count of rewards each)
 EPOCH_BUCKETS = 256
+#: an epoch's weighted sums are kept in parts of at most this many half-lives, so a reward's
+#: factor is at most 2 ** 8 and a sum of a million stays within DynamoDB's 38 digits
+PART_HALF_LIVES = 8
 _NSQC = "nsqc"
 
 
@@ -57,34 +63,49 @@ def time_bucket_field(name: str) -> tuple[float, int] | None:
 
 
 @functools.lru_cache(maxsize=65536)
-def epoch_field(name: str) -> tuple[int, int, float] | None:
-    """``ec.<epoch>`` → (epoch, -1, 0.0); ``ew.<epoch>.<n|s|q|c>.<half-life>`` → (epoch,
-    row of n, s, q, c, half-life); None for another statistic's field."""
-    if name.startswith("ec."):
-        return int(name[3:]), -1, 0.0
-    if not name.startswith("ew."):
+def epoch_field(name: str) -> tuple[int, int, float, float] | None:
+    """``ec.<epoch>@<bucket>`` → (epoch, -1, 0.0, bucket seconds);
+    ``ew.<part>.<n|s|q|c>.<half-life>@<bucket>`` → (part, row of n, s, q, c, half-life,
+    bucket seconds); None for another statistic's field."""
+    if not name.startswith(("ec.", "ew.")):
         return None
-    _, epoch, which, half_life = name.split(".", 3)
-    return int(epoch), _NSQC.index(which), float(half_life)
+    head, _, bucket = name.partition("@")
+    if name[1] == "c":
+        return int(head[3:]), -1, 0.0, float(bucket)
+    _, part, which, half_life = head.split(".", 3)
+    return int(part), _NSQC.index(which), float(half_life), float(bucket)
+
+
+@functools.lru_cache(maxsize=1024)
+def part_buckets(bucket: float, half_life: float) -> int:
+    """Buckets in a part of an epoch's weighted sums: the epoch halved until a part spans
+    at most :data:`PART_HALF_LIVES` half-lives (a divisor of :data:`EPOCH_BUCKETS`)."""
+    size = EPOCH_BUCKETS
+    while size > 1 and size * bucket > PART_HALF_LIVES * half_life:
+        size //= 2
+    return size
 
 
 def reward_time_fields(now: float, bucket: float, weight: float, value: float,
                        half_life: float | None) -> dict[str, float]:
     """The time-weighted fields one reward adds at ``now``: its bucket's sums, its epoch's
-    count, and with a discounting policy in force (``half_life``) its epoch's weighted
-    sums."""
+    count, and with a discounting policy in force (``half_life``) the weighted sums of its
+    epoch's part. Epoch fields name the bucket length they were counted in (a change of
+    ``time_bucket_seconds`` starts a new grid: the old one is read from its buckets)."""
     index = int(now // bucket)
     wv = weight * value
-    out = {f"tb.{index}.n": weight, f"tb.{index}.s": wv, f"tb.{index}.q": wv * value}
-    epoch = index // EPOCH_BUCKETS
-    out[f"ec.{epoch}"] = weight
+    grid = f"@{float(bucket)!r}"
+    out = {f"tb.{index}.n": weight, f"tb.{index}.s": wv, f"tb.{index}.q": wv * value,
+           f"ec.{index // EPOCH_BUCKETS}{grid}": weight}
     if half_life is not None:
-        factor = 2.0 ** ((now - epoch * EPOCH_BUCKETS * bucket) / half_life)
-        h = repr(float(half_life))
-        out[f"ew.{epoch}.n.{h}"] = weight * factor
-        out[f"ew.{epoch}.s.{h}"] = wv * factor
-        out[f"ew.{epoch}.q.{h}"] = wv * value * factor
-        out[f"ew.{epoch}.c.{h}"] = weight
+        size = part_buckets(float(bucket), float(half_life))
+        part = index // size
+        factor = 2.0 ** ((now - part * size * bucket) / half_life)
+        h = f"{float(half_life)!r}{grid}"
+        out[f"ew.{part}.n.{h}"] = weight * factor
+        out[f"ew.{part}.s.{h}"] = wv * factor
+        out[f"ew.{part}.q.{h}"] = wv * value * factor
+        out[f"ew.{part}.c.{h}"] = weight
     return out
 
 
@@ -98,36 +119,42 @@ def _counted_epochs(fields: Mapping[str, float], n: float, now: float, bucket: f
     q); return those epochs and whether rewards in others may still weigh (so the buckets
     are needed)."""
     counts: dict[int, float] = {}
-    sums: dict[int, list[float]] = {}
+    parts: dict[int, list[float]] = {}
     for name, value in fields.items():
         parsed = epoch_field(name)
-        if parsed is None:
+        if parsed is None or parsed[3] != bucket:  # (another grid: read from buckets)
             continue
-        epoch, row, h = parsed
+        index, row, h, _ = parsed
         if row < 0:
-            counts[epoch] = value
+            counts[index] = value
         elif h == half_life:
-            sums.setdefault(epoch, [0.0, 0.0, 0.0, 0.0])[row] = value
+            parts.setdefault(index, [0.0, 0.0, 0.0, 0.0])[row] = value
     if not counts:
         return set(), n != 0.0
+    size = part_buckets(bucket, half_life)
+    per_epoch = EPOCH_BUCKETS // size
+    held: dict[int, float] = {}
+    for part, sums in parts.items():
+        held[part // per_epoch] = held.get(part // per_epoch, 0.0) + sums[3]
     span = EPOCH_BUCKETS * bucket
     horizon = now - DISCOUNT_HALF_LIVES * half_life - bucket
-    # rewards not counted (written before epochs were) lie in the first counted epoch or
-    # before it
+    # rewards not counted (written before epochs were, or in another grid) lie in the
+    # first counted epoch or before it
     first = None if _close(sum(counts.values()), n) else min(counts)
     needs = first is not None and (first + 1) * span > horizon
     covered = set()
     for epoch, count in counts.items():
-        held = sums.get(epoch)
-        if held is None or not _close(held[3], count) or (first is not None
-                                                          and epoch <= first):
+        if not _close(held.get(epoch, 0.0), count) or (first is not None and epoch <= first):
             needs = needs or (epoch + 1) * span > horizon
-            continue
-        covered.add(epoch)
-        weight = 2.0 ** (-(now - epoch * span) / half_life)
-        out[0] += held[0] * weight
-        out[1] += held[1] * weight
-        out[2] += held[2] * weight
+        else:
+            covered.add(epoch)
+    for part, sums in parts.items():
+        if part // per_epoch in covered:
+            # (a part that starts after now, from a clock ahead of this one, weighs as new)
+            weight = 2.0 ** min(-(now - part * size * bucket) / half_life, 0.0)
+            out[0] += sums[0] * weight
+            out[1] += sums[1] * weight
+            out[2] += sums[2] * weight
     return covered, needs
 
 

@@ -24,6 +24,7 @@ from ._decay import (
     DISCOUNT_HALF_LIVES,
     EPOCH_BUCKETS,
     epoch_field,
+    part_buckets,
     reward_time_fields,
     time_bucket_field,
 )
@@ -312,13 +313,17 @@ class RewardsMixin(ServiceCore):
 
 
 def _stale(name: str, bucket: float, before: float) -> bool:
-    """Whether ``name`` is a time bucket, or an epoch's discounted sums, that ended
-    ``before`` (an epoch's count stays: it says whether the epochs hold every reward)."""
+    """Whether ``name`` is a time bucket, or a part of an epoch's discounted sums, that
+    ended ``before`` (an epoch's count stays while its grid is the bucket length in use: it
+    says whether the epochs hold every reward)."""
     if (parsed := time_bucket_field(name)) is not None:
         return (parsed[0] + 1.0) * bucket <= before
-    if (epoch := epoch_field(name)) is not None and epoch[1] >= 0:
-        return (epoch[0] + 1) * EPOCH_BUCKETS * bucket <= before
-    return False
+    if (epoch := epoch_field(name)) is None:
+        return False
+    index, row, half_life, grid = epoch
+    if row < 0:
+        return grid != bucket and (index + 1) * EPOCH_BUCKETS * grid <= before
+    return (index + 1) * part_buckets(grid, half_life) * grid <= before
 
 
 def _duplicate(record: DecisionRecord, exp: ExperimentConfig) -> RewardResult:
