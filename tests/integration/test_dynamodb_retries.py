@@ -95,3 +95,23 @@ def test_admin_writes_survive_lost_replies(proxied: tuple[DynamoDBStore, LossyPr
     stats = store.read_stats("hello", 6, None, ("a",))
     assert (stats.pulls[0], stats.total[0]) == (4.0, 3.0)
     assert proxy.lost >= 4
+
+
+def test_folded_epoch_counts_survive_lost_replies(
+        proxied: tuple[DynamoDBStore, LossyProxy]) -> None:
+    """Epoch counts too old to weigh move into one total on the condition that they still
+    hold what was read: a retried update that was applied finds them gone and adds nothing
+    again, so the counts keep adding up to the rewards."""
+    from .test_store_conformance import _decision
+
+    store, proxy = proxied
+    for arm in ("a", "b", "a", "b"):
+        d = _decision(arm=arm)
+        store.record_decision(d)
+        store.apply_reward(d.id, 1.0, 1.0, {f"ec.{e}@30.0": 1.0 for e in range(6)})
+    for e in range(5):
+        store.drop_extra("e", 0, [f"ec.{e}@30.0"], keep_total="ec.base@30.0")
+    extra = store.read_stats("e", 0, None, ("a", "b")).extra
+    assert extra["a"] == pytest.approx({"ec.base@30.0": 10.0, "ec.5@30.0": 2.0})
+    assert extra["b"] == pytest.approx({"ec.base@30.0": 10.0, "ec.5@30.0": 2.0})
+    assert proxy.lost >= 3

@@ -293,6 +293,29 @@ def test_old_extra_fields_can_be_dropped(store: Store) -> None:
     store.drop_extra("e", 0, [])
 
 
+def test_dropped_fields_can_keep_their_total(store: Store) -> None:
+    """The counts of epochs too old to weigh are dropped into one running total per arm
+    and scope, atomically (the epochs' counts must keep adding up to the arm's rewards);
+    a second drop of the same fields (a retry) adds nothing, and other fields and
+    generations stay."""
+    for scope, arm, gen, weight in [("", "a", 0, 1.0), ("", "a", 0, 2.0), ("chat:1", "b", 0, 1.0),
+                                    ("", "a", 1, 1.0)]:
+        d = _decision(arm=arm, scope=scope, generation=gen)
+        store.record_decision(d)
+        store.apply_reward(d.id, 1.0, 1.0, {"ec.1@30.0": weight, "ec.2@30.0": 0.5,
+                                            "ec.3@30.0": 1.0, "ips.n": 2.0})
+    for _ in range(2):
+        store.drop_extra("e", 0, ["ec.1@30.0", "ec.2@30.0", "ec.9@30.0"],
+                         keep_total="ec.base@30.0")
+    one = store.read_stats("e", 0, "", ("a", "b")).extra
+    assert one["a"] == pytest.approx({"ec.base@30.0": 4.0, "ec.3@30.0": 2.0, "ips.n": 4.0})
+    chat = store.read_stats("e", 0, "chat:1", ("a", "b")).extra
+    assert chat["b"] == pytest.approx({"ec.base@30.0": 1.5, "ec.3@30.0": 1.0, "ips.n": 2.0})
+    assert store.read_stats("e", 0, None, ("a", "b")).extra["a"]["ec.base@30.0"] == \
+        pytest.approx(4.0)
+    assert "ec.base@30.0" not in store.read_stats("e", 1, "", ("a",)).extra["a"]
+
+
 def test_a_read_without_time_buckets_keeps_every_other_field(store: Store) -> None:
     """A discount whose epochs hold every reward decides without the time buckets: a read
     with ``time_buckets=False`` leaves out exactly the ``tb.*`` fields, of one scope and of

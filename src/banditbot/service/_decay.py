@@ -18,7 +18,9 @@ is known when the reward is written); the factor stays below ``2^8``, so a Dynam
 (exact decimals, 38 digits at most) of millions of them fits.
 
 Which epochs' weighted sums hold every reward is counted, not assumed: every reward also
-adds to its epoch's count (``ec.<e>@<bucket> += w``, whatever the policy). An epoch whose
+adds to its epoch's count (``ec.<e>@<bucket> += w``, whatever the policy; the counts of
+epochs too old to weigh are moved into ``ec.base@<bucket>``, so they keep adding up to the
+arm's rewards without growing in number). An epoch whose
 parts count less than its count (the policy or its half-life changed in it) is read from its
 buckets, as before; so is every epoch up to the first counted one of an arm whose counts
 do not add up to its rewards (rewards from before epochs were counted, or counted on another
@@ -38,7 +40,7 @@ from .._types import FloatArray
 from ..policies._base import TimeWeighting
 from ..stores import StatsTable
 
-__all__ = ["DISCOUNT_HALF_LIVES", "EPOCH_BUCKETS", "PART_HALF_LIVES", "epoch_field",
+__all__ = ["BASE_EPOCH", "DISCOUNT_HALF_LIVES", "EPOCH_BUCKETS", "PART_HALF_LIVES", "epoch_field",
            "part_buckets", "reward_time_fields", "time_bucket_field", "time_weighted_sums"]
 
 #: time buckets older than this many half-lives of a discounting policy are dropped (their
@@ -49,6 +51,8 @@ EPOCH_BUCKETS = 256
 #: an epoch's weighted sums are kept in parts of at most this many half-lives, so a reward's
 #: factor is at most 2 ** 8 and a sum of a million stays within DynamoDB's 38 digits
 PART_HALF_LIVES = 8
+#: the epoch of ``ec.base``: the counts of epochs too old to weigh, summed
+BASE_EPOCH = -1
 _NSQC = "nsqc"
 
 
@@ -64,14 +68,15 @@ def time_bucket_field(name: str) -> tuple[float, int] | None:
 
 @functools.lru_cache(maxsize=65536)
 def epoch_field(name: str) -> tuple[int, int, float, float] | None:
-    """``ec.<epoch>@<bucket>`` → (epoch, -1, 0.0, bucket seconds);
+    """``ec.<epoch>@<bucket>`` → (epoch, -1, 0.0, bucket seconds), ``ec.base@<bucket>``
+    the same with :data:`BASE_EPOCH`;
     ``ew.<part>.<n|s|q|c>.<half-life>@<bucket>`` → (part, row of n, s, q, c, half-life,
     bucket seconds); None for another statistic's field."""
     if not name.startswith(("ec.", "ew.")):
         return None
     head, _, bucket = name.partition("@")
     if name[1] == "c":
-        return int(head[3:]), -1, 0.0, float(bucket)
+        return BASE_EPOCH if head == "ec.base" else int(head[3:]), -1, 0.0, float(bucket)
     _, part, which, half_life = head.split(".", 3)
     return int(part), _NSQC.index(which), float(half_life), float(bucket)
 
@@ -139,11 +144,13 @@ def _counted_epochs(fields: Mapping[str, float], n: float, now: float, bucket: f
     span = EPOCH_BUCKETS * bucket
     horizon = now - DISCOUNT_HALF_LIVES * half_life - bucket
     # rewards not counted (written before epochs were, or in another grid) lie in the
-    # first counted epoch or before it
+    # first counted epoch or before it (the base's epochs are older than any kept)
     first = None if _close(sum(counts.values()), n) else min(counts)
     needs = first is not None and (first + 1) * span > horizon
     covered = set()
     for epoch, count in counts.items():
+        if epoch == BASE_EPOCH:
+            continue
         if not _close(held.get(epoch, 0.0), count) or (first is not None and epoch <= first):
             needs = needs or (epoch + 1) * span > horizon
         else:

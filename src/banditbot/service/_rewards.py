@@ -21,6 +21,7 @@ from .._text import duration_text
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
 from ._decay import (
+    BASE_EPOCH,
     DISCOUNT_HALF_LIVES,
     EPOCH_BUCKETS,
     epoch_field,
@@ -263,10 +264,16 @@ class RewardsMixin(ServiceCore):
                 keep = float(width) + bucket if kind == "window" else \
                     float(width) * DISCOUNT_HALF_LIVES
                 table = self.store.read_stats(exp.id, generation, None, view.all_arms)
-                stale = {name for fields in table.extra.values() for name in fields
-                         if _stale(name, bucket, now - keep)}
-                if stale:
-                    self.store.drop_extra(exp.id, generation, stale)
+                stale: dict[str, set[str]] = {"drop": set(), "fold": set()}
+                for fields in table.extra.values():
+                    for name in fields:
+                        if (how := _stale(name, bucket, now - keep)) is not None:
+                            stale[how].add(name)
+                if stale["drop"]:
+                    self.store.drop_extra(exp.id, generation, stale["drop"])
+                if stale["fold"]:
+                    self.store.drop_extra(exp.id, generation, stale["fold"],
+                                          keep_total=f"ec.base@{bucket!r}")
             self._buckets_pruned[key] = index
         except Exception as exc:  # housekeeping: the reward is written; try again later
             log.warning("could not drop old time buckets",
@@ -312,18 +319,20 @@ class RewardsMixin(ServiceCore):
             since = pending[-1].created_at
 
 
-def _stale(name: str, bucket: float, before: float) -> bool:
-    """Whether ``name`` is a time bucket, or a part of an epoch's discounted sums, that
-    ended ``before`` (an epoch's count stays while its grid is the bucket length in use: it
-    says whether the epochs hold every reward)."""
+def _stale(name: str, bucket: float, before: float) -> str | None:
+    """How to drop ``name`` if it is a time bucket, or an epoch's count or part of its
+    discounted sums, that ended ``before``: ``"drop"``, or ``"fold"`` for a count on the
+    grid in use (moved into ``ec.base``: the counts must keep adding up to the rewards);
+    None to keep it."""
     if (parsed := time_bucket_field(name)) is not None:
-        return (parsed[0] + 1.0) * bucket <= before
-    if (epoch := epoch_field(name)) is None:
-        return False
+        return "drop" if (parsed[0] + 1.0) * bucket <= before else None
+    if (epoch := epoch_field(name)) is None or epoch[0] == BASE_EPOCH:
+        return None
     index, row, half_life, grid = epoch
-    if row < 0:
-        return grid != bucket and (index + 1) * EPOCH_BUCKETS * grid <= before
-    return (index + 1) * part_buckets(grid, half_life) * grid <= before
+    size = EPOCH_BUCKETS if row < 0 else part_buckets(grid, half_life)
+    if (index + 1) * size * grid > before:
+        return None
+    return "fold" if row < 0 and grid == bucket else "drop"
 
 
 def _duplicate(record: DecisionRecord, exp: ExperimentConfig) -> RewardResult:

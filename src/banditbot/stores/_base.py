@@ -507,10 +507,13 @@ class Store(Protocol):
         may answer from the state that check saw (meta and counters then are one snapshot,
         as of the meta read) instead of checking again."""
 
-    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
+                   keep_total: str | None = None) -> None:
         """Remove the policy-specific ``fields`` from every arm and scope of a generation
         (time buckets too old to weigh in any more: a field nobody adds to again). Fields
-        not present are ignored."""
+        not present are ignored. ``keep_total``: what each row drops (an arm's, in a scope;
+        a shard's) is added to that field in the same atomic step, so the sum of the
+        fields is kept (the counts of epochs too old to weigh)."""
 
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:

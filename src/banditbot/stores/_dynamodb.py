@@ -518,10 +518,14 @@ class DynamoDBStore:
                     fields[name[2:]] = fields.get(name[2:], 0.0) + float(value["N"])
         return StatsTable.from_rows(arms, rows, extra)
 
-    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
+                   keep_total: str | None = None) -> None:
         """Removes the fields' attributes from each stats item that has any (every scope,
         every shard), up to 100 per update; removing an absent attribute is no error, so a
-        retried update is harmless."""
+        retried update is harmless. With ``keep_total``, an update adds what it removes to
+        that attribute, on the condition that the removed values are still those read (a
+        retry after a lost reply, or an item changed since, finds them gone or changed and
+        reads the item again)."""
         drop = {f"x:{name}" for name in fields}
         if not drop:
             return
@@ -533,11 +537,41 @@ class DynamoDBStore:
             present = sorted(drop.intersection(item))
             for i in range(0, len(present), 100):
                 chunk = present[i:i + 100]
+                if keep_total is not None:
+                    self._fold_extra(item, chunk, f"x:{keep_total}")
+                    continue
                 self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
                            UpdateExpression="REMOVE " + ", ".join(
                                f"#r{j}" for j in range(len(chunk))),
                            ExpressionAttributeNames={f"#r{j}": name
                                                      for j, name in enumerate(chunk)})
+
+    def _fold_extra(self, item: dict[str, Any], chunk: list[str], into: str) -> None:
+        """Remove ``chunk``'s attributes from ``item`` and add their sum to ``into``, if
+        they still hold the values read (else read the item again; three tries)."""
+        from botocore.exceptions import ClientError
+
+        key = {"PK": item["PK"], "SK": item["SK"]}
+        for _ in range(3):
+            chunk = [name for name in chunk if name in item]
+            if not chunk:
+                return
+            names = {f"#r{j}": name for j, name in enumerate(chunk)}
+            values = {f":v{j}": item[name] for j, name in enumerate(chunk)}
+            total = sum(float(item[name]["N"]) for name in chunk)
+            try:
+                self._call("update_item", Key=key,
+                           UpdateExpression="REMOVE " + ", ".join(names) + " ADD #k :k",
+                           ConditionExpression=" AND ".join(
+                               f"#r{j} = :v{j}" for j in range(len(chunk))),
+                           ExpressionAttributeNames={**names, "#k": into},
+                           ExpressionAttributeValues={**values, ":k": _num(total)})
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != \
+                        "ConditionalCheckFailedException":
+                    raise
+                item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         while True:

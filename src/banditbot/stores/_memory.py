@@ -125,14 +125,17 @@ class MemoryStore:
         with self._lock:  # a new bucket takes its slots in the asked order: reads slice it
             return self._buckets[(experiment, generation, scope)].counts(arms)
 
-    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
+                   keep_total: str | None = None) -> None:
         drop = set(fields)
         with self._lock:
             for (exp, gen, _), bucket in self._buckets.items():
                 if exp == experiment and gen == generation:
                     for values in bucket.extra.values():
-                        for name in drop.intersection(values):
-                            del values[name]
+                        present = sorted(drop.intersection(values))
+                        total = sum(values.pop(name) for name in present)
+                        if keep_total is not None and present:
+                            values[keep_total] = values.get(keep_total, 0.0) + total
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Each write is already atomic and immediate: nothing to group."""

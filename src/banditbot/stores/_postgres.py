@@ -982,7 +982,8 @@ class PostgresStore:
         return CountRows.of(self.read_stats(experiment, generation, scope, arms,
                                             with_extra=False))
 
-    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
+                   keep_total: str | None = None) -> None:
         if not fields:
             return
         names = sorted(fields)
@@ -990,11 +991,19 @@ class PostgresStore:
         # a delete is idempotent: after a lost reply it is simply run again (its probe
         # never confirms: rows gone could be another process's drop, and in a batch a
         # confirmed first write would vouch for the others)
+        # (with a kept total, the sum is of the rows this delete removed: run again, it
+        # removes and adds nothing)
+        kept = "" if keep_total is None else (
+            ", k AS (INSERT INTO extra_stats (experiment, generation, scope, arm, field, "
+            "shard, value) SELECT experiment, generation, scope, arm, %(k)s, shard, sum(v) "
+            "FROM w GROUP BY experiment, generation, scope, arm, shard "
+            f"ORDER BY scope, arm, shard {_ADD_EXTRA})")
         self._write(_Op(
-            f"WITH w AS (DELETE FROM extra_stats WHERE {where} RETURNING 1) "
-            "SELECT count(*) FROM w",
-            {"e": experiment, "g": generation, "f": names}, lambda row: None,
-            ("SELECT 1 WHERE false", ()), ("~extra", experiment, generation)))
+            f"WITH w AS (DELETE FROM extra_stats WHERE {where} RETURNING experiment, "
+            f"generation, scope, arm, shard, value AS v){kept} SELECT count(*) FROM w",
+            {"e": experiment, "g": generation, "f": names, "k": keep_total},
+            lambda row: None, ("SELECT 1 WHERE false", ()),
+            ("~extra", experiment, generation)))
 
     def read_stats(self, experiment: str, generation: int, scope: str | None,
                    arms: Sequence[str], *, with_extra: bool = True,

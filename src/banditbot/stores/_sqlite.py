@@ -606,13 +606,22 @@ class SQLiteStore:
         return self._cached_counts(conn, experiment, generation, scope, arms,
                                    cache).counts(arms)
 
-    def drop_extra(self, experiment: str, generation: int, fields: Collection[str]) -> None:
+    def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
+                   keep_total: str | None = None) -> None:
         names = sorted(fields)
         if not names:
             return
         with self._write() as conn:
             for i in range(0, len(names), 500):  # (SQLite's bound on parameters)
                 chunk = names[i:i + 500]
+                if keep_total is not None:  # (in the same transaction as the delete)
+                    conn.execute(
+                        "INSERT INTO extra_stats (experiment, generation, scope, arm, field, "
+                        "value) SELECT experiment, generation, scope, arm, ?, sum(value) "
+                        "FROM extra_stats WHERE experiment = ? AND generation = ? AND "
+                        f"field IN ({', '.join('?' * len(chunk))}) GROUP BY scope, arm "
+                        "ON CONFLICT DO UPDATE SET value = value + excluded.value",
+                        (keep_total, experiment, generation, *chunk))
                 conn.execute(
                     "DELETE FROM extra_stats WHERE experiment = ? AND generation = ? AND "
                     f"field IN ({', '.join('?' * len(chunk))})",
