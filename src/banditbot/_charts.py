@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import textwrap
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -276,7 +277,8 @@ def _bands(series: DecisionSeries, report: Report
     drawn = [a.arm for a in report.arms]
     order = [a for a in drawn if a in series.arms]
     shares = [series.allocation[a] for a in order]
-    labels = [_shown_id(a) for a in order]
+    shown = _shown_ids(drawn)
+    labels = [shown[a] for a in order]
     colors = [COLORS[drawn.index(a) % len(COLORS)] for a in order]
     others = [a for a in series.arms if a not in order and series.allocation[a].any()]
     if others:
@@ -296,6 +298,14 @@ def _shown_id(arm: str) -> str:
         return arm
     tail = _ID_CHARS // 2
     return f"{arm[:_ID_CHARS - tail - 1]}…{arm[-tail:]}"
+
+
+def _shown_ids(arms: Sequence[str]) -> dict[str, str]:
+    """Each of ``arms`` as the chart draws it (:func:`_shown_id`), whole where two would
+    be drawn alike (ids that differ only in their middle)."""
+    short = {a: _shown_id(a) for a in arms}
+    drawn = Counter(short.values())
+    return {a: s if drawn[s] == 1 else a for a, s in short.items()}
 
 
 def _legend_layout(labels: Sequence[str]) -> tuple[int, int]:
@@ -402,19 +412,20 @@ def _intervals(ax: Any, report: Report) -> None:
                     markeredgewidth=2.5, markersize=9)
             shown.append(value)
     control = report.control
-    if control in [a.arm for a in arms]:
+    shown_ids = _shown_ids([a.arm for a in arms])
+    if control in shown_ids:
         value = arms[[a.arm for a in arms].index(control)].estimate
         if value is not None:
             ax.axvline(value, color=_INK, linestyle="--", linewidth=1,
-                       label=f"control: {_shown_id(control)}")
+                       label=f"control: {shown_ids[control]}")
             # above the panel, beside its title (inside, it covered an arm's marker); below
             # the panel when the two would not fit one line
-            if len(f"Estimate per arm    control: {_shown_id(control)}") <= 44:
+            if len(f"Estimate per arm    control: {shown_ids[control]}") <= 44:
                 ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
                           borderaxespad=0.2)
             else:
                 ax.figure.legend(loc="outside lower right", frameon=False)
-    labels = [f"{_shown_id(a.arm)}{'' if a.active else ' (retired)'}\n"
+    labels = [f"{shown_ids[a.arm]}{'' if a.active else ' (retired)'}\n"
               f"{a.answered:,.0f} answered · {a.allocation:.0%} of traffic" for a in arms]
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.6, len(arms) - 0.4)

@@ -299,3 +299,26 @@ def test_long_arm_ids_leave_both_panels_their_room_and_every_legend_inside(
                              for t in drawn for line in t.split("\n") if "greeting-" in line)
         plt.close(fig)
     assert report_png.__kwdefaults__["max_arms"] == len(COLORS)
+
+
+def test_long_ids_that_differ_only_in_their_middle_are_drawn_whole() -> None:
+    """Ids over 30 characters are drawn shortened in their middle, so two that differ only
+    there (…mor… and …eve…) were drawn as the same label, in the legend and
+    on the estimate axis; such ids are now drawn whole, the others still shortened."""
+    ids = ["greeting-cheermor-ful-emoji-v001", "greeting-cheereve-ful-emoji-v001",
+           "greeting-formal-no-emoji-varia02"]  # 32 characters, the longest allowed
+    assert {len(a) for a in ids} == {32}
+    cfg = parse_config({"experiments": [{
+        "id": "mid", "arms": [{"id": a, "content": a} for a in ids], "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(4))
+    env = np.random.default_rng(5)
+    for i in range(300):
+        d = svc.decide("mid", f"u{i}")
+        svc.reward(d.id, int(env.random() < 0.2 + 0.2 * ids.index(d.arm)), f"u{i}")
+    with _figure() as plt:
+        fig = _report_figure(svc.report("mid"), _series(svc, "mid"), max_arms=None)
+        texts = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t}
+        axis = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t and "answered" in t}
+        plt.close(fig)
+    # the legend and the estimate axis: the two alike drawn whole, the other shortened
+    assert texts == axis == {ids[0], ids[1], "greeting-forma…o-emoji-varia02"}
