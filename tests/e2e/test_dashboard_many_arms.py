@@ -109,10 +109,17 @@ def test_results_page_with_forty_arms(many_site: Site) -> None:
         legends = page.evaluate("""() => [...document.querySelectorAll('.legend')].map((ul) =>
             [...ul.querySelectorAll('li')].map((li) => [li.textContent,
                                                         li.querySelector('i').style.background]))""")
+        # the control and the busiest arms so far, not those of the current allocation
+        # (which moves, and an arm's colour with it, between refreshes)
+        busiest = sorted(many_site.service.report("greeting-40").arms,
+                         key=lambda a: (a.arm != ids[0], -a.pulls))
         for items in legends:
             assert len(items) <= 11, items
             assert len({color for _, color in items}) == len(items), items
             assert "others (31 arms)" in [name for name, _ in items], items
+            assert {name for name, _ in items if name.startswith("greeting-")} == \
+                {a.arm for a in busiest[:9]}, items
+        assert busiest[8].pulls > busiest[9].pulls  # (no tie at the edge: one answer)
         # the arm table: every column inside its box (allocation was cut to "al")
         table = page.evaluate("""() => { const wrap = document.getElementById('arms').parentElement;
             const box = wrap.getBoundingClientRect();

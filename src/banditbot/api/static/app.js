@@ -10,7 +10,7 @@ const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC3399", "#7A5195", "#8C6D00"
                 "#00798C", "#B8336A", "#5F6B7A", "#A05A2C"];
 const INK = "#1d2330", TICK = "#4f5869", GRID = "#e3e6ec";
 // More arms than colours (a trial had 40, its legends 40 entries long with colours repeating):
-// the arms with the most traffic keep a colour each, the rest are drawn together as "others"
+// the control and the arms with the most decisions keep a colour each, the rest are drawn together as "others"
 // in this grey (one of COLORS, so never one of theirs)
 const OTHERS = "#5F6B7A", TOP_COLORS = COLORS.filter((c) => c !== OTHERS);
 const REFRESH_MS = 5000;
@@ -131,8 +131,12 @@ function normalize(r) {
     allocation: a.allocation ?? null,
     prior: a.prior ?? null,
   }));
-  if (arms.length > COLORS.length) {  // the top arms by allocation (then decisions), in table order
-    const ranked = [...arms].sort((a, b) => (b.active - a.active) || ((b.allocation ?? 0) - (a.allocation ?? 0)) ||
+  if (arms.length > COLORS.length) {
+    // active arms first, the control, then the most decisions so far, in table order (as the
+    // report's PNG chart): by current allocation, an arm's colour changed between refreshes
+    const control = r.control ?? null;
+    const ranked = [...arms].sort((a, b) => (b.active - a.active) ||
+                                            ((b.arm === control) - (a.arm === control)) ||
                                             (b.decisions - a.decisions));
     const top = new Set(ranked.slice(0, TOP_COLORS.length).map((a) => a.arm));
     let k = 0;
