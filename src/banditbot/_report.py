@@ -266,6 +266,9 @@ class Report:
         tied = leader.estimate is not None and top.estimate is not None and \
             abs(top.estimate - leader.estimate) <= 0.02 * max(abs(top.estimate),
                                                               abs(leader.estimate))
+        # the estimate can only disagree with P(best) about an arm it has an estimate of
+        # (with too few answers it has none: "the estimate hey" only meant hey had one)
+        tied = tied or leader.estimate is None
         # a non-stationary policy names no winner at all: "yet" would promise one
         none = "no winner named (the best arm may change)" if "recent" in self.notes \
             else "no winner yet"

@@ -142,29 +142,45 @@ def test_a_long_running_discount_decides_on_its_epochs_alone(store: Store) -> No
     assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
 
 
-def test_a_change_of_bucket_length_reads_the_earlier_grid_from_its_buckets() -> None:
-    """Epoch fields name the bucket length they were counted in. With 30-second buckets
-    changed to 60-second ones, every decision raised OverflowError (the old epochs read on
-    the new grid started far in the future); now the old grid is read from its buckets,
-    as a store without epochs is, and the decision is the same."""
-    runs = []
-    for strip in (False, True):
-        store = MemoryStore()
-        clock = FakeClock(start=EPOCH * 1000 + 100.0)
-        svc = _service(store, clock, 600.0)
-        _run(svc, clock, 300, 2, {"a": [], "b": []})
-        if strip:  # the same store as an older version left it: buckets alone
-            store.drop_extra("e", 0, {name for f in store.read_stats(
-                "e", 0, "", ("a", "b")).extra.values() for name in f if name[:3] in ("ec.",
-                                                                                  "ew.")})
-        svc = BanditService(parse_config({"experiments": [{
-            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
-            "policy": {"name": "discounted-thompson", "half_life": 600.0},
-            "time_bucket_seconds": 60, "burn_in": 0, "floor": 0}]}), store,
-            rng=np.random.default_rng(5), clock=clock)
-        clock.advance(7)
-        runs.append(svc.decide("e", "u").probabilities)
-    assert runs[0] == pytest.approx(runs[1], abs=1e-12)
+@pytest.mark.parametrize("longer", [60.0, 15.0])
+def test_a_change_of_bucket_length_keeps_every_reward_at_its_age(store: Store,
+                                                                 longer: float) -> None:
+    """Fields name the bucket length they were written with. Changed from 30-second
+    buckets to 60 (or 15), a new user's trial saw the discount follow the old data (old
+    buckets read on the new grid were twice as old, or in the future) or forget it all, and
+    before that every decision raised OverflowError (the old epochs). Now the old buckets
+    keep their times: each reward weighs by its age, by its bucket's middle on its own grid
+    until the new grid's epochs hold every reward, exactly after."""
+    clock = FakeClock(start=EPOCH * 1000 + 100.0)
+    svc = _service(store, clock, 600.0)
+    rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    _run(svc, clock, 300, 2, rewards)
+    changed_at = clock.now
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": "discounted-thompson", "half_life": 600.0},
+        "time_bucket_seconds": longer, "burn_in": 0, "floor": 0}]}), store,
+        rng=np.random.default_rng(5), clock=clock)
+    span = 256 * longer
+    first = (changed_at + 41) // span  # the new grid's first epoch: it lacks the old rewards
+    steps = int(((first + 1) * span - changed_at) // 41) + 20
+    _run(svc, clock, steps, 3, rewards)
+    clock.advance(7)
+    d = svc.decide("e", "u")
+
+    def weight(t: float) -> float:
+        grid = BUCKET if t <= changed_at else longer
+        age = clock.now - t if t >= (first + 1) * span else \
+            max(clock.now - ((t // grid) + 0.5) * grid, 0.0)
+        return float(0.5 ** (age / 600.0))
+
+    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
+    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
+    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
+    stats = ArmStats(n, n, n, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
+                                              "tw_sums_sq": tw_s})
+    expected = make_policy("discounted-thompson", {"half_life": 600.0}).probabilities(stats)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected.tolist(), abs=1e-9)
 
 
 def test_weighted_sums_stay_within_dynamodb_digits() -> None:

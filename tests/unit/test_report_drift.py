@@ -96,3 +96,21 @@ def test_a_report_says_when_an_estimate_left_its_every_look_interval() -> None:
     assert outside == ["hey"]
     assert report.notes["drift"].startswith("hey: the estimate lies outside the every-look "
                                             "interval: the answers contradict a constant rate")
+
+
+def test_no_disagreement_is_claimed_for_a_leader_without_an_estimate() -> None:
+    """A new user's first minute: hello led P(best) and had no estimate yet (too few
+    answers), hey had one; the verdict said "the estimate hey on every answer: after a
+    change the estimate lags behind" of a change that never happened. It now says who
+    leads. (The report after the swap, with the P(best) leader's estimate withheld.)"""
+    from dataclasses import replace
+
+    report = _report({"name": "discounted-thompson", "half_life": 60})
+    assert report.leader is not None
+    leader = report.leader.arm
+    withheld = replace(report, arms=tuple(
+        replace(a, estimate=None) if a.arm == leader else a for a in report.arms))
+    assert any(a.estimate is not None for a in withheld.arms)
+    assert withheld.verdict is not None and "lags behind" not in withheld.verdict
+    assert withheld.verdict.startswith(
+        f"no winner named (the best arm may change): {leader} leads")

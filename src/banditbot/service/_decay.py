@@ -57,13 +57,15 @@ _NSQC = "nsqc"
 
 
 @functools.lru_cache(maxsize=65536)
-def time_bucket_field(name: str) -> tuple[float, int] | None:
-    """``tb.<bucket index>.<n|s|q>`` → (bucket index, row of n, s, q); None for another
+def time_bucket_field(name: str) -> tuple[int, int, float | None] | None:
+    """``tb.<bucket index>.<n|s|q>@<bucket>`` → (bucket index, row of n, s, q, bucket
+    seconds: None in a field written before buckets named their length); None for another
     statistic's field."""
     if not name.startswith("tb."):
         return None
-    _, index, which = name.split(".")
-    return float(int(index)), "nsq".index(which)
+    head, _, grid = name.partition("@")
+    _, index, which = head.split(".")
+    return int(index), "nsq".index(which), float(grid) if grid else None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -95,13 +97,14 @@ def reward_time_fields(now: float, bucket: float, weight: float, value: float,
                        half_life: float | None) -> dict[str, float]:
     """The time-weighted fields one reward adds at ``now``: its bucket's sums, its epoch's
     count, and with a discounting policy in force (``half_life``) the weighted sums of its
-    epoch's part. Epoch fields name the bucket length they were counted in (a change of
-    ``time_bucket_seconds`` starts a new grid: the old one is read from its buckets)."""
+    epoch's part. Every field names the bucket length it was counted in (a change of
+    ``time_bucket_seconds`` starts a new grid: the old buckets keep their times, and the
+    old epochs are read from their buckets)."""
     index = int(now // bucket)
     wv = weight * value
     grid = f"@{float(bucket)!r}"
-    out = {f"tb.{index}.n": weight, f"tb.{index}.s": wv, f"tb.{index}.q": wv * value,
-           f"ec.{index // EPOCH_BUCKETS}{grid}": weight}
+    out = {f"tb.{index}.n{grid}": weight, f"tb.{index}.s{grid}": wv,
+           f"tb.{index}.q{grid}": wv * value, f"ec.{index // EPOCH_BUCKETS}{grid}": weight}
     if half_life is not None:
         size = part_buckets(float(bucket), float(half_life))
         part = index // size
@@ -179,7 +182,7 @@ def time_weighted_sums(table: StatsTable, now: float, bucket: float,
     tw = np.zeros((3, len(arms)))
     rows: list[int] = []
     cols: list[int] = []
-    starts: list[float] = []
+    middles: list[float] = []
     values: list[float] = []
     for k, arm in enumerate(arms):
         arm_fields = fields.get(arm, {})
@@ -197,13 +200,19 @@ def time_weighted_sums(table: StatsTable, now: float, bucket: float,
         # add in the same order as a loop would
         for name, value in arm_fields.items():
             parsed = time_bucket_field(name)
-            if parsed is not None and int(parsed[0]) // EPOCH_BUCKETS not in covered:
-                rows.append(parsed[1])
-                cols.append(k)
-                starts.append(parsed[0])
-                values.append(value)
+            if parsed is None:
+                continue
+            index, row, grid = parsed
+            if grid is None or grid == bucket:  # (this grid; a field from before grids)
+                if index // EPOCH_BUCKETS in covered:
+                    continue
+                grid = bucket
+            rows.append(row)
+            cols.append(k)
+            middles.append((index + 0.5) * grid)
+            values.append(value)
     if values:
-        age = np.maximum(now - (np.array(starts) + 0.5) * bucket, 0.0)
+        age = np.maximum(now - np.array(middles), 0.0)
         weight = 0.5 ** (age / width) if kind == "discount" else \
             (age < width).astype(np.float64)
         np.add.at(tw, (np.array(rows), np.array(cols)), weight * np.array(values))

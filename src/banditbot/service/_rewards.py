@@ -325,7 +325,7 @@ def _stale(name: str, bucket: float, before: float) -> str | None:
     grid in use (moved into ``ec.base``: the counts must keep adding up to the rewards);
     None to keep it."""
     if (parsed := time_bucket_field(name)) is not None:
-        return "drop" if (parsed[0] + 1.0) * bucket <= before else None
+        return "drop" if (parsed[0] + 1) * (parsed[2] or bucket) <= before else None
     if (epoch := epoch_field(name)) is None or epoch[0] == BASE_EPOCH:
         return None
     index, row, half_life, grid = epoch
