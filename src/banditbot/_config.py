@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -249,6 +249,32 @@ class RewardSpec(_Model):
         return f"a continuous reward is a number in [{lo}, {hi}]"
 
 
+_TIME_WIDTHS = {"discount": "half_life", "window": "window"}
+
+
+def time_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A policy's parameters with a half-life or window given as a duration (``'3d'``,
+    ``'12h'``, ``'30m'``, ``'90s'``) in seconds."""
+    out = dict(params)
+    for key in _TIME_WIDTHS.values():
+        value = out.get(key)
+        if isinstance(value, str) and (m := _DURATION.match(value)) is not None:
+            out[key] = float(m.group(1)) * _SECONDS[m.group(2)]
+    return out
+
+
+def check_time_width(policy: Policy, params: Mapping[str, Any]) -> None:
+    """A non-stationary policy in the service names its half-life or window: the class's
+    default (1000) is of the simulator's steps, 17 minutes as seconds (:class:`PolicyError`
+    otherwise)."""
+    weighting = policy.time_weighting()
+    if weighting is not None and _TIME_WIDTHS[weighting[0]] not in params:
+        key = _TIME_WIDTHS[weighting[0]]
+        raise PolicyError(f"{policy.name}: give its {key}, in seconds or as a duration such "
+                          f"as '3d' (its default, {weighting[1]:g}, is the simulator's "
+                          "steps)", hint=f"e.g. {key}: 3d")
+
+
 class PolicySpec(_Model):
     """A policy by name with its parameters; validated by building it.
 
@@ -272,13 +298,15 @@ class PolicySpec(_Model):
                                  f"{', '.join(map(str, data)) or 'none'}), e.g. "
                                  "{name: epsilon-greedy, epsilon: 0.1}")
             params = {k: v for k, v in data.items() if k != "name"}
-            return {"name": data.get("name"), "params": params}
+            return {"name": data.get("name"), "params": time_params(params)}
+        if isinstance(data, dict) and isinstance(data.get("params"), dict):
+            return {**data, "params": time_params(data["params"])}
         return data
 
     @model_validator(mode="after")
     def _build(self) -> PolicySpec:
         try:
-            self.build()
+            check_time_width(self.build(), self.params)
         except PolicyError as exc:
             raise ValueError(str(exc)) from None
         return self
@@ -683,10 +711,13 @@ class ExperimentConfig(_Model):
         if policy.contextual and self.update.every != "decision":
             return ("a contextual policy decides per context, not per allocation period (use "
                     "update: every decision)")
-        if "time" in needs and self.time_bucket_seconds is None:
-            return ("a non-stationary policy needs time buckets (set time_bucket_seconds in "
-                    "the experiment's config file, e.g. a twentieth of the half-life or window)")
         weighting = policy.time_weighting()
+        if "time" in needs and self.time_bucket_seconds is None:
+            what = "half-life" if weighting is not None and weighting[0] == "discount" \
+                else "window"
+            twentieth = f", {weighting[1] / 20:g}" if weighting is not None else ""
+            return ("a non-stationary policy needs time buckets (set time_bucket_seconds in "
+                    f"the experiment's config file, e.g. a twentieth of the {what}{twentieth})")
         if weighting is not None and self.time_bucket_seconds is not None \
                 and self.time_bucket_seconds > weighting[1]:
             what = "half-life" if weighting[0] == "discount" else "window"

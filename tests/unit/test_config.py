@@ -325,6 +325,41 @@ def test_a_policy_a_winner_would_end_wrongly_cannot_be_stopped_by_one() -> None:
     assert "thompson" in service.report("d").policy
 
 
+def test_a_half_life_or_window_is_given_and_may_be_a_duration() -> None:
+    """A trial's `policy: {name: discounted-thompson}` ran with a half-life of 1000
+    seconds (the class default, meant as the simulator's steps: 17 minutes), and
+    `half_life: 1d` was refused with the hint "e.g. half_life=1" (one second). The
+    service's half-life or window is now given, in seconds or as a duration, in the file
+    and in an admin's switch; and a missing time_bucket_seconds says how long to make it."""
+    from banditbot import BanditService, MemoryStore, PolicyError
+
+    arms = [{"id": "a", "content": "a"}, {"id": "b", "content": "b"}]
+
+    def exp(policy: Any, **more: Any) -> dict[str, Any]:
+        return {"experiments": [{"id": "d", "arms": arms, "policy": policy, **more}]}
+
+    cfg = parse_config(exp({"name": "discounted-thompson", "half_life": "3d"},
+                           time_bucket_seconds=3600))
+    assert cfg.experiments[0].policy.build().time_weighting() == ("discount", 259200.0)
+    cfg = parse_config(exp({"name": "sliding-window-ucb", "window": "12h"},
+                           time_bucket_seconds="600"))
+    assert cfg.experiments[0].policy.build().time_weighting() == ("window", 43200.0)
+    for name, key in (("discounted-thompson", "half_life"), ("discounted-ucb", "half_life"),
+                      ("sliding-window-ucb", "window")):
+        with pytest.raises(ConfigError, match=f"{name}: give its {key}, in seconds or as a "
+                                              f"duration such as '3d'.*e.g. {key}: 3d"):
+            parse_config(exp(name, time_bucket_seconds=60))
+    with pytest.raises(ConfigError, match=r"needs time buckets.*a twentieth of the "
+                                          r"half-life, 4320"):
+        parse_config(exp({"name": "discounted-thompson", "half_life": "1d"}))
+    service = BanditService(parse_config(exp("thompson", time_bucket_seconds=3600)),
+                            MemoryStore())
+    switch = service.switch_policy("d", "discounted-thompson", {"half_life": "2d"})
+    assert switch.policy.time_weighting() == ("discount", 172800.0)
+    with pytest.raises(PolicyError, match="give its window"):
+        service.switch_policy("d", "sliding-window-ucb")
+
+
 def test_every_arm_whose_text_telegram_would_refuse_is_named_at_once() -> None:
     """A trial's 40 arms with unescaped MarkdownV2 took 40 rounds of edit and check: the
     check named one arm at a time. It names each such arm, with its fix, in one error."""

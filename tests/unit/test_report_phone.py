@@ -48,7 +48,8 @@ CONTEXTUAL = {"id": "tone", "policy": "linucb",
               "features": [{"name": "past_reward_rate", "center": 0.5}],
               "arms": [{"id": "formal", "content": "Good day."},
                        {"id": "casual", "content": "Hey!"}]}
-DRIFTING = {"id": "season", "policy": "discounted-thompson", "time_bucket_seconds": 60,
+DRIFTING = {"id": "season", "policy": {"name": "discounted-thompson", "half_life": 1000},
+            "time_bucket_seconds": 60,
             "arms": [{"id": "summer", "content": "Sun"}, {"id": "winter", "content": "Snow"}]}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import Arm, RewardSpec
+from .._config import Arm, RewardSpec, check_time_width, time_params
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
@@ -332,7 +332,9 @@ class AdminMixin(RewardsMixin):
         """
         view = self.view(experiment)
         exp = view.config
-        policy = make_policy(name, dict(params or {}))
+        given = time_params(params or {})
+        policy = make_policy(name, given)
+        check_time_width(policy, given)
         problem = exp.policy_problem(policy)
         if problem:
             message, _, hint = problem.partition(" (")
