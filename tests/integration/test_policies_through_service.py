@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, MemoryStore, PolicyError, parse_config
-from banditbot.policies import available_policies
+from banditbot.policies import available_policies, make_policy
 
 from ..conftest import BACKENDS, FakeClock
 
@@ -22,9 +22,13 @@ FEATURES = [
 
 
 def config(policy: str, **more: Any) -> Any:
+    # a non-stationary policy names its half-life or window in the service (1000 s here)
+    weighting = make_policy(policy, {}).time_weighting()
+    spec: Any = policy if weighting is None else \
+        {"name": policy, "half_life" if weighting[0] == "discount" else "window": 1000}
     return parse_config({"experiments": [{
         "id": "e", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
-        "policy": policy, "features": FEATURES, "time_bucket_seconds": 60,
+        "policy": spec, "features": FEATURES, "time_bucket_seconds": 60,
         "track_ips": True, "reward": {"type": "rating", "min": 1, "max": 5}, **more}]})
 
 

@@ -334,7 +334,8 @@ class AdminMixin(RewardsMixin):
         exp = view.config
         given = time_params(params or {})
         policy = make_policy(name, given)
-        check_time_width(policy, given)
+        if exp.time_bucket_seconds is not None:  # (without buckets, that is said first)
+            check_time_width(policy, given)
         problem = exp.policy_problem(policy)
         if problem:
             message, _, hint = problem.partition(" (")
