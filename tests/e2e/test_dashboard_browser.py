@@ -237,6 +237,13 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         labels = page.evaluate("[-750000000, -2.5e11, 2500, 3.2e13, -2e16].map("
                                "v => tickLabel(v, 1))")
         assert labels == ["-750M", "-250G", "2.5k", "32T", "-2.0e+16"]
+        # ticks get the decimals of their step (a trial's estimate axis read 0.0 0.3 0.5 0.8
+        # 1.0 1.3 for ticks 0.25 apart), and a rate's axis ends at 1 (it ran to 1.25)
+        labels = page.evaluate("[[0.25, 0.25], [0.75, 0.25], [0.2, 0.2], [5, 2.5], "
+                               "[7.5, 2.5], [0.125, 0.025]].map(([v, s]) => tickLabel(v, s))")
+        assert labels == ["0.25", "0.75", "0.2", "5.0", "7.5", "0.125"]
+        ticks = page.evaluate("JSON.parse(document.getElementById('intervals').dataset.ticks)")
+        assert len(set(ticks)) == len(ticks) and 0 < float(ticks[-1]) <= 1.0, ticks
         assert page.evaluate("[num(14603606373.85, 4), num(0.25), num(2000000)]") == \
             ["1.460e+10", "0.250", "2,000,000"]
         # the cumulative chart's axis reaches a cost of -1e12 (it stayed 0–4, the line drawn

@@ -348,8 +348,10 @@ function tickLabel(v, step) {
   for (const [unit, suffix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
     if (size >= unit) { return (v / unit).toFixed(1).replace(/\.0$/, "") + suffix; }
   }
-  const digits = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)));
-  return v.toFixed(digits);
+  // as many decimals as the step has (ticks 0.25 apart were labelled 0.3, 0.5, 0.8; 2.5
+  // apart 3, 5, 8)
+  const shown = String(+Math.abs(step).toFixed(10)), dot = shown.indexOf(".");
+  return v.toFixed(dot < 0 ? 0 : Math.min(4, shown.length - dot - 1));
 }
 function frame(ctx, w, h, pad, xTicks, yTicks, xOf, yOf, xLabel, yLabel, yFmt) {
   ctx.strokeStyle = GRID; ctx.lineWidth = 1; ctx.fillStyle = TICK;
@@ -361,6 +363,7 @@ function frame(ctx, w, h, pad, xTicks, yTicks, xOf, yOf, xLabel, yLabel, yFmt) {
     ctx.fillText(yFmt ? yFmt(v) : tickLabel(v, yStep), pad.l - 6, y);
   }
   ctx.textAlign = "center";
+  ctx.canvas.dataset.ticks = JSON.stringify(xTicks.map((v) => tickLabel(v, xStep)));  // (drawn)
   for (const v of xTicks) {
     const x = xOf(v);
     ctx.strokeStyle = "#767f8e"; ctx.beginPath(); ctx.moveTo(x, h - pad.b); ctx.lineTo(x, h - pad.b + 4); ctx.stroke();
@@ -586,7 +589,8 @@ function drawIntervals(rep) {
   const values = arms.flatMap((a) => [a.low, a.high, a.estimate]).filter(has);
   const lo = Math.min(...values), hi = Math.max(...values), margin = Math.max((hi - lo) * 0.08, 1e-3);
   const floor = lo >= 0 ? Math.max(0, lo - margin) : lo - margin;  // a rate does not go below 0
-  const ticks = niceTicks(floor, hi + margin, Math.max(2, Math.floor((w - pad.l) / 80)));
+  const top = lo >= 0 && hi <= 1 ? Math.min(1, hi + margin) : hi + margin;  // …nor above 1
+  const ticks = niceTicks(floor, top, Math.max(2, Math.floor((w - pad.l) / 80)));
   const x0 = ticks[0], x1 = ticks[ticks.length - 1];
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * (v - x0) / (x1 - x0);
   const band = (h - pad.t - pad.b) / rep.arms.length;
