@@ -49,6 +49,10 @@ def test_demo_log_export_evaluate_learn(tmp_path: Path, capsys: pytest.CaptureFi
     for text in ("thompson(alpha=1", "uniform", "epsilon-greedy(epsilon=0.2", "snips",
                  "replay-online", "ESS"):
         assert text in evaluated.stdout
+    # the title says what the online rows are about too (it named the split alone)
+    title = " ".join(evaluated.stdout.split())
+    assert re.search(r"\(107 of 600 rows left out.*replay-online learns as it replays all "
+                     r"493\)", title), title[:400]
     assert png.read_bytes()[:4] == b"\x89PNG"
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     learn = ["learn", str(tmp_path / "log.csv"), "--experiment", "greeting", "--store", fresh,

@@ -123,8 +123,11 @@ def evaluate(
                         online=online, behavior=behavior, progress=step, n_jobs=jobs,
                         bootstrap_progress=replicates)
     cut = int(data.n_rounds * train_share)  # as run_eval splits the log
-    split = f" (policies learn from the first {cut:,}, evaluated on the last " \
-        f"{data.n_rounds - cut:,})" if cut else ""
+    parts = [f"policies learn from the first {cut:,}, evaluated on the last "
+             f"{data.n_rounds - cut:,}"] if cut else []
+    if online:  # (its rows replay every round, learning as they go: not the split's)
+        parts.append(f"replay-online learns as it replays all {data.n_rounds:,}")
+    split = f" ({'; '.join(parts)})" if parts else ""
     # the logged policy's mean reward on the rounds the estimates are about (over the whole
     # log it was another baseline than the estimates': a policy equal to the logged one
     # looked better or worse)
