@@ -240,8 +240,11 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         # ticks get the decimals of their step (a trial's estimate axis read 0.0 0.3 0.5 0.8
         # 1.0 1.3 for ticks 0.25 apart), and a rate's axis ends at 1 (it ran to 1.25)
         labels = page.evaluate("[[0.25, 0.25], [0.75, 0.25], [0.2, 0.2], [5, 2.5], "
-                               "[7.5, 2.5], [0.125, 0.025]].map(([v, s]) => tickLabel(v, s))")
-        assert labels == ["0.25", "0.75", "0.2", "5.0", "7.5", "0.125"]
+                               "[7.5, 2.5], [0.125, 0.025], [0.00002, 0.00001], "
+                               "[0.0005, 0.00025], [1250, 250], [1500, 250], [1000, 250]]"
+                               ".map(([v, s]) => tickLabel(v, s))")
+        assert labels == ["0.25", "0.75", "0.2", "5.0", "7.5", "0.125", "0.00002", "0.00050",
+                          "1.25k", "1.5k", "1k"]
         ticks = page.evaluate("JSON.parse(document.getElementById('intervals').dataset.ticks)")
         assert len(set(ticks)) == len(ticks) and 0 < float(ticks[-1]) <= 1.0, ticks
         assert page.evaluate("[num(14603606373.85, 4), num(0.25), num(2000000)]") == \

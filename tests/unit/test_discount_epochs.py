@@ -210,3 +210,33 @@ def test_weighted_sums_stay_within_dynamodb_digits() -> None:
         assert len(sums) == 4 * 32  # 32 parts of 8 buckets
         digits = max(len(v.normalize().as_tuple().digits) for v in sums.values())
     assert digits <= 26
+
+
+def test_buckets_changed_and_changed_back_keep_the_rewards_between(store: Store) -> None:
+    """An experiment old enough to have folded its first epochs' counts into a total,
+    moved from 30-second buckets to 60-second ones and back: the rewards of the 60-second
+    spell were left out of the discount (a review: 5.9 and 11.4 weighted rewards where
+    13.0 and 24.4 were given). Each reward now weighs by its age (exactly, or by its
+    bucket's middle: within 1% at this half-life)."""
+    from banditbot.service._decay import time_weighted_sums
+
+    clock = FakeClock(start=EPOCH * 1000 + 100.0)
+    times: dict[str, list[float]] = {"a": [], "b": []}
+    for bucket, steps, step in ((30, 800, 231), (60, 60, 41), (30, 20, 41)):
+        svc = BanditService(parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            "policy": {"name": "discounted-thompson", "half_life": 1200},
+            "time_bucket_seconds": bucket, "burn_in": 0, "floor": 0}]}), store,
+            rng=np.random.default_rng(bucket + steps), clock=clock)
+        for _ in range(steps):
+            clock.advance(step)
+            d = svc.decide("e", "u")
+            svc.reward(d.id, 1, "u")
+            times[d.arm].append(clock.now)
+    clock.advance(5)
+    table = store.read_stats("e", 0, "", ("a", "b"))
+    assert "ec.base@30.0" in table.extra["a"]  # (old enough to have folded epochs)
+    got = time_weighted_sums(table, clock.now, 30.0, ("discount", 1200.0))
+    assert got is not None
+    want = [sum(0.5 ** ((clock.now - t) / 1200.0) for t in times[a]) for a in "ab"]
+    assert got[0].tolist() == pytest.approx(want, rel=0.01)

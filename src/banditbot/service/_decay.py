@@ -32,6 +32,7 @@ grid: fields name the bucket length they were written with, and a change of
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -74,7 +75,7 @@ def epoch_field(name: str) -> tuple[int, int, float, float] | None:
     the same with :data:`BASE_EPOCH`;
     ``ew.<part>.<n|s|q|c>.<half-life>@<bucket>`` → (part, row of n, s, q, c, half-life,
     bucket seconds); None for another statistic's field."""
-    if not name.startswith(("ec.", "ew.")):
+    if not name.startswith(("ec.", "ew.")) or "@" not in name:
         return None
     head, _, bucket = name.partition("@")
     if name[1] == "c":
@@ -128,34 +129,47 @@ def _counted_epochs(fields: Mapping[str, float], n: float, now: float, bucket: f
     are needed)."""
     counts: dict[int, float] = {}
     parts: dict[int, list[float]] = {}
+    # time spans whose rewards this grid did not count: other grids' epochs (a change of
+    # time_bucket_seconds, and perhaps back), and what came before any epoch was counted
+    gaps: list[tuple[float, float]] = []
+    counted = 0.0
+    folded = False  # a total of folded epochs: the first ever counted is long gone
     for name, value in fields.items():
         parsed = epoch_field(name)
-        if parsed is None or parsed[3] != bucket:  # (another grid: read from buckets)
+        if parsed is None:
             continue
-        index, row, h, _ = parsed
+        index, row, h, grid = parsed
         if row < 0:
-            counts[index] = value
-        elif h == half_life:
+            counted += value
+            folded = folded or index == BASE_EPOCH
+            if grid != bucket and index != BASE_EPOCH:
+                gaps.append((index * EPOCH_BUCKETS * grid, (index + 1) * EPOCH_BUCKETS * grid))
+            elif grid == bucket:
+                counts[index] = value
+        elif grid == bucket and h == half_life:
             parts.setdefault(index, [0.0, 0.0, 0.0, 0.0])[row] = value
-    if not counts:
+    if not counts and not gaps:
         return set(), n != 0.0
+    span = EPOCH_BUCKETS * bucket
+    if not folded and not _close(counted, n):  # rewards from before epochs were counted:
+        # in the first epoch counted, or before it
+        ends = [(e + 1) * span for e in counts] + [end for _, end in gaps]
+        gaps.append((-math.inf, min(ends)))
     size = part_buckets(bucket, half_life)
     per_epoch = EPOCH_BUCKETS // size
     held: dict[int, float] = {}
     for part, sums in parts.items():
         held[part // per_epoch] = held.get(part // per_epoch, 0.0) + sums[3]
-    span = EPOCH_BUCKETS * bucket
     horizon = now - DISCOUNT_HALF_LIVES * half_life - bucket
-    # rewards not counted (written before epochs were, or in another grid) lie in the
-    # first counted epoch or before it (the base's epochs are older than any kept)
-    first = None if _close(sum(counts.values()), n) else min(counts)
-    needs = first is not None and (first + 1) * span > horizon
+    needs = any(end > horizon for _, end in gaps)
     covered = set()
     for epoch, count in counts.items():
         if epoch == BASE_EPOCH:
             continue
-        if not _close(held.get(epoch, 0.0), count) or (first is not None and epoch <= first):
-            needs = needs or (epoch + 1) * span > horizon
+        start, end = epoch * span, (epoch + 1) * span
+        if not _close(held.get(epoch, 0.0), count) or any(
+                lo < end and hi > start for lo, hi in gaps):
+            needs = needs or end > horizon
         else:
             covered.add(epoch)
     for part, sums in parts.items():

@@ -342,16 +342,25 @@ function niceTicks(lo, hi, count = 5) {
   for (let i = 0, v = first; v <= last + step * 1e-6; i++, v = first + i * step) { ticks.push(+v.toFixed(10)); }
   return ticks;
 }
+// the decimals a step needs (0.25: 2), at most 8
+function stepDecimals(step) {
+  const shown = String(+Math.abs(step).toFixed(12));
+  if (shown.includes("e")) { return 8; }
+  const dot = shown.indexOf(".");
+  return dot < 0 ? 0 : Math.min(8, shown.length - dot - 1);
+}
 function tickLabel(v, step) {
   const size = Math.abs(v);  // negative values too (-750M was drawn as "-750000000k")
   if (size >= 1e15) { return v.toExponential(1); }
   for (const [unit, suffix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
-    if (size >= unit) { return (v / unit).toFixed(1).replace(/\.0$/, "") + suffix; }
+    if (size >= unit) {  // the step's decimals, up to 2, trailing zeros dropped (1.25k, 1.5k)
+      const text = (v / unit).toFixed(Math.min(2, stepDecimals(step / unit)));
+      return (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text) + suffix;
+    }
   }
   // as many decimals as the step has (ticks 0.25 apart were labelled 0.3, 0.5, 0.8; 2.5
-  // apart 3, 5, 8)
-  const shown = String(+Math.abs(step).toFixed(10)), dot = shown.indexOf(".");
-  return v.toFixed(dot < 0 ? 0 : Math.min(4, shown.length - dot - 1));
+  // apart 3, 5, 8; 0.00001 apart 0.0000)
+  return v.toFixed(stepDecimals(step));
 }
 function frame(ctx, w, h, pad, xTicks, yTicks, xOf, yOf, xLabel, yLabel, yFmt) {
   ctx.strokeStyle = GRID; ctx.lineWidth = 1; ctx.fillStyle = TICK;
