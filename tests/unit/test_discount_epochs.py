@@ -4,13 +4,14 @@ before epochs were counted), and nothing counted twice or lost either way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
-from banditbot.policies import ArmStats, make_policy
+from banditbot.policies import ArmStats, Policy, make_policy
 from banditbot.stores import Store
 
 from ..conftest import FakeClock
@@ -27,15 +28,30 @@ def _service(store: Store, clock: FakeClock, half_life: float) -> BanditService:
         rng=np.random.default_rng(1), clock=clock)
 
 
-def _run(svc: BanditService, clock: FakeClock, steps: int, seed: int,
-         rewards: dict[str, list[tuple[float, int]]]) -> None:
+def run_rates(svc: BanditService, clock: FakeClock, steps: int, seed: int,
+              rewards: dict[str, list[tuple[float, int]]], step: float = 41.0) -> None:
+    """``steps`` decisions on experiment e, ``step`` seconds apart, each rewarded at once
+    (arm a at 0.7, b at 0.4; seeded), added to ``rewards`` as (time, value)."""
     rng = np.random.default_rng(seed)
     for _ in range(steps):
-        clock.advance(41)
+        clock.advance(step)
         d = svc.decide("e", "u")
         value = int(rng.random() < (0.7 if d.arm == "a" else 0.4))
         svc.reward(d.id, value, "u")
         rewards[d.arm].append((clock.now, value))
+
+
+def weighed_chances(policy: Policy, rewards: dict[str, list[tuple[float, int]]],
+                    weight: Callable[[float], float]) -> list[float]:
+    """``policy``'s chances for arms a and b on their rewards (time, value) weighed by hand
+    by ``weight(time)``."""
+    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
+    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
+    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
+    s = np.array([sum(v for _, v in rewards[a]) for a in "ab"], dtype=float)
+    stats = ArmStats(n, s, s, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
+                                              "tw_sums_sq": tw_s})
+    return [float(p) for p in policy.probabilities(stats)]
 
 
 def _expected(svc: BanditService, clock: FakeClock, half_life: float,
@@ -47,14 +63,8 @@ def _expected(svc: BanditService, clock: FakeClock, half_life: float,
             max(clock.now - ((t // BUCKET) + 0.5) * BUCKET, 0.0)
         return float(0.5 ** (age / half_life))
 
-    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
-    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
-    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
-    s = np.array([sum(v for _, v in rewards[a]) for a in "ab"], dtype=float)
-    stats = ArmStats(n, s, s, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
-                                              "tw_sums_sq": tw_s})
-    policy = make_policy("discounted-thompson", {"half_life": half_life})
-    return [float(p) for p in policy.probabilities(stats)]
+    return weighed_chances(make_policy("discounted-thompson", {"half_life": half_life}),
+                           rewards, weight)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -74,10 +84,10 @@ def test_a_half_life_switched_mid_epoch_weighs_that_epoch_from_its_buckets(
     clock = FakeClock(start=EPOCH * 1000 + 100.0)
     svc = _service(store, clock, 1200.0)
     rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
-    _run(svc, clock, 250, 2, rewards)  # into the second epoch
+    run_rates(svc, clock, 250, 2, rewards)  # into the second epoch
     switched_in = clock.now // EPOCH
     svc.switch_policy("e", "discounted-thompson", {"half_life": 600.0})
-    _run(svc, clock, 250, 3, rewards)  # into the third
+    run_rates(svc, clock, 250, 3, rewards)  # into the third
     assert clock.now // EPOCH == switched_in + 1
     clock.advance(5)
     d = svc.decide("e", "u")
@@ -94,12 +104,12 @@ def test_rewards_from_before_epochs_were_counted_are_read_from_their_buckets(
     clock = FakeClock(start=EPOCH * 1000 + 100.0)
     svc = _service(store, clock, 600.0)
     rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
-    _run(svc, clock, 60, 2, rewards)
+    run_rates(svc, clock, 60, 2, rewards)
     fields = {name for f in store.read_stats("e", 0, "", ("a", "b")).extra.values()
               for name in f if not name.startswith("tb.")}
     assert fields and all(name.startswith(("ec.", "ew.")) for name in fields)
     store.drop_extra("e", 0, fields)  # as an older version wrote them: buckets alone
-    _run(svc, clock, 250, 3, rewards)  # into the next epoch
+    run_rates(svc, clock, 250, 3, rewards)  # into the next epoch
     first_counted = (EPOCH * 1000 + 100.0 + 61 * 41) // EPOCH
     assert clock.now // EPOCH == first_counted + 1
     clock.advance(5)
@@ -115,13 +125,7 @@ def test_a_long_running_discount_decides_on_its_epochs_alone(store: Store) -> No
     clock = FakeClock(start=EPOCH * 1000 + 100.0)
     svc = _service(store, clock, 600.0)
     rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
-    rng = np.random.default_rng(4)
-    for _ in range(400):  # 12 epochs, a reward every ~4 minutes
-        clock.advance(231)
-        d = svc.decide("e", "u")
-        value = int(rng.random() < (0.7 if d.arm == "a" else 0.4))
-        svc.reward(d.id, value, "u")
-        rewards[d.arm].append((clock.now, value))
+    run_rates(svc, clock, 400, 4, rewards, step=231)  # 12 epochs
     clock.advance(5)
     view = svc.view("e")
     lean = store.read_stats("e", 0, "", view.arms, time_buckets=False)
@@ -154,7 +158,7 @@ def test_a_change_of_bucket_length_keeps_every_reward_at_its_age(store: Store,
     clock = FakeClock(start=EPOCH * 1000 + 100.0)
     svc = _service(store, clock, 600.0)
     rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
-    _run(svc, clock, 300, 2, rewards)
+    run_rates(svc, clock, 300, 2, rewards)
     changed_at = clock.now
     svc = BanditService(parse_config({"experiments": [{
         "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
@@ -164,7 +168,7 @@ def test_a_change_of_bucket_length_keeps_every_reward_at_its_age(store: Store,
     span = 256 * longer
     first = (changed_at + 41) // span  # the new grid's first epoch: it lacks the old rewards
     steps = int(((first + 1) * span - changed_at) // 41) + 20
-    _run(svc, clock, steps, 3, rewards)
+    run_rates(svc, clock, steps, 3, rewards)
     clock.advance(7)
     d = svc.decide("e", "u")
 
@@ -174,13 +178,9 @@ def test_a_change_of_bucket_length_keeps_every_reward_at_its_age(store: Store,
             max(clock.now - ((t // grid) + 0.5) * grid, 0.0)
         return float(0.5 ** (age / 600.0))
 
-    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
-    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
-    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
-    stats = ArmStats(n, n, n, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
-                                              "tw_sums_sq": tw_s})
-    expected = make_policy("discounted-thompson", {"half_life": 600.0}).probabilities(stats)
-    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected.tolist(), abs=1e-9)
+    expected = weighed_chances(make_policy("discounted-thompson", {"half_life": 600.0}),
+                               rewards, weight)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_weighted_sums_stay_within_dynamodb_digits() -> None:

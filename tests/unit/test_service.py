@@ -580,7 +580,9 @@ def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
     summed by hand here: a discount weighs each reward by its own age (its epoch's
     discounted sums are exact in time), a window by the age of its 30-second bucket's
     middle."""
-    from banditbot.policies import ArmStats, make_policy
+    from banditbot.policies import make_policy
+
+    from .test_discount_epochs import run_rates, weighed_chances
 
     clock = FakeClock(start=3_000.0)
     svc = BanditService(parse_config({"experiments": [{
@@ -588,13 +590,7 @@ def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
         "policy": {"name": policy, **params}, "time_bucket_seconds": 30, "burn_in": 0,
         "floor": 0}]}), MemoryStore(), rng=np.random.default_rng(1), clock=clock)
     rewards: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
-    reward_rng = np.random.default_rng(2)
-    for _ in range(60):
-        clock.advance(37)
-        d = svc.decide("e", "u")
-        value = int(reward_rng.random() < (0.7 if d.arm == "a" else 0.4))
-        svc.reward(d.id, value, "u")
-        rewards[d.arm].append((clock.now, value))
+    run_rates(svc, clock, 60, 2, rewards, step=37)
     clock.advance(5)
     d = svc.decide("e", "u")
     built = make_policy(policy, params)
@@ -605,15 +601,10 @@ def test_time_weighted_statistics_weigh_each_bucket_by_its_age(policy: str,
             return float(0.5 ** ((clock.now - t) / width))
         return float(max(clock.now - ((t // 30) + 0.5) * 30, 0.0) < width)
 
-    tw_n = np.array([sum(weight(t) for t, _ in rewards[a]) for a in "ab"])
-    tw_s = np.array([sum(weight(t) * v for t, v in rewards[a]) for a in "ab"])
-    n = np.array([len(rewards[a]) for a in "ab"], dtype=float)
-    s = np.array([sum(v for _, v in rewards[a]) for a in "ab"], dtype=float)
-    stats = ArmStats(n, s, s, None, None, n, {"tw_n": tw_n, "tw_sums": tw_s,
-                                              "tw_sums_sq": tw_s})
-    expected = built.probabilities(stats)
-    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected.tolist(), abs=1e-9)
-    assert 0 < tw_n.sum() < 60  # old buckets weigh less than new ones
+    expected = weighed_chances(built, rewards, weight)
+    assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
+    weighted = sum(weight(t) for arm in "ab" for t, _ in rewards[arm])
+    assert 0 < weighted < 60  # old buckets weigh less than new ones
 
 
 def test_report_estimate_stays_within_the_reward_range() -> None:
