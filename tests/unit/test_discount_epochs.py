@@ -183,32 +183,52 @@ def test_a_change_of_bucket_length_keeps_every_reward_at_its_age(store: Store,
     assert [d.probabilities[a] for a in "ab"] == pytest.approx(expected, abs=1e-9)
 
 
+class _Recording(MemoryStore):
+    """A memory store that keeps the additive fields of every reward it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added: list[dict[str, float]] = []
+
+    def apply_reward(self, decision_id: str, value: float, rewarded_at: float,
+                     extra: Any = None, **kwargs: Any) -> Any:
+        self.added.append(dict(extra or {}))
+        return super().apply_reward(decision_id, value, rewarded_at, extra, **kwargs)
+
+
 def test_weighted_sums_stay_within_dynamodb_digits() -> None:
     """DynamoDB adds numbers exactly and refuses a sum of more than 38 significant digits
     (the reward's write would then fail). A part of an epoch spans at most 8 half-lives, so
-    a reward's factor is at most 2**8: 100,000 rewards, with buckets as long as
-    the half-life (the longest the config allows), over one epoch, sum within 26 digits a
-    part as DynamoDB would add their written forms (one sum an epoch, with factors up to
-    2**256, passed 38 digits after ~600 rewards)."""
+    a reward's factor is at most 2**8: 3,000 rewards, with buckets as long as the
+    half-life (the longest the config allows), over one epoch, sum within 26 digits a part
+    as DynamoDB would add their written forms (one sum an epoch, with factors up to 2**256,
+    passed 38 digits after ~600 rewards)."""
     from decimal import Decimal, localcontext
 
-    from banditbot.service._decay import reward_time_fields
     from banditbot.stores._dynamodb import _num
 
-    half_life = bucket = 60.0
-    span = 256 * bucket
-    start = (1_700_000_000 // span) * span  # an epoch's start
+    store = _Recording()
+    span = 256 * 60.0
+    clock = FakeClock(start=(1_700_000_000 // span) * span)  # an epoch's start
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": "discounted-thompson", "half_life": 60},
+        "time_bucket_seconds": 60, "burn_in": 0}]}), store, rng=np.random.default_rng(1),
+        clock=clock)
+    for i in range(3_000):
+        d = svc.decide("e", "u")
+        svc.reward(d.id, i % 2, "u")
+        clock.advance(span / 3_000)
     with localcontext() as ctx:
         ctx.prec = 400
         sums: dict[str, Decimal] = {}
-        for i in range(100_000):
-            fields = reward_time_fields(start + i * (span / 100_000), bucket, 1.0,
-                                        (i % 7) / 6, half_life)
+        for fields in store.added:
             for name, value in fields.items():
                 if name.startswith("ew."):
                     sums[name] = sums.get(name, Decimal(0)) + Decimal(_num(value)["N"])
-        assert len(sums) == 4 * 32  # 32 parts of 8 buckets
+        parts = {name.split(".")[1] for name in sums}
         digits = max(len(v.normalize().as_tuple().digits) for v in sums.values())
+    assert len(parts) == 32  # of 8 buckets each
     assert digits <= 26
 
 
@@ -218,8 +238,6 @@ def test_buckets_changed_and_changed_back_keep_the_rewards_between(store: Store)
     spell were left out of the discount (a review: 5.9 and 11.4 weighted rewards where
     13.0 and 24.4 were given). Each reward now weighs by its age (exactly, or by its
     bucket's middle: within 1% at this half-life)."""
-    from banditbot.service._decay import time_weighted_sums
-
     clock = FakeClock(start=EPOCH * 1000 + 100.0)
     times: dict[str, list[float]] = {"a": [], "b": []}
     for bucket, steps, step in ((30, 800, 231), (60, 60, 41), (30, 20, 41)):
@@ -236,7 +254,6 @@ def test_buckets_changed_and_changed_back_keep_the_rewards_between(store: Store)
     clock.advance(5)
     table = store.read_stats("e", 0, "", ("a", "b"))
     assert "ec.base@30.0" in table.extra["a"]  # (old enough to have folded epochs)
-    got = time_weighted_sums(table, clock.now, 30.0, ("discount", 1200.0))
-    assert got is not None
+    got = svc.view("e").policy_stats(table, now=clock.now).extra["tw_n"]  # (0/1: unscaled)
     want = [sum(0.5 ** ((clock.now - t) / 1200.0) for t in times[a]) for a in "ab"]
-    assert got[0].tolist() == pytest.approx(want, rel=0.01)
+    assert got.tolist() == pytest.approx(want, rel=0.01)
