@@ -1,13 +1,12 @@
 """Time-weighted statistics of non-stationary policies: time buckets and discounted epochs.
 
-Every reward of an experiment with time buckets adds to its bucket's sums (``tb.<b>.n|s|q``),
-which any half-life or window can weigh when it reads them. A discount keeps
-:data:`DISCOUNT_HALF_LIVES` half-lives of buckets, so a decision that folded them all grew
-with the experiment's age (4 arms, hourly buckets, a 3-day half-life on SQLite: 1.2 ms a
-decision after 9 days, 6.3 ms after 60). So a reward also adds, for the discount of the
-policy in force, to the exponentially weighted sums of its **epoch** (:data:`EPOCH_BUCKETS`
-buckets), kept in parts of at most :data:`PART_HALF_LIVES` half-lives (part ``j`` starts at
-``s_j``)::
+Every reward of an experiment with time buckets adds to its bucket's sums
+(``tb.<b>.n|s|q@<bucket>``), which any half-life or window can weigh when it reads them. A
+discount keeps :data:`DISCOUNT_HALF_LIVES` half-lives of buckets, so a decision that folded them
+all grew with the experiment's age (4 arms, hourly buckets, a 3-day half-life on SQLite: 1.2 ms
+a decision after 9 days, 6.3 ms after 60). So a reward also adds, for the discount of the policy
+in force, to the exponentially weighted sums of its **epoch** (:data:`EPOCH_BUCKETS` buckets),
+kept in parts of at most :data:`PART_HALF_LIVES` half-lives (part ``j`` starts at ``s_j``)::
 
     ew.<j>.n|s|q.<h>@<bucket>  +=  w·(1 | x | x²) · 2^((t − s_j) / h)     ew.<j>.c.<h>@<bucket> += w
 
@@ -20,13 +19,14 @@ is known when the reward is written); the factor stays below ``2^8``, so a Dynam
 Which epochs' weighted sums hold every reward is counted, not assumed: every reward also
 adds to its epoch's count (``ec.<e>@<bucket> += w``, whatever the policy; the counts of
 epochs too old to weigh are moved into ``ec.base@<bucket>``, so they keep adding up to the
-arm's rewards without growing in number). An epoch whose
-parts count less than its count (the policy or its half-life changed in it) is read from its
-buckets, as before; so is every epoch up to the first counted one of an arm whose counts
-do not add up to its rewards (rewards from before epochs were counted, or counted on another
-grid: fields name the bucket length they were written with, and a change of
-``time_bucket_seconds`` starts a new grid). Epochs that ended more than
-:data:`DISCOUNT_HALF_LIVES` half-lives ago weigh below 1e-15 and need nothing.
+arm's rewards without growing in number). An epoch is read from its buckets, as before,
+when its parts count less than its count (the policy or its half-life changed in it), when
+it overlaps an epoch counted on another grid (every field names the bucket length it was
+written with: a change of ``time_bucket_seconds`` starts a new grid, and the old buckets
+keep their times), and, while no count has been folded yet and the counts fall short of
+the arm's rewards (rewards from before epochs were counted), when it is the first counted
+epoch or older. Epochs that ended more than :data:`DISCOUNT_HALF_LIVES` half-lives ago
+weigh below 1e-15 and need nothing.
 """
 
 from __future__ import annotations
@@ -41,11 +41,13 @@ from .._types import FloatArray
 from ..policies._base import TimeWeighting
 from ..stores import StatsTable
 
-__all__ = ["BASE_EPOCH", "DISCOUNT_HALF_LIVES", "EPOCH_BUCKETS", "PART_HALF_LIVES", "epoch_field",
-           "part_buckets", "reward_time_fields", "time_bucket_field", "time_weighted_sums"]
+__all__ = ["BASE_EPOCH", "DISCOUNT_HALF_LIVES", "EPOCH_BUCKETS", "PART_HALF_LIVES", "base_field",
+           "epoch_field", "part_buckets", "reward_time_fields", "stale_field",
+           "time_bucket_field", "time_weighted_sums"]
 
-#: time buckets older than this many half-lives of a discounting policy are dropped (their
-#: weight, 0.5 ** 50, is below 1e-15 of a new reward's)
+#: time buckets, and parts of epochs, older than this many half-lives of a discounting
+#: policy are dropped and epochs' counts folded (their weight, 0.5 ** 50, is below 1e-15 of a
+#: new reward's)
 DISCOUNT_HALF_LIVES = 50
 #: buckets in an epoch (one count of rewards each)
 EPOCH_BUCKETS = 256
@@ -78,7 +80,7 @@ def epoch_field(name: str) -> tuple[int, int, float, float] | None:
     if not name.startswith(("ec.", "ew.")) or "@" not in name:
         return None
     head, _, bucket = name.partition("@")
-    if name[1] == "c":
+    if head.startswith("ec."):
         return BASE_EPOCH if head == "ec.base" else int(head[3:]), -1, 0.0, float(bucket)
     _, part, which, half_life = head.split(".", 3)
     return int(part), _NSQC.index(which), float(half_life), float(bucket)
@@ -118,6 +120,27 @@ def reward_time_fields(now: float, bucket: float, weight: float, value: float,
     return out
 
 
+def base_field(bucket: float) -> str:
+    """The field that keeps the counts of epochs too old to weigh, on ``bucket``'s grid."""
+    return f"ec.base@{float(bucket)!r}"
+
+
+def stale_field(name: str, bucket: float, before: float) -> str | None:
+    """How to drop ``name`` if it is a time bucket, or an epoch's count or part of its
+    discounted sums, that ended ``before``: ``"drop"``, or ``"fold"`` for a count on the
+    grid in use (into :func:`base_field`: the counts must keep adding up to the rewards);
+    None to keep it."""
+    if (parsed := time_bucket_field(name)) is not None:
+        return "drop" if (parsed[0] + 1) * (parsed[2] or bucket) <= before else None
+    if (epoch := epoch_field(name)) is None or epoch[0] == BASE_EPOCH:
+        return None
+    index, row, half_life, grid = epoch
+    size = EPOCH_BUCKETS if row < 0 else part_buckets(grid, half_life)
+    if (index + 1) * size * grid > before:
+        return None
+    return "fold" if row < 0 and grid == bucket else "drop"
+
+
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
@@ -150,6 +173,7 @@ def _counted_epochs(fields: Mapping[str, float], n: float, now: float, bucket: f
             parts.setdefault(index, [0.0, 0.0, 0.0, 0.0])[row] = value
     if not counts and not gaps:
         return set(), n != 0.0
+    counts.pop(BASE_EPOCH, None)  # (its epochs are older than any kept)
     span = EPOCH_BUCKETS * bucket
     if not folded and not _close(counted, n):  # rewards from before epochs were counted:
         # in the first epoch counted, or before it
@@ -164,8 +188,6 @@ def _counted_epochs(fields: Mapping[str, float], n: float, now: float, bucket: f
     needs = any(end > horizon for _, end in gaps)
     covered = set()
     for epoch, count in counts.items():
-        if epoch == BASE_EPOCH:
-            continue
         start, end = epoch * span, (epoch + 1) * span
         if not _close(held.get(epoch, 0.0), count) or any(
                 lo < end and hi > start for lo, hi in gaps):

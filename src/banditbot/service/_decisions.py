@@ -428,7 +428,7 @@ class DecisionsMixin(RewardsMixin):
         epochs' weighted sums hold every reward that still weighs (a handful of fields an
         arm instead of three a bucket; see :mod:`banditbot.service._decay`)."""
         generation = view.meta.generation
-        if view.discounts():
+        if view.discount_half_life() is not None:
             table = self.store.read_stats(view.config.id, generation, scope, view.arms,
                                           time_buckets=False)
             if view.weighs_without_buckets(table, now):

@@ -20,15 +20,7 @@ from .._features import linear_extra
 from .._text import duration_text
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
-from ._decay import (
-    BASE_EPOCH,
-    DISCOUNT_HALF_LIVES,
-    EPOCH_BUCKETS,
-    epoch_field,
-    part_buckets,
-    reward_time_fields,
-    time_bucket_field,
-)
+from ._decay import DISCOUNT_HALF_LIVES, base_field, reward_time_fields, stale_field
 from ._view import ExperimentView
 
 __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
@@ -211,8 +203,9 @@ class RewardsMixin(ServiceCore):
                value: float) -> dict[str, float] | None:
         """Additive statistics one reward adds beyond the core counters, for the experiment's
         capabilities (not just the current policy, so policies can be switched):
-        importance-weighted sums (EXP3), time buckets (non-stationary policies) and linear
-        sums (contextual policies)."""
+        importance-weighted sums (EXP3), time buckets and epoch counts (non-stationary
+        policies; with a discount in force, its epoch's weighted sums too: see
+        :mod:`banditbot.service._decay`) and linear sums (contextual policies)."""
         if not exp.extra_stats:
             return None
         w = record.weight
@@ -223,11 +216,8 @@ class RewardsMixin(ServiceCore):
             extra["ips.n"] = w / propensity
             extra["ips.s"] = w * value / propensity
         if exp.time_bucket_seconds:
-            weighting = self.view(exp.id).policy.time_weighting()
-            extra.update(reward_time_fields(
-                self.clock(), float(exp.time_bucket_seconds), w, value,
-                float(weighting[1]) if weighting is not None and weighting[0] == "discount"
-                else None))
+            extra.update(reward_time_fields(self.clock(), float(exp.time_bucket_seconds), w,
+                                            value, self.view(exp.id).discount_half_life()))
         featurizer = self.featurizer(exp)
         if featurizer is not None:
             extra.update(linear_extra(featurizer.encode(record.context), value, w))
@@ -267,13 +257,13 @@ class RewardsMixin(ServiceCore):
                 stale: dict[str, set[str]] = {"drop": set(), "fold": set()}
                 for fields in table.extra.values():
                     for name in fields:
-                        if (how := _stale(name, bucket, now - keep)) is not None:
+                        if (how := stale_field(name, bucket, now - keep)) is not None:
                             stale[how].add(name)
                 if stale["drop"]:
                     self.store.drop_extra(exp.id, generation, stale["drop"])
                 if stale["fold"]:
                     self.store.drop_extra(exp.id, generation, stale["fold"],
-                                          keep_total=f"ec.base@{bucket!r}")
+                                          keep_total=base_field(bucket))
             self._buckets_pruned[key] = index
         except Exception as exc:  # housekeeping: the reward is written; try again later
             log.warning("could not drop old time buckets",
@@ -317,22 +307,6 @@ class RewardsMixin(ServiceCore):
                 self._settled_until[exp.id] = cutoff
                 return settled
             since = pending[-1].created_at
-
-
-def _stale(name: str, bucket: float, before: float) -> str | None:
-    """How to drop ``name`` if it is a time bucket, or an epoch's count or part of its
-    discounted sums, that ended ``before``: ``"drop"``, or ``"fold"`` for a count on the
-    grid in use (moved into ``ec.base``: the counts must keep adding up to the rewards);
-    None to keep it."""
-    if (parsed := time_bucket_field(name)) is not None:
-        return "drop" if (parsed[0] + 1) * (parsed[2] or bucket) <= before else None
-    if (epoch := epoch_field(name)) is None or epoch[0] == BASE_EPOCH:
-        return None
-    index, row, half_life, grid = epoch
-    size = EPOCH_BUCKETS if row < 0 else part_buckets(grid, half_life)
-    if (index + 1) * size * grid > before:
-        return None
-    return "fold" if row < 0 and grid == bucket else "drop"
 
 
 def _duplicate(record: DecisionRecord, exp: ExperimentConfig) -> RewardResult:

@@ -140,19 +140,20 @@ class ExperimentView:
             out["A"], out["b"] = a, b
         return out
 
-    def discounts(self) -> bool:
-        """Whether the policy discounts past rewards (from time buckets)."""
+    def discount_half_life(self) -> float | None:
+        """The half-life of the policy's discount of past rewards (from time buckets);
+        None for a policy that does not discount them."""
         weighting = self.policy.time_weighting() if self.needs_extra else None
-        return weighting is not None and weighting[0] == "discount" \
-            and bool(self.config.time_bucket_seconds)
+        return float(weighting[1]) if weighting is not None and weighting[0] == "discount" \
+            and self.config.time_bucket_seconds else None
 
     def weighs_without_buckets(self, table: StatsTable, now: float) -> bool:
-        """Whether the policy's time-weighted statistics at ``now`` come from ``table`` read
-        without its time buckets (a discount whose epochs hold every reward that still
-        weighs; see :mod:`banditbot.service._decay`)."""
-        weighting = self.policy.time_weighting()
-        return weighting is not None and weighting[0] == "discount" \
-            and self._time_weighted(table, now, weighting, buckets=False) is not None
+        """Whether the discount's statistics at ``now`` come from ``table`` read without its
+        time buckets (its epochs hold every reward that still weighs; see
+        :mod:`banditbot.service._decay`). The caller checked :meth:`discount_half_life`."""
+        half_life = self.discount_half_life()
+        return half_life is not None and self._time_weighted(
+            table, now, ("discount", half_life), buckets=False) is not None
 
     def _time_weighted(self, table: StatsTable, now: float, weighting: TimeWeighting, *,
                        buckets: bool = True) -> FloatArray | None:

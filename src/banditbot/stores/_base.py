@@ -510,10 +510,10 @@ class Store(Protocol):
     def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
                    keep_total: str | None = None) -> None:
         """Remove the policy-specific ``fields`` from every arm and scope of a generation
-        (time buckets too old to weigh in any more: a field nobody adds to again). Fields
-        not present are ignored. ``keep_total``: what each row drops (an arm's, in a scope;
-        a shard's) is added to that field in the same atomic step, so the sum of the
-        fields is kept (the counts of epochs too old to weigh)."""
+        (time buckets, epochs' counts and sums too old to weigh in any more: fields nobody
+        adds to again). Fields not present are ignored. ``keep_total``: what each row drops
+        (an arm's, in a scope; a shard's) is added to that field in the same atomic step, so
+        the sum of the fields is kept (the counts of epochs too old to weigh)."""
 
     # --- decisions and rewards --------------------------------------------------------------
     def record_decision(self, decision: DecisionRecord) -> None:
