@@ -8,6 +8,8 @@ An error names the file, the experiment and the field, and suggests the fix::
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 import re
@@ -16,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -951,6 +952,10 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start + 1} cannot be decoded)",
                           hint="save the file as UTF-8") from None
+    if p.suffix.lower() == ".json":  # (no PyYAML to import: a Lambda's cold start)
+        return parse_config(_json_document(text, p), source=str(p))
+    import yaml
+
     try:
         data = yaml.load(text, Loader=_unique_key_loader())  # a safe loader
     except yaml.YAMLError as exc:
@@ -963,16 +968,37 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     return parse_config(data, source=str(p))
 
 
-#: PyYAML's safe loader on libyaml's parser when PyYAML was built with it (the wheels are):
-#: the same documents, parsed about ten times faster than by the pure-Python parser (5 ms of
-#: CPU for the packaged example, on every Lambda cold start)
-_SAFE_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _json_document(text: str, path: Path) -> Any:
+    """An experiments file in JSON (YAML's subset: the same document), refusing a key given
+    twice in one object as the YAML loader does."""
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise ConfigError(f"{path}: broken JSON: the key {key!r} is given twice",
+                                  hint="keep one of them")
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=unique)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: broken JSON at line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg}", hint="check commas, quotes and brackets") from None
 
 
+@functools.cache
 def _unique_key_loader() -> type[Any]:
     """PyYAML's safe loader, refusing a key given twice in one mapping (the plain loader
-    keeps the last silently: a second ``policy:`` would replace the first unseen)."""
-    class UniqueKeyLoader(_SAFE_LOADER):  # type: ignore[misc]
+    keeps the last silently: a second ``policy:`` would replace the first unseen). On
+    libyaml's parser when PyYAML was built with it (the wheels are): the same documents,
+    parsed about ten times faster than by the pure-Python parser (5 ms of CPU for the
+    packaged example, on every Lambda cold start)."""
+    import yaml
+
+    safe: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(safe):  # type: ignore[misc]
         def construct_mapping(self, node: yaml.MappingNode,
                               deep: bool = False) -> dict[Any, Any]:
             seen: dict[Any, tuple[int, int]] = {}

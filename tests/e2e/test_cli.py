@@ -300,6 +300,31 @@ def test_broken_yaml_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 2 and "the key 'id' is given twice (first at line 2)" in err
 
 
+def test_an_experiments_file_in_json_is_the_same_document(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An experiments file may be JSON (YAML's subset; read without importing PyYAML, which
+    a Lambda's cold start then does not pay): the packaged examples as JSON list the same
+    experiments; broken JSON and a key given twice are refused, with where and what."""
+    import json
+
+    import yaml
+
+    from banditbot import load_config
+
+    as_json = tmp_path / "experiments.json"
+    as_json.write_text(json.dumps(yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))))
+    assert load_config(as_json) == load_config(EXAMPLES)
+    code, out, err = run(["experiments", "--config", str(as_json)], capsys)
+    assert code == 0 and "/random" in out and "valid" in out, err
+    as_json.write_text('{"experiments": [\n  {"id": "g",}\n]}')
+    code, _, err = run(["experiments", "--config", str(as_json)], capsys)
+    assert code == 2 and "broken JSON at line 2, column 14: Expecting property name" in err
+    as_json.write_text('{"experiments": [{"id": "g", "arms": [{"id": "a", "content": "A"}], '
+                       '"policy": "thompson", "policy": "ucb1"}]}')
+    code, _, err = run(["experiments", "--config", str(as_json)], capsys)
+    assert code == 2 and "the key 'policy' is given twice" in err and "keep one of them" in err
+
+
 def test_experiments_lists_and_validates(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["experiments", "--config", str(EXAMPLES)], capsys)
     assert code == 0 and "/random" in out and "valid" in out
