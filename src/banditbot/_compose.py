@@ -94,19 +94,26 @@ def may_init(store: Store, settings: Settings) -> bool:
     from nothing — a mistyped table or schema name would start every experiment afresh in a
     new, empty one (a trial's ``serve`` made table ``nosuch`` and answered "ready"). A
     SQLite file or memory: yes (the embedded default starts empty); PostgreSQL: when its
-    schema exists (else refused, naming ``banditbot init-db``); DynamoDB: no (``init-db``
-    creates the table; a missing one answers with that hint). ``BANDITBOT_INIT_STORE=1``:
-    always.
+    schema exists; DynamoDB: no (``init-db`` creates the table). A missing schema or table is
+    refused here, naming ``banditbot init-db`` (a trial's ``serve`` started on a mistyped
+    table, answered ready to ``/healthz`` and "retry in a moment" to every request).
+    ``BANDITBOT_INIT_STORE=1``: always.
 
     Raises
     ------
     ConfigError
-        A PostgreSQL database without the URL's schema.
+        A PostgreSQL database without the URL's schema; no DynamoDB table of that name.
     """
     kind = store_kind(store.url)
     if settings.init_store or kind not in ("postgresql", "dynamodb"):
         return True
     if kind == "dynamodb":
+        from .stores import DynamoDBStore  # (its URL: loaded already)
+
+        if isinstance(store, DynamoDBStore) and not store.table_exists():
+            raise ConfigError(f"no DynamoDB table {store.table!r} here",
+                              hint="check its name and region, or create it with banditbot "
+                                   "init-db; BANDITBOT_INIT_STORE=1 lets any process create it")
         return False
     from .stores import PostgresStore  # (its URL: loaded already)
 

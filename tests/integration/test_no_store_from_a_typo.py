@@ -44,13 +44,20 @@ def test_serve_and_a_cli_write_create_no_dynamodb_table(
         capsys: pytest.CaptureFixture[str]) -> None:
     url = f"dynamodb://nosuch-{id(monkeypatch)}?region=us-east-1&endpoint_url={moto_endpoint}"
     monkeypatch.setenv("BANDITBOT_STORE", url)
-    http_app_from_env()  # a serve worker: builds, creates nothing
+    # a serve worker refuses to start (it started, answered ready to /healthz and "retry in
+    # a moment" to every request: a trial), and creates nothing
+    with pytest.raises(ConfigError, match="no DynamoDB table 'nosuch-") as refused:
+        http_app_from_env()
+    assert "create it with banditbot init-db" in (refused.value.hint or "")
     code, _, err = run_cli(["decide", "tip", "--subject", "u", "--store", url], capsys)
     assert code == 2 and "create it with banditbot init-db" in err
     assert not [t for t in _tables(moto_endpoint) if t.startswith("nosuch")]
     monkeypatch.setenv("BANDITBOT_INIT_STORE", "1")  # asked for: made
     http_app_from_env()
     assert [t for t in _tables(moto_endpoint) if t.startswith("nosuch")]
+    monkeypatch.delenv("BANDITBOT_INIT_STORE")
+    http_app_from_env()  # there now: served
+    assert run_cli(["decide", "tip", "--subject", "u", "--store", url], capsys)[0] == 0
 
 
 def test_serve_and_a_cli_write_refuse_a_missing_postgres_schema(

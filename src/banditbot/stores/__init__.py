@@ -34,12 +34,14 @@ from ._url import DEFAULT_STORE_URL, StoreKind, new_sqlite_file, open_store, sto
 
 #: backend class (and the deferred propensities, which need the policies) -> its private
 #: module, imported on first use
-_BACKENDS = {"MemoryStore": "._memory", "PostgresStore": "._postgres",
+_BACKENDS = {"DynamoDBStore": "._dynamodb", "MemoryStore": "._memory",
+             "PostgresStore": "._postgres",
              "SQLiteStore": "._sqlite", "deferred_vector": "._propensity",
              "draw_deferred": "._propensity", "resolve_fields": "._propensity",
              "resolve_propensities": "._propensity"}
 
 if TYPE_CHECKING:
+    from ._dynamodb import DynamoDBStore
     from ._memory import MemoryStore
     from ._postgres import PostgresStore
     from ._propensity import (
@@ -68,6 +70,7 @@ __all__ = [
     "ApplyResult",
     "CountRows",
     "DecisionRecord",
+    "DynamoDBStore",
     "ExperimentMeta",
     "KeyedDecision",
     "MemoryStore",

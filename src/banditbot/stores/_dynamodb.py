@@ -365,6 +365,24 @@ class DynamoDBStore:
         except BotoCoreError as exc:
             raise _network_error("init", exc) from exc
 
+    def table_exists(self) -> bool:
+        """Whether the table is there (one ``DescribeTable``; :class:`StoreError` when
+        DynamoDB cannot be asked)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.describe_table(TableName=self.table)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return False
+            error = exc.response.get("Error", {})
+            raise StoreError(f"DynamoDB describe_table failed: {error.get('Code')}: "
+                             f"{error.get('Message', exc)}",
+                             hint="check the table, credentials and region") from exc
+        except BotoCoreError as exc:
+            raise _network_error("describe_table", exc) from exc
+        return True
+
     def _init(self) -> None:
         from botocore.exceptions import ClientError
 
