@@ -325,3 +325,30 @@ def test_a_report_says_answers_may_have_expired_with_their_decisions(
     kind = svc.report("e").estimate_kind
     assert "6 answers outside the policy's draws (sticky, added by hand, imported or " \
         "expired from the log) are not in it" in kind
+
+
+def test_a_discounts_reward_is_one_request(moto_endpoint: str, table: str) -> None:
+    """A reward to a discounted experiment read the meta first (to learn the half-life its
+    epoch's sums are for): two DynamoDB requests where every other reward makes one (a
+    trial counted them). The half-life comes from the view the service built last."""
+    from banditbot import BanditService, parse_config
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb",
+                                lambda model, **_: calls.append(model.name))
+    clock = FakeClock()
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "drift", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": {"name": "discounted-thompson", "half_life": "1d"},
+        "time_bucket_seconds": 3600}]}),
+        DynamoDBStore(table, region="us-east-1", client=client),
+        rng=np.random.default_rng(1), clock=clock)
+    first = svc.decide("drift", "u")
+    svc.reward(first.id, 1, "u")  # (the bucket's first reward also prunes, once)
+    d = svc.decide("drift", "u")
+    calls.clear()
+    assert svc.reward(d.id, 1, "u").applied
+    assert calls == ["TransactWriteItems"]
+    stats = svc.store.read_stats("drift", 0, "", ("a", "b"))
+    assert any(name.startswith("ew.") for f in stats.extra.values() for name in f)

@@ -163,6 +163,12 @@ class ServiceCore:
         self._views[exp.id] = (meta, view)
         return view
 
+    def last_view(self, experiment_id: str) -> ExperimentView:
+        """The view this service built last, without reading the meta again (built if there
+        is none): for what may lag behind an admin's change without harm."""
+        cached = self._views.get(experiment_id)
+        return cached[1] if cached is not None else self.view(experiment_id)
+
     def featurizer(self, exp: ExperimentConfig) -> Featurizer | None:
         """The experiment's context featurizer (``None`` without features)."""
         if not exp.features:

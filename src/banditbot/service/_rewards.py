@@ -216,8 +216,12 @@ class RewardsMixin(ServiceCore):
             extra["ips.n"] = w / propensity
             extra["ips.s"] = w * value / propensity
         if exp.time_bucket_seconds:
+            # the discount in force as this service last read it (re-reading the meta cost
+            # each reward a DynamoDB read): after a switch another process has not seen yet,
+            # its weighted sums are of the old half-life, and the new one reads that epoch
+            # from its buckets, as after any switch
             extra.update(reward_time_fields(self.clock(), float(exp.time_bucket_seconds), w,
-                                            value, self.view(exp.id).discount_half_life()))
+                                            value, self.last_view(exp.id).discount_half_life()))
         featurizer = self.featurizer(exp)
         if featurizer is not None:
             extra.update(linear_extra(featurizer.encode(record.context), value, w))
