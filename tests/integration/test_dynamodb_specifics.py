@@ -74,6 +74,17 @@ def test_the_cli_says_how_to_fix_throttling(moto_endpoint: str, table: str,
     assert "credentials" not in err
 
 
+def test_an_endpoint_that_is_not_dynamodb_is_named_in_one_line(
+        moto_endpoint: str, table: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial's endpoint with a wrong path printed the web server's 404 page, HTML and all,
+    then "check the table, credentials and region"; one line now names the endpoint."""
+    url = f"dynamodb://{table}?region=us-east-1&endpoint_url={moto_endpoint}/foo"
+    code, _, err = run_cli(["report", "random", "--config", str(EXAMPLES), "--store", url],
+                           capsys)
+    assert code == 2 and "<" not in err and len(err.strip().splitlines()) == 1, err
+    assert "answered with a web page" in err and f"{moto_endpoint}/foo" in err
+
+
 def test_a_time_limit_stops_retrying_before_it_ends(moto_endpoint: str, table: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Under sustained throttling, a store call inside ``time_limit(10)`` retries with

@@ -300,7 +300,11 @@ class DynamoDBStore:
                 hint = _THROTTLING_HINT
             else:
                 hint = "check the table, credentials and region"
-            raise StoreError(f"DynamoDB {op} failed: {code}: {error.get('Message', exc)}"
+            said = str(error.get("Message", exc))
+            if "<" in said and ">" in said:  # a web page, not DynamoDB: not its endpoint
+                said = "the endpoint answered with a web page, not as DynamoDB does"
+                hint = f"check the endpoint URL ({self.client.meta.endpoint_url})"
+            raise StoreError(f"DynamoDB {op} failed: {code}: {said.splitlines()[0][:300]}"
                              f"{self._stopped()}", hint=hint) from exc
         except BotoCoreError as exc:
             error = _network_error(op, exc)
@@ -375,10 +379,8 @@ class DynamoDBStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return False
-            error = exc.response.get("Error", {})
-            raise StoreError(f"DynamoDB describe_table failed: {error.get('Code')}: "
-                             f"{error.get('Message', exc)}",
-                             hint="check the table, credentials and region") from exc
+            self._call("describe_table")  # (asked again: it says what failed, as every call)
+            raise
         except BotoCoreError as exc:
             raise _network_error("describe_table", exc) from exc
         return True
