@@ -39,7 +39,9 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
     outage of tens of seconds: the pool re-made its lost connections 1, 2, 4, 8, 16 … s
     apart, and every request waited for its next attempt. Default store settings, a client
     deciding all along, the server down for 8 s (the pool's attempts were then due at about
-    7 and 15 s): the first decision after the server is back succeeds within 3 s."""
+    7 and 15 s): the first decision after the server is back succeeds within 5 s (about
+    0.5 s on a quiet machine; the old backoff's next attempt came 7 s after the return, and
+    a full suite on two cores once took over 3 s to restart the server and reconnect)."""
     url = postgres_schema_url(server.url)  # default pool, retry_seconds, listen
     store = open_store(url)
     store.init()
@@ -80,13 +82,13 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
     assert not any(down + 0.5 < t < back for t in successes)  # it was down indeed
     after = [t for t in successes if t > back]
     assert after, f"no decision within 20 s of the server's return; errors: {failures[-3:]}"
-    assert after[0] - back <= 3.0, f"first decision {after[0] - back:.1f} s after the return"
+    assert after[0] - back <= 5.0, f"first decision {after[0] - back:.1f} s after the return"
 
 
 def test_a_batch_resumes_within_seconds_of_the_database_coming_back(
         server: PostgresServer) -> None:
     """The same for an explicit transaction (it takes its connection from the pool its own
-    way): a batch begun as the server goes down commits within 3 s of its return."""
+    way): a batch begun as the server goes down commits within 5 s of its return."""
     url = postgres_schema_url(server.url)
     store = open_store(url)
     assert isinstance(store, PostgresStore)
@@ -108,7 +110,7 @@ def test_a_batch_resumes_within_seconds_of_the_database_coming_back(
     worker.join(timeout=20)
     try:
         assert result, "the batch did not commit"
-        assert result[0] - back <= 3.0, f"committed {result[0] - back:.1f} s after the return"
+        assert result[0] - back <= 5.0, f"committed {result[0] - back:.1f} s after the return"
         assert store.read_counters("k") == {"n": 2.0}
     finally:
         store.close()
