@@ -935,13 +935,14 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     Parameters
     ----------
     path
-        A YAML file with ``experiments:`` (and optionally ``admins:``, ``time_zone:``).
+        A YAML file with ``experiments:`` (and optionally ``admins:``, ``time_zone:``), or
+        the same document as JSON (a name ending ``.json``: read without PyYAML).
 
     Raises
     ------
     ConfigError
-        The file is missing, is not valid YAML, or does not validate; the message names the
-        file, the experiment and the field.
+        The file is missing, is not valid YAML (or JSON), or does not validate; the message
+        names the file, the experiment and the field.
     """
     p = Path(path)
     try:
@@ -953,7 +954,7 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
         raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start + 1} cannot be decoded)",
                           hint="save the file as UTF-8") from None
     if p.suffix.lower() == ".json":  # (no PyYAML to import: a Lambda's cold start)
-        return parse_config(_json_document(text, p), source=str(p))
+        return parse_config(_json_document(text.removeprefix("\ufeff"), p), source=str(p))
     import yaml
 
     try:

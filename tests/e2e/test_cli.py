@@ -312,7 +312,10 @@ def test_an_experiments_file_in_json_is_the_same_document(
     from banditbot import load_config
 
     as_json = tmp_path / "experiments.json"
-    as_json.write_text(json.dumps(yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))))
+    document = json.dumps(yaml.safe_load(EXAMPLES.read_text(encoding="utf-8")))
+    as_json.write_text(document)
+    assert load_config(as_json) == load_config(EXAMPLES)
+    as_json.write_text("\ufeff" + document, encoding="utf-8")  # (as some editors save it)
     assert load_config(as_json) == load_config(EXAMPLES)
     code, out, err = run(["experiments", "--config", str(as_json)], capsys)
     assert code == 0 and "/random" in out and "valid" in out, err

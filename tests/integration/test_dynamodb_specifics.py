@@ -363,3 +363,27 @@ def test_a_discounts_reward_is_one_request(moto_endpoint: str, table: str) -> No
     assert calls == ["TransactWriteItems"]
     stats = svc.store.read_stats("drift", 0, "", ("a", "b"))
     assert any(name.startswith("ew.") for f in stats.extra.values() for name in f)
+
+
+def test_whether_the_table_is_there_asks_once_and_says_what_failed(table: str) -> None:
+    """`serve` and the CLI's writes ask DescribeTable whether the table is there: a role
+    that may not ask is let through (the function's role has only four actions), any other
+    refusal is one StoreError from the first answer (a review found it asked again and
+    reported the second answer, or raised botocore's own error), and an empty message from
+    DynamoDB is no IndexError."""
+    from botocore.stub import Stubber
+
+    client = boto3.client("dynamodb", region_name="us-east-1",
+                          endpoint_url="http://127.0.0.1:9")  # (stubbed: never sent)
+    store = DynamoDBStore(table, region="us-east-1", client=client)
+    with Stubber(client) as stub:
+        stub.add_client_error("describe_table", "AccessDeniedException", "not allowed")
+        assert store.table_exists() is True
+        stub.add_client_error("describe_table", "ResourceNotFoundException", "")
+        assert store.table_exists() is False
+        stub.add_client_error("describe_table", "ThrottlingException", "")
+        with pytest.raises(StoreError, match="describe_table failed: ThrottlingException") \
+                as refused:
+            store.table_exists()
+        stub.assert_no_pending_responses()
+    assert "on-demand" in (refused.value.hint or "")

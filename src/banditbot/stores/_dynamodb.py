@@ -283,32 +283,38 @@ class DynamoDBStore:
             return getattr(self.client, op)(TableName=self.table, **kwargs) \
                 if op not in ("transact_write_items",) else getattr(self.client, op)(**kwargs)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "")
-            if code in ("ConditionalCheckFailedException", "TransactionCanceledException",
-                        "TransactionInProgressException"):
+            if exc.response.get("Error", {}).get("Code", "") in (
+                    "ConditionalCheckFailedException", "TransactionCanceledException",
+                    "TransactionInProgressException"):
                 raise
-            message = str(error.get("Message", ""))
-            if "IndexName" in kwargs and "index" in message.lower() and code in (
-                    "ResourceNotFoundException", "ValidationException"):
-                hint = f"table {self.table!r} lacks the index {kwargs['IndexName']}: it is " \
-                    "not laid out as banditbot needs (banditbot init-db says what differs)"
-            elif code == "ResourceNotFoundException":
-                hint = f"no table {self.table!r} here: check its name and region, or create " \
-                    "it with banditbot init-db"
-            elif code in _THROTTLING:
-                hint = _THROTTLING_HINT
-            else:
-                hint = "check the table, credentials and region"
-            said = str(error.get("Message", exc))
-            if "<" in said and ">" in said:  # a web page, not DynamoDB: not its endpoint
-                said = "the endpoint answered with a web page, not as DynamoDB does"
-                hint = f"check the endpoint URL ({self.client.meta.endpoint_url})"
-            raise StoreError(f"DynamoDB {op} failed: {code}: {said.splitlines()[0][:300]}"
-                             f"{self._stopped()}", hint=hint) from exc
+            raise self._refused(op, exc, kwargs) from exc
         except BotoCoreError as exc:
             error = _network_error(op, exc)
             raise StoreError(error.message + self._stopped(), hint=error.hint) from exc
+
+    def _refused(self, op: str, exc: Any, kwargs: Mapping[str, Any]) -> StoreError:
+        """What DynamoDB's refusal ``exc`` (a ``ClientError``) of ``op`` means, in one line
+        with what to check."""
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        message = str(error.get("Message", ""))
+        if "IndexName" in kwargs and "index" in message.lower() and code in (
+                "ResourceNotFoundException", "ValidationException"):
+            hint = f"table {self.table!r} lacks the index {kwargs['IndexName']}: it is " \
+                "not laid out as banditbot needs (banditbot init-db says what differs)"
+        elif code == "ResourceNotFoundException":
+            hint = f"no table {self.table!r} here: check its name and region, or create " \
+                "it with banditbot init-db"
+        elif code in _THROTTLING:
+            hint = _THROTTLING_HINT
+        else:
+            hint = "check the table, credentials and region"
+        said = str(error.get("Message", exc))
+        if said.lstrip().startswith("<"):  # a web page, not DynamoDB: not its endpoint
+            said = "the endpoint answered with a web page, not as DynamoDB does"
+            hint = f"check the endpoint URL ({self.client.meta.endpoint_url})"
+        return StoreError(f"DynamoDB {op} failed: {code}: {said.partition(chr(10))[0][:300]}"
+                          f"{self._stopped()}", hint=hint)
 
     def _stopped(self) -> str:
         """What to add to an error whose retries the time limit stopped."""
@@ -370,17 +376,21 @@ class DynamoDBStore:
             raise _network_error("init", exc) from exc
 
     def table_exists(self) -> bool:
-        """Whether the table is there (one ``DescribeTable``; :class:`StoreError` when
-        DynamoDB cannot be asked)."""
+        """Whether the table is there (one ``DescribeTable``): True too when the role may
+        not ask (``AccessDenied``: the function's role needs only the four actions of
+        docs/dynamodb.md, and its first request says it if the table is missing);
+        :class:`StoreError` when DynamoDB cannot be asked."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.describe_table(TableName=self.table)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
                 return False
-            self._call("describe_table")  # (asked again: it says what failed, as every call)
-            raise
+            if code in ("AccessDeniedException", "AccessDenied"):
+                return True
+            raise self._refused("describe_table", exc, {}) from exc
         except BotoCoreError as exc:
             raise _network_error("describe_table", exc) from exc
         return True
