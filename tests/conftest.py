@@ -69,6 +69,18 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out, err
 
 
+def cli_sqlite_service(root: Path, config_text: str, name: str, seed: int
+                       ) -> tuple[BanditService, list[str]]:
+    """A service over SQLite file ``name`` in ``root``, whose experiments file holds
+    ``config_text``; and the CLI's options that name both."""
+    from banditbot import build_service
+
+    config = root / "exps.yaml"
+    config.write_text(config_text, encoding="utf-8")
+    url = f"sqlite:///{root / name}"
+    return build_service(config, url, seed=seed), ["--config", str(config), "--store", url]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,9 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from banditbot import build_service
-
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, cli_sqlite_service
 
 LONG = [f"greeting-warm-emoji-{i:02d}" for i in range(1, 13)]  # 22 characters each
 CONFIG = f"""\
@@ -42,11 +40,7 @@ BORDERS = "│┃"
 def store(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Answered decisions of three experiments (fixed seeds), and admin actions whose
     details name long arm ids; the CLI's store options."""
-    root = tmp_path_factory.mktemp("narrow")
-    config = root / "exps.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    url = f"sqlite:///{root / 'narrow.db'}"
-    svc = build_service(config, url, seed=3)
+    svc, options = cli_sqlite_service(tmp_path_factory.mktemp("narrow"), CONFIG, "narrow.db", 3)
     rng = np.random.default_rng(7)
     for exp, n in (("many", 1200), ("four", 400)):
         for t in range(n):
@@ -58,7 +52,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         d = svc.decide("plain", f"p{t}", {"plan": plan})
         svc.reward(d.id, t % 2, f"p{t}")
     svc.store.close()
-    options = ["--config", str(config), "--store", url]
     for arm in (LONG[6], LONG[10]):
         assert cli(["cheat", "many", arm, "1101", *options]).returncode == 0
     return options

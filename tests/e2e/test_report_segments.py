@@ -15,7 +15,7 @@ import pytest
 
 from banditbot import build_service
 
-from ..conftest import run_cli
+from ..conftest import cli_sqlite_service, run_cli
 from ..http_client import HTTP
 from ..telegram_double import ServerThread
 
@@ -45,11 +45,7 @@ DECISIONS = 1500
 def logged(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A SQLite store with 1,500 answered LinUCB decisions of ``greet`` (fixed seeds) and 30
     of ``plain`` whose contexts carry a ``plan`` (text) or nothing; the CLI's store options."""
-    root = tmp_path_factory.mktemp("segments")
-    config = root / "exps.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    url = f"sqlite:///{root / 'seg.db'}"
-    svc = build_service(config, url, seed=1)
+    svc, options = cli_sqlite_service(tmp_path_factory.mktemp("segments"), CONFIG, "seg.db", 1)
     rng = np.random.default_rng(101)
     for t in range(DECISIONS):
         premium = bool(rng.random() < 0.4)
@@ -63,7 +59,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         d = svc.decide("plain", f"p{t}", context)
         svc.reward(d.id, t % 2, f"p{t}")
     svc.store.close()
-    return ["--config", str(config), "--store", url]
+    return options
 
 
 def test_each_segment_names_its_own_best_arm_where_the_whole_report_cannot(

@@ -15,10 +15,10 @@ policies, or tuning them, loses nothing. The price is resolution: a reward's age
 the bucket (the error in its weight is at most a factor ``0.5 ** (bucket / (2·half_life))``),
 so buckets should be a small fraction of the half-life or window. Rewards always land in the
 current bucket, so old buckets never change again and can be dropped once they are far beyond
-any horizon. A discount also reads, where they hold every reward, exponentially weighted sums
-per epoch of buckets that are exact in time and few however old the experiment is (see
-``banditbot.service._decay``). The simulator, whose time unit is a step, keeps exact decayed
-sums instead.
+any horizon. In the service a discount also reads, where they hold every reward,
+exponentially weighted sums per epoch of buckets that are exact in time and few however old
+the experiment is (docs/policies.md). The simulator, whose time unit is a step, keeps exact
+decayed sums instead.
 """
 
 from __future__ import annotations

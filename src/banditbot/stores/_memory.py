@@ -101,11 +101,8 @@ class MemoryStore:
                 if bucket is None:
                     return StatsTable.zeros(arms)
                 data = np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
-                extra = {a: dict(f) for a, f in bucket.extra.items() if a in arms} \
-                    if bucket.extra else {}
-                if not time_buckets:
-                    extra = {a: {k: v for k, v in f.items() if not k.startswith("tb.")}
-                             for a, f in extra.items()}
+                extra = {a: {k: v for k, v in f.items() if time_buckets or not _bucket(k)}
+                         for a, f in bucket.extra.items() if a in arms}
             else:
                 data = np.zeros((4, len(arms)))
                 extra = {}
@@ -114,7 +111,7 @@ class MemoryStore:
                         data += np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                         for a in arms:
                             for k, v in bucket.extra.get(a, {}).items():
-                                if not time_buckets and k.startswith("tb."):
+                                if not time_buckets and _bucket(k):
                                     continue
                                 extra.setdefault(a, {})
                                 extra[a][k] = extra[a].get(k, 0.0) + v
@@ -343,3 +340,9 @@ class MemoryStore:
                 return False
             self._documents[name] = (text, version + 1)
             return True
+
+
+def _bucket(field: str) -> bool:
+    """Whether an extra field is a time bucket (``tb.*``: what ``time_buckets=False`` leaves
+    out)."""
+    return field.startswith("tb.")
