@@ -1,5 +1,9 @@
 """Experiments and settings, loaded from YAML and validated with pydantic.
 
+The specs are frozen dataclasses: their constraints are pydantic's, written as metadata that
+reaches pydantic only when a file is validated, so that reading a file checked before
+(:func:`save_checked`, which the Lambda build writes) imports no pydantic.
+
 An error names the file, the experiment and the field, and suggests the fix::
 
     examples/experiments.yaml: experiment 'random': policy: epsilon-greedy: epsilon must be
@@ -9,23 +13,19 @@ An error names the file, the experiment and the field, and suggests the fix::
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, cast
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
 from ._markup import markup_problem
@@ -43,9 +43,13 @@ __all__ = [
     "TelegramOptions",
     "UpdateSpec",
     "WinnerSpec",
+    "checked_path",
+    "config_document",
     "default_config_path",
     "load_config",
     "parse_config",
+    "save_checked",
+    "validated",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
@@ -68,29 +72,81 @@ def _short(value: Any) -> str:
 _COMMAND_PATTERN = r"^[a-z0-9_]{1,32}$"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Rule:
+    """A field's constraints (``pattern``, ``min_length``, ``ge``, …: pydantic's ``Field``
+    arguments), handed to pydantic when a file is validated: ``Annotated[str,
+    _Rule(pattern=…)]``. Nothing imports pydantic before then."""
+
+    __slots__ = ("constraints",)
+
+    def __init__(self, **constraints: Any) -> None:
+        self.constraints = constraints
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic import Field
+
+        return handler.generate_schema(Annotated[source, Field(**self.constraints)])
 
 
-class Arm(_Model):
+class _After:
+    """A field's own check, run by pydantic after the field's type and :class:`_Rule`
+    (written after them): a function of the value that returns it or raises ValueError."""
+
+    __slots__ = ("check",)
+
+    def __init__(self, check: Callable[[Any], Any]) -> None:
+        self.check = check
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+
+class _Spec:
+    """A spec of the experiments file: a frozen dataclass whose unknown keys are refused.
+    ``_before`` reshapes the file's data before validation (shorthands such as ``policy:
+    thompson``); checks across fields are the class's ``__post_init__``, so they hold for
+    a spec made in code too."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    @classmethod
+    def _before(cls, data: Any) -> Any:
+        return data
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        schema = handler(source)
+        if cls._before.__func__ is _Spec._before.__func__:  # type: ignore[attr-defined]
+            return schema
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(cls._before, schema)
+
+
+_S = TypeVar("_S", bound=_Spec)
+
+
+def _printable(content: str) -> str:
+    # a NUL or an escape sequence would reach every user's chat as it is
+    problem = control_character_problem(content)
+    if problem:
+        raise ValueError(f"the content has {problem}: remove it (tabs and line breaks "
+                         "are fine)")
+    units = len(content.encode("utf-16-le")) // 2
+    if units > 4096:  # Telegram counts UTF-16 units: an emoji is two
+        raise ValueError(f"the content is {units} characters as Telegram counts them "
+                         "(an emoji counts twice); a message holds 4096")
+    return content
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arm(_Spec):
     """One variant: an id (letters, digits, ``_.-``; ≤ 32) and the content shown to users."""
 
-    id: str = Field(pattern=_ID_PATTERN)
-    content: str = Field(min_length=1, max_length=4096)
-
-    @field_validator("content")
-    @classmethod
-    def _printable(cls, content: str) -> str:
-        # a NUL or an escape sequence would reach every user's chat as it is
-        problem = control_character_problem(content)
-        if problem:
-            raise ValueError(f"the content has {problem}: remove it (tabs and line breaks "
-                             "are fine)")
-        units = len(content.encode("utf-16-le")) // 2
-        if units > 4096:  # Telegram counts UTF-16 units: an emoji is two
-            raise ValueError(f"the content is {units} characters as Telegram counts them "
-                             "(an emoji counts twice); a message holds 4096")
-        return content
+    id: Annotated[str, _Rule(pattern=_ID_PATTERN)]
+    content: Annotated[str, _Rule(min_length=1, max_length=4096), _After(_printable)]
 
 
 #: the characters no text of an experiment may hold: the C0 controls but tab, line feed and
@@ -131,14 +187,16 @@ def control_character_problem(text: str, *, breaks: bool = False) -> str | None:
     return f"U+{ord(found.group()):04X} ({what}) at character {found.start() + 1}"
 
 
-class RewardOption(_Model):
+@dataclass(frozen=True, kw_only=True)
+class RewardOption(_Spec):
     """One feedback button: the label users see and the reward value it stands for."""
 
-    label: str = Field(min_length=1, max_length=32)
+    label: Annotated[str, _Rule(min_length=1, max_length=32)]
     value: float
 
 
-class RewardSpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class RewardSpec(_Spec):
     """What a reward is.
 
     ``binary``: 1 (👍) or 0 (👎). ``rating``: an integer from ``min`` to ``max`` (default
@@ -152,8 +210,7 @@ class RewardSpec(_Model):
     max: float | None = None
     options: tuple[RewardOption, ...] | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> RewardSpec:
+    def __post_init__(self) -> None:
         for name, bound in (("min", self.min), ("max", self.max)):
             if bound is not None and not (math.isfinite(bound) and abs(bound) <= MAX_REWARD):
                 raise ValueError(f"{name} must be a finite number within ±{MAX_REWARD:g} "
@@ -178,7 +235,6 @@ class RewardSpec(_Model):
             raise ValueError(f"{len(self.buttons)} feedback buttons; a Telegram message holds "
                              f"at most {MAX_BUTTONS} (use a narrower rating, or a continuous "
                              "reward given through the API)")
-        return self
 
     @cached_property
     def bounds(self) -> tuple[float | None, float | None]:
@@ -276,21 +332,19 @@ def check_time_width(policy: Policy, params: Mapping[str, Any]) -> None:
                           "steps)", hint=f"e.g. {key}: 3d")
 
 
-class PolicySpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class PolicySpec(_Spec):
     """A policy by name with its parameters; validated by building it.
 
     In YAML either a name (``policy: thompson``) or a mapping
     (``policy: {name: epsilon-greedy, epsilon: 0.5}``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
-    @model_validator(mode="before")
     @classmethod
-    def _shorthand(cls, data: Any) -> Any:
+    def _before(cls, data: Any) -> Any:
         if isinstance(data, str):
             return {"name": data}
         if isinstance(data, dict) and "params" not in data:
@@ -304,13 +358,11 @@ class PolicySpec(_Model):
             return {**data, "params": time_params(data["params"])}
         return data
 
-    @model_validator(mode="after")
-    def _build(self) -> PolicySpec:
+    def __post_init__(self) -> None:
         try:
             check_time_width(self.build(), self.params)
         except PolicyError as exc:
             raise ValueError(str(exc)) from None
-        return self
 
     def build(self) -> Policy:
         """The validated policy object."""
@@ -330,7 +382,8 @@ _KNOWN_PERIODS = {"hour": 24.0, "weekday": 7.0}
 MAX_CONTEXT_KEYS = 32
 
 
-class FeatureSpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class FeatureSpec(_Spec):
     """One context feature of a contextual experiment.
 
     ``categorical`` features are one-hot encoded over ``values`` (others map to no column;
@@ -341,19 +394,18 @@ class FeatureSpec(_Model):
     other cyclic feature states it).
     """
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    name: Annotated[str, _Rule(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     type: Literal["categorical", "numeric", "cyclic"] = "numeric"
     values: tuple[str, ...] = ()
     center: float = 0.0
-    scale: float = Field(default=1.0, gt=0)
-    period: float = Field(default=24.0, gt=0)
+    scale: Annotated[float, _Rule(gt=0)] = 1.0
+    period: Annotated[float, _Rule(gt=0)] = 24.0
 
-    @model_validator(mode="before")
     @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        """A cyclic feature's period (known for ``hour`` and ``weekday``, else required) and
-        a categorical feature's ``true``/``false`` values as the text they are matched as
-        (YAML reads them as booleans)."""
+    def _before(cls, data: Any) -> Any:
+        """A cyclic feature's period (known for ``hour`` and ``weekday``, else required, and
+        given for cyclic features only) and a categorical feature's ``true``/``false``
+        values as the text they are matched as (YAML reads them as booleans)."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -364,31 +416,32 @@ class FeatureSpec(_Model):
         values = data.get("values")
         if isinstance(values, list | tuple):
             data["values"] = [bool_text(v) if isinstance(v, bool) else v for v in values]
+        shown = repr(name) if name is not None else "without a name"
+        if kind in ("categorical", "numeric") and "period" in data \
+                and not (values and kind != "categorical"):  # (the values' error first)
+            raise ValueError(f"feature {shown}: a period is for cyclic features (set "
+                             "type: cyclic, or remove period)")
+        if kind == "cyclic" and "period" not in data and name not in _TEXT_FEATURES:
+            raise ValueError(f"cyclic feature {shown} needs its period (e.g. period: 24 "
+                             "for an hour of day, 7 for a weekday, 12 for a month)")
         return data
 
-    @model_validator(mode="after")
-    def _check(self) -> FeatureSpec:
+    def __post_init__(self) -> None:
         if self.values and self.type != "categorical":
             raise ValueError(f"feature {self.name!r}: values are for categorical features "
                              f"(set type: categorical, or remove values)")
-        if "period" in self.model_fields_set and self.type != "cyclic":
-            raise ValueError(f"feature {self.name!r}: a period is for cyclic features (set "
-                             "type: cyclic, or remove period)")
         text = _TEXT_FEATURES.get(self.name)
         if text and self.type != "categorical":  # as a number every value encodes as 0
             raise ValueError(f"feature {self.name!r} is text in the Telegram bot's context "
                              f"({text}): declare it type: categorical with its values, "
                              f"e.g. values: [{text.split(', ')[0]}, …]")
-        if self.type == "cyclic" and "period" not in self.model_fields_set:
-            raise ValueError(f"cyclic feature {self.name!r} needs its period (e.g. period: 24 "
-                             "for an hour of day, 7 for a weekday, 12 for a month)")
         if self.type == "categorical" and not self.values:
             raise ValueError(f"categorical feature {self.name!r} needs a list of values "
                              "(add values: [...])")
-        return self
 
 
-class TelegramOptions(_Model):
+@dataclass(frozen=True, kw_only=True)
+class TelegramOptions(_Spec):
     """How an experiment appears in Telegram (the ``telegram:`` section of an experiment).
 
     Attributes
@@ -400,7 +453,7 @@ class TelegramOptions(_Model):
         How arm content is rendered: ``MarkdownV2``, ``HTML`` or ``plain``.
     """
 
-    command: str | None = Field(default=None, pattern=_COMMAND_PATTERN)
+    command: Annotated[str | None, _Rule(pattern=_COMMAND_PATTERN)] = None
     parse_mode: Literal["MarkdownV2", "HTML", "plain"] = "plain"
 
     def command_for(self, experiment_id: str) -> str:
@@ -413,7 +466,8 @@ _REWARDS = re.compile(r"^\s*(\d+)\s*rewards?\s*$")
 _SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class UpdateSpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class UpdateSpec(_Spec):
     """When a new allocation is computed (the experiment's ``update:``).
 
     ``every: decision`` (the default): before every decision, from the statistics of that
@@ -424,12 +478,11 @@ class UpdateSpec(_Model):
     """
 
     every: Literal["decision", "rewards", "time"] = "decision"
-    rewards: int | None = Field(default=None, ge=1, le=10_000_000)
-    seconds: float | None = Field(default=None, gt=0, le=366 * 86400)
+    rewards: Annotated[int | None, _Rule(ge=1, le=10_000_000)] = None
+    seconds: Annotated[float | None, _Rule(gt=0, le=366 * 86400)] = None
 
-    @model_validator(mode="before")
     @classmethod
-    def _shorthand(cls, data: Any) -> Any:
+    def _before(cls, data: Any) -> Any:
         if isinstance(data, str | int):
             data = {"every": data}
         if not isinstance(data, dict) or "every" not in data or data["every"] in (
@@ -449,13 +502,11 @@ class UpdateSpec(_Model):
         raise ValueError(f"update every {every!r} is not understood (use decision, "
                          "'200 rewards' or a duration such as '15m')")
 
-    @model_validator(mode="after")
-    def _complete(self) -> UpdateSpec:
+    def __post_init__(self) -> None:
         if self.every == "rewards" and self.rewards is None:
             raise ValueError("update every rewards needs a count (e.g. '200 rewards')")
         if self.every == "time" and self.seconds is None:
             raise ValueError("update every time needs a duration (e.g. '15m')")
-        return self
 
     def describe(self) -> str:
         """``every decision``, ``every 200 rewards``, ``every 15m``."""
@@ -470,16 +521,16 @@ class UpdateSpec(_Model):
         return "every decision"
 
 
-class BurnInSpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class BurnInSpec(_Spec):
     """Equal allocation until every active arm has ``min_per_arm`` decisions and, for 👍/👎
     rewards, ``min_answers`` answers (``burn_in: 0`` turns it off)."""
 
-    min_per_arm: int = Field(default=10, ge=0, le=1_000_000)
-    min_answers: int = Field(default=5, ge=0, le=1_000_000)
+    min_per_arm: Annotated[int, _Rule(ge=0, le=1_000_000)] = 10
+    min_answers: Annotated[int, _Rule(ge=0, le=1_000_000)] = 5
 
-    @model_validator(mode="before")
     @classmethod
-    def _shorthand(cls, data: Any) -> Any:
+    def _before(cls, data: Any) -> Any:
         if data is False or data == 0:
             return {"min_per_arm": 0, "min_answers": 0}
         if isinstance(data, int) and not isinstance(data, bool):
@@ -492,7 +543,8 @@ class BurnInSpec(_Model):
         return self.min_per_arm > 0 or self.min_answers > 0
 
 
-class WinnerSpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class WinnerSpec(_Spec):
     """When an experiment has a winner, and what then happens (``winner:``).
 
     ``rule``: ``sequence`` (the default: the leader's anytime-valid confidence sequence for
@@ -515,14 +567,24 @@ class WinnerSpec(_Model):
     """
 
     rule: Literal["sequence", "p-best"] = "sequence"
-    threshold: float = Field(default=0.95, gt=0.5, lt=1.0)
+    threshold: Annotated[float, _Rule(gt=0.5, lt=1.0)] = 0.95
     explore: Literal["none", "top-two"] = "none"
     on_winner: Literal["keep-learning", "send-all-to-winner", "stop"] = "keep-learning"
-    min_decisions: int = Field(default=100, ge=0)
-    horizon: int | None = Field(default=None, ge=1)
+    min_decisions: Annotated[int, _Rule(ge=0)] = 100
+    horizon: Annotated[int | None, _Rule(ge=1)] = None
 
 
-class ExperimentConfig(_Model):
+def _unique_arms(arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
+    seen: set[str] = set()
+    for arm in arms:
+        if arm.id in seen:
+            raise ValueError(f"arm id {arm.id!r} appears twice (give each arm its own id)")
+        seen.add(arm.id)
+    return arms
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig(_Spec):
     """One experiment: arms, policy, reward spec, reward mode and scope.
 
     Attributes
@@ -575,32 +637,35 @@ class ExperimentConfig(_Model):
         arm needs the vector at decision time).
     """
 
-    id: str = Field(pattern=_ID_PATTERN)
+    id: Annotated[str, _Rule(pattern=_ID_PATTERN)]
     description: str = ""
-    arms: tuple[Arm, ...] = Field(min_length=1)
-    policy: PolicySpec = Field(default_factory=lambda: PolicySpec(name="thompson"))
-    reward: RewardSpec = Field(default_factory=RewardSpec)
+    arms: Annotated[tuple[Arm, ...], _Rule(min_length=1), _After(_unique_arms)]
+    policy: PolicySpec = field(default_factory=lambda: PolicySpec(name="thompson"))
+    reward: RewardSpec = field(default_factory=RewardSpec)
     reward_mode: Literal["explicit", "implicit"] = "explicit"
-    wait_seconds: float = Field(default=3600.0, gt=0)
+    wait_seconds: Annotated[float, _Rule(gt=0)] = 3600.0
     default_reward: float | None = None
     scope: Literal["shared", "chat", "subject"] = "shared"
-    telegram: TelegramOptions = Field(default_factory=TelegramOptions)
+    telegram: TelegramOptions = field(default_factory=TelegramOptions)
     features: tuple[FeatureSpec, ...] = ()
-    time_bucket_seconds: float | None = Field(default=None, gt=0)
+    time_bucket_seconds: Annotated[float | None, _Rule(gt=0)] = None
     track_ips: bool = False
-    sticky_seconds: float = Field(default=0.0, ge=0)
-    update: UpdateSpec = Field(default_factory=UpdateSpec)
-    burn_in: BurnInSpec = Field(default_factory=BurnInSpec)
-    floor: float = Field(default=0.01, ge=0.0, le=0.5)
+    sticky_seconds: Annotated[float, _Rule(ge=0)] = 0.0
+    update: UpdateSpec = field(default_factory=UpdateSpec)
+    burn_in: BurnInSpec = field(default_factory=BurnInSpec)
+    floor: Annotated[float, _Rule(ge=0.0, le=0.5)] = 0.01
     control: str | None = None
-    holdout: float = Field(default=0.0, ge=0.0, le=0.9)
-    winner: WinnerSpec = Field(default_factory=WinnerSpec)
-    confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    holdout: Annotated[float, _Rule(ge=0.0, le=0.9)] = 0.0
+    winner: WinnerSpec = field(default_factory=WinnerSpec)
+    confidence: Annotated[float, _Rule(ge=0.5, le=0.999)] = 0.95
     propensity: Literal["exact", "deferred"] = "exact"
 
-    @model_validator(mode="before")
     @classmethod
-    def _surface_options(cls, data: Any) -> Any:
+    def _before(cls, data: Any) -> Any:
+        return cls._floor_given(cls._default_policy(cls._surface_options(data)))
+
+    @staticmethod
+    def _surface_options(data: Any) -> Any:
         """Files from before the ``telegram:`` section keep working: ``command`` and
         ``parse_mode`` at the top level of an experiment move into it."""
         if isinstance(data, dict) and ("command" in data or "parse_mode" in data):
@@ -617,9 +682,8 @@ class ExperimentConfig(_Model):
             data["telegram"] = section
         return data
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_policy(cls, data: Any) -> Any:
+    @staticmethod
+    def _default_policy(data: Any) -> Any:
         """No policy given: Thompson sampling — Beta for bounded rewards, Gaussian else."""
         if isinstance(data, dict) and data.get("policy") is None:
             reward = data.get("reward") or {}
@@ -630,18 +694,23 @@ class ExperimentConfig(_Model):
             data = {**data, "policy": "thompson" if bounded else "gaussian-thompson"}
         return data
 
-    @field_validator("arms")
-    @classmethod
-    def _unique_arms(cls, arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
-        seen: set[str] = set()
-        for arm in arms:
-            if arm.id in seen:
-                raise ValueError(f"arm id {arm.id!r} appears twice (give each arm its own id)")
-            seen.add(arm.id)
-        return arms
+    @staticmethod
+    def _floor_given(data: Any) -> Any:
+        """A floor written down above ``0.5 / K`` is refused, so that nobody reads a floor
+        the bandit does not keep (the default 0.01 is capped at ``0.5 / K`` where it is
+        used)."""
+        if not isinstance(data, dict):
+            return data
+        floor, arms = data.get("floor"), data.get("arms")
+        if isinstance(floor, int | float) and not isinstance(floor, bool) \
+                and isinstance(arms, list | tuple) and len(arms) > 1 \
+                and 0.5 / len(arms) < floor <= 0.5:  # (above 0.5: the field's own error)
+            raise ValueError(f"floor {floor:g} is above 0.5 / K = {0.5 / len(arms):.3g} for "
+                             f"{len(arms)} arms, where it would be capped (use at most "
+                             f"{0.5 / len(arms):.3g})")
+        return data
 
-    @model_validator(mode="after")
-    def _check(self) -> ExperimentConfig:
+    def __post_init__(self) -> None:
         if self.default_reward is not None:
             try:
                 self.reward.validate_value(self.default_reward)
@@ -654,13 +723,6 @@ class ExperimentConfig(_Model):
         if self.control is not None and self.arm(self.control) is None:
             raise ValueError(f"control {self.control!r} is not an arm of the experiment "
                              "(use one of its arm ids)")
-        # (the default 0.01 is capped at 0.5 / K where it is used: a floor written down
-        # above the cap is refused, so that nobody reads a floor the bandit does not keep)
-        if len(self.arms) > 1 and self.floor > 0.5 / len(self.arms) \
-                and "floor" in self.model_fields_set:
-            raise ValueError(f"floor {self.floor:g} is above 0.5 / K = "
-                             f"{0.5 / len(self.arms):.3g} for {len(self.arms)} arms, where it "
-                             f"would be capped (use at most {0.5 / len(self.arms):.3g})")
         if self.winner.explore != "none" and self.update.every == "decision":
             raise ValueError("winner.explore acts at each allocation period (set update, e.g. "
                              "'200 rewards')")
@@ -698,7 +760,6 @@ class ExperimentConfig(_Model):
             listed = "\n".join(f"  arm {arm!r}: {problem}" for arm, problem in problems)
             raise ValueError(f"{len(problems)} arms hold text Telegram would refuse:\n"
                              f"{listed}{quoting and chr(10) + quoting.strip()}")
-        return self
 
     def policy_problem(self, policy: Policy) -> str | None:
         """Why ``policy`` cannot run on this experiment (``None`` if it can)."""
@@ -761,15 +822,48 @@ class ExperimentConfig(_Model):
         return next((a for a in self.arms if a.id == arm_id), None)
 
 
-class ApiKeySpec(_Model):
+@dataclass(frozen=True, kw_only=True)
+class ApiKeySpec(_Spec):
     """An API key given in the config file: its name, role and SHA-256 (never the key)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: Annotated[str, _Rule(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     role: Literal["read", "decide", "admin"] = "read"
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: Annotated[str, _Rule(pattern=r"^[0-9a-f]{64}$")]
 
 
-class BanditConfig(_Model):
+def _unique_experiments(experiments: tuple[ExperimentConfig, ...]
+                        ) -> tuple[ExperimentConfig, ...]:
+    for e in experiments:
+        command = e.telegram.command_for(e.id)
+        if command in BOT_COMMANDS:
+            raise ValueError(
+                f"experiment {e.id!r} would run as /{command}, one of the bot's own "
+                "commands (give it another, e.g. telegram: {command: try_" + command + "})")
+    keys = {"id": [e.id for e in experiments],
+            "telegram command": [e.telegram.command_for(e.id) for e in experiments]}
+    for what, values in keys.items():
+        seen: set[str] = set()
+        for key in values:
+            if key in seen:
+                raise ValueError(f"two experiments share the {what} {key!r} "
+                                 "(give each its own id and command)")
+            seen.add(key)
+    return experiments
+
+
+def _known_zone(zone: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as "
+                         "Europe/Berlin)") from None
+    return zone
+
+
+@dataclass(frozen=True, kw_only=True)
+class BanditConfig(_Spec):
     """All experiments plus bot-wide settings.
 
     Attributes
@@ -785,42 +879,11 @@ class BanditConfig(_Model):
         reports show.
     """
 
-    experiments: tuple[ExperimentConfig, ...] = Field(min_length=1)
+    experiments: Annotated[tuple[ExperimentConfig, ...], _Rule(min_length=1),
+                           _After(_unique_experiments)]
     admins: tuple[int, ...] = ()
-    time_zone: str = "UTC"
+    time_zone: Annotated[str, _After(_known_zone)] = "UTC"
     api_keys: tuple[ApiKeySpec, ...] = ()
-
-    @field_validator("experiments")
-    @classmethod
-    def _unique(cls, experiments: tuple[ExperimentConfig, ...]) -> tuple[ExperimentConfig, ...]:
-        for e in experiments:
-            command = e.telegram.command_for(e.id)
-            if command in BOT_COMMANDS:
-                raise ValueError(
-                    f"experiment {e.id!r} would run as /{command}, one of the bot's own "
-                    "commands (give it another, e.g. telegram: {command: try_" + command + "})")
-        keys = {"id": [e.id for e in experiments],
-                "telegram command": [e.telegram.command_for(e.id) for e in experiments]}
-        for what, values in keys.items():
-            seen: set[str] = set()
-            for key in values:
-                if key in seen:
-                    raise ValueError(f"two experiments share the {what} {key!r} "
-                                     "(give each its own id and command)")
-                seen.add(key)
-        return experiments
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, zone: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as "
-                             "Europe/Berlin)") from None
-        return zone
 
     @cached_property
     def by_id(self) -> dict[str, ExperimentConfig]:
@@ -866,6 +929,7 @@ _FIELD_HINTS = {
 _HINTS = {
     "missing": "add the field",
     "extra_forbidden": "remove it or check its spelling",
+    "unexpected_keyword_argument": "remove it or check its spelling",
     "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' (commands: a-z, 0-9, _)",
     "too_short": "add at least one item",
     "literal_error": "use one of the listed values",
@@ -877,6 +941,7 @@ _HINTS = {
     "list_type": "use a list",
     "tuple_type": "use a list",
     "model_type": "use a mapping of fields",
+    "dataclass_type": "use a mapping of fields",
     "dict_type": "use a mapping of fields",
     "too_long": "use fewer characters",
     "string_too_long": "shorten it",
@@ -906,6 +971,8 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
                         if not str(p).startswith("function-")).lstrip(".")
         message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "unexpected_keyword_argument":  # (a dataclass's word for it)
+            message = "Extra inputs are not permitted"
         shape = re.sub(r"\[\d+\]", "", field)  # features[2].name -> features.name
         hint = _FIELD_HINTS.get((shape, str(err["type"]))) or _HINTS.get(str(err["type"]))
         trailing = _trailing_parenthesis(message)
@@ -923,13 +990,139 @@ def parse_config(data: Any, *, source: str = "<config>") -> BanditConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with 'experiments'",
                           hint="start the file with 'experiments:'")
+    from pydantic import ValidationError
+
     try:
-        return BanditConfig.model_validate(data)
+        return validated(BanditConfig, data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source, data)) from None
 
 
-def load_config(path: str | os.PathLike[str]) -> BanditConfig:
+def validated(spec: type[_S], data: Any) -> _S:
+    """``data`` (a mapping, or a shorthand such as ``"thompson"`` for a policy) validated as
+    a ``spec`` class; pydantic's ``ValidationError`` (a ValueError) names what is wrong.
+    A spec made directly in code is checked across fields only (``__post_init__``)."""
+    result: _S = _adapter(cast(Hashable, spec)).validate_python(data)
+    return result
+
+
+@functools.cache
+def _adapter(spec: Hashable) -> Any:
+    """pydantic's validator of a spec class (built once, on first use)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cast(Any, spec))
+
+
+def config_document(value: Any) -> Any:
+    """A spec (or anything within one) as JSON-ready data: each field by name, tuples as
+    lists; what :func:`parse_config` reads back into an equal spec."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: config_document(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [config_document(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): config_document(item) for key, item in value.items()}
+    return value
+
+
+#: what a checked copy of an experiments file is written by (and read by only the same)
+_CHECKED_FORMAT = "banditbot-checked-experiments/1"
+
+
+def checked_path(path: str | os.PathLike[str]) -> Path:
+    """Where :func:`save_checked` keeps the checked copy of an experiments file:
+    ``experiments.yaml`` → ``experiments.yaml.checked.json`` beside it."""
+    p = Path(path)
+    return p.with_name(p.name + ".checked.json")
+
+
+@functools.cache
+def _schema_digest() -> str:
+    """A digest of this module's source, where the specs and their checks are: a checked
+    copy written by other code is not used (nor is any, where the source is not there)."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        return "(unknown)"
+
+
+def save_checked(path: str | os.PathLike[str]) -> Path:
+    """Validate an experiments file and write its checked copy (:func:`checked_path`):
+    the validated document with the SHA-256 of the file's text. :func:`load_config` then
+    reads that copy instead of validating the file again while the file is unchanged, and
+    imports neither pydantic nor PyYAML (a Lambda's cold start; the package's build writes
+    it). :class:`ConfigError` if the file does not validate."""
+    p = Path(path)
+    config = load_config(p, checked=False)
+    out = checked_path(p)
+    body = config_document(config)
+    document = {"format": _CHECKED_FORMAT, "schema": _schema_digest(),
+                "source_sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                "config_sha256": _digest(body), "config": body}
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    return out
+
+
+def _digest(document: Any) -> str:
+    """SHA-256 of a JSON document, whatever its keys' order (a copy edited by hand is not
+    trusted: the file is validated instead)."""
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _checked_config(path: Path, text: bytes) -> BanditConfig | None:
+    """The checked copy of the file whose text is ``text``, if there is one written for
+    that text by these specs; ``None`` otherwise (the file is then validated)."""
+    copy = checked_path(path)
+    try:
+        document = json.loads(copy.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("format") != _CHECKED_FORMAT \
+            or _schema_digest() == "(unknown)" \
+            or document.get("source_sha256") != hashlib.sha256(text).hexdigest() \
+            or document.get("schema") != _schema_digest() \
+            or document.get("config_sha256") != _digest(document.get("config")):
+        return None
+    try:
+        return _from_document(BanditConfig, document["config"])
+    except (KeyError, TypeError, ValueError):  # (written by hand: validated instead)
+        return None
+
+
+def _from_document(spec: type[_S], data: Any) -> _S:
+    """A spec built from :func:`config_document`'s data of an equal one: the checks across
+    fields run again (``__post_init__``), the types are trusted."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{spec.__name__}: not a mapping")
+    names = {f.name for f in fields(cast(Any, spec))}
+    if not names.issuperset(data):
+        raise KeyError(sorted(set(data) - names))
+    nested = _NESTED[spec]
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        inner = nested.get(name)
+        if inner is not None and value is not None:
+            value = tuple(_from_document(inner, v) for v in value) if isinstance(value, list) \
+                else _from_document(inner, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return spec(**kwargs)
+
+
+#: each spec class, with the spec classes its fields hold (a tuple of them or one)
+_NESTED: dict[type[Any], dict[str, type[Any]]] = {
+    Arm: {}, RewardOption: {}, RewardSpec: {"options": RewardOption}, PolicySpec: {},
+    FeatureSpec: {}, TelegramOptions: {}, UpdateSpec: {}, BurnInSpec: {}, WinnerSpec: {},
+    ExperimentConfig: {"arms": Arm, "policy": PolicySpec, "reward": RewardSpec,
+                       "telegram": TelegramOptions, "features": FeatureSpec,
+                       "update": UpdateSpec, "burn_in": BurnInSpec, "winner": WinnerSpec},
+    ApiKeySpec: {}, BanditConfig: {"experiments": ExperimentConfig, "api_keys": ApiKeySpec},
+}
+
+
+def load_config(path: str | os.PathLike[str], *, checked: bool = True) -> BanditConfig:
     """Load and validate an experiments file.
 
     Parameters
@@ -937,6 +1130,9 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     path
         A YAML file with ``experiments:`` (and optionally ``admins:``, ``time_zone:``), or
         the same document as JSON (a name ending ``.json``: read without PyYAML).
+    checked
+        Read the file's checked copy (:func:`save_checked`) when there is one for the
+        file's present text, instead of validating the file (the default).
 
     Raises
     ------
@@ -946,10 +1142,14 @@ def load_config(path: str | os.PathLike[str]) -> BanditConfig:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the experiments file ({exc.strerror})",
                           hint="pass --config PATH or set BANDITBOT_CONFIG") from None
+    if checked and (config := _checked_config(p, raw)) is not None:
+        return config
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start + 1} cannot be decoded)",
                           hint="save the file as UTF-8") from None

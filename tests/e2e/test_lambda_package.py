@@ -9,6 +9,7 @@ compileall over the same folder; its size is checked by hand (docs/performance.m
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -169,4 +170,33 @@ def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
                 f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
                 makefile=src / "Makefile")
     assert proc.returncode == 0, proc.stderr
-    assert f"experiments file {src / 'my-experiments.yaml'}: valid" in proc.stdout
+    assert f"experiments file {artifacts / 'my-experiments.yaml'}: valid" in proc.stdout
+    # its checked copy ships beside it; the source folder is left as it was
+    assert (artifacts / "my-experiments.yaml.checked.json").is_file()
+    assert not any(src.rglob("*.checked.json"))
+
+
+def test_a_cold_start_reads_the_checked_experiments_without_pydantic_or_yaml(
+        package: Path) -> None:
+    """The build validates the packaged experiments file and ships its checked copy, so the
+    first invocation builds its service from that copy: pydantic and PyYAML (about 80 ms of
+    a cold start, docs/performance.md) are never imported on the webhook's path. The
+    experiments are the file's."""
+    env = {**os.environ, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1"}
+    config = package / "banditbot" / "data" / "experiments.yaml"
+    assert (package / "banditbot" / "data" / "experiments.yaml.checked.json").is_file()
+    probe = ("import json, sys, " + ", ".join(WEBHOOK_PATH) + "\n"
+             "from banditbot._compose import build_lambda\n"
+             "from banditbot._settings import Settings\n"
+             "parts = build_lambda(Settings.from_env({'BANDITBOT_STORE': "
+             "'dynamodb://banditbot?region=eu-west-1', 'BANDITBOT_CONFIG': "
+             f"{str(config)!r}}}, env_file=None))\n"
+             "print(json.dumps({'experiments': [e.id for e in parts.service.config.experiments],"
+             " 'loaded': sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'pydantic', 'pydantic_core', 'yaml'})}))")
+    proc = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=package)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.splitlines()[-1])
+    expected = yaml.safe_load(config.read_text(encoding="utf-8"))["experiments"]
+    assert seen == {"experiments": [e["id"] for e in expected], "loaded": []}

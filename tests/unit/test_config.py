@@ -372,3 +372,113 @@ def test_every_arm_whose_text_telegram_would_refuse_is_named_at_once() -> None:
     for i in (1, 3, 5, 7):
         assert f"arm 'a{i}': MarkdownV2 reserves '!'" in text and f"Hello {i}\\!" in text
     assert "arm 'a0'" not in text
+
+
+#: a file that sets every section and shorthand a checked copy has to carry back
+RICH = """\
+time_zone: Europe/Berlin
+admins: [42]
+api_keys: [{name: ci, role: decide, sha256: %s}]
+experiments:
+  - id: rich
+    description: every section
+    arms: [{id: a, content: "Hi *there*"}, {id: b, content: Hey}, {id: c, content: Yo}]
+    policy: {name: linucb, alpha: 0.5}
+    reward: {type: rating, min: 1, max: 3, options: [{label: bad, value: 1},
+             {label: ok, value: 2}, {label: good, value: 3}]}
+    reward_mode: implicit
+    wait_seconds: 600
+    default_reward: 1
+    scope: chat
+    command: rich_cmd
+    parse_mode: MarkdownV2
+    features: [{name: hour, type: cyclic}, {name: chat_type, type: categorical,
+               values: [private, group]}, {name: score, center: 2, scale: 3}]
+    burn_in: 3
+    floor: 0.05
+    control: a
+    holdout: 0.1
+    confidence: 0.9
+  - id: drift
+    arms: [{id: x, content: X}, {id: y, content: Y}]
+    policy: {name: discounted-thompson, half_life: 3d}
+    time_bucket_seconds: 3600
+    update: every 200 rewards
+    winner: {rule: p-best, threshold: 0.9, explore: top-two, horizon: 500}
+""" % ("ab" * 32)
+
+
+def _fresh_load(path: Path) -> dict[str, Any]:
+    """Load ``path`` in a fresh interpreter: the experiments as JSON, and whether pydantic
+    or PyYAML were imported to read them."""
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import json, sys\nfrom banditbot._config import config_document, load_config\n"
+             f"c = load_config({str(path)!r})\n"
+             "print(json.dumps({'config': config_document(c), 'loaded': sorted("
+             "{m.split('.')[0] for m in sys.modules} & {'pydantic', 'yaml'})}))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_a_checked_copy_is_read_without_pydantic_and_holds_what_the_file_says(
+        tmp_path: Path) -> None:
+    """The Lambda build writes each experiments file's checked copy; reading it gives the
+    same experiments as validating the file, every section and shorthand included, and
+    imports neither pydantic nor PyYAML (docs/performance.md: about 80 ms of a cold
+    start). Without the copy, the same process imports both."""
+    from banditbot._config import checked_path, config_document, save_checked
+
+    path = tmp_path / "experiments.yaml"
+    path.write_text(RICH, encoding="utf-8")
+    validated = load_config(path)
+    assert _fresh_load(path)["loaded"] == ["pydantic", "yaml"]
+    assert save_checked(path) == checked_path(path) == tmp_path / "experiments.yaml.checked.json"
+    assert load_config(path) == validated  # (equal specs, every field)
+    fresh = _fresh_load(path)
+    assert fresh == {"config": config_document(validated), "loaded": []}
+    assert validated.experiments[0].telegram.parse_mode == "MarkdownV2"
+    assert validated.experiments[1].policy.params == {"half_life": 3 * 86400.0}
+
+    for i, example in enumerate((EXAMPLES, ROOT / "src" / "banditbot" / "data"
+                                 / "experiments.yaml")):
+        copy_ = tmp_path / f"example-{i}.yaml"
+        copy_.write_bytes(example.read_bytes())
+        save_checked(copy_)
+        assert load_config(copy_) == load_config(copy_, checked=False)
+
+
+def test_a_checked_copy_is_not_used_once_the_file_or_the_copy_changed(
+        tmp_path: Path) -> None:
+    """A copy counts only for the file's text it was written from and as it was written: a
+    file edited after the build is validated again (its mistakes named), and so is a file
+    whose copy was edited by hand (a floor the file never allowed stays refused)."""
+    import json
+
+    from banditbot._config import checked_path, save_checked
+
+    path = tmp_path / "e.yaml"
+    path.write_text(RICH, encoding="utf-8")
+    save_checked(path)
+    path.write_text(RICH.replace("content: Yo", "content: Yoo"), encoding="utf-8")
+    assert load_config(path).experiments[0].arms[2].content == "Yoo"
+    path.write_text(RICH.replace("policy: {name: linucb", "policy: {name: linucbb"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="linucbb"):
+        load_config(path)
+
+    path.write_text(RICH, encoding="utf-8")
+    save_checked(path)
+    copy_ = checked_path(path)
+    document = json.loads(copy_.read_text(encoding="utf-8"))
+    document["config"]["experiments"][0]["floor"] = 0.4  # above 0.5 / 3: refused in a file
+    copy_.write_text(json.dumps(document), encoding="utf-8")
+    assert load_config(path).experiments[0].floor == 0.05
+    copy_.write_text("{not json", encoding="utf-8")
+    assert load_config(path).experiments[0].floor == 0.05
+    with pytest.raises(ConfigError, match="does-not-exist"):
+        save_checked(tmp_path / "does-not-exist.yaml")

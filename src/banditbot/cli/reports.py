@@ -110,10 +110,12 @@ def _feature_kind(f: FeatureSpec) -> str:
 
 def _feature_fields(f: FeatureSpec) -> dict[str, Any]:
     """A feature in ``experiments --json``: its name, type and the fields of that type."""
+    from .._config import config_document
+
     kept = {"categorical": ("values",), "cyclic": ("period",),
             "numeric": ("center", "scale")}[f.type]
     return {"name": f.name, "type": f.type,
-            **{k: v for k, v in f.model_dump(mode="json").items() if k in kept}}
+            **{k: v for k, v in config_document(f).items() if k in kept}}
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._config import Arm, RewardSpec, check_time_width, time_params
+from .._config import Arm, RewardSpec, check_time_width, time_params, validated
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
@@ -357,7 +357,7 @@ class AdminMixin(RewardsMixin):
                               hint="give the content; it may be left out only to bring back "
                                    "a retired arm")
         try:
-            Arm(id=arm, content=content or view.contents.get(arm, ""))
+            validated(Arm, {"id": arm, "content": content or view.contents.get(arm, "")})
         except ValueError as exc:
             error = exc.errors()[0]  # type: ignore[attr-defined]
             if error.get("loc", ("id",))[0] == "id":  # not the validator's regular expression

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from starlette.exceptions import HTTPException
 
+from ..._config import config_document
 from ...offline import decision_rows, store_pseudonyms, write_log_csv
 from ...service import BanditService, resolve_propensities
 from ...stores import DecisionRecord, close_scan
@@ -64,7 +65,8 @@ def get_experiment(experiment: str, service: Service, key: Reader) -> Experiment
 @router.get("/v1/experiments/{experiment}/config", tags=["experiments"], responses=_ERRORS)
 def get_config(experiment: str, service: Service, key: Reader) -> dict[str, Any]:
     """The experiment's configuration as loaded from the YAML file."""
-    return service.experiment(experiment).model_dump(mode="json")
+    document: dict[str, Any] = config_document(service.experiment(experiment))
+    return document
 
 
 @router.get("/v1/experiments/{experiment}/report", tags=["experiments"], responses=_ERRORS)
@@ -246,7 +248,7 @@ def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
     return ExperimentOut(
         id=exp.id, command=exp.telegram.command_for(exp.id), description=exp.description,
         arms=[a.arm for a in report.arms], active_arms=list(service.active_arms(experiment)),
-        policy=report.policy, reward=exp.reward.model_dump(mode="json"),
+        policy=report.policy, reward=config_document(exp.reward),
         reward_mode=exp.reward_mode, scope=exp.scope, generation=report.generation,
         propensity="deferred" if report.propensity == "deferred" else "exact")
 
