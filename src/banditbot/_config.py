@@ -18,7 +18,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from pathlib import Path
@@ -107,7 +107,8 @@ class _Spec:
     """A spec of the experiments file: a frozen dataclass whose unknown keys are refused.
     ``_before`` reshapes the file's data before validation (shorthands such as ``policy:
     thompson``); checks across fields are the class's ``__post_init__``, so they hold for
-    a spec made in code too."""
+    a spec made in code too; ``_check_given`` checks what depends on which keys the file
+    gave, once the fields are valid."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
@@ -115,14 +116,22 @@ class _Spec:
     def _before(cls, data: Any) -> Any:
         return data
 
+    def _check_given(self, given: Collection[Any]) -> None:
+        """Raise ValueError for a problem of the keys given (after ``_before``)."""
+
+    @classmethod
+    def _validate(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        data = cls._before(data)
+        spec = handler(data)
+        if isinstance(data, dict):
+            spec._check_given(data.keys())
+        return spec
+
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        schema = handler(source)
-        if cls._before.__func__ is _Spec._before.__func__:  # type: ignore[attr-defined]
-            return schema
         from pydantic_core import core_schema
 
-        return core_schema.no_info_before_validator_function(cls._before, schema)
+        return core_schema.no_info_wrap_validator_function(cls._validate, handler(source))
 
 
 _S = TypeVar("_S", bound=_Spec)
@@ -416,14 +425,6 @@ class FeatureSpec(_Spec):
         values = data.get("values")
         if isinstance(values, list | tuple):
             data["values"] = [bool_text(v) if isinstance(v, bool) else v for v in values]
-        shown = repr(name) if name is not None else "without a name"
-        if kind in ("categorical", "numeric") and "period" in data \
-                and not (values and kind != "categorical"):  # (the values' error first)
-            raise ValueError(f"feature {shown}: a period is for cyclic features (set "
-                             "type: cyclic, or remove period)")
-        if kind == "cyclic" and "period" not in data and name not in _TEXT_FEATURES:
-            raise ValueError(f"cyclic feature {shown} needs its period (e.g. period: 24 "
-                             "for an hour of day, 7 for a weekday, 12 for a month)")
         return data
 
     def __post_init__(self) -> None:
@@ -438,6 +439,14 @@ class FeatureSpec(_Spec):
         if self.type == "categorical" and not self.values:
             raise ValueError(f"categorical feature {self.name!r} needs a list of values "
                              "(add values: [...])")
+
+    def _check_given(self, given: Collection[Any]) -> None:
+        if "period" in given and self.type != "cyclic":
+            raise ValueError(f"feature {self.name!r}: a period is for cyclic features (set "
+                             "type: cyclic, or remove period)")
+        if self.type == "cyclic" and "period" not in given:
+            raise ValueError(f"cyclic feature {self.name!r} needs its period (e.g. period: 24 "
+                             "for an hour of day, 7 for a weekday, 12 for a month)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -662,7 +671,7 @@ class ExperimentConfig(_Spec):
 
     @classmethod
     def _before(cls, data: Any) -> Any:
-        return cls._floor_given(cls._default_policy(cls._surface_options(data)))
+        return cls._default_policy(cls._surface_options(data))
 
     @staticmethod
     def _surface_options(data: Any) -> Any:
@@ -694,21 +703,15 @@ class ExperimentConfig(_Spec):
             data = {**data, "policy": "thompson" if bounded else "gaussian-thompson"}
         return data
 
-    @staticmethod
-    def _floor_given(data: Any) -> Any:
+    def _check_given(self, given: Collection[Any]) -> None:
         """A floor written down above ``0.5 / K`` is refused, so that nobody reads a floor
         the bandit does not keep (the default 0.01 is capped at ``0.5 / K`` where it is
         used)."""
-        if not isinstance(data, dict):
-            return data
-        floor, arms = data.get("floor"), data.get("arms")
-        if isinstance(floor, int | float) and not isinstance(floor, bool) \
-                and isinstance(arms, list | tuple) and len(arms) > 1 \
-                and 0.5 / len(arms) < floor <= 0.5:  # (above 0.5: the field's own error)
-            raise ValueError(f"floor {floor:g} is above 0.5 / K = {0.5 / len(arms):.3g} for "
-                             f"{len(arms)} arms, where it would be capped (use at most "
-                             f"{0.5 / len(arms):.3g})")
-        return data
+        k = len(self.arms)
+        if "floor" in given and k > 1 and self.floor > 0.5 / k:
+            raise ValueError(f"floor {self.floor:g} is above 0.5 / K = {0.5 / k:.3g} for "
+                             f"{k} arms, where it would be capped (use at most "
+                             f"{0.5 / k:.3g})")
 
     def __post_init__(self) -> None:
         if self.default_reward is not None:
@@ -1085,9 +1088,11 @@ def _checked_config(path: Path, text: bytes) -> BanditConfig | None:
             or document.get("config_sha256") != _digest(document.get("config")):
         return None
     try:
-        return _from_document(BanditConfig, document["config"])
+        config = _from_document(BanditConfig, document["config"])
+        _known_zone(config.time_zone)  # (this machine's zones: the build's may differ)
     except (KeyError, TypeError, ValueError):  # (written by hand: validated instead)
         return None
+    return config
 
 
 def _from_document(spec: type[_S], data: Any) -> _S:

@@ -482,3 +482,32 @@ def test_a_checked_copy_is_not_used_once_the_file_or_the_copy_changed(
     assert load_config(path).experiments[0].floor == 0.05
     with pytest.raises(ConfigError, match="does-not-exist"):
         save_checked(tmp_path / "does-not-exist.yaml")
+
+
+@pytest.mark.parametrize(("experiment", "named"), [
+    # a floor above 0.5 / K however the file writes it (YAML reads 3e-1 as text)
+    ({"floor": "0.3"}, "floor 0.3 is above 0.5 / K = 0.25"),
+    ({"floor": 0.3}, "floor 0.3 is above 0.5 / K = 0.25"),
+    # and a field's own mistake is named first, as the fields were checked before
+    ({"floor": 0.3, "foo": 1}, "foo: Extra inputs are not permitted"),
+    ({"floor": 0.2, "arms": [{"id": "a", "content": "A"}, {"id": "a", "content": "B"},
+                             {"id": "c", "content": "C"}]}, "arm id 'a' appears twice"),
+    ({"floor": 0.3, "arms": [{"id": "a", "content": "A"}, {"id": "b"}]},
+     "arms[1].content: Field required"),
+    ({"features": [{"name": "X", "period": 3}]}, "features[0].name: String should match"),
+    ({"features": [{"period": 3}]}, "features[0].name: Field required"),
+    ({"features": [{"name": "x", "period": None}]},
+     "features[0].period: Input should be a valid number"),
+    ({"features": [{"name": "x", "period": 3}]}, "a period is for cyclic features"),
+    ({"features": [{"name": "month", "type": "cyclic"}]}, "needs its period"),
+])
+def test_checks_of_what_the_file_gave_come_after_the_fields(experiment: dict[str, Any],
+                                                            named: str) -> None:
+    """A review found a floor written as text ("0.3", or YAML's 3e-1) loaded and was
+    capped unseen, and the checks of which keys a file gave ran before the fields' own,
+    hiding an unknown key, a repeated arm or a missing field behind them."""
+    data = {"id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            "policy": "linucb" if "features" in experiment else "thompson", **experiment}
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"experiments": [data]})
+    assert named in str(refused.value)
