@@ -387,3 +387,70 @@ def test_whether_the_table_is_there_asks_once_and_says_what_failed(table: str) -
             store.table_exists()
         stub.assert_no_pending_responses()
     assert "on-demand" in (refused.value.hint or "")
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it (close enough for a bound): each attribute's
+    name, plus a string's or a binary's bytes, plus a number's significant digits / 2 + 1."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "B" in value:
+            size += len(value["B"])
+        elif "N" in value:
+            digits = value["N"].lstrip("-").replace(".", "").strip("0") or "0"
+            size += len(digits) // 2 + 2
+    return size
+
+
+def test_time_buckets_live_apart_so_decisions_and_rewards_stay_cheap(
+        moto_endpoint: str, table: str) -> None:
+    """DynamoDB charges a read and a write by the whole item's size. The arm's statistics
+    item held every time bucket (a discount keeps 50 half-lives of them): at hourly buckets
+    for a 20-hour half-life, ~70 KB, so each decision's read cost ~17 read units an arm and
+    each decision's and reward's write ~70 write units (docs/dynamodb.md). The buckets now
+    live in items of 32: the arm's item stays small, a read without buckets does not touch
+    them, and every bucket is still read back where it is asked for."""
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    store = DynamoDBStore(table, region="us-east-1", client=client)
+    grid = "@3600.0"
+    decisions, extras = [], []
+    for i in range(300):  # a reward in each of 300 hourly buckets
+        decisions.append(_decision()._replace(reward=1.0))
+        extras.append({f"tb.{i}.n{grid}": 1.0, f"tb.{i}.s{grid}": 0.5 + i / 1000,
+                       f"tb.{i}.q{grid}": (0.5 + i / 1000) ** 2, f"ec.{i // 256}{grid}": 1.0})
+    for start in range(0, 300, 10):
+        store.record_manual(decisions[start:start + 10], extras[start:start + 10])
+
+    def items(partition: str) -> list[dict[str, Any]]:
+        return client.query(TableName=table, KeyConditionExpression="PK = :pk",
+                            ExpressionAttributeValues={":pk": {"S": partition}})["Items"]
+
+    (own,) = items("STATS#e#0")
+    assert not [name for name in own if name.startswith("x:tb.")]
+    assert _item_bytes(own) < 1024  # one write unit (it held ~9 KB of buckets here)
+    buckets = items("TB#e#0")
+    assert len(buckets) == 10  # 300 buckets, 32 an item
+    assert max(_item_bytes(item) for item in buckets) < 4 * 1024  # one read unit each
+    assert all(len([n for n in item if n.startswith("x:tb.")]) <= 32 * 3 for item in buckets)
+
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb",
+                                lambda model, **_: calls.append(model.name))
+    lean = store.read_stats("e", 0, "", ("a", "b", "c"), time_buckets=False)
+    assert calls == ["Query"] and not [f for f in lean.extra.get("a", {}) if f[:3] == "tb."]
+    assert lean.extra["a"][f"ec.1{grid}"] == 300 - 256
+    full = store.read_stats("e", 0, "", ("a", "b", "c"))
+    fields = full.extra["a"]
+    assert len([f for f in fields if f.startswith("tb.")]) == 900
+    assert fields[f"tb.299.s{grid}"] == 0.5 + 299 / 1000
+    assert full.pulls[0] == full.n[0] == 300  # (the counters, from the arm's own item)
+
+    # old buckets go from their items as from the arm's: pruned, and folded into a total
+    store.drop_extra("e", 0, [f"tb.{i}.{x}{grid}" for i in range(64) for x in "nsq"])
+    store.drop_extra("e", 0, [f"ec.0{grid}"], keep_total=f"ec.base{grid}")
+    after = store.read_stats("e", 0, "", ("a", "b", "c")).extra["a"]
+    assert len([f for f in after if f.startswith("tb.")]) == 900 - 64 * 3
+    assert after[f"ec.base{grid}"] == 256 and f"ec.0{grid}" not in after

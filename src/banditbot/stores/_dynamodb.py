@@ -8,6 +8,8 @@ item                PK / SK                      attributes
 experiment meta     ``EXP#{exp}`` / ``META``     doc (JSON), version
 arm statistics      ``STATS#{exp}#{gen}`` /      pulls, n, total, total_sq, ``x:{field}``
                     ``S#{scope}#A#{arm}``        (changed only by ``ADD``)
+time buckets        ``TB#{exp}#{gen}`` /         ``x:tb.{b}.…`` of 32 buckets
+                    ``S#{scope}#A#{arm}#{b//32}``  (``ADD``; read only where weighed)
 decision            ``DEC#{id}`` / ``DEC``       experiment, generation, scope, arm, …,
                                                  reward (absent until rewarded), ttl;
                                                  GSI1: ``LOG#{exp}`` / ``{time}#{id}``
@@ -20,7 +22,11 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
                     / ``P#{period:010d}``
 ==================  ===========================  ==========================================
 
-* ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope).
+* ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope),
+  and one on the time buckets' where they are asked for. The buckets are kept apart, in
+  items of 32 buckets, because DynamoDB charges a read and a write by the whole item's size:
+  in the arm's item, a discount's 50 half-lives of hourly buckets made each decision's read
+  ~17 read units an arm and each decision's and reward's write ~70 write units.
 * A decision is one ``TransactWriteItems``: put the decision (if new) + ``ADD pulls 1``;
   a decision asked for with an idempotency key puts the key's item in the same transaction,
   unless an unexpired one holds the key.
@@ -52,6 +58,7 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import random
 import secrets
@@ -86,6 +93,35 @@ from ._base import (
 __all__ = ["DynamoDBStore"]
 
 _MAX_TRANSACT_ITEMS = 100
+#: time buckets a bucket item holds (``tb.<index>.…`` fields, index // this)
+_BUCKETS_PER_ITEM = 32
+
+
+def _bucket_item(name: str) -> int | None:
+    """The bucket item a statistics field belongs in (``tb.<index>.…``), ``None`` for a
+    field of the arm's own item."""
+    if not name.startswith("tb."):
+        return None
+    return int(name[3:name.index(".", 3)]) // _BUCKETS_PER_ITEM
+
+
+def _adding(pk: str, sk: str, scope: str, arm: str,
+            adds: Sequence[tuple[str, float]]) -> dict[str, Any]:
+    """A transaction's ``Update`` that adds ``adds`` (attribute, value) to a statistics
+    item, naming its arm and scope."""
+    names = {"#arm": "arm", "#scope": "scope"}
+    values: dict[str, Any] = {":arm": _str(arm), ":scope": _str(scope)}
+    for i, (name, value) in enumerate(adds):
+        names[f"#a{i}"] = name
+        values[f":a{i}"] = _num(value)
+    return {"Update": {
+        "TableName": "",  # filled by the caller
+        "Key": {"PK": _str(pk), "SK": _str(sk)},
+        "UpdateExpression": "SET #arm = :arm, #scope = :scope ADD " + ", ".join(
+            f"#a{i} :a{i}" for i in range(len(adds))),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }}
 #: the table's keys and its one index, as :meth:`DynamoDBStore.init` creates them (and as it
 #: requires of a table that exists already)
 _KEY_SCHEMA = [{"AttributeName": "PK", "KeyType": "HASH"},
@@ -536,7 +572,12 @@ class DynamoDBStore:
         }
         rows: dict[str, list[float]] = {}
         extra: dict[str, dict[str, float]] = {}
-        for item in self._query(**key):
+        items: Iterator[dict[str, Any]] = self._query(**key)
+        if with_extra and time_buckets:
+            buckets = {**key, "ExpressionAttributeValues": {
+                **key["ExpressionAttributeValues"], ":pk": _str(f"TB#{experiment}#{generation}")}}
+            items = itertools.chain(items, self._query(**buckets))
+        for item in items:
             arm = item["arm"]["S"]
             row = rows.setdefault(arm, [0.0, 0.0, 0.0, 0.0])
             for i, name in enumerate(_CORE):
@@ -559,10 +600,10 @@ class DynamoDBStore:
         drop = {f"x:{name}" for name in fields}
         if not drop:
             return
-        items = list(self._query(
+        items = [item for partition in ("STATS", "TB") for item in self._query(
             KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": "PK"},
-            ExpressionAttributeValues={":pk": _str(f"STATS#{experiment}#{generation}")},
-            ConsistentRead=True))
+            ExpressionAttributeValues={":pk": _str(f"{partition}#{experiment}#{generation}")},
+            ConsistentRead=True)]
         for item in items:
             present = sorted(drop.intersection(item))
             for i in range(0, len(present), 100):
@@ -612,28 +653,24 @@ class DynamoDBStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     @staticmethod
-    def _stats_update(experiment: str, generation: int, scope: str, arm: str,
-                      pulls: float, core: tuple[float, float, float] | None,
-                      extra: Mapping[str, float] | None = None) -> dict[str, Any]:
-        names = {"#arm": "arm", "#scope": "scope", "#pulls": "pulls"}
-        values: dict[str, Any] = {":arm": _str(arm), ":scope": _str(scope),
-                                  ":pulls": _num(pulls)}
-        adds = ["#pulls :pulls"]
+    def _stats_updates(experiment: str, generation: int, scope: str, arm: str,
+                       pulls: float, core: tuple[float, float, float] | None,
+                       extra: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+        """The transaction items that add to an arm's statistics: its own item (the pull,
+        the core sums, the extra fields but the time buckets) and, for time buckets, the
+        bucket items they belong in (:func:`_bucket_item`)."""
+        own: list[tuple[str, float]] = [("pulls", pulls)]
         if core is not None:
-            for i, (name, value) in enumerate(
-                    [("n", core[0]), ("total", core[1]), ("total_sq", core[2]),
-                     *((f"x:{k}", v) for k, v in (extra or {}).items())]):
-                names[f"#a{i}"] = name
-                values[f":a{i}"] = _num(value)
-                adds.append(f"#a{i} :a{i}")
-        return {"Update": {
-            "TableName": "",  # filled by the caller
-            "Key": {"PK": _str(f"STATS#{experiment}#{generation}"),
-                    "SK": _str(f"S#{scope}#A#{arm}")},
-            "UpdateExpression": "SET #arm = :arm, #scope = :scope ADD " + ", ".join(adds),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }}
+            own += [("n", core[0]), ("total", core[1]), ("total_sq", core[2])]
+        apart: dict[int, list[tuple[str, float]]] = {}
+        for name, value in (extra or {}).items() if core is not None else ():
+            chunk = _bucket_item(name)
+            (own if chunk is None else apart.setdefault(chunk, [])).append((f"x:{name}", value))
+        updates = [_adding(f"STATS#{experiment}#{generation}", f"S#{scope}#A#{arm}", scope,
+                           arm, own)]
+        updates += [_adding(f"TB#{experiment}#{generation}", f"S#{scope}#A#{arm}#{chunk}",
+                            scope, arm, adds) for chunk, adds in sorted(apart.items())]
+        return updates
 
     # --- decisions ----------------------------------------------------------------------
     def _decision_item(self, d: DecisionRecord) -> dict[str, Any]:
@@ -738,8 +775,8 @@ class DynamoDBStore:
         return [{"Put": {"TableName": "", "Item": self._decision_item(decision),
                          "ConditionExpression": "attribute_not_exists(#pk)",
                          "ExpressionAttributeNames": {"#pk": "PK"}}},
-                self._stats_update(decision.experiment, decision.generation, decision.scope,
-                                   decision.arm, 1.0, None)]
+                *self._stats_updates(decision.experiment, decision.generation,
+                                     decision.scope, decision.arm, 1.0, None)]
 
     def _raw_decision(self, decision_id: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self._call(
@@ -782,8 +819,8 @@ class DynamoDBStore:
                                               ":scope": _str(record.scope),
                                               ":weight": _num(record.weight)},
             }},
-            self._stats_update(record.experiment, record.generation, record.scope, record.arm,
-                               0.0, _core(value, record.weight), extra),
+            *self._stats_updates(record.experiment, record.generation, record.scope,
+                                 record.arm, 0.0, _core(value, record.weight), extra),
         ]))
         if reasons is None:
             if record.allocation_id is not None:
@@ -884,7 +921,9 @@ class DynamoDBStore:
             raise ValueError("manual decisions carry their reward")
         no_extra: list[Mapping[str, float] | None] = [None] * len(decisions)
         pairs = list(zip(decisions, extras or no_extra, strict=True))
-        step = _MAX_TRANSACT_ITEMS // 2  # puts + at most as many statistics updates
+        # puts, and at most as many updates of the arms' items and of bucket items (one
+        # decision's extra fields hold one time bucket)
+        step = _MAX_TRANSACT_ITEMS // 3
         for start in range(0, len(pairs), step):
             chunk = pairs[start:start + step]
             sums: dict[tuple[str, int, str, str], list[float]] = {}
@@ -905,9 +944,9 @@ class DynamoDBStore:
                 for k, v in (extra or {}).items():
                     fields[k] = fields.get(k, 0.0) + v
             for (exp, gen, scope, arm), acc in sums.items():
-                items.append(self._stats_update(exp, gen, scope, arm, acc[0],
-                                                (acc[1], acc[2], acc[3]),
-                                                sum_extra.get((exp, gen, scope, arm))))
+                items += self._stats_updates(exp, gen, scope, arm, acc[0],
+                                             (acc[1], acc[2], acc[3]),
+                                             sum_extra.get((exp, gen, scope, arm)))
             if self._transact(self._with_table(items)) is not None and \
                     self._raw_decision(chunk[0][0].id) is None:
                 # ids are 128 random bits: a chunk whose first decision exists was written
