@@ -219,6 +219,10 @@ class RewardSpec(_Spec):
     max: float | None = None
     options: tuple[RewardOption, ...] | None = None
 
+    @classmethod
+    def _before(cls, data: Any) -> Any:
+        return {"type": data} if isinstance(data, str) else data  # (reward: rating)
+
     def __post_init__(self) -> None:
         for name, bound in (("min", self.min), ("max", self.max)):
             if bound is not None and not (math.isfinite(bound) and abs(bound) <= MAX_REWARD):
@@ -324,8 +328,8 @@ def time_params(params: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(params)
     for key in _TIME_WIDTHS.values():
         value = out.get(key)
-        if isinstance(value, str) and (m := _DURATION.match(value)) is not None:
-            out[key] = float(m.group(1)) * _SECONDS[m.group(2)]
+        if isinstance(value, str) and (seconds := duration_seconds(value)) is not None:
+            out[key] = seconds
     return out
 
 
@@ -465,14 +469,39 @@ class TelegramOptions(_Spec):
     command: Annotated[str | None, _Rule(pattern=_COMMAND_PATTERN)] = None
     parse_mode: Literal["MarkdownV2", "HTML", "plain"] = "plain"
 
+    @classmethod
+    def _before(cls, data: Any) -> Any:
+        command = data.get("command") if isinstance(data, dict) else None
+        if isinstance(command, str) and command.startswith("/"):  # as users type it
+            return {**data, "command": command[1:]}
+        return data
+
     def command_for(self, experiment_id: str) -> str:
         """The command name without the slash."""
         return self.command or experiment_id.lower().replace("-", "_").replace(".", "_")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|(?:sec|second|min|minute|hour|day)s?)"
+                       r"\s*$", re.IGNORECASE)
 _REWARDS = re.compile(r"^\s*(\d+)\s*rewards?\s*$")
 _SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_UNITS = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hour": "h", "day": "d"}
+
+
+def duration_seconds(text: str) -> float | None:
+    """A duration in seconds: ``90s``, ``15m``, ``12h``, ``3d``, or in words (``1 hour``,
+    ``30 minutes``); ``None`` if ``text`` is not one.
+
+    Examples
+    --------
+    >>> duration_seconds("15m"), duration_seconds("2 hours"), duration_seconds("soon")
+    (900.0, 7200.0, None)
+    """
+    m = _DURATION.match(text)
+    if m is None:
+        return None
+    unit = m.group(2).lower()
+    return float(m.group(1)) * _SECONDS[_UNITS.get(unit.removesuffix("s"), unit)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -505,11 +534,11 @@ class UpdateSpec(_Spec):
                 return {**data, "every": text}
         if (m := _REWARDS.match(text)) is not None:
             return {**data, "every": "rewards", "rewards": int(m.group(1))}
-        if (m := _DURATION.match(text)) is not None:
-            return {**data, "every": "time",
-                    "seconds": float(m.group(1)) * _SECONDS[m.group(2)]}
-        raise ValueError(f"update every {every!r} is not understood (use decision, "
-                         "'200 rewards' or a duration such as '15m')")
+        if (seconds := duration_seconds(text)) is not None:
+            return {**data, "every": "time", "seconds": seconds}
+        count = f"'every {every} rewards'" if isinstance(every, int) else "'every 200 rewards'"
+        raise ValueError(f"{every!r} is not understood (use 'every decision', "
+                         f"{count}, or a duration such as 'every 15m' or 'every 1h')")
 
     def __post_init__(self) -> None:
         if self.every == "rewards" and self.rewards is None:
@@ -581,6 +610,10 @@ class WinnerSpec(_Spec):
     on_winner: Literal["keep-learning", "send-all-to-winner", "stop"] = "keep-learning"
     min_decisions: Annotated[int, _Rule(ge=0)] = 100
     horizon: Annotated[int | None, _Rule(ge=1)] = None
+
+
+#: an experiment's settings in seconds, which a file may also give as durations ('1d', '12h')
+_DURATIONS = ("wait_seconds", "sticky_seconds", "time_bucket_seconds")
 
 
 def _unique_arms(arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
@@ -671,7 +704,12 @@ class ExperimentConfig(_Spec):
 
     @classmethod
     def _before(cls, data: Any) -> Any:
-        return cls._default_policy(cls._surface_options(data))
+        data = cls._default_policy(cls._surface_options(data))
+        if isinstance(data, dict) and any(isinstance(data.get(key), str) for key in _DURATIONS):
+            data = {**data, **{key: seconds for key in _DURATIONS
+                               if isinstance(data.get(key), str)
+                               and (seconds := duration_seconds(data[key])) is not None}}
+        return data
 
     @staticmethod
     def _surface_options(data: Any) -> Any:
@@ -696,7 +734,7 @@ class ExperimentConfig(_Spec):
         """No policy given: Thompson sampling — Beta for bounded rewards, Gaussian else."""
         if isinstance(data, dict) and data.get("policy") is None:
             reward = data.get("reward") or {}
-            kind = reward.get("type", "binary") if isinstance(reward, dict) else "binary"
+            kind = reward.get("type", "binary") if isinstance(reward, dict) else reward
             bounded = kind in ("binary", "rating") or (
                 isinstance(reward, dict) and reward.get("min") is not None
                 and reward.get("max") is not None)
@@ -926,6 +964,10 @@ _FIELD_HINTS = {
     ("features.name", "string_pattern_mismatch"): "a lowercase letter, then lowercase "
     "letters, digits or '_', at most 32 (the context key it reads must be spelled the same)",
     ("confidence", "less_than_equal"): "a share such as 0.95, not a percentage",
+    ("telegram.command", "string_pattern_mismatch"): "lowercase letters, digits and '_', "
+    "at most 32",
+    ("reward.options", "dataclass_type"): "each button a mapping such as {label: 👍, "
+    "value: 1}",
     ("floor", "less_than_equal"): "a share such as 0.01, not a percentage",
     ("holdout", "less_than_equal"): "a share such as 0.1, not a percentage",
 }

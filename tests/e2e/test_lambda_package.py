@@ -160,7 +160,8 @@ def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
                 makefile=src / "Makefile")
     assert proc.returncode != 0
     (error,) = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert "my-experiments.yaml" in error and "thompsn" in error
+    # the file to edit is named, not the package's copy of it
+    assert f"{src / 'my-experiments.yaml'}: experiment 'hello'" in error and "thompsn" in error
     assert not any(artifacts.rglob("*.pyc"))  # stopped before compiling anything
 
     (src / "my-experiments.yaml").write_text(
@@ -170,10 +171,17 @@ def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
                 f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
                 makefile=src / "Makefile")
     assert proc.returncode == 0, proc.stderr
-    assert f"experiments file {artifacts / 'my-experiments.yaml'}: valid" in proc.stdout
+    assert f"experiments file {src / 'my-experiments.yaml'}: valid" in proc.stdout
     # its checked copy ships beside it; the source folder is left as it was
     assert (artifacts / "my-experiments.yaml.checked.json").is_file()
     assert not any(src.rglob("*.checked.json"))
+
+    # a build that stops leaves no checked copy of an earlier build behind
+    (src / "my-experiments.yaml").write_text("experiments: []\n", encoding="utf-8")
+    assert make("build-BanditFunction", f"ARTIFACTS_DIR={artifacts}", "SKIP_DEPS=1",
+                f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
+                makefile=src / "Makefile").returncode != 0
+    assert not (artifacts / "my-experiments.yaml.checked.json").exists()
 
 
 def test_a_cold_start_reads_the_checked_experiments_without_pydantic_or_yaml(

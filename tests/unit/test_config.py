@@ -511,3 +511,41 @@ def test_checks_of_what_the_file_gave_come_after_the_fields(experiment: dict[str
     with pytest.raises(ConfigError) as refused:
         parse_config({"experiments": [data]})
     assert named in str(refused.value)
+
+
+def test_the_forms_a_newcomer_writes_are_read_as_meant() -> None:
+    """A new-user trial wrote durations in words and for the settings in seconds, a reward
+    as its type alone, and a command with its slash: each was refused with a message that
+    did not say the fix. They are read as meant now."""
+    def experiment(**fields: Any) -> Any:
+        return parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            **fields}]}).experiments[0]
+
+    assert experiment(update="every 1 hour").update.seconds == 3600
+    assert experiment(update="every 2 Hours").update.describe() == "every 2h"
+    assert experiment(update="30 minutes").update.seconds == 1800
+    timed = experiment(sticky_seconds="1d", wait_seconds="30m", time_bucket_seconds="1 hour",
+                       policy={"name": "discounted-thompson", "half_life": "3 days"})
+    assert (timed.sticky_seconds, timed.wait_seconds, timed.time_bucket_seconds) == (
+        86400, 1800, 3600)
+    assert timed.policy.params == {"half_life": 3 * 86400.0}
+    assert experiment(reward="rating").reward.bounds == (1.0, 5.0)
+    # (and a reward without bounds gets the policy that needs none)
+    assert experiment(reward="continuous").policy.name == "gaussian-thompson"
+    assert experiment(telegram={"command": "/hello"}).telegram.command == "hello"
+    assert experiment(command="/hi").telegram.command == "hi"
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"update": 200}, "'every 200 rewards'"),
+    ({"update": "every 1 fortnight"}, "'every 1h'"),
+    ({"telegram": {"command": "Hello!"}}, "(fix: lowercase letters, digits and '_'"),
+    ({"reward": {"type": "rating", "options": ["bad", "good"]}}, "{label: 👍, value: 1}"),
+])
+def test_a_newcomers_mistake_is_told_with_its_fix(fields: dict[str, Any], says: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            **fields}]})
+    assert says in str(refused.value)
