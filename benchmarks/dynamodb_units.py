@@ -3,54 +3,51 @@
 DynamoDB bills a read by the size of the items it returns (a strongly consistent read: one
 read unit per 4 KB of a ``GetItem``, or of a ``Query``'s items together) and a write by the
 size of the item written (one write unit per 1 KB, the larger of before and after; twice
-that inside a transaction). A non-stationary policy keeps time buckets; this script ages a
+that inside a transaction). A non-stationary policy keeps time buckets. This script ages a
 ``discounted-thompson`` experiment (4 arms, a 20-hour half-life, hourly buckets: a
-twentieth, as docs/experiments.md advises) through the service on moto's DynamoDB emulator
-with a clock that moves an hour per decision, until it holds 50 half-lives of buckets, then
-reads the table's items and bills one more decide + reward by DynamoDB's rules.
+twentieth, as docs/experiments.md advises; ``--per-hour`` decide + reward pairs an hour)
+through the service, until it holds 50 half-lives of buckets, then lays its statistics out
+as :class:`~banditbot.stores.DynamoDBStore` writes them (the same attribute names and
+number texts, the same split into the arm's item and its bucket items) and bills one more
+decide + reward by DynamoDB's rules. ``*_buckets_in_arm_item``: the same data laid out as
+before that split (every bucket in the arm's item).
 
-For comparison, ``*_buckets_in_arm_item`` bills the same data laid out as before this
-layout (every bucket in the arm's statistics item: the arm's item plus its bucket items'
-attributes), computed from the same items.
+The experiment runs on the in-memory store: the attributes are the same on every store,
+and capacity units are a matter of bytes, not of time.
 
-    python benchmarks/dynamodb_units.py [--hours N]
+    python benchmarks/dynamodb_units.py [--hours N] [--per-hour N]
 
-Prints one JSON line. Capacity units are a matter of bytes, not of time: the emulator's
-speed plays no part.
+Prints one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
-import os
-import socket
 from typing import Any
 
 import _isolate  # noqa: F401  (first: keeps this folder's http.py off sys.path)
 import numpy as np
 
-from banditbot import BanditService, parse_config
+from banditbot import BanditService, MemoryStore, parse_config
 from banditbot.stores import DynamoDBStore
+from banditbot.stores._dynamodb import _bucket_item, _num, _str
 
 
-def item_bytes(item: dict[str, Any], *, skip_buckets: bool = False) -> int:
+def item_bytes(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB counts it: each attribute's name and value (a string's
     or a binary's bytes; a number's significant digits, two a byte, plus one)."""
     size = 0
     for name, value in item.items():
-        if skip_buckets and name.startswith("x:tb."):
-            continue
         size += len(name.encode())
         if "S" in value:
             size += len(value["S"].encode())
         elif "B" in value:
             size += len(value["B"])
         elif "N" in value:
-            digits = value["N"].lstrip("-").replace(".", "").strip("0") or "0"
-            size += math.ceil(len(digits) / 2) + 1
+            digits = value["N"].lstrip("-").replace(".", "").lstrip("0").split("E")[0]
+            size += math.ceil(len(digits.rstrip("0") or "0") / 2) + 1
     return size
 
 
@@ -65,88 +62,74 @@ def write_units(size: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=int, default=1000,
-                        help="hours to age the experiment, a decide + reward each "
-                             "(default 1000: 50 half-lives)")
+                        help="hours to age the experiment (default 1000: 50 half-lives)")
+    parser.add_argument("--per-hour", type=int, default=20,
+                        help="decide + reward pairs an hour (default 20)")
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
-        store = DynamoDBStore("units", region="us-east-1",
-                              endpoint_url=f"http://127.0.0.1:{port}")
-        store.init()
-        now = [1_700_000_000.0]
-        svc = BanditService(parse_config({"experiments": [{
-            "id": "drift", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(4)],
-            "policy": {"name": "discounted-thompson", "half_life": "20h"},
-            "time_bucket_seconds": 3600, "burn_in": 0}]}), store,
-            rng=np.random.default_rng(1), clock=lambda: now[0])
-        env = np.random.default_rng(2)
-        for _ in range(args.hours):
+    store = MemoryStore()
+    now = [1_700_000_000.0]
+    arms_ids = tuple(f"a{i}" for i in range(4))
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "drift", "arms": [{"id": a, "content": a} for a in arms_ids],
+        "policy": {"name": "discounted-thompson", "half_life": "20h"},
+        "time_bucket_seconds": 3600, "burn_in": 0}]}), store,
+        rng=np.random.default_rng(1), clock=lambda: now[0])
+    env = np.random.default_rng(2)
+    for _ in range(args.hours):
+        for _ in range(args.per_hour):
             d = svc.decide("drift", "u")
             svc.reward(d.id, int(env.random() < 0.3), "u")
-            now[0] += 3600.0
-        client = store.client
+        now[0] += 3600.0  # the next hour
+    stats = store.read_stats("drift", 0, "", arms_ids)
+    d = svc.decide("drift", "u")
 
-        def items(partition: str) -> list[dict[str, Any]]:
-            out: list[dict[str, Any]] = []
-            kwargs: dict[str, Any] = {"TableName": "units",
-                                      "KeyConditionExpression": "PK = :pk",
-                                      "ExpressionAttributeValues": {":pk": {"S": partition}}}
-            while True:
-                page = client.query(**kwargs)
-                out += page["Items"]
-                if "LastEvaluatedKey" not in page:
-                    return out
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def head(pk: str, sk: str, arm: str) -> dict[str, Any]:
+        return {"PK": _str(pk), "SK": _str(sk), "arm": _str(arm), "scope": _str("")}
 
-        arms = {item["arm"]["S"]: item for item in items("STATS#drift#0")}
-        buckets: dict[str, list[dict[str, Any]]] = {}
-        for item in items("TB#drift#0"):
-            buckets.setdefault(item["arm"]["S"], []).append(item)
-        d = svc.decide("drift", "u")
-        decision = client.get_item(TableName="units", Key={
-            "PK": {"S": f"DEC#{d.id}"}, "SK": {"S": "DEC"}})["Item"]
-    finally:
-        server.stop()
-
-    arm = d.arm
-    own = item_bytes(arms[arm])
-    newest = max(buckets.get(arm, []), key=lambda i: i["SK"]["S"], default={})
-    combined = {a: item_bytes(arms[a]) + sum(item_bytes(b) for b in buckets.get(a, []))
-                - sum(item_bytes({k: v for k, v in b.items() if not k.startswith("x:tb.")})
-                      for b in buckets.get(a, []))
-                for a in arms}
-    dec = item_bytes(decision) + 40  # (the reward's attributes, written by the reward)
-    units = {
-        # the decision: Query of the arms' items (one read), a transaction putting the
-        # decision and adding its pull to the arm's item
-        "decide_read_units": read_units(sum(item_bytes(i) for i in arms.values())),
-        "decide_write_units": 2 * (write_units(item_bytes(decision)) + write_units(own)),
-        # the reward: a transaction setting the reward and adding to the arm's item and to
-        # the bucket item of the hour
-        "reward_write_units": 2 * (write_units(dec) + write_units(own)
+    own: dict[str, dict[str, Any]] = {}
+    buckets: dict[str, dict[int, dict[str, Any]]] = {}
+    combined: dict[str, int] = {}
+    for i, arm in enumerate(arms_ids):
+        item = head("STATS#drift#0", f"S##A#{arm}", arm)
+        item.update({"pulls": _num(float(stats.pulls[i])), "n": _num(float(stats.n[i])),
+                     "total": _num(float(stats.total[i])),
+                     "total_sq": _num(float(stats.total_sq[i]))})
+        apart: dict[int, dict[str, Any]] = {}
+        for name, value in stats.extra.get(arm, {}).items():
+            chunk = _bucket_item(name)
+            target = item if chunk is None else apart.setdefault(
+                chunk, head("TB#drift#0", f"S##A#{arm}#{chunk}", arm))
+            target[f"x:{name}"] = _num(value)
+        own[arm], buckets[arm] = item, apart
+        combined[arm] = item_bytes(item) + sum(
+            item_bytes({k: v for k, v in b.items() if k.startswith("x:")})
+            for b in apart.values())
+    record = next(r for r in store.iter_decisions("drift") if r.id == d.id)
+    decision = DynamoDBStore("units", region="us-east-1")._decision_item(record)
+    dec, arm = item_bytes(decision), d.arm
+    newest = buckets[arm][max(buckets[arm])] if buckets[arm] else {}
+    rewarded = dec + 40  # (the reward's attributes: reward, rewarded_at, its write token)
+    print(json.dumps({
+        "benchmark": "dynamodb_units", "hours": args.hours, "per_hour": args.per_hour,
+        "arm_item_bytes": sorted(item_bytes(i) for i in own.values()),
+        "bucket_items_per_arm": sorted(len(v) for v in buckets.values()),
+        "largest_bucket_item_bytes": max(item_bytes(b) for v in buckets.values()
+                                         for b in v.values()),
+        "decision_item_bytes": dec,
+        # the decision: a Query of the arms' items, then a transaction putting the decision
+        # and adding its pull to the arm's item
+        "decide_read_units": read_units(sum(item_bytes(i) for i in own.values())),
+        "decide_write_units": 2 * (write_units(dec) + write_units(item_bytes(own[arm]))),
+        # the reward: a transaction setting it and adding to the arm's item and to the
+        # bucket item of the hour
+        "reward_write_units": 2 * (write_units(rewarded) + write_units(item_bytes(own[arm]))
                                    + write_units(item_bytes(newest))),
+        "arm_item_bytes_buckets_in_arm_item": sorted(combined.values()),
         "decide_read_units_buckets_in_arm_item": read_units(sum(combined.values())),
         "decide_write_units_buckets_in_arm_item":
-            2 * (write_units(item_bytes(decision)) + write_units(combined[arm])),
-        "reward_write_units_buckets_in_arm_item":
             2 * (write_units(dec) + write_units(combined[arm])),
-    }
-    print(json.dumps({
-        "benchmark": "dynamodb_units", "hours": args.hours, "arms": len(arms),
-        "arm_item_bytes": sorted(item_bytes(i) for i in arms.values()),
-        "bucket_items_per_arm": sorted(len(v) for v in buckets.values()),
-        "largest_bucket_item_bytes": max(item_bytes(b) for v in buckets.values() for b in v),
-        "arm_item_bytes_buckets_in_arm_item": sorted(combined.values()),
-        **units,
+        "reward_write_units_buckets_in_arm_item":
+            2 * (write_units(rewarded) + write_units(combined[arm])),
     }))
 
 

@@ -409,8 +409,8 @@ def test_time_buckets_live_apart_so_decisions_and_rewards_stay_cheap(
         moto_endpoint: str, table: str) -> None:
     """DynamoDB charges a read and a write by the whole item's size. The arm's statistics
     item held every time bucket (a discount keeps 50 half-lives of them): at hourly buckets
-    for a 20-hour half-life, ~70 KB, so each decision's read cost ~17 read units an arm and
-    each decision's and reward's write ~70 write units (docs/dynamodb.md). The buckets now
+    for a 20-hour half-life, ~62 KB, so each decision's read cost ~16 read units an arm and
+    each decision's and reward's write ~63 write units (docs/dynamodb.md). The buckets now
     live in items of 32: the arm's item stays small, a read without buckets does not touch
     them, and every bucket is still read back where it is asked for."""
     client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)

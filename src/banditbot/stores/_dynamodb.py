@@ -25,8 +25,9 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
 * ``read_stats`` is one ``Query`` on the statistics partition (``begins_with`` the scope),
   and one on the time buckets' where they are asked for. The buckets are kept apart, in
   items of 32 buckets, because DynamoDB charges a read and a write by the whole item's size:
-  in the arm's item, a discount's 50 half-lives of hourly buckets made each decision's read
-  ~17 read units an arm and each decision's and reward's write ~70 write units.
+  in the arm's item, a discount's 50 half-lives of hourly buckets (~62 KB) made each
+  decision's read ~16 read units an arm and each decision's and reward's write ~63 write
+  units, twice that in its transaction (``benchmarks/dynamodb_units.py``).
 * A decision is one ``TransactWriteItems``: put the decision (if new) + ``ADD pulls 1``;
   a decision asked for with an idempotency key puts the key's item in the same transaction,
   unless an unexpired one holds the key.
