@@ -481,8 +481,9 @@ class TelegramOptions(_Spec):
         return self.command or experiment_id.lower().replace("-", "_").replace(".", "_")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|(?:sec|second|min|minute|hour|day)s?)"
-                       r"\s*$", re.IGNORECASE)
+#: a duration: the unit's letter in lower case (an "M" could be months) or its word in any
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|(?i:(?:sec|second|min|minute|hour|day)s?))"
+                       r"\s*$")
 _REWARDS = re.compile(r"^\s*(\d+)\s*rewards?\s*$")
 _SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _UNITS = {"sec": "s", "second": "s", "min": "m", "minute": "m", "hour": "h", "day": "d"}
@@ -964,6 +965,8 @@ _FIELD_HINTS = {
     ("features.name", "string_pattern_mismatch"): "a lowercase letter, then lowercase "
     "letters, digits or '_', at most 32 (the context key it reads must be spelled the same)",
     ("confidence", "less_than_equal"): "a share such as 0.95, not a percentage",
+    **{(key, "float_parsing"): "a number of seconds, or a duration such as 30m, 12h or 1d"
+       for key in _DURATIONS},
     ("telegram.command", "string_pattern_mismatch"): "lowercase letters, digits and '_', "
     "at most 32",
     ("reward.options", "dataclass_type"): "each button a mapping such as {label: 👍, "

@@ -454,3 +454,40 @@ def test_time_buckets_live_apart_so_decisions_and_rewards_stay_cheap(
     after = store.read_stats("e", 0, "", ("a", "b", "c")).extra["a"]
     assert len([f for f in after if f.startswith("tb.")]) == 900 - 64 * 3
     assert after[f"ec.base{grid}"] == 256 and f"ec.0{grid}" not in after
+
+
+def test_a_scope_that_begins_like_another_is_not_read_as_it(moto_endpoint: str,
+                                                             table: str) -> None:
+    """A review found that a read of one scope's statistics (a key prefix) also summed
+    every scope that begins with it and ``#A#``: a subject named ``x#A#y`` added to the
+    bandit of subject ``x``. Each scope reads its own."""
+    store = DynamoDBStore(table, region="us-east-1", endpoint_url=moto_endpoint)
+    for scope in ("subject:x", "subject:x#A#y"):
+        d = _decision()._replace(scope=scope, reward=1.0)
+        store.record_manual([d], [{"tb.5.n@60.0": 1.0, "ips_total": 2.0}])
+    for scope in ("subject:x", "subject:x#A#y"):
+        stats = store.read_stats("e", 0, scope, ("a", "b", "c"))
+        assert stats.pulls.tolist() == [1.0, 0.0, 0.0]
+        assert stats.extra["a"] == {"tb.5.n@60.0": 1.0, "ips_total": 2.0}
+
+
+def test_a_decision_reads_time_buckets_only_where_the_experiment_keeps_them(
+        moto_endpoint: str, table: str) -> None:
+    """With the buckets in items of their own, every read of the extra statistics asked a
+    second ``Query`` for them, buckets or none (an experiment with importance-weighted sums
+    paid a round trip and a read unit a decision for nothing). An experiment without time
+    buckets asks one."""
+    from banditbot import BanditService, parse_config
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb",
+                                lambda model, **_: calls.append(model.name))
+    svc = BanditService(parse_config({"experiments": [{
+        "id": "ips", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": "exp3", "burn_in": 0}]}),
+        DynamoDBStore(table, region="us-east-1", client=client), rng=np.random.default_rng(1))
+    svc.reward(svc.decide("ips", "u").id, 1, "u")
+    calls.clear()
+    svc.decide("ips", "u")
+    assert calls.count("Query") == 1, calls

@@ -539,6 +539,10 @@ def test_the_forms_a_newcomer_writes_are_read_as_meant() -> None:
 
 @pytest.mark.parametrize(("fields", "says"), [
     ({"update": 200}, "'every 200 rewards'"),
+    # an "M" could be months: only "m" (or the word) is minutes
+    ({"update": "every 15M"}, "'every 15m'"),
+    ({"wait_seconds": "1M"}, "a duration such as 30m, 12h or 1d"),
+    ({"sticky_seconds": "2 weeks"}, "a duration such as 30m, 12h or 1d"),
     ({"update": "every 1 fortnight"}, "'every 1h'"),
     ({"telegram": {"command": "Hello!"}}, "(fix: lowercase letters, digits and '_'"),
     ({"reward": {"type": "rating", "options": ["bad", "good"]}}, "{label: 👍, value: 1}"),

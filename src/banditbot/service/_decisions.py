@@ -423,18 +423,22 @@ class DecisionsMixin(RewardsMixin):
             record.id, view.config.id, arm, view.contents[arm], math.nan,
             _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope)
 
-    def _read_table(self, view: ExperimentView, scope: str, now: float) -> StatsTable:
-        """The statistics a decision reads: a discount's without the time buckets when its
-        epochs' weighted sums hold every reward that still weighs (a handful of fields an
-        arm instead of three a bucket; see :mod:`banditbot.service._decay`)."""
-        generation = view.meta.generation
+    def _read_table(self, view: ExperimentView, scope: str | None, now: float,
+                    arms: tuple[str, ...] | None = None) -> StatsTable:
+        """The statistics a decision (or a report: ``arms``, default the active ones) reads:
+        the extra fields only where the policy weighs them, the time buckets only where the
+        experiment keeps them, and a discount's without its buckets when its epochs'
+        weighted sums hold every reward that still weighs (a handful of fields an arm
+        instead of three a bucket; see :mod:`banditbot.service._decay`)."""
+        generation, arms = view.meta.generation, view.arms if arms is None else arms
         if view.discount_half_life() is not None:
-            table = self.store.read_stats(view.config.id, generation, scope, view.arms,
+            table = self.store.read_stats(view.config.id, generation, scope, arms,
                                           time_buckets=False)
             if view.weighs_without_buckets(table, now):
                 return table
-        return self.store.read_stats(view.config.id, generation, scope, view.arms,
-                                     with_extra=view.needs_extra)
+        return self.store.read_stats(view.config.id, generation, scope, arms,
+                                     with_extra=view.needs_extra,
+                                     time_buckets=view.config.time_bucket_seconds is not None)
 
     def _contenders(self, view: ExperimentView, scope: str) -> BoolArray | None:
         """With ``winner.explore``, the active arms the winner rule has not ruled out (from
@@ -442,7 +446,7 @@ class DecisionsMixin(RewardsMixin):
         if view.config.winner.explore == "none" or view.served is not None:
             return None
         table = self.store.read_stats(view.config.id, view.meta.generation, scope,
-                                      view.all_arms)
+                                      view.all_arms, with_extra=False)
         inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
                                         float(table.n.sum()))
         if inference is None:

@@ -72,8 +72,9 @@ class ReportsMixin(DecisionsMixin):
         for exp in self.config.experiments:
             try:
                 view = self.view(exp.id)
-                table = self.store.read_stats(exp.id, view.meta.generation, "", view.arms)
-                view.policy.probabilities(view.policy_stats(table, now=self.clock()))
+                now = self.clock()
+                table = self._read_table(view, "", now)
+                view.policy.probabilities(view.policy_stats(table, now=now))
             except (BanditBotError, ValueError):
                 log.debug("warm-up skipped %s", exp.id)
 
@@ -107,8 +108,7 @@ class ReportsMixin(DecisionsMixin):
         if exp.reward_mode == "implicit":
             self._settle(view, now)
         arms = view.all_arms
-        table = finite_table(self.store.read_stats(exp.id, view.meta.generation, scope, arms),
-                             exp.id)
+        table = finite_table(self._read_table(view, scope, now, arms), exp.id)
         stats = view.policy_stats(table, now=now)
         active = np.array([a in view.arms for a in arms])
         summary = _summary(view, stats, table, active)
@@ -397,7 +397,7 @@ class ReportsMixin(DecisionsMixin):
         view = self.view(experiment)
         check_scope(view.config, scope)
         table = self.store.read_stats(view.config.id, view.meta.generation, scope,
-                                      view.all_arms)
+                                      view.all_arms, with_extra=False)
         counts = (float(table.pulls.sum()), float(table.n.sum()), float(table.total.sum()))
 
         def read() -> DecisionSeries:

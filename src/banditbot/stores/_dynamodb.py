@@ -579,6 +579,8 @@ class DynamoDBStore:
                 **key["ExpressionAttributeValues"], ":pk": _str(f"TB#{experiment}#{generation}")}}
             items = itertools.chain(items, self._query(**buckets))
         for item in items:
+            if scope is not None and item["scope"]["S"] != scope:
+                continue  # (a scope that starts with this one and "#A#": not this bandit)
             arm = item["arm"]["S"]
             row = rows.setdefault(arm, [0.0, 0.0, 0.0, 0.0])
             for i, name in enumerate(_CORE):
