@@ -539,6 +539,8 @@ def test_the_forms_a_newcomer_writes_are_read_as_meant() -> None:
 
 @pytest.mark.parametrize(("fields", "says"), [
     ({"update": 200}, "'every 200 rewards'"),
+    # a parameter's example is its default (it said "e.g. epsilon=1": pure exploration)
+    ({"policy": {"name": "epsilon-greedy", "epsilon": "x"}}, "(fix: e.g. epsilon=0.1)"),
     # an "M" could be months: only "m" (or the word) is minutes
     ({"update": "every 15M"}, "'every 15m'"),
     ({"wait_seconds": "1M"}, "a duration such as 30m, 12h or 1d"),

@@ -106,8 +106,13 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs:
             f"{cls.name}: unknown parameter(s) {', '.join(unknown)}",
             hint=f"valid parameters: {valid}",
         )
-    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    checked = {key: _checked(cls.name, key, value, types[key]) for key, value in merged.items()}
+    declared = dataclasses.fields(cls)  # type: ignore[arg-type]
+    types = {f.name: str(f.type) for f in declared}
+    # (a hint's example: the parameter's default where it is a number, as the docs give it)
+    examples = {f.name: f.default for f in declared if isinstance(f.default, int | float)
+                and not isinstance(f.default, bool) and math.isfinite(f.default)}
+    checked = {key: _checked(cls.name, key, value, types[key], examples.get(key, 1))
+               for key, value in merged.items()}
     try:
         return cls(**checked)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -118,7 +123,7 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs:
 MAX_PARAM = 1e9
 
 
-def _checked(policy: str, key: str, value: Any, annotation: str) -> Any:
+def _checked(policy: str, key: str, value: Any, annotation: str, example: float = 1) -> Any:
     """A parameter of the declared kind: numbers finite and within ±:data:`MAX_PARAM`,
     booleans true/false, text text."""
     if "float" in annotation:
@@ -126,7 +131,7 @@ def _checked(policy: str, key: str, value: Any, annotation: str) -> Any:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise PolicyError(f"{policy}: {key} must be a number, got {value!r}",
-                              hint=f"e.g. {key}=1")
+                              hint=f"e.g. {key}={example:g}")
         try:
             number = float(value)
         except OverflowError:
@@ -134,7 +139,7 @@ def _checked(policy: str, key: str, value: Any, annotation: str) -> Any:
         if not (math.isfinite(number) and abs(number) <= MAX_PARAM):
             raise PolicyError(f"{policy}: {key} must be a finite number within "
                               f"±{MAX_PARAM:g}, got {value!r}"[:200],
-                              hint=f"e.g. {key}=1")
+                              hint=f"e.g. {key}={example:g}")
         return number
     if annotation == "bool" and not isinstance(value, bool):
         raise PolicyError(f"{policy}: {key} must be true or false, got {value!r}"[:200],
