@@ -32,23 +32,7 @@ import numpy as np
 
 from banditbot import BanditService, MemoryStore, parse_config
 from banditbot.stores import DynamoDBStore
-from banditbot.stores._dynamodb import _bucket_item, _num, _str
-
-
-def item_bytes(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB counts it: each attribute's name and value (a string's
-    or a binary's bytes; a number's significant digits, two a byte, plus one)."""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode())
-        if "S" in value:
-            size += len(value["S"].encode())
-        elif "B" in value:
-            size += len(value["B"])
-        elif "N" in value:
-            digits = value["N"].lstrip("-").replace(".", "").lstrip("0").split("E")[0]
-            size += math.ceil(len(digits.rstrip("0") or "0") / 2) + 1
-    return size
+from banditbot.stores._dynamodb import _bucket_item, _num, _str, item_bytes
 
 
 def read_units(size: int) -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from banditbot import ConfigError, StoreError
 from banditbot.stores import DecisionRecord, open_store
-from banditbot.stores._dynamodb import DynamoDBStore
+from banditbot.stores._dynamodb import DynamoDBStore, item_bytes
 
 from ..conftest import EXAMPLES, FakeClock, run_cli
 from ..flaky_proxy import RATE, FlakyProxy
@@ -389,22 +389,6 @@ def test_whether_the_table_is_there_asks_once_and_says_what_failed(table: str) -
     assert "on-demand" in (refused.value.hint or "")
 
 
-def _item_bytes(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB bills it (close enough for a bound): each attribute's
-    name, plus a string's or a binary's bytes, plus a number's significant digits / 2 + 1."""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode())
-        if "S" in value:
-            size += len(value["S"].encode())
-        elif "B" in value:
-            size += len(value["B"])
-        elif "N" in value:
-            digits = value["N"].lstrip("-").replace(".", "").strip("0") or "0"
-            size += len(digits) // 2 + 2
-    return size
-
-
 def test_time_buckets_live_apart_so_decisions_and_rewards_stay_cheap(
         moto_endpoint: str, table: str) -> None:
     """DynamoDB charges a read and a write by the whole item's size. The arm's statistics
@@ -430,10 +414,10 @@ def test_time_buckets_live_apart_so_decisions_and_rewards_stay_cheap(
 
     (own,) = items("STATS#e#0")
     assert not [name for name in own if name.startswith("x:tb.")]
-    assert _item_bytes(own) < 1024  # one write unit (it held ~9 KB of buckets here)
+    assert item_bytes(own) < 1024  # one write unit (it held ~9 KB of buckets here)
     buckets = items("TB#e#0")
     assert len(buckets) == 10  # 300 buckets, 32 an item
-    assert max(_item_bytes(item) for item in buckets) < 4 * 1024  # one read unit each
+    assert max(item_bytes(item) for item in buckets) < 4 * 1024  # one read unit each
     assert all(len([n for n in item if n.startswith("x:tb.")]) <= 32 * 3 for item in buckets)
 
     calls: list[str] = []
@@ -453,6 +437,7 @@ def test_time_buckets_live_apart_so_decisions_and_rewards_stay_cheap(
     store.drop_extra("e", 0, [f"ec.0{grid}"], keep_total=f"ec.base{grid}")
     after = store.read_stats("e", 0, "", ("a", "b", "c")).extra["a"]
     assert len([f for f in after if f.startswith("tb.")]) == 900 - 64 * 3
+    assert len(items("TB#e#0")) == 8  # (two items' buckets all gone: the items too)
     assert after[f"ec.base{grid}"] == 256 and f"ec.0{grid}" not in after
 
 

@@ -106,6 +106,23 @@ def _bucket_item(name: str) -> int | None:
     return int(name[3:name.index(".", 3)]) // _BUCKETS_PER_ITEM
 
 
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB bills it (close to its rule, for the account of capacity
+    units): each attribute's name and value — a string's or a binary's bytes, a number's
+    significant digits, two a byte, plus one."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "B" in value:
+            size += len(value["B"])
+        elif "N" in value:
+            digits = value["N"].lstrip("-").split("E")[0].split("e")[0].replace(".", "")
+            size += (len(digits.strip("0") or "0") + 1) // 2 + 1
+    return size
+
+
 def _adding(pk: str, sk: str, scope: str, arm: str,
             adds: Sequence[tuple[str, float]]) -> dict[str, Any]:
     """A transaction's ``Update`` that adds ``adds`` (attribute, value) to a statistics
@@ -579,7 +596,7 @@ class DynamoDBStore:
                 **key["ExpressionAttributeValues"], ":pk": _str(f"TB#{experiment}#{generation}")}}
             items = itertools.chain(items, self._query(**buckets))
         for item in items:
-            if scope is not None and item["scope"]["S"] != scope:
+            if scope is not None and item.get("scope", {}).get("S") != scope:
                 continue  # (a scope that starts with this one and "#A#": not this bandit)
             arm = item["arm"]["S"]
             row = rows.setdefault(arm, [0.0, 0.0, 0.0, 0.0])
@@ -609,16 +626,52 @@ class DynamoDBStore:
             ConsistentRead=True)]
         for item in items:
             present = sorted(drop.intersection(item))
+            if present and item["PK"]["S"].startswith("TB#") and keep_total is None \
+                    and all(name in drop for name in item if name.startswith("x:")):
+                self._drop_bucket_item(item, present)  # (all its buckets go: the item too)
+                continue
+            if keep_total is None:
+                self._remove_fields(item, present)
+                continue
             for i in range(0, len(present), 100):
-                chunk = present[i:i + 100]
-                if keep_total is not None:
-                    self._fold_extra(item, chunk, f"x:{keep_total}")
-                    continue
-                self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
-                           UpdateExpression="REMOVE " + ", ".join(
-                               f"#r{j}" for j in range(len(chunk))),
-                           ExpressionAttributeNames={f"#r{j}": name
-                                                     for j, name in enumerate(chunk)})
+                self._fold_extra(item, present[i:i + 100], f"x:{keep_total}")
+
+    def _drop_bucket_item(self, item: dict[str, Any], fields: list[str]) -> None:
+        """Delete a bucket item whose every bucket is dropped, on the condition that its
+        buckets still hold the values read and no other bucket of its range (on the grids
+        it held) was added since (else its buckets are removed one by one, as from any
+        item)."""
+        from botocore.exceptions import ClientError
+
+        chunk = _bucket_item(fields[0][2:])
+        assert chunk is not None
+        held = {f"#f{j}": name for j, name in enumerate(fields)}
+        absent = {f"#b{j}": name for j, name in enumerate(
+            f"x:tb.{index}.n@{grid}" for grid in sorted({f.partition("@")[2] for f in fields})
+            for index in range(chunk * _BUCKETS_PER_ITEM, (chunk + 1) * _BUCKETS_PER_ITEM))
+            if name not in item}
+        try:
+            self._call("delete_item", Key={"PK": item["PK"], "SK": item["SK"]},
+                       ConditionExpression=" AND ".join(
+                           [f"{ref} = :{ref[1:]}" for ref in held]
+                           + [f"attribute_not_exists({ref})" for ref in absent]),
+                       ExpressionAttributeNames={**held, **absent},
+                       ExpressionAttributeValues={f":{ref[1:]}": item[name]
+                                                  for ref, name in held.items()})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            self._remove_fields(item, fields)
+
+    def _remove_fields(self, item: dict[str, Any], fields: list[str]) -> None:
+        """Remove ``fields`` from one statistics item (up to 100 an update)."""
+        for i in range(0, len(fields), 100):
+            chunk = fields[i:i + 100]
+            self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
+                       UpdateExpression="REMOVE " + ", ".join(
+                           f"#r{j}" for j in range(len(chunk))),
+                       ExpressionAttributeNames={f"#r{j}": name
+                                                 for j, name in enumerate(chunk)})
 
     def _fold_extra(self, item: dict[str, Any], chunk: list[str], into: str) -> None:
         """Remove ``chunk``'s attributes from ``item`` and add their sum to ``into``, if
@@ -918,7 +971,7 @@ class DynamoDBStore:
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:
-        """Log rewarded decisions; each chunk of up to 50 is one transaction that keeps the
+        """Log rewarded decisions; each chunk of up to 33 is one transaction that keeps the
         statistics equal to the fold of the log."""
         if any(d.reward is None for d in decisions):
             raise ValueError("manual decisions carry their reward")
