@@ -6,7 +6,8 @@ the composition root, the Telegram layer, the DynamoDB store, boto3) and, in the
 interleaved with them, the floor any such bot pays: ``import telegram.ext, boto3, numpy``.
 Also beside them, for the account of what is left: that floor plus pydantic (its
 ``BaseModel``, with one model built and validated: what validating anything with it costs)
-and PyYAML (banditbot validates its experiments file with them on the first invocation).
+and PyYAML (what validating the experiments file at the first invocation takes, where the
+package ships no checked copy of it).
 
 The imports are half of a cold start: the first invocation then builds what the container
 keeps (:func:`banditbot._compose.build_lambda`: the experiments file loaded, the service,

@@ -43,13 +43,9 @@ __all__ = [
     "TelegramOptions",
     "UpdateSpec",
     "WinnerSpec",
-    "checked_path",
-    "config_document",
     "default_config_path",
     "load_config",
     "parse_config",
-    "save_checked",
-    "validated",
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
@@ -482,6 +478,7 @@ class TelegramOptions(_Spec):
 
 
 #: a duration: the unit's letter in lower case (an "M" could be months) or its word in any
+#: case
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|(?i:(?:sec|second|min|minute|hour|day)s?))"
                        r"\s*$")
 _REWARDS = re.compile(r"^\s*(\d+)\s*rewards?\s*$")
@@ -614,7 +611,7 @@ class WinnerSpec(_Spec):
 
 
 #: an experiment's settings in seconds, which a file may also give as durations ('1d', '12h')
-_DURATIONS = ("wait_seconds", "sticky_seconds", "time_bucket_seconds")
+_SECONDS_FIELDS = ("wait_seconds", "sticky_seconds", "time_bucket_seconds")
 
 
 def _unique_arms(arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
@@ -706,8 +703,8 @@ class ExperimentConfig(_Spec):
     @classmethod
     def _before(cls, data: Any) -> Any:
         data = cls._default_policy(cls._surface_options(data))
-        if isinstance(data, dict) and any(isinstance(data.get(key), str) for key in _DURATIONS):
-            data = {**data, **{key: seconds for key in _DURATIONS
+        if isinstance(data, dict):  # (a duration where seconds are asked for)
+            data = {**data, **{key: seconds for key in _SECONDS_FIELDS
                                if isinstance(data.get(key), str)
                                and (seconds := duration_seconds(data[key])) is not None}}
         return data
@@ -966,7 +963,7 @@ _FIELD_HINTS = {
     "letters, digits or '_', at most 32 (the context key it reads must be spelled the same)",
     ("confidence", "less_than_equal"): "a share such as 0.95, not a percentage",
     **{(key, "float_parsing"): "a number of seconds, or a duration such as 30m, 12h or 1d"
-       for key in _DURATIONS},
+       for key in _SECONDS_FIELDS},
     ("telegram.command", "string_pattern_mismatch"): "lowercase letters, digits and '_', "
     "at most 32",
     ("reward.options", "dataclass_type"): "each button a mapping such as {label: 👍, "
@@ -1063,8 +1060,10 @@ def _adapter(spec: Hashable) -> Any:
 
 
 def config_document(value: Any) -> Any:
-    """A spec (or anything within one) as JSON-ready data: each field by name, tuples as
-    lists; what :func:`parse_config` reads back into an equal spec."""
+    """A spec (or anything within one) as JSON-ready data: each field by name, defaults
+    included, tuples as lists (what the HTTP API shows, and what a checked copy holds).
+    Not a file to validate again: a field written out at its default may be one a file
+    must not give (a period for a feature that is not cyclic)."""
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: config_document(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple | list):
@@ -1102,11 +1101,12 @@ def save_checked(path: str | os.PathLike[str]) -> Path:
     imports neither pydantic nor PyYAML (a Lambda's cold start; the package's build writes
     it). :class:`ConfigError` if the file does not validate."""
     p = Path(path)
-    config = load_config(p, checked=False)
+    raw = _read(p)
+    config = _config_from(p, raw)
     out = checked_path(p)
     body = config_document(config)
     document = {"format": _CHECKED_FORMAT, "schema": _schema_digest(),
-                "source_sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                "source_sha256": hashlib.sha256(raw).hexdigest(),
                 "config_sha256": _digest(body), "config": body}
     out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
     return out
@@ -1191,13 +1191,23 @@ def load_config(path: str | os.PathLike[str], *, checked: bool = True) -> Bandit
         names the file, the experiment and the field.
     """
     p = Path(path)
+    raw = _read(p)
+    if checked and (config := _checked_config(p, raw)) is not None:
+        return config
+    return _config_from(p, raw)
+
+
+def _read(p: Path) -> bytes:
+    """An experiments file's bytes (:class:`ConfigError` if it cannot be read)."""
     try:
-        raw = p.read_bytes()
+        return p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the experiments file ({exc.strerror})",
                           hint="pass --config PATH or set BANDITBOT_CONFIG") from None
-    if checked and (config := _checked_config(p, raw)) is not None:
-        return config
+
+
+def _config_from(p: Path, raw: bytes) -> BanditConfig:
+    """The experiments file ``p`` whose bytes are ``raw``, parsed and validated."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -125,7 +125,8 @@ MAX_PARAM = 1e9
 
 def _checked(policy: str, key: str, value: Any, annotation: str, example: float = 1) -> Any:
     """A parameter of the declared kind: numbers finite and within ±:data:`MAX_PARAM`,
-    booleans true/false, text text."""
+    booleans true/false, text text. ``example``: the number a refusal's hint suggests (the
+    parameter's default)."""
     if "float" in annotation:
         if value is None and "None" in annotation:
             return None
