@@ -183,6 +183,15 @@ def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
                 makefile=src / "Makefile").returncode != 0
     assert not (artifacts / "my-experiments.yaml.checked.json").exists()
 
+    # another JSON at the top of src/ (a test event) is read too, and the build says so
+    (src / "my-experiments.yaml").unlink()
+    (src / "event.json").write_text('{"body": "{}"}', encoding="utf-8")
+    proc = make("build-BanditFunction", f"ARTIFACTS_DIR={artifacts}", "SKIP_DEPS=1",
+                f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
+                makefile=src / "Makefile")
+    assert proc.returncode != 0 and f"{src / 'event.json'}: experiments: Field required" \
+        in proc.stderr and "move any other file into a folder" in proc.stderr
+
 
 def test_a_cold_start_reads_the_checked_experiments_without_pydantic_or_yaml(
         package: Path) -> None:
