@@ -94,6 +94,8 @@ from ._base import (
 __all__ = ["DynamoDBStore"]
 
 _MAX_TRANSACT_ITEMS = 100
+#: the longest condition written (DynamoDB refuses an expression over 4 KB)
+_MAX_EXPRESSION = 3500
 #: time buckets a bucket item holds (``tb.<index>.…`` fields, index // this)
 _BUCKETS_PER_ITEM = 32
 
@@ -650,11 +652,14 @@ class DynamoDBStore:
             f"x:tb.{index}.n@{grid}" for grid in sorted({f.partition("@")[2] for f in fields})
             for index in range(chunk * _BUCKETS_PER_ITEM, (chunk + 1) * _BUCKETS_PER_ITEM))
             if name not in item}
+        condition = " AND ".join([f"{ref} = :{ref[1:]}" for ref in held]
+                                 + [f"attribute_not_exists({ref})" for ref in absent])
+        if len(condition) > _MAX_EXPRESSION:  # (buckets of several grids in one item)
+            self._remove_fields(item, fields)
+            return
         try:
             self._call("delete_item", Key={"PK": item["PK"], "SK": item["SK"]},
-                       ConditionExpression=" AND ".join(
-                           [f"{ref} = :{ref[1:]}" for ref in held]
-                           + [f"attribute_not_exists({ref})" for ref in absent]),
+                       ConditionExpression=condition,
                        ExpressionAttributeNames={**held, **absent},
                        ExpressionAttributeValues={f":{ref[1:]}": item[name]
                                                   for ref, name in held.items()})
