@@ -235,6 +235,10 @@ class RewardSpec(_Spec):
             raise ValueError(f"min ({lo:g}) must be below max ({hi:g}) ({fix})")
         if self.type == "binary" and (self.min is not None or self.max is not None):
             raise ValueError("a binary reward is 0 or 1 (remove min/max or use type: rating)")
+        labels = [option.label for option in self.options or ()]
+        if len(set(labels)) < len(labels):
+            twice = next(label for label in labels if labels.count(label) > 1)
+            raise ValueError(f"two buttons are labelled {twice!r} (give each its own label)")
         for option in self.options or ():
             try:
                 self.validate_value(option.value)

@@ -541,6 +541,12 @@ def test_the_forms_a_newcomer_writes_are_read_as_meant() -> None:
     ({"update": 200}, "'every 200 rewards'"),
     # a parameter's example is its default (it said "e.g. epsilon=1": pure exploration)
     ({"policy": {"name": "epsilon-greedy", "epsilon": "x"}}, "(fix: e.g. epsilon=0.1)"),
+    # (a half-life's default is the simulator's steps: the example is a duration)
+    ({"policy": {"name": "discounted-thompson", "half_life": "1 dya"},
+      "time_bucket_seconds": 3600}, "(fix: e.g. half_life=3d)"),
+    ({"reward": {"type": "rating", "min": 1, "max": 3, "options": [
+        {"label": "ok", "value": 1}, {"label": "ok", "value": 2}]}},
+     "two buttons are labelled 'ok'"),
     # an "M" could be months: only "m" (or the word) is minutes
     ({"update": "every 15M"}, "'every 15m'"),
     ({"wait_seconds": "1M"}, "a duration such as 30m, 12h or 1d"),

@@ -1036,3 +1036,29 @@ def test_a_keyed_plan_keeps_its_key_through_replace(svc: BanditService) -> None:
     again = svc.decide("seed", "alice", idempotency_key="attempt-1")
     assert again.replayed and again.id == first.id
     assert sum(1 for r in svc.decisions("seed") if r.subject == "alice") == 1
+
+
+def test_a_switch_to_a_discount_says_which_answers_it_cannot_weigh(clock: FakeClock) -> None:
+    """A trial switched an experiment with 28 answers, all for one arm, to a discount once
+    the file kept time buckets: the switch said "what it learned is kept", and P(best) went
+    back to 50/50 (a discount weighs an answer by its age; answers from before the buckets
+    have none). The switch says how many answers the discount does not weigh."""
+    def service(buckets: bool) -> BanditService:
+        return BanditService(parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            "policy": "thompson", "burn_in": 0,
+            **({"time_bucket_seconds": 3600} if buckets else {})}]}), store,
+            rng=np.random.default_rng(3), clock=clock)
+
+    store = MemoryStore()
+    before = service(buckets=False)
+    for _ in range(28):
+        before.cheat("e", "a", "1")
+    after = service(buckets=True)
+    switched = after.switch_policy("e", "discounted-thompson", {"half_life": "3d"})
+    assert "its 28 earlier answers came before the experiment kept time buckets" \
+        in switched.message and switched.unweighed == 28
+    after.cheat("e", "b", "1")  # (timed: weighed)
+    assert after.switch_policy("e", "thompson").unweighed == 0  # (weighs every answer)
+    again = after.switch_policy("e", "sliding-window-ucb", {"window": "1d"})
+    assert again.unweighed == 28 and "28 earlier answers" in again.message

@@ -17,6 +17,7 @@ from ..policies import Policy, make_policy
 from ..stores import PRIORS_FROM_NOTE, WARM_START_NOTE, DecisionRecord, ExperimentMeta
 from ._allocation import retired_control_note
 from ._core import added_key, check_scope, new_id
+from ._decay import epoch_field
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
 
@@ -62,6 +63,9 @@ class PolicySwitch:
         one with ``on_winner: send-all-to-winner``), or ``None``: the policy decides.
     stopped
         Whether the experiment is stopped (``served`` is its winner).
+    unweighed
+        Answers a time-weighted policy (a discount, a sliding window) does not weigh: those
+        from before the experiment kept time buckets, whose age is unknown.
 
     Examples
     --------
@@ -84,6 +88,7 @@ class PolicySwitch:
     changed: bool
     served: str | None = None
     stopped: bool = False
+    unweighed: float = 0.0
 
     @property
     def name(self) -> str:
@@ -102,6 +107,10 @@ class PolicySwitch:
         exp, now = self.experiment, self.policy.describe()
         said = f"{exp} now uses {now}; what it learned is kept" if self.changed else \
             f"{exp} already uses {now}: nothing changed"
+        if self.changed and self.unweighed >= 1:  # (a trial: P(best) back to 50/50)
+            said += (f", but not weighed by it: its {self.unweighed:,.0f} earlier answers "
+                     "came before the experiment kept time buckets, so their age is unknown "
+                     f"({self.policy.name} learns from the answers from now on)")
         if self.changed and "ucb" in self.policy.name:  # (a trial: the leader got 1% next)
             said += (f" ({self.policy.name} first tries the arms with the fewest answers, "
                      "whose bounds are widest: expect traffic on them, away from the leader, "
@@ -347,7 +356,17 @@ class AdminMixin(RewardsMixin):
         spec = {"name": policy.name, "params": policy.params()}
         self._update_meta(experiment, lambda m: replace(m, policy=spec))
         self.audit(actor, exp.id, "policy", policy.describe())
-        return PolicySwitch(exp.id, policy, view.policy.describe(), True, served, stopped)
+        return PolicySwitch(exp.id, policy, view.policy.describe(), True, served, stopped,
+                            self._unweighed(view) if policy.time_weighting() else 0.0)
+
+    def _unweighed(self, view: ExperimentView) -> float:
+        """The answers with no time bucket: every answer adds to its epoch's count
+        (``ec.*``) while the experiment keeps buckets, and the counts only ever fold."""
+        table = self.store.read_stats(view.config.id, view.meta.generation, None,
+                                      view.all_arms, time_buckets=False)
+        timed = sum(value for fields in table.extra.values() for name, value in fields.items()
+                    if name.startswith("ec.") and epoch_field(name) is not None)
+        return max(float(table.n.sum()) - timed, 0.0)
 
     def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:
         """Add an arm (or bring back a retired one) without touching the others' statistics."""
