@@ -115,3 +115,25 @@ def test_folded_epoch_counts_survive_lost_replies(
     assert extra["a"] == pytest.approx({"ec.base@30.0": 10.0, "ec.5@30.0": 2.0})
     assert extra["b"] == pytest.approx({"ec.base@30.0": 10.0, "ec.5@30.0": 2.0})
     assert proxy.lost >= 3
+
+
+def test_bucket_items_dropped_under_lost_replies_leave_nothing_behind(
+        proxied: tuple[DynamoDBStore, LossyProxy]) -> None:
+    """A bucket item whose buckets all age out is deleted on the condition that they still
+    hold what was read. A retried delete that was applied finds the item gone: it must not
+    make it again, empty, by removing its fields (a review found such an item then broke
+    every later read of all scopes, and so the pruning). The buckets left read back whole."""
+    from .test_store_conformance import _decision
+
+    store, proxy = proxied
+    for i in range(12):  # buckets 0–11 in item 0, 32–43 in item 1 (32 a bucket item)
+        for index in (i, 32 + i):
+            d = _decision(arm="a")
+            store.record_decision(d)
+            store.apply_reward(d.id, 1.0, 1.0, {f"tb.{index}.n@60.0": 1.0})
+    for _ in range(4):  # (each read and delete again: a second pruner, a retried call)
+        store.drop_extra("e", 0, [f"tb.{i}.n@60.0" for i in range(12)])
+    stats = store.read_stats("e", 0, None, ("a", "b"))
+    assert stats.extra["a"] == {f"tb.{32 + i}.n@60.0": 1.0 for i in range(12)}
+    assert stats.n[0] == 24
+    assert proxy.lost >= 3

@@ -543,7 +543,8 @@ def test_the_forms_a_newcomer_writes_are_read_as_meant() -> None:
     ({"policy": {"name": "epsilon-greedy", "epsilon": "x"}}, "(fix: e.g. epsilon=0.1)"),
     # (a half-life's default is the simulator's steps: the example is a duration)
     ({"policy": {"name": "discounted-thompson", "half_life": "1 dya"},
-      "time_bucket_seconds": 3600}, "(fix: e.g. half_life=3d)"),
+      "time_bucket_seconds": 3600}, "(fix: e.g. half_life=3d in an experiment, "
+     "half_life=1000 (steps) in a simulation)"),
     ({"reward": {"type": "rating", "min": 1, "max": 3, "options": [
         {"label": "ok", "value": 1}, {"label": "ok", "value": 2}]}},
      "two buttons are labelled 'ok'"),

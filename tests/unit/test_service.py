@@ -1056,8 +1056,8 @@ def test_a_switch_to_a_discount_says_which_answers_it_cannot_weigh(clock: FakeCl
         before.cheat("e", "a", "1")
     after = service(buckets=True)
     switched = after.switch_policy("e", "discounted-thompson", {"half_life": "3d"})
-    assert "its 28 earlier answers came before the experiment kept time buckets" \
-        in switched.message and switched.unweighed == 28
+    assert "its 28 earlier answers have no time bucket it reads (given before the " \
+        "experiment kept time buckets" in switched.message and switched.unweighed == 28
     after.cheat("e", "b", "1")  # (timed: weighed)
     assert after.switch_policy("e", "thompson").unweighed == 0  # (weighs every answer)
     again = after.switch_policy("e", "sliding-window-ucb", {"window": "1d"})

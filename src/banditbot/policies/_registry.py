@@ -108,12 +108,9 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs:
         )
     declared = dataclasses.fields(cls)  # type: ignore[arg-type]
     types = {f.name: str(f.type) for f in declared}
-    # (a hint's example: the parameter's default where it is a number; a half-life or a
-    # window as a duration, its default being the simulator's steps)
-    examples: dict[str, float | str] = {
-        f.name: f.default for f in declared if isinstance(f.default, int | float)
-        and not isinstance(f.default, bool) and math.isfinite(f.default)}
-    examples.update({key: "3d" for key in ("half_life", "window") if key in examples})
+    # (a hint's example: the parameter's default where it is a number)
+    examples = {f.name: f.default for f in declared if isinstance(f.default, int | float)
+                and not isinstance(f.default, bool) and math.isfinite(f.default)}
     checked = {key: _checked(cls.name, key, value, types[key], examples.get(key, 1))
                for key, value in merged.items()}
     try:
@@ -122,17 +119,19 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, /, **kwargs:
         raise PolicyError(f"{cls.name}: {exc}", hint="check the parameter types") from None
 
 
-def _example(value: float | str) -> str:
-    """A hint's example value: a number as short as it goes, a duration as it is."""
-    return value if isinstance(value, str) else f"{value:g}"
+def _example(key: str, value: float) -> str:
+    """A hint's example: ``key=value``; a half-life's or a window's in both of its units (an
+    experiment's seconds, as a duration, and a simulation's steps, the default)."""
+    if key in ("half_life", "window"):
+        return f"{key}=3d in an experiment, {key}={value:g} (steps) in a simulation"
+    return f"{key}={value:g}"
 
 
 #: the largest magnitude a numeric policy parameter may have (documented in docs/policies.md)
 MAX_PARAM = 1e9
 
 
-def _checked(policy: str, key: str, value: Any, annotation: str,
-             example: float | str = 1) -> Any:
+def _checked(policy: str, key: str, value: Any, annotation: str, example: float = 1) -> Any:
     """A parameter of the declared kind: numbers finite and within ±:data:`MAX_PARAM`,
     booleans true/false, text text. ``example``: the number a refusal's hint suggests (the
     parameter's default)."""
@@ -141,7 +140,7 @@ def _checked(policy: str, key: str, value: Any, annotation: str,
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise PolicyError(f"{policy}: {key} must be a number, got {value!r}",
-                              hint=f"e.g. {key}={_example(example)}")
+                              hint=f"e.g. {_example(key, example)}")
         try:
             number = float(value)
         except OverflowError:
@@ -149,7 +148,7 @@ def _checked(policy: str, key: str, value: Any, annotation: str,
         if not (math.isfinite(number) and abs(number) <= MAX_PARAM):
             raise PolicyError(f"{policy}: {key} must be a finite number within "
                               f"±{MAX_PARAM:g}, got {value!r}"[:200],
-                              hint=f"e.g. {key}={_example(example)}")
+                              hint=f"e.g. {_example(key, example)}")
         return number
     if annotation == "bool" and not isinstance(value, bool):
         raise PolicyError(f"{policy}: {key} must be true or false, got {value!r}"[:200],

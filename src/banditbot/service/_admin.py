@@ -65,7 +65,9 @@ class PolicySwitch:
         Whether the experiment is stopped (``served`` is its winner).
     unweighed
         Answers a time-weighted policy (a discount, a sliding window) does not weigh: those
-        from before the experiment kept time buckets, whose age is unknown.
+        with no time bucket it reads (from before the experiment kept time buckets, or on
+        an earlier bucket length whose buckets were dropped), whose age is unknown (a sum
+        of the answers' weights).
 
     Examples
     --------
@@ -109,8 +111,10 @@ class PolicySwitch:
             f"{exp} already uses {now}: nothing changed"
         if self.changed and self.unweighed >= 1:  # (a trial: P(best) back to 50/50)
             said += (f", but not weighed by it: its {self.unweighed:,.0f} earlier answers "
-                     "came before the experiment kept time buckets, so their age is unknown "
-                     f"({self.policy.name} learns from the answers from now on)")
+                     "have no time bucket it reads (given before the experiment kept time "
+                     "buckets, or on an earlier time_bucket_seconds since dropped), so their "
+                     f"age is unknown ({self.policy.name} learns from the answers from now "
+                     "on)")
         if self.changed and "ucb" in self.policy.name:  # (a trial: the leader got 1% next)
             said += (f" ({self.policy.name} first tries the arms with the fewest answers, "
                      "whose bounds are widest: expect traffic on them, away from the leader, "

@@ -600,6 +600,8 @@ class DynamoDBStore:
         for item in items:
             if scope is not None and item.get("scope", {}).get("S") != scope:
                 continue  # (a scope that starts with this one and "#A#": not this bandit)
+            if "arm" not in item:  # (no statistics: an item some other writer left)
+                continue
             arm = item["arm"]["S"]
             row = rows.setdefault(arm, [0.0, 0.0, 0.0, 0.0])
             for i, name in enumerate(_CORE):
@@ -669,14 +671,24 @@ class DynamoDBStore:
             self._remove_fields(item, fields)
 
     def _remove_fields(self, item: dict[str, Any], fields: list[str]) -> None:
-        """Remove ``fields`` from one statistics item (up to 100 an update)."""
+        """Remove ``fields`` from one statistics item (up to 100 an update), if it is still
+        there (an update of an item deleted meanwhile would make it again, empty)."""
+        from botocore.exceptions import ClientError
+
         for i in range(0, len(fields), 100):
             chunk = fields[i:i + 100]
-            self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
-                       UpdateExpression="REMOVE " + ", ".join(
-                           f"#r{j}" for j in range(len(chunk))),
-                       ExpressionAttributeNames={f"#r{j}": name
-                                                 for j, name in enumerate(chunk)})
+            try:
+                self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
+                           UpdateExpression="REMOVE " + ", ".join(
+                               f"#r{j}" for j in range(len(chunk))),
+                           ConditionExpression="attribute_exists(#pk)",
+                           ExpressionAttributeNames={
+                               "#pk": "PK", **{f"#r{j}": name for j, name in enumerate(chunk)}})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != \
+                        "ConditionalCheckFailedException":
+                    raise
+                return  # (gone: nothing to remove)
 
     def _fold_extra(self, item: dict[str, Any], chunk: list[str], into: str) -> None:
         """Remove ``chunk``'s attributes from ``item`` and add their sum to ``into``, if
