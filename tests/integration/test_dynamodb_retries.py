@@ -126,14 +126,14 @@ def test_bucket_items_dropped_under_lost_replies_leave_nothing_behind(
     from .test_store_conformance import _decision
 
     store, proxy = proxied
-    for i in range(12):  # buckets 0–11 in item 0, 32–43 in item 1 (32 a bucket item)
+    for i in range(6):  # buckets 0–5 in item 0, 32–37 in item 1 (32 a bucket item)
         for index in (i, 32 + i):
             d = _decision(arm="a")
             store.record_decision(d)
             store.apply_reward(d.id, 1.0, 1.0, {f"tb.{index}.n@60.0": 1.0})
     for _ in range(4):  # (each read and delete again: a second pruner, a retried call)
-        store.drop_extra("e", 0, [f"tb.{i}.n@60.0" for i in range(12)])
+        store.drop_extra("e", 0, [f"tb.{i}.n@60.0" for i in range(6)])
     stats = store.read_stats("e", 0, None, ("a", "b"))
-    assert stats.extra["a"] == {f"tb.{32 + i}.n@60.0": 1.0 for i in range(12)}
-    assert stats.n[0] == 24
+    assert stats.extra["a"] == {f"tb.{32 + i}.n@60.0": 1.0 for i in range(6)}
+    assert stats.n[0] == 12
     assert proxy.lost >= 3
