@@ -1089,13 +1089,14 @@ def checked_path(path: str | os.PathLike[str]) -> Path:
 
 
 @functools.cache
-def _schema_digest() -> str:
+def _schema_digest() -> str | None:
     """A digest of this module's source, where the specs and their checks are: a checked
-    copy written by other code is not used (nor is any, where the source is not there)."""
+    copy written by other code is not used (nor is any, where the source is not there:
+    ``None``)."""
     try:
         return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     except OSError:
-        return "(unknown)"
+        return None
 
 
 def save_checked(path: str | os.PathLike[str]) -> Path:
@@ -1130,10 +1131,10 @@ def _checked_config(path: Path, text: bytes) -> BanditConfig | None:
         document = json.loads(copy.read_bytes())
     except (OSError, ValueError):
         return None
+    schema = _schema_digest()
     if not isinstance(document, dict) or document.get("format") != _CHECKED_FORMAT \
-            or _schema_digest() == "(unknown)" \
+            or schema is None or document.get("schema") != schema \
             or document.get("source_sha256") != hashlib.sha256(text).hexdigest() \
-            or document.get("schema") != _schema_digest() \
             or document.get("config_sha256") != _digest(document.get("config")):
         return None
     try:
