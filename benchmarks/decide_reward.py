@@ -50,12 +50,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import _isolate  # noqa: F401  (first: keeps benchmarks/http.py from shadowing http)
+import _isolate  # (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
 
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
 from banditbot.service import Decision, RewardResult, RewardStatus
 from banditbot.stores import DecisionRecord
+
+two_commits_us = _isolate.two_commits_us
 
 POLICIES: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
     "epsilon-greedy": ({"name": "epsilon-greedy", "epsilon": 0.1}, "EpsilonGreedy", {}),
@@ -326,26 +328,6 @@ def bench_mabwiser(name: str, k: int, n: int, seed: int) -> float:
         a = mab.predict()
         mab.partial_fit([a], [int(draws[i] < r[a])])
     return (time.process_time() - start) / n * 1e6
-
-
-def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_time
-                   ) -> float:
-    """Two durable SQLite WAL commits (synchronous=NORMAL) of one tiny row each, per pair:
-    the floor under a logged decision and its reward on SQLite (on the store's 1 KiB pages,
-    which make a minimal commit 5-10% cheaper than SQLite's default 4 KiB)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = sqlite3.connect(os.path.join(tmp, "floor.db"), isolation_level=None)
-        conn.execute("PRAGMA page_size = 1024")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, reward REAL)")
-        start = clock()
-        for i in range(n):
-            conn.execute("INSERT INTO t VALUES (?, NULL)", (i,))
-            conn.execute("UPDATE t SET reward = 1 WHERE id = ? AND reward IS NULL", (i,))
-        elapsed = clock() - start
-        conn.close()
-    return elapsed / n * 1e6
 
 
 def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.process_time,

@@ -287,6 +287,8 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.wait_for_function("document.querySelector('#facts').innerText.includes('401')",
                                timeout=WAIT)
         first_page = page.locator("#recent td.id").all_inner_texts()
+        # each row's shortened id tells its decision apart (ids begin with their second)
+        assert len(set(first_page)) == len(first_page) == 20, first_page
         page.click("#older")
         page.wait_for_function("!document.querySelector('#newer').disabled", timeout=WAIT)
         older = page.locator("#recent td.id").all_inner_texts()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,21 @@ def test_decide_returns_content_and_logs_propensity(svc: BanditService) -> None:
     assert '"epsilon":0.5' in record.policy
 
 
-def test_decision_ids_are_unguessable_and_distinct(svc: BanditService) -> None:
-    ids = {svc.decide("ts", "u").id for _ in range(200)}
-    assert len(ids) == 200
-    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)  # 128 random bits
+def test_decision_ids_are_unguessable_distinct_and_ordered_by_second(
+        svc: BanditService) -> None:
+    before = int(time.time())
+    ids = [svc.decide("ts", "u").id for _ in range(200)]
+    after = int(time.time())
+    assert len(set(ids)) == 200
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    # the second first (a log's index of ids grows at its end), then 96 random bits
+    assert all(before <= int(i[:8], 16) <= after for i in ids)
+    tails = [int(i[8:], 16) for i in ids]
+    assert len(set(tails)) == 200
+    # random bits: each of the 96 is set in some ids and clear in others (a bit stuck at
+    # one value across 200 ids has probability 2 * 2**-200)
+    for bit in range(96):
+        assert 0 < sum(t >> bit & 1 for t in tails) < 200
 
 
 def test_a_new_generator_reseeds_the_service(svc: BanditService) -> None:

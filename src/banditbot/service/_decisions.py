@@ -514,7 +514,9 @@ class DecisionsMixin(RewardsMixin):
         when it is due (cadence, burn-in ended, winner, admin change). The store decides
         which is current, so concurrent servers agree."""
         exp = view.config
-        current = self.store.current_allocation(exp.id, view.meta.generation, scope)
+        # (a decision: the view has just read the meta, one snapshot, one cache check)
+        current = self.store.current_allocation(exp.id, view.meta.generation, scope,
+                                                after_meta=True)
         reason = due_reason(view, current, now)
         table = None
         if reason is None and current is not None and current.reason == "burn-in":

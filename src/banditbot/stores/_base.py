@@ -284,7 +284,8 @@ class DecisionRecord(NamedTuple):
     Attributes
     ----------
     id
-        Unguessable id (128 random bits, URL-safe).
+        Unguessable id (the service's: the second it was made and 96 random bits, 32 hex
+        digits; URL-safe).
     arms, probabilities
         The arms offered at that moment and the policy's probability for each.
     propensity
@@ -582,10 +583,11 @@ class Store(Protocol):
         mode), oldest first."""
 
     # --- allocation periods ------------------------------------------------------------------
-    def current_allocation(self, experiment: str, generation: int,
-                           scope: str) -> AllocationRecord | None:
+    def current_allocation(self, experiment: str, generation: int, scope: str, *,
+                           after_meta: bool = False) -> AllocationRecord | None:
         """The current allocation period of a scope's bandit (with its ``rewards`` so far),
-        ``None`` before the first."""
+        ``None`` before the first. ``after_meta``: as for :meth:`read_counts` (a decision
+        that has just read the meta; a store with a read cache may answer from it)."""
 
     def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
         """Store ``record`` as its scope's allocation for ``record.period`` unless that period

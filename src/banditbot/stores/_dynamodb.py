@@ -45,7 +45,8 @@ allocation period   ``ALLOC#{exp}#{gen}#{scope}``  doc (JSON), rewards (``ADD``)
   logical write, the same on every attempt: DynamoDB answers a repeat with success), and
   every conditional write stores a random token of its own (``wtok``) and, when its
   condition fails, reads the item back: finding its own token means the earlier attempt
-  was applied, so the write succeeded. A decision's id is its token (128 random bits).
+  was applied, so the write succeeded. A decision's id is its token (96 random bits after
+  its second).
 * Throttling and transient errors are retried by botocore (standard mode), or — inside
   :meth:`DynamoDBStore.time_limit` (the Lambda handler: the invocation's remaining time) —
   by the store's own hook with the same jittered backoff, which stops retrying when the next
@@ -796,8 +797,8 @@ class DynamoDBStore:
     def record_decision(self, decision: DecisionRecord) -> None:
         reasons = self._transact(self._with_table(self._decision_writes(decision)))
         if reasons is not None and self._raw_decision(decision.id) is None:
-            # the put's condition failed, so a decision with this id exists: with 128 random
-            # bits it is ours, written by an attempt whose reply was lost
+            # the put's condition failed, so a decision with this id exists: with 96 random
+            # bits to its second it is ours, written by an attempt whose reply was lost
             raise StoreError(f"decision id {decision.id!r} could not be logged")
 
     def record_keyed_decision(self, decision: DecisionRecord, key: str, fingerprint: str,
@@ -932,8 +933,8 @@ class DynamoDBStore:
                        ExpressionAttributeNames={"#r": "rewards", "#pk": "PK"},
                        ExpressionAttributeValues={":w": _num(record.weight)})
 
-    def current_allocation(self, experiment: str, generation: int,
-                           scope: str) -> AllocationRecord | None:
+    def current_allocation(self, experiment: str, generation: int, scope: str, *,
+                           after_meta: bool = False) -> AllocationRecord | None:
         page = self._call("query", KeyConditionExpression="#pk = :pk",
                           ExpressionAttributeNames={"#pk": "PK"},
                           ExpressionAttributeValues={
@@ -1016,7 +1017,7 @@ class DynamoDBStore:
                                              sum_extra.get((exp, gen, scope, arm)))
             if self._transact(self._with_table(items)) is not None and \
                     self._raw_decision(chunk[0][0].id) is None:
-                # ids are 128 random bits: a chunk whose first decision exists was written
+                # ids hold 96 random bits: a chunk whose first decision exists was written
                 # by an attempt whose reply was lost (the transaction is all or nothing)
                 raise StoreError("a manual decision id already exists; nothing was written")
 

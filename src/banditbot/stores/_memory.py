@@ -265,8 +265,8 @@ class MemoryStore:
         return out
 
     # --- allocation periods ------------------------------------------------------------
-    def current_allocation(self, experiment: str, generation: int,
-                           scope: str) -> AllocationRecord | None:
+    def current_allocation(self, experiment: str, generation: int, scope: str, *,
+                           after_meta: bool = False) -> AllocationRecord | None:
         history = self._allocations.get((experiment, generation, scope))
         if not history:
             return None

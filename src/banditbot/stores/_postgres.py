@@ -1220,8 +1220,8 @@ class PostgresStore:
         return [_decision_from_row(r) for r in rows]
 
     # --- allocation periods ----------------------------------------------------------------
-    def current_allocation(self, experiment: str, generation: int,
-                           scope: str) -> AllocationRecord | None:
+    def current_allocation(self, experiment: str, generation: int, scope: str, *,
+                           after_meta: bool = False) -> AllocationRecord | None:
         rows = self._read("current_allocation",
                           "SELECT doc, rewards FROM allocations WHERE experiment = %s AND "
                           "generation = %s AND scope = %s ORDER BY period DESC LIMIT 1",

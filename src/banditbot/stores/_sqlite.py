@@ -838,19 +838,36 @@ class SQLiteStore:
         if cache.conn.in_transaction:
             self._forget()
             return
-        counts = cache.stats.get((decision.experiment, decision.generation, decision.scope))
+        key = (decision.experiment, decision.generation, decision.scope)
+        counts = cache.stats.get(key)
         if counts is not None:
             counts.add(decision.arm, pulls, 0.0 if reward is None else decision.weight,
                        reward or 0.0)
+        if reward is not None and decision.allocation_id is not None:
+            period = cache.allocations.get(key)  # its rewards, as the trigger added them
+            if period is not None and period[0] is not None and \
+                    period[0].id == decision.allocation_id:
+                period[1] += decision.weight
 
     # --- allocation periods ------------------------------------------------------------
-    def current_allocation(self, experiment: str, generation: int,
-                           scope: str) -> AllocationRecord | None:
-        row = self._conn().execute(
-            "SELECT doc, rewards FROM allocations WHERE experiment = ? AND generation = ? "
-            "AND scope = ? ORDER BY period DESC LIMIT 1",
-            (experiment, generation, scope)).fetchone()
-        return self._allocation(row[0], row[1]) if row else None
+    def current_allocation(self, experiment: str, generation: int, scope: str, *,
+                           after_meta: bool = False) -> AllocationRecord | None:
+        conn = self._conn()
+        cache: _ReadCache | None = getattr(self._local, "cache", None) if after_meta else None
+        if cache is not None and cache.lent and cache.conn is conn:
+            cache.lent = False  # (as in read_counts: the meta read's check stands)
+        else:
+            cache = self._cache(conn)
+        key = (experiment, generation, scope)
+        found = cache.allocations.get(key)
+        if found is None:
+            row = conn.execute(
+                "SELECT doc, rewards FROM allocations WHERE experiment = ? AND "
+                "generation = ? AND scope = ? ORDER BY period DESC LIMIT 1", key).fetchone()
+            found = cache.allocations[key] = [self._allocation(row[0], 0.0), row[1]] \
+                if row else [None, 0.0]
+        record, rewards = found
+        return record.with_rewards(rewards) if record is not None else None
 
     def _allocation(self, doc: str, rewards: float) -> AllocationRecord:
         """The record of a stored allocation document, parsed once per document (a decision
@@ -864,6 +881,7 @@ class SQLiteStore:
         return parsed.with_rewards(rewards)
 
     def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
+        self._forget()
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO allocations (id, experiment, generation, scope, period, doc, "
@@ -957,9 +975,10 @@ class SQLiteStore:
 
 class _ReadCache:
     """A connection's cached reads, valid while ``PRAGMA data_version`` says no other
-    connection has committed: meta documents, and the core counters per scope."""
+    connection has committed: meta documents, and per scope the core counters and the
+    current allocation period."""
 
-    __slots__ = ("conn", "lent", "meta", "stats", "version")
+    __slots__ = ("allocations", "conn", "lent", "meta", "stats", "version")
 
     def __init__(self, conn: sqlite3.Connection, version: int) -> None:
         self.conn = conn
@@ -968,6 +987,8 @@ class _ReadCache:
         self.lent = False
         self.meta: dict[str, ExperimentMeta] = {}
         self.stats: dict[tuple[str, int, str], CountColumns] = {}
+        #: per scope: its current allocation period (``None``: none yet) and its rewards
+        self.allocations: dict[tuple[str, int, str], list[Any]] = {}
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

@@ -756,7 +756,7 @@ async function loadRecent() {
     const tr = el("tr");
     const cells = [["time (UTC)", r.created_at.replace("T", " ").slice(0, 19)], ["arm", r.arm],
                    ["probability", num(r.propensity)], ["reward", r.reward === null ? "pending" : num(r.reward, 2)],
-                   ["kind", r.kind], ["decision", r.decision_id.slice(0, 8) + "…"]];
+                   ["kind", r.kind], ["decision", "…" + r.decision_id.slice(-8)]];  // (an id begins with its second)
     cells.forEach(([label, value], i) => tr.append(el("td", { "data-label": label, text: value,
       class: i === 5 ? "id wide-only" : i === 4 ? "wide-only" : i === 1 ? "arm" : null,
       title: i === 5 ? r.decision_id : null })));
