@@ -414,6 +414,8 @@ def test_a_negative_seed_is_refused_up_front(argv: list[str],
     # a PNG named x.txt was written
     (["evaluate", "log.csv", "--png", "x.txt"], "--png x.txt: the chart is a PNG file, named "
                                                 ".png (e.g. --png x.png)"),
+    # the names --policy takes beside the policies' were missing from the list
+    (["evaluate", "log.csv", "--policy", "nope"], "ucb1-tuned, uniform, or behavior:LOG"),
 ])
 def test_evaluate_says_what_is_wrong_before_it_starts(
         argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

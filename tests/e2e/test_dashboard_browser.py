@@ -658,6 +658,11 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         arm = next(a for a in rated if a.answered)
         cells = _cells(page, arm.arm)
         assert "estimate" in cells and cells["estimate"].startswith("–")
+        # no control here: the line under the table names none (a trial read "the chance
+        # to beat the control" and "an interval of the uplift" on an experiment with neither)
+        reading = page.inner_text("#reading")
+        assert "every look" in reading and "docs/results.md" in reading, reading
+        assert "control" not in reading and "uplift" not in reading, reading
         assert f"{arm.estimate_low:.3f} – {arm.estimate_high:.3f}" in cells["estimate"]
         assert "3.500" not in cells["estimate"]
         alt = page.text_content("#alt-allocation") or ""

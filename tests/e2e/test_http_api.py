@@ -325,7 +325,7 @@ def test_sticky_assignment(api: Any) -> None:
     ({"subject": "u", "context": {"k": "x" * 300}}, "text is limited to 256 characters"),
     ({"subject": "u", "context": {"k": 1e16}}, "finite and within"),
     ({"subject": "u", "context": {f"k{i}": i for i in range(40)}}, "at most 32"),
-    ("not json at all", "JSON"),
+    ("[1, 2]", "object"),  # JSON, but not an object
 ])
 def test_decision_bodies_are_validated(api: Any, body: Any, says: str) -> None:
     url, keys, service = api
@@ -336,6 +336,26 @@ def test_decision_bodies_are_validated(api: Any, body: Any, says: str) -> None:
     assert r.headers["content-type"] == "application/problem+json"
     assert says in r.json()["detail"] and "bool" not in r.json()["detail"], r.json()
     assert list(service.decisions("seed")) == []
+
+
+def test_a_body_that_is_not_json_is_a_400_that_says_how_to_send_one(api: Any) -> None:
+    """A trial's truncated body ('{"subject": "a",') was a 422 "invalid body", the answer
+    for JSON that breaks a field's rule; JSON that does not parse is a bad request."""
+    url, keys, service = api
+    decided = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                   json={"subject": "u"}).json()
+    for path, key in (("/v1/experiments/seed/decisions", keys["decide"]),
+                      (f"/v1/decisions/{decided['decision_id']}/reward", keys["decide"]),
+                      ("/v1/experiments/seed/cheat", keys["admin"])):
+        r = call(url, "POST", path, key, content='{"subject": "u",',
+                 headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (path, r.text)
+        problem = r.json()
+        assert r.headers["content-type"] == "application/problem+json"
+        assert problem["title"] == "malformed JSON" and "JSON" in problem["detail"], problem
+        assert problem["hint"].startswith("send a JSON object"), problem
+    (logged,) = service.decisions("seed")
+    assert logged.reward is None  # the reward's broken body counted nothing
 
 
 def test_oversize_bodies_are_refused(api: Any) -> None:

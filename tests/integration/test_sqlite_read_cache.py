@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
 
@@ -58,3 +59,35 @@ def test_a_decision_checks_the_file_once(tmp_path: Path) -> None:
     checks = [s for s in seen if "data_version" in s]
     # the meta and the counters are read as one snapshot: one PRAGMA per decision
     assert len(checks) == 10, seen[:8]
+
+
+def test_what_a_rolled_back_batch_read_is_not_served_after_it(tmp_path: Path) -> None:
+    """A review: a period started inside a batch, and read there (a report), stayed in the
+    read cache after the batch rolled back (a rollback does not change what PRAGMA
+    data_version says): the next decisions cited a period the file does not hold, and the
+    cadence later started period 2 with no period 1. Counters read inside the batch,
+    likewise."""
+    cfg = parse_config({"experiments": [{
+        "id": "p", "arms": [{"id": a, "content": a} for a in ARMS], "burn_in": 0,
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.3}, "update": "every 5 rewards"}]})
+    store = SQLiteStore(tmp_path / "p.db")
+    store.init()
+    svc = BanditService(cfg, store, rng=np.random.default_rng(1))
+
+    def rolled_back() -> None:
+        with store.batch():
+            svc.decide("p", "u")  # starts period 1 inside the transaction
+            svc.report("p")  # reads the current period (and the counters)
+            raise RuntimeError  # the batch rolls back: period 1 and the pull are gone
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    assert store.allocations("p", 0, "") == []
+    for _ in range(12):
+        d = svc.decide("p", "u")
+        record = store.get_decision(d.id)
+        assert record is not None
+        assert record.allocation_id in {a.id for a in store.allocations("p", 0, "")}
+        svc.reward(d.id, 1, "u")
+    assert [a.period for a in store.allocations("p", 0, "")] == [1, 2, 3]
+    assert sum(a.pulls for a in svc.report("p").arms) == 12  # not the rolled-back 13th

@@ -31,7 +31,14 @@ from ._health import StoreHealth
 from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
 from ._models import error_text
-from ._problems import STORE_FAILED, UnauthorizedError, problem, status_of, title_of
+from ._problems import (
+    STORE_FAILED,
+    MalformedBodyError,
+    UnauthorizedError,
+    problem,
+    status_of,
+    title_of,
+)
 from .routes import admin, allocations, dashboard, decide, experiments, ops
 
 __all__ = ["create_app"]
@@ -222,8 +229,12 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":  # not JSON at all: 400
+            return problem_of(metrics, health, MalformedBodyError(error_text(errors)),
+                              _rid(request))
         metrics.errors.labels("ValidationError").inc()
-        return problem(422, "invalid request", error_text(exc.errors()), _rid(request))
+        return problem(422, "invalid request", error_text(errors), _rid(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

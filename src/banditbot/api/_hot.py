@@ -27,7 +27,7 @@ from ._deps import authorize
 from ._group import GroupCommit
 from ._metrics import Metrics
 from ._models import Body, DecisionIn, RewardIn, error_text
-from ._problems import InvalidBodyError, problem
+from ._problems import InvalidBodyError, MalformedBodyError, problem
 
 __all__ = ["DECIDE_ROUTE", "REWARD_ROUTE", "FastPath", "HotPath"]
 
@@ -128,7 +128,10 @@ def _parse(raw: bytes, model: type[Body]) -> Any:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise InvalidBodyError(error_text(exc.errors()),
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":  # not JSON at all: 400
+            raise MalformedBodyError(error_text(errors)) from None
+        raise InvalidBodyError(error_text(errors),
                                hint="see /docs for the request body") from None
 
 

@@ -22,8 +22,8 @@ from .._errors import (
     UnknownExperimentError,
 )
 
-__all__ = ["PROBLEM", "STORE_FAILED", "InvalidBodyError", "Problem", "UnauthorizedError",
-           "problem", "problem_responses", "status_of", "title_of"]
+__all__ = ["PROBLEM", "STORE_FAILED", "InvalidBodyError", "MalformedBodyError", "Problem",
+           "UnauthorizedError", "problem", "problem_responses", "status_of", "title_of"]
 
 PROBLEM = "application/problem+json"
 #: the detail of every store failure a client hears (the store's own words name its host
@@ -33,6 +33,20 @@ STORE_FAILED = "the store did not answer; retry in a moment"
 
 class InvalidBodyError(PayloadError):
     """A request body that does not validate against its model (422)."""
+
+
+class MalformedBodyError(PayloadError):
+    """A request body that is not JSON at all (400).
+
+    Parameters
+    ----------
+    detail
+        Where the JSON broke off (pydantic's message).
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, hint='send a JSON object, e.g. {"subject": "user-1"} '
+                                      "(/docs shows each request's body)")
 
 
 class UnauthorizedError(BanditBotError):
@@ -53,6 +67,7 @@ class UnauthorizedError(BanditBotError):
 #: problem's title (a short phrase, in the style of the reward outcomes: ``invalid``, …).
 _STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
+    (MalformedBodyError, 400, "malformed JSON"),
     (InvalidBodyError, 422, "invalid body"),
     (KeyReusedError, 422, "idempotency key reused"),
     (NotAllowedError, 403, "not allowed"),

@@ -105,7 +105,12 @@ def evaluate(
             behavior[other] = _load_log(other, cmap, obd_root, config, store)
             check_behavior(behavior[other], data)  # before it starts (it failed after)
         else:
-            evaluation.append(parse_policy(spec))
+            try:
+                evaluation.append(parse_policy(spec))
+            except BanditBotError as exc:  # the names this option takes beside policies'
+                if exc.hint and exc.hint.startswith("use one of: "):
+                    exc.hint += ", uniform, or behavior:LOG (another log's logging policy)"
+                raise
     n_policies = len(evaluation) + len(behavior)
     with progress("evaluate", n_policies * n_bootstrap, "bootstrap replicates") as bar:
         started = [-1]

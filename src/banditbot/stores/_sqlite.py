@@ -450,7 +450,8 @@ class SQLiteStore:
                           f"banditbot's ({SCHEMA_VERSION})", hint="upgrade banditbot")
 
     def _write(self) -> _Transaction:
-        return _Transaction(self._conn(), self._busy_timeout_ms / 1000, self._rows)
+        return _Transaction(self._conn(), self._busy_timeout_ms / 1000, self._rows,
+                            self._forget)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -1091,14 +1092,25 @@ class _Transaction:
     loop retries after 50 µs, doubling to at most 2 ms, with jitter, until ``timeout``.
     """
 
-    __slots__ = ("conn", "nested", "rows", "timeout")
+    __slots__ = ("conn", "forget", "nested", "rows", "timeout")
 
     def __init__(self, conn: sqlite3.Connection, timeout: float = 30.0,
-                 rows: _RowEncoder | None = None) -> None:
+                 rows: _RowEncoder | None = None,
+                 forget: Callable[[], None] | None = None) -> None:
         self.conn = conn
         self.timeout = timeout
         self.nested = False
         self.rows = rows  # told of the commit or rollback (what it may remember)
+        #: empties the read cache on a rollback: what was read inside the transaction
+        #: (a period it started, counters it added) is gone from the file, and a rollback
+        #: does not change what PRAGMA data_version says
+        self.forget = forget
+
+    def _undone(self) -> None:
+        if self.rows is not None:
+            self.rows.undone()
+        if self.forget is not None:
+            self.forget()
 
     def __enter__(self) -> sqlite3.Connection:
         if self.conn.in_transaction:  # inside a batch: a savepoint; the outer block commits
@@ -1117,8 +1129,7 @@ class _Transaction:
             elif self.conn.in_transaction:  # undo this block only; the error propagates
                 self.conn.execute("ROLLBACK TO nested")
                 self.conn.execute("RELEASE nested")
-                if self.rows is not None:
-                    self.rows.undone()
+                self._undone()
             if isinstance(exc, sqlite3.Error):
                 raise _error(exc) from exc
             return
@@ -1127,14 +1138,12 @@ class _Transaction:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as err:
                 self.conn.execute("ROLLBACK")
-                if self.rows is not None:
-                    self.rows.undone()
+                self._undone()
                 raise StoreError(f"SQLite: commit failed: {err}") from err
             if self.rows is not None:
                 self.rows.committed()
             return
-        if self.rows is not None:
-            self.rows.undone()
+        self._undone()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):

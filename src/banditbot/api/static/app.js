@@ -300,6 +300,15 @@ function renderTable(rep) {
                      (rep.arms.some((a) => a.uplift && has(a.uplift.decisions)) ? " over the decisions that offered both" : "") +
                      " (relative change), " +
                      `under it its ${upliftKind}.` : ""));
+  // why the columns differ: a chance to beat the control and an uplift only with a control
+  $("reading").replaceChildren("Why the numbers differ: " + (rep.control
+    ? "P(best) and the chance to beat the control are the model's belief at this look; an " +
+      "interval of the uplift holds at every look, so it is usually wider"
+    : "P(best) is the model's belief at this look; the interval valid at every look holds " +
+      "however often you look, so it is usually wider than the one-look interval (not " +
+      "always: the two come from different estimators)") +
+    "; the estimate corrects for the changing allocation, the posterior and pooled means " +
+    "do not (", el("code", { text: "docs/results.md" }), ").");
   const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
   const h = rep.banditVsHoldout;
   const sign = (x) => (x >= 0 ? "+" : "") + x.toFixed(3);
