@@ -44,7 +44,7 @@ def experiments(
 
     path = Path(config) if config else (settings().config_path or default_config_path())
     cfg = load_config(path)
-    rows: list[dict[str, Any]] = [{"id": e.id, "command": f"/{e.telegram.command_for(e.id)}",
+    rows: list[dict[str, Any]] = [{"id": e.id, "command": e.telegram.command_for(e.id),
              "description": e.description, "arms": [a.id for a in e.arms],
              "policy": e.policy.build().describe(), "reward": e.reward.type,
              "reward_mode": e.reward_mode, "scope": e.scope, "propensity": e.propensity,
@@ -70,7 +70,7 @@ def experiments(
     for e, r in zip(cfg.experiments, rows, strict=True):
         policy = str(r["policy"]) + ("\npropensity: deferred" if e.propensity == "deferred"
                                      else "")
-        table.add_row(e.id, str(r["command"]), ", ".join(a.id for a in e.arms), policy,
+        table.add_row(e.id, f"/{r['command']}", ", ".join(a.id for a in e.arms), policy,
                       e.reward.type, e.reward_mode, e.scope)
     print_table(table, console)
 
