@@ -144,7 +144,7 @@ HTTP_ROWS: list[tuple[str, str, str, str | None, Any, int]] = [
      "admin", '{"arm": "a", "rewards": [1e200]}', 422),
     ("generation 2^63", "GET",
      "/v1/experiments/ts/decisions?generation=9223372036854775808", "read", None, 422),
-    ("not JSON", "POST", "/v1/experiments/ts/decisions", "decide", "{oops", 422),
+    ("not JSON", "POST", "/v1/experiments/ts/decisions", "decide", "{oops", 400),
     ("webhook: message is a string", "POST", "/telegram", "secret",
      '{"update_id": 11, "message": "str"}', 400),
     ("webhook: date 1e400", "POST", "/telegram", "secret",
