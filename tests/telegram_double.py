@@ -131,9 +131,18 @@ class _HtmlCheck(html.parser.HTMLParser):
         self.text.append(html.unescape(f"&#{name};"))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # (html.parser gives names in lower case, as Telegram reads them)
         if tag not in _HTML_TAGS:
             raise BadRequest(f"Bad Request: can't parse entities: Unsupported start tag "
                              f"\"{tag}\"")
+        given = dict(attrs)
+        if tag == "span" and given.get("class") != "tg-spoiler":
+            raise BadRequest("Bad Request: can't parse entities: Tag \"span\" must have "
+                             "class \"tg-spoiler\"")
+        emoji = given.get("emoji-id") or ""
+        if tag == "tg-emoji" and not (emoji.isdigit() and 0 < int(emoji) < 2**63):
+            raise BadRequest("Bad Request: can't parse entities: Invalid custom emoji "
+                             "identifier specified")
         self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -150,7 +159,7 @@ def check_html(text: str) -> str:
         if not _HTML_ENTITY.match(text, match.start()):
             raise BadRequest("Bad Request: can't parse entities: Unsupported entity")
     for match in re.finditer(r"<", text):
-        if not re.match(r"</?[a-z-]+(\s[^<>]*)?>", text[match.start():]):
+        if not re.match(r"</?[a-zA-Z][a-zA-Z0-9-]*(\s[^<>]*)?>", text[match.start():]):
             raise BadRequest("Bad Request: can't parse entities: Unexpected '<'")
     parser = _HtmlCheck()
     parser.feed(text)

@@ -20,7 +20,9 @@ _MD2_NAMES = {"```": "pre block", "`": "code", "*": "bold", "_": "italic",
 _HTML_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
                         "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji"})
 _HTML_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
-_HTML_TAG = re.compile(r"<(/?)([a-z][a-z-]*)((?:\s[^<>]*)?)>")
+#: a tag (Telegram reads its name in any case, as lower case)
+_HTML_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
+_HTML_ATTRIBUTE = re.compile(r"""([a-zA-Z][a-zA-Z0-9-]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""")
 
 
 def escape_markdown_v2(text: str) -> str:
@@ -64,6 +66,10 @@ def _markdown_v2_problem(text: str) -> str | None:
             if i + 1 >= n:
                 return ("MarkdownV2: the text ends with a lone '\\' (write '\\\\' for a "
                         "backslash)")
+            if ord(text[i + 1]) > 126:  # Telegram escapes ASCII only: the '\' would show
+                return (f"MarkdownV2: '\\' before {text[i + 1]!r} (character {i + 1}) "
+                        "escapes nothing and would be shown: only ASCII characters are "
+                        "escaped (remove it, or write '\\\\' to show a backslash)")
             i += 2
             continue
         if stack and stack[-1][0] in ("`", "```"):  # inside code: only the closing marker
@@ -130,10 +136,13 @@ def _html_problem(text: str) -> str | None:
         tag = _HTML_TAG.match(text, match.start())
         if tag is None:
             return f"HTML: '<' at character {match.start() + 1} starts no tag (write '&lt;')"
-        closing, name = tag.group(1), tag.group(2)
+        closing, name = tag.group(1), tag.group(2).lower()
         if name not in _HTML_TAGS:
             return (f"HTML: Telegram does not support <{name}> (character "
                     f"{match.start() + 1}; write '&lt;' to show '<')")
+        problem = None if closing else _html_attribute_problem(name, tag.group(3))
+        if problem is not None:
+            return f"HTML: <{name}> at character {match.start() + 1} {problem}"
         if closing:
             if not stack or stack[-1] != name:
                 return f"HTML: </{name}> at character {match.start() + 1} closes no <{name}>"
@@ -143,4 +152,20 @@ def _html_problem(text: str) -> str | None:
         position = tag.end()
     if stack:
         return f"HTML: <{stack[-1]}> is never closed (add </{stack[-1]}>)"
+    return None
+
+
+def _html_attribute_problem(name: str, attributes: str) -> str | None:
+    """What Telegram requires of a tag's attributes that ``attributes`` lacks: a span is a
+    spoiler (``class="tg-spoiler"``), a custom emoji names its number (``emoji-id``)."""
+    given = {key.lower(): value.strip("\"'")
+             for key, value in _HTML_ATTRIBUTE.findall(attributes)}
+    if name == "span" and given.get("class") != "tg-spoiler":
+        return ('needs class="tg-spoiler": Telegram\'s only span is a spoiler (or write '
+                "<tg-spoiler>)")
+    if name == "tg-emoji":
+        emoji = given.get("emoji-id", "")
+        if not (emoji.isdigit() and 0 < int(emoji) < 2**63):
+            return ('needs emoji-id="…", the number of a custom emoji (write the emoji '
+                    "without the tag to show it as it is)")
     return None

@@ -163,6 +163,11 @@ def test_a_hundred_and_fifty_arms_show_thirty_and_say_how_many_more() -> None:
     names = [line for line in _pre_lines(messages) if line.startswith("arm_")]
     assert len(names) == 30
     assert "… and 120 more arms with" in _shown(messages)
+    # split over messages, a part's arms count among the 30 shown, not as if 30 were all
+    split = report_messages(report, max_arms=30, limit=1500)
+    assert len(split) > 2
+    assert "arms 1–" in split[0] and "of the 30 shown (150 in all)" in split[0], split[0]
+    assert all(" of 30)" not in m for m in split)
     for message in messages:
         check_text(message, "HTML")
 

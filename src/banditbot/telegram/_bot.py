@@ -95,6 +95,23 @@ _HINT = "I don't know that one. Send /help to see what I can do."
 #: plain text in a private chat is no command at all: what to send instead
 _TEXT_HINT = "I answer commands, not messages. Send /help to see them."
 _PARSE_ERROR = "can't parse entities"
+#: the longest message Telegram takes, in UTF-16 code units (what it counts)
+MESSAGE_UNITS = 4096
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, tail: str) -> str:
+    """``text``, cut with "…" where it and ``tail`` would be longer than a message."""
+    room = MESSAGE_UNITS - _units(tail)
+    if _units(text) <= room:
+        return text
+    cut = text[:room - 1]
+    while _units(cut) > room - 1:  # (characters of two units: emoji)
+        cut = cut[:-1]
+    return cut + "…"
 #: matplotlib's pyplot is not thread-safe: charts render one at a time, off the event loop
 _CHART_LOCK = threading.Lock()
 _ADMIN_USAGE = {
@@ -102,7 +119,7 @@ _ADMIN_USAGE = {
     "prior": "/prior <experiment> <arm> <alpha> <beta>",
     "reset": "/reset <experiment>",
     "policy": "/policy <experiment> <name> [key=value …]",
-    "arm": "/arm add|retire <experiment> <arm> [text]",
+    "arm": "/arm list <experiment> · /arm add|retire <experiment> <arm> [text]",
     "export": "/export <experiment>",
     "audit": "/audit [experiment]",
 }
@@ -330,14 +347,20 @@ class BanditBot:
         private = chat is None or chat.type == "private"
         # a group reads the edited message: not "You" (whose?), nor the voter's name (a vote)
         thanks = f"{'You answered' if private else 'Answered'} {label} — thanks{note}"
+        tail = "\n\n" + thanks
         try:
-            try:
-                await query.edit_message_text(content + "\n\n" + escape(thanks, mode),
-                                              parse_mode=mode, reply_markup=None)
-            except BadRequest as exc:
-                if _PARSE_ERROR not in str(exc).lower():
-                    raise
-                await query.edit_message_text(content + "\n\n" + thanks, reply_markup=None)
+            if mode is not None or _units(content + tail) <= MESSAGE_UNITS:
+                try:
+                    await query.edit_message_text(content + "\n\n" + escape(thanks, mode),
+                                                  parse_mode=mode, reply_markup=None)
+                    return
+                except BadRequest as exc:
+                    error = str(exc).lower()
+                    if _PARSE_ERROR not in error and "too long" not in error:
+                        raise
+            # as plain text: an arm that cannot be parsed, or that the note makes too long
+            # (an arm of 4096 characters lost its note), cut to fit with the note
+            await query.edit_message_text(_fit(content, tail) + tail, reply_markup=None)
         except TelegramError as exc:  # e.g. too old or too long to edit: the vote counts,
             log.warning("could not edit the voted message", extra={"error": str(exc)[:200]})
             await self._remove_buttons(query)  # and the buttons go, so none is pressed again
@@ -519,6 +542,8 @@ class BanditBot:
             also = await self._run(svc.retire_arm, args[1], args[2], actor=actor)
             text = f"Arm {args[2]} of {args[1]} retired (its statistics are kept)." + \
                 (f" Note: {also}." if also else "")
+        elif name == "arm" and len(args) == 2 and args[0] == "list":
+            text = await self._run(self._arms_text, args[1])
         elif name == "export" and len(args) == 1:
             data_csv, generation = await self._run(self._export_csv, args[0])
             since = "" if generation == 0 else \
@@ -545,7 +570,7 @@ class BanditBot:
         not fit one message (Telegram counts UTF-16 units) or Telegram refuses them."""
         mode = parse_mode_of(exp)
         rendered = escape(header, mode) + "\n" + content
-        if mode is not None and len(rendered.encode("utf-16-le")) // 2 <= 4096:
+        if mode is not None and _units(rendered) <= MESSAGE_UNITS:
             try:
                 await message.reply_text(rendered, parse_mode=mode)
                 return
@@ -553,6 +578,26 @@ class BanditBot:
                 log.info("arm content confirmed as plain text", extra={"error": str(exc)[:200]})
         shown = content if len(content) <= 300 else content[:299] + "…"
         await message.reply_text(f"{header}\n{shown}")
+
+    def _arms_text(self, experiment: str) -> str:
+        """/arm list: the arms offered now, each with the start of its content, then the
+        retired ones (plain text, cut to one message)."""
+        view = self.service.view(experiment)
+        active = view.arms
+        retired = [a for a in view.contents if a not in active]
+        lines = [f"Arms of {experiment}: {len(active)} offered"
+                 + (f", {len(retired)} retired" if retired else "") + "."]
+        for arm in active:
+            words = " ".join(view.contents[arm].split())
+            lines.append(f"• {arm}: {words if len(words) <= 60 else words[:59] + '…'}")
+        if retired:
+            lines.append("Retired (/arm add EXPERIMENT ARM brings one back): "
+                         + ", ".join(retired))
+        text = "\n".join(lines)
+        if _units(text) <= MESSAGE_UNITS:
+            return text
+        every = f"\n… (every arm: banditbot arms list {experiment})"
+        return _fit(text, every) + every
 
     def _audit_text(self, experiment: str | None, private: bool) -> str:
         """The audit log's latest entries (of one experiment, or of the bot's experiments),

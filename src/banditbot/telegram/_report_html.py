@@ -116,11 +116,15 @@ def report_messages(report: Report, *, max_arms: int | None = None,
     if len(parts) == 1:
         return ["\n\n".join(parts[0].paragraphs)]
     split = sum(p.arms is not None for p in parts) > 1  # the arms over several messages
+    # (of the arms shown, which a bandit with many arms leaves some out of: "arms 1-27 of
+    # 30" read as if the experiment had 30)
+    of = f"{len(shown)}" if len(shown) == len(report.arms) else \
+        f"the {len(shown)} shown ({len(report.arms)} in all)"
     name = html.escape(report.experiment, quote=False)
     messages = []
     for i, part in enumerate(parts):
         body = part.paragraphs
-        arms = f"arms {part.arms[0] + 1}–{part.arms[1]} of {len(shown)}" \
+        arms = f"arms {part.arms[0] + 1}–{part.arms[1]} of {of}" \
             if split and part.arms is not None else ""
         label = [] if i == 0 else \
             [f"<b>{name}</b> · part {i + 1}/{len(parts)}" + (f" ({arms})" if arms else "")]
