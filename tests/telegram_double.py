@@ -135,12 +135,18 @@ class _HtmlCheck(html.parser.HTMLParser):
         if tag not in _HTML_TAGS:
             raise BadRequest(f"Bad Request: can't parse entities: Unsupported start tag "
                              f"\"{tag}\"")
-        given = dict(attrs)
+        # attributes as Telegram reads them (html.parser lower-cases their names; Telegram
+        # does not): names as written, quoted values as written, bare ones in lower case
+        raw = self.get_starttag_text() or ""
+        given = {name: value[1:-1] if value[:1] in "\"'" else value.lower()
+                 for name, value in re.findall(
+                     r"""\s([^\s=<>"'/]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""", raw)}
         if tag == "span" and given.get("class") != "tg-spoiler":
             raise BadRequest("Bad Request: can't parse entities: Tag \"span\" must have "
                              "class \"tg-spoiler\"")
         emoji = given.get("emoji-id") or ""
-        if tag == "tg-emoji" and not (emoji.isdigit() and 0 < int(emoji) < 2**63):
+        if tag == "tg-emoji" and not (re.fullmatch(r"[0-9]+", emoji) and
+                                      0 < int(emoji) < 2**63):
             raise BadRequest("Bad Request: can't parse entities: Invalid custom emoji "
                              "identifier specified")
         self.stack.append(tag)

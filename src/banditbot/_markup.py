@@ -66,10 +66,6 @@ def _markdown_v2_problem(text: str) -> str | None:
             if i + 1 >= n:
                 return ("MarkdownV2: the text ends with a lone '\\' (write '\\\\' for a "
                         "backslash)")
-            if ord(text[i + 1]) > 126:  # Telegram escapes ASCII only: the '\' would show
-                return (f"MarkdownV2: '\\' before {text[i + 1]!r} (character {i + 1}) "
-                        "escapes nothing and would be shown: only ASCII characters are "
-                        "escaped (remove it, or write '\\\\' to show a backslash)")
             i += 2
             continue
         if stack and stack[-1][0] in ("`", "```"):  # inside code: only the closing marker
@@ -158,14 +154,16 @@ def _html_problem(text: str) -> str | None:
 def _html_attribute_problem(name: str, attributes: str) -> str | None:
     """What Telegram requires of a tag's attributes that ``attributes`` lacks: a span is a
     spoiler (``class="tg-spoiler"``), a custom emoji names its number (``emoji-id``)."""
-    given = {key.lower(): value.strip("\"'")
+    # as Telegram reads them: names as written (``CLASS`` is not ``class``), a value in
+    # quotes as written, one without them in lower case
+    given = {key: value[1:-1] if value[0] in "\"'" else value.lower()
              for key, value in _HTML_ATTRIBUTE.findall(attributes)}
     if name == "span" and given.get("class") != "tg-spoiler":
         return ('needs class="tg-spoiler": Telegram\'s only span is a spoiler (or write '
                 "<tg-spoiler>)")
     if name == "tg-emoji":
         emoji = given.get("emoji-id", "")
-        if not (emoji.isdigit() and 0 < int(emoji) < 2**63):
+        if not (re.fullmatch(r"[0-9]{1,19}", emoji) and 0 < int(emoji) < 2**63):
             return ('needs emoji-id="…", the number of a custom emoji (write the emoji '
                     "without the tag to show it as it is)")
     return None

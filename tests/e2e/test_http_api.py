@@ -356,6 +356,22 @@ def test_a_body_that_is_not_json_is_a_400_that_says_how_to_send_one(api: Any) ->
         assert problem["hint"].startswith("send a JSON object"), problem
     (logged,) = service.decisions("seed")
     assert logged.reward is None  # the reward's broken body counted nothing
+    # the admin routes, likewise, whatever the body's content type, and with no body (a
+    # review: 422 "Field required" or "Input should be a valid dictionary")
+    for content, headers, says in (
+            ('{"arm": "arm1",', {"Content-Type": "text/plain"}, "not read as JSON"),
+            ('{"arm": "arm1",', {}, "not read as JSON"),
+            ("", {"Content-Type": "application/json"}, "has no body"),
+            ('{"arm": "arm1",', {"Content-Type": "application/json"},
+             "not JSON (at character")):
+        r = call(url, "POST", "/v1/experiments/seed/cheat", keys["admin"], content=content,
+                 headers=headers)
+        assert r.status_code == 400 and says in r.json()["detail"], (content, r.text)
+    fine = call(url, "POST", "/v1/experiments/seed/cheat", keys["admin"],
+                json={"arm": "arm1", "rewards": [1]})
+    assert fine.status_code == 200
+    wrong_shape = call(url, "POST", "/v1/experiments/seed/cheat", keys["admin"], json=[1])
+    assert wrong_shape.status_code == 422  # JSON, but not the object the route takes
 
 
 def test_oversize_bodies_are_refused(api: Any) -> None:

@@ -279,6 +279,31 @@ def test_a_wide_rating_on_a_message_too_long_to_edit(service: BanditService,
     assert double.errors == []  # the note fits: no edit was refused
 
 
+def test_a_formatted_arm_too_long_for_its_note_stays_formatted(tmp_path: Path,
+                                                              double: BotApiDouble) -> None:
+    """An HTML arm the note would make too long: the vote counts, the buttons go, and the
+    message stays as sent (a fallback to plain text showed its raw <b>…</b>; a review)."""
+    store = SQLiteStore(tmp_path / "long.db")
+    store.init()
+    content = "<b>" + "y" * 4080 + "</b>"
+    service = BanditService(parse_config({"experiments": [{
+        "id": "bightml", "parse_mode": "HTML",
+        "arms": [{"id": "a", "content": content}]}]}), store,
+        rng=np.random.default_rng(1), clock=FakeClock())
+
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/bightml")
+        prompt = await double.wait_for(last_text(double, 501))
+        double.press(ALICE, prompt, "👍")
+        await double.wait_for(lambda: prompt.reply_markup is None)
+        assert prompt.text == content and prompt.parse_mode == "HTML"
+
+    run_bot(service, double, script)
+    (record,) = service.decisions("bightml")
+    assert record.reward == 1.0
+    assert [e for e in double.errors if "too long" not in e[1]] == []
+
+
 @pytest.mark.parametrize("command", ["/plain_specials", "/md_specials"])
 def test_markdown_specials_are_accepted(service: BanditService, double: BotApiDouble,
                                         command: str) -> None:

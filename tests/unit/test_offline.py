@@ -134,30 +134,34 @@ def test_replay_is_unbiased_for_a_deterministic_policy_on_uniform_logs() -> None
 def test_an_interval_stays_in_the_rewards_range_and_an_estimate_outside_it_says_so() -> None:
     """A click rate lies in [0, 1], and so must its interval: DR's bootstrap on the Open
     Bandit sample gave -0.0053 - 0.0050. A tiny log where the evaluated policy leans on a
-    rare action: IPS resamples exceed 1 and DR's go below 0; every interval is cut to
-    [0, 1], and an estimate outside it is told as such (rewards outside [0, 1] keep their
-    observed range)."""
+    rare action (weight 20): DR's resamples leave [0, 1] around an estimate inside it, and
+    its interval is cut to [0, 1]. Where the estimate itself lies outside (IPS: 2.0), its
+    interval is left as the bootstrap gave it (cut, it shrank to the point 1 - 1, with a
+    false "every resample gave the same value"), and its warnings say so."""
     n = 40
     action = np.where(np.arange(n) % 13 == 0, 1, 0)  # action 1 (p = 0.05) 4 times in 40
-    pscore = np.where(action == 1, 0.05, 0.95)
-    reward = np.where(action == 1, 1.0, np.arange(n) % 10 == 1).astype(float)
-    dist = np.tile([0.0, 1.0], (n, 1))  # the evaluated policy always takes action 1
-    q = np.tile([0.1, 0.05], (n, 1))  # a reward model far below action 1's answers
-    rows = {r.estimator: r for r in estimate_all(
-        [make_estimator(e) for e in ("ips", "snips", "dm", "dr")], reward=reward,
-        action=action, pscore=pscore, action_dist=dist, estimated_rewards=q,
-        n_bootstrap=400, rng=np.random.default_rng(0))}
-    assert rows["ips"].value == 2.0 and rows["dr"].value > 1.0  # (weight 20, 4 of 40 rounds)
-    for r in rows.values():
+
+    def rows(hits: int) -> dict[str, Any]:
+        answered = np.zeros(n)
+        answered[np.flatnonzero(action)[:hits]] = 1.0  # action 1 answered `hits` times
+        reward = np.where(action == 1, answered, np.arange(n) % 10 == 1).astype(float)
+        return {r.estimator: r for r in estimate_all(
+            [make_estimator(e) for e in ("ips", "snips", "dm", "dr")], reward=reward,
+            action=action, pscore=np.where(action == 1, 0.05, 0.95),
+            action_dist=np.tile([0.0, 1.0], (n, 1)),  # the policy always takes action 1
+            estimated_rewards=np.tile([0.1, 0.5], (n, 1)), n_bootstrap=400,
+            rng=np.random.default_rng(0))}
+
+    inside = rows(hits=2)
+    assert inside["dr"].value == pytest.approx(0.5)
+    for r in inside.values():
         assert 0.0 <= r.low <= r.high <= 1.0, (r.estimator, r.low, r.high)
-    for name in ("ips", "dr"):
-        assert any("outside the rewards' range [0, 1]" in w for w in rows[name].warnings)
-    assert not any("outside the rewards' range" in w for w in rows["snips"].warnings)
-    # revenue in [0, 50]: cut to the range the rewards span, never to [0, 1]
-    big = estimate_all([make_estimator("ips")], reward=reward * 50, action=action,
-                       pscore=pscore, action_dist=dist, n_bootstrap=200,
-                       rng=np.random.default_rng(0), reward_bounds=(0.0, 50.0))[0]
-    assert 1.0 < big.high <= 50.0
+        assert not any("outside the rewards' range" in w for w in r.warnings)
+    outside = rows(hits=4)
+    ips = outside["ips"]
+    assert ips.value == 2.0 and (ips.low, ips.high) == (0.5, 4.0)
+    assert any("outside the rewards' range [0, 1]" in w for w in ips.warnings)
+    assert not any("same value" in w for w in ips.warnings)
 
 
 def test_bootstrap_is_the_same_on_one_thread_and_on_two() -> None:

@@ -230,9 +230,9 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
-        if errors and errors[0].get("type") == "json_invalid":  # not JSON at all: 400
-            return problem_of(metrics, health, MalformedBodyError(error_text(errors)),
-                              _rid(request))
+        broken = _broken_body(errors[0]) if errors else None
+        if broken is not None:  # no JSON object to validate: 400, as the hot path says
+            return problem_of(metrics, health, MalformedBodyError(broken), _rid(request))
         metrics.errors.labels("ValidationError").inc()
         return problem(422, "invalid request", error_text(errors), _rid(request))
 
@@ -260,6 +260,21 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
         log.exception("unexpected error", extra={"request_id": _rid(request)})
         return problem(500, "internal error", "something went wrong on our side",
                        _rid(request))
+
+
+def _broken_body(error: Mapping[str, Any]) -> str | None:
+    """What is wrong with a request body that is not JSON (FastAPI's validation error of
+    a route's body), ``None`` for a JSON body that breaks a field's rule."""
+    loc, kind = tuple(error.get("loc", ())), error.get("type")
+    if kind == "json_invalid":
+        at = f" (at character {loc[1] + 1})" if len(loc) > 1 and isinstance(loc[1], int) \
+            else ""
+        return f"the body is not JSON{at}"
+    if loc == ("body",) and kind == "missing":
+        return "the request has no body"
+    if loc == ("body",) and isinstance(error.get("input"), bytes | str):
+        return "the body was not read as JSON: send it with Content-Type: application/json"
+    return None
 
 
 def _add_webhook(app: FastAPI, service: BanditService, telegram: Any, secret: str) -> None:

@@ -682,7 +682,9 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     evaluates every estimator on it.
 
     When the rewards lie in ``reward_bounds`` (default [0, 1]), so does the policy's
-    value: each bootstrap interval is cut to that range, and IPS and SNIPS also get an
+    value: each bootstrap interval is cut to that range (unless the estimate itself lies
+    outside it, which its warnings say: cut, its interval would shrink to a point), and
+    IPS and SNIPS also get an
     anytime-valid betting interval for the value
     (:func:`banditbot.statistics.ips_confidence_sequence`); ``behavior_dist`` (shape ``(n, K)``: the
     logging policy's whole distribution at each round, which banditbot logs) tightens its
@@ -744,12 +746,6 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
                                 cs_high, overlap=False))
             continue
         low, high, undefined = percentile_interval(values[:, j], alpha, lowest, highest)
-        if bounded:  # the value lies in the rewards' range: so does its interval (DR's
-            # resamples went below 0 on a click rate: -0.0053 - 0.0050 on the OBD sample)
-            low, high = min(max(low, lo_r), hi_r), min(max(high, lo_r), hi_r)
-            if not lo_r <= value <= hi_r:
-                warnings.append(f"the estimate lies outside the rewards' range [{lo_r:g}, "
-                                f"{hi_r:g}]: too few rounds weigh in for it to mean much")
         if undefined > 0:
             warnings.append(f"{undefined:.1%} of bootstrap resamples had no overlap (counted "
                             "at the reward's extremes)")
@@ -760,6 +756,12 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
                             "count are all alike): the interval has no width, not no "
                             "uncertainty" + (" (few rounds count here)" if ess < LOW_ESS
                                              else ""))
+        if bounded and not lo_r <= value <= hi_r:  # the interval is left as it came
+            warnings.append(f"the estimate lies outside the rewards' range [{lo_r:g}, "
+                            f"{hi_r:g}]: too few rounds weigh in for it to mean much")
+        elif bounded:  # the value lies in the rewards' range: so does its interval (DR's
+            # resamples went below 0 on a click rate: -0.0053 - 0.0050 on the OBD sample)
+            low, high = min(max(low, lo_r), hi_r), min(max(high, lo_r), hi_r)
         out.append(Estimate(est.name, value, low, high, ess, n, tuple(warnings), top,
                             cs_low, cs_high))
     return out

@@ -349,17 +349,16 @@ class BanditBot:
         thanks = f"{'You answered' if private else 'Answered'} {label} — thanks{note}"
         tail = "\n\n" + thanks
         try:
-            if mode is not None or _units(content + tail) <= MESSAGE_UNITS:
+            if mode is not None:
                 try:
                     await query.edit_message_text(content + "\n\n" + escape(thanks, mode),
                                                   parse_mode=mode, reply_markup=None)
                     return
-                except BadRequest as exc:
-                    error = str(exc).lower()
-                    if _PARSE_ERROR not in error and "too long" not in error:
+                except BadRequest as exc:  # (too long with the note: the arm stays whole,
+                    if _PARSE_ERROR not in str(exc).lower():  # below, and its buttons go)
                         raise
-            # as plain text: an arm that cannot be parsed, or that the note makes too long
-            # (an arm of 4096 characters lost its note), cut to fit with the note
+            # as plain text: a plain arm, or one that cannot be parsed; an arm the note
+            # would make too long (4096 characters: it lost its note) is cut to make room
             await query.edit_message_text(_fit(content, tail) + tail, reply_markup=None)
         except TelegramError as exc:  # e.g. too old or too long to edit: the vote counts,
             log.warning("could not edit the voted message", extra={"error": str(exc)[:200]})
