@@ -126,6 +126,11 @@ def configure_json_logging(level: int = logging.INFO, *,
         warned.propagate = False
     # httpx logs every request at INFO, with its URL: for the Bot API, the token
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    # PostgreSQL's connection pool warns at each attempt while the database is down (130
+    # lines from a 10 s outage of one host, in a trial); the store's own lines tell the
+    # outage once, with its cause, and its end
+    pool = logging.getLogger("psycopg.pool")
+    pool.setLevel(max(logging.ERROR, pool.level))
     if libraries is not None:
         root = logging.getLogger()
         if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):

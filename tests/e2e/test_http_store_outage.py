@@ -78,6 +78,7 @@ def test_a_store_outage_is_told_once_in_the_log_and_never_to_the_client(
             503, "store unavailable", STORE_FAILED), answer.text
         assert "127.0.0.1" not in answer.text and str(server.port) not in answer.text
         assert "PostgreSQL" not in answer.text and "hint" not in problem
+        assert answer.headers["Retry-After"] == "5"  # when to ask again (an operator's)
     lines = _log_lines(log_path)
     told = [x for x in lines if x["logger"] == "banditbot.store"]
     assert [x["level"] for x in told] == ["warning", "warning"], told

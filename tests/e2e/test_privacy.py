@@ -257,6 +257,20 @@ def test_a_library_warning_is_one_json_line_too() -> None:
     assert "RuntimeWarning: invalid value" in record["message"]
 
 
+def test_a_connection_pool_retrying_a_database_that_is_down_is_not_in_the_log() -> None:
+    """An operator's trial: PostgreSQL's pool wrote 130 warnings ("error connecting in
+    'banditbot'", "discarding closed connection") during a 10 s outage of one host, burying
+    the store's own one line with the cause, which a serve's log keeps."""
+    script = ("import logging; from banditbot._logging import configure_json_logging; "
+              "configure_json_logging(); "
+              "logging.getLogger('psycopg.pool').warning(\"error connecting in 'banditbot'\"); "
+              "logging.getLogger('banditbot.store').warning('the store failed: StoreError')")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    (line,) = proc.stderr.splitlines()
+    assert json.loads(line)["message"] == "the store failed: StoreError"
+
+
 def test_a_json_log_line_carries_no_terminal_colours() -> None:
     """uvicorn adds ``color_message`` (its message with escape codes) to its records: in a
     JSON line it was an escaped control sequence a log reader shows as noise."""

@@ -70,6 +70,11 @@ def test_serve_and_a_cli_write_refuse_a_missing_postgres_schema(
     assert "banditbot init-db" in (err.value.hint or "")
     code, _, out_err = run_cli(["decide", "tip", "--subject", "u", "--store", url], capsys)
     assert code == 2 and "no banditbot schema" in out_err
+    # a read says it in the same words (an operator's report said 'relation "meta" does
+    # not exist', which reads as a missing table rather than a mistyped schema)
+    code, _, out_err = run_cli(["report", "tip", "--store", url], capsys)
+    assert code == 2 and "the database has no banditbot schema" in out_err, out_err
+    assert "check the URL's schema option" in out_err
     store: Any = open_store(url)
     assert store.schema_version() == 0  # nothing was made
     store.init()  # init-db: from now on writes and serve work

@@ -198,10 +198,15 @@ def _gate(keys: KeyRing, webhook_secret: str | None, health: StoreHealth) -> Gat
                 return problem(401, title_of(exc), exc.message, request_id, exc.hint)
             except BanditBotError as exc:  # the key list unreadable (the store is down): 503
                 health.failed(exc, request_id)  # the cause: in the log, not to the client
-                return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id)
+                return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id,
+                               headers=RETRY_AFTER)
         return None
 
     return gate
+
+
+#: what a 503 of the store tells a client (it has retried for the store's retry_seconds)
+RETRY_AFTER = {"Retry-After": "5"}
 
 
 def problem_of(metrics: Metrics, health: StoreHealth, exc: BanditBotError,
@@ -212,7 +217,8 @@ def problem_of(metrics: Metrics, health: StoreHealth, exc: BanditBotError,
     metrics.errors.labels(type(exc).__name__).inc()
     if isinstance(exc, StoreError):
         health.failed(exc, request_id)
-        return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id)
+        return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id,
+                       headers=RETRY_AFTER)
     return problem(status_of(exc), title_of(exc), exc.message, request_id, exc.hint)
 
 

@@ -562,7 +562,11 @@ class PostgresStore:
             said = f"no connection to {self._where}: {said}"
         message = self._scrub(f"PostgreSQL {what} failed: {said}")
         if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
-            hint = INIT_DB_HINT
+            # in the words serve uses (an operator read 'relation "meta" does not exist'
+            # as a missing table, not a mistyped schema)
+            message = self._scrub(f"the database has no banditbot schema {self.schema!r} "
+                                  f"(PostgreSQL {what}: {said})")
+            hint = f"check the URL's schema option, or {INIT_DB_HINT}"
         return StoreError(message, hint=self._scrub(hint or f"check the database at {self.url}"))
 
     def _outage_hint(self, exc: BaseException, then: str) -> str:
