@@ -177,6 +177,48 @@ def _mend_moto_transaction_backup() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _mend_moto_query_partition() -> None:
+    """Make moto's ``Query`` of a table's own key read that key's partition alone.
+
+    moto gathers a query's candidates by sorting every item of the table, then keeping
+    those of the queried partition: each query (a decision reads its arms' partition)
+    costs time in proportion to everything the table holds, and sorting the table was
+    the emulator's largest cost in the DynamoDB tests. Here such a query is handed the
+    partition's items; moto sorts and filters them as before. Queries of an index, and
+    tables without a sort key, go the way moto has them.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, "_mended", False):
+        return
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None or not self.has_range_key:
+            return original(self, hash_key, *args, **kwargs)
+        partition = list(self.items.get(hash_key, {}).values())
+        self.all_items = lambda: partition  # (this query only: requests are serialized)
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    query._mended = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def _mend_moto_module_listing() -> None:
+    """moto lists its package's folders (``os.listdir`` and a ``stat`` each) for every
+    request it dispatches; the list is made once here."""
+    import moto.backends
+
+    if isinstance(getattr(moto.backends, "_listed", None), tuple):
+        return
+    moto.backends._listed = tuple(moto.backends.list_of_moto_modules())  # type: ignore
+    moto.backends.list_of_moto_modules = lambda: moto.backends._listed  # type: ignore
+
+
 def _mend_moto_item_serialization() -> None:
     """Make moto write the items of a ``GetItem``, ``Query`` or ``Scan`` reply directly.
 
@@ -239,8 +281,9 @@ class DynamoDBServer:
     for connections, serialized for execution — which makes the emulator linearizable like the
     real service. boto3 talks to it over HTTP exactly as it talks to AWS.
 
-    One emulator bug is mended (:func:`_mend_moto_number_add`), and two slow paths
-    (:func:`_mend_moto_transaction_backup`, :func:`_mend_moto_item_serialization`). moto
+    One emulator bug is mended (:func:`_mend_moto_number_add`), and four slow paths
+    (:func:`_mend_moto_transaction_backup`, :func:`_mend_moto_item_serialization`,
+    :func:`_mend_moto_query_partition`, :func:`_mend_moto_module_listing`). moto
     adds numbers with
     ``int()`` unless their text has a ".", so an ``ADD`` to a stored ``1E-16`` (a sum of
     floats that nearly cancel, which DynamoDB accepts) fails with a ValueError.
@@ -252,6 +295,8 @@ class DynamoDBServer:
         _mend_moto_number_add()
         _mend_moto_transaction_backup()
         _mend_moto_item_serialization()
+        _mend_moto_query_partition()
+        _mend_moto_module_listing()
 
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
