@@ -38,13 +38,22 @@ _DEFAULT_META = ExperimentMeta()
 
 
 class _Bucket(CountColumns):
-    """A bandit's counters and its policy-specific additive fields."""
+    """A bandit's counters and its policy-specific additive fields, its time buckets
+    (``tb.*``) apart: a decision that reads no buckets (a discount's epochs hold every
+    reward) does not step over the thousands a long experiment keeps (50 half-lives of
+    them: the reads had grown with the experiment)."""
 
-    __slots__ = ("extra",)
+    __slots__ = ("extra", "tb")
 
     def __init__(self) -> None:
         super().__init__()
         self.extra: dict[str, dict[str, float]] = {}
+        #: the time buckets' fields, per arm
+        self.tb: dict[str, dict[str, float]] = {}
+
+    def fields(self, time_buckets: bool) -> list[dict[str, dict[str, float]]]:
+        """The per-arm field maps a read takes."""
+        return [self.extra, self.tb] if time_buckets else [self.extra]
 
 
 class MemoryStore:
@@ -101,20 +110,22 @@ class MemoryStore:
                 if bucket is None:
                     return StatsTable.zeros(arms)
                 data = np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
-                extra = {a: {k: v for k, v in f.items() if time_buckets or not _bucket(k)}
-                         for a, f in bucket.extra.items() if a in arms}
+                extra: dict[str, dict[str, float]] = {}
+                for held in bucket.fields(time_buckets):
+                    for a, f in held.items():
+                        if a in arms:
+                            extra.setdefault(a, {}).update(f)
             else:
                 data = np.zeros((4, len(arms)))
                 extra = {}
                 for (exp, gen, _), bucket in self._buckets.items():
                     if exp == experiment and gen == generation:
                         data += np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
-                        for a in arms:
-                            for k, v in bucket.extra.get(a, {}).items():
-                                if not time_buckets and _bucket(k):
-                                    continue
-                                extra.setdefault(a, {})
-                                extra[a][k] = extra[a].get(k, 0.0) + v
+                        for held in bucket.fields(time_buckets):
+                            for a in arms:
+                                for k, v in held.get(a, {}).items():
+                                    summed = extra.setdefault(a, {})
+                                    summed[k] = summed.get(k, 0.0) + v
         return StatsTable(arms, data[0], data[1], data[2], data[3], extra)
 
     def read_counts(self, experiment: str, generation: int, scope: str,
@@ -128,11 +139,14 @@ class MemoryStore:
         with self._lock:
             for (exp, gen, _), bucket in self._buckets.items():
                 if exp == experiment and gen == generation:
-                    for values in bucket.extra.values():
-                        present = sorted(drop.intersection(values))
-                        total = sum(values.pop(name) for name in present)
-                        if keep_total is not None and present:
-                            values[keep_total] = values.get(keep_total, 0.0) + total
+                    for held in (bucket.extra, bucket.tb):
+                        for arm, values in held.items():
+                            present = sorted(drop.intersection(values))
+                            total = sum(values.pop(name) for name in present)
+                            if keep_total is not None and present:
+                                into = (bucket.tb if _bucket(keep_total) else
+                                        bucket.extra).setdefault(arm, {})
+                                into[keep_total] = into.get(keep_total, 0.0) + total
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Each write is already atomic and immediate: nothing to group."""
@@ -200,8 +214,14 @@ class MemoryStore:
         bucket.add(record.arm, pulls, record.weight, value)
         if extra:
             fields = bucket.extra.setdefault(record.arm, {})
+            buckets = None
             for k, v in extra.items():
-                fields[k] = fields.get(k, 0.0) + v
+                if _bucket(k):
+                    if buckets is None:
+                        buckets = bucket.tb.setdefault(record.arm, {})
+                    buckets[k] = buckets.get(k, 0.0) + v
+                else:
+                    fields[k] = fields.get(k, 0.0) + v
 
     def record_manual(self, decisions: Sequence[DecisionRecord],
                       extras: Sequence[Mapping[str, float]] | None = None) -> None:
