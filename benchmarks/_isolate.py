@@ -35,6 +35,27 @@ def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_ti
     return elapsed / n * 1e6
 
 
+def service_loop_us(svc: Any, n: int, seed: int, experiment: str = "bench") -> float:
+    """µs of process time per decide -> Bernoulli reward -> reward of ``svc`` on
+    ``experiment``, its arms' rates spread over 0.05-0.25 in their order (200 warm-up
+    pairs first, not timed)."""
+    import numpy as np
+
+    arms = svc.active_arms(experiment)
+    truth = dict(zip(arms, np.linspace(0.05, 0.25, len(arms)), strict=True))
+    draws = np.random.default_rng(seed + 1).random(n + 200)
+
+    def loop(count: int, offset: int) -> None:
+        for i in range(count):
+            d = svc.decide(experiment, "user")
+            svc.reward(d.id, 1 if draws[offset + i] < truth[d.arm] else 0, "user")
+
+    loop(200, n)
+    start = time.process_time()
+    loop(n, 0)
+    return (time.process_time() - start) / n * 1e6
+
+
 def rotated(names: list[str], runs: int, measure: Callable[[str], tuple[float, float]]
             ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Measure every name once per repeat, each repeat starting one name further along (so

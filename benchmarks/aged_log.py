@@ -92,18 +92,7 @@ def loop_us(path: Path, k: int, n: int, make_id: Callable[[], str], seed: int) -
     store.init()  # (a copied log has its tables: nothing to do)
     try:
         svc = BanditService(config(k), store, rng=np.random.default_rng(seed))  # type: ignore[arg-type]
-        rates = dict(zip(svc.active_arms("bench"), np.linspace(0.05, 0.25, k), strict=True))
-        draws = np.random.default_rng(seed + 1).random(n + 200)
-
-        def run(count: int, offset: int) -> None:
-            for i in range(count):
-                d = svc.decide("bench", "user")
-                svc.reward(d.id, 1 if draws[offset + i] < rates[d.arm] else 0, "user")
-
-        run(200, n)  # warm-up
-        began = time.process_time()
-        run(n, 0)
-        return (time.process_time() - began) / n * 1e6
+        return _isolate.service_loop_us(svc, n, seed)
     finally:
         store.close()
         decisions.new_id = new_id

@@ -83,19 +83,7 @@ def bench_banditbot(policy: dict[str, Any], k: int, store: Any, n: int, seed: in
         "id": "bench", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
         "policy": policy, "burn_in": 0, "update": update, **(extra or {})}]})
     svc = BanditService(cfg, store, rng=np.random.default_rng(seed))
-    truth = dict(zip(svc.active_arms("bench"), rates(k), strict=True))
-    env = np.random.default_rng(seed + 1)
-    draws = env.random(n + 200)
-
-    def loop(count: int, offset: int) -> None:
-        for i in range(count):
-            d = svc.decide("bench", "user")
-            svc.reward(d.id, 1 if draws[offset + i] < truth[d.arm] else 0, "user")
-
-    loop(200, n)  # warm-up
-    start = time.process_time()
-    loop(n, 0)
-    took = (time.process_time() - start) / n * 1e6
+    took = _isolate.service_loop_us(svc, n, seed)  # (the arms' rates: rates(k))
     if resolve is not None:
         start = time.process_time()
         read = sum(1 for r in svc.decisions("bench") if r.propensity > 0)

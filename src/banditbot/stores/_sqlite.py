@@ -511,6 +511,16 @@ class SQLiteStore:
             cache = self._local.cache = _ReadCache(conn, version)
         return cache
 
+    def _after_meta(self, conn: sqlite3.Connection, after_meta: bool) -> _ReadCache:
+        """The read cache for a read that follows this operation's meta read
+        (``after_meta``: a decision): the cache that read checked, once (the meta and this
+        read are one snapshot); else, or once used, the cache checked again."""
+        cache: _ReadCache | None = getattr(self._local, "cache", None) if after_meta else None
+        if cache is not None and cache.lent and cache.conn is conn:
+            cache.lent = False
+            return cache
+        return self._cache(conn)
+
     def _forget(self) -> None:
         """Empty this thread's read cache (after a write the cache cannot follow)."""
         self._local.cache = None
@@ -599,13 +609,8 @@ class SQLiteStore:
     def read_counts(self, experiment: str, generation: int, scope: str,
                     arms: tuple[str, ...], *, after_meta: bool = False) -> CountRows:
         conn = self._conn()
-        cache: _ReadCache | None = getattr(self._local, "cache", None) if after_meta else None
-        if cache is not None and cache.lent and cache.conn is conn:
-            cache.lent = False  # one read of the counters per check: the meta's snapshot
-        else:
-            cache = self._cache(conn)
         return self._cached_counts(conn, experiment, generation, scope, arms,
-                                   cache).counts(arms)
+                                   self._after_meta(conn, after_meta)).counts(arms)
 
     def drop_extra(self, experiment: str, generation: int, fields: Collection[str], *,
                    keep_total: str | None = None) -> None:
@@ -854,11 +859,7 @@ class SQLiteStore:
     def current_allocation(self, experiment: str, generation: int, scope: str, *,
                            after_meta: bool = False) -> AllocationRecord | None:
         conn = self._conn()
-        cache: _ReadCache | None = getattr(self._local, "cache", None) if after_meta else None
-        if cache is not None and cache.lent and cache.conn is conn:
-            cache.lent = False  # (as in read_counts: the meta read's check stands)
-        else:
-            cache = self._cache(conn)
+        cache = self._after_meta(conn, after_meta)
         key = (experiment, generation, scope)
         found = cache.allocations.get(key)
         if found is None:
