@@ -37,17 +37,6 @@ HTML = [
 ]
 
 
-@pytest.mark.parametrize(("text", "taken"), HTML)
-def test_html_the_check_and_the_double_agree(text: str, taken: bool) -> None:
-    problem = markup_problem(text, "HTML")
-    assert (problem is None) is taken, problem
-    if taken:
-        check_html(text)
-    else:
-        with pytest.raises(BadRequest):
-            check_html(text)
-
-
 MARKDOWN_V2 = [
     ("*bold* and _italic_ and \\!", True),
     ("a \\\\ backslash", True),
@@ -58,15 +47,20 @@ MARKDOWN_V2 = [
 ]
 
 
-@pytest.mark.parametrize(("text", "taken"), MARKDOWN_V2)
-def test_markdown_v2_the_check_and_the_double_agree(text: str, taken: bool) -> None:
-    problem = markup_problem(text, "MarkdownV2")
+DOUBLE = {"HTML": check_html, "MarkdownV2": check_markdown_v2}
+
+
+@pytest.mark.parametrize(("mode", "text", "taken"),
+                         [("HTML", *case) for case in HTML] +
+                         [("MarkdownV2", *case) for case in MARKDOWN_V2])
+def test_the_check_and_the_double_agree(mode: str, text: str, taken: bool) -> None:
+    problem = markup_problem(text, mode)
     assert (problem is None) is taken, problem
     if taken:
-        check_markdown_v2(text)
+        DOUBLE[mode](text)
     else:
         with pytest.raises(BadRequest):
-            check_markdown_v2(text)
+            DOUBLE[mode](text)
 
 
 @pytest.mark.parametrize("text", ["C:\\Übersicht", "`C:\\Ü`", "Hi \\👍"])
