@@ -83,7 +83,7 @@ def bench_banditbot(policy: dict[str, Any], k: int, store: Any, n: int, seed: in
         "id": "bench", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
         "policy": policy, "burn_in": 0, "update": update, **(extra or {})}]})
     svc = BanditService(cfg, store, rng=np.random.default_rng(seed))
-    took = _isolate.service_loop_us(svc, n, seed)  # (the arms' rates: rates(k))
+    took = _isolate.service_loop_us(svc, n, seed)  # (its rates: 0.05-0.25, as rates(k))
     if resolve is not None:
         start = time.process_time()
         read = sum(1 for r in svc.decisions("bench") if r.propensity > 0)

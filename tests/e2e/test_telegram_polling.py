@@ -487,7 +487,7 @@ def test_an_admin_lists_the_arms_offered_and_retired(service: BanditService,
         "Arms of seed: 2 offered, 1 retired.",
         "• arm1: This is arm *1*",
         "• arm3: " + ("long " * 12)[:59] + "…",
-        "Retired (/arm add EXPERIMENT ARM brings one back): arm2"]
+        "Retired (/arm add <experiment> <arm> brings one back): arm2"]
     assert texts[3].startswith("Usage: /arm list <experiment> · /arm add|retire")
     assert not double.errors
 

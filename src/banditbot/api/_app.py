@@ -236,9 +236,9 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
-        broken = _broken_body(errors[0]) if errors else None
+        broken = _broken_body(errors[0], exc.body) if errors else None
         if broken is not None:  # no JSON object to validate: 400, as the hot path says
-            return problem_of(metrics, health, MalformedBodyError(broken), _rid(request))
+            return problem_of(metrics, health, broken, _rid(request))
         metrics.errors.labels("ValidationError").inc()
         return problem(422, "invalid request", error_text(errors), _rid(request))
 
@@ -268,18 +268,17 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
                        _rid(request))
 
 
-def _broken_body(error: Mapping[str, Any]) -> str | None:
+def _broken_body(error: Mapping[str, Any], body: Any) -> MalformedBodyError | None:
     """What is wrong with a request body that is not JSON (FastAPI's validation error of
-    a route's body), ``None`` for a JSON body that breaks a field's rule."""
+    a route's body, and the body), ``None`` for a JSON body that breaks a field's rule."""
     loc, kind = tuple(error.get("loc", ())), error.get("type")
     if kind == "json_invalid":
-        at = f" (at character {loc[1] + 1})" if len(loc) > 1 and isinstance(loc[1], int) \
-            else ""
-        return f"the body is not JSON{at}"
+        return MalformedBodyError.of(body if isinstance(body, bytes | str) else None)
     if loc == ("body",) and kind == "missing":
-        return "the request has no body"
-    if loc == ("body",) and isinstance(error.get("input"), bytes | str):
-        return "the body was not read as JSON: send it with Content-Type: application/json"
+        return MalformedBodyError("the request has no body")
+    if loc == ("body",) and isinstance(error.get("input"), bytes):  # (a JSON string: 422)
+        return MalformedBodyError("the body was not read as JSON: send it with "
+                                  "Content-Type: application/json")
     return None
 
 

@@ -130,7 +130,7 @@ def _parse(raw: bytes, model: type[Body]) -> Any:
     except ValidationError as exc:
         errors = exc.errors()
         if errors and errors[0].get("type") == "json_invalid":  # not JSON at all: 400
-            raise MalformedBodyError(error_text(errors)) from None
+            raise MalformedBodyError.of(raw) from None
         raise InvalidBodyError(error_text(errors),
                                hint="see /docs for the request body") from None
 

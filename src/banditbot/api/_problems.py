@@ -3,6 +3,7 @@ tree to status codes (the core knows nothing of HTTP)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -41,12 +42,24 @@ class MalformedBodyError(PayloadError):
     Parameters
     ----------
     detail
-        Where the JSON broke off (pydantic's message).
+        What is wrong with the body: where its JSON broke off, or that there is none, or
+        that it was not sent as JSON.
     """
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, hint='send a JSON object, e.g. {"subject": "user-1"} '
-                                      "(/docs shows each request's body)")
+        super().__init__(detail, hint="send a JSON object (/docs shows each request's body)")
+
+    @classmethod
+    def of(cls, body: bytes | str | None) -> MalformedBodyError:
+        """The error of a body that does not parse as JSON, saying where it breaks (the
+        same words on every route)."""
+        try:
+            json.loads(body or b"")
+        except ValueError as exc:  # (a body that is not UTF-8: no position)
+            at = getattr(exc, "pos", None)
+            if at is not None:
+                return cls(f"the body is not JSON (at character {at + 1})")
+        return cls("the body is not JSON")
 
 
 class UnauthorizedError(BanditBotError):

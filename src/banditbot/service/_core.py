@@ -40,10 +40,11 @@ def new_id() -> str:
     end, as its rows do: a decision's insert and its reward's lookup touch the pages the
     last ones touched, where a random id lands on any page of an index that outgrows the
     cache (on a SQLite log of a million decisions, random ids made the store's part of a
-    decision and its reward 1.31 times as dear: ``benchmarks/aged_log.py``). The random bits are drawn 32 ids at a time,
-    one system call for 32 decisions. No lock: ``list.pop`` and ``list.extend`` are atomic,
-    and a thread that finds none left takes its own bits from the batch it draws before it
-    shares the rest (other threads may empty the list meanwhile)."""
+    decision and its reward 1.31 times as dear: ``benchmarks/aged_log.py``). The random
+    bits are drawn 32 ids at a time, one system call for 32 decisions. No lock:
+    ``list.pop`` and ``list.extend`` are atomic, and a thread that finds none left takes
+    its own bits from the batch it draws before it shares the rest (other threads may
+    empty the list meanwhile)."""
     try:
         tail = _IDS.pop()
     except IndexError:

@@ -51,8 +51,10 @@ class _Bucket(CountColumns):
         #: the time buckets' fields, per arm
         self.tb: dict[str, dict[str, float]] = {}
 
-    def fields(self, time_buckets: bool) -> list[dict[str, dict[str, float]]]:
-        """The per-arm field maps a read takes."""
+    def fields(self, with_extra: bool, time_buckets: bool) -> list[dict[str, dict[str, float]]]:
+        """The per-arm field maps a read takes (none without ``with_extra``)."""
+        if not with_extra:
+            return []
         return [self.extra, self.tb] if time_buckets else [self.extra]
 
 
@@ -111,7 +113,7 @@ class MemoryStore:
                     return StatsTable.zeros(arms)
                 data = np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                 extra: dict[str, dict[str, float]] = {}
-                for held in bucket.fields(time_buckets):
+                for held in bucket.fields(with_extra, time_buckets):
                     for a, f in held.items():
                         if a in arms:
                             extra.setdefault(a, {}).update(f)
@@ -121,7 +123,7 @@ class MemoryStore:
                 for (exp, gen, _), bucket in self._buckets.items():
                     if exp == experiment and gen == generation:
                         data += np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
-                        for held in bucket.fields(time_buckets):
+                        for held in bucket.fields(with_extra, time_buckets):
                             for a in arms:
                                 for k, v in held.get(a, {}).items():
                                     summed = extra.setdefault(a, {})

@@ -95,23 +95,6 @@ _HINT = "I don't know that one. Send /help to see what I can do."
 #: plain text in a private chat is no command at all: what to send instead
 _TEXT_HINT = "I answer commands, not messages. Send /help to see them."
 _PARSE_ERROR = "can't parse entities"
-#: the longest message Telegram takes, in UTF-16 code units (what it counts)
-MESSAGE_UNITS = 4096
-
-
-def _units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fit(text: str, tail: str) -> str:
-    """``text``, cut with "…" where it and ``tail`` would be longer than a message."""
-    room = MESSAGE_UNITS - _units(tail)
-    if _units(text) <= room:
-        return text
-    cut = text[:room - 1]
-    while _units(cut) > room - 1:  # (characters of two units: emoji)
-        cut = cut[:-1]
-    return cut + "…"
 #: matplotlib's pyplot is not thread-safe: charts render one at a time, off the event loop
 _CHART_LOCK = threading.Lock()
 _ADMIN_USAGE = {
@@ -123,6 +106,27 @@ _ADMIN_USAGE = {
     "export": "/export <experiment>",
     "audit": "/audit [experiment]",
 }
+#: the longest message Telegram takes, in UTF-16 code units (what it counts)
+_MESSAGE_UNITS = 4096
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, tail: str) -> str:
+    """``text``, cut with "…" where it and ``tail`` would be longer than a message."""
+    room = _MESSAGE_UNITS - _units(tail)
+    if _units(text) <= room:
+        return text
+    cut = text[:room - 1]
+    excess = _units(cut) - (room - 1)  # (characters of two units: emoji)
+    while excess > 0:
+        excess -= _units(cut[-1])
+        cut = cut[:-1]
+    return cut + "…"
+
+
 #: the audit log's entries /audit shows (the CLI's ``banditbot audit`` shows more)
 _AUDIT_SHOWN = 10
 
@@ -569,7 +573,7 @@ class BanditBot:
         not fit one message (Telegram counts UTF-16 units) or Telegram refuses them."""
         mode = parse_mode_of(exp)
         rendered = escape(header, mode) + "\n" + content
-        if mode is not None and _units(rendered) <= MESSAGE_UNITS:
+        if mode is not None and _units(rendered) <= _MESSAGE_UNITS:
             try:
                 await message.reply_text(rendered, parse_mode=mode)
                 return
@@ -590,10 +594,10 @@ class BanditBot:
             words = " ".join(view.contents[arm].split())
             lines.append(f"• {arm}: {words if len(words) <= 60 else words[:59] + '…'}")
         if retired:
-            lines.append("Retired (/arm add EXPERIMENT ARM brings one back): "
+            lines.append("Retired (/arm add <experiment> <arm> brings one back): "
                          + ", ".join(retired))
         text = "\n".join(lines)
-        if _units(text) <= MESSAGE_UNITS:
+        if _units(text) <= _MESSAGE_UNITS:
             return text
         every = f"\n… (every arm: banditbot arms list {experiment})"
         return _fit(text, every) + every
