@@ -139,9 +139,22 @@ class ArmReport:
 
 @dataclass(frozen=True, slots=True)
 class SampleRatioCheck:
-    """The sample-ratio-mismatch check: decisions per arm against the allocation they were
-    drawn from, per allocation period (χ² over the arms expected at least 5 times, an
-    exact binomial test of the others as one count)."""
+    """The sample-ratio-mismatch check: decisions per arm against the allocations they were
+    drawn from, all periods pooled and the worst single period (χ² over the arms expected at
+    least 5 times, an exact binomial test of the others as one count), the p-value corrected
+    for both and for the number of periods.
+
+    Attributes
+    ----------
+    p_value
+        The check's p-value (flagged below 0.001, however many periods were tested).
+    flagged
+        Whether the decisions do not follow the allocations.
+    period
+        The period whose own test gave ``p_value``; empty when the pooled test did.
+    periods_tested
+        The periods with decisions.
+    """
 
     p_value: float
     flagged: bool
@@ -151,9 +164,11 @@ class SampleRatioCheck:
     def describe(self) -> str:
         """One line for a report."""
         if self.flagged:
-            return (f"sample ratio mismatch in period {self.period} (p = {self.p_value:.1e}): "
-                    "decisions do not follow the allocation; check what drops messages")
-        return f"sample ratio: OK in {self.periods_tested} period(s)"
+            where = f"in period {self.period}" if self.period else \
+                f"over the {self.periods_tested} periods"
+            return (f"sample ratio mismatch {where} (p = {self.p_value:.1e}): decisions do "
+                    "not follow the allocation; check what drops messages or decisions")
+        return f"sample ratio: OK over {self.periods_tested} period(s) (p = {self.p_value:.2g})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import pytest
 import banditbot
 from banditbot.cli._output import Progress
 
-from ..conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, cli_sqlite_service, run_cli
 
 run = run_cli
 
@@ -357,3 +357,19 @@ def test_ctrl_c_while_the_cli_loads_is_one_word_not_a_traceback(
         main()
     assert stopped.value.code == 130
     assert capsys.readouterr().err == "aborted\n"
+
+
+def test_a_sample_ratio_check_that_passed_says_so(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: the report printed the check only when it flagged, so a check that passed
+    and one that never ran (allocation every decision) read alike."""
+    service, opts = cli_sqlite_service(tmp_path, (
+        "experiments:\n- id: p\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
+        "  burn_in: 0\n  update: every 20 rewards\n"), "p.db", seed=3)
+    for i in range(200):
+        d = service.decide("p", f"u{i}")
+        service.reward(d.id, i % 3 == 0, f"u{i}")
+    service.store.close()
+    code, out, _ = run(["report", "p", *opts], capsys)
+    assert code == 0 and "sample ratio: OK over " in out, out
+    assert "mismatch" not in out

@@ -369,6 +369,42 @@ def _period3(period: int, p: list[float]) -> AllocationRecord:
                             "cadence", float(period))
 
 
+def test_sample_ratio_check_does_not_alarm_more_as_periods_add_up_and_sees_a_steady_loss(
+        ) -> None:
+    """A data scientist's trial: the check flagged the worst single period at p < 0.001, so
+    a fair router was flagged more the longer an experiment ran (5 of 16 runs of 400
+    periods), while a client that dropped 20% of one arm's decisions in every one of
+    100-reward periods was flagged in 1 of 8 (a test over all its decisions: p = 6e-6).
+    Now the periods are also tested pooled, and the worst one is corrected for how many
+    there are. 150 fair experiments of 400 periods of 60 decisions, each period's
+    allocation its own (an adapting policy, 2% floor): flagged at most 3 times (nominal
+    0.15, seen 2 in 1,000 more: a false failure below 1e-3; the old rule flagged 41). 40
+    experiments of 100 periods of 120 decisions that lose 20% of arm b's (allocated 20%):
+    all flagged (the old rule: 13)."""
+    rng = np.random.default_rng(21)
+
+    def experiment(n_periods: int, size: int, drop_b: float, adapt: bool) -> bool:
+        periods, counts = [], []
+        for i in range(n_periods):
+            p = rng.dirichlet([2.0, 2.0, 2.0]) if adapt else np.array([0.5, 0.2, 0.3])
+            p = 0.02 + 0.94 * p  # (the floor)
+            period = _period3(i + 1, list(p))
+            a, b, c = (int(x) for x in rng.multinomial(size, p))
+            b = int(rng.binomial(b, 1.0 - drop_b))
+            periods.append(period)
+            counts += [PeriodCounts(period.id, "a", a, 0, 0, 0),
+                       PeriodCounts(period.id, "b", b, 0, 0, 0),
+                       PeriodCounts(period.id, "c", c, 0, 0, 0)]
+        check = sample_ratio_check(periods, counts)
+        assert check is not None and check.periods_tested == n_periods
+        return check.flagged
+
+    fair = sum(experiment(400, 60, 0.0, True) for _ in range(150))
+    assert fair <= 3, fair
+    lossy = [experiment(100, 120, 0.2, False) for _ in range(40)]
+    assert all(lossy)
+
+
 def test_sample_ratio_check_tests_an_adapted_policy_s_periods() -> None:
     """Three arms at 0.98 / 0.01 / 0.01 (a policy at its floor), 300 decisions a period:
     arms b and c are expected 3 times each, and every such period went untested (the demo

@@ -190,6 +190,8 @@ def render_report(rep: Any) -> Table:
         lines.append(rep.burn_in_text)
     if rep.srm is not None and rep.srm.flagged:
         lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
+    elif rep.srm is not None:  # passed: said, so that it does not read as never run
+        lines.append(escape(rep.srm.describe()))
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
                  f"{rep.total_answered:,.0f} answered · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:
