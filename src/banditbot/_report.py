@@ -38,8 +38,10 @@ def mean_text(x: float | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Uplift:
-    """An arm against the control: the difference of their estimates and the relative
-    change, each with its interval (``kind`` names it).
+    """An arm against the control: the difference of their estimates with its interval
+    (``kind`` names it), and the relative change where the control's estimate is known to
+    within a factor of 2 (its interval too for a fixed-sample difference; beside a
+    confidence sequence, a point).
 
     Attributes
     ----------

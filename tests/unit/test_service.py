@@ -1001,6 +1001,26 @@ def test_no_relative_change_against_a_control_at_zero() -> None:
                                               rel=0.05)
 
 
+def test_no_relative_change_against_a_control_known_only_roughly() -> None:
+    """A trial: a control of 3 successes in 126 decisions (interval from near 0) gave
+    "+0.143 (+723%)" where the true relative uplift was +50%. A relative change is given
+    only when the control's estimate is known to within a factor of 2 (its interval's
+    lower end above half of it): not for a control at 0.03 after 300 decisions over three
+    arms, in any of 8 seeds; the difference itself stays."""
+    cfg = parse_config({"experiments": [{
+        "id": "e", "control": "a", "burn_in": 0,
+        "arms": [{"id": x, "content": x} for x in "abc"]}]})
+    rates = {"a": 0.03, "b": 0.045, "c": 0.045}
+    for seed in range(8):
+        svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(seed))
+        env = np.random.default_rng(seed + 100)
+        for i in range(300):
+            d = svc.decide("e", f"u{i}")
+            svc.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
+        uplifts = [a.uplift for a in svc.report("e").arms[1:]]
+        assert all(u is not None and u.relative is None for u in uplifts), (seed, uplifts)
+
+
 def test_a_contextual_report_with_no_estimate_yet_keeps_p_best_whole() -> None:
     """LinUCB after 4 decisions and 1 answer: no arm has an estimate yet, and P(best) read
     0% for every arm ("formal leads (P(best) 0%)"); it is the counts' own until then."""

@@ -957,10 +957,13 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
 
 def _relative(diff: float, base: float, base_low: float) -> float | None:
     """``diff`` relative to the control's estimate ``base``; ``None`` unless the control's
-    interval (lower end ``base_low``) is above 0 and the arm's estimate (``base + diff``)
-    at least 0: a control estimate a hair from 0 (every reward 0) made any difference a
-    huge or sign-flipped percentage ("+0.002 (+484%)", "+0.004 (-176%)")."""
-    if not base_low > 0.0 or base + diff < 0.0 or not math.isfinite(diff / base):
+    interval (lower end ``base_low``) lies above half of its estimate (the estimate known
+    to within a factor of 2) and the arm's estimate (``base + diff``) is at least 0: a
+    control estimate a hair from 0 (every reward 0) made any difference a huge or
+    sign-flipped percentage ("+0.002 (+484%)", "+0.004 (-176%)"), and a control of 3
+    successes in 126 decisions (interval from near 0) a "+723%" where the truth was +50%."""
+    if not (base > 0.0 and base_low > 0.5 * base) or base + diff < 0.0 or \
+            not math.isfinite(diff / base):
         return None
     return diff / base
 
