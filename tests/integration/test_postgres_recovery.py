@@ -70,6 +70,7 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
         server.stop("immediate", delete=False)
         down = time.monotonic()
         time.sleep(8)
+        starting = time.monotonic()
         server.start()
         back = time.monotonic()
         waited = time.monotonic()
@@ -79,7 +80,9 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
         done.set()
         worker.join(timeout=30)
         store.close()
-    assert not any(down + 0.5 < t < back for t in successes)  # it was down indeed
+    # it was down indeed (until it was started: the server answers before pg_ctl returns,
+    # which on a loaded machine came later than a decision that succeeded meanwhile)
+    assert not any(down + 0.5 < t < starting for t in successes)
     after = [t for t in successes if t > back]
     assert after, f"no decision within 20 s of the server's return; errors: {failures[-3:]}"
     assert after[0] - back <= 5.0, f"first decision {after[0] - back:.1f} s after the return"
