@@ -409,11 +409,12 @@ def test_sample_ratio_check_tests_an_adapted_policy_s_periods() -> None:
     """Three arms at 0.98 / 0.01 / 0.01 (a policy at its floor), 300 decisions a period:
     arms b and c are expected 3 times each, and every such period went untested (the demo
     tested 1 period of 25). Tested by exact binomial tests (of their count together, then
-    of each arm's; and all periods pooled), the periods are tested: a fair router is flagged in at most 1% of 2,000 simulated
-    experiments of 10 periods (nominal at most 10 x 0.001; seen 0.2% in 4,000 more; a
-    binomial false failure below 1e-6), and a router that sends b and c 4 times their
-    share is flagged every time. With 0.996 / 0.002 / 0.002 and a single period of 1
-    decision nothing can be tested (None)."""
+    of each arm's; and all periods pooled), the periods are tested: a fair router is
+    flagged in at most 1% of 2,000 simulated experiments of 10 periods (nominal at most
+    10 x 0.001, now 0.001 in all; seen 0.2% in 4,000 more; a binomial false failure below
+    1e-6), and a router that sends b and c 4 times their share is flagged every time.
+    With 0.996 / 0.002 / 0.002 and a single period of 1 decision nothing can be tested
+    (None)."""
     rng = np.random.default_rng(12)
     periods = [_period3(i + 1, [0.98, 0.01, 0.01]) for i in range(10)]
 
