@@ -373,3 +373,11 @@ def test_a_sample_ratio_check_that_passed_says_so(tmp_path: Path,
     code, out, _ = run(["report", "p", *opts], capsys)
     assert code == 0 and "sample ratio: OK over " in out, out
     assert "mismatch" not in out
+    # and one that cannot run (allocation every decision) says why
+    service, opts = cli_sqlite_service(tmp_path, (
+        "experiments:\n- id: q\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
+        "  burn_in: 0\n"), "q.db", seed=3)
+    service.decide("q", "u")
+    service.store.close()
+    code, out, _ = run(["report", "q", *opts], capsys)
+    assert code == 0 and "sample ratio: not checked (it needs allocation periods" in out, out

@@ -192,6 +192,9 @@ def render_report(rep: Any) -> Table:
         lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
     elif rep.srm is not None:  # passed: said, so that it does not read as never run
         lines.append(escape(rep.srm.describe()))
+    elif rep.update == "every decision" and rep.total_pulls:
+        lines.append("sample ratio: not checked (it needs allocation periods: update: every "
+                     "200 rewards, or a time)")
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
                  f"{rep.total_answered:,.0f} answered · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:
