@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
 from ._markup import markup_problem
+from ._text import MESSAGE_UNITS, message_units
 from .policies import Policy, make_policy
 
 __all__ = [
@@ -139,10 +140,10 @@ def _printable(content: str) -> str:
     if problem:
         raise ValueError(f"the content has {problem}: remove it (tabs and line breaks "
                          "are fine)")
-    units = len(content.encode("utf-16-le")) // 2
-    if units > 4096:  # Telegram counts UTF-16 units: an emoji is two
+    units = message_units(content)
+    if units > MESSAGE_UNITS:
         raise ValueError(f"the content is {units} characters as Telegram counts them "
-                         "(an emoji counts twice); a message holds 4096")
+                         f"(an emoji counts twice); a message holds {MESSAGE_UNITS}")
     return content
 
 

@@ -3,7 +3,7 @@ an admin's confirmation), kept apart from the report types they are also used by
 
 from __future__ import annotations
 
-__all__ = ["count_text", "duration_text"]
+__all__ = ["MESSAGE_UNITS", "count_text", "duration_text", "fit_message", "message_units"]
 
 
 def count_text(n: float, noun: str) -> str:
@@ -25,3 +25,25 @@ def duration_text(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.0f}h"
     return f"{seconds / 86400:.0f}d"
+
+
+#: the longest message Telegram takes, in UTF-16 code units (what it counts: an emoji is two)
+MESSAGE_UNITS = 4096
+
+
+def message_units(text: str) -> int:
+    """``text``'s length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_message(text: str, tail: str) -> str:
+    """``text``, cut with "…" where it and ``tail`` would be longer than a message."""
+    room = MESSAGE_UNITS - message_units(tail)
+    if message_units(text) <= room:
+        return text
+    cut = text[:room - 1]
+    excess = message_units(cut) - (room - 1)  # (characters of two units: emoji)
+    while excess > 0:
+        excess -= message_units(cut[-1])
+        cut = cut[:-1]
+    return cut + "…"

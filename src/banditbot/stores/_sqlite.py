@@ -866,21 +866,22 @@ class SQLiteStore:
             row = conn.execute(
                 "SELECT doc, rewards FROM allocations WHERE experiment = ? AND "
                 "generation = ? AND scope = ? ORDER BY period DESC LIMIT 1", key).fetchone()
-            found = cache.allocations[key] = [self._allocation(row[0], 0.0), row[1]] \
+            found = cache.allocations[key] = [self._parsed(row[0]), row[1]] \
                 if row else [None, 0.0]
         record, rewards = found
         return record.with_rewards(rewards) if record is not None else None
 
-    def _allocation(self, doc: str, rewards: float) -> AllocationRecord:
-        """The record of a stored allocation document, parsed once per document (a decision
-        reads its period's every time; only the live ``rewards`` counter changes)."""
+    def _parsed(self, doc: str) -> AllocationRecord:
+        """A stored allocation document, parsed once (a decision reads its period's every
+        time; only the live ``rewards`` counter changes, which callers add: this record is
+        shared)."""
         parsed = self._allocation_docs.get(doc)
         if parsed is None:
             if len(self._allocation_docs) >= 256:
                 self._allocation_docs.clear()
             parsed = self._allocation_docs[doc] = AllocationRecord.from_json(doc, 0.0)
             parsed.probabilities.flags.writeable = False  # shared by every decision
-        return parsed.with_rewards(rewards)
+        return parsed
 
     def start_allocation(self, record: AllocationRecord) -> AllocationRecord:
         self._forget()

@@ -47,7 +47,7 @@ from .._errors import (
     UnknownArmError,
     UnknownExperimentError,
 )
-from .._text import count_text
+from .._text import MESSAGE_UNITS, count_text, fit_message, message_units
 from ..policies import parse_params
 from ..service import BanditService, RewardStatus
 from ._context import CHAT_FEATURES, chat_context
@@ -106,25 +106,6 @@ _ADMIN_USAGE = {
     "export": "/export <experiment>",
     "audit": "/audit [experiment]",
 }
-#: the longest message Telegram takes, in UTF-16 code units (what it counts)
-_MESSAGE_UNITS = 4096
-
-
-def _units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fit(text: str, tail: str) -> str:
-    """``text``, cut with "…" where it and ``tail`` would be longer than a message."""
-    room = _MESSAGE_UNITS - _units(tail)
-    if _units(text) <= room:
-        return text
-    cut = text[:room - 1]
-    excess = _units(cut) - (room - 1)  # (characters of two units: emoji)
-    while excess > 0:
-        excess -= _units(cut[-1])
-        cut = cut[:-1]
-    return cut + "…"
 
 
 #: the audit log's entries /audit shows (the CLI's ``banditbot audit`` shows more)
@@ -363,7 +344,7 @@ class BanditBot:
                         raise
             # as plain text: a plain arm, or one that cannot be parsed; an arm the note
             # would make too long (4096 characters: it lost its note) is cut to make room
-            await query.edit_message_text(_fit(content, tail) + tail, reply_markup=None)
+            await query.edit_message_text(fit_message(content, tail) + tail, reply_markup=None)
         except TelegramError as exc:  # e.g. too old or too long to edit: the vote counts,
             log.warning("could not edit the voted message", extra={"error": str(exc)[:200]})
             await self._remove_buttons(query)  # and the buttons go, so none is pressed again
@@ -573,7 +554,7 @@ class BanditBot:
         not fit one message (Telegram counts UTF-16 units) or Telegram refuses them."""
         mode = parse_mode_of(exp)
         rendered = escape(header, mode) + "\n" + content
-        if mode is not None and _units(rendered) <= _MESSAGE_UNITS:
+        if mode is not None and message_units(rendered) <= MESSAGE_UNITS:
             try:
                 await message.reply_text(rendered, parse_mode=mode)
                 return
@@ -597,10 +578,10 @@ class BanditBot:
             lines.append("Retired (/arm add <experiment> <arm> brings one back): "
                          + ", ".join(retired))
         text = "\n".join(lines)
-        if _units(text) <= _MESSAGE_UNITS:
+        if message_units(text) <= MESSAGE_UNITS:
             return text
         every = f"\n… (every arm: banditbot arms list {experiment})"
-        return _fit(text, every) + every
+        return fit_message(text, every) + every
 
     def _audit_text(self, experiment: str | None, private: bool) -> str:
         """The audit log's latest entries (of one experiment, or of the bot's experiments),
