@@ -23,7 +23,8 @@ the ratios MABWiser / banditbot. Targets (issue #18): memory >= 10x MABWiser at 
 row, WAL, synchronous=NORMAL) timed in each repeat. For epsilon-greedy, ``us_store_sql`` and
 ``store_sql_over_two_commits`` time the SQLite store's own two statements per decision on its
 schema with no Python around them (the decision's INSERT with its indexes and fold trigger,
-the reward's UPDATE ... RETURNING): the floor of the schema itself; ``us_rowid_sql`` and
+the reward's UPDATE, checked against the decision the service knows): the floor of the
+schema itself; ``us_rowid_sql`` and
 ``rowid_sql_over_two_commits`` the same on the design change that drops the text id's index
 and the time index (decisions keyed by rowid plus a secret, the fold triggers kept), and
 ``rowid_design_over_two_commits`` this SQLite loop with those statements in place of the
@@ -322,9 +323,9 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
                  *, schema: str = "store") -> float:
     """The SQLite store's own two statements per decision, with no Python around them: the
     decision's INSERT (its row as the store writes it, with the id's index, the time index
-    and the trigger that adds the pull) and the reward's UPDATE … RETURNING (its trigger
-    adds the reward), each its own durable commit, on the store's schema -- the floor of
-    this schema, beside the floor of two minimal commits.
+    and the trigger that adds the pull) and the reward's UPDATE of a decision the service
+    knows (its trigger adds the reward), each its own durable commit, on the store's
+    schema -- the floor of this schema, beside the floor of two minimal commits.
 
     ``schema="lean"``: the same without the time index and the fold triggers (the leanest
     schema that still finds a decision by its text id for an exactly-once reward; it gives
@@ -337,7 +338,7 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     readers would fold the statistics from the rows past the last one they saw (the fold
     itself is not timed: it is a read, per reader, of what others wrote)."""
     from banditbot.stores._base import DecisionRecord
-    from banditbot.stores._sqlite import _DECISION_INSERT, _REWARD_UPDATE, _RowEncoder
+    from banditbot.stores._sqlite import _DECISION_INSERT, _KNOWN_REWARD_UPDATE, _RowEncoder
 
     store = SQLiteStore(path)
     store.init()  # the schema, its page size and triggers, then a bare connection
@@ -353,7 +354,7 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
         os.urandom(16).hex(), "bench", 0, "", arms[i % k], vector[i % k], arms, vector,
         '{"name":"epsilon-greedy","params":{"epsilon":0.1}}', "user", time.time()), conn, 30.0)
         for i in range(n)]
-    insert, update = _DECISION_INSERT, _REWARD_UPDATE
+    insert, update = _DECISION_INSERT, _KNOWN_REWARD_UPDATE
     if schema == "lean":
         for drop in ("INDEX decisions_by_time", "TRIGGER decisions_fold_insert",
                      "TRIGGER decisions_fold_reward"):
@@ -362,15 +363,17 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
         insert, update = _rowid_schema(conn, events=schema == "events")
         rows = [(os.urandom(12), *row[1:]) for row in rows]  # the secret in the id's place
     start = clock()
+    rewarded = 0  # (the store reads each reward's row count)
     if schema in ("rowid", "events"):
         for row in rows:
             seq = conn.execute(insert, row).fetchone()[0]
-            conn.execute(update, (1.0, row[12], seq, row[0])).fetchall()
+            rewarded += conn.execute(update, (1.0, row[12], seq, row[0])).rowcount
     else:
         for row in rows:
             conn.execute(insert, row)
-            conn.execute(update, (1.0, row[12], row[0])).fetchall()
+            rewarded += conn.execute(update, (1.0, row[12], *row[:5])).rowcount
     elapsed = clock() - start
+    assert rewarded == len(rows)
     conn.close()
     return elapsed / n * 1e6
 
@@ -400,7 +403,8 @@ def _rowid_schema(conn: sqlite3.Connection, *, events: bool = False) -> tuple[st
     for trigger in () if events else re.findall(r"CREATE TRIGGER .*?END;", _SCHEMA, re.S):
         conn.execute(trigger)
     insert = _DECISION_INSERT.replace("(id,", "(secret,") + " RETURNING seq"
-    update = _REWARD_UPDATE.replace("WHERE id = ?", "WHERE seq = ? AND secret = ?")
+    update = _REWARD_UPDATE.split(" RETURNING")[0].replace(
+        "WHERE id = ?", "WHERE seq = ? AND secret = ?")
     return insert, update
 
 

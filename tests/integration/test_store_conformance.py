@@ -160,10 +160,12 @@ def test_reward_is_applied_once_and_second_call_says_duplicate(store: Store) -> 
 def test_a_forged_known_record_cannot_choose_the_arm(store: Store) -> None:
     d = _decision(arm="a")
     store.record_decision(d)
+    store.read_counts("e", 0, "", ("a", "b"))  # (a store that caches its counters has them)
     lie = d._replace(arm="b")  # a caller claiming the decision was for arm b
     assert store.apply_reward(d.id, 1.0, 5.0, None, known=lie) is ApplyResult.APPLIED
     table = store.read_stats("e", 0, "", ("a", "b"))
     assert table.n.tolist() == [1, 0]  # counted on the arm that was decided
+    assert store.read_counts("e", 0, "", ("a", "b")).n == [1, 0]  # and read so
     assert store.apply_reward(d.id, 1.0, 6.0, None, known=d) is ApplyResult.DUPLICATE
 
 
