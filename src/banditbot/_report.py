@@ -141,10 +141,12 @@ class ArmReport:
 
 @dataclass(frozen=True, slots=True)
 class SampleRatioCheck:
-    """The sample-ratio-mismatch check: decisions per arm against the allocations they were
-    drawn from, all periods pooled and the worst single period (χ² over the arms expected at
-    least 5 times, an exact binomial test of the others as one count), the p-value corrected
-    for both and for the number of periods.
+    """The sample-ratio-mismatch check: decisions per arm against the probabilities they
+    were drawn from. With allocation periods: all periods pooled and the worst single
+    period (χ² over the arms expected at least 5 times, an exact binomial test of the
+    others as one count), the p-value corrected for both and for the number of periods.
+    With the allocation recomputed at every decision: every decision against the vector it
+    logged, pooled (:func:`~banditbot.statistics.logged_ratio_p_value`).
 
     Attributes
     ----------
@@ -155,21 +157,28 @@ class SampleRatioCheck:
     period
         The period whose own test gave ``p_value``; empty when the pooled test did.
     periods_tested
-        The periods with decisions.
+        The periods with decisions (0 without periods).
+    decisions_tested
+        Without periods: the decisions tested against their own vectors (else 0).
     """
 
     p_value: float
     flagged: bool
     period: str
     periods_tested: int
+    decisions_tested: int = 0
 
     def describe(self) -> str:
         """One line for a report."""
+        over = f"over the {self.periods_tested} periods" if self.periods_tested else \
+            f"over its {self.decisions_tested:,} decisions"
         if self.flagged:
-            where = f"in period {self.period}" if self.period else \
-                f"over the {self.periods_tested} periods"
+            where = f"in period {self.period}" if self.period else over
             return (f"sample ratio mismatch {where} (p = {self.p_value:.1e}): decisions do "
                     "not follow the allocation; check what drops messages or decisions")
+        if not self.periods_tested:
+            return (f"sample ratio: OK over {self.decisions_tested:,} decisions, each against "
+                    f"the vector it was drawn from (p = {self.p_value:.2g})")
         return f"sample ratio: OK over {self.periods_tested} period(s) (p = {self.p_value:.2g})"
 
 

@@ -362,7 +362,8 @@ def test_ctrl_c_while_the_cli_loads_is_one_word_not_a_traceback(
 def test_a_sample_ratio_check_that_passed_says_so(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """A trial: the report printed the check only when it flagged, so a check that passed
-    and one that never ran (allocation every decision) read alike."""
+    and one that never ran read alike. With periods, and with the allocation recomputed at
+    every decision (its decisions against their logged vectors)."""
     service, opts = cli_sqlite_service(tmp_path, (
         "experiments:\n- id: p\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
         "  burn_in: 0\n  update: every 20 rewards\n"), "p.db", seed=3)
@@ -373,11 +374,22 @@ def test_a_sample_ratio_check_that_passed_says_so(tmp_path: Path,
     code, out, _ = run(["report", "p", *opts], capsys)
     assert code == 0 and "sample ratio: OK over " in out, out
     assert "mismatch" not in out
-    # and one that cannot run (allocation every decision) says why
+    # allocation every decision: each decision against the vector it logged; one that
+    # cannot run yet (one decision: too few to test) says why
     service, opts = cli_sqlite_service(tmp_path, (
         "experiments:\n- id: q\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
         "  burn_in: 0\n"), "q.db", seed=3)
     service.decide("q", "u")
     service.store.close()
     code, out, _ = run(["report", "q", *opts], capsys)
-    assert code == 0 and "sample ratio: not checked (it needs allocation periods" in out, out
+    assert code == 0 and "sample ratio: not checked (it tests the decisions" in out, out
+    service, opts = cli_sqlite_service(tmp_path, (
+        "experiments:\n- id: q\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
+        "  burn_in: 0\n"), "q.db", seed=3)
+    for i in range(199):
+        d = service.decide("q", f"u{i}")
+        service.reward(d.id, i % 3 == 0, f"u{i}")
+    service.store.close()
+    code, out, _ = run(["report", "q", *opts], capsys)
+    assert code == 0 and "sample ratio: OK over 200 decisions, each against the vector" \
+        in out, out

@@ -193,8 +193,9 @@ def render_report(rep: Any) -> Table:
     elif rep.srm is not None:  # passed: said, so that it does not read as never run
         lines.append(escape(rep.srm.describe()))
     elif rep.update == "every decision" and rep.total_pulls:
-        lines.append("sample ratio: not checked (it needs allocation periods: update: every "
-                     "200 rewards, or a time)")
+        lines.append("sample ratio: not checked (it tests the decisions the policy drew "
+                     "against their logged vectors when the reward is bounded, or per "
+                     "allocation period)")
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
                  f"{rep.total_answered:,.0f} answered · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:

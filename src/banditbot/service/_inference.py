@@ -112,6 +112,9 @@ class _Entry(NamedTuple):
     answered: int  # answered decisions the policy allocated (what the inference rests on)
     #: (arm, decisions) of arms in the log that the config does not have (left out)
     left_out: tuple[tuple[str, int], ...] = ()
+    #: (p-value, decisions) of the decisions per arm against their logged vectors
+    #: (:func:`~banditbot.statistics.logged_ratio_p_value`); ``None``: nothing to test
+    sample_ratio: tuple[float, int] | None = None
 
 
 _K = TypeVar("_K")
@@ -200,6 +203,9 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
         left: dict[str, int] = {}  # arms in the log that the config no longer has
         chosen, probabilities, rewards = scan_arrays(
             (row[:4] for row in scan), view.all_arms, view.lo, view.span, left_out=left)
+        from ..statistics import logged_ratio_p_value
+
+        ratio = logged_ratio_p_value(chosen, probabilities)
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:
@@ -213,7 +219,8 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
                 horizon=exp.winner.horizon, contextual=context_dependent(view),
                 floor=min(exp.floor, 0.5 / max(len(view.arms), 1)),
                 active=[a in view.arms for a in view.all_arms])
-        entry = _Entry(fingerprint, result, answered_rows, tuple(sorted(left.items())))
+        entry = _Entry(fingerprint, result, answered_rows, tuple(sorted(left.items())),
+                       None if ratio is None else (ratio, int(chosen.shape[0])))
         self._remember(key, entry)
         if long_log:
             text = _entry_to_json(entry)
@@ -247,6 +254,14 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
         found = self._entries.get(_key(view, scope))
         return () if found is None else found.left_out
 
+    def sample_ratio(self, view: ExperimentView, scope: str | None
+                     ) -> tuple[float, int] | None:
+        """``(p-value, decisions)`` of the sample-ratio test of the log :meth:`get` last read
+        for ``view`` and ``scope``: every allocated decision against the vector it logged
+        (``None``: none read, or nothing to test)."""
+        found = self._entries.get(_key(view, scope))
+        return None if found is None else found.sample_ratio
+
     def basis(self, view: ExperimentView, scope: str | None) -> tuple[float, float, int]:
         """``(decisions, answers, answered decisions of the policy)`` the inference
         :meth:`get` last gave for ``view`` and ``scope`` was computed from (zeros when none
@@ -272,8 +287,8 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 #: the decisions that offered it; 7: each arm against the control over the decisions that
 #: offered both (the uplift's point and its support); 8: that point is the difference of
 #: the weighted estimates when every decision offered both; 9: each arm's answered
-#: decisions (the answers its estimate rests on).
-_FORMAT = 9
+#: decisions (the answers its estimate rests on); 10: the sample-ratio test of the log.
+_FORMAT = 10
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 
@@ -298,7 +313,9 @@ def _entry_to_json(entry: _Entry) -> str:
                     part[name] = value.tolist()
     return json.dumps({"format": _FORMAT, "fingerprint": list(entry.fingerprint),
                        "answered": entry.answered, "result": result,
-                       "left_out": [list(pair) for pair in entry.left_out]})
+                       "left_out": [list(pair) for pair in entry.left_out],
+                       "sample_ratio": None if entry.sample_ratio is None else
+                       list(entry.sample_ratio)})
 
 
 def _entry_from_json(text: str) -> _Entry | None:
@@ -323,7 +340,9 @@ def _entry_from_json(text: str) -> _Entry | None:
                     raw[name] = np.array(value, dtype=np.float64)
             result = AnytimeInference(**raw, decision=WinnerDecision(**decision))
         left = tuple((str(arm), int(n)) for arm, n in doc["left_out"])
-        return _Entry(fingerprint, result, int(doc["answered"]), left)
+        ratio = doc["sample_ratio"]
+        return _Entry(fingerprint, result, int(doc["answered"]), left,
+                      None if ratio is None else (float(ratio[0]), int(ratio[1])))
     except (ValueError, KeyError, TypeError) as exc:  # damaged or foreign: read the log
         log.warning("inference state not readable; reading the log",
                     extra={"error": type(exc).__name__})

@@ -87,14 +87,28 @@ class ReportsMixin(DecisionsMixin):
         return self.store.allocations(view.config.id, view.meta.generation, scope)
 
     def sample_ratio(self, experiment: str) -> SampleRatioCheck | None:
-        """The sample-ratio check over the experiment's allocation periods (``None`` when it
-        updates every decision, or no period has enough decisions to test)."""
+        """The sample-ratio check: over the experiment's allocation periods, or, when it
+        updates every decision, over its decisions against their logged vectors (read with
+        the report's inference: a bounded reward's; ``None`` when nothing can be tested)."""
         view = self.view(experiment)
-        if view.config.update.every == "decision":
-            return None
         gen = view.meta.generation
+        if view.config.update.every == "decision":
+            table = finite_table(self._read_table(view, None, self.clock(), view.all_arms),
+                                 view.config.id)
+            self._read_inference(view, None, table)
+            return _logged_check(self._inference.sample_ratio(view, None))
         return sample_ratio_check(self.store.allocations(view.config.id, gen),
                                   self.store.period_counts(view.config.id, gen))
+
+    def _read_inference(self, view: ExperimentView, scope: str | None, table: StatsTable
+                        ) -> AnytimeInference | None:
+        """The log's inference for ``scope`` (kept while the log has not changed), the
+        vectors it computed for deferred decisions kept for the next read."""
+        keeper = VectorKeeper(self)
+        inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
+                                        float(table.n.sum()), computed=keeper.add)
+        keeper.flush()
+        return inference
 
     def report(self, experiment: str, *, scope: str | None = None) -> Report:
         """What the experiment has learned and how it is going; ``scope=None`` sums over all
@@ -125,11 +139,9 @@ class ReportsMixin(DecisionsMixin):
             else []
         counts = self.store.period_counts(exp.id, view.meta.generation, scope) \
             if batched else []
-        srm = sample_ratio_check(periods, counts) if batched else None
-        keeper = VectorKeeper(self)  # deferred decisions' vectors, kept for the next read
-        inference = self._inference.get(self.store, view, scope, float(table.pulls.sum()),
-                                        float(table.n.sum()), computed=keeper.add)
-        keeper.flush()
+        inference = self._read_inference(view, scope, table)
+        srm = sample_ratio_check(periods, counts) if batched else \
+            _logged_check(self._inference.sample_ratio(view, scope))
         depends = context_dependent(view)
         contextual = inference is not None and depends
         if contextual and inference is not None:
@@ -800,15 +812,24 @@ def sample_ratio_check(periods: Sequence[AllocationRecord],
     return SampleRatioCheck(p_value, p_value < SRM_ALPHA, where, len(tested))
 
 
+def _logged_check(found: tuple[float, int] | None) -> SampleRatioCheck | None:
+    """The check of an experiment without periods from its log's test (see
+    :meth:`~banditbot.service._inference.InferenceCache.sample_ratio`)."""
+    from .._report import SampleRatioCheck
+
+    if found is None:
+        return None
+    p_value, decisions = found
+    return SampleRatioCheck(p_value, p_value < SRM_ALPHA, "", 0, decisions)
+
+
 def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]]
                         ) -> float | None:
     """The p-value of all periods' decisions per arm against what their allocations
-    expect: each period's counts are multinomial with its allocation, so their sum has mean
-    ``E = Σ n·p`` and covariance ``Σ n·(diag(p) − p pᵀ)``, and ``(O − E)ᵀ Σ⁺ (O − E)`` is
-    χ² with the covariance's rank as its degrees of freedom. Arms expected fewer than 5
-    times in all are pooled into one cell (and that cell into the next smallest while it
-    is still short); ``None`` with fewer than two cells to compare."""
-    from scipy.special import chdtrc
+    expect (:func:`~banditbot.statistics.ratio_p_value`): each period's counts are
+    multinomial with its allocation, so their sum has mean ``E = Σ n·p`` and covariance
+    ``Σ n·(diag(p) − p pᵀ)``; ``None`` with fewer than two cells to compare."""
+    from ..statistics import ratio_p_value
 
     arms = sorted({a for period, _ in tested
                    for a, q in zip(period.arms, period.probabilities, strict=True) if q > 0})
@@ -829,23 +850,7 @@ def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]
                 seen[index[a]] += c
         expected += n * p
         cov += n * (np.diag(p) - np.outer(p, p))
-    # cells: the arms expected at least 5 times, the others pooled (merging is linear)
-    order = np.argsort(expected)
-    groups: list[list[int]] = [[int(i)] for i in order]
-    while len(groups) > 1 and expected[groups[0]].sum() < 5:
-        groups = [groups[0] + groups[1], *groups[2:]]
-    if len(groups) < 2:
-        return None
-    merge = np.zeros((len(groups), k))
-    for row, members in enumerate(groups):
-        merge[row, members] = 1.0
-    d = merge @ (seen - expected)
-    sigma = merge @ cov @ merge.T
-    rank = int(np.linalg.matrix_rank(sigma))
-    if rank < 1:
-        return None
-    stat = float(d @ np.linalg.pinv(sigma) @ d)
-    return float(chdtrc(rank, stat))
+    return ratio_p_value(seen, expected, cov)
 
 
 def _srm_p_value(seen: FloatArray, expected: FloatArray) -> float | None:

@@ -12,6 +12,8 @@
   (chosen arm, logged probability vector, reward), valid however often the report is read
   and whatever the allocation did (:func:`anytime_inference`, :func:`stopping_rule`,
   :class:`SequentialTest`).
+* **Sample ratio** — whether the decisions per arm follow the probabilities they were drawn
+  from (:func:`ratio_p_value`, :func:`logged_ratio_p_value`).
 
 Examples
 --------
@@ -40,10 +42,12 @@ _WHERE = {
                      "SequentialTest", "WinnerDecision", "aipw_scores", "anytime_inference",
                      "stopping_rule"), "._sequential"),
     "ips_confidence_sequence": "._betting",
+    **dict.fromkeys(("logged_ratio_p_value", "ratio_p_value"), "._ratio"),
 }
 
 if TYPE_CHECKING:
     from ._betting import ips_confidence_sequence
+    from ._ratio import logged_ratio_p_value, ratio_p_value
     from ._sequential import (
         DEFAULT_EFFECTS,
         HORIZON_SHARE,
@@ -77,8 +81,10 @@ __all__ = [
     "beta_interval",
     "beta_optimistic_probabilities",
     "ips_confidence_sequence",
+    "logged_ratio_p_value",
     "normal_best_probabilities",
     "normal_interval",
+    "ratio_p_value",
     "stopping_rule",
     "wilson_interval",
 ]

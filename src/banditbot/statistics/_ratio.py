@@ -1,0 +1,94 @@
+"""Sample ratio: whether the decisions per arm follow the probabilities they were drawn
+from.
+
+Each decision ``t`` draws its arm from a known vector ``p_t`` (an allocation period's, or
+its own when the allocation is recomputed at every decision). Whatever chose the vectors,
+the counts per arm minus the summed vectors, ``O − E`` with ``E = Σ p_t``, is a martingale
+whose predictable covariance is ``V = Σ (diag(p_t) − p_t p_tᵀ)``, and ``(O − E)ᵀ V⁺ (O − E)``
+is χ² with ``rank(V)`` degrees of freedom (asymptotically, by the martingale central limit
+theorem). A period of ``n`` decisions at one allocation ``p`` adds ``n·p`` and
+``n·(diag(p) − p pᵀ)``: the same sums.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._types import FloatArray, IntArray
+
+__all__ = ["logged_ratio_p_value", "ratio_p_value"]
+
+#: cells expected fewer times than this are pooled with the next smallest
+MIN_EXPECTED = 5.0
+
+
+def ratio_p_value(seen: FloatArray, expected: FloatArray, covariance: FloatArray
+                  ) -> float | None:
+    """The p-value of the counts per arm ``seen`` against ``expected`` (``Σ p_t``) with the
+    covariance ``Σ (diag(p_t) − p_t p_tᵀ)``; ``None`` with fewer than two cells to compare.
+    Arms expected fewer than :data:`MIN_EXPECTED` times are pooled into one cell (and that
+    cell into the next smallest while it is still short; merging is linear, so the
+    merged counts keep their exact covariance).
+
+    Examples
+    --------
+    >>> p = np.array([0.5, 0.5])
+    >>> cov = 100 * (np.diag(p) - np.outer(p, p))
+    >>> round(ratio_p_value(np.array([50.0, 50.0]), 100 * p, cov), 3)
+    1.0
+    >>> ratio_p_value(np.array([80.0, 20.0]), 100 * p, cov) < 1e-8
+    True
+    """
+    from scipy.special import chdtrc
+
+    k = expected.shape[0]
+    if k < 2:
+        return None
+    order = np.argsort(expected, kind="stable")
+    groups: list[list[int]] = [[int(i)] for i in order]
+    while len(groups) > 1 and expected[groups[0]].sum() < MIN_EXPECTED:
+        groups = [groups[0] + groups[1], *groups[2:]]
+    if len(groups) < 2:
+        return None
+    merge = np.zeros((len(groups), k))
+    for row, members in enumerate(groups):
+        merge[row, members] = 1.0
+    d = merge @ (seen - expected)
+    sigma = merge @ covariance @ merge.T
+    rank = int(np.linalg.matrix_rank(sigma))
+    if rank < 1:
+        return None
+    stat = float(d @ np.linalg.pinv(sigma) @ d)
+    return float(chdtrc(rank, stat))
+
+
+def logged_ratio_p_value(chosen: IntArray, probabilities: FloatArray) -> float | None:
+    """:func:`ratio_p_value` of a decision log: ``chosen`` (T,) the arm each decision drew,
+    ``probabilities`` (T, K) the vector it was drawn from (an arm a decision did not offer
+    has 0 in its row). A row that sums to less than 1 (the log's arms that are not among
+    the columns left out, and their decisions with them) is taken as the vector given that
+    the arm is among the columns: its draw, so conditioned, follows the row scaled to 1.
+    ``None`` when nothing can be tested.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = np.tile([0.7, 0.2, 0.1], (3000, 1))
+    >>> fair = rng.choice(3, size=3000, p=[0.7, 0.2, 0.1])
+    >>> logged_ratio_p_value(fair, p) > 0.001
+    True
+    >>> biased = rng.choice(3, size=3000, p=[0.6, 0.3, 0.1])
+    >>> logged_ratio_p_value(biased, p) < 1e-10
+    True
+    """
+    if chosen.shape[0] == 0:
+        return None
+    p = np.asarray(probabilities, dtype=np.float64)
+    mass = p.sum(axis=1)
+    kept = mass > 0.0
+    p, chosen = p[kept] / mass[kept, None], chosen[kept]
+    k = p.shape[1]
+    seen = np.bincount(chosen, minlength=k).astype(np.float64)
+    expected = p.sum(axis=0)
+    covariance = np.diag(expected) - p.T @ p
+    return ratio_p_value(seen, expected, covariance)

@@ -1,0 +1,132 @@
+"""The sample-ratio check of an experiment without allocation periods: every decision's arm
+against the vector it logged (``update: every decision``, the default). Simulated with an
+adapting policy (a softmax of the running means, mixed with a 1% floor), many experiments at
+once; the test's sums are those the log gives (``E = Σ p_t``, ``V = Σ diag(p_t) − p_t p_tᵀ``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from banditbot import BanditService, SQLiteStore, parse_config
+from banditbot.statistics import logged_ratio_p_value, ratio_p_value
+
+
+def _p_values(rng: np.random.Generator, runs: int, decisions: int, k: int, *,
+              temperature: float, drop: float = 0.0, lie: float = 0.0) -> np.ndarray:
+    """The test's p-value in each of ``runs`` experiments. ``drop``: that share of arm 1's
+    decisions is lost before it is logged; ``lie``: each logged vector moves that share of
+    its top arm's mass to the others (the arm is drawn from the true vector)."""
+    rates = np.linspace(0.1, 0.3, k)
+    n, s = np.zeros((runs, k)), np.zeros((runs, k))
+    seen, expected, outer = np.zeros((runs, k)), np.zeros((runs, k)), np.zeros((runs, k, k))
+    rows = np.arange(runs)
+    for _ in range(decisions):
+        means = np.where(n > 0, s / np.maximum(n, 1.0), 0.5)
+        z = np.exp((means - means.max(axis=1, keepdims=True)) / temperature)
+        p = (1.0 - 0.01 * k) * z / z.sum(axis=1, keepdims=True) + 0.01
+        arm = np.minimum((rng.random((runs, 1)) > p.cumsum(axis=1)).sum(axis=1), k - 1)
+        logged = p
+        if lie:
+            top = p.argmax(axis=1)
+            moved = lie * p[rows, top]
+            logged = p + (moved / (k - 1))[:, None]
+            logged[rows, top] -= moved + moved / (k - 1)
+        kept = ~((arm == 1) & (rng.random(runs) < drop))
+        seen[rows[kept], arm[kept]] += 1.0
+        expected[kept] += logged[kept]
+        outer[kept] += logged[kept, :, None] * logged[kept, None, :]
+        n[rows, arm] += 1.0
+        s[rows, arm] += rng.random(runs) < rates[arm]
+    return np.array([ratio_p_value(seen[i], expected[i],
+                                   np.diag(expected[i]) - outer[i]) or 1.0
+                     for i in range(runs)])
+
+
+def test_a_fair_log_is_flagged_at_most_at_the_nominal_rate_however_the_policy_adapts() -> None:
+    """1,500 experiments of 2,000 decisions over 3 arms, and 1,500 of 300 over 10 arms (the
+    least likely arms at the 1% floor, expected 3 times each: pooled into one cell). Flagged
+    below p = 0.001: at most 6 in each (nominal 1.5; in 4,000 more runs of each, 2 and 3
+    were; a false failure below 1e-3). At p < 0.05 the test is at or below its level
+    (seen 0.024 and 0.048)."""
+    rng = np.random.default_rng(31)
+    for decisions, k in ((2000, 3), (300, 10)):
+        p = _p_values(rng, 1500, decisions, k, temperature=0.05)
+        assert int((p < 0.001).sum()) <= 6, (decisions, k, int((p < 0.001).sum()))
+        assert float((p < 0.05).mean()) <= 0.07, (decisions, k, float((p < 0.05).mean()))
+
+
+def test_a_lost_share_of_one_arm_or_a_wrong_logged_vector_is_flagged() -> None:
+    """A client that loses 20% of one arm's decisions (the arm given about a third) over
+    6,000 decisions, and a log whose vectors say 10% less for the top arm than the draw
+    used (a stale or pre-floor vector) over 2,000: flagged in all of 40 experiments each
+    (seen in all of 200)."""
+    rng = np.random.default_rng(32)
+    assert (_p_values(rng, 40, 6000, 3, temperature=0.5, drop=0.2) < 0.001).all()
+    assert (_p_values(rng, 40, 2000, 3, temperature=0.05, lie=0.1) < 0.001).all()
+
+
+def test_a_log_read_without_a_removed_arm_is_tested_on_the_arms_it_kept() -> None:
+    """An arm removed from the experiments file leaves the log's rows summing to less than 1
+    and its decisions out: each row is the vector given that the arm is among those kept,
+    so a fair log is not flagged (200 logs of 3,000 decisions from 0.5 / 0.3 / 0.2 read
+    without the third arm: at most 2 flagged, nominal 0.2; a false failure below 1e-3),
+    and a log that lost half of one kept arm's decisions is."""
+    rng = np.random.default_rng(33)
+    p = np.array([0.5, 0.3, 0.2])
+    flagged = 0
+    for _ in range(200):
+        arms = rng.choice(3, size=3000, p=p)
+        kept = arms < 2
+        value = logged_ratio_p_value(arms[kept], np.tile(p[:2], (int(kept.sum()), 1)))
+        assert value is not None
+        flagged += value < 0.001
+    assert flagged <= 2
+    arms = rng.choice(3, size=3000, p=p)
+    kept = (arms == 0) | ((arms == 1) & (rng.random(3000) < 0.5))
+    lossy = logged_ratio_p_value(arms[kept], np.tile(p[:2], (int(kept.sum()), 1)))
+    assert lossy is not None and lossy < 1e-6
+    assert logged_ratio_p_value(np.array([0]), np.array([[0.5, 0.5]])) is None  # too few
+
+
+def test_reports_without_periods_check_the_log_and_flag_lost_decisions(tmp_path: Path) -> None:
+    """End to end on a SQLite file, ``update: every decision``: ε-greedy, and Thompson
+    sampling with deferred propensities (each decision logs its posterior; the vectors the
+    test reads are computed from it when the log is read, so the check also tells whether
+    they are the vectors the arms were drawn from). 1,500 decisions each: the report says
+    the check passed (a false failure at 0.001 each). Then a third of one arm's decisions
+    are deleted from the file, as a client that loses them would: the next report, the
+    API's check and the words a user reads say so."""
+    for policy, extra in (({"name": "epsilon-greedy", "epsilon": 0.3}, {}),
+                          ({"name": "thompson"}, {"propensity": "deferred"})):
+        store = SQLiteStore(tmp_path / f"{policy['name']}.db")
+        store.init()
+        config = parse_config({"experiments": [{
+            "id": "x", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
+            "policy": policy, "burn_in": 0, **extra}]})
+        service = BanditService(config, store, rng=np.random.default_rng(7))
+        env = np.random.default_rng(8)
+        rates = {"a": 0.2, "b": 0.3, "c": 0.35}
+        for i in range(1500):
+            d = service.decide("x", f"u{i}")
+            service.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
+        check = service.report("x").srm
+        assert check is not None and not check.flagged, (policy, check)
+        assert check.decisions_tested == 1500 and check.periods_tested == 0
+        assert check.describe().startswith("sample ratio: OK over 1,500 decisions")
+        with sqlite3.connect(tmp_path / f"{policy['name']}.db") as conn:
+            arm = conn.execute("SELECT arm FROM decisions GROUP BY arm "
+                               "ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+            conn.execute("DELETE FROM decisions WHERE arm = ? AND rowid % 3 = 0", (arm,))
+        store.close()
+        reopened = SQLiteStore(tmp_path / f"{policy['name']}.db")
+        service = BanditService(config, reopened, rng=np.random.default_rng(9))
+        check = service.report("x").srm
+        assert check is not None and check.flagged, (policy, check)
+        assert check.decisions_tested < 1500
+        assert "sample ratio mismatch over its" in check.describe()
+        api_check = service.sample_ratio("x")
+        assert api_check is not None and api_check.flagged
+        reopened.close()
