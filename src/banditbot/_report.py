@@ -356,8 +356,11 @@ class Report:
                 reached.append("answers")
         if not waiting:  # (a report holds burn-in only while it lasts)
             return "burn-in per arm: done"
+        # (the policy counts them as it counts decisions: a trial read "4/10 decisions"
+        # beside a table whose fewest decisions were 2, its hand-added rows not among them)
+        added = " (rewards added by hand count)" if any(a.added for a in self.arms) else ""
         return ("burn-in per arm (the fewest): " + ", ".join(waiting)
-                + "".join(f" ({part}: done)" for part in reached))
+                + "".join(f" ({part}: done)" for part in reached) + added)
 
     def local_time(self, timestamp: float) -> datetime:
         """A time in the report's :attr:`time_zone` (UTC for a zone this system lacks).

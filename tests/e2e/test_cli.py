@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -172,6 +173,10 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert run(["reset", "random", "--yes", *db], capsys)[0] == 0
     code, out, _ = run(["report", "random", "--json", *db], capsys)
     assert json.loads(out)["total_answered"] == 0
+    # a trial: an arm retired before the reset (no results in this generation, so not in
+    # the report) had gone from the list too, though it is still the experiment's
+    code, out, _ = run(["arms", "list", "random", *db], capsys)
+    assert code == 0 and re.search(r"^arm1\s+retired", out, re.M), out
     code, out, err = run(["report", "random", *db], capsys)
     assert "generation 1: counted since a reset" in out
     code, out, err = run(["settle", "random", *db], capsys)  # explicit: nothing to settle

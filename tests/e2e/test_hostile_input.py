@@ -142,6 +142,9 @@ HTTP_ROWS: list[tuple[str, str, str, str | None, Any, int]] = [
      '{"alpha": 1e400, "beta": 1}', 422),
     ("cheat 1e200 on a continuous experiment", "POST", "/v1/experiments/cont/cheat",
      "admin", '{"arm": "a", "rewards": [1e200]}', 422),
+    # a trial: true was the rating 1 (the model read it as a number before the check)
+    ("cheat true on a rating", "POST", "/v1/experiments/rating/cheat", "admin",
+     '{"arm": "x", "rewards": [true]}', 422),
     ("generation 2^63", "GET",
      "/v1/experiments/ts/decisions?generation=9223372036854775808", "read", None, 422),
     ("not JSON", "POST", "/v1/experiments/ts/decisions", "decide", "{oops", 400),

@@ -195,6 +195,7 @@ def test_admin_operations(api: Any) -> None:
                    json={"arm": "arm1", "rewards": "1"})
     assert refused.status_code == 422 and "'arm1' of 'seed' is retired" in \
         refused.json()["detail"] and "banditbot arms add seed arm1" in refused.json()["hint"]
+    assert refused.json()["title"] == "not possible"  # (it was "invalid config": a trial)
     refused = call(url, "PUT", "/v1/experiments/seed/arms/arm1/prior", key,
                    json={"alpha": 3, "beta": 1})
     assert refused.status_code == 422 and "is retired" in refused.json()["detail"]

@@ -817,6 +817,13 @@ def test_a_chats_report_names_no_winner_for_every_chat(clock: FakeClock) -> None
     rep = waiting.report("b")
     assert rep.burn_in is not None and rep.burn_in["done"] >= 2  # decisions done, answers not
     assert "burn-in per arm (the fewest): 0/3 answers (decisions: done)" in rep.to_text()
+    assert "added by hand" not in rep.to_text()
+    # a trial: rewards added by hand count toward burn-in as the policy counts them, but
+    # the table's decisions leave them out; the line says so
+    waiting.cheat("b", "x", "1")
+    rep = waiting.report("b")
+    assert rep.burn_in is not None and rep.burn_in["answers"] == 0  # (y has none)
+    assert rep.burn_in_text.endswith("(rewards added by hand count)")
 
 
 def test_cheat_shorthand_of_ones_and_zeros_is_for_thumbs_only(svc: BanditService) -> None:

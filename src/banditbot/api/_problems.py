@@ -86,7 +86,9 @@ _STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
     (NotAllowedError, 403, "not allowed"),
     (UnknownExperimentError, 404, "unknown experiment"),
     (UnknownArmError, 404, "unknown arm"),
-    (ConfigError, 422, "invalid config"),
+    # (a request the experiment as it stands cannot take: retire its last arm, reward a
+    # retired one, a sticky decision without sticky_seconds; the config is fine)
+    (ConfigError, 422, "not possible"),
     (InvalidRewardError, 422, "invalid reward"),
     (PolicyError, 422, "invalid policy"),
     (PayloadError, 400, "bad request"),

@@ -94,11 +94,14 @@ def policy(
 @arms_app.command("list")
 def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """List an experiment's arms (active and retired)."""
-    svc = service(config, store, read_only=True)
-    active = set(svc.active_arms(experiment))
-    for a in svc.report(experiment).arms:
-        console.print(f"{a.arm:<16} {'active ' if a.arm in active else 'retired'}  {a.content}",
-                      markup=False, highlight=False)
+    # (from the experiment as it runs, as /arm list: a report leaves out an arm retired
+    # before a reset, which has no results in this generation, but it is still the
+    # experiment's, and `arms add` brings it back)
+    view = service(config, store, read_only=True).view(experiment)
+    for arm in view.all_arms:
+        state = "active " if arm in view.arms else "retired"
+        console.print(f"{arm:<16} {state}  {view.contents[arm]}", markup=False,
+                      highlight=False)
 
 
 @arms_app.command("add")
