@@ -594,8 +594,12 @@ class Report:
         priors = any(a.prior for a in self.arms)
         # the answers' sum beside their count (the 👍 of 👍/👎): what a tester checks the
         # buttons they pressed against, before the estimate has enough answers to show
-        header = ("arm", "pulls", "answered", "sum", "estimate", "interval",
-                  *(("posterior",) if priors else ()), "P(best)", "alloc")
+        # the CLI's columns, by the CLI's names (the interval at every look among them: a
+        # reader who checks the table daily needs it more than the one at this look)
+        anytime = bool(self.anytime_kind)
+        header = ("arm", "decisions", "answered", "reward sum", "estimate", "interval",
+                  *(("every look",) if anytime else ()),
+                  *(("posterior mean",) if priors else ()), "P(best)", "allocation")
         shown = self.arms if max_arms is None else self.top_arms(max_arms)
         rows = []
         for a in shown:
@@ -605,8 +609,8 @@ class Report:
                 amount_text(a.answered),
                 amount_text(a.reward_sum),
                 "–" if a.estimate is None else f"{a.estimate:.3f}",
-                "–" if a.estimate_low is None or a.estimate_high is None
-                else f"{a.estimate_low:.2f}–{a.estimate_high:.2f}",
+                span_text(a.estimate_low, a.estimate_high),
+                *((span_text(a.anytime_low, a.anytime_high),) if anytime else ()),
                 *((mean_text(a.posterior_mean),) if priors else ()),
                 chance(a.p_best, 0) if a.active else "–",
                 f"{a.allocation:.0%}",
@@ -615,8 +619,8 @@ class Report:
         lines = [self.title, self.status_line]
         if self.burn_in is not None:
             lines.append(self.burn_in_text)
-        if self.srm is not None and self.srm.flagged:
-            lines.append("⚠ " + self.srm.describe())
+        if self.srm is not None:  # (one that passed said too: else it reads as never run)
+            lines.append(("⚠ " if self.srm.flagged else "") + self.srm.describe())
         lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         for r in rows:
             lines.append("  ".join(
@@ -631,10 +635,17 @@ class Report:
                     u = a.uplift
                     lines.append(f"{a.arm} vs {self.control}: {u.diff:+.3f} "
                                  f"({u.low:+.3f} to {u.high:+.3f}, {u.kind})")
+        if anytime:
+            lines.append(f"every look: {self.anytime_kind}")
         if self.verdict:
             lines.append(self.verdict)
         lines.extend(self.footnotes())
         return "\n".join(lines)
+
+
+def span_text(low: float | None, high: float | None, digits: int = 2) -> str:
+    """An interval as ``0.12–0.34`` (``–`` when it is not known)."""
+    return "–" if low is None or high is None else f"{low:.{digits}f}–{high:.{digits}f}"
 
 
 #: Most entries the history line gives of the policy switches (and of the arm changes).

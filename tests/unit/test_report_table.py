@@ -219,3 +219,21 @@ def test_an_empty_every_look_interval_is_named_as_drift() -> None:
     notes = run(drift=True)
     assert notes["drift"].startswith("a0: the every-look interval is empty")
     assert "drift" not in run(drift=False)
+
+
+def test_the_text_table_has_the_cli_s_columns_and_the_interval_at_every_look() -> None:
+    """A trial: ``Report.to_text()`` (what a notebook prints) left out the interval valid at
+    every look, the one a reader who checks daily needs, and named its columns unlike the
+    CLI's table; a sample-ratio check that passed was not said."""
+    rep = _answered().report("g")
+    text = rep.to_text()
+    header = next(line for line in text.splitlines() if line.startswith("arm "))
+    assert header.split() == ["arm", "decisions", "answered", "reward", "sum", "estimate",
+                              "interval", "every", "look", "P(best)", "allocation"]
+    for a in rep.arms:
+        assert a.anytime_low is not None and a.anytime_high is not None
+        row = next(line for line in text.splitlines() if line.startswith(a.arm + " "))
+        assert f"{a.anytime_low:.2f}–{a.anytime_high:.2f}" in row
+    assert f"every look: {rep.anytime_kind}" in text
+    assert rep.srm is not None and rep.srm.describe() in text
+    assert text.count("sample ratio: OK over 200 decisions") == 1

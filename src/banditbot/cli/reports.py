@@ -182,7 +182,7 @@ def render_report(rep: Any) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from .._report import chance, mean_text
+    from .._report import chance, mean_text, span_text
     from .._text import count_text
 
     lines = [rep.status_line]
@@ -229,8 +229,8 @@ def render_report(rep: Any) -> Table:
             a.arm + ("" if a.active else " [dim](retired)[/]"), f"{a.pulls:,}",
             f"{a.answered:,.0f}", _amount(a.reward_sum),
             "–" if a.estimate is None else f"{a.estimate:.3f}",
-            _span(a.estimate_low, a.estimate_high),
-            *([_span(a.anytime_low, a.anytime_high)] if rep.anytime_kind else []),
+            span_text(a.estimate_low, a.estimate_high, 3),
+            *([span_text(a.anytime_low, a.anytime_high, 3)] if rep.anytime_kind else []),
             *([mean_text(a.posterior_mean)] if priors else []),
             chance(a.p_best, 1) if a.active else "–", f"{a.allocation:.1%}"]
         if rep.control is not None:
@@ -249,6 +249,8 @@ def render_segments(rep: Any) -> Table:
     are of under it."""
     from rich.markup import escape
     from rich.table import Table
+
+    from .._report import span_text
 
     scope = f" · {rep.scope}" if rep.scope else ""
     lines = [f"estimate: {rep.interval_kind}", f"every look: {rep.anytime_kind}",
@@ -269,7 +271,7 @@ def render_segments(rep: Any) -> Table:
             table.add_row("", escape(a.arm) + ("" if a.active else " [dim](retired)[/]"),
                           f"{a.decisions:,}", f"{a.answered:,}",
                           "–" if a.estimate is None else f"{a.estimate:.3f}",
-                          _span(a.low, a.high), _span(a.anytime_low, a.anytime_high),
+                          span_text(a.low, a.high, 3), span_text(a.anytime_low, a.anytime_high, 3),
                           end_section=j == len(s.arms) - 1)
     return table
 
@@ -284,10 +286,6 @@ def _uplift(u: Any) -> str:
     difference's interval."""
     relative = "" if u.relative is None else f" ({u.relative:+.0%})"
     return f"{u.diff:+.3f}{relative} [{u.low:+.3f}, {u.high:+.3f}]"
-
-
-def _span(low: float | None, high: float | None) -> str:
-    return "–" if low is None or high is None else f"{low:.3f}–{high:.3f}"
 
 
 @app.command()
