@@ -556,6 +556,9 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
     split = _split_verdicts(rows)
     if split:
         notes["beat_control"] = split
+    gap = _answer_gap(rows) if view.config.reward_mode == "explicit" else None
+    if gap:
+        notes["answered"] = gap
     if left_out:  # an arm taken out of the experiments file: its rows vanished unsaid
         arms = ", ".join(f"{arm} ({n:,} decisions)" for arm, n in left_out[:10])
         more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
@@ -589,6 +592,45 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
             "its raw mean flatters it); the allocation is the average of the logged "
             "vectors, since each decision's depends on its context")
     return notes
+
+
+#: an arm answered at most this share of the rate of the others, beyond chance (below
+#: :data:`SRM_ALPHA`, Bonferroni over the arms), is named in the report's notes
+_ANSWER_GAP = 0.5
+#: fewest decisions of an arm whose answer rate is compared
+_ANSWER_GAP_MIN = 30
+
+
+def _answer_gap(rows: Sequence[ArmReport]) -> str:
+    """The arms answered far less often than the others (their decisions, not the rewards
+    added by hand): a reward that does not arrive for one arm (buttons that fail on its
+    text, a message not delivered) or an arm its users do not answer. Either way its
+    estimate reads only the decisions that were answered. Each arm's answers against the
+    rate of the others by an exact binomial test, Bonferroni over the arms tested; named
+    when below :data:`SRM_ALPHA` and at most :data:`_ANSWER_GAP` of that rate (a gap a
+    reader would act on, not one a long log makes significant)."""
+    from scipy.special import bdtr
+
+    counts = [(r.arm, r.pulls, max(r.answered - r.added, 0.0)) for r in rows
+              if r.pulls >= _ANSWER_GAP_MIN]
+    if len(counts) < 2:
+        return ""
+    decisions = sum(n for _, n, _ in counts)
+    answered = sum(a for _, _, a in counts)
+    named = []
+    for arm, n, a in counts:
+        rest = (answered - a) / (decisions - n)
+        if rest <= 0.0 or a / n > _ANSWER_GAP * rest:
+            continue
+        if float(bdtr(int(a), n, min(rest, 1.0))) * len(counts) < SRM_ALPHA:
+            named.append(f"{arm} for {a / n:.0%} of its {n:,} decisions")
+    if not named:
+        return ""
+    return (f"answered: {'; '.join(named)} (all arms: {answered / decisions:.0%}): its "
+            "rewards may be lost (buttons that fail "
+            "on its text, a message not delivered) or its users do not answer it; its "
+            "estimate reads only the decisions that were answered (the latest decisions "
+            "count as unanswered until their answers come)")
 
 
 #: a chance to beat the control this far from even, beside an uplift of the other sign, is
