@@ -261,6 +261,9 @@ class BotApiDouble:
     # method -> [status, description, calls left (-1: all)]: Telegram (or the network in
     # front of it) refusing a method, e.g. 502 Bad Gateway during an outage
     refuse: dict[str, list[Any]] = field(default_factory=dict)
+    # method -> [seconds, calls left]: Telegram acting on a call (a message delivered) and
+    # answering only after that many seconds, past a client's read timeout
+    slow: dict[str, list[Any]] = field(default_factory=dict)
     # seconds a button press can be answered in: Telegram refuses answerCallbackQuery for an
     # older one ("query is too old"; about 15 s), e.g. presses queued while a bot restarts
     query_timeout: float = 15.0
@@ -526,6 +529,10 @@ def make_app(double: BotApiDouble) -> Starlette:
             double.errors.append((method, exc.description))
             return JSONResponse({"ok": False, "error_code": exc.code,
                                  "description": exc.description}, exc.code)
+        late = double.slow.get(method)
+        if late is not None and late[1] > 0:  # done, and said too late
+            late[1] -= 1
+            await asyncio.sleep(late[0])
         return JSONResponse({"ok": True, "result": result})
 
     @contextlib.asynccontextmanager

@@ -245,11 +245,21 @@ def attach_lambda_bot(parts: LambdaParts) -> None:
                                webhook=True)
 
 
+#: an SSM read's limits: seconds to connect, seconds for the answer, attempts in all. Botocore's
+#: defaults (60 s and 3 attempts) kept a webhook invocation 180 s on an endpoint that did not
+#: answer, far past the function's timeout, with no log line; these give up within ~15 s
+SSM_CONNECT_SECONDS, SSM_READ_SECONDS, SSM_ATTEMPTS = 2.0, 3.0, 3
+
+
 def ssm_parameter(parameter: str | None) -> str | None:
-    """The value of an SSM SecureString parameter (``None`` without a name)."""
+    """The value of an SSM SecureString parameter (``None`` without a name), read within
+    :data:`SSM_ATTEMPTS` attempts of :data:`SSM_CONNECT_SECONDS` + :data:`SSM_READ_SECONDS`."""
     if not parameter:
         return None
     import boto3
+    from botocore.config import Config
 
-    ssm = boto3.client("ssm")
+    ssm = boto3.client("ssm", config=Config(
+        connect_timeout=SSM_CONNECT_SECONDS, read_timeout=SSM_READ_SECONDS,
+        retries={"total_max_attempts": SSM_ATTEMPTS, "mode": "standard"}))
     return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])

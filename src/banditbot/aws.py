@@ -158,8 +158,8 @@ class LambdaApp:
 
         known = self._webhook_secret(settings)
         if known is None:  # its SSM parameter is unreadable (logged), for now
-            return self._telegram_answer(503, "the bot is not connected to Telegram yet; "
-                                              "retry later")
+            return self._telegram_answer(503, "the webhook secret's SSM parameter cannot be "
+                                              "read (see the log); retry later")
         if not check_secret(headers, known):
             return self._telegram_answer(403, "missing or wrong secret token")
         parts = self.parts()
@@ -168,8 +168,8 @@ class LambdaApp:
             if parts.telegram is None and ready:
                 return self._telegram_answer(404, "no Telegram bot configured")
             if parts.telegram is None:  # the token's SSM parameter is unreadable
-                return self._telegram_answer(503, "the bot is not connected to Telegram "
-                                                  "yet; retry later")
+                return self._telegram_answer(503, "the bot token's SSM parameter cannot be "
+                                                  "read (see the log); retry later")
             try:
                 outcome = self._run(process_webhook(parts.telegram, parts.service, headers,
                                                     raw, known, wait=True, ready=ready))

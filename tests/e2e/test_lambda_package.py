@@ -167,6 +167,9 @@ def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
     (src / "my-experiments.yaml").write_text(
         "experiments:\n  - id: hello\n    arms: [{id: a, content: Hi}, {id: b, content: "
         "Hey}]\n    policy: thompson\n", encoding="utf-8")
+    # a trial: a SQLite store left by a local run (the default banditbot.db) shipped
+    for stray in ("banditbot.db", "banditbot.db-wal", "banditbot.db-shm"):
+        (src / stray).write_bytes(b"SQLite format 3\x00")
     proc = make("build-BanditFunction", f"ARTIFACTS_DIR={artifacts}", "SKIP_DEPS=1",
                 f"PYTHON={sys.executable}", f"PYTHON_VERSION={version}",
                 makefile=src / "Makefile")
@@ -175,6 +178,7 @@ def test_the_build_stops_on_an_invalid_experiments_file(tmp_path: Path) -> None:
     # its checked copy ships beside it; the source folder is left as it was
     assert (artifacts / "my-experiments.yaml.checked.json").is_file()
     assert not any(src.rglob("*.checked.json"))
+    assert not list(artifacts.glob("banditbot.db*"))
 
     # a build that stops leaves no checked copy of an earlier build behind
     (src / "my-experiments.yaml").write_text("experiments: []\n", encoding="utf-8")

@@ -148,13 +148,39 @@ def test_a_chart_that_fails_after_the_table_is_not_apologised_for(
     assert any(r.getMessage() == "report chart failed" for r in caplog.records)
 
 
+def test_a_message_telegram_answered_late_keeps_buttons_that_count(
+        service: BanditService, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
+    """A trial: Telegram delivered the arm's message but answered after the bot's read
+    timeout (5 s); the decision was not logged, the update failed, and the press on the
+    message that did arrive was told "this poll has closed". Now the decision is logged
+    (one warning, no apology sent), and the press counts."""
+    async def script() -> None:
+        double.slow["sendMessage"] = [5.5, 1]
+        double.send_command(ALICE, 501, "/random")  # (the command of experiment seed)
+        prompt = await double.wait_for(last_text(double, 501))
+        await double.wait_for(lambda: list(service.decisions("seed")), timeout=20)
+        double.press(ALICE, prompt, "👍")
+        await double.wait_for(lambda: double.callback_answers)
+
+    with caplog.at_level(logging.WARNING, logger="banditbot"):
+        polling(service, double, script)
+    (decision,) = service.decisions("seed")
+    assert decision.reward == 1.0
+    assert [a.get("text") for a in double.callback_answers.values()] != ["this poll has closed"]
+    texts = [m.text or "" for m in double.chat_messages(501)]
+    assert not any(t.startswith("Sorry") for t in texts), texts
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == ["Telegram did not answer in time; the decision is logged in case its "
+                      "message arrived"]
+
+
 def test_a_user_who_blocked_the_bot_is_a_warning_not_a_failure(
         service: BanditService, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
     """Telegram answers 403 "bot was blocked by the user": one warning line without a
     traceback, no apology sent to someone who cannot receive it, no decision logged."""
     async def script() -> None:
         double.refuse["sendMessage"] = [403, "Forbidden: bot was blocked by the user", 1]
-        double.send_command(ALICE, 501, "/seed")
+        double.send_command(ALICE, 501, "/random")  # (seed's command: /seed was unknown)
         await double.wait_for(lambda: double.refuse["sendMessage"][2] == 0)
         double.send_command(ALICE, 501, "/start")  # the next update is served as usual
         await double.wait_for(last_text(double, 501))

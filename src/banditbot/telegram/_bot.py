@@ -25,7 +25,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -118,6 +118,15 @@ _AUDIT_SHOWN = 10
 _SHOWN_ARMS = 30
 #: a reset confirmation pressed by someone who may not use it (both of its buttons say so)
 _NOT_YOUR_CONFIRMATION = "this confirmation is not valid (expired or not yours)"
+
+
+def _maybe_delivered(error: TimedOut) -> bool:
+    """Whether a request that timed out may have reached Telegram: yes when its answer was
+    late (Telegram may have acted on it), no when no connection was free or none could be
+    opened (python-telegram-bot says "not sent")."""
+    import httpx  # (python-telegram-bot's own HTTP client: loaded with it)
+
+    return not isinstance(error.__cause__, (httpx.PoolTimeout, httpx.ConnectTimeout))
 
 
 class BanditBot:
@@ -263,13 +272,25 @@ class BanditBot:
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(**cell) for cell in row]
                                        for row in rows]) if rows and rows[0] else None
         try:
-            sent = await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
-                                            reply_markup=markup)
-        except BadRequest as exc:
-            if _PARSE_ERROR not in str(exc).lower():
+            try:
+                sent = await message.reply_text(decision.content, parse_mode=parse_mode_of(exp),
+                                                reply_markup=markup)
+            except BadRequest as exc:
+                if _PARSE_ERROR not in str(exc).lower():
+                    raise
+                sent = await message.reply_text(decision.content, reply_markup=markup)
+                await self._send_failed(context, exp, decision.arm, exc)
+        except TimedOut as exc:
+            if not _maybe_delivered(exc):
                 raise
-            sent = await message.reply_text(decision.content, reply_markup=markup)
-            await self._send_failed(context, exp, decision.arm, exc)
+            # Telegram took the message and did not answer in time: it may be on the user's
+            # screen, and its buttons must count (a trial: the message arrived, the decision
+            # was not logged, and the press was told "this poll has closed"). Logged; if it
+            # never arrived, the decision stays unanswered.
+            await self._run(self.service.commit_decision, planned)
+            log.warning("Telegram did not answer in time; the decision is logged in case its "
+                        "message arrived", extra={"experiment": exp.id, "arm": decision.arm})
+            return
         try:
             await self._run(self.service.commit_decision, planned)
         except BaseException:
