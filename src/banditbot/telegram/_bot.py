@@ -246,7 +246,8 @@ class BanditBot:
 
         A message Telegram refuses (flood control past the retries, a blocked bot, a chat that
         is gone) is never logged: a logged decision nobody saw would count as a pull and, in
-        implicit mode, as silence against its arm. A button press cannot overtake the log
+        implicit mode, as silence against its arm. A message Telegram took but answered
+        too late may be on the user's screen: it is logged. A button press cannot overtake the log
         write: a chat's updates are handled in order (:class:`~banditbot.telegram.ChatOrder`),
         so the press waits for this handler to finish.
 
