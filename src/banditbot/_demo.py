@@ -21,7 +21,7 @@ from ._compose import build_service
 from ._config import BanditConfig, ExperimentConfig
 from ._errors import BanditBotError, ConfigError, PayloadError
 from ._files import remove_database
-from ._report import Report, chance
+from ._report import Report
 from .service import BanditService
 
 __all__ = ["DemoSetup", "default_truth", "parse_rates", "prepare_demo", "run_demo",
@@ -218,7 +218,7 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Group:
             a.arm + mark, "–" if math.isnan(t) else f"{t:.2f}", str(a.pulls),
             "–" if a.mean is None else f"{a.mean:.3f}",
             "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
-            chance(a.p_best, 0) if a.active else "–", f"{a.allocation:.0%}")
+            rep.best_text(a), f"{a.allocation:.0%}")
     notes = [f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards",
              "true: what the simulated answers average (★ the best active arm)",
              f"mean and interval: {rep.interval_kind}", *([rep.verdict] if rep.verdict else [])]

@@ -273,6 +273,14 @@ class Report:
         top = max(active, key=lambda a: a.p_best)
         return top if top.answered > 0 or top.prior else None
 
+    def best_text(self, arm: ArmReport, digits: int = 0) -> str:
+        """An arm's P(best) as tables show it: ``–`` for a retired arm, and a certainty
+        only where there is one (a single active arm): with two or more, a posterior's
+        P(best) of 1.0 is a rounding of one just below it (a trial read "100%" and "0%")."""
+        if not arm.active:
+            return "–"
+        return chance(arm.p_best, digits, exact=sum(a.active for a in self.arms) <= 1)
+
     @property
     def verdict(self) -> str | None:
         """One line on what the data says so far: the winner when the winner rule named
@@ -284,6 +292,10 @@ class Report:
         leader = self.leader
         if leader is None:
             return None
+        if self.status == "burn-in":  # (a trial: "x leads (P(best) 98%)" on 4 answers,
+            # under the banner saying the estimates are not meaningful yet)
+            return ("burn-in: too early to name a leader (every arm is sent alike until "
+                    "each has enough data)")
         estimated = [a for a in self.arms if a.active and a.estimate is not None
                      and a.answered > 0]
         top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader
@@ -301,25 +313,35 @@ class Report:
         if top.arm != leader.arm and self.anytime_kind and not tied and "recent" in self.notes:
             # a non-stationary policy: P(best) of the recent answers, the estimate of all
             return (f"{none}: P(best) favours {leader.arm} "
-                    f"({chance(leader.p_best, 0)}) on the recent answers, the estimate "
+                    f"({self.best_text(leader)}) on the recent answers, the estimate "
                     f"{top.arm} on every answer: after a change the estimate lags behind "
                     "(see recent); a description, not a stopping rule")
         if "context" in self.notes:  # a contextual experiment: P(best) is over all contexts
             # (and read off the estimates: no "raw counts" disagreement to explain)
             return f"no winner yet: {leader.arm} leads over all contexts (P(best) " \
-                   f"{chance(leader.p_best, 0)}, a description, not a stopping rule); the " \
+                   f"{self.best_text(leader)}, a description, not a stopping rule); the " \
                    "policy picks per context, where another arm can be the better one"
         if top.arm != leader.arm and self.anytime_kind and not tied:
             # P(best) reads the posterior of the counts (priors and imported history in
             # them), the estimate weighs the policy's logged decisions by their
             # propensities: when they disagree, say both
             return (f"no winner yet: P(best) favours {leader.arm} "
-                    f"({chance(leader.p_best, 0)}), the estimate {top.arm}: P(best) reads "
+                    f"({self.best_text(leader)}), the estimate {top.arm}: P(best) reads "
                     "the raw counts (with priors and imported history), the estimate "
                     "corrects for the changing allocation; a description, not a stopping "
                     "rule")
-        return f"{none}: {leader.arm} leads (P(best) {chance(leader.p_best, 0)}, a " \
-               "description, not a stopping rule)"
+        return f"{none}: {leader.arm} leads (P(best) {self.best_text(leader)}, a " \
+               f"description, not a stopping rule){self._not_shown_better(leader)}"
+
+    def _not_shown_better(self, leader: ArmReport) -> str:
+        """``; not yet shown better than the control …`` when the leader's interval against
+        the control still holds 0 (a trial: "hey leads (P(best) >99%)" beside an uplift of
+        −0.005 to +0.352, which a reader of the one line would not see)."""
+        u = leader.uplift
+        if self.control is None or leader.arm == self.control or u is None \
+                or not u.low <= 0.0 <= u.high:
+            return ""
+        return f"; not yet shown better than {self.control} (its interval against it holds 0)"
 
     @property
     def title(self) -> str:
@@ -612,7 +634,7 @@ class Report:
                 span_text(a.estimate_low, a.estimate_high),
                 *((span_text(a.anytime_low, a.anytime_high),) if anytime else ()),
                 *((mean_text(a.posterior_mean),) if priors else ()),
-                chance(a.p_best, 0) if a.active else "–",
+                self.best_text(a),
                 f"{a.allocation:.0%}",
             ))
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

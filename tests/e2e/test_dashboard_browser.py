@@ -198,8 +198,13 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         assert "banditbot keys create" in page.inner_text("#welcome")  # how to get a key
         # shares near certainty keep a decimal, as the CLI's table does (99.5-99.9% read
         # "100%", above a chance to beat the control shown as ">99.9%")
-        assert page.evaluate("[0.9984, 0.995, 0.9995, 0.5, 0.05, 1].map(pct)") == \
+        assert page.evaluate("[0.9984, 0.995, 0.9995, 0.5, 0.05, 1].map(x => pct(x))") == \
             ["99.8%", "99.5%", ">99.9%", "50%", "5.0%", "100%"]
+        # a belief is never a certainty (a trial's P(best) read "100%" and "0%" beside a
+        # chance to beat the control of ">99.9%"), and a sum of 👍 is a whole number
+        assert page.evaluate("[1, 0, 0.5].map(x => pct(x, false))") == \
+            [">99.9%", "<0.1%", "50%"]
+        assert page.evaluate("[3, 555, 0, 2.5].map(amount)") == ["3", "555", "0", "2.50"]
 
         # a wrong key is refused and not saved
         watch.phase = "wrong key"

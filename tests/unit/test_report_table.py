@@ -237,3 +237,31 @@ def test_the_text_table_has_the_cli_s_columns_and_the_interval_at_every_look() -
     assert f"every look: {rep.anytime_kind}" in text
     assert rep.srm is not None and rep.srm.describe() in text
     assert text.count("sample ratio: OK over 200 decisions") == 1
+
+
+def test_p_best_is_a_certainty_only_with_one_arm_and_a_lead_vs_the_control_is_qualified(
+        ) -> None:
+    """Two trial findings on the results page and the CLI: a P(best) of 1.0 among two arms
+    (a posterior's, rounded) read "100%" and "0%"; and "hey leads (P(best) >99%)" said
+    nothing of an uplift interval against the control that still held 0."""
+    from dataclasses import replace
+
+    rep = _answered().report("g")
+    sure = replace(rep, arms=tuple(replace(a, p_best=1.0 if a.arm == "new" else 0.0)
+                                   for a in rep.arms))
+    assert [sure.best_text(a) for a in sure.arms] == ["<1%", ">99%"]
+    assert [sure.best_text(a, 1) for a in sure.arms] == ["<0.1%", ">99.9%"]
+    alone = replace(sure, arms=tuple(replace(a, active=a.arm == "new") for a in sure.arms))
+    assert [alone.best_text(a) for a in alone.arms] == ["–", "100%"]  # one arm: certain
+    # the leader's every-look interval against the control still holds 0 at 200
+    # decisions (its chance to beat the control >99.9%): said; once clear of 0, not
+    new = next(a for a in rep.arms if a.arm == "new")
+    assert new.uplift is not None and new.uplift.low < 0 < new.uplift.high, new.uplift
+    assert new.chance_to_beat_control is not None and new.chance_to_beat_control > 0.999
+    assert rep.verdict is not None and rep.verdict.startswith("no winner yet: new leads")
+    assert rep.verdict.endswith(
+        "; not yet shown better than base (its interval against it holds 0)")
+    clear = replace(rep, arms=tuple(
+        replace(a, uplift=replace(new.uplift, low=0.01)) if a.arm == "new" else a
+        for a in rep.arms))
+    assert clear.verdict is not None and "not yet shown better" not in clear.verdict

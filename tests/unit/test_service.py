@@ -542,8 +542,15 @@ def test_report_names_a_leader_only_with_data_and_a_winner_only_by_the_rule(
     assert svc.report("ts").leader is None and svc.report("ts").verdict is None
     svc.cheat("ts", "b", "1" * 5 + "0" * 3)
     close = svc.report("ts")
-    assert close.verdict is not None and close.verdict.startswith("no winner yet: b leads")
+    # in burn-in no leader is named (a trial: "x leads (P(best) 98%)" on 4 answers, under
+    # the banner saying the estimates are not meaningful yet)
     assert close.winner is None and close.status == "burn-in"  # c and d have no data yet
+    assert close.verdict is not None and close.verdict.startswith("burn-in: too early")
+    for arm, more in (("a", "000000"), ("b", "10"), ("c", "0" * 10), ("d", "0" * 10)):
+        svc.cheat("ts", arm, more)  # (10 each: burn-in over)
+    close = svc.report("ts")
+    assert close.status == "running"
+    assert close.verdict is not None and close.verdict.startswith("no winner yet: b leads")
     # the hosted platforms' rule, asked for explicitly: P(best) >= 95% names a winner,
     # and the winner is recorded (audited) and reported from then on
     exp = {**CONFIG["experiments"][1], "winner": {"rule": "p-best", "min_decisions": 0}}

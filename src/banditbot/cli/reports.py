@@ -232,7 +232,7 @@ def render_report(rep: Any) -> Table:
             span_text(a.estimate_low, a.estimate_high, 3),
             *([span_text(a.anytime_low, a.anytime_high, 3)] if rep.anytime_kind else []),
             *([mean_text(a.posterior_mean)] if priors else []),
-            chance(a.p_best, 1) if a.active else "–", f"{a.allocation:.1%}"]
+            rep.best_text(a, 1), f"{a.allocation:.1%}"]
         if rep.control is not None:
             cells.append("control" if a.arm == rep.control else "–" if a.uplift is None else
                          _uplift(a.uplift))

@@ -16,7 +16,7 @@ import html
 import unicodedata
 from collections.abc import Sequence
 
-from .._report import ArmReport, Report, chance, mean_text
+from .._report import ArmReport, Report, mean_text
 from .._text import amount_text, count_text
 
 __all__ = ["MESSAGE_LIMIT", "PRE_COLUMNS", "display_width", "fit_reports", "report_messages"]
@@ -231,7 +231,7 @@ def _arm_block(report: Report, a: ArmReport) -> str:
                        indent=_INDENT)
     if any(r.prior for r in report.arms):
         lines += _pack([f"posterior {mean_text(a.posterior_mean)}"], indent=_INDENT)
-    lines += _pack([f"P(best) {chance(a.p_best, 0) if a.active else '–'}",
+    lines += _pack([f"P(best) {report.best_text(a)}",
                     f"allocation {a.allocation:.0%}"], indent=_INDENT)
     if report.control is not None and a.uplift is not None:
         u = a.uplift

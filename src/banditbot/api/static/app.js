@@ -85,11 +85,16 @@ function num(x, digits = 3) {
   if (Math.abs(x) >= 1e6) { return x.toPrecision(4); }  // 1.460e+10, not 14603606373.8500
   return x.toFixed(digits);
 }
+// a sum of rewards: a whole number as one, as the CLI shows it (a count of 👍 read "3.00"
+// beside "555" in one column), else two decimals
+function amount(x) { return has(x) && Number.isInteger(x) && Math.abs(x) < 1e15 ? int(x) : num(x, 2); }
 function signed(x, digits = 3) { return has(x) ? (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(digits) : "–"; }
-function pct(x) {
+// exact = false: a belief that is never a certainty (a chance to beat the control, a P(best)
+// among two or more arms), so 0 and 1 read "<0.1%" and ">99.9%" too
+function pct(x, exact = true) {
   if (!has(x)) { return "–"; }
-  if (x > 0 && x < 0.0005) { return "<0.1%"; }  // (as the CLI's table: never a certainty it is not)
-  if (x < 1 && x >= 0.9995) { return ">99.9%"; }
+  if ((x > 0 || !exact) && x < 0.0005) { return "<0.1%"; }  // (as the CLI's table: never a certainty it is not)
+  if ((x < 1 || !exact) && x >= 0.9995) { return ">99.9%"; }
   return (100 * x).toFixed((x < 0.1 && x > 0) || (x > 0.99 && x < 1) ? 1 : 0) + "%";  // 99.8%, not 100%
 }
 function range(lo, hi, digits = 3) { return has(lo) && has(hi) ? `${num(lo, digits)} – ${num(hi, digits)}` : "–"; }
@@ -243,7 +248,7 @@ function armColumns(rep) {
     { head: "arm", cell: (a) => armCell(a, rep) },
     { head: "decisions", cell: (a) => int(a.decisions) },
     { head: "answered", cell: (a) => int(a.answered) },
-    { head: "reward sum", cell: (a) => num(a.rewardSum, 2) },
+    { head: "reward sum", cell: (a) => amount(a.rewardSum) },
     { head: rep.hasEstimate ? "estimate" : "mean", cell: (a) => valueCell(num(a.estimate), range(a.low, a.high)) },
   ];
   if (rep.hasEstimate) {
@@ -256,10 +261,11 @@ function armColumns(rep) {
     cols.push({ head: `uplift vs ${rep.control}`, cell: (a) => upliftCell(a, rep) });
   }
   if (rep.arms.some((a) => has(a.beat))) {
-    cols.push({ head: "chance to beat control", cell: (a) => a.arm === rep.control ? "–" : pct(a.beat) });
+    cols.push({ head: "chance to beat control", cell: (a) => a.arm === rep.control ? "–" : pct(a.beat, false) });
   }
   if (rep.arms.some((a) => has(a.loss))) { cols.push({ head: "expected loss", cell: (a) => num(a.loss, 4) }); }
-  if (rep.arms.some((a) => has(a.pBest))) { cols.push({ head: "P(best)", cell: (a) => a.active ? pct(a.pBest) : "–" }); }
+  const oneArm = rep.arms.filter((a) => a.active).length <= 1;  // (else P(best) is never a certainty)
+  if (rep.arms.some((a) => has(a.pBest))) { cols.push({ head: "P(best)", cell: (a) => a.active ? pct(a.pBest, oneArm) : "–" }); }
   cols.push({ head: "allocation", cell: (a) => a.active ? pct(a.allocation) : valueCell("0%", "retired") });
   return cols;
 }
@@ -572,7 +578,7 @@ function drawCumulative(series, rep) {
   text($("alt-cumulative"),
        `After ${int(total)} decisions, ${int(series.answered[last])} of them answered, the reward earned is ` +
        `${num(overall[last], 1)} in all: ` +
-       arms.map((a) => `${a.arm} ${num(series.reward[a.arm][last], 1)}`).join(", ") + "." +
+       arms.map((a) => `${a.arm} ${amount(series.reward[a.arm][last])}`).join(", ") + "." +
        (seriesLook(series) ? ` The chart shows the log ${seriesLook(series)}.` : ""));
 }
 
@@ -1083,8 +1089,8 @@ const ACTIONS = {
     const result = await api(`/v1/experiments/${enc(state.id)}/cheat`, { method: "POST", body });
     return (after) => {
       const [b, a] = [before, after].map((r) => r.arms.find((x) => x.arm === data.arm));
-      return `${result.body.detail}: answered ${int(b.answered)} → ${int(a.answered)}, reward sum ${num(b.rewardSum, 2)} → ` +
-             `${num(a.rewardSum, 2)}, ${after.hasEstimate ? "estimate" : "mean"} ${num(b.estimate)} → ${num(a.estimate)}.`;
+      return `${result.body.detail}: answered ${int(b.answered)} → ${int(a.answered)}, reward sum ${amount(b.rewardSum)} → ` +
+             `${amount(a.rewardSum)}, ${after.hasEstimate ? "estimate" : "mean"} ${num(b.estimate)} → ${num(a.estimate)}.`;
     };
   },
   async prior(data) {
