@@ -18,7 +18,8 @@ from ._config import (
 from ._errors import PayloadError
 from ._types import FloatArray
 
-__all__ = ["CONTEXT_LIMITS", "Featurizer", "check_context", "linear_arrays", "linear_extra"]
+__all__ = ["CONTEXT_LIMITS", "Featurizer", "category_text", "check_context", "linear_arrays",
+           "linear_extra"]
 
 #: What a decision's ``context`` may hold (documented in docs/architecture.md and the API):
 #: a flat mapping (no nesting) of at most ``keys`` names of at most ``key_length``
@@ -67,7 +68,7 @@ class Featurizer:
         for spec in self.specs:
             value = context.get(spec.name)
             if spec.type == "categorical":
-                text = _text(value)
+                text = category_text(value)
                 out += [1.0 if text == v else 0.0 for v in spec.values]
                 continue
             number = _number(value)
@@ -92,7 +93,8 @@ class Featurizer:
         for spec in self.specs:
             if spec.name not in context or context[spec.name] is None:
                 out.append(f"no {spec.name!r} in the context: the policy saw zeros for it")
-            elif spec.type == "categorical" and _text(context[spec.name]) not in spec.values:
+            elif spec.type == "categorical" and \
+                    category_text(context[spec.name]) not in spec.values:
                 out.append(f"{spec.name}={context[spec.name]!r} is not one of its values "
                            f"({', '.join(spec.values)}): encoded as none of them")
             elif spec.type != "categorical" and _number(context[spec.name]) is None:
@@ -113,10 +115,22 @@ class Featurizer:
         return out
 
 
-def _text(value: Any) -> str:
-    """A context value as a categorical feature's values are written (``true``/``false``
-    for booleans, as in JSON and YAML)."""
-    return bool_text(value) if isinstance(value, bool) else str(value)
+def category_text(value: Any) -> str:
+    """A context value as a categorical feature's values are written: ``true``/``false``
+    for booleans, as in JSON and YAML, and a whole number as one (``1.0`` is ``1``: JSON
+    does not tell them apart, and a column with a gap reaches JSON as floats; a trial's
+    ``tier: 1.0`` matched none of ``"1", "2", "3"``).
+
+    Examples
+    --------
+    >>> [category_text(v) for v in (True, 1.0, 1, 2.5, "de")]
+    ['true', '1', '1', '2.5', 'de']
+    """
+    if isinstance(value, bool):
+        return bool_text(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -142,6 +156,8 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
         raise PayloadError(f"context has {len(context)} keys; at most {limits['keys']}")
     out: dict[str, Any] = {}
     for key, value in context.items():
+        if isinstance(value, np.generic):  # numpy's scalars (a DataFrame's cell) as Python's
+            value = value.item()
         if not isinstance(key, str) or not 0 < len(key) <= limits["key_length"] \
                 or has_control_character(key):
             raise PayloadError(f"context keys are names of 1–{limits['key_length']} "
@@ -168,9 +184,12 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
             if problem:
                 raise PayloadError(f"context {key!r}: the text has {problem}",
                                    hint="remove it (tabs and line breaks are fine)")
+        elif value is None:
+            raise PayloadError(f"context {key!r}: null is not a value",
+                               hint="leave the key out when it is not known")
         else:
             raise PayloadError(f"context {key!r}: values are text, numbers or true/false "
-                               "(no lists or objects)")
+                               f"(not {type(value).__name__}: no lists or objects)")
         out[key] = value
     return out
 

@@ -1,0 +1,50 @@
+"""What a decision's context takes from a data scientist's Python (a trial: a DataFrame's
+cells are numpy scalars, a column with a gap is floats, a missing value is None)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from banditbot import BanditService, MemoryStore, PayloadError, parse_config
+
+
+def _service() -> BanditService:
+    return BanditService(parse_config({"experiments": [{
+        "id": "tone", "arms": [{"id": a, "content": a} for a in ("formal", "casual")],
+        "policy": "linucb", "burn_in": 0,
+        "features": [{"name": "tier", "type": "categorical", "values": ["1", "2", "3"]},
+                     {"name": "hour", "type": "cyclic", "period": 24},
+                     {"name": "premium", "type": "categorical", "values": ["true", "false"]}],
+    }]}), MemoryStore(), rng=np.random.default_rng(1))
+
+
+def test_numpy_scalars_are_taken_as_the_numbers_they_are() -> None:
+    """``np.int64(9)`` was refused as "values are text, numbers or true/false"; now it is
+    logged as the number 9, as are numpy's floats, booleans and text."""
+    service = _service()
+    context = {"hour": np.int64(9), "tier": np.str_("2"), "premium": np.bool_(True),
+               "score": np.float32(0.5)}
+    d = service.decide("tone", "u", context)
+    (logged,) = [r.context for r in service.decisions("tone") if r.id == d.id]
+    assert logged == {"hour": 9, "tier": "2", "premium": True, "score": 0.5}
+    assert [type(v) for v in logged.values()] == [int, str, bool, float]
+    assert service.context_warnings("tone", logged) == [
+        "not features of this experiment (logged, not used): score; features: hour, premium, "
+        "tier"]
+
+
+def test_a_whole_float_matches_its_category_and_null_is_refused_in_words() -> None:
+    service = _service()
+    featurizer = service.featurizer(service.experiment("tone"))
+    assert featurizer is not None
+    # tier 1.0 (a column with a gap reaches JSON as floats) is the category "1"
+    assert featurizer.encode({"tier": 1.0}).tolist() == featurizer.encode({"tier": 1}).tolist()
+    assert featurizer.encode({"tier": 1.0})[1:4].tolist() == [1.0, 0.0, 0.0]
+    assert not any("tier" in w for w in service.context_warnings("tone", {"tier": 1.0}))
+    assert any("tier=2.5" in w for w in service.context_warnings("tone", {"tier": 2.5}))
+    with pytest.raises(PayloadError, match="'tier': null is not a value") as refused:
+        service.decide("tone", "u", {"tier": None})
+    assert refused.value.hint == "leave the key out when it is not known"
+    with pytest.raises(PayloadError, match=r"not list: no lists or objects"):
+        service.decide("tone", "u", {"tier": [1]})
