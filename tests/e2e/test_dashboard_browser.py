@@ -397,6 +397,25 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.wait_for_selector("#banner", state="hidden", timeout=WAIT)
         watch.phase = "main"
 
+        # a link to an experiment the server lacks says so (a trial's stale bookmark showed
+        # the first experiment without a word); choosing one clears it
+        page.goto(site.url + "/#nosuch")  # (the same page: the address bar's hash changed)
+        page.wait_for_function("document.querySelector('#notices').textContent"
+                               ".includes('nosuch')", timeout=WAIT)
+        shown = page.inner_text("#exp-title")
+        assert f"No experiment “nosuch” here" in page.inner_text("#notices")
+        assert f"showing {shown} instead" in page.inner_text("#notices")
+        page.goto(site.url + "/?fresh#nosuch")  # (a page loaded from such a link)
+        page.wait_for_function("state.experiments.length > 0", timeout=WAIT)
+        first = page.evaluate("state.experiments[0].id")
+        page.wait_for_function("([id]) => document.querySelector('#exp-title').textContent "
+                               "=== id && document.querySelector('#notices').textContent"
+                               ".includes('nosuch')", arg=[first], timeout=WAIT)
+        assert f"showing {first} instead" in page.inner_text("#notices")
+        page.click("nav a[data-id='greeting']")
+        _loaded(page, "greeting")
+        assert "nosuch" not in page.inner_text("#notices")
+
         # /docs works without the internet: Swagger UI from the package
         page.goto(site.url + "/docs")
         page.wait_for_selector(".swagger-ui .info .title", timeout=WAIT)

@@ -21,7 +21,7 @@ const state = {
   key: readKey(), role: null, experiments: [], id: null, scope: null, report: null,
   raw: null, series: null, config: null, policies: null, started: {}, seq: 0, latest: null,
   recent: { stack: [], next: null, generation: null }, timer: null,
-  lastOk: null, downSince: null,
+  lastOk: null, downSince: null, missing: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -231,6 +231,10 @@ function renderNotices(rep) {
                   ` The arms received a different share of decisions than the allocation asked for${period}. ` +
                   "Something between banditbot and your users drops or duplicates traffic for some arms: " +
                   "do not trust these results until that is explained."));
+  }
+  if (state.missing) {
+    out.push(note("warn", `No experiment “${state.missing}” here`,
+                  ` The link names an experiment this server does not have; showing ${rep.id} instead.`));
   }
   if (rep.status === "winner") {
     out.push(note("ok", `Winner: ${rep.winner || "decided"}`,
@@ -926,6 +930,7 @@ async function select(id, scope) {
 }
 
 function go(id, scope) {
+  state.missing = null;
   const hash = "#" + enc(id) + (scope ? "?scope=" + enc(scope) : "");
   if (location.hash !== hash) { history.pushState(null, "", hash); }
   select(id, scope);
@@ -942,7 +947,11 @@ async function loadExperiments() {
     return a;
   }));
   const wanted = parseHash();
-  const first = body.some((e) => e.id === wanted.id) ? wanted : { id: body[0].id, scope: null };
+  const known = body.some((e) => e.id === wanted.id);
+  // a link to an experiment this server lacks (a stale bookmark) says so above the first one
+  // it shows instead (it showed the first one without a word)
+  state.missing = wanted.id && !known ? wanted.id : null;
+  const first = known ? wanted : { id: body[0].id, scope: null };
   await select(first.id, first.scope);
 }
 
@@ -1203,7 +1212,12 @@ $("csv-log").addEventListener("click", async () => {
 });
 window.addEventListener("popstate", () => {
   const wanted = parseHash();
-  if (wanted.id && state.experiments.some((e) => e.id === wanted.id)) { select(wanted.id, wanted.scope); }
+  if (!wanted.id) { return; }
+  if (state.experiments.some((e) => e.id === wanted.id)) { state.missing = null; select(wanted.id, wanted.scope); }
+  else {  // an id typed into the address bar that this server lacks: said, the page stays
+    state.missing = wanted.id;
+    if (state.report) { renderNotices(state.report); }
+  }
 });
 let resizeFrame = 0;
 window.addEventListener("resize", () => {
