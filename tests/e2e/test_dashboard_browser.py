@@ -403,7 +403,7 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.wait_for_function("document.querySelector('#notices').textContent"
                                ".includes('nosuch')", timeout=WAIT)
         shown = page.inner_text("#exp-title")
-        assert f"No experiment “nosuch” here" in page.inner_text("#notices")
+        assert "No experiment “nosuch” here" in page.inner_text("#notices")
         assert f"showing {shown} instead" in page.inner_text("#notices")
         page.goto(site.url + "/?fresh#nosuch")  # (a page loaded from such a link)
         page.wait_for_function("state.experiments.length > 0", timeout=WAIT)
