@@ -186,6 +186,9 @@ def test_admin_commands(db: list[str], capsys: pytest.CaptureFixture[str]) -> No
     code, out, err = run(["export", "random", "--out", "-", "--all-generations", *db],
                          capsys)
     assert code == 0 and out.count("\n") >= 5 and "--all-generations" not in err
+    # the rows added by hand are counted as what they are (a trial read "29 decisions
+    # written" where 9 were hand-added rewards): the 1101 added to arm1
+    assert "4 rows (4 rewards added by hand) written to stdout" in err, err
 
 
 @pytest.mark.parametrize("argv", [
