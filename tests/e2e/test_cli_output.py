@@ -364,32 +364,28 @@ def test_a_sample_ratio_check_that_passed_says_so(tmp_path: Path,
     """A trial: the report printed the check only when it flagged, so a check that passed
     and one that never ran read alike. With periods, and with the allocation recomputed at
     every decision (its decisions against their logged vectors)."""
-    service, opts = cli_sqlite_service(tmp_path, (
-        "experiments:\n- id: p\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
-        "  burn_in: 0\n  update: every 20 rewards\n"), "p.db", seed=3)
-    for i in range(200):
-        d = service.decide("p", f"u{i}")
-        service.reward(d.id, i % 3 == 0, f"u{i}")
-    service.store.close()
+    def played(experiment: str, update: str, decisions: int) -> list[str]:
+        """A two-arm experiment on its own SQLite file after ``decisions`` decisions, each
+        rewarded (a third of them 1): the CLI's options to read it."""
+        service, opts = cli_sqlite_service(tmp_path, (
+            f"experiments:\n- id: {experiment}\n  arms: [{{id: a, content: A}}, "
+            f"{{id: b, content: B}}]\n  burn_in: 0\n{update}"), f"{experiment}.db", seed=3)
+        for i in range(decisions):
+            d = service.decide(experiment, f"u{i}")
+            service.reward(d.id, i % 3 == 0, f"u{i}")
+        service.store.close()
+        return opts
+
+    opts = played("p", "  update: every 20 rewards\n", 200)
     code, out, _ = run(["report", "p", *opts], capsys)
     assert code == 0 and "sample ratio: OK over " in out, out
     assert "mismatch" not in out
     # allocation every decision: each decision against the vector it logged; one that
     # cannot run yet (one decision: too few to test) says why
-    service, opts = cli_sqlite_service(tmp_path, (
-        "experiments:\n- id: q\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
-        "  burn_in: 0\n"), "q.db", seed=3)
-    service.decide("q", "u")
-    service.store.close()
+    opts = played("q", "", 1)
     code, out, _ = run(["report", "q", *opts], capsys)
     assert code == 0 and "sample ratio: not checked (it tests the decisions" in out, out
-    service, opts = cli_sqlite_service(tmp_path, (
-        "experiments:\n- id: q\n  arms: [{id: a, content: A}, {id: b, content: B}]\n"
-        "  burn_in: 0\n"), "q.db", seed=3)
-    for i in range(199):
-        d = service.decide("q", f"u{i}")
-        service.reward(d.id, i % 3 == 0, f"u{i}")
-    service.store.close()
+    opts = played("q", "", 199)
     code, out, _ = run(["report", "q", *opts], capsys)
     assert code == 0 and "sample ratio: OK over 200 decisions, each against the vector" \
         in out, out
