@@ -21,7 +21,7 @@ from ._compose import build_service
 from ._config import BanditConfig, ExperimentConfig
 from ._errors import BanditBotError, ConfigError, PayloadError
 from ._files import remove_database
-from ._report import Report
+from ._report import Report, span_text
 from .service import BanditService
 
 __all__ = ["DemoSetup", "default_truth", "parse_rates", "prepare_demo", "run_demo",
@@ -217,7 +217,7 @@ def _table(rep: Report, truth: Mapping[str, float]) -> Group:
         table.add_row(
             a.arm + mark, "–" if math.isnan(t) else f"{t:.2f}", str(a.pulls),
             "–" if a.mean is None else f"{a.mean:.3f}",
-            "–" if a.low is None or a.high is None else f"{a.low:.2f}–{a.high:.2f}",
+            span_text(a.low, a.high),
             rep.best_text(a), f"{a.allocation:.0%}")
     notes = [f"{rep.total_pulls} decisions · {rep.total_answered:g} rewards",
              "true: what the simulated answers average (★ the best active arm)",

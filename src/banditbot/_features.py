@@ -18,8 +18,8 @@ from ._config import (
 from ._errors import PayloadError
 from ._types import FloatArray
 
-__all__ = ["CONTEXT_LIMITS", "Featurizer", "category_text", "check_context", "linear_arrays",
-           "linear_extra"]
+__all__ = ["CONTEXT_LIMITS", "Featurizer", "category_of", "category_text", "check_context",
+           "linear_arrays", "linear_extra"]
 
 #: What a decision's ``context`` may hold (documented in docs/architecture.md and the API):
 #: a flat mapping (no nesting) of at most ``keys`` names of at most ``key_length``
@@ -68,7 +68,7 @@ class Featurizer:
         for spec in self.specs:
             value = context.get(spec.name)
             if spec.type == "categorical":
-                text = category_text(value)
+                text = category_of(value, spec.values)
                 out += [1.0 if text == v else 0.0 for v in spec.values]
                 continue
             number = _number(value)
@@ -94,7 +94,7 @@ class Featurizer:
             if spec.name not in context or context[spec.name] is None:
                 out.append(f"no {spec.name!r} in the context: the policy saw zeros for it")
             elif spec.type == "categorical" and \
-                    category_text(context[spec.name]) not in spec.values:
+                    category_of(context[spec.name], spec.values) not in spec.values:
                 out.append(f"{spec.name}={context[spec.name]!r} is not one of its values "
                            f"({', '.join(spec.values)}): encoded as none of them")
             elif spec.type != "categorical" and _number(context[spec.name]) is None:
@@ -113,6 +113,21 @@ class Featurizer:
                        f"{', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}; features: "
                        f"{', '.join(sorted(known))}")
         return out
+
+
+def category_of(value: Any, values: Sequence[str]) -> str:
+    """The category of ``values`` a context value is: the one written as the value is
+    (``"1.0"`` for 1.0 where the values are written so), else :func:`category_text`'s
+    (``"1"`` for 1.0); a value that matches none is its :func:`category_text`.
+
+    Examples
+    --------
+    >>> category_of(1.0, ("1", "2")), category_of(1.0, ("1.0", "2.0")), category_of(7, ("1",))
+    ('1', '1.0', '7')
+    """
+    if isinstance(value, float) and str(value) in values:
+        return str(value)
+    return category_text(value)
 
 
 def category_text(value: Any) -> str:

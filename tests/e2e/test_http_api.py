@@ -196,6 +196,13 @@ def test_admin_operations(api: Any) -> None:
     assert refused.status_code == 422 and "'arm1' of 'seed' is retired" in \
         refused.json()["detail"] and "banditbot arms add seed arm1" in refused.json()["hint"]
     assert refused.json()["title"] == "not possible"  # (it was "invalid config": a trial)
+    # a rating takes numbers, quoted or not (a review: "1" had become true, then refused),
+    # and refuses true (a trial: it was the rating 1)
+    rated = call(url, "POST", "/v1/experiments/rating/cheat", key,
+                 json={"arm": "x", "rewards": ["4", 5]})
+    assert rated.status_code == 200 and rated.json()["detail"] == "added 2 rewards to x"
+    assert call(url, "POST", "/v1/experiments/rating/cheat", key,
+                json={"arm": "x", "rewards": [True]}).status_code == 422
     refused = call(url, "PUT", "/v1/experiments/seed/arms/arm1/prior", key,
                    json={"alpha": 3, "beta": 1})
     assert refused.status_code == 422 and "is retired" in refused.json()["detail"]

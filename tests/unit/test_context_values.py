@@ -43,6 +43,15 @@ def test_a_whole_float_matches_its_category_and_null_is_refused_in_words() -> No
     assert featurizer.encode({"tier": 1.0})[1:4].tolist() == [1.0, 0.0, 0.0]
     assert not any("tier" in w for w in service.context_warnings("tone", {"tier": 1.0}))
     assert any("tier=2.5" in w for w in service.context_warnings("tone", {"tier": 2.5}))
+    # categories written as floats still take the float (a review: "1.0" had stopped
+    # matching 1.0)
+    from banditbot._config import FeatureSpec
+    from banditbot._features import Featurizer
+
+    versions = Featurizer([FeatureSpec(name="v", type="categorical", values=("1.0", "2.0"))])
+    assert versions.encode({"v": 1.0})[1:].tolist() == [1.0, 0.0]
+    assert versions.encode({"v": "2.0"})[1:].tolist() == [0.0, 1.0]
+    assert versions.warnings({"v": 1.0}) == []
     with pytest.raises(PayloadError, match="'tier': null is not a value") as refused:
         service.decide("tone", "u", {"tier": None})
     assert refused.value.hint == "leave the key out when it is not known"

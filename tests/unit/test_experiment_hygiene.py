@@ -466,3 +466,14 @@ def test_an_arm_answered_far_less_often_than_the_others_is_named() -> None:
             service.reward(d.id, 1, f"u{i}")
     service.cheat("x", "b", "1" * 150)  # added by hand: not b's answers
     assert service.report("x").notes["answered"].startswith("answered: b for 0%")
+    # the test is Fisher's exact one (the others' rate is an estimate too: a review), as
+    # scipy computes it
+    from scipy.stats import fisher_exact
+
+    from banditbot.statistics import fisher_less_p_value
+
+    for a, n, total, decisions in ((29, 293, 370, 900), (5, 30, 100, 200), (15, 30, 45, 90)):
+        expected = fisher_exact([[a, n - a], [total - a, decisions - n - (total - a)]],
+                                alternative="less")[1]
+        assert fisher_less_p_value(a, n, total, decisions) == pytest.approx(expected,
+                                                                               rel=1e-9)

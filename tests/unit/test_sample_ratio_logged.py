@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.statistics import logged_ratio_p_value, ratio_p_value
@@ -130,3 +131,31 @@ def test_reports_without_periods_check_the_log_and_flag_lost_decisions(tmp_path:
         api_check = service.sample_ratio("x")
         assert api_check is not None and api_check.flagged
         reopened.close()
+
+
+def test_the_log_s_own_arrays_give_the_test_of_their_sums() -> None:
+    """``logged_ratio_p_value`` on a log an adapting policy wrote (each row its own vector):
+    the p-value of the sums it implies (a review: its ``pᵀp`` covariance had been tested on
+    constant vectors only); and the same log with 20% of one arm's rows dropped is flagged."""
+    rng = np.random.default_rng(34)
+    k, n = 4, 4000
+    counts, sums = np.zeros(k), np.zeros(k)
+    chosen, vectors = np.zeros(n, dtype=np.intp), np.zeros((n, k))
+    for t in range(n):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1.0), 0.5)
+        z = np.exp((means - means.max()) / 0.1)
+        p = 0.96 * z / z.sum() + 0.01
+        arm = int(rng.choice(k, p=p))
+        chosen[t], vectors[t] = arm, p
+        counts[arm] += 1.0
+        sums[arm] += rng.random() < (0.1, 0.2, 0.25, 0.3)[arm]
+    expected = vectors.sum(axis=0)
+    by_sums = ratio_p_value(np.bincount(chosen, minlength=k).astype(float), expected,
+                            np.diag(expected) - vectors.T @ vectors)
+    logged = logged_ratio_p_value(chosen, vectors)
+    assert logged is not None and by_sums is not None
+    assert logged == pytest.approx(by_sums, rel=1e-9) and logged > 0.001
+    top = int(np.bincount(chosen).argmax())
+    kept = (chosen != top) | (rng.random(n) >= 0.2)
+    lossy = logged_ratio_p_value(chosen[kept], vectors[kept])
+    assert lossy is not None and lossy < 1e-6

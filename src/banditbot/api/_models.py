@@ -204,7 +204,8 @@ class CheatIn(Body):
     arm: str = Field(max_length=64)
     # bool first, as RewardIn's value: ``true`` reaches the reward check as a boolean (1 for
     # a binary reward, refused for a rating or a number), not as the number 1
-    rewards: list[bool | float | int] | str = Field(description="e.g. [1, 1, 0] or \"1101\"")
+    # (StrictBool: a quoted "1" stays the number 1, not true)
+    rewards: list[StrictBool | float] | str = Field(description="e.g. [1, 1, 0] or \"1101\"")
     scope: str | None = Field(default=None, max_length=136, pattern=_PRINTABLE,
                               description="Whose bandit, for an experiment with scope chat "
                                           "or subject: chat:ID or subject:ID.")

@@ -605,13 +605,14 @@ def _answer_gap(rows: Sequence[ArmReport]) -> str:
     """The arms answered far less often than the others (their decisions, not the rewards
     added by hand): a reward that does not arrive for one arm (buttons that fail on its
     text, a message not delivered) or an arm its users do not answer. Either way its
-    estimate reads only the decisions that were answered. Each arm's answers against the
-    rate of the others by an exact binomial test, Bonferroni over the arms tested; named
-    when below :data:`SRM_ALPHA` and at most :data:`_ANSWER_GAP` of that rate (a gap a
-    reader would act on, not one a long log makes significant)."""
-    from scipy.special import bdtr
+    estimate reads only the decisions that were answered. Each arm against the others by
+    Fisher's exact test (one-sided: answered less; the others' rate is estimated too),
+    Bonferroni over the arms tested; named when below :data:`SRM_ALPHA` and at most
+    :data:`_ANSWER_GAP` of the others' rate (a gap a reader would act on, not one a long log
+    makes significant)."""
+    from ..statistics import fisher_less_p_value
 
-    counts = [(r.arm, r.pulls, max(r.answered - r.added, 0.0)) for r in rows
+    counts = [(r.arm, r.pulls, round(max(r.answered - r.added, 0.0))) for r in rows
               if r.pulls >= _ANSWER_GAP_MIN]
     if len(counts) < 2:
         return ""
@@ -622,15 +623,14 @@ def _answer_gap(rows: Sequence[ArmReport]) -> str:
         rest = (answered - a) / (decisions - n)
         if rest <= 0.0 or a / n > _ANSWER_GAP * rest:
             continue
-        if float(bdtr(int(a), n, min(rest, 1.0))) * len(counts) < SRM_ALPHA:
+        if fisher_less_p_value(a, n, answered, decisions) * len(counts) < SRM_ALPHA:
             named.append(f"{arm} for {a / n:.0%} of its {n:,} decisions")
     if not named:
         return ""
     return (f"answered: {'; '.join(named)} (all arms: {answered / decisions:.0%}): its "
-            "rewards may be lost (buttons that fail "
-            "on its text, a message not delivered) or its users do not answer it; its "
-            "estimate reads only the decisions that were answered (the latest decisions "
-            "count as unanswered until their answers come)")
+            "rewards may be lost (buttons that fail on its text, a message not delivered) "
+            "or its users do not answer it; its estimate reads only the decisions that were "
+            "answered (the latest decisions count as unanswered until their answers come)")
 
 
 #: a chance to beat the control this far from even, beside an uplift of the other sign, is

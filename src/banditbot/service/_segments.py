@@ -27,7 +27,7 @@ import numpy as np
 
 from .._config import ExperimentConfig, bool_text
 from .._errors import PayloadError
-from .._features import category_text
+from .._features import category_of
 from ..stores import ALLOCATED, resolve_fields
 from ._core import VectorKeeper, check_scope
 from ._inference import LOG_FIELDS, context_dependent, scan_arrays
@@ -169,7 +169,9 @@ def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
     context lacks it)."""
     present = [v for v in values if v is not None]
     if kind == "categorical":  # as the featurizer matches it: booleans as true/false
-        return kind, [None if v is None else category_text(v) for v in values]
+        spec = next((f for f in exp.features if f.name == by), None)
+        declared = spec.values if spec is not None else ()
+        return kind, [None if v is None else category_of(v, declared) for v in values]
     if kind == "numeric":
         if present and all(isinstance(v, bool) for v in present):
             return "boolean", [None if v is None else bool_text(v) for v in values]

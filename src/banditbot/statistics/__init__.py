@@ -42,12 +42,13 @@ _WHERE = {
                      "SequentialTest", "WinnerDecision", "aipw_scores", "anytime_inference",
                      "stopping_rule"), "._sequential"),
     "ips_confidence_sequence": "._betting",
-    **dict.fromkeys(("logged_ratio_p_value", "ratio_p_value"), "._ratio"),
+    **dict.fromkeys(("fisher_less_p_value", "logged_ratio_p_value", "ratio_p_value"),
+                    "._ratio"),
 }
 
 if TYPE_CHECKING:
     from ._betting import ips_confidence_sequence
-    from ._ratio import logged_ratio_p_value, ratio_p_value
+    from ._ratio import fisher_less_p_value, logged_ratio_p_value, ratio_p_value
     from ._sequential import (
         DEFAULT_EFFECTS,
         HORIZON_SHARE,
@@ -80,6 +81,7 @@ __all__ = [
     "beta_best_probabilities",
     "beta_interval",
     "beta_optimistic_probabilities",
+    "fisher_less_p_value",
     "ips_confidence_sequence",
     "logged_ratio_p_value",
     "normal_best_probabilities",

@@ -247,7 +247,8 @@ class BanditBot:
         A message Telegram refuses (flood control past the retries, a blocked bot, a chat that
         is gone) is never logged: a logged decision nobody saw would count as a pull and, in
         implicit mode, as silence against its arm. A message Telegram took but answered
-        too late may be on the user's screen: it is logged. A button press cannot overtake the log
+        too late may be on the user's screen: it is logged (with explicit rewards, where an
+        unseen decision is only one without an answer). A button press cannot overtake the log
         write: a chat's updates are handled in order (:class:`~banditbot.telegram.ChatOrder`),
         so the press waits for this handler to finish.
 
@@ -282,7 +283,9 @@ class BanditBot:
                 sent = await message.reply_text(decision.content, reply_markup=markup)
                 await self._send_failed(context, exp, decision.arm, exc)
         except TimedOut as exc:
-            if not _maybe_delivered(exc):
+            # (in implicit mode a logged decision nobody saw would be counted as silence
+            # against its arm: there, as for a refusal, it is not logged)
+            if not _maybe_delivered(exc) or exp.reward_mode == "implicit":
                 raise
             # Telegram took the message and did not answer in time: it may be on the user's
             # screen, and its buttons must count (a trial: the message arrived, the decision
