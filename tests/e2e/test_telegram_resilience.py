@@ -175,6 +175,22 @@ def test_a_message_telegram_answered_late_keeps_buttons_that_count(
                       "message arrived"]
 
 
+def test_with_implicit_rewards_a_message_answered_late_is_not_logged(
+        service: BanditService, double: BotApiDouble) -> None:
+    """A review: with implicit rewards a logged decision nobody saw is counted as silence
+    against its arm, so a message whose delivery is unknown is not logged there (as one
+    Telegram refused)."""
+    async def script() -> None:
+        double.slow["sendMessage"] = [5.5, 1]
+        double.send_command(ALICE, 501, "/implicit")
+        await double.wait_for(last_text(double, 501))
+        await double.wait_for(lambda: double.slow["sendMessage"][1] == 0)
+        await asyncio.sleep(6.0)  # (past the bot's read timeout: its handler is done)
+
+    polling(service, double, script)
+    assert list(service.decisions("implicit")) == []
+
+
 def test_a_user_who_blocked_the_bot_is_a_warning_not_a_failure(
         service: BanditService, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
     """Telegram answers 403 "bot was blocked by the user": one warning line without a
