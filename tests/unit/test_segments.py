@@ -27,3 +27,26 @@ def test_an_unbounded_reward_is_split_into_counts_and_says_why_there_is_no_inter
         assert s.leader is None
         assert s.verdict == "no leader: no intervals without the reward's bounds"
     assert any("the reward has no bounds" in n for n in rep.notes)
+
+
+def test_values_a_categorical_feature_does_not_declare_are_one_segment() -> None:
+    """A trial: test values (fr, EN, 1) beside a feature's declared en and de were segments
+    of their own, and the error rate of each was split over more segments. The policy reads
+    them all as none of its values: one "(other values)" segment, named in a note, and the
+    leader rule split over en, de, the others and the decisions without one (4, not 6)."""
+    cfg = parse_config({"experiments": [{
+        "id": "hi", "policy": "linucb", "burn_in": 0,
+        "features": [{"name": "language", "type": "categorical", "values": ["en", "de"]}],
+        "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(4))
+    languages = ["en", "de", "fr", "EN", 1, None]
+    for t in range(240):
+        value = languages[t % len(languages)]
+        d = svc.decide("hi", f"u{t}", {} if value is None else {"language": value})
+        svc.reward(d.id, t % 2, f"u{t}")
+    rep = svc.segment_report("hi", by="language")
+    assert [s.label for s in rep.segments] == ["en", "de", "(other values)", "(not given)"]
+    assert [s.decisions for s in rep.segments] == [40, 40, 120, 40]
+    assert any(n.startswith("(other values): 1, EN, fr: values 'language' does not declare")
+               for n in rep.notes), rep.notes
+    assert "/ 4 per segment" in rep.leader_rule

@@ -106,6 +106,9 @@ class SegmentsMixin(ReportsMixin):
                 values.append(None)
         keeper.flush()
         kind, labels = _labels(exp, by, kind, values, keys)
+        undeclared = _undeclared(exp, by, kind, labels)
+        if undeclared:  # one segment: the policy read them all as none of its values
+            labels = [OTHER if label in undeclared else label for label in labels]
         order = _order(exp, by, labels)
         groups: dict[str | None, list[_LogRow]] = {v: [] for v in order}
         for row, label in zip(rows, labels, strict=True):
@@ -113,6 +116,12 @@ class SegmentsMixin(ReportsMixin):
         segments = tuple(_segment(view, value, groups[value], len(order)) for value in order)
         alpha = 1.0 - exp.confidence
         notes: list[str] = []
+        if undeclared:
+            shown = sorted(undeclared)
+            notes.append(f"{OTHER}: {', '.join(shown[:8])}{' …' if len(shown) > 8 else ''}: "
+                         f"values {by!r} does not declare, which its policy reads as none of "
+                         "its values: one segment (each its own would split the error rate "
+                         "over more segments)")
         if not view.span:
             notes.append("the reward has no bounds, so no estimate or interval is shown "
                          "(they rest on the bounds: set the reward's min and max)")
@@ -194,6 +203,21 @@ def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
                            f"{exp.id} declares no features to split by instead")
     return kind, [None if v is None else bool_text(v) if isinstance(v, bool) else v
                   for v in values]
+
+
+#: the segment of a declared categorical feature's values that it does not declare
+OTHER = "(other values)"
+
+
+def _undeclared(exp: ExperimentConfig, by: str, kind: str, labels: Sequence[str | None]
+                ) -> set[str]:
+    """The logged values of a declared categorical feature that it does not declare (a
+    trial's test values fr, EN and 1 were five segments of their own beside the three
+    declared, and each segment's error rate was split eight ways instead of four)."""
+    spec = next((f for f in exp.features if f.name == by), None)
+    if kind != "categorical" or spec is None or spec.type != "categorical":
+        return set()
+    return {label for label in labels if label is not None and label not in spec.values}
 
 
 def _order(exp: ExperimentConfig, by: str, labels: Iterable[str | None]) -> list[str | None]:
