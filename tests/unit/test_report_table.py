@@ -265,3 +265,27 @@ def test_p_best_is_a_certainty_only_with_one_arm_and_a_lead_vs_the_control_is_qu
         replace(a, uplift=replace(new.uplift, low=0.01)) if a.arm == "new" else a
         for a in rep.arms))
     assert clear.verdict is not None and "not yet shown better" not in clear.verdict
+
+
+def test_an_index_policy_sending_its_decisions_to_another_arm_than_the_leader_says_why(
+        ) -> None:
+    """A trial: "A leads (P(best) >99%)" beside an allocation of A 1% and B 98% read as a
+    contradiction. UCB1 sends each decision to the highest upper bound: b, tried twice, is
+    still uncertain enough, while a leads on 60 answers; a note says so, and none when the
+    leader is the arm it sends to."""
+    cfg = parse_config({"experiments": [{
+        "id": "u", "arms": [{"id": a, "content": a} for a in "abc"], "policy": "ucb1",
+        "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.cheat("u", "a", "1" * 50 + "0" * 10)
+    svc.cheat("u", "b", "10")
+    svc.cheat("u", "c", "1" * 10 + "0" * 50)
+    rep = svc.report("u")
+    shares = {a.arm: a.allocation for a in rep.arms}
+    assert rep.leader is not None and rep.leader.arm == "a" and shares["b"] > 0.9
+    assert rep.notes["exploring"] == (
+        "ucb1 sends each decision to the arm with the highest upper bound: now b, still "
+        "uncertain enough to be tried, not the leader a (an index policy explores by turns, "
+        "not by shares)")
+    svc.cheat("u", "b", "0" * 200)  # b is known to be poor: UCB1 sends to a, the leader
+    assert "exploring" not in svc.report("u").notes

@@ -559,6 +559,9 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
     gap = _answer_gap(rows) if view.config.reward_mode == "explicit" else None
     if gap:
         notes["answered"] = gap
+    exploring = _exploring(view, rows)
+    if exploring:
+        notes["exploring"] = exploring
     if left_out:  # an arm taken out of the experiments file: its rows vanished unsaid
         arms = ", ".join(f"{arm} ({n:,} decisions)" for arm, n in left_out[:10])
         more = f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
@@ -592,6 +595,24 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
             "its raw mean flatters it); the allocation is the average of the logged "
             "vectors, since each decision's depends on its context")
     return notes
+
+
+def _exploring(view: ExperimentView, rows: Sequence[ArmReport]) -> str:
+    """Why an index policy (the UCB family) sends most decisions to an arm that does not
+    lead (a trial read "A leads (P(best) >99%)" beside an allocation of A 1%, B 98%, and
+    took it for a contradiction): its next decision goes to the highest upper bound."""
+    if "ucb" not in view.policy.name:
+        return ""
+    active = [r for r in rows if r.active]
+    if len(active) < 2:
+        return ""
+    sent = max(active, key=lambda r: r.allocation)
+    leader = max(active, key=lambda r: r.p_best)
+    if sent.arm == leader.arm or sent.allocation < 0.5 or not (leader.answered or leader.prior):
+        return ""
+    return (f"{view.policy.name} sends each decision to the arm with the highest upper "
+            f"bound: now {sent.arm}, still uncertain enough to be tried, not the leader "
+            f"{leader.arm} (an index policy explores by turns, not by shares)")
 
 
 #: an arm answered at most this share of the rate of the others, beyond chance (below
