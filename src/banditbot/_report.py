@@ -341,7 +341,8 @@ class Report:
         if self.control is None or leader.arm == self.control or u is None \
                 or not u.low <= 0.0 <= u.high:
             return ""
-        return f"; not yet shown better than {self.control} (its interval against it holds 0)"
+        return (f"; not yet shown better than {self.control} (its interval against it, "
+                f"{u.low:+.3f} to {u.high:+.3f}, holds 0)")
 
     @property
     def title(self) -> str:

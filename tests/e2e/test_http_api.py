@@ -400,6 +400,12 @@ def test_health_readiness_metrics_cors_and_request_ids(api: Any) -> None:
     assert call(url, "GET", "/healthz").json() == {"status": "ok"}
     # a load balancer's HEAD probe (it was 405)
     assert [call(url, "HEAD", p).status_code for p in ("/healthz", "/readyz")] == [200, 200]
+    # a 405 lists the methods the path takes (a trial: an empty Allow header)
+    for method, path, allow in (("DELETE", "/healthz", "GET, HEAD"),
+                                ("GET", "/v1/decisions/x/reward", "POST"),
+                                ("OPTIONS", "/v1/experiments", "GET, HEAD")):
+        refused = call(url, method, path, keys["read"])
+        assert (refused.status_code, refused.headers.get("allow")) == (405, allow), path
     assert call(url, "GET", "/readyz").json() == {"status": "ready", "store": "sqlite"}
     d = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
              json={"subject": "m"}, headers={"X-Request-ID": "trace-123"})
@@ -470,6 +476,17 @@ def test_openapi_documents_the_api(api: Any) -> None:
         assert paths[path][method]["security"] == [{"bearer": []}, {"apiKey": []}], path
     listing = paths["/v1/experiments/{experiment}/decisions"]["get"]["responses"]["200"]
     assert next(iter(listing["content"])) == "application/x-ndjson"  # the default answer
+    # an error's schema is under the media type errors are sent as (a trial's generated
+    # client found it under application/json only; problem+json had none)
+    # (a duplicate reward's 409 is a result, RewardOut, not a problem)
+    documented = [(path, method, code, answer["content"]["application/problem+json"])
+                  for path, item in paths.items() for method, operation in item.items()
+                  for code, answer in operation.get("responses", {}).items()
+                  if "application/problem+json" in answer.get("content", {})]
+    assert len(documented) > 20
+    for path, method, code, problem in documented:
+        assert problem.get("schema", {}).get("$ref") == "#/components/schemas/Problem", \
+            (path, method, code)
 
 
 def test_admin_bodies_match_their_schema(api: Any) -> None:

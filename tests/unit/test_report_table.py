@@ -260,7 +260,8 @@ def test_p_best_is_a_certainty_only_with_one_arm_and_a_lead_vs_the_control_is_qu
     assert new.chance_to_beat_control is not None and new.chance_to_beat_control > 0.999
     assert rep.verdict is not None and rep.verdict.startswith("no winner yet: new leads")
     assert rep.verdict.endswith(
-        "; not yet shown better than base (its interval against it holds 0)")
+        f"; not yet shown better than base (its interval against it, {new.uplift.low:+.3f} "
+        f"to {new.uplift.high:+.3f}, holds 0)")
     clear = replace(rep, arms=tuple(
         replace(a, uplift=replace(new.uplift, low=0.01)) if a.arm == "new" else a
         for a in rep.arms))

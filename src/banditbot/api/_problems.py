@@ -132,5 +132,9 @@ def problem(status: int, title: str, detail: str, request_id: str | None,
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for these error codes."""
-    return {code: {"model": Problem, "content": {PROBLEM: {}}} for code in codes}
+    """OpenAPI ``responses`` entries for these error codes: the :class:`Problem` schema
+    under ``application/problem+json``, the media type the errors are sent as (a trial's
+    generated client found the schema under ``application/json`` only; ``model`` keeps it
+    among the components)."""
+    schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {code: {"model": Problem, "content": {PROBLEM: schema}} for code in codes}
