@@ -135,9 +135,10 @@ def main() -> None:
                 ["sqlite3", "-csv", "-header", str(db), "SELECT * FROM decisions"],
                 stdout=Path(tmp) / "shell.csv"))
             figures["csv"].append(run(
-                [*cli, "export", "greet", "--out", f"{tmp}/log.csv", *common]))
+                [*cli, "export", "greet", "--out", f"{tmp}/log.csv", "--force", *common]))
             figures["parquet"].append(run(
-                [*cli, "export", "greet", "--out", f"{tmp}/log.parquet", *common]))
+                [*cli, "export", "greet", "--out", f"{tmp}/log.parquet", "--force",
+                 *common]))
             forget_inference(db)  # the first report on the log reads all of it
             figures["report"].append(run([*cli, "report", "greet", *common]))
             # the next one, in a new process, finds the state the first left in the store
