@@ -266,9 +266,10 @@ class Report:
     def leader(self) -> ArmReport | None:
         """The active arm with the highest P(best), when it has answers or a prior to go by
         (an arm without data is never called the leader, and no arm is called the leader
-        while another has the higher P(best))."""
+        while another has the higher P(best)); none during burn-in (a trial: the bot marked
+        an arm "leads" under "too early to name a leader")."""
         active = [a for a in self.arms if a.active]
-        if not active:
+        if not active or self.status == "burn-in":
             return None
         top = max(active, key=lambda a: a.p_best)
         return top if top.answered > 0 or top.prior else None
@@ -289,13 +290,15 @@ class Report:
         if self.winner is not None:
             return f"winner: {self.winner}" + (" (stopped)" if self.status == "stopped"
                                                  else "")
+        if self.status == "burn-in" and any(a.answered or a.prior for a in self.arms
+                                            if a.active):
+            # (a trial: "x leads (P(best) 98%)" on 4 answers, under the banner saying the
+            # estimates are not meaningful yet)
+            return ("burn-in: too early to name a leader (every arm is sent alike until "
+                    "each has enough data)")
         leader = self.leader
         if leader is None:
             return None
-        if self.status == "burn-in":  # (a trial: "x leads (P(best) 98%)" on 4 answers,
-            # under the banner saying the estimates are not meaningful yet)
-            return ("burn-in: too early to name a leader (every arm is sent alike until "
-                    "each has enough data)")
         estimated = [a for a in self.arms if a.active and a.estimate is not None
                      and a.answered > 0]
         top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader

@@ -579,7 +579,7 @@ def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
         tables = await double.wait_for(last_text(double, 501, 5))
         said = tables.text or ""
         assert "with its chart: /report EXPERIMENT" in said or \
-            "For an experiment's chart: /report " in said
+            "For an experiment's chart, notes and what its numbers are: /report " in said
         # an unknown command, and plain text (a trial got "I don't know that one" for it)
         double.send_command(ALICE, 501, "/nosuch")
         unknown = await double.wait_for(last_text(double, 501, 6))

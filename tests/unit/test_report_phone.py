@@ -184,6 +184,34 @@ def test_every_experiment_in_one_message_says_which_did_not_fit() -> None:
     assert len(text) <= 3600
 
 
+def test_the_shipped_examples_fit_one_overview() -> None:
+    """A trial: a new user's bare /report showed two of the three shipped experiments and
+    "Not shown: tip", each report repeating what its numbers are and its notes. The
+    overview leaves those to one experiment's report: all three fit, each with its verdict,
+    arms and totals."""
+    from banditbot import load_config
+
+    from ..conftest import EXAMPLES
+
+    config = load_config(EXAMPLES)
+    svc = BanditService(config, MemoryStore(), rng=np.random.default_rng(2),
+                        clock=FakeClock())
+    rng = np.random.default_rng(3)
+    for exp in config.experiments:
+        for i in range(80):
+            d = svc.decide(exp.id, f"u{i}", chat=f"{i}")
+            svc.reward(d.id, exp.reward.buttons[int(rng.integers(len(exp.reward.buttons)))]
+                       .value, f"u{i}")
+    reports = [svc.report(e.id) for e in config.experiments]
+    text, left = fit_reports(reports, max_arms=30, limit=3600)
+    assert left == [] and len(reports) >= 3
+    check_text(text, "HTML")
+    for report in reports:
+        assert f"<b>{report.experiment} · " in text and report.totals_text() in text
+    assert "estimate (interval):" not in text  # (what the numbers are: in one's report)
+    assert "estimate (interval):" in report_messages(reports[0])[0]
+
+
 def test_display_width_counts_wide_characters_twice() -> None:
     assert display_width("P(best) 98%") == 11
     assert display_width("👍 ok") == 5 and display_width("⚠") == 2

@@ -539,7 +539,9 @@ def test_report_names_a_leader_only_with_data_and_a_winner_only_by_the_rule(
     svc.cheat("ts", "a", "0000")  # the only arm with data, and it did badly
     # the arms without data have the higher P(best): nobody is called the leader (neither
     # an unseen arm nor a below the others' P(best))
-    assert svc.report("ts").leader is None and svc.report("ts").verdict is None
+    early = svc.report("ts")
+    assert early.leader is None and early.status == "burn-in"
+    assert early.verdict is not None and early.verdict.startswith("burn-in: too early")
     svc.cheat("ts", "b", "1" * 5 + "0" * 3)
     close = svc.report("ts")
     # in burn-in no leader is named (a trial: "x leads (P(best) 98%)" on 4 answers, under

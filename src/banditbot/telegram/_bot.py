@@ -425,9 +425,9 @@ class BanditBot:
                 text += ("\n\n" if text else "") + \
                     f"Not shown (one message is too short for all): {escape(names, 'HTML')}. " \
                     "Ask for one, with its chart: /report EXPERIMENT"
-            else:  # a chart comes with one experiment's report
-                text += "\n\nFor an experiment's chart: /report " + \
-                    escape(reports[0].experiment, "HTML")
+            else:  # a chart, the notes and what the numbers are come with one's report
+                text += "\n\nFor an experiment's chart, notes and what its numbers are: " \
+                    "/report " + escape(reports[0].experiment, "HTML")
             await message.reply_text(text, parse_mode="HTML")
             return
         try:  # the text is the answer; a chart that fails is logged, not apologised for

@@ -57,7 +57,7 @@ def display_width(text: str) -> int:
 
 
 def report_messages(report: Report, *, max_arms: int | None = None,
-                    limit: int = MESSAGE_LIMIT) -> list[str]:
+                    limit: int = MESSAGE_LIMIT, compact: bool = False) -> list[str]:
     """The messages (HTML parse mode) that show ``report`` in Telegram: one, or several when
     one is too short for every arm and note.
 
@@ -70,6 +70,9 @@ def report_messages(report: Report, *, max_arms: int | None = None,
         totals and the verdict stay those of every arm).
     limit
         The most characters of HTML in one message.
+    compact
+        Leave out what the numbers are and the notes (an overview of several experiments
+        says once where they are: the report of one).
 
     Returns
     -------
@@ -78,9 +81,9 @@ def report_messages(report: Report, *, max_arms: int | None = None,
         each one says which part it is.
     """
     shown = report.arms if max_arms is None else report.top_arms(max_arms)
-    head = _head(report, shown)
+    head = _head(report, shown, legend=not compact)
     blocks = [_arm_block(report, a) for a in shown]
-    tail = _tail(report, shown)
+    tail = _tail(report, shown, notes=not compact)
     budget = limit - _LABEL_ROOM
     # pack: the head, the arm blocks in <pre> (cut between arms), the tail's paragraphs
     parts: list[_Part] = []
@@ -150,9 +153,11 @@ class _Part:
 
 def fit_reports(reports: Sequence[Report], *, max_arms: int | None = None,
                 limit: int = MESSAGE_LIMIT) -> tuple[str, list[str]]:
-    """Reports of several experiments in one message: whole reports, in order, as many as
-    fit in ``limit`` characters of HTML, and the experiments left out (a report that needs
-    messages of its own is one of those; a shorter one after it can still fit).
+    """Reports of several experiments in one message: each without what its numbers are
+    and its notes (``compact``: a trial's three small experiments did not fit, each
+    repeating the same lines), in order, as many as fit in ``limit`` characters of HTML,
+    and the experiments left out (a report that needs messages of its own is one of those;
+    a shorter one after it can still fit).
 
     Parameters
     ----------
@@ -172,7 +177,7 @@ def fit_reports(reports: Sequence[Report], *, max_arms: int | None = None,
     left: list[str] = []
     size = 0
     for report in reports:
-        messages = report_messages(report, max_arms=max_arms, limit=limit)
+        messages = report_messages(report, max_arms=max_arms, limit=limit, compact=True)
         text = messages[0]
         if len(messages) > 1 or size + len(text) + 2 > limit:
             left.append(report.experiment)
@@ -183,8 +188,9 @@ def fit_reports(reports: Sequence[Report], *, max_arms: int | None = None,
 
 
 # --- the parts of a report ---------------------------------------------------------------
-def _head(report: Report, shown: Sequence[ArmReport]) -> list[str]:
-    """Title and status, the verdict, and what the numbers of the arm blocks are."""
+def _head(report: Report, shown: Sequence[ArmReport], *, legend: bool = True) -> list[str]:
+    """Title and status, the verdict, and (``legend``) what the numbers of the arm blocks
+    are."""
     lines = [f"<b>{_e(report.title)}</b>", _e(report.status_line)]
     if report.burn_in is not None:
         lines.append(_e(report.burn_in_text))
@@ -193,18 +199,20 @@ def _head(report: Report, shown: Sequence[ArmReport]) -> list[str]:
     paragraphs = ["\n".join(lines)]
     if report.verdict:
         paragraphs.append(f"<b>{_e(report.verdict)}</b>")
-    legend = []
+    if not legend:
+        return paragraphs
+    said = []
     if report.estimate_kind:
-        legend.append(f"estimate (interval): {report.estimate_kind}")
+        said.append(f"estimate (interval): {report.estimate_kind}")
     if report.anytime_kind and any(a.anytime_low is not None for a in shown):
-        legend.append(f"every look: {report.anytime_kind}")
+        said.append(f"every look: {report.anytime_kind}")
     kinds = sorted({a.uplift.kind for a in shown if a.uplift is not None})
     if report.control is not None and kinds:
-        legend.append(f"vs {report.control}: the difference of the estimates, interval: "
-                      f"{' / '.join(kinds)}")
+        said.append(f"vs {report.control}: the difference of the estimates, interval: "
+                    f"{' / '.join(kinds)}")
     if any(a.prior for a in report.arms):
-        legend.append("posterior: the mean of the posterior behind P(best), the prior in it")
-    paragraphs.append("\n".join(_e(line) for line in legend))
+        said.append("posterior: the mean of the posterior behind P(best), the prior in it")
+    paragraphs.append("\n".join(_e(line) for line in said))
     return paragraphs
 
 
@@ -240,14 +248,15 @@ def _arm_block(report: Report, a: ArmReport) -> str:
     return "\n".join(_e(line) for line in lines)
 
 
-def _tail(report: Report, shown: Sequence[ArmReport]) -> list[str]:
-    """What follows the arms: the arms left out, the totals, and the notes — one paragraph
-    each (a note can be long: Telegram wraps it)."""
+def _tail(report: Report, shown: Sequence[ArmReport], *, notes: bool = True) -> list[str]:
+    """What follows the arms: the arms left out, the totals, and (``notes``) the notes —
+    one paragraph each (a note can be long: Telegram wraps it)."""
     lines = []
     if len(shown) < len(report.arms):
         lines.append(report.more_arms_text(shown))
     lines.append(report.totals_text())
-    lines.extend(report.footnotes())
+    if notes:
+        lines.extend(report.footnotes())
     return [_e(line) for line in lines]
 
 
