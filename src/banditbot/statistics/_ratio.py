@@ -85,8 +85,9 @@ def logged_ratio_p_value(chosen: IntArray, probabilities: FloatArray) -> float |
         return None
     p = np.asarray(probabilities, dtype=np.float64)
     mass = p.sum(axis=1)
-    kept = mass > 0.0
-    p, chosen = p[kept] / mass[kept, None], chosen[kept]
+    if np.abs(mass - 1.0).max() > 1e-9:  # (rows of arms left out: scaled; else no copy)
+        kept = mass > 0.0
+        p, chosen = p[kept] / mass[kept, None], chosen[kept]
     k = p.shape[1]
     seen = np.bincount(chosen, minlength=k).astype(np.float64)
     expected = p.sum(axis=0)
