@@ -1251,3 +1251,28 @@ def test_a_bootstrap_refit_of_per_action_means_is_the_means_of_the_resampled_rou
             assert np.array_equal(got, expected)
         else:
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_an_empty_every_look_interval_is_said_not_pinned_to_a_point() -> None:
+    """A trial: a log whose propensities were recorded 3% low gave IPS and SNIPS an
+    every-look interval of one point (0.20264 – 0.20264) that excluded the true 0.2, with no
+    warning: its ends had crossed and were pinned together. An empty sequence is evidence
+    that the weights are wrong: no interval is shown, and the warning says why (the weights'
+    mean, far from 1). The same log with its true propensities: an interval holding 0.2."""
+    rng = np.random.default_rng(5)
+    n, p, rates = 100_000, np.array([0.1, 0.1, 0.8]), np.array([0.1, 0.2, 0.3])
+    action = rng.choice(3, size=n, p=p)
+    reward = (rng.random(n) < rates[action]).astype(float)
+    uniform = np.full((n, 3), 1 / 3)  # its value: 0.2
+    estimators = [make_estimator("ips"), make_estimator("snips")]
+    for scale, empty in ((0.97, True), (1.0, False)):
+        rows = estimate_all(estimators, reward=reward, action=action, pscore=p[action] * scale,
+                            action_dist=uniform, n_bootstrap=20,
+                            rng=np.random.default_rng(1), n_jobs=1)
+        for row in rows:
+            said = [w for w in row.warnings if w.startswith("the every-look interval is empty")]
+            if empty:
+                assert np.isnan(row.cs_low) and np.isnan(row.cs_high), row
+                assert said and "the weights average 1.028" in said[0], row.warnings
+            else:
+                assert not said and row.cs_low < 0.2 < row.cs_high, row

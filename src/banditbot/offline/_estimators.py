@@ -712,6 +712,7 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     lo_r, hi_r = reward_bounds if reward_bounds is not None else (0.0, 1.0)
     scaled = (r - lo_r) / (hi_r - lo_r) if hi_r > lo_r else np.full(n, np.nan)
     anytime: tuple[float, float] | None = None
+    crossed = ""  # why the betting interval is not shown, when it is empty
     bounded = bool(np.all((scaled >= 0) & (scaled <= 1)))
     if any(e.name in ANYTIME for e in estimators) and bounded:
         from ..statistics._betting import ips_confidence_sequence
@@ -727,7 +728,14 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
             if not np.all(np.isfinite(caps)):
                 caps = None  # the logging policy never takes an action π takes: no bound
         cs = ips_confidence_sequence(raw_w, scaled, alpha=alpha, max_weights=caps)
-        anytime = (lo_r + (hi_r - lo_r) * cs[0], lo_r + (hi_r - lo_r) * cs[1])
+        if cs[1] >= cs[0]:
+            anytime = (lo_r + (hi_r - lo_r) * cs[0], lo_r + (hi_r - lo_r) * cs[1])
+        else:  # empty: no value fits; said below, and no interval shown
+            crossed = (f"the every-look interval is empty (no constant value fits these "
+                       f"weights and rewards at {1 - alpha:.0%}): the logged propensities "
+                       f"are likely off (the weights average {float(raw_w.mean()):.3f}, "
+                       "where a policy the logger covers averages 1), or the value changed "
+                       "over the log")
     out = []
     lowest, highest = float(r.min()), float(r.max())
     unseen = unseen_warning(a, dist)
@@ -740,6 +748,8 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
         top = float(est._weights(a, p, dist).max()) if est.uses_weights else math.nan
         cs_low, cs_high = anytime if (anytime is not None and est.name in ANYTIME) else \
             (math.nan, math.nan)
+        if crossed and est.name in ANYTIME:
+            warnings.append(crossed)
         if math.isnan(value):
             out.append(Estimate(est.name, math.nan, math.nan, math.nan, ess, n,
                                 tuple(dict.fromkeys([NO_OVERLAP, *warnings])), top, cs_low,
