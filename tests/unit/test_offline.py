@@ -378,6 +378,10 @@ def test_import_with_a_column_mapping_and_clear_errors(tmp_path: Path) -> None:
     assert log.context is not None and log.context.shape == (50, 1)
     with pytest.raises(PayloadError, match="missing column"):
         read_log(path, ColumnMap(action="arm", reward="clicked", pscore="prob"))
+    empty = tmp_path / "empty.csv"  # (a trial: "missing column(s) …; columns are: ")
+    empty.write_text("")
+    with pytest.raises(PayloadError, match=r"empty\.csv: the file is empty"):
+        read_log(empty)
     bad = tmp_path / "bad.csv"
     bad.write_text("variant,clicked,prob\nv0,1,0.5\nv1,yes,0.5\n")
     with pytest.raises(PayloadError, match="not a number"):

@@ -213,7 +213,7 @@ def _read_table(path: Path) -> dict[str, list[Any]]:
     kind = {".gz": "gzip-compressed CSV", ".parquet": "Parquet"}.get(path.suffix.lower(),
                                                                       "CSV")
     try:
-        return _read_columns(path)
+        table = _read_columns(path)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
             raise PayloadError(f"{path}: {exc.strerror or exc}") from None
@@ -221,6 +221,10 @@ def _read_table(path: Path) -> dict[str, list[Any]]:
         raise PayloadError(f"{path}: not a readable {kind} file ({detail})",
                            hint="export a log with `banditbot export`, or check the file") \
             from None
+    if not table:  # (it said "missing column(s) arm, reward, propensity (columns are: )")
+        raise PayloadError(f"{path}: the file is empty",
+                           hint="export a log with `banditbot export`, or check the path")
+    return table
 
 
 def _read_columns(path: Path) -> dict[str, list[Any]]:

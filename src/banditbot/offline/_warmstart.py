@@ -390,7 +390,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     clipped = ("not importance-weighted: every round weighs 1" if not ips else
                f"clipped at {clip:g}× the median weight" if clip < float("inf") else
                "weights not clipped")
-    note = (f"started from history: {plan.rounds_used} rounds of {log.source or 'a log'}"
+    note = (f"started from history: {plan.rounds_used:,} rounds of {log.source or 'a log'}"
             f"{', IPS-weighted' if ips else ''} ({clipped}; "
             f"effective {evidence:,.1f} rounds), as {'priors' if as_prior else 'statistics'}"
             f"{f' (weight {weight:g})' if weight != 1 else ''}"
