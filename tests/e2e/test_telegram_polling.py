@@ -455,7 +455,7 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     doc, after = [m for m in double.chat_messages(ADMIN) if m.kind == "document"]
     rows = list(csv.DictReader(io.StringIO(doc.file_bytes.decode())))
     assert len(rows) == 4 and {r["kind"] for r in rows} == {"manual"}
-    assert "since the last reset (generation 1" in (after.caption or "")
+    assert "Since the last reset: generation 1 (earlier ones:" in (after.caption or "")
     assert "--all-generations" in (after.caption or "")
     assert "reset" not in (doc.caption or "")
     assert service.current_generation("seed") == 1  # reset by the admin only
@@ -574,6 +574,9 @@ def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
         double.send_command(ALICE, 501, "/experiments")
         listing = await double.wait_for(last_text(double, 501, 4))
         assert "/random" in (listing.text or "")
+        # each with its policy as it runs (a trial: the docstring promised it, and after a
+        # switch the report's header was the only place to see it)
+        assert "/random · seed: 2 arms, epsilon-greedy, binary reward" in (listing.text or "")
         # a bare /report: every table and no chart, said (a trial expected one)
         double.send_command(ALICE, 501, "/report")
         tables = await double.wait_for(last_text(double, 501, 5))

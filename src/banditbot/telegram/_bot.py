@@ -227,10 +227,11 @@ class BanditBot:
         if message is None:
             return
         lines = []
-        for e in self.experiments:
-            arms = await self._run(self.service.active_arms, e.id)
-            lines.append(f"/{e.telegram.command_for(e.id)} · {e.id}: {len(arms)} arms, "
-                         f"{e.reward.type} reward — {e.description or ''}".rstrip(" —"))
+        for e in self.experiments:  # (the policy as it runs now: an admin may have switched)
+            view = await self._run(self.service.view, e.id)
+            lines.append(f"/{e.telegram.command_for(e.id)} · {e.id}: {len(view.arms)} arms, "
+                         f"{view.policy.name}, {e.reward.type} reward — "
+                         f"{e.description or ''}".rstrip(" —"))
         await message.reply_text("\n".join(lines) or "No experiments are configured.")
 
     def _experiment_handler(self, experiment_id: str) -> Handler:
@@ -556,11 +557,11 @@ class BanditBot:
         elif name == "export" and len(args) == 1:
             data_csv, generation = await self._run(self._export_csv, args[0])
             since = "" if generation == 0 else \
-                f", since the last reset (generation {generation}; earlier ones: " \
-                "banditbot export --all-generations)"
+                f" Since the last reset: generation {generation} (earlier ones: banditbot " \
+                "export --all-generations)."
             await message.reply_document(
                 InputFile(io.BytesIO(data_csv), filename=f"{args[0]}-decisions.csv"),
-                caption=f"Decision log of {args[0]} (subjects pseudonymized{since})")
+                caption=f"Decision log of {args[0]}, subjects pseudonymized.{since}")
             svc.audit(actor, args[0], "export", "csv")
             return
         elif name == "audit" and len(args) <= 1:
