@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -568,9 +568,13 @@ class Report:
             if a.send_failures:
                 lines.append(f"{a.arm}: Telegram refused its formatting {a.send_failures} "
                              "time(s); sent as plain text")
-        for key, text in self.notes.items():
-            lines.append(f"{key.replace('_', ' ')}: {text}")
+        lines.extend(self.note_lines())
         return lines
+
+    def note_lines(self, only: Collection[str] | None = None) -> list[str]:
+        """The experiment's notes as lines, ``answered: …`` (``only``: those keys)."""
+        return [f"{key.replace('_', ' ')}: {text}" for key, text in self.notes.items()
+                if only is None or key in only]
 
     def top_arms(self, count: int) -> tuple[ArmReport, ...]:
         """At most ``count`` arms, in the report's order — what a short table or a chart of

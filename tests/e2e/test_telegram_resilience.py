@@ -176,7 +176,7 @@ def test_a_message_telegram_answered_late_keeps_buttons_that_count(
 
 
 def test_with_implicit_rewards_a_message_answered_late_is_not_logged(
-        service: BanditService, double: BotApiDouble) -> None:
+        service: BanditService, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
     """A review: with implicit rewards a logged decision nobody saw is counted as silence
     against its arm, so a message whose delivery is unknown is not logged there (as one
     Telegram refused)."""
@@ -187,8 +187,12 @@ def test_with_implicit_rewards_a_message_answered_late_is_not_logged(
         await double.wait_for(lambda: double.slow["sendMessage"][1] == 0)
         await asyncio.sleep(6.0)  # (past the bot's read timeout: its handler is done)
 
-    polling(service, double, script)
-    assert list(service.decisions("implicit")) == []
+    with caplog.at_level(logging.WARNING, logger="banditbot"):
+        polling(service, double, script)
+    (prompt, *_) = double.chat_messages(501)
+    assert prompt.text in ("p", "q") and prompt.buttons()  # the arm was delivered …
+    assert list(service.decisions("implicit")) == []  # … and not logged
+    assert not any("the decision is logged" in r.getMessage() for r in caplog.records)
 
 
 def test_a_user_who_blocked_the_bot_is_a_warning_not_a_failure(

@@ -210,6 +210,13 @@ def test_the_shipped_examples_fit_one_overview() -> None:
         assert f"<b>{report.experiment} · " in text and report.totals_text() in text
     assert "estimate (interval):" not in text  # (what the numbers are: in one's report)
     assert "estimate (interval):" in report_messages(reports[0])[0]
+    # a note that warns stays in the overview (a review: a lost answer's note had gone)
+    from dataclasses import replace
+
+    warned = replace(reports[1], notes={**reports[1].notes, "answered": "b for 3% of …",
+                                        "recent": "not a warning"})
+    text, _ = fit_reports([reports[0], warned, reports[2]], max_arms=30, limit=3600)
+    assert "answered: b for 3% of …" in text and "not a warning" not in text
 
 
 def test_display_width_counts_wide_characters_twice() -> None:

@@ -50,3 +50,20 @@ def test_values_a_categorical_feature_does_not_declare_are_one_segment() -> None
     assert any(n.startswith("(other values): 1, EN, fr: values 'language' does not declare")
                for n in rep.notes), rep.notes
     assert "/ 4 per segment" in rep.leader_rule
+
+
+def test_an_other_values_segment_never_takes_a_declared_value_s_name() -> None:
+    """A review: a feature that declares "(other values)" itself had the undeclared values
+    merged into that declared segment; they get a name the feature does not declare."""
+    cfg = parse_config({"experiments": [{
+        "id": "hi", "policy": "linucb", "burn_in": 0,
+        "features": [{"name": "tier", "type": "categorical",
+                      "values": ["gold", "(other values)"]}],
+        "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(4))
+    for t in range(90):
+        d = svc.decide("hi", f"u{t}", {"tier": ["gold", "(other values)", "silver"][t % 3]})
+        svc.reward(d.id, t % 2, f"u{t}")
+    rep = svc.segment_report("hi", by="tier")
+    assert [(s.label, s.decisions) for s in rep.segments] == [
+        ("gold", 30), ("(other values)", 30), ("((other values))", 30)]

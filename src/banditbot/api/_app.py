@@ -248,11 +248,10 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
         if exc.status_code == 405:  # list every method of the path, not just one route's
             # (each method asked of the routes as they match: included routers hold their
             # routes out of sight, and the Allow header listed none; a trial)
-            allowed = {method for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            allowed = {method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
                        if any(route.matches({**request.scope, "method": method})[0]
                               is Match.FULL for route in app.router.routes)}
-            headers = {"Allow": ", ".join(sorted(allowed | (
-                {"HEAD"} if "GET" in allowed else set())))}
+            headers = {"Allow": ", ".join(sorted(allowed))}
         try:
             title = HTTPStatus(exc.status_code).phrase.lower()
         except ValueError:

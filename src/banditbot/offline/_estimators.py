@@ -150,7 +150,8 @@ class Estimate:
     cs_low, cs_high
         An anytime-valid betting interval for the policy's value (IPS and SNIPS; rewards in
         [0, 1] or with known bounds): it holds whatever the weights, at every round of the
-        log; NaN where not computed.
+        log; NaN where not computed, or where it is empty (its ends crossed: the warnings
+        say so, and why).
     overlap
         Whether any logged round took an action the evaluated policy takes.
     """

@@ -559,7 +559,9 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
     gap = _answer_gap(rows) if view.config.reward_mode == "explicit" else None
     if gap:
         notes["answered"] = gap
-    exploring = _exploring(view, rows)
+    # (a contextual or a summed experiment's allocation is the average of its vectors: no
+    # one arm is "the next decision's")
+    exploring = "" if contextual or summed else _exploring(view, rows)
     if exploring:
         notes["exploring"] = exploring
     if left_out:  # an arm taken out of the experiments file: its rows vanished unsaid

@@ -107,8 +107,9 @@ class SegmentsMixin(ReportsMixin):
         keeper.flush()
         kind, labels = _labels(exp, by, kind, values, keys)
         undeclared = _undeclared(exp, by, kind, labels)
+        other = _other_label(exp, by)
         if undeclared:  # one segment: the policy read them all as none of its values
-            labels = [OTHER if label in undeclared else label for label in labels]
+            labels = [other if label in undeclared else label for label in labels]
         order = _order(exp, by, labels)
         groups: dict[str | None, list[_LogRow]] = {v: [] for v in order}
         for row, label in zip(rows, labels, strict=True):
@@ -118,7 +119,7 @@ class SegmentsMixin(ReportsMixin):
         notes: list[str] = []
         if undeclared:
             shown = sorted(undeclared)
-            notes.append(f"{OTHER}: {', '.join(shown[:8])}{' …' if len(shown) > 8 else ''}: "
+            notes.append(f"{other}: {', '.join(shown[:8])}{' …' if len(shown) > 8 else ''}: "
                          f"values {by!r} does not declare, which its policy reads as none of "
                          "its values: one segment (each its own would split the error rate "
                          "over more segments)")
@@ -220,9 +221,21 @@ def _undeclared(exp: ExperimentConfig, by: str, kind: str, labels: Sequence[str 
     return {label for label in labels if label is not None and label not in spec.values}
 
 
+def _other_label(exp: ExperimentConfig, by: str) -> str:
+    """:data:`OTHER`, or a variant of it that the feature does not declare itself."""
+    spec = next((f for f in exp.features if f.name == by), None)
+    declared = set(spec.values) if spec is not None and spec.type == "categorical" else set()
+    label = OTHER
+    while label in declared:
+        label = f"({label})"
+    return label
+
+
 def _order(exp: ExperimentConfig, by: str, labels: Iterable[str | None]) -> list[str | None]:
     """The segments: a categorical feature's declared values (``true``, ``false`` for a
-    boolean), then other values seen, sorted, then the decisions without one."""
+    boolean), then the values seen that it does not declare (for a declared categorical
+    feature one segment of them all, :func:`_other_label`), sorted, then the decisions
+    without one."""
     spec = next((f for f in exp.features if f.name == by), None)
     declared: list[str | None] = list(spec.values) if spec is not None and \
         spec.type == "categorical" else ["true", "false"] if spec is not None else []

@@ -85,7 +85,8 @@ def logged_ratio_p_value(chosen: IntArray, probabilities: FloatArray) -> float |
         return None
     p = np.asarray(probabilities, dtype=np.float64)
     mass = p.sum(axis=1)
-    if np.abs(mass - 1.0).max() > 1e-9:  # (rows of arms left out: scaled; else no copy)
+    if not np.all(np.abs(mass - 1.0) <= 1e-9):  # (rows of arms left out, or not numbers:
+        # scaled, or dropped; else no copy)
         kept = mass > 0.0
         p, chosen = p[kept] / mass[kept, None], chosen[kept]
     k = p.shape[1]

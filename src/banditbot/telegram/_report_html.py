@@ -248,15 +248,20 @@ def _arm_block(report: Report, a: ArmReport) -> str:
     return "\n".join(_e(line) for line in lines)
 
 
+#: the notes an overview of several experiments keeps: those that warn (the data may be
+#: wrong, or incomplete); the others are in one experiment's report
+_WARNING_NOTES = frozenset({"answered", "not_in_config", "drift"})
+
+
 def _tail(report: Report, shown: Sequence[ArmReport], *, notes: bool = True) -> list[str]:
-    """What follows the arms: the arms left out, the totals, and (``notes``) the notes —
-    one paragraph each (a note can be long: Telegram wraps it)."""
+    """What follows the arms: the arms left out, the totals, and the notes (without
+    ``notes``, those that warn) — one paragraph each (a note can be long: Telegram wraps
+    it)."""
     lines = []
     if len(shown) < len(report.arms):
         lines.append(report.more_arms_text(shown))
     lines.append(report.totals_text())
-    if notes:
-        lines.extend(report.footnotes())
+    lines.extend(report.footnotes() if notes else report.note_lines(_WARNING_NOTES))
     return [_e(line) for line in lines]
 
 
