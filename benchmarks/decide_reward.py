@@ -24,12 +24,12 @@ row, WAL, synchronous=NORMAL) timed in each repeat. For epsilon-greedy, ``us_sto
 ``store_sql_over_two_commits`` time the SQLite store's own two statements per decision on its
 schema with no Python around them (the decision's INSERT with its indexes and fold trigger,
 the reward's UPDATE, checked against the decision the service knows): the floor of the
-schema itself; ``us_rowid_sql`` and
-``rowid_sql_over_two_commits`` the same on the design change that drops the text id's index
-and the time index (decisions keyed by rowid plus a secret, the fold triggers kept), and
-``rowid_design_over_two_commits`` this SQLite loop with those statements in place of the
-store's (its Python unchanged): what that redesign would reach; ``events_…`` the same for an
-append-only log with no statistics table (readers fold it; see ``store_sql_us``).
+schema itself; ``us_rowid_sql`` and ``rowid_sql_over_two_commits`` the same on the design
+change that drops the text id's index and the time index (decisions keyed by rowid plus a
+secret, the fold triggers kept), and ``rowid_design_over_two_commits`` this SQLite loop
+with those statements in place of the store's (its Python unchanged): what that redesign
+would reach; ``events_…`` the same for an append-only log with no statistics table
+(readers fold it; see ``store_sql_us``).
 
     python benchmarks/decide_reward.py [--quick] [--repeats 3]
 """

@@ -116,9 +116,9 @@ class Featurizer:
 
 
 def category_of(value: Any, values: Sequence[str]) -> str:
-    """The category of ``values`` a context value is: the one written as the value is
-    (``"1.0"`` for 1.0 where the values are written so), else :func:`category_text`'s
-    (``"1"`` for 1.0); a value that matches none is its :func:`category_text`.
+    """``str(value)`` for a float that ``values`` spells that way (``"1.0"``), else
+    :func:`category_text` (``"1"`` for 1.0): the category of ``values`` a context value
+    matches, or, matching none, its text.
 
     Examples
     --------

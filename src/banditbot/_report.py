@@ -15,7 +15,7 @@ from ._text import amount_text, count_text, duration_text
 from ._types import FloatArray
 
 __all__ = ["AdminChange", "ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift",
-           "chance", "mean_text"]
+           "chance", "mean_text", "span_text"]
 
 
 def chance(p: float, digits: int, *, exact: bool = True) -> str:
@@ -142,9 +142,9 @@ class ArmReport:
 @dataclass(frozen=True, slots=True)
 class SampleRatioCheck:
     """The sample-ratio-mismatch check: decisions per arm against the probabilities they
-    were drawn from. With allocation periods: all periods pooled and the worst single
-    period (χ² over the arms expected at least 5 times, an exact binomial test of the
-    others as one count), the p-value corrected for both and for the number of periods.
+    were drawn from. With allocation periods: all periods pooled (a χ², the arms expected
+    fewer than 5 times in one cell) and the worst single period (an exact binomial test per
+    arm), the p-value corrected for both and for the number of periods.
     With the allocation recomputed at every decision: every decision against the vector it
     logged, pooled (:func:`~banditbot.statistics.logged_ratio_p_value`).
 
@@ -171,7 +171,7 @@ class SampleRatioCheck:
     def describe(self) -> str:
         """One line for a report."""
         over = f"over the {self.periods_tested} periods" if self.periods_tested else \
-            f"over its {self.decisions_tested:,} decisions"
+            f"over {self.decisions_tested:,} decisions"
         if self.flagged:
             where = f"in period {self.period}" if self.period else over
             return (f"sample ratio mismatch {where} (p = {self.p_value:.1e}): decisions do "
@@ -277,7 +277,15 @@ class Report:
     def best_text(self, arm: ArmReport, digits: int = 0) -> str:
         """An arm's P(best) as tables show it: ``–`` for a retired arm, and a certainty
         only where there is one (a single active arm): with two or more, a posterior's
-        P(best) of 1.0 is a rounding of one just below it (a trial read "100%" and "0%")."""
+        P(best) of 1.0 is a rounding of one just below it (a trial read "100%" and "0%").
+
+        Parameters
+        ----------
+        arm
+            One of :attr:`arms`.
+        digits
+            Decimals of the percentage.
+        """
         if not arm.active:
             return "–"
         return chance(arm.p_best, digits, exact=sum(a.active for a in self.arms) <= 1)
@@ -384,7 +392,8 @@ class Report:
             return "burn-in per arm: done"
         # (the policy counts them as it counts decisions: a trial read "4/10 decisions"
         # beside a table whose fewest decisions were 2, its hand-added rows not among them)
-        added = " (rewards added by hand count)" if any(a.added for a in self.arms) else ""
+        added = " (rewards added by hand or imported count)" \
+            if any(a.added for a in self.arms) else ""
         return ("burn-in per arm (the fewest): " + ", ".join(waiting)
                 + "".join(f" ({part}: done)" for part in reached) + added)
 
@@ -572,7 +581,13 @@ class Report:
         return lines
 
     def note_lines(self, only: Collection[str] | None = None) -> list[str]:
-        """The experiment's notes as lines, ``answered: …`` (``only``: those keys)."""
+        """The experiment's notes as lines, each led by what it is (``answered: …``).
+
+        Parameters
+        ----------
+        only
+            The notes' keys to give (``None``: every note).
+        """
         return [f"{key.replace('_', ' ')}: {text}" for key, text in self.notes.items()
                 if only is None or key in only]
 
@@ -673,8 +688,8 @@ class Report:
         return "\n".join(lines)
 
 
-def span_text(low: float | None, high: float | None, digits: int = 2) -> str:
-    """An interval as ``0.12–0.34`` (``–`` when it is not known)."""
+def span_text(low: float | None, high: float | None, *, digits: int = 2) -> str:
+    """An interval as ``0.12–0.34`` (``–`` when it is not known), ``digits`` decimals."""
     return "–" if low is None or high is None else f"{low:.{digits}f}–{high:.{digits}f}"
 
 

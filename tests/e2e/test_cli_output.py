@@ -384,8 +384,8 @@ def test_a_sample_ratio_check_that_passed_says_so(tmp_path: Path,
     # cannot run yet (one decision: too few to test) says why
     opts = played("q", "", 1)
     code, out, _ = run(["report", "q", *opts], capsys)
-    assert code == 0 and "sample ratio: not checked (it tests the decisions" in out, out
-    opts = played("q", "", 199)
+    assert code == 0 and "sample ratio: not checked yet (too few decisions" in out, out
+    opts = played("q", "", 199)  # (on the same file: 200 decisions in all)
     code, out, _ = run(["report", "q", *opts], capsys)
     assert code == 0 and "sample ratio: OK over 200 decisions, each against the vector" \
         in out, out

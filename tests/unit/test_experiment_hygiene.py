@@ -454,7 +454,7 @@ def test_an_arm_answered_far_less_often_than_the_others_is_named() -> None:
         return dict(service.report("x").notes)
 
     notes = run({"a": 0.6, "b": 0.1, "c": 0.6}, 1)
-    assert re.match(r"answered: b for \d% of its \d+ decisions \(all arms: 4\d%\): its "
+    assert re.match(r"b for \d% of its \d+ decisions \(all arms: 4\d%\): its "
                     "rewards may be lost", notes.get("answered", "")), notes
     assert "a for" not in notes["answered"] and "c for" not in notes["answered"]
     assert not any("answered" in run(dict.fromkeys("abc", 0.5), seed) for seed in range(100))
@@ -465,7 +465,11 @@ def test_an_arm_answered_far_less_often_than_the_others_is_named() -> None:
         if d.arm == "a":
             service.reward(d.id, 1, f"u{i}")
     service.cheat("x", "b", "1" * 150)  # added by hand: not b's answers
-    assert service.report("x").notes["answered"].startswith("answered: b for 0%")
+    report = service.report("x")
+    assert report.notes["answered"].startswith("b for 0%")
+    # (a line says what it is once: "answered: b for 0% …", not "answered: answered: …")
+    assert "answered: b for 0%" in report.note_lines()[0]
+    assert "answered: answered" not in report.to_text()
     # the test is Fisher's exact one (the others' rate is an estimate too: a review), as
     # scipy computes it
     from scipy.stats import fisher_exact

@@ -832,7 +832,7 @@ def test_a_chats_report_names_no_winner_for_every_chat(clock: FakeClock) -> None
     waiting.cheat("b", "x", "1")
     rep = waiting.report("b")
     assert rep.burn_in is not None and rep.burn_in["answers"] == 0  # (y has none)
-    assert rep.burn_in_text.endswith("(rewards added by hand count)")
+    assert rep.burn_in_text.endswith("(rewards added by hand or imported count)")
 
 
 def test_cheat_shorthand_of_ones_and_zeros_is_for_thumbs_only(svc: BanditService) -> None:

@@ -246,8 +246,8 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # list every method of the path, not just one route's
-            # (each method asked of the routes as they match: included routers hold their
-            # routes out of sight, and the Allow header listed none; a trial)
+            # (each method asked of the routes as they match; a trial: the Allow header
+            # listed none, FastAPI's included routers holding their routes out of sight)
             allowed = {method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
                        if any(route.matches({**request.scope, "method": method})[0]
                               is Match.FULL for route in app.router.routes)}

@@ -202,9 +202,10 @@ class CheatIn(Body):
     """Add rewards to an arm by hand."""
 
     arm: str = Field(max_length=64)
-    # bool first, as RewardIn's value: ``true`` reaches the reward check as a boolean (1 for
-    # a binary reward, refused for a rating or a number), not as the number 1
-    # (StrictBool: a quoted "1" stays the number 1, not true)
+    # a boolean first, so that ``true`` reaches the reward check as one (1 for a binary
+    # reward, refused for a rating or a number), not as the number 1; a strict one, unlike
+    # RewardIn's (whose union also takes text, which "1" matches first): in a list of
+    # numbers a quoted "1" would otherwise become true
     rewards: list[StrictBool | float] | str = Field(description="e.g. [1, 1, 0] or \"1101\"")
     scope: str | None = Field(default=None, max_length=136, pattern=_PRINTABLE,
                               description="Whose bandit, for an experiment with scope chat "

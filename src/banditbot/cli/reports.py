@@ -194,9 +194,8 @@ def render_report(rep: Any) -> Table:
     elif rep.srm is not None:  # passed: said, so that it does not read as never run
         lines.append(escape(rep.srm.describe()))
     elif rep.update == "every decision" and rep.total_pulls:
-        lines.append("sample ratio: not checked (it tests the decisions the policy drew "
-                     "against their logged vectors when the reward is bounded, or per "
-                     "allocation period)")
+        lines.append("sample ratio: not checked yet (too few decisions of the policy, or "
+                     "a reward without bounds: the test reads the report's inference)")
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
                  f"{rep.total_answered:,.0f} answered · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:
@@ -230,8 +229,8 @@ def render_report(rep: Any) -> Table:
             a.arm + ("" if a.active else " [dim](retired)[/]"), f"{a.pulls:,}",
             f"{a.answered:,.0f}", _amount(a.reward_sum),
             "–" if a.estimate is None else f"{a.estimate:.3f}",
-            span_text(a.estimate_low, a.estimate_high, 3),
-            *([span_text(a.anytime_low, a.anytime_high, 3)] if rep.anytime_kind else []),
+            span_text(a.estimate_low, a.estimate_high, digits=3),
+            *([span_text(a.anytime_low, a.anytime_high, digits=3)] if rep.anytime_kind else []),
             *([mean_text(a.posterior_mean)] if priors else []),
             rep.best_text(a, 1), f"{a.allocation:.1%}"]
         if rep.control is not None:
@@ -272,7 +271,8 @@ def render_segments(rep: Any) -> Table:
             table.add_row("", escape(a.arm) + ("" if a.active else " [dim](retired)[/]"),
                           f"{a.decisions:,}", f"{a.answered:,}",
                           "–" if a.estimate is None else f"{a.estimate:.3f}",
-                          span_text(a.low, a.high, 3), span_text(a.anytime_low, a.anytime_high, 3),
+                          span_text(a.low, a.high, digits=3),
+                          span_text(a.anytime_low, a.anytime_high, digits=3),
                           end_section=j == len(s.arms) - 1)
     return table
 
@@ -354,13 +354,17 @@ def _counting(records: Iterable[Any], kinds: Counter[str]) -> Iterator[Any]:
         yield record
 
 
+#: the kinds of a log's rows that are no decision of the policy's, as an export names them
+_NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
+
+
 def _rows_text(n: int, kinds: Counter[str]) -> str:
     """What an export wrote: ``29 decisions``, or with rows that are no decision of the
     policy's ``29 rows (20 decisions, 9 rewards added by hand)`` (a trial counted the
     hand-added rows among the decisions)."""
     from .._text import count_text
 
-    other = {"manual": "added by hand", "import": "imported"}
+    other = _NOT_DRAWN
     if not any(kinds[k] for k in other):
         return count_text(n, "decision")
     decided = n - sum(kinds[k] for k in other)

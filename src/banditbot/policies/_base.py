@@ -327,6 +327,10 @@ class Policy:
     #: Whether the vector depends on counts and reward totals alone and has a
     #: :meth:`scalar_probabilities` form.
     scalar: ClassVar[bool] = False
+    #: Whether each decision goes to the arm with the highest index (an upper bound, the
+    #: UCB family): it explores by turns, not by shares, so most decisions can go to an arm
+    #: that does not lead.
+    index_policy: ClassVar[bool] = False
 
     def time_weighting(self) -> TimeWeighting | None:
         """How a non-stationary policy weighs past rewards: ``("discount", half_life)`` or

@@ -74,6 +74,7 @@ class LinUCB(Policy):
     """
 
     name: ClassVar[str] = "linucb"
+    index_policy: ClassVar[bool] = True
     contextual: ClassVar[bool] = True
     needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.LINEAR})
 

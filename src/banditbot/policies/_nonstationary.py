@@ -139,6 +139,7 @@ class DiscountedUCB(Policy):
     """
 
     name: ClassVar[str] = "discounted-ucb"
+    index_policy: ClassVar[bool] = True
     needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.TIME})
 
     half_life: float = 1000.0
@@ -171,6 +172,7 @@ class SlidingWindowUCB(Policy):
     """
 
     name: ClassVar[str] = "sliding-window-ucb"
+    index_policy: ClassVar[bool] = True
     needs_extra: ClassVar[frozenset[Extra]] = frozenset({Extra.TIME})
 
     window: float = 1000.0

@@ -137,6 +137,7 @@ class UCB1(Policy):
     """
 
     name: ClassVar[str] = "ucb1"
+    index_policy: ClassVar[bool] = True
     scalar: ClassVar[bool] = True
 
     c: float = 1.0
@@ -202,8 +203,9 @@ class UCB1(Policy):
                              1.0, 0.0)
         # (the products that do not depend on the arm taken once: the same floats as
         # ``c * scale * sqrt(2 log_t / n)`` per arm, 16% less time at 50 arms)
-        width, budget, sqrt = c * (1.0 if self.scale is None else self.scale), 2.0 * log_t, \
-            math.sqrt
+        width = c * (1.0 if self.scale is None else self.scale)
+        budget = 2.0 * log_t
+        sqrt = math.sqrt
         return share_top([s / n + width * sqrt(budget / n)
                           for n, s in zip(counts, totals, strict=True)], 1.0, 0.0)
 
@@ -245,6 +247,7 @@ class KLUCB(Policy):
     """
 
     name: ClassVar[str] = "kl-ucb"
+    index_policy: ClassVar[bool] = True
     needs_bounded: ClassVar[bool] = True
 
     c: float = 0.0
@@ -283,6 +286,7 @@ class UCB1Tuned(Policy):
     """
 
     name: ClassVar[str] = "ucb1-tuned"
+    index_policy: ClassVar[bool] = True
 
     def probabilities(self, stats: ArmStats) -> FloatArray:
         n, sums = stats.with_pseudo_counts()
@@ -319,6 +323,7 @@ class BayesUCB(Policy):
     """
 
     name: ClassVar[str] = "bayes-ucb"
+    index_policy: ClassVar[bool] = True
     needs_bounded: ClassVar[bool] = True
 
     alpha: float = 1.0

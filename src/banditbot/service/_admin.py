@@ -115,7 +115,7 @@ class PolicySwitch:
                      "buckets, or on an earlier time_bucket_seconds since dropped), so their "
                      f"age is unknown ({self.policy.name} learns from the answers from now "
                      "on)")
-        if self.changed and "ucb" in self.policy.name:  # (a trial: the leader got 1% next)
+        if self.changed and self.policy.index_policy:  # (a trial: the leader got 1% next)
             said += (f" ({self.policy.name} first tries the arms with the fewest answers, "
                      "whose bounds are widest: expect traffic on them, away from the leader, "
                      "for a while)")

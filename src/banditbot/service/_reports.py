@@ -95,7 +95,7 @@ class ReportsMixin(DecisionsMixin):
         if view.config.update.every == "decision":
             table = finite_table(self._read_table(view, None, self.clock(), view.all_arms),
                                  view.config.id)
-            self._read_inference(view, None, table)
+            self._read_inference(view, None, table)  # (the read keeps the log's test)
             return _logged_check(self._inference.sample_ratio(view, None))
         return sample_ratio_check(self.store.allocations(view.config.id, gen),
                                   self.store.period_counts(view.config.id, gen))
@@ -603,7 +603,7 @@ def _exploring(view: ExperimentView, rows: Sequence[ArmReport]) -> str:
     """Why an index policy (the UCB family) sends most decisions to an arm that does not
     lead (a trial read "A leads (P(best) >99%)" beside an allocation of A 1%, B 98%, and
     took it for a contradiction): its next decision goes to the highest upper bound."""
-    if "ucb" not in view.policy.name:
+    if not view.policy.index_policy:
         return ""
     active = [r for r in rows if r.active]
     if len(active) < 2:
@@ -650,7 +650,7 @@ def _answer_gap(rows: Sequence[ArmReport]) -> str:
             named.append(f"{arm} for {a / n:.0%} of its {n:,} decisions")
     if not named:
         return ""
-    return (f"answered: {'; '.join(named)} (all arms: {answered / decisions:.0%}): its "
+    return (f"{'; '.join(named)} (all arms: {answered / decisions:.0%}): its "
             "rewards may be lost (buttons that fail on its text, a message not delivered) "
             "or its users do not answer it; its estimate reads only the decisions that were "
             "answered (the latest decisions count as unanswered until their answers come)")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._config import ExperimentConfig, bool_text
+from .._config import ExperimentConfig, FeatureSpec, bool_text
 from .._errors import PayloadError
 from .._features import category_of
 from ..stores import ALLOCATED, resolve_fields
@@ -179,7 +179,7 @@ def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
     context lacks it)."""
     present = [v for v in values if v is not None]
     if kind == "categorical":  # as the featurizer matches it: booleans as true/false
-        spec = next((f for f in exp.features if f.name == by), None)
+        spec = _feature_spec(exp, by)
         declared = spec.values if spec is not None else ()
         return kind, [None if v is None else category_of(v, declared) for v in values]
     if kind == "numeric":
@@ -210,12 +210,17 @@ def _labels(exp: ExperimentConfig, by: str, kind: str, values: Sequence[Any],
 OTHER = "(other values)"
 
 
+def _feature_spec(exp: ExperimentConfig, by: str) -> FeatureSpec | None:
+    """The feature ``by`` as the experiment declares it (``None``: it declares no such)."""
+    return next((f for f in exp.features if f.name == by), None)
+
+
 def _undeclared(exp: ExperimentConfig, by: str, kind: str, labels: Sequence[str | None]
                 ) -> set[str]:
     """The logged values of a declared categorical feature that it does not declare (a
     trial's test values fr, EN and 1 were five segments of their own beside the three
     declared, and each segment's error rate was split eight ways instead of four)."""
-    spec = next((f for f in exp.features if f.name == by), None)
+    spec = _feature_spec(exp, by)
     if kind != "categorical" or spec is None or spec.type != "categorical":
         return set()
     return {label for label in labels if label is not None and label not in spec.values}
@@ -223,7 +228,7 @@ def _undeclared(exp: ExperimentConfig, by: str, kind: str, labels: Sequence[str 
 
 def _other_label(exp: ExperimentConfig, by: str) -> str:
     """:data:`OTHER`, or a variant of it that the feature does not declare itself."""
-    spec = next((f for f in exp.features if f.name == by), None)
+    spec = _feature_spec(exp, by)
     declared = set(spec.values) if spec is not None and spec.type == "categorical" else set()
     label = OTHER
     while label in declared:
@@ -233,10 +238,10 @@ def _other_label(exp: ExperimentConfig, by: str) -> str:
 
 def _order(exp: ExperimentConfig, by: str, labels: Iterable[str | None]) -> list[str | None]:
     """The segments: a categorical feature's declared values (``true``, ``false`` for a
-    boolean), then the values seen that it does not declare (for a declared categorical
-    feature one segment of them all, :func:`_other_label`), sorted, then the decisions
-    without one."""
-    spec = next((f for f in exp.features if f.name == by), None)
+    boolean), then the values seen that it does not declare, sorted (for a declared
+    categorical feature they are one segment, named by :func:`_other_label`), then the
+    decisions without one."""
+    spec = _feature_spec(exp, by)
     declared: list[str | None] = list(spec.values) if spec is not None and \
         spec.type == "categorical" else ["true", "false"] if spec is not None else []
     seen = set(labels)

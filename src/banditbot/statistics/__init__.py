@@ -13,7 +13,8 @@
   and whatever the allocation did (:func:`anytime_inference`, :func:`stopping_rule`,
   :class:`SequentialTest`).
 * **Sample ratio** — whether the decisions per arm follow the probabilities they were drawn
-  from (:func:`ratio_p_value`, :func:`logged_ratio_p_value`).
+  from (:func:`ratio_p_value`, :func:`logged_ratio_p_value`); and whether one arm's
+  decisions are answered less often than the others' (:func:`fisher_less_p_value`).
 
 Examples
 --------

@@ -24,11 +24,25 @@ MIN_EXPECTED = 5.0
 
 def ratio_p_value(seen: FloatArray, expected: FloatArray, covariance: FloatArray
                   ) -> float | None:
-    """The p-value of the counts per arm ``seen`` against ``expected`` (``Σ p_t``) with the
-    covariance ``Σ (diag(p_t) − p_t p_tᵀ)``; ``None`` with fewer than two cells to compare.
-    Arms expected fewer than :data:`MIN_EXPECTED` times are pooled into one cell (and that
-    cell into the next smallest while it is still short; merging is linear, so the
-    merged counts keep their exact covariance).
+    """The p-value of the counts per arm against what the vectors they were drawn from
+    expect. Arms expected fewer than :data:`MIN_EXPECTED` times are pooled into one cell
+    (and that cell into the next smallest while it is still short; merging is linear, so
+    the merged counts keep their exact covariance).
+
+    Parameters
+    ----------
+    seen
+        Shape ``(K,)``: the decisions per arm.
+    expected
+        Shape ``(K,)``: ``Σ p_t``, what the vectors expect.
+    covariance
+        Shape ``(K, K)``: ``Σ (diag(p_t) − p_t p_tᵀ)``.
+
+    Returns
+    -------
+    float or None
+        The χ² p-value (degrees of freedom: the merged covariance's rank); ``None`` with
+        fewer than two cells to compare.
 
     Examples
     --------
@@ -63,12 +77,23 @@ def ratio_p_value(seen: FloatArray, expected: FloatArray, covariance: FloatArray
 
 
 def logged_ratio_p_value(chosen: IntArray, probabilities: FloatArray) -> float | None:
-    """:func:`ratio_p_value` of a decision log: ``chosen`` (T,) the arm each decision drew,
-    ``probabilities`` (T, K) the vector it was drawn from (an arm a decision did not offer
-    has 0 in its row). A row that sums to less than 1 (the log's arms that are not among
-    the columns left out, and their decisions with them) is taken as the vector given that
-    the arm is among the columns: its draw, so conditioned, follows the row scaled to 1.
-    ``None`` when nothing can be tested.
+    """:func:`ratio_p_value` of a decision log.
+
+    A row that sums to less than 1 is one whose log offered arms that are not among the
+    columns (their decisions are left out too): given that its draw is among the columns,
+    it follows the row scaled to 1. A row of 0, or not of numbers, is left out.
+
+    Parameters
+    ----------
+    chosen
+        Shape ``(T,)``: the arm (column) each decision drew.
+    probabilities
+        Shape ``(T, K)``: the vector each was drawn from (0 for an arm it did not offer).
+
+    Returns
+    -------
+    float or None
+        The p-value; ``None`` when nothing can be tested.
 
     Examples
     --------
@@ -85,9 +110,8 @@ def logged_ratio_p_value(chosen: IntArray, probabilities: FloatArray) -> float |
         return None
     p = np.asarray(probabilities, dtype=np.float64)
     mass = p.sum(axis=1)
-    if not np.all(np.abs(mass - 1.0) <= 1e-9):  # (rows of arms left out, or not numbers:
-        # scaled, or dropped; else no copy)
-        kept = mass > 0.0
+    if not np.all(np.abs(mass - 1.0) <= 1e-9):  # (else the vectors are used uncopied)
+        kept = mass > 0.0  # (NaN > 0 is false: such a row is left out)
         p, chosen = p[kept] / mass[kept, None], chosen[kept]
     k = p.shape[1]
     seen = np.bincount(chosen, minlength=k).astype(np.float64)

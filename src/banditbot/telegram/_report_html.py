@@ -16,7 +16,7 @@ import html
 import unicodedata
 from collections.abc import Sequence
 
-from .._report import ArmReport, Report, mean_text
+from .._report import ArmReport, Report, mean_text, span_text
 from .._text import amount_text, count_text
 
 __all__ = ["MESSAGE_LIMIT", "PRE_COLUMNS", "display_width", "fit_reports", "report_messages"]
@@ -71,8 +71,8 @@ def report_messages(report: Report, *, max_arms: int | None = None,
     limit
         The most characters of HTML in one message.
     compact
-        Leave out what the numbers are and the notes (an overview of several experiments
-        says once where they are: the report of one).
+        Leave out what the numbers are and the notes but those that warn (an overview of
+        several experiments says once where they are: the report of one).
 
     Returns
     -------
@@ -83,7 +83,7 @@ def report_messages(report: Report, *, max_arms: int | None = None,
     shown = report.arms if max_arms is None else report.top_arms(max_arms)
     head = _head(report, shown, legend=not compact)
     blocks = [_arm_block(report, a) for a in shown]
-    tail = _tail(report, shown, notes=not compact)
+    tail = _tail(report, shown, all_notes=not compact)
     budget = limit - _LABEL_ROOM
     # pack: the head, the arm blocks in <pre> (cut between arms), the tail's paragraphs
     parts: list[_Part] = []
@@ -154,10 +154,10 @@ class _Part:
 def fit_reports(reports: Sequence[Report], *, max_arms: int | None = None,
                 limit: int = MESSAGE_LIMIT) -> tuple[str, list[str]]:
     """Reports of several experiments in one message: each without what its numbers are
-    and its notes (``compact``: a trial's three small experiments did not fit, each
-    repeating the same lines), in order, as many as fit in ``limit`` characters of HTML,
-    and the experiments left out (a report that needs messages of its own is one of those;
-    a shorter one after it can still fit).
+    and with only the notes that warn (``compact``: a trial's three small experiments did
+    not fit, each repeating the same lines), in order, as many as fit in ``limit``
+    characters of HTML, and the experiments left out (a report that needs messages of its
+    own is one of those; a shorter one after it can still fit).
 
     Parameters
     ----------
@@ -201,18 +201,19 @@ def _head(report: Report, shown: Sequence[ArmReport], *, legend: bool = True) ->
         paragraphs.append(f"<b>{_e(report.verdict)}</b>")
     if not legend:
         return paragraphs
-    said = []
+    legend_lines = []
     if report.estimate_kind:
-        said.append(f"estimate (interval): {report.estimate_kind}")
+        legend_lines.append(f"estimate (interval): {report.estimate_kind}")
     if report.anytime_kind and any(a.anytime_low is not None for a in shown):
-        said.append(f"every look: {report.anytime_kind}")
+        legend_lines.append(f"every look: {report.anytime_kind}")
     kinds = sorted({a.uplift.kind for a in shown if a.uplift is not None})
     if report.control is not None and kinds:
-        said.append(f"vs {report.control}: the difference of the estimates, interval: "
-                    f"{' / '.join(kinds)}")
+        legend_lines.append(f"vs {report.control}: the difference of the estimates, "
+                            f"interval: {' / '.join(kinds)}")
     if any(a.prior for a in report.arms):
-        said.append("posterior: the mean of the posterior behind P(best), the prior in it")
-    paragraphs.append("\n".join(_e(line) for line in said))
+        legend_lines.append("posterior: the mean of the posterior behind P(best), the prior "
+                            "in it")
+    paragraphs.append("\n".join(_e(line) for line in legend_lines))
     return paragraphs
 
 
@@ -231,11 +232,11 @@ def _arm_block(report: Report, a: ArmReport) -> str:
     lines += _pack([count_text(a.pulls, "decision"), f"{amount_text(a.answered)} answered",
                     f"sum {amount_text(a.reward_sum)}"], indent=_INDENT)
     interval = [] if a.estimate_low is None or a.estimate_high is None else \
-        [f"({a.estimate_low:.2f}–{a.estimate_high:.2f})"]
+        [f"({span_text(a.estimate_low, a.estimate_high)})"]
     estimate = "–" if a.estimate is None else f"{a.estimate:.3f}"
     lines += _pack([f"estimate {estimate}", *interval], indent=_INDENT, sep=" ")
     if a.anytime_low is not None and a.anytime_high is not None:
-        lines += _pack([f"every look {a.anytime_low:.2f}–{a.anytime_high:.2f}"],
+        lines += _pack([f"every look {span_text(a.anytime_low, a.anytime_high)}"],
                        indent=_INDENT)
     if any(r.prior for r in report.arms):
         lines += _pack([f"posterior {mean_text(a.posterior_mean)}"], indent=_INDENT)
@@ -253,15 +254,16 @@ def _arm_block(report: Report, a: ArmReport) -> str:
 _WARNING_NOTES = frozenset({"answered", "not_in_config", "drift"})
 
 
-def _tail(report: Report, shown: Sequence[ArmReport], *, notes: bool = True) -> list[str]:
+def _tail(report: Report, shown: Sequence[ArmReport], *, all_notes: bool = True
+          ) -> list[str]:
     """What follows the arms: the arms left out, the totals, and the notes (without
-    ``notes``, those that warn) — one paragraph each (a note can be long: Telegram wraps
-    it)."""
+    ``all_notes``, those that warn) — one paragraph each (a note can be long: Telegram
+    wraps it)."""
     lines = []
     if len(shown) < len(report.arms):
         lines.append(report.more_arms_text(shown))
     lines.append(report.totals_text())
-    lines.extend(report.footnotes() if notes else report.note_lines(_WARNING_NOTES))
+    lines.extend(report.footnotes() if all_notes else report.note_lines(_WARNING_NOTES))
     return [_e(line) for line in lines]
 
 
