@@ -3,12 +3,40 @@ an admin's confirmation), kept apart from the report types they are also used by
 
 from __future__ import annotations
 
-__all__ = ["MESSAGE_UNITS", "count_text", "duration_text", "fit_message", "message_units"]
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+__all__ = ["MESSAGE_UNITS", "count_text", "counted_kinds", "duration_text", "fit_message",
+           "message_units", "rows_text"]
+
+#: the kinds of a log's rows that are no decision of the policy's, as an export names them
+_NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
 
 
 def count_text(n: float, noun: str) -> str:
     """``1 decision``, ``1,500 decisions``: a whole count with its noun."""
     return f"{n:,.0f} {noun}{'' if round(n) == 1 else 's'}"
+
+
+def counted_kinds(records: Iterable[Any], kinds: Counter[str]) -> Iterator[Any]:
+    """``records`` (decision records) as they are read, each counted by its ``kind``."""
+    for record in records:
+        kinds[record.kind] += 1
+        yield record
+
+
+def rows_text(n: int, kinds: Counter[str]) -> str:
+    """What an export wrote: ``29 decisions``, or with rows that are no decision of the
+    policy's ``29 rows (20 decisions, 9 rewards added by hand)`` (a trial counted the
+    hand-added rows among the decisions)."""
+    decided = n - sum(kinds[k] for k in _NOT_DRAWN)
+    if decided == n:
+        return count_text(n, "decision")
+    parts = [count_text(decided, "decision")] if decided else []
+    parts += [f"{count_text(kinds[k], 'reward')} {said}" for k, said in _NOT_DRAWN.items()
+              if kinds[k]]
+    return f"{count_text(n, 'row')} ({', '.join(parts)})"
 
 
 def amount_text(x: float) -> str:

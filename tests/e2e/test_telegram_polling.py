@@ -456,6 +456,10 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     rows = list(csv.DictReader(io.StringIO(doc.file_bytes.decode())))
     assert len(rows) == 4 and {r["kind"] for r in rows} == {"manual"}
     assert "Since the last reset: generation 1 (earlier ones:" in (after.caption or "")
+    # what the rows are, as the CLI's export says it (the four were added by hand)
+    assert (doc.caption or "").startswith(
+        "Decision log of seed: 4 rows (4 rewards added by hand), subjects pseudonymized."), \
+        doc.caption
     assert "--all-generations" in (after.caption or "")
     assert "reset" not in (doc.caption or "")
     assert service.current_generation("seed") == 1  # reset by the admin only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -310,6 +310,7 @@ def export(
 
     An existing file is never replaced without --force.
     """
+    from .._text import counted_kinds, rows_text
     from ..offline import export_decisions, store_pseudonyms, write_log_csv
 
     if fmt is not None and fmt.lower() not in ("csv", "parquet"):  # before what it contradicts
@@ -332,46 +333,19 @@ def export(
     svc = service(config, store, read_only=True)
     generation = None if all_generations else svc.current_generation(experiment)
     kinds: Counter[str] = Counter()
-    records = _counting(svc.decisions(experiment, generation=generation), kinds)
+    records = counted_kinds(svc.decisions(experiment, generation=generation), kinds)
     pseudonyms = None if raw_subjects else store_pseudonyms(svc.store)
     if to_stdout:  # the data on stdout, the count on stderr
         n = write_log_csv(records, sys.stdout, raw_subjects=raw_subjects, pseudonyms=pseudonyms)
-        err_console.print(f"{_rows_text(n, kinds)} written to stdout", markup=False,
+        err_console.print(f"{rows_text(n, kinds)} written to stdout", markup=False,
                           highlight=False)
         _hint_empty_generation(n, generation, experiment)
         return
     n = export_decisions(records, out, fmt=fmt, raw_subjects=raw_subjects,
                          pseudonyms=pseudonyms)
-    console.print(f"{_rows_text(n, kinds)} written to {out}", markup=False,
+    console.print(f"{rows_text(n, kinds)} written to {out}", markup=False,
                   highlight=False, soft_wrap=True)
     _hint_empty_generation(n, generation, experiment)
-
-
-def _counting(records: Iterable[Any], kinds: Counter[str]) -> Iterator[Any]:
-    """``records`` as they are read, each counted by its kind into ``kinds``."""
-    for record in records:
-        kinds[record.kind] += 1
-        yield record
-
-
-#: the kinds of a log's rows that are no decision of the policy's, as an export names them
-_NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
-
-
-def _rows_text(n: int, kinds: Counter[str]) -> str:
-    """What an export wrote: ``29 decisions``, or with rows that are no decision of the
-    policy's ``29 rows (20 decisions, 9 rewards added by hand)`` (a trial counted the
-    hand-added rows among the decisions)."""
-    from .._text import count_text
-
-    other = _NOT_DRAWN
-    if not any(kinds[k] for k in other):
-        return count_text(n, "decision")
-    decided = n - sum(kinds[k] for k in other)
-    parts = [count_text(decided, "decision")] if decided else []
-    parts += [f"{count_text(kinds[k], 'reward')} {said}" for k, said in other.items()
-              if kinds[k]]
-    return f"{count_text(n, 'row')} ({', '.join(parts)})"
 
 
 def _hint_empty_generation(n: int, generation: int | None, experiment: str) -> None:
