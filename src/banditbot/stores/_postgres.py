@@ -1087,8 +1087,12 @@ class PostgresStore:
                 return ApplyResult.DUPLICATE
             return ApplyResult.UNKNOWN
 
-        key = (known.experiment, known.generation, known.scope, known.arm) \
-            if known is not None and known.id == decision_id else ("",)
+        # the lock order of a group: the statement locks its period's allocations row, then
+        # the arm's statistics, so the period leads (a trial: two groups spanning a period
+        # change took two periods' rows in opposite orders, and PostgreSQL broke the
+        # deadlock after its 1 s timeout)
+        key = (known.allocation_id or "", known.experiment, known.generation, known.scope,
+               known.arm) if known is not None and known.id == decision_id else ("",)
         return self._write(_Op(_APPLY_REWARD, {
             "id": decision_id, "value": float(value), "at": float(rewarded_at), "token": token,
             "fields": fields, "values": [float(extra[f]) for f in fields] if extra else [],
