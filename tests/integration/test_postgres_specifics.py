@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -586,6 +587,22 @@ def test_the_password_never_shows(postgres_url: str) -> None:
     with pytest.raises(ConfigError) as bad:
         open_store("postgresql://u:Sup3r-s3cret@h/db?pool_max=lots")
     assert "Sup3r-s3cret" not in str(bad.value)
+    # a trial: a password with '/' and '#' unencoded cut the URL inside it: part of it was
+    # resolved as the host and shown; now refused at once, nothing of it shown, with how to
+    # encode it
+    with pytest.raises(ConfigError) as cut:
+        open_store("postgresql://weird:p@ss/w:rd#1%@127.0.0.1:55433/bandits")
+    said = f"{cut.value} {cut.value.hint}"
+    assert "ss" not in said.replace("percent", "").replace("password", "") and "rd#1" not in said
+    assert "%40" in said and "%2F" in said
+    # a one-letter password is masked as a word, not inside every word that holds its letter
+    short = open_store(f"postgresql://banditbot:p@{host_port.split(':')[0]}:1/postgres"
+                       "?retry_seconds=0.2&connect_timeout=1")
+    with pytest.raises(StoreError) as err3:
+        short.read_stats("e", 0, "", ("a",))
+    said = f"{err3.value} {err3.value.hint}"
+    assert not re.search(r"\w\*\*\*|\*\*\*\w", said), said  # ("***ort" for "port")
+    short.close()
 
 
 def test_a_server_that_is_down_is_named_in_one_line(postgres_url: str) -> None:

@@ -480,6 +480,16 @@ class PostgresStore:
         if parts.scheme.lower() not in ("postgresql", "postgres"):
             raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)!r}",
                               hint="use postgresql://user:password@host:5432/dbname")
+        if "@" in parts.path + parts.fragment:
+            # a password with '/' or '#' unencoded: the URL is cut inside it (a trial:
+            # part of the password was resolved as the host name, and shown); nothing of it
+            # is echoed here
+            raise ConfigError("the store URL has an '@' after its host part: a reserved "
+                              "character in the user or password ends it early",
+                              hint="percent-encode them: @ %40, / %2F, : %3A, # %23, ? %3F, "
+                                   "% %25 (e.g. python3 -c 'import urllib.parse, sys; "
+                                   "print(urllib.parse.quote(sys.argv[1], safe=\"\"))' "
+                                   "PASSWORD)")
         own: dict[str, str] = {}
         passed: list[tuple[str, str]] = []
         for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -551,7 +561,10 @@ class PostgresStore:
     # --- plumbing ---------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, "***")
+            # a short secret as a whole token only (a trial's one-letter password "p" made
+            # "password" read "***assword" in every message)
+            text = text.replace(secret, "***") if len(secret) >= 6 else re.sub(
+                rf"(?<![\w]){re.escape(secret)}(?![\w])", "***", text)
         return text
 
     def _error(self, what: str, exc: BaseException, hint: str | None = None) -> StoreError:
