@@ -783,3 +783,38 @@ def test_a_cli_command_on_postgres_ends_cleanly(postgres_url: str) -> None:
                                *([] if argv == ["init-db"] else ["--config", str(EXAMPLES)])],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and proc.stderr == "", (argv, proc.stderr)
+
+
+def test_a_role_without_grants_is_told_to_grant_not_to_init(postgres_url: str) -> None:
+    """A trial followed docs/postgres.md's owner and app roles and read as the app role
+    before the grants: "the database has no banditbot schema … init-db"; init-db as the
+    owner then said "store ready" while the app kept failing. The schema is there: the
+    message says the role may not use it, and the hint gives the grants."""
+    import psycopg
+
+    url = postgres_schema_url(postgres_url)
+    owner = open_store(url)
+    owner.init()
+    owner.close()
+    schema = url.split("schema=", 1)[1].split("&", 1)[0]
+    role = f"app_{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    app_url = url.replace("postgresql://banditbot@", f"postgresql://{role}@")
+    for step in ("no usage", "no tables"):
+        app = open_store(app_url)
+        with pytest.raises(StoreError) as refused:
+            app.read_meta("e")
+        app.close()
+        said = f"{refused.value.message} {refused.value.hint}"
+        assert "may not use" in said and f"GRANT USAGE ON SCHEMA {schema}" in said, said
+        assert "init-db" not in said, said
+        if step == "no usage":
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
+                     f"TO {role}")
+    app = open_store(app_url)
+    assert app.read_meta("e").generation == 0  # granted: it reads
+    app.close()

@@ -574,13 +574,40 @@ class PostgresStore:
         if _unreachable(exc):  # e.g. "connection timeout expired": say where
             said = f"no connection to {self._where}: {said}"
         message = self._scrub(f"PostgreSQL {what} failed: {said}")
-        if getattr(exc, "sqlstate", None) in ("42P01", "3F000"):  # no such table / schema
+        state = getattr(exc, "sqlstate", None)
+        grant = (f"grant it as docs/postgres.md shows: GRANT USAGE ON SCHEMA {self.schema} "
+                 f"TO the role; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
+                 f"SCHEMA {self.schema} TO the role")
+        if state in ("42P01", "3F000") and self._schema_exists() is True:
+            # there, but this role may not look inside (a trial: a missing GRANT USAGE read
+            # as "no schema", and the operator ran init-db again, which said "ready")
+            message = self._scrub(f"this role may not use schema {self.schema!r} "
+                                  f"(PostgreSQL {what}: {said})")
+            hint = grant
+        elif state in ("42P01", "3F000"):  # no such table / schema
             # in the words serve uses (an operator read 'relation "meta" does not exist'
             # as a missing table, not a mistyped schema)
             message = self._scrub(f"the database has no banditbot schema {self.schema!r} "
                                   f"(PostgreSQL {what}: {said})")
             hint = f"check the URL's schema option, or {INIT_DB_HINT}"
+        elif state == "42501":  # insufficient privilege, e.g. on a table
+            message = self._scrub(f"this role may not use banditbot's tables in schema "
+                                  f"{self.schema!r} (PostgreSQL {what}: {said})")
+            hint = grant
         return StoreError(message, hint=self._scrub(hint or f"check the database at {self.url}"))
+
+    def _schema_exists(self) -> bool | None:
+        """Whether the schema exists, as the catalog (readable by every role) says; ``None``
+        when that cannot be asked."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=3) as conn:
+                row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                   (self.schema,)).fetchone()
+        except psycopg.Error:
+            return None
+        return row is not None
 
     def _outage_hint(self, exc: BaseException, then: str) -> str:
         """What to check when the database stayed out of reach (``then``: what to do next)."""
