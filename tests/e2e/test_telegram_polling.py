@@ -530,6 +530,9 @@ def test_admin_help_retire_and_a_cancelled_reset(service: BanditService,
         double.send_command(ADMIN_USER, ADMIN, "/help")
         help_text = await double.wait_for(last_text(double, ADMIN, 1))
         assert "Admin:" in (help_text.text or "") and "/arm" in (help_text.text or "")
+        # one command a line (a trial: one long line joined by " · " on a phone)
+        lines = (help_text.text or "").split("\nAdmin:\n", 1)[1].splitlines()
+        assert len(lines) > 5 and all(line.startswith("/") for line in lines), lines
         double.send_command(ALICE, 501, "/help")
         user_help = await double.wait_for(last_text(double, 501, 1))
         assert "Admin:" not in (user_help.text or "")

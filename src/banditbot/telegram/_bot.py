@@ -218,7 +218,7 @@ class BanditBot:
                   "/help — this message"]
         user = update.effective_user
         if user is not None and self.service.is_admin(user.id):
-            lines += ["", "Admin: " + " · ".join(_ADMIN_USAGE.values())]
+            lines += ["", "Admin:", *_ADMIN_USAGE.values()]  # (one a line: a phone wraps them)
         await message.reply_text("\n".join(lines))
 
     async def on_experiments(self, update: Update,
