@@ -8,7 +8,10 @@ experiments file is loaded and when an arm is added, and says what to write inst
 
 from __future__ import annotations
 
+import html
 import re
+
+from ._text import MESSAGE_UNITS, message_units
 
 __all__ = ["escape_markdown_v2", "markup_problem"]
 
@@ -38,7 +41,9 @@ def escape_markdown_v2(text: str) -> str:
 
 def markup_problem(text: str, parse_mode: str | None) -> str | None:
     """Why Telegram would refuse ``text`` in ``parse_mode``, with the fix; ``None`` if it
-    would not (``plain`` and ``None`` accept anything).
+    would not: its markup, and its length as Telegram counts it, after parsing (HTML's
+    tags and entities gone; MarkdownV2's text as written, a bound above what it shows;
+    ``plain`` and ``None`` as written).
 
     Examples
     --------
@@ -47,10 +52,16 @@ def markup_problem(text: str, parse_mode: str | None) -> str | None:
     >>> markup_problem("*Bold* and \\\\!", "MarkdownV2") is None
     True
     """
-    if parse_mode == "MarkdownV2":
-        return _markdown_v2_problem(text)
-    if parse_mode == "HTML":
-        return _html_problem(text)
+    problem = _markdown_v2_problem(text) if parse_mode == "MarkdownV2" else \
+        _html_problem(text) if parse_mode == "HTML" else None
+    if problem is not None:
+        return problem
+    shown = html.unescape(_HTML_TAG.sub("", text)) if parse_mode == "HTML" else text
+    units = message_units(shown)
+    if units > MESSAGE_UNITS:
+        parsed = " after its HTML (tags and entities read)" if parse_mode == "HTML" else ""
+        return (f"the content is {units} characters as Telegram counts them{parsed} (an "
+                f"emoji counts twice); a message holds {MESSAGE_UNITS}")
     return None
 
 

@@ -70,3 +70,51 @@ def test_a_backslash_before_a_character_telegram_does_not_escape_is_shown(text: 
     trial's ``Hi \\👍``, refused such paths; a review)."""
     assert markup_problem(text, "MarkdownV2") is None
     check_markdown_v2(text)
+
+
+@pytest.mark.parametrize(("text", "mode", "takes"), [
+    # a trial: heavy HTML whose text is short was refused by its length as written
+    ("<b>x</b>" * 600, "HTML", True),  # 4,800 characters of HTML, 600 shown
+    ("ent &amp; " * 450, "HTML", True),  # 4,500 written, 2,700 shown
+    ("<b>" + "x" * 4097 + "</b>", "HTML", False),  # 4,097 shown
+    ("&lt;" * 4097, "HTML", False),
+    ("x" * 4096, None, True),
+    ("x" * 4097, None, False),
+    ("😀" * 2049, "plain", False),  # 4,098 units: an emoji counts twice
+    ("*b*" * 1365, "MarkdownV2", True),  # 4,095 written: MarkdownV2 is held to its text
+    ("*b*" * 1366, "MarkdownV2", False),  # as written, a bound above what it shows (as the
+    # double holds it)
+])
+def test_the_length_telegram_counts_is_the_text_it_shows(text: str, mode: str | None,
+                                                         takes: bool) -> None:
+    """The arm check and the double agree on a message's length: what Telegram shows,
+    after HTML's tags and entities, in UTF-16 units, at most 4,096."""
+    from ..telegram_double import check_text
+
+    problem = markup_problem(text, mode)
+    assert (problem is None) == takes, problem
+    if mode != "plain":
+        try:
+            check_text(text, mode)
+            double_takes = True
+        except BadRequest:
+            double_takes = False
+        assert double_takes == takes
+    if not takes:
+        assert problem is not None and "characters as Telegram counts them" in problem
+
+
+def test_an_experiments_file_takes_heavy_html_and_refuses_a_long_text() -> None:
+    """The length is checked where the parse mode is known: an HTML arm of 4,800 characters
+    that shows 600 loads (it was refused: "String should have at most 4096 characters");
+    a plain arm of 4,097 is refused, naming the arm."""
+    from banditbot import ConfigError, parse_config
+
+    def load(content: str, mode: str) -> None:
+        parse_config({"experiments": [{
+            "id": "tip", "telegram": {"parse_mode": mode},
+            "arms": [{"id": "a", "content": content}, {"id": "b", "content": "B"}]}]})
+
+    load("<b>x</b>" * 600, "HTML")
+    with pytest.raises(ConfigError, match="arm 'a': the content is 4097 characters"):
+        load("x" * 4097, "plain")
