@@ -62,6 +62,11 @@ class Uplift:
     decisions: int | None = None
     control_share: float | None = None
 
+    @property
+    def span(self) -> str:
+        """The difference's interval as reports write it: ``-0.005 to +0.352``."""
+        return f"{self.low:+.3f} to {self.high:+.3f}"
+
 
 @dataclass(frozen=True, slots=True)
 class ArmReport:
@@ -353,7 +358,7 @@ class Report:
                 or not u.low <= 0.0 <= u.high:
             return ""
         return (f"; not yet shown better than {self.control} (its interval against it, "
-                f"{u.low:+.3f} to {u.high:+.3f}, holds 0)")
+                f"{u.span}, holds 0)")
 
     @property
     def title(self) -> str:
@@ -533,7 +538,7 @@ class Report:
         if u is not None:
             relative = "" if u.relative is None else f" ({u.relative:+.0%})"
             lines.append(f"bandit vs holdout ({self.control}): {u.diff:+.3f}{relative}, "
-                         f"{u.low:+.3f} to {u.high:+.3f} ({u.kind})")
+                         f"{u.span} ({u.kind})")
         pointless = [a.arm for a in self.arms if a.estimate is None
                      and a.estimate_low is not None and a.estimate_high is not None]
         if pointless:  # the table's "–" beside an interval (the chart's bar without a circle)
@@ -679,7 +684,7 @@ class Report:
                 if a.uplift is not None:
                     u = a.uplift
                     lines.append(f"{a.arm} vs {self.control}: {u.diff:+.3f} "
-                                 f"({u.low:+.3f} to {u.high:+.3f}, {u.kind})")
+                                 f"({u.span}, {u.kind})")
         if anytime:
             lines.append(f"every look: {self.anytime_kind}")
         if self.verdict:

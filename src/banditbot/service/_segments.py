@@ -106,8 +106,7 @@ class SegmentsMixin(ReportsMixin):
                 values.append(None)
         keeper.flush()
         kind, labels = _labels(exp, by, kind, values, keys)
-        undeclared = _undeclared(exp, by, kind, labels)
-        other = _other_label(exp, by)
+        undeclared, other = _undeclared(exp, by, kind, labels)
         if undeclared:  # one segment: the policy read them all as none of its values
             labels = [other if label in undeclared else label for label in labels]
         order = _order(exp, by, labels)
@@ -216,30 +215,24 @@ def _feature_spec(exp: ExperimentConfig, by: str) -> FeatureSpec | None:
 
 
 def _undeclared(exp: ExperimentConfig, by: str, kind: str, labels: Sequence[str | None]
-                ) -> set[str]:
+                ) -> tuple[set[str], str]:
     """The logged values of a declared categorical feature that it does not declare (a
     trial's test values fr, EN and 1 were five segments of their own beside the three
-    declared, and each segment's error rate was split eight ways instead of four)."""
+    declared, and each segment's error rate was split eight ways instead of four), and the
+    one segment's label: :data:`OTHER`, or a variant of it the feature does not declare."""
     spec = _feature_spec(exp, by)
     if kind != "categorical" or spec is None or spec.type != "categorical":
-        return set()
-    return {label for label in labels if label is not None and label not in spec.values}
-
-
-def _other_label(exp: ExperimentConfig, by: str) -> str:
-    """:data:`OTHER`, or a variant of it that the feature does not declare itself."""
-    spec = _feature_spec(exp, by)
-    declared = set(spec.values) if spec is not None and spec.type == "categorical" else set()
+        return set(), OTHER
     label = OTHER
-    while label in declared:
+    while label in spec.values:
         label = f"({label})"
-    return label
+    return {v for v in labels if v is not None and v not in spec.values}, label
 
 
 def _order(exp: ExperimentConfig, by: str, labels: Iterable[str | None]) -> list[str | None]:
     """The segments: a categorical feature's declared values (``true``, ``false`` for a
     boolean), then the values seen that it does not declare, sorted (for a declared
-    categorical feature they are one segment, named by :func:`_other_label`), then the
+    categorical feature they are one segment, named by :func:`_undeclared`), then the
     decisions without one."""
     spec = _feature_spec(exp, by)
     declared: list[str | None] = list(spec.values) if spec is not None and \

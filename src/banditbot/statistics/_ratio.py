@@ -132,7 +132,7 @@ def fisher_less_p_value(a: int, n: int, answered: int, decisions: int) -> float:
     >>> round(fisher_less_p_value(15, 30, 45, 90), 4), fisher_less_p_value(0, 30, 60, 90) < 1e-20
     (0.5883, True)
     """
-    from scipy.special import gammaln
+    from scipy.special import gammaln, logsumexp
 
     def log_choose(total: float, k: FloatArray) -> FloatArray:
         out: FloatArray = gammaln(total + 1) - gammaln(k + 1) - gammaln(total - k + 1)
@@ -143,5 +143,4 @@ def fisher_less_p_value(a: int, n: int, answered: int, decisions: int) -> float:
         return 1.0
     terms = log_choose(answered, x) + log_choose(decisions - answered, n - x) - \
         log_choose(decisions, np.array([float(n)]))
-    top = float(terms.max())
-    return float(min(1.0, np.exp(top) * np.exp(terms - top).sum()))
+    return float(min(1.0, np.exp(logsumexp(terms))))

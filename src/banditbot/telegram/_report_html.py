@@ -245,7 +245,7 @@ def _arm_block(report: Report, a: ArmReport) -> str:
     if report.control is not None and a.uplift is not None:
         u = a.uplift
         lines += _pack([f"vs {report.control} {u.diff:+.3f}",
-                        f"({u.low:+.3f} to {u.high:+.3f})"], indent=_INDENT, sep=" ")
+                        f"({u.span})"], indent=_INDENT, sep=" ")
     return "\n".join(_e(line) for line in lines)
 
 
