@@ -555,20 +555,24 @@ def test_streamed_csv_export_matches_the_row_by_row_layout(
     assert [p.name for p in tmp_path.iterdir()] == ["log.csv"]  # no part file left
 
 
-@pytest.mark.parametrize("batch", [3, 16_384])
+@pytest.mark.parametrize(("batch", "chunk"), [(3, 1), (4, 3), (3, 1024), (16_384, 1024)])
 def test_streamed_parquet_export_keeps_types_and_every_row(
-        tmp_path: Path, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, batch: int, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Parquet is written in row groups; context columns get one type per key (numbers
     stay numbers, a key with mixed values becomes text) and every row keeps its values,
     also when a key or a type first appears in a later row group (the file is then
     rewritten once)."""
     pq = pytest.importorskip("pyarrow.parquet")
     monkeypatch.setattr("banditbot.offline._log._BATCH", batch)
+    monkeypatch.setattr("banditbot.offline._log._CHUNK", chunk)
     records = _records_with_awkward_contexts()
     path = tmp_path / "log.parquet"
     assert export_decisions(records, path, raw_subjects=True) == len(records)
     table = pq.read_table(path)
     assert table.num_rows == len(records)
+    groups = [pq.ParquetFile(path).metadata.row_group(i).num_rows
+              for i in range(pq.ParquetFile(path).metadata.num_row_groups)]
+    assert max(groups) <= batch and sum(groups) == len(records)
     assert str(table.schema.field("ctx_hour").type) == "double"  # ints and 1.5
     assert str(table.schema.field("ctx_premium").type) == "bool"
     assert str(table.schema.field("ctx_tags").type) == "string"

@@ -545,10 +545,12 @@ _BATCH = 16_384
 
 
 def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells) -> int:
-    """Stream the log to Parquet in row groups of :data:`_BATCH` rows. The ``ctx_*``
-    columns and their types come from the first row group; when a later row brings a new
-    key or a value of another type, the file is rewritten once from the ``context`` column
-    with the names and types of the whole log."""
+    """Stream the log to Parquet in row groups of :data:`_BATCH` rows, built from chunks of
+    :data:`_CHUNK` records turned into Arrow arrays at once (few records live at a time:
+    the garbage collector's passes stay short). The ``ctx_*`` columns and their types come
+    from the first row group; when a later row brings a new key or a value of another
+    type, the file is rewritten once from the ``context`` column with the names and types
+    of the whole log."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -557,35 +559,50 @@ def _write_parquet(records: Iterable[DecisionRecord], path: Path, cells: _Cells)
     base = [pa.field(c, stamp if c in ("created_at", "rewarded_at") else lists[c] if c in lists
                      else pa.type_for_alias(_ARROW_TYPES.get(c, "string")))
             for c in LOG_COLUMNS]
-    batches = _chunks(records, _BATCH)
-    first = next(batches, [])
-    first_columns = cells.columns(first, iso=False)
     kinds: dict[str, set[type]] = {}
-    _add_kinds(kinds, cells.take_new_contexts())
-    columns = sorted(kinds)
-    types = [_context_type(kinds[k]) for k in columns]
-    schema = pa.schema([*base, *(pa.field(f"ctx_{k}", t)
-                                 for k, t in zip(columns, types, strict=True))])
-    fits = True  # every row so far has its context in the columns and types of ``schema``
-    n = 0
-    with pq.ParquetWriter(path, schema) as writer:
-        for batch in itertools.chain([first], batches):
-            cells_by_column = first_columns if batch is first else \
-                cells.columns(batch, iso=False)
-            if _add_kinds(kinds, cells.take_new_contexts()) and fits:
+    pending: list[tuple[list[Any], list[Mapping[str, Any] | None]]] = []  # one row group
+    writer: Any = None
+    columns: list[str] = []
+    types: list[Any] = []
+    fits = True  # every row so far has its context in the columns and types of the file
+
+    def flush() -> None:
+        nonlocal writer, columns, types
+        if writer is None:  # the first row group decides the ctx_* columns
+            columns = sorted(kinds)
+            types = [_context_type(kinds[k]) for k in columns]
+            writer = pq.ParquetWriter(path, pa.schema(
+                [*base, *(pa.field(f"ctx_{k}", t) for k, t in zip(columns, types, strict=True))]))
+        parts = [pa.RecordBatch.from_arrays(
+            [*arrays, *(_context_array(contexts, k, t) if fits else pa.nulls(len(contexts), t)
+                        for k, t in zip(columns, types, strict=True))],
+            schema=writer.schema) for arrays, contexts in pending]
+        writer.write_table(pa.Table.from_batches(parts, writer.schema), row_group_size=_BATCH)
+        pending.clear()
+
+    n = written = 0
+    try:
+        for chunk in _chunks(records, _CHUNK):
+            cells_by_column = cells.columns(chunk, iso=False)
+            if _add_kinds(kinds, cells.take_new_contexts()) and writer is not None and fits:
                 fits = sorted(kinds) == columns and \
                     [_context_type(kinds[k]) for k in columns] == types
             for i in _EMPTY_IS_NULL:  # as the CSV reads back: a shared bandit's scope,
                 cells_by_column[i] = [x or None for x in cells_by_column[i]]  # no context
-            arrays = [_stamps(column, stamp) if field.type == stamp else
-                      _lists(column, field.type) if field.name in lists else
-                      pa.array(column, field.type)
-                      for column, field in zip(cells_by_column, base, strict=True)]
-            contexts = [r.context for r in batch]
-            arrays += [_context_array(contexts, k, t) if fits else pa.nulls(len(batch), t)
-                       for k, t in zip(columns, types, strict=True)]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            n += len(batch)
+            pending.append(([_stamps(column, stamp) if field.type == stamp else
+                             _lists(column, field.type) if field.name in lists else
+                             pa.array(column, field.type)
+                             for column, field in zip(cells_by_column, base, strict=True)],
+                            [r.context for r in chunk]))
+            n += len(chunk)
+            if n - written >= _BATCH:
+                flush()
+                written = n
+        if pending or writer is None:
+            flush()
+    finally:
+        if writer is not None:
+            writer.close()
     if not fits:
         _rewrite_context_columns(path, base, kinds)
     return n
