@@ -13,15 +13,14 @@ import io
 import os
 import textwrap
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ._files import write_whole
-from ._plotting import pyplot
+from ._plotting import figure, styled
 from ._report import Report
 from ._series import DecisionSeries
 from ._text import count_text
@@ -85,14 +84,13 @@ def report_png(report: Report, series: DecisionSeries | None = None,
     bytes
         The PNG image (1,024 px wide).
     """
-    with _figure():
+    with styled(_STYLE):
         return _save(_report_figure(report, series, max_arms), path)
 
 
 def _report_figure(report: Report, series: DecisionSeries | None,
                    max_arms: int | None = None) -> Any:
     """The report's matplotlib figure (see :func:`report_png`); the caller closes it."""
-    plt = pyplot()
     everyone = report
     if max_arms is not None and len(report.arms) > max_arms:
         report = replace(report, arms=report.top_arms(max_arms))
@@ -101,8 +99,8 @@ def _report_figure(report: Report, series: DecisionSeries | None,
         _legend_layout(_bands(series, report)[1])[1]
     heights = ([3.0 + _LEGEND_ROW * max(legend_rows - 1, 0)] if series is not None else []) \
         + [0.5 * max(len(arms), 1) + 1.0]
-    fig, axes = plt.subplots(len(heights), 1, figsize=(_WIDTH, sum(heights) + 1.3),
-                             height_ratios=heights, layout="constrained", squeeze=False)
+    fig = figure(figsize=(_WIDTH, sum(heights) + 1.3), layout="constrained")
+    axes = fig.subplots(len(heights), 1, height_ratios=heights, squeeze=False)
     _intervals(axes[-1][0], report)
     above = 0.0  # room the change labels take above the allocation panel (points)
     if series is not None:
@@ -148,24 +146,23 @@ def evaluation_png(rows: Sequence[tuple[str, Any]], *, path: str | os.PathLike[s
     bytes
         The PNG image (1,024 px wide).
     """
-    with _figure():
+    with styled(_STYLE):
         return _save(_evaluation_figure(rows, title=title, baseline=baseline), path)
 
 
 def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
                        baseline: float | None) -> Any:
     """The evaluation's matplotlib figure (see :func:`evaluation_png`)."""
-    plt = pyplot()
     policies = list(dict.fromkeys(policy for policy, _ in rows))
     # each distinct warning of the table once, numbered; a row's label carries its numbers
     notes = list(dict.fromkeys(w for _, e in rows for w in getattr(e, "warnings", ())))
     footnotes = [textwrap.fill(f"[{i}] {w}", 72, subsequent_indent="     ")
                  for i, w in enumerate(notes, 1)]
     n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(_WIDTH, 0.42 * n + 0.4 * len(policies) + 2.4
-                                    + 0.25 * sum(f.count("\n") + 1 for f in footnotes)
-                                    + 0.3 * bool(footnotes)),
-                           layout="constrained")
+    fig = figure(figsize=(_WIDTH, 0.42 * n + 0.4 * len(policies) + 2.4
+                          + 0.25 * sum(f.count("\n") + 1 for f in footnotes)
+                          + 0.3 * bool(footnotes)), layout="constrained")
+    ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     for yy, (policy, e) in zip(y, rows, strict=True):
         color = COLORS[policies.index(policy) % len(COLORS)]
@@ -209,19 +206,10 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     return fig
 
 
-@contextmanager
-def _figure() -> Iterator[Any]:
-    plt = pyplot()
-    with plt.rc_context(_STYLE):
-        yield plt
-
-
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
     """Write ``fig`` as PNG (to ``path`` too, if given), close it, return the bytes."""
-    plt = pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
-    plt.close(fig)
     data = buffer.getvalue()
     if path is not None:
         write_whole(path, data)

@@ -158,7 +158,8 @@ def test_the_chart_marks_the_admin_changes_not_every_period(changed: object) -> 
     control's legend covered an arm's marker. Now one labelled line per change (those at
     the same decision share it), periods barely visible, the legend above the panel."""
     pytest.importorskip("matplotlib")
-    from banditbot._charts import _figure, _report_figure
+    from banditbot._charts import _STYLE, _report_figure
+    from banditbot._plotting import styled
     from banditbot._series import DecisionSeries
 
     report = changed.report("g")  # type: ignore[attr-defined]
@@ -166,7 +167,7 @@ def test_the_chart_marks_the_admin_changes_not_every_period(changed: object) -> 
                                          changed.decisions("g"))  # type: ignore[attr-defined]
     assert len(series.changes) > 20  # the periods are still there, for the dashboard
     assert series.events == ((900, "+yo −hey"),)  # (epsilon-greedy again: no new policy)
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(report, series)
         allocation, estimates = fig.axes[0], fig.axes[1]
         dashed = [line for line in allocation.get_lines() if line.get_linestyle() == "--"]
@@ -176,7 +177,6 @@ def test_the_chart_marks_the_admin_changes_not_every_period(changed: object) -> 
         fig.canvas.draw()
         box = legend.get_window_extent()
         assert box.y0 >= estimates.get_window_extent().y1 - 1  # above the data, not on it
-        plt.close(fig)
 
 
 def test_a_long_policy_history_keeps_the_start_and_the_last_switches(tmp_path: Path) -> None:
@@ -316,7 +316,8 @@ def test_the_charts_change_labels_sit_above_the_bars_apart(tmp_path: Path) -> No
     pytest.importorskip("matplotlib")
     from matplotlib.text import Text
 
-    from banditbot._charts import _figure, _report_figure
+    from banditbot._charts import _STYLE, _report_figure
+    from banditbot._plotting import styled
     from banditbot._series import DecisionSeries
 
     svc = build_service(parse_config(_CONFIG), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
@@ -331,7 +332,7 @@ def test_the_charts_change_labels_sit_above_the_bars_apart(tmp_path: Path) -> No
     report = svc.report("g")
     series = DecisionSeries.from_records([a.arm for a in report.arms], svc.decisions("g"))
     assert [d for d, _ in series.events] == [1000, 1300, 1600, 1600]
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(report, series)
         allocation = fig.axes[0]
         fig.canvas.draw()
@@ -355,7 +356,6 @@ def test_the_charts_change_labels_sit_above_the_bars_apart(tmp_path: Path) -> No
         for i, a in enumerate(boxes):
             for b in boxes[i + 1:]:
                 assert not a.overlaps(b)
-        plt.close(fig)
 
 
 def test_the_demo_keeps_its_table_whole_in_a_file(

@@ -13,13 +13,14 @@ import pytest
 
 from banditbot import BanditService, MemoryStore, load_config, parse_config
 from banditbot._charts import (
+    _STYLE,
     COLORS,
     _evaluation_figure,
-    _figure,
     _report_figure,
     evaluation_png,
     report_png,
 )
+from banditbot._plotting import styled
 from banditbot._series import DecisionSeries
 from banditbot.offline import Estimate
 
@@ -60,7 +61,7 @@ def _texts(fig: Any) -> list[str]:
 
 def test_the_report_chart_is_titled_labelled_and_by_decision_count(
         service: BanditService) -> None:
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(service.report("greeting"), _series(service, "greeting"))
         allocation, intervals = fig.axes
         assert fig._suptitle.get_text() == "greeting" and _inside(fig, fig._suptitle)
@@ -77,16 +78,14 @@ def test_the_report_chart_is_titled_labelled_and_by_decision_count(
         for axis in fig.axes:
             assert _inside(fig, axis.xaxis.label)
         assert _inside(fig, allocation.get_legend())
-        plt.close(fig)
 
 
 def test_an_empty_experiment_keeps_its_title_inside(service: BanditService) -> None:
     report = service.report("tip")
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(report, _series(service, "tip"))
         assert fig._suptitle.get_text() == "tip" and _inside(fig, fig._suptitle)
         assert "No decisions yet" in _texts(fig)
-        plt.close(fig)
 
 
 def test_the_chart_says_its_time_in_the_configured_zone() -> None:
@@ -97,12 +96,11 @@ def test_the_chart_says_its_time_in_the_configured_zone() -> None:
     svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0),
                         clock=lambda: 1796220000.0)  # 2026-12-02 14:00 UTC
     svc.decide("e", "u")
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(svc.report("e"), None)
         said = " ".join(_texts(fig))
         assert "2026-12-02 15:00 CET" in said and "UTC" not in said
         assert "1 decision ·" in said
-        plt.close(fig)
 
 
 def test_before_ten_answers_the_chart_shows_the_table_s_intervals() -> None:
@@ -116,7 +114,7 @@ def test_before_ten_answers_the_chart_shows_the_table_s_intervals() -> None:
         svc.reward(svc.decide("e", f"u{i}").id, 1, f"u{i}")
     report = svc.report("e")
     assert all(a.estimate is None for a in report.arms)
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(report, None)
         (ax,) = fig.axes
         assert ax.get_title(loc="left") == "Estimate per arm"
@@ -124,7 +122,6 @@ def test_before_ten_answers_the_chart_shows_the_table_s_intervals() -> None:
         spans = sorted((float(c.get_segments()[0][0][0]), float(c.get_segments()[0][1][0]))
                        for c in ax.collections)
         assert spans == sorted((a.estimate_low, a.estimate_high) for a in report.arms)
-        plt.close(fig)
 
 
 @pytest.mark.slow
@@ -141,7 +138,7 @@ def test_the_evaluation_chart_has_a_title_and_names_each_policy() -> None:
     rows = [("uniform", Estimate("ips", 0.004, 0.003, 0.005, 300.0, 1000)),
             ("thompson(alpha=1, beta=1, optimistic=True)",
              Estimate("ips", 0.005, 0.002, 0.007, 90.0, 1000))]
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _evaluation_figure(rows, title="log.csv: 1000 rounds", baseline=0.0041)
         (ax,) = fig.axes
         assert fig._suptitle.get_text() == "What each policy would have earned"
@@ -150,7 +147,6 @@ def test_the_evaluation_chart_has_a_title_and_names_each_policy() -> None:
         legend = [t.get_text() for t in key.get_texts()]
         assert legend[:2] == [rows[0][0], rows[1][0]] and "0.0041" in legend[2]
         assert _inside(fig, key) and _inside(fig, fig._suptitle)
-        plt.close(fig)
     assert evaluation_png(rows, path=None, title="t")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -164,7 +160,7 @@ def test_the_evaluation_chart_carries_the_tables_warnings_and_names_its_interval
     rows = [("uniform", Estimate("ips", 0.004, 0.004, 0.004, 40.0, 1000, (few, flat))),
             ("uniform", Estimate("dm", 0.004, 0.003, 0.005, 1000.0, 1000)),
             ("thompson", Estimate("ips", 0.005, 0.002, 0.007, 40.0, 1000, (few,)))]
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _evaluation_figure(rows, title="log.csv: 1000 rounds", baseline=None)
         (ax,) = fig.axes
         assert "95% bootstrap interval" in ax.get_xlabel()
@@ -174,7 +170,6 @@ def test_the_evaluation_chart_carries_the_tables_warnings_and_names_its_interval
         legend = " ".join(" ".join(t.get_text().split()) for t in key.get_texts())
         assert legend.count(f"[1] {few}") == 1 and legend.count(f"[2] {flat}") == 1
         assert _inside(fig, key)
-        plt.close(fig)
 
 
 def _contrast(a: str, b: str) -> float:
@@ -255,11 +250,10 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
     busiest = sorted((a for a in report.arms if a.arm not in ("a00", "a39")),
                      key=lambda a: -a.pulls)
     assert min(a.pulls for a in report.arms if a.arm in shown[1:-1]) >= busiest[8].pulls
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(report, _series(svc, "many"), max_arms=10)
         texts = " ".join(_texts(fig))
         assert "others (30)" in texts and "the 10 arms with the most decisions of 40" in texts
-        plt.close(fig)
 
 
 @pytest.mark.parametrize("count", [4, 40])
@@ -282,7 +276,7 @@ def test_long_arm_ids_leave_both_panels_their_room_and_every_legend_inside(
         d = svc.decide("long", f"u{i}")
         svc.reward(d.id, int(env.random() < 0.1 + ids.index(d.arm) / (2 * count)), f"u{i}")
     report = svc.report("long")
-    with _figure() as plt, warnings.catch_warnings():
+    with styled(_STYLE), warnings.catch_warnings():
         warnings.simplefilter("error")  # the collapse is only a warning
         fig = _report_figure(report, _series(svc, "long"),
                              max_arms=None if count == 4 else 10)
@@ -297,7 +291,6 @@ def test_long_arm_ids_leave_both_panels_their_room_and_every_legend_inside(
         drawn = [t for t in _texts(fig) if "greeting-" in t]
         assert drawn and all(len(line.removeprefix("control: ")) <= 30
                              for t in drawn for line in t.split("\n") if "greeting-" in line)
-        plt.close(fig)
     assert report_png.__kwdefaults__["max_arms"] == len(COLORS)
 
 
@@ -315,10 +308,9 @@ def test_long_ids_that_differ_only_in_their_middle_are_drawn_whole() -> None:
     for i in range(300):
         d = svc.decide("mid", f"u{i}")
         svc.reward(d.id, int(env.random() < 0.2 + 0.2 * ids.index(d.arm)), f"u{i}")
-    with _figure() as plt:
+    with styled(_STYLE):
         fig = _report_figure(svc.report("mid"), _series(svc, "mid"), max_arms=None)
         texts = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t}
         axis = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t and "answered" in t}
-        plt.close(fig)
     # the legend and the estimate axis: the two alike drawn whole, the other shortened
     assert texts == axis == {ids[0], ids[1], "greeting-forma…o-emoji-varia02"}

@@ -45,10 +45,10 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     """Cumulative regret per policy with 95% confidence bands (none for a single run); the
     Lai–Robbins lower bound (dashed) for stationary Bernoulli instances; the change point
     (dotted) for abrupt drift."""
-    from .._plotting import pyplot
+    from .._plotting import figure
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig = figure(figsize=(8, 4.8))
+    ax = fig.subplots()
     for r in results:
         mean, half = r.mean, r.half_width
         band = "" if np.isnan(half[-1]) else f" ± {half[-1]:.1f}"
@@ -75,6 +75,5 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     out = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     write_whole(out, buffer.getvalue())
     return out
