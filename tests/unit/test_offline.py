@@ -602,6 +602,23 @@ def test_streamed_parquet_export_keeps_types_and_every_row(
     assert export_decisions([], empty) == 0 and pq.read_table(empty).num_rows == 0
 
 
+def test_a_key_of_mixed_values_reads_the_same_in_parquet_and_csv(tmp_path: Path) -> None:
+    """A context key whose values are a number, a word, booleans and a list is a text column
+    in Parquet; its cells are the CSV's (a trial's Parquet had Python's ``True`` where the
+    CSV and the ``context`` column have ``true``, so the two files gave other categories)."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    values = [1, "a", True, False, ["x", 2], 2.5, None]
+    records = [r._replace(context={"v": v}) for r, v in
+               zip(_records_with_awkward_contexts(), values, strict=False)]
+    export_decisions(records, tmp_path / "log.parquet", raw_subjects=True)
+    export_decisions(records, tmp_path / "log.csv", raw_subjects=True)
+    with (tmp_path / "log.csv").open(newline="", encoding="utf-8") as fh:
+        from_csv = [row["ctx_v"] for row in csv.DictReader(fh)]
+    from_parquet = pq.read_table(tmp_path / "log.parquet").column("ctx_v").to_pylist()
+    assert from_parquet == [None if c == "" else c for c in from_csv]
+    assert from_parquet[2:5] == ["true", "false", '["x", 2]']
+
+
 def test_csv_text_is_what_csv_writer_writes() -> None:
     """The export writes its CSV lines itself (memoized per column); every awkward cell
     comes out byte for byte as ``csv.writer`` would write it: commas, quotes and line breaks

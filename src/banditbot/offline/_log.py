@@ -695,7 +695,10 @@ def _context_type(kinds: set[type]) -> Any:
 
 
 def _as_text(value: Any) -> Any:
-    """A context value for a text column (JSON for lists and objects)."""
+    """A context value for a text column, as the CSV's cell has it (:func:`_cell`, without
+    its formula guard: JSON for booleans, lists and objects; a key whose values were
+    ``1``, ``"a"`` and ``True`` read ``True`` in Parquet and ``true`` in the CSV)."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+    return json.dumps(value, sort_keys=True) if isinstance(value, bool | list | dict) \
+        else str(value)
