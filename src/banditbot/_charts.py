@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._files import write_whole
-from ._plotting import figure, styled
+from ._plotting import INK, MUTED, STYLE, figure, styled
 from ._report import Report
 from ._series import DecisionSeries
 from ._text import count_text
@@ -34,7 +34,6 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC3399", "#7A5195", "#8C6D00", "#00
           "#B8336A", "#5F6B7A", "#A05A2C"]
 #: The most arms a report chart draws by default: one colour each
 CHART_ARMS = len(COLORS)
-_INK, _MUTED = "#1d2330", "#4f5869"
 _DPI = 160
 _WIDTH = 6.4  # inches: 1,024 px at 160 dpi
 #: characters of 11-point text a legend under a panel may take (laid out before drawing; it
@@ -44,11 +43,6 @@ _LINE_CHARS = 48
 #: its label column squeezed both panels to nothing
 _ID_CHARS = 30
 _LEGEND_ROW = 0.27  # inches per legend row
-_STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
-          "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
-          "legend.fontsize": 11, "figure.titlesize": 14, "figure.titleweight": "bold",
-          "axes.edgecolor": "#767f8e", "axes.labelcolor": _INK, "xtick.color": _MUTED,
-          "ytick.color": _MUTED, "axes.spines.top": False, "axes.spines.right": False}
 
 
 def report_png(report: Report, series: DecisionSeries | None = None,
@@ -84,7 +78,7 @@ def report_png(report: Report, series: DecisionSeries | None = None,
     bytes
         The PNG image (1,024 px wide).
     """
-    with styled(_STYLE):
+    with styled(STYLE):
         return _save(_report_figure(report, series, max_arms), path)
 
 
@@ -119,7 +113,7 @@ def _report_figure(report: Report, series: DecisionSeries | None,
         f"{everyone.total_answered:,.0f} answered · {when:%Y-%m-%d %H:%M %Z}", (0.02, 1),
         xytext=(0, 26 + above),
         xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
-        ha="left", va="bottom", color=_MUTED, fontsize=11)
+        ha="left", va="bottom", color=MUTED, fontsize=11)
     return fig
 
 
@@ -146,7 +140,7 @@ def evaluation_png(rows: Sequence[tuple[str, Any]], *, path: str | os.PathLike[s
     bytes
         The PNG image (1,024 px wide).
     """
-    with styled(_STYLE):
+    with styled(STYLE):
         return _save(_evaluation_figure(rows, title=title, baseline=baseline), path)
 
 
@@ -174,7 +168,7 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     for i, (policy, _) in enumerate(rows):  # a rule between two policies' rows
         if i and policy != rows[i - 1][0]:
             ax.axhline(y[i] + 0.5, color="#d5d9e0", linewidth=1)
-    marks = [",".join(str(notes.index(w) + 1) for w in getattr(e, "warnings", ()))
+    marks = [",".join(map(str, sorted({notes.index(w) + 1 for w in getattr(e, "warnings", ())})))
              for _, e in rows]
     ax.set_yticks(y, [f"{e.estimator} [{m}]" if m else e.estimator
                       for (_, e), m in zip(rows, marks, strict=True)])
@@ -185,8 +179,8 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     handles = [Line2D([], [], color=COLORS[i % len(COLORS)], linewidth=4,
                       label=textwrap.fill(p, 60)) for i, p in enumerate(policies)]
     if baseline is not None and np.isfinite(baseline):
-        ax.axvline(baseline, color=_INK, linestyle=":", linewidth=1.5)
-        handles.append(Line2D([], [], color=_INK, linestyle=":", linewidth=1.5,
+        ax.axvline(baseline, color=INK, linestyle=":", linewidth=1.5)
+        handles.append(Line2D([], [], color=INK, linestyle=":", linewidth=1.5,
                               label="the logged policy's mean reward on these rounds "
                                     f"({baseline:.4g})"))
     if footnotes:  # the table's warnings (why an interval may mislead), by their numbers
@@ -202,8 +196,31 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
     fig.suptitle("What each policy would have earned", x=0.02, ha="left")
     ax.set_title(textwrap.fill(title, 70), loc="left", fontsize=11, fontweight="normal",
-                 color=_MUTED)
+                 color=MUTED)
+    # the title starts at the panel, which the estimators' labels push right, and the axis
+    # label is centred on it: both are wrapped to the room they have (a trial's chart cut
+    # them at the figure's edge: "policies learn fro", "(95% bootstrap inte")
+    fig.draw_without_rendering()
+    box, page = ax.get_window_extent(), fig.bbox
+    margin = 0.02 * page.width
+    ax.set_title(_wrapped(ax, title, 11, page.x1 - margin - box.x0), loc="left",
+                 fontsize=11, fontweight="normal", color=MUTED)
+    centre = (box.x0 + box.x1) / 2
+    ax.set_xlabel(_wrapped(ax, ax.get_xlabel(), ax.xaxis.label.get_fontsize(),
+                           2 * min(centre - margin, page.x1 - margin - centre)))
     return fig
+
+
+def _wrapped(ax: Any, text: str, size: float, room: float) -> str:
+    """``text`` wrapped into lines that fit ``room`` pixels at ``size`` points (measured on
+    the figure's renderer, one line of it)."""
+    probe = ax.text(0, 0, " ".join(text.split()), fontsize=size)
+    width = probe.get_window_extent(ax.figure.canvas.get_renderer()).width
+    probe.remove()
+    if width <= room:
+        return text
+    return textwrap.fill(" ".join(text.split()), max(12, int(len(text) * room / width)),
+                         break_on_hyphens=False)
 
 
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
@@ -239,7 +256,7 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
         ax.set_xlim(0, 1)
         ax.set_xticks([])
         ax.text(0.5, 0.5, "No decisions yet", transform=ax.transAxes, ha="center",
-                va="center", color=_MUTED)
+                va="center", color=MUTED)
         return 0.0
     x = np.concatenate([[0], series.decisions])
     shares, labels, colors = _bands(series, report)
@@ -275,7 +292,7 @@ def _bands(series: DecisionSeries, report: Report
             rest += series.allocation[a]
         shares.append(rest)
         labels.append(f"others ({len(others):,})")
-        colors.append(_MUTED)
+        colors.append(MUTED)
     return shares, labels, colors
 
 
@@ -337,7 +354,7 @@ def _events(ax: Any, series: DecisionSeries) -> float:
     gap = 3.0 * scale
     items = []  # (decisions, label, line, left, right, right-aligned), pixels
     for decisions, names in sorted(at.items()):
-        ax.axvline(decisions, color=_INK, linestyle="--", linewidth=1.2)
+        ax.axvline(decisions, color=INK, linestyle="--", linewidth=1.2)
         label = " · ".join(names)
         line = box.x0 + box.width * decisions / max(series.total, 1)
         probe = ax.text(0, 0, label, fontsize=10)
@@ -368,9 +385,9 @@ def _events(ax: Any, series: DecisionSeries) -> float:
         # the leader runs from the top of the dashed line up to the label's near end
         ax.annotate(label, (decisions, 1.0), xycoords=("data", "axes fraction"),
                     xytext=(0.0, 3.0 + _ROW * row), textcoords="offset points",
-                    ha="right" if flip else "left", va="bottom", fontsize=10, color=_INK,
+                    ha="right" if flip else "left", va="bottom", fontsize=10, color=INK,
                     annotation_clip=False,
-                    arrowprops={"arrowstyle": "-", "color": _INK, "linewidth": 0.8,
+                    arrowprops={"arrowstyle": "-", "color": INK, "linewidth": 0.8,
                                 "linestyle": "--", "shrinkA": 0, "shrinkB": 0,
                                 "relpos": (1.0 if flip else 0.0, 0.0)})
     return _ROW * (1 + max(row for row, *_ in placed))
@@ -404,7 +421,7 @@ def _intervals(ax: Any, report: Report) -> None:
     if control in shown_ids:
         value = arms[[a.arm for a in arms].index(control)].estimate
         if value is not None:
-            ax.axvline(value, color=_INK, linestyle="--", linewidth=1,
+            ax.axvline(value, color=INK, linestyle="--", linewidth=1,
                        label=f"control: {shown_ids[control]}")
             # above the panel, beside its title (inside, it covered an arm's marker); below
             # the panel when the two would not fit one line
@@ -426,4 +443,4 @@ def _intervals(ax: Any, report: Report) -> None:
     else:
         ax.set_xticks([])
         ax.text(0.5, 0.5, "No rewards yet", transform=ax.transAxes, ha="center",
-                va="center", color=_MUTED)
+                va="center", color=MUTED)

@@ -1,17 +1,30 @@
 """matplotlib, loaded on first use (needs the ``plots`` extra); nothing here is imported
 until a chart is drawn. Charts are :class:`matplotlib.figure.Figure` objects drawn to PNG by
-the Agg canvas, never through ``pyplot``: no global figure registry (threads of the HTTP API
-and the bot draw at once), and a third less to import."""
+the Agg canvas, never through ``pyplot``: a program that uses banditbot keeps its pyplot
+figures and its backend. matplotlib's settings are one set per process, so charts are drawn
+one at a time (:func:`styled`: the bot draws from threads)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from ._errors import require
 
-__all__ = ["figure", "styled"]
+__all__ = ["INK", "MUTED", "STYLE", "figure", "styled"]
+
+#: text and its quieter kind (axis ticks, notes)
+INK, MUTED = "#1d2330", "#4f5869"
+#: the house style of every chart (on matplotlib's defaults: see :func:`styled`)
+STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
+         "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
+         "legend.fontsize": 11, "figure.titlesize": 14, "figure.titleweight": "bold",
+         "axes.edgecolor": "#767f8e", "axes.labelcolor": INK, "xtick.color": MUTED,
+         "ytick.color": MUTED, "axes.spines.top": False, "axes.spines.right": False}
+
+_DRAWING = threading.RLock()
 
 
 def figure(**kwargs: Any) -> Any:
@@ -29,10 +42,12 @@ def figure(**kwargs: Any) -> Any:
 
 @contextmanager
 def styled(settings: Mapping[str, Any]) -> Iterator[None]:
-    """matplotlib's ``settings`` (rcParams) for the figures made and drawn in the block."""
+    """Draw in the block with matplotlib's defaults plus ``settings`` (rcParams), whatever
+    style the program set (its settings are back afterwards), one block at a time in the
+    process: a chart drawn in another thread meanwhile kept this one's settings, or got
+    them mixed with its own."""
     require("matplotlib", "plots")
-    import matplotlib
+    import matplotlib.style
 
-    rc: Any = dict(settings)  # (its stubs type the keys as every rcParams name)
-    with matplotlib.rc_context(rc):
+    with _DRAWING, matplotlib.style.context(["default", dict(settings)]):
         yield

@@ -158,8 +158,8 @@ def test_the_chart_marks_the_admin_changes_not_every_period(changed: object) -> 
     control's legend covered an arm's marker. Now one labelled line per change (those at
     the same decision share it), periods barely visible, the legend above the panel."""
     pytest.importorskip("matplotlib")
-    from banditbot._charts import _STYLE, _report_figure
-    from banditbot._plotting import styled
+    from banditbot._charts import _report_figure
+    from banditbot._plotting import STYLE, styled
     from banditbot._series import DecisionSeries
 
     report = changed.report("g")  # type: ignore[attr-defined]
@@ -167,7 +167,7 @@ def test_the_chart_marks_the_admin_changes_not_every_period(changed: object) -> 
                                          changed.decisions("g"))  # type: ignore[attr-defined]
     assert len(series.changes) > 20  # the periods are still there, for the dashboard
     assert series.events == ((900, "+yo −hey"),)  # (epsilon-greedy again: no new policy)
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(report, series)
         allocation, estimates = fig.axes[0], fig.axes[1]
         dashed = [line for line in allocation.get_lines() if line.get_linestyle() == "--"]
@@ -316,8 +316,8 @@ def test_the_charts_change_labels_sit_above_the_bars_apart(tmp_path: Path) -> No
     pytest.importorskip("matplotlib")
     from matplotlib.text import Text
 
-    from banditbot._charts import _STYLE, _report_figure
-    from banditbot._plotting import styled
+    from banditbot._charts import _report_figure
+    from banditbot._plotting import STYLE, styled
     from banditbot._series import DecisionSeries
 
     svc = build_service(parse_config(_CONFIG), f"sqlite:///{tmp_path / 'g.db'}", seed=5)
@@ -332,7 +332,7 @@ def test_the_charts_change_labels_sit_above_the_bars_apart(tmp_path: Path) -> No
     report = svc.report("g")
     series = DecisionSeries.from_records([a.arm for a in report.arms], svc.decisions("g"))
     assert [d for d, _ in series.events] == [1000, 1300, 1600, 1600]
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(report, series)
         allocation = fig.axes[0]
         fig.canvas.draw()

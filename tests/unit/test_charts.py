@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,14 +14,13 @@ import pytest
 
 from banditbot import BanditService, MemoryStore, load_config, parse_config
 from banditbot._charts import (
-    _STYLE,
     COLORS,
     _evaluation_figure,
     _report_figure,
     evaluation_png,
     report_png,
 )
-from banditbot._plotting import styled
+from banditbot._plotting import STYLE, styled
 from banditbot._series import DecisionSeries
 from banditbot.offline import Estimate
 
@@ -61,7 +61,7 @@ def _texts(fig: Any) -> list[str]:
 
 def test_the_report_chart_is_titled_labelled_and_by_decision_count(
         service: BanditService) -> None:
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(service.report("greeting"), _series(service, "greeting"))
         allocation, intervals = fig.axes
         assert fig._suptitle.get_text() == "greeting" and _inside(fig, fig._suptitle)
@@ -82,7 +82,7 @@ def test_the_report_chart_is_titled_labelled_and_by_decision_count(
 
 def test_an_empty_experiment_keeps_its_title_inside(service: BanditService) -> None:
     report = service.report("tip")
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(report, _series(service, "tip"))
         assert fig._suptitle.get_text() == "tip" and _inside(fig, fig._suptitle)
         assert "No decisions yet" in _texts(fig)
@@ -96,7 +96,7 @@ def test_the_chart_says_its_time_in_the_configured_zone() -> None:
     svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0),
                         clock=lambda: 1796220000.0)  # 2026-12-02 14:00 UTC
     svc.decide("e", "u")
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(svc.report("e"), None)
         said = " ".join(_texts(fig))
         assert "2026-12-02 15:00 CET" in said and "UTC" not in said
@@ -114,7 +114,7 @@ def test_before_ten_answers_the_chart_shows_the_table_s_intervals() -> None:
         svc.reward(svc.decide("e", f"u{i}").id, 1, f"u{i}")
     report = svc.report("e")
     assert all(a.estimate is None for a in report.arms)
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(report, None)
         (ax,) = fig.axes
         assert ax.get_title(loc="left") == "Estimate per arm"
@@ -138,7 +138,7 @@ def test_the_evaluation_chart_has_a_title_and_names_each_policy() -> None:
     rows = [("uniform", Estimate("ips", 0.004, 0.003, 0.005, 300.0, 1000)),
             ("thompson(alpha=1, beta=1, optimistic=True)",
              Estimate("ips", 0.005, 0.002, 0.007, 90.0, 1000))]
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _evaluation_figure(rows, title="log.csv: 1000 rounds", baseline=0.0041)
         (ax,) = fig.axes
         assert fig._suptitle.get_text() == "What each policy would have earned"
@@ -160,7 +160,7 @@ def test_the_evaluation_chart_carries_the_tables_warnings_and_names_its_interval
     rows = [("uniform", Estimate("ips", 0.004, 0.004, 0.004, 40.0, 1000, (few, flat))),
             ("uniform", Estimate("dm", 0.004, 0.003, 0.005, 1000.0, 1000)),
             ("thompson", Estimate("ips", 0.005, 0.002, 0.007, 40.0, 1000, (few,)))]
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _evaluation_figure(rows, title="log.csv: 1000 rounds", baseline=None)
         (ax,) = fig.axes
         assert "95% bootstrap interval" in ax.get_xlabel()
@@ -170,6 +170,33 @@ def test_the_evaluation_chart_carries_the_tables_warnings_and_names_its_interval
         legend = " ".join(" ".join(t.get_text().split()) for t in key.get_texts())
         assert legend.count(f"[1] {few}") == 1 and legend.count(f"[2] {flat}") == 1
         assert _inside(fig, key)
+
+
+def test_the_evaluation_charts_long_title_and_axis_label_stay_on_the_page() -> None:
+    """Long estimator labels push the panel right; the subtitle starts at the panel and the
+    axis label is centred on it, and a trial's chart cut both at the figure's edge
+    ("policies learn fro", "(95% bootstrap inte"). Both are wrapped to fit; a label's
+    warning numbers read in order."""
+    import matplotlib.text
+
+    warnings = tuple(f"warning number {i} about this estimate" for i in range(12))
+    rows = [("uniform", Estimate("ips", 0.4, 0.3, 0.5, 40.0, 1000, warnings[:2])),
+            ("epsilon-greedy(epsilon=0.1, initial_value=0)",
+             Estimate("switch-dr", 0.45, 0.43, 0.47, 58.0, 2454, warnings[::-1]))]
+    title = ("banditbot decision log: 4,907 rounds (policies learn from the first 2,453, "
+             "evaluated on the last 2,454; replay-online learns as it replays all 4,907), "
+             "7 actions, logged mean reward 0.43358 on those")
+    with styled(STYLE):
+        fig = _evaluation_figure(rows, title=title, baseline=0.43)
+        (ax,) = fig.axes
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert "switch-dr [1,2,3,4,5,6,7,8,9,10,11,12]" in labels
+        shown = ax.get_title(loc="left")
+        assert " ".join(shown.split()) == title and "\n" in shown
+        (head,) = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text() == shown]
+        assert _inside(fig, head) and _inside(fig, ax.xaxis.label)
+        assert " ".join(ax.get_xlabel().split()) == \
+            "estimated mean reward per round (95% bootstrap interval)"
 
 
 def _contrast(a: str, b: str) -> float:
@@ -250,7 +277,7 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
     busiest = sorted((a for a in report.arms if a.arm not in ("a00", "a39")),
                      key=lambda a: -a.pulls)
     assert min(a.pulls for a in report.arms if a.arm in shown[1:-1]) >= busiest[8].pulls
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(report, _series(svc, "many"), max_arms=10)
         texts = " ".join(_texts(fig))
         assert "others (30)" in texts and "the 10 arms with the most decisions of 40" in texts
@@ -276,7 +303,7 @@ def test_long_arm_ids_leave_both_panels_their_room_and_every_legend_inside(
         d = svc.decide("long", f"u{i}")
         svc.reward(d.id, int(env.random() < 0.1 + ids.index(d.arm) / (2 * count)), f"u{i}")
     report = svc.report("long")
-    with styled(_STYLE), warnings.catch_warnings():
+    with styled(STYLE), warnings.catch_warnings():
         warnings.simplefilter("error")  # the collapse is only a warning
         fig = _report_figure(report, _series(svc, "long"),
                              max_arms=None if count == 4 else 10)
@@ -308,9 +335,76 @@ def test_long_ids_that_differ_only_in_their_middle_are_drawn_whole() -> None:
     for i in range(300):
         d = svc.decide("mid", f"u{i}")
         svc.reward(d.id, int(env.random() < 0.2 + 0.2 * ids.index(d.arm)), f"u{i}")
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(svc.report("mid"), _series(svc, "mid"), max_arms=None)
         texts = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t}
         axis = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t and "answered" in t}
     # the legend and the estimate axis: the two alike drawn whole, the other shortened
     assert texts == axis == {ids[0], ids[1], "greeting-forma…o-emoji-varia02"}
+
+
+def test_a_programs_matplotlib_style_stays_out_of_the_chart_and_is_kept(
+        service: BanditService) -> None:
+    """A trial drew a report inside a program that had set pyplot's ``dark_background``:
+    white titles and legend on a white page. A chart is the same image whatever style the
+    program set; the program's settings are as it left them afterwards; banditbot never
+    imports pyplot (which would pick a backend for the program)."""
+    import subprocess
+    import sys
+
+    import matplotlib
+    import matplotlib.style
+
+    report, series = service.report("greeting"), _series(service, "greeting")
+    plain = report_png(report, series)
+    with matplotlib.style.context("dark_background"):
+        theirs = dict(matplotlib.rcParams)
+        dark = report_png(report, series)
+        assert dict(matplotlib.rcParams) == theirs
+    assert dark == plain
+    code = ("import sys, numpy as np\n"
+            "from banditbot import BanditService, MemoryStore, load_config\n"
+            "from banditbot._charts import report_png\n"
+            f"svc = BanditService(load_config({str(EXAMPLES)!r}), MemoryStore())\n"
+            "report_png(svc.report('greeting'))\n"
+            "print('matplotlib.pyplot' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_charts_drawn_from_threads_at_once_are_the_charts_drawn_alone(
+        service: BanditService, tmp_path: Path) -> None:
+    """matplotlib's settings are one set per process: eight threads drawing at once left
+    the house style set in the process afterwards (10 of 10 runs of a trial) and a
+    simulation chart drawn meanwhile got a mix of two styles. Charts are drawn one at a
+    time: each comes out as drawn alone, and the settings are back afterwards."""
+    import threading
+
+    import matplotlib
+
+    from banditbot.policies import make_policy
+    from banditbot.sim import BernoulliEnv, plot_regret, simulate
+
+    report, series = service.report("greeting"), _series(service, "greeting")
+    result = simulate(make_policy("thompson"), BernoulliEnv([0.1, 0.2]), runs=4,
+                      horizon=200, seed=1, workers=1)
+    before = dict(matplotlib.rcParams)
+    alone = report_png(report, series)
+    solo = plot_regret([result], tmp_path / "solo.png").read_bytes()
+    for meanwhile in (False, True):  # threads alone, then a simulation chart beside them
+        got: list[bytes] = []
+
+        def draw(out: list[bytes] = got) -> None:
+            out.append(report_png(report, series))
+
+        threads = [threading.Thread(target=draw) for _ in range(8)]
+        for t in threads:
+            t.start()
+        during = plot_regret([result], tmp_path / "during.png").read_bytes() \
+            if meanwhile else solo
+        for t in threads:
+            t.join()
+        assert got == [alone] * 8
+        assert during == solo
+        assert {k for k, v in before.items() if matplotlib.rcParams[k] != v} == set()

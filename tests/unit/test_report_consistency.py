@@ -61,8 +61,8 @@ def test_after_one_rating_the_table_and_chart_show_the_interval_and_no_point() -
     interval, while the chart drew the posterior's mean (3.5) with its credible interval.
     docs/results.md: the estimate "–" until 10 answers, its interval from the first."""
     pytest.importorskip("matplotlib")
-    from banditbot._charts import _STYLE, _report_figure
-    from banditbot._plotting import styled
+    from banditbot._charts import _report_figure
+    from banditbot._plotting import STYLE, styled
 
     svc = _service(policy={"name": "gaussian-thompson"},
                    reward={"type": "rating", "min": 1, "max": 5})
@@ -75,7 +75,7 @@ def test_after_one_rating_the_table_and_chart_show_the_interval_and_no_point() -
     assert rated.estimate_low <= 4 <= rated.estimate_high
     row = next(line for line in report.to_text().splitlines() if line.startswith(d.arm))
     assert f"{rated.estimate_low:.2f}–{rated.estimate_high:.2f}" in row
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(report, None)
         (ax,) = fig.axes
         assert not [line for line in ax.lines if line.get_marker() == "o"]  # no point

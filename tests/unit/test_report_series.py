@@ -159,15 +159,15 @@ def test_a_short_log_is_read_at_every_change(tmp_path: Path) -> None:
 
 def test_the_chart_of_a_kept_series_says_which_look_it_shows(long_log: Path) -> None:
     pytest.importorskip("matplotlib")
-    from banditbot._charts import _STYLE, _report_figure
-    from banditbot._plotting import styled
+    from banditbot._charts import _report_figure
+    from banditbot._plotting import STYLE, styled
 
     store = SQLiteStore(long_log)
     svc = _service(store)
     svc.report_series("e")
     _traffic(svc, 4, seed=1)
     series = svc.report_series("e")
-    with styled(_STYLE):
+    with styled(STYLE):
         fig = _report_figure(svc.report("e"), series)
         label = fig.axes[0].get_xlabel()
     assert label == "decisions (as of decision 300)"

@@ -45,35 +45,36 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     """Cumulative regret per policy with 95% confidence bands (none for a single run); the
     Lai–Robbins lower bound (dashed) for stationary Bernoulli instances; the change point
     (dotted) for abrupt drift."""
-    from .._plotting import figure
+    from .._plotting import STYLE, figure, styled
 
-    fig = figure(figsize=(8, 4.8))
-    ax = fig.subplots()
-    for r in results:
-        mean, half = r.mean, r.half_width
-        band = "" if np.isnan(half[-1]) else f" ± {half[-1]:.1f}"
-        (line,) = ax.plot(r.steps, mean, label=f"{r.policy}  ({mean[-1]:.1f}{band})")
-        if band:
-            ax.fill_between(r.steps, mean - half, mean + half, color=line.get_color(),
-                            alpha=0.2)
-    first = results[0]
-    top = max(float(np.max(r.mean + np.nan_to_num(r.half_width))) for r in results) * 1.25
-    if first.lower_bound is not None:
-        ax.plot(first.steps, first.lower_bound, "k--", linewidth=1,  # (said in the label:
-                # read as a floor, it was "beaten" by every policy of a short run)
-                label="Lai–Robbins asymptote (as t → ∞; a finite run may sit below)")
-    if first.change_at is not None:
-        ax.axvline(first.change_at, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cumulative regret (mean, 95% band)")
-    ax.set_title(title or f"{first.environment} · {first.runs} runs", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_xlim(0, max(int(np.max(r.steps)) for r in results))
-    ax.set_ylim(0, top if top > 0 else None)
-    fig.tight_layout()
+    with styled(STYLE):  # (the program's own matplotlib style stays out)
+        fig = figure(figsize=(8, 4.8))
+        ax = fig.subplots()
+        for r in results:
+            mean, half = r.mean, r.half_width
+            band = "" if np.isnan(half[-1]) else f" ± {half[-1]:.1f}"
+            (line,) = ax.plot(r.steps, mean, label=f"{r.policy}  ({mean[-1]:.1f}{band})")
+            if band:
+                ax.fill_between(r.steps, mean - half, mean + half, color=line.get_color(),
+                                alpha=0.2)
+        first = results[0]
+        top = max(float(np.max(r.mean + np.nan_to_num(r.half_width))) for r in results) * 1.25
+        if first.lower_bound is not None:
+            ax.plot(first.steps, first.lower_bound, "k--", linewidth=1,  # (said in the label:
+                    # read as a floor, it was "beaten" by every policy of a short run)
+                    label="Lai–Robbins asymptote (as t → ∞; a finite run may sit below)")
+        if first.change_at is not None:
+            ax.axvline(first.change_at, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("step")
+        ax.set_ylabel("cumulative regret (mean, 95% band)")
+        ax.set_title(title or f"{first.environment} · {first.runs} runs", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+        ax.set_xlim(0, max(int(np.max(r.steps)) for r in results))
+        ax.set_ylim(0, top if top > 0 else None)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
     out = Path(path)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
     write_whole(out, buffer.getvalue())
     return out

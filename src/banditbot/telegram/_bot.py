@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -96,8 +95,6 @@ _HINT = "I don't know that one. Send /help to see what I can do."
 #: plain text in a private chat is no command at all: what to send instead
 _TEXT_HINT = "I answer commands, not messages. Send /help to see them."
 _PARSE_ERROR = "can't parse entities"
-#: matplotlib's pyplot is not thread-safe: charts render one at a time, off the event loop
-_CHART_LOCK = threading.Lock()
 _ADMIN_USAGE = {
     "cheat": "/cheat <experiment> <arm> <rewards, e.g. 1101, or 4 5 3 on a rating>",
     "prior": "/prior <experiment> <arm> <alpha> <beta>",
@@ -465,8 +462,7 @@ class BanditBot:
             return None
         series = self.service.report_series(report.experiment, scope=report.scope)
         try:
-            with _CHART_LOCK:
-                return report_png(report, series)  # (its own default: one colour per arm)
+            return report_png(report, series)  # (its own default: one colour per arm)
         except ImportError:  # matplotlib missing: the table is enough
             return None
 
