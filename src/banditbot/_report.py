@@ -352,11 +352,15 @@ class Report:
     def _not_shown_better(self, leader: ArmReport) -> str:
         """``; not yet shown better than the control …`` when the leader's interval against
         the control still holds 0 (a trial: "hey leads (P(best) >99%)" beside an uplift of
-        −0.005 to +0.352, which a reader of the one line would not see)."""
+        −0.005 to +0.352, which a reader of the one line would not see), ``; shown worse
+        than the control …`` when it lies below 0 (P(best) can lead where the estimate
+        does not)."""
         u = leader.uplift
-        if self.control is None or leader.arm == self.control or u is None \
-                or not u.low <= 0.0 <= u.high:
+        if self.control is None or leader.arm == self.control or u is None or u.low > 0.0:
             return ""
+        if u.high < 0.0:
+            return (f"; shown worse than {self.control} (its interval against it, {u.span}, "
+                    "lies below 0)")
         return (f"; not yet shown better than {self.control} (its interval against it, "
                 f"{u.span}, holds 0)")
 

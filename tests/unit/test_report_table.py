@@ -266,6 +266,13 @@ def test_p_best_is_a_certainty_only_with_one_arm_and_a_lead_vs_the_control_is_qu
         replace(a, uplift=replace(new.uplift, low=0.01)) if a.arm == "new" else a
         for a in rep.arms))
     assert clear.verdict is not None and "not yet shown better" not in clear.verdict
+    # P(best) can lead where the estimate does not: an interval against the control below
+    # 0 (a statistician's review: the line said only "new leads") says the leader is worse
+    worse = replace(rep, arms=tuple(
+        replace(a, uplift=replace(new.uplift, low=-0.3, high=-0.01)) if a.arm == "new" else a
+        for a in rep.arms))
+    assert worse.verdict is not None and worse.verdict.endswith(
+        "; shown worse than base (its interval against it, -0.300 to -0.010, lies below 0)")
 
 
 def test_an_index_policy_sending_its_decisions_to_another_arm_than_the_leader_says_why(

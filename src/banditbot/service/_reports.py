@@ -297,8 +297,8 @@ class ReportsMixin(DecisionsMixin):
                 if getattr(self.store, "ttl_days", None) else " or imported"
             estimate_kind += f"; {count_text(outside, 'answer')} outside the policy's draws " \
                              f"(sticky, added by hand{expired}) are not in it"
-        anytime_kind = f"{view.config.confidence:.0%} confidence sequence (valid at every " \
-                       "look; betting on AIPW scores)"
+        anytime_kind = f"each arm's {view.config.confidence:.0%} confidence sequence (valid " \
+                       "at every look; betting on AIPW scores)"
         if (as_of, answers_then) != (float(table.pulls.sum()), float(table.n.sum())):
             stale = f" · as of decision {as_of:,.0f} and {answers_then:,.0f} answers (a long " \
                     f"log is re-read as it grows by {self._inference.stale_share:.1%})"
@@ -1019,8 +1019,8 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
                 "so no winner is named (set the reward's min and max, or winner.rule: p-best)")
     if rule == "sequence":
         return (f"the leader's confidence sequences against every other active arm exclude 0 "
-                f"(P(a wrong winner) <= {1 - confidence:.0%}, however often the report is "
-                "read)")
+                f"(P(a wrong winner) <= {1 - confidence:.0%} while the arms' rates hold "
+                "steady, however often the report is read)")
     return (f"P(best) >= the threshold (a description: repeated looks make it name a wrong "
             f"winner far more often than {1 - confidence:.0%})")
 
