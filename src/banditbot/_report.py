@@ -151,7 +151,8 @@ class SampleRatioCheck:
     fewer than 5 times in one cell) and the worst single period (an exact binomial test per
     arm), the p-value corrected for both and for the number of periods.
     With the allocation recomputed at every decision: every decision against the vector it
-    logged, pooled (:func:`~banditbot.statistics.logged_ratio_p_value`).
+    logged, by a test valid at every look (:func:`~banditbot.statistics.
+    logged_ratio_anytime_p_value`: its p-value is the smallest over the log so far).
 
     Attributes
     ----------
@@ -179,11 +180,12 @@ class SampleRatioCheck:
             f"over {self.decisions_tested:,} decisions"
         if self.flagged:
             where = f"in period {self.period}" if self.period else over
-            return (f"sample ratio mismatch {where} (p = {self.p_value:.1e}): decisions do "
-                    "not follow the allocation; check what drops messages or decisions")
+            kind = "p" if self.periods_tested else "anytime p"
+            return (f"sample ratio mismatch {where} ({kind} = {self.p_value:.1e}): decisions "
+                    "do not follow the allocation; check what drops messages or decisions")
         if not self.periods_tested:
             return (f"sample ratio: OK over {self.decisions_tested:,} decisions, each against "
-                    f"the vector it was drawn from (p = {self.p_value:.2g})")
+                    f"the vector it was drawn from (anytime p = {self.p_value:.2g})")
         return f"sample ratio: OK over {self.periods_tested} period(s) (p = {self.p_value:.2g})"
 
 

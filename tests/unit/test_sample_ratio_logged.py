@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
-from banditbot.statistics import logged_ratio_p_value, ratio_p_value
+from banditbot.statistics import (
+    logged_ratio_anytime_p_value,
+    logged_ratio_p_value,
+    ratio_p_value,
+)
 
 
 def _p_values(rng: np.random.Generator, runs: int, decisions: int, k: int, *,
@@ -67,6 +71,72 @@ def test_a_lost_share_of_one_arm_or_a_wrong_logged_vector_is_flagged() -> None:
     rng = np.random.default_rng(32)
     assert (_p_values(rng, 40, 6000, 3, temperature=0.5, drop=0.2) < 0.001).all()
     assert (_p_values(rng, 40, 2000, 3, temperature=0.05, lie=0.1) < 0.001).all()
+
+
+def _logs(rng: np.random.Generator, runs: int, decisions: int, k: int, *,
+          temperature: float, drop: float = 0.0, lie: float = 0.0
+          ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The logs ``_p_values`` sums, whole: each run's drawn arms and logged vectors in the
+    order of the decisions (``drop``'s lost decisions left out)."""
+    rates = np.linspace(0.1, 0.3, k)
+    n, s = np.zeros((runs, k)), np.zeros((runs, k))
+    rows = np.arange(runs)
+    chosen = np.zeros((runs, decisions), dtype=np.int64)
+    vectors = np.zeros((runs, decisions, k))
+    kept = np.ones((runs, decisions), dtype=bool)
+    for t in range(decisions):
+        means = np.where(n > 0, s / np.maximum(n, 1.0), 0.5)
+        z = np.exp((means - means.max(axis=1, keepdims=True)) / temperature)
+        p = (1.0 - 0.01 * k) * z / z.sum(axis=1, keepdims=True) + 0.01
+        arm = np.minimum((rng.random((runs, 1)) > p.cumsum(axis=1)).sum(axis=1), k - 1)
+        logged = p.copy()
+        if lie:
+            top = p.argmax(axis=1)
+            moved = lie * p[rows, top]
+            logged = p + (moved / (k - 1))[:, None]
+            logged[rows, top] -= moved + moved / (k - 1)
+        kept[:, t] = ~((arm == 1) & (rng.random(runs) < drop))
+        chosen[:, t], vectors[:, t] = arm, logged
+        n[rows, arm] += 1.0
+        s[rows, arm] += rng.random(runs) < rates[arm]
+    return [(chosen[i][kept[i]], vectors[i][kept[i]]) for i in range(runs)]
+
+
+def test_the_check_the_report_runs_is_valid_however_often_it_is_read() -> None:
+    """A report reads the growing log again and again. The χ² of the log so far, read every
+    20 decisions of 300 fair logs of 10,000 (0.5 / 0.3 / 0.2), fell below 0.001 at some
+    look in 11 of them (the 1,000 looks of 1,000 logs of 20,000: in 29), where its level
+    promises 0.3. The check the report runs is a test martingale: its p-value is the
+    smallest over every prefix of the log, so "flagged at some look" is "flagged now", and
+    a fair log's is below α with probability at most α: at most 3 of the 300 below 0.001
+    (nominal 0.3; a false failure below 3e-4), at most 27 below 0.05 (nominal 15; below
+    1e-3). Adapting policies as above (2,000 logs): at most 3 of 400 each below 0.001
+    (seen 0 and 0); the lost share and the wrong vectors are flagged in at least 37 of 40
+    each (in 200 of each: 199, where the χ² at one look flags 200; a false failure below
+    1e-4): the price of a test that may be read at every decision."""
+    rng = np.random.default_rng(34)
+    p = np.array([0.5, 0.3, 0.2])
+    values = []
+    for _ in range(300):
+        arms = rng.choice(3, size=10_000, p=p)
+        vectors = np.broadcast_to(p, (10_000, 3))
+        value = logged_ratio_anytime_p_value(arms, vectors)
+        assert value is not None
+        values.append(value)
+        if len(values) <= 3:  # the smallest over every prefix: a longer log's is no larger
+            shorter = [logged_ratio_anytime_p_value(arms[:t], vectors[:t])
+                       for t in (100, 2_000, 9_999)]
+            assert all(x is not None and value <= x for x in shorter), (value, shorter)
+    assert sum(v < 0.001 for v in values) <= 3
+    assert sum(v < 0.05 for v in values) <= 27
+    for decisions, k in ((3000, 3), (300, 10)):
+        fair = [logged_ratio_anytime_p_value(c, v)
+                for c, v in _logs(rng, 400, decisions, k, temperature=0.05)]
+        assert sum(x is not None and x < 0.001 for x in fair) <= 3, (decisions, k)
+    for logs in (_logs(rng, 40, 6000, 3, temperature=0.5, drop=0.2),
+                 _logs(rng, 40, 2000, 3, temperature=0.05, lie=0.1)):
+        flagged = [logged_ratio_anytime_p_value(c, v) for c, v in logs]
+        assert sum(x is not None and x < 0.001 for x in flagged) >= 37, flagged
 
 
 def test_a_log_read_without_a_removed_arm_is_tested_on_the_arms_it_kept() -> None:

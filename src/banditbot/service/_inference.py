@@ -113,7 +113,7 @@ class _Entry(NamedTuple):
     #: (arm, decisions) of arms in the log that the config does not have (left out)
     left_out: tuple[tuple[str, int], ...] = ()
     #: (p-value, decisions) of the decisions per arm against their logged vectors
-    #: (:func:`~banditbot.statistics.logged_ratio_p_value`); ``None``: nothing to test
+    #: (:func:`~banditbot.statistics.logged_ratio_anytime_p_value`); ``None``: nothing to test
     sample_ratio: tuple[float, int] | None = None
 
 
@@ -203,9 +203,9 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
         left: dict[str, int] = {}  # arms in the log that the config no longer has
         chosen, probabilities, rewards = scan_arrays(
             (row[:4] for row in scan), view.all_arms, view.lo, view.span, left_out=left)
-        from ..statistics import logged_ratio_p_value
+        from ..statistics import logged_ratio_anytime_p_value
 
-        ratio = logged_ratio_p_value(chosen, probabilities)
+        ratio = logged_ratio_anytime_p_value(chosen, probabilities)
         result = None
         answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
         if answered_rows:
@@ -287,8 +287,9 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 #: the decisions that offered it; 7: each arm against the control over the decisions that
 #: offered both (the uplift's point and its support); 8: that point is the difference of
 #: the weighted estimates when every decision offered both; 9: each arm's answered
-#: decisions (the answers its estimate rests on); 10: the sample-ratio test of the log.
-_FORMAT = 10
+#: decisions (the answers its estimate rests on); 10: the sample-ratio test of the log; 11:
+#: that test valid at every look.
+_FORMAT = 11
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 

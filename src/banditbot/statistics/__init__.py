@@ -13,7 +13,8 @@
   and whatever the allocation did (:func:`anytime_inference`, :func:`stopping_rule`,
   :class:`SequentialTest`).
 * **Sample ratio** — whether the decisions per arm follow the probabilities they were drawn
-  from (:func:`ratio_p_value`, :func:`logged_ratio_p_value`); and whether one arm's
+  from (:func:`ratio_p_value`, :func:`logged_ratio_p_value`; valid at every look:
+  :func:`logged_ratio_anytime_p_value`); and whether one arm's
   decisions are answered less often than the others' (:func:`fisher_less_p_value`).
 
 Examples
@@ -43,13 +44,18 @@ _WHERE = {
                      "SequentialTest", "WinnerDecision", "aipw_scores", "anytime_inference",
                      "stopping_rule"), "._sequential"),
     "ips_confidence_sequence": "._betting",
-    **dict.fromkeys(("fisher_less_p_value", "logged_ratio_p_value", "ratio_p_value"),
-                    "._ratio"),
+    **dict.fromkeys(("fisher_less_p_value", "logged_ratio_anytime_p_value",
+                     "logged_ratio_p_value", "ratio_p_value"), "._ratio"),
 }
 
 if TYPE_CHECKING:
     from ._betting import ips_confidence_sequence
-    from ._ratio import fisher_less_p_value, logged_ratio_p_value, ratio_p_value
+    from ._ratio import (
+        fisher_less_p_value,
+        logged_ratio_anytime_p_value,
+        logged_ratio_p_value,
+        ratio_p_value,
+    )
     from ._sequential import (
         DEFAULT_EFFECTS,
         HORIZON_SHARE,
@@ -84,6 +90,7 @@ __all__ = [
     "beta_optimistic_probabilities",
     "fisher_less_p_value",
     "ips_confidence_sequence",
+    "logged_ratio_anytime_p_value",
     "logged_ratio_p_value",
     "normal_best_probabilities",
     "normal_interval",

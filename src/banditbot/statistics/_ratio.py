@@ -8,6 +8,12 @@ whose predictable covariance is ``V = Σ (diag(p_t) − p_t p_tᵀ)``, and ``(O 
 is χ² with ``rank(V)`` degrees of freedom (asymptotically, by the martingale central limit
 theorem). A period of ``n`` decisions at one allocation ``p`` adds ``n·p`` and
 ``n·(diag(p) − p pᵀ)``: the same sums.
+
+That χ² holds at one look. A report reads a growing log again and again, and the χ² of the
+log so far, read at 1,000 looks of a fair log, fell below 0.001 at some look in about 3% of
+experiments (29 of 1,000). :func:`logged_ratio_anytime_p_value` is valid at every look: a
+test martingale over the log's decisions in order (Ville's inequality), whose p-value falls
+below ``α`` at any look of a fair log with probability at most ``α``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import numpy as np
 
 from .._types import FloatArray, IntArray
 
-__all__ = ["fisher_less_p_value", "logged_ratio_p_value", "ratio_p_value"]
+__all__ = ["fisher_less_p_value", "logged_ratio_anytime_p_value", "logged_ratio_p_value",
+           "ratio_p_value"]
 
 #: cells expected fewer times than this are pooled with the next smallest
 MIN_EXPECTED = 5.0
@@ -108,16 +115,91 @@ def logged_ratio_p_value(chosen: IntArray, probabilities: FloatArray) -> float |
     """
     if chosen.shape[0] == 0:
         return None
-    p = np.asarray(probabilities, dtype=np.float64)
-    mass = p.sum(axis=1)
-    if not np.all(np.abs(mass - 1.0) <= 1e-9):  # (else the vectors are used uncopied)
-        kept = mass > 0.0  # (NaN > 0 is false: such a row is left out)
-        p, chosen = p[kept] / mass[kept, None], chosen[kept]
+    chosen, p = _given_the_columns(chosen, probabilities)
     k = p.shape[1]
     seen = np.bincount(chosen, minlength=k).astype(np.float64)
     expected = p.sum(axis=0)
     covariance = np.diag(expected) - p.T @ p
     return ratio_p_value(seen, expected, covariance)
+
+
+def _given_the_columns(chosen: IntArray, probabilities: FloatArray
+                       ) -> tuple[IntArray, FloatArray]:
+    """The log's rows given that their draw is among the columns: a row that sums to less
+    than 1 scaled to 1, a row of 0 or not of numbers left out (with its decision)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    mass = p.sum(axis=1)
+    if np.all(np.abs(mass - 1.0) <= 1e-9):  # (the vectors used uncopied)
+        return chosen, p
+    kept = mass > 0.0  # (NaN > 0 is false: such a row is left out)
+    return chosen[kept], p[kept] / mass[kept, None]
+
+
+#: the pseudo-count that holds the martingale's bet at "no mismatch" until the log has
+#: shown one (the power hardly moves between 2 and 200: simulated, 24–25 of 40 lossy logs)
+_PRIOR = 10.0
+_BLOCK = 16_384  # rows a step of the scan takes at once (bounds its memory)
+
+
+def logged_ratio_anytime_p_value(chosen: IntArray, probabilities: FloatArray
+                                 ) -> float | None:
+    """Whether a log's draws follow the vectors it logged, valid however often it is read.
+
+    A test martingale over the decisions in order: each decision ``t`` bets that the draws
+    lean from ``p_t`` as they have so far, ``q_t ∝ p_t · θ`` with ``θ_a`` arm ``a``'s
+    draws over what the vectors expected before ``t`` (both plus :data:`_PRIOR`): it gains
+    ``q_t(a_t) / p_t(a_t)``, whose mean is 1 when the arms are drawn from ``p_t``. By
+    Ville's inequality a fair log's product ever reaches ``1/α`` with probability at most
+    ``α``; the p-value is ``1 /`` its largest value so far, at most 1 (so a mismatch seen
+    once stays seen). Rows as :func:`logged_ratio_p_value` takes them.
+
+    Parameters
+    ----------
+    chosen
+        Shape ``(T,)``: the arm (column) each decision drew, in the order they were made.
+    probabilities
+        Shape ``(T, K)``: the vector each was drawn from (0 for an arm it did not offer).
+
+    Returns
+    -------
+    float or None
+        The anytime p-value; ``None`` with fewer than two columns or fewer than
+        ``2 ×`` :data:`MIN_EXPECTED` decisions (too few for any test to see a mismatch: the
+        χ² needs two cells expected 5 times).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = np.tile([0.7, 0.2, 0.1], (3000, 1))
+    >>> fair = rng.choice(3, size=3000, p=[0.7, 0.2, 0.1])
+    >>> logged_ratio_anytime_p_value(fair, p) > 0.001
+    True
+    >>> biased = rng.choice(3, size=3000, p=[0.6, 0.3, 0.1])
+    >>> logged_ratio_anytime_p_value(biased, p) < 1e-6
+    True
+    """
+    if chosen.shape[0] == 0 or np.ndim(probabilities) != 2 or \
+            np.shape(probabilities)[1] < 2:
+        return None
+    chosen, p = _given_the_columns(chosen, probabilities)
+    if chosen.shape[0] < 2 * MIN_EXPECTED:
+        return None
+    k = p.shape[1]
+    seen, expected = np.zeros(k), np.zeros(k)
+    log_m = best = 0.0
+    for start in range(0, chosen.shape[0], _BLOCK):
+        arm, vec = chosen[start:start + _BLOCK], p[start:start + _BLOCK]
+        rows = np.arange(arm.shape[0])
+        drawn = np.zeros_like(vec)
+        drawn[rows, arm] = 1.0
+        theta = (seen + np.cumsum(drawn, axis=0) - drawn + _PRIOR) / \
+            (expected + np.cumsum(vec, axis=0) - vec + _PRIOR)
+        path = log_m + np.cumsum(np.log(theta[rows, arm])
+                                 - np.log(np.einsum("ij,ij->i", vec, theta)))
+        best, log_m = max(best, float(path.max())), float(path[-1])
+        seen += drawn.sum(axis=0)
+        expected += vec.sum(axis=0)
+    return float(np.exp(-best))
 
 
 def fisher_less_p_value(a: int, n: int, answered: int, decisions: int) -> float:
