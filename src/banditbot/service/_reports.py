@@ -832,9 +832,10 @@ def sample_ratio_check(periods: Sequence[AllocationRecord],
     """Whether the decisions per arm follow the allocations they were drawn from; ``None``
     when nothing can be tested.
 
-    Two tests, each at half of :data:`SRM_ALPHA`: the decisions of **all periods pooled**
-    against what their allocations expect (:func:`_pooled_srm_p_value`: a loss that runs
-    through every period, as a client that drops one arm's decisions, adds up there), and
+    Two tests, each at half of :data:`SRM_ALPHA`: the decisions of **all periods** against
+    what their allocations expect, by a test valid however often the report is read
+    (:func:`_pooled_srm_p_value`: a loss that runs through every period, as a client that
+    drops one arm's decisions, adds up there), and
     the **worst single period** (:func:`_srm_p_value`: exact, arm by arm),
     Bonferroni-corrected for the number of periods tested. The reported
     p-value is the check's own, corrected for both (flagged below :data:`SRM_ALPHA`, however
@@ -890,32 +891,27 @@ def _logged_check(found: tuple[float, int] | None) -> SampleRatioCheck | None:
 
 def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]]
                         ) -> float | None:
-    """The p-value of all periods' decisions per arm against what their allocations
-    expect (:func:`~banditbot.statistics.ratio_p_value`): each period's counts are
-    multinomial with its allocation, so their sum has mean ``E = Σ n·p`` and covariance
-    ``Σ n·(diag(p) − p pᵀ)``; ``None`` with fewer than two cells to compare."""
-    from ..statistics import ratio_p_value
+    """The anytime p-value of all periods' decisions per arm against what their
+    allocations expect, the periods in the order they started
+    (:func:`~banditbot.statistics.period_ratio_anytime_p_value`: valid however often the
+    report is read; the χ² of all periods pooled, which it replaced, was valid at one read);
+    ``None`` with fewer than two arms to compare."""
+    from ..statistics import period_ratio_anytime_p_value
 
     arms = sorted({a for period, _ in tested
                    for a, q in zip(period.arms, period.probabilities, strict=True) if q > 0})
     if len(arms) < 2:
         return None
     index = {a: i for i, a in enumerate(arms)}
-    k = len(arms)
-    seen, expected, cov = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    for period, got in tested:
-        n = float(sum(got.values()))
-        p = np.zeros(k)
+    ordered = sorted(tested, key=lambda t: (t[0].created_at, t[0].period))
+    vectors, counts = np.zeros((len(ordered), len(arms))), np.zeros((len(ordered), len(arms)))
+    for row, (period, got) in enumerate(ordered):
         for a, q in zip(period.arms, period.probabilities, strict=True):
-            if q > 0:
-                p[index[a]] = q
-        p /= p.sum()
+            vectors[row, index[a]] = q if q > 0 else 0.0
         for a, c in got.items():
             if a in index:
-                seen[index[a]] += c
-        expected += n * p
-        cov += n * (np.diag(p) - np.outer(p, p))
-    return ratio_p_value(seen, expected, cov)
+                counts[row, index[a]] += c
+    return period_ratio_anytime_p_value(vectors, counts)
 
 
 def _srm_p_value(seen: FloatArray, expected: FloatArray) -> float | None:

@@ -14,8 +14,8 @@
   :class:`SequentialTest`).
 * **Sample ratio** — whether the decisions per arm follow the probabilities they were drawn
   from (:func:`ratio_p_value`, :func:`logged_ratio_p_value`; valid at every look:
-  :func:`logged_ratio_anytime_p_value`); and whether one arm's
-  decisions are answered less often than the others' (:func:`fisher_less_p_value`).
+  :func:`logged_ratio_anytime_p_value`, :func:`period_ratio_anytime_p_value`); and whether
+  one arm's decisions are answered less often than the others' (:func:`fisher_less_p_value`).
 
 Examples
 --------
@@ -45,7 +45,8 @@ _WHERE = {
                      "stopping_rule"), "._sequential"),
     "ips_confidence_sequence": "._betting",
     **dict.fromkeys(("fisher_less_p_value", "logged_ratio_anytime_p_value",
-                     "logged_ratio_p_value", "ratio_p_value"), "._ratio"),
+                     "logged_ratio_p_value", "period_ratio_anytime_p_value",
+                     "ratio_p_value"), "._ratio"),
 }
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         fisher_less_p_value,
         logged_ratio_anytime_p_value,
         logged_ratio_p_value,
+        period_ratio_anytime_p_value,
         ratio_p_value,
     )
     from ._sequential import (
@@ -94,6 +96,7 @@ __all__ = [
     "logged_ratio_p_value",
     "normal_best_probabilities",
     "normal_interval",
+    "period_ratio_anytime_p_value",
     "ratio_p_value",
     "stopping_rule",
     "wilson_interval",

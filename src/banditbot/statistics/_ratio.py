@@ -23,7 +23,7 @@ import numpy as np
 from .._types import FloatArray, IntArray
 
 __all__ = ["fisher_less_p_value", "logged_ratio_anytime_p_value", "logged_ratio_p_value",
-           "ratio_p_value"]
+           "period_ratio_anytime_p_value", "ratio_p_value"]
 
 #: cells expected fewer times than this are pooled with the next smallest
 MIN_EXPECTED = 5.0
@@ -199,6 +199,57 @@ def logged_ratio_anytime_p_value(chosen: IntArray, probabilities: FloatArray
         best, log_m = max(best, float(path.max())), float(path[-1])
         seen += drawn.sum(axis=0)
         expected += vec.sum(axis=0)
+    return float(np.exp(-best))
+
+
+def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray) -> float | None:
+    """:func:`logged_ratio_anytime_p_value` of allocation periods: period ``j``'s decisions
+    were drawn from ``vectors[j]``, ``counts[j]`` of them per arm. Within a period the bet
+    stays the one the periods before it gave (``θ`` from their counts), so its decisions
+    gain ``Π_a (q_j(a) / p_j(a))^{c_a}`` in any order; the product is the per-decision
+    martingale's, read at the end of each period (and of the period still running), so
+    the p-value holds however often it is read. An arm a period gave no probability is left
+    out of that period.
+
+    Parameters
+    ----------
+    vectors
+        Shape ``(J, K)``: each period's allocation, in the order the periods ran.
+    counts
+        Shape ``(J, K)``: each period's decisions per arm.
+
+    Returns
+    -------
+    float or None
+        The anytime p-value; ``None`` with fewer than two arms or fewer than
+        ``2 ×`` :data:`MIN_EXPECTED` decisions.
+
+    Examples
+    --------
+    >>> p = np.tile([0.5, 0.5], (10, 1))
+    >>> period_ratio_anytime_p_value(p, np.tile([50.0, 50.0], (10, 1)))
+    1.0
+    >>> period_ratio_anytime_p_value(p, np.tile([60.0, 40.0], (10, 1))) < 1e-6
+    True
+    """
+    p = np.asarray(vectors, dtype=np.float64)
+    c = np.where(p > 0, np.asarray(counts, dtype=np.float64), 0.0)
+    if p.ndim != 2 or p.shape[1] < 2 or c.sum() < 2 * MIN_EXPECTED:
+        return None
+    mass = p.sum(axis=1, keepdims=True)
+    p = np.divide(p, mass, out=np.zeros_like(p), where=mass > 0)
+    k = p.shape[1]
+    seen, expected = np.zeros(k), np.zeros(k)
+    log_m = best = 0.0
+    for vec, got in zip(p, c, strict=True):
+        n = got.sum()
+        if n == 0:
+            continue
+        theta = (seen + _PRIOR) / (expected + _PRIOR)
+        log_m += float(got @ np.log(theta)) - n * float(np.log(vec @ theta))
+        best = max(best, log_m)
+        seen += got
+        expected += n * vec
     return float(np.exp(-best))
 
 
