@@ -78,9 +78,10 @@ def parse_rates(specs: Sequence[str], config: BanditConfig,
         exp = config.experiment(exp_id)
         known = tuple(arms[exp_id]) if arms is not None and exp_id in arms else \
             tuple(a.id for a in exp.arms)
-        if arm not in known:
-            raise ConfigError(f"experiment {exp_id!r} has no arm {arm!r}",
-                              hint=f"arms: {', '.join(known)}")
+        if arm not in known:  # (a retired arm is in the log, not among the arms it runs)
+            raise ConfigError(f"experiment {exp_id!r} runs no arm {arm!r}",
+                              hint=f"the arms it runs: {', '.join(known)} (a retired arm "
+                                   "takes no --rate)")
         try:
             value = float(raw)
         except ValueError:

@@ -57,7 +57,7 @@ def test_the_demo_refuses_a_rate_for_an_arm_no_one_runs(
     db = tmp_path / "new.db"
     code, _, err = run_cli(["demo", "--config", str(EXAMPLES), "--store", f"sqlite:///{db}",
                             "--no-live", "--steps", "5", "--rate", "greeting.yo=0.6"], capsys)
-    assert code == 2 and "experiment 'greeting' has no arm 'yo'" in err
+    assert code == 2 and "experiment 'greeting' runs no arm 'yo'" in err
     assert "hello, hey, formal, playful" in err and not db.exists()
 
 
