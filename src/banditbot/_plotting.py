@@ -42,12 +42,16 @@ def figure(**kwargs: Any) -> Any:
 
 @contextmanager
 def styled(settings: Mapping[str, Any]) -> Iterator[None]:
-    """Draw in the block with matplotlib's defaults plus ``settings`` (rcParams), whatever
-    style the program set (its settings are back afterwards), one block at a time in the
-    process: a chart drawn in another thread meanwhile kept this one's settings, or got
-    them mixed with its own."""
+    """Draw in the block with the settings of matplotlib's rc file (the installation's
+    ``matplotlibrc``: a font for other scripts, say) plus ``settings``, whatever the program
+    changed since (a ``dark_background`` style gave white titles on white); its settings
+    are back afterwards. One block at a time in the process: a chart drawn in another
+    thread meanwhile kept this one's settings, or got them mixed with its own."""
     require("matplotlib", "plots")
-    import matplotlib.style
+    import matplotlib
 
-    with _DRAWING, matplotlib.style.context(["default", dict(settings)]):
+    with _DRAWING, matplotlib.rc_context():
+        matplotlib.rc_file_defaults()
+        rc: Any = matplotlib.rcParams  # (its stubs type the keys as every rcParams name)
+        rc.update(settings)
         yield

@@ -5,6 +5,7 @@ meet WCAG AA contrast."""
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -408,3 +409,24 @@ def test_charts_drawn_from_threads_at_once_are_the_charts_drawn_alone(
         assert got == [alone] * 8
         assert during == solo
         assert {k for k, v in before.items() if matplotlib.rcParams[k] != v} == set()
+
+
+def test_charts_keep_the_installations_matplotlibrc(tmp_path: Path) -> None:
+    """A review: resetting to matplotlib's built-in defaults (to keep a program's style
+    out) also dropped the installation's ``matplotlibrc`` — a font for other scripts, set
+    there, gave way to DejaVu Sans and arm names in it drew as boxes. A chart starts from
+    the rc file, then the house style; what the program set since stays out."""
+    import subprocess
+    import sys
+
+    (tmp_path / "matplotlibrc").write_text("font.sans-serif: Foo Sans, DejaVu Sans\n")
+    code = ("import matplotlib\n"
+            "from banditbot._plotting import STYLE, styled\n"
+            "matplotlib.rcParams['axes.facecolor'] = 'black'\n"
+            "with styled(STYLE):\n"
+            "    print(matplotlib.rcParams['font.sans-serif'][0],"
+            " matplotlib.rcParams['axes.facecolor'])\n"
+            "print(matplotlib.rcParams['axes.facecolor'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "MATPLOTLIBRC": str(tmp_path)})
+    assert out.stdout.split() == ["Foo", "Sans", "white", "black"]

@@ -274,3 +274,29 @@ def test_the_periods_test_is_valid_however_often_it_is_read() -> None:
     assert sum(v is not None and v < 0.001 for v in lossy) >= 38, lossy
     assert period_ratio_anytime_p_value(np.array([[0.5, 0.5]]), np.array([[3.0, 2.0]])) \
         is None  # five decisions: too few to test
+
+
+def test_the_periods_test_counts_an_arm_its_period_did_not_offer_and_skips_broken_vectors(
+        ) -> None:
+    """From a review of the periods' test: decisions of an arm whose period gave it no
+    probability were dropped (a router that kept serving a paused arm, flagged by the χ²
+    before, read p = 1.0); a period whose vector held NaN read p = 0 on fair counts, and an
+    infinity stopped the test at that period. Such decisions count against the router;
+    a period without a usable vector is left out, with its decisions."""
+    from banditbot.statistics import period_ratio_anytime_p_value
+
+    rng = np.random.default_rng(36)
+    vectors = np.tile([0.5, 0.5, 0.0], (30, 1))
+    vectors[0] = [1 / 3, 1 / 3, 1 / 3]
+    served = np.array([rng.multinomial(100, [0.45, 0.45, 0.10]) for _ in range(30)], float)
+    paused = period_ratio_anytime_p_value(vectors, served)
+    assert paused is not None and paused < 1e-6
+    fair_vectors = np.tile([0.7, 0.3], (30, 1))
+    fair = np.array([rng.multinomial(100, [0.7, 0.3]) for _ in range(30)], float)
+    for broken in (np.nan, np.inf):
+        bad = fair_vectors.copy()
+        bad[2] = [0.5, broken]
+        value = period_ratio_anytime_p_value(bad, fair)
+        assert value is not None and value > 0.001, (broken, value)
+        biased = period_ratio_anytime_p_value(bad, np.tile([50.0, 50.0], (30, 1)))
+        assert biased is not None and biased < 1e-30, (broken, biased)

@@ -60,7 +60,8 @@ class Metrics:
                                   ["method", "route", "status"], **kw)
         self.errors = Counter("banditbot_errors", "Errors by type", ["type"], **kw)
         self.srm_p_value = Gauge("banditbot_srm_p_value",
-                                 "Sample-ratio check: the worst allocation period's p-value",
+                                 "Sample-ratio check: its p-value (valid at every read; with "
+                                 "periods, corrected for the worst period's own test)",
                                  ["experiment"], multiprocess_mode="liveall", **kw)
         self.srm_flagged = Gauge("banditbot_srm_flagged",
                                  "1 when decisions do not follow their allocation (p < 0.001)",

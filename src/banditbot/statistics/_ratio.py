@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._types import FloatArray, IntArray
+from .._types import BoolArray, FloatArray, IntArray
 
 __all__ = ["fisher_less_p_value", "logged_ratio_anytime_p_value", "logged_ratio_p_value",
            "period_ratio_anytime_p_value", "ratio_p_value"]
@@ -131,8 +131,15 @@ def _given_the_columns(chosen: IntArray, probabilities: FloatArray
     mass = p.sum(axis=1)
     if np.all(np.abs(mass - 1.0) <= 1e-9):  # (the vectors used uncopied)
         return chosen, p
-    kept = mass > 0.0  # (NaN > 0 is false: such a row is left out)
+    kept = _usable(p, mass)
     return chosen[kept], p[kept] / mass[kept, None]
+
+
+def _usable(p: FloatArray, mass: FloatArray) -> BoolArray:
+    """The rows that are a vector to test against: numbers, none negative, summing to more
+    than 0 (a NaN or an infinity in one row had turned the whole test off, or on)."""
+    out: BoolArray = np.isfinite(p).all(axis=1) & (p >= 0).all(axis=1) & (mass > 0.0)
+    return out
 
 
 #: the pseudo-count that holds the martingale's bet at "no mismatch" until the log has
@@ -150,8 +157,9 @@ def logged_ratio_anytime_p_value(chosen: IntArray, probabilities: FloatArray
     draws over what the vectors expected before ``t`` (both plus :data:`_PRIOR`): it gains
     ``q_t(a_t) / p_t(a_t)``, whose mean is 1 when the arms are drawn from ``p_t``. By
     Ville's inequality a fair log's product ever reaches ``1/α`` with probability at most
-    ``α``; the p-value is ``1 /`` its largest value so far, at most 1 (so a mismatch seen
-    once stays seen). Rows as :func:`logged_ratio_p_value` takes them.
+    ``α``; the p-value is ``1 /`` its largest value over the log, at most 1 (so reading a
+    growing log more often cannot flag it more). Rows as :func:`logged_ratio_p_value` takes
+    them.
 
     Parameters
     ----------
@@ -208,8 +216,10 @@ def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray) -> flo
     stays the one the periods before it gave (``θ`` from their counts), so its decisions
     gain ``Π_a (q_j(a) / p_j(a))^{c_a}`` in any order; the product is the per-decision
     martingale's, read at the end of each period (and of the period still running), so
-    the p-value holds however often it is read. An arm a period gave no probability is left
-    out of that period.
+    the p-value holds however often it is read. Decisions of an arm its period gave no
+    probability count against it (they cannot happen when the arms follow the vectors); a
+    period whose vector is not numbers summing to more than 0 is left out, with its
+    decisions.
 
     Parameters
     ----------
@@ -233,11 +243,14 @@ def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray) -> flo
     True
     """
     p = np.asarray(vectors, dtype=np.float64)
-    c = np.where(p > 0, np.asarray(counts, dtype=np.float64), 0.0)
-    if p.ndim != 2 or p.shape[1] < 2 or c.sum() < 2 * MIN_EXPECTED:
+    c = np.asarray(counts, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
         return None
-    mass = p.sum(axis=1, keepdims=True)
-    p = np.divide(p, mass, out=np.zeros_like(p), where=mass > 0)
+    mass = p.sum(axis=1)
+    kept = _usable(p, mass) & np.isfinite(c).all(axis=1)
+    p, c = p[kept] / mass[kept, None], c[kept]
+    if c.sum() < 2 * MIN_EXPECTED:
+        return None
     k = p.shape[1]
     seen, expected = np.zeros(k), np.zeros(k)
     log_m = best = 0.0
