@@ -892,10 +892,10 @@ def _logged_check(found: tuple[float, int] | None) -> SampleRatioCheck | None:
 def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]]
                         ) -> float | None:
     """The anytime p-value of all periods' decisions per arm against what their
-    allocations expect, the periods in the order they started
-    (:func:`~banditbot.statistics.period_ratio_anytime_p_value`: valid however often the
-    report is read; the χ² of all periods pooled, which it replaced, was valid at one read);
-    ``None`` with fewer than two arms to compare."""
+    allocations expect (:func:`~banditbot.statistics.period_ratio_anytime_p_value`: valid
+    however often the report is read; the χ² of all periods pooled, which it replaced, was
+    valid at one read); the periods of several bandits (scopes) with when each started and
+    ended. ``None`` with fewer than two arms to compare."""
     from ..statistics import period_ratio_anytime_p_value
 
     arms = sorted({a for period, _ in tested
@@ -903,15 +903,21 @@ def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]
     if len(arms) < 2:
         return None
     index = {a: i for i, a in enumerate(arms)}
-    ordered = sorted(tested, key=lambda t: (t[0].created_at, t[0].period))
+    ordered = sorted(tested, key=lambda t: (t[0].scope, t[0].period))
     vectors, counts = np.zeros((len(ordered), len(arms))), np.zeros((len(ordered), len(arms)))
+    starts, ends = np.zeros(len(ordered)), np.full(len(ordered), np.inf)
     for row, (period, got) in enumerate(ordered):
         for a, q in zip(period.arms, period.probabilities, strict=True):
-            vectors[row, index[a]] = q if q > 0 else 0.0
+            vectors[row, index[a]] = max(q, 0.0)
         for a, c in got.items():
             if a in index:
                 counts[row, index[a]] += c
-    return period_ratio_anytime_p_value(vectors, counts)
+        starts[row] = period.created_at
+        if row and ordered[row - 1][0].scope == period.scope:  # the next one ends it
+            ends[row - 1] = period.created_at
+    if len({period.scope for period, _ in ordered}) == 1:  # one bandit: periods in a row
+        return period_ratio_anytime_p_value(vectors, counts)
+    return period_ratio_anytime_p_value(vectors, counts, starts=starts, ends=ends)
 
 
 def _srm_p_value(seen: FloatArray, expected: FloatArray) -> float | None:

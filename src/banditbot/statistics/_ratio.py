@@ -210,16 +210,25 @@ def logged_ratio_anytime_p_value(chosen: IntArray, probabilities: FloatArray
     return float(np.exp(-best))
 
 
-def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray) -> float | None:
+def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray, *,
+                                 starts: FloatArray | None = None,
+                                 ends: FloatArray | None = None) -> float | None:
     """:func:`logged_ratio_anytime_p_value` of allocation periods: period ``j``'s decisions
     were drawn from ``vectors[j]``, ``counts[j]`` of them per arm. Within a period the bet
     stays the one the periods before it gave (``θ`` from their counts), so its decisions
-    gain ``Π_a (q_j(a) / p_j(a))^{c_a}`` in any order; the product is the per-decision
-    martingale's, read at the end of each period (and of the period still running), so
-    the p-value holds however often it is read. Decisions of an arm its period gave no
-    probability count against it (they cannot happen when the arms follow the vectors); a
-    period whose vector is not numbers summing to more than 0 is left out, with its
-    decisions.
+    gain ``Π_a (q_j(a) / p_j(a))^{c_a}`` in any order. Decisions of an arm its period gave
+    no probability count against it (they cannot happen when the arms follow the
+    vectors); a period whose vector is not numbers summing to more than 0 is left out, with
+    its decisions.
+
+    One bandit's periods follow each other: the product at the end of each period (and of
+    the one still running) is the per-decision martingale's there, and the p-value is 1
+    over its largest, so it holds however often it is read. Periods of several bandits (a
+    bandit per chat or per user) run side by side: give each period's ``starts`` and
+    ``ends`` (``inf`` for one still running). A period then bets with what the periods that
+    ended before it started gave, and the p-value is 1 over the product now, the
+    martingale's value at the time of the read: each read is one look at the same
+    martingale, so reading again and again does not add to the error.
 
     Parameters
     ----------
@@ -227,6 +236,8 @@ def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray) -> flo
         Shape ``(J, K)``: each period's allocation, in the order the periods ran.
     counts
         Shape ``(J, K)``: each period's decisions per arm.
+    starts, ends
+        Shape ``(J,)``: when each period started and ended (both or neither).
 
     Returns
     -------
@@ -251,18 +262,28 @@ def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray) -> flo
     p, c = p[kept] / mass[kept, None], c[kept]
     if c.sum() < 2 * MIN_EXPECTED:
         return None
+    n = c.sum(axis=1)
+    if starts is not None and ends is not None:  # side by side: what ended before each began
+        began, ended = np.asarray(starts, float)[kept], np.asarray(ends, float)[kept]
+        order = np.argsort(ended, kind="stable")
+        seen = np.vstack([np.zeros(p.shape[1]), np.cumsum(c[order], axis=0)])
+        expected = np.vstack([np.zeros(p.shape[1]),
+                              np.cumsum(n[order, None] * p[order], axis=0)])
+        before = np.searchsorted(ended[order], began, side="right")
+        theta = (seen[before] + _PRIOR) / (expected[before] + _PRIOR)
+        now = float(np.sum(c * np.log(theta)) - n @ np.log(np.einsum("ij,ij->i", p, theta)))
+        return float(np.exp(-max(0.0, now)))
     k = p.shape[1]
-    seen, expected = np.zeros(k), np.zeros(k)
+    seen_so_far, expected_so_far = np.zeros(k), np.zeros(k)
     log_m = best = 0.0
-    for vec, got in zip(p, c, strict=True):
-        n = got.sum()
-        if n == 0:
+    for vec, got, total in zip(p, c, n, strict=True):
+        if total == 0:
             continue
-        theta = (seen + _PRIOR) / (expected + _PRIOR)
-        log_m += float(got @ np.log(theta)) - n * float(np.log(vec @ theta))
+        theta = (seen_so_far + _PRIOR) / (expected_so_far + _PRIOR)
+        log_m += float(got @ np.log(theta)) - total * float(np.log(vec @ theta))
         best = max(best, log_m)
-        seen += got
-        expected += n * vec
+        seen_so_far += got
+        expected_so_far += total * vec
     return float(np.exp(-best))
 
 
