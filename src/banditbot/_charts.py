@@ -84,7 +84,7 @@ def report_png(report: Report, series: DecisionSeries | None = None,
 
 def _report_figure(report: Report, series: DecisionSeries | None,
                    max_arms: int | None = None) -> Any:
-    """The report's matplotlib figure (see :func:`report_png`); the caller closes it."""
+    """The report's matplotlib figure (see :func:`report_png`)."""
     everyone = report
     if max_arms is not None and len(report.arms) > max_arms:
         report = replace(report, arms=report.top_arms(max_arms))
@@ -212,19 +212,24 @@ def _evaluation_figure(rows: Sequence[tuple[str, Any]], *, title: str,
 
 
 def _wrapped(ax: Any, text: str, size: float, room: float) -> str:
-    """``text`` wrapped into lines that fit ``room`` pixels at ``size`` points (measured on
-    the figure's renderer, one line of it)."""
-    probe = ax.text(0, 0, " ".join(text.split()), fontsize=size)
-    width = probe.get_window_extent(ax.figure.canvas.get_renderer()).width
-    probe.remove()
+    """``text`` wrapped into lines that fit ``room`` pixels at ``size`` points."""
+    line = " ".join(text.split())
+    width = _text_width(ax, line, size)
     if width <= room:
         return text
-    return textwrap.fill(" ".join(text.split()), max(12, int(len(text) * room / width)),
-                         break_on_hyphens=False)
+    return textwrap.fill(line, max(12, int(len(line) * room / width)), break_on_hyphens=False)
+
+
+def _text_width(ax: Any, text: str, size: float) -> float:
+    """How wide ``text`` draws at ``size`` points on ``ax``'s figure, in pixels."""
+    probe = ax.text(0, 0, text, fontsize=size)
+    width = float(probe.get_window_extent(ax.figure.canvas.get_renderer()).width)
+    probe.remove()
+    return width
 
 
 def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
-    """Write ``fig`` as PNG (to ``path`` too, if given), close it, return the bytes."""
+    """Write ``fig`` as PNG (to ``path`` too, if given) and return the bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
     data = buffer.getvalue()
@@ -357,9 +362,7 @@ def _events(ax: Any, series: DecisionSeries) -> float:
         ax.axvline(decisions, color=INK, linestyle="--", linewidth=1.2)
         label = " · ".join(names)
         line = box.x0 + box.width * decisions / max(series.total, 1)
-        probe = ax.text(0, 0, label, fontsize=10)
-        width = probe.get_window_extent(renderer).width
-        probe.remove()
+        width = _text_width(ax, label, 10)
         flip = line + width > fig.bbox.x1 - gap  # no room on the right: it ends at its line
         items.append((decisions, label, line, line - width if flip else line,
                       line if flip else line + width, flip))

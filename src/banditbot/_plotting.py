@@ -17,7 +17,7 @@ __all__ = ["INK", "MUTED", "STYLE", "figure", "styled"]
 
 #: text and its quieter kind (axis ticks, notes)
 INK, MUTED = "#1d2330", "#4f5869"
-#: the house style of every chart (on matplotlib's defaults: see :func:`styled`)
+#: the house style of every chart (on the rc file's settings: see :func:`styled`)
 STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.titleweight": "bold",
          "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
          "legend.fontsize": 11, "figure.titlesize": 14, "figure.titleweight": "bold",

@@ -700,5 +700,4 @@ def _as_text(value: Any) -> Any:
     ``1``, ``"a"`` and ``True`` read ``True`` in Parquet and ``true`` in the CSV)."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, sort_keys=True) if isinstance(value, bool | list | dict) \
-        else str(value)
+    return str(_cell(value))

@@ -263,28 +263,21 @@ def period_ratio_anytime_p_value(vectors: FloatArray, counts: FloatArray, *,
     if c.sum() < 2 * MIN_EXPECTED:
         return None
     n = c.sum(axis=1)
-    if starts is not None and ends is not None:  # side by side: what ended before each began
+    together = starts is not None and ends is not None
+    if together:
         began, ended = np.asarray(starts, float)[kept], np.asarray(ends, float)[kept]
-        order = np.argsort(ended, kind="stable")
-        seen = np.vstack([np.zeros(p.shape[1]), np.cumsum(c[order], axis=0)])
-        expected = np.vstack([np.zeros(p.shape[1]),
-                              np.cumsum(n[order, None] * p[order], axis=0)])
-        before = np.searchsorted(ended[order], began, side="right")
-        theta = (seen[before] + _PRIOR) / (expected[before] + _PRIOR)
-        now = float(np.sum(c * np.log(theta)) - n @ np.log(np.einsum("ij,ij->i", p, theta)))
-        return float(np.exp(-max(0.0, now)))
-    k = p.shape[1]
-    seen_so_far, expected_so_far = np.zeros(k), np.zeros(k)
-    log_m = best = 0.0
-    for vec, got, total in zip(p, c, n, strict=True):
-        if total == 0:
-            continue
-        theta = (seen_so_far + _PRIOR) / (expected_so_far + _PRIOR)
-        log_m += float(got @ np.log(theta)) - total * float(np.log(vec @ theta))
-        best = max(best, log_m)
-        seen_so_far += got
-        expected_so_far += total * vec
-    return float(np.exp(-best))
+    else:  # one bandit's periods: each ends as the next starts
+        began = np.arange(len(n), dtype=float)
+        ended = began + 1.0
+    order = np.argsort(ended, kind="stable")  # a period bets with what ended before it began
+    seen = np.vstack([np.zeros(p.shape[1]), np.cumsum(c[order], axis=0)])
+    expected = np.vstack([np.zeros(p.shape[1]), np.cumsum(n[order, None] * p[order], axis=0)])
+    before = np.searchsorted(ended[order], began, side="right")
+    theta = (seen[before] + _PRIOR) / (expected[before] + _PRIOR)
+    gains = np.sum(c * np.log(theta), axis=1) - n * np.log(np.einsum("ij,ij->i", p, theta))
+    if together:  # the martingale's value now
+        return float(np.exp(-max(0.0, float(gains.sum()))))
+    return float(np.exp(-max(0.0, float(np.cumsum(gains).max()))))
 
 
 def fisher_less_p_value(a: int, n: int, answered: int, decisions: int) -> float:
