@@ -314,7 +314,8 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         def richer(route: Any) -> None:
             data = route.fetch().json()
             data.update(status="burn-in", burn_in={"done": 37, "needed": 100},
-                        srm={"p_value": 0.0002, "flagged": True, "period": "3"},
+                        srm={"p_value": 0.0002, "flagged": True, "period": "3",
+                             "periods_tested": 5},
                         control="hello", started_at=1_764_000_000, duration_seconds=90_000,
                         decisions=401, estimate_kind="95% confidence sequence (AIPW)")
             for arm in data["arms"]:
@@ -329,7 +330,8 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.wait_for_function("document.querySelector('#status').textContent === 'burn-in'",
                                timeout=WAIT)
         notices = page.inner_text("#notices")
-        assert "Burn-in: 37 of 100" in notices and "Sample ratio mismatch" in notices
+        assert "Burn-in: 37 of 100" in notices and "Sample ratio mismatch (p = 0.00020)" \
+            in notices  # with periods "p", without them "anytime p", as the CLI writes it
         # the burn-in bar sits under its sentence (a walkthrough saw it over the end of it)
         text = page.locator(".notice.warn span").bounding_box()
         bar = page.locator(".notice.warn progress").bounding_box()

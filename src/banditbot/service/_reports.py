@@ -294,7 +294,7 @@ class ReportsMixin(DecisionsMixin):
             # (a store whose decisions expire counts them in its statistics after the log
             # lost them: docs/dynamodb.md, "Expiring decisions")
             expired = ", imported or expired from the log" \
-                if getattr(self.store, "ttl_days", None) else " or imported"
+                if getattr(self.store, "ttl_days", None) else ", imported or no longer in the log"
             estimate_kind += f"; {count_text(outside, 'answer')} outside the policy's draws " \
                              f"(sticky, added by hand{expired}) are not in it"
         anytime_kind = f"each arm's {view.config.confidence:.0%} confidence sequence (valid " \

@@ -76,6 +76,9 @@ function el(tag, attrs = {}, ...children) {
 }
 function text(node, value) { node.textContent = value; return node; }
 const has = (x) => x !== null && x !== undefined && !(typeof x === "number" && isNaN(x));
+// The check's p-value as the CLI writes it: "anytime p" without periods (the log's test,
+// valid at every look: the smallest so far), "p" with them.
+const srmP = (srm) => `${srm.periods_tested ? "p" : "anytime p"} = ${has(srm.p_value) ? srm.p_value.toPrecision(2) : "?"}`;
 function int(x) { return has(x) ? Math.round(x).toLocaleString("en-US") : "–"; }
 // "1 decision", "2 decisions" (the chart's text said "the first 1 decisions")
 function count(x, word) { return `${int(x)} ${word}${Math.round(x) === 1 ? "" : "s"}`; }
@@ -227,7 +230,7 @@ function renderNotices(rep) {
   }
   if (rep.srm && rep.srm.flagged) {
     const period = rep.srm.period ? ` in period ${rep.srm.period}` : "";
-    out.push(note("bad", `Sample ratio mismatch (p = ${has(rep.srm.p_value) ? rep.srm.p_value.toPrecision(2) : "?"})`,
+    out.push(note("bad", `Sample ratio mismatch (${srmP(rep.srm)})`,
                   ` The arms received a different share of decisions than the allocation asked for${period}. ` +
                   "Something between banditbot and your users drops or duplicates traffic for some arms: " +
                   "do not trust these results until that is explained."));
@@ -755,7 +758,7 @@ function renderSettings(rep) {
     add(k.replace(/_/g, " "), typeof v === "number" && shares[k] ? shares[k](v) : typeof v === "object" ? Object.entries(v).filter(([, b]) => b !== null)
       .map(([a, b]) => `${a} ${typeof b === "object" ? JSON.stringify(b) : b}`).join(", ") : String(v));
   }
-  if (rep.srm && !rep.srm.flagged && has(rep.srm.p_value)) { add("sample ratio check", `passed (p = ${rep.srm.p_value.toPrecision(2)})`); }
+  if (rep.srm && !rep.srm.flagged && has(rep.srm.p_value)) { add("sample ratio check", `passed (${srmP(rep.srm)})`); }
   $("settings").replaceChildren(...rows);
 }
 
