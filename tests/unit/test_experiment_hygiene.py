@@ -3,6 +3,7 @@ estimates, shown on simulated experiments with fixed seeds."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -525,3 +526,30 @@ def test_the_pooled_test_of_a_bandit_per_chat_holds_however_often_it_is_read() -
     assert sum(min(r) < 0.001 for r in reads) <= 2
     lossy = [_scoped_reads(rng, 6, 6000, 40, 6000, drop_b=0.2)[-1] for _ in range(20)]
     assert sum(v < 0.001 for v in lossy) >= 15, lossy
+
+
+def test_with_periods_the_checks_p_value_never_rises_between_reads() -> None:
+    """An operator's trial read a fair experiment with periods every 10 decisions: the
+    check's p-value went 0.92, 1.0, 0.58, 0.060 within the first period, then climbed by
+    0.06 as periods ended (the running period was tested at each read, and the worst
+    period's Bonferroni factor grew). Now a period is tested once it has ended, at a level
+    fixed by when it ended, and the test of all periods is a martingale's: read after every
+    10 of 1,500 decisions (every 20 rewards, Thompson sampling), the p-value never rises
+    and never flags."""
+    cfg = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
+        "policy": "thompson", "update": "every 20 rewards", "burn_in": 0}]})
+    service = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(41))
+    env = np.random.default_rng(42)
+    rates = {"a": 0.1, "b": 0.15, "c": 0.2}
+    values = []
+    for i in range(1500):
+        d = service.decide("e", f"u{i}")
+        service.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
+        if i % 10 == 9:
+            check = service.sample_ratio("e")
+            if check is not None:
+                values.append(check.p_value)
+                assert not check.flagged, (i, check)
+    assert len(values) > 100
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(values)), values

@@ -832,46 +832,52 @@ def sample_ratio_check(periods: Sequence[AllocationRecord],
     """Whether the decisions per arm follow the allocations they were drawn from; ``None``
     when nothing can be tested.
 
-    Two tests, each at half of :data:`SRM_ALPHA`: the decisions of **all periods** against
-    what their allocations expect, by a test valid however often the report is read
+    Two tests, each at half of :data:`SRM_ALPHA`, both valid however often the report is
+    read: the decisions of **all periods** against what their allocations expect
     (:func:`_pooled_srm_p_value`: a loss that runs through every period, as a client that
-    drops one arm's decisions, adds up there), and
-    the **worst single period** (:func:`_srm_p_value`: exact, arm by arm),
-    Bonferroni-corrected for the number of periods tested. The reported
-    p-value is the check's own, corrected for both (flagged below :data:`SRM_ALPHA`, however
-    many periods an experiment runs: the worst of 400 periods at p < 0.001 flagged a fair
-    router in 5 of 16 runs, and a router that lost 20% of one arm's decisions in 100-reward
-    periods went unflagged in 7 of 8, which the pooled test flags at p = 6e-6)."""
+    drops one arm's decisions, adds up there), and **each period that has ended** on its
+    own (:func:`_srm_p_value`: exact, arm by arm), the ``r``-th to end at level
+    ``α/2 · 6/(π² r²)`` (the levels sum to ``α/2``; a period is tested once it is over, so
+    its verdict never changes). The reported p-value is the check's own, corrected for
+    both (flagged below :data:`SRM_ALPHA`, however many periods an experiment runs and
+    however often it is read: the worst of 400 periods at p < 0.001 flagged a fair router
+    in 5 of 16 runs; with the running period in it and a Bonferroni correction its p-value
+    swung between reads)."""
     from .._report import SampleRatioCheck
 
     observed: dict[str | None, dict[str, int]] = {}
     for c in counts:
         observed.setdefault(c.allocation_id, {})[c.arm] = c.decisions
+    latest: dict[str, AllocationRecord] = {}
+    ended: dict[str, float] = {}  # a period's id -> when the next one of its scope began
+    for period in sorted(periods, key=lambda r: (r.scope, r.period)):
+        before = latest.get(period.scope)
+        if before is not None:
+            ended[before.id] = period.created_at
+        latest[period.scope] = period
     worst: tuple[float, str] | None = None
-    singles = 0  # periods a test of their own can be run on
-    tested: list[tuple[AllocationRecord, dict[str, int]]] = []
-    for period in periods:
+    for rank, period in enumerate(sorted((r for r in periods if r.id in ended),
+                                         key=lambda r: (ended[r.id], r.scope, r.period)), 1):
         got = observed.get(period.id)
         if not got:
             continue
-        tested.append((period, got))
-        total = sum(got.values())
         p = period.probabilities
         keep = p > 0
-        expected = total * p[keep]
+        expected = sum(got.values()) * p[keep]
         seen = np.array([got.get(a, 0) for a, k in zip(period.arms, keep, strict=True) if k],
                         dtype=float)
         p_value = _srm_p_value(seen, expected)
-        if p_value is not None:
-            singles += 1
-            if worst is None or p_value < worst[0]:
-                worst = (p_value, str(period.period))
+        if p_value is not None:  # its share of α/2: 6/(π² rank²)
+            spent = 2.0 * p_value * math.pi ** 2 * rank ** 2 / 6.0
+            if worst is None or spent < worst[0]:
+                worst = (spent, str(period.period))
+    tested = [(period, observed[period.id]) for period in periods if observed.get(period.id)]
     pooled = _pooled_srm_p_value(tested)
     candidates = []
     if pooled is not None:
         candidates.append((min(1.0, 2.0 * pooled), ""))
     if worst is not None:
-        candidates.append((min(1.0, 2.0 * singles * worst[0]), worst[1]))
+        candidates.append((min(1.0, worst[0]), worst[1]))
     if not candidates:
         return None
     p_value, where = min(candidates)
@@ -915,8 +921,12 @@ def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]
         starts[row] = period.created_at
         if row and ordered[row - 1][0].scope == period.scope:  # the next one ends it
             ends[row - 1] = period.created_at
-    if len({period.scope for period, _ in ordered}) == 1:  # one bandit: periods in a row
-        return period_ratio_anytime_p_value(vectors, counts)
+    if len({period.scope for period, _ in ordered}) == 1:  # one bandit: periods in a row,
+        # read at the end of the last one that ended (the martingale's values at the ends
+        # of periods: the p-value never rises between reads; the running period is read
+        # once it has ended)
+        over = np.isfinite(ends)
+        return period_ratio_anytime_p_value(vectors[over], counts[over])
     return period_ratio_anytime_p_value(vectors, counts, starts=starts, ends=ends)
 
 
