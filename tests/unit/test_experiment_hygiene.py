@@ -486,11 +486,9 @@ def test_an_arm_answered_far_less_often_than_the_others_is_named() -> None:
 
 def _scoped_reads(rng: np.random.Generator, scopes: int, decisions: int, size: int,
                   every: int, drop_b: float = 0.0) -> list[float]:
-    """The sample-ratio check's pooled test read every ``every`` decisions of an experiment
+    """The sample-ratio check's p-value read every ``every`` decisions of an experiment
     with a bandit per scope: decisions come in one stream, each to a random scope, and a
     scope's period ends after ``size`` of them (its next allocation its own, 2% floor)."""
-    from banditbot.service._reports import _pooled_srm_p_value
-
     periods: list[list[Any]] = [[] for _ in range(scopes)]  # [record, counts] per period
     reads = []
     for t in range(decisions):
@@ -506,8 +504,11 @@ def _scoped_reads(rng: np.random.Generator, scopes: int, decisions: int, size: i
         if not (arm == "b" and rng.random() < drop_b):
             got[arm] += 1
         if (t + 1) % every == 0:
-            value = _pooled_srm_p_value([(r, dict(g)) for scope in periods for r, g in scope])
-            reads.append(1.0 if value is None else value)
+            check = sample_ratio_check(
+                [r for scope in periods for r, _ in scope],
+                [PeriodCounts(r.id, a, n, 0, 0, 0)
+                 for scope in periods for r, g in scope for a, n in g.items()])
+            reads.append(1.0 if check is None else check.p_value)
     return reads
 
 
