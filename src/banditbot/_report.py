@@ -148,9 +148,9 @@ class ArmReport:
 class SampleRatioCheck:
     """The sample-ratio-mismatch check: decisions per arm against the probabilities they
     were drawn from. With allocation periods: all periods together, by a test valid at
-    every look (:func:`~banditbot.statistics.period_ratio_anytime_p_value`), and the worst
-    single period (an exact binomial test per arm), the p-value corrected for both and for
-    the number of periods.
+    every look (:func:`~banditbot.statistics.period_ratio_anytime_p_value`), and each
+    period that has ended on its own (an exact binomial test per arm, at a level that
+    shrinks with the periods that ended before it), the p-value corrected for both.
     With the allocation recomputed at every decision: every decision against the vector it
     logged, by a test valid at every look (:func:`~banditbot.statistics.
     logged_ratio_anytime_p_value`: its p-value is the smallest over the log so far).

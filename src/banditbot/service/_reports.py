@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -872,7 +872,7 @@ def sample_ratio_check(periods: Sequence[AllocationRecord],
             if worst is None or spent < worst[0]:
                 worst = (spent, str(period.period))
     tested = [(period, observed[period.id]) for period in periods if observed.get(period.id)]
-    pooled = _pooled_srm_p_value(tested)
+    pooled = _pooled_srm_p_value(tested, ended)
     candidates = []
     if pooled is not None:
         candidates.append((min(1.0, 2.0 * pooled), ""))
@@ -895,13 +895,13 @@ def _logged_check(found: tuple[float, int] | None) -> SampleRatioCheck | None:
     return SampleRatioCheck(p_value, p_value < SRM_ALPHA, "", 0, decisions)
 
 
-def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]]
-                        ) -> float | None:
+def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]],
+                        ended: Mapping[str, float]) -> float | None:
     """The anytime p-value of all periods' decisions per arm against what their
     allocations expect (:func:`~banditbot.statistics.period_ratio_anytime_p_value`: valid
     however often the report is read; the χ² of all periods pooled, which it replaced, was
-    valid at one read); the periods of several bandits (scopes) with when each started and
-    ended. ``None`` with fewer than two arms to compare."""
+    valid at one read); ``ended``: when each period that is over ended (the next one of its
+    scope began). ``None`` with fewer than two arms to compare."""
     from ..statistics import period_ratio_anytime_p_value
 
     arms = sorted({a for period, _ in tested
@@ -911,16 +911,14 @@ def _pooled_srm_p_value(tested: Sequence[tuple[AllocationRecord, dict[str, int]]
     index = {a: i for i, a in enumerate(arms)}
     ordered = sorted(tested, key=lambda t: (t[0].scope, t[0].period))
     vectors, counts = np.zeros((len(ordered), len(arms))), np.zeros((len(ordered), len(arms)))
-    starts, ends = np.zeros(len(ordered)), np.full(len(ordered), np.inf)
+    starts = np.array([period.created_at for period, _ in ordered])
+    ends = np.array([ended.get(period.id, math.inf) for period, _ in ordered])
     for row, (period, got) in enumerate(ordered):
         for a, q in zip(period.arms, period.probabilities, strict=True):
             vectors[row, index[a]] = max(q, 0.0)
         for a, c in got.items():
             if a in index:
                 counts[row, index[a]] += c
-        starts[row] = period.created_at
-        if row and ordered[row - 1][0].scope == period.scope:  # the next one ends it
-            ends[row - 1] = period.created_at
     if len({period.scope for period, _ in ordered}) == 1:  # one bandit: periods in a row,
         # read at the end of the last one that ended (the martingale's values at the ends
         # of periods: the p-value never rises between reads; the running period is read
