@@ -300,3 +300,20 @@ def test_the_periods_test_counts_an_arm_its_period_did_not_offer_and_skips_broke
         assert value is not None and value > 0.001, (broken, value)
         biased = period_ratio_anytime_p_value(bad, np.tile([50.0, 50.0], (30, 1)))
         assert biased is not None and biased < 1e-30, (broken, biased)
+
+
+def test_the_chi_square_does_not_count_a_rounding_as_a_degree_of_freedom() -> None:
+    """Summed decision by decision, the covariance of 3 arms (rank 2) kept a last singular
+    value of 1e-13 that numpy's default tolerance read as a third direction: the same log
+    gave p = 0.75 or 0.55 by the order of its sums. Both orders give the same p-value now,
+    with 2 degrees of freedom."""
+    chosen, vectors = _logs(np.random.default_rng(3), 50, 500, 3, temperature=0.05)[4]
+    expected = vectors.sum(axis=0)
+    seen = np.bincount(chosen, minlength=3).astype(float)
+    summed = np.zeros((3, 3))
+    for row in vectors:
+        summed += np.outer(row, row)
+    by_rows = ratio_p_value(seen, expected, np.diag(expected) - summed)
+    at_once = ratio_p_value(seen, expected, np.diag(expected) - vectors.T @ vectors)
+    assert by_rows is not None and at_once is not None
+    assert by_rows == pytest.approx(at_once, rel=1e-6)

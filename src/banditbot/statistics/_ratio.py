@@ -76,10 +76,14 @@ def ratio_p_value(seen: FloatArray, expected: FloatArray, covariance: FloatArray
         merge[row, members] = 1.0
     d = merge @ (seen - expected)
     sigma = merge @ covariance @ merge.T
-    rank = int(np.linalg.matrix_rank(sigma))
+    # the rank against the largest direction's scale: summed row by row, a covariance of
+    # rank K − 1 kept a last singular value of 1e-13 (numpy's default tolerance took it for
+    # a direction, and the test for one more degree of freedom on noise)
+    tol = 1e-10 * float(np.abs(sigma).max(initial=0.0))
+    rank = int(np.linalg.matrix_rank(sigma, tol=tol)) if tol > 0 else 0
     if rank < 1:
         return None
-    stat = float(d @ np.linalg.pinv(sigma) @ d)
+    stat = float(d @ np.linalg.pinv(sigma, rcond=1e-10) @ d)
     return float(chdtrc(rank, stat))
 
 
