@@ -21,33 +21,13 @@ from banditbot.statistics import (
 
 def _p_values(rng: np.random.Generator, runs: int, decisions: int, k: int, *,
               temperature: float, drop: float = 0.0, lie: float = 0.0) -> np.ndarray:
-    """The test's p-value in each of ``runs`` experiments. ``drop``: that share of arm 1's
-    decisions is lost before it is logged; ``lie``: each logged vector moves that share of
-    its top arm's mass to the others (the arm is drawn from the true vector)."""
-    rates = np.linspace(0.1, 0.3, k)
-    n, s = np.zeros((runs, k)), np.zeros((runs, k))
-    seen, expected, outer = np.zeros((runs, k)), np.zeros((runs, k)), np.zeros((runs, k, k))
-    rows = np.arange(runs)
-    for _ in range(decisions):
-        means = np.where(n > 0, s / np.maximum(n, 1.0), 0.5)
-        z = np.exp((means - means.max(axis=1, keepdims=True)) / temperature)
-        p = (1.0 - 0.01 * k) * z / z.sum(axis=1, keepdims=True) + 0.01
-        arm = np.minimum((rng.random((runs, 1)) > p.cumsum(axis=1)).sum(axis=1), k - 1)
-        logged = p
-        if lie:
-            top = p.argmax(axis=1)
-            moved = lie * p[rows, top]
-            logged = p + (moved / (k - 1))[:, None]
-            logged[rows, top] -= moved + moved / (k - 1)
-        kept = ~((arm == 1) & (rng.random(runs) < drop))
-        seen[rows[kept], arm[kept]] += 1.0
-        expected[kept] += logged[kept]
-        outer[kept] += logged[kept, :, None] * logged[kept, None, :]
-        n[rows, arm] += 1.0
-        s[rows, arm] += rng.random(runs) < rates[arm]
-    return np.array([ratio_p_value(seen[i], expected[i],
-                                   np.diag(expected[i]) - outer[i]) or 1.0
-                     for i in range(runs)])
+    """The χ² test's p-value (at one look) of each of ``runs`` experiments of :func:`_logs`
+    (``drop``: that share of arm 1's decisions is lost before it is logged; ``lie``: each
+    logged vector moves that share of its top arm's mass to the others, the arm drawn from
+    the true vector)."""
+    return np.array([logged_ratio_p_value(chosen, vectors) or 1.0 for chosen, vectors in
+                     _logs(rng, runs, decisions, k, temperature=temperature, drop=drop,
+                           lie=lie)])
 
 
 def test_a_fair_log_is_flagged_at_most_at_the_nominal_rate_however_the_policy_adapts() -> None:
