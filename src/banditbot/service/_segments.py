@@ -107,21 +107,20 @@ class SegmentsMixin(ReportsMixin):
         keeper.flush()
         kind, labels = _labels(exp, by, kind, values, keys)
         undeclared, other = _undeclared(exp, by, kind, labels)
+        notes: list[str] = []
         if undeclared:  # one segment: the policy read them all as none of its values
             labels = [other if label in undeclared else label for label in labels]
+            shown = sorted(undeclared)
+            notes.append(f"{other}: {', '.join(shown[:8])}{' …' if len(shown) > 8 else ''}: "
+                         f"values {by!r} does not declare, which its policy reads as none of "
+                         "its values: one segment (each its own would split the error rate "
+                         "over more segments)")
         order = _order(exp, by, labels)
         groups: dict[str | None, list[_LogRow]] = {v: [] for v in order}
         for row, label in zip(rows, labels, strict=True):
             groups[label].append(row)
         segments = tuple(_segment(view, value, groups[value], len(order)) for value in order)
         alpha = 1.0 - exp.confidence
-        notes: list[str] = []
-        if undeclared:
-            shown = sorted(undeclared)
-            notes.append(f"{other}: {', '.join(shown[:8])}{' …' if len(shown) > 8 else ''}: "
-                         f"values {by!r} does not declare, which its policy reads as none of "
-                         "its values: one segment (each its own would split the error rate "
-                         "over more segments)")
         if not view.span:
             notes.append("the reward has no bounds, so no estimate or interval is shown "
                          "(they rest on the bounds: set the reward's min and max)")
