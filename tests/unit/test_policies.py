@@ -24,6 +24,8 @@ from banditbot.policies import (
     Softmax,
     ThompsonSampling,
     available_policies,
+    draw_cumulative,
+    draw_index,
     make_policy,
     sample_arm,
 )
@@ -491,3 +493,44 @@ def test_threads_drawing_at_once_each_get_their_own_draws() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert not errors and len(set(got)) == len(got) == 80_000
+
+
+def test_the_leaders_vector_is_one_object_per_set_of_leaders() -> None:
+    """ε-greedy and the UCB family hand out one tuple per set of leading arms (the service
+    keeps what it derives from a vector by that object: the 50-arm loop at half the time):
+    the same leaders give the same object, other leaders or shares another, and the values
+    are the split the policy defines, ties and a NaN at the top included."""
+    eg = make_policy("epsilon-greedy", {"epsilon": 0.3})
+    one = eg.scalar_probabilities([10.0, 10.0, 10.0], [1.0, 7.0, 3.0])
+    assert one is eg.scalar_probabilities([2.0, 4.0, 5.0], [1.0, 3.0, 1.0])
+    assert one == pytest.approx((0.1, 0.8, 0.1), abs=1e-15)
+    assert make_policy("epsilon-greedy", {"epsilon": 0.2}).scalar_probabilities(
+        [10.0, 10.0, 10.0], [1.0, 7.0, 3.0]) is not one  # another ε
+    assert eg.scalar_probabilities([10.0, 10.0, 10.0], [7.0, 1.0, 3.0]) is not one
+    assert eg.scalar_probabilities([10.0, 10.0, 10.0], [7.0, 1.0, 7.0]) == pytest.approx(
+        (0.45, 0.1, 0.45), abs=1e-15)
+    assert eg.scalar_probabilities([1.0, 1.0], [math.nan, 0.5]) == pytest.approx(
+        (0.15, 0.15), abs=1e-15)  # as before
+    ucb = make_policy("ucb1")
+    assert ucb.scalar_probabilities([5.0, 0.0, 0.0], [1.0, 0.0, 0.0]) == (0.0, 0.5, 0.5)
+    assert ucb.scalar_probabilities([5.0, 9.0, 9.0], [5.0, 1.0, 1.0]) is \
+        ucb.scalar_probabilities([9.0, 5.0, 9.0], [9.0, 0.0, 1.0]) == (1.0, 0.0, 0.0)
+
+
+def test_a_draw_by_running_sums_picks_the_arm_the_scan_picks() -> None:
+    """The service's lane draws by bisecting a vector's running sums: over 20,000 random
+    vectors (a third of their arms at probability 0) and draws, the arm is the one the scan
+    picks, an arm with probability 0 is never picked, and a draw at the top end takes the
+    last arm with a share."""
+    rng = np.random.default_rng(11)
+    for _ in range(20_000):
+        k = int(rng.integers(1, 12))
+        p = rng.random(k) * (rng.random(k) > 0.33)
+        if not p.any():
+            p[int(rng.integers(k))] = 1.0
+        p = (p / p.sum()).tolist()
+        u = float(rng.random())
+        arm = draw_cumulative(list(itertools.accumulate(p)), u)
+        assert arm == draw_index(p, u) and p[arm] > 0.0
+    assert draw_cumulative([0.5, 1.0, 1.0, 1.0], 1.0) == 1
+    assert draw_cumulative([0.0, 0.0, 1.0], 0.0) == 2

@@ -920,6 +920,29 @@ def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService) -> N
     assert logged[0] == pytest.approx(logged[1]) and logged[0] < 0.5  # a is set aside
 
 
+def test_decisions_with_the_same_leader_share_a_vector_no_caller_can_change() -> None:
+    """The scalar lane keeps the vector it shaped for a set of leading arms and every
+    decision drawn from it logs that one array (a 50-arm loop at half the time): a caller
+    that writes into a decision's vector gets an error, not a change to the log of every
+    other decision; a new leader gets its own vector."""
+    config = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": a, "content": a} for a in "abc"],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.3}, "burn_in": 0}]})
+    service = BanditService(config, MemoryStore(), rng=np.random.default_rng(0))
+    service.cheat("e", "b", "11")
+    first, second = service.decide("e", "u"), service.decide("e", "v")
+    log = {r.id: r for r in service.decisions("e")}
+    with pytest.raises(ValueError, match="read-only"):
+        log[first.id].probabilities[1] = 0.0
+    assert log[second.id].probabilities.tolist() == pytest.approx([0.1, 0.8, 0.1])
+    assert dict(second.probabilities) == pytest.approx({"a": 0.1, "b": 0.8, "c": 0.1})
+    service.cheat("e", "b", "00")
+    service.cheat("e", "c", "1")
+    third = service.decide("e", "u")
+    assert dict(third.probabilities) == pytest.approx({"a": 0.1, "b": 0.1, "c": 0.8})
+    assert log[first.id].probabilities.tolist() == pytest.approx([0.1, 0.8, 0.1])
+
+
 def test_an_arm_taken_out_of_the_config_is_named_not_silently_dropped(
         clock: FakeClock) -> None:
     """Decisions of an arm that a new experiments file no longer has left the report with

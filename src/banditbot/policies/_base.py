@@ -10,11 +10,13 @@ used to pick the arm (for Thompson sampling the vector is computed numerically; 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
+import functools
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
@@ -26,8 +28,8 @@ from .._types import FloatArray
 from ..statistics import Posterior
 
 __all__ = ["SMALL", "UNIT_SLACK", "ArmStats", "Choice", "Extra", "Policy", "ScalarDraws",
-           "draw_index", "fits_unit_interval", "means_of", "pick_arm", "pooled_moments",
-           "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small",
+           "draw_cumulative", "draw_index", "fits_unit_interval", "means_of", "pick_arm",
+           "pooled_moments", "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small",
            "squares_with_priors"]
 
 
@@ -297,6 +299,24 @@ def draw_index(p: list[float], u: float) -> int:
     return last  # rounding at the top end
 
 
+def draw_cumulative(cumulative: list[float], u: float) -> int:
+    """:func:`draw_index` by bisection of the running sums ``cumulative`` of the
+    probabilities (``itertools.accumulate``; arms with probability 0 are never picked).
+
+    Examples
+    --------
+    >>> draw_cumulative([0.2, 0.2, 1.0], 0.1), draw_cumulative([0.2, 0.2, 1.0], 0.5)
+    (0, 2)
+    """
+    i = bisect.bisect_right(cumulative, u * cumulative[-1])
+    if i < len(cumulative):
+        return i
+    i -= 1  # rounding at the top end: the last arm with a share
+    while i > 0 and cumulative[i - 1] >= cumulative[i]:
+        i -= 1
+    return i
+
+
 def sample_rows(probabilities: FloatArray, rng: np.random.Generator) -> npt.NDArray[np.intp]:
     """Draw one arm per row of an ``(R, K)`` probability matrix; zero-probability arms are
     never drawn."""
@@ -349,7 +369,8 @@ class Policy:
         """Probability of choosing each arm given ``stats``; shape ``(K,)``, sums to 1."""
         raise NotImplementedError
 
-    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+    def scalar_probabilities(self, counts: list[float], totals: list[float]
+                             ) -> Sequence[float]:
         """:meth:`probabilities` of one bandit on Python floats, for a policy whose
         :attr:`scalar` is true: ``counts`` and reward ``totals`` per arm with the operator
         priors already added as pseudo-observations (see :func:`pseudo_lists`). numpy's
@@ -416,18 +437,39 @@ def means_of(counts: list[float], totals: list[float], default: float) -> list[f
     return [s / c if c > 0 else default for c, s in zip(counts, totals, strict=True)]
 
 
-def share_top(values: list[float], mass: float, rest: float) -> list[float]:
+def share_top(values: list[float], mass: float, rest: float) -> tuple[float, ...]:
     """``rest`` for every entry, plus ``mass`` split evenly among the maximal ones (a
-    uniform tie-break).
+    uniform tie-break). The same maximal entries give the same tuple object (a cache of
+    recent ones): a caller may keep what it derives from a vector by its identity.
 
     Examples
     --------
-    >>> share_top([0.2, 0.5, 0.5], 0.9, 0.1 / 3) == [0.1 / 3, 0.45 + 0.1 / 3, 0.45 + 0.1 / 3]
+    >>> share_top([0.2, 0.5, 0.5], 0.9, 0.1 / 3) == (0.1 / 3, 0.45 + 0.1 / 3, 0.45 + 0.1 / 3)
+    True
+    >>> share_top([0.2, 0.5], 1.0, 0.0) is share_top([0.4, 0.7], 1.0, 0.0)
     True
     """
     top = max(values)
-    hit = mass / values.count(top) + rest
-    return [hit if v == top else rest for v in values]
+    if top != top:  # (a NaN at the top: no entry equals it)
+        return (rest,) * len(values)
+    if values.count(top) == 1:
+        return _top_shares(len(values), values.index(top), mass, rest)
+    return _top_shares(len(values), tuple(i for i, v in enumerate(values) if v == top),
+                       mass, rest)
+
+
+@functools.lru_cache(maxsize=1024)
+def _top_shares(k: int, tops: int | tuple[int, ...], mass: float, rest: float
+                ) -> tuple[float, ...]:
+    """:func:`share_top`'s vector for the maximal entries ``tops`` (one index, or several)
+    of ``k``."""
+    if isinstance(tops, int):
+        tops = (tops,)
+    hit = mass / len(tops) + rest
+    p = [rest] * k
+    for i in tops:
+        p[i] = hit
+    return tuple(p)
 
 
 def argmax_ties(values: FloatArray) -> FloatArray:

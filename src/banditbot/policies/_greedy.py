@@ -67,7 +67,8 @@ class EpsilonGreedy(Policy):
         p: FloatArray = best_arms * (1.0 - self.epsilon) + self.epsilon / best_arms.shape[-1]
         return p
 
-    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+    def scalar_probabilities(self, counts: list[float], totals: list[float]
+                             ) -> tuple[float, ...]:
         return share_top(means_of(counts, totals, self.initial_value), 1.0 - self.epsilon,
                          self.epsilon / len(counts))
 

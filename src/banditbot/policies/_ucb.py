@@ -186,7 +186,7 @@ class UCB1(Policy):
         return out
 
     def scalar_probabilities(self, counts: list[float], totals: list[float],
-                             squares: list[float] | None = None) -> list[float]:
+                             squares: list[float] | None = None) -> tuple[float, ...]:
         """:meth:`probabilities` of one bandit on Python floats. ``squares`` (the sums of
         squared rewards, priors added) give the arms' variances when :attr:`scale` is
         ``None`` and a reward lies outside [0, 1]; without them the bonus keeps the scale

@@ -23,7 +23,9 @@ an admin change.
 
 from __future__ import annotations
 
+import itertools
 import secrets
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -31,10 +33,13 @@ import numpy as np
 from .._config import ExperimentConfig
 from .._types import FloatArray
 from ..stores import AllocationRecord, StatsTable
-from ._view import ExperimentView
+from ._view import ExperimentView, LaneVector
 
-__all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "new_allocation",
-           "retired_control_note", "shape", "shape_floats", "with_floor"]
+__all__ = ["BurnIn", "Shaped", "burn_in_progress", "due_reason", "lane_vector",
+           "new_allocation", "retired_control_note", "shape", "shape_floats", "with_floor"]
+
+#: The lane's shaped vectors a view keeps (a policy whose vectors are all new keeps none)
+_LANE_MEMO = 256
 
 
 class BurnIn(NamedTuple):
@@ -122,7 +127,27 @@ def _floor_share(low: float, floor: float, k: int) -> float | None:
     return min((floor - low) / (1.0 / k - low), 1.0)
 
 
-def shape_floats(view: ExperimentView, p: list[float]) -> list[float]:
+def lane_vector(view: ExperimentView, p: Sequence[float]) -> LaneVector:
+    """:func:`shape_floats` of the policy's vector ``p`` with the array and running sums a
+    decision needs, kept in the view for a vector the policy hands out again (a tuple: the
+    UCB family and ε-greedy give one per set of leading arms), so a decision that changes
+    no leader shapes nothing (the 50-arm loop at half the time)."""
+    memo = view.lane_memo
+    hit = memo.get(id(p))
+    if hit is not None and hit.policy is p:
+        return hit
+    floats = shape_floats(view, p)
+    array = np.array(floats)
+    array.flags.writeable = False  # (shared by the decision records drawn from it)
+    lane = LaneVector(p, floats, array, list(itertools.accumulate(floats)))
+    if type(p) is tuple:
+        if len(memo) >= _LANE_MEMO:
+            memo.clear()
+        memo[id(p)] = lane  # (it holds ``p``: the id stays its own)
+    return lane
+
+
+def shape_floats(view: ExperimentView, p: Sequence[float]) -> Sequence[float]:
     """:func:`shape` of a policy's vector on Python floats, past burn-in and without a
     winner: the floor, then the holdout (the scalar lane: up to ``LANE_ARMS`` arms)."""
     k = len(p)

@@ -25,7 +25,7 @@ from ..policies import (
     ArmStats,
     ThompsonSampling,
     beta_posterior,
-    draw_index,
+    draw_cumulative,
     explore_contenders,
     pick_arm,
 )
@@ -46,14 +46,14 @@ from ._allocation import (
     Shaped,
     burn_in_progress,
     due_reason,
+    lane_vector,
     new_allocation,
     shape,
-    shape_floats,
 )
 from ._core import VectorKeeper, new_id
 from ._idempotency import IDEMPOTENCY_SECONDS, RequestKey, request_key
 from ._rewards import RewardsMixin
-from ._view import ExperimentView
+from ._view import ExperimentView, LaneVector
 
 __all__ = ["MAX_SUBJECT", "Decision", "DecisionsMixin", "PlannedDecision"]
 
@@ -292,7 +292,7 @@ class DecisionsMixin(RewardsMixin):
         view, scope, now = self._prepare_decision(experiment, subject, chat)
         exp = view.config
         allocation_id = None
-        floats = None
+        lane = None
         if view.every_decision:
             counts = self._float_read(view, scope)
             few = _float_counts(view, counts) if counts is not None else None
@@ -301,10 +301,10 @@ class DecisionsMixin(RewardsMixin):
                                          context, scope, now)
                 if planned is not None:
                     return planned
-            floats = self._lane(view, few) \
+            lane = self._lane(view, few) \
                 if few is not None and (view.lane or view.posterior_lane) else None
-            if floats is not None:
-                p = np.array(floats)
+            if lane is not None:
+                p = lane.array
             else:  # (the counters already read are the table: no second read)
                 table = StatsTable.of_counts(view.arms, counts) \
                     if counts is not None and not view.needs_extra else \
@@ -319,13 +319,13 @@ class DecisionsMixin(RewardsMixin):
         else:
             allocation = self.current_allocation(view, scope, now)
             p, allocation_id = allocation.probabilities, allocation.id
-        index, kind = self._sample(view, p, floats)
+        index, kind = self._sample(view, p, lane)
         arm = view.arms[index]
         # positional (the field order of DecisionRecord): keywords cost a third more here;
         # check_context's result is already the decision's own copy
         record = DecisionRecord(
             new_id(), exp.id, view.meta.generation, scope, arm,
-            floats[index] if floats is not None else float(p[index]), view.arms,
+            lane.floats[index] if lane is not None else float(p[index]), view.arms,
             p, view.policy_json, str(subject), now, context or None, kind, None, None, 1.0,
             allocation_id)
         return record, Decision(
@@ -475,7 +475,7 @@ class DecisionsMixin(RewardsMixin):
         return shape(view, vector, burn_in)
 
     def _lane(self, view: ExperimentView, few: tuple[list[float], list[float]]
-              ) -> list[float]:
+              ) -> LaneVector:
         """The allocation of a bandit with up to ``LANE_ARMS`` arms on Python floats (see
         :meth:`_float_read`): what :meth:`_shaped` gives, for a policy of counts and totals
         alone, or for exact Thompson sampling (its vector from the posterior's ``(a, b)``)."""
@@ -483,24 +483,24 @@ class DecisionsMixin(RewardsMixin):
             policy = view.policy
             assert isinstance(policy, ThompsonSampling)
             a, b = self._counts_ab(view, few)
-            return shape_floats(view, policy.posterior_probabilities(
+            return lane_vector(view, policy.posterior_probabilities(
                 np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)).tolist())
         counts, totals = few
         if view.prior_lists is not None:
             alpha, beta = view.prior_lists
             counts = [c + a + b for c, a, b in zip(counts, alpha, beta, strict=True)]
             totals = [t + a for t, a in zip(totals, alpha, strict=True)]
-        return shape_floats(view, view.policy.scalar_probabilities(counts, totals))
+        return lane_vector(view, view.policy.scalar_probabilities(counts, totals))
 
     def _sample(self, view: ExperimentView, p: FloatArray,
-                floats: list[float] | None = None) -> tuple[int, str]:
-        """Draw an arm from the allocation ``p`` (``floats``: the same on Python floats):
+                lane: LaneVector | None = None) -> tuple[int, str]:
+        """Draw an arm from the allocation ``p`` (``lane``: the same on Python floats):
         the holdout's share goes to the control (a ``holdout`` decision), the rest to the
         bandit's part of ``p``."""
         h, control = view.holdout, view.control_index
         if h <= 0.0 or control is None:  # (a holdout applies only with an active control)
-            if floats is not None:
-                return draw_index(floats, self.draws.random()), "policy"
+            if lane is not None:
+                return draw_cumulative(lane.cumulative, self.draws.random()), "policy"
             return pick_arm(p, self.draws.random()), "policy"
         if self.draws.random() < h:
             return control, "holdout"

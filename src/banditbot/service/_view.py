@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..policies._base import TimeWeighting
 from ..stores import ExperimentMeta, StatsTable
 from ._decay import time_weighted_sums
 
-__all__ = ["ExperimentView", "build_view", "priors_arrays"]
+__all__ = ["ExperimentView", "LaneVector", "build_view", "priors_arrays"]
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
 #: Up to this many arms, a policy of counts and totals decides on Python floats (the scalar
@@ -34,6 +34,17 @@ _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
 #: fewer), so the lane stops well before that.
 LANE_ARMS = 64
 log = logging.getLogger("banditbot")
+
+
+class LaneVector(NamedTuple):
+    """A scalar-lane allocation (see :func:`~banditbot.service._allocation.lane_vector`):
+    the policy's vector, the one decisions sample from, the same as a read-only array (the
+    decision records share it) and its running sums (a draw is a bisection)."""
+
+    policy: Sequence[float]
+    floats: Sequence[float]
+    array: FloatArray
+    cumulative: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,10 @@ class ExperimentView:
     _time_memo: list[tuple[StatsTable, float, FloatArray | None]] = field(
         default_factory=lambda: [(StatsTable.zeros(()), float("nan"), None)], compare=False,
         repr=False)
+
+    # the lane's shaped vectors by the policy vector they came from (by identity: the
+    # policies of the UCB family and ε-greedy hand out one tuple per set of leading arms)
+    lane_memo: dict[int, LaneVector] = field(default_factory=dict, compare=False, repr=False)
 
     def scale(self, n: FloatArray, total: FloatArray, total_sq: FloatArray | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
