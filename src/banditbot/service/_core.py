@@ -52,7 +52,16 @@ def new_id() -> str:
         batch = [digits[i:i + 24] for i in range(0, 24 * 32, 24)]
         tail = batch.pop()
         _IDS.extend(batch)
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{tail}"
+    second = int(time.time())
+    held = _SECOND[0]
+    if held[0] != second:  # the second's 8 digits, written once a second
+        held = _SECOND[0] = (second, f"{second & 0xFFFFFFFF:08x}")
+    return held[1] + tail
+
+
+#: the second the last id was made in and its 8 hex digits (one slot, replaced whole: a
+#: thread that reads it while another replaces it reads one second or the other)
+_SECOND: list[tuple[int, str]] = [(-1, "")]
 
 
 class VectorKeeper:

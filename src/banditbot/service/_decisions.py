@@ -575,7 +575,7 @@ class DecisionsMixin(RewardsMixin):
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
-        return view, self._scope(exp, subject, chat), now
+        return view, "" if exp.scope == "shared" else self._scope(exp, subject, chat), now
 
     def _sticky(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
                 chat: str | None, key: RequestKey | None = None) -> Decision:

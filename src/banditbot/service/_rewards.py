@@ -174,8 +174,9 @@ class RewardsMixin(ServiceCore):
 
     def _apply(self, exp: ExperimentConfig, record: DecisionRecord, number: float
                ) -> RewardResult:
-        result = self.store.apply_reward(record.id, number, self.clock(),
-                                         self._extra(exp, record, number), known=record)
+        result = self.store.apply_reward(
+            record.id, number, self.clock(),
+            self._extra(exp, record, number) if exp.extra_stats else None, known=record)
         self._unrewarded.pop(record.id, None)
         if result is ApplyResult.APPLIED:
             if exp.time_bucket_seconds:

@@ -268,7 +268,9 @@ class CountColumns:
     def add(self, arm: str, pulls: float, weight: float = 0.0, value: float = 0.0) -> None:
         """Count ``pulls`` decisions of ``arm`` and, with a ``weight``, a reward ``value``
         (what the stores' fold adds: ``n += w``, ``total += w·v``, ``total_sq += w·v²``)."""
-        i = self.slot(arm)
+        i = self.index.get(arm)
+        if i is None:
+            i = self.slot(arm)
         p, n, t, q = self.columns
         if pulls:
             p[i] += pulls
