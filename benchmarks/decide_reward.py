@@ -37,7 +37,9 @@ would reach; ``events_…`` the same for an append-only log with no statistics t
 from __future__ import annotations
 
 import argparse
+import bisect
 import gc
+import itertools
 import json
 import os
 import re
@@ -129,10 +131,12 @@ def bench_lean(k: int, n: int, seed: int) -> float:
     the time, an answer for the caller, on the reward the decision's owner and the value
     checked, the reward's sum of squares, and a result -- the design with no layers (no
     service, no store protocol, no view), measured beside the service: what its layers
-    cost."""
+    cost. As the service since the eighteenth pass, the shaped vector of a set of leading
+    arms is kept and an arm drawn by bisecting its running sums."""
     rng = np.random.default_rng(seed)
     pulls, answers, sums, squares = [0.0] * k, [0.0] * k, [0.0] * k, [0.0] * k
     log: dict[str, list[Any]] = {}
+    shaped: dict[Any, tuple[list[float], list[float]]] = {}
     truth = rates(k).tolist()
     draws = np.random.default_rng(seed + 1).random(n).tolist()
     epsilon, floor, clock = 0.1, 0.01, time.time
@@ -143,16 +147,20 @@ def bench_lean(k: int, n: int, seed: int) -> float:
             raise ValueError("subject")
         means = [s / c if c else 0.0 for s, c in zip(sums, answers, strict=True)]
         top = max(means)
-        hit = (1 - epsilon) / means.count(top) + epsilon / k
-        p = [hit if m == top else epsilon / k for m in means]
-        low = min(p)
-        if low < floor:
-            share = (floor - low) / (1.0 / k - low)
-            p = [(1.0 - share) * x + share / k for x in p]
-        u, arm = rng.random(), 0
-        while u >= p[arm] and arm < k - 1:
-            u -= p[arm]
-            arm += 1
+        ties = means.count(top)
+        leaders = means.index(top) if ties == 1 else \
+            tuple(j for j, m in enumerate(means) if m == top)
+        held = shaped.get(leaders)  # the vector of these leaders, shaped once
+        if held is None:
+            hit = (1 - epsilon) / ties + epsilon / k
+            p = [hit if m == top else epsilon / k for m in means]
+            low = min(p)
+            if low < floor:
+                share = (floor - low) / (1.0 / k - low)
+                p = [(1.0 - share) * x + share / k for x in p]
+            held = shaped[leaders] = (p, list(itertools.accumulate(p)))
+        p = held[0]
+        arm = min(bisect.bisect_right(held[1], rng.random() * held[1][-1]), k - 1)
         decision = os.urandom(16).hex()
         log[decision] = [arm, p[arm], p, subject, clock(), None]
         pulls[arm] += 1.0
@@ -226,12 +234,14 @@ class _Probabilities:
 class _LayeredService:
     """The lean function's work in the fewest layers the issue keeps ("the same service
     made lean"): a service's decide and reward, a store behind its methods, the policy's
-    own method for the vector, the records and answers the service hands out (the real
+    own method for the vector (one tuple per set of leading arms), its shaped vector and
+    running sums kept by that tuple and a draw by bisection (as the service's lane since
+    the eighteenth pass), the records and answers the service hands out (the real
     ``DecisionRecord``, ``Decision`` and ``RewardResult``), an unrewarded-decisions map;
     the view is one cached object (a dict lookup), no meta read."""
 
     def __init__(self, k: int, seed: int) -> None:
-        from banditbot.policies import EpsilonGreedy, ScalarDraws, draw_index
+        from banditbot.policies import EpsilonGreedy, ScalarDraws, draw_cumulative
 
         self.arms = tuple(f"a{i}" for i in range(k))
         self.contents = {a: f"arm {a}" for a in self.arms}
@@ -239,7 +249,8 @@ class _LayeredService:
         self.policy_json = '{"name": "epsilon-greedy", "params": {"epsilon": 0.1}}'
         self.store = _LayeredStore(self.arms)
         self.draws = ScalarDraws(np.random.default_rng(seed))  # (as the service draws)
-        self.draw_index = draw_index
+        self.draw_cumulative = draw_cumulative
+        self.shaped: dict[int, tuple[Any, list[float], list[float]]] = {}
         self.ids: list[str] = []
         self.unrewarded: dict[str, DecisionRecord] = {}
         self.views = {"bench": self}
@@ -251,13 +262,18 @@ class _LayeredService:
                 or not subject.isprintable():
             raise ValueError("subject")
         now = self.clock()
-        p = view.policy.scalar_probabilities(*self.store.read_counts(experiment, 0, ""))
-        k = len(p)
-        low = min(p)
-        if low < view.floor:
-            share = (view.floor - low) / (1.0 / k - low)
-            p = [(1.0 - share) * x + share / k for x in p]
-        index = self.draw_index(p, self.draws.random())
+        vector = view.policy.scalar_probabilities(*self.store.read_counts(experiment, 0, ""))
+        held = self.shaped.get(id(vector))  # (kept by the vector's object, as the service)
+        if held is None or held[0] is not vector:
+            k = len(vector)
+            low = min(vector)
+            p = list(vector)
+            if low < view.floor:
+                share = (view.floor - low) / (1.0 / k - low)
+                p = [(1.0 - share) * x + share / k for x in p]
+            held = self.shaped[id(vector)] = (vector, p, list(itertools.accumulate(p)))
+        p = held[1]
+        index = self.draw_cumulative(held[2], self.draws.random())
         arm = view.arms[index]
         if not self.ids:  # ids drawn 32 per system call, as the service draws them
             digits = os.urandom(16 * 32).hex()
