@@ -259,6 +259,41 @@ def test_a_chart_file_is_written_whole_or_not_at_all(service: BanditService,
     assert failed.value.filename == str(missing)
 
 
+def test_a_part_folder_a_killed_run_left_is_cleared_by_the_next_write(tmp_path: Any) -> None:
+    """A run killed while it wrote (``kill -9``: no clean-up runs) left its hidden part
+    folder beside the file for good. The next write of that file removes such a folder
+    once nothing in it was written for a day; a folder a live run writes in (newer), one
+    holding anything else, and other hidden folders stay."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from banditbot._files import write_whole
+
+    path = tmp_path / "log.csv"
+    killed = ("import os, sys\n"
+              "from banditbot._files import replacing\n"
+              "with replacing(sys.argv[1]) as part:\n"
+              "    part.write_bytes(b'half a log')\n"
+              "    os._exit(9)\n")
+    for _ in range(3):
+        assert subprocess.run([sys.executable, "-c", killed, str(path)],
+                              check=False).returncode == 9
+    old, recent, kept = sorted(tmp_path.iterdir(), key=lambda p: p.name)
+    assert old.name.startswith(".log.csv.") and not path.exists()
+    (kept / "notes.txt").write_text("mine")  # (something that is not a part file)
+    (tmp_path / ".log.csv.backup").mkdir()
+    day_and_more = time.time() - 25 * 3600
+    for folder in (old, kept):
+        for item in (*folder.iterdir(), folder):
+            os.utime(item, (day_and_more, day_and_more))
+    write_whole(path, b"the whole log")
+    assert path.read_bytes() == b"the whole log"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".log.csv.backup", recent.name, kept.name, "log.csv"])
+
+
 def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> None:
     """40 arms, 10 drawn: the control and the leader always (a leader with few decisions
     of its own, from answers added by hand, was cut when the ranking was by decisions

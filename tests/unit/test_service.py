@@ -59,7 +59,7 @@ def test_decision_ids_are_unguessable_distinct_and_ordered_by_second(
     # the second's digits are written once a second and follow the clock
     for second in (1_700_000_000.2, 1_700_000_001.9, 1_700_000_001.0, 4_294_967_296.5):
         with pytest.MonkeyPatch.context() as patched:
-            patched.setattr(time, "time", lambda: second)
+            patched.setattr(time, "time", lambda at=second: at)
             assert svc.decide("ts", "u").id[:8] == f"{int(second) & 0xFFFFFFFF:08x}"
     # random bits: each of the 96 is set in some ids and clear in others (a bit stuck at
     # one value across 200 ids has probability 2 * 2**-200)

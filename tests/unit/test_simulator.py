@@ -649,6 +649,33 @@ def test_ctrl_c_stops_a_long_compiled_simulation_promptly() -> None:
             proc.wait()
 
 
+def test_ctrl_c_in_a_command_says_it_stopped_and_leaves_no_file(tmp_path: Path) -> None:
+    """Typer answers Ctrl+C with exit code 130 and no word: a long `banditbot simulate`
+    stopped that way printed nothing, so the user could not tell it from a crash or a
+    finished run. It exits 130 with one line that says it was interrupted, and writes
+    no chart or table."""
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "banditbot", "simulate", "--env", "bernoulli:0.1,0.2",
+         "-p", "epsilon-greedy", "--runs", "100", "--horizon", "10000000", "--workers", "1",
+         "--numpy", "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    guard = threading.Timer(120, proc.kill)  # (a stop that never comes fails, not hangs)
+    guard.start()
+    try:
+        assert proc.stderr is not None
+        started = [proc.stderr.readline() for _ in range(2)]
+        assert any("started" in line for line in started), started
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate()
+    finally:
+        guard.cancel()
+    assert proc.returncode == 130
+    assert "interrupted (Ctrl+C)" in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 def test_tiny_priors_whose_draws_underflow_simulate_on_both_engines(compiled: bool) -> None:
     """A Beta(0.01, 0.01) prior: Gamma draws below shape 1 underflow to 0 (a Beta draw of 0

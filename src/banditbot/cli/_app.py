@@ -161,6 +161,10 @@ def png_file(path: Path) -> Path:
     return path
 
 
+#: the exit code of a command stopped by Ctrl+C (128 + SIGINT, as a shell has it)
+_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; translate errors into a one-line message and exit code 2."""
     # a connection pool's retries (PostgreSQL down) would print a multi-line warning per
@@ -172,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         while _OPENED:
             with contextlib.suppress(Exception):
                 _OPENED.pop().close()
+    if code == _INTERRUPTED:  # typer answers Ctrl+C with this code and no word
+        err_console.print("interrupted (Ctrl+C): stopped before the end; a file it was "
+                          "writing is left as it was (files are replaced whole)",
+                          highlight=False, soft_wrap=True)
     if isinstance(code, int) and code != 0:  # typer.Exit(code) returns it here
         sys.exit(code)
 
