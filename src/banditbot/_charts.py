@@ -43,6 +43,7 @@ _LINE_CHARS = 48
 #: its label column squeezed both panels to nothing
 _ID_CHARS = 30
 _LEGEND_ROW = 0.27  # inches per legend row
+_ARM_ROW = 0.6  # inches per arm of the estimate panel (its id and its counts)
 
 
 def report_png(report: Report, series: DecisionSeries | None = None,
@@ -92,7 +93,7 @@ def _report_figure(report: Report, series: DecisionSeries | None,
     legend_rows = 0 if series is None or series.empty else \
         _legend_layout(_bands(series, report)[1])[1]
     heights = ([3.0 + _LEGEND_ROW * max(legend_rows - 1, 0)] if series is not None else []) \
-        + [0.5 * max(len(arms), 1) + 1.0]
+        + [_ARM_ROW * max(len(arms), 1) + 1.0]
     fig = figure(figsize=(_WIDTH, sum(heights) + 1.3), layout="constrained")
     axes = fig.subplots(len(heights), 1, height_ratios=heights, squeeze=False)
     _intervals(axes[-1][0], report)
@@ -433,9 +434,17 @@ def _intervals(ax: Any, report: Report) -> None:
                           borderaxespad=0.2)
             else:
                 ax.figure.legend(loc="outside lower right", frameon=False)
-    labels = [f"{shown_ids[a.arm]}{'' if a.active else ' (retired)'}\n"
-              f"{a.answered:,.0f} answered · {a.allocation:.0%} of traffic" for a in arms]
-    ax.set_yticks(y, labels)
+    # each arm's id above its line and its counts below, smaller and muted (two lines of
+    # one size, as far apart as two arms' lines, read as belonging to the arm below)
+    ax.set_yticks(y, [f"{shown_ids[a.arm]}{'' if a.active else ' (retired)'}"
+                      for a in arms])
+    for label in ax.get_yticklabels():
+        label.set_verticalalignment("bottom")
+    for a, yy in zip(arms, y, strict=True):
+        ax.annotate(f"{a.answered:,.0f} answered · {a.allocation:.0%} of traffic",
+                    (0.0, yy), xycoords=("axes fraction", "data"), xytext=(-8.0, -1.0),
+                    textcoords="offset points", ha="right", va="top", fontsize=9,
+                    color=MUTED, annotation_clip=False)
     ax.set_ylim(-0.6, len(arms) - 0.4)
     ax.grid(axis="x", alpha=0.35)
     if shown:

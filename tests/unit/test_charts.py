@@ -76,6 +76,17 @@ def test_the_report_chart_is_titled_labelled_and_by_decision_count(
         assert "AIPW" in intervals.get_xlabel()  # names the estimate the report leads with
         assert "hey" in " ".join(t.get_text() for t in intervals.get_yticklabels())
         assert any("600 decisions" in t for t in _texts(fig))
+        # each arm's counts just under its id, on the page (as one two-line label of one
+        # size, an arm's counts sat as close to the next arm's id as to its own)
+        report = service.report("greeting")
+        counts = {t.get_text(): t for t in intervals.texts if "answered" in t.get_text()}
+        for arm, label in zip(report.arms, intervals.get_yticklabels(), strict=True):
+            assert label.get_text().startswith(arm.arm)
+            below = counts[f"{arm.answered:,.0f} answered · {arm.allocation:.0%} of traffic"]
+            assert _inside(fig, below) and _inside(fig, label)
+            name, under = label.get_window_extent(), below.get_window_extent()
+            assert 0 <= name.y0 - under.y1 < 0.25 * name.height  # just under, not over
+            assert under.x1 <= intervals.get_window_extent().x0  # beside the panel
         for axis in fig.axes:
             assert _inside(fig, axis.xaxis.label)
         assert _inside(fig, allocation.get_legend())
@@ -374,7 +385,7 @@ def test_long_ids_that_differ_only_in_their_middle_are_drawn_whole() -> None:
     with styled(STYLE):
         fig = _report_figure(svc.report("mid"), _series(svc, "mid"), max_arms=None)
         texts = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t}
-        axis = {t.split("\n")[0] for t in _texts(fig) if "greeting-" in t and "answered" in t}
+        axis = {t.get_text() for t in fig.axes[-1].get_yticklabels()}
     # the legend and the estimate axis: the two alike drawn whole, the other shortened
     assert texts == axis == {ids[0], ids[1], "greeting-forma…o-emoji-varia02"}
 
