@@ -32,7 +32,7 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     if target.exists() and not target.is_file():
         yield target
         return
-    prefix = f".{target.name}."
+    prefix = f".{target.name}.part-"  # (a name of its own: see _clear_stale)
     _clear_stale(target.parent, target.name, prefix)
     try:
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=prefix) as tmp:

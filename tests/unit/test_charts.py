@@ -292,17 +292,21 @@ def test_a_part_folder_a_killed_run_left_is_cleared_by_the_next_write(tmp_path: 
         assert subprocess.run([sys.executable, "-c", killed, str(path)],
                               check=False).returncode == 9
     old, recent, kept = sorted(tmp_path.iterdir(), key=lambda p: p.name)
-    assert old.name.startswith(".log.csv.") and not path.exists()
+    assert old.name.startswith(".log.csv.part-") and not path.exists()
     (kept / "notes.txt").write_text("mine")  # (something that is not a part file)
     (tmp_path / ".log.csv.backup").mkdir()
+    dated = tmp_path / ".log.csv.20240101"  # a user's backup that looks like one (review)
+    dated.mkdir()
+    (dated / "log.csv").write_text("precious")
     day_and_more = time.time() - 25 * 3600
-    for folder in (old, kept):
+    for folder in (old, kept, dated):
         for item in (*folder.iterdir(), folder):
             os.utime(item, (day_and_more, day_and_more))
     write_whole(path, b"the whole log")
     assert path.read_bytes() == b"the whole log"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [".log.csv.backup", recent.name, kept.name, "log.csv"])
+        [".log.csv.backup", dated.name, recent.name, kept.name, "log.csv"])
+    assert (dated / "log.csv").read_text() == "precious"
 
 
 def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> None:
