@@ -168,3 +168,43 @@ def test_the_service_decides_unbounded_ucb1_with_the_arms_variances() -> None:
     for arm, values in (("a", [10.0, 210.0] * 20), ("b", [0.0, 200.0] * 2)):
         service.cheat("rev", arm, values)
     assert service.decide("rev", "u").probabilities == {"a": 0.0, "b": 1.0}
+
+
+def test_the_reports_p_best_of_unbounded_rewards_is_not_sure_after_one_answer() -> None:
+    """A trial: UCB1 on a free-number reward, one reward of 19.99 on arm a against -5 and
+    12.5 on arm b, and the report said P(best) 99.6% for a (its vague prior left an arm of
+    one answer with no spread at all; a ``p-best`` winner rule could have fired on it). The
+    report's posterior for unbounded rewards now has one pseudo-observation at the pooled
+    rewards' mean and spread: a is likelier but far from sure; the same in any units; and
+    with hundreds of answers P(best) is what the sample means and their standard errors
+    say (the prior weighs one answer in hundreds)."""
+    from scipy.stats import norm
+
+    from banditbot import BanditService, MemoryStore, parse_config
+
+    def report(rewards: dict[str, list[float]], winner: bool = False) -> dict[str, float]:
+        exp: dict[str, object] = {
+            "id": "price", "arms": [{"id": a, "content": a} for a in rewards],
+            "policy": "ucb1", "reward": {"type": "continuous"}, "burn_in": 0}
+        if winner:
+            exp["winner"] = {"rule": "p-best", "min_decisions": 0}
+        svc = BanditService(parse_config({"experiments": [exp]}), MemoryStore(),
+                            rng=np.random.default_rng(0))
+        for arm, values in rewards.items():
+            svc.cheat("price", arm, values)
+        shown = svc.report("price")
+        assert shown.winner is None
+        return {a.arm: a.p_best for a in shown.arms}
+
+    trial = report({"a": [19.99], "b": [-5.0, 12.5]}, winner=True)
+    assert 0.6 < trial["a"] < 0.95 and trial["a"] + trial["b"] == pytest.approx(1.0)
+    for scale, shift in ((100.0, 0.0), (0.01, 3.0)):
+        scaled = report({"a": [19.99 * scale + shift], "b": [-5 * scale + shift,
+                                                               12.5 * scale + shift]})
+        assert scaled["a"] == pytest.approx(trial["a"], abs=1e-9)
+    rng = np.random.default_rng(8)
+    many = {"a": (rng.normal(10.0, 8.0, 400)).tolist(), "b": rng.normal(9.0, 8.0, 300).tolist()}
+    seen = report(many)
+    ma, mb = np.mean(many["a"]), np.mean(many["b"])
+    se = np.hypot(np.std(many["a"]) / 20.0, np.std(many["b"]) / np.sqrt(300))
+    assert seen["a"] == pytest.approx(norm.cdf((ma - mb) / se), abs=0.01)
