@@ -272,6 +272,37 @@ def test_simulate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "note: no compiled kernel for ucb1(c=1)" in err.replace("\n", "")
 
 
+def test_simulating_an_experiment_says_what_of_it_is_not_simulated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial took `simulate --experiment greeting`'s regret for the experiment's own cost,
+    where its burn-in, 1% floor and allocation every 100 rewards were not simulated (each
+    adds regret). The command says which of them the experiment has; an experiment
+    without them gets no note."""
+    from banditbot.cli import main
+
+    config = tmp_path / "experiments.yaml"
+    config.write_text(
+        "experiments:\n"
+        "  - id: greeting\n"
+        "    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+        "    control: a\n    holdout: 0.1\n    floor: 0.02\n"
+        "    update: {every: 100 rewards}\n"
+        "  - id: plain\n"
+        "    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+        "    burn_in: 0\n    floor: 0\n", encoding="utf-8")
+    common = ["--runs", "5", "--horizon", "50", "--out", str(tmp_path), "--config",
+              str(config)]
+    main(["simulate", "--experiment", "greeting", "--rate", "greeting.a=0.1", "--rate",
+          "greeting.b=0.2", *common])
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("note: simulates greeting's arms and policy only; its burn-in (10 decisions per "
+            "arm), floor (2% per arm), holdout (10% on a) and allocation every 100 rewards "
+            "are not simulated") in err
+    main(["simulate", "--experiment", "plain", "--rate", "plain.a=0.1", "--rate",
+          "plain.b=0.2", *common])
+    assert "note: simulates" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_progress_is_reported_up_to_the_horizon(workers: int) -> None:
     """What the CLI's progress bar shows: step counts that never go back and end at the

@@ -14,6 +14,7 @@ from ._app import ConfigOpt, app, console, err_console, settings
 from ._output import print_json, print_table, progress
 
 if TYPE_CHECKING:
+    from .._config import ExperimentConfig
     from ..policies import Policy
     from ..sim import Environment, SimulationResult
 
@@ -38,7 +39,9 @@ _ENV_HELP = (
 def simulate(
     env: Annotated[list[str] | None, typer.Option("--env", help=_ENV_HELP)] = None,
     experiment: Annotated[str | None, typer.Option(
-        help="Replay a configured experiment with assumed true rates (--rate).")] = None,
+        help="Replay a configured experiment's arms and policy with assumed true rates "
+             "(--rate); its burn-in, floor, holdout and allocation cadence are not "
+             "simulated.")] = None,
     rate: Annotated[list[str] | None, typer.Option(
         help="Assumed truth EXP.ARM=VALUE for --experiment (repeatable).")] = None,
     policy: Annotated[list[str] | None, typer.Option(
@@ -201,7 +204,31 @@ def _experiment(experiment: str, rates: list[str], config: str | None
                                f"({experiment!r})",
                                hint=f"give the rates as {experiment}.ARM=VALUE")
     truth = parse_rates(rates, cfg, {experiment: {}})
+    left = _not_simulated(exp)
+    if left:  # (a trial took the table for the experiment's own cost)
+        listed = left[0] if len(left) == 1 else f"{', '.join(left[:-1])} and {left[-1]}"
+        err_console.print(f"note: simulates {exp.id}'s arms and policy only; its {listed} "
+                          f"{'is' if len(left) == 1 else 'are'} not simulated (they usually "
+                          "add to the regret the experiment pays)",
+                          markup=False, highlight=False, soft_wrap=True)
     return experiment_env(exp, truth[experiment]), exp.policy.build()
+
+
+def _not_simulated(exp: ExperimentConfig) -> list[str]:
+    """What of the experiment's hygiene a simulation of its policy leaves out, in words."""
+    left = []
+    if exp.burn_in.enabled:
+        left.append(f"burn-in ({exp.burn_in.min_per_arm:,} decisions per arm)")
+    if exp.floor > 0.0:
+        left.append(f"floor ({exp.floor:.0%} per arm)")
+    if exp.holdout > 0.0 and exp.control is not None:
+        left.append(f"holdout ({exp.holdout:.0%} on {exp.control})")
+    update = exp.update
+    if update.every == "rewards":
+        left.append(f"allocation every {update.rewards:,} rewards")
+    elif update.every == "time":
+        left.append(f"allocation every {update.seconds:g} s")
+    return left
 
 
 def _distinct(policies: list[Policy]) -> list[Policy]:
