@@ -71,6 +71,19 @@ def test_a_web_app_runs_an_experiment_with_the_api_alone(api: Any) -> None:
     assert leader["arm"] == "b"
 
 
+def test_a_trailing_slash_on_decide_and_reward_is_answered_not_redirected(api: Any) -> None:
+    """A trial's client posted to `.../decisions/` and got a 307 with no body (a client
+    that does not follow redirects of a POST read an empty answer): both hot routes answer
+    with a trailing slash as without it."""
+    url, keys, _service = api
+    r = call(url, "POST", "/v1/experiments/ts/decisions/", keys["decide"],
+             json={"subject": "slash"})
+    assert r.status_code == 201 and r.json()["arm"] in "abcd"
+    ok = call(url, "POST", f"/v1/decisions/{r.json()['decision_id']}/reward/", keys["decide"],
+              json={"value": 1, "subject": "slash"})
+    assert ok.status_code == 200 and ok.json()["status"] == "applied"
+
+
 def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
     url, keys, _ = api
     for chat in ("100", "100", "100", "200"):

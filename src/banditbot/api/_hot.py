@@ -171,9 +171,11 @@ class FastPath:
                  on_error: Callable[[BanditBotError, str | None], Response]) -> None:
         self.app, self.on_error = app, on_error
         self.routes: list[tuple[re.Pattern[str], Handler, RouteName]] = [
-            (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions"), hot.decide,
+            # (a trailing slash too: the app's redirect of a POST, 307 with no body, read
+            # as an empty answer to a client that does not follow it)
+            (re.compile(r"/v1/experiments/([A-Za-z0-9_.-]{1,64})/decisions/?"), hot.decide,
              RouteName(DECIDE_ROUTE)),
-            (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward"), hot.reward,
+            (re.compile(r"/v1/decisions/([A-Za-z0-9_-]{1,64})/reward/?"), hot.reward,
              RouteName(REWARD_ROUTE)),
         ]
 
