@@ -1301,3 +1301,45 @@ def test_an_empty_every_look_interval_is_said_not_pinned_to_a_point() -> None:
                 assert said and "the weights average 1.028" in said[0], row.warnings
             else:
                 assert not said and row.cs_low < 0.2 < row.cs_high, row
+
+
+def test_weights_that_do_not_average_to_what_the_propensities_give_are_warned_about(
+        tmp_path: Path) -> None:
+    """A trial evaluated the logging policy of the Open Bandit Dataset's BTS log, read as a
+    CSV without its vectors, on that log: the policy rebuilt at the nearest time gave every
+    round a weight below 1 (their mean 0.63), IPS came out 37% low with an interval that
+    missed the logged mean, and nothing was said. The weighted estimators now say when a
+    healthy sample's weights average far from what the logging policy's propensities give
+    (1, less what the evaluated policy puts where the logger could not go).
+
+    Under the right propensities -- 300 simulated logs of 2,000 rounds, the logger's vector
+    changing every round, the half with the logged vectors given, an arm the logger never
+    takes in a third of them -- no warning: the normal approximation puts a false warning
+    at 6e-5 per log (2% over 300)."""
+    rng = np.random.default_rng(21)
+    target = np.array([0.4, 0.3, 0.2, 0.1])
+    said = "the importance weights average"
+    for i in range(300):
+        mu = 0.9 * rng.dirichlet(np.full(4, 2.0), size=2000) + 0.025
+        if i % 3 == 0:  # the logger never takes the last arm: the target's 10% go nowhere
+            mu[:, :3] += mu[:, 3:] / 3
+            mu[:, 3] = 0.0
+        action = (mu.cumsum(axis=1) < rng.random((2000, 1))).sum(axis=1)
+        reward = (rng.random(2000) < 0.1 + 0.1 * action).astype(float)
+        rows = estimate_all(
+            [make_estimator("ips"), make_estimator("snips")], reward=reward, action=action,
+            pscore=mu[np.arange(2000), action], action_dist=np.tile(target, (2000, 1)),
+            n_bootstrap=10, rng=np.random.default_rng(i),
+            behavior_dist=mu if i % 2 else None)
+        assert not any(said in w for row in rows for w in row.warnings), (i, rows)
+    copy = tmp_path / "bts.csv.gz"
+    copy.write_bytes((OBD / "bts" / "all.csv.gz").read_bytes())
+    log = read_log(copy, ColumnMap(action="item_id", reward="click",
+                                   pscore="propensity_score", timestamp="timestamp"))
+    rows = evaluate(log, [], behavior={"bts": log}, estimators=("ips", "snips", "dm", "dr"),
+                    train_share=0.0, n_bootstrap=20)
+    warned = {row.estimate.estimator: [w for w in row.estimate.warnings if said in w]
+              for row in rows}
+    assert warned["dm"] == [] and all(warned[e] for e in ("ips", "snips", "dr"))
+    assert "average 0.63 where the logging policy's propensities give 1.00" in warned["ips"][0]
+    assert "SNIPS divides it out" in warned["ips"][0]
