@@ -378,6 +378,14 @@ def test_import_with_a_column_mapping_and_clear_errors(tmp_path: Path) -> None:
     assert log.context is not None and log.context.shape == (50, 1)
     with pytest.raises(PayloadError, match="missing column"):
         read_log(path, ColumnMap(action="arm", reward="clicked", pscore="prob"))
+    # a spreadsheet's CSV in a European locale (a trial got "missing column(s) action,
+    # reward, prob (columns are: action;reward;prob)" with no word of the separator)
+    semi = tmp_path / "semi.csv"
+    semi.write_text("variant;clicked;prob\nv0;1;0,5\n")
+    with pytest.raises(PayloadError, match=r"semi\.csv: its columns are separated by "
+                                           r"semicolons .*read with commas") as said:
+        read_log(semi, cmap)
+    assert "save it with commas" in str(said.value.hint)
     empty = tmp_path / "empty.csv"  # (a trial: "missing column(s) …; columns are: ")
     empty.write_text("")
     with pytest.raises(PayloadError, match=r"empty\.csv: the file is empty"):

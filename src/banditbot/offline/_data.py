@@ -352,6 +352,21 @@ def _logged_vectors(path: Path, table: Mapping[str, list[Any]], cmap: ColumnMap,
     return out
 
 
+def _missing_columns(path: Path, header: list[str], missing: list[str]) -> PayloadError:
+    """The error for a log without the columns asked for: one whose only column's name
+    holds the others was written with another separator (a spreadsheet's semicolons)."""
+    for sep in (";", "\t"):
+        if len(header) == 1 and header[0].count(sep) >= 2:
+            shown = "semicolons" if sep == ";" else "tabs"
+            return PayloadError(
+                f"{path}: its columns are separated by {shown} ({header[0][:60]!r}); a CSV "
+                "log is read with commas", hint="save it with commas as the separator (a "
+                "spreadsheet's 'CSV (comma delimited)'), or as Parquet")
+    return PayloadError(f"{path}: missing column(s) {', '.join(missing)}",
+                        hint=f"columns are: {', '.join(header[:20])}; map yours with "
+                             "--action-col, --reward-col, --pscore-col")
+
+
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
              rewarded_only: bool = True) -> LoggedBandit:
     """Read a log exported by banditbot or written by another system.
@@ -380,10 +395,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         [c for c in (cmap.position, cmap.timestamp) if c]
     missing = [c for c in needed if c not in table]
     if missing:
-        raise PayloadError(
-            f"{p}: missing column(s) {', '.join(missing)}",
-            hint=f"columns are: {', '.join(list(table)[:20])}; map yours with --action-col, "
-                 "--reward-col, --pscore-col")
+        raise _missing_columns(p, list(table), missing)
     is_export = "kind" in table and "probabilities" in table and "arms" in table
     n = len(table[cmap.action])
     logged = []  # the logging policy's rows, answered or not
