@@ -177,9 +177,8 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(Exception):
                 _OPENED.pop().close()
     if code == _INTERRUPTED:  # typer answers Ctrl+C with this code and no word
-        err_console.print("interrupted (Ctrl+C): stopped before the end; a file it was "
-                          "writing is left as it was (files are replaced whole)",
-                          highlight=False, soft_wrap=True)
+        err_console.print("interrupted (Ctrl+C): stopped before the end (a file is "
+                          "written whole or not at all)", highlight=False, soft_wrap=True)
     if isinstance(code, int) and code != 0:  # typer.Exit(code) returns it here
         sys.exit(code)
 
