@@ -497,7 +497,7 @@ def test_threads_drawing_at_once_each_get_their_own_draws() -> None:
 
 def test_the_leaders_vector_is_one_object_per_set_of_leaders() -> None:
     """ε-greedy and the UCB family hand out one tuple per set of leading arms (the service
-    keeps what it derives from a vector by that object: the 50-arm loop at half the time):
+    keeps what it derives from a vector by that object: the 50-arm loop 31% faster):
     the same leaders give the same object, other leaders or shares another, and the values
     are the split the policy defines, ties and a NaN at the top included."""
     eg = make_policy("epsilon-greedy", {"epsilon": 0.3})
