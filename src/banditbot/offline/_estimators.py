@@ -63,9 +63,10 @@ LOW_ESS_SHARE = 0.10
 LOW_ESS = 200.0
 #: Warn when one round carries more than this share of the total weight.
 HEAVY_ROUND_SHARE = 0.05
-#: Warn when the importance weights' mean is this many standard errors from 1 ...
+#: Warn when the importance weights' mean is this many standard errors from what the
+#: logging policy's propensities give ...
 MEAN_WEIGHT_Z = 4.0
-#: ... and at least this far from it (a healthy sample only: see :func:`weight_warnings`)
+#: ... and at least this far from it (a healthy sample only: see :func:`mean_weight_warning`)
 MEAN_WEIGHT_GAP = 0.05
 #: Estimators with an anytime-valid betting interval (for the policy's value).
 ANYTIME = ("ips", "snips")
