@@ -789,6 +789,14 @@ class ExperimentConfig(_Spec):
                 raise ValueError(f"propensity: deferred is for Beta Thompson sampling (policy: "
                                  f"thompson) with update: every decision and no holdout, but "
                                  f"{why}; use propensity: exact")
+        if self.telegram.command is not None and not self.reward.buttons:
+            # (a trial: /spend sent its arm with no way to answer it, and never learned)
+            raise ValueError(
+                f"telegram.command {self.telegram.command!r}: a {self.reward.type} reward "
+                "has no feedback buttons in Telegram, so no one could answer there; give "
+                "reward.options (labels and the values they send, e.g. [{label: '€10', "
+                "value: 10}]), or leave telegram.command out (the experiment then runs "
+                "through the HTTP API, and /report still shows it)")
         # Telegram would refuse every message of such an arm: every one is named at once (a
         # trial with 40 unescaped arms needed 40 rounds of edit and check)
         problems = [(arm.id, problem) for arm in self.arms

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
+from banditbot import BanditService, ConfigError, MemoryStore, SQLiteStore, parse_config
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, FakeClock
@@ -522,6 +522,64 @@ def test_an_admin_reads_the_audit_log_and_a_group_sees_no_admin_id(
     refused = [m.text for m in double.chat_messages(502) if m.kind == "text"][-1] or ""
     assert refused.startswith("Not allowed")
     assert not double.errors
+
+
+def test_export_in_a_group_is_refused_and_sends_nothing(service: BanditService,
+                                                        double: BotApiDouble) -> None:
+    """A trial's admin typed /export in a group and the decision log (every member's
+    decisions, their language and chat type) was posted to the group. In a group the
+    bot now says to ask in a private chat and sends no file; in private it sends it."""
+    async def script() -> None:
+        double.send_command(ADMIN_USER, -92, "/export seed", chat_type="group")
+        await double.wait_for(last_text(double, -92))
+        double.send_command(ADMIN_USER, ADMIN, "/export seed")
+        await double.wait_for(lambda: any(m.kind == "document"
+                                          for m in double.chat_messages(ADMIN)))
+
+    run_bot(service, double, script)
+    group = double.chat_messages(-92)
+    assert [m.kind for m in group] == ["text"]
+    assert "private chat only" in (group[0].text or "") and "/export seed" in (group[0].text or "")
+    assert any(m.kind == "document" for m in double.chat_messages(ADMIN))
+    assert not double.errors
+
+
+def test_a_reward_without_buttons_is_reported_not_run(tmp_path: Path,
+                                                      double: BotApiDouble) -> None:
+    """A trial's experiment with a continuous reward and no options sent its arm with no
+    buttons, so no one could answer and it never learned. The bot runs no command for it
+    (it says so in its log), lists it as answered through the HTTP API, and /report still
+    shows it; an explicit Telegram command for it is refused in the experiments file."""
+    config = {"admins": [ADMIN], "experiments": [
+        {"id": "spend", "reward": {"type": "continuous", "min": 0, "max": 100},
+         "arms": [{"id": "cheap", "content": "Buy the cheap one"},
+                  {"id": "dear", "content": "Buy the dear one"}]},
+        {"id": "greet", "arms": [{"id": "hi", "content": "Hi"}]}]}
+    with pytest.raises(ConfigError, match=r"telegram\.command 'spend': a continuous reward "
+                                          r"has no feedback buttons"):
+        parse_config({"experiments": [{**config["experiments"][0],
+                                       "telegram": {"command": "spend"}}]})
+    store = SQLiteStore(tmp_path / "spend.db")
+    store.init()
+    service = BanditService(parse_config(config), store, rng=np.random.default_rng(2),
+                            clock=FakeClock())
+    service.reward(service.decide("spend", "api-user").id, 42.0, "api-user")
+
+    async def script() -> None:
+        for i, text in enumerate(("/spend", "/experiments", "/report spend", "/help"), 1):
+            double.send_command(ALICE, 501, text)
+            await double.wait_for(last_text(double, 501, i))
+
+    run_bot(service, double, script)
+    unknown, listed, report, helped = [m.text or "" for m in double.chat_messages(501)
+                                       if m.kind == "text"][:4]
+    assert "don't know that one" in unknown
+    assert "(answered through the HTTP API) · spend: 2 arms" in listed
+    assert "/greet · greet" in listed
+    assert report.startswith("<b>spend · ") and " · 1 decision\n" in report, report
+    assert "/spend" not in helped and "/greet" in helped
+    assert [c["command"] for c in double.commands] == ["greet", "report", "experiments", "help"]
+    assert len(list(service.decisions("spend"))) == 1  # the API's decision only
 
 
 def test_admin_help_retire_and_a_cancelled_reset(service: BanditService,

@@ -413,6 +413,26 @@ def test_run_does_not_silently_take_a_bot_from_its_webhook(double: BotApiDouble,
     assert not double.webhook.get("url") and "webhook removed" in err
 
 
+def test_run_says_which_experiments_file_and_commands_it_serves(double: BotApiDouble,
+                                                                tmp_path: Path) -> None:
+    """A trial's `banditbot run` served a stray ./experiments.yaml without a word, and the
+    README's /random answered "I don't know that one". Its first line names the file and
+    the commands it runs."""
+    import threading
+
+    proc = _run(tmp_path, double.base_url, double.token)
+    guard = threading.Timer(60, proc.terminate)  # (a line that never comes fails, not hangs)
+    guard.start()
+    try:
+        assert proc.stdout is not None
+        line = " ".join(proc.stdout.readline().split())
+    finally:
+        guard.cancel()
+        _stop(proc)
+    assert line.startswith(f"banditbot is polling Telegram; experiments: {EXAMPLES} (/"), line
+    assert "/random" in line and "; store: sqlite:///" in line
+
+
 def test_refused_commands_are_a_warning_and_the_bot_runs_on(double: BotApiDouble,
                                                             tmp_path: Path) -> None:
     double.refuse["setMyCommands"] = [400, "Bad Request: BOT_COMMAND_INVALID", -1]

@@ -8,7 +8,16 @@ import typer
 
 from .._errors import ConfigError, require
 from .._logging import register_secret
-from ._app import ConfigOpt, StoreOpt, app, console, err_console, service, settings
+from ._app import (
+    ConfigOpt,
+    StoreOpt,
+    app,
+    config_read,
+    console,
+    err_console,
+    service,
+    settings,
+)
 
 BaseUrlOpt = Annotated[str | None, typer.Option(
     "--bot-api-url",
@@ -52,9 +61,14 @@ def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        read = config_read()  # (a trial: a stray ./experiments.yaml served other commands)
+        commands = [f"/{e.telegram.command_for(e.id)}" for e in svc.config.experiments
+                    if e.reward.buttons]
         await run_polling(application, stop, replace_webhook=replace_webhook, started=lambda: (
-            console.print(f"banditbot is polling Telegram; store: {svc.store.url}. Stop with "
-                          "Ctrl+C.")))
+            console.print(f"banditbot is polling Telegram; experiments: {read[0]} "
+                          f"({', '.join(commands)}); "
+                          f"store: {svc.store.url}. Stop with Ctrl+C.", highlight=False,
+                          soft_wrap=True, markup=False)))
 
     asyncio.run(polling())
 

@@ -147,6 +147,14 @@ class BanditBot:
         ids = list(experiments) if experiments is not None else \
             [e.id for e in service.config.experiments]
         self.experiments: list[ExperimentConfig] = [service.experiment(i) for i in ids]
+        #: those a chat can answer (a reward with feedback buttons): each a command; the
+        #: others (a continuous reward without options) are reported, not run, here
+        self.runnable = [e for e in self.experiments if e.reward.buttons]
+        for exp in self.experiments:
+            if not exp.reward.buttons:
+                log.warning("experiment %r has no feedback buttons (a %s reward without "
+                            "options): no command runs it in Telegram; /report shows it",
+                            exp.id, exp.reward.type)
         self.signing_key = signing_key
         for exp in self.experiments:  # a feature the chat cannot give is zeros, always
             missing = [f.name for f in exp.features if f.name not in CHAT_FEATURES]
@@ -177,7 +185,7 @@ class BanditBot:
             CallbackQueryHandler(self.on_vote, pattern=r"^v:"),
             CallbackQueryHandler(self.on_reset_confirm, pattern=r"^(r:|rc$)"),
         ]
-        for exp in self.experiments:
+        for exp in self.runnable:
             out.append(command(exp.telegram.command_for(exp.id),
                                self._experiment_handler(exp.id)))
         for name in _ADMIN_USAGE:
@@ -186,7 +194,7 @@ class BanditBot:
 
     def commands(self) -> list[BotCommand]:
         """The command list to publish with ``setMyCommands``."""
-        return _commands(self.experiments)
+        return _commands(self.runnable)
 
     async def publish_commands(self, application: Application[Any, Any, Any, Any, Any, Any]
                                ) -> None:
@@ -210,7 +218,7 @@ class BanditBot:
         lines = ["Hi! I try out different messages and learn which ones people like.",
                  "Tap 👍/👎 (or a rating) under a message to teach me.", ""]
         lines += [f"/{e.telegram.command_for(e.id)} — {e.description or 'try experiment ' + e.id}"
-                  for e in self.experiments]
+                  for e in self.runnable]
         lines += ["/report — what I have learned so far", "/experiments — the experiments",
                   "/help — this message"]
         user = update.effective_user
@@ -227,9 +235,10 @@ class BanditBot:
         lines = []
         for e in self.experiments:  # (the policy as it runs now: an admin may have switched)
             view = await self._run(self.service.view, e.id)
-            lines.append(f"/{e.telegram.command_for(e.id)} · {e.id}: {len(view.arms)} arms, "
-                         f"{view.policy.name}, {e.reward.type} reward — "
-                         f"{e.description or ''}".rstrip(" —"))
+            run = f"/{e.telegram.command_for(e.id)} · " if e.reward.buttons else \
+                "(answered through the HTTP API) · "
+            lines.append(f"{run}{e.id}: {len(view.arms)} arms, {view.policy.name}, "
+                         f"{e.reward.type} reward — {e.description or ''}".rstrip(" —"))
         await message.reply_text("\n".join(lines) or "No experiments are configured.")
 
     def _experiment_handler(self, experiment_id: str) -> Handler:
@@ -552,6 +561,13 @@ class BanditBot:
         elif name == "arm" and len(args) == 2 and args[0] == "list":
             text = await self._run(self._arms_text, args[1])
         elif name == "export" and len(args) == 1:
+            asked_in = update.effective_chat
+            if asked_in is not None and asked_in.type != "private":  # (a trial: a group got it)
+                await message.reply_text(
+                    "The decision log goes to a private chat only (here everyone in the "
+                    "group would get each member's decisions): send /export "
+                    f"{args[0]} to me directly.")
+                return
             data_csv, generation, rows = await self._run(self._export_csv, args[0])
             since = "" if generation == 0 else \
                 f" Since the last reset: generation {generation} (earlier ones: banditbot " \
@@ -738,7 +754,7 @@ def commands_for(config: BanditConfig, experiments: Sequence[str] | None = None
     """The command list a bot for ``config`` publishes (what ``set-webhook`` publishes for
     webhook and Lambda deployments, which never run ``banditbot run``)."""
     ids = list(experiments) if experiments is not None else [e.id for e in config.experiments]
-    return _commands([config.experiment(i) for i in ids])
+    return _commands([e for e in (config.experiment(i) for i in ids) if e.reward.buttons])
 
 
 def _commands(experiments: Sequence[ExperimentConfig]) -> list[BotCommand]:
