@@ -156,6 +156,20 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
     assert {c["command"] for c in double.commands} >= {"random", "report", "help"}
 
 
+def test_a_report_of_several_named_experiments_shows_each(service: BanditService,
+                                                          double: BotApiDouble) -> None:
+    """`/report greeting tip` reported greeting alone and dropped tip without a word (a
+    trial): several names give their reports together, as /report alone gives all."""
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/report random tip random")
+        await double.wait_for(last_text(double, 501))
+
+    run_bot(service, double, script)
+    (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
+    assert text.startswith("<b>seed · ") and "\n<b>tip · " in text and text.count("<b>seed · ") == 1
+    assert "ts · " not in text  # (only those named)
+
+
 def test_flood_control_delays_a_reply_but_does_not_lose_it(service: BanditService,
                                                             double: BotApiDouble) -> None:
     """Telegram refuses the reply once ("retry after 1"): it arrives a second later."""

@@ -402,7 +402,7 @@ class BanditBot:
             log.warning("could not remove the buttons", extra={"error": str(exc)[:200]})
 
     async def on_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/report [experiment]: the report, a short block per arm that a phone shows
+        """/report [experiment …]: the report, a short block per arm that a phone shows
         without wrapping (in several messages when one is too short), and for one
         experiment a chart. An experiment with one bandit per chat (or per user) reports
         this chat's (or this user's)."""
@@ -411,7 +411,10 @@ class BanditBot:
         if message is None or user is None or chat is None:
             return
         args = list(context.args or [])
-        ids = [self._resolve(args[0])] if args else [e.id for e in self.experiments]
+        # several named: their reports together, as with none named (a trial's second name
+        # was dropped without a word)
+        ids = [self._resolve(a) for a in dict.fromkeys(args)] if args else \
+            [e.id for e in self.experiments]
         reports = [await self._run(self.service.report, i,
                                    scope=self.service.scope_of(i, str(user.id),
                                                                chat=str(chat.id)))
