@@ -44,6 +44,7 @@ _LINE_CHARS = 48
 _ID_CHARS = 30
 _LEGEND_ROW = 0.27  # inches per legend row
 _ARM_ROW = 0.6  # inches per arm of the estimate panel (its id and its counts)
+_LEGEND_DROP = 36.0  # points from the allocation panel's bottom to its legend's top
 
 
 def report_png(report: Report, series: DecisionSeries | None = None,
@@ -275,8 +276,15 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
         ax.axvline(decisions, color="white", alpha=0.35, linewidth=0.5)
     ax.set_xlim(0, series.total)
     _round_ticks(ax.xaxis, integer=True)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=_legend_layout(labels)[0],
-              frameon=False, handlelength=1.2, columnspacing=1.2)
+    # below the axis label, a fixed distance from the panel (a fraction of the panel's
+    # height put it over the label when the estimates' long caption made the panel short)
+    from matplotlib.transforms import ScaledTranslation
+
+    below = ax.transAxes + ScaledTranslation(0.0, -_LEGEND_DROP / 72.0,
+                                             ax.figure.dpi_scale_trans)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
+              ncol=_legend_layout(labels)[0], frameon=False, handlelength=1.2,
+              columnspacing=1.2)
     return _events(ax, series)
 
 

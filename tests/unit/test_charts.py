@@ -309,6 +309,33 @@ def test_a_part_folder_a_killed_run_left_is_cleared_by_the_next_write(tmp_path: 
     assert (dated / "log.csv").read_text() == "precious"
 
 
+def test_the_allocation_legend_stays_below_the_axis_label(service: BanditService) -> None:
+    """A trial's chart put the allocation panel's legend over its axis label: the legend
+    hung a fraction of the panel's height below it, and a long caption under the estimates
+    made the panel short. It hangs a fixed distance below the panel now, under the label,
+    in a short panel as in the usual one."""
+    cfg = parse_config({"experiments": [{"id": "r", "arms": [
+        {"id": "arm1", "content": "1"}, {"id": "arm2", "content": "2"}]}]})
+    short = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    for i in range(3):
+        short.decide("r", f"u{i}")
+    short.cheat("r", "arm1", "1" * 1000)  # (a long caption: answers outside the log)
+    short.add_arm("r", "new_arm", "n")
+    short.retire_arm("r", "arm1")
+    short.retire_arm("r", "arm2")
+    d = short.decide("r", "u9")
+    short.reward(d.id, 1, "u9")
+    with styled(STYLE):
+        for svc, exp in ((short, "r"), (service, "greeting")):
+            fig = _report_figure(svc.report(exp), _series(svc, exp))
+            fig.canvas.draw()
+            allocation = fig.axes[0]
+            legend = allocation.get_legend().get_window_extent()
+            label = allocation.xaxis.label.get_window_extent()
+            assert legend.y1 <= label.y0, (exp, legend, label)
+            assert _inside(fig, allocation.get_legend())
+
+
 def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> None:
     """40 arms, 10 drawn: the control and the leader always (a leader with few decisions
     of its own, from answers added by hand, was cut when the ranking was by decisions
