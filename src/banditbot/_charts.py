@@ -462,5 +462,8 @@ def _intervals(ax: Any, report: Report) -> None:
         _round_ticks(ax.xaxis)
     else:
         ax.set_xticks([])
-        ax.text(0.5, 0.5, "No rewards yet", transform=ax.transAxes, ha="center",
+        # (a trial: "No rewards yet" beside rows that said "2 answered")
+        empty = "Too few answers for an estimate yet" \
+            if any(a.answered > 0 for a in arms) else "No rewards yet"
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center",
                 va="center", color=MUTED)

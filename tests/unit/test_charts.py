@@ -97,7 +97,20 @@ def test_an_empty_experiment_keeps_its_title_inside(service: BanditService) -> N
     with styled(STYLE):
         fig = _report_figure(report, _series(service, "tip"))
         assert fig._suptitle.get_text() == "tip" and _inside(fig, fig._suptitle)
-        assert "No decisions yet" in _texts(fig)
+        assert "No decisions yet" in _texts(fig) and "No rewards yet" in _texts(fig)
+
+
+def test_answers_too_few_for_an_estimate_are_not_called_none() -> None:
+    """A trial's chart said "No rewards yet" beside rows that said "2 answered" (a rating
+    reward whose estimates need more answers): it says there are too few for an estimate."""
+    cfg = parse_config({"experiments": [{"id": "tip", "reward": {"type": "rating"},
+                                         "arms": [{"id": a, "content": a} for a in "ab"]}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.cheat("tip", "a", [4, 5])
+    with styled(STYLE):
+        texts = _texts(_report_figure(svc.report("tip"), _series(svc, "tip")))
+    assert "Too few answers for an estimate yet" in texts and "No rewards yet" not in texts
+    assert any(t.startswith("2 answered") for t in texts)
 
 
 def test_the_chart_says_its_time_in_the_configured_zone() -> None:
