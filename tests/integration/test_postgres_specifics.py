@@ -595,6 +595,14 @@ def test_the_password_never_shows(postgres_url: str) -> None:
     said = f"{cut.value} {cut.value.hint}"
     assert "ss" not in said.replace("percent", "").replace("password", "") and "rd#1" not in said
     assert "%40" in said and "%2F" in said
+    # another trial: a raw '?' made the rest of the password a "query parameter", quoted
+    # in psycopg's error ('invalid URI query parameter: "ret9@127.0.0.1…"')
+    for url in ("postgresql://weird:Sec?ret9@127.0.0.1:55433/bandits",
+                "postgresql://weird:abc?sslmode=disable&x9Zq@127.0.0.1:55433/bandits"):
+        with pytest.raises(ConfigError) as cut:
+            open_store(url)
+        said = f"{cut.value} {cut.value.hint}"
+        assert "ret9" not in said and "x9Zq" not in said and "%3F" in said
     # a one-letter password is masked as a word, not inside every word that holds its letter
     short = open_store(f"postgresql://banditbot:p@{host_port.split(':')[0]}:1/postgres"
                        "?retry_seconds=0.2&connect_timeout=1")

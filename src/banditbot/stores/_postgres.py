@@ -480,10 +480,11 @@ class PostgresStore:
         if parts.scheme.lower() not in ("postgresql", "postgres"):
             raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)!r}",
                               hint="use postgresql://user:password@host:5432/dbname")
-        if "@" in parts.path + parts.fragment:
-            # a password with '/' or '#' unencoded: the URL is cut inside it (a trial:
-            # part of the password was resolved as the host name, and shown); nothing of it
-            # is echoed here
+        if "@" in parts.path + parts.fragment or any(
+                "@" in item and "=" not in item for item in parts.query.split("&")):
+            # a password with '/', '?' or '#' unencoded: the URL is cut inside it (trials:
+            # part of the password was resolved as the host name, or read as a query
+            # parameter, and shown); nothing of it is echoed here
             raise ConfigError("the store URL has an '@' after its host part: a reserved "
                               "character in the user or password ends it early",
                               hint="percent-encode them: @ %40, / %2F, : %3A, # %23, ? %3F, "
