@@ -98,3 +98,34 @@ def test_serve_names_its_experiments_file_and_its_store_without_the_password(
            f"{said['store']}" == said["message"]
     assert not [x for x in lines if "s3cret-pw" in json.dumps(x)]
 
+
+
+def test_a_second_server_with_another_experiments_file_on_the_store_is_warned(
+        tmp_path: Path) -> None:
+    """A trial ran two servers on one database with different experiments files (an arm
+    renamed, another text, a 0-10 rating where the other had 1-5): nothing was said, each
+    report counted only its own arms and each server checked rewards by its own rules.
+    The server that starts with settings other than the last one's names each experiment
+    that differs and who started with the others; the same file again says nothing."""
+    db = tmp_path / "shared.db"
+    env = {**{k: v for k, v in os.environ.items() if k != "BANDITBOT_CONFIG"},
+           "BANDITBOT_STORE": f"sqlite:///{db}"}
+    first = tmp_path / "a.yaml"
+    shutil.copy(EXAMPLES, first)
+    second = tmp_path / "b.yaml"
+    text = first.read_text(encoding="utf-8")
+    second.write_text(text.replace("{name: epsilon-greedy, epsilon: 0.5}",
+                                   "{name: epsilon-greedy, epsilon: 0.2}", 1), encoding="utf-8")
+    assert second.read_text(encoding="utf-8") != text
+
+    def drifted(config: Path) -> list[str]:
+        lines = _serve_and_stop(tmp_path, {**env, "BANDITBOT_CONFIG": str(config)})
+        return [x["message"] for x in lines
+                if x["level"] == "warning" and "settings differ" in x["message"]]
+
+    assert drifted(first) == []
+    (line,) = drifted(second)
+    assert "its settings differ from those" in line and "(" + str(first) in line
+    assert "same experiments file" in line
+    assert drifted(second) == []  # (the same file again)
+    assert len(drifted(first)) == 1

@@ -34,8 +34,12 @@ def serve(
     require("uvicorn", "api")
     import uvicorn
 
-    opened = service(config, store).store  # validate, and create the tables once
-    opened.close()
+    built = service(config, store)  # validate, and create the tables once
+    opened = built.store
+    try:  # (a second server on the store with another experiments file: said at once)
+        differs = built.compare_config(f"{socket.gethostname()} ({config_read()[0]})")
+    finally:
+        opened.close()
     _check_free(host, port)
     # each worker builds its own service from the environment: hand it the options
     chosen = settings().replace(config_path=config, store_url=store,
@@ -46,6 +50,8 @@ def serve(
 
     configure_json_logging()
     _say_what_is_served(config_read()[0], opened.url)
+    for line in differs:
+        logging.getLogger("banditbot.serve").warning(line)
     if workers > 1 and not chosen.metrics_multiprocess:
         logging.getLogger("banditbot.serve").warning(
             "%d workers without PROMETHEUS_MULTIPROC_DIR: /metrics shows the counts of "

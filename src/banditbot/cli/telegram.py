@@ -52,6 +52,10 @@ def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None
     chosen.require_token()
     configure_json_logging(libraries=logging.WARNING)
     svc = service(config, store)
+    import socket
+
+    for line in svc.compare_config(f"{socket.gethostname()} ({config_read()[0]})"):
+        logging.getLogger("banditbot").warning(line)  # (another server's file on the store)
     application = build_bot(svc, chosen)
 
     import asyncio  # not at import: keeps `banditbot --help` fast

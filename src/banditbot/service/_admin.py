@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .._config import Arm, RewardSpec, check_time_width, time_params, validated
+from .._config import (
+    Arm,
+    RewardSpec,
+    check_time_width,
+    config_document,
+    time_params,
+    validated,
+)
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
@@ -448,6 +457,32 @@ class AdminMixin(RewardsMixin):
         self._update_meta(experiment, change)
         self.audit(actor, view.config.id, "arm-retire", f"arm={arm}")
         return retired_control_note(view.config) if arm == view.config.control else ""
+
+    def compare_config(self, started_by: str) -> list[str]:
+        """Check each experiment's settings against those the last process that started on
+        this store recorded, and record this one's (``started_by``: who it is, e.g. the
+        host and the experiments file). Every server on one store must run the same
+        experiments file: with two, each report counted only its own arms and each server
+        checked rewards by its own rules (a trial). Returns a line per experiment whose
+        settings differ, saying who started with the others and when."""
+        out = []
+        now = self.clock()
+        for exp in self.config.experiments:
+            name = f"settings:{exp.id}"
+            mine = hashlib.sha256(json.dumps(config_document(exp), sort_keys=True,
+                                             default=str).encode()).hexdigest()
+            text, version = self.store.read_document(name)
+            held = json.loads(text) if text else {}
+            if held.get("sha256") not in (None, mine):
+                when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(held.get("at", 0)))
+                out.append(f"experiment {exp.id!r}: its settings differ from those "
+                           f"{held.get('by', 'another process')} started with at {when}; "
+                           "every server on one store must run the same experiments file "
+                           "(during a rolling change this says so until all run the new one)")
+            if held.get("sha256") != mine or held.get("by") != started_by:
+                self.store.write_document(name, json.dumps(
+                    {"sha256": mine, "by": started_by, "at": now}), version)
+        return out
 
     def note(self, experiment: str, key: str, text: str) -> None:
         """Attach a note to the experiment's meta (shown by reports)."""
