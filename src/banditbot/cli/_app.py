@@ -126,6 +126,14 @@ def config_read() -> list[str]:
     return list(_CONFIG_READ)
 
 
+def this_server() -> str:
+    """This host and the experiments file the command read, as a warning of
+    :meth:`~banditbot.BanditService.compare_config` names a server."""
+    import socket
+
+    return f"{socket.gethostname()} ({_CONFIG_READ[0] if _CONFIG_READ else 'no file'})"
+
+
 def _not_beside_the_demo(url: str) -> None:
     """Refuse a write that would create the default database beside the demo's: after the
     demo, ``banditbot policy greeting ucb1`` (no ``--store``) switched the policy of a new,

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .._errors import ConfigError, require
-from ._app import ConfigOpt, StoreOpt, app, config_read, service, settings
+from ._app import ConfigOpt, StoreOpt, app, config_read, service, settings, this_server
 from .telegram import BaseUrlOpt
 
 
@@ -37,7 +37,7 @@ def serve(
     built = service(config, store)  # validate, and create the tables once
     opened = built.store
     try:  # (a second server on the store with another experiments file: said at once)
-        differs = built.compare_config(f"{socket.gethostname()} ({config_read()[0]})")
+        differs = built.compare_config(this_server())
     finally:
         opened.close()
     _check_free(host, port)

@@ -17,6 +17,7 @@ from ._app import (
     err_console,
     service,
     settings,
+    this_server,
 )
 
 BaseUrlOpt = Annotated[str | None, typer.Option(
@@ -52,9 +53,7 @@ def run(config: ConfigOpt = None, store: StoreOpt = None, token: TokenOpt = None
     chosen.require_token()
     configure_json_logging(libraries=logging.WARNING)
     svc = service(config, store)
-    import socket
-
-    for line in svc.compare_config(f"{socket.gethostname()} ({config_read()[0]})"):
+    for line in svc.compare_config(this_server()):
         logging.getLogger("banditbot").warning(line)  # (another server's file on the store)
     application = build_bot(svc, chosen)
 

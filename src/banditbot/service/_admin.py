@@ -460,11 +460,22 @@ class AdminMixin(RewardsMixin):
 
     def compare_config(self, started_by: str) -> list[str]:
         """Check each experiment's settings against those the last process that started on
-        this store recorded, and record this one's (``started_by``: who it is, e.g. the
-        host and the experiments file). Every server on one store must run the same
-        experiments file: with two, each report counted only its own arms and each server
-        checked rewards by its own rules (a trial). Returns a line per experiment whose
-        settings differ, saying who started with the others and when."""
+        this store recorded, and record this one's. Every server on one store must run the
+        same experiments file: with two, each report counted only its own arms and each
+        server checked rewards by its own rules (a trial).
+
+        Parameters
+        ----------
+        started_by
+            Who this process is, as the next one's warning names it (the host and the
+            experiments file).
+
+        Returns
+        -------
+        list of str
+            A line per experiment whose settings differ, saying who started with the
+            others and when (empty: every experiment as recorded, or none recorded yet).
+        """
         out = []
         now = self.clock()
         for exp in self.config.experiments:
