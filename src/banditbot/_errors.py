@@ -92,7 +92,21 @@ class KeyReusedError(PayloadError):
 
 
 class StoreError(BanditBotError):
-    """The store failed (after retries). Nothing was half-written."""
+    """The store failed (after retries). Nothing was half-written.
+
+    Parameters
+    ----------
+    message, hint
+        As :class:`BanditBotError`'s.
+    lasting
+        The store refused because of how it is set up (no such table, no credentials, no
+        region): retrying will not help, and an HTTP server says so (500, not 503).
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, lasting: bool = False
+                 ) -> None:
+        super().__init__(message, hint=hint)
+        self.lasting = lasting
 
 
 class MissingDependencyError(BanditBotError, ImportError):

@@ -130,7 +130,7 @@ class LambdaApp:
             with _time_limit(parts, context):
                 return self._asgi(parts, request)
         except BanditBotError as exc:
-            status = 503 if isinstance(exc, StoreError) else 500
+            status = 503 if isinstance(exc, StoreError) and not exc.lasting else 500
             log.error("cannot answer the event: %s", exc,
                       extra={"method": request.method, "path": request.path,
                              "status": status})

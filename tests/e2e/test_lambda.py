@@ -411,24 +411,37 @@ def test_a_broken_deployment_tells_callers_nothing_and_strangers_get_403(
     assert double.chat_messages(501) == []
 
 
-def test_readyz_names_no_table_to_anyone(lambda_env: dict[str, str],
+def test_a_store_not_set_up_names_no_table_to_anyone_and_is_not_retried(lambda_env: dict[str, str],
                                          monkeypatch: pytest.MonkeyPatch,
                                          capfd: pytest.CaptureFixture[str]) -> None:
     """/readyz answers anyone: a missing table made it answer 503 with ``no table 'missing'
-    here``. The body says the store is unavailable and gives the request id; the log says
-    which table."""
+    here``. The body says the store is not set up and gives the request id; the log says
+    which table. A store that is not set up is a 500 that says retrying will not help, on
+    every route (an operator's trial: a mistyped table, missing credentials or a wrong
+    region were answered 503 and logged as "retry in a moment", so clients retried a fault
+    that never clears); the log names the table."""
     table = f"missing-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("BANDITBOT_STORE", f"dynamodb://{table}?region=us-east-1"
                                           f"&endpoint_url={lambda_env['ENDPOINT']}")
-    response = LambdaApp()(http_api_event(b"", path="/readyz", method="GET", secret=None),
-                           None)
-    assert response["statusCode"] == 503
+    app = LambdaApp()
+    response = app(http_api_event(b"", path="/readyz", method="GET", secret=None), None)
+    asked = http_api_event(b'{"subject": "u"}', path="/v1/experiments/random/decisions",
+                           secret=None)
+    asked["headers"]["authorization"] = "Bearer bb_some-key"  # (its check reads the store)
+    decide = app(asked, None)
+    for answered in (response, decide):
+        assert answered["statusCode"] == 500
+        problem = json.loads(answered["body"])
+        assert problem["title"] == "store not set up" and problem["request_id"]
+        assert table not in answered["body"] and "hint" not in problem
+        assert "retry-after" not in {k.lower() for k in answered["headers"]}
     problem = json.loads(response["body"])
-    assert problem["title"] == "store unavailable" and problem["request_id"]
-    assert table not in response["body"] and "hint" not in problem
     _, err = capfd.readouterr()
+    lines = _log_lines(err)
     assert any(table in x.get("message", "") and x.get("request_id") == problem["request_id"]
-               for x in _log_lines(err))
+               for x in lines)
+    assert not any("retry in a moment" in x.get("message", "") for x in lines)
+    assert any("retrying will not help" in x.get("message", "") for x in lines)
 
 
 class FakeLambdaContext:

@@ -33,6 +33,7 @@ from ._metrics import MeteredStore, Metrics
 from ._models import error_text
 from ._problems import (
     STORE_FAILED,
+    STORE_NOT_SET_UP,
     MalformedBodyError,
     UnauthorizedError,
     problem,
@@ -198,8 +199,7 @@ def _gate(keys: KeyRing, webhook_secret: str | None, health: StoreHealth) -> Gat
                 return problem(401, title_of(exc), exc.message, request_id, exc.hint)
             except BanditBotError as exc:  # the key list unreadable (the store is down): 503
                 health.failed(exc, request_id)  # the cause: in the log, not to the client
-                return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id,
-                               headers=RETRY_AFTER)
+                return store_problem(exc, request_id)
         return None
 
     return gate
@@ -217,9 +217,18 @@ def problem_of(metrics: Metrics, health: StoreHealth, exc: BanditBotError,
     metrics.errors.labels(type(exc).__name__).inc()
     if isinstance(exc, StoreError):
         health.failed(exc, request_id)
-        return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id,
-                       headers=RETRY_AFTER)
+        return store_problem(exc, request_id)
     return problem(status_of(exc), title_of(exc), exc.message, request_id, exc.hint)
+
+
+def store_problem(exc: BanditBotError, request_id: str | None) -> Response:
+    """A store's failure in general words (its own words name hosts and ports: they go to
+    the log): retry in a moment (503), or, for a store that is not set up (a missing table,
+    credentials), that retrying will not help (500, a trial's Lambda said "retry")."""
+    if isinstance(exc, StoreError) and exc.lasting:
+        return problem(status_of(exc), title_of(exc), STORE_NOT_SET_UP, request_id)
+    return problem(status_of(exc), title_of(exc), STORE_FAILED, request_id,
+                   headers=RETRY_AFTER)
 
 
 def _rid(request: Request) -> str | None:

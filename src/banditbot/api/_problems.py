@@ -23,13 +23,17 @@ from .._errors import (
     UnknownExperimentError,
 )
 
-__all__ = ["PROBLEM", "STORE_FAILED", "InvalidBodyError", "MalformedBodyError", "Problem",
-           "UnauthorizedError", "problem", "problem_responses", "status_of", "title_of"]
+__all__ = ["PROBLEM", "STORE_FAILED", "STORE_NOT_SET_UP", "InvalidBodyError",
+           "MalformedBodyError", "Problem", "UnauthorizedError", "problem", "problem_responses",
+           "status_of", "title_of"]
 
 PROBLEM = "application/problem+json"
 #: the detail of every store failure a client hears (the store's own words name its host
 #: and port: they go to the server log, see :class:`~banditbot.api._health.StoreHealth`)
 STORE_FAILED = "the store did not answer; retry in a moment"
+#: ... and of a store that refuses because of how it is set up (its cause: in the log)
+STORE_NOT_SET_UP = ("the server's store is not set up right (a missing table, credentials "
+                    "or region: the server's log says which); retrying will not help")
 
 
 class InvalidBodyError(PayloadError):
@@ -98,12 +102,17 @@ _STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
 
 
 def status_of(error: BanditBotError) -> int:
-    """The HTTP status of an error of banditbot's tree (400 for any other)."""
+    """The HTTP status of an error of banditbot's tree (400 for any other; 500 for a store
+    that is not set up, which retries cannot mend)."""
+    if isinstance(error, StoreError) and error.lasting:
+        return 500
     return next((code for cls, code, _ in _STATUS if isinstance(error, cls)), 400)
 
 
 def title_of(error: BanditBotError) -> str:
     """The problem title of an error of banditbot's tree (``bad request`` for any other)."""
+    if isinstance(error, StoreError) and error.lasting:
+        return "store not set up"
     return next((title for cls, _, title in _STATUS if isinstance(error, cls)),
                 "bad request")
 

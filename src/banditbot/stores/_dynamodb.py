@@ -186,17 +186,25 @@ def _token() -> str:
     return secrets.token_urlsafe(12)
 
 
+#: DynamoDB's refusals that say how the store is set up (a table or index that is not
+#: there, credentials it does not take): retrying will not help
+_SETUP_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException",
+                          "UnrecognizedClientException", "InvalidSignatureException"})
+
+
 def _network_error(op: str, exc: Exception) -> StoreError:
     """The one-line error for a request that never got an answer (after retries)."""
     from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
 
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return StoreError(f"DynamoDB {op} failed: no AWS credentials",
-                          hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+                          hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+                          lasting=True)
     if isinstance(exc, NoRegionError):
         return StoreError(f"DynamoDB {op} failed: no AWS region",
                           hint="add ?region=eu-west-1 (yours) to the store URL, or set "
-                               "AWS_DEFAULT_REGION (botocore does not read AWS_REGION)")
+                               "AWS_DEFAULT_REGION (botocore does not read AWS_REGION)",
+                          lasting=True)
     return StoreError(f"DynamoDB {op} failed: {type(exc).__name__}: {exc}",
                       hint="check the endpoint, region and network")
 
@@ -373,7 +381,7 @@ class DynamoDBStore:
             said = "the endpoint answered with a web page, not as DynamoDB does"
             hint = f"check the endpoint URL ({self.client.meta.endpoint_url})"
         return StoreError(f"DynamoDB {op} failed: {code}: {said.partition(chr(10))[0][:300]}"
-                          f"{self._stopped()}", hint=hint)
+                          f"{self._stopped()}", hint=hint, lasting=code in _SETUP_CODES)
 
     def _stopped(self) -> str:
         """What to add to an error whose retries the time limit stopped."""
