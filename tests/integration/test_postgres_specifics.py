@@ -603,6 +603,9 @@ def test_the_password_never_shows(postgres_url: str) -> None:
             open_store(url)
         said = f"{cut.value} {cut.value.hint}"
         assert "ret9" not in said and "x9Zq" not in said and "%3F" in said
+    with pytest.raises(ConfigError, match="needs '//' after 'postgresql:'") as slash:
+        open_store("postgresql:/weird:Sup3r-s3cret@127.0.0.1:55433/bandits")
+    assert "Sup3r" not in f"{slash.value} {slash.value.hint}"
     # a one-letter password is masked as a word, not inside every word that holds its letter
     short = open_store(f"postgresql://banditbot:p@{host_port.split(':')[0]}:1/postgres"
                        "?retry_seconds=0.2&connect_timeout=1")

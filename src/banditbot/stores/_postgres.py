@@ -480,6 +480,10 @@ class PostgresStore:
         if parts.scheme.lower() not in ("postgresql", "postgres"):
             raise ConfigError(f"not a PostgreSQL URL: {mask_url(url)!r}",
                               hint="use postgresql://user:password@host:5432/dbname")
+        if not parts.netloc and "//" not in url:  # (a trial: postgresql:/u:p@h/db got the
+            # percent-encoding hint)
+            raise ConfigError(f"the store URL needs '//' after '{parts.scheme}:'",
+                              hint="use postgresql://user:password@host:5432/dbname")
         if "@" in parts.path + parts.fragment or any(
                 "@" in item and "=" not in item for item in parts.query.split("&")):
             # a password with '/', '?' or '#' unencoded: the URL is cut inside it (trials:
