@@ -411,9 +411,9 @@ def test_a_broken_deployment_tells_callers_nothing_and_strangers_get_403(
     assert double.chat_messages(501) == []
 
 
-def test_a_store_not_set_up_names_no_table_to_anyone_and_is_not_retried(lambda_env: dict[str, str],
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_store_not_set_up_names_no_table_to_anyone_and_is_not_retried(
+        lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str]) -> None:
     """/readyz answers anyone: a missing table made it answer 503 with ``no table 'missing'
     here``. The body says the store is not set up and gives the request id; the log says
     which table. A store that is not set up is a 500 that says retrying will not help, on
