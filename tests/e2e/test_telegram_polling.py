@@ -166,7 +166,8 @@ def test_a_report_of_several_named_experiments_shows_each(service: BanditService
 
     run_bot(service, double, script)
     (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
-    assert text.startswith("<b>seed · ") and "\n<b>tip · " in text and text.count("<b>seed · ") == 1
+    assert text.startswith("<b>seed · ") and "\n<b>tip · " in text
+    assert text.count("<b>seed · ") == 1
     assert "ts · " not in text  # (only those named)
 
 
