@@ -1123,6 +1123,13 @@ def save_checked(path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def config_digest(value: Any) -> str:
+    """SHA-256 of a spec (or anything within one) as :func:`config_document` writes it,
+    whatever its keys' order: equal for equal settings (what servers sharing a store
+    compare)."""
+    return _digest(config_document(value))
+
+
 def _digest(document: Any) -> str:
     """SHA-256 of a JSON document, whatever its keys' order (a copy edited by hand is not
     trusted: the file is validated instead)."""

@@ -557,8 +557,7 @@ def weight_warnings(w: FloatArray, estimator: str = "ips") -> list[str]:
     return out
 
 
-def mean_weight_warning(w: FloatArray, expected: float, estimator: str = "ips"
-                        ) -> str | None:
+def mean_weight_warning(w: FloatArray, expected: float) -> str | None:
     """A warning when the importance weights ``w`` of a healthy sample average far from
     ``expected``: what any policy's weights average under the propensities of the policy
     that logged the rounds (1, less the share of its choices that policy could not make).
@@ -580,9 +579,11 @@ def mean_weight_warning(w: FloatArray, expected: float, estimator: str = "ips"
     return (f"the importance weights average {mean:.2f} where the logging policy's "
             f"propensities give {expected:.2f} (±{2 * se:.1g}): the logged propensities are "
             "not those of the policy that logged these rounds (a logging policy rebuilt at "
-            "the nearest time, as behavior: does for a log without its vectors?)"
-            + ("; IPS is off by about that factor, SNIPS divides it out"
-               if estimator == "ips" else ""))
+            "the nearest time, as behavior: does for a log without its vectors?)")
+
+
+#: What :func:`mean_weight_warning` adds on IPS's row
+IPS_OFF = "; IPS is off by about that factor, SNIPS divides it out"
 
 
 def percentile_interval(values: FloatArray, alpha: float, lowest: float, highest: float
@@ -781,6 +782,7 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     else:
         cannot = np.broadcast_to(~np.isin(np.arange(dist.shape[1]), a), dist.shape)
     expected = 1.0 - float(np.where(cannot, dist, 0.0).sum(axis=1).mean())
+    off = mean_weight_warning(raw_w, expected)  # (the raw weights: one test for every row)
     for j, est in enumerate(estimators):
         value = est._combine(base[j])
         warnings = est.diagnose(action=a, pscore=p, action_dist=dist)
@@ -792,10 +794,8 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
             (math.nan, math.nan)
         if crossed and est.name in ANYTIME:
             warnings.append(crossed)
-        elif est.uses_weights:  # (the empty interval's warning says the same)
-            off = mean_weight_warning(raw_w, expected, est.name)
-            if off is not None:
-                warnings.append(off)
+        elif off is not None and est.uses_weights:  # (an empty interval says the same)
+            warnings.append(off + (IPS_OFF if est.name == "ips" else ""))
         if math.isnan(value):
             out.append(Estimate(est.name, math.nan, math.nan, math.nan, ess, n,
                                 tuple(dict.fromkeys([NO_OVERLAP, *warnings])), top, cs_low,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -16,7 +15,7 @@ from .._config import (
     Arm,
     RewardSpec,
     check_time_width,
-    config_document,
+    config_digest,
     time_params,
     validated,
 )
@@ -480,8 +479,7 @@ class AdminMixin(RewardsMixin):
         now = self.clock()
         for exp in self.config.experiments:
             name = f"settings:{exp.id}"
-            mine = hashlib.sha256(json.dumps(config_document(exp), sort_keys=True,
-                                             default=str).encode()).hexdigest()
+            mine = config_digest(exp)
             text, version = self.store.read_document(name)
             held = json.loads(text) if text else {}
             if held.get("sha256") not in (None, mine):
