@@ -646,13 +646,16 @@ _TRIAL = {"experiments": [
      "reward": {"type": "rating", "min": 1, "max": 5}},
     {"id": "g", "arms": [{"id": "hello", "content": "Hello"}, {"id": "hey", "content": "Hey"}],
      "policy": {"name": "epsilon-greedy", "epsilon": 0.2}, "control": "hello",
-     "burn_in": 0}]}
+     "burn_in": 0},
+    {"id": "h", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+     "reward": {"type": "rating", "min": 1, "max": 5}}]}
 
 
 @pytest.fixture
 def trial_site(tmp_path: Path) -> Iterator[Site]:
     """``r``: one decision rated 4, then the same subject's sticky repeat; ``g``: 300
-    answered decisions of an epsilon-greedy experiment with a control."""
+    answered decisions of an epsilon-greedy experiment with a control; ``h``: one decision,
+    two ratings added by hand (answers, no estimate)."""
     store = SQLiteStore(tmp_path / "trial.db")
     store.init()
     service = BanditService(parse_config(_TRIAL), store, rng=np.random.default_rng(3))
@@ -663,6 +666,8 @@ def trial_site(tmp_path: Path) -> Iterator[Site]:
     for i in range(300):
         d = service.decide("g", f"u{i}")
         service.reward(d.id, int(rng.random() < (0.3 if d.arm == "hello" else 0.5)), f"u{i}")
+    service.decide("h", "ann")
+    service.cheat("h", "a", [4, 5], actor="admin")
     yield from _served(service, ("admin",))
 
 
@@ -711,6 +716,14 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         assert "with its adaptively" not in page.inner_text("#cap-intervals")
         _no_horizontal_overflow(page)
         assert not _axe_serious(page)
+
+        # answers, all added by hand: no estimate, and the chart does not say "no rewards"
+        # beside a table that counts 2 answered (it did)
+        page.goto(trial_site.url + "/#h")
+        _loaded(page, "h")
+        assert _cells(page, "a")["answered"] == "2"
+        alt = page.text_content("#alt-intervals") or ""
+        assert alt == "Too few answers for an estimate yet.", alt
         browser.close()
     assert not watch.unexpected(), watch.unexpected()
     assert not watch.outside(), watch.outside()

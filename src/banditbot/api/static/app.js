@@ -601,9 +601,10 @@ function drawIntervals(rep) {
   ].filter(Boolean).join(" "));
   delete canvas.dataset.labels;
   canvas.style.height = "";  // the stylesheet's height, unless the arms need more (below)
-  if (!arms.length) {
-    emptyChart(canvas, "No rewards yet");
-    text($("alt-intervals"), "No rewards yet.");
+  if (!arms.length) {  // (answers but no interval yet: not "no rewards", as the table shows them)
+    const empty = rep.arms.some((a) => a.answered > 0) ? "Too few answers for an estimate yet" : "No rewards yet";
+    emptyChart(canvas, empty);
+    text($("alt-intervals"), `${empty}.`);
     return;
   }
   // a row per arm: the chart grows with the arms (40 were drawn over each other in 260 px)
