@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from banditbot import BanditService, RewardStatus
+from banditbot import BanditService, RewardStatus, parse_config
 from banditbot.stores import Store
+
+from ..conftest import CONFIG
 
 
 class _CountingStore:
@@ -76,3 +78,19 @@ def test_decisions_past_the_memory_limit_still_reward_through_the_store(
     assert results == [RewardStatus.APPLIED] * 8
     assert counting.reads == 5  # the five oldest were forgotten and read back
     assert sum(a.answered for a in svc.report("seed").arms) == 8
+
+
+def test_a_reward_for_an_experiment_taken_out_of_the_file_says_so(config: Any,
+                                                                  store: Store) -> None:
+    """A decision of an experiment since removed from the experiments file: its reward was
+    refused as "unknown experiment 'seed' (known experiments: …)", naming an experiment the
+    caller never sent. It says the decision's experiment left the file, and records
+    nothing."""
+    d = _service(config, store, 4).decide("seed", "carol")
+    kept = {**CONFIG, "experiments": [e for e in CONFIG["experiments"] if e["id"] != "seed"]}
+    later = _service(parse_config(kept), store, 5)
+    result = later.reward(d.id, 1, "carol")
+    assert result.status is RewardStatus.INVALID and result.experiment == "seed"
+    assert result.message == ("this decision's experiment 'seed' is no longer in the "
+                              "experiments file: the reward was not recorded")
+    assert store.get_decision(d.id).reward is None  # type: ignore[union-attr]

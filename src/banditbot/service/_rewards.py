@@ -155,13 +155,19 @@ class RewardsMixin(ServiceCore):
                                 experiment=record.experiment)
         try:
             exp = self.config.experiment(record.experiment)
+        except UnknownExperimentError:  # (the caller named no experiment: say whose it is)
+            return RewardResult(RewardStatus.INVALID, decision_id,
+                                f"this decision's experiment {record.experiment!r} is no "
+                                "longer in the experiments file: the reward was not recorded",
+                                experiment=record.experiment)
+        try:
             if option is not None:
                 buttons = exp.reward.buttons
                 if not 0 <= option < len(buttons):
                     raise InvalidRewardError("that button is no longer valid")
                 value = buttons[option].value
             number = exp.reward.validate_value(value)
-        except (UnknownExperimentError, InvalidRewardError) as exc:
+        except InvalidRewardError as exc:
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
                                 experiment=record.experiment)
         if record.reward is not None:
