@@ -57,7 +57,7 @@ def test_an_outage_is_told_at_its_start_once_a_minute_and_at_its_end(
         clock.advance(0.06)
     assert len(warnings) == 2
     assert re.match(r"the store still fails: \d+ failed requests since the last warning "
-                    r"\(60 s since the first\); the latest: StoreError: PostgreSQL", warnings[1])
+                    r"\(60 s since it began\); the latest: StoreError: PostgreSQL", warnings[1])
     health.answered()
     health.answered()
     assert len(warnings) == 3 and warnings[2].startswith(
@@ -79,3 +79,56 @@ def test_a_store_that_fails_every_other_call_is_told_once_a_minute(
         clock.advance(0.2)
     assert [w[:23] for w in warnings] == ["the store failed: Store",
                                           "the store answers again"] * 2
+
+
+def test_an_outage_is_timed_from_the_start_of_the_first_failed_call(
+        warnings: list[str]) -> None:
+    """A request fails only after the store's retries (15 s on PostgreSQL): a 16 s outage
+    read "over 1.1 s", timed from the first failure. It is timed from the start of the
+    call that failed first; a failed call long before (its error not a request's) is not
+    taken for the start."""
+    clock = FakeClock()
+    health = StoreHealth(clock=clock)
+    health.call_failed(0.2)  # a call that failed and was not a request's failure
+    clock.advance(3600)
+    clock.advance(15)
+    health.call_failed(15)  # retried for 15 s, then failed
+    health.failed(_refused())
+    clock.advance(1.1)
+    health.answered()
+    assert warnings[-1].startswith("the store answers again, after 1 failed request over "
+                                   "16.1 s"), warnings
+    clock.advance(100)
+    health.failed(_refused())  # no call's start told: from the failure, as before
+    clock.advance(2)
+    health.answered()
+    assert warnings[-1].endswith("over 2.0 s"), warnings
+
+
+def test_the_server_s_store_tells_when_its_failed_call_began(warnings: list[str]) -> None:
+    """The metered store (what the server's requests go through) tells the health when a
+    failed call began: a call that retried 0.3 s and failed makes an outage of at least
+    0.3 s (it read from the failure on)."""
+    import time
+
+    from banditbot.api._metrics import MeteredStore, Metrics
+
+    class Down:
+        url = "test://down"
+        up = False
+
+        def read_meta(self, experiment: str) -> str:
+            if not self.up:
+                time.sleep(0.3)  # the store's retries
+                raise StoreError("read failed: Connection refused")
+            return "meta"
+
+    inner = Down()
+    metered = MeteredStore(inner, Metrics())  # type: ignore[arg-type]
+    with pytest.raises(StoreError) as failure:
+        metered.read_meta("g")
+    metered.health.failed(failure.value)
+    inner.up = True
+    assert metered.read_meta("g") == "meta"
+    lasted = float(re.findall(r"over ([\d.]+) s", warnings[-1])[0])
+    assert lasted >= 0.3, warnings

@@ -25,7 +25,8 @@ class StoreHealth:
     A warning with the cause (the error's class, its cause's class and its message, which
     the JSON log redacts) at the first failed request; while failures go on, a reminder at
     most every ``remind_seconds`` with their count; a warning when a store call succeeds
-    again. Every other failure is a debug line with its request id.
+    again, with how long the outage lasted (from the start of the first failed call, which
+    :meth:`call_failed` tells). Every other failure is a debug line with its request id.
 
     Parameters
     ----------
@@ -60,13 +61,24 @@ class StoreHealth:
         self._total = 0  # failed requests of this outage
         self._told = False  # this outage was announced
         self._warned_at: float | None = None
+        #: the last store call that failed: (when it began, when it ended)
+        self._last_call: tuple[float, float] | None = None
+
+    def call_failed(self, seconds: float) -> None:
+        """A store call failed after ``seconds`` (its retries included): the outage began
+        no later than that call did. (A request fails only after the store's retries, 15 s
+        on PostgreSQL: counted from its failure, a 16 s outage read "over 1.1 s".)"""
+        now = self.clock()
+        self._last_call = (now - seconds, now)
 
     def failed(self, error: BanditBotError, request_id: str | None = None) -> None:
         """A request failed on the store with ``error``."""
         now = self.clock()
         with self._lock:
             if not self.down:
-                self.down, self._since, self._total, self._failures = True, now, 0, 0
+                call = self._last_call  # (this request's failed call: it ended just now)
+                began = call[0] if call is not None and now - call[1] < 1.0 else now
+                self.down, self._since, self._total, self._failures = True, began, 0, 0
                 self._told = False
             self._total += 1
             self._failures += 1
@@ -85,7 +97,7 @@ class StoreHealth:
                         extra=fields)
         else:
             log.warning("the store still fails: %d failed requests since the last warning "
-                        "(%.0f s since the first); the latest: %s: %s", count, lasted,
+                        "(%.0f s since it began); the latest: %s: %s", count, lasted,
                         type(error).__name__, error, extra=fields)
 
     def answered(self) -> None:

@@ -21,6 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from .._errors import StoreError
 from ..stores import ApplyResult, DecisionRecord, KeyedDecision, Store
 from ._health import StoreHealth
 
@@ -122,6 +123,9 @@ class MeteredStore:
             start = time.perf_counter()
             try:
                 result = attr(*args, **kwargs)
+            except StoreError:
+                health.call_failed(time.perf_counter() - start)
+                raise
             finally:
                 histogram.observe(time.perf_counter() - start)
             if health.down:
@@ -135,6 +139,9 @@ class MeteredStore:
         start = time.perf_counter()
         try:
             self.inner.record_decision(decision)
+        except StoreError:
+            self.health.call_failed(time.perf_counter() - start)
+            raise
         finally:
             self._timer("record_decision").observe(time.perf_counter() - start)
         if self.health.down:
@@ -156,6 +163,9 @@ class MeteredStore:
         try:
             result = self.inner.apply_reward(decision_id, value, rewarded_at, extra,
                                              known=known)
+        except StoreError:
+            self.health.call_failed(time.perf_counter() - start)
+            raise
         finally:
             self._timer("apply_reward").observe(time.perf_counter() - start)
         if self.health.down:
@@ -174,6 +184,9 @@ class MeteredStore:
         try:
             with self.inner.batch():
                 yield
+        except StoreError:
+            self.health.call_failed(time.perf_counter() - start)
+            raise
         finally:
             self._nesting.depth = depth
             if depth == 0:

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import random
@@ -109,6 +110,8 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 T = TypeVar("T")
 R = TypeVar("R")
 
+log = logging.getLogger("banditbot.store.postgres")
+
 #: leaves the time buckets (``tb.*``) out of an extra_stats read
 _NO_BUCKETS = " AND left(field, 3) <> 'tb.'"
 _SHARDS = 16
@@ -134,6 +137,36 @@ _RECONNECT_S = 1.0
 #: (then asks again, within ``retry_seconds``): asking again is what makes the pool try a
 #: new connection once its own attempts have given up.
 _WAIT_WHILE_FAILING_S = 1.0
+
+
+class _Waits:
+    """Calls that waited through a lost connection or a restarting server and then went
+    through, told in the log: a warning when one waited a second or more, at most one a
+    minute (with how many more did since). An outage shorter than ``retry_seconds`` fails
+    no request, and had left no warning at all."""
+
+    #: the least wait told, and the least time between two lines (seconds)
+    LEAST_S, EVERY_S = 1.0, 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._told_at: float | None = None
+        self._untold = 0  # waits since the last line (a race loses one from the count)
+
+    def went_through(self, began: float, where: str) -> None:
+        """A call that began at ``began`` (the clock's seconds) retried, and succeeded."""
+        now = self.clock()
+        waited = now - began
+        if waited < self.LEAST_S:
+            return
+        if self._told_at is not None and now - self._told_at < self.EVERY_S:
+            self._untold += 1
+            return
+        more, self._told_at, self._untold = self._untold, now, 0
+        log.warning("PostgreSQL at %s did not answer for %.1f s (a lost connection or a "
+                    "restarting server); the call waited and went through%s", where, waited,
+                    f" ({more} more did since the last such line)" if more else "")
+
 
 # --- schema and migrations --------------------------------------------------------------------
 # Each entry migrates the schema from version i to i + 1 (list index i). Never edit a
@@ -545,6 +578,7 @@ class PostgresStore:
         #: the last connection attempt or statement failed on the connection (server down,
         #: restarting, out of reach): requests wait for the pool in short turns
         self._failing = False
+        self._waits = _Waits()
         self._local = threading.local()
         # group commit
         self._queue: list[_Op[Any]] = []
@@ -713,6 +747,8 @@ class PostgresStore:
             try:
                 result = attempt()
                 self._failing = False
+                if delay > 0.005:  # (it retried)
+                    self._waits.went_through(deadline - self.retry_seconds, self._where)
                 return result
             except transient as exc:
                 self._failing = True
@@ -856,6 +892,8 @@ class PostgresStore:
             try:
                 result = attempt()
                 self._failing = False
+                if delay > 0.005:  # (it retried)
+                    self._waits.went_through(deadline - self.retry_seconds, self._where)
                 return result
             except transient:
                 self._failing = True
