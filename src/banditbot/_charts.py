@@ -449,7 +449,7 @@ def _intervals(ax: Any, report: Report) -> None:
     for label in ax.get_yticklabels():
         label.set_verticalalignment("bottom")
     for a, yy in zip(arms, y, strict=True):
-        ax.annotate(f"{a.answered:,.0f} answered · {a.allocation:.0%} of traffic",
+        ax.annotate(f"{a.answered:,.0f} answered · allocation {a.allocation:.0%}",
                     (0.0, yy), xycoords=("axes fraction", "data"), xytext=(-8.0, -1.0),
                     textcoords="offset points", ha="right", va="top", fontsize=9,
                     color=MUTED, annotation_clip=False)

@@ -77,12 +77,14 @@ def test_the_report_chart_is_titled_labelled_and_by_decision_count(
         assert "hey" in " ".join(t.get_text() for t in intervals.get_yticklabels())
         assert any("600 decisions" in t for t in _texts(fig))
         # each arm's counts just under its id, on the page (as one two-line label of one
-        # size, an arm's counts sat as close to the next arm's id as to its own)
+        # size, an arm's counts sat as close to the next arm's id as to its own); its share
+        # is the allocation the next decision draws from, named so (a trial read "75% of
+        # traffic" for an arm that had 17 of 40 decisions)
         report = service.report("greeting")
         counts = {t.get_text(): t for t in intervals.texts if "answered" in t.get_text()}
         for arm, label in zip(report.arms, intervals.get_yticklabels(), strict=True):
             assert label.get_text().startswith(arm.arm)
-            below = counts[f"{arm.answered:,.0f} answered · {arm.allocation:.0%} of traffic"]
+            below = counts[f"{arm.answered:,.0f} answered · allocation {arm.allocation:.0%}"]
             assert _inside(fig, below) and _inside(fig, label)
             name, under = label.get_window_extent(), below.get_window_extent()
             assert 0 <= name.y0 - under.y1 < 0.25 * name.height  # just under, not over
