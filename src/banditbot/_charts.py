@@ -112,7 +112,7 @@ def _report_figure(report: Report, series: DecisionSeries | None,
         policy += f"\nthe {len(arms)} arms with the most decisions of {len(everyone.arms):,}"
     axes[0][0].annotate(
         f"{policy}\n{count_text(everyone.total_pulls, 'decision')} · "
-        f"{everyone.total_answered:,.0f} answered · {when:%Y-%m-%d %H:%M %Z}", (0.02, 1),
+        f"{everyone.answered_text} · {when:%Y-%m-%d %H:%M %Z}", (0.02, 1),
         xytext=(0, 26 + above),
         xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
         ha="left", va="bottom", color=MUTED, fontsize=11)

@@ -265,6 +265,14 @@ class Report:
         return sum(a.answered for a in self.arms)
 
     @property
+    def answered_text(self) -> str:
+        """``1,200 answered``, and ``(7 added by hand or imported)`` when some answers came
+        without a decision (a trial read "40 decisions, 47 answered" as a mistake)."""
+        added = sum(a.added for a in self.arms)
+        by_hand = f" ({added:,} added by hand or imported)" if added else ""
+        return f"{amount_text(self.total_answered)} answered{by_hand}"
+
+    @property
     def duration_seconds(self) -> float | None:
         """Seconds from the first decision of this generation to the report."""
         return None if self.started_at is None else max(self.generated_at - self.started_at,
@@ -639,7 +647,7 @@ class Report:
         deferred = "; propensities computed from the logged posteriors" \
             if self.propensity == "deferred" else ""
         return (f"{count_text(self.total_pulls, 'decision')}, "
-                f"{amount_text(self.total_answered)} answered{estimate}{deferred}")
+                f"{self.answered_text}{estimate}{deferred}")
 
     def to_text(self, *, width: int = 0, max_arms: int | None = None) -> str:
         """A fixed-width table (for a terminal; the bot shows a block per arm instead, which

@@ -466,6 +466,11 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         assert after["decisions"] == before["decisions"]
         assert f"from {before['allocation']} to 0%" in page.inner_text("#admin-result")
         assert "hello" not in page.locator("#retire-arm option").all_inner_texts()
+        # nor is a retired arm offered for rewards or a prior, which the server refuses for
+        # it (a trial: both forms had the retired first arm selected, and failed)
+        for form in ("#cheat-arm", "#prior-arm"):
+            offered = page.eval_on_selector_all(f"{form} option", "os => os.map(o => o.value)")
+            assert offered and "hello" not in offered, (form, offered)
 
         # rewards by hand: the answered count moves by what was added
         answered = int(_cells(page, "hey")["answered"].replace(",", ""))
@@ -476,6 +481,9 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
                                ".includes('added 3')", timeout=WAIT)
         assert f"answered {answered} → {answered + 3}" in page.inner_text("#admin-result")
         assert int(_cells(page, "hey")["answered"].replace(",", "")) == answered + 3
+        # the card counts them, and says so beside its share of the decisions (a trial read
+        # "73 (81% of decisions)" as a mistake: 73 of 62 decisions)
+        assert "3 added by hand or imported" in _fact(page, "Answered")
         # the form keeps its arm: the next rewards go to hey too (it fell back to the first)
         assert page.eval_on_selector("#cheat-arm", "s => s.value") == "hey"
         assert page.input_value("#cheat-rewards") == ""

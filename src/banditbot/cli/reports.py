@@ -197,7 +197,7 @@ def render_report(rep: Any) -> Table:
         lines.append("sample ratio: not checked yet (too few decisions of the policy, or "
                      "a reward without bounds: the test reads the report's inference)")
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
-                 f"{rep.total_answered:,.0f} answered · estimate: {rep.estimate_kind}")
+                 f"{escape(rep.answered_text)} · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:
         lines.append(f"every look: {rep.anytime_kind}")
     kinds = {a.uplift.kind for a in rep.arms if a.uplift is not None}

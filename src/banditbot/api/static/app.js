@@ -201,13 +201,15 @@ function renderHead(rep) {
   const length = rep.duration ?? (started ? now - started : null);
   // rewards added by hand or imported are answers without a decision: not in the share
   const added = rep.arms.reduce((s, a) => s + (a.added || 0), 0);
-  const answeredShare = rep.decisions ? ` (${pct((rep.answered - added) / rep.decisions)} of decisions)` : "";
+  // (said beside the count: "73 (81% of decisions)" read as a mistake, 73 of 62 being 118%)
+  const answeredShare = [rep.decisions ? `${pct((rep.answered - added) / rep.decisions)} of decisions` : "",
+                         added ? `${int(added)} added by hand or imported` : ""].filter(Boolean).join(" · ");
   const facts = [
     fact("Status", st.label),
     fact("Started", started ? isoDate(started).slice(0, 10) : "–", started ? isoDate(started).slice(11) : null),
     fact("Duration", duration(length)),
     fact("Decisions", int(rep.decisions)),
-    fact("Answered", int(rep.answered), answeredShare.trim() || null),
+    fact("Answered", int(rep.answered), answeredShare ? `(${answeredShare})` : null),
     fact("Policy", rep.policy.split("(")[0] || "–"),
   ];
   if (rep.generation) { facts.push(fact("Generation", String(rep.generation), `reset ${rep.generation}×`)); }
