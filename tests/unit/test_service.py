@@ -861,6 +861,9 @@ def test_an_arm_id_that_cannot_be_is_refused_in_words(svc: BanditService) -> Non
             svc.add_arm("ts", bad, "hello")
         assert "pattern" not in str(info.value) and "^" not in str(info.value)
     assert "_x" not in svc.active_arms("ts")
+    with pytest.raises(ConfigError) as info:  # a long one shown cut, and said to be
+        svc.add_arm("ts", "y" * 300, "hello")
+    assert info.value.message.startswith(f"'{'y' * 39}…' is not an arm id")
 
 
 def test_arm_content_with_a_control_character_is_refused(svc: BanditService) -> None:

@@ -393,7 +393,8 @@ class AdminMixin(RewardsMixin):
             error = exc.errors()[0]  # type: ignore[attr-defined]
             if error.get("loc", ("id",))[0] == "id":  # not the validator's regular expression
                 raise ConfigError(
-                    f"{arm[:40]!r} is not an arm id: an id is 1-32 letters, digits, '_', '.' "
+                    f"{arm if len(arm) <= 40 else arm[:39] + '…'!r} is not an arm id: an "
+                    "id is 1-32 letters, digits, '_', '.' "
                     "or '-', starting with a letter or a digit",
                     hint="e.g. hello_v2") from None
             raise ConfigError(f"invalid arm: {error['msg'].removeprefix('Value error, ')}",
@@ -547,8 +548,9 @@ def _require_offered(view: ExperimentView, arm: str, what: str) -> None:
     if arm in view.all_arms and arm not in view.arms:
         exp = view.config.id
         raise ConfigError(f"arm {arm!r} of {exp!r} is retired: it takes no {what}",
-                          hint=f"bring it back first with banditbot arms add {exp} {arm}, "
-                               "which keeps its content and results; active arms: "
+                          hint=f"add it again first (in Telegram /arm add {exp} {arm}, in "
+                               f"a shell banditbot arms add {exp} {arm}): it keeps its "
+                               "content and results; active arms: "
                                f"{', '.join(view.arms) or '(none)'}")
     AdminMixin._require_arm(view, arm)
 

@@ -237,7 +237,7 @@ class BanditBot:
             view = await self._run(self.service.view, e.id)
             run = f"/{e.telegram.command_for(e.id)} · " if e.reward.buttons else \
                 "(answered through the HTTP API) · "
-            lines.append(f"{run}{e.id}: {len(view.arms)} arms, {view.policy.name}, "
+            lines.append(f"{run}{e.id}: {count_text(len(view.arms), 'arm')}, {view.policy.name}, "
                          f"{e.reward.type} reward — {e.description or ''}".rstrip(" —"))
         await message.reply_text("\n".join(lines) or "No experiments are configured.")
 
