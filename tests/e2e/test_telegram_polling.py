@@ -171,6 +171,22 @@ def test_a_report_of_several_named_experiments_shows_each(service: BanditService
     assert "ts · " not in text  # (only those named)
 
 
+def test_a_report_of_named_experiments_with_a_typo_shows_the_others(
+        service: BanditService, double: BotApiDouble) -> None:
+    """`/report seed nosuch` answered only "There is no such experiment" (a trial): the
+    unknown name is said, and the known ones reported."""
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/report random nosuch tip")
+        await double.wait_for(lambda: len([m for m in double.chat_messages(501)
+                                           if m.kind == "text"]) >= 2)
+
+    run_bot(service, double, script)
+    said, text = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
+    assert said.startswith("No experiment named nosuch (/experiments lists them)")
+    assert text.startswith("<b>seed · ") and "\n<b>tip · " in text
+    assert not double.errors
+
+
 def test_flood_control_delays_a_reply_but_does_not_lose_it(service: BanditService,
                                                             double: BotApiDouble) -> None:
     """Telegram refuses the reply once ("retry after 1"): it arrives a second later."""

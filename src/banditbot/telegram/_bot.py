@@ -415,6 +415,11 @@ class BanditBot:
         # was dropped without a word)
         ids = [self._resolve(a) for a in dict.fromkeys(args)] if args else \
             [e.id for e in self.experiments]
+        unknown = [i for i in ids if i not in self.service.config.by_id] if len(ids) > 1 else []
+        if unknown and len(unknown) < len(ids):  # the others' reports, and this said first
+            ids = [i for i in ids if i not in unknown]  # (one unknown name had failed all)
+            await message.reply_text(f"No experiment named {', '.join(unknown)[:200]} "
+                                     "(/experiments lists them); the others' reports follow.")
         reports = [await self._run(self.service.report, i,
                                    scope=self.service.scope_of(i, str(user.id),
                                                                chat=str(chat.id)))
