@@ -208,3 +208,43 @@ def test_the_reports_p_best_of_unbounded_rewards_is_not_sure_after_one_answer() 
     ma, mb = np.mean(many["a"]), np.mean(many["b"])
     se = np.hypot(np.std(many["a"]) / 20.0, np.std(many["b"]) / np.sqrt(300))
     assert seen["a"] == pytest.approx(norm.cdf((ma - mb) / se), abs=0.01)
+
+
+def _aa_lognormal(bounded: bool, seed: int, n: int = 300) -> object:
+    """An A/A test (two arms, the same lognormal(1, 1.5) reward: mean 8.4, heavy right
+    tail) under Gaussian Thompson sampling, against a control; its report at the end."""
+    from banditbot import BanditService, MemoryStore, parse_config
+
+    reward = {"type": "continuous", **({"min": 0, "max": 300} if bounded else {})}
+    cfg = parse_config({"experiments": [{
+        "id": "c", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+        "policy": "gaussian-thompson", "reward": reward, "burn_in": 0, "control": "a"}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(seed))
+    rng = np.random.default_rng(seed + 1000)
+    for i in range(n):
+        d = svc.decide("c", f"u{i}")
+        svc.reward(d.id, min(float(rng.lognormal(1.0, 1.5)), 300.0), f"u{i}")
+    return svc.report("c")
+
+
+def test_a_report_of_an_unbounded_reward_says_its_intervals_do_not_hold() -> None:
+    """A statistician's trial: with no min and max, the estimates are the posterior's and
+    the comparison with the control a fixed sample's normal interval; under the bandit's
+    allocation it excluded 0 in 43 of 100 A/A tests read once. Shown here (40 A/A tests
+    of 300 decisions, seeded; 12 of the 38 with an uplift: the bound, 6 or more, is met by
+    a valid 95% interval with chance 1.1%, and missed at a 30% rate with chance 1.4%), and
+    the report says so in a note that Telegram's overview keeps too; the same reward with
+    bounds gets estimates corrected for the allocation, and no such note."""
+    reports = [_aa_lognormal(False, seed) for seed in range(40)]
+    excluded = 0
+    for report in reports:
+        (b,) = [a for a in report.arms if a.arm == "b"]  # type: ignore[attr-defined]
+        if b.uplift is not None:  # (none below 10 answers: the arm starved at once)
+            assert "not corrected for the adaptive allocation" in b.uplift.kind
+            excluded += b.uplift.low > 0 or b.uplift.high < 0
+        note = report.notes["unbounded"]  # type: ignore[attr-defined]
+        assert "not corrected for the adaptive allocation" in note and "min and max" in note
+    assert excluded >= 6, excluded
+    bounded = _aa_lognormal(True, 0)
+    assert "unbounded" not in bounded.notes  # type: ignore[attr-defined]
+    assert bounded.estimate_kind.startswith("adaptively weighted AIPW")  # type: ignore[attr-defined]
