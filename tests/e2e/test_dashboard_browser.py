@@ -656,14 +656,18 @@ _TRIAL = {"experiments": [
      "policy": {"name": "epsilon-greedy", "epsilon": 0.2}, "control": "hello",
      "burn_in": 0},
     {"id": "h", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
-     "reward": {"type": "rating", "min": 1, "max": 5}}]}
+     "reward": {"type": "rating", "min": 1, "max": 5}},
+    {"id": "rev", "arms": [{"id": "none", "content": "-"}, {"id": "ten", "content": "10%"}],
+     "policy": "gaussian-thompson", "reward": {"type": "continuous"}, "control": "none",
+     "burn_in": 0}]}
 
 
 @pytest.fixture
 def trial_site(tmp_path: Path) -> Iterator[Site]:
     """``r``: one decision rated 4, then the same subject's sticky repeat; ``g``: 300
     answered decisions of an epsilon-greedy experiment with a control; ``h``: one decision,
-    two ratings added by hand (answers, no estimate)."""
+    two ratings added by hand (answers, no estimate); ``rev``: 60 lognormal rewards without
+    bounds."""
     store = SQLiteStore(tmp_path / "trial.db")
     store.init()
     service = BanditService(parse_config(_TRIAL), store, rng=np.random.default_rng(3))
@@ -676,6 +680,9 @@ def trial_site(tmp_path: Path) -> Iterator[Site]:
         service.reward(d.id, int(rng.random() < (0.3 if d.arm == "hello" else 0.5)), f"u{i}")
     service.decide("h", "ann")
     service.cheat("h", "a", [4, 5], actor="admin")
+    for i in range(60):
+        d = service.decide("rev", f"r{i}")
+        service.reward(d.id, float(rng.lognormal(1.0, 1.5)), f"r{i}")
     yield from _served(service, ("admin",))
 
 
@@ -732,6 +739,15 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         assert _cells(page, "a")["answered"] == "2"
         alt = page.text_content("#alt-intervals") or ""
         assert alt == "Too few answers for an estimate yet.", alt
+
+        # a reward without bounds: the line under the table does not promise an interval
+        # valid at every look or a corrected estimate, which it has not (it did)
+        page.goto(trial_site.url + "/#rev")
+        _loaded(page, "rev")
+        reading = page.inner_text("#reading")
+        assert "This reward has no min and max" in reading, reading
+        assert "corrects for the changing allocation, the" not in reading, reading
+        assert "unbounded: this reward has no min and max" in page.inner_text("#notes")
         browser.close()
     assert not watch.unexpected(), watch.unexpected()
     assert not watch.outside(), watch.outside()

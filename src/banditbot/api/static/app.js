@@ -316,14 +316,25 @@ function renderTable(rep) {
                      " (relative change), " +
                      `under it its ${upliftKind}.` : ""));
   // why the columns differ: a chance to beat the control and an uplift only with a control
-  $("reading").replaceChildren("Why the numbers differ: " + (rep.control
-    ? "P(best) and the chance to beat the control are the model's belief at this look; an " +
-      "interval of the uplift holds at every look, so it is usually wider"
-    : "P(best) is the model's belief at this look; the interval valid at every look holds " +
-      "however often you look, so it is usually wider than the one-look interval (not " +
-      "always: the two come from different estimators)") +
-    "; the estimate corrects for the changing allocation, the posterior and pooled means " +
-    "do not (", el("code", { text: "docs/results.md" }), ").");
+  // a reward without bounds has no interval valid at every look, and no corrected estimate
+  // (the line said both were there, on a revenue experiment: a trial)
+  if (rep.notes.unbounded) {
+    $("reading").replaceChildren("Why the numbers differ: " + (rep.control
+      ? "P(best) and the chance to beat the control are the model's belief at this look. "
+      : "P(best) is the model's belief at this look. ") +
+      "This reward has no min and max: no interval here holds at every look, and neither " +
+      "the estimate nor the uplift corrects for the changing allocation (give the reward " +
+      "bounds for ones that do; ", el("code", { text: "docs/results.md" }), ").");
+  } else {
+    $("reading").replaceChildren("Why the numbers differ: " + (rep.control
+      ? "P(best) and the chance to beat the control are the model's belief at this look; an " +
+        "interval of the uplift holds at every look, so it is usually wider"
+      : "P(best) is the model's belief at this look; the interval valid at every look holds " +
+        "however often you look, so it is usually wider than the one-look interval (not " +
+        "always: the two come from different estimators)") +
+      "; the estimate corrects for the changing allocation, the posterior and pooled means " +
+      "do not (", el("code", { text: "docs/results.md" }), ").");
+  }
   const priors = rep.arms.filter((a) => a.prior).map((a) => `prior on ${a.arm}: alpha=${a.prior[0]}, beta=${a.prior[1]}`);
   const h = rep.banditVsHoldout;
   const sign = (x) => (x >= 0 ? "+" : "") + x.toFixed(3);
