@@ -410,6 +410,11 @@ def test_report_in_a_group_shows_that_groups_bandit(service: BanditService,
         assert added.text == "Added 2 rewards to perchat/m (this chat's bandit)."
         double.send_command(BOB, -77, "/report perchat", chat_type="supergroup")
         await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(-77)))
+        # a prior is the experiment's, in every chat: said (as /cheat says "this chat's")
+        double.send_command(ADMIN_USER, ADMIN, "/prior perchat n 5 1")
+        prior = await double.wait_for(last_text(double, ADMIN, 1))
+        assert prior.text.startswith("Prior of perchat/n set to alpha=5, beta=1")
+        assert prior.text.endswith(" It applies to every chat's bandit."), prior.text
 
     run_bot(service, double, script)
     assert not double.errors

@@ -533,7 +533,11 @@ class BanditBot:
                                    hint="e.g. /prior EXP ARM 8 2: 8 pseudo-successes, "
                                         "2 pseudo-failures") from None
             means = await self._run(svc.set_prior, args[0], args[1], alpha, beta, actor=actor)
-            text = f"Prior of {args[0]}/{args[1]} set to alpha={alpha:g}, beta={beta:g}: {means}."
+            per = svc.experiment(args[0]).scope  # (a trial: /cheat says "this chat's")
+            every = "" if per == "shared" else \
+                f" It applies to every {'chat' if per == 'chat' else 'user'}'s bandit."
+            text = f"Prior of {args[0]}/{args[1]} set to alpha={alpha:g}, beta={beta:g}: " \
+                f"{means}.{every}"
         elif name == "reset" and len(args) == 1:
             svc.experiment(args[0])
             data = sign_reset(self.signing_key, args[0], user.id,
