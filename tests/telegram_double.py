@@ -47,9 +47,12 @@ _MD2_NAMES = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough
               "||": "Spoiler", "`": "Code", "```": "Pre", "[": "TextUrl"}
 
 
-def check_markdown_v2(text: str) -> None:  # noqa: C901 - one pass over Telegram's rules
-    """Raise BadRequest like Telegram does for MarkdownV2 that does not parse."""
+def check_markdown_v2(text: str) -> str:  # noqa: C901 - one pass over Telegram's rules
+    """Raise BadRequest like Telegram does for MarkdownV2 that does not parse; else the text
+    it shows (escapes read; markers, link URLs and a quotation's ``>`` gone; a pre block's
+    language kept, which Telegram may not count)."""
     stack: list[str] = []
+    shown: list[str] = []
     i, n = 0, len(text)
 
     def fail(message: str) -> None:
@@ -60,6 +63,7 @@ def check_markdown_v2(text: str) -> None:  # noqa: C901 - one pass over Telegram
         if c == "\\":
             if i + 1 >= n:
                 fail("Character '\\' is reserved and must be escaped with the preceding '\\'")
+            shown.append(text[i + 1])
             i += 2
             continue
         if stack and stack[-1] in ("`", "```"):
@@ -70,6 +74,7 @@ def check_markdown_v2(text: str) -> None:  # noqa: C901 - one pass over Telegram
                 stack.pop()
                 i += 1
             else:
+                shown.append(c)
                 i += 1
             continue
         for marker in ("```", "||", "__", "`", "*", "_", "~"):
@@ -105,9 +110,11 @@ def check_markdown_v2(text: str) -> None:  # noqa: C901 - one pass over Telegram
             elif c in _MD2_RESERVED:
                 fail(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
             else:
+                shown.append(c)
                 i += 1
     if stack:
         fail(f"Can't find end of {_MD2_NAMES[stack[-1]]} entity at byte offset {n}")
+    return "".join(shown)
 
 
 _HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
@@ -180,13 +187,12 @@ def check_text(text: str | None, parse_mode: str | None, *, limit: int = 4096,
                what: str = "message") -> None:
     """Telegram's rules for a message's text (or a caption): it parses in ``parse_mode``,
     and what it shows — after entity parsing (HTML's tags and escapes gone) and with its
-    surrounding white space trimmed — is 1 to ``limit`` characters (UTF-16 code units). For
-    MarkdownV2 the limit applies to the raw text here: stricter than Telegram."""
+    surrounding white space trimmed — is 1 to ``limit`` characters (UTF-16 code units)."""
     if not text:
         raise BadRequest(f"Bad Request: {what} text is empty")
     shown = text
     if parse_mode == "MarkdownV2":
-        check_markdown_v2(text)
+        shown = check_markdown_v2(text)
     elif parse_mode == "HTML":
         shown = check_html(text)
     elif parse_mode not in (None, ""):

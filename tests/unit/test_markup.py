@@ -81,9 +81,13 @@ def test_a_backslash_before_a_character_telegram_does_not_escape_is_shown(text: 
     ("x" * 4096, None, True),
     ("x" * 4097, None, False),
     ("😀" * 2049, "plain", False),  # 4,098 units: an emoji counts twice
-    ("*b*" * 1365, "MarkdownV2", True),  # 4,095 written: MarkdownV2 is held to its text
-    ("*b*" * 1366, "MarkdownV2", False),  # as written, a bound above what it shows (as the
-    # double holds it)
+    # MarkdownV2 by what it shows (it was held to its text as written): an escape-heavy arm
+    ("v2\\." * 1365, "MarkdownV2", True),  # 5,460 written, 4,095 shown
+    ("v2\\." * 1366, "MarkdownV2", False),  # 4,098 shown
+    ("*b*" * 1366, "MarkdownV2", True),  # 4,098 written, 1,366 shown
+    ("[x](https://example.com/" + "a" * 4100 + ")", "MarkdownV2", True),  # the URL: not shown
+    ("`" + "c" * 4097 + "`", "MarkdownV2", False),  # code shows its text
+    (">" + "q" * 4096, "MarkdownV2", True),  # a quotation's '>' is not shown
 ])
 def test_the_length_telegram_counts_is_the_text_it_shows(text: str, mode: str | None,
                                                          takes: bool) -> None:
