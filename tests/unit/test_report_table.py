@@ -297,3 +297,17 @@ def test_an_index_policy_sending_its_decisions_to_another_arm_than_the_leader_sa
         "not by shares)")
     svc.cheat("u", "b", "0" * 200)  # b is known to be poor: UCB1 sends to a, the leader
     assert "exploring" not in svc.report("u").notes
+
+
+def test_a_sum_of_continuous_rewards_has_two_decimals_grouped() -> None:
+    """A revenue's sum read "3,468.3022" beside estimates of three decimals (a trial): two
+    decimals, grouped, as the results page shows it."""
+    cfg = parse_config({"experiments": [{
+        "id": "r", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+        "reward": {"type": "continuous"}, "policy": "gaussian-thompson"}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.cheat("r", "a", [1234.567, 2000.1])
+    out = io.StringIO()
+    Console(file=out, width=250, color_system=None).print(render_report(svc.report("r")))
+    row = next(line for line in out.getvalue().splitlines() if line.startswith("│ a"))
+    assert "3,234.67" in row and "3,234.667" not in row, row

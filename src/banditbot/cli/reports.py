@@ -278,8 +278,9 @@ def render_segments(rep: Any) -> Table:
 
 
 def _amount(x: float) -> str:
-    """``9,172`` for a whole number, ``18.6287`` otherwise (weighted, imported history)."""
-    return f"{int(x):,}" if x == int(x) and abs(x) < 1e15 else f"{x:,.4f}"
+    """``9,172`` for a whole number, ``3,468.30`` otherwise (continuous rewards, weighted
+    history: two decimals, as the results page; four read as false precision)."""
+    return f"{int(x):,}" if x == int(x) and abs(x) < 1e15 else f"{x:,.2f}"
 
 
 def _uplift(u: Any) -> str:

@@ -89,8 +89,14 @@ function num(x, digits = 3) {
   return x.toFixed(digits);
 }
 // a sum of rewards: a whole number as one, as the CLI shows it (a count of 👍 read "3.00"
-// beside "555" in one column), else two decimals
-function amount(x) { return has(x) && Number.isInteger(x) && Math.abs(x) < 1e15 ? int(x) : num(x, 2); }
+// beside "555" in one column), else two decimals, grouped as the counts are ("2098.12"
+// beside "2,636")
+function amount(x) {
+  if (has(x) && Math.abs(x) >= 1000 && Math.abs(x) < 1e6 && !Number.isInteger(x)) {
+    return x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  return has(x) && Number.isInteger(x) && Math.abs(x) < 1e15 ? int(x) : num(x, 2);
+}
 function signed(x, digits = 3) { return has(x) ? (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(digits) : "–"; }
 // exact = false: a belief that is never a certainty (a chance to beat the control, a P(best)
 // among two or more arms), so 0 and 1 read "<0.1%" and ">99.9%" too
