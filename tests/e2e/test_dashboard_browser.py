@@ -332,6 +332,14 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         notices = page.inner_text("#notices")
         assert "Burn-in: 37 of 100" in notices and "Sample ratio mismatch (p = 0.00020)" \
             in notices  # with periods "p", without them "anytime p", as the CLI writes it
+        # the counts are the fewest arm's, named; past its first burn-in (401 decisions of
+        # 4 arms needing 100 each) it is an added arm's (a trial read "0 of 10" on 3,010
+        # decisions as if no arm had data, and "the estimates are not meaningful yet")
+        fewest = min((a for a in site.service.report("greeting").arms if a.active),
+                     key=lambda a: a.pulls)
+        assert f"per arm (the fewest: {fewest.arm})" in notices, notices
+        assert "an arm added later starts the burn-in again" in notices
+        assert "not meaningful yet" not in notices
         # the burn-in bar sits under its sentence (a walkthrough saw it over the end of it)
         text = page.locator(".notice.warn span").bounding_box()
         bar = page.locator(".notice.warn progress").bounding_box()

@@ -233,8 +233,16 @@ function renderNotices(rep) {
       `, ${int(rep.burnIn.answers)} of ${int(rep.burnIn.answers_needed)} answers` : "";
     const bar = el("progress", { max: rep.burnIn.needed, value: Math.min(rep.burnIn.done, rep.burnIn.needed),
                                  "aria-label": "burn-in progress" });
-    out.push(note("warn", `Burn-in: ${int(rep.burnIn.done)} of ${int(rep.burnIn.needed)} decisions${answers} per arm`,
-                  " Traffic is split equally until every arm has enough data; the estimates are not meaningful yet.", bar));
+    // the counts are the fewest arm's (a trial read "0 of 10" on 3,010 decisions, after an
+    // arm was added, as if no arm had data): named, and an added arm's restart said
+    const active = rep.arms.filter((a) => a.active);
+    const fewest = active.length ? active.reduce((x, a) => (a.decisions < x.decisions ? a : x)) : null;
+    const whose = fewest && active.some((a) => a.decisions > fewest.decisions) ? ` (the fewest: ${fewest.arm})` : "";
+    const started = rep.decisions > rep.burnIn.needed * active.length;
+    out.push(note("warn", `Burn-in: ${int(rep.burnIn.done)} of ${int(rep.burnIn.needed)} decisions${answers} per arm${whose}`,
+                  started
+                    ? " Traffic is split equally until every arm has enough data: an arm added later starts the burn-in again."
+                    : " Traffic is split equally until every arm has enough data; the estimates are not meaningful yet.", bar));
   }
   if (rep.srm && rep.srm.flagged) {
     const period = rep.srm.period ? ` in period ${rep.srm.period}` : "";
