@@ -93,6 +93,14 @@ def test_one_run_shows_no_interval_and_counts_in_the_singular(
     rows = list(csv.DictReader((tmp_path / "simulation.csv").open()))
     assert {(r["ci95_low"], r["ci95_high"]) for r in rows} == {("", "")}
     assert all(r["mean_regret"] != "" for r in rows)
+    assert "replaced" not in out
+    # a second run in the same folder writes over the first's files: said (it was silent)
+    code, out, err = run_cli(["simulate", "--env", "bernoulli:0.1,0.2", "-p", "ucb1",
+                              "--runs", "1", "--horizon", "50", "--workers", "1",
+                              "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    data = next(line for line in out.splitlines() if line.startswith("data:"))
+    assert data.endswith("(replaced the previous run's; --out FOLDER keeps both)"), data
 
 
 def test_json_is_one_document_with_a_row_per_policy(

@@ -109,6 +109,8 @@ def simulate(
             results.append(run_sim(pol, environment, runs=runs, horizon=horizon, seed=seed,
                                    workers=workers, progress=advance, compiled=compiled))
     out.mkdir(parents=True, exist_ok=True)
+    # a run writes over the last one's files in the folder: said (it was silent)
+    had = {name for name in ("simulation.csv", "simulation.png") if (out / name).exists()}
     csv_path = write_csv(results, out / "simulation.csv")
     rows = [_summary(r) for r in results]
     notes = _notes(environment, results, runs=runs)
@@ -134,9 +136,15 @@ def simulate(
         _print_table(environment.describe(), rows, runs=runs, horizon=horizon)
     for note in notes:
         say.print(note, markup=False, highlight=False, soft_wrap=True)
+    def replaced(path: Path) -> str:
+        return " (replaced the previous run's; --out FOLDER keeps both)" \
+            if path.name in had else ""
+
     if png is not None:
-        say.print(f"chart: {png}", markup=False, highlight=False, soft_wrap=True)
-    say.print(f"data:  {csv_path}", markup=False, highlight=False, soft_wrap=True)
+        say.print(f"chart: {png}{replaced(png)}", markup=False, highlight=False,
+                  soft_wrap=True)
+    say.print(f"data:  {csv_path}{replaced(csv_path)}", markup=False, highlight=False,
+              soft_wrap=True)
 
 
 def _setup(env: list[str] | None, experiment: str | None, rate: list[str] | None,
