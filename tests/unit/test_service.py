@@ -21,6 +21,7 @@ from banditbot import (
     PayloadError,
     PolicyError,
     RewardStatus,
+    SQLiteStore,
     UnknownArmError,
     UnknownExperimentError,
     parse_config,
@@ -900,10 +901,14 @@ def test_a_whole_number_written_with_a_decimal_point_is_a_whole_number(
             svc.decide("ts", "u", {"n": value})
 
 
-def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService) -> None:
+def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService,
+                                                         tmp_path: Path) -> None:
     """A review found: a context key with control characters reached the export's header;
     the scalar lane ignored a non-finite pulls or total_sq that the general path sets
-    aside (with a warning)."""
+    aside (with a warning). The counters kept in process know whether they are finite (a
+    decision does not sum them all): a corrupt row read from the file is seen."""
+    import sqlite3
+
     with pytest.raises(PayloadError, match="printable"):
         svc.decide("ts", "u", {"k\x00\x1b[2J": "v"})
     config = parse_config({"experiments": [{
@@ -913,19 +918,32 @@ def test_reviewed_edges_of_the_lane_and_of_context_keys(svc: BanditService) -> N
     from banditbot.policies import EpsilonGreedy
 
     for scalar in (True, False):
+        path = tmp_path / f"{scalar}.db"
+        store = SQLiteStore(path)
+        store.init()
+        service = BanditService(config, store, rng=np.random.default_rng(0))
+        service.cheat("e", "a", "1111")
+        service.cheat("e", "c", "1")
+        store.close()
+        with sqlite3.connect(path) as conn:  # a corrupt row from before
+            conn.execute("UPDATE arm_stats SET total_sq = 9e999 WHERE arm = 'a'")
         EpsilonGreedy.scalar = scalar  # type: ignore[misc]
         try:
-            store = MemoryStore()
-            service = BanditService(config, store, rng=np.random.default_rng(0))
-            service.cheat("e", "a", "1111")
-            service.cheat("e", "c", "1")
-            bucket = next(iter(store._buckets.values()))
-            bucket.columns[3][bucket.index["a"]] = float("inf")  # a corrupt row from before
+            service = BanditService(config, SQLiteStore(path), rng=np.random.default_rng(0))
             assert service.view("e").lane is scalar
             logged.append(service.decide("e", "u").probabilities["a"])
         finally:
             EpsilonGreedy.scalar = True  # type: ignore[misc]
+            service.store.close()
     assert logged[0] == pytest.approx(logged[1]) and logged[0] < 0.5  # a is set aside
+    # in memory, a reward that makes a counter infinite is seen where it is added
+    store = MemoryStore()
+    service = BanditService(config, store, rng=np.random.default_rng(0))
+    service.cheat("e", "c", "1")
+    bucket = next(iter(store._buckets.values()))
+    bucket.add("a", 0.0, 1.0, 1e200)  # (a value no reward check lets through)
+    assert not bucket.finite
+    assert service.decide("e", "u").probabilities["a"] == pytest.approx(logged[0])
 
 
 def test_decisions_with_the_same_leader_share_a_vector_no_caller_can_change() -> None:

@@ -209,12 +209,16 @@ class CountRows(NamedTuple):
     ----------
     pulls, n, total, total_sq
         As in :class:`StatsTable`, one float per arm.
+    finite
+        ``True`` when every counter is known to be finite (the counters kept in process
+        watch their own), ``None`` when nobody checked: the reader checks.
     """
 
     pulls: list[float]
     n: list[float]
     total: list[float]
     total_sq: list[float]
+    finite: bool | None = None
 
     @classmethod
     def of(cls, table: StatsTable) -> CountRows:
@@ -229,10 +233,13 @@ class CountColumns:
     counters and the SQLite store's read cache; the decision path reads and adds a few
     floats (numpy's per-call cost would be most of the work)."""
 
-    __slots__ = ("aligned", "columns", "index")
+    __slots__ = ("aligned", "columns", "finite", "index")
 
     def __init__(self, arms: Sequence[str] = ()) -> None:
         self.index: dict[str, int] = {}
+        #: every counter is finite (what :meth:`add` keeps; a loader that writes the
+        #: columns itself sets it): a decision need not sum them all to know
+        self.finite = True
         #: pulls, n, total, total_sq
         self.columns: tuple[list[float], list[float], list[float], list[float]] = \
             ([], [], [], [])
@@ -259,11 +266,12 @@ class CountColumns:
             idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
                 else slots
         p, n, t, q = self.columns
+        finite = True if self.finite else None  # (a subset of non-finite ones: unknown)
         if type(idx) is int:
-            return CountRows(p[:idx], n[:idx], t[:idx], q[:idx])
+            return CountRows(p[:idx], n[:idx], t[:idx], q[:idx], finite)
         assert isinstance(idx, list)
         return CountRows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
-                         [q[i] for i in idx])
+                         [q[i] for i in idx], finite)
 
     def add(self, arm: str, pulls: float, weight: float = 0.0, value: float = 0.0) -> None:
         """Count ``pulls`` decisions of ``arm`` and, with a ``weight``, a reward ``value``
@@ -273,11 +281,17 @@ class CountColumns:
             i = self.slot(arm)
         p, n, t, q = self.columns
         if pulls:
-            p[i] += pulls
+            x = p[i] = p[i] + pulls
+            if x - x:  # (nan for an infinite or NaN sum, 0.0 otherwise)
+                self.finite = False
         if weight:
             n[i] += weight
             t[i] += weight * value
-            q[i] += weight * value * value
+            # a weight or value not finite leaves the sum of squares so (a huge value
+            # overflows it first): one check for the three
+            x = q[i] = q[i] + weight * value * value
+            if x - x:
+                self.finite = False
 
 
 class DecisionRecord(NamedTuple):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import sqlite3
@@ -658,6 +659,8 @@ class SQLiteStore:
                 i = counts.slot(arm)
                 for column, value in zip(counts.columns, values, strict=True):
                     column[i] = float(value)
+            counts.finite = all(math.isfinite(x) for column in counts.columns
+                                for x in column)
         return counts
 
     def _arm_list(self, ref: bytes) -> tuple[str, ...]:
