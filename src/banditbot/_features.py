@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -85,7 +86,8 @@ class Featurizer:
     def warnings(self, context: Mapping[str, Any] | None) -> list[str]:
         """What in ``context`` the features cannot use, in words for the caller: a feature
         it lacks (encoded as zeros), a value a categorical feature does not list, a number
-        that is not one, and keys that are no feature at all (logged, not used; a typo such
+        that is not one, a cyclic value outside its period (or true/false), a number far
+        from its center, and keys that are no feature at all (logged, not used; a typo such
         as ``Lang`` makes every decision context-free)."""
         context = context or {}
         known = {spec.name for spec in self.specs}
@@ -100,6 +102,15 @@ class Featurizer:
             elif spec.type != "categorical" and _number(context[spec.name]) is None:
                 out.append(f"{spec.name}={context[spec.name]!r} is not a number: encoded as "
                            "zeros")
+            elif spec.type == "cyclic":
+                value = context[spec.name]
+                number = _number(value) or 0.0
+                if isinstance(value, bool) or not 0.0 <= number < spec.period:
+                    # (a trial: hour=99, -5, true and 1e15 went in without a word; past
+                    # about 1e15 the angle is noise)
+                    out.append(f"{spec.name}={value!r} is not in 0 to {spec.period:g}, its "
+                               f"period: read as {number % spec.period:g} on the cycle "
+                               "(check the value)")
             elif spec.type == "numeric":
                 z = ((_number(context[spec.name]) or 0.0) - spec.center) / spec.scale
                 if abs(z) > FAR_SCALES:
@@ -202,6 +213,9 @@ def check_context(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
         elif value is None:
             raise PayloadError(f"context {key!r}: null is not a value",
                                hint="leave the key out when it is not known")
+        elif isinstance(value, numbers.Number):  # a Decimal, a Fraction: a number, not a float
+            raise PayloadError(f"context {key!r}: numbers are int or float, not "
+                               f"{type(value).__name__}", hint="convert it with float()")
         else:
             raise PayloadError(f"context {key!r}: values are text, numbers or true/false "
                                f"(not {type(value).__name__}: no lists or objects)")

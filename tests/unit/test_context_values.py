@@ -57,3 +57,25 @@ def test_a_whole_float_matches_its_category_and_null_is_refused_in_words() -> No
     assert refused.value.hint == "leave the key out when it is not known"
     with pytest.raises(PayloadError, match=r"not list: no lists or objects"):
         service.decide("tone", "u", {"tier": [1]})
+
+
+def test_a_cyclic_value_outside_its_period_is_said() -> None:
+    """A trial: hour=99, -5, true and 1e15 went in without a word (a numeric feature far
+    from its center is warned about); each is said, with where on the cycle it lands, and
+    the hours of a day are not."""
+    service = _service()
+    for value, lands in ((99, "3"), (-5, "19"), (True, "1"), (1e15, "16")):
+        said = [w for w in service.context_warnings("tone", {"hour": value}) if "hour" in w]
+        assert said == [f"hour={value!r} is not in 0 to 24, its period: read as {lands} on "
+                        "the cycle (check the value)"], said
+    for value in (0, 9, 23.5):
+        assert not any("hour" in w for w in service.context_warnings("tone", {"hour": value}))
+
+
+def test_a_decimal_is_refused_as_a_number_of_another_type() -> None:
+    """A trial: Decimal("0.5") was refused with "(not Decimal: no lists or objects)"."""
+    from decimal import Decimal
+
+    with pytest.raises(PayloadError, match="numbers are int or float, not Decimal") as no:
+        _service().decide("tone", "u", {"hour": Decimal("0.5")})
+    assert no.value.hint == "convert it with float()"
