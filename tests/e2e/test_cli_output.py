@@ -94,6 +94,34 @@ def test_experiments_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert listed[0]["command"] == "random" and listed[0]["policy"].startswith("epsilon-greedy")
 
 
+def test_an_experiment_without_buttons_lists_no_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A docs trial: `banditbot experiments` listed /cont for a continuous reward without
+    options, which the bot runs no command for (docs/experiments.md says so): the table
+    says it is answered over HTTP, the JSON and the API give null."""
+    config = tmp_path / "cont.yaml"
+    config.write_text("experiments:\n"
+                      "  - id: cont\n"
+                      "    reward: {type: continuous}\n"
+                      "    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+                      "  - id: votes\n"
+                      "    arms: [{id: a, content: A}, {id: b, content: B}]\n")
+    code, out, err = run(["experiments", "--config", str(config)], capsys)
+    assert code == 0, err
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip() in ("cont", "votes")}
+    assert "– (HTTP API)" in rows["cont"] and "/cont" not in rows["cont"]
+    assert "/votes" in rows["votes"]
+    code, out, _ = run(["experiments", "--json", "--config", str(config)], capsys)
+    assert [e["command"] for e in json.loads(out)] == [None, "votes"]
+    from banditbot import BanditService, MemoryStore, load_config
+    from banditbot.api.routes.experiments import experiment_out
+
+    service = BanditService(load_config(config), MemoryStore())
+    assert experiment_out(service, "cont").command is None
+    assert experiment_out(service, "votes").command == "votes"
+
+
 def test_experiments_say_how_propensities_are_logged(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "deferred.yaml"

@@ -183,7 +183,9 @@ class ExperimentOut(BaseModel):
     """An experiment as configured and as it runs now."""
 
     id: str
-    command: str
+    command: str | None = Field(description="the Telegram command, without its slash; null "
+                                            "for a reward without feedback buttons (the bot "
+                                            "runs none: answered through this API)")
     description: str
     arms: list[str]
     active_arms: list[str]

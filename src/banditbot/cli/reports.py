@@ -45,7 +45,10 @@ def experiments(
 
     path = Path(config) if config else (settings().config_path or default_config_path())
     cfg = load_config(path)
-    rows: list[dict[str, Any]] = [{"id": e.id, "command": e.telegram.command_for(e.id),
+    # no command for an experiment without feedback buttons: the bot runs none (the table
+    # showed one, which a trial expected to work in Telegram)
+    rows: list[dict[str, Any]] = [{"id": e.id, "command": e.telegram.command_for(e.id)
+                                   if e.reward.buttons else None,
              "description": e.description, "arms": [a.id for a in e.arms],
              "policy": e.policy.build().describe(), "reward": e.reward.type,
              "reward_mode": e.reward_mode, "scope": e.scope, "propensity": e.propensity,
@@ -71,7 +74,8 @@ def experiments(
     for e, r in zip(cfg.experiments, rows, strict=True):
         policy = str(r["policy"]) + ("\npropensity: deferred" if e.propensity == "deferred"
                                      else "")
-        table.add_row(e.id, f"/{r['command']}", ", ".join(a.id for a in e.arms), policy,
+        table.add_row(e.id, f"/{r['command']}" if r["command"] else "– (HTTP API)",
+                      ", ".join(a.id for a in e.arms), policy,
                       e.reward.type, e.reward_mode, e.scope)
     print_table(table, console)
 

@@ -246,7 +246,8 @@ def experiment_out(service: BanditService, experiment: str) -> ExperimentOut:
     exp = service.experiment(experiment)
     report = service.report(experiment)
     return ExperimentOut(
-        id=exp.id, command=exp.telegram.command_for(exp.id), description=exp.description,
+        id=exp.id, command=exp.telegram.command_for(exp.id) if exp.reward.buttons else None,
+        description=exp.description,
         arms=[a.arm for a in report.arms], active_arms=list(service.active_arms(experiment)),
         policy=report.policy, reward=config_document(exp.reward),
         reward_mode=exp.reward_mode, scope=exp.scope, generation=report.generation,

@@ -883,6 +883,8 @@ function render() {
   $("csv-log").disabled = empty;
   if (empty) {
     const exp = state.experiments.find((e) => e.id === rep.id) || {};
+    // (an experiment without feedback buttons has no command: the bot runs none)
+    $("empty-telegram").hidden = exp.command === null;
     text($("empty-command"), "/" + (exp.command || rep.id));
     text($("empty-curl"), `curl -X POST ${location.origin}/v1/experiments/${rep.id}/decisions \\\n` +
          `  -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\\n` +
