@@ -279,8 +279,8 @@ def _print_table(title: str, rows: list[dict[str, Any]], *, runs: int, horizon: 
     for row in rows:
         mean, low = row["regret_mean"], row["ci95_low"]
         ratio = row["regret_over_lai_robbins"]
-        table.add_row(row["policy"], f"{mean:.1f} ± " + ("–" if low is None else
-                                                          f"{mean - low:.1f}"),
+        table.add_row(row["policy"], f"{mean:,.1f} ± " + ("–" if low is None else
+                                                           f"{mean - low:,.1f}"),
                       *((("–" if ratio is None else f"{ratio:.2f}"),) if bounded else ()),
                       f"{row['decisions_per_second']:,.0f}" +
                       (" (compiled)" if row["engine"] == "compiled" else ""))
