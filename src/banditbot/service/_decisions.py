@@ -34,6 +34,7 @@ from ..stores import (
     AllocationRecord,
     CountRows,
     DecisionRecord,
+    FiniteCounts,
     KeyedDecision,
     ResolvedVector,
     StatsTable,
@@ -155,8 +156,8 @@ def _float_counts(view: ExperimentView, counts: CountRows
     """Each arm's answers and reward total on the policy's scale; ``None`` when a counter is
     not finite (the general path sets that arm aside, with a warning)."""
     n, totals = counts.n, counts.total
-    if not counts.finite and not math.isfinite(sum(n) + sum(totals) + sum(counts.pulls)
-                                               + sum(counts.total_sq)):
+    if type(counts) is not FiniteCounts and not math.isfinite(
+            sum(n) + sum(totals) + sum(counts.pulls) + sum(counts.total_sq)):
         return None
     if view.span and (view.lo != 0.0 or view.span != 1.0):
         lo, span = view.lo, view.span

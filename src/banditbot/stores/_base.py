@@ -209,22 +209,25 @@ class CountRows(NamedTuple):
     ----------
     pulls, n, total, total_sq
         As in :class:`StatsTable`, one float per arm.
-    finite
-        ``True`` when every counter is known to be finite (the counters kept in process
-        watch their own), ``None`` when nobody checked: the reader checks.
     """
 
     pulls: list[float]
     n: list[float]
     total: list[float]
     total_sq: list[float]
-    finite: bool | None = None
 
     @classmethod
     def of(cls, table: StatsTable) -> CountRows:
         """The core counters of ``table``."""
         return cls(table.pulls.tolist(), table.n.tolist(), table.total.tolist(),
                    table.total_sq.tolist())
+
+
+class FiniteCounts(CountRows):
+    """:class:`CountRows` known to be finite, every one (the counters kept in process watch
+    their own): a reader need not sum them all to check."""
+
+    __slots__ = ()
 
 
 class CountColumns:
@@ -266,12 +269,12 @@ class CountColumns:
             idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
                 else slots
         p, n, t, q = self.columns
-        finite = True if self.finite else None  # (a subset of non-finite ones: unknown)
+        rows = FiniteCounts if self.finite else CountRows  # (a subset of them: unknown)
         if type(idx) is int:
-            return CountRows(p[:idx], n[:idx], t[:idx], q[:idx], finite)
+            return rows(p[:idx], n[:idx], t[:idx], q[:idx])
         assert isinstance(idx, list)
-        return CountRows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
-                         [q[i] for i in idx], finite)
+        return rows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
+                    [q[i] for i in idx])
 
     def add(self, arm: str, pulls: float, weight: float = 0.0, value: float = 0.0) -> None:
         """Count ``pulls`` decisions of ``arm`` and, with a ``weight``, a reward ``value``

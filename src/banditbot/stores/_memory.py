@@ -111,7 +111,7 @@ class MemoryStore:
                 bucket = self._buckets.get((experiment, generation, scope))
                 if bucket is None:
                     return StatsTable.zeros(arms)
-                data = np.array(bucket.counts(arms)[:4], dtype=np.float64).reshape(4, -1)
+                data = np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                 extra: dict[str, dict[str, float]] = {}
                 for held in bucket.fields(with_extra, time_buckets):
                     for a, f in held.items():
@@ -122,7 +122,7 @@ class MemoryStore:
                 extra = {}
                 for (exp, gen, _), bucket in self._buckets.items():
                     if exp == experiment and gen == generation:
-                        data += np.array(bucket.counts(arms)[:4], dtype=np.float64).reshape(4, -1)
+                        data += np.array(bucket.counts(arms), dtype=np.float64).reshape(4, -1)
                         for held in bucket.fields(with_extra, time_buckets):
                             for a in arms:
                                 for k, v in held.get(a, {}).items():
