@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -172,3 +173,23 @@ def test_progress_gives_the_time_left_after_a_short_calibration() -> None:
     assert lines[1].startswith("simulate: 30/1,000 steps (3%), 3 s elapsed, about 1 min 37 s")
     assert lines[2].startswith("simulate: 130/1,000 steps")  # 10 s later
     assert len(lines) == 4  # started, 3 s, 13 s, done
+
+
+def test_a_ctrl_c_the_job_lost_is_raised_at_the_next_progress_update() -> None:
+    """A long simulation went on to its end after Ctrl+C, about 1 time in 100: numpy's C
+    code can clear the KeyboardInterrupt Python raises. The progress keeps the Ctrl+C and
+    raises it again at its next update (every quarter second of a simulation), and puts
+    Python's own handler back after the job."""
+    import os
+    import signal
+
+    bar = Progress("simulate", 10, "steps", stream=StringIO())
+    with bar:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # (delivered here)
+        except KeyboardInterrupt:
+            pass  # what C code that clears errors does
+        with pytest.raises(KeyboardInterrupt):
+            bar.update(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

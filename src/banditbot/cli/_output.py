@@ -18,7 +18,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -241,6 +243,9 @@ class Progress:
         self._bar: Any = None
         self._task: Any = None
         self._titled = True
+        #: Ctrl+C came (see :meth:`_interrupted`)
+        self.interrupted = False
+        self._previous: Any = None
 
     @property
     def terminal(self) -> bool:
@@ -248,7 +253,18 @@ class Progress:
         isatty = getattr(self.stream, "isatty", None)
         return bool(isatty and isatty())
 
+    def _interrupted(self, signum: int, frame: Any) -> None:
+        """Ctrl+C during the job: a flag that :meth:`update` checks, and a
+        ``KeyboardInterrupt`` at once. Raised alone, C code that clears errors (numpy) could
+        drop it: a simulation went on after Ctrl+C about 1 time in 100, to its end."""
+        self.interrupted = True
+        raise KeyboardInterrupt
+
     def __enter__(self) -> Progress:
+        if threading.current_thread() is threading.main_thread():  # (signals: main only)
+            # (None: a handler not set from Python; Python's own is put back then)
+            self._previous = signal.signal(signal.SIGINT, self._interrupted) or \
+                signal.default_int_handler
         if self.terminal:
             from rich.progress import (
                 BarColumn,
@@ -291,7 +307,10 @@ class Progress:
         return self
 
     def update(self, done: int, label: str | None = None) -> None:
-        """``done`` steps of ``total`` are done; ``label`` names what runs now."""
+        """``done`` steps of ``total`` are done; ``label`` names what runs now (a Ctrl+C
+        that the job's own code lost is raised here again)."""
+        if self.interrupted:
+            raise KeyboardInterrupt
         self.done = min(max(done, 0), self.total)
         if label is not None:
             self.label = label
@@ -313,6 +332,8 @@ class Progress:
                 f"({share:.0%}), {_duration(elapsed)} elapsed, {left} left")
 
     def __exit__(self, kind: object, error: object, tb: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
         if self._bar is not None:
             self._bar.__exit__(kind, error, tb)
         elif kind is None:
