@@ -136,6 +136,7 @@ def simulate(
         _print_table(environment.describe(), rows, runs=runs, horizon=horizon)
     for note in notes:
         say.print(note, markup=False, highlight=False, soft_wrap=True)
+
     def replaced(path: Path) -> str:
         return " (replaced the previous run's; --out FOLDER keeps both)" \
             if path.name in had else ""
