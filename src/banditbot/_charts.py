@@ -110,9 +110,12 @@ def _report_figure(report: Report, series: DecisionSeries | None,
     policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
     if len(arms) < len(everyone.arms):
         policy += f"\nthe {len(arms)} arms with the most decisions of {len(everyone.arms):,}"
+    # (wrapped as the policy is: with the answers added by hand it ran off the image)
+    counts = textwrap.fill(f"{count_text(everyone.total_pulls, 'decision')} · "
+                           f"{everyone.answered_text} · {when:%Y-%m-%d %H:%M %Z}", 64,
+                           subsequent_indent="  ")
     axes[0][0].annotate(
-        f"{policy}\n{count_text(everyone.total_pulls, 'decision')} · "
-        f"{everyone.answered_text} · {when:%Y-%m-%d %H:%M %Z}", (0.02, 1),
+        f"{policy}\n{counts}", (0.02, 1),
         xytext=(0, 26 + above),
         xycoords=("figure fraction", "axes fraction"), textcoords="offset points",
         ha="left", va="bottom", color=MUTED, fontsize=11)
@@ -415,6 +418,9 @@ def _intervals(ax: Any, report: Report) -> None:
     ax.set_title("Estimate per arm", loc="left")
     note = "\n" + textwrap.fill("bar without a circle: too few answers for a point yet",
                                 44) if withheld else ""  # (unwrapped it ran off the image)
+    if "unbounded" in report.notes:  # (a shared chart said nothing of it: a trial)
+        note += "\n" + textwrap.fill("not corrected for the adaptive allocation: the reward "
+                                     "has no min and max", 44)
     ax.set_xlabel(f"estimate\n{textwrap.fill(kind, 44)}{note}")
     y = np.arange(len(arms))[::-1]
     shown = []

@@ -101,7 +101,7 @@ def test_one_run_shows_no_interval_and_counts_in_the_singular(
                               "--out", str(tmp_path)], capsys)
     assert code == 0, err
     data = next(line for line in out.splitlines() if line.startswith("data:"))
-    assert data.endswith("(replaced the previous run's; --out FOLDER keeps both)"), data
+    assert data.endswith("(replaced the previous run's; another --out folder keeps both)"), data
 
 
 def test_json_is_one_document_with_a_row_per_policy(

@@ -747,6 +747,8 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         assert _cells(page, "a")["answered"] == "2"
         alt = page.text_content("#alt-intervals") or ""
         assert alt == "Too few answers for an estimate yet.", alt
+        assert page.inner_text("#arms-caption").startswith(
+            "1 decision, 2 answered (2 added by hand or imported). ")  # ("1 decisions")
 
         # a reward without bounds: the line under the table does not promise an interval
         # valid at every look or a corrected estimate, which it has not (it did)
@@ -756,6 +758,12 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         assert "This reward has no min and max" in reading, reading
         assert "corrects for the changing allocation, the" not in reading, reading
         assert "unbounded: this reward has no min and max" in page.inner_text("#notes")
+        # no prior form for it (every prior was refused after the form asked for one), and
+        # rewards by hand are said to be one per number ("1101" would be one of 1101)
+        assert page.locator("form[data-action=prior] button").is_disabled()
+        assert page.inner_text("#prior-hint") == \
+            "A prior needs the reward's min and max; this reward has none."
+        assert page.inner_text("#cheat-hint") == "Separated by spaces (4 5 3): each is one reward."
         browser.close()
     assert not watch.unexpected(), watch.unexpected()
     assert not watch.outside(), watch.outside()

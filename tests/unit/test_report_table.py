@@ -307,7 +307,11 @@ def test_a_sum_of_continuous_rewards_has_two_decimals_grouped() -> None:
         "reward": {"type": "continuous"}, "policy": "gaussian-thompson"}]})
     svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
     svc.cheat("r", "a", [1234.567, 2000.1])
+    d = svc.decide("r", "u")
+    svc.reward(d.id, 10.0, "u")
     out = io.StringIO()
     Console(file=out, width=250, color_system=None).print(render_report(svc.report("r")))
     row = next(line for line in out.getvalue().splitlines() if line.startswith("│ a"))
     assert "3,234.67" in row and "3,234.667" not in row, row
+    # without bounds the sample-ratio test never runs: said so, not "not checked yet"
+    assert "sample ratio: not checked (a reward without bounds" in out.getvalue()

@@ -138,7 +138,7 @@ def simulate(
         say.print(note, markup=False, highlight=False, soft_wrap=True)
 
     def replaced(path: Path) -> str:
-        return " (replaced the previous run's; --out FOLDER keeps both)" \
+        return " (replaced the previous run's; another --out folder keeps both)" \
             if path.name in had else ""
 
     if png is not None:

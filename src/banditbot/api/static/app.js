@@ -208,7 +208,7 @@ function renderHead(rep) {
   // rewards added by hand or imported are answers without a decision: not in the share
   const added = rep.arms.reduce((s, a) => s + (a.added || 0), 0);
   // (said beside the count: "73 (81% of decisions)" read as a mistake, 73 of 62 being 118%)
-  const answeredShare = [rep.decisions ? `${pct((rep.answered - added) / rep.decisions)} of decisions` : "",
+  const answeredShare = [rep.decisions ? `${pct((rep.answered - added) / rep.decisions)} of decisions answered` : "",
                          added ? `${int(added)} added by hand or imported` : ""].filter(Boolean).join(" · ");
   const facts = [
     fact("Status", st.label),
@@ -320,7 +320,9 @@ function renderTable(rep) {
   }));
   tableScrolls();
   const upliftKind = (rep.arms.find((a) => a.uplift && a.uplift.kind) || { uplift: {} }).uplift.kind;
-  text($("arms-caption"), `${int(rep.decisions)} decisions, ${int(rep.answered)} answered. ` +
+  const added = rep.arms.reduce((s, a) => s + (a.added || 0), 0);
+  text($("arms-caption"), `${count(rep.decisions, "decision")}, ${int(rep.answered)} answered` +
+       (added ? ` (${int(added)} added by hand or imported). ` : ". ") +
        `${rep.hasEstimate ? "Estimate" : "Mean"} and interval: ${rep.kind}.` +
        (!rep.hasEstimate ? "" : rep.posterior
          ? " Posterior mean: the policy's posterior (priors included), which adaptive allocation can bias."
@@ -611,7 +613,7 @@ function drawCumulative(series, rep) {
   const last = ends.length - 1;
   text($("alt-cumulative"),
        `After ${int(total)} decisions, ${int(series.answered[last])} of them answered, the reward earned is ` +
-       `${num(overall[last], 1)} in all: ` +
+       `${amount(overall[last])} in all: ` +
        arms.map((a) => `${a.arm} ${amount(series.reward[a.arm][last])}`).join(", ") + "." +
        (seriesLook(series) ? ` The chart shows the log ${seriesLook(series)}.` : ""));
 }
@@ -1099,9 +1101,19 @@ function renderAdmin(rep) {
   const cheat = document.querySelector("form[data-action=cheat]");
   const whose = rep.per !== "shared" && !state.scope;
   cheat.querySelector("button").disabled = whose;
+  const reward = (state.experiments.find((e) => e.id === rep.id) || {}).reward || {};
+  // "1101" is four rewards on 👍/👎 only: on a continuous reward it is one of 1101 (a trial
+  // typed it there, as the hint said)
   text($("cheat-hint"), whose
     ? `Choose a ${rep.per === "chat" ? "chat" : "user"} above first: each has a bandit of its own.`
-    : "One per character (1101) or separated by spaces (4 5 3).");
+    : reward.type === "binary" ? "One per character (1101) or separated by spaces (1 1 0 1)."
+      : "Separated by spaces (4 5 3): each is one reward.");
+  // a prior is pseudo-answers on the reward's scale: a reward without bounds has none to
+  // take (the server refused every one, after the form asked for them)
+  const unbounded = reward.type === "continuous" && (reward.min == null || reward.max == null);
+  document.querySelector("form[data-action=prior] button").disabled = unbounded;
+  $("prior-hint").hidden = !unbounded;
+  text($("prior-hint"), unbounded ? "A prior needs the reward's min and max; this reward has none." : "");
 }
 
 function parsePolicy(nameText, paramText) {
