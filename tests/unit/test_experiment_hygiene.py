@@ -522,12 +522,12 @@ def test_the_pooled_test_of_a_bandit_per_chat_holds_however_often_it_is_read() -
     each period's bet from the periods that ended before it started, and reads the
     martingale's value now: each read is one look at one martingale, so reading again and
     again adds nothing. 150 fair experiments of 6 chats, 2,400 decisions, periods of 40,
-    read every 40 decisions (60 reads): flagged at some read below 0.05 in at most 18
+    read every 60 decisions (40 reads): flagged at some read below 0.05 in at most 18
     (nominal at most 7.5, seen 4; a false failure below 1e-3); below 0.001 in at most 2
     (seen 0). A router that loses 20% of arm b's decisions over 6,000: flagged below 0.001
     at the end in at least 15 of 20 (seen 20)."""
     rng = np.random.default_rng(22)
-    reads = [_scoped_reads(rng, 6, 2400, 40, 40) for _ in range(150)]
+    reads = [_scoped_reads(rng, 6, 2400, 40, 60) for _ in range(150)]
     assert sum(min(r) < 0.05 for r in reads) <= 18
     assert sum(min(r) < 0.001 for r in reads) <= 2
     lossy = [_scoped_reads(rng, 6, 6000, 40, 6000, drop_b=0.2)[-1] for _ in range(20)]
