@@ -14,4 +14,8 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("aborted\n")
         raise SystemExit(130) from None
-    run()
+    try:
+        run()
+    except KeyboardInterrupt:  # (before the command runs, as typer builds it: a traceback)
+        sys.stderr.write("interrupted (Ctrl+C)\n")
+        raise SystemExit(130) from None

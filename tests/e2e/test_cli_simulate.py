@@ -193,3 +193,20 @@ def test_a_ctrl_c_the_job_lost_is_raised_at_the_next_progress_update() -> None:
         with pytest.raises(KeyboardInterrupt):
             bar.update(1)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_before_the_command_runs_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl+C in the tenth of a second typer takes to build the commands printed a full
+    traceback (a trial, 1 time in 4 at that moment): one line and exit 130, as later."""
+    import banditbot.cli
+    from banditbot._entry import main
+
+    def interrupted(argv: list[str] | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(banditbot.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "interrupted (Ctrl+C)\n"

@@ -180,10 +180,38 @@ def test_a_report_of_named_experiments_with_a_typo_shows_the_others(
         await double.wait_for(lambda: len([m for m in double.chat_messages(501)
                                            if m.kind == "text"]) >= 2)
 
+        # an id and its command are one experiment; names all unknown are named too
+        double.send_command(ALICE, 502, "/report seed random")
+        await double.wait_for(last_text(double, 502))
+        double.send_command(ALICE, 503, "/report nosuch1 nosuch2")
+        await double.wait_for(last_text(double, 503))
+
     run_bot(service, double, script)
     said, text = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
     assert said.startswith("No experiment named nosuch (/experiments lists them)")
     assert text.startswith("<b>seed · ") and "\n<b>tip · " in text
+    once = [m.text or "" for m in double.chat_messages(502) if m.kind == "text"]
+    assert sum(t.count("<b>seed · ") for t in once) == 1, once
+    (none,) = [m.text for m in double.chat_messages(503) if m.kind == "text"]
+    assert none == "No experiment named nosuch1, nosuch2 (/experiments lists them)."
+    assert not double.errors
+
+
+def test_a_long_markdown_arm_is_confirmed_as_users_see_it(service: BanditService,
+                                                          double: BotApiDouble) -> None:
+    """A MarkdownV2 arm of 4,400 characters written and 4,000 shown was confirmed as its
+    raw source cut at 300 characters (the reply's length was counted as written): it is
+    confirmed rendered, as it fits."""
+    content = "abcdefghi\\." * 400
+
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/arm add seed near " + content)
+        await double.wait_for(last_text(double, ADMIN, 1))
+
+    run_bot(service, double, script)
+    (reply,) = [m for m in double.chat_messages(ADMIN) if m.kind == "text"]
+    assert reply.parse_mode == "MarkdownV2" and (reply.text or "").endswith(content)
+    assert "near" in service.active_arms("seed")
     assert not double.errors
 
 

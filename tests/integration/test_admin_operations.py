@@ -154,7 +154,7 @@ def test_a_retired_arm_takes_no_rewards_by_hand_and_no_prior(tmp_path: Path) -> 
         assert info.value.hint is not None
         assert "banditbot arms add greeting hey" in info.value.hint
         # (a Telegram admin got only the shell's command)
-        assert "in Telegram /arm add greeting hey" in info.value.hint
+        assert "/arm add greeting hey in Telegram" in info.value.hint
     with pytest.raises(ConfigError, match="is retired: it takes no prior"):
         svc.set_prior("greeting", "hey", 3, 1)
     hey = next(a for a in svc.report("greeting").arms if a.arm == "hey")

@@ -548,10 +548,10 @@ def _require_offered(view: ExperimentView, arm: str, what: str) -> None:
     if arm in view.all_arms and arm not in view.arms:
         exp = view.config.id
         raise ConfigError(f"arm {arm!r} of {exp!r} is retired: it takes no {what}",
-                          hint=f"add it again first (in Telegram /arm add {exp} {arm}, in "
-                               f"a shell banditbot arms add {exp} {arm}): it keeps its "
-                               "content and results; active arms: "
-                               f"{', '.join(view.arms) or '(none)'}")
+                          hint=f"add it again first with /arm add {exp} {arm} in Telegram "
+                               f"or banditbot arms add {exp} {arm} in a shell, which keeps "
+                               "its content and results; active arms: "
+                               f"{', '.join(view.arms) or 'none'}")
     AdminMixin._require_arm(view, arm)
 
 
