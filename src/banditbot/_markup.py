@@ -52,12 +52,14 @@ def markup_problem(text: str, parse_mode: str | None) -> str | None:
     >>> markup_problem("*Bold* and \\\\!", "MarkdownV2") is None
     True
     """
-    problem = _markdown_v2_problem(text) if parse_mode == "MarkdownV2" else \
-        _html_problem(text) if parse_mode == "HTML" else None
+    if parse_mode == "MarkdownV2":
+        problem, shown = _markdown_v2(text)
+    elif parse_mode == "HTML":
+        problem, shown = _html_problem(text), html.unescape(_HTML_TAG.sub("", text))
+    else:
+        problem, shown = None, text
     if problem is not None:
         return problem
-    shown = html.unescape(_HTML_TAG.sub("", text)) if parse_mode == "HTML" else \
-        _markdown_v2_shown(text) if parse_mode == "MarkdownV2" else text
     units = message_units(shown)
     if units > MESSAGE_UNITS:
         parsed = " after its HTML (tags and entities read)" if parse_mode == "HTML" else \
@@ -68,59 +70,25 @@ def markup_problem(text: str, parse_mode: str | None) -> str | None:
     return None
 
 
-def _markdown_v2_shown(text: str) -> str:
-    """The text a MarkdownV2 message shows, for its length (``text`` parses): each escape
-    read as its character, the entities' markers, a link's URL and a quotation's ``>``
-    left out. A pre block's language is kept: a bound above, never below, what Telegram
-    counts (an escape-heavy arm of 4,000 characters shown and 6,000 written was refused by
-    the length as written)."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    code = ""  # inside code: its closing marker
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n:
-            out.append(text[i + 1])
-            i += 2
-        elif code:
-            if text.startswith(code, i) and (code == "```" or not text.startswith("```", i)):
-                i += len(code)
-                code = ""
-            else:
-                out.append(c)
-                i += 1
-        elif text.startswith("```", i) or c == "`":
-            code = "```" if text.startswith("```", i) else "`"
-            i += len(code)
-        elif (marker := next((m for m in _MD2_MARKERS if text.startswith(m, i)), None)):
-            i += len(marker)
-        elif c == "[" or text.startswith("![", i):
-            i += 2 if c == "!" else 1
-        elif c == "]" and text.startswith("(", i + 1):  # the URL, to its closing ')'
-            j = i + 2
-            while j < n and text[j] != ")":
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
-        elif c == ">" and (i == 0 or text[i - 1] == "\n"):
-            i += 1
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _markdown_v2_problem(text: str) -> str | None:
+def _markdown_v2(text: str) -> tuple[str | None, str]:
+    """Why Telegram would refuse ``text`` as MarkdownV2 (``None``: it would not), and the
+    text it shows, for its length: each escape read as its character, the entities'
+    markers, a link's URL and a quotation's ``>`` left out. A pre block's language is kept:
+    a bound above, never below, what Telegram counts (an escape-heavy arm of 4,000
+    characters shown and 6,000 written was refused by the length as written)."""
     escaped = escape_markdown_v2(text)
     as_text = (f"; to show the text as written: {escaped}" if len(escaped) <= 200 else
                "; or set the experiment's telegram.parse_mode to plain")
     stack: list[tuple[str, int]] = []
+    shown: list[str] = []
     i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == "\\":
             if i + 1 >= n:
                 return ("MarkdownV2: the text ends with a lone '\\' (write '\\\\' for a "
-                        "backslash)")
+                        "backslash)"), ""
+            shown.append(text[i + 1])
             i += 2
             continue
         if stack and stack[-1][0] in ("`", "```"):  # inside code: only the closing marker
@@ -129,6 +97,7 @@ def _markdown_v2_problem(text: str) -> str | None:
                 stack.pop()
                 i += len(code)
             else:
+                shown.append(c)
                 i += 1
             continue
         marker = next((m for m in _MD2_MARKERS if text.startswith(m, i)), None)
@@ -138,7 +107,7 @@ def _markdown_v2_problem(text: str) -> str | None:
             elif any(m == marker for m, _ in stack):
                 inner, at = stack[-1]
                 return (f"MarkdownV2: the {_MD2_NAMES[inner]} opened at character {at + 1} "
-                        f"is not closed before character {i + 1}{as_text}")
+                        f"is not closed before character {i + 1}{as_text}"), ""
             else:
                 stack.append((marker, i))
             i += len(marker)
@@ -151,12 +120,13 @@ def _markdown_v2_problem(text: str) -> str | None:
             stack.pop()
             if not text.startswith("(", i + 1):
                 return (f"MarkdownV2: the link text ending at character {i + 1} needs a "
-                        f"(URL) right after it{as_text}")
+                        f"(URL) right after it{as_text}"), ""
             j = i + 2
             while j < n and text[j] != ")":
                 j += 2 if text[j] == "\\" else 1
             if j >= n:
-                return f"MarkdownV2: the link URL after character {i + 1} is not closed with ')'"
+                return (f"MarkdownV2: the link URL after character {i + 1} is not closed "
+                        "with ')'"), ""
             i = j + 1
             continue
         if c == ">" and (i == 0 or text[i - 1] == "\n"):
@@ -164,14 +134,15 @@ def _markdown_v2_problem(text: str) -> str | None:
             continue
         if c in _MD2_RESERVED:
             return (f"MarkdownV2 reserves {c!r} (character {i + 1}): write '\\{c}' to show "
-                    f"it{as_text}")
+                    f"it{as_text}"), ""
+        shown.append(c)
         i += 1
     if stack:
         marker, at = stack[-1]
         return (f"MarkdownV2: the {_MD2_NAMES[marker]} opened at character {at + 1} is never "
                 f"closed (close it with {marker!r}, or write '\\{marker[0]}' to show the "
-                f"character)")
-    return None
+                f"character)"), ""
+    return None, "".join(shown)
 
 
 def _html_problem(text: str) -> str | None:

@@ -197,12 +197,11 @@ def render_report(rep: Any) -> Table:
         lines.append(f"[bold red]⚠ {escape(rep.srm.describe())}[/]")
     elif rep.srm is not None:  # passed: said, so that it does not read as never run
         lines.append(escape(rep.srm.describe()))
-    elif rep.update == "every decision" and rep.total_pulls and "unbounded" in rep.notes:
-        lines.append("sample ratio: not checked (a reward without bounds: the test reads "
-                     "the report's inference, which needs them)")
     elif rep.update == "every decision" and rep.total_pulls:
-        lines.append("sample ratio: not checked yet (too few decisions of the policy, or "
-                     "a reward without bounds: the test reads the report's inference)")
+        lines.append("sample ratio: not checked (a reward without bounds: the test reads "
+                     "the report's inference, which needs them)" if "unbounded" in rep.notes
+                     else "sample ratio: not checked yet (too few decisions of the policy, "
+                     "or a reward without bounds: the test reads the report's inference)")
     lines.append(f"{count_text(rep.total_pulls, 'decision')} · "
                  f"{escape(rep.answered_text)} · estimate: {rep.estimate_kind}")
     if rep.anytime_kind:

@@ -164,6 +164,8 @@ function normalize(r) {
     burnIn: r.burn_in ?? null, srm: r.srm ?? null,
     startedAt: r.started_at ?? null, duration: r.duration_seconds ?? null,
     decisions, answered: r.total_answered ?? arms.reduce((s, a) => s + a.answered, 0),
+    // answers added by hand or imported: answers without a decision
+    added: arms.reduce((s, a) => s + a.added, 0),
     generation: r.generation ?? 0, per: r.per || "shared", scope: r.scope ?? null,
     kind, intervalKind: r.interval_kind || "", hasEstimate, verdict: r.verdict || "",
     posterior: (r.interval_kind || "").includes("posterior"),  // the mean column's kind
@@ -206,7 +208,7 @@ function renderHead(rep) {
   const now = (rep.generatedAt ?? Date.now() / 1000);
   const length = rep.duration ?? (started ? now - started : null);
   // rewards added by hand or imported are answers without a decision: not in the share
-  const added = rep.arms.reduce((s, a) => s + (a.added || 0), 0);
+  const added = rep.added;
   // (said beside the count: "73 (81% of decisions)" read as a mistake, 73 of 62 being 118%)
   const answeredShare = [rep.decisions ? `${pct((rep.answered - added) / rep.decisions)} of decisions answered` : "",
                          added ? `${int(added)} added by hand or imported` : ""].filter(Boolean).join(" · ");
@@ -320,7 +322,7 @@ function renderTable(rep) {
   }));
   tableScrolls();
   const upliftKind = (rep.arms.find((a) => a.uplift && a.uplift.kind) || { uplift: {} }).uplift.kind;
-  const added = rep.arms.reduce((s, a) => s + (a.added || 0), 0);
+  const added = rep.added;
   text($("arms-caption"), `${count(rep.decisions, "decision")}, ${int(rep.answered)} answered` +
        (added ? ` (${int(added)} added by hand or imported). ` : ". ") +
        `${rep.hasEstimate ? "Estimate" : "Mean"} and interval: ${rep.kind}.` +
