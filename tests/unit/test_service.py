@@ -436,7 +436,11 @@ def test_retiring_the_control_says_the_holdout_stops(clock: FakeClock) -> None:
     kinds = {svc.decide("h", f"u{i}").arm for i in range(50)}
     assert "base" not in kinds
     report = svc.report("h")
-    assert report.notes["control"] == said and said in report.to_text()
+    # the report's note follows its "control:" label, so it does not name the control twice
+    assert said.startswith("the control base is retired: ")
+    assert report.notes["control"] == said.removeprefix("the control ")
+    assert "control: base is retired: its 10% holdout" in report.to_text()
+    assert "control: the control" not in report.to_text()
     svc.add_arm("h", "base", "")  # back: the note goes
     assert "control" not in svc.report("h").notes
 

@@ -205,10 +205,11 @@ def new_allocation(view: ExperimentView, scope: str, shaped: Shaped, reason: str
         meta_version=view.meta.version)
 
 
-def retired_control_note(exp: ExperimentConfig) -> str:
-    """What retiring the control arm turns off (said when it is retired and in reports)."""
+def retired_control_note(exp: ExperimentConfig, *, labelled: bool = False) -> str:
+    """What retiring the control arm turns off (said when it is retired and in reports;
+    ``labelled``: after a ``control:`` label, which names what it is)."""
     holdout = f"its {exp.holdout:.0%} holdout share goes to the bandit, " if exp.holdout > 0 \
         else ""
-    return (f"the control {exp.control} is retired: {holdout}the other arms are compared "
-            "with its results up to its retirement (no P(beat control): the control is out "
-            "of the draw); add it back to resume")
+    return (f"{'' if labelled else 'the control '}{exp.control} is retired: {holdout}the "
+            "other arms are compared with its results up to its retirement (no P(beat "
+            "control): the control is out of the draw); add it back to resume")

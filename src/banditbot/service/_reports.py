@@ -576,7 +576,7 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
             "so not in this report (the export has them; to stop an arm and keep it in "
             "the report, retire it instead: banditbot arms retire)")
     if view.control_index is None and view.config.control in view.all_arms:  # retired
-        notes["control"] = retired_control_note(view.config)
+        notes["control"] = retired_control_note(view.config, labelled=True)
     if summed:
         who = "chat" if view.config.scope == "chat" else "user"
         notes["allocation"] = (f"the average over every {who}'s decisions: each {who}'s "
