@@ -379,6 +379,15 @@ def test_a_body_that_is_not_json_is_a_400_that_says_how_to_send_one(api: Any) ->
         assert problem["hint"].startswith("send a JSON object"), problem
     (logged,) = service.decisions("seed")
     assert logged.reward is None  # the reward's broken body counted nothing
+    # a form (curl -d without a content type) names the type it came as (a trial: "the
+    # body is not JSON (at character 1)" and no word of it)
+    form = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                content="subject=u",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 400
+    assert form.json()["detail"] == ("the body is not JSON (at character 1), and it was sent "
+                                     "as application/x-www-form-urlencoded"), form.json()
+    assert "Content-Type: application/json" in form.json()["hint"]
     # the admin routes, likewise, whatever the body's content type, and with no body (a
     # review: 422 "Field required" or "Input should be a valid dictionary")
     for content, headers, says in (
@@ -554,3 +563,31 @@ def test_a_store_outage_at_the_key_check_is_503_and_stalls_nobody(tmp_path: Path
     assert decide.status_code == 503 and decide.json()["title"] == "store unavailable"
     # the caller is not known yet: what failed inside stays in the log
     assert "PostgreSQL" not in decide.text and "connection" not in decide.text
+
+
+@pytest.mark.parametrize("depth", [250, 30_000])
+def test_a_body_nested_too_deeply_is_a_400_not_a_server_error(api: Any, depth: int) -> None:
+    """A trial's 30,000 nested lists (under the size limit) were a 500 "internal error" with
+    two tracebacks in the log on decide and reward, and FastAPI's "There was an error
+    parsing the body" on an admin route; 250 levels (past the JSON parser's 200) were told
+    "the body is not JSON". Every route says what is wrong, and nothing is logged."""
+    url, keys, service = api
+    decided = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                   json={"subject": "u"}).json()
+    deep = '{"subject": "u", "context": ' + "[" * depth + "]" * depth + "}"
+    for path, key in (("/v1/experiments/seed/decisions", keys["decide"]),
+                      (f"/v1/decisions/{decided['decision_id']}/reward", keys["decide"]),
+                      ("/v1/experiments/seed/cheat", keys["admin"])):
+        r = call(url, "POST", path, key, content=deep,
+                 headers={"Content-Type": "application/json"})
+        if path.endswith("cheat") and depth == 250:  # (the admin routes' parser reads
+            # 250 levels: JSON, but not the object the route takes)
+            assert r.status_code == 422 and "arm" in r.json()["detail"], r.text[:300]
+            continue
+        assert r.status_code == 400, (path, r.text[:300])
+        assert r.json()["title"] == "malformed JSON", r.json()
+        assert "nests too deeply" in r.json()["detail"], r.json()
+    (logged,) = service.decisions("seed")
+    assert logged.reward is None
+    metrics = call(url, "GET", "/metrics").text
+    assert "RecursionError" not in metrics

@@ -253,6 +253,10 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _UNPARSED:  # (e.g. JSON nested 30,000
+            # deep: FastAPI's parser raised RecursionError) the words every route says
+            return problem_of(metrics, health, MalformedBodyError.of(await request.body()),
+                              _rid(request))
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # list every method of the path, not just one route's
             # (each method asked of the routes as they match; a trial: the Allow header
@@ -276,12 +280,16 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
                        _rid(request))
 
 
+#: FastAPI's detail for a body its JSON parser failed on without a position
+_UNPARSED = "There was an error parsing the body"
+
+
 def _broken_body(error: Mapping[str, Any], body: Any) -> MalformedBodyError | None:
     """What is wrong with a request body that is not JSON (FastAPI's validation error of
     a route's body, and the body), ``None`` for a JSON body that breaks a field's rule."""
     loc, kind = tuple(error.get("loc", ())), error.get("type")
     if kind == "json_invalid":
-        return MalformedBodyError.of(body if isinstance(body, bytes | str) else None)
+        return MalformedBodyError.of(body if isinstance(body, bytes | str) else None, error)
     if loc == ("body",) and kind == "missing":
         return MalformedBodyError("the request has no body")
     if loc == ("body",) and isinstance(error.get("input"), bytes):  # (a JSON string: 422)

@@ -71,7 +71,7 @@ class HotPath:
         ``Idempotency-Key`` that came before with the same request, 201 with that request's
         decision and ``Idempotent-Replayed: true`` (422 if it came with another request)."""
         key = authorize(self.keys, headers, "decide")
-        body: DecisionIn = _parse(raw, DecisionIn)
+        body: DecisionIn = _parse(raw, DecisionIn, headers)
         idempotency_key = headers.get("idempotency-key")
         if idempotency_key is not None and (idempotency_key == _TWO_KEYS or len(getattr(
                 headers, "getlist", lambda _: ())("idempotency-key")) > 1):  # (Starlette's
@@ -102,7 +102,7 @@ class HotPath:
         The subject is required unless the key is an admin key: the service checks that it
         owns the decision, so a client cannot reward someone else's."""
         key = authorize(self.keys, headers, "decide")
-        body: RewardIn = _parse(raw, RewardIn)
+        body: RewardIn = _parse(raw, RewardIn, headers)
         if body.subject is None and not role_allows(key.role, "admin"):
             raise InvalidBodyError("subject: required (the decision's subject)",
                                    hint="only an admin key may reward without a subject")
@@ -124,13 +124,16 @@ class HotPath:
                        request_id, hint=_REWARD_HINTS.get(result.status))
 
 
-def _parse(raw: bytes, model: type[Body]) -> Any:
+def _parse(raw: bytes, model: type[Body], headers: Mapping[str, str]) -> Any:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors()
         if errors and errors[0].get("type") == "json_invalid":  # not JSON at all: 400
-            raise MalformedBodyError.of(raw) from None
+            # (a JSON body is read whatever its content type, e.g. curl -d's form type;
+            # one that does not parse names the type it came as, if that is not JSON)
+            raise MalformedBodyError.of(raw, errors[0],
+                                        headers.get("content-type")) from None
         raise InvalidBodyError(error_text(errors),
                                hint="see /docs for the request body") from None
 

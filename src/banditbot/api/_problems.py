@@ -4,6 +4,7 @@ tree to status codes (the core knows nothing of HTTP)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -51,19 +52,35 @@ class MalformedBodyError(PayloadError):
     """
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, hint="send a JSON object (/docs shows each request's body)")
+        super().__init__(detail, hint="send a JSON object, with Content-Type: "
+                                       "application/json (/docs shows each request's body)")
 
     @classmethod
-    def of(cls, body: bytes | str | None) -> MalformedBodyError:
+    def of(cls, body: bytes | str | None, error: Mapping[str, Any] | None = None,
+           content_type: str | None = None) -> MalformedBodyError:
         """The error of a body that does not parse as JSON, saying where it breaks (the
-        same words on every route)."""
+        same words on every route); ``error``: pydantic's, when it refused the body (its
+        parser stops at a depth of 200, which the standard library's reads);
+        ``content_type``: the request's, named when it is not JSON's."""
+        if error is not None and "recursion limit" in str(error.get("msg", "")):
+            return cls.too_deep()
+        sent = f", and it was sent as {content_type.split(';')[0].strip()}" \
+            if content_type and "json" not in content_type.lower() else ""
         try:
             json.loads(body or b"")
         except ValueError as exc:  # (a body that is not UTF-8: no position)
             at = getattr(exc, "pos", None)
             if at is not None:
-                return cls(f"the body is not JSON (at character {at + 1})")
-        return cls("the body is not JSON")
+                return cls(f"the body is not JSON (at character {at + 1}){sent}")
+        except RecursionError:  # (a trial: 30,000 nested lists were a 500 and a traceback)
+            return cls.too_deep()
+        return cls(f"the body is not JSON{sent}")
+
+    @classmethod
+    def too_deep(cls) -> MalformedBodyError:
+        """The error of a body whose JSON nests deeper than the server reads."""
+        return cls("the body's JSON nests too deeply (a request body is an object of "
+                   "plain values, a level or two deep)")
 
 
 class UnauthorizedError(BanditBotError):
