@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from banditbot import StoreError
-from banditbot.api._health import StoreHealth
+from banditbot.api._health import ProbeTimeoutError, StoreHealth
 
 from ..conftest import FakeClock
 
@@ -132,3 +132,23 @@ def test_the_server_s_store_tells_when_its_failed_call_began(warnings: list[str]
     assert metered.read_meta("g") == "meta"
     lasted = float(re.findall(r"over ([\d.]+) s", warnings[-1])[0])
     assert lasted >= 0.3, warnings
+
+
+def test_an_outage_first_seen_by_the_readiness_probe_is_told_with_its_cause(
+        warnings: list[str]) -> None:
+    """A trial's server with two workers logged only the readiness probe's "did not answer
+    within 3 s" (no cause) for a whole PostgreSQL outage: the requests' failures, which
+    name the address and "connection refused", came within the minute and went to debug."""
+    clock = FakeClock()
+    health = StoreHealth(clock=clock)
+    health.failed(ProbeTimeoutError("the store did not answer within 3 s"))
+    for _ in range(100):
+        clock.advance(0.1)
+        health.failed(_refused())
+    assert warnings == ["the store failed: ProbeTimeoutError: the store did not answer within 3 s",
+                        "the store failed: StoreError: PostgreSQL read failed: "
+                        "Connection refused"]
+    for _ in range(50):  # then quiet until the reminder, as for any outage
+        clock.advance(0.1)
+        health.failed(_refused())
+    assert len(warnings) == 2

@@ -12,18 +12,24 @@ import threading
 import time
 from collections.abc import Callable
 
-from .._errors import BanditBotError
+from .._errors import BanditBotError, StoreError
 
-__all__ = ["StoreHealth"]
+__all__ = ["ProbeTimeoutError", "StoreHealth"]
 
 log = logging.getLogger("banditbot.store")
+
+
+class ProbeTimeoutError(StoreError):
+    """The readiness probe stopped waiting for the store: a failure that says nothing of
+    its cause (the store's own error, which names its address, comes with the requests)."""
 
 
 class StoreHealth:
     """Whether requests fail on the store now, and the log lines that say so.
 
     A warning with the cause (the error's class, its cause's class and its message, which
-    the JSON log redacts) at the first failed request; while failures go on, a reminder at
+    the JSON log redacts) at the first failed request (and at the first that says why, if
+    that one was the readiness probe's timeout); while failures go on, a reminder at
     most every ``remind_seconds`` with their count; a warning when a store call succeeds
     again, with how long the outage lasted (from the start of the first failed call, which
     :meth:`call_failed` tells). Every other failure is a debug line with its request id.
@@ -60,6 +66,7 @@ class StoreHealth:
         self._failures = 0  # failed requests since the last warning
         self._total = 0  # failed requests of this outage
         self._told = False  # this outage was announced
+        self._cause_told = False  # the last warning's failure said why (not the probe's)
         self._warned_at: float | None = None
         #: the last store call that failed: (when it began, when it ended)
         self._last_call: tuple[float, float] | None = None
@@ -82,11 +89,18 @@ class StoreHealth:
                 self._told = False
             self._total += 1
             self._failures += 1
+            says_why = not isinstance(error, ProbeTimeoutError)
             last = self._warned_at
-            quiet = last is not None and now - last < self.remind_seconds
-            first, count, lasted = not self._told, self._failures, now - self._since
+            # (an outage announced by the readiness probe's timeout is told again by the
+            # first failure that says why: a trial's server never logged the address nor
+            # "connection refused")
+            quiet = last is not None and now - last < self.remind_seconds and \
+                (self._cause_told or not says_why)
+            first, count, lasted = not self._told or (not self._cause_told and says_why), \
+                self._failures, now - self._since
             if not quiet:
                 self._warned_at, self._failures, self._told = now, 0, True
+                self._cause_told = says_why
         cause = error.__cause__
         fields = {"error": type(error).__name__, "request_id": request_id,
                   "cause": None if cause is None else type(cause).__name__}

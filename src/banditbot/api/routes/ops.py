@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..._errors import StoreError
 from .._deps import Service, authorize
+from .._health import ProbeTimeoutError
 from .._problems import problem_responses
 
 __all__ = ["router"]
@@ -38,7 +38,7 @@ async def readyz(service: Service) -> dict[str, str]:
         await asyncio.wait_for(run_in_threadpool(
             service.store.read_meta, service.config.experiments[0].id), READY_SECONDS)
     except TimeoutError:
-        raise StoreError(f"the store did not answer within {READY_SECONDS:g} s",
+        raise ProbeTimeoutError(f"the store did not answer within {READY_SECONDS:g} s",
                          hint="it is down, restarting or overloaded") from None
     # its kind, not its address: the probe answers anyone
     return {"status": "ready", "store": service.store.url.split(":")[0]}
