@@ -25,6 +25,8 @@ import yaml
 
 from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
+from banditbot.api._app import RETRY_AFTER
+from banditbot.api._problems import STORE_FAILED
 
 from ..conftest import EXAMPLES
 from ..telegram_double import ServerThread
@@ -402,6 +404,19 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.wait_for_selector("#banner:not([hidden])", timeout=WAIT)  # the next refresh
         assert "not answering" in page.inner_text("#banner")
         assert _fact(page, "Decisions") == str(site.chat_decisions["100"])  # last data stays
+        page.unroute("**/v1/**")
+        # the store goes away, the server answers 503 (a trial: the banner blamed the
+        # server, and an operator would look at the wrong process)
+        page.route("**/v1/**", lambda route: route.fulfill(
+            status=503, content_type="application/problem+json", headers=RETRY_AFTER,
+            body=json.dumps({"type": "about:blank", "title": "store unavailable",
+                             "status": 503, "detail": STORE_FAILED})))
+        page.click("#retry")
+        page.wait_for_function("document.querySelector('#banner-text').textContent"
+                               ".includes('its store')", timeout=WAIT)
+        said = page.inner_text("#banner")
+        assert "The server answers, but its store (the database) does not" in said, said
+        assert "not answering" not in said and "log says why" in said
         page.unroute("**/v1/**")
         page.click("#retry")
         page.wait_for_selector("#banner", state="hidden", timeout=WAIT)

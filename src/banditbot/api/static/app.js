@@ -35,7 +35,10 @@ function writeKey(key) {
 class ApiError extends Error {
   constructor(status, detail, hint) { super(detail); this.status = status; this.hint = hint; }
 }
-class ServerDown extends Error {}
+class ServerDown extends Error {
+  // store: the server answered that its store (the database) does not
+  constructor(message, store = false) { super(message); this.store = store; }
+}
 
 async function api(path, { method = "GET", body, key = state.key, text = false } = {}) {
   const headers = { "Authorization": "Bearer " + key };
@@ -49,7 +52,7 @@ async function api(path, { method = "GET", body, key = state.key, text = false }
   const json = !text && type.includes("json") && !type.includes("ndjson");
   const payload = json ? await res.json() : await res.text();
   if (res.status === 502 || res.status === 503 || res.status === 504) {
-    throw new ServerDown(`HTTP ${res.status}`);
+    throw new ServerDown(`HTTP ${res.status}`, !!(payload && payload.title === "store unavailable"));
   }
   if (!res.ok) {
     const detail = (payload && payload.detail) || res.statusText || `HTTP ${res.status}`;
@@ -918,7 +921,11 @@ function failed(err) {
     state.downSince = state.downSince || new Date();
     const since = clock(state.downSince);
     const data = state.lastOk ? ` The figures below are from ${clock(state.lastOk)} and may be out of date.` : "";
-    text($("banner-text"), `The server is not answering (since ${since}).${data} Retrying every ${REFRESH_MS / 1000} seconds.`);
+    // (a trial: the database was down and the banner blamed the server, which answered)
+    const what = err.store ? "The server answers, but its store (the database) does not"
+                           : "The server is not answering";
+    const why = err.store ? " The server's log says why." : "";
+    text($("banner-text"), `${what} (since ${since}).${why}${data} Retrying every ${REFRESH_MS / 1000} seconds.`);
   } else if (err instanceof ApiError && err.status === 401) {
     text($("banner-text"), "The server no longer accepts this API key (revoked?). Sign out and use another key.");
   } else {
