@@ -742,7 +742,7 @@ class PostgresStore:
 
         transient = self._transient()
         deadline = time.monotonic() + self.retry_seconds
-        delay = 0.005
+        delay, stale = 0.005, 0
         while True:
             try:
                 result = attempt()
@@ -752,6 +752,9 @@ class PostgresStore:
                 return result
             except transient as exc:
                 self._failing = True
+                if self._stale_again(stale):
+                    stale += 1
+                    continue
                 if time.monotonic() + delay > deadline:
                     # a read (read_meta, iter_decisions, …) is a read, and wrote nothing
                     writing = what in ("write", "batch")
@@ -776,11 +779,23 @@ class PostgresStore:
         again is what makes it try to connect again: see :data:`_RECONNECT_S`)."""
         return _WAIT_WHILE_FAILING_S if self._failing else None
 
+    def _stale_again(self, stale: int) -> bool:
+        """Whether to try again at once, without a pause: the failed attempt's connection
+        broke while it sat in the pool (a server restart closes every idle one, and each
+        fails at its first use), and fewer than the pool's size did. A trial's first
+        request after an outage waited 1 s through its pool's dead connections, each
+        retried after a longer pause, and the log called it an outage of 1 s."""
+        broken, self._local.broken = getattr(self._local, "broken", False), False
+        return broken and stale < self.pool_max
+
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         with self._get_pool().connection(timeout=self._pool_wait()) as conn:
             try:
                 yield conn
+            except BaseException:
+                self._local.broken = conn.broken  # (read by _stale_again)
+                raise
             finally:
                 if conn.info.transaction_status not in (0, 4):  # idle / unknown (broken)
                     with contextlib.suppress(Exception):
@@ -887,7 +902,7 @@ class PostgresStore:
         """Like :meth:`_retrying` but lets every database error through unchanged."""
         transient = self._transient()
         deadline = time.monotonic() + self.retry_seconds
-        delay = 0.005
+        delay, stale = 0.005, 0
         while True:
             try:
                 result = attempt()
@@ -897,6 +912,9 @@ class PostgresStore:
                 return result
             except transient:
                 self._failing = True
+                if self._stale_again(stale):
+                    stale += 1
+                    continue
                 if time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay * (0.5 + random.random()))
@@ -1530,6 +1548,7 @@ class _Batch:
                 try:
                     conn.execute("BEGIN")
                 except BaseException:
+                    self.store._local.broken = conn.broken  # (read by _stale_again)
                     pool.putconn(conn)
                     raise
                 return conn
