@@ -507,6 +507,14 @@ def test_openapi_documents_the_api(api: Any) -> None:
                   for code, answer in operation.get("responses", {}).items()
                   if "application/problem+json" in answer.get("content", {})]
     assert len(documented) > 20
+    # a store's outage is a 503 with Retry-After, on every route that reads the store (a
+    # trial's client met it undocumented on decide and reward)
+    for path, method in (("/v1/experiments/{experiment}/decisions", "post"),
+                         ("/v1/decisions/{decision_id}/reward", "post"),
+                         ("/v1/experiments/{experiment}/report", "get"),
+                         ("/v1/experiments/{experiment}/cheat", "post")):
+        outage = paths[path][method]["responses"]["503"]
+        assert "Retry-After" in outage["headers"], (path, outage)
     for path, method, code, problem in documented:
         assert problem.get("schema", {}).get("$ref") == "#/components/schemas/Problem", \
             (path, method, code)

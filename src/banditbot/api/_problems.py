@@ -163,4 +163,10 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     generated client found the schema under ``application/json`` only; ``model`` keeps it
     among the components)."""
     schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
-    return {code: {"model": Problem, "content": {PROBLEM: schema}} for code in codes}
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem, "content": {PROBLEM: schema}} for code in codes}
+    if 503 in responses:  # (the store's outage: how long to wait, a trial's client asked)
+        responses[503]["description"] = "The store did not answer; retry after Retry-After"
+        responses[503]["headers"] = {"Retry-After": {
+            "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+    return responses

@@ -16,7 +16,7 @@ from .._problems import problem_responses
 __all__ = ["router"]
 
 router = APIRouter(tags=["admin"])
-_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+_ERRORS = problem_responses(400, 401, 403, 404, 413, 422, 503)
 
 
 def _actor(key: ApiKey) -> str:

@@ -16,7 +16,7 @@ router = APIRouter(tags=["experiments"])
 
 
 @router.get("/v1/experiments/{experiment}/allocations",
-            responses=problem_responses(400, 401, 403, 404, 422))
+            responses=problem_responses(400, 401, 403, 404, 422, 503))
 def list_allocations(experiment: str, service: Service, key: Reader,
                      scope: ScopeQuery = None) -> list[dict[str, Any]]:
     """The allocation periods of the current generation, oldest first: when each started,

@@ -17,7 +17,7 @@ from .._problems import problem_responses
 __all__ = ["router"]
 
 router = APIRouter(tags=["decide and reward"])
-_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+_ERRORS = problem_responses(400, 401, 403, 404, 413, 422, 503)
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:

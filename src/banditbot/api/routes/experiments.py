@@ -24,7 +24,7 @@ from .._problems import problem_responses
 __all__ = ["json_safe", "router"]
 
 router = APIRouter()
-_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+_ERRORS = problem_responses(400, 401, 403, 404, 413, 422, 503)
 
 
 @router.get("/v1/whoami", tags=["auth"], responses=_ERRORS)
