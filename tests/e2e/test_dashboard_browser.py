@@ -198,6 +198,8 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         page.clock.install()
         page.goto(site.url + "/#greeting")
         assert "banditbot keys create" in page.inner_text("#welcome")  # how to get a key
+        # ... with the page's width to say it (a trial: a 230 px column beside nothing)
+        assert page.locator("#welcome").bounding_box()["width"] > 500
         # shares near certainty keep a decimal, as the CLI's table does (99.5-99.9% read
         # "100%", above a chance to beat the control shown as ">99.9%")
         assert page.evaluate("[0.9984, 0.995, 0.9995, 0.5, 0.05, 1].map(x => pct(x))") == \
