@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError
 
 from .._errors import BanditBotError, ConfigError, PayloadError, UnknownExperimentError
 from .._settings import Settings
@@ -214,6 +215,9 @@ def _run(argv: list[str] | None) -> Any:
         err_console.print("aborted; nothing changed")
         sys.exit(1)
     except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except NoArgsIsHelpError as exc:  # `banditbot`, `banditbot arms`: the help, as Click shows
+        exc.show()  # it (on stderr, no "error:"; exit 2 as Click's other usage errors)
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: one line, exit 2
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
