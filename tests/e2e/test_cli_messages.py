@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import run_cli
+from ..conftest import free_port, run_cli
+from ..telegram_double import BotApiDouble
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,33 @@ def _fresh_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     _app.settings.cache_clear()
     yield
     _app.settings.cache_clear()
+
+
+@pytest.mark.parametrize("command", [["delete-webhook"],
+                                     ["set-webhook", "https://example.invalid/telegram",
+                                      "--secret", "the-deployments-secret"]])
+def test_an_unreachable_bot_api_is_one_line_naming_it(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """delete-webhook printed python-telegram-bot's traceback (httpx.ConnectError), exit 1;
+    set-webhook said "Telegram refused the webhook" of a server it never reached."""
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    code, out, err = run_cli([*command, "--token", "123:abc", "--bot-api-url", url], capsys)
+    assert code == 2, out
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: the Bot API at {url} could not be reached")
+    assert "refused" not in line and "--bot-api-url" in line
+
+
+def test_a_refusal_is_still_called_one(double: BotApiDouble,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The Bot API answered and said no (plain HTTP): that stays "refused", with its
+    reason."""
+    code, _, err = run_cli(["set-webhook", "http://bot.example.org/telegram", "--token",
+                            double.token, "--bot-api-url", double.base_url, "--secret",
+                            "the-deployments-secret"], capsys)
+    assert code == 2
+    assert "Telegram refused the webhook" in err and "could not be reached" not in err
+    assert double.webhook == {}
 
 
 @pytest.mark.parametrize("argv", [[], ["arms"], ["keys"]])

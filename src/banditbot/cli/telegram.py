@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from .._errors import ConfigError, require
-from .._logging import register_secret
+from .._logging import redact, register_secret
 from ._app import (
     ConfigOpt,
     StoreOpt,
@@ -112,14 +112,14 @@ def set_webhook(
             hint="set it to the deployment's secret (on AWS: the SSM parameter "
                  "/banditbot/webhook-secret, read with aws ssm get-parameter "
                  "--with-decryption), or unset it to generate one into .env")
-    bot = _bot(token, bot_api_url)
+    bot, root = _bot(token, bot_api_url)
     path = config if config is not None else settings().config_path
     commands = commands_for(load_config(path if path is not None else default_config_path()))
     generated = not (secret or settings().webhook_secret)
     secret = ensure_webhook_secret(settings(), secret)
 
     async def go() -> str | None:
-        from telegram.error import InvalidToken, TelegramError
+        from telegram.error import TelegramError
 
         try:
             async with bot:
@@ -129,11 +129,8 @@ def set_webhook(
                     await bot.set_my_commands(commands)
                 except TelegramError as exc:
                     return str(exc)
-        except InvalidToken:
-            raise ConfigError("Telegram rejected the bot token",
-                              hint="check TELEGRAM_TOKEN (from @BotFather)") from None
         except TelegramError as exc:
-            raise ConfigError(f"Telegram refused the webhook: {exc}") from None
+            raise _failure(exc, root, "Telegram refused the webhook") from None
         return None
 
     import asyncio  # not at import: keeps `banditbot --help` fast
@@ -151,17 +148,16 @@ def set_webhook(
 @app.command("delete-webhook")
 def delete_webhook(token: TokenOpt = None, bot_api_url: BaseUrlOpt = None) -> None:
     """Remove the webhook (back to polling with `banditbot run`)."""
-    bot = _bot(token, bot_api_url)
+    bot, root = _bot(token, bot_api_url)
 
     async def go() -> None:
-        from telegram.error import InvalidToken
+        from telegram.error import TelegramError
 
         try:
             async with bot:
                 await bot.delete_webhook()
-        except InvalidToken:
-            raise ConfigError("Telegram rejected the bot token",
-                              hint="check TELEGRAM_TOKEN (from @BotFather)") from None
+        except TelegramError as exc:
+            raise _failure(exc, root, "Telegram refused to delete the webhook") from None
 
     import asyncio  # not at import: keeps `banditbot --help` fast
 
@@ -180,8 +176,13 @@ def _check_webhook_url(url: str) -> None:
                                "WebhookUrl output)")
 
 
-def _bot(token: str | None, base_url: str | None) -> Any:
-    """A bare PTB ``Bot`` for one-off calls."""
+#: the Bot API root when neither --bot-api-url nor BANDITBOT_TELEGRAM_BASE_URL names one
+_TELEGRAM_API = "https://api.telegram.org"
+
+
+def _bot(token: str | None, base_url: str | None) -> tuple[Any, str]:
+    """A bare PTB ``Bot`` for one-off calls, and the root of the Bot API it calls (without
+    the token: an error message names it)."""
     require("telegram", "telegram")
     from telegram import Bot
 
@@ -189,5 +190,23 @@ def _bot(token: str | None, base_url: str | None) -> Any:
     token = chosen.require_token()
     register_secret(token)
     if chosen.telegram_base_url:
-        return Bot(token, base_url=f"{chosen.telegram_base_url.rstrip('/')}/bot")
-    return Bot(token)
+        root = chosen.telegram_base_url.rstrip("/")
+        return Bot(token, base_url=f"{root}/bot"), root
+    return Bot(token), _TELEGRAM_API
+
+
+def _failure(exc: Exception, root: str, refused: str) -> ConfigError:
+    """A one-off Bot API call's error as one line: the token rejected, the Bot API at
+    ``root`` not reached (no answer, a timeout), or its refusal (``refused``: what was
+    refused, followed by Telegram's reason)."""
+    from telegram.error import BadRequest, InvalidToken, NetworkError
+
+    if isinstance(exc, InvalidToken):
+        return ConfigError("Telegram rejected the bot token",
+                           hint="check TELEGRAM_TOKEN (from @BotFather)")
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):  # (a refusal)
+        where = "the network" if root == _TELEGRAM_API else \
+            "the network, and --bot-api-url or BANDITBOT_TELEGRAM_BASE_URL"
+        return ConfigError(f"the Bot API at {root} could not be reached "
+                           f"({redact(str(exc))})", hint=f"check {where}")
+    return ConfigError(f"{refused}: {redact(str(exc))}")
