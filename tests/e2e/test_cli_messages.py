@@ -3,6 +3,9 @@ the CLI): one line that says what happened, no traceback, nothing left behind.""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +67,15 @@ def test_a_bare_group_shows_its_help_not_an_error(argv: list[str],
     assert ("  list " if argv else "  demo ") in err  # the commands, listed
     assert "error" not in err.lower() and "(see --help)" not in err
     assert err.rstrip().splitlines()[-1].rstrip().endswith(".")  # a help line, whole
+
+
+def test_rotate_pseudonyms_on_no_store_creates_none(tmp_path: Path) -> None:
+    """With stdin not a terminal, banditbot.db was created before the prompt, which then
+    said "aborted; nothing changed" and left the new file behind."""
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "keys", "rotate-pseudonyms"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          stdin=subprocess.DEVNULL, env=dict(os.environ))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: no banditbot database at banditbot.db")
+    assert "Rotate" not in proc.stdout  # refused before asking
+    assert list(tmp_path.iterdir()) == []

@@ -210,7 +210,9 @@ def keys_rotate_pseudonyms(
     earlier ones."""
     from ..offline import rotate_pseudonym_key
 
-    svc = service(config, store)
+    # a store that has run (a new database has no exports to unlink: one was created, then
+    # left behind when the prompt was answered no)
+    svc = service(config, store, existing=True)
     if not yes:
         typer.confirm("Rotate the pseudonym secret? Exports made from now on cannot be "
                       "linked to earlier ones", abort=True)
