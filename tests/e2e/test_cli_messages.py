@@ -79,3 +79,12 @@ def test_rotate_pseudonyms_on_no_store_creates_none(tmp_path: Path) -> None:
     assert proc.stderr.startswith("error: no banditbot database at banditbot.db")
     assert "Rotate" not in proc.stdout  # refused before asking
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cheat_without_rewards_names_every_way_to_give_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["cheat", "greeting", "hey"], capsys)
+    assert code == 2
+    assert err.startswith("error: no rewards given") and "1101" in err
+    assert "--successes" in err and "--failures" in err
+    assert list(tmp_path.iterdir()) == []  # no database created for a refused command

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .._errors import ConfigError
+from .._errors import ConfigError, InvalidRewardError
 from ._app import (
     NUMBER_ARGUMENTS,
     ConfigOpt,
@@ -36,6 +36,10 @@ def cheat(
     store: StoreOpt = None,
 ) -> None:
     """Add rewards to an arm by hand ("cheater mode", for testing)."""
+    if not (rewards.replace(",", " ").split() or successes or failures):  # before the store
+        raise InvalidRewardError("no rewards given",  # is opened (it would be created)
+                                 hint="e.g. 1101 or '4 5 3', or --successes N and/or "
+                                      "--failures N")
     n = service(config, store, admin=True).cheat(experiment, arm, rewards, successes=successes,
                                      failures=failures, actor="cli", scope=scope or "")
     where = f" ({scope})" if scope else ""
