@@ -85,12 +85,12 @@ def test_decide_reward_report_export_round_trip(db: list[str], tmp_path: Path,
     code, out, err = run(["reward", decision["decision_id"], "1", "--subject", "eve", *db],
                          capsys)
     assert code == 2 and out == ""
-    assert err.strip() == "error: not_yours: the decision belongs to another subject"
+    assert err.strip() == "error: the decision belongs to another subject"
     code, out, err = run(["reward", "A" * 22, "1", *db], capsys)
-    assert code == 2 and err.strip() == "error: unknown: no decision has that id"
+    assert code == 2 and err.strip() == f"error: no decision has that id ({'A' * 22})"
     # a negative number is read as the value it is (it was taken for an unknown option)
     code, _, err = run(["reward", decision["decision_id"], "-2", *db], capsys)
-    assert code == 2 and err.strip() == "error: invalid: reward '-2' is not allowed (a " \
+    assert code == 2 and err.strip() == "error: reward '-2' is not allowed (a " \
         "binary reward is 1 (👍) or 0 (👎))"
     code, _, err = run(["prior", "random", "arm1", "-1", "2", *db], capsys)
     assert code == 2 and err.strip().startswith("error: prior (-1, 2) is not valid (alpha and "

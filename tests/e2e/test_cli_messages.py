@@ -3,6 +3,7 @@ the CLI): one line that says what happened, no traceback, nothing left behind.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import free_port, run_cli
+from ..conftest import EXAMPLES, free_port, run_cli
 from ..telegram_double import BotApiDouble
 
 
@@ -88,3 +89,18 @@ def test_cheat_without_rewards_names_every_way_to_give_them(
     assert err.startswith("error: no rewards given") and "1101" in err
     assert "--successes" in err and "--failures" in err
     assert list(tmp_path.iterdir()) == []  # no database created for a refused command
+
+
+def test_a_refused_reward_reads_as_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    """"error: unknown: no decision has that id" (the status's name as a prefix)."""
+    db = ["--config", str(EXAMPLES), "--store", "sqlite:///cli.db"]
+    for value in ("1", "abc"):  # (an invalid value too: the first problem is said)
+        code, out, err = run_cli(["reward", "does-not-exist", value, *db], capsys)
+        assert (code, out) == (2, "")
+        assert err.strip() == "error: no decision has that id (does-not-exist)"
+    code, out, _ = run_cli(["decide", "greeting", "--subject", "ann", *db], capsys)
+    decision = json.loads(out)["decision_id"]
+    code, _, err = run_cli(["reward", decision, "7", *db], capsys)
+    assert code == 2 and err.startswith("error: reward '7' is not allowed")
+    code, _, err = run_cli(["reward", decision, "1", "--subject", "bob", *db], capsys)
+    assert code == 2 and err.strip() == "error: the decision belongs to another subject"

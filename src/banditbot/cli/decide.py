@@ -57,8 +57,10 @@ def reward(
     from ..service import RewardStatus
 
     result = service(config, store).reward(decision_id, value, subject)
+    if result.status is RewardStatus.UNKNOWN:  # stderr, exit 2 (the first problem only)
+        raise PayloadError(f"{result.message} ({result.decision_id})")
     if result.status not in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
-        raise PayloadError(f"{result.status.value}: {result.message}")  # stderr, exit 2
+        raise PayloadError(result.message)  # a sentence that says what was refused
     console.print(f"{result.status.value}: {result.message}")
     if result.status is RewardStatus.DUPLICATE:
         raise typer.Exit(1)
