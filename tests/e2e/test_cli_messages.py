@@ -104,3 +104,26 @@ def test_a_refused_reward_reads_as_a_sentence(capsys: pytest.CaptureFixture[str]
     assert code == 2 and err.startswith("error: reward '7' is not allowed")
     code, _, err = run_cli(["reward", decision, "1", "--subject", "bob", *db], capsys)
     assert code == 2 and err.strip() == "error: the decision belongs to another subject"
+
+
+def test_decide_says_when_chat_is_ignored(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """--chat on a shared experiment was dropped without a word."""
+    cfg = tmp_path / "exps.yaml"
+    cfg.write_text("experiments:\n"
+                   "  - id: shared\n    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+                   "  - id: per-user\n    scope: subject\n"
+                   "    arms: [{id: a, content: A}, {id: b, content: B}]\n"
+                   "  - id: per-chat\n    scope: chat\n"
+                   "    arms: [{id: a, content: A}, {id: b, content: B}]\n")
+    db = ["--config", str(cfg), "--store", "sqlite:///cli.db"]
+    for experiment, scope in (("shared", "shared"), ("per-user", "subject")):
+        code, out, err = run_cli(["decide", experiment, "--chat", "5", *db], capsys)
+        assert code == 0 and json.loads(out)["experiment"] == experiment
+        assert err.strip().startswith(f"warning: experiment {experiment!r} has scope: "
+                                      f"{scope}")
+        assert err.strip().endswith("--chat is ignored")
+    code, out, err = run_cli(["decide", "per-chat", "--chat", "5", *db], capsys)
+    assert code == 0 and json.loads(out)["experiment"] == "per-chat" and err == ""
+    code, out, err = run_cli(["decide", "shared", *db], capsys)
+    assert code == 0 and err == ""

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from .._errors import PayloadError
-from ._app import NUMBER_ARGUMENTS, ConfigOpt, ExpArg, StoreOpt, app, console, service
+from ._app import (
+    NUMBER_ARGUMENTS,
+    ConfigOpt,
+    ExpArg,
+    StoreOpt,
+    app,
+    console,
+    err_console,
+    service,
+)
 
 
 @app.command()
@@ -31,12 +40,28 @@ def decide(
         if not isinstance(ctx, dict):
             raise PayloadError("--context must be a JSON object", hint='e.g. {"hour": 9}')
     svc = service(config, store)
+    if chat is not None:
+        exp = svc.experiment(experiment)
+        _warn_chat_ignored(exp.id, exp.scope)
     d = svc.decide(experiment, subject, ctx, chat=chat)
     out = d.to_dict()
     said = svc.context_warnings(d.experiment, ctx)
     if said:  # what the HTTP API answers too
         out["warnings"] = said
     console.print_json(json.dumps(out))
+
+
+#: what a bandit is per scope, when --chat does not choose it
+_NOT_PER_CHAT = {"shared": "one bandit for everyone", "subject": "one bandit per --subject"}
+
+
+def _warn_chat_ignored(experiment: str, scope: str) -> None:
+    """Say on stderr that ``--chat`` chooses nothing in an experiment whose scope is not
+    ``chat`` (it was ignored without a word)."""
+    if scope != "chat":
+        err_console.print(f"[yellow]warning:[/] experiment {experiment!r} has scope: {scope} "
+                          f"({_NOT_PER_CHAT.get(scope, scope)}): --chat is ignored",
+                          highlight=False, soft_wrap=True)
 
 
 @app.command(context_settings=NUMBER_ARGUMENTS)
