@@ -127,3 +127,23 @@ def test_decide_says_when_chat_is_ignored(tmp_path: Path,
     assert code == 0 and json.loads(out)["experiment"] == "per-chat" and err == ""
     code, out, err = run_cli(["decide", "shared", *db], capsys)
     assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["reward", "--help"], "The decision's subject; refused if it differs (default: not "
+                           "checked; the operator is trusted)."),
+    (["--help"], "publish the bot's command list, which `banditbot run` would otherwise do."),
+    (["cheat", "--help"], "N rewards at the top of the scale (1 for 👍/👎, the maximum of a "
+                          "rating or a bounded number)."),
+    (["cheat", "--help"], "required unless --successes or --failures gives some"),
+    (["decide", "--help"], """e.g. '{"page": "home"}'"""),
+    (["decide", "--help"], "ignored, with a warning, unless the experiment has scope: chat"),
+    (["arms", "add", "--help"], "required for a new arm; leave it out only to bring back a "
+                                "retired one"),
+    (["policy", "--help"], "e.g. epsilon=0.2; each policy's parameters: docs/policies.md or "
+                           "GET /v1/policies."),
+])
+def test_help_says_what_the_option_does(argv: list[str], says: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(argv, capsys)
+    assert code == 0 and says in " ".join(out.split())

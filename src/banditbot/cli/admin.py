@@ -26,9 +26,15 @@ from ._app import (
 def cheat(
     experiment: ExpArg,
     arm: Annotated[str, typer.Argument(help="Arm id.")],
-    rewards: Annotated[str, typer.Argument(help="Rewards, e.g. 1101 or '4 5 3'.")] = "",
-    successes: Annotated[int, typer.Option(min=0, help="Add this many top rewards.")] = 0,
-    failures: Annotated[int, typer.Option(min=0, help="Add this many lowest rewards.")] = 0,
+    rewards: Annotated[str, typer.Argument(
+        help="Rewards, e.g. 1101 or '4 5 3' (required unless --successes or --failures "
+             "gives some).")] = "",
+    successes: Annotated[int, typer.Option(
+        min=0, help="N rewards at the top of the scale (1 for 👍/👎, the maximum of a "
+                    "rating or a bounded number).")] = 0,
+    failures: Annotated[int, typer.Option(
+        min=0, help="N rewards at the bottom of the scale (0 for 👍/👎, the minimum of a "
+                    "rating or a bounded number).")] = 0,
     scope: Annotated[str | None, typer.Option(
         help="Whose bandit, for an experiment with scope chat or subject: chat:ID or "
              "subject:ID.")] = None,
@@ -83,7 +89,9 @@ def reset(
 def policy(
     experiment: ExpArg,
     name: Annotated[str, typer.Argument(help="Policy name, e.g. thompson, ucb1.")],
-    params: Annotated[list[str] | None, typer.Argument(help="Parameters as key=value.")] = None,
+    params: Annotated[list[str] | None, typer.Argument(
+        help="Parameters as key=value, e.g. epsilon=0.2; each policy's parameters: "
+             "docs/policies.md or GET /v1/policies.")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -112,7 +120,9 @@ def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = No
 def arms_add(
     experiment: ExpArg,
     arm: Annotated[str, typer.Argument(help="New arm id.")],
-    content: Annotated[str, typer.Argument(help="What users see.")] = "",
+    content: Annotated[str, typer.Argument(
+        help="What users see (required for a new arm; leave it out only to bring back a "
+             "retired one).")] = "",
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:

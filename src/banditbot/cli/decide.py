@@ -24,8 +24,11 @@ from ._app import (
 def decide(
     experiment: ExpArg,
     subject: Annotated[str, typer.Option(help="Who the decision is for.")] = "cli",
-    context: Annotated[str | None, typer.Option(help="Context features as JSON.")] = None,
-    chat: Annotated[str | None, typer.Option(help="Chat id (for scope: chat).")] = None,
+    context: Annotated[str | None, typer.Option(
+        help='Context features as a JSON object, e.g. \'{"page": "home"}\'.')] = None,
+    chat: Annotated[str | None, typer.Option(
+        help="Chat id (ignored, with a warning, unless the experiment has scope: chat).")
+    ] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -68,7 +71,9 @@ def _warn_chat_ignored(experiment: str, scope: str) -> None:
 def reward(
     decision_id: Annotated[str, typer.Argument(help="Id printed by 'banditbot decide'.")],
     value: Annotated[str, typer.Argument(help="The reward, e.g. 1 or 0 or a rating.")],
-    subject: Annotated[str | None, typer.Option(help="Rewarding subject (checked).")] = None,
+    subject: Annotated[str | None, typer.Option(
+        help="The decision's subject; refused if it differs (default: not checked; the "
+             "operator is trusted).")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:

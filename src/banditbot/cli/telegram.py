@@ -86,8 +86,8 @@ def set_webhook(
     bot_api_url: BaseUrlOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Register the webhook with Telegram, with a secret token, and publish the command
-    list (a webhook or Lambda deployment never runs `banditbot run`, which would).
+    """Register the webhook with Telegram (with a secret token) and publish the bot's
+    command list, which `banditbot run` would otherwise do.
 
     Refused before Telegram is asked (exit 2): a URL that is not HTTPS (Telegram's own
     servers refuse it; a Bot API server of yours, --bot-api-url, decides itself), and a
