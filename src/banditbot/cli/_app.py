@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer._click.exceptions import NoArgsIsHelpError
 
 from .._errors import BanditBotError, ConfigError, PayloadError, UnknownExperimentError
 from .._settings import Settings
@@ -216,10 +215,12 @@ def _run(argv: list[str] | None) -> Any:
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except NoArgsIsHelpError as exc:  # `banditbot`, `banditbot arms`: the help, as Click shows
-        exc.show()  # it (on stderr, no "error:"; exit 2 as Click's other usage errors)
-        sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: one line, exit 2
+        # (`banditbot`, `banditbot arms`: the help, as Click shows it: on stderr, no
+        # "error:", exit 2; by name: typer keeps its Click in a private module)
+        if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
+            exc.show()
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if re.match(r"No such option: -[\d.]", message):  # a negative number, read as one
             ctx = getattr(exc, "ctx", None)
