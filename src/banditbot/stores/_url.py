@@ -165,11 +165,11 @@ def _sqlite_path(url: str, *, create: bool) -> Path:
             raise ConfigError(f"no banditbot database at {target}",
                               hint=f"the demo's is --store sqlite:///{demo}"
                               if target.name == "banditbot.db" and demo.is_file() else
-                              "check --store (or BANDITBOT_STORE); a write command or "
+                              "check --store or BANDITBOT_STORE; a write command or "
                               "`banditbot init-db` creates one")
         if not _has_schema(target):
             raise ConfigError(f"{target} is not a banditbot database",
-                              hint="check --store (or BANDITBOT_STORE)")
+                              hint="check --store or BANDITBOT_STORE")
     return target
 
 
