@@ -147,3 +147,20 @@ def test_help_says_what_the_option_does(argv: list[str], says: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(argv, capsys)
     assert code == 0 and says in " ".join(out.split())
+
+
+def test_a_prompt_that_reads_no_answer_ends_its_line(tmp_path: Path) -> None:
+    """With stdin not a terminal, the prompt and "aborted; nothing changed" were one line
+    ("… [y/N]: aborted; nothing changed")."""
+    db = ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'p.db'}"]
+    env = dict(os.environ)
+    subprocess.run([sys.executable, "-m", "banditbot", "init-db", "--store",
+                    f"sqlite:///{tmp_path / 'p.db'}"], check=True, capture_output=True,
+                   timeout=120, env=env)
+    proc = subprocess.run(f"{sys.executable} -m banditbot reset greeting {' '.join(db)} 2>&1",
+                          shell=True, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env=env)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "aborted; nothing changed", proc.stdout
+    assert lines[-2].rstrip().endswith("[y/N]:"), proc.stdout

@@ -210,8 +210,8 @@ def _run(argv: list[str] | None) -> Any:
         err_console.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}"
                           f"{escape(str(where))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Abort:
-        err_console.print("aborted; nothing changed")
+    except typer.Abort:  # (a prompt that read no line left its own line open)
+        err_console.print(("" if sys.stdin.isatty() else "\n") + "aborted; nothing changed")
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
