@@ -1370,3 +1370,48 @@ def test_a_logs_own_rounds_keep_their_propensities_when_its_policy_is_rebuilt(
     ips = next(r.estimate for r in rows if r.estimate.estimator == "ips")
     assert ips.value == pytest.approx(float(log.reward.mean()), rel=1e-9)
     assert not any("average" in w for r in rows for w in r.estimate.warnings)
+
+
+def test_the_same_rows_are_refused_whatever_the_columns_are_called_or_kept(
+        tmp_path: Path) -> None:
+    """A trial learned an export, then the same export without its arms and probabilities
+    columns, then the same rows with columns renamed ``action``/``prob``: both were imported
+    again (the answered count doubled), because the fingerprint hashed the action indices
+    (an export orders its actions by the arms column, another file alphabetically) and
+    decision ids were read from full exports alone. Now both are refused as the log already
+    in the statistics, and a part of the stripped export as rounds learned before."""
+    clock = FakeClock()
+    cfg = parse_config({"experiments": [{  # arms not in alphabetical order, as the demo's
+        "id": "g", "arms": [{"id": a, "content": a}
+                            for a in ("hello", "hey", "formal", "playful")],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.5}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+    rng = np.random.default_rng(8)
+    for i in range(400):
+        clock.advance(1)
+        svc.reward(svc.decide("g", f"u{i}").id, float(rng.random() < 0.4), f"u{i}")
+    export = tmp_path / "log.csv"
+    export_decisions(svc.decisions("g"), export)
+    svc.reset("g")  # (its own rounds are refused anyway: learn them into a new generation)
+    warm_start(svc, "g", read_log(export), min_ess=0)
+    answered = svc.report("g").total_answered
+    with export.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    stripped, other = tmp_path / "stripped.csv", tmp_path / "other.csv"
+    with stripped.open("w", newline="", encoding="utf-8") as fh:
+        kept = [c for c in rows[0] if c not in ("arms", "probabilities")]
+        writer = csv.DictWriter(fh, kept, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    with other.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["action", "reward", "prob"])
+        out.writerows([r["arm"], r["reward"], r["propensity"]] for r in rows)
+    for log in (read_log(stripped), read_log(other, ColumnMap(action="action",
+                                                              pscore="prob"))):
+        with pytest.raises(PayloadError, match="this log is in the statistics of 'g' "
+                                               "already"):
+            warm_start(svc, "g", log, min_ess=0)
+    with pytest.raises(PayloadError, match="100 of the log's 100 rounds were learned"):
+        warm_start(svc, "g", read_log(stripped).subset(slice(0, 100)), min_ess=0)
+    assert svc.report("g").total_answered == answered  # nothing was added

@@ -47,7 +47,8 @@ class LoggedBandit:
     timestamp
         Shape ``(n,)`` or ``None``: seconds since the epoch.
     decision_ids
-        Each round's banditbot decision id, when the log is banditbot's (an export or the
+        Each round's banditbot decision id, when the log has them (a ``decision_id``
+        column, as an export has, with or without its arms and probabilities columns; or the
         store): what tells a log from the statistics it is already in.
     experiments
         The banditbot experiments the rounds were logged by, when the log says (an export
@@ -476,7 +477,8 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     source = str(p) if not left_out else \
         f"{p} ({left_out:,} of {n:,} rows left out: unanswered, or not the policy's choice)"
     ids = None
-    if is_export and "decision_id" in table:
+    if "decision_id" in table:  # (also of an export without its arms/probabilities columns:
+        # its rounds learned before are known by their ids)
         ids = tuple(str(table["decision_id"][i]) for i in keep)
     experiments = tuple(dict.fromkeys(str(table["experiment"][i]) for i in keep)) \
         if is_export and "experiment" in table else ()

@@ -83,7 +83,8 @@ class ArmWarmStart:
     refused
         Whether ``ess_raw`` is below the plan's ``min_ess``.
     ids
-        The decision ids of the arm's rounds, when the log has them (a banditbot export):
+        The decision ids of the arm's rounds, when the log has them (a ``decision_id``
+        column):
         imported beside the rewards, so that a log overlapping this one is refused later.
     """
 
@@ -296,13 +297,26 @@ class WarmStart:
 
 
 def log_fingerprint(log: LoggedBandit) -> str:
-    """A short digest of a log's rounds (actions, rewards, propensities): the same rows give
-    the same fingerprint whatever the file was called."""
+    """A short digest of a log's rounds (each round's action name, reward and propensity):
+    the same rows give the same fingerprint whatever the file was called, however its
+    columns are named or ordered, and with or without the logged probability vectors (an
+    export lists its actions in the arms column's order, another file alphabetically: the
+    action indices differ, the names do not)."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(log.actions[j] for j in log.action).encode())
+    for array in (log.reward, log.pscore):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _fingerprints(log: LoggedBandit) -> tuple[str, str]:
+    """The log's fingerprint, and the one notes written before it hashed names per round
+    carry (the action list, then the action indices): a log learned then is known still."""
     digest = hashlib.sha256()
     digest.update("\x1f".join(log.actions).encode())
     for array in (log.action, log.reward, log.pscore):
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
-    return digest.hexdigest()[:12]
+    return log_fingerprint(log), digest.hexdigest()[:12]
 
 
 def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
@@ -333,19 +347,22 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                  f"{'chat' if per == 'chat' else 'user'}'s bandit")
     notes = service.notes(experiment)
     earlier = notes.get(WARM_START_NOTE, "")
-    fingerprint = log_fingerprint(log)
+    fingerprint, legacy = _fingerprints(log)
     # priors first: a log learned as priors is in the warm-start note too (it said "in the
     # statistics" of a log learned as priors); priors outlive a reset
-    if f"[log {fingerprint}]" in notes.get(PRIORS_FROM_NOTE, ""):
+    in_priors = [f for f in (fingerprint, legacy)
+                 if f"[log {f}]" in notes.get(PRIORS_FROM_NOTE, "")]
+    if in_priors:
         raise PayloadError(
             f"this log is in the priors of {experiment!r} already (learned with --as-prior: "
-            f"[log {fingerprint}]); importing it again would count every round twice",
+            f"[log {in_priors[0]}]); importing it again would count every round twice",
             hint=f"to start over: banditbot reset {experiment} --clear-priors, then learn "
                  "again")
-    if f"[log {fingerprint}]" in earlier:  # (as statistics: as priors is said above)
+    in_statistics = [f for f in (fingerprint, legacy) if f"[log {f}]" in earlier]
+    if in_statistics:  # (as statistics: as priors is said above)
         raise PayloadError(
             f"this log is in the statistics of {experiment!r} already (imported before: "
-            f"[log {fingerprint}]); importing it again would count every round twice",
+            f"[log {in_statistics[0]}]); importing it again would count every round twice",
             hint=f"to start over, with --weight if the history should count more: "
                  f"banditbot reset {experiment}, then learn again")
     own = service.counted(experiment, log.decision_ids) if log.decision_ids else 0
