@@ -1415,3 +1415,30 @@ def test_the_same_rows_are_refused_whatever_the_columns_are_called_or_kept(
     with pytest.raises(PayloadError, match="100 of the log's 100 rounds were learned"):
         warm_start(svc, "g", read_log(stripped).subset(slice(0, 100)), min_ess=0)
     assert svc.report("g").total_answered == answered  # nothing was added
+
+
+def test_online_replay_of_few_equal_rewards_shows_no_interval_and_says_why() -> None:
+    """``evaluate obd:random -p thompson --online`` printed ``replay-online │ 0.0000 │
+    0.0000 – 0.0000 │ ESS 120`` with no warning: 120 of 10,000 rounds matched, all
+    without a click, and a bootstrap of equal rewards is one point, shown as if exact. Now
+    no interval is shown, and the row says why and that few rounds matched (as the
+    weighted estimators say of a small effective sample)."""
+    rng = np.random.default_rng(4)
+    n, k = 2000, 20  # uniformly random over 20 actions: about 100 rounds match
+    action = rng.integers(0, k, n).astype(np.intp)
+    actions = tuple(f"a{j}" for j in range(k))
+    silent = LoggedBandit(actions, action, np.zeros(n), np.full(n, 1 / k))
+    [row] = [r for r in evaluate(silent, ["thompson"], estimators=("ips",), n_bootstrap=50,
+                                 online=True) if r.estimate.estimator == "replay-online"]
+    e = row.estimate
+    assert 30 <= e.ess < 200 and e.interval_text() == "–", (e.ess, e.interval_text())
+    assert any(w.startswith(f"all {e.ess:,.0f} matched rounds have reward 0: a bootstrap "
+                            "of them has no spread, so no interval is shown")
+               for w in e.warnings), e.warnings
+    assert any(f"only {e.ess:,.0f} of 2,000 rounds matched the policy's choice: below 200"
+               in w for w in e.warnings), e.warnings
+    clicks = dataclasses.replace(silent, reward=(rng.random(n) < 0.3).astype(float))
+    [row] = [r for r in evaluate(clicks, ["thompson"], estimators=("ips",), n_bootstrap=50,
+                                 online=True) if r.estimate.estimator == "replay-online"]
+    assert row.estimate.low < row.estimate.high  # rewards that vary: an interval, warned
+    assert any("below 200" in w for w in row.estimate.warnings)

@@ -19,6 +19,7 @@ from .._types import FloatArray
 from ..policies import ArmStats, Policy, make_policy
 from ._data import LoggedBandit
 from ._estimators import (
+    LOW_ESS,
     Estimate,
     estimate_all,
     make_estimator,
@@ -417,13 +418,19 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
             value, matched = replay_online(policy, log, rng=own)
-            if matched.size >= 2:
+            warn: tuple[str, ...] = ()
+            low = high = math.nan
+            if matched.size >= 2 and np.ptp(matched) > 0:
                 boots = own.choice(matched, size=(n_bootstrap, matched.size)).mean(axis=1)
                 low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-            else:
-                low = high = math.nan
-            warn: tuple[str, ...] = () if matched.size >= 30 else \
-                (f"only {matched.size} rounds matched",)
+            elif matched.size >= 2:  # a bootstrap of equal rewards is one point: shown as
+                # an interval it read as exact (120 of 10,000 rounds, all 0: "0.0000 – 0.0000")
+                warn += (f"all {matched.size:,} matched rounds have reward {matched[0]:g}: "
+                         "a bootstrap of them has no spread, so no interval is shown",)
+            if matched.size < LOW_ESS:  # (its effective sample: as the estimators warn)
+                warn += (f"only {matched.size:,} of {log.n_rounds:,} rounds matched the "
+                         f"policy's choice: below {LOW_ESS:,.0f}, a bootstrap interval of "
+                         "them may be too narrow",)
             biased = nonuniform_warning(log.pscore, log.n_actions)
             if biased is not None:  # replay is unbiased only on a uniformly random log
                 warn += (biased,)
