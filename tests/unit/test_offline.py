@@ -1442,3 +1442,29 @@ def test_online_replay_of_few_equal_rewards_shows_no_interval_and_says_why() -> 
                                  online=True) if r.estimate.estimator == "replay-online"]
     assert row.estimate.low < row.estimate.high  # rewards that vary: an interval, warned
     assert any("below 200" in w for w in row.estimate.warnings)
+
+
+def test_arms_the_logging_policy_could_choose_are_no_unknowns_when_the_log_says_so() -> None:
+    """``evaluate small.csv --train-share 0 -e ips -p uniform`` (6 rounds, every one of the
+    4 arms logged at 0.25) warned that "50% of the evaluated policy's choices are actions
+    the log never took": the logged vectors say the logging policy could choose each arm
+    in every round. With vectors the warning is about arms it could not choose (none here),
+    with or without a context; a log without vectors still says what it never took."""
+    action = np.array([2, 0, 0, 2, 0, 2], dtype=np.intp)  # two of four arms taken
+    reward = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    vectors = np.full((6, 4), 0.25)
+    arms = ("hello", "hey", "formal", "playful")
+    logs = {"vectors": LoggedBandit(arms, action, reward, np.full(6, 0.25),
+                                    action_dist=vectors),
+            "vectors and a context": LoggedBandit(
+                arms, action, reward, np.full(6, 0.25), context=np.arange(6.0)[:, None],
+                context_names=("n",), action_dist=vectors)}
+    for name, log in logs.items():
+        rows = evaluate(log, ["uniform"], estimators=("ips", "snips", "dm"),
+                        train_share=0.0, n_bootstrap=20)
+        assert not any("never took" in w or "could not choose" in w
+                       for r in rows for w in r.estimate.warnings), (name, rows)
+    bare = dataclasses.replace(logs["vectors"], action_dist=None, pscore=np.full(6, 0.3))
+    rows = evaluate(bare, ["uniform"], estimators=("ips",), train_share=0.0, n_bootstrap=20)
+    assert any("50% of the evaluated policy's choices are actions the log never took" in w
+               for w in rows[0].estimate.warnings)

@@ -711,7 +711,8 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
                  refit: Callable[[IntArray], FloatArray] | None = None,
                  reward_bounds: tuple[float, float] | None = None,
                  behavior_dist: Any = None, n_jobs: int | None = None,
-                 progress: Callable[[int], Any] | None = None) -> list[Estimate]:
+                 progress: Callable[[int], Any] | None = None,
+                 support: Any = None) -> list[Estimate]:
     """Several estimators on the same data with one shared bootstrap: each replicate
     resamples the rounds once (and re-fits the reward model once, if ``refit`` is given) and
     evaluates every estimator on it.
@@ -725,6 +726,11 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     logging policy's whole distribution at each round, which banditbot logs) tightens its
     upper end. An estimator that is undefined on the log (no overlap) gives a row that says
     so instead of failing.
+
+    The overlap warning reads ``support`` (shape ``(n, K)``: the logged probability vectors;
+    default ``behavior_dist``) when given: it is then about the arms the logging policy
+    could not choose in a round (:func:`zero_support_warning`, on the estimators with
+    weights), else about the actions the log never took (:func:`unseen_warning`).
 
     The replicates run on ``n_jobs`` threads (``None``: every core this process may use;
     small logs run in the calling thread) and each draws from its own stream spawned from
@@ -773,20 +779,24 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
                        "over the log")
     out = []
     lowest, highest = float(r.min()), float(r.max())
-    unseen = unseen_warning(a, dist)
-    # what the weights average under the right propensities: 1, less what the evaluated
-    # policy puts where the logging policy could not go (its logged vectors say where; a
-    # log without them: the actions it never took)
-    if behavior_dist is not None and np.shape(behavior_dist) == dist.shape:
-        cannot = np.asarray(behavior_dist, dtype=np.float64) <= 0.0
+    # where the logging policy could not go: its logged vectors say, per round (an arm
+    # with probability 0.25 in every round is no unknown because the log never took it);
+    # a log without them: the actions it never took
+    known = support if support is not None else behavior_dist
+    if known is not None and np.shape(known) == dist.shape:
+        cannot = np.asarray(known, dtype=np.float64) <= 0.0
+        unseen, unseen_on_all = zero_support_warning(known, dist), False
     else:
         cannot = np.broadcast_to(~np.isin(np.arange(dist.shape[1]), a), dist.shape)
+        unseen, unseen_on_all = unseen_warning(a, dist), True
+    # what the weights average under the right propensities: 1, less what the evaluated
+    # policy puts where the logging policy could not go
     expected = 1.0 - float(np.where(cannot, dist, 0.0).sum(axis=1).mean())
     off = mean_weight_warning(raw_w, expected)  # (the raw weights: one test for every row)
     for j, est in enumerate(estimators):
         value = est._combine(base[j])
         warnings = est.diagnose(action=a, pscore=p, action_dist=dist)
-        if unseen is not None:
+        if unseen is not None and (unseen_on_all or est.uses_weights):
             warnings.insert(0, unseen)
         ess = est.effective_sample_size(action=a, pscore=p, action_dist=dist)
         top = float(est._weights(a, p, dist).max()) if est.uses_weights else math.nan

@@ -24,7 +24,6 @@ from ._estimators import (
     estimate_all,
     make_estimator,
     nonuniform_warning,
-    zero_support_warning,
 )
 from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist
@@ -398,19 +397,15 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
             dist = behavior_action_dist(policy[1], test)
         else:
             dist = policy_action_dist(policy, test, train=train)
-        # per round: the logged vectors say which arms could not be chosen in which round
-        outside = None if test.action_dist is None else \
-            zero_support_warning(test.action_dist, dist)
         other_experiment = _other_experiment(policy[1], test) \
             if isinstance(policy, tuple) else None
-        for est, result in zip(est_objects, estimate_all(
+        for result in estimate_all(
                 est_objects, reward=test.reward, action=test.action, pscore=test.pscore,
                 action_dist=dist, estimated_rewards=q_hat, alpha=alpha,
                 n_bootstrap=n_bootstrap, rng=own, refit=refit, reward_bounds=bounds,
-                behavior_dist=logging, n_jobs=n_jobs, progress=bootstrap_progress),
-                strict=True):
-            if outside is not None and est.uses_weights:
-                result = dataclasses.replace(result, warnings=(outside, *result.warnings))
+                behavior_dist=logging, n_jobs=n_jobs, progress=bootstrap_progress,
+                # per round: the logged vectors say which arms could not be chosen when
+                support=test.action_dist):
             if other_experiment is not None:
                 result = dataclasses.replace(
                     result, warnings=(other_experiment, *result.warnings))
