@@ -720,12 +720,14 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     When the rewards lie in ``reward_bounds`` (default [0, 1]), so does the policy's
     value: each bootstrap interval is cut to that range (unless the estimate itself lies
     outside it, which its warnings say: cut, its interval would shrink to a point), and
-    IPS and SNIPS also get an
-    anytime-valid betting interval for the value
-    (:func:`banditbot.statistics.ips_confidence_sequence`); ``behavior_dist`` (shape ``(n, K)``: the
-    logging policy's whole distribution at each round, which banditbot logs) tightens its
-    upper end. An estimator that is undefined on the log (no overlap) gives a row that says
-    so instead of failing.
+    IPS and SNIPS also get an anytime-valid betting interval for the value
+    (:func:`banditbot.statistics.ips_confidence_sequence`). ``behavior_dist`` (shape
+    ``(n, K)``: the logging policy's whole distribution at each round, which banditbot
+    logs) gives its upper end another construction, from each round's largest possible
+    weight: much narrower when rewards are rare and weights large, but not always narrower
+    (on the demo's log 0.50349 with it, 0.48233 without, for Thompson sampling). An
+    estimator that is undefined on the log (no overlap) gives a row that says so instead of
+    failing.
 
     The overlap warning reads ``support`` (shape ``(n, K)``: the logged probability vectors;
     default ``behavior_dist``) when given: it is then about the arms the logging policy

@@ -371,8 +371,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     est_objects = [make_estimator(name) for name in estimators]
     lo_r, hi_r = float(test.reward.min()), float(test.reward.max())
     bounds = (0.0, 1.0) if lo_r >= 0.0 and hi_r <= 1.0 else (lo_r, hi_r)
-    # the whole logging distribution tightens the every-look interval's upper end through
-    # each round's largest weight, which must be known before the round: with a context it
+    # the whole logging distribution gives the every-look interval's upper end through
+    # each round's largest weight (another construction: narrower on rare rewards and large
+    # weights, not always), which must be known before the round: with a context it
     # follows the context (and is correlated with the reward), so it is used only without one
     logging = _logging_distribution(test) if test.context is None else None
     q_hat = refit = None
