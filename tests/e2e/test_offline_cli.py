@@ -307,3 +307,50 @@ def test_learn_prints_what_it_imports_at_its_weight(tmp_path: Path,
     assert set(printed) == {"arm1", "arm2"}
     for arm, imported in printed.items():
         assert imported == pytest.approx(answered[arm], abs=0.05), (arm, out)
+
+
+def test_the_evaluate_title_says_which_rounds_and_why_rows_were_left_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The title said "logged mean reward 0.44243 on those", read as the mean of all
+    rounds, and "569 of 3,000 rows left out: unanswered, or not the policy's choice"
+    without how many of each. Now it names the evaluated rounds before the number and
+    counts each reason."""
+    import numpy as np
+
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot.offline import export_decisions
+
+    from ..conftest import FakeClock
+
+    monkeypatch.setenv("COLUMNS", "300")
+    clock = FakeClock()
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.5}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+    rng = np.random.default_rng(3)
+    for i in range(200):
+        clock.advance(1)
+        d = svc.decide("g", f"u{i}")
+        if i % 10:  # every tenth unanswered: 20
+            svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
+    export_decisions(svc.decisions("g"), tmp_path / "g.csv")
+    with (tmp_path / "g.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows[1:4]:  # answered rows another way than by the policy
+        r["kind"] = "sticky"
+    with (tmp_path / "g.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, out, err = run(["evaluate", str(tmp_path / "g.csv"), "-p", "uniform", "-e", "ips",
+                          "--n-bootstrap", "10"], capsys)
+    assert code == 0, err
+    title = " ".join(out.split("┏")[0].split())
+    assert "(23 of 200 rows left out: 20 unanswered; 3 not the policy's choice (3 sticky))" \
+        in title, title
+    kept = [float(r["reward"]) for r in rows if r["reward"] and r["kind"] == "policy"]
+    assert len(kept) == 177
+    assert f"logged mean reward on the 89 evaluated rounds {np.mean(kept[88:]):.5g}" in title, \
+        title

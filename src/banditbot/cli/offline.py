@@ -138,7 +138,8 @@ def evaluate(
     # looked better or worse)
     baseline = float(data.reward[cut:].mean())
     title = (f"{data.source}: {data.n_rounds:,} rounds{split}, {data.n_actions} actions, "
-             f"logged mean reward {baseline:.5g}" + (" on those" if cut else ""))
+             "logged mean reward " + (f"on the {data.n_rounds - cut:,} evaluated rounds "
+                                      if cut else "") + f"{baseline:.5g}")
     for note in data.notes:
         err_console.print(f"note: {note}", markup=False, highlight=False)
     if as_json:

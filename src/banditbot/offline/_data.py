@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,6 +369,20 @@ def _missing_columns(path: Path, header: list[str], missing: list[str]) -> Paylo
                              "--action-col, --reward-col, --pscore-col")
 
 
+def _left_out(table: Mapping[str, Sequence[Any]], logged: list[int], keep: list[int],
+              n: int) -> str:
+    """How many rows of each reason a log's reading left out: ``"500 unanswered; 69 not the
+    policy's choice (40 sticky, 29 import)"``."""
+    parts = []
+    if len(logged) > len(keep):
+        parts.append(f"{len(logged) - len(keep):,} unanswered")
+    other = Counter(str(table["kind"][i]) for i in sorted(set(range(n)) - set(logged)))
+    if other:
+        kinds = ", ".join(f"{count:,} {kind}" for kind, count in other.most_common())
+        parts.append(f"{other.total():,} not the policy's choice ({kinds})")
+    return "; ".join(parts)
+
+
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
              rewarded_only: bool = True) -> LoggedBandit:
     """Read a log exported by banditbot or written by another system.
@@ -475,7 +490,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                                     "1970; fix or drop that row")
     left_out = n - len(keep)
     source = str(p) if not left_out else \
-        f"{p} ({left_out:,} of {n:,} rows left out: unanswered, or not the policy's choice)"
+        f"{p} ({left_out:,} of {n:,} rows left out: {_left_out(table, logged, keep, n)})"
     ids = None
     if "decision_id" in table:  # (also of an export without its arms/probabilities columns:
         # its rounds learned before are known by their ids)
