@@ -354,3 +354,25 @@ def test_the_evaluate_title_says_which_rounds_and_why_rows_were_left_out(
     assert len(kept) == 177
     assert f"logged mean reward on the 89 evaluated rounds {np.mean(kept[88:]):.5g}" in title, \
         title
+
+
+def test_a_policy_misspelt_or_copied_from_the_table_is_understood(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-p thomson`` listed every policy but did not say which was meant; ``-p
+    "thompson(alpha=1, beta=1, optimistic=True)"``, copied from the table's policy column,
+    was an unknown policy. Now the first suggests ``thompson`` and names the NAME:k=v form,
+    and the table's form is read as that form."""
+    monkeypatch.setenv("COLUMNS", "300")
+    log = tmp_path / "log.csv"
+    log.write_text("arm,reward,propensity\n" + "".join(
+        f"{'ab'[i % 2]},{i % 3 % 2},0.5\n" for i in range(60)), encoding="utf-8")
+    evaluate = ["evaluate", str(log), "-e", "ips", "--n-bootstrap", "10", "--train-share",
+                "0"]
+    code, out, err = run([*evaluate, "-p", "thomson"], capsys)
+    assert code == 2 and "unknown policy 'thomson' (did you mean thompson? use one of" in err
+    assert "parameters as NAME:key=value,key=value" in err
+    copied = "thompson(alpha=2, beta=1, optimistic=False)"
+    code, out, err = run([*evaluate, "-p", copied], capsys)
+    assert code == 0, err
+    assert f"│ {copied} │ ips" in out

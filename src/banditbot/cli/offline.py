@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +35,18 @@ TimestampCol = Annotated[str | None, typer.Option(
     help="Column with each round's time, ISO 8601 or seconds since 1970 (default: "
          "created_at, if the log has it); behavior:LOG needs times in both logs.")]
 ObdRoot = Annotated[Path | None, typer.Option(help="Open Bandit Dataset folder.")]
+
+
+def _colon_form(spec: str) -> str:
+    """``NAME(key=value, key=value)`` — as the evaluation table's policy column writes a
+    policy, Python's ``True`` and ``False`` included — in the option's form
+    ``NAME:key=value,key=value``; any other text as it is."""
+    match = re.fullmatch(r"\s*([\w-]+)\s*\((.*)\)\s*", spec)
+    if match is None:
+        return spec
+    pairs = [p.strip() for p in match[2].split(",") if p.strip()]
+    pairs = [re.sub(r"=\s*(True|False)$", lambda m: f"={m[1].lower()}", p) for p in pairs]
+    return f"{match[1]}:{','.join(pairs)}" if pairs else match[1]
 
 
 @app.command()
@@ -106,10 +120,16 @@ def evaluate(
             check_behavior(behavior[other], data)  # before it starts (it failed after)
         else:
             try:
-                evaluation.append(parse_policy(spec))
+                evaluation.append(parse_policy(_colon_form(spec)))
             except BanditBotError as exc:  # the names this option takes beside policies'
                 if exc.hint and exc.hint.startswith("use one of: "):
-                    exc.hint += ", uniform, or behavior:LOG (another log's logging policy)"
+                    names = [*exc.hint.removeprefix("use one of: ").split(", "), "uniform"]
+                    close = difflib.get_close_matches(spec.partition(":")[0].strip().lower(),
+                                                      names, n=1)
+                    exc.hint = (f"did you mean {close[0]}? " if close else "") + exc.hint + \
+                        ", uniform, or behavior:LOG (another log's logging policy); " \
+                        "parameters as NAME:key=value,key=value (e.g. epsilon-greedy:" \
+                        "epsilon=0.2)"
                 raise
     n_policies = len(evaluation) + len(behavior)
     with progress("evaluate", n_policies * n_bootstrap, "bootstrap replicates") as bar:
