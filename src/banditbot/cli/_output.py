@@ -229,12 +229,21 @@ class Progress:
     first
         Seconds before the first of those lines (default: ``interval``): a shorter wait
         gives the time left early, from the first seconds' pace.
+    parts
+        ``(steps, singular, plural)`` when the job runs parts of ``steps`` steps one after
+        another, each at its own pace (simulate: a policy's horizon; kl-ucb runs about 30×
+        slower than Thompson sampling): the time left is then the running part's, from its
+        own pace, and the parts still to come are counted, not timed (extrapolated from the
+        fast policies the time left grew from 9 s to 27 s while the job took 32 s).
     """
 
     def __init__(self, title: str, total: int, unit: str, *, stream: IO[str] | None = None,
                  interval: float = 10.0, first: float | None = None,
-                 clock: Any = time.monotonic) -> None:
+                 clock: Any = time.monotonic,
+                 parts: tuple[int, str, str] | None = None) -> None:
         self.title, self.total, self.unit = title, max(1, total), unit
+        self.parts = parts
+        self._part = (0, clock(), 0)  # the running part: its index, start time, steps then
         self.stream = stream or sys.stderr
         self.interval, self.clock = interval, clock
         self._wait = interval if first is None else first  # until the next line
@@ -285,7 +294,9 @@ class Progress:
             clock = Column(no_wrap=True, min_width=8, justify="right")
             console = Console(file=self.stream)
             count = 2 * len(str(self.total)) + 1  # "1500/3000"
-            fixed = [count, len(self.unit), 8, len("elapsed,"), 8, len("left")]  # "10:00:00"
+            # with parts: the running part's time left, and how many parts come after it
+            after = len(self._after()) if self.parts is not None else len("left")
+            fixed = [count, len(self.unit), 8, len("elapsed,"), 8, after]  # "10:00:00"
             room = console.width - sum(fixed) - len(fixed) - 1  # one space between columns
             bar = 12 if room >= 12 + 1 + 16 else 0  # the bar only beside a 16-column label
             width = max(8, min(40, room - (bar + 1 if bar else 0)))
@@ -297,11 +308,17 @@ class Progress:
                             TextColumn(self.unit, table_column=keep(len(self.unit))),
                             TimeElapsedColumn(table_column=clock),
                             TextColumn("elapsed,", table_column=keep(8)),
-                            TimeRemainingColumn(table_column=clock),
-                            TextColumn("left", table_column=keep(4)),
+                            *([TimeRemainingColumn(table_column=clock),
+                               TextColumn("left", table_column=keep(4))]
+                              if self.parts is None else
+                              [TextColumn("{task.fields[part_left]}", table_column=clock,
+                                          justify="right"),
+                               TextColumn("{task.fields[after]}", table_column=keep(after))]),
                             console=console, transient=True, get_time=self.clock)
             self._bar.__enter__()
-            self._task = self._bar.add_task(self.title, total=self.total)
+            fields = {} if self.parts is None else {"part_left": self._part_left_clock(),
+                                                    "after": self._after()}
+            self._task = self._bar.add_task(self.title, total=self.total, **fields)
         else:
             self._line(f"{self.title}: started, {self.total:,} {self.unit}")
         return self
@@ -314,22 +331,63 @@ class Progress:
         self.done = min(max(done, 0), self.total)
         if label is not None:
             self.label = label
+        if self.parts is not None:
+            index = min(self.done // self.parts[0], self.total // self.parts[0] - 1)
+            if index != self._part[0]:  # the next part starts: its own pace from now
+                self._part = (index, self.clock(), self.done)
         if self._bar is not None:
             text = f"{self.title} · {self.label}" if self.label and self._titled else \
                 self.label or self.title
-            self._bar.update(self._task, completed=self.done, description=text)
+            fields = {} if self.parts is None else {"part_left": self._part_left_clock(),
+                                                    "after": self._after()}
+            self._bar.update(self._task, completed=self.done, description=text, **fields)
         elif self.clock() - self.last_line >= self._wait:
             self._wait = self.interval
             self._line(self.status())
+
+    def _part_left(self) -> float | None:
+        """Seconds the running part has left at its own pace (``None``: no pace yet)."""
+        assert self.parts is not None
+        index, start, before = self._part
+        ran = self.done - before
+        if ran <= 0:
+            return None
+        return (self.parts[0] * (index + 1) - self.done) * float(self.clock() - start) / ran
+
+    def _part_left_clock(self) -> str:
+        """:meth:`_part_left` as the bar's clocks show a time (``-:--:--``: no pace yet)."""
+        seconds = self._part_left()
+        if seconds is None:
+            return "-:--:--"
+        whole = round(seconds)
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+    def _after(self) -> str:
+        """What the bar says after the running part's time left."""
+        assert self.parts is not None
+        rest = self.total // self.parts[0] - 1 - self._part[0]
+        _, one, many = self.parts
+        return f"left, {rest} more {one if rest == 1 else many}" if rest else "left"
 
     def status(self) -> str:
         """One line: what runs, steps done, share, time elapsed and time left."""
         elapsed = self.clock() - self.started
         share = self.done / self.total
-        left = "unknown" if self.done == 0 else f"about {_duration(elapsed / share - elapsed)}"
         what = f" ({self.label})" if self.label else ""
+        if self.parts is None:
+            left = "unknown" if self.done == 0 else \
+                f"about {_duration(elapsed / share - elapsed)}"
+            left += " left"
+        else:  # the running part's time left; the parts to come are not timed yet
+            seconds = self._part_left()
+            _, one, many = self.parts
+            rest = self.total // self.parts[0] - 1 - self._part[0]
+            left = ("time left unknown" if seconds is None else
+                    f"about {_duration(seconds)} left") + f" for this {one}"
+            if rest:
+                left += f", then {rest} more {one if rest == 1 else many} (not timed yet)"
         return (f"{self.title}{what}: {self.done:,}/{self.total:,} {self.unit} "
-                f"({share:.0%}), {_duration(elapsed)} elapsed, {left} left")
+                f"({share:.0%}), {_duration(elapsed)} elapsed, {left}")
 
     def __exit__(self, kind: object, error: object, tb: object) -> None:
         if self._previous is not None:
