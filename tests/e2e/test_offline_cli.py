@@ -376,3 +376,31 @@ def test_a_policy_misspelt_or_copied_from_the_table_is_understood(
     code, out, err = run([*evaluate, "-p", copied], capsys)
     assert code == 0, err
     assert f"│ {copied} │ ips" in out
+
+
+def test_loading_the_open_bandit_dataset_is_said_as_it_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evaluate obd:bts …`` printed nothing for about 6 s while it loaded, then
+    "evaluate: started": a line says the loading as it starts (read here from inside the
+    loading); a small file is read without one."""
+    import banditbot.offline as offline
+
+    said_before: list[str] = []
+    real = offline.load_obd
+
+    def load_obd(*args: object, **kwargs: object) -> object:
+        said_before.append(capsys.readouterr().err)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(offline, "load_obd", load_obd)
+    code, out, err = run(["evaluate", "obd:bts", "-p", "uniform", "-e", "ips",
+                          "--n-bootstrap", "10", "--obd-root", str(OBD)], capsys)
+    assert code == 0, err
+    assert said_before == ["evaluate: loading obd:bts …\n"], said_before
+    assert err.startswith("evaluate: started")
+    log = tmp_path / "log.csv"
+    log.write_text("arm,reward,propensity\na,1,0.5\nb,0,0.5\n", encoding="utf-8")
+    code, out, err = run(["evaluate", str(log), "-p", "uniform", "-e", "ips",
+                          "--n-bootstrap", "10", "--train-share", "0"], capsys)
+    assert code == 0 and "loading" not in err and "uniform" in out, err

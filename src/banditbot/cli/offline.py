@@ -247,7 +247,7 @@ def learn(
     from ..stores import new_sqlite_file
 
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col, context=())
-    data = _load_log(log, cmap, obd_root, config, store)
+    data = _load_log(log, cmap, obd_root, config, store, title="learn")
     fresh = new_sqlite_file(store or settings().store_url)
     svc = service(config, store)
     try:
@@ -273,11 +273,22 @@ def learn(
     console.print(result.note)
 
 
+#: A log file at least this large is said as it is read (below, reading takes a moment).
+LARGE_LOG = 5_000_000
+
+
 def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | None,
-              store: str | None) -> LoggedBandit:
-    """A log from a path, ``obd:random|bts`` or ``store:EXPERIMENT``."""
+              store: str | None, *, title: str = "evaluate") -> LoggedBandit:
+    """A log from a path, ``obd:random|bts`` or ``store:EXPERIMENT``; one line on stderr as
+    the loading starts, unless the log is a small file (``evaluate obd:bts`` printed
+    nothing for 6 s, then "evaluate: started")."""
     from ..offline import from_records, load_obd, read_log
 
+    path = Path(spec)
+    if spec.startswith(("obd:", "store:")) or (path.is_file()
+                                               and path.stat().st_size >= LARGE_LOG):
+        err_console.print(f"{title}: loading {spec} …", markup=False, highlight=False,
+                          soft_wrap=True)
     if spec.startswith("obd:"):
         return load_obd(spec.removeprefix("obd:"), root=obd_root or settings().obd_root)
     if spec.startswith("store:"):
