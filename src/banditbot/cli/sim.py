@@ -322,12 +322,13 @@ def demo(
     rate: Annotated[list[str] | None, typer.Option(
         help="True preference EXP.ARM=VALUE (rate for 👍/👎, mean for ratings); repeatable.")
     ] = None,
-    response_rate: Annotated[float, typer.Option(min=0.0, max=1.0,
-                                                 help="Share of users who answer.")] = 0.8,
+    response_rate: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of users who answer, 0–1 (0.8 = 80%).")] = 0.8,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 7,
     out: Annotated[Path, typer.Option(help="Folder for the report PNGs.")] = Path("."),
-    keep: Annotated[bool, typer.Option(help="Continue the previous demo instead of starting "
-                                       "a new generation.")] = False,
+    keep: Annotated[bool, typer.Option(help="Continue the previous demo: keep the demo "
+                                       "database's statistics instead of resetting "
+                                       "them.")] = False,
     live: Annotated[bool, typer.Option(help="Show the live table.")] = True,
     config: ConfigOpt = None,
     store: Annotated[str | None, typer.Option(
