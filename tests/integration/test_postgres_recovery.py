@@ -35,8 +35,26 @@ def server() -> Iterator[PostgresServer]:
         own.stop()
 
 
+@pytest.fixture
+def said() -> Iterator[list[str]]:
+    """The warnings of ``banditbot.store.postgres`` while the test runs."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                lines.append(record.getMessage())
+
+    logger, keep = logging.getLogger("banditbot.store.postgres"), Keep()
+    logger.addHandler(keep)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(keep)
+
+
 def test_decisions_resume_within_seconds_of_the_database_coming_back(
-        server: PostgresServer) -> None:
+        server: PostgresServer, said: list[str]) -> None:
     """A scale trial found the service failing for 6–23 s after PostgreSQL was back from an
     outage of tens of seconds: the pool re-made its lost connections 1, 2, 4, 8, 16 … s
     apart, and every request waited for its next attempt. Default store settings, a client
@@ -46,15 +64,6 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
     a full suite on two cores once took over 3 s to restart the server and reconnect).
     And the outage, shorter than the store's retries (15 s), fails no call: the log says
     once that calls waited for it (it said nothing at warning level)."""
-    said: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                said.append(record.getMessage())
-
-    logger, keep = logging.getLogger("banditbot.store.postgres"), Keep()
-    logger.addHandler(keep)
     url = postgres_schema_url(server.url)  # default pool, retry_seconds, listen
     store = open_store(url)
     store.init()
@@ -93,7 +102,6 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
         done.set()
         worker.join(timeout=30)
         store.close()
-        logger.removeHandler(keep)
     # it was down indeed (until it was started: the server answers before pg_ctl returns,
     # which on a loaded machine came later than a decision that succeeded meanwhile)
     assert not any(down + 0.5 < t < starting for t in successes)
@@ -205,21 +213,12 @@ def test_the_named_endpoint_is_the_one_libpq_dials(
 
 
 def test_the_first_call_after_a_restart_does_not_wait_through_dead_connections(
-        server: PostgresServer) -> None:
+        server: PostgresServer, said: list[str]) -> None:
     """A restart closes every idle connection of the pool, and each fails at its first use.
     A trial's first request after an outage went through them one by one with longer and
     longer pauses, and the log said the database "did not answer for 1.0 s" though it had
     been back for 35 s. A connection found broken is replaced at once: the first decision
     and reward go through, and the log says nothing."""
-    said: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                said.append(record.getMessage())
-
-    logger, keep = logging.getLogger("banditbot.store.postgres"), Keep()
-    logger.addHandler(keep)
     store = open_store(postgres_schema_url(server.url, pool_min=12, pool_max=12,
                                            listen="false"))
     try:
@@ -236,5 +235,4 @@ def test_the_first_call_after_a_restart_does_not_wait_through_dead_connections(
         assert service.reward(decision.id, 1, "u").status.value == "applied"
     finally:
         store.close()
-        logger.removeHandler(keep)
     assert said == []
