@@ -1468,3 +1468,25 @@ def test_arms_the_logging_policy_could_choose_are_no_unknowns_when_the_log_says_
     rows = evaluate(bare, ["uniform"], estimators=("ips",), train_share=0.0, n_bootstrap=20)
     assert any("50% of the evaluated policy's choices are actions the log never took" in w
                for w in rows[0].estimate.warnings)
+
+
+def test_a_refused_warm_start_says_why_in_the_log_s_own_terms() -> None:
+    """A 6-round log learned without importance weights was told "a few rounds shown with
+    tiny propensities carry the estimate": no weight was used, there are too few rounds.
+    A log whose weights do vary keeps that reason."""
+    six = LoggedBandit(("a", "b", "c"), np.array([0, 1, 2, 0, 1, 2], dtype=np.intp),
+                       np.array([1.0, 0, 1, 0, 1, 0]), np.full(6, 1 / 3), source="six.csv")
+    for ips in (False, True):  # (uniform propensities: the weights do not vary either)
+        with pytest.raises(PayloadError, match="too little evidence") as refused:
+            warm_start(_demo_service(FakeClock()), "g", six, ips=ips)
+        hint = refused.value.hint or ""
+        assert hint.startswith("too few rounds for the arm") and "tiny" not in hint, hint
+    rng = np.random.default_rng(5)
+    action = rng.integers(0, 3, 60)
+    # every seventh round shown at 1/500: those few carry each arm's estimate
+    pscore = np.where(np.arange(60) % 7 == 0, 0.002, np.where(action == 0, 0.3, 0.5))
+    skewed = LoggedBandit(("a", "b", "c"), action.astype(np.intp),
+                          (rng.random(60) < 0.3).astype(float), pscore, source="skewed.csv")
+    with pytest.raises(PayloadError, match="too little evidence") as refused:
+        warm_start(_demo_service(FakeClock()), "g", skewed)
+    assert "tiny propensities" in (refused.value.hint or "")

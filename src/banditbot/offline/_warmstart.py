@@ -136,12 +136,17 @@ class WarmStartPlan:
         worst = min((a for a in self.arms if a.refused), key=lambda a: a.ess_raw)
         detail = ", ".join(f"{a.arm} (ESS {a.ess_raw:.1f} of {a.rounds} rounds, largest "
                            f"weight {a.max_weight:,.0f})" for a in self.arms if a.refused)
+        # (unweighted, or weights that barely vary: too few rounds, not tiny propensities;
+        # a 6-round log learned --no-ips was told the propensities carried the estimate)
+        few = not self.ips or worst.ess_raw >= 0.9 * worst.rounds
+        why = "too few rounds for the arm" if few else \
+            "a few rounds shown with tiny propensities carry the estimate"
+        anyway = "import anyway" if few else "import anyway, clipped"
         raise PayloadError(
             f"too little evidence to warm-start from: {detail}; below the minimum effective "
             f"sample size {self.min_ess:g}",
-            hint=f"a few rounds shown with tiny propensities carry the estimate; pass "
-                 f"{OVERRIDE_FLAG} {max(int(worst.ess_raw), 0)} (or {OVERRIDE_FLAG} 0) to "
-                 "import anyway, clipped, or drop the arm from the log")
+            hint=f"{why}; pass {OVERRIDE_FLAG} {max(int(worst.ess_raw), 0)} (or "
+                 f"{OVERRIDE_FLAG} 0) to {anyway}, or drop the arm from the log")
 
 
 class WarmStartTarget(Protocol):
