@@ -14,7 +14,8 @@ bandits"):
   ``w (1 − r) − (1 − θ)``. When the logging policy's whole distribution is known (banditbot
   logs it), the largest weight the round could have had, ``max_a π(a|x) / p(a|x)``, is
   known before the draw, and the upper end bets on ``θ − w r`` with that bound instead —
-  much narrower when rewards are rare and weights large.
+  much narrower when rewards are rare and weights large, not always narrower (on the
+  demo's log, Thompson sampling's upper end was 0.503 with it and 0.482 without).
 
 Each side rejects ``θ`` once its wealth reaches ``2/α``; the interval holds at every round of
 the log read in order (the logging policy may itself have been adaptive: ``p`` must be the
@@ -112,7 +113,8 @@ def ips_confidence_sequence(weights: npt.ArrayLike, rewards: npt.ArrayLike, *,
     max_weights
         Shape ``(n,)`` or ``None``: the largest weight each round could have had,
         ``max_a π(a|x_t) / p_t(a|x_t)`` — known when the logging policy's full distribution
-        was logged; it tightens the upper end. Each must be known before the round's
+        was logged; the upper end is then built from it (narrower when rewards are rare
+        and weights large, not always). Each must be known before the round's
         reward and not tell anything about it: without a context, or with policies that do
         not look at it (a bound that follows the context sizes the bets by it, and the
         upper end can then fall below the value).
