@@ -111,7 +111,7 @@ def may_init(store: Store, settings: Settings) -> bool:
         from .stores import DynamoDBStore  # (its URL: loaded already)
 
         if isinstance(store, DynamoDBStore) and not store.table_exists():
-            raise ConfigError(f"no DynamoDB table {store.table!r} here "
+            raise ConfigError(f"no DynamoDB table {store.table!r} {store.where} "
                               "(DynamoDB: ResourceNotFoundException)",
                               hint="check its name and region, or create it with banditbot "
                                    "init-db; BANDITBOT_INIT_STORE=1 lets any process create it")
@@ -221,6 +221,13 @@ def build_lambda(settings: Settings) -> LambdaParts:
     if not settings.store_given:
         raise ConfigError("BANDITBOT_STORE is not set: on Lambda there is no default store",
                           hint="set BANDITBOT_STORE, e.g. dynamodb://TABLE?region=eu-west-1")
+    path = settings.config_path
+    if path is not None and not Path(path).is_file():  # (the CLI's hint, --config, is none
+        # here: a trial's Lambda said "pass --config PATH")
+        raise ConfigError(
+            f"{path}: no experiments file there (read from {Path.cwd()}, the package's root)",
+            hint="set the template's ExperimentsFile (BANDITBOT_CONFIG) to a path inside the "
+                 "package, e.g. banditbot/data/experiments.yaml, and build it again")
     return LambdaParts(build_service(settings=settings, init=settings.init_store), settings)
 
 
@@ -262,4 +269,8 @@ def ssm_parameter(parameter: str | None) -> str | None:
     ssm = boto3.client("ssm", config=Config(
         connect_timeout=SSM_CONNECT_SECONDS, read_timeout=SSM_READ_SECONDS,
         retries={"total_max_attempts": SSM_ATTEMPTS, "mode": "standard"}))
-    return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])
+    try:
+        return str(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"])
+    except Exception as exc:  # which one failed, for the log (a name is no secret)
+        exc.add_note(f"SSM parameter {parameter}")
+        raise

@@ -208,8 +208,9 @@ class LambdaApp:
             secret = ssm_parameter(settings.webhook_secret_parameter)
         except Exception as exc:
             self._retry_at = now + _RETRY_SECONDS
-            log.warning("cannot read the webhook secret's SSM parameter; Telegram events "
-                        "are answered 503 until it works", extra={"error": type(exc).__name__})
+            log.warning("cannot read the webhook secret: %s; Telegram events are answered "
+                        "503 until it works", _ssm_failure(exc),
+                        extra={"error": type(exc).__name__})
             return None
         if not secret:
             raise ConfigError("the webhook secret's SSM parameter is empty",
@@ -250,8 +251,8 @@ class LambdaApp:
             except BanditBotError:
                 raise
             except Exception as exc:
-                log.warning("cannot build the Telegram bot (SSM parameter unreadable?); "
-                            "Telegram events are answered 503 until it works",
+                log.warning("cannot build the Telegram bot: %s; Telegram events are "
+                            "answered 503 until it works", _ssm_failure(exc),
                             extra={"error": type(exc).__name__})
                 return False
             if parts.telegram is None:
@@ -438,3 +439,15 @@ async def _call_asgi(app: Any, method: str, path: str, query: str, headers: dict
 
 #: The Lambda handler (``Handler: banditbot.aws.handler``).
 handler = LambdaApp()
+
+
+def _ssm_failure(exc: Exception) -> str:
+    """An SSM read's failure in a few words: the parameter asked for (a trial's typo was
+    logged as ``ParameterNotFound`` with no word of which name; a name is no secret) and
+    the error's code (``ParameterNotFound``, ``AccessDeniedException``: a name without its
+    leading ``/`` gives either), or its class."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    which = next((n for n in getattr(exc, "__notes__", ()) if n.startswith("SSM parameter ")),
+                 "an SSM parameter")
+    return f"{which} unreadable ({code or type(exc).__name__})"

@@ -231,6 +231,16 @@ def test_sam_template_validates() -> None:
     # Timeout: every store URL the template sets ends its requests within the margin
     from banditbot.aws import ANSWER_MARGIN
 
+    # an SSM parameter's name without its leading "/" is refused at deploy time: the
+    # permission is built as ...:parameter${name}, and such a name was granted nothing (a
+    # trial: every update answered 503, the log saying only ParameterNotFound)
+    doc = yaml.load(text, Loader=_cfn_loader())
+    for name in ("TelegramTokenParameter", "WebhookSecretParameter"):
+        spec = doc["Parameters"][name]
+        assert re.fullmatch(spec["AllowedPattern"], spec["Default"]), name
+        for wrong in ("banditbot-token", "banditbot/token", ""):
+            assert not re.fullmatch(spec["AllowedPattern"], wrong), (name, wrong)
+        assert f":parameter${{{name}}}\"" in text, name  # (the grant this guards)
     urls = re.findall(r'"(dynamodb://[^"]+)"', text)
     assert urls
     for url in urls:
@@ -406,23 +416,33 @@ def test_a_broken_deployment_tells_callers_nothing_and_strangers_get_403(
         assert "my-experiments.yaml" not in response["body"]
         assert "experiments file" not in response["body"]
     _, err = capfd.readouterr()
-    assert any("my-experiments.yaml: cannot read the experiments file" in x.get("message", "")
-               for x in _log_lines(err))
+    said = [x.get("message", "") for x in _log_lines(err)]
+    # the Lambda's fix, not the CLI's (a trial's log said "pass --config PATH")
+    assert any("my-experiments.yaml: no experiments file there" in x and "ExperimentsFile" in x
+               and "--config" not in x for x in said), said
     assert double.chat_messages(501) == []
 
 
+@pytest.mark.parametrize("fault", ["table", "credentials"])
 def test_a_store_not_set_up_names_no_table_to_anyone_and_is_not_retried(
         lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+        capfd: pytest.CaptureFixture[str], fault: str) -> None:
     """/readyz answers anyone: a missing table made it answer 503 with ``no table 'missing'
     here``. The body says the store is not set up and gives the request id; the log says
     which table. A store that is not set up is a 500 that says retrying will not help, on
     every route (an operator's trial: a mistyped table, missing credentials or a wrong
     region were answered 503 and logged as "retry in a moment", so clients retried a fault
     that never clears); the log names the table."""
-    table = f"missing-{uuid.uuid4().hex[:8]}"
+    table = f"missing-{uuid.uuid4().hex[:8]}" if fault == "table" else lambda_env["TABLE"]
     monkeypatch.setenv("BANDITBOT_STORE", f"dynamodb://{table}?region=us-east-1"
                                           f"&endpoint_url={lambda_env['ENDPOINT']}")
+    if fault == "credentials":  # (a second trial found these answered 503: the flag that
+        # says retrying will not help was lost on the way)
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # (it keeps what it resolved)
     app = LambdaApp()
     response = app(http_api_event(b"", path="/readyz", method="GET", secret=None), None)
     asked = http_api_event(b'{"subject": "u"}', path="/v1/experiments/random/decisions",
@@ -438,7 +458,8 @@ def test_a_store_not_set_up_names_no_table_to_anyone_and_is_not_retried(
     problem = json.loads(response["body"])
     _, err = capfd.readouterr()
     lines = _log_lines(err)
-    assert any(table in x.get("message", "") and x.get("request_id") == problem["request_id"]
+    named = table if fault == "table" else "no AWS credentials"
+    assert any(named in x.get("message", "") and x.get("request_id") == problem["request_id"]
                for x in lines)
     assert not any("retry in a moment" in x.get("message", "") for x in lines)
     assert any("retrying will not help" in x.get("message", "") for x in lines)
@@ -610,3 +631,20 @@ def test_the_templates_admins_may_run_admin_commands(
     assert "Not allowed" in cheat(501, 73)
     stats = store.read_stats("random", 0, None, ("arm1",))
     assert (stats.pulls[0], stats.total[0]) == (1.0, 1.0)  # the admin's one reward
+
+
+@pytest.mark.parametrize("which", ["TELEGRAM_TOKEN_PARAMETER",
+                                   "BANDITBOT_WEBHOOK_SECRET_PARAMETER"])
+def test_an_unreadable_ssm_parameter_is_named_in_the_log(
+        lambda_env: dict[str, str], double: BotApiDouble, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str], which: str) -> None:
+    """A trial's mistyped parameter was logged as ``"error": "ParameterNotFound"`` with no
+    word of which name was asked for (a name is no secret; its value is)."""
+    typo = f"/{lambda_env['TABLE']}/typo"
+    monkeypatch.setenv(which, typo)
+    answered = LambdaApp()(http_api_event(_update(double, 61)), None)
+    assert answered["statusCode"] == 503
+    _, err = capfd.readouterr()
+    said = [x.get("message", "") for x in _log_lines(err)]
+    assert any(f"SSM parameter {typo} unreadable (ParameterNotFound)" in x for x in said), said
+    assert double.token not in err and SECRET not in err

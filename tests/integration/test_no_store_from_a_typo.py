@@ -49,8 +49,11 @@ def test_serve_and_a_cli_write_create_no_dynamodb_table(
     with pytest.raises(ConfigError, match="no DynamoDB table 'nosuch-") as refused:
         http_app_from_env()
     assert "create it with banditbot init-db" in (refused.value.hint or "")
+    # where it looked (a trial's wrong region read "no DynamoDB table 'banditbot' here")
+    assert f"in us-east-1 at {moto_endpoint}" in str(refused.value)
     code, _, err = run_cli(["decide", "tip", "--subject", "u", "--store", url], capsys)
     assert code == 2 and "create it with banditbot init-db" in err
+    assert f"in us-east-1 at {moto_endpoint}" in " ".join(err.split())
     assert not [t for t in _tables(moto_endpoint) if t.startswith("nosuch")]
     monkeypatch.setenv("BANDITBOT_INIT_STORE", "1")  # asked for: made
     http_app_from_env()

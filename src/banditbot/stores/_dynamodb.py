@@ -277,6 +277,15 @@ class DynamoDBStore:
 
     # --- plumbing -----------------------------------------------------------------------
     @property
+    def where(self) -> str:
+        """Where the table was looked for, in words: ``in eu-west-1`` (with the endpoint,
+        when the URL names one; the region the environment gives when the URL has none)."""
+        region = self.region or getattr(getattr(self._client, "meta", None), "region_name",
+                                        None)
+        at = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"in {region}{at}" if region else f"in the default region{at}"
+
+    @property
     def client(self) -> Any:
         if self._client is None:
             import boto3
@@ -357,7 +366,8 @@ class DynamoDBStore:
             raise self._refused(op, exc, kwargs) from exc
         except BotoCoreError as exc:
             error = _network_error(op, exc)
-            raise StoreError(error.message + self._stopped(), hint=error.hint) from exc
+            raise StoreError(error.message + self._stopped(), hint=error.hint,
+                             lasting=error.lasting) from exc
 
     def _refused(self, op: str, exc: Any, kwargs: Mapping[str, Any]) -> StoreError:
         """What DynamoDB's refusal ``exc`` (a ``ClientError``) of ``op`` means, in one line
@@ -370,8 +380,8 @@ class DynamoDBStore:
             hint = f"table {self.table!r} lacks the index {kwargs['IndexName']}: it is " \
                 "not laid out as banditbot needs (banditbot init-db says what differs)"
         elif code == "ResourceNotFoundException":
-            hint = f"no table {self.table!r} here: check its name and region, or create " \
-                "it with banditbot init-db"
+            hint = f"no table {self.table!r} {self.where}: check its name and region, or " \
+                "create it with banditbot init-db"
         elif code in _THROTTLING:
             hint = _THROTTLING_HINT
         else:
