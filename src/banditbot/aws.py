@@ -76,6 +76,9 @@ class LambdaApp:
         self._settings: Any = None
         self._secret: str | None = None  # the webhook secret, once known (SSM: fetched once)
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: one event at a time on the loop, as Lambda sends them (a harness that calls the
+        #: handler from two threads at once got "This event loop is already running")
+        self._loop_lock = threading.Lock()
         self._retry_at = 0.0  # (monotonic) no Telegram connection attempt before then
 
     def settings(self) -> Any:
@@ -142,7 +145,8 @@ class LambdaApp:
 
     def _run(self, coroutine: Any) -> Any:
         assert self._loop is not None
-        return self._loop.run_until_complete(coroutine)
+        with self._loop_lock:
+            return self._loop.run_until_complete(coroutine)
 
     def _telegram(self, headers: dict[str, str], raw: bytes, context: Any) -> dict[str, Any]:
         """A webhook request: the secret is checked before anything is built, fetched or

@@ -648,3 +648,19 @@ def test_an_unreadable_ssm_parameter_is_named_in_the_log(
     said = [x.get("message", "") for x in _log_lines(err)]
     assert any(f"SSM parameter {typo} unreadable (ParameterNotFound)" in x for x in said), said
     assert double.token not in err and SECRET not in err
+
+
+def test_two_events_at_once_in_one_container_are_both_answered(
+        lambda_env: dict[str, str], double: BotApiDouble) -> None:
+    """Lambda sends one event at a time, but a local harness may call the handler from
+    threads: a trial's two presses at once got "This event loop is already running", a 500
+    and an update never processed. The loop takes one event at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    handler = LambdaApp()
+    assert handler(http_api_event(_update(double, 70)), None)["statusCode"] == 200  # (built)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: handler(http_api_event(_update(double, 71 + i)),
+                                                  None), range(8)))
+    assert [a["statusCode"] for a in answers] == [200] * 8
+    assert len(double.chat_messages(501)) == 9  # every /random answered with its prompt
