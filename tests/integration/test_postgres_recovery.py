@@ -161,11 +161,14 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("kind", ["timeout", "refused"])
-def test_a_database_out_of_reach_is_named_with_what_to_check(kind: str) -> None:
+def test_a_database_out_of_reach_is_named_with_what_to_check(kind: str,
+                                                             said: list[str]) -> None:
     """A scale trial against an unreachable host ended with "PostgreSQL read failed:
     connection timeout expired (the database is unreachable or restarting; retry)": no
     host, nothing to check. The error names host:port (never the password) and says what
-    to check, for a read, a write and init-db; the same for a port that refuses."""
+    to check, for a read, a write and init-db; the same for a port that refuses. And the
+    wait is said as it begins (a mistyped port: 15 s of silence in the CLI, then the
+    error): one warning, at the first connection."""
     silent, port = _silent_port() if kind == "timeout" else (None, _free_port())
     store = open_store(f"postgresql://bot:Sup3r-s3cret@127.0.0.1:{port}/db"
                        "?connect_timeout=1&retry_seconds=0.5")
@@ -188,6 +191,10 @@ def test_a_database_out_of_reach_is_named_with_what_to_check(kind: str) -> None:
         assert ("timeout" if kind == "timeout" else "refused") in error.message.lower(), text
         assert where in (error.hint or "") and "firewall" in (error.hint or ""), text
         assert "Sup3r-s3cret" not in str(error) and "Sup3r-s3cret" not in text
+    waiting = [line for line in said if "does not answer" in line]
+    assert len(waiting) == 1, said
+    assert waiting[0].startswith(f"PostgreSQL at {where} does not answer (")
+    assert "waits up to 0.5 s" in waiting[0] and "Sup3r-s3cret" not in waiting[0]
 
 
 @pytest.mark.parametrize(("url", "env", "where"), [

@@ -704,6 +704,12 @@ class PostgresStore:
         except psycopg.OperationalError as exc:
             if _unreachable(exc):
                 self._failing = True  # (the pool's first attempts will fail too)
+                # said now: the first call waits up to retry_seconds before it fails (a
+                # trial's mistyped port: 15 s of silence, then the error)
+                said = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+                log.warning("PostgreSQL at %s does not answer (%s); each call waits up to "
+                            "%g s for it (retry_seconds in the store URL)", self._where,
+                            self._scrub(said).rsplit(": ", 1)[-1], self.retry_seconds)
                 return
             raise self._error("connect", exc, hint="check the URL: user, password, "
                                                    "database and options") from None
