@@ -599,3 +599,36 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_server_error(api: Any, depth: i
     assert logged.reward is None
     metrics = call(url, "GET", "/metrics").text
     assert "RecursionError" not in metrics
+
+
+def test_no_page_of_the_server_can_be_framed_by_another_site(api: Any) -> None:
+    """A review: the results page keeps its API key and has one-click admin buttons (retire
+    an arm), and nothing stopped another site from framing it under a lure (clickjacking).
+    Every answer forbids framing and content-type guessing."""
+    url, keys, _ = api
+    for path, key in (("/", None), ("/static/app.js", None), ("/docs", None),
+                      ("/v1/experiments", keys["read"]), ("/v1/experiments", None)):
+        r = call(url, "GET", path, key)
+        assert r.headers["x-frame-options"] == "DENY", path
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'", path
+        assert r.headers["x-content-type-options"] == "nosniff", path
+
+
+def test_a_method_http_does_not_have_is_one_label_in_the_metrics(api: Any) -> None:
+    """A review: each unknown method a server passes through (h11 does) became a new
+    latency series kept for the process's life: 3,000 methods made /metrics 5.4 MB."""
+    import asyncio
+
+    _, _, service = api
+    app = create_app(service)
+
+    async def probe() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for i in range(20):
+                await client.request(f"XFOO{i}", "/healthz")
+            return (await client.get("/metrics")).text
+
+    metrics = asyncio.run(probe())
+    assert "XFOO" not in metrics
+    assert 'method="OTHER"' in metrics

@@ -25,6 +25,14 @@ MAX_BODY_BYTES = 64 * 1024
 #: …and of the Telegram webhook (Telegram's updates are far smaller).
 MAX_WEBHOOK_BYTES = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: the methods a metric names (any other is counted as OTHER)
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+#: on every answer: no page of this server inside another site's frame (the results page
+#: holds an API key and has one-click admin buttons: a review's clickjacking), and no
+#: content type guessed
+_FRAMING = ((b"x-frame-options", b"DENY"),
+            (b"content-security-policy", b"frame-ancestors 'none'"),
+            (b"x-content-type-options", b"nosniff"))
 
 #: ``(path, headers, request id) -> a refusal, or None to let the request in``
 Gate = Callable[[str, Mapping[str, str], str], Response | None]
@@ -73,7 +81,7 @@ class Envelope:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                                      (b"x-request-id", request_id.encode()), *_FRAMING]
             await send(message)
 
         if self.gate_blocks is not None and self.gate_blocks() \
@@ -99,7 +107,10 @@ class Envelope:
         route = getattr(scope.get("route"), "path", None)
         if route is None:
             route = (self.route_of and self.route_of(scope)) or "unmatched"
-        self.metrics.child(self.metrics.requests, scope["method"], route,
+        # (a method outside HTTP's own is one label: each would be a new series, kept for
+        # the process's life, on a server that passes any method through)
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        self.metrics.child(self.metrics.requests, method, route,
                            str(status[0])).observe(elapsed)
         # a server error is a warning: it shows at the level an operator watches
         level = logging.WARNING if status[0] >= 500 else logging.INFO
