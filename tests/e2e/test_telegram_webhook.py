@@ -357,3 +357,24 @@ def test_serve_comes_up_when_telegram_refuses_the_token(double: BotApiDouble,
     text = log_path.read_text()
     assert "WRONG-token" not in text and "Traceback" not in text
     assert len([x for x in text.splitlines() if "rejected the bot token" in x]) == 1
+
+
+def test_a_forwarded_admin_command_is_not_run(server: str, double: BotApiDouble,
+                                              service: BanditService) -> None:
+    """A review: an admin who forwarded a group member's "/cheat …" to the bot (to ask
+    about it) ran it with the admin's rights. A forwarded command is someone else's words:
+    it is not run, and the admin is told how to run it."""
+    admin, stranger = double.user(1001), double.user(501)
+    forwarded = double.message_update(admin, 1001, "/cheat seed arm1 1111111111")
+    forwarded["update_id"] = 720
+    forwarded["message"]["forward_origin"] = {"type": "user", "date": int(time.time()),
+                                              "sender_user": stranger}
+    assert post(server, forwarded).status_code == 200
+    (answer,) = wait(lambda: double.chat_messages(1001))
+    assert answer.text is not None and "forwarded admin command is not run" in answer.text
+    assert service.report("seed").total_answered == 0
+    own = double.message_update(admin, 1001, "/cheat seed arm1 11")  # sent by the admin
+    own["update_id"] = 721
+    assert post(server, own).status_code == 200
+    wait(lambda: len(double.chat_messages(1001)) == 2 and double.chat_messages(1001))
+    assert service.report("seed").total_answered == 2

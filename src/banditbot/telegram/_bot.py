@@ -514,6 +514,14 @@ class BanditBot:
                             "'admins' in the experiments file or BANDITBOT_ADMINS.")
             await message.reply_text(refusal)
             return
+        if message.forward_origin is not None or message.via_bot is not None:
+            # someone else's words: an admin forwarding a group's "/cheat …" (to ask about
+            # it) ran it with the admin's rights (a review)
+            log.warning("forwarded admin command not run", extra={
+                "command": name, "update_id": update.update_id})
+            await message.reply_text("A forwarded admin command is not run: send it "
+                                     "yourself if you mean it.")
+            return
         args = list(context.args or [])
         # the experiment may be named by its id or its command, as /report takes it
         named = 1 if name == "arm" else 0
