@@ -1300,6 +1300,10 @@ def _unique_key_loader() -> type[Any]:
     return UniqueKeyLoader
 
 
+#: the experiments file shipped inside the package (the demo's, and the last default)
+PACKAGED_CONFIG = Path(__file__).parent / "data" / "experiments.yaml"
+
+
 def default_config_path(candidates: Iterable[str | os.PathLike[str]] = ()) -> Path:
     """The experiments file to use when none is given: ``./experiments.yaml``,
     ``./examples/experiments.yaml``, then the copy shipped inside the package."""
@@ -1308,4 +1312,4 @@ def default_config_path(candidates: Iterable[str | os.PathLike[str]] = ()) -> Pa
     for option in options:
         if Path(option).is_file():
             return Path(option)
-    return Path(__file__).parent / "data" / "experiments.yaml"
+    return PACKAGED_CONFIG

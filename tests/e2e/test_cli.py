@@ -364,13 +364,16 @@ def test_a_line_of_text_stays_one_line_in_a_pipe(db: list[str],
 def test_an_unreachable_postgres_is_one_line() -> None:
     """Nothing listens on port 1: the command's one-line error, not two lines of the
     connection pool's per attempt before it (a real process: pytest's own log handlers
-    would hide them in process)."""
+    would hide them in process); one line before it says how long it waits."""
     store = "postgresql://u:p@127.0.0.1:1/db?retry_seconds=2"
     proc = subprocess.run([sys.executable, "-m", "banditbot", "report", "random", "--config",
                            str(EXAMPLES), "--store", store], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
-    (line,) = proc.stderr.strip().splitlines()
+    # the wait said as it begins (a mistyped port waited 15 s in silence), then the error
+    waiting, line = proc.stderr.strip().splitlines()
+    assert waiting == ("PostgreSQL at 127.0.0.1:1 does not answer (Connection refused); each "
+                       "call waits up to 2 s for it (retry_seconds in the store URL)")
     assert line.startswith("error: PostgreSQL") and "p@" not in line  # and no password
     # a read says it was reading, and does not speak of writes
     assert "half-written" not in line and "read_meta" not in line

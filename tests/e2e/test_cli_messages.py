@@ -164,3 +164,14 @@ def test_a_prompt_that_reads_no_answer_ends_its_line(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[-1] == "aborted; nothing changed", proc.stdout
     assert lines[-2].rstrip().endswith("[y/N]:"), proc.stdout
+
+
+def test_a_write_with_the_packaged_experiments_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial forgot --config: `decide greeting --store sqlite:///f.db` decided with the
+    packaged example's 'greeting' (the same arm ids, other texts) without a word."""
+    store = ["--store", f"sqlite:///{tmp_path / 'f.db'}"]
+    code, _, err = run_cli(["decide", "greeting", *store], capsys)
+    assert code == 0 and "using the packaged example's" in err, err
+    code, _, err = run_cli(["decide", "greeting", *store, "--config", str(EXAMPLES)], capsys)
+    assert code == 0 and "packaged" not in err, err

@@ -85,7 +85,8 @@ _CONFIG_READ: list[str] = []
 
 
 def service(config: str | None, store: str | None, *, seed: int | None = None,
-            read_only: bool = False, existing: bool = False, admin: bool = False) -> Any:
+            read_only: bool = False, existing: bool = False, admin: bool = False,
+            quiet: bool = False) -> Any:
     """The engine for a command: options win over the settings.
 
     ``read_only`` for commands that only read (``report``, ``export``, ``arms list``…):
@@ -93,15 +94,23 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
     ``existing`` for writes that only make sense on a store that has run (``reset``): it
     must exist already, as for a read (a mistyped path would reset an empty new database).
     ``admin`` for changes to an experiment (policy, arms, priors, cheats): refused when
-    they would create the default database beside the demo's.
+    they would create the default database beside the demo's. ``quiet``: no note that the
+    packaged example's experiments are used (a command that says so in its own words).
     """
     from .._compose import build_service, may_init
-    from .._config import BanditConfig, default_config_path, load_config
+    from .._config import PACKAGED_CONFIG, BanditConfig, default_config_path, load_config
     from ..stores import SQLiteStore, open_store, store_kind
 
     chosen = settings()
     path = config if config is not None else chosen.config_path
     used = path if path is not None else default_config_path()
+    if path is None and not (read_only or quiet) and used == PACKAGED_CONFIG \
+            and (store is not None or chosen.store_given):
+        # a write to a store of the user's own with the example's experiments (a trial
+        # forgot -c: its decisions went to the packaged 'greeting', of other texts)
+        err_console.print("note: no experiments file given (--config, BANDITBOT_CONFIG or "
+                          "./experiments.yaml): using the packaged example's",
+                          highlight=False, soft_wrap=True)
     cfg: BanditConfig = load_config(used)
     _CONFIG_READ[:] = [str(used)]  # what an 'unknown experiment' error names
     if admin and not (store is not None or chosen.store_given):

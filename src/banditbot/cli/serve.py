@@ -34,7 +34,8 @@ def serve(
     require("uvicorn", "api")
     import uvicorn
 
-    built = service(config, store)  # validate, and create the tables once
+    built = service(config, store, quiet=True)  # validate, create the tables once (the
+    # packaged example is said in the server's log)
     opened = built.store
     try:  # (a second server on the store with another experiments file: said at once)
         differs = built.compare_config(this_server())
@@ -74,7 +75,7 @@ def _say_what_is_served(config_path: str, store_url: str) -> None:
 
     log = logging.getLogger("banditbot.serve")
     path = Path(config_path).resolve()
-    packaged = path == (Path(_config.__file__).parent / "data" / "experiments.yaml").resolve()
+    packaged = path == _config.PACKAGED_CONFIG.resolve()
     fields = {"experiments_file": None if packaged else str(path), "store": store_url}
     keys = "; API keys: only the experiments file's api_keys (banditbot keys create " \
         "cannot reach an in-memory store)" if store_kind(store_url) == "memory" else ""
