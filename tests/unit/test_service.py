@@ -1163,3 +1163,36 @@ def test_a_switch_to_a_discount_says_which_answers_it_cannot_weigh(clock: FakeCl
     assert after.switch_policy("e", "thompson").unweighed == 0  # (weighs every answer)
     again = after.switch_policy("e", "sliding-window-ucb", {"window": "1d"})
     assert again.unweighed == 28 and "28 earlier answers" in again.message
+
+
+def test_answers_given_under_another_reward_are_said_to_be(tmp_path: Path) -> None:
+    """A trial changed an experiment's 👍/👎 to a 1–5 rating with answers in the log: its
+    0s and 1s were read as ratings (an interval cut at 1) without a word; and back, ratings
+    of 3.6 on average were shown for a 👍/👎 experiment. The report names the arms whose
+    mean answer lies outside the reward's range, and how to start over; the bandit goes on
+    deciding."""
+    from banditbot import SQLiteStore
+
+    def service(reward: dict[str, Any]) -> BanditService:
+        cfg = parse_config({"experiments": [{
+            "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+            "reward": reward, "burn_in": 0}]})
+        store = SQLiteStore(tmp_path / "g.db")
+        store.init()
+        return BanditService(cfg, store, rng=np.random.default_rng(1))
+
+    binary = service({"type": "binary"})
+    for i in range(40):
+        d = binary.decide("g", f"u{i}")
+        binary.reward(d.id, i % 3 == 0, f"u{i}")
+    assert "range" not in binary.report("g").notes  # answers of this reward: nothing said
+    changed = service({"type": "rating", "min": 1, "max": 5})
+    # a decision still works (its Beta posterior had a negative shape: a NaN propensity,
+    # refused by the log as "NOT NULL constraint failed: decisions.propensity")
+    decided = changed.decide("g", "after")
+    assert 0 < decided.propensity <= 1
+    rated = changed.report("g")
+    assert all(0 <= a.p_best <= 1 for a in rated.arms)
+    said = rated.notes["range"]
+    assert said.startswith("a, b: the mean answer lies outside the reward's range")
+    assert "banditbot reset g" in said and "range: a, b" in rated.to_text()

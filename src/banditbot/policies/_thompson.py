@@ -103,12 +103,16 @@ def _row_starts(rows: int, k: int) -> npt.NDArray[np.intp]:
 
 
 def beta_posterior(stats: ArmStats, alpha: float, beta: float) -> tuple[FloatArray, FloatArray]:
-    """Beta posterior parameters per arm: operator priors where set, else ``(alpha, beta)``."""
+    """Beta posterior parameters per arm: operator priors where set, else ``(alpha, beta)``.
+    Successes and failures below 0 count as 0 (answers off the reward's scale, e.g. 0/1
+    answers read as ratings from 1 after the experiments file changed: a Beta of a
+    negative shape made a decision's propensity NaN)."""
     failures = np.maximum(stats.n - stats.sums, 0.0)
+    successes = np.maximum(stats.sums, 0.0)
     if stats.prior_alpha is None or stats.prior_beta is None:
-        return stats.sums + alpha, failures + beta
+        return successes + alpha, failures + beta
     has_prior = (stats.prior_alpha + stats.prior_beta) > 0.0
-    a = np.where(has_prior, stats.prior_alpha, alpha) + stats.sums
+    a = np.where(has_prior, stats.prior_alpha, alpha) + successes
     b = np.where(has_prior, stats.prior_beta, beta) + failures
     return a, b
 
@@ -119,7 +123,8 @@ def beta_posterior_stacked(stats: ArmStats, alpha: float, beta: float) -> FloatA
     if stats.prior_alpha is not None and stats.prior_beta is not None:
         return np.stack(beta_posterior(stats, alpha, beta))
     out = np.empty((2, *stats.n.shape))
-    np.add(stats.sums, alpha, out=out[0])
+    np.maximum(stats.sums, 0.0, out=out[0])
+    out[0] += alpha
     np.subtract(stats.n, stats.sums, out=out[1])
     np.maximum(out[1], 0.0, out=out[1])
     out[1] += beta

@@ -392,7 +392,7 @@ class DecisionsMixin(RewardsMixin):
         a_list, b_list = [], []
         for c, t, qa, qb in zip(counts, sums, alpha, beta, strict=True):
             ra, rb = (qa, qb) if qa + qb > 0.0 else (policy.alpha, policy.beta)
-            a_list.append(ra + t)
+            a_list.append(ra + max(t, 0.0))  # (as beta_posterior: none below 0)
             b_list.append(rb + max(c - t, 0.0))
         return a_list, b_list
 

@@ -520,6 +520,25 @@ def _started(store: Store, experiment: str, generation: int, scope: str | None
     return None if row is None else float(row[0])
 
 
+def _outside_the_range(view: ExperimentView, rows: Sequence[ArmReport]) -> str:
+    """What to say of arms whose mean answer lies outside the reward's range: answers given
+    under another reward (a trial changed 👍/👎 to a 1–5 rating with answers in the log:
+    its 0s and 1s were read as ratings, an interval cut at 1, without a word)."""
+    lo, hi = view.config.reward.bounds
+    if lo is None or hi is None:
+        return ""
+    slack = 1e-9 * max(1.0, abs(lo), abs(hi))
+    off = [r.arm for r in rows if r.answered > 0 and not
+           lo - slack <= r.reward_sum / r.answered <= hi + slack]
+    if not off:
+        return ""
+    return (f"{', '.join(off[:10])}{' and more' if len(off) > 10 else ''}: the mean answer "
+            f"lies outside the reward's range ({view.config.reward.describe()}), so these "
+            "answers were given under another reward (its type or range changed in the "
+            "experiments file since) and are read on this one's scale; to start over: "
+            f"banditbot reset {view.config.id}")
+
+
 def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
            left_out: tuple[tuple[str, int], ...] = (),
            rows: Sequence[ArmReport] = ()) -> dict[str, str]:
@@ -575,6 +594,9 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
             f"{arms}{more}: in the log of this generation but not in the experiments file, "
             "so not in this report (the export has them; to stop an arm and keep it in "
             "the report, retire it instead: banditbot arms retire)")
+    off_scale = _outside_the_range(view, rows)
+    if off_scale:
+        notes["range"] = off_scale
     if view.control_index is None and view.config.control in view.all_arms:  # retired
         notes["control"] = retired_control_note(view.config, labelled=True)
     if summed:
