@@ -1006,36 +1006,224 @@ _HINTS = {
 
 
 def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
-    lines = []
+    lines: list[str] = []
     errors = exc.errors()
     for err in errors:
         loc = list(err["loc"])
-        if err["type"] == "too_short" and any(
+        kind = str(err["type"])
+        if kind == "too_short" and any(
             len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == err["loc"]
             for other in errors
         ):
             continue  # pydantic's count of the *valid* items; the item errors say more
-        where = source
+        if kind == "dataclass_type" and loc and isinstance(loc[-1], int):
+            loc = loc[:-1]  # an item that is not a mapping: said of the list, once
+        where, node = source, raw
         if len(loc) >= 2 and loc[0] == "experiments" and isinstance(loc[1], int):
             try:
-                exp_id = raw["experiments"][loc[1]].get("id", f"#{loc[1] + 1}")
+                node = raw["experiments"][loc[1]]
+                exp_id = node.get("id", f"#{loc[1] + 1}")
             except (KeyError, IndexError, TypeError, AttributeError):
-                exp_id = f"#{loc[1] + 1}"
+                exp_id, node = f"#{loc[1] + 1}", None
             where += f": experiment {exp_id!r}"
             loc = loc[2:]
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc
-                        if not str(p).startswith("function-")).lstrip(".")
+        loc = [p for p in loc if not str(p).startswith("function-")]
+        field = _field_words(loc, node)
         message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "unexpected_keyword_argument":  # (a dataclass's word for it)
+        if kind == "unexpected_keyword_argument":  # (a dataclass's word for it)
             message = "Extra inputs are not permitted"
-        shape = re.sub(r"\[\d+\]", "", field)  # features[2].name -> features.name
-        hint = _FIELD_HINTS.get((shape, str(err["type"]))) or _HINTS.get(str(err["type"]))
+        shape = ".".join(str(p) for p in loc if not isinstance(p, int))  # features.name
+        hint = _FIELD_HINTS.get((shape, kind)) or _HINTS.get(kind)
         trailing = _trailing_parenthesis(message)
         if trailing is not None:  # our errors carry their own hint, in the last parentheses
             message, hint = message[:trailing].rstrip(), message[trailing + 1:-1]
+        said = _in_the_files_words(shape, kind, err.get("input"), where=where != source,
+                                   node=node)
+        if said is not None:
+            message, hint = said
         text = f"{where}: {field + ': ' if field else ''}{message}"
-        lines.append(text + (f" (fix: {hint})" if hint else ""))
+        line = text + (f" (fix: {hint})" if hint else "")
+        if line not in lines:  # (two arms written as plain text: one line says it)
+            lines.append(line)
     return "\n".join(lines)
+
+
+#: the lists of an experiments file whose items a message names as a user counts them: the
+#: list's key, the word for an item and the key that names one
+_ITEMS = {"arms": ("arm", "id"), "features": ("feature", "name"),
+          "options": ("button", "label"), "api_keys": ("API key", "name")}
+
+
+def _field_words(loc: Sequence[Any], node: Any) -> str:
+    """Where a field is, in the file's words: ``arms[3].id`` is ``arm 4 ('hey'): id`` (an
+    item counted from 1, and named where it has a name); ``node`` is the data ``loc``
+    starts from (``None`` where unknown)."""
+    parts: list[str] = []
+    path: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            listed = path.pop() if path and path[-1] in _ITEMS else None
+            if listed is None:  # (a list without a word for its items)
+                path.append(f"{path.pop() if path else ''}[{part}]")
+            else:
+                if path:
+                    parts.append(".".join(path))
+                    path = []
+                word, key = _ITEMS[listed]
+                item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+                name = item.get(key) if isinstance(item, dict) else None
+                named = f" ({_short(name)})" if isinstance(name, str | int) and name != "" \
+                    else ""
+                parts.append(f"{word} {part + 1}{named}")
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            path.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    if path:
+        parts.append(".".join(path))
+    return ": ".join(parts)
+
+
+#: what an id may be, in words (as ``banditbot arms add`` says it)
+ID_RULE = "an id is 1-32 letters, digits, '_', '.' or '-', starting with a letter or a digit"
+_EXPERIMENT_EXAMPLE = "e.g. - {id: greeting, arms: [{id: hey, content: Hey!}]}"
+_ARM_EXAMPLE = "e.g. - {id: hey, content: Hey!}"
+#: pydantic's message for a field, in the file's words: (field, error type) → (message, fix)
+_FIELD_MESSAGES = {
+    ("experiments", "tuple_type"): ("at least one experiment, each with an id and arms",
+                                    _EXPERIMENT_EXAMPLE),
+    ("experiments", "too_short"): ("at least one experiment", _EXPERIMENT_EXAMPLE),
+    ("experiments", "dataclass_type"): ("a list of experiments, each with an id and arms",
+                                        _EXPERIMENT_EXAMPLE),
+    ("arms", "tuple_type"): ("a list of arms, each with an id and content", _ARM_EXAMPLE),
+    ("arms", "too_short"): ("at least one arm, each with an id and content", _ARM_EXAMPLE),
+    ("arms", "dataclass_type"): ("a list of arms, each with an id and content",
+                                 _ARM_EXAMPLE),
+    ("burn_in", "dataclass_type"): ("a number of decisions per arm, or a mapping",
+                                    "e.g. burn_in: 20, or burn_in: {min_per_arm: 20, "
+                                    "min_answers: 5}; burn_in: 0 turns it off"),
+    ("policy", "dataclass_type"): ("a policy's name, or a mapping with its name and "
+                                   "parameters", "e.g. policy: thompson, or policy: "
+                                   "{name: epsilon-greedy, epsilon: 0.1}"),
+    ("reward", "dataclass_type"): ("binary, rating or continuous, or a mapping",
+                                   "e.g. reward: {type: rating, min: 1, max: 5}"),
+    ("telegram", "dataclass_type"): ("a mapping of the experiment's command and parse mode",
+                                     "e.g. telegram: {command: greeting}"),
+    ("update", "dataclass_type"): ("when the allocation is computed again",
+                                   "e.g. update: every decision, or update: 200 rewards, or "
+                                   "update: 15m"),
+    ("winner", "dataclass_type"): ("a mapping of the winner rule's settings",
+                                   "e.g. winner: {rule: sequence, on_winner: stop}"),
+    ("features", "dataclass_type"): ("a list of features, each with a name and type",
+                                     "e.g. - {name: hour, type: cyclic}"),
+    ("features", "tuple_type"): ("a list of features, each with a name and type",
+                                 "e.g. - {name: hour, type: cyclic}"),
+    ("reward.options", "tuple_type"): ("a list of buttons, each with a label and value",
+                                       "e.g. - {label: 👍, value: 1}"),
+    ("reward.options", "dataclass_type"): ("a list of buttons, each with a label and value",
+                                           "e.g. - {label: 👍, value: 1}"),
+}
+#: pydantic's message for a kind of error, where a field has none of its own
+_KIND_MESSAGES = {
+    "tuple_type": "a list is expected here",
+    "too_short": "at least one item is needed",
+    "dataclass_type": "a mapping (key: value lines) is expected here",
+}
+#: the fields that are a share of the decisions (or a level): 0.5, never 50 or 50%
+_SHARES = ("holdout", "floor", "confidence", "winner.threshold")
+
+
+def _in_the_files_words(shape: str, kind: str, value: Any, *, where: bool,
+                        node: Any) -> tuple[str, str] | None:
+    """The message and fix for an error pydantic words in its own terms (``None`` where
+    its words stand): ``shape`` is the field without list positions (``arms.id``),
+    ``where`` whether it is within an experiment, ``node`` the experiment's data."""
+    if kind == "string_pattern_mismatch" and shape in ("id", "arms.id"):
+        fixed = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).strip("_.-")[:32]
+        return ID_RULE, f"e.g. {fixed or 'hello_v2'}"
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        section, _, key = shape.rpartition(".")
+        return _belongs(key, section or ("experiment" if where else "top"), value, node)
+    if kind == "float_parsing":
+        text = str(value).strip()
+        if shape in _SHARES and text.endswith("%"):
+            try:
+                share = float(text[:-1]) / 100
+            except ValueError:
+                share = 0.5
+            return (f"{_short(value)} is not a number",
+                    f"a share such as {share:g}, not a percentage")
+        return f"{_short(value)} is not a number", _FIELD_HINTS.get((shape, kind), "use a number")
+    said = _FIELD_MESSAGES.get((shape, kind))
+    if said is not None:
+        return said
+    if kind in _KIND_MESSAGES:
+        return _KIND_MESSAGES[kind], _HINTS[kind]
+    return None
+
+
+def _belongs(key: str, given: str, value: Any, node: Any) -> tuple[str, str] | None:
+    """Where a key that is not allowed where it is given belongs, if it is a key of
+    another part of the file (``holdout`` at the top: an experiment's), as (message, fix);
+    ``given``: where it is (``top``, ``experiment``, or a section such as ``reward``),
+    ``node``: the experiment's data."""
+    places = _key_places()
+    found = [place for place, keys in places.items() if key in keys and place != given]
+    shown = value if isinstance(value, int | float | str) and not isinstance(value, bool) \
+        else "…"
+    if len(found) == 1:
+        place = found[0]
+        if place == "top":
+            return ("a setting of the whole file, not of an experiment",
+                    f"put it at the top of the file, not indented: {key}: {shown}")
+        if place == "experiment":
+            return ("an experiment's setting, not the file's" if given == "top" else
+                    f"an experiment's setting, not its {given}'s",
+                    f"indent it with the keys of the experiment it is for (id:, arms:, …): "
+                    f"{key}: {shown}")
+        section = f"{place}: {{{key}: {shown}}}" if place != "reward" or key != "type" \
+            else f"reward: {shown}"
+        if given == "top":
+            return (f"an experiment's setting (of its {place})",
+                    f"put it in the experiment it is for, as {section}")
+        return f"a setting of the experiment's {place}", f"put it under {place}:, e.g. {section}"
+    if found:
+        return None
+    owners = _policy_parameters().get(key)
+    if not owners or given != "experiment":
+        return None
+    policy = node.get("policy") if isinstance(node, dict) else None
+    name = policy.get("name") if isinstance(policy, dict) else policy or "thompson"
+    if name not in owners:
+        name = owners[0]
+    return ("a policy parameter, not an experiment's setting" + (
+                f" (of {', '.join(owners)})" if len(owners) > 1 else ""),
+            f"put it under policy: {{name: {name}, {key}: {shown}}}")
+
+
+@functools.cache
+def _key_places() -> dict[str, frozenset[str]]:
+    """The keys of each part of the file that holds settings, by the part's name."""
+    def keys(spec: type[Any]) -> frozenset[str]:
+        return frozenset(f.name for f in fields(spec))
+
+    return {"top": keys(BanditConfig) - {"experiments"},
+            "experiment": keys(ExperimentConfig),
+            "reward": keys(RewardSpec), "telegram": keys(TelegramOptions),
+            "update": keys(UpdateSpec) - {"rewards", "seconds"},
+            "burn_in": keys(BurnInSpec), "winner": keys(WinnerSpec)}
+
+
+@functools.cache
+def _policy_parameters() -> dict[str, list[str]]:
+    """Each policy parameter's name, with the policies that take it."""
+    from .policies import available_policies
+
+    owners: dict[str, list[str]] = {}
+    for name, cls in available_policies().items():
+        for f in fields(cast(Any, cls)):
+            owners.setdefault(f.name, []).append(name)
+    return owners
 
 
 def parse_config(data: Any, *, source: str = "<config>") -> BanditConfig:

@@ -60,7 +60,8 @@ def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
     (["experiments", 0, "policy", "epsilon"], 1.5,
      "experiment 'random': policy: epsilon-greedy: epsilon must be in [0, 1]"),
     (["experiments", 0, "policy", "name"], "thompsen", "unknown policy 'thompsen'"),
-    (["experiments", 1, "arms", 0, "id"], "hello world", "experiment 'greeting': arms[0].id"),
+    (["experiments", 1, "arms", 0, "id"], "hello world",
+     "experiment 'greeting': arm 1 ('hello world'): id: an id is 1-32 letters"),
     (["experiments", 1, "arms", 1, "id"], "hello", "arm id 'hello' appears twice"),
     (["experiments", 2, "reward", "type"], "stars", "experiment 'tip': reward.type"),
     (["experiments", 2, "reward", "min"], 7, "min (7) must be below max (5)"),
@@ -77,7 +78,8 @@ def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
      "floor 0.4 is above 0.5 / K = 0.25 for 2 arms, where it would be capped"),
     (["experiments", 0, "telegram", "parse_mode"], "Markdown", "telegram.parse_mode"),
     (["experiments", 0, "parse_mode"], "HTML", "parse_mode is given twice"),
-    (["experiments", 0, "arms", 0, "content"], KeyError, "arms[0].content: Field required"),
+    (["experiments", 0, "arms", 0, "content"], KeyError,
+     "arm 1 ('arm1'): content: Field required"),
     (["time_zone"], "Mars/Olympus", "unknown time zone"),
     (["experiments", 0, "default_reward"], 3, "default_reward"),
 ])
@@ -272,7 +274,7 @@ def test_a_bad_feature_name_gets_the_rule_it_broke() -> None:
         with pytest.raises(ConfigError) as caught:
             parse_config(_contextual({"name": name}))
         message = str(caught.value)
-        assert "features[0].name" in message and "a lowercase letter, then lowercase " \
+        assert f"feature 1 ({name!r}): name" in message and "a lowercase letter, then lowercase " \
             "letters, digits or '_'" in message and "'.'" not in message
 
 
@@ -493,11 +495,11 @@ def test_a_checked_copy_is_not_used_once_the_file_or_the_copy_changed(
     ({"floor": 0.2, "arms": [{"id": "a", "content": "A"}, {"id": "a", "content": "B"},
                              {"id": "c", "content": "C"}]}, "arm id 'a' appears twice"),
     ({"floor": 0.3, "arms": [{"id": "a", "content": "A"}, {"id": "b"}]},
-     "arms[1].content: Field required"),
-    ({"features": [{"name": "X", "period": 3}]}, "features[0].name: String should match"),
-    ({"features": [{"period": 3}]}, "features[0].name: Field required"),
+     "arm 2 ('b'): content: Field required"),
+    ({"features": [{"name": "X", "period": 3}]}, "feature 1 ('X'): name: String should match"),
+    ({"features": [{"period": 3}]}, "feature 1: name: Field required"),
     ({"features": [{"name": "x", "period": None}]},
-     "features[0].period: Input should be a valid number"),
+     "feature 1 ('x'): period: Input should be a valid number"),
     ({"features": [{"name": "x", "period": 3}]}, "a period is for cyclic features"),
     ({"features": [{"name": "month", "type": "cyclic"}]}, "needs its period"),
 ])

@@ -1,0 +1,107 @@
+"""What a newcomer writing an experiments file is told: in the file's words, not pydantic's.
+
+From a new-user trial: each case is a mistake the trial made, and the test asserts the
+line ``banditbot experiments --config FILE`` prints for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from banditbot import ConfigError, load_config, parse_config
+
+ARMS = [{"id": "hello", "content": "Hello!"}, {"id": "hey", "content": "Hey!"}]
+
+
+def _refused(experiment: dict[str, Any] | None = None, **top: Any) -> str:
+    data: dict[str, Any] = {**top}
+    if experiment is not None:
+        data["experiments"] = [{"id": "g", "arms": ARMS, **experiment}]
+    with pytest.raises(ConfigError) as refused:
+        parse_config(data, source="e.yaml")
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(("experiment", "top", "says"), [
+    # it read "Input should be a dictionary or an instance of BurnInSpec"
+    ({"burn_in": "ten"}, {}, "e.yaml: experiment 'g': burn_in: a number of decisions per "
+     "arm, or a mapping (fix: e.g. burn_in: 20, or burn_in: {min_per_arm: 20, min_answers: "
+     "5}; burn_in: 0 turns it off)"),
+    # "... an instance of Arm", once per arm
+    ({"arms": ["hello", "hey"]}, {}, "e.yaml: experiment 'g': arms: a list of arms, each "
+     "with an id and content (fix: e.g. - {id: hey, content: Hey!})"),
+    # "Tuple should have at least 1 item after validation, not 0"
+    ({"arms": []}, {}, "e.yaml: experiment 'g': arms: at least one arm, each with an id and "
+     "content (fix: e.g. - {id: hey, content: Hey!})"),
+    # `experiments:` with nothing after it: "Input should be a valid tuple"
+    (None, {"experiments": None}, "e.yaml: experiments: at least one experiment, each with "
+     "an id and arms (fix: e.g. - {id: greeting, arms: [{id: hey, content: Hey!}]})"),
+    (None, {"experiments": []}, "e.yaml: experiments: at least one experiment (fix: e.g. - "
+     "{id: greeting, arms: [{id: hey, content: Hey!}]})"),
+])
+def test_a_wrong_shape_is_said_in_the_files_words(experiment: dict[str, Any] | None,
+                                                  top: dict[str, Any], says: str) -> None:
+    message = _refused(experiment, **top)
+    assert message == says
+    assert not any(word in message for word in ("instance of", "Tuple", "tuple"))
+
+
+def test_an_arm_is_counted_from_one_and_named_by_its_id() -> None:
+    """It read "arms[3].id: String should match pattern '^[A-Za-z0-9]…$'"."""
+    arms = [*ARMS, {"id": "formal", "content": "Good day."},
+            {"id": "hey there", "content": "Yo!"}]
+    assert _refused({"arms": arms}) == (
+        "e.yaml: experiment 'g': arm 4 ('hey there'): id: an id is 1-32 letters, digits, "
+        "'_', '.' or '-', starting with a letter or a digit (fix: e.g. hey_there)")
+    assert _refused({"id": "greeting test"}) == (
+        "e.yaml: experiment 'greeting test': id: an id is 1-32 letters, digits, '_', '.' or "
+        "'-', starting with a letter or a digit (fix: e.g. greeting_test)")
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    # it read "Input should be a valid number, unable to parse string as a number"
+    ("holdout", "50%", "holdout: '50%' is not a number (fix: a share such as 0.5, not a "
+     "percentage)"),
+    ("floor", "1%", "floor: '1%' is not a number (fix: a share such as 0.01, not a "
+     "percentage)"),
+    ("confidence", "95%", "confidence: '95%' is not a number (fix: a share such as 0.95, "
+     "not a percentage)"),
+    ("winner", {"threshold": "99%"}, "winner.threshold: '99%' is not a number (fix: a share "
+     "such as 0.99, not a percentage)"),
+    # (unchanged: plain 50 already said it)
+    ("holdout", 50, "holdout: Input should be less than or equal to 0.9 (fix: a share such "
+     "as 0.1, not a percentage)"),
+])
+def test_a_percentage_is_told_the_share_it_means(field: str, value: Any, says: str) -> None:
+    assert _refused({"control": "hello", field: value}) == f"e.yaml: experiment 'g': {says}"
+
+
+@pytest.mark.parametrize(("experiment", "top", "says"), [
+    # each read "Extra inputs are not permitted (fix: remove it or check its spelling)"
+    ({"policy": "epsilon-greedy", "epsilon": 0.1}, {}, "e.yaml: experiment 'g': epsilon: a "
+     "policy parameter, not an experiment's setting (fix: put it under policy: {name: "
+     "epsilon-greedy, epsilon: 0.1})"),
+    ({}, {"holdout": 0.1}, "e.yaml: holdout: an experiment's setting, not the file's (fix: "
+     "indent it with the keys of the experiment it is for (id:, arms:, …): holdout: 0.1)"),
+    ({"reward": "rating", "min": 0}, {}, "e.yaml: experiment 'g': min: a setting of the "
+     "experiment's reward (fix: put it under reward:, e.g. reward: {min: 0})"),
+    ({"time_zone": "Europe/Berlin"}, {}, "e.yaml: experiment 'g': time_zone: a setting of "
+     "the whole file, not of an experiment (fix: put it at the top of the file, not "
+     "indented: time_zone: Europe/Berlin)"),
+    # a key known nowhere keeps its message
+    ({"colour": "red"}, {}, "e.yaml: experiment 'g': colour: Extra inputs are not permitted "
+     "(fix: remove it or check its spelling)"),
+])
+def test_a_key_in_the_wrong_place_is_told_where_it_belongs(
+        experiment: dict[str, Any], top: dict[str, Any], says: str) -> None:
+    assert _refused(experiment, **top) == says
+
+
+def _load(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "e.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    return str(refused.value).replace(str(path), "e.yaml")
