@@ -802,8 +802,8 @@ class ExperimentConfig(_Spec):
         problems = [(arm.id, problem) for arm in self.arms
                     if (problem := markup_problem(arm.content, self.telegram.parse_mode))]
         if problems:
-            quoting = " (in YAML: inside single quotes; inside double quotes a backslash " \
-                "is written twice)" if any("\\" in p for _, p in problems) else ""
+            quoting = f" ({_BACKSLASH_QUOTING})" if any("\\" in p for _, p in problems) \
+                else ""
             if len(problems) == 1:
                 raise ValueError(f"arm {problems[0][0]!r}: {problems[0][1]}{quoting}")
             listed = "\n".join(f"  arm {arm!r}: {problem}" for arm, problem in problems)
@@ -1426,13 +1426,54 @@ def _config_from(p: Path, raw: bytes) -> BanditConfig:
     try:
         data = yaml.load(text, Loader=_unique_key_loader())  # a safe loader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}: broken YAML{where}: {problem}",
-                          hint="keep one of them" if "given twice" in problem
-                          else "check indentation and quoting") from None
+        message, hint = _yaml_problem(exc, text)
+        raise ConfigError(f"{p}: broken YAML{message}", hint=hint) from None
     return parse_config(data, source=str(p))
+
+
+#: how to write text with backslashes in YAML (MarkdownV2's escapes): the check of an arm's
+#: markup says it too
+_BACKSLASH_QUOTING = "in YAML: inside single quotes; inside double quotes a backslash is " \
+    "written twice"
+
+
+def _yaml_problem(exc: Exception, text: str) -> tuple[str, str]:
+    """PyYAML's error as ``(" at line L, column C: problem", fix)``, with what the problem
+    usually is: a tab that indents, a key without its colon (named on its own line, which
+    the parser reports at the next), a colon in a value, a backslash in double quotes."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", None) or "invalid YAML")
+    if mark is None:
+        return f": {problem}", "check indentation and quoting"
+    line, column = mark.line, mark.column
+    lines = re.split(r"\r\n|\r|\n", text)
+    here = lines[line] if line < len(lines) else ""
+    at = f" at line {line + 1}, column {column + 1}"
+    if "given twice" in problem:
+        return f"{at}: {problem}", "keep one of them"
+    if "cannot start any token" in problem and here[column:column + 1] == "\t":
+        what = "a tab indents this line" if not here[:column].strip() else "a tab"
+        return f"{at}: {what}; YAML does not read tabs there", \
+            "indent with spaces only (set your editor to insert spaces for a tab)"
+    if "could not find expected ':'" in problem:
+        key = getattr(exc, "context_mark", None)
+        if key is not None and key.line < line:  # (the parser noticed at the next line)
+            written = lines[key.line].strip() if key.line < len(lines) else ""
+            return (f" at line {key.line + 1}, column {key.column + 1}: a key without its "
+                    f"':' ({_short(written)})",
+                    "write key: value, with a space after the colon")
+        return (f"{at}: could not find expected ':' on this line or the one above",
+                "write key: value, with a space after the colon")
+    if "mapping values are not allowed" in problem:
+        return (f"{at}: {problem}",
+                "check this line's indentation against the line above; a key needs a space "
+                "after its colon (key: value); a value holding ': ' must be quoted, e.g. "
+                "content: 'Note: read this'")
+    if "unknown escape character" in problem:
+        return (f"{at}: {problem} (a backslash inside double quotes)",
+                "write text with backslashes, such as MarkdownV2's \\!, "
+                + _BACKSLASH_QUOTING)
+    return f"{at}: {problem}", "check indentation and quoting"
 
 
 def _json_document(text: str, path: Path) -> Any:

@@ -105,3 +105,39 @@ def _load(tmp_path: Path, text: str) -> str:
     with pytest.raises(ConfigError) as refused:
         load_config(path)
     return str(refused.value).replace(str(path), "e.yaml")
+
+
+_FILE = """experiments:
+  - id: g
+    arms:
+      - {id: hello, content: 'Hello!'}
+    policy: thompson
+    reward: binary
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    # "found character that cannot start any token"
+    ("    policy: thompson", "\t  policy: thompson", "e.yaml: broken YAML at line 5, "
+     "column 1: a tab indents this line; YAML does not read tabs there (indent with spaces "
+     "only (set your editor to insert spaces for a tab))"),
+    # "could not find expected ':'" at line 6, the line after the one without it
+    ("    policy: thompson", "    policy thompson", "e.yaml: broken YAML at line 5, "
+     "column 5: a key without its ':' ('policy thompson') (write key: value, with a space "
+     "after the colon)"),
+    ("reward: binary", "reward: binary\n      holdout: 0.1", "e.yaml: broken YAML at line "
+     "7, column 14: mapping values are not allowed in this context (check this line's "
+     "indentation against the line above; a key needs a space after its colon (key: "
+     "value); a value holding ': ' must be quoted, e.g. content: 'Note: read this')"),
+    ("'Hello!'", '"Hello\\!"', "e.yaml: broken YAML at line 4, column 36: found unknown "
+     "escape character (a backslash inside double quotes) (write text with backslashes, "
+     "such as MarkdownV2's \\!, in YAML: inside single quotes; inside double quotes a "
+     "backslash is written twice)"),
+    # (unchanged)
+    ("reward: binary", "reward: binary\n    policy: ucb1", "e.yaml: broken YAML at line 7, "
+     "column 5: the key 'policy' is given twice (first at line 5) (keep one of them)"),
+])
+def test_broken_yaml_says_what_is_wrong_where(tmp_path: Path, old: str, new: str,
+                                              says: str) -> None:
+    assert old in _FILE
+    assert _load(tmp_path, _FILE.replace(old, new)) == says
