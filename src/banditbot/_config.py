@@ -222,6 +222,12 @@ class RewardSpec(_Spec):
             if bound is not None and not (math.isfinite(bound) and abs(bound) <= MAX_REWARD):
                 raise ValueError(f"{name} must be a finite number within ±{MAX_REWARD:g} "
                                  f"(use a smaller {name})")
+        if self.type == "rating":  # (its buttons and values are whole numbers)
+            for name, bound in (("min", self.min), ("max", self.max)):
+                if bound is not None and bound != int(bound):
+                    raise ValueError(f"a rating's {name} is a whole number, not {bound:g} "
+                                     f"(use {math.floor(bound)} or {math.ceil(bound)}, or "
+                                     "type: continuous)")
         lo, hi = self.bounds
         if lo is not None and hi is not None and not lo < hi:
             if self.min is None or self.max is None:  # one bound is the type's default
@@ -314,7 +320,11 @@ class RewardSpec(_Spec):
             return f"a rating is a whole number from {lo:g} to {hi:g}"
         if lo is None and hi is None:
             return f"a continuous reward is a number within ±{MAX_REWARD:g}"
-        return f"a continuous reward is a number in [{lo}, {hi}]"
+        if hi is None:
+            return f"a continuous reward is a number ≥ {lo:g}, at most {MAX_REWARD:g}"
+        if lo is None:
+            return f"a continuous reward is a number ≤ {hi:g}, at least -{MAX_REWARD:g}"
+        return f"a continuous reward is a number from {lo:g} to {hi:g}"
 
 
 _TIME_WIDTHS = {"discount": "half_life", "window": "window"}

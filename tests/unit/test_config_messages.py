@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from banditbot import ConfigError, load_config, parse_config
+from banditbot import ConfigError, InvalidRewardError, load_config, parse_config
 
 ARMS = [{"id": "hello", "content": "Hello!"}, {"id": "hey", "content": "Hey!"}]
 
@@ -141,3 +141,32 @@ def test_broken_yaml_says_what_is_wrong_where(tmp_path: Path, old: str, new: str
                                               says: str) -> None:
     assert old in _FILE
     assert _load(tmp_path, _FILE.replace(old, new)) == says
+
+
+@pytest.mark.parametrize(("reward", "value", "says"), [
+    # it read "a number in [0.0, None]"
+    ({"type": "continuous", "min": 0}, -1, "a continuous reward is a number ≥ 0, at most "
+     "1e+12"),
+    ({"type": "continuous", "max": 10}, 11, "a continuous reward is a number ≤ 10, at "
+     "least -1e+12"),
+    ({"type": "continuous", "min": 0, "max": 2.5}, 3, "a continuous reward is a number "
+     "from 0 to 2.5"),
+    ({"type": "continuous"}, 1e13, "a continuous reward is a number within ±1e+12"),
+])
+def test_a_rewards_range_is_said_in_words(reward: dict[str, Any], value: float,
+                                          says: str) -> None:
+    spec = parse_config({"experiments": [{"id": "g", "arms": ARMS, "reward": reward}]}) \
+        .experiment("g").reward
+    assert spec.describe() == says
+    with pytest.raises(InvalidRewardError) as refused:
+        spec.validate_value(value)
+    assert str(refused.value).endswith(f" is not allowed ({says})")
+
+
+def test_a_rating_refuses_bounds_that_are_not_whole() -> None:
+    """`min: 1.5` validated, then every reward was told "a whole number from 1.5 to 5"."""
+    assert _refused({"reward": {"type": "rating", "min": 1.5, "max": 5}}) == (
+        "e.yaml: experiment 'g': reward: a rating's min is a whole number, not 1.5 (fix: "
+        "use 1 or 2, or type: continuous)")
+    assert parse_config({"experiments": [{"id": "g", "arms": ARMS, "reward": {
+        "type": "rating", "min": 0.0, "max": 10}}]}).experiment("g").reward.bounds == (0, 10)
