@@ -1044,8 +1044,10 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
             message = "Extra inputs are not permitted"
         shape = ".".join(str(p) for p in loc if not isinstance(p, int))  # features.name
         hint = _FIELD_HINTS.get((shape, kind)) or _HINTS.get(kind)
-        trailing = _trailing_parenthesis(message)
-        if trailing is not None:  # our errors carry their own hint, in the last parentheses
+        # our errors carry their own hint, in the last parentheses (a list of problems, one
+        # a line, ends with the last one's own: not a hint)
+        trailing = None if "\n" in message else _trailing_parenthesis(message)
+        if trailing is not None:
             message, hint = message[:trailing].rstrip(), message[trailing + 1:-1]
         said = _in_the_files_words(shape, kind, err.get("input"), where=where != source,
                                    node=node)

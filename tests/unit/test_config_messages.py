@@ -170,3 +170,16 @@ def test_a_rating_refuses_bounds_that_are_not_whole() -> None:
         "use 1 or 2, or type: continuous)")
     assert parse_config({"experiments": [{"id": "g", "arms": ARMS, "reward": {
         "type": "rating", "min": 0.0, "max": 10}}]}).experiment("g").reward.bounds == (0, 10)
+
+
+def test_a_list_of_arms_telegram_would_refuse_keeps_each_arms_words() -> None:
+    """The last arm's own parenthesis was taken for the list's fix: "arm 'b': HTML: Telegram
+    does not support <div> (fix: character 1; write '&lt;' to show '<')"."""
+    arms = [{"id": "a", "content": "<b>Hi</b> & welcome"},
+            {"id": "b", "content": "<div>block</div>"}]
+    message = _refused({"arms": arms, "telegram": {"parse_mode": "HTML"}})
+    assert message.startswith("e.yaml: experiment 'g': 2 arms hold text Telegram would "
+                              "refuse:\n  arm 'a': HTML: '&' at character 11")
+    last = message.splitlines()[-1]
+    assert last.startswith("  arm 'b': HTML: Telegram does not support <div> (character 1")
+    assert "(fix:" not in message
