@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._config import (
+    ID_RULE,
     Arm,
     RewardSpec,
     check_time_width,
@@ -393,10 +394,8 @@ class AdminMixin(RewardsMixin):
             error = exc.errors()[0]  # type: ignore[attr-defined]
             if error.get("loc", ("id",))[0] == "id":  # not the validator's regular expression
                 raise ConfigError(
-                    f"{arm if len(arm) <= 40 else arm[:39] + '…'!r} is not an arm id: an "
-                    "id is 1-32 letters, digits, '_', '.' "
-                    "or '-', starting with a letter or a digit",
-                    hint="e.g. hello_v2") from None
+                    f"{arm if len(arm) <= 40 else arm[:39] + '…'!r} is not an arm id: "
+                    f"{ID_RULE}", hint="e.g. hello_v2") from None
             raise ConfigError(f"invalid arm: {error['msg'].removeprefix('Value error, ')}",
                               hint="the content is the message the arm sends") from None
         if arm in view.arms:
