@@ -1196,3 +1196,31 @@ def test_answers_given_under_another_reward_are_said_to_be(tmp_path: Path) -> No
     said = rated.notes["range"]
     assert said.startswith("a, b: the mean answer lies outside the reward's range")
     assert "banditbot reset g" in said and "range: a, b" in rated.to_text()
+
+
+def test_a_policy_changed_in_the_experiments_file_is_said(tmp_path: Path) -> None:
+    """A trial changed an experiment's policy in the file: the report named the new policy
+    (its history empty) for decisions all made by the old one. It says which policy made
+    the generation's first decisions; an admin's switch is the history's, not this note's."""
+    from banditbot import SQLiteStore
+
+    def service(policy: dict[str, Any]) -> BanditService:
+        cfg = parse_config({"experiments": [{
+            "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")],
+            "policy": policy, "burn_in": 0}]})
+        store = SQLiteStore(tmp_path / "p.db")
+        store.init()
+        return BanditService(cfg, store, rng=np.random.default_rng(1))
+
+    before = service({"name": "thompson"})
+    assert "policy_changed" not in before.report("g").notes  # nothing decided yet
+    for i in range(16):
+        d = before.decide("g", f"u{i}")
+        before.reward(d.id, i % 2, f"u{i}")
+    assert "policy_changed" not in before.report("g").notes
+    after = service({"name": "epsilon-greedy", "epsilon": 0.2})
+    said = after.report("g").notes["policy_changed"]
+    assert said.startswith("this generation's first decisions were made by thompson(")
+    assert "names epsilon-greedy(epsilon=0.2" in said and "banditbot reset g" in said
+    after.switch_policy("g", "ucb1", {})  # an admin's switch: said by the history instead
+    assert "policy_changed" not in after.report("g").notes

@@ -9,6 +9,7 @@ check. The winner rule is evaluated here, and ``on_winner`` applied (audited).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ from .._config import PolicySpec
 from .._errors import BanditBotError
 from .._text import count_text
 from .._types import FloatArray
-from ..policies import ArmStats, Policy, beta_posterior, normal_posterior
+from ..policies import ArmStats, Policy, beta_posterior, make_policy, normal_posterior
 from ..statistics import (
     Z95,
     BetaPosterior,
@@ -33,7 +34,7 @@ from ..statistics import (
     normal_interval,
     wilson_interval,
 )
-from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable, Store
+from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable, Store, close_scan
 from ._allocation import burn_in_progress, retired_control_note
 from ._core import VectorKeeper, added_key, check_scope
 from ._decisions import DecisionsMixin
@@ -231,9 +232,10 @@ class ReportsMixin(DecisionsMixin):
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
             reward_type=exp.reward.type, reward_mode=exp.reward_mode,
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
-            notes=_notes(view, "estimates" if contextual else
-                         "raw" if depends and not view.span else "",
-                         summed, self._inference.left_out(view, scope), rows),
+            notes={**_notes(view, "estimates" if contextual else
+                            "raw" if depends and not view.span else "",
+                            summed, self._inference.left_out(view, scope), rows),
+                   **self._started_by_another_policy(view)},
             scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=started,
             burn_in=None if burn_in is None or burn_in.done else {
@@ -265,6 +267,34 @@ class ReportsMixin(DecisionsMixin):
                 break
             retired.add(record.details.removeprefix("arm="))
         return retired
+
+    def _started_by_another_policy(self, view: ExperimentView) -> dict[str, str]:
+        """A ``policy_changed`` note when this generation's first decision was made by another
+        policy than the experiments file names now and no admin switched it (a trial edited
+        the file's policy: the report named the new one, its history empty, for decisions
+        all made by the old one). One read: the generation's first decision."""
+        if view.meta.policy is not None:  # a switch: the report's history says it
+            return {}
+        records = self.store.iter_decisions(view.config.id, generation=view.meta.generation,
+                                            limit=1)
+        try:
+            first = next(iter(records), None)
+        finally:
+            close_scan(records)
+        if first is None or not first.policy or first.policy == view.policy_json:
+            return {}
+        try:
+            spec = json.loads(first.policy)
+            then = make_policy(str(spec["name"]), spec.get("params") or {}).describe()
+        except (ValueError, KeyError, TypeError, BanditBotError):
+            then = first.policy
+        if then == view.policy.describe():
+            return {}
+        return {"policy_changed": (
+            f"this generation's first decisions were made by {then}; the experiments file "
+            f"names {view.policy.describe()} now, whose allocation and P(best) this report "
+            "shows (the estimates weigh each decision by the probabilities it was logged "
+            f"with); to start over with it: banditbot reset {view.config.id}")}
 
     def _admin_changes(self, view: ExperimentView) -> tuple[AdminChange, ...]:
         """The policy switches and arm changes in the audit log, oldest first (no read when

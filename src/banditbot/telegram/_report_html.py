@@ -251,7 +251,8 @@ def _arm_block(report: Report, a: ArmReport) -> str:
 
 #: the notes an overview of several experiments keeps: those that warn (the data may be
 #: wrong, or incomplete); the others are in one experiment's report
-_WARNING_NOTES = frozenset({"answered", "not_in_config", "drift", "unbounded", "range"})
+_WARNING_NOTES = frozenset({"answered", "not_in_config", "drift", "unbounded", "range",
+                            "policy_changed"})
 
 
 def _tail(report: Report, shown: Sequence[ArmReport], *, all_notes: bool = True
