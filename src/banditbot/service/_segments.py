@@ -30,7 +30,7 @@ from .._errors import PayloadError
 from .._features import category_of
 from ..stores import ALLOCATED, resolve_fields
 from ._core import VectorKeeper, check_scope
-from ._inference import LOG_FIELDS, context_dependent, scan_arrays
+from ._inference import LOG_FIELDS, scan_arrays, vectors_vary
 from ._reports import MIN_ANSWERS, ReportsMixin
 from ._view import ExperimentView
 
@@ -119,12 +119,18 @@ class SegmentsMixin(ReportsMixin):
         groups: dict[str | None, list[_LogRow]] = {v: [] for v in order}
         for row, label in zip(rows, labels, strict=True):
             groups[label].append(row)
-        segments = tuple(_segment(view, value, groups[value], len(order)) for value in order)
+        segments = tuple(_segment(view, value, groups[value], len(order),
+                                  vectors_vary(view, scope)) for value in order)
         alpha = 1.0 - exp.confidence
         if not view.span:
             notes.append("the reward has no bounds, so no estimate or interval is shown "
                          "(they rest on the bounds: set the reward's min and max)")
-        if kind == "context key":
+        if kind == "context key" and scope is None and exp.scope != "shared":
+            who = "chat" if exp.scope == "chat" else "user"
+            notes.append(f"{exp.id} declares no features, but each {who} has its own "
+                         f"bandit, whose allocation follows that {who}'s answers: a segment "
+                         f"holds the decisions of many bandits; {by!r} is split as logged")
+        elif kind == "context key":
             notes.append(f"{exp.id} declares no features: its policy does not read the "
                          f"context, so each segment's decisions were allocated as everyone's "
                          f"were; {by!r} is split as logged")
@@ -246,7 +252,7 @@ def _order(exp: ExperimentConfig, by: str, labels: Iterable[str | None]) -> list
 
 
 def _segment(view: ExperimentView, value: str | None, rows: Sequence[_LogRow],
-             segments: int) -> Segment:
+             segments: int, varying: bool) -> Segment:
     from .._segments import Segment, SegmentArm
 
     exp = view.config
@@ -255,7 +261,7 @@ def _segment(view: ExperimentView, value: str | None, rows: Sequence[_LogRow],
     chosen, probabilities, rewards = scan_arrays(rows, arms, view.lo if view.span else 0.0,
                                                  view.span or 1.0)
     found = segment_arms(chosen, probabilities, rewards, active=[a in view.arms for a in arms],
-                         confidence=exp.confidence, contextual=context_dependent(view),
+                         confidence=exp.confidence, contextual=varying,
                          floor=min(exp.floor, 0.5 / max(len(view.arms), 1)),
                          segments=segments) if view.span else None
     answered = ~np.isnan(rewards)
