@@ -29,6 +29,7 @@ def db(tmp_path: Path) -> list[str]:
     return ["--config", str(EXAMPLES), "--store", f"sqlite:///{tmp_path / 'cli.db'}"]
 
 
+@pytest.mark.slow
 def test_demo_runs_to_its_charts_on_sqlite(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # 80 columns: a pipe's
     proc = subprocess.run(

@@ -32,6 +32,7 @@ def _log_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.startswith("{")]
 
 
+@pytest.mark.slow
 def test_a_store_outage_is_told_once_in_the_log_and_never_to_the_client(
         tmp_path: Path) -> None:
     """A new-user trial stopped PostgreSQL: `GET /v1/experiments` answered the database's

@@ -12,6 +12,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from banditbot.stores import open_store
 
 from ..conftest import EXAMPLES, postgres_schema_url
@@ -100,6 +102,7 @@ def test_serve_names_its_experiments_file_and_its_store_without_the_password(
 
 
 
+@pytest.mark.slow
 def test_a_second_server_with_another_experiments_file_on_the_store_is_warned(
         tmp_path: Path) -> None:
     """A trial ran two servers on one database with different experiments files (an arm

@@ -53,6 +53,7 @@ def said() -> Iterator[list[str]]:
         logger.removeHandler(keep)
 
 
+@pytest.mark.slow
 def test_decisions_resume_within_seconds_of_the_database_coming_back(
         server: PostgresServer, said: list[str]) -> None:
     """A scale trial found the service failing for 6–23 s after PostgreSQL was back from an
@@ -114,6 +115,7 @@ def test_decisions_resume_within_seconds_of_the_database_coming_back(
         assert waited >= 7.5 and "the call waited and went through" in said[0], said
 
 
+@pytest.mark.slow
 def test_a_batch_resumes_within_seconds_of_the_database_coming_back(
         server: PostgresServer) -> None:
     """The same for an explicit transaction (it takes its connection from the pool its own
@@ -160,6 +162,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["timeout", "refused"])
 def test_a_database_out_of_reach_is_named_with_what_to_check(kind: str,
                                                              said: list[str]) -> None:

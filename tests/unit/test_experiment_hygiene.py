@@ -517,6 +517,7 @@ def _scoped_reads(rng: np.random.Generator, scopes: int, decisions: int, size: i
     return reads
 
 
+@pytest.mark.slow
 def test_the_pooled_test_of_a_bandit_per_chat_holds_however_often_it_is_read() -> None:
     """With a bandit per chat, periods of different chats run side by side. The test takes
     each period's bet from the periods that ended before it started, and reads the

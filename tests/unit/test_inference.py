@@ -527,6 +527,7 @@ def test_a_retired_arm_neither_wins_nor_keeps_an_added_arm_from_winning() -> Non
         stopping_rule(arms, p, y, active=[True, False])
 
 
+@pytest.mark.slow
 def test_a_retired_arms_intervals_stay_as_at_its_retirement_and_cover() -> None:
     """A trial saw a retired arm's one-look interval widen with every decision made after
     its retirement (0.407-0.450 → 0.392-0.465), past its own every-look interval: the

@@ -52,6 +52,7 @@ def _report(policy: dict[str, object]) -> Report:
     return _report_after_swap(json.dumps(policy, sort_keys=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", [{"name": "discounted-thompson", "half_life": 60},
                                     {"name": "sliding-window-ucb", "window": 120}])
 def test_a_non_stationary_report_names_no_winner_and_describes_the_recent_answers(

@@ -115,6 +115,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("horizon", [None, 800])
 @pytest.mark.parametrize("case", list(CASES))
 def test_report_matches_the_plain_computation(case: str, horizon: int | None) -> None:
