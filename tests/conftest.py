@@ -29,13 +29,6 @@ OBD = ROOT / "tests" / "data" / "obd"  # the Open Bandit Dataset sample, vendore
 BACKENDS = ["memory", "sqlite", "dynamodb", "postgresql"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked ``slow`` first (in their order), then the rest: pytest-xdist hands
-    tests out in this order, so the long ones start while the short ones fill the gaps,
-    instead of one of them starting last and keeping the suite waiting on one core."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 def rest_of_output(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
     """``(stdout, stderr)`` that ``proc`` prints until it exits (``""`` for a stream not
     piped), read through its file objects. Not ``communicate(timeout=…)``: that reads the
