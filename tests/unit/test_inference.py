@@ -533,11 +533,11 @@ def test_a_retired_arms_intervals_stay_as_at_its_retirement_and_cover() -> None:
     its retirement (0.407-0.450 → 0.392-0.465), past its own every-look interval: the
     variance summed a term for each decision where the arm had probability 0, whose weight
     is 0. Over the decisions that offered it, the estimate and both intervals stay exactly
-    as they were at the retirement. Coverage over 300 runs (the retired arm's true rate
-    0.45 and the added arm's 0.7): the one-look interval at the end covers in >= 90% of
-    runs (below with probability < 0.1% if it covers 95%), the every-look one at the
-    retirement and at the end in >= 92%."""
-    runs, t1 = 300, 1000
+    as they were at the retirement. Coverage over 200 runs (the retired arm's true rate
+    0.45 and the added arm's 0.7): the one-look interval at the end covers in >= 88.5% of
+    runs (below with probability < 0.01% if it covers 95%, 0.5% if 93%; seen: 188 of 200),
+    the every-look one at the retirement and at the end in >= 92% (seen: 199 of 200)."""
+    runs, t1 = 200, 1000
     one_look = every_look = 0
     for seed in range(runs):
         arms, p, y = _retire_and_add_log(seed, t1=t1)
@@ -552,7 +552,7 @@ def test_a_retired_arms_intervals_stay_as_at_its_retirement_and_cover() -> None:
         every_look += (at.low[1] <= 0.45 <= at.high[1]) and (end.low[1] <= 0.45 <= end.high[1])
         # the added arm rests on the decisions since it was added (not widened by the rest)
         assert end.fixed_low[3] <= 0.7 + 0.1 and end.fixed_high[3] >= 0.7 - 0.1
-    assert one_look / runs >= 0.90
+    assert one_look / runs >= 0.885
     assert every_look / runs >= 0.92
 
 
