@@ -149,7 +149,8 @@ class SegmentsMixin(ReportsMixin):
             leader_rule=(f"a segment names a leader when its confidence sequences of the "
                          f"leader against every other active arm exclude 0, at "
                          f"{alpha:.0%} / {len(order)} per segment: P(a wrong leader in any "
-                         f"segment) <= {alpha:.0%}, however often it is read"),
+                         f"segment) <= {alpha:.0%}, however often it is read, for this "
+                         f"split; each other feature split by adds up to {alpha:.0%} more"),
             notes=tuple(notes))
 
 
