@@ -1191,8 +1191,8 @@ def _belongs(key: str, given: str, value: Any, node: Any) -> tuple[str, str] | N
         if place == "experiment":
             return ("an experiment's setting, not the file's" if given == "top" else
                     f"an experiment's setting, not its {given}'s",
-                    f"indent it with the keys of the experiment it is for (id:, arms:, …): "
-                    f"{key}: {shown}")
+                    f"indent it with the keys of the experiment it is for, such as id: and "
+                    f"arms: — {key}: {shown}")
         section = f"{place}: {{{key}: {shown}}}" if place != "reward" or key != "type" \
             else f"reward: {shown}"
         if given == "top":
@@ -1466,7 +1466,7 @@ def _yaml_problem(exc: Exception, text: str) -> tuple[str, str]:
     if "cannot start any token" in problem and here[column:column + 1] == "\t":
         what = "a tab indents this line" if not here[:column].strip() else "a tab"
         return f"{at}: {what}; YAML does not read tabs there", \
-            "indent with spaces only (set your editor to insert spaces for a tab)"
+            "indent with spaces only; set your editor to insert spaces for a tab"
     if "could not find expected ':'" in problem:
         key = getattr(exc, "context_mark", None)
         if key is not None and key.line < line:  # (the parser noticed at the next line)

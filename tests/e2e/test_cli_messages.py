@@ -94,6 +94,7 @@ def test_cheat_without_rewards_names_every_way_to_give_them(
 def test_a_refused_reward_reads_as_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:
     """"error: unknown: no decision has that id" (the status's name as a prefix)."""
     db = ["--config", str(EXAMPLES), "--store", "sqlite:///cli.db"]
+    assert run_cli(["init-db", "--store", "sqlite:///cli.db"], capsys)[0] == 0
     for value in ("1", "abc"):  # (an invalid value too: the first problem is said)
         code, out, err = run_cli(["reward", "does-not-exist", value, *db], capsys)
         assert (code, out) == (2, "")
@@ -172,6 +173,16 @@ def test_a_write_with_the_packaged_experiments_says_so(
     packaged example's 'greeting' (the same arm ids, other texts) without a word."""
     store = ["--store", f"sqlite:///{tmp_path / 'f.db'}"]
     code, _, err = run_cli(["decide", "greeting", *store], capsys)
-    assert code == 0 and "using the packaged example's" in err, err
+    assert code == 0 and "using the packaged example's experiments" in err, err
     code, _, err = run_cli(["decide", "greeting", *store, "--config", str(EXAMPLES)], capsys)
     assert code == 0 and "packaged" not in err, err
+
+
+def test_a_reward_to_a_store_that_does_not_exist_creates_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A re-trial: a mistyped --store on `reward` made a new database and answered "no
+    decision has that id" (as cheat and rotate-pseudonyms did before)."""
+    code, _, err = run_cli(["reward", "abc", "1", "--config", str(EXAMPLES), "--store",
+                            f"sqlite:///{tmp_path / 'none.db'}"], capsys)
+    assert code == 2 and "no banditbot database at" in err, err
+    assert not (tmp_path / "none.db").exists()

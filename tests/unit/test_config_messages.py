@@ -84,7 +84,8 @@ def test_a_percentage_is_told_the_share_it_means(field: str, value: Any, says: s
      "policy parameter, not an experiment's setting (fix: put it under policy: {name: "
      "epsilon-greedy, epsilon: 0.1})"),
     ({}, {"holdout": 0.1}, "e.yaml: holdout: an experiment's setting, not the file's (fix: "
-     "indent it with the keys of the experiment it is for (id:, arms:, …): holdout: 0.1)"),
+     "indent it with the keys of the experiment it is for, such as id: and arms: — holdout: "
+     "0.1)"),
     ({"reward": "rating", "min": 0}, {}, "e.yaml: experiment 'g': min: a setting of the "
      "experiment's reward (fix: put it under reward:, e.g. reward: {min: 0})"),
     ({"time_zone": "Europe/Berlin"}, {}, "e.yaml: experiment 'g': time_zone: a setting of "
@@ -120,7 +121,7 @@ _FILE = """experiments:
     # "found character that cannot start any token"
     ("    policy: thompson", "\t  policy: thompson", "e.yaml: broken YAML at line 5, "
      "column 1: a tab indents this line; YAML does not read tabs there (indent with spaces "
-     "only (set your editor to insert spaces for a tab))"),
+     "only; set your editor to insert spaces for a tab)"),
     # "could not find expected ':'" at line 6, the line after the one without it
     ("    policy: thompson", "    policy thompson", "e.yaml: broken YAML at line 5, "
      "column 5: a key without its ':' ('policy thompson') (write key: value, with a space "

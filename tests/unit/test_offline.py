@@ -1437,11 +1437,13 @@ def test_online_replay_of_few_equal_rewards_shows_no_interval_and_says_why() -> 
                for w in e.warnings), e.warnings
     assert any(f"only {e.ess:,.0f} of 2,000 rounds matched the policy's choice: below 200"
                in w for w in e.warnings), e.warnings
+    # (no interval shown: none is said to be too narrow, a re-trial's contradiction)
+    assert not any("too narrow" in w for w in e.warnings), e.warnings
     clicks = dataclasses.replace(silent, reward=(rng.random(n) < 0.3).astype(float))
     [row] = [r for r in evaluate(clicks, ["thompson"], estimators=("ips",), n_bootstrap=50,
                                  online=True) if r.estimate.estimator == "replay-online"]
     assert row.estimate.low < row.estimate.high  # rewards that vary: an interval, warned
-    assert any("below 200" in w for w in row.estimate.warnings)
+    assert any("below 200" in w and "may be too narrow" in w for w in row.estimate.warnings)
 
 
 def test_arms_the_logging_policy_could_choose_are_no_unknowns_when_the_log_says_so() -> None:

@@ -108,9 +108,9 @@ def service(config: str | None, store: str | None, *, seed: int | None = None,
             and (store is not None or chosen.store_given):
         # a write to a store of the user's own with the example's experiments (a trial
         # forgot -c: its decisions went to the packaged 'greeting', of other texts)
-        err_console.print("note: no experiments file given (--config, BANDITBOT_CONFIG or "
-                          "./experiments.yaml): using the packaged example's",
-                          highlight=False, soft_wrap=True)
+        err_console.print("note: no experiments file given (--config, BANDITBOT_CONFIG, "
+                          "./experiments.yaml or examples/experiments.yaml): using the "
+                          "packaged example's experiments", highlight=False, soft_wrap=True)
     cfg: BanditConfig = load_config(used)
     _CONFIG_READ[:] = [str(used)]  # what an 'unknown experiment' error names
     if admin and not (store is not None or chosen.store_given):

@@ -86,7 +86,9 @@ def reward(
     """
     from ..service import RewardStatus
 
-    result = service(config, store).reward(decision_id, value, subject)
+    # (a reward needs the decision's database: a mistyped --store made a new one and said
+    # "no decision has that id")
+    result = service(config, store, existing=True).reward(decision_id, value, subject)
     if result.status is RewardStatus.UNKNOWN:  # stderr, exit 2 (the first problem only)
         raise PayloadError(f"{result.message} ({result.decision_id})")
     if result.status not in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):

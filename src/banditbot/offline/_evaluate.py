@@ -425,8 +425,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                          "a bootstrap of them has no spread, so no interval is shown",)
             if matched.size < LOW_ESS:  # (its effective sample: as the estimators warn)
                 warn += (f"only {matched.size:,} of {log.n_rounds:,} rounds matched the "
-                         f"policy's choice: below {LOW_ESS:,.0f}, a bootstrap interval of "
-                         "them may be too narrow",)
+                         f"policy's choice: below {LOW_ESS:,.0f}"
+                         + (", a bootstrap interval of them may be too narrow"
+                            if not math.isnan(low) else ", the value rests on few rounds"),)
             biased = nonuniform_warning(log.pscore, log.n_actions)
             if biased is not None:  # replay is unbiased only on a uniformly random log
                 warn += (biased,)

@@ -563,10 +563,10 @@ def _outside_the_range(view: ExperimentView, rows: Sequence[ArmReport]) -> str:
     if not off:
         return ""
     return (f"{', '.join(off[:10])}{' and more' if len(off) > 10 else ''}: the mean answer "
-            f"lies outside the reward's range ({view.config.reward.describe()}), so these "
-            "answers were given under another reward (its type or range changed in the "
-            "experiments file since) and are read on this one's scale; to start over: "
-            f"banditbot reset {view.config.id}")
+            f"lies outside the reward's range ({view.config.reward.describe()}), so this "
+            "experiment's answers were given under another reward (its type or range changed "
+            "in the experiments file since), every arm's alike, and are read on this one's "
+            f"scale; to start over: banditbot reset {view.config.id}")
 
 
 def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
