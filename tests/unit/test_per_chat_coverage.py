@@ -41,7 +41,10 @@ def test_the_all_chats_intervals_of_a_per_chat_experiment_hold_its_value() -> No
                            chat=f"c{chats[i]}")
             arm = 0 if d.arm == "a" else 1
             svc.reward(d.id, int(draws[i] < RATE[chats[i] % 2][arm]), f"u{i}")
-        rows = svc.report("x").arms
+        report = svc.report("x")
+        rows = report.arms
+        if run == 0:  # why the intervals are wide is said (a re-trial saw 0-1 unexplained)
+            assert "bet as for decisions that follow a context" in report.notes["allocation"]
         held += all(r.anytime_low is not None and r.anytime_high is not None
                     and r.anytime_low <= 0.40 <= r.anytime_high for r in rows)
         split = svc.segment_report("x", by="language")

@@ -633,7 +633,10 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
         who = "chat" if view.config.scope == "chat" else "user"
         notes["allocation"] = (f"the average over every {who}'s decisions: each {who}'s "
                                f"bandit has its own (report one: --scope {view.config.scope}"
-                               ":ID)")
+                               f":ID); as each {who}'s bandit follows its own answers, the "
+                               f"every-look intervals of all {who}s together bet as for "
+                               "decisions that follow a context: they hold, but stay wide "
+                               "while the bandits explore little (the exploration floor)")
     if not view.span and not contextual and view.config.update.every == "decision" \
             and any(r.answered for r in rows):
         # (a statistician's trial: in A/A tests of a lognormal reward under Thompson
