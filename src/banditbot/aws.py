@@ -76,9 +76,10 @@ class LambdaApp:
         self._settings: Any = None
         self._secret: str | None = None  # the webhook secret, once known (SSM: fetched once)
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: one event at a time on the loop, as Lambda sends them (a harness that calls the
-        #: handler from two threads at once got "This event loop is already running")
-        self._loop_lock = threading.Lock()
+        #: one event at a time, as Lambda sends them (a harness that called the handler
+        #: from two threads at once got "This event loop is already running"; the store's
+        #: time limit and the bot's first build are the container's, one at a time too)
+        self._one_event = threading.Lock()
         self._retry_at = 0.0  # (monotonic) no Telegram connection attempt before then
 
     def settings(self) -> Any:
@@ -127,11 +128,12 @@ class LambdaApp:
                                        "status": 200})
             return _response(200, {"status": "ok"} if request.method == "GET" else None)
         try:
-            if request.path.rstrip("/").endswith("/telegram") and request.method == "POST":
-                return self._telegram(request.headers, request.body, context)
-            parts = self.parts()
-            with _time_limit(parts, context):
-                return self._asgi(parts, request)
+            with self._one_event:
+                if request.path.rstrip("/").endswith("/telegram") and request.method == "POST":
+                    return self._telegram(request.headers, request.body, context)
+                parts = self.parts()
+                with _time_limit(parts, context):
+                    return self._asgi(parts, request)
         except BanditBotError as exc:
             status = 503 if isinstance(exc, StoreError) and not exc.lasting else 500
             log.error("cannot answer the event: %s", exc,
@@ -145,8 +147,7 @@ class LambdaApp:
 
     def _run(self, coroutine: Any) -> Any:
         assert self._loop is not None
-        with self._loop_lock:
-            return self._loop.run_until_complete(coroutine)
+        return self._loop.run_until_complete(coroutine)
 
     def _telegram(self, headers: dict[str, str], raw: bytes, context: Any) -> dict[str, Any]:
         """A webhook request: the secret is checked before anything is built, fetched or
@@ -453,5 +454,7 @@ def _ssm_failure(exc: Exception) -> str:
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     which = next((n for n in getattr(exc, "__notes__", ()) if n.startswith("SSM parameter ")),
-                 "an SSM parameter")
+                 None)
+    if which is None:  # not an SSM read (the bot's own build): its class alone
+        return type(exc).__name__
     return f"{which} unreadable ({code or type(exc).__name__})"

@@ -44,7 +44,8 @@ def test_the_all_chats_intervals_of_a_per_chat_experiment_hold_its_value() -> No
         report = svc.report("x")
         rows = report.arms
         if run == 0:  # why the intervals are wide is said (a re-trial saw 0-1 unexplained)
-            assert "bet as for decisions that follow a context" in report.notes["allocation"]
+            assert "allow for each chat's bandit following its own answers" in \
+                report.notes["allocation"]
         held += all(r.anytime_low is not None and r.anytime_high is not None
                     and r.anytime_low <= 0.40 <= r.anytime_high for r in rows)
         split = svc.segment_report("x", by="language")

@@ -152,3 +152,17 @@ def test_an_outage_first_seen_by_the_readiness_probe_is_told_with_its_cause(
         clock.advance(0.1)
         health.failed(_refused())
     assert len(warnings) == 2
+
+
+def test_a_reminder_from_the_probe_does_not_start_the_outage_over(
+        warnings: list[str]) -> None:
+    """A review: a reminder triggered by the probe's timeout marked the cause as untold, so
+    the next request's failure was told as a new outage ("the store failed: …") beside it."""
+    clock = FakeClock()
+    health = StoreHealth(clock=clock)
+    health.failed(_refused())
+    clock.advance(61)
+    health.failed(ProbeTimeoutError("the store did not answer within 3 s"))  # the reminder
+    clock.advance(1)
+    health.failed(_refused())
+    assert len(warnings) == 2 and warnings[1].startswith("the store still fails"), warnings

@@ -100,7 +100,10 @@ class StoreHealth:
                 self._failures, now - self._since
             if not quiet:
                 self._warned_at, self._failures, self._told = now, 0, True
-                self._cause_told = says_why
+                if says_why:
+                    self._cause_told = True
+                elif first:  # (a reminder from the probe keeps what was said before it)
+                    self._cause_told = False
         cause = error.__cause__
         fields = {"error": type(error).__name__, "request_id": request_id,
                   "cause": None if cause is None else type(cause).__name__}

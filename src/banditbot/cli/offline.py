@@ -124,8 +124,8 @@ def evaluate(
             except BanditBotError as exc:  # the names this option takes beside policies'
                 if exc.hint and exc.hint.startswith("use one of: "):
                     names = [*exc.hint.removeprefix("use one of: ").split(", "), "uniform"]
-                    close = difflib.get_close_matches(spec.partition(":")[0].strip().lower(),
-                                                      names, n=1)
+                    close = difflib.get_close_matches(
+                        _colon_form(spec).partition(":")[0].strip().lower(), names, n=1)
                     exc.hint = (f"did you mean {close[0]}? " if close else "") + exc.hint + \
                         ", uniform, or behavior:LOG (another log's logging policy); " \
                         "parameters as NAME:key=value,key=value (e.g. epsilon-greedy:" \

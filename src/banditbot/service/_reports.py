@@ -34,7 +34,15 @@ from ..statistics import (
     normal_interval,
     wilson_interval,
 )
-from ..stores import TRAFFIC, AllocationRecord, PeriodCounts, StatsTable, Store, close_scan
+from ..stores import (
+    TRAFFIC,
+    AllocationRecord,
+    DecisionRecord,
+    PeriodCounts,
+    StatsTable,
+    Store,
+    close_scan,
+)
 from ._allocation import burn_in_progress, retired_control_note
 from ._core import VectorKeeper, added_key, check_scope
 from ._decisions import DecisionsMixin
@@ -226,7 +234,10 @@ class ReportsMixin(DecisionsMixin):
             (winner is not None and exp.winner.on_winner == "stop")
         status = "stopped" if stopped else "winner" if winner else \
             "burn-in" if burn_in is not None and not burn_in.done else "running"
-        started = _started(self.store, exp.id, view.meta.generation, scope)
+        # one read: the generation's first decision (when it began, and by which policy)
+        first = _first_decision(self.store, exp.id, view.meta.generation)
+        started = (None if first is None else first.created_at) if scope is None else \
+            _started_in_scope(self.store, exp.id, view.meta.generation, scope)
         moving = view.policy.time_weighting()
         return Report(
             experiment=exp.id, description=exp.description, policy=view.policy.describe(),
@@ -235,7 +246,7 @@ class ReportsMixin(DecisionsMixin):
             notes={**_notes(view, "estimates" if contextual else
                             "raw" if depends and not view.span else "",
                             summed, self._inference.left_out(view, scope), rows),
-                   **self._started_by_another_policy(view)},
+                   **_started_by_another_policy(view, first)},
             scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=started,
             burn_in=None if burn_in is None or burn_in.done else {
@@ -267,34 +278,6 @@ class ReportsMixin(DecisionsMixin):
                 break
             retired.add(record.details.removeprefix("arm="))
         return retired
-
-    def _started_by_another_policy(self, view: ExperimentView) -> dict[str, str]:
-        """A ``policy_changed`` note when this generation's first decision was made by another
-        policy than the experiments file names now and no admin switched it (a trial edited
-        the file's policy: the report named the new one, its history empty, for decisions
-        all made by the old one). One read: the generation's first decision."""
-        if view.meta.policy is not None:  # a switch: the report's history says it
-            return {}
-        records = self.store.iter_decisions(view.config.id, generation=view.meta.generation,
-                                            limit=1)
-        try:
-            first = next(iter(records), None)
-        finally:
-            close_scan(records)
-        if first is None or not first.policy or first.policy == view.policy_json:
-            return {}
-        try:
-            spec = json.loads(first.policy)
-            then = make_policy(str(spec["name"]), spec.get("params") or {}).describe()
-        except (ValueError, KeyError, TypeError, BanditBotError):
-            then = first.policy
-        if then == view.policy.describe():
-            return {}
-        return {"policy_changed": (
-            f"this generation's first decisions were made by {then}; the experiments file "
-            f"names {view.policy.describe()} now, whose allocation and P(best) this report "
-            "shows (the estimates weigh each decision by the probabilities it was logged "
-            f"with); to start over with it: banditbot reset {view.config.id}")}
 
     def _admin_changes(self, view: ExperimentView) -> tuple[AdminChange, ...]:
         """The policy switches and arm changes in the audit log, oldest first (no read when
@@ -538,16 +521,49 @@ def _weighting_text(weighting: tuple[str, float]) -> str:
 Estimate = tuple[float, float, float, float]  # point, low, high, variance
 
 
-def _started(store: Store, experiment: str, generation: int, scope: str | None
-             ) -> float | None:
-    """When the generation's first decision was made (of one scope's bandit, for one chat's
-    or user's report: not the experiment's first)."""
-    if scope is None:
-        first = next(store.iter_decisions(experiment, generation=generation, limit=1), None)
-        return None if first is None else first.created_at
-    row = next(store.iter_fields(experiment, ("created_at",), generation=generation,
-                                 scope=scope), None)
+def _first_decision(store: Store, experiment: str, generation: int) -> DecisionRecord | None:
+    """The generation's first decision (``None``: none yet), its scan closed."""
+    records = store.iter_decisions(experiment, generation=generation, limit=1)
+    try:
+        return next(iter(records), None)
+    finally:
+        close_scan(records)
+
+
+def _started_in_scope(store: Store, experiment: str, generation: int, scope: str
+                      ) -> float | None:
+    """When one scope's bandit made its first decision of the generation (one chat's or
+    user's report: not the experiment's first)."""
+    rows = store.iter_fields(experiment, ("created_at",), generation=generation, scope=scope)
+    try:
+        row = next(iter(rows), None)
+    finally:
+        close_scan(rows)
     return None if row is None else float(row[0])
+
+
+def _started_by_another_policy(view: ExperimentView, first: DecisionRecord | None
+                               ) -> dict[str, str]:
+    """A ``policy_changed`` note when the generation's ``first`` decision was made by
+    another policy than the experiments file names now and no admin switched it (a trial
+    edited the file's policy: the report named the new one, its history empty, for
+    decisions all made by the old one)."""
+    if view.meta.policy is not None:  # a switch: the report's history says it
+        return {}
+    if first is None or not first.policy or first.policy == view.policy_json:
+        return {}
+    try:
+        spec = json.loads(first.policy)
+        then = make_policy(str(spec["name"]), spec.get("params") or {}).describe()
+    except (ValueError, KeyError, TypeError, BanditBotError):
+        then = first.policy
+    if then == view.policy.describe():
+        return {}
+    return {"policy_changed": (
+        f"this generation's first decisions were made by {then}; the experiments file "
+        f"names {view.policy.describe()} now, whose allocation and P(best) this report "
+        "shows (the estimates weigh each decision by the probabilities it was logged "
+        f"with); to start over with it: banditbot reset {view.config.id}")}
 
 
 def _outside_the_range(view: ExperimentView, rows: Sequence[ArmReport]) -> str:
@@ -633,10 +649,10 @@ def _notes(view: ExperimentView, contextual: str = "", summed: bool = False,
         who = "chat" if view.config.scope == "chat" else "user"
         notes["allocation"] = (f"the average over every {who}'s decisions: each {who}'s "
                                f"bandit has its own (report one: --scope {view.config.scope}"
-                               f":ID); as each {who}'s bandit follows its own answers, the "
-                               f"every-look intervals of all {who}s together bet as for "
-                               "decisions that follow a context: they hold, but stay wide "
-                               "while the bandits explore little (the exploration floor)")
+                               f":ID); the every-look intervals over all {who}s allow for "
+                               f"each {who}'s bandit following its own answers: they hold, "
+                               "but stay wide while the bandits explore little (the "
+                               "exploration floor)")
     if not view.span and not contextual and view.config.update.every == "decision" \
             and any(r.answered for r in rows):
         # (a statistician's trial: in A/A tests of a lognormal reward under Thompson

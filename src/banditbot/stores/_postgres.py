@@ -787,8 +787,9 @@ class PostgresStore:
 
     def _stale_again(self, stale: int) -> bool:
         """Whether to try again at once, without a pause: the failed attempt's connection
-        broke while it sat in the pool (a server restart closes every idle one, and each
-        fails at its first use), and fewer than the pool's size did. A trial's first
+        was found broken (a server restart closes every idle one in the pool, and each
+        fails at its first use; one cut mid-query is retried at once too, and the next
+        attempt waits as usual), and fewer than the pool's size did. A trial's first
         request after an outage waited 1 s through its pool's dead connections, each
         retried after a longer pause, and the log called it an outage of 1 s."""
         broken, self._local.broken = getattr(self._local, "broken", False), False
@@ -796,11 +797,12 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        self._local.broken = False  # (this attempt's: read by _stale_again)
         with self._get_pool().connection(timeout=self._pool_wait()) as conn:
             try:
                 yield conn
             except BaseException:
-                self._local.broken = conn.broken  # (read by _stale_again)
+                self._local.broken = conn.broken
                 raise
             finally:
                 if conn.info.transaction_status not in (0, 4):  # idle / unknown (broken)
@@ -1550,6 +1552,7 @@ class _Batch:
             pool = self.store._get_pool()
 
             def attempt() -> psycopg.Connection[Any]:
+                self.store._local.broken = False  # (this attempt's: read by _stale_again)
                 conn: psycopg.Connection[Any] = pool.getconn(self.store._pool_wait())
                 try:
                     conn.execute("BEGIN")
