@@ -1165,28 +1165,32 @@ def test_a_switch_to_a_discount_says_which_answers_it_cannot_weigh(clock: FakeCl
     assert again.unweighed == 28 and "28 earlier answers" in again.message
 
 
+def _edited(folder: Path, **settings: Any) -> BanditService:
+    """A service on the SQLite file in ``folder`` with experiment ``g`` (arms a and b, no
+    burn-in) as an experiments file with ``settings`` has it: called again with others, the
+    same log under an edited file."""
+    from banditbot import SQLiteStore
+
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")], "burn_in": 0,
+        **settings}]})
+    store = SQLiteStore(folder / "edited.db")
+    store.init()
+    return BanditService(cfg, store, rng=np.random.default_rng(1))
+
+
 def test_answers_given_under_another_reward_are_said_to_be(tmp_path: Path) -> None:
     """A trial changed an experiment's 👍/👎 to a 1–5 rating with answers in the log: its
     0s and 1s were read as ratings (an interval cut at 1) without a word; and back, ratings
     of 3.6 on average were shown for a 👍/👎 experiment. The report names the arms whose
     mean answer lies outside the reward's range, and how to start over; the bandit goes on
     deciding."""
-    from banditbot import SQLiteStore
-
-    def service(reward: dict[str, Any]) -> BanditService:
-        cfg = parse_config({"experiments": [{
-            "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")],
-            "reward": reward, "burn_in": 0}]})
-        store = SQLiteStore(tmp_path / "g.db")
-        store.init()
-        return BanditService(cfg, store, rng=np.random.default_rng(1))
-
-    binary = service({"type": "binary"})
+    binary = _edited(tmp_path, reward={"type": "binary"})
     for i in range(40):
         d = binary.decide("g", f"u{i}")
         binary.reward(d.id, i % 3 == 0, f"u{i}")
     assert "range" not in binary.report("g").notes  # answers of this reward: nothing said
-    changed = service({"type": "rating", "min": 1, "max": 5})
+    changed = _edited(tmp_path, reward={"type": "rating", "min": 1, "max": 5})
     # a decision still works (its Beta posterior had a negative shape: a NaN propensity,
     # refused by the log as "NOT NULL constraint failed: decisions.propensity")
     decided = changed.decide("g", "after")
@@ -1202,23 +1206,13 @@ def test_a_policy_changed_in_the_experiments_file_is_said(tmp_path: Path) -> Non
     """A trial changed an experiment's policy in the file: the report named the new policy
     (its history empty) for decisions all made by the old one. It says which policy made
     the generation's first decisions; an admin's switch is the history's, not this note's."""
-    from banditbot import SQLiteStore
-
-    def service(policy: dict[str, Any]) -> BanditService:
-        cfg = parse_config({"experiments": [{
-            "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")],
-            "policy": policy, "burn_in": 0}]})
-        store = SQLiteStore(tmp_path / "p.db")
-        store.init()
-        return BanditService(cfg, store, rng=np.random.default_rng(1))
-
-    before = service({"name": "thompson"})
+    before = _edited(tmp_path, policy={"name": "thompson"})
     assert "policy_changed" not in before.report("g").notes  # nothing decided yet
     for i in range(16):
         d = before.decide("g", f"u{i}")
         before.reward(d.id, i % 2, f"u{i}")
     assert "policy_changed" not in before.report("g").notes
-    after = service({"name": "epsilon-greedy", "epsilon": 0.2})
+    after = _edited(tmp_path, policy={"name": "epsilon-greedy", "epsilon": 0.2})
     said = after.report("g").notes["policy_changed"]
     assert said.startswith("this generation's first decisions were made by thompson(")
     assert "names epsilon-greedy(epsilon=0.2" in said and "banditbot reset g" in said
