@@ -199,8 +199,8 @@ def test_simulate_reports_progress_on_stderr_when_piped(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert lines[0] == "simulate: 2 policies × 4 runs × 300 steps = 2,400 decisions"
-    assert lines[1] == "simulate: started, 600 steps (× 4 runs)"
-    assert lines[-1].startswith("simulate: done, 600 steps (× 4 runs) in ")
+    assert lines[1] == "simulate: started, 600 steps × 4 runs"
+    assert lines[-1].startswith("simulate: done, 600 steps × 4 runs in ")
     assert "thompson" in proc.stdout and "simulate:" not in proc.stdout  # stdout stays data
     # a short run sits below the Lai-Robbins asymptote: the ratio column says why (read as
     # a floor, every policy had "beaten" it), and the CSV beside the chart is this run's

@@ -133,7 +133,7 @@ def _parse(raw: bytes, model: type[Body], headers: Mapping[str, str]) -> Any:
             # (a JSON body is read whatever its content type, e.g. curl -d's form type;
             # one that does not parse names the type it came as, if that is not JSON)
             raise MalformedBodyError.of(raw, errors[0],
-                                        headers.get("content-type")) from None
+                                        content_type=headers.get("content-type")) from None
         raise InvalidBodyError(error_text(errors),
                                hint="see /docs for the request body") from None
 

@@ -56,12 +56,21 @@ class MalformedBodyError(PayloadError):
                                        "application/json (/docs shows each request's body)")
 
     @classmethod
-    def of(cls, body: bytes | str | None, error: Mapping[str, Any] | None = None,
+    def of(cls, body: bytes | str | None, error: Mapping[str, Any] | None = None, *,
            content_type: str | None = None) -> MalformedBodyError:
         """The error of a body that does not parse as JSON, saying where it breaks (the
-        same words on every route); ``error``: pydantic's, when it refused the body (its
-        parser stops at a depth of 200, which the standard library's reads);
-        ``content_type``: the request's, named when it is not JSON's."""
+        same words on every route).
+
+        Parameters
+        ----------
+        body
+            The request's body as received.
+        error
+            Pydantic's first error, when it refused the body (its parser stops at a depth
+            of 200, which the standard library's reads).
+        content_type
+            The request's ``Content-Type``, named when it is not JSON's.
+        """
         if error is not None and "recursion limit" in str(error.get("msg", "")):
             return cls.too_deep()
         sent = f", and it was sent as {content_type.split(';')[0].strip()}" \

@@ -74,7 +74,7 @@ def simulate(
 ) -> None:
     """Simulate policies in a known environment: regret with 95% bands (PNG + CSV).
 
-    Before it starts, the work in decisions (a warning above a billion). Progress goes to
+    Before it starts, it prints the work in decisions and warns above a billion. Progress goes to
     stderr: a bar with the time left in a terminal; otherwise a line with the time left
     after 3 s, then every 10 s.
     """
@@ -99,7 +99,7 @@ def simulate(
     results = []
     total = len(policies) * horizon
     with progress("simulate", total, f"{'step' if total == 1 else 'steps'} "
-                  f"(× {count_text(runs, 'run')})", first=3.0,
+                  f"× {count_text(runs, 'run')}", first=3.0,
                   # policies run one after another at their own pace (kl-ucb ~30× slower
                   # than Thompson sampling): each one's time left from its own pace
                   parts=(horizon, "policy", "policies")) as bar:
