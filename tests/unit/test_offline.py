@@ -1450,8 +1450,9 @@ def test_arms_the_logging_policy_could_choose_are_no_unknowns_when_the_log_says_
     """``evaluate small.csv --train-share 0 -e ips -p uniform`` (6 rounds, every one of the
     4 arms logged at 0.25) warned that "50% of the evaluated policy's choices are actions
     the log never took": the logged vectors say the logging policy could choose each arm
-    in every round. With vectors the warning is about arms it could not choose (none here),
-    with or without a context; a log without vectors still says what it never took."""
+    in every round. With vectors the weighted estimators' warning is about arms it could not
+    choose (none here), with or without a context; the reward model's, and a log without
+    vectors, still say what it never took."""
     action = np.array([2, 0, 0, 2, 0, 2], dtype=np.intp)  # two of four arms taken
     reward = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
     vectors = np.full((6, 4), 0.25)
@@ -1464,8 +1465,14 @@ def test_arms_the_logging_policy_could_choose_are_no_unknowns_when_the_log_says_
     for name, log in logs.items():
         rows = evaluate(log, ["uniform"], estimators=("ips", "snips", "dm"),
                         train_share=0.0, n_bootstrap=20)
-        assert not any("never took" in w or "could not choose" in w
-                       for r in rows for w in r.estimate.warnings), (name, rows)
+        weighted = [r for r in rows if r.estimate.estimator in ("ips", "snips")]
+        assert len(weighted) == 2 and not any(
+            "never took" in w or "could not choose" in w
+            for r in weighted for w in r.estimate.warnings), (name, rows)
+        # a reward model still guesses the arms the log never took (a review: DM and DR
+        # lost that warning where the vectors are logged)
+        (dm,) = [r for r in rows if r.estimate.estimator == "dm"]
+        assert any("never took" in w for w in dm.estimate.warnings), (name, dm)
     bare = dataclasses.replace(logs["vectors"], action_dist=None, pscore=np.full(6, 0.3))
     rows = evaluate(bare, ["uniform"], estimators=("ips",), train_share=0.0, n_bootstrap=20)
     assert any("50% of the evaluated policy's choices are actions the log never took" in w

@@ -785,12 +785,14 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     # with probability 0.25 in every round is no unknown because the log never took it);
     # a log without them: the actions it never took
     known = support if support is not None else behavior_dist
+    # a reward model extrapolates to the actions the log never took, vectors or not
+    never_taken = unseen_warning(a, dist)
     if known is not None and np.shape(known) == dist.shape:
         cannot = np.asarray(known, dtype=np.float64) <= 0.0
         unseen, unseen_on_all = zero_support_warning(known, dist), False
     else:
         cannot = np.broadcast_to(~np.isin(np.arange(dist.shape[1]), a), dist.shape)
-        unseen, unseen_on_all = unseen_warning(a, dist), True
+        unseen, unseen_on_all = never_taken, True
     # what the weights average under the right propensities: 1, less what the evaluated
     # policy puts where the logging policy could not go
     expected = 1.0 - float(np.where(cannot, dist, 0.0).sum(axis=1).mean())
@@ -800,6 +802,8 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
         warnings = est.diagnose(action=a, pscore=p, action_dist=dist)
         if unseen is not None and (unseen_on_all or est.uses_weights):
             warnings.insert(0, unseen)
+        if not unseen_on_all and est.needs_model and never_taken is not None:
+            warnings.insert(0, never_taken)  # (a review: DM and DR lost it with vectors)
         ess = est.effective_sample_size(action=a, pscore=p, action_dist=dist)
         top = float(est._weights(a, p, dist).max()) if est.uses_weights else math.nan
         cs_low, cs_high = anytime if (anytime is not None and est.name in ANYTIME) else \
