@@ -632,3 +632,15 @@ def test_a_method_http_does_not_have_is_one_label_in_the_metrics(api: Any) -> No
     metrics = asyncio.run(probe())
     assert "XFOO" not in metrics
     assert 'method="OTHER"' in metrics
+
+
+def test_a_reward_under_the_wrong_name_is_named(api: Any) -> None:
+    """A re-trial sent {"reward": 1} and was told only "value: Field required"."""
+    url, keys, _ = api
+    decided = call(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                   json={"subject": "u"}).json()
+    r = call(url, "POST", f"/v1/decisions/{decided['decision_id']}/reward", keys["decide"],
+             json={"reward": 1, "subject": "u"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == ("value: Field required (reward: not a field of this "
+                                  "request)"), r.json()

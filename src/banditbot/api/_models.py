@@ -63,7 +63,13 @@ def error_text(errors: Sequence[Mapping[str, Any]]) -> str:
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
     message = _CONTROL_WORDS.get(str((first.get("ctx") or {}).get("pattern")), "") or \
         str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    said = f"{where}: {message}" if where else message
+    # a field missing beside one the body has instead ({"reward": 1} for "value"): both
+    unknown = [".".join(str(p) for p in e.get("loc", ()) if p != "body") for e in errors[1:]
+               if e.get("type") == "extra_forbidden"]
+    if first.get("type") == "missing" and unknown:
+        said += f" ({', '.join(unknown)}: not a field of this request)"
+    return said
 
 
 class Body(BaseModel):
