@@ -1042,6 +1042,11 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
         message = str(err["msg"]).removeprefix("Value error, ")
         if kind == "unexpected_keyword_argument":  # (a dataclass's word for it)
             message = "Extra inputs are not permitted"
+        bound = (err.get("ctx") or {})
+        if kind in _BOUND_WORDS and len(bound) == 1:  # ("Input should be less than or equal
+            # to 0.9": a re-trial's holdout: 50) the bound in words, with what was given
+            (limit,) = bound.values()
+            message = f"{_BOUND_WORDS[kind]} {limit}, not {err.get('input')!r}"
         shape = ".".join(str(p) for p in loc if not isinstance(p, int))  # features.name
         hint = _FIELD_HINTS.get((shape, kind)) or _HINTS.get(kind)
         # our errors carry their own hint, in the last parentheses (a list of problems, one
@@ -1059,6 +1064,10 @@ def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
             lines.append(line)
     return "\n".join(lines)
 
+
+#: pydantic's bounds said as a number's limits (the limit follows)
+_BOUND_WORDS = {"less_than_equal": "at most", "greater_than_equal": "at least",
+                "less_than": "below", "greater_than": "above"}
 
 #: the lists of an experiments file whose items a message names as a user counts them: the
 #: list's key, the word for an item and the key that names one

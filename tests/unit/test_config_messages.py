@@ -70,9 +70,11 @@ def test_an_arm_is_counted_from_one_and_named_by_its_id() -> None:
      "not a percentage)"),
     ("winner", {"threshold": "99%"}, "winner.threshold: '99%' is not a number (fix: a share "
      "such as 0.99, not a percentage)"),
-    # (unchanged: plain 50 already said it)
-    ("holdout", 50, "holdout: Input should be less than or equal to 0.9 (fix: a share such "
-     "as 0.1, not a percentage)"),
+    # plain 50: the bound in words, with what was given (a re-trial: "Input should be less
+    # than or equal to 0.9" before the good hint)
+    ("holdout", 50, "holdout: at most 0.9, not 50 (fix: a share such as 0.1, not a "
+     "percentage)"),
+    ("confidence", -1, "confidence: at least 0.5, not -1 (fix: use a larger number)"),
 ])
 def test_a_percentage_is_told_the_share_it_means(field: str, value: Any, says: str) -> None:
     assert _refused({"control": "hello", field: value}) == f"e.yaml: experiment 'g': {says}"
