@@ -1109,17 +1109,23 @@ def _field_words(loc: Sequence[Any], node: Any) -> str:
 ID_RULE = "an id is 1-32 letters, digits, '_', '.' or '-', starting with a letter or a digit"
 _EXPERIMENT_EXAMPLE = "e.g. - {id: greeting, arms: [{id: hey, content: Hey!}]}"
 _ARM_EXAMPLE = "e.g. - {id: hey, content: Hey!}"
+#: the lists of mappings a file holds, in its words, for an error of their shape (pydantic's
+#: ``tuple_type`` or ``dataclass_type``): field → (message, fix)
+_LISTS = {
+    "experiments": ("a list of experiments, each with an id and arms", _EXPERIMENT_EXAMPLE),
+    "arms": ("a list of arms, each with an id and content", _ARM_EXAMPLE),
+    "features": ("a list of features, each with a name and type",
+                 "e.g. - {name: hour, type: cyclic}"),
+    "reward.options": ("a list of buttons, each with a label and value",
+                       "e.g. - {label: 👍, value: 1}"),
+}
+_LIST_KINDS = ("tuple_type", "dataclass_type")
 #: pydantic's message for a field, in the file's words: (field, error type) → (message, fix)
 _FIELD_MESSAGES = {
     ("experiments", "tuple_type"): ("at least one experiment, each with an id and arms",
                                     _EXPERIMENT_EXAMPLE),
     ("experiments", "too_short"): ("at least one experiment", _EXPERIMENT_EXAMPLE),
-    ("experiments", "dataclass_type"): ("a list of experiments, each with an id and arms",
-                                        _EXPERIMENT_EXAMPLE),
-    ("arms", "tuple_type"): ("a list of arms, each with an id and content", _ARM_EXAMPLE),
     ("arms", "too_short"): ("at least one arm, each with an id and content", _ARM_EXAMPLE),
-    ("arms", "dataclass_type"): ("a list of arms, each with an id and content",
-                                 _ARM_EXAMPLE),
     ("burn_in", "dataclass_type"): ("a number of decisions per arm, or a mapping",
                                     "e.g. burn_in: 20, or burn_in: {min_per_arm: 20, "
                                     "min_answers: 5}; burn_in: 0 turns it off"),
@@ -1135,14 +1141,6 @@ _FIELD_MESSAGES = {
                                    "update: 15m"),
     ("winner", "dataclass_type"): ("a mapping of the winner rule's settings",
                                    "e.g. winner: {rule: sequence, on_winner: stop}"),
-    ("features", "dataclass_type"): ("a list of features, each with a name and type",
-                                     "e.g. - {name: hour, type: cyclic}"),
-    ("features", "tuple_type"): ("a list of features, each with a name and type",
-                                 "e.g. - {name: hour, type: cyclic}"),
-    ("reward.options", "tuple_type"): ("a list of buttons, each with a label and value",
-                                       "e.g. - {label: 👍, value: 1}"),
-    ("reward.options", "dataclass_type"): ("a list of buttons, each with a label and value",
-                                           "e.g. - {label: 👍, value: 1}"),
 }
 #: pydantic's message for a kind of error, where a field has none of its own
 _KIND_MESSAGES = {
@@ -1175,7 +1173,8 @@ def _in_the_files_words(shape: str, kind: str, value: Any, *, where: bool,
             return (f"{_short(value)} is not a number",
                     f"a share such as {share:g}, not a percentage")
         return f"{_short(value)} is not a number", _FIELD_HINTS.get((shape, kind), "use a number")
-    said = _FIELD_MESSAGES.get((shape, kind))
+    said = _FIELD_MESSAGES.get((shape, kind)) or \
+        (_LISTS.get(shape) if kind in _LIST_KINDS else None)
     if said is not None:
         return said
     if kind in _KIND_MESSAGES:

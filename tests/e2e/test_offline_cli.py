@@ -223,25 +223,9 @@ def test_behavior_of_a_banditbot_log_on_a_foreign_log_reads_its_times(
     policy needs timestamps in both logs" (only a library ColumnMap read the column). Now
     ``created_at`` is read when present, ``--timestamp-col`` names another column, and a log
     without times is refused before anything starts, naming the option."""
-    import numpy as np
-
-    from banditbot import BanditService, MemoryStore, parse_config
-    from banditbot.offline import export_decisions
-
-    from ..conftest import FakeClock
-
     monkeypatch.setenv("COLUMNS", "200")
-    clock = FakeClock()
-    cfg = parse_config({"experiments": [{
-        "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b", "c")],
-        "policy": {"name": "epsilon-greedy", "epsilon": 0.3}}]})
-    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
-    rng = np.random.default_rng(3)
-    for i in range(400):
-        clock.advance(60)
-        d = svc.decide("g", f"u{i}")
-        svc.reward(d.id, float(rng.random() < 0.3), f"u{i}")
-    export_decisions(svc.decisions("g"), tmp_path / "g.csv")
+    _exported_log(tmp_path / "g.csv", arms=("a", "b", "c"), epsilon=0.3, decisions=400,
+                  seconds=60, rate=0.3)
     with (tmp_path / "g.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     columns = {"created_at": "created_at", "ts": "ts", "none": None}
@@ -316,26 +300,10 @@ def test_the_evaluate_title_says_which_rounds_and_why_rows_were_left_out(
     rounds, and "569 of 3,000 rows left out: unanswered, or not the policy's choice"
     without how many of each. Now it names the evaluated rounds before the number and
     counts each reason."""
-    import numpy as np
-
-    from banditbot import BanditService, MemoryStore, parse_config
-    from banditbot.offline import export_decisions
-
-    from ..conftest import FakeClock
-
     monkeypatch.setenv("COLUMNS", "300")
-    clock = FakeClock()
-    cfg = parse_config({"experiments": [{
-        "id": "g", "arms": [{"id": a, "content": a} for a in ("a", "b")],
-        "policy": {"name": "epsilon-greedy", "epsilon": 0.5}}]})
-    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
-    rng = np.random.default_rng(3)
-    for i in range(200):
-        clock.advance(1)
-        d = svc.decide("g", f"u{i}")
-        if i % 10:  # every tenth unanswered: 20
-            svc.reward(d.id, float(rng.random() < 0.4), f"u{i}")
-    export_decisions(svc.decisions("g"), tmp_path / "g.csv")
+    # every tenth unanswered: 20
+    _exported_log(tmp_path / "g.csv", arms=("a", "b"), epsilon=0.5, decisions=200,
+                  seconds=1, rate=0.4, unanswered=10)
     with (tmp_path / "g.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for r in rows[1:4]:  # answered rows another way than by the policy
@@ -352,6 +320,8 @@ def test_the_evaluate_title_says_which_rounds_and_why_rows_were_left_out(
         in title, title
     kept = [float(r["reward"]) for r in rows if r["reward"] and r["kind"] == "policy"]
     assert len(kept) == 177
+    import numpy as np
+
     assert f"logged mean reward on the 89 evaluated rounds {np.mean(kept[88:]):.5g}" in title, \
         title
 
@@ -404,3 +374,29 @@ def test_loading_the_open_bandit_dataset_is_said_as_it_starts(
     code, out, err = run(["evaluate", str(log), "-p", "uniform", "-e", "ips",
                           "--n-bootstrap", "10", "--train-share", "0"], capsys)
     assert code == 0 and "loading" not in err and "uniform" in out, err
+
+
+def _exported_log(path: Path, *, arms: tuple[str, ...], epsilon: float, decisions: int,
+                  seconds: float, rate: float, unanswered: int = 0) -> None:
+    """An export at ``path`` of experiment ``g`` under ε-greedy (seeded), a decision every
+    ``seconds`` on a fake clock, each answered 1 with chance ``rate`` but every
+    ``unanswered``-th one (0: all answered)."""
+    import numpy as np
+
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot.offline import export_decisions
+
+    from ..conftest import FakeClock
+
+    clock = FakeClock()
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in arms],
+        "policy": {"name": "epsilon-greedy", "epsilon": epsilon}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+    rng = np.random.default_rng(3)
+    for i in range(decisions):
+        clock.advance(seconds)
+        d = svc.decide("g", f"u{i}")
+        if not unanswered or i % unanswered:
+            svc.reward(d.id, float(rng.random() < rate), f"u{i}")
+    export_decisions(svc.decisions("g"), path)

@@ -316,9 +316,8 @@ class Progress:
                                TextColumn("{task.fields[after]}", table_column=keep(after))]),
                             console=console, transient=True, get_time=self.clock)
             self._bar.__enter__()
-            fields = {} if self.parts is None else {"part_left": self._part_left_clock(),
-                                                    "after": self._after()}
-            self._task = self._bar.add_task(self.title, total=self.total, **fields)
+            self._task = self._bar.add_task(self.title, total=self.total,
+                                            **self._part_fields())
         else:
             self._line(f"{self.title}: started, {self.total:,} {self.unit}")
         return self
@@ -338,9 +337,8 @@ class Progress:
         if self._bar is not None:
             text = f"{self.title} · {self.label}" if self.label and self._titled else \
                 self.label or self.title
-            fields = {} if self.parts is None else {"part_left": self._part_left_clock(),
-                                                    "after": self._after()}
-            self._bar.update(self._task, completed=self.done, description=text, **fields)
+            self._bar.update(self._task, completed=self.done, description=text,
+                             **self._part_fields())
         elif self.clock() - self.last_line >= self._wait:
             self._wait = self.interval
             self._line(self.status())
@@ -362,12 +360,24 @@ class Progress:
         whole = round(seconds)
         return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
-    def _after(self) -> str:
-        """What the bar says after the running part's time left."""
+    def _more_parts(self) -> str:
+        """The parts still to come after the running one (``"2 more policies"``; ``""``:
+        none)."""
         assert self.parts is not None
         rest = self.total // self.parts[0] - 1 - self._part[0]
         _, one, many = self.parts
-        return f"left, {rest} more {one if rest == 1 else many}" if rest else "left"
+        return f"{rest} more {one if rest == 1 else many}" if rest else ""
+
+    def _after(self) -> str:
+        """What the bar says after the running part's time left."""
+        more = self._more_parts()
+        return f"left, {more}" if more else "left"
+
+    def _part_fields(self) -> dict[str, str]:
+        """The bar's fields for parts: the running part's time left, and what follows."""
+        if self.parts is None:
+            return {}
+        return {"part_left": self._part_left_clock(), "after": self._after()}
 
     def status(self) -> str:
         """One line: what runs, steps done, share, time elapsed and time left."""
@@ -380,12 +390,11 @@ class Progress:
             left += " left"
         else:  # the running part's time left; the parts to come are not timed yet
             seconds = self._part_left()
-            _, one, many = self.parts
-            rest = self.total // self.parts[0] - 1 - self._part[0]
+            more = self._more_parts()
             left = ("time left unknown" if seconds is None else
-                    f"about {_duration(seconds)} left") + f" for this {one}"
-            if rest:
-                left += f", then {rest} more {one if rest == 1 else many} (not timed yet)"
+                    f"about {_duration(seconds)} left") + f" for this {self.parts[1]}"
+            if more:
+                left += f", then {more} (not timed yet)"
         return (f"{self.title}{what}: {self.done:,}/{self.total:,} {self.unit} "
                 f"({share:.0%}), {_duration(elapsed)} elapsed, {left}")
 

@@ -119,8 +119,9 @@ class SegmentsMixin(ReportsMixin):
         groups: dict[str | None, list[_LogRow]] = {v: [] for v in order}
         for row, label in zip(rows, labels, strict=True):
             groups[label].append(row)
-        segments = tuple(_segment(view, value, groups[value], len(order),
-                                  vectors_vary(view, scope)) for value in order)
+        varying = vectors_vary(view, scope)
+        segments = tuple(_segment(view, value, groups[value], len(order), varying)
+                         for value in order)
         alpha = 1.0 - exp.confidence
         if not view.span:
             notes.append("the reward has no bounds, so no estimate or interval is shown "

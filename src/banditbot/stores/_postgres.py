@@ -757,8 +757,7 @@ class PostgresStore:
                     self._waits.went_through(deadline - self.retry_seconds, self._where)
                 return result
             except transient as exc:
-                self._failing = True
-                if self._stale_again(stale):
+                if self._failed_attempt(stale):
                     stale += 1
                     continue
                 if time.monotonic() + delay > deadline:
@@ -785,19 +784,21 @@ class PostgresStore:
         again is what makes it try to connect again: see :data:`_RECONNECT_S`)."""
         return _WAIT_WHILE_FAILING_S if self._failing else None
 
-    def _stale_again(self, stale: int) -> bool:
-        """Whether to try again at once, without a pause: the failed attempt's connection
+    def _failed_attempt(self, stale: int) -> bool:
+        """An attempt failed on a transient error (the store is failing from now on):
+        whether to try again at once, without a pause: the failed attempt's connection
         was found broken (a server restart closes every idle one in the pool, and each
         fails at its first use; one cut mid-query is retried at once too, and the next
         attempt waits as usual), and fewer than the pool's size did. A trial's first
         request after an outage waited 1 s through its pool's dead connections, each
         retried after a longer pause, and the log called it an outage of 1 s."""
+        self._failing = True
         broken, self._local.broken = getattr(self._local, "broken", False), False
         return broken and stale < self.pool_max
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        self._local.broken = False  # (this attempt's: read by _stale_again)
+        self._local.broken = False  # (this attempt's: read by _failed_attempt)
         with self._get_pool().connection(timeout=self._pool_wait()) as conn:
             try:
                 yield conn
@@ -919,8 +920,7 @@ class PostgresStore:
                     self._waits.went_through(deadline - self.retry_seconds, self._where)
                 return result
             except transient:
-                self._failing = True
-                if self._stale_again(stale):
+                if self._failed_attempt(stale):
                     stale += 1
                     continue
                 if time.monotonic() + delay > deadline:
@@ -1552,12 +1552,12 @@ class _Batch:
             pool = self.store._get_pool()
 
             def attempt() -> psycopg.Connection[Any]:
-                self.store._local.broken = False  # (this attempt's: read by _stale_again)
+                self.store._local.broken = False  # (this attempt's: read by _failed_attempt)
                 conn: psycopg.Connection[Any] = pool.getconn(self.store._pool_wait())
                 try:
                     conn.execute("BEGIN")
                 except BaseException:
-                    self.store._local.broken = conn.broken  # (read by _stale_again)
+                    self.store._local.broken = conn.broken  # (read by _failed_attempt)
                     pool.putconn(conn)
                     raise
                 return conn
