@@ -2,6 +2,7 @@
 holds ``http.py``, which would otherwise shadow the standard library's ``http``. Also
 holds what several scripts share (this folder is not importable after it runs)."""
 
+import importlib.util
 import os
 import sqlite3
 import sys
@@ -9,10 +10,23 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+
+def sibling(name: str) -> ModuleType:
+    """The script ``name``.py of this folder, imported by its path (the folder is off
+    ``sys.path``); once per process."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def two_commits_us(n: int = 20_000, clock: Callable[[], float] = time.process_time
