@@ -378,3 +378,55 @@ def test_a_forwarded_admin_command_is_not_run(server: str, double: BotApiDouble,
     assert post(server, own).status_code == 200
     wait(lambda: len(double.chat_messages(1001)) == 2 and double.chat_messages(1001))
     assert service.report("seed").total_answered == 2
+
+
+def test_a_decide_key_cannot_reward_a_telegram_users_decision(
+        service: BanditService, double: BotApiDouble) -> None:
+    """A review: a decide key read a Telegram decision's id in the log and rewarded it by
+    naming the user's Telegram id as the subject (200, counted: a forged vote). A decision
+    the bot made is rewarded by its user's button, or over HTTP by an admin key; a decide
+    key is refused (403, in the API's problem envelope) without being told whether the id
+    or the subject was right. An HTTP client's own decisions are rewarded as before."""
+    from banditbot.service import KeyRing
+
+    ring = KeyRing(service.store)
+    decide, admin = (ring.create(f"{role}-key", role)[0] for role in ("decide", "admin"))
+    telegram = build_application(service, double.token, base_url=double.base_url,
+                                 webhook=True)
+    with ServerThread(create_app(service, telegram=telegram, webhook_secret=SECRET)) as url:
+        def reward(decision_id: str, key: str, **body: Any) -> httpx.Response:
+            return HTTP.post(f"{url}/v1/decisions/{decision_id}/reward", json=body,
+                             headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+        for update_id, user in ((300, 601), (301, 602)):
+            update = double.message_update(double.user(user), user, "/random")
+            update["update_id"] = update_id
+            assert post(url, update).status_code == 200
+        log = HTTP.get(f"{url}/v1/experiments/seed/decisions",
+                       headers={"Authorization": f"Bearer {decide}"}, timeout=10)
+        first, second = (json.loads(line)["decision_id"] for line in log.text.splitlines())
+        forged = reward(first, decide, value=1, subject="601")
+        assert forged.status_code == 403
+        assert forged.headers["content-type"] == "application/problem+json"
+        assert forged.json()["title"] == "not allowed"
+        assert "Telegram" in forged.json()["detail"] and "admin key" in forged.json()["hint"]
+        # the same answer for a wrong subject, or an id no decision has: nothing is told
+        def told(answer: httpx.Response) -> tuple[int, str, str]:
+            return answer.status_code, answer.json()["detail"], answer.json()["hint"]
+
+        assert told(reward(first, decide, value=1, subject="999")) == told(forged)
+        assert told(reward(first[:-4] + "0000", decide, value=1, subject="601")) == \
+            told(forged)
+        assert service.report("seed").total_answered == 0
+        # the user's own button counts it; an admin key may reward the other one
+        prompt = wait(lambda: double.chat_messages(601) and double.chat_messages(601)[0])
+        press = double.callback_update(double.user(601), prompt,
+                                       prompt.buttons()[0]["callback_data"])
+        press["update_id"] = 302
+        assert post(url, press).status_code == 200
+        assert reward(second, admin, value=0).status_code == 200
+        assert service.report("seed").total_answered == 2
+        # an HTTP client's decide → reward is unchanged
+        mine = HTTP.post(f"{url}/v1/experiments/seed/decisions", json={"subject": "601"},
+                         headers={"Authorization": f"Bearer {decide}"}, timeout=10).json()
+        assert reward(mine["decision_id"], decide, value=1, subject="601").status_code == 200

@@ -21,8 +21,15 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from .._errors import BanditBotError, PayloadError
-from ..service import BanditService, KeyRing, RewardResult, RewardStatus, role_allows
+from .._errors import BanditBotError, NotAllowedError, PayloadError
+from ..service import (
+    BanditService,
+    KeyRing,
+    RewardResult,
+    RewardStatus,
+    made_by_telegram,
+    role_allows,
+)
 from ._deps import authorize
 from ._group import GroupCommit
 from ._metrics import Metrics
@@ -100,10 +107,19 @@ class HotPath:
         unknown, 403 not yours, 422 not allowed.
 
         The subject is required unless the key is an admin key: the service checks that it
-        owns the decision, so a client cannot reward someone else's."""
+        owns the decision, so a client cannot reward someone else's. A decision the
+        Telegram bot made is an admin key's alone (403 for a decide key): its user rewards
+        it with a button."""
         key = authorize(self.keys, headers, "decide")
         body: RewardIn = _parse(raw, RewardIn, headers)
-        if body.subject is None and not role_allows(key.role, "admin"):
+        admin = role_allows(key.role, "admin")
+        if not admin and made_by_telegram(decision_id):
+            # (before any read: whether the decision exists, or whose it is, is not told)
+            raise NotAllowedError(
+                "this decision was made by the Telegram bot: its reward is the user's "
+                "button press, not a decide key's", hint="only an admin key may reward "
+                "a Telegram decision over HTTP")
+        if body.subject is None and not admin:
             raise InvalidBodyError("subject: required (the decision's subject)",
                                    hint="only an admin key may reward without a subject")
         result: RewardResult

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 from ..stores import resolve_propensities
 from ._admin import PolicySwitch
-from ._decisions import MAX_SUBJECT, Decision, PlannedDecision
+from ._decisions import MAX_SUBJECT, TELEGRAM_ID_PREFIX, Decision, PlannedDecision, made_by_telegram
 from ._idempotency import IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY
 from ._inference import LOG_FIELDS, log_arrays, scan_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
@@ -30,6 +30,7 @@ __all__ = [
     "MAX_IDEMPOTENCY_KEY",
     "MAX_SUBJECT",
     "ROLES",
+    "TELEGRAM_ID_PREFIX",
     "ApiKey",
     "BanditService",
     "Decision",
@@ -42,6 +43,7 @@ __all__ = [
     "SeriesCache",
     "hash_key",
     "log_arrays",
+    "made_by_telegram",
     "period_weighted",
     "resolve_propensities",
     "role_allows",

@@ -56,10 +56,37 @@ from ._idempotency import IDEMPOTENCY_SECONDS, RequestKey, request_key
 from ._rewards import RewardsMixin
 from ._view import ExperimentView, LaneVector
 
-__all__ = ["MAX_SUBJECT", "Decision", "DecisionsMixin", "PlannedDecision"]
+__all__ = ["MAX_SUBJECT", "TELEGRAM_ID_PREFIX", "Decision", "DecisionsMixin", "PlannedDecision",
+           "made_by_telegram"]
 
 #: The longest subject id a decision takes
 MAX_SUBJECT = 128
+#: How the id of a decision the Telegram bot made begins (its origin, kept where the
+#: decision is: the HTTP API refuses a decide key's reward of such a decision)
+TELEGRAM_ID_PREFIX = "tg-"
+
+
+def made_by_telegram(decision_id: str) -> bool:
+    """Whether the Telegram bot made the decision with this id (its id begins with
+    :data:`TELEGRAM_ID_PREFIX`; decisions logged before ids said so do not).
+
+    Parameters
+    ----------
+    decision_id
+        A decision's id, as a caller gave it.
+
+    Returns
+    -------
+    bool
+        ``True`` for the bot's decisions: their reward comes from the user's button (or
+        an admin), never from an HTTP client's decide key.
+
+    Examples
+    --------
+    >>> made_by_telegram("tg-65f0a1b2" + "0" * 24), made_by_telegram("65f0a1b2" + "0" * 24)
+    (True, False)
+    """
+    return decision_id.startswith(TELEGRAM_ID_PREFIX)
 
 
 class Decision(NamedTuple):
@@ -227,20 +254,24 @@ class DecisionsMixin(RewardsMixin):
     def plan_decision(self, experiment: str, subject: str,
                       context: Mapping[str, Any] | None = None, *,
                       chat: str | None = None, idempotency_key: str | None = None,
-                      caller: str | None = None) -> PlannedDecision:
+                      caller: str | None = None, telegram: bool = False) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
         with :meth:`commit_decision` and the answer to give once it is written (with an
         ``idempotency_key`` that came before: the earlier decision, nothing to write). A
         plan with a key carries it to :meth:`commit_decision`: commit the plan itself (or
-        its ``_replace``), not a pair rebuilt from ``record`` and ``decision``."""
+        its ``_replace``), not a pair rebuilt from ``record`` and ``decision``.
+
+        ``telegram``: the Telegram bot's decision. Its id says so (it begins with
+        :data:`TELEGRAM_ID_PREFIX`; see :func:`made_by_telegram`), and the HTTP API lets
+        only an admin key reward it: the user's own button counts it."""
         if idempotency_key is not None:
             key = self._request_key(experiment, subject, context, chat, False,
                                     idempotency_key, caller)
             held = self.store.keyed_decision(key.key)
             if held is not None:
                 return self._replay(held, key)
-            return _planned(*self._plan(experiment, subject, context, chat), key)
-        return PlannedDecision(*self._plan(experiment, subject, context, chat))
+            return _planned(*self._plan(experiment, subject, context, chat, telegram), key)
+        return PlannedDecision(*self._plan(experiment, subject, context, chat, telegram))
 
     def _request_key(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
                      chat: str | None, sticky: bool, idempotency_key: str,
@@ -287,8 +318,12 @@ class DecisionsMixin(RewardsMixin):
             record.subject, record.created_at, record.scope, record.kind, True))
 
     def _plan(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
-              chat: str | None) -> tuple[DecisionRecord, Decision]:
+              chat: str | None, telegram: bool = False) -> tuple[DecisionRecord, Decision]:
         """:meth:`plan_decision` as a plain pair (what :meth:`decide` commits at once)."""
+        if telegram:  # (the bot's path, not the HTTP API's: a copy of each costs nothing)
+            record, decision = self._plan(experiment, subject, context, chat)
+            ident = TELEGRAM_ID_PREFIX + record.id
+            return record._replace(id=ident), decision._replace(id=ident)
         if context is not None:
             context = check_context(context)
         view, scope, now = self._prepare_decision(experiment, subject, chat)

@@ -304,7 +304,8 @@ class DecisionRecord(NamedTuple):
     ----------
     id
         Unguessable id (the service's: the second it was made and 96 random bits, 32 hex
-        digits; URL-safe).
+        digits; URL-safe). The Telegram bot's decisions have ``tg-`` before them (their
+        origin: see :func:`banditbot.service.made_by_telegram`).
     arms, probabilities
         The arms offered at that moment and the policy's probability for each.
     propensity

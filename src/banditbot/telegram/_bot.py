@@ -277,7 +277,7 @@ class BanditBot:
         ctx = chat_context(update, time_zone=self.service.config.time_zone,
                            past_reward_rate=past)
         planned = await self._run(self.service.plan_decision, exp.id, str(user.id), ctx,
-                                  chat=str(chat.id))
+                                  chat=str(chat.id), telegram=True)
         decision = planned.decision
         rows = keyboard_rows(exp, decision.id)
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(**cell) for cell in row]

@@ -65,7 +65,8 @@ async def create_decision(experiment: Annotated[str, Path(max_length=64)],
 async def reward(decision_id: Annotated[str, Path(max_length=64)],
                  request: Request) -> Response:
     """Report the reward of a decision: 200 applied, 409 duplicate (already counted),
-    404 unknown, 403 not yours, 422 not allowed by the reward spec."""
+    404 unknown, 403 not yours (or a decision the Telegram bot made, which only an admin
+    key may reward here), 422 not allowed by the reward spec."""
     response: Response = await request.app.state.hot.reward(
         decision_id, request.headers, await request.body(), request.state.request_id)
     return response
