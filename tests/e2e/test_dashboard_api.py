@@ -16,6 +16,7 @@ import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
+from banditbot.offline import store_pseudonyms
 
 from ..conftest import FakeClock
 from ..http_client import HTTP
@@ -91,12 +92,13 @@ def test_the_log_pages_newest_first_without_gaps_or_repeats(server: Any) -> None
 
 
 def test_a_page_of_one_generation_or_one_chat(server: Any) -> None:
-    url, key, _ = server
-    one_chat = rows(get(url, "/v1/experiments/chats/decisions?order=desc&scope=chat:2", key))
-    # one chat's six decisions; its id leaves only as a pseudonym
-    scopes = {r["scope"] for r in one_chat}
-    assert len(one_chat) == 6 and len(scopes) == 1 and scopes != {"chat:2"}
-    assert len(rows(get(url, "/v1/experiments/chats/decisions?scope=chat:1", key))) == 4
+    url, key, service = server
+    pseudonyms = store_pseudonyms(service.store)
+    two, one = pseudonyms.scope("chat:2"), pseudonyms.scope("chat:1")
+    one_chat = rows(get(url, f"/v1/experiments/chats/decisions?order=desc&scope={two}", key))
+    # one chat's six decisions, named (by a read key) and shown by the chat's pseudonym
+    assert len(one_chat) == 6 and {r["scope"] for r in one_chat} == {two}
+    assert len(rows(get(url, f"/v1/experiments/chats/decisions?scope={one}", key))) == 4
     later = rows(get(url, "/v1/experiments/shop/decisions?order=desc&generation=1", key))
     assert later == []  # no decision in a generation that has not started
 
@@ -121,8 +123,9 @@ def test_the_history_is_by_decision_count(server: Any) -> None:
     for j in range(10):  # each bin's allocation is a probability vector
         assert sum(series["allocation"][a][j] for a in "abc") == pytest.approx(1.0)
     assert sum(series["reward"][a][-1] for a in "abc") == 9 and series["answered"][-1] == 9
-    one = get(url, "/v1/experiments/chats/series?scope=chat:1", key).json()
-    assert one["decisions"][-1] == 4 and one["scope"] == "chat:1"
+    chat = store_pseudonyms(server[2].store).scope("chat:1")
+    one = get(url, f"/v1/experiments/chats/series?scope={chat}", key).json()
+    assert one["decisions"][-1] == 4 and one["scope"] == chat
     assert get(url, "/v1/experiments/shop/series?scope=chat:1", key).status_code == 400
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from banditbot import BanditService, SQLiteStore, parse_config
 from banditbot.api import create_app
+from banditbot.offline import store_pseudonyms
 from banditbot.service import KeyRing, hash_key
 
 from ..conftest import CONFIG, FakeClock
@@ -91,10 +92,16 @@ def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
                  json={"subject": "u", "chat": chat})
         assert r.status_code == 201
     base = "/v1/experiments/perchat"
-    mine = call(url, "GET", f"{base}/report?scope=chat:100", keys["read"]).json()
-    assert mine["scope"] == "chat:100" and mine["total_pulls"] == 3
+    # a read key names a chat as the log does (by pseudonym); an admin key may use its id
+    pseudonym = {c: store_pseudonyms(_.store).scope(f"chat:{c}") for c in ("100", "200")}
+    mine = call(url, "GET", f"{base}/report", keys["read"],
+                params={"scope": pseudonym["100"]}).json()
+    assert mine["scope"] == pseudonym["100"] and mine["total_pulls"] == 3
+    by_id = call(url, "GET", f"{base}/report?scope=chat:100", keys["admin"]).json()
+    assert by_id["scope"] == "chat:100" and by_id["total_pulls"] == 3
     assert call(url, "GET", f"{base}/report", keys["read"]).json()["total_pulls"] == 4
-    other = call(url, "GET", f"{base}/timeline?scope=chat:200", keys["read"]).json()
+    other = call(url, "GET", f"{base}/timeline", keys["read"],
+                 params={"scope": pseudonym["200"]}).json()
     assert sum(sum(v) for v in other["counts"].values()) == 1
     wrong = call(url, "GET", f"{base}/report?scope=subject:u", keys["read"])
     assert wrong.status_code == 400 and "use chat:ID" in wrong.json()["hint"]
@@ -103,8 +110,8 @@ def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
     assert listed.status_code == 400 and "use chat:ID" in listed.json()["hint"]
     shared = call(url, "GET", "/v1/experiments/seed/decisions?scope=chat:1", keys["read"])
     assert shared.status_code == 400 and "leave the scope out" in shared.json()["hint"]
-    assert len(call(url, "GET", f"{base}/decisions?scope=chat:100",
-                    keys["read"]).text.splitlines()) == 3
+    assert len(call(url, "GET", f"{base}/decisions", keys["read"],
+                    params={"scope": pseudonym["100"]}).text.splitlines()) == 3
     assert call(url, "GET", f"{base}/report?scope=nonsense", keys["read"]).status_code == 422
     assert call(url, "GET", f"{base}/report?scope=chat:", keys["read"]).status_code == 422
     # an id is any text but control characters (an app's chat names have spaces, non-ASCII
@@ -112,9 +119,47 @@ def test_report_and_timeline_of_one_chats_bandit(api: Any) -> None:
     r = call(url, "POST", "/v1/experiments/perchat/decisions", keys["decide"],
              json={"subject": "u", "chat": "team a\u2028ü"})
     assert r.status_code == 201
-    named = call(url, "GET", f"{base}/report", keys["read"],
+    named = call(url, "GET", f"{base}/report", keys["admin"],
                  params={"scope": "chat:team a\u2028ü"})
     assert named.status_code == 200 and named.json()["total_pulls"] == 1
+
+
+@pytest.mark.parametrize("route", ["report", "report?by=plan", "timeline", "series",
+                                   "decisions", "allocations"])
+def test_a_read_key_is_no_oracle_from_telegram_ids_to_pseudonyms(api: Any,
+                                                                  route: str) -> None:
+    """A review: a read key asked for ``?scope=chat:<a Telegram id>`` and the answer (the
+    rows, the periods) named that id's pseudonym, so any id could be tied to its rows in
+    the log. A key below admin names a bandit by the pseudonym the answers show; a raw id
+    is refused with the same words whether or not it has a bandit, and the pseudonym's
+    answer carries no raw id."""
+    url, keys, service = api
+    for chat, n in (("-1009876543210", 3), ("555000111", 1)):
+        for _ in range(n):
+            d = service.decide("perchat", "987654321", {"plan": "pro"}, chat=chat)
+            service.reward(d.id, 1, "987654321")
+    pseudonym = store_pseudonyms(service.store).scope("chat:-1009876543210")
+    path = f"/v1/experiments/perchat/{route}"
+    params = {"by": "plan"} if route.endswith("by=plan") else {}
+    path = path.split("?")[0]
+    refusals = []
+    for raw in ("chat:-1009876543210", "chat:-1001111111111"):  # a bandit, and none
+        refused = call(url, "GET", path, keys["read"], params={**params, "scope": raw})
+        assert refused.status_code == 400, refused.text
+        assert pseudonym.split(":")[1] not in refused.text
+        assert "pseudonym" in refused.json()["hint"] and "admin key" in refused.json()["hint"]
+        refusals.append(refused.json()["hint"])
+    assert refusals[0] == refusals[1]
+    for key in (keys["read"], keys["decide"]):
+        named = call(url, "GET", path, key, params={**params, "scope": pseudonym})
+        assert named.status_code == 200, named.text
+        assert "1009876543210" not in named.text and "987654321" not in named.text
+    # the admin's view of the bandit by its id is the reader's by its pseudonym
+    admin = call(url, "GET", path, keys["admin"], params={**params,
+                                                           "scope": "chat:-1009876543210"})
+    assert admin.status_code == 200
+    if route == "report":
+        assert admin.json()["total_pulls"] == named.json()["total_pulls"] == 3
 
 
 def test_reward_status_paths(api: Any) -> None:

@@ -10,6 +10,7 @@ from ...offline import store_pseudonyms
 from .._deps import Reader, Service
 from .._models import ScopeQuery
 from .._problems import problem_responses
+from .._scopes import stored_scope
 
 __all__ = ["router"]
 
@@ -24,7 +25,9 @@ def list_allocations(experiment: str, service: Service, key: Reader,
     why (start, cadence, burn-in, burn-in ended, admin, winner), its probabilities and the
     decisions and rewards it got. Empty when the experiment updates every decision. A
     period's scope is pseudonymized as the decision log's is (a review: a read key got raw
-    Telegram chat and user ids here)."""
+    Telegram chat and user ids here); ``scope`` names one bandit so too (an admin key may
+    also give its id)."""
+    scope = stored_scope(service, experiment, scope, key)
     periods = service.allocation_history(experiment, scope=scope)
     decisions: dict[str | None, int] = {}
     for counts in service.store.period_counts(experiment, service.current_generation(

@@ -20,6 +20,7 @@ from ...stores import DecisionRecord, close_scan
 from .._deps import Reader, Service
 from .._models import ByQuery, ExperimentOut, ScopeQuery
 from .._problems import problem_responses
+from .._scopes import stored_scope
 
 __all__ = ["json_safe", "router"]
 
@@ -79,13 +80,17 @@ def get_report(experiment: str, service: Service, key: Reader,
     its decisions and answers and each arm's estimate, interval at this look and interval
     at every look on that value's decisions alone, and the leader where the evidence names
     one. A cyclic or numeric feature, or one the experiment does not declare, is a 400
-    naming the features it could be."""
+    naming the features it could be.
+
+    ``scope`` names one bandit as the answers show it (by pseudonym; an admin key may also
+    give its id), and comes back as given."""
+    stored = stored_scope(service, experiment, scope, key)
     if by is not None:
         segmented: dict[str, Any] = json_safe(
-            service.segment_report(experiment, by=by, scope=scope).to_dict())
-        return segmented
-    out: dict[str, Any] = json_safe(service.report(experiment, scope=scope).to_dict())
-    return out
+            service.segment_report(experiment, by=by, scope=stored).to_dict())
+        return {**segmented, "scope": scope}
+    out: dict[str, Any] = json_safe(service.report(experiment, scope=stored).to_dict())
+    return {**out, "scope": scope}
 
 
 @router.get("/v1/experiments/{experiment}/timeline", tags=["experiments"], responses=_ERRORS)
@@ -93,7 +98,8 @@ def get_timeline(experiment: str, service: Service, key: Reader,
                  bins: Annotated[int, Query(ge=1, le=500)] = 40,
                  scope: ScopeQuery = None) -> dict[str, Any]:
     """Decisions and rewards per arm over time (for charts)."""
-    return service.timeline(experiment, bins=bins, scope=scope).to_dict()
+    return service.timeline(experiment, bins=bins,
+                            scope=stored_scope(service, experiment, scope, key)).to_dict()
 
 
 @router.get("/v1/experiments/{experiment}/series", tags=["experiments"], responses=_ERRORS)
@@ -107,7 +113,8 @@ def get_series(experiment: str, service: Service, key: Reader,
     exp = service.experiment(experiment)
     # the series' generation is the report's (the log read is the service's current one)
     generation = service.current_generation(exp.id)
-    series = service.report_series(exp.id, points=points, scope=scope)
+    series = service.report_series(exp.id, points=points,
+                                   scope=stored_scope(service, exp.id, scope, key))
     return {**series.to_dict(), "generation": generation, "scope": scope}
 
 
@@ -137,14 +144,15 @@ def list_decisions(experiment: str, service: Service, key: Reader,
     bounds the other order (``after`` and ``before`` together: the decisions between them).
     ``generation`` keeps one generation (the report's ``generation`` is the current one;
     without it the log of every generation, as ``banditbot export --all-generations`` gives);
-    ``scope`` one bandit (``chat:ID``, ``subject:ID``). JSON Lines (default): one object per
+    ``scope`` one bandit, named as the rows name it (``chat:PSEUDONYM``; an admin key may
+    also give ``chat:ID``). JSON Lines (default): one object per
     decision with the columns of ``banditbot export``, ``arms`` and ``probabilities`` as lists,
     ``context`` as an object and ``rewarded_at`` null until a reward came (``scope`` is
     ``""`` for the experiment's shared bandit); CSV: the columns of ``banditbot export``
     without its ``ctx_*`` columns (the ``context`` column holds every key), the same on
     every page."""
     exp = service.experiment(experiment)
-    service.check_scope(exp.id, scope)  # as the report does: no silent empty page
+    scope = stored_scope(service, exp.id, scope, key)  # as the report: no silent empty page
     after, before = after or None, before or None  # "?after=" is the first page, not none
     lower = _cursor(service, exp.id, after, "after") if after else None
     upper = _cursor(service, exp.id, before, "before") if before else None

@@ -958,12 +958,16 @@ async function select(id, scope) {
   $("scopeform").hidden = !exp.scope || exp.scope === "shared";
   if (!$("scopeform").hidden) {
     $("scope-input").value = state.scope || "";
-    $("scope-input").placeholder = exp.scope === "chat" ? "chat:ID" : "subject:ID";
+    const who = exp.scope === "chat" ? "chat" : "user";
+    const admin = state.role === "admin";
+    $("scope-input").placeholder = `${exp.scope === "chat" ? "chat" : "subject"}:${admin ? "ID" : "PSEUDONYM"}`;
     text($("scope-label"), exp.scope === "chat" ? "Chat" : "User");
-    // the log's scopes are keyed pseudonyms (no raw id leaves the server), so the field takes
-    // the raw id the app knows and offers no suggestions from the log
-    text($("scope-help"), state.scope ? `showing ${state.scope} only` : `showing every ${exp.scope === "chat" ? "chat" : "user"}'s bandit summed; ` +
-         `type the ${exp.scope === "chat" ? "chat" : "user"}'s own id (the decisions below show pseudonyms)`);
+    // the log's scopes are keyed pseudonyms (no raw id leaves the server): a key below admin
+    // names a bandit by its pseudonym too (a raw id would make the page an oracle from ids to
+    // pseudonyms); an admin key may also type the raw id the app knows
+    text($("scope-help"), state.scope ? `showing ${state.scope} only` : `showing every ${who}'s bandit summed; ` +
+         (admin ? `type the ${who}'s own id, or its pseudonym as the decisions below show it`
+                : `type the ${who}'s pseudonym as the decisions below show it (only an admin key may type the ${who}'s own id)`));
   }
   try {
     const cfg = await api(`/v1/experiments/${enc(id)}/config`);
