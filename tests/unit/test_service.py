@@ -1001,6 +1001,46 @@ def test_an_arm_taken_out_of_the_config_is_named_not_silently_dropped(
     assert "not_in_config" not in before.report("c").notes  # (its own arms: no note)
 
 
+def test_an_unbounded_rewards_arm_taken_out_of_the_config_is_named_too(
+        clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A numeric reward without min and max has no inference, whose read of the log named
+    the arms a new experiments file no longer has: its report dropped them without a word.
+    It names them too; on a long log, from the state the first report kept in the store (a
+    second process reads no log)."""
+    from banditbot.service._inference import InferenceCache
+
+    monkeypatch.setattr(InferenceCache, "fresh_below", 10)  # (a long log: kept in the store)
+    store = MemoryStore()
+
+    def config(arms: tuple[str, ...]) -> BanditConfig:
+        return parse_config({"experiments": [{
+            "id": "rev", "arms": [{"id": a, "content": a} for a in arms],
+            "reward": "continuous", "burn_in": 0}]})
+
+    before = BanditService(config(("red", "blue")), store, rng=np.random.default_rng(2),
+                           clock=clock)
+    for i in range(40):
+        d = before.decide("rev", "u")
+        before.reward(d.id, (20.0 if d.arm == "red" else 5.0) + i % 3, "u")
+    blue = sum(1 for r in before.decisions("rev") if r.arm == "blue")
+    assert 0 < blue < 30
+    assert "not_in_config" not in before.report("rev").notes  # (its own arms: no note)
+    after = BanditService(config(("red", "green")), store, clock=clock)
+    report = after.report("rev")
+    assert report.total_pulls == 40 - blue
+    assert report.notes["not_in_config"].startswith(
+        f"blue ({blue} decisions): in the log of this generation but not in the "
+        "experiments file")
+    assert "not in config: blue" in report.to_text()
+
+    def no_scan(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the log was read again")
+
+    monkeypatch.setattr(store, "iter_fields", no_scan)
+    again = BanditService(config(("red", "green")), store, clock=clock).report("rev")
+    assert again.notes["not_in_config"] == report.notes["not_in_config"]
+
+
 def test_the_posterior_column_of_a_contextual_experiment_is_not_its_estimate() -> None:
     """A contextual experiment's summary is rebuilt from the estimates (unknown arms at 0):
     the posterior column, taken from it, read 0.000 for every arm, one with an answer of 1

@@ -24,6 +24,7 @@ from ..stores import (
     DecisionRecord,
     ResolvedVector,
     Store,
+    close_scan,
     resolve_fields,
     resolve_propensities,
 )
@@ -113,8 +114,10 @@ def vectors_vary(view: ExperimentView, scope: str | None) -> bool:
     return context_dependent(view) or (scope is None and view.config.scope != "shared")
 
 
-#: (decisions, answers, control, confidence, planned horizon) an inference was computed for
-_Fingerprint = tuple[float, float, str | None, float, int | None]
+#: (decisions, answers, control, confidence, planned horizon, the reward's lowest value and
+#: span: 0 for an unbounded reward, whose log is read for its arms alone) an inference was
+#: computed for
+_Fingerprint = tuple[float, float, str | None, float, int | None, float, float]
 
 
 class _Entry(NamedTuple):
@@ -192,12 +195,54 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
         decision of the policy (rewards added by hand or imported carry no propensity)."""
         if not view.span or decisions <= 0:
             return None
+        return self._look(store, view, scope, decisions, answered, computed).result
+
+    def read_left_out(self, store: Store, view: ExperimentView, scope: str | None,
+                      decisions: float, answered: float) -> tuple[tuple[str, int], ...]:
+        """``(arm, decisions)`` of the arms in the log that ``view`` does not have (removed
+        from the experiments file), for any reward.
+
+        A bounded reward's come with the inference (:meth:`get`, which a report reads
+        first); an unbounded reward has none, so its log is read for the arms alone, kept
+        as an inference is (in this process, and in the store on a long log: a report of a
+        log of a million decisions reads it once).
+
+        Parameters
+        ----------
+        store
+            Where the log and the kept state are.
+        view
+            The experiment as its experiments file and meta have it now.
+        scope
+            One chat's or subject's bandit; ``None``: every scope.
+        decisions, answered
+            The decisions and answers of ``view``'s arms (the statistics' counts): the log
+            is read again when they have grown as for :meth:`get`.
+
+        Returns
+        -------
+        tuple of (str, int)
+            Each left-out arm with its decisions, by arm name; empty when none is.
+        """
+        if decisions <= 0:
+            return ()
+        if view.span:
+            self.get(store, view, scope, decisions, answered)
+        else:
+            self._look(store, view, scope, decisions, answered, None)
+        return self.left_out(view, scope)
+
+    def _look(self, store: Store, view: ExperimentView, scope: str | None,
+              decisions: float, answered: float,
+              computed: Callable[[ResolvedVector], Any] | None) -> _Entry:
+        """The entry for ``view``'s log as it stands: kept (in this process, or in the
+        store on a long log) while the log has not grown by much, else read again."""
         key = _key(view, scope)
         fingerprint = (decisions, answered, view.config.control, view.config.confidence,
-                       view.config.winner.horizon)
+                       view.config.winner.horizon, view.lo if view.span else 0.0, view.span)
         found = self._entries.get(key)
         if found is not None and self._stands(found, fingerprint):
-            return found.result
+            return found
         long_log = decisions + answered >= self.fresh_below
         name, version = _document_name(key), 0
         if long_log:  # another process (a server, an earlier report) may have read it
@@ -205,33 +250,9 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
             kept = _entry_from_json(stored) if stored else None
             if kept is not None and self._stands(kept, fingerprint):
                 self._remember(key, kept)
-                return kept.result
-        # a deferred decision's vector from its logged posterior (with its id, to keep it)
-        columns = (*LOG_FIELDS, "posterior", "policy", "id")
-        scan = resolve_fields(store.iter_fields(
-            view.config.id, columns, generation=view.meta.generation, kinds=ALLOCATED,
-            scope=scope), columns, computed=computed)
-        left: dict[str, int] = {}  # arms in the log that the config no longer has
-        chosen, probabilities, rewards = scan_arrays(
-            (row[:4] for row in scan), view.all_arms, view.lo, view.span, left_out=left)
-        from ..statistics import logged_ratio_anytime_p_value
-
-        ratio = logged_ratio_anytime_p_value(chosen, probabilities)
-        result = None
-        answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
-        if answered_rows:
-            from ..statistics import anytime_inference
-
-            control = view.config.control
-            exp = view.config
-            result = anytime_inference(
-                chosen, probabilities, rewards, confidence=exp.confidence,
-                control=view.all_arms.index(control) if control in view.all_arms else None,
-                horizon=exp.winner.horizon, contextual=vectors_vary(view, scope),
-                floor=min(exp.floor, 0.5 / max(len(view.arms), 1)),
-                active=[a in view.arms for a in view.all_arms])
-        entry = _Entry(fingerprint, result, answered_rows, tuple(sorted(left.items())),
-                       None if ratio is None else (ratio, int(chosen.shape[0])))
+                return kept
+        entry = _read_log(store, view, scope, fingerprint, computed) if view.span else \
+            _read_arms(store, view, scope, fingerprint)
         self._remember(key, entry)
         if long_log:
             text = _entry_to_json(entry)
@@ -241,7 +262,7 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
             elif not store.write_document(name, text, version):
                 log.info("inference state written by another process meanwhile",
                          extra={"experiment": view.config.id})
-        return result
+        return entry
 
     def _stands(self, entry: _Entry, now: _Fingerprint) -> bool:
         """Whether ``entry`` still answers for a log of fingerprint ``now``. One computed
@@ -283,6 +304,59 @@ class InferenceCache(LookCache[tuple[str, int, str | None, tuple[str, ...]], _En
         return found.fingerprint[0], found.fingerprint[1], found.answered
 
 
+def _read_log(store: Store, view: ExperimentView, scope: str | None,
+              fingerprint: _Fingerprint,
+              computed: Callable[[ResolvedVector], Any] | None) -> _Entry:
+    """The inference of a bounded reward's log, with the arms it leaves out and its
+    sample-ratio test (one read of the whole log)."""
+    # a deferred decision's vector from its logged posterior (with its id, to keep it)
+    columns = (*LOG_FIELDS, "posterior", "policy", "id")
+    scan = resolve_fields(store.iter_fields(
+        view.config.id, columns, generation=view.meta.generation, kinds=ALLOCATED,
+        scope=scope), columns, computed=computed)
+    left: dict[str, int] = {}  # arms in the log that the config no longer has
+    chosen, probabilities, rewards = scan_arrays(
+        (row[:4] for row in scan), view.all_arms, view.lo, view.span, left_out=left)
+    from ..statistics import logged_ratio_anytime_p_value
+
+    ratio = logged_ratio_anytime_p_value(chosen, probabilities)
+    result = None
+    answered_rows = int(np.count_nonzero(~np.isnan(rewards)))
+    if answered_rows:
+        from ..statistics import anytime_inference
+
+        control = view.config.control
+        exp = view.config
+        result = anytime_inference(
+            chosen, probabilities, rewards, confidence=exp.confidence,
+            control=view.all_arms.index(control) if control in view.all_arms else None,
+            horizon=exp.winner.horizon, contextual=vectors_vary(view, scope),
+            floor=min(exp.floor, 0.5 / max(len(view.arms), 1)),
+            active=[a in view.arms for a in view.all_arms])
+    return _Entry(fingerprint, result, answered_rows, tuple(sorted(left.items())),
+                  None if ratio is None else (ratio, int(chosen.shape[0])))
+
+
+def _read_arms(store: Store, view: ExperimentView, scope: str | None,
+               fingerprint: _Fingerprint) -> _Entry:
+    """An unbounded reward's entry: no inference (the sequences need bounds), the arms of
+    the log that the config no longer has, from a read of the arm and reward fields alone."""
+    column = frozenset(view.all_arms)
+    left: dict[str, int] = {}
+    answered = 0
+    rows = store.iter_fields(view.config.id, ("arm", "reward"),
+                             generation=view.meta.generation, kinds=ALLOCATED, scope=scope)
+    try:
+        for arm, reward in rows:
+            if arm not in column:
+                left[arm] = left.get(arm, 0) + 1
+            elif reward is not None:
+                answered += 1
+    finally:
+        close_scan(rows)
+    return _Entry(fingerprint, None, answered, tuple(sorted(left.items())))
+
+
 def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
                                                             tuple[str, ...]]:
     """One bandit's inference: (experiment, generation, scope, every arm, retired ones
@@ -300,8 +374,9 @@ def _key(view: ExperimentView, scope: str | None) -> tuple[str, int, str | None,
 #: the weighted estimates when every decision offered both; 9: each arm's answered
 #: decisions (the answers its estimate rests on); 10: the sample-ratio test of the log; 11:
 #: that test valid at every look; 12: a per-chat or per-user experiment's bandits read
-#: together bet as contextual decisions (:func:`vectors_vary`).
-_FORMAT = 12
+#: together bet as contextual decisions (:func:`vectors_vary`); 13: the reward's bounds in
+#: the fingerprint (an unbounded reward's entry holds the arms left out alone).
+_FORMAT = 13
 #: Largest stored state (DynamoDB items stop at 400 KB; 50 arms take about 60 KB).
 _MAX_DOCUMENT = 300_000
 
@@ -337,9 +412,9 @@ def _entry_from_json(text: str) -> _Entry | None:
         doc = json.loads(text)
         if doc.get("format") != _FORMAT:
             return None
-        decisions, answered, control, confidence, horizon = doc["fingerprint"]
+        decisions, answered, control, confidence, horizon, lo, span = doc["fingerprint"]
         fingerprint: _Fingerprint = (float(decisions), float(answered), control,
-                                     float(confidence), horizon)
+                                     float(confidence), horizon, float(lo), float(span))
         raw = doc["result"]
         result = None
         if raw is not None:

@@ -245,7 +245,9 @@ class ReportsMixin(DecisionsMixin):
             interval_kind=summary.kind, generation=view.meta.generation, arms=tuple(rows),
             notes={**_notes(view, "estimates" if contextual else
                             "raw" if depends and not view.span else "",
-                            summed, self._inference.left_out(view, scope), rows),
+                            summed, self._inference.read_left_out(
+                                self.store, view, scope, float(table.pulls.sum()),
+                                float(table.n.sum())), rows),
                    **_started_by_another_policy(view, first)},
             scope=scope, generated_at=now, per=exp.scope,
             status=status, winner=winner, started_at=started,
