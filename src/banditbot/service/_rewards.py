@@ -190,13 +190,30 @@ class RewardsMixin(ServiceCore):
             if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
-            return RewardResult(RewardStatus.APPLIED, record.id, "thanks, counted",
-                                record.arm, number, record.experiment, record.generation)
+            return RewardResult(RewardStatus.APPLIED, record.id,
+                                self._counted_message(exp, record), record.arm, number,
+                                record.experiment, record.generation)
         if result is ApplyResult.DUPLICATE:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
                 record = self.store.get_decision(record.id) or record
             return _duplicate(record, exp)
         return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
+
+    def _counted_message(self, exp: ExperimentConfig, record: DecisionRecord) -> str:
+        """``thanks, counted``, and for a decision whose arm the experiments file no longer
+        has (nor an admin added), that the report leaves the answer out (it was counted to
+        that arm, in the log and the export: answered ``applied`` without a word, a trial
+        looked for it in the report). The file's arms are read without I/O; the meta only
+        for an arm not among them."""
+        if any(arm.id == record.arm for arm in exp.arms) or \
+                record.arm in self.view(exp.id).contents:
+            return "thanks, counted"
+        log.warning("reward for an arm no longer in the experiments file",
+                    extra={"experiment": exp.id, "arm": record.arm})
+        return (f"thanks, counted to arm {record.arm!r}, which is no longer in the "
+                "experiments file: the log and the export have it, the report does not "
+                "(put the arm back in the file, or retire arms instead of deleting them: "
+                "banditbot arms retire)")
 
     def subject_history(self, experiment: str, subject: str) -> tuple[float, float | None]:
         """``(rewards, mean reward on [0, 1])`` this subject gave in the experiment so far

@@ -360,8 +360,14 @@ class BanditBot:
         note = " (this poll is from before a reset: it counts in the earlier results)" \
             if earlier else ""
         await self._answer(query, f"Thanks! You answered {label}{note}")
+        if result.arm not in view.contents:
+            # an arm deleted from the experiments file since the poll: its text is gone
+            # with it (the edit replaced the message with the thanks alone), so the message
+            # stays as it was and only its buttons go (the log says what the reward met)
+            await self._remove_buttons(query)
+            return
         mode = parse_mode_of(exp)
-        content = view.contents.get(result.arm or "", "")
+        content = view.contents[result.arm]
         chat = query.message.chat if query.message is not None else None
         private = chat is None or chat.type == "private"
         # a group reads the edited message: not "You" (whose?), nor the voter's name (a vote)
