@@ -1471,7 +1471,10 @@ def _yaml_problem(exc: Exception, text: str) -> tuple[str, str]:
     at = f" at line {line + 1}, column {column + 1}"
     if "given twice" in problem:
         return f"{at}: {problem}", "keep one of them"
-    if "cannot start any token" in problem and here[column:column + 1] == "\t":
+    # (libyaml's parser says "found a tab character that violates indentation" of a tab
+    # after a key's indentation, where PyYAML's own says "cannot start any token")
+    if ("cannot start any token" in problem or "tab character" in problem) \
+            and here[column:column + 1] == "\t":
         what = "a tab indents this line" if not here[:column].strip() else "a tab"
         return f"{at}: {what}; YAML does not read tabs there", \
             "indent with spaces only; set your editor to insert spaces for a tab"

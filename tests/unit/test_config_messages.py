@@ -124,6 +124,14 @@ _FILE = """experiments:
     ("    policy: thompson", "\t  policy: thompson", "e.yaml: broken YAML at line 5, "
      "column 1: a tab indents this line; YAML does not read tabs there (indent with spaces "
      "only; set your editor to insert spaces for a tab)"),
+    # libyaml's "found a tab character that violates indentation" (PyYAML's generic words):
+    # a tab after a key's indentation, or inside it, in a block mapping of a list
+    ("      - {id: hello, content: 'Hello!'}", "      - id: hello\n        \tcontent: 'Hello!'",
+     "e.yaml: broken YAML at line 5, column 9: a tab indents this line; YAML does not read "
+     "tabs there (indent with spaces only; set your editor to insert spaces for a tab)"),
+    ("      - {id: hello, content: 'Hello!'}", "      - id: hello\n    \t    content: 'Hi'",
+     "e.yaml: broken YAML at line 5, column 5: a tab indents this line; YAML does not read "
+     "tabs there (indent with spaces only; set your editor to insert spaces for a tab)"),
     # "could not find expected ':'" at line 6, the line after the one without it
     ("    policy: thompson", "    policy thompson", "e.yaml: broken YAML at line 5, "
      "column 5: a key without its ':' ('policy thompson') (write key: value, with a space "
