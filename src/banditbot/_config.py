@@ -198,6 +198,31 @@ class RewardOption(_Spec):
     value: float
 
 
+def _check_untyped_range(data: Mapping[Any, Any]) -> None:
+    """Refuse a reward's ``min``/``max`` given without its ``type``: the type is then the
+    default, binary (0 or 1), which has no range (``reward: {min: 1}`` was told "a binary
+    reward is 0 or 1 (remove min/max or use type: rating)", of a binary reward nobody wrote,
+    and not of the number it meant). Says the type read and what to add."""
+    lo, hi = data.get("min"), data.get("max")
+    if lo is None and hi is None:
+        return
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi)
+               if v is not None):
+        return  # (the field's own check says what a bound must be)
+    given = " and ".join(f"{k} {v:g}" for k, v in (("min", lo), ("max", hi)) if v is not None)
+    if lo is not None and hi is not None:
+        fix = (f"add type: continuous for any number from {lo:g} to {hi:g}, or type: rating "
+               f"for whole numbers from {lo:g} to {hi:g}")
+    else:
+        other, side, end, default = ("max", f"of at least {lo:g}", "highest", 5) \
+            if hi is None else ("min", f"of at most {hi:g}", "lowest", 1)
+        fix = (f"add type: continuous for a number {side}, and {other}: its {end} value "
+               f"(with both, the estimates hold at every look); or type: rating for a scale "
+               f"of whole numbers ({other} {default} unless given)")
+    raise ValueError(f"{given} without a type: a reward without one is binary (👍/👎: 0 or "
+                     f"1), which has no range ({fix})")
+
+
 @dataclass(frozen=True, kw_only=True)
 class RewardSpec(_Spec):
     """What a reward is.
@@ -215,7 +240,11 @@ class RewardSpec(_Spec):
 
     @classmethod
     def _before(cls, data: Any) -> Any:
-        return {"type": data} if isinstance(data, str) else data  # (reward: rating)
+        if isinstance(data, str):  # (reward: rating)
+            return {"type": data}
+        if isinstance(data, dict) and "type" not in data:
+            _check_untyped_range(data)
+        return data
 
     def __post_init__(self) -> None:
         for name, bound in (("min", self.min), ("max", self.max)):

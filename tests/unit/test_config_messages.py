@@ -194,3 +194,32 @@ def test_a_list_of_arms_telegram_would_refuse_keeps_each_arms_words() -> None:
     last = message.splitlines()[-1]
     assert last.startswith("  arm 'b': HTML: Telegram does not support <div> (character 1")
     assert "(fix:" not in message
+
+
+@pytest.mark.parametrize(("reward", "says"), [
+    ({"min": 1}, "min 1 without a type: a reward without one is binary (👍/👎: 0 or 1), which "
+     "has no range (fix: add type: continuous for a number of at least 1, and max: its "
+     "highest value (with both, the estimates hold at every look); or type: rating for a "
+     "scale of whole numbers (max 5 unless given))"),
+    ({"max": 10}, "max 10 without a type: a reward without one is binary (👍/👎: 0 or 1), "
+     "which has no range (fix: add type: continuous for a number of at most 10, and min: its "
+     "lowest value (with both, the estimates hold at every look); or type: rating for a "
+     "scale of whole numbers (min 1 unless given))"),
+    ({"min": 0, "max": 2.5}, "min 0 and max 2.5 without a type: a reward without one is "
+     "binary (👍/👎: 0 or 1), which has no range (fix: add type: continuous for any number "
+     "from 0 to 2.5, or type: rating for whole numbers from 0 to 2.5)"),
+])
+def test_a_range_without_a_type_says_the_type_it_was_read_as_and_what_to_add(
+        reward: dict[str, Any], says: str) -> None:
+    """`reward: {min: 1}` was told "a binary reward is 0 or 1 (remove min/max or use type:
+    rating)": of a binary reward the file does not name, with no word of a number."""
+    assert _refused({"reward": reward}) == f"e.yaml: experiment 'g': reward: {says}"
+
+
+def test_a_typed_range_missing_a_bound_is_still_read() -> None:
+    """(What the advice says to write is accepted: a number from 1 up; a 1–5 rating.)"""
+    for reward, bounds in (({"type": "continuous", "min": 1}, (1.0, None)),
+                           ({"type": "rating", "min": 1}, (1.0, 5.0))):
+        spec = parse_config({"experiments": [{"id": "g", "arms": ARMS, "reward": reward}]}) \
+            .experiment("g").reward
+        assert spec.bounds == bounds
