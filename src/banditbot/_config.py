@@ -887,6 +887,12 @@ class ExperimentConfig(_Spec):
         return None
 
     @cached_property
+    def arm_ids(self) -> frozenset[str]:
+        """The ids of the arms the file has (a set: a reward's check of its arm is one
+        lookup, whatever the number of arms)."""
+        return frozenset(arm.id for arm in self.arms)
+
+    @cached_property
     def extra_stats(self) -> bool:
         """Whether a reward adds statistics beyond the counters (importance-weighted sums,
         time buckets, linear sums for contextual policies)."""

@@ -203,10 +203,9 @@ class RewardsMixin(ServiceCore):
         """``thanks, counted``, and for a decision whose arm the experiments file no longer
         has (nor an admin added), that the report leaves the answer out (it was counted to
         that arm, in the log and the export: answered ``applied`` without a word, a trial
-        looked for it in the report). The file's arms are read without I/O; the meta only
+        looked for it in the report). The file's arms are one set lookup; the meta is read only
         for an arm not among them."""
-        if any(arm.id == record.arm for arm in exp.arms) or \
-                record.arm in self.view(exp.id).contents:
+        if record.arm in exp.arm_ids or record.arm in self.view(exp.id).contents:
             return "thanks, counted"
         log.warning("reward for an arm no longer in the experiments file",
                     extra={"experiment": exp.id, "arm": record.arm})
