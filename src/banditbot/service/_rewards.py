@@ -191,6 +191,7 @@ class RewardsMixin(ServiceCore):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
             return RewardResult(RewardStatus.APPLIED, record.id,
+                                "thanks, counted" if record.arm in exp.arm_ids else
                                 self._counted_message(exp, record), record.arm, number,
                                 record.experiment, record.generation)
         if result is ApplyResult.DUPLICATE:
@@ -200,12 +201,12 @@ class RewardsMixin(ServiceCore):
         return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
 
     def _counted_message(self, exp: ExperimentConfig, record: DecisionRecord) -> str:
-        """``thanks, counted``, and for a decision whose arm the experiments file no longer
-        has (nor an admin added), that the report leaves the answer out (it was counted to
-        that arm, in the log and the export: answered ``applied`` without a word, a trial
-        looked for it in the report). The file's arms are one set lookup; the meta is read only
-        for an arm not among them."""
-        if record.arm in exp.arm_ids or record.arm in self.view(exp.id).contents:
+        """The message of a reward applied to an arm the experiments file does not have
+        (the caller checks the file's arms, one set lookup; the meta is read only here):
+        ``thanks, counted`` for an arm an admin added, else that the report leaves the
+        answer out (it was counted to that arm, in the log and the export; it had been
+        answered ``applied`` without a word, and a trial looked for it in the report)."""
+        if record.arm in self.view(exp.id).contents:
             return "thanks, counted"
         log.warning("reward for an arm no longer in the experiments file",
                     extra={"experiment": exp.id, "arm": record.arm})
