@@ -220,7 +220,8 @@ class ThompsonSampling(Policy):
         sample = sample_optimistic_argmax if self.optimistic else sample_beta_argmax
         return sample(ab, rng)
 
-    def draw(self, ab: FloatArray, rng: np.random.Generator | ScalarDraws) -> int:
+    def draw(self, ab: FloatArray | list[float], rng: np.random.Generator | ScalarDraws
+             ) -> int:
         """One pick from one bandit's posteriors, ``ab`` = ``[a_1 … a_K, b_1 … b_K]``, with
         the probabilities of :meth:`posterior_probabilities`: the argmax of one Beta draw
         ``G_a / (G_a + G_b)`` per arm (optimistic: at least the posterior mean
@@ -229,18 +230,19 @@ class ThompsonSampling(Policy):
         ``b = 0``: draws of 1) are tied here. On Python floats for a few arms, where
         numpy's per-call cost would dominate: one Gamma draw per shape (with
         :class:`~banditbot.policies.ScalarDraws`, drawn ahead: a third of the cost of numpy's
-        call on an array of six)."""
-        k = ab.shape[0] // 2
+        call on an array of six). ``ab`` may be a list of the same floats (no conversion)."""
+        k = len(ab) // 2
         if k > SMALL:
-            return self._draw_array(ab, k, rng.rng if isinstance(rng, ScalarDraws) else rng)
+            return self._draw_array(np.asarray(ab, dtype=np.float64), k,
+                                    rng.rng if isinstance(rng, ScalarDraws) else rng)
+        shape = ab if isinstance(ab, list) else ab.tolist()
         if isinstance(rng, ScalarDraws):
             gamma = rng.standard_gamma
-            g = [gamma(x) for x in ab.tolist()]
+            g = [gamma(x) for x in shape]
         else:  # (one numpy call for all of them)
-            g = rng.standard_gamma(ab).tolist()
+            g = rng.standard_gamma(shape).tolist()
         score = [x / (x + y) if x + y else 1.0 for x, y in zip(g[:k], g[k:], strict=True)]
         if self.optimistic:
-            shape = ab.tolist()
             score = [max(s, x / (x + y)) for s, x, y in zip(score, shape[:k], shape[k:],
                                                             strict=True)]
         top = max(score)

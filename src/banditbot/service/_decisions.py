@@ -334,8 +334,8 @@ class DecisionsMixin(RewardsMixin):
             counts = self._float_read(view, scope)
             few = _float_counts(view, counts) if counts is not None else None
             if few is not None and view.deferred is not None:
-                planned = self._deferred(view, self._counts_posterior(view, few), str(subject),
-                                         context, scope, now)
+                planned = self._deferred(view, *self._counts_posterior(view, few),
+                                         str(subject), context, scope, now)
                 if planned is not None:
                     return planned
             lane = self._lane(view, few) \
@@ -349,7 +349,7 @@ class DecisionsMixin(RewardsMixin):
                 if view.deferred is not None and few is None \
                         and self._past_burn_in(view, table, scope):
                     planned = self._deferred(view, self._posterior(view, table, context),
-                                             str(subject), context, scope, now)
+                                             None, str(subject), context, scope, now)
                     if planned is not None:
                         return planned
                 p = self._shaped(view, table, context, now, scope).probabilities
@@ -399,16 +399,18 @@ class DecisionsMixin(RewardsMixin):
         return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms,
                                       after_meta=True)
 
-    def _counts_posterior(self, view: ExperimentView,
-                         few: tuple[list[float], list[float]]) -> FloatArray:
+    def _counts_posterior(self, view: ExperimentView, few: tuple[list[float], list[float]]
+                          ) -> tuple[FloatArray, list[float] | None]:
         """``[λ, a…, b…]`` of deferred Thompson sampling from the arms' counters
         (:func:`~banditbot.policies.beta_posterior` on Python floats; an operator prior
-        replaces the policy's ``(alpha, beta)``)."""
+        replaces the policy's ``(alpha, beta)``), and for a few arms ``[a…, b…]`` as the
+        Python floats it was built from (the draw and its check read them, not the array)."""
         assert view.deferred is not None
         a, b = self._counts_ab(view, few)
         if isinstance(a, list):  # a few arms: Python floats, one conversion
-            return np.array([view.deferred, *a, *b])
-        return np.concatenate(((view.deferred,), a, b))
+            shapes = [*a, *b]
+            return np.array([view.deferred, *shapes]), shapes
+        return np.concatenate(((view.deferred,), a, b)), None
 
     @staticmethod
     def _counts_ab(view: ExperimentView, few: tuple[list[float], list[float]]
@@ -439,19 +441,21 @@ class DecisionsMixin(RewardsMixin):
         a, b = beta_posterior(view.policy_stats(table, context), policy.alpha, policy.beta)
         return np.concatenate(((view.deferred,), a, b))
 
-    def _deferred(self, view: ExperimentView, posterior: FloatArray, subject: str,
+    def _deferred(self, view: ExperimentView, posterior: FloatArray,
+                  shapes: list[float] | None, subject: str,
                   context: Mapping[str, Any] | None, scope: str, now: float
                   ) -> tuple[DecisionRecord, Decision] | None:
-        """A Thompson-sampling decision drawn from its ``posterior``, logging it
-        (``propensity: deferred``; see :mod:`banditbot.stores._propensity`). ``None``
-        leaves the decision to the exact path: a posterior with a shape below
-        :data:`_DEFER_MIN_SHAPE` (an operator prior ``b = 0``, a tiny ``alpha``), where
-        Gamma draws underflow and would not follow the vector computed later."""
-        if posterior[1:].min() < _DEFER_MIN_SHAPE:
+        """A Thompson-sampling decision drawn from its ``posterior`` (``shapes``: its
+        ``[a…, b…]`` as Python floats, or ``None``), logging it (``propensity: deferred``;
+        see :mod:`banditbot.stores._propensity`). ``None`` leaves the decision to the exact
+        path: a posterior with a shape below :data:`_DEFER_MIN_SHAPE` (an operator prior
+        ``b = 0``, a tiny ``alpha``), where Gamma draws underflow and would not follow the
+        vector computed later."""
+        if (min(shapes) if shapes is not None else posterior[1:].min()) < _DEFER_MIN_SHAPE:
             return None
         policy = view.policy
         assert isinstance(policy, ThompsonSampling)
-        arm = view.arms[draw_deferred(policy, posterior, self.draws)]
+        arm = view.arms[draw_deferred(policy, posterior, self.draws, shapes=shapes)]
         record = DecisionRecord(
             new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
             NO_VECTOR, view.policy_json, subject, now, context or None, "policy", None, None,

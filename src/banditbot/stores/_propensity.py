@@ -45,16 +45,19 @@ def _policy(policy_json: str) -> ThompsonSampling:
 
 
 def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
-                  rng: np.random.Generator | ScalarDraws) -> int:
+                  rng: np.random.Generator | ScalarDraws, *,
+                  shapes: list[float] | None = None) -> int:
     """An arm drawn as :func:`deferred_vector` describes for ``posterior`` (``[λ, a…,
     b…]``): with probability ``λ`` a uniform one (the floor), else the policy's draw from
-    the ``Beta(a, b)`` posteriors (:meth:`~banditbot.policies.ThompsonSampling.draw`)."""
+    the ``Beta(a, b)`` posteriors (:meth:`~banditbot.policies.ThompsonSampling.draw`).
+    ``shapes``: ``[a…, b…]`` as Python floats, when the caller has them (a few arms: the
+    draw reads no array)."""
     k = int(posterior.shape[0] - 1) // 2
     share = float(posterior[0])
     u = rng.random()
     if u < share:  # u / share is uniform on [0, 1) given u < share
         return min(int(u / share * k), k - 1)
-    return policy.draw(posterior[1:], rng)
+    return policy.draw(posterior[1:] if shapes is None else shapes, rng)
 
 
 def deferred_vector(policy_json: str, posterior: FloatArray) -> FloatArray:
