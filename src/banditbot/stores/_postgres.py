@@ -743,40 +743,27 @@ class PostgresStore:
 
     def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it succeeds, retrying transient errors (lost connection,
-        restarting server, deadlock) with jittered backoff for up to ``retry_seconds``."""
+        restarting server, deadlock) with jittered backoff for up to ``retry_seconds``; a
+        database error that ends it is raised as banditbot's own."""
         import psycopg
 
-        transient = self._transient()
-        deadline = time.monotonic() + self.retry_seconds
-        delay, stale = 0.005, 0
-        while True:
-            try:
-                result = attempt()
-                self._failing = False
-                if delay > 0.005:  # (it retried)
-                    self._waits.went_through(deadline - self.retry_seconds, self._where)
-                return result
-            except transient as exc:
-                if self._failed_attempt(stale):
-                    stale += 1
-                    continue
-                if time.monotonic() + delay > deadline:
-                    # a read (read_meta, iter_decisions, …) is a read, and wrote nothing
-                    writing = what in ("write", "batch")
-                    exc = self._cause(exc)
-                    raise self._error(
-                        what if writing or what == "schema check" else "read", exc,
-                        hint=self._outage_hint(
-                            exc, ("nothing was half-written, " if writing else "") + "retry")
-                    ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.5)
-            except psycopg.DataError as exc:
-                raise PayloadError(self._scrub(f"the database refused a value: {exc}"),
-                                   hint="remove NUL characters and out-of-range numbers"
-                                   ) from None
-            except psycopg.Error as exc:
-                raise self._error(what, exc) from None
+        try:
+            return self._retrying_raw(attempt)
+        except self._transient() as exc:  # (still failing at the deadline)
+            # a read (read_meta, iter_decisions, …) is a read, and wrote nothing
+            writing = what in ("write", "batch")
+            exc = self._cause(exc)
+            raise self._error(
+                what if writing or what == "schema check" else "read", exc,
+                hint=self._outage_hint(
+                    exc, ("nothing was half-written, " if writing else "") + "retry")
+            ) from None
+        except psycopg.DataError as exc:
+            raise PayloadError(self._scrub(f"the database refused a value: {exc}"),
+                               hint="remove NUL characters and out-of-range numbers"
+                               ) from None
+        except psycopg.Error as exc:
+            raise self._error(what, exc) from None
 
     def _pool_wait(self) -> float | None:
         """How long to wait for a connection from the pool this time: the pool's timeout
@@ -908,7 +895,9 @@ class PostgresStore:
             op.settle(row)
 
     def _retrying_raw(self, attempt: Callable[[], T]) -> T:
-        """Like :meth:`_retrying` but lets every database error through unchanged."""
+        """Run ``attempt`` until it succeeds, retrying transient errors with jittered backoff
+        for up to ``retry_seconds``; every database error that ends it (a transient one at the
+        deadline included) goes through unchanged (:meth:`_retrying` translates them)."""
         transient = self._transient()
         deadline = time.monotonic() + self.retry_seconds
         delay, stale = 0.005, 0
