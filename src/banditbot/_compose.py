@@ -111,7 +111,7 @@ def may_init(store: Store, settings: Settings) -> bool:
         from .stores import DynamoDBStore  # (its URL: loaded already)
 
         if isinstance(store, DynamoDBStore) and not store.table_exists():
-            raise ConfigError(f"no DynamoDB table {store.table!r} {store.where} "
+            raise ConfigError(f"no DynamoDB table {store.table!r} {store._where} "
                               "(DynamoDB: ResourceNotFoundException)",
                               hint="check its name and region, or create it with banditbot "
                                    "init-db; BANDITBOT_INIT_STORE=1 lets any process create it")

@@ -277,7 +277,7 @@ class DynamoDBStore:
 
     # --- plumbing -----------------------------------------------------------------------
     @property
-    def where(self) -> str:
+    def _where(self) -> str:
         """Where the table was looked for, in words: ``in eu-west-1`` (with the endpoint,
         when the URL names one; the region the environment gives when the URL has none)."""
         region = self.region or getattr(getattr(self._client, "meta", None), "region_name",
@@ -380,7 +380,7 @@ class DynamoDBStore:
             hint = f"table {self.table!r} lacks the index {kwargs['IndexName']}: it is " \
                 "not laid out as banditbot needs (banditbot init-db says what differs)"
         elif code == "ResourceNotFoundException":
-            hint = f"no table {self.table!r} {self.where}: check its name and region, or " \
+            hint = f"no table {self.table!r} {self._where}: check its name and region, or " \
                 "create it with banditbot init-db"
         elif code in _THROTTLING:
             hint = _THROTTLING_HINT
