@@ -141,8 +141,23 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
     """Feedback from banditbot's decision log: rewarded decisions made by a policy (manual
     and imported entries are skipped — they were not chosen by the logging policy).
 
-    Numeric and boolean context values become context columns (``context_features`` picks
-    them; default: every numeric key seen)."""
+    Parameters
+    ----------
+    records
+        Decision records (e.g. ``service.decisions("exp")``); the unrewarded ones are
+        skipped.
+    policy_only
+        Skip the decisions no policy chose (manual and imported entries); ``False`` keeps
+        them.
+    context_features
+        The context keys to make context columns of (numeric and boolean values); default:
+        every key seen.
+
+    Raises
+    ------
+    PayloadError
+        No rewarded decision is left.
+    """
     rows = list(resolve_propensities(  # deferred decisions' exact vectors, of these rows
         r for r in records if r.reward is not None and (r.kind in ALLOCATED or not policy_only)))
     if not rows:
@@ -597,6 +612,22 @@ def load_obd(behavior: str = "random", *, root: str | os.PathLike[str] | None = 
 
     Context: one-hot user features plus the 80 user–item affinities. Actions are the item
     ids; positions are kept (1–3 → 0–2).
+
+    Parameters
+    ----------
+    behavior
+        Which sample: ``"random"`` (uniform random) or ``"bts"`` (Bernoulli Thompson
+        sampling).
+    root
+        The folder with ``random/`` and ``bts/`` (default: ``data/obd`` under the current
+        folder, or the ``shared/data/obd`` beside it or beside the repository).
+    campaign
+        The campaign's file name in the sample's folder, without ``.csv``.
+
+    Raises
+    ------
+    PayloadError
+        An unknown ``behavior``, or no such file.
     """
     if behavior not in ("random", "bts"):  # (it read as a missing file under the root)
         raise PayloadError(f"unknown Open Bandit Dataset sample {behavior!r}",

@@ -717,28 +717,79 @@ def estimate_all(estimators: Sequence[Estimator], *, reward: Any, action: Any, p
     resamples the rounds once (and re-fits the reward model once, if ``refit`` is given) and
     evaluates every estimator on it.
 
-    When the rewards lie in ``reward_bounds`` (default [0, 1]), so does the policy's
-    value: each bootstrap interval is cut to that range (unless the estimate itself lies
-    outside it, which its warnings say: cut, its interval would shrink to a point), and
-    IPS and SNIPS also get an anytime-valid betting interval for the value
-    (:func:`banditbot.statistics.ips_confidence_sequence`). ``behavior_dist`` (shape
-    ``(n, K)``: the logging policy's whole distribution at each round, which banditbot
-    logs) gives its upper end another construction, from each round's largest possible
-    weight: much narrower when rewards are rare and weights large, but not always narrower
-    (on the demo's log 0.50349 with it, 0.48233 without, for Thompson sampling). An
-    estimator that is undefined on the log (no overlap) gives a row that says so instead of
-    failing.
+    When the rewards lie in ``reward_bounds``, so does the policy's value: each bootstrap
+    interval is cut to that range (unless the estimate itself lies outside it, which its
+    warnings say: cut, its interval would shrink to a point), and IPS and SNIPS also get an
+    anytime-valid betting interval for the value
+    (:func:`banditbot.statistics.ips_confidence_sequence`). An estimator that is undefined
+    on the log (no overlap) gives a row that says so instead of failing.
 
-    The overlap warning reads ``support`` (shape ``(n, K)``: the logged probability vectors;
-    default ``behavior_dist``) when given: it is then about the arms the logging policy
-    could not choose in a round (:func:`zero_support_warning`, on the estimators with
-    weights), else about the actions the log never took (:func:`unseen_warning`).
+    Parameters
+    ----------
+    estimators
+        The estimators to run (e.g. from :func:`make_estimator`); one row each, in order.
+    reward
+        Shape ``(n,)``: the reward of each logged round.
+    action
+        Shape ``(n,)``: the logged action of each round, an integer index into the columns
+        of ``action_dist``.
+    pscore
+        Shape ``(n,)``: the probability, in (0, 1], with which the logging policy took the
+        logged action.
+    action_dist
+        Shape ``(n, K)``: the evaluated policy's probability of each action at each round
+        (each row sums to 1).
+    estimated_rewards
+        Shape ``(n, K)``: a reward model's prediction for each action at each round;
+        needed when an estimator uses a model (DM, DR, SNDR, Switch-DR).
+    alpha
+        The intervals are ``1 - alpha`` intervals, in (0, 1).
+    n_bootstrap
+        Bootstrap replicates (at least 10).
+    rng
+        Draws the replicates; the same state gives the same intervals (default: a fresh
+        unseeded generator).
+    refit
+        Given a replicate's resampled round indices, returns ``estimated_rewards`` for the
+        original rounds: the reward model re-fitted in each replicate, so the intervals
+        include its own uncertainty (needed for DM). ``None``: the model is fitted once.
+    reward_bounds
+        The rewards' ``(low, high)`` range (default ``(0, 1)``), which bounds the value,
+        its intervals and the betting interval.
+    behavior_dist
+        Shape ``(n, K)``: the logging policy's whole distribution at each round (which
+        banditbot logs). It gives the upper end of the betting interval another
+        construction, from each round's largest possible weight: much narrower when
+        rewards are rare and weights large, but not always narrower (on the demo's log
+        0.50349 with it, 0.48233 without, for Thompson sampling). It is also the default
+        of ``support``.
+    n_jobs
+        Threads that run the replicates (``None``: every core this process may use; small
+        logs run in the calling thread). Each replicate draws from its own stream spawned
+        from ``rng`` (:func:`replicate_seeds`), so the intervals do not depend on
+        ``n_jobs``.
+    progress
+        Called with the number of replicates done (in the calling thread); ``None``: not
+        called.
+    support
+        Shape ``(n, K)``: the logged probability vectors the overlap warning reads
+        (default ``behavior_dist``). Given, the warning is about the arms the logging
+        policy could not choose in a round (:func:`zero_support_warning`, on the
+        estimators with weights); without it (or with another shape), about the actions
+        the log never took (:func:`unseen_warning`).
 
-    The replicates run on ``n_jobs`` threads (``None``: every core this process may use;
-    small logs run in the calling thread) and each draws from its own stream spawned from
-    ``rng`` (:func:`replicate_seeds`), so the same ``rng`` state gives the same intervals
-    whatever ``n_jobs``. ``progress``, if given, is called with the number of replicates
-    done (in the calling thread).
+    Returns
+    -------
+    list of Estimate
+        One per estimator, in the order of ``estimators``.
+
+    Raises
+    ------
+    PayloadError
+        An input has the wrong shape or values, an estimator needs ``estimated_rewards``
+        and none is given, ``alpha`` is outside (0, 1), ``n_bootstrap`` is below 10, or
+        ``behavior_dist``'s shape differs from ``action_dist``'s (where IPS or SNIPS reads
+        it: rewards within ``reward_bounds``).
     """
     needs_model = any(e.needs_model for e in estimators)
     r, a, p, dist, q = check_inputs(reward, action, pscore, action_dist, estimated_rewards,
@@ -847,7 +898,22 @@ ESTIMATORS: dict[str, type[Estimator]] = {
 
 
 def make_estimator(name: str, **params: Any) -> Estimator:
-    """An estimator by name: replay, ips, snips, dm, dr, sndr, switch-dr."""
+    """An estimator by name: replay, ips, snips, dm, dr, sndr, switch-dr.
+
+    Parameters
+    ----------
+    name
+        One of :data:`ESTIMATORS`' names (any case; ``_`` for ``-``).
+    **params
+        The estimator's own parameters: ``lambda_`` (weight clipping) for ips and dr,
+        ``tau`` for switch-dr.
+
+    Raises
+    ------
+    PayloadError
+        An unknown name, or a parameter the estimator does not take or a value it
+        refuses.
+    """
     key = name.strip().lower().replace("_", "-")
     if key not in ESTIMATORS:
         raise PayloadError(f"unknown estimator {name!r}",

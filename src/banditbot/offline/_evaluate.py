@@ -75,9 +75,21 @@ def policy_action_dist(policy: Policy | str, log: LoggedBandit, *,
                        train: LoggedBandit | None = None) -> FloatArray:
     """The evaluation policy's probabilities on every round of ``log``, shape ``(n, K)``.
 
-    ``policy`` is a registered policy (frozen at what it learns from ``train``; untrained if
-    ``train`` is None), ``"uniform"``, or ``"obd-bts"`` (the Open Bandit Dataset's Bernoulli
-    Thompson sampling with its published parameters, for OBD logs).
+    Parameters
+    ----------
+    policy
+        A registered policy (a name, or a policy object) frozen at what it learns from
+        ``train``; ``"uniform"``; or ``"obd-bts"`` (the Open Bandit Dataset's Bernoulli
+        Thompson sampling with its published parameters, for OBD logs).
+    log
+        The rounds to give probabilities for; its actions are the columns.
+    train
+        The log the policy learns from before it is frozen (``None``: untrained).
+
+    Raises
+    ------
+    PayloadError
+        A contextual policy on a log without context features.
     """
     k = log.n_actions
     if isinstance(policy, str):
@@ -125,6 +137,14 @@ def behavior_action_dist(source: LoggedBandit, target: LoggedBandit) -> FloatArr
     reconstructed: for each action, the propensity logged in ``source`` for that action (and
     position, if any) at the nearest time, the row renormalized. Used to evaluate, e.g.,
     the Open Bandit Dataset's Bernoulli TS policy on its random log.
+
+    Parameters
+    ----------
+    source
+        The log whose logging policy is wanted (``behavior:LOG``).
+    target
+        The log to give that policy's probabilities on: the result has shape ``(n, K)``
+        of ``target``, columns in ``target.actions`` order.
 
     Raises
     ------
@@ -291,8 +311,28 @@ def replay_online(policy: Policy | str, log: LoggedBandit, *, rng: np.random.Gen
                   ) -> tuple[float, FloatArray]:
     """Online replay (Li et al. 2011): run the policy through the rounds in order; where its
     sampled action equals the logged one, it sees the reward and learns. Unbiased when the
-    log came from a uniformly random policy. Returns the mean reward and the matched
-    rewards."""
+    log came from a uniformly random policy.
+
+    Parameters
+    ----------
+    policy
+        A non-contextual registered policy (a name, or a policy object), or ``"uniform"``.
+    log
+        The rounds to replay, in order.
+    rng
+        Draws the policy's choices.
+
+    Returns
+    -------
+    tuple of (float, ndarray)
+        The mean reward of the matched rounds (NaN when none matched), and their rewards,
+        shape ``(m,)``.
+
+    Raises
+    ------
+    PayloadError
+        A contextual policy.
+    """
     k = log.n_actions
     if policy == "uniform":
         picks = rng.integers(0, k, size=log.n_rounds)
@@ -349,17 +389,56 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
              bootstrap_progress: Callable[[int], Any] | None = None) -> list[EvaluationRow]:
     """Estimate each policy's value on ``log`` with each estimator.
 
-    Policies are frozen at the statistics they learn from the first ``train_share`` of the
-    rounds and evaluated on the rest (``train_share=0``: untrained, every round evaluated).
-    ``online=True`` adds an online replay row per policy. ``behavior`` maps names to other
-    logs whose logging policy is reconstructed as an evaluation policy — except the Open
-    Bandit Dataset's BTS sample, whose policy is published and evaluated as such
-    (:func:`obd_bts_action_dist`).
+    A policy's rows depend on ``seed`` (and the data), not on ``n_jobs`` or on which other
+    policies are evaluated beside it, in which order.
 
-    ``progress`` is called with each policy's label as it starts, ``bootstrap_progress``
-    with the number of its bootstrap replicates done. The replicates run on ``n_jobs``
-    threads (``None``: every core); a policy's rows depend on ``seed`` (and the data), not
-    on ``n_jobs`` or on which other policies are evaluated beside it, in which order.
+    Parameters
+    ----------
+    log
+        The logged rounds.
+    policies
+        The evaluated policies: registered policies (names or policy objects), or
+        ``"uniform"`` (see :func:`policy_action_dist`).
+    estimators
+        Estimator names (:func:`make_estimator`); each gives one row per policy.
+    train_share
+        In [0, 1): policies are frozen at the statistics they learn from this first share
+        of the rounds and evaluated on the rest (0: untrained, every round evaluated).
+    reward_model
+        The reward model of the estimators that need one (default: logistic or ridge
+        regression on the context when there are enough rounds, else per-action means).
+    alpha
+        The intervals are ``1 - alpha`` intervals.
+    n_bootstrap
+        Bootstrap replicates per policy.
+    seed
+        Seeds every random draw: the same seed gives the same rows.
+    online
+        Add an online replay row (:func:`replay_online`, on the whole log) per
+        non-contextual policy.
+    behavior
+        Names mapped to other logs whose logging policy is reconstructed as an evaluation
+        policy (:func:`behavior_action_dist`) — except the Open Bandit Dataset's BTS
+        sample, whose policy is published and evaluated as such
+        (:func:`obd_bts_action_dist`).
+    progress
+        Called with each policy's label as it starts.
+    n_jobs
+        Threads that run the bootstrap replicates (``None``: every core).
+    bootstrap_progress
+        Called with the number of the current policy's bootstrap replicates done.
+
+    Returns
+    -------
+    list of EvaluationRow
+        Per policy (the ``behavior`` ones last), a row per estimator, then its online
+        replay row if asked for.
+
+    Raises
+    ------
+    PayloadError
+        ``train_share`` is outside [0, 1), an estimator or policy name is unknown, or an
+        input does not fit (see :func:`estimate_all`).
     """
     rng = np.random.default_rng(seed)
     if not 0.0 <= train_share < 1.0:

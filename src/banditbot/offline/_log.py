@@ -297,12 +297,26 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
                   ) -> Iterator[dict[str, Any]]:
     """Flatten decision records into rows with :data:`LOG_COLUMNS` plus ``ctx_*`` columns.
 
-    ``subject`` and ``scope`` carry keyed pseudonyms (``pseudonyms``, default: a random key
-    used for this call only), or the raw ids with ``raw_subjects=True``. With
-    ``nested=True`` (a JSON document, not a table) ``arms`` and ``probabilities`` are lists,
-    ``context`` the context itself (or ``None``) and ``rewarded_at`` ``None`` until a
-    reward came (a table's empty cell), with no ``ctx_*`` columns; ``scope`` is ``""`` for
-    the experiment's one shared bandit, as stored."""
+    Parameters
+    ----------
+    records
+        Decision records (e.g. ``service.decisions("exp")``); read lazily, a chunk at a time.
+    raw_subjects
+        Keep raw ids in ``subject`` and ``scope`` (default: keyed pseudonyms).
+    pseudonyms
+        The keyed pseudonyms to use (the installation's: :func:`store_pseudonyms`); default:
+        a random key for this call only.
+    nested
+        Rows for a JSON document, not a table: ``arms`` and ``probabilities`` are lists,
+        ``context`` the context itself (or ``None``) and ``rewarded_at`` ``None`` until a
+        reward came (a table's empty cell), with no ``ctx_*`` columns; ``scope`` is ``""``
+        for the experiment's one shared bandit, as stored.
+
+    Yields
+    ------
+    dict
+        One row per record, column name to cell.
+    """
     cells = _Cells(raw_subjects, pseudonyms)
     for chunk in _chunks(records, _CHUNK):
         if nested:
@@ -327,7 +341,13 @@ def decision_rows(records: Iterable[DecisionRecord], *, raw_subjects: bool = Fal
 
 
 def log_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The columns of an export: :data:`LOG_COLUMNS`, then every ``ctx_*`` column in order."""
+    """The columns of an export: :data:`LOG_COLUMNS`, then every ``ctx_*`` column, sorted.
+
+    Parameters
+    ----------
+    rows
+        Rows as :func:`decision_rows` gives them; every one is read.
+    """
     context_cols = sorted({k for row in rows for k in row if k.startswith("ctx_")})
     return [*LOG_COLUMNS, *context_cols]
 
@@ -336,10 +356,24 @@ def write_log_csv(records: Iterable[DecisionRecord], out: IO[str], *,
                   raw_subjects: bool = False, pseudonyms: Pseudonyms | None = None,
                   context_columns: bool = True) -> int:
     """Write decision records as CSV (the one CSV layout of the decision log: the API, the
-    CLI and the bot all use it); returns the number of rows. Ids are pseudonymized as in
-    :func:`decision_rows`. Streamed through a temporary file: memory does not grow with
-    the log. ``context_columns=False`` leaves out the ``ctx_*`` columns (the ``context``
-    column has every key): the header is then the same for every page of a log."""
+    CLI and the bot all use it); returns the number of rows. Streamed through a temporary
+    file: memory does not grow with the log.
+
+    Parameters
+    ----------
+    records
+        Decision records (e.g. ``service.decisions("exp")``).
+    out
+        The text stream the CSV is written to.
+    raw_subjects
+        Keep raw ids in ``subject`` and ``scope`` (default: keyed pseudonyms).
+    pseudonyms
+        The keyed pseudonyms to use (the installation's: :func:`store_pseudonyms`); default:
+        a random key for this call only.
+    context_columns
+        Add a ``ctx_*`` column per context key; ``False`` leaves them out (the ``context``
+        column has every key): the header is then the same for every page of a log.
+    """
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
         n, columns, complete = _write_csv(records, spool, _Cells(raw_subjects, pseudonyms),
                                           context_columns)
@@ -490,6 +524,8 @@ def export_decisions(records: Iterable[DecisionRecord], path: str | os.PathLike[
     path
         Output file; ``fmt`` defaults from its suffix (``.csv``, ``.csv.gz``, compressed,
         or ``.parquet``).
+    fmt
+        ``"csv"`` or ``"parquet"`` (default: from the suffix of ``path``; CSV without one).
     raw_subjects
         Keep raw ids in ``subject`` and ``scope`` (default: keyed pseudonyms).
     pseudonyms

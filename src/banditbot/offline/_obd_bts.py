@@ -137,6 +137,11 @@ def obd_bts_action_dist(log: LoggedBandit) -> FloatArray:
     (campaign "all"): row ``t`` is the distribution of the item it puts at round ``t``'s
     position. Shape ``(n, K)``, columns in ``log.actions`` order (item ids).
 
+    Parameters
+    ----------
+    log
+        An Open Bandit Dataset log (:func:`load_obd`), positions included.
+
     Raises
     ------
     PayloadError

@@ -332,8 +332,36 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     effective sample size is below ``min_ess``, then import each arm's clipped, ESS-scaled
     history as statistics (``import`` decisions) or set its prior, and note it.
 
-    Rounds of a banditbot log (with decision ids) that were learned into the current
-    generation before, from another log, are refused, or left out with ``skip_learned``.
+    Parameters
+    ----------
+    service
+        Where the experiment lives: a :class:`~banditbot.service.BanditService`, or anything
+        with the methods of :class:`WarmStartTarget`.
+    experiment
+        The experiment's id.
+    log
+        The history (actions named like the experiment's arms; other actions are skipped).
+    as_prior
+        Set priors ``(alpha, beta) = weight · ESS · (mean, 1 − mean)`` instead of importing
+        statistics (needed for an experiment with a bandit per chat or user).
+    weight
+        Weight of the history (e.g. 0.2 counts each effective round as a fifth), in
+        (0, :data:`MAX_WEIGHT`].
+    actor
+        Who is named in the audit log for the imports or priors.
+    ips
+        Importance-weight by ``1 / propensity`` (else every round weighs 1).
+    clip
+        Cap weights at this multiple of the arm's median weight (``inf``: no clipping).
+    min_ess
+        Refuse arms whose raw effective sample size is below this (0: never refuse).
+    skip_learned
+        Leave out the rounds of a banditbot log (with decision ids) that were learned into
+        the current generation before, from another log (default: refuse the log).
+
+    Returns
+    -------
+    WarmStart
 
     Raises
     ------
