@@ -457,6 +457,19 @@ def test_iter_decisions_pages_in_time_order(store: Store) -> None:
     assert [r.id for r in store.iter_decisions("e", since=1005.0)] == [d.id for d in made[5:]]
 
 
+def test_iter_decisions_limits_the_rounds_of_one_generation_from_a_time(store: Store) -> None:
+    """The filters together: the limit counts only the decisions the generation and the time
+    let through (a report of the current generation after a reset reads no older ones)."""
+    made = [_decision(t=1000.0 + i, generation=i % 2) for i in range(10)]
+    for d in made:
+        store.record_decision(d)
+    wanted = [d.id for d in made if d.generation == 1 and d.created_at >= 1002.0]
+    assert [r.id for r in store.iter_decisions("e", generation=1, since=1002.0,
+                                               limit=3)] == wanted[:3]
+    assert [r.id for r in store.iter_decisions("e", generation=1, since=1002.0)] == wanted
+    assert [r.id for r in store.iter_decisions("e", generation=0, limit=0)] == []
+
+
 def test_iter_fields_is_the_projection_of_the_log(store: Store) -> None:
     """A scan of a few fields (what a report reads on a long log) gives, in time order,
     exactly those fields of the decisions of the generation, kinds and scope asked for."""

@@ -696,6 +696,23 @@ def close_scan(records: Iterator[Any]) -> None:
         close()
 
 
+def decisions_of(records: Iterable[DecisionRecord], *, generation: int | None,
+                 since: float | None, limit: int | None) -> Iterator[DecisionRecord]:
+    """:meth:`Store.iter_decisions`' filters over records in time order (the stores that
+    keep whole records): ``generation``'s (any, if ``None``), made at or after ``since``, at
+    most ``limit``. Reads one record past the ``limit``-th match before it stops."""
+    count = 0
+    for r in records:
+        if generation is not None and r.generation != generation:
+            continue
+        if since is not None and r.created_at < since:
+            continue
+        if limit is not None and count >= limit:
+            return
+        count += 1
+        yield r
+
+
 def fields_of(records: Iterable[DecisionRecord], fields: Sequence[str], *,
               kinds: Collection[str] | None = None, scope: str | None = None
               ) -> Iterator[tuple[Any, ...]]:

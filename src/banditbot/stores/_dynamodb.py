@@ -85,6 +85,7 @@ from ._base import (
     ResolvedVector,
     StatsTable,
     check_actions,
+    decisions_of,
     encode_vector,
     fields_of,
     fold_period_counts,
@@ -1065,19 +1066,10 @@ class DynamoDBStore:
             names["#sk"] = "GSI1SK"
             values[":since"] = _str(f"{since:020.6f}")
             condition += " AND #sk >= :since"
-        count = 0
-        for item in self._query(IndexName="GSI1", KeyConditionExpression=condition,
-                                ExpressionAttributeNames=names,
-                                ExpressionAttributeValues=values):
-            record = self._decision_from_item(item)
-            if generation is not None and record.generation != generation:
-                continue
-            if since is not None and record.created_at < since:
-                continue
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            yield record
+        items = self._query(IndexName="GSI1", KeyConditionExpression=condition,
+                            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        yield from decisions_of((self._decision_from_item(item) for item in items),
+                                generation=generation, since=since, limit=limit)
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
                           limit: int = 1000, *, newer_than: float | None = None

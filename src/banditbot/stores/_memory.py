@@ -27,6 +27,7 @@ from ._base import (
     ResolvedVector,
     StatsTable,
     check_actions,
+    decisions_of,
     fields_of,
     fold_period_counts,
 )
@@ -262,16 +263,7 @@ class MemoryStore:
             if cursor is not None:
                 key = (cursor.created_at, cursor.id)
                 records = [r for r in records if r and (r.created_at, r.id) > key]
-        count = 0
-        for r in records:
-            if r is None or (generation is not None and r.generation != generation):
-                continue
-            if since is not None and r.created_at < since:
-                continue
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            yield r
+        yield from decisions_of(records, generation=generation, since=since, limit=limit)
 
     def pending_decisions(self, experiment: str, generation: int, older_than: float,
                           limit: int = 1000, *, newer_than: float | None = None
