@@ -110,11 +110,8 @@ def may_init(store: Store, settings: Settings) -> bool:
     if kind == "dynamodb":
         from .stores import DynamoDBStore  # (its URL: loaded already)
 
-        if isinstance(store, DynamoDBStore) and not store.table_exists():
-            raise ConfigError(f"no DynamoDB table {store.table!r} {store._where} "
-                              "(DynamoDB: ResourceNotFoundException)",
-                              hint="check its name and region, or create it with banditbot "
-                                   "init-db; BANDITBOT_INIT_STORE=1 lets any process create it")
+        if isinstance(store, DynamoDBStore):
+            store.require_table()
         return False
     from .stores import PostgresStore  # (its URL: loaded already)
 

@@ -473,6 +473,21 @@ class DynamoDBStore:
             raise _network_error("describe_table", exc) from exc
         return True
 
+    def require_table(self) -> None:
+        """Refuse a missing table (:meth:`table_exists`), saying where it was looked for.
+
+        Raises
+        ------
+        ConfigError
+            No table of that name in the region (and at the endpoint) the store asks.
+        StoreError
+            DynamoDB cannot be asked."""
+        if not self.table_exists():
+            raise ConfigError(f"no DynamoDB table {self.table!r} {self._where} "
+                              "(DynamoDB: ResourceNotFoundException)",
+                              hint="check its name and region, or create it with banditbot "
+                                   "init-db; BANDITBOT_INIT_STORE=1 lets any process create it")
+
     def _init(self) -> None:
         from botocore.exceptions import ClientError
 
