@@ -12,10 +12,11 @@ import httpx
 import numpy as np
 import pytest
 
-from banditbot import BanditService, SQLiteStore, parse_config
-from banditbot.api import create_app
+from banditbot import BanditService, PayloadError, SQLiteStore, parse_config
+from banditbot.api import _scopes, create_app
 from banditbot.offline import store_pseudonyms
-from banditbot.service import KeyRing, hash_key
+from banditbot.service import ApiKey, KeyRing, hash_key
+from banditbot.stores import DecisionRecord
 
 from ..conftest import CONFIG, FakeClock
 from ..http_client import HTTP
@@ -160,6 +161,87 @@ def test_a_read_key_is_no_oracle_from_telegram_ids_to_pseudonyms(api: Any,
     assert admin.status_code == 200
     if route == "report":
         assert admin.json()["total_pulls"] == named.json()["total_pulls"] == 3
+
+
+class CountingStore(SQLiteStore):
+    """A store that counts the decision rows its scans hand out."""
+
+    rows = 0
+
+    def iter_fields(self, *args: Any, **kw: Any) -> Iterator[tuple[Any, ...]]:
+        for row in super().iter_fields(*args, **kw):
+            self.rows += 1
+            yield row
+
+    def iter_decisions(self, *args: Any, **kw: Any) -> Iterator[DecisionRecord]:
+        for record in super().iter_decisions(*args, **kw):
+            self.rows += 1
+            yield record
+
+
+def test_a_made_up_pseudonym_costs_a_read_of_what_was_logged_since(tmp_path: Path) -> None:
+    """A review: every ``?scope=`` pseudonym that named no bandit read the scope of every
+    decision of every generation (a second a miss on a 1M-decision log: a read key sending
+    made-up pseudonyms was a cheap denial of service). The first lookup reads the log once;
+    a miss after it reads what was logged since (the newest seconds again, for a decision
+    committed late), and a chat that first decides later, or after a reset, is found."""
+    store = CountingStore(tmp_path / "count.db")
+    store.init()
+    clock = FakeClock()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(2),
+                            clock=clock)
+    ring = KeyRing(store, (), clock=KEY_CLOCK)
+    read = ring.create("reader", "read")[0]
+    for i in range(40):
+        service.decide("perchat", f"u{i}", chat=str(i % 4))
+        clock.advance(60)
+    pseudonyms = store_pseudonyms(store)
+    base = "/v1/experiments/perchat/report"
+    with ServerThread(create_app(service, keys=ring)) as url:
+        def rows_read(made_up: str) -> int:
+            before = store.rows
+            r = call(url, "GET", base, read, params={"scope": made_up})
+            assert r.status_code == 400 and "not the pseudonym" in r.text, r.text
+            return store.rows - before
+
+        def pulls(chat: str) -> int:
+            r = call(url, "GET", base, read, params={"scope": pseudonyms.scope(chat)})
+            assert r.status_code == 200, r.text
+            return int(r.json()["total_pulls"])
+
+        assert rows_read("chat:0123456789abcdef") == 40  # the first: the whole log
+        for made_up in ("chat:fedcba9876543210", "chat:00000000000000ff"):
+            assert rows_read(made_up) <= 1  # the newest decision again, at most
+        assert pulls("chat:3") == 10
+        service.decide("perchat", "new", chat="-100777")
+        assert pulls("chat:-100777") == 1
+        assert rows_read("chat:0123456789abcdef") <= 2
+        service.reset("perchat")
+        clock.advance(60)
+        service.decide("perchat", "later", chat="-100888")
+        assert pulls("chat:-100888") == 1
+        assert rows_read("chat:0123456789abcdef") <= 1
+
+
+def test_an_experiment_with_more_chats_than_the_map_keeps_is_read_once_a_minute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pseudonym maps are bounded: an experiment with more chats than they keep is not
+    mapped; its pseudonyms are still found, and made-up ones read its log once a minute at
+    most (not once each)."""
+    monkeypatch.setattr(_scopes, "_SCOPES_LIMIT", 3)
+    store = CountingStore(tmp_path / "big.db")
+    store.init()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(3))
+    read = ApiKey(name="reader", role="read", sha256="0" * 64)
+    for chat in range(5):
+        service.decide("perchat", "u", chat=str(chat))
+    named = store_pseudonyms(store).scope("chat:4")
+    assert _scopes.stored_scope(service, "perchat", named, read) == "chat:4"
+    before = store.rows
+    for made_up in ("chat:fedcba9876543210", "chat:00000000000000ff"):
+        with pytest.raises(PayloadError, match="not the pseudonym"):
+            _scopes.stored_scope(service, "perchat", made_up, read)
+    assert store.rows == before
 
 
 def test_reward_status_paths(api: Any) -> None:
