@@ -546,6 +546,18 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         page.wait_for_function("document.querySelector('#exp-description').textContent"
                                ".includes('showing chat 100')", timeout=WAIT)
         assert page.locator("form[data-action=cheat] button").is_enabled()
+        # an id with "+", "&" and a space survives the address bar and a reload (the hash
+        # was decoded twice: "a+b" came back as "a b"); a raw id takes an admin key
+        page.fill("#scope-input", "chat:a+b &c")
+        page.click("#scopeform button[type=submit]")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat a+b &c')", timeout=WAIT)
+        page.reload()
+        _loaded(page, "welcome")
+        page.wait_for_function("document.querySelector('#exp-description').textContent"
+                               ".includes('showing chat a+b &c')", timeout=WAIT)
+        assert page.input_value("#scope-input") == "chat:a+b &c"
+        assert _fact(page, "Decisions") == str(site.chat_decisions["a+b &c"])
 
         # signing out forgets the key
         page.click("#signout")
