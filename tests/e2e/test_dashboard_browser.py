@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import numpy as np
 import pytest
@@ -368,18 +368,28 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         assert _fact(page, "Decisions") == "12"
         # a read key names a chat by the pseudonym the log shows (a raw id would make the
         # page an oracle from ids to pseudonyms); the field offers none of them
-        assert "the chat's pseudonym as the decisions below show it" in \
+        assert "pick a chat's pseudonym in the decisions below, or type it" in \
             page.inner_text("#scope-help")
         assert page.locator("#scope-input").get_attribute("list") is None
+        # a new-user trial: the help pointed at the decisions, which named no chat (the
+        # pseudonym was in the downloaded log alone); each row names its chat by the
+        # pseudonym, a link to that chat's bandit
         chat = store_pseudonyms(site.service.store).scope("chat:100")
-        showing = f"showing chat {chat.split(':')[1]}"
-        page.fill("#scope-input", chat)
-        page.click("#scopeform button[type=submit]")
+        pseudonym = chat.split(":")[1]
+        assert page.inner_text("#recent-scope") == "chat"
+        links = page.locator("#recent button.pick").all_inner_texts()
+        assert sorted(set(links)) == sorted(
+            store_pseudonyms(site.service.store)(c) for c in site.chat_decisions)
+        assert links.count(pseudonym) == site.chat_decisions["100"]
+        page.locator("#recent button.pick", has_text=pseudonym).first.click()
         page.wait_for_function("document.querySelector('#exp-description').textContent"
-                               f".includes('{showing}')", timeout=WAIT)
+                               f".includes('showing chat {pseudonym}')", timeout=WAIT)
         page.wait_for_function("document.querySelectorAll('#recent tbody tr').length === 7",
                                timeout=WAIT)
         assert _fact(page, "Decisions") == str(site.chat_decisions["100"])
+        assert page.input_value("#scope-input") == chat
+        assert f"scope={quote(chat)}" in page.url  # a link to the chat's bandit to share
+        assert page.locator("#recent-scope").is_hidden()  # one chat: no column to pick from
         # a typo is refused, saying that the table is still that chat's (it stayed silently)
         page.fill("#scope-input", "100")
         page.click("#scopeform button[type=submit]")

@@ -809,6 +809,12 @@ async function loadRecent() {
   state.recent.next = headers.get("X-Next-Before");
   $("older").disabled = !state.recent.next;
   $("newer").disabled = !state.recent.stack.length;
+  // the summed view of a per-chat (per-user) experiment names each row's bandit by its
+  // pseudonym, a link to that bandit alone: the one place a read key can find it
+  const exp = state.experiments.find((e) => e.id === rep.id) || {};
+  const who = exp.scope && exp.scope !== "shared" && !state.scope ? (exp.scope === "chat" ? "chat" : "user") : null;
+  $("recent-scope").hidden = !who;
+  if (who) { text($("recent-scope"), who); }
   $("recent").querySelector("tbody").replaceChildren(...rows.map((r) => {
     const tr = el("tr");
     const cells = [["time (UTC)", r.created_at.replace("T", " ").slice(0, 19)], ["arm", r.arm],
@@ -817,6 +823,11 @@ async function loadRecent() {
     cells.forEach(([label, value], i) => tr.append(el("td", { "data-label": label, text: value,
       class: i === 5 ? "id wide-only" : i === 4 ? "wide-only" : i === 1 ? "arm" : null,
       title: i === 5 ? r.decision_id : null })));
+    if (who) {
+      const pick = r.scope ? el("button", { type: "button", class: "pick", "data-scope": r.scope,
+        title: `show ${r.scope} alone`, text: r.scope.slice(r.scope.indexOf(":") + 1) }) : "–";
+      tr.cells[3].after(el("td", { "data-label": who, class: "id" }, pick));
+    }
     return tr;
   }));
   const page = state.recent.stack.length + 1;
@@ -966,8 +977,8 @@ async function select(id, scope) {
     // names a bandit by its pseudonym too (a raw id would make the page an oracle from ids to
     // pseudonyms); an admin key may also type the raw id the app knows
     text($("scope-help"), state.scope ? `showing ${state.scope} only` : `showing every ${who}'s bandit summed; ` +
-         (admin ? `type the ${who}'s own id, or its pseudonym as the decisions below show it`
-                : `type the ${who}'s pseudonym as the decisions below show it (only an admin key may type the ${who}'s own id)`));
+         (admin ? `type the ${who}'s own id, or pick its pseudonym in the decisions below`
+                : `pick a ${who}'s pseudonym in the decisions below, or type it (only an admin key may type the ${who}'s own id)`));
   }
   try {
     const cfg = await api(`/v1/experiments/${enc(id)}/config`);
@@ -1242,6 +1253,13 @@ $("scopeform").addEventListener("submit", (ev) => {
   go(state.id, value || null);
 });
 $("scope-all").addEventListener("click", () => go(state.id, null));
+$("recent").addEventListener("click", (ev) => {  // a chat's pseudonym: that chat's bandit
+  const pick = ev.target.closest("button[data-scope]");
+  if (!pick) { return; }
+  $("scope-input").removeAttribute("aria-invalid");
+  go(state.id, pick.dataset.scope);
+  $("scope-input").focus();  // (the link is gone with the column: focus where it says so)
+});
 $("older").addEventListener("click", async () => {
   if (!state.recent.next) { return; }
   state.recent.stack.push(state.recent.next);
