@@ -11,7 +11,9 @@ Finding the scope a pseudonym names reads the log: once per process and experime
 keeping each scope by its pseudonym, and then, for a pseudonym not found (a key may send
 made-up ones, one request after another), only what was logged since. The maps hold
 :data:`_SCOPES_LIMIT` scopes in all; an experiment with more is read in full for a miss, at
-most once every :data:`_UNMAPPED_SCAN_SECONDS` (in between, its pseudonyms are refused).
+most once every :data:`_UNMAPPED_SCAN_SECONDS` (in between, only the pseudonyms found
+before, the last :data:`_HITS_LIMIT` of them, are answered: a results page watching one
+chat of a large experiment keeps its chat).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ _OVERLAP_SECONDS = 10.0
 _SCOPES_LIMIT = 100_000
 #: how often an experiment too large to map may have its whole log read for a miss
 _UNMAPPED_SCAN_SECONDS = 60.0
+#: how many pseudonyms found are kept apart from the maps (an unmapped experiment's too)
+_HITS_LIMIT = 4096
 
 
 class _LogScopes:
@@ -57,6 +61,8 @@ class _LogScopes:
 _MAPS: OrderedDict[tuple[str, str], _LogScopes] = OrderedDict()
 #: experiments whose log had more than _SCOPES_LIMIT scopes: when their log was last read
 _UNMAPPED: OrderedDict[tuple[str, str], float] = OrderedDict()
+#: the pseudonyms found lately, per (pseudonym key's digest, experiment, pseudonym)
+_HITS: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 _LOCK = threading.Lock()
 
 
@@ -115,6 +121,25 @@ def _scope_of_pseudonym(service: BanditService, experiment: str, named: str) -> 
     pseudonyms = store_pseudonyms(service.store)
     exp = service.experiment(experiment).id
     cached = (pseudonyms(""), exp)
+    hit = (*cached, named)
+    with _LOCK:
+        found = _HITS.get(hit)
+        if found is not None:
+            _HITS.move_to_end(hit)
+            return found
+    found = _lookup(service, exp, cached, pseudonyms, named)
+    if found is not None:
+        with _LOCK:
+            _HITS[hit] = found
+            while len(_HITS) > _HITS_LIMIT:
+                _HITS.popitem(last=False)
+    return found
+
+
+def _lookup(service: BanditService, exp: str, cached: tuple[str, str],
+            pseudonyms: Pseudonyms, named: str) -> str | None:
+    """:func:`_scope_of_pseudonym` past the pseudonyms found lately: the maps, then the
+    log."""
     with _LOCK:
         known = _MAPS.get(cached)
         if known is not None:
