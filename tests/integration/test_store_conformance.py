@@ -11,6 +11,7 @@ It pins the invariants of DESIGN.md:
 from __future__ import annotations
 
 import math
+import random
 import secrets
 import threading
 from collections import defaultdict
@@ -401,6 +402,25 @@ def test_an_expired_key_stands_for_nothing_and_can_be_taken_again(store: Store) 
     assert (taken.decision_id, taken.fingerprint) == (new.id, "request-2")
     assert store.keyed_decision("key") == taken
     assert store.read_stats("e", 0, "", ("a", "b")).pulls.tolist() == [1, 1]
+
+
+def test_a_store_leaves_the_global_random_state_alone(store: Store) -> None:
+    """An application that seeded Python's ``random`` gets the same draws with a store at
+    work: the stores draw their jitter and now-and-then cleanups from their own generator
+    (they drew from the global one, moving an application's seeded sequence and, in the
+    tests, another thread's property-based draws). Warmed up first: psycopg's pool draws
+    a new connection's lifetime from the global generator (in its own threads, at open)."""
+    def work(tag: str) -> None:
+        for i in range(30):
+            store.record_keyed_decision(_decision(arm="a"), f"{tag}-key-{i}", "request",
+                                        3600.0)
+            assert store.claim_key(f"{tag}-claim-{i}", 60.0)
+
+    work("warm-up")
+    random.seed(7)
+    state = random.getstate()
+    work("seeded")
+    assert random.getstate() == state
 
 
 def test_concurrent_decisions_with_one_key_log_one(store: Store) -> None:

@@ -24,6 +24,7 @@ import contextlib
 import enum
 import json
 import math
+import random
 import struct
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ __all__ = [
     "StatsTable",
     "Store",
 ]
+
+#: the stores' draws (retry jitter, cleanups now and then): their own generator, so a
+#: store never consumes or moves the global ``random`` state an application may have seeded
+JITTER = random.Random()
 
 
 #: Decision kinds drawn from an allocation (the policy's, and the holdout's share of it): what

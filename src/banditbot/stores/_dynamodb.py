@@ -62,7 +62,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import random
 import secrets
 import threading
 import time
@@ -73,6 +72,7 @@ from typing import Any
 from .._errors import ConfigError, StoreError, require
 from ._base import (
     ALLOCATED,
+    JITTER,
     PERIOD_FIELDS,
     AdminRecord,
     AllocationRecord,
@@ -342,7 +342,7 @@ class DynamoDBStore:
                 max_attempts=self.max_attempts).is_retryable(context):
             return False
         base = 1.0 if context.get_error_code() in _THROTTLING else 0.025
-        delay = random.random() * min(base * 2 ** (attempts - 1), 20.0)
+        delay = JITTER.random() * min(base * 2 ** (attempts - 1), 20.0)
         if _clock() + delay >= deadline:
             self._gave_up.value = True
             return False
@@ -429,7 +429,7 @@ class DynamoDBStore:
                         return reasons
                     raise StoreError(f"DynamoDB transaction failed: {reasons or exc}") from exc
                 throttled = throttled or bool(set(reasons) & _THROTTLING)
-                delay = min(0.5, 0.005 * 2**attempt) * random.random()
+                delay = min(0.5, 0.005 * 2**attempt) * JITTER.random()
                 if self._deadline is not None and _clock() + delay >= self._deadline:
                     break
                 _sleep(delay)

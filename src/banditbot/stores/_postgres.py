@@ -69,7 +69,6 @@ import json
 import logging
 import math
 import os
-import random
 import re
 import secrets
 import threading
@@ -82,6 +81,7 @@ from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urls
 from .._errors import ConfigError, PayloadError, StoreError, require
 from ._base import (
     INIT_DB_HINT,
+    JITTER,
     RESOLVED_TAG,
     AdminRecord,
     AllocationRecord,
@@ -914,7 +914,7 @@ class PostgresStore:
                     continue
                 if time.monotonic() + delay > deadline:
                     raise
-                time.sleep(delay * (0.5 + random.random()))
+                time.sleep(delay * (0.5 + JITTER.random()))
                 delay = min(delay * 2, 0.5)
 
     def _classify(self, exc: BaseException) -> BaseException:
@@ -1407,7 +1407,7 @@ class PostgresStore:
 
     def _prune(self, table: str, now: float) -> None:
         """Now and then (outside a batch), forget the expired rows of ``table``."""
-        if random.random() < 0.01 and getattr(self._local, "batch", None) is None:
+        if JITTER.random() < 0.01 and getattr(self._local, "batch", None) is None:
             with contextlib.suppress(StoreError):
                 self._read(f"{table} cleanup", f"WITH d AS (DELETE FROM {table} WHERE "
                            "expires <= %s RETURNING 1) SELECT count(*) FROM d", (now,))

@@ -26,7 +26,6 @@ import contextlib
 import json
 import math
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -42,6 +41,7 @@ from .._types import FloatArray
 from ._base import (
     COMPACT_MIN_ARMS,
     INIT_DB_HINT,
+    JITTER,
     RESOLVED_TAG,
     AdminRecord,
     AllocationRecord,
@@ -713,7 +713,7 @@ class SQLiteStore:
                 return held
             conn.execute(_DECISION_INSERT,
                          self._rows(decision, conn, self._busy_timeout_ms / 1000))
-            if random.random() < 0.01:  # now and then, forget expired keys
+            if JITTER.random() < 0.01:  # now and then, forget expired keys
                 conn.execute("DELETE FROM decision_keys WHERE expires <= ?", (now,))
         self._counted(decision, 1.0, None)
         return KeyedDecision(key, fingerprint, decision.id, now + ttl_seconds)
@@ -956,7 +956,7 @@ class SQLiteStore:
                 "INSERT INTO claims (key, expires) VALUES (?, ?) ON CONFLICT DO UPDATE "
                 "SET expires = excluded.expires WHERE claims.expires <= ?",
                 (key, now + ttl_seconds, now))
-            if random.random() < 0.01:  # now and then, forget expired claims
+            if JITTER.random() < 0.01:  # now and then, forget expired claims
                 conn.execute("DELETE FROM claims WHERE expires <= ?", (now,))
             return cur.rowcount == 1
 
@@ -1092,7 +1092,7 @@ def _locked_retry(statement: Callable[[], Any], timeout: float) -> Any:
             if now >= deadline:
                 raise StoreError(f"SQLite: {exc}",
                                  hint="another process holds the lock; retry") from exc
-            time.sleep(delay * (0.5 + random.random()))
+            time.sleep(delay * (0.5 + JITTER.random()))
             delay = min(delay * 2, 0.002)
         except sqlite3.IntegrityError as exc:
             raise _error(exc) from exc
