@@ -139,8 +139,9 @@ def _markdown_v2(text: str) -> tuple[str | None, str]:
         i += 1
     if stack:
         marker, at = stack[-1]
+        closer = "](URL)" if marker == "[" else marker  # (a link's text, then its address)
         return (f"MarkdownV2: the {_MD2_NAMES[marker]} opened at character {at + 1} is never "
-                f"closed (close it with {marker!r}, or write '\\{marker[0]}' to show the "
+                f"closed (close it with {closer!r}, or write '\\{marker[0]}' to show the "
                 f"character)"), ""
     return None, "".join(shown)
 

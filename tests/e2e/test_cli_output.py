@@ -94,6 +94,30 @@ def test_experiments_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert listed[0]["command"] == "random" and listed[0]["policy"].startswith("epsilon-greedy")
 
 
+def test_a_suggested_markdown_v2_escape_is_printed_as_written_and_validates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Telegram trial: the error's "to show the text as written" printed ``[`` for ``\\[``
+    (the console read the backslash as its own escape), and the copied text then failed on
+    an unclosed link, told to "close it with '['". The suggestion is printed as written,
+    it validates when pasted into the file, and an open link is told its ``](URL)``."""
+    config = tmp_path / "md.yaml"
+
+    def check(content: str) -> tuple[int, str]:
+        config.write_text("experiments:\n  - id: hi\n    telegram: {parse_mode: MarkdownV2}\n"
+                          f"    arms: [{{id: a, content: '{content}'}}, {{id: b, content: B}}]\n",
+                          encoding="utf-8")
+        code, _, err = run(["experiments", "--config", str(config)], capsys)
+        return code, " ".join(err.split())
+
+    code, err = check("Try this: [ ] ( ) . !")
+    assert code == 2
+    suggested = err.split("to show the text as written: ", 1)[1].split(" (")[0]
+    assert suggested == r"Try this: \[ \] \( \) \. \!", err
+    assert check(suggested)[0] == 0
+    code, err = check("Try this: [ x")
+    assert code == 2 and "close it with '](URL)'" in err and r"write '\['" in err, err
+
+
 def test_an_experiment_without_buttons_lists_no_command(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A docs trial: `banditbot experiments` listed /cont for a continuous reward without

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from .._errors import BanditBotError, ConfigError, PayloadError, UnknownExperimentError
 from .._settings import Settings
@@ -200,6 +200,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(code)
 
 
+def _error_line(message: str, dim: str | None = None) -> Text:
+    """``error: message (dim)`` as the console prints it, the words as written: a message
+    is never read as console markup (``\\[`` in an escaped MarkdownV2 suggestion had lost
+    its backslash)."""
+    line = Text.assemble(("error:", "bold red"), " ", message)
+    if dim:
+        line.append(f" {dim}", style="dim")
+    return line
+
+
 def _run(argv: list[str] | None) -> Any:
     """The command, its errors as one line each (exits 1 or 2)."""
     _CONFIG_READ.clear()
@@ -210,14 +220,13 @@ def _run(argv: list[str] | None) -> Any:
         if isinstance(exc, UnknownExperimentError) and _CONFIG_READ:
             hint = (f"{hint}; " if hint else "") + f"read from {_CONFIG_READ[0]} — " \
                 "--config or BANDITBOT_CONFIG reads another file"
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}"
-                          + (f" [dim]({escape(hint)})[/]" if hint else ""),
+        err_console.print(_error_line(exc.message, f"({hint})" if hint else None),
                           highlight=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:  # a file the user named: missing, a folder, not permitted
         where = f": {exc.filename}" if exc.filename else ""
-        err_console.print(f"[bold red]error:[/] {escape(exc.strerror or str(exc))}"
-                          f"{escape(str(where))}", highlight=False, soft_wrap=True)
+        err_console.print(_error_line(f"{exc.strerror or exc}{where}"), highlight=False,
+                          soft_wrap=True)
         sys.exit(2)
     except typer.Abort:  # (a prompt that read no line left its own line open)
         err_console.print(("" if sys.stdin.isatty() else "\n") + "aborted; nothing changed")
@@ -236,6 +245,6 @@ def _run(argv: list[str] | None) -> Any:
             command = f"banditbot {ctx.info_name if ctx is not None else 'reward'}"
             message += (f"; a negative number goes after --, e.g. {command} -- ARGUMENTS "
                         "-2.5 (options before the --)")
-        err_console.print(f"[bold red]error:[/] {escape(message)} [dim](see --help)[/]",
-                          highlight=False, soft_wrap=True)
+        err_console.print(_error_line(message, "(see --help)"), highlight=False,
+                          soft_wrap=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))
