@@ -1258,3 +1258,20 @@ def test_a_policy_changed_in_the_experiments_file_is_said(tmp_path: Path) -> Non
     assert "names epsilon-greedy(epsilon=0.2" in said and "banditbot reset g" in said
     after.switch_policy("g", "ucb1", {})  # an admin's switch: said by the history instead
     assert "policy_changed" not in after.report("g").notes
+
+
+@pytest.mark.parametrize("history", ["import", "cheat"])
+def test_a_warm_start_or_cheater_mode_is_no_policy_change(tmp_path: Path, history: str
+                                                          ) -> None:
+    """An offline trial: after a documented warm start (`banditbot learn`) the report said
+    the generation's first decisions were made by {"name":"import"} and told to reset,
+    which throws the warm start away. Rows learned or added by hand are no policy's."""
+    service = _edited(tmp_path, policy={"name": "thompson"})
+    if history == "import":
+        service.import_history("g", "a", [1, 0, 1])
+    else:
+        service.cheat("g", "a", "101")
+    for i in range(6):
+        d = service.decide("g", f"u{i}")
+        service.reward(d.id, i % 2, f"u{i}")
+    assert "policy_changed" not in service.report("g").notes

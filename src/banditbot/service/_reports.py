@@ -552,7 +552,8 @@ def _started_by_another_policy(view: ExperimentView, first: DecisionRecord | Non
     decisions all made by the old one)."""
     if view.meta.policy is not None:  # a switch: the report's history says it
         return {}
-    if first is None or not first.policy or first.policy == view.policy_json:
+    if first is None or not first.policy or first.policy == view.policy_json \
+            or first.kind not in TRAFFIC:  # (history learned or added by hand: no policy's)
         return {}
     try:
         spec = json.loads(first.policy)
