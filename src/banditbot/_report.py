@@ -253,6 +253,13 @@ class Report:
     #: the winner rule: ``sequence`` (with a stated error, over :attr:`contenders`) or
     #: ``p-best``; ``""`` when none applies (a bandit per chat or user)
     rule: str = ""
+    #: the experiment's confidence (the winner rule's and the intervals' level)
+    confidence: float = 0.95
+    #: the reward's lowest and highest value (``None`` where it has no bound)
+    reward_bounds: tuple[float | None, float | None] = (None, None)
+    #: what a binary reward of 1 is called: the label of its button (the headline's
+    #: ``60% 👍``)
+    reward_label: str = "👍"
 
     @property
     def total_pulls(self) -> int:
@@ -323,17 +330,9 @@ class Report:
         leader = self.leader
         if leader is None:
             return None
-        estimated = [a for a in self.arms if a.active and a.estimate is not None
-                     and a.answered > 0]
-        top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader
-        # (a near tie is no disagreement: every reward 1 gave 1.000 and 1.000, or 0.989 and
-        # 1.000, and "the estimate a"; within 2% of each other the estimate favours no one)
-        tied = leader.estimate is not None and top.estimate is not None and \
-            abs(top.estimate - leader.estimate) <= 0.02 * max(abs(top.estimate),
-                                                              abs(leader.estimate))
-        # the estimate can only disagree with P(best) about an arm it has an estimate of
-        # (with too few answers it has none: "the estimate hey" only meant hey had one)
-        tied = tied or leader.estimate is None
+        top = self._estimate_top(leader)
+        tied = top is None
+        top = top or leader
         # a non-stationary policy names no winner at all: "yet" would promise one
         none = "no winner named (the best arm may change)" if "recent" in self.notes \
             else "no winner yet"
@@ -359,6 +358,214 @@ class Report:
                     "rule")
         return f"{none}: {leader.arm} leads (P(best) {self.best_text(leader)}, a " \
                f"description, not a stopping rule){self._not_shown_better(leader)}"
+
+    def _estimate_top(self, leader: ArmReport) -> ArmReport | None:
+        """The active arm with the highest estimate when it is not ``leader`` (the arm of
+        the highest P(best)) and the two estimates are not a near tie; else ``None``."""
+        estimated = [a for a in self.arms if a.active and a.estimate is not None
+                     and a.answered > 0]
+        top = max(estimated, key=lambda a: a.estimate or 0.0) if estimated else leader
+        # the estimate can only disagree with P(best) about an arm it has an estimate of
+        # (with too few answers it has none: "the estimate hey" only meant hey had one)
+        if top.arm == leader.arm or leader.estimate is None or top.estimate is None:
+            return None
+        # (a near tie is no disagreement: every reward 1 gave 1.000 and 1.000, or 0.989 and
+        # 1.000, and "the estimate a"; within 2% of each other the estimate favours no one)
+        if abs(top.estimate - leader.estimate) <= 0.02 * max(abs(top.estimate),
+                                                             abs(leader.estimate)):
+            return None
+        return top
+
+    # --- the headline: the report's answer in plain words ------------------------------------
+    def value_text(self, x: float, *, short: bool = False) -> str:
+        """An arm's estimate in the reward's own words: ``60% 👍`` (a binary reward: the
+        share of 👍, the label of the button worth 1), ``average rating 4.09`` (a rating),
+        ``mean 12.5`` (a number); with ``short``, the number alone (``60%``, ``4.09``).
+
+        Parameters
+        ----------
+        x
+            The estimate.
+        short
+            Leave out what it is (for the arm it is compared with).
+        """
+        if self.reward_type == "binary":
+            return f"{x:.0%}" if short else f"{x:.0%} {self.reward_label}"
+        number = _number(x)
+        if short:
+            return number
+        return f"average rating {number}" if self.reward_type == "rating" else f"mean {number}"
+
+    @property
+    def starved(self) -> tuple[ArmReport, ...]:
+        """The arms the verdict waits on that the policy sends too little traffic to settle
+        it: while no winner is named, the control the leader is not yet shown better than,
+        and the arms the winner rule has not ruled out — those of them that get at most
+        :data:`_STARVED_SHARE` of new decisions and have fewer than
+        :data:`_STARVED_ANSWERS` of the leader's answers (their scores, weighted by one
+        over a small probability, keep the comparison's interval wide: docs/inference.md).
+        Empty without intervals valid at every look (a reward without bounds), during
+        burn-in, or once a winner is named."""
+        leader = self.leader
+        if self.winner is not None or self.status != "running" or not self.anytime_kind \
+                or leader is None:
+            return ()
+        waits = []
+        u = leader.uplift
+        if self.control is not None and leader.arm != self.control and u is not None \
+                and u.low <= 0.0:
+            waits.append(self.control)
+        if self.rule == "sequence":
+            waits += [c for c in self.contenders if c != leader.arm]
+        return tuple(a for a in self.arms if a.arm in waits and a.active
+                     and a.allocation <= _STARVED_SHARE
+                     and a.answered < _STARVED_ANSWERS * leader.answered)
+
+    @property
+    def next_step(self) -> str | None:
+        """What to do when the verdict waits on arms the policy starves
+        (:attr:`starved`): which, how little they get, and the settings that give them
+        more (a higher exploration ``floor``; for the control, a ``holdout``); ``None``
+        when the verdict waits on no such arm."""
+        starved = self.starved
+        leader = self.leader
+        if not starved or leader is None:
+            return None
+        names = _and([a.arm for a in starved])
+        share = max(a.allocation for a in starved)
+        answers = max(a.answered for a in starved)
+        has = f"{leader.arm} has {amount_text(leader.answered)}"
+        if len(starved) == 1:
+            what = (f"{names} gets {_share(share)} of new decisions and has "
+                    f"{count_text(answers, 'answer')} ({has}): too few to settle its "
+                    f"comparison with {leader.arm} soon")
+        else:
+            what = (f"{names} get at most {_share(share)} of new decisions and have at most "
+                    f"{count_text(answers, 'answer')} each ({has}): too few to settle their "
+                    f"comparisons with {leader.arm} soon")
+        steps = []
+        active = sum(a.active for a in self.arms)
+        floor = math.floor(min(0.1, 0.5 / max(active, 1)) * 100) / 100
+        if floor > self.floor + 1e-9:
+            steps.append(f"raise the exploration floor (floor: {floor:g} in the experiments "
+                         f"file, now {self.floor:g}: every arm then gets at least "
+                         f"{_share(floor)})")
+        if self.control is not None and any(a.arm == self.control for a in starved) \
+                and self.holdout < 0.1:
+            alone = "" if len(starved) == 1 else f"; for {self.control}'s comparison alone"
+            steps.append(f"give {self.control} a fixed share outside the bandit (holdout: "
+                         f"0.1{alone})")
+        if not steps:  # (the floor at its cap, and no control to give a holdout)
+            steps.append("let each period explore the arms not ruled out (winner: {explore: "
+                         "top-two}, with update in periods)")
+        return (f"{what}, as the policy sends most decisions to the leader. For a verdict "
+                f"sooner (docs/experiments.md): {', or '.join(steps)}")
+
+    @property
+    def headline(self) -> str:
+        """The report's answer in one line of plain words, from what the report decided
+        (the winner rule, the leader, the intervals) and in the reward's words: ``emoji
+        leads: 60% 👍 against plain's 23%, probably better, not proven yet (keep going)``,
+        ``emoji is better than plain (proven at every look; 95%): 60% 👍``, ``too early: 12
+        answers so far``. "probably" reads the posterior (the chance to beat the control,
+        else P(best)): a description, never the winner rule."""
+        if self.winner is not None:
+            return self._winner_headline(self.winner)
+        answers = self.total_answered
+        if answers == 0:
+            return "too early: no answers yet" if self.total_pulls else \
+                "nothing yet: no decisions so far"
+        if self.status == "burn-in":
+            return (f"too early: {count_text(answers, 'answer')} so far (every arm gets the "
+                    "same share until each has enough answers)")
+        leader = self.leader
+        if leader is None or leader.estimate is None:
+            return (f"too early: {count_text(answers, 'answer')} so far, too few to compare "
+                    "the arms")
+        value = self.value_text(leader.estimate)
+        if "context" in self.notes:
+            return (f"{leader.arm} leads over all contexts: {value}; the policy picks per "
+                    "context, so no single winner is named")
+        if "recent" in self.notes:
+            return (f"{leader.arm} leads on the recent answers: {value}; the best arm may "
+                    "change, so no winner is named")
+        top = self._estimate_top(leader)
+        if top is not None and self.anytime_kind:
+            return (f"no clear leader yet: {leader.arm} and {top.arm} are ahead by different "
+                    "counts (details below; keep going)")
+        other = self._compared_with(leader)
+        who = f"{leader.arm} (the control)" if leader.arm == self.control else leader.arm
+        text = f"{who} leads: {value}"
+        if other is not None:
+            text += f" against {_possessive(other.arm)} " + \
+                (self.value_text(other.estimate, short=True) if other.estimate is not None
+                 else "(too few answers yet)")
+        return f"{text}, {self._judgement(leader, other)}"
+
+    def _compared_with(self, leader: ArmReport) -> ArmReport | None:
+        """The arm a headline sets the leader against: the control, or for the control
+        itself (or without one) the active arm with the next highest estimate."""
+        if self.control is not None and leader.arm != self.control:
+            return next((a for a in self.arms if a.arm == self.control), None)
+        others = [a for a in self.arms if a.active and a.arm != leader.arm
+                  and a.estimate is not None]
+        return max(others, key=lambda a: a.estimate or 0.0) if others else None
+
+    def _judgement(self, leader: ArmReport, other: ArmReport | None) -> str:
+        """What the evidence says of the leader so far, for :attr:`headline`."""
+        against_control = other is not None and other.arm == self.control
+        u = leader.uplift if against_control else None
+        sequence = bool(self.anytime_kind) and self.rule == "sequence"
+        if u is not None and sequence and u.low > 0.0:
+            rest = [c for c in self.contenders if c not in (leader.arm, self.control)]
+            shown = f"better than {self.control} (proven at every look; " \
+                    f"{self.confidence:.0%})"
+            if not rest:
+                return f"{shown}; keep going"
+            starved = [a.arm for a in self.starved if a.arm in rest]
+            why = f": {_and(starved)} {'gets' if len(starved) == 1 else 'get'} too little " \
+                  "traffic to settle it (next step below)" if starved else " (keep going)"
+            return f"{shown}, not yet than {_and(rest)}{why}"
+        if u is not None and self.anytime_kind and u.high < 0.0:
+            return (f"but the estimates put it below {self.control} (its interval against "
+                    "it lies below 0; details below)")
+        p = leader.chance_to_beat_control if against_control else leader.p_best
+        likely = "" if p is None else "probably better" if against_control and p >= 0.9 \
+            else "probably the best" if p >= 0.9 else "too close to call"
+        likely += ", " if likely else ""
+        if self.starved:
+            names = _and([a.arm for a in self.starved])
+            gets = "gets" if len(self.starved) == 1 else "get"
+            return (f"{likely}not proven: {names} {gets} too little traffic to settle it "
+                    "(next step below)")
+        if sequence:
+            return f"{likely}not proven yet (keep going)"
+        if self.rule == "p-best":
+            return f"{likely}no winner named yet (keep going)"
+        if self.per != "shared":
+            return f"{likely}a description: each {self.per.replace('subject', 'user')} has " \
+                   "a bandit of its own, and no winner is named"
+        return f"{likely}a description: this reward has no min and max, so nothing is proven"
+
+    def _winner_headline(self, winner: str) -> str:
+        """The headline once the winner rule named ``winner``."""
+        arm = next((a for a in self.arms if a.arm == winner), None)
+        value = "" if arm is None or arm.estimate is None else \
+            f": {self.value_text(arm.estimate)}"
+        control = next((a for a in self.arms if a.arm == self.control), None)
+        if value and control is not None and control.arm != winner \
+                and control.estimate is not None:
+            value += f" against {_possessive(control.arm)} " \
+                     f"{self.value_text(control.estimate, short=True)}"
+        stopped = "; stopped: every decision goes to it" if self.status == "stopped" else ""
+        if self.rule != "sequence":
+            return (f"{winner} is named the winner by P(best){value} (a description, not "
+                    f"proof){stopped}")
+        others = [a.arm for a in self.arms if a.active and a.arm != winner]
+        than = " and ".join(others) if len(others) <= 2 else \
+            f"the other {len(others):,} arms"
+        return (f"{winner} is better than {than} (proven at every look; "
+                f"{self.confidence:.0%}){value}{stopped}")
 
     def _not_shown_better(self, leader: ArmReport) -> str:
         """``; not yet shown better than the control …`` when the leader's interval against
@@ -533,7 +740,9 @@ class Report:
         d["total_pulls"] = d["decisions"] = self.total_pulls
         d["total_answered"] = self.total_answered
         d["duration_seconds"] = self.duration_seconds
+        d["headline"] = self.headline
         d["verdict"] = self.verdict
+        d["next_step"] = self.next_step
         d["history_text"] = self.history_text
         d["comparison_notes"] = self.comparison_notes
         return d
@@ -573,6 +782,8 @@ class Report:
             lines.append(f"not ruled out yet: {named}"
                          + (" (a retired arm is no candidate: it cannot be sent)"
                             if retired else ""))
+        if self.next_step:
+            lines.append(f"next step: {self.next_step}")
         lines.extend(self.comparison_notes)
         if self.history_text:
             lines.append(self.history_text)
@@ -681,7 +892,7 @@ class Report:
                 f"{a.allocation:.0%}",
             ))
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = [self.title, self.status_line]
+        lines = [f"{self.experiment}: {self.headline}", self.title, self.status_line]
         if self.burn_in is not None:
             lines.append(self.burn_in_text)
         if self.srm is not None:  # (one that passed said too: else it reads as never run)
@@ -804,6 +1015,36 @@ class Timeline:
         """Whether there is no decision to show."""
         return self.edges.size == 0 or math.isclose(
             float(sum(c.sum() for c in self.counts.values())), 0.0)
+
+
+#: the share of new decisions at or under which an arm the verdict waits on counts as
+#: starved (:attr:`Report.starved`) ...
+_STARVED_SHARE = 0.05
+#: ... when it also has fewer answers than this part of the leader's
+_STARVED_ANSWERS = 0.25
+
+
+def _and(arms: Sequence[str]) -> str:
+    """``plain``, ``plain and specials``, ``a, b and c``, ``a, b, c, d, e, f and 4 more``."""
+    if len(arms) > _NAMED:
+        return f"{', '.join(arms[:6])} and {len(arms) - 6:,} more"
+    return arms[0] if len(arms) == 1 else f"{', '.join(arms[:-1])} and {arms[-1]}"
+
+
+def _share(p: float) -> str:
+    """A share of decisions: ``1%``, ``0.4%``."""
+    return f"{p:.0%}" if p >= 0.01 or p == 0.0 else f"{p:.1%}"
+
+
+def _possessive(name: str) -> str:
+    """``plain's``, ``specials'``."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _number(x: float) -> str:
+    """A reward's mean in words: two decimals, fewer for large numbers (``4.09``,
+    ``123.5``, ``12,345``)."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.1f}" if abs(x) >= 100 else f"{x:.2f}"
 
 
 #: arms a note names one by one; beyond, it counts them (a 40-arm report's note was one

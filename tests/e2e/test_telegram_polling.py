@@ -136,7 +136,9 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
 
     run_bot(service, double, script)
     report = seen["report"]
-    assert report.parse_mode == "HTML" and report.text.startswith("<b>seed · epsilon-greedy")
+    # (the answer in plain words first, then the title)
+    assert report.parse_mode == "HTML" and report.text.startswith("<b>seed</b>: ")
+    assert "\n\n<b>seed · epsilon-greedy" in report.text
     for label in ("decision", "answered", "sum", "estimate", "P(best)", "allocation"):
         assert label in report.text
     assert seen["photo"].file_bytes[:8] == b"\x89PNG\r\n\x1a\n"
@@ -166,7 +168,7 @@ def test_a_report_of_several_named_experiments_shows_each(service: BanditService
 
     run_bot(service, double, script)
     (text,) = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
-    assert text.startswith("<b>seed · ") and "\n<b>tip · " in text
+    assert text.startswith("<b>seed</b>: ") and "\n<b>tip · " in text
     assert text.count("<b>seed · ") == 1
     assert "ts · " not in text  # (only those named)
 
@@ -189,7 +191,7 @@ def test_a_report_of_named_experiments_with_a_typo_shows_the_others(
     run_bot(service, double, script)
     said, text = [m.text or "" for m in double.chat_messages(501) if m.kind == "text"]
     assert said.startswith("No experiment named nosuch (/experiments lists them)")
-    assert text.startswith("<b>seed · ") and "\n<b>tip · " in text
+    assert text.startswith("<b>seed</b>: ") and "\n<b>tip · " in text
     once = [m.text or "" for m in double.chat_messages(502) if m.kind == "text"]
     assert sum(t.count("<b>seed · ") for t in once) == 1, once
     (none,) = [m.text for m in double.chat_messages(503) if m.kind == "text"]
@@ -640,7 +642,8 @@ def test_a_reward_without_buttons_is_reported_not_run(tmp_path: Path,
     assert "don't know that one" in unknown
     assert "(answered through the HTTP API) · spend: 2 arms" in listed
     assert "/greet · greet" in listed
-    assert report.startswith("<b>spend · ") and " · 1 decision\n" in report, report
+    assert report.startswith("<b>spend</b>: ") and "\n<b>spend · " in report, report
+    assert " · 1 decision\n" in report, report
     assert "/spend" not in helped and "/greet" in helped
     assert [c["command"] for c in double.commands] == ["greet", "report", "experiments", "help"]
     assert len(list(service.decisions("spend"))) == 1  # the API's decision only
@@ -710,7 +713,7 @@ def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
         double.send_command(ALICE, 501, "/report")
         tables = await double.wait_for(last_text(double, 501, 5))
         said = tables.text or ""
-        assert "with its chart: /report EXPERIMENT" in said or \
+        assert "with its chart: /report " in said or \
             "For an experiment's chart, notes and what its numbers are: /report " in said
         # an unknown command, and plain text (a trial got "I don't know that one" for it)
         double.send_command(ALICE, 501, "/nosuch")

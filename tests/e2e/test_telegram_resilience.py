@@ -137,7 +137,8 @@ def test_a_chart_that_fails_after_the_table_is_not_apologised_for(
         monkeypatch.setattr(service, "report_series", unreadable)
         double.send_command(ALICE, 501, "/report seed")
         table = await double.wait_for(last_text(double, 501))
-        assert table.text.startswith("<b>seed · ") and "<pre>" in table.text
+        assert table.text.startswith("<b>seed</b>: ") and "\n<b>seed · " in table.text \
+            and "<pre>" in table.text
         double.send_command(ALICE, 501, "/start")  # the next reply comes after the failure
         await double.wait_for(last_text(double, 501, 2))
 

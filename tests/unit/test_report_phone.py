@@ -166,8 +166,12 @@ def test_a_hundred_and_fifty_arms_show_thirty_and_say_how_many_more() -> None:
     # split over messages, a part's arms count among the 30 shown, not as if 30 were all
     split = report_messages(report, max_arms=30, limit=1500)
     assert len(split) > 2
-    assert "arms 1–" in split[0] and "of the 30 shown (150 in all)" in split[0], split[0]
-    assert all(" of 30)" not in m for m in split)
+    assert "arms 1–" in split[0] and "of the 30 shown here (the other 120: one line at " \
+        "the end)" in split[0], split[0]
+    assert all(" of 30" not in m for m in split)
+    # a later part's label: which part, and which arms, without parentheses in parentheses
+    assert re.match(r"<b>big</b> · part 2/\d+ · arms \d+–\d+ of the 30 shown here\n",
+                    split[1]), split[1][:120]
     for message in messages:
         check_text(message, "HTML")
 
@@ -265,9 +269,10 @@ def test_large_numbers_wrap_inside_the_block_rather_than_widen_it() -> None:
         for a in report.arms))
     lines = _pre_lines(report_messages(busy))
     assert max(display_width(line) for line in lines) <= PHONE_COLUMNS
-    # wrapped between the parts (indented further), never inside a number
+    # wrapped between the parts (indented further), never inside a number; the sum on a
+    # line of its own, said in full
     assert lines[1:6] == ["  12,345,678 decisions", "    12,345,678.5 answered",
-                          "    sum 987,654,321.2", "  estimate -1234.567",
+                          "  sum of the answers 987,654,321.2", "  estimate -1234.567",
                           "    (-98765.43–98765.43)"]
 
 
@@ -283,3 +288,62 @@ def test_a_long_name_keeps_its_tags_on_an_indented_line() -> None:
     at = lines.index(long)
     assert lines[at + 1] == "  (retired)"
     assert lines[at + 2].startswith("  ") and "decision" in lines[at + 2]
+
+
+def test_the_report_opens_with_its_answer_in_plain_words() -> None:
+    """A trial: every report opened with the policy's settings and the statistician's
+    terms. The first line is the headline, the title and the rest after it."""
+    report = _report(THREE, 300)
+    first = report_messages(report)[0]
+    assert first.startswith(f"<b>greeting</b>: {html.escape(report.headline, quote=False)}"
+                            "\n\n<b>greeting · thompson")
+    overview, _ = fit_reports([report, _report(CONTEXTUAL, 60)], limit=3600)
+    assert overview.startswith(f"<b>greeting</b>: {html.escape(report.headline, quote=False)}")
+    assert "<b>tone</b>: formal leads over all contexts" in overview or \
+        "<b>tone</b>: casual leads over all contexts" in overview
+
+
+def test_a_sum_that_does_not_fit_beside_the_counts_is_a_line_of_its_own() -> None:
+    """A trial's rating report: "582 decisions · 582 answered", then "    sum 2,383" alone,
+    indented as if a piece of the line above."""
+    report = _report(THREE, 60)
+    rated = dataclasses.replace(report, arms=tuple(dataclasses.replace(
+        a, pulls=582, answered=582, reward_sum=2383) for a in report.arms))
+    lines = _pre_lines(report_messages(rated))
+    assert lines[1:3] == ["  582 decisions · 582 answered", "  sum of the answers 2,383"]
+    # (what fits stays on one line)
+    assert _pre_lines(report_messages(report))[1].count(" · ") == 2
+
+
+def test_a_posterior_is_shown_only_where_it_says_something() -> None:
+    """"posterior –" (an arm with neither answers nor a prior) said nothing, and in the
+    overview nothing said what a posterior was."""
+    report = _report(THREE, 60)
+    odd = dataclasses.replace(report, arms=tuple(
+        dataclasses.replace(a, prior=(2.0, 1.0)) if a.arm == "hello" else
+        dataclasses.replace(a, posterior_mean=None) if a.arm == "howdy" else a
+        for a in report.arms))
+    messages = report_messages(odd)
+    lines = [line.strip() for line in _pre_lines(messages)]
+    assert "posterior –" not in lines
+    assert sum(line.startswith("posterior ") for line in lines) == 2  # hello's and hey's
+    assert "posterior: the mean of the posterior behind P(best), the prior in it (not " \
+           "shown for an arm with neither answers nor a prior)" in _shown(messages)
+    overview, _ = fit_reports([odd], limit=3600)  # (no legend there: no posterior either)
+    assert "posterior" not in overview
+
+
+def test_a_note_longer_than_a_message_goes_on_between_words() -> None:
+    """A long note was cut mid-word and its end lost; it goes on in the next message."""
+    report = _report(THREE, 60)
+    words = [f"variant_number_{i:02d}_with_a_long_id" for i in range(60)]
+    long = dataclasses.replace(report, notes={"history": " ".join(words)})
+    messages = report_messages(long, limit=1000)
+    assert len(messages) > 2
+    for message in messages:
+        check_text(message, "HTML")
+        assert len(message) <= 1000
+    shown = _shown(messages).replace(" …\n\n(continued in the next message)", " ") \
+        .replace("\n\n… ", " ")
+    said = re.findall(r"variant_number_\d\d_with_a_long_id\S*", shown)
+    assert said == words  # every one, whole, in order

@@ -190,6 +190,7 @@ def render_report(rep: Any) -> Table:
     from .._report import chance, mean_text, span_text
     from .._text import count_text
 
+    priors = any(a.prior for a in rep.arms)  # the posterior the policy uses, beside
     lines = [rep.status_line]
     if rep.burn_in is not None:
         lines.append(rep.burn_in_text)
@@ -219,10 +220,14 @@ def render_report(rep: Any) -> Table:
     if rep.verdict:
         lines.append(escape(rep.verdict))
     lines.extend(escape(line) for line in rep.footnotes())
-    table = Table(title=rep.title, title_justify="left", caption="\n".join(lines),
+    if priors:  # (the column's "–": nothing to show yet)
+        lines.append("posterior mean: the mean of the posterior behind P(best), the prior in "
+                     "it (– for an arm with neither answers nor a prior)")
+    # the answer in plain words first, then the policy's name and settings
+    table = Table(title=f"[bold]{escape(rep.experiment)}: {escape(rep.headline)}[/]\n"
+                        f"{rep.title}", title_justify="left", caption="\n".join(lines),
                   caption_justify="left")
     table.add_column("arm", no_wrap=True)
-    priors = any(a.prior for a in rep.arms)  # the posterior the policy uses, beside
     columns = ["decisions", "answered", "reward sum", "estimate", "interval",  # the estimate
                *(["every look"] if rep.anytime_kind else []),
                *(["posterior mean"] if priors else []), "P(best)", "allocation"]

@@ -269,7 +269,10 @@ class ReportsMixin(DecisionsMixin):
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
             holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit,
             history=self._admin_changes(view), initial_policy=_policy_text(exp.policy),
-            rule=exp.winner.rule if exp.scope == "shared" and moving is None else "")
+            rule=exp.winner.rule if exp.scope == "shared" and moving is None else "",
+            confidence=exp.confidence, reward_bounds=exp.reward.bounds,
+            reward_label=next((b.label for b in exp.reward.buttons if b.value == 1.0), "👍")
+            if exp.reward.type == "binary" else "👍")
 
     def _retired_since_reset(self, experiment: str) -> set[str]:
         """The arms retired in this generation (since the last reset), from the audit log."""

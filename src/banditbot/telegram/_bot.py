@@ -438,7 +438,7 @@ class BanditBot:
                                                                chat=str(chat.id)))
                    for i in ids]
         # (a phone shows about 40 columns of a <pre>: a block per arm, the rest as text)
-        from ._report_html import fit_reports, report_messages
+        from ._report_html import fit_reports, left_out_text, report_messages
 
         if not reports:
             await message.reply_text("No experiments are configured.")
@@ -448,12 +448,8 @@ class BanditBot:
                 await message.reply_text(text, parse_mode="HTML")
         else:  # every experiment: whole reports in one message, and which did not fit
             text, left = fit_reports(reports, max_arms=_SHOWN_ARMS, limit=3600)
-            if left:
-                names = ", ".join(left)
-                names = names if len(names) <= 200 else names[:199] + "…"
-                text += ("\n\n" if text else "") + \
-                    f"Not shown (one message is too short for all): {escape(names, 'HTML')}. " \
-                    "Ask for one, with its chart: /report EXPERIMENT"
+            if left:  # (said as "Not shown (one message is too short for all): …")
+                text += ("\n\n" if text else "") + left_out_text(left)
             else:  # a chart, the notes and what the numbers are come with one's report
                 text += "\n\nFor an experiment's chart, notes and what its numbers are: " \
                     "/report " + escape(reports[0].experiment, "HTML")

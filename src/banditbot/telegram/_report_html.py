@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from .._report import ArmReport, Report, mean_text, span_text
 from .._text import amount_text, count_text
 
-__all__ = ["MESSAGE_LIMIT", "PRE_COLUMNS", "display_width", "fit_reports", "report_messages"]
+__all__ = ["MESSAGE_LIMIT", "PRE_COLUMNS", "display_width", "fit_reports", "left_out_text",
+           "report_messages"]
 
 #: The widest line a ``<pre>`` block of the report holds, in display columns.
 PRE_COLUMNS = 40
@@ -82,7 +83,8 @@ def report_messages(report: Report, *, max_arms: int | None = None,
     """
     shown = report.arms if max_arms is None else report.top_arms(max_arms)
     head = _head(report, shown, legend=not compact)
-    blocks = [_arm_block(report, a) for a in shown]
+    priors = any(a.prior for a in report.arms) and not compact
+    blocks = [_arm_block(report, a, posterior=priors) for a in shown]
     tail = _tail(report, shown, all_notes=not compact)
     budget = limit - _LABEL_ROOM
     # pack: the head, the arm blocks in <pre> (cut between arms), the tail's paragraphs
@@ -108,8 +110,7 @@ def report_messages(report: Report, *, max_arms: int | None = None,
         if first < len(blocks):
             parts.append(part)
             part = _Part([])
-    for paragraph in tail:
-        paragraph = _cut(paragraph, budget)
+    for paragraph in (piece for p in tail for piece in _split(p, budget)):
         if part.paragraphs and part.size + 2 + len(paragraph) > budget:
             parts.append(part)
             part = _Part([])
@@ -120,17 +121,22 @@ def report_messages(report: Report, *, max_arms: int | None = None,
         return ["\n\n".join(parts[0].paragraphs)]
     split = sum(p.arms is not None for p in parts) > 1  # the arms over several messages
     # (of the arms shown, which a bandit with many arms leaves some out of: "arms 1-27 of
-    # 30" read as if the experiment had 30)
-    of = f"{len(shown)}" if len(shown) == len(report.arms) else \
-        f"the {len(shown)} shown ({len(report.arms)} in all)"
+    # 30" read as if the experiment had 30, and "part 2/2 (arms 28–30 of the 30 shown (44
+    # in all))" as a riddle)
+    everyone = len(shown) == len(report.arms)
+    of = f"of {len(shown)}" if everyone else f"of the {len(shown)} shown here"
     name = html.escape(report.experiment, quote=False)
     messages = []
     for i, part in enumerate(parts):
         body = part.paragraphs
-        arms = f"arms {part.arms[0] + 1}–{part.arms[1]} of {of}" \
-            if split and part.arms is not None else ""
+        arms = ""
+        if split and part.arms is not None:
+            first, end = part.arms[0] + 1, part.arms[1]
+            arms = (f"arm {first}" if first == end else f"arms {first}–{end}") + f" {of}"
         label = [] if i == 0 else \
-            [f"<b>{name}</b> · part {i + 1}/{len(parts)}" + (f" ({arms})" if arms else "")]
+            [f"<b>{name}</b> · part {i + 1}/{len(parts)}" + (f" · {arms}" if arms else "")]
+        if i == 0 and arms and not everyone:
+            arms += f" (the other {len(report.arms) - len(shown):,}: one line at the end)"
         if i == 0 and arms:  # the arms' range just above their block
             body = [*body[:-1], arms, body[-1]]
         more = ["(continued in the next message)"] if i + 1 < len(parts) else []
@@ -196,7 +202,9 @@ def _head(report: Report, shown: Sequence[ArmReport], *, legend: bool = True) ->
         lines.append(_e(report.burn_in_text))
     if report.srm is not None and report.srm.flagged:
         lines.append("⚠ " + _e(report.srm.describe()))
-    paragraphs = ["\n".join(lines)]
+    # the answer in plain words first (a trial: every report opened with the policy's
+    # settings and the statistician's terms)
+    paragraphs = [f"<b>{_e(report.experiment)}</b>: {_e(report.headline)}", "\n".join(lines)]
     if report.verdict:
         paragraphs.append(f"<b>{_e(report.verdict)}</b>")
     if not legend:
@@ -212,16 +220,17 @@ def _head(report: Report, shown: Sequence[ArmReport], *, legend: bool = True) ->
                             f"interval: {' / '.join(kinds)}")
     if any(a.prior for a in report.arms):
         legend_lines.append("posterior: the mean of the posterior behind P(best), the prior "
-                            "in it")
+                            "in it (not shown for an arm with neither answers nor a prior)")
     paragraphs.append("\n".join(_e(line) for line in legend_lines))
     return paragraphs
 
 
-def _arm_block(report: Report, a: ArmReport) -> str:
+def _arm_block(report: Report, a: ArmReport, *, posterior: bool = True) -> str:
     """An arm's lines in the ``<pre>``, escaped: its name (and whether it leads, is the
     control, is retired: ``hello (leads, control)``), then its counts, its estimate, its
     P(best) and allocation, and against the control — each group wrapped to
-    :data:`PRE_COLUMNS`."""
+    :data:`PRE_COLUMNS`. With an operator prior on some arm (and ``posterior``: where the
+    legend says what it is), the mean of its posterior, for an arm that has one."""
     leader = report.leader
     tags = [*(["winner"] if report.winner == a.arm else
               ["leads"] if leader is not None and leader.arm == a.arm and report.winner is None
@@ -229,8 +238,14 @@ def _arm_block(report: Report, a: ArmReport) -> str:
             *(["control"] if report.control == a.arm else []),
             *([] if a.active else ["retired"])]
     lines = _pack([a.arm, *([f"({', '.join(tags)})"] if tags else [])], indent="", sep=" ")
-    lines += _pack([count_text(a.pulls, "decision"), f"{amount_text(a.answered)} answered",
-                    f"sum {amount_text(a.reward_sum)}"], indent=_INDENT)
+    counts = [count_text(a.pulls, "decision"), f"{amount_text(a.answered)} answered"]
+    total = f"sum {amount_text(a.reward_sum)}"
+    if display_width(_INDENT + _SEP.join([*counts, total])) <= PRE_COLUMNS:
+        lines += _pack([*counts, total], indent=_INDENT)
+    else:  # (a trial: "582 decisions · 582 answered", then "    sum 2,383" alone, indented
+        # as if a fragment of the line above): the sum as a line of its own, said in full
+        lines += _pack(counts, indent=_INDENT)
+        lines += _pack([f"sum of the answers {amount_text(a.reward_sum)}"], indent=_INDENT)
     interval = [] if a.estimate_low is None or a.estimate_high is None else \
         [f"({span_text(a.estimate_low, a.estimate_high)})"]
     estimate = "–" if a.estimate is None else f"{a.estimate:.3f}"
@@ -238,7 +253,7 @@ def _arm_block(report: Report, a: ArmReport) -> str:
     if a.anytime_low is not None and a.anytime_high is not None:
         lines += _pack([f"every look {span_text(a.anytime_low, a.anytime_high)}"],
                        indent=_INDENT)
-    if any(r.prior for r in report.arms):
+    if posterior and a.posterior_mean is not None:  # ("posterior –" said nothing)
         lines += _pack([f"posterior {mean_text(a.posterior_mean)}"], indent=_INDENT)
     lines += _pack([f"P(best) {report.best_text(a)}",
                     f"allocation {a.allocation:.0%}"], indent=_INDENT)
@@ -298,16 +313,51 @@ def _pack(segments: Sequence[str], *, indent: str, sep: str = _SEP) -> list[str]
     return out
 
 
-def _cut(paragraph: str, limit: int) -> str:
-    """An escaped text paragraph of at most ``limit`` characters (``…`` where it was cut,
-    never inside an entity such as ``&amp;``)."""
-    if len(paragraph) <= limit:
-        return paragraph
-    cut = limit - 1
-    amp = paragraph.rfind("&", 0, cut)
-    if amp >= 0 and ";" not in paragraph[amp:cut]:
-        cut = amp
-    return paragraph[:cut] + "…"
+def _split(paragraph: str, limit: int) -> list[str]:
+    """An escaped text paragraph as pieces of at most ``limit`` characters, each but the
+    last ending in `` …`` and each but the first starting with ``… ``: split between words
+    (a long note was cut mid-word, its end lost), or where a piece has no space, never
+    inside an entity such as ``&amp;``."""
+    pieces = []
+    rest = paragraph
+    while len(rest) > limit:
+        room = limit - 2  # (" …")
+        cut = rest.rfind(" ", len("… ") + 1, room + 1)
+        if cut <= 0:
+            cut = room
+            amp = rest.rfind("&", 0, cut)
+            if amp >= 0 and ";" not in rest[amp:cut]:
+                cut = amp
+        pieces.append(rest[:cut].rstrip() + " …")
+        rest = "… " + rest[cut:].lstrip()
+    return [*pieces, rest]
+
+
+def left_out_text(left: Sequence[str]) -> str:
+    """The line under a bare /report's overview on the experiments it leaves out (HTML,
+    escaped): ``Too long to show beside the others: big and many. Each report comes alone,
+    with its chart: /report big``; a long list names the first few and counts the rest (it
+    was cut mid-name).
+
+    Parameters
+    ----------
+    left
+        The ids of the experiments left out (at least one).
+    """
+    named: list[str] = []
+    for i, experiment in enumerate(left):
+        more = len(left) - i
+        if named and len(", ".join([*named, experiment])) > 200:
+            named.append(f"{more:,} more")
+            break
+        named.append(experiment)
+    listed = " and ".join(named) if len(named) == 2 else \
+        ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 2 else named[0]
+    if len(left) == 1:
+        return _e(f"{listed} is too long to show beside the others: its report comes alone, "
+                  f"with its chart: /report {left[0]}")
+    return _e(f"Too long to show beside the others: {listed}. Each report comes alone, with "
+              f"its chart: /report {left[0]}")
 
 
 def _e(text: str) -> str:
