@@ -95,7 +95,7 @@ def evaluate(
     """
     from rich.table import Table
 
-    from ..offline import ColumnMap, check_behavior, make_estimator
+    from ..offline import ColumnMap, check_behavior, in_time_order, make_estimator
     from ..offline import evaluate as run_eval
 
     if png is not None:
@@ -105,7 +105,8 @@ def evaluate(
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
                      context=tuple(context_col) if context_col else None,
                      timestamp=timestamp_col)
-    data = _load_log(log, cmap, obd_root, config, store)
+    # oldest first, as run_eval reads it (its split, and the baseline below, by time)
+    data = in_time_order(_load_log(log, cmap, obd_root, config, store))
     specs = policy or ["uniform", "thompson", "epsilon-greedy"]
     evaluation: list[Policy | str] = []
     behavior = {}

@@ -22,6 +22,7 @@ from ._evaluate import (
     behavior_action_dist,
     check_behavior,
     evaluate,
+    in_time_order,
     policy_action_dist,
     replay_online,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "evaluate",
     "export_decisions",
     "from_records",
+    "in_time_order",
     "load_obd",
     "log_columns",
     "log_inference",

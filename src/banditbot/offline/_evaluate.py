@@ -29,7 +29,7 @@ from ._model import RewardModel
 from ._obd_bts import obd_bts_action_dist
 
 __all__ = ["EvaluationRow", "behavior_action_dist", "check_behavior", "evaluate",
-           "policy_action_dist", "replay_online"]
+           "in_time_order", "policy_action_dist", "replay_online"]
 
 IntArray = npt.NDArray[np.intp]
 
@@ -361,6 +361,57 @@ def replay_online(policy: Policy | str, log: LoggedBandit, *, rng: np.random.Gen
     return (float(values.mean()) if values.size else math.nan), values
 
 
+#: The note of a log read in its file's order: it has no time on every round.
+FILE_ORDER_NOTE = ("read in the file's order (no time on {which}): the policies learn from the "
+                   "first --train-share of the rows and the every-look intervals follow the "
+                   "rows; name a column of times with --timestamp-col")
+
+
+def in_time_order(log: LoggedBandit) -> LoggedBandit:
+    """``log`` with its rounds oldest first, as :func:`evaluate` reads them: the train/test
+    split takes the oldest rounds and the every-look intervals (and the online replay) run
+    through the rounds in time.
+
+    A log whose rows are out of time order is sorted by its times (a stable sort: rounds of
+    the same time keep the file's order) and gains a note saying so; a log in order comes
+    back as it is. A log without a time on every round keeps the file's order, with a note
+    that says the split and the intervals follow it.
+
+    Parameters
+    ----------
+    log
+        The rounds, with or without ``timestamp``.
+
+    Returns
+    -------
+    LoggedBandit
+        The same rounds, oldest first when the times say which.
+
+    Examples
+    --------
+    >>> log = LoggedBandit(("a", "b"), np.array([1, 0]), np.array([1.0, 0.0]),
+    ...                    np.array([0.5, 0.5]), timestamp=np.array([20.0, 10.0]))
+    >>> [log.actions[j] for j in in_time_order(log).action]
+    ['b', 'a']
+    """
+    times = log.timestamp
+    if times is None or not np.all(np.isfinite(times)):
+        which = "its rounds" if times is None else \
+            f"{int(np.sum(~np.isfinite(times))):,} of its {log.n_rounds:,} rounds"
+        note = FILE_ORDER_NOTE.format(which=which)
+        return log if note in log.notes else dataclasses.replace(
+            log, notes=(*log.notes, note))
+    earlier = int(np.sum(np.diff(times) < 0))
+    if not earlier:
+        return log
+    order = np.argsort(times, kind="stable")
+    moved = log.subset(order.astype(np.intp))
+    note = (f"the rows are not in time order ({earlier:,} rounds older than the row before "
+            "them): read oldest first by their times (rounds of the same time in the "
+            "file's order), for the train/test split and the every-look intervals")
+    return dataclasses.replace(moved, notes=(*log.notes, note))
+
+
 def _default_model(log: LoggedBandit) -> RewardModel:
     """Logistic (0/1 rewards) or ridge regression on the context when there are at least
     ten rounds per action per feature; otherwise per-action means (a regression with more
@@ -402,8 +453,10 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     estimators
         Estimator names (:func:`make_estimator`); each gives one row per policy.
     train_share
-        In [0, 1): policies are frozen at the statistics they learn from this first share
-        of the rounds and evaluated on the rest (0: untrained, every round evaluated).
+        In [0, 1): policies are frozen at the statistics they learn from this oldest share
+        of the rounds and evaluated on the rest (0: untrained, every round evaluated). The
+        rounds are read in time order (:func:`in_time_order`): by their times when the log
+        has them, else in the log's order.
     reward_model
         The reward model of the estimators that need one (default: logistic or ridge
         regression on the context when there are enough rounds, else per-action means).
@@ -443,6 +496,7 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     rng = np.random.default_rng(seed)
     if not 0.0 <= train_share < 1.0:
         raise PayloadError("train_share must be in [0, 1)")
+    log = in_time_order(log)  # the oldest rounds train; the every-look intervals run in time
     cut = int(log.n_rounds * train_share)
     train = log.subset(slice(0, cut)) if cut else None
     test = log.subset(slice(cut, None))
