@@ -1,15 +1,19 @@
-"""`evaluate` reads a log in time order whatever the file's row order."""
+"""`evaluate` reads a log in time order whatever the file's row order; `learn` is all or
+nothing where the store can be, says exactly what a Ctrl+C left where it cannot, and refuses
+an experiment's own log without its ids."""
 
 from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from ..conftest import run_cli
+from ..conftest import EXAMPLES, run_cli
 from .test_offline_cli import _exported_log
 
 run = run_cli
@@ -61,3 +65,151 @@ def test_a_shuffled_log_gives_the_estimates_of_the_log_in_order(
     assert code == 0, err
     assert "note: read in the file's order (no time on its rounds)" in err
     assert "--timestamp-col" in err
+
+
+def _source_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    """An export of the example experiment ``random`` (400 answered decisions, two arms)
+    and the store it came from."""
+    from banditbot import build_service
+
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    service = build_service(EXAMPLES, source)
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        d = service.decide("random", f"u{i}")
+        service.reward(d.id, int(rng.random() < (0.3 if d.arm == "arm1" else 0.6)), f"u{i}")
+    service.store.close()
+    log = tmp_path / "log.csv"
+    assert run(["export", "random", "--out", str(log), "--store", source, "--config",
+                str(EXAMPLES)], capsys)[0] == 0
+    return log, source
+
+
+def _imports(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT arm, COUNT(*) FROM decisions WHERE kind = 'import' "
+                                 "GROUP BY arm").fetchall())
+
+
+def test_ctrl_c_during_learn_leaves_the_sqlite_store_as_it_was(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+C while `learn` wrote left one arm's rows imported, no warm-start note, and the
+    words "stopped before the end (a file is written whole or not at all)"; the next run
+    said the rounds were learned "from another log". Now the import is one transaction on
+    SQLite: a Ctrl+C (here raised once the first arm's rows are written) leaves nothing,
+    says so, and the same command then learns the whole log."""
+    from banditbot import build_service
+    from banditbot.stores import SQLiteStore
+
+    log, _ = _source_log(tmp_path, capsys)
+    target = tmp_path / "target.db"
+    build_service(EXAMPLES, f"sqlite:///{target}").store.close()  # an existing store
+    learn = ["learn", str(log), "-x", "random", "--store", f"sqlite:///{target}", "--config",
+             str(EXAMPLES)]
+    real = SQLiteStore.record_manual
+    calls: list[int] = []
+
+    def interrupted(self: SQLiteStore, decisions: Any, extras: Any = None) -> None:
+        real(self, decisions, extras)
+        calls.append(len(decisions))
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # Ctrl+C, as the first arm's rows are written
+
+    monkeypatch.setattr(SQLiteStore, "record_manual", interrupted)
+    code, out, err = run(learn, capsys)
+    assert code == 130, (out, err)
+    assert "interrupted (Ctrl+C): stopped before anything was imported" in err, err
+    assert "a file is written whole" not in err
+    assert _imports(target) == {}
+    monkeypatch.setattr(SQLiteStore, "record_manual", real)
+    code, out, err = run(learn, capsys)
+    assert code == 0, err
+    assert "started from history" in out and "another log" not in err
+    assert sum(_imports(target).values()) == sum(
+        1 for r in _rows(log) if r["reward"] and r["kind"] == "policy")
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_ctrl_c_during_a_warm_start_on_a_store_without_transactions_says_what_is_there(
+        with_ids: bool) -> None:
+    """Where a store cannot write an import in one transaction (DynamoDB writes 33 rows
+    at a time; here the memory store, stopped after part of an arm's rows), the interruption
+    says exactly how many rounds are in the statistics, that the store was changed, and how
+    to finish (--skip-learned) or undo (reset); the next run says it is this same log,
+    partly learned (it said "from another log"), and --skip-learned learns each round
+    once."""
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot.offline import LoggedBandit, WarmStartInterrupted, warm_start
+    from banditbot.stores import WARM_START_NOTE
+
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": "a", "content": "a"}, {"id": "b", "content": "b"}]}]})
+    store = MemoryStore()
+    svc = BanditService(cfg, store, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    n = 300
+    log = LoggedBandit(("a", "b"), rng.integers(0, 2, n).astype(np.intp),
+                       (rng.random(n) < 0.4).astype(np.float64), np.full(n, 0.5),
+                       decision_ids=tuple(f"d{i}" for i in range(n)) if with_ids else None)
+    real = store.record_manual
+    calls: list[int] = []
+
+    def part(decisions: Any, extras: Any = None) -> None:
+        calls.append(len(decisions))
+        if len(calls) == 2:  # the second arm: 33 rows written, then Ctrl+C
+            real(decisions[:33], extras[:33] if extras else None)
+            raise KeyboardInterrupt
+        real(decisions, extras)
+
+    store.record_manual = part  # type: ignore[method-assign]
+    with pytest.raises(WarmStartInterrupted) as stopped:
+        warm_start(svc, "g", log, min_ess=0)
+    first = calls[0]
+    assert stopped.value.rounds_imported == first + 33 and stopped.value.changed
+    assert stopped.value.rounds_planned == n
+    said = f"{stopped.value.message} ({stopped.value.hint})"
+    assert f"{first + 33:,} of the {n:,} rounds to learn are in 'g''s statistics now" in said
+    assert f"the other {n - first - 33:,} not: the store was changed" in said
+    assert "--skip-learned" in said and "banditbot reset g" in said
+    assert sum(1 for r in svc.decisions("g") if r.kind == "import") == first + 33
+    assert "stopped before the end" in svc.notes("g")[WARM_START_NOTE]
+    store.record_manual = real  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="by a learn of this same log that stopped before "
+                                        "the end") as again:
+        warm_start(svc, "g", log, min_ess=0)
+    assert f"learn only the other {n - first - 33:,}" in str(again.value)
+    done = warm_start(svc, "g", log, min_ess=0, skip_learned=True)
+    assert done.rounds_used == n - first - 33
+    assert len([r for r in svc.decisions("g") if r.kind == "import"]) == n  # each once
+    note = svc.notes("g")[WARM_START_NOTE]
+    assert "stopped before the end" not in note and "started from history" in note
+    with pytest.raises(Exception, match="already"):  # the whole log is in: refused
+        warm_start(svc, "g", log, min_ess=0, skip_learned=True)
+
+
+def test_an_experiments_own_log_without_its_ids_is_not_learned_twice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`learn min.csv -x greeting`, min.csv the experiment's own export cut to arm, reward
+    and propensity, was accepted and doubled every count. Now it is refused as the
+    experiment's own decisions (by the rows: any order), as is a copy with their times."""
+    log, source = _source_log(tmp_path, capsys)
+    rows = _rows(log)
+    shuffled = [rows[i] for i in np.random.default_rng(2).permutation(len(rows))]
+    _write(tmp_path / "min.csv", shuffled, ["arm", "reward", "propensity"])
+    _write(tmp_path / "timed.csv", rows[:250], ["arm", "reward", "propensity", "created_at"])
+    before = _rows(log)
+    kept = sum(1 for r in before if r["reward"])
+    for name, count in (("min.csv", kept), ("timed.csv", sum(1 for r in rows[:250]
+                                                             if r["reward"]))):
+        code, out, err = run(["learn", str(tmp_path / name), "-x", "random", "--store",
+                              source, "--config", str(EXAMPLES)], capsys)
+        assert code == 2, (name, out, err)
+        assert f"{count:,} of the log's {count:,} rounds are decisions of 'random'" in err
+        assert "count each twice" in err
+    assert _imports(tmp_path / "source.db") == {}
+    # another experiment's store takes it
+    code, out, err = run(["learn", str(tmp_path / "min.csv"), "-x", "random", "--store",
+                          f"sqlite:///{tmp_path / 'other.db'}", "--config", str(EXAMPLES)],
+                         capsys)
+    assert code == 0, err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -24,7 +24,7 @@ from ._app import (
 from ._output import print_json, print_table, progress
 
 if TYPE_CHECKING:
-    from ..offline import ColumnMap, LoggedBandit
+    from ..offline import ColumnMap, LoggedBandit, WarmStart
     from ..policies import Policy
 
 # the log's columns, the same options for evaluate and learn
@@ -244,22 +244,44 @@ def learn(
     store: StoreOpt = None,
 ) -> None:
     """Warm-start an experiment from a log (IPS-weighted statistics or priors)."""
-    from ..offline import ColumnMap, warm_start
+    from ..offline import ColumnMap, WarmStartInterrupted, warm_start
     from ..stores import new_sqlite_file
 
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col, context=())
-    data = _load_log(log, cmap, obd_root, config, store, title="learn")
-    fresh = new_sqlite_file(store or settings().store_url)
-    svc = service(config, store)
     try:
-        result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
-                            actor="cli", ips=ips, min_ess=min_ess, clip=clip,
-                            skip_learned=skip_learned)
-    except BanditBotError:
-        if fresh is not None:  # refused: no empty database left behind
-            svc.store.close()
-            remove_database(fresh)
-        raise
+        data = _load_log(log, cmap, obd_root, config, store, title="learn")
+        fresh = new_sqlite_file(store or settings().store_url)
+        svc = service(config, store)
+        try:
+            result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
+                                actor="cli", ips=ips, min_ess=min_ess, clip=clip,
+                                skip_learned=skip_learned)
+        except (BanditBotError, KeyboardInterrupt) as exc:
+            # refused or stopped with nothing written: no empty database left behind
+            if fresh is not None and not getattr(exc, "changed", False):
+                svc.store.close()
+                remove_database(fresh)
+            raise
+    except WarmStartInterrupted as stop:  # what the store holds now, not a generic word
+        _interrupted(f"{stop.message} ({stop.hint})")
+    except KeyboardInterrupt:  # before the warm start wrote anything
+        _interrupted(f"stopped before anything was imported: {experiment!r} is as it was")
+    try:
+        _print_warm_start(result)
+    except KeyboardInterrupt:
+        _interrupted(f"the warm start was complete ({result.note})")
+
+
+def _interrupted(what: str) -> NoReturn:
+    """Ctrl+C during ``learn``: what the store holds, and exit code 130 (the generic word,
+    "stopped before the end", said nothing of an import half done)."""
+    err_console.print(f"interrupted (Ctrl+C): {what}", markup=False, highlight=False,
+                      soft_wrap=True)
+    raise SystemExit(130)  # (not typer.Exit: its 130 adds the generic word after this)
+
+
+def _print_warm_start(result: WarmStart) -> None:
+    """What ``learn`` imported, per arm, and the note it left."""
     if result.plan is not None:
         console.print(f"{'arm':<16} {'rounds':>7} {'ESS':>8} {'imported':>9} "
                       f"{'largest weight':>15}  naive mean → imported mean", highlight=False)

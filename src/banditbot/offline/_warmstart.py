@@ -22,6 +22,8 @@ applies a plan through five public methods of the service, typed by :class:`Warm
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -36,8 +38,8 @@ from .._types import FloatArray
 from ..stores import PRIORS_FROM_NOTE, WARM_START_NOTE
 from ._data import LoggedBandit
 
-__all__ = ["MIN_ESS", "ArmWarmStart", "WarmStart", "WarmStartPlan", "WarmStartTarget",
-           "log_fingerprint", "plan_warm_start", "warm_start"]
+__all__ = ["MIN_ESS", "ArmWarmStart", "WarmStart", "WarmStartInterrupted", "WarmStartPlan",
+           "WarmStartTarget", "log_fingerprint", "plan_warm_start", "warm_start"]
 
 #: Refuse an arm whose raw effective sample size is below this (override: ``min_ess``).
 MIN_ESS = 10.0
@@ -150,7 +152,9 @@ class WarmStartPlan:
 
 
 class WarmStartTarget(Protocol):
-    """What :func:`warm_start` needs of the service (its public methods)."""
+    """What :func:`warm_start` needs of the service (its public methods). A service with a
+    ``store`` whose ``batch()`` is one transaction (SQLite, PostgreSQL) has the warm start's
+    writes made all or nothing."""
 
     def experiment(self, experiment_id: str) -> Any:
         """The experiment's configuration: ``.arms`` (each with ``.id``),
@@ -163,6 +167,11 @@ class WarmStartTarget(Protocol):
 
     def counted(self, experiment: str, decision_ids: Collection[str]) -> int:
         """How many of ``decision_ids`` the experiment's statistics count already."""
+        ...
+
+    def answered_rounds(self, experiment: str) -> tuple[tuple[str, ...], Any, Any, Any]:
+        """The experiment's own answered policy and holdout decisions of the current
+        generation: ``(arms, rewards, propensities, times)``, one entry per round."""
         ...
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
@@ -182,7 +191,7 @@ class WarmStartTarget(Protocol):
         ...
 
     def note(self, experiment: str, key: str, text: str) -> None:
-        """Attach a note shown by reports."""
+        """Attach a note shown by reports (an empty ``text`` removes it)."""
         ...
 
     def notes(self, experiment: str) -> Mapping[str, str]:
@@ -301,6 +310,36 @@ class WarmStart:
     plan: WarmStartPlan | None = None
 
 
+class WarmStartInterrupted(KeyboardInterrupt):
+    """A warm start stopped by Ctrl+C (a ``KeyboardInterrupt``) while it wrote, with what
+    the store holds of it afterwards.
+
+    Attributes
+    ----------
+    experiment
+        The experiment's id.
+    rounds_imported
+        Rounds of the log in the experiment's statistics now, from this warm start (0: the
+        store undid them, or none was written).
+    rounds_planned
+        Rounds the warm start was to import.
+    changed
+        Whether the store was changed (rounds or priors written).
+    message, hint
+        What happened, and how to finish or undo it.
+    """
+
+    def __init__(self, experiment: str, *, rounds_imported: int, rounds_planned: int,
+                 changed: bool, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.experiment = experiment
+        self.rounds_imported = rounds_imported
+        self.rounds_planned = rounds_planned
+        self.changed = changed
+        self.message = message
+        self.hint = hint
+
+
 def log_fingerprint(log: LoggedBandit) -> str:
     """A short digest of a log's rounds (each round's action name, reward and propensity):
     the same rows give the same fingerprint whatever the file was called, however its
@@ -322,6 +361,92 @@ def _fingerprints(log: LoggedBandit) -> tuple[str, str]:
     for array in (log.action, log.reward, log.pscore):
         digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
     return log_fingerprint(log), digest.hexdigest()[:12]
+
+
+def _timed(log: LoggedBandit) -> bool:
+    """Whether every round of ``log`` has a time."""
+    return log.timestamp is not None and bool(np.all(np.isfinite(log.timestamp)))
+
+
+def _round_rows(arm: FloatArray, *columns: FloatArray) -> FloatArray:
+    """Rounds as rows of numbers (``-0.0`` read as ``0.0``), one row each."""
+    return np.ascontiguousarray(np.column_stack((arm, *columns)) + 0.0, dtype=np.float64)
+
+
+def _own_rounds(service: WarmStartTarget, experiment: str, log: LoggedBandit) -> int:
+    """How many rounds of ``log`` — a log without decision ids — are the experiment's own
+    answered decisions of the current generation (its export with the ids cut off): with
+    times, the rounds with the arm, reward, propensity and time (to the millisecond) of one
+    of them; without, every round when the log's rows are those decisions' rows (arm,
+    reward, propensity), in any order (else 0). Arrays sorted, not sets: quick on a million
+    rounds."""
+    arms, rewards, pscores, times = service.answered_rounds(experiment)
+    if not arms:
+        return 0
+    names = {a: i for i, a in enumerate(dict.fromkeys([*arms, *log.actions]))}
+    own_arm = np.array([names[a] for a in arms], dtype=np.float64)
+    log_arm = np.array([names[a] for a in log.actions], dtype=np.float64)[log.action]
+    if _timed(log):
+        assert log.timestamp is not None
+        width = np.dtype((np.void, 32))
+        mine = _round_rows(log_arm, log.reward, log.pscore, np.round(log.timestamp * 1000))
+        # an export writes each time cut to the millisecond (rounded, in some readers)
+        theirs = np.vstack([_round_rows(own_arm, rewards, pscores, cut(times * 1000))
+                            for cut in (np.floor, np.round)])
+        return int(np.isin(mine.view(width).ravel(), theirs.view(width).ravel()).sum())
+    if own_arm.size != log.n_rounds:
+        return 0
+    mine = _round_rows(log_arm, log.reward, log.pscore)
+    theirs = _round_rows(own_arm, rewards, pscores)
+    mine, theirs = (rows[np.lexsort(rows.T[::-1])] for rows in (mine, theirs))
+    return log.n_rounds if np.array_equal(mine, theirs) else 0
+
+
+def _together(service: WarmStartTarget) -> contextlib.AbstractContextManager[Any]:
+    """The service's store's ``batch()`` (one transaction on SQLite and PostgreSQL), or a
+    block that groups nothing."""
+    batch = getattr(getattr(service, "store", None), "batch", None)
+    return batch() if callable(batch) else contextlib.nullcontext()
+
+
+def _interrupted(service: WarmStartTarget, experiment: str, plan: WarmStartPlan,
+                 learned: frozenset[str], priors_set: Sequence[str], *,
+                 restore: str | None) -> WarmStartInterrupted:
+    """What a Ctrl+C during the writes left, read back from the store: the rounds of this
+    warm start in the statistics now (by the rounds they came from), exactly."""
+    imports = [a for a in plan.arms if a.prior is None]
+    wanted = [d for a in imports for d in (a.ids or ())]
+    now = service.imported(experiment, wanted) - learned if wanted else frozenset()
+    per_arm = [(a, sum(1 for d in (a.ids or ()) if d in now)) for a in imports]
+    done = sum(n for _, n in per_arm)
+    total = sum(a.rounds for a in imports)
+    if not done and not priors_set:
+        if restore is not None and \
+                service.notes(experiment).get(WARM_START_NOTE, "") != restore:
+            service.note(experiment, WARM_START_NOTE, restore)  # (it said "learning")
+        return WarmStartInterrupted(
+            experiment, rounds_imported=0, rounds_planned=total, changed=False,
+            message=f"stopped before anything was imported: {experiment!r} is as it was",
+            hint="run the same command again to learn the log")
+    if priors_set:
+        rest = [a.arm for a in plan.arms if a.arm not in priors_set]
+        return WarmStartInterrupted(
+            experiment, rounds_imported=0, rounds_planned=total, changed=True,
+            message=f"stopped while the priors were set: those of {', '.join(priors_set)} "
+                    f"are set, {'those of ' + ', '.join(rest) if rest else 'none other'} "
+                    "not: the store was changed",
+            hint="run the same command again to set them all (a prior is replaced, not "
+                 f"added), or undo it: banditbot reset {experiment} --clear-priors")
+    arms = ", ".join(f"{a.arm} {n:,} of {a.rounds:,}" for a, n in per_arm if n)
+    return WarmStartInterrupted(
+        experiment, rounds_imported=done, rounds_planned=total, changed=True,
+        message=f"stopped during the import: {done:,} of the {total:,} rounds to learn are in "
+                f"{experiment!r}'s statistics now ({arms}), "
+                + (f"the other {total - done:,} not" if done < total else "all of them")
+                + ": the store was changed",
+        hint=(f"to finish, learn the same log again with {SKIP_FLAG} (it learns only the "
+              f"other {total - done:,}); " if done < total else "")
+             + f"to undo, banditbot reset {experiment}, then learn the whole log")
 
 
 def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
@@ -356,8 +481,9 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     min_ess
         Refuse arms whose raw effective sample size is below this (0: never refuse).
     skip_learned
-        Leave out the rounds of a banditbot log (with decision ids) that were learned into
-        the current generation before, from another log (default: refuse the log).
+        Leave out the rounds learned into the current generation before: of a banditbot
+        log (with decision ids), from another log; of any log, by a learn of the same log
+        that stopped before the end (default: refuse the log).
 
     Returns
     -------
@@ -367,8 +493,13 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     ------
     PayloadError
         An arm's effective sample size is below ``min_ess`` (the hint names the override),
-        no logged action matches an arm, or rounds were learned before (and
-        ``skip_learned`` is false).
+        no logged action matches an arm, rounds were learned before (and ``skip_learned``
+        is false), or the log holds the experiment's own decisions (by their ids; without
+        ids, by their arms, rewards, propensities and times).
+    WarmStartInterrupted
+        Ctrl+C (a ``KeyboardInterrupt``) while it wrote: with the store's ``batch()`` one
+        transaction (SQLite, PostgreSQL) nothing is left; else it says exactly which rounds
+        are in the statistics, and how to finish or undo.
     """
     exp = service.experiment(experiment)
     per = getattr(exp, "scope", "shared")
@@ -398,30 +529,42 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"[log {in_statistics[0]}]); importing it again would count every round twice",
             hint=f"to start over, with --weight if the history should count more: "
                  f"banditbot reset {experiment}, then learn again")
-    own = service.counted(experiment, log.decision_ids) if log.decision_ids else 0
+    own = service.counted(experiment, log.decision_ids) if log.decision_ids else \
+        _own_rounds(service, experiment, log)
     if own:
         raise PayloadError(
             f"{own:,} of the log's {log.n_rounds:,} rounds are decisions of {experiment!r} "
-            "that its statistics count already; importing them would count each twice",
+            "that its statistics count already"
+            + ("" if log.decision_ids else " (the same arms, rewards and propensities"
+               + (" at the same times" if _timed(log) else ", every one") + ")")
+            + "; importing them would count each twice",
             hint=f"learn from another experiment's log; or run banditbot reset {experiment} "
                  "first (the log stays) and learn this export into the new generation")
     arms = tuple(dict.fromkeys([*service.active_arms(experiment), *(a.id for a in exp.arms)]))
-    learned = service.imported(experiment, log.decision_ids) if log.decision_ids else None
+    # each imported row keeps the round it came from: its decision id, or (a log without
+    # ids) the log's fingerprint and the round's number: what a learn that stopped before
+    # the end left is found again, exactly
+    sources = log.decision_ids or tuple(f"log {fingerprint} round {i + 1}"
+                                        for i in range(log.n_rounds))
+    log = dataclasses.replace(log, decision_ids=sources)
+    learned = service.imported(experiment, sources)
+    unfinished = f"[unfinished {fingerprint}]"
     if learned and not skip_learned:  # Monday's export learned, then Friday's, which holds
-        # Monday's rounds too
-        assert log.decision_ids is not None
+        # Monday's rounds too; or this very log, by a learn that stopped before the end
         names = [log.actions[j] for j in log.action]
-        other = sum(1 for d, name in zip(log.decision_ids, names, strict=True)
+        other = sum(1 for d, name in zip(sources, names, strict=True)
                     if d not in learned and name in arms)
+        same = unfinished in earlier or sources[0].startswith(f"log {fingerprint} ")
         raise PayloadError(
             f"{len(learned):,} of the log's {log.n_rounds:,} rounds were learned into "
-            f"{experiment!r} already (from another log); importing them would count each "
-            "twice", hint=f"learn only the other {other:,} (of its arms) with {SKIP_FLAG}, "
-                          f"or run banditbot reset {experiment} and learn the whole log "
-                          "once")
+            f"{experiment!r} already "
+            + ("(by a learn of this same log that stopped before the end)" if same
+               else "(from another log)")
+            + "; importing them would count each twice",
+            hint=f"learn only the other {other:,} (of its arms) with {SKIP_FLAG}, "
+                 f"or run banditbot reset {experiment} and learn the whole log once")
     if learned:
-        assert log.decision_ids is not None
-        new = [i for i, d in enumerate(log.decision_ids) if d not in learned]
+        new = [i for i, d in enumerate(sources) if d not in learned]
         if not new:
             raise PayloadError(f"every round of the log was learned into {experiment!r} "
                                "already: nothing new to learn")
@@ -429,12 +572,6 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     plan = plan_warm_start(log, arms, reward_bounds=exp.reward.bounds, as_prior=as_prior,
                            weight=weight, ips=ips, clip=clip, min_ess=min_ess)
     plan.check()
-    for a in plan.arms:
-        if a.prior is not None:
-            service.set_prior(experiment, a.arm, a.prior[0], a.prior[1], actor=actor)
-        else:
-            service.import_history(experiment, a.arm, a.rewards.tolist(), a.weights.tolist(),
-                                   actor=actor, sources=a.ids)
     when = datetime.fromtimestamp(time.time(), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     evidence = sum(a.ess for a in plan.arms)
     clipped = ("not importance-weighted: every round weighs 1" if not ips else
@@ -446,10 +583,30 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
             f"{f' (weight {weight:g})' if weight != 1 else ''}"
             f"{f'; {len(learned):,} rounds learned before left out' if learned else ''}, "
             f"{when} [log {fingerprint}]")
-    service.note(experiment, WARM_START_NOTE, f"{earlier}\n{note}" if earlier else note)
-    if as_prior:  # kept by a reset that keeps the priors, so the guard above still sees it
-        kept = notes.get(PRIORS_FROM_NOTE, "")
-        service.note(experiment, PRIORS_FROM_NOTE, f"{kept}\n[log {fingerprint}]" if kept
-                     else f"[log {fingerprint}]")
+    before = "\n".join(line for line in earlier.splitlines() if unfinished not in line)
+    pending = (f"learning {log.source or 'a log'} stopped before the end: part of its rounds "
+               f"may be in the statistics (learn it again with {SKIP_FLAG} to finish, or "
+               f"reset) {unfinished}")
+    priors_set: list[str] = []
+    try:
+        with _together(service):  # all or nothing where the store can
+            if not as_prior:  # (said where the store keeps each write: the next run reads it)
+                service.note(experiment, WARM_START_NOTE,
+                             f"{before}\n{pending}" if before else pending)
+            for a in plan.arms:
+                if a.prior is not None:
+                    service.set_prior(experiment, a.arm, a.prior[0], a.prior[1], actor=actor)
+                    priors_set.append(a.arm)
+                else:
+                    service.import_history(experiment, a.arm, a.rewards.tolist(),
+                                           a.weights.tolist(), actor=actor, sources=a.ids)
+            service.note(experiment, WARM_START_NOTE, f"{before}\n{note}" if before else note)
+            if as_prior:  # kept by a reset that keeps the priors, so the guard above sees it
+                kept = notes.get(PRIORS_FROM_NOTE, "")
+                service.note(experiment, PRIORS_FROM_NOTE,
+                             f"{kept}\n[log {fingerprint}]" if kept else f"[log {fingerprint}]")
+    except KeyboardInterrupt as stop:
+        raise _interrupted(service, experiment, plan, learned, priors_set,
+                           restore=before if not as_prior else None) from stop
     return WarmStart(experiment, plan.rounds_used, plan.rounds_skipped,
                      {a.arm: (a.rounds, a.mean) for a in plan.arms}, as_prior, note, plan)

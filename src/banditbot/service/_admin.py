@@ -23,7 +23,13 @@ from .._config import (
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
 from ..policies import Policy, make_policy
-from ..stores import PRIORS_FROM_NOTE, WARM_START_NOTE, DecisionRecord, ExperimentMeta
+from ..stores import (
+    ALLOCATED,
+    PRIORS_FROM_NOTE,
+    WARM_START_NOTE,
+    DecisionRecord,
+    ExperimentMeta,
+)
 from ._allocation import retired_control_note
 from ._core import added_key, check_scope, new_id
 from ._decay import epoch_field
@@ -494,8 +500,10 @@ class AdminMixin(RewardsMixin):
         return out
 
     def note(self, experiment: str, key: str, text: str) -> None:
-        """Attach a note to the experiment's meta (shown by reports)."""
-        self._update_meta(experiment, lambda m: replace(m, notes={**m.notes, key: text}))
+        """Attach a note to the experiment's meta (shown by reports); an empty ``text``
+        removes the note."""
+        self._update_meta(experiment, lambda m: replace(m, notes={
+            **{k: v for k, v in m.notes.items() if k != key}, **({key: text} if text else {})}))
 
     def notes(self, experiment: str) -> Mapping[str, str]:
         """The notes attached to the experiment (what reports show under the table)."""
@@ -514,6 +522,25 @@ class AdminMixin(RewardsMixin):
         view = self.view(experiment)
         return sum(1 for (decision_id,) in self.store.iter_fields(
             view.config.id, ("id",), generation=view.meta.generation) if decision_id in wanted)
+
+    def answered_rounds(self, experiment: str) -> tuple[tuple[str, ...], np.ndarray[Any, Any],
+                                                         np.ndarray[Any, Any],
+                                                         np.ndarray[Any, Any]]:
+        """The current generation's answered policy and holdout decisions — the rounds an
+        export of them holds — as ``(arms, rewards, propensities, times)``, one entry per
+        round (the last three float arrays): what a log of them, whatever its columns, is
+        recognised by."""
+        view = self.view(experiment)
+        arms: list[str] = []
+        values: list[tuple[float, float, float]] = []
+        for arm, reward, propensity, created_at in self.store.iter_fields(
+                view.config.id, ("arm", "reward", "propensity", "created_at"),
+                generation=view.meta.generation, kinds=ALLOCATED):
+            if reward is not None:
+                arms.append(arm)
+                values.append((reward, propensity, created_at))
+        table = np.array(values, dtype=np.float64).reshape(-1, 3)
+        return tuple(arms), table[:, 0], table[:, 1], table[:, 2]
 
     def imported(self, experiment: str, decision_ids: Collection[str]) -> frozenset[str]:
         """Those of ``decision_ids`` the current generation's imported history came from
