@@ -1,6 +1,6 @@
 """`evaluate` reads a log in time order whatever the file's row order; `learn` is all or
-nothing where the store can be, says exactly what a Ctrl+C left where it cannot, and refuses
-an experiment's own log without its ids."""
+nothing where the store can be, says exactly what a Ctrl+C left where it cannot, refuses an
+experiment's own log without its ids, and takes a log without propensities with --no-ips."""
 
 from __future__ import annotations
 
@@ -213,3 +213,29 @@ def test_an_experiments_own_log_without_its_ids_is_not_learned_twice(
                           f"sqlite:///{tmp_path / 'other.db'}", "--config", str(EXAMPLES)],
                          capsys)
     assert code == 0, err
+
+
+def test_a_log_without_propensities_can_be_learned_without_ips_and_evaluated_with_dm(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`learn abd_nop.csv --no-ips` (columns arm, reward) was refused for its missing
+    propensity column, though --no-ips counts every round as it is; `evaluate` named the
+    column alone. Now --no-ips learns it, and the refusals say what such a log can do."""
+    log, _ = _source_log(tmp_path, capsys)
+    _write(tmp_path / "nop.csv", _rows(log), ["arm", "reward"])
+    target = ["-x", "random", "--store", f"sqlite:///{tmp_path / 'fresh.db'}", "--config",
+              str(EXAMPLES)]
+    code, out, err = run(["learn", str(tmp_path / "nop.csv"), *target], capsys)
+    assert code == 2 and "missing column(s) propensity" in err and "--no-ips" in err, err
+    code, out, err = run(["learn", str(tmp_path / "nop.csv"), "--no-ips", *target], capsys)
+    assert code == 0, err
+    assert "not importance-weighted" in out
+    assert sum(_imports(tmp_path / "fresh.db").values()) == sum(
+        1 for r in _rows(log) if r["reward"])
+    evaluate = ["evaluate", str(tmp_path / "nop.csv"), "-p", "thompson", "--n-bootstrap",
+                "20"]
+    code, out, err = run(evaluate, capsys)
+    assert code == 2 and "missing column(s) propensity" in err and "-e dm" in err, err
+    code, out, err = run([*evaluate, "-e", "dm", "--json"], capsys)
+    assert code == 0, err
+    assert [r["estimator"] for r in json.loads(out)["rows"]] == ["dm"]
+    assert "note: no propensity column" in err

@@ -105,8 +105,11 @@ def evaluate(
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
                      context=tuple(context_col) if context_col else None,
                      timestamp=timestamp_col)
-    # oldest first, as run_eval reads it (its split, and the baseline below, by time)
-    data = in_time_order(_load_log(log, cmap, obd_root, config, store))
+    # oldest first, as run_eval reads it (its split, and the baseline below, by time); the
+    # reward model alone (-e dm) needs no propensities
+    data = in_time_order(_load_log(
+        log, cmap, obd_root, config, store,
+        pscore_required=online or not set(estimator or ()) <= {"dm"} or not estimator))
     specs = policy or ["uniform", "thompson", "epsilon-greedy"]
     evaluation: list[Policy | str] = []
     behavior = {}
@@ -249,7 +252,9 @@ def learn(
 
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col, context=())
     try:
-        data = _load_log(log, cmap, obd_root, config, store, title="learn")
+        # --no-ips counts every round as it is: a log without propensities will do
+        data = _load_log(log, cmap, obd_root, config, store, title="learn",
+                         pscore_required=ips)
         fresh = new_sqlite_file(store or settings().store_url)
         svc = service(config, store)
         try:
@@ -301,10 +306,12 @@ LARGE_LOG = 5_000_000
 
 
 def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | None,
-              store: str | None, *, title: str = "evaluate") -> LoggedBandit:
+              store: str | None, *, title: str = "evaluate",
+              pscore_required: bool = True) -> LoggedBandit:
     """A log from a path, ``obd:random|bts`` or ``store:EXPERIMENT``; one line on stderr as
     the loading starts, unless the log is a small file (``evaluate obd:bts`` printed
-    nothing for 6 s, then "evaluate: started")."""
+    nothing for 6 s, then "evaluate: started"). ``pscore_required`` false: a file without
+    the propensity column reads each propensity as 1."""
     from ..offline import from_records, load_obd, read_log
 
     path = Path(spec)
@@ -318,4 +325,4 @@ def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | N
         svc = service(config, store, read_only=True)
         exp = spec.removeprefix("store:")
         return from_records(svc.decisions(exp, generation=svc.current_generation(exp)))
-    return read_log(spec, cmap)
+    return read_log(spec, cmap, pscore_required=pscore_required)

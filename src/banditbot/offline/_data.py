@@ -398,8 +398,32 @@ def _left_out(table: Mapping[str, Sequence[Any]], logged: list[int], keep: list[
     return "; ".join(parts)
 
 
+#: What a log without propensities can be used for (the hint of its missing column).
+_NO_PSCORE = ("without the logging policy's propensities a log can be learned with "
+              "--no-ips (every round counted as it is) and evaluated with -e dm alone (the "
+              "reward model: its interval ignores the model's bias); IPS, SNIPS and DR need "
+              "them")
+
+
+def _without_pscore(path: Path, table: dict[str, list[Any]], pscore: str,
+                    needed: list[str], pscore_required: bool) -> bool:
+    """Refuse a log without the ``needed`` columns, saying what one without propensities
+    can still do; ``True`` when only the propensity column is missing and not required (it
+    is added then, every propensity 1)."""
+    missing = [c for c in needed if c not in table]
+    if missing == [pscore] and not pscore_required:
+        table[pscore] = [1.0] * len(next(iter(table.values())))
+        return True
+    if missing:
+        error = _missing_columns(path, list(table), missing)
+        if pscore in missing and len(table) > 1:
+            error.hint = (f"{error.hint}; " if error.hint else "") + _NO_PSCORE
+        raise error
+    return False
+
+
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
-             rewarded_only: bool = True) -> LoggedBandit:
+             rewarded_only: bool = True, pscore_required: bool = True) -> LoggedBandit:
     """Read a log exported by banditbot or written by another system.
 
     Parameters
@@ -410,6 +434,10 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         Column mapping (default: banditbot's export columns).
     rewarded_only
         Drop rounds without a reward (an empty reward cell) instead of failing.
+    pscore_required
+        ``False``: a log without the propensity column is read with every propensity 1
+        (for what needs none: a warm start without importance weights, the direct method),
+        and a note says so.
 
     Raises
     ------
@@ -424,9 +452,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     table = _read_table(p)
     needed = [cmap.action, cmap.reward, cmap.pscore] + \
         [c for c in (cmap.position, cmap.timestamp) if c]
-    missing = [c for c in needed if c not in table]
-    if missing:
-        raise _missing_columns(p, list(table), missing)
+    no_pscore = _without_pscore(p, table, cmap.pscore, needed, pscore_required)
     is_export = "kind" in table and "probabilities" in table and "arms" in table
     n = len(table[cmap.action])
     logged = []  # the logging policy's rows, answered or not
@@ -503,6 +529,9 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                                f"{time_column!r} is not a time",
                                hint="ISO 8601 (2026-12-02T19:13:33+00:00) or seconds since "
                                     "1970; fix or drop that row")
+    if no_pscore:
+        notes = (*notes, f"no propensity column ({cmap.pscore!r}): every round counts as it "
+                         "is, its propensity read as 1")
     left_out = n - len(keep)
     source = str(p) if not left_out else \
         f"{p} ({left_out:,} of {n:,} rows left out: {_left_out(table, logged, keep, n)})"
