@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,8 @@ def test_a_second_server_with_another_experiments_file_on_the_store_is_warned(
 
     assert drifted(first) == []
     (line,) = drifted(second)
-    assert "its settings differ from those" in line and "(" + str(first) in line
+    assert "its settings differ from those of the last server to start on this store " \
+        f"(host {socket.gethostname()}, file {first}, at " in line
     assert "same experiments file" in line
     assert drifted(second) == []  # (the same file again)
     assert len(drifted(first)) == 1

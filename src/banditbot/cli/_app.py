@@ -137,10 +137,12 @@ def config_read() -> list[str]:
 
 def this_server() -> str:
     """This host and the experiments file the command read, as a warning of
-    :meth:`~banditbot.BanditService.compare_config` names a server."""
+    :meth:`~banditbot.BanditService.compare_config` names a server: ``host vm, file
+    experiments.yaml`` (it read "those vm (experiments.yaml) started with")."""
     import socket
 
-    return f"{socket.gethostname()} ({_CONFIG_READ[0] if _CONFIG_READ else 'no file'})"
+    return f"host {socket.gethostname()}, " + \
+        (f"file {_CONFIG_READ[0]}" if _CONFIG_READ else "no file")
 
 
 def _not_beside_the_demo(url: str) -> None:

@@ -469,17 +469,24 @@ class AdminMixin(RewardsMixin):
         same experiments file: with two, each report counted only its own arms and each
         server checked rewards by its own rules (a trial).
 
+        It also records each arm's content (a digest of it), and says which arm's content
+        changed since: an arm whose text was edited in the file (or brought back with
+        another by an admin) goes on counting its decisions of the old text with those of
+        the new one, and its results mix both (a trial's edit was said only as "settings
+        differ"). An arm without decisions in this generation mixes nothing and is not named.
+
         Parameters
         ----------
         started_by
             Who this process is, as the next one's warning names it (the host and the
-            experiments file).
+            experiments file: ``host vm, file experiments.yaml``).
 
         Returns
         -------
         list of str
-            A line per experiment whose settings differ, saying who started with the
-            others and when (empty: every experiment as recorded, or none recorded yet).
+            A line per experiment whose settings differ from another server's, saying who
+            started with the others and when, and a line per arm whose content changed
+            (empty: every experiment as recorded, or none recorded yet).
         """
         out = []
         now = self.clock()
@@ -488,16 +495,42 @@ class AdminMixin(RewardsMixin):
             mine = config_digest(exp)
             text, version = self.store.read_document(name)
             held = json.loads(text) if text else {}
-            if held.get("sha256") not in (None, mine):
+            # the content each arm runs with (an arm an admin added or brought back with
+            # other text runs the store's): recorded, to tell an edit at the next start
+            contents = self.view(exp.id).contents
+            arms = {arm: config_digest(content) for arm, content in contents.items()}
+            if held.get("sha256") not in (None, mine) and held.get("by") != started_by:
+                # (the same server with its own file edited is no second server: its arm
+                # changes are said below, the rest was meant)
                 when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(held.get("at", 0)))
-                out.append(f"experiment {exp.id!r}: its settings differ from those "
-                           f"{held.get('by', 'another process')} started with at {when}; "
-                           "every server on one store must run the same experiments file "
-                           "(during a rolling change this says so until all run the new one)")
-            if held.get("sha256") != mine or held.get("by") != started_by:
+                out.append(f"experiment {exp.id!r}: its settings differ from those of the "
+                           "last server to start on this store "
+                           f"({held.get('by', 'another process')}, at {when}); every server "
+                           "on one store must run the same experiments file (during a "
+                           "rolling change this says so until all run the new one)")
+            out += self._changed_arms(exp.id, held.get("arms") or {}, arms)
+            if held.get("sha256") != mine or held.get("by") != started_by or \
+                    held.get("arms") != arms:
                 self.store.write_document(name, json.dumps(
-                    {"sha256": mine, "by": started_by, "at": now}), version)
+                    {"sha256": mine, "by": started_by, "at": now, "arms": arms}), version)
         return out
+
+    def _changed_arms(self, experiment: str, recorded: Mapping[str, str],
+                      running: Mapping[str, str]) -> list[str]:
+        """A line per arm whose content digest differs from the one ``recorded`` for it,
+        if the current generation has decisions (or rewards) of it."""
+        changed = [arm for arm, digest in running.items()
+                   if recorded.get(arm) not in (None, digest)]
+        if not changed:
+            return []
+        generation = self.view(experiment).meta.generation
+        stats = self.store.read_stats(experiment, generation, None, changed, with_extra=False,
+                                      time_buckets=False)
+        return [f"experiment {experiment!r}: arm {arm!r}'s content changed since its "
+                "decisions were logged: its results mix both texts (add it as a new arm "
+                "and retire the old one to compare them)"
+                for arm, pulls, n in zip(stats.arms, stats.pulls, stats.n, strict=True)
+                if pulls > 0 or n > 0]
 
     def note(self, experiment: str, key: str, text: str) -> None:
         """Attach a note to the experiment's meta (shown by reports); an empty ``text``

@@ -1,0 +1,60 @@
+"""An arm's text edited in the experiments file (a new-user trial): the start of a server
+(``banditbot run``, ``banditbot serve``) names the arm whose results now mix two texts,
+on every backend; the "servers run different files" warning is kept for a second server
+and reads as a sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from banditbot import BanditService, parse_config
+from banditbot.stores import Store
+
+from ..conftest import FakeClock
+
+HERE = "host vm, file /srv/experiments.yaml"
+MIXED = ("experiment 'greet': arm 'plain''s content changed since its decisions were "
+         "logged: its results mix both texts (add it as a new arm and retire the old one to "
+         "compare them)")
+
+
+def _config(plain: str = "Hello", fancy: str = "Hello *there*", **extra: Any) -> Any:
+    return parse_config({"experiments": [{
+        "id": "greet", "policy": "thompson", **extra,
+        "arms": [{"id": "plain", "content": plain}, {"id": "fancy", "content": fancy}]}]})
+
+
+def _started(store: Store, config: Any, by: str = HERE) -> tuple[BanditService, list[str]]:
+    service = BanditService(config, store, rng=np.random.default_rng(3), clock=FakeClock())
+    return service, service.compare_config(by)
+
+
+def test_an_arm_edited_in_the_file_is_named_at_the_next_start(store: Store) -> None:
+    """The trial edited arm plain's text and restarted: the only line was "its settings
+    differ from those vm (experiments.yaml) started with … every server on one store must
+    run the same experiments file", about a second server there was not. The start names
+    the arm whose decisions were logged with the old text, once; an edited arm without
+    decisions mixes nothing and is not named."""
+    service, said = _started(store, _config())
+    assert said == []
+    service.cheat("greet", "plain", "1101")  # results of plain's first text
+    assert _started(store, _config())[1] == []  # the same file again: nothing to say
+    # both arms edited; only plain has results
+    assert _started(store, _config("Hi!", "Hi *there*"))[1] == [MIXED]
+    assert _started(store, _config("Hi!", "Hi *there*"))[1] == []  # said once
+    # a policy changed in the same server's file was meant: no second-server warning
+    assert _started(store, _config("Hi!", "Hi *there*", policy="ucb1"))[1] == []
+
+
+def test_a_second_server_with_another_file_is_named_in_a_sentence(store: Store) -> None:
+    """The warning read "its settings differ from those vm (experiments.yaml) started
+    with at …": it names the last server to start, its host and its file."""
+    _, said = _started(store, _config())
+    assert said == []
+    _, (line,) = _started(store, _config(policy="ucb1"), by="host web2, file /srv/b.yaml")
+    assert line.startswith("experiment 'greet': its settings differ from those of the last "
+                           "server to start on this store (host vm, file "
+                           "/srv/experiments.yaml, at 2023-11-14 22:13 UTC); every server "
+                           "on one store must run the same experiments file"), line
