@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["MESSAGE_UNITS", "count_text", "counted_kinds", "duration_text", "fit_message",
-           "message_units", "rows_text"]
+           "local_time", "message_units", "rows_text"]
 
 #: the kinds of a log's rows that are no decision of the policy's, as an export names them
 _NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
@@ -53,6 +54,22 @@ def duration_text(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.0f}h"
     return f"{seconds / 86400:.0f}d"
+
+
+def local_time(timestamp: float, time_zone: str) -> datetime:
+    """A time in the experiments file's ``time_zone``, as reports show it (UTC for a zone
+    this system lacks; the file's zone was checked when it was loaded).
+
+    >>> local_time(1_780_000_000, "Europe/Berlin").strftime("%Y-%m-%d %H:%M %Z")
+    '2026-05-28 22:26 CEST'
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = UTC if time_zone == "UTC" else ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return datetime.fromtimestamp(timestamp, tz=zone)
 
 
 #: the longest message Telegram takes, in UTF-16 code units (what it counts: an emoji is two)

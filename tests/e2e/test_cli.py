@@ -528,6 +528,35 @@ def test_the_audit_log_lists_who_did_what_newest_first(db: list[str],
     assert code == 2 and "randon" in err and "random" in err
 
 
+def test_the_audit_log_shows_the_configured_time_zone_like_the_reports(
+        db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`banditbot audit` had a "time (UTC)" column while reports showed the experiments
+    file's ``time_zone`` for the same events: the column is that zone's (and names it);
+    ``--json`` stays UTC, as the HTTP API gives it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from banditbot import SQLiteStore
+
+    berlin = tmp_path / "berlin.yaml"
+    berlin.write_text(EXAMPLES.read_text(encoding="utf-8").replace(
+        "time_zone: UTC ", "time_zone: Europe/Berlin ", 1), encoding="utf-8")
+    assert "Europe/Berlin" in berlin.read_text(encoding="utf-8")
+    zoned = ["--config", str(berlin), *db[2:]]
+    assert run(["cheat", "random", "arm1", "11", *zoned], capsys)[0] == 0
+    store = SQLiteStore(db[-1].removeprefix("sqlite:///"))
+    (record,) = store.admin_log("random")
+    store.close()
+    code, out, _ = run(["audit", *zoned], capsys)
+    assert code == 0
+    (row,) = [line for line in out.splitlines() if "cheat" in line]
+    local = datetime.fromtimestamp(record.at, ZoneInfo("Europe/Berlin"))
+    assert "time (Europe/Berlin)" in out and "UTC" not in out
+    assert local.strftime("%Y-%m-%d %H:%M:%S") in row
+    code, out, _ = run(["audit", "--json", *zoned], capsys)
+    assert json.loads(out)[0]["at"].endswith("+00:00")
+
+
 def test_an_experiment_removed_from_the_config_keeps_its_audit_log(
         db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`audit OLD` refused an experiment no longer in the experiments file ("unknown

@@ -580,7 +580,7 @@ def test_an_admin_reads_the_audit_log_and_a_group_sees_no_admin_id(
     run_bot(service, double, script)
     private = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"][-1] or ""
     lines = private.splitlines()
-    assert lines[0] == "Audit log of seed, newest first:"
+    assert lines[0] == "Audit log of seed, newest first (times in UTC):"
     assert lines[1].endswith(" · tg:1001 · cheat · arm=arm1 rewards=10") and len(lines) == 2
     group = [m.text for m in double.chat_messages(-91) if m.kind == "text"][-1] or ""
     assert "tg:(an admin) · seed cheat" in group and "1001" not in group
@@ -821,3 +821,39 @@ def test_a_report_of_thirty_arms_reads_on_a_phone(tmp_path: Path, double: BotApi
     if len(texts) > 1:  # a report in parts says so
         assert texts[0].endswith("(continued in the next message)")
         assert texts[1].startswith(f"<b>wide</b> · part 2/{len(texts)}")
+
+
+def test_audit_times_are_in_the_configured_time_zone_like_the_reports(
+        tmp_path: Path, double: BotApiDouble) -> None:
+    """With ``time_zone: Europe/Berlin`` /report said "since … 23:13 CET" while /audit said
+    "22:13 UTC" for the same moment. /audit gives the configured zone's time, and its
+    header names the zone."""
+    store = SQLiteStore(tmp_path / "zone.db")
+    store.init()
+    service = BanditService(parse_config({**bot_config(), "time_zone": "Europe/Berlin"}),
+                            store, rng=np.random.default_rng(5), clock=FakeClock())
+
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/random")
+        await double.wait_for(last_text(double, 501))
+        double.send_command(ADMIN_USER, ADMIN, "/cheat seed arm1 10")
+        await double.wait_for(last_text(double, ADMIN, 1))
+        double.send_command(ADMIN_USER, ADMIN, "/audit seed")
+        await double.wait_for(last_text(double, ADMIN, 2))
+        double.send_command(ADMIN_USER, -97, "/audit", chat_type="group")
+        await double.wait_for(last_text(double, -97))
+        double.send_command(ADMIN_USER, ADMIN, "/report seed")
+        await double.wait_for(last_text(double, ADMIN, 3))
+
+    run_bot(service, double, script)
+    audit, report = [m.text or "" for m in double.chat_messages(ADMIN) if m.kind == "text"][1:3]
+    group = [m.text or "" for m in double.chat_messages(-97) if m.kind == "text"][-1]
+    # FakeClock: 2023-11-14 22:13:20 UTC, 23:13 in Berlin (CET)
+    assert "since 2023-11-14 23:13 CET" in report  # what the report says …
+    assert audit.splitlines() == [  # … and the audit log says the same
+        "Audit log of seed, newest first (times in Europe/Berlin):",
+        "2023-11-14 23:13 CET · tg:1001 · cheat · arm=arm1 rewards=10"]
+    assert group.splitlines()[0] == "Audit log, newest first (times in Europe/Berlin):"
+    assert "2023-11-14 23:13 CET · tg:(an admin) · seed cheat" in group
+    assert "UTC" not in audit + group
+    assert not double.errors

@@ -252,9 +252,12 @@ def audit(
     """Show the audit log: who changed what, when (newest first). Every admin action is in
     it — hand-added rewards, priors, resets, policy switches, arms added and retired, the
     winner rule's stop, exports from the bot — from the CLI (actor ``cli``), the HTTP API
-    (``api:KEY``), Telegram (``tg:USER_ID``) and the service's own rules (``rule``)."""
+    (``api:KEY``), Telegram (``tg:USER_ID``) and the service's own rules (``rule``). Times
+    are in the experiments file's ``time_zone``, as reports show them (``--json``: UTC, ISO
+    8601, as the HTTP API gives them)."""
     from datetime import UTC, datetime
 
+    from .._text import local_time
     from ..stores import ADMIN_ACTIONS
     from ._output import print_json, print_table
 
@@ -269,6 +272,7 @@ def audit(
         # an id the log and the config do not know is refused, with the known ones (an
         # experiment since removed from the config keeps its audit log)
         svc.experiment(experiment)
+    zone = svc.config.time_zone
     rows = [{"at": datetime.fromtimestamp(r.at, UTC).isoformat(timespec="seconds"),
              "actor": r.actor, "experiment": r.experiment, "action": r.action,
              "details": r.details} for r in records]
@@ -283,9 +287,10 @@ def audit(
 
     more = " (the most recent; --limit shows more)" if len(rows) == limit else ""
     table = Table(title=f"audit log, newest first{more}", title_justify="left")
-    for col in ("time (UTC)", "actor", "experiment", "action", "details"):
+    # (the zone as the file names it: Europe/Berlin is CET in winter and CEST in summer)
+    for col in (f"time ({zone})", "actor", "experiment", "action", "details"):
         table.add_column(col, no_wrap=col != "details")
-    for r in rows:
-        table.add_row(str(r["at"]).replace("T", " ").removesuffix("+00:00"), r["actor"],
+    for r, record in zip(rows, records, strict=True):
+        table.add_row(local_time(record.at, zone).strftime("%Y-%m-%d %H:%M:%S"), r["actor"],
                       r["experiment"], r["action"], r["details"])
     print_table(table, console)

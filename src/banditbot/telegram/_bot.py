@@ -656,9 +656,10 @@ class BanditBot:
 
     def _audit_text(self, experiment: str | None, private: bool) -> str:
         """The audit log's latest entries (of one experiment, or of the bot's experiments),
-        newest first, one line each. Outside a private chat an admin's Telegram id is not
+        newest first, one line each, their times in the experiments file's ``time_zone``
+        (as /report shows them). Outside a private chat an admin's Telegram id is not
         shown (the chat's members would read it)."""
-        from datetime import UTC, datetime
+        from .._text import local_time
 
         if experiment is not None:
             self.service.experiment(experiment)
@@ -667,10 +668,13 @@ class BanditBot:
                    if r.experiment in mine][:_AUDIT_SHOWN]
         if not records:
             return f"No admin actions{f' on {experiment}' if experiment else ''} yet."
-        lines = [f"Audit log{f' of {experiment}' if experiment else ''}, newest first:"]
+        zone = self.service.config.time_zone
+        lines = [f"Audit log{f' of {experiment}' if experiment else ''}, newest first "
+                 f"(times in {zone}):"]
         for r in records:
             actor = r.actor if private or not r.actor.startswith("tg:") else "tg:(an admin)"
-            when = datetime.fromtimestamp(r.at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            # (each time says its zone, CET or CEST, as the report's "since" does)
+            when = local_time(r.at, zone).strftime("%Y-%m-%d %H:%M %Z")
             where = "" if experiment else f" {r.experiment}"
             lines.append(f"{when} · {actor} ·{where} {r.action}"
                          + (f" · {r.details}" if r.details else ""))
