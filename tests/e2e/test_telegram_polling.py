@@ -16,7 +16,7 @@ from banditbot import BanditService, ConfigError, MemoryStore, SQLiteStore, pars
 from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, FakeClock
-from ..telegram_double import BotApiDouble, SentMessage
+from ..telegram_double import BotApiDouble, SentMessage, check_html, check_markdown_v2
 
 ADMIN = 1001
 ALICE = BotApiDouble.user(501, "Alice", "de")
@@ -270,10 +270,11 @@ def test_someone_elses_message_and_closed_polls(service: BanditService,
             uid = upd["callback_query"]["id"]
             await double.wait_for(lambda uid=uid: uid in double.callback_answers)
             assert double.callback_answers[uid]["text"] == "this poll has closed"
-        # Alice's own press: the group reads the edited message, which names no one
+        # Alice's own press: the group reads the edited message, which says who answered
+        # (it said "Answered 👍", and the group could not tell whose answer it was)
         double.press(ALICE, prompt, "👍")
         await double.wait_for(lambda: prompt.edits)
-        assert prompt.text.endswith("\n\nAnswered 👍 — thanks")
+        assert prompt.text.endswith("\n\nAlice answered 👍 — thanks")
 
     run_bot(service, double, script)
     assert service.report("seed").total_answered == 1
@@ -856,4 +857,30 @@ def test_audit_times_are_in_the_configured_time_zone_like_the_reports(
     assert group.splitlines()[0] == "Audit log, newest first (times in Europe/Berlin):"
     assert "2023-11-14 23:13 CET · tg:(an admin) · seed cheat" in group
     assert "UTC" not in audit + group
+    assert not double.errors
+
+
+def test_in_a_group_the_answered_prompt_names_who_answered_in_its_parse_mode(
+        service: BanditService, double: BotApiDouble) -> None:
+    """The edited prompt in a group said "Answered 👎 — thanks", not who answered. It names
+    the person by first name, escaped for the message's parse mode (a name with
+    MarkdownV2's or HTML's specials reads as typed, and Telegram takes the edit)."""
+    marked = BotApiDouble.user(505, "Al_i*ce [x]!")
+    tagged = BotApiDouble.user(506, "<b>Bo</b> & co")
+
+    async def script() -> None:
+        double.send_command(marked, -901, "/random", chat_type="group")
+        prompt = await double.wait_for(last_text(double, -901))
+        double.press(marked, prompt, "👎")
+        await double.wait_for(lambda: prompt.edits)
+        double.send_command(tagged, -901, "/tip", chat_type="group")
+        tip = await double.wait_for(last_text(double, -901, 2))
+        double.press(tagged, tip, tip.buttons()[-1]["text"])
+        await double.wait_for(lambda: tip.edits)
+
+    run_bot(service, double, script)
+    prompt, tip = [m for m in double.chat_messages(-901) if m.kind == "text"]
+    assert prompt.parse_mode == "MarkdownV2" and tip.parse_mode == "HTML"
+    assert check_markdown_v2(prompt.text or "").endswith("\n\nAl_i*ce [x]! answered 👎 — thanks")
+    assert check_html(tip.text or "").endswith("\n\n<b>Bo</b> & co answered 5 — thanks")
     assert not double.errors

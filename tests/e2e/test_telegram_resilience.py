@@ -393,7 +393,9 @@ def test_a_rejected_token_is_one_line_and_exit_2(double: BotApiDouble, tmp_path:
     code, err = _stop(proc) if proc.wait(timeout=60) is not None else (None, "")
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "rejected the bot token" in lines[0]
+    # one sentence, one pair of brackets (it read "(check TELEGRAM_TOKEN (a token … ABC…))")
+    assert lines == ["error: Telegram rejected the bot token (check TELEGRAM_TOKEN: a token "
+                     "from @BotFather looks like 123456:ABC…)"]
     assert "WRONG-token" not in err
 
 

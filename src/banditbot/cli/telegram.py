@@ -203,7 +203,8 @@ def _failure(exc: Exception, root: str, refused: str) -> ConfigError:
 
     if isinstance(exc, InvalidToken):
         return ConfigError("Telegram rejected the bot token",
-                           hint="check TELEGRAM_TOKEN (from @BotFather)")
+                           hint="check TELEGRAM_TOKEN: a token from @BotFather looks like "
+                                "123456:ABC…")
     if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):  # (a refusal)
         where = "the network" if root == _TELEGRAM_API else \
             "the network, and --bot-api-url or BANDITBOT_TELEGRAM_BASE_URL"

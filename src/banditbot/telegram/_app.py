@@ -284,8 +284,8 @@ async def run_polling(application: Any, stop: asyncio.Event, *,
             break
         except InvalidToken:
             raise ConfigError("Telegram rejected the bot token",
-                              hint="check TELEGRAM_TOKEN (a token from @BotFather looks like "
-                                   "123456:ABC…)") from None
+                              hint="check TELEGRAM_TOKEN: a token from @BotFather looks "
+                                   "like 123456:ABC…") from None
         except NetworkError as exc:  # timeouts included
             watch.failed(exc)
         with contextlib.suppress(TimeoutError):

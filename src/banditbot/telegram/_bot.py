@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -35,7 +36,7 @@ from telegram.ext import (
     filters,
 )
 
-from .._config import BanditConfig, ExperimentConfig
+from .._config import CONTROL_CHARACTERS, BanditConfig, ExperimentConfig
 from .._errors import (
     BanditBotError,
     ConfigError,
@@ -105,6 +106,8 @@ _ADMIN_USAGE = {
     "export": "/export <experiment>",
     "audit": "/audit [experiment]",
 }
+#: what a user's name loses before a message shows it (controls, direction overrides)
+_CONTROLS = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 #: the audit log's entries /audit shows (the CLI's ``banditbot audit`` shows more)
@@ -117,6 +120,14 @@ _AUDIT_SHOWN = 10
 _SHOWN_ARMS = 30
 #: a reset confirmation pressed by someone who may not use it (both of its buttons say so)
 _NOT_YOUR_CONFIRMATION = "this confirmation is not valid (expired or not yours)"
+
+
+def _display_name(name: str | None) -> str:
+    """A user's name as a message may show it: without control characters or direction
+    overrides (they would reverse the words after it), its spaces folded, at most 64
+    characters (a message's parse mode is escaped by the caller)."""
+    text = " ".join(_CONTROLS.sub("", name or "").split())
+    return text if len(text) <= 64 else text[:63] + "…"
 
 
 def _maybe_delivered(error: TimedOut) -> bool:
@@ -370,8 +381,12 @@ class BanditBot:
         content = view.contents[result.arm]
         chat = query.message.chat if query.message is not None else None
         private = chat is None or chat.type == "private"
-        # a group reads the edited message: not "You" (whose?), nor the voter's name (a vote)
-        thanks = f"{'You answered' if private else 'Answered'} {label} — thanks{note}"
+        # a group reads the edited message: not "You" (whose?) but the first name of the
+        # one who answered (a trial read "Answered 👎" and could not tell who; only the
+        # person the prompt replied to can answer it, so the group could see whose it was)
+        who = "You" if private else _display_name(query.from_user.first_name)
+        thanks = f"{who} answered {label} — thanks{note}" if who else \
+            f"Answered {label} — thanks{note}"
         tail = "\n\n" + thanks
         try:
             if mode is not None:
