@@ -4,9 +4,11 @@ The real python-telegram-bot ``Application`` talks to it with ``base_url``. It v
 Telegram validates (and answers with Telegram's errors): ``callback_data`` of 1–64 bytes,
 MarkdownV2 / HTML that parses (HTML: known tags only, each one closed, no entity but
 ``&lt;`` ``&gt;`` ``&amp;`` ``&quot;`` and numeric ones), text of 1–4096 characters after
-entity parsing, captions ≤ 1024, callback answers ≤ 200 characters, and a callback query
-answered at most once. Scripted users inject updates (``send_command``, ``press``); tests
-read what each chat shows (``chat_messages``).
+entity parsing, captions ≤ 1024, callback answers ≤ 200 characters, a callback query
+answered at most once, and setMyCommands' limits and scopes (a chat's menu only for a chat
+the bot can address: ``known_chats``; ``menu`` shows what a client lists). Scripted users
+inject updates (``send_command``, ``press``); tests read what each chat shows
+(``chat_messages``).
 """
 
 from __future__ import annotations
@@ -258,7 +260,12 @@ class BotApiDouble:
     callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
-    commands: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)  # the default scope's
+    # setMyCommands by scope (its JSON, keys sorted) and language: what each chat's menu is
+    scoped_commands: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    # chats the bot can address: a private chat exists once its user has written to the bot
+    # (Telegram answers "chat not found" for another; a test may add one it started before)
+    known_chats: set[int] = field(default_factory=set)
     webhook: dict[str, Any] = field(default_factory=dict)
     base_url: str = ""
     # method -> how many of its next calls Telegram's flood control refuses (429, retry after 1 s)
@@ -289,6 +296,9 @@ class BotApiDouble:
                 "language_code": language_code}
 
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:
+        chat = (update.get("message") or {}).get("chat")
+        if chat is not None:
+            self.known_chats.add(int(chat["id"]))
         with self._lock:
             update["update_id"] = next(self._ids)
             self.updates.append(update)
@@ -324,6 +334,21 @@ class BotApiDouble:
     def press(self, user: dict[str, Any], message: SentMessage, label: str) -> dict[str, Any]:
         button = next(b for b in message.buttons() if b["text"] == label)
         return self._push(self.callback_update(user, message, button["callback_data"]))
+
+    def menu(self, chat_id: int, chat_type: str = "private",
+             language_code: str = "") -> list[str]:
+        """The commands a Telegram client shows in a chat's menu: the narrowest scope set
+        (a chat's own, then all private or all group chats, then the default), in the
+        user's language if a list was set for it, else the one without a language."""
+        kind = "all_private_chats" if chat_type == "private" else "all_group_chats"
+        for scope in ({"type": "chat", "chat_id": chat_id}, {"type": kind},
+                      {"type": "default"}):
+            key = json.dumps(scope, sort_keys=True)
+            for language in dict.fromkeys((language_code, "")):
+                found = self.scoped_commands.get((key, language))
+                if found:
+                    return [c["command"] for c in found]
+        return []
 
     def chat_messages(self, chat_id: int) -> list[SentMessage]:
         return [m for m in self.messages if m.chat_id == chat_id]
@@ -382,13 +407,7 @@ class BotApiDouble:
         if method in ("editMessageText", "editMessageReplyMarkup"):
             return self._edit(method, params)
         if method == "setMyCommands":
-            commands = _json(params.get("commands")) or []
-            for c in commands:
-                if not re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]) or \
-                        not 1 <= len(c["description"]) <= 256:
-                    raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
-            self.commands = commands
-            return True
+            return self._set_my_commands(params)
         if method == "setWebhook":
             if not _webhook_url_allowed(str(params.get("url") or "")):
                 raise BadRequest("Bad Request: bad webhook: HTTPS url must be provided for "
@@ -426,6 +445,32 @@ class BotApiDouble:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(),
                                        max(0.01, deadline - time.monotonic()))
+
+    def _set_my_commands(self, params: dict[str, Any]) -> bool:
+        """Telegram's setMyCommands: at most 100 commands, each 1–32 of ``a-z0-9_`` with a
+        description of 1–256 characters; a scope of a known type, whose chat (if it names
+        one) the bot can address; a language code of two letters, or none."""
+        commands = _json(params.get("commands")) or []
+        if len(commands) > 100:
+            raise BadRequest("Bad Request: BOT_COMMANDS_TOO_MUCH")
+        for c in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]):
+                raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(c["description"]) <= 256:
+                raise BadRequest("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        scope = _json(params.get("scope")) or {"type": "default"}
+        if scope.get("type") not in _SCOPES or \
+                any(not isinstance(scope.get(k), int) for k in _SCOPES[scope["type"]]):
+            raise BadRequest("Bad Request: can't parse BotCommandScope")
+        if "chat_id" in scope and scope["chat_id"] not in self.known_chats:
+            raise BadRequest("Bad Request: chat not found")
+        language = params.get("language_code") or ""
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise BadRequest("Bad Request: invalid language code specified")
+        self.scoped_commands[(json.dumps(scope, sort_keys=True), language)] = commands
+        if scope == {"type": "default"} and not language:
+            self.commands = commands
+        return True
 
     def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
@@ -468,6 +513,12 @@ class BotApiDouble:
         message.reply_markup = markup
         message.edits += 1
         return self.message_dict(message)
+
+
+#: BotCommandScope's types and the fields each one needs
+_SCOPES = {"default": (), "all_private_chats": (), "all_group_chats": (),
+           "all_chat_administrators": (), "chat": ("chat_id",),
+           "chat_administrators": ("chat_id",), "chat_member": ("chat_id", "user_id")}
 
 
 def _webhook_url_allowed(url: str) -> bool:

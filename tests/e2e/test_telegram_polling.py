@@ -56,7 +56,12 @@ def service(tmp_path: Path) -> BanditService:
 
 
 def run_bot(service: BanditService, double: BotApiDouble,
-            script: Callable[[], Awaitable[None]]) -> None:
+            script: Callable[[], Awaitable[None]], *, admins_started: bool = True) -> None:
+    """Run the bot with long polling while ``script`` plays; ``admins_started``: the admins
+    have a private chat with the bot already (else Telegram knows no chat of theirs)."""
+    if admins_started:
+        double.known_chats.update(service.admins)
+
     async def main() -> None:
         app = build_application(service, double.token, base_url=double.base_url)
         async with app:
@@ -824,6 +829,32 @@ def test_a_report_of_thirty_arms_reads_on_a_phone(tmp_path: Path, double: BotApi
         assert texts[1].startswith(f"<b>wide</b> · part 2/{len(texts)}")
 
 
+def test_in_a_group_the_answered_prompt_names_who_answered_in_its_parse_mode(
+        service: BanditService, double: BotApiDouble) -> None:
+    """The edited prompt in a group said "Answered 👎 — thanks", not who answered. It names
+    the person by first name, escaped for the message's parse mode (a name with
+    MarkdownV2's or HTML's specials reads as typed, and Telegram takes the edit)."""
+    marked = BotApiDouble.user(505, "Al_i*ce [x]!")
+    tagged = BotApiDouble.user(506, "<b>Bo</b> & co")
+
+    async def script() -> None:
+        double.send_command(marked, -901, "/random", chat_type="group")
+        prompt = await double.wait_for(last_text(double, -901))
+        double.press(marked, prompt, "👎")
+        await double.wait_for(lambda: prompt.edits)
+        double.send_command(tagged, -901, "/tip", chat_type="group")
+        tip = await double.wait_for(last_text(double, -901, 2))
+        double.press(tagged, tip, tip.buttons()[-1]["text"])
+        await double.wait_for(lambda: tip.edits)
+
+    run_bot(service, double, script)
+    prompt, tip = [m for m in double.chat_messages(-901) if m.kind == "text"]
+    assert prompt.parse_mode == "MarkdownV2" and tip.parse_mode == "HTML"
+    assert check_markdown_v2(prompt.text or "").endswith("\n\nAl_i*ce [x]! answered 👎 — thanks")
+    assert check_html(tip.text or "").endswith("\n\n<b>Bo</b> & co answered 5 — thanks")
+    assert not double.errors
+
+
 def test_audit_times_are_in_the_configured_time_zone_like_the_reports(
         tmp_path: Path, double: BotApiDouble) -> None:
     """With ``time_zone: Europe/Berlin`` /report said "since … 23:13 CET" while /audit said
@@ -860,27 +891,101 @@ def test_audit_times_are_in_the_configured_time_zone_like_the_reports(
     assert not double.errors
 
 
-def test_in_a_group_the_answered_prompt_names_who_answered_in_its_parse_mode(
-        service: BanditService, double: BotApiDouble) -> None:
-    """The edited prompt in a group said "Answered 👎 — thanks", not who answered. It names
-    the person by first name, escaped for the message's parse mode (a name with
-    MarkdownV2's or HTML's specials reads as typed, and Telegram takes the edit)."""
-    marked = BotApiDouble.user(505, "Al_i*ce [x]!")
-    tagged = BotApiDouble.user(506, "<b>Bo</b> & co")
+ADMIN_COMMANDS = {"cheat", "prior", "reset", "policy", "arm", "export", "audit"}
+
+
+def test_admins_find_the_admin_commands_in_their_private_chats_menu(
+        tmp_path: Path, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
+    """setMyCommands published the public commands only: no admin found /cheat in the menu.
+    Each admin's private chat lists the admin commands too, each with what it is for;
+    everyone else's menu, and every group's, stays public. An admin who has never started
+    the bot (Telegram answers "chat not found") is one warning line, naming no one, and
+    gets the menu on sending /start."""
+    import logging
+
+    store = SQLiteStore(tmp_path / "menu.db")
+    store.init()
+    service = BanditService(parse_config(bot_config()), store, rng=np.random.default_rng(5),
+                            clock=FakeClock(), admins=frozenset({1002}))
+    newcomer = BotApiDouble.user(1002, "Nia")
+    double.known_chats.add(ADMIN)  # Ada has talked to the bot before; Nia has not
+    seen: dict[str, list[str]] = {}
 
     async def script() -> None:
-        double.send_command(marked, -901, "/random", chat_type="group")
-        prompt = await double.wait_for(last_text(double, -901))
-        double.press(marked, prompt, "👎")
-        await double.wait_for(lambda: prompt.edits)
-        double.send_command(tagged, -901, "/tip", chat_type="group")
-        tip = await double.wait_for(last_text(double, -901, 2))
-        double.press(tagged, tip, tip.buttons()[-1]["text"])
-        await double.wait_for(lambda: tip.edits)
+        seen["before"] = double.menu(1002)
+        double.send_command(newcomer, 1002, "/start")
+        await double.wait_for(lambda: "cheat" in double.menu(1002))
+
+    with caplog.at_level(logging.WARNING, logger="banditbot"):
+        run_bot(service, double, script, admins_started=False)
+    public = [c["command"] for c in double.commands]
+    assert public[-3:] == ["report", "experiments", "help"] and "random" in public
+    assert double.menu(ADMIN) == [*public, "cheat", "prior", "reset", "policy", "arm",
+                                  "export", "audit"]
+    assert double.menu(501) == public and double.menu(-95, "group") == public
+    assert seen["before"] == public and double.menu(1002) == double.menu(ADMIN)
+    described = {c["command"]: c["description"] for c in double.scoped_commands[
+        ('{"chat_id": 1001, "type": "chat"}', "")]}
+    assert described["prior"] == \
+        "admin: start an arm from a belief: alpha successes, beta failures"
+    assert described["cheat"] == "admin: add rewards by hand, for testing"
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name.startswith("banditbot") and r.levelno >= logging.WARNING]
+    assert warnings == ["1 admin has not started a private chat with the bot (Telegram: chat "
+                        "not found): the admin commands appear in an admin's menu once they "
+                        "send the bot /start"]
+    assert double.errors == [("setMyCommands", "Bad Request: chat not found")]
+
+
+def test_help_says_what_admin_commands_do_and_keeps_them_out_of_groups(
+        service: BanditService, double: BotApiDouble) -> None:
+    """/help from an admin in a group printed the admin section to the whole group, and its
+    admin lines gave only syntax (/prior … <alpha> <beta>; /cheat, for what?). In a group
+    an admin gets the public help and one line on where the admin commands are; in a
+    private chat each admin line says what the command is for."""
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/help")
+        await double.wait_for(last_text(double, ADMIN))
+        double.send_command(ADMIN_USER, -93, "/help", chat_type="group")
+        await double.wait_for(last_text(double, -93))
+        double.send_command(ALICE, -93, "/help", chat_type="group")
+        await double.wait_for(last_text(double, -93, 2))
 
     run_bot(service, double, script)
-    prompt, tip = [m for m in double.chat_messages(-901) if m.kind == "text"]
-    assert prompt.parse_mode == "MarkdownV2" and tip.parse_mode == "HTML"
-    assert check_markdown_v2(prompt.text or "").endswith("\n\nAl_i*ce [x]! answered 👎 — thanks")
-    assert check_html(tip.text or "").endswith("\n\n<b>Bo</b> & co answered 5 — thanks")
+    private = (double.chat_messages(ADMIN)[0].text or "").splitlines()
+    admin_in_group, alice_in_group = [m.text or "" for m in double.chat_messages(-93)]
+    assert "/prior <experiment> <arm> <alpha> <beta> — start an arm from a belief: alpha " \
+        "successes, beta failures" in private
+    assert any(line.startswith("/cheat <experiment> <arm> ") and
+               line.endswith(" — add rewards by hand, for testing") for line in private)
+    admin_lines = private[private.index("Admin:") + 1:]
+    assert len(admin_lines) == len(ADMIN_COMMANDS) and all(" — " in x for x in admin_lines)
+    assert "/cheat" not in admin_in_group and "Admin:" not in admin_in_group
+    assert admin_in_group.endswith("\n\nAdmin commands are listed in a private chat with me "
+                                   "(send me /help there).")
+    assert admin_in_group.split("\n\nAdmin commands")[0] == alice_in_group
+    assert not double.errors
+
+
+def test_a_bot_with_many_experiments_publishes_menus_telegram_takes(
+        tmp_path: Path, double: BotApiDouble) -> None:
+    """Telegram takes at most 100 commands in a menu: the public one keeps /report,
+    /experiments and /help, and an admin's every admin command, leaving out the
+    experiments past that (their commands still work)."""
+    config = {"admins": [ADMIN], "experiments": [
+        {"id": f"e{i:02d}", "arms": [{"id": "a", "content": "A"}]} for i in range(99)]}
+    store = SQLiteStore(tmp_path / "many.db")
+    store.init()
+    service = BanditService(parse_config(config), store, rng=np.random.default_rng(5),
+                            clock=FakeClock())
+
+    async def script() -> None:
+        double.send_command(ALICE, 501, "/e98")  # not in the menu, and it runs
+        await double.wait_for(last_text(double, 501))
+
+    run_bot(service, double, script)
+    public, admin = [c["command"] for c in double.commands], double.menu(ADMIN)
+    assert len(public) == 100 and public[-3:] == ["report", "experiments", "help"]
+    assert len(admin) == 100 and set(admin) >= ADMIN_COMMANDS | {"report", "help", "e00"}
+    assert double.chat_messages(501)[0].text == "A"
     assert not double.errors

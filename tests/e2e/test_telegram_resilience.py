@@ -77,7 +77,10 @@ def service(store: TroubledStore) -> BanditService:
 
 def polling(service: BanditService, double: BotApiDouble,
             script: Callable[[], Awaitable[None]]) -> None:
-    """Run the bot as ``banditbot run`` does (:func:`run_polling`) while ``script`` plays."""
+    """Run the bot as ``banditbot run`` does (:func:`run_polling`) while ``script`` plays
+    (the admins have a private chat with the bot: their menu is published)."""
+    double.known_chats.update(service.admins)
+
     async def main() -> None:
         app = build_application(service, double.token, base_url=double.base_url)
         stop = asyncio.Event()

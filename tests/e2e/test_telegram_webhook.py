@@ -214,6 +214,44 @@ def test_set_and_delete_webhook_commands(double: BotApiDouble, tmp_path: Path) -
     assert double.webhook == {}
 
 
+def test_set_webhook_publishes_the_admin_commands_in_each_admins_private_chat(
+        double: BotApiDouble, tmp_path: Path) -> None:
+    """A webhook deployment never runs `banditbot run`: set-webhook publishes the menus,
+    the admin commands in each admin's private chat; an admin Telegram knows no chat
+    with (never started the bot) is a warning, and the rest is published."""
+    env = {**os.environ, "TELEGRAM_TOKEN": double.token,
+           "BANDITBOT_TELEGRAM_BASE_URL": double.base_url, "BANDITBOT_ADMINS": "1001,1002",
+           "BANDITBOT_WEBHOOK_SECRET": SECRET}
+    double.known_chats.add(1001)  # 1002 has never written to the bot
+    proc = subprocess.run([sys.executable, "-m", "banditbot", "set-webhook",
+                           "https://bot.example.org/telegram"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    public = [c["command"] for c in double.commands]
+    assert "cheat" not in public and "random" in public
+    assert double.menu(1001) == [*public, "cheat", "prior", "reset", "policy", "arm",
+                                 "export", "audit"]
+    assert double.menu(1002) == public
+    assert f"command list published ({len(public)} commands; the admin commands too, in " \
+        "the private chats of 1 admin)" in proc.stdout
+    assert " ".join(proc.stderr.split()) == (
+        "warning: 1 admin has not started a private chat with the bot (Telegram: chat not "
+        "found): the admin commands appear in an admin's menu once they send the bot /start")
+
+
+def test_an_admins_start_through_the_webhook_publishes_their_menu(
+        server: str, double: BotApiDouble) -> None:
+    """An admin who had not started the bot when its menus were published gets the admin
+    commands in the menu on sending /start (a webhook deployment publishes nothing at its
+    own start)."""
+    update = double.message_update(double.user(1001, "Ada"), 1001, "/start")
+    update["update_id"] = 41
+    double.known_chats.add(1001)  # (Telegram knows the chat from that message on)
+    assert post(server, update).status_code == 200
+    assert "cheat" in wait(lambda: double.menu(1001))
+    assert "cheat" not in double.menu(501)
+
+
 def test_run_without_token_says_how_to_get_one(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:

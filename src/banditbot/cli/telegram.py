@@ -87,7 +87,8 @@ def set_webhook(
     config: ConfigOpt = None,
 ) -> None:
     """Register the webhook with Telegram (with a secret token) and publish the bot's
-    command list, which `banditbot run` would otherwise do.
+    command list (with the admin commands in each admin's private chat), which `banditbot
+    run` would otherwise do.
 
     Refused before Telegram is asked (exit 2): a URL that is not HTTPS (Telegram's own
     servers refuse it; a Bot API server of yours, --bot-api-url, decides itself), and a
@@ -97,7 +98,7 @@ def set_webhook(
     """
     from .._compose import ensure_webhook_secret
     from .._config import default_config_path, load_config
-    from ..telegram import commands_for
+    from ..telegram import admin_commands_for, commands_for, publish_menus
 
     if not (bot_api_url or settings().telegram_base_url):
         _check_webhook_url(url)
@@ -114,35 +115,41 @@ def set_webhook(
                  "--with-decryption), or unset it to generate one into .env")
     bot, root = _bot(token, bot_api_url)
     path = config if config is not None else settings().config_path
-    commands = commands_for(load_config(path if path is not None else default_config_path()))
+    loaded = load_config(path if path is not None else default_config_path())
+    commands, admin_commands = commands_for(loaded), admin_commands_for(loaded)
+    admins = frozenset(loaded.admins) | settings().admins
     generated = not (secret or settings().webhook_secret)
     secret = ensure_webhook_secret(settings(), secret)
 
-    async def go() -> str | None:
+    async def go() -> tuple[int, list[tuple[str, str]]]:
         from telegram.error import TelegramError
 
         try:
             async with bot:
                 await bot.set_webhook(url, secret_token=secret,
                                       allowed_updates=["message", "callback_query"])
-                try:
-                    await bot.set_my_commands(commands)
-                except TelegramError as exc:
-                    return str(exc)
+                return await publish_menus(bot, commands, admin_commands, admins)
         except TelegramError as exc:
             raise _failure(exc, root, "Telegram refused the webhook") from None
-        return None
 
     import asyncio  # not at import: keeps `banditbot --help` fast
 
-    refused = asyncio.run(go())
+    from rich.markup import escape
+
+    from .._text import count_text
+
+    menus, problems = asyncio.run(go())
     where = f"generated and stored in {settings().env_file}" if generated else "as given"
     console.print(f"webhook set to {url} (secret token {where}; not shown)")
-    if refused:
-        err_console.print(f"[yellow]warning:[/] the command list was not published: {refused}",
+    for problem, error in problems:
+        err_console.print(f"[yellow]warning:[/] {escape(problem)}"
+                          + (f": {escape(redact(error))}" if error else ""),
                           markup=True, highlight=False)
-    else:
-        console.print(f"command list published ({len(commands)} commands)")
+    if not any(problem.startswith("the command list") for problem, _ in problems):
+        console.print(f"command list published ({len(commands)} commands"
+                      + (f"; the admin commands too, in the private chats of "
+                         f"{count_text(menus, 'admin')}" if menus else "") + ")", markup=False,
+                      highlight=False)
 
 
 @app.command("delete-webhook")

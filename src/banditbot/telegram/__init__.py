@@ -26,7 +26,13 @@ from ._app import (  # noqa: E402
     start_webhook_bot,
     unavailable_reason,
 )
-from ._bot import BanditBot, commands_for, install  # noqa: E402
+from ._bot import (  # noqa: E402
+    BanditBot,
+    admin_commands_for,
+    commands_for,
+    install,
+    publish_menus,
+)
 from ._context import CHAT_FEATURES, chat_context  # noqa: E402
 
 __all__ = [
@@ -34,12 +40,14 @@ __all__ = [
     "BanditBot",
     "ChatOrder",
     "Reachability",
+    "admin_commands_for",
     "build_application",
     "chat_context",
     "check_secret",
     "commands_for",
     "install",
     "process_webhook",
+    "publish_menus",
     "run_polling",
     "start_webhook_bot",
     "unavailable_reason",

@@ -15,11 +15,13 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
+    Bot,
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -65,7 +67,7 @@ from ._render import (
 if TYPE_CHECKING:  # the report types load with the first /report
     from .._report import Report
 
-__all__ = ["BanditBot", "commands_for", "install"]
+__all__ = ["BanditBot", "admin_commands_for", "commands_for", "install", "publish_menus"]
 
 log = logging.getLogger("banditbot.telegram")
 
@@ -106,6 +108,18 @@ _ADMIN_USAGE = {
     "export": "/export <experiment>",
     "audit": "/audit [experiment]",
 }
+#: what each admin command is for: said after its syntax in /help, and in the admins' menu
+_ADMIN_MEANING = {
+    "cheat": "add rewards by hand, for testing",
+    "prior": "start an arm from a belief: alpha successes, beta failures",
+    "reset": "start an experiment's statistics from zero (asks first; the log is kept)",
+    "policy": "switch an experiment's policy (what was learned is kept)",
+    "arm": "list an experiment's arms, add one or retire one",
+    "export": "the decision log as a CSV file (in a private chat only)",
+    "audit": "the latest admin actions: who changed what, when",
+}
+#: the most commands Telegram takes in one list (setMyCommands)
+_MAX_COMMANDS = 100
 #: what a user's name loses before a message shows it (controls, direction overrides)
 _CONTROLS = re.compile(f"[{CONTROL_CHARACTERS}]")
 
@@ -128,6 +142,12 @@ def _display_name(name: str | None) -> str:
     characters (a message's parse mode is escaped by the caller)."""
     text = " ".join(_CONTROLS.sub("", name or "").split())
     return text if len(text) <= 64 else text[:63] + "…"
+
+
+def _command_of(message: Message) -> str:
+    """The command a message starts with, without its slash and ``@bot``: ``start``."""
+    words = (message.text or "").split(maxsplit=1)
+    return words[0].removeprefix("/").split("@")[0] if words else ""
 
 
 def _maybe_delivered(error: TimedOut) -> bool:
@@ -208,14 +228,21 @@ class BanditBot:
         """The command list to publish with ``setMyCommands``."""
         return _commands(self.runnable)
 
+    def admin_commands(self) -> list[BotCommand]:
+        """The command list of an admin's private chat: :meth:`commands` and the admin
+        commands."""
+        return _commands(self.runnable, admin=True)
+
     async def publish_commands(self, application: Application[Any, Any, Any, Any, Any, Any]
                                ) -> None:
-        """Publish :meth:`commands` (use as ``post_init``). Telegram refusing them is a
-        warning: the bot works without the list."""
-        try:
-            await application.bot.set_my_commands(self.commands())
-        except TelegramError as exc:
-            log.warning("the command list was not published", extra={"error": str(exc)[:200]})
+        """Publish :meth:`commands` for everyone and :meth:`admin_commands` in each admin's
+        private chat (use as ``post_init``). Telegram refusing them is a warning: the bot
+        works without the menu; an admin who has not started the bot yet gets theirs on
+        sending /start."""
+        _, problems = await publish_menus(application.bot, self.commands(),
+                                          self.admin_commands(), self.service.admins)
+        for problem, error in problems:
+            log.warning(problem, extra={"error": error[:200]} if error else None)
 
     @staticmethod
     async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -233,10 +260,23 @@ class BanditBot:
                   for e in self.runnable]
         lines += ["/report — what I have learned so far", "/experiments — the experiments",
                   "/help — this message"]
-        user = update.effective_user
-        if user is not None and self.service.is_admin(user.id):
-            lines += ["", "Admin:", *_ADMIN_USAGE.values()]  # (one a line: a phone wraps them)
+        user, chat = update.effective_user, update.effective_chat
+        admin = user is not None and self.service.is_admin(user.id)
+        private = chat is None or chat.type == "private"
+        if admin and private:  # (one a line: a phone wraps them)
+            lines += ["", "Admin:", *(f"{_ADMIN_USAGE[name]} — {meaning}"
+                                      for name, meaning in _ADMIN_MEANING.items())]
+        elif admin:  # a group reads the reply: the admin section is not its business
+            lines += ["", "Admin commands are listed in a private chat with me (send me "
+                          "/help there)."]
         await message.reply_text("\n".join(lines))
+        if admin and private and user is not None and _command_of(message) == "start":
+            # an admin who had never started the bot got no admin menu (Telegram knew no
+            # chat with them when the bot published it): now there is one
+            _, problems = await publish_menus(context.bot, None, self.admin_commands(),
+                                              [user.id])
+            for problem, error in problems:
+                log.warning(problem, extra={"error": error[:200]} if error else None)
 
     async def on_experiments(self, update: Update,
                              context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -807,14 +847,75 @@ def commands_for(config: BanditConfig, experiments: Sequence[str] | None = None
     return _commands([e for e in (config.experiment(i) for i in ids) if e.reward.buttons])
 
 
-def _commands(experiments: Sequence[ExperimentConfig]) -> list[BotCommand]:
+def admin_commands_for(config: BanditConfig, experiments: Sequence[str] | None = None
+                       ) -> list[BotCommand]:
+    """The command list of an admin's private chat: :func:`commands_for` and the admin
+    commands (what ``set-webhook`` publishes for each admin)."""
+    ids = list(experiments) if experiments is not None else [e.id for e in config.experiments]
+    return _commands([e for e in (config.experiment(i) for i in ids) if e.reward.buttons],
+                     admin=True)
+
+
+def _commands(experiments: Sequence[ExperimentConfig], *, admin: bool = False
+              ) -> list[BotCommand]:
+    """The menu: each experiment's command, /report, /experiments, /help and (``admin``)
+    the admin commands; Telegram takes at most 100, so the experiments past that are left
+    out of the menu (their commands still work)."""
+    tail = [BotCommand("report", "what the bot has learned"),
+            BotCommand("experiments", "list the experiments"),
+            BotCommand("help", "what you can do")]
+    if admin:
+        tail += [BotCommand(name, f"admin: {meaning}") for name, meaning in
+                 _ADMIN_MEANING.items()]
     cmds = [BotCommand(e.telegram.command_for(e.id),
                        (e.description.strip() or f"try experiment {e.id}")[:256])
-            for e in experiments]
-    cmds += [BotCommand("report", "what the bot has learned"),
-             BotCommand("experiments", "list the experiments"),
-             BotCommand("help", "what you can do")]
-    return cmds
+            for e in experiments[:_MAX_COMMANDS - len(tail)]]
+    return cmds + tail
+
+
+async def publish_menus(bot: Bot, public: Sequence[BotCommand] | None,
+                        admin: Sequence[BotCommand], admins: Iterable[int]
+                        ) -> tuple[int, list[tuple[str, str]]]:
+    """Publish the command menus: ``public`` for every chat (``None``: left as it is) and
+    ``admin`` in each admin's private chat (``BotCommandScopeChat``: an admin's private
+    chat has their user id).
+
+    Telegram answers "chat not found" for an admin who has never started the bot: those
+    are counted in one problem, never named (a log carries no user id).
+
+    Returns
+    -------
+    tuple
+        How many admins' menus were published, and the problems: a sentence each, with
+        Telegram's words (``""`` when the sentence says it all).
+    """
+    problems: list[tuple[str, str]] = []
+    if public is not None:
+        try:
+            await bot.set_my_commands(list(public))
+        except TelegramError as exc:
+            problems.append(("the command list was not published", str(exc)))
+    published, unknown, refused = 0, 0, []
+    for admin_id in sorted(set(admins)):
+        try:
+            await bot.set_my_commands(list(admin), scope=BotCommandScopeChat(admin_id))
+            published += 1
+        except BadRequest as exc:
+            if "chat not found" not in str(exc).lower():
+                refused.append(str(exc))
+                continue
+            unknown += 1
+        except TelegramError as exc:
+            refused.append(str(exc))
+    if unknown:
+        problems.append((
+            f"{count_text(unknown, 'admin')} {'has' if unknown == 1 else 'have'} not started "
+            "a private chat with the bot (Telegram: chat not found): the admin commands "
+            "appear in an admin's menu once they send the bot /start", ""))
+    if refused:
+        problems.append((f"the admin command list was not published for "
+                         f"{count_text(len(refused), 'admin')}", refused[0]))
+    return published, problems
 
 
 def install(application: Application[Any, Any, Any, Any, Any, Any],
