@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError
+from .._text import duration_text
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, make_policy
 from ._data import LoggedBandit
@@ -533,6 +534,8 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
             dist = policy_action_dist(policy, test, train=train)
         other_experiment = _other_experiment(policy[1], test) \
             if isinstance(policy, tuple) else None
+        outside = _outside_span(policy[1], test) \
+            if isinstance(policy, tuple) and not _is_obd_bts(policy[1]) else None
         for result in estimate_all(
                 est_objects, reward=test.reward, action=test.action, pscore=test.pscore,
                 action_dist=dist, estimated_rewards=q_hat, alpha=alpha,
@@ -540,9 +543,9 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
                 behavior_dist=logging, n_jobs=n_jobs, progress=bootstrap_progress,
                 # per round: the logged vectors say which arms could not be chosen when
                 support=test.action_dist):
-            if other_experiment is not None:
-                result = dataclasses.replace(
-                    result, warnings=(other_experiment, *result.warnings))
+            said = tuple(w for w in (other_experiment, outside) if w is not None)
+            if said:
+                result = dataclasses.replace(result, warnings=(*said, *result.warnings))
             rows.append(EvaluationRow(label, result))
         if online and not isinstance(policy, tuple) and not (
                 isinstance(policy, Policy) and policy.contextual):
@@ -586,6 +589,40 @@ def _other_experiment(source: LoggedBandit, target: LoggedBandit) -> str | None:
     return (f"the logging policy is experiment {', '.join(source.experiments[:3])}'s; the "
             f"evaluated log is {', '.join(target.experiments[:3])}'s: arms of the same name "
             "there may not be the same messages")
+
+
+def _outside_span(source: LoggedBandit, target: LoggedBandit) -> str | None:
+    """A warning when rounds of ``target`` that ``source`` did not log itself fall outside
+    the time ``source`` spans: their probabilities are ``source``'s first or last ones,
+    carried over a time it says nothing about (a log of 10:24 gave every round of 10:29 its
+    last propensities, and the interval was as confident as any)."""
+    if source.timestamp is None or target.timestamp is None:
+        return None
+    todo = np.ones(target.n_rounds, dtype=bool)
+    for row, _ in _logged_rounds(source, target):
+        todo[row] = False
+    times = target.timestamp[todo]
+    first, last = float(np.min(source.timestamp)), float(np.max(source.timestamp))
+    before, after = first - times[times < first], times[times > last] - last
+    if not before.size and not after.size:
+        return None
+    how_far = [f"up to {duration_text(float(after.max()))} after its last round"
+               if after.size else "",
+               f"up to {duration_text(float(before.max()))} before its first round"
+               if before.size else ""]
+    return (f"{before.size + after.size:,} of {target.n_rounds:,} evaluated rounds fall "
+            f"outside the time the logging policy's log spans ({_span_text(first, last)}), "
+            f"{' and '.join(x for x in how_far if x)}: they take the propensities it logged "
+            "nearest in time, which need not be what its policy did then")
+
+
+def _span_text(first: float, last: float) -> str:
+    """``2026-12-05 10:24:16 – 10:24:18 UTC`` (the date once when both ends share it)."""
+    from datetime import UTC, datetime
+
+    a, b = (datetime.fromtimestamp(t, tz=UTC) for t in (first, last))
+    end = b.strftime("%H:%M:%S" if a.date() == b.date() else "%Y-%m-%d %H:%M:%S")
+    return f"{a:%Y-%m-%d %H:%M:%S} – {end} UTC"
 
 
 def _is_obd_bts(log: LoggedBandit) -> bool:

@@ -1,0 +1,88 @@
+"""`banditbot evaluate` after a new-user trial: what it said, and left unsaid, about the
+logs it was given (a behaviour log of another time, repeated options, a file's name, an
+unreadable time, the table's columns)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from ..conftest import run_cli
+
+run = run_cli
+
+#: a short evaluation: one estimator, few replicates, every round evaluated
+QUICK = ["-e", "ips", "--n-bootstrap", "20", "--train-share", "0"]
+
+
+def _export(path: Path, *, start: float = 1_700_000_000.0, decisions: int = 300,
+            seconds: float = 1.0, arms: tuple[str, ...] = ("a", "b", "c")) -> Path:
+    """An export at ``path`` of experiment ``g`` under ε-greedy (seeded), a decision every
+    ``seconds`` on a fake clock from ``start``, each answered."""
+    import numpy as np
+
+    from banditbot import BanditService, MemoryStore, parse_config
+    from banditbot.offline import export_decisions
+
+    from ..conftest import FakeClock
+
+    clock = FakeClock(start)
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in arms],
+        "policy": {"name": "epsilon-greedy", "epsilon": 0.3}}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(2), clock=clock)
+    rng = np.random.default_rng(3)
+    for i in range(decisions):
+        clock.advance(seconds)
+        d = svc.decide("g", f"u{i}")
+        svc.reward(d.id, float(rng.random() < 0.3), f"u{i}")
+    export_decisions(svc.decisions("g"), path)
+    return path
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_behavior_log_of_another_time_is_said_with_how_far(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evaluate big.csv -p behavior:log.csv``, log.csv two seconds of 10:24 and big.csv a
+    minute of 10:28, rebuilt every round from log.csv's last propensities and printed a
+    confident interval without a word. Now each row says how many evaluated rounds fall
+    outside the behaviour log's time and how far; a log of the same time says nothing."""
+    monkeypatch.setenv("COLUMNS", "400")
+    early = _export(tmp_path / "early.csv", decisions=100)
+    late = _export(tmp_path / "late.csv", start=1_700_000_000.0 + 300, decisions=100)
+    code, out, err = run(["evaluate", str(late), "-p", f"behavior:{early}", *QUICK,
+                          "--json"], capsys)
+    assert code == 0, err
+    (row,) = json.loads(out)["rows"]
+    said = row["warnings"][0]
+    assert said.startswith("100 of 100 evaluated rounds fall outside the time the logging "
+                           "policy's log spans (2023-11-14 22:13:21 – 22:15:00 UTC), up to "
+                           "5m after its last round"), said
+    code, out, err = run(["evaluate", str(early), "-p", f"behavior:{late}", *QUICK,
+                          "--json"], capsys)
+    assert code == 0, err
+    assert "up to 5m before its first round" in json.loads(out)["rows"][0]["warnings"][0]
+    # the same time (another tool's CSV of the same traffic): nothing to say
+    foreign = _write(tmp_path / "foreign.csv", [
+        {k: r[k] for k in ("created_at", "arm", "reward", "propensity")}
+        for r in _rows(early)])
+    code, out, err = run(["evaluate", str(foreign), "-p", f"behavior:{early}", *QUICK,
+                          "--json"], capsys)
+    assert code == 0, err
+    assert not any("outside the time" in w for w in json.loads(out)["rows"][0]["warnings"])
