@@ -86,3 +86,26 @@ def test_a_behavior_log_of_another_time_is_said_with_how_far(
                           "--json"], capsys)
     assert code == 0, err
     assert not any("outside the time" in w for w in json.loads(out)["rows"][0]["warnings"])
+
+
+def test_the_evaluate_table_says_what_its_columns_mean(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table gave "95% every look", DR's "–" and DM's ESS (the round count) without a
+    word on any; --json explains its intervals in its keys. Now lines under the table say
+    what each is, for the estimators shown."""
+    monkeypatch.setenv("COLUMNS", "300")
+    log = _export(tmp_path / "g.csv")
+    code, out, err = run(["evaluate", str(log), "-p", "uniform", "-e", "ips", "-e", "dm",
+                          "-e", "dr", "-e", "replay", "--n-bootstrap", "20"], capsys)
+    assert code == 0, err
+    under = out.split("┘")[-1]
+    assert "95% every look: an anytime interval" in under
+    assert "IPS and SNIPS only" in under
+    assert "– under 95% every look (dm, dr, replay)" in under
+    assert "DM weighs no round: its ESS is just the number of evaluated rounds" in under
+    assert "replay: the ESS is the matched rounds" in under
+    code, out, err = run(["evaluate", str(log), "-p", "uniform", "-e", "ips",
+                          "--n-bootstrap", "20"], capsys)
+    under = out.split("┘")[-1]
+    assert code == 0 and "95% every look:" in under and "DM" not in under, out

@@ -93,6 +93,7 @@ def evaluate(
     a bar of the replicates done with the time left in a terminal, a line every 10 s
     otherwise.
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from ..offline import ColumnMap, check_behavior, in_time_order, make_estimator
@@ -176,6 +177,9 @@ def evaluate(
                     "anytime_interval": "anytime_low, anytime_high: 95% confidence sequence "
                                         "(betting on the importance-weighted rewards; valid "
                                         "at every look; IPS and SNIPS only)",
+                    "ess": "effective sample size (Σw)²/Σw² of the importance "
+                           "weights; dm: the number of evaluated rounds; replay, "
+                           "replay-online: the matched rounds",
                     "rows": [{"policy": r.policy, "estimator": r.estimate.estimator,
                               "value": r.estimate.value if r.estimate.overlap else None,
                               "low": r.estimate.low, "high": r.estimate.high,
@@ -185,7 +189,9 @@ def evaluate(
                               "rounds": r.estimate.n_rounds, "overlap": r.estimate.overlap,
                               "warnings": list(r.estimate.warnings)} for r in rows]})
     else:
-        table = Table(title=title, title_justify="left")
+        table = Table(title=title, title_justify="left", caption="\n".join(
+            escape(line) for line in _legend({r.estimate.estimator for r in rows})),
+            caption_justify="left")
         for col in ("policy", "estimator", "estimate", "95% bootstrap", "95% every look",
                     "ESS", "max weight", "warnings"):
             table.add_column(col, justify="right" if col in ("estimate", "ESS", "max weight")
@@ -204,6 +210,36 @@ def evaluate(
                        baseline=baseline)
         (err_console if as_json else console).print(f"chart: {png}", markup=False,
                                                     highlight=False, soft_wrap=True)
+
+
+#: the estimators with an interval valid at every look (the table's "95% every look")
+_ANYTIME = ("ips", "snips")
+
+
+def _legend(shown: set[str]) -> list[str]:
+    """What the evaluation table's columns mean, for the estimators ``shown`` (a trial read
+    "95% every look" and DR's "–" without a word on either; --json says it in its keys)."""
+    lines = ["95% bootstrap: percentile bootstrap interval over the evaluated rounds, for "
+             "one look at this log"]
+    if shown & set(_ANYTIME):
+        lines.append("95% every look: an anytime interval (confidence sequence) for the "
+                     "policy's value, valid at every look at the log read in order, however "
+                     "often you look; IPS and SNIPS only (the same for both)")
+    others = sorted(shown - set(_ANYTIME))
+    if others:
+        lines.append(f"– under 95% every look ({', '.join(others)}): only IPS and SNIPS "
+                     "have an interval valid at every look (a reward model's bias, or a "
+                     "replay's matching, has no such bound)")
+    ess = ("ESS: effective sample size (Σw)²/Σw² of the importance weights w = the policy's "
+           "probability of the logged action / its propensity; max weight: the largest w")
+    if "dm" in shown:
+        ess += "; DM weighs no round: its ESS is just the number of evaluated rounds"
+    replays = sorted(shown & {"replay", "replay-online"})
+    if replays:
+        ess += (f"; {' and '.join(replays)}: the ESS is the matched rounds (where the "
+                "policy's choice is the logged action), no weights")
+    lines.append(ess)
+    return lines
 
 
 def _history_weight(value: float) -> float:
