@@ -109,3 +109,20 @@ def test_the_evaluate_table_says_what_its_columns_mean(
                           "--n-bootstrap", "20"], capsys)
     under = out.split("┘")[-1]
     assert code == 0 and "95% every look:" in under and "DM" not in under, out
+
+
+def test_an_unreadable_created_at_is_refused_by_its_row(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An export whose created_at a spreadsheet rewrote (``05/12/2026 10:24``) was read
+    without its times and without a word (``--timestamp-col created_at`` refused it at row
+    1). Now the default column follows the documented rule: refused by its row, with how to
+    go on."""
+    rows = _rows(_export(tmp_path / "g.csv", decisions=50))
+    rows[0]["created_at"] = "05/12/2026 10:24"
+    log = _write(tmp_path / "sheet.csv", rows)
+    for extra in ([], ["--timestamp-col", "created_at"]):
+        code, out, err = run(["evaluate", str(log), "-p", "uniform", *QUICK, *extra], capsys)
+        assert code == 2 and not out, (out, err)
+        assert "row 1: time '05/12/2026 10:24' in column 'created_at' is not a time" in err
+    code, out, err = run(["evaluate", str(log), "-p", "uniform", *QUICK], capsys)
+    assert "export the log again" in err and "--timestamp-col" in err

@@ -523,12 +523,18 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     if time_column:
         timestamp = _timestamps([table[time_column][i] for i in keep])
         unread = np.flatnonzero(~np.isfinite(timestamp))
-        if cmap.timestamp and unread.size:  # asked for: every time is one
+        if unread.size:  # every time is one, in the column asked for or read by default
+            # (a spreadsheet's 05/12/2026 10:24 in created_at was passed over in silence:
+            # the rounds had no time, which behavior:LOG and the span check read)
             i = keep[int(unread[0])]
+            default = "" if cmap.timestamp else \
+                " (a spreadsheet may have rewritten the times: export the log again); or " \
+                "name another column with --timestamp-col, or rename this one to read " \
+                "the log without times"
             raise PayloadError(f"{p}: row {i + 1}: time {table[time_column][i]!r} in column "
                                f"{time_column!r} is not a time",
                                hint="ISO 8601 (2026-12-02T19:13:33+00:00) or seconds since "
-                                    "1970; fix or drop that row")
+                                    f"1970; fix or drop that row{default}")
     if no_pscore:
         notes = (*notes, f"no propensity column ({cmap.pscore!r}): every round counts as it "
                          "is, its propensity read as 1")
