@@ -126,3 +126,23 @@ def test_an_unreadable_created_at_is_refused_by_its_row(
         assert "row 1: time '05/12/2026 10:24' in column 'created_at' is not a time" in err
     code, out, err = run(["evaluate", str(log), "-p", "uniform", *QUICK], capsys)
     assert "export the log again" in err and "--timestamp-col" in err
+
+
+def test_a_behavior_log_gives_the_same_figures_under_another_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-p behavior:log.csv`` and ``-p behavior:copy_of_log.csv`` (the same bytes) drew
+    different bootstrap intervals with the same seed: the random stream was seeded from the
+    policy's label, path included. Now from what the log holds."""
+    log = _export(tmp_path / "log.csv", decisions=200)
+    copy = tmp_path / "copy_of_log.csv"
+    copy.write_bytes(log.read_bytes())
+    other = _export(tmp_path / "other.csv", decisions=200, arms=("a", "b"))
+
+    def figures(behavior: Path) -> list[tuple[float, float, float]]:
+        code, out, err = run(["evaluate", str(log), "-p", f"behavior:{behavior}", "--json",
+                              "-e", "ips", "-e", "dr", "--n-bootstrap", "50"], capsys)
+        assert code == 0, err
+        return [(r["value"], r["low"], r["high"]) for r in json.loads(out)["rows"]]
+
+    assert figures(log) == figures(copy)
+    assert figures(log) != figures(other)  # (another log: another stream, other figures)

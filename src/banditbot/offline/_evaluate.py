@@ -525,7 +525,11 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
     for label, policy in named:
         if progress is not None:
             progress(label)
-        own = _policy_rng(seed, label)  # a row depends on its policy and the seed alone
+        # a row depends on its policy and the seed alone: a behavior: log by what it
+        # holds (by its label, a copy of the file under another name drew other intervals)
+        own = _policy_rng(seed, _log_fingerprint(policy[1])
+                          if isinstance(policy, tuple) and not _is_obd_bts(policy[1])
+                          else label)
         if isinstance(policy, tuple) and _is_obd_bts(policy[1]):
             dist = obd_bts_action_dist(test)  # the real policy, published: no reconstruction
         elif isinstance(policy, tuple):
@@ -578,6 +582,17 @@ def _policy_rng(seed: int, label: str) -> np.random.Generator:
     order and the company of the other policies change nothing."""
     key = int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "big")
     return np.random.default_rng([seed, key])
+
+
+def _log_fingerprint(log: LoggedBandit) -> str:
+    """What a ``behavior:`` log's logging policy is, as a key for its random stream: its
+    arms, each round's action, propensity, time, position, logged vector and decision id
+    (not where the file is, nor its rewards)."""
+    digest = hashlib.sha256("\x1f".join(log.actions).encode())
+    for part in (log.action, log.pscore, log.timestamp, log.position, log.action_dist):
+        digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+    digest.update("\x1f".join(log.decision_ids or ()).encode())
+    return "behavior " + digest.hexdigest()
 
 
 def _other_experiment(source: LoggedBandit, target: LoggedBandit) -> str | None:
