@@ -146,3 +146,18 @@ def test_a_behavior_log_gives_the_same_figures_under_another_name(
 
     assert figures(log) == figures(copy)
     assert figures(log) != figures(other)  # (another log: another stream, other figures)
+
+
+def test_a_policy_or_estimator_given_twice_is_evaluated_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-p uniform -p uniform -e ips -e ips`` printed four rows, two of each. Now each is
+    evaluated once, with the note simulate gives ("a policy given twice runs once")."""
+    log = _export(tmp_path / "g.csv", decisions=100)
+    code, out, err = run(["evaluate", str(log), "-p", "uniform", "-p", "uniform", "-e", "ips",
+                          "-e", "IPS", "-p", f"behavior:{log}", "-p", f"behavior:{log}",
+                          "--n-bootstrap", "20", "--train-share", "0", "--json"], capsys)
+    assert code == 0, err
+    rows = [(r["policy"], r["estimator"]) for r in json.loads(out)["rows"]]
+    assert rows == [("uniform", "ips"), (f"logging policy of {log}", "ips")]
+    assert "note: ips given more than once; estimated once" in err
+    assert f"note: behavior:{log}, uniform given more than once; evaluated once" in err

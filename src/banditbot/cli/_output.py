@@ -22,13 +22,35 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from rich.console import Console
 
-__all__ = ["Progress", "finite", "fit_table", "print_json", "print_table", "progress"]
+__all__ = ["Progress", "distinct", "finite", "fit_table", "print_json", "print_table",
+           "progress"]
+
+T = TypeVar("T")
+
+
+def distinct(items: Sequence[T], key: Callable[[T], str], *, done: str,
+             console: Console | None) -> list[T]:
+    """``items`` with each one once (the first of those with the same ``key``), and a note
+    on ``console`` naming those given more than once: ``note: uniform given more than once;
+    evaluated once`` (``done``; none without a ``console``). ``-p thompson -p thompson``
+    ran it twice and printed its rows twice."""
+    seen: dict[str, T] = {}
+    times: Counter[str] = Counter()
+    for item in items:
+        seen.setdefault(key(item), item)
+        times[key(item)] += 1
+    if len(seen) < len(items) and console is not None:
+        twice = sorted(k for k, n in times.items() if n > 1)
+        console.print(f"note: {', '.join(twice)} given more than once; {done}",
+                      markup=False, highlight=False, soft_wrap=True)
+    return list(seen.values())
 
 
 def finite(value: Any) -> Any:

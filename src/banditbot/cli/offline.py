@@ -21,7 +21,7 @@ from ._app import (
     service,
     settings,
 )
-from ._output import print_json, print_table, progress
+from ._output import distinct, print_json, print_table, progress
 
 if TYPE_CHECKING:
     from ..offline import ColumnMap, LoggedBandit, WarmStart
@@ -103,6 +103,10 @@ def evaluate(
         png_file(png)
     for name in estimator or ():  # before anything starts (it failed after "started")
         make_estimator(name)
+    # each once, as simulate runs a policy given twice (their rows were printed twice)
+    estimators = distinct(list(estimator or ("ips", "snips", "dm", "dr")),
+                          lambda name: name.strip().lower().replace("_", "-"),
+                          done="estimated once", console=err_console)
     cmap = ColumnMap(action=action_col, reward=reward_col, pscore=pscore_col,
                      context=tuple(context_col) if context_col else None,
                      timestamp=timestamp_col)
@@ -116,16 +120,23 @@ def evaluate(
     behavior = {}
     from ..policies import parse_policy
 
+    given: list[str] = []  # each policy as its rows name it: one given twice runs once
     for spec in specs:
         if spec == "uniform":
             evaluation.append("uniform")
+            given.append("uniform")
         elif spec.startswith("behavior:"):
             other = spec.removeprefix("behavior:")
+            given.append(spec)
+            if other in behavior:
+                continue
             behavior[other] = _load_log(other, cmap, obd_root, config, store)
             check_behavior(behavior[other], data)  # before it starts (it failed after)
         else:
             try:
-                evaluation.append(parse_policy(_colon_form(spec)))
+                parsed = parse_policy(_colon_form(spec))
+                evaluation.append(parsed)
+                given.append(parsed.describe())
             except BanditBotError as exc:  # the names this option takes beside policies'
                 if exc.hint and exc.hint.startswith("use one of: "):
                     names = [*exc.hint.removeprefix("use one of: ").split(", "), "uniform"]
@@ -136,6 +147,9 @@ def evaluate(
                         "parameters as NAME:key=value,key=value (e.g. epsilon-greedy:" \
                         "epsilon=0.2)"
                 raise
+    distinct(given, str, done="evaluated once", console=err_console)  # (the note)
+    evaluation = distinct(evaluation, lambda p: p if isinstance(p, str) else p.describe(),
+                          done="", console=None)
     n_policies = len(evaluation) + len(behavior)
     with progress("evaluate", n_policies * n_bootstrap, "bootstrap replicates") as bar:
         started = [-1]
@@ -147,8 +161,7 @@ def evaluate(
         def replicates(done: int) -> None:  # the current policy's replicates done
             bar.update(started[0] * n_bootstrap + done)
 
-        rows = run_eval(data, evaluation, estimators=tuple(estimator or
-                                                           ("ips", "snips", "dm", "dr")),
+        rows = run_eval(data, evaluation, estimators=tuple(estimators),
                         train_share=train_share, n_bootstrap=n_bootstrap, seed=seed,
                         online=online, behavior=behavior, progress=step, n_jobs=jobs,
                         bootstrap_progress=replicates)

@@ -11,7 +11,7 @@ import typer
 from .._errors import PayloadError, require
 from .._text import count_text
 from ._app import ConfigOpt, app, console, err_console, settings
-from ._output import print_json, print_table, progress
+from ._output import distinct, print_json, print_table, progress
 
 if TYPE_CHECKING:
     from .._config import ExperimentConfig
@@ -245,14 +245,8 @@ def _not_simulated(exp: ExperimentConfig) -> list[str]:
 
 def _distinct(policies: list[Policy]) -> list[Policy]:
     """``policies`` with each one once (``-p thompson -p thompson`` simulated it twice)."""
-    seen: dict[str, Policy] = {}
-    for p in policies:
-        seen.setdefault(p.describe(), p)
-    if len(seen) < len(policies):
-        twice = sorted({p.describe() for p in policies if p is not seen[p.describe()]})
-        err_console.print(f"note: {', '.join(twice)} given more than once; simulated once",
-                          markup=False, highlight=False, soft_wrap=True)
-    return list(seen.values())
+    return distinct(policies, lambda p: p.describe(), done="simulated once",
+                    console=err_console)
 
 
 def _summary(r: SimulationResult) -> dict[str, Any]:
