@@ -161,3 +161,41 @@ def test_a_policy_or_estimator_given_twice_is_evaluated_once(
     assert rows == [("uniform", "ips"), (f"logging policy of {log}", "ips")]
     assert "note: ips given more than once; estimated once" in err
     assert f"note: behavior:{log}, uniform given more than once; evaluated once" in err
+
+
+def test_a_chart_that_replaces_a_file_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``evaluate --png ev2.png`` over an existing file replaced it without a word, while
+    simulate says so and export refuses. One rule for images: a chart is made again from
+    its data, so it is replaced, and the line that names it says so (report's too)."""
+    log = _export(tmp_path / "g.csv", decisions=60)
+    png = tmp_path / "ev2.png"
+    evaluate = ["evaluate", str(log), "-p", "uniform", *QUICK, "--png", str(png)]
+    code, out, err = run(evaluate, capsys)
+    assert code == 0 and f"chart: {png}\n" in out, (out, err)
+    code, out, err = run(evaluate, capsys)
+    assert code == 0, err
+    assert f"chart: {png} (replaced the ev2.png that was there; another --png name keeps " \
+           "both)" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_report_chart_that_replaces_a_file_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``report EXP --png`` follows the same rule as evaluate's chart."""
+    from banditbot import build_service
+
+    from ..conftest import EXAMPLES
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    svc = build_service(EXAMPLES, url, seed=1)
+    for i in range(20):
+        svc.reward(svc.decide("greeting", f"u{i}").id, i % 2, f"u{i}")
+    svc.store.close()
+    png = tmp_path / "r.png"
+    png.write_bytes(b"old")
+    code, out, err = run(["report", "greeting", "--png", str(png), "--store", url,
+                          "--config", str(EXAMPLES)], capsys)
+    assert code == 0, err
+    assert f"chart written to {png} (replaced the r.png that was there" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -20,8 +20,8 @@ from .._settings import Settings
 from ._help import new_app
 
 __all__ = ["ConfigOpt", "ExpArg", "StoreOpt", "app", "arms_app", "config_read", "console",
-           "err_console", "keys_app", "main", "png_file", "service", "settings",
-           "writable_file"]
+           "err_console", "keys_app", "main", "png_file", "replaced_text", "service",
+           "settings", "writable_file"]
 
 app = new_app(
     name="banditbot",
@@ -178,6 +178,14 @@ def png_file(path: Path) -> Path:
         raise PayloadError(f"--png {path}: the chart is a PNG file, named .png",
                            hint=f"e.g. --png {path.with_suffix('.png').name}")
     return path
+
+
+def replaced_text(path: Path, existed: bool) -> str:
+    """What a chart's line adds when the chart replaced a file: an image is made again
+    from its data, so a command replaces it and says so (as simulate does; a log, which
+    cannot be made again, is not replaced without --force)."""
+    return f" (replaced the {path.name} that was there; another --png name keeps both)" \
+        if existed else ""
 
 
 #: the exit code of a command stopped by Ctrl+C (128 + SIGINT, as a shell has it)

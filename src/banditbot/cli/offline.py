@@ -18,6 +18,7 @@ from ._app import (
     console,
     err_console,
     png_file,
+    replaced_text,
     service,
     settings,
 )
@@ -99,8 +100,7 @@ def evaluate(
     from ..offline import ColumnMap, check_behavior, in_time_order, make_estimator
     from ..offline import evaluate as run_eval
 
-    if png is not None:
-        png_file(png)
+    existed = png is not None and png_file(png).expanduser().is_file()  # replaced: said
     for name in estimator or ():  # before anything starts (it failed after "started")
         make_estimator(name)
     # each once, as simulate runs a policy given twice (their rows were printed twice)
@@ -221,8 +221,9 @@ def evaluate(
 
         evaluation_png([(r.policy, r.estimate) for r in rows], path=png, title=title,
                        baseline=baseline)
-        (err_console if as_json else console).print(f"chart: {png}", markup=False,
-                                                    highlight=False, soft_wrap=True)
+        (err_console if as_json else console).print(
+            f"chart: {png}{replaced_text(png, existed)}", markup=False, highlight=False,
+            soft_wrap=True)
 
 
 #: the estimators with an interval valid at every look (the table's "95% every look")

@@ -19,6 +19,7 @@ from ._app import (
     console,
     err_console,
     png_file,
+    replaced_text,
     service,
     settings,
     writable_file,
@@ -148,8 +149,7 @@ def report(
                                hint="banditbot report EXP --by FEATURE")
         if png is not None:
             raise PayloadError("--by has no chart", hint="leave --png out, or --by out")
-    if png is not None:
-        png_file(png)
+    existed = png is not None and png_file(png).expanduser().is_file()  # replaced: said
     svc = service(config, store, read_only=True)
     if by is not None and experiment is not None:
         segmented = svc.segment_report(experiment, by=by, scope=scope)
@@ -176,8 +176,9 @@ def report(
 
         rep = reports[0]
         report_png(rep, svc.report_series(rep.experiment, scope=scope), png)
-        (err_console if as_json else console).print(f"chart written to {png}", markup=False,
-                                                    highlight=False, soft_wrap=True)
+        (err_console if as_json else console).print(
+            f"chart written to {png}{replaced_text(png, existed)}", markup=False,
+            highlight=False, soft_wrap=True)
 
 
 def render_report(rep: Any) -> Table:
