@@ -199,3 +199,22 @@ def test_a_report_chart_that_replaces_a_file_says_so(
     assert code == 0, err
     assert f"chart written to {png} (replaced the r.png that was there" in out
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_policy_that_learned_from_no_round_is_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``--train-share 0`` thompson's rows were uniform's to the digit (0.29210 both)
+    and nothing said why. Now a note says the policy learned from 0 rounds; with a share to
+    learn from, or uniform alone, there is none."""
+    log = _export(tmp_path / "g.csv", decisions=100)
+    evaluate = ["evaluate", str(log), "-e", "ips", "--n-bootstrap", "20"]
+    code, out, err = run([*evaluate, "-p", "thompson", "-p", "uniform", "--train-share", "0",
+                          "--json"], capsys)
+    assert code == 0, err
+    said = "thompson(alpha=1, beta=1, optimistic=True) learned from 0 rounds (--train-share " \
+           "0 of 100): evaluated untrained"
+    assert f"note: {said}" in err
+    assert any(n.startswith(said) for n in json.loads(out)["notes"])
+    for other in (["-p", "thompson"], ["-p", "uniform", "--train-share", "0"]):
+        code, out, err = run([*evaluate, *other], capsys)
+        assert code == 0 and "learned from 0 rounds" not in err, err

@@ -178,11 +178,12 @@ def evaluate(
     title = (f"{data.source}: {data.n_rounds:,} rounds{split}, {data.n_actions} actions, "
              "logged mean reward " + (f"on the {data.n_rounds - cut:,} evaluated rounds "
                                       if cut else "") + f"{baseline:.5g}")
-    for note in data.notes:
+    notes = [*data.notes, *_untrained(evaluation, cut, train_share, data.n_rounds)]
+    for note in notes:
         err_console.print(f"note: {note}", markup=False, highlight=False)
     if as_json:
         print_json({"log": data.source, "rounds": data.n_rounds, "actions": data.n_actions,
-                    "train_rounds": cut, "notes": list(data.notes),
+                    "train_rounds": cut, "notes": notes,
                     "logged_mean_reward": baseline,  # on the evaluated rounds
                     "logged_mean_reward_all_rounds": float(data.reward.mean()),
                     # what each row's two intervals are
@@ -224,6 +225,20 @@ def evaluate(
         (err_console if as_json else console).print(
             f"chart: {png}{replaced_text(png, existed)}", markup=False, highlight=False,
             soft_wrap=True)
+
+
+def _untrained(policies: list[Policy | str], cut: int, train_share: float,
+               n_rounds: int) -> list[str]:
+    """A note when the policies that learn learned from no round (``--train-share 0``:
+    thompson's rows were uniform's to the digit, 0.29210 both, and nothing said why)."""
+    learners = [p.describe() for p in policies if not isinstance(p, str)]
+    if cut or not learners:
+        return []
+    they = "it starts" if len(learners) == 1 else "they start"
+    return [f"{', '.join(learners)} learned from 0 rounds (--train-share {train_share:g} of "
+            f"{n_rounds:,}): evaluated untrained, as {they} (most policies then choose "
+            "uniformly at random); a --train-share above 0 lets them learn from the oldest "
+            "rounds first"]
 
 
 #: the estimators with an interval valid at every look (the table's "95% every look")
