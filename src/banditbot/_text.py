@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MESSAGE_UNITS", "count_text", "counted_kinds", "duration_text", "fit_message",
-           "local_time", "message_units", "rows_text"]
+__all__ = ["MESSAGE_UNITS", "count_text", "counted_kinds", "did_you_mean", "duration_text",
+           "fit_message", "local_time", "message_units", "rows_text"]
 
 #: the kinds of a log's rows that are no decision of the policy's, as an export names them
 _NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
@@ -38,6 +38,24 @@ def rows_text(n: int, kinds: Counter[str]) -> str:
     parts += [f"{count_text(kinds[k], 'reward')} {said}" for k, said in _NOT_DRAWN.items()
               if kinds[k]]
     return f"{count_text(n, 'row')} ({', '.join(parts)})"
+
+
+def did_you_mean(word: str, names: Iterable[str]) -> str:
+    """``"did you mean thompson? "`` for the name closest to a misspelt ``word`` (any case),
+    or ``""`` when none is close: the start of a hint that then lists the names.
+
+    Examples
+    --------
+    >>> did_you_mean("thomson", ["thompson", "ucb1"]), did_you_mean("HEY", ["hello", "hey"])
+    ('did you mean thompson? ', 'did you mean hey? ')
+    >>> did_you_mean("zzz", ["thompson"])
+    ''
+    """
+    import difflib
+
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(word.strip().lower(), list(by_lower), n=1)
+    return f"did you mean {by_lower[close[0]]}? " if close else ""
 
 
 def amount_text(x: float) -> str:

@@ -218,3 +218,42 @@ def test_a_policy_that_learned_from_no_round_is_said(
     for other in (["-p", "thompson"], ["-p", "uniform", "--train-share", "0"]):
         code, out, err = run([*evaluate, *other], capsys)
         assert code == 0 and "learned from 0 rounds" not in err, err
+
+
+@pytest.mark.parametrize(("edit", "extra", "said"), [
+    # an arm typo read as "propensity 0.25 differs from the logged probability of arm 'HEY'
+    # (0)"
+    (lambda r: r.update(arm="B"), [],
+     "row 1: arm 'B' in column 'arm' is not among the row's logged arms (a b c) (did you "
+     "mean b?"),
+    # a decimal comma was "not a number" with no word on why
+    (lambda r: r.update(reward="0,0"), [],
+     "row 1: reward '0,0' in column 'reward' is not a number (a decimal comma? numbers are "
+     "read with a point"),
+    (lambda r: r.update(propensity="0,7"), [],
+     "propensity '0,7' in column 'propensity' is not a number (a decimal comma?"),
+    # the hint of a missing column named every column option but the one given
+    (lambda r: None, ["--timestamp-col", "nope"],
+     "--action-col, --reward-col, --pscore-col, --timestamp-col)"),
+])
+def test_a_bad_cell_or_column_is_said_in_the_words_that_fix_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: object,
+        extra: list[str], said: str) -> None:
+    """Messages of a new-user trial, each said now as what it is."""
+    rows = _rows(_export(tmp_path / "g.csv", decisions=30))
+    edit(rows[0])  # type: ignore[operator]
+    log = _write(tmp_path / "edited.csv", rows)
+    code, _, err = run(["evaluate", str(log), "-p", "uniform", *QUICK, *extra], capsys)
+    assert code == 2 and said in " ".join(err.split()), err
+
+
+def test_a_parquet_log_named_csv_is_said_to_be_parquet(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Parquet export renamed .csv failed with a UTF-8 decode error; now it is named
+    Parquet, with the name that reads it."""
+    pytest.importorskip("pyarrow")
+    parquet = _export(tmp_path / "g.parquet", decisions=30)
+    named = tmp_path / "g.csv"
+    named.write_bytes(parquet.read_bytes())
+    code, _, err = run(["evaluate", str(named), "-p", "uniform", *QUICK], capsys)
+    assert code == 2 and "g.csv: a Parquet file, named .csv (name it g.parquet" in err, err

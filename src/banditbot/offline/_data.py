@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import PayloadError, require
+from .._text import did_you_mean
 from .._types import FloatArray
 from ..stores import ALLOCATED, DecisionRecord, resolve_propensities
 
@@ -261,6 +262,14 @@ def _read_columns(path: Path) -> dict[str, list[Any]]:
     if suffix in (".csv", ".txt", ""):
         import csv
 
+        with path.open("rb") as raw:  # another format under a CSV's name: said as such
+            magic = raw.read(4)
+        for start, kind, name in ((b"PAR1", "a Parquet file", ".parquet"),
+                                  (b"\x1f\x8b", "gzip-compressed", ".csv.gz")):
+            if magic.startswith(start):
+                raise PayloadError(f"{path}: {kind}, named {suffix or 'without a suffix'}",
+                                   hint=f"name it {path.stem}{name}, as the log's format is "
+                                        "read from its name")
         with path.open(newline="", encoding="utf-8") as fh:
             return _csv_columns(path, csv.DictReader(fh))
     if suffix in (".db", ".sqlite", ".sqlite3"):  # a store, not an exported log
@@ -312,13 +321,26 @@ def _check_propensities(path: Path, column: str, values: list[Any], rows: Sequen
             number = float(value)
         except (TypeError, ValueError):
             raise PayloadError(f"{path}: row {i + 1}: propensity {value!r} in column "
-                               f"{column!r} is not a number", hint="fix or drop that row") from None
+                               f"{column!r} is not a number",
+                               hint=_number_hint(value)) from None
         if not 0.0 < number <= 1.0:  # (also NaN)
             raise PayloadError(
                 f"{path}: row {i + 1}: propensity {value!r} in column {column!r} is outside "
                 "(0, 1]",
                 hint="a propensity is the probability the logging policy gave the logged "
                      "action; rows without one cannot be used for off-policy evaluation")
+
+
+def _number_hint(value: Any) -> str:
+    """The hint for a cell that is not a number: a decimal comma (``0,5``, as a spreadsheet
+    in another language writes it) is named as one."""
+    import re
+
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", value):
+        return ("a decimal comma? numbers are read with a point (0.5); save the file with "
+                "points (a spreadsheet's language settings), or as Parquet; or fix or drop "
+                "that row")
+    return "fix or drop that row"
 
 
 def _check_unit_weights(path: Path, values: list[Any], rows: Sequence[int]) -> None:
@@ -359,8 +381,12 @@ def _logged_vectors(path: Path, table: Mapping[str, list[Any]], cmap: ColumnMap,
             raise PayloadError(f"{path}: row {i + 1}: the logged probabilities sum to "
                                f"{total:.10g}, not 1", hint=hint)
         arm, propensity = str(table[cmap.action][i]), _number(table[cmap.pscore][i])
+        if arm not in arms:  # a typo (HEY): it read as a propensity that differs from 0
+            raise PayloadError(f"{path}: row {i + 1}: arm {arm!r} in column {cmap.action!r} "
+                               f"is not among the row's logged arms ({' '.join(arms)})",
+                               hint=did_you_mean(arm, arms) + hint)
         if propensity is not None:  # (none: an unanswered row's, or refused elsewhere)
-            logged = vector[arms.index(arm)] if arm in arms else 0.0
+            logged = vector[arms.index(arm)]
             if not math.isclose(propensity, logged, rel_tol=VECTOR_TOLERANCE, abs_tol=1e-12):
                 raise PayloadError(
                     f"{path}: row {i + 1}: propensity {propensity:.10g} differs from the "
@@ -381,7 +407,7 @@ def _missing_columns(path: Path, header: list[str], missing: list[str]) -> Paylo
                 "spreadsheet's 'CSV (comma delimited)'), or as Parquet")
     return PayloadError(f"{path}: missing column(s) {', '.join(missing)}",
                         hint=f"columns are: {', '.join(header[:20])}; map yours with "
-                             "--action-col, --reward-col, --pscore-col")
+                             "--action-col, --reward-col, --pscore-col, --timestamp-col")
 
 
 def _left_out(table: Mapping[str, Sequence[Any]], logged: list[int], keep: list[int],
@@ -482,7 +508,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                 out[j] = float(value)
             except (TypeError, ValueError):
                 raise PayloadError(f"{p}: row {i + 1}: {what} {value!r} in column {name!r} is "
-                                   "not a number", hint="fix or drop that row") from None
+                                   "not a number", hint=_number_hint(value)) from None
             if not np.isfinite(out[j]):
                 raise PayloadError(f"{p}: row {i + 1}: {what} {value!r} in column {name!r} is "
                                    "not a finite number", hint="fix or drop that row")
