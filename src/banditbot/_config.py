@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
 from ._markup import markup_problem
+from ._text import did_you_mean
 from .policies import Policy, make_policy
 
 __all__ = [
@@ -991,7 +992,8 @@ class BanditConfig(_Spec):
         except KeyError:
             known = ", ".join(self.by_id)
             raise UnknownExperimentError(
-                f"unknown experiment {experiment_id!r}", hint=f"known experiments: {known}"
+                f"unknown experiment {experiment_id!r}",
+                hint=f"{did_you_mean(experiment_id, self.by_id)}known experiments: {known}"
             ) from None
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MESSAGE_UNITS", "count_text", "counted_kinds", "did_you_mean", "duration_text",
-           "fit_message", "local_time", "message_units", "rows_text"]
+__all__ = ["MESSAGE_UNITS", "closest", "count_text", "counted_kinds", "did_you_mean",
+           "duration_text", "fit_message", "local_time", "message_units", "rows_text"]
 
 #: the kinds of a log's rows that are no decision of the policy's, as an export names them
 _NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
@@ -51,11 +51,18 @@ def did_you_mean(word: str, names: Iterable[str]) -> str:
     >>> did_you_mean("zzz", ["thompson"])
     ''
     """
+    name = closest(word, names)
+    return f"did you mean {name}? " if name is not None else ""
+
+
+def closest(word: str, names: Iterable[str]) -> str | None:
+    """The name closest to a misspelt ``word`` (any case), or ``None`` when none is close
+    (:func:`did_you_mean`'s)."""
     import difflib
 
     by_lower = {n.lower(): n for n in names}
     close = difflib.get_close_matches(word.strip().lower(), list(by_lower), n=1)
-    return f"did you mean {by_lower[close[0]]}? " if close else ""
+    return by_lower[close[0]] if close else None
 
 
 def amount_text(x: float) -> str:

@@ -257,3 +257,27 @@ def test_a_parquet_log_named_csv_is_said_to_be_parquet(
     named.write_bytes(parquet.read_bytes())
     code, _, err = run(["evaluate", str(named), "-p", "uniform", *QUICK], capsys)
     assert code == 2 and "g.csv: a Parquet file, named .csv (name it g.parquet" in err, err
+
+
+def test_misspelt_names_and_options_get_a_did_you_mean(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial's typos: ``offr`` for an experiment and ``bernouli:`` for an environment got
+    no "did you mean" (policies did: the same helper now); ``simulate --steps`` was offered
+    --help, --rate, --seed; ``-p behavior:`` with no log said ".: Is a directory"; the
+    --obd-root help did not name BANDITBOT_OBD_ROOT."""
+    config = tmp_path / "exps.yaml"
+    config.write_text("experiments:\n  - id: offer\n    arms:\n      - {id: a, content: A}\n"
+                      "      - {id: b, content: B}\n", encoding="utf-8")
+    code, _, err = run(["simulate", "--experiment", "offr", "--config", str(config)], capsys)
+    assert code == 2 and "unknown experiment 'offr' (did you mean offer? known" in err, err
+    simulate = ["simulate", "--runs", "2", "--horizon", "10", "--out", str(tmp_path)]
+    code, _, err = run([*simulate, "--env", "bernouli:0.1,0.2"], capsys)
+    assert code == 2 and "(did you mean bernoulli:0.1,0.2? bernoulli:…" in err, err
+    code, _, err = run(["simulate", "--steps", "10", "--env", "bernoulli:0.1,0.2"], capsys)
+    assert code == 2 and "No such option: --steps (did you mean --horizon" in err, err
+    log = _export(tmp_path / "g.csv", decisions=30)
+    code, _, err = run(["evaluate", str(log), "-p", "behavior:", *QUICK], capsys)
+    assert code == 2 and "-p behavior: names no log after the colon" in err, err
+    assert "Is a directory" not in err
+    code, out, _ = run(["evaluate", "--help"], capsys)
+    assert code == 0 and "BANDITBOT_OBD_ROOT" in out

@@ -188,6 +188,16 @@ def replaced_text(path: Path, existed: bool) -> str:
         if existed else ""
 
 
+#: An option of one command given to another that names it otherwise: (command, option
+#: given) to what that command calls it, with what it is (``simulate --steps`` was offered
+#: "--help, --rate, --seed" by spelling).
+_SAID_ELSEWHERE = {
+    ("simulate", "--steps"): "--horizon, the decisions per run",
+    ("simulate", "--decisions"): "--horizon, the decisions per run",
+    ("demo", "--horizon"): "--steps, the simulated visits per experiment",
+}
+
+
 #: the exit code of a command stopped by Ctrl+C (128 + SIGINT, as a shell has it)
 _INTERRUPTED = 130
 
@@ -250,6 +260,12 @@ def _run(argv: list[str] | None) -> Any:
             exc.show()
             sys.exit(int(getattr(exc, "exit_code", 2)))
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        other = re.match(r"No such option: (--[\w-]+)", message)
+        ctx = getattr(exc, "ctx", None)
+        meant = _SAID_ELSEWHERE.get((ctx.info_name if ctx is not None else "",
+                                     other[1] if other else ""))
+        if meant is not None:  # another command's name for it (Click guessed by spelling)
+            message = f"{other[0] if other else message} (did you mean {meant}?)"
         if re.match(r"No such option: -[\d.]", message):  # a negative number, read as one
             ctx = getattr(exc, "ctx", None)
             command = f"banditbot {ctx.info_name if ctx is not None else 'reward'}"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from .._errors import BanditBotError
+from .._errors import BanditBotError, PayloadError
 from .._files import remove_database
+from .._text import did_you_mean
 from ._app import (
     ConfigOpt,
     StoreOpt,
@@ -35,7 +35,10 @@ PscoreCol = Annotated[str, typer.Option(help="Column with the propensity.")]
 TimestampCol = Annotated[str | None, typer.Option(
     help="Column with each round's time, ISO 8601 or seconds since 1970 (default: "
          "created_at, if the log has it); behavior:LOG needs times in both logs.")]
-ObdRoot = Annotated[Path | None, typer.Option(help="Open Bandit Dataset folder.")]
+ObdRoot = Annotated[Path | None, typer.Option(
+    help="Open Bandit Dataset folder, the one with random/ and bts/ (default: "
+         "BANDITBOT_OBD_ROOT, else ./data/obd, or the sample in a clone's "
+         "tests/data/obd).")]
 
 
 def _colon_form(spec: str) -> str:
@@ -127,6 +130,10 @@ def evaluate(
             given.append("uniform")
         elif spec.startswith("behavior:"):
             other = spec.removeprefix("behavior:")
+            if not other.strip():  # (it read the current folder: "error: .: Is a directory")
+                raise PayloadError("-p behavior: names no log after the colon",
+                                   hint="behavior:LOG, LOG a .csv/.parquet file, obd:bts or "
+                                        "store:EXPERIMENT (e.g. -p behavior:old-log.csv)")
             given.append(spec)
             if other in behavior:
                 continue
@@ -140,9 +147,8 @@ def evaluate(
             except BanditBotError as exc:  # the names this option takes beside policies'
                 if exc.hint and exc.hint.startswith("use one of: "):
                     names = [*exc.hint.removeprefix("use one of: ").split(", "), "uniform"]
-                    close = difflib.get_close_matches(
-                        _colon_form(spec).partition(":")[0].strip().lower(), names, n=1)
-                    exc.hint = (f"did you mean {close[0]}? " if close else "") + exc.hint + \
+                    exc.hint = did_you_mean(_colon_form(spec).partition(":")[0],
+                                            names) + exc.hint + \
                         ", uniform, or behavior:LOG (another log's logging policy); " \
                         "parameters as NAME:key=value,key=value (e.g. epsilon-greedy:" \
                         "epsilon=0.2)"

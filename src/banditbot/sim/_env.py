@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from .._config import MAX_REWARD, ExperimentConfig
 from .._errors import ConfigError
+from .._text import closest
 from .._types import FloatArray
 
 __all__ = [
@@ -516,8 +517,10 @@ def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
     kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in _OPTIONS:
+        meant = closest(kind, _OPTIONS)
         raise ConfigError(f"unknown environment {spec!r}",
-                          hint="bernoulli:…, gaussian:…, rating:…, abrupt:…/…, gradual:…/…, "
+                          hint=(f"did you mean {meant}:{rest}? " if meant else "") +
+                               "bernoulli:…, gaussian:…, rating:…, abrupt:…/…, gradual:…/…, "
                                "linear:K,d, logistic:K,d, or --experiment EXP")
     rest, semicolon, opts = rest.partition(";")
     options = _options(kind, opts) if semicolon else {}
