@@ -281,3 +281,36 @@ def test_misspelt_names_and_options_get_a_did_you_mean(
     assert "Is a directory" not in err
     code, out, _ = run(["evaluate", "--help"], capsys)
     assert code == 0 and "BANDITBOT_OBD_ROOT" in out
+
+
+def test_the_store_log_says_what_it_left_out_and_where_the_rest_is(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``evaluate store:greeting``'s title did not say that unanswered rows were left out
+    (a file's does); after a reset it said "run the experiment (or banditbot demo) first"
+    while the earlier generation's log was in the store. Now the title counts what was
+    left out, and after a reset the hint points to the earlier log, as export's does."""
+    from banditbot import build_service
+
+    from ..conftest import EXAMPLES
+
+    monkeypatch.setenv("COLUMNS", "300")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    svc = build_service(EXAMPLES, url, seed=1)
+    for i in range(40):
+        d = svc.decide("greeting", f"u{i}")
+        if i % 4:
+            svc.reward(d.id, i % 2, f"u{i}")
+    svc.store.close()
+    where = ["--store", url, "--config", str(EXAMPLES)]
+    evaluate = ["evaluate", "store:greeting", "-p", "uniform", *QUICK, *where]
+    code, out, err = run(evaluate, capsys)
+    assert code == 0, err
+    assert out.startswith("banditbot decision log (10 of 40 rows left out: 10 unanswered): "
+                          "30 rounds"), out
+    assert run(["reset", "greeting", "--yes", *where], capsys)[0] == 0
+    code, out, err = run(evaluate, capsys)
+    assert code == 2, (out, err)
+    assert "generation 1 (since the last reset) has none yet; the log before the reset: " \
+           "banditbot export greeting --all-generations -o old.csv, then banditbot evaluate " \
+           "old.csv" in " ".join(err.split()), err

@@ -395,5 +395,13 @@ def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | N
     if spec.startswith("store:"):
         svc = service(config, store, read_only=True)
         exp = spec.removeprefix("store:")
-        return from_records(svc.decisions(exp, generation=svc.current_generation(exp)))
+        generation = svc.current_generation(exp)
+        try:
+            return from_records(svc.decisions(exp, generation=generation))
+        except PayloadError as exc:  # after a reset: the earlier generations' log, as
+            if generation:  # export points to it (not "run the experiment first")
+                exc.hint = (f"generation {generation} (since the last reset) has none yet; "
+                            f"the log before the reset: banditbot export {exp} "
+                            f"--all-generations -o old.csv, then banditbot {title} old.csv")
+            raise
     return read_log(spec, cmap, pscore_required=pscore_required)

@@ -159,10 +159,28 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
     PayloadError
         No rewarded decision is left.
     """
-    rows = list(resolve_propensities(  # deferred decisions' exact vectors, of these rows
-        r for r in records if r.reward is not None and (r.kind in ALLOCATED or not policy_only)))
+    chosen: list[DecisionRecord] = []
+    left: Counter[str] = Counter()  # the rows left out, by why (said in the log's name)
+    for r in records:
+        if policy_only and r.kind not in ALLOCATED:
+            left[str(r.kind)] += 1
+        elif r.reward is None:
+            left[""] += 1
+        else:
+            chosen.append(r)
+    # deferred decisions' exact vectors, of these rows
+    rows = list(resolve_propensities(chosen))
+    said = ""  # as read_log names a file: "(569 of 3,000 rows left out: 569 unanswered)"
+    if left:
+        n = len(rows) + left.total()
+        unanswered = left.pop("", 0)
+        parts = [f"{unanswered:,} unanswered"] if unanswered else []
+        if left:
+            kinds = ", ".join(f"{count:,} {kind}" for kind, count in left.most_common())
+            parts.append(f"{left.total():,} not the policy's choice ({kinds})")
+        said = f" ({n - len(rows):,} of {n:,} rows left out: {'; '.join(parts)})"
     if not rows:
-        raise PayloadError("the log has no rewarded policy decisions",
+        raise PayloadError(f"the log has no rewarded policy decisions{said}",
                            hint="run the experiment (or banditbot demo) first")
     actions = tuple(dict.fromkeys(a for r in rows for a in r.arms))
     index = {a: i for i, a in enumerate(actions)}
@@ -179,7 +197,8 @@ def from_records(records: Iterable[DecisionRecord], *, policy_only: bool = True,
         reward=np.array([r.reward for r in rows], dtype=np.float64),
         pscore=np.array([r.propensity for r in rows], dtype=np.float64),
         context=context, context_names=names, action_dist=dist,
-        timestamp=np.array([r.created_at for r in rows]), source="banditbot decision log",
+        timestamp=np.array([r.created_at for r in rows]),
+        source=f"banditbot decision log{said}",
         notes=notes, decision_ids=tuple(r.id for r in rows),
         experiments=tuple(dict.fromkeys(r.experiment for r in rows)))
 
