@@ -314,3 +314,57 @@ def test_the_store_log_says_what_it_left_out_and_where_the_rest_is(
     assert "generation 1 (since the last reset) has none yet; the log before the reset: " \
            "banditbot export greeting --all-generations -o old.csv, then banditbot evaluate " \
            "old.csv" in " ".join(err.split()), err
+
+
+def test_evaluate_reads_a_log_piped_in(tmp_path: Path) -> None:
+    """``banditbot export … -o - | banditbot evaluate -`` said "-: no such file". Now ``-``
+    is the log on stdin (CSV here, in a real pipe; Parquet and gzip by their first bytes),
+    with the same figures as the file, and nothing piped in is said as such."""
+    import os
+    import subprocess
+    import sys
+
+    log = _export(tmp_path / "g.csv", decisions=80)
+
+    def evaluate(source: str, data: bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "banditbot", "evaluate", source, "-p",
+                               "uniform", *QUICK, "--json"], input=data, capture_output=True,
+                              timeout=120, cwd=tmp_path, env={**os.environ, "COLUMNS": "200"})
+
+    piped = evaluate("-", log.read_bytes())
+    assert piped.returncode == 0, piped.stderr.decode()
+    from_file = evaluate(str(log), b"")
+    got, expected = json.loads(piped.stdout), json.loads(from_file.stdout)
+    assert got["log"] == "<stdin>" and got["rows"] == expected["rows"]
+    empty = evaluate("-", b"")
+    assert empty.returncode == 2 and b"<stdin>: nothing was piped in" in empty.stderr
+
+
+def test_a_parquet_or_gzip_log_piped_in_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet and gzip-compressed CSV on stdin are told by their first bytes; a log and
+    a ``behavior:-`` cannot both be stdin."""
+    import gzip
+    import io
+    import sys
+
+    csv_log = _export(tmp_path / "g.csv", decisions=80)
+    figures = []
+    for data in (gzip.compress(csv_log.read_bytes()),
+                 *([_export(tmp_path / "g.parquet", decisions=80).read_bytes()]
+                   if _has_pyarrow() else [])):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        code, out, err = run(["evaluate", "-", "-p", "uniform", *QUICK, "--json"], capsys)
+        assert code == 0, err
+        figures.append(json.loads(out)["rows"])
+    assert all(f == figures[0] for f in figures)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(csv_log.read_bytes())))
+    code, _, err = run(["evaluate", "-", "-p", "behavior:-", *QUICK], capsys)
+    assert code == 2 and "both read stdin, which holds one log" in err, err
+
+
+def _has_pyarrow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -55,8 +56,10 @@ def _colon_form(spec: str) -> str:
 
 @app.command()
 def evaluate(
-    log: Annotated[str, typer.Argument(help="Log: a .csv/.parquet file, obd:random, obd:bts, "
-                                       "or store:EXPERIMENT (the decision log in --store).")],
+    log: Annotated[str, typer.Argument(help="Log: a .csv/.parquet file, - (a log piped in: "
+                                       "banditbot export EXP -o - | banditbot evaluate -), "
+                                       "obd:random, obd:bts, or store:EXPERIMENT (the "
+                                       "decision log in --store).")],
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Evaluation policy NAME[:k=v,…], 'uniform', or "
                                "'behavior:LOG' (another log's logging policy); "
@@ -137,6 +140,9 @@ def evaluate(
             given.append(spec)
             if other in behavior:
                 continue
+            if other == "-" == log:
+                raise PayloadError("the log and -p behavior:- both read stdin, which holds "
+                                   "one log", hint="give one of them as a file")
             behavior[other] = _load_log(other, cmap, obd_root, config, store)
             check_behavior(behavior[other], data)  # before it starts (it failed after)
         else:
@@ -385,6 +391,10 @@ def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | N
     the propensity column reads each propensity as 1."""
     from ..offline import from_records, load_obd, read_log
 
+    if spec == "-" and sys.stdin.isatty():  # (it would wait for a log typed in)
+        raise PayloadError("- reads the log from stdin, which is this terminal",
+                           hint=f"pipe a log in: banditbot export EXP -o - | banditbot {title} "
+                                "-; or give a file")
     path = Path(spec)
     if spec.startswith(("obd:", "store:")) or (path.is_file()
                                                and path.stat().st_size >= LARGE_LOG):

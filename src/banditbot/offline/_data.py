@@ -264,6 +264,40 @@ def _read_table(path: Path) -> dict[str, list[Any]]:
     return table
 
 
+def _read_stdin() -> dict[str, list[Any]]:
+    """The columns of a log piped in (``banditbot export EXP -o - | banditbot evaluate -``):
+    CSV, or gzip-compressed CSV or Parquet by their first bytes."""
+    import csv
+    import gzip
+    import io
+    import sys
+
+    where = Path("<stdin>")
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise PayloadError("<stdin>: nothing was piped in",
+                           hint="pipe a log in: banditbot export EXP -o - | banditbot "
+                                "evaluate -")
+    if data.startswith(b"PAR1"):
+        require("pyarrow", "parquet")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        return dict(pq.read_table(pa.BufferReader(data)).to_pydict())
+    try:
+        text = (gzip.decompress(data) if data.startswith(b"\x1f\x8b") else data).decode()
+        columns = _csv_columns(where, csv.DictReader(io.StringIO(text, newline="")))
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise PayloadError(f"<stdin>: not a readable CSV log ({detail})",
+                           hint="pipe a CSV, gzip-compressed CSV or Parquet log in") from None
+    if not columns:
+        raise PayloadError("<stdin>: no columns in what was piped in",
+                           hint="pipe a log in: banditbot export EXP -o - | banditbot "
+                                "evaluate -")
+    return columns
+
+
 def _read_columns(path: Path) -> dict[str, list[Any]]:
     suffix = path.suffix.lower()
     if suffix == ".gz":
@@ -474,7 +508,8 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     Parameters
     ----------
     path
-        ``.csv`` or ``.parquet``.
+        ``.csv``, ``.csv.gz`` or ``.parquet``; ``"-"``: the log on standard input (CSV,
+        gzip-compressed CSV or Parquet, told by its first bytes), named ``<stdin>``.
     columns
         Column mapping (default: banditbot's export columns).
     rewarded_only
@@ -490,11 +525,12 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         Missing columns, propensities outside (0, 1], or non-numeric rewards — naming the
         column, the row and the fix.
     """
-    p = Path(path)
-    if not p.exists():
+    stdin = str(path) == "-"
+    p = Path("<stdin>") if stdin else Path(path)
+    if not stdin and not p.exists():
         raise PayloadError(f"{p}: no such file")
     cmap = columns or ColumnMap()
-    table = _read_table(p)
+    table = _read_stdin() if stdin else _read_table(p)
     needed = [cmap.action, cmap.reward, cmap.pscore] + \
         [c for c in (cmap.position, cmap.timestamp) if c]
     no_pscore = _without_pscore(p, table, cmap.pscore, needed, pscore_required)
