@@ -133,7 +133,8 @@ def test_decide_says_when_chat_is_ignored(tmp_path: Path,
 @pytest.mark.parametrize(("argv", "says"), [
     (["reward", "--help"], "The decision's subject; refused if it differs (default: not "
                            "checked; the operator is trusted)."),
-    (["--help"], "publish the bot's command list, which `banditbot run` would otherwise do."),
+    (["--help"], "publish the bot's command list (with the admin commands in each admin's "
+                 "private chat), which `banditbot run` would otherwise do."),
     (["cheat", "--help"], "N rewards at the top of the scale (1 for 👍/👎, the maximum of a "
                           "rating or a bounded number)."),
     (["cheat", "--help"], "required unless --successes or --failures gives some"),

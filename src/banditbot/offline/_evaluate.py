@@ -392,8 +392,8 @@ def in_time_order(log: LoggedBandit) -> LoggedBandit:
     --------
     >>> log = LoggedBandit(("a", "b"), np.array([1, 0]), np.array([1.0, 0.0]),
     ...                    np.array([0.5, 0.5]), timestamp=np.array([20.0, 10.0]))
-    >>> [log.actions[j] for j in in_time_order(log).action]
-    ['b', 'a']
+    >>> [log.actions[j] for j in in_time_order(log).action]  # (the older round first)
+    ['a', 'b']
     """
     times = log.timestamp
     if times is None or not np.all(np.isfinite(times)):
