@@ -4,6 +4,8 @@ metrics, health; a web app can run a whole experiment with the API alone."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,6 +247,77 @@ def test_an_experiment_with_more_chats_than_the_map_keeps_is_read_once_a_minute(
     # it refreshes), with no read
     assert _scopes.stored_scope(service, "perchat", named, read) == "chat:4"
     assert store.rows == before
+
+
+class SlowStore(CountingStore):
+    """A counting store whose scans take their time to start (a long log's read)."""
+
+    def iter_fields(self, *args: Any, **kw: Any) -> Iterator[tuple[Any, ...]]:
+        time.sleep(0.2)
+        yield from super().iter_fields(*args, **kw)
+
+
+def test_made_up_pseudonyms_at_once_read_the_log_once(tmp_path: Path) -> None:
+    """A review: eight made-up pseudonyms sent together, before any map, each read the
+    whole log (a read key's cheap denial of service, once a minute on a large
+    experiment). The first reads it; the others wait for its map and read what came since
+    (the newest decision again, at most)."""
+    store = SlowStore(tmp_path / "slow.db")
+    store.init()
+    clock = FakeClock()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(4),
+                            clock=clock)
+    for i in range(40):
+        service.decide("perchat", f"u{i}", chat=str(i % 4))
+        clock.advance(60)
+    read = ApiKey(name="reader", role="read", sha256="0" * 64)
+    start = threading.Barrier(8)
+    refused: list[str] = []
+
+    def ask(i: int) -> None:
+        start.wait()
+        try:
+            _scopes.stored_scope(service, "perchat", f"chat:{i:016x}", read)
+        except PayloadError as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(refused) == 8
+    assert store.rows <= 40 + 7  # one whole read, then at most the newest row each
+
+
+def test_an_experiment_too_large_to_map_leaves_the_other_maps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the map of an experiment with more scopes than the maps keep was put in
+    as the newest and pushed out every other map before itself, so their next miss read
+    their whole log again, once a minute. It is not kept; the others stay."""
+    monkeypatch.setattr(_scopes, "_SCOPES_LIMIT", 3)
+    read = ApiKey(name="reader", role="read", sha256="0" * 64)
+    small = CountingStore(tmp_path / "small.db")
+    small.init()
+    clock = FakeClock()
+    mapped = BanditService(parse_config(CONFIG), small, rng=np.random.default_rng(5),
+                           clock=clock)
+    for i in range(6):
+        mapped.decide("perchat", f"u{i}", chat=str(i % 2))
+        clock.advance(60)
+    named = store_pseudonyms(small).scope("chat:1")
+    assert _scopes.stored_scope(mapped, "perchat", named, read) == "chat:1"
+    big = SQLiteStore(tmp_path / "big.db")
+    big.init()
+    large = BanditService(parse_config(CONFIG), big, rng=np.random.default_rng(6))
+    for chat in range(5):
+        large.decide("perchat", "u", chat=str(chat))
+    with pytest.raises(PayloadError):
+        _scopes.stored_scope(large, "perchat", "chat:fedcba9876543210", read)
+    before = small.rows
+    with pytest.raises(PayloadError):
+        _scopes.stored_scope(mapped, "perchat", "chat:fedcba9876543210", read)
+    assert small.rows - before <= 1  # the newest decision again, not the whole log
 
 
 def test_reward_status_paths(api: Any) -> None:

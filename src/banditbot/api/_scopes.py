@@ -63,6 +63,10 @@ _MAPS: OrderedDict[tuple[str, str], _LogScopes] = OrderedDict()
 _UNMAPPED: OrderedDict[tuple[str, str], float] = OrderedDict()
 #: the pseudonyms found lately, per (pseudonym key's digest, experiment, pseudonym)
 _HITS: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+#: one read of an experiment's log at a time, per (digest, experiment): misses that come
+#: together wait for the first one's map, not each read the log (a review: N made-up
+#: pseudonyms at once read the whole log N times)
+_READING: dict[tuple[str, str], threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
@@ -139,7 +143,17 @@ def _scope_of_pseudonym(service: BanditService, experiment: str, named: str) -> 
 def _lookup(service: BanditService, exp: str, cached: tuple[str, str],
             pseudonyms: Pseudonyms, named: str) -> str | None:
     """:func:`_scope_of_pseudonym` past the pseudonyms found lately: the maps, then the
-    log."""
+    log, one reader of an experiment's log at a time."""
+    with _LOCK:
+        reading = _READING.setdefault(cached, threading.Lock())
+    with reading:
+        return _lookup_alone(service, exp, cached, pseudonyms, named)
+
+
+def _lookup_alone(service: BanditService, exp: str, cached: tuple[str, str],
+                  pseudonyms: Pseudonyms, named: str) -> str | None:
+    """:func:`_lookup` while no other thread reads this experiment's log (one that did
+    may have left its map)."""
     with _LOCK:
         known = _MAPS.get(cached)
         if known is not None:
@@ -195,9 +209,20 @@ def _read_whole_log(service: BanditService, exp: str, cached: tuple[str, str],
             close_scan(scan)
         known.read_to = max(known.read_to, created_at)
     with _LOCK:
-        _MAPS[cached] = known  # (unmapped below if too large)
-        _bound()
+        if len(known.scope_of) > _SCOPES_LIMIT:  # (kept, it would push out every other map)
+            _unmapped(cached)
+        else:
+            _MAPS[cached] = known
+            _bound()
     return found
+
+
+def _unmapped(key: tuple[str, str]) -> None:
+    """Note that the experiment of ``key`` has too many scopes to map, as of now."""
+    _UNMAPPED[key] = time.monotonic()
+    _UNMAPPED.move_to_end(key)
+    while len(_UNMAPPED) > 64:
+        _UNMAPPED.popitem(last=False)
 
 
 def _bound() -> None:
@@ -208,7 +233,5 @@ def _bound() -> None:
     while total > _SCOPES_LIMIT and _MAPS:
         key, dropped = _MAPS.popitem(last=False)
         total -= len(dropped.scope_of)
-        if not _MAPS:
-            _UNMAPPED[key] = time.monotonic()
-            while len(_UNMAPPED) > 64:
-                _UNMAPPED.popitem(last=False)
+        if not _MAPS:  # (one that grew past the limit on its own)
+            _unmapped(key)
