@@ -490,7 +490,8 @@ class Report:
             return (f"{leader.arm} leads on the recent answers: {value}; the best arm may "
                     "change, so no winner is named")
         top = self._estimate_top(leader)
-        if top is not None and self.anytime_kind:
+        if top is not None:  # (with or without every-look intervals: a review found "A
+            # leads: mean 10.00 against B's 12.00" where P(best) and the estimate disagreed)
             return (f"no clear leader yet: {leader.arm} and {top.arm} are ahead by different "
                     "counts (details below; keep going)")
         other = self._compared_with(leader)

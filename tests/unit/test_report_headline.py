@@ -132,3 +132,18 @@ def test_the_headline_follows_what_the_report_decided() -> None:
          "enough answers)")])
 def test_too_early_says_so_in_plain_words(rounds: int, expected: str) -> None:
     assert _greet(rounds).headline == expected
+
+
+def test_a_leader_by_p_best_below_another_arms_estimate_is_no_clear_leader() -> None:
+    """A review: without every-look intervals (a reward without min and max), the leader
+    by P(best) with another arm's estimate above it read "emoji leads: 60% 👍 against
+    plain's 80%"; with them or without, it is no clear leader."""
+    report = _greet()
+    emoji = next(a for a in report.arms if a.arm == "emoji")
+    assert report.leader is not None and report.leader.arm == "emoji"
+    assert emoji.estimate is not None
+    above = _replace_arm(report, "plain", estimate=emoji.estimate + 0.2)
+    for kind in (report.anytime_kind, ""):
+        assert dataclasses.replace(above, anytime_kind=kind).headline == (
+            "no clear leader yet: emoji and plain are ahead by different counts (details "
+            "below; keep going)")
