@@ -835,7 +835,8 @@ def test_in_a_group_the_answered_prompt_names_who_answered_in_its_parse_mode(
     the person by first name, escaped for the message's parse mode (a name with
     MarkdownV2's or HTML's specials reads as typed, and Telegram takes the edit)."""
     marked = BotApiDouble.user(505, "Al_i*ce [x]!")
-    tagged = BotApiDouble.user(506, "<b>Bo</b> & co")
+    # (a direction isolate and an embedding, which would reorder "— thanks" after the name)
+    tagged = BotApiDouble.user(506, "<b>Bo</b> & co\u2067\u202b")
 
     async def script() -> None:
         double.send_command(marked, -901, "/random", chat_type="group")

@@ -120,8 +120,10 @@ _ADMIN_MEANING = {
 }
 #: the most commands Telegram takes in one list (setMyCommands)
 _MAX_COMMANDS = 100
-#: what a user's name loses before a message shows it (controls, direction overrides)
-_CONTROLS = re.compile(f"[{CONTROL_CHARACTERS}]")
+#: what a user's name loses before a message shows it: control characters and every
+#: direction control (overrides, embeddings, isolates, marks: a name ending in one reordered
+#: the "— thanks" after it; a right-to-left name shows as it should without them)
+_CONTROLS = re.compile(f"[{CONTROL_CHARACTERS}\\u200e\\u200f\\u202a-\\u202c\\u2066-\\u2069]")
 
 
 #: the audit log's entries /audit shows (the CLI's ``banditbot audit`` shows more)
