@@ -61,6 +61,20 @@ def compiled_layered(workdir: Path) -> ModuleType:
     return module
 
 
+def compiled_row(policy: str, k: int, runs: dict[str, list[float]]) -> dict[str, Any]:
+    """One JSON row: each engine's µs (median and range), MABWiser's time over each of
+    ours (``x_…``), what compiling gained, and the issue's target for ``k`` arms."""
+    row: dict[str, Any] = {"policy": policy, "arms": k}
+    for engine, values in runs.items():
+        row[f"us_{engine}"] = summary(values)
+    for engine in runs:
+        if engine != "mabwiser":
+            row[f"x_{engine}"] = median_ratio(runs["mabwiser"], runs[engine])
+    row["compiled_over_interpreted"] = median_ratio(runs["interpreted"], runs["compiled"])
+    row["target_memory"] = 10 if k == 3 else 20
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of every engine")
@@ -89,15 +103,7 @@ def main() -> None:
                         took = fresh(bench_mabwiser, "EpsilonGreedy", k, max(n // 10, 2000),
                                      rep)
                     runs[engine].append(took)
-            row: dict[str, Any] = {"policy": "epsilon-greedy", "arms": k}
-            for engine, values in runs.items():
-                row[f"us_{engine}"] = summary(values)
-            for engine in ("compiled", "interpreted", "service"):
-                row[f"x_{engine}"] = median_ratio(runs["mabwiser"], runs[engine])
-            row["compiled_over_interpreted"] = median_ratio(runs["interpreted"],
-                                                            runs["compiled"])
-            row["target_memory"] = 10 if k == 3 else 20
-            rows.append(row)
+            rows.append(compiled_row("epsilon-greedy", k, runs))
     print(json.dumps({"benchmark": "compiled_floor", "python": sys.version.split()[0],
                       "machine_load": os.getloadavg()[0], "results": rows}))
 

@@ -31,6 +31,7 @@ import _isolate  # (first: keeps benchmarks/http.py from shadowing http)
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 _bench = _isolate.sibling("decide_reward")
+compiled_row = _isolate.sibling("compiled_floor").compiled_row
 
 #: (file, text, its replacement): what mypyc needs of the tree, each found exactly once
 EDITS = [
@@ -130,15 +131,7 @@ def main() -> None:
                             took = service_us(tree if engine == "compiled" else SRC, engine,
                                               policy, k, n, rep)
                         runs[engine].append(took)
-                row: dict[str, Any] = {"policy": policy, "arms": k}
-                for engine, values in runs.items():
-                    row[f"us_{engine}"] = _bench.summary(values)
-                for engine in ("compiled", "interpreted"):
-                    row[f"x_{engine}"] = _bench.median_ratio(runs["mabwiser"], runs[engine])
-                row["compiled_over_interpreted"] = _bench.median_ratio(runs["interpreted"],
-                                                                       runs["compiled"])
-                row["target_memory"] = 10 if k == 3 else 20
-                rows.append(row)
+                rows.append(compiled_row(policy, k, runs))
     print(json.dumps({"benchmark": "compiled_service", "python": sys.version.split()[0],
                       "machine_load": os.getloadavg()[0], "results": rows}))
 

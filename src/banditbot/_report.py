@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from ._text import amount_text, count_text, duration_text
+from ._text import amount_text, count_text, duration_text, local_time
 from ._types import FloatArray
 
 __all__ = ["AdminChange", "ArmReport", "Report", "SampleRatioCheck", "Timeline", "Uplift",
@@ -638,7 +637,7 @@ class Report:
         datetime
             Aware, in that zone (``%Z`` names it: ``CET``, ``UTC``).
         """
-        return datetime.fromtimestamp(timestamp, tz=_zone(self.time_zone))
+        return local_time(timestamp, self.time_zone)
 
     @property
     def status_line(self) -> str:
@@ -927,16 +926,6 @@ def span_text(low: float | None, high: float | None, *, digits: int = 2) -> str:
 
 #: Most entries the history line gives of the policy switches (and of the arm changes).
 _HISTORY_KEPT = 5
-
-
-def _zone(name: str) -> tzinfo:
-    """The time zone ``name`` (UTC for "UTC" or one this system does not know)."""
-    if name == "UTC":
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 @dataclass(frozen=True, slots=True)

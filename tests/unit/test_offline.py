@@ -1499,3 +1499,18 @@ def test_a_refused_warm_start_says_why_in_the_log_s_own_terms() -> None:
     with pytest.raises(PayloadError, match="too little evidence") as refused:
         warm_start(_demo_service(FakeClock()), "g", skewed)
     assert "tiny propensities" in (refused.value.hint or "")
+
+
+def test_a_behavior_log_with_a_round_without_time_still_says_its_span_is_missed() -> None:
+    """A review: one round without a time in the logging policy's log made its span NaN,
+    and rounds far outside it were evaluated without the warning."""
+    from banditbot.offline._evaluate import _outside_span
+
+    def log(times: list[float]) -> LoggedBandit:
+        n = len(times)
+        return LoggedBandit(("a", "b"), np.zeros(n, dtype=np.intp), np.zeros(n),
+                            np.full(n, 0.5), timestamp=np.array(times))
+
+    said = _outside_span(log([100.0, float("nan"), 160.0]), log([130.0, 4000.0]))
+    assert said is not None and said.startswith("1 of 2 evaluated rounds fall outside")
+    assert _outside_span(log([100.0, float("nan"), 160.0]), log([130.0])) is None

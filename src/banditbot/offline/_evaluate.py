@@ -617,7 +617,11 @@ def _outside_span(source: LoggedBandit, target: LoggedBandit) -> str | None:
     for row, _ in _logged_rounds(source, target):
         todo[row] = False
     times = target.timestamp[todo]
-    first, last = float(np.min(source.timestamp)), float(np.max(source.timestamp))
+    known = source.timestamp[np.isfinite(source.timestamp)]  # (a round without a time
+    times = times[np.isfinite(times)]  # says nothing of the span: NaN made it silent)
+    if not known.size:
+        return None
+    first, last = float(known.min()), float(known.max())
     before, after = first - times[times < first], times[times > last] - last
     if not before.size and not after.size:
         return None

@@ -505,7 +505,7 @@ class BanditBot:
                 await message.reply_text(text, parse_mode="HTML")
         else:  # every experiment: whole reports in one message, and which did not fit
             text, left = fit_reports(reports, max_arms=_SHOWN_ARMS, limit=3600)
-            if left:  # (said as "Not shown (one message is too short for all): …")
+            if left:  # (each of them named, to ask for alone: see left_out_text)
                 text += ("\n\n" if text else "") + left_out_text(left)
             else:  # a chart, the notes and what the numbers are come with one's report
                 text += "\n\nFor an experiment's chart, notes and what its numbers are: " \
