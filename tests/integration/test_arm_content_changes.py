@@ -58,3 +58,6 @@ def test_a_second_server_with_another_file_is_named_in_a_sentence(store: Store) 
                            "server to start on this store (host vm, file "
                            "/srv/experiments.yaml, at 2023-11-14 22:13 UTC); every server "
                            "on one store must run the same experiments file"), line
+    # and the first server started again with its file: told that web2's differ
+    _, (back,) = _started(store, _config())
+    assert "(host web2, file /srv/b.yaml, at " in back, back
