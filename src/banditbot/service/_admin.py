@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from .._config import (
 )
 from .._errors import ConfigError, InvalidRewardError, NotAllowedError, PayloadError, PolicyError
 from .._markup import markup_problem
+from .._types import FloatArray
 from ..policies import Policy, make_policy
 from ..stores import (
     ALLOCATED,
@@ -29,9 +30,11 @@ from ..stores import (
     WARM_START_NOTE,
     DecisionRecord,
     ExperimentMeta,
+    ResolvedVector,
+    resolve_fields,
 )
 from ._allocation import retired_control_note
-from ._core import added_key, check_scope, new_id
+from ._core import VectorKeeper, added_key, check_scope, new_id
 from ._decay import epoch_field
 from ._rewards import RewardsMixin
 from ._view import ExperimentView
@@ -556,22 +559,43 @@ class AdminMixin(RewardsMixin):
         return sum(1 for (decision_id,) in self.store.iter_fields(
             view.config.id, ("id",), generation=view.meta.generation) if decision_id in wanted)
 
-    def answered_rounds(self, experiment: str) -> tuple[tuple[str, ...], np.ndarray[Any, Any],
-                                                         np.ndarray[Any, Any],
-                                                         np.ndarray[Any, Any]]:
+    def answered_rounds(self, experiment: str
+                        ) -> tuple[tuple[str, ...], FloatArray, FloatArray, FloatArray]:
         """The current generation's answered policy and holdout decisions — the rounds an
         export of them holds — as ``(arms, rewards, propensities, times)``, one entry per
         round (the last three float arrays): what a log of them, whatever its columns, is
-        recognised by."""
+        recognised by. A deferred decision's propensity is the one its export writes
+        (:func:`~banditbot.stores.resolve_fields`: computed from its logged posterior where
+        the store holds none yet, and kept for the next read)."""
         view = self.view(experiment)
+        fields: tuple[str, ...] = ("arm", "reward", "propensity", "created_at")
+        arms, *columns = self._answered(view, fields)
+        if np.isnan(columns[1]).any():  # deferred decisions: read again, with what resolving
+            # them needs (not every time: 1M rows read a second slower)
+            fields = (*fields, "probabilities", "posterior", "policy", "arms", "id")
+            keeper = VectorKeeper(self)
+            arms, *columns = self._answered(view, fields, computed=keeper.add)
+            keeper.flush()
+        return arms, columns[0], columns[1], columns[2]
+
+    def _answered(self, view: ExperimentView, fields: Sequence[str], *,
+                  computed: Callable[[ResolvedVector], Any] | None = None
+                  ) -> tuple[tuple[str, ...], FloatArray, FloatArray, FloatArray]:
+        """:meth:`answered_rounds` read with ``fields`` (the first four: arm, reward,
+        propensity, time; more: a deferred decision's propensity computed, ``computed`` told
+        each vector)."""
+        rows: Iterable[Sequence[Any]] = (
+            row for row in self.store.iter_fields(view.config.id, fields,
+                                                  generation=view.meta.generation,
+                                                  kinds=ALLOCATED)
+            if row[1] is not None)
+        if len(fields) > 4:
+            rows = resolve_fields(rows, fields, computed=computed)
         arms: list[str] = []
-        values: list[tuple[float, float, float]] = []
-        for arm, reward, propensity, created_at in self.store.iter_fields(
-                view.config.id, ("arm", "reward", "propensity", "created_at"),
-                generation=view.meta.generation, kinds=ALLOCATED):
-            if reward is not None:
-                arms.append(arm)
-                values.append((reward, propensity, created_at))
+        values: list[Sequence[float]] = []
+        for row in rows:
+            arms.append(row[0])
+            values.append(row[1:4])
         table = np.array(values, dtype=np.float64).reshape(-1, 3)
         return tuple(arms), table[:, 0], table[:, 1], table[:, 2]
 
