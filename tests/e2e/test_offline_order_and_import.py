@@ -131,6 +131,50 @@ def test_ctrl_c_during_learn_leaves_the_sqlite_store_as_it_was(
         1 for r in _rows(log) if r["reward"] and r["kind"] == "policy")
 
 
+def test_ctrl_c_while_learn_sets_priors_on_sqlite_says_nothing_was_set(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+C while `learn --as-prior` set the priors (here as the second arm's is set)
+    said "stopped while the priors were set: those of arm1 are set … the store was
+    changed" with the hint `reset --clear-priors`, though the transaction was rolled back
+    and the store held no prior; and a store file the command had just made was kept. Now
+    the priors are read back: nothing was set, it says so, the new file is removed, and on
+    an existing store the same command then sets them all."""
+    from banditbot import build_service
+    from banditbot.stores import AdminRecord, SQLiteStore
+
+    log, _ = _source_log(tmp_path, capsys)
+    real = SQLiteStore.log_admin
+    priors: list[str] = []
+
+    def interrupted(self: SQLiteStore, record: AdminRecord) -> None:
+        real(self, record)
+        if record.action == "prior":
+            priors.append(record.details)
+            if len(priors) % 2 == 0:
+                raise KeyboardInterrupt  # Ctrl+C, as the second arm's prior is set
+
+    monkeypatch.setattr(SQLiteStore, "log_admin", interrupted)
+    fresh = tmp_path / "fresh.db"
+    target = tmp_path / "target.db"
+    build_service(EXAMPLES, f"sqlite:///{target}").store.close()  # an existing store
+    for db in (fresh, target):
+        code, out, err = run(["learn", str(log), "-x", "random", "--as-prior", "--store",
+                              f"sqlite:///{db}", "--config", str(EXAMPLES)], capsys)
+        assert code == 130, (out, err)
+        assert "interrupted (Ctrl+C): stopped before anything was set: 'random' is as it " \
+               "was" in err, err
+        assert "the store was changed" not in err and "--clear-priors" not in err
+    assert not fresh.exists()  # made by this command, left with nothing in it
+    assert build_service(EXAMPLES, f"sqlite:///{target}").priors("random") == {}
+    monkeypatch.setattr(SQLiteStore, "log_admin", real)
+    code, out, err = run(["learn", str(log), "-x", "random", "--as-prior", "--store",
+                          f"sqlite:///{target}", "--config", str(EXAMPLES)], capsys)
+    assert code == 0, err
+    assert set(build_service(EXAMPLES, f"sqlite:///{target}").priors("random")) == {
+        "arm1", "arm2"}
+
+
 @pytest.mark.parametrize("with_ids", [True, False])
 def test_ctrl_c_during_a_warm_start_on_a_store_without_transactions_says_what_is_there(
         with_ids: bool) -> None:

@@ -198,6 +198,10 @@ class WarmStartTarget(Protocol):
         """The notes attached to the experiment's current generation."""
         ...
 
+    def priors(self, experiment: str) -> Mapping[str, tuple[float, float]]:
+        """The arms' priors as the store holds them: ``arm -> (alpha, beta)``."""
+        ...
+
 
 def _kish(w: FloatArray) -> float:
     total = float(w.sum())
@@ -410,23 +414,31 @@ def _together(service: WarmStartTarget) -> contextlib.AbstractContextManager[Any
 
 
 def _interrupted(service: WarmStartTarget, experiment: str, plan: WarmStartPlan,
-                 learned: frozenset[str], priors_set: Sequence[str], *,
-                 restore: str | None) -> WarmStartInterrupted:
+                 learned: frozenset[str], priors: Mapping[str, tuple[float, float]], *,
+                 wrote: str | None, earlier: str) -> WarmStartInterrupted:
     """What a Ctrl+C during the writes left, read back from the store: the rounds of this
-    warm start in the statistics now (by the rounds they came from), exactly."""
+    warm start in the statistics now (by the rounds they came from), exactly, and the
+    priors that differ from ``priors`` (those before it). ``wrote``: the warm-start note
+    it wrote first, put back to ``earlier`` if it is still there (not where the store
+    rolled the writes back: the note is as it was)."""
     imports = [a for a in plan.arms if a.prior is None]
     wanted = [d for a in imports for d in (a.ids or ())]
     now = service.imported(experiment, wanted) - learned if wanted else frozenset()
     per_arm = [(a, sum(1 for d in (a.ids or ()) if d in now)) for a in imports]
     done = sum(n for _, n in per_arm)
     total = sum(a.rounds for a in imports)
+    as_prior = any(a.prior is not None for a in plan.arms)
+    held = service.priors(experiment) if as_prior else {}
+    priors_set = [a.arm for a in plan.arms
+                  if a.prior is not None and held.get(a.arm) != priors.get(a.arm)]
     if not done and not priors_set:
-        if restore is not None and \
-                service.notes(experiment).get(WARM_START_NOTE, "") != restore:
-            service.note(experiment, WARM_START_NOTE, restore)  # (it said "learning")
+        if wrote is not None and wrote != earlier and \
+                service.notes(experiment).get(WARM_START_NOTE, "") == wrote:
+            service.note(experiment, WARM_START_NOTE, earlier)  # (it said "learning")
         return WarmStartInterrupted(
             experiment, rounds_imported=0, rounds_planned=total, changed=False,
-            message=f"stopped before anything was imported: {experiment!r} is as it was",
+            message=f"stopped before anything was {'set' if as_prior else 'imported'}: "
+                    f"{experiment!r} is as it was",
             hint="run the same command again to learn the log")
     if priors_set:
         rest = [a.arm for a in plan.arms if a.arm not in priors_set]
@@ -587,16 +599,15 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
     pending = (f"learning {log.source or 'a log'} stopped before the end: part of its rounds "
                f"may be in the statistics (learn it again with {SKIP_FLAG} to finish, or "
                f"reset) {unfinished}")
-    priors_set: list[str] = []
+    priors = service.priors(experiment) if as_prior else {}
+    wrote = None if as_prior else f"{before}\n{pending}" if before else pending
     try:
         with _together(service):  # all or nothing where the store can
-            if not as_prior:  # (said where the store keeps each write: the next run reads it)
-                service.note(experiment, WARM_START_NOTE,
-                             f"{before}\n{pending}" if before else pending)
+            if wrote is not None:  # (said where the store keeps each write: the next run
+                service.note(experiment, WARM_START_NOTE, wrote)  # reads it)
             for a in plan.arms:
                 if a.prior is not None:
                     service.set_prior(experiment, a.arm, a.prior[0], a.prior[1], actor=actor)
-                    priors_set.append(a.arm)
                 else:
                     service.import_history(experiment, a.arm, a.rewards.tolist(),
                                            a.weights.tolist(), actor=actor, sources=a.ids)
@@ -606,7 +617,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
                 service.note(experiment, PRIORS_FROM_NOTE,
                              f"{kept}\n[log {fingerprint}]" if kept else f"[log {fingerprint}]")
     except KeyboardInterrupt as stop:
-        raise _interrupted(service, experiment, plan, learned, priors_set,
-                           restore=before if not as_prior else None) from stop
+        raise _interrupted(service, experiment, plan, learned, priors, wrote=wrote,
+                           earlier=earlier) from stop
     return WarmStart(experiment, plan.rounds_used, plan.rounds_skipped,
                      {a.arm: (a.rounds, a.mean) for a in plan.arms}, as_prior, note, plan)

@@ -545,6 +545,11 @@ class AdminMixin(RewardsMixin):
         """The notes attached to the experiment (what reports show under the table)."""
         return dict(self.view(experiment).meta.notes)
 
+    def priors(self, experiment: str) -> Mapping[str, tuple[float, float]]:
+        """The arms' priors as the store holds them: ``arm -> (alpha, beta)``
+        (:meth:`set_prior`)."""
+        return dict(self.view(experiment).meta.priors)
+
     def current_generation(self, experiment: str) -> int:
         """The experiment's generation (bumped by every reset)."""
         return self.view(experiment).meta.generation
