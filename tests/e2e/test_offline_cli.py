@@ -265,21 +265,10 @@ def test_learn_prints_what_it_imports_at_its_weight(tmp_path: Path,
     """`learn --weight 0.2` printed each arm's effective sample size as "imported" (34.9)
     while it imported a fifth of it (7.0, what the report then counted): the column is what
     the report will count."""
-    import numpy as np
-
-    from banditbot import build_service
+    from .test_offline_order_and_import import _source_log
 
     monkeypatch.setenv("COLUMNS", "200")
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    service = build_service(EXAMPLES, source)
-    rng = np.random.default_rng(3)
-    for i in range(400):
-        d = service.decide("random", f"u{i}")
-        service.reward(d.id, int(rng.random() < (0.3 if d.arm == "arm1" else 0.6)), f"u{i}")
-    service.store.close()
-    log = tmp_path / "log.csv"
-    assert run(["export", "random", "--out", str(log), "--store", source, "--config",
-                str(EXAMPLES)], capsys)[0] == 0
+    log, _ = _source_log(tmp_path, capsys)
     fresh = ["--store", f"sqlite:///{tmp_path / 'fresh.db'}", "--config", str(EXAMPLES)]
     code, out, err = run(["learn", str(log), "--experiment", "random", "--weight", "0.2",
                           *fresh], capsys)

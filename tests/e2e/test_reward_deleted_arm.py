@@ -5,7 +5,6 @@ HTTP API, the CLI and Telegram."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,10 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, RewardStatus, SQLiteStore, parse_config
-from banditbot.telegram import build_application
 
 from ..conftest import CONFIG, FakeClock, cli_sqlite_service, run_cli
 from ..telegram_double import BotApiDouble, SentMessage
+from .test_telegram_polling import run_bot
 
 GONE = "no longer in the experiments file"
 
@@ -105,19 +104,7 @@ def test_telegram_thanks_the_voter_and_keeps_the_message_text(
     seen: dict[str, Any] = {}
 
     def run(service: BanditService, script: Any) -> None:
-        async def main() -> None:
-            app = build_application(service, double.token, base_url=double.base_url)
-            async with app:
-                await app.start()
-                assert app.updater is not None
-                await app.updater.start_polling(poll_interval=0.0, timeout=1)
-                try:
-                    await script()
-                finally:
-                    await app.updater.stop()
-                    await app.stop()
-
-        asyncio.run(main())
+        run_bot(service, double, script)
 
     async def show() -> None:
         double.send_command(BotApiDouble.user(501, "Alice"), 501, "/random")
