@@ -246,7 +246,7 @@ def test_an_experiments_own_log_without_its_ids_is_not_learned_twice(
     the two were compared (here a read keeps 50, as a read of a longer log does)."""
     config = EXAMPLES
     if policy == "deferred thompson":
-        from banditbot.service._core import VectorKeeper
+        from banditbot.service import VectorKeeper
 
         monkeypatch.setattr(VectorKeeper, "LIMIT", 50)
         config = tmp_path / "deferred.yaml"

@@ -1007,7 +1007,7 @@ def test_an_unbounded_rewards_arm_taken_out_of_the_config_is_named_too(
     the arms a new experiments file no longer has: its report dropped them without a word.
     It names them too; on a long log, from the state the first report kept in the store (a
     second process reads no log)."""
-    from banditbot.service._inference import InferenceCache
+    from banditbot.service import InferenceCache
 
     monkeypatch.setattr(InferenceCache, "fresh_below", 10)  # (a long log: kept in the store)
     store = MemoryStore()

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 from ..stores import resolve_propensities
 from ._admin import PolicySwitch
+from ._core import VectorKeeper
 from ._decisions import MAX_SUBJECT, TELEGRAM_ID_PREFIX, Decision, PlannedDecision, made_by_telegram
 from ._idempotency import IDEMPOTENCY_SECONDS, MAX_IDEMPOTENCY_KEY
-from ._inference import LOG_FIELDS, log_arrays, scan_arrays
+from ._inference import LOG_FIELDS, InferenceCache, log_arrays, scan_arrays
 from ._keys import ROLES, ApiKey, KeyRing, hash_key, role_allows
 from ._reports import period_weighted, sample_ratio_check
 from ._rewards import PlannedReward, RewardResult, RewardStatus
@@ -34,6 +35,7 @@ __all__ = [
     "ApiKey",
     "BanditService",
     "Decision",
+    "InferenceCache",
     "KeyRing",
     "PlannedDecision",
     "PlannedReward",
@@ -41,6 +43,7 @@ __all__ = [
     "RewardResult",
     "RewardStatus",
     "SeriesCache",
+    "VectorKeeper",
     "hash_key",
     "log_arrays",
     "made_by_telegram",
