@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["MESSAGE_UNITS", "closest", "count_text", "counted_kinds", "did_you_mean",
-           "duration_text", "fit_message", "local_time", "message_units", "rows_text"]
+           "duration_text", "fit_message", "local_time", "message_units", "one_line",
+           "rows_text"]
 
 #: the kinds of a log's rows that are no decision of the policy's, as an export names them
 _NOT_DRAWN = {"manual": "added by hand", "import": "imported"}
@@ -38,6 +39,14 @@ def rows_text(n: int, kinds: Counter[str]) -> str:
     parts += [f"{count_text(kinds[k], 'reward')} {said}" for k, said in _NOT_DRAWN.items()
               if kinds[k]]
     return f"{count_text(n, 'row')} ({', '.join(parts)})"
+
+
+def one_line(text: str, width: int = 60) -> str:
+    """The start of an arm's content on one line, as an arm list shows it (the bot's
+    /arm list, the CLI's ``arms list``): its whitespace, line breaks too, folded to single
+    spaces, cut at ``width`` characters with "…"."""
+    words = " ".join(text.split())
+    return words if len(words) <= width else words[:width - 1] + "…"
 
 
 def did_you_mean(word: str, names: Iterable[str]) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .._errors import ConfigError, InvalidRewardError
+from .._text import one_line
 from ._app import (
     NUMBER_ARGUMENTS,
     ConfigOpt,
@@ -112,7 +113,9 @@ def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = No
     view = service(config, store, read_only=True).view(experiment)
     for arm in view.all_arms:
         state = "active " if arm in view.arms else "retired"
-        console.print(f"{arm:<16} {state}  {view.contents[arm]}", markup=False,
+        # one row per arm: its content on one line, cut as the bot's /arm list cuts it (a
+        # content of several lines ran over several rows of the table)
+        console.print(f"{arm:<16} {state}  {one_line(view.contents[arm])}", markup=False,
                       highlight=False)
 
 

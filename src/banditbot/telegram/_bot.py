@@ -51,7 +51,7 @@ from .._errors import (
     UnknownExperimentError,
 )
 from .._markup import markup_problem
-from .._text import MESSAGE_UNITS, count_text, fit_message, message_units
+from .._text import MESSAGE_UNITS, count_text, fit_message, message_units, one_line
 from ..policies import parse_params
 from ..service import BanditService, RewardStatus
 from ._context import CHAT_FEATURES, chat_context
@@ -700,8 +700,7 @@ class BanditBot:
         lines = [f"Arms of {experiment}: {len(active)} offered"
                  + (f", {len(retired)} retired" if retired else "") + "."]
         for arm in active:
-            words = " ".join(view.contents[arm].split())
-            lines.append(f"• {arm}: {words if len(words) <= 60 else words[:59] + '…'}")
+            lines.append(f"• {arm}: {one_line(view.contents[arm])}")
         if retired:
             lines.append("Retired (/arm add <experiment> <arm> brings one back): "
                          + ", ".join(retired))
