@@ -616,6 +616,22 @@ def test_export_in_a_group_is_refused_and_sends_nothing(service: BanditService,
     assert not double.errors
 
 
+def test_prior_usage_says_where_a_ratings_pseudo_answers_go(service: BanditService,
+                                                            double: BotApiDouble) -> None:
+    """A trial's admin set a prior on a rating (/prior tip t1 3 1: "4 pseudo-answers
+    averaging 4 on 1–5") with no hint in the usage that alpha and beta are answers at the
+    top and the bottom of the scale: the usage says so."""
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/prior tip t1")
+        await double.wait_for(last_text(double, ADMIN))
+
+    run_bot(service, double, script)
+    usage = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"][-1]
+    assert usage == "Usage: /prior <experiment> <arm> <alpha> <beta> (alpha answers at the " \
+        "top of the scale, beta at the bottom; 👍/👎: successes, failures)"
+    assert not double.errors
+
+
 def test_a_reward_without_buttons_is_reported_not_run(tmp_path: Path,
                                                       double: BotApiDouble) -> None:
     """A trial's experiment with a continuous reward and no options sent its arm with no
@@ -927,8 +943,7 @@ def test_admins_find_the_admin_commands_in_their_private_chats_menu(
     assert seen["before"] == public and double.menu(1002) == double.menu(ADMIN)
     described = {c["command"]: c["description"] for c in double.scoped_commands[
         ('{"chat_id": 1001, "type": "chat"}', "")]}
-    assert described["prior"] == \
-        "admin: start an arm from a belief: alpha successes, beta failures"
+    assert described["prior"] == "admin: start an arm from a belief, as pseudo-answers"
     assert described["cheat"] == "admin: add rewards by hand, for testing"
     warnings = [r.getMessage() for r in caplog.records
                 if r.name.startswith("banditbot") and r.levelno >= logging.WARNING]
@@ -955,8 +970,9 @@ def test_help_says_what_admin_commands_do_and_keeps_them_out_of_groups(
     run_bot(service, double, script)
     private = (double.chat_messages(ADMIN)[0].text or "").splitlines()
     admin_in_group, alice_in_group = [m.text or "" for m in double.chat_messages(-93)]
-    assert "/prior <experiment> <arm> <alpha> <beta> — start an arm from a belief: alpha " \
-        "successes, beta failures" in private
+    assert "/prior <experiment> <arm> <alpha> <beta> (alpha answers at the top of the scale, " \
+        "beta at the bottom; 👍/👎: successes, failures) — start an arm from a belief, as " \
+        "pseudo-answers" in private
     assert any(line.startswith("/cheat <experiment> <arm> ") and
                line.endswith(" — add rewards by hand, for testing") for line in private)
     admin_lines = private[private.index("Admin:") + 1:]

@@ -101,7 +101,9 @@ _TEXT_HINT = "I answer commands, not messages. Send /help to see them."
 _PARSE_ERROR = "can't parse entities"
 _ADMIN_USAGE = {
     "cheat": "/cheat <experiment> <arm> <rewards, e.g. 1101, or 4 5 3 on a rating>",
-    "prior": "/prior <experiment> <arm> <alpha> <beta>",
+    # (a rating's prior is pseudo-answers at its ends: a trial's admin could not tell)
+    "prior": "/prior <experiment> <arm> <alpha> <beta> (alpha answers at the top of the "
+             "scale, beta at the bottom; 👍/👎: successes, failures)",
     "reset": "/reset <experiment>",
     "policy": "/policy <experiment> <name> [key=value …]",
     "arm": "/arm list <experiment> · /arm add|retire <experiment> <arm> [text]",
@@ -111,7 +113,7 @@ _ADMIN_USAGE = {
 #: what each admin command is for: said after its syntax in /help, and in the admins' menu
 _ADMIN_MEANING = {
     "cheat": "add rewards by hand, for testing",
-    "prior": "start an arm from a belief: alpha successes, beta failures",
+    "prior": "start an arm from a belief, as pseudo-answers",
     "reset": "start an experiment's statistics from zero (asks first; the log is kept)",
     "policy": "switch an experiment's policy (what was learned is kept)",
     "arm": "list an experiment's arms, add one or retire one",
