@@ -527,12 +527,11 @@ def test_admin_commands_need_the_allow_list(service: BanditService,
     doc, after = [m for m in double.chat_messages(ADMIN) if m.kind == "document"]
     rows = list(csv.DictReader(io.StringIO(doc.file_bytes.decode())))
     assert len(rows) == 4 and {r["kind"] for r in rows} == {"manual"}
-    assert "Since the last reset: generation 1 (earlier ones:" in (after.caption or "")
     # what the rows are, as the CLI's export says it (the four were added by hand)
     assert (doc.caption or "").startswith(
         "Decision log of seed: 4 rows (4 rewards added by hand), subjects pseudonymized."), \
         doc.caption
-    assert "--all-generations" in (after.caption or "")
+    assert "(every generation: /export seed all)" in (after.caption or "")
     assert "reset" not in (doc.caption or "")
     assert service.current_generation("seed") == 1  # reset by the admin only
     assert "arm3" in service.active_arms("seed")
@@ -629,6 +628,55 @@ def test_prior_usage_says_where_a_ratings_pseudo_answers_go(service: BanditServi
     usage = [m.text for m in double.chat_messages(ADMIN) if m.kind == "text"][-1]
     assert usage == "Usage: /prior <experiment> <arm> <alpha> <beta> (alpha answers at the " \
         "top of the scale, beta at the bottom; 👍/👎: successes, failures)"
+    assert not double.errors
+
+
+def test_export_all_sends_every_generation_after_a_reset(service: BanditService,
+                                                          double: BotApiDouble) -> None:
+    """Right after a reset /export sent a log of no decisions whose caption pointed to the
+    CLI's --all-generations, which a chat cannot run: `/export EXP all` sends every
+    generation, and the caption of the current one says so."""
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/export seed")
+        await double.wait_for(lambda: len(docs()) == 1)
+        double.send_command(ADMIN_USER, ADMIN, "/export seed all")
+        await double.wait_for(lambda: len(docs()) == 2)
+
+    def docs() -> list[SentMessage]:
+        return [m for m in double.chat_messages(ADMIN) if m.kind == "document"]
+
+    service.cheat("seed", "arm1", "1101", actor="cli")
+    service.reset("seed", actor="cli")
+    run_bot(service, double, script)
+    current, every = docs()
+    assert list(csv.DictReader(io.StringIO(current.file_bytes.decode()))) == []
+    assert current.caption == "Decision log of seed: 0 decisions, subjects pseudonymized. " \
+        "Since the last reset: generation 1 (every generation: /export seed all)."
+    rows = list(csv.DictReader(io.StringIO(every.file_bytes.decode())))
+    assert [r["generation"] for r in rows] == ["0"] * 4
+    assert every.caption == "Decision log of seed: 4 rows (4 rewards added by hand), " \
+        "subjects pseudonymized. Every generation, 0 to 1 (one per reset)."
+    assert not double.errors
+
+
+def test_an_export_larger_than_telegram_takes_says_how_to_get_it(
+        service: BanditService, double: BotApiDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log past Telegram's 50 MB file limit would be refused by Telegram ("Request Entity
+    Too Large") and the admin told only "sorry": the bot says how to export it instead."""
+    import banditbot.telegram._bot as bot_module
+
+    monkeypatch.setattr(bot_module, "_DOCUMENT_BYTES", 300)  # (50 MB, scaled down)
+
+    async def script() -> None:
+        double.send_command(ADMIN_USER, ADMIN, "/export seed all")
+        await double.wait_for(last_text(double, ADMIN))
+
+    service.cheat("seed", "arm1", "1101", actor="cli")
+    run_bot(service, double, script)
+    assert [m.kind for m in double.chat_messages(ADMIN)] == ["text"]
+    assert double.chat_messages(ADMIN)[0].text == "The decision log of seed (every " \
+        "generation) is larger than the 50 MB Telegram takes in a file: export it with " \
+        "banditbot export seed --out FILE --all-generations on the server."
     assert not double.errors
 
 

@@ -107,7 +107,7 @@ _ADMIN_USAGE = {
     "reset": "/reset <experiment>",
     "policy": "/policy <experiment> <name> [key=value …]",
     "arm": "/arm list <experiment> · /arm add|retire <experiment> <arm> [text]",
-    "export": "/export <experiment>",
+    "export": "/export <experiment> [all]",
     "audit": "/audit [experiment]",
 }
 #: what each admin command is for: said after its syntax in /help, and in the admins' menu
@@ -117,7 +117,8 @@ _ADMIN_MEANING = {
     "reset": "start an experiment's statistics from zero (asks first; the log is kept)",
     "policy": "switch an experiment's policy (what was learned is kept)",
     "arm": "list an experiment's arms, add one or retire one",
-    "export": "the decision log as a CSV file (in a private chat only)",
+    "export": "the decision log as a CSV file, since the last reset or all of it (in a "
+              "private chat only)",
     "audit": "the latest admin actions: who changed what, when",
 }
 #: the most commands Telegram takes in one list (setMyCommands)
@@ -136,8 +137,29 @@ _AUDIT_SHOWN = 10
 #: mid-way, losing its totals and verdict, and its chart (half an inch per arm) passed
 #: Telegram's photo limit (width + height at most 10,000 px) and was refused
 _SHOWN_ARMS = 30
+#: the largest file a bot may send (Bot API sendDocument: 50 MB)
+_DOCUMENT_BYTES = 50 * 10**6
 #: a reset confirmation pressed by someone who may not use it (both of its buttons say so)
 _NOT_YOUR_CONFIRMATION = "this confirmation is not valid (expired or not yours)"
+
+
+class _TooLargeError(Exception):
+    """A file larger than Telegram takes."""
+
+
+class _CappedText(io.StringIO):
+    """A text buffer that stops taking text past ``limit`` characters (a CSV too large to
+    send is not kept whole in memory first)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, s: str, /) -> int:
+        n = super().write(s)
+        if self.tell() > self.limit:
+            raise _TooLargeError
+        return n
 
 
 def _display_name(name: str | None) -> str:
@@ -648,7 +670,7 @@ class BanditBot:
                 (f" Note: {also}." if also else "")
         elif name == "arm" and len(args) == 2 and args[0] == "list":
             text = await self._run(self._arms_text, args[1])
-        elif name == "export" and len(args) == 1:
+        elif name == "export" and (len(args) == 1 or (len(args) == 2 and args[1] == "all")):
             asked_in = update.effective_chat
             if asked_in is not None and asked_in.type != "private":  # (a trial: a group got it)
                 await message.reply_text(
@@ -656,15 +678,24 @@ class BanditBot:
                     "group would get each member's decisions): send /export "
                     f"{args[0]} to me directly.")
                 return
-            data_csv, generation, rows = await self._run(self._export_csv, args[0])
+            whole = len(args) == 2
+            data_csv, generation, rows = await self._run(self._export_csv, args[0], whole)
+            if data_csv is None:  # (Telegram refuses the file: "Request Entity Too Large")
+                await message.reply_text(
+                    f"The decision log of {args[0]}{' (every generation)' if whole else ''} "
+                    "is larger than the 50 MB Telegram takes in a "
+                    f"file: export it with banditbot export {args[0]} --out FILE"
+                    f"{' --all-generations' if whole else ''} on the server.")
+                return
             since = "" if generation == 0 else \
-                f" Since the last reset: generation {generation} (earlier ones: banditbot " \
-                "export --all-generations)."
+                f" Every generation, 0 to {generation} (one per reset)." if whole else \
+                f" Since the last reset: generation {generation} (every generation: " \
+                f"/export {args[0]} all)."
             await message.reply_document(
                 InputFile(io.BytesIO(data_csv), filename=f"{args[0]}-decisions.csv"),
                 caption=f"Decision log of {args[0]}: {rows}, subjects pseudonymized."
                         f"{since}")
-            svc.audit(actor, args[0], "export", "csv")
+            svc.audit(actor, args[0], "export", "csv, every generation" if whole else "csv")
             return
         elif name == "audit" and len(args) <= 1:
             private = update.effective_chat is None or update.effective_chat.type == "private"
@@ -738,19 +769,27 @@ class BanditBot:
                          + (f" · {r.details}" if r.details else ""))
         return "\n".join(lines)
 
-    def _export_csv(self, experiment: str) -> tuple[bytes, int, str]:
-        """The current generation's log as CSV, that generation, and what the rows are
-        (``29 rows (20 decisions, 9 rewards added by hand)``, as the CLI says it)."""
+    def _export_csv(self, experiment: str, every: bool = False
+                    ) -> tuple[bytes | None, int, str]:
+        """The current generation's log (``every``: every generation's) as CSV, the current
+        generation, and what the rows are (``29 rows (20 decisions, 9 rewards added by
+        hand)``, as the CLI says it); no CSV when it is larger than Telegram takes."""
         from .._text import counted_kinds, rows_text
         from ..offline import store_pseudonyms, write_log_csv
 
         generation = self.service.current_generation(experiment)
-        buffer = io.StringIO()
+        buffer = _CappedText(_DOCUMENT_BYTES)
         kinds: Counter[str] = Counter()
-        n = write_log_csv(counted_kinds(self.service.decisions(experiment,
-                                                               generation=generation), kinds),
-                          buffer, pseudonyms=store_pseudonyms(self.service.store))
-        return buffer.getvalue().encode("utf-8"), generation, rows_text(n, kinds)
+        records = self.service.decisions(experiment, generation=None if every else generation)
+        try:
+            n = write_log_csv(counted_kinds(records, kinds), buffer,
+                              pseudonyms=store_pseudonyms(self.service.store))
+        except _TooLargeError:
+            return None, generation, ""
+        data = buffer.getvalue().encode("utf-8")
+        if len(data) > _DOCUMENT_BYTES:
+            return None, generation, ""
+        return data, generation, rows_text(n, kinds)
 
     async def on_reset_confirm(self, update: Update,
                                context: ContextTypes.DEFAULT_TYPE) -> None:
