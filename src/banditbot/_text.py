@@ -41,12 +41,12 @@ def rows_text(n: int, kinds: Counter[str]) -> str:
     return f"{count_text(n, 'row')} ({', '.join(parts)})"
 
 
-def one_line(text: str, width: int = 60) -> str:
-    """The start of an arm's content on one line, as an arm list shows it (the bot's
-    /arm list, the CLI's ``arms list``): its whitespace, line breaks too, folded to single
-    spaces, cut at ``width`` characters with "…"."""
+def one_line(text: str, width: int | None = 60) -> str:
+    """An arm's content on one line, as an arm list shows it (the bot's /arm list, the
+    CLI's ``arms list``): its whitespace, line breaks too, folded to single spaces, cut at
+    ``width`` characters with "…" (``None``: whole, as a terminal has the room)."""
     words = " ".join(text.split())
-    return words if len(words) <= width else words[:width - 1] + "…"
+    return words if width is None or len(words) <= width else words[:width - 1] + "…"
 
 
 def did_you_mean(word: str, names: Iterable[str]) -> str:

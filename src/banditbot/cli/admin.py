@@ -113,9 +113,9 @@ def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = No
     view = service(config, store, read_only=True).view(experiment)
     for arm in view.all_arms:
         state = "active " if arm in view.arms else "retired"
-        # one row per arm: its content on one line, cut as the bot's /arm list cuts it (a
-        # content of several lines ran over several rows of the table)
-        console.print(f"{arm:<16} {state}  {one_line(view.contents[arm])}", markup=False,
+        # one row per arm: its content on one line, whole (a content of several lines ran
+        # over several rows; the bot's /arm list cuts at 60 characters, a terminal need not)
+        console.print(f"{arm:<16} {state}  {one_line(view.contents[arm], None)}", markup=False,
                       highlight=False)
 
 
