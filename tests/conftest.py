@@ -417,6 +417,7 @@ def double() -> Iterator[Any]:
     with ServerThread(make_app(d)) as url:
         d.base_url = url
         yield d
+        d.close()  # (the stopped bot's last long poll, answered: the shutdown waits for it)
 
 
 class FakeClock:

@@ -288,12 +288,21 @@ class BotApiDouble:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_update: asyncio.Event | None = None
+        #: set by :meth:`close`: an open long poll is answered at once
+        self._closing = False
 
     # -- scripted users --
     @staticmethod
     def user(user_id: int, first_name: str = "Ann", language_code: str = "en") -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": first_name,
                 "language_code": language_code}
+
+    def close(self) -> None:
+        """Answer every open long poll now: a client that stopped leaves its last
+        ``getUpdates`` open until its timeout, which the server's shutdown waits for."""
+        self._closing = True
+        if self._loop is not None and self._new_update is not None:
+            self._loop.call_soon_threadsafe(self._new_update.set)
 
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:
         chat = (update.get("message") or {}).get("chat")
@@ -438,7 +447,7 @@ class BotApiDouble:
         while True:
             with self._lock:
                 pending = [u for u in self.updates if u["update_id"] >= offset]
-            if pending or time.monotonic() >= deadline:
+            if pending or self._closing or time.monotonic() >= deadline:
                 return pending[: int(params.get("limit") or 100)]
             assert self._new_update is not None
             self._new_update.clear()
