@@ -166,8 +166,7 @@ def _display_name(name: str | None) -> str:
     """A user's name as a message may show it: without control characters or direction
     overrides (they would reverse the words after it), its spaces folded, at most 64
     characters (a message's parse mode is escaped by the caller)."""
-    text = " ".join(_CONTROLS.sub("", name or "").split())
-    return text if len(text) <= 64 else text[:63] + "…"
+    return one_line(_CONTROLS.sub("", name or ""), 64)
 
 
 def _command_of(message: Message) -> str:
@@ -265,8 +264,12 @@ class BanditBot:
         private chat (use as ``post_init``). Telegram refusing them is a warning: the bot
         works without the menu; an admin who has not started the bot yet gets theirs on
         sending /start."""
-        _, problems = await publish_menus(application.bot, self.commands(),
-                                          self.admin_commands(), self.service.admins)
+        await self._publish(application.bot, self.commands(), self.service.admins)
+
+    async def _publish(self, bot: Bot, public: Sequence[BotCommand] | None,
+                       admins: Iterable[int]) -> None:
+        """:func:`publish_menus` with the admin commands, its problems logged as warnings."""
+        _, problems = await publish_menus(bot, public, self.admin_commands(), admins)
         for problem, error in problems:
             log.warning(problem, extra={"error": error[:200]} if error else None)
 
@@ -299,10 +302,7 @@ class BanditBot:
         if admin and private and user is not None and _command_of(message) == "start":
             # an admin who had never started the bot got no admin menu (Telegram knew no
             # chat with them when the bot published it): now there is one
-            _, problems = await publish_menus(context.bot, None, self.admin_commands(),
-                                              [user.id])
-            for problem, error in problems:
-                log.warning(problem, extra={"error": error[:200]} if error else None)
+            await self._publish(context.bot, None, [user.id])
 
     async def on_experiments(self, update: Update,
                              context: ContextTypes.DEFAULT_TYPE) -> None:
