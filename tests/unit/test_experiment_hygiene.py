@@ -274,6 +274,58 @@ def test_a_few_arms_on_python_floats_log_what_the_general_path_logs(
     assert min(late) >= 0.05 - 1e-12 and late[2] == max(late)  # the floor; c leads
 
 
+@pytest.mark.parametrize("policy", ["epsilon-greedy", "ucb1", "softmax"])
+@pytest.mark.parametrize(("arms", "scope"), [(3, "shared"), (40, "shared"), (3, "chat")])
+def test_the_lean_path_logs_what_the_general_path_logs(
+        policy: str, arms: int, scope: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bandit with nothing but the floor to apply (a binary reward, no prior, no holdout,
+    no winner, an allocation every decision) takes the lean path once its burn-in is over:
+    its log -- arms, vectors, propensities, kinds -- is the one the general path writes
+    with the same seed, a chat's bandit, unanswered decisions and a retired arm included; a
+    prior, a holdout, a rescaled reward or allocation periods leave the lean path."""
+    names = [f"m{i:02d}" for i in range(arms)]
+    rates = dict(zip(names, np.linspace(0.05, 0.6, arms).tolist(), strict=True))
+    floor = 0.05 / arms
+
+    def run() -> tuple[list[tuple[str, list[float], float, str]], bool]:
+        config = parse_config({"experiments": [{
+            "id": "x", "arms": [{"id": n, "content": n} for n in names],
+            "policy": {"name": policy}, "floor": floor, "scope": scope,
+            "burn_in": {"min_per_arm": 2, "min_answers": 1}}]})
+        service = BanditService(config, MemoryStore(), rng=np.random.default_rng(11),
+                                clock=FakeClock())
+        env = np.random.default_rng(12)
+        for i in range(400):
+            if i == 200:
+                service.retire_arm("x", names[1])
+            service.clock.advance(1.0)  # type: ignore[attr-defined]
+            chat = f"c{i % 2}" if scope == "chat" else None
+            d = service.decide("x", "u", chat=chat)
+            if i % 5:  # (every fifth unanswered: pulls are not answers)
+                service.reward(d.id, int(env.random() < rates[d.arm]), "u")
+        return ([(r.arm, r.probabilities.tolist(), r.propensity, r.kind)
+                 for r in service.decisions("x")], service.view("x").lean)
+
+    lean, took_lean = run()
+    monkeypatch.setattr(type(make_policy(policy)), "scalar", False)  # the general path
+    general, took_general = run()
+    assert took_lean and not took_general
+    assert [r[0] for r in lean] == [r[0] for r in general]
+    assert [r[3] for r in lean] == [r[3] for r in general]
+    for (_, p, propensity, _), (_, q, expected, _) in zip(lean, general, strict=True):
+        assert p == pytest.approx(q, abs=1e-12) and propensity == pytest.approx(expected)
+    assert len(lean[-1][1]) == arms - 1 and min(lean[-1][1]) >= floor - 1e-12
+
+    monkeypatch.undo()
+    assert _service(policy={"name": policy}).view("x").lean
+    with_prior = _service(policy={"name": policy})
+    with_prior.set_prior("x", "a", 2.0, 1.0)
+    for left in (with_prior, _service(policy={"name": policy}, control="a", holdout=0.2),
+                 _service(policy={"name": policy}, reward={"type": "rating"}),
+                 _service(policy={"name": policy}, update={"every": "rewards", "rewards": 50})):
+        assert not left.view("x").lean
+
+
 @pytest.mark.parametrize(("arms", "holdout"), [(4, 0.2), (4, 0.0), (40, 0.0), (40, 0.2)])
 @pytest.mark.parametrize("optimistic", [True, False])
 def test_exact_thompson_sampling_from_counters_read_as_floats_logs_what_the_general_path_logs(

@@ -19,7 +19,7 @@ import numpy as np
 from .._config import control_character_problem
 from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
-from .._types import BoolArray, FloatArray
+from .._types import BoolArray, FloatArray, new_tuple
 from ..policies import (
     SMALL,
     ArmStats,
@@ -330,44 +330,57 @@ class DecisionsMixin(RewardsMixin):
         exp = view.config
         allocation_id = None
         lane = None
-        if view.every_decision:
-            counts = self._float_read(view, scope)
-            few = _float_counts(view, counts) if counts is not None else None
-            if few is not None and view.deferred is not None:
-                planned = self._deferred(view, *self._counts_posterior(view, few),
-                                         str(subject), context, scope, now)
-                if planned is not None:
-                    return planned
-            lane = self._lane(view, few) \
-                if few is not None and (view.lane or view.posterior_lane) else None
-            if lane is not None:
+        if view.lean and (not view.burn_in or self._burn_in_known_over(view, scope)):
+            # the lean path (see ExperimentView.lean): the policy's vector on the counters
+            # as read, its shaped lane kept by the vector's identity, a bisection
+            rows = self.store.read_counts(exp.id, view.meta.generation, scope, view.arms,
+                                          after_meta=True)
+            if type(rows) is FiniteCounts:
+                vector = view.policy.scalar_probabilities(rows.n, rows.total)
+                lane = view.lane_memo.get(id(vector))
+                if lane is None or lane.policy is not vector:
+                    lane = lane_vector(view, vector)
                 p = lane.array
-            else:  # (the counters already read are the table: no second read)
-                table = StatsTable.of_counts(view.arms, counts) \
-                    if counts is not None and not view.needs_extra else \
-                    self._read_table(view, scope, now)
-                if view.deferred is not None and few is None \
-                        and self._past_burn_in(view, table, scope):
-                    planned = self._deferred(view, self._posterior(view, table, context),
-                                             None, str(subject), context, scope, now)
+                index, kind = draw_cumulative(lane.cumulative, self.draws.random()), "policy"
+        if lane is None:  # the general path
+            if view.every_decision:
+                counts = self._float_read(view, scope)
+                few = _float_counts(view, counts) if counts is not None else None
+                if few is not None and view.deferred is not None:
+                    planned = self._deferred(view, *self._counts_posterior(view, few),
+                                             str(subject), context, scope, now)
                     if planned is not None:
                         return planned
-                p = self._shaped(view, table, context, now, scope).probabilities
-        else:
-            allocation = self.current_allocation(view, scope, now)
-            p, allocation_id = allocation.probabilities, allocation.id
-        index, kind = self._sample(view, p, lane)
+                lane = self._lane(view, few) \
+                    if few is not None and (view.lane or view.posterior_lane) else None
+                if lane is not None:
+                    p = lane.array
+                else:  # (the counters already read are the table: no second read)
+                    table = StatsTable.of_counts(view.arms, counts) \
+                        if counts is not None and not view.needs_extra else \
+                        self._read_table(view, scope, now)
+                    if view.deferred is not None and few is None \
+                            and self._past_burn_in(view, table, scope):
+                        planned = self._deferred(view, self._posterior(view, table, context),
+                                                 None, str(subject), context, scope, now)
+                        if planned is not None:
+                            return planned
+                    p = self._shaped(view, table, context, now, scope).probabilities
+            else:
+                allocation = self.current_allocation(view, scope, now)
+                p, allocation_id = allocation.probabilities, allocation.id
+            index, kind = self._sample(view, p, lane)
         arm = view.arms[index]
-        # positional (the field order of DecisionRecord): keywords cost a third more here;
-        # check_context's result is already the decision's own copy
-        record = DecisionRecord(
+        # every field in order (see new_tuple); check_context's result is already the
+        # decision's own copy
+        record = new_tuple(DecisionRecord, (
             new_id(), exp.id, view.meta.generation, scope, arm,
             lane.floats[index] if lane is not None else float(p[index]), view.arms,
             p, view.policy_json, str(subject), now, context or None, kind, None, None, 1.0,
-            allocation_id)
-        return record, Decision(
+            allocation_id, None))
+        return record, new_tuple(Decision, (
             record.id, exp.id, arm, view.contents[arm], record.propensity,
-            _ProbabilityMap(view.arms, p), record.subject, now, scope, kind)
+            _ProbabilityMap(view.arms, p), record.subject, now, scope, kind, False))
 
     def _past_burn_in(self, view: ExperimentView, table: StatsTable, scope: str) -> bool:
         """Whether this scope's burn-in is over, from ``table`` when this process has not
@@ -588,12 +601,8 @@ class DecisionsMixin(RewardsMixin):
                                                 self.idempotency_seconds)
         if held.decision_id != planned.record.id:
             return self._replay(held, key).decision
-        self._remember(planned.record)
+        self._commit(planned.record, logged=True)
         return planned.decision
-
-    def _commit(self, record: DecisionRecord) -> None:
-        self.store.record_decision(record)
-        self._remember(record)
 
     def _prepare_decision(self, experiment: str, subject: str, chat: str | None
                           ) -> tuple[ExperimentView, str, float]:

@@ -15,9 +15,10 @@ from collections import OrderedDict
 from typing import Any, NamedTuple
 
 from .._config import ExperimentConfig
-from .._errors import InvalidRewardError, UnknownExperimentError
+from .._errors import InvalidRewardError
 from .._features import linear_extra
 from .._text import duration_text
+from .._types import new_tuple
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
 from ._core import ServiceCore
 from ._decay import DISCOUNT_HALF_LIVES, base_field, reward_time_fields, stale_field
@@ -90,7 +91,11 @@ class RewardsMixin(ServiceCore):
         # (experiment, generation) -> the time bucket at which old ones were last dropped
         self._buckets_pruned: dict[tuple[str, int], int] = {}
 
-    def _remember(self, record: DecisionRecord) -> None:
+    def _commit(self, record: DecisionRecord, *, logged: bool = False) -> None:
+        """Log a decision (``logged``: the store has it already) and remember it, so its
+        reward skips a read."""
+        if not logged:
+            self.store.record_decision(record)
         # no lock: each OrderedDict operation is atomic (C code, str keys); a race between
         # two threads at the bound only forgets one decision more or less
         recent = self._unrewarded
@@ -124,9 +129,10 @@ class RewardsMixin(ServiceCore):
             ``applied`` changed anything.
         """
         checked = self._check_reward(decision_id, value, subject, option)
-        if isinstance(checked, RewardResult):
-            return checked
-        return self._apply(*checked)
+        if type(checked) is tuple:  # (the write to make; an answer is a RewardResult)
+            return self._apply(*checked)
+        assert isinstance(checked, RewardResult)
+        return checked
 
     def plan_reward(self, decision_id: str, value: Any = None, subject: str | None = None, *,
                     option: int | None = None) -> RewardResult | PlannedReward:
@@ -153,9 +159,8 @@ class RewardsMixin(ServiceCore):
             return RewardResult(RewardStatus.NOT_YOURS, decision_id,
                                 "the decision belongs to another subject",
                                 experiment=record.experiment)
-        try:
-            exp = self.config.experiment(record.experiment)
-        except UnknownExperimentError:  # (the caller named no experiment: say whose it is)
+        exp = self.config.by_id.get(record.experiment)
+        if exp is None:  # (the caller named no experiment: say whose it is)
             return RewardResult(RewardStatus.INVALID, decision_id,
                                 f"this decision's experiment {record.experiment!r} is no "
                                 "longer in the experiments file: the reward was not recorded",
@@ -190,10 +195,10 @@ class RewardsMixin(ServiceCore):
             if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
-            return RewardResult(RewardStatus.APPLIED, record.id,
-                                "thanks, counted" if record.arm in exp.arm_ids else
-                                self._counted_message(exp, record), record.arm, number,
-                                record.experiment, record.generation)
+            return new_tuple(RewardResult, (  # (every field in order: see new_tuple)
+                RewardStatus.APPLIED, record.id, "thanks, counted"
+                if record.arm in exp.arm_ids else self._counted_message(exp, record),
+                record.arm, number, record.experiment, record.generation))
         if result is ApplyResult.DUPLICATE:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
                 record = self.store.get_decision(record.id) or record

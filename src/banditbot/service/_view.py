@@ -85,6 +85,10 @@ class ExperimentView:
     # exact Beta Thompson sampling with at most LANE_ARMS arms: its posterior from the
     # counters read as floats, its vector from them (see DecisionsMixin._lane)
     posterior_lane: bool = False
+    # the lean path (see DecisionsMixin._plan): the scalar lane with nothing but the floor
+    # to apply: every decision, no winner, no holdout, no operator priors, rewards on the
+    # policy's scale as stored (no rescaling), not deferred
+    lean: bool = False
     # the last time-weighted sums computed (table, time, sums): a decision checks them on a
     # read without buckets and then decides on them (one slot, replaced whole: threads
     # that share the view at worst compute them again)
@@ -276,11 +280,15 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta, featurizer: Featuriz
         deferred = min(len(arms) * floor, 1.0)  # λ / K = floor for every arm
     posterior_lane = type(policy) is ThompsonSampling and deferred is None \
         and 0 < len(arms) <= lane_arms
+    lo_value = lo if span and lo is not None else 0.0
+    lean = lane and served is None and holdout == 0.0 and alpha is None \
+        and deferred is None and not posterior_lane and exp.update.every == "decision" \
+        and (not span or (lo_value == 0.0 and span == 1.0))
     return ExperimentView(exp, meta, arms, all_arms, contents, policy, policy_json, alpha,
-                          beta, lo if span and lo is not None else 0.0, span, featurizer,
+                          beta, lo_value, span, featurizer,
                           served, floor, holdout, control, exp.update.every == "decision",
                           exp.burn_in.enabled, bool(policy.needs_extra), lane,
                           None if alpha is None or beta is None
                           else (alpha.tolist(), beta.tolist()), deferred,
                           (lane or deferred is not None or posterior_lane) and served is None,
-                          posterior_lane)
+                          posterior_lane, lean)

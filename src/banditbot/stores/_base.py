@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple, Protocol, get_args, runtime_checkab
 import numpy as np
 
 from .._memo import memo_map
-from .._types import FloatArray
+from .._types import FloatArray, new_tuple
 
 __all__ = [
     "ALLOCATED",
@@ -241,7 +241,7 @@ class CountColumns:
     counters and the SQLite store's read cache; the decision path reads and adds a few
     floats (numpy's per-call cost would be most of the work)."""
 
-    __slots__ = ("aligned", "columns", "finite", "index")
+    __slots__ = ("aligned", "columns", "finite", "index", "last")
 
     def __init__(self, arms: Sequence[str] = ()) -> None:
         self.index: dict[str, int] = {}
@@ -252,6 +252,9 @@ class CountColumns:
         self.columns: tuple[list[float], list[float], list[float], list[float]] = \
             ([], [], [], [])
         self.aligned: dict[tuple[str, ...], int | list[int]] = {}
+        #: the last arms read and their alignment (a decision reads its view's own tuple
+        #: again: found by identity, without hashing every arm's name)
+        self.last: tuple[tuple[str, ...], int | list[int]] = ((), 0)
         for arm in arms:  # slots in this order: reads of these arms slice the columns
             self.slot(arm)
 
@@ -263,20 +266,26 @@ class CountColumns:
             for column in self.columns:
                 column.append(0.0)
             self.aligned.clear()
+            self.last = ((), 0)
         return i
 
     def counts(self, arms: tuple[str, ...]) -> CountRows:
         """Copies of the counters of ``arms``, in that order (slices when the arms are the
         first slots in order, the usual case: the slots follow the first read)."""
-        idx = self.aligned.get(arms)
-        if idx is None:
-            slots = [self.slot(a) for a in arms]
-            idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
-                else slots
+        last = self.last
+        if last[0] is arms:
+            idx = last[1]
+        else:
+            idx = self.aligned.get(arms)  # type: ignore[assignment]
+            if idx is None:
+                slots = [self.slot(a) for a in arms]
+                idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
+                    else slots
+            self.last = (arms, idx)
         p, n, t, q = self.columns
         rows = FiniteCounts if self.finite else CountRows  # (a subset of them: unknown)
-        if type(idx) is int:
-            return rows(p[:idx], n[:idx], t[:idx], q[:idx])
+        if type(idx) is int:  # (see new_tuple)
+            return new_tuple(rows, (p[:idx], n[:idx], t[:idx], q[:idx]))
         assert isinstance(idx, list)
         return rows([p[i] for i in idx], [n[i] for i in idx], [t[i] for i in idx],
                     [q[i] for i in idx])
