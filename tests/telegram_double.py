@@ -5,8 +5,8 @@ Telegram validates (and answers with Telegram's errors): ``callback_data`` of 1�
 MarkdownV2 / HTML that parses (HTML: known tags only, each one closed, no entity but
 ``&lt;`` ``&gt;`` ``&amp;`` ``&quot;`` and numeric ones), text of 1–4096 characters after
 entity parsing, captions ≤ 1024, callback answers ≤ 200 characters, a callback query
-answered at most once, and setMyCommands' limits and scopes (a chat's menu only for a chat
-the bot can address: ``known_chats``; ``menu`` shows what a client lists). Scripted users
+answered at most once, and setMyCommands' (and deleteMyCommands') limits and scopes (a chat's
+menu only for a chat the bot can address: ``known_chats``; ``menu`` shows what a client lists). Scripted users
 inject updates (``send_command``, ``press``); tests read what each chat shows
 (``chat_messages``).
 """
@@ -417,6 +417,8 @@ class BotApiDouble:
             return self._edit(method, params)
         if method == "setMyCommands":
             return self._set_my_commands(params)
+        if method == "deleteMyCommands":
+            return self._delete_my_commands(params)
         if method == "setWebhook":
             if not _webhook_url_allowed(str(params.get("url") or "")):
                 raise BadRequest("Bad Request: bad webhook: HTTPS url must be provided for "
@@ -457,8 +459,8 @@ class BotApiDouble:
 
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
         """Telegram's setMyCommands: at most 100 commands, each 1–32 of ``a-z0-9_`` with a
-        description of 1–256 characters; a scope of a known type, whose chat (if it names
-        one) the bot can address; a language code of two letters, or none."""
+        description of 1–256 characters, in a scope and language as
+        :meth:`_command_scope` checks them."""
         commands = _json(params.get("commands")) or []
         if len(commands) > 100:
             raise BadRequest("Bad Request: BOT_COMMANDS_TOO_MUCH")
@@ -467,6 +469,26 @@ class BotApiDouble:
                 raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(c["description"]) <= 256:
                 raise BadRequest("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        scope, language = self._command_scope(params)
+        self.scoped_commands[(json.dumps(scope, sort_keys=True), language)] = commands
+        if scope == {"type": "default"} and not language:
+            self.commands = commands
+        return True
+
+    def _delete_my_commands(self, params: dict[str, Any]) -> bool:
+        """Telegram's deleteMyCommands: the list of that scope and language is gone (a
+        chat's menu falls back to the wider scopes' lists); the scope is checked as
+        setMyCommands checks it."""
+        scope, language = self._command_scope(params)
+        self.scoped_commands.pop((json.dumps(scope, sort_keys=True), language), None)
+        if scope == {"type": "default"} and not language:
+            self.commands = []
+        return True
+
+    def _command_scope(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The scope and language of a command-list call, as Telegram checks them: a scope
+        of a known type, whose chat (if it names one) the bot can address; a language code
+        of two letters, or none."""
         scope = _json(params.get("scope")) or {"type": "default"}
         if scope.get("type") not in _SCOPES or \
                 any(not isinstance(scope.get(k), int) for k in _SCOPES[scope["type"]]):
@@ -476,10 +498,7 @@ class BotApiDouble:
         language = params.get("language_code") or ""
         if language and not re.fullmatch(r"[a-z]{2}", language):
             raise BadRequest("Bad Request: invalid language code specified")
-        self.scoped_commands[(json.dumps(scope, sort_keys=True), language)] = commands
-        if scope == {"type": "default"} and not language:
-            self.commands = commands
-        return True
+        return scope, language
 
     def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])

@@ -1054,3 +1054,44 @@ def test_a_bot_with_many_experiments_publishes_menus_telegram_takes(
     assert len(admin) == 100 and set(admin) >= ADMIN_COMMANDS | {"report", "help", "e00"}
     assert double.chat_messages(501)[0].text == "A"
     assert not double.errors
+
+
+def test_an_admin_taken_off_the_allow_list_loses_the_admin_menu(
+        tmp_path: Path, double: BotApiDouble) -> None:
+    """A trial: an admin removed from the allow-list kept the admin commands in their
+    private chat's menu (only refused when used). The first refused admin command withdraws
+    that menu: their chat shows the public commands again; a second refused command costs
+    Telegram no call; a group's refusal withdraws nothing (the chat is not theirs)."""
+    store = SQLiteStore(tmp_path / "former.db")
+    store.init()
+    config = parse_config(bot_config())
+    former = BotApiDouble.user(1002, "Nia")
+
+    async def nothing() -> None:
+        return None
+
+    # the last deployment had Nia among its admins: her chat got the admin menu
+    run_bot(BanditService(config, store, rng=np.random.default_rng(5), clock=FakeClock(),
+                          admins=frozenset({1002})), double, nothing)
+    assert "cheat" in double.menu(1002)
+    double.known_chats.add(-95)
+    public = [c["command"] for c in double.commands]
+    seen: dict[str, list[str]] = {}
+
+    async def script() -> None:
+        double.send_command(former, -95, "/reset greeting", chat_type="group")
+        await double.wait_for(last_text(double, -95))
+        seen["after group"] = double.menu(1002)
+        double.send_command(former, 1002, "/reset greeting")
+        await double.wait_for(lambda: double.menu(1002) == public)
+        double.send_command(former, 1002, "/cheat greeting a 1")
+        await double.wait_for(last_text(double, 1002, 2))
+
+    run_bot(BanditService(config, store, rng=np.random.default_rng(6), clock=FakeClock()),
+            double, script)
+    assert "cheat" in seen["after group"]  # a group's refusal left her own chat alone
+    assert double.menu(1002) == public and "cheat" in double.menu(ADMIN)
+    refusals = [m.text for m in double.chat_messages(1002) if m.kind == "text"]
+    assert len(refusals) == 2 and all("not allowed" in t.lower() for t in refusals)
+    assert [m for m, _ in double.calls if m == "deleteMyCommands"] == ["deleteMyCommands"]
+    assert not double.errors

@@ -276,11 +276,12 @@ class CountColumns:
         if last[0] is arms:
             idx = last[1]
         else:
-            idx = self.aligned.get(arms)  # type: ignore[assignment]
-            if idx is None:
+            found = self.aligned.get(arms)
+            if found is None:
                 slots = [self.slot(a) for a in arms]
-                idx = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
+                found = self.aligned[arms] = len(arms) if slots == list(range(len(arms))) \
                     else slots
+            idx = found
             self.last = (arms, idx)
         p, n, t, q = self.columns
         rows = FiniteCounts if self.finite else CountRows  # (a subset of them: unknown)

@@ -121,6 +121,8 @@ _ADMIN_MEANING = {
               "private chat only)",
     "audit": "the latest admin actions: who changed what, when",
 }
+#: refused users whose admin menu this process withdrew (then forgotten, all at once)
+_WITHDRAWN_MAX = 4096
 #: the most commands Telegram takes in one list (setMyCommands)
 _MAX_COMMANDS = 100
 #: what a user's name loses before a message shows it: control characters and every
@@ -221,6 +223,7 @@ class BanditBot:
                             ", ".join(missing), ", ".join(CHAT_FEATURES),
                             "it" if len(missing) == 1 else "them")
         self._reported: set[tuple[str, str]] = set()  # arms whose send failure admins know
+        self._withdrawn: set[int] = set()  # refused users whose admin menu was withdrawn
 
     # --- wiring -----------------------------------------------------------------------------
     def handlers(self) -> list[Any]:
@@ -272,6 +275,22 @@ class BanditBot:
         _, problems = await publish_menus(bot, public, self.admin_commands(), admins)
         for problem, error in problems:
             log.warning(problem, extra={"error": error[:200]} if error else None)
+
+    async def _withdraw_menu(self, bot: Bot, user_id: int) -> None:
+        """Withdraw the admin menu from a user refused an admin command in their private
+        chat: an admin taken off the allow-list kept the menu Telegram had for that chat
+        (the bot keeps no list of former admins; a refused command is when it learns).
+        Once per user and process: a user sending refused commands again costs no call."""
+        if user_id in self._withdrawn:
+            return
+        if len(self._withdrawn) >= _WITHDRAWN_MAX:
+            self._withdrawn.clear()
+        self._withdrawn.add(user_id)
+        try:
+            await bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
+        except TelegramError as exc:
+            log.warning("a refused user's admin menu was not withdrawn",
+                        extra={"error": str(exc)[:200]})
 
     @staticmethod
     async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -591,11 +610,14 @@ class BanditBot:
                                                         "update_id": update.update_id})
             refusal = _FRIENDLY[NotAllowedError]
             asked_in = update.effective_chat
-            if asked_in is not None and asked_in.type == "private":  # (a group: nobody's id)
+            private = asked_in is not None and asked_in.type == "private"
+            if private:  # (a group: nobody's id)
                 # a new bot's owner has no other way to learn the id the allow-list takes
                 refusal += (f" Your Telegram user id is {user.id}; the bot's allow-list is "
                             "'admins' in the experiments file or BANDITBOT_ADMINS.")
             await message.reply_text(refusal)
+            if private:
+                await self._withdraw_menu(context.bot, user.id)
             return
         if message.forward_origin is not None or message.via_bot is not None:
             # someone else's words: an admin forwarding a group's "/cheat …" (to ask about
