@@ -5,10 +5,10 @@ Telegram validates (and answers with Telegram's errors): ``callback_data`` of 1�
 MarkdownV2 / HTML that parses (HTML: known tags only, each one closed, no entity but
 ``&lt;`` ``&gt;`` ``&amp;`` ``&quot;`` and numeric ones), text of 1–4096 characters after
 entity parsing, captions ≤ 1024, callback answers ≤ 200 characters, a callback query
-answered at most once, and setMyCommands' (and deleteMyCommands') limits and scopes (a chat's
-menu only for a chat the bot can address: ``known_chats``; ``menu`` shows what a client lists). Scripted users
-inject updates (``send_command``, ``press``); tests read what each chat shows
-(``chat_messages``).
+answered at most once, and setMyCommands' (and deleteMyCommands') limits and scopes (a
+chat's menu only for a chat the bot can address: ``known_chats``; ``menu`` shows what a
+client lists). Scripted users inject updates (``send_command``, ``press``); tests read
+what each chat shows (``chat_messages``).
 """
 
 from __future__ import annotations

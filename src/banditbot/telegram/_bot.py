@@ -27,6 +27,7 @@ from telegram import (
     InputFile,
     Message,
     Update,
+    User,
 )
 from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 from telegram.ext import (
@@ -275,6 +276,20 @@ class BanditBot:
         _, problems = await publish_menus(bot, public, self.admin_commands(), admins)
         for problem, error in problems:
             log.warning(problem, extra={"error": error[:200]} if error else None)
+
+    async def _refuse(self, update: Update, message: Message, user: User, bot: Bot) -> None:
+        """An admin command's refusal: in a private chat with the user's id (a new bot's
+        owner has no other way to learn the id the allow-list takes; a group's refusal
+        names nobody's), and the chat's admin menu withdrawn."""
+        refusal = _FRIENDLY[NotAllowedError]
+        asked_in = update.effective_chat
+        private = asked_in is not None and asked_in.type == "private"
+        if private:
+            refusal += (f" Your Telegram user id is {user.id}; the bot's allow-list is "
+                        "'admins' in the experiments file or BANDITBOT_ADMINS.")
+        await message.reply_text(refusal)
+        if private:
+            await self._withdraw_menu(bot, user.id)
 
     async def _withdraw_menu(self, bot: Bot, user_id: int) -> None:
         """Withdraw the admin menu from a user refused an admin command in their private
@@ -608,16 +623,7 @@ class BanditBot:
         if not self.service.is_admin(user.id):
             log.warning("admin command refused", extra={"command": name,
                                                         "update_id": update.update_id})
-            refusal = _FRIENDLY[NotAllowedError]
-            asked_in = update.effective_chat
-            private = asked_in is not None and asked_in.type == "private"
-            if private:  # (a group: nobody's id)
-                # a new bot's owner has no other way to learn the id the allow-list takes
-                refusal += (f" Your Telegram user id is {user.id}; the bot's allow-list is "
-                            "'admins' in the experiments file or BANDITBOT_ADMINS.")
-            await message.reply_text(refusal)
-            if private:
-                await self._withdraw_menu(context.bot, user.id)
+            await self._refuse(update, message, user, context.bot)
             return
         if message.forward_origin is not None or message.via_bot is not None:
             # someone else's words: an admin forwarding a group's "/cheat …" (to ask about
