@@ -21,24 +21,24 @@ def test_a_chance_never_rounds_to_a_certainty_it_is_not() -> None:
     assert chance(1.0, 0, exact=False) == ">99%" and chance(0.0, 0, exact=False) == "<1%"
 
 
-def _answered() -> BanditService:
-    """About 100 answered decisions per arm (every arm half of the decisions), base at 0.2
-    and new at 0.5 (the estimate and its uplift rest on the policy's answers: rewards added
-    by hand are not in them)."""
+def _answered(rounds: int = 200) -> BanditService:
+    """About ``rounds / 2`` answered decisions per arm (every arm half of the decisions),
+    base at 0.2 and new at 0.5 (the estimate and its uplift rest on the policy's answers:
+    rewards added by hand are not in them)."""
     cfg = parse_config({"experiments": [{
         "id": "g", "arms": [{"id": a, "content": a} for a in ("base", "new")],
         "control": "base", "policy": {"name": "epsilon-greedy", "epsilon": 1.0},
         "burn_in": 0}]})
     svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    for i in range(200):
+    for i in range(rounds):
         d = svc.decide("g", f"u{i}")
         svc.reward(d.id, int(rng.random() < {"base": 0.2, "new": 0.5}[d.arm]), f"u{i}")
     return svc
 
 
 def test_the_uplift_column_is_named_and_shows_the_relative_change() -> None:
-    svc = _answered()
+    svc = _answered(2000)  # (a relative change: the difference known to ±half of base's)
     out = io.StringIO()
     Console(file=out, width=250, color_system=None).print(render_report(svc.report("g")))
     text = out.getvalue()

@@ -1071,18 +1071,17 @@ def _anytime_uplift(view: ExperimentView, inference: AnytimeInference, arm: int,
     paired = inference.pair_estimate
     shared = inference.pair_decisions
     share = inference.pair_control_share
-    if paired is not None and inference.pair_base is not None:
-        diff = float(paired[arm]) * span
-        base_scaled = inference.pair_base[arm:arm + 1]
-    else:
-        diff = float(est[arm] - est[control]) * span
-        base_scaled = est[control:control + 1]
+    diff = float(paired[arm] if paired is not None else est[arm] - est[control]) * span
     low, high = float(inference.diff_low[arm]) * span, float(inference.diff_high[arm]) * span
     if not all(math.isfinite(x) for x in (diff, low, high)):
         return None
-    base = float(view.denormalize(base_scaled)[0])
+    # relative to the control's estimate the table shows, whose interval is checked (the
+    # control's mean over the paired decisions alone, a few after an arm was added, had
+    # made +0.374 a "+230%")
+    base = float(view.denormalize(est[control:control + 1])[0])
     base_low = float(view.denormalize(inference.fixed_low[control:control + 1])[0])
-    return Uplift(diff, min(low, diff), max(high, diff), _relative(diff, base, base_low),
+    lo, hi = min(low, diff), max(high, diff)
+    return Uplift(diff, lo, hi, _relative(diff, base, base_low, hi - lo),
                   None, None, "confidence sequence (valid at every look)",
                   decisions=None if shared is None else int(shared[arm]),
                   control_share=None if share is None or not math.isfinite(float(share[arm]))
@@ -1103,7 +1102,7 @@ def _bandit_vs_holdout(view: ExperimentView, inference: AnytimeInference) -> Upl
     c = inference.control
     base = float(view.denormalize(inference.weighted_estimate[c:c + 1])[0])
     base_low = float(view.denormalize(inference.fixed_low[c:c + 1])[0])
-    return Uplift(diff, low, high, _relative(diff, base, base_low), None, None,
+    return Uplift(diff, low, high, _relative(diff, base, base_low, high - low), None, None,
                   f"confidence sequence (valid at every look, jointly with the arms' at "
                   f">= {joint:.0%})")
 
@@ -1127,15 +1126,21 @@ def _describe_rule(rule: str, confidence: float, bounded: bool = True) -> str:
             f"winner far more often than {1 - confidence:.0%})")
 
 
-def _relative(diff: float, base: float, base_low: float) -> float | None:
+def _relative(diff: float, base: float, base_low: float, width: float | None = None
+              ) -> float | None:
     """``diff`` relative to the control's estimate ``base``; ``None`` unless the control's
     interval (lower end ``base_low``) lies above half of its estimate (the estimate known
     to within a factor of 2) and the arm's estimate (``base + diff``) is at least 0: a
     control estimate a hair from 0 (every reward 0) made any difference a huge or
     sign-flipped percentage ("+0.002 (+484%)", "+0.004 (-176%)"), and a control of 3
-    successes in 126 decisions (interval from near 0) a "+723%" where the truth was +50%."""
+    successes in 126 decisions (interval from near 0) a "+723%" where the truth was +50%.
+
+    ``width``: the width of the difference's interval, for a relative change shown
+    without its own interval: ``None`` unless it is at most ``base`` (the change known to
+    within ±50 points). A trial's arm added late read "+0.374 (+230.2%)" beside an
+    interval of -1.000 to +1.000, where the truth was +67%."""
     if not (base > 0.0 and base_low > 0.5 * base) or base + diff < 0.0 or \
-            not math.isfinite(diff / base):
+            not math.isfinite(diff / base) or (width is not None and not width <= base):
         return None
     return diff / base
 
