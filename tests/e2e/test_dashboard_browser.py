@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -237,6 +238,15 @@ def test_results_page_on_a_laptop(site: Site, tmp_path: Path) -> None:
         assert hey["allocation"].endswith("%") and "–" in hey["estimate"]  # over its interval
         assert "–" in hey["valid at every look"]  # the confidence sequence
         assert page.inner_text("#verdict") == report.verdict
+        # the answer in plain words comes first, as in the CLI and the bot (a trial: the
+        # page gave only the stopping rule's verdict, not the headline or the next step)
+        assert page.inner_text("#headline") == report.headline
+        assert re.fullmatch(r"updated \d\d:\d\d:\d\d \S+", page.inner_text("#updated"))
+        assert page.inner_text("#next-step") == \
+            (f"Next step: {report.next_step}" if report.next_step else "")
+        assert page.evaluate("document.querySelector('#headline').getBoundingClientRect().top"
+                             " < document.querySelector('#verdict').getBoundingClientRect()"
+                             ".top")
         # every column of the arms table fits a laptop's width (it scrolled sideways, hiding
         # P(best) and the allocation)
         widths = page.evaluate("(() => { const w = document.querySelector('#arms')"

@@ -122,7 +122,9 @@ function duration(seconds) {
   if (m) { return `${m} min`; }
   return `${s} s`;
 }
-function clock(date) { return date.toLocaleTimeString("en-GB"); }
+// the reader's time of day with its zone ("13:14:13 UTC"): the page's dates say UTC, and a
+// bare time beside them read as UTC too
+function clock(date) { return date.toLocaleTimeString("en-GB", { timeZoneName: "short" }); }
 
 // ---- the report, read defensively ---------------------------------------------------------
 function normalize(r) {
@@ -171,6 +173,8 @@ function normalize(r) {
     added: arms.reduce((s, a) => s + a.added, 0),
     generation: r.generation ?? 0, per: r.per || "shared", scope: r.scope ?? null,
     kind, intervalKind: r.interval_kind || "", hasEstimate, verdict: r.verdict || "",
+    // the answer in plain words first (the verdict under it is the stopping rule's)
+    headline: r.headline || "", nextStep: r.next_step || "",
     posterior: (r.interval_kind || "").includes("posterior"),  // the mean column's kind
     notes: r.notes || {}, rewardType: r.reward_type || "", rewardMode: r.reward_mode || "",
     update: r.update || "", floor: r.floor ?? null, winnerRule: r.winner_rule || "",
@@ -267,6 +271,8 @@ function renderNotices(rep) {
     out.push(note("info", "Stopped", " The experiment no longer adapts; the results below are final."));
   }
   $("notices").replaceChildren(...out);
+  text($("headline"), rep.headline);
+  $("next-step").replaceChildren(...(rep.nextStep ? [el("strong", { text: "Next step: " }), rep.nextStep] : []));
   text($("verdict"), rep.verdict);
 }
 
