@@ -327,6 +327,28 @@ def test_report_fields_are_consistent(svc: BanditService) -> None:
     assert "P(best)" in text and "thompson" in text
 
 
+def test_a_reward_of_a_decision_from_before_a_reset_says_where_it_counts(
+        svc: BanditService) -> None:
+    """A trial rewarded a decision made before ``reset``: "thanks, counted", and the new
+    results showed none (it counts in the generation it was decided in). The answer says
+    so, from this service and from another one on the same store; a decision made since
+    the reset is "thanks, counted" as before."""
+    old = svc.decide("ts", "u1")
+    svc.reset("ts")
+    late = svc.reward(old.id, 1, "u1")
+    assert late.applied and late.generation == 0
+    assert late.message.startswith("thanks, counted in the results from before the reset "
+                                   "(generation 0)")
+    assert "(generation 1) count only decisions made since" in late.message
+    assert svc.report("ts").total_answered == 0
+    other = BanditService(svc.config, svc.store, rng=np.random.default_rng(1))
+    older = svc.decide("ts", "u2")
+    svc.reset("ts")
+    assert "before the reset (generation 1)" in other.reward(older.id, 0, "u2").message
+    fresh = svc.decide("ts", "u3")
+    assert svc.reward(fresh.id, 1, "u3").message == "thanks, counted"
+
+
 def test_priors_are_kept_apart_and_survive_a_reset(svc: BanditService) -> None:
     svc.set_prior("ts", "a", 30, 10)
     svc.cheat("ts", "b", "11")

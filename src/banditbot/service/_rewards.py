@@ -195,9 +195,12 @@ class RewardsMixin(ServiceCore):
             if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
                 self.store.add_counters(_history_key(exp.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
+            cached = self._views.get(exp.id)  # (the view this service built last: no read)
             return new_tuple(RewardResult, (  # (every field in order: see new_tuple)
                 RewardStatus.APPLIED, record.id, "thanks, counted"
-                if record.arm in exp.arm_ids else self._counted_message(exp, record),
+                if record.arm in exp.arm_ids and cached is not None
+                and cached[1].meta.generation == record.generation
+                else self._counted_message(exp, record),
                 record.arm, number, record.experiment, record.generation))
         if result is ApplyResult.DUPLICATE:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
@@ -206,12 +209,20 @@ class RewardsMixin(ServiceCore):
         return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
 
     def _counted_message(self, exp: ExperimentConfig, record: DecisionRecord) -> str:
-        """The message of a reward applied to an arm the experiments file does not have
-        (the caller checks the file's arms, one set lookup; the meta is read only here):
-        ``thanks, counted`` for an arm an admin added, else that the report leaves the
-        answer out (it was counted to that arm, in the log and the export; it had been
-        answered ``applied`` without a word, and a trial looked for it in the report)."""
-        if record.arm in self.view(exp.id).contents:
+        """The message of a reward applied to an arm the experiments file does not have, or
+        to a decision made before a reset (the caller checks the file's arms and the
+        generation of the view it built last; the meta is read only here): for a decision
+        before the reset, that it counts in the results before it (a trial's late answer was
+        "thanks, counted" and the new results showed none); ``thanks, counted`` for an arm
+        an admin added; else that the report leaves the answer out (it was counted to that
+        arm, in the log and the export; it had been answered ``applied`` without a word, and
+        a trial looked for it in the report)."""
+        view = self.view(exp.id)
+        if record.generation != view.meta.generation:
+            return (f"thanks, counted in the results from before the reset (generation "
+                    f"{record.generation}); the current results (generation "
+                    f"{view.meta.generation}) count only decisions made since")
+        if record.arm in view.contents:
             return "thanks, counted"
         log.warning("reward for an arm no longer in the experiments file",
                     extra={"experiment": exp.id, "arm": record.arm})
