@@ -296,6 +296,14 @@ class Report:
         top = max(active, key=lambda a: a.p_best)
         return top if top.answered > 0 or top.prior else None
 
+    @property
+    def shows_posterior_mean(self) -> bool:
+        """Whether a table shows each arm's posterior mean beside the estimate: with an
+        operator prior, or answers imported or added by hand (both count in the posterior
+        the policy uses and in P(best), not in the estimate; a warm-started experiment's
+        table had shown only "–" estimates)."""
+        return any(a.prior or a.added for a in self.arms)
+
     def best_text(self, arm: ArmReport, digits: int = 0) -> str:
         """An arm's P(best) as tables show it: ``–`` for a retired arm, and a certainty
         only where there is one (a single active arm): with two or more, a posterior's
@@ -478,6 +486,15 @@ class Report:
             return (f"too early: {count_text(answers, 'answer')} so far (every arm gets the "
                     "same share until each has enough answers)")
         leader = self.leader
+        if leader is not None and leader.estimate is None \
+                and leader.posterior_mean is not None and any(a.added for a in self.arms):
+            # answers imported (a warm start) or added by hand count in the posterior, not
+            # in the estimate: a trial's 1,486 imported answers read "too early ... too few
+            # to compare the arms" beside P(best) 93%
+            return (f"{leader.arm} leads on the answers imported or added by hand: "
+                    f"{self.value_text(leader.posterior_mean)} (posterior mean; P(best) "
+                    f"{chance(leader.p_best, 0, exact=False)}); the estimates start with the "
+                    "policy's own answered decisions")
         if leader is None or leader.estimate is None:
             return (f"too early: {count_text(answers, 'answer')} so far, too few to compare "
                     "the arms")
@@ -865,9 +882,10 @@ class Report:
         a phone's narrow screen takes without wrapping); with ``max_arms``, the rows of
         :meth:`top_arms` and a line that says how many more there are (the totals and the
         verdict stay those of every arm)."""
-        # with an operator prior, the posterior the policy uses beside the estimate (which
-        # leaves the prior out): the reason P(best) can favour an arm the estimate does not
-        priors = any(a.prior for a in self.arms)
+        # with an operator prior (or answers imported or added by hand), the posterior the
+        # policy uses beside the estimate (which leaves them out): the reason P(best) can
+        # favour an arm the estimate does not
+        priors = self.shows_posterior_mean
         # the answers' sum beside their count (the 👍 of 👍/👎): what a tester checks the
         # buttons they pressed against, before the estimate has enough answers to show
         # the CLI's columns, by the CLI's names (the interval at every look among them: a

@@ -327,8 +327,9 @@ def test_a_posterior_is_shown_only_where_it_says_something() -> None:
     lines = [line.strip() for line in _pre_lines(messages)]
     assert "posterior –" not in lines
     assert sum(line.startswith("posterior ") for line in lines) == 2  # hello's and hey's
-    assert "posterior: the mean of the posterior behind P(best), the prior in it (not " \
-           "shown for an arm with neither answers nor a prior)" in _shown(messages)
+    assert "posterior: the mean of the posterior behind P(best), the prior and the answers " \
+           "imported or added by hand in it (not shown for an arm with neither answers nor " \
+           "a prior)" in _shown(messages)
     overview, _ = fit_reports([odd], limit=3600)  # (no legend there: no posterior either)
     assert "posterior" not in overview
 

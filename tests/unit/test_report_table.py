@@ -315,3 +315,29 @@ def test_a_sum_of_continuous_rewards_has_two_decimals_grouped() -> None:
     assert "3,234.67" in row and "3,234.667" not in row, row
     # without bounds the sample-ratio test never runs: said so, not "not checked yet"
     assert "sample ratio: not checked (a reward without bounds" in out.getvalue()
+
+
+def test_answers_added_without_decisions_lead_the_headline_with_their_posterior() -> None:
+    """A trial warm-started an experiment from a log: its report's headline read "too
+    early: 1,486 answers so far, too few to compare the arms" beside P(best) 93%, and every
+    estimate was "–" with no mean shown (imported answers count in the posterior, not in
+    the estimate). Now the headline names the leader on those answers with its posterior
+    mean, and the CLI table, the text table and the bot's report show the posterior mean."""
+    from banditbot.telegram._report_html import report_messages
+
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("base", "new")],
+        "policy": {"name": "thompson"}, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.cheat("g", "new", "1" * 30 + "0" * 10)
+    svc.cheat("g", "base", "1" * 10 + "0" * 30)
+    rep = svc.report("g")
+    assert rep.headline == ("new leads on the answers imported or added by hand: 74% 👍 "
+                            "(posterior mean; P(best) >99%); the estimates start with the "
+                            "policy's own answered decisions")
+    out = io.StringIO()
+    Console(file=out, width=250, color_system=None).print(render_report(rep))
+    new_row = next(line for line in out.getvalue().splitlines() if line.startswith("│ new"))
+    assert "posterior mean" in out.getvalue() and "0.738" in new_row  # Beta(31, 11)
+    assert "posterior mean" in rep.to_text()
+    assert "0.738" in "".join(report_messages(rep))

@@ -191,7 +191,7 @@ def render_report(rep: Any) -> Table:
     from .._report import chance, mean_text, span_text
     from .._text import count_text
 
-    priors = any(a.prior for a in rep.arms)  # the posterior the policy uses, beside
+    priors = rep.shows_posterior_mean  # the posterior the policy uses, beside
     lines = [rep.status_line]
     if rep.burn_in is not None:
         lines.append(rep.burn_in_text)
@@ -222,8 +222,9 @@ def render_report(rep: Any) -> Table:
         lines.append(escape(rep.verdict))
     lines.extend(escape(line) for line in rep.footnotes())
     if priors:  # (the column's "–": nothing to show yet)
-        lines.append("posterior mean: the mean of the posterior behind P(best), the prior in "
-                     "it (– for an arm with neither answers nor a prior)")
+        lines.append("posterior mean: the mean of the posterior behind P(best), the prior and "
+                     "the answers imported or added by hand in it (– for an arm with neither "
+                     "answers nor a prior)")
     # the answer in plain words first, then the policy's name and settings
     table = Table(title=f"[bold]{escape(rep.experiment)}: {escape(rep.headline)}[/]\n"
                         f"{rep.title}", title_justify="left", caption="\n".join(lines),

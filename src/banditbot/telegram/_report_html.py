@@ -83,7 +83,7 @@ def report_messages(report: Report, *, max_arms: int | None = None,
     """
     shown = report.arms if max_arms is None else report.top_arms(max_arms)
     head = _head(report, shown, legend=not compact)
-    priors = any(a.prior for a in report.arms) and not compact
+    priors = report.shows_posterior_mean and not compact
     blocks = [_arm_block(report, a, posterior=priors) for a in shown]
     tail = _tail(report, shown, all_notes=not compact)
     budget = limit - _LABEL_ROOM
@@ -218,9 +218,10 @@ def _head(report: Report, shown: Sequence[ArmReport], *, legend: bool = True) ->
     if report.control is not None and kinds:
         legend_lines.append(f"vs {report.control}: the difference of the estimates, "
                             f"interval: {' / '.join(kinds)}")
-    if any(a.prior for a in report.arms):
+    if report.shows_posterior_mean:
         legend_lines.append("posterior: the mean of the posterior behind P(best), the prior "
-                            "in it (not shown for an arm with neither answers nor a prior)")
+                            "and the answers imported or added by hand in it (not shown for "
+                            "an arm with neither answers nor a prior)")
     paragraphs.append("\n".join(_e(line) for line in legend_lines))
     return paragraphs
 
