@@ -28,7 +28,7 @@ from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling
 from ..policies._base import sample_rows
 from ..policies._thompson import optimistic_argmax
-from ._env import BernoulliEnv, Environment, lai_robbins
+from ._env import BernoulliEnv, Environment, lai_robbins, lai_robbins_reach
 
 __all__ = ["MAX_MEMORY", "SimulationResult", "check_memory", "memory_estimate", "simulate"]
 
@@ -48,6 +48,13 @@ class SimulationResult:
         Shape ``(R, P)``: cumulative regret of each run at each checkpoint.
     reward
         Shape ``(R,)``: total reward of each run.
+    lower_bound
+        Shape ``(P,)``: the Lai–Robbins asymptote at the checkpoints (stationary Bernoulli
+        arms only, else ``None``).
+    lower_bound_from
+        The first step from which ``lower_bound`` stays within any policy's reach, at most
+        the regret of always playing the worst arm (see :func:`lai_robbins_reach`; ``None``
+        with no bound). Later than the horizon, the run says nothing against it.
     """
 
     policy: str
@@ -60,6 +67,7 @@ class SimulationResult:
     seconds: float
     change_at: int | None = None
     lower_bound: FloatArray | None = None
+    lower_bound_from: int | None = None
     #: ``"numpy"`` (vectorized over runs) or ``"compiled"`` (numba's kernel; see ``simulate``)
     engine: str = "numpy"
 
@@ -99,6 +107,12 @@ class SimulationResult:
         if self.runs < 2:
             return float(diff.mean()), math.nan
         return float(diff.mean()), float(Z95 * diff.std(ddof=1) / math.sqrt(self.runs))
+
+    @property
+    def bound_in_reach(self) -> bool:
+        """Whether the Lai–Robbins asymptote comes within any policy's reach by the horizon
+        (``lower_bound_from``): only then does the run's regret compare with it."""
+        return self.lower_bound_from is not None and self.lower_bound_from <= self.horizon
 
     @property
     def decisions_per_second(self) -> float:
@@ -549,6 +563,7 @@ def simulate(policy: Policy, env: Environment, *, runs: int = 200, horizon: int 
         reward=np.concatenate([p[1] for p in parts]), seconds=seconds,
         change_at=env.change_at,
         lower_bound=None if rates is None else lai_robbins(rates, points.astype(float)),
+        lower_bound_from=None if rates is None else lai_robbins_reach(rates),
         engine="numpy" if kernel is None else "compiled",
     )
 

@@ -563,14 +563,52 @@ def parse_env(spec: str, *, horizon: int = 10_000) -> Environment:
 def lai_robbins(rates: FloatArray, horizon_steps: FloatArray) -> FloatArray:
     """Lai–Robbins asymptotic lower bound on Bernoulli regret at each step count:
     ``Σ_{i suboptimal} Δ_i / KL(μ_i, μ*) · log t``."""
+    out: FloatArray = _lai_robbins_constant(rates) * np.log(np.maximum(horizon_steps, 1.0))
+    return out
+
+
+def _lai_robbins_constant(rates: FloatArray) -> float:
+    """``Σ_{i suboptimal} Δ_i / KL(μ_i, μ*)``: the asymptote's factor of ``log t``."""
     from ..statistics import bernoulli_kl
 
     best = rates.max()
     gaps = best - rates
     sub = gaps > 0
     if not sub.any():
-        return np.zeros_like(horizon_steps, dtype=np.float64)
-    constant = float((gaps[sub] / bernoulli_kl(rates[sub], np.full(sub.sum(), best))).sum())
-    out: FloatArray = constant * np.log(np.maximum(horizon_steps, 1.0))
-    return out
+        return 0.0
+    return float((gaps[sub] / bernoulli_kl(rates[sub], np.full(sub.sum(), best))).sum())
+
+
+def lai_robbins_reach(rates: FloatArray) -> int:
+    """The first step from which the Lai–Robbins asymptote stays at most the regret of
+    always playing the worst arm (``max gap · t``), the most regret any policy can have.
+
+    Before it the asymptote is beyond every policy's reach, so a run's regret says nothing
+    against it: with close rates its constant is large (``0.10,0.11,0.12,0.13``: 39.9, and
+    the asymptote exceeds ``0.03 · t`` up to step 12,563).
+
+    Examples
+    --------
+    >>> lai_robbins_reach(np.array([0.1, 0.11, 0.12, 0.13]))
+    12564
+    >>> lai_robbins_reach(np.array([0.1, 0.9]))
+    1
+    """
+    constant, gap = _lai_robbins_constant(rates), float(rates.max() - rates.min())
+    if gap <= 0.0:
+        return 1
+
+    def beyond(t: float) -> bool:
+        return constant * math.log(t) > gap * t
+
+    peak = max(constant / gap, 1.0)  # where log t's lead over the line is largest
+    if not beyond(peak):
+        return 1
+    low, high = math.ceil(peak), math.ceil(peak) * 2
+    while beyond(high):
+        low, high = high, high * 2
+    while high - low > 1:  # beyond(low), not beyond(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if beyond(mid) else (low, mid)
+    return high
 

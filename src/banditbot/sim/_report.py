@@ -7,6 +7,7 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +44,9 @@ def write_csv(results: Sequence[SimulationResult], path: str | os.PathLike[str])
 def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str], *,
                 title: str | None = None) -> Path:
     """Cumulative regret per policy with 95% confidence bands (none for a single run); the
-    Lai–Robbins lower bound (dashed) for stationary Bernoulli instances; the change point
-    (dotted) for abrupt drift."""
+    Lai–Robbins asymptote (dashed) for stationary Bernoulli instances, from the step where
+    it comes within any policy's reach (the legend says where it is left out or cut: the y
+    axis is the policies'); the change point (dotted) for abrupt drift."""
     from .._plotting import STYLE, figure, styled
 
     with styled(STYLE):  # (the program's own matplotlib style stays out)
@@ -60,9 +62,7 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
         first = results[0]
         top = max(float(np.max(r.mean + np.nan_to_num(r.half_width))) for r in results) * 1.25
         if first.lower_bound is not None:
-            ax.plot(first.steps, first.lower_bound, "k--", linewidth=1,  # (said in the label:
-                    # read as a floor, it was "beaten" by every policy of a short run)
-                    label="Lai–Robbins asymptote (as t → ∞; a finite run may sit below)")
+            _draw_bound(ax, first, top)
         if first.change_at is not None:
             ax.axvline(first.change_at, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel("step")
@@ -78,3 +78,30 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
     out = Path(path)
     write_whole(out, buffer.getvalue())
     return out
+
+
+def _draw_bound(ax: Any, result: SimulationResult, top: float) -> None:
+    """The Lai–Robbins asymptote, dashed, from the step where it comes within any policy's
+    reach (:attr:`SimulationResult.lower_bound_from`), and what the legend says of it. Before
+    that step it is above the regret of always playing the worst arm: with close rates a
+    near-vertical line at step 0 that ran off the chart, read as "every policy beats the
+    theory by 3-30x". The y axis stays the policies' (``top``): above it the line is cut,
+    and the legend says so."""
+    assert result.lower_bound is not None
+    start = result.lower_bound_from or 1
+    if not result.bound_in_reach:
+        ax.plot([], [], "k--", linewidth=1,
+                label=f"Lai–Robbins asymptote not drawn: a limit as t → ∞, above the worst "
+                      f"possible regret up to step {start - 1:,}")
+        return
+    shown = result.steps >= start
+    steps, bound = result.steps[shown], result.lower_bound[shown]
+    label = "Lai–Robbins asymptote (as t → ∞; a finite run may sit below)"  # (read as a
+    # floor, it was "beaten" by every policy of a short run)
+    if start > 1:
+        label += f",\nfrom step {start:,} (before it, above the worst possible regret)"
+    if top > 0 and float(bound.min()) > top:
+        label += f"; above the chart ({float(bound[-1]):,.0f} at step {int(steps[-1]):,})"
+    elif top > 0 and float(bound.max()) > top:
+        label += "; cut at the top"
+    ax.plot(steps, bound, "k--", linewidth=1, label=label)
