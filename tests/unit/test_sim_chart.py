@@ -86,3 +86,15 @@ def test_the_asymptote_is_drawn_from_where_it_is_within_reach_and_cut_at_the_top
     top = ax.get_ylim()[1]
     assert top < float(np.max(bound.get_ydata()))  # the policy's scale: the bound is cut
     assert "cut at the top" in said or "above the chart" in said
+
+
+def test_the_change_point_is_in_the_legend(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial: the dotted line at step 5,000 of an abrupt drift was not in the legend."""
+    env = parse_env("abrupt:0.3,0.2,0.1/0.1,0.2,0.3@500", horizon=1000)
+    result = simulate(make_policy("thompson"), env, runs=3, horizon=1000, workers=1, seed=1)
+    ax = _drawn([result], tmp_path / "s.png", monkeypatch)
+    (dotted,) = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert list(dotted.get_xdata()) == [500, 500]
+    assert dotted.get_label() in _legend(ax) and "change point (step 500" in dotted.get_label()
+

@@ -64,7 +64,8 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
         if first.lower_bound is not None:
             _draw_bound(ax, first, top)
         if first.change_at is not None:
-            ax.axvline(first.change_at, color="grey", linestyle=":", linewidth=1)
+            ax.axvline(first.change_at, color="grey", linestyle=":", linewidth=1,
+                       label=f"change point (step {first.change_at:,}: the rates switch)")
         ax.set_xlabel("step")
         ax.set_ylabel("cumulative regret (mean, 95% band)")
         ax.set_title(title or f"{first.environment} · {first.runs} runs", fontsize=10)
