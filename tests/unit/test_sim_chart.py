@@ -98,3 +98,20 @@ def test_the_change_point_is_in_the_legend(tmp_path: Path,
     assert list(dotted.get_xdata()) == [500, 500]
     assert dotted.get_label() in _legend(ax) and "change point (step 500" in dotted.get_label()
 
+
+def test_an_experiments_chart_names_its_arms_beside_their_rates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial: ``--experiment greeting`` titled the chart ``bernoulli 0.2,0.21,…``: which arm
+    had which rate was not said."""
+    from banditbot import load_config
+    from banditbot.sim import experiment_env
+
+    from ..conftest import EXAMPLES
+
+    exp = load_config(EXAMPLES).experiment("greeting")
+    env = experiment_env(exp, {"hello": 0.2, "hey": 0.21, "formal": 0.25, "playful": 0.1})
+    result = simulate(make_policy("thompson"), env, runs=3, horizon=50, workers=1, seed=1)
+    ax = _drawn([result], tmp_path / "s.png", monkeypatch)
+    assert ax.get_title().startswith(
+        "bernoulli hello=0.2, hey=0.21, formal=0.25, playful=0.1 · 3 runs")
+    assert parse_env("bernoulli:0.2,0.21").describe() == "bernoulli 0.2,0.21"  # unnamed

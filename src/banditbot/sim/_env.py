@@ -117,6 +117,15 @@ class Environment:
         """Short description."""
         return type(self).__name__
 
+    def _values(self, values: Sequence[float]) -> str:
+        """Each arm's value for :meth:`describe`: ``0.2,0.3``, or with the arms' names
+        (an experiment's) ``hello=0.2, hey=0.3`` (a chart titled by its rates alone did not
+        say which arm had which)."""
+        if len(self.arm_names) == len(values):
+            return ", ".join(f"{name}={v:g}"
+                             for name, v in zip(self.arm_names, values, strict=True))
+        return ",".join(f"{v:g}" for v in values)
+
 
 def _chosen(means: FloatArray, arms: IntArray) -> FloatArray:
     """Each run's mean of its chosen arm (one lookup when all runs share the means)."""
@@ -179,7 +188,7 @@ class BernoulliEnv(Environment):
         return np.asarray(self.rates, dtype=np.float64)
 
     def describe(self) -> str:
-        return "bernoulli " + ",".join(f"{r:g}" for r in self.rates)
+        return "bernoulli " + self._values(self.rates)
 
 
 @dataclass(frozen=True)
@@ -216,7 +225,7 @@ class GaussianEnv(Environment):
         return _gaussian(rng, means, arms, self.sd)
 
     def describe(self) -> str:
-        return f"gaussian {','.join(f'{m:g}' for m in self.means_)} sd={self.sd:g}"
+        return f"gaussian {self._values(self.means_)} sd={self.sd:g}"
 
 
 @dataclass(frozen=True)
@@ -262,7 +271,7 @@ class RatingEnv(Environment):
         return out
 
     def describe(self) -> str:
-        return f"rating {self.low}-{self.high} around {','.join(f'{m:g}' for m in self.centers)}"
+        return f"rating {self.low}-{self.high} around {self._values(self.centers)}"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,9 @@ def plot_regret(results: Sequence[SimulationResult], path: str | os.PathLike[str
                        label=f"change point (step {first.change_at:,}: the rates switch)")
         ax.set_xlabel("step")
         ax.set_ylabel("cumulative regret (mean, 95% band)")
-        ax.set_title(title or f"{first.environment} · {first.runs} runs", fontsize=10)
+        # (an experiment's arms are named in it: wrapped, not cut at the image's edge)
+        ax.set_title(textwrap.fill(title or f"{first.environment} · {first.runs} runs", 100),
+                     fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
         ax.set_xlim(0, max(int(np.max(r.steps)) for r in results))
