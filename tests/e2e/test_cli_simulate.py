@@ -229,3 +229,22 @@ def test_a_ctrl_c_before_the_command_runs_is_one_line(
         main()
     assert stopped.value.code == 130
     assert capsys.readouterr().err == "interrupted (Ctrl+C)\n"
+
+
+def test_a_slow_policy_is_announced_before_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial: a 12-million-decision run took 60 s, nearly all of it kl-ucb and
+    top-two-thompson (about 50,000 decisions/s against millions), and nothing said why."""
+    from banditbot.cli import sim
+
+    monkeypatch.setattr(sim, "SLOW_JOB", 100)  # the test's small run counts as long
+    code, _, err = run_cli(["simulate", "--env", "bernoulli:0.1,0.2", "-p", "thompson",
+                            "-p", "kl-ucb", "-p", "top-two-thompson", *SMALL, "--out",
+                            str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "note: kl-ucb and top-two-thompson run 10-60x slower than the other policies" \
+        in err and err.index("note: kl-ucb") < err.index("simulate: started")
+    code, _, err = run_cli(["simulate", "--env", "bernoulli:0.1,0.2", "-p", "thompson",
+                            *SMALL, "--out", str(tmp_path)], capsys)
+    assert "slower" not in err

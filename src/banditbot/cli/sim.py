@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 
 #: Above this many decisions (policies × runs × steps) simulate warns before it starts.
 BIG_JOB = 1_000_000_000
+#: Policies the simulator runs 10-60x slower than the others (tens to hundreds of thousands
+#: of decisions per second against millions): kl-ucb solves for each arm's index at every
+#: step, top-two-thompson redraws until a challenger differs (and integrates when the leader
+#: is near certain). A trial's 12-million-decision run took 60 s, unannounced.
+SLOW_POLICIES = ("kl-ucb", "top-two-thompson")
+#: Above this many decisions of a slow policy, simulate says so before it starts.
+SLOW_JOB = 1_000_000
 
 _ENV_HELP = (
     "Environment (give one): bernoulli:R,R,… (👍/👎 with rates R in [0, 1]) · "
@@ -50,7 +57,9 @@ def simulate(
                                "unbounded rewards gaussian-thompson, ucb1, epsilon-greedy; "
                                "for linear: lin-thompson, linucb; for logistic: lin-thompson, "
                                "linucb, thompson; after the experiment's own policy with "
-                               "--experiment).")] = None,
+                               "--experiment). kl-ucb and top-two-thompson simulate "
+                               "10-60x slower than the others (about 50,000-250,000 "
+                               "decisions/s against millions).")] = None,
     runs: Annotated[int, typer.Option(min=1, max=1_000_000,
                                       help="Independent runs per policy (at least 2 for a "
                                            "95% interval).")] = 200,
@@ -92,6 +101,14 @@ def simulate(
                       f"{'policy' if len(policies) == 1 else 'policies'} × "
                       f"{count_text(runs, 'run')} × {count_text(horizon, 'step')} = "
                       f"{count_text(decisions, 'decision')}", markup=False, highlight=False)
+    slow = [p.name for p in policies if p.name in SLOW_POLICIES]
+    if slow and runs * horizon * len(slow) > SLOW_JOB:  # (a trial waited 60 s, not told why)
+        err_console.print(f"note: {' and '.join(slow)} {'runs' if len(slow) == 1 else 'run'} "
+                          "10-60x slower than the other policies (about 50,000-250,000 "
+                          "decisions/s against millions)"
+                          + (": most of the time goes there" if len(slow) < len(policies)
+                             else ""),
+                          markup=False, highlight=False, soft_wrap=True)
     if decisions > BIG_JOB:
         err_console.print(f"warning: over {BIG_JOB:,} decisions can take hours; the time "
                           "left shows after a few seconds (Ctrl+C stops)", markup=False,
