@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Match
 from .._errors import BanditBotError, StoreError
 from .._logging import register_secret
 from ..service import BanditService, KeyRing
-from ._deps import authorize
+from ._deps import authorize, presented_key
 from ._envelope import Envelope, Gate
 from ._health import StoreHealth
 from ._hot import FastPath, HotPath
@@ -150,7 +150,9 @@ def create_app(service: BanditService, *, telegram: Any = None,
     app.add_middleware(Envelope, metrics=metrics,
                        gate=_gate(keyring, webhook_secret if telegram is not None else None,
                                   health),
-                       gate_blocks=keyring.needs_reload, route_of=_route_finder(
+                       gate_blocks=lambda headers: keyring.needs_reload(
+                           presented_key(headers)),
+                       route_of=_route_finder(
                            # (the routers' own routes: the app's wrap them, and match
                            # without naming the route)
                            [*(r for router in routers for r in router.routes),

@@ -56,12 +56,13 @@ class Envelope:
     """
 
     def __init__(self, app: Any, metrics: Metrics, gate: Gate | None = None,
-                 gate_blocks: Callable[[], bool] | None = None,
+                 gate_blocks: Callable[[Mapping[str, str]], bool] | None = None,
                  route_of: Callable[[dict[str, Any]], str | None] | None = None) -> None:
         self.app, self.metrics, self.gate = app, metrics, gate
-        #: whether the gate must read the store now (its key list expired): then it runs on
-        #: a worker thread, so a slow or unreachable store never stalls the event loop and
-        #: every other request with it
+        #: whether the gate must read the store now for a request with these headers (the key
+        #: list expired, or the request's key is not in it): then it runs on a worker thread,
+        #: so a slow or unreachable store never stalls the event loop and every other request
+        #: with it
         self.gate_blocks = gate_blocks
         #: the route template of a request no router saw (refused here: the gate, 413)
         self.route_of = route_of
@@ -84,8 +85,8 @@ class Envelope:
                                       (b"x-request-id", request_id.encode()), *_FRAMING]
             await send(message)
 
-        if self.gate_blocks is not None and self.gate_blocks() \
-                and scope["method"] in _BODY_METHODS:
+        if scope["method"] in _BODY_METHODS and self.gate_blocks is not None \
+                and self.gate_blocks(headers):
             refusal = await anyio.to_thread.run_sync(self._admit, scope, headers, request_id)
         else:
             refusal = self._admit(scope, headers, request_id)

@@ -3,7 +3,10 @@
 Keys come from the config file (hash only) or from ``banditbot keys create``, which stores
 the hash in the store (one document, changed under optimistic concurrency) and prints the
 key once. Lookups are cached for a couple of seconds per process, so a revocation takes
-effect everywhere within that time.
+effect everywhere within that time. A key the cached list does not hold has the list read
+again (at most once per :data:`_MISS_SECONDS`, that read shared by the misses waiting for
+it), so a key works as soon as ``banditbot keys create`` returns, and a flood of unknown
+keys costs the store a few reads a second at most.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ __all__ = ["ROLES", "ApiKey", "KeyRing", "hash_key", "role_allows"]
 ROLES = ("read", "decide", "admin")
 _DOCUMENT = "api-keys"
 _CACHE_SECONDS = 2.0
+#: how often an unknown key may have the key list read again (a new key is unknown until
+#: then; a flood of made-up keys costs one read per interval, not one per key)
+_MISS_SECONDS = 0.2
 
 
 def hash_key(key: str) -> str:
@@ -68,15 +74,20 @@ class KeyRing:
     cache_seconds
         How long a process trusts its copy of the key list: the bound on how soon a
         revocation takes effect everywhere.
+    miss_seconds
+        How often a key not in the cached list may have the list read again (the bound on
+        the reads a flood of unknown keys causes; a key created within that time of the
+        last such read waits for the next one).
     clock
         Monotonic seconds (tests pass a fake clock).
     """
 
     def __init__(self, store: Store, config_keys: Sequence[ApiKeySpec] = (), *,
-                 cache_seconds: float = _CACHE_SECONDS,
+                 cache_seconds: float = _CACHE_SECONDS, miss_seconds: float = _MISS_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.miss_seconds = miss_seconds
         self.clock = clock
         self.config_keys = [ApiKey(k.name, k.role, k.sha256, source="config")
                             for k in config_keys]
@@ -125,22 +136,37 @@ class KeyRing:
                 return True
         raise StoreError("the key list is being changed concurrently", hint="retry")
 
-    def needs_reload(self) -> bool:
-        """Whether the next :meth:`authenticate` reads the store (the cached list expired)."""
-        loaded_at = self._cache[0]
-        return loaded_at is None or self.clock() - loaded_at > self.cache_seconds
+    def needs_reload(self, key: str | None = None) -> bool:
+        """Whether the next :meth:`authenticate` (of ``key``, if given) reads the store: the
+        cached list expired, or ``key`` is not in it and may have it read again."""
+        loaded_at, by_hash = self._cache
+        now = self.clock()
+        if loaded_at is None or now - loaded_at > self.cache_seconds:
+            return True
+        if not key:
+            return False
+        return hash_key(key) not in by_hash and now - loaded_at >= self.miss_seconds
 
     def authenticate(self, key: str | None) -> ApiKey | None:
-        """The active key record for a presented key, or ``None``."""
+        """The active key record for a presented key, or ``None``.
+
+        A key the cached list does not hold reads the list again, unless it was read less
+        than ``miss_seconds`` ago; misses that wait for one read share it."""
         if not key:
             return None
-        now = self.clock()
+        digest = hash_key(key)
+        asked_at = self.clock()
         with self._lock:
             loaded_at, by_hash = self._cache
-            if loaded_at is None or now - loaded_at > self.cache_seconds:
+            stale = loaded_at is None or asked_at - loaded_at > self.cache_seconds
+            # (a read that began after this key was presented answers it: the misses that
+            # queued on the lock meanwhile do not each read again)
+            missed = digest not in by_hash and loaded_at is not None \
+                and loaded_at < asked_at and self.clock() - loaded_at >= self.miss_seconds
+            if stale or missed:
+                now = self.clock()
                 by_hash = {k.sha256: k for k in self.list() if not k.revoked}
                 self._cache = (now, by_hash)
-        digest = hash_key(key)
         found = by_hash.get(digest)
         if found is not None and hmac.compare_digest(found.sha256, digest):
             return found
