@@ -329,7 +329,7 @@ def test_reward_status_paths(api: Any) -> None:
     bad = call(url, "POST", path, key, json={"value": 7, "subject": "alice"})
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
-    assert bad.json()["title"] == "invalid"
+    assert bad.json()["title"] == "invalid reward"
     eve = call(url, "POST", path, key, json={"value": 1, "subject": "eve"})
     assert eve.status_code == 403 and "the subject the decision was made for" in eve.json()["hint"]
     assert call(url, "POST", path, key, json={"value": 1, "subject": "alice"}).status_code == 200

@@ -32,6 +32,7 @@ from ._hot import FastPath, HotPath
 from ._metrics import MeteredStore, Metrics
 from ._models import error_text
 from ._problems import (
+    INVALID_HINT,
     STORE_FAILED,
     STORE_NOT_SET_UP,
     MalformedBodyError,
@@ -251,7 +252,8 @@ def _add_error_handlers(app: FastAPI, metrics: Metrics, health: StoreHealth) -> 
         if broken is not None:  # no JSON object to validate: 400, as the hot path says
             return problem_of(metrics, health, broken, _rid(request))
         metrics.errors.labels("ValidationError").inc()
-        return problem(422, "invalid request", error_text(errors), _rid(request))
+        return problem(422, "invalid request", error_text(errors), _rid(request),
+                       hint=INVALID_HINT)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -34,7 +34,13 @@ from ._deps import authorize
 from ._group import GroupCommit
 from ._metrics import Metrics
 from ._models import Body, DecisionIn, RewardIn, error_text
-from ._problems import InvalidBodyError, MalformedBodyError, problem
+from ._problems import (
+    INVALID_HINT,
+    REWARD_TITLES,
+    InvalidBodyError,
+    MalformedBodyError,
+    problem,
+)
 
 __all__ = ["DECIDE_ROUTE", "REWARD_ROUTE", "FastPath", "HotPath"]
 
@@ -136,8 +142,8 @@ class HotPath:
                           "message": result.message, "arm": result.arm,
                           "value": result.value},
                          200 if result.status is RewardStatus.APPLIED else 409)
-        return problem(_REWARD_CODES[result.status], result.status.value, result.message,
-                       request_id, hint=_REWARD_HINTS.get(result.status))
+        return problem(_REWARD_CODES[result.status], REWARD_TITLES[result.status.value],
+                       result.message, request_id, hint=_REWARD_HINTS.get(result.status))
 
 
 def _parse(raw: bytes, model: type[Body], headers: Mapping[str, str]) -> Any:
@@ -150,8 +156,7 @@ def _parse(raw: bytes, model: type[Body], headers: Mapping[str, str]) -> Any:
             # one that does not parse names the type it came as, if that is not JSON)
             raise MalformedBodyError.of(raw, errors[0],
                                         content_type=headers.get("content-type")) from None
-        raise InvalidBodyError(error_text(errors),
-                               hint="see /docs for the request body") from None
+        raise InvalidBodyError(error_text(errors), hint=INVALID_HINT) from None
 
 
 def _json(payload: dict[str, Any], status: int,

@@ -24,9 +24,9 @@ from .._errors import (
     UnknownExperimentError,
 )
 
-__all__ = ["PROBLEM", "STORE_FAILED", "STORE_NOT_SET_UP", "InvalidBodyError",
-           "MalformedBodyError", "Problem", "UnauthorizedError", "problem", "problem_responses",
-           "status_of", "title_of"]
+__all__ = ["INVALID_HINT", "PROBLEM", "REWARD_TITLES", "STORE_FAILED", "STORE_NOT_SET_UP",
+           "InvalidBodyError", "MalformedBodyError", "Problem", "UnauthorizedError", "problem",
+           "problem_responses", "status_of", "title_of"]
 
 PROBLEM = "application/problem+json"
 #: the detail of every store failure a client hears (the store's own words name its host
@@ -35,6 +35,14 @@ STORE_FAILED = "the store did not answer; retry in a moment"
 #: ... and of a store that refuses because of how it is set up (its cause: in the log)
 STORE_NOT_SET_UP = ("the server's store is not set up right (a missing table, credentials "
                     "or region: the server's log says which); retrying will not help")
+
+
+#: what to do about a request that breaks a field's rule (422 ``invalid request``)
+INVALID_HINT = "see /docs for the request's parameters and body"
+#: the titles of a refused reward, by its outcome (the service's ``RewardStatus`` values),
+#: in the words of the other errors
+REWARD_TITLES = {"unknown": "unknown decision", "not_yours": "not yours",
+                 "invalid": "invalid reward"}
 
 
 class InvalidBodyError(PayloadError):
@@ -107,11 +115,13 @@ class UnauthorizedError(BanditBotError):
 
 
 #: Most specific first: the first class an error is an instance of gives its status and the
-#: problem's title (a short phrase, in the style of the reward outcomes: ``invalid``, …).
+#: problem's title: a few plain words, never a code (``not yours``, not ``not_yours``); a
+#: client tells errors apart by the status (the type is always ``about:blank``), and a
+#: refused reward by its title (:data:`REWARD_TITLES`).
 _STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
     (MalformedBodyError, 400, "malformed JSON"),
-    (InvalidBodyError, 422, "invalid body"),
+    (InvalidBodyError, 422, "invalid request"),
     (KeyReusedError, 422, "idempotency key reused"),
     (NotAllowedError, 403, "not allowed"),
     (UnknownExperimentError, 404, "unknown experiment"),
