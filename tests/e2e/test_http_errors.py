@@ -146,3 +146,19 @@ def test_a_duplicate_reward_is_a_result_not_a_problem(
     documented = _send(url, "GET", "/openapi.json").json()["paths"][
         "/v1/decisions/{decision_id}/reward"]["post"]["responses"]["409"]
     assert documented["content"]["application/json"]["schema"]["$ref"].endswith("RewardOut")
+
+
+def test_a_second_reward_of_another_value_says_it_was_not_counted(
+        api: tuple[str, dict[str, str]]) -> None:
+    """A trial: 0 after 1 answered "already counted" with value 1, and the 0 seemed taken."""
+    url, keys = api
+    made = _send(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                 json={"subject": "carol"}).json()["decision_id"]
+    reward = f"/v1/decisions/{made}/reward"
+    assert _send(url, "POST", reward, keys["decide"],
+                 json={"value": 1, "subject": "carol"}).status_code == 200
+    changed = _send(url, "POST", reward, keys["decide"], json={"value": 0, "subject": "carol"})
+    assert changed.status_code == 409 and changed.json()["value"] == 1.0
+    assert changed.json()["message"] == "already counted as 1; this 0 was not counted"
+    same = _send(url, "POST", reward, keys["decide"], json={"value": True, "subject": "carol"})
+    assert same.json()["message"] == "already counted as 1"
