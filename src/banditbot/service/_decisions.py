@@ -617,11 +617,24 @@ class DecisionsMixin(RewardsMixin):
         if not 0 < len(subject) <= MAX_SUBJECT:
             raise PayloadError(f"a subject is 1–{MAX_SUBJECT} characters, got {len(subject)}",
                                hint="e.g. the user's id in your app")
+        # blank: only spaces and characters that show nothing (a trial: "   " and "\u200b"
+        # were subjects); a strip stops at the first visible character, so it costs little
+        blanks = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
+            "\u2009\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800"
         if not subject.isprintable():  # (a C test; the exact rule only when it fails)
             problem = control_character_problem(subject, breaks=True)
             if problem is not None:
                 raise PayloadError(f"a subject cannot hold {problem}",
                                    hint="e.g. the user's id in your app")
+            import unicodedata  # (only here: a subject with a format character, U+200B…)
+
+            blank = all(c in blanks or unicodedata.category(c) == "Cf" for c in subject)
+        else:
+            blank = not subject.strip(blanks)
+        if blank:
+            raise PayloadError("a subject needs a visible character: this one has only "
+                               "spaces or invisible characters",
+                               hint="e.g. the user's id in your app")
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
