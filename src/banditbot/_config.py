@@ -191,6 +191,30 @@ def control_character_problem(text: str, *, breaks: bool = False) -> str | None:
     return f"U+{ord(found.group()):04X} ({what}) at character {found.start() + 1}"
 
 
+#: what shows nothing in an id (besides format characters, U+200B and such): spaces, and
+#: the fillers that print as a blank
+_BLANKS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009" \
+    "\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800"
+
+
+def blank_text(text: str) -> bool:
+    """Whether ``text`` shows nothing: only spaces, blank fillers and invisible format
+    characters (a trial's subjects ``"   "`` and ``"\u200b"`` were taken). Cheap for the
+    usual text: a strip that stops at its first visible character; each character is
+    looked at only in a text that is not printable.
+
+    Examples
+    --------
+    >>> blank_text("   "), blank_text("\u200b"), blank_text("user 42")
+    (True, True, False)
+    """
+    if text.isprintable():
+        return not text.strip(_BLANKS)
+    import unicodedata  # (only here: a text with a format character, U+200B…)
+
+    return all(c in _BLANKS or unicodedata.category(c) == "Cf" for c in text)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RewardOption(_Spec):
     """One feedback button: the label users see and the reward value it stands for."""

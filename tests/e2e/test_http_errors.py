@@ -159,6 +159,6 @@ def test_a_second_reward_of_another_value_says_it_was_not_counted(
                  json={"value": 1, "subject": "carol"}).status_code == 200
     changed = _send(url, "POST", reward, keys["decide"], json={"value": 0, "subject": "carol"})
     assert changed.status_code == 409 and changed.json()["value"] == 1.0
-    assert changed.json()["message"] == "already counted as 1; this 0 was not counted"
+    assert changed.json()["message"] == "already counted as 👍 (1); this 👎 (0) was not counted"
     same = _send(url, "POST", reward, keys["decide"], json={"value": True, "subject": "carol"})
-    assert same.json()["message"] == "already counted as 1"
+    assert same.json()["message"] == "already counted as 👍 (1)"

@@ -132,7 +132,7 @@ def test_seed_flow_random_vote_again_report(service: BanditService,
                                                     first["callback_query"]["data"]))
         qid2 = again["callback_query"]["id"]
         await double.wait_for(lambda: qid2 in double.callback_answers)
-        assert double.callback_answers[qid2]["text"] == "already counted"
+        assert double.callback_answers[qid2]["text"] == "already counted as 👍 (1)"
         double.send_command(ALICE, 501, "/report random")
         await double.wait_for(lambda: any(m.kind == "photo" for m in double.chat_messages(501)))
         seen["report"] = [m for m in double.chat_messages(501) if m.kind == "text"][-1]

@@ -244,7 +244,9 @@ def test_implicit_mode_turns_silence_into_default_reward(svc: BanditService,
     # the late voter learns why their 👍 did not count, and as what the silence counted
     assert late.message == "too late: with no answer within 60s, it was counted as 👎"
     # a second press on an answered decision is only a repeat
-    assert svc.reward(d2.id, 1, "b").message == "already counted"
+    assert svc.reward(d2.id, 1, "b").message == "already counted as 👍 (1)"
+    assert svc.reward(d2.id, 0, "b").message == \
+        "already counted as 👍 (1); this 👎 (0) was not counted"
     rep = svc.report("implicit")
     assert rep.total_answered == 2
     assert sum(a.reward_sum for a in rep.arms) == 1  # d2's vote; d1 settled as 0

@@ -35,8 +35,8 @@ def test_the_time_left_is_the_running_policys_at_its_own_pace() -> None:
     assert lines[0] == "simulate: started, 300 steps"
     slow = [line for line in lines if line.startswith("simulate (kl-ucb):")]
     assert len(slow) >= 4, lines
-    said = [float(m[1]) for line in slow
-            if (m := re.search(r"about (\d+) s left for this policy$", line))]
+    said = [float(m[1] or 0) for line in slow  # ("under 1 s": 0)
+            if (m := re.search(r"(?:about (\d+)|under 1) s left for this policy$", line))]
     assert len(said) == len(slow), slow
     for line, left in zip(slow, said, strict=True):  # the truth: (100 − done) / 5 a second
         done = int(re.search(r": (\d+)/300", line)[1]) - 200  # type: ignore[index]
@@ -64,3 +64,12 @@ def test_the_bar_shows_the_running_policys_time_left_and_the_policies_after_it(
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
     last = [frame for frame in text.split("\r") if "50/300" in frame][-1].rstrip("\n")
     assert len(last) <= 100 and re.search(r"0:00:02 left, 2 more policies$", last), last
+
+
+def test_a_part_with_under_a_second_left_says_so() -> None:
+    """A trial read "about 0 s left for this policy, then 3 more policies" at 44%: a fast
+    policy's time left rounds to 0 s while work remains. It reads "under 1 s left"."""
+    lines = _run(StringIO())
+    fast = [line for line in lines if line.startswith("simulate (thompson)")]
+    assert fast and all("under 1 s left for this policy" in line for line in fast), fast
+    assert not any("about 0 s left" in line for line in lines), lines

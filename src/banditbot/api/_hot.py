@@ -138,32 +138,12 @@ class HotPath:
                                     body.subject)
         self.metrics.child(self.metrics.reward_outcomes, result.status.value).inc()
         if result.status in (RewardStatus.APPLIED, RewardStatus.DUPLICATE):
-            message = result.message if result.status is RewardStatus.APPLIED else \
-                _not_counted(result, body.value)
             return _json({"status": result.status.value, "decision_id": result.decision_id,
-                          "message": message, "arm": result.arm,
+                          "message": result.message, "arm": result.arm,
                           "value": result.value},
                          200 if result.status is RewardStatus.APPLIED else 409)
         return problem(_REWARD_CODES[result.status], REWARD_TITLES[result.status.value],
                        result.message, request_id, hint=_REWARD_HINTS.get(result.status))
-
-
-def _not_counted(result: RewardResult, sent: bool | float | str) -> str:
-    """A duplicate's message that says what was counted and, for another value than that,
-    that the one sent was not (a trial: 0 after 1 answered "already counted", value 1,
-    and the 0 seemed taken)."""
-    message = result.message
-    if result.value is None:
-        return message
-    if message == "already counted":  # (the service's plain words; others say as what)
-        message += f" as {result.value:g}"
-    try:
-        value = float(sent)
-    except ValueError:
-        return message
-    if value != result.value:
-        message += f"; this {value:g} was not counted"
-    return message
 
 
 def _parse(raw: bytes, model: type[Body], headers: Mapping[str, str]) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -17,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from .._config import ID_BREAKERS, TEXT_PATTERN
+from .._config import ID_BREAKERS, TEXT_PATTERN, blank_text
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
@@ -50,10 +49,6 @@ _CONTEXT_SCHEMA["anyOf"][0]["propertyNames"]["pattern"] = _TEXT
 
 #: ids without control characters (a NUL or a newline in a subject reached the CSV export)
 _PRINTABLE = f"^[^{ID_BREAKERS}]+$"
-#: what shows nothing in a subject (besides format characters, U+200B and such): spaces, and
-#: the fillers that print as a blank
-_BLANKS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009" \
-    "\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800"
 _CONTROL_WORDS = {_TEXT: "has a control character or a direction override (tabs and line "
                          "breaks are fine)",
                   _PRINTABLE: "has a control character or a direction override"}
@@ -119,9 +114,7 @@ class DecisionIn(Body):
     def _visible(cls, subject: str) -> str:
         # the service's rule (BanditService refuses a blank subject for every caller, with
         # a 400 here), checked here too so that it is a 422 as the field's other rules
-        if subject.isprintable() and subject.strip(_BLANKS):  # (most: one C test each)
-            return subject
-        if all(c in _BLANKS or unicodedata.category(c) == "Cf" for c in subject):
+        if blank_text(subject):
             raise ValueError("a subject needs a visible character: this one has only "
                              "spaces or invisible characters")
         return subject

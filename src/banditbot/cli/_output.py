@@ -233,6 +233,12 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
+def _left(seconds: float) -> str:
+    """Time left in words: ``about 2 min 05 s left``; under a second, ``under 1 s left`` (a
+    trial read "about 0 s left for this policy" at 44%, and wondered)."""
+    return "under 1 s left" if seconds < 1.0 else f"about {_duration(seconds)} left"
+
+
 class Progress:
     """Progress of one long job, in ``total`` steps of ``unit``.
 
@@ -407,14 +413,12 @@ class Progress:
         share = self.done / self.total
         what = f" ({self.label})" if self.label else ""
         if self.parts is None:
-            left = "unknown" if self.done == 0 else \
-                f"about {_duration(elapsed / share - elapsed)}"
-            left += " left"
+            left = "unknown left" if self.done == 0 else _left(elapsed / share - elapsed)
         else:  # the running part's time left; the parts to come are not timed yet
             seconds = self._part_left()
             more = self._more_parts()
-            left = ("time left unknown" if seconds is None else
-                    f"about {_duration(seconds)} left") + f" for this {self.parts[1]}"
+            left = ("time left unknown" if seconds is None else _left(seconds)) + \
+                f" for this {self.parts[1]}"
             if more:
                 left += f", then {more} (not timed yet)"
         return (f"{self.title}{what}: {self.done:,}/{self.total:,} {self.unit} "

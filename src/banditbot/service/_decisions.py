@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._config import control_character_problem
+from .._config import blank_text, control_character_problem
 from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray, new_tuple
@@ -617,21 +617,12 @@ class DecisionsMixin(RewardsMixin):
         if not 0 < len(subject) <= MAX_SUBJECT:
             raise PayloadError(f"a subject is 1–{MAX_SUBJECT} characters, got {len(subject)}",
                                hint="e.g. the user's id in your app")
-        # blank: only spaces and characters that show nothing (a trial: "   " and "\u200b"
-        # were subjects); a strip stops at the first visible character, so it costs little
-        blanks = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
-            "\u2009\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800"
         if not subject.isprintable():  # (a C test; the exact rule only when it fails)
             problem = control_character_problem(subject, breaks=True)
             if problem is not None:
                 raise PayloadError(f"a subject cannot hold {problem}",
                                    hint="e.g. the user's id in your app")
-            import unicodedata  # (only here: a subject with a format character, U+200B…)
-
-            blank = all(c in blanks or unicodedata.category(c) == "Cf" for c in subject)
-        else:
-            blank = not subject.strip(blanks)
-        if blank:
+        if blank_text(subject):  # (a trial: "   " and "\u200b" were subjects)
             raise PayloadError("a subject needs a visible character: this one has only "
                                "spaces or invisible characters",
                                hint="e.g. the user's id in your app")

@@ -176,7 +176,7 @@ class RewardsMixin(ServiceCore):
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
                                 experiment=record.experiment)
         if record.reward is not None:
-            return _duplicate(record, exp)
+            return _duplicate(record, exp, number)
         return exp, record, number
 
     def commit_reward(self, planned: PlannedReward) -> RewardResult:
@@ -205,7 +205,7 @@ class RewardsMixin(ServiceCore):
         if result is ApplyResult.DUPLICATE:
             if record.reward is None:  # rewarded elsewhere since we logged it: say with what
                 record = self.store.get_decision(record.id) or record
-            return _duplicate(record, exp)
+            return _duplicate(record, exp, number)
         return RewardResult(RewardStatus.UNKNOWN, record.id, "no decision has that id")
 
     def _counted_message(self, exp: ExperimentConfig, record: DecisionRecord) -> str:
@@ -353,17 +353,30 @@ class RewardsMixin(ServiceCore):
             since = pending[-1].created_at
 
 
-def _duplicate(record: DecisionRecord, exp: ExperimentConfig) -> RewardResult:
-    """A second answer: "already counted", or, for an answer that came after an implicit
-    experiment counted the silence, what the silence was counted as."""
-    message = "already counted"
-    if exp.reward_mode == "implicit" and record.rewarded_at is not None \
-            and record.reward == exp.silence_reward \
+def _duplicate(record: DecisionRecord, exp: ExperimentConfig, sent: float | None = None
+               ) -> RewardResult:
+    """A second answer: what was counted (``already counted as 👍 (1)``) and, for another
+    value ``sent``, that it was not (a trial: 0 after 1 answered "already counted", and the
+    0 seemed taken); for an answer that came after an implicit experiment counted the
+    silence, what the silence was counted as."""
+    labels = {b.value: b.label for b in exp.reward.buttons}
+
+    def said(value: float) -> str:
+        label = labels.get(value)
+        return f"{label} ({value:g})" if label else f"{value:g}"
+
+    value = record.reward
+    if value is None:  # (rewarded elsewhere, and the value not read back)
+        message = "already counted"
+    elif exp.reward_mode == "implicit" and record.rewarded_at is not None \
+            and value == exp.silence_reward \
             and record.rewarded_at - record.created_at >= exp.wait_seconds:
-        labels = {b.value: b.label for b in exp.reward.buttons}
-        value = record.reward
         message = (f"too late: with no answer within {duration_text(exp.wait_seconds)}, "
                    f"it was counted as {labels.get(value, f'{value:g}')}")
+    else:
+        message = f"already counted as {said(value)}"
+        if sent is not None and sent != value:
+            message += f"; this {said(sent)} was not counted"
     return RewardResult(RewardStatus.DUPLICATE, record.id, message, record.arm,
                         record.reward, record.experiment)
 
