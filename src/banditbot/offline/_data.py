@@ -463,17 +463,49 @@ def _missing_columns(path: Path, header: list[str], missing: list[str]) -> Paylo
                              "--action-col, --reward-col, --pscore-col, --timestamp-col")
 
 
+def _rows_used(table: Mapping[str, Sequence[Any]], cmap: ColumnMap, is_export: bool,
+               rewarded_only: bool) -> tuple[frozenset[int], list[int], list[int]]:
+    """A log's blank rows (:func:`_blank_rows`), the logging policy's rows (answered or
+    not) and those of them read as rounds (``rewarded_only``: the answered)."""
+    blank = _blank_rows(table, cmap.action)
+    logged = []
+    keep = []
+    for i in range(len(table[cmap.action])):
+        if i in blank:  # a spreadsheet's trailing ,,,,: no round at all
+            continue
+        # the experiment's allocation drew both policy and holdout decisions (the logged
+        # probabilities include the holdout's share): leaving either out biases the weights
+        if is_export and table["kind"][i] is not None and table["kind"][i] not in ALLOCATED:
+            continue
+        logged.append(i)
+        if table[cmap.reward][i] in (None, "") and rewarded_only:
+            continue
+        keep.append(i)
+    return blank, logged, keep
+
+
+def _blank_rows(table: Mapping[str, Sequence[Any]], action: str) -> frozenset[int]:
+    """The rows with every cell empty (a spreadsheet's trailing ``,,,,``): no round, not
+    an unanswered one nor one of another kind."""
+    columns = list(table.values())
+    return frozenset(i for i, a in enumerate(table[action]) if a in (None, "")
+                     and all(c[i] in (None, "") for c in columns))
+
+
 def _left_out(table: Mapping[str, Sequence[Any]], logged: list[int], keep: list[int],
-              n: int) -> str:
+              n: int, blank: frozenset[int] = frozenset()) -> str:
     """How many rows of each reason a log's reading left out: ``"500 unanswered; 69 not the
-    policy's choice (40 sticky, 29 import)"``."""
+    policy's choice (40 sticky, 29 import); 2 blank rows ignored"``."""
     parts = []
     if len(logged) > len(keep):
         parts.append(f"{len(logged) - len(keep):,} unanswered")
-    other = Counter(str(table["kind"][i]) for i in sorted(set(range(n)) - set(logged)))
+    other = Counter(str(table["kind"][i])
+                    for i in sorted(set(range(n)) - set(logged) - blank))
     if other:
         kinds = ", ".join(f"{count:,} {kind}" for kind, count in other.most_common())
         parts.append(f"{other.total():,} not the policy's choice ({kinds})")
+    if blank:
+        parts.append(f"{len(blank):,} blank row{'s' if len(blank) > 1 else ''} ignored")
     return "; ".join(parts)
 
 
@@ -536,18 +568,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     no_pscore = _without_pscore(p, table, cmap.pscore, needed, pscore_required)
     is_export = "kind" in table and "probabilities" in table and "arms" in table
     n = len(table[cmap.action])
-    logged = []  # the logging policy's rows, answered or not
-    keep = []
-    for i in range(n):
-        # the experiment's allocation drew both policy and holdout decisions (the logged
-        # probabilities include the holdout's share): leaving either out biases the weights
-        if is_export and table["kind"][i] is not None and table["kind"][i] not in ALLOCATED:
-            continue
-        logged.append(i)
-        raw = table[cmap.reward][i]
-        if raw in (None, "") and rewarded_only:
-            continue
-        keep.append(i)
+    blank, logged, keep = _rows_used(table, cmap, is_export, rewarded_only)
     # checked before the unanswered rows are dropped: a bad row is named by its row in the
     # file (1 = the first data row), and a bad unanswered row is not passed over in silence
     _check_propensities(p, cmap.pscore, table[cmap.pscore], logged, set(keep))
@@ -621,7 +642,8 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                          "is, its propensity read as 1")
     left_out = n - len(keep)
     source = str(p) if not left_out else \
-        f"{p} ({left_out:,} of {n:,} rows left out: {_left_out(table, logged, keep, n)})"
+        f"{p} ({left_out:,} of {n:,} rows left out: " \
+        f"{_left_out(table, logged, keep, n, blank)})"
     ids = None
     if "decision_id" in table:  # (also of an export without its arms/probabilities columns:
         # its rounds learned before are known by their ids)

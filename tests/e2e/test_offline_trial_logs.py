@@ -1,0 +1,42 @@
+"""`banditbot evaluate` and `learn` on the logs a new-user trial made by hand from an export
+(a cut-down copy with a typo, a reward out of scale, a spreadsheet's blank rows and its
+TRUE/FALSE): each is said, or refused, in words that name the row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ..conftest import run_cli
+from .test_evaluate_trial import QUICK, _export, _rows, _write
+
+run = run_cli
+
+#: the columns the trial kept of an export
+CUT = ("created_at", "arm", "reward", "propensity")
+
+
+def _cut(tmp_path: Path, name: str = "cut.csv", **kwargs: object) -> list[dict[str, str]]:
+    """An export's rows with only the columns the trial kept."""
+    rows = _rows(_export(tmp_path / f"full-{name}", **kwargs))  # type: ignore[arg-type]
+    return [{k: r[k] for k in CUT} for r in rows]
+
+
+def test_blank_trailing_rows_are_said_as_blank(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A spreadsheet's trailing ``,,,,`` rows read as "2 not the policy's choice (2 )" in an
+    export (their kind is empty) and as unanswered in a cut-down log. Now: "2 blank rows
+    ignored", in both."""
+    full = _export(tmp_path / "full.csv", decisions=60)
+    cut = _write(tmp_path / "cut.csv", [{k: r[k] for k in CUT} for r in _rows(full)])
+    for log in (full, cut):
+        with log.open("a", encoding="utf-8", newline="") as fh:
+            fh.write("," * (len(_rows(log)[0]) - 1) + "\r\n")
+            fh.write("," * (len(_rows(log)[0]) - 1) + "\r\n")
+        code, out, err = run(["evaluate", str(log), "-p", "uniform", *QUICK, "--json"], capsys)
+        assert code == 0, err
+        document = json.loads(out)
+        assert document["log"] == f"{log} (2 of 62 rows left out: 2 blank rows ignored)"
+        assert document["rounds"] == 60
