@@ -40,3 +40,35 @@ def test_blank_trailing_rows_are_said_as_blank(
         document = json.loads(out)
         assert document["log"] == f"{log} (2 of 62 rows left out: 2 blank rows ignored)"
         assert document["rounds"] == 60
+
+
+def test_a_rare_action_that_differs_from_a_common_one_by_case_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial changed one answered row's arm ``a`` to ``A`` in a log without the
+    export's ``arms`` column: evaluate read 4 actions and thompson, which learned ``A`` as a
+    sure winner, scored near 0 with no word on the row. Now it is refused by its row, with
+    the override; a close spelling (``aa``) is a note; the clean log says neither."""
+    rows = _cut(tmp_path, decisions=200)
+    clean = _write(tmp_path / "clean.csv", rows)
+    code, out, err = run(["evaluate", str(clean), "-p", "thompson", *QUICK, "--json"],
+                         capsys)
+    assert code == 0, err
+    assert json.loads(out)["actions"] == 3 and "typo" not in err
+    typo = [dict(r) for r in rows]
+    row = next(i for i, r in enumerate(typo) if r["arm"] == "a" and r["reward"])
+    typo[row]["arm"] = "A"
+    log = _write(tmp_path / "typo.csv", typo)
+    code, out, err = run(["evaluate", str(log), "-p", "thompson", *QUICK], capsys)
+    assert code == 2, out
+    said = " ".join(err.split())
+    assert f"action 'A' in column 'arm' (row {row + 1}) differs from 'a'" in said, said
+    assert "only by case or spaces" in said and "--exact-actions" in said
+    code, out, err = run(["evaluate", str(log), "-p", "thompson", *QUICK, "--json",
+                          "--exact-actions"], capsys)
+    assert code == 0 and json.loads(out)["actions"] == 4, err
+    typo[row]["arm"] = "aa"
+    log = _write(tmp_path / "close.csv", typo)
+    code, out, err = run(["evaluate", str(log), "-p", "thompson", *QUICK, "--json"], capsys)
+    assert code == 0, err
+    (note,) = [n for n in json.loads(out)["notes"] if "typo" in n]
+    assert note.startswith(f"action 'aa' (row {row + 1}) is rare and spelt close to 'a'")

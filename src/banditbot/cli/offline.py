@@ -36,6 +36,10 @@ PscoreCol = Annotated[str, typer.Option(help="Column with the propensity.")]
 TimestampCol = Annotated[str | None, typer.Option(
     help="Column with each round's time, ISO 8601 or seconds since 1970 (default: "
          "created_at, if the log has it); behavior:LOG needs times in both logs.")]
+ExactActions = Annotated[bool, typer.Option(
+    "--exact-actions", help="Take the action column as written: a rare action that "
+                            "differs from a common one only by case or spaces (Hey beside "
+                            "hey) is refused as a typo otherwise.")]
 ObdRoot = Annotated[Path | None, typer.Option(
     help="Open Bandit Dataset folder, the one with random/ and bts/ (default: "
          "BANDITBOT_OBD_ROOT, else ./data/obd, or the sample in a clone's "
@@ -90,6 +94,7 @@ def evaluate(
     timestamp_col: TimestampCol = None,
     context_col: Annotated[list[str] | None, typer.Option(
         help="Context columns (default: every ctx_* column).")] = None,
+    exact_actions: ExactActions = False,
     obd_root: ObdRoot = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
@@ -120,7 +125,8 @@ def evaluate(
     # reward model alone (-e dm) needs no propensities
     data = in_time_order(_load_log(
         log, cmap, obd_root, config, store,
-        pscore_required=online or not set(estimator or ()) <= {"dm"} or not estimator))
+        pscore_required=online or not set(estimator or ()) <= {"dm"} or not estimator,
+        exact_actions=exact_actions))
     specs = policy or ["uniform", "thompson", "epsilon-greedy"]
     evaluation: list[Policy | str] = []
     behavior = {}
@@ -319,6 +325,7 @@ def learn(
     action_col: ActionCol = "arm",
     reward_col: RewardCol = "reward",
     pscore_col: PscoreCol = "propensity",
+    exact_actions: ExactActions = False,
     obd_root: ObdRoot = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
@@ -331,7 +338,7 @@ def learn(
     try:
         # --no-ips counts every round as it is: a log without propensities will do
         data = _load_log(log, cmap, obd_root, config, store, title="learn",
-                         pscore_required=ips)
+                         pscore_required=ips, exact_actions=exact_actions)
         fresh = new_sqlite_file(store or settings().store_url)
         svc = service(config, store)
         try:
@@ -384,11 +391,12 @@ LARGE_LOG = 5_000_000
 
 def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | None,
               store: str | None, *, title: str = "evaluate",
-              pscore_required: bool = True) -> LoggedBandit:
+              pscore_required: bool = True, exact_actions: bool = False) -> LoggedBandit:
     """A log from a path, ``obd:random|bts`` or ``store:EXPERIMENT``; one line on stderr as
     the loading starts, unless the log is a small file (``evaluate obd:bts`` printed
     nothing for 6 s, then "evaluate: started"). ``pscore_required`` false: a file without
-    the propensity column reads each propensity as 1."""
+    the propensity column reads each propensity as 1; ``exact_actions``: as
+    :func:`~banditbot.offline.read_log`'s."""
     from ..offline import from_records, load_obd, read_log
 
     if spec == "-" and sys.stdin.isatty():  # (it would wait for a log typed in)
@@ -414,4 +422,5 @@ def _load_log(spec: str, cmap: ColumnMap, obd_root: Path | None, config: str | N
                             f"the log before the reset: banditbot export {exp} "
                             f"--all-generations -o old.csv, then banditbot {title} old.csv")
             raise
-    return read_log(spec, cmap, pscore_required=pscore_required)
+    return read_log(spec, cmap, pscore_required=pscore_required,
+                    exact_actions=exact_actions)

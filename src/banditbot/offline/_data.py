@@ -463,6 +463,48 @@ def _missing_columns(path: Path, header: list[str], missing: list[str]) -> Paylo
                              "--action-col, --reward-col, --pscore-col, --timestamp-col")
 
 
+#: An action on at most this many rounds, beside one on :data:`COMMON_FACTOR` times as
+#: many that it resembles, is read as a typo of that one.
+RARE_ACTION = 5
+COMMON_FACTOR = 20
+
+
+def _rare_near_duplicates(path: Path, column: str, actions: Sequence[str],
+                          rows: Sequence[int]) -> tuple[str, ...]:
+    """Refuse a rare action that differs from a common one only by case or spaces (``Hey``
+    on 1 round beside ``hey`` on 811: a typo, which became an action of its own that the
+    policies learned as a sure winner); notes for one spelt close to a common one.
+
+    ``actions[j]`` is the action of the file's row ``rows[j] + 1``."""
+    from .._text import closest
+
+    count = Counter(actions)
+    rare = [a for a, n in count.items() if n <= RARE_ACTION]
+    notes = []
+    for action in rare:
+        common = [a for a, n in count.items() if n >= COMMON_FACTOR * count[action]]
+        if not common:
+            continue
+        where = [rows[j] + 1 for j, a in enumerate(actions) if a == action]
+        shown = ", ".join(map(str, where))
+        on = f"row{'s' if len(where) > 1 else ''} {shown}"
+        folded = {" ".join(a.split()).casefold(): a for a in common}
+        same = folded.get(" ".join(action.split()).casefold())
+        if same is not None:
+            raise PayloadError(
+                f"{path}: action {action!r} in column {column!r} ({on}) differs from "
+                f"{same!r} ({count[same]:,} rounds) only by case or spaces: a typo would be "
+                "read as an action of its own",
+                hint=f"write {same} in {'those rows' if len(where) > 1 else 'that row'}; "
+                     "or, if they are different actions, read the log with --exact-actions")
+        near = closest(action, common)
+        if near is not None:
+            notes.append(f"action {action!r} ({on}) is rare and spelt close to {near!r} "
+                         f"({count[near]:,} rounds): a typo? it is read as an action of its "
+                         "own; fix the row if so")
+    return tuple(notes)
+
+
 def _rows_used(table: Mapping[str, Sequence[Any]], cmap: ColumnMap, is_export: bool,
                rewarded_only: bool) -> tuple[frozenset[int], list[int], list[int]]:
     """A log's blank rows (:func:`_blank_rows`), the logging policy's rows (answered or
@@ -534,7 +576,8 @@ def _without_pscore(path: Path, table: dict[str, list[Any]], pscore: str,
 
 
 def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
-             rewarded_only: bool = True, pscore_required: bool = True) -> LoggedBandit:
+             rewarded_only: bool = True, pscore_required: bool = True,
+             exact_actions: bool = False) -> LoggedBandit:
     """Read a log exported by banditbot or written by another system.
 
     Parameters
@@ -550,12 +593,18 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
         ``False``: a log without the propensity column is read with every propensity 1
         (for what needs none: a warm start without importance weights, the direct method),
         and a note says so.
+    exact_actions
+        Take every action as written. By default a rare action (at most
+        :data:`RARE_ACTION` rows) that differs from a common one (at least
+        :data:`COMMON_FACTOR` times as many rows) only by case or spaces (``Hey`` beside
+        ``hey``) is refused as a typo, and one spelt close to a common one is noted.
 
     Raises
     ------
     PayloadError
-        Missing columns, propensities outside (0, 1], or non-numeric rewards — naming the
-        column, the row and the fix.
+        Missing columns, propensities outside (0, 1], non-numeric rewards, or a rare
+        action that differs from a common one only by case or spaces — naming the column,
+        the row and the fix.
     """
     stdin = str(path) == "-"
     p = Path("<stdin>") if stdin else Path(path)
@@ -596,6 +645,9 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     pscore = numbers(cmap.pscore, "propensity")
     raw_actions = [str(table[cmap.action][i]) for i in keep]
     actions = tuple(sorted(set(raw_actions), key=_natural))
+    # an export's arms are checked against each row's logged arms (_logged_vectors)
+    typos = () if is_export or exact_actions else \
+        _rare_near_duplicates(p, cmap.action, raw_actions, keep)
     if is_export and keep:
         arm_lists = [vectors[i][0] for i in keep]
         actions = tuple(dict.fromkeys([a for arms in arm_lists for a in arms] + list(actions)))
@@ -637,6 +689,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                                f"{time_column!r} is not a time",
                                hint="ISO 8601 (2026-12-02T19:13:33+00:00) or seconds since "
                                     f"1970; fix or drop that row{default}")
+    notes = (*typos, *notes)
     if no_pscore:
         notes = (*notes, f"no propensity column ({cmap.pscore!r}): every round counts as it "
                          "is, its propensity read as 1")
