@@ -72,3 +72,22 @@ def test_a_rare_action_that_differs_from_a_common_one_by_case_is_refused(
     assert code == 0, err
     (note,) = [n for n in json.loads(out)["notes"] if "typo" in n]
     assert note.startswith(f"action 'aa' (row {row + 1}) is rare and spelt close to 'a'")
+
+
+def test_true_and_false_rewards_read_as_1_and_0(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A spreadsheet turned the 1/0 rewards into TRUE/FALSE: refused as "reward 'FALSE' ...
+    is not a number", though context columns read true/false. Now the same estimate as the
+    1/0 log's."""
+    rows = _cut(tmp_path, decisions=100)
+    numbers = _write(tmp_path / "numbers.csv", rows)
+    words = _write(tmp_path / "words.csv", [
+        {**r, "reward": ("TRUE" if i % 2 else "true") if float(r["reward"]) else
+         ("FALSE" if i % 2 else "False")} for i, r in enumerate(rows)])
+    values = []
+    for log in (numbers, words):
+        code, out, err = run(["evaluate", str(log), "-p", "uniform", *QUICK, "--json"],
+                             capsys)
+        assert code == 0, err
+        values.append(json.loads(out)["rows"][0]["value"])
+    assert values[0] == values[1] > 0

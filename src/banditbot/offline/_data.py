@@ -625,12 +625,13 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
     if is_export and "weight" in table:
         _check_unit_weights(p, table["weight"], logged)
 
-    def numbers(name: str, what: str) -> FloatArray:
+    def numbers(name: str, what: str, truth: bool = False) -> FloatArray:
         out = np.empty(len(keep))
         for j, i in enumerate(keep):
             value = table[name][i]
-            try:
-                out[j] = float(value)
+            try:  # truth: TRUE/FALSE (a spreadsheet's rewrite of 1/0) read as 1 and 0
+                out[j] = _TRUTH[value.strip().lower()] if truth and isinstance(value, str) \
+                    and value.strip().lower() in _TRUTH else float(value)
             except (TypeError, ValueError):
                 raise PayloadError(f"{p}: row {i + 1}: {what} {value!r} in column {name!r} is "
                                    "not a number", hint=_number_hint(value)) from None
@@ -641,7 +642,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
 
     _require_actions(p, cmap.action, table[cmap.action], keep)
 
-    reward = numbers(cmap.reward, "reward")
+    reward = numbers(cmap.reward, "reward", truth=True)
     pscore = numbers(cmap.pscore, "propensity")
     raw_actions = [str(table[cmap.action][i]) for i in keep]
     actions = tuple(sorted(set(raw_actions), key=_natural))
