@@ -91,3 +91,21 @@ def test_true_and_false_rewards_read_as_1_and_0(
         assert code == 0, err
         values.append(json.loads(out)["rows"][0]["value"])
     assert values[0] == values[1] > 0
+
+
+def test_a_reward_out_of_a_0_1_logs_scale_is_named_by_its_row(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One answered reward set to 5 in a 👍/👎 log: evaluate exited 0 with no note, its
+    every-look interval for a click rate reaching above 1. Now a note names the row and the
+    value; the clean log has none."""
+    rows = _cut(tmp_path, decisions=100)
+    code, out, err = run(["evaluate", str(_write(tmp_path / "clean.csv", rows)),
+                          "-p", "uniform", *QUICK, "--json"], capsys)
+    assert code == 0 and not json.loads(out)["notes"], err
+    rows[7]["reward"] = "5"
+    code, out, err = run(["evaluate", str(_write(tmp_path / "five.csv", rows)),
+                          "-p", "uniform", *QUICK, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["notes"][0].startswith("rewards are 0/1 except 5 in row 8: out of "
+                                                  "the log's scale")
+    assert "note: rewards are 0/1 except 5 in row 8" in " ".join(err.split())

@@ -505,6 +505,23 @@ def _rare_near_duplicates(path: Path, column: str, actions: Sequence[str],
     return tuple(notes)
 
 
+#: Rewards outside a 0/1 log's scale are named when at most this many rows hold them.
+OFF_SCALE = 5
+
+
+def _off_scale(reward: FloatArray, rows: Sequence[int]) -> tuple[str, ...]:
+    """A note on the few rewards outside a 0/1 log's scale (a 👍/👎 export with one
+    reward edited to 5: its every-look interval for a click rate reached 1.49, without a
+    word); ``reward[j]`` is the file's row ``rows[j] + 1``."""
+    off = np.flatnonzero((reward != 0.0) & (reward != 1.0))
+    if not off.size or off.size > OFF_SCALE or off.size * 20 > reward.size:
+        return ()  # all on the 0/1 scale, or another scale (ratings, amounts)
+    cells = ", ".join(f"{float(reward[j]):g} in row {rows[int(j)] + 1}" for j in off)
+    return (f"rewards are 0/1 except {cells}: out of the log's scale (a typo?), "
+            "they count as they are in every estimate; fix or drop "
+            f"{'those rows' if off.size > 1 else 'that row'} if so",)
+
+
 def _rows_used(table: Mapping[str, Sequence[Any]], cmap: ColumnMap, is_export: bool,
                rewarded_only: bool) -> tuple[frozenset[int], list[int], list[int]]:
     """A log's blank rows (:func:`_blank_rows`), the logging policy's rows (answered or
@@ -690,7 +707,7 @@ def read_log(path: str | os.PathLike[str], columns: ColumnMap | None = None, *,
                                f"{time_column!r} is not a time",
                                hint="ISO 8601 (2026-12-02T19:13:33+00:00) or seconds since "
                                     f"1970; fix or drop that row{default}")
-    notes = (*typos, *notes)
+    notes = (*typos, *_off_scale(reward, keep), *notes)
     if no_pscore:
         notes = (*notes, f"no propensity column ({cmap.pscore!r}): every round counts as it "
                          "is, its propensity read as 1")
