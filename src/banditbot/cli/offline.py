@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -28,6 +30,7 @@ from ._output import distinct, print_json, print_table, progress
 if TYPE_CHECKING:
     from ..offline import ColumnMap, LoggedBandit, WarmStart
     from ..policies import Policy
+    from ._output import Progress
 
 # the log's columns, the same options for evaluate and learn
 ActionCol = Annotated[str, typer.Option(help="Column with the action.")]
@@ -342,9 +345,11 @@ def learn(
         fresh = new_sqlite_file(store or settings().store_url)
         svc = service(config, store)
         try:
-            result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
-                                actor="cli", ips=ips, min_ess=min_ess, clip=clip,
-                                skip_learned=skip_learned)
+            with contextlib.ExitStack() as bars:
+                result = warm_start(svc, experiment, data, as_prior=as_prior, weight=weight,
+                                    actor="cli", ips=ips, min_ess=min_ess, clip=clip,
+                                    skip_learned=skip_learned,
+                                    progress=_write_progress(bars))
         except (BanditBotError, KeyboardInterrupt) as exc:
             # refused or stopped with nothing written: no empty database left behind
             if fresh is not None and not getattr(exc, "changed", False):
@@ -359,6 +364,20 @@ def learn(
         _print_warm_start(result)
     except KeyboardInterrupt:
         _interrupted(f"the warm start was complete ({result.note})")
+
+
+def _write_progress(bars: contextlib.ExitStack) -> Callable[[int, int, str], None]:
+    """``learn``'s progress as it writes (a bar in a terminal, a line every 10 s
+    otherwise), started when the rounds to write are known (1M rows ran 50 s with nothing
+    after "learn: loading big.csv …")."""
+    bar: list[Progress] = []
+
+    def update(done: int, total: int, arm: str) -> None:
+        if not bar:
+            bar.append(bars.enter_context(progress("learn", total, "rounds")))
+        bar[0].update(done, arm)
+
+    return update
 
 
 def _interrupted(what: str) -> NoReturn:
