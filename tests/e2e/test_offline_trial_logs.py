@@ -174,3 +174,23 @@ def test_ctrl_c_between_two_chunks_of_learn_leaves_nothing(
     code, out, err = run(["report", "random", "--json", *store], capsys)
     assert code == 0, err
     assert sum(a["answered"] for a in json.loads(out)["arms"]) == 0
+
+
+def test_each_policy_row_says_which_actions_the_policy_chooses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``evaluate log.csv -p ucb1`` gave IPS 0.12 on a log whose best arm earns 0.45,
+    unexplained: frozen at the training half's counts, UCB1's bonus picks one arm on every
+    evaluated round. Now --json gives each row's average choice, and a row whose policy puts
+    nearly all of it on one arm says so; uniform's rows say nothing of the kind."""
+    log = _write(tmp_path / "g.csv", _cut(tmp_path, decisions=300))
+    code, out, err = run(["evaluate", str(log), "-p", "ucb1", "-p", "uniform", "-e", "ips",
+                          "--n-bootstrap", "20", "--json"], capsys)
+    assert code == 0, err
+    ucb1, uniform = json.loads(out)["rows"]
+    (arm, share), *_ = sorted(ucb1["choices"].items(), key=lambda c: -c[1])
+    assert share > 0.9
+    assert f"the policy chooses {arm} with probability {share:.0%} on average over the " \
+           "evaluated rounds, frozen at what it learned from the first 150 rounds" \
+           in ucb1["warnings"][0], ucb1["warnings"]
+    assert uniform["choices"] == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
+    assert not any("the policy chooses" in w for w in uniform["warnings"])

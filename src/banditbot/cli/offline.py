@@ -222,6 +222,8 @@ def evaluate(
                               "anytime_high": r.estimate.cs_high,
                               "ess": r.estimate.ess, "max_weight": r.estimate.max_weight,
                               "rounds": r.estimate.n_rounds, "overlap": r.estimate.overlap,
+                              # the policy's average choice over the evaluated rounds
+                              "choices": dict(r.choices),
                               "warnings": list(r.estimate.warnings)} for r in rows]})
     else:
         table = Table(title=title, title_justify="left", caption="\n".join(
