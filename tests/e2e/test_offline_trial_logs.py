@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,17 +127,22 @@ def test_learn_shows_its_progress_as_it_writes(
     """``learn`` of a million rows ran 50 s with nothing after "learn: loading big.csv …".
     Now the writes have a progress (here the lines of a non-terminal; a chunk of history
     is 500 rows, so the 3,000 rounds are written in six)."""
-    from banditbot.offline import _warmstart
+    from banditbot import BanditService
 
     from ..conftest import EXAMPLES
 
-    monkeypatch.setattr(_warmstart, "IMPORT_CHUNK", 500, raising=False)
+    monkeypatch.setattr(BanditService, "history_chunk", 500)
+    url = f"sqlite:///{tmp_path / 'g.db'}"
     code, out, err = run(["learn", str(_two_arm_log(tmp_path, 3000)), "-x", "random",
-                          "--store", f"sqlite:///{tmp_path / 'g.db'}",
-                          "--config", str(EXAMPLES)], capsys)
+                          "--store", url, "--config", str(EXAMPLES)], capsys)
     assert code == 0, err
     assert "learn: started, 3,000 rounds" in err and "learn: done, 3,000 rounds in" in err
     assert "started from history: 3,000 rounds" in out
+    # one audit line per arm, not one per chunk
+    code, out, err = run(["audit", "random", "--json", "--store", url,
+                          "--config", str(EXAMPLES)], capsys)
+    assert code == 0, err
+    assert [e["action"] for e in json.loads(out)].count("import") == 2
 
 
 def test_ctrl_c_between_two_chunks_of_learn_leaves_nothing(
@@ -146,23 +152,21 @@ def test_ctrl_c_between_two_chunks_of_learn_leaves_nothing(
     one insert, during which Python sees no signal. Now they are written a chunk at a time
     (one transaction still): a Ctrl+C seen after the third chunk (of 500 rows, here) stops
     the learn with nothing imported, and says so."""
-    from banditbot import BanditService, build_service
-    from banditbot.offline import _warmstart
+    from banditbot import BanditService, SQLiteStore, build_service
 
     from ..conftest import EXAMPLES
 
-    monkeypatch.setattr(_warmstart, "IMPORT_CHUNK", 500, raising=False)
-    real = BanditService.import_history
+    monkeypatch.setattr(BanditService, "history_chunk", 500)
+    real = SQLiteStore.record_manual
     sizes: list[int] = []
 
-    def written(self: BanditService, *args: object, **kwargs: object) -> int:
-        n = real(self, *args, **kwargs)  # type: ignore[arg-type]
-        sizes.append(n)
+    def written(self: SQLiteStore, decisions: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, decisions, *args, **kwargs)
+        sizes.append(len(decisions))
         if len(sizes) == 3:
             raise KeyboardInterrupt  # Ctrl+C, as the third chunk is written
-        return n
 
-    monkeypatch.setattr(BanditService, "import_history", written)
+    monkeypatch.setattr(SQLiteStore, "record_manual", written)
     url = f"sqlite:///{tmp_path / 'g.db'}"
     build_service(EXAMPLES, url).store.close()  # an existing store
     store = ["--store", url, "--config", str(EXAMPLES)]

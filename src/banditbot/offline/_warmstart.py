@@ -181,9 +181,10 @@ class WarmStartTarget(Protocol):
 
     def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
                        weights: Sequence[float] | None = ..., *, actor: str = ...,
-                       sources: Sequence[str] | None = ...) -> int:
+                       sources: Sequence[str] | None = ...,
+                       progress: Callable[[int], None] | None = ...) -> int:
         """Add weighted past rewards to an arm's statistics (``sources``: the logged rounds'
-        decision ids, one per reward)."""
+        decision ids, one per reward; ``progress``: told the rows written as they are)."""
         ...
 
     def imported(self, experiment: str, decision_ids: Collection[str]) -> frozenset[str]:
@@ -406,14 +407,10 @@ def _own_rounds(service: WarmStartTarget, experiment: str, log: LoggedBandit) ->
     return log.n_rounds if np.array_equal(mine, theirs) else 0
 
 
-#: Rows of history written per call of ``import_history`` (about a second on SQLite).
-IMPORT_CHUNK = 20_000
-
-
 def _write_plan(service: WarmStartTarget, experiment: str, plan: WarmStartPlan, actor: str,
                 progress: Callable[[int, int, str], None] | None) -> None:
-    """Each arm's prior, or its history a chunk of :data:`IMPORT_CHUNK` rows at a time,
-    ``progress`` told after each write."""
+    """Each arm's prior, or its history (which the service writes a chunk at a time),
+    ``progress`` told the rounds written, the rounds to write and the arm as it goes."""
     total = sum(a.rounds for a in plan.arms)
     done = 0
     if progress is not None:
@@ -421,17 +418,12 @@ def _write_plan(service: WarmStartTarget, experiment: str, plan: WarmStartPlan, 
     for a in plan.arms:
         if a.prior is not None:
             service.set_prior(experiment, a.arm, a.prior[0], a.prior[1], actor=actor)
-            done += a.rounds
         else:
-            rewards, weights = a.rewards.tolist(), a.weights.tolist()
-            for start in range(0, len(rewards), IMPORT_CHUNK):
-                end = start + IMPORT_CHUNK
-                service.import_history(experiment, a.arm, rewards[start:end],
-                                       weights[start:end], actor=actor,
-                                       sources=None if a.ids is None else a.ids[start:end])
-                done += len(rewards[start:end])
-                if progress is not None:
-                    progress(done, total, a.arm)
+            told = None if progress is None else \
+                (lambda n, base=done, arm=a.arm: progress(base + n, total, arm))
+            service.import_history(experiment, a.arm, a.rewards.tolist(), a.weights.tolist(),
+                                   actor=actor, sources=a.ids, progress=told)
+        done += a.rounds
         if progress is not None:
             progress(done, total, a.arm)
 
@@ -529,7 +521,7 @@ def warm_start(service: WarmStartTarget, experiment: str, log: LoggedBandit, *,
         that stopped before the end (default: refuse the log).
     progress
         Called as the writes go, with the rounds written, the rounds to write and the arm
-        being written: each arm's rows are written :data:`IMPORT_CHUNK` at a time (in one
+        being written: the service writes each arm's rows a chunk at a time (in one
         transaction where the store can), so a Ctrl+C between two is seen at once (a store's
         insert of half a million rows took 25 s to return to Python).
 

@@ -150,6 +150,10 @@ class PolicySwitch:
 class AdminMixin(RewardsMixin):
     """Operations for admins (each one audited with who did it)."""
 
+    #: rows of history a warm start or cheat writes per store call (about a second on
+    #: SQLite): a Ctrl+C is seen between two, and a progress is told after each
+    history_chunk = 20_000
+
     def is_admin(self, user_id: int | str | None) -> bool:
         """Whether a Telegram user id is in the admin allow-list."""
         try:
@@ -220,7 +224,8 @@ class AdminMixin(RewardsMixin):
     def _record_history(self, view: ExperimentView, arm: str, numbers: Sequence[float], *,
                         kind: str, actor: str, scope: str, action: str,
                         weights: Sequence[float] | None = None,
-                        sources: Sequence[str] | None = None) -> int:
+                        sources: Sequence[str] | None = None,
+                        progress: Callable[[int], None] | None = None) -> int:
         now = self.clock()
         exp = view.config
         policy_json = json.dumps({"name": kind, "params": {}}, separators=(",", ":"))
@@ -237,8 +242,16 @@ class AdminMixin(RewardsMixin):
             for i, v in enumerate(numbers)
         ]
         extras = [self._extra(exp, r, float(r.reward or 0.0)) or {} for r in records]
+        chunk = self.history_chunk
         with self.store.batch():  # together where the store can: the count the report shows
-            self.store.record_manual(records, extras if any(extras) else None)
+            # a chunk at a time: a Ctrl+C is seen between two (a store's insert of half a
+            # million rows took 25 s to return to Python), and ``progress`` is told
+            for start in range(0, len(records), chunk):
+                end = start + chunk
+                self.store.record_manual(records[start:end],
+                                         extras[start:end] if any(extras) else None)
+                if progress is not None:
+                    progress(min(end, len(records)))
             for key in {added_key(exp.id, view.meta.generation, scope),
                         added_key(exp.id, view.meta.generation, None)}:
                 self.store.add_counters(key, {arm: float(len(records))})
@@ -247,13 +260,16 @@ class AdminMixin(RewardsMixin):
 
     def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],
                        weights: Sequence[float] | None = None, *, actor: str = "cli",
-                       sources: Sequence[str] | None = None) -> int:
+                       sources: Sequence[str] | None = None,
+                       progress: Callable[[int], None] | None = None) -> int:
         """Add past rewards of an arm to its statistics (warm start), each with a weight
         (importance weights for history logged by another policy). Logged as ``import``
         decisions, so statistics stay the fold of the log; ``sources``, one per reward, are
         the ids of the logged rounds they came from (kept in each row's context, so that
-        :meth:`imported` finds them when a log that overlaps this one comes). Returns how
-        many were added."""
+        :meth:`imported` finds them when a log that overlaps this one comes). Written
+        :attr:`history_chunk` rows at a time in one transaction where the store can (a
+        Ctrl+C is seen between two; one audit line for all), ``progress`` told the rows
+        written after each. Returns how many were added."""
         view = self.view(experiment)
         self._require_arm(view, arm, active=False)
         numbers = [view.config.reward.validate_value(v) for v in rewards]
@@ -263,7 +279,8 @@ class AdminMixin(RewardsMixin):
         if sources is not None and len(sources) != len(numbers):
             raise PayloadError("sources must be one decision id per reward")
         return self._record_history(view, arm, numbers, kind="import", actor=actor, scope="",
-                                    action="import", weights=weights, sources=sources)
+                                    action="import", weights=weights, sources=sources,
+                                    progress=progress)
 
     def set_prior(self, experiment: str, arm: str, alpha: float, beta: float, *,
                   actor: str = "cli") -> str:
