@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -93,6 +94,9 @@ class KeyRing:
                             for k in config_keys]
         self._lock = threading.Lock()
         self._cache: tuple[float | None, dict[str, ApiKey]] = (None, {})  # (loaded at, by hash)
+        # when a key the list did not hold last had it read (the bound on a flood's reads;
+        # the list's own reads do not count: a key created just after one is not refused)
+        self._missed_at = -math.inf
 
     def _load(self) -> tuple[list[ApiKey], int]:
         text, version = self.store.read_document(_DOCUMENT)
@@ -145,7 +149,7 @@ class KeyRing:
             return True
         if not key:
             return False
-        return hash_key(key) not in by_hash and now - loaded_at >= self.miss_seconds
+        return hash_key(key) not in by_hash and now - self._missed_at >= self.miss_seconds
 
     def authenticate(self, key: str | None) -> ApiKey | None:
         """The active key record for a presented key, or ``None``.
@@ -162,11 +166,13 @@ class KeyRing:
             # (a read that began after this key was presented answers it: the misses that
             # queued on the lock meanwhile do not each read again)
             missed = digest not in by_hash and loaded_at is not None \
-                and loaded_at < asked_at and self.clock() - loaded_at >= self.miss_seconds
+                and loaded_at < asked_at and self.clock() - self._missed_at >= self.miss_seconds
             if stale or missed:
                 now = self.clock()
                 by_hash = {k.sha256: k for k in self.list() if not k.revoked}
                 self._cache = (now, by_hash)
+                if missed and not stale:
+                    self._missed_at = now
         found = by_hash.get(digest)
         if found is not None and hmac.compare_digest(found.sha256, digest):
             return found
