@@ -486,8 +486,8 @@ class Report:
             return (f"too early: {count_text(answers, 'answer')} so far (every arm gets the "
                     "same share until each has enough answers)")
         leader = self.leader
-        if leader is not None and leader.estimate is None \
-                and leader.posterior_mean is not None and any(a.added for a in self.arms):
+        if leader is not None and leader.estimate is None and leader.added \
+                and leader.posterior_mean is not None:
             # answers imported (a warm start) or added by hand count in the posterior, not
             # in the estimate: a trial's 1,486 imported answers read "too early ... too few
             # to compare the arms" beside P(best) 93%

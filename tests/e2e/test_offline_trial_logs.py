@@ -41,6 +41,16 @@ def test_blank_trailing_rows_are_said_as_blank(
         document = json.loads(out)
         assert document["log"] == f"{log} (2 of 62 rows left out: 2 blank rows ignored)"
         assert document["rounds"] == 60
+    # a log without propensities (read with -e dm, which needs none) says so too: the
+    # column the reading fills in is not one of the file's cells (a review)
+    bare = _write(tmp_path / "bare.csv", [{k: r[k] for k in CUT if k != "propensity"}
+                                          for r in _rows(full) if r["arm"]])
+    with bare.open("a", encoding="utf-8", newline="") as fh:
+        fh.write("," * (len(CUT) - 2) + "\r\n")
+    code, out, err = run(["evaluate", str(bare), "-p", "uniform", "-e", "dm", "--n-bootstrap", "20",
+                          "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["log"].endswith("(1 of 61 rows left out: 1 blank row ignored)")
 
 
 def test_a_rare_action_that_differs_from_a_common_one_by_case_is_refused(
@@ -110,6 +120,12 @@ def test_a_reward_out_of_a_0_1_logs_scale_is_named_by_its_row(
     assert json.loads(out)["notes"][0].startswith("rewards are 0/1 except 5 in row 8: out of "
                                                   "the log's scale")
     assert "note: rewards are 0/1 except 5 in row 8" in " ".join(err.split())
+    # a sparse revenue log (mostly 0, a few amounts, no 1) is another scale: no note
+    for i, row in enumerate(rows):
+        row["reward"] = {7: "12.5", 40: "30"}.get(i, "0")
+    code, out, err = run(["evaluate", str(_write(tmp_path / "revenue.csv", rows)),
+                          "-p", "uniform", *QUICK, "--json"], capsys)
+    assert code == 0 and not [n for n in json.loads(out)["notes"] if "0/1" in n], err
 
 
 def _two_arm_log(tmp_path: Path, rounds: int) -> Path:
@@ -119,6 +135,23 @@ def _two_arm_log(tmp_path: Path, rounds: int) -> Path:
     log.write_text("arm,reward,propensity\n" + "".join(
         f"arm{i % 2 + 1},{i % 3 % 2},0.5\n" for i in range(rounds)), encoding="utf-8")
     return log
+
+
+def test_rare_actions_spelt_close_to_common_ones_are_named_five_at_most(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A review: a long-tail log (item_10 … item_999 beside item_1 … item_9) would have
+    had a note for each rare action, a thousand lines. Five are named, and a line says
+    more were not."""
+    rows = [dict(r) for r in _cut(tmp_path, decisions=300,
+                                  arms=("item_1", "item_2", "item_3"))]
+    for k in range(8):
+        rows[10 * k]["arm"] = f"item_{10 + k}"
+    code, out, err = run(["evaluate", str(_write(tmp_path / "tail.csv", rows)), "-p",
+                          "uniform", *QUICK, "--json"], capsys)
+    assert code == 0, err
+    notes = [n for n in json.loads(out)["notes"] if "spelt close" in n]
+    assert len(notes) == 6 and notes[-1] == ("(only the first 5 rare actions spelt close to "
+                                             "common ones are named)"), notes
 
 
 def test_learn_shows_its_progress_as_it_writes(

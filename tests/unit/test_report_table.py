@@ -341,3 +341,21 @@ def test_answers_added_without_decisions_lead_the_headline_with_their_posterior(
     assert "posterior mean" in out.getvalue() and "0.738" in new_row  # Beta(31, 11)
     assert "posterior mean" in rep.to_text()
     assert "0.738" in "".join(report_messages(rep))
+
+
+def test_a_leader_without_added_answers_is_not_said_to_lead_on_them() -> None:
+    """A review: the headline's "leads on the answers imported or added by hand" was given
+    when any arm had such answers, for a leader with a few answers of its own and none
+    added. It is given only for a leader with added answers."""
+    cfg = parse_config({"experiments": [{
+        "id": "g", "arms": [{"id": a, "content": a} for a in ("base", "new")],
+        "policy": {"name": "thompson"}, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.cheat("g", "base", "0000")
+    for i in range(6):
+        d = svc.decide("g", f"u{i}")
+        svc.reward(d.id, 1 if d.arm == "new" else 0, f"u{i}")
+    rep = svc.report("g")
+    assert rep.leader is not None and rep.leader.arm == "new" and not rep.leader.added
+    assert "imported or added by hand" not in rep.headline, rep.headline
+    assert rep.headline.startswith("too early")

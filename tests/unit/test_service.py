@@ -1341,3 +1341,31 @@ def test_a_warm_start_or_cheater_mode_is_no_policy_change(tmp_path: Path, histor
         d = service.decide("g", f"u{i}")
         service.reward(d.id, i % 2, f"u{i}")
     assert "policy_changed" not in service.report("g").notes
+
+
+def test_history_stopped_between_chunks_keeps_its_count_on_a_store_without_transactions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: a Ctrl+C between two chunks of imported history (on a store without
+    transactions: the memory store, DynamoDB) left rows whose "added" count was never
+    written, so the report counted them as the policy's decisions. Each chunk now writes
+    its count with it, and the audit says how many rows were written."""
+    cfg = parse_config({"experiments": [{
+        "id": "e", "arms": [{"id": x, "content": x} for x in "ab"], "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(0))
+    svc.history_chunk = 2
+    real = MemoryStore.record_manual
+    calls: list[int] = []
+
+    def interrupted(self: MemoryStore, decisions: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(len(decisions))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(self, decisions, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryStore, "record_manual", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        svc.import_history("e", "a", [1, 0, 1, 1, 0, 1])
+    arm = {a.arm: a for a in svc.report("e").arms}["a"]
+    assert arm.pulls == 0 and arm.added == 4 and arm.answered == 4  # 2 chunks of 2
+    (entry,) = [r for r in svc.store.admin_log("e") if r.action == "import"]
+    assert entry.details.endswith("(interrupted: 4 of 6 written)")

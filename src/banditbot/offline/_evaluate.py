@@ -458,12 +458,15 @@ def _choices(dist: FloatArray, actions: Sequence[str]) -> tuple[tuple[str, float
     return tuple((actions[int(k)], float(mean[k])) for k in order)
 
 
-def _concentrated(choices: tuple[tuple[str, float], ...], trained: int) -> str | None:
-    """The warning for a policy that puts nearly all of its choice on one action."""
+def _concentrated(choices: tuple[tuple[str, float], ...], trained: int | None) -> str | None:
+    """The warning for a policy that puts nearly all of its choice on one action;
+    ``trained``: the rounds it learned from before the evaluated ones (``None``: a logged
+    policy, which learned nothing here)."""
     if not choices or choices[0][1] < CONCENTRATED or len(choices) < 2:
         return None
     arm, share = choices[0]
-    frozen = f", frozen at what it learned from the first {trained:,} rounds" if trained \
+    frozen = "" if trained is None else \
+        f", frozen at what it learned from the first {trained:,} rounds" if trained \
         else ", untrained"
     return (f"the policy chooses {arm} with probability {share:.0%} on average over the "
             f"evaluated rounds{frozen}: its value is about that action's")
@@ -574,7 +577,7 @@ def evaluate(log: LoggedBandit, policies: Sequence[Policy | str], *,
         else:
             dist = policy_action_dist(policy, test, train=train)
         choices = _choices(dist, test.actions)
-        one_arm = _concentrated(choices, cut)
+        one_arm = _concentrated(choices, None if isinstance(policy, tuple) else cut)
         other_experiment = _other_experiment(policy[1], test) \
             if isinstance(policy, tuple) else None
         outside = _outside_span(policy[1], test) \

@@ -242,20 +242,31 @@ class AdminMixin(RewardsMixin):
             for i, v in enumerate(numbers)
         ]
         extras = [self._extra(exp, r, float(r.reward or 0.0)) or {} for r in records]
-        chunk = self.history_chunk
+        extra = any(extras)
+        keys = {added_key(exp.id, view.meta.generation, scope),
+                added_key(exp.id, view.meta.generation, None)}
+        chunk, written = self.history_chunk, 0
+        summary = f"arm={arm} rewards={_summarize(numbers)}"
         with self.store.batch():  # together where the store can: the count the report shows
-            # a chunk at a time: a Ctrl+C is seen between two (a store's insert of half a
-            # million rows took 25 s to return to Python), and ``progress`` is told
-            for start in range(0, len(records), chunk):
-                end = start + chunk
-                self.store.record_manual(records[start:end],
-                                         extras[start:end] if any(extras) else None)
-                if progress is not None:
-                    progress(min(end, len(records)))
-            for key in {added_key(exp.id, view.meta.generation, scope),
-                        added_key(exp.id, view.meta.generation, None)}:
-                self.store.add_counters(key, {arm: float(len(records))})
-        self.audit(actor, exp.id, action, f"arm={arm} rewards={_summarize(numbers)}")
+            try:
+                # a chunk at a time, each with its count of added rows: a Ctrl+C is seen
+                # between two (a store's insert of half a million rows took 25 s to return
+                # to Python), and a store that keeps each write keeps them consistent
+                for start in range(0, len(records), chunk):
+                    part = records[start:start + chunk]
+                    self.store.record_manual(part,
+                                             extras[start:start + chunk] if extra else None)
+                    for key in keys:
+                        self.store.add_counters(key, {arm: float(len(part))})
+                    written += len(part)
+                    if progress is not None:
+                        progress(written)
+            except BaseException:
+                if written:  # (rolled back with the rows where the store has transactions)
+                    self.audit(actor, exp.id, action, f"{summary} (interrupted: {written:,} "
+                                                      f"of {len(records):,} written)")
+                raise
+            self.audit(actor, exp.id, action, summary)
         return len(records)
 
     def import_history(self, experiment: str, arm: str, rewards: Sequence[Any],

@@ -160,6 +160,21 @@ class KeyRing:
             return None
         digest = hash_key(key)
         asked_at = self.clock()
+        loaded_at, by_hash = self._cache  # (a known key of a fresh list takes no lock: it
+        if loaded_at is not None and asked_at - loaded_at <= self.cache_seconds \
+                and digest in by_hash:  # never waits on another request's read)
+            found: ApiKey | None = by_hash[digest]
+        else:
+            found = self._reload(digest, asked_at).get(digest)
+        if found is not None and hmac.compare_digest(found.sha256, digest):
+            return found
+        return None
+
+    def _reload(self, digest: str, asked_at: float) -> dict[str, ApiKey]:
+        """The key list for :meth:`authenticate`, read again when it is stale or, for a key
+        it does not hold, when no such read came within ``miss_seconds`` (the interval
+        starts before the read: a store that fails does not let a flood read at each
+        key)."""
         with self._lock:
             loaded_at, by_hash = self._cache
             stale = loaded_at is None or asked_at - loaded_at > self.cache_seconds
@@ -169,14 +184,11 @@ class KeyRing:
                 and loaded_at < asked_at and self.clock() - self._missed_at >= self.miss_seconds
             if stale or missed:
                 now = self.clock()
-                by_hash = {k.sha256: k for k in self.list() if not k.revoked}
-                self._cache = (now, by_hash)
                 if missed and not stale:
                     self._missed_at = now
-        found = by_hash.get(digest)
-        if found is not None and hmac.compare_digest(found.sha256, digest):
-            return found
-        return None
+                by_hash = {k.sha256: k for k in self.list() if not k.revoked}
+                self._cache = (now, by_hash)
+            return by_hash
 
     @property
     def empty(self) -> bool:

@@ -1092,7 +1092,9 @@ class AnytimeInference:
         control, without a control, or for a pair never offered together.
     pair_base
         Shape ``(K,)``: the control's adaptively weighted mean score over the same decisions
-        (the base of a relative change).
+        (a report's relative change is to the control's :attr:`weighted_estimate`, which
+        rests on all its decisions: this base of a few paired decisions made +0.374 a
+        "+230%").
     pair_decisions
         Shape ``(K,)``: decisions (answered or not) that offered the arm and the control.
     pair_control_share

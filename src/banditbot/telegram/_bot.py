@@ -304,6 +304,7 @@ class BanditBot:
         try:
             await bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
         except TelegramError as exc:
+            self._withdrawn.discard(user_id)  # (tried again at their next refusal)
             log.warning("a refused user's admin menu was not withdrawn",
                         extra={"error": str(exc)[:200]})
 
