@@ -197,6 +197,11 @@ _BLANKS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u
     "\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800"
 
 
+#: what a blank subject is told (the service's check and the HTTP body's model say the same)
+BLANK_SUBJECT = "a subject needs a visible character: this one has only spaces or invisible " \
+    "characters"
+
+
 def blank_text(text: str) -> bool:
     """Whether ``text`` shows nothing: only spaces, blank fillers and invisible format
     characters (a trial's subjects ``"   "`` and ``"\u200b"`` were taken). Cheap for the

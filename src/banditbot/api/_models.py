@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from .._config import ID_BREAKERS, TEXT_PATTERN, blank_text
+from .._config import BLANK_SUBJECT, ID_BREAKERS, TEXT_PATTERN, blank_text
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
@@ -115,8 +115,7 @@ class DecisionIn(Body):
         # the service's rule (BanditService refuses a blank subject for every caller, with
         # a 400 here), checked here too so that it is a 422 as the field's other rules
         if blank_text(subject):
-            raise ValueError("a subject needs a visible character: this one has only "
-                             "spaces or invisible characters")
+            raise ValueError(BLANK_SUBJECT)
         return subject
 
     @field_validator("context")

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._config import blank_text, control_character_problem
+from .._config import BLANK_SUBJECT, blank_text, control_character_problem
 from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray, new_tuple
@@ -623,9 +623,7 @@ class DecisionsMixin(RewardsMixin):
                 raise PayloadError(f"a subject cannot hold {problem}",
                                    hint="e.g. the user's id in your app")
         if blank_text(subject):  # (a trial: "   " and "\u200b" were subjects)
-            raise PayloadError("a subject needs a visible character: this one has only "
-                               "spaces or invisible characters",
-                               hint="e.g. the user's id in your app")
+            raise PayloadError(BLANK_SUBJECT, hint="e.g. the user's id in your app")
         now = self.clock()
         if exp.reward_mode == "implicit":
             self._maybe_settle(view, now)
