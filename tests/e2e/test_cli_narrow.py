@@ -6,6 +6,7 @@ that is split into parts that repeat the arm."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -69,6 +70,13 @@ def cli(argv: list[str], columns: int | None = None) -> subprocess.CompletedProc
     return proc
 
 
+@functools.cache
+def piped_output(argv: tuple[str, ...]) -> str:
+    """What ``banditbot ARGV`` prints piped, at its natural width: each command's reference,
+    run once for both terminal widths."""
+    return cli(list(argv)).stdout
+
+
 def words(text: str) -> list[str]:
     """The words inside a table's rows and header (between its borders)."""
     rows = [line for line in text.splitlines() if line[:1] in BORDERS]
@@ -103,7 +111,7 @@ COMMANDS = {
 def test_a_narrow_terminal_shows_every_word_of_the_table_whole(
         command: str, columns: int, store: list[str]) -> None:
     argv = COMMANDS[command] + ([] if command == "experiments" else store)
-    piped = cli(argv).stdout
+    piped = piped_output(tuple(argv))
     shown = ANSI.sub("", cli(argv, columns).stdout)
     lines = shown.splitlines()
     assert max(len(line) for line in lines) <= columns, shown
