@@ -100,3 +100,39 @@ def test_an_unknown_keys_401_says_it_must_come_from_this_servers_store(
     hint = refused.json()["hint"]
     assert "X-API-Key" in hint
     assert "--store URL (the store this server uses)" in hint
+
+
+def test_a_key_never_waits_on_another_requests_read_of_the_list(tmp_path: Path) -> None:
+    """A review: a request whose key needed no read (a known key, or an unknown one while
+    a read was not due) waited on the lock of another request's slow read of the key list,
+    and the server runs those on its event loop. Now they take no lock: while one unknown
+    key's read hangs, a known key is answered at once, and so is a second unknown one."""
+    import threading
+
+    store = SQLiteStore(tmp_path / "slow.db")
+    store.init()
+    ring = KeyRing(store, cache_seconds=60.0)
+    known = ring.create("reader", "read")[0]
+    assert ring.authenticate(known) is not None  # the list read and cached
+    time.sleep(ring.miss_seconds)
+    gate, reading = threading.Event(), threading.Event()
+    real = store.read_document
+
+    def slow(name: str) -> Any:
+        reading.set()
+        gate.wait(10)
+        return real(name)
+
+    store.read_document = slow  # type: ignore[method-assign]
+    first = threading.Thread(target=ring.authenticate, args=("bb_unknown-one",))
+    first.start()
+    try:
+        assert reading.wait(10)  # the first unknown key's read hangs
+        start = time.monotonic()
+        assert ring.authenticate(known) is not None
+        assert ring.authenticate("bb_unknown-two") is None
+        assert not ring.needs_reload("bb_unknown-two") and not ring.needs_reload(known)
+        assert time.monotonic() - start < 1.0
+    finally:
+        gate.set()
+        first.join(10)

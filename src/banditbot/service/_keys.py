@@ -160,10 +160,13 @@ class KeyRing:
             return None
         digest = hash_key(key)
         asked_at = self.clock()
-        loaded_at, by_hash = self._cache  # (a known key of a fresh list takes no lock: it
-        if loaded_at is not None and asked_at - loaded_at <= self.cache_seconds \
-                and digest in by_hash:  # never waits on another request's read)
-            found: ApiKey | None = by_hash[digest]
+        loaded_at, by_hash = self._cache
+        if loaded_at is not None and asked_at - loaded_at <= self.cache_seconds and (
+                digest in by_hash or asked_at - self._missed_at < self.miss_seconds):
+            # a fresh list that holds the key, or a miss with no read due, takes no lock:
+            # it never waits on another request's read (as :meth:`needs_reload` says, the
+            # server's event loop runs these; the reads run off it)
+            found: ApiKey | None = by_hash.get(digest)
         else:
             found = self._reload(digest, asked_at).get(digest)
         if found is not None and hmac.compare_digest(found.sha256, digest):
