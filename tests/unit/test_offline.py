@@ -1514,3 +1514,34 @@ def test_a_behavior_log_with_a_round_without_time_still_says_its_span_is_missed(
     said = _outside_span(log([100.0, float("nan"), 160.0]), log([130.0, 4000.0]))
     assert said is not None and said.startswith("1 of 2 evaluated rounds fall outside")
     assert _outside_span(log([100.0, float("nan"), 160.0]), log([130.0])) is None
+
+
+def test_ctrl_c_stops_the_bootstrap_threads_at_their_current_replicate() -> None:
+    """A trial: evaluate on the OBD data took 3-4 s to react to Ctrl+C, as each thread
+    finished its block of replicates (a model re-fit each). The running blocks now stop at
+    their current replicate: a Ctrl+C at the first block's end (blocks of 25, two threads)
+    leaves at most the two blocks that ran and a replicate per thread (52), where the next
+    blocks ran whole before (75 seen)."""
+    import threading
+    import time
+
+    prob = SyntheticProblem(seed=3)
+    log, dist = prob.sample(5000, np.random.default_rng(0))
+    fits = []
+    lock = threading.Lock()
+
+    def refit(picks: Any) -> Any:
+        time.sleep(0.01)
+        with lock:
+            fits.append(1)
+        return np.full((log.reward.shape[0], log.n_actions), 0.5)
+
+    def interrupt(done: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        estimate_all([make_estimator("dm")], reward=log.reward, action=log.action,
+                     pscore=log.pscore, action_dist=dist,
+                     estimated_rewards=np.full((5000, log.n_actions), 0.5), n_bootstrap=400,
+                     rng=np.random.default_rng(1), refit=refit, n_jobs=2, progress=interrupt)
+    assert 25 <= len(fits) <= 52, len(fits)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -656,8 +657,12 @@ def bootstrap_values(estimators: Sequence[Estimator], base_terms: Sequence[Terms
     sums = np.empty((n_bootstrap, stacked.shape[0]))
     refit_values = np.empty((n_bootstrap, len(estimators)))
 
+    stop = threading.Event()  # (set by a Ctrl+C: the running blocks end at their replicate)
+
     def run(lo: int, hi: int) -> int:
         for i in range(lo, hi):
+            if stop.is_set():
+                return i - lo
             stream = np.random.default_rng(seeds[i])
             picks: IntArray = np.asarray(stream.integers(0, n, size=n), dtype=np.intp)
             counts = np.bincount(picks, minlength=n).astype(np.float64)
@@ -689,6 +694,7 @@ def bootstrap_values(estimators: Sequence[Estimator], base_terms: Sequence[Terms
                     if progress is not None:
                         progress(done)
             except BaseException:
+                stop.set()  # a running block ends at its current replicate, not its last
                 for future in futures:
                     future.cancel()
                 raise
