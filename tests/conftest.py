@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,13 +21,6 @@ from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
 from banditbot.stores import DecisionRecord, Store
 
 from .pg_server import PostgresServer, postgres_bindir
-
-# The suite starts many Python processes (xdist workers, CLI runs, servers): with bytecode
-# caches they compile banditbot's modules once, not each in its own (this machine's image
-# sets PYTHONDONTWRITEBYTECODE=1: the suite took 237 s, 229 s with the caches; __pycache__
-# is git-ignored)
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.dont_write_bytecode = False
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "experiments.yaml"
