@@ -15,7 +15,7 @@ from banditbot.stores import Store
 from ..conftest import FakeClock
 
 HERE = "host vm, file /srv/experiments.yaml"
-MIXED = ("experiment 'greet': arm 'plain''s content changed since its decisions were "
+MIXED = ("experiment 'greet': the content of arm 'plain' changed since its decisions were "
          "logged: its results mix both texts (add it as a new arm and retire the old one to "
          "compare them)")
 

@@ -829,3 +829,34 @@ def test_a_role_without_grants_is_told_to_grant_not_to_init(postgres_url: str) -
     app = open_store(app_url)
     assert app.read_meta("e").generation == 0  # granted: it reads
     app.close()
+
+
+def test_init_db_as_a_role_that_may_only_read_says_so(postgres_url: str) -> None:
+    """A trial ran init-db as a read-only role (USAGE and SELECT): "store ready", exit 0;
+    serve then refused it. init-db now says the role may not write, with the grants; a role
+    with the grants docs/postgres.md gives passes."""
+    import psycopg
+
+    url = postgres_schema_url(postgres_url)
+    owner = open_store(url)
+    owner.init()
+    owner.close()
+    schema = url.split("schema=", 1)[1].split("&", 1)[0]
+    role = f"ro_{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    ro_url = url.replace("postgresql://banditbot@", f"postgresql://{role}@")
+    store = open_store(ro_url)
+    with pytest.raises(StoreError) as refused:
+        store.init()
+    store.close()
+    said = f"{refused.value.message} {refused.value.hint}"
+    assert "may not write banditbot's tables" in said and "GRANT SELECT, INSERT" in said, said
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
+                     f"TO {role}")
+    store = open_store(ro_url)
+    store.init()  # granted: ready
+    store.close()

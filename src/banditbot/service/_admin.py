@@ -557,7 +557,7 @@ class AdminMixin(RewardsMixin):
         generation = self.view(experiment).meta.generation
         stats = self.store.read_stats(experiment, generation, None, changed, with_extra=False,
                                       time_buckets=False)
-        return [f"experiment {experiment!r}: arm {arm!r}'s content changed since its "
+        return [f"experiment {experiment!r}: the content of arm {arm!r} changed since its "
                 "decisions were logged: its results mix both texts (add it as a new arm "
                 "and retire the old one to compare them)"
                 for arm, pulls, n in zip(stats.arms, stats.pulls, stats.n, strict=True)

@@ -614,9 +614,7 @@ class PostgresStore:
             said = f"no connection to {self._where}: {said}"
         message = self._scrub(f"PostgreSQL {what} failed: {said}")
         state = getattr(exc, "sqlstate", None)
-        grant = (f"grant it as docs/postgres.md shows: GRANT USAGE ON SCHEMA {self.schema} "
-                 f"TO the role; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN "
-                 f"SCHEMA {self.schema} TO the role")
+        grant = self._grant_hint()
         if state in ("42P01", "3F000") and self._schema_exists() is True:
             # there, but this role may not look inside (a trial: a missing GRANT USAGE read
             # as "no schema", and the operator ran init-db again, which said "ready")
@@ -634,6 +632,27 @@ class PostgresStore:
                                   f"{self.schema!r} (PostgreSQL {what}: {said})")
             hint = grant
         return StoreError(message, hint=self._scrub(hint or f"check the database at {self.url}"))
+
+    def _grant_hint(self) -> str:
+        """The grants a role needs to use banditbot's tables (docs/postgres.md)."""
+        return (f"grant it as docs/postgres.md shows: GRANT USAGE ON SCHEMA {self.schema} TO "
+                f"the role; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
+                f"{self.schema} TO the role")
+
+    def _check_writable(self, conn: Any) -> None:
+        """Refuse a role that may read but not write the decision log (a trial's read-only
+        role ran init-db and read "store ready"; serve then refused it): asked of the
+        catalog, nothing written."""
+        quoted = self.schema.replace('"', '""')
+        table = f'"{quoted}".decisions'
+        row = conn.execute(
+            "SELECT has_schema_privilege(%s, 'USAGE') AND has_table_privilege(%s, 'SELECT') "
+            "AND has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'UPDATE')",
+            (self.schema, table, table, table)).fetchone()
+        if not (row and row[0]):
+            raise StoreError(self._scrub(f"the store is set up, but this role may not write "
+                                         f"banditbot's tables in schema {self.schema!r}"),
+                             hint=self._scrub(self._grant_hint()))
 
     def _schema_exists(self) -> bool | None:
         """Whether the schema exists, as the catalog (readable by every role) says; ``None``
@@ -956,6 +975,7 @@ class PostgresStore:
             with psycopg.connect(self._conninfo, autocommit=True) as conn:
                 current = self._schema_version(conn)
                 if current == SCHEMA_VERSION:
+                    self._check_writable(conn)
                     return
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
