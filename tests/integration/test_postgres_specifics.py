@@ -848,15 +848,21 @@ def test_init_db_as_a_role_that_may_only_read_says_so(postgres_url: str) -> None
         conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
         conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
     ro_url = url.replace("postgresql://banditbot@", f"postgresql://{role}@")
-    store = open_store(ro_url)
-    with pytest.raises(StoreError) as refused:
-        store.init()
-    store.close()
-    said = f"{refused.value.message} {refused.value.hint}"
-    assert "may not write banditbot's tables" in said and "GRANT SELECT, INSERT" in said, said
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} "
-                     f"TO {role}")
-    store = open_store(ro_url)
-    store.init()  # granted: ready
-    store.close()
+    try:
+        store = open_store(ro_url)
+        with pytest.raises(StoreError) as refused:
+            store.init()
+        store.close()
+        said = f"{refused.value.message} {refused.value.hint}"
+        assert "may not write banditbot's tables" in said and "GRANT SELECT, INSERT" in said, \
+            said
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
+                         f"{schema} TO {role}")
+        store = open_store(ro_url)
+        store.init()  # granted: ready
+        store.close()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")

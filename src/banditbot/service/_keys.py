@@ -4,9 +4,9 @@ Keys come from the config file (hash only) or from ``banditbot keys create``, wh
 the hash in the store (one document, changed under optimistic concurrency) and prints the
 key once. Lookups are cached for a couple of seconds per process, so a revocation takes
 effect everywhere within that time. A key the cached list does not hold has the list read
-again (at most once per :data:`_MISS_SECONDS`, that read shared by the misses waiting for
-it), so a key works as soon as ``banditbot keys create`` returns, and a flood of unknown
-keys costs the store a few reads a second at most.
+again (at most once per :data:`_MISS_SECONDS`; a miss while that read runs is answered from
+the list it has), so a key works as soon as ``banditbot keys create`` returns, and a flood
+of unknown keys costs the store a few reads a second at most.
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ class KeyRing:
     def authenticate(self, key: str | None) -> ApiKey | None:
         """The active key record for a presented key, or ``None``.
 
-        A key the cached list does not hold reads the list again, unless it was read less
-        than ``miss_seconds`` ago; misses that wait for one read share it."""
+        A key the cached list does not hold reads the list again, unless such a read began
+        less than ``miss_seconds`` ago: then it is answered from the list as it is, without
+        waiting (a key created elsewhere may be refused while another miss's read runs).
+        Misses queued on the lock behind one read share it."""
         if not key:
             return None
         digest = hash_key(key)

@@ -647,8 +647,9 @@ class PostgresStore:
         table = f'"{quoted}".decisions'
         row = conn.execute(
             "SELECT has_schema_privilege(%s, 'USAGE') AND has_table_privilege(%s, 'SELECT') "
-            "AND has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'UPDATE')",
-            (self.schema, table, table, table)).fetchone()
+            "AND has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'UPDATE') "
+            "AND has_table_privilege(%s, 'DELETE')",
+            (self.schema, table, table, table, table)).fetchone()
         if not (row and row[0]):
             raise StoreError(self._scrub(f"the store is set up, but this role may not write "
                                          f"banditbot's tables in schema {self.schema!r}"),
