@@ -866,3 +866,23 @@ def test_init_db_as_a_role_that_may_only_read_says_so(postgres_url: str) -> None
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_its_connections_are_named_banditbot_in_pg_stat_activity(postgres_url: str) -> None:
+    """An ops trial read a blank application_name for banditbot's connections in
+    pg_stat_activity: they are named ``banditbot`` unless the URL names them."""
+    import psycopg
+
+    url = postgres_schema_url(postgres_url)
+    for extra, name in (("", "banditbot"), ("&application_name=bandits-eu", "bandits-eu")):
+        store = open_store(url + extra)
+        try:
+            store.init()
+            store.read_meta("e")
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                names = {r[0] for r in conn.execute(
+                    "SELECT application_name FROM pg_stat_activity WHERE pid <> "
+                    "pg_backend_pid() AND datname = current_database()").fetchall()}
+            assert name in names, names
+        finally:
+            store.close()

@@ -59,7 +59,8 @@ How each guarantee is kept:
 URL: ``postgresql://user:password@host:5432/db`` (``postgres://`` too). Anything the URL
 omits comes from libpq's environment (``PGHOST``, ``PGUSER``, ``PGPASSWORD``, …). banditbot's
 own query parameters: ``schema``, ``pool_min``, ``pool_max``, ``retry_seconds``, ``listen``;
-the others (``sslmode``, ``connect_timeout``, ``application_name`` …) go to libpq.
+the others (``sslmode``, ``connect_timeout``, ``application_name`` …) go to libpq;
+``application_name`` is ``banditbot`` unless the URL or ``PGAPPNAME`` names one.
 """
 
 from __future__ import annotations
@@ -565,6 +566,9 @@ class PostgresStore:
         passed.append(("options", " ".join(options)))
         if not any(k == "connect_timeout" for k, _ in passed):  # libpq waits forever
             passed.append(("connect_timeout", "5"))
+        if not any(k == "application_name" for k, _ in passed) \
+                and "PGAPPNAME" not in os.environ:  # (pg_stat_activity showed an ops trial
+            passed.append(("application_name", "banditbot"))  # a blank name)
         # (not urlunsplit: it drops the "//" of an empty authority, and libpq needs it)
         self._conninfo = f"{parts.scheme}://{parts.netloc}{parts.path}?" + urlencode(
             passed, quote_via=quote)
