@@ -566,9 +566,9 @@ class PostgresStore:
         passed.append(("options", " ".join(options)))
         if not any(k == "connect_timeout" for k, _ in passed):  # libpq waits forever
             passed.append(("connect_timeout", "5"))
-        if not any(k == "application_name" for k, _ in passed) \
-                and "PGAPPNAME" not in os.environ:  # (pg_stat_activity showed an ops trial
-            passed.append(("application_name", "banditbot"))  # a blank name)
+        # (libpq's fallback: the URL's application_name or PGAPPNAME wins; pg_stat_activity
+        # had shown an ops trial a blank name)
+        passed.append(("fallback_application_name", "banditbot"))
         # (not urlunsplit: it drops the "//" of an empty authority, and libpq needs it)
         self._conninfo = f"{parts.scheme}://{parts.netloc}{parts.path}?" + urlencode(
             passed, quote_via=quote)
