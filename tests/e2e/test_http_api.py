@@ -257,19 +257,26 @@ class SlowStore(CountingStore):
         yield from super().iter_fields(*args, **kw)
 
 
+def _per_chat(store: Any, seed: int, decisions: int, chats: int) -> BanditService:
+    """A service (a fake clock, ``seed``) on ``store``, initialized, after ``decisions`` of
+    ``perchat`` spread over ``chats`` chats, a minute apart."""
+    store.init()
+    clock = FakeClock()
+    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(seed),
+                            clock=clock)
+    for i in range(decisions):
+        service.decide("perchat", f"u{i}", chat=str(i % chats))
+        clock.advance(60)
+    return service
+
+
 def test_made_up_pseudonyms_at_once_read_the_log_once(tmp_path: Path) -> None:
     """A review: eight made-up pseudonyms sent together, before any map, each read the
     whole log (a read key's cheap denial of service, once a minute on a large
     experiment). The first reads it; the others wait for its map and read what came since
     (the newest decision again, at most)."""
     store = SlowStore(tmp_path / "slow.db")
-    store.init()
-    clock = FakeClock()
-    service = BanditService(parse_config(CONFIG), store, rng=np.random.default_rng(4),
-                            clock=clock)
-    for i in range(40):
-        service.decide("perchat", f"u{i}", chat=str(i % 4))
-        clock.advance(60)
+    service = _per_chat(store, 4, 40, 4)
     read = ApiKey(name="reader", role="read", sha256="0" * 64)
     start = threading.Barrier(8)
     refused: list[str] = []
@@ -298,13 +305,7 @@ def test_an_experiment_too_large_to_map_leaves_the_other_maps(
     monkeypatch.setattr(_scopes, "_SCOPES_LIMIT", 3)
     read = ApiKey(name="reader", role="read", sha256="0" * 64)
     small = CountingStore(tmp_path / "small.db")
-    small.init()
-    clock = FakeClock()
-    mapped = BanditService(parse_config(CONFIG), small, rng=np.random.default_rng(5),
-                           clock=clock)
-    for i in range(6):
-        mapped.decide("perchat", f"u{i}", chat=str(i % 2))
-        clock.advance(60)
+    mapped = _per_chat(small, 5, 6, 2)
     named = store_pseudonyms(small).scope("chat:1")
     assert _scopes.stored_scope(mapped, "perchat", named, read) == "chat:1"
     big = SQLiteStore(tmp_path / "big.db")

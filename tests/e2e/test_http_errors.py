@@ -129,17 +129,23 @@ def test_every_error_of_every_route_is_a_problem(api: tuple[str, dict[str, str]]
     assert not titles & {"not_yours", "invalid", "unknown", "invalid body"}
 
 
+def _rewarded(url: str, keys: dict[str, str], subject: str) -> str:
+    """A decision of ``seed`` for ``subject``, rewarded 1: its reward's path."""
+    made = _send(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
+                 json={"subject": subject}).json()["decision_id"]
+    reward = f"/v1/decisions/{made}/reward"
+    assert _send(url, "POST", reward, keys["decide"],
+                 json={"value": 1, "subject": subject}).status_code == 200
+    return reward
+
+
 def test_a_duplicate_reward_is_a_result_not_a_problem(
         api: tuple[str, dict[str, str]]) -> None:
     """The one non-2xx answer that is no error: a reward sent again is 409 with the
     result's fields (``status: "duplicate"``, the arm, the value counted), as the OpenAPI
     document says, so a client tells "counted before" from a failure."""
     url, keys = api
-    made = _send(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
-                 json={"subject": "bob"}).json()["decision_id"]
-    reward = f"/v1/decisions/{made}/reward"
-    assert _send(url, "POST", reward, keys["decide"],
-                 json={"value": 1, "subject": "bob"}).status_code == 200
+    reward = _rewarded(url, keys, "bob")
     again = _send(url, "POST", reward, keys["decide"], json={"value": 1, "subject": "bob"})
     assert again.status_code == 409 and again.headers["content-type"] == "application/json"
     assert again.json()["status"] == "duplicate" and again.json()["value"] == 1.0
@@ -152,11 +158,7 @@ def test_a_second_reward_of_another_value_says_it_was_not_counted(
         api: tuple[str, dict[str, str]]) -> None:
     """A trial: 0 after 1 answered "already counted" with value 1, and the 0 seemed taken."""
     url, keys = api
-    made = _send(url, "POST", "/v1/experiments/seed/decisions", keys["decide"],
-                 json={"subject": "carol"}).json()["decision_id"]
-    reward = f"/v1/decisions/{made}/reward"
-    assert _send(url, "POST", reward, keys["decide"],
-                 json={"value": 1, "subject": "carol"}).status_code == 200
+    reward = _rewarded(url, keys, "carol")
     changed = _send(url, "POST", reward, keys["decide"], json={"value": 0, "subject": "carol"})
     assert changed.status_code == 409 and changed.json()["value"] == 1.0
     assert changed.json()["message"] == "already counted as 👍 (1); this 👎 (0) was not counted"

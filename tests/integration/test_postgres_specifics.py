@@ -796,11 +796,10 @@ def test_a_cli_command_on_postgres_ends_cleanly(postgres_url: str) -> None:
         assert proc.returncode == 0 and proc.stderr == "", (argv, proc.stderr)
 
 
-def test_a_role_without_grants_is_told_to_grant_not_to_init(postgres_url: str) -> None:
-    """A trial followed docs/postgres.md's owner and app roles and read as the app role
-    before the grants: "the database has no banditbot schema … init-db"; init-db as the
-    owner then said "store ready" while the app kept failing. The schema is there: the
-    message says the role may not use it, and the hint gives the grants."""
+def _schema_and_role(postgres_url: str, prefix: str, *grants: str
+                     ) -> tuple[str, str, str]:
+    """A new banditbot schema set up by its owner and a login role ``PREFIX_SCHEMA`` with
+    ``grants`` (SQL with ``{schema}`` and ``{role}``): ``(schema, role, the role's URL)``."""
     import psycopg
 
     url = postgres_schema_url(postgres_url)
@@ -808,10 +807,22 @@ def test_a_role_without_grants_is_told_to_grant_not_to_init(postgres_url: str) -
     owner.init()
     owner.close()
     schema = url.split("schema=", 1)[1].split("&", 1)[0]
-    role = f"app_{schema}"
+    role = f"{prefix}_{schema}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")
-    app_url = url.replace("postgresql://banditbot@", f"postgresql://{role}@")
+        for grant in grants:
+            conn.execute(grant.format(schema=schema, role=role))
+    return schema, role, url.replace("postgresql://banditbot@", f"postgresql://{role}@")
+
+
+def test_a_role_without_grants_is_told_to_grant_not_to_init(postgres_url: str) -> None:
+    """A trial followed docs/postgres.md's owner and app roles and read as the app role
+    before the grants: "the database has no banditbot schema … init-db"; init-db as the
+    owner then said "store ready" while the app kept failing. The schema is there: the
+    message says the role may not use it, and the hint gives the grants."""
+    import psycopg
+
+    schema, role, app_url = _schema_and_role(postgres_url, "app")
     for step in ("no usage", "no tables"):
         app = open_store(app_url)
         with pytest.raises(StoreError) as refused:
@@ -837,17 +848,9 @@ def test_init_db_as_a_role_that_may_only_read_says_so(postgres_url: str) -> None
     with the grants docs/postgres.md gives passes."""
     import psycopg
 
-    url = postgres_schema_url(postgres_url)
-    owner = open_store(url)
-    owner.init()
-    owner.close()
-    schema = url.split("schema=", 1)[1].split("&", 1)[0]
-    role = f"ro_{schema}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")
-        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
-        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
-    ro_url = url.replace("postgresql://banditbot@", f"postgresql://{role}@")
+    schema, role, ro_url = _schema_and_role(
+        postgres_url, "ro", "GRANT USAGE ON SCHEMA {schema} TO {role}",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
     try:
         store = open_store(ro_url)
         with pytest.raises(StoreError) as refused:

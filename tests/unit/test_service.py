@@ -1134,6 +1134,21 @@ def test_no_relative_change_against_a_control_at_zero() -> None:
                                               rel=0.05)
 
 
+def _played(cfg: Any, seed: int, rounds: int, rates: dict[str, float],
+            added_at: int | None = None) -> BanditService:
+    """A service on ``cfg`` (seeded) after ``rounds`` decisions, each answered 1 at its
+    arm's rate (a stream seeded ``seed + 100``); ``added_at``: the round before which arm
+    ``casual`` is added."""
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(seed))
+    env = np.random.default_rng(seed + 100)
+    for i in range(rounds):
+        if i == added_at:
+            svc.add_arm("e", "casual", "casual")
+        d = svc.decide("e", f"u{i}")
+        svc.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
+    return svc
+
+
 def test_no_relative_change_against_a_control_known_only_roughly() -> None:
     """A trial: a control of 3 successes in 126 decisions (interval from near 0) gave
     "+0.143 (+723%)" where the true relative uplift was +50%. A relative change is given
@@ -1145,11 +1160,7 @@ def test_no_relative_change_against_a_control_known_only_roughly() -> None:
         "arms": [{"id": x, "content": x} for x in "abc"]}]})
     rates = {"a": 0.03, "b": 0.045, "c": 0.045}
     for seed in range(8):
-        svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(seed))
-        env = np.random.default_rng(seed + 100)
-        for i in range(300):
-            d = svc.decide("e", f"u{i}")
-            svc.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
+        svc = _played(cfg, seed, 300, rates)
         uplifts = [a.uplift for a in svc.report("e").arms[1:]]
         assert all(u is not None and u.relative is None for u in uplifts), (seed, uplifts)
 
@@ -1168,26 +1179,14 @@ def test_no_relative_change_beside_a_difference_known_only_roughly() -> None:
         "arms": [{"id": x, "content": x} for x in ("hello", "hey", "formal")]}]})
     rates = {"hello": 0.30, "hey": 0.45, "formal": 0.20, "casual": 0.50}
     for seed in (0, 3, 4, 7):  # (the unfixed code: +468%, +88%, +60%, +3161%)
-        svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(seed))
-        env = np.random.default_rng(seed + 100)
-        for i in range(870):
-            if i == 600:
-                svc.add_arm("e", "casual", "casual")
-            d = svc.decide("e", f"u{i}")
-            svc.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
-        late = svc.report("e").arms[-1]
+        late = _played(cfg, seed, 870, rates, added_at=600).report("e").arms[-1]
         assert late.arm == "casual" and late.uplift is not None
         assert late.uplift.relative is None, (seed, late.uplift)
     two = parse_config({"experiments": [{
         "id": "e", "control": "hello", "burn_in": {"min_per_arm": 5}, "floor": 0.1,
         "arms": [{"id": x, "content": x} for x in ("hello", "hey")]}]})
     for seed in range(2):
-        svc = BanditService(two, MemoryStore(), rng=np.random.default_rng(seed))
-        env = np.random.default_rng(seed + 100)
-        for i in range(3000):
-            d = svc.decide("e", f"u{i}")
-            svc.reward(d.id, int(env.random() < rates[d.arm]), f"u{i}")
-        report = svc.report("e")
+        report = _played(two, seed, 3000, rates).report("e")
         uplift = report.arms[1].uplift
         assert uplift is not None and uplift.relative is not None, (seed, uplift)
         assert uplift.high - uplift.low <= report.arms[0].estimate

@@ -34,29 +34,25 @@ from ._deps import authorize
 from ._group import GroupCommit
 from ._metrics import Metrics
 from ._models import Body, DecisionIn, RewardIn, error_text
-from ._problems import (
-    INVALID_HINT,
-    REWARD_TITLES,
-    InvalidBodyError,
-    MalformedBodyError,
-    problem,
-)
+from ._problems import INVALID_HINT, InvalidBodyError, MalformedBodyError, problem
 
 __all__ = ["DECIDE_ROUTE", "REWARD_ROUTE", "FastPath", "HotPath"]
 
 DECIDE_ROUTE = "/v1/experiments/{experiment}/decisions"
 REWARD_ROUTE = "/v1/decisions/{decision_id}/reward"
-_REWARD_CODES = {RewardStatus.UNKNOWN: 404, RewardStatus.NOT_YOURS: 403,
-                 RewardStatus.INVALID: 422}
+#: a refused reward's status, title (in the words of the other errors) and what to do (an
+#: invalid value's message names the allowed ones), by its outcome
+_REFUSED: dict[RewardStatus, tuple[int, str, str | None]] = {
+    RewardStatus.UNKNOWN: (404, "unknown decision",
+                           "use the decision_id that POST /v1/experiments/{id}/decisions "
+                           "answered (32 hexadecimal characters)"),
+    RewardStatus.NOT_YOURS: (403, "not yours",
+                             "send the subject the decision was made for; an admin key may "
+                             "leave the subject out"),
+    RewardStatus.INVALID: (422, "invalid reward", None),
+}
 #: the header of a decision answered again for its idempotency key
 _REPLAYED = {"Idempotent-Replayed": "true"}
-#: what to do about a refused reward (an invalid value's message names the allowed ones)
-_REWARD_HINTS = {
-    RewardStatus.UNKNOWN: "use the decision_id that POST /v1/experiments/{id}/decisions "
-                          "answered (32 hexadecimal characters)",
-    RewardStatus.NOT_YOURS: "send the subject the decision was made for; an admin key may "
-                            "leave the subject out",
-}
 
 
 class HotPath:
@@ -142,8 +138,8 @@ class HotPath:
                           "message": result.message, "arm": result.arm,
                           "value": result.value},
                          200 if result.status is RewardStatus.APPLIED else 409)
-        return problem(_REWARD_CODES[result.status], REWARD_TITLES[result.status.value],
-                       result.message, request_id, hint=_REWARD_HINTS.get(result.status))
+        code, title, hint = _REFUSED[result.status]
+        return problem(code, title, result.message, request_id, hint=hint)
 
 
 def _parse(raw: bytes, model: type[Body], headers: Mapping[str, str]) -> Any:

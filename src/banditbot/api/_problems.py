@@ -24,7 +24,7 @@ from .._errors import (
     UnknownExperimentError,
 )
 
-__all__ = ["INVALID_HINT", "PROBLEM", "REWARD_TITLES", "STORE_FAILED", "STORE_NOT_SET_UP",
+__all__ = ["INVALID_HINT", "PROBLEM", "STORE_FAILED", "STORE_NOT_SET_UP",
            "InvalidBodyError", "MalformedBodyError", "Problem", "UnauthorizedError", "problem",
            "problem_responses", "status_of", "title_of"]
 
@@ -39,10 +39,6 @@ STORE_NOT_SET_UP = ("the server's store is not set up right (a missing table, cr
 
 #: what to do about a request that breaks a field's rule (422 ``invalid request``)
 INVALID_HINT = "see /docs for the request's parameters and body"
-#: the titles of a refused reward, by its outcome (the service's ``RewardStatus`` values),
-#: in the words of the other errors
-REWARD_TITLES = {"unknown": "unknown decision", "not_yours": "not yours",
-                 "invalid": "invalid reward"}
 
 
 class InvalidBodyError(PayloadError):
@@ -117,7 +113,7 @@ class UnauthorizedError(BanditBotError):
 #: Most specific first: the first class an error is an instance of gives its status and the
 #: problem's title: a few plain words, never a code (``not yours``, not ``not_yours``); a
 #: client tells errors apart by the status (the type is always ``about:blank``), and a
-#: refused reward by its title (:data:`REWARD_TITLES`).
+#: refused reward by its title (the hot path's, ``_REFUSED``).
 _STATUS: tuple[tuple[type[BanditBotError], int, str], ...] = (
     (UnauthorizedError, 401, "unauthorized"),
     (MalformedBodyError, 400, "malformed JSON"),

@@ -26,6 +26,9 @@ BIG_JOB = 1_000_000_000
 #: step, top-two-thompson redraws until a challenger differs (and integrates when the leader
 #: is near certain). A trial's 12-million-decision run took 60 s, unannounced.
 SLOW_POLICIES = ("kl-ucb", "top-two-thompson")
+#: how much slower, as the help and the note before a long run say it
+SLOWER = ("10-60x slower than the other policies (about 50,000-250,000 decisions/s against "
+          "millions)")
 #: Above this many decisions of a slow policy, simulate says so before it starts.
 SLOW_JOB = 1_000_000
 
@@ -57,9 +60,8 @@ def simulate(
                                "unbounded rewards gaussian-thompson, ucb1, epsilon-greedy; "
                                "for linear: lin-thompson, linucb; for logistic: lin-thompson, "
                                "linucb, thompson; after the experiment's own policy with "
-                               "--experiment). kl-ucb and top-two-thompson simulate "
-                               "10-60x slower than the others (about 50,000-250,000 "
-                               "decisions/s against millions).")] = None,
+                               f"--experiment). kl-ucb and top-two-thompson simulate "
+                               f"{SLOWER}.")] = None,
     runs: Annotated[int, typer.Option(min=1, max=1_000_000,
                                       help="Independent runs per policy (at least 2 for a "
                                            "95% interval).")] = 200,
@@ -104,8 +106,7 @@ def simulate(
     slow = [p.name for p in policies if p.name in SLOW_POLICIES]
     if slow and runs * horizon * len(slow) > SLOW_JOB:  # (a trial waited 60 s, not told why)
         err_console.print(f"note: {' and '.join(slow)} {'runs' if len(slow) == 1 else 'run'} "
-                          "10-60x slower than the other policies (about 50,000-250,000 "
-                          "decisions/s against millions)"
+                          f"{SLOWER}"
                           + (": most of the time goes there" if len(slow) < len(policies)
                              else ""),
                           markup=False, highlight=False, soft_wrap=True)

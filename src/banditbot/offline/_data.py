@@ -467,6 +467,9 @@ def _missing_columns(path: Path, header: list[str], missing: list[str]) -> Paylo
 #: many that it resembles, is read as a typo of that one.
 RARE_ACTION = 5
 COMMON_FACTOR = 20
+#: At most this many rare actions spelt close to common ones are named (a long-tail
+#: catalogue's item_10 … item_999 beside item_1 … item_9 would be a thousand lines).
+_NEAR_NOTES = 5
 
 
 def _rare_near_duplicates(path: Path, column: str, actions: Sequence[str],
@@ -527,11 +530,6 @@ def _rare_near_duplicates(path: Path, column: str, actions: Sequence[str],
         notes.append(f"(only the first {_NEAR_NOTES} rare actions spelt close to common ones "
                      "are named)")
     return tuple(notes)
-
-
-#: At most this many rare actions spelt close to common ones are named (a long-tail
-#: catalogue's item_10 … item_999 beside item_1 … item_9 would be a thousand lines).
-_NEAR_NOTES = 5
 
 
 #: Rewards outside a 0/1 log's scale are named when at most this many rows hold them.

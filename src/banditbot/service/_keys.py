@@ -143,13 +143,18 @@ class KeyRing:
     def needs_reload(self, key: str | None = None) -> bool:
         """Whether the next :meth:`authenticate` (of ``key``, if given) reads the store: the
         cached list expired, or ``key`` is not in it and may have it read again."""
-        loaded_at, by_hash = self._cache
-        now = self.clock()
+        return self._must_read(self._cache, hash_key(key) if key else None, self.clock())
+
+    def _must_read(self, cache: tuple[float | None, dict[str, ApiKey]], digest: str | None,
+                   now: float) -> bool:
+        """Whether the key list is read for the key of hash ``digest`` at ``now``: the
+        cached list expired, or it lacks the key and no miss read began within
+        ``miss_seconds``."""
+        loaded_at, by_hash = cache
         if loaded_at is None or now - loaded_at > self.cache_seconds:
             return True
-        if not key:
-            return False
-        return hash_key(key) not in by_hash and now - self._missed_at >= self.miss_seconds
+        return digest is not None and digest not in by_hash \
+            and now - self._missed_at >= self.miss_seconds
 
     def authenticate(self, key: str | None) -> ApiKey | None:
         """The active key record for a presented key, or ``None``.
@@ -162,13 +167,12 @@ class KeyRing:
             return None
         digest = hash_key(key)
         asked_at = self.clock()
-        loaded_at, by_hash = self._cache
-        if loaded_at is not None and asked_at - loaded_at <= self.cache_seconds and (
-                digest in by_hash or asked_at - self._missed_at < self.miss_seconds):
+        cache = self._cache
+        if not self._must_read(cache, digest, asked_at):
             # a fresh list that holds the key, or a miss with no read due, takes no lock:
             # it never waits on another request's read (as :meth:`needs_reload` says, the
             # server's event loop runs these; the reads run off it)
-            found: ApiKey | None = by_hash.get(digest)
+            found: ApiKey | None = cache[1].get(digest)
         else:
             found = self._reload(digest, asked_at).get(digest)
         if found is not None and hmac.compare_digest(found.sha256, digest):
