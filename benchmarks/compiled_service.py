@@ -1,17 +1,17 @@
-"""The service itself compiled: issue #18's decide -> reward with banditbot's service and
-stores compiled by mypyc, beside the same tree interpreted and MABWiser, interleaved.
+"""The service itself compiled: issue #18's decide -> reward with banditbot's compiled build
+(``BANDITBOT_COMPILE=1``: the service and the memory store compiled by mypyc), beside the same
+tree interpreted and MABWiser, interleaved.
 
-A prototype of a design change, not a build banditbot ships: a copy of ``src/`` in a
-temporary directory gets the few edits mypyc needs (its native classes take single
-inheritance only, so the mixins become one chain; a ``NamedTuple`` subclass and the
-runtime-checkable store protocol stay Python classes), then ``service/*.py`` and the memory
-store's modules are compiled; the policies stay interpreted (their registry decorator
-makes them Python classes). Each engine runs in its own process, in rotating order.
+The build is the one banditbot ships: ``pip wheel`` with ``BANDITBOT_COMPILE=1`` builds this
+checkout's wheel (a few minutes: mypy is fetched into the build's environment and compiles
+the modules ``setup.py`` names), which is unpacked into a temporary directory and put first
+on the loop's path; the policies stay interpreted. Each engine runs in its own process, in
+rotating order, and each process checks that it runs the tree it was asked for.
 
 Prints one JSON line: µs per decide -> reward (median and range over the repeats, process
 CPU time), MABWiser's time over each (``x_…``) and ``compiled_over_interpreted``.
 
-    python benchmarks/compiled_service.py [--repeats 3] [--decisions 20000]
+    python benchmarks/compiled_service.py [--repeats 3] [--decisions 20000] [--wheel W.whl]
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,29 +32,6 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 _bench = _isolate.sibling("decide_reward")
 compiled_row = _isolate.sibling("compiled_floor").compiled_row
-
-#: (file, text, its replacement): what mypyc needs of the tree, each found exactly once
-EDITS = [
-    ("banditbot/service/_service.py", "from ._segments import SegmentsMixin\n", ""),
-    ("banditbot/service/_service.py", "class BanditService(SegmentsMixin, AdminMixin):",
-     "class BanditService(AdminMixin):"),
-    ("banditbot/service/_admin.py", "from ._rewards import RewardsMixin\n",
-     "from ._segments import SegmentsMixin\n"),
-    ("banditbot/service/_admin.py", "class AdminMixin(RewardsMixin):",
-     "class AdminMixin(SegmentsMixin):"),
-    ("banditbot/service/_decisions.py", "class _KeyedPlan(PlannedDecision):",
-     "@__import__('mypy_extensions').mypyc_attr(native_class=False)\n"
-     "class _KeyedPlan(PlannedDecision):"),
-    ("banditbot/stores/_base.py", "class FiniteCounts(CountRows):",
-     "@__import__('mypy_extensions').mypyc_attr(native_class=False)\n"
-     "class FiniteCounts(CountRows):"),
-    ("banditbot/stores/_base.py", "@runtime_checkable\nclass Store(Protocol):",
-     "@__import__('mypy_extensions').mypyc_attr(native_class=False)\n"
-     "class Store(Protocol):"),
-]
-#: the modules compiled
-MODULES = ["banditbot/stores/_base.py", "banditbot/stores/_memory.py",
-           "banditbot/stores/_propensity.py", "banditbot/service/_*.py"]
 
 #: one engine's loop, in a process of its own: argv = k, policy, decisions, seed
 LOOP = r"""
@@ -75,24 +52,25 @@ print(_isolate.service_loop_us(svc, n, seed))
 """
 
 
-def compiled_tree(workdir: Path) -> Path:
-    """A copy of ``src/`` with :data:`EDITS` and :data:`MODULES` compiled; its path."""
-    tree = workdir / "src"
-    shutil.copytree(SRC, tree, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    shutil.copy(SRC.parent / "pyproject.toml", workdir)  # (mypy's settings, found above)
-    for name, old, new in EDITS:
-        path = tree / name
-        text = path.read_text()
-        if text.count(old) != 1:
-            raise SystemExit(f"{name}: the tree changed; update EDITS ({old!r})")
-        path.write_text(text.replace(old, new))
-    mypyc = Path(sys.executable).with_name("mypyc")
-    modules = [str(p.relative_to(tree)) for pattern in MODULES for p in sorted(tree.glob(pattern))]
-    print(f"compiling {len(modules)} modules (a minute or two)...", file=sys.stderr)
-    done = subprocess.run([str(mypyc), *modules], cwd=tree, capture_output=True, text=True,
-                          check=False, env={**os.environ, "MYPYPATH": str(tree)})
-    if done.returncode:
-        raise SystemExit(f"mypyc failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+def compiled_tree(workdir: Path, wheel: Path | None = None) -> Path:
+    """This checkout's compiled wheel (or ``wheel``, built before) unpacked in ``workdir``:
+    the directory to put first on a loop's path."""
+    if wheel is None:
+        print("building the compiled wheel (a few minutes)...", file=sys.stderr)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", str(SRC.parent), "--no-deps", "-q",
+             "-w", str(workdir / "wheel")], capture_output=True, text=True, check=False,
+            env={**os.environ, "BANDITBOT_COMPILE": "1"})
+        if done.returncode:
+            raise SystemExit(f"the compiled build failed:\n{done.stdout[-3000:]}"
+                             f"{done.stderr[-3000:]}")
+        wheel = next((workdir / "wheel").glob("banditbot-*.whl"))
+    tree = workdir / "site"
+    with zipfile.ZipFile(wheel) as unpacked:
+        unpacked.extractall(tree)
+    if not list(tree.glob("banditbot/service/_decisions.*.so")):
+        raise SystemExit(f"{wheel.name} holds no compiled modules: was it built with "
+                         "BANDITBOT_COMPILE=1?")
     return tree
 
 
@@ -112,11 +90,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of every engine")
     parser.add_argument("--decisions", type=int, default=20_000,
                         help="decide -> reward loops per run")
+    parser.add_argument("--wheel", type=Path, default=None,
+                        help="a compiled wheel built before (default: build this checkout's)")
     args = parser.parse_args()
     n = args.decisions
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        tree = compiled_tree(Path(tmp))
+        tree = compiled_tree(Path(tmp), args.wheel)
         for policy, peer in (("epsilon-greedy", "EpsilonGreedy"), ("ucb1", "UCB1")):
             for k in (3, 50):
                 runs: dict[str, list[float]] = {"compiled": [], "interpreted": [],

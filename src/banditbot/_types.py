@@ -1,12 +1,24 @@
-"""Array aliases and one constructor shared by every layer (the lowest module: imports only
-numpy)."""
+"""Array aliases, one constructor and the compiler's class marks shared by every layer (the
+lowest module: imports only numpy)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BoolArray", "FloatArray", "IntArray", "new_tuple"]
+__all__ = ["BoolArray", "FloatArray", "IntArray", "mypyc_attr", "new_tuple"]
+
+_C = TypeVar("_C")
+
+try:  # (mypy's own package: a compiled build marks its classes with it)
+    from mypy_extensions import mypyc_attr
+except ImportError:  # an interpreted install: the marks mean nothing to Python
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        """How mypyc compiles the class it marks (nothing, interpreted)."""
+        return lambda cls: cls
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

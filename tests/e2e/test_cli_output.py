@@ -40,7 +40,9 @@ def db(tmp_path: Path) -> list[str]:
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["--version"], capsys) == (0, f"banditbot {banditbot.__version__}\n", "")
+    code, out, err = run(["--version"], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"banditbot {banditbot.__version__} (decision path ")
 
 
 def test_help_reads_well_at_80_columns_and_loads_little() -> None:

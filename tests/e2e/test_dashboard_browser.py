@@ -905,6 +905,7 @@ def long_log_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
 
 
 @pytest.mark.slow
+@pytest.mark.interpreted
 def test_results_page_says_which_look_its_charts_show(long_log_site: Site) -> None:
     """On a long log the charts by decision count may show a look kept from earlier
     decisions (the series' ``behind``; the PNG chart's axis says "as of decision N"), where

@@ -154,6 +154,7 @@ def test_rare_actions_spelt_close_to_common_ones_are_named_five_at_most(
                                              "common ones are named)"), notes
 
 
+@pytest.mark.interpreted
 def test_learn_shows_its_progress_as_it_writes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,6 +179,7 @@ def test_learn_shows_its_progress_as_it_writes(
     assert [e["action"] for e in json.loads(out)].count("import") == 2
 
 
+@pytest.mark.interpreted
 def test_ctrl_c_between_two_chunks_of_learn_leaves_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -757,6 +757,7 @@ def test_admin_help_retire_and_a_cancelled_reset(service: BanditService,
     assert [r.action for r in service.store.admin_log("seed")] == ["arm-retire"]
 
 
+@pytest.mark.interpreted
 def test_start_help_and_errors_keep_the_bot_running(service: BanditService,
                                                     double: BotApiDouble,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,6 +129,7 @@ def test_a_chats_updates_keep_their_order(service: BanditService,
     polling(service, double, script)
 
 
+@pytest.mark.interpreted
 def test_a_chart_that_fails_after_the_table_is_not_apologised_for(
         service: BanditService, store: TroubledStore, double: BotApiDouble,
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:

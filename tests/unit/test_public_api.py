@@ -43,6 +43,7 @@ def test_what_public_methods_return_is_public() -> None:
     assert loaded == "False"  # not wired at import time
 
 
+@pytest.mark.interpreted
 def test_public_names_are_documented() -> None:
     for name in banditbot.__all__:
         obj = getattr(banditbot, name)
@@ -50,6 +51,7 @@ def test_public_names_are_documented() -> None:
             assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
 
 
+@pytest.mark.interpreted
 def test_public_classes_show_their_parameters() -> None:
     """``help(BanditService)`` showed ``(*args, **kwargs)`` (a part of the service had an
     ``__init__`` of its own that passed everything on): every public class's signature

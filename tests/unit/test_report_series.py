@@ -111,6 +111,7 @@ def long_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.interpreted
 def test_a_long_logs_series_is_kept_until_the_log_has_grown_by_the_share(
         long_log: Path) -> None:
     store = CountingStore(long_log)
@@ -157,6 +158,7 @@ def test_a_short_log_is_read_at_every_change(tmp_path: Path) -> None:
     conn.close()
 
 
+@pytest.mark.interpreted
 def test_the_chart_of_a_kept_series_says_which_look_it_shows(long_log: Path) -> None:
     pytest.importorskip("matplotlib")
     from banditbot._charts import _report_figure

@@ -38,9 +38,13 @@ app.add_typer(keys_app, name="keys")
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        import inspect
 
-        typer.echo(f"banditbot {__version__}")
+        from .. import BanditService, __version__
+
+        built = "interpreted" if inspect.isfunction(BanditService.decide) else \
+            "compiled by mypyc"
+        typer.echo(f"banditbot {__version__} (decision path {built})")
         raise typer.Exit()
 
 

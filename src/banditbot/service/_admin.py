@@ -36,7 +36,7 @@ from ..stores import (
 from ._allocation import retired_control_note
 from ._core import VectorKeeper, added_key, check_scope, new_id
 from ._decay import epoch_field
-from ._rewards import RewardsMixin
+from ._segments import SegmentsMixin
 from ._view import ExperimentView
 
 __all__ = ["AdminMixin", "PolicySwitch"]
@@ -147,7 +147,7 @@ class PolicySwitch:
                 f"Telegram; the log is kept) or after {self.served} is retired")
 
 
-class AdminMixin(RewardsMixin):
+class AdminMixin(SegmentsMixin):
     """Operations for admins (each one audited with who did it)."""
 
     #: rows of history a warm start or cheat writes per store call (about a second on
@@ -414,8 +414,8 @@ class AdminMixin(RewardsMixin):
         (``ec.*``) while the experiment keeps buckets, and the counts only ever fold."""
         table = self.store.read_stats(view.config.id, view.meta.generation, None,
                                       view.all_arms, time_buckets=False)
-        timed = sum(value for fields in table.extra.values() for name, value in fields.items()
-                    if name.startswith("ec.") and epoch_field(name) is not None)
+        timed = sum((value for fields in table.extra.values() for name, value in fields.items()
+                     if name.startswith("ec.") and epoch_field(name) is not None), 0.0)
         return max(float(table.n.sum()) - timed, 0.0)
 
     def add_arm(self, experiment: str, arm: str, content: str, *, actor: str = "cli") -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from .._config import BLANK_SUBJECT, blank_text, control_character_problem
 from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
-from .._types import BoolArray, FloatArray, new_tuple
+from .._types import BoolArray, FloatArray, mypyc_attr, new_tuple
 from ..policies import (
     SMALL,
     ArmStats,
@@ -132,6 +132,7 @@ class PlannedDecision(NamedTuple):
     decision: Decision
 
 
+@mypyc_attr(native_class=False)  # (a named tuple's subclass stays a Python class)
 class _KeyedPlan(PlannedDecision):
     """A planned decision whose idempotency key is committed with it (still the pair a
     caller unpacks; commit it as returned: a pair rebuilt from its parts has no key)."""
@@ -184,7 +185,8 @@ def _float_counts(view: ExperimentView, counts: CountRows
     not finite (the general path sets that arm aside, with a warning)."""
     n, totals = counts.n, counts.total
     if type(counts) is not FiniteCounts and not math.isfinite(
-            sum(n) + sum(totals) + sum(counts.pulls) + sum(counts.total_sq)):
+            sum(n, 0.0) + sum(totals, 0.0) + sum(counts.pulls, 0.0)
+            + sum(counts.total_sq, 0.0)):
         return None
     if view.span and (view.lo != 0.0 or view.span != 1.0):
         lo, span = view.lo, view.span
@@ -200,9 +202,10 @@ class DecisionsMixin(RewardsMixin):
         #: how long an idempotency key stands for its decision, in seconds (a day)
         self.idempotency_seconds = IDEMPOTENCY_SECONDS
 
-    def decide(self, experiment: str, subject: str, context: Mapping[str, Any] | None = None,
-               *, chat: str | None = None, sticky: bool = False,
-               idempotency_key: str | None = None, caller: str | None = None) -> Decision:
+    def decide(self, experiment: str, subject: str | int,
+               context: Mapping[str, Any] | None = None, *, chat: str | None = None,
+               sticky: bool = False, idempotency_key: str | None = None,
+               caller: str | None = None) -> Decision:
         """Choose an arm for ``subject`` and log the decision with its propensity.
 
         Parameters
@@ -210,7 +213,8 @@ class DecisionsMixin(RewardsMixin):
         experiment
             Experiment id.
         subject
-            Who the decision is for (e.g. a Telegram user id); only they can reward it.
+            Who the decision is for (e.g. a Telegram user id; a number is taken as its
+            text); only they can reward it.
         context
             Features of this moment (logged; used by contextual policies).
         chat
@@ -237,7 +241,8 @@ class DecisionsMixin(RewardsMixin):
             ``subject`` is not 1–128 characters of text (a number is taken as its text;
             ``None``, bytes, control characters and line breaks are refused, as the HTTP
             API refuses them), or a chat is missing for a ``scope: chat`` experiment, or
-            the idempotency key is not 1–255 printable ASCII characters.
+            the idempotency key is not 1–255 printable ASCII characters. (In the compiled
+            build, a subject that is neither text nor a number is a ``TypeError``.)
         KeyReusedError
             The idempotency key came before with another request (another subject,
             context, chat or sticky flag).
@@ -251,7 +256,7 @@ class DecisionsMixin(RewardsMixin):
         self._commit(record)
         return decision
 
-    def plan_decision(self, experiment: str, subject: str,
+    def plan_decision(self, experiment: str, subject: str | int,
                       context: Mapping[str, Any] | None = None, *,
                       chat: str | None = None, idempotency_key: str | None = None,
                       caller: str | None = None, telegram: bool = False) -> PlannedDecision:
@@ -273,14 +278,15 @@ class DecisionsMixin(RewardsMixin):
             return _planned(*self._plan(experiment, subject, context, chat, telegram), key)
         return PlannedDecision(*self._plan(experiment, subject, context, chat, telegram))
 
-    def _request_key(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
+    def _request_key(self, experiment: str, subject: str | int, context: Mapping[str, Any] | None,
                      chat: str | None, sticky: bool, idempotency_key: str,
                      caller: str | None) -> RequestKey:
         return request_key(idempotency_key, caller=caller,
-                           experiment=self.config.experiment(experiment).id, subject=subject,
+                           experiment=self.config.experiment(experiment).id,
+                           subject=subject if type(subject) is str else _subject_text(subject),
                            context=context, chat=chat, sticky=sticky)
 
-    def _decide_keyed(self, experiment: str, subject: str,
+    def _decide_keyed(self, experiment: str, subject: str | int,
                       context: Mapping[str, Any] | None, chat: str | None, sticky: bool,
                       idempotency_key: str, caller: str | None) -> Decision:
         """:meth:`decide` with an idempotency key."""
@@ -317,7 +323,7 @@ class DecisionsMixin(RewardsMixin):
             record.id, record.experiment, record.arm, content, propensity, probabilities,
             record.subject, record.created_at, record.scope, record.kind, True))
 
-    def _plan(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
+    def _plan(self, experiment: str, subject: str | int, context: Mapping[str, Any] | None,
               chat: str | None, telegram: bool = False) -> tuple[DecisionRecord, Decision]:
         """:meth:`plan_decision` as a plain pair (what :meth:`decide` commits at once)."""
         if telegram:  # (the bot's path, not the HTTP API's: a copy of each costs nothing)
@@ -604,7 +610,7 @@ class DecisionsMixin(RewardsMixin):
         self._commit(planned.record, logged=True)
         return planned.decision
 
-    def _prepare_decision(self, experiment: str, subject: str, chat: str | None
+    def _prepare_decision(self, experiment: str, subject: str | int, chat: str | None
                           ) -> tuple[ExperimentView, str, float]:
         view = self.view(experiment)
         exp = view.config
@@ -629,7 +635,7 @@ class DecisionsMixin(RewardsMixin):
             self._maybe_settle(view, now)
         return view, "" if exp.scope == "shared" else self._scope(exp, subject, chat), now
 
-    def _sticky(self, experiment: str, subject: str, context: Mapping[str, Any] | None,
+    def _sticky(self, experiment: str, subject: str | int, context: Mapping[str, Any] | None,
                 chat: str | None, key: RequestKey | None = None) -> Decision:
         """:meth:`decide` with ``sticky``."""
         context = check_context(context)

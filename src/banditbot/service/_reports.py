@@ -903,17 +903,18 @@ def period_weighted(counts: Sequence[PeriodCounts], arms: Sequence[str], *,
     out: dict[str, Estimate] = {}
     for arm in arms:
         cells = [c for c in counts if c.arm == arm and c.answered > 0]
-        n = sum(c.answered for c in cells)
-        total = sum(weight[c.allocation_id] for c in cells)
+        n = sum((c.answered for c in cells), 0.0)
+        total = sum((weight[c.allocation_id] for c in cells), 0.0)
         if not cells or total <= 0:
             continue
-        s = sum(c.reward_sum for c in cells)
-        spread = sum(c.reward_sum_sq for c in cells) - s * s / n
+        s = sum((c.reward_sum for c in cells), 0.0)
+        spread = sum((c.reward_sum_sq for c in cells), 0.0) - s * s / n
         variance = max(spread / max(n - 1.0, 1.0), min_variance) if n > 1 else \
             max(min_variance, 0.0)
-        mean = sum(weight[c.allocation_id] * c.reward_sum / c.answered for c in cells) / total
-        var = sum(weight[c.allocation_id] ** 2 * variance / c.answered
-                  for c in cells) / (total * total)
+        mean = sum((weight[c.allocation_id] * c.reward_sum / c.answered for c in cells),
+                   0.0) / total
+        var = sum((weight[c.allocation_id] ** 2 * variance / c.answered for c in cells),
+                  0.0) / (total * total)
         half = Z95 * math.sqrt(var)
         out[arm] = (mean, mean - half, mean + half, var)
     return out

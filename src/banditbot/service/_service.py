@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from ._admin import AdminMixin
-from ._segments import SegmentsMixin
 
 __all__ = ["BanditService"]
 
 
-class BanditService(SegmentsMixin, AdminMixin):
+class BanditService(AdminMixin):
     """Decide, reward, report and administer the configured experiments.
 
     The one place every entry point calls; its only I/O is the store it is given. Each part
     lives in its own module (a mixin each, sharing :class:`~banditbot.service._core.
-    ServiceCore`'s state): decisions (``decide``, ``plan_decision`` → ``commit_decision``),
-    rewards (``reward``, ``plan_reward`` → ``commit_reward``, ``settle``), reports
-    (``report``, ``segment_report``, ``timeline``) and admin (``cheat``, ``set_prior``, ``reset``,
-    ``switch_policy``, ``add_arm``, ``retire_arm``, ``import_history``).
+    ServiceCore`'s state, in one chain of single inheritance as mypyc's compiled classes
+    need: core, rewards, decisions, reports, segments, admin): decisions (``decide``,
+    ``plan_decision`` → ``commit_decision``), rewards (``reward``, ``plan_reward`` →
+    ``commit_reward``, ``settle``), reports (``report``, ``segment_report``, ``timeline``)
+    and admin (``cheat``, ``set_prior``, ``reset``, ``switch_policy``, ``add_arm``,
+    ``retire_arm``, ``import_history``).
 
     Parameters
     ----------

@@ -201,8 +201,8 @@ def finite_table(table: StatsTable, experiment: str) -> StatsTable:
     # nothing. Few arms: Python sums (numpy's per-call cost is most of the work); many: two
     # dot products (a product x*y is non-finite when either factor is: inf*0 is nan)
     if table.pulls.shape[0] <= 16:
-        fast = sum(table.pulls.tolist()) + sum(table.n.tolist()) + \
-            sum(table.total.tolist()) + sum(table.total_sq.tolist())
+        fast = sum(table.pulls.tolist(), 0.0) + sum(table.n.tolist(), 0.0) + \
+            sum(table.total.tolist(), 0.0) + sum(table.total_sq.tolist(), 0.0)
     else:
         with np.errstate(all="ignore"):
             fast = float(np.dot(table.pulls, table.total)) + \

@@ -28,9 +28,9 @@ from ._base import (
     PeriodCounts,
     ResolvedVector,
     StatsTable,
-    Store,
     close_scan,
 )
+from ._protocol import Store
 from ._url import DEFAULT_STORE_URL, StoreKind, new_sqlite_file, open_store, store_kind
 
 #: backend class (and the deferred propensities, which need the policies) -> its private

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._types import mypyc_attr
 from ._base import (
     ALLOCATED,
     PERIOD_FIELDS,
@@ -59,6 +60,7 @@ class _Bucket(CountColumns):
         return [self.extra, self.tb] if time_buckets else [self.extra]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # (a wrapper may subclass it)
 class MemoryStore:
     """A :class:`~banditbot.stores.Store` that keeps everything in process memory.
 
@@ -145,7 +147,7 @@ class MemoryStore:
                     for held in (bucket.extra, bucket.tb):
                         for arm, values in held.items():
                             present = sorted(drop.intersection(values))
-                            total = sum(values.pop(name) for name in present)
+                            total = sum((values.pop(name) for name in present), 0.0)
                             if keep_total is not None and present:
                                 into = (bucket.tb if _bucket(keep_total) else
                                         bucket.extra).setdefault(arm, {})

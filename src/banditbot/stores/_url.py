@@ -14,7 +14,7 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .._errors import ConfigError, StoreError
-from ._base import Store
+from ._protocol import Store
 
 __all__ = ["DEFAULT_STORE_URL", "StoreKind", "open_store", "store_kind"]
 

@@ -1,0 +1,43 @@
+"""setuptools' part of banditbot's build (the metadata is in pyproject.toml): with
+``BANDITBOT_COMPILE=1`` the modules of the decision path are compiled by mypyc (see
+``build_backend/banditbot_build.py``); without it, nothing here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup  # type: ignore[import-untyped]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "build_backend"))
+from banditbot_build import compiling
+
+#: what a compiled build compiles: the service (its parts one chain of single inheritance)
+#: and the stores' shared types, the memory store and the propensity helpers; the policies,
+#: the other stores and the entry points stay Python
+COMPILED = ("src/banditbot/service/*.py", "src/banditbot/stores/_base.py",
+            "src/banditbot/stores/_memory.py", "src/banditbot/stores/_propensity.py")
+
+
+def compiled_modules() -> list[str]:
+    """The files :data:`COMPILED` names, in a stable order."""
+    here = Path(__file__).resolve().parent
+    return sorted(str(p.relative_to(here)) for pattern in COMPILED for p in here.glob(pattern))
+
+
+#: setuptools' commands that build (the others, such as the metadata's, need no C: mypyc
+#: would type-check and translate the tree once more for nothing)
+_BUILDS = {"bdist_wheel", "build", "build_ext", "install", "develop", "editable_wheel"}
+
+if compiling() and _BUILDS.intersection(sys.argv[1:]):
+    from mypyc.build import mypycify
+
+    # (its own build directory: a plain build after it must not find the compiled modules
+    # in build/lib and pack them into a wheel that says it is plain)
+    setup(ext_modules=mypycify(compiled_modules(), opt_level="3", group_name="banditbot",
+                               target_dir="build/compiled/c",
+                               debug_level=os.environ.get("MYPYC_DEBUG_LEVEL", "1")),
+          options={"build": {"build_base": "build/compiled"}})
+else:
+    setup()

@@ -1,0 +1,79 @@
+"""The compiled build (``BANDITBOT_COMPILE=1 pip install .``): what the build backend asks
+for, what it refuses, and the shape of the code mypyc needs. (Compiling takes minutes, so
+the suite does not; ``benchmarks/compiled_service.py`` builds the wheel and runs it.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from typer.testing import CliRunner
+
+from banditbot import BanditService
+from banditbot.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def backend(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(ROOT / "build_backend"))
+    return _module("banditbot_build", ROOT / "build_backend" / "banditbot_build.py")
+
+
+def test_a_compiled_build_asks_for_mypy_and_a_plain_one_does_not(
+        backend: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANDITBOT_COMPILE", "1")
+    assert any(r.startswith("mypy") for r in backend.get_requires_for_build_wheel())
+    for plain in ("", "0"):
+        monkeypatch.setenv("BANDITBOT_COMPILE", plain)
+        assert not backend.compiling()
+    monkeypatch.delenv("BANDITBOT_COMPILE")
+    monkeypatch.chdir(ROOT)  # (setuptools reads the project it builds from here)
+    assert not any(r.startswith("mypy") for r in backend.get_requires_for_build_wheel())
+
+
+def test_a_compiled_editable_install_is_refused_with_what_to_do(
+        backend: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANDITBOT_COMPILE", "1")
+    with pytest.raises(SystemExit, match=r"pip install \.`, not `-e`") as refused:
+        backend.get_requires_for_build_editable()
+    assert "Unset BANDITBOT_COMPILE" in str(refused.value)
+
+
+def test_the_compiled_modules_are_the_decision_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BANDITBOT_COMPILE", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "build_backend"))
+    monkeypatch.setattr(sys, "argv", ["setup.py", "--name"])  # (setup() only says the name)
+    setup = _module("banditbot_setup", ROOT / "setup.py")
+    modules = setup.compiled_modules()
+    for part in ("_core", "_decisions", "_rewards", "_view", "_service"):
+        assert f"src/banditbot/service/{part}.py" in modules
+    assert "src/banditbot/stores/_memory.py" in modules
+    assert all((ROOT / m).is_file() for m in modules)
+    assert not any("policies" in m or "_sqlite" in m for m in modules)
+
+
+def test_the_services_parts_are_one_chain_of_single_inheritance() -> None:
+    """mypyc's compiled classes take one base each: a second base on a part of the service
+    breaks the compiled build (and only it)."""
+    for cls in BanditService.__mro__[:-1]:
+        assert len(cls.__bases__) == 1, f"{cls.__name__} has bases {cls.__bases__}"
+
+
+def test_the_version_says_whether_the_decision_path_is_compiled() -> None:
+    said = CliRunner().invoke(app, ["--version"]).output
+    compiled = not inspect.isfunction(BanditService.decide)
+    assert ("compiled" if compiled else "interpreted") in said, said
