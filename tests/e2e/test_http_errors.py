@@ -164,3 +164,37 @@ def test_a_second_reward_of_another_value_says_it_was_not_counted(
     assert changed.json()["message"] == "already counted as 👍 (1); this 👎 (0) was not counted"
     same = _send(url, "POST", reward, keys["decide"], json={"value": True, "subject": "carol"})
     assert same.json()["message"] == "already counted as 👍 (1)"
+
+
+def test_a_refused_cors_preflight_is_a_problem_that_names_the_setting(
+        api: tuple[str, dict[str, str]]) -> None:
+    """A trial's page on another origin got a plain-text "Disallowed CORS origin": the
+    one error of the API that was not problem+json, and it said neither what to set nor
+    where. A refused preflight (an origin, a method or a header not allowed) is a problem
+    with the same status and CORS headers, saying what was refused and naming
+    BANDITBOT_CORS_ORIGINS; an allowed preflight is answered as before."""
+    url, _ = api
+    path = "/v1/experiments/seed/decisions"
+    allowed = "https://app.example.org"
+    for origin, method, headers, refused in (
+            ("https://evil.example.com", "POST", "content-type",
+             "the origin https://evil.example.com is not among the allowed origins"),
+            (allowed, "PATCH", "authorization", "the method PATCH is not allowed (allowed: "
+                                                "GET, POST, PUT, DELETE)"),
+            (allowed, "POST", "authorization, X-Debug", "the header X-Debug is not allowed")):
+        r = _send(url, "OPTIONS", path, headers={
+            "Origin": origin, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers, "X-Request-ID": "pre-1"})
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+        problem = r.json()
+        assert (problem["title"], problem["status"], problem["request_id"]) == (
+            "refused by CORS", 400, "pre-1")
+        assert refused in problem["detail"], problem
+        assert "BANDITBOT_CORS_ORIGINS" in problem["hint"]
+        assert "origin" in r.headers["vary"].lower()  # (Starlette's CORS headers kept)
+    ok = _send(url, "OPTIONS", path, headers={
+        "Origin": allowed, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert (ok.status_code, ok.text, ok.headers["access-control-allow-origin"]) == (
+        200, "OK", allowed)
+    assert ok.headers["content-type"].startswith("text/plain")

@@ -136,9 +136,9 @@ def create_app(service: BanditService, *, telegram: Any = None,
         app.add_middleware(FastPath, hot=hot,
                            on_error=lambda exc, rid: problem_of(metrics, health, exc, rid))
     if cors_origins:  # around the fast path too: a browser app decides and rewards
-        from fastapi.middleware.cors import CORSMiddleware
+        from ._cors import ProblemCORS  # (a refused preflight: a problem, as every error)
 
-        app.add_middleware(CORSMiddleware, allow_origins=cors_origins,
+        app.add_middleware(ProblemCORS, allow_origins=cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-API-Key",
                                           "X-Request-ID", "Idempotency-Key"],
