@@ -132,5 +132,6 @@ def test_a_second_server_with_another_experiments_file_on_the_store_is_warned(
     assert "its settings differ from those of the last server to start on this store " \
         f"(host {socket.gethostname()}, file {first}, at " in line
     assert "same experiments file" in line
+    assert ": policy.params.epsilon (this file: 0.2; theirs: 0.5); " in line, line
     assert drifted(second) == []  # (the same file again; the sentence, and back to the
     # first file, on every backend: tests/integration/test_arm_content_changes.py)

@@ -5,6 +5,8 @@ and reads as a sentence."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,8 +58,42 @@ def test_a_second_server_with_another_file_is_named_in_a_sentence(store: Store) 
     _, (line,) = _started(store, _config(policy="ucb1"), by="host web2, file /srv/b.yaml")
     assert line.startswith("experiment 'greet': its settings differ from those of the last "
                            "server to start on this store (host vm, file "
-                           "/srv/experiments.yaml, at 2023-11-14 22:13 UTC); every server "
-                           "on one store must run the same experiments file"), line
+                           "/srv/experiments.yaml, at 2023-11-14 22:13 UTC): policy.name "
+                           "(this file: ucb1; theirs: thompson); every server on one store "
+                           "must run the same experiments file"), line
     # and the first server started again with its file: told that web2's differ
     _, (back,) = _started(store, _config())
     assert "(host web2, file /srv/b.yaml, at " in back, back
+
+
+def test_a_second_server_is_told_what_differs_in_its_file(
+        store_factory: Callable[[str], Store]) -> None:
+    """A trial's warning said the settings differed, not which: the arms by id, an arm's
+    content, each other field by its path with both values (three at most, the rest
+    counted). The check is the store's documents, alike on every backend: SQLite here."""
+    store = store_factory("sqlite")
+    epsilon = {"name": "epsilon-greedy", "epsilon": 0.5}
+    _started(store, _config(policy=epsilon))
+
+    def told(config: Any) -> str:
+        (line,) = _started(store, config, by="host web2, file /srv/b.yaml")[1]
+        _started(store, _config(policy=epsilon))  # (the first server's record again)
+        return line.split(" UTC): ", 1)[1].split("; every server", 1)[0]
+
+    wider = parse_config({"experiments": [{
+        "id": "greet", "policy": {**epsilon, "epsilon": 0.2}, "arms": [
+            {"id": a, "content": t} for a, t in (("plain", "Hello"), ("fancy", "Hello *there*"),
+                                                 ("bold", "**Hello**"))]}]})
+    assert told(wider) == ("arms (this file: plain, fancy, bold; theirs: plain, fancy), "
+                           "policy.params.epsilon (this file: 0.2; theirs: 0.5)")
+    assert told(_config("Hi!", policy=epsilon, description="d" * 100,
+                        reward={"type": "rating", "min": 0, "max": 10})) == (
+        "the content of arm 'plain', description, reward.type (this file: rating; theirs: "
+        "binary) and 2 more")
+    # a record an older version wrote (no outline): who and when, as before
+    text, version = store.read_document("settings:greet")
+    assert text is not None
+    old = {k: v for k, v in json.loads(text).items() if k != "settings"}
+    store.write_document("settings:greet", json.dumps(old), version)
+    (line,) = _started(store, wider, by="host web2, file /srv/b.yaml")[1]
+    assert "at 2023-11-14 22:13 UTC); every server on one store" in line, line

@@ -14,9 +14,11 @@ import numpy as np
 from .._config import (
     ID_RULE,
     Arm,
+    ExperimentConfig,
     RewardSpec,
     check_time_width,
     config_digest,
+    config_document,
     time_params,
     validated,
 )
@@ -39,7 +41,7 @@ from ._decay import epoch_field
 from ._segments import SegmentsMixin
 from ._view import ExperimentView
 
-__all__ = ["AdminMixin", "PolicySwitch"]
+__all__ = ["AdminMixin", "PolicySwitch", "settings_differences", "settings_outline"]
 
 
 #: The largest prior pseudo-count (a billion answers outweighs any experiment; beyond it the
@@ -516,7 +518,9 @@ class AdminMixin(SegmentsMixin):
         -------
         list of str
             A line per experiment whose settings differ from another server's, saying who
-            started with the others and when, and a line per arm whose content changed
+            started with the others, when, and what differs (the arms, an arm's content,
+            a field with both values: :func:`settings_differences`), and a line per arm
+            whose content changed
             (empty: every experiment as recorded, or none recorded yet).
         """
         out = []
@@ -530,20 +534,26 @@ class AdminMixin(SegmentsMixin):
             # other text runs the store's): recorded, to tell an edit at the next start
             contents = self.view(exp.id).contents
             arms = {arm: config_digest(content) for arm, content in contents.items()}
+            outline = settings_outline(exp)
             if held.get("sha256") not in (None, mine) and held.get("by") != started_by:
                 # (the same server with its own file edited is no second server: its arm
                 # changes are said below, the rest was meant)
                 when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(held.get("at", 0)))
+                # (a record of an older version holds no outline: who and when only)
+                what = settings_differences(outline, held["settings"]) \
+                    if isinstance(held.get("settings"), dict) else ""
                 out.append(f"experiment {exp.id!r}: its settings differ from those of the "
                            "last server to start on this store "
-                           f"({held.get('by', 'another process')}, at {when}); every server "
+                           f"({held.get('by', 'another process')}, at {when})"
+                           f"{': ' + what if what else ''}; every server "
                            "on one store must run the same experiments file (during a "
                            "rolling change this says so until all run the new one)")
             out += self._changed_arms(exp.id, held.get("arms") or {}, arms)
             if held.get("sha256") != mine or held.get("by") != started_by or \
-                    held.get("arms") != arms:
+                    held.get("arms") != arms or held.get("settings") != outline:
                 self.store.write_document(name, json.dumps(
-                    {"sha256": mine, "by": started_by, "at": now, "arms": arms}), version)
+                    {"sha256": mine, "by": started_by, "at": now, "arms": arms,
+                     "settings": outline}), version)
         return out
 
     def _changed_arms(self, experiment: str, recorded: Mapping[str, str],
@@ -675,3 +685,104 @@ def _summarize(values: Sequence[float]) -> str:
     text = "".join(f"{v:g}" for v in values[:40]) if all(v in (0, 1) for v in values) \
         else " ".join(f"{v:g}" for v in values[:20])
     return text + (f"… ({len(values)} in all)" if len(values) > 40 else "")
+
+
+#: the longest text a settings outline keeps as it is (a longer one: its digest, enough to
+#: tell that it differs), and the longest value a difference shows
+_OUTLINE_TEXT = 80
+_SHOWN_VALUE = 40
+#: how many differences one warning names (the rest are counted)
+_SHOWN_DIFFERENCES = 3
+
+
+def settings_outline(experiment: ExperimentConfig) -> dict[str, Any]:
+    """An experiment's settings as :meth:`AdminMixin.compare_config` records them, for the
+    next server on the store to say what differs: its document (each field by name) with
+    each arm's content, and any text longer than 80 characters, as a digest.
+
+    Parameters
+    ----------
+    experiment
+        The experiment as this process's experiments file gives it.
+
+    Returns
+    -------
+    dict
+        JSON-ready data: ``{"id": ..., "arms": [{"id": "a", "content": "sha256:…"}, …],
+        "policy": {"name": "thompson", "params": {}}, …}``.
+    """
+    outline: dict[str, Any] = _shortened(config_document(experiment))
+    outline["arms"] = [{"id": arm.id, "content": "sha256:" + config_digest(arm.content)}
+                       for arm in experiment.arms]
+    return outline
+
+
+def _shortened(value: Any) -> Any:
+    """``value`` with every text longer than :data:`_OUTLINE_TEXT` as its digest."""
+    if isinstance(value, dict):
+        return {key: _shortened(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shortened(item) for item in value]
+    if isinstance(value, str) and len(value) > _OUTLINE_TEXT:
+        return "sha256:" + config_digest(value)
+    return value
+
+
+def settings_differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str:
+    """What differs between two :func:`settings_outline` of one experiment, in words: the
+    arms by id, an arm's content, each other field by its path in the experiments file with
+    both values where they are short; the first three, the rest counted.
+
+    Parameters
+    ----------
+    mine
+        This process's outline.
+    theirs
+        The one another server recorded.
+
+    Returns
+    -------
+    str
+        ``"arms (this file: a, b, c; theirs: a, b), policy.name (this file: ucb1; theirs:
+        thompson)"``; empty if nothing differs.
+    """
+    found = []
+    my_arms, their_arms = mine.get("arms") or [], theirs.get("arms") or []
+    my_ids = [arm.get("id") for arm in my_arms]
+    their_ids = [arm.get("id") for arm in their_arms]
+    if my_ids != their_ids:
+        found.append(f"arms (this file: {', '.join(map(str, my_ids))}; theirs: "
+                     f"{', '.join(map(str, their_ids))})")
+    else:
+        found += [f"the content of arm {a.get('id')!r}"
+                  for a, b in zip(my_arms, their_arms, strict=True) if a != b]
+    found += _field_differences({k: v for k, v in mine.items() if k != "arms"},
+                                {k: v for k, v in theirs.items() if k != "arms"}, "")
+    more = len(found) - _SHOWN_DIFFERENCES
+    return ", ".join(found[:_SHOWN_DIFFERENCES]) + (f" and {more} more" if more > 0 else "")
+
+
+def _field_differences(mine: Any, theirs: Any, path: str) -> list[str]:
+    """The paths (``policy.params.epsilon``) at which two outlines' values differ, each with
+    both values if they are short."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        out = []
+        for key in dict.fromkeys([*mine, *theirs]):
+            out += _field_differences(mine.get(key), theirs.get(key),
+                                      f"{path}.{key}" if path else str(key))
+        return out
+    if mine == theirs:
+        return []
+    shown = _shown(mine), _shown(theirs)
+    if max(len(text) for text in shown) > _SHOWN_VALUE or "sha256:" in "".join(shown):
+        return [path]
+    return [f"{path} (this file: {shown[0]}; theirs: {shown[1]})"]
+
+
+def _shown(value: Any) -> str:
+    """A value of an outline as a warning shows it."""
+    if value is None:
+        return "not set"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(", ", ": "))
