@@ -11,6 +11,8 @@ refused with that said.
 from __future__ import annotations
 
 import os
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from setuptools import build_meta as _setuptools  # type: ignore[import-untyped]
@@ -28,21 +30,44 @@ __all__ = [
     "prepare_metadata_for_build_editable", "prepare_metadata_for_build_wheel",
 ]
 
-#: the variable that asks for the compiled build, and what it needs to build it
+#: the variable that asks for the compiled build, and its values that say yes and no
 COMPILE_ENV = "BANDITBOT_COMPILE"
-COMPILER = "mypy>=1.10"
+_YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+#: what compiling needs beside the project's own dependencies (mypy type-checks the tree
+#: against them before mypyc translates it, so they are installed in the build's
+#: environment too: pip installs a package's dependencies only after building it)
+COMPILER = ("mypy>=1.10", "types-PyYAML")
 
 
 def compiling() -> bool:
-    """Whether this build compiles (``BANDITBOT_COMPILE`` set to anything but "" or 0)."""
-    return os.environ.get(COMPILE_ENV, "").strip() not in ("", "0")
+    """Whether this build compiles: ``BANDITBOT_COMPILE`` is 1, true, yes or on (any case);
+    unset, empty, 0, false, no or off do not.
+
+    Raises
+    ------
+    SystemExit
+        Any other value (a typo should not silently build the other kind).
+    """
+    value = os.environ.get(COMPILE_ENV, "").strip().lower()
+    if value not in _YES + _NO:
+        raise SystemExit(f"{COMPILE_ENV}={value!r} is neither yes (1, true, yes, on) nor no "
+                         "(0, false, no, off, or unset)")
+    return value in _YES
+
+
+def _dependencies() -> list[str]:
+    """The project's own dependencies, as pyproject.toml lists them."""
+    with (Path(__file__).resolve().parent.parent / "pyproject.toml").open("rb") as file:
+        listed: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return listed
 
 
 def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
-    """setuptools' requirements; for a compiled build, mypy (setup.py names no others, and
-    asking setuptools would run it before mypy is there)."""
+    """setuptools' requirements; for a compiled build, mypy with the stubs and packages it
+    type-checks against (setup.py names no others, and asking setuptools would run it
+    before mypy is there)."""
     if compiling():
-        return [COMPILER]
+        return [*COMPILER, *_dependencies()]
     needs: list[str] = _setuptools.get_requires_for_build_wheel(config_settings)
     return needs
 

@@ -36,10 +36,20 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_a_compiled_build_asks_for_mypy_and_a_plain_one_does_not(
         backend: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BANDITBOT_COMPILE", "1")
-    assert any(r.startswith("mypy") for r in backend.get_requires_for_build_wheel())
-    for plain in ("", "0"):
+    needs = backend.get_requires_for_build_wheel()
+    # (mypy type-checks against the dependencies: pip installs them only after the build)
+    assert any(r.startswith("mypy") for r in needs) and "types-PyYAML" in needs
+    assert any(r.startswith("numpy") for r in needs) and any(r.startswith("pydantic")
+                                                              for r in needs)
+    for plain in ("", "0", "false", "No", "off"):
         monkeypatch.setenv("BANDITBOT_COMPILE", plain)
         assert not backend.compiling()
+    for yes in ("true", "YES", "on"):
+        monkeypatch.setenv("BANDITBOT_COMPILE", yes)
+        assert backend.compiling()
+    monkeypatch.setenv("BANDITBOT_COMPILE", "maybe")  # (a typo builds neither silently)
+    with pytest.raises(SystemExit, match="neither yes"):
+        backend.compiling()
     monkeypatch.delenv("BANDITBOT_COMPILE")
     monkeypatch.chdir(ROOT)  # (setuptools reads the project it builds from here)
     assert not any(r.startswith("mypy") for r in backend.get_requires_for_build_wheel())

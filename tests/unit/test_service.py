@@ -718,7 +718,7 @@ def test_a_subject_is_checked_for_every_caller(svc: BanditService) -> None:
         all(0 < len(r.subject) <= 128 for r in svc.decisions("seed"))
     # what the HTTP API refuses, a Python caller could log: None became the subject
     # 'None' (one subject for everyone), bytes "b'...'", a line break reached the exports
-    for subject, said in [(None, "got NoneType"), (b"u1", "got bytes"),
+    for subject, said in [(None, "got NoneType"), (b"u1", "got bytes"), (4.2, "got float"),
                           ("a\nb", "U+000A (a control character) at character 2"),
                           ("a\u202eb", "U+202E (a direction override) at character 2")]:
         if COMPILED and not isinstance(subject, str):  # (the compiled signature refuses it)
@@ -727,7 +727,9 @@ def test_a_subject_is_checked_for_every_caller(svc: BanditService) -> None:
             continue
         with pytest.raises(PayloadError, match=re.escape(said)):
             svc.decide("seed", subject)  # type: ignore[arg-type]
-    assert svc.decide("seed", 42).subject == "42"  # (a user id)
+    by_number = svc.decide("seed", 42)  # (a user id)
+    assert by_number.subject == "42"
+    assert svc.reward(by_number.id, 1, 42).status is RewardStatus.APPLIED
     assert svc.decide("seed", "Zoë 🙂").subject == "Zoë 🙂"
     assert len(list(svc.decisions("seed"))) == 3
 

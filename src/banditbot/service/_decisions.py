@@ -160,11 +160,14 @@ _DEFER_MIN_SHAPE = 0.1
 
 
 def _subject_text(subject: object) -> str:
-    """A subject given as a number (a Telegram user id) as text; ``None`` and bytes are
-    refused (``str`` made them ``'None'``, one subject for everyone, and ``"b'…'"``)."""
-    if subject is None or isinstance(subject, bytes | bytearray | memoryview):
-        raise PayloadError(f"a subject is text or a number, got {type(subject).__name__}",
-                           hint="e.g. the user's id in your app")
+    """A subject given as a whole number (a Telegram user id) as text; anything else that
+    is not text is refused (``str`` made ``None`` ``'None'``, one subject for everyone, and
+    bytes ``"b'…'"``)."""
+    if not isinstance(subject, int) or isinstance(subject, bool):  # (None, bytes, a float:
+        # str made them 'None', "b'…'", '4.2'; the compiled build's signature refuses them
+        # too, as a TypeError)
+        raise PayloadError(f"a subject is text or a whole number, got "
+                           f"{type(subject).__name__}", hint="e.g. the user's id in your app")
     return str(subject)
 
 
