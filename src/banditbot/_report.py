@@ -113,6 +113,11 @@ class ArmReport:
     added
         Rewards added by hand (cheater mode) or imported (``learn``) into this arm's
         statistics: in ``answered`` and ``reward_sum``, not in ``pulls``.
+    too_few_answers
+        Whether the estimate rests on fewer than 10 answers, the report's minimum for its
+        point (only the answers the estimate rests on count: not those added by hand or
+        imported into it): ``estimate`` is then ``None`` and the interval, if any, spans
+        most of the reward's range. The results page says "too few answers yet" beside it.
     """
 
     arm: str
@@ -141,6 +146,7 @@ class ArmReport:
     expected_loss: float | None = None
     send_failures: int = 0
     added: int = 0
+    too_few_answers: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,17 @@ def test_the_history_is_by_decision_count(server: Any) -> None:
     assert get(url, "/v1/experiments/shop/series?scope=chat:1", key).status_code == 400
 
 
+def test_the_report_says_which_arms_have_too_few_answers(server: Any) -> None:
+    """What the results page shows from the server's rule, not its own: an arm whose
+    estimate rests on fewer than 10 answers (no point, an interval over most of the range)
+    says so."""
+    url, key, _ = server
+    arms = get(url, "/v1/experiments/shop/report", key).json()["arms"]
+    answered = [a for a in arms if a["answered"]]  # 9 answers in all
+    assert answered and all(a["too_few_answers"] and a["estimate"] is None
+                            and a["estimate_low"] is not None for a in answered), answered
+
+
 def test_the_policies_an_admin_can_pick(server: Any) -> None:
     url, key, _ = server
     policies = {p["name"]: p for p in get(url, "/v1/policies", key).json()}

@@ -749,7 +749,12 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         rated = trial_site.service.report("r").arms
         arm = next(a for a in rated if a.answered)
         cells = _cells(page, arm.arm)
-        assert "estimate" in cells and cells["estimate"].startswith("–")
+        # one answer: no point, and beside its interval (most of 1-5) the words for why it
+        # is that wide (new-user trials read a bare interval over the whole range as noise)
+        assert "estimate" in cells and cells["estimate"].startswith("too few answers yet")
+        assert f"{arm.arm}: too few answers yet (" in (page.text_content("#alt-intervals")
+                                                       or "")
+        assert arm.too_few_answers and arm.estimate_high - arm.estimate_low > 2
         # no control here: the line under the table names none (a trial read "the chance
         # to beat the control" and "an interval of the uplift" on an experiment with neither)
         reading = page.inner_text("#reading")
@@ -769,6 +774,9 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
 
         page.goto(trial_site.url + "/#g")
         _loaded(page, "g")
+        # 300 answers: each arm's point, no such words
+        assert all(not a.too_few_answers for a in trial_site.service.report("g").arms)
+        assert re.match(r"0\.\d{3}\n?", _cells(page, "hey")["estimate"])
         assert "Dashed line: the control hello's estimate." in page.inner_text("#key-intervals")
         assert page.locator("#key-intervals").is_visible()  # not inside "Chart as text"
         reading = page.inner_text("#reading")

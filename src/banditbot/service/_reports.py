@@ -219,7 +219,8 @@ class ReportsMixin(DecisionsMixin):
                 estimate_low=_opt(estimates[i][1]), estimate_high=_opt(estimates[i][2]),
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
-                send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0))))
+                send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0)),
+                too_few_answers=bool(rests[i] < MIN_ANSWERS)))  # (_estimates' rule)
         # an arm retired in an earlier generation, with nothing in this one, is not part of
         # it (after a reset, ten such arms were ten rows of 0 decisions and 0.000-1.000)
         empty = {r.arm for r in rows if not (r.active or r.pulls or r.answered or r.added

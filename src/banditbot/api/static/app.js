@@ -133,6 +133,8 @@ function normalize(r) {
   const hasEstimate = !!r.estimate_kind || r.arms.some((a) => has(a.estimate) || has(a.estimate_low));
   const arms = r.arms.map((a, i) => ({
     arm: a.arm, content: a.content || "", active: a.active !== false, color: COLORS[i % COLORS.length],
+    // fewer answers than the report's minimum for a point: said in words beside the interval
+    tooFew: a.too_few_answers === true,
     decisions: a.decisions ?? a.pulls ?? 0,
     answered: a.answered ?? a.rewards ?? 0,
     added: a.added ?? 0,
@@ -283,7 +285,7 @@ function armColumns(rep) {
     { head: "decisions", cell: (a) => int(a.decisions) },
     { head: "answered", cell: (a) => int(a.answered) },
     { head: "reward sum", cell: (a) => amount(a.rewardSum) },
-    { head: rep.hasEstimate ? "estimate" : "mean", cell: (a) => valueCell(num(a.estimate), range(a.low, a.high)) },
+    { head: rep.hasEstimate ? "estimate" : "mean", cell: (a) => valueCell(point(a), range(a.low, a.high)) },
   ];
   if (rep.hasEstimate) {
     cols.push({ head: rep.posterior ? "posterior mean" : "pooled mean", cell: (a) => num(a.mean) });
@@ -303,6 +305,10 @@ function armColumns(rep) {
   cols.push({ head: "allocation", cell: (a) => a.active ? pct(a.allocation) : valueCell("0%", "retired") });
   return cols;
 }
+// An arm's point, or why it has none yet: the server says when its estimate rests on too few
+// answers (its interval then spans about the whole range, which alone read as noise)
+const TOO_FEW = "too few answers yet";
+function point(a) { return a.tooFew && !has(a.estimate) ? TOO_FEW : num(a.estimate); }
 function valueCell(main, sub) { const f = document.createDocumentFragment(); f.append(main); if (sub) { f.append(el("span", { class: "sub", text: sub })); } return f; }
 function armCell(a, rep) {
   const tags = [a.active ? null : "retired", a.arm === rep.control ? "control" : null,
@@ -693,7 +699,7 @@ function drawIntervals(rep) {
     }
   });
   canvas.dataset.labels = JSON.stringify(boxes);
-  text($("alt-intervals"), rep.arms.map((a) => `${a.arm}: ${num(a.estimate)}` +
+  text($("alt-intervals"), rep.arms.map((a) => `${a.arm}: ${point(a)}` +
        (has(a.low) ? ` (${range(a.low, a.high)})` : " (no interval yet)")).join("; ") +
        `. Intervals: ${rep.kind}.` + (control ? ` Dashed line: the control, ${control.arm}.` : ""));
 }
@@ -715,7 +721,7 @@ $("intervals").addEventListener("mousemove", (ev) => {
   const y = ev.clientY - canvas.getBoundingClientRect().top;
   const hit = rows.find((b) => b.row[0] <= y && y < b.row[1]);
   const a = hit && state.report && state.report.arms.find((x) => x.arm === hit.arm);
-  canvas.title = a ? `${a.arm}: ${num(a.estimate)}` + (has(a.low) ? ` (${range(a.low, a.high)})` : "") : "";
+  canvas.title = a ? `${a.arm}: ${point(a)}` + (has(a.low) ? ` (${range(a.low, a.high)})` : "") : "";
 });
 
 function drawCharts() {
