@@ -21,12 +21,12 @@ import numpy as np
 
 from ._files import write_whole
 from ._plotting import INK, MUTED, STYLE, figure, styled
-from ._report import Report
+from ._report import ArmReport, Report
 from ._series import DecisionSeries
 from ._text import count_text
 from ._types import FloatArray
 
-__all__ = ["CHART_ARMS", "COLORS", "evaluation_png", "report_png"]
+__all__ = ["CHART_ARMS", "COLORS", "arm_colors", "evaluation_png", "report_png"]
 
 #: Arm colours: each at least 3:1 against white (WCAG 1.4.11), apart for colour-blind
 #: readers (Okabe-Ito, darkened where needed). The dashboard uses the same ones.
@@ -301,7 +301,8 @@ def _bands(series: DecisionSeries, report: Report
     shares = [series.allocation[a] for a in order]
     shown = _shown_ids(drawn)
     labels = [shown[a] for a in order]
-    colors = [COLORS[drawn.index(a) % len(COLORS)] for a in order]
+    color = arm_colors(report.arms)
+    colors = [color[a] for a in order]
     others = [a for a in series.arms if a not in order and series.allocation[a].any()]
     if others:
         rest = np.zeros(series.decisions.shape[0])
@@ -311,6 +312,32 @@ def _bands(series: DecisionSeries, report: Report
         labels.append(f"others ({len(others):,})")
         colors.append(MUTED)
     return shares, labels, colors
+
+
+def arm_colors(arms: Sequence[ArmReport]) -> dict[str, str]:
+    """Each of ``arms``' colour, by its place in the experiment's arm list, not by the rows
+    drawn: an arm keeps its colour when a reset leaves out the rows of arms retired before
+    it and when arms are retired or added (the dashboard follows the same rule).
+
+    Parameters
+    ----------
+    arms
+        The arms a chart draws (at most :data:`CHART_ARMS` for a colour each).
+
+    Returns
+    -------
+    dict[str, str]
+        ``arm -> colour``: ``COLORS[position]`` for an arm among the first
+        :data:`CHART_ARMS` of the list (:attr:`ArmReport.position`; the row's index when
+        it is not known); an arm beyond takes the colours no drawn arm holds, in the
+        list's order (beyond those, the palette again).
+    """
+    where = {a.arm: i if a.position is None else a.position for i, a in enumerate(arms)}
+    colors = {a: COLORS[p] for a, p in where.items() if p < len(COLORS)}
+    free = iter([c for c in COLORS if c not in colors.values()])
+    for a in sorted((a for a in where if a not in colors), key=where.__getitem__):
+        colors[a] = next(free, COLORS[where[a] % len(COLORS)])
+    return colors
 
 
 def _shown_id(arm: str) -> str:
@@ -424,8 +451,9 @@ def _intervals(ax: Any, report: Report) -> None:
     ax.set_xlabel(f"estimate\n{textwrap.fill(kind, 44)}{note}")
     y = np.arange(len(arms))[::-1]
     shown = []
-    for i, (arm, yy) in enumerate(zip(arms, y, strict=True)):
-        color = COLORS[i % len(COLORS)]
+    colors = arm_colors(arms)
+    for arm, yy in zip(arms, y, strict=True):
+        color = colors[arm.arm]
         value, low, high = arm.estimate, arm.estimate_low, arm.estimate_high
         if low is not None and high is not None and np.isfinite(low) and np.isfinite(high):
             ax.hlines(yy, low, high, color=color, linewidth=5)

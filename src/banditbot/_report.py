@@ -118,6 +118,12 @@ class ArmReport:
         point (only the answers the estimate rests on count: not those added by hand or
         imported into it): ``estimate`` is then ``None`` and the interval, if any, spans
         most of the reward's range. The results page says "too few answers yet" beside it.
+    position
+        The arm's place in the experiment's arm list: its configured arms in the
+        configuration's order, then the arms added at run time in the order they were
+        added. Neither a reset, nor a retirement, nor an arm added later, nor the rows a
+        report leaves out change it, so charts colour an arm by it (``None``: not known,
+        the row's index is used).
     """
 
     arm: str
@@ -147,6 +153,7 @@ class ArmReport:
     send_failures: int = 0
     added: int = 0
     too_few_answers: bool = False
+    position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,12 +129,14 @@ def test_the_history_is_by_decision_count(server: Any) -> None:
     assert get(url, "/v1/experiments/shop/series?scope=chat:1", key).status_code == 400
 
 
-def test_the_report_says_which_arms_have_too_few_answers(server: Any) -> None:
+def test_the_report_says_which_arms_have_too_few_answers_and_their_place(
+        server: Any) -> None:
     """What the results page shows from the server's rule, not its own: an arm whose
     estimate rests on fewer than 10 answers (no point, an interval over most of the range)
-    says so."""
+    says so, and each arm has its place in the experiment's arm list (its colour)."""
     url, key, _ = server
     arms = get(url, "/v1/experiments/shop/report", key).json()["arms"]
+    assert [(a["arm"], a["position"]) for a in arms] == [("a", 0), ("b", 1), ("c", 2)]
     answered = [a for a in arms if a["answered"]]  # 9 answers in all
     assert answered and all(a["too_few_answers"] and a["estimate"] is None
                             and a["estimate_low"] is not None for a in answered), answered

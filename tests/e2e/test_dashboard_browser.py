@@ -180,6 +180,13 @@ def _cells(page: Any, arm: str) -> dict[str, str]:
                               [arm]))
 
 
+def _legend_colours(page: Any) -> dict[str, str]:
+    """The allocation chart's legend: arm -> the colour of its swatch."""
+    return dict(page.evaluate("""() => [...document.getElementById('allocation')
+        .closest('figure').querySelectorAll('.legend li')]
+        .map((li) => [li.textContent, li.querySelector('i').style.background])"""))
+
+
 def _fact(page: Any, name: str) -> str:
     return str(page.evaluate("""([name]) => [...document.querySelectorAll('#facts div')]
         .find((d) => d.querySelector('dt').textContent === name).querySelector('dd')
@@ -489,6 +496,9 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         assert "greeting now uses epsilon-greedy(epsilon=0.1" in result
         assert _fact(page, "Policy") == "epsilon-greedy"
 
+        colours = _legend_colours(page)
+        assert len(set(colours.values())) == 4, colours
+
         # retiring an arm shows in the table at once
         before = _cells(page, "hello")
         page.select_option("#retire-arm", "hello")
@@ -524,6 +534,7 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         _no_horizontal_overflow(page)
         assert not _axe_serious(page)
 
+        site.service.retire_arm("greeting", "formal", actor="admin")  # (shown after the reset)
         # a reset: the table and the decision list start from zero (no old generation), even
         # when another refresh starts during the reset's own and answers last (the CI once saw
         # the reset's refresh, overtaken by the timer's, report the old generation)
@@ -543,6 +554,9 @@ def test_results_page_on_a_phone_with_admin_tools(site: Site) -> None:
         page.wait_for_function("document.querySelector('#admin-result').textContent"
                                ".includes('generation 0 → 1')", timeout=WAIT)
         assert _fact(page, "Decisions") == "0"
+        # each arm keeps its colour, though formal (retired before the reset, not the
+        # control) has no row now: the colours went by row, and playful took formal's
+        assert _legend_colours(page) == {a: c for a, c in colours.items() if a != "formal"}
         assert page.locator("#recent tbody tr").count() == 0
         assert "No decisions in generation 1" in page.inner_text("#recent-caption")
         assert page.locator("#empty").is_visible()

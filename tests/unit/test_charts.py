@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from banditbot import BanditService, MemoryStore, load_config, parse_config
+from banditbot import BanditService, MemoryStore, SQLiteStore, load_config, parse_config
 from banditbot._charts import (
     COLORS,
     _evaluation_figure,
@@ -374,6 +374,59 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
         fig = _report_figure(report, _series(svc, "many"), max_arms=10)
         texts = " ".join(_texts(fig))
         assert "others (30)" in texts and "the 10 arms with the most decisions of 40" in texts
+
+
+def _drawn_colours(svc: BanditService, experiment: str) -> dict[str, str]:
+    """The colour the report chart draws each arm in: its allocation band (the legend) and
+    its interval bar, which must agree."""
+    from matplotlib.colors import to_hex
+
+    with styled(STYLE):
+        fig = _report_figure(svc.report(experiment), svc.report_series(experiment))
+        allocation, intervals = fig.axes
+        legend = allocation.get_legend()
+        bands = {t.get_text(): to_hex(h.get_facecolor()) for t, h in
+                 zip(legend.get_texts(), legend.legend_handles, strict=True)}
+        rows = {tick.get_position()[1]: tick.get_text().removesuffix(" (retired)")
+                for tick in intervals.get_yticklabels()}
+        bars = {rows[c.get_segments()[0][0][1]]: to_hex(c.get_color()[0])
+                for c in intervals.collections}
+    assert bars == bands
+    return bars
+
+
+def test_an_arm_keeps_its_colour_after_a_reset_and_arms_retired_or_added(
+        tmp_path: Path) -> None:
+    """A new-user trial: after a reset the charts drew arms in other arms' colours (the
+    report leaves out the row of an arm retired before the reset, and colours went by row:
+    hey took hello's blue). An arm's colour follows its place in the experiment's arm list
+    (the configured arms, then those added, in the order added: the store keeps them by
+    id, which put aa, added later, before yo)."""
+    cfg = parse_config({"experiments": [{"id": "e", "burn_in": 0, "arms": [
+        {"id": a, "content": a} for a in ("hello", "hey", "formal")]}]})
+    store = SQLiteStore(tmp_path / "colours.db")
+    store.init()
+    svc = BanditService(cfg, store, rng=np.random.default_rng(6))
+
+    def visits(n: int) -> None:
+        for i in range(n):
+            svc.reward(svc.decide("e", f"u{i}").id, i % 2, f"u{i}")
+
+    svc.add_arm("e", "yo", "Yo", actor="admin")
+    visits(40)
+    before = _drawn_colours(svc, "e")
+    palette = [c.lower() for c in COLORS]
+    assert list(before.values()) == palette[:4]  # the list's order: hello, hey, formal, yo
+    svc.retire_arm("e", "hello", actor="admin")
+    svc.add_arm("e", "aa", "Aa", actor="admin")
+    svc.reset("e", actor="admin")
+    visits(40)
+    after = _drawn_colours(svc, "e")
+    assert set(after) == {"hey", "formal", "yo", "aa"}  # hello's row is left out now
+    assert {a: after[a] for a in ("hey", "formal", "yo")} == \
+        {a: before[a] for a in ("hey", "formal", "yo")}
+    assert after["aa"] == palette[4]  # a colour of its own
+    store.close()
 
 
 @pytest.mark.parametrize("count", [4, 40])

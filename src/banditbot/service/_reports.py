@@ -190,6 +190,8 @@ class ReportsMixin(DecisionsMixin):
         settled = burn_in is None or burn_in.done
         enough = settled & (basis >= MIN_ANSWERS)
         failures = self.store.read_counters(f"send-failures:{exp.id}")
+        history = self._admin_changes(view)
+        position = _arm_positions(view, history)
         added = self.store.read_counters(added_key(exp.id, view.meta.generation, scope))
         rows = []
         for i, a in enumerate(arms):
@@ -220,7 +222,8 @@ class ReportsMixin(DecisionsMixin):
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
                 send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0)),
-                too_few_answers=bool(rests[i] < MIN_ANSWERS)))  # (_estimates' rule)
+                too_few_answers=bool(rests[i] < MIN_ANSWERS),  # (_estimates' rule)
+                position=position[a]))
         # an arm retired in an earlier generation, with nothing in this one, is not part of
         # it (after a reset, ten such arms were ten rows of 0 decisions and 0.000-1.000)
         empty = {r.arm for r in rows if not (r.active or r.pulls or r.answered or r.added
@@ -269,7 +272,7 @@ class ReportsMixin(DecisionsMixin):
             propensity="deferred" if view.deferred is not None else "exact",
             floor=min(exp.floor, 0.5 / len(view.arms)) if len(view.arms) > 1 else 0.0,
             holdout=exp.holdout, time_zone=self.config.time_zone, bandit_vs_holdout=bandit,
-            history=self._admin_changes(view), initial_policy=_policy_text(exp.policy),
+            history=history, initial_policy=_policy_text(exp.policy),
             rule=exp.winner.rule if exp.scope == "shared" and moving is None else "",
             confidence=exp.confidence, reward_bounds=exp.reward.bounds,
             reward_label=next((b.label for b in exp.reward.buttons if b.value == 1.0), "👍")
@@ -796,6 +799,20 @@ def _contextual_summary(view: ExperimentView, summary: _Summary,
     p_best = _masked(usable, lambda m: posterior.subset(m).best_probabilities())
     return _Summary(summary.mean, summary.low, summary.high, p_best, summary.kind,
                     posterior)
+
+
+def _arm_positions(view: ExperimentView, history: Sequence[AdminChange]) -> dict[str, int]:
+    """Each arm's place in the experiment's arm list (:attr:`ArmReport.position`, which
+    charts colour an arm by): the configured arms in the configuration's order, then the
+    arms added at run time in the order the audit log's ``history`` added them first, then
+    any it no longer holds. Neither a reset nor a retirement moves an arm (the report's rows
+    leave out an arm retired before the reset), nor does an arm added later (a store keeps
+    the added arms by id: ``aa`` added after ``yo`` came before it in ``view.all_arms``)."""
+    arms = set(view.all_arms)
+    added = [c.detail for c in history if c.action == "arm-add" and c.detail in arms]
+    order = dict.fromkeys([*(a.id for a in view.config.arms if a.id in arms), *added,
+                           *view.all_arms])
+    return {a: i for i, a in enumerate(order)}
 
 
 #: Answers an arm needs before the report shows its adaptively weighted estimate (and its

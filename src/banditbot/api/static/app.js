@@ -132,7 +132,10 @@ function normalize(r) {
   // above its interval, as in the CLI's table; the page showed the posterior's mean instead)
   const hasEstimate = !!r.estimate_kind || r.arms.some((a) => has(a.estimate) || has(a.estimate_low));
   const arms = r.arms.map((a, i) => ({
-    arm: a.arm, content: a.content || "", active: a.active !== false, color: COLORS[i % COLORS.length],
+    arm: a.arm, content: a.content || "", active: a.active !== false,
+    // the arm's place in the experiment's arm list, which its colour follows (an older
+    // server's report has none: the row's)
+    position: Number.isInteger(a.position) ? a.position : i,
     // fewer answers than the report's minimum for a point: said in words beside the interval
     tooFew: a.too_few_answers === true,
     decisions: a.decisions ?? a.pulls ?? 0,
@@ -160,8 +163,10 @@ function normalize(r) {
                                             ((b.arm === control) - (a.arm === control)) ||
                                             (b.decisions - a.decisions));
     const top = new Set(ranked.slice(0, TOP_COLORS.length).map((a) => a.arm));
-    let k = 0;
-    arms.forEach((a) => { if (top.has(a.arm)) { a.color = TOP_COLORS[k++]; } else { a.color = OTHERS; a.other = true; } });
+    arms.forEach((a) => { if (!top.has(a.arm)) { a.color = OTHERS; a.other = true; } });
+    paint(arms.filter((a) => !a.other), TOP_COLORS);
+  } else {
+    paint(arms, COLORS);
   }
   const decisions = r.decisions ?? r.total_pulls ?? arms.reduce((s, a) => s + a.decisions, 0);
   const kind = (hasEstimate ? r.estimate_kind : null) || r.interval_kind || "interval";
@@ -184,6 +189,21 @@ function normalize(r) {
     history: r.history || [], historyText: r.history_text || "",
     comparisonNotes: r.comparison_notes || [],
   };
+}
+
+// Colours by the arms' place in the experiment's arm list, not by the rows shown (a reset
+// drops the rows of arms retired before it, and every arm after them took another's
+// colour): an arm among the first ten keeps COLORS[position] (unless it is the grey of
+// "others"); one further down takes a colour no arm shown holds, in list order. The
+// report's PNG chart follows the same rule (_charts.arm_colors).
+function paint(arms, palette) {
+  const own = (a) => (a.position < COLORS.length && palette.includes(COLORS[a.position]) ? COLORS[a.position] : null);
+  const held = new Set(arms.map(own).filter(Boolean));
+  const free = palette.filter((c) => !held.has(c));
+  let k = 0;
+  [...arms].sort((a, b) => a.position - b.position).forEach((a) => {
+    a.color = own(a) || free[k++] || palette[a.position % palette.length];
+  });
 }
 
 function statusOf(rep) {
