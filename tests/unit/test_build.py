@@ -17,6 +17,8 @@ from banditbot import BanditService
 from banditbot.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
+#: (setuptools says its pyproject.toml support is beta each time it reads the project)
+pytestmark = pytest.mark.filterwarnings("ignore:Support for `\\[tool.setuptools\\]`")
 
 
 def _module(name: str, path: Path) -> ModuleType:
