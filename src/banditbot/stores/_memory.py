@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._types import mypyc_attr
+from .._types import mypyc_attr, new_tuple
 from ._base import (
     ALLOCATED,
     PERIOD_FIELDS,
@@ -37,6 +37,20 @@ __all__ = ["MemoryStore"]
 
 _Key = tuple[str, int, str]  # experiment, generation, scope
 _DEFAULT_META = ExperimentMeta()
+#: a logged decision as the store keeps it: its record's fields as a plain tuple. The garbage
+#: collector stops tracking an exact tuple of immutable values at its first collection; a
+#: named tuple (a subclass) it traverses at every full collection, the whole log each time
+#: (10% of a loop of 300,000 decisions and rewards)
+_Row = tuple[Any, ...]
+_REWARD, _WEIGHT, _ALLOCATION = (DecisionRecord._fields.index(name)
+                                 for name in ("reward", "weight", "allocation_id"))
+assert DecisionRecord._fields[1:5] == ("experiment", "generation", "scope", "arm")
+
+
+def _record(row: _Row) -> DecisionRecord:
+    """The record of a kept row."""
+    record: DecisionRecord = new_tuple(DecisionRecord, row)
+    return record
 
 
 class _Bucket(CountColumns):
@@ -76,7 +90,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._meta: dict[str, ExperimentMeta] = {}
         self._buckets: dict[_Key, _Bucket] = defaultdict(_Bucket)
-        self._decisions: dict[str, DecisionRecord] = {}
+        self._decisions: dict[str, _Row] = {}  # id -> the record's fields
         self._rewards: dict[str, tuple[float, float]] = {}  # id -> (reward, rewarded_at)
         self._by_experiment: dict[str, list[str]] = defaultdict(list)
         self._admin: list[AdminRecord] = []
@@ -165,7 +179,7 @@ class MemoryStore:
         """Log a decision and count its pull (under the lock)."""
         if decision.id in self._decisions:
             raise ValueError(f"decision id {decision.id!r} already exists")
-        self._decisions[decision.id] = decision
+        self._decisions[decision.id] = tuple(decision)
         self._by_experiment[decision.experiment].append(decision.id)
         self._buckets[(decision.experiment, decision.generation, decision.scope)].add(
             decision.arm, 1.0)
@@ -191,8 +205,8 @@ class MemoryStore:
         return held if held is not None and held.expires > time.time() else None
 
     def get_decision(self, decision_id: str) -> DecisionRecord | None:
-        record = self._decisions.get(decision_id)
-        return None if record is None else self._with_reward(record)
+        row = self._decisions.get(decision_id)
+        return None if row is None else self._with_reward(_record(row))
 
     def _with_reward(self, record: DecisionRecord) -> DecisionRecord:
         rewarded = self._rewards.get(record.id)
@@ -202,19 +216,21 @@ class MemoryStore:
                      extra: Mapping[str, float] | None = None, *,
                      known: DecisionRecord | None = None) -> ApplyResult:
         with self._lock:
-            record = self._decisions.get(decision_id)
-            if record is None:
+            row = self._decisions.get(decision_id)
+            if row is None:
                 return ApplyResult.UNKNOWN
-            if record.reward is not None or decision_id in self._rewards:
+            if row[_REWARD] is not None or decision_id in self._rewards:
                 return ApplyResult.DUPLICATE
+            # (the row's fields, not ``known``'s: a caller's copy cannot choose the arm)
             self._rewards[decision_id] = (value, rewarded_at)
             if extra:
-                self._add(record, value, extra)
-            else:  # (the usual reward: its counters alone, one call fewer)
-                self._buckets[(record.experiment, record.generation, record.scope)].add(
-                    record.arm, 0.0, record.weight, value)
-            if record.allocation_id is not None:
-                self._allocation_rewards[record.allocation_id] += record.weight
+                self._add(_record(row), value, extra)
+            else:  # (the usual reward: its counters alone, read from the row by place)
+                experiment, generation, scope, arm = row[1:5]
+                self._buckets[(experiment, generation, scope)].add(arm, 0.0, row[_WEIGHT],
+                                                                    value)
+            if row[_ALLOCATION] is not None:
+                self._allocation_rewards[row[_ALLOCATION]] += row[_WEIGHT]
             return ApplyResult.APPLIED
 
     def _add(self, record: DecisionRecord, value: float,
@@ -238,7 +254,7 @@ class MemoryStore:
             for i, record in enumerate(decisions):
                 if record.reward is None:
                     raise ValueError("manual decisions carry their reward")
-                self._decisions[record.id] = record
+                self._decisions[record.id] = tuple(record)
                 self._by_experiment[record.experiment].append(record.id)
                 self._add(record, record.reward, extras[i] if extras else None, pulls=1.0)
 
@@ -251,22 +267,24 @@ class MemoryStore:
     def keep_vectors(self, resolved: Sequence[ResolvedVector]) -> None:
         with self._lock:
             for r in resolved:
-                record = self._decisions.get(r.decision_id)
+                row = self._decisions.get(r.decision_id)
+                record = None if row is None else _record(row)
                 if record is not None and record.posterior is not None \
                         and not len(record.probabilities):
-                    self._decisions[r.decision_id] = record._replace(
-                        probabilities=r.probabilities, propensity=r.propensity)
+                    self._decisions[r.decision_id] = tuple(record._replace(
+                        probabilities=r.probabilities, propensity=r.propensity))
 
     def iter_decisions(self, experiment: str, *, generation: int | None = None,
                        since: float | None = None, after_id: str | None = None,
                        limit: int | None = None) -> Iterator[DecisionRecord]:
         with self._lock:
             ids = list(self._by_experiment.get(experiment, ()))
-        records = sorted((self._with_reward(self._decisions[i]) for i in ids),
+        records = sorted((self._with_reward(_record(self._decisions[i])) for i in ids),
                          key=lambda r: (r.created_at, r.id))
         if after_id is not None:
-            cursor = self._decisions.get(after_id)
-            if cursor is not None:
+            row = self._decisions.get(after_id)
+            if row is not None:
+                cursor = _record(row)
                 key = (cursor.created_at, cursor.id)
                 records = [r for r in records if r and (r.created_at, r.id) > key]
         yield from decisions_of(records, generation=generation, since=since, limit=limit)
