@@ -136,3 +136,29 @@ def test_a_key_never_waits_on_another_requests_read_of_the_list(tmp_path: Path) 
     finally:
         gate.set()
         first.join(10)
+
+
+def test_an_authentication_told_no_read_is_due_reads_nothing(tmp_path: Path) -> None:
+    """The server asks ``needs_reload`` and, told no, authenticates on its event loop at
+    once. A list that expired between the two (a window of microseconds each time it
+    expires) was read there, under the lock: every request waited on the store. Now a list
+    that expires within 10 ms, or a miss read coming due within it, counts as due."""
+    now = [0.0]
+    store = CountingStore(tmp_path / "window.db")
+    store.init()
+    ring = KeyRing(store, cache_seconds=2.0, miss_seconds=0.2, clock=lambda: now[0])
+    key = ring.create("reader", "read")[0]
+    assert ring.authenticate(key) is not None  # the list read at 0.0
+    ring.authenticate("bb_unknown")  # a miss: the next miss read is due at 0.2
+    # a server asks at each moment, then authenticates a moment later (1 ms, then 9 ms)
+    for asked in np.arange(0.0, 2.5, 0.0005):
+        for later in (0.001, 0.009):
+            now[0] = float(asked)
+            due = {k: ring.needs_reload(k) for k in (key, "bb_unknown")}
+            reads = CountingStore.key_list_reads
+            now[0] = float(asked) + later
+            for k, told in due.items():
+                if not told:
+                    ring.authenticate(k)
+                    assert CountingStore.key_list_reads == reads, (asked, later, k)
+    store.close()

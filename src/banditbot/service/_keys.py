@@ -33,6 +33,11 @@ _CACHE_SECONDS = 2.0
 #: how often an unknown key may have the key list read again (a new key is unknown until
 #: then; a flood of made-up keys costs one read per interval, not one per key)
 _MISS_SECONDS = 0.2
+#: how far ahead :meth:`KeyRing.needs_reload` looks: a list that expires, or a miss read that
+#: comes due, within this time counts as due now (the server asks it, then authenticates
+#: on the event loop microseconds later: a list that expired between the two was read
+#: there, under the lock, stalling every request)
+_AHEAD = 0.01
 
 
 def hash_key(key: str) -> str:
@@ -142,8 +147,11 @@ class KeyRing:
 
     def needs_reload(self, key: str | None = None) -> bool:
         """Whether the next :meth:`authenticate` (of ``key``, if given) reads the store: the
-        cached list expired, or ``key`` is not in it and may have it read again."""
-        return self._must_read(self._cache, hash_key(key) if key else None, self.clock())
+        cached list expired, or ``key`` is not in it and may have it read again; either
+        within the next 10 ms counts (an authentication that follows at once, told no read
+        is due, never reads)."""
+        return self._must_read(self._cache, hash_key(key) if key else None,
+                               self.clock() + _AHEAD)
 
     def _must_read(self, cache: tuple[float | None, dict[str, ApiKey]], digest: str | None,
                    now: float) -> bool:
