@@ -30,7 +30,7 @@ def compiled_modules() -> list[str]:
 #: would type-check and translate the tree once more for nothing)
 _BUILDS = {"bdist_wheel", "build", "build_ext", "install", "develop", "editable_wheel"}
 
-if compiling() and _BUILDS.intersection(sys.argv[1:]):
+if _BUILDS.intersection(sys.argv[1:]) and compiling():  # (an sdist never compiles)
     from mypyc.build import mypycify
 
     # (its own build directory: a plain build after it must not find the compiled modules

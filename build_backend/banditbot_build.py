@@ -11,7 +11,6 @@ refused with that said.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +56,8 @@ def compiling() -> bool:
 
 def _dependencies() -> list[str]:
     """The project's own dependencies, as pyproject.toml lists them."""
+    import tomllib  # (here: an older Python is told by pip that it is too old, not by this)
+
     with (Path(__file__).resolve().parent.parent / "pyproject.toml").open("rb") as file:
         listed: list[str] = tomllib.load(file)["project"]["dependencies"]
     return listed

@@ -5,7 +5,6 @@ Every server a test starts listens on 127.0.0.1 and is stopped by its fixture.
 
 from __future__ import annotations
 
-import inspect
 import os
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 
 from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
+from banditbot._types import compiled
 from banditbot.stores import DecisionRecord, Store
 
 from .pg_server import PostgresServer, postgres_bindir
@@ -32,7 +32,7 @@ BACKENDS = ["memory", "sqlite", "dynamodb", "postgresql"]
 #: whether this run's banditbot is the compiled build (BANDITBOT_COMPILE=1): its service's
 #: classes are C types, whose attributes a test cannot patch (a class attribute set on one
 #: is not seen by its instances) and which carry no docstrings
-COMPILED = not inspect.isfunction(BanditService.decide)
+COMPILED = compiled()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -317,7 +317,9 @@ def _bands(series: DecisionSeries, report: Report
 def arm_colors(arms: Sequence[ArmReport]) -> dict[str, str]:
     """Each of ``arms``' colour, by its place in the experiment's arm list, not by the rows
     drawn: an arm keeps its colour when a reset leaves out the rows of arms retired before
-    it and when arms are retired or added (the dashboard follows the same rule).
+    it and when arms are retired or added (the dashboard follows the same rule; beyond 10
+    rows it also keeps its grey for the arms it does not colour, where a chart gives an
+    arm at the ninth place that grey beside its "others" band).
 
     Parameters
     ----------

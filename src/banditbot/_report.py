@@ -114,10 +114,12 @@ class ArmReport:
         Rewards added by hand (cheater mode) or imported (``learn``) into this arm's
         statistics: in ``answered`` and ``reward_sum``, not in ``pulls``.
     too_few_answers
-        Whether the estimate rests on fewer than 10 answers, the report's minimum for its
-        point (only the answers the estimate rests on count: not those added by hand or
-        imported into it): ``estimate`` is then ``None`` and the interval, if any, spans
-        most of the reward's range. The results page says "too few answers yet" beside it.
+        Whether the arm is active and has fewer than 10 answers, the report's minimum for
+        an estimate's point: ``estimate`` is then ``None`` and the interval, if any, spans
+        most of the reward's range; the results page says "too few answers yet" beside it.
+        (An arm whose 10 answers or more were added by hand or imported has no point
+        either, the estimate resting on the policy's answers, but is not said to have too
+        few.)
     position
         The arm's place in the experiment's arm list: its configured arms in the
         configuration's order, then the arms added at run time in the order they were

@@ -9,7 +9,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BoolArray", "FloatArray", "IntArray", "mypyc_attr", "new_tuple"]
+__all__ = ["BoolArray", "FloatArray", "IntArray", "compiled", "mypyc_attr", "new_tuple"]
 
 _C = TypeVar("_C")
 
@@ -28,3 +28,14 @@ BoolArray = npt.NDArray[np.bool_]
 #: call; a named tuple's own ``__new__`` is a Python function (0.12-0.15 µs more a record on
 #: the decision path, where four are built per decide → reward)
 new_tuple = tuple.__new__
+
+
+def compiled() -> bool:
+    """Whether this install's decision path is the compiled build (``BANDITBOT_COMPILE=1``):
+    its service module is an extension module beside its source. Found without importing
+    the service (``banditbot --version`` stays light)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+    from pathlib import Path
+
+    service = Path(__file__).resolve().parent / "service"
+    return any((service / f"_decisions{suffix}").is_file() for suffix in EXTENSION_SUFFIXES)

@@ -90,10 +90,15 @@ def test_a_second_server_is_told_what_differs_in_its_file(
                         reward={"type": "rating", "min": 0, "max": 10})) == (
         "the content of arm 'plain', description, reward.type (this file: rating; theirs: "
         "binary) and 2 more")
-    # a record an older version wrote (no outline): who and when, as before
-    text, version = store.read_document("settings:greet")
-    assert text is not None
-    old = {k: v for k, v in json.loads(text).items() if k != "settings"}
-    store.write_document("settings:greet", json.dumps(old), version)
-    (line,) = _started(store, wider, by="host web2, file /srv/b.yaml")[1]
-    assert "at 2023-11-14 22:13 UTC); every server on one store" in line, line
+    # a record an older version wrote (no outline), or a later one shaped otherwise: who
+    # and when, as before, and the server starts
+    for outline in (None, {"arms": "plain", "policy": 3}, {"arms": [["plain"]]}):
+        text, version = store.read_document("settings:greet")
+        assert text is not None
+        held = {k: v for k, v in json.loads(text).items() if k != "settings"}
+        if outline is not None:
+            held["settings"] = outline
+        store.write_document("settings:greet", json.dumps(held), version)
+        (line,) = _started(store, wider, by="host web2, file /srv/b.yaml")[1]
+        assert "at 2023-11-14 22:13 UTC); every server on one store" in line, line
+        _started(store, _config(policy=epsilon))  # (the first server's record again)

@@ -86,6 +86,30 @@ def test_the_services_parts_are_one_chain_of_single_inheritance() -> None:
 
 
 def test_the_version_says_whether_the_decision_path_is_compiled() -> None:
+    """--version finds the build by its files (without importing the service); what runs
+    says it too: a compiled method is not a Python function."""
     said = CliRunner().invoke(app, ["--version"]).output
-    compiled = not inspect.isfunction(BanditService.decide)
-    assert ("compiled" if compiled else "interpreted") in said, said
+    runs_compiled = not inspect.isfunction(BanditService.decide)
+    assert ("compiled by mypyc" if runs_compiled else "interpreted") in said, said
+
+
+def test_an_sdist_holds_the_build_backend_it_names(backend: ModuleType, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyproject.toml names an in-tree backend; an sdist without it could not be built into
+    a wheel (``python -m build`` builds the wheel from the sdist)."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    tree = tmp_path / "checkout"  # (the tracked files alone: no metadata of earlier builds)
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tree / name)
+    monkeypatch.delenv("BANDITBOT_COMPILE", raising=False)
+    monkeypatch.chdir(tree)
+    name = backend.build_sdist(str(tmp_path))
+    with tarfile.open(tmp_path / name) as sdist:
+        held = {member.split("/", 1)[-1] for member in sdist.getnames()}
+    assert {"build_backend/banditbot_build.py", "setup.py", "pyproject.toml"} <= held

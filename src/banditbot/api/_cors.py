@@ -61,6 +61,6 @@ class ProblemCORS(CORSMiddleware):
                          f"{'are' if len(refused) > 1 else 'is'} not allowed (allowed: "
                          f"{', '.join(self.allow_headers)})")
         if "access-control-request-private-network" in headers \
-                and not self.allow_private_network:
+                and not getattr(self, "allow_private_network", False):  # (Starlette 0.51+)
             parts.append("a request from a private network is not allowed")
         return "; ".join(parts) or "the browser's cross-origin request is not allowed"

@@ -38,12 +38,10 @@ app.add_typer(keys_app, name="keys")
 
 def _print_version(value: bool) -> None:
     if value:
-        import inspect
+        from .. import __version__
+        from .._types import compiled
 
-        from .. import BanditService, __version__
-
-        built = "interpreted" if inspect.isfunction(BanditService.decide) else \
-            "compiled by mypyc"
+        built = "compiled by mypyc" if compiled() else "interpreted"
         typer.echo(f"banditbot {__version__} (decision path {built})")
         raise typer.Exit()
 

@@ -539,9 +539,8 @@ class AdminMixin(SegmentsMixin):
                 # (the same server with its own file edited is no second server: its arm
                 # changes are said below, the rest was meant)
                 when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(held.get("at", 0)))
-                # (a record of an older version holds no outline: who and when only)
-                what = settings_differences(outline, held["settings"]) \
-                    if isinstance(held.get("settings"), dict) else ""
+                what = _differences_said(outline, held.get("settings"), arms,
+                                         held.get("arms"))
                 out.append(f"experiment {exp.id!r}: its settings differ from those of the "
                            "last server to start on this store "
                            f"({held.get('by', 'another process')}, at {when})"
@@ -697,8 +696,9 @@ _SHOWN_DIFFERENCES = 3
 
 def settings_outline(experiment: ExperimentConfig) -> dict[str, Any]:
     """An experiment's settings as :meth:`AdminMixin.compare_config` records them, for the
-    next server on the store to say what differs: its document (each field by name) with
-    each arm's content, and any text longer than 80 characters, as a digest.
+    next server on the store to say what differs: its document (each field by name), its
+    arms by id (their contents' digests are recorded beside it, once) and any text longer
+    than 80 characters as a digest.
 
     Parameters
     ----------
@@ -708,13 +708,30 @@ def settings_outline(experiment: ExperimentConfig) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-ready data: ``{"id": ..., "arms": [{"id": "a", "content": "sha256:…"}, …],
-        "policy": {"name": "thompson", "params": {}}, …}``.
+        JSON-ready data: ``{"id": ..., "arms": ["a", "b"], "policy": {"name": "thompson",
+        "params": {}}, …}``.
     """
     outline: dict[str, Any] = _shortened(config_document(experiment))
-    outline["arms"] = [{"id": arm.id, "content": "sha256:" + config_digest(arm.content)}
-                       for arm in experiment.arms]
+    outline["arms"] = [arm.id for arm in experiment.arms]
     return outline
+
+
+def _differences_said(mine: Mapping[str, Any], theirs: object,
+                      my_contents: Mapping[str, str], their_contents: object) -> str:
+    """:func:`settings_differences` against another server's recorded outline and arm
+    digests; empty for a record this version cannot read (an older version's has no
+    outline; a later one's may be shaped otherwise: a server is told who and when, and
+    still starts)."""
+    if not isinstance(theirs, dict):
+        return ""
+    arms = theirs.get("arms")
+    if not isinstance(arms, list) or not all(isinstance(arm, str) for arm in arms):
+        return ""
+    try:
+        return settings_differences(mine, theirs, my_contents, their_contents
+                                    if isinstance(their_contents, dict) else {})
+    except (TypeError, AttributeError, ValueError):
+        return ""
 
 
 def _shortened(value: Any) -> Any:
@@ -728,10 +745,13 @@ def _shortened(value: Any) -> Any:
     return value
 
 
-def settings_differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str:
+def settings_differences(mine: Mapping[str, Any], theirs: Mapping[str, Any],
+                         my_contents: Mapping[str, str] | None = None,
+                         their_contents: Mapping[str, str] | None = None) -> str:
     """What differs between two :func:`settings_outline` of one experiment, in words: the
-    arms by id, an arm's content, each other field by its path in the experiments file with
-    both values where they are short; the first three, the rest counted.
+    arms by id, an arm's content (by the digests of each arm's content, recorded beside the
+    outline), each other field by its path in the experiments file with both values where
+    they are short; the first three, the rest counted.
 
     Parameters
     ----------
@@ -739,6 +759,8 @@ def settings_differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> 
         This process's outline.
     theirs
         The one another server recorded.
+    my_contents, their_contents
+        Arm id → the digest of its content, this process's and the one recorded.
 
     Returns
     -------
@@ -747,15 +769,13 @@ def settings_differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> 
         thompson)"``; empty if nothing differs.
     """
     found = []
-    my_arms, their_arms = mine.get("arms") or [], theirs.get("arms") or []
-    my_ids = [arm.get("id") for arm in my_arms]
-    their_ids = [arm.get("id") for arm in their_arms]
+    my_ids, their_ids = list(mine.get("arms") or []), list(theirs.get("arms") or [])
     if my_ids != their_ids:
         found.append(f"arms (this file: {', '.join(map(str, my_ids))}; theirs: "
                      f"{', '.join(map(str, their_ids))})")
-    else:
-        found += [f"the content of arm {a.get('id')!r}"
-                  for a, b in zip(my_arms, their_arms, strict=True) if a != b]
+    elif my_contents and their_contents:
+        found += [f"the content of arm {arm!r}" for arm in my_ids
+                  if their_contents.get(arm) not in (None, my_contents.get(arm))]
     found += _field_differences({k: v for k, v in mine.items() if k != "arms"},
                                 {k: v for k, v in theirs.items() if k != "arms"}, "")
     more = len(found) - _SHOWN_DIFFERENCES

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, SupportsIndex
 
 import numpy as np
 
@@ -22,7 +22,13 @@ from ._view import LANE_ARMS, ExperimentView, build_view
 if TYPE_CHECKING:
     from ._kept_series import SeriesCache
 
-__all__ = ["ServiceCore", "added_key", "check_scope"]
+__all__ = ["ServiceCore", "Subject", "added_key", "check_scope"]
+
+#: What names a subject: text, or a whole number (a Telegram user id; numpy's integers too).
+#: The protocol in the union makes the compiled build's signatures accept anything here, so
+#: the subject's own check refuses the rest (``None``, bytes, a float, a bool) with the same
+#: :class:`~banditbot.PayloadError` in both builds.
+Subject = str | SupportsIndex
 
 log = logging.getLogger("banditbot")
 
@@ -230,7 +236,7 @@ class ServiceCore:
                                         "details": details})
 
     # --- scopes -----------------------------------------------------------------------------
-    def scope_of(self, experiment: str, subject: str | int, *,
+    def scope_of(self, experiment: str, subject: Subject, *,
                  chat: str | int | None = None) -> str | None:
         """The scope whose bandit serves ``subject`` (in ``chat``), for reports:
         ``chat:…`` or ``subject:…`` for experiments with ``scope: chat`` or

@@ -8,9 +8,11 @@ Telegram has taken its message. :meth:`DecisionsMixin.decide` is both in one cal
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
+import operator
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -51,7 +53,7 @@ from ._allocation import (
     new_allocation,
     shape,
 )
-from ._core import VectorKeeper, new_id
+from ._core import Subject, VectorKeeper, new_id
 from ._idempotency import IDEMPOTENCY_SECONDS, RequestKey, request_key
 from ._rewards import RewardsMixin
 from ._view import ExperimentView, LaneVector
@@ -160,15 +162,14 @@ _DEFER_MIN_SHAPE = 0.1
 
 
 def _subject_text(subject: object) -> str:
-    """A subject given as a whole number (a Telegram user id) as text; anything else that
-    is not text is refused (``str`` made ``None`` ``'None'``, one subject for everyone, and
-    bytes ``"b'…'"``)."""
-    if not isinstance(subject, int) or isinstance(subject, bool):  # (None, bytes, a float:
-        # str made them 'None', "b'…'", '4.2'; the compiled build's signature refuses them
-        # too, as a TypeError)
-        raise PayloadError(f"a subject is text or a whole number, got "
-                           f"{type(subject).__name__}", hint="e.g. the user's id in your app")
-    return str(subject)
+    """A subject given as a whole number (a Telegram user id, a numpy integer) as text;
+    anything else that is not text is refused (``str`` made ``None`` ``'None'``, one subject
+    for everyone, bytes ``"b'…'"`` and a float ``'4.2'``)."""
+    if not isinstance(subject, bool):  # (True is an int, and no one's id)
+        with contextlib.suppress(TypeError):
+            return str(operator.index(subject))  # type: ignore[arg-type]
+    raise PayloadError(f"a subject is text or a whole number, got {type(subject).__name__}",
+                       hint="e.g. the user's id in your app")
 
 
 def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None
@@ -205,7 +206,7 @@ class DecisionsMixin(RewardsMixin):
         #: how long an idempotency key stands for its decision, in seconds (a day)
         self.idempotency_seconds = IDEMPOTENCY_SECONDS
 
-    def decide(self, experiment: str, subject: str | int,
+    def decide(self, experiment: str, subject: Subject,
                context: Mapping[str, Any] | None = None, *, chat: str | None = None,
                sticky: bool = False, idempotency_key: str | None = None,
                caller: str | None = None) -> Decision:
@@ -259,7 +260,7 @@ class DecisionsMixin(RewardsMixin):
         self._commit(record)
         return decision
 
-    def plan_decision(self, experiment: str, subject: str | int,
+    def plan_decision(self, experiment: str, subject: Subject,
                       context: Mapping[str, Any] | None = None, *,
                       chat: str | None = None, idempotency_key: str | None = None,
                       caller: str | None = None, telegram: bool = False) -> PlannedDecision:
@@ -281,15 +282,15 @@ class DecisionsMixin(RewardsMixin):
             return _planned(*self._plan(experiment, subject, context, chat, telegram), key)
         return PlannedDecision(*self._plan(experiment, subject, context, chat, telegram))
 
-    def _request_key(self, experiment: str, subject: str | int, context: Mapping[str, Any] | None,
+    def _request_key(self, experiment: str, subject: Subject, context: Mapping[str, Any] | None,
                      chat: str | None, sticky: bool, idempotency_key: str,
                      caller: str | None) -> RequestKey:
         return request_key(idempotency_key, caller=caller,
                            experiment=self.config.experiment(experiment).id,
-                           subject=subject if type(subject) is str else _subject_text(subject),
+                           subject=subject if isinstance(subject, str) else _subject_text(subject),
                            context=context, chat=chat, sticky=sticky)
 
-    def _decide_keyed(self, experiment: str, subject: str | int,
+    def _decide_keyed(self, experiment: str, subject: Subject,
                       context: Mapping[str, Any] | None, chat: str | None, sticky: bool,
                       idempotency_key: str, caller: str | None) -> Decision:
         """:meth:`decide` with an idempotency key."""
@@ -326,7 +327,7 @@ class DecisionsMixin(RewardsMixin):
             record.id, record.experiment, record.arm, content, propensity, probabilities,
             record.subject, record.created_at, record.scope, record.kind, True))
 
-    def _plan(self, experiment: str, subject: str | int, context: Mapping[str, Any] | None,
+    def _plan(self, experiment: str, subject: Subject, context: Mapping[str, Any] | None,
               chat: str | None, telegram: bool = False) -> tuple[DecisionRecord, Decision]:
         """:meth:`plan_decision` as a plain pair (what :meth:`decide` commits at once)."""
         if telegram:  # (the bot's path, not the HTTP API's: a copy of each costs nothing)
@@ -613,7 +614,7 @@ class DecisionsMixin(RewardsMixin):
         self._commit(planned.record, logged=True)
         return planned.decision
 
-    def _prepare_decision(self, experiment: str, subject: str | int, chat: str | None
+    def _prepare_decision(self, experiment: str, subject: Subject, chat: str | None
                           ) -> tuple[ExperimentView, str, float]:
         view = self.view(experiment)
         exp = view.config
@@ -638,7 +639,7 @@ class DecisionsMixin(RewardsMixin):
             self._maybe_settle(view, now)
         return view, "" if exp.scope == "shared" else self._scope(exp, subject, chat), now
 
-    def _sticky(self, experiment: str, subject: str | int, context: Mapping[str, Any] | None,
+    def _sticky(self, experiment: str, subject: Subject, context: Mapping[str, Any] | None,
                 chat: str | None, key: RequestKey | None = None) -> Decision:
         """:meth:`decide` with ``sticky``."""
         context = check_context(context)

@@ -222,7 +222,10 @@ class ReportsMixin(DecisionsMixin):
                 anytime_low=_opt(anytime[i][0]), anytime_high=_opt(anytime[i][1]),
                 uplift=uplift, chance_to_beat_control=chance, expected_loss=loss,
                 send_failures=int(failures.get(a, 0)), added=int(added.get(a, 0.0)),
-                too_few_answers=bool(rests[i] < MIN_ANSWERS),  # (_estimates' rule)
+                # (_estimates' rule, for an arm still served that has few answers at all:
+                # beside 1,000 added by hand, or on a retired arm, "yet" misleads)
+                too_few_answers=bool(active[i] and rests[i] < MIN_ANSWERS
+                                     and table.n[i] < MIN_ANSWERS),
                 position=position[a]))
         # an arm retired in an earlier generation, with nothing in this one, is not part of
         # it (after a reset, ten such arms were ten rows of 0 decisions and 0.000-1.000)

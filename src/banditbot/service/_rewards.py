@@ -20,7 +20,7 @@ from .._features import linear_extra
 from .._text import duration_text
 from .._types import new_tuple
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
-from ._core import ServiceCore
+from ._core import ServiceCore, Subject
 from ._decay import DISCOUNT_HALF_LIVES, base_field, reward_time_fields, stale_field
 from ._view import ExperimentView
 
@@ -104,7 +104,7 @@ class RewardsMixin(ServiceCore):
             with contextlib.suppress(KeyError):  # would walk the deleted slots at its front)
                 recent.popitem(last=False)
 
-    def reward(self, decision_id: str, value: Any = None, subject: str | int | None = None, *,
+    def reward(self, decision_id: str, value: Any = None, subject: Subject | None = None, *,
                option: int | None = None) -> RewardResult:
         """Apply the reward of a decision, exactly once.
 
@@ -134,14 +134,14 @@ class RewardsMixin(ServiceCore):
         assert isinstance(checked, RewardResult)
         return checked
 
-    def plan_reward(self, decision_id: str, value: Any = None, subject: str | int | None = None, *,
+    def plan_reward(self, decision_id: str, value: Any = None, subject: Subject | None = None, *,
                     option: int | None = None) -> RewardResult | PlannedReward:
         """The checks of :meth:`reward` (reads only): a final answer, or the write to make
         with :meth:`commit_reward`."""
         checked = self._check_reward(decision_id, value, subject, option)
         return checked if isinstance(checked, RewardResult) else PlannedReward(*checked)
 
-    def _check_reward(self, decision_id: str, value: Any, subject: str | int | None,
+    def _check_reward(self, decision_id: str, value: Any, subject: Subject | None,
                       option: int | None
                       ) -> RewardResult | tuple[ExperimentConfig, DecisionRecord, float]:
         """:meth:`plan_reward` with the write to make as a plain triple."""
