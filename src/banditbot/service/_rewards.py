@@ -155,7 +155,10 @@ class RewardsMixin(ServiceCore):
             if record is None:
                 return RewardResult(RewardStatus.UNKNOWN, decision_id,
                                     "no decision has that id")
-        if subject is not None and subject != record.subject and str(subject) != record.subject:
+        # (as text: a numpy integer's != with text is a numpy bool, which compiled code
+        # refuses as a bool)
+        if subject is not None and \
+                (subject if isinstance(subject, str) else str(subject)) != record.subject:
             return RewardResult(RewardStatus.NOT_YOURS, decision_id,
                                 "the decision belongs to another subject",
                                 experiment=record.experiment)
