@@ -30,7 +30,22 @@ def compiled_modules() -> list[str]:
 #: would type-check and translate the tree once more for nothing)
 _BUILDS = {"bdist_wheel", "build", "build_ext", "install", "develop", "editable_wheel"}
 
+def _check_compiler() -> None:
+    """Refuse a compiled build without a C compiler, saying what to do (setuptools said
+    only ``No such file or directory: 'cc'``, after mypy's minute)."""
+    import shutil
+    import sysconfig
+
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    if not cc or shutil.which(cc[0]) is None:
+        raise SystemExit(f"BANDITBOT_COMPILE=1 needs a C compiler and found none "
+                         f"({' '.join(cc) or 'CC'}): install one (Debian: apt-get install "
+                         "gcc python3-dev), or unset BANDITBOT_COMPILE for the interpreted "
+                         "build (the same code, without the compiled speed)")
+
+
 if _BUILDS.intersection(sys.argv[1:]) and compiling():  # (an sdist never compiles)
+    _check_compiler()
     from mypyc.build import mypycify
 
     # (its own build directory: a plain build after it must not find the compiled modules

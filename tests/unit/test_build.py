@@ -113,3 +113,17 @@ def test_an_sdist_holds_the_build_backend_it_names(backend: ModuleType, tmp_path
     with tarfile.open(tmp_path / name) as sdist:
         held = {member.split("/", 1)[-1] for member in sdist.getnames()}
     assert {"build_backend/banditbot_build.py", "setup.py", "pyproject.toml"} <= held
+
+
+def test_a_compiled_build_without_a_c_compiler_says_what_to_do(tmp_path: Path) -> None:
+    """setuptools said only ``No such file or directory: '/nonexistent/cc'`` (a trial)."""
+    import os
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(ROOT / "setup.py"), "bdist_wheel"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "BANDITBOT_COMPILE": "1",
+                               "CC": str(tmp_path / "no-cc")})
+    assert done.returncode != 0
+    assert "needs a C compiler and found none" in done.stderr
+    assert "unset BANDITBOT_COMPILE" in done.stderr

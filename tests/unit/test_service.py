@@ -731,8 +731,13 @@ def test_a_subject_is_checked_for_every_caller(svc: BanditService) -> None:
     from_numpy = svc.decide("seed", np.int64(43))  # (an id from a numpy array or pandas)
     assert from_numpy.subject == "43"
     assert svc.reward(from_numpy.id, 1, np.int64(43)).status is RewardStatus.APPLIED
+    # a reward's subject as decide takes one: "4.2" is not 4.2 (a trial's reward applied)
+    for text, other in (("4.2", 4.2), ("True", True), ("b'x'", b"x")):
+        d = svc.decide("seed", text)
+        assert svc.reward(d.id, 1, other).status is RewardStatus.NOT_YOURS  # type: ignore[arg-type]
+        assert svc.reward(d.id, 1, text).status is RewardStatus.APPLIED
     assert svc.decide("seed", "Zoë 🙂").subject == "Zoë 🙂"
-    assert len(list(svc.decisions("seed"))) == 4
+    assert len(list(svc.decisions("seed"))) == 7
 
 
 def test_chance_to_beat_control_is_exact() -> None:

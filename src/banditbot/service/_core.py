@@ -3,7 +3,9 @@ clock, and the experiment views cached per meta version."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import operator
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -22,13 +24,25 @@ from ._view import LANE_ARMS, ExperimentView, build_view
 if TYPE_CHECKING:
     from ._kept_series import SeriesCache
 
-__all__ = ["ServiceCore", "Subject", "added_key", "check_scope"]
+__all__ = ["ServiceCore", "Subject", "added_key", "check_scope", "subject_text"]
 
 #: What names a subject: text, or a whole number (a Telegram user id; numpy's integers too).
 #: The protocol in the union makes the compiled build's signatures accept anything here, so
 #: the subject's own check refuses the rest (``None``, bytes, a float, a bool) with the same
 #: :class:`~banditbot.PayloadError` in both builds.
 Subject = str | SupportsIndex
+
+
+def subject_text(subject: object) -> str | None:
+    """A subject as the log keeps it: text as it is, a whole number (a Telegram user id, a
+    numpy integer) as its digits; ``None`` for anything else (``None``, bytes, a float, a
+    bool: ``str`` made them ``'None'``, ``"b'…'"``, ``'4.2'``, ``'True'``)."""
+    if isinstance(subject, str):
+        return subject
+    if not isinstance(subject, bool):
+        with contextlib.suppress(TypeError):
+            return str(operator.index(subject))  # type: ignore[arg-type]
+    return None
 
 log = logging.getLogger("banditbot")
 

@@ -8,11 +8,9 @@ Telegram has taken its message. :meth:`DecisionsMixin.decide` is both in one cal
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
-import operator
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -53,7 +51,7 @@ from ._allocation import (
     new_allocation,
     shape,
 )
-from ._core import Subject, VectorKeeper, new_id
+from ._core import Subject, VectorKeeper, new_id, subject_text
 from ._idempotency import IDEMPOTENCY_SECONDS, RequestKey, request_key
 from ._rewards import RewardsMixin
 from ._view import ExperimentView, LaneVector
@@ -162,14 +160,12 @@ _DEFER_MIN_SHAPE = 0.1
 
 
 def _subject_text(subject: object) -> str:
-    """A subject given as a whole number (a Telegram user id, a numpy integer) as text;
-    anything else that is not text is refused (``str`` made ``None`` ``'None'``, one subject
-    for everyone, bytes ``"b'…'"`` and a float ``'4.2'``)."""
-    if not isinstance(subject, bool):  # (True is an int, and no one's id)
-        with contextlib.suppress(TypeError):
-            return str(operator.index(subject))  # type: ignore[arg-type]
-    raise PayloadError(f"a subject is text or a whole number, got {type(subject).__name__}",
-                       hint="e.g. the user's id in your app")
+    """:func:`subject_text`, refusing what is neither text nor a whole number."""
+    text = subject_text(subject)
+    if text is None:
+        raise PayloadError(f"a subject is text or a whole number, got "
+                           f"{type(subject).__name__}", hint="e.g. the user's id in your app")
+    return text
 
 
 def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None

@@ -20,7 +20,7 @@ from .._features import linear_extra
 from .._text import duration_text
 from .._types import new_tuple
 from ..stores import ApplyResult, DecisionRecord, resolve_propensities
-from ._core import ServiceCore, Subject
+from ._core import ServiceCore, Subject, subject_text
 from ._decay import DISCOUNT_HALF_LIVES, base_field, reward_time_fields, stale_field
 from ._view import ExperimentView
 
@@ -155,10 +155,9 @@ class RewardsMixin(ServiceCore):
             if record is None:
                 return RewardResult(RewardStatus.UNKNOWN, decision_id,
                                     "no decision has that id")
-        # (as text: a numpy integer's != with text is a numpy bool, which compiled code
-        # refuses as a bool)
-        if subject is not None and \
-                (subject if isinstance(subject, str) else str(subject)) != record.subject:
+        # (as the log keeps it: text, or a whole number's digits; a float, bytes or a bool
+        # is no one's, as decide refuses them, and "4.2" is not 4.2)
+        if subject is not None and subject_text(subject) != record.subject:
             return RewardResult(RewardStatus.NOT_YOURS, decision_id,
                                 "the decision belongs to another subject",
                                 experiment=record.experiment)
