@@ -30,6 +30,7 @@ def compiled_modules() -> list[str]:
 #: would type-check and translate the tree once more for nothing)
 _BUILDS = {"bdist_wheel", "build", "build_ext", "install", "develop", "editable_wheel"}
 
+
 def _check_compiler() -> None:
     """Refuse a compiled build without a C compiler, saying what to do (setuptools said
     only ``No such file or directory: 'cc'``, after mypy's minute)."""

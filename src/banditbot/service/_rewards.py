@@ -157,7 +157,8 @@ class RewardsMixin(ServiceCore):
                                     "no decision has that id")
         # (as the log keeps it: text, or a whole number's digits; a float, bytes or a bool
         # is no one's, as decide refuses them, and "4.2" is not 4.2)
-        if subject is not None and subject_text(subject) != record.subject:
+        if subject is not None and (subject != record.subject if type(subject) is str
+                                    else subject_text(subject) != record.subject):
             return RewardResult(RewardStatus.NOT_YOURS, decision_id,
                                 "the decision belongs to another subject",
                                 experiment=record.experiment)
