@@ -1,9 +1,10 @@
 """banditbot's build backend: setuptools' own, and with ``BANDITBOT_COMPILE=1`` the decision
 path compiled to C by mypyc (mypy's compiler), which setuptools then builds.
 
-``BANDITBOT_COMPILE=1 pip install .`` asks for mypy in the build's environment (only then)
-and needs a C compiler; a wheel built so runs the same code, 1.2-1.4 times as fast a
-decision (docs/performance.md, "A compiled build"). An editable install cannot be compiled:
+``BANDITBOT_COMPILE=1 pip install .`` asks for mypy in the build's environment (only then,
+with the stubs and the project's dependencies it type-checks against) and needs a C
+compiler; a wheel built so runs the same code, 1.2-1.4 times as fast a decision
+(docs/performance.md, "Twenty-third pass"). An editable install cannot be compiled:
 the compiled modules would sit beside the sources and shadow every edit to them, so it is
 refused with that said.
 """
