@@ -44,3 +44,22 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @pytest.mark.slow
 def test_api_conforms_to_its_schema(case: Any) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {STATE['key']}"})
+
+
+def test_the_schema_says_a_subject_needs_a_visible_character() -> None:
+    """schemathesis generated ``{"subject": " "}`` from the schema, which the API refuses
+    (a blank subject, 422): the schema's pattern now says the whole rule, the same as the
+    service's for every subject a client might generate."""
+    import re
+
+    from banditbot._config import blank_text
+
+    schema = create_app(BanditService(parse_config(CONFIG), SQLiteStore(":memory:"))
+                        ).openapi()
+    body = schema["paths"]["/v1/experiments/{experiment}/decisions"]["post"]["requestBody"]
+    pattern = re.compile(body["content"]["application/json"]["schema"]["properties"]
+                         ["subject"]["pattern"])
+    for subject in (" ", "\u200b", "\u3000 \u00a0", "\U000e0001", "\u00ad", "\u2800"):
+        assert blank_text(subject) and not pattern.search(subject), repr(subject)
+    for subject in ("a", " a ", "user 42", "x\u200b", "Zoë 🙂", "\u2028"):
+        assert not blank_text(subject) and pattern.search(subject), repr(subject)

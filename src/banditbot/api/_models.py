@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from .._config import BLANK_SUBJECT, ID_BREAKERS, TEXT_PATTERN, blank_text
+from .._config import BLANK_SUBJECT, ID_BREAKERS, TEXT_PATTERN, blank_text, visible_id_pattern
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
 from ..service import MAX_SUBJECT
@@ -72,6 +72,12 @@ def error_text(errors: Sequence[Mapping[str, Any]]) -> str:
     return said
 
 
+def _visible_schema(schema: dict[str, Any]) -> None:
+    """A subject's schema with :func:`~banditbot._config.visible_id_pattern` (built when a
+    schema is asked for, not at import)."""
+    schema["pattern"] = visible_id_pattern()
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused."""
 
@@ -96,7 +102,11 @@ class DecisionIn(Body):
     """Ask for a decision."""
 
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT, pattern=_PRINTABLE,
-                         description="Who it is for (no control characters).")
+                         description="Who it is for (no control characters; a visible "
+                                     "character at least).",
+                         # (the schema says the whole rule: a client generating subjects
+                         # from it sent " ", which the validator below refuses)
+                         json_schema_extra=_visible_schema)
     context: Annotated[dict[str, Any] | None, WithJsonSchema(_CONTEXT_SCHEMA)] = Field(
         default=None,
         description="Features of this moment (logged; used by contextual policies): at most "
