@@ -238,11 +238,11 @@ class DecisionsMixin(RewardsMixin):
         UnknownExperimentError
             No such experiment.
         PayloadError
-            ``subject`` is not 1–128 characters of text (a number is taken as its text;
-            ``None``, bytes, control characters and line breaks are refused, as the HTTP
-            API refuses them), or a chat is missing for a ``scope: chat`` experiment, or
-            the idempotency key is not 1–255 printable ASCII characters. (In the compiled
-            build, a subject that is neither text nor a number is a ``TypeError``.)
+            ``subject`` is not 1–128 characters of text (a whole number, numpy's too, is
+            taken as its text; ``None``, bytes, a float, a bool, blank text, control
+            characters and line breaks are refused, as the HTTP API refuses them, in both
+            builds), or a chat is missing for a ``scope: chat`` experiment, or the
+            idempotency key is not 1–255 printable ASCII characters.
         KeyReusedError
             The idempotency key came before with another request (another subject,
             context, chat or sticky flag).
@@ -283,7 +283,7 @@ class DecisionsMixin(RewardsMixin):
                      caller: str | None) -> RequestKey:
         return request_key(idempotency_key, caller=caller,
                            experiment=self.config.experiment(experiment).id,
-                           subject=subject if isinstance(subject, str) else _subject_text(subject),
+                           subject=_subject_text(subject),
                            context=context, chat=chat, sticky=sticky)
 
     def _decide_keyed(self, experiment: str, subject: Subject,
