@@ -16,7 +16,8 @@ from banditbot_build import compiling
 #: what a compiled build compiles: the service (its parts one chain of single inheritance)
 #: and the stores' shared types, the memory store and the propensity helpers; the policies,
 #: the other stores and the entry points stay Python
-COMPILED = ("src/banditbot/service/*.py", "src/banditbot/stores/_base.py",
+COMPILED = ("src/banditbot/service/*.py", "src/banditbot/policies/_scalar.py",
+            "src/banditbot/stores/_base.py",
             "src/banditbot/stores/_memory.py", "src/banditbot/stores/_propensity.py")
 
 

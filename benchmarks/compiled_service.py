@@ -4,14 +4,17 @@ tree interpreted and MABWiser, interleaved.
 
 The build is the one banditbot ships: ``pip wheel`` with ``BANDITBOT_COMPILE=1`` builds this
 checkout's wheel (a few minutes: mypy is fetched into the build's environment and compiles
-the modules ``setup.py`` names), which is unpacked into a temporary directory and put first
-on the loop's path; the policies stay interpreted. Each engine runs in its own process, in
-rotating order, and each process checks that it runs the tree it was asked for.
+the modules ``setup.py`` names, the policies' arithmetic on floats among them), which is
+unpacked into a temporary directory and put first on the loop's path. Each engine runs in
+its own process, in rotating order, and each process checks that it runs the tree it was
+asked for. The policies: ε-greedy, UCB1 and Thompson sampling with ``propensity:
+deferred`` (``--policy``).
 
 Prints one JSON line: µs per decide -> reward (median and range over the repeats, process
 CPU time), MABWiser's time over each (``x_…``) and ``compiled_over_interpreted``.
 
     python benchmarks/compiled_service.py [--repeats 3] [--decisions 20000] [--wheel W.whl]
+        [--policy P ...]
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ compiled_row = _isolate.sibling("compiled_floor").compiled_row
 
 #: one engine's loop, in a process of its own: argv = k, policy, decisions, seed
 LOOP = r"""
-import gc, sys
+import gc, json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[5])
 import _isolate
@@ -43,9 +46,10 @@ from banditbot import BanditService, MemoryStore, parse_config
 # (a compiled method is a C function, not a Python one: the tree asked for is the one run)
 assert (type(BanditService.decide).__name__ != "function") == (sys.argv[6] == "compiled")
 k, n, seed = int(sys.argv[1]), int(sys.argv[3]), int(sys.argv[4])
+policy, extra = json.loads(sys.argv[2])
 cfg = parse_config({"experiments": [{"id": "bench", "arms": [
     {"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
-    "policy": {"name": sys.argv[2]}, "burn_in": 0, "update": "decision"}]})
+    "policy": policy, "burn_in": 0, "update": "decision", **extra}]})
 svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(seed))
 gc.collect(); gc.freeze()
 print(_isolate.service_loop_us(svc, n, seed))
@@ -77,7 +81,8 @@ def compiled_tree(workdir: Path, wheel: Path | None = None) -> Path:
 def service_us(tree: Path, kind: str, policy: str, k: int, n: int, seed: int) -> float:
     """µs per decide -> reward of the service in ``tree``, in a fresh process."""
     done = subprocess.run(
-        [sys.executable, "-c", LOOP, str(k), policy, str(n), str(seed), str(HERE), kind],
+        [sys.executable, "-c", LOOP, str(k), json.dumps(_bench.POLICIES[policy][::2]), str(n),
+         str(seed), str(HERE), kind],
         capture_output=True, text=True, check=False,
         env={**os.environ, "PYTHONPATH": str(tree)})
     if done.returncode:
@@ -90,6 +95,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of every engine")
     parser.add_argument("--decisions", type=int, default=20_000,
                         help="decide -> reward loops per run")
+    parser.add_argument("--policy", action="append", choices=sorted(_bench.POLICIES),
+                        help="a policy to time (repeatable; default: epsilon-greedy, ucb1 "
+                        "and thompson-deferred)")
     parser.add_argument("--wheel", type=Path, default=None,
                         help="a compiled wheel built before (default: build this checkout's)")
     args = parser.parse_args()
@@ -97,7 +105,8 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tree = compiled_tree(Path(tmp), args.wheel)
-        for policy, peer in (("epsilon-greedy", "EpsilonGreedy"), ("ucb1", "UCB1")):
+        for policy in args.policy or ["epsilon-greedy", "ucb1", "thompson-deferred"]:
+            peer = _bench.POLICIES[policy][1]
             for k in (3, 50):
                 runs: dict[str, list[float]] = {"compiled": [], "interpreted": [],
                                                 "mabwiser": []}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from banditbot import BanditService, MemoryStore, parse_config
 from banditbot.policies import make_policy
+from banditbot.policies._scalar import MethodRule
 from banditbot.service import period_weighted, sample_ratio_check
 from banditbot.stores import AllocationRecord, PeriodCounts
 
@@ -400,14 +402,19 @@ def test_forty_arms_on_python_floats_log_what_the_numpy_path_logs(
                 for r in service.decisions("many")]
 
     policy_class = type(make_policy(policy))
-    on_floats = policy_class.scalar_probabilities
+    its_rule = policy_class.scalar_rule
     calls = []
 
-    def counted(self: Any, counts: list[float], totals: list[float]) -> list[float]:
-        calls.append(len(counts))
-        return on_floats(self, counts, totals)
+    def counted(self: Any) -> MethodRule:  # (the rule the lane calls, counting its calls)
+        rule = its_rule(self)
 
-    monkeypatch.setattr(policy_class, "scalar_probabilities", counted)
+        def vector(counts: list[float], totals: list[float]) -> Sequence[float]:
+            calls.append(len(counts))
+            return rule.vector(counts, totals)
+
+        return MethodRule(vector)
+
+    monkeypatch.setattr(policy_class, "scalar_rule", counted)
     lane = run()
     assert len(calls) > 100 and set(calls) == {40}  # the decisions past burn-in
     monkeypatch.setattr(policy_class, "scalar", False)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import subprocess
 import sys
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from banditbot.policies import (
     ArmStats,
     EpsilonGreedy,
     GaussianThompsonSampling,
+    Policy,
     ScalarDraws,
     Softmax,
     ThompsonSampling,
@@ -515,6 +518,40 @@ def test_the_leaders_vector_is_one_object_per_set_of_leaders() -> None:
     assert ucb.scalar_probabilities([5.0, 0.0, 0.0], [1.0, 0.0, 0.0]) == (0.0, 0.5, 0.5)
     assert ucb.scalar_probabilities([5.0, 9.0, 9.0], [5.0, 1.0, 1.0]) is \
         ucb.scalar_probabilities([9.0, 5.0, 9.0], [9.0, 0.0, 1.0]) == (1.0, 0.0, 0.0)
+
+
+def test_a_policys_rule_is_its_vector_on_floats() -> None:
+    """The service's lane calls a policy's rule (compiled in the compiled build): it gives
+    what scalar_probabilities gives, for each policy of counts and totals; a policy that
+    defines only scalar_probabilities gets a rule that calls it, and one that defines
+    neither says what to define."""
+    counts, totals = [4.0, 9.0, 0.0, 7.0], [1.0, 6.0, 0.0, 5.0]
+    for name in ("epsilon-greedy", "softmax", "ucb1"):
+        policy = make_policy(name)
+        assert policy.scalar
+        assert list(policy.scalar_rule().vector(counts, totals)) == \
+            list(policy.scalar_probabilities(counts, totals))
+        seen = [c + 1.0 for c in counts]
+        assert list(policy.scalar_rule().vector(seen, totals)) == pytest.approx(
+            policy.probabilities(ArmStats.from_counts(seen, totals)).tolist(), abs=1e-12)
+
+    @dataclasses.dataclass(frozen=True)
+    class FirstArm(Policy):
+        name: ClassVar[str] = "first-arm"
+        scalar: ClassVar[bool] = True
+
+        def scalar_probabilities(self, counts: list[float], totals: list[float]
+                                 ) -> list[float]:
+            return [1.0] + [0.0] * (len(counts) - 1)
+
+    assert list(FirstArm().scalar_rule().vector(counts, totals)) == [1.0, 0.0, 0.0, 0.0]
+
+    @dataclasses.dataclass(frozen=True)
+    class NoFloats(Policy):
+        name: ClassVar[str] = "no-floats"
+
+    with pytest.raises(NotImplementedError, match="define scalar_rule or scalar_probabilities"):
+        NoFloats().scalar_rule()
 
 
 def test_a_draw_by_running_sums_picks_the_arm_the_scan_picks() -> None:

@@ -10,12 +10,8 @@ used to pick the arm (for Thompson sampling the vector is computed numerically; 
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import enum
-import functools
-import math
-import operator
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
@@ -26,6 +22,15 @@ import numpy.typing as npt
 from .._errors import PolicyError
 from .._types import FloatArray
 from ..statistics import Posterior
+from ._scalar import (
+    MethodRule,
+    ScalarDraws,
+    ScalarRule,
+    draw_cumulative,
+    draw_index,
+    means_of,
+    share_top,
+)
 
 __all__ = ["SMALL", "UNIT_SLACK", "ArmStats", "Choice", "Extra", "Policy", "ScalarDraws",
            "draw_cumulative", "draw_index", "fits_unit_interval", "means_of", "pick_arm",
@@ -181,85 +186,6 @@ class Choice(NamedTuple):
         return float(self.probabilities[self.arm])
 
 
-class ScalarDraws:
-    """One draw at a time from a numpy generator, drawn ahead in blocks: a numpy call for a
-    single number costs more than a decision's arithmetic (``rng.random()`` ~1 µs,
-    ``rng.standard_gamma`` of six shapes ~14 µs here). The same seed gives the same draws;
-    ``list.pop`` and rebinding a block are atomic, so threads need no lock (two threads
-    that find the block empty at once each draw a block: nothing is drawn twice).
-
-    Parameters
-    ----------
-    rng
-        The generator the draws come from (kept as :attr:`rng` for array draws).
-
-    Examples
-    --------
-    >>> draws = ScalarDraws(np.random.default_rng(0))
-    >>> 0.0 <= draws.random() < 1.0, draws.standard_gamma(2.5) > 0.0
-    (True, True)
-    """
-
-    __slots__ = ("_normals", "_uniforms", "rng")
-
-    #: draws per block
-    BLOCK = 64
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self._uniforms: list[float] = []
-        self._normals: list[float] = []
-
-    def random(self) -> float:
-        """A uniform draw on [0, 1)."""
-        try:
-            return self._uniforms.pop()
-        except IndexError:  # (this thread's draw comes from the block before it is shared)
-            block: list[float] = self.rng.random(self.BLOCK).tolist()
-            mine = block.pop()
-            self._uniforms = block
-            return mine
-
-    def normal(self) -> float:
-        """A standard normal draw."""
-        try:
-            return self._normals.pop()
-        except IndexError:
-            block: list[float] = self.rng.standard_normal(self.BLOCK).tolist()
-            mine = block.pop()
-            self._normals = block
-            return mine
-
-    def standard_gamma(self, shape: float) -> float:
-        """A ``Gamma(shape, 1)`` draw (``shape >= 0``; 0 gives 0, as numpy's does): exact,
-        by Marsaglia and Tsang's rejection method (ACM TOMS 26(3), 2000) on a normal and a
-        uniform, with ``Gamma(a + 1) · U^(1/a)`` for ``a < 1``.
-
-        Raises
-        ------
-        ValueError
-            ``shape`` is negative or NaN (as numpy's ``standard_gamma``)."""
-        if not shape >= 0.0:
-            raise ValueError(f"a Gamma shape is >= 0, got {shape}")
-        if shape < 1.0:
-            if shape == 0.0:
-                return 0.0
-            return self.standard_gamma(shape + 1.0) * math.pow(self.random(), 1.0 / shape)
-        d = shape - 1.0 / 3.0
-        c = 1.0 / math.sqrt(9.0 * d)
-        while True:
-            x = self.normal()
-            v = 1.0 + c * x
-            if v <= 0.0:
-                continue
-            v = v * v * v
-            u = 1.0 - self.random()  # (0, 1]: its log is finite
-            x2 = x * x
-            if u < 1.0 - 0.0331 * x2 * x2 or \
-                    math.log(u) < 0.5 * x2 + d * (1.0 - v + math.log(v)):
-                return d * v
-
-
 def sample_arm(probabilities: FloatArray, rng: np.random.Generator) -> int:
     """Draw an arm index from ``probabilities``; arms with probability 0 are never drawn."""
     return pick_arm(probabilities, rng.random())
@@ -277,44 +203,6 @@ def pick_arm(probabilities: FloatArray, u: float) -> int:
     if arm >= probabilities.shape[0] or probabilities[arm] <= 0.0:  # rounding at the top end
         arm = int(np.flatnonzero(probabilities > 0.0)[-1])
     return arm
-
-
-def draw_index(p: list[float], u: float) -> int:
-    """The arm that the uniform draw ``u`` in [0, 1) picks from the probabilities ``p`` (a
-    scan; arms with probability 0 are never picked).
-
-    Examples
-    --------
-    >>> draw_index([0.2, 0.0, 0.8], 0.1), draw_index([0.2, 0.0, 0.8], 0.5)
-    (0, 2)
-    """
-    u *= sum(p)
-    last = 0
-    for i, pi in enumerate(p):
-        if pi > 0.0:
-            if u < pi:
-                return i
-            u -= pi
-            last = i
-    return last  # rounding at the top end
-
-
-def draw_cumulative(cumulative: list[float], u: float) -> int:
-    """:func:`draw_index` by bisection of the running sums ``cumulative`` of the
-    probabilities (``itertools.accumulate``; arms with probability 0 are never picked).
-
-    Examples
-    --------
-    >>> draw_cumulative([0.2, 0.2, 1.0], 0.1), draw_cumulative([0.2, 0.2, 1.0], 0.5)
-    (0, 2)
-    """
-    i = bisect.bisect_right(cumulative, u * cumulative[-1])
-    if i < len(cumulative):
-        return i
-    i -= 1  # rounding at the top end: the last arm with a share
-    while i > 0 and cumulative[i - 1] >= cumulative[i]:
-        i -= 1
-    return i
 
 
 def sample_rows(probabilities: FloatArray, rng: np.random.Generator) -> npt.NDArray[np.intp]:
@@ -376,7 +264,17 @@ class Policy:
         priors already added as pseudo-observations (see :func:`pseudo_lists`). numpy's
         per-call cost is most of the work up to a few dozen arms, so the decision path of
         such a bandit stays on floats (the service's lane: up to 64 arms)."""
-        raise NotImplementedError
+        return self.scalar_rule().vector(counts, totals)
+
+    def scalar_rule(self) -> ScalarRule:
+        """:meth:`scalar_probabilities` as an object the caller keeps, for a policy whose
+        :attr:`scalar` is true (the service's decision path calls it; banditbot's policies
+        hand out rules of :mod:`banditbot.policies._scalar`, compiled in the compiled
+        build). A policy may define either method: this one calls the other."""
+        if type(self).scalar_probabilities is Policy.scalar_probabilities:
+            raise NotImplementedError(f"{self.name or type(self).__name__} has no scalar "
+                                      "form: define scalar_rule or scalar_probabilities")
+        return MethodRule(self.scalar_probabilities)
 
     def posterior(self, stats: ArmStats) -> Posterior | None:
         """The posterior of each arm's mean that this policy keeps, on its reward scale
@@ -428,48 +326,6 @@ def pseudo_lists(stats: ArmStats) -> tuple[list[float], list[float]]:
     :meth:`ArmStats.with_pseudo_counts`), as Python floats."""
     n, sums = stats.with_pseudo_counts()
     return n.tolist(), sums.tolist()
-
-
-def means_of(counts: list[float], totals: list[float], default: float) -> list[float]:
-    """Mean reward per arm, ``default`` for an arm without observations."""
-    if len(counts) == len(totals) and counts and min(counts) > 0:  # every arm seen: in C
-        return list(map(operator.truediv, totals, counts))
-    return [s / c if c > 0 else default for c, s in zip(counts, totals, strict=True)]
-
-
-def share_top(values: list[float], mass: float, rest: float) -> tuple[float, ...]:
-    """``rest`` for every entry, plus ``mass`` split evenly among the maximal ones (a
-    uniform tie-break). The same maximal entries give the same tuple object (a cache of
-    recent ones): a caller may keep what it derives from a vector by its identity.
-
-    Examples
-    --------
-    >>> share_top([0.2, 0.5, 0.5], 0.9, 0.1 / 3) == (0.1 / 3, 0.45 + 0.1 / 3, 0.45 + 0.1 / 3)
-    True
-    >>> share_top([0.2, 0.5], 1.0, 0.0) is share_top([0.4, 0.7], 1.0, 0.0)
-    True
-    """
-    top = max(values)
-    if top != top:  # (a NaN at the top: no entry equals it)
-        return (rest,) * len(values)
-    if values.count(top) == 1:
-        return _top_shares(len(values), values.index(top), mass, rest)
-    return _top_shares(len(values), tuple(i for i, v in enumerate(values) if v == top),
-                       mass, rest)
-
-
-@functools.lru_cache(maxsize=1024)
-def _top_shares(k: int, tops: int | tuple[int, ...], mass: float, rest: float
-                ) -> tuple[float, ...]:
-    """:func:`share_top`'s vector for the maximal entries ``tops`` (one index, or several)
-    of ``k``."""
-    if isinstance(tops, int):
-        tops = (tops,)
-    hit = mass / len(tops) + rest
-    p = [rest] * k
-    for i in tops:
-        p[i] = hit
-    return tuple(p)
 
 
 def argmax_ties(values: FloatArray) -> FloatArray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,12 +13,11 @@ from ._base import (
     Policy,
     argmax_ties,
     check,
-    means_of,
     pseudo_lists,
-    share_top,
     small,
 )
 from ._registry import register
+from ._scalar import EpsilonRule, SoftmaxRule
 
 __all__ = [
     "EpsilonGreedy",
@@ -67,10 +65,8 @@ class EpsilonGreedy(Policy):
         p: FloatArray = best_arms * (1.0 - self.epsilon) + self.epsilon / best_arms.shape[-1]
         return p
 
-    def scalar_probabilities(self, counts: list[float], totals: list[float]
-                             ) -> tuple[float, ...]:
-        return share_top(means_of(counts, totals, self.initial_value), 1.0 - self.epsilon,
-                         self.epsilon / len(counts))
+    def scalar_rule(self) -> EpsilonRule:
+        return EpsilonRule(self.epsilon, self.initial_value)
 
 
 @register("boltzmann", "softmax-boltzmann")
@@ -110,9 +106,5 @@ class Softmax(Policy):
         p: FloatArray = weights / weights.sum(axis=-1, keepdims=True)
         return p
 
-    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
-        values = means_of(counts, totals, self.initial_value)
-        top = max(values)
-        w = [math.exp((v - top) / self.temperature) for v in values]
-        total = sum(w)
-        return [x / total for x in w]
+    def scalar_rule(self) -> SoftmaxRule:
+        return SoftmaxRule(self.temperature, self.initial_value)

@@ -30,6 +30,7 @@ from ._base import (
     squares_with_priors,
 )
 from ._registry import register
+from ._scalar import beta_argmax, beta_pick
 
 __all__ = [
     "GaussianThompsonSampling",
@@ -237,17 +238,10 @@ class ThompsonSampling(Policy):
                                     rng.rng if isinstance(rng, ScalarDraws) else rng)
         shape = ab if isinstance(ab, list) else ab.tolist()
         if isinstance(rng, ScalarDraws):
-            gamma = rng.standard_gamma
-            g = [gamma(x) for x in shape]
-        else:  # (one numpy call for all of them)
-            g = rng.standard_gamma(shape).tolist()
-        score = [x / (x + y) if x + y else 1.0 for x, y in zip(g[:k], g[k:], strict=True)]
-        if self.optimistic:
-            score = [max(s, x / (x + y)) for s, x, y in zip(score, shape[:k], shape[k:],
-                                                            strict=True)]
-        top = max(score)
-        tied = [i for i, s in enumerate(score) if s == top]
-        return tied[0] if len(tied) == 1 else tied[int(rng.random() * len(tied))]
+            return beta_argmax(shape, rng, self.optimistic)
+        # (one numpy call for all of them)
+        return beta_pick(rng.standard_gamma(shape).tolist(), shape, self.optimistic,
+                         rng.random)
 
 
 #: The default prior mean and reward sd of Gaussian Thompson sampling on rewards in [0, 1].

@@ -341,8 +341,9 @@ class DecisionsMixin(RewardsMixin):
             # as read, its shaped lane kept by the vector's identity, a bisection
             rows = self.store.read_counts(exp.id, view.meta.generation, scope, view.arms,
                                           after_meta=True)
-            if type(rows) is FiniteCounts:
-                vector = view.policy.scalar_probabilities(rows.n, rows.total)
+            rule = view.rule
+            if type(rows) is FiniteCounts and rule is not None:
+                vector = rule.vector(rows.n, rows.total)
                 lane = view.lane_memo.get(id(vector))
                 if lane is None or lane.policy is not vector:
                     lane = lane_vector(view, vector)
@@ -550,7 +551,8 @@ class DecisionsMixin(RewardsMixin):
             alpha, beta = view.prior_lists
             counts = [c + a + b for c, a, b in zip(counts, alpha, beta, strict=True)]
             totals = [t + a for t, a in zip(totals, alpha, strict=True)]
-        return lane_vector(view, view.policy.scalar_probabilities(counts, totals))
+        assert view.rule is not None  # (the lane's policy has one)
+        return lane_vector(view, view.rule.vector(counts, totals))
 
     def _sample(self, view: ExperimentView, p: FloatArray,
                 lane: LaneVector | None = None) -> tuple[int, str]:

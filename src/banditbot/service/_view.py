@@ -22,6 +22,7 @@ from .._features import Featurizer, linear_arrays
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling, make_policy
 from ..policies._base import TimeWeighting
+from ..policies._scalar import ScalarRule
 from ..stores import ExperimentMeta, StatsTable
 from ._decay import time_weighted_sums
 
@@ -89,6 +90,8 @@ class ExperimentView:
     # to apply: every decision, no winner, no holdout, no operator priors, rewards on the
     # policy's scale as stored (no rescaling), not deferred
     lean: bool = False
+    # the policy's vector on the lane (Policy.scalar_rule), for the scalar lane; else None
+    rule: ScalarRule | None = None
     # the last time-weighted sums computed (table, time, sums): a decision checks them on a
     # read without buckets and then decides on them (one slot, replaced whole: threads
     # that share the view at worst compute them again)
@@ -291,4 +294,4 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta, featurizer: Featuriz
                           None if alpha is None or beta is None
                           else (alpha.tolist(), beta.tolist()), deferred,
                           (lane or deferred is not None or posterior_lane) and served is None,
-                          posterior_lane, lean)
+                          posterior_lane, lean, policy.scalar_rule() if lane else None)

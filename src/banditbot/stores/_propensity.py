@@ -22,6 +22,7 @@ import numpy as np
 
 from .._types import FloatArray
 from ..policies import ScalarDraws, ThompsonSampling, make_policy
+from ..policies._scalar import beta_argmax
 from ._base import DecisionRecord, ResolvedVector
 
 __all__ = ["deferred_vector", "draw_deferred", "resolve_fields", "resolve_propensities"]
@@ -57,6 +58,8 @@ def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
     u = rng.random()
     if u < share:  # u / share is uniform on [0, 1) given u < share
         return min(int(u / share * k), k - 1)
+    if shapes is not None and isinstance(rng, ScalarDraws):  # (one call, compiled or not)
+        return beta_argmax(shapes, rng, policy.optimistic)
     return policy.draw(posterior[1:] if shapes is None else shapes, rng)
 
 
