@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-import operator
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -167,16 +166,26 @@ def draw_cumulative(cumulative: list[float], u: float) -> int:
 
 
 def means_of(counts: list[float], totals: list[float], default: float) -> list[float]:
-    """Mean reward per arm, ``default`` for an arm without observations."""
-    if len(counts) == len(totals) and counts and min(counts) > 0:  # every arm seen: in C
-        return list(map(operator.truediv, totals, counts))
-    return [s / c if c > 0 else default for c, s in zip(counts, totals, strict=True)]
+    """Mean reward per arm, ``default`` for an arm without observations.
+
+    Raises
+    ------
+    ValueError
+        ``counts`` and ``totals`` differ in length."""
+    if len(counts) != len(totals):
+        raise ValueError(f"{len(counts)} counts and {len(totals)} totals")
+    # (zip without strict, its lengths checked: compiled, a loop in C; strict is a call)
+    return [s / c if c > 0.0 else default for c, s in zip(counts, totals)]  # noqa: B905
 
 
-def share_top(values: list[float], mass: float, rest: float) -> tuple[float, ...]:
+def share_top(values: list[float], mass: float, rest: float,
+              kept: dict[int, tuple[float, ...]] | None = None) -> tuple[float, ...]:
     """``rest`` for every entry, plus ``mass`` split evenly among the maximal ones (a
     uniform tie-break). The same maximal entries give the same tuple object (a cache of
     recent ones): a caller may keep what it derives from a vector by its identity.
+    ``kept``: the caller's own dict of the vectors of one leading entry, for one ``mass``
+    and ``rest`` per number of entries (a rule's: found by an int, where the cache hashes
+    every argument).
 
     Examples
     --------
@@ -188,10 +197,17 @@ def share_top(values: list[float], mass: float, rest: float) -> tuple[float, ...
     top = max(values)
     if top != top:  # (a NaN at the top: no entry equals it)
         return (rest,) * len(values)
-    if values.count(top) == 1:
-        return _top_shares(len(values), values.index(top), mass, rest)
-    return _top_shares(len(values), tuple(i for i, v in enumerate(values) if v == top),
-                       mass, rest)
+    if values.count(top) > 1:
+        return _top_shares(len(values), tuple(i for i, v in enumerate(values) if v == top),
+                           mass, rest)
+    k, at = len(values), values.index(top)
+    if kept is None:
+        return _top_shares(k, at, mass, rest)
+    key = k << 32 | at
+    hit = kept.get(key)
+    if hit is None:
+        hit = kept[key] = _top_shares(k, at, mass, rest)
+    return hit
 
 
 @functools.lru_cache(maxsize=1024)
@@ -215,6 +231,10 @@ class ScalarRule:
     squares). A policy hands out its rule (:meth:`~banditbot.policies.Policy.scalar_rule`)
     and the service's decision path calls it: one call, compiled in the compiled build."""
 
+    def __init__(self) -> None:
+        #: the vectors of one leading arm handed out (see :func:`share_top`)
+        self.kept: dict[int, tuple[float, ...]] = {}
+
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
         """The probability of choosing each arm."""
         raise NotImplementedError
@@ -226,6 +246,7 @@ class MethodRule(ScalarRule):
     calls that method."""
 
     def __init__(self, method: Callable[[list[float], list[float]], Sequence[float]]) -> None:
+        super().__init__()
         self.method = method
 
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
@@ -237,18 +258,20 @@ class EpsilonRule(ScalarRule):
     spread over all (an arm without observations has mean ``default``)."""
 
     def __init__(self, epsilon: float, default: float) -> None:
+        super().__init__()
         self.epsilon = epsilon
         self.default = default
 
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
         return share_top(means_of(counts, totals, self.default), 1.0 - self.epsilon,
-                         self.epsilon / len(counts))
+                         self.epsilon / len(counts), self.kept)
 
 
 class SoftmaxRule(ScalarRule):
     """Softmax: ``P(i) ∝ exp(mean_i / temperature)``."""
 
     def __init__(self, temperature: float, default: float) -> None:
+        super().__init__()
         self.temperature = temperature
         self.default = default
 
@@ -266,13 +289,16 @@ class UpperBoundRule(ScalarRule):
     ``mean + width · sqrt(2 ln t / n)``."""
 
     def __init__(self, width: float) -> None:
+        super().__init__()
         self.width = width
 
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
         if min(counts) <= 0.0:  # the untried arms first
-            return share_top([1.0 if c <= 0.0 else 0.0 for c in counts], 1.0, 0.0)
+            return share_top([1.0 if c <= 0.0 else 0.0 for c in counts], 1.0, 0.0, self.kept)
+        if len(counts) != len(totals):
+            raise ValueError(f"{len(counts)} counts and {len(totals)} totals")
         # (the products that do not depend on the arm taken once: the same floats as
         # ``c * scale * sqrt(2 log_t / n)`` per arm, 16% less time at 50 arms)
         width, budget = self.width, 2.0 * math.log(max(sum(counts, 0.0), 1.0))
         return share_top([s / n + width * math.sqrt(budget / n)
-                          for n, s in zip(counts, totals, strict=True)], 1.0, 0.0)
+                          for n, s in zip(counts, totals)], 1.0, 0.0, self.kept)  # noqa: B905

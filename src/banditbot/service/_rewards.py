@@ -12,7 +12,7 @@ import enum
 import logging
 import re
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from .._config import ExperimentConfig
 from .._errors import InvalidRewardError
@@ -28,6 +28,8 @@ __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
 
 log = logging.getLogger("banditbot")
 
+#: a reward's write as the checks hand it on: the experiment, the decision, the value
+_Write = tuple[ExperimentConfig, DecisionRecord, float]
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: unrewarded decisions a service remembers, so their reward skips a read (a few MB at most)
 RECENT_DECISIONS = 4096
@@ -130,7 +132,9 @@ class RewardsMixin(ServiceCore):
         """
         checked = self._check_reward(decision_id, value, subject, option)
         if type(checked) is tuple:  # (the write to make; an answer is a RewardResult)
-            return self._apply(*checked)
+            # (by name, not ``*checked``: compiled, a star call goes through Python's)
+            exp, record, number = cast(_Write, checked)
+            return self._apply(exp, record, number)
         assert isinstance(checked, RewardResult)
         return checked
 
@@ -143,7 +147,7 @@ class RewardsMixin(ServiceCore):
 
     def _check_reward(self, decision_id: str, value: Any, subject: Subject | None,
                       option: int | None
-                      ) -> RewardResult | tuple[ExperimentConfig, DecisionRecord, float]:
+                      ) -> RewardResult | _Write:
         """:meth:`plan_reward` with the write to make as a plain triple."""
         # a decision this service logged has a well-formed id: only others are checked
         record = self._unrewarded.get(decision_id) if type(decision_id) is str else None

@@ -177,9 +177,11 @@ class MemoryStore:
 
     def _log(self, decision: DecisionRecord) -> None:
         """Log a decision and count its pull (under the lock)."""
-        if decision.id in self._decisions:
+        decisions = self._decisions
+        held = len(decisions)  # (one lookup: a new id is a new entry)
+        decisions.setdefault(decision.id, decision[:])  # (a plain tuple: see _Row)
+        if len(decisions) == held:
             raise ValueError(f"decision id {decision.id!r} already exists")
-        self._decisions[decision.id] = tuple(decision)
         self._by_experiment[decision.experiment].append(decision.id)
         self._buckets[(decision.experiment, decision.generation, decision.scope)].add(
             decision.arm, 1.0)
@@ -254,7 +256,7 @@ class MemoryStore:
             for i, record in enumerate(decisions):
                 if record.reward is None:
                     raise ValueError("manual decisions carry their reward")
-                self._decisions[record.id] = tuple(record)
+                self._decisions[record.id] = record[:]
                 self._by_experiment[record.experiment].append(record.id)
                 self._add(record, record.reward, extras[i] if extras else None, pulls=1.0)
 
