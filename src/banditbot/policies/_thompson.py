@@ -20,7 +20,6 @@ from ..statistics import (
     normal_best_probabilities,
 )
 from ._base import (
-    SMALL,
     ArmStats,
     Policy,
     ScalarDraws,
@@ -30,7 +29,7 @@ from ._base import (
     squares_with_priors,
 )
 from ._registry import register
-from ._scalar import beta_argmax, beta_pick
+from ._scalar import FLOAT_ARMS, beta_argmax, beta_pick
 
 __all__ = [
     "GaussianThompsonSampling",
@@ -233,7 +232,7 @@ class ThompsonSampling(Policy):
         :class:`~banditbot.policies.ScalarDraws`, drawn ahead: a third of the cost of numpy's
         call on an array of six). ``ab`` may be a list of the same floats (no conversion)."""
         k = len(ab) // 2
-        if k > SMALL:
+        if k > FLOAT_ARMS:
             return self._draw_array(np.asarray(ab, dtype=np.float64), k,
                                     rng.rng if isinstance(rng, ScalarDraws) else rng)
         shape = ab if isinstance(ab, list) else ab.tolist()

@@ -21,7 +21,6 @@ from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, Unk
 from .._features import check_context
 from .._types import BoolArray, FloatArray, mypyc_attr, new_tuple
 from ..policies import (
-    SMALL,
     ArmStats,
     ThompsonSampling,
     beta_posterior,
@@ -29,6 +28,7 @@ from ..policies import (
     explore_contenders,
     pick_arm,
 )
+from ..policies._scalar import FLOAT_ARMS
 from ..stores import (
     NO_VECTOR,
     AllocationRecord,
@@ -354,8 +354,9 @@ class DecisionsMixin(RewardsMixin):
                 counts = self._float_read(view, scope)
                 few = _float_counts(view, counts) if counts is not None else None
                 if few is not None and view.deferred is not None:
-                    planned = self._deferred(view, *self._counts_posterior(view, few),
-                                             str(subject), context, scope, now)
+                    posterior, shapes = self._counts_posterior(view, few)
+                    planned = self._deferred(view, posterior, shapes, str(subject), context,
+                                             scope, now)
                     if planned is not None:
                         return planned
                 lane = self._lane(view, few) \
@@ -441,14 +442,21 @@ class DecisionsMixin(RewardsMixin):
         policy = view.policy
         assert isinstance(policy, ThompsonSampling)
         counts, sums = few
-        if len(counts) > SMALL:
+        if len(counts) > FLOAT_ARMS:
             n_arms, t_arms = np.array(counts), np.array(sums)
             return beta_posterior(ArmStats(n_arms, t_arms, t_arms, view.prior_alpha,
                                            view.prior_beta, n_arms), policy.alpha, policy.beta)
-        alpha, beta = view.prior_lists or ([0.0] * len(counts), [0.0] * len(counts))
-        a_list, b_list = [], []
-        for c, t, qa, qb in zip(counts, sums, alpha, beta, strict=True):
-            ra, rb = (qa, qb) if qa + qb > 0.0 else (policy.alpha, policy.beta)
+        k, priors = len(counts), view.prior_lists
+        if len(sums) != k or (priors is not None and len(priors[0]) != k):
+            raise ValueError(f"{k} counts, {len(sums)} totals: the arms' counters differ")
+        # (indexed, the policy's prior read once: compiled, a loop in C)
+        pa, pb = policy.alpha, policy.beta
+        a_list: list[float] = []
+        b_list: list[float] = []
+        for i in range(k):
+            c, t, ra, rb = counts[i], sums[i], pa, pb
+            if priors is not None and priors[0][i] + priors[1][i] > 0.0:
+                ra, rb = priors[0][i], priors[1][i]
             a_list.append(ra + max(t, 0.0))  # (as beta_posterior: none below 0)
             b_list.append(rb + max(c - t, 0.0))
         return a_list, b_list
@@ -476,13 +484,14 @@ class DecisionsMixin(RewardsMixin):
         policy = view.policy
         assert isinstance(policy, ThompsonSampling)
         arm = view.arms[draw_deferred(policy, posterior, self.draws, shapes=shapes)]
-        record = DecisionRecord(
+        record = new_tuple(DecisionRecord, (  # (every field in order: see new_tuple)
             new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
             NO_VECTOR, view.policy_json, subject, now, context or None, "policy", None, None,
-            1.0, None, posterior)
-        return record, Decision(
+            1.0, None, posterior))
+        return record, new_tuple(Decision, (
             record.id, view.config.id, arm, view.contents[arm], math.nan,
-            _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope)
+            _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope,
+            "policy", False))
 
     def _read_table(self, view: ExperimentView, scope: str | None, now: float,
                     arms: tuple[str, ...] | None = None) -> StatsTable:
