@@ -17,7 +17,7 @@ from .._config import BanditConfig, ExperimentConfig
 from .._errors import BanditBotError, PayloadError, StoreError, UnknownArmError
 from .._features import Featurizer
 from ..policies import ScalarDraws
-from ..stores import AdminRecord, ExperimentMeta, ResolvedVector, Store
+from ..stores import AdminRecord, ExperimentMeta, MemoryStore, ResolvedVector, Store
 from ._inference import InferenceCache
 from ._view import LANE_ARMS, ExperimentView, build_view
 
@@ -186,7 +186,11 @@ class ServiceCore:
         """The experiment as it runs now (config merged with the store's meta)."""
         cached = self._views.get(experiment_id)  # (a view is cached under a known id only)
         if cached is not None:
-            meta = self.store.read_meta(experiment_id)
+            store = self.store
+            if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
+                meta = store.read_meta(experiment_id)
+            else:
+                meta = store.read_meta(experiment_id)
             if cached[0] is meta or cached[0] == meta:
                 return cached[1]
             exp = cached[1].config

@@ -36,6 +36,7 @@ from ..stores import (
     DecisionRecord,
     FiniteCounts,
     KeyedDecision,
+    MemoryStore,
     ResolvedVector,
     StatsTable,
     close_scan,
@@ -339,8 +340,13 @@ class DecisionsMixin(RewardsMixin):
         if view.lean and (not view.burn_in or self._burn_in_known_over(view, scope)):
             # the lean path (see ExperimentView.lean): the policy's vector on the counters
             # as read, its shaped lane kept by the vector's identity, a bisection
-            rows = self.store.read_counts(exp.id, view.meta.generation, scope, view.arms,
-                                          after_meta=True)
+            store = self.store
+            if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
+                rows = store.read_counts(exp.id, view.meta.generation, scope, view.arms,
+                                         after_meta=True)
+            else:
+                rows = store.read_counts(exp.id, view.meta.generation, scope, view.arms,
+                                         after_meta=True)
             rule = view.rule
             if type(rows) is FiniteCounts and rule is not None:
                 vector = rule.vector(rows.n, rows.total)

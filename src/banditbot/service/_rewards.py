@@ -19,7 +19,7 @@ from .._errors import InvalidRewardError
 from .._features import linear_extra
 from .._text import duration_text
 from .._types import new_tuple
-from ..stores import ApplyResult, DecisionRecord, resolve_propensities
+from ..stores import ApplyResult, DecisionRecord, MemoryStore, resolve_propensities
 from ._core import ServiceCore, Subject, subject_text
 from ._decay import DISCOUNT_HALF_LIVES, base_field, reward_time_fields, stale_field
 from ._view import ExperimentView
@@ -96,8 +96,12 @@ class RewardsMixin(ServiceCore):
     def _commit(self, record: DecisionRecord, *, logged: bool = False) -> None:
         """Log a decision (``logged``: the store has it already) and remember it, so its
         reward skips a read."""
+        store = self.store
         if not logged:
-            self.store.record_decision(record)
+            if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
+                store.record_decision(record)
+            else:
+                store.record_decision(record)
         # no lock: each OrderedDict operation is atomic (C code, str keys); a race between
         # two threads at the bound only forgets one decision more or less
         recent = self._unrewarded
@@ -192,9 +196,12 @@ class RewardsMixin(ServiceCore):
 
     def _apply(self, exp: ExperimentConfig, record: DecisionRecord, number: float
                ) -> RewardResult:
-        result = self.store.apply_reward(
-            record.id, number, self.clock(),
-            self._extra(exp, record, number) if exp.extra_stats else None, known=record)
+        store, now = self.store, self.clock()
+        extra = self._extra(exp, record, number) if exp.extra_stats else None
+        if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
+            result = store.apply_reward(record.id, number, now, extra, known=record)
+        else:
+            result = store.apply_reward(record.id, number, now, extra, known=record)
         self._unrewarded.pop(record.id, None)
         if result is ApplyResult.APPLIED:
             if exp.time_bucket_seconds:

@@ -78,6 +78,12 @@ class _Bucket(CountColumns):
 class MemoryStore:
     """A :class:`~banditbot.stores.Store` that keeps everything in process memory.
 
+    The service's decision path calls this class's methods where the store is one (``type(store)
+    is MemoryStore``, two calls written alike): in the compiled build that is a direct call
+    of the compiled method, where a call through the :class:`~banditbot.stores.Store`
+    protocol looks the method up by name and parses its arguments (0.3 µs of a 5.7 µs
+    decide → reward at 3 arms); interpreted, the two are the same call.
+
     Examples
     --------
     >>> store = MemoryStore()
