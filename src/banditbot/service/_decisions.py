@@ -28,7 +28,7 @@ from ..policies import (
     explore_contenders,
     pick_arm,
 )
-from ..policies._scalar import FLOAT_ARMS
+from ..policies._scalar import FLOAT_ARMS, least
 from ..stores import (
     NO_VECTOR,
     AllocationRecord,
@@ -334,7 +334,6 @@ class DecisionsMixin(RewardsMixin):
         if context is not None:
             context = check_context(context)
         view, scope, now = self._prepare_decision(experiment, subject, chat)
-        exp = view.config
         allocation_id = None
         lane = None
         if view.lean and (not view.burn_in or self._burn_in_known_over(view, scope)):
@@ -342,10 +341,10 @@ class DecisionsMixin(RewardsMixin):
             # as read, its shaped lane kept by the vector's identity, a bisection
             store = self.store
             if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
-                rows = store.read_counts(exp.id, view.meta.generation, scope, view.arms,
+                rows = store.read_counts(view.id, view.meta.generation, scope, view.arms,
                                          after_meta=True)
             else:
-                rows = store.read_counts(exp.id, view.meta.generation, scope, view.arms,
+                rows = store.read_counts(view.id, view.meta.generation, scope, view.arms,
                                          after_meta=True)
             rule = view.rule
             if type(rows) is FiniteCounts and rule is not None:
@@ -388,12 +387,12 @@ class DecisionsMixin(RewardsMixin):
         # every field in order (see new_tuple); check_context's result is already the
         # decision's own copy
         record = new_tuple(DecisionRecord, (
-            new_id(), exp.id, view.meta.generation, scope, arm,
+            new_id(), view.id, view.meta.generation, scope, arm,
             lane.floats[index] if lane is not None else float(p[index]), view.arms,
             p, view.policy_json, str(subject), now, context or None, kind, None, None, 1.0,
             allocation_id, None))
         return record, new_tuple(Decision, (
-            record.id, exp.id, arm, view.contents[arm], record.propensity,
+            record.id, view.id, arm, view.contents[arm], record.propensity,
             _ProbabilityMap(view.arms, p), record.subject, now, scope, kind, False))
 
     def _past_burn_in(self, view: ExperimentView, table: StatsTable, scope: str) -> bool:
@@ -405,13 +404,13 @@ class DecisionsMixin(RewardsMixin):
         progress = burn_in_progress(view, table)
         if progress is not None and not progress.done:
             return False
-        self._burned_in.add((view.config.id, view.meta.generation, scope, view.arms))
+        self._burned_in.add((view.id, view.meta.generation, scope, view.arms))
         return True
 
     def _burn_in_known_over(self, view: ExperimentView, scope: str) -> bool:
         """Whether this scope has no burn-in or this service has seen it end (no read)."""
         return not view.burn_in or \
-            (view.config.id, view.meta.generation, scope, view.arms) in self._burned_in
+            (view.id, view.meta.generation, scope, view.arms) in self._burned_in
 
     def _float_read(self, view: ExperimentView, scope: str) -> CountRows | None:
         """The counters of a bandit as Python floats, when its decision can be made on them
@@ -423,7 +422,7 @@ class DecisionsMixin(RewardsMixin):
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
             return None
         # (the view has just read the meta: one snapshot, one cache check)
-        return self.store.read_counts(view.config.id, view.meta.generation, scope, view.arms,
+        return self.store.read_counts(view.id, view.meta.generation, scope, view.arms,
                                       after_meta=True)
 
     def _counts_posterior(self, view: ExperimentView, few: tuple[list[float], list[float]]
@@ -485,17 +484,17 @@ class DecisionsMixin(RewardsMixin):
         path: a posterior with a shape below :data:`_DEFER_MIN_SHAPE` (an operator prior
         ``b = 0``, a tiny ``alpha``), where Gamma draws underflow and would not follow the
         vector computed later."""
-        if (min(shapes) if shapes is not None else posterior[1:].min()) < _DEFER_MIN_SHAPE:
+        if (least(shapes) if shapes is not None else posterior[1:].min()) < _DEFER_MIN_SHAPE:
             return None
         policy = view.policy
         assert isinstance(policy, ThompsonSampling)
         arm = view.arms[draw_deferred(policy, posterior, self.draws, shapes=shapes)]
         record = new_tuple(DecisionRecord, (  # (every field in order: see new_tuple)
-            new_id(), view.config.id, view.meta.generation, scope, arm, math.nan, view.arms,
+            new_id(), view.id, view.meta.generation, scope, arm, math.nan, view.arms,
             NO_VECTOR, view.policy_json, subject, now, context or None, "policy", None, None,
             1.0, None, posterior))
         return record, new_tuple(Decision, (
-            record.id, view.config.id, arm, view.contents[arm], math.nan,
+            record.id, view.id, arm, view.contents[arm], math.nan,
             _DeferredMap(view.arms, view.policy_json, posterior), subject, now, scope,
             "policy", False))
 
@@ -648,9 +647,9 @@ class DecisionsMixin(RewardsMixin):
         if blank_text(subject):  # (a trial: "   " and "\u200b" were subjects)
             raise PayloadError(BLANK_SUBJECT, hint="e.g. the user's id in your app")
         now = self.clock()
-        if exp.reward_mode == "implicit":
+        if view.implicit:
             self._maybe_settle(view, now)
-        return view, "" if exp.scope == "shared" else self._scope(exp, subject, chat), now
+        return view, "" if view.shared else self._scope(exp, subject, chat), now
 
     def _sticky(self, experiment: str, subject: Subject, context: Mapping[str, Any] | None,
                 chat: str | None, key: RequestKey | None = None) -> Decision:

@@ -28,8 +28,28 @@ __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
 
 log = logging.getLogger("banditbot")
 
+
+
+class _RewardFacts:
+    """What a reward reads of its experiment's config, read once per service (a service's
+    config does not change): compiled, native fields, where the config's own are looked up
+    by name at each read."""
+
+    __slots__ = ("arm_ids", "exp", "extra", "history", "id", "time_buckets", "validate")
+
+    def __init__(self, exp: ExperimentConfig) -> None:
+        self.exp = exp
+        self.id = exp.id
+        self.validate = exp.reward.validate_value
+        self.extra = bool(exp.extra_stats)  # (the rewards' extra statistics)
+        self.time_buckets = bool(exp.time_bucket_seconds)
+        # (a feature that reads the subject's past rewards: they are counted too)
+        self.history = any(f.name == "past_reward_rate" for f in exp.features)
+        self.arm_ids = exp.arm_ids
+
+
 #: a reward's write as the checks hand it on: the experiment, the decision, the value
-_Write = tuple[ExperimentConfig, DecisionRecord, float]
+_Write = tuple[_RewardFacts, DecisionRecord, float]
 _DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: unrewarded decisions a service remembers, so their reward skips a read (a few MB at most)
 RECENT_DECISIONS = 4096
@@ -88,6 +108,8 @@ class RewardsMixin(ServiceCore):
         #: how many unrewarded decisions this service remembers (their rewards skip a read)
         self.recent_decisions = RECENT_DECISIONS
         self._unrewarded: OrderedDict[str, DecisionRecord] = OrderedDict()
+        #: each experiment's facts a reward reads, by id (see _RewardFacts)
+        self._reward_facts: dict[str, _RewardFacts] = {}
         # (experiment, generation, scope, arms) whose burn-in is over
         self._burned_in: set[tuple[str, int, str | None, tuple[str, ...]]] = set()
         # (experiment, generation) -> the time bucket at which old ones were last dropped
@@ -137,8 +159,8 @@ class RewardsMixin(ServiceCore):
         checked = self._check_reward(decision_id, value, subject, option)
         if type(checked) is tuple:  # (the write to make; an answer is a RewardResult)
             # (by name, not ``*checked``: compiled, a star call goes through Python's)
-            exp, record, number = cast(_Write, checked)
-            return self._apply(exp, record, number)
+            facts, record, number = cast(_Write, checked)
+            return self._apply(facts, record, number)
         assert isinstance(checked, RewardResult)
         return checked
 
@@ -147,7 +169,11 @@ class RewardsMixin(ServiceCore):
         """The checks of :meth:`reward` (reads only): a final answer, or the write to make
         with :meth:`commit_reward`."""
         checked = self._check_reward(decision_id, value, subject, option)
-        return checked if isinstance(checked, RewardResult) else PlannedReward(*checked)
+        if type(checked) is tuple:
+            facts, record, number = cast(_Write, checked)
+            return PlannedReward(facts.exp, record, number)
+        assert isinstance(checked, RewardResult)
+        return checked
 
     def _check_reward(self, decision_id: str, value: Any, subject: Subject | None,
                       option: int | None
@@ -170,49 +196,60 @@ class RewardsMixin(ServiceCore):
             return RewardResult(RewardStatus.NOT_YOURS, decision_id,
                                 "the decision belongs to another subject",
                                 experiment=record.experiment)
-        exp = self.config.by_id.get(record.experiment)
-        if exp is None:  # (the caller named no experiment: say whose it is)
-            return RewardResult(RewardStatus.INVALID, decision_id,
-                                f"this decision's experiment {record.experiment!r} is no "
-                                "longer in the experiments file: the reward was not recorded",
-                                experiment=record.experiment)
+        facts = self._reward_facts.get(record.experiment)
+        if facts is None:
+            exp = self.config.by_id.get(record.experiment)
+            if exp is None:  # (the caller named no experiment: say whose it is)
+                return RewardResult(
+                    RewardStatus.INVALID, decision_id, f"this decision's experiment "
+                    f"{record.experiment!r} is no longer in the experiments file: the reward "
+                    "was not recorded", experiment=record.experiment)
+            facts = self._facts_of(exp)
         try:
             if option is not None:
-                buttons = exp.reward.buttons
+                buttons = facts.exp.reward.buttons
                 if not 0 <= option < len(buttons):
                     raise InvalidRewardError("that button is no longer valid")
                 value = buttons[option].value
-            number = exp.reward.validate_value(value)
+            number = facts.validate(value)
         except InvalidRewardError as exc:
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
                                 experiment=record.experiment)
         if record.reward is not None:
-            return _duplicate(record, exp, number)
-        return exp, record, number
+            return _duplicate(record, facts.exp, number)
+        return facts, record, number
+
+    def _facts_of(self, exp: ExperimentConfig) -> _RewardFacts:
+        """The facts a reward reads of ``exp`` (kept by its id)."""
+        facts = self._reward_facts.get(exp.id)
+        if facts is None or facts.exp is not exp:
+            facts = self._reward_facts[exp.id] = _RewardFacts(exp)
+        return facts
 
     def commit_reward(self, planned: PlannedReward) -> RewardResult:
         """Apply a planned reward (exactly once: the store decides) and say what happened."""
-        return self._apply(*planned)
+        return self._apply(self._facts_of(planned.experiment), planned.record, planned.value)
 
-    def _apply(self, exp: ExperimentConfig, record: DecisionRecord, number: float
+    def _apply(self, facts: _RewardFacts, record: DecisionRecord, number: float
                ) -> RewardResult:
+        exp = facts.exp
         store, now = self.store, self.clock()
-        extra = self._extra(exp, record, number) if exp.extra_stats else None
+        extra = self._extra(exp, record, number) if facts.extra else None
         if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
             result = store.apply_reward(record.id, number, now, extra, known=record)
         else:
             result = store.apply_reward(record.id, number, now, extra, known=record)
         self._unrewarded.pop(record.id, None)
         if result is ApplyResult.APPLIED:
-            if exp.time_bucket_seconds:
+            if facts.time_buckets:
                 self._maybe_drop_old_buckets(exp, record.generation)
-            if exp.features and any(f.name == "past_reward_rate" for f in exp.features):
-                self.store.add_counters(_history_key(exp.id, record.subject),
+            if facts.history:
+                self.store.add_counters(_history_key(facts.id, record.subject),
                                         {"n": 1.0, "total": _normalized(exp, number)})
-            cached = self._views.get(exp.id)  # (the view this service built last: no read)
+            cached = self._views.get(facts.id)  # (the view this service built last: no read)
             return new_tuple(RewardResult, (  # (every field in order: see new_tuple)
                 RewardStatus.APPLIED, record.id, "thanks, counted"
-                if record.arm in exp.arm_ids and cached is not None
+                if record.arm in facts.arm_ids and cached is not None
                 and cached[1].meta.generation == record.generation
                 else self._counted_message(exp, record),
                 record.arm, number, record.experiment, record.generation))

@@ -92,6 +92,11 @@ class ExperimentView:
     lean: bool = False
     # the policy's vector on the lane (Policy.scalar_rule), for the scalar lane; else None
     rule: ScalarRule | None = None
+    # the config's fields every decision reads (compiled, native fields; the config's own
+    # are looked up by name): its id, one bandit for everyone, implicit rewards
+    id: str = ""
+    shared: bool = True
+    implicit: bool = False
     # the last time-weighted sums computed (table, time, sums): a decision checks them on a
     # read without buckets and then decides on them (one slot, replaced whole: threads
     # that share the view at worst compute them again)
@@ -294,4 +299,5 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta, featurizer: Featuriz
                           None if alpha is None or beta is None
                           else (alpha.tolist(), beta.tolist()), deferred,
                           (lane or deferred is not None or posterior_lane) and served is None,
-                          posterior_lane, lean, policy.scalar_rule() if lane else None)
+                          posterior_lane, lean, policy.scalar_rule() if lane else None,
+                          exp.id, exp.scope == "shared", exp.reward_mode == "implicit")
