@@ -13,11 +13,12 @@ from setuptools import setup  # type: ignore[import-untyped]
 sys.path.insert(0, str(Path(__file__).resolve().parent / "build_backend"))
 from banditbot_build import compiling
 
-#: what a compiled build compiles: the service (its parts one chain of single inheritance)
-#: and the stores' shared types, the memory store and the propensity helpers; the policies,
-#: the other stores and the entry points stay Python
+#: what a compiled build compiles: the service (its parts one chain of single inheritance),
+#: the policies' arithmetic on floats, the checks of subjects and rewards, the stores' shared
+#: types, the memory store and the propensity helpers; the policies themselves, the other
+#: stores, the config's types and the entry points stay Python
 COMPILED = ("src/banditbot/service/*.py", "src/banditbot/policies/_scalar.py",
-            "src/banditbot/stores/_base.py",
+            "src/banditbot/_values.py", "src/banditbot/stores/_base.py",
             "src/banditbot/stores/_memory.py", "src/banditbot/stores/_propensity.py")
 
 

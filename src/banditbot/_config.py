@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 from ._errors import ConfigError, InvalidRewardError, PolicyError, UnknownExperimentError
 from ._markup import markup_problem
 from ._text import did_you_mean
+from ._values import BLANKS, MAX_REWARD, reward_number
 from .policies import Policy, make_policy
 
 __all__ = [
@@ -50,9 +51,6 @@ __all__ = [
 ]
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
-#: the largest magnitude of a reward (and of a reward bound): its square, summed over many
-#: rewards, stays far from float overflow
-MAX_REWARD = 1e12
 #: The most feedback buttons one message shows (Telegram's inline keyboard limit)
 MAX_BUTTONS = 100
 
@@ -191,10 +189,6 @@ def control_character_problem(text: str, *, breaks: bool = False) -> str | None:
     return f"U+{ord(found.group()):04X} ({what}) at character {found.start() + 1}"
 
 
-#: what shows nothing in an id (besides format characters, U+200B and such): spaces, and
-#: the fillers that print as a blank
-_BLANKS = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009" \
-    "\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\u2800"
 
 
 @functools.cache
@@ -208,30 +202,12 @@ def visible_id_pattern() -> str:
 
     hidden = "".join(ch for ch in map(chr, range(0x110000))
                      if unicodedata.category(ch) == "Cf")
-    return f"^[^{ID_BREAKERS}]*[^{ID_BREAKERS}{_BLANKS}{hidden}][^{ID_BREAKERS}]*$"
+    return f"^[^{ID_BREAKERS}]*[^{ID_BREAKERS}{BLANKS}{hidden}][^{ID_BREAKERS}]*$"
 
 
 #: what a blank subject is told (the service's check and the HTTP body's model say the same)
 BLANK_SUBJECT = "a subject needs a visible character: this one has only spaces or invisible " \
     "characters"
-
-
-def blank_text(text: str) -> bool:
-    """Whether ``text`` shows nothing: only spaces, blank fillers and invisible format
-    characters (a trial's subjects ``"   "`` and ``"\u200b"`` were taken). Cheap for the
-    usual text: a strip that stops at its first visible character; each character is
-    looked at only in a text that is not printable.
-
-    Examples
-    --------
-    >>> blank_text("   "), blank_text("\u200b"), blank_text("user 42")
-    (True, True, False)
-    """
-    if text.isprintable():
-        return not text.strip(_BLANKS)
-    import unicodedata  # (only here: a text with a format character, U+200B…)
-
-    return all(c in _BLANKS or unicodedata.category(c) == "Cf" for c in text)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -360,29 +336,19 @@ class RewardSpec(_Spec):
 
         ``true``/``false`` are 1 and 0 for a binary reward only: on a rating or a number
         they would silently be the lowest values."""
-        if self.type == "binary" and type(value) in (int, float, bool) \
-                and (value == 1 or value == 0):  # the buttons' values, at once
-            return 1.0 if value else 0.0
-        if isinstance(value, bool) and self.type != "binary":
+        number = reward_number(self.type, *self.bounds, value)  # (the rule; here its words)
+        if number is not None:
+            return number
+        if isinstance(value, bool):
             raise InvalidRewardError(f"reward {str(value).lower()} is not a number",
                                      hint=self.describe())
         try:
-            number = float(value)
+            float(value)
         except (TypeError, ValueError, OverflowError):
             raise InvalidRewardError(
                 f"reward {_short(value)} is not a number", hint=self.describe()
             ) from None
-        lo, hi = self.bounds
-        ok = math.isfinite(number) and abs(number) <= MAX_REWARD
-        if self.type == "binary":
-            ok = number in (0.0, 1.0)
-        elif self.type == "rating":
-            ok = ok and number == int(number)
-        ok = ok and (lo is None or number >= lo) and (hi is None or number <= hi)
-        if not ok:
-            raise InvalidRewardError(f"reward {_short(value)} is not allowed",
-                                     hint=self.describe())
-        return number
+        raise InvalidRewardError(f"reward {_short(value)} is not allowed", hint=self.describe())
 
     def describe(self) -> str:
         """Human-readable description of the allowed values."""

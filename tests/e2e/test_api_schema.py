@@ -52,7 +52,7 @@ def test_the_schema_says_a_subject_needs_a_visible_character() -> None:
     service's for every subject a client might generate."""
     import re
 
-    from banditbot._config import blank_text
+    from banditbot._values import blank_text
 
     schema = create_app(BanditService(parse_config(CONFIG), SQLiteStore(":memory:"))
                         ).openapi()

@@ -18,7 +18,8 @@ PACKAGE = ROOT / "src" / "banditbot"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("banditbot._types", "banditbot._errors", "banditbot._logging",
               "banditbot._settings", "banditbot._plotting", "banditbot._markup",
-              "banditbot._lazy", "banditbot._memo", "banditbot._text", "banditbot._files")),
+              "banditbot._lazy", "banditbot._memo", "banditbot._text", "banditbot._files",
+              "banditbot._values")),
     ("statistics", ("banditbot.statistics",)),
     ("policies", ("banditbot.policies",)),
     ("core", ("banditbot._config", "banditbot._features", "banditbot._report",

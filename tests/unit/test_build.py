@@ -76,6 +76,7 @@ def test_the_compiled_modules_are_the_decision_path(monkeypatch: pytest.MonkeyPa
     assert "src/banditbot/stores/_memory.py" in modules
     assert all((ROOT / m).is_file() for m in modules)
     assert "src/banditbot/policies/_scalar.py" in modules  # (their arithmetic on floats)
+    assert "src/banditbot/_values.py" in modules  # (a subject's and a reward's checks)
     assert not any(("policies" in m and "_scalar" not in m) or "_sqlite" in m
                    for m in modules)
 

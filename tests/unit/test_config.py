@@ -17,6 +17,7 @@ from banditbot import (
     load_config,
     parse_config,
 )
+from banditbot._values import reward_number
 
 from ..conftest import EXAMPLES, ROOT
 
@@ -133,9 +134,12 @@ def test_reward_spec_accepts_only_allowed_values(spec: dict[str, Any], good: lis
     reward = parse_config({"experiments": [exp]}).experiment("e").reward
     for v in good:
         assert reward.validate_value(v) == float(v)
+        # (the rule the service's reward path asks first, compiled in the compiled build)
+        assert reward_number(reward.type, *reward.bounds, v) == float(v)
     for v in bad:
         with pytest.raises(InvalidRewardError):
             reward.validate_value(v)
+        assert reward_number(reward.type, *reward.bounds, v) is None
 
 
 def test_custom_buttons_must_be_allowed_values() -> None:

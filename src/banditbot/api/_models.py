@@ -16,9 +16,10 @@ from pydantic import (
     field_validator,
 )
 
-from .._config import BLANK_SUBJECT, ID_BREAKERS, TEXT_PATTERN, blank_text, visible_id_pattern
+from .._config import BLANK_SUBJECT, ID_BREAKERS, TEXT_PATTERN, visible_id_pattern
 from .._errors import PayloadError
 from .._features import CONTEXT_LIMITS, check_context
+from .._values import blank_text
 from ..service import MAX_SUBJECT
 
 __all__ = [

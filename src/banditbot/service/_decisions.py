@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._config import BLANK_SUBJECT, blank_text, control_character_problem
+from .._config import BLANK_SUBJECT, control_character_problem
 from .._errors import ConfigError, KeyReusedError, PayloadError, StoreError, UnknownArmError
 from .._features import check_context
 from .._types import BoolArray, FloatArray, mypyc_attr, new_tuple
+from .._values import blank_text
 from ..policies import (
     ArmStats,
     ThompsonSampling,

@@ -19,6 +19,7 @@ from .._errors import InvalidRewardError
 from .._features import linear_extra
 from .._text import duration_text
 from .._types import new_tuple
+from .._values import reward_number
 from ..stores import ApplyResult, DecisionRecord, MemoryStore, resolve_propensities
 from ._core import ServiceCore, Subject, subject_text
 from ._decay import DISCOUNT_HALF_LIVES, base_field, reward_time_fields, stale_field
@@ -35,12 +36,14 @@ class _RewardFacts:
     config does not change): compiled, native fields, where the config's own are looked up
     by name at each read."""
 
-    __slots__ = ("arm_ids", "exp", "extra", "history", "id", "time_buckets", "validate")
+    __slots__ = ("arm_ids", "exp", "extra", "hi", "history", "id", "kind", "lo",
+                 "time_buckets")
 
     def __init__(self, exp: ExperimentConfig) -> None:
         self.exp = exp
         self.id = exp.id
-        self.validate = exp.reward.validate_value
+        self.kind = exp.reward.type  # (and its bounds: reward_number's rule)
+        self.lo, self.hi = exp.reward.bounds
         self.extra = bool(exp.extra_stats)  # (the rewards' extra statistics)
         self.time_buckets = bool(exp.time_bucket_seconds)
         # (a feature that reads the subject's past rewards: they are counted too)
@@ -211,7 +214,9 @@ class RewardsMixin(ServiceCore):
                 if not 0 <= option < len(buttons):
                     raise InvalidRewardError("that button is no longer valid")
                 value = buttons[option].value
-            number = facts.validate(value)
+            number = reward_number(facts.kind, facts.lo, facts.hi, value)
+            if number is None:  # (not allowed: the spec says why)
+                number = facts.exp.reward.validate_value(value)
         except InvalidRewardError as exc:
             return RewardResult(RewardStatus.INVALID, decision_id, str(exc),
                                 experiment=record.experiment)

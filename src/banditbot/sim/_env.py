@@ -16,10 +16,11 @@ from typing import ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from .._config import MAX_REWARD, ExperimentConfig
+from .._config import ExperimentConfig
 from .._errors import ConfigError
 from .._text import closest
 from .._types import FloatArray
+from .._values import MAX_REWARD
 
 __all__ = [
     "MAX_ARMS",
