@@ -423,8 +423,12 @@ class DecisionsMixin(RewardsMixin):
         if not view.float_read or (view.burn_in and not self._burn_in_known_over(view, scope)):
             return None
         # (the view has just read the meta: one snapshot, one cache check)
-        return self.store.read_counts(view.id, view.meta.generation, scope, view.arms,
-                                      after_meta=True)
+        store = self.store
+        if type(store) is MemoryStore:  # (compiled, a direct call: see MemoryStore)
+            return store.read_counts(view.id, view.meta.generation, scope, view.arms,
+                                     after_meta=True)
+        return store.read_counts(view.id, view.meta.generation, scope, view.arms,
+                                 after_meta=True)
 
     def _counts_posterior(self, view: ExperimentView, few: tuple[list[float], list[float]]
                           ) -> tuple[FloatArray, list[float] | None]:
@@ -435,8 +439,10 @@ class DecisionsMixin(RewardsMixin):
         assert view.deferred is not None
         a, b = self._counts_ab(view, few)
         if isinstance(a, list):  # a few arms: Python floats, one conversion
-            shapes = [*a, *b]
-            return np.array([view.deferred, *shapes]), shapes
+            row = [view.deferred, *a, *b]
+            # (fromiter: one pass over the floats, where np.array looks at them twice first:
+            # 1.5 against 2.2 µs for 50 arms)
+            return np.fromiter(row, np.float64, len(row)), row[1:]
         return np.concatenate(((view.deferred,), a, b)), None
 
     @staticmethod
