@@ -77,23 +77,28 @@ class ScalarDraws:
 
     def random(self) -> float:
         """A uniform draw on [0, 1)."""
-        try:
-            return self._uniforms.pop()
-        except IndexError:  # (this thread's draw comes from the block before it is shared)
-            block: list[float] = self.rng.random(_BLOCK).tolist()
-            mine = block.pop()
-            self._uniforms = block
-            return mine
+        if self._uniforms:  # (no exception for an empty block: compiled, a raise is dear)
+            try:
+                return self._uniforms.pop()
+            except IndexError:  # (another thread took the last one)
+                pass
+        # (this thread's draw comes from the block before it is shared)
+        block: list[float] = self.rng.random(_BLOCK).tolist()
+        mine = block.pop()
+        self._uniforms = block
+        return mine
 
     def normal(self) -> float:
         """A standard normal draw."""
-        try:
-            return self._normals.pop()
-        except IndexError:
-            block: list[float] = self.rng.standard_normal(_BLOCK).tolist()
-            mine = block.pop()
-            self._normals = block
-            return mine
+        if self._normals:
+            try:
+                return self._normals.pop()
+            except IndexError:
+                pass
+        block: list[float] = self.rng.standard_normal(_BLOCK).tolist()
+        mine = block.pop()
+        self._normals = block
+        return mine
 
     def standard_gamma(self, shape: float) -> float:
         """A ``Gamma(shape, 1)`` draw (``shape >= 0``; 0 gives 0, as numpy's does): exact,

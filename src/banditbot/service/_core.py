@@ -65,9 +65,13 @@ def new_id() -> str:
     ``list.pop`` and ``list.extend`` are atomic, and a thread that finds none left takes
     its own bits from the batch it draws before it shares the rest (other threads may
     empty the list meanwhile)."""
-    try:
-        tail = _IDS.pop()
-    except IndexError:
+    tail = None
+    if _IDS:  # (no exception for an empty list: compiled, a raise is dear)
+        try:  # noqa: SIM105 (suppress() is a context manager's calls on every id)
+            tail = _IDS.pop()
+        except IndexError:  # (another thread took the last one)
+            pass
+    if tail is None:
         digits = os.urandom(12 * 32).hex()
         batch = [digits[i:i + 24] for i in range(0, 24 * 32, 24)]
         tail = batch.pop()
