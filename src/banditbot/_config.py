@@ -189,15 +189,14 @@ def control_character_problem(text: str, *, breaks: bool = False) -> str | None:
     return f"U+{ord(found.group()):04X} ({what}) at character {found.start() + 1}"
 
 
-
-
 @functools.cache
 def visible_id_pattern() -> str:
     """An id (a subject) with no character of :data:`ID_BREAKERS` and one visible character
-    at least, as a regular expression (:func:`blank_text`'s rule: a character neither blank
-    nor an invisible format character): what the HTTP API's schema tells a client, whose
-    generated subjects must then be ones the service takes. Built once, when a schema is
-    first asked for (it reads every code point's category: about 0.1 s)."""
+    at least, as a regular expression (:func:`~banditbot._values.blank_text`'s rule: a
+    character neither blank nor an invisible format character): what the HTTP API's schema
+    tells a client, whose generated subjects must then be ones the service takes. Built
+    once, when a schema is first asked for (it reads every code point's category: about
+    0.1 s)."""
     import unicodedata
 
     hidden = "".join(ch for ch in map(chr, range(0x110000))

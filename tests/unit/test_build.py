@@ -4,6 +4,7 @@ the suite does not; ``benchmarks/compiled_service.py`` builds the wheel and runs
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import sys
@@ -79,6 +80,35 @@ def test_the_compiled_modules_are_the_decision_path(monkeypatch: pytest.MonkeyPa
     assert "src/banditbot/_values.py" in modules  # (a subject's and a reward's checks)
     assert not any(("policies" in m and "_scalar" not in m) or "_sqlite" in m
                    for m in modules)
+
+
+def _memory_store_branches(tree: ast.Module) -> list[tuple[list[ast.stmt], list[ast.stmt]]]:
+    """Every ``if type(store) is MemoryStore:`` in ``tree``, as (its branch, the other one:
+    its ``else``, or the statements after it when the branch returns)."""
+    found = []
+    for node in ast.walk(tree):
+        for field in ("body", "orelse"):
+            block = getattr(node, field, None)
+            if not isinstance(block, list):
+                continue
+            for at, stmt in enumerate(block):
+                if isinstance(stmt, ast.If) and "MemoryStore" in ast.unparse(stmt.test) \
+                        and ast.unparse(stmt.test).startswith("type("):
+                    found.append((stmt.body, stmt.orelse or block[at + 1:at + 1 + len(stmt.body)]))
+    return found
+
+
+def test_the_memory_stores_own_calls_are_the_protocols_calls() -> None:
+    """The service calls the memory store as its own class where it is one (compiled, a
+    direct call) and every other store through the protocol: two calls written alike. Were
+    one edited alone, the two builds (or two stores) would behave differently and no other
+    test would say so: each pair is the same code."""
+    pairs = [pair for path in sorted((ROOT / "src/banditbot/service").glob("*.py"))
+             for pair in _memory_store_branches(ast.parse(path.read_text(encoding="utf-8")))]
+    assert len(pairs) >= 5  # (the meta, the counters twice, the decision, the reward)
+    for own, protocol in pairs:
+        assert [ast.dump(s) for s in own] == [ast.dump(s) for s in protocol], \
+            (ast.unparse(own), ast.unparse(protocol))
 
 
 def test_the_services_parts_are_one_chain_of_single_inheritance() -> None:

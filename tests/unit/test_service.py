@@ -26,6 +26,7 @@ from banditbot import (
     UnknownExperimentError,
     parse_config,
 )
+from banditbot.service import PlannedReward
 from banditbot.stores import DecisionRecord
 
 from ..conftest import CONFIG, CountingStore, FakeClock
@@ -1422,3 +1423,25 @@ def test_too_few_answers_is_said_only_of_an_arm_served_with_few_answers() -> Non
     svc.retire_arm("e", "c", actor="test")
     said = {a.arm: a.too_few_answers for a in svc.report("e").arms}
     assert said == {"a": True, "b": False, "c": False}, said
+
+
+def test_a_plan_committed_with_another_files_experiment_leaves_later_checks_alone() -> None:
+    """A reward's checks read what this service's experiments file says of the experiment
+    (kept once per experiment): a plan committed with another file's version of it (a
+    continuous reward where this file has a binary one) is applied as planned, and the next
+    reward is still checked against this file -- 7.5 is refused."""
+    def config(reward: dict[str, Any]) -> Any:
+        return parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            "burn_in": 0, "reward": reward}]})
+
+    service = BanditService(config({"type": "binary"}), MemoryStore(),
+                            rng=np.random.default_rng(1))
+    other = config({"type": "continuous"}).experiment("e")
+    first = service.decide("e", "u1")
+    plan = service.plan_reward(first.id, 1)
+    assert isinstance(plan, PlannedReward)
+    assert service.commit_reward(plan._replace(experiment=other)).status == "applied"
+    second = service.decide("e", "u2")
+    refused = service.reward(second.id, 7.5, "u2")
+    assert refused.status == "invalid" and "binary" in refused.message, refused

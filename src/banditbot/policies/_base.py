@@ -233,7 +233,7 @@ class Policy:
     #: Whether rewards must lie in [0, 1] (Beta posteriors, Bernoulli KL).
     needs_bounded: ClassVar[bool] = False
     #: Whether the vector depends on counts and reward totals alone and has a
-    #: :meth:`scalar_probabilities` form.
+    #: :meth:`scalar_probabilities` form (and a :meth:`scalar_rule`).
     scalar: ClassVar[bool] = False
     #: Whether each decision goes to the arm with the highest index (an upper bound, the
     #: UCB family): it explores by turns, not by shares, so most decisions can go to an arm
@@ -264,13 +264,25 @@ class Policy:
         priors already added as pseudo-observations (see :func:`pseudo_lists`). numpy's
         per-call cost is most of the work up to a few dozen arms, so the decision path of
         such a bandit stays on floats (the service's lane: up to 64 arms)."""
-        return self.scalar_rule().vector(counts, totals)
+        raise NotImplementedError(f"{self.name or type(self).__name__} has no scalar form")
 
     def scalar_rule(self) -> ScalarRule:
         """:meth:`scalar_probabilities` as an object the caller keeps, for a policy whose
-        :attr:`scalar` is true (the service's decision path calls it; banditbot's policies
-        hand out rules of :mod:`banditbot.policies._scalar`, compiled in the compiled
-        build). A policy may define either method: this one calls the other."""
+        :attr:`scalar` is true: what the service's decision path calls.
+
+        Returns
+        -------
+        ScalarRule
+            banditbot's policies hand out rules of :mod:`banditbot.policies._scalar`
+            (compiled in the compiled build, where a Python class cannot subclass them);
+            by default, a :class:`~banditbot.policies._scalar.MethodRule` that calls
+            :meth:`scalar_probabilities` (a subclass that overrides one of the two methods
+            of a banditbot policy overrides the other as well).
+
+        Raises
+        ------
+        NotImplementedError
+            The policy defines neither method."""
         if type(self).scalar_probabilities is Policy.scalar_probabilities:
             raise NotImplementedError(f"{self.name or type(self).__name__} has no scalar "
                                       "form: define scalar_rule or scalar_probabilities")

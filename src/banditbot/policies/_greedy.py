@@ -17,7 +17,7 @@ from ._base import (
     small,
 )
 from ._registry import register
-from ._scalar import EpsilonRule, SoftmaxRule
+from ._scalar import EpsilonRule, SoftmaxRule, epsilon_vector, softmax_vector
 
 __all__ = [
     "EpsilonGreedy",
@@ -65,6 +65,10 @@ class EpsilonGreedy(Policy):
         p: FloatArray = best_arms * (1.0 - self.epsilon) + self.epsilon / best_arms.shape[-1]
         return p
 
+    def scalar_probabilities(self, counts: list[float], totals: list[float]
+                             ) -> tuple[float, ...]:
+        return epsilon_vector(counts, totals, self.epsilon, self.initial_value)
+
     def scalar_rule(self) -> EpsilonRule:
         return EpsilonRule(self.epsilon, self.initial_value)
 
@@ -105,6 +109,9 @@ class Softmax(Policy):
         weights = np.exp((means - means.max(axis=-1, keepdims=True)) / self.temperature)
         p: FloatArray = weights / weights.sum(axis=-1, keepdims=True)
         return p
+
+    def scalar_probabilities(self, counts: list[float], totals: list[float]) -> list[float]:
+        return softmax_vector(counts, totals, self.temperature, self.initial_value)
 
     def scalar_rule(self) -> SoftmaxRule:
         return SoftmaxRule(self.temperature, self.initial_value)

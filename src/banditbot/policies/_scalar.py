@@ -16,13 +16,29 @@ import functools
 import math
 import types
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 import numpy as np
 
-__all__ = ["FLOAT_ARMS", "EpsilonRule", "MethodRule", "ScalarDraws", "ScalarRule", "SoftmaxRule",
-           "UpperBoundRule", "beta_argmax", "beta_pick", "draw_cumulative", "draw_index", "least",
-           "means_of", "share_top"]
+__all__ = [
+    "FLOAT_ARMS",
+    "EpsilonRule",
+    "MethodRule",
+    "ScalarDraws",
+    "ScalarRule",
+    "SoftmaxRule",
+    "UpperBoundRule",
+    "beta_argmax",
+    "beta_pick",
+    "draw_cumulative",
+    "draw_index",
+    "epsilon_vector",
+    "least",
+    "means_of",
+    "share_top",
+    "softmax_vector",
+    "upper_bound_vector",
+]
 
 #: draws per block of :class:`ScalarDraws` (numpy's call and ``tolist``: 23 ns a draw in
 #: blocks of 64, 16 in blocks of 256; kept at 64: a seed's draws stay what they were)
@@ -69,6 +85,9 @@ class ScalarDraws:
     """
 
     __slots__ = ("_normals", "_uniforms", "rng")
+
+    #: draws per block
+    BLOCK: ClassVar[int] = _BLOCK
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -145,8 +164,9 @@ def beta_pick(gammas: list[float], shapes: list[float], optimistic: bool,
     ``Gamma(x, 1)`` draw per shape ``x`` of ``shapes``, ``[a…, b…]``; optimistic: at least
     the posterior mean ``a / (a + b)``), ties broken by the uniform draw ``random()``."""
     k = len(shapes) // 2
-    if len(gammas) != 2 * k:
-        raise ValueError(f"{len(gammas)} Gamma draws for {2 * k} shapes")
+    if not shapes or len(shapes) % 2 or len(gammas) != len(shapes):
+        raise ValueError(f"shapes are [a…, b…] of one arm or more, with a Gamma draw each: "
+                         f"got {len(shapes)} shapes and {len(gammas)} draws")
     # (one pass on floats, indexed: compiled, a loop in C with no list of pairs)
     score: list[float] = []
     top, ties = -1.0, 0
@@ -168,8 +188,9 @@ def beta_pick(gammas: list[float], shapes: list[float], optimistic: bool,
 
 
 def least(values: list[float]) -> float:
-    """The smallest of ``values`` (``min``'s answer, NaN aside: a loop on floats, which
-    compiled is a loop in C where ``min`` compares objects).
+    """The smallest of ``values``, as ``min`` gives it (a NaN first stays; one later is
+    passed over): a loop on floats, which compiled is a loop in C where ``min`` compares
+    objects.
 
     Raises
     ------
@@ -310,9 +331,47 @@ class MethodRule(ScalarRule):
         return self.method(counts, totals)
 
 
+def epsilon_vector(counts: list[float], totals: list[float], epsilon: float, default: float,
+                   kept: dict[int, tuple[float, ...]] | None = None) -> tuple[float, ...]:
+    """ε-greedy's vector: ``1 - epsilon`` shared by the arms of the highest mean,
+    ``epsilon`` spread over all (an arm without observations has mean ``default``);
+    ``kept``: see :func:`share_top`."""
+    return share_top(means_of(counts, totals, default), 1.0 - epsilon, epsilon / len(counts),
+                     kept)
+
+
+def softmax_vector(counts: list[float], totals: list[float], temperature: float,
+                   default: float) -> list[float]:
+    """Softmax's vector: ``P(i) ∝ exp(mean_i / temperature)``."""
+    values = means_of(counts, totals, default)
+    top = _max(values)
+    w = [math.exp((v - top) / temperature) for v in values]
+    total = _sum(w, 0.0)
+    return [x / total for x in w]
+
+
+def upper_bound_vector(counts: list[float], totals: list[float], width: float,
+                       kept: dict[int, tuple[float, ...]] | None = None) -> tuple[float, ...]:
+    """UCB1's vector with a known scale: the untried arms first, then the arms of the
+    highest ``mean + width · sqrt(2 ln t / n)``; ``kept``: see :func:`share_top`.
+
+    Raises
+    ------
+    ValueError
+        ``counts`` and ``totals`` differ in length."""
+    if len(counts) != len(totals):
+        raise ValueError(f"{len(counts)} counts and {len(totals)} totals")
+    if _min(counts) <= 0.0:  # the untried arms first
+        return share_top([1.0 if c <= 0.0 else 0.0 for c in counts], 1.0, 0.0, kept)
+    # (the products that do not depend on the arm taken once: the same floats as
+    # ``c * scale * sqrt(2 log_t / n)`` per arm, 16% less time at 50 arms)
+    budget = 2.0 * math.log(max(_sum(counts, 0.0), 1.0))
+    return share_top([s / n + width * math.sqrt(budget / n)
+                      for n, s in zip(counts, totals)], 1.0, 0.0, kept)  # noqa: B905
+
+
 class EpsilonRule(ScalarRule):
-    """ε-greedy: ``1 - epsilon`` shared by the arms of the highest mean, ``epsilon``
-    spread over all (an arm without observations has mean ``default``)."""
+    """:func:`epsilon_vector` with its parameters, keeping the vectors it hands out."""
 
     def __init__(self, epsilon: float, default: float) -> None:
         super().__init__()
@@ -320,12 +379,11 @@ class EpsilonRule(ScalarRule):
         self.default = default
 
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
-        return share_top(means_of(counts, totals, self.default), 1.0 - self.epsilon,
-                         self.epsilon / len(counts), self.kept)
+        return epsilon_vector(counts, totals, self.epsilon, self.default, self.kept)
 
 
 class SoftmaxRule(ScalarRule):
-    """Softmax: ``P(i) ∝ exp(mean_i / temperature)``."""
+    """:func:`softmax_vector` with its parameters."""
 
     def __init__(self, temperature: float, default: float) -> None:
         super().__init__()
@@ -333,29 +391,15 @@ class SoftmaxRule(ScalarRule):
         self.default = default
 
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
-        values = means_of(counts, totals, self.default)
-        top = _max(values)
-        temperature = self.temperature
-        w = [math.exp((v - top) / temperature) for v in values]
-        total = _sum(w, 0.0)
-        return [x / total for x in w]
+        return softmax_vector(counts, totals, self.temperature, self.default)
 
 
 class UpperBoundRule(ScalarRule):
-    """UCB1 with a known scale: the untried arms first, then the arms of the highest
-    ``mean + width · sqrt(2 ln t / n)``."""
+    """:func:`upper_bound_vector` with its width, keeping the vectors it hands out."""
 
     def __init__(self, width: float) -> None:
         super().__init__()
         self.width = width
 
     def vector(self, counts: list[float], totals: list[float]) -> Sequence[float]:
-        if _min(counts) <= 0.0:  # the untried arms first
-            return share_top([1.0 if c <= 0.0 else 0.0 for c in counts], 1.0, 0.0, self.kept)
-        if len(counts) != len(totals):
-            raise ValueError(f"{len(counts)} counts and {len(totals)} totals")
-        # (the products that do not depend on the arm taken once: the same floats as
-        # ``c * scale * sqrt(2 log_t / n)`` per arm, 16% less time at 50 arms)
-        width, budget = self.width, 2.0 * math.log(max(_sum(counts, 0.0), 1.0))
-        return share_top([s / n + width * math.sqrt(budget / n)
-                          for n, s in zip(counts, totals)], 1.0, 0.0, self.kept)  # noqa: B905
+        return upper_bound_vector(counts, totals, self.width, self.kept)

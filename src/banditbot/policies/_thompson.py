@@ -227,8 +227,9 @@ class ThompsonSampling(Policy):
         ``G_a / (G_a + G_b)`` per arm (optimistic: at least the posterior mean
         ``a / (a + b)``), ties at random. Scores on the same scale as the probabilities'
         computation, so that exactly the arms it counts as tied (equal means as floats;
-        ``b = 0``: draws of 1) are tied here. On Python floats for a few arms, where
-        numpy's per-call cost would dominate: one Gamma draw per shape (with
+        ``b = 0``: draws of 1) are tied here. On Python floats up to
+        :data:`~banditbot.policies._scalar.FLOAT_ARMS` arms (16 interpreted, where numpy's
+        per-call cost would dominate; 64 compiled): one Gamma draw per shape (with
         :class:`~banditbot.policies.ScalarDraws`, drawn ahead: a third of the cost of numpy's
         call on an array of six). ``ab`` may be a list of the same floats (no conversion)."""
         k = len(ab) // 2

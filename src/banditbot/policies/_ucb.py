@@ -28,7 +28,7 @@ from ._base import (
     squares_with_priors,
 )
 from ._registry import register
-from ._scalar import UpperBoundRule
+from ._scalar import UpperBoundRule, upper_bound_vector
 from ._thompson import beta_posterior
 
 __all__ = [
@@ -201,11 +201,15 @@ class UCB1(Policy):
             return share_top([s / n + c * math.sqrt(v) * math.sqrt(2.0 * log_t / n)
                               for n, s, v in zip(counts, totals, variances, strict=True)],
                              1.0, 0.0)
-        return self.scalar_rule().vector(counts, totals)
+        return upper_bound_vector(counts, totals, self._width())
+
+    def _width(self) -> float:
+        """The bonus's factor: ``c`` times :attr:`scale`, or 1 (rewards on [0, 1])."""
+        return self.c * (1.0 if self.scale is None else self.scale)
 
     def scalar_rule(self) -> UpperBoundRule:
         """The bonus's scale is :attr:`scale`, or 1 (rewards on [0, 1])."""
-        return UpperBoundRule(self.c * (1.0 if self.scale is None else self.scale))
+        return UpperBoundRule(self._width())
 
 
 def kl_ucb_bound(mean: FloatArray, budget: FloatArray, iterations: int = 32) -> FloatArray:

@@ -460,7 +460,9 @@ class DecisionsMixin(RewardsMixin):
                                            view.prior_beta, n_arms), policy.alpha, policy.beta)
         k, priors = len(counts), view.prior_lists
         if len(sums) != k or (priors is not None and len(priors[0]) != k):
-            raise ValueError(f"{k} counts, {len(sums)} totals: the arms' counters differ")
+            raise ValueError(f"{k} counts, {len(sums)} totals and "
+                             f"{len(priors[0]) if priors is not None else k} priors: the "
+                             "arms' counters differ")
         # (indexed, the policy's prior read once: compiled, a loop in C)
         pa, pb = policy.alpha, policy.beta
         a_list: list[float] = []

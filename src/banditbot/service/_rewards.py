@@ -30,7 +30,6 @@ __all__ = ["PlannedReward", "RewardResult", "RewardStatus", "RewardsMixin"]
 log = logging.getLogger("banditbot")
 
 
-
 class _RewardFacts:
     """What a reward reads of its experiment's config, read once per service (a service's
     config does not change): compiled, native fields, where the config's own are looked up
@@ -207,7 +206,7 @@ class RewardsMixin(ServiceCore):
                     RewardStatus.INVALID, decision_id, f"this decision's experiment "
                     f"{record.experiment!r} is no longer in the experiments file: the reward "
                     "was not recorded", experiment=record.experiment)
-            facts = self._facts_of(exp)
+            facts = self._reward_facts[exp.id] = _RewardFacts(exp)
         try:
             if option is not None:
                 buttons = facts.exp.reward.buttons
@@ -224,16 +223,13 @@ class RewardsMixin(ServiceCore):
             return _duplicate(record, facts.exp, number)
         return facts, record, number
 
-    def _facts_of(self, exp: ExperimentConfig) -> _RewardFacts:
-        """The facts a reward reads of ``exp`` (kept by its id)."""
-        facts = self._reward_facts.get(exp.id)
-        if facts is None or facts.exp is not exp:
-            facts = self._reward_facts[exp.id] = _RewardFacts(exp)
-        return facts
-
     def commit_reward(self, planned: PlannedReward) -> RewardResult:
         """Apply a planned reward (exactly once: the store decides) and say what happened."""
-        return self._apply(self._facts_of(planned.experiment), planned.record, planned.value)
+        exp = planned.experiment
+        facts = self._reward_facts.get(exp.id)
+        if facts is None or facts.exp is not exp:  # (a plan's own experiment: not kept, so
+            facts = _RewardFacts(exp)  # the checks of later rewards read this file's)
+        return self._apply(facts, planned.record, planned.value)
 
     def _apply(self, facts: _RewardFacts, record: DecisionRecord, number: float
                ) -> RewardResult:

@@ -91,7 +91,7 @@ class ExperimentView:
     # policy's scale as stored (no rescaling), not deferred
     lean: bool = False
     # the policy's vector on the lane (Policy.scalar_rule), for the scalar lane; else None
-    rule: ScalarRule | None = None
+    rule: ScalarRule | None = field(default=None, compare=False, repr=False)
     # the config's fields every decision reads (compiled, native fields; the config's own
     # are looked up by name): its id, one bandit for everyone, implicit rewards
     id: str = ""

@@ -50,7 +50,8 @@ def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
                   shapes: list[float] | None = None) -> int:
     """An arm drawn as :func:`deferred_vector` describes for ``posterior`` (``[λ, a…,
     b…]``): with probability ``λ`` a uniform one (the floor), else the policy's draw from
-    the ``Beta(a, b)`` posteriors (:meth:`~banditbot.policies.ThompsonSampling.draw`).
+    the ``Beta(a, b)`` posteriors (:meth:`~banditbot.policies.ThompsonSampling.draw`; with
+    ``shapes`` and draws made ahead, its float path called directly).
     ``shapes``: ``[a…, b…]`` as Python floats, when the caller has them (a few arms: the
     draw reads no array)."""
     k = int(posterior.shape[0] - 1) // 2
