@@ -32,6 +32,7 @@ from banditbot.policies import (
     make_policy,
     sample_arm,
 )
+from banditbot.policies._base import rule_of
 from banditbot.statistics import (
     beta_best_probabilities,
     beta_optimistic_probabilities,
@@ -552,6 +553,17 @@ def test_a_policys_rule_is_its_vector_on_floats() -> None:
 
     with pytest.raises(NotImplementedError, match="define scalar_rule or scalar_probabilities"):
         NoFloats().scalar_rule()
+
+    # (a trial: a policy built on ε-greedy's that overrides only scalar_probabilities was
+    # ignored by the service's lane, which asked the inherited rule)
+    @dataclasses.dataclass(frozen=True)
+    class AlwaysFirst(EpsilonGreedy):
+        def scalar_probabilities(self, counts: list[float], totals: list[float]
+                                 ) -> tuple[float, ...]:
+            return (1.0,) + (0.0,) * (len(counts) - 1)
+
+    assert list(rule_of(AlwaysFirst()).vector(counts, totals)) == [1.0, 0.0, 0.0, 0.0]
+    assert type(rule_of(EpsilonGreedy())) is type(EpsilonGreedy().scalar_rule())
 
 
 def test_a_draw_by_running_sums_picks_the_arm_the_scan_picks() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import re
 import time
 from pathlib import Path
@@ -262,6 +264,15 @@ def test_chat_scope_keeps_one_bandit_per_chat(svc: BanditService) -> None:
     assert svc.report("perchat", scope="chat:100").total_answered == 5
     assert svc.report("perchat", scope="chat:200").total_answered == 1
     assert svc.report("perchat").total_answered == 6
+    # a chat id as Telegram gives it, a whole number (a trial: the compiled build refused
+    # it with a TypeError): the same bandit as its text; a float is no chat
+    for chat in (100, np.int64(100)):
+        d = svc.decide("perchat", "u1", chat=chat)  # type: ignore[arg-type]
+        assert d.scope == "chat:100"
+        svc.reward(d.id, 1, "u1")
+    assert svc.report("perchat", scope="chat:100").total_answered == 7
+    with pytest.raises(PayloadError, match="a chat is text or a whole number, got float"):
+        svc.decide("perchat", "u1", chat=1.5)  # type: ignore[arg-type]
 
 
 def test_subject_scope_learns_each_users_taste(clock: FakeClock) -> None:
@@ -723,6 +734,8 @@ def test_a_subject_is_checked_for_every_caller(svc: BanditService) -> None:
     for subject, said in [(None, "got NoneType"), (b"u1", "got bytes"), (4.2, "got float"),
                           (True, "got bool"),
                           ("a\nb", "U+000A (a control character) at character 2"),
+                          # (Unicode's line and paragraph separators: line breaks too)
+                          ("\u2028", "U+2028"), ("a\u2029b", "U+2029"),
                           ("a\u202eb", "U+202E (a direction override) at character 2")]:
         with pytest.raises(PayloadError, match=re.escape(said)):
             svc.decide("seed", subject)  # type: ignore[arg-type]
@@ -1445,3 +1458,18 @@ def test_a_plan_committed_with_another_files_experiment_leaves_later_checks_alon
     second = service.decide("e", "u2")
     refused = service.reward(second.id, 7.5, "u2")
     assert refused.status == "invalid" and "binary" in refused.message, refused
+
+
+def test_a_decision_pickles_and_copies() -> None:
+    """A decision is a value an app may keep or send to another process (a trial: the
+    compiled build's could be neither pickled nor deep-copied). Exact and deferred, its
+    probabilities come back with it."""
+    for extra in ({}, {"propensity": "deferred"}):
+        config = parse_config({"experiments": [{
+            "id": "e", "arms": [{"id": "a", "content": "A"}, {"id": "b", "content": "B"}],
+            "policy": {"name": "thompson"}, "burn_in": 0, **extra}]})
+        service = BanditService(config, MemoryStore(), rng=np.random.default_rng(3))
+        decision = service.decide("e", "u")
+        for back in (pickle.loads(pickle.dumps(decision)), copy.deepcopy(decision)):
+            assert back.id == decision.id and back.arm == decision.arm
+            assert dict(back.probabilities) == pytest.approx(dict(decision.probabilities))

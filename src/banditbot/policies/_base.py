@@ -34,8 +34,8 @@ from ._scalar import (
 
 __all__ = ["SMALL", "UNIT_SLACK", "ArmStats", "Choice", "Extra", "Policy", "ScalarDraws",
            "draw_cumulative", "draw_index", "fits_unit_interval", "means_of", "pick_arm",
-           "pooled_moments", "pseudo_lists", "sample_arm", "sample_rows", "share_top", "small",
-           "squares_with_priors"]
+           "pooled_moments", "pseudo_lists", "rule_of", "sample_arm", "sample_rows",
+           "share_top", "small", "squares_with_priors"]
 
 
 _NO_EXTRA: Mapping[str, FloatArray] = MappingProxyType({})
@@ -274,10 +274,11 @@ class Policy:
         -------
         ScalarRule
             banditbot's policies hand out rules of :mod:`banditbot.policies._scalar`
-            (compiled in the compiled build, where a Python class cannot subclass them);
-            by default, a :class:`~banditbot.policies._scalar.MethodRule` that calls
-            :meth:`scalar_probabilities` (a subclass that overrides one of the two methods
-            of a banditbot policy overrides the other as well).
+            (compiled in the compiled build, where a Python class cannot subclass them:
+            return a :class:`~banditbot.policies._scalar.MethodRule` of a function of your
+            own); by default, a ``MethodRule`` that calls :meth:`scalar_probabilities`. The
+            service asks :func:`rule_of`, which also follows a subclass that overrides only
+            ``scalar_probabilities``.
 
         Raises
         ------
@@ -315,6 +316,19 @@ class Policy:
         inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in self.params().items() if v is not None)
         return f"{self.name}({inner})"
+
+
+def rule_of(policy: Policy) -> ScalarRule:
+    """The rule of ``policy`` that decides as its :meth:`~Policy.scalar_probabilities`
+    does: :meth:`~Policy.scalar_rule`, unless a subclass overrides
+    ``scalar_probabilities`` below the class whose ``scalar_rule`` it inherits (a policy
+    of its own built on ε-greedy's, say): then a rule that calls that method."""
+    mro = type(policy).__mro__
+    rule_at = next(i for i, c in enumerate(mro) if "scalar_rule" in c.__dict__)
+    method_at = next(i for i, c in enumerate(mro) if "scalar_probabilities" in c.__dict__)
+    if method_at < rule_at:
+        return MethodRule(policy.scalar_probabilities)
+    return policy.scalar_rule()
 
 
 def check(condition: bool, policy: str, message: str, hint: str) -> None:

@@ -161,12 +161,14 @@ def _planned(record: DecisionRecord, decision: Decision,
 _DEFER_MIN_SHAPE = 0.1
 
 
-def _subject_text(subject: object) -> str:
-    """:func:`subject_text`, refusing what is neither text nor a whole number."""
+def _subject_text(subject: object, what: str = "subject") -> str:
+    """:func:`subject_text`, refusing what is neither text nor a whole number (``what``:
+    the argument's name in the refusal, a subject or a chat)."""
     text = subject_text(subject)
     if text is None:
-        raise PayloadError(f"a subject is text or a whole number, got "
-                           f"{type(subject).__name__}", hint="e.g. the user's id in your app")
+        raise PayloadError(f"a {what} is text or a whole number, got "
+                           f"{type(subject).__name__}", hint=f"e.g. the {what} id in your app"
+                           if what == "chat" else "e.g. the user's id in your app")
     return text
 
 
@@ -205,7 +207,7 @@ class DecisionsMixin(RewardsMixin):
         self.idempotency_seconds = IDEMPOTENCY_SECONDS
 
     def decide(self, experiment: str, subject: Subject,
-               context: Mapping[str, Any] | None = None, *, chat: str | None = None,
+               context: Mapping[str, Any] | None = None, *, chat: Subject | None = None,
                sticky: bool = False, idempotency_key: str | None = None,
                caller: str | None = None) -> Decision:
         """Choose an arm for ``subject`` and log the decision with its propensity.
@@ -220,7 +222,8 @@ class DecisionsMixin(RewardsMixin):
         context
             Features of this moment (logged; used by contextual policies).
         chat
-            Chat id, for experiments with ``scope: chat``.
+            Chat id, for experiments with ``scope: chat`` (text, or a whole number as
+            Telegram's are: taken as its digits).
         sticky
             Give this subject the same arm again for the experiment's ``sticky_seconds``
             (logged as a ``sticky`` decision with propensity 1, so off-policy evaluation does
@@ -249,6 +252,8 @@ class DecisionsMixin(RewardsMixin):
             The idempotency key came before with another request (another subject,
             context, chat or sticky flag).
         """
+        if chat is not None and type(chat) is not str:
+            chat = _subject_text(chat, "chat")
         if idempotency_key is not None:
             return self._decide_keyed(experiment, subject, context, chat, sticky,
                                       idempotency_key, caller)
@@ -260,7 +265,7 @@ class DecisionsMixin(RewardsMixin):
 
     def plan_decision(self, experiment: str, subject: Subject,
                       context: Mapping[str, Any] | None = None, *,
-                      chat: str | None = None, idempotency_key: str | None = None,
+                      chat: Subject | None = None, idempotency_key: str | None = None,
                       caller: str | None = None, telegram: bool = False) -> PlannedDecision:
         """Everything :meth:`decide` does except logging the decision: the record to write
         with :meth:`commit_decision` and the answer to give once it is written (with an
@@ -271,6 +276,8 @@ class DecisionsMixin(RewardsMixin):
         ``telegram``: the Telegram bot's decision. Its id says so (it begins with
         :data:`TELEGRAM_ID_PREFIX`; see :func:`made_by_telegram`), and the HTTP API lets
         only an admin key reward it: the user's own button counts it."""
+        if chat is not None and type(chat) is not str:
+            chat = _subject_text(chat, "chat")
         if idempotency_key is not None:
             key = self._request_key(experiment, subject, context, chat, False,
                                     idempotency_key, caller)
@@ -746,6 +753,10 @@ class _ProbabilityMap(Mapping[str, float]):
     def __init__(self, arms: tuple[str, ...], p: FloatArray | None) -> None:
         self._arms, self._p = arms, p
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickle and deepcopy: a compiled class has no default way to be rebuilt)
+        return _ProbabilityMap, (self._arms, self._p)
+
     def _vector(self) -> FloatArray:
         assert self._p is not None
         return self._p
@@ -775,6 +786,9 @@ class _DeferredMap(_ProbabilityMap):
     def __init__(self, arms: tuple[str, ...], policy_json: str, posterior: FloatArray) -> None:
         super().__init__(arms, None)
         self._policy, self._posterior = policy_json, posterior
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _DeferredMap, (self._arms, self._policy, self._posterior)
 
     def _vector(self) -> FloatArray:
         if self._p is None:

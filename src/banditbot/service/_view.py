@@ -21,7 +21,7 @@ from .._config import ExperimentConfig
 from .._features import Featurizer, linear_arrays
 from .._types import FloatArray
 from ..policies import ArmStats, Policy, ThompsonSampling, make_policy
-from ..policies._base import TimeWeighting
+from ..policies._base import TimeWeighting, rule_of
 from ..policies._scalar import ScalarRule
 from ..stores import ExperimentMeta, StatsTable
 from ._decay import time_weighted_sums
@@ -299,5 +299,5 @@ def build_view(exp: ExperimentConfig, meta: ExperimentMeta, featurizer: Featuriz
                           None if alpha is None or beta is None
                           else (alpha.tolist(), beta.tolist()), deferred,
                           (lane or deferred is not None or posterior_lane) and served is None,
-                          posterior_lane, lean, policy.scalar_rule() if lane else None,
+                          posterior_lane, lean, rule_of(policy) if lane else None,
                           exp.id, exp.scope == "shared", exp.reward_mode == "implicit")
