@@ -165,9 +165,9 @@ has_control_character = re.compile(f"[{CONTROL_CHARACTERS}]").search
 
 
 #: what an id (a subject, a chat) may not hold, as a regular expression's class: the
-#: control characters and tabs and line breaks, Unicode's line and paragraph separators
-#: (U+2028, U+2029) too (the HTTP API's pattern is built from it)
-ID_BREAKERS = f"\\t\\n\\r\\u2028\\u2029{CONTROL_CHARACTERS}"
+#: control characters and tabs and line breaks (the HTTP API's pattern is built from it;
+#: Unicode's line separator U+2028 is not one: an app's chat names hold it)
+ID_BREAKERS = f"\\t\\n\\r{CONTROL_CHARACTERS}"
 _has_id_breaker = re.compile(f"[{ID_BREAKERS}]").search
 
 

@@ -245,9 +245,10 @@ class DecisionsMixin(RewardsMixin):
         PayloadError
             ``subject`` is not 1–128 characters of text (a whole number, numpy's too, is
             taken as its text; ``None``, bytes, a float, a bool, blank text, control
-            characters and line breaks are refused, as the HTTP API refuses them, in both
-            builds), or a chat is missing for a ``scope: chat`` experiment, or the
-            idempotency key is not 1–255 printable ASCII characters.
+            characters, tabs, line feeds and carriage returns are refused, as the HTTP API
+            refuses them, in both builds; Unicode's line separator is not one of them), or
+            a chat is missing for a ``scope: chat`` experiment, or the idempotency key is
+            not 1–255 printable ASCII characters.
         KeyReusedError
             The idempotency key came before with another request (another subject,
             context, chat or sticky flag).
