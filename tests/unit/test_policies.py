@@ -530,8 +530,8 @@ def test_a_policys_rule_is_its_vector_on_floats() -> None:
     for name in ("epsilon-greedy", "softmax", "ucb1"):
         policy = make_policy(name)
         assert policy.scalar
-        assert list(policy.scalar_rule().vector(counts, totals)) == \
-            list(policy.scalar_probabilities(counts, totals))
+        assert list(policy.scalar_rule().vector(counts, totals)) == pytest.approx(
+            policy.probabilities(ArmStats.from_counts(counts, totals)).tolist(), abs=1e-12)
         seen = [c + 1.0 for c in counts]
         assert list(policy.scalar_rule().vector(seen, totals)) == pytest.approx(
             policy.probabilities(ArmStats.from_counts(seen, totals)).tolist(), abs=1e-12)
@@ -563,7 +563,8 @@ def test_a_policys_rule_is_its_vector_on_floats() -> None:
             return (1.0,) + (0.0,) * (len(counts) - 1)
 
     assert list(rule_of(AlwaysFirst()).vector(counts, totals)) == [1.0, 0.0, 0.0, 0.0]
-    assert type(rule_of(EpsilonGreedy())) is type(EpsilonGreedy().scalar_rule())
+    assert list(rule_of(EpsilonGreedy()).vector(counts, totals)) == pytest.approx(
+        [0.025, 0.025, 0.025, 0.925])  # (ε-greedy's own: the last leads with 5/7)
 
 
 def test_a_draw_by_running_sums_picks_the_arm_the_scan_picks() -> None:
@@ -583,3 +584,26 @@ def test_a_draw_by_running_sums_picks_the_arm_the_scan_picks() -> None:
         assert arm == draw_index(p, u) and p[arm] > 0.0
     assert draw_cumulative([0.5, 1.0, 1.0, 1.0], 1.0) == 1
     assert draw_cumulative([0.0, 0.0, 1.0], 0.0) == 2
+
+
+@pytest.mark.parametrize("compiled_branch", [False, True])
+def test_the_leaders_and_ucb1s_total_agree_in_both_builds_branches(
+        compiled_branch: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """share_top and UCB1's vector take one pass on floats when compiled and the builtins'
+    C loops interpreted: each branch (run here whichever build this is) gives what the
+    rule says on ties, a negative zero, a NaN after the top and a NaN first, and refuses an
+    empty list."""
+    from banditbot.policies import _scalar
+
+    monkeypatch.setattr(_scalar, "_COMPILED", compiled_branch)  # (module global: Python)
+    nan = math.nan
+    cases = {(0.2, 0.5, 0.1): (0.0, 1.0, 0.0), (0.5, 0.2, 0.5): (0.5, 0.0, 0.5),
+             (0.0, -0.0, -1.0): (0.5, 0.5, 0.0), (0.3, nan, 0.7): (0.0, 0.0, 1.0),
+             (nan, 0.3, 0.7): (0.0, 0.0, 0.0)}  # (a NaN first: max's answer, no leader)
+    for values, expected in cases.items():
+        assert _scalar.share_top(list(values), 1.0, 0.0) == expected, values
+    with pytest.raises(ValueError, match=r"share_top|empty|arg"):
+        _scalar.share_top([], 1.0, 0.0)
+    assert _scalar.upper_bound_vector([3.0, 0.0, 2.0], [1.0, 0.0, 1.0], 1.0) == (0.0, 1.0, 0.0)
+    tied = _scalar.upper_bound_vector([4.0, 4.0, 9.0], [2.0, 2.0, 1.0], 1.0)
+    assert tied == (0.5, 0.5, 0.0)

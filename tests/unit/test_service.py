@@ -1460,7 +1460,8 @@ def test_a_plan_committed_with_another_files_experiment_leaves_later_checks_alon
 
 def test_a_decision_pickles_and_copies() -> None:
     """A decision is a value an app may keep or send to another process (a trial: the
-    compiled build's could be neither pickled nor deep-copied). Exact and deferred, its
+    compiled build's could be neither pickled nor deep-copied; the interpreted build's
+    always could, so this guards the compiled suite). Exact and deferred, its
     probabilities come back with it."""
     for extra in ({}, {"propensity": "deferred"}):
         config = parse_config({"experiments": [{

@@ -105,7 +105,7 @@ class ScalarDraws:
             except IndexError:  # (another thread took the last one)
                 pass
         # (this thread's draw comes from the block before it is shared)
-        block: list[float] = self.rng.random(_BLOCK).tolist()
+        block: list[float] = self.rng.random(self.BLOCK).tolist()
         mine = block.pop()
         self._uniforms = block
         return mine
@@ -117,7 +117,7 @@ class ScalarDraws:
                 return self._normals.pop()
             except IndexError:
                 pass
-        block: list[float] = self.rng.standard_normal(_BLOCK).tolist()
+        block: list[float] = self.rng.standard_normal(self.BLOCK).tolist()
         mine = block.pop()
         self._normals = block
         return mine
@@ -376,6 +376,8 @@ def upper_bound_vector(counts: list[float], totals: list[float], width: float,
         ``counts`` and ``totals`` differ in length."""
     if len(counts) != len(totals):
         raise ValueError(f"{len(counts)} counts and {len(totals)} totals")
+    # (the two branches agree on finite counts, which the service passes; a NaN first is
+    # passed over by min, not by the loop; on Python 3.12+ sum compensates its rounding)
     if _COMPILED:  # (one pass in C: the total, and whether an arm is untried)
         total, untried = 0.0, False
         for c in counts:

@@ -59,7 +59,9 @@ def draw_deferred(policy: ThompsonSampling, posterior: FloatArray,
     u = rng.random()
     if u < share:  # u / share is uniform on [0, 1) given u < share
         return min(int(u / share * k), k - 1)
-    if shapes is not None and isinstance(rng, ScalarDraws):  # (one call, compiled or not)
+    if shapes is not None and isinstance(rng, ScalarDraws) \
+            and type(policy) is ThompsonSampling:  # (one call, compiled or not; a subclass
+        # may draw otherwise)
         return beta_argmax(shapes, rng, policy.optimistic)
     return policy.draw(posterior[1:] if shapes is None else shapes, rng)
 
