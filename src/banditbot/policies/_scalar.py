@@ -57,15 +57,15 @@ def _compiled() -> bool:
     return not isinstance(_compiled, types.FunctionType)
 
 
+#: whether this module runs compiled: a few loops below then run on floats in C, where
+#: interpreted the builtins' C loops are the cheaper way (``max``, ``min``, ``sum``)
+_COMPILED: Final = _compiled()
 #: the most arms whose Thompson sampling posterior and draw a decision works on Python
 #: floats (more: on numpy arrays). Interpreted, numpy's per-call cost outweighs the loops
 #: up to 16 arms; compiled, these loops are cheaper than numpy's calls up to the service's
 #: lane of 64 arms (one Gamma draw per shape: 100 of them ~9 µs here, numpy's draw of an
 #: array of 100 and its argmax 14 µs)
-FLOAT_ARMS: Final = 64 if _compiled() else 16
-#: whether this module runs compiled: a few loops below then run on floats in C, where
-#: interpreted the builtins' C loops are the cheaper way (``max``, ``min``, ``sum``)
-_COMPILED: Final = _compiled()
+FLOAT_ARMS: Final = 64 if _COMPILED else 16
 
 
 class ScalarDraws:

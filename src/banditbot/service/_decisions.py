@@ -161,15 +161,21 @@ def _planned(record: DecisionRecord, decision: Decision,
 _DEFER_MIN_SHAPE = 0.1
 
 
-def _subject_text(subject: object, what: str = "subject") -> str:
+def _subject_text(subject: object, what: str = "subject",
+                  hint: str = "e.g. the user's id in your app") -> str:
     """:func:`subject_text`, refusing what is neither text nor a whole number (``what``:
-    the argument's name in the refusal, a subject or a chat)."""
+    the argument's name in the refusal)."""
     text = subject_text(subject)
     if text is None:
         raise PayloadError(f"a {what} is text or a whole number, got "
-                           f"{type(subject).__name__}", hint=f"e.g. the {what} id in your app"
-                           if what == "chat" else "e.g. the user's id in your app")
+                           f"{type(subject).__name__}", hint=hint)
     return text
+
+
+def _chat_text(chat: Subject | None) -> str | None:
+    """A chat id as the log keeps it (a Telegram chat's is a whole number), before the
+    idempotency key's fingerprint reads it; ``None`` for no chat."""
+    return None if chat is None else _subject_text(chat, "chat", "e.g. the chat's id")
 
 
 def _of_scope(records: Iterator[DecisionRecord], scope: str, limit: int | None
@@ -253,8 +259,7 @@ class DecisionsMixin(RewardsMixin):
             The idempotency key came before with another request (another subject,
             context, chat or sticky flag).
         """
-        if chat is not None and type(chat) is not str:
-            chat = _subject_text(chat, "chat")
+        chat = _chat_text(chat)
         if idempotency_key is not None:
             return self._decide_keyed(experiment, subject, context, chat, sticky,
                                       idempotency_key, caller)
@@ -277,8 +282,7 @@ class DecisionsMixin(RewardsMixin):
         ``telegram``: the Telegram bot's decision. Its id says so (it begins with
         :data:`TELEGRAM_ID_PREFIX`; see :func:`made_by_telegram`), and the HTTP API lets
         only an admin key reward it: the user's own button counts it."""
-        if chat is not None and type(chat) is not str:
-            chat = _subject_text(chat, "chat")
+        chat = _chat_text(chat)
         if idempotency_key is not None:
             key = self._request_key(experiment, subject, context, chat, False,
                                     idempotency_key, caller)
