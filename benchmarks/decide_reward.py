@@ -202,7 +202,8 @@ def bench_mabwiser(name: str, k: int, n: int, seed: int) -> float:
 
 
 def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.process_time,
-                 *, schema: str = "store") -> float:
+                 *, schema: str = "store", between: Callable[[], object] | None = None,
+                 check: bool = False, number: str = "returning") -> float:
     """The SQLite store's own two statements per decision, with no Python around them: the
     decision's INSERT (its row as the store writes it, with the id's index, the time index
     and the trigger that adds the pull) and the reward's UPDATE of a decision the service
@@ -218,7 +219,14 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     ``schema="events"``: the same table with no statistics table at all: a reward sets the
     decision's reward once and appends a reward event to the same table (a trigger), and
     readers would fold the statistics from the rows past the last one they saw (the fold
-    itself is not timed: it is a read, per reader, of what others wrote)."""
+    itself is not timed: it is a read, per reader, of what others wrote).
+
+    For the two rowid schemas, ``number`` is how the decision's number comes back:
+    ``"returning"`` (a ``RETURNING`` clause), ``"lastrowid"`` (the cursor's, no clause) or
+    ``"cursors"`` (that, on cursors kept from one decision to the next). ``check``: a
+    ``PRAGMA data_version`` before each decision (the freshness check of a store that keeps
+    its reads in process). ``between``: called before each decision's statements (timed
+    with them): the service's own work, to measure the statements where they run."""
     from banditbot.stores._base import DecisionRecord
     from banditbot.stores._sqlite import _DECISION_INSERT, _KNOWN_REWARD_UPDATE, _RowEncoder
 
@@ -244,16 +252,27 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     elif schema in ("rowid", "events"):
         insert, update = _rowid_schema(conn, events=schema == "events")
         rows = [(os.urandom(12), *row[1:]) for row in rows]  # the secret in the id's place
+    bare = insert.replace(" RETURNING seq", "")
+    fresh, add, mark = conn.cursor(), conn.cursor(), conn.cursor()
     start = clock()
     rewarded = 0  # (the store reads each reward's row count)
-    if schema in ("rowid", "events"):
-        for row in rows:
-            seq = conn.execute(insert, row).fetchone()[0]
-            rewarded += conn.execute(update, (1.0, row[12], seq, row[0])).rowcount
-    else:
-        for row in rows:
+    for row in rows:
+        if between is not None:
+            between()
+        if check:
+            fresh.execute("PRAGMA data_version").fetchone()
+        if schema not in ("rowid", "events"):
             conn.execute(insert, row)
             rewarded += conn.execute(update, (1.0, row[12], *row[:5])).rowcount
+        elif number == "returning":
+            seq = conn.execute(insert, row).fetchone()[0]
+            rewarded += conn.execute(update, (1.0, row[12], seq, row[0])).rowcount
+        elif number == "lastrowid":
+            seq = conn.execute(bare, row).lastrowid
+            rewarded += conn.execute(update, (1.0, row[12], seq, row[0])).rowcount
+        else:
+            seq = add.execute(bare, row).lastrowid
+            rewarded += mark.execute(update, (1.0, row[12], seq, row[0])).rowcount
     elapsed = clock() - start
     assert rewarded == len(rows)
     conn.close()
