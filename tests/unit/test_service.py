@@ -1472,3 +1472,18 @@ def test_a_decision_pickles_and_copies() -> None:
         for back in (pickle.loads(pickle.dumps(decision)), copy.deepcopy(decision)):
             assert back.id == decision.id and back.arm == decision.arm
             assert dict(back.probabilities) == pytest.approx(dict(decision.probabilities))
+
+
+def test_a_reward_with_both_a_value_and_a_button_is_refused_and_changes_nothing(
+        svc: BanditService) -> None:
+    """A caller that passed a value and a button's option had the option win silently:
+    which one was meant is not guessed. The reward is ``invalid`` and says so, and the
+    decision can still be answered once, by either."""
+    d = svc.decide("seed", "alice")  # a 👍/👎 experiment: option 0 is 👍, worth 1
+    result = svc.reward(d.id, 0, "alice", option=0)
+    assert result.status is RewardStatus.INVALID
+    assert "not both" in result.message
+    record = svc.store.get_decision(d.id)
+    assert record is not None and record.reward is None
+    applied = svc.reward(d.id, None, "alice", option=0)
+    assert applied.status is RewardStatus.APPLIED and applied.value == 1.0

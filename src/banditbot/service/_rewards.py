@@ -149,7 +149,7 @@ class RewardsMixin(ServiceCore):
             (trusted callers such as the CLI).
         option
             Instead of ``value``: the index of the feedback button pressed (its value comes
-            from the experiment's reward spec).
+            from the experiment's reward spec). Both given is ``invalid``.
 
         Returns
         -------
@@ -209,6 +209,8 @@ class RewardsMixin(ServiceCore):
             facts = self._reward_facts[exp.id] = _RewardFacts(exp)
         try:
             if option is not None:
+                if value is not None:  # (which one was meant: neither is guessed)
+                    raise InvalidRewardError("give a value or a button's option, not both")
                 buttons = facts.exp.reward.buttons
                 if not 0 <= option < len(buttons):
                     raise InvalidRewardError("that button is no longer valid")
