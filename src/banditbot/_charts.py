@@ -13,7 +13,7 @@ import io
 import os
 import textwrap
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +34,10 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC3399", "#7A5195", "#8C6D00", "#00
           "#B8336A", "#5F6B7A", "#A05A2C"]
 #: The most arms a report chart draws by default: one colour each
 CHART_ARMS = len(COLORS)
+#: The arms a chart leaves out are one band in this grey (the dashboard's too), and the
+#: arms it draws then take the other colours (:func:`arm_colors`)
+OTHERS = "#5F6B7A"
+_NOT_OTHERS = [c for c in COLORS if c != OTHERS]
 _DPI = 160
 _WIDTH = 6.4  # inches: 1,024 px at 160 dpi
 #: characters of 11-point text a legend under a panel may take (laid out before drawing; it
@@ -72,7 +76,8 @@ def report_png(report: Report, series: DecisionSeries | None = None,
         the arms with the most decisions); the others are one "others (N)" band in the
         allocation, and the line under the title says how many arms were drawn of how many.
         Default :data:`CHART_ARMS` (10: beyond, arms would share colours); ``None`` draws
-        every arm. A chart grows by half an inch per arm: Telegram refuses a photo whose
+        every arm. A chart that leaves arms out draws at most 9, none in the others' grey
+        (as the dashboard). A chart grows by half an inch per arm: Telegram refuses a photo whose
         width and height add up to more than 10,000 px.
 
     Returns
@@ -88,19 +93,20 @@ def _report_figure(report: Report, series: DecisionSeries | None,
                    max_arms: int | None = None) -> Any:
     """The report's matplotlib figure (see :func:`report_png`)."""
     everyone = report
-    if max_arms is not None and len(report.arms) > max_arms:
-        report = replace(report, arms=report.top_arms(max_arms))
+    if max_arms is not None and len(report.arms) > max_arms:  # (the rest: one grey band)
+        report = replace(report, arms=report.top_arms(min(max_arms, len(_NOT_OTHERS))))
     arms = list(report.arms)
+    colors = arm_colors(arms, others=len(arms) < len(everyone.arms))
     legend_rows = 0 if series is None or series.empty else \
-        _legend_layout(_bands(series, report)[1])[1]
+        _legend_layout(_bands(series, report, colors)[1])[1]
     heights = ([3.0 + _LEGEND_ROW * max(legend_rows - 1, 0)] if series is not None else []) \
         + [_ARM_ROW * max(len(arms), 1) + 1.0]
     fig = figure(figsize=(_WIDTH, sum(heights) + 1.3), layout="constrained")
     axes = fig.subplots(len(heights), 1, height_ratios=heights, squeeze=False)
-    _intervals(axes[-1][0], report)
+    _intervals(axes[-1][0], report, colors)
     above = 0.0  # room the change labels take above the allocation panel (points)
     if series is not None:
-        above = _allocation(axes[0][0], series, report)
+        above = _allocation(axes[0][0], series, report, colors)
         if above:
             axes[0][0].set_title("Allocation by decision count", loc="left",
                                  pad=6.0 + above)
@@ -252,8 +258,10 @@ def _round_ticks(axis: Any, *, integer: bool = False) -> None:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
-def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
-    """The allocation panel; returns the height of the change labels above it (points)."""
+def _allocation(ax: Any, series: DecisionSeries, report: Report,
+                color: Mapping[str, str]) -> float:
+    """The allocation panel (``color``: the drawn arms'); returns the height of the change
+    labels above it (points)."""
     ax.set_title("Allocation by decision count", loc="left")
     ax.set_xlabel("decisions" if series.current else _behind(series))
     ax.set_ylabel("share of traffic")
@@ -269,7 +277,7 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
                 va="center", color=MUTED)
         return 0.0
     x = np.concatenate([[0], series.decisions])
-    shares, labels, colors = _bands(series, report)
+    shares, labels, colors = _bands(series, report, color)
     ys = [np.append(share, share[-1]) for share in shares]
     ax.stackplot(x, ys, labels=labels, colors=colors, step="post", edgecolor="white",
                  linewidth=0.6)
@@ -291,17 +299,17 @@ def _allocation(ax: Any, series: DecisionSeries, report: Report) -> float:
     return _events(ax, series)
 
 
-def _bands(series: DecisionSeries, report: Report
+def _bands(series: DecisionSeries, report: Report, color: Mapping[str, str]
            ) -> tuple[list[FloatArray], list[str], list[str]]:
     """The allocation panel's bands: each drawn arm's share, label and colour, then the
     arms left out of a chart of many (see report_png's max_arms) as one "others" band (the
-    panel's height follows its legend, so both read this)."""
+    panel's height follows its legend, so both read this); ``color``: the drawn arms'
+    (:func:`arm_colors`)."""
     drawn = [a.arm for a in report.arms]
     order = [a for a in drawn if a in series.arms]
     shares = [series.allocation[a] for a in order]
     shown = _shown_ids(drawn)
     labels = [shown[a] for a in order]
-    color = arm_colors(report.arms)
     colors = [color[a] for a in order]
     others = [a for a in series.arms if a not in order and series.allocation[a].any()]
     if others:
@@ -310,21 +318,25 @@ def _bands(series: DecisionSeries, report: Report
             rest += series.allocation[a]
         shares.append(rest)
         labels.append(f"others ({len(others):,})")
-        colors.append(MUTED)
+        colors.append(OTHERS)
     return shares, labels, colors
 
 
-def arm_colors(arms: Sequence[ArmReport]) -> dict[str, str]:
+def arm_colors(arms: Sequence[ArmReport], *, others: bool = False) -> dict[str, str]:
     """Each of ``arms``' colour, by its place in the experiment's arm list, not by the rows
     drawn: an arm keeps its colour when a reset leaves out the rows of arms retired before
-    it and when arms are retired or added (the dashboard follows the same rule; beyond 10
-    rows it also keeps its grey for the arms it does not colour, where a chart gives an
-    arm at the ninth place that grey beside its "others" band).
+    it and when arms are retired or added. The dashboard follows the same rule, and beyond
+    10 rows keeps the grey for the arms it does not colour, as a chart does with
+    ``others``.
 
     Parameters
     ----------
     arms
         The arms a chart draws (at most :data:`CHART_ARMS` for a colour each).
+    others
+        Whether the chart draws the arms it leaves out as one band in :data:`OTHERS`'s grey:
+        then no drawn arm takes that grey (at most 9 arms have a colour each), as on the
+        dashboard.
 
     Returns
     -------
@@ -334,11 +346,13 @@ def arm_colors(arms: Sequence[ArmReport]) -> dict[str, str]:
         it is not known); an arm beyond takes the colours no drawn arm holds, in the
         list's order (beyond those, the palette again).
     """
+    palette = _NOT_OTHERS if others else COLORS
     where = {a.arm: i if a.position is None else a.position for i, a in enumerate(arms)}
-    colors = {a: COLORS[p] for a, p in where.items() if p < len(COLORS)}
-    free = iter([c for c in COLORS if c not in colors.values()])
+    colors = {a: COLORS[p] for a, p in where.items()
+              if p < len(COLORS) and COLORS[p] in palette}
+    free = iter([c for c in palette if c not in colors.values()])
     for a in sorted((a for a in where if a not in colors), key=where.__getitem__):
-        colors[a] = next(free, COLORS[where[a] % len(COLORS)])
+        colors[a] = next(free, palette[where[a] % len(palette)])
     return colors
 
 
@@ -437,7 +451,7 @@ def _events(ax: Any, series: DecisionSeries) -> float:
     return _ROW * (1 + max(row for row, *_ in placed))
 
 
-def _intervals(ax: Any, report: Report) -> None:
+def _intervals(ax: Any, report: Report, colors: Mapping[str, str]) -> None:
     """Each arm's estimate (circle) and interval (bar): the table's columns, never another
     point. (Before an arm's estimate had 10 answers the chart drew the posterior's mean and
     credible interval instead, a point at 3.5 beside the table's "–".)"""
@@ -453,7 +467,6 @@ def _intervals(ax: Any, report: Report) -> None:
     ax.set_xlabel(f"estimate\n{textwrap.fill(kind, 44)}{note}")
     y = np.arange(len(arms))[::-1]
     shown = []
-    colors = arm_colors(arms)
     for arm, yy in zip(arms, y, strict=True):
         color = colors[arm.arm]
         value, low, high = arm.estimate, arm.estimate_low, arm.estimate_high

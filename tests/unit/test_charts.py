@@ -16,6 +16,7 @@ import pytest
 from banditbot import BanditService, MemoryStore, SQLiteStore, load_config, parse_config
 from banditbot._charts import (
     COLORS,
+    OTHERS,
     _evaluation_figure,
     _report_figure,
     evaluation_png,
@@ -352,10 +353,11 @@ def test_the_allocation_legend_stays_below_the_axis_label(service: BanditService
 
 
 def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> None:
-    """40 arms, 10 drawn: the control and the leader always (a leader with few decisions
+    """40 arms, 9 drawn: the control and the leader always (a leader with few decisions
     of its own, from answers added by hand, was cut when the ranking was by decisions
-    alone), then the arms with the most decisions; the rest are one band, and the line
-    under the title says how many of how many."""
+    alone), then the arms with the most decisions; the rest are one grey band, and the line
+    under the title says how many of how many. No drawn arm is in that grey (the arm at the
+    ninth place of the list was, beside the band), and each has a colour of its own."""
     arms = [{"id": f"a{i:02d}", "content": f"m{i}"} for i in range(40)]
     cfg = parse_config({"experiments": [{"id": "many", "arms": arms, "burn_in": 0,
                                          "control": "a00", "floor": 0.005}]})
@@ -373,7 +375,17 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
     with styled(STYLE):
         fig = _report_figure(report, _series(svc, "many"), max_arms=10)
         texts = " ".join(_texts(fig))
-        assert "others (30)" in texts and "the 10 arms with the most decisions of 40" in texts
+        assert "others (31)" in texts and "the 9 arms with the most decisions of 40" in texts
+        from matplotlib.colors import to_hex
+
+        legend = fig.axes[0].get_legend()
+        bands = {t.get_text(): to_hex(h.get_facecolor()) for t, h in
+                 zip(legend.get_texts(), legend.legend_handles, strict=True)}
+        bars = [to_hex(c.get_color()[0]) for c in fig.axes[1].collections]
+    grey = bands.pop("others (31)")
+    assert grey == OTHERS.lower() and len(bands) == 9
+    assert len(set(bands.values())) == 9 and grey not in bands.values()
+    assert sorted(bars) == sorted(bands.values())  # the intervals in the same colours
 
 
 def _drawn_colours(svc: BanditService, experiment: str) -> dict[str, str]:
