@@ -8,7 +8,23 @@ import sys
 
 
 def main() -> None:
-    """Import and run the CLI (``banditbot.cli.main``); Ctrl+C while it loads exits 130."""
+    """Import and run the CLI (``banditbot.cli.main``); Ctrl+C while it loads exits 130.
+
+    The process ends with the exit code chosen here, also under ``python -m banditbot``:
+    CPython remembers a ``KeyboardInterrupt`` that left the code of an ``exec``/``eval`` of
+    a string (namedtuple and dataclasses make their methods so, as a module is imported,
+    also lazily in the middle of a command), even one caught later, and ``python -m`` then
+    ends the process by SIGINT (-2 to its parent, whatever the code). Every such ``exec``
+    starts by forgetting it: an empty one on the way out does.
+    """
+    try:
+        _main()
+    finally:
+        exec("")  # (see above: a Ctrl+C answered with 130 died by SIGINT 1 time in 100)
+
+
+def _main() -> None:
+    """The CLI, its Ctrl+C as exit code 130."""
     try:
         from .cli import main as run
     except KeyboardInterrupt:

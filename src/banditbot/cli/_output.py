@@ -283,6 +283,7 @@ class Progress:
         #: Ctrl+C came (see :meth:`_interrupted`)
         self.interrupted = False
         self._previous: Any = None
+        self._hook: Any = None  # sys.unraisablehook before the job (see _unraisable)
 
     @property
     def terminal(self) -> bool:
@@ -297,11 +298,20 @@ class Progress:
         self.interrupted = True
         raise KeyboardInterrupt
 
+    def _unraisable(self, unraisable: Any) -> None:
+        """A Ctrl+C that came in a weakref callback or a ``__del__`` (an import's module
+        lock freed, as numpy imports ``numpy.random`` on first use) cannot be raised there:
+        Python printed it as "Exception ignored … Traceback … KeyboardInterrupt" before
+        :meth:`update` raised it again. It is not printed; anything else is, as before."""
+        if not (self.interrupted and issubclass(unraisable.exc_type, KeyboardInterrupt)):
+            self._hook(unraisable)
+
     def __enter__(self) -> Progress:
         if threading.current_thread() is threading.main_thread():  # (signals: main only)
             # (None: a handler not set from Python; Python's own is put back then)
             self._previous = signal.signal(signal.SIGINT, self._interrupted) or \
                 signal.default_int_handler
+            self._hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         if self.terminal:
             from rich.progress import (
                 BarColumn,
@@ -427,6 +437,7 @@ class Progress:
     def __exit__(self, kind: object, error: object, tb: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+            sys.unraisablehook = self._hook
         if self._bar is not None:
             self._bar.__exit__(kind, error, tb)
         elif kind is None:
