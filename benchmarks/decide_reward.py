@@ -252,6 +252,8 @@ def store_sql_us(k: int, n: int, path: Path, clock: Callable[[], float] = time.p
     elif schema in ("rowid", "events"):
         insert, update = _rowid_schema(conn, events=schema == "events")
         rows = [(os.urandom(12), *row[1:]) for row in rows]  # the secret in the id's place
+    if number not in ("returning", "lastrowid", "cursors"):
+        raise ValueError(f"number: returning, lastrowid or cursors, not {number!r}")
     bare = insert.replace(" RETURNING seq", "")
     fresh, add, mark = conn.cursor(), conn.cursor(), conn.cursor()
     start = clock()

@@ -19,9 +19,10 @@ per repeat in rotating order (ε-greedy, ``update: decision``, burn-in off, the 
   rows is not exercised here: nothing else writes);
 - ``design_<number>``: that design's statements alone, with no store code, each decision
   preceded by the freshness check and by one decide -> reward of the same service on the
-  memory store (its in-process counting stands for the store's cache): the floor of the
-  design where it runs. ``<number>`` is how the decision's number comes back (``returning``,
-  ``lastrowid``, ``cursors``: see ``decide_reward.store_sql_us``).
+  memory store (its in-process counting stands for the store's cache), called as any store
+  but the memory store is (the compiled service calls the memory store itself directly):
+  the floor of the design where it runs. ``<number>`` is how the decision's number comes
+  back (``returning``, ``lastrowid``, ``cursors``: see ``decide_reward.store_sql_us``).
 
 With ``--wheel W`` (a ``BANDITBOT_COMPILE=1`` wheel, as ``compiled_service.py`` takes) the
 whole measurement runs again in the compiled tree. Prints one JSON line: µs per decision
@@ -173,10 +174,16 @@ def store_loop_us(make: Callable[[Path], SQLiteStore], k: int, n: int, seed: int
             store.close()
 
 
+class _AnyStore(MemoryStore):
+    """The memory store as the service calls any other store (through the ``Store``
+    protocol: the compiled service calls a ``MemoryStore`` itself directly)."""
+
+
 def design_us(k: int, n: int, seed: int, number: str) -> float:
     """µs per decision of the append-only design's statements with the freshness check,
-    each decision preceded by one decide -> reward of the service on the memory store."""
-    svc = _service(MemoryStore(), k, seed)
+    each decision preceded by one decide -> reward of the service on the memory store,
+    called as any store."""
+    svc = _service(_AnyStore(), k, seed)
     _isolate.service_loop_us(svc, 200, seed)  # warm
     truth = dict(zip(svc.active_arms("bench"), np.linspace(0.05, 0.25, k).tolist(),
                      strict=True))

@@ -76,9 +76,10 @@ def report_png(report: Report, series: DecisionSeries | None = None,
         the arms with the most decisions); the others are one "others (N)" band in the
         allocation, and the line under the title says how many arms were drawn of how many.
         Default :data:`CHART_ARMS` (10: beyond, arms would share colours); ``None`` draws
-        every arm. A chart that leaves arms out draws at most 9, none in the others' grey
-        (as the dashboard). A chart grows by half an inch per arm: Telegram refuses a photo whose
-        width and height add up to more than 10,000 px.
+        every arm. A chart that leaves arms out with ``max_arms`` of 10 or fewer draws at
+        most 9, none in the others' grey (as the dashboard). A chart grows by half an inch
+        per arm: Telegram refuses a photo whose width and height add up to more than
+        10,000 px.
 
     Returns
     -------
@@ -94,7 +95,10 @@ def _report_figure(report: Report, series: DecisionSeries | None,
     """The report's matplotlib figure (see :func:`report_png`)."""
     everyone = report
     if max_arms is not None and len(report.arms) > max_arms:  # (the rest: one grey band)
-        report = replace(report, arms=report.top_arms(min(max_arms, len(_NOT_OTHERS))))
+        # (up to 10, the band's grey is no drawn arm's: one colour fewer; beyond, arms
+        # share colours anyway)
+        keep = min(max_arms, len(_NOT_OTHERS)) if max_arms <= len(COLORS) else max_arms
+        report = replace(report, arms=report.top_arms(keep))
     arms = list(report.arms)
     colors = arm_colors(arms, others=len(arms) < len(everyone.arms))
     legend_rows = 0 if series is None or series.empty else \
@@ -332,7 +336,8 @@ def arm_colors(arms: Sequence[ArmReport], *, others: bool = False) -> dict[str, 
     Parameters
     ----------
     arms
-        The arms a chart draws (at most :data:`CHART_ARMS` for a colour each).
+        The arms a chart draws (at most :data:`CHART_ARMS` for a colour each, 9 with
+        ``others``).
     others
         Whether the chart draws the arms it leaves out as one band in :data:`OTHERS`'s grey:
         then no drawn arm takes that grey (at most 9 arms have a colour each), as on the

@@ -215,6 +215,47 @@ def test_a_ctrl_c_the_job_lost_is_raised_at_the_next_progress_update() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_ctrl_c_the_job_lost_after_its_last_update_stops_it_still() -> None:
+    """A Ctrl+C that C code dropped after the job's last progress update let the command
+    finish as if nobody had pressed it: the job's end raises it, and says not "done"."""
+    import os
+    import signal
+
+    stream = StringIO()
+
+    def job() -> None:
+        with Progress("simulate", 10, "steps", stream=stream):
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.1)  # (delivered here)
+            except KeyboardInterrupt:
+                pass  # what C code that clears errors does; no update comes after
+
+    with pytest.raises(KeyboardInterrupt):
+        job()
+    assert "started" in stream.getvalue() and "done" not in stream.getvalue()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_job_that_cannot_start_gives_python_its_ctrl_c_back() -> None:
+    """A progress whose start failed (its stream refused the started line; or a Ctrl+C as
+    the bar loads) left its Ctrl+C handler and unraisable hook in place: later Ctrl+Cs
+    were this dead job's. Python's are back."""
+    import signal
+    import sys
+
+    class Closed(StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("the stream is closed")
+
+    hook = sys.unraisablehook
+    with pytest.raises(OSError, match="closed"), Progress("simulate", 10, "steps",
+                                                          stream=Closed()):
+        pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert sys.unraisablehook is hook
+
+
 def test_a_ctrl_c_before_the_command_runs_is_one_line(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A Ctrl+C in the tenth of a second typer takes to build the commands printed a full

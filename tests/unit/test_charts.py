@@ -386,6 +386,9 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
     assert grey == OTHERS.lower() and len(bands) == 9
     assert len(set(bands.values())) == 9 and grey not in bands.values()
     assert sorted(bars) == sorted(bands.values())  # the intervals in the same colours
+    with styled(STYLE):  # more than 10 asked for: that many (colours are shared anyway)
+        texts = " ".join(_texts(_report_figure(report, _series(svc, "many"), max_arms=12)))
+    assert "the 12 arms with the most decisions of 40" in texts
 
 
 def _drawn_colours(svc: BanditService, experiment: str) -> dict[str, str]:

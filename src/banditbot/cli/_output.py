@@ -284,6 +284,8 @@ class Progress:
         self.interrupted = False
         self._previous: Any = None
         self._hook: Any = None  # sys.unraisablehook before the job (see _unraisable)
+        #: a Ctrl+C came that no update has raised again yet (C code may have dropped it)
+        self._owed = False
 
     @property
     def terminal(self) -> bool:
@@ -295,7 +297,7 @@ class Progress:
         """Ctrl+C during the job: a flag that :meth:`update` checks, and a
         ``KeyboardInterrupt`` at once. Raised alone, C code that clears errors (numpy) could
         drop it: a simulation went on after Ctrl+C about 1 time in 100, to its end."""
-        self.interrupted = True
+        self.interrupted = self._owed = True
         raise KeyboardInterrupt
 
     def _unraisable(self, unraisable: Any) -> None:
@@ -312,6 +314,15 @@ class Progress:
             self._previous = signal.signal(signal.SIGINT, self._interrupted) or \
                 signal.default_int_handler
             self._hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        try:
+            self._start()
+        except BaseException:  # (a Ctrl+C in the bar's import too: Python's handlers back)
+            self._restore()
+            raise
+        return self
+
+    def _start(self) -> None:
+        """Draw the bar, or write the started line."""
         if self.terminal:
             from rich.progress import (
                 BarColumn,
@@ -358,12 +369,19 @@ class Progress:
                                             **self._part_fields())
         else:
             self._line(f"{self.title}: started, {self.total:,} {self.unit}")
-        return self
+
+    def _restore(self) -> None:
+        """Put back the Ctrl+C handler and the unraisable hook the job found (once)."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            sys.unraisablehook = self._hook
+            self._previous = None
 
     def update(self, done: int, label: str | None = None) -> None:
         """``done`` steps of ``total`` are done; ``label`` names what runs now (a Ctrl+C
         that the job's own code lost is raised here again)."""
-        if self.interrupted:
+        if self._owed:
+            self._owed = False
             raise KeyboardInterrupt
         self.done = min(max(done, 0), self.total)
         if label is not None:
@@ -435,15 +453,17 @@ class Progress:
                 f"({share:.0%}), {_duration(elapsed)} elapsed, {left}")
 
     def __exit__(self, kind: object, error: object, tb: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            sys.unraisablehook = self._hook
+        self._restore()
+        # a Ctrl+C that C code dropped after the last update: the job is not done
+        lost = kind is None and self._owed
         if self._bar is not None:
             self._bar.__exit__(kind, error, tb)
-        elif kind is None:
+        elif kind is None and not lost:
             self.label = ""
             self._line(f"{self.title}: done, {self.total:,} {self.unit} in "
                        f"{_duration(self.clock() - self.started)}")
+        if lost:
+            raise KeyboardInterrupt
 
     def _line(self, text: str) -> None:
         self.last_line = self.clock()
