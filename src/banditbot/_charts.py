@@ -119,7 +119,12 @@ def _report_figure(report: Report, series: DecisionSeries | None,
     fig.suptitle(head, x=0.02, ha="left")
     policy = textwrap.fill(report.policy, 64, subsequent_indent="  ")
     if len(arms) < len(everyone.arms):
-        policy += f"\nthe {len(arms)} arms with the most decisions of {len(everyone.arms):,}"
+        # (top_arms' rule: "the N with the most decisions" was wrong where the control or
+        # the leader, always drawn, had fewer than an arm left out)
+        first = "the control, the leader" if report.control in {a.arm for a in arms} \
+            else "the leader"
+        policy += (f"\n{len(arms)} of {len(everyone.arms):,} arms: {first} and the most "
+                   "decisions")
     # (wrapped as the policy is: with the answers added by hand it ran off the image)
     counts = textwrap.fill(f"{count_text(everyone.total_pulls, 'decision')} · "
                            f"{everyone.answered_text} · {when:%Y-%m-%d %H:%M %Z}", 64,

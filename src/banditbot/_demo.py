@@ -36,7 +36,9 @@ def default_truth(config: BanditConfig) -> dict[str, dict[str, float]]:
         k = len(exp.arms)
         lo, hi = exp.reward.bounds
         if exp.reward.type == "binary":
-            values = np.linspace(0.15, 0.15 + 0.1 * (k - 1), k) if k > 1 else np.array([0.3])
+            # 10 points apart, up to 0.85 (beyond 8 arms, closer: 10 arms went past 1)
+            values = np.linspace(0.15, min(0.15 + 0.1 * (k - 1), 0.85), k) if k > 1 \
+                else np.array([0.3])
         elif lo is not None and hi is not None:
             values = np.linspace(lo + 0.35 * (hi - lo), lo + 0.8 * (hi - lo), k)
         else:

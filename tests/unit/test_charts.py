@@ -375,7 +375,7 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
     with styled(STYLE):
         fig = _report_figure(report, _series(svc, "many"), max_arms=10)
         texts = " ".join(_texts(fig))
-        assert "others (31)" in texts and "the 9 arms with the most decisions of 40" in texts
+        assert "others (31)" in texts and "9 of 40 arms: the control, the leader and the most decisions" in texts
         from matplotlib.colors import to_hex
 
         legend = fig.axes[0].get_legend()
@@ -388,7 +388,7 @@ def test_a_chart_of_many_arms_draws_the_control_the_leader_and_the_busiest() -> 
     assert sorted(bars) == sorted(bands.values())  # the intervals in the same colours
     with styled(STYLE):  # more than 10 asked for: that many (colours are shared anyway)
         texts = " ".join(_texts(_report_figure(report, _series(svc, "many"), max_arms=12)))
-    assert "the 12 arms with the most decisions of 40" in texts
+    assert "12 of 40 arms: the control, the leader and the most decisions" in texts
 
 
 def _drawn_colours(svc: BanditService, experiment: str) -> dict[str, str]:

@@ -28,3 +28,18 @@ def test_true_value_is_the_mean_of_the_simulated_answers(reward: dict[str, objec
         answers = np.array([simulate_user(exp, value, rng) for _ in range(50_000)])
         se = answers.std() / np.sqrt(answers.size)
         assert abs(answers.mean() - expected_reaction(exp, value)) < 5 * se + 1e-12
+
+
+@pytest.mark.parametrize("k", [2, 3, 8, 10, 15, 40])
+def test_the_demos_true_rates_are_rates_and_one_arm_is_best(k: int) -> None:
+    """A trial with 12 arms: the demo simulated 👍 rates of 1.05, 1.15 and 1.25 (10 points
+    apart from 0.15), its three best arms tied at every answer 👍 and its "best arm" a
+    coin toss among them; a rate given by hand above 1 is refused. Every rate is in
+    [0, 1], all differ, and the best is one arm."""
+    from banditbot._demo import default_truth
+
+    exp = {"id": "many", "arms": [{"id": f"a{i}", "content": f"m{i}"} for i in range(k)]}
+    rates = default_truth(parse_config({"experiments": [exp]}))["many"]
+    values = sorted(rates.values())
+    assert len(rates) == k and 0 < values[0] and values[-1] < 1
+    assert len(set(values)) == k  # distinct: one best arm

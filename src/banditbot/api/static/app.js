@@ -662,7 +662,7 @@ function drawIntervals(rep) {
   const control = rep.arms.find((a) => a.arm === rep.control);
   // what the dashed line is, beside the chart (it was said only in the collapsed text)
   text($("key-intervals"), [
-    control && has(control.estimate) ? `Dashed line: the control ${control.arm}'s estimate.` : "",
+    control && has(control.estimate) ? `Dashed line: the estimate of the control, ${control.arm}.` : "",
     rep.arms.some((a) => !has(a.estimate) && has(a.low)) ? "A bar without a circle: too few answers for a point yet." : "",
   ].filter(Boolean).join(" "));
   delete canvas.dataset.labels;
