@@ -791,7 +791,8 @@ def test_results_page_says_what_its_numbers_and_lines_are(trial_site: Site) -> N
         # 300 answers: each arm's point, no such words
         assert all(not a.too_few_answers for a in trial_site.service.report("g").arms)
         assert re.match(r"0\.\d{3}\n?", _cells(page, "hey")["estimate"])
-        assert "Dashed line: the estimate of the control, hello." in page.inner_text("#key-intervals")
+        assert "Dashed line: the estimate of the control, hello." in \
+            page.inner_text("#key-intervals")
         assert page.locator("#key-intervals").is_visible()  # not inside "Chart as text"
         reading = page.inner_text("#reading")
         assert "belief at this look" in reading and "every look" in reading

@@ -41,5 +41,5 @@ def test_the_demos_true_rates_are_rates_and_one_arm_is_best(k: int) -> None:
     exp = {"id": "many", "arms": [{"id": f"a{i}", "content": f"m{i}"} for i in range(k)]}
     rates = default_truth(parse_config({"experiments": [exp]}))["many"]
     values = sorted(rates.values())
-    assert len(rates) == k and 0 < values[0] and values[-1] < 1
+    assert len(rates) == k and values[0] > 0 and values[-1] < 1
     assert len(set(values)) == k  # distinct: one best arm
