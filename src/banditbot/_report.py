@@ -857,13 +857,14 @@ class Report:
     def top_arms(self, count: int) -> tuple[ArmReport, ...]:
         """At most ``count`` arms, in the report's order — what a short table or a chart of
         a bandit with many arms shows: the control and the leader (highest P(best)) always,
-        then the arms with the most decisions (then the largest share now)."""
+        then active arms before retired ones, each by the most decisions (then the largest
+        share now). The dashboard picks the arms it colours by the same rule."""
         if len(self.arms) <= count:
             return self.arms
         leader = max(range(len(self.arms)), key=lambda i: self.arms[i].p_best)
         ranked = sorted(range(len(self.arms)), key=lambda i: (
-            i != leader and self.arms[i].arm != self.control, -self.arms[i].pulls,
-            -self.arms[i].allocation, i))
+            i != leader and self.arms[i].arm != self.control, not self.arms[i].active,
+            -self.arms[i].pulls, -self.arms[i].allocation, i))
         return tuple(self.arms[i] for i in sorted(ranked[:count]))
 
     def more_arms_text(self, shown: Sequence[ArmReport]) -> str:

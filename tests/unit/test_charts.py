@@ -592,3 +592,24 @@ def test_charts_keep_the_installations_matplotlibrc(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "MATPLOTLIBRC": str(tmp_path)})
     assert out.stdout.split() == ["Foo", "Sans", "white", "black"]
+
+
+def test_a_chart_of_many_arms_draws_active_arms_before_retired_ones() -> None:
+    """A trial: retiring a busy arm of 12 left it drawn in its colour while an active arm
+    went into the grey band, and the dashboard, which puts active arms first, coloured
+    other arms than the chart. Active arms come first (after the control and the leader)."""
+    arms = [{"id": f"a{i:02d}", "content": f"m{i}"} for i in range(12)]
+    cfg = parse_config({"experiments": [{"id": "many", "arms": arms, "burn_in": 0}]})
+    svc = BanditService(cfg, MemoryStore(), rng=np.random.default_rng(5))
+    for i in range(600):
+        d = svc.decide("many", f"u{i}")
+        svc.reward(d.id, int(d.arm in ("a03", "a07")), f"u{i}")
+    report = svc.report("many")
+    leader = max(report.arms, key=lambda a: a.p_best).arm
+    busy = max((a for a in report.arms if a.arm != leader), key=lambda a: a.pulls).arm
+    svc.retire_arm("many", busy, actor="admin")
+    report = svc.report("many")
+    retired = next(a for a in report.arms if a.arm == busy)
+    shown = {a.arm for a in report.top_arms(9)}
+    assert busy not in shown and leader in shown and not retired.active
+    assert retired.pulls > min(a.pulls for a in report.arms if a.arm in shown)

@@ -156,12 +156,17 @@ function normalize(r) {
     prior: a.prior ?? null,
   }));
   if (arms.length > COLORS.length) {
-    // active arms first, the control, then the most decisions so far, in table order (as the
-    // report's PNG chart): by current allocation, an arm's colour changed between refreshes
+    // the rule of the report's PNG chart (Report.top_arms): the control and the leader (the
+    // first highest P(best)), then active arms before retired ones, each by the most
+    // decisions so far, then the largest share now, then table order (by current allocation
+    // alone, an arm's colour changed between refreshes)
     const control = r.control ?? null;
-    const ranked = [...arms].sort((a, b) => (b.active - a.active) ||
-                                            ((b.arm === control) - (a.arm === control)) ||
-                                            (b.decisions - a.decisions));
+    const leader = arms.reduce((best, a) => ((a.pBest ?? -1) > (best.pBest ?? -1) ? a : best));
+    const first = (a) => a === leader || a.arm === control;
+    const ranked = [...arms].sort((a, b) => (first(b) - first(a)) || (b.active - a.active) ||
+                                            (b.decisions - a.decisions) ||
+                                            ((b.allocation ?? 0) - (a.allocation ?? 0)) ||
+                                            (arms.indexOf(a) - arms.indexOf(b)));
     const top = new Set(ranked.slice(0, TOP_COLORS.length).map((a) => a.arm));
     arms.forEach((a) => { if (!top.has(a.arm)) { a.color = OTHERS; a.other = true; } });
     paint(arms.filter((a) => !a.other), TOP_COLORS);
