@@ -699,6 +699,17 @@ def test_results_page_shows_what_admins_changed(changed_site: Site) -> None:
                 for upper, lower in ((a, b), (b, a)):
                     if upper[2] > lower[2]:
                         assert not lower[3] - 1 <= upper[5] <= lower[4] + 1, (upper, lower)
+        # a phone: a label too long for either side of its line (a trial: "+new_a +new_b
+        # −emoji_wave" lost its start at the canvas's edge, over the 100% tick) is drawn
+        # whole from the plot's left edge
+        left, right, width = page.evaluate("""() => {
+            const ctx = document.getElementById('allocation').getContext('2d');
+            ctx.font = "12px system-ui, -apple-system, 'Segoe UI', sans-serif";
+            const w = 350, xOf = (v) => 52 + (w - 66) * v / 1000;
+            const marks = [{decisions: 450, label: "+new_a +new_b −emoji_wave · policy: kl-ucb"}];
+            placeLabels(ctx, marks, xOf, w, 52);
+            return [marks[0].left, marks[0].right, w]; }""")
+        assert left >= 52 and right <= width, (left, right)
         assert _painted(page, "allocation") > 3000
         _no_horizontal_overflow(page)
         assert not _axe_serious(page)

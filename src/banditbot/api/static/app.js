@@ -520,7 +520,7 @@ function drawAllocation(series, rep) {
   const marks = eventMarks(series);
   const pad = { l: 52, r: 14, t: 10, b: 40 };
   const xOf = (v) => pad.l + (w - pad.l - pad.r) * v / total;
-  const rows = placeLabels(ctx, marks, xOf, w);
+  const rows = placeLabels(ctx, marks, xOf, w, pad.l);
   pad.t += rows * LABEL_ROW + (rows ? 4 : 0);
   const yOf = (v) => pad.t + (h - pad.t - pad.b) * (1 - v);
   const bands = lines(arms, series, "allocation");
@@ -555,8 +555,8 @@ function drawAllocation(series, rep) {
   for (const m of marks) {  // the line reaches up to its label's baseline
     const x = xOf(m.decisions), top = pad.t - 3 - m.row * LABEL_ROW;
     ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, h - pad.b); ctx.stroke();
-    ctx.textAlign = m.flip ? "right" : "left";
-    ctx.fillText(m.label, x + (m.flip ? -3 : 3), top + 1);
+    ctx.textAlign = m.flip && !m.shift ? "right" : "left";
+    ctx.fillText(m.label, m.shift ? m.left + 3 : x + (m.flip ? -3 : 3), top + 1);
   }
   ctx.setLineDash([]); ctx.lineWidth = 1; ctx.textBaseline = "middle"; ctx.textAlign = "left";
   frame(ctx, w, h, pad, niceTicks(0, total, Math.max(2, Math.floor((w - pad.l) / 90))), [0, 0.25, 0.5, 0.75, 1],
@@ -592,12 +592,17 @@ function eventMarks(series) {
 }
 // Rows for the labels (0: just above the plot): from the right, a label covering another's
 // line or label goes higher; those near the right edge end at their line. Returns the rows.
-function placeLabels(ctx, marks, xOf, w) {
+function placeLabels(ctx, marks, xOf, w, lo) {
   const placed = [];
   for (const m of marks) {
     const x = xOf(m.decisions), width = ctx.measureText(m.label).width + 3;
     m.flip = x + width > w - 2;
-    m.left = m.flip ? x - width : x; m.right = m.flip ? x : x + width; m.x = x;
+    m.left = m.flip ? x - width : x;
+    // too long for either side of its line (a phone: "+new_a +new_b −emoji_wave" lost its
+    // start at the canvas's left edge, over the 100% tick): whole, from the plot's left edge
+    m.shift = m.flip && m.left < lo;
+    if (m.shift) { m.left = lo; }
+    m.right = m.left + width; m.x = x;
   }
   const order = [...marks].reverse().filter((m) => !m.flip).concat(marks.filter((m) => m.flip));
   const fits = (m, row) => !placed.some((o) =>
