@@ -139,6 +139,14 @@ def test_results_page_with_forty_arms(many_site: Site) -> None:
         assert not _axe_serious(page)
 
         # a phone: the same page resized; long ids shortened in their middle, whole on hover
+        # a narrow laptop window: the table scrolls sideways, its caption wraps inside the
+        # window (a caption scrolled with the table and was cut mid-word at its edge)
+        page.set_viewport_size({"width": 900, "height": 800})
+        page.wait_for_function("!document.getElementById('arms-scroll').hidden")
+        caption = page.evaluate("""() => { const r = document.getElementById('arms-caption')
+            .getBoundingClientRect(); return [r.left, r.right, r.height]; }""")
+        assert caption[0] >= 0 and caption[1] <= 900 and caption[2] > 0, caption
+
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_function("document.getElementById('intervals').clientWidth < 390")
         boxes = _check_estimate_chart(page, ids)
