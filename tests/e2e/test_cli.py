@@ -205,6 +205,12 @@ def test_arms_list_shows_each_arm_on_one_row(db: list[str],
     assert len(rows) == 4, out
     assert re.fullmatch(r"arm3\s+active\s+Line one line two", rows[2]), rows
     assert rows[3].endswith("  " + ("long " * 30).strip()), rows
+    # an id past 16 characters (a trial's long_friendly_greeting_variant_1): the states
+    # stay in one column
+    long_id = "long_friendly_greeting_variant_1"
+    assert run(["arms", "add", "random", long_id, "Hi there", *db], capsys)[0] == 0
+    rows = run(["arms", "list", "random", *db], capsys)[1].splitlines()
+    assert len({row.index("active") for row in rows}) == 1, rows
 
 
 @pytest.mark.parametrize("argv", [

@@ -189,3 +189,27 @@ def test_a_table_narrower_than_its_key_and_one_column_cuts_no_number() -> None:
     one.add_row("greeting-cheerful-emoji-control-arm")
     text = _printed(one, 20)
     assert "greeting-cheerful-emoji-control-arm" in re.sub(r"[│┃\s]", "", text)
+
+
+def test_a_piped_tables_long_title_is_one_line() -> None:
+    """A trial piped `banditbot report` to a file: the headline (the table's title), longer
+    than the table, wrapped at the table's width mid-sentence ("…(next⏎step below)"), where
+    a pipe keeps its natural width. The title is printed whole above the table."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from banditbot.cli._output import print_table
+
+    headline = ("greet: no winner yet — hi leads, but 5 arms could still be best; keep "
+                "collecting answers to tell them apart (next step below)")
+    table = Table(title=headline)
+    table.add_column("arm")
+    table.add_column("decisions", justify="right")
+    table.add_row("hi", "1,234")
+    out = io.StringIO()
+    print_table(table, Console(file=out, width=80, color_system=None))  # a pipe
+    lines = out.getvalue().splitlines()
+    assert headline in lines, lines
+    assert any("1,234" in line for line in lines)

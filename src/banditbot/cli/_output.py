@@ -76,21 +76,28 @@ def print_table(table: Any, console: Console, *, keys: int = 1) -> None:
 
     In a terminal, the first ``keys`` columns name a row (the arm; a segment and its arm)
     and are repeated in each part when the table is split to fit (see :func:`fit_table`).
-    Piped, a caption's lines are printed whole under the table: inside it they wrapped at
-    the table's width, mid-entry (a report's history and winner-rule lines)."""
+    Piped, a title's and a caption's lines are printed whole above and under the table:
+    inside it they wrapped at the table's width, mid-entry (a report's headline, its history
+    and winner-rule lines)."""
     if console.is_terminal:
         _print_fitted(table, console, keys)
         return
     caption = getattr(table, "caption", None)
-    if caption is not None:
+    title = getattr(table, "title", None)
+    if caption is not None or title is not None:
         table = copy.copy(table)
-        table.caption = None
+        table.caption = table.title = None
     wide = Console(width=100_000, color_system=None, highlight=False)
     width = wide.measure(table).maximum
     plain = Console(width=max(width, 20), color_system=None, highlight=False)
+    text = ""
+    if title is not None:
+        with wide.capture() as above:
+            wide.print(title, soft_wrap=True)
+        text = above.get()
     with plain.capture() as captured:
         plain.print(table)
-    text = captured.get()
+    text += captured.get()
     if caption is not None:
         with wide.capture() as under:
             wide.print(caption, soft_wrap=True)

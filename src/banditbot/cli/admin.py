@@ -111,12 +111,15 @@ def arms_list(experiment: ExpArg, config: ConfigOpt = None, store: StoreOpt = No
     # before a reset, which has no results in this generation, but it is still the
     # experiment's, and `arms add` brings it back)
     view = service(config, store, read_only=True).view(experiment)
+    # the ids' column as wide as the longest (an id past 16 characters pushed its row's
+    # state and content out of line with the others')
+    width = max([16, *(len(arm) for arm in view.all_arms)])
     for arm in view.all_arms:
         state = "active " if arm in view.arms else "retired"
         # one row per arm: its content on one line, whole (a content of several lines ran
         # over several rows; the bot's /arm list cuts at 60 characters, a terminal need not)
-        console.print(f"{arm:<16} {state}  {one_line(view.contents[arm], None)}", markup=False,
-                      highlight=False)
+        console.print(f"{arm:<{width}} {state}  {one_line(view.contents[arm], None)}",
+                      markup=False, highlight=False)
 
 
 @arms_app.command("add")
