@@ -75,15 +75,23 @@ def rates(k: int) -> np.ndarray:
     return np.linspace(0.05, 0.25, k)
 
 
+def bench_service(policy: dict[str, Any], k: int, store: Any, seed: int,
+                  update: str = "decision", extra: dict[str, Any] | None = None
+                  ) -> BanditService:
+    """The benchmarks' service: one experiment ``bench`` of ``k`` arms on ``store``, burn-in
+    off."""
+    cfg = parse_config({"experiments": [{
+        "id": "bench", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
+        "policy": policy, "burn_in": 0, "update": update, **(extra or {})}]})
+    return BanditService(cfg, store, rng=np.random.default_rng(seed))
+
+
 def bench_banditbot(policy: dict[str, Any], k: int, store: Any, n: int, seed: int,
                     update: str = "decision", extra: dict[str, Any] | None = None,
                     resolve: list[float] | None = None) -> float:
     """µs per decide → reward; with ``resolve``, appends the µs per decision of the first
     full read of the log (what computes deferred propensities)."""
-    cfg = parse_config({"experiments": [{
-        "id": "bench", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
-        "policy": policy, "burn_in": 0, "update": update, **(extra or {})}]})
-    svc = BanditService(cfg, store, rng=np.random.default_rng(seed))
+    svc = bench_service(policy, k, store, seed, update, extra)
     took = _isolate.service_loop_us(svc, n, seed)  # (its rates: 0.05-0.25, as rates(k))
     if resolve is not None:
         start = time.process_time()

@@ -50,7 +50,7 @@ from typing import Any
 import _isolate  # (first: keeps benchmarks/http.py from shadowing http)
 import numpy as np
 
-from banditbot import BanditService, MemoryStore, SQLiteStore, parse_config
+from banditbot import BanditService, MemoryStore, SQLiteStore
 from banditbot.stores._base import (
     ApplyResult,
     CountColumns,
@@ -155,11 +155,8 @@ class AppendOnlyStore(SQLiteStore):
 
 
 def _service(store: Any, k: int, seed: int) -> BanditService:
-    cfg = parse_config({"experiments": [{
-        "id": "bench", "arms": [{"id": f"a{i}", "content": f"arm {i}"} for i in range(k)],
-        "policy": {"name": "epsilon-greedy", "params": {"epsilon": 0.1}}, "burn_in": 0,
-        "update": "decision"}]})
-    return BanditService(cfg, store, rng=np.random.default_rng(seed))
+    """The loop's service: ε-greedy on ``store`` (``decide_reward``'s experiment)."""
+    return _bench.bench_service(_bench.POLICIES["epsilon-greedy"][0], k, store, seed)
 
 
 def store_loop_us(make: Callable[[Path], SQLiteStore], k: int, n: int, seed: int) -> float:

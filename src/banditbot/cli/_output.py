@@ -90,18 +90,14 @@ def print_table(table: Any, console: Console, *, keys: int = 1) -> None:
     wide = Console(width=100_000, color_system=None, highlight=False)
     width = wide.measure(table).maximum
     plain = Console(width=max(width, 20), color_system=None, highlight=False)
-    text = ""
-    if title is not None:
-        with wide.capture() as above:
-            wide.print(title, soft_wrap=True)
-        text = above.get()
-    with plain.capture() as captured:
-        plain.print(table)
-    text += captured.get()
-    if caption is not None:
-        with wide.capture() as under:
-            wide.print(caption, soft_wrap=True)
-        text += under.get()
+
+    def whole(renderable: Any, console: Console = wide) -> str:
+        with console.capture() as captured:
+            console.print(renderable, soft_wrap=console is wide)
+        return captured.get()
+
+    text = (whole(title) if title is not None else "") + whole(table, plain) + \
+        (whole(caption) if caption is not None else "")
     console.file.write("".join(line.rstrip() + "\n" for line in text.splitlines()))
     console.file.flush()
 
